@@ -1,0 +1,234 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// agentService implements AgentService.Connect: one session per agent stream.
+type agentService struct {
+	fleetv1.UnimplementedAgentServiceServer
+	reg          *registry
+	log          *slog.Logger
+	metrics      *metrics
+	now          func() time.Time
+	helloTimeout time.Duration
+	maxSkew      time.Duration
+}
+
+// errHelloTimeout ends a stream whose first message does not arrive in time.
+var errHelloTimeout = fmt.Errorf("%w: no Hello within the hello timeout; the first message of a session must be a Hello", ErrFailedPrecondition)
+
+// Connect runs one agent session. The handler goroutine reads and applies messages; a second
+// goroutine is the stream's only sender (Welcome, acknowledgements, commands). The session ends
+// when the agent closes its side, the stream breaks, a message is invalid, or the registry ends
+// it (node declared down, replaced by a newer session, shutdown).
+func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRequest, fleetv1.ConnectResponse]) error {
+	ctx, cancel := context.WithCancelCause(stream.Context())
+	defer cancel(nil)
+	in := make(chan *fleetv1.ConnectRequest)
+	recvErr := make(chan error, 1)
+	go func() {
+		for {
+			m, err := stream.Recv()
+			if err != nil {
+				recvErr <- err
+				return
+			}
+			select {
+			case in <- m:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+
+	hello, err := a.awaitHello(ctx, in, recvErr)
+	if err != nil {
+		a.metrics.sessions.WithLabelValues("rejected").Inc()
+		return toStatus(err)
+	}
+	sess, welcome, err := a.reg.attach(hello, peerAddr(ctx), cancel)
+	if err != nil {
+		a.metrics.sessions.WithLabelValues("rejected").Inc()
+		a.log.Warn("agent session refused", "node", hello.GetNodeId(), "peer", peerAddr(ctx), "err", err)
+		return toStatus(err)
+	}
+	a.metrics.sessions.WithLabelValues("accepted").Inc()
+	a.log.Info("agent connected", "node", sess.nodeID, "peer", sess.peer, "instance", sess.instanceID)
+
+	out := &sender{stream: stream, ack: make(chan struct{}, 1)}
+	sendErr := make(chan error, 1)
+	go func() { sendErr <- out.run(ctx, &fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Welcome{Welcome: welcome}}) }()
+
+	why, err := a.serve(ctx, sess, in, recvErr, sendErr, out)
+	a.reg.detach(sess, why)
+	a.log.Info("agent disconnected", "node", sess.nodeID, "peer", sess.peer, "reason", why)
+	return toStatus(err)
+}
+
+// awaitHello reads the first message, which must be a valid Hello.
+func (a *agentService) awaitHello(ctx context.Context, in <-chan *fleetv1.ConnectRequest, recvErr <-chan error) (*fleetv1.Hello, error) {
+	timer := time.NewTimer(a.helloTimeout)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	case err := <-recvErr:
+		return nil, err
+	case <-timer.C:
+		return nil, errHelloTimeout
+	case m := <-in:
+		h := m.GetHello()
+		if h == nil {
+			return nil, fmt.Errorf("%w: the first message of a session must be a Hello, got %s", ErrFailedPrecondition, msgKind(m))
+		}
+		if v := validateHello(h); len(v) > 0 {
+			return nil, invalidf("Hello: %s", v)
+		}
+		return h, nil
+	}
+}
+
+// serve applies the session's messages until it ends, returning the reason for the node's
+// disconnected state and the error to return to the agent.
+func (a *agentService) serve(ctx context.Context, sess *session, in <-chan *fleetv1.ConnectRequest, recvErr, sendErr <-chan error, out *sender) (string, error) {
+	for {
+		select {
+		case <-ctx.Done():
+			cause := context.Cause(ctx)
+			return cause.Error(), cause
+		case err := <-sendErr:
+			return "send failed: " + err.Error(), err
+		case err := <-recvErr:
+			if errors.Is(err, io.EOF) {
+				return "agent closed the stream", nil
+			}
+			return err.Error(), err
+		case m := <-in:
+			if err := a.handle(sess, m, out); err != nil {
+				return err.Error(), err
+			}
+		}
+	}
+}
+
+// handle applies one message of an established session.
+func (a *agentService) handle(sess *session, m *fleetv1.ConnectRequest, out *sender) error {
+	switch msg := m.GetMsg().(type) {
+	case *fleetv1.ConnectRequest_Report:
+		rep := msg.Report
+		if v := validateReport(rep, a.now(), a.maxSkew); len(v) > 0 {
+			a.metrics.reports.WithLabelValues("rejected").Inc()
+			return rejectReport(rep.GetSeq(), v)
+		}
+		stored, err := a.reg.applyReport(sess, rep)
+		if err != nil {
+			return err
+		}
+		if stored {
+			a.metrics.reports.WithLabelValues("accepted").Inc()
+		} else {
+			a.metrics.reports.WithLabelValues("duplicate").Inc()
+		}
+		out.acknowledge(rep.GetSeq())
+	case *fleetv1.ConnectRequest_CommandUpdate:
+		a.reg.touch(sess)
+		a.log.Info("command update", "node", sess.nodeID, "command", msg.CommandUpdate.GetId(),
+			"state", msg.CommandUpdate.GetState(), "detail", msg.CommandUpdate.GetDetail())
+	case *fleetv1.ConnectRequest_Goodbye:
+		a.reg.goodbye(sess, msg.Goodbye.GetReason())
+	case *fleetv1.ConnectRequest_Hello:
+		return fmt.Errorf("%w: Hello may only be the first message of a session", ErrFailedPrecondition)
+	default:
+		return invalidf("empty message: set one of hello, report, command_update, goodbye")
+	}
+	return nil
+}
+
+// rejectReport builds the InvalidArgument status for a bad report, with a ReportRejected detail
+// so the agent can drop exactly that report.
+func rejectReport(seq uint64, v violations) error {
+	st := status.New(codes.InvalidArgument, fmt.Sprintf("report seq %d rejected: %s", seq, v))
+	if d, err := st.WithDetails(&fleetv1.ReportRejected{Seq: seq, Violations: v}); err == nil {
+		st = d
+	}
+	return st.Err()
+}
+
+// sender is the only goroutine that calls stream.Send. Acknowledgements are coalesced: only the
+// highest acknowledged seq is sent.
+type sender struct {
+	stream  grpc.BidiStreamingServer[fleetv1.ConnectRequest, fleetv1.ConnectResponse]
+	ackSeq  atomic.Uint64
+	sentAck uint64
+	ack     chan struct{}
+}
+
+// acknowledge schedules an acknowledgement of every report up to seq.
+func (s *sender) acknowledge(seq uint64) {
+	for {
+		cur := s.ackSeq.Load()
+		if seq <= cur || s.ackSeq.CompareAndSwap(cur, seq) {
+			break
+		}
+	}
+	select {
+	case s.ack <- struct{}{}:
+	default:
+	}
+}
+
+func (s *sender) run(ctx context.Context, first *fleetv1.ConnectResponse) error {
+	if err := s.stream.Send(first); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.ack:
+			seq := s.ackSeq.Load()
+			if seq == s.sentAck {
+				continue
+			}
+			if err := s.stream.Send(&fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Ack{Ack: &fleetv1.ReportAck{Seq: seq}}}); err != nil {
+				return err
+			}
+			s.sentAck = seq
+		}
+	}
+}
+
+// msgKind names the kind of an agent message for error texts.
+func msgKind(m *fleetv1.ConnectRequest) string {
+	switch m.GetMsg().(type) {
+	case *fleetv1.ConnectRequest_Report:
+		return "a report"
+	case *fleetv1.ConnectRequest_CommandUpdate:
+		return "a command update"
+	case *fleetv1.ConnectRequest_Goodbye:
+		return "a goodbye"
+	}
+	return "an empty message"
+}
+
+// peerAddr returns the remote address of the call.
+func peerAddr(ctx context.Context) string {
+	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
+		return p.Addr.String()
+	}
+	return "unknown"
+}

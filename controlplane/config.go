@@ -1,0 +1,94 @@
+package controlplane
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config configures a control plane. DefaultConfig gives the documented defaults.
+type Config struct {
+	// GRPCListen is the address of the gRPC API (agents and admin).
+	GRPCListen string
+	// HTTPListen is the address of /healthz, /readyz and /metrics.
+	HTTPListen string
+	// DataDir holds fleet.db.
+	DataDir string
+	// NodeTTL is the report silence after which a node is declared down; 0 means 3 × the
+	// interval each agent announces.
+	NodeTTL time.Duration
+	// TTLGrace is added to the TTL before a node is declared down.
+	TTLGrace time.Duration
+	// FailoverTTL is the least time every known node gets after a restart before it may be
+	// declared down.
+	FailoverTTL time.Duration
+	// LivenessCheck is how often silent nodes are looked for.
+	LivenessCheck time.Duration
+	// DefaultInterval is assumed for agents that announce no report interval.
+	DefaultInterval time.Duration
+	// FlushInterval is how often changed nodes are written to bbolt, in one transaction.
+	FlushInterval time.Duration
+	// HelloTimeout bounds the wait for an agent's first message.
+	HelloTimeout time.Duration
+	// MaxClockSkew is how far ahead of the control plane's clock a report time may be.
+	MaxClockSkew time.Duration
+	// MaxRecvBytes is the largest gRPC message accepted.
+	MaxRecvBytes int
+	// LockTimeout bounds the wait for the bbolt file lock at start.
+	LockTimeout time.Duration
+	// ShutdownTimeout bounds the graceful stop of the gRPC and HTTP servers.
+	ShutdownTimeout time.Duration
+	// WatchBuffer is the number of events queued per watcher before it is dropped.
+	WatchBuffer int
+	// Logger receives the control plane's logs; nil means slog.Default().
+	Logger *slog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// DefaultConfig returns the defaults documented for the controlplane flags.
+func DefaultConfig() Config {
+	return Config{
+		GRPCListen:      "127.0.0.1:7070",
+		HTTPListen:      "127.0.0.1:7071",
+		DataDir:         "/var/lib/dspyfleet",
+		TTLGrace:        5 * time.Second,
+		FailoverTTL:     time.Minute,
+		LivenessCheck:   time.Second,
+		DefaultInterval: 5 * time.Second,
+		FlushInterval:   time.Second,
+		HelloTimeout:    10 * time.Second,
+		MaxClockSkew:    5 * time.Minute,
+		MaxRecvBytes:    4 << 20,
+		LockTimeout:     time.Second,
+		ShutdownTimeout: 10 * time.Second,
+		WatchBuffer:     1024,
+	}
+}
+
+// Validate reports every invalid setting, naming its flag.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.GRPCListen != "", "--grpc-listen is empty")
+	check(c.HTTPListen != "", "--http-listen is empty")
+	check(c.DataDir != "", "--data-dir is empty")
+	check(c.NodeTTL >= 0, "--node-ttl %s must not be negative", c.NodeTTL)
+	check(c.TTLGrace >= 0, "--ttl-grace %s must not be negative", c.TTLGrace)
+	check(c.FailoverTTL >= 0, "--failover-ttl %s must not be negative", c.FailoverTTL)
+	check(c.LivenessCheck > 0, "--liveness-check %s must be positive", c.LivenessCheck)
+	check(c.DefaultInterval > 0, "default report interval %s must be positive", c.DefaultInterval)
+	check(c.FlushInterval > 0, "--flush-interval %s must be positive", c.FlushInterval)
+	check(c.HelloTimeout > 0, "hello timeout %s must be positive", c.HelloTimeout)
+	check(c.MaxClockSkew >= 0, "max clock skew %s must not be negative", c.MaxClockSkew)
+	check(c.MaxRecvBytes >= 1024, "--max-recv-bytes %d must be at least 1024", c.MaxRecvBytes)
+	check(c.LockTimeout > 0, "lock timeout %s must be positive", c.LockTimeout)
+	check(c.ShutdownTimeout > 0, "--shutdown-timeout %s must be positive", c.ShutdownTimeout)
+	check(c.WatchBuffer > 0, "watch buffer %d must be positive", c.WatchBuffer)
+	return errors.Join(errs...)
+}

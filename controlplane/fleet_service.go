@@ -1,0 +1,90 @@
+package controlplane
+
+import (
+	"context"
+	"strings"
+
+	"google.golang.org/grpc"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// fleetService implements FleetService on the registry.
+type fleetService struct {
+	fleetv1.UnimplementedFleetServiceServer
+	reg      *registry
+	stopping <-chan struct{}
+}
+
+// ListNodes returns the nodes matching the request's filters.
+func (f *fleetService) ListNodes(_ context.Context, req *fleetv1.ListNodesRequest) (*fleetv1.ListNodesResponse, error) {
+	if err := validateNodeFilter(req.GetPool(), req.GetStates()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ListNodesResponse{Nodes: f.reg.list(req)}, nil
+}
+
+// GetNode returns one node.
+func (f *fleetService) GetNode(_ context.Context, req *fleetv1.GetNodeRequest) (*fleetv1.GetNodeResponse, error) {
+	if !validID(req.GetId()) {
+		return nil, toStatus(invalidf("id %q is not a valid node id (1-63 letters, digits, '.', '_' or '-')", truncate(req.GetId())))
+	}
+	n, err := f.reg.get(req.GetId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.GetNodeResponse{Node: n}, nil
+}
+
+// WatchNodes sends the current nodes, a SYNCED marker, then every change until the client leaves.
+func (f *fleetService) WatchNodes(req *fleetv1.WatchNodesRequest, stream grpc.ServerStreamingServer[fleetv1.WatchNodesResponse]) error {
+	if err := validateNodeFilter(req.GetPool(), nil); err != nil {
+		return toStatus(err)
+	}
+	w, initial, err := f.reg.watch(req.GetPool(), req.GetIncludeReports())
+	if err != nil {
+		return toStatus(err)
+	}
+	defer f.reg.unwatch(w)
+	for _, n := range initial {
+		if err := stream.Send(&fleetv1.WatchNodesResponse{Type: fleetv1.NodeEventType_NODE_EVENT_TYPE_INITIAL, Node: n}); err != nil {
+			return err
+		}
+	}
+	if err := stream.Send(&fleetv1.WatchNodesResponse{Type: fleetv1.NodeEventType_NODE_EVENT_TYPE_SYNCED}); err != nil {
+		return err
+	}
+	for {
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-f.stopping:
+			return toStatus(ErrShuttingDown)
+		case ev, ok := <-w.ch:
+			if !ok {
+				return toStatus(f.reg.watchErr(w))
+			}
+			if err := stream.Send(ev); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// validateNodeFilter checks the optional pool and state filters.
+func validateNodeFilter(pool string, states []fleetv1.NodeState) error {
+	if pool != "" && !validID(pool) {
+		return invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", truncate(pool))
+	}
+	for _, s := range states {
+		if _, ok := fleetv1.NodeState_name[int32(s)]; !ok || s == fleetv1.NodeState_NODE_STATE_UNSPECIFIED {
+			return invalidf("states: %d is not a node state", s)
+		}
+	}
+	return nil
+}
+
+// stateName is a state's short lower-case name, as used in metrics labels and tables.
+func stateName(s fleetv1.NodeState) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "NODE_STATE_"))
+}

@@ -1,0 +1,485 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// registry is the in-memory node table: sessions, states, liveness and watchers. The store
+// persists it in batches; it is the only writer of node state.
+type registry struct {
+	now      func() time.Time
+	liveness livenessPolicy
+	watchCap int
+
+	mu       sync.Mutex
+	nodes    map[string]*entry
+	watchers map[*watcher]struct{}
+	dirty    map[string]struct{}
+	nextID   uint64
+	closed   bool
+	flushNow chan struct{}
+}
+
+// entry is one node and its live session, if any.
+type entry struct {
+	node          *fleetv1.Node // metadata and state; last_seen and reports_received live below
+	sess          *session
+	lastSeen      time.Time
+	received      uint64
+	lastReportSeq uint64 // highest report seq applied for node.agent_instance_id
+	downAfter     time.Time
+}
+
+// session is one agent stream bound to a node.
+type session struct {
+	id         uint64
+	nodeID     string
+	instanceID string
+	peer       string
+	cancel     context.CancelCauseFunc
+	goodbye    string
+}
+
+// watcher receives node events until it is removed or falls behind.
+type watcher struct {
+	pool    string
+	reports bool
+	ch      chan *fleetv1.WatchNodesResponse
+	err     error // why ch was closed by the registry
+}
+
+func newRegistry(now func() time.Time, lp livenessPolicy, watchCap int) *registry {
+	return &registry{
+		now:      now,
+		liveness: lp,
+		watchCap: watchCap,
+		nodes:    make(map[string]*entry),
+		watchers: make(map[*watcher]struct{}),
+		dirty:    make(map[string]struct{}),
+		flushNow: make(chan struct{}, 1),
+	}
+}
+
+// load restores nodes read from the store at start-up. Nodes that were connected become
+// disconnected, and each gets the failover TTL before it can be declared down.
+func (r *registry) load(nodes []*fleetv1.Node) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	start := r.now()
+	for _, n := range nodes {
+		e := &entry{
+			node:     n,
+			lastSeen: n.GetLastSeen().AsTime(),
+			received: n.GetReportsReceived(),
+		}
+		e.lastReportSeq = n.GetLastReport().GetSeq()
+		interval := n.GetReportInterval().AsDuration()
+		e.downAfter = r.liveness.afterRestart(e.lastSeen, interval, start)
+		if n.GetState() != fleetv1.NodeState_NODE_STATE_DOWN && n.GetState() != fleetv1.NodeState_NODE_STATE_DISCONNECTED {
+			n.State = fleetv1.NodeState_NODE_STATE_DISCONNECTED
+			n.StateReason = "control plane restarted; waiting for the agent to reconnect"
+			n.StateSince = timestamppb.New(start)
+			r.dirty[n.GetId()] = struct{}{}
+		}
+		r.nodes[n.GetId()] = e
+	}
+}
+
+// attach binds a new agent session to its node, creating the node on first contact. A live
+// session of another agent process with the same node id is refused with ErrAlreadyConnected;
+// a session of the same process (a reconnect after a network stall) or a silent one is replaced.
+func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCauseFunc) (*session, *fleetv1.Welcome, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, nil, ErrShuttingDown
+	}
+	now := r.now()
+	interval := h.GetReportInterval().AsDuration()
+	e, known := r.nodes[h.GetNodeId()]
+	if known && e.sess != nil {
+		old := e.sess
+		alive := now.Before(e.lastSeen.Add(r.liveness.ttl(interval)))
+		if old.instanceID != h.GetInstanceId() && alive {
+			return nil, nil, fmt.Errorf("%w: node %q is connected from %s (agent instance %s, last report %s ago); stop that agent or give this one another --node-id",
+				ErrAlreadyConnected, h.GetNodeId(), old.peer, old.instanceID, now.Sub(e.lastSeen).Round(time.Millisecond))
+		}
+		old.cancel(fmt.Errorf("%w: replaced by a new session of node %q from %s", ErrSessionEnded, h.GetNodeId(), peer))
+		e.sess = nil
+	}
+	if !known {
+		e = &entry{node: &fleetv1.Node{Id: h.GetNodeId(), FirstSeen: timestamppb.New(now)}}
+		r.nodes[h.GetNodeId()] = e
+	}
+	updated := applyHello(e.node, h)
+	if e.node.GetAgentInstanceId() != h.GetInstanceId() {
+		e.node.AgentInstanceId = h.GetInstanceId()
+		e.lastReportSeq = 0
+	}
+	e.node.PeerAddress = peer
+	e.node.ConnectedSince = timestamppb.New(now)
+	e.lastSeen = now
+	e.downAfter = r.liveness.downAfter(now, interval)
+	r.nextID++
+	s := &session{id: r.nextID, nodeID: h.GetNodeId(), instanceID: h.GetInstanceId(), peer: peer, cancel: cancel}
+	e.sess = s
+	r.dirty[e.node.GetId()] = struct{}{}
+	reason := "agent connected from " + peer
+	switch {
+	case !known:
+		e.node.State = fleetv1.NodeState_NODE_STATE_READY
+		e.node.StateReason = reason
+		e.node.StateSince = timestamppb.New(now)
+		r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_ADDED, e, fleetv1.NodeState_NODE_STATE_UNSPECIFIED)
+	default:
+		if updated {
+			r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_UPDATED, e, fleetv1.NodeState_NODE_STATE_UNSPECIFIED)
+		}
+		r.setStateLocked(e, fleetv1.NodeState_NODE_STATE_READY, reason, now)
+	}
+	w := &fleetv1.Welcome{
+		NodeId:        h.GetNodeId(),
+		LastReportSeq: e.lastReportSeq,
+		DownAfter:     durationpb.New(r.liveness.ttl(interval) + r.liveness.grace),
+	}
+	return s, w, nil
+}
+
+// applyHello copies the agent's self-description into n and reports whether anything changed.
+func applyHello(n *fleetv1.Node, h *fleetv1.Hello) bool {
+	pool := h.GetPool()
+	if pool == "" {
+		pool = defaultPool
+	}
+	weight := h.GetWeight()
+	if weight == 0 {
+		weight = 1
+	}
+	changed := n.GetPool() != pool || !maps.Equal(n.GetLabels(), h.GetLabels()) || n.GetWeight() != weight ||
+		n.GetHourlyPrice() != h.GetHourlyPrice() || n.GetInstanceType() != h.GetInstanceType() ||
+		n.GetAgentVersion() != h.GetAgentVersion() || n.GetHostname() != h.GetHostname()
+	n.Pool = pool
+	n.Labels = maps.Clone(h.GetLabels())
+	n.Weight = weight
+	n.HourlyPrice = h.GetHourlyPrice()
+	n.InstanceType = h.GetInstanceType()
+	n.AgentVersion = h.GetAgentVersion()
+	n.Hostname = h.GetHostname()
+	n.ReportInterval = h.GetReportInterval()
+	n.ReportsDropped = h.GetReportsDropped()
+	return changed
+}
+
+// applyReport stores a validated report of session s. It returns false for a duplicate (a report
+// resent after a reconnect that was already stored) and ErrSessionEnded when s is no longer the
+// node's session.
+func (r *registry) applyReport(s *session, rep *fleetv1.MetricsReport) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.nodes[s.nodeID]
+	if e == nil || e.sess != s {
+		return false, fmt.Errorf("%w: session of node %q is no longer current", ErrSessionEnded, s.nodeID)
+	}
+	now := r.now()
+	e.lastSeen = now
+	e.downAfter = r.liveness.downAfter(now, e.node.GetReportInterval().AsDuration())
+	if rep.GetSeq() <= e.lastReportSeq {
+		return false, nil
+	}
+	e.lastReportSeq = rep.GetSeq()
+	e.node.LastReport = rep
+	e.received++
+	r.dirty[s.nodeID] = struct{}{}
+	if r.hasReportWatchersLocked() {
+		r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_REPORT, e, fleetv1.NodeState_NODE_STATE_UNSPECIFIED)
+	}
+	return true, nil
+}
+
+// touch records that session s is alive without a report (e.g. a command update).
+func (r *registry) touch(s *session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if e := r.nodes[s.nodeID]; e != nil && e.sess == s {
+		e.lastSeen = r.now()
+		e.downAfter = r.liveness.downAfter(e.lastSeen, e.node.GetReportInterval().AsDuration())
+	}
+}
+
+// goodbye records the agent's announced shutdown; detach uses it as the reason.
+func (r *registry) goodbye(s *session, reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s.goodbye = reason
+}
+
+// detach ends session s. The node becomes disconnected unless the session was already replaced
+// or the node declared down.
+func (r *registry) detach(s *session, why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.nodes[s.nodeID]
+	if e == nil || e.sess != s {
+		return
+	}
+	e.sess = nil
+	reason := "stream closed: " + why
+	if s.goodbye != "" {
+		reason = "agent shut down: " + s.goodbye
+	}
+	r.setStateLocked(e, fleetv1.NodeState_NODE_STATE_DISCONNECTED, reason, r.now())
+}
+
+// sweep declares down every node whose report silence passed its TTL plus grace, ending its
+// session if one is still open (a stalled connection).
+func (r *registry) sweep() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	for _, e := range r.nodes {
+		if e.node.GetState() == fleetv1.NodeState_NODE_STATE_DOWN || !now.After(e.downAfter) {
+			continue
+		}
+		reason := r.liveness.downReason(e.lastSeen, now, e.node.GetReportInterval().AsDuration())
+		if e.sess != nil {
+			e.sess.cancel(fmt.Errorf("%w: node %q declared down: %s", ErrSessionEnded, e.node.GetId(), reason))
+			e.sess = nil
+		}
+		r.setStateLocked(e, fleetv1.NodeState_NODE_STATE_DOWN, reason, now)
+	}
+}
+
+// setStateLocked moves e to state, publishing the change and scheduling a prompt flush.
+func (r *registry) setStateLocked(e *entry, state fleetv1.NodeState, reason string, now time.Time) {
+	prev := e.node.GetState()
+	e.node.StateReason = reason
+	r.dirty[e.node.GetId()] = struct{}{}
+	if prev == state {
+		return
+	}
+	e.node.State = state
+	e.node.StateSince = timestamppb.New(now)
+	r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_STATE_CHANGED, e, prev)
+	select {
+	case r.flushNow <- struct{}{}:
+	default:
+	}
+}
+
+// snapshotLocked returns a copy of e's node safe to hand out.
+func (e *entry) snapshotLocked() *fleetv1.Node {
+	n := proto.Clone(e.node).(*fleetv1.Node)
+	if !e.lastSeen.IsZero() {
+		n.LastSeen = timestamppb.New(e.lastSeen)
+	}
+	n.ReportsReceived = e.received
+	return n
+}
+
+// get returns a copy of one node.
+func (r *registry) get(id string) (*fleetv1.Node, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.nodes[id]
+	if e == nil {
+		return nil, fmt.Errorf("%w: no node with id %q; list nodes with fleetctl nodes list", ErrNodeNotFound, id)
+	}
+	return e.snapshotLocked(), nil
+}
+
+// list returns copies of the nodes matching the request, sorted by id.
+func (r *registry) list(req *fleetv1.ListNodesRequest) []*fleetv1.Node {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*fleetv1.Node
+	for _, e := range r.nodes {
+		n := e.node
+		if req.GetPool() != "" && n.GetPool() != req.GetPool() {
+			continue
+		}
+		if len(req.GetStates()) > 0 && !slices.Contains(req.GetStates(), n.GetState()) {
+			continue
+		}
+		if !hasLabels(n.GetLabels(), req.GetLabels()) {
+			continue
+		}
+		out = append(out, e.snapshotLocked())
+	}
+	slices.SortFunc(out, func(a, b *fleetv1.Node) int { return compareStrings(a.GetId(), b.GetId()) })
+	return out
+}
+
+func hasLabels(have, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := have[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// stateCounts returns the number of nodes per pool and state, for metrics.
+func (r *registry) stateCounts() map[[2]string]int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	counts := make(map[[2]string]int)
+	for _, e := range r.nodes {
+		counts[[2]string{e.node.GetPool(), stateName(e.node.GetState())}]++
+	}
+	return counts
+}
+
+// sessions returns the number of open agent sessions.
+func (r *registry) sessions() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, e := range r.nodes {
+		if e.sess != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// takeDirty encodes every node changed since the last call, for one batched store write.
+func (r *registry) takeDirty() (map[string][]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string][]byte, len(r.dirty))
+	for id := range r.dirty {
+		e := r.nodes[id]
+		if e == nil {
+			continue
+		}
+		b, err := proto.Marshal(e.snapshotLocked())
+		if err != nil {
+			return nil, fmt.Errorf("encode node %q: %w", id, err)
+		}
+		out[id] = b
+	}
+	clear(r.dirty)
+	return out, nil
+}
+
+// markDirty schedules nodes for the next flush again, after a failed write.
+func (r *registry) markDirty(ids map[string][]byte) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id := range ids {
+		r.dirty[id] = struct{}{}
+	}
+}
+
+// close ends every session and watcher; later attaches fail with ErrShuttingDown.
+func (r *registry) close() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.closed = true
+	for _, e := range r.nodes {
+		if e.sess != nil {
+			e.sess.cancel(ErrShuttingDown)
+		}
+	}
+	for w := range r.watchers {
+		r.dropWatcherLocked(w, ErrShuttingDown)
+	}
+}
+
+// watch registers a watcher and returns the matching nodes as of now; events after this call
+// reach w.ch.
+func (r *registry) watch(pool string, reports bool) (*watcher, []*fleetv1.Node, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, nil, ErrShuttingDown
+	}
+	w := &watcher{pool: pool, reports: reports, ch: make(chan *fleetv1.WatchNodesResponse, r.watchCap)}
+	r.watchers[w] = struct{}{}
+	var initial []*fleetv1.Node
+	for _, e := range r.nodes {
+		if pool == "" || e.node.GetPool() == pool {
+			initial = append(initial, e.snapshotLocked())
+		}
+	}
+	slices.SortFunc(initial, func(a, b *fleetv1.Node) int { return compareStrings(a.GetId(), b.GetId()) })
+	return w, initial, nil
+}
+
+// unwatch removes w; it is safe to call after the registry dropped w.
+func (r *registry) unwatch(w *watcher) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.watchers[w]; ok {
+		delete(r.watchers, w)
+		close(w.ch)
+	}
+}
+
+// watchErr returns why the registry closed w's channel.
+func (r *registry) watchErr(w *watcher) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return w.err
+}
+
+func (r *registry) dropWatcherLocked(w *watcher, err error) {
+	w.err = err
+	delete(r.watchers, w)
+	close(w.ch)
+}
+
+func (r *registry) hasReportWatchersLocked() bool {
+	for w := range r.watchers {
+		if w.reports {
+			return true
+		}
+	}
+	return false
+}
+
+// publishLocked sends one event to every interested watcher. A watcher whose buffer is full is
+// dropped with ErrWatchBehind rather than blocking the registry.
+func (r *registry) publishLocked(t fleetv1.NodeEventType, e *entry, prev fleetv1.NodeState) {
+	if len(r.watchers) == 0 {
+		return
+	}
+	var ev *fleetv1.WatchNodesResponse
+	for w := range r.watchers {
+		if w.pool != "" && w.pool != e.node.GetPool() {
+			continue
+		}
+		if t == fleetv1.NodeEventType_NODE_EVENT_TYPE_REPORT && !w.reports {
+			continue
+		}
+		if ev == nil {
+			ev = &fleetv1.WatchNodesResponse{Type: t, Node: e.snapshotLocked(), PreviousState: prev}
+		}
+		select {
+		case w.ch <- ev:
+		default:
+			r.dropWatcherLocked(w, fmt.Errorf("%w: more than %d events queued; watch again", ErrWatchBehind, r.watchCap))
+		}
+	}
+}

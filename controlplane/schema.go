@@ -1,0 +1,24 @@
+package controlplane
+
+// The bbolt layout of <data-dir>/fleet.db. Every bucket the control plane uses is declared here.
+//
+//	meta                     schema bookkeeping
+//	  "schema_version" -> uint64 big-endian, currently schemaVersion
+//	nodes                    one record per node
+//	  <node id>        -> fleetv1.Node (protobuf), including its last metrics report
+//
+// A file whose schema_version is newer than schemaVersion was written by a newer control plane and
+// is refused rather than guessed at. Later schema changes add ordered migration steps that back up
+// the file before they run.
+var (
+	bucketMeta  = []byte("meta")
+	bucketNodes = []byte("nodes")
+
+	keySchemaVersion = []byte("schema_version")
+)
+
+// schemaVersion is the layout this build reads and writes.
+const schemaVersion uint64 = 1
+
+// allBuckets lists every bucket the schema requires.
+var allBuckets = [][]byte{bucketMeta, bucketNodes}

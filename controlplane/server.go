@@ -1,0 +1,248 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// Version is the control plane's version, reported to agents.
+var Version = "dev"
+
+// Server is a control plane: the gRPC API, the HTTP endpoints, the registry and its store.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *store
+	reg      *registry
+	metrics  *metrics
+	promReg  *prometheus.Registry
+	grpc     *grpc.Server
+	health   *health.Server
+	http     *http.Server
+	grpcLn   net.Listener
+	httpLn   net.Listener
+	stopping chan struct{}
+	ready    atomic.Bool
+}
+
+// New opens the store (failing fast if it is locked or corrupt), loads the known nodes and binds
+// both listeners. It starts no goroutine: Run serves.
+func New(cfg Config) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	st, err := openStore(cfg.DataDir, cfg.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := st.loadNodes()
+	if err != nil {
+		_ = st.close()
+		return nil, err
+	}
+	reg := newRegistry(cfg.Now, livenessPolicy{
+		nodeTTL: cfg.NodeTTL, grace: cfg.TTLGrace, failoverTTL: cfg.FailoverTTL, defaultInterval: cfg.DefaultInterval,
+	}, cfg.WatchBuffer)
+	reg.load(nodes)
+
+	grpcLn, err := net.Listen("tcp", cfg.GRPCListen)
+	if err != nil {
+		_ = st.close()
+		return nil, fmt.Errorf("--grpc-listen %s: %w", cfg.GRPCListen, err)
+	}
+	httpLn, err := net.Listen("tcp", cfg.HTTPListen)
+	if err != nil {
+		_ = grpcLn.Close()
+		_ = st.close()
+		return nil, fmt.Errorf("--http-listen %s: %w", cfg.HTTPListen, err)
+	}
+	s := &Server{
+		cfg: cfg, log: cfg.Logger, store: st, reg: reg,
+		grpcLn: grpcLn, httpLn: httpLn, stopping: make(chan struct{}),
+	}
+	s.promReg, s.metrics = newMetrics(reg)
+	s.log.Info("store opened", "path", st.path, "nodes", len(nodes))
+	s.grpc = s.newGRPCServer()
+	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
+	return s, nil
+}
+
+// GRPCAddr is the bound gRPC address.
+func (s *Server) GRPCAddr() string { return s.grpcLn.Addr().String() }
+
+// HTTPAddr is the bound HTTP address.
+func (s *Server) HTTPAddr() string { return s.httpLn.Addr().String() }
+
+func (s *Server) newGRPCServer() *grpc.Server {
+	logOpts := []logging.Option{
+		logging.WithLogOnEvents(logging.FinishCall),
+		logging.WithLevels(func(c codes.Code) logging.Level {
+			if c == codes.OK || c == codes.Canceled {
+				return logging.LevelDebug
+			}
+			return logging.DefaultServerCodeToLevel(c)
+		}),
+	}
+	logger := logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		s.log.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
+		s.log.Error("panic in gRPC handler", "panic", p, "peer", peerAddr(ctx))
+		return status.Error(codes.Internal, "internal error; the control plane logged the details")
+	})
+	gs := grpc.NewServer(
+		grpc.MaxRecvMsgSize(s.cfg.MaxRecvBytes),
+		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+		grpc.ChainUnaryInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)),
+		grpc.ChainStreamInterceptor(logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
+	)
+	fleetv1.RegisterAgentServiceServer(gs, &agentService{
+		reg: s.reg, log: s.log, metrics: s.metrics, now: s.cfg.Now,
+		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew,
+	})
+	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, stopping: s.stopping})
+	s.health = health.NewServer()
+	healthpb.RegisterHealthServer(gs, s.health)
+	reflection.Register(gs)
+	return gs
+}
+
+// Run serves until ctx ends, then shuts down gracefully: agent sessions and watches end with
+// UNAVAILABLE, in-flight calls finish, changed nodes are flushed and the store is closed.
+func (s *Server) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := s.grpc.Serve(s.grpcLn); err != nil {
+			return fmt.Errorf("grpc server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := s.http.Serve(s.httpLn); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return s.livenessLoop(gctx) })
+	g.Go(func() error { return s.flushLoop(gctx) })
+	g.Go(func() error {
+		<-gctx.Done()
+		s.shutdown()
+		return nil
+	})
+	s.ready.Store(true)
+	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	s.log.Info("control plane serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
+	err := g.Wait()
+	if ferr := s.flush(); ferr != nil {
+		err = errors.Join(err, ferr)
+	}
+	if cerr := s.store.close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	s.log.Info("control plane stopped")
+	return err
+}
+
+// shutdown stops accepting work and ends sessions and servers within the shutdown timeout.
+func (s *Server) shutdown() {
+	s.ready.Store(false)
+	s.health.Shutdown()
+	close(s.stopping)
+	s.reg.close()
+	stopped := make(chan struct{})
+	go func() {
+		s.grpc.GracefulStop()
+		close(stopped)
+	}()
+	timer := time.NewTimer(s.cfg.ShutdownTimeout)
+	defer timer.Stop()
+	select {
+	case <-stopped:
+	case <-timer.C:
+		s.log.Warn("graceful gRPC stop timed out; closing remaining calls", "timeout", s.cfg.ShutdownTimeout)
+		s.grpc.Stop()
+		<-stopped
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := s.http.Shutdown(ctx); err != nil {
+		s.log.Warn("http shutdown", "err", err)
+	}
+}
+
+// livenessLoop declares silent nodes down.
+func (s *Server) livenessLoop(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.LivenessCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			s.reg.sweep()
+		}
+	}
+}
+
+// flushLoop writes changed nodes to bbolt every flush interval, and at once after a state change.
+func (s *Server) flushLoop(ctx context.Context) error {
+	t := time.NewTicker(s.cfg.FlushInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		case <-s.reg.flushNow:
+		}
+		if err := s.flush(); err != nil {
+			s.log.Error("writing nodes to the store failed; will retry", "err", err)
+		}
+	}
+}
+
+// flush writes every changed node in one transaction; on failure the nodes stay dirty.
+func (s *Server) flush() error {
+	recs, err := s.reg.takeDirty()
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := s.store.putNodes(recs); err != nil {
+		s.metrics.flushErrors.Inc()
+		s.reg.markDirty(recs)
+		return fmt.Errorf("write %d nodes to %s: %w", len(recs), s.store.path, err)
+	}
+	if len(recs) > 0 {
+		s.metrics.flushes.Observe(time.Since(start).Seconds())
+	}
+	return nil
+}

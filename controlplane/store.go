@@ -1,0 +1,123 @@
+package controlplane
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// dbFileName is the bbolt file inside the data directory.
+const dbFileName = "fleet.db"
+
+// ErrDataDirLocked means another process holds the bbolt file lock.
+var ErrDataDirLocked = errors.New("data directory is in use by another control plane")
+
+// ErrCorruptStore means the bbolt file cannot be read as a dspyfleet database.
+var ErrCorruptStore = errors.New("data file is corrupt or not a dspyfleet database")
+
+// ErrSchemaTooNew means the file was written by a newer control plane.
+var ErrSchemaTooNew = errors.New("data file has a newer schema than this control plane")
+
+// store is the bbolt-backed persistence of the control plane.
+type store struct {
+	db   *bolt.DB
+	path string
+}
+
+// openStore opens (or creates) <dir>/fleet.db, failing fast when another process holds it.
+func openStore(dir string, lockTimeout time.Duration) (*store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
+	}
+	path := filepath.Join(dir, dbFileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
+	if err != nil {
+		if errors.Is(err, bolt.ErrTimeout) {
+			return nil, fmt.Errorf("%w: %s is locked (waited %s); stop the other process or use another --data-dir", ErrDataDirLocked, path, lockTimeout)
+		}
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("open %s: %w", path, err)
+		}
+		return nil, fmt.Errorf("%w: %s: %v; move it aside and restore from a backup", ErrCorruptStore, path, err)
+	}
+	s := &store{db: db, path: path}
+	if err := s.ensureSchema(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// ensureSchema creates the buckets of a new file and checks the version of an existing one.
+func (s *store) ensureSchema() error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta != nil {
+			raw := meta.Get(keySchemaVersion)
+			if len(raw) != 8 {
+				return fmt.Errorf("%w: %s has no valid schema version", ErrCorruptStore, s.path)
+			}
+			if v := binary.BigEndian.Uint64(raw); v > schemaVersion {
+				return fmt.Errorf("%w: %s has schema %d, this build knows up to %d; run a newer control plane", ErrSchemaTooNew, s.path, v, schemaVersion)
+			}
+		} else if firstBucket(tx) != nil {
+			return fmt.Errorf("%w: %s has buckets but no meta bucket", ErrCorruptStore, s.path)
+		}
+		for _, name := range allBuckets {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, schemaVersion))
+	})
+}
+
+// firstBucket returns the name of any top-level bucket, or nil for an empty file.
+func firstBucket(tx *bolt.Tx) []byte {
+	c := tx.Cursor()
+	k, _ := c.First()
+	return k
+}
+
+// loadNodes reads every stored node.
+func (s *store) loadNodes() ([]*fleetv1.Node, error) {
+	var nodes []*fleetv1.Node
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
+			n := &fleetv1.Node{}
+			if err := proto.Unmarshal(v, n); err != nil {
+				return fmt.Errorf("%w: node %q: %v", ErrCorruptStore, k, err)
+			}
+			nodes = append(nodes, n)
+			return nil
+		})
+	})
+	return nodes, err
+}
+
+// putNodes writes encoded node records in one transaction.
+func (s *store) putNodes(records map[string][]byte) error {
+	if len(records) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketNodes)
+		for id, rec := range records {
+			if err := b.Put([]byte(id), rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// close closes the bbolt file.
+func (s *store) close() error { return s.db.Close() }
