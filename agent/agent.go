@@ -1,0 +1,175 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dspyfleet/dspyfleet/agent/collector"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// Version is the agent's version, sent in its Hello.
+var Version = "dev"
+
+// Agent samples this host and streams its reports to the control plane.
+type Agent struct {
+	cfg        Config
+	log        *slog.Logger
+	instanceID string
+	hostname   string
+	sampler    *collector.Sampler
+	buf        *reportBuffer
+	seq        uint64
+	connected  atomic.Bool
+	sessions   atomic.Uint64
+}
+
+// Stats is a point-in-time view of the agent's delivery counters.
+type Stats struct {
+	// Connected is true while a session is established.
+	Connected bool
+	// Sessions counts sessions established since start.
+	Sessions uint64
+	// Buffered is the number of reports waiting for acknowledgement.
+	Buffered int
+	// Dropped counts reports lost because the buffer was full.
+	Dropped uint64
+	// Rejected counts reports the control plane refused as invalid.
+	Rejected uint64
+	// Acked is the highest report seq the control plane acknowledged.
+	Acked uint64
+}
+
+// New checks cfg and prepares an agent; it starts nothing.
+func New(cfg Config) (*Agent, error) {
+	host, err := os.Hostname()
+	if err != nil {
+		host = ""
+	}
+	if cfg.NodeID == "" {
+		cfg.NodeID = host
+		if !idPattern.MatchString(cfg.NodeID) {
+			return nil, fmt.Errorf("host name %q is not a valid node id; set --node-id", host)
+		}
+	}
+	if cfg.Watchdog == 0 {
+		cfg.Watchdog = 3 * cfg.Interval
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("--state-dir: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Collectors == nil {
+		cfg.Collectors = collector.Default()
+	}
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	return &Agent{
+		cfg:        cfg,
+		log:        cfg.Logger.With("node", cfg.NodeID),
+		instanceID: hex.EncodeToString(id),
+		hostname:   host,
+		sampler:    collector.NewSampler(cfg.Collectors),
+		buf:        newReportBuffer(cfg.BufferSize),
+	}, nil
+}
+
+// NodeID is the node id the agent reports as.
+func (a *Agent) NodeID() string { return a.cfg.NodeID }
+
+// Stats returns the agent's delivery counters.
+func (a *Agent) Stats() Stats {
+	buffered, dropped, rejected, acked := a.buf.counts()
+	return Stats{
+		Connected: a.connected.Load(), Sessions: a.sessions.Load(),
+		Buffered: buffered, Dropped: dropped, Rejected: rejected, Acked: acked,
+	}
+}
+
+// Run samples and streams until ctx ends, then says goodbye to the control plane so the node
+// becomes disconnected rather than down. It returns nil on a clean stop.
+func (a *Agent) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.sampleLoop(gctx) })
+	g.Go(func() error { return a.connectLoop(gctx) })
+	return g.Wait()
+}
+
+// sampleLoop makes a report every interval, starting at once.
+func (a *Agent) sampleLoop(ctx context.Context) error {
+	t := time.NewTicker(a.cfg.Interval)
+	defer t.Stop()
+	last := time.Now()
+	for {
+		now := time.Now()
+		a.seq++
+		a.buf.push(&fleetv1.MetricsReport{
+			Time:   timestamppb.New(now),
+			Seq:    a.seq,
+			Host:   a.sampler.Sample(ctx, now),
+			App:    &fleetv1.AppMetrics{},
+			Window: durationpb.New(now.Sub(last)),
+		})
+		last = now
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// connectLoop keeps a session open, reconnecting with capped exponential backoff and full
+// jitter; the backoff resets once a session is established.
+func (a *Agent) connectLoop(ctx context.Context) error {
+	attempt := 0
+	for {
+		established, err := a.session(ctx)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if established {
+			attempt = 0
+		}
+		d := backoffDelay(attempt, a.cfg.BackoffInitial, a.cfg.BackoffMax, mrand.Float64())
+		attempt++
+		a.log.Warn("control plane session ended; reconnecting", "server", a.cfg.Server, "err", err, "retry_in", d.Round(time.Millisecond))
+		if !sleepCtx(ctx, d) {
+			return nil
+		}
+	}
+}
+
+// hello describes this agent.
+func (a *Agent) hello() *fleetv1.Hello {
+	_, dropped, _, _ := a.buf.counts()
+	return &fleetv1.Hello{
+		NodeId:         a.cfg.NodeID,
+		Pool:           a.cfg.Pool,
+		Labels:         a.cfg.Labels,
+		Weight:         a.cfg.Weight,
+		HourlyPrice:    a.cfg.HourlyPrice,
+		InstanceType:   a.cfg.InstanceType,
+		AgentVersion:   Version,
+		Hostname:       a.hostname,
+		InstanceId:     a.instanceID,
+		ReportInterval: durationpb.New(a.cfg.Interval),
+		ReportsDropped: dropped,
+	}
+}

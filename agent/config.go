@@ -1,0 +1,145 @@
+package agent
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"regexp"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/dspyfleet/dspyfleet/agent/collector"
+)
+
+// Config configures an agent. DefaultConfig gives the documented defaults.
+type Config struct {
+	// Server is the control plane's gRPC address (host:port).
+	Server string
+	// NodeID identifies this host; empty means the host name.
+	NodeID string
+	// Pool is the pool the node serves.
+	Pool string
+	// Labels describe the node (zone, gpu, ...).
+	Labels map[string]string
+	// Weight is the node's relative capacity for weighted routing.
+	Weight float64
+	// HourlyPrice is the host's price per hour in USD.
+	HourlyPrice float64
+	// InstanceType names the host's instance type for the cost model.
+	InstanceType string
+	// Interval is how often a report is made.
+	Interval time.Duration
+	// StateDir holds the agent's local state.
+	StateDir string
+	// BufferSize is the number of unacknowledged reports kept while disconnected.
+	BufferSize int
+	// BackoffInitial and BackoffMax bound the reconnect backoff.
+	BackoffInitial time.Duration
+	BackoffMax     time.Duration
+	// Watchdog restarts a session that heard nothing from the control plane for this long;
+	// 0 means 3 × Interval.
+	Watchdog time.Duration
+	// Collectors sample the host; nil means collector.Default().
+	Collectors []collector.Collector
+	// Logger receives the agent's logs; nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the defaults documented for the agent flags.
+func DefaultConfig() Config {
+	return Config{
+		Server:         "127.0.0.1:7070",
+		Pool:           "default",
+		Weight:         1,
+		Interval:       5 * time.Second,
+		StateDir:       "/var/lib/dspyfleet-agent",
+		BufferSize:     720,
+		BackoffInitial: 500 * time.Millisecond,
+		BackoffMax:     30 * time.Second,
+	}
+}
+
+var (
+	idPattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+	labelKeyPattern = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9._/-]{0,61}[A-Za-z0-9])?$`)
+)
+
+// Validate reports every invalid setting, naming its flag.
+func (c Config) Validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Server != "", "--server is empty; set it or DSPYFLEET_ADDR to the control plane's host:port")
+	check(c.NodeID == "" || idPattern.MatchString(c.NodeID), "--node-id %q must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.NodeID)
+	check(c.Pool == "" || idPattern.MatchString(c.Pool), "--pool %q must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Pool)
+	for k := range c.Labels {
+		check(labelKeyPattern.MatchString(k), "--label key %q must be 1-63 letters, digits, '.', '_', '/' or '-', starting and ending with a letter or digit", k)
+	}
+	check(c.Weight >= 0, "--weight %g must not be negative", c.Weight)
+	check(c.HourlyPrice >= 0, "--hourly-price %g must not be negative", c.HourlyPrice)
+	check(c.Interval >= 100*time.Millisecond && c.Interval <= time.Hour, "--interval %s must be between 100ms and 1h", c.Interval)
+	check(c.StateDir != "", "--state-dir is empty")
+	check(c.BufferSize > 0, "--buffer-size %d must be positive", c.BufferSize)
+	check(c.BackoffInitial > 0 && c.BackoffMax >= c.BackoffInitial, "backoff %s..%s must be positive and increasing", c.BackoffInitial, c.BackoffMax)
+	check(c.Watchdog >= 0, "watchdog %s must not be negative", c.Watchdog)
+	return errors.Join(errs...)
+}
+
+// fileConfig is the YAML form of the agent's configuration file.
+type fileConfig struct {
+	Server       *string           `yaml:"server"`
+	NodeID       *string           `yaml:"node_id"`
+	Pool         *string           `yaml:"pool"`
+	Labels       map[string]string `yaml:"labels"`
+	Weight       *float64          `yaml:"weight"`
+	HourlyPrice  *float64          `yaml:"hourly_price"`
+	InstanceType *string           `yaml:"instance_type"`
+	Interval     *time.Duration    `yaml:"interval"`
+	StateDir     *string           `yaml:"state_dir"`
+	BufferSize   *int              `yaml:"buffer_size"`
+}
+
+// LoadFile applies the YAML file at path onto c. Unknown keys and wrong types are errors naming
+// the file and line, so a typo never silently falls back to a default.
+func LoadFile(path string, c *Config) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("--config: %w", err)
+	}
+	return applyYAML(data, path, c)
+}
+
+func applyYAML(data []byte, name string, c *Config) error {
+	var f fileConfig
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("config %s: %w", name, err)
+	}
+	set(&c.Server, f.Server)
+	set(&c.NodeID, f.NodeID)
+	set(&c.Pool, f.Pool)
+	set(&c.Weight, f.Weight)
+	set(&c.HourlyPrice, f.HourlyPrice)
+	set(&c.InstanceType, f.InstanceType)
+	set(&c.Interval, f.Interval)
+	set(&c.StateDir, f.StateDir)
+	set(&c.BufferSize, f.BufferSize)
+	if f.Labels != nil {
+		c.Labels = f.Labels
+	}
+	return nil
+}
+
+func set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}

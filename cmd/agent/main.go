@@ -1,0 +1,97 @@
+// Command agent runs the dspyfleet agent on a worker host: it samples host metrics and streams
+// them to the control plane over one Connect stream, reconnecting by itself.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/dspyfleet/dspyfleet/agent"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "agent:", err)
+		os.Exit(1)
+	}
+}
+
+// labelFlags collects repeated --label k=v flags.
+type labelFlags map[string]string
+
+func (l labelFlags) String() string { return "" }
+
+func (l labelFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("label %q must look like key=value", s)
+	}
+	l[k] = v
+	return nil
+}
+
+func run(ctx context.Context, args []string, stderr io.Writer) error {
+	cfg := agent.DefaultConfig()
+	if addr := os.Getenv("DSPYFLEET_ADDR"); addr != "" {
+		cfg.Server = addr
+	}
+	labels := labelFlags{}
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file; flags given on the command line override it")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&cfg.Server, "server", cfg.Server, "control plane gRPC address (env DSPYFLEET_ADDR)")
+	fs.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "node id (default: the host name)")
+	fs.StringVar(&cfg.Pool, "pool", cfg.Pool, "pool this node serves")
+	fs.Var(labels, "label", "node label key=value (repeatable)")
+	fs.Float64Var(&cfg.Weight, "weight", cfg.Weight, "relative capacity for weighted routing")
+	fs.Float64Var(&cfg.HourlyPrice, "hourly-price", cfg.HourlyPrice, "host price per hour in USD")
+	fs.StringVar(&cfg.InstanceType, "instance-type", cfg.InstanceType, "instance type name for the cost model")
+	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "report interval (1s and up recommended)")
+	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory for the agent's local state")
+	fs.IntVar(&cfg.BufferSize, "buffer-size", cfg.BufferSize, "reports kept while the control plane is unreachable")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q; see --help", fs.Args())
+	}
+	if *configPath != "" {
+		if err := agent.LoadFile(*configPath, &cfg); err != nil {
+			return err
+		}
+		_ = fs.Parse(args) // flags given on the command line win over the file
+	}
+	if len(labels) > 0 {
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		for k, v := range labels {
+			cfg.Labels[k] = v
+		}
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	a, err := agent.New(cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Logger.Info("agent starting", "node", a.NodeID(), "server", cfg.Server, "interval", cfg.Interval)
+	return a.Run(ctx)
+}

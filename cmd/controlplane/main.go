@@ -1,0 +1,117 @@
+// Command controlplane runs the dspyfleet control plane: the gRPC API for agents and operators,
+// health and Prometheus endpoints, and the bbolt state under --data-dir. With --dev it also runs
+// an agent for this host, so one command shows a working fleet of one.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/dspyfleet/dspyfleet/agent"
+	"github.com/dspyfleet/dspyfleet/controlplane"
+)
+
+// devDataDir is the data directory --dev uses when --data-dir is not given.
+const devDataDir = "dspyfleet-dev-data"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "controlplane:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cfg := controlplane.DefaultConfig()
+	fs := flag.NewFlagSet("controlplane", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", "", "YAML configuration file; flags given on the command line override it")
+	dev := fs.Bool("dev", false, "development mode: also run an agent for this host, data in ./"+devDataDir+" unless --data-dir is set")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&cfg.GRPCListen, "grpc-listen", cfg.GRPCListen, "gRPC listen address (agents and admin API)")
+	fs.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /healthz, /readyz and /metrics")
+	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory holding fleet.db")
+	fs.DurationVar(&cfg.NodeTTL, "node-ttl", cfg.NodeTTL, "report silence before a node is down; 0 means 3 × each agent's interval")
+	fs.DurationVar(&cfg.TTLGrace, "ttl-grace", cfg.TTLGrace, "grace added to the node TTL before a node is declared down")
+	fs.DurationVar(&cfg.FailoverTTL, "failover-ttl", cfg.FailoverTTL, "least time every known node gets after a restart before it may be declared down")
+	fs.DurationVar(&cfg.LivenessCheck, "liveness-check", cfg.LivenessCheck, "how often silent nodes are looked for")
+	fs.DurationVar(&cfg.FlushInterval, "flush-interval", cfg.FlushInterval, "how often changed nodes are written to bbolt in one transaction")
+	fs.IntVar(&cfg.MaxRecvBytes, "max-recv-bytes", cfg.MaxRecvBytes, "largest gRPC message accepted, in bytes")
+	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "bound on the graceful stop")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q; see --help", fs.Args())
+	}
+	if *configPath != "" {
+		if err := controlplane.LoadFile(*configPath, &cfg); err != nil {
+			return err
+		}
+		_ = fs.Parse(args) // flags given on the command line win over the file
+	}
+	dataDirSet := false
+	fs.Visit(func(f *flag.Flag) { dataDirSet = dataDirSet || f.Name == "data-dir" })
+	if *dev && !dataDirSet && *configPath == "" {
+		cfg.DataDir = devDataDir
+	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
+
+	srv, err := controlplane.New(cfg)
+	if err != nil {
+		return err
+	}
+	var devAgent *agent.Agent
+	if *dev {
+		acfg := agent.DefaultConfig()
+		acfg.Server = srv.GRPCAddr()
+		acfg.StateDir = filepath.Join(cfg.DataDir, "agent")
+		acfg.Labels = map[string]string{"mode": "dev"}
+		acfg.Logger = log.With("component", "agent")
+		if devAgent, err = agent.New(acfg); err != nil {
+			return fmt.Errorf("dev agent: %w", err)
+		}
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return srv.Run(gctx) })
+	if devAgent != nil {
+		g.Go(func() error { return devAgent.Run(gctx) })
+		printDevHelp(stdout, srv, cfg.DataDir)
+	}
+	return g.Wait()
+}
+
+func printDevHelp(w io.Writer, srv *controlplane.Server, dataDir string) {
+	fmt.Fprintf(w, `dspyfleet control plane (dev mode) with a local agent
+  gRPC   %[1]s   (reflection on)
+  HTTP   http://%[2]s/metrics  /healthz  /readyz
+  data   %[3]s
+
+Try, in another terminal:
+  go run ./cmd/fleetctl --addr %[1]s nodes list
+  go run ./cmd/fleetctl --addr %[1]s nodes watch
+  go tool -modfile=tools/go.mod grpcurl -plaintext %[1]s list
+  go tool -modfile=tools/go.mod grpcurl -plaintext %[1]s dspyfleet.v1.FleetService/ListNodes
+
+`, srv.GRPCAddr(), srv.HTTPAddr(), dataDir)
+}

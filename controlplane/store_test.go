@@ -1,0 +1,84 @@
+package controlplane
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+func TestStoreRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openStore(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &fleetv1.Node{Id: "n1", Pool: "p", State: fleetv1.NodeState_NODE_STATE_READY, LastReport: goodReport()}
+	b, _ := proto.Marshal(n)
+	if err := s.putNodes(map[string][]byte{"n1": b}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err = openStore(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	got, err := s.loadNodes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !proto.Equal(got[0], n) {
+		t.Fatalf("loaded %v, want %v", got, n)
+	}
+}
+
+func TestStoreLockedFailsFast(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openStore(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	start := time.Now()
+	_, err = openStore(dir, 200*time.Millisecond)
+	if !errors.Is(err, ErrDataDirLocked) {
+		t.Fatalf("second open: got %v, want ErrDataDirLocked", err)
+	}
+	if waited := time.Since(start); waited > 5*time.Second {
+		t.Fatalf("second open hung for %s", waited)
+	}
+}
+
+func TestStoreCorrupt(t *testing.T) {
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"garbage", []byte("this is not a bbolt file at all, just text that someone wrote here")},
+		{"zero page", make([]byte, 8192)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, dbFileName), tt.data, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := openStore(dir, time.Second)
+			if !errors.Is(err, ErrCorruptStore) {
+				t.Fatalf("got %v, want ErrCorruptStore", err)
+			}
+			after, _ := os.ReadFile(filepath.Join(dir, dbFileName))
+			if string(after) != string(tt.data) {
+				t.Fatal("opening a corrupt file changed it")
+			}
+		})
+	}
+}
