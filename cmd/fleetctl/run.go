@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+	"google.golang.org/grpc/status"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitError = 1 // the command failed, e.g. an RPC error
+	exitUsage = 2 // bad command line
+)
+
+// defaultAddr is the control plane address when neither --addr nor DSPYFLEET_ADDR is set.
+const defaultAddr = "127.0.0.1:7070"
+
+// globals holds the flags every command accepts, before the command name or among its own flags.
+type globals struct {
+	addr    string
+	output  outputFormat
+	timeout time.Duration
+}
+
+// newGlobals returns the global flags' defaults; DSPYFLEET_ADDR overrides the address.
+func newGlobals() *globals {
+	g := &globals{addr: defaultAddr, output: formatTable, timeout: 10 * time.Second}
+	if env := os.Getenv("DSPYFLEET_ADDR"); env != "" {
+		g.addr = env
+	}
+	return g
+}
+
+// register adds the global flags to fs. Each flag's default is its current value, so registering
+// on a command's flag set keeps what was parsed before the command name.
+func (g *globals) register(fs *flag.FlagSet) {
+	fs.StringVar(&g.addr, "addr", g.addr, "")
+	fs.Var(&g.output, "o", "")
+	fs.Var(&g.output, "output", "")
+	fs.DurationVar(&g.timeout, "timeout", g.timeout, "")
+}
+
+// usageError is a bad command line. It carries the usage text of the command it concerns; wrapping
+// flag.ErrHelp means the user asked for that text.
+type usageError struct {
+	usage string
+	err   error
+}
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+// usageErrorf returns a usageError for usage with a formatted message.
+func usageErrorf(usage, format string, args ...any) error {
+	return &usageError{usage: usage, err: fmt.Errorf(format, args...)}
+}
+
+// command is a parsed command line, ready to run against the control plane.
+type command func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error
+
+// run executes the command line args (without the program name) and returns the exit code.
+// Command output goes to stdout, and so does help that was asked for; errors, and usage after a
+// mistake, go to stderr.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	g := newGlobals()
+	cmd, err := parse(g, args)
+	if err == nil {
+		err = withClient(g, func(client fleetv1.FleetServiceClient) error {
+			return cmd(ctx, client, stdout)
+		})
+	}
+
+	var uerr *usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.Is(err, flag.ErrHelp) && errors.As(err, &uerr):
+		fmt.Fprint(stdout, uerr.usage)
+		return exitOK
+	case errors.As(err, &uerr):
+		fmt.Fprintf(stderr, "fleetctl: %v\n\n%s", err, uerr.usage)
+		return exitUsage
+	}
+	if s, ok := status.FromError(err); ok {
+		fmt.Fprintf(stderr, "fleetctl: %v: %s\n", s.Code(), s.Message())
+	} else {
+		fmt.Fprintf(stderr, "fleetctl: %v\n", err)
+	}
+	return exitError
+}
+
+// parse parses the command line into g and the command it names. It has no other effect.
+func parse(g *globals, args []string) (command, error) {
+	fs := newFlagSet("fleetctl", g)
+	if err := fs.Parse(args); err != nil {
+		return nil, &usageError{usage: usageText, err: err}
+	}
+	args = fs.Args()
+	if len(args) == 0 {
+		return nil, usageErrorf(usageText, "missing command")
+	}
+	switch args[0] {
+	case "help":
+		return nil, help(args[1:])
+	case "nodes":
+		return parseNodes(g, args[1:])
+	}
+	return nil, usageErrorf(usageText, "unknown command %q", args[0])
+}
+
+// withClient dials the control plane, calls f with a FleetService client and closes the
+// connection.
+func withClient(g *globals, f func(fleetv1.FleetServiceClient) error) error {
+	conn, err := dial(g)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return f(fleetv1.NewFleetServiceClient(conn))
+}
+
+// newFlagSet returns a flag set for the command name that reports errors instead of printing
+// them and that already holds the global flags. Flags carry no help strings: the usage texts in
+// usage.go are the one description of them.
+func newFlagSet(name string, g *globals) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	g.register(fs)
+	return fs
+}
+
+// withTimeout bounds ctx by d; zero means no bound.
+func withTimeout(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+	if d == 0 {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, d)
+}

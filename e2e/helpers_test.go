@@ -1,0 +1,56 @@
+package e2e
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/dspyfleet/dspyfleet/agent"
+	"github.com/dspyfleet/dspyfleet/internal/fleettest"
+)
+
+// testInterval is the agents' report interval in these tests: TTL is 3 × it.
+const testInterval = 100 * time.Millisecond
+
+// runningAgent is an agent running until stopped or the test ends.
+type runningAgent struct {
+	*agent.Agent
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// startAgent runs a real agent reporting to server as node id.
+func startAgent(t *testing.T, server, id string) *runningAgent {
+	t.Helper()
+	cfg := agent.DefaultConfig()
+	cfg.Server = server
+	cfg.NodeID = id
+	cfg.Pool = "web"
+	cfg.Labels = map[string]string{"zone": "a"}
+	cfg.Interval = testInterval
+	cfg.StateDir = t.TempDir()
+	cfg.BackoffInitial = 20 * time.Millisecond
+	cfg.BackoffMax = 200 * time.Millisecond
+	cfg.Logger = fleettest.Logger(t).With("agent", id)
+	a, err := agent.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ra := &runningAgent{Agent: a, cancel: cancel, done: make(chan error, 1)}
+	go func() { ra.done <- a.Run(ctx) }()
+	t.Cleanup(func() { ra.stop(t) })
+	return ra
+}
+
+// stop ends the agent (as SIGTERM does) and waits for it; safe to call twice.
+func (ra *runningAgent) stop(t *testing.T) {
+	t.Helper()
+	ra.cancel()
+	if err, ok := <-ra.done; ok {
+		close(ra.done)
+		if err != nil {
+			t.Errorf("agent Run: %v", err)
+		}
+	}
+}
