@@ -74,8 +74,7 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 	go func() { sendErr <- out.run(ctx, &fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Welcome{Welcome: welcome}}) }()
 
 	why, err := a.serve(ctx, sess, in, recvErr, sendErr, out)
-	a.reg.detach(sess, why)
-	a.log.Info("agent disconnected", "node", sess.nodeID, "peer", sess.peer, "reason", why)
+	a.log.Info("agent disconnected", "node", sess.nodeID, "peer", sess.peer, "reason", a.reg.detach(sess, why))
 	return toStatus(err)
 }
 

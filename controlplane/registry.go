@@ -224,14 +224,14 @@ func (r *registry) goodbye(s *session, reason string) {
 	s.goodbye = reason
 }
 
-// detach ends session s. The node becomes disconnected unless the session was already replaced
-// or the node declared down.
-func (r *registry) detach(s *session, why string) {
+// detach ends session s and returns the reason recorded. The node becomes disconnected unless
+// the session was already replaced or the node declared down.
+func (r *registry) detach(s *session, why string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.nodes[s.nodeID]
 	if e == nil || e.sess != s {
-		return
+		return why
 	}
 	e.sess = nil
 	reason := "stream closed: " + why
@@ -239,6 +239,7 @@ func (r *registry) detach(s *session, why string) {
 		reason = "agent shut down: " + s.goodbye
 	}
 	r.setStateLocked(e, fleetv1.NodeState_NODE_STATE_DISCONNECTED, reason, r.now())
+	return reason
 }
 
 // sweep declares down every node whose report silence passed its TTL plus grace, ending its

@@ -33,7 +33,11 @@ func TestGRPCurlReflection(t *testing.T) {
 	bin := buildGRPCurl(t)
 	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
 	startAgent(t, cp.GRPCAddr(), "curl-node")
-	waitState(t, cp.Fleet(t), "curl-node", ready, 10*time.Second)
+	c := cp.Fleet(t)
+	waitState(t, c, "curl-node", ready, 10*time.Second)
+	fleettest.Eventually(t, 10*time.Second, "a report from curl-node", func() bool {
+		return fleettest.Node(t, c, "curl-node").GetReportsReceived() > 0
+	})
 
 	grpcurl := func(args ...string) string {
 		t.Helper()
