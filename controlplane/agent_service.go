@@ -71,7 +71,9 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 
 	out := &sender{stream: stream, ack: make(chan struct{}, 1)}
 	sendErr := make(chan error, 1)
-	go func() { sendErr <- out.run(ctx, &fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Welcome{Welcome: welcome}}) }()
+	go func() {
+		sendErr <- out.run(ctx, &fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Welcome{Welcome: welcome}})
+	}()
 
 	why, err := a.serve(ctx, sess, in, recvErr, sendErr, out)
 	a.log.Info("agent disconnected", "node", sess.nodeID, "peer", sess.peer, "reason", a.reg.detach(sess, why))
