@@ -1,0 +1,97 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadFile(t *testing.T) {
+	tests := []struct {
+		name    string
+		yaml    string
+		wantErr string
+		check   func(t *testing.T, c Config)
+	}{
+		{
+			name: "all keys",
+			yaml: "server: cp:7070\nnode_id: gpu-1\npool: gpu\nlabels: {zone: a, gpu: a10}\nweight: 2\nhourly_price: 1.25\ninstance_type: g5.xlarge\ninterval: 1s\nstate_dir: /tmp/x\nbuffer_size: 10\n",
+			check: func(t *testing.T, c Config) {
+				if c.Server != "cp:7070" || c.NodeID != "gpu-1" || c.Pool != "gpu" || c.Labels["gpu"] != "a10" ||
+					c.Weight != 2 || c.HourlyPrice != 1.25 || c.InstanceType != "g5.xlarge" || c.Interval != time.Second ||
+					c.StateDir != "/tmp/x" || c.BufferSize != 10 {
+					t.Fatalf("loaded %+v", c)
+				}
+			},
+		},
+		{
+			name: "absent keys keep defaults",
+			yaml: "pool: gpu\n",
+			check: func(t *testing.T, c Config) {
+				if c.Interval != 5*time.Second || c.BufferSize != 720 || c.Server != "127.0.0.1:7070" {
+					t.Fatalf("defaults lost: %+v", c)
+				}
+			},
+		},
+		{name: "empty file", yaml: "", check: func(*testing.T, Config) {}},
+		{name: "unknown key", yaml: "pool: gpu\nintervall: 1s\n", wantErr: "field intervall not found"},
+		{name: "wrong type", yaml: "weight: heavy\n", wantErr: "line 1: cannot unmarshal"},
+		{name: "bad duration", yaml: "interval: soon\n", wantErr: "into time.Duration"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "agent.yaml")
+			if err := os.WriteFile(path, []byte(tt.yaml), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c := DefaultConfig()
+			err := LoadFile(path, &c)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want error containing %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tt.check(t, c)
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name    string
+		mutate  func(c *Config)
+		wantErr string
+	}{
+		{"defaults", func(*Config) {}, ""},
+		{"one second interval", func(c *Config) { c.Interval = time.Second }, ""},
+		{"bad node id", func(c *Config) { c.NodeID = "no spaces" }, "--node-id"},
+		{"bad pool", func(c *Config) { c.Pool = "a/b" }, "--pool"},
+		{"bad label", func(c *Config) { c.Labels = map[string]string{"": "x"} }, "--label"},
+		{"interval too short", func(c *Config) { c.Interval = time.Millisecond }, "--interval"},
+		{"negative weight", func(c *Config) { c.Weight = -1 }, "--weight"},
+		{"no server", func(c *Config) { c.Server = "" }, "--server"},
+		{"zero buffer", func(c *Config) { c.BufferSize = 0 }, "--buffer-size"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := DefaultConfig()
+			tt.mutate(&c)
+			err := c.Validate()
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got %v, want error naming %s", err, tt.wantErr)
+			}
+		})
+	}
+}
