@@ -1,0 +1,89 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dspyfleet/dspyfleet/internal/fleettest"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// TestMain lets the test binary run as the agent itself, so tests drive a real child process.
+func TestMain(m *testing.M) {
+	if os.Getenv("DSPYFLEET_TEST_AGENT_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// startChild runs the agent as a child process with args.
+func startChild(t *testing.T, args ...string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "DSPYFLEET_TEST_AGENT_MAIN=1", "GORACE=atexit_sleep_ms=0")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd, &out
+}
+
+func TestSIGTERMDisconnectsCleanly(t *testing.T) {
+	cfg := fleettest.FastConfig(t)
+	cfg.NodeTTL = time.Minute // only a clean disconnect, never the TTL, may change the state here
+	cp := fleettest.StartControlPlane(t, cfg)
+	c := cp.Fleet(t)
+	cfgPath := t.TempDir() + "/agent.yaml"
+	if err := os.WriteFile(cfgPath, []byte("pool: from-file\nlabels: {zone: file}\ninterval: 5s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, out := startChild(t, "--config", cfgPath, "--server", cp.GRPCAddr(), "--node-id", "child",
+		"--interval", "200ms", "--label", "role=test", "--state-dir", t.TempDir())
+	fleettest.Eventually(t, 10*time.Second, "child ready", func() bool {
+		return fleettest.NodeState(c, "child") == fleetv1.NodeState_NODE_STATE_READY
+	})
+	n := fleettest.Node(t, c, "child")
+	if n.GetPool() != "from-file" || n.GetLabels()["role"] != "test" || n.GetReportInterval().AsDuration() != 200*time.Millisecond {
+		t.Fatalf("file and flags not merged (flags win): pool %q labels %v interval %s", n.GetPool(), n.GetLabels(), n.GetReportInterval().AsDuration())
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	termAt := time.Now()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("agent exit after SIGTERM: %v\n%s", err, out)
+	}
+	t.Logf("agent exited %s after SIGTERM", time.Since(termAt))
+	n = fleettest.Node(t, c, "child")
+	if n.GetState() != fleetv1.NodeState_NODE_STATE_DISCONNECTED || !strings.HasPrefix(n.GetStateReason(), "agent shut down") {
+		t.Fatalf("after SIGTERM: %s (%s), want disconnected by a clean shutdown\n%s", n.GetState(), n.GetStateReason(), out)
+	}
+}
+
+func TestBadFlags(t *testing.T) {
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--node-id", "bad id", "--state-dir", t.TempDir()}, "--node-id"},
+		{[]string{"--interval", "1ms", "--state-dir", t.TempDir()}, "--interval"},
+		{[]string{"--label", "novalue"}, "key=value"},
+		{[]string{"--config", "/nonexistent/agent.yaml"}, "--config"},
+		{[]string{"stray"}, "unexpected arguments"},
+	}
+	for _, tt := range tests {
+		cmd, out := startChild(t, tt.args...)
+		err := cmd.Wait()
+		if err == nil || !strings.Contains(out.String(), tt.want) {
+			t.Errorf("agent %v: exit %v, output %q; want a failure naming %s", tt.args, err, out, tt.want)
+		}
+	}
+}

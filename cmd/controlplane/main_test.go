@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/dspyfleet/dspyfleet/internal/fleettest"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// TestMain lets the test binary run as the control plane itself, so tests drive a real child
+// process.
+func TestMain(m *testing.M) {
+	if os.Getenv("DSPYFLEET_TEST_CONTROLPLANE_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// lockedBuffer is safe to read while the child writes to it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func startChild(t *testing.T, args ...string) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), "DSPYFLEET_TEST_CONTROLPLANE_MAIN=1", "GORACE=atexit_sleep_ms=0")
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd, out
+}
+
+var grpcLine = regexp.MustCompile(`gRPC\s+(127\.0\.0\.1:\d+)`)
+var httpLine = regexp.MustCompile(`HTTP\s+http://(127\.0\.0\.1:\d+)/metrics`)
+
+// TestDevModeFleetOfOne runs `controlplane --dev` as a child process: the local agent shows up
+// ready, the printed lines name the real addresses, the HTTP endpoints answer, and SIGTERM stops
+// it cleanly.
+func TestDevModeFleetOfOne(t *testing.T) {
+	dir := t.TempDir()
+	cmd, out := startChild(t, "--dev", "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", dir)
+	var grpcAddr, httpAddr string
+	fleettest.Eventually(t, 20*time.Second, "the dev banner", func() bool {
+		g, h := grpcLine.FindStringSubmatch(out.String()), httpLine.FindStringSubmatch(out.String())
+		if g == nil || h == nil {
+			return false
+		}
+		grpcAddr, httpAddr = g[1], h[1]
+		return true
+	})
+	for _, want := range []string{"fleetctl --addr " + grpcAddr + " nodes list", "grpcurl -plaintext " + grpcAddr + " list"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("banner lacks %q:\n%s", want, out)
+		}
+	}
+	c := fleetv1.NewFleetServiceClient(fleettest.Dial(t, grpcAddr))
+	fleettest.Eventually(t, 20*time.Second, "the local agent ready with a report", func() bool {
+		resp, err := c.ListNodes(context.Background(), &fleetv1.ListNodesRequest{})
+		return err == nil && len(resp.GetNodes()) == 1 &&
+			resp.GetNodes()[0].GetState() == fleetv1.NodeState_NODE_STATE_READY &&
+			resp.GetNodes()[0].GetLastReport().GetHost().GetMemoryTotalBytes() > 0
+	})
+	for path, want := range map[string]string{
+		"/healthz": "ok",
+		"/readyz":  "ok",
+		"/metrics": `dspyfleet_nodes{pool="default",state="ready"} 1`,
+	} {
+		resp, err := http.Get("http://" + httpAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), want) {
+			t.Fatalf("GET %s: %d, body lacks %q:\n%s", path, resp.StatusCode, want, body)
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, out)
+	}
+	if !strings.Contains(out.String(), "control plane stopped") {
+		t.Fatalf("no clean stop logged:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "fleet.db")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSecondInstanceFailsFast(t *testing.T) {
+	dir := t.TempDir()
+	first, out := startChild(t, "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", dir)
+	fleettest.Eventually(t, 20*time.Second, "the first instance serving", func() bool {
+		return strings.Contains(out.String(), "control plane serving")
+	})
+	start := time.Now()
+	second, out2 := startChild(t, "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", dir)
+	err := second.Wait()
+	if err == nil || !strings.Contains(out2.String(), "data directory is in use by another control plane") {
+		t.Fatalf("second instance: exit %v, output:\n%s", err, out2)
+	}
+	if took := time.Since(start); took > 15*time.Second {
+		t.Fatalf("second instance took %s to fail", took)
+	}
+	_ = first.Process.Signal(syscall.SIGTERM)
+	if err := first.Wait(); err != nil {
+		t.Fatalf("first instance: %v", err)
+	}
+}
+
+func TestCorruptDataFileFailsAtStart(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "fleet.db"), bytes.Repeat([]byte("garbage!"), 2048), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, out := startChild(t, "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", dir)
+	err := cmd.Wait()
+	if err == nil || !strings.Contains(out.String(), "corrupt or not a dspyfleet database") || !strings.Contains(out.String(), "restore from a backup") {
+		t.Fatalf("corrupt file: exit %v, output:\n%s", err, out)
+	}
+}
+
+func TestBadFlagsAndConfig(t *testing.T) {
+	badYAML := filepath.Join(t.TempDir(), "cp.yaml")
+	if err := os.WriteFile(badYAML, []byte("grpc_listen: 127.0.0.1:0\nnode_tll: 5s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--ttl-grace", "-1s"}, "--ttl-grace"},
+		{[]string{"--max-recv-bytes", "10"}, "--max-recv-bytes"},
+		{[]string{"--config", badYAML}, "field node_tll not found"},
+		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"--grpc-listen", "256.0.0.1:1", "--data-dir", t.TempDir()}, "--grpc-listen"},
+	}
+	for _, tt := range tests {
+		cmd, out := startChild(t, tt.args...)
+		err := cmd.Wait()
+		if err == nil || !strings.Contains(out.String(), tt.want) {
+			t.Errorf("controlplane %v: exit %v, output %q; want a failure naming %s", tt.args, err, out, tt.want)
+		}
+	}
+}
+
