@@ -175,4 +175,3 @@ func TestBadFlagsAndConfig(t *testing.T) {
 		}
 	}
 }
-
