@@ -1,12 +1,14 @@
 package controlplane
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -80,5 +82,25 @@ func TestStoreCorrupt(t *testing.T) {
 				t.Fatal("opening a corrupt file changed it")
 			}
 		})
+	}
+}
+
+func TestStoreSchemaTooNew(t *testing.T) {
+	dir := t.TempDir()
+	s, err := openStore(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, schemaVersion+1))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := openStore(dir, time.Second); !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("got %v, want ErrSchemaTooNew", err)
 	}
 }

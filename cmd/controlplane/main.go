@@ -93,11 +93,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return srv.Run(gctx) })
-	if devAgent != nil {
-		g.Go(func() error { return devAgent.Run(gctx) })
-		printDevHelp(stdout, srv, cfg.DataDir)
+	if devAgent == nil {
+		g.Go(func() error { return srv.Run(gctx) })
+		return g.Wait()
 	}
+	// The dev agent stops first and says goodbye, then the control plane stops.
+	srvCtx, stopSrv := context.WithCancel(context.WithoutCancel(gctx))
+	defer stopSrv()
+	g.Go(func() error {
+		defer stopSrv()
+		return devAgent.Run(gctx)
+	})
+	g.Go(func() error { return srv.Run(srvCtx) })
+	printDevHelp(stdout, srv, cfg.DataDir)
 	return g.Wait()
 }
 

@@ -111,8 +111,10 @@ func TestDevModeFleetOfOne(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("exit after SIGTERM: %v\n%s", err, out)
 	}
-	if !strings.Contains(out.String(), "control plane stopped") {
-		t.Fatalf("no clean stop logged:\n%s", out)
+	for _, want := range []string{`reason="agent shut down: agent stopping"`, "control plane stopped"} {
+		if !strings.Contains(out.String(), want) {
+			t.Fatalf("no clean stop: output lacks %s:\n%s", want, out)
+		}
 	}
 	if _, err := os.Stat(filepath.Join(dir, "fleet.db")); err != nil {
 		t.Fatal(err)
