@@ -394,8 +394,10 @@ type Hello struct {
 	LastCommandSeq uint64 `protobuf:"varint,11,opt,name=last_command_seq,json=lastCommandSeq,proto3" json:"last_command_seq,omitempty"`
 	// Reports dropped from the agent's buffer so far.
 	ReportsDropped uint64 `protobuf:"varint,12,opt,name=reports_dropped,json=reportsDropped,proto3" json:"reports_dropped,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The agent is draining or drained (its drain survives agent restarts).
+	Draining      bool `protobuf:"varint,13,opt,name=draining,proto3" json:"draining,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Hello) Reset() {
@@ -510,6 +512,13 @@ func (x *Hello) GetReportsDropped() uint64 {
 		return x.ReportsDropped
 	}
 	return 0
+}
+
+func (x *Hello) GetDraining() bool {
+	if x != nil {
+		return x.Draining
+	}
+	return false
 }
 
 // Welcome accepts a session.
@@ -886,8 +895,10 @@ type CommandUpdate struct {
 	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	State CommandState           `protobuf:"varint,2,opt,name=state,proto3,enum=dspyfleet.v1.CommandState" json:"state,omitempty"`
 	// Human-readable detail (output summary or error).
-	Detail        string                 `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	Detail string                 `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	Time   *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	// Structured outcome, e.g. bytes_freed, archive, sha256, exit_status, version.
+	Fields        map[string]string `protobuf:"bytes,5,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -950,6 +961,13 @@ func (x *CommandUpdate) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CommandUpdate) GetFields() map[string]string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
 var File_dspyfleet_v1_agent_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_agent_proto_rawDesc = "" +
@@ -965,7 +983,7 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\awelcome\x18\x01 \x01(\v2\x15.dspyfleet.v1.WelcomeH\x00R\awelcome\x12+\n" +
 	"\x03ack\x18\x02 \x01(\v2\x17.dspyfleet.v1.ReportAckH\x00R\x03ack\x121\n" +
 	"\acommand\x18\x03 \x01(\v2\x15.dspyfleet.v1.CommandH\x00R\acommandB\x05\n" +
-	"\x03msg\"\x81\x04\n" +
+	"\x03msg\"\x9d\x04\n" +
 	"\x05Hello\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x127\n" +
@@ -980,7 +998,8 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\x0freport_interval\x18\n" +
 	" \x01(\v2\x19.google.protobuf.DurationR\x0ereportInterval\x12(\n" +
 	"\x10last_command_seq\x18\v \x01(\x04R\x0elastCommandSeq\x12'\n" +
-	"\x0freports_dropped\x18\f \x01(\x04R\x0ereportsDropped\x1a9\n" +
+	"\x0freports_dropped\x18\f \x01(\x04R\x0ereportsDropped\x12\x1a\n" +
+	"\bdraining\x18\r \x01(\bR\bdraining\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xab\x01\n" +
@@ -1012,12 +1031,16 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\x06reason\x18\a \x01(\tR\x06reason\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x99\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x02\n" +
 	"\rCommandUpdate\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
 	"\x05state\x18\x02 \x01(\x0e2\x1a.dspyfleet.v1.CommandStateR\x05state\x12\x16\n" +
 	"\x06detail\x18\x03 \x01(\tR\x06detail\x12.\n" +
-	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time*\xdb\x01\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12?\n" +
+	"\x06fields\x18\x05 \x03(\v2'.dspyfleet.v1.CommandUpdate.FieldsEntryR\x06fields\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xdb\x01\n" +
 	"\vCommandKind\x12\x1c\n" +
 	"\x18COMMAND_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12COMMAND_KIND_DRAIN\x10\x01\x12\x18\n" +
@@ -1053,7 +1076,7 @@ func file_dspyfleet_v1_agent_proto_rawDescGZIP() []byte {
 }
 
 var file_dspyfleet_v1_agent_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_dspyfleet_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_dspyfleet_v1_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_dspyfleet_v1_agent_proto_goTypes = []any{
 	(CommandKind)(0),              // 0: dspyfleet.v1.CommandKind
 	(CommandState)(0),             // 1: dspyfleet.v1.CommandState
@@ -1069,34 +1092,36 @@ var file_dspyfleet_v1_agent_proto_goTypes = []any{
 	(*CommandUpdate)(nil),         // 11: dspyfleet.v1.CommandUpdate
 	nil,                           // 12: dspyfleet.v1.Hello.LabelsEntry
 	nil,                           // 13: dspyfleet.v1.Command.ParamsEntry
-	(*MetricsReport)(nil),         // 14: dspyfleet.v1.MetricsReport
-	(*durationpb.Duration)(nil),   // 15: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	nil,                           // 14: dspyfleet.v1.CommandUpdate.FieldsEntry
+	(*MetricsReport)(nil),         // 15: dspyfleet.v1.MetricsReport
+	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
 }
 var file_dspyfleet_v1_agent_proto_depIdxs = []int32{
 	4,  // 0: dspyfleet.v1.ConnectRequest.hello:type_name -> dspyfleet.v1.Hello
-	14, // 1: dspyfleet.v1.ConnectRequest.report:type_name -> dspyfleet.v1.MetricsReport
+	15, // 1: dspyfleet.v1.ConnectRequest.report:type_name -> dspyfleet.v1.MetricsReport
 	11, // 2: dspyfleet.v1.ConnectRequest.command_update:type_name -> dspyfleet.v1.CommandUpdate
 	7,  // 3: dspyfleet.v1.ConnectRequest.goodbye:type_name -> dspyfleet.v1.Goodbye
 	5,  // 4: dspyfleet.v1.ConnectResponse.welcome:type_name -> dspyfleet.v1.Welcome
 	6,  // 5: dspyfleet.v1.ConnectResponse.ack:type_name -> dspyfleet.v1.ReportAck
 	10, // 6: dspyfleet.v1.ConnectResponse.command:type_name -> dspyfleet.v1.Command
 	12, // 7: dspyfleet.v1.Hello.labels:type_name -> dspyfleet.v1.Hello.LabelsEntry
-	15, // 8: dspyfleet.v1.Hello.report_interval:type_name -> google.protobuf.Duration
-	15, // 9: dspyfleet.v1.Welcome.down_after:type_name -> google.protobuf.Duration
+	16, // 8: dspyfleet.v1.Hello.report_interval:type_name -> google.protobuf.Duration
+	16, // 9: dspyfleet.v1.Welcome.down_after:type_name -> google.protobuf.Duration
 	9,  // 10: dspyfleet.v1.ReportRejected.violations:type_name -> dspyfleet.v1.FieldViolation
 	0,  // 11: dspyfleet.v1.Command.kind:type_name -> dspyfleet.v1.CommandKind
 	13, // 12: dspyfleet.v1.Command.params:type_name -> dspyfleet.v1.Command.ParamsEntry
-	16, // 13: dspyfleet.v1.Command.deadline:type_name -> google.protobuf.Timestamp
+	17, // 13: dspyfleet.v1.Command.deadline:type_name -> google.protobuf.Timestamp
 	1,  // 14: dspyfleet.v1.CommandUpdate.state:type_name -> dspyfleet.v1.CommandState
-	16, // 15: dspyfleet.v1.CommandUpdate.time:type_name -> google.protobuf.Timestamp
-	2,  // 16: dspyfleet.v1.AgentService.Connect:input_type -> dspyfleet.v1.ConnectRequest
-	3,  // 17: dspyfleet.v1.AgentService.Connect:output_type -> dspyfleet.v1.ConnectResponse
-	17, // [17:18] is the sub-list for method output_type
-	16, // [16:17] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	17, // 15: dspyfleet.v1.CommandUpdate.time:type_name -> google.protobuf.Timestamp
+	14, // 16: dspyfleet.v1.CommandUpdate.fields:type_name -> dspyfleet.v1.CommandUpdate.FieldsEntry
+	2,  // 17: dspyfleet.v1.AgentService.Connect:input_type -> dspyfleet.v1.ConnectRequest
+	3,  // 18: dspyfleet.v1.AgentService.Connect:output_type -> dspyfleet.v1.ConnectResponse
+	18, // [18:19] is the sub-list for method output_type
+	17, // [17:18] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_agent_proto_init() }
@@ -1122,7 +1147,7 @@ func file_dspyfleet_v1_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dspyfleet_v1_agent_proto_rawDesc), len(file_dspyfleet_v1_agent_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

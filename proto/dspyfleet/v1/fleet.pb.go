@@ -9,6 +9,7 @@ package fleetv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -89,6 +90,731 @@ func (NodeEventType) EnumDescriptor() ([]byte, []int) {
 	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{0}
 }
 
+// DrainNodeRequest names the node to drain.
+type DrainNodeRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Longest wait for in-flight requests to finish; default 5m.
+	Timeout *durationpb.Duration `protobuf:"bytes,2,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// Why, for the audit trail.
+	Reason        string `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeRequest) Reset() {
+	*x = DrainNodeRequest{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeRequest) ProtoMessage() {}
+
+func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
+func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *DrainNodeRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *DrainNodeRequest) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *DrainNodeRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// DrainNodeResponse holds the queued drain command.
+type DrainNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Command       *CommandRecord         `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DrainNodeResponse) Reset() {
+	*x = DrainNodeResponse{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DrainNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DrainNodeResponse) ProtoMessage() {}
+
+func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
+func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *DrainNodeResponse) GetCommand() *CommandRecord {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+// UndrainNodeRequest names the node to return to service.
+type UndrainNodeRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndrainNodeRequest) Reset() {
+	*x = UndrainNodeRequest{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndrainNodeRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndrainNodeRequest) ProtoMessage() {}
+
+func (x *UndrainNodeRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndrainNodeRequest.ProtoReflect.Descriptor instead.
+func (*UndrainNodeRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *UndrainNodeRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *UndrainNodeRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// UndrainNodeResponse holds the queued undrain command.
+type UndrainNodeResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Command       *CommandRecord         `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UndrainNodeResponse) Reset() {
+	*x = UndrainNodeResponse{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UndrainNodeResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UndrainNodeResponse) ProtoMessage() {}
+
+func (x *UndrainNodeResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UndrainNodeResponse.ProtoReflect.Descriptor instead.
+func (*UndrainNodeResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *UndrainNodeResponse) GetCommand() *CommandRecord {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+// SendCommandRequest queues one command.
+type SendCommandRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	Kind   CommandKind            `protobuf:"varint,2,opt,name=kind,proto3,enum=dspyfleet.v1.CommandKind" json:"kind,omitempty"`
+	// Typed parameters of the kind: deploy {version}, scale {instances}, cleanup {dry_run},
+	// drain {timeout}. Unknown keys are refused.
+	Params map[string]string `protobuf:"bytes,3,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// The command expires if the agent has not started it within this time; default 10m.
+	Timeout *durationpb.Duration `protobuf:"bytes,4,opt,name=timeout,proto3" json:"timeout,omitempty"`
+	// Why, for the audit trail.
+	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendCommandRequest) Reset() {
+	*x = SendCommandRequest{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendCommandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendCommandRequest) ProtoMessage() {}
+
+func (x *SendCommandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendCommandRequest.ProtoReflect.Descriptor instead.
+func (*SendCommandRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *SendCommandRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *SendCommandRequest) GetKind() CommandKind {
+	if x != nil {
+		return x.Kind
+	}
+	return CommandKind_COMMAND_KIND_UNSPECIFIED
+}
+
+func (x *SendCommandRequest) GetParams() map[string]string {
+	if x != nil {
+		return x.Params
+	}
+	return nil
+}
+
+func (x *SendCommandRequest) GetTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.Timeout
+	}
+	return nil
+}
+
+func (x *SendCommandRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// SendCommandResponse holds the stored command.
+type SendCommandResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Command       *CommandRecord         `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SendCommandResponse) Reset() {
+	*x = SendCommandResponse{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SendCommandResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SendCommandResponse) ProtoMessage() {}
+
+func (x *SendCommandResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SendCommandResponse.ProtoReflect.Descriptor instead.
+func (*SendCommandResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *SendCommandResponse) GetCommand() *CommandRecord {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+// GetCommandRequest names one command.
+type GetCommandRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCommandRequest) Reset() {
+	*x = GetCommandRequest{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCommandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCommandRequest) ProtoMessage() {}
+
+func (x *GetCommandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCommandRequest.ProtoReflect.Descriptor instead.
+func (*GetCommandRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *GetCommandRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+// GetCommandResponse holds the command.
+type GetCommandResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Command       *CommandRecord         `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetCommandResponse) Reset() {
+	*x = GetCommandResponse{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetCommandResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetCommandResponse) ProtoMessage() {}
+
+func (x *GetCommandResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetCommandResponse.ProtoReflect.Descriptor instead.
+func (*GetCommandResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *GetCommandResponse) GetCommand() *CommandRecord {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+// ListCommandsRequest filters commands; empty fields match everything.
+type ListCommandsRequest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	States []CommandState         `protobuf:"varint,2,rep,packed,name=states,proto3,enum=dspyfleet.v1.CommandState" json:"states,omitempty"`
+	Kinds  []CommandKind          `protobuf:"varint,3,rep,packed,name=kinds,proto3,enum=dspyfleet.v1.CommandKind" json:"kinds,omitempty"`
+	// At most this many, newest first; 0 means 100.
+	Limit         uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommandsRequest) Reset() {
+	*x = ListCommandsRequest{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommandsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommandsRequest) ProtoMessage() {}
+
+func (x *ListCommandsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommandsRequest.ProtoReflect.Descriptor instead.
+func (*ListCommandsRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *ListCommandsRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *ListCommandsRequest) GetStates() []CommandState {
+	if x != nil {
+		return x.States
+	}
+	return nil
+}
+
+func (x *ListCommandsRequest) GetKinds() []CommandKind {
+	if x != nil {
+		return x.Kinds
+	}
+	return nil
+}
+
+func (x *ListCommandsRequest) GetLimit() uint32 {
+	if x != nil {
+		return x.Limit
+	}
+	return 0
+}
+
+// ListCommandsResponse holds the matching commands.
+type ListCommandsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Commands      []*CommandRecord       `protobuf:"bytes,1,rep,name=commands,proto3" json:"commands,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListCommandsResponse) Reset() {
+	*x = ListCommandsResponse{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListCommandsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListCommandsResponse) ProtoMessage() {}
+
+func (x *ListCommandsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListCommandsResponse.ProtoReflect.Descriptor instead.
+func (*ListCommandsResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *ListCommandsResponse) GetCommands() []*CommandRecord {
+	if x != nil {
+		return x.Commands
+	}
+	return nil
+}
+
+// CancelCommandRequest names the command to cancel.
+type CancelCommandRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelCommandRequest) Reset() {
+	*x = CancelCommandRequest{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelCommandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelCommandRequest) ProtoMessage() {}
+
+func (x *CancelCommandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelCommandRequest.ProtoReflect.Descriptor instead.
+func (*CancelCommandRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CancelCommandRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CancelCommandRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// CancelCommandResponse holds the cancelled command.
+type CancelCommandResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Command       *CommandRecord         `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelCommandResponse) Reset() {
+	*x = CancelCommandResponse{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelCommandResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelCommandResponse) ProtoMessage() {}
+
+func (x *CancelCommandResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelCommandResponse.ProtoReflect.Descriptor instead.
+func (*CancelCommandResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *CancelCommandResponse) GetCommand() *CommandRecord {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
+// WatchCommandsRequest filters the watched commands.
+type WatchCommandsRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchCommandsRequest) Reset() {
+	*x = WatchCommandsRequest{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchCommandsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchCommandsRequest) ProtoMessage() {}
+
+func (x *WatchCommandsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchCommandsRequest.ProtoReflect.Descriptor instead.
+func (*WatchCommandsRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *WatchCommandsRequest) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+// WatchCommandsResponse is one command after a change.
+type WatchCommandsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Command       *CommandRecord         `protobuf:"bytes,1,opt,name=command,proto3" json:"command,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchCommandsResponse) Reset() {
+	*x = WatchCommandsResponse{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchCommandsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchCommandsResponse) ProtoMessage() {}
+
+func (x *WatchCommandsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchCommandsResponse.ProtoReflect.Descriptor instead.
+func (*WatchCommandsResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WatchCommandsResponse) GetCommand() *CommandRecord {
+	if x != nil {
+		return x.Command
+	}
+	return nil
+}
+
 // ListNodesRequest filters nodes; empty fields match everything.
 type ListNodesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -103,7 +829,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[0]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -115,7 +841,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[0]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -128,7 +854,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{0}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *ListNodesRequest) GetPool() string {
@@ -162,7 +888,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[1]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -174,7 +900,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[1]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -187,7 +913,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{1}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ListNodesResponse) GetNodes() []*Node {
@@ -207,7 +933,7 @@ type GetNodeRequest struct {
 
 func (x *GetNodeRequest) Reset() {
 	*x = GetNodeRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[2]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -219,7 +945,7 @@ func (x *GetNodeRequest) String() string {
 func (*GetNodeRequest) ProtoMessage() {}
 
 func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[2]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -232,7 +958,7 @@ func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{2}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *GetNodeRequest) GetId() string {
@@ -252,7 +978,7 @@ type GetNodeResponse struct {
 
 func (x *GetNodeResponse) Reset() {
 	*x = GetNodeResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[3]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -264,7 +990,7 @@ func (x *GetNodeResponse) String() string {
 func (*GetNodeResponse) ProtoMessage() {}
 
 func (x *GetNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[3]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -277,7 +1003,7 @@ func (x *GetNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeResponse.ProtoReflect.Descriptor instead.
 func (*GetNodeResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{3}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetNodeResponse) GetNode() *Node {
@@ -299,7 +1025,7 @@ type WatchNodesRequest struct {
 
 func (x *WatchNodesRequest) Reset() {
 	*x = WatchNodesRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[4]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -311,7 +1037,7 @@ func (x *WatchNodesRequest) String() string {
 func (*WatchNodesRequest) ProtoMessage() {}
 
 func (x *WatchNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[4]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -324,7 +1050,7 @@ func (x *WatchNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNodesRequest.ProtoReflect.Descriptor instead.
 func (*WatchNodesRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{4}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *WatchNodesRequest) GetPool() string {
@@ -355,7 +1081,7 @@ type WatchNodesResponse struct {
 
 func (x *WatchNodesResponse) Reset() {
 	*x = WatchNodesResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[5]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +1093,7 @@ func (x *WatchNodesResponse) String() string {
 func (*WatchNodesResponse) ProtoMessage() {}
 
 func (x *WatchNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[5]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +1106,7 @@ func (x *WatchNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNodesResponse.ProtoReflect.Descriptor instead.
 func (*WatchNodesResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{5}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WatchNodesResponse) GetType() NodeEventType {
@@ -408,7 +1134,49 @@ var File_dspyfleet_v1_fleet_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\n" +
-	"\x18dspyfleet/v1/fleet.proto\x12\fdspyfleet.v1\x1a\x17dspyfleet/v1/node.proto\"\xd6\x01\n" +
+	"\x18dspyfleet/v1/fleet.proto\x12\fdspyfleet.v1\x1a\x18dspyfleet/v1/agent.proto\x1a\x1adspyfleet/v1/command.proto\x1a\x17dspyfleet/v1/node.proto\x1a\x1egoogle/protobuf/duration.proto\"o\n" +
+	"\x10DrainNodeRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x123\n" +
+	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"J\n" +
+	"\x11DrainNodeResponse\x125\n" +
+	"\acommand\x18\x01 \x01(\v2\x1b.dspyfleet.v1.CommandRecordR\acommand\"<\n" +
+	"\x12UndrainNodeRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"L\n" +
+	"\x13UndrainNodeResponse\x125\n" +
+	"\acommand\x18\x01 \x01(\v2\x1b.dspyfleet.v1.CommandRecordR\acommand\"\xaa\x02\n" +
+	"\x12SendCommandRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12-\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x19.dspyfleet.v1.CommandKindR\x04kind\x12D\n" +
+	"\x06params\x18\x03 \x03(\v2,.dspyfleet.v1.SendCommandRequest.ParamsEntryR\x06params\x123\n" +
+	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x1a9\n" +
+	"\vParamsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"L\n" +
+	"\x13SendCommandResponse\x125\n" +
+	"\acommand\x18\x01 \x01(\v2\x1b.dspyfleet.v1.CommandRecordR\acommand\"#\n" +
+	"\x11GetCommandRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"K\n" +
+	"\x12GetCommandResponse\x125\n" +
+	"\acommand\x18\x01 \x01(\v2\x1b.dspyfleet.v1.CommandRecordR\acommand\"\xa9\x01\n" +
+	"\x13ListCommandsRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x122\n" +
+	"\x06states\x18\x02 \x03(\x0e2\x1a.dspyfleet.v1.CommandStateR\x06states\x12/\n" +
+	"\x05kinds\x18\x03 \x03(\x0e2\x19.dspyfleet.v1.CommandKindR\x05kinds\x12\x14\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\"O\n" +
+	"\x14ListCommandsResponse\x127\n" +
+	"\bcommands\x18\x01 \x03(\v2\x1b.dspyfleet.v1.CommandRecordR\bcommands\">\n" +
+	"\x14CancelCommandRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"N\n" +
+	"\x15CancelCommandResponse\x125\n" +
+	"\acommand\x18\x01 \x01(\v2\x1b.dspyfleet.v1.CommandRecordR\acommand\"/\n" +
+	"\x14WatchCommandsRequest\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"N\n" +
+	"\x15WatchCommandsResponse\x125\n" +
+	"\acommand\x18\x01 \x01(\v2\x1b.dspyfleet.v1.CommandRecordR\acommand\"\xd6\x01\n" +
 	"\x10ListNodesRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12/\n" +
 	"\x06states\x18\x02 \x03(\x0e2\x17.dspyfleet.v1.NodeStateR\x06states\x12B\n" +
@@ -436,12 +1204,20 @@ const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\x1dNODE_EVENT_TYPE_STATE_CHANGED\x10\x03\x12\x1b\n" +
 	"\x17NODE_EVENT_TYPE_UPDATED\x10\x04\x12\x1a\n" +
 	"\x16NODE_EVENT_TYPE_REPORT\x10\x05\x12\x1a\n" +
-	"\x16NODE_EVENT_TYPE_SYNCED\x10\x062\xf7\x01\n" +
+	"\x16NODE_EVENT_TYPE_SYNCED\x10\x062\xcb\x06\n" +
 	"\fFleetService\x12L\n" +
 	"\tListNodes\x12\x1e.dspyfleet.v1.ListNodesRequest\x1a\x1f.dspyfleet.v1.ListNodesResponse\x12F\n" +
 	"\aGetNode\x12\x1c.dspyfleet.v1.GetNodeRequest\x1a\x1d.dspyfleet.v1.GetNodeResponse\x12Q\n" +
 	"\n" +
-	"WatchNodes\x12\x1f.dspyfleet.v1.WatchNodesRequest\x1a .dspyfleet.v1.WatchNodesResponse0\x01B;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
+	"WatchNodes\x12\x1f.dspyfleet.v1.WatchNodesRequest\x1a .dspyfleet.v1.WatchNodesResponse0\x01\x12L\n" +
+	"\tDrainNode\x12\x1e.dspyfleet.v1.DrainNodeRequest\x1a\x1f.dspyfleet.v1.DrainNodeResponse\x12R\n" +
+	"\vUndrainNode\x12 .dspyfleet.v1.UndrainNodeRequest\x1a!.dspyfleet.v1.UndrainNodeResponse\x12R\n" +
+	"\vSendCommand\x12 .dspyfleet.v1.SendCommandRequest\x1a!.dspyfleet.v1.SendCommandResponse\x12O\n" +
+	"\n" +
+	"GetCommand\x12\x1f.dspyfleet.v1.GetCommandRequest\x1a .dspyfleet.v1.GetCommandResponse\x12U\n" +
+	"\fListCommands\x12!.dspyfleet.v1.ListCommandsRequest\x1a\".dspyfleet.v1.ListCommandsResponse\x12X\n" +
+	"\rCancelCommand\x12\".dspyfleet.v1.CancelCommandRequest\x1a#.dspyfleet.v1.CancelCommandResponse\x12Z\n" +
+	"\rWatchCommands\x12\".dspyfleet.v1.WatchCommandsRequest\x1a#.dspyfleet.v1.WatchCommandsResponse0\x01B;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
 
 var (
 	file_dspyfleet_v1_fleet_proto_rawDescOnce sync.Once
@@ -456,38 +1232,84 @@ func file_dspyfleet_v1_fleet_proto_rawDescGZIP() []byte {
 }
 
 var file_dspyfleet_v1_fleet_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dspyfleet_v1_fleet_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_dspyfleet_v1_fleet_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
 var file_dspyfleet_v1_fleet_proto_goTypes = []any{
-	(NodeEventType)(0),         // 0: dspyfleet.v1.NodeEventType
-	(*ListNodesRequest)(nil),   // 1: dspyfleet.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),  // 2: dspyfleet.v1.ListNodesResponse
-	(*GetNodeRequest)(nil),     // 3: dspyfleet.v1.GetNodeRequest
-	(*GetNodeResponse)(nil),    // 4: dspyfleet.v1.GetNodeResponse
-	(*WatchNodesRequest)(nil),  // 5: dspyfleet.v1.WatchNodesRequest
-	(*WatchNodesResponse)(nil), // 6: dspyfleet.v1.WatchNodesResponse
-	nil,                        // 7: dspyfleet.v1.ListNodesRequest.LabelsEntry
-	(NodeState)(0),             // 8: dspyfleet.v1.NodeState
-	(*Node)(nil),               // 9: dspyfleet.v1.Node
+	(NodeEventType)(0),            // 0: dspyfleet.v1.NodeEventType
+	(*DrainNodeRequest)(nil),      // 1: dspyfleet.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),     // 2: dspyfleet.v1.DrainNodeResponse
+	(*UndrainNodeRequest)(nil),    // 3: dspyfleet.v1.UndrainNodeRequest
+	(*UndrainNodeResponse)(nil),   // 4: dspyfleet.v1.UndrainNodeResponse
+	(*SendCommandRequest)(nil),    // 5: dspyfleet.v1.SendCommandRequest
+	(*SendCommandResponse)(nil),   // 6: dspyfleet.v1.SendCommandResponse
+	(*GetCommandRequest)(nil),     // 7: dspyfleet.v1.GetCommandRequest
+	(*GetCommandResponse)(nil),    // 8: dspyfleet.v1.GetCommandResponse
+	(*ListCommandsRequest)(nil),   // 9: dspyfleet.v1.ListCommandsRequest
+	(*ListCommandsResponse)(nil),  // 10: dspyfleet.v1.ListCommandsResponse
+	(*CancelCommandRequest)(nil),  // 11: dspyfleet.v1.CancelCommandRequest
+	(*CancelCommandResponse)(nil), // 12: dspyfleet.v1.CancelCommandResponse
+	(*WatchCommandsRequest)(nil),  // 13: dspyfleet.v1.WatchCommandsRequest
+	(*WatchCommandsResponse)(nil), // 14: dspyfleet.v1.WatchCommandsResponse
+	(*ListNodesRequest)(nil),      // 15: dspyfleet.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),     // 16: dspyfleet.v1.ListNodesResponse
+	(*GetNodeRequest)(nil),        // 17: dspyfleet.v1.GetNodeRequest
+	(*GetNodeResponse)(nil),       // 18: dspyfleet.v1.GetNodeResponse
+	(*WatchNodesRequest)(nil),     // 19: dspyfleet.v1.WatchNodesRequest
+	(*WatchNodesResponse)(nil),    // 20: dspyfleet.v1.WatchNodesResponse
+	nil,                           // 21: dspyfleet.v1.SendCommandRequest.ParamsEntry
+	nil,                           // 22: dspyfleet.v1.ListNodesRequest.LabelsEntry
+	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
+	(*CommandRecord)(nil),         // 24: dspyfleet.v1.CommandRecord
+	(CommandKind)(0),              // 25: dspyfleet.v1.CommandKind
+	(CommandState)(0),             // 26: dspyfleet.v1.CommandState
+	(NodeState)(0),                // 27: dspyfleet.v1.NodeState
+	(*Node)(nil),                  // 28: dspyfleet.v1.Node
 }
 var file_dspyfleet_v1_fleet_proto_depIdxs = []int32{
-	8,  // 0: dspyfleet.v1.ListNodesRequest.states:type_name -> dspyfleet.v1.NodeState
-	7,  // 1: dspyfleet.v1.ListNodesRequest.labels:type_name -> dspyfleet.v1.ListNodesRequest.LabelsEntry
-	9,  // 2: dspyfleet.v1.ListNodesResponse.nodes:type_name -> dspyfleet.v1.Node
-	9,  // 3: dspyfleet.v1.GetNodeResponse.node:type_name -> dspyfleet.v1.Node
-	0,  // 4: dspyfleet.v1.WatchNodesResponse.type:type_name -> dspyfleet.v1.NodeEventType
-	9,  // 5: dspyfleet.v1.WatchNodesResponse.node:type_name -> dspyfleet.v1.Node
-	8,  // 6: dspyfleet.v1.WatchNodesResponse.previous_state:type_name -> dspyfleet.v1.NodeState
-	1,  // 7: dspyfleet.v1.FleetService.ListNodes:input_type -> dspyfleet.v1.ListNodesRequest
-	3,  // 8: dspyfleet.v1.FleetService.GetNode:input_type -> dspyfleet.v1.GetNodeRequest
-	5,  // 9: dspyfleet.v1.FleetService.WatchNodes:input_type -> dspyfleet.v1.WatchNodesRequest
-	2,  // 10: dspyfleet.v1.FleetService.ListNodes:output_type -> dspyfleet.v1.ListNodesResponse
-	4,  // 11: dspyfleet.v1.FleetService.GetNode:output_type -> dspyfleet.v1.GetNodeResponse
-	6,  // 12: dspyfleet.v1.FleetService.WatchNodes:output_type -> dspyfleet.v1.WatchNodesResponse
-	10, // [10:13] is the sub-list for method output_type
-	7,  // [7:10] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	23, // 0: dspyfleet.v1.DrainNodeRequest.timeout:type_name -> google.protobuf.Duration
+	24, // 1: dspyfleet.v1.DrainNodeResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	24, // 2: dspyfleet.v1.UndrainNodeResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	25, // 3: dspyfleet.v1.SendCommandRequest.kind:type_name -> dspyfleet.v1.CommandKind
+	21, // 4: dspyfleet.v1.SendCommandRequest.params:type_name -> dspyfleet.v1.SendCommandRequest.ParamsEntry
+	23, // 5: dspyfleet.v1.SendCommandRequest.timeout:type_name -> google.protobuf.Duration
+	24, // 6: dspyfleet.v1.SendCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	24, // 7: dspyfleet.v1.GetCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	26, // 8: dspyfleet.v1.ListCommandsRequest.states:type_name -> dspyfleet.v1.CommandState
+	25, // 9: dspyfleet.v1.ListCommandsRequest.kinds:type_name -> dspyfleet.v1.CommandKind
+	24, // 10: dspyfleet.v1.ListCommandsResponse.commands:type_name -> dspyfleet.v1.CommandRecord
+	24, // 11: dspyfleet.v1.CancelCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	24, // 12: dspyfleet.v1.WatchCommandsResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	27, // 13: dspyfleet.v1.ListNodesRequest.states:type_name -> dspyfleet.v1.NodeState
+	22, // 14: dspyfleet.v1.ListNodesRequest.labels:type_name -> dspyfleet.v1.ListNodesRequest.LabelsEntry
+	28, // 15: dspyfleet.v1.ListNodesResponse.nodes:type_name -> dspyfleet.v1.Node
+	28, // 16: dspyfleet.v1.GetNodeResponse.node:type_name -> dspyfleet.v1.Node
+	0,  // 17: dspyfleet.v1.WatchNodesResponse.type:type_name -> dspyfleet.v1.NodeEventType
+	28, // 18: dspyfleet.v1.WatchNodesResponse.node:type_name -> dspyfleet.v1.Node
+	27, // 19: dspyfleet.v1.WatchNodesResponse.previous_state:type_name -> dspyfleet.v1.NodeState
+	15, // 20: dspyfleet.v1.FleetService.ListNodes:input_type -> dspyfleet.v1.ListNodesRequest
+	17, // 21: dspyfleet.v1.FleetService.GetNode:input_type -> dspyfleet.v1.GetNodeRequest
+	19, // 22: dspyfleet.v1.FleetService.WatchNodes:input_type -> dspyfleet.v1.WatchNodesRequest
+	1,  // 23: dspyfleet.v1.FleetService.DrainNode:input_type -> dspyfleet.v1.DrainNodeRequest
+	3,  // 24: dspyfleet.v1.FleetService.UndrainNode:input_type -> dspyfleet.v1.UndrainNodeRequest
+	5,  // 25: dspyfleet.v1.FleetService.SendCommand:input_type -> dspyfleet.v1.SendCommandRequest
+	7,  // 26: dspyfleet.v1.FleetService.GetCommand:input_type -> dspyfleet.v1.GetCommandRequest
+	9,  // 27: dspyfleet.v1.FleetService.ListCommands:input_type -> dspyfleet.v1.ListCommandsRequest
+	11, // 28: dspyfleet.v1.FleetService.CancelCommand:input_type -> dspyfleet.v1.CancelCommandRequest
+	13, // 29: dspyfleet.v1.FleetService.WatchCommands:input_type -> dspyfleet.v1.WatchCommandsRequest
+	16, // 30: dspyfleet.v1.FleetService.ListNodes:output_type -> dspyfleet.v1.ListNodesResponse
+	18, // 31: dspyfleet.v1.FleetService.GetNode:output_type -> dspyfleet.v1.GetNodeResponse
+	20, // 32: dspyfleet.v1.FleetService.WatchNodes:output_type -> dspyfleet.v1.WatchNodesResponse
+	2,  // 33: dspyfleet.v1.FleetService.DrainNode:output_type -> dspyfleet.v1.DrainNodeResponse
+	4,  // 34: dspyfleet.v1.FleetService.UndrainNode:output_type -> dspyfleet.v1.UndrainNodeResponse
+	6,  // 35: dspyfleet.v1.FleetService.SendCommand:output_type -> dspyfleet.v1.SendCommandResponse
+	8,  // 36: dspyfleet.v1.FleetService.GetCommand:output_type -> dspyfleet.v1.GetCommandResponse
+	10, // 37: dspyfleet.v1.FleetService.ListCommands:output_type -> dspyfleet.v1.ListCommandsResponse
+	12, // 38: dspyfleet.v1.FleetService.CancelCommand:output_type -> dspyfleet.v1.CancelCommandResponse
+	14, // 39: dspyfleet.v1.FleetService.WatchCommands:output_type -> dspyfleet.v1.WatchCommandsResponse
+	30, // [30:40] is the sub-list for method output_type
+	20, // [20:30] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_fleet_proto_init() }
@@ -495,6 +1317,8 @@ func file_dspyfleet_v1_fleet_proto_init() {
 	if File_dspyfleet_v1_fleet_proto != nil {
 		return
 	}
+	file_dspyfleet_v1_agent_proto_init()
+	file_dspyfleet_v1_command_proto_init()
 	file_dspyfleet_v1_node_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -502,7 +1326,7 @@ func file_dspyfleet_v1_fleet_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dspyfleet_v1_fleet_proto_rawDesc), len(file_dspyfleet_v1_fleet_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   22,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,9 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	FleetService_ListNodes_FullMethodName  = "/dspyfleet.v1.FleetService/ListNodes"
-	FleetService_GetNode_FullMethodName    = "/dspyfleet.v1.FleetService/GetNode"
-	FleetService_WatchNodes_FullMethodName = "/dspyfleet.v1.FleetService/WatchNodes"
+	FleetService_ListNodes_FullMethodName     = "/dspyfleet.v1.FleetService/ListNodes"
+	FleetService_GetNode_FullMethodName       = "/dspyfleet.v1.FleetService/GetNode"
+	FleetService_WatchNodes_FullMethodName    = "/dspyfleet.v1.FleetService/WatchNodes"
+	FleetService_DrainNode_FullMethodName     = "/dspyfleet.v1.FleetService/DrainNode"
+	FleetService_UndrainNode_FullMethodName   = "/dspyfleet.v1.FleetService/UndrainNode"
+	FleetService_SendCommand_FullMethodName   = "/dspyfleet.v1.FleetService/SendCommand"
+	FleetService_GetCommand_FullMethodName    = "/dspyfleet.v1.FleetService/GetCommand"
+	FleetService_ListCommands_FullMethodName  = "/dspyfleet.v1.FleetService/ListCommands"
+	FleetService_CancelCommand_FullMethodName = "/dspyfleet.v1.FleetService/CancelCommand"
+	FleetService_WatchCommands_FullMethodName = "/dspyfleet.v1.FleetService/WatchCommands"
 )
 
 // FleetServiceClient is the client API for FleetService service.
@@ -36,6 +43,20 @@ type FleetServiceClient interface {
 	GetNode(ctx context.Context, in *GetNodeRequest, opts ...grpc.CallOption) (*GetNodeResponse, error)
 	// WatchNodes streams the current nodes, then every change as it happens.
 	WatchNodes(ctx context.Context, in *WatchNodesRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchNodesResponse], error)
+	// DrainNode takes a node out of routing at once and asks its agent to drain.
+	DrainNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error)
+	// UndrainNode asks a drained or draining node's agent to take traffic again.
+	UndrainNode(ctx context.Context, in *UndrainNodeRequest, opts ...grpc.CallOption) (*UndrainNodeResponse, error)
+	// SendCommand queues a command for a node; it is stored before it is sent.
+	SendCommand(ctx context.Context, in *SendCommandRequest, opts ...grpc.CallOption) (*SendCommandResponse, error)
+	// GetCommand returns one command with its history.
+	GetCommand(ctx context.Context, in *GetCommandRequest, opts ...grpc.CallOption) (*GetCommandResponse, error)
+	// ListCommands returns commands, newest first.
+	ListCommands(ctx context.Context, in *ListCommandsRequest, opts ...grpc.CallOption) (*ListCommandsResponse, error)
+	// CancelCommand cancels a command that has not been delivered yet.
+	CancelCommand(ctx context.Context, in *CancelCommandRequest, opts ...grpc.CallOption) (*CancelCommandResponse, error)
+	// WatchCommands streams every command change as it happens.
+	WatchCommands(ctx context.Context, in *WatchCommandsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchCommandsResponse], error)
 }
 
 type fleetServiceClient struct {
@@ -85,6 +106,85 @@ func (c *fleetServiceClient) WatchNodes(ctx context.Context, in *WatchNodesReque
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type FleetService_WatchNodesClient = grpc.ServerStreamingClient[WatchNodesResponse]
 
+func (c *fleetServiceClient) DrainNode(ctx context.Context, in *DrainNodeRequest, opts ...grpc.CallOption) (*DrainNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(DrainNodeResponse)
+	err := c.cc.Invoke(ctx, FleetService_DrainNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *fleetServiceClient) UndrainNode(ctx context.Context, in *UndrainNodeRequest, opts ...grpc.CallOption) (*UndrainNodeResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(UndrainNodeResponse)
+	err := c.cc.Invoke(ctx, FleetService_UndrainNode_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *fleetServiceClient) SendCommand(ctx context.Context, in *SendCommandRequest, opts ...grpc.CallOption) (*SendCommandResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(SendCommandResponse)
+	err := c.cc.Invoke(ctx, FleetService_SendCommand_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *fleetServiceClient) GetCommand(ctx context.Context, in *GetCommandRequest, opts ...grpc.CallOption) (*GetCommandResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetCommandResponse)
+	err := c.cc.Invoke(ctx, FleetService_GetCommand_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *fleetServiceClient) ListCommands(ctx context.Context, in *ListCommandsRequest, opts ...grpc.CallOption) (*ListCommandsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListCommandsResponse)
+	err := c.cc.Invoke(ctx, FleetService_ListCommands_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *fleetServiceClient) CancelCommand(ctx context.Context, in *CancelCommandRequest, opts ...grpc.CallOption) (*CancelCommandResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelCommandResponse)
+	err := c.cc.Invoke(ctx, FleetService_CancelCommand_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *fleetServiceClient) WatchCommands(ctx context.Context, in *WatchCommandsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchCommandsResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &FleetService_ServiceDesc.Streams[1], FleetService_WatchCommands_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchCommandsRequest, WatchCommandsResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FleetService_WatchCommandsClient = grpc.ServerStreamingClient[WatchCommandsResponse]
+
 // FleetServiceServer is the server API for FleetService service.
 // All implementations must embed UnimplementedFleetServiceServer
 // for forward compatibility.
@@ -97,6 +197,20 @@ type FleetServiceServer interface {
 	GetNode(context.Context, *GetNodeRequest) (*GetNodeResponse, error)
 	// WatchNodes streams the current nodes, then every change as it happens.
 	WatchNodes(*WatchNodesRequest, grpc.ServerStreamingServer[WatchNodesResponse]) error
+	// DrainNode takes a node out of routing at once and asks its agent to drain.
+	DrainNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error)
+	// UndrainNode asks a drained or draining node's agent to take traffic again.
+	UndrainNode(context.Context, *UndrainNodeRequest) (*UndrainNodeResponse, error)
+	// SendCommand queues a command for a node; it is stored before it is sent.
+	SendCommand(context.Context, *SendCommandRequest) (*SendCommandResponse, error)
+	// GetCommand returns one command with its history.
+	GetCommand(context.Context, *GetCommandRequest) (*GetCommandResponse, error)
+	// ListCommands returns commands, newest first.
+	ListCommands(context.Context, *ListCommandsRequest) (*ListCommandsResponse, error)
+	// CancelCommand cancels a command that has not been delivered yet.
+	CancelCommand(context.Context, *CancelCommandRequest) (*CancelCommandResponse, error)
+	// WatchCommands streams every command change as it happens.
+	WatchCommands(*WatchCommandsRequest, grpc.ServerStreamingServer[WatchCommandsResponse]) error
 	mustEmbedUnimplementedFleetServiceServer()
 }
 
@@ -115,6 +229,27 @@ func (UnimplementedFleetServiceServer) GetNode(context.Context, *GetNodeRequest)
 }
 func (UnimplementedFleetServiceServer) WatchNodes(*WatchNodesRequest, grpc.ServerStreamingServer[WatchNodesResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchNodes not implemented")
+}
+func (UnimplementedFleetServiceServer) DrainNode(context.Context, *DrainNodeRequest) (*DrainNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method DrainNode not implemented")
+}
+func (UnimplementedFleetServiceServer) UndrainNode(context.Context, *UndrainNodeRequest) (*UndrainNodeResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method UndrainNode not implemented")
+}
+func (UnimplementedFleetServiceServer) SendCommand(context.Context, *SendCommandRequest) (*SendCommandResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method SendCommand not implemented")
+}
+func (UnimplementedFleetServiceServer) GetCommand(context.Context, *GetCommandRequest) (*GetCommandResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetCommand not implemented")
+}
+func (UnimplementedFleetServiceServer) ListCommands(context.Context, *ListCommandsRequest) (*ListCommandsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListCommands not implemented")
+}
+func (UnimplementedFleetServiceServer) CancelCommand(context.Context, *CancelCommandRequest) (*CancelCommandResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelCommand not implemented")
+}
+func (UnimplementedFleetServiceServer) WatchCommands(*WatchCommandsRequest, grpc.ServerStreamingServer[WatchCommandsResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchCommands not implemented")
 }
 func (UnimplementedFleetServiceServer) mustEmbedUnimplementedFleetServiceServer() {}
 func (UnimplementedFleetServiceServer) testEmbeddedByValue()                      {}
@@ -184,6 +319,125 @@ func _FleetService_WatchNodes_Handler(srv interface{}, stream grpc.ServerStream)
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type FleetService_WatchNodesServer = grpc.ServerStreamingServer[WatchNodesResponse]
 
+func _FleetService_DrainNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(DrainNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FleetServiceServer).DrainNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FleetService_DrainNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FleetServiceServer).DrainNode(ctx, req.(*DrainNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FleetService_UndrainNode_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(UndrainNodeRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FleetServiceServer).UndrainNode(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FleetService_UndrainNode_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FleetServiceServer).UndrainNode(ctx, req.(*UndrainNodeRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FleetService_SendCommand_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(SendCommandRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FleetServiceServer).SendCommand(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FleetService_SendCommand_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FleetServiceServer).SendCommand(ctx, req.(*SendCommandRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FleetService_GetCommand_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetCommandRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FleetServiceServer).GetCommand(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FleetService_GetCommand_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FleetServiceServer).GetCommand(ctx, req.(*GetCommandRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FleetService_ListCommands_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListCommandsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FleetServiceServer).ListCommands(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FleetService_ListCommands_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FleetServiceServer).ListCommands(ctx, req.(*ListCommandsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FleetService_CancelCommand_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelCommandRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FleetServiceServer).CancelCommand(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FleetService_CancelCommand_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FleetServiceServer).CancelCommand(ctx, req.(*CancelCommandRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _FleetService_WatchCommands_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchCommandsRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(FleetServiceServer).WatchCommands(m, &grpc.GenericServerStream[WatchCommandsRequest, WatchCommandsResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type FleetService_WatchCommandsServer = grpc.ServerStreamingServer[WatchCommandsResponse]
+
 // FleetService_ServiceDesc is the grpc.ServiceDesc for FleetService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -199,11 +453,40 @@ var FleetService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "GetNode",
 			Handler:    _FleetService_GetNode_Handler,
 		},
+		{
+			MethodName: "DrainNode",
+			Handler:    _FleetService_DrainNode_Handler,
+		},
+		{
+			MethodName: "UndrainNode",
+			Handler:    _FleetService_UndrainNode_Handler,
+		},
+		{
+			MethodName: "SendCommand",
+			Handler:    _FleetService_SendCommand_Handler,
+		},
+		{
+			MethodName: "GetCommand",
+			Handler:    _FleetService_GetCommand_Handler,
+		},
+		{
+			MethodName: "ListCommands",
+			Handler:    _FleetService_ListCommands_Handler,
+		},
+		{
+			MethodName: "CancelCommand",
+			Handler:    _FleetService_CancelCommand_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "WatchNodes",
 			Handler:       _FleetService_WatchNodes_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchCommands",
+			Handler:       _FleetService_WatchCommands_Handler,
 			ServerStreams: true,
 		},
 	},

@@ -134,8 +134,12 @@ type Node struct {
 	PeerAddress string `protobuf:"bytes,19,opt,name=peer_address,json=peerAddress,proto3" json:"peer_address,omitempty"`
 	// Random id of the agent process; a new one after every agent restart.
 	AgentInstanceId string `protobuf:"bytes,20,opt,name=agent_instance_id,json=agentInstanceId,proto3" json:"agent_instance_id,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// An operator asked for a drain and has not undrained the node since.
+	DrainRequested bool `protobuf:"varint,21,opt,name=drain_requested,json=drainRequested,proto3" json:"drain_requested,omitempty"`
+	// The agent finished draining: nothing in flight, out of routing and scaling targets.
+	Drained       bool `protobuf:"varint,22,opt,name=drained,proto3" json:"drained,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Node) Reset() {
@@ -306,6 +310,20 @@ func (x *Node) GetAgentInstanceId() string {
 		return x.AgentInstanceId
 	}
 	return ""
+}
+
+func (x *Node) GetDrainRequested() bool {
+	if x != nil {
+		return x.DrainRequested
+	}
+	return false
+}
+
+func (x *Node) GetDrained() bool {
+	if x != nil {
+		return x.Drained
+	}
+	return false
 }
 
 // MetricsReport is one sample of a node's host and application (DSPy) metrics.
@@ -918,7 +936,7 @@ var File_dspyfleet_v1_node_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x17dspyfleet/v1/node.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xab\a\n" +
+	"\x17dspyfleet/v1/node.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\a\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x126\n" +
@@ -943,7 +961,9 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\x0freports_dropped\x18\x11 \x01(\x04R\x0ereportsDropped\x12B\n" +
 	"\x0freport_interval\x18\x12 \x01(\v2\x19.google.protobuf.DurationR\x0ereportInterval\x12!\n" +
 	"\fpeer_address\x18\x13 \x01(\tR\vpeerAddress\x12*\n" +
-	"\x11agent_instance_id\x18\x14 \x01(\tR\x0fagentInstanceId\x1a9\n" +
+	"\x11agent_instance_id\x18\x14 \x01(\tR\x0fagentInstanceId\x12'\n" +
+	"\x0fdrain_requested\x18\x15 \x01(\bR\x0edrainRequested\x12\x18\n" +
+	"\adrained\x18\x16 \x01(\bR\adrained\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdf\x01\n" +
