@@ -30,6 +30,9 @@ type Agent struct {
 	hostname   string
 	sampler    *collector.Sampler
 	buf        *reportBuffer
+	state      *stateStore
+	requests   *Requests
+	cmds       *commander
 	seq        uint64
 	connected  atomic.Bool
 	sessions   atomic.Uint64
@@ -78,8 +81,13 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Collectors == nil {
 		cfg.Collectors = collector.Default()
 	}
+	st, err := openState(cfg.StateDir)
+	if err != nil {
+		return nil, err
+	}
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
+	requests := &Requests{}
 	return &Agent{
 		cfg:        cfg,
 		log:        cfg.Logger.With("node", cfg.NodeID),
@@ -87,8 +95,18 @@ func New(cfg Config) (*Agent, error) {
 		hostname:   host,
 		sampler:    collector.NewSampler(cfg.Collectors),
 		buf:        newReportBuffer(cfg.BufferSize),
+		state:      st,
+		requests:   requests,
+		cmds:       newCommander(st, cfg.Actions, requests),
 	}, nil
 }
+
+// Requests is the in-flight request counter that request intake updates and drains wait on.
+func (a *Agent) Requests() *Requests { return a.requests }
+
+// Draining reports whether an operator's drain is in force: request intake must refuse new
+// requests while it is.
+func (a *Agent) Draining() bool { return a.cmds.isDraining() }
 
 // NodeID is the node id the agent reports as.
 func (a *Agent) NodeID() string { return a.cfg.NodeID }
@@ -102,12 +120,18 @@ func (a *Agent) Stats() Stats {
 	}
 }
 
-// Run samples and streams until ctx ends, then says goodbye to the control plane so the node
-// becomes disconnected rather than down. It returns nil on a clean stop.
+// Run samples, streams and carries out commands until ctx ends, then says goodbye to the control
+// plane so the node becomes disconnected rather than down. It returns nil on a clean stop and
+// closes the agent's state store.
 func (a *Agent) Run(ctx context.Context) error {
+	defer a.state.close()
+	if err := a.cmds.recoverRunning(); err != nil {
+		return fmt.Errorf("recover commands: %w", err)
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.sampleLoop(gctx) })
 	g.Go(func() error { return a.connectLoop(gctx) })
+	g.Go(func() error { return a.cmds.run(gctx) })
 	return g.Wait()
 }
 
@@ -123,7 +147,7 @@ func (a *Agent) sampleLoop(ctx context.Context) error {
 			Time:   timestamppb.New(now),
 			Seq:    a.seq,
 			Host:   a.sampler.Sample(ctx, now),
-			App:    &fleetv1.AppMetrics{},
+			App:    &fleetv1.AppMetrics{InFlight: uint32(a.requests.InFlight())},
 			Window: durationpb.New(now.Sub(last)),
 		})
 		last = now
@@ -171,5 +195,6 @@ func (a *Agent) hello() *fleetv1.Hello {
 		InstanceId:     a.instanceID,
 		ReportInterval: durationpb.New(a.cfg.Interval),
 		ReportsDropped: dropped,
+		Draining:       a.cmds.isDraining(),
 	}
 }

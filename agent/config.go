@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
+	"github.com/dspyfleet/dspyfleet/pkg/command"
 )
 
 // Config configures an agent. DefaultConfig gives the documented defaults.
@@ -45,6 +46,9 @@ type Config struct {
 	Watchdog time.Duration
 	// Collectors sample the host; nil means collector.Default().
 	Collectors []collector.Collector
+	// Actions are the commands this host carries out besides drain and undrain, which are
+	// built in. A kind without an action is refused with a clear reason.
+	Actions map[command.Kind]Action
 	// Logger receives the agent's logs; nil means slog.Default().
 	Logger *slog.Logger
 }

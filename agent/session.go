@@ -14,7 +14,6 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -58,14 +57,13 @@ func (a *Agent) session(ctx context.Context) (bool, error) {
 	var heard atomic.Int64
 	heard.Store(time.Now().UnixNano())
 	welcomed := make(chan uint64, 1)
-	updates := make(chan *fleetv1.CommandUpdate, 16)
 
 	g, gctx := errgroup.WithContext(sctx)
 	stopStream := context.AfterFunc(gctx, func() { scancel(context.Cause(gctx)) })
 	defer stopStream()
 	g.Go(func() error { return a.watchdog(gctx, &heard, scancel) })
-	g.Go(func() error { return a.receive(stream, &heard, welcomed, updates) })
-	g.Go(func() error { return a.send(ctx, gctx, stream, welcomed, updates) })
+	g.Go(func() error { return a.receive(stream, &heard, welcomed) })
+	g.Go(func() error { return a.send(ctx, gctx, stream, welcomed) })
 	err = g.Wait()
 	established := a.connected.Swap(false)
 	return established, err
@@ -90,7 +88,7 @@ func (a *Agent) watchdog(ctx context.Context, heard *atomic.Int64, cancel contex
 }
 
 // receive handles the control plane's messages: the Welcome, acknowledgements and commands.
-func (a *Agent) receive(stream grpc.BidiStreamingClient[fleetv1.ConnectRequest, fleetv1.ConnectResponse], heard *atomic.Int64, welcomed chan<- uint64, updates chan<- *fleetv1.CommandUpdate) error {
+func (a *Agent) receive(stream grpc.BidiStreamingClient[fleetv1.ConnectRequest, fleetv1.ConnectResponse], heard *atomic.Int64, welcomed chan<- uint64) error {
 	welcome := false
 	for {
 		m, err := stream.Recv()
@@ -117,13 +115,9 @@ func (a *Agent) receive(stream grpc.BidiStreamingClient[fleetv1.ConnectRequest, 
 			a.buf.ack(msg.Ack.GetSeq())
 		case *fleetv1.ConnectResponse_Command:
 			cmd := msg.Command
-			a.log.Warn("command refused: no action configured on this host", "command", cmd.GetId(), "kind", cmd.GetKind())
-			select {
-			case updates <- &fleetv1.CommandUpdate{
-				Id: cmd.GetId(), State: fleetv1.CommandState_COMMAND_STATE_FAILED, Time: timestamppb.Now(),
-				Detail: fmt.Sprintf("no %s action is configured on this agent", cmd.GetKind()),
-			}:
-			default:
+			a.log.Info("command received", "command", cmd.GetId(), "kind", cmd.GetKind(), "reason", cmd.GetReason())
+			if err := a.cmds.offer(cmd); err != nil {
+				return fmt.Errorf("command %s: %w", cmd.GetId(), err)
 			}
 		}
 	}
@@ -146,7 +140,7 @@ func (a *Agent) handleRejection(err error) {
 // send is the stream's only sender. A failed Send returns its error; the stream's real status
 // reaches receive through Recv: it sends buffered reports in order, command updates, and a
 // Goodbye when the agent stops.
-func (a *Agent) send(agentCtx, ctx context.Context, stream grpc.BidiStreamingClient[fleetv1.ConnectRequest, fleetv1.ConnectResponse], welcomed <-chan uint64, updates <-chan *fleetv1.CommandUpdate) error {
+func (a *Agent) send(agentCtx, ctx context.Context, stream grpc.BidiStreamingClient[fleetv1.ConnectRequest, fleetv1.ConnectResponse], welcomed <-chan uint64) error {
 	var sent uint64
 	select {
 	case <-ctx.Done():
@@ -167,7 +161,7 @@ func (a *Agent) send(agentCtx, ctx context.Context, stream grpc.BidiStreamingCli
 			return nil
 		case <-agentCtx.Done():
 			return a.goodbye(stream)
-		case u := <-updates:
+		case u := <-a.cmds.updates:
 			if err := stream.Send(&fleetv1.ConnectRequest{Msg: &fleetv1.ConnectRequest_CommandUpdate{CommandUpdate: u}}); err != nil {
 				return err
 			}

@@ -21,6 +21,7 @@ import (
 type agentService struct {
 	fleetv1.UnimplementedAgentServiceServer
 	reg          *registry
+	cmds         *commandQueue
 	log          *slog.Logger
 	metrics      *metrics
 	now          func() time.Time
@@ -69,7 +70,9 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 	a.metrics.sessions.WithLabelValues("accepted").Inc()
 	a.log.Info("agent connected", "node", sess.nodeID, "peer", sess.peer, "instance", sess.instanceID)
 
-	out := &sender{stream: stream, ack: make(chan struct{}, 1)}
+	out := &sender{stream: stream, ack: make(chan struct{}, 1), cmds: a.cmds, sess: sess,
+		wake: a.cmds.attachSession(sess.nodeID, sess.id)}
+	defer a.cmds.detachSession(sess.nodeID, sess.id)
 	sendErr := make(chan error, 1)
 	go func() {
 		sendErr <- out.run(ctx, &fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Welcome{Welcome: welcome}})
@@ -147,8 +150,16 @@ func (a *agentService) handle(sess *session, m *fleetv1.ConnectRequest, out *sen
 		out.acknowledge(rep.GetSeq())
 	case *fleetv1.ConnectRequest_CommandUpdate:
 		a.reg.touch(sess)
-		a.log.Info("command update", "node", sess.nodeID, "command", msg.CommandUpdate.GetId(),
-			"state", msg.CommandUpdate.GetState(), "detail", msg.CommandUpdate.GetDetail())
+		u := msg.CommandUpdate
+		done, err := a.cmds.update(sess.nodeID, u)
+		if err != nil {
+			a.log.Warn("command update not applied", "node", sess.nodeID, "command", u.GetId(), "state", u.GetState(), "err", err)
+			return nil
+		}
+		a.log.Info("command update", "node", sess.nodeID, "command", u.GetId(), "state", u.GetState(), "detail", u.GetDetail())
+		if done != nil {
+			applyCommandEffects(a.reg, done)
+		}
 	case *fleetv1.ConnectRequest_Goodbye:
 		a.reg.goodbye(sess, msg.Goodbye.GetReason())
 	case *fleetv1.ConnectRequest_Hello:
@@ -170,12 +181,16 @@ func rejectReport(seq uint64, v violations) error {
 }
 
 // sender is the only goroutine that calls stream.Send. Acknowledgements are coalesced: only the
-// highest acknowledged seq is sent.
+// highest acknowledged seq is sent. Commands go out in seq order, each marked sent once Send
+// returned.
 type sender struct {
 	stream  grpc.BidiStreamingServer[fleetv1.ConnectRequest, fleetv1.ConnectResponse]
 	ackSeq  atomic.Uint64
 	sentAck uint64
 	ack     chan struct{}
+	cmds    *commandQueue
+	sess    *session
+	wake    <-chan struct{}
 }
 
 // acknowledge schedules an acknowledgement of every report up to seq.
@@ -200,6 +215,15 @@ func (s *sender) run(ctx context.Context, first *fleetv1.ConnectResponse) error 
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.wake:
+			for _, c := range s.cmds.unsent(s.sess.nodeID, s.sess.id) {
+				if err := s.stream.Send(&fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Command{Command: c}}); err != nil {
+					return err
+				}
+				if err := s.cmds.markSent(c.GetId(), s.sess.id); err != nil {
+					return err
+				}
+			}
 		case <-s.ack:
 			seq := s.ackSeq.Load()
 			if seq == s.sentAck {

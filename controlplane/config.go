@@ -41,6 +41,8 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	// WatchBuffer is the number of events queued per watcher before it is dropped.
 	WatchBuffer int
+	// CommandRetention is how long finished commands are kept.
+	CommandRetention time.Duration
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -50,20 +52,21 @@ type Config struct {
 // DefaultConfig returns the defaults documented for the controlplane flags.
 func DefaultConfig() Config {
 	return Config{
-		GRPCListen:      "127.0.0.1:7070",
-		HTTPListen:      "127.0.0.1:7071",
-		DataDir:         "/var/lib/dspyfleet",
-		TTLGrace:        5 * time.Second,
-		FailoverTTL:     time.Minute,
-		LivenessCheck:   time.Second,
-		DefaultInterval: 5 * time.Second,
-		FlushInterval:   time.Second,
-		HelloTimeout:    10 * time.Second,
-		MaxClockSkew:    5 * time.Minute,
-		MaxRecvBytes:    4 << 20,
-		LockTimeout:     time.Second,
-		ShutdownTimeout: 10 * time.Second,
-		WatchBuffer:     1024,
+		GRPCListen:       "127.0.0.1:7070",
+		HTTPListen:       "127.0.0.1:7071",
+		DataDir:          "/var/lib/dspyfleet",
+		TTLGrace:         5 * time.Second,
+		FailoverTTL:      time.Minute,
+		LivenessCheck:    time.Second,
+		DefaultInterval:  5 * time.Second,
+		FlushInterval:    time.Second,
+		HelloTimeout:     10 * time.Second,
+		MaxClockSkew:     5 * time.Minute,
+		MaxRecvBytes:     4 << 20,
+		LockTimeout:      time.Second,
+		ShutdownTimeout:  10 * time.Second,
+		WatchBuffer:      1024,
+		CommandRetention: 7 * 24 * time.Hour,
 	}
 }
 
@@ -90,5 +93,6 @@ func (c Config) Validate() error {
 	check(c.LockTimeout > 0, "lock timeout %s must be positive", c.LockTimeout)
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout %s must be positive", c.ShutdownTimeout)
 	check(c.WatchBuffer > 0, "watch buffer %d must be positive", c.WatchBuffer)
+	check(c.CommandRetention > 0, "--command-retention %s must be positive", c.CommandRetention)
 	return errors.Join(errs...)
 }

@@ -13,6 +13,7 @@ import (
 type fleetService struct {
 	fleetv1.UnimplementedFleetServiceServer
 	reg      *registry
+	cmds     *commandQueue
 	stopping <-chan struct{}
 }
 

@@ -135,10 +135,13 @@ func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 	s := &session{id: r.nextID, nodeID: h.GetNodeId(), instanceID: h.GetInstanceId(), peer: peer, cancel: cancel}
 	e.sess = s
 	r.dirty[e.node.GetId()] = struct{}{}
-	reason := "agent connected from " + peer
+	if h.GetDraining() && !e.node.GetDrainRequested() {
+		e.node.DrainRequested = true
+	}
+	state, reason := connectedState(e.node), "agent connected from "+peer
 	switch {
 	case !known:
-		e.node.State = fleetv1.NodeState_NODE_STATE_READY
+		e.node.State = state
 		e.node.StateReason = reason
 		e.node.StateSince = timestamppb.New(now)
 		r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_ADDED, e, fleetv1.NodeState_NODE_STATE_UNSPECIFIED)
@@ -146,7 +149,7 @@ func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 		if updated {
 			r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_UPDATED, e, fleetv1.NodeState_NODE_STATE_UNSPECIFIED)
 		}
-		r.setStateLocked(e, fleetv1.NodeState_NODE_STATE_READY, reason, now)
+		r.setStateLocked(e, state, reason, now)
 	}
 	w := &fleetv1.Welcome{
 		NodeId:        h.GetNodeId(),
@@ -154,6 +157,51 @@ func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 		DownAfter:     durationpb.New(r.liveness.ttl(interval) + r.liveness.grace),
 	}
 	return s, w, nil
+}
+
+// connectedState is the state of a connected node: ready unless an operator drained it.
+func connectedState(n *fleetv1.Node) fleetv1.NodeState {
+	switch {
+	case n.GetDrained():
+		return fleetv1.NodeState_NODE_STATE_DRAINED
+	case n.GetDrainRequested():
+		return fleetv1.NodeState_NODE_STATE_DRAINING
+	}
+	return fleetv1.NodeState_NODE_STATE_READY
+}
+
+// connected reports whether a node state means its agent has a live session.
+func connected(s fleetv1.NodeState) bool {
+	switch s {
+	case fleetv1.NodeState_NODE_STATE_READY, fleetv1.NodeState_NODE_STATE_DRAINING,
+		fleetv1.NodeState_NODE_STATE_DRAINED, fleetv1.NodeState_NODE_STATE_UNHEALTHY:
+		return true
+	}
+	return false
+}
+
+// setDrain records an operator's drain intent and its progress, and moves a connected node to
+// the matching state at once.
+func (r *registry) setDrain(id string, requested, drained bool, reason string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.nodes[id]
+	if e == nil {
+		return fmt.Errorf("%w: no node with id %q; list nodes with fleetctl nodes list", ErrNodeNotFound, id)
+	}
+	e.node.DrainRequested, e.node.Drained = requested, drained
+	r.dirty[id] = struct{}{}
+	if connected(e.node.GetState()) {
+		r.setStateLocked(e, connectedState(e.node), reason, r.now())
+	}
+	return nil
+}
+
+// exists reports whether a node is known.
+func (r *registry) exists(id string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.nodes[id] != nil
 }
 
 // applyHello copies the agent's self-description into n and reports whether anything changed.

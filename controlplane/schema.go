@@ -6,13 +6,16 @@ package controlplane
 //	  "schema_version" -> uint64 big-endian, currently schemaVersion
 //	nodes                    one record per node
 //	  <node id>        -> fleetv1.Node (protobuf), including its last metrics report
+//	commands                 one record per command, in creation order
+//	  <command id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.CommandRecord (protobuf)
 //
 // A file whose schema_version is newer than schemaVersion was written by a newer control plane and
 // is refused rather than guessed at. Later schema changes add ordered migration steps that back up
 // the file before they run.
 var (
-	bucketMeta  = []byte("meta")
-	bucketNodes = []byte("nodes")
+	bucketMeta     = []byte("meta")
+	bucketNodes    = []byte("nodes")
+	bucketCommands = []byte("commands")
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -21,4 +24,4 @@ var (
 const schemaVersion uint64 = 1
 
 // allBuckets lists every bucket the schema requires.
-var allBuckets = [][]byte{bucketMeta, bucketNodes}
+var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands}

@@ -34,6 +34,7 @@ type Server struct {
 	log      *slog.Logger
 	store    *store
 	reg      *registry
+	cmds     *commandQueue
 	metrics  *metrics
 	promReg  *prometheus.Registry
 	grpc     *grpc.Server
@@ -70,6 +71,13 @@ func New(cfg Config) (*Server, error) {
 		nodeTTL: cfg.NodeTTL, grace: cfg.TTLGrace, failoverTTL: cfg.FailoverTTL, defaultInterval: cfg.DefaultInterval,
 	}, cfg.WatchBuffer)
 	reg.load(nodes)
+	recs, err := st.loadCommands()
+	if err != nil {
+		_ = st.close()
+		return nil, err
+	}
+	cmds := newCommandQueue(cfg.Now, st, cfg.CommandRetention, cfg.WatchBuffer)
+	cmds.load(recs)
 
 	grpcLn, err := net.Listen("tcp", cfg.GRPCListen)
 	if err != nil {
@@ -83,11 +91,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("--http-listen %s: %w", cfg.HTTPListen, err)
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, store: st, reg: reg,
+		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds,
 		grpcLn: grpcLn, httpLn: httpLn, stopping: make(chan struct{}),
 	}
 	s.promReg, s.metrics = newMetrics(reg)
-	s.log.Info("store opened", "path", st.path, "nodes", len(nodes))
+	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
@@ -124,10 +132,10 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		grpc.ChainStreamInterceptor(logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
 	)
 	fleetv1.RegisterAgentServiceServer(gs, &agentService{
-		reg: s.reg, log: s.log, metrics: s.metrics, now: s.cfg.Now,
+		reg: s.reg, cmds: s.cmds, log: s.log, metrics: s.metrics, now: s.cfg.Now,
 		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew,
 	})
-	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, stopping: s.stopping})
+	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stopping: s.stopping})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
@@ -177,6 +185,7 @@ func (s *Server) shutdown() {
 	s.health.Shutdown()
 	close(s.stopping)
 	s.reg.close()
+	s.cmds.closeWatchers()
 	stopped := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
@@ -198,16 +207,25 @@ func (s *Server) shutdown() {
 	}
 }
 
-// livenessLoop declares silent nodes down.
+// livenessLoop declares silent nodes down and expires commands past their deadline; once an
+// hour it deletes finished commands older than the retention.
 func (s *Server) livenessLoop(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.LivenessCheck)
 	defer t.Stop()
+	lastPrune := time.Time{}
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
 			s.reg.sweep()
+			s.cmds.expire()
+			if time.Since(lastPrune) > time.Hour {
+				lastPrune = time.Now()
+				if err := s.cmds.prune(); err != nil {
+					s.log.Error("pruning old commands failed", "err", err)
+				}
+			}
 		}
 	}
 }

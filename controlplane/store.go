@@ -119,5 +119,45 @@ func (s *store) putNodes(records map[string][]byte) error {
 	})
 }
 
+// loadCommands reads every stored command record.
+func (s *store) loadCommands() ([]*fleetv1.CommandRecord, error) {
+	var out []*fleetv1.CommandRecord
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCommands).ForEach(func(k, v []byte) error {
+			r := &fleetv1.CommandRecord{}
+			if err := proto.Unmarshal(v, r); err != nil {
+				return fmt.Errorf("%w: command %x: %v", ErrCorruptStore, k, err)
+			}
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// putCommand durably writes one command record before the call returns. Concurrent callers are
+// grouped into one transaction by bbolt's Batch, so a burst of updates costs one fsync.
+func (s *store) putCommand(key, rec []byte) error {
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCommands).Put(key, rec)
+	})
+}
+
+// deleteCommands removes command records.
+func (s *store) deleteCommands(keys [][]byte) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCommands)
+		for _, k := range keys {
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // close closes the bbolt file.
 func (s *store) close() error { return s.db.Close() }

@@ -1,0 +1,186 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/dspyfleet/dspyfleet/pkg/command"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// Command timeouts: how long a queued command may wait to be started by its agent.
+const (
+	defaultCommandTimeout = 10 * time.Minute
+	maxCommandTimeout     = 7 * 24 * time.Hour
+	defaultDrainTimeout   = 5 * time.Minute
+)
+
+// DrainNode moves the node to draining at once and queues a drain command for its agent.
+func (f *fleetService) DrainNode(ctx context.Context, req *fleetv1.DrainNodeRequest) (*fleetv1.DrainNodeResponse, error) {
+	if err := f.checkNode(req.GetId()); err != nil {
+		return nil, toStatus(err)
+	}
+	timeout := defaultDrainTimeout
+	if req.GetTimeout() != nil {
+		timeout = req.GetTimeout().AsDuration()
+	}
+	params := map[string]string{command.ParamTimeout: timeout.String()}
+	// The command must outlive the drain itself: the agent reports drained at the latest then.
+	rec, err := f.cmds.create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, defaultCommandTimeout+timeout, requester(ctx), req.GetReason())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if err := f.reg.setDrain(req.GetId(), true, false, "drain requested: "+orDefault(req.GetReason(), "by "+requester(ctx))); err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.DrainNodeResponse{Command: rec}, nil
+}
+
+// UndrainNode queues an undrain command; the node returns to ready when its agent confirms.
+func (f *fleetService) UndrainNode(ctx context.Context, req *fleetv1.UndrainNodeRequest) (*fleetv1.UndrainNodeResponse, error) {
+	if err := f.checkNode(req.GetId()); err != nil {
+		return nil, toStatus(err)
+	}
+	rec, err := f.cmds.create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, defaultCommandTimeout, requester(ctx), req.GetReason())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.UndrainNodeResponse{Command: rec}, nil
+}
+
+// SendCommand validates and durably queues a command.
+func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommandRequest) (*fleetv1.SendCommandResponse, error) {
+	if err := f.checkNode(req.GetNodeId()); err != nil {
+		return nil, toStatus(err)
+	}
+	if _, ok := fleetv1.CommandKind_name[int32(req.GetKind())]; !ok || req.GetKind() == fleetv1.CommandKind_COMMAND_KIND_UNSPECIFIED {
+		return nil, toStatus(invalidf("kind: %d is not a command kind; use one of %v", req.GetKind(), command.Kinds()))
+	}
+	timeout := defaultCommandTimeout
+	if t := req.GetTimeout(); t != nil {
+		timeout = t.AsDuration()
+		if !t.IsValid() || timeout <= 0 || timeout > maxCommandTimeout {
+			return nil, toStatus(invalidf("timeout: %s must be positive (a deadline in the future) and at most %s", timeout, maxCommandTimeout))
+		}
+	}
+	if err := command.Validate(kindOf(req.GetKind()), req.GetParams()); err != nil {
+		return nil, toStatus(invalidf("%v", err))
+	}
+	if req.GetKind() == fleetv1.CommandKind_COMMAND_KIND_DRAIN {
+		drain, err := f.DrainNode(ctx, &fleetv1.DrainNodeRequest{Id: req.GetNodeId(), Reason: req.GetReason(), Timeout: drainTimeoutParam(req.GetParams())})
+		if err != nil {
+			return nil, err
+		}
+		return &fleetv1.SendCommandResponse{Command: drain.GetCommand()}, nil
+	}
+	rec, err := f.cmds.create(req.GetNodeId(), req.GetKind(), req.GetParams(), timeout, requester(ctx), req.GetReason())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.SendCommandResponse{Command: rec}, nil
+}
+
+// GetCommand returns one command with its history.
+func (f *fleetService) GetCommand(_ context.Context, req *fleetv1.GetCommandRequest) (*fleetv1.GetCommandResponse, error) {
+	rec, err := f.cmds.get(req.GetId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.GetCommandResponse{Command: rec}, nil
+}
+
+// ListCommands returns the matching commands, newest first.
+func (f *fleetService) ListCommands(_ context.Context, req *fleetv1.ListCommandsRequest) (*fleetv1.ListCommandsResponse, error) {
+	if req.GetNodeId() != "" && !validID(req.GetNodeId()) {
+		return nil, toStatus(invalidf("node_id %q is not a valid node id", truncate(req.GetNodeId())))
+	}
+	return &fleetv1.ListCommandsResponse{Commands: f.cmds.list(req)}, nil
+}
+
+// CancelCommand cancels a command that has not been delivered.
+func (f *fleetService) CancelCommand(_ context.Context, req *fleetv1.CancelCommandRequest) (*fleetv1.CancelCommandResponse, error) {
+	rec, err := f.cmds.cancel(req.GetId(), req.GetReason())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if rec.GetCommand().GetKind() == fleetv1.CommandKind_COMMAND_KIND_DRAIN {
+		_ = f.reg.setDrain(rec.GetNodeId(), false, false, "drain cancelled before delivery")
+	}
+	return &fleetv1.CancelCommandResponse{Command: rec}, nil
+}
+
+// WatchCommands streams command changes until the client leaves.
+func (f *fleetService) WatchCommands(req *fleetv1.WatchCommandsRequest, stream grpc.ServerStreamingServer[fleetv1.WatchCommandsResponse]) error {
+	if req.GetNodeId() != "" && !validID(req.GetNodeId()) {
+		return toStatus(invalidf("node_id %q is not a valid node id", truncate(req.GetNodeId())))
+	}
+	w := f.cmds.watch(req.GetNodeId())
+	defer f.cmds.unwatch(w)
+	for {
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-f.stopping:
+			return toStatus(ErrShuttingDown)
+		case rec, ok := <-w.ch:
+			if !ok {
+				return toStatus(f.cmds.watchErr(w))
+			}
+			if err := stream.Send(&fleetv1.WatchCommandsResponse{Command: rec}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// checkNode validates a node id and checks the node is known.
+func (f *fleetService) checkNode(id string) error {
+	if !validID(id) {
+		return invalidf("node id %q is not valid (1-63 letters, digits, '.', '_' or '-')", truncate(id))
+	}
+	if !f.reg.exists(id) {
+		return fmt.Errorf("%w: no node with id %q; list nodes with fleetctl nodes list", ErrNodeNotFound, id)
+	}
+	return nil
+}
+
+// applyCommandEffects updates node state when a drain or undrain command finishes.
+func applyCommandEffects(reg *registry, rec *fleetv1.CommandRecord) {
+	ok := rec.GetState() == fleetv1.CommandState_COMMAND_STATE_SUCCEEDED
+	switch rec.GetCommand().GetKind() {
+	case fleetv1.CommandKind_COMMAND_KIND_DRAIN:
+		if ok {
+			_ = reg.setDrain(rec.GetNodeId(), true, true, "drained: "+rec.GetDetail())
+		} else {
+			_ = reg.setDrain(rec.GetNodeId(), true, false, "drain did not finish: "+rec.GetDetail()+"; still out of routing, undrain to return it")
+		}
+	case fleetv1.CommandKind_COMMAND_KIND_UNDRAIN:
+		if ok {
+			_ = reg.setDrain(rec.GetNodeId(), false, false, "undrained: "+rec.GetDetail())
+		}
+	}
+}
+
+// requester names the caller of an admin RPC for the audit trail.
+func requester(ctx context.Context) string {
+	return "api@" + peerAddr(ctx)
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// drainTimeoutParam converts a drain timeout parameter for DrainNode; nil means the default.
+func drainTimeoutParam(p map[string]string) *durationpb.Duration {
+	if _, ok := p[command.ParamTimeout]; !ok {
+		return nil
+	}
+	return durationpb.New(command.DrainTimeout(p, defaultDrainTimeout))
+}

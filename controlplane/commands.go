@@ -1,0 +1,426 @@
+package controlplane
+
+import (
+	"cmp"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dspyfleet/dspyfleet/pkg/command"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// commandQueue is the durable queue of pushed commands. A command is written to bbolt before
+// any agent can see it; every transition is written before the call that caused it returns.
+// Delivery is at least once: a command not finished is sent again on every new session of its
+// node, and the agent answers a repeat with the outcome it recorded.
+type commandQueue struct {
+	now       func() time.Time
+	store     *store
+	retention time.Duration
+	watchCap  int
+
+	mu       sync.Mutex
+	byID     map[string]*cmdEntry
+	seq      map[string]uint64
+	wake     map[string]*sessionWake
+	watchers map[*cmdWatcher]struct{}
+}
+
+// cmdEntry is one command and its delivery bookkeeping.
+type cmdEntry struct {
+	key    []byte
+	rec    *fleetv1.CommandRecord
+	sentOn uint64 // session the command was last sent on
+}
+
+// sessionWake tells a node's current session sender that commands are waiting.
+type sessionWake struct {
+	session uint64
+	ch      chan struct{}
+}
+
+// cmdWatcher receives command changes.
+type cmdWatcher struct {
+	nodeID string
+	ch     chan *fleetv1.CommandRecord
+	err    error
+}
+
+func newCommandQueue(now func() time.Time, st *store, retention time.Duration, watchCap int) *commandQueue {
+	return &commandQueue{
+		now: now, store: st, retention: retention, watchCap: watchCap,
+		byID:     make(map[string]*cmdEntry),
+		seq:      make(map[string]uint64),
+		wake:     make(map[string]*sessionWake),
+		watchers: make(map[*cmdWatcher]struct{}),
+	}
+}
+
+// terminal reports whether s ends a command's life.
+func terminal(s fleetv1.CommandState) bool {
+	switch s {
+	case fleetv1.CommandState_COMMAND_STATE_SUCCEEDED, fleetv1.CommandState_COMMAND_STATE_FAILED,
+		fleetv1.CommandState_COMMAND_STATE_EXPIRED, fleetv1.CommandState_COMMAND_STATE_CANCELLED:
+		return true
+	}
+	return false
+}
+
+// agentStates are the states an agent may report.
+var agentStates = map[fleetv1.CommandState]bool{
+	fleetv1.CommandState_COMMAND_STATE_ACCEPTED:  true,
+	fleetv1.CommandState_COMMAND_STATE_RUNNING:   true,
+	fleetv1.CommandState_COMMAND_STATE_SUCCEEDED: true,
+	fleetv1.CommandState_COMMAND_STATE_FAILED:    true,
+	fleetv1.CommandState_COMMAND_STATE_EXPIRED:   true,
+}
+
+// kindOf maps the API's kind to the command vocabulary.
+func kindOf(k fleetv1.CommandKind) command.Kind {
+	return command.Kind(strings.ToLower(strings.TrimPrefix(k.String(), "COMMAND_KIND_")))
+}
+
+// load restores the stored commands and the per-node sequence numbers.
+func (q *commandQueue) load(recs []*fleetv1.CommandRecord) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, r := range recs {
+		key, err := hex.DecodeString(r.GetCommand().GetId())
+		if err != nil || len(key) != 16 {
+			continue
+		}
+		q.byID[r.GetCommand().GetId()] = &cmdEntry{key: key, rec: r}
+		q.seq[r.GetNodeId()] = max(q.seq[r.GetNodeId()], r.GetCommand().GetSeq())
+	}
+}
+
+// newCommandKey returns a time-ordered 16-byte key: big-endian unix nanos, then random bytes.
+func newCommandKey(now time.Time) []byte {
+	key := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(now.UnixNano()))
+	var r [8]byte
+	_, _ = rand.Read(r[:])
+	return append(key, r[:]...)
+}
+
+// create validates and durably queues a command for nodeID, then wakes the node's session.
+func (q *commandQueue) create(nodeID string, kind fleetv1.CommandKind, params map[string]string, timeout time.Duration, requestedBy, reason string) (*fleetv1.CommandRecord, error) {
+	if err := command.Validate(kindOf(kind), params); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	now := q.now()
+	key := newCommandKey(now)
+	q.mu.Lock()
+	q.seq[nodeID]++
+	seq := q.seq[nodeID]
+	q.mu.Unlock()
+	rec := &fleetv1.CommandRecord{
+		Command: &fleetv1.Command{
+			Id: hex.EncodeToString(key), Seq: seq, Kind: kind, Params: maps.Clone(params),
+			Deadline: timestamppb.New(now.Add(timeout)), RequestedBy: requestedBy, Reason: reason,
+		},
+		NodeId:  nodeID,
+		State:   fleetv1.CommandState_COMMAND_STATE_PENDING,
+		Detail:  "queued",
+		History: []*fleetv1.CommandTransition{{State: fleetv1.CommandState_COMMAND_STATE_PENDING, Time: timestamppb.New(now), Detail: "queued"}},
+		Created: timestamppb.New(now),
+		Updated: timestamppb.New(now),
+	}
+	b, err := proto.Marshal(rec)
+	if err != nil {
+		return nil, err
+	}
+	if err := q.store.putCommand(key, b); err != nil {
+		return nil, fmt.Errorf("store command: %w", err)
+	}
+	e := &cmdEntry{key: key, rec: rec}
+	q.mu.Lock()
+	q.byID[rec.GetCommand().GetId()] = e
+	out := proto.Clone(rec).(*fleetv1.CommandRecord)
+	q.publishLocked(e)
+	q.wakeLocked(nodeID)
+	q.mu.Unlock()
+	return out, nil
+}
+
+// transitionLocked moves e to state with a timestamped history entry.
+func (q *commandQueue) transitionLocked(e *cmdEntry, state fleetv1.CommandState, detail string, now time.Time) {
+	ts := timestamppb.New(now)
+	e.rec.State = state
+	e.rec.Detail = detail
+	e.rec.Updated = ts
+	e.rec.History = append(e.rec.History, &fleetv1.CommandTransition{State: state, Time: ts, Detail: detail})
+	q.publishLocked(e)
+}
+
+// persist writes the latest state of e. The record is encoded inside the write, so whichever
+// write lands last carries the newest state.
+func (q *commandQueue) persist(e *cmdEntry) error {
+	return q.store.db.Batch(func(tx *bolt.Tx) error {
+		q.mu.Lock()
+		b, err := proto.Marshal(e.rec)
+		q.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucketCommands).Put(e.key, b)
+	})
+}
+
+// attachSession registers the sender of a node's new session and returns its wake channel.
+func (q *commandQueue) attachSession(nodeID string, session uint64) <-chan struct{} {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	w := &sessionWake{session: session, ch: make(chan struct{}, 1)}
+	q.wake[nodeID] = w
+	w.ch <- struct{}{}
+	return w.ch
+}
+
+// detachSession forgets a session's wake channel if it is still the node's current one.
+func (q *commandQueue) detachSession(nodeID string, session uint64) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if w := q.wake[nodeID]; w != nil && w.session == session {
+		delete(q.wake, nodeID)
+	}
+}
+
+func (q *commandQueue) wakeLocked(nodeID string) {
+	if w := q.wake[nodeID]; w != nil {
+		select {
+		case w.ch <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// unsent returns the node's unfinished commands not yet sent on session, by seq.
+func (q *commandQueue) unsent(nodeID string, session uint64) []*fleetv1.Command {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []*fleetv1.Command
+	for _, e := range q.byID {
+		if e.rec.GetNodeId() == nodeID && !terminal(e.rec.GetState()) && e.sentOn != session {
+			out = append(out, proto.Clone(e.rec.GetCommand()).(*fleetv1.Command))
+		}
+	}
+	slices.SortFunc(out, func(a, b *fleetv1.Command) int { return cmp.Compare(a.GetSeq(), b.GetSeq()) })
+	return out
+}
+
+// markSent records that id went out on session.
+func (q *commandQueue) markSent(id string, session uint64) error {
+	q.mu.Lock()
+	e := q.byID[id]
+	if e == nil {
+		q.mu.Unlock()
+		return nil
+	}
+	e.sentOn = session
+	changed := e.rec.GetState() == fleetv1.CommandState_COMMAND_STATE_PENDING
+	if changed {
+		q.transitionLocked(e, fleetv1.CommandState_COMMAND_STATE_SENT, "sent to the agent", q.now())
+	}
+	q.mu.Unlock()
+	if !changed {
+		return nil
+	}
+	return q.persist(e)
+}
+
+// update applies an agent's report on one of its node's commands. It returns the record when the
+// command reached a terminal state, for the caller to apply its effects (drain, undrain).
+func (q *commandQueue) update(nodeID string, u *fleetv1.CommandUpdate) (*fleetv1.CommandRecord, error) {
+	q.mu.Lock()
+	e := q.byID[u.GetId()]
+	if e == nil || e.rec.GetNodeId() != nodeID {
+		q.mu.Unlock()
+		return nil, fmt.Errorf("%w: node %q has no command %q", ErrNodeNotFound, nodeID, u.GetId())
+	}
+	cur, next := e.rec.GetState(), u.GetState()
+	if terminal(cur) || next <= cur || !agentStates[next] {
+		q.mu.Unlock()
+		return nil, nil
+	}
+	q.transitionLocked(e, next, u.GetDetail(), q.now())
+	if len(u.GetFields()) > 0 {
+		e.rec.Fields = maps.Clone(u.GetFields())
+	}
+	var done *fleetv1.CommandRecord
+	if terminal(next) {
+		done = proto.Clone(e.rec).(*fleetv1.CommandRecord)
+	}
+	q.mu.Unlock()
+	return done, q.persist(e)
+}
+
+// expire ends every command that was not started by its deadline.
+func (q *commandQueue) expire() {
+	now := q.now()
+	var changed []*cmdEntry
+	q.mu.Lock()
+	for _, e := range q.byID {
+		s := e.rec.GetState()
+		if (s == fleetv1.CommandState_COMMAND_STATE_PENDING || s == fleetv1.CommandState_COMMAND_STATE_SENT) && now.After(e.rec.GetCommand().GetDeadline().AsTime()) {
+			why := "deadline passed before the agent started it"
+			if s == fleetv1.CommandState_COMMAND_STATE_PENDING {
+				why = "deadline passed before the command could be delivered (node not connected)"
+			}
+			q.transitionLocked(e, fleetv1.CommandState_COMMAND_STATE_EXPIRED, why, now)
+			changed = append(changed, e)
+		}
+	}
+	q.mu.Unlock()
+	for _, e := range changed {
+		_ = q.persist(e)
+	}
+}
+
+// cancel cancels a command that has not been sent to its agent yet.
+func (q *commandQueue) cancel(id, reason string) (*fleetv1.CommandRecord, error) {
+	q.mu.Lock()
+	e := q.byID[id]
+	if e == nil {
+		q.mu.Unlock()
+		return nil, fmt.Errorf("%w: no command %q", ErrNodeNotFound, id)
+	}
+	if s := e.rec.GetState(); s != fleetv1.CommandState_COMMAND_STATE_PENDING {
+		q.mu.Unlock()
+		return nil, fmt.Errorf("%w: command %s is %s; only a pending command (not yet delivered) can be cancelled, others run or expire at their deadline",
+			ErrFailedPrecondition, id, strings.ToLower(strings.TrimPrefix(s.String(), "COMMAND_STATE_")))
+	}
+	detail := "cancelled"
+	if reason != "" {
+		detail = "cancelled: " + reason
+	}
+	q.transitionLocked(e, fleetv1.CommandState_COMMAND_STATE_CANCELLED, detail, q.now())
+	out := proto.Clone(e.rec).(*fleetv1.CommandRecord)
+	q.mu.Unlock()
+	return out, q.persist(e)
+}
+
+// get returns one command.
+func (q *commandQueue) get(id string) (*fleetv1.CommandRecord, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	e := q.byID[id]
+	if e == nil {
+		return nil, fmt.Errorf("%w: no command %q; list commands with fleetctl cmd list", ErrNodeNotFound, id)
+	}
+	return proto.Clone(e.rec).(*fleetv1.CommandRecord), nil
+}
+
+// list returns the matching commands, newest first.
+func (q *commandQueue) list(req *fleetv1.ListCommandsRequest) []*fleetv1.CommandRecord {
+	limit := int(req.GetLimit())
+	if limit == 0 {
+		limit = 100
+	}
+	q.mu.Lock()
+	var matched []*cmdEntry
+	for _, e := range q.byID {
+		r := e.rec
+		if req.GetNodeId() != "" && r.GetNodeId() != req.GetNodeId() {
+			continue
+		}
+		if len(req.GetStates()) > 0 && !slices.Contains(req.GetStates(), r.GetState()) {
+			continue
+		}
+		if len(req.GetKinds()) > 0 && !slices.Contains(req.GetKinds(), r.GetCommand().GetKind()) {
+			continue
+		}
+		matched = append(matched, e)
+	}
+	slices.SortFunc(matched, func(a, b *cmdEntry) int { return -slices.Compare(a.key, b.key) })
+	if len(matched) > limit {
+		matched = matched[:limit]
+	}
+	out := make([]*fleetv1.CommandRecord, len(matched))
+	for i, e := range matched {
+		out[i] = proto.Clone(e.rec).(*fleetv1.CommandRecord)
+	}
+	q.mu.Unlock()
+	return out
+}
+
+// prune deletes finished commands older than the retention.
+func (q *commandQueue) prune() error {
+	cutoff := q.now().Add(-q.retention)
+	var keys [][]byte
+	q.mu.Lock()
+	for id, e := range q.byID {
+		if terminal(e.rec.GetState()) && e.rec.GetUpdated().AsTime().Before(cutoff) {
+			keys = append(keys, e.key)
+			delete(q.byID, id)
+		}
+	}
+	q.mu.Unlock()
+	return q.store.deleteCommands(keys)
+}
+
+// watch registers a watcher of command changes for nodeID ("" for all).
+func (q *commandQueue) watch(nodeID string) *cmdWatcher {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	w := &cmdWatcher{nodeID: nodeID, ch: make(chan *fleetv1.CommandRecord, q.watchCap)}
+	q.watchers[w] = struct{}{}
+	return w
+}
+
+// unwatch removes w; safe after the queue dropped it.
+func (q *commandQueue) unwatch(w *cmdWatcher) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if _, ok := q.watchers[w]; ok {
+		delete(q.watchers, w)
+		close(w.ch)
+	}
+}
+
+// watchErr returns why the queue closed w's channel.
+func (q *commandQueue) watchErr(w *cmdWatcher) error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return w.err
+}
+
+// closeWatchers ends every watcher at shutdown.
+func (q *commandQueue) closeWatchers() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for w := range q.watchers {
+		w.err = ErrShuttingDown
+		delete(q.watchers, w)
+		close(w.ch)
+	}
+}
+
+func (q *commandQueue) publishLocked(e *cmdEntry) {
+	var rec *fleetv1.CommandRecord
+	for w := range q.watchers {
+		if w.nodeID != "" && w.nodeID != e.rec.GetNodeId() {
+			continue
+		}
+		if rec == nil {
+			rec = proto.Clone(e.rec).(*fleetv1.CommandRecord)
+		}
+		select {
+		case w.ch <- rec:
+		default:
+			w.err = fmt.Errorf("%w: more than %d command events queued; watch again", ErrWatchBehind, q.watchCap)
+			delete(q.watchers, w)
+			close(w.ch)
+		}
+	}
+}
