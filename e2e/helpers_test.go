@@ -22,6 +22,12 @@ type runningAgent struct {
 // startAgent runs a real agent reporting to server as node id.
 func startAgent(t *testing.T, server, id string) *runningAgent {
 	t.Helper()
+	return startAgentWith(t, server, id, func(*agent.Config) {})
+}
+
+// startAgentWith runs a real agent after mutate adjusted its configuration.
+func startAgentWith(t *testing.T, server, id string, mutate func(*agent.Config)) *runningAgent {
+	t.Helper()
 	cfg := agent.DefaultConfig()
 	cfg.Server = server
 	cfg.NodeID = id
@@ -32,6 +38,7 @@ func startAgent(t *testing.T, server, id string) *runningAgent {
 	cfg.BackoffInitial = 20 * time.Millisecond
 	cfg.BackoffMax = 200 * time.Millisecond
 	cfg.Logger = fleettest.Logger(t).With("agent", id)
+	mutate(&cfg)
 	a, err := agent.New(cfg)
 	if err != nil {
 		t.Fatal(err)
