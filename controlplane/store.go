@@ -48,6 +48,9 @@ func openStore(dir string, lockTimeout time.Duration) (*store, error) {
 		}
 		return nil, fmt.Errorf("%w: %s: %v; move it aside and restore from a backup", ErrCorruptStore, path, err)
 	}
+	// Command writes go through Batch: concurrent callers share one fsync, and a lone caller
+	// waits at most this long for company.
+	db.MaxBatchDelay = time.Millisecond
 	s := &store{db: db, path: path}
 	if err := s.ensureSchema(); err != nil {
 		_ = db.Close()
