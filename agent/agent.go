@@ -33,6 +33,7 @@ type Agent struct {
 	state      *stateStore
 	requests   *Requests
 	cmds       *commander
+	actions    *builtActions
 	seq        uint64
 	connected  atomic.Bool
 	sessions   atomic.Uint64
@@ -81,8 +82,16 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Collectors == nil {
 		cfg.Collectors = collector.Default()
 	}
+	built, err := buildActions(context.Background(), cfg.ActionsConfig, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	for k, act := range cfg.Actions {
+		built.actions[k] = act
+	}
 	st, err := openState(cfg.StateDir)
 	if err != nil {
+		built.close()
 		return nil, err
 	}
 	id := make([]byte, 8)
@@ -97,7 +106,8 @@ func New(cfg Config) (*Agent, error) {
 		buf:        newReportBuffer(cfg.BufferSize),
 		state:      st,
 		requests:   requests,
-		cmds:       newCommander(st, cfg.Actions, requests),
+		cmds:       newCommander(st, built.actions, requests),
+		actions:    built,
 	}, nil
 }
 
@@ -125,10 +135,14 @@ func (a *Agent) Stats() Stats {
 // closes the agent's state store.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.state.close()
+	defer a.actions.close()
 	if err := a.cmds.recoverRunning(); err != nil {
 		return fmt.Errorf("recover commands: %w", err)
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	if m := a.actions.manager; m != nil {
+		g.Go(func() error { return m.Run(gctx) })
+	}
 	g.Go(func() error { return a.sampleLoop(gctx) })
 	g.Go(func() error { return a.connectLoop(gctx) })
 	g.Go(func() error { return a.cmds.run(gctx) })

@@ -46,8 +46,10 @@ type Config struct {
 	Watchdog time.Duration
 	// Collectors sample the host; nil means collector.Default().
 	Collectors []collector.Collector
-	// Actions are the commands this host carries out besides drain and undrain, which are
-	// built in. A kind without an action is refused with a clear reason.
+	// ActionsConfig configures the actions this host carries out besides drain and undrain,
+	// which are built in. A kind without an action is refused with a clear reason.
+	ActionsConfig ActionsConfig
+	// Actions adds or replaces actions by kind, for programs embedding the agent.
 	Actions map[command.Kind]Action
 	// Logger receives the agent's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -108,6 +110,7 @@ type fileConfig struct {
 	Interval     *time.Duration    `yaml:"interval"`
 	StateDir     *string           `yaml:"state_dir"`
 	BufferSize   *int              `yaml:"buffer_size"`
+	Actions      *ActionsConfig    `yaml:"actions"`
 }
 
 // LoadFile applies the YAML file at path onto c. Unknown keys and wrong types are errors naming
@@ -138,6 +141,9 @@ func applyYAML(data []byte, name string, c *Config) error {
 	set(&c.BufferSize, f.BufferSize)
 	if f.Labels != nil {
 		c.Labels = f.Labels
+	}
+	if f.Actions != nil {
+		c.ActionsConfig = *f.Actions
 	}
 	return nil
 }
