@@ -4,11 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"os"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dspyfleet/dspyfleet/pkg/command"
 )
 
 const (
