@@ -34,6 +34,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dspyfleet/dspyfleet/internal/humanize"
 )
 
 const (
@@ -173,9 +175,9 @@ type Archive struct {
 func (a Archive) Detail() string {
 	s := "backup " + a.Path + ": "
 	if a.Files > 0 {
-		s += count(a.Files, "file") + ", "
+		s += humanize.Count(a.Files, "file") + ", "
 	}
-	s += formatBytes(a.Size)
+	s += humanize.Bytes(a.Size)
 	if a.SHA256 != "" {
 		s += ", sha256 " + a.SHA256
 	}
@@ -670,25 +672,4 @@ func readArchive(r io.Reader) (Manifest, error) {
 		}
 	}
 	return m, nil
-}
-
-// count formats n with noun, pluralised with "s" unless n is 1.
-func count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// formatBytes formats n in binary units: "512 B", "12.3 MiB".
-func formatBytes(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, unit := float64(n), -1
-	for v >= 1024 && unit < len("KMGTPE")-1 {
-		v /= 1024
-		unit++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[unit])
 }

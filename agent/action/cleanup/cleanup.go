@@ -18,6 +18,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/dspyfleet/dspyfleet/internal/humanize"
 )
 
 const (
@@ -404,36 +406,15 @@ func (w *walker) fail(op, rel string, err error) {
 func (r Result) Detail() string {
 	var s string
 	if r.DryRun {
-		s = fmt.Sprintf("dry run: would delete %s, freeing %s under %s", count(r.Files, "file"), formatBytes(r.Bytes), count(r.Roots, "root"))
+		s = fmt.Sprintf("dry run: would delete %s, freeing %s under %s", humanize.Count(r.Files, "file"), humanize.Bytes(r.Bytes), humanize.Count(r.Roots, "root"))
 	} else {
-		s = fmt.Sprintf("deleted %s, %s freed under %s", count(r.Files, "file"), formatBytes(r.Bytes), count(r.Roots, "root"))
+		s = fmt.Sprintf("deleted %s, %s freed under %s", humanize.Count(r.Files, "file"), humanize.Bytes(r.Bytes), humanize.Count(r.Roots, "root"))
 	}
 	switch n := len(r.Errors); {
 	case n >= maxErrors:
 		s += fmt.Sprintf("; at least %d errors, first: %s", n, r.Errors[0])
 	case n > 0:
-		s += fmt.Sprintf("; %s, first: %s", count(n, "error"), r.Errors[0])
+		s += fmt.Sprintf("; %s, first: %s", humanize.Count(n, "error"), r.Errors[0])
 	}
 	return s
-}
-
-// count formats n with noun, pluralised with "s" unless n is 1.
-func count(n int, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
-
-// formatBytes formats n in binary units: "512 B", "3.4 MiB".
-func formatBytes(n int64) string {
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	v, unit := float64(n), -1
-	for v >= 1024 && unit < len("KMGTPE")-1 {
-		v /= 1024
-		unit++
-	}
-	return fmt.Sprintf("%.1f %ciB", v, "KMGTPE"[unit])
 }
