@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
 	unsafe "unsafe"
@@ -90,6 +91,324 @@ func (NodeEventType) EnumDescriptor() ([]byte, []int) {
 	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{0}
 }
 
+// GetPoolStatsRequest names the pool and the window.
+type GetPoolStatsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pool name; empty means "default".
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// How far back to look, 1m to the rollup retention; default 5m. Whole minutes of rollups plus
+	// the reports of the current minute.
+	Window        *durationpb.Duration `protobuf:"bytes,2,opt,name=window,proto3" json:"window,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPoolStatsRequest) Reset() {
+	*x = GetPoolStatsRequest{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPoolStatsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPoolStatsRequest) ProtoMessage() {}
+
+func (x *GetPoolStatsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPoolStatsRequest.ProtoReflect.Descriptor instead.
+func (*GetPoolStatsRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *GetPoolStatsRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *GetPoolStatsRequest) GetWindow() *durationpb.Duration {
+	if x != nil {
+		return x.Window
+	}
+	return nil
+}
+
+// GetPoolStatsResponse holds the pool's figures.
+type GetPoolStatsResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pool  *RequestStats          `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// The same figures for each node that reported in the window, sorted by node id.
+	Nodes         []*RequestStats `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetPoolStatsResponse) Reset() {
+	*x = GetPoolStatsResponse{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetPoolStatsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetPoolStatsResponse) ProtoMessage() {}
+
+func (x *GetPoolStatsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetPoolStatsResponse.ProtoReflect.Descriptor instead.
+func (*GetPoolStatsResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *GetPoolStatsResponse) GetPool() *RequestStats {
+	if x != nil {
+		return x.Pool
+	}
+	return nil
+}
+
+func (x *GetPoolStatsResponse) GetNodes() []*RequestStats {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+// RequestStats are DSPy request figures over a window.
+type RequestStats struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pool name, or node id for per-node figures.
+	Name              string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Start             *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=start,proto3" json:"start,omitempty"`
+	End               *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=end,proto3" json:"end,omitempty"`
+	Requests          uint64                 `protobuf:"varint,4,opt,name=requests,proto3" json:"requests,omitempty"`
+	Errors            uint64                 `protobuf:"varint,5,opt,name=errors,proto3" json:"errors,omitempty"`
+	ErrorRate         float64                `protobuf:"fixed64,6,opt,name=error_rate,json=errorRate,proto3" json:"error_rate,omitempty"`
+	RequestsPerSecond float64                `protobuf:"fixed64,7,opt,name=requests_per_second,json=requestsPerSecond,proto3" json:"requests_per_second,omitempty"`
+	LatencyP50Ms      float64                `protobuf:"fixed64,8,opt,name=latency_p50_ms,json=latencyP50Ms,proto3" json:"latency_p50_ms,omitempty"`
+	LatencyP95Ms      float64                `protobuf:"fixed64,9,opt,name=latency_p95_ms,json=latencyP95Ms,proto3" json:"latency_p95_ms,omitempty"`
+	LatencyP99Ms      float64                `protobuf:"fixed64,10,opt,name=latency_p99_ms,json=latencyP99Ms,proto3" json:"latency_p99_ms,omitempty"`
+	InputTokens       uint64                 `protobuf:"varint,11,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens      uint64                 `protobuf:"varint,12,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	CacheHits         uint64                 `protobuf:"varint,13,opt,name=cache_hits,json=cacheHits,proto3" json:"cache_hits,omitempty"`
+	CacheMisses       uint64                 `protobuf:"varint,14,opt,name=cache_misses,json=cacheMisses,proto3" json:"cache_misses,omitempty"`
+	CacheHitRatio     float64                `protobuf:"fixed64,15,opt,name=cache_hit_ratio,json=cacheHitRatio,proto3" json:"cache_hit_ratio,omitempty"`
+	CostUsd           float64                `protobuf:"fixed64,16,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	// In flight now (sum of the latest reports).
+	InFlight uint32          `protobuf:"varint,17,opt,name=in_flight,json=inFlight,proto3" json:"in_flight,omitempty"`
+	Latency  *Sketch         `protobuf:"bytes,18,opt,name=latency,proto3" json:"latency,omitempty"`
+	Models   []*AppBreakdown `protobuf:"bytes,19,rep,name=models,proto3" json:"models,omitempty"`
+	Programs []*AppBreakdown `protobuf:"bytes,20,rep,name=programs,proto3" json:"programs,omitempty"`
+	// What DSPy cache hits saved in model cost.
+	SavedUsd      float64 `protobuf:"fixed64,21,opt,name=saved_usd,json=savedUsd,proto3" json:"saved_usd,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *RequestStats) Reset() {
+	*x = RequestStats{}
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *RequestStats) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*RequestStats) ProtoMessage() {}
+
+func (x *RequestStats) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use RequestStats.ProtoReflect.Descriptor instead.
+func (*RequestStats) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *RequestStats) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *RequestStats) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *RequestStats) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *RequestStats) GetRequests() uint64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *RequestStats) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *RequestStats) GetErrorRate() float64 {
+	if x != nil {
+		return x.ErrorRate
+	}
+	return 0
+}
+
+func (x *RequestStats) GetRequestsPerSecond() float64 {
+	if x != nil {
+		return x.RequestsPerSecond
+	}
+	return 0
+}
+
+func (x *RequestStats) GetLatencyP50Ms() float64 {
+	if x != nil {
+		return x.LatencyP50Ms
+	}
+	return 0
+}
+
+func (x *RequestStats) GetLatencyP95Ms() float64 {
+	if x != nil {
+		return x.LatencyP95Ms
+	}
+	return 0
+}
+
+func (x *RequestStats) GetLatencyP99Ms() float64 {
+	if x != nil {
+		return x.LatencyP99Ms
+	}
+	return 0
+}
+
+func (x *RequestStats) GetInputTokens() uint64 {
+	if x != nil {
+		return x.InputTokens
+	}
+	return 0
+}
+
+func (x *RequestStats) GetOutputTokens() uint64 {
+	if x != nil {
+		return x.OutputTokens
+	}
+	return 0
+}
+
+func (x *RequestStats) GetCacheHits() uint64 {
+	if x != nil {
+		return x.CacheHits
+	}
+	return 0
+}
+
+func (x *RequestStats) GetCacheMisses() uint64 {
+	if x != nil {
+		return x.CacheMisses
+	}
+	return 0
+}
+
+func (x *RequestStats) GetCacheHitRatio() float64 {
+	if x != nil {
+		return x.CacheHitRatio
+	}
+	return 0
+}
+
+func (x *RequestStats) GetCostUsd() float64 {
+	if x != nil {
+		return x.CostUsd
+	}
+	return 0
+}
+
+func (x *RequestStats) GetInFlight() uint32 {
+	if x != nil {
+		return x.InFlight
+	}
+	return 0
+}
+
+func (x *RequestStats) GetLatency() *Sketch {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
+func (x *RequestStats) GetModels() []*AppBreakdown {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+func (x *RequestStats) GetPrograms() []*AppBreakdown {
+	if x != nil {
+		return x.Programs
+	}
+	return nil
+}
+
+func (x *RequestStats) GetSavedUsd() float64 {
+	if x != nil {
+		return x.SavedUsd
+	}
+	return 0
+}
+
 // DrainNodeRequest names the node to drain.
 type DrainNodeRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -104,7 +423,7 @@ type DrainNodeRequest struct {
 
 func (x *DrainNodeRequest) Reset() {
 	*x = DrainNodeRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[0]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -116,7 +435,7 @@ func (x *DrainNodeRequest) String() string {
 func (*DrainNodeRequest) ProtoMessage() {}
 
 func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[0]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -129,7 +448,7 @@ func (x *DrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*DrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{0}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *DrainNodeRequest) GetId() string {
@@ -163,7 +482,7 @@ type DrainNodeResponse struct {
 
 func (x *DrainNodeResponse) Reset() {
 	*x = DrainNodeResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[1]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -175,7 +494,7 @@ func (x *DrainNodeResponse) String() string {
 func (*DrainNodeResponse) ProtoMessage() {}
 
 func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[1]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -188,7 +507,7 @@ func (x *DrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*DrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{1}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *DrainNodeResponse) GetCommand() *CommandRecord {
@@ -209,7 +528,7 @@ type UndrainNodeRequest struct {
 
 func (x *UndrainNodeRequest) Reset() {
 	*x = UndrainNodeRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[2]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -221,7 +540,7 @@ func (x *UndrainNodeRequest) String() string {
 func (*UndrainNodeRequest) ProtoMessage() {}
 
 func (x *UndrainNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[2]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -234,7 +553,7 @@ func (x *UndrainNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndrainNodeRequest.ProtoReflect.Descriptor instead.
 func (*UndrainNodeRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{2}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *UndrainNodeRequest) GetId() string {
@@ -261,7 +580,7 @@ type UndrainNodeResponse struct {
 
 func (x *UndrainNodeResponse) Reset() {
 	*x = UndrainNodeResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[3]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -273,7 +592,7 @@ func (x *UndrainNodeResponse) String() string {
 func (*UndrainNodeResponse) ProtoMessage() {}
 
 func (x *UndrainNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[3]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -286,7 +605,7 @@ func (x *UndrainNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UndrainNodeResponse.ProtoReflect.Descriptor instead.
 func (*UndrainNodeResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{3}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *UndrainNodeResponse) GetCommand() *CommandRecord {
@@ -314,7 +633,7 @@ type SendCommandRequest struct {
 
 func (x *SendCommandRequest) Reset() {
 	*x = SendCommandRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[4]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +645,7 @@ func (x *SendCommandRequest) String() string {
 func (*SendCommandRequest) ProtoMessage() {}
 
 func (x *SendCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[4]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +658,7 @@ func (x *SendCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCommandRequest.ProtoReflect.Descriptor instead.
 func (*SendCommandRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{4}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SendCommandRequest) GetNodeId() string {
@@ -387,7 +706,7 @@ type SendCommandResponse struct {
 
 func (x *SendCommandResponse) Reset() {
 	*x = SendCommandResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[5]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -399,7 +718,7 @@ func (x *SendCommandResponse) String() string {
 func (*SendCommandResponse) ProtoMessage() {}
 
 func (x *SendCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[5]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -412,7 +731,7 @@ func (x *SendCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SendCommandResponse.ProtoReflect.Descriptor instead.
 func (*SendCommandResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{5}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *SendCommandResponse) GetCommand() *CommandRecord {
@@ -432,7 +751,7 @@ type GetCommandRequest struct {
 
 func (x *GetCommandRequest) Reset() {
 	*x = GetCommandRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[6]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -444,7 +763,7 @@ func (x *GetCommandRequest) String() string {
 func (*GetCommandRequest) ProtoMessage() {}
 
 func (x *GetCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[6]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -457,7 +776,7 @@ func (x *GetCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommandRequest.ProtoReflect.Descriptor instead.
 func (*GetCommandRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{6}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *GetCommandRequest) GetId() string {
@@ -477,7 +796,7 @@ type GetCommandResponse struct {
 
 func (x *GetCommandResponse) Reset() {
 	*x = GetCommandResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[7]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -489,7 +808,7 @@ func (x *GetCommandResponse) String() string {
 func (*GetCommandResponse) ProtoMessage() {}
 
 func (x *GetCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[7]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -502,7 +821,7 @@ func (x *GetCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetCommandResponse.ProtoReflect.Descriptor instead.
 func (*GetCommandResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{7}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *GetCommandResponse) GetCommand() *CommandRecord {
@@ -526,7 +845,7 @@ type ListCommandsRequest struct {
 
 func (x *ListCommandsRequest) Reset() {
 	*x = ListCommandsRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[8]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -538,7 +857,7 @@ func (x *ListCommandsRequest) String() string {
 func (*ListCommandsRequest) ProtoMessage() {}
 
 func (x *ListCommandsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[8]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -551,7 +870,7 @@ func (x *ListCommandsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCommandsRequest.ProtoReflect.Descriptor instead.
 func (*ListCommandsRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{8}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *ListCommandsRequest) GetNodeId() string {
@@ -592,7 +911,7 @@ type ListCommandsResponse struct {
 
 func (x *ListCommandsResponse) Reset() {
 	*x = ListCommandsResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[9]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -604,7 +923,7 @@ func (x *ListCommandsResponse) String() string {
 func (*ListCommandsResponse) ProtoMessage() {}
 
 func (x *ListCommandsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[9]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -617,7 +936,7 @@ func (x *ListCommandsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListCommandsResponse.ProtoReflect.Descriptor instead.
 func (*ListCommandsResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{9}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *ListCommandsResponse) GetCommands() []*CommandRecord {
@@ -638,7 +957,7 @@ type CancelCommandRequest struct {
 
 func (x *CancelCommandRequest) Reset() {
 	*x = CancelCommandRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[10]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -650,7 +969,7 @@ func (x *CancelCommandRequest) String() string {
 func (*CancelCommandRequest) ProtoMessage() {}
 
 func (x *CancelCommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[10]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -663,7 +982,7 @@ func (x *CancelCommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelCommandRequest.ProtoReflect.Descriptor instead.
 func (*CancelCommandRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{10}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CancelCommandRequest) GetId() string {
@@ -690,7 +1009,7 @@ type CancelCommandResponse struct {
 
 func (x *CancelCommandResponse) Reset() {
 	*x = CancelCommandResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[11]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -702,7 +1021,7 @@ func (x *CancelCommandResponse) String() string {
 func (*CancelCommandResponse) ProtoMessage() {}
 
 func (x *CancelCommandResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[11]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -715,7 +1034,7 @@ func (x *CancelCommandResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelCommandResponse.ProtoReflect.Descriptor instead.
 func (*CancelCommandResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{11}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *CancelCommandResponse) GetCommand() *CommandRecord {
@@ -735,7 +1054,7 @@ type WatchCommandsRequest struct {
 
 func (x *WatchCommandsRequest) Reset() {
 	*x = WatchCommandsRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[12]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -747,7 +1066,7 @@ func (x *WatchCommandsRequest) String() string {
 func (*WatchCommandsRequest) ProtoMessage() {}
 
 func (x *WatchCommandsRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[12]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -760,7 +1079,7 @@ func (x *WatchCommandsRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchCommandsRequest.ProtoReflect.Descriptor instead.
 func (*WatchCommandsRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{12}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WatchCommandsRequest) GetNodeId() string {
@@ -780,7 +1099,7 @@ type WatchCommandsResponse struct {
 
 func (x *WatchCommandsResponse) Reset() {
 	*x = WatchCommandsResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[13]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -792,7 +1111,7 @@ func (x *WatchCommandsResponse) String() string {
 func (*WatchCommandsResponse) ProtoMessage() {}
 
 func (x *WatchCommandsResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[13]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -805,7 +1124,7 @@ func (x *WatchCommandsResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchCommandsResponse.ProtoReflect.Descriptor instead.
 func (*WatchCommandsResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{13}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WatchCommandsResponse) GetCommand() *CommandRecord {
@@ -829,7 +1148,7 @@ type ListNodesRequest struct {
 
 func (x *ListNodesRequest) Reset() {
 	*x = ListNodesRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[14]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +1160,7 @@ func (x *ListNodesRequest) String() string {
 func (*ListNodesRequest) ProtoMessage() {}
 
 func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[14]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +1173,7 @@ func (x *ListNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesRequest.ProtoReflect.Descriptor instead.
 func (*ListNodesRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{14}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ListNodesRequest) GetPool() string {
@@ -888,7 +1207,7 @@ type ListNodesResponse struct {
 
 func (x *ListNodesResponse) Reset() {
 	*x = ListNodesResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[15]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -900,7 +1219,7 @@ func (x *ListNodesResponse) String() string {
 func (*ListNodesResponse) ProtoMessage() {}
 
 func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[15]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -913,7 +1232,7 @@ func (x *ListNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListNodesResponse.ProtoReflect.Descriptor instead.
 func (*ListNodesResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{15}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ListNodesResponse) GetNodes() []*Node {
@@ -933,7 +1252,7 @@ type GetNodeRequest struct {
 
 func (x *GetNodeRequest) Reset() {
 	*x = GetNodeRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[16]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -945,7 +1264,7 @@ func (x *GetNodeRequest) String() string {
 func (*GetNodeRequest) ProtoMessage() {}
 
 func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[16]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -958,7 +1277,7 @@ func (x *GetNodeRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeRequest.ProtoReflect.Descriptor instead.
 func (*GetNodeRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{16}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *GetNodeRequest) GetId() string {
@@ -978,7 +1297,7 @@ type GetNodeResponse struct {
 
 func (x *GetNodeResponse) Reset() {
 	*x = GetNodeResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[17]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -990,7 +1309,7 @@ func (x *GetNodeResponse) String() string {
 func (*GetNodeResponse) ProtoMessage() {}
 
 func (x *GetNodeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[17]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1003,7 +1322,7 @@ func (x *GetNodeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetNodeResponse.ProtoReflect.Descriptor instead.
 func (*GetNodeResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{17}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *GetNodeResponse) GetNode() *Node {
@@ -1025,7 +1344,7 @@ type WatchNodesRequest struct {
 
 func (x *WatchNodesRequest) Reset() {
 	*x = WatchNodesRequest{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[18]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1037,7 +1356,7 @@ func (x *WatchNodesRequest) String() string {
 func (*WatchNodesRequest) ProtoMessage() {}
 
 func (x *WatchNodesRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[18]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1050,7 +1369,7 @@ func (x *WatchNodesRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNodesRequest.ProtoReflect.Descriptor instead.
 func (*WatchNodesRequest) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{18}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *WatchNodesRequest) GetPool() string {
@@ -1081,7 +1400,7 @@ type WatchNodesResponse struct {
 
 func (x *WatchNodesResponse) Reset() {
 	*x = WatchNodesResponse{}
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[19]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1093,7 +1412,7 @@ func (x *WatchNodesResponse) String() string {
 func (*WatchNodesResponse) ProtoMessage() {}
 
 func (x *WatchNodesResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[19]
+	mi := &file_dspyfleet_v1_fleet_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1106,7 +1425,7 @@ func (x *WatchNodesResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WatchNodesResponse.ProtoReflect.Descriptor instead.
 func (*WatchNodesResponse) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{19}
+	return file_dspyfleet_v1_fleet_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *WatchNodesResponse) GetType() NodeEventType {
@@ -1134,7 +1453,38 @@ var File_dspyfleet_v1_fleet_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\n" +
-	"\x18dspyfleet/v1/fleet.proto\x12\fdspyfleet.v1\x1a\x18dspyfleet/v1/agent.proto\x1a\x1adspyfleet/v1/command.proto\x1a\x17dspyfleet/v1/node.proto\x1a\x1egoogle/protobuf/duration.proto\"o\n" +
+	"\x18dspyfleet/v1/fleet.proto\x12\fdspyfleet.v1\x1a\x18dspyfleet/v1/agent.proto\x1a\x1adspyfleet/v1/command.proto\x1a\x17dspyfleet/v1/node.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\\\n" +
+	"\x13GetPoolStatsRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x121\n" +
+	"\x06window\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06window\"x\n" +
+	"\x14GetPoolStatsResponse\x12.\n" +
+	"\x04pool\x18\x01 \x01(\v2\x1a.dspyfleet.v1.RequestStatsR\x04pool\x120\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x1a.dspyfleet.v1.RequestStatsR\x05nodes\"\x9a\x06\n" +
+	"\fRequestStats\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
+	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12\x1a\n" +
+	"\brequests\x18\x04 \x01(\x04R\brequests\x12\x16\n" +
+	"\x06errors\x18\x05 \x01(\x04R\x06errors\x12\x1d\n" +
+	"\n" +
+	"error_rate\x18\x06 \x01(\x01R\terrorRate\x12.\n" +
+	"\x13requests_per_second\x18\a \x01(\x01R\x11requestsPerSecond\x12$\n" +
+	"\x0elatency_p50_ms\x18\b \x01(\x01R\flatencyP50Ms\x12$\n" +
+	"\x0elatency_p95_ms\x18\t \x01(\x01R\flatencyP95Ms\x12$\n" +
+	"\x0elatency_p99_ms\x18\n" +
+	" \x01(\x01R\flatencyP99Ms\x12!\n" +
+	"\finput_tokens\x18\v \x01(\x04R\vinputTokens\x12#\n" +
+	"\routput_tokens\x18\f \x01(\x04R\foutputTokens\x12\x1d\n" +
+	"\n" +
+	"cache_hits\x18\r \x01(\x04R\tcacheHits\x12!\n" +
+	"\fcache_misses\x18\x0e \x01(\x04R\vcacheMisses\x12&\n" +
+	"\x0fcache_hit_ratio\x18\x0f \x01(\x01R\rcacheHitRatio\x12\x19\n" +
+	"\bcost_usd\x18\x10 \x01(\x01R\acostUsd\x12\x1b\n" +
+	"\tin_flight\x18\x11 \x01(\rR\binFlight\x12.\n" +
+	"\alatency\x18\x12 \x01(\v2\x14.dspyfleet.v1.SketchR\alatency\x122\n" +
+	"\x06models\x18\x13 \x03(\v2\x1a.dspyfleet.v1.AppBreakdownR\x06models\x126\n" +
+	"\bprograms\x18\x14 \x03(\v2\x1a.dspyfleet.v1.AppBreakdownR\bprograms\x12\x1b\n" +
+	"\tsaved_usd\x18\x15 \x01(\x01R\bsavedUsd\"o\n" +
 	"\x10DrainNodeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x123\n" +
 	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\x16\n" +
@@ -1204,7 +1554,7 @@ const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\x1dNODE_EVENT_TYPE_STATE_CHANGED\x10\x03\x12\x1b\n" +
 	"\x17NODE_EVENT_TYPE_UPDATED\x10\x04\x12\x1a\n" +
 	"\x16NODE_EVENT_TYPE_REPORT\x10\x05\x12\x1a\n" +
-	"\x16NODE_EVENT_TYPE_SYNCED\x10\x062\xcb\x06\n" +
+	"\x16NODE_EVENT_TYPE_SYNCED\x10\x062\xa2\a\n" +
 	"\fFleetService\x12L\n" +
 	"\tListNodes\x12\x1e.dspyfleet.v1.ListNodesRequest\x1a\x1f.dspyfleet.v1.ListNodesResponse\x12F\n" +
 	"\aGetNode\x12\x1c.dspyfleet.v1.GetNodeRequest\x1a\x1d.dspyfleet.v1.GetNodeResponse\x12Q\n" +
@@ -1217,7 +1567,8 @@ const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"GetCommand\x12\x1f.dspyfleet.v1.GetCommandRequest\x1a .dspyfleet.v1.GetCommandResponse\x12U\n" +
 	"\fListCommands\x12!.dspyfleet.v1.ListCommandsRequest\x1a\".dspyfleet.v1.ListCommandsResponse\x12X\n" +
 	"\rCancelCommand\x12\".dspyfleet.v1.CancelCommandRequest\x1a#.dspyfleet.v1.CancelCommandResponse\x12Z\n" +
-	"\rWatchCommands\x12\".dspyfleet.v1.WatchCommandsRequest\x1a#.dspyfleet.v1.WatchCommandsResponse0\x01B;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
+	"\rWatchCommands\x12\".dspyfleet.v1.WatchCommandsRequest\x1a#.dspyfleet.v1.WatchCommandsResponse0\x01\x12U\n" +
+	"\fGetPoolStats\x12!.dspyfleet.v1.GetPoolStatsRequest\x1a\".dspyfleet.v1.GetPoolStatsResponseB;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
 
 var (
 	file_dspyfleet_v1_fleet_proto_rawDescOnce sync.Once
@@ -1232,84 +1583,100 @@ func file_dspyfleet_v1_fleet_proto_rawDescGZIP() []byte {
 }
 
 var file_dspyfleet_v1_fleet_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dspyfleet_v1_fleet_proto_msgTypes = make([]protoimpl.MessageInfo, 22)
+var file_dspyfleet_v1_fleet_proto_msgTypes = make([]protoimpl.MessageInfo, 25)
 var file_dspyfleet_v1_fleet_proto_goTypes = []any{
 	(NodeEventType)(0),            // 0: dspyfleet.v1.NodeEventType
-	(*DrainNodeRequest)(nil),      // 1: dspyfleet.v1.DrainNodeRequest
-	(*DrainNodeResponse)(nil),     // 2: dspyfleet.v1.DrainNodeResponse
-	(*UndrainNodeRequest)(nil),    // 3: dspyfleet.v1.UndrainNodeRequest
-	(*UndrainNodeResponse)(nil),   // 4: dspyfleet.v1.UndrainNodeResponse
-	(*SendCommandRequest)(nil),    // 5: dspyfleet.v1.SendCommandRequest
-	(*SendCommandResponse)(nil),   // 6: dspyfleet.v1.SendCommandResponse
-	(*GetCommandRequest)(nil),     // 7: dspyfleet.v1.GetCommandRequest
-	(*GetCommandResponse)(nil),    // 8: dspyfleet.v1.GetCommandResponse
-	(*ListCommandsRequest)(nil),   // 9: dspyfleet.v1.ListCommandsRequest
-	(*ListCommandsResponse)(nil),  // 10: dspyfleet.v1.ListCommandsResponse
-	(*CancelCommandRequest)(nil),  // 11: dspyfleet.v1.CancelCommandRequest
-	(*CancelCommandResponse)(nil), // 12: dspyfleet.v1.CancelCommandResponse
-	(*WatchCommandsRequest)(nil),  // 13: dspyfleet.v1.WatchCommandsRequest
-	(*WatchCommandsResponse)(nil), // 14: dspyfleet.v1.WatchCommandsResponse
-	(*ListNodesRequest)(nil),      // 15: dspyfleet.v1.ListNodesRequest
-	(*ListNodesResponse)(nil),     // 16: dspyfleet.v1.ListNodesResponse
-	(*GetNodeRequest)(nil),        // 17: dspyfleet.v1.GetNodeRequest
-	(*GetNodeResponse)(nil),       // 18: dspyfleet.v1.GetNodeResponse
-	(*WatchNodesRequest)(nil),     // 19: dspyfleet.v1.WatchNodesRequest
-	(*WatchNodesResponse)(nil),    // 20: dspyfleet.v1.WatchNodesResponse
-	nil,                           // 21: dspyfleet.v1.SendCommandRequest.ParamsEntry
-	nil,                           // 22: dspyfleet.v1.ListNodesRequest.LabelsEntry
-	(*durationpb.Duration)(nil),   // 23: google.protobuf.Duration
-	(*CommandRecord)(nil),         // 24: dspyfleet.v1.CommandRecord
-	(CommandKind)(0),              // 25: dspyfleet.v1.CommandKind
-	(CommandState)(0),             // 26: dspyfleet.v1.CommandState
-	(NodeState)(0),                // 27: dspyfleet.v1.NodeState
-	(*Node)(nil),                  // 28: dspyfleet.v1.Node
+	(*GetPoolStatsRequest)(nil),   // 1: dspyfleet.v1.GetPoolStatsRequest
+	(*GetPoolStatsResponse)(nil),  // 2: dspyfleet.v1.GetPoolStatsResponse
+	(*RequestStats)(nil),          // 3: dspyfleet.v1.RequestStats
+	(*DrainNodeRequest)(nil),      // 4: dspyfleet.v1.DrainNodeRequest
+	(*DrainNodeResponse)(nil),     // 5: dspyfleet.v1.DrainNodeResponse
+	(*UndrainNodeRequest)(nil),    // 6: dspyfleet.v1.UndrainNodeRequest
+	(*UndrainNodeResponse)(nil),   // 7: dspyfleet.v1.UndrainNodeResponse
+	(*SendCommandRequest)(nil),    // 8: dspyfleet.v1.SendCommandRequest
+	(*SendCommandResponse)(nil),   // 9: dspyfleet.v1.SendCommandResponse
+	(*GetCommandRequest)(nil),     // 10: dspyfleet.v1.GetCommandRequest
+	(*GetCommandResponse)(nil),    // 11: dspyfleet.v1.GetCommandResponse
+	(*ListCommandsRequest)(nil),   // 12: dspyfleet.v1.ListCommandsRequest
+	(*ListCommandsResponse)(nil),  // 13: dspyfleet.v1.ListCommandsResponse
+	(*CancelCommandRequest)(nil),  // 14: dspyfleet.v1.CancelCommandRequest
+	(*CancelCommandResponse)(nil), // 15: dspyfleet.v1.CancelCommandResponse
+	(*WatchCommandsRequest)(nil),  // 16: dspyfleet.v1.WatchCommandsRequest
+	(*WatchCommandsResponse)(nil), // 17: dspyfleet.v1.WatchCommandsResponse
+	(*ListNodesRequest)(nil),      // 18: dspyfleet.v1.ListNodesRequest
+	(*ListNodesResponse)(nil),     // 19: dspyfleet.v1.ListNodesResponse
+	(*GetNodeRequest)(nil),        // 20: dspyfleet.v1.GetNodeRequest
+	(*GetNodeResponse)(nil),       // 21: dspyfleet.v1.GetNodeResponse
+	(*WatchNodesRequest)(nil),     // 22: dspyfleet.v1.WatchNodesRequest
+	(*WatchNodesResponse)(nil),    // 23: dspyfleet.v1.WatchNodesResponse
+	nil,                           // 24: dspyfleet.v1.SendCommandRequest.ParamsEntry
+	nil,                           // 25: dspyfleet.v1.ListNodesRequest.LabelsEntry
+	(*durationpb.Duration)(nil),   // 26: google.protobuf.Duration
+	(*timestamppb.Timestamp)(nil), // 27: google.protobuf.Timestamp
+	(*Sketch)(nil),                // 28: dspyfleet.v1.Sketch
+	(*AppBreakdown)(nil),          // 29: dspyfleet.v1.AppBreakdown
+	(*CommandRecord)(nil),         // 30: dspyfleet.v1.CommandRecord
+	(CommandKind)(0),              // 31: dspyfleet.v1.CommandKind
+	(CommandState)(0),             // 32: dspyfleet.v1.CommandState
+	(NodeState)(0),                // 33: dspyfleet.v1.NodeState
+	(*Node)(nil),                  // 34: dspyfleet.v1.Node
 }
 var file_dspyfleet_v1_fleet_proto_depIdxs = []int32{
-	23, // 0: dspyfleet.v1.DrainNodeRequest.timeout:type_name -> google.protobuf.Duration
-	24, // 1: dspyfleet.v1.DrainNodeResponse.command:type_name -> dspyfleet.v1.CommandRecord
-	24, // 2: dspyfleet.v1.UndrainNodeResponse.command:type_name -> dspyfleet.v1.CommandRecord
-	25, // 3: dspyfleet.v1.SendCommandRequest.kind:type_name -> dspyfleet.v1.CommandKind
-	21, // 4: dspyfleet.v1.SendCommandRequest.params:type_name -> dspyfleet.v1.SendCommandRequest.ParamsEntry
-	23, // 5: dspyfleet.v1.SendCommandRequest.timeout:type_name -> google.protobuf.Duration
-	24, // 6: dspyfleet.v1.SendCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
-	24, // 7: dspyfleet.v1.GetCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
-	26, // 8: dspyfleet.v1.ListCommandsRequest.states:type_name -> dspyfleet.v1.CommandState
-	25, // 9: dspyfleet.v1.ListCommandsRequest.kinds:type_name -> dspyfleet.v1.CommandKind
-	24, // 10: dspyfleet.v1.ListCommandsResponse.commands:type_name -> dspyfleet.v1.CommandRecord
-	24, // 11: dspyfleet.v1.CancelCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
-	24, // 12: dspyfleet.v1.WatchCommandsResponse.command:type_name -> dspyfleet.v1.CommandRecord
-	27, // 13: dspyfleet.v1.ListNodesRequest.states:type_name -> dspyfleet.v1.NodeState
-	22, // 14: dspyfleet.v1.ListNodesRequest.labels:type_name -> dspyfleet.v1.ListNodesRequest.LabelsEntry
-	28, // 15: dspyfleet.v1.ListNodesResponse.nodes:type_name -> dspyfleet.v1.Node
-	28, // 16: dspyfleet.v1.GetNodeResponse.node:type_name -> dspyfleet.v1.Node
-	0,  // 17: dspyfleet.v1.WatchNodesResponse.type:type_name -> dspyfleet.v1.NodeEventType
-	28, // 18: dspyfleet.v1.WatchNodesResponse.node:type_name -> dspyfleet.v1.Node
-	27, // 19: dspyfleet.v1.WatchNodesResponse.previous_state:type_name -> dspyfleet.v1.NodeState
-	15, // 20: dspyfleet.v1.FleetService.ListNodes:input_type -> dspyfleet.v1.ListNodesRequest
-	17, // 21: dspyfleet.v1.FleetService.GetNode:input_type -> dspyfleet.v1.GetNodeRequest
-	19, // 22: dspyfleet.v1.FleetService.WatchNodes:input_type -> dspyfleet.v1.WatchNodesRequest
-	1,  // 23: dspyfleet.v1.FleetService.DrainNode:input_type -> dspyfleet.v1.DrainNodeRequest
-	3,  // 24: dspyfleet.v1.FleetService.UndrainNode:input_type -> dspyfleet.v1.UndrainNodeRequest
-	5,  // 25: dspyfleet.v1.FleetService.SendCommand:input_type -> dspyfleet.v1.SendCommandRequest
-	7,  // 26: dspyfleet.v1.FleetService.GetCommand:input_type -> dspyfleet.v1.GetCommandRequest
-	9,  // 27: dspyfleet.v1.FleetService.ListCommands:input_type -> dspyfleet.v1.ListCommandsRequest
-	11, // 28: dspyfleet.v1.FleetService.CancelCommand:input_type -> dspyfleet.v1.CancelCommandRequest
-	13, // 29: dspyfleet.v1.FleetService.WatchCommands:input_type -> dspyfleet.v1.WatchCommandsRequest
-	16, // 30: dspyfleet.v1.FleetService.ListNodes:output_type -> dspyfleet.v1.ListNodesResponse
-	18, // 31: dspyfleet.v1.FleetService.GetNode:output_type -> dspyfleet.v1.GetNodeResponse
-	20, // 32: dspyfleet.v1.FleetService.WatchNodes:output_type -> dspyfleet.v1.WatchNodesResponse
-	2,  // 33: dspyfleet.v1.FleetService.DrainNode:output_type -> dspyfleet.v1.DrainNodeResponse
-	4,  // 34: dspyfleet.v1.FleetService.UndrainNode:output_type -> dspyfleet.v1.UndrainNodeResponse
-	6,  // 35: dspyfleet.v1.FleetService.SendCommand:output_type -> dspyfleet.v1.SendCommandResponse
-	8,  // 36: dspyfleet.v1.FleetService.GetCommand:output_type -> dspyfleet.v1.GetCommandResponse
-	10, // 37: dspyfleet.v1.FleetService.ListCommands:output_type -> dspyfleet.v1.ListCommandsResponse
-	12, // 38: dspyfleet.v1.FleetService.CancelCommand:output_type -> dspyfleet.v1.CancelCommandResponse
-	14, // 39: dspyfleet.v1.FleetService.WatchCommands:output_type -> dspyfleet.v1.WatchCommandsResponse
-	30, // [30:40] is the sub-list for method output_type
-	20, // [20:30] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	26, // 0: dspyfleet.v1.GetPoolStatsRequest.window:type_name -> google.protobuf.Duration
+	3,  // 1: dspyfleet.v1.GetPoolStatsResponse.pool:type_name -> dspyfleet.v1.RequestStats
+	3,  // 2: dspyfleet.v1.GetPoolStatsResponse.nodes:type_name -> dspyfleet.v1.RequestStats
+	27, // 3: dspyfleet.v1.RequestStats.start:type_name -> google.protobuf.Timestamp
+	27, // 4: dspyfleet.v1.RequestStats.end:type_name -> google.protobuf.Timestamp
+	28, // 5: dspyfleet.v1.RequestStats.latency:type_name -> dspyfleet.v1.Sketch
+	29, // 6: dspyfleet.v1.RequestStats.models:type_name -> dspyfleet.v1.AppBreakdown
+	29, // 7: dspyfleet.v1.RequestStats.programs:type_name -> dspyfleet.v1.AppBreakdown
+	26, // 8: dspyfleet.v1.DrainNodeRequest.timeout:type_name -> google.protobuf.Duration
+	30, // 9: dspyfleet.v1.DrainNodeResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	30, // 10: dspyfleet.v1.UndrainNodeResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	31, // 11: dspyfleet.v1.SendCommandRequest.kind:type_name -> dspyfleet.v1.CommandKind
+	24, // 12: dspyfleet.v1.SendCommandRequest.params:type_name -> dspyfleet.v1.SendCommandRequest.ParamsEntry
+	26, // 13: dspyfleet.v1.SendCommandRequest.timeout:type_name -> google.protobuf.Duration
+	30, // 14: dspyfleet.v1.SendCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	30, // 15: dspyfleet.v1.GetCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	32, // 16: dspyfleet.v1.ListCommandsRequest.states:type_name -> dspyfleet.v1.CommandState
+	31, // 17: dspyfleet.v1.ListCommandsRequest.kinds:type_name -> dspyfleet.v1.CommandKind
+	30, // 18: dspyfleet.v1.ListCommandsResponse.commands:type_name -> dspyfleet.v1.CommandRecord
+	30, // 19: dspyfleet.v1.CancelCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	30, // 20: dspyfleet.v1.WatchCommandsResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	33, // 21: dspyfleet.v1.ListNodesRequest.states:type_name -> dspyfleet.v1.NodeState
+	25, // 22: dspyfleet.v1.ListNodesRequest.labels:type_name -> dspyfleet.v1.ListNodesRequest.LabelsEntry
+	34, // 23: dspyfleet.v1.ListNodesResponse.nodes:type_name -> dspyfleet.v1.Node
+	34, // 24: dspyfleet.v1.GetNodeResponse.node:type_name -> dspyfleet.v1.Node
+	0,  // 25: dspyfleet.v1.WatchNodesResponse.type:type_name -> dspyfleet.v1.NodeEventType
+	34, // 26: dspyfleet.v1.WatchNodesResponse.node:type_name -> dspyfleet.v1.Node
+	33, // 27: dspyfleet.v1.WatchNodesResponse.previous_state:type_name -> dspyfleet.v1.NodeState
+	18, // 28: dspyfleet.v1.FleetService.ListNodes:input_type -> dspyfleet.v1.ListNodesRequest
+	20, // 29: dspyfleet.v1.FleetService.GetNode:input_type -> dspyfleet.v1.GetNodeRequest
+	22, // 30: dspyfleet.v1.FleetService.WatchNodes:input_type -> dspyfleet.v1.WatchNodesRequest
+	4,  // 31: dspyfleet.v1.FleetService.DrainNode:input_type -> dspyfleet.v1.DrainNodeRequest
+	6,  // 32: dspyfleet.v1.FleetService.UndrainNode:input_type -> dspyfleet.v1.UndrainNodeRequest
+	8,  // 33: dspyfleet.v1.FleetService.SendCommand:input_type -> dspyfleet.v1.SendCommandRequest
+	10, // 34: dspyfleet.v1.FleetService.GetCommand:input_type -> dspyfleet.v1.GetCommandRequest
+	12, // 35: dspyfleet.v1.FleetService.ListCommands:input_type -> dspyfleet.v1.ListCommandsRequest
+	14, // 36: dspyfleet.v1.FleetService.CancelCommand:input_type -> dspyfleet.v1.CancelCommandRequest
+	16, // 37: dspyfleet.v1.FleetService.WatchCommands:input_type -> dspyfleet.v1.WatchCommandsRequest
+	1,  // 38: dspyfleet.v1.FleetService.GetPoolStats:input_type -> dspyfleet.v1.GetPoolStatsRequest
+	19, // 39: dspyfleet.v1.FleetService.ListNodes:output_type -> dspyfleet.v1.ListNodesResponse
+	21, // 40: dspyfleet.v1.FleetService.GetNode:output_type -> dspyfleet.v1.GetNodeResponse
+	23, // 41: dspyfleet.v1.FleetService.WatchNodes:output_type -> dspyfleet.v1.WatchNodesResponse
+	5,  // 42: dspyfleet.v1.FleetService.DrainNode:output_type -> dspyfleet.v1.DrainNodeResponse
+	7,  // 43: dspyfleet.v1.FleetService.UndrainNode:output_type -> dspyfleet.v1.UndrainNodeResponse
+	9,  // 44: dspyfleet.v1.FleetService.SendCommand:output_type -> dspyfleet.v1.SendCommandResponse
+	11, // 45: dspyfleet.v1.FleetService.GetCommand:output_type -> dspyfleet.v1.GetCommandResponse
+	13, // 46: dspyfleet.v1.FleetService.ListCommands:output_type -> dspyfleet.v1.ListCommandsResponse
+	15, // 47: dspyfleet.v1.FleetService.CancelCommand:output_type -> dspyfleet.v1.CancelCommandResponse
+	17, // 48: dspyfleet.v1.FleetService.WatchCommands:output_type -> dspyfleet.v1.WatchCommandsResponse
+	2,  // 49: dspyfleet.v1.FleetService.GetPoolStats:output_type -> dspyfleet.v1.GetPoolStatsResponse
+	39, // [39:50] is the sub-list for method output_type
+	28, // [28:39] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_fleet_proto_init() }
@@ -1326,7 +1693,7 @@ func file_dspyfleet_v1_fleet_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dspyfleet_v1_fleet_proto_rawDesc), len(file_dspyfleet_v1_fleet_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   22,
+			NumMessages:   25,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -29,6 +29,7 @@ const (
 	FleetService_ListCommands_FullMethodName  = "/dspyfleet.v1.FleetService/ListCommands"
 	FleetService_CancelCommand_FullMethodName = "/dspyfleet.v1.FleetService/CancelCommand"
 	FleetService_WatchCommands_FullMethodName = "/dspyfleet.v1.FleetService/WatchCommands"
+	FleetService_GetPoolStats_FullMethodName  = "/dspyfleet.v1.FleetService/GetPoolStats"
 )
 
 // FleetServiceClient is the client API for FleetService service.
@@ -57,6 +58,9 @@ type FleetServiceClient interface {
 	CancelCommand(ctx context.Context, in *CancelCommandRequest, opts ...grpc.CallOption) (*CancelCommandResponse, error)
 	// WatchCommands streams every command change as it happens.
 	WatchCommands(ctx context.Context, in *WatchCommandsRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchCommandsResponse], error)
+	// GetPoolStats returns a pool's DSPy request figures over a recent window, with percentiles
+	// from merged sketches, per node, per model and per program.
+	GetPoolStats(ctx context.Context, in *GetPoolStatsRequest, opts ...grpc.CallOption) (*GetPoolStatsResponse, error)
 }
 
 type fleetServiceClient struct {
@@ -185,6 +189,16 @@ func (c *fleetServiceClient) WatchCommands(ctx context.Context, in *WatchCommand
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type FleetService_WatchCommandsClient = grpc.ServerStreamingClient[WatchCommandsResponse]
 
+func (c *fleetServiceClient) GetPoolStats(ctx context.Context, in *GetPoolStatsRequest, opts ...grpc.CallOption) (*GetPoolStatsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetPoolStatsResponse)
+	err := c.cc.Invoke(ctx, FleetService_GetPoolStats_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FleetServiceServer is the server API for FleetService service.
 // All implementations must embed UnimplementedFleetServiceServer
 // for forward compatibility.
@@ -211,6 +225,9 @@ type FleetServiceServer interface {
 	CancelCommand(context.Context, *CancelCommandRequest) (*CancelCommandResponse, error)
 	// WatchCommands streams every command change as it happens.
 	WatchCommands(*WatchCommandsRequest, grpc.ServerStreamingServer[WatchCommandsResponse]) error
+	// GetPoolStats returns a pool's DSPy request figures over a recent window, with percentiles
+	// from merged sketches, per node, per model and per program.
+	GetPoolStats(context.Context, *GetPoolStatsRequest) (*GetPoolStatsResponse, error)
 	mustEmbedUnimplementedFleetServiceServer()
 }
 
@@ -250,6 +267,9 @@ func (UnimplementedFleetServiceServer) CancelCommand(context.Context, *CancelCom
 }
 func (UnimplementedFleetServiceServer) WatchCommands(*WatchCommandsRequest, grpc.ServerStreamingServer[WatchCommandsResponse]) error {
 	return status.Error(codes.Unimplemented, "method WatchCommands not implemented")
+}
+func (UnimplementedFleetServiceServer) GetPoolStats(context.Context, *GetPoolStatsRequest) (*GetPoolStatsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetPoolStats not implemented")
 }
 func (UnimplementedFleetServiceServer) mustEmbedUnimplementedFleetServiceServer() {}
 func (UnimplementedFleetServiceServer) testEmbeddedByValue()                      {}
@@ -438,6 +458,24 @@ func _FleetService_WatchCommands_Handler(srv interface{}, stream grpc.ServerStre
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type FleetService_WatchCommandsServer = grpc.ServerStreamingServer[WatchCommandsResponse]
 
+func _FleetService_GetPoolStats_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetPoolStatsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FleetServiceServer).GetPoolStats(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FleetService_GetPoolStats_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FleetServiceServer).GetPoolStats(ctx, req.(*GetPoolStatsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FleetService_ServiceDesc is the grpc.ServiceDesc for FleetService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -476,6 +514,10 @@ var FleetService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelCommand",
 			Handler:    _FleetService_CancelCommand_Handler,
+		},
+		{
+			MethodName: "GetPoolStats",
+			Handler:    _FleetService_GetPoolStats_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

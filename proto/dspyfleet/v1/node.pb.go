@@ -792,7 +792,21 @@ type AppMetrics struct {
 	// Model cost of the window's requests in USD.
 	CostUsd float64 `protobuf:"fixed64,14,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
 	// Requests waiting for a worker at sample time.
-	QueueLength   uint32 `protobuf:"varint,15,opt,name=queue_length,json=queueLength,proto3" json:"queue_length,omitempty"`
+	QueueLength uint32 `protobuf:"varint,15,opt,name=queue_length,json=queueLength,proto3" json:"queue_length,omitempty"`
+	// Latency distribution of the window's requests; merge sketches, never average percentiles.
+	Latency *Sketch `protobuf:"bytes,16,opt,name=latency,proto3" json:"latency,omitempty"`
+	// Time-to-first-token distribution, for streamed responses that report it.
+	Ttft *Sketch `protobuf:"bytes,17,opt,name=ttft,proto3" json:"ttft,omitempty"`
+	// The same figures per model and per program: the top entries by requests, the rest summed
+	// under the name "other".
+	Models   []*AppBreakdown `protobuf:"bytes,18,rep,name=models,proto3" json:"models,omitempty"`
+	Programs []*AppBreakdown `protobuf:"bytes,19,rep,name=programs,proto3" json:"programs,omitempty"`
+	// Requests refused by the agent's intake because its queue was full, in the window.
+	IntakeDropped uint64 `protobuf:"varint,20,opt,name=intake_dropped,json=intakeDropped,proto3" json:"intake_dropped,omitempty"`
+	// DSPy cache hit ratio in the window, 0-1: hits / (hits + misses).
+	CacheHitRatio float64 `protobuf:"fixed64,21,opt,name=cache_hit_ratio,json=cacheHitRatio,proto3" json:"cache_hit_ratio,omitempty"`
+	// Model cost DSPy cache hits saved in the window, in USD.
+	SavedUsd      float64 `protobuf:"fixed64,22,opt,name=saved_usd,json=savedUsd,proto3" json:"saved_usd,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -932,6 +946,273 @@ func (x *AppMetrics) GetQueueLength() uint32 {
 	return 0
 }
 
+func (x *AppMetrics) GetLatency() *Sketch {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
+func (x *AppMetrics) GetTtft() *Sketch {
+	if x != nil {
+		return x.Ttft
+	}
+	return nil
+}
+
+func (x *AppMetrics) GetModels() []*AppBreakdown {
+	if x != nil {
+		return x.Models
+	}
+	return nil
+}
+
+func (x *AppMetrics) GetPrograms() []*AppBreakdown {
+	if x != nil {
+		return x.Programs
+	}
+	return nil
+}
+
+func (x *AppMetrics) GetIntakeDropped() uint64 {
+	if x != nil {
+		return x.IntakeDropped
+	}
+	return 0
+}
+
+func (x *AppMetrics) GetCacheHitRatio() float64 {
+	if x != nil {
+		return x.CacheHitRatio
+	}
+	return 0
+}
+
+func (x *AppMetrics) GetSavedUsd() float64 {
+	if x != nil {
+		return x.SavedUsd
+	}
+	return 0
+}
+
+// AppBreakdown is one model's or program's share of a window.
+type AppBreakdown struct {
+	state        protoimpl.MessageState `protogen:"open.v1"`
+	Name         string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Requests     uint64                 `protobuf:"varint,2,opt,name=requests,proto3" json:"requests,omitempty"`
+	Errors       uint64                 `protobuf:"varint,3,opt,name=errors,proto3" json:"errors,omitempty"`
+	InputTokens  uint64                 `protobuf:"varint,4,opt,name=input_tokens,json=inputTokens,proto3" json:"input_tokens,omitempty"`
+	OutputTokens uint64                 `protobuf:"varint,5,opt,name=output_tokens,json=outputTokens,proto3" json:"output_tokens,omitempty"`
+	CacheHits    uint64                 `protobuf:"varint,6,opt,name=cache_hits,json=cacheHits,proto3" json:"cache_hits,omitempty"`
+	CacheMisses  uint64                 `protobuf:"varint,7,opt,name=cache_misses,json=cacheMisses,proto3" json:"cache_misses,omitempty"`
+	CostUsd      float64                `protobuf:"fixed64,8,opt,name=cost_usd,json=costUsd,proto3" json:"cost_usd,omitempty"`
+	Latency      *Sketch                `protobuf:"bytes,9,opt,name=latency,proto3" json:"latency,omitempty"`
+	// Model cost DSPy cache hits saved.
+	SavedUsd      float64 `protobuf:"fixed64,10,opt,name=saved_usd,json=savedUsd,proto3" json:"saved_usd,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AppBreakdown) Reset() {
+	*x = AppBreakdown{}
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AppBreakdown) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AppBreakdown) ProtoMessage() {}
+
+func (x *AppBreakdown) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AppBreakdown.ProtoReflect.Descriptor instead.
+func (*AppBreakdown) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{6}
+}
+
+func (x *AppBreakdown) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *AppBreakdown) GetRequests() uint64 {
+	if x != nil {
+		return x.Requests
+	}
+	return 0
+}
+
+func (x *AppBreakdown) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *AppBreakdown) GetInputTokens() uint64 {
+	if x != nil {
+		return x.InputTokens
+	}
+	return 0
+}
+
+func (x *AppBreakdown) GetOutputTokens() uint64 {
+	if x != nil {
+		return x.OutputTokens
+	}
+	return 0
+}
+
+func (x *AppBreakdown) GetCacheHits() uint64 {
+	if x != nil {
+		return x.CacheHits
+	}
+	return 0
+}
+
+func (x *AppBreakdown) GetCacheMisses() uint64 {
+	if x != nil {
+		return x.CacheMisses
+	}
+	return 0
+}
+
+func (x *AppBreakdown) GetCostUsd() float64 {
+	if x != nil {
+		return x.CostUsd
+	}
+	return 0
+}
+
+func (x *AppBreakdown) GetLatency() *Sketch {
+	if x != nil {
+		return x.Latency
+	}
+	return nil
+}
+
+func (x *AppBreakdown) GetSavedUsd() float64 {
+	if x != nil {
+		return x.SavedUsd
+	}
+	return 0
+}
+
+// Sketch is a mergeable latency distribution in milliseconds with a bounded relative error
+// (DDSketch): value v > min_value falls in bucket ceil(log_gamma(v)), gamma = (1+a)/(1-a) for
+// relative accuracy a. counts[i] is the count of bucket offset + i.
+type Sketch struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Relative accuracy a, e.g. 0.01 for 1 %.
+	RelativeAccuracy float64 `protobuf:"fixed64,1,opt,name=relative_accuracy,json=relativeAccuracy,proto3" json:"relative_accuracy,omitempty"`
+	// Index of the first bucket in counts.
+	Offset int32 `protobuf:"zigzag32,2,opt,name=offset,proto3" json:"offset,omitempty"`
+	// Contiguous bucket counts starting at offset.
+	Counts []uint64 `protobuf:"varint,3,rep,packed,name=counts,proto3" json:"counts,omitempty"`
+	// Values at or below the sketch's minimum indexable value (about 1 ns), counted as zero.
+	ZeroCount uint64 `protobuf:"varint,4,opt,name=zero_count,json=zeroCount,proto3" json:"zero_count,omitempty"`
+	// Exact sum, minimum and maximum of the values.
+	Sum           float64 `protobuf:"fixed64,5,opt,name=sum,proto3" json:"sum,omitempty"`
+	Min           float64 `protobuf:"fixed64,6,opt,name=min,proto3" json:"min,omitempty"`
+	Max           float64 `protobuf:"fixed64,7,opt,name=max,proto3" json:"max,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Sketch) Reset() {
+	*x = Sketch{}
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Sketch) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Sketch) ProtoMessage() {}
+
+func (x *Sketch) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Sketch.ProtoReflect.Descriptor instead.
+func (*Sketch) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{7}
+}
+
+func (x *Sketch) GetRelativeAccuracy() float64 {
+	if x != nil {
+		return x.RelativeAccuracy
+	}
+	return 0
+}
+
+func (x *Sketch) GetOffset() int32 {
+	if x != nil {
+		return x.Offset
+	}
+	return 0
+}
+
+func (x *Sketch) GetCounts() []uint64 {
+	if x != nil {
+		return x.Counts
+	}
+	return nil
+}
+
+func (x *Sketch) GetZeroCount() uint64 {
+	if x != nil {
+		return x.ZeroCount
+	}
+	return 0
+}
+
+func (x *Sketch) GetSum() float64 {
+	if x != nil {
+		return x.Sum
+	}
+	return 0
+}
+
+func (x *Sketch) GetMin() float64 {
+	if x != nil {
+		return x.Min
+	}
+	return 0
+}
+
+func (x *Sketch) GetMax() float64 {
+	if x != nil {
+		return x.Max
+	}
+	return 0
+}
+
 var File_dspyfleet_v1_node_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_node_proto_rawDesc = "" +
@@ -1013,7 +1294,7 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x18\n" +
 	"\asuccess\x18\x02 \x01(\bR\asuccess\x125\n" +
 	"\bduration\x18\x03 \x01(\v2\x19.google.protobuf.DurationR\bduration\x12\x14\n" +
-	"\x05error\x18\x04 \x01(\tR\x05error\"\x86\x04\n" +
+	"\x05error\x18\x04 \x01(\tR\x05error\"\xb8\x06\n" +
 	"\n" +
 	"AppMetrics\x12\x1a\n" +
 	"\brequests\x18\x01 \x01(\x04R\brequests\x12\x16\n" +
@@ -1033,7 +1314,36 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"cache_hits\x18\f \x01(\x04R\tcacheHits\x12!\n" +
 	"\fcache_misses\x18\r \x01(\x04R\vcacheMisses\x12\x19\n" +
 	"\bcost_usd\x18\x0e \x01(\x01R\acostUsd\x12!\n" +
-	"\fqueue_length\x18\x0f \x01(\rR\vqueueLength*\xba\x01\n" +
+	"\fqueue_length\x18\x0f \x01(\rR\vqueueLength\x12.\n" +
+	"\alatency\x18\x10 \x01(\v2\x14.dspyfleet.v1.SketchR\alatency\x12(\n" +
+	"\x04ttft\x18\x11 \x01(\v2\x14.dspyfleet.v1.SketchR\x04ttft\x122\n" +
+	"\x06models\x18\x12 \x03(\v2\x1a.dspyfleet.v1.AppBreakdownR\x06models\x126\n" +
+	"\bprograms\x18\x13 \x03(\v2\x1a.dspyfleet.v1.AppBreakdownR\bprograms\x12%\n" +
+	"\x0eintake_dropped\x18\x14 \x01(\x04R\rintakeDropped\x12&\n" +
+	"\x0fcache_hit_ratio\x18\x15 \x01(\x01R\rcacheHitRatio\x12\x1b\n" +
+	"\tsaved_usd\x18\x16 \x01(\x01R\bsavedUsd\"\xc8\x02\n" +
+	"\fAppBreakdown\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\brequests\x18\x02 \x01(\x04R\brequests\x12\x16\n" +
+	"\x06errors\x18\x03 \x01(\x04R\x06errors\x12!\n" +
+	"\finput_tokens\x18\x04 \x01(\x04R\vinputTokens\x12#\n" +
+	"\routput_tokens\x18\x05 \x01(\x04R\foutputTokens\x12\x1d\n" +
+	"\n" +
+	"cache_hits\x18\x06 \x01(\x04R\tcacheHits\x12!\n" +
+	"\fcache_misses\x18\a \x01(\x04R\vcacheMisses\x12\x19\n" +
+	"\bcost_usd\x18\b \x01(\x01R\acostUsd\x12.\n" +
+	"\alatency\x18\t \x01(\v2\x14.dspyfleet.v1.SketchR\alatency\x12\x1b\n" +
+	"\tsaved_usd\x18\n" +
+	" \x01(\x01R\bsavedUsd\"\xba\x01\n" +
+	"\x06Sketch\x12+\n" +
+	"\x11relative_accuracy\x18\x01 \x01(\x01R\x10relativeAccuracy\x12\x16\n" +
+	"\x06offset\x18\x02 \x01(\x11R\x06offset\x12\x16\n" +
+	"\x06counts\x18\x03 \x03(\x04R\x06counts\x12\x1d\n" +
+	"\n" +
+	"zero_count\x18\x04 \x01(\x04R\tzeroCount\x12\x10\n" +
+	"\x03sum\x18\x05 \x01(\x01R\x03sum\x12\x10\n" +
+	"\x03min\x18\x06 \x01(\x01R\x03min\x12\x10\n" +
+	"\x03max\x18\a \x01(\x01R\x03max*\xba\x01\n" +
 	"\tNodeState\x12\x1a\n" +
 	"\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10NODE_STATE_READY\x10\x01\x12\x17\n" +
@@ -1056,7 +1366,7 @@ func file_dspyfleet_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_dspyfleet_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dspyfleet_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_dspyfleet_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_dspyfleet_v1_node_proto_goTypes = []any{
 	(NodeState)(0),                // 0: dspyfleet.v1.NodeState
 	(*Node)(nil),                  // 1: dspyfleet.v1.Node
@@ -1065,32 +1375,39 @@ var file_dspyfleet_v1_node_proto_goTypes = []any{
 	(*DiskUsage)(nil),             // 4: dspyfleet.v1.DiskUsage
 	(*CollectorStatus)(nil),       // 5: dspyfleet.v1.CollectorStatus
 	(*AppMetrics)(nil),            // 6: dspyfleet.v1.AppMetrics
-	nil,                           // 7: dspyfleet.v1.Node.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 9: google.protobuf.Duration
+	(*AppBreakdown)(nil),          // 7: dspyfleet.v1.AppBreakdown
+	(*Sketch)(nil),                // 8: dspyfleet.v1.Sketch
+	nil,                           // 9: dspyfleet.v1.Node.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
 }
 var file_dspyfleet_v1_node_proto_depIdxs = []int32{
-	7,  // 0: dspyfleet.v1.Node.labels:type_name -> dspyfleet.v1.Node.LabelsEntry
+	9,  // 0: dspyfleet.v1.Node.labels:type_name -> dspyfleet.v1.Node.LabelsEntry
 	0,  // 1: dspyfleet.v1.Node.state:type_name -> dspyfleet.v1.NodeState
-	8,  // 2: dspyfleet.v1.Node.state_since:type_name -> google.protobuf.Timestamp
-	8,  // 3: dspyfleet.v1.Node.first_seen:type_name -> google.protobuf.Timestamp
-	8,  // 4: dspyfleet.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
-	8,  // 5: dspyfleet.v1.Node.connected_since:type_name -> google.protobuf.Timestamp
+	10, // 2: dspyfleet.v1.Node.state_since:type_name -> google.protobuf.Timestamp
+	10, // 3: dspyfleet.v1.Node.first_seen:type_name -> google.protobuf.Timestamp
+	10, // 4: dspyfleet.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
+	10, // 5: dspyfleet.v1.Node.connected_since:type_name -> google.protobuf.Timestamp
 	2,  // 6: dspyfleet.v1.Node.last_report:type_name -> dspyfleet.v1.MetricsReport
-	9,  // 7: dspyfleet.v1.Node.report_interval:type_name -> google.protobuf.Duration
-	8,  // 8: dspyfleet.v1.MetricsReport.time:type_name -> google.protobuf.Timestamp
+	11, // 7: dspyfleet.v1.Node.report_interval:type_name -> google.protobuf.Duration
+	10, // 8: dspyfleet.v1.MetricsReport.time:type_name -> google.protobuf.Timestamp
 	3,  // 9: dspyfleet.v1.MetricsReport.host:type_name -> dspyfleet.v1.HostMetrics
 	6,  // 10: dspyfleet.v1.MetricsReport.app:type_name -> dspyfleet.v1.AppMetrics
-	9,  // 11: dspyfleet.v1.MetricsReport.window:type_name -> google.protobuf.Duration
+	11, // 11: dspyfleet.v1.MetricsReport.window:type_name -> google.protobuf.Duration
 	4,  // 12: dspyfleet.v1.HostMetrics.disks:type_name -> dspyfleet.v1.DiskUsage
-	9,  // 13: dspyfleet.v1.HostMetrics.uptime:type_name -> google.protobuf.Duration
+	11, // 13: dspyfleet.v1.HostMetrics.uptime:type_name -> google.protobuf.Duration
 	5,  // 14: dspyfleet.v1.HostMetrics.collectors:type_name -> dspyfleet.v1.CollectorStatus
-	9,  // 15: dspyfleet.v1.CollectorStatus.duration:type_name -> google.protobuf.Duration
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	11, // 15: dspyfleet.v1.CollectorStatus.duration:type_name -> google.protobuf.Duration
+	8,  // 16: dspyfleet.v1.AppMetrics.latency:type_name -> dspyfleet.v1.Sketch
+	8,  // 17: dspyfleet.v1.AppMetrics.ttft:type_name -> dspyfleet.v1.Sketch
+	7,  // 18: dspyfleet.v1.AppMetrics.models:type_name -> dspyfleet.v1.AppBreakdown
+	7,  // 19: dspyfleet.v1.AppMetrics.programs:type_name -> dspyfleet.v1.AppBreakdown
+	8,  // 20: dspyfleet.v1.AppBreakdown.latency:type_name -> dspyfleet.v1.Sketch
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_node_proto_init() }
@@ -1104,7 +1421,7 @@ func file_dspyfleet_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dspyfleet_v1_node_proto_rawDesc), len(file_dspyfleet_v1_node_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   7,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
