@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,16 +104,18 @@ func TestStalledConnectionDownThenRecovers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	seqs := make(chan uint64, 4096)
+	var mu sync.Mutex
+	var got []uint64
 	go func() {
-		defer close(seqs)
 		for {
 			ev, err := w.Recv()
 			if err != nil {
 				return
 			}
 			if ev.GetType() == fleetv1.NodeEventType_NODE_EVENT_TYPE_REPORT {
-				seqs <- ev.GetNode().GetLastReport().GetSeq()
+				mu.Lock()
+				got = append(got, ev.GetNode().GetLastReport().GetSeq())
+				mu.Unlock()
 			}
 		}
 	}()
@@ -140,12 +143,15 @@ func TestStalledConnectionDownThenRecovers(t *testing.T) {
 	proxy.Heal()
 	waitState(t, c, "stalled", ready, 10*time.Second)
 	fleettest.Eventually(t, 10*time.Second, "buffered reports delivered", func() bool { return a.Stats().Buffered <= 1 })
+	last := fleettest.Node(t, c, "stalled").GetLastReport().GetSeq()
+	fleettest.Eventually(t, 10*time.Second, "the watcher to see every stored report", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) > 0 && got[len(got)-1] >= last
+	})
 	stopWatch()
-
-	var got []uint64
-	for s := range seqs {
-		got = append(got, s)
-	}
+	mu.Lock()
+	defer mu.Unlock()
 	if len(got) < 5 {
 		t.Fatalf("watched only %d reports: %v", len(got), got)
 	}
