@@ -16,6 +16,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
+	"github.com/dspyfleet/dspyfleet/internal/wire"
+	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -32,6 +34,7 @@ type Agent struct {
 	buf        *reportBuffer
 	state      *stateStore
 	requests   *Requests
+	stats      *reqstats.Aggregator
 	cmds       *commander
 	actions    *builtActions
 	seq        uint64
@@ -106,10 +109,15 @@ func New(cfg Config) (*Agent, error) {
 		buf:        newReportBuffer(cfg.BufferSize),
 		state:      st,
 		requests:   requests,
+		stats:      reqstats.NewAggregator(cfg.Prices, reqstats.DefaultRelativeAccuracy, reqstats.DefaultTopN, time.Now()),
 		cmds:       newCommander(st, built.actions, requests),
 		actions:    built,
 	}, nil
 }
+
+// Record adds one completed DSPy request to the current report window. Request intake calls
+// it; it is cheap and safe for concurrent use.
+func (a *Agent) Record(e reqstats.Event) { a.stats.Add(e) }
 
 // Requests is the in-flight request counter that request intake updates and drains wait on.
 func (a *Agent) Requests() *Requests { return a.requests }
@@ -161,7 +169,7 @@ func (a *Agent) sampleLoop(ctx context.Context) error {
 			Time:   timestamppb.New(now),
 			Seq:    a.seq,
 			Host:   a.sampler.Sample(ctx, now),
-			App:    &fleetv1.AppMetrics{InFlight: uint32(a.requests.InFlight())},
+			App:    wire.AppFromWindow(a.stats.Flush(now), a.requests.InFlight(), 0),
 			Window: durationpb.New(now.Sub(last)),
 		})
 		last = now

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"os"
 	"regexp"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
+	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
 
 // Config configures an agent. DefaultConfig gives the documented defaults.
@@ -49,6 +51,8 @@ type Config struct {
 	// ActionsConfig configures the actions this host carries out besides drain and undrain,
 	// which are built in. A kind without an action is refused with a clear reason.
 	ActionsConfig ActionsConfig
+	// Prices are the model prices (USD per million tokens) used to cost DSPy requests.
+	Prices reqstats.Prices
 	// Actions adds or replaces actions by kind, for programs embedding the agent.
 	Actions map[command.Kind]Action
 	// Logger receives the agent's logs; nil means slog.Default().
@@ -95,6 +99,11 @@ func (c Config) Validate() error {
 	check(c.BufferSize > 0, "--buffer-size %d must be positive", c.BufferSize)
 	check(c.BackoffInitial > 0 && c.BackoffMax >= c.BackoffInitial, "backoff %s..%s must be positive and increasing", c.BackoffInitial, c.BackoffMax)
 	check(c.Watchdog >= 0, "watchdog %s must not be negative", c.Watchdog)
+	for model, p := range c.Prices {
+		ok := p.InputPerMTok >= 0 && p.OutputPerMTok >= 0 && p.CachedInputPerMTok >= 0 &&
+			!math.IsInf(p.InputPerMTok+p.OutputPerMTok+p.CachedInputPerMTok, 0) && !math.IsNaN(p.InputPerMTok+p.OutputPerMTok+p.CachedInputPerMTok)
+		check(ok, "prices[%s]: prices must be finite and not negative", model)
+	}
 	return errors.Join(errs...)
 }
 
@@ -111,6 +120,14 @@ type fileConfig struct {
 	StateDir     *string           `yaml:"state_dir"`
 	BufferSize   *int              `yaml:"buffer_size"`
 	Actions      *ActionsConfig    `yaml:"actions"`
+	Prices       map[string]price  `yaml:"prices"`
+}
+
+// price is a model's price in the config file, USD per million tokens.
+type price struct {
+	Input       float64 `yaml:"input_per_mtok"`
+	Output      float64 `yaml:"output_per_mtok"`
+	CachedInput float64 `yaml:"cached_input_per_mtok"`
 }
 
 // LoadFile applies the YAML file at path onto c. Unknown keys and wrong types are errors naming
@@ -144,6 +161,12 @@ func applyYAML(data []byte, name string, c *Config) error {
 	}
 	if f.Actions != nil {
 		c.ActionsConfig = *f.Actions
+	}
+	if f.Prices != nil {
+		c.Prices = reqstats.Prices{}
+		for model, p := range f.Prices {
+			c.Prices[model] = reqstats.ModelPrice{InputPerMTok: p.Input, OutputPerMTok: p.Output, CachedInputPerMTok: p.CachedInput}
+		}
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ type agentService struct {
 	fleetv1.UnimplementedAgentServiceServer
 	reg          *registry
 	cmds         *commandQueue
+	stats        *requestStats
 	log          *slog.Logger
 	metrics      *metrics
 	now          func() time.Time
@@ -138,12 +139,15 @@ func (a *agentService) handle(sess *session, m *fleetv1.ConnectRequest, out *sen
 			a.metrics.reports.WithLabelValues("rejected").Inc()
 			return rejectReport(rep.GetSeq(), v)
 		}
-		stored, err := a.reg.applyReport(sess, rep)
+		stored, pool, err := a.reg.applyReport(sess, rep)
 		if err != nil {
 			return err
 		}
 		if stored {
 			a.metrics.reports.WithLabelValues("accepted").Inc()
+			if err := a.stats.add(pool, sess.nodeID, rep); err != nil {
+				a.log.Warn("request figures of a report not merged", "node", sess.nodeID, "seq", rep.GetSeq(), "err", err)
+			}
 		} else {
 			a.metrics.reports.WithLabelValues("duplicate").Inc()
 		}

@@ -43,6 +43,8 @@ type Config struct {
 	WatchBuffer int
 	// CommandRetention is how long finished commands are kept.
 	CommandRetention time.Duration
+	// RollupRetention is how long one-minute request rollups are kept.
+	RollupRetention time.Duration
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -67,6 +69,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout:  10 * time.Second,
 		WatchBuffer:      1024,
 		CommandRetention: 7 * 24 * time.Hour,
+		RollupRetention:  14 * 24 * time.Hour,
 	}
 }
 
@@ -94,5 +97,6 @@ func (c Config) Validate() error {
 	check(c.ShutdownTimeout > 0, "--shutdown-timeout %s must be positive", c.ShutdownTimeout)
 	check(c.WatchBuffer > 0, "watch buffer %d must be positive", c.WatchBuffer)
 	check(c.CommandRetention > 0, "--command-retention %s must be positive", c.CommandRetention)
+	check(c.RollupRetention >= time.Hour, "--rollup-retention %s must be at least 1h", c.RollupRetention)
 	return errors.Join(errs...)
 }

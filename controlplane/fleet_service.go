@@ -14,6 +14,7 @@ type fleetService struct {
 	fleetv1.UnimplementedFleetServiceServer
 	reg      *registry
 	cmds     *commandQueue
+	stats    *requestStats
 	stopping <-chan struct{}
 }
 

@@ -15,7 +15,7 @@ type metrics struct {
 
 // newMetrics registers the control plane's metrics, node gauges drawn from reg, and the Go and
 // process collectors on a fresh Prometheus registry.
-func newMetrics(reg *registry) (*prometheus.Registry, *metrics) {
+func newMetrics(reg *registry, stats *requestStats) (*prometheus.Registry, *metrics) {
 	m := &metrics{
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dspyfleet_reports_total",
@@ -36,7 +36,7 @@ func newMetrics(reg *registry) (*prometheus.Registry, *metrics) {
 		}),
 	}
 	pr := prometheus.NewRegistry()
-	pr.MustRegister(m.reports, m.sessions, m.flushes, m.flushErrors, &nodesCollector{reg: reg},
+	pr.MustRegister(m.reports, m.sessions, m.flushes, m.flushErrors, &nodesCollector{reg: reg}, &requestsCollector{stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return pr, m
 }
@@ -62,4 +62,39 @@ func (c *nodesCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(nodesDesc, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
 	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(c.reg.sessions()))
+}
+
+var (
+	dspyRequestsDesc = prometheus.NewDesc("dspyfleet_dspy_requests_total", "DSPy requests reported by the pool's agents.", []string{"pool"}, nil)
+	dspyErrorsDesc   = prometheus.NewDesc("dspyfleet_dspy_errors_total", "DSPy requests that failed.", []string{"pool"}, nil)
+	dspyTokensDesc   = prometheus.NewDesc("dspyfleet_dspy_tokens_total", "Model tokens used, by direction (input, output).", []string{"pool", "direction"}, nil)
+	dspyCacheDesc    = prometheus.NewDesc("dspyfleet_dspy_cache_lookups_total", "DSPy cache lookups, by result (hit, miss).", []string{"pool", "result"}, nil)
+	dspyCostDesc     = prometheus.NewDesc("dspyfleet_dspy_cost_usd_total", "Model cost of the requests, in USD.", []string{"pool"}, nil)
+	dspySavedDesc    = prometheus.NewDesc("dspyfleet_dspy_cache_saved_usd_total", "Model cost DSPy cache hits saved, in USD.", []string{"pool"}, nil)
+)
+
+// requestsCollector exports the cumulative DSPy request counters of each pool. Percentiles are
+// left to GetPoolStats (merged sketches) and to Prometheus histograms on the app side: a
+// quantile gauge cannot be aggregated correctly.
+type requestsCollector struct{ stats *requestStats }
+
+// Describe implements prometheus.Collector.
+func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{dspyRequestsDesc, dspyErrorsDesc, dspyTokensDesc, dspyCacheDesc, dspyCostDesc, dspySavedDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
+	for pool, t := range c.stats.poolTotals() {
+		ch <- prometheus.MustNewConstMetric(dspyRequestsDesc, prometheus.CounterValue, float64(t.requests), pool)
+		ch <- prometheus.MustNewConstMetric(dspyErrorsDesc, prometheus.CounterValue, float64(t.errors), pool)
+		ch <- prometheus.MustNewConstMetric(dspyTokensDesc, prometheus.CounterValue, float64(t.inputTokens), pool, "input")
+		ch <- prometheus.MustNewConstMetric(dspyTokensDesc, prometheus.CounterValue, float64(t.outputTokens), pool, "output")
+		ch <- prometheus.MustNewConstMetric(dspyCacheDesc, prometheus.CounterValue, float64(t.cacheHits), pool, "hit")
+		ch <- prometheus.MustNewConstMetric(dspyCacheDesc, prometheus.CounterValue, float64(t.cacheMisses), pool, "miss")
+		ch <- prometheus.MustNewConstMetric(dspyCostDesc, prometheus.CounterValue, t.costUSD, pool)
+		ch <- prometheus.MustNewConstMetric(dspySavedDesc, prometheus.CounterValue, t.savedUSD, pool)
+	}
 }

@@ -229,21 +229,21 @@ func applyHello(n *fleetv1.Node, h *fleetv1.Hello) bool {
 	return changed
 }
 
-// applyReport stores a validated report of session s. It returns false for a duplicate (a report
-// resent after a reconnect that was already stored) and ErrSessionEnded when s is no longer the
-// node's session.
-func (r *registry) applyReport(s *session, rep *fleetv1.MetricsReport) (bool, error) {
+// applyReport stores a validated report of session s and returns the node's pool. It returns
+// false for a duplicate (a report resent after a reconnect that was already stored) and
+// ErrSessionEnded when s is no longer the node's session.
+func (r *registry) applyReport(s *session, rep *fleetv1.MetricsReport) (bool, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.nodes[s.nodeID]
 	if e == nil || e.sess != s {
-		return false, fmt.Errorf("%w: session of node %q is no longer current", ErrSessionEnded, s.nodeID)
+		return false, "", fmt.Errorf("%w: session of node %q is no longer current", ErrSessionEnded, s.nodeID)
 	}
 	now := r.now()
 	e.lastSeen = now
 	e.downAfter = r.liveness.downAfter(now, e.node.GetReportInterval().AsDuration())
 	if rep.GetSeq() <= e.lastReportSeq {
-		return false, nil
+		return false, e.node.GetPool(), nil
 	}
 	e.lastReportSeq = rep.GetSeq()
 	e.node.LastReport = rep
@@ -252,7 +252,7 @@ func (r *registry) applyReport(s *session, rep *fleetv1.MetricsReport) (bool, er
 	if r.hasReportWatchersLocked() {
 		r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_REPORT, e, fleetv1.NodeState_NODE_STATE_UNSPECIFIED)
 	}
-	return true, nil
+	return true, e.node.GetPool(), nil
 }
 
 // touch records that session s is alive without a report (e.g. a command update).
@@ -386,6 +386,19 @@ func compareStrings(a, b string) int {
 		return 1
 	}
 	return 0
+}
+
+// inFlight returns the in-flight requests of each connected node of pool, from its last report.
+func (r *registry) inFlight(pool string) map[string]uint32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[string]uint32)
+	for id, e := range r.nodes {
+		if e.node.GetPool() == pool && e.sess != nil {
+			out[id] = e.node.GetLastReport().GetApp().GetInFlight()
+		}
+	}
+	return out
 }
 
 // stateCounts returns the number of nodes per pool and state, for metrics.

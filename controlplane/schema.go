@@ -6,6 +6,8 @@ package controlplane
 //	  "schema_version" -> uint64 big-endian, currently schemaVersion
 //	nodes                    one record per node
 //	  <node id>        -> fleetv1.Node (protobuf), including its last metrics report
+//	rollups                  one-minute DSPy request rollups per pool and node, time-ordered
+//	  <8-byte big-endian unix minute><pool>0x00<node> -> fleetv1.AppMetrics (protobuf)
 //	commands                 one record per command, in creation order
 //	  <command id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.CommandRecord (protobuf)
 //
@@ -16,6 +18,7 @@ var (
 	bucketMeta     = []byte("meta")
 	bucketNodes    = []byte("nodes")
 	bucketCommands = []byte("commands")
+	bucketRollups  = []byte("rollups")
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -24,4 +27,4 @@ var (
 const schemaVersion uint64 = 1
 
 // allBuckets lists every bucket the schema requires.
-var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands}
+var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups}

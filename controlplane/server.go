@@ -35,6 +35,7 @@ type Server struct {
 	store    *store
 	reg      *registry
 	cmds     *commandQueue
+	stats    *requestStats
 	metrics  *metrics
 	promReg  *prometheus.Registry
 	grpc     *grpc.Server
@@ -78,6 +79,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	cmds := newCommandQueue(cfg.Now, st, cfg.CommandRetention, cfg.WatchBuffer)
 	cmds.load(recs)
+	stats := newRequestStats(cfg.Now, st, cfg.RollupRetention)
 
 	grpcLn, err := net.Listen("tcp", cfg.GRPCListen)
 	if err != nil {
@@ -91,10 +93,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("--http-listen %s: %w", cfg.HTTPListen, err)
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds,
+		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats,
 		grpcLn: grpcLn, httpLn: httpLn, stopping: make(chan struct{}),
 	}
-	s.promReg, s.metrics = newMetrics(reg)
+	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -132,10 +134,10 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		grpc.ChainStreamInterceptor(logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
 	)
 	fleetv1.RegisterAgentServiceServer(gs, &agentService{
-		reg: s.reg, cmds: s.cmds, log: s.log, metrics: s.metrics, now: s.cfg.Now,
+		reg: s.reg, cmds: s.cmds, stats: s.stats, log: s.log, metrics: s.metrics, now: s.cfg.Now,
 		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew,
 	})
-	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stopping: s.stopping})
+	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
@@ -258,6 +260,10 @@ func (s *Server) flush() error {
 		s.metrics.flushErrors.Inc()
 		s.reg.markDirty(recs)
 		return fmt.Errorf("write %d nodes to %s: %w", len(recs), s.store.path, err)
+	}
+	if err := s.stats.flush(); err != nil {
+		s.metrics.flushErrors.Inc()
+		return fmt.Errorf("write request rollups to %s: %w", s.store.path, err)
 	}
 	if len(recs) > 0 {
 		s.metrics.flushes.Observe(time.Since(start).Seconds())

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/reflect/protoreflect"
 
+	"github.com/dspyfleet/dspyfleet/internal/wire"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -21,6 +22,7 @@ const (
 	maxStringLen      = 256
 	maxDisks          = 256
 	maxCollectors     = 64
+	maxBreakdowns     = 64
 	minReportInterval = 100 * time.Millisecond
 	maxReportInterval = time.Hour
 	defaultPool       = "default"
@@ -137,8 +139,31 @@ func validateReport(r *fleetv1.MetricsReport, now time.Time, maxSkew time.Durati
 	}
 	a := r.GetApp()
 	checkShare(&v, "app.error_rate", a.GetErrorRate(), 1)
+	checkShare(&v, "app.cache_hit_ratio", a.GetCacheHitRatio(), 1)
 	if a.GetErrors() > a.GetRequests() {
 		v.add("app.errors", "exceeds app.requests")
+	}
+	if _, err := wire.WindowFromApp(a, time.Time{}, time.Time{}); err != nil {
+		v.add("app", "%v", err)
+	}
+	if l := a.GetLatency(); l != nil {
+		var n uint64 = l.GetZeroCount()
+		for _, c := range l.GetCounts() {
+			n += c
+		}
+		if n != a.GetRequests() {
+			v.add("app.latency", "holds %d values for %d requests", n, a.GetRequests())
+		}
+	}
+	for field, bs := range map[string][]*fleetv1.AppBreakdown{"app.models": a.GetModels(), "app.programs": a.GetPrograms()} {
+		if len(bs) > maxBreakdowns {
+			v.add(field, "has %d entries, at most %d are allowed", len(bs), maxBreakdowns)
+		}
+		for i, b := range bs {
+			if len(b.GetName()) > maxStringLen || !utf8.ValidString(b.GetName()) || strings.ContainsFunc(b.GetName(), isControl) {
+				v.add(fmt.Sprintf("%s[%d].name", field, i), "must be valid UTF-8 without control characters, at most %d bytes", maxStringLen)
+			}
+		}
 	}
 	return v
 }

@@ -1,0 +1,238 @@
+package controlplane
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dspyfleet/dspyfleet/internal/wire"
+	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// statsTopN is how many models and programs a pool's figures list before "other".
+const statsTopN = 10
+
+// memoryMinutes is how many recent minutes of rollups stay in memory; older ones are read from
+// bbolt.
+const memoryMinutes = 90
+
+// rollupKey names one node's rollup of one minute.
+type rollupKey struct {
+	minute int64 // unix minutes
+	pool   string
+	node   string
+}
+
+// encode is the bbolt key: 8-byte big-endian minute, pool, 0, node — time-ordered so a window
+// is one Cursor.Seek and a scan.
+func (k rollupKey) encode() []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(k.pool)+1+len(k.node)), uint64(k.minute))
+	b = append(b, k.pool...)
+	b = append(b, 0)
+	return append(b, k.node...)
+}
+
+func decodeRollupKey(b []byte) (rollupKey, bool) {
+	if len(b) < 10 {
+		return rollupKey{}, false
+	}
+	pool, node, ok := bytes.Cut(b[8:], []byte{0})
+	if !ok {
+		return rollupKey{}, false
+	}
+	return rollupKey{minute: int64(binary.BigEndian.Uint64(b[:8])), pool: string(pool), node: string(node)}, true
+}
+
+// requestStats keeps one-minute rollups of the DSPy request figures per pool and node: in memory
+// for the recent past, in bbolt (one transaction per flush) for the retention.
+type requestStats struct {
+	now       func() time.Time
+	store     *store
+	retention time.Duration
+
+	mu      sync.Mutex
+	minutes map[rollupKey]reqstats.Window
+	dirty   map[rollupKey]struct{}
+	totals  map[string]*poolTotals // cumulative per pool since start, for Prometheus counters
+	pruned  time.Time              // last deletion of rollups past the retention
+}
+
+// poolTotals are cumulative counters of one pool.
+type poolTotals struct {
+	requests, errors, inputTokens, outputTokens, cacheHits, cacheMisses uint64
+	costUSD, savedUSD                                                   float64
+}
+
+func newRequestStats(now func() time.Time, st *store, retention time.Duration) *requestStats {
+	return &requestStats{
+		now: now, store: st, retention: retention,
+		minutes: make(map[rollupKey]reqstats.Window),
+		dirty:   make(map[rollupKey]struct{}),
+		totals:  make(map[string]*poolTotals),
+	}
+}
+
+// add merges one accepted report's app section into its node's rollup of the report's minute.
+// A buffered report keeps its original time and so lands in the minute it describes.
+func (s *requestStats) add(pool, node string, rep *fleetv1.MetricsReport) error {
+	app := rep.GetApp()
+	if app.GetRequests() == 0 && app.GetLatency() == nil {
+		return nil
+	}
+	t := rep.GetTime().AsTime()
+	start := t.Truncate(time.Minute)
+	w, err := wire.WindowFromApp(app, start, start.Add(time.Minute))
+	if err != nil {
+		return err
+	}
+	key := rollupKey{minute: start.Unix() / 60, pool: pool, node: node}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, ok := s.minutes[key]; ok {
+		if w, err = reqstats.MergeWindows(statsTopN, prev, w); err != nil {
+			return err
+		}
+	}
+	s.minutes[key] = w
+	s.dirty[key] = struct{}{}
+	tot := s.totals[pool]
+	if tot == nil {
+		tot = &poolTotals{}
+		s.totals[pool] = tot
+	}
+	tot.requests += app.GetRequests()
+	tot.errors += app.GetErrors()
+	tot.inputTokens += app.GetInputTokens()
+	tot.outputTokens += app.GetOutputTokens()
+	tot.cacheHits += app.GetCacheHits()
+	tot.cacheMisses += app.GetCacheMisses()
+	tot.costUSD += app.GetCostUsd()
+	tot.savedUSD += app.GetSavedUsd()
+	return nil
+}
+
+// flush writes changed rollups in one transaction, forgets minutes older than the in-memory
+// span, and deletes stored minutes past the retention.
+func (s *requestStats) flush() error {
+	now := s.now()
+	s.mu.Lock()
+	recs := make(map[string][]byte, len(s.dirty))
+	for k := range s.dirty {
+		b, err := proto.Marshal(wire.AppFromWindow(s.minutes[k], 0, 0))
+		if err != nil {
+			s.mu.Unlock()
+			return err
+		}
+		recs[string(k.encode())] = b
+	}
+	clear(s.dirty)
+	oldest := now.Add(-memoryMinutes*time.Minute).Unix() / 60
+	maps.DeleteFunc(s.minutes, func(k rollupKey, _ reqstats.Window) bool { return k.minute < oldest })
+	prune := now.Sub(s.pruned) >= time.Minute
+	if prune {
+		s.pruned = now
+	}
+	s.mu.Unlock()
+	if len(recs) == 0 && !prune {
+		return nil
+	}
+	cutoff := binary.BigEndian.AppendUint64(nil, uint64(now.Add(-s.retention).Unix()/60))
+	return s.store.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRollups)
+		for k, v := range recs {
+			if err := b.Put([]byte(k), v); err != nil {
+				return err
+			}
+		}
+		if !prune {
+			return nil
+		}
+		c := b.Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k, cutoff) < 0; k, _ = c.Next() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// window merges the rollups of pool in [from, now], per node, from memory and bbolt.
+func (s *requestStats) window(pool string, from time.Time) (map[string][]reqstats.Window, error) {
+	first := from.Unix() / 60
+	byNode := make(map[string][]reqstats.Window)
+	s.mu.Lock()
+	memFirst := int64(1<<63 - 1)
+	for k, w := range s.minutes {
+		memFirst = min(memFirst, k.minute)
+		if k.pool == pool && k.minute >= first {
+			byNode[k.node] = append(byNode[k.node], w)
+		}
+	}
+	s.mu.Unlock()
+	if first >= memFirst {
+		return byNode, nil
+	}
+	err := s.store.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRollups).Cursor()
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {
+			key, ok := decodeRollupKey(k)
+			if !ok || key.minute >= memFirst {
+				break
+			}
+			if key.pool != pool {
+				continue
+			}
+			app := &fleetv1.AppMetrics{}
+			if err := proto.Unmarshal(v, app); err != nil {
+				return fmt.Errorf("%w: rollup %x: %v", ErrCorruptStore, k, err)
+			}
+			start := time.Unix(key.minute*60, 0)
+			w, err := wire.WindowFromApp(app, start, start.Add(time.Minute))
+			if err != nil {
+				return fmt.Errorf("%w: rollup %x: %v", ErrCorruptStore, k, err)
+			}
+			byNode[key.node] = append(byNode[key.node], w)
+		}
+		return nil
+	})
+	return byNode, err
+}
+
+// pools returns the pools with cumulative totals, sorted, and a copy of their totals.
+func (s *requestStats) poolTotals() map[string]poolTotals {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]poolTotals, len(s.totals))
+	for p, t := range s.totals {
+		out[p] = *t
+	}
+	return out
+}
+
+// toRequestStats renders a merged window.
+func toRequestStats(name string, w reqstats.Window, inFlight uint32) *fleetv1.RequestStats {
+	app := wire.AppFromWindow(w, int(inFlight), 0)
+	return &fleetv1.RequestStats{
+		Name: name, Start: timestamppb.New(w.Start), End: timestamppb.New(w.End),
+		Requests: app.GetRequests(), Errors: app.GetErrors(), ErrorRate: app.GetErrorRate(), RequestsPerSecond: app.GetRequestsPerSecond(),
+		LatencyP50Ms: app.GetLatencyP50Ms(), LatencyP95Ms: app.GetLatencyP95Ms(), LatencyP99Ms: app.GetLatencyP99Ms(),
+		InputTokens: app.GetInputTokens(), OutputTokens: app.GetOutputTokens(), CacheHits: app.GetCacheHits(), CacheMisses: app.GetCacheMisses(),
+		CacheHitRatio: app.GetCacheHitRatio(), CostUsd: app.GetCostUsd(), SavedUsd: app.GetSavedUsd(), InFlight: inFlight,
+		Latency: app.GetLatency(), Models: app.GetModels(), Programs: app.GetPrograms(),
+	}
+}
+
+// sortedKeys returns m's keys in order.
+func sortedKeys[V any](m map[string]V) []string {
+	return slices.Sorted(maps.Keys(m))
+}

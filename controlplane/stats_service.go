@@ -1,0 +1,62 @@
+package controlplane
+
+import (
+	"context"
+	"time"
+
+	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// defaultStatsWindow is GetPoolStats' window when the request names none.
+const defaultStatsWindow = 5 * time.Minute
+
+// GetPoolStats merges the pool's one-minute rollups over the window: counts add, latency
+// sketches merge (percentiles are never averaged), models and programs are cut to the top ten.
+func (f *fleetService) GetPoolStats(_ context.Context, req *fleetv1.GetPoolStatsRequest) (*fleetv1.GetPoolStatsResponse, error) {
+	pool := req.GetPool()
+	if pool == "" {
+		pool = defaultPool
+	}
+	if !validID(pool) {
+		return nil, toStatus(invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", truncate(pool)))
+	}
+	window := defaultStatsWindow
+	if w := req.GetWindow(); w != nil {
+		window = w.AsDuration()
+		if !w.IsValid() || window < time.Minute || window > f.stats.retention {
+			return nil, toStatus(invalidf("window: %s must be between 1m and the rollup retention %s", window, f.stats.retention))
+		}
+	}
+	now := f.stats.now()
+	from := now.Add(-window)
+	byNode, err := f.stats.window(pool, from)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	inFlight := f.reg.inFlight(pool)
+	resp := &fleetv1.GetPoolStatsResponse{}
+	var all []reqstats.Window
+	var poolInFlight uint32
+	for _, n := range inFlight {
+		poolInFlight += n
+	}
+	for _, node := range sortedKeys(byNode) {
+		w, err := reqstats.MergeWindows(statsTopN, byNode[node]...)
+		if err != nil {
+			return nil, toStatus(err)
+		}
+		w.Start, w.End = from, now
+		all = append(all, w)
+		resp.Nodes = append(resp.Nodes, toRequestStats(node, w, inFlight[node]))
+	}
+	total := reqstats.Window{Start: from, End: now}
+	if len(all) > 0 {
+		if total, err = reqstats.MergeWindows(statsTopN, all...); err != nil {
+			return nil, toStatus(err)
+		}
+	}
+	total.Start, total.End = from, now
+	resp.Pool = toRequestStats(pool, total, poolInFlight)
+	return resp, nil
+}
