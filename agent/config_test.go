@@ -95,3 +95,53 @@ func TestValidate(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadFileActionsAndPrices parses the actions and prices sections as the README shows them.
+func TestLoadFileActionsAndPrices(t *testing.T) {
+	yaml := `
+prices:
+  openai/gpt-4o-mini: {input_per_mtok: 0.15, output_per_mtok: 0.6}
+actions:
+  service:
+    manager: process
+    command: [/opt/dspy/bin/serve, --port, "{port}"]
+    base_port: 8000
+    stop_grace: 10s
+    health: {url: "http://127.0.0.1:{port}/healthz", timeout: 30s}
+  deploy:
+    hook: [/opt/dspy/bin/deploy]
+    timeout: 10m
+  cleanup:
+    - {root: /var/log/dspy, patterns: ["*.log"], max_age: 168h}
+    - {root: /var/cache/dspy, max_bytes: 10737418240}
+  backup:
+    paths: [/etc/dspy, /var/lib/dspy/programs]
+    dir: /var/backups/dspy
+    keep: 7
+`
+	path := filepath.Join(t.TempDir(), "agent.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := DefaultConfig()
+	if err := LoadFile(path, &c); err != nil {
+		t.Fatal(err)
+	}
+	a := c.ActionsConfig
+	if a.Service.Manager != "process" || a.Service.BasePort != 8000 || a.Service.StopGrace != 10*time.Second || a.Service.Health.Timeout != 30*time.Second {
+		t.Fatalf("service %+v", a.Service)
+	}
+	if a.Deploy.Timeout != 10*time.Minute || len(a.Cleanup) != 2 || a.Cleanup[1].MaxBytes != 10737418240 || a.Backup.Keep != 7 {
+		t.Fatalf("actions %+v", a)
+	}
+	if p := c.Prices["openai/gpt-4o-mini"]; p.InputPerMTok != 0.15 || p.OutputPerMTok != 0.6 {
+		t.Fatalf("prices %+v", c.Prices)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("actions:\n  cleanup:\n    - {root: /x, max_agee: 1h}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := LoadFile(bad, &c); err == nil || !strings.Contains(err.Error(), "max_agee") {
+		t.Fatalf("typo in a nested key: %v", err)
+	}
+}
