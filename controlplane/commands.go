@@ -253,10 +253,10 @@ func (q *commandQueue) update(nodeID string, u *fleetv1.CommandUpdate) (*fleetv1
 		q.mu.Unlock()
 		return nil, nil
 	}
-	q.transitionLocked(e, next, u.GetDetail(), q.now())
 	if len(u.GetFields()) > 0 {
 		e.rec.Fields = maps.Clone(u.GetFields())
 	}
+	q.transitionLocked(e, next, u.GetDetail(), q.now())
 	var done *fleetv1.CommandRecord
 	if terminal(next) {
 		done = proto.Clone(e.rec).(*fleetv1.CommandRecord)

@@ -188,6 +188,9 @@ func TestCommandRunsOnceWithItsOutcome(t *testing.T) {
 			t.Fatal(err)
 		}
 		watched = append(watched, ev.GetCommand().GetState())
+		if ev.GetCommand().GetState() == succeeded && ev.GetCommand().GetFields()["version"] != "1.4.2" {
+			t.Fatalf("the watched outcome lacks its fields: %v", ev.GetCommand())
+		}
 	}
 	if len(watched) != 5 {
 		t.Fatalf("watched states %v", watched)

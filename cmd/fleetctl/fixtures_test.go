@@ -87,3 +87,50 @@ func fixtureNodes() []*fleetv1.Node {
 		},
 	}
 }
+
+// fixtureCommands returns a deploy that succeeded with fields, a restart that failed with a long
+// detail, and a pending cleanup that has no outcome yet, newest first.
+func fixtureCommands() []*fleetv1.CommandRecord {
+	transition := func(s fleetv1.CommandState, ago time.Duration, detail string) *fleetv1.CommandTransition {
+		return &fleetv1.CommandTransition{State: s, Time: before(ago), Detail: detail}
+	}
+	return []*fleetv1.CommandRecord{
+		{
+			Command: &fleetv1.Command{
+				Id: "0189c3a4b5d6e7f80000000000000003", Seq: 3, Kind: fleetv1.CommandKind_COMMAND_KIND_CLEANUP,
+				Params:   map[string]string{"dry_run": "true"},
+				Deadline: timestamppb.New(fixtureNow.Add(9 * time.Minute)), RequestedBy: "api@10.0.0.9:4242",
+			},
+			NodeId: "web-1", State: fleetv1.CommandState_COMMAND_STATE_PENDING, Detail: "queued",
+			History: []*fleetv1.CommandTransition{transition(fleetv1.CommandState_COMMAND_STATE_PENDING, time.Minute, "queued")},
+			Created: before(time.Minute), Updated: before(time.Minute),
+		},
+		{
+			Command: &fleetv1.Command{
+				Id: "0189c3a4b5d6e7f80000000000000002", Seq: 2, Kind: fleetv1.CommandKind_COMMAND_KIND_RESTART,
+				Deadline: before(50 * time.Minute), RequestedBy: "api@10.0.0.9:4242",
+			},
+			NodeId: "gpu-7", State: fleetv1.CommandState_COMMAND_STATE_FAILED,
+			Detail:  "no restart action is configured on this agent; add it under actions in the agent config",
+			History: []*fleetv1.CommandTransition{transition(fleetv1.CommandState_COMMAND_STATE_PENDING, time.Hour, "queued")},
+			Created: before(time.Hour), Updated: before(time.Hour),
+		},
+		{
+			Command: &fleetv1.Command{
+				Id: "0189c3a4b5d6e7f80000000000000001", Seq: 1, Kind: fleetv1.CommandKind_COMMAND_KIND_DEPLOY,
+				Params:   map[string]string{"version": "1.2.3"},
+				Deadline: before(2*time.Hour - 10*time.Minute), RequestedBy: "api@10.0.0.9:4242", Reason: "release\n1.2.3",
+			},
+			NodeId: "web-1", State: fleetv1.CommandState_COMMAND_STATE_SUCCEEDED, Detail: "now running 1.2.3",
+			Fields: map[string]string{"version": "1.2.3", "exit_status": "0"},
+			History: []*fleetv1.CommandTransition{
+				transition(fleetv1.CommandState_COMMAND_STATE_PENDING, 2*time.Hour, "queued"),
+				transition(fleetv1.CommandState_COMMAND_STATE_SENT, 2*time.Hour-time.Second, "sent to the agent"),
+				transition(fleetv1.CommandState_COMMAND_STATE_ACCEPTED, 2*time.Hour-2*time.Second, "accepted"),
+				transition(fleetv1.CommandState_COMMAND_STATE_RUNNING, 2*time.Hour-2*time.Second, "running"),
+				transition(fleetv1.CommandState_COMMAND_STATE_SUCCEEDED, 2*time.Hour-9*time.Second, "now running 1.2.3"),
+			},
+			Created: before(2 * time.Hour), Updated: before(2*time.Hour - 9*time.Second),
+		},
+	}
+}

@@ -1,12 +1,16 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // outputFormat is the value of -o/--output.
@@ -53,6 +57,89 @@ func (l *stateList) Set(s string) error {
 		*l = append(*l, state)
 	}
 	return nil
+}
+
+// commandStateList is the value of "cmd list --state": comma-separated command state names,
+// repeatable.
+type commandStateList []fleetv1.CommandState
+
+// String implements flag.Value.
+func (l *commandStateList) String() string {
+	names := make([]string, len(*l))
+	for i, s := range *l {
+		names[i] = commandStateName(s)
+	}
+	return strings.Join(names, ",")
+}
+
+// Set implements flag.Value.
+func (l *commandStateList) Set(s string) error {
+	for name := range strings.SplitSeq(s, ",") {
+		state, err := parseCommandState(strings.TrimSpace(name))
+		if err != nil {
+			return err
+		}
+		*l = append(*l, state)
+	}
+	return nil
+}
+
+// kindList is the value of "cmd list --kind": comma-separated command kind names, repeatable.
+type kindList []fleetv1.CommandKind
+
+// String implements flag.Value.
+func (l *kindList) String() string {
+	names := make([]string, len(*l))
+	for i, k := range *l {
+		names[i] = kindName(k)
+	}
+	return strings.Join(names, ",")
+}
+
+// Set implements flag.Value.
+func (l *kindList) Set(s string) error {
+	for name := range strings.SplitSeq(s, ",") {
+		kind, err := parseKind(strings.TrimSpace(name))
+		if err != nil {
+			return err
+		}
+		*l = append(*l, kind)
+	}
+	return nil
+}
+
+// positiveDuration is the value of a duration flag that is sent only when given, such as
+// --deadline: it sets *p, which stays nil (the server's default) otherwise.
+type positiveDuration struct{ p **durationpb.Duration }
+
+// String implements flag.Value.
+func (d positiveDuration) String() string {
+	if d.p == nil || *d.p == nil {
+		return ""
+	}
+	return (*d.p).AsDuration().String()
+}
+
+// Set implements flag.Value.
+func (d positiveDuration) Set(s string) error {
+	v, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration like 30s, 5m or 1h")
+	}
+	if v <= 0 {
+		return errors.New("must be positive")
+	}
+	*d.p = durationpb.New(v)
+	return nil
+}
+
+// parseLimit parses the value of --limit: a whole number that fits the API's uint32.
+func parseLimit(s string) (uint32, error) {
+	n, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return 0, errors.New("must be a whole number, 0 or more")
+	}
+	return uint32(n), nil
 }
 
 // labelSet is the value of --label: one KEY=VALUE per flag, repeatable.

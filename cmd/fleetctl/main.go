@@ -1,6 +1,7 @@
-// Command fleetctl is the operator CLI for a dspyfleet control plane. It lists, shows and watches
-// the fleet's nodes over the admin gRPC API and prints them as tables or as the protojson form of
-// the API's messages (the same JSON grpcurl prints).
+// Command fleetctl is the operator CLI for a dspyfleet control plane. Over the admin gRPC API it
+// lists, shows, watches, drains and undrains the fleet's nodes, and sends, lists, shows, cancels
+// and watches the commands pushed to their agents. It prints tables or the protojson form of the
+// API's messages (the same JSON grpcurl prints).
 //
 // Run "fleetctl help" for the commands and flags.
 package main

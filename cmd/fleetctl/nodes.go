@@ -46,6 +46,22 @@ func parseNodes(g *globals, args []string) (command, error) {
 		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
 			return watchNodes(ctx, client, req, g, stdout)
 		}, nil
+	case "drain":
+		req, err := parseDrain(g, args[1:])
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
+			return drainNode(ctx, client, req, g, stdout)
+		}, nil
+	case "undrain":
+		req, err := parseUndrain(g, args[1:])
+		if err != nil {
+			return nil, err
+		}
+		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
+			return undrainNode(ctx, client, req, g, stdout)
+		}, nil
 	}
 	return nil, usageErrorf(nodesUsage, "nodes: unknown command %q", args[0])
 }

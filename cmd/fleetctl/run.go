@@ -42,10 +42,16 @@ func newGlobals() *globals {
 // register adds the global flags to fs. Each flag's default is its current value, so registering
 // on a command's flag set keeps what was parsed before the command name.
 func (g *globals) register(fs *flag.FlagSet) {
+	g.registerButTimeout(fs)
+	fs.DurationVar(&g.timeout, "timeout", g.timeout, "")
+}
+
+// registerButTimeout adds the global flags except --timeout to fs, for a command whose own
+// --timeout means something else ("cmd send"); the global one is then given before the command.
+func (g *globals) registerButTimeout(fs *flag.FlagSet) {
 	fs.StringVar(&g.addr, "addr", g.addr, "")
 	fs.Var(&g.output, "o", "")
 	fs.Var(&g.output, "output", "")
-	fs.DurationVar(&g.timeout, "timeout", g.timeout, "")
 }
 
 // usageError is a bad command line. It carries the usage text of the command it concerns; wrapping
@@ -112,6 +118,8 @@ func parse(g *globals, args []string) (command, error) {
 		return nil, help(args[1:])
 	case "nodes":
 		return parseNodes(g, args[1:])
+	case "cmd":
+		return parseCmd(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }
@@ -131,10 +139,17 @@ func withClient(g *globals, f func(fleetv1.FleetServiceClient) error) error {
 // them and that already holds the global flags. Flags carry no help strings: the usage texts in
 // usage.go are the one description of them.
 func newFlagSet(name string, g *globals) *flag.FlagSet {
+	fs := newBareFlagSet(name)
+	g.register(fs)
+	return fs
+}
+
+// newBareFlagSet returns a flag set for the command name that reports errors instead of printing
+// them and holds no flags yet.
+func newBareFlagSet(name string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
-	g.register(fs)
 	return fs
 }
 

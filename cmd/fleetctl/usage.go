@@ -9,8 +9,9 @@ import (
 const globalFlagsText = `Global flags (before the command or among its flags):
   --addr HOST:PORT      control plane address (default $DSPYFLEET_ADDR, else 127.0.0.1:7070)
   -o, --output FORMAT   table or json (default table); json is the API's protojson, as grpcurl prints it
-  --timeout DURATION    limit for each request, and for watch the wait for its first event;
-                        0 means none (default 10s)
+  --timeout DURATION    limit for each request, and for nodes watch the wait for its first event;
+                        0 means none (default 10s). "cmd send" has a --timeout of its own: give
+                        this one before "cmd" there
 `
 
 // usageText is the usage of fleetctl as a whole.
@@ -19,20 +20,29 @@ const usageText = `Usage: fleetctl [global flags] <command> [flags] [args]
 fleetctl operates a dspyfleet control plane over its admin gRPC API.
 
 Commands:
-  nodes list    List nodes, filtered by pool, state and labels.
-  nodes get     Show one node in detail.
-  nodes watch   Print node events as they happen, until interrupted.
-  help          Show help, e.g. "fleetctl help nodes list". Every command also takes -h.
+  nodes list      List nodes, filtered by pool, state and labels.
+  nodes get       Show one node in detail.
+  nodes watch     Print node events as they happen, until interrupted.
+  nodes drain     Take a node out of routing at once and have its agent drain it.
+  nodes undrain   Have a drained or draining node take traffic again.
+  cmd send        Send a command (restart, deploy, scale, ...) to a node; --wait for its outcome.
+  cmd list        List commands, newest first, filtered by node, state and kind.
+  cmd get         Show one command: parameters, outcome and history.
+  cmd cancel      Cancel a command that has not been delivered yet.
+  cmd watch       Print command changes as they happen, until interrupted.
+  help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
 
 // nodesUsage is the usage of the nodes command group.
-const nodesUsage = `Usage: fleetctl nodes <list|get|watch> [flags] [args]
+const nodesUsage = `Usage: fleetctl nodes <list|get|watch|drain|undrain> [flags] [args]
 
 Commands:
-  list    List nodes, filtered by pool, state and labels.
-  get     Show one node in detail.
-  watch   Print node events as they happen, until interrupted.
+  list      List nodes, filtered by pool, state and labels.
+  get       Show one node in detail.
+  watch     Print node events as they happen, until interrupted.
+  drain     Take a node out of routing at once and have its agent drain it.
+  undrain   Have a drained or draining node take traffic again.
 
 Run "fleetctl nodes <command> -h" for a command's flags.
 `
@@ -70,13 +80,134 @@ Flags:
 
 ` + globalFlagsText
 
+// drainUsage is the usage of "nodes drain".
+const drainUsage = `Usage: fleetctl nodes drain [--deadline DURATION] [--reason TEXT] ID
+
+Take the node out of routing at once (state draining) and queue a drain command for its
+agent, which stops taking requests and reports drained when none is left in flight, or at
+the deadline. Prints the command; follow it with "fleetctl cmd get CMD-ID". With -o json,
+print the CommandRecord.
+
+Flags:
+  --deadline DURATION   longest wait for in-flight requests to finish (default 5m)
+  --reason TEXT         why, for the audit trail
+
+` + globalFlagsText
+
+// undrainUsage is the usage of "nodes undrain".
+const undrainUsage = `Usage: fleetctl nodes undrain [--reason TEXT] ID
+
+Queue an undrain command: the node returns to ready when its agent confirms. With -o json,
+print the CommandRecord.
+
+Flags:
+  --reason TEXT         why, for the audit trail
+
+` + globalFlagsText
+
+// cmdUsage is the usage of the cmd command group.
+const cmdUsage = `Usage: fleetctl cmd <send|list|get|cancel|watch> [flags] [args]
+
+Commands:
+  send     Send a command to a node; --wait for its outcome.
+  list     List commands, newest first, filtered by node, state and kind.
+  get      Show one command: parameters, outcome and history.
+  cancel   Cancel a command that has not been delivered yet.
+  watch    Print command changes as they happen, until interrupted.
+
+Run "fleetctl cmd <command> -h" for a command's flags.
+`
+
+// sendUsage is the usage of "cmd send".
+var sendUsage = `Usage: fleetctl cmd send [flags] NODE-ID KIND
+
+Queue a command for a node. The agent carries it out with the action configured on its own
+host for KIND, one of: ` + strings.Join(kindNames(), ", ") + `.
+Prints the command's id and state; with -o json, the CommandRecord.
+
+Flags of one kind each:
+  --version V           deploy: the version to run (required)
+  --instances N         scale: how many instances to run, 0 to 1024 (required)
+  --dry-run             cleanup: report what would be deleted, delete nothing
+  --deadline DURATION   drain: longest wait for in-flight requests to finish (default 5m)
+
+Flags:
+  --timeout DURATION    the command expires unless its agent starts it within this time
+                        (default 10m). Not the request limit: give that before "cmd"
+  --reason TEXT         why, for the audit trail
+  --wait                wait until the command has finished, print how it ended (with -o
+                        json the final CommandRecord only) and exit with 1 unless it
+                        succeeded; Ctrl-C stops waiting, not the command
+
+Global flags (before the command or among its flags, but --timeout only before "cmd"):
+  --addr HOST:PORT      control plane address (default $DSPYFLEET_ADDR, else 127.0.0.1:7070)
+  -o, --output FORMAT   table or json (default table); json is the API's protojson, as grpcurl prints it
+  --timeout DURATION    limit for each request, e.g. "fleetctl --timeout 30s cmd send ...";
+                        0 means none (default 10s)
+`
+
+// cmdListUsage is the usage of "cmd list".
+var cmdListUsage = `Usage: fleetctl cmd list [--node ID] [--state STATE,...] [--kind KIND,...] [--limit N]
+
+List the commands matching every given filter, newest first.
+
+Flags:
+  --node ID             only commands for this node
+  --state STATE,...     only commands in one of these states; repeatable
+                        (` + strings.Join(commandStateNames(), ", ") + `)
+  --kind KIND,...       only commands of one of these kinds; repeatable
+                        (` + strings.Join(kindNames(), ", ") + `)
+  --limit N             at most N commands (default 100)
+
+` + globalFlagsText
+
+// cmdGetUsage is the usage of "cmd get".
+const cmdGetUsage = `Usage: fleetctl cmd get [flags] ID
+
+Show one command: node, kind and parameters, state and detail, the fields the agent reported
+(bytes freed, archive and sha256, exit status, version, ...), who asked and why, its
+deadline, and every state it went through.
+
+` + globalFlagsText
+
+// cancelUsage is the usage of "cmd cancel".
+const cancelUsage = `Usage: fleetctl cmd cancel [--reason TEXT] ID
+
+Cancel a command that is still pending (not yet delivered to its agent). A command that was
+delivered runs or expires at its deadline; cancelling it fails with FailedPrecondition.
+
+Flags:
+  --reason TEXT         why, for the audit trail
+
+` + globalFlagsText
+
+// cmdWatchUsage is the usage of "cmd watch".
+const cmdWatchUsage = `Usage: fleetctl cmd watch [--node ID]
+
+Print one line per command change (time, command id, node, kind, state, detail) until
+Ctrl-C. Nothing is printed until a command changes, so --timeout does not apply. With -o
+json, print one WatchCommandsResponse per line.
+
+Flags:
+  --node ID             only commands for this node
+
+` + globalFlagsText
+
 // usages maps each command path that "fleetctl help" knows to its usage text.
 var usages = map[string]string{
-	"":            usageText,
-	"nodes":       nodesUsage,
-	"nodes list":  listUsage,
-	"nodes get":   getUsage,
-	"nodes watch": watchUsage,
+	"":              usageText,
+	"nodes":         nodesUsage,
+	"nodes list":    listUsage,
+	"nodes get":     getUsage,
+	"nodes watch":   watchUsage,
+	"nodes drain":   drainUsage,
+	"nodes undrain": undrainUsage,
+	"cmd":           cmdUsage,
+	"cmd send":      sendUsage,
+	"cmd list":      cmdListUsage,
+	"cmd get":       cmdGetUsage,
+	"cmd cancel":    cancelUsage,
+	"cmd watch":     cmdWatchUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.
