@@ -120,6 +120,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parseNodes(g, args[1:])
 	case "cmd":
 		return parseCmd(g, args[1:])
+	case "pools":
+		return parsePools(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }

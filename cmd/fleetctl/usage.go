@@ -30,6 +30,7 @@ Commands:
   cmd get         Show one command: parameters, outcome and history.
   cmd cancel      Cancel a command that has not been delivered yet.
   cmd watch       Print command changes as they happen, until interrupted.
+  pools stats     Show a pool's DSPy request figures per node, model and program.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
@@ -208,6 +209,8 @@ var usages = map[string]string{
 	"cmd get":       cmdGetUsage,
 	"cmd cancel":    cancelUsage,
 	"cmd watch":     cmdWatchUsage,
+	"pools":         poolsUsage,
+	"pools stats":   poolStatsUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.

@@ -126,9 +126,17 @@ func TestWaitJSON(t *testing.T) {
 func TestWaitInterrupted(t *testing.T) {
 	fastPoll(t)
 	addr := startServer(t, &commandServer{states: toRunning})
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	var stdout, stderr syncBuffer
+	go func() {
+		// Interrupt once the command was sent and the wait began, as Ctrl-C would.
+		for !strings.Contains(stdout.String(), "c1") {
+			time.Sleep(5 * time.Millisecond)
+		}
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+	}()
 	code := run(ctx, []string{"--addr", addr, "cmd", "send", "web-1", "deploy", "--version", "9", "--wait"}, &stdout, &stderr)
 	if want := "fleetctl: stopped waiting: command c1 is still running; see fleetctl cmd get c1\n"; code != exitError || stderr.String() != want {
 		t.Errorf("exit code %d, stderr %q; want 1 and %q", code, stderr.String(), want)

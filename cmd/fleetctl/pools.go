@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// poolsUsage is the usage of the pools command group.
+const poolsUsage = `Usage: fleetctl pools <stats> [flags]
+
+Commands:
+  stats   Show a pool's DSPy request figures: per pool, per node, per model and per program.
+
+Run "fleetctl pools <command> -h" for a command's flags.
+`
+
+// poolStatsUsage is the usage of "pools stats".
+const poolStatsUsage = `Usage: fleetctl pools stats [--pool POOL] [--window DURATION]
+
+Show the pool's requests, errors, latency percentiles (from merged sketches), tokens, cache hits
+and model cost over the window, then the same per node, model and program. With -o json, the
+GetPoolStatsResponse.
+
+Flags:
+  --pool POOL           the pool (default "default")
+  --window DURATION     how far back, 1m up to the rollup retention (default 5m)
+
+` + globalFlagsText
+
+// parsePools parses "fleetctl pools <command>"; args follow "pools".
+func parsePools(g *globals, args []string) (command, error) {
+	fs := newFlagSet("pools", g)
+	if err := fs.Parse(args); err != nil {
+		return nil, &usageError{usage: poolsUsage, err: err}
+	}
+	args = fs.Args()
+	if len(args) == 0 {
+		return nil, usageErrorf(poolsUsage, "pools: missing command")
+	}
+	if args[0] != "stats" {
+		return nil, usageErrorf(poolsUsage, "pools: unknown command %q", args[0])
+	}
+	req, err := parsePoolStats(g, args[1:])
+	if err != nil {
+		return nil, err
+	}
+	return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
+		return poolStats(ctx, client, req, g, stdout)
+	}, nil
+}
+
+// parsePoolStats parses the arguments of "pools stats" into its request.
+func parsePoolStats(g *globals, args []string) (*fleetv1.GetPoolStatsRequest, error) {
+	fs := newFlagSet("pools stats", g)
+	pool := fs.String("pool", "", "")
+	window := fs.Duration("window", 0, "")
+	pos, err := parseCommand(fs, g, args, poolStatsUsage)
+	if err != nil {
+		return nil, err
+	}
+	if len(pos) > 0 {
+		return nil, usageErrorf(poolStatsUsage, "pools stats: unexpected argument %q", pos[0])
+	}
+	if *window < 0 {
+		return nil, usageErrorf(poolStatsUsage, "pools stats: --window %s must be positive", *window)
+	}
+	req := &fleetv1.GetPoolStatsRequest{Pool: *pool}
+	if *window > 0 {
+		req.Window = durationpb.New(*window)
+	}
+	return req, nil
+}
+
+// poolStats runs "pools stats".
+func poolStats(ctx context.Context, client fleetv1.FleetServiceClient, req *fleetv1.GetPoolStatsRequest, g *globals, stdout io.Writer) error {
+	ctx, cancel := withTimeout(ctx, g.timeout)
+	defer cancel()
+	resp, err := client.GetPoolStats(ctx, req)
+	if err != nil {
+		return err
+	}
+	if g.output == formatJSON {
+		return writeJSON(stdout, jsonIndented, resp)
+	}
+	return writePoolStats(stdout, resp)
+}
+
+// writePoolStats prints the pool's figures, then one table per node, model and program.
+func writePoolStats(w io.Writer, resp *fleetv1.GetPoolStatsResponse) error {
+	p := resp.GetPool()
+	window := p.GetEnd().AsTime().Sub(p.GetStart().AsTime()).Round(time.Second)
+	fmt.Fprintf(w, "Pool %s, last %s\n", p.GetName(), window)
+	fmt.Fprintf(w, "  Requests:  %d (%d errors, %.1f%%), %.2f/s, %d in flight\n", p.GetRequests(), p.GetErrors(), 100*p.GetErrorRate(), p.GetRequestsPerSecond(), p.GetInFlight())
+	fmt.Fprintf(w, "  Latency:   p50 %.1fms, p95 %.1fms, p99 %.1fms\n", p.GetLatencyP50Ms(), p.GetLatencyP95Ms(), p.GetLatencyP99Ms())
+	fmt.Fprintf(w, "  Tokens:    %d in, %d out\n", p.GetInputTokens(), p.GetOutputTokens())
+	fmt.Fprintf(w, "  Cache:     %d hits, %d misses (%.1f%% hit ratio), saved $%.4f\n", p.GetCacheHits(), p.GetCacheMisses(), 100*p.GetCacheHitRatio(), p.GetSavedUsd())
+	fmt.Fprintf(w, "  Cost:      $%.4f\n", p.GetCostUsd())
+	if len(resp.GetNodes()) > 0 {
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+		fmt.Fprintln(tw, "NODE\tREQUESTS\tERRORS\tP50 MS\tP95 MS\tP99 MS\tTOKENS IN\tTOKENS OUT\tCOST $")
+		for _, n := range resp.GetNodes() {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.4f\n", n.GetName(), n.GetRequests(), n.GetErrors(),
+				n.GetLatencyP50Ms(), n.GetLatencyP95Ms(), n.GetLatencyP99Ms(), n.GetInputTokens(), n.GetOutputTokens(), n.GetCostUsd())
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	for _, part := range []struct {
+		title string
+		rows  []*fleetv1.AppBreakdown
+	}{{"MODEL", p.GetModels()}, {"PROGRAM", p.GetPrograms()}} {
+		if len(part.rows) == 0 {
+			continue
+		}
+		fmt.Fprintln(w)
+		tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
+		fmt.Fprintf(tw, "%s\tREQUESTS\tERRORS\tCACHE HITS\tTOKENS IN\tTOKENS OUT\tCOST $\n", part.title)
+		for _, b := range part.rows {
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.4f\n", b.GetName(), b.GetRequests(), b.GetErrors(), b.GetCacheHits(), b.GetInputTokens(), b.GetOutputTokens(), b.GetCostUsd())
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+func TestParsePoolStats(t *testing.T) {
+	tests := []struct {
+		args    []string
+		want    *fleetv1.GetPoolStatsRequest
+		wantErr string
+	}{
+		{nil, &fleetv1.GetPoolStatsRequest{}, ""},
+		{[]string{"--pool", "gpu", "--window", "1h"}, &fleetv1.GetPoolStatsRequest{Pool: "gpu", Window: durationpb.New(time.Hour)}, ""},
+		{[]string{"--window", "-1m"}, nil, "--window"},
+		{[]string{"extra"}, nil, "unexpected argument"},
+		{[]string{"--windoww", "1m"}, nil, "windoww"},
+	}
+	for _, tt := range tests {
+		got, err := parsePoolStats(newGlobals(), tt.args)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("parsePoolStats(%v) = %v, want error containing %q", tt.args, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || !proto.Equal(got, tt.want) {
+			t.Errorf("parsePoolStats(%v) = %v, %v; want %v", tt.args, got, err, tt.want)
+		}
+	}
+}
+
+func TestWritePoolStats(t *testing.T) {
+	start := time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+	resp := &fleetv1.GetPoolStatsResponse{
+		Pool: &fleetv1.RequestStats{Name: "web", Start: timestamppb.New(start), End: timestamppb.New(start.Add(5 * time.Minute)),
+			Requests: 250, Errors: 25, ErrorRate: 0.1, LatencyP95Ms: 812.5, InputTokens: 2500, OutputTokens: 1250, CacheHits: 50, CacheMisses: 200, CacheHitRatio: 0.2,
+			Models: []*fleetv1.AppBreakdown{{Name: "openai/gpt-4o-mini", Requests: 250}}},
+		Nodes: []*fleetv1.RequestStats{{Name: "web-1", Requests: 250, Errors: 25}},
+	}
+	var b strings.Builder
+	if err := writePoolStats(&b, resp); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"Pool web, last 5m0s", "250 (25 errors, 10.0%)", "p95 812.5ms", "2500 in, 1250 out", "50 hits, 200 misses (20.0% hit ratio)", "web-1", "openai/gpt-4o-mini"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, b.String())
+		}
+	}
+}
