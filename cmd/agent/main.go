@@ -1,5 +1,7 @@
 // Command agent runs the dspyfleet agent on a worker host: it samples host metrics and streams
-// them to the control plane over one Connect stream, reconnecting by itself.
+// them to the control plane over one Connect stream, reconnecting by itself, and carries out the
+// commands the control plane pushes with the actions configured on the host. "agent backup list"
+// and "agent backup verify ARCHIVE" inspect the archives of the backup action.
 package main
 
 import (
@@ -20,7 +22,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, os.Args[1:], os.Stderr); err != nil {
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "backup" {
+		err = runBackup(os.Args[2:], os.Stdout, os.Stderr)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stderr)
+	}
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}

@@ -2,13 +2,16 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/agent/action/backup"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -85,5 +88,42 @@ func TestBadFlags(t *testing.T) {
 		if err == nil || !strings.Contains(out.String(), tt.want) {
 			t.Errorf("agent %v: exit %v, output %q; want a failure naming %s", tt.args, err, out, tt.want)
 		}
+	}
+}
+
+func TestBackupListAndVerify(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	if err := os.MkdirAll(data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "program.json"), []byte(`{"demos": 3}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(dir, "agent.yaml")
+	yaml := "actions:\n  backup:\n    paths: [" + data + "]\n    dir: " + filepath.Join(dir, "backups") + "\n    keep: 2\n"
+	if err := os.WriteFile(cfgPath, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a, err := backup.Create(context.Background(), backup.Config{Paths: []string{data}, Dir: filepath.Join(dir, "backups"), Keep: 2}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, out := startChild(t, "backup", "list", "--config", cfgPath)
+	if err := cmd.Wait(); err != nil || !strings.Contains(out.String(), a.Path) || !strings.Contains(out.String(), a.SHA256) {
+		t.Fatalf("backup list: %v\n%s", err, out)
+	}
+	cmd, out = startChild(t, "backup", "verify", a.Path)
+	if err := cmd.Wait(); err != nil || !strings.Contains(out.String(), "ok") {
+		t.Fatalf("backup verify: %v\n%s", err, out)
+	}
+	raw, _ := os.ReadFile(a.Path)
+	raw[len(raw)/2] ^= 0xff
+	if err := os.WriteFile(a.Path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd, out = startChild(t, "backup", "verify", a.Path)
+	if err := cmd.Wait(); err == nil {
+		t.Fatalf("a corrupted archive verified:\n%s", out)
 	}
 }
