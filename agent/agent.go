@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
+	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -35,6 +36,8 @@ type Agent struct {
 	state      *stateStore
 	requests   *Requests
 	stats      *reqstats.Aggregator
+	intake     *intake.Intake
+	dropped    uint64 // intake drops already reported
 	cmds       *commander
 	actions    *builtActions
 	seq        uint64
@@ -97,10 +100,11 @@ func New(cfg Config) (*Agent, error) {
 		built.close()
 		return nil, err
 	}
+	a := &Agent{}
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
 	requests := &Requests{}
-	return &Agent{
+	*a = Agent{
 		cfg:        cfg,
 		log:        cfg.Logger.With("node", cfg.NodeID),
 		instanceID: hex.EncodeToString(id),
@@ -112,7 +116,35 @@ func New(cfg Config) (*Agent, error) {
 		stats:      reqstats.NewAggregator(cfg.Prices, reqstats.DefaultRelativeAccuracy, reqstats.DefaultTopN, time.Now()),
 		cmds:       newCommander(st, built.actions, requests),
 		actions:    built,
-	}, nil
+	}
+	if cfg.Intake.Listen != "" || cfg.Intake.Socket != "" {
+		if a.intake, err = intake.New(cfg.Intake, a.stats, cfg.Logger.With("component", "intake")); err != nil {
+			built.close()
+			_ = st.close()
+			return nil, fmt.Errorf("--intake-listen: %w", err)
+		}
+	}
+	return a, nil
+}
+
+// IntakeAddr is the bound TCP address of the request intake, "" when it is off. It waits until
+// Run has bound the intake's listeners.
+func (a *Agent) IntakeAddr() string {
+	if a.intake == nil {
+		return ""
+	}
+	return a.intake.Addr()
+}
+
+// intakeDropped returns the events the intake refused since the previous report.
+func (a *Agent) intakeDropped() uint64 {
+	if a.intake == nil {
+		return 0
+	}
+	d := a.intake.Dropped()
+	delta := d - a.dropped
+	a.dropped = d
+	return delta
 }
 
 // Record adds one completed DSPy request to the current report window. Request intake calls
@@ -151,6 +183,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if m := a.actions.manager; m != nil {
 		g.Go(func() error { return m.Run(gctx) })
 	}
+	if a.intake != nil {
+		g.Go(func() error { return a.intake.Run(gctx) })
+	}
 	g.Go(func() error { return a.sampleLoop(gctx) })
 	g.Go(func() error { return a.connectLoop(gctx) })
 	g.Go(func() error { return a.cmds.run(gctx) })
@@ -169,7 +204,7 @@ func (a *Agent) sampleLoop(ctx context.Context) error {
 			Time:   timestamppb.New(now),
 			Seq:    a.seq,
 			Host:   a.sampler.Sample(ctx, now),
-			App:    wire.AppFromWindow(a.stats.Flush(now), a.requests.InFlight(), 0),
+			App:    wire.AppFromWindow(a.stats.Flush(now), a.requests.InFlight(), a.intakeDropped()),
 			Window: durationpb.New(now.Sub(last)),
 		})
 		last = now

@@ -14,6 +14,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
+	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
@@ -53,6 +54,10 @@ type Config struct {
 	ActionsConfig ActionsConfig
 	// Prices are the model prices (USD per million tokens) used to cost DSPy requests.
 	Prices reqstats.Prices
+	// Intake is the local endpoint DSPy programs report requests to; Listen and Socket both
+	// empty (the default here; the agent command listens on intake.DefaultListen) disable it.
+	Intake intake.Config
+
 	// Actions adds or replaces actions by kind, for programs embedding the agent.
 	Actions map[command.Kind]Action
 	// Logger receives the agent's logs; nil means slog.Default().
@@ -121,6 +126,14 @@ type fileConfig struct {
 	BufferSize   *int              `yaml:"buffer_size"`
 	Actions      *ActionsConfig    `yaml:"actions"`
 	Prices       map[string]price  `yaml:"prices"`
+	Intake       *intakeFile       `yaml:"intake"`
+}
+
+// intakeFile is the intake section of the config file.
+type intakeFile struct {
+	Listen  *string `yaml:"listen"`
+	Socket  *string `yaml:"socket"`
+	MaxBody *int64  `yaml:"max_body"`
 }
 
 // price is a model's price in the config file, USD per million tokens.
@@ -161,6 +174,11 @@ func applyYAML(data []byte, name string, c *Config) error {
 	}
 	if f.Actions != nil {
 		c.ActionsConfig = *f.Actions
+	}
+	if i := f.Intake; i != nil {
+		set(&c.Intake.Listen, i.Listen)
+		set(&c.Intake.Socket, i.Socket)
+		set(&c.Intake.MaxBody, i.MaxBody)
 	}
 	if f.Prices != nil {
 		c.Prices = reqstats.Prices{}

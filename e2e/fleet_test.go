@@ -65,7 +65,9 @@ func TestThreeAgentsReadyWithHostMetrics(t *testing.T) {
 }
 
 func TestGracefulStopThenDown(t *testing.T) {
-	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	cfg := fleettest.FastConfig(t)
+	cfg.TTLGrace = time.Second // room for a slow stop on a loaded machine before the TTL runs out
+	cp := fleettest.StartControlPlane(t, cfg)
 	c := cp.Fleet(t)
 	a := startAgent(t, cp.GRPCAddr(), "leaving")
 	startAgent(t, cp.GRPCAddr(), "staying")

@@ -17,6 +17,7 @@ import (
 	"syscall"
 
 	"github.com/dspyfleet/dspyfleet/agent"
+	"github.com/dspyfleet/dspyfleet/agent/intake"
 )
 
 func main() {
@@ -71,6 +72,9 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "report interval (1s and up recommended)")
 	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory for the agent's local state")
 	fs.IntVar(&cfg.BufferSize, "buffer-size", cfg.BufferSize, "reports kept while the control plane is unreachable")
+	cfg.Intake.Listen = intake.DefaultListen
+	fs.StringVar(&cfg.Intake.Listen, "intake-listen", cfg.Intake.Listen, `address of the local request intake (POST /v1/requests); "" disables it`)
+	fs.StringVar(&cfg.Intake.Socket, "intake-socket", cfg.Intake.Socket, "also serve the request intake on this Unix socket")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

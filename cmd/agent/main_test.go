@@ -48,7 +48,7 @@ func TestSIGTERMDisconnectsCleanly(t *testing.T) {
 	if err := os.WriteFile(cfgPath, []byte("pool: from-file\nlabels: {zone: file}\ninterval: 5s\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd, out := startChild(t, "--config", cfgPath, "--server", cp.GRPCAddr(), "--node-id", "child",
+	cmd, out := startChild(t, "--config", cfgPath, "--server", cp.GRPCAddr(), "--node-id", "child", "--intake-listen", "127.0.0.1:0",
 		"--interval", "200ms", "--label", "role=test", "--state-dir", t.TempDir())
 	fleettest.Eventually(t, 10*time.Second, "child ready", func() bool {
 		return fleettest.NodeState(c, "child") == fleetv1.NodeState_NODE_STATE_READY

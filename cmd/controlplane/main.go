@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dspyfleet/dspyfleet/agent"
+	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/controlplane"
 )
 
@@ -42,6 +43,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML configuration file; flags given on the command line override it")
 	dev := fs.Bool("dev", false, "development mode: also run an agent for this host, data in ./"+devDataDir+" unless --data-dir is set")
+	devIntake := fs.String("dev-intake-listen", intake.DefaultListen, "with --dev: the local agent's request intake address")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	fs.StringVar(&cfg.GRPCListen, "grpc-listen", cfg.GRPCListen, "gRPC listen address (agents and admin API)")
 	fs.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /healthz, /readyz and /metrics")
@@ -89,6 +91,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		acfg.Server = srv.GRPCAddr()
 		acfg.StateDir = filepath.Join(cfg.DataDir, "agent")
 		acfg.Labels = map[string]string{"mode": "dev"}
+		acfg.Intake.Listen = *devIntake
 		acfg.Logger = log.With("component", "agent")
 		if devAgent, err = agent.New(acfg); err != nil {
 			return fmt.Errorf("dev agent: %w", err)
@@ -107,21 +110,24 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return devAgent.Run(gctx)
 	})
 	g.Go(func() error { return srv.Run(srvCtx) })
-	printDevHelp(stdout, srv, cfg.DataDir)
+	printDevHelp(stdout, srv, devAgent, cfg.DataDir)
 	return g.Wait()
 }
 
-func printDevHelp(w io.Writer, srv *controlplane.Server, dataDir string) {
+func printDevHelp(w io.Writer, srv *controlplane.Server, ag *agent.Agent, dataDir string) {
 	fmt.Fprintf(w, `dspyfleet control plane (dev mode) with a local agent
-  gRPC   %[1]s   (reflection on)
-  HTTP   http://%[2]s/metrics  /healthz  /readyz
-  data   %[3]s
+  gRPC    %[1]s   (reflection on)
+  HTTP    http://%[2]s/metrics  /healthz  /readyz
+  intake  http://%[4]s/v1/requests   (report DSPy requests here)
+  data    %[3]s
 
 Try, in another terminal:
   go run ./cmd/fleetctl --addr %[1]s nodes list
   go run ./cmd/fleetctl --addr %[1]s nodes watch
   go tool -modfile=tools/go.mod grpcurl -plaintext %[1]s list
   go tool -modfile=tools/go.mod grpcurl -plaintext %[1]s dspyfleet.v1.FleetService/ListNodes
+  curl -s -d '{"program":"qa","model":"openai/gpt-4o-mini","latency_ms":812,"input_tokens":120,"output_tokens":30}' http://%[4]s/v1/requests
+  go run ./cmd/fleetctl --addr %[1]s pools stats
 
-`, srv.GRPCAddr(), srv.HTTPAddr(), dataDir)
+`, srv.GRPCAddr(), srv.HTTPAddr(), dataDir, ag.IntakeAddr())
 }

@@ -43,13 +43,14 @@ func startChild(t *testing.T, args ...string) (*exec.Cmd, *fleettest.Buffer) {
 
 var grpcLine = regexp.MustCompile(`gRPC\s+(127\.0\.0\.1:\d+)`)
 var httpLine = regexp.MustCompile(`HTTP\s+http://(127\.0\.0\.1:\d+)/metrics`)
+var intakeLine = regexp.MustCompile(`intake\s+(http://127\.0\.0\.1:\d+/v1/requests)`)
 
 // TestDevModeFleetOfOne runs `controlplane --dev` as a child process: the local agent shows up
 // ready, the printed lines name the real addresses, the HTTP endpoints answer, and SIGTERM stops
 // it cleanly.
 func TestDevModeFleetOfOne(t *testing.T) {
 	dir := t.TempDir()
-	cmd, out := startChild(t, "--dev", "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", dir)
+	cmd, out := startChild(t, "--dev", "--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0", "--data-dir", dir, "--dev-intake-listen", "127.0.0.1:0")
 	var grpcAddr, httpAddr string
 	fleettest.Eventually(t, 20*time.Second, "the dev banner", func() bool {
 		g, h := grpcLine.FindStringSubmatch(out.String()), httpLine.FindStringSubmatch(out.String())
@@ -71,10 +72,27 @@ func TestDevModeFleetOfOne(t *testing.T) {
 			resp.GetNodes()[0].GetState() == fleetv1.NodeState_NODE_STATE_READY &&
 			resp.GetNodes()[0].GetLastReport().GetHost().GetMemoryTotalBytes() > 0
 	})
+	intakeURL := intakeLine.FindStringSubmatch(out.String())
+	if intakeURL == nil {
+		t.Fatalf("banner lacks the intake URL:\n%s", out)
+	}
+	body := `{"program":"qa","model":"m","latency_ms":812,"input_tokens":120,"output_tokens":30}` + "\n" + `{"program":"qa","model":"m","latency_ms":90,"error":true}`
+	resp, err := http.Post(intakeURL[1], "application/x-ndjson", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("intake answered %d", resp.StatusCode)
+	}
+	fleettest.Eventually(t, 20*time.Second, "the reported requests in the pool's figures", func() bool {
+		st, err := c.GetPoolStats(context.Background(), &fleetv1.GetPoolStatsRequest{})
+		return err == nil && st.GetPool().GetRequests() == 2 && st.GetPool().GetErrors() == 1 && st.GetPool().GetInputTokens() == 120
+	})
 	for path, want := range map[string]string{
 		"/healthz": "ok",
 		"/readyz":  "ok",
-		"/metrics": `dspyfleet_nodes{pool="default",state="ready"} 1`,
+		"/metrics": `dspyfleet_dspy_requests_total{pool="default"} 2`,
 	} {
 		resp, err := http.Get("http://" + httpAddr + path)
 		if err != nil {
