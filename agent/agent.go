@@ -17,6 +17,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
+	"github.com/dspyfleet/dspyfleet/agent/proxy"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -37,6 +38,7 @@ type Agent struct {
 	requests   *Requests
 	stats      *reqstats.Aggregator
 	intake     *intake.Intake
+	proxy      *proxy.Proxy
 	dropped    uint64 // intake drops already reported
 	cmds       *commander
 	actions    *builtActions
@@ -124,7 +126,23 @@ func New(cfg Config) (*Agent, error) {
 			return nil, fmt.Errorf("--intake-listen: %w", err)
 		}
 	}
+	if cfg.Proxy.Listen != "" {
+		if a.proxy, err = proxy.New(cfg.Proxy, a.stats, a.requests, a, cfg.Logger.With("component", "proxy")); err != nil {
+			built.close()
+			_ = st.close()
+			return nil, fmt.Errorf("--proxy-listen: %w", err)
+		}
+	}
 	return a, nil
+}
+
+// ProxyAddr is the bound address of the sidecar proxy, "" when it is off. It waits until Run
+// has bound the proxy's listener.
+func (a *Agent) ProxyAddr() string {
+	if a.proxy == nil {
+		return ""
+	}
+	return a.proxy.Addr()
 }
 
 // IntakeAddr is the bound TCP address of the request intake, "" when it is off. It waits until
@@ -185,6 +203,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if a.intake != nil {
 		g.Go(func() error { return a.intake.Run(gctx) })
+	}
+	if a.proxy != nil {
+		g.Go(func() error { return a.proxy.Run(gctx) })
 	}
 	g.Go(func() error { return a.sampleLoop(gctx) })
 	g.Go(func() error { return a.connectLoop(gctx) })

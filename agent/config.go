@@ -15,6 +15,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
+	"github.com/dspyfleet/dspyfleet/agent/proxy"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
@@ -57,6 +58,9 @@ type Config struct {
 	// Intake is the local endpoint DSPy programs report requests to; Listen and Socket both
 	// empty (the default here; the agent command listens on intake.DefaultListen) disable it.
 	Intake intake.Config
+	// Proxy is the optional sidecar reverse proxy in front of the DSPy HTTP server: it measures
+	// every request and refuses new ones while the node drains. An empty Listen disables it.
+	Proxy proxy.Config
 
 	// Actions adds or replaces actions by kind, for programs embedding the agent.
 	Actions map[command.Kind]Action
@@ -127,6 +131,14 @@ type fileConfig struct {
 	Actions      *ActionsConfig    `yaml:"actions"`
 	Prices       map[string]price  `yaml:"prices"`
 	Intake       *intakeFile       `yaml:"intake"`
+	Proxy        *proxyFile        `yaml:"proxy"`
+}
+
+// proxyFile is the proxy section of the config file.
+type proxyFile struct {
+	Listen     *string        `yaml:"listen"`
+	Upstream   *string        `yaml:"upstream"`
+	RetryAfter *time.Duration `yaml:"retry_after"`
 }
 
 // intakeFile is the intake section of the config file.
@@ -179,6 +191,11 @@ func applyYAML(data []byte, name string, c *Config) error {
 		set(&c.Intake.Listen, i.Listen)
 		set(&c.Intake.Socket, i.Socket)
 		set(&c.Intake.MaxBody, i.MaxBody)
+	}
+	if p := f.Proxy; p != nil {
+		set(&c.Proxy.Listen, p.Listen)
+		set(&c.Proxy.Upstream, p.Upstream)
+		set(&c.Proxy.RetryAfter, p.RetryAfter)
 	}
 	if f.Prices != nil {
 		c.Prices = reqstats.Prices{}

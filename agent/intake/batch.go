@@ -40,6 +40,7 @@ type FieldError struct {
 // jsonSpace is the whitespace JSON allows between values.
 const jsonSpace = " \t\r\n"
 
+// newline ends an NDJSON line.
 var newline = []byte("\n")
 
 // trimSpace trims JSON whitespace from both ends of b.

@@ -75,6 +75,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg.Intake.Listen = intake.DefaultListen
 	fs.StringVar(&cfg.Intake.Listen, "intake-listen", cfg.Intake.Listen, `address of the local request intake (POST /v1/requests); "" disables it`)
 	fs.StringVar(&cfg.Intake.Socket, "intake-socket", cfg.Intake.Socket, "also serve the request intake on this Unix socket")
+	fs.StringVar(&cfg.Proxy.Listen, "proxy-listen", cfg.Proxy.Listen, "sidecar mode: listen here and proxy to --proxy-upstream, measuring every request")
+	fs.StringVar(&cfg.Proxy.Upstream, "proxy-upstream", cfg.Proxy.Upstream, "sidecar mode: the DSPy HTTP server (host:port or URL)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}

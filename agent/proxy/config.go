@@ -1,0 +1,109 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults for the zero values of Config.
+const (
+	DefaultRetryAfter         = 5 * time.Second
+	DefaultInputTokensHeader  = "X-DSPy-Input-Tokens"
+	DefaultOutputTokensHeader = "X-DSPy-Output-Tokens"
+	DefaultModelHeader        = "X-DSPy-Model"
+	DefaultProgramHeader      = "X-DSPy-Program"
+	DefaultModuleHeader       = "X-DSPy-Module"
+	DefaultCacheHeader        = "X-DSPy-Cache" // "hit" or "miss"
+	DefaultMaxInspect         = 1 << 20        // bytes
+	DefaultShutdownTimeout    = 30 * time.Second
+)
+
+// Config says where the proxy listens, where it forwards to and where it finds usage.
+type Config struct {
+	Listen   string // e.g. ":8080"
+	Upstream string // the DSPy server: "host:port" or an http(s) URL, optionally with a path prefix
+
+	// RetryAfter is what a draining proxy tells new clients to wait (rounded up to whole
+	// seconds); 0 means DefaultRetryAfter.
+	RetryAfter time.Duration
+
+	// Response headers (or trailers) the app may set; "" means the default.
+	InputTokensHeader, OutputTokensHeader, ModelHeader, ProgramHeader, ModuleHeader, CacheHeader string
+
+	// MaxInspect bounds the bytes of a JSON body scanned for usage, and of each Server-Sent
+	// Event; 0 means DefaultMaxInspect.
+	MaxInspect int64
+
+	// ShutdownTimeout bounds how long Run lets requests in flight finish once its context
+	// ends; 0 means DefaultShutdownTimeout.
+	ShutdownTimeout time.Duration
+}
+
+// Validate reports the first setting that cannot work.
+func (c Config) Validate() error {
+	if c.Listen == "" {
+		return errors.New("proxy: no listen address")
+	}
+	if _, err := upstreamURL(c.Upstream); err != nil {
+		return err
+	}
+	switch {
+	case c.RetryAfter < 0:
+		return fmt.Errorf("proxy: retry-after %s is negative", c.RetryAfter)
+	case c.MaxInspect < 0:
+		return fmt.Errorf("proxy: max inspect %d is negative", c.MaxInspect)
+	case c.ShutdownTimeout < 0:
+		return fmt.Errorf("proxy: shutdown timeout %s is negative", c.ShutdownTimeout)
+	}
+	return nil
+}
+
+// withDefaults fills in the zero values.
+func (c Config) withDefaults() Config {
+	def := func(s *string, d string) {
+		if *s == "" {
+			*s = d
+		}
+	}
+	def(&c.InputTokensHeader, DefaultInputTokensHeader)
+	def(&c.OutputTokensHeader, DefaultOutputTokensHeader)
+	def(&c.ModelHeader, DefaultModelHeader)
+	def(&c.ProgramHeader, DefaultProgramHeader)
+	def(&c.ModuleHeader, DefaultModuleHeader)
+	def(&c.CacheHeader, DefaultCacheHeader)
+	if c.RetryAfter == 0 {
+		c.RetryAfter = DefaultRetryAfter
+	}
+	if c.MaxInspect == 0 {
+		c.MaxInspect = DefaultMaxInspect
+	}
+	if c.ShutdownTimeout == 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	return c
+}
+
+// upstreamURL parses "host:port" or an http(s) URL.
+func upstreamURL(s string) (*url.URL, error) {
+	if s == "" {
+		return nil, errors.New("proxy: no upstream")
+	}
+	if !strings.Contains(s, "://") {
+		s = "http://" + s
+	}
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("proxy: upstream: %w", err)
+	case u.Scheme != "http" && u.Scheme != "https":
+		return nil, fmt.Errorf("proxy: upstream %q: scheme must be http or https", s)
+	case u.Host == "":
+		return nil, fmt.Errorf("proxy: upstream %q has no host", s)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return nil, fmt.Errorf("proxy: upstream %q may hold only a scheme, host and path", s)
+	}
+	return u, nil
+}
