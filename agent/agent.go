@@ -274,5 +274,6 @@ func (a *Agent) hello() *fleetv1.Hello {
 		ReportInterval: durationpb.New(a.cfg.Interval),
 		ReportsDropped: dropped,
 		Draining:       a.cmds.isDraining(),
+		LastCommandSeq: a.state.lastSeq(),
 	}
 }

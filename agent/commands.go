@@ -141,6 +141,9 @@ func (c *commander) offer(cmd *fleetv1.Command) error {
 	if kind == command.Undrain {
 		c.stopDrainWait()
 	}
+	if err := c.state.noteSeq(cmd.GetSeq()); err != nil {
+		return err
+	}
 	c.mu.Lock()
 	c.accepted[cmd.GetId()] = true
 	c.mu.Unlock()

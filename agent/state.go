@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -18,7 +19,8 @@ import (
 //	commands                 every command this agent has seen
 //	  <command id> -> fleetv1.CommandUpdate (protobuf): the latest state and outcome
 //	meta
-//	  "draining"   -> "1" while an operator's drain is in force
+//	  "draining"         -> "1" while an operator's drain is in force
+//	  "last_command_seq" -> uint64 big-endian: the highest command seq this agent has accepted
 //
 // A command id is recorded (accepted) before its action starts and its outcome after it ends,
 // so a command delivered again is answered from here and never run twice.
@@ -26,6 +28,7 @@ var (
 	stateBucketCommands = []byte("commands")
 	stateBucketMeta     = []byte("meta")
 	stateKeyDraining    = []byte("draining")
+	stateKeyLastSeq     = []byte("last_command_seq")
 )
 
 // stateFileName is the agent's state file inside --state-dir.
@@ -141,6 +144,28 @@ func (s *stateStore) draining() bool {
 		return nil
 	})
 	return on
+}
+
+// noteSeq raises the highest accepted command seq to seq.
+func (s *stateStore) noteSeq(seq uint64) error {
+	if seq <= s.lastSeq() {
+		return nil
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(stateBucketMeta).Put(stateKeyLastSeq, binary.BigEndian.AppendUint64(nil, seq))
+	})
+}
+
+// lastSeq is the highest accepted command seq, 0 for a new state store.
+func (s *stateStore) lastSeq() uint64 {
+	var seq uint64
+	_ = s.db.View(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(stateBucketMeta).Get(stateKeyLastSeq); len(v) == 8 {
+			seq = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	})
+	return seq
 }
 
 // close closes the state file.

@@ -70,6 +70,10 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 	}
 	a.metrics.sessions.WithLabelValues("accepted").Inc()
 	a.log.Info("agent connected", "node", sess.nodeID, "peer", sess.peer, "instance", sess.instanceID)
+	if started := a.cmds.startedSeq(sess.nodeID); hello.GetLastCommandSeq() < started {
+		a.log.Warn("the agent's state store was reset: it no longer knows commands it accepted, so a command delivered again could run twice; check its --state-dir",
+			"node", sess.nodeID, "agent_last_command_seq", hello.GetLastCommandSeq(), "accepted_seq", started)
+	}
 
 	out := &sender{stream: stream, ack: make(chan struct{}, 1), cmds: a.cmds, sess: sess,
 		wake: a.cmds.attachSession(sess.nodeID, sess.id)}

@@ -177,6 +177,25 @@ func (q *commandQueue) persist(e *cmdEntry) error {
 	})
 }
 
+// startedSeq is the highest seq of the node's commands that its agent accepted or went further
+// with; an agent reporting a lower last_command_seq has lost its state store.
+func (q *commandQueue) startedSeq(nodeID string) uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var seq uint64
+	for _, e := range q.byID {
+		if e.rec.GetNodeId() != nodeID {
+			continue
+		}
+		for _, h := range e.rec.GetHistory() {
+			if h.GetState() == fleetv1.CommandState_COMMAND_STATE_ACCEPTED {
+				seq = max(seq, e.rec.GetCommand().GetSeq())
+			}
+		}
+	}
+	return seq
+}
+
 // attachSession registers the sender of a node's new session and returns its wake channel.
 func (q *commandQueue) attachSession(nodeID string, session uint64) <-chan struct{} {
 	q.mu.Lock()

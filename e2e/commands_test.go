@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -291,5 +292,31 @@ func TestCommandBadInput(t *testing.T) {
 	}
 	if st := fleettest.NodeState(c, "n1"); st != ready {
 		t.Fatalf("bad input changed the node to %s", st)
+	}
+}
+
+// TestAgentStateResetIsFlagged: an agent that comes back without its state store (so it no
+// longer knows which commands it ran) is reported by the control plane.
+func TestAgentStateResetIsFlagged(t *testing.T) {
+	cfg := fleettest.FastConfig(t)
+	var logs fleettest.Buffer
+	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	cp := fleettest.StartControlPlane(t, cfg)
+	c := cp.Fleet(t)
+	a := startAgent(t, cp.GRPCAddr(), "forgetful")
+	waitState(t, c, "forgetful", ready, 10*time.Second)
+	resp, err := c.SendCommand(context.Background(), &fleetv1.SendCommandRequest{NodeId: "forgetful", Kind: fleetv1.CommandKind_COMMAND_KIND_UNDRAIN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCommand(t, c, resp.GetCommand().GetCommand().GetId(), succeeded, 10*time.Second)
+	a.stop(t)
+	if strings.Contains(logs.String(), "state store was reset") {
+		t.Fatal("flagged a reset before any happened")
+	}
+	startAgent(t, cp.GRPCAddr(), "forgetful") // a fresh --state-dir
+	waitState(t, c, "forgetful", ready, 10*time.Second)
+	if !strings.Contains(logs.String(), "state store was reset") {
+		t.Fatalf("an agent with a wiped state store was not flagged:\n%s", logs.String())
 	}
 }
