@@ -1,0 +1,64 @@
+package controlplane
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// TestSlowWatcherIsDropped: a watcher whose buffer fills is dropped with ErrWatchBehind instead
+// of blocking the registry, and other watchers keep receiving.
+func TestSlowWatcherIsDropped(t *testing.T) {
+	r := newRegistry(func() time.Time { return testNow }, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 2)
+	slow, _, err := r.watch("", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		h := &fleetv1.Hello{NodeId: fmt.Sprintf("n%d", i), InstanceId: "i", ReportInterval: durationpb.New(time.Second)}
+		if _, _, err := r.attach(h, "peer", func(error) {}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	for range slow.ch {
+		got++
+	}
+	if got != 2 || !errors.Is(r.watchErr(slow), ErrWatchBehind) {
+		t.Fatalf("slow watcher got %d events and err %v; want 2 then ErrWatchBehind", got, r.watchErr(slow))
+	}
+	fresh, initial, err := r.watch("", false)
+	if err != nil || len(initial) != 3 {
+		t.Fatalf("a new watcher sees %d nodes, %v", len(initial), err)
+	}
+	r.unwatch(fresh)
+	r.unwatch(slow) // safe after the registry dropped it
+}
+
+// TestSessionReplacementCancelsOldSession checks the duplicate-id rule at the registry.
+func TestSessionReplacementCancelsOldSession(t *testing.T) {
+	now := testNow
+	r := newRegistry(func() time.Time { return now }, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 8)
+	hello := func(instance string) *fleetv1.Hello {
+		return &fleetv1.Hello{NodeId: "n", InstanceId: instance, ReportInterval: durationpb.New(time.Second)}
+	}
+	var cause error
+	if _, _, err := r.attach(hello("a"), "p1", func(err error) { cause = err }); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := r.attach(hello("b"), "p2", func(error) {}); !errors.Is(err, ErrAlreadyConnected) {
+		t.Fatalf("another live instance: %v, want ErrAlreadyConnected", err)
+	}
+	now = now.Add(10 * time.Second) // the first session went silent past its TTL
+	if _, _, err := r.attach(hello("b"), "p2", func(error) {}); err != nil {
+		t.Fatalf("replacing a silent session: %v", err)
+	}
+	if !errors.Is(cause, ErrSessionEnded) {
+		t.Fatalf("old session ended with %v", cause)
+	}
+}
