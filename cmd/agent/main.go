@@ -10,7 +10,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/agent"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
+	"github.com/dspyfleet/dspyfleet/internal/cli"
 )
 
 func main() {
@@ -77,17 +77,8 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.Intake.Socket, "intake-socket", cfg.Intake.Socket, "also serve the request intake on this Unix socket")
 	fs.StringVar(&cfg.Proxy.Listen, "proxy-listen", cfg.Proxy.Listen, "sidecar mode: listen here and proxy to --proxy-upstream, measuring every request")
 	fs.StringVar(&cfg.Proxy.Upstream, "proxy-upstream", cfg.Proxy.Upstream, "sidecar mode: the DSPy HTTP server (host:port or URL)")
-	if err := fs.Parse(args); err != nil {
+	if err := cli.Parse(fs, args, configPath, func(path string) error { return agent.LoadFile(path, &cfg) }); err != nil {
 		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q; see --help", fs.Args())
-	}
-	if *configPath != "" {
-		if err := agent.LoadFile(*configPath, &cfg); err != nil {
-			return err
-		}
-		_ = fs.Parse(args) // flags given on the command line win over the file
 	}
 	if len(labels) > 0 {
 		if cfg.Labels == nil {
@@ -97,11 +88,11 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 			cfg.Labels[k] = v
 		}
 	}
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+	log, err := cli.Logger(*logLevel, stderr)
+	if err != nil {
+		return err
 	}
-	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+	cfg.Logger = log
 	a, err := agent.New(cfg)
 	if err != nil {
 		return err
