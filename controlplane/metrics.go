@@ -65,15 +65,16 @@ func (c *nodesCollector) Collect(ch chan<- prometheus.Metric) {
 }
 
 var (
-	dspyRequestsDesc = prometheus.NewDesc("dspyfleet_dspy_requests_total", "DSPy requests reported by the pool's agents.", []string{"pool"}, nil)
-	dspyErrorsDesc   = prometheus.NewDesc("dspyfleet_dspy_errors_total", "DSPy requests that failed.", []string{"pool"}, nil)
-	dspyTokensDesc   = prometheus.NewDesc("dspyfleet_dspy_tokens_total", "Model tokens used, by direction (input, output).", []string{"pool", "direction"}, nil)
-	dspyCacheDesc    = prometheus.NewDesc("dspyfleet_dspy_cache_lookups_total", "DSPy cache lookups, by result (hit, miss).", []string{"pool", "result"}, nil)
-	dspyCostDesc     = prometheus.NewDesc("dspyfleet_dspy_cost_usd_total", "Model cost of the requests, in USD.", []string{"pool"}, nil)
-	dspySavedDesc    = prometheus.NewDesc("dspyfleet_dspy_cache_saved_usd_total", "Model cost DSPy cache hits saved, in USD.", []string{"pool"}, nil)
+	dspyRequestsDesc = prometheus.NewDesc("dspyfleet_dspy_requests_total", "DSPy requests reported by the node's agent.", []string{"pool", "node"}, nil)
+	dspyErrorsDesc   = prometheus.NewDesc("dspyfleet_dspy_errors_total", "DSPy requests that failed.", []string{"pool", "node"}, nil)
+	dspyTokensDesc   = prometheus.NewDesc("dspyfleet_dspy_tokens_total", "Model tokens used, by direction (input, output).", []string{"pool", "node", "direction"}, nil)
+	dspyCacheDesc    = prometheus.NewDesc("dspyfleet_dspy_cache_lookups_total", "DSPy cache lookups, by result (hit, miss).", []string{"pool", "node", "result"}, nil)
+	dspyCostDesc     = prometheus.NewDesc("dspyfleet_dspy_cost_usd_total", "Model cost of the requests, in USD.", []string{"pool", "node"}, nil)
+	dspySavedDesc    = prometheus.NewDesc("dspyfleet_dspy_cache_saved_usd_total", "Model cost DSPy cache hits saved, in USD.", []string{"pool", "node"}, nil)
 )
 
-// requestsCollector exports the cumulative DSPy request counters of each pool. Percentiles are
+// requestsCollector exports the cumulative DSPy request counters of each node (sum by pool in
+// PromQL for a pool's figures). Percentiles are
 // left to GetPoolStats (merged sketches) and to Prometheus histograms on the app side: a
 // quantile gauge cannot be aggregated correctly.
 type requestsCollector struct{ stats *requestStats }
@@ -87,14 +88,15 @@ func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
-	for pool, t := range c.stats.poolTotals() {
-		ch <- prometheus.MustNewConstMetric(dspyRequestsDesc, prometheus.CounterValue, float64(t.requests), pool)
-		ch <- prometheus.MustNewConstMetric(dspyErrorsDesc, prometheus.CounterValue, float64(t.errors), pool)
-		ch <- prometheus.MustNewConstMetric(dspyTokensDesc, prometheus.CounterValue, float64(t.inputTokens), pool, "input")
-		ch <- prometheus.MustNewConstMetric(dspyTokensDesc, prometheus.CounterValue, float64(t.outputTokens), pool, "output")
-		ch <- prometheus.MustNewConstMetric(dspyCacheDesc, prometheus.CounterValue, float64(t.cacheHits), pool, "hit")
-		ch <- prometheus.MustNewConstMetric(dspyCacheDesc, prometheus.CounterValue, float64(t.cacheMisses), pool, "miss")
-		ch <- prometheus.MustNewConstMetric(dspyCostDesc, prometheus.CounterValue, t.costUSD, pool)
-		ch <- prometheus.MustNewConstMetric(dspySavedDesc, prometheus.CounterValue, t.savedUSD, pool)
+	for k, t := range c.stats.counters() {
+		pool, node := k[0], k[1]
+		ch <- prometheus.MustNewConstMetric(dspyRequestsDesc, prometheus.CounterValue, float64(t.requests), pool, node)
+		ch <- prometheus.MustNewConstMetric(dspyErrorsDesc, prometheus.CounterValue, float64(t.errors), pool, node)
+		ch <- prometheus.MustNewConstMetric(dspyTokensDesc, prometheus.CounterValue, float64(t.inputTokens), pool, node, "input")
+		ch <- prometheus.MustNewConstMetric(dspyTokensDesc, prometheus.CounterValue, float64(t.outputTokens), pool, node, "output")
+		ch <- prometheus.MustNewConstMetric(dspyCacheDesc, prometheus.CounterValue, float64(t.cacheHits), pool, node, "hit")
+		ch <- prometheus.MustNewConstMetric(dspyCacheDesc, prometheus.CounterValue, float64(t.cacheMisses), pool, node, "miss")
+		ch <- prometheus.MustNewConstMetric(dspyCostDesc, prometheus.CounterValue, t.costUSD, pool, node)
+		ch <- prometheus.MustNewConstMetric(dspySavedDesc, prometheus.CounterValue, t.savedUSD, pool, node)
 	}
 }

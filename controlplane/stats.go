@@ -62,12 +62,12 @@ type requestStats struct {
 	mu      sync.Mutex
 	minutes map[rollupKey]reqstats.Window
 	dirty   map[rollupKey]struct{}
-	totals  map[string]*poolTotals // cumulative per pool since start, for Prometheus counters
-	pruned  time.Time              // last deletion of rollups past the retention
+	totals  map[[2]string]*totals // cumulative per pool and node since start, for Prometheus counters
+	pruned  time.Time             // last deletion of rollups past the retention
 }
 
-// poolTotals are cumulative counters of one pool.
-type poolTotals struct {
+// totals are cumulative counters of one node in one pool.
+type totals struct {
 	requests, errors, inputTokens, outputTokens, cacheHits, cacheMisses uint64
 	costUSD, savedUSD                                                   float64
 }
@@ -77,7 +77,7 @@ func newRequestStats(now func() time.Time, st *store, retention time.Duration) *
 		now: now, store: st, retention: retention,
 		minutes: make(map[rollupKey]reqstats.Window),
 		dirty:   make(map[rollupKey]struct{}),
-		totals:  make(map[string]*poolTotals),
+		totals:  make(map[[2]string]*totals),
 	}
 }
 
@@ -104,10 +104,10 @@ func (s *requestStats) add(pool, node string, rep *fleetv1.MetricsReport) error 
 	}
 	s.minutes[key] = w
 	s.dirty[key] = struct{}{}
-	tot := s.totals[pool]
+	tot := s.totals[[2]string{pool, node}]
 	if tot == nil {
-		tot = &poolTotals{}
-		s.totals[pool] = tot
+		tot = &totals{}
+		s.totals[[2]string{pool, node}] = tot
 	}
 	tot.requests += app.GetRequests()
 	tot.errors += app.GetErrors()
@@ -208,13 +208,13 @@ func (s *requestStats) window(pool string, from time.Time) (map[string][]reqstat
 	return byNode, err
 }
 
-// pools returns the pools with cumulative totals, sorted, and a copy of their totals.
-func (s *requestStats) poolTotals() map[string]poolTotals {
+// counters returns a copy of the cumulative counters per pool and node.
+func (s *requestStats) counters() map[[2]string]totals {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]poolTotals, len(s.totals))
-	for p, t := range s.totals {
-		out[p] = *t
+	out := make(map[[2]string]totals, len(s.totals))
+	for k, t := range s.totals {
+		out[k] = *t
 	}
 	return out
 }

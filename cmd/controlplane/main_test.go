@@ -41,6 +41,16 @@ func startChild(t *testing.T, args ...string) (*exec.Cmd, *fleettest.Buffer) {
 	return cmd, out
 }
 
+// list returns the fleet's nodes.
+func list(t *testing.T, c fleetv1.FleetServiceClient) []*fleetv1.Node {
+	t.Helper()
+	resp, err := c.ListNodes(context.Background(), &fleetv1.ListNodesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.GetNodes()
+}
+
 var grpcLine = regexp.MustCompile(`gRPC\s+(127\.0\.0\.1:\d+)`)
 var httpLine = regexp.MustCompile(`HTTP\s+http://(127\.0\.0\.1:\d+)/metrics`)
 var intakeLine = regexp.MustCompile(`intake\s+(http://127\.0\.0\.1:\d+/v1/requests)`)
@@ -89,10 +99,11 @@ func TestDevModeFleetOfOne(t *testing.T) {
 		st, err := c.GetPoolStats(context.Background(), &fleetv1.GetPoolStatsRequest{})
 		return err == nil && st.GetPool().GetRequests() == 2 && st.GetPool().GetErrors() == 1 && st.GetPool().GetInputTokens() == 120
 	})
+	node := list(t, c)[0].GetId()
 	for path, want := range map[string]string{
 		"/healthz": "ok",
 		"/readyz":  "ok",
-		"/metrics": `dspyfleet_dspy_requests_total{pool="default"} 2`,
+		"/metrics": `dspyfleet_dspy_requests_total{node="` + node + `",pool="default"} 2`,
 	} {
 		resp, err := http.Get("http://" + httpAddr + path)
 		if err != nil {
