@@ -2,12 +2,9 @@ package e2e
 
 import (
 	"context"
-	"math/rand/v2"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,32 +14,6 @@ import (
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
-
-// freePortRange returns the first of n consecutive loopback ports that were all free a moment
-// ago, for a service whose instance i listens on base+i. It picks below Linux's ephemeral range
-// (32768 and up) so outgoing connections of other tests cannot take a port in between.
-func freePortRange(t *testing.T, n int) int {
-	t.Helper()
-	for range 100 {
-		base := 20000 + rand.IntN(12000-n)
-		var held []net.Listener
-		for i := range n {
-			l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(base+i))
-			if err != nil {
-				break
-			}
-			held = append(held, l)
-		}
-		for _, l := range held {
-			_ = l.Close()
-		}
-		if len(held) == n {
-			return base
-		}
-	}
-	t.Fatalf("found no %d consecutive free ports", n)
-	return 0
-}
 
 // send queues a command and waits for it to reach want.
 func send(t *testing.T, c fleetv1.FleetServiceClient, node string, kind fleetv1.CommandKind, params map[string]string, want fleetv1.CommandState) *fleetv1.CommandRecord {
@@ -63,7 +34,7 @@ func TestConfiguredActionsEndToEnd(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", srv, "github.com/dspyfleet/dspyfleet/agent/service/testdata/healthsrv").CombinedOutput(); err != nil {
 		t.Fatalf("build healthsrv: %v\n%s", err, out)
 	}
-	basePort := freePortRange(t, 2)
+	basePort := fleettest.FreePortRange(t, 2)
 	logs := filepath.Join(dir, "logs")
 	data := filepath.Join(dir, "data")
 	for _, d := range []string{logs, data} {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 )
 
 // healthsrv is the path of the test server built from testdata/healthsrv.
@@ -46,28 +47,7 @@ func TestMain(m *testing.M) {
 // freePorts returns a base port such that base..base+n-1 are free on 127.0.0.1.
 func freePorts(t *testing.T, n int) int {
 	t.Helper()
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		base := ln.Addr().(*net.TCPAddr).Port
-		ln.Close()
-		free := base+n-1 <= 65535
-		for i := 1; free && i < n; i++ {
-			l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", base+i))
-			if err != nil {
-				free = false
-				break
-			}
-			l.Close()
-		}
-		if free {
-			return base
-		}
-	}
-	t.Fatalf("no %d consecutive free ports", n)
-	return 0
+	return fleettest.FreePortRange(t, n)
 }
 
 // alive reports whether pid is a live (not zombie) process.
