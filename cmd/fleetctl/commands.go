@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/durationpb"
+
 	cmdspec "github.com/dspyfleet/dspyfleet/pkg/command"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
-	"google.golang.org/protobuf/types/known/durationpb"
 )
 
 // parseCmd parses "fleetctl cmd <command>"; args follow "cmd".
@@ -30,40 +32,40 @@ func parseCmd(g *globals, args []string) (command, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
-			return sendCommand(ctx, client, s, g, stdout)
+		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
+			return sendCommand(ctx, fleetv1.NewFleetServiceClient(conn), s, g, stdout)
 		}, nil
 	case "list":
 		req, err := parseCmdList(g, args[1:])
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
-			return listCommands(ctx, client, req, g, stdout)
+		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
+			return listCommands(ctx, fleetv1.NewFleetServiceClient(conn), req, g, stdout)
 		}, nil
 	case "get":
 		req, err := parseCmdGet(g, args[1:])
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
-			return getCommand(ctx, client, req, g, stdout)
+		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
+			return getCommand(ctx, fleetv1.NewFleetServiceClient(conn), req, g, stdout)
 		}, nil
 	case "cancel":
 		req, err := parseCancel(g, args[1:])
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
-			return cancelCommand(ctx, client, req, g, stdout)
+		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
+			return cancelCommand(ctx, fleetv1.NewFleetServiceClient(conn), req, g, stdout)
 		}, nil
 	case "watch":
 		req, err := parseCmdWatch(g, args[1:])
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
-			return watchCommands(ctx, client, req, g, stdout)
+		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
+			return watchCommands(ctx, fleetv1.NewFleetServiceClient(conn), req, g, stdout)
 		}, nil
 	}
 	return nil, usageErrorf(cmdUsage, "cmd: unknown command %q", args[0])

@@ -6,9 +6,11 @@ import (
 	"io"
 	"time"
 
-	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
 // parseNodes parses "fleetctl nodes <command>"; args follow "nodes".
@@ -27,40 +29,40 @@ func parseNodes(g *globals, args []string) (command, error) {
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
-			return listNodes(ctx, client, req, g, stdout)
+		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
+			return listNodes(ctx, fleetv1.NewFleetServiceClient(conn), req, g, stdout)
 		}, nil
 	case "get":
 		req, err := parseGet(g, args[1:])
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
-			return getNode(ctx, client, req, g, stdout)
+		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
+			return getNode(ctx, fleetv1.NewFleetServiceClient(conn), req, g, stdout)
 		}, nil
 	case "watch":
 		req, err := parseWatch(g, args[1:])
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
-			return watchNodes(ctx, client, req, g, stdout)
+		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
+			return watchNodes(ctx, fleetv1.NewFleetServiceClient(conn), req, g, stdout)
 		}, nil
 	case "drain":
 		req, err := parseDrain(g, args[1:])
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
-			return drainNode(ctx, client, req, g, stdout)
+		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
+			return drainNode(ctx, fleetv1.NewFleetServiceClient(conn), req, g, stdout)
 		}, nil
 	case "undrain":
 		req, err := parseUndrain(g, args[1:])
 		if err != nil {
 			return nil, err
 		}
-		return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
-			return undrainNode(ctx, client, req, g, stdout)
+		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
+			return undrainNode(ctx, fleetv1.NewFleetServiceClient(conn), req, g, stdout)
 		}, nil
 	}
 	return nil, usageErrorf(nodesUsage, "nodes: unknown command %q", args[0])

@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -51,8 +52,8 @@ func parsePools(g *globals, args []string) (command, error) {
 	if err != nil {
 		return nil, err
 	}
-	return func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error {
-		return poolStats(ctx, client, req, g, stdout)
+	return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
+		return poolStats(ctx, fleetv1.NewFleetServiceClient(conn), req, g, stdout)
 	}, nil
 }
 

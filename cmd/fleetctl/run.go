@@ -9,7 +9,7 @@ import (
 	"os"
 	"time"
 
-	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 )
 
@@ -69,8 +69,9 @@ func usageErrorf(usage, format string, args ...any) error {
 	return &usageError{usage: usage, err: fmt.Errorf(format, args...)}
 }
 
-// command is a parsed command line, ready to run against the control plane.
-type command func(ctx context.Context, client fleetv1.FleetServiceClient, stdout io.Writer) error
+// command is a parsed command line, ready to run against the control plane. It makes the clients
+// of the services it calls from conn.
+type command func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error
 
 // run executes the command line args (without the program name) and returns the exit code.
 // Command output goes to stdout, and so does help that was asked for; errors, and usage after a
@@ -79,8 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := newGlobals()
 	cmd, err := parse(g, args)
 	if err == nil {
-		err = withClient(g, func(client fleetv1.FleetServiceClient) error {
-			return cmd(ctx, client, stdout)
+		err = withConn(g, func(conn grpc.ClientConnInterface) error {
+			return cmd(ctx, conn, stdout)
 		})
 	}
 
@@ -126,15 +127,14 @@ func parse(g *globals, args []string) (command, error) {
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }
 
-// withClient dials the control plane, calls f with a FleetService client and closes the
-// connection.
-func withClient(g *globals, f func(fleetv1.FleetServiceClient) error) error {
+// withConn dials the control plane, calls f with the connection and closes it.
+func withConn(g *globals, f func(grpc.ClientConnInterface) error) error {
 	conn, err := dial(g)
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
-	return f(fleetv1.NewFleetServiceClient(conn))
+	return f(conn)
 }
 
 // newFlagSet returns a flag set for the command name that reports errors instead of printing
