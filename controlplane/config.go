@@ -25,6 +25,9 @@ type Config struct {
 	FailoverTTL time.Duration
 	// LivenessCheck is how often silent nodes are looked for.
 	LivenessCheck time.Duration
+	// ReconcileInterval is how often the reconcile loop runs its steps (routing, scaling,
+	// self-healing, alerts, cost, maintenance).
+	ReconcileInterval time.Duration
 	// DefaultInterval is assumed for agents that announce no report interval.
 	DefaultInterval time.Duration
 	// FlushInterval is how often changed nodes are written to bbolt, in one transaction.
@@ -54,22 +57,23 @@ type Config struct {
 // DefaultConfig returns the defaults documented for the controlplane flags.
 func DefaultConfig() Config {
 	return Config{
-		GRPCListen:       "127.0.0.1:7070",
-		HTTPListen:       "127.0.0.1:7071",
-		DataDir:          "/var/lib/dspyfleet",
-		TTLGrace:         5 * time.Second,
-		FailoverTTL:      time.Minute,
-		LivenessCheck:    time.Second,
-		DefaultInterval:  5 * time.Second,
-		FlushInterval:    time.Second,
-		HelloTimeout:     10 * time.Second,
-		MaxClockSkew:     5 * time.Minute,
-		MaxRecvBytes:     4 << 20,
-		LockTimeout:      time.Second,
-		ShutdownTimeout:  10 * time.Second,
-		WatchBuffer:      1024,
-		CommandRetention: 7 * 24 * time.Hour,
-		RollupRetention:  14 * 24 * time.Hour,
+		GRPCListen:        "127.0.0.1:7070",
+		HTTPListen:        "127.0.0.1:7071",
+		DataDir:           "/var/lib/dspyfleet",
+		TTLGrace:          5 * time.Second,
+		FailoverTTL:       time.Minute,
+		LivenessCheck:     time.Second,
+		ReconcileInterval: 5 * time.Second,
+		DefaultInterval:   5 * time.Second,
+		FlushInterval:     time.Second,
+		HelloTimeout:      10 * time.Second,
+		MaxClockSkew:      5 * time.Minute,
+		MaxRecvBytes:      4 << 20,
+		LockTimeout:       time.Second,
+		ShutdownTimeout:   10 * time.Second,
+		WatchBuffer:       1024,
+		CommandRetention:  7 * 24 * time.Hour,
+		RollupRetention:   14 * 24 * time.Hour,
 	}
 }
 
@@ -88,6 +92,7 @@ func (c Config) Validate() error {
 	check(c.TTLGrace >= 0, "--ttl-grace %s must not be negative", c.TTLGrace)
 	check(c.FailoverTTL >= 0, "--failover-ttl %s must not be negative", c.FailoverTTL)
 	check(c.LivenessCheck > 0, "--liveness-check %s must be positive", c.LivenessCheck)
+	check(c.ReconcileInterval > 0, "--reconcile-interval %s must be positive", c.ReconcileInterval)
 	check(c.DefaultInterval > 0, "default report interval %s must be positive", c.DefaultInterval)
 	check(c.FlushInterval > 0, "--flush-interval %s must be positive", c.FlushInterval)
 	check(c.HelloTimeout > 0, "hello timeout %s must be positive", c.HelloTimeout)

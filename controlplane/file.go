@@ -13,16 +13,17 @@ import (
 
 // fileConfig is the YAML form of the control plane's configuration file; keys match the flags.
 type fileConfig struct {
-	GRPCListen      *string        `yaml:"grpc_listen"`
-	HTTPListen      *string        `yaml:"http_listen"`
-	DataDir         *string        `yaml:"data_dir"`
-	NodeTTL         *time.Duration `yaml:"node_ttl"`
-	TTLGrace        *time.Duration `yaml:"ttl_grace"`
-	FailoverTTL     *time.Duration `yaml:"failover_ttl"`
-	LivenessCheck   *time.Duration `yaml:"liveness_check"`
-	FlushInterval   *time.Duration `yaml:"flush_interval"`
-	MaxRecvBytes    *int           `yaml:"max_recv_bytes"`
-	ShutdownTimeout *time.Duration `yaml:"shutdown_timeout"`
+	GRPCListen        *string        `yaml:"grpc_listen"`
+	HTTPListen        *string        `yaml:"http_listen"`
+	DataDir           *string        `yaml:"data_dir"`
+	NodeTTL           *time.Duration `yaml:"node_ttl"`
+	TTLGrace          *time.Duration `yaml:"ttl_grace"`
+	FailoverTTL       *time.Duration `yaml:"failover_ttl"`
+	LivenessCheck     *time.Duration `yaml:"liveness_check"`
+	ReconcileInterval *time.Duration `yaml:"reconcile_interval"`
+	FlushInterval     *time.Duration `yaml:"flush_interval"`
+	MaxRecvBytes      *int           `yaml:"max_recv_bytes"`
+	ShutdownTimeout   *time.Duration `yaml:"shutdown_timeout"`
 }
 
 // LoadFile applies the YAML file at path onto c. Unknown keys and wrong types are errors naming
@@ -45,6 +46,7 @@ func LoadFile(path string, c *Config) error {
 	set(&c.TTLGrace, f.TTLGrace)
 	set(&c.FailoverTTL, f.FailoverTTL)
 	set(&c.LivenessCheck, f.LivenessCheck)
+	set(&c.ReconcileInterval, f.ReconcileInterval)
 	set(&c.FlushInterval, f.FlushInterval)
 	set(&c.MaxRecvBytes, f.MaxRecvBytes)
 	set(&c.ShutdownTimeout, f.ShutdownTimeout)

@@ -11,6 +11,9 @@ type metrics struct {
 	sessions    *prometheus.CounterVec
 	flushes     prometheus.Histogram
 	flushErrors prometheus.Counter
+
+	reconcileSeconds *prometheus.HistogramVec
+	reconcileErrors  *prometheus.CounterVec
 }
 
 // newMetrics registers the control plane's metrics, node gauges drawn from reg, and the Go and
@@ -34,9 +37,19 @@ func newMetrics(reg *registry, stats *requestStats) (*prometheus.Registry, *metr
 			Name: "dspyfleet_store_flush_errors_total",
 			Help: "Batched node writes to bbolt that failed and were retried.",
 		}),
+		reconcileSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "dspyfleet_reconcile_step_seconds",
+			Help:    "Duration of each reconcile loop step.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}, []string{"step"}),
+		reconcileErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dspyfleet_reconcile_step_errors_total",
+			Help: "Reconcile loop steps that returned an error, by step.",
+		}, []string{"step"}),
 	}
 	pr := prometheus.NewRegistry()
-	pr.MustRegister(m.reports, m.sessions, m.flushes, m.flushErrors, &nodesCollector{reg: reg}, &requestsCollector{stats: stats},
+	pr.MustRegister(m.reports, m.sessions, m.flushes, m.flushErrors, m.reconcileSeconds, m.reconcileErrors,
+		&nodesCollector{reg: reg}, &requestsCollector{stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return pr, m
 }

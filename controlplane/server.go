@@ -43,6 +43,7 @@ type Server struct {
 	http     *http.Server
 	grpcLn   net.Listener
 	httpLn   net.Listener
+	steps    []reconcileStep
 	stopping chan struct{}
 	ready    atomic.Bool
 }
@@ -162,6 +163,7 @@ func (s *Server) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { return s.livenessLoop(gctx) })
 	g.Go(func() error { return s.flushLoop(gctx) })
+	g.Go(func() error { return s.reconcileLoop(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()

@@ -33,6 +33,7 @@ func FastConfig(t testing.TB) controlplane.Config {
 	cfg.FailoverTTL = 2 * time.Second
 	cfg.LivenessCheck = 20 * time.Millisecond
 	cfg.FlushInterval = 50 * time.Millisecond
+	cfg.ReconcileInterval = 50 * time.Millisecond
 	cfg.ShutdownTimeout = 2 * time.Second
 	cfg.Logger = Logger(t)
 	return cfg
