@@ -16,6 +16,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/agent/proxy"
+	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
@@ -61,6 +62,10 @@ type Config struct {
 	// Proxy is the optional sidecar reverse proxy in front of the DSPy HTTP server: it measures
 	// every request and refuses new ones while the node drains. An empty Listen disables it.
 	Proxy proxy.Config
+
+	// Token is the agent token sent to the control plane as "authorization: Bearer <token>";
+	// zero sends none.
+	Token credential.Token
 
 	// Actions adds or replaces actions by kind, for programs embedding the agent.
 	Actions map[command.Kind]Action
@@ -132,6 +137,8 @@ type fileConfig struct {
 	Prices       map[string]price  `yaml:"prices"`
 	Intake       *intakeFile       `yaml:"intake"`
 	Proxy        *proxyFile        `yaml:"proxy"`
+
+	securityFile `yaml:",inline"`
 }
 
 // proxyFile is the proxy section of the config file.
@@ -202,6 +209,9 @@ func applyYAML(data []byte, name string, c *Config) error {
 		for model, p := range f.Prices {
 			c.Prices[model] = reqstats.ModelPrice{InputPerMTok: p.Input, OutputPerMTok: p.Output, CachedInputPerMTok: p.CachedInput}
 		}
+	}
+	if err := f.securityFile.apply(c); err != nil {
+		return fmt.Errorf("config %s: %w", name, err)
 	}
 	return nil
 }

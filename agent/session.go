@@ -11,7 +11,6 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/status"
 
@@ -30,10 +29,9 @@ var (
 // connection per session matters: after a stall, a new stream on the old connection would stall
 // too. It reports whether the session was established (a Welcome arrived).
 func (a *Agent) session(ctx context.Context) (bool, error) {
-	conn, err := grpc.NewClient(a.cfg.Server,
-		grpc.WithTransportCredentials(insecure.NewCredentials()),
+	conn, err := grpc.NewClient(a.cfg.Server, append(a.dialOptions(),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
-	)
+	)...)
 	if err != nil {
 		return false, fmt.Errorf("--server %s: %w", a.cfg.Server, err)
 	}

@@ -165,9 +165,14 @@ func applyCommandEffects(reg *registry, rec *fleetv1.CommandRecord) {
 	}
 }
 
-// requester names the caller of an admin RPC for the audit trail.
+// requester names the caller of an admin RPC for the command's record: its identity and
+// address.
 func requester(ctx context.Context) string {
-	return "api@" + peerAddr(ctx)
+	name := "api"
+	if id, ok := identityFrom(ctx); ok {
+		name = id.name
+	}
+	return name + "@" + peerAddr(ctx)
 }
 
 func orDefault(s, def string) string {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/dspyfleet/dspyfleet/internal/credential"
 )
 
 // Config configures a control plane. DefaultConfig gives the documented defaults.
@@ -48,6 +50,11 @@ type Config struct {
 	CommandRetention time.Duration
 	// RollupRetention is how long one-minute request rollups are kept.
 	RollupRetention time.Duration
+	// AgentToken, AdminToken and ReadToken are the bearer tokens of the agent, admin and
+	// read-only roles (access.go says which role may call what). With none of them every
+	// caller may call everything.
+	AgentToken, AdminToken, ReadToken credential.Token
+
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -103,5 +110,6 @@ func (c Config) Validate() error {
 	check(c.WatchBuffer > 0, "watch buffer %d must be positive", c.WatchBuffer)
 	check(c.CommandRetention > 0, "--command-retention %s must be positive", c.CommandRetention)
 	check(c.RollupRetention >= time.Hour, "--rollup-retention %s must be at least 1h", c.RollupRetention)
+	errs = append(errs, c.validateSecurity()...)
 	return errors.Join(errs...)
 }

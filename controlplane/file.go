@@ -24,6 +24,8 @@ type fileConfig struct {
 	FlushInterval     *time.Duration `yaml:"flush_interval"`
 	MaxRecvBytes      *int           `yaml:"max_recv_bytes"`
 	ShutdownTimeout   *time.Duration `yaml:"shutdown_timeout"`
+
+	securityFile `yaml:",inline"`
 }
 
 // LoadFile applies the YAML file at path onto c. Unknown keys and wrong types are errors naming
@@ -50,6 +52,9 @@ func LoadFile(path string, c *Config) error {
 	set(&c.FlushInterval, f.FlushInterval)
 	set(&c.MaxRecvBytes, f.MaxRecvBytes)
 	set(&c.ShutdownTimeout, f.ShutdownTimeout)
+	if err := f.securityFile.apply(c); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
 	return nil
 }
 

@@ -46,6 +46,7 @@ type Server struct {
 	steps    []reconcileStep
 	stopping chan struct{}
 	ready    atomic.Bool
+	sec      *security
 }
 
 // New opens the store (failing fast if it is locked or corrupt), loads the known nodes and binds
@@ -127,12 +128,14 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		s.log.Error("panic in gRPC handler", "panic", p, "peer", peerAddr(ctx))
 		return status.Error(codes.Internal, "internal error; the control plane logged the details")
 	})
+	s.sec = newSecurity(s)
+	secUnary, secStream := s.sec.interceptors()
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(s.cfg.MaxRecvBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.ChainUnaryInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)),
-		grpc.ChainStreamInterceptor(logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
+		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)}, secUnary...)...),
+		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)}, secStream...)...),
 	)
 	fleetv1.RegisterAgentServiceServer(gs, &agentService{
 		reg: s.reg, cmds: s.cmds, stats: s.stats, log: s.log, metrics: s.metrics, now: s.cfg.Now,

@@ -18,6 +18,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/agent"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
+	"github.com/dspyfleet/dspyfleet/internal/credential"
 )
 
 func main() {
@@ -52,11 +53,19 @@ func (l labelFlags) Set(s string) error {
 	return nil
 }
 
+// tokenEnv names the environment variable holding the agent token.
+const tokenEnv = "DSPYFLEET_AGENT_TOKEN"
+
 func run(ctx context.Context, args []string, stderr io.Writer) error {
 	cfg := agent.DefaultConfig()
 	if addr := os.Getenv("DSPYFLEET_ADDR"); addr != "" {
 		cfg.Server = addr
 	}
+	tok, err := credential.TokenFromEnv(tokenEnv)
+	if err != nil {
+		return err
+	}
+	cfg.Token = tok
 	labels := labelFlags{}
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -77,8 +86,14 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.Intake.Socket, "intake-socket", cfg.Intake.Socket, "also serve the request intake on this Unix socket")
 	fs.StringVar(&cfg.Proxy.Listen, "proxy-listen", cfg.Proxy.Listen, "sidecar mode: listen here and proxy to --proxy-upstream, measuring every request")
 	fs.StringVar(&cfg.Proxy.Upstream, "proxy-upstream", cfg.Proxy.Upstream, "sidecar mode: the DSPy HTTP server (host:port or URL)")
+	tokenFile := fs.String("token-file", "", "file holding the agent token sent to the control plane (env "+tokenEnv+")")
 	if err := cli.Parse(fs, args, configPath, func(path string) error { return agent.LoadFile(path, &cfg) }); err != nil {
 		return err
+	}
+	if *tokenFile != "" {
+		if cfg.Token, err = credential.ReadTokenFile(*tokenFile); err != nil {
+			return err
+		}
 	}
 	if len(labels) > 0 {
 		if cfg.Labels == nil {

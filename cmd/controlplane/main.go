@@ -39,6 +39,10 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cfg := controlplane.DefaultConfig()
+	if err := fromEnv(&cfg); err != nil {
+		return err
+	}
+	var sec securityFlags
 	fs := flag.NewFlagSet("controlplane", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "YAML configuration file; flags given on the command line override it")
@@ -58,7 +62,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "bound on the graceful stop")
 	fs.DurationVar(&cfg.CommandRetention, "command-retention", cfg.CommandRetention, "how long finished commands are kept")
 	fs.DurationVar(&cfg.RollupRetention, "rollup-retention", cfg.RollupRetention, "how long one-minute DSPy request rollups are kept")
+	sec.register(fs)
 	if err := cli.Parse(fs, args, configPath, func(path string) error { return controlplane.LoadFile(path, &cfg) }); err != nil {
+		return err
+	}
+	if err := sec.apply(&cfg); err != nil {
 		return err
 	}
 	dataDirSet := false
@@ -80,6 +88,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *dev {
 		acfg := agent.DefaultConfig()
 		acfg.Server = srv.GRPCAddr()
+		acfg.Token = cfg.AgentToken
 		acfg.StateDir = filepath.Join(cfg.DataDir, "agent")
 		acfg.Labels = map[string]string{"mode": "dev"}
 		acfg.Intake.Listen = *devIntake

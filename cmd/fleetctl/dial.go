@@ -5,15 +5,40 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/dspyfleet/dspyfleet/internal/credential"
 )
 
+// tokenEnv names the environment variable holding fleetctl's token when --token-file is not
+// given.
+const tokenEnv = "DSPYFLEET_TOKEN"
+
 // dial returns a client connection to the control plane at g.addr. It is the one place that picks
-// transport and call credentials, so TLS and admin token flags only change this function. The
-// connection is made lazily by the first call.
+// transport and call credentials. The connection is made lazily by the first call.
 func dial(g *globals) (*grpc.ClientConn, error) {
-	conn, err := grpc.NewClient(g.addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	tok, err := g.token()
+	if err != nil {
+		return nil, err
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	if !tok.IsZero() {
+		opts = append(opts, grpc.WithPerRPCCredentials(credential.Bearer(tok, false)))
+	}
+	conn, err := grpc.NewClient(g.addr, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", g.addr, err)
 	}
 	return conn, nil
+}
+
+// token returns the token of --token-file, else of $DSPYFLEET_TOKEN, else none.
+func (g *globals) token() (credential.Token, error) {
+	if g.tokenFile != "" {
+		tok, err := credential.ReadTokenFile(g.tokenFile)
+		if err != nil {
+			return credential.Token{}, fmt.Errorf("--token-file: %w", err)
+		}
+		return tok, nil
+	}
+	return credential.TokenFromEnv(tokenEnv)
 }

@@ -25,9 +25,10 @@ const defaultAddr = "127.0.0.1:7070"
 
 // globals holds the flags every command accepts, before the command name or among its own flags.
 type globals struct {
-	addr    string
-	output  outputFormat
-	timeout time.Duration
+	addr      string
+	tokenFile string
+	output    outputFormat
+	timeout   time.Duration
 }
 
 // newGlobals returns the global flags' defaults; DSPYFLEET_ADDR overrides the address.
@@ -50,6 +51,7 @@ func (g *globals) register(fs *flag.FlagSet) {
 // --timeout means something else ("cmd send"); the global one is then given before the command.
 func (g *globals) registerButTimeout(fs *flag.FlagSet) {
 	fs.StringVar(&g.addr, "addr", g.addr, "")
+	fs.StringVar(&g.tokenFile, "token-file", g.tokenFile, "")
 	fs.Var(&g.output, "o", "")
 	fs.Var(&g.output, "output", "")
 }

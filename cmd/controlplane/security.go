@@ -1,0 +1,60 @@
+package main
+
+import (
+	"errors"
+	"flag"
+
+	"github.com/dspyfleet/dspyfleet/controlplane"
+	"github.com/dspyfleet/dspyfleet/internal/credential"
+)
+
+// securityFlags are the flags naming the control plane's secrets. A token comes from its
+// environment variable, then the config file, then the flag, the later winning.
+type securityFlags struct {
+	agentTokenFile, adminTokenFile, readTokenFile string
+}
+
+// tokenEnv names the environment variables holding the tokens.
+var tokenEnv = struct{ agent, admin, read string }{"DSPYFLEET_AGENT_TOKEN", "DSPYFLEET_ADMIN_TOKEN", "DSPYFLEET_READ_TOKEN"}
+
+func (f *securityFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.agentTokenFile, "agent-token-file", "", "file holding the token agents present (env "+tokenEnv.agent+")")
+	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin token: every admin call (env "+tokenEnv.admin+")")
+	fs.StringVar(&f.readTokenFile, "read-token-file", "", "file holding the read-only token: admin calls that change nothing (env "+tokenEnv.read+")")
+}
+
+// fromEnv sets cfg's tokens from the environment, before the config file and flags apply.
+func fromEnv(cfg *controlplane.Config) error {
+	var errs []error
+	for _, t := range []struct {
+		env string
+		dst *credential.Token
+	}{{tokenEnv.agent, &cfg.AgentToken}, {tokenEnv.admin, &cfg.AdminToken}, {tokenEnv.read, &cfg.ReadToken}} {
+		tok, err := credential.TokenFromEnv(t.env)
+		errs = append(errs, err)
+		if !tok.IsZero() {
+			*t.dst = tok
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// apply reads the token files given as flags into cfg.
+func (f *securityFlags) apply(cfg *controlplane.Config) error {
+	var errs []error
+	for _, t := range []struct {
+		path string
+		dst  *credential.Token
+	}{{f.agentTokenFile, &cfg.AgentToken}, {f.adminTokenFile, &cfg.AdminToken}, {f.readTokenFile, &cfg.ReadToken}} {
+		if t.path == "" {
+			continue
+		}
+		tok, err := credential.ReadTokenFile(t.path)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		*t.dst = tok
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,107 @@
+package controlplane
+
+import (
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	reflectionv1 "google.golang.org/grpc/reflection/grpc_reflection_v1"
+	reflectionv1alpha "google.golang.org/grpc/reflection/grpc_reflection_v1alpha"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// access says who may call a method.
+type access uint8
+
+// The kinds of access. A method missing from accessRules is refused to everyone, and a test
+// fails the build for every method registered on the server without a rule.
+const (
+	// public needs no credential. Only grpc.health.v1 (load balancers and probes cannot send a
+	// token) and server reflection (it describes the public API, so grpcurl list and describe
+	// work; calls made with what it describes still need a token) are public.
+	public access = iota + 1
+	// agentOnly needs the agent token or an agent client certificate.
+	agentOnly
+	// read needs the read-only or the admin token. It changes nothing.
+	read
+	// write needs the admin token. It changes state and is recorded in the audit trail.
+	write
+)
+
+// accessRules is the authorization table: one line per method of every service.
+var accessRules = map[string]access{
+	fleetv1.AgentService_Connect_FullMethodName: agentOnly,
+
+	fleetv1.FleetService_ListNodes_FullMethodName:     read,
+	fleetv1.FleetService_GetNode_FullMethodName:       read,
+	fleetv1.FleetService_WatchNodes_FullMethodName:    read,
+	fleetv1.FleetService_DrainNode_FullMethodName:     write,
+	fleetv1.FleetService_UndrainNode_FullMethodName:   write,
+	fleetv1.FleetService_SendCommand_FullMethodName:   write,
+	fleetv1.FleetService_GetCommand_FullMethodName:    read,
+	fleetv1.FleetService_ListCommands_FullMethodName:  read,
+	fleetv1.FleetService_CancelCommand_FullMethodName: write,
+	fleetv1.FleetService_WatchCommands_FullMethodName: read,
+	fleetv1.FleetService_GetPoolStats_FullMethodName:  read,
+
+	healthpb.Health_Check_FullMethodName: public,
+	healthpb.Health_List_FullMethodName:  public,
+	healthpb.Health_Watch_FullMethodName: public,
+
+	reflectionv1.ServerReflection_ServerReflectionInfo_FullMethodName:      public,
+	reflectionv1alpha.ServerReflection_ServerReflectionInfo_FullMethodName: public,
+}
+
+// role is what a caller's credential makes it.
+type role uint8
+
+// The roles.
+const (
+	roleAgent role = iota + 1
+	roleRead
+	roleAdmin
+	// roleAnyone is every caller when authentication is off (no token and no client CA
+	// configured: loopback or --insecure only). It may call everything.
+	roleAnyone
+)
+
+// String names the role as messages and the audit trail show it.
+func (r role) String() string {
+	switch r {
+	case roleAgent:
+		return "agent"
+	case roleRead:
+		return "read-only"
+	case roleAdmin:
+		return "admin"
+	case roleAnyone:
+		return "anyone"
+	}
+	return "none"
+}
+
+// allows reports whether r may call a method with access a.
+func (a access) allows(r role) bool {
+	switch a {
+	case public:
+		return true
+	case agentOnly:
+		return r == roleAgent || r == roleAnyone
+	case read:
+		return r == roleRead || r == roleAdmin || r == roleAnyone
+	case write:
+		return r == roleAdmin || r == roleAnyone
+	}
+	return false
+}
+
+// needs says which credential a call with access a needs, for PermissionDenied messages.
+func (a access) needs() string {
+	switch a {
+	case agentOnly:
+		return "the agent token or an agent client certificate"
+	case read:
+		return "the read-only or admin token"
+	case write:
+		return "the admin token"
+	}
+	return "a rule in the control plane's access table"
+}

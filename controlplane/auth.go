@@ -1,0 +1,123 @@
+package controlplane
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/status"
+
+	"github.com/dspyfleet/dspyfleet/internal/credential"
+)
+
+// identity is an authenticated caller.
+type identity struct {
+	role role
+	// name identifies the caller in the audit trail and in rate limits: the role of the token
+	// it presented, or "anonymous" when authentication is off.
+	name string
+}
+
+type identityKey struct{}
+
+// identityFrom returns the caller's identity; calls to public methods have none.
+func identityFrom(ctx context.Context) (identity, bool) {
+	id, ok := ctx.Value(identityKey{}).(identity)
+	return id, ok
+}
+
+// tokenRole is a configured token and the role it grants.
+type tokenRole struct {
+	tok  credential.Token
+	role role
+}
+
+// authenticator authenticates callers by bearer token or client certificate and checks each
+// call against accessRules.
+type authenticator struct {
+	// enabled is false when no token is configured: every caller is then
+	// roleAnyone, which New allows only on loopback or with --insecure.
+	enabled bool
+	tokens  []tokenRole
+	log     *slog.Logger
+	// failed is told of every failed authentication, after the caller's answer is decided.
+	failed func(ctx context.Context, method string, err error)
+}
+
+func newAuthenticator(cfg Config, log *slog.Logger) *authenticator {
+	a := &authenticator{log: log, failed: func(context.Context, string, error) {}}
+	for _, t := range []tokenRole{{cfg.AdminToken, roleAdmin}, {cfg.ReadToken, roleRead}, {cfg.AgentToken, roleAgent}} {
+		if !t.tok.IsZero() {
+			a.tokens = append(a.tokens, t)
+		}
+	}
+	a.enabled = len(a.tokens) > 0
+	return a
+}
+
+// authorize is the auth.AuthFunc of the server: it finds the method's rule, authenticates the
+// caller unless the method is public, checks the rule and puts the identity in the context.
+func (a *authenticator) authorize(ctx context.Context) (context.Context, error) {
+	method, _ := grpc.Method(ctx)
+	rule, ok := accessRules[method]
+	if !ok {
+		return nil, status.Errorf(codes.PermissionDenied, "%s has no rule in the control plane's access table, so nobody may call it", method)
+	}
+	if rule == public {
+		return ctx, nil
+	}
+	id, err := a.authenticate(ctx)
+	if err != nil {
+		a.failed(ctx, method, err)
+		return nil, err
+	}
+	if !rule.allows(id.role) {
+		return nil, status.Errorf(codes.PermissionDenied, "%s may not call %s: it needs %s", id.name, method, rule.needs())
+	}
+	return context.WithValue(ctx, identityKey{}, id), nil
+}
+
+// authenticate finds the caller's identity: the bearer token names its role.
+func (a *authenticator) authenticate(ctx context.Context) (identity, error) {
+	if !a.enabled {
+		return identity{role: roleAnyone, name: "anonymous"}, nil
+	}
+	tok, given, err := bearerToken(ctx)
+	if err != nil {
+		return identity{}, err
+	}
+	if given {
+		var match role
+		for _, t := range a.tokens {
+			if t.tok.Equal(tok) {
+				match = t.role
+			}
+		}
+		if match == 0 {
+			return identity{}, status.Error(codes.Unauthenticated, "the bearer token matches no token configured on the control plane")
+		}
+		return identity{role: match, name: match.String()}, nil
+	}
+	return identity{}, status.Error(codes.Unauthenticated,
+		"no credential: send 'authorization: Bearer <token>' metadata (fleetctl --token-file or $DSPYFLEET_TOKEN; grpcurl -H 'authorization: Bearer <token>')")
+}
+
+// bearerToken returns the token in the call's authorization metadata and whether there was one.
+func bearerToken(ctx context.Context) (string, bool, error) {
+	vals := metadata.ValueFromIncomingContext(ctx, "authorization")
+	switch len(vals) {
+	case 0:
+		return "", false, nil
+	case 1:
+	default:
+		return "", false, status.Error(codes.Unauthenticated, "more than one authorization header; send one 'authorization: Bearer <token>'")
+	}
+	scheme, tok, ok := strings.Cut(vals[0], " ")
+	if !ok || !strings.EqualFold(scheme, "bearer") || tok == "" {
+		return "", false, status.Error(codes.Unauthenticated, "the authorization header must be 'Bearer <token>'")
+	}
+	return tok, true, nil
+}
