@@ -66,6 +66,14 @@ type Config struct {
 	// Token is the agent token sent to the control plane as "authorization: Bearer <token>";
 	// zero sends none.
 	Token credential.Token
+	// TLS connects to the control plane over TLS, verifying it against CAFile, or the system's
+	// CAs when CAFile is empty. Setting CAFile or CertFile turns it on too.
+	TLS bool
+	// CAFile is the PEM CA certificate the control plane's certificate must chain to.
+	CAFile string
+	// CertFile and KeyFile are the PEM client certificate and key presented for mTLS, re-read
+	// when they change; the certificate's subject common name must be the node id.
+	CertFile, KeyFile string
 
 	// Actions adds or replaces actions by kind, for programs embedding the agent.
 	Actions map[command.Kind]Action

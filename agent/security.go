@@ -2,6 +2,7 @@ package agent
 
 import (
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/dspyfleet/dspyfleet/internal/credential"
@@ -10,10 +11,18 @@ import (
 // securityFile is the security part of the agent's configuration file.
 type securityFile struct {
 	TokenFile *string `yaml:"token_file"`
+	TLS       *bool   `yaml:"tls"`
+	CAFile    *string `yaml:"ca_file"`
+	CertFile  *string `yaml:"cert_file"`
+	KeyFile   *string `yaml:"key_file"`
 }
 
-// apply reads the token file the configuration file names into c.
+// apply sets c's TLS settings and reads the token file the configuration file names into c.
 func (f securityFile) apply(c *Config) error {
+	set(&c.TLS, f.TLS)
+	set(&c.CAFile, f.CAFile)
+	set(&c.CertFile, f.CertFile)
+	set(&c.KeyFile, f.KeyFile)
 	if f.TokenFile == nil {
 		return nil
 	}
@@ -25,11 +34,21 @@ func (f securityFile) apply(c *Config) error {
 	return nil
 }
 
-// dialOptions returns the transport and call credentials of a session's connection.
-func (a *Agent) dialOptions() []grpc.DialOption {
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
-	if !a.cfg.Token.IsZero() {
-		opts = append(opts, grpc.WithPerRPCCredentials(credential.Bearer(a.cfg.Token, false)))
+// dialOptions returns the transport and call credentials of a session's connection. The CA
+// file is read for every session, so a rotated CA is picked up at the next reconnect.
+func dialOptions(c Config) ([]grpc.DialOption, error) {
+	useTLS := c.TLS || c.CAFile != "" || c.CertFile != "" || c.KeyFile != ""
+	transport := insecure.NewCredentials()
+	if useTLS {
+		tc, err := credential.ClientTLS(c.CAFile, c.CertFile, c.KeyFile)
+		if err != nil {
+			return nil, err
+		}
+		transport = credentials.NewTLS(tc)
 	}
-	return opts
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(transport)}
+	if !c.Token.IsZero() {
+		opts = append(opts, grpc.WithPerRPCCredentials(credential.Bearer(c.Token, useTLS)))
+	}
+	return opts, nil
 }

@@ -29,7 +29,11 @@ var (
 // connection per session matters: after a stall, a new stream on the old connection would stall
 // too. It reports whether the session was established (a Welcome arrived).
 func (a *Agent) session(ctx context.Context) (bool, error) {
-	conn, err := grpc.NewClient(a.cfg.Server, append(a.dialOptions(),
+	opts, err := dialOptions(a.cfg)
+	if err != nil {
+		return false, err
+	}
+	conn, err := grpc.NewClient(a.cfg.Server, append(opts,
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}),
 	)...)
 	if err != nil {

@@ -28,6 +28,8 @@ type agentService struct {
 	now          func() time.Time
 	helloTimeout time.Duration
 	maxSkew      time.Duration
+	// checkNode refuses a Hello for a node the caller's credential may not speak for.
+	checkNode func(ctx context.Context, nodeID string) error
 }
 
 // errHelloTimeout ends a stream whose first message does not arrive in time.
@@ -58,6 +60,9 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 	}()
 
 	hello, err := a.awaitHello(ctx, in, recvErr)
+	if err == nil {
+		err = a.checkNode(ctx, hello.GetNodeId())
+	}
 	if err != nil {
 		a.metrics.sessions.WithLabelValues("rejected").Inc()
 		return toStatus(err)

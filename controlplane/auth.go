@@ -7,7 +7,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/metadata"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
 	"github.com/dspyfleet/dspyfleet/internal/credential"
@@ -17,8 +19,12 @@ import (
 type identity struct {
 	role role
 	// name identifies the caller in the audit trail and in rate limits: the role of the token
-	// it presented, or "anonymous" when authentication is off.
+	// it presented, "node:<id>" for an agent certificate, or "anonymous" when authentication
+	// is off.
 	name string
+	// nodeID is the subject common name of the caller's verified client certificate, if it
+	// presented one.
+	nodeID string
 }
 
 type identityKey struct{}
@@ -38,11 +44,13 @@ type tokenRole struct {
 // authenticator authenticates callers by bearer token or client certificate and checks each
 // call against accessRules.
 type authenticator struct {
-	// enabled is false when no token is configured: every caller is then
+	// enabled is false when no token and no client CA are configured: every caller is then
 	// roleAnyone, which New allows only on loopback or with --insecure.
 	enabled bool
-	tokens  []tokenRole
-	log     *slog.Logger
+	// mtls is on with a client CA: agents must present a certificate for their node id.
+	mtls   bool
+	tokens []tokenRole
+	log    *slog.Logger
 	// failed is told of every failed authentication, after the caller's answer is decided.
 	failed func(ctx context.Context, method string, err error)
 }
@@ -54,7 +62,8 @@ func newAuthenticator(cfg Config, log *slog.Logger) *authenticator {
 			a.tokens = append(a.tokens, t)
 		}
 	}
-	a.enabled = len(a.tokens) > 0
+	a.mtls = cfg.ClientCA != ""
+	a.enabled = len(a.tokens) > 0 || a.mtls
 	return a
 }
 
@@ -80,10 +89,12 @@ func (a *authenticator) authorize(ctx context.Context) (context.Context, error) 
 	return context.WithValue(ctx, identityKey{}, id), nil
 }
 
-// authenticate finds the caller's identity: the bearer token names its role.
+// authenticate finds the caller's identity: a bearer token names its role; without one, a
+// verified client certificate makes the caller an agent.
 func (a *authenticator) authenticate(ctx context.Context) (identity, error) {
+	nodeID := certNodeID(ctx)
 	if !a.enabled {
-		return identity{role: roleAnyone, name: "anonymous"}, nil
+		return identity{role: roleAnyone, name: "anonymous", nodeID: nodeID}, nil
 	}
 	tok, given, err := bearerToken(ctx)
 	if err != nil {
@@ -99,7 +110,10 @@ func (a *authenticator) authenticate(ctx context.Context) (identity, error) {
 		if match == 0 {
 			return identity{}, status.Error(codes.Unauthenticated, "the bearer token matches no token configured on the control plane")
 		}
-		return identity{role: match, name: match.String()}, nil
+		return identity{role: match, name: match.String(), nodeID: nodeID}, nil
+	}
+	if nodeID != "" {
+		return identity{role: roleAgent, name: "node:" + nodeID, nodeID: nodeID}, nil
 	}
 	return identity{}, status.Error(codes.Unauthenticated,
 		"no credential: send 'authorization: Bearer <token>' metadata (fleetctl --token-file or $DSPYFLEET_TOKEN; grpcurl -H 'authorization: Bearer <token>')")
@@ -120,4 +134,34 @@ func bearerToken(ctx context.Context) (string, bool, error) {
 		return "", false, status.Error(codes.Unauthenticated, "the authorization header must be 'Bearer <token>'")
 	}
 	return tok, true, nil
+}
+
+// certNodeID returns the subject common name of the caller's client certificate when the TLS
+// handshake verified it against the client CA; "" otherwise.
+func certNodeID(ctx context.Context) string {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		return ""
+	}
+	info, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(info.State.VerifiedChains) == 0 || len(info.State.PeerCertificates) == 0 {
+		return ""
+	}
+	return info.State.PeerCertificates[0].Subject.CommonName
+}
+
+// checkNode checks that the caller may speak for nodeID: with mTLS on, only an agent whose
+// certificate names that node may.
+func (a *authenticator) checkNode(ctx context.Context, nodeID string) error {
+	if !a.mtls {
+		return nil
+	}
+	id, _ := identityFrom(ctx)
+	switch id.nodeID {
+	case nodeID:
+		return nil
+	case "":
+		return status.Errorf(codes.PermissionDenied, "node %q presented no client certificate signed by the control plane's --client-ca; give the agent --cert-file and --key-file", nodeID)
+	}
+	return status.Errorf(codes.PermissionDenied, "the client certificate is for node %q, not %q: the node id must be the certificate's subject common name", id.nodeID, nodeID)
 }

@@ -54,6 +54,12 @@ type Config struct {
 	// read-only roles (access.go says which role may call what). With none of them every
 	// caller may call everything.
 	AgentToken, AdminToken, ReadToken credential.Token
+	// TLSCert and TLSKey are the PEM files of the certificate and key the gRPC and HTTP
+	// listeners serve, re-read when they change; empty means plaintext.
+	TLSCert, TLSKey string
+	// ClientCA is the PEM file of the CA that signs agent certificates (mTLS). With it, an
+	// agent must present a certificate whose subject common name is its node id.
+	ClientCA string
 
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger

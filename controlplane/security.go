@@ -1,23 +1,74 @@
 package controlplane
 
 import (
+	"crypto/tls"
+	"fmt"
+	"net"
+
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/dspyfleet/dspyfleet/internal/credential"
 )
 
-// security holds the control plane's guards on the gRPC API: authentication and the access
-// table.
+// security holds the control plane's guards on its listeners and the gRPC API: TLS,
+// authentication and the access table.
 type security struct {
 	auth *authenticator
+	// tls is the gRPC listener's TLS configuration; nil means plaintext.
+	tls *tls.Config
 }
 
-func newSecurity(s *Server) *security {
-	return &security{auth: newAuthenticator(s.cfg, s.log)}
+func newSecurity(s *Server) (*security, error) {
+	sec := &security{auth: newAuthenticator(s.cfg, s.log)}
+	if s.cfg.TLSCert == "" {
+		return sec, nil
+	}
+	certs, err := credential.NewCertReloader(s.cfg.TLSCert, s.cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert, --tls-key: %w", err)
+	}
+	certs.OnReload = func(err error) {
+		if err != nil {
+			s.log.Error("the TLS certificate files changed but do not load; still serving the previous certificate", "cert", s.cfg.TLSCert, "err", err)
+			return
+		}
+		s.log.Info("TLS certificate reloaded", "cert", s.cfg.TLSCert)
+	}
+	sec.tls = &tls.Config{MinVersion: tls.VersionTLS12, GetCertificate: certs.GetCertificate}
+	if s.cfg.ClientCA != "" {
+		pool, err := credential.LoadCertPool(s.cfg.ClientCA)
+		if err != nil {
+			return nil, fmt.Errorf("--client-ca: %w", err)
+		}
+		// Admin callers authenticate by token and present no certificate; agents must, and
+		// checkNode enforces that at Connect.
+		sec.tls.ClientCAs, sec.tls.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
+	return sec, nil
 }
 
-// interceptors returns the server's security interceptors, in the order they run after logging
-// and panic recovery.
-func (sec *security) interceptors() ([]grpc.UnaryServerInterceptor, []grpc.StreamServerInterceptor) {
-	return []grpc.UnaryServerInterceptor{auth.UnaryServerInterceptor(sec.auth.authorize)},
-		[]grpc.StreamServerInterceptor{auth.StreamServerInterceptor(sec.auth.authorize)}
+// serverOptions returns the gRPC server's transport credentials and security interceptors,
+// which run after logging and panic recovery.
+func (sec *security) serverOptions() []grpc.ServerOption {
+	opts := []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(sec.auth.authorize)),
+		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(sec.auth.authorize)),
+	}
+	if sec.tls != nil {
+		opts = append(opts, grpc.Creds(credentials.NewTLS(sec.tls)))
+	}
+	return opts
+}
+
+// httpListener wraps the HTTP listener in TLS when the gRPC listener has it; HTTP asks for no
+// client certificate.
+func (sec *security) httpListener(ln net.Listener) net.Listener {
+	if sec.tls == nil {
+		return ln
+	}
+	cfg := sec.tls.Clone()
+	cfg.ClientCAs, cfg.ClientAuth = nil, tls.NoClientCert
+	return tls.NewListener(ln, cfg)
 }

@@ -12,8 +12,14 @@ import (
 func (c Config) validateSecurity() []error {
 	var errs []error
 	anyToken := !c.AgentToken.IsZero() || !c.AdminToken.IsZero() || !c.ReadToken.IsZero()
-	if anyToken && c.AgentToken.IsZero() {
-		errs = append(errs, errors.New("--agent-token-file is not set: with admin or read-only tokens configured, agents need a token too"))
+	if anyToken && c.AgentToken.IsZero() && c.ClientCA == "" {
+		errs = append(errs, errors.New("--agent-token-file is not set: with admin or read-only tokens configured, agents need a token or --client-ca"))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together: give both or neither"))
+	}
+	if c.ClientCA != "" && c.TLSCert == "" {
+		errs = append(errs, errors.New("--client-ca needs --tls-cert and --tls-key: client certificates are checked in the TLS handshake"))
 	}
 	toks := []struct {
 		flag string
@@ -34,10 +40,16 @@ type securityFile struct {
 	AgentTokenFile *string `yaml:"agent_token_file"`
 	AdminTokenFile *string `yaml:"admin_token_file"`
 	ReadTokenFile  *string `yaml:"read_token_file"`
+	TLSCert        *string `yaml:"tls_cert"`
+	TLSKey         *string `yaml:"tls_key"`
+	ClientCA       *string `yaml:"client_ca"`
 }
 
-// apply reads the token files the configuration file names into c.
+// apply sets c's TLS files and reads the token files the configuration file names into c.
 func (f securityFile) apply(c *Config) error {
+	set(&c.TLSCert, f.TLSCert)
+	set(&c.TLSKey, f.TLSKey)
+	set(&c.ClientCA, f.ClientCA)
 	var errs []error
 	for _, t := range []struct {
 		path *string

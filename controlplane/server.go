@@ -98,6 +98,13 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats,
 		grpcLn: grpcLn, httpLn: httpLn, stopping: make(chan struct{}),
 	}
+	if s.sec, err = newSecurity(s); err != nil {
+		_ = grpcLn.Close()
+		_ = httpLn.Close()
+		_ = st.close()
+		return nil, err
+	}
+	s.httpLn = s.sec.httpListener(httpLn)
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
@@ -128,18 +135,16 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		s.log.Error("panic in gRPC handler", "panic", p, "peer", peerAddr(ctx))
 		return status.Error(codes.Internal, "internal error; the control plane logged the details")
 	})
-	s.sec = newSecurity(s)
-	secUnary, secStream := s.sec.interceptors()
-	gs := grpc.NewServer(
+	gs := grpc.NewServer(append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxRecvBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.ChainUnaryInterceptor(append([]grpc.UnaryServerInterceptor{logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)}, secUnary...)...),
-		grpc.ChainStreamInterceptor(append([]grpc.StreamServerInterceptor{logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)}, secStream...)...),
-	)
+		grpc.ChainUnaryInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)),
+		grpc.ChainStreamInterceptor(logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
+	}, s.sec.serverOptions()...)...)
 	fleetv1.RegisterAgentServiceServer(gs, &agentService{
 		reg: s.reg, cmds: s.cmds, stats: s.stats, log: s.log, metrics: s.metrics, now: s.cfg.Now,
-		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew,
+		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew, checkNode: s.sec.auth.checkNode,
 	})
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping})
 	s.health = health.NewServer()

@@ -87,6 +87,10 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.StringVar(&cfg.Proxy.Listen, "proxy-listen", cfg.Proxy.Listen, "sidecar mode: listen here and proxy to --proxy-upstream, measuring every request")
 	fs.StringVar(&cfg.Proxy.Upstream, "proxy-upstream", cfg.Proxy.Upstream, "sidecar mode: the DSPy HTTP server (host:port or URL)")
 	tokenFile := fs.String("token-file", "", "file holding the agent token sent to the control plane (env "+tokenEnv+")")
+	fs.BoolVar(&cfg.TLS, "tls", cfg.TLS, "connect over TLS, verifying the control plane against the system's CAs or --ca-file")
+	fs.StringVar(&cfg.CAFile, "ca-file", cfg.CAFile, "PEM CA certificate the control plane's certificate must chain to (implies --tls)")
+	fs.StringVar(&cfg.CertFile, "cert-file", cfg.CertFile, "PEM client certificate for mTLS, common name = node id; re-read when it changes (implies --tls)")
+	fs.StringVar(&cfg.KeyFile, "key-file", cfg.KeyFile, "PEM private key of --cert-file")
 	if err := cli.Parse(fs, args, configPath, func(path string) error { return agent.LoadFile(path, &cfg) }); err != nil {
 		return err
 	}

@@ -17,7 +17,10 @@ type securityFlags struct {
 // tokenEnv names the environment variables holding the tokens.
 var tokenEnv = struct{ agent, admin, read string }{"DSPYFLEET_AGENT_TOKEN", "DSPYFLEET_ADMIN_TOKEN", "DSPYFLEET_READ_TOKEN"}
 
-func (f *securityFlags) register(fs *flag.FlagSet) {
+func (f *securityFlags) register(fs *flag.FlagSet, cfg *controlplane.Config) {
+	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate of the gRPC and HTTP listeners; re-read when it changes")
+	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert")
+	fs.StringVar(&cfg.ClientCA, "client-ca", cfg.ClientCA, "PEM CA certificate signing agent certificates (mTLS); an agent's certificate common name must be its node id")
 	fs.StringVar(&f.agentTokenFile, "agent-token-file", "", "file holding the token agents present (env "+tokenEnv.agent+")")
 	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin token: every admin call (env "+tokenEnv.admin+")")
 	fs.StringVar(&f.readTokenFile, "read-token-file", "", "file holding the read-only token: admin calls that change nothing (env "+tokenEnv.read+")")

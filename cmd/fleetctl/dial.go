@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/dspyfleet/dspyfleet/internal/credential"
@@ -20,9 +21,18 @@ func dial(g *globals) (*grpc.ClientConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(insecure.NewCredentials())}
+	useTLS := g.tls || g.caFile != ""
+	transport := insecure.NewCredentials()
+	if useTLS {
+		tc, err := credential.ClientTLS(g.caFile, "", "")
+		if err != nil {
+			return nil, err
+		}
+		transport = credentials.NewTLS(tc)
+	}
+	opts := []grpc.DialOption{grpc.WithTransportCredentials(transport)}
 	if !tok.IsZero() {
-		opts = append(opts, grpc.WithPerRPCCredentials(credential.Bearer(tok, false)))
+		opts = append(opts, grpc.WithPerRPCCredentials(credential.Bearer(tok, useTLS)))
 	}
 	conn, err := grpc.NewClient(g.addr, opts...)
 	if err != nil {

@@ -27,6 +27,8 @@ const defaultAddr = "127.0.0.1:7070"
 type globals struct {
 	addr      string
 	tokenFile string
+	tls       bool
+	caFile    string
 	output    outputFormat
 	timeout   time.Duration
 }
@@ -52,6 +54,8 @@ func (g *globals) register(fs *flag.FlagSet) {
 func (g *globals) registerButTimeout(fs *flag.FlagSet) {
 	fs.StringVar(&g.addr, "addr", g.addr, "")
 	fs.StringVar(&g.tokenFile, "token-file", g.tokenFile, "")
+	fs.BoolVar(&g.tls, "tls", g.tls, "")
+	fs.StringVar(&g.caFile, "ca-file", g.caFile, "")
 	fs.Var(&g.output, "o", "")
 	fs.Var(&g.output, "output", "")
 }

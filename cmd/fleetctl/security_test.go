@@ -66,3 +66,43 @@ func TestTokens(t *testing.T) {
 		t.Fatalf("node %s after the admin drained it", s)
 	}
 }
+
+// TestMTLS runs a real agent with a client certificate and fleetctl with --ca-file against a
+// control plane serving TLS and checking agent certificates.
+func TestMTLS(t *testing.T) {
+	const adminTok = "admin-0123456789abcdef"
+	ca := fleettest.NewCA(t, "fleet-ca")
+	dir := t.TempDir()
+	cfg := fleettest.FastConfig(t)
+	cfg.TLSCert, cfg.TLSKey = ca.Issue(t, dir, "server", "controlplane")
+	cfg.ClientCA, cfg.AdminToken = ca.CertFile, fleettest.Token(t, adminTok)
+	cp := fleettest.StartControlPlane(t, cfg)
+	t.Setenv("DSPYFLEET_ADDR", cp.GRPCAddr())
+	t.Setenv("DSPYFLEET_TOKEN", adminTok)
+
+	acfg := agent.DefaultConfig()
+	acfg.Server, acfg.NodeID, acfg.Interval = cp.GRPCAddr(), "tls-node", 100*time.Millisecond
+	acfg.StateDir, acfg.Logger = t.TempDir(), fleettest.Logger(t)
+	acfg.CAFile = ca.CertFile
+	acfg.CertFile, acfg.KeyFile = ca.Issue(t, dir, "agent", "tls-node")
+	a, err := agent.New(acfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-done; err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	})
+	fleettest.Eventually(t, 10*time.Second, "tls-node ready", func() bool {
+		res := runCLI(t, "--ca-file", ca.CertFile, "nodes", "get", "tls-node")
+		return strings.Contains(res.stdout, "State:           ready\n")
+	})
+	if res := runCLI(t, "nodes", "list"); res.code == exitOK {
+		t.Fatalf("plaintext fleetctl against a TLS control plane: %+v", res)
+	}
+}

@@ -10,6 +10,8 @@ const globalFlagsText = `Global flags (before the command or among its flags):
   --addr HOST:PORT      control plane address (default $DSPYFLEET_ADDR, else 127.0.0.1:7070)
   --token-file FILE     file holding the admin or read-only token, sent as "authorization: Bearer"
                         (default: the token in $DSPYFLEET_TOKEN, else none)
+  --tls                 connect over TLS, verifying the control plane against the system's CAs
+  --ca-file FILE        ... or against the CA certificate in FILE (implies --tls)
   -o, --output FORMAT   table or json (default table); json is the API's protojson, as grpcurl prints it
   --timeout DURATION    limit for each request, and for nodes watch the wait for its first event;
                         0 means none (default 10s). "cmd send" has a --timeout of its own: give
@@ -146,6 +148,8 @@ Global flags (before the command or among its flags, but --timeout only before "
   --addr HOST:PORT      control plane address (default $DSPYFLEET_ADDR, else 127.0.0.1:7070)
   --token-file FILE     file holding the admin or read-only token, sent as "authorization: Bearer"
                         (default: the token in $DSPYFLEET_TOKEN, else none)
+  --tls                 connect over TLS, verifying the control plane against the system's CAs
+  --ca-file FILE        ... or against the CA certificate in FILE (implies --tls)
   -o, --output FORMAT   table or json (default table); json is the API's protojson, as grpcurl prints it
   --timeout DURATION    limit for each request, e.g. "fleetctl --timeout 30s cmd send ...";
                         0 means none (default 10s)
