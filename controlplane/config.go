@@ -60,6 +60,11 @@ type Config struct {
 	// ClientCA is the PEM file of the CA that signs agent certificates (mTLS). With it, an
 	// agent must present a certificate whose subject common name is its node id.
 	ClientCA string
+	// Insecure allows serving on a non-loopback address without TLS or without tokens, with a
+	// warning at every start.
+	Insecure bool
+	// LoopbackOnly refuses any non-loopback listen address (--dev).
+	LoopbackOnly bool
 
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger

@@ -43,6 +43,7 @@ type securityFile struct {
 	TLSCert        *string `yaml:"tls_cert"`
 	TLSKey         *string `yaml:"tls_key"`
 	ClientCA       *string `yaml:"client_ca"`
+	Insecure       *bool   `yaml:"insecure"`
 }
 
 // apply sets c's TLS files and reads the token files the configuration file names into c.
@@ -50,6 +51,7 @@ func (f securityFile) apply(c *Config) error {
 	set(&c.TLSCert, f.TLSCert)
 	set(&c.TLSKey, f.TLSKey)
 	set(&c.ClientCA, f.ClientCA)
+	set(&c.Insecure, f.Insecure)
 	var errs []error
 	for _, t := range []struct {
 		path *string

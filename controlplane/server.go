@@ -104,6 +104,12 @@ func New(cfg Config) (*Server, error) {
 		_ = st.close()
 		return nil, err
 	}
+	if err := s.checkExposure(grpcLn.Addr(), httpLn.Addr()); err != nil {
+		_ = grpcLn.Close()
+		_ = httpLn.Close()
+		_ = st.close()
+		return nil, err
+	}
 	s.httpLn = s.sec.httpListener(httpLn)
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))

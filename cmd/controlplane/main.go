@@ -79,6 +79,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.Logger = log
+	if *dev {
+		cfg.LoopbackOnly = true
+		if cfg.TLSCert != "" || cfg.ClientCA != "" {
+			return errors.New("--dev serves plaintext on loopback for its local agent; drop --tls-cert, --tls-key and --client-ca")
+		}
+	}
 
 	srv, err := controlplane.New(cfg)
 	if err != nil {

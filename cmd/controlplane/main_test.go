@@ -169,6 +169,10 @@ func TestBadFlagsAndConfig(t *testing.T) {
 	if err := os.WriteFile(badYAML, []byte("grpc_listen: 127.0.0.1:0\nnode_tll: 5s\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	shortToken := filepath.Join(t.TempDir(), "short.token")
+	if err := os.WriteFile(shortToken, []byte("short\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args []string
 		want string
@@ -178,6 +182,9 @@ func TestBadFlagsAndConfig(t *testing.T) {
 		{[]string{"--config", badYAML}, "field node_tll not found"},
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--grpc-listen", "256.0.0.1:1", "--data-dir", t.TempDir()}, "--grpc-listen"},
+		{[]string{"--grpc-listen", "0.0.0.0:0", "--http-listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, "--insecure"},
+		{[]string{"--dev", "--insecure", "--grpc-listen", "0.0.0.0:0", "--http-listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, "loopback only"},
+		{[]string{"--admin-token-file", shortToken, "--data-dir", t.TempDir()}, "at least 16"},
 	}
 	for _, tt := range tests {
 		cmd, out := startChild(t, tt.args...)

@@ -20,6 +20,7 @@ var tokenEnv = struct{ agent, admin, read string }{"DSPYFLEET_AGENT_TOKEN", "DSP
 func (f *securityFlags) register(fs *flag.FlagSet, cfg *controlplane.Config) {
 	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate of the gRPC and HTTP listeners; re-read when it changes")
 	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert")
+	fs.BoolVar(&cfg.Insecure, "insecure", cfg.Insecure, "allow a non-loopback listen address without TLS or without tokens (warns at every start)")
 	fs.StringVar(&cfg.ClientCA, "client-ca", cfg.ClientCA, "PEM CA certificate signing agent certificates (mTLS); an agent's certificate common name must be its node id")
 	fs.StringVar(&f.agentTokenFile, "agent-token-file", "", "file holding the token agents present (env "+tokenEnv.agent+")")
 	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin token: every admin call (env "+tokenEnv.admin+")")
