@@ -28,6 +28,7 @@ type agentService struct {
 	now          func() time.Time
 	helloTimeout time.Duration
 	maxSkew      time.Duration
+	limits       limits
 	// checkNode refuses a Hello for a node the caller's credential may not speak for.
 	checkNode func(ctx context.Context, nodeID string) error
 }
@@ -109,7 +110,7 @@ func (a *agentService) awaitHello(ctx context.Context, in <-chan *fleetv1.Connec
 		if h == nil {
 			return nil, fmt.Errorf("%w: the first message of a session must be a Hello, got %s", ErrFailedPrecondition, msgKind(m))
 		}
-		if v := validateHello(h); len(v) > 0 {
+		if v := validateHello(h, a.limits); len(v) > 0 {
 			return nil, invalidf("Hello: %s", v)
 		}
 		return h, nil

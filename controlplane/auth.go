@@ -51,12 +51,15 @@ type authenticator struct {
 	mtls   bool
 	tokens []tokenRole
 	log    *slog.Logger
-	// failed is told of every failed authentication, after the caller's answer is decided.
+	// guard refuses peers that failed authentication too often.
+	guard *failureGuard
+	// failed is told of failed authentications within the guard's allowance.
 	failed func(ctx context.Context, method string, err error)
 }
 
 func newAuthenticator(cfg Config, log *slog.Logger) *authenticator {
-	a := &authenticator{log: log, failed: func(context.Context, string, error) {}}
+	a := &authenticator{log: log, failed: func(context.Context, string, error) {},
+		guard: &failureGuard{spec: bucketSpec{float64(cfg.AuthFailuresPerMinute) / 60, cfg.AuthFailuresPerMinute, "--auth-failures-per-minute"}}}
 	for _, t := range []tokenRole{{cfg.AdminToken, roleAdmin}, {cfg.ReadToken, roleRead}, {cfg.AgentToken, roleAgent}} {
 		if !t.tok.IsZero() {
 			a.tokens = append(a.tokens, t)
@@ -78,9 +81,15 @@ func (a *authenticator) authorize(ctx context.Context) (context.Context, error) 
 	if rule == public {
 		return ctx, nil
 	}
+	host := peerHost(ctx)
+	if a.guard.blocked(host) {
+		return nil, status.Errorf(codes.ResourceExhausted, "too many failed authentications from %s; wait a minute and check the token (%s)", host, a.guard.spec.flag)
+	}
 	id, err := a.authenticate(ctx)
 	if err != nil {
-		a.failed(ctx, method, err)
+		if a.guard.fail(host) {
+			a.failed(ctx, method, err)
+		}
 		return nil, err
 	}
 	if !rule.allows(id.role) {

@@ -21,7 +21,7 @@ const (
 
 // DrainNode moves the node to draining at once and queues a drain command for its agent.
 func (f *fleetService) DrainNode(ctx context.Context, req *fleetv1.DrainNodeRequest) (*fleetv1.DrainNodeResponse, error) {
-	if err := f.checkNode(req.GetId()); err != nil {
+	if err := firstErr(f.limits.checkCommandInput(nil, req.GetReason()), f.checkNode(req.GetId())); err != nil {
 		return nil, toStatus(err)
 	}
 	timeout := defaultDrainTimeout
@@ -42,7 +42,7 @@ func (f *fleetService) DrainNode(ctx context.Context, req *fleetv1.DrainNodeRequ
 
 // UndrainNode queues an undrain command; the node returns to ready when its agent confirms.
 func (f *fleetService) UndrainNode(ctx context.Context, req *fleetv1.UndrainNodeRequest) (*fleetv1.UndrainNodeResponse, error) {
-	if err := f.checkNode(req.GetId()); err != nil {
+	if err := firstErr(f.limits.checkCommandInput(nil, req.GetReason()), f.checkNode(req.GetId())); err != nil {
 		return nil, toStatus(err)
 	}
 	rec, err := f.cmds.create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, defaultCommandTimeout, requester(ctx), req.GetReason())
@@ -54,7 +54,7 @@ func (f *fleetService) UndrainNode(ctx context.Context, req *fleetv1.UndrainNode
 
 // SendCommand validates and durably queues a command.
 func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommandRequest) (*fleetv1.SendCommandResponse, error) {
-	if err := f.checkNode(req.GetNodeId()); err != nil {
+	if err := firstErr(f.limits.checkCommandInput(req.GetParams(), req.GetReason()), f.checkNode(req.GetNodeId())); err != nil {
 		return nil, toStatus(err)
 	}
 	if _, ok := fleetv1.CommandKind_name[int32(req.GetKind())]; !ok || req.GetKind() == fleetv1.CommandKind_COMMAND_KIND_UNSPECIFIED {
@@ -103,6 +103,9 @@ func (f *fleetService) ListCommands(_ context.Context, req *fleetv1.ListCommands
 
 // CancelCommand cancels a command that has not been delivered.
 func (f *fleetService) CancelCommand(_ context.Context, req *fleetv1.CancelCommandRequest) (*fleetv1.CancelCommandResponse, error) {
+	if err := f.limits.checkCommandInput(nil, req.GetReason()); err != nil {
+		return nil, toStatus(err)
+	}
 	rec, err := f.cmds.cancel(req.GetId(), req.GetReason())
 	if err != nil {
 		return nil, toStatus(err)

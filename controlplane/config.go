@@ -65,6 +65,21 @@ type Config struct {
 	Insecure bool
 	// LoopbackOnly refuses any non-loopback listen address (--dev).
 	LoopbackOnly bool
+	// AgentRate and AgentBurst limit each agent's calls (session opens) per second; AdminRate
+	// and AdminBurst each admin or read-only identity's calls. A rate of 0 means no limit.
+	AgentRate, AdminRate   float64
+	AgentBurst, AdminBurst int
+	// AuthFailuresPerMinute is how many failed authentications one peer host may make in a
+	// minute before its calls are refused; 0 means no limit.
+	AuthFailuresPerMinute int
+	// MaxStreamsPerPeer bounds the streams one peer host may hold open; 0 means no limit.
+	MaxStreamsPerPeer int
+	// MaxNodes bounds the nodes the control plane knows; a new node past it is refused.
+	MaxNodes int
+	// MaxLabels and MaxLabelValueBytes bound a node's labels.
+	MaxLabels, MaxLabelValueBytes int
+	// MaxCommandParams and MaxReasonBytes bound what an admin call attaches to a command.
+	MaxCommandParams, MaxReasonBytes int
 
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -92,6 +107,10 @@ func DefaultConfig() Config {
 		WatchBuffer:       1024,
 		CommandRetention:  7 * 24 * time.Hour,
 		RollupRetention:   14 * 24 * time.Hour,
+
+		AgentRate: 1, AgentBurst: 10, AdminRate: 50, AdminBurst: 100,
+		AuthFailuresPerMinute: 10, MaxStreamsPerPeer: 1024, MaxNodes: 10000,
+		MaxLabels: 64, MaxLabelValueBytes: 256, MaxCommandParams: 16, MaxReasonBytes: 1024,
 	}
 }
 

@@ -25,6 +25,8 @@ var (
 	ErrSessionEnded = errors.New("session ended by the control plane")
 	// ErrWatchBehind means a watcher could not keep up with events.
 	ErrWatchBehind = errors.New("watcher fell behind")
+	// ErrTooManyNodes means a new node would exceed --max-nodes.
+	ErrTooManyNodes = errors.New("too many nodes")
 )
 
 // statusCodes is the one table from domain errors to gRPC codes.
@@ -39,6 +41,7 @@ var statusCodes = []struct {
 	{ErrShuttingDown, codes.Unavailable},
 	{ErrSessionEnded, codes.Aborted},
 	{ErrWatchBehind, codes.ResourceExhausted},
+	{ErrTooManyNodes, codes.ResourceExhausted},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

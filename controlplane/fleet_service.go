@@ -16,6 +16,7 @@ type fleetService struct {
 	cmds     *commandQueue
 	stats    *requestStats
 	stopping <-chan struct{}
+	limits   limits
 }
 
 // ListNodes returns the nodes matching the request's filters.

@@ -21,6 +21,8 @@ type registry struct {
 	now      func() time.Time
 	liveness livenessPolicy
 	watchCap int
+	// maxNodes bounds the nodes known; 0 means no bound. Set before use.
+	maxNodes int
 
 	mu       sync.Mutex
 	nodes    map[string]*entry
@@ -117,6 +119,9 @@ func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 		}
 		old.cancel(fmt.Errorf("%w: replaced by a new session of node %q from %s", ErrSessionEnded, h.GetNodeId(), peer))
 		e.sess = nil
+	}
+	if !known && r.maxNodes > 0 && len(r.nodes) >= r.maxNodes {
+		return nil, nil, fmt.Errorf("%w: the control plane knows %d nodes, the most it may (--max-nodes); node %q is refused", ErrTooManyNodes, len(r.nodes), h.GetNodeId())
 	}
 	if !known {
 		e = &entry{node: &fleetv1.Node{Id: h.GetNodeId(), FirstSeen: timestamppb.New(now)}}

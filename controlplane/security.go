@@ -6,6 +6,7 @@ import (
 	"net"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
@@ -13,15 +14,25 @@ import (
 )
 
 // security holds the control plane's guards on its listeners and the gRPC API: TLS,
-// authentication and the access table.
+// authentication, the access table and the rate and stream limits.
 type security struct {
-	auth *authenticator
+	auth    *authenticator
+	calls   *callLimiter
+	streams *streamLimiter
 	// tls is the gRPC listener's TLS configuration; nil means plaintext.
 	tls *tls.Config
 }
 
 func newSecurity(s *Server) (*security, error) {
-	sec := &security{auth: newAuthenticator(s.cfg, s.log)}
+	c := s.cfg
+	sec := &security{
+		auth: newAuthenticator(c, s.log),
+		calls: &callLimiter{
+			agent: bucketSpec{c.AgentRate, c.AgentBurst, "--agent-rate, --agent-burst"},
+			admin: bucketSpec{c.AdminRate, c.AdminBurst, "--admin-rate, --admin-burst"},
+		},
+		streams: newStreamLimiter(c.MaxStreamsPerPeer),
+	}
 	if s.cfg.TLSCert == "" {
 		return sec, nil
 	}
@@ -53,8 +64,8 @@ func newSecurity(s *Server) (*security, error) {
 // which run after logging and panic recovery.
 func (sec *security) serverOptions() []grpc.ServerOption {
 	opts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(sec.auth.authorize)),
-		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(sec.auth.authorize)),
+		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(sec.auth.authorize), ratelimit.UnaryServerInterceptor(sec.calls)),
+		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(sec.auth.authorize), ratelimit.StreamServerInterceptor(sec.calls), sec.streams.interceptor),
 	}
 	if sec.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(sec.tls)))

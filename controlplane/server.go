@@ -74,6 +74,7 @@ func New(cfg Config) (*Server, error) {
 		nodeTTL: cfg.NodeTTL, grace: cfg.TTLGrace, failoverTTL: cfg.FailoverTTL, defaultInterval: cfg.DefaultInterval,
 	}, cfg.WatchBuffer)
 	reg.load(nodes)
+	reg.maxNodes = cfg.MaxNodes
 	recs, err := st.loadCommands()
 	if err != nil {
 		_ = st.close()
@@ -150,9 +151,9 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	}, s.sec.serverOptions()...)...)
 	fleetv1.RegisterAgentServiceServer(gs, &agentService{
 		reg: s.reg, cmds: s.cmds, stats: s.stats, log: s.log, metrics: s.metrics, now: s.cfg.Now,
-		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew, checkNode: s.sec.auth.checkNode,
+		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew, checkNode: s.sec.auth.checkNode, limits: s.cfg.limits(),
 	})
-	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping})
+	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping, limits: s.cfg.limits()})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)

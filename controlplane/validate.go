@@ -17,8 +17,6 @@ import (
 // Limits on what an agent may send. They bound memory per node and keep labels usable as
 // Prometheus label values.
 const (
-	maxLabels         = 64
-	maxLabelValueLen  = 256
 	maxStringLen      = 256
 	maxDisks          = 256
 	maxCollectors     = 64
@@ -52,8 +50,8 @@ func (v violations) String() string {
 // validID reports whether s is a valid node id or pool name.
 func validID(s string) bool { return idPattern.MatchString(s) }
 
-// validateHello checks a Hello message.
-func validateHello(h *fleetv1.Hello) violations {
+// validateHello checks a Hello message, its labels against lim.
+func validateHello(h *fleetv1.Hello, lim limits) violations {
 	var v violations
 	switch {
 	case h.GetNodeId() == "":
@@ -64,15 +62,15 @@ func validateHello(h *fleetv1.Hello) violations {
 	if p := h.GetPool(); p != "" && !validID(p) {
 		v.add("pool", "%q must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", truncate(p))
 	}
-	if len(h.GetLabels()) > maxLabels {
-		v.add("labels", "has %d labels, at most %d are allowed", len(h.GetLabels()), maxLabels)
+	if len(h.GetLabels()) > lim.maxLabels {
+		v.add("labels", "has %d labels, at most %d are allowed (--max-labels)", len(h.GetLabels()), lim.maxLabels)
 	}
 	for k, val := range h.GetLabels() {
 		if !labelKeyPattern.MatchString(k) {
 			v.add("labels", "key %q must be 1-63 letters, digits, '.', '_', '/' or '-', starting and ending with a letter or digit", truncate(k))
 		}
-		if len(val) > maxLabelValueLen || !utf8.ValidString(val) || strings.ContainsFunc(val, isControl) {
-			v.add("labels["+truncate(k)+"]", "value must be valid UTF-8 without control characters, at most %d bytes", maxLabelValueLen)
+		if len(val) > lim.maxLabelValueBytes || !utf8.ValidString(val) || strings.ContainsFunc(val, isControl) {
+			v.add("labels["+truncate(k)+"]", "value must be valid UTF-8 without control characters, at most %d bytes (--max-label-value-bytes)", lim.maxLabelValueBytes)
 		}
 	}
 	checkNonNegative(&v, "weight", h.GetWeight())

@@ -62,7 +62,7 @@ func TestValidateHello(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := goodHello()
 			tt.mutate(h)
-			assertViolation(t, validateHello(h), tt.field)
+			assertViolation(t, validateHello(h, DefaultConfig().limits()), tt.field)
 		})
 	}
 }
@@ -161,7 +161,7 @@ func FuzzValidateHello(f *testing.F) {
 		if proto.Unmarshal(data, h) != nil {
 			return
 		}
-		if len(validateHello(h)) > 0 {
+		if len(validateHello(h, DefaultConfig().limits())) > 0 {
 			return
 		}
 		if !validID(h.GetNodeId()) || len(h.GetNodeId()) > 63 {

@@ -1,0 +1,140 @@
+package controlplane_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
+
+	"github.com/dspyfleet/dspyfleet/internal/fleettest"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+func TestAdminRateLimit(t *testing.T) {
+	cfg := tokenConfig(t, &lockedBuffer{})
+	cfg.AdminRate, cfg.AdminBurst = 5, 3
+	cp := fleettest.StartControlPlane(t, cfg)
+	admin, reader := fleetAs(t, cp, adminTok), fleetAs(t, cp, readTok)
+	ctx := context.Background()
+	for i := range 3 {
+		if _, err := admin.ListNodes(ctx, &fleetv1.ListNodesRequest{}); err != nil {
+			t.Fatalf("call %d within the burst: %v", i, err)
+		}
+	}
+	_, err := admin.ListNodes(ctx, &fleetv1.ListNodesRequest{})
+	wantCode(t, err, codes.ResourceExhausted, "--admin-rate")
+	if _, err := reader.ListNodes(ctx, &fleetv1.ListNodesRequest{}); err != nil {
+		t.Fatalf("another identity is limited apart: %v", err)
+	}
+	time.Sleep(250 * time.Millisecond)
+	if _, err := admin.ListNodes(ctx, &fleetv1.ListNodesRequest{}); err != nil {
+		t.Fatalf("after the bucket refilled: %v", err)
+	}
+}
+
+func TestAgentRateLimit(t *testing.T) {
+	cfg := tokenConfig(t, &lockedBuffer{})
+	cfg.AgentRate, cfg.AgentBurst = 0.5, 1
+	cp := fleettest.StartControlPlane(t, cfg)
+	conn := fleettest.DialToken(t, cp.GRPCAddr(), fleettest.Token(t, agentTok))
+	if err := connectAs(t, conn, "n1"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, connectAs(t, conn, "n2"), codes.ResourceExhausted, "--agent-rate")
+}
+
+func TestAuthFailuresSlowAPeerDown(t *testing.T) {
+	cfg := tokenConfig(t, &lockedBuffer{})
+	cfg.AuthFailuresPerMinute = 60
+	cp := fleettest.StartControlPlane(t, cfg)
+	wrong, admin := fleetAs(t, cp, wrongTok), fleetAs(t, cp, adminTok)
+	ctx := context.Background()
+	for range 60 {
+		_, err := wrong.ListNodes(ctx, &fleetv1.ListNodesRequest{})
+		wantCode(t, err, codes.Unauthenticated, "")
+	}
+	_, err := wrong.ListNodes(ctx, &fleetv1.ListNodesRequest{})
+	wantCode(t, err, codes.ResourceExhausted, "too many failed authentications")
+	_, err = admin.ListNodes(ctx, &fleetv1.ListNodesRequest{})
+	wantCode(t, err, codes.ResourceExhausted, "too many failed authentications")
+	fleettest.Eventually(t, 3*time.Second, "the peer to be let in again", func() bool {
+		_, err := admin.ListNodes(ctx, &fleetv1.ListNodesRequest{})
+		return err == nil
+	})
+}
+
+func TestMaxStreamsPerPeer(t *testing.T) {
+	cfg := fleettest.FastConfig(t)
+	cfg.MaxStreamsPerPeer = 2
+	cp := fleettest.StartControlPlane(t, cfg)
+	c := cp.Fleet(t)
+	watch := func() (func(), error) {
+		ctx, cancel := context.WithCancel(context.Background())
+		s, err := c.WatchNodes(ctx, &fleetv1.WatchNodesRequest{})
+		if err == nil {
+			_, err = s.Recv()
+		}
+		if err != nil {
+			cancel()
+		}
+		return cancel, err
+	}
+	stop1, err := watch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop2, err := watch()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop2()
+	if _, err := watch(); err == nil {
+		t.Fatal("a third stream was allowed")
+	} else {
+		wantCode(t, err, codes.ResourceExhausted, "--max-streams-per-peer")
+	}
+	stop1()
+	fleettest.Eventually(t, 3*time.Second, "a stream slot to free up", func() bool {
+		stop, err := watch()
+		if err == nil {
+			stop()
+		}
+		return err == nil
+	})
+}
+
+func TestNodeAndInputLimits(t *testing.T) {
+	cfg := fleettest.FastConfig(t)
+	cfg.MaxNodes, cfg.MaxLabels, cfg.MaxLabelValueBytes, cfg.MaxReasonBytes, cfg.MaxCommandParams = 1, 1, 4, 8, 1
+	cp := fleettest.StartControlPlane(t, cfg)
+	connect(t, cp, "n1", "i-1")
+
+	s := open(t, cp)
+	send(t, s, hello("n2", "i-2"))
+	wantStatus(t, s, codes.ResourceExhausted, "--max-nodes")
+
+	for name, labels := range map[string]map[string]string{
+		"--max-labels":            {"a": "1", "b": "2"},
+		"--max-label-value-bytes": {"a": "12345"},
+	} {
+		s := open(t, cp)
+		h := hello("n1", "i-3")
+		h.GetHello().Labels = labels
+		h.GetHello().ReportInterval = durationpb.New(time.Second)
+		send(t, s, h)
+		wantStatus(t, s, codes.InvalidArgument, name)
+	}
+
+	c := cp.Fleet(t)
+	_, err := c.DrainNode(context.Background(), &fleetv1.DrainNodeRequest{Id: "n1", Reason: strings.Repeat("r", 9)})
+	wantCode(t, err, codes.InvalidArgument, "--max-reason-bytes")
+	_, err = c.SendCommand(context.Background(), &fleetv1.SendCommandRequest{NodeId: "n1", Kind: fleetv1.CommandKind_COMMAND_KIND_DEPLOY,
+		Params: map[string]string{"version": "1", "extra": "x"}})
+	wantCode(t, err, codes.InvalidArgument, "--max-command-params")
+	if fleettest.NodeState(c, "n1") != fleetv1.NodeState_NODE_STATE_READY {
+		t.Fatal("a refused call changed the node")
+	}
+}

@@ -1,0 +1,104 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"golang.org/x/time/rate"
+)
+
+// maxBuckets bounds the token buckets kept; beyond it, full (idle) buckets are dropped.
+const maxBuckets = 10000
+
+// bucketSpec is a token bucket's refill rate per second and size.
+type bucketSpec struct {
+	rate  float64
+	burst int
+	flag  string
+}
+
+// buckets is a set of token buckets by key.
+type buckets struct {
+	mu sync.Mutex
+	m  map[string]*rate.Limiter
+}
+
+// get returns the bucket of key, creating it with spec.
+func (b *buckets) get(key string, spec bucketSpec) *rate.Limiter {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if l, ok := b.m[key]; ok {
+		return l
+	}
+	if b.m == nil {
+		b.m = map[string]*rate.Limiter{}
+	}
+	if len(b.m) >= maxBuckets {
+		for k, l := range b.m {
+			if l.Tokens() >= float64(l.Burst()) {
+				delete(b.m, k)
+			}
+		}
+	}
+	l := rate.NewLimiter(rate.Limit(spec.rate), spec.burst)
+	b.m[key] = l
+	return l
+}
+
+// callLimiter is the API's ratelimit.Limiter: a token bucket per authenticated identity. An
+// agent is limited per node (its certificate) or per peer host (the shared agent token), an
+// admin or read-only caller per token. Public methods, and every call when authentication is
+// off (loopback or --insecure), are not limited: there is no identity to limit.
+type callLimiter struct {
+	agent, admin bucketSpec
+	b            buckets
+}
+
+// Limit implements ratelimit.Limiter.
+func (l *callLimiter) Limit(ctx context.Context) error {
+	id, ok := identityFrom(ctx)
+	if !ok || id.role == roleAnyone {
+		return nil
+	}
+	key, spec := id.name, l.admin
+	if id.role == roleAgent {
+		spec = l.agent
+		if id.nodeID == "" {
+			key = "agent@" + peerHost(ctx)
+		}
+	}
+	if spec.rate <= 0 {
+		return nil
+	}
+	if !l.b.get(key, spec).Allow() {
+		return fmt.Errorf("%s made more than %g calls per second with bursts of %d (%s)", key, spec.rate, spec.burst, spec.flag)
+	}
+	return nil
+}
+
+// failureGuard slows down guessing: each peer host may fail authentication perMinute times a
+// minute (as a burst, refilled evenly); past that its calls are refused before any credential
+// is looked at, until the bucket refills.
+type failureGuard struct {
+	spec bucketSpec
+	b    buckets
+}
+
+// blocked reports whether host has used up its failures.
+func (g *failureGuard) blocked(host string) bool {
+	if g.spec.burst <= 0 {
+		return false
+	}
+	return g.b.get(host, g.spec).Tokens() < 1
+}
+
+// fail counts a failed authentication from host. It reports whether the failure is within the
+// allowance, and so worth recording: once a peer is blocked, its further failures are refused
+// without filling the store.
+func (g *failureGuard) fail(host string) bool {
+	if g.spec.burst <= 0 {
+		return true
+	}
+	return g.b.get(host, g.spec).Allow()
+}
