@@ -41,6 +41,7 @@ var accessRules = map[string]access{
 	fleetv1.FleetService_CancelCommand_FullMethodName: write,
 	fleetv1.FleetService_WatchCommands_FullMethodName: read,
 	fleetv1.FleetService_GetPoolStats_FullMethodName:  read,
+	fleetv1.FleetService_ListAudit_FullMethodName:     read,
 
 	healthpb.Health_Check_FullMethodName: public,
 	healthpb.Health_List_FullMethodName:  public,

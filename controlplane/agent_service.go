@@ -31,6 +31,8 @@ type agentService struct {
 	limits       limits
 	// checkNode refuses a Hello for a node the caller's credential may not speak for.
 	checkNode func(ctx context.Context, nodeID string) error
+	// securityEvent records duplicate and refused nodes and commands the agent refused.
+	securityEvent func(ctx context.Context, ev fleetv1.SecurityEvent, method, target string, err error)
 }
 
 // errHelloTimeout ends a stream whose first message does not arrive in time.
@@ -70,6 +72,12 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 	}
 	sess, welcome, err := a.reg.attach(hello, peerAddr(ctx), cancel)
 	if err != nil {
+		switch {
+		case errors.Is(err, ErrAlreadyConnected):
+			a.securityEvent(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_DUPLICATE_NODE, fleetv1.AgentService_Connect_FullMethodName, hello.GetNodeId(), err)
+		case errors.Is(err, ErrTooManyNodes):
+			a.securityEvent(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_UNKNOWN_NODE_REFUSED, fleetv1.AgentService_Connect_FullMethodName, hello.GetNodeId(), err)
+		}
 		a.metrics.sessions.WithLabelValues("rejected").Inc()
 		a.log.Warn("agent session refused", "node", hello.GetNodeId(), "peer", peerAddr(ctx), "err", err)
 		return toStatus(err)
@@ -133,7 +141,7 @@ func (a *agentService) serve(ctx context.Context, sess *session, in <-chan *flee
 			}
 			return err.Error(), err
 		case m := <-in:
-			if err := a.handle(sess, m, out); err != nil {
+			if err := a.handle(ctx, sess, m, out); err != nil {
 				return err.Error(), err
 			}
 		}
@@ -141,7 +149,7 @@ func (a *agentService) serve(ctx context.Context, sess *session, in <-chan *flee
 }
 
 // handle applies one message of an established session.
-func (a *agentService) handle(sess *session, m *fleetv1.ConnectRequest, out *sender) error {
+func (a *agentService) handle(ctx context.Context, sess *session, m *fleetv1.ConnectRequest, out *sender) error {
 	switch msg := m.GetMsg().(type) {
 	case *fleetv1.ConnectRequest_Report:
 		rep := msg.Report
@@ -173,6 +181,10 @@ func (a *agentService) handle(sess *session, m *fleetv1.ConnectRequest, out *sen
 		a.log.Info("command update", "node", sess.nodeID, "command", u.GetId(), "state", u.GetState(), "detail", u.GetDetail())
 		if done != nil {
 			applyCommandEffects(a.reg, done)
+			if refusedByAgent(done) {
+				a.securityEvent(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_COMMAND_REFUSED, fleetv1.AgentService_Connect_FullMethodName, done.GetCommand().GetId(),
+					fmt.Errorf("%w: node %s refused %s command: %s", ErrFailedPrecondition, sess.nodeID, kindOf(done.GetCommand().GetKind()), done.GetDetail()))
+			}
 		}
 	case *fleetv1.ConnectRequest_Goodbye:
 		a.reg.goodbye(sess, msg.Goodbye.GetReason())

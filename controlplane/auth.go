@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dspyfleet/dspyfleet/internal/credential"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
 // identity is an authenticated caller.
@@ -53,12 +54,13 @@ type authenticator struct {
 	log    *slog.Logger
 	// guard refuses peers that failed authentication too often.
 	guard *failureGuard
-	// failed is told of failed authentications within the guard's allowance.
-	failed func(ctx context.Context, method string, err error)
+	// event records a security event; failed authentications are recorded within the guard's
+	// allowance, so a peer guessing tokens cannot fill the store.
+	event func(ctx context.Context, ev fleetv1.SecurityEvent, method, target string, err error)
 }
 
 func newAuthenticator(cfg Config, log *slog.Logger) *authenticator {
-	a := &authenticator{log: log, failed: func(context.Context, string, error) {},
+	a := &authenticator{log: log, event: func(context.Context, fleetv1.SecurityEvent, string, string, error) {},
 		guard: &failureGuard{spec: bucketSpec{float64(cfg.AuthFailuresPerMinute) / 60, cfg.AuthFailuresPerMinute, "--auth-failures-per-minute"}}}
 	for _, t := range []tokenRole{{cfg.AdminToken, roleAdmin}, {cfg.ReadToken, roleRead}, {cfg.AgentToken, roleAgent}} {
 		if !t.tok.IsZero() {
@@ -87,15 +89,29 @@ func (a *authenticator) authorize(ctx context.Context) (context.Context, error) 
 	}
 	id, err := a.authenticate(ctx)
 	if err != nil {
-		if a.guard.fail(host) {
-			a.failed(ctx, method, err)
-		}
+		a.refused(ctx, host, fleetv1.SecurityEvent_SECURITY_EVENT_AUTH_FAILED, method, err)
 		return nil, err
 	}
+	ctx = context.WithValue(ctx, identityKey{}, id)
 	if !rule.allows(id.role) {
-		return nil, status.Errorf(codes.PermissionDenied, "%s may not call %s: it needs %s", id.name, method, rule.needs())
+		err := status.Errorf(codes.PermissionDenied, "%s may not call %s: it needs %s", id.name, method, rule.needs())
+		a.refused(ctx, host, fleetv1.SecurityEvent_SECURITY_EVENT_PERMISSION_DENIED, method, err)
+		return nil, err
 	}
-	return context.WithValue(ctx, identityKey{}, id), nil
+	return ctx, nil
+}
+
+// refused counts a refused call against the peer host's allowance and records it while the
+// allowance lasts, and once more when it runs out.
+func (a *authenticator) refused(ctx context.Context, host string, ev fleetv1.SecurityEvent, method string, err error) {
+	within, exhausted := a.guard.fail(host)
+	if within {
+		a.event(ctx, ev, method, "", err)
+	}
+	if exhausted {
+		a.event(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_PEER_THROTTLED, method, host,
+			status.Errorf(codes.ResourceExhausted, "%s failed authentication %d times within a minute; its calls are refused until the allowance refills (%s)", host, a.guard.spec.burst, a.guard.spec.flag))
+	}
 }
 
 // authenticate finds the caller's identity: a bearer token names its role; without one, a
@@ -166,11 +182,15 @@ func (a *authenticator) checkNode(ctx context.Context, nodeID string) error {
 		return nil
 	}
 	id, _ := identityFrom(ctx)
+	var err error
 	switch id.nodeID {
 	case nodeID:
 		return nil
 	case "":
-		return status.Errorf(codes.PermissionDenied, "node %q presented no client certificate signed by the control plane's --client-ca; give the agent --cert-file and --key-file", nodeID)
+		err = status.Errorf(codes.PermissionDenied, "node %q presented no client certificate signed by the control plane's --client-ca; give the agent --cert-file and --key-file", nodeID)
+	default:
+		err = status.Errorf(codes.PermissionDenied, "the client certificate is for node %q, not %q: the node id must be the certificate's subject common name", id.nodeID, nodeID)
 	}
-	return status.Errorf(codes.PermissionDenied, "the client certificate is for node %q, not %q: the node id must be the certificate's subject common name", id.nodeID, nodeID)
+	a.event(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_CERT_MISMATCH, fleetv1.AgentService_Connect_FullMethodName, nodeID, err)
+	return err
 }

@@ -80,6 +80,8 @@ type Config struct {
 	MaxLabels, MaxLabelValueBytes int
 	// MaxCommandParams and MaxReasonBytes bound what an admin call attaches to a command.
 	MaxCommandParams, MaxReasonBytes int
+	// AuditRetention is how long audit records (admin calls, security events) are kept.
+	AuditRetention time.Duration
 
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
@@ -111,6 +113,7 @@ func DefaultConfig() Config {
 		AgentRate: 1, AgentBurst: 10, AdminRate: 50, AdminBurst: 100,
 		AuthFailuresPerMinute: 10, MaxStreamsPerPeer: 1024, MaxNodes: 10000,
 		MaxLabels: 64, MaxLabelValueBytes: 256, MaxCommandParams: 16, MaxReasonBytes: 1024,
+		AuditRetention: 90 * 24 * time.Hour,
 	}
 }
 

@@ -17,6 +17,7 @@ type fleetService struct {
 	stats    *requestStats
 	stopping <-chan struct{}
 	limits   limits
+	audit    *auditLog
 }
 
 // ListNodes returns the nodes matching the request's filters.

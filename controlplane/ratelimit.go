@@ -94,11 +94,13 @@ func (g *failureGuard) blocked(host string) bool {
 }
 
 // fail counts a failed authentication from host. It reports whether the failure is within the
-// allowance, and so worth recording: once a peer is blocked, its further failures are refused
-// without filling the store.
-func (g *failureGuard) fail(host string) bool {
+// allowance, and so worth recording (once a peer is blocked its calls are refused unrecorded),
+// and whether this failure used the allowance up.
+func (g *failureGuard) fail(host string) (within, exhausted bool) {
 	if g.spec.burst <= 0 {
-		return true
+		return true, false
 	}
-	return g.b.get(host, g.spec).Allow()
+	l := g.b.get(host, g.spec)
+	within = l.Allow()
+	return within, within && l.Tokens() < 1
 }

@@ -10,6 +10,8 @@ package controlplane
 //	  <8-byte big-endian unix minute><pool>0x00<node> -> fleetv1.AppMetrics (protobuf)
 //	commands                 one record per command, in creation order
 //	  <command id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.CommandRecord (protobuf)
+//	audit                    admin calls that changed state and security events, time-ordered
+//	  <8-byte big-endian unix nanos><4-byte big-endian sequence> -> fleetv1.AuditRecord (protobuf)
 //
 // A file whose schema_version is newer than schemaVersion was written by a newer control plane and
 // is refused rather than guessed at. Later schema changes add ordered migration steps that back up
@@ -19,6 +21,7 @@ var (
 	bucketNodes    = []byte("nodes")
 	bucketCommands = []byte("commands")
 	bucketRollups  = []byte("rollups")
+	bucketAudit    = []byte("audit")
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -27,4 +30,4 @@ var (
 const schemaVersion uint64 = 1
 
 // allBuckets lists every bucket the schema requires.
-var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups}
+var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups, bucketAudit}

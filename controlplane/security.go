@@ -14,11 +14,12 @@ import (
 )
 
 // security holds the control plane's guards on its listeners and the gRPC API: TLS,
-// authentication, the access table and the rate and stream limits.
+// authentication, the access table, the rate and stream limits and the audit trail.
 type security struct {
 	auth    *authenticator
 	calls   *callLimiter
 	streams *streamLimiter
+	audit   *auditLog
 	// tls is the gRPC listener's TLS configuration; nil means plaintext.
 	tls *tls.Config
 }
@@ -32,7 +33,9 @@ func newSecurity(s *Server) (*security, error) {
 			admin: bucketSpec{c.AdminRate, c.AdminBurst, "--admin-rate, --admin-burst"},
 		},
 		streams: newStreamLimiter(c.MaxStreamsPerPeer),
+		audit:   &auditLog{store: s.store, now: c.Now, log: s.log, retention: c.AuditRetention},
 	}
+	sec.auth.event = sec.audit.securityEvent
 	if s.cfg.TLSCert == "" {
 		return sec, nil
 	}
@@ -64,8 +67,8 @@ func newSecurity(s *Server) (*security, error) {
 // which run after logging and panic recovery.
 func (sec *security) serverOptions() []grpc.ServerOption {
 	opts := []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(sec.auth.authorize), ratelimit.UnaryServerInterceptor(sec.calls)),
-		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(sec.auth.authorize), ratelimit.StreamServerInterceptor(sec.calls), sec.streams.interceptor),
+		grpc.ChainUnaryInterceptor(auth.UnaryServerInterceptor(sec.auth.authorize), ratelimit.UnaryServerInterceptor(sec.calls), sec.audit.unaryInterceptor),
+		grpc.ChainStreamInterceptor(auth.StreamServerInterceptor(sec.auth.authorize), ratelimit.StreamServerInterceptor(sec.calls), sec.streams.interceptor, sec.audit.streamInterceptor),
 	}
 	if sec.tls != nil {
 		opts = append(opts, grpc.Creds(credentials.NewTLS(sec.tls)))

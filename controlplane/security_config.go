@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 )
@@ -48,6 +49,9 @@ func (c Config) validateSecurity() []error {
 			errs = append(errs, fmt.Errorf("%s %d must be at least 1", n.flag, n.v))
 		}
 	}
+	if c.AuditRetention < time.Hour {
+		errs = append(errs, fmt.Errorf("--audit-retention %s must be at least 1h", c.AuditRetention))
+	}
 	toks := []struct {
 		flag string
 		tok  credential.Token
@@ -83,6 +87,8 @@ type securityFile struct {
 	MaxLabelValueBytes    *int     `yaml:"max_label_value_bytes"`
 	MaxCommandParams      *int     `yaml:"max_command_params"`
 	MaxReasonBytes        *int     `yaml:"max_reason_bytes"`
+
+	AuditRetention *time.Duration `yaml:"audit_retention"`
 }
 
 // apply sets c's TLS files and limits and reads the token files the configuration file names into c.
@@ -102,6 +108,7 @@ func (f securityFile) apply(c *Config) error {
 	set(&c.MaxLabelValueBytes, f.MaxLabelValueBytes)
 	set(&c.MaxCommandParams, f.MaxCommandParams)
 	set(&c.MaxReasonBytes, f.MaxReasonBytes)
+	set(&c.AuditRetention, f.AuditRetention)
 	var errs []error
 	for _, t := range []struct {
 		path *string

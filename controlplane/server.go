@@ -152,8 +152,9 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	fleetv1.RegisterAgentServiceServer(gs, &agentService{
 		reg: s.reg, cmds: s.cmds, stats: s.stats, log: s.log, metrics: s.metrics, now: s.cfg.Now,
 		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew, checkNode: s.sec.auth.checkNode, limits: s.cfg.limits(),
+		securityEvent: s.sec.audit.securityEvent,
 	})
-	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping, limits: s.cfg.limits()})
+	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping, limits: s.cfg.limits(), audit: s.sec.audit})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
@@ -243,6 +244,9 @@ func (s *Server) livenessLoop(ctx context.Context) error {
 				lastPrune = time.Now()
 				if err := s.cmds.prune(); err != nil {
 					s.log.Error("pruning old commands failed", "err", err)
+				}
+				if err := s.sec.audit.prune(); err != nil {
+					s.log.Error("pruning old audit records failed", "err", err)
 				}
 			}
 		}

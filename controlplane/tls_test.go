@@ -86,6 +86,7 @@ func TestMTLSNodeIdentity(t *testing.T) {
 		wantCode(t, connectAs(t, fleettest.Dial(t, addr), "node-a"), codes.Unavailable, "")
 	})
 	admin := f.admin(t)
+	waitAudit(t, admin, &fleetv1.AuditRecord{Kind: fleetv1.AuditKind_AUDIT_KIND_SECURITY, Event: fleetv1.SecurityEvent_SECURITY_EVENT_CERT_MISMATCH, Target: "node-b", Identity: "node:node-a"})
 	if fleettest.NodeState(admin, "node-a") != fleetv1.NodeState_NODE_STATE_READY {
 		t.Fatal("node-a is not ready")
 	}

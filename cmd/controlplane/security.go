@@ -32,6 +32,7 @@ func (f *securityFlags) register(fs *flag.FlagSet, cfg *controlplane.Config) {
 	fs.IntVar(&cfg.MaxLabelValueBytes, "max-label-value-bytes", cfg.MaxLabelValueBytes, "length of a node label's value, in bytes")
 	fs.IntVar(&cfg.MaxCommandParams, "max-command-params", cfg.MaxCommandParams, "parameters a command may carry")
 	fs.IntVar(&cfg.MaxReasonBytes, "max-reason-bytes", cfg.MaxReasonBytes, "length of the reason given with a command, drain or cancel, in bytes")
+	fs.DurationVar(&cfg.AuditRetention, "audit-retention", cfg.AuditRetention, "how long audit records (admin calls, security events) are kept")
 	fs.StringVar(&cfg.ClientCA, "client-ca", cfg.ClientCA, "PEM CA certificate signing agent certificates (mTLS); an agent's certificate common name must be its node id")
 	fs.StringVar(&f.agentTokenFile, "agent-token-file", "", "file holding the token agents present (env "+tokenEnv.agent+")")
 	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin token: every admin call (env "+tokenEnv.admin+")")

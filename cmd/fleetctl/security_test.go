@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -64,6 +65,18 @@ func TestTokens(t *testing.T) {
 	admin := fleetv1.NewFleetServiceClient(fleettest.DialToken(t, cp.GRPCAddr(), fleettest.Token(t, adminTok)))
 	if s := fleettest.NodeState(admin, "tok-node"); s != fleetv1.NodeState_NODE_STATE_DRAINING && s != fleetv1.NodeState_NODE_STATE_DRAINED {
 		t.Fatalf("node %s after the admin drained it", s)
+	}
+
+	res := runCLI(t, "audit", "--kind", "admin")
+	if res.code != exitOK || !regexp.MustCompile(`(?m)^\S+ +admin call +admin +127\.0\.0\.1:\d+ +DrainNode +tok-node +OK `).MatchString(res.stdout) {
+		t.Fatalf("audit --kind admin: %+v", res)
+	}
+	res = runCLI(t, "audit", "--kind", "security", "--since", "1h")
+	if res.code != exitOK || !strings.Contains(res.stdout, "permission denied   read-only") || !strings.Contains(res.stdout, "auth failed") || strings.Contains(res.stdout, "admin call") {
+		t.Fatalf("audit --kind security: %+v", res)
+	}
+	if res := runCLI(t, "audit", "--kind", "bogus"); res.code == exitOK || !strings.Contains(res.stderr, "admin or security") {
+		t.Fatalf("audit --kind bogus: %+v", res)
 	}
 }
 

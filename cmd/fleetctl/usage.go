@@ -35,6 +35,7 @@ Commands:
   cmd cancel      Cancel a command that has not been delivered yet.
   cmd watch       Print command changes as they happen, until interrupted.
   pools stats     Show a pool's DSPy request figures per node, model and program.
+  audit           List admin calls that changed state and security events, newest first.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
@@ -219,6 +220,7 @@ var usages = map[string]string{
 	"cmd watch":     cmdWatchUsage,
 	"pools":         poolsUsage,
 	"pools stats":   poolStatsUsage,
+	"audit":         auditUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.

@@ -1453,7 +1453,7 @@ var File_dspyfleet_v1_fleet_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\n" +
-	"\x18dspyfleet/v1/fleet.proto\x12\fdspyfleet.v1\x1a\x18dspyfleet/v1/agent.proto\x1a\x1adspyfleet/v1/command.proto\x1a\x17dspyfleet/v1/node.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\\\n" +
+	"\x18dspyfleet/v1/fleet.proto\x12\fdspyfleet.v1\x1a\x18dspyfleet/v1/agent.proto\x1a\x18dspyfleet/v1/audit.proto\x1a\x1adspyfleet/v1/command.proto\x1a\x17dspyfleet/v1/node.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\\\n" +
 	"\x13GetPoolStatsRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x121\n" +
 	"\x06window\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06window\"x\n" +
@@ -1554,7 +1554,7 @@ const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\x1dNODE_EVENT_TYPE_STATE_CHANGED\x10\x03\x12\x1b\n" +
 	"\x17NODE_EVENT_TYPE_UPDATED\x10\x04\x12\x1a\n" +
 	"\x16NODE_EVENT_TYPE_REPORT\x10\x05\x12\x1a\n" +
-	"\x16NODE_EVENT_TYPE_SYNCED\x10\x062\xa2\a\n" +
+	"\x16NODE_EVENT_TYPE_SYNCED\x10\x062\xf0\a\n" +
 	"\fFleetService\x12L\n" +
 	"\tListNodes\x12\x1e.dspyfleet.v1.ListNodesRequest\x1a\x1f.dspyfleet.v1.ListNodesResponse\x12F\n" +
 	"\aGetNode\x12\x1c.dspyfleet.v1.GetNodeRequest\x1a\x1d.dspyfleet.v1.GetNodeResponse\x12Q\n" +
@@ -1568,7 +1568,8 @@ const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\fListCommands\x12!.dspyfleet.v1.ListCommandsRequest\x1a\".dspyfleet.v1.ListCommandsResponse\x12X\n" +
 	"\rCancelCommand\x12\".dspyfleet.v1.CancelCommandRequest\x1a#.dspyfleet.v1.CancelCommandResponse\x12Z\n" +
 	"\rWatchCommands\x12\".dspyfleet.v1.WatchCommandsRequest\x1a#.dspyfleet.v1.WatchCommandsResponse0\x01\x12U\n" +
-	"\fGetPoolStats\x12!.dspyfleet.v1.GetPoolStatsRequest\x1a\".dspyfleet.v1.GetPoolStatsResponseB;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
+	"\fGetPoolStats\x12!.dspyfleet.v1.GetPoolStatsRequest\x1a\".dspyfleet.v1.GetPoolStatsResponse\x12L\n" +
+	"\tListAudit\x12\x1e.dspyfleet.v1.ListAuditRequest\x1a\x1f.dspyfleet.v1.ListAuditResponseB;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
 
 var (
 	file_dspyfleet_v1_fleet_proto_rawDescOnce sync.Once
@@ -1620,6 +1621,8 @@ var file_dspyfleet_v1_fleet_proto_goTypes = []any{
 	(CommandState)(0),             // 32: dspyfleet.v1.CommandState
 	(NodeState)(0),                // 33: dspyfleet.v1.NodeState
 	(*Node)(nil),                  // 34: dspyfleet.v1.Node
+	(*ListAuditRequest)(nil),      // 35: dspyfleet.v1.ListAuditRequest
+	(*ListAuditResponse)(nil),     // 36: dspyfleet.v1.ListAuditResponse
 }
 var file_dspyfleet_v1_fleet_proto_depIdxs = []int32{
 	26, // 0: dspyfleet.v1.GetPoolStatsRequest.window:type_name -> google.protobuf.Duration
@@ -1661,19 +1664,21 @@ var file_dspyfleet_v1_fleet_proto_depIdxs = []int32{
 	14, // 36: dspyfleet.v1.FleetService.CancelCommand:input_type -> dspyfleet.v1.CancelCommandRequest
 	16, // 37: dspyfleet.v1.FleetService.WatchCommands:input_type -> dspyfleet.v1.WatchCommandsRequest
 	1,  // 38: dspyfleet.v1.FleetService.GetPoolStats:input_type -> dspyfleet.v1.GetPoolStatsRequest
-	19, // 39: dspyfleet.v1.FleetService.ListNodes:output_type -> dspyfleet.v1.ListNodesResponse
-	21, // 40: dspyfleet.v1.FleetService.GetNode:output_type -> dspyfleet.v1.GetNodeResponse
-	23, // 41: dspyfleet.v1.FleetService.WatchNodes:output_type -> dspyfleet.v1.WatchNodesResponse
-	5,  // 42: dspyfleet.v1.FleetService.DrainNode:output_type -> dspyfleet.v1.DrainNodeResponse
-	7,  // 43: dspyfleet.v1.FleetService.UndrainNode:output_type -> dspyfleet.v1.UndrainNodeResponse
-	9,  // 44: dspyfleet.v1.FleetService.SendCommand:output_type -> dspyfleet.v1.SendCommandResponse
-	11, // 45: dspyfleet.v1.FleetService.GetCommand:output_type -> dspyfleet.v1.GetCommandResponse
-	13, // 46: dspyfleet.v1.FleetService.ListCommands:output_type -> dspyfleet.v1.ListCommandsResponse
-	15, // 47: dspyfleet.v1.FleetService.CancelCommand:output_type -> dspyfleet.v1.CancelCommandResponse
-	17, // 48: dspyfleet.v1.FleetService.WatchCommands:output_type -> dspyfleet.v1.WatchCommandsResponse
-	2,  // 49: dspyfleet.v1.FleetService.GetPoolStats:output_type -> dspyfleet.v1.GetPoolStatsResponse
-	39, // [39:50] is the sub-list for method output_type
-	28, // [28:39] is the sub-list for method input_type
+	35, // 39: dspyfleet.v1.FleetService.ListAudit:input_type -> dspyfleet.v1.ListAuditRequest
+	19, // 40: dspyfleet.v1.FleetService.ListNodes:output_type -> dspyfleet.v1.ListNodesResponse
+	21, // 41: dspyfleet.v1.FleetService.GetNode:output_type -> dspyfleet.v1.GetNodeResponse
+	23, // 42: dspyfleet.v1.FleetService.WatchNodes:output_type -> dspyfleet.v1.WatchNodesResponse
+	5,  // 43: dspyfleet.v1.FleetService.DrainNode:output_type -> dspyfleet.v1.DrainNodeResponse
+	7,  // 44: dspyfleet.v1.FleetService.UndrainNode:output_type -> dspyfleet.v1.UndrainNodeResponse
+	9,  // 45: dspyfleet.v1.FleetService.SendCommand:output_type -> dspyfleet.v1.SendCommandResponse
+	11, // 46: dspyfleet.v1.FleetService.GetCommand:output_type -> dspyfleet.v1.GetCommandResponse
+	13, // 47: dspyfleet.v1.FleetService.ListCommands:output_type -> dspyfleet.v1.ListCommandsResponse
+	15, // 48: dspyfleet.v1.FleetService.CancelCommand:output_type -> dspyfleet.v1.CancelCommandResponse
+	17, // 49: dspyfleet.v1.FleetService.WatchCommands:output_type -> dspyfleet.v1.WatchCommandsResponse
+	2,  // 50: dspyfleet.v1.FleetService.GetPoolStats:output_type -> dspyfleet.v1.GetPoolStatsResponse
+	36, // 51: dspyfleet.v1.FleetService.ListAudit:output_type -> dspyfleet.v1.ListAuditResponse
+	40, // [40:52] is the sub-list for method output_type
+	28, // [28:40] is the sub-list for method input_type
 	28, // [28:28] is the sub-list for extension type_name
 	28, // [28:28] is the sub-list for extension extendee
 	0,  // [0:28] is the sub-list for field type_name
@@ -1685,6 +1690,7 @@ func file_dspyfleet_v1_fleet_proto_init() {
 		return
 	}
 	file_dspyfleet_v1_agent_proto_init()
+	file_dspyfleet_v1_audit_proto_init()
 	file_dspyfleet_v1_command_proto_init()
 	file_dspyfleet_v1_node_proto_init()
 	type x struct{}

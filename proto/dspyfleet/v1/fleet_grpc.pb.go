@@ -30,6 +30,7 @@ const (
 	FleetService_CancelCommand_FullMethodName = "/dspyfleet.v1.FleetService/CancelCommand"
 	FleetService_WatchCommands_FullMethodName = "/dspyfleet.v1.FleetService/WatchCommands"
 	FleetService_GetPoolStats_FullMethodName  = "/dspyfleet.v1.FleetService/GetPoolStats"
+	FleetService_ListAudit_FullMethodName     = "/dspyfleet.v1.FleetService/ListAudit"
 )
 
 // FleetServiceClient is the client API for FleetService service.
@@ -61,6 +62,9 @@ type FleetServiceClient interface {
 	// GetPoolStats returns a pool's DSPy request figures over a recent window, with percentiles
 	// from merged sketches, per node, per model and per program.
 	GetPoolStats(ctx context.Context, in *GetPoolStatsRequest, opts ...grpc.CallOption) (*GetPoolStatsResponse, error)
+	// ListAudit returns the audit trail, newest first: admin calls that changed state and
+	// security events.
+	ListAudit(ctx context.Context, in *ListAuditRequest, opts ...grpc.CallOption) (*ListAuditResponse, error)
 }
 
 type fleetServiceClient struct {
@@ -199,6 +203,16 @@ func (c *fleetServiceClient) GetPoolStats(ctx context.Context, in *GetPoolStatsR
 	return out, nil
 }
 
+func (c *fleetServiceClient) ListAudit(ctx context.Context, in *ListAuditRequest, opts ...grpc.CallOption) (*ListAuditResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListAuditResponse)
+	err := c.cc.Invoke(ctx, FleetService_ListAudit_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // FleetServiceServer is the server API for FleetService service.
 // All implementations must embed UnimplementedFleetServiceServer
 // for forward compatibility.
@@ -228,6 +242,9 @@ type FleetServiceServer interface {
 	// GetPoolStats returns a pool's DSPy request figures over a recent window, with percentiles
 	// from merged sketches, per node, per model and per program.
 	GetPoolStats(context.Context, *GetPoolStatsRequest) (*GetPoolStatsResponse, error)
+	// ListAudit returns the audit trail, newest first: admin calls that changed state and
+	// security events.
+	ListAudit(context.Context, *ListAuditRequest) (*ListAuditResponse, error)
 	mustEmbedUnimplementedFleetServiceServer()
 }
 
@@ -270,6 +287,9 @@ func (UnimplementedFleetServiceServer) WatchCommands(*WatchCommandsRequest, grpc
 }
 func (UnimplementedFleetServiceServer) GetPoolStats(context.Context, *GetPoolStatsRequest) (*GetPoolStatsResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method GetPoolStats not implemented")
+}
+func (UnimplementedFleetServiceServer) ListAudit(context.Context, *ListAuditRequest) (*ListAuditResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListAudit not implemented")
 }
 func (UnimplementedFleetServiceServer) mustEmbedUnimplementedFleetServiceServer() {}
 func (UnimplementedFleetServiceServer) testEmbeddedByValue()                      {}
@@ -476,6 +496,24 @@ func _FleetService_GetPoolStats_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _FleetService_ListAudit_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListAuditRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(FleetServiceServer).ListAudit(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: FleetService_ListAudit_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(FleetServiceServer).ListAudit(ctx, req.(*ListAuditRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // FleetService_ServiceDesc is the grpc.ServiceDesc for FleetService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -518,6 +556,10 @@ var FleetService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "GetPoolStats",
 			Handler:    _FleetService_GetPoolStats_Handler,
+		},
+		{
+			MethodName: "ListAudit",
+			Handler:    _FleetService_ListAudit_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

@@ -1,0 +1,174 @@
+package controlplane
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/hex"
+	"log/slog"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// Audit listing bounds.
+const (
+	defaultAuditLimit = 100
+	maxAuditLimit     = 1000
+)
+
+// auditLog is the audit trail in the audit bucket: every admin call that changes state (the
+// methods with write access) and every security event. Records are keyed by time, so a listing
+// scans backwards from the newest and pruning forwards from the oldest.
+type auditLog struct {
+	store     *store
+	now       func() time.Time
+	log       *slog.Logger
+	retention time.Duration
+	seq       atomic.Uint32
+}
+
+// add stores rec, stamped with the time and an id. A record that cannot be stored is logged:
+// the call it describes has already happened.
+func (a *auditLog) add(rec *fleetv1.AuditRecord) {
+	now := a.now()
+	key := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
+	key = binary.BigEndian.AppendUint32(key, a.seq.Add(1))
+	rec.Id, rec.Time = hex.EncodeToString(key), timestamppb.New(now)
+	val, err := proto.Marshal(rec)
+	if err == nil {
+		err = a.store.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketAudit).Put(key, val) })
+	}
+	if err != nil {
+		a.log.Error("audit record not stored", "kind", rec.GetKind(), "event", rec.GetEvent(), "method", rec.GetMethod(), "identity", rec.GetIdentity(), "err", err)
+	}
+}
+
+// securityEvent records a security event about the caller in ctx and logs it.
+func (a *auditLog) securityEvent(ctx context.Context, ev fleetv1.SecurityEvent, method, target string, err error) {
+	rec := &fleetv1.AuditRecord{
+		Kind: fleetv1.AuditKind_AUDIT_KIND_SECURITY, Event: ev, Peer: peerAddr(ctx), Method: method, Target: target,
+	}
+	if id, ok := identityFrom(ctx); ok {
+		rec.Identity = id.name
+	}
+	if err != nil {
+		st := status.Convert(toStatus(err))
+		rec.Code, rec.Detail = st.Code().String(), st.Message()
+	}
+	a.log.Warn("security event", "event", ev, "identity", rec.GetIdentity(), "peer", rec.GetPeer(), "method", method, "target", target, "detail", rec.GetDetail())
+	a.add(rec)
+}
+
+// adminCall records a call with write access and its outcome.
+func (a *auditLog) adminCall(ctx context.Context, method string, req any, err error) {
+	rec := &fleetv1.AuditRecord{
+		Kind: fleetv1.AuditKind_AUDIT_KIND_ADMIN_CALL, Peer: peerAddr(ctx), Method: method,
+		Code: status.Code(err).String(),
+	}
+	if id, ok := identityFrom(ctx); ok {
+		rec.Identity = id.name
+	}
+	if m, ok := req.(proto.Message); ok {
+		rec.Target = targetOf(m.ProtoReflect())
+	}
+	if err != nil {
+		rec.Detail = status.Convert(err).Message()
+	}
+	a.add(rec)
+}
+
+// targetFields are the request fields that name what a call is about, in order of preference.
+var targetFields = []protoreflect.Name{"id", "node_id", "pool", "name"}
+
+// targetOf returns the first non-empty target field of a request.
+func targetOf(m protoreflect.Message) string {
+	fields := m.Descriptor().Fields()
+	for _, name := range targetFields {
+		fd := fields.ByName(name)
+		if fd != nil && fd.Kind() == protoreflect.StringKind && !fd.IsList() && !fd.IsMap() {
+			if s := m.Get(fd).String(); s != "" {
+				return truncate(s)
+			}
+		}
+	}
+	return ""
+}
+
+// unaryInterceptor records every unary call with write access once the handler returned.
+func (a *auditLog) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if accessRules[info.FullMethod] != write {
+		return handler(ctx, req)
+	}
+	resp, err := handler(ctx, req)
+	a.adminCall(ctx, info.FullMethod, req, err)
+	return resp, err
+}
+
+// streamInterceptor records every stream with write access once the handler returned.
+func (a *auditLog) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if accessRules[info.FullMethod] != write {
+		return handler(srv, ss)
+	}
+	err := handler(srv, ss)
+	a.adminCall(ss.Context(), info.FullMethod, nil, err)
+	return err
+}
+
+// list returns the records matching req, newest first.
+func (a *auditLog) list(req *fleetv1.ListAuditRequest) ([]*fleetv1.AuditRecord, error) {
+	limit := int(req.GetLimit())
+	if limit == 0 {
+		limit = defaultAuditLimit
+	}
+	limit = min(limit, maxAuditLimit)
+	var since []byte
+	if req.GetSince() != nil {
+		since = binary.BigEndian.AppendUint64(nil, uint64(req.GetSince().AsTime().UnixNano()))
+	}
+	var out []*fleetv1.AuditRecord
+	err := a.store.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			if since != nil && bytes.Compare(k[:8], since) < 0 {
+				break
+			}
+			rec := &fleetv1.AuditRecord{}
+			if err := proto.Unmarshal(v, rec); err != nil {
+				return err
+			}
+			if len(req.GetKinds()) > 0 && !slices.Contains(req.GetKinds(), rec.GetKind()) {
+				continue
+			}
+			if req.GetTarget() != "" && rec.GetTarget() != req.GetTarget() {
+				continue
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// prune deletes records older than the retention.
+func (a *auditLog) prune() error {
+	cutoff := binary.BigEndian.AppendUint64(nil, uint64(a.now().Add(-a.retention).UnixNano()))
+	return a.store.db.Update(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketAudit).Cursor()
+		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], cutoff) < 0; k, _ = c.First() {
+			if err := c.Delete(); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,40 @@
+package controlplane
+
+import (
+	"context"
+	"slices"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// ListAudit returns the audit trail, newest first.
+func (f *fleetService) ListAudit(_ context.Context, req *fleetv1.ListAuditRequest) (*fleetv1.ListAuditResponse, error) {
+	for _, k := range req.GetKinds() {
+		if _, ok := fleetv1.AuditKind_name[int32(k)]; !ok || k == fleetv1.AuditKind_AUDIT_KIND_UNSPECIFIED {
+			return nil, toStatus(invalidf("kinds: %d is not an audit kind", k))
+		}
+	}
+	if s := req.GetSince(); s != nil && !s.IsValid() {
+		return nil, toStatus(invalidf("since: not a valid timestamp"))
+	}
+	if len(req.GetTarget()) > maxStringLen {
+		return nil, toStatus(invalidf("target: at most %d bytes", maxStringLen))
+	}
+	if req.GetLimit() > maxAuditLimit {
+		return nil, toStatus(invalidf("limit: %d is more than %d", req.GetLimit(), maxAuditLimit))
+	}
+	recs, err := f.audit.list(req)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ListAuditResponse{Records: recs}, nil
+}
+
+// refusedByAgent reports whether a finished command failed without the agent ever accepting
+// it: the agent refused it (invalid there, or no action configured for its kind).
+func refusedByAgent(rec *fleetv1.CommandRecord) bool {
+	return rec.GetState() == fleetv1.CommandState_COMMAND_STATE_FAILED &&
+		!slices.ContainsFunc(rec.GetHistory(), func(t *fleetv1.CommandTransition) bool {
+			return t.GetState() == fleetv1.CommandState_COMMAND_STATE_ACCEPTED || t.GetState() == fleetv1.CommandState_COMMAND_STATE_RUNNING
+		})
+}
