@@ -145,3 +145,26 @@ actions:
 		t.Fatalf("typo in a nested key: %v", err)
 	}
 }
+
+// FuzzApplyYAML: any agent configuration file content is applied or refused with an error,
+// never a panic; an applied file that validates has only valid label keys.
+func FuzzApplyYAML(f *testing.F) {
+	f.Add([]byte("server: cp:7070\nnode_id: gpu-1\nlabels: {zone: a}\ninterval: 1s\n"))
+	f.Add([]byte("actions:\n  restart:\n    units: [dspy.service]\nprices:\n  m: {input: 1, output: 2}\n"))
+	f.Add([]byte("intake: {listen: 127.0.0.1:0, max_body: 10}\nproxy: {listen: x}\n"))
+	f.Add([]byte("tls: true\nca_file: \n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if strings.Contains(string(data), "_file") {
+			return // keys naming files would read the disk
+		}
+		c := DefaultConfig()
+		if err := applyYAML(data, "fuzz.yaml", &c); err != nil || c.Validate() != nil {
+			return
+		}
+		for k := range c.Labels {
+			if !labelKeyPattern.MatchString(k) {
+				t.Fatalf("accepted label key %q", k)
+			}
+		}
+	})
+}

@@ -35,6 +35,11 @@ func LoadFile(path string, c *Config) error {
 	if err != nil {
 		return fmt.Errorf("--config: %w", err)
 	}
+	return applyFile(data, path, c)
+}
+
+// applyFile applies the YAML configuration in data, read from path, onto c.
+func applyFile(data []byte, path string, c *Config) error {
 	var f fileConfig
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)

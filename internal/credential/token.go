@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -72,11 +73,18 @@ func ParseToken(data []byte) (Token, error) {
 	return Token{v: s}, nil
 }
 
-// ReadTokenFile reads the token in the file at path. Errors name the path, never the content.
+// ReadTokenFile reads the token in the file at path, reading no more than a token can hold
+// (plus white space), so a wrong path such as a device cannot hang it. Errors name the path,
+// never the content.
 func ReadTokenFile(path string) (Token, error) {
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return Token{}, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, 2*maxTokenLen))
+	if err != nil {
+		return Token{}, fmt.Errorf("token file %s: %w", path, err)
 	}
 	t, err := ParseToken(data)
 	if err != nil {

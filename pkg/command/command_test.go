@@ -85,3 +85,52 @@ func FuzzValidVersion(f *testing.F) {
 		}
 	})
 }
+
+// FuzzValidate: any kind and parameters are accepted or refused with ErrInvalid; what is
+// accepted names a known kind, only its parameters, and values its helpers read back.
+func FuzzValidate(f *testing.F) {
+	f.Add("deploy", "version", "1.2.3", "", "")
+	f.Add("scale", "instances", "4", "timeout", "5m")
+	f.Add("drain", "timeout", "30s", "", "")
+	f.Add("cleanup", "dry_run", "true", "x", "$(rm -rf /)")
+	f.Add("restart", "", "", "", "")
+	f.Fuzz(func(t *testing.T, kind, k1, v1, k2, v2 string) {
+		p := map[string]string{}
+		if k1 != "" {
+			p[k1] = v1
+		}
+		if k2 != "" {
+			p[k2] = v2
+		}
+		err := Validate(Kind(kind), p)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("error without ErrInvalid: %v", err)
+			}
+			return
+		}
+		spec, ok := params[Kind(kind)]
+		if !ok {
+			t.Fatalf("accepted unknown kind %q", kind)
+		}
+		for name := range p {
+			if _, ok := spec[name]; !ok {
+				t.Fatalf("accepted parameter %q for %s", name, kind)
+			}
+		}
+		switch Kind(kind) {
+		case Scale:
+			if n, err := Instances(p); err != nil || n < 0 || n > MaxInstances {
+				t.Fatalf("accepted instances %q", p[ParamInstances])
+			}
+		case Drain:
+			if d := DrainTimeout(p, time.Minute); d <= 0 || d > MaxDrainTimeout {
+				t.Fatalf("accepted drain timeout %q", p[ParamTimeout])
+			}
+		case Deploy:
+			if ValidVersion(p[ParamVersion]) != nil {
+				t.Fatalf("accepted version %q", p[ParamVersion])
+			}
+		}
+	})
+}
