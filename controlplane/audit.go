@@ -7,9 +7,11 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
@@ -35,6 +37,8 @@ type auditLog struct {
 	log       *slog.Logger
 	retention time.Duration
 	seq       atomic.Uint32
+	// events counts security events by event.
+	events *prometheus.CounterVec
 }
 
 // add stores rec, stamped with the time and an id. A record that cannot be stored is logged:
@@ -65,6 +69,7 @@ func (a *auditLog) securityEvent(ctx context.Context, ev fleetv1.SecurityEvent, 
 		st := status.Convert(toStatus(err))
 		rec.Code, rec.Detail = st.Code().String(), st.Message()
 	}
+	a.events.WithLabelValues(strings.ToLower(strings.TrimPrefix(ev.String(), "SECURITY_EVENT_"))).Inc()
 	a.log.Warn("security event", "event", ev, "identity", rec.GetIdentity(), "peer", rec.GetPeer(), "method", method, "target", target, "detail", rec.GetDetail())
 	a.add(rec)
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
@@ -54,13 +55,15 @@ type authenticator struct {
 	log    *slog.Logger
 	// guard refuses peers that failed authentication too often.
 	guard *failureGuard
+	// throttled counts calls refused because their peer failed authentication too often.
+	throttled prometheus.Counter
 	// event records a security event; failed authentications are recorded within the guard's
 	// allowance, so a peer guessing tokens cannot fill the store.
 	event func(ctx context.Context, ev fleetv1.SecurityEvent, method, target string, err error)
 }
 
-func newAuthenticator(cfg Config, log *slog.Logger) *authenticator {
-	a := &authenticator{log: log, event: func(context.Context, fleetv1.SecurityEvent, string, string, error) {},
+func newAuthenticator(cfg Config, log *slog.Logger, throttled prometheus.Counter) *authenticator {
+	a := &authenticator{log: log, event: func(context.Context, fleetv1.SecurityEvent, string, string, error) {}, throttled: throttled,
 		guard: &failureGuard{spec: bucketSpec{float64(cfg.AuthFailuresPerMinute) / 60, cfg.AuthFailuresPerMinute, "--auth-failures-per-minute"}}}
 	for _, t := range []tokenRole{{cfg.AdminToken, roleAdmin}, {cfg.ReadToken, roleRead}, {cfg.AgentToken, roleAgent}} {
 		if !t.tok.IsZero() {
@@ -85,6 +88,7 @@ func (a *authenticator) authorize(ctx context.Context) (context.Context, error) 
 	}
 	host := peerHost(ctx)
 	if a.guard.blocked(host) {
+		a.throttled.Inc()
 		return nil, status.Errorf(codes.ResourceExhausted, "too many failed authentications from %s; wait a minute and check the token (%s)", host, a.guard.spec.flag)
 	}
 	id, err := a.authenticate(ctx)

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
@@ -51,13 +52,14 @@ func firstErr(errs ...error) error {
 
 // streamLimiter bounds the streams open at once from one peer host.
 type streamLimiter struct {
-	max  int
-	mu   sync.Mutex
-	open map[string]int
+	max     int
+	refused prometheus.Counter
+	mu      sync.Mutex
+	open    map[string]int
 }
 
-func newStreamLimiter(max int) *streamLimiter {
-	return &streamLimiter{max: max, open: map[string]int{}}
+func newStreamLimiter(max int, refused prometheus.Counter) *streamLimiter {
+	return &streamLimiter{max: max, refused: refused, open: map[string]int{}}
 }
 
 // interceptor refuses a stream when its peer host has max open; 0 means no limit.
@@ -69,6 +71,7 @@ func (l *streamLimiter) interceptor(srv any, ss grpc.ServerStream, info *grpc.St
 	l.mu.Lock()
 	if l.open[host] >= l.max {
 		l.mu.Unlock()
+		l.refused.Inc()
 		return status.Errorf(codes.ResourceExhausted, "%s already has %d streams open, the most one peer may (--max-streams-per-peer)", host, l.max)
 	}
 	l.open[host]++

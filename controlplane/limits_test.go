@@ -2,6 +2,8 @@ package controlplane_test
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -32,6 +34,9 @@ func TestAdminRateLimit(t *testing.T) {
 	time.Sleep(250 * time.Millisecond)
 	if _, err := admin.ListNodes(ctx, &fleetv1.ListNodesRequest{}); err != nil {
 		t.Fatalf("after the bucket refilled: %v", err)
+	}
+	if m := scrape(t, cp); !strings.Contains(m, `dspyfleet_limited_calls_total{limit="admin_rate"} 1`) {
+		t.Errorf("/metrics does not count the limited call:\n%s", m)
 	}
 }
 
@@ -64,6 +69,28 @@ func TestAuthFailuresSlowAPeerDown(t *testing.T) {
 		_, err := admin.ListNodes(ctx, &fleetv1.ListNodesRequest{})
 		return err == nil
 	})
+	m := scrape(t, cp)
+	for _, want := range []string{`dspyfleet_limited_calls_total{limit="auth_failures"}`, `dspyfleet_security_events_total{event="auth_failed"} 60`, `dspyfleet_security_events_total{event="peer_throttled"} 1`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// scrape returns the control plane's /metrics page.
+func scrape(t *testing.T, cp *fleettest.ControlPlane) string {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Get("http://" + cp.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestMaxStreamsPerPeer(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 )
 
@@ -53,6 +54,7 @@ func (b *buckets) get(key string, spec bucketSpec) *rate.Limiter {
 type callLimiter struct {
 	agent, admin bucketSpec
 	b            buckets
+	limited      *prometheus.CounterVec
 }
 
 // Limit implements ratelimit.Limiter.
@@ -61,9 +63,9 @@ func (l *callLimiter) Limit(ctx context.Context) error {
 	if !ok || id.role == roleAnyone {
 		return nil
 	}
-	key, spec := id.name, l.admin
+	key, spec, limit := id.name, l.admin, "admin_rate"
 	if id.role == roleAgent {
-		spec = l.agent
+		spec, limit = l.agent, "agent_rate"
 		if id.nodeID == "" {
 			key = "agent@" + peerHost(ctx)
 		}
@@ -72,6 +74,7 @@ func (l *callLimiter) Limit(ctx context.Context) error {
 		return nil
 	}
 	if !l.b.get(key, spec).Allow() {
+		l.limited.WithLabelValues(limit).Inc()
 		return fmt.Errorf("%s made more than %g calls per second with bursts of %d (%s)", key, spec.rate, spec.burst, spec.flag)
 	}
 	return nil

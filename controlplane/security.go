@@ -7,6 +7,7 @@ import (
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/auth"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/ratelimit"
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 
@@ -20,20 +21,32 @@ type security struct {
 	calls   *callLimiter
 	streams *streamLimiter
 	audit   *auditLog
+	// limited counts calls refused by a limit, by limit.
+	limited *prometheus.CounterVec
 	// tls is the gRPC listener's TLS configuration; nil means plaintext.
 	tls *tls.Config
 }
 
 func newSecurity(s *Server) (*security, error) {
 	c := s.cfg
+	limited := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dspyfleet_limited_calls_total",
+		Help: "Calls refused by a limit: agent_rate, admin_rate, streams_per_peer, auth_failures.",
+	}, []string{"limit"})
+	events := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dspyfleet_security_events_total",
+		Help: "Security events recorded in the audit trail, by event.",
+	}, []string{"event"})
 	sec := &security{
-		auth: newAuthenticator(c, s.log),
+		limited: limited,
+		auth:    newAuthenticator(c, s.log, limited.WithLabelValues("auth_failures")),
 		calls: &callLimiter{
-			agent: bucketSpec{c.AgentRate, c.AgentBurst, "--agent-rate, --agent-burst"},
-			admin: bucketSpec{c.AdminRate, c.AdminBurst, "--admin-rate, --admin-burst"},
+			limited: limited,
+			agent:   bucketSpec{c.AgentRate, c.AgentBurst, "--agent-rate, --agent-burst"},
+			admin:   bucketSpec{c.AdminRate, c.AdminBurst, "--admin-rate, --admin-burst"},
 		},
-		streams: newStreamLimiter(c.MaxStreamsPerPeer),
-		audit:   &auditLog{store: s.store, now: c.Now, log: s.log, retention: c.AuditRetention},
+		streams: newStreamLimiter(c.MaxStreamsPerPeer, limited.WithLabelValues("streams_per_peer")),
+		audit:   &auditLog{store: s.store, now: c.Now, log: s.log, retention: c.AuditRetention, events: events},
 	}
 	sec.auth.event = sec.audit.securityEvent
 	if s.cfg.TLSCert == "" {
@@ -61,6 +74,11 @@ func newSecurity(s *Server) (*security, error) {
 		sec.tls.ClientCAs, sec.tls.ClientAuth = pool, tls.VerifyClientCertIfGiven
 	}
 	return sec, nil
+}
+
+// collectors returns the security metrics, for the control plane's Prometheus registry.
+func (sec *security) collectors() []prometheus.Collector {
+	return []prometheus.Collector{sec.limited, sec.audit.events}
 }
 
 // serverOptions returns the gRPC server's transport credentials and security interceptors,

@@ -113,6 +113,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.httpLn = s.sec.httpListener(httpLn)
 	s.promReg, s.metrics = newMetrics(reg, stats)
+	s.promReg.MustRegister(s.sec.collectors()...)
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -166,7 +167,8 @@ func (s *Server) newGRPCServer() *grpc.Server {
 func (s *Server) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
-		if err := s.grpc.Serve(s.grpcLn); err != nil {
+		// A stop that comes before Serve starts makes Serve return ErrServerStopped.
+		if err := s.grpc.Serve(s.grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc server: %w", err)
 		}
 		return nil
