@@ -90,6 +90,9 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	if cleartextToken(cfg) {
+		cfg.Logger.Warn("the agent token goes to a non-loopback control plane without TLS, readable by anyone on the path; set --ca-file or --tls", "server", cfg.Server)
+	}
 	if cfg.Collectors == nil {
 		cfg.Collectors = collector.Default()
 	}

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dspyfleet/dspyfleet/internal/credential"
 )
 
 func TestLoadFile(t *testing.T) {
@@ -167,4 +169,34 @@ func FuzzApplyYAML(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestCleartextToken(t *testing.T) {
+	tok, err := credential.ParseToken([]byte("agent-0123456789abcdef"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		server string
+		tls    bool
+		token  bool
+		want   bool
+	}{
+		{"cp.example:7070", false, true, true},
+		{"10.0.0.5:7070", false, true, true},
+		{"cp.example:7070", true, true, false},
+		{"cp.example:7070", false, false, false},
+		{"127.0.0.1:7070", false, true, false},
+		{"[::1]:7070", false, true, false},
+		{"localhost:7070", false, true, false},
+	} {
+		c := DefaultConfig()
+		c.Server, c.TLS = tc.server, tc.tls
+		if tc.token {
+			c.Token = tok
+		}
+		if got := cleartextToken(c); got != tc.want {
+			t.Errorf("cleartextToken(%s, tls=%v, token=%v) = %v", tc.server, tc.tls, tc.token, got)
+		}
+	}
 }

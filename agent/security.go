@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"net"
+
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -34,10 +36,32 @@ func (f securityFile) apply(c *Config) error {
 	return nil
 }
 
+// usesTLS reports whether the agent connects over TLS.
+func usesTLS(c Config) bool {
+	return c.TLS || c.CAFile != "" || c.CertFile != "" || c.KeyFile != ""
+}
+
+// cleartextToken reports whether the agent would send its token without TLS to a server that
+// is not on this host.
+func cleartextToken(c Config) bool {
+	if c.Token.IsZero() || usesTLS(c) {
+		return false
+	}
+	host, _, err := net.SplitHostPort(c.Server)
+	if err != nil {
+		host = c.Server
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip := net.ParseIP(host)
+	return ip == nil || !ip.IsLoopback()
+}
+
 // dialOptions returns the transport and call credentials of a session's connection. The CA
 // file is read for every session, so a rotated CA is picked up at the next reconnect.
 func dialOptions(c Config) ([]grpc.DialOption, error) {
-	useTLS := c.TLS || c.CAFile != "" || c.CertFile != "" || c.KeyFile != ""
+	useTLS := usesTLS(c)
 	transport := insecure.NewCredentials()
 	if useTLS {
 		tc, err := credential.ClientTLS(c.CAFile, c.CertFile, c.KeyFile)

@@ -66,6 +66,7 @@ func (l *callLimiter) Limit(ctx context.Context) error {
 	key, spec, limit := id.name, l.admin, "admin_rate"
 	if id.role == roleAgent {
 		spec, limit = l.agent, "agent_rate"
+		key = "node:" + id.nodeID
 		if id.nodeID == "" {
 			key = "agent@" + peerHost(ctx)
 		}

@@ -30,12 +30,15 @@ type mtlsFleet struct {
 	keyFile  string
 }
 
-func startMTLS(t *testing.T) *mtlsFleet {
+func startMTLS(t *testing.T, mods ...func(*controlplane.Config)) *mtlsFleet {
 	f := &mtlsFleet{ca: fleettest.NewCA(t, "fleet-ca"), dir: t.TempDir()}
 	f.certFile, f.keyFile = f.ca.Issue(t, f.dir, "server", "controlplane")
 	cfg := fleettest.FastConfig(t)
 	cfg.TLSCert, cfg.TLSKey, cfg.ClientCA = f.certFile, f.keyFile, f.ca.CertFile
 	cfg.AdminToken = fleettest.Token(t, adminTok)
+	for _, mod := range mods {
+		mod(&cfg)
+	}
 	f.cp = fleettest.StartControlPlane(t, cfg)
 	return f
 }
@@ -194,4 +197,24 @@ func TestTLSConfigErrors(t *testing.T) {
 	if _, err := controlplane.New(cfg); err == nil {
 		t.Error("missing client CA: no error")
 	}
+}
+
+// TestAgentRateLimitPerCertificate: agents sharing the agent token but holding their own
+// certificates are limited apart, per node.
+func TestAgentRateLimitPerCertificate(t *testing.T) {
+	f := startMTLS(t, func(c *controlplane.Config) {
+		c.AgentToken, c.AgentRate, c.AgentBurst = fleettest.Token(t, agentTok), 0.1, 1
+	})
+	dial := func(node string) *grpc.ClientConn {
+		cert, key := f.ca.Issue(t, t.TempDir(), node, node)
+		return dialTLS(t, f.cp.GRPCAddr(), f.ca.CertFile, cert, key, grpc.WithPerRPCCredentials(credential.Bearer(fleettest.Token(t, agentTok), true)))
+	}
+	a, b := dial("node-a"), dial("node-b")
+	if err := connectAs(t, a, "node-a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := connectAs(t, b, "node-b"); err != nil {
+		t.Fatalf("node-b limited by node-a's calls: %v", err)
+	}
+	wantCode(t, connectAs(t, a, "node-a"), codes.ResourceExhausted, "node:node-a")
 }
