@@ -18,7 +18,7 @@ const (
 	// token) and server reflection (it describes the public API, so grpcurl list and describe
 	// work; calls made with what it describes still need a token) are public.
 	public access = iota + 1
-	// agentOnly needs the agent token or an agent client certificate.
+	// agentOnly needs the agent token, a per-node agent token or an agent client certificate.
 	agentOnly
 	// read needs the read-only or the admin token. It changes nothing.
 	read
@@ -98,7 +98,7 @@ func (a access) allows(r role) bool {
 func (a access) needs() string {
 	switch a {
 	case agentOnly:
-		return "the agent token or an agent client certificate"
+		return "the agent token, a per-node agent token or an agent client certificate"
 	case read:
 		return "the read-only or admin token"
 	case write:

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -54,7 +55,10 @@ func TestAuditTrail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	send(t, stream, hello("n1", "i-1"))
+	// A long interval keeps n1 alive without reports, so the second agent below is a duplicate.
+	h := hello("n1", "i-1")
+	h.GetHello().ReportInterval = durationpb.New(time.Minute)
+	send(t, stream, h)
 	if m, err := stream.Recv(); err != nil || m.GetWelcome() == nil {
 		t.Fatalf("want Welcome: %v %v", m, err)
 	}

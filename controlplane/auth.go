@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"strings"
 
@@ -21,12 +22,15 @@ import (
 type identity struct {
 	role role
 	// name identifies the caller in the audit trail and in rate limits: the role of the token
-	// it presented, "node:<id>" for an agent certificate, or "anonymous" when authentication
-	// is off.
+	// it presented, "node:<id>" for an agent certificate or per-node token, or "anonymous"
+	// when authentication is off.
 	name string
-	// nodeID is the subject common name of the caller's verified client certificate, if it
-	// presented one.
+	// nodeID is the node the caller's credential is bound to: the subject common name of its
+	// verified client certificate, or the node of its per-node token. Empty for the shared
+	// agent token and admin callers.
 	nodeID string
+	// cert is whether the caller presented a verified client certificate.
+	cert bool
 }
 
 type identityKey struct{}
@@ -52,7 +56,9 @@ type authenticator struct {
 	// mtls is on with a client CA: agents must present a certificate for their node id.
 	mtls   bool
 	tokens []tokenRole
-	log    *slog.Logger
+	// nodeTokens holds the per-node agent tokens; nil without --agent-tokens-file.
+	nodeTokens *credential.NodeTokenFile
+	log        *slog.Logger
 	// guard refuses peers that failed authentication too often.
 	guard *failureGuard
 	// throttled counts calls refused because their peer failed authentication too often.
@@ -62,17 +68,36 @@ type authenticator struct {
 	event func(ctx context.Context, ev fleetv1.SecurityEvent, method, target string, err error)
 }
 
-func newAuthenticator(cfg Config, log *slog.Logger, throttled prometheus.Counter) *authenticator {
+func newAuthenticator(cfg Config, log *slog.Logger, throttled prometheus.Counter) (*authenticator, error) {
 	a := &authenticator{log: log, event: func(context.Context, fleetv1.SecurityEvent, string, string, error) {}, throttled: throttled,
-		guard: &failureGuard{spec: bucketSpec{float64(cfg.AuthFailuresPerMinute) / 60, cfg.AuthFailuresPerMinute, "--auth-failures-per-minute"}}}
+		guard: &failureGuard{spec: bucketSpec{float64(cfg.AuthFailuresPerMinute) / 60, cfg.AuthFailuresPerMinute, "--auth-failures-per-minute"}, now: cfg.Now}}
 	for _, t := range []tokenRole{{cfg.AdminToken, roleAdmin}, {cfg.ReadToken, roleRead}, {cfg.AgentToken, roleAgent}} {
 		if !t.tok.IsZero() {
 			a.tokens = append(a.tokens, t)
 		}
 	}
+	if cfg.AgentTokensFile != "" {
+		f, err := credential.OpenNodeTokenFile(cfg.AgentTokensFile)
+		if err != nil {
+			return nil, fmt.Errorf("--agent-tokens-file: %w", err)
+		}
+		f.OnReload = func(err error) {
+			if err != nil {
+				log.Error("the per-node token file changed but does not load; still using the previous tokens", "file", cfg.AgentTokensFile, "err", err)
+				return
+			}
+			log.Info("per-node token file reloaded", "file", cfg.AgentTokensFile)
+		}
+		for _, t := range a.tokens {
+			if f.Tokens().Has(t.tok) {
+				return nil, fmt.Errorf("--agent-tokens-file holds the %s token; every role and node needs its own", t.role)
+			}
+		}
+		a.nodeTokens = f
+	}
 	a.mtls = cfg.ClientCA != ""
-	a.enabled = len(a.tokens) > 0 || a.mtls
-	return a
+	a.enabled = len(a.tokens) > 0 || a.mtls || a.nodeTokens != nil
+	return a, nil
 }
 
 // authorize is the auth.AuthFunc of the server: it finds the method's rule, authenticates the
@@ -118,34 +143,42 @@ func (a *authenticator) refused(ctx context.Context, host string, ev fleetv1.Sec
 	}
 }
 
-// authenticate finds the caller's identity: a bearer token names its role; without one, a
-// verified client certificate makes the caller an agent.
+// authenticate finds the caller's identity: a bearer token names its role (a per-node token
+// also its node); without one, a verified client certificate makes the caller an agent.
 func (a *authenticator) authenticate(ctx context.Context) (identity, error) {
-	nodeID := certNodeID(ctx)
+	certNode := certNodeID(ctx)
 	if !a.enabled {
-		return identity{role: roleAnyone, name: "anonymous", nodeID: nodeID}, nil
+		return identity{role: roleAnyone, name: "anonymous", nodeID: certNode, cert: certNode != ""}, nil
 	}
 	tok, given, err := bearerToken(ctx)
 	if err != nil {
 		return identity{}, err
 	}
-	if given {
-		var match role
-		for _, t := range a.tokens {
-			if t.tok.Equal(tok) {
-				match = t.role
+	if !given {
+		if certNode != "" {
+			return identity{role: roleAgent, name: "node:" + certNode, nodeID: certNode, cert: true}, nil
+		}
+		return identity{}, status.Error(codes.Unauthenticated,
+			"no credential: send 'authorization: Bearer <token>' metadata (fleetctl --token-file or $DSPYFLEET_TOKEN; grpcurl -H 'authorization: Bearer <token>')")
+	}
+	var match role
+	for _, t := range a.tokens {
+		if t.tok.Equal(tok) {
+			match = t.role
+		}
+	}
+	if match != 0 {
+		return identity{role: match, name: match.String(), nodeID: certNode, cert: certNode != ""}, nil
+	}
+	if a.nodeTokens != nil {
+		if node, ok := a.nodeTokens.Tokens().Node(tok); ok {
+			if certNode != "" && certNode != node {
+				return identity{}, status.Errorf(codes.Unauthenticated, "the bearer token is node %q's but the client certificate is node %q's", node, certNode)
 			}
+			return identity{role: roleAgent, name: "node:" + node, nodeID: node, cert: certNode != ""}, nil
 		}
-		if match == 0 {
-			return identity{}, status.Error(codes.Unauthenticated, "the bearer token matches no token configured on the control plane")
-		}
-		return identity{role: match, name: match.String(), nodeID: nodeID}, nil
 	}
-	if nodeID != "" {
-		return identity{role: roleAgent, name: "node:" + nodeID, nodeID: nodeID}, nil
-	}
-	return identity{}, status.Error(codes.Unauthenticated,
-		"no credential: send 'authorization: Bearer <token>' metadata (fleetctl --token-file or $DSPYFLEET_TOKEN; grpcurl -H 'authorization: Bearer <token>')")
+	return identity{}, status.Error(codes.Unauthenticated, "the bearer token matches no token configured on the control plane")
 }
 
 // bearerToken returns the token in the call's authorization metadata and whether there was one.
@@ -179,22 +212,22 @@ func certNodeID(ctx context.Context) string {
 	return info.State.PeerCertificates[0].Subject.CommonName
 }
 
-// checkNode checks that the caller may speak for nodeID: with mTLS on, only an agent whose
-// certificate names that node may.
+// checkNode checks that the caller may speak for nodeID: a caller whose credential is bound
+// to a node (a client certificate or a per-node token) only for that node, and with mTLS on
+// only a caller with a certificate.
 func (a *authenticator) checkNode(ctx context.Context, nodeID string) error {
-	if !a.mtls {
-		return nil
-	}
 	id, _ := identityFrom(ctx)
 	var err error
-	switch id.nodeID {
-	case nodeID:
-		return nil
-	case "":
+	switch {
+	case a.mtls && !id.cert:
 		err = status.Errorf(codes.PermissionDenied, "node %q presented no client certificate signed by the control plane's --client-ca; give the agent --cert-file and --key-file", nodeID)
-	default:
+	case id.nodeID != "" && id.nodeID != nodeID && id.cert:
 		err = status.Errorf(codes.PermissionDenied, "the client certificate is for node %q, not %q: the node id must be the certificate's subject common name", id.nodeID, nodeID)
+	case id.nodeID != "" && id.nodeID != nodeID:
+		err = status.Errorf(codes.PermissionDenied, "the token is node %q's, not %q's: each per-node token registers its own node only", id.nodeID, nodeID)
+	default:
+		return nil
 	}
-	a.event(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_CERT_MISMATCH, fleetv1.AgentService_Connect_FullMethodName, nodeID, err)
+	a.event(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_IDENTITY_MISMATCH, fleetv1.AgentService_Connect_FullMethodName, nodeID, err)
 	return err
 }

@@ -54,6 +54,9 @@ type Config struct {
 	// read-only roles (access.go says which role may call what). With none of them every
 	// caller may call everything.
 	AgentToken, AdminToken, ReadToken credential.Token
+	// AgentTokensFile names a file of per-node agent tokens, "<node id> <token>" a line, re-read
+	// when it changes: each token registers its own node only.
+	AgentTokensFile string
 	// TLSCert and TLSKey are the PEM files of the certificate and key the gRPC and HTTP
 	// listeners serve, re-read when they change; empty means plaintext.
 	TLSCert, TLSKey string

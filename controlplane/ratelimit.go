@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
@@ -86,6 +87,7 @@ func (l *callLimiter) Limit(ctx context.Context) error {
 // is looked at, until the bucket refills.
 type failureGuard struct {
 	spec bucketSpec
+	now  func() time.Time
 	b    buckets
 }
 
@@ -94,7 +96,7 @@ func (g *failureGuard) blocked(host string) bool {
 	if g.spec.burst <= 0 {
 		return false
 	}
-	return g.b.get(host, g.spec).Tokens() < 1
+	return g.b.get(host, g.spec).TokensAt(g.now()) < 1
 }
 
 // fail counts a failed authentication from host. It reports whether the failure is within the
@@ -104,7 +106,7 @@ func (g *failureGuard) fail(host string) (within, exhausted bool) {
 	if g.spec.burst <= 0 {
 		return true, false
 	}
-	l := g.b.get(host, g.spec)
-	within = l.Allow()
-	return within, within && l.Tokens() < 1
+	l, now := g.b.get(host, g.spec), g.now()
+	within = l.AllowN(now, 1)
+	return within, within && l.TokensAt(now) < 1
 }

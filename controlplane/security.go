@@ -37,9 +37,13 @@ func newSecurity(s *Server) (*security, error) {
 		Name: "dspyfleet_security_events_total",
 		Help: "Security events recorded in the audit trail, by event.",
 	}, []string{"event"})
+	authn, err := newAuthenticator(c, s.log, limited.WithLabelValues("auth_failures"))
+	if err != nil {
+		return nil, err
+	}
 	sec := &security{
 		limited: limited,
-		auth:    newAuthenticator(c, s.log, limited.WithLabelValues("auth_failures")),
+		auth:    authn,
 		calls: &callLimiter{
 			limited: limited,
 			agent:   bucketSpec{c.AgentRate, c.AgentBurst, "--agent-rate, --agent-burst"},

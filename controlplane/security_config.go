@@ -14,8 +14,8 @@ import (
 func (c Config) validateSecurity() []error {
 	var errs []error
 	anyToken := !c.AgentToken.IsZero() || !c.AdminToken.IsZero() || !c.ReadToken.IsZero()
-	if anyToken && c.AgentToken.IsZero() && c.ClientCA == "" {
-		errs = append(errs, errors.New("--agent-token-file is not set: with admin or read-only tokens configured, agents need a token or --client-ca"))
+	if anyToken && c.AgentToken.IsZero() && c.ClientCA == "" && c.AgentTokensFile == "" {
+		errs = append(errs, errors.New("--agent-token-file is not set: with admin or read-only tokens configured, agents need a token, --agent-tokens-file or --client-ca"))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together: give both or neither"))
@@ -68,13 +68,14 @@ func (c Config) validateSecurity() []error {
 
 // securityFile is the security part of the configuration file; keys match the flags.
 type securityFile struct {
-	AgentTokenFile *string `yaml:"agent_token_file"`
-	AdminTokenFile *string `yaml:"admin_token_file"`
-	ReadTokenFile  *string `yaml:"read_token_file"`
-	TLSCert        *string `yaml:"tls_cert"`
-	TLSKey         *string `yaml:"tls_key"`
-	ClientCA       *string `yaml:"client_ca"`
-	Insecure       *bool   `yaml:"insecure"`
+	AgentTokenFile  *string `yaml:"agent_token_file"`
+	AdminTokenFile  *string `yaml:"admin_token_file"`
+	ReadTokenFile   *string `yaml:"read_token_file"`
+	AgentTokensFile *string `yaml:"agent_tokens_file"`
+	TLSCert         *string `yaml:"tls_cert"`
+	TLSKey          *string `yaml:"tls_key"`
+	ClientCA        *string `yaml:"client_ca"`
+	Insecure        *bool   `yaml:"insecure"`
 
 	AgentRate             *float64 `yaml:"agent_rate"`
 	AgentBurst            *int     `yaml:"agent_burst"`
@@ -93,6 +94,7 @@ type securityFile struct {
 
 // apply sets c's TLS files and limits and reads the token files the configuration file names into c.
 func (f securityFile) apply(c *Config) error {
+	set(&c.AgentTokensFile, f.AgentTokensFile)
 	set(&c.TLSCert, f.TLSCert)
 	set(&c.TLSKey, f.TLSKey)
 	set(&c.ClientCA, f.ClientCA)

@@ -18,6 +18,7 @@ type securityFlags struct {
 var tokenEnv = struct{ agent, admin, read string }{"DSPYFLEET_AGENT_TOKEN", "DSPYFLEET_ADMIN_TOKEN", "DSPYFLEET_READ_TOKEN"}
 
 func (f *securityFlags) register(fs *flag.FlagSet, cfg *controlplane.Config) {
+	fs.StringVar(&cfg.AgentTokensFile, "agent-tokens-file", cfg.AgentTokensFile, `file of per-node agent tokens, "<node id> <token>" a line, re-read when it changes`)
 	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate of the gRPC and HTTP listeners; re-read when it changes")
 	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert")
 	fs.BoolVar(&cfg.Insecure, "insecure", cfg.Insecure, "allow a non-loopback listen address without TLS or without tokens (warns at every start)")

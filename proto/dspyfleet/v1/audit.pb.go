@@ -85,8 +85,9 @@ const (
 	SecurityEvent_SECURITY_EVENT_PEER_THROTTLED SecurityEvent = 2
 	// A valid credential calling a method its role may not.
 	SecurityEvent_SECURITY_EVENT_PERMISSION_DENIED SecurityEvent = 3
-	// With mTLS, an agent whose certificate names another node, or no certificate.
-	SecurityEvent_SECURITY_EVENT_CERT_MISMATCH SecurityEvent = 4
+	// An agent whose credential (client certificate or per-node token) names another node, or
+	// that presented no certificate although mTLS is on.
+	SecurityEvent_SECURITY_EVENT_IDENTITY_MISMATCH SecurityEvent = 4
 	// A second agent process claiming a node id that is connected.
 	SecurityEvent_SECURITY_EVENT_DUPLICATE_NODE SecurityEvent = 5
 	// A node the control plane does not know, refused (--max-nodes).
@@ -102,7 +103,7 @@ var (
 		1: "SECURITY_EVENT_AUTH_FAILED",
 		2: "SECURITY_EVENT_PEER_THROTTLED",
 		3: "SECURITY_EVENT_PERMISSION_DENIED",
-		4: "SECURITY_EVENT_CERT_MISMATCH",
+		4: "SECURITY_EVENT_IDENTITY_MISMATCH",
 		5: "SECURITY_EVENT_DUPLICATE_NODE",
 		6: "SECURITY_EVENT_UNKNOWN_NODE_REFUSED",
 		7: "SECURITY_EVENT_COMMAND_REFUSED",
@@ -112,7 +113,7 @@ var (
 		"SECURITY_EVENT_AUTH_FAILED":          1,
 		"SECURITY_EVENT_PEER_THROTTLED":       2,
 		"SECURITY_EVENT_PERMISSION_DENIED":    3,
-		"SECURITY_EVENT_CERT_MISMATCH":        4,
+		"SECURITY_EVENT_IDENTITY_MISMATCH":    4,
 		"SECURITY_EVENT_DUPLICATE_NODE":       5,
 		"SECURITY_EVENT_UNKNOWN_NODE_REFUSED": 6,
 		"SECURITY_EVENT_COMMAND_REFUSED":      7,
@@ -416,13 +417,13 @@ const file_dspyfleet_v1_audit_proto_rawDesc = "" +
 	"\tAuditKind\x12\x1a\n" +
 	"\x16AUDIT_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_KIND_ADMIN_CALL\x10\x01\x12\x17\n" +
-	"\x13AUDIT_KIND_SECURITY\x10\x02*\xaa\x02\n" +
+	"\x13AUDIT_KIND_SECURITY\x10\x02*\xae\x02\n" +
 	"\rSecurityEvent\x12\x1e\n" +
 	"\x1aSECURITY_EVENT_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aSECURITY_EVENT_AUTH_FAILED\x10\x01\x12!\n" +
 	"\x1dSECURITY_EVENT_PEER_THROTTLED\x10\x02\x12$\n" +
-	" SECURITY_EVENT_PERMISSION_DENIED\x10\x03\x12 \n" +
-	"\x1cSECURITY_EVENT_CERT_MISMATCH\x10\x04\x12!\n" +
+	" SECURITY_EVENT_PERMISSION_DENIED\x10\x03\x12$\n" +
+	" SECURITY_EVENT_IDENTITY_MISMATCH\x10\x04\x12!\n" +
 	"\x1dSECURITY_EVENT_DUPLICATE_NODE\x10\x05\x12'\n" +
 	"#SECURITY_EVENT_UNKNOWN_NODE_REFUSED\x10\x06\x12\"\n" +
 	"\x1eSECURITY_EVENT_COMMAND_REFUSED\x10\aB;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
