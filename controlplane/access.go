@@ -26,7 +26,8 @@ const (
 	write
 )
 
-// accessRules is the authorization table: one line per method of every service.
+// accessRules is the authorization table: one line per method of every service. No service may
+// implement the go-grpc-middleware auth.ServiceAuthFuncOverride interface, which would bypass it.
 var accessRules = map[string]access{
 	fleetv1.AgentService_Connect_FullMethodName: agentOnly,
 
