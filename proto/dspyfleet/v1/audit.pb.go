@@ -165,7 +165,7 @@ type AuditRecord struct {
 	Method string `protobuf:"bytes,7,opt,name=method,proto3" json:"method,omitempty"`
 	// What the call was about: a node id, command id or pool from the request, when it names one.
 	Target string `protobuf:"bytes,8,opt,name=target,proto3" json:"target,omitempty"`
-	// The outcome's gRPC status code name, e.g. OK or PERMISSION_DENIED.
+	// The outcome's gRPC status code name, e.g. OK or PermissionDenied.
 	Code string `protobuf:"bytes,9,opt,name=code,proto3" json:"code,omitempty"`
 	// Explanation: the status message, or what the agent said.
 	Detail        string `protobuf:"bytes,10,opt,name=detail,proto3" json:"detail,omitempty"`
