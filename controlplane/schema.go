@@ -10,6 +10,8 @@ package controlplane
 //	  <8-byte big-endian unix minute><pool>0x00<node> -> fleetv1.AppMetrics (protobuf)
 //	commands                 one record per command, in creation order
 //	  <command id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.CommandRecord (protobuf)
+//	routing_policies         one routing policy per configured pool
+//	  <pool>           -> fleetv1.RoutingPolicy (protobuf), every field set
 //
 // A file whose schema_version is newer than schemaVersion was written by a newer control plane and
 // is refused rather than guessed at. Later schema changes add ordered migration steps that back up
@@ -20,6 +22,8 @@ var (
 	bucketCommands = []byte("commands")
 	bucketRollups  = []byte("rollups")
 
+	bucketRoutingPolicies = []byte("routing_policies")
+
 	keySchemaVersion = []byte("schema_version")
 )
 
@@ -27,4 +31,6 @@ var (
 const schemaVersion uint64 = 1
 
 // allBuckets lists every bucket the schema requires.
-var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups}
+var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups,
+	bucketRoutingPolicies,
+}

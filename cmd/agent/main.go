@@ -69,6 +69,7 @@ func run(ctx context.Context, args []string, stderr io.Writer) error {
 	fs.Float64Var(&cfg.Weight, "weight", cfg.Weight, "relative capacity for weighted routing")
 	fs.Float64Var(&cfg.HourlyPrice, "hourly-price", cfg.HourlyPrice, "host price per hour in USD")
 	fs.StringVar(&cfg.InstanceType, "instance-type", cfg.InstanceType, "instance type name for the cost model")
+	fs.StringVar(&cfg.AdvertiseAddr, "advertise-addr", cfg.AdvertiseAddr, "host:port clients send this node DSPy requests to, handed out by routing (default: the --proxy-listen address)")
 	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "report interval (1s and up recommended)")
 	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory for the agent's local state")
 	fs.IntVar(&cfg.BufferSize, "buffer-size", cfg.BufferSize, "reports kept while the control plane is unreachable")

@@ -236,16 +236,16 @@ func TestPolicyValidationNamesTheField(t *testing.T) {
 		want string
 	}{
 		{"unknown strategy", func(p *Policy) { p.Strategy = 99 }, "strategy:"},
-		{"negative weight", func(p *Policy) { p.Weights.CPU = -1 }, "weights.cpu"},
-		{"all weights zero", func(p *Policy) { p.Weights = Weights{} }, "weights: at least one"},
-		{"epsilon zero", func(p *Policy) { p.LoadFactor = 0 }, "load_factor"},
-		{"error rate above 1", func(p *Policy) { p.Outlier.ErrorRate = 1.5 }, "outlier.error_rate"},
-		{"share below 0", func(p *Policy) { p.Outlier.MaxEjectedShare = -0.1 }, "outlier.max_ejected_share"},
+		{"negative weight", func(p *Policy) { p.Weights.CPU = -1 }, "score_weights.cpu"},
+		{"all weights zero", func(p *Policy) { p.Weights = Weights{} }, "score_weights: at least one"},
+		{"epsilon zero", func(p *Policy) { p.LoadFactor = 0 }, "hash_load_factor"},
+		{"error rate above 1", func(p *Policy) { p.Outlier.ErrorRate = 1.5 }, "outlier_detection.error_rate"},
+		{"share below 0", func(p *Policy) { p.Outlier.MaxEjectedShare = -0.1 }, "outlier_detection.max_ejected_share"},
 		{"panic above 1", func(p *Policy) { p.PanicThreshold = 2 }, "panic_threshold"},
-		{"latency factor 1", func(p *Policy) { p.Outlier.LatencyFactor = 1 }, "outlier.latency_factor"},
-		{"max below base", func(p *Policy) { p.Outlier.MaxEjection = time.Second }, "outlier.max_ejection"},
-		{"negative slow start", func(p *Policy) { p.SlowStart = -time.Second }, "slow_start"},
-		{"zero interval", func(p *Policy) { p.Outlier.Interval = 0 }, "outlier.interval"},
+		{"latency factor 1", func(p *Policy) { p.Outlier.LatencyFactor = 1 }, "outlier_detection.latency_factor"},
+		{"max below base", func(p *Policy) { p.Outlier.MaxEjection = time.Second }, "outlier_detection.max_ejection_time"},
+		{"negative slow start", func(p *Policy) { p.SlowStart = -time.Second }, "slow_start_window"},
+		{"zero interval", func(p *Policy) { p.Outlier.Interval = 0 }, "outlier_detection.interval"},
 	}
 	if err := DefaultPolicy().Validate(); err != nil {
 		t.Fatalf("default policy: %v", err)

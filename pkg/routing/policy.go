@@ -155,20 +155,20 @@ func (p Policy) Validate() error {
 		name string
 		v    float64
 	}{{"latency", w.Latency}, {"errors", w.Errors}, {"in_flight", w.InFlight}, {"cpu", w.CPU}} {
-		check(finite(f.v) && f.v >= 0, "weights.%s: %v must be a finite number ≥ 0", f.name, f.v)
+		check(finite(f.v) && f.v >= 0, "score_weights.%s: %v must be a finite number ≥ 0", f.name, f.v)
 	}
-	check(w.Latency+w.Errors+w.InFlight+w.CPU > 0, "weights: at least one weight must be > 0")
-	check(finite(p.LoadFactor) && p.LoadFactor > 0, "load_factor: ε %v must be > 0", p.LoadFactor)
+	check(w.Latency+w.Errors+w.InFlight+w.CPU > 0, "score_weights: at least one weight must be > 0")
+	check(finite(p.LoadFactor) && p.LoadFactor > 0, "hash_load_factor: ε %v must be > 0", p.LoadFactor)
 	o := p.Outlier
-	check(o.ConsecutiveErrors >= 0, "outlier.consecutive_errors: %d must be ≥ 0", o.ConsecutiveErrors)
-	check(unit(o.ErrorRate), "outlier.error_rate: %v must be within [0,1]", o.ErrorRate)
-	check(finite(o.LatencyFactor) && (o.LatencyFactor == 0 || o.LatencyFactor > 1), "outlier.latency_factor: %v must be 0 (off) or > 1", o.LatencyFactor)
-	check(o.MinRequests >= 0, "outlier.min_requests: %d must be ≥ 0", o.MinRequests)
-	check(o.Interval > 0, "outlier.interval: %s must be > 0", o.Interval)
-	check(o.BaseEjection > 0, "outlier.base_ejection: %s must be > 0", o.BaseEjection)
-	check(o.MaxEjection >= o.BaseEjection, "outlier.max_ejection: %s must be ≥ outlier.base_ejection %s", o.MaxEjection, o.BaseEjection)
-	check(unit(o.MaxEjectedShare), "outlier.max_ejected_share: %v must be within [0,1]", o.MaxEjectedShare)
-	check(p.SlowStart >= 0, "slow_start: %s must be ≥ 0", p.SlowStart)
+	check(o.ConsecutiveErrors >= 0, "outlier_detection.consecutive_errors: %d must be ≥ 0", o.ConsecutiveErrors)
+	check(unit(o.ErrorRate), "outlier_detection.error_rate: %v must be within [0,1]", o.ErrorRate)
+	check(finite(o.LatencyFactor) && (o.LatencyFactor == 0 || o.LatencyFactor > 1), "outlier_detection.latency_factor: %v must be 0 (off) or > 1", o.LatencyFactor)
+	check(o.MinRequests >= 0, "outlier_detection.min_requests: %d must be ≥ 0", o.MinRequests)
+	check(o.Interval > 0, "outlier_detection.interval: %s must be > 0", o.Interval)
+	check(o.BaseEjection > 0, "outlier_detection.base_ejection_time: %s must be > 0", o.BaseEjection)
+	check(o.MaxEjection >= o.BaseEjection, "outlier_detection.max_ejection_time: %s must be ≥ outlier_detection.base_ejection_time %s", o.MaxEjection, o.BaseEjection)
+	check(unit(o.MaxEjectedShare), "outlier_detection.max_ejected_share: %v must be within [0,1]", o.MaxEjectedShare)
+	check(p.SlowStart >= 0, "slow_start_window: %s must be ≥ 0", p.SlowStart)
 	check(unit(p.PanicThreshold), "panic_threshold: %v must be within [0,1]", p.PanicThreshold)
 	if len(errs) == 0 {
 		return nil

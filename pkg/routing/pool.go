@@ -316,6 +316,14 @@ func (p *Pool) rebuild() {
 	}
 }
 
+// Unavailable returns why nothing can be picked (an error wrapping ErrUnavailable), or nil.
+func (p *Pool) Unavailable() error {
+	if len(p.cands) > 0 {
+		return nil
+	}
+	return p.unavailable
+}
+
 // Pick chooses a node for a request; key matters to consistent hashing only, where an empty key
 // lands at a random place on the ring. It returns an
 // error wrapping ErrUnavailable, with the reason, when no node can be picked.
