@@ -220,8 +220,11 @@ func (rt *router) known(pool string) bool {
 // route returns the pool's route, or an InvalidArgument error naming the known pools.
 func (rt *router) route(pool string) (*poolRoute, error) {
 	if !rt.known(pool) {
-		return nil, invalidf("pool: unknown pool %q: no node has joined it and it has no routing policy (known pools: %s)",
-			pool, strings.Join(rt.knownPools(), ", "))
+		known := "none yet"
+		if pools := rt.knownPools(); len(pools) > 0 {
+			known = strings.Join(pools, ", ")
+		}
+		return nil, invalidf("pool: unknown pool %q: no node has joined it and it has no routing policy (known pools: %s)", pool, known)
 	}
 	rt.mu.RLock()
 	pr := rt.pools[pool]

@@ -31,6 +31,10 @@ Commands:
   cmd cancel      Cancel a command that has not been delivered yet.
   cmd watch       Print command changes as they happen, until interrupted.
   pools stats     Show a pool's DSPy request figures per node, model and program.
+  route pick      Ask for a node of a pool for one request.
+  route status    Show each node's routing eligibility, weight, load and ejection.
+  route watch     Print a pool's routing set on every change, until interrupted.
+  route policy    Show (get) or change (set) a pool's routing policy.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
@@ -196,21 +200,27 @@ Flags:
 
 // usages maps each command path that "fleetctl help" knows to its usage text.
 var usages = map[string]string{
-	"":              usageText,
-	"nodes":         nodesUsage,
-	"nodes list":    listUsage,
-	"nodes get":     getUsage,
-	"nodes watch":   watchUsage,
-	"nodes drain":   drainUsage,
-	"nodes undrain": undrainUsage,
-	"cmd":           cmdUsage,
-	"cmd send":      sendUsage,
-	"cmd list":      cmdListUsage,
-	"cmd get":       cmdGetUsage,
-	"cmd cancel":    cancelUsage,
-	"cmd watch":     cmdWatchUsage,
-	"pools":         poolsUsage,
-	"pools stats":   poolStatsUsage,
+	"":                 usageText,
+	"nodes":            nodesUsage,
+	"nodes list":       listUsage,
+	"nodes get":        getUsage,
+	"nodes watch":      watchUsage,
+	"nodes drain":      drainUsage,
+	"nodes undrain":    undrainUsage,
+	"cmd":              cmdUsage,
+	"cmd send":         sendUsage,
+	"cmd list":         cmdListUsage,
+	"cmd get":          cmdGetUsage,
+	"cmd cancel":       cancelUsage,
+	"cmd watch":        cmdWatchUsage,
+	"pools":            poolsUsage,
+	"pools stats":      poolStatsUsage,
+	"route":            routeUsage,
+	"route pick":       routePickUsage,
+	"route status":     routeStatusUsage,
+	"route watch":      routeWatchUsage,
+	"route policy get": routePolicyGetUsage,
+	"route policy set": routePolicySetUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.
