@@ -257,7 +257,7 @@ func (p *Pool) why() string {
 	}) {
 		parts = append(parts, fmt.Sprintf("%d %s", counts[r], r))
 	}
-	return fmt.Sprintf("no node is ready and healthy (%s)", strings.Join(parts, ", "))
+	return strings.Join(parts, ", ")
 }
 
 // signature identifies the routing set and its quantized weights.
