@@ -31,6 +31,7 @@ Commands:
   cmd cancel      Cancel a command that has not been delivered yet.
   cmd watch       Print command changes as they happen, until interrupted.
   pools stats     Show a pool's DSPy request figures per node, model and program.
+  simulate        Replay a load trace through the autoscaler offline: static vs reactive vs predictive.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
@@ -211,6 +212,7 @@ var usages = map[string]string{
 	"cmd watch":     cmdWatchUsage,
 	"pools":         poolsUsage,
 	"pools stats":   poolStatsUsage,
+	"simulate":      simulateUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.
