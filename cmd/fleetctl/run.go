@@ -28,6 +28,8 @@ type globals struct {
 	addr    string
 	output  outputFormat
 	timeout time.Duration
+	// offline is set by commands that need no control plane (simulate): no connection is made.
+	offline bool
 }
 
 // newGlobals returns the global flags' defaults; DSPYFLEET_ADDR overrides the address.
@@ -79,7 +81,10 @@ type command func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := newGlobals()
 	cmd, err := parse(g, args)
-	if err == nil {
+	switch {
+	case err == nil && g.offline:
+		err = cmd(ctx, nil, stdout)
+	case err == nil:
 		err = withConn(g, func(conn grpc.ClientConnInterface) error {
 			return cmd(ctx, conn, stdout)
 		})
@@ -125,6 +130,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parsePools(g, args[1:])
 	case "route":
 		return parseRoute(g, args[1:])
+	case "simulate":
+		return parseSimulate(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }
