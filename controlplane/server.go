@@ -37,6 +37,7 @@ type Server struct {
 	cmds     *commandQueue
 	stats    *requestStats
 	router   *router
+	cost     *costTracker
 	metrics  *metrics
 	promReg  *prometheus.Registry
 	grpc     *grpc.Server
@@ -87,6 +88,11 @@ func New(cfg Config) (*Server, error) {
 		_ = st.close()
 		return nil, err
 	}
+	costs, err := newCostTracker(cfg.Logger, st, stats, reg, cfg.Now())
+	if err != nil {
+		_ = st.close()
+		return nil, err
+	}
 
 	grpcLn, err := net.Listen("tcp", cfg.GRPCListen)
 	if err != nil {
@@ -100,11 +106,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("--http-listen %s: %w", cfg.HTTPListen, err)
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats, router: rt,
+		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats, router: rt, cost: costs,
 		grpcLn: grpcLn, httpLn: httpLn, stopping: make(chan struct{}),
 	}
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
+	s.promReg.MustRegister(&costCollector{c: costs, now: cfg.Now})
+	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.step})
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -147,6 +155,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	})
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping})
 	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, metrics: s.metrics, stopping: s.stopping})
+	fleetv1.RegisterCostServiceServer(gs, &costService{c: s.cost, now: s.cfg.Now})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
