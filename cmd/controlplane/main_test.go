@@ -175,7 +175,8 @@ func TestBadFlagsAndConfig(t *testing.T) {
 	}{
 		{[]string{"--ttl-grace", "-1s"}, "--ttl-grace"},
 		{[]string{"--max-recv-bytes", "10"}, "--max-recv-bytes"},
-		{[]string{"--config", badYAML}, "field node_tll not found"},
+		{[]string{"--config", badYAML}, badYAML + ":2: node_tll: unknown field"},
+		{[]string{"--profile", "prod"}, `--profile: profile "prod" must be`},
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--grpc-listen", "256.0.0.1:1", "--data-dir", t.TempDir()}, "--grpc-listen"},
 	}
