@@ -10,12 +10,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
+	"reflect"
 	"syscall"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/dspyfleet/dspyfleet/agent"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
+	"github.com/dspyfleet/dspyfleet/internal/daemon"
 )
 
 func main() {
@@ -55,5 +60,37 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.Logger.Info("agent starting", "node", a.NodeID(), "server", cfg.Server, "interval", cfg.Interval)
-	return a.Run(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	notifyCtx, stopNotify := context.WithCancel(gctx)
+	g.Go(func() error {
+		defer stopNotify()
+		return a.Run(gctx)
+	})
+	g.Go(func() error {
+		return daemon.Run(notifyCtx, cfg.Logger, func() { reload(args, stderr, st, level, cfg.Logger) })
+	})
+	return g.Wait()
+}
+
+// reload builds the settings again from the same layers and applies the log level; other
+// changed settings apply at the next restart, which it says. A failure keeps the running
+// settings and says why.
+func reload(args []string, stderr io.Writer, running settings, level *slog.LevelVar, log *slog.Logger) {
+	next, err := parseSettings(args, stderr, os.LookupEnv)
+	if err == nil {
+		err = agent.CheckConfig(next.cfg)
+	}
+	var l slog.Level
+	if err == nil {
+		l, err = cli.ParseLevel(next.logLevel)
+	}
+	if err != nil {
+		log.Error("reload failed; the running configuration stays", "err", err)
+		return
+	}
+	level.Set(l)
+	log.Info("configuration reloaded", "log_level", next.logLevel)
+	if !reflect.DeepEqual(running.cfg, next.cfg) {
+		log.Warn("changed settings other than log_level apply only after a restart")
+	}
 }

@@ -9,9 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
@@ -19,6 +21,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/agent"
 	"github.com/dspyfleet/dspyfleet/controlplane"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
+	"github.com/dspyfleet/dspyfleet/internal/daemon"
 )
 
 // devDataDir is the data directory --dev uses when --data-dir is not given.
@@ -69,8 +72,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	notifyCtx, stopNotify := context.WithCancel(gctx)
+	g.Go(func() error {
+		return daemon.Run(notifyCtx, log, func() { reload(args, stderr, srv, level, log) })
+	})
 	if devAgent == nil {
-		g.Go(func() error { return srv.Run(gctx) })
+		g.Go(func() error {
+			defer stopNotify()
+			return srv.Run(gctx)
+		})
 		return g.Wait()
 	}
 	// The dev agent stops first and says goodbye, then the control plane stops.
@@ -80,9 +90,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer stopSrv()
 		return devAgent.Run(gctx)
 	})
-	g.Go(func() error { return srv.Run(srvCtx) })
+	g.Go(func() error {
+		defer stopNotify()
+		return srv.Run(srvCtx)
+	})
 	printDevHelp(stdout, srv, devAgent, cfg.DataDir)
 	return g.Wait()
+}
+
+// reload builds the settings again from the same layers and applies those that can change
+// while running; a failure keeps the running settings and says why.
+func reload(args []string, stderr io.Writer, srv *controlplane.Server, level *slog.LevelVar, log *slog.Logger) {
+	next, err := parseSettings(args, stderr, os.LookupEnv)
+	if err != nil {
+		log.Error("reload failed; the running configuration stays", "err", err)
+		return
+	}
+	l, err := cli.ParseLevel(next.logLevel)
+	if err != nil {
+		log.Error("reload failed; the running configuration stays", "err", err)
+		return
+	}
+	restart, err := srv.Reload(next.cfg)
+	if err != nil {
+		log.Error("reload failed; the running configuration stays", "err", err)
+		return
+	}
+	level.Set(l)
+	if len(restart) > 0 {
+		log.Warn("changed settings that apply only after a restart", "settings", strings.Join(restart, "; "))
+	}
 }
 
 func printDevHelp(w io.Writer, srv *controlplane.Server, ag *agent.Agent, dataDir string) {
