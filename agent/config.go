@@ -1,18 +1,13 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
 	"net"
-	"os"
 	"regexp"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
@@ -127,6 +122,8 @@ func (c Config) Validate() error {
 
 // fileConfig is the YAML form of the agent's configuration file.
 type fileConfig struct {
+	Profile       *string           `yaml:"profile"`
+	LogLevel      *string           `yaml:"log_level"`
 	Server        *string           `yaml:"server"`
 	NodeID        *string           `yaml:"node_id"`
 	Pool          *string           `yaml:"pool"`
@@ -165,23 +162,18 @@ type price struct {
 	CachedInput float64 `yaml:"cached_input_per_mtok"`
 }
 
-// LoadFile applies the YAML file at path onto c. Unknown keys and wrong types are errors naming
-// the file and line, so a typo never silently falls back to a default.
+// LoadFile parses the YAML file at path strictly (see ParseFile) and applies it onto c. Ranges
+// are checked by File.Check, and by New.
 func LoadFile(path string, c *Config) error {
-	data, err := os.ReadFile(path)
+	f, err := ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("--config: %w", err)
+		return err
 	}
-	return applyYAML(data, path, c)
+	f.Apply(c)
+	return nil
 }
 
-func applyYAML(data []byte, name string, c *Config) error {
-	var f fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config %s: %w", name, err)
-	}
+func (f fileConfig) apply(c *Config) {
 	set(&c.Server, f.Server)
 	set(&c.NodeID, f.NodeID)
 	set(&c.Pool, f.Pool)
@@ -214,7 +206,6 @@ func applyYAML(data []byte, name string, c *Config) error {
 			c.Prices[model] = reqstats.ModelPrice{InputPerMTok: p.Input, OutputPerMTok: p.Output, CachedInputPerMTok: p.CachedInput}
 		}
 	}
-	return nil
 }
 
 func set[T any](dst *T, v *T) {
