@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -293,6 +294,76 @@ func (rt *router) setPolicy(pool string, pp *fleetv1.RoutingPolicy) (*fleetv1.Ro
 	pr.mu.Unlock()
 	rt.log.Info("routing policy set", "pool", pool, "strategy", p.Strategy)
 	return proto.Clone(full).(*fleetv1.RoutingPolicy), nil
+}
+
+// replacePolicies makes policies (validated, every field set) the stored policies of every
+// pool, in one transaction: pools left out go back to the defaults.
+func (rt *router) replacePolicies(policies map[string]*fleetv1.RoutingPolicy) error {
+	raws := make(map[string][]byte, len(policies))
+	for pool, pp := range policies {
+		raw, err := proto.Marshal(pp)
+		if err != nil {
+			return err
+		}
+		raws[pool] = raw
+	}
+	rt.mu.Lock()
+	err := rt.store.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRoutingPolicies)
+		for pool := range rt.policies {
+			if _, keep := policies[pool]; !keep {
+				if err := b.Delete([]byte(pool)); err != nil {
+					return err
+				}
+			}
+		}
+		for pool, raw := range raws {
+			if err := b.Put([]byte(pool), raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		rt.mu.Unlock()
+		return fmt.Errorf("store routing policies: %w", err)
+	}
+	changed := make(map[string]routing.Policy)
+	for pool := range rt.policies {
+		if _, keep := policies[pool]; !keep {
+			changed[pool] = routing.DefaultPolicy()
+		}
+	}
+	for pool, pp := range policies {
+		changed[pool], _ = policyFromProto(pp)
+	}
+	rt.policies = maps.Clone(policies)
+	var routes []*poolRoute
+	var ps []routing.Policy
+	for pool, p := range changed {
+		routes = append(routes, rt.routeLocked(pool))
+		ps = append(ps, p)
+	}
+	rt.mu.Unlock()
+	now := rt.now()
+	for i, pr := range routes {
+		pr.mu.Lock()
+		pr.pool.SetPolicy(ps[i], now)
+		pr.publishLocked()
+		pr.mu.Unlock()
+	}
+	return nil
+}
+
+// storedPolicies returns a copy of the configured policies by pool.
+func (rt *router) storedPolicies() map[string]*fleetv1.RoutingPolicy {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	out := make(map[string]*fleetv1.RoutingPolicy, len(rt.policies))
+	for pool, pp := range rt.policies {
+		out[pool] = proto.Clone(pp).(*fleetv1.RoutingPolicy)
+	}
+	return out
 }
 
 // endpointsLocked renders the pool's routing set.

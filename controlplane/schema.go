@@ -12,6 +12,8 @@ package controlplane
 //	  <command id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.CommandRecord (protobuf)
 //	routing_policies         one routing policy per configured pool
 //	  <pool>           -> fleetv1.RoutingPolicy (protobuf), every field set
+//	config_revisions         the fleet policy's revisions, in order
+//	  <8-byte big-endian revision number> -> fleetv1.ConfigRevision (protobuf)
 //	cost_ledger              cost per UTC hour, pool, node, dimension (h host, m model, p program) and name
 //	  <8-byte big-endian unix hour><pool>0x00<node>0x00<dim byte><name> -> ledger amount (fixed binary)
 //	cost_marks               how far accrual got, written in the same transaction as the amounts
@@ -36,6 +38,7 @@ var (
 	bucketRollups  = []byte("rollups")
 
 	bucketRoutingPolicies = []byte("routing_policies")
+	bucketConfigRevisions = []byte("config_revisions")
 	bucketCostLedger      = []byte("cost_ledger")
 	bucketCostMarks       = []byte("cost_marks")
 	bucketCostPrices      = []byte("cost_prices")
@@ -53,6 +56,6 @@ const schemaVersion uint64 = 1
 
 // allBuckets lists every bucket the schema requires.
 var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups,
-	bucketRoutingPolicies,
+	bucketRoutingPolicies, bucketConfigRevisions,
 	bucketCostLedger, bucketCostMarks, bucketCostPrices, bucketCostBudgets, bucketCostBudgetState, bucketCostEvents, bucketCostRecs, bucketCostUsage,
 }

@@ -37,6 +37,7 @@ type Server struct {
 	cmds     *commandQueue
 	stats    *requestStats
 	router   *router
+	config   *fleetConfig
 	cost     *costTracker
 	metrics  *metrics
 	promReg  *prometheus.Registry
@@ -111,6 +112,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
+	s.config = &fleetConfig{store: st, now: cfg.Now, sections: []policySection{routingSection(rt)}}
 	s.promReg.MustRegister(&costCollector{c: costs, now: cfg.Now})
 	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.step})
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
@@ -155,6 +157,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	})
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping})
 	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, metrics: s.metrics, stopping: s.stopping})
+	fleetv1.RegisterConfigServiceServer(gs, &configService{fc: s.config})
 	fleetv1.RegisterCostServiceServer(gs, &costService{c: s.cost, now: s.cfg.Now})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)

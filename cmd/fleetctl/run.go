@@ -130,6 +130,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parsePools(g, args[1:])
 	case "route":
 		return parseRoute(g, args[1:])
+	case "config":
+		return parseConfig(g, args[1:])
 	case "simulate":
 		return parseSimulate(g, args[1:])
 	}

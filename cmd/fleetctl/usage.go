@@ -35,6 +35,7 @@ Commands:
   route status    Show each node's routing eligibility, weight, load and ejection.
   route watch     Print a pool's routing set on every change, until interrupted.
   route policy    Show (get) or change (set) a pool's routing policy.
+  config          Apply, validate, export, list, diff and roll back fleet policy revisions.
   simulate        Replay a load trace through the autoscaler offline: static vs reactive vs predictive.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
@@ -222,6 +223,7 @@ var usages = map[string]string{
 	"route watch":      routeWatchUsage,
 	"route policy get": routePolicyGetUsage,
 	"route policy set": routePolicySetUsage,
+	"config":           configUsage,
 	"simulate":         simulateUsage,
 }
 
