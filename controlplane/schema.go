@@ -10,6 +10,10 @@ package controlplane
 //	  <8-byte big-endian unix minute><pool>0x00<node> -> fleetv1.AppMetrics (protobuf)
 //	commands                 one record per command, in creation order
 //	  <command id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.CommandRecord (protobuf)
+//	scaling_policies         one scaling policy per scaled pool
+//	  <pool>           -> fleetv1.ScalingPolicy (protobuf), every field set
+//	scaling_decisions        the scaling decisions that changed something, per pool in time order
+//	  <pool>0x00<8-byte big-endian unix nanos> -> fleetv1.ScalingDecision (protobuf)
 //
 // A file whose schema_version is newer than schemaVersion was written by a newer control plane and
 // is refused rather than guessed at. Later schema changes add ordered migration steps that back up
@@ -23,8 +27,15 @@ var (
 	keySchemaVersion = []byte("schema_version")
 )
 
+var (
+	bucketScalingPolicies  = []byte("scaling_policies")
+	bucketScalingDecisions = []byte("scaling_decisions")
+)
+
 // schemaVersion is the layout this build reads and writes.
 const schemaVersion uint64 = 1
 
 // allBuckets lists every bucket the schema requires.
-var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups}
+var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups,
+	bucketScalingPolicies, bucketScalingDecisions,
+}

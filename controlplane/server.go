@@ -36,6 +36,7 @@ type Server struct {
 	reg      *registry
 	cmds     *commandQueue
 	stats    *requestStats
+	scaler   *scaler
 	metrics  *metrics
 	promReg  *prometheus.Registry
 	grpc     *grpc.Server
@@ -81,6 +82,11 @@ func New(cfg Config) (*Server, error) {
 	cmds := newCommandQueue(cfg.Now, st, cfg.CommandRetention, cfg.WatchBuffer)
 	cmds.load(recs)
 	stats := newRequestStats(cfg.Now, st, cfg.RollupRetention)
+	sc, err := newScaler(cfg.Now, cfg.Logger.With("component", "scaling"), reg, stats, cmds, st, cfg.ScalingHookDir)
+	if err != nil {
+		_ = st.close()
+		return nil, err
+	}
 
 	grpcLn, err := net.Listen("tcp", cfg.GRPCListen)
 	if err != nil {
@@ -94,10 +100,11 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("--http-listen %s: %w", cfg.HTTPListen, err)
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats,
+		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats, scaler: sc,
 		grpcLn: grpcLn, httpLn: httpLn, stopping: make(chan struct{}),
 	}
 	s.promReg, s.metrics = newMetrics(reg, stats)
+	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.reconcile})
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -139,6 +146,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew,
 	})
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping})
+	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: s.scaler})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
@@ -164,6 +172,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.livenessLoop(gctx) })
 	g.Go(func() error { return s.flushLoop(gctx) })
 	g.Go(func() error { return s.reconcileLoop(gctx) })
+	g.Go(func() error { return s.scaler.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()

@@ -398,8 +398,11 @@ func reason(d Decision) string {
 }
 
 func amount(v int, u Unit) string {
-	if u == Percent {
+	switch {
+	case u == Percent:
 		return fmt.Sprintf("%d%%", v)
+	case v == 1:
+		return "1 node"
 	}
 	return fmt.Sprintf("%d nodes", v)
 }
