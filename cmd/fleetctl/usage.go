@@ -31,6 +31,9 @@ Commands:
   cmd cancel      Cancel a command that has not been delivered yet.
   cmd watch       Print command changes as they happen, until interrupted.
   pools stats     Show a pool's DSPy request figures per node, model and program.
+  scale status    Show a pool's latest scaling decision and why, its forecast and actuation.
+  scale policy    Get or set a pool's scaling policy (a YAML or JSON policy file).
+  scale history   List a pool's recorded scaling decisions.
   simulate        Replay a load trace through the autoscaler offline: static vs reactive vs predictive.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
@@ -197,22 +200,27 @@ Flags:
 
 // usages maps each command path that "fleetctl help" knows to its usage text.
 var usages = map[string]string{
-	"":              usageText,
-	"nodes":         nodesUsage,
-	"nodes list":    listUsage,
-	"nodes get":     getUsage,
-	"nodes watch":   watchUsage,
-	"nodes drain":   drainUsage,
-	"nodes undrain": undrainUsage,
-	"cmd":           cmdUsage,
-	"cmd send":      sendUsage,
-	"cmd list":      cmdListUsage,
-	"cmd get":       cmdGetUsage,
-	"cmd cancel":    cancelUsage,
-	"cmd watch":     cmdWatchUsage,
-	"pools":         poolsUsage,
-	"pools stats":   poolStatsUsage,
-	"simulate":      simulateUsage,
+	"":                 usageText,
+	"nodes":            nodesUsage,
+	"nodes list":       listUsage,
+	"nodes get":        getUsage,
+	"nodes watch":      watchUsage,
+	"nodes drain":      drainUsage,
+	"nodes undrain":    undrainUsage,
+	"cmd":              cmdUsage,
+	"cmd send":         sendUsage,
+	"cmd list":         cmdListUsage,
+	"cmd get":          cmdGetUsage,
+	"cmd cancel":       cancelUsage,
+	"cmd watch":        cmdWatchUsage,
+	"pools":            poolsUsage,
+	"pools stats":      poolStatsUsage,
+	"simulate":         simulateUsage,
+	"scale":            scaleUsage,
+	"scale status":     scaleStatusUsage,
+	"scale policy get": scalePolicyGetUsage,
+	"scale policy set": scalePolicySetUsage,
+	"scale history":    scaleHistoryUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.
