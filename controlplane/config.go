@@ -48,6 +48,9 @@ type Config struct {
 	CommandRetention time.Duration
 	// RollupRetention is how long one-minute request rollups are kept.
 	RollupRetention time.Duration
+	// ScalingHookDir holds the programs scaling policies may name as exec hooks; empty means
+	// no policy may run one.
+	ScalingHookDir string
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.

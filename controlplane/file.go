@@ -26,6 +26,7 @@ type fileConfig struct {
 	ShutdownTimeout   *time.Duration `yaml:"shutdown_timeout"`
 	CommandRetention  *time.Duration `yaml:"command_retention"`
 	RollupRetention   *time.Duration `yaml:"rollup_retention"`
+	ScalingHookDir    *string        `yaml:"scaling_hook_dir"`
 }
 
 // File is a parsed control plane configuration file.
@@ -101,6 +102,7 @@ func (f fileConfig) apply(c *Config) {
 	set(&c.ShutdownTimeout, f.ShutdownTimeout)
 	set(&c.CommandRetention, f.CommandRetention)
 	set(&c.RollupRetention, f.RollupRetention)
+	set(&c.ScalingHookDir, f.ScalingHookDir)
 }
 
 func set[T any](dst *T, v *T) {

@@ -3,10 +3,12 @@ package controlplane
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -24,6 +26,7 @@ const maxResultLatency = time.Hour
 type routingService struct {
 	fleetv1.UnimplementedRoutingServiceServer
 	rt       *router
+	sc       *scaler
 	metrics  *metrics
 	stopping <-chan struct{}
 }
@@ -50,14 +53,16 @@ func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fle
 	}
 	pr, err := s.rt.route(pool)
 	if err != nil {
-		return nil, toStatus(err)
+		if s.sc.policy(pool) == nil {
+			return nil, toStatus(err)
+		}
+		return nil, s.unavailable(pool, fmt.Errorf("%w: the pool has no nodes", routing.ErrUnavailable))
 	}
 	pr.mu.Lock()
 	pk, err := pr.pool.Pick(req.GetKey())
 	pr.mu.Unlock()
 	if err != nil {
-		s.metrics.picks.WithLabelValues(pool, "unavailable").Inc()
-		return nil, status.Errorf(codes.Unavailable, "pool %q: %v", pool, err)
+		return nil, s.unavailable(pool, err)
 	}
 	outcome := "picked"
 	if pk.Panic {
@@ -65,6 +70,27 @@ func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fle
 	}
 	s.metrics.picks.WithLabelValues(pool, outcome).Inc()
 	return &fleetv1.PickResponse{NodeId: pk.ID, Address: pk.Address, Token: pickToken(pool, pk), Panic: pk.Panic}, nil
+}
+
+// defaultRetryAfter is the retry hint of a refused Pick in a pool the scaler does not manage.
+const defaultRetryAfter = 5 * time.Second
+
+// unavailable answers a Pick that found no node: UNAVAILABLE with the reason and a RetryInfo
+// hint. A scaled pool is woken (an empty one scales up to its wake size at once) and the hint is
+// its lead time.
+func (s *routingService) unavailable(pool string, why error) error {
+	s.metrics.picks.WithLabelValues(pool, "unavailable").Inc()
+	msg := fmt.Sprintf("pool %q: %v", pool, why)
+	retry := defaultRetryAfter
+	if lead, ok := s.sc.wake(pool); ok {
+		retry = lead
+		msg += fmt.Sprintf("; the autoscaler was asked to wake it, retry in %s", lead)
+	}
+	st, err := status.New(codes.Unavailable, msg).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(retry)})
+	if err != nil {
+		return status.Error(codes.Unavailable, msg)
+	}
+	return st.Err()
 }
 
 // pickToken encodes what ReportResult needs: pool, node and in-flight epoch. Pool and node ids

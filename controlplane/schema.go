@@ -27,6 +27,10 @@ package controlplane
 //	cost_recs                <recommendation id> -> fleetv1.Recommendation (protobuf): operator state
 //	cost_usage               CPU and memory samples per UTC hour and node, for right-sizing
 //	  <8-byte big-endian unix hour><node> -> 2 × 101 uint32 big-endian percent histograms
+//	scaling_policies         one scaling policy per scaled pool
+//	  <pool>           -> fleetv1.ScalingPolicy (protobuf), every field set
+//	scaling_decisions        the scaling decisions that changed something, per pool in time order
+//	  <pool>0x00<8-byte big-endian unix nanos> -> fleetv1.ScalingDecision (protobuf)
 //
 // A file whose schema_version is newer than schemaVersion was written by a newer control plane and
 // is refused rather than guessed at. Later schema changes add ordered migration steps that back up
@@ -51,6 +55,11 @@ var (
 	keySchemaVersion = []byte("schema_version")
 )
 
+var (
+	bucketScalingPolicies  = []byte("scaling_policies")
+	bucketScalingDecisions = []byte("scaling_decisions")
+)
+
 // schemaVersion is the layout this build reads and writes.
 const schemaVersion uint64 = 1
 
@@ -58,4 +67,5 @@ const schemaVersion uint64 = 1
 var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups,
 	bucketRoutingPolicies, bucketConfigRevisions,
 	bucketCostLedger, bucketCostMarks, bucketCostPrices, bucketCostBudgets, bucketCostBudgetState, bucketCostEvents, bucketCostRecs, bucketCostUsage,
+	bucketScalingPolicies, bucketScalingDecisions,
 }

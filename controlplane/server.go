@@ -39,6 +39,7 @@ type Server struct {
 	router   *router
 	config   *fleetConfig
 	cost     *costTracker
+	scaler   *scaler
 	metrics  *metrics
 	promReg  *prometheus.Registry
 	grpc     *grpc.Server
@@ -94,6 +95,11 @@ func New(cfg Config) (*Server, error) {
 		_ = st.close()
 		return nil, err
 	}
+	sc, err := newScaler(cfg.Now, cfg.Logger.With("component", "scaling"), reg, stats, cmds, st, cfg.ScalingHookDir)
+	if err != nil {
+		_ = st.close()
+		return nil, err
+	}
 
 	grpcLn, err := net.Listen("tcp", cfg.GRPCListen)
 	if err != nil {
@@ -107,11 +113,12 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("--http-listen %s: %w", cfg.HTTPListen, err)
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats, router: rt, cost: costs,
+		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats, router: rt, scaler: sc, cost: costs,
 		grpcLn: grpcLn, httpLn: httpLn, stopping: make(chan struct{}),
 	}
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
+	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.reconcile})
 	s.config = &fleetConfig{store: st, now: cfg.Now, sections: []policySection{routingSection(rt)}}
 	s.promReg.MustRegister(&costCollector{c: costs, now: cfg.Now})
 	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.step})
@@ -156,9 +163,10 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew,
 	})
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping})
-	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, metrics: s.metrics, stopping: s.stopping})
+	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, sc: s.scaler, metrics: s.metrics, stopping: s.stopping})
 	fleetv1.RegisterConfigServiceServer(gs, &configService{fc: s.config})
 	fleetv1.RegisterCostServiceServer(gs, &costService{c: s.cost, now: s.cfg.Now})
+	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: s.scaler})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
@@ -185,6 +193,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.flushLoop(gctx) })
 	g.Go(func() error { return s.reconcileLoop(gctx) })
 	g.Go(func() error { return s.router.Run(gctx) })
+	g.Go(func() error { return s.scaler.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()

@@ -134,6 +134,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parseConfig(g, args[1:])
 	case "simulate":
 		return parseSimulate(g, args[1:])
+	case "scale":
+		return parseScale(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }

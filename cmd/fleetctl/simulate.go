@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
-	"go.yaml.in/yaml/v3"
 	"google.golang.org/grpc"
 
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
@@ -74,7 +72,7 @@ func parseSimulate(g *globals, args []string) (command, error) {
 	}
 	g.offline = true
 	s := &simulation{name: *trace, seed: *seed}
-	s.policy, s.sim, err = readPolicyFile(*policy)
+	s.policy, s.sim, _, err = readPolicyFile(*policy)
 	if err != nil {
 		return nil, err
 	}
@@ -93,28 +91,6 @@ func parseSimulate(g *globals, args []string) (command, error) {
 	return func(_ context.Context, _ grpc.ClientConnInterface, stdout io.Writer) error {
 		return s.run(g, stdout)
 	}, nil
-}
-
-// readPolicyFile reads a scaling policy file, JSON or (by its extension) YAML.
-func readPolicyFile(path string) (scaling.Policy, scaling.Simulation, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return scaling.Policy{}, scaling.Simulation{}, fmt.Errorf("--policy: %w", err)
-	}
-	if ext := filepath.Ext(path); ext == ".yaml" || ext == ".yml" {
-		var v any
-		if err := yaml.Unmarshal(data, &v); err != nil {
-			return scaling.Policy{}, scaling.Simulation{}, fmt.Errorf("--policy %s: %w", path, err)
-		}
-		if data, err = json.Marshal(v); err != nil {
-			return scaling.Policy{}, scaling.Simulation{}, fmt.Errorf("--policy %s: %w", path, err)
-		}
-	}
-	p, sim, err := scaling.ParsePolicyFile(data)
-	if err != nil {
-		return scaling.Policy{}, scaling.Simulation{}, fmt.Errorf("--policy %s: %w", path, err)
-	}
-	return p, sim, nil
 }
 
 // run simulates and prints the results.

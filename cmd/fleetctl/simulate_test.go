@@ -75,7 +75,7 @@ func TestSimulateBadInput(t *testing.T) {
 		{[]string{"simulate", "--trace", "weekly", "--policy", good}, exitUsage, `"weekly" is not one of`},
 		{[]string{"simulate", "--trace", "steady", "--policy", bad}, exitError, "min: 5 is greater than max 3"},
 		{[]string{"simulate", "--trace", badCSV, "--policy", good}, exitError, "line 2"},
-		{[]string{"simulate", "--trace", "steady", "--policy", filepath.Join(dir, "none.json")}, exitError, "--policy"},
+		{[]string{"simulate", "--trace", "steady", "--policy", filepath.Join(dir, "none.json")}, exitError, "none.json: open"},
 	}
 	for _, tt := range tests {
 		var stdout, stderr bytes.Buffer

@@ -36,6 +36,9 @@ Commands:
   route watch     Print a pool's routing set on every change, until interrupted.
   route policy    Show (get) or change (set) a pool's routing policy.
   config          Apply, validate, export, list, diff and roll back fleet policy revisions.
+  scale status    Show a pool's latest scaling decision and why, its forecast and actuation.
+  scale policy    Get or set a pool's scaling policy (a YAML or JSON policy file).
+  scale history   List a pool's recorded scaling decisions.
   simulate        Replay a load trace through the autoscaler offline: static vs reactive vs predictive.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
@@ -225,6 +228,11 @@ var usages = map[string]string{
 	"route policy set": routePolicySetUsage,
 	"config":           configUsage,
 	"simulate":         simulateUsage,
+	"scale":            scaleUsage,
+	"scale status":     scaleStatusUsage,
+	"scale policy get": scalePolicyGetUsage,
+	"scale policy set": scalePolicySetUsage,
+	"scale history":    scaleHistoryUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.

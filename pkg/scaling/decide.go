@@ -31,7 +31,9 @@ type Snapshot struct {
 	// Observed holds each metric's value: per-node metrics averaged over the ready nodes. A
 	// metric that is absent is missing and never causes a scale-down.
 	Observed map[Metric]float64
-	// Nodes are the pool's removable nodes (not draining), for victim choice.
+	// Nodes are the pool's registered nodes that are not leaving, for victim choice. Current
+	// beyond len(Nodes) counts nodes asked for but not registered yet; a scale-down cancels
+	// those before it names a victim.
 	Nodes []Node
 	// Wake is set when a request found the pool empty.
 	Wake bool
@@ -91,7 +93,7 @@ type Decision struct {
 	Limit string
 	// CooldownLeft is the time until the cooldown that held the pool ends.
 	CooldownLeft time.Duration
-	// Victims are the nodes to drain and remove when Desired < Current, in order.
+	// Victims are the registered nodes to drain and remove when Desired < Current, in order.
 	Victims []string
 	// Reason explains the decision in words.
 	Reason string
@@ -205,7 +207,8 @@ func Decide(p Policy, st State, snap Snapshot) (Decision, State) {
 		next.Actions = append(next.Actions, Action{Time: now, From: cur, To: desired})
 	}
 	if desired < cur {
-		d.Victims = ChooseVictims(snap.Nodes, cur-desired, p.Victims)
+		// Nodes asked for but not registered (Current beyond the listed nodes) go first.
+		d.Victims = ChooseVictims(snap.Nodes, min(cur, len(snap.Nodes))-desired, p.Victims)
 	}
 	d.Reason = reason(d)
 	return d, next
@@ -398,8 +401,11 @@ func reason(d Decision) string {
 }
 
 func amount(v int, u Unit) string {
-	if u == Percent {
+	switch {
+	case u == Percent:
 		return fmt.Sprintf("%d%%", v)
+	case v == 1:
+		return "1 node"
 	}
 	return fmt.Sprintf("%d nodes", v)
 }

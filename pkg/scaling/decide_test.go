@@ -361,3 +361,19 @@ func TestScaleDownNamesVictims(t *testing.T) {
 		t.Fatalf("desired %d victims %v, want 1 and y,x", d.Desired, d.Victims)
 	}
 }
+
+func TestScaleDownCancelsUnregisteredNodesFirst(t *testing.T) {
+	p := bare(1, 10, Target{MetricCPU, 50})
+	snap := snapAt(0, 4, 2, map[Metric]float64{MetricCPU: 5})
+	snap.Ready = 4 // not-ready nodes would hold the pool; here two are asked for and counted ready
+	snap.Nodes = []Node{{ID: "x", Ready: true, HourlyPrice: 1}, {ID: "y", Ready: true, HourlyPrice: 2}}
+	d, _ := Decide(p, State{}, snap)
+	if d.Desired != 1 || strings.Join(d.Victims, ",") != "y" {
+		t.Fatalf("desired %d victims %v, want 1 and only y (the two unregistered nodes go first)", d.Desired, d.Victims)
+	}
+	snap.Observed[MetricCPU] = 20
+	d, _ = Decide(p, State{}, snap)
+	if d.Desired != 2 || len(d.Victims) != 0 {
+		t.Fatalf("desired %d victims %v, want 2 and no victim", d.Desired, d.Victims)
+	}
+}
