@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/pkg/scaling"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -265,6 +266,69 @@ func routingSection(rt *router) policySection {
 					if s, ok := m["strategy"].(string); ok {
 						m["strategy"] = strings.ToLower(strings.TrimPrefix(s, "STRATEGY_"))
 					}
+				}
+				out[pool] = v
+			}
+			return out, nil
+		},
+	}
+}
+
+// scalingSection is the "scaling" section: a scaling policy per pool, the fields of
+// ScalingService.SetPolicy. Applying it replaces every pool's policy: a pool left out is no
+// longer scaled (its nodes stay).
+func scalingSection(sc *scaler) policySection {
+	return policySection{
+		name: "scaling",
+		prepare: func(v any) (func() error, error) {
+			pools, ok := v.(map[string]any)
+			if v != nil && !ok {
+				return nil, invalidf("scaling: must map pool names to scaling policies")
+			}
+			type parsed struct {
+				pb  *fleetv1.ScalingPolicy
+				p   scaling.Policy
+				act scalingActuator
+			}
+			policies := make(map[string]parsed, len(pools))
+			for _, pool := range slices.Sorted(maps.Keys(pools)) {
+				if !validID(pool) {
+					return nil, invalidf("scaling.%s: %q is not a valid pool name", truncate(pool), truncate(pool))
+				}
+				pp := &fleetv1.ScalingPolicy{}
+				if err := protoSection(pools[pool], pp, "scaling."+pool); err != nil {
+					return nil, err
+				}
+				p, act, err := scalingPolicyFromProto(pp, sc.hookDir)
+				if err != nil {
+					return nil, fmt.Errorf("scaling.%s: %w", pool, err)
+				}
+				policies[pool] = parsed{scalingPolicyToProto(p, act), p, act}
+			}
+			return func() error {
+				for pool := range sc.policies() {
+					if _, keep := policies[pool]; !keep {
+						if err := sc.store.deleteScalingPolicy(pool); err != nil {
+							return err
+						}
+						sc.removePolicy(pool)
+					}
+				}
+				for pool, x := range policies {
+					if err := sc.store.putScalingPolicy(pool, x.pb); err != nil {
+						return err
+					}
+					sc.setPolicy(pool, x.pb, x.p, x.act)
+				}
+				return nil
+			}, nil
+		},
+		export: func() (any, error) {
+			out := map[string]any{}
+			for pool, pb := range sc.policies() {
+				v, err := exportProto(pb)
+				if err != nil {
+					return nil, err
 				}
 				out[pool] = v
 			}

@@ -140,6 +140,24 @@ func (sc *scaler) setPolicy(pool string, pb *fleetv1.ScalingPolicy, p scaling.Po
 	ps.pb, ps.policy, ps.act = pb, p, act
 }
 
+// removePolicy stops scaling pool: its nodes stay as they are.
+func (sc *scaler) removePolicy(pool string) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	delete(sc.pools, pool)
+}
+
+// policies returns every pool's stored policy.
+func (sc *scaler) policies() map[string]*fleetv1.ScalingPolicy {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	out := make(map[string]*fleetv1.ScalingPolicy, len(sc.pools))
+	for pool, ps := range sc.pools {
+		out[pool] = proto.Clone(ps.pb).(*fleetv1.ScalingPolicy)
+	}
+	return out
+}
+
 // policy returns a pool's policy, or nil.
 func (sc *scaler) policy(pool string) *fleetv1.ScalingPolicy {
 	sc.mu.Lock()

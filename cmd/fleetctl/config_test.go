@@ -101,10 +101,33 @@ func TestConfigRevisionsAgainstControlPlane(t *testing.T) {
 	if code, _, errOut := fleetctl("config", "apply", file("empty.yaml", "routing: {}\n"), "-m", "defaults everywhere"); code != exitOK {
 		t.Fatalf("apply empty routing: %d %q", code, errOut)
 	}
-	if code, out, _ := fleetctl("config", "export"); code != exitOK || strings.TrimSpace(out) != "routing: {}" {
+	if code, out, _ := fleetctl("config", "export"); code != exitOK || !strings.Contains(out, "routing: {}") {
 		t.Fatalf("export after reset: %d %q", code, out)
 	}
 	if code, _, errOut := fleetctl("config", "show", "99"); code != exitError || !strings.Contains(errOut, "NotFound") {
 		t.Fatalf("show 99: %d %q", code, errOut)
+	}
+
+	// The scaling section: applied, exported, and replaced as a whole.
+	sc := fleetv1.NewScalingServiceClient(fleettest.Dial(t, cp.GRPCAddr()))
+	scaled := file("scaling.yaml", "scaling:\n  web:\n    min: 1\n    max: 4\n")
+	if code, _, errOut := fleetctl("config", "apply", scaled, "-m", "scale web"); code != exitOK {
+		t.Fatalf("apply scaling: %d %q", code, errOut)
+	}
+	got, err := sc.GetPolicy(ctx, &fleetv1.ScalingServiceGetPolicyRequest{Pool: "web"})
+	if err != nil || got.GetPolicy().GetMax() != 4 {
+		t.Fatalf("scaling policy after apply: %v, %v", got, err)
+	}
+	if code, out, _ := fleetctl("config", "export"); code != exitOK || !strings.Contains(out, "scaling:\n    web:") || !strings.Contains(out, "max: 4") {
+		t.Fatalf("export with scaling: %d\n%s", code, out)
+	}
+	if code, _, errOut := fleetctl("config", "apply", file("bad-scaling.yaml", "scaling:\n  web:\n    min: 5\n    max: 4\n"), "-m", "bad"); code != exitError || !strings.Contains(errOut, "scaling.web") {
+		t.Fatalf("min above max: %d %q", code, errOut)
+	}
+	if code, _, errOut := fleetctl("config", "apply", file("unscaled.yaml", "scaling: {}\n"), "-m", "stop scaling"); code != exitOK {
+		t.Fatalf("apply empty scaling: %d %q", code, errOut)
+	}
+	if _, err := sc.GetPolicy(ctx, &fleetv1.ScalingServiceGetPolicyRequest{Pool: "web"}); err == nil {
+		t.Fatal("web is still scaled after an empty scaling section")
 	}
 }
