@@ -397,20 +397,30 @@ func (pr *poolRoute) publishLocked() {
 	}
 }
 
+// lostNodeCounts is how long a down or disconnected node still counts toward its pool's size
+// for panic mode: a node lost long ago (say, removed by the autoscaler) must not keep a pool in
+// panic forever.
+const lostNodeCounts = 5 * time.Minute
+
 // routingNodes returns every pool's nodes as routing sees them, with figs for their recent
 // request figures.
 func (r *registry) routingNodes(figs map[string]nodeFigures) map[string][]routing.Node {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	now := r.now()
 	out := make(map[string][]routing.Node)
 	for id, e := range r.nodes {
 		n := e.node
 		st := n.GetState()
 		f := figs[id]
+		counted := st != fleetv1.NodeState_NODE_STATE_DRAINING && st != fleetv1.NodeState_NODE_STATE_DRAINED
+		if lost := st == fleetv1.NodeState_NODE_STATE_DOWN || st == fleetv1.NodeState_NODE_STATE_DISCONNECTED; lost {
+			counted = now.Sub(n.GetStateSince().AsTime()) < lostNodeCounts
+		}
 		out[n.GetPool()] = append(out[n.GetPool()], routing.Node{
 			ID: id, Address: n.GetAddress(), Weight: n.GetWeight(), State: stateName(st),
 			Ready:     st == fleetv1.NodeState_NODE_STATE_READY,
-			Counted:   st != fleetv1.NodeState_NODE_STATE_DRAINING && st != fleetv1.NodeState_NODE_STATE_DRAINED,
+			Counted:   counted,
 			ReportSeq: e.received, InFlight: n.GetLastReport().GetApp().GetInFlight(),
 			CPU:     n.GetLastReport().GetHost().GetCpuPercent(),
 			Latency: f.p95, Requests: f.requests, Errors: f.errors,

@@ -16,7 +16,8 @@ type Node struct {
 	// Ready is true when the node may take requests (state ready).
 	Ready bool
 	// Counted is true when the node counts toward the pool's size for panic mode: every node
-	// that is not draining or drained, so a pool whose nodes went down panics.
+	// that is not draining or drained (the control plane stops counting nodes lost long ago),
+	// so a pool whose nodes just went down panics.
 	Counted bool
 	// ReportSeq changes whenever a new metrics report arrived; it starts a new in-flight epoch.
 	ReportSeq uint64
