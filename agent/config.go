@@ -1,17 +1,13 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
-	"os"
+	"net"
 	"regexp"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
@@ -37,6 +33,10 @@ type Config struct {
 	HourlyPrice float64
 	// InstanceType names the host's instance type for the cost model.
 	InstanceType string
+	// AdvertiseAddr is where clients send this node DSPy requests (host:port), handed out by
+	// routing. Empty means the proxy's address when the proxy is on. An unspecified host
+	// (":8000", "0.0.0.0:8000") is filled in by the control plane with the agent's address.
+	AdvertiseAddr string
 	// Interval is how often a report is made.
 	Interval time.Duration
 	// StateDir holds the agent's local state.
@@ -66,6 +66,8 @@ type Config struct {
 	// Token is the agent token sent to the control plane as "authorization: Bearer <token>";
 	// zero sends none.
 	Token credential.Token
+	// TokenFile names a file holding the agent token, read by New; it wins over Token.
+	TokenFile string
 	// TLS connects to the control plane over TLS, verifying it against CAFile, or the system's
 	// CAs when CAFile is empty. Setting CAFile or CertFile turns it on too.
 	TLS bool
@@ -110,6 +112,10 @@ func (c Config) Validate() error {
 	}
 	check(c.Server != "", "--server is empty; set it or DSPYFLEET_ADDR to the control plane's host:port")
 	check(c.NodeID == "" || idPattern.MatchString(c.NodeID), "--node-id %q must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.NodeID)
+	if c.AdvertiseAddr != "" {
+		_, port, err := net.SplitHostPort(c.AdvertiseAddr)
+		check(err == nil && port != "" && port != "0", "--advertise-addr %q must be host:port with a non-zero port", c.AdvertiseAddr)
+	}
 	check(c.Pool == "" || idPattern.MatchString(c.Pool), "--pool %q must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Pool)
 	for k := range c.Labels {
 		check(labelKeyPattern.MatchString(k), "--label key %q must be 1-63 letters, digits, '.', '_', '/' or '-', starting and ending with a letter or digit", k)
@@ -131,22 +137,29 @@ func (c Config) Validate() error {
 
 // fileConfig is the YAML form of the agent's configuration file.
 type fileConfig struct {
-	Server       *string           `yaml:"server"`
-	NodeID       *string           `yaml:"node_id"`
-	Pool         *string           `yaml:"pool"`
-	Labels       map[string]string `yaml:"labels"`
-	Weight       *float64          `yaml:"weight"`
-	HourlyPrice  *float64          `yaml:"hourly_price"`
-	InstanceType *string           `yaml:"instance_type"`
-	Interval     *time.Duration    `yaml:"interval"`
-	StateDir     *string           `yaml:"state_dir"`
-	BufferSize   *int              `yaml:"buffer_size"`
-	Actions      *ActionsConfig    `yaml:"actions"`
-	Prices       map[string]price  `yaml:"prices"`
-	Intake       *intakeFile       `yaml:"intake"`
-	Proxy        *proxyFile        `yaml:"proxy"`
+	Profile       *string           `yaml:"profile"`
+	LogLevel      *string           `yaml:"log_level"`
+	Server        *string           `yaml:"server"`
+	NodeID        *string           `yaml:"node_id"`
+	Pool          *string           `yaml:"pool"`
+	Labels        map[string]string `yaml:"labels"`
+	Weight        *float64          `yaml:"weight"`
+	HourlyPrice   *float64          `yaml:"hourly_price"`
+	InstanceType  *string           `yaml:"instance_type"`
+	AdvertiseAddr *string           `yaml:"advertise_addr"`
+	Interval      *time.Duration    `yaml:"interval"`
+	StateDir      *string           `yaml:"state_dir"`
+	BufferSize    *int              `yaml:"buffer_size"`
+	Actions       *ActionsConfig    `yaml:"actions"`
+	Prices        map[string]price  `yaml:"prices"`
+	Intake        *intakeFile       `yaml:"intake"`
+	Proxy         *proxyFile        `yaml:"proxy"`
 
-	securityFile `yaml:",inline"`
+	TokenFile *string `yaml:"token_file"`
+	TLS       *bool   `yaml:"tls"`
+	CAFile    *string `yaml:"ca_file"`
+	CertFile  *string `yaml:"cert_file"`
+	KeyFile   *string `yaml:"key_file"`
 }
 
 // proxyFile is the proxy section of the config file.
@@ -170,32 +183,33 @@ type price struct {
 	CachedInput float64 `yaml:"cached_input_per_mtok"`
 }
 
-// LoadFile applies the YAML file at path onto c. Unknown keys and wrong types are errors naming
-// the file and line, so a typo never silently falls back to a default.
+// LoadFile parses the YAML file at path strictly (see ParseFile) and applies it onto c. Ranges
+// are checked by File.Check, and by New.
 func LoadFile(path string, c *Config) error {
-	data, err := os.ReadFile(path)
+	f, err := ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("--config: %w", err)
+		return err
 	}
-	return applyYAML(data, path, c)
+	f.Apply(c)
+	return nil
 }
 
-func applyYAML(data []byte, name string, c *Config) error {
-	var f fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config %s: %w", name, err)
-	}
+func (f fileConfig) apply(c *Config) {
 	set(&c.Server, f.Server)
 	set(&c.NodeID, f.NodeID)
 	set(&c.Pool, f.Pool)
 	set(&c.Weight, f.Weight)
 	set(&c.HourlyPrice, f.HourlyPrice)
 	set(&c.InstanceType, f.InstanceType)
+	set(&c.AdvertiseAddr, f.AdvertiseAddr)
 	set(&c.Interval, f.Interval)
 	set(&c.StateDir, f.StateDir)
 	set(&c.BufferSize, f.BufferSize)
+	set(&c.TokenFile, f.TokenFile)
+	set(&c.TLS, f.TLS)
+	set(&c.CAFile, f.CAFile)
+	set(&c.CertFile, f.CertFile)
+	set(&c.KeyFile, f.KeyFile)
 	if f.Labels != nil {
 		c.Labels = f.Labels
 	}
@@ -218,10 +232,6 @@ func applyYAML(data []byte, name string, c *Config) error {
 			c.Prices[model] = reqstats.ModelPrice{InputPerMTok: p.Input, OutputPerMTok: p.Output, CachedInputPerMTok: p.CachedInput}
 		}
 	}
-	if err := f.securityFile.apply(c); err != nil {
-		return fmt.Errorf("config %s: %w", name, err)
-	}
-	return nil
 }
 
 func set[T any](dst *T, v *T) {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"net"
 
 	"google.golang.org/grpc"
@@ -10,27 +11,14 @@ import (
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 )
 
-// securityFile is the security part of the agent's configuration file.
-type securityFile struct {
-	TokenFile *string `yaml:"token_file"`
-	TLS       *bool   `yaml:"tls"`
-	CAFile    *string `yaml:"ca_file"`
-	CertFile  *string `yaml:"cert_file"`
-	KeyFile   *string `yaml:"key_file"`
-}
-
-// apply sets c's TLS settings and reads the token file the configuration file names into c.
-func (f securityFile) apply(c *Config) error {
-	set(&c.TLS, f.TLS)
-	set(&c.CAFile, f.CAFile)
-	set(&c.CertFile, f.CertFile)
-	set(&c.KeyFile, f.KeyFile)
-	if f.TokenFile == nil {
+// readToken reads c.TokenFile, when set, into c.Token.
+func readToken(c *Config) error {
+	if c.TokenFile == "" {
 		return nil
 	}
-	tok, err := credential.ReadTokenFile(*f.TokenFile)
+	tok, err := credential.ReadTokenFile(c.TokenFile)
 	if err != nil {
-		return err
+		return fmt.Errorf("--token-file: %w", err)
 	}
 	c.Token = tok
 	return nil

@@ -44,6 +44,37 @@ var accessRules = map[string]access{
 	fleetv1.FleetService_GetPoolStats_FullMethodName:  read,
 	fleetv1.FleetService_ListAudit_FullMethodName:     read,
 
+	// Routing clients (Pick, then ReportResult with the pick's token) use the read-only token:
+	// a result only counts for a pick the caller made.
+	fleetv1.RoutingService_Pick_FullMethodName:           read,
+	fleetv1.RoutingService_ReportResult_FullMethodName:   read,
+	fleetv1.RoutingService_WatchEndpoints_FullMethodName: read,
+	fleetv1.RoutingService_GetStatus_FullMethodName:      read,
+	fleetv1.RoutingService_GetPolicy_FullMethodName:      read,
+	fleetv1.RoutingService_SetPolicy_FullMethodName:      write,
+
+	fleetv1.ScalingService_GetPolicy_FullMethodName:     read,
+	fleetv1.ScalingService_SetPolicy_FullMethodName:     write,
+	fleetv1.ScalingService_GetStatus_FullMethodName:     read,
+	fleetv1.ScalingService_ListDecisions_FullMethodName: read,
+
+	fleetv1.ConfigService_Validate_FullMethodName:      read,
+	fleetv1.ConfigService_Apply_FullMethodName:         write,
+	fleetv1.ConfigService_Rollback_FullMethodName:      write,
+	fleetv1.ConfigService_Export_FullMethodName:        read,
+	fleetv1.ConfigService_ListRevisions_FullMethodName: read,
+	fleetv1.ConfigService_GetRevision_FullMethodName:   read,
+	fleetv1.ConfigService_Diff_FullMethodName:          read,
+
+	fleetv1.CostService_GetReport_FullMethodName:            read,
+	fleetv1.CostService_ListBudgets_FullMethodName:          read,
+	fleetv1.CostService_SetBudget_FullMethodName:            write,
+	fleetv1.CostService_DeleteBudget_FullMethodName:         write,
+	fleetv1.CostService_GetPrices_FullMethodName:            read,
+	fleetv1.CostService_SetPrices_FullMethodName:            write,
+	fleetv1.CostService_ListRecommendations_FullMethodName:  read,
+	fleetv1.CostService_UpdateRecommendation_FullMethodName: write,
+
 	healthpb.Health_Check_FullMethodName: public,
 	healthpb.Health_List_FullMethodName:  public,
 	healthpb.Health_Watch_FullMethodName: public,

@@ -71,11 +71,11 @@ type authenticator struct {
 func newAuthenticator(cfg Config, log *slog.Logger, throttled prometheus.Counter) (*authenticator, error) {
 	a := &authenticator{log: log, event: func(context.Context, fleetv1.SecurityEvent, string, string, error) {}, throttled: throttled,
 		guard: &failureGuard{spec: bucketSpec{float64(cfg.AuthFailuresPerMinute) / 60, cfg.AuthFailuresPerMinute, "--auth-failures-per-minute"}, now: cfg.Now}}
-	for _, t := range []tokenRole{{cfg.AdminToken, roleAdmin}, {cfg.ReadToken, roleRead}, {cfg.AgentToken, roleAgent}} {
-		if !t.tok.IsZero() {
-			a.tokens = append(a.tokens, t)
-		}
+	tokens, err := cfg.roleTokens(true)
+	if err != nil {
+		return nil, err
 	}
+	a.tokens = tokens
 	if cfg.AgentTokensFile != "" {
 		f, err := credential.OpenNodeTokenFile(cfg.AgentTokensFile)
 		if err != nil {

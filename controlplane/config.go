@@ -54,6 +54,9 @@ type Config struct {
 	// read-only roles (access.go says which role may call what). With none of them every
 	// caller may call everything.
 	AgentToken, AdminToken, ReadToken credential.Token
+	// AgentTokenFile, AdminTokenFile and ReadTokenFile name files holding those tokens, read by
+	// New; a file wins over a token given as a value.
+	AgentTokenFile, AdminTokenFile, ReadTokenFile string
 	// AgentTokensFile names a file of per-node agent tokens, "<node id> <token>" a line, re-read
 	// when it changes: each token registers its own node only.
 	AgentTokensFile string
@@ -86,6 +89,9 @@ type Config struct {
 	// AuditRetention is how long audit records (admin calls, security events) are kept.
 	AuditRetention time.Duration
 
+	// ScalingHookDir holds the programs scaling policies may name as exec hooks; empty means
+	// no policy may run one.
+	ScalingHookDir string
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.

@@ -7,6 +7,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
 )
 
 // Sentinel errors of the registry. toStatus maps them to gRPC codes at the API edge.
@@ -27,6 +29,8 @@ var (
 	ErrWatchBehind = errors.New("watcher fell behind")
 	// ErrTooManyNodes means a new node would exceed --max-nodes.
 	ErrTooManyNodes = errors.New("too many nodes")
+	// ErrNotFound means a named object (a budget, a recommendation) does not exist.
+	ErrNotFound = errors.New("not found")
 )
 
 // statusCodes is the one table from domain errors to gRPC codes.
@@ -42,6 +46,9 @@ var statusCodes = []struct {
 	{ErrSessionEnded, codes.Aborted},
 	{ErrWatchBehind, codes.ResourceExhausted},
 	{ErrTooManyNodes, codes.ResourceExhausted},
+	{ErrNotFound, codes.NotFound},
+	{cost.ErrExhausted, codes.ResourceExhausted},
+	{cost.ErrInvalid, codes.InvalidArgument},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

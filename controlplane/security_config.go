@@ -10,11 +10,13 @@ import (
 )
 
 // validateSecurity checks the security settings: with authentication on, agents need a
-// credential, and no two roles share a token.
+// credential; TLS files come in pairs; limits are in range.
 func (c Config) validateSecurity() []error {
 	var errs []error
-	anyToken := !c.AgentToken.IsZero() || !c.AdminToken.IsZero() || !c.ReadToken.IsZero()
-	if anyToken && c.AgentToken.IsZero() && c.ClientCA == "" && c.AgentTokensFile == "" {
+	anyToken := !c.AgentToken.IsZero() || !c.AdminToken.IsZero() || !c.ReadToken.IsZero() ||
+		c.AgentTokenFile != "" || c.AdminTokenFile != "" || c.ReadTokenFile != ""
+	agentCred := !c.AgentToken.IsZero() || c.AgentTokenFile != "" || c.ClientCA != "" || c.AgentTokensFile != ""
+	if anyToken && !agentCred {
 		errs = append(errs, errors.New("--agent-token-file is not set: with admin or read-only tokens configured, agents need a token, --agent-tokens-file or --client-ca"))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
@@ -52,79 +54,47 @@ func (c Config) validateSecurity() []error {
 	if c.AuditRetention < time.Hour {
 		errs = append(errs, fmt.Errorf("--audit-retention %s must be at least 1h", c.AuditRetention))
 	}
-	toks := []struct {
-		flag string
-		tok  credential.Token
-	}{{"--agent-token-file", c.AgentToken}, {"--admin-token-file", c.AdminToken}, {"--read-token-file", c.ReadToken}}
-	for i, a := range toks {
-		for _, b := range toks[i+1:] {
-			if a.tok.Matches(b.tok) {
-				errs = append(errs, fmt.Errorf("%s and %s hold the same token; every role needs its own", a.flag, b.flag))
-			}
-		}
+	if _, err := c.roleTokens(false); err != nil {
+		errs = append(errs, err)
 	}
 	return errs
 }
 
-// securityFile is the security part of the configuration file; keys match the flags.
-type securityFile struct {
-	AgentTokenFile  *string `yaml:"agent_token_file"`
-	AdminTokenFile  *string `yaml:"admin_token_file"`
-	ReadTokenFile   *string `yaml:"read_token_file"`
-	AgentTokensFile *string `yaml:"agent_tokens_file"`
-	TLSCert         *string `yaml:"tls_cert"`
-	TLSKey          *string `yaml:"tls_key"`
-	ClientCA        *string `yaml:"client_ca"`
-	Insecure        *bool   `yaml:"insecure"`
-
-	AgentRate             *float64 `yaml:"agent_rate"`
-	AgentBurst            *int     `yaml:"agent_burst"`
-	AdminRate             *float64 `yaml:"admin_rate"`
-	AdminBurst            *int     `yaml:"admin_burst"`
-	AuthFailuresPerMinute *int     `yaml:"auth_failures_per_minute"`
-	MaxStreamsPerPeer     *int     `yaml:"max_streams_per_peer"`
-	MaxNodes              *int     `yaml:"max_nodes"`
-	MaxLabels             *int     `yaml:"max_labels"`
-	MaxLabelValueBytes    *int     `yaml:"max_label_value_bytes"`
-	MaxCommandParams      *int     `yaml:"max_command_params"`
-	MaxReasonBytes        *int     `yaml:"max_reason_bytes"`
-
-	AuditRetention *time.Duration `yaml:"audit_retention"`
-}
-
-// apply sets c's TLS files and limits and reads the token files the configuration file names into c.
-func (f securityFile) apply(c *Config) error {
-	set(&c.AgentTokensFile, f.AgentTokensFile)
-	set(&c.TLSCert, f.TLSCert)
-	set(&c.TLSKey, f.TLSKey)
-	set(&c.ClientCA, f.ClientCA)
-	set(&c.Insecure, f.Insecure)
-	set(&c.AgentRate, f.AgentRate)
-	set(&c.AgentBurst, f.AgentBurst)
-	set(&c.AdminRate, f.AdminRate)
-	set(&c.AdminBurst, f.AdminBurst)
-	set(&c.AuthFailuresPerMinute, f.AuthFailuresPerMinute)
-	set(&c.MaxStreamsPerPeer, f.MaxStreamsPerPeer)
-	set(&c.MaxNodes, f.MaxNodes)
-	set(&c.MaxLabels, f.MaxLabels)
-	set(&c.MaxLabelValueBytes, f.MaxLabelValueBytes)
-	set(&c.MaxCommandParams, f.MaxCommandParams)
-	set(&c.MaxReasonBytes, f.MaxReasonBytes)
-	set(&c.AuditRetention, f.AuditRetention)
-	var errs []error
-	for _, t := range []struct {
-		path *string
-		dst  *credential.Token
-	}{{f.AgentTokenFile, &c.AgentToken}, {f.AdminTokenFile, &c.AdminToken}, {f.ReadTokenFile, &c.ReadToken}} {
-		if t.path == nil {
-			continue
-		}
-		tok, err := credential.ReadTokenFile(*t.path)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		*t.dst = tok
+// roleTokens returns the tokens of the admin, read-only and agent roles, in that order: a
+// token file, when given, wins over the token. With readFiles false, files are not read and
+// only the tokens given as values are checked. No two roles may share a token.
+func (c Config) roleTokens(readFiles bool) ([]tokenRole, error) {
+	roles := []struct {
+		flag string
+		tok  credential.Token
+		file string
+		role role
+	}{
+		{"--admin-token-file", c.AdminToken, c.AdminTokenFile, roleAdmin},
+		{"--read-token-file", c.ReadToken, c.ReadTokenFile, roleRead},
+		{"--agent-token-file", c.AgentToken, c.AgentTokenFile, roleAgent},
 	}
-	return errors.Join(errs...)
+	var errs []error
+	for i := range roles {
+		if readFiles && roles[i].file != "" {
+			tok, err := credential.ReadTokenFile(roles[i].file)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", roles[i].flag, err))
+				continue
+			}
+			roles[i].tok = tok
+		}
+	}
+	var out []tokenRole
+	for i, a := range roles {
+		for _, b := range roles[i+1:] {
+			if a.tok.Matches(b.tok) {
+				errs = append(errs, fmt.Errorf("%s and %s hold the same token; every role needs its own", a.flag, b.flag))
+			}
+		}
+		if !a.tok.IsZero() {
+			out = append(out, tokenRole{a.tok, a.role})
+		}
+	}
+	return out, errors.Join(errs...)
 }

@@ -8,19 +8,19 @@ import (
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 )
 
-// securityFlags are the flags naming the control plane's secrets. A token comes from its
-// environment variable, then the config file, then the flag, the later winning.
-type securityFlags struct {
-	agentTokenFile, adminTokenFile, readTokenFile string
-}
-
-// tokenEnv names the environment variables holding the tokens.
+// tokenEnv names the environment variables holding the tokens themselves; a token file (flag,
+// config key or DSPYFLEET_*_TOKEN_FILE) wins over them.
 var tokenEnv = struct{ agent, admin, read string }{"DSPYFLEET_AGENT_TOKEN", "DSPYFLEET_ADMIN_TOKEN", "DSPYFLEET_READ_TOKEN"}
 
-func (f *securityFlags) register(fs *flag.FlagSet, cfg *controlplane.Config) {
+// registerSecurityFlags adds the security flags: tokens, TLS, limits and the audit trail.
+func registerSecurityFlags(fs *flag.FlagSet, cfg *controlplane.Config) {
+	fs.StringVar(&cfg.AgentTokenFile, "agent-token-file", cfg.AgentTokenFile, "file holding the token agents present (or the token in $"+tokenEnv.agent+")")
+	fs.StringVar(&cfg.AdminTokenFile, "admin-token-file", cfg.AdminTokenFile, "file holding the admin token: every admin call (or the token in $"+tokenEnv.admin+")")
+	fs.StringVar(&cfg.ReadTokenFile, "read-token-file", cfg.ReadTokenFile, "file holding the read-only token: admin calls that change nothing (or the token in $"+tokenEnv.read+")")
 	fs.StringVar(&cfg.AgentTokensFile, "agent-tokens-file", cfg.AgentTokensFile, `file of per-node agent tokens, "<node id> <token>" a line, re-read when it changes`)
 	fs.StringVar(&cfg.TLSCert, "tls-cert", cfg.TLSCert, "PEM certificate of the gRPC and HTTP listeners; re-read when it changes")
 	fs.StringVar(&cfg.TLSKey, "tls-key", cfg.TLSKey, "PEM private key of --tls-cert")
+	fs.StringVar(&cfg.ClientCA, "client-ca", cfg.ClientCA, "PEM CA certificate signing agent certificates (mTLS); an agent's certificate common name must be its node id")
 	fs.BoolVar(&cfg.Insecure, "insecure", cfg.Insecure, "allow a non-loopback listen address without TLS or without tokens (warns at every start)")
 	fs.Float64Var(&cfg.AgentRate, "agent-rate", cfg.AgentRate, "calls (session opens) per second each agent may make; 0 means no limit")
 	fs.IntVar(&cfg.AgentBurst, "agent-burst", cfg.AgentBurst, "burst of --agent-rate")
@@ -34,44 +34,34 @@ func (f *securityFlags) register(fs *flag.FlagSet, cfg *controlplane.Config) {
 	fs.IntVar(&cfg.MaxCommandParams, "max-command-params", cfg.MaxCommandParams, "parameters a command may carry")
 	fs.IntVar(&cfg.MaxReasonBytes, "max-reason-bytes", cfg.MaxReasonBytes, "length of the reason given with a command, drain or cancel, in bytes")
 	fs.DurationVar(&cfg.AuditRetention, "audit-retention", cfg.AuditRetention, "how long audit records (admin calls, security events) are kept")
-	fs.StringVar(&cfg.ClientCA, "client-ca", cfg.ClientCA, "PEM CA certificate signing agent certificates (mTLS); an agent's certificate common name must be its node id")
-	fs.StringVar(&f.agentTokenFile, "agent-token-file", "", "file holding the token agents present (env "+tokenEnv.agent+")")
-	fs.StringVar(&f.adminTokenFile, "admin-token-file", "", "file holding the admin token: every admin call (env "+tokenEnv.admin+")")
-	fs.StringVar(&f.readTokenFile, "read-token-file", "", "file holding the read-only token: admin calls that change nothing (env "+tokenEnv.read+")")
 }
 
-// fromEnv sets cfg's tokens from the environment, before the config file and flags apply.
-func fromEnv(cfg *controlplane.Config) error {
+// tokensFromEnv sets cfg's tokens from the variables holding them, looked up with env.
+func tokensFromEnv(cfg *controlplane.Config, env func(string) (string, bool)) error {
 	var errs []error
 	for _, t := range []struct {
-		env string
-		dst *credential.Token
-	}{{tokenEnv.agent, &cfg.AgentToken}, {tokenEnv.admin, &cfg.AdminToken}, {tokenEnv.read, &cfg.ReadToken}} {
-		tok, err := credential.TokenFromEnv(t.env)
-		errs = append(errs, err)
-		if !tok.IsZero() {
-			*t.dst = tok
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// apply reads the token files given as flags into cfg.
-func (f *securityFlags) apply(cfg *controlplane.Config) error {
-	var errs []error
-	for _, t := range []struct {
-		path string
+		name string
 		dst  *credential.Token
-	}{{f.agentTokenFile, &cfg.AgentToken}, {f.adminTokenFile, &cfg.AdminToken}, {f.readTokenFile, &cfg.ReadToken}} {
-		if t.path == "" {
+	}{{tokenEnv.agent, &cfg.AgentToken}, {tokenEnv.admin, &cfg.AdminToken}, {tokenEnv.read, &cfg.ReadToken}} {
+		v, ok := env(t.name)
+		if !ok || v == "" {
 			continue
 		}
-		tok, err := credential.ReadTokenFile(t.path)
+		tok, err := credential.ParseToken([]byte(v))
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, errors.New("$"+t.name+": "+err.Error()))
 			continue
 		}
 		*t.dst = tok
 	}
 	return errors.Join(errs...)
+}
+
+// devSettings confines --dev to loopback and to the plaintext its local agent speaks.
+func devSettings(cfg *controlplane.Config) error {
+	cfg.LoopbackOnly = true
+	if cfg.TLSCert != "" || cfg.ClientCA != "" {
+		return errors.New("--dev serves plaintext on loopback for its local agent; drop --tls-cert, --tls-key and --client-ca")
+	}
+	return nil
 }

@@ -31,6 +31,8 @@ type globals struct {
 	caFile    string
 	output    outputFormat
 	timeout   time.Duration
+	// offline is set by commands that need no control plane (simulate): no connection is made.
+	offline bool
 }
 
 // newGlobals returns the global flags' defaults; DSPYFLEET_ADDR overrides the address.
@@ -85,7 +87,10 @@ type command func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	g := newGlobals()
 	cmd, err := parse(g, args)
-	if err == nil {
+	switch {
+	case err == nil && g.offline:
+		err = cmd(ctx, nil, stdout)
+	case err == nil:
 		err = withConn(g, func(conn grpc.ClientConnInterface) error {
 			return cmd(ctx, conn, stdout)
 		})
@@ -129,6 +134,14 @@ func parse(g *globals, args []string) (command, error) {
 		return parseCmd(g, args[1:])
 	case "pools":
 		return parsePools(g, args[1:])
+	case "route":
+		return parseRoute(g, args[1:])
+	case "config":
+		return parseConfig(g, args[1:])
+	case "simulate":
+		return parseSimulate(g, args[1:])
+	case "scale":
+		return parseScale(g, args[1:])
 	case "audit":
 		return parseAudit(g, args[1:])
 	}

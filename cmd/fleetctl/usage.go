@@ -35,6 +35,15 @@ Commands:
   cmd cancel      Cancel a command that has not been delivered yet.
   cmd watch       Print command changes as they happen, until interrupted.
   pools stats     Show a pool's DSPy request figures per node, model and program.
+  route pick      Ask for a node of a pool for one request.
+  route status    Show each node's routing eligibility, weight, load and ejection.
+  route watch     Print a pool's routing set on every change, until interrupted.
+  route policy    Show (get) or change (set) a pool's routing policy.
+  config          Apply, validate, export, list, diff and roll back fleet policy revisions.
+  scale status    Show a pool's latest scaling decision and why, its forecast and actuation.
+  scale policy    Get or set a pool's scaling policy (a YAML or JSON policy file).
+  scale history   List a pool's recorded scaling decisions.
+  simulate        Replay a load trace through the autoscaler offline: static vs reactive vs predictive.
   audit           List admin calls that changed state and security events, newest first.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
@@ -205,22 +214,35 @@ Flags:
 
 // usages maps each command path that "fleetctl help" knows to its usage text.
 var usages = map[string]string{
-	"":              usageText,
-	"nodes":         nodesUsage,
-	"nodes list":    listUsage,
-	"nodes get":     getUsage,
-	"nodes watch":   watchUsage,
-	"nodes drain":   drainUsage,
-	"nodes undrain": undrainUsage,
-	"cmd":           cmdUsage,
-	"cmd send":      sendUsage,
-	"cmd list":      cmdListUsage,
-	"cmd get":       cmdGetUsage,
-	"cmd cancel":    cancelUsage,
-	"cmd watch":     cmdWatchUsage,
-	"pools":         poolsUsage,
-	"pools stats":   poolStatsUsage,
-	"audit":         auditUsage,
+	"":                 usageText,
+	"nodes":            nodesUsage,
+	"nodes list":       listUsage,
+	"nodes get":        getUsage,
+	"nodes watch":      watchUsage,
+	"nodes drain":      drainUsage,
+	"nodes undrain":    undrainUsage,
+	"cmd":              cmdUsage,
+	"cmd send":         sendUsage,
+	"cmd list":         cmdListUsage,
+	"cmd get":          cmdGetUsage,
+	"cmd cancel":       cancelUsage,
+	"cmd watch":        cmdWatchUsage,
+	"pools":            poolsUsage,
+	"pools stats":      poolStatsUsage,
+	"route":            routeUsage,
+	"route pick":       routePickUsage,
+	"route status":     routeStatusUsage,
+	"route watch":      routeWatchUsage,
+	"route policy get": routePolicyGetUsage,
+	"route policy set": routePolicySetUsage,
+	"config":           configUsage,
+	"simulate":         simulateUsage,
+	"scale":            scaleUsage,
+	"scale status":     scaleStatusUsage,
+	"scale policy get": scalePolicyGetUsage,
+	"scale policy set": scalePolicySetUsage,
+	"scale history":    scaleHistoryUsage,
+	"audit":            auditUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.

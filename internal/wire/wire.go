@@ -1,5 +1,6 @@
-// Package wire converts DSPy request statistics between their pure form (pkg/reqstats) and the
-// API messages, so the agent and the control plane encode them the same way.
+// Package wire converts DSPy request statistics (pkg/reqstats) and scaling policies
+// (pkg/scaling) between their pure form and the API messages, so the agent, the control plane
+// and fleetctl encode them the same way.
 package wire
 
 import (

@@ -1,0 +1,616 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dspyfleet/dspyfleet/pkg/command"
+	"github.com/dspyfleet/dspyfleet/pkg/scaling"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// Actuation states of a pool.
+const (
+	actWaitingDrain = "waiting_drain"
+	actPending      = "pending"
+	actRunning      = "running"
+	actSucceeded    = "succeeded"
+	actFailed       = "failed"
+)
+
+// minProvisionTimeout is the least time nodes asked of the exec hook count toward a pool's size
+// before they register.
+const minProvisionTimeout = 10 * time.Minute
+
+// scaler is the control plane's autoscaler. Every tick it builds each scaled pool's snapshot
+// from the registry and the request rollups, decides with pkg/scaling, records decisions that
+// change something, and acts through the pool's actuator: the exec hook (run by Run, retried
+// with backoff) after draining scale-down victims, or scale commands to the pool's agents.
+type scaler struct {
+	now       func() time.Time
+	log       *slog.Logger
+	reg       *registry
+	stats     *requestStats
+	cmds      *commandQueue
+	store     *store
+	hookDir   string
+	retryBase time.Duration
+	retryMax  time.Duration
+	kick      chan struct{} // wakes the hook runner
+	wakeNow   chan struct{} // asks Run for an immediate tick
+
+	tickMu sync.Mutex // one tick at a time: the reconcile step or a wake-up
+	mu     sync.Mutex // guards pools and everything in them
+	pools  map[string]*poolScaling
+}
+
+// poolScaling is one scaled pool's policy and what the scaler remembers about it.
+type poolScaling struct {
+	pb        *fleetv1.ScalingPolicy
+	policy    scaling.Policy
+	act       scalingActuator
+	state     scaling.State
+	started   bool
+	wake      bool
+	model     *scaling.Model
+	forecast  *fleetv1.ScalingForecast
+	last      *fleetv1.ScalingDecision
+	recorded  *fleetv1.ScalingDecision
+	launch    launch
+	removing  map[string]bool
+	instances map[string]int
+	job       *hookJob
+	queued    *hookJob
+}
+
+// launch is the size asked of the exec hook, counted until the nodes register or until.
+type launch struct {
+	desired int
+	until   time.Time
+}
+
+// hookJob is one run (with its retries) of a pool's actuator.
+type hookJob struct {
+	actuator         string
+	current, desired int
+	victims          []string
+	state            string
+	attempts         int
+	detail           string
+	time, next       time.Time
+}
+
+func newScaler(now func() time.Time, log *slog.Logger, reg *registry, stats *requestStats, cmds *commandQueue, st *store, hookDir string) (*scaler, error) {
+	sc := &scaler{
+		now: now, log: log, reg: reg, stats: stats, cmds: cmds, store: st, hookDir: hookDir,
+		retryBase: time.Second, retryMax: time.Minute,
+		kick: make(chan struct{}, 1), wakeNow: make(chan struct{}, 1),
+		pools: make(map[string]*poolScaling),
+	}
+	stored, err := st.loadScalingPolicies()
+	if err != nil {
+		return nil, err
+	}
+	for pool, pb := range stored {
+		p, act, err := scalingPolicyFromProto(pb, hookDir)
+		if err != nil {
+			// A hook that went missing or the hook directory changed: keep deciding, without
+			// the actuator, and say so.
+			log.Error("stored scaling policy no longer valid; deciding without acting until it is set again", "pool", pool, "err", err)
+			act0 := pb.GetActuator()
+			pb = proto.Clone(pb).(*fleetv1.ScalingPolicy)
+			pb.Actuator = &fleetv1.ScalingActuator{HookTimeout: act0.GetHookTimeout(), MaxInstancesPerNode: act0.GetMaxInstancesPerNode()}
+			if p, act, err = scalingPolicyFromProto(pb, hookDir); err != nil {
+				return nil, fmt.Errorf("%w: scaling policy of pool %q: %v", ErrCorruptStore, pool, err)
+			}
+		}
+		sc.pools[pool] = newPoolScaling(pb, p, act)
+	}
+	return sc, nil
+}
+
+func newPoolScaling(pb *fleetv1.ScalingPolicy, p scaling.Policy, act scalingActuator) *poolScaling {
+	return &poolScaling{pb: pb, policy: p, act: act, removing: map[string]bool{}, instances: map[string]int{}}
+}
+
+// setPolicy installs a validated policy. The decision state carries over; the forecast model is
+// rebuilt when the predictive settings changed.
+func (sc *scaler) setPolicy(pool string, pb *fleetv1.ScalingPolicy, p scaling.Policy, act scalingActuator) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	ps := sc.pools[pool]
+	if ps == nil {
+		sc.pools[pool] = newPoolScaling(pb, p, act)
+		return
+	}
+	if ps.policy.Predictive != p.Predictive {
+		ps.model, ps.forecast = nil, nil
+	}
+	ps.pb, ps.policy, ps.act = pb, p, act
+}
+
+// removePolicy stops scaling pool: its nodes stay as they are.
+func (sc *scaler) removePolicy(pool string) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	delete(sc.pools, pool)
+}
+
+// policies returns every pool's stored policy.
+func (sc *scaler) policies() map[string]*fleetv1.ScalingPolicy {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	out := make(map[string]*fleetv1.ScalingPolicy, len(sc.pools))
+	for pool, ps := range sc.pools {
+		out[pool] = proto.Clone(ps.pb).(*fleetv1.ScalingPolicy)
+	}
+	return out
+}
+
+// policy returns a pool's policy, or nil.
+func (sc *scaler) policy(pool string) *fleetv1.ScalingPolicy {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if ps := sc.pools[pool]; ps != nil {
+		return ps.pb
+	}
+	return nil
+}
+
+// status returns a pool's latest decision, forecast and actuation; ok is false for a pool
+// without a policy.
+func (sc *scaler) status(pool string) (*fleetv1.ScalingServiceGetStatusResponse, bool) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	ps := sc.pools[pool]
+	if ps == nil {
+		return nil, false
+	}
+	resp := &fleetv1.ScalingServiceGetStatusResponse{Pool: pool, Decision: ps.last, Forecast: ps.forecast}
+	if j := ps.job; j != nil {
+		a := &fleetv1.ScalingActuation{
+			Actuator: j.actuator, Current: uint32(j.current), Desired: uint32(j.desired), Victims: j.victims,
+			State: j.state, Attempts: uint32(j.attempts), Detail: j.detail, Time: timestamppb.New(j.time),
+		}
+		if j.state == actFailed {
+			a.NextAttempt = timestamppb.New(j.next)
+		}
+		resp.Actuation = a
+	}
+	return resp, true
+}
+
+// wake asks for an immediate scale-up of an empty pool to its wake size and returns how long a
+// new node takes to serve (the policy's lead time); ok is false for a pool without a scaling
+// policy. It never blocks: the scaler's Run ticks at once. Routing calls it when a Pick finds
+// no node.
+func (sc *scaler) wake(pool string) (leadTime time.Duration, ok bool) {
+	sc.mu.Lock()
+	ps := sc.pools[pool]
+	if ps != nil {
+		ps.wake = true
+		leadTime = ps.policy.Predictive.LeadTime
+	}
+	sc.mu.Unlock()
+	if ps == nil {
+		return 0, false
+	}
+	select {
+	case sc.wakeNow <- struct{}{}:
+	default:
+	}
+	return leadTime, true
+}
+
+// reconcile is the scaling step of the reconcile loop.
+func (sc *scaler) reconcile(_ context.Context, now time.Time) error {
+	return sc.tick(now)
+}
+
+// tick decides every scaled pool once and stores the decisions that changed something.
+func (sc *scaler) tick(now time.Time) error {
+	sc.tickMu.Lock()
+	defer sc.tickMu.Unlock()
+	sc.mu.Lock()
+	pools := slices.Sorted(maps.Keys(sc.pools))
+	sc.mu.Unlock()
+	records := make(map[string][]*fleetv1.ScalingDecision)
+	var errs []string
+	for _, pool := range pools {
+		rec, err := sc.tickPool(pool, now)
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("pool %s: %v", pool, err))
+		}
+		if rec != nil {
+			records[pool] = append(records[pool], rec)
+		}
+	}
+	if err := sc.store.addScalingDecisions(records, now); err != nil {
+		errs = append(errs, fmt.Sprintf("recording decisions: %v", err))
+	}
+	select {
+	case sc.kick <- struct{}{}:
+	default:
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// tickPool decides one pool and applies the decision; it returns the decision when it is worth
+// recording (it changes the size, or differs from the last one recorded).
+func (sc *scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision, error) {
+	nodes := sc.reg.list(&fleetv1.ListNodesRequest{Pool: pool})
+	modelErr := sc.feedModel(pool, now)
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	ps := sc.pools[pool]
+	if ps == nil {
+		return nil, nil
+	}
+	sc.checkDrainsLocked(pool, ps, nodes, now)
+	snap := snapshotForScaling(ps, nodes, now)
+	if !ps.started {
+		// A fresh scaler has no history: hold scale-downs for one window, as if the current
+		// size had been recommended now.
+		ps.state.Recommendations = append(ps.state.Recommendations, scaling.Sample{Time: now, Nodes: snap.Current})
+		ps.started = true
+	}
+	if ps.policy.Predictive.Enabled {
+		floor, fc := scaling.PredictFloor(ps.policy, ps.model)
+		snap.Floor = floor
+		ps.forecast = forecastToProto(fc, floor)
+	} else {
+		ps.forecast = &fleetv1.ScalingForecast{Status: "predictive scaling is off"}
+	}
+	d, next := scaling.Decide(ps.policy, ps.state, snap)
+	ps.state = next
+	ps.wake = false
+	dec := decisionToProto(d, snap.Ready)
+	ps.last = dec
+	var rec *fleetv1.ScalingDecision
+	if d.Desired != d.Current || !sameDecision(ps.recorded, dec) {
+		rec, ps.recorded = dec, dec
+		sc.log.Info("scaling decision", "pool", pool, "current", d.Current, "desired", d.Desired, "reason", d.Reason)
+	}
+	if d.Desired != d.Current {
+		sc.applyLocked(pool, ps, d, nodes, now)
+	}
+	return rec, modelErr
+}
+
+// sameDecision reports whether two decisions agree on everything but time and wording.
+func sameDecision(a, b *fleetv1.ScalingDecision) bool {
+	return a != nil && b != nil && a.GetCurrent() == b.GetCurrent() && a.GetDesired() == b.GetDesired() &&
+		a.GetRecommended() == b.GetRecommended() && a.GetLimit() == b.GetLimit() && a.GetReady() == b.GetReady()
+}
+
+// counts reports whether a node counts toward its pool's size (it is neither leaving nor gone)
+// and whether it carries load.
+func counts(n *fleetv1.Node) (counted, ready bool) {
+	switch n.GetState() {
+	case fleetv1.NodeState_NODE_STATE_READY:
+		return true, true
+	case fleetv1.NodeState_NODE_STATE_UNHEALTHY, fleetv1.NodeState_NODE_STATE_DISCONNECTED:
+		return true, false
+	}
+	return false, false
+}
+
+// snapshotForScaling builds a pool's snapshot: its size in nodes (or instances) counting nodes
+// asked of the hook that have not registered yet, and each metric from the ready nodes' fresh
+// reports. Per-node metrics are averages per ready node (per ready instance with instances);
+// latency, time to first token and error rate are pool-wide, weighted by requests. An agent
+// report without a request section counts as idle; latency and TTFT are missing without
+// requests that measured them.
+func snapshotForScaling(ps *poolScaling, nodes []*fleetv1.Node, now time.Time) scaling.Snapshot {
+	snap := scaling.Snapshot{Now: now, Wake: ps.wake, Observed: map[scaling.Metric]float64{}}
+	var (
+		readyNodes, hosts, apps                     int
+		cpu, mem, inFlight, queue, rps, tokens      float64
+		requests, errs                              uint64
+		latencyWeighted, ttftWeighted, ttftRequests float64
+	)
+	for _, n := range nodes {
+		counted, ready := counts(n)
+		if !counted || ps.removing[n.GetId()] {
+			continue
+		}
+		units := 1
+		if ps.act.instances {
+			units = ps.instanceCount(n.GetId())
+		}
+		snap.Current += units
+		if !ready {
+			snap.Nodes = append(snap.Nodes, victimOf(n))
+			continue
+		}
+		snap.Ready += units
+		readyNodes++
+		snap.Nodes = append(snap.Nodes, victimOf(n))
+		rep := n.GetLastReport()
+		if rep == nil || now.Sub(rep.GetTime().AsTime()) > freshness(n) {
+			continue
+		}
+		if h := rep.GetHost(); h != nil {
+			hosts++
+			cpu += h.GetCpuPercent()
+			mem += h.GetMemoryUsedPercent()
+		}
+		app := rep.GetApp()
+		apps++
+		inFlight += float64(app.GetInFlight())
+		queue += float64(app.GetQueueLength())
+		rps += app.GetRequestsPerSecond()
+		if w := rep.GetWindow().AsDuration(); w > 0 {
+			tokens += float64(app.GetInputTokens()+app.GetOutputTokens()) / w.Seconds()
+		}
+		requests += app.GetRequests()
+		errs += app.GetErrors()
+		latencyWeighted += app.GetLatencyP95Ms() * float64(app.GetRequests())
+		if t := app.GetTtftP95Ms(); t > 0 {
+			ttftWeighted += t * float64(app.GetRequests())
+			ttftRequests += float64(app.GetRequests())
+		}
+	}
+	if ps.act.instances {
+		snap.Nodes = nil // instances are spread over hosts, not chosen one by one
+	}
+	if l := ps.launch; !ps.act.instances && l.desired > snap.Current && now.Before(l.until) {
+		snap.Current = l.desired
+	}
+	perUnit := func(sum float64, reporting int) float64 {
+		// The average per reporting node, spread over the ready units.
+		return sum / float64(reporting) * float64(readyNodes) / float64(max(snap.Ready, 1))
+	}
+	if hosts > 0 {
+		snap.Observed[scaling.MetricCPU] = cpu / float64(hosts)
+		snap.Observed[scaling.MetricMemory] = mem / float64(hosts)
+	}
+	if apps > 0 {
+		snap.Observed[scaling.MetricInFlight] = perUnit(inFlight, apps)
+		snap.Observed[scaling.MetricQueue] = perUnit(queue, apps)
+		snap.Observed[scaling.MetricRPS] = perUnit(rps, apps)
+		snap.Observed[scaling.MetricTokens] = perUnit(tokens, apps)
+		snap.Observed[scaling.MetricErrorRate] = 0
+	}
+	if requests > 0 {
+		snap.Observed[scaling.MetricLatencyP95] = latencyWeighted / float64(requests)
+		snap.Observed[scaling.MetricErrorRate] = float64(errs) / float64(requests)
+	}
+	if ttftRequests > 0 {
+		snap.Observed[scaling.MetricTTFT] = ttftWeighted / ttftRequests
+	}
+	return snap
+}
+
+// freshness is how old a node's last report may be to count: three report intervals, at least 15 s.
+func freshness(n *fleetv1.Node) time.Duration {
+	return max(3*n.GetReportInterval().AsDuration(), 15*time.Second)
+}
+
+func victimOf(n *fleetv1.Node) scaling.Node {
+	_, ready := counts(n)
+	return scaling.Node{
+		ID: n.GetId(), Ready: ready, HourlyPrice: n.GetHourlyPrice(), Spot: n.GetLabels()["spot"] == "true",
+		Load: float64(n.GetLastReport().GetApp().GetInFlight()), Started: n.GetFirstSeen().AsTime(),
+	}
+}
+
+// instanceCount is the number of instances the scaler last asked a host to run, 1 when it never
+// did.
+func (ps *poolScaling) instanceCount(id string) int {
+	if n, ok := ps.instances[id]; ok {
+		return n
+	}
+	return 1
+}
+
+// applyLocked carries out a decision that changes the size.
+func (sc *scaler) applyLocked(pool string, ps *poolScaling, d scaling.Decision, nodes []*fleetv1.Node, now time.Time) {
+	switch {
+	case ps.act.instances:
+		sc.scaleInstancesLocked(pool, ps, d, nodes, now)
+	case ps.act.hook != "":
+		job := &hookJob{actuator: "exec_hook", current: d.Current, desired: d.Desired, state: actPending, time: now}
+		if d.Desired > d.Current {
+			ps.launch = launch{desired: d.Desired, until: now.Add(max(2*ps.policy.Predictive.LeadTime, minProvisionTimeout))}
+		} else {
+			ps.launch.desired = min(ps.launch.desired, d.Desired)
+			reason := fmt.Sprintf("scale-down of pool %s: %d → %d", pool, d.Current, d.Desired)
+			for _, id := range d.Victims {
+				if err := sc.drainLocked(id, reason); err != nil {
+					sc.log.Error("draining a scale-down victim failed; removing it without a drain", "pool", pool, "node", id, "err", err)
+				}
+				ps.removing[id] = true
+			}
+			if len(d.Victims) > 0 {
+				job.victims, job.state = d.Victims, actWaitingDrain
+				job.detail = "draining " + strings.Join(d.Victims, ", ")
+			}
+		}
+		if ps.job != nil && ps.job.state == actRunning {
+			ps.queued = job
+		} else {
+			ps.job = job
+		}
+	}
+}
+
+// drainLocked takes a node out of routing and asks its agent to drain, as FleetService.DrainNode
+// does.
+func (sc *scaler) drainLocked(id, reason string) error {
+	params := map[string]string{command.ParamTimeout: defaultDrainTimeout.String()}
+	if _, err := sc.cmds.create(id, fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, defaultCommandTimeout+defaultDrainTimeout, "scaling", reason); err != nil {
+		return err
+	}
+	return sc.reg.setDrain(id, true, false, "drain requested: "+reason)
+}
+
+// checkDrainsLocked moves a job whose victims have all drained (or left) on to the hook.
+func (sc *scaler) checkDrainsLocked(pool string, ps *poolScaling, nodes []*fleetv1.Node, now time.Time) {
+	for _, j := range []*hookJob{ps.job, ps.queued} {
+		if j == nil || j.state != actWaitingDrain {
+			continue
+		}
+		done := true
+		for _, id := range j.victims {
+			i := slices.IndexFunc(nodes, func(n *fleetv1.Node) bool { return n.GetId() == id })
+			if i < 0 {
+				continue
+			}
+			switch nodes[i].GetState() {
+			case fleetv1.NodeState_NODE_STATE_DRAINED, fleetv1.NodeState_NODE_STATE_DOWN, fleetv1.NodeState_NODE_STATE_DISCONNECTED:
+			default:
+				done = false
+			}
+		}
+		if done {
+			j.state, j.time, j.detail = actPending, now, "drained "+strings.Join(j.victims, ", ")
+			sc.log.Info("scale-down victims drained; running the hook", "pool", pool, "victims", j.victims)
+		}
+	}
+}
+
+// scaleInstancesLocked spreads the desired instances over the ready hosts, each within its
+// maximum (the max_instances label, else the policy's), and sends a scale command to every
+// host whose count changes.
+func (sc *scaler) scaleInstancesLocked(pool string, ps *poolScaling, d scaling.Decision, nodes []*fleetv1.Node, now time.Time) {
+	var hosts []*fleetv1.Node
+	for _, n := range nodes {
+		if _, ready := counts(n); ready {
+			hosts = append(hosts, n)
+		}
+	}
+	capOf := func(n *fleetv1.Node) int {
+		if v, err := strconv.Atoi(n.GetLabels()["max_instances"]); err == nil && v >= 0 && v <= command.MaxInstances {
+			return v
+		}
+		return ps.act.maxInstances
+	}
+	want := make(map[string]int, len(hosts))
+	left := d.Desired
+	for progress := true; left > 0 && progress; {
+		progress = false
+		for _, h := range hosts {
+			if left > 0 && want[h.GetId()] < capOf(h) {
+				want[h.GetId()]++
+				left--
+				progress = true
+			}
+		}
+	}
+	var sent []string
+	var failed []string
+	reason := fmt.Sprintf("scaling pool %s: %d → %d instances", pool, d.Current, d.Desired)
+	for _, h := range hosts {
+		id := h.GetId()
+		if want[id] == ps.instanceCount(id) {
+			continue
+		}
+		params := map[string]string{command.ParamInstances: strconv.Itoa(want[id])}
+		if _, err := sc.cmds.create(id, fleetv1.CommandKind_COMMAND_KIND_SCALE, params, defaultCommandTimeout, "scaling", reason); err != nil {
+			failed = append(failed, fmt.Sprintf("%s: %v", id, err))
+			continue
+		}
+		ps.instances[id] = want[id]
+		sent = append(sent, fmt.Sprintf("%s=%d", id, want[id]))
+	}
+	job := &hookJob{actuator: "instances", current: d.Current, desired: d.Desired, state: actSucceeded, time: now,
+		detail: "scale commands: " + strings.Join(sent, " ")}
+	if left > 0 {
+		job.detail += fmt.Sprintf("; %d instances have no room on the ready hosts", left)
+	}
+	if len(failed) > 0 {
+		job.state, job.detail = actFailed, job.detail+"; failed: "+strings.Join(failed, "; ")
+		job.next = now
+	}
+	ps.job = job
+}
+
+// feedModel brings a pool's forecast model up to the last complete minute from the request
+// rollups; the first call learns from the whole retained history.
+func (sc *scaler) feedModel(pool string, now time.Time) error {
+	sc.mu.Lock()
+	ps := sc.pools[pool]
+	if ps == nil || !ps.policy.Predictive.Enabled {
+		sc.mu.Unlock()
+		return nil
+	}
+	model, pr := ps.model, ps.policy.Predictive
+	sc.mu.Unlock()
+
+	end := now.Truncate(time.Minute)
+	from := now.Add(-sc.stats.retention)
+	if model != nil {
+		from = model.Next()
+		if !from.Before(end) {
+			return nil
+		}
+	}
+	byNode, err := sc.stats.window(pool, from)
+	if err != nil {
+		return err
+	}
+	loads := make(map[int64]float64)
+	for _, ws := range byNode {
+		for _, w := range ws {
+			v := float64(w.Requests)
+			if pr.Metric == scaling.MetricTokens {
+				v = float64(w.InputTokens + w.OutputTokens)
+			}
+			loads[w.Start.Unix()/60] += v / 60
+		}
+	}
+	if model == nil {
+		if len(loads) == 0 {
+			return nil
+		}
+		model = scaling.NewModel(time.Unix(slices.Min(slices.Collect(maps.Keys(loads)))*60, 0), pr.Horizon)
+	}
+	for m := model.Next(); m.Before(end); m = model.Next() {
+		model.Observe(loads[m.Unix()/60])
+	}
+	sc.mu.Lock()
+	if ps := sc.pools[pool]; ps != nil && ps.policy.Predictive == pr {
+		ps.model = model
+	}
+	sc.mu.Unlock()
+	return nil
+}
+
+func forecastToProto(fc scaling.Forecast, floor scaling.Floor) *fleetv1.ScalingForecast {
+	out := &fleetv1.ScalingForecast{Ready: fc.Ready, Status: fc.Status, Load: fc.Load, Floor: uint32(floor.Nodes)}
+	if fc.HasMAPE {
+		out.Mape = &fc.MAPE
+	}
+	return out
+}
+
+func decisionToProto(d scaling.Decision, ready int) *fleetv1.ScalingDecision {
+	out := &fleetv1.ScalingDecision{
+		Time: timestamppb.New(d.Time), Current: uint32(d.Current), Desired: uint32(d.Desired), Ready: uint32(ready),
+		Recommended: uint32(d.Recommended), Limit: d.Limit, Victims: d.Victims, Reason: d.Reason,
+	}
+	if d.CooldownLeft > 0 {
+		out.CooldownLeft = durationpb.New(d.CooldownLeft)
+	}
+	for _, p := range d.Proposals {
+		out.Proposals = append(out.Proposals, &fleetv1.ScalingProposal{
+			Source: p.Source, Observed: p.Observed, Target: p.Target, Nodes: uint32(p.Nodes), Note: p.Note,
+		})
+	}
+	return out
+}

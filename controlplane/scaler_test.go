@@ -1,0 +1,264 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// scalerRig is a scaler on a real store, registry and command queue, with a settable clock.
+type scalerRig struct {
+	sc   *scaler
+	reg  *registry
+	cmds *commandQueue
+	mu   sync.Mutex
+	t    time.Time
+}
+
+func (r *scalerRig) now() time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.t
+}
+
+func (r *scalerRig) advance(d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.t = r.t.Add(d)
+}
+
+func newScalerRig(t *testing.T, hookDir string) *scalerRig {
+	t.Helper()
+	st, err := openStore(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.close() })
+	r := &scalerRig{t: testNow}
+	r.reg = newRegistry(r.now, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 16)
+	r.cmds = newCommandQueue(r.now, st, time.Hour, 16)
+	stats := newRequestStats(r.now, st, 24*time.Hour)
+	r.sc, err = newScaler(r.now, slog.New(slog.DiscardHandler), r.reg, stats, r.cmds, st, hookDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func (r *scalerRig) setPolicy(t *testing.T, pool string, pb *fleetv1.ScalingPolicy) {
+	t.Helper()
+	p, act, err := scalingPolicyFromProto(pb, r.sc.hookDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.sc.setPolicy(pool, scalingPolicyToProto(p, act), p, act)
+}
+
+// addNode attaches a ready node of pool reporting rps requests/s.
+func (r *scalerRig) addNode(t *testing.T, id, pool string, rps float64) {
+	t.Helper()
+	h := &fleetv1.Hello{NodeId: id, InstanceId: "i", Pool: pool, ReportInterval: durationpb.New(time.Second)}
+	s, _, err := r.reg.attach(h, "peer", func(error) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &fleetv1.MetricsReport{Seq: 1, Time: timestamppb.New(r.now()), App: &fleetv1.AppMetrics{RequestsPerSecond: rps}}
+	if _, _, err := r.reg.applyReport(s, rep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (r *scalerRig) job(pool string) hookJob {
+	r.sc.mu.Lock()
+	defer r.sc.mu.Unlock()
+	if j := r.sc.pools[pool].job; j != nil {
+		return *j
+	}
+	return hookJob{}
+}
+
+func (r *scalerRig) last(pool string) *fleetv1.ScalingDecision {
+	r.sc.mu.Lock()
+	defer r.sc.mu.Unlock()
+	return r.sc.pools[pool].last
+}
+
+func executable(t *testing.T, dir, name, script string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestScalerWakeScalesAnEmptyPoolAtOnce: wake on an empty scale-to-zero pool makes Run tick at
+// once (no reconcile tick here) and asks the hook for the wake size.
+func TestScalerWakeScalesAnEmptyPoolAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	r := newScalerRig(t, dir)
+	hook := executable(t, dir, "ok.sh", "#!/bin/sh\nexit 0\n")
+	r.setPolicy(t, "idle", &fleetv1.ScalingPolicy{Min: proto.Uint32(0), Max: 5, WakeSize: 2,
+		Targets: []*fleetv1.ScalingTarget{{Metric: "requests_per_second_per_node", Value: 10}}, Actuator: &fleetv1.ScalingActuator{ExecHook: hook}})
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.last("idle"); d.GetCurrent() != 0 || d.GetDesired() != 0 {
+		t.Fatalf("idle empty pool: %v", d)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.sc.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	if _, ok := r.sc.wake("idle"); !ok {
+		t.Fatal("wake of a scaled pool says it has no policy")
+	}
+	if _, ok := r.sc.wake("no-such-pool"); ok {
+		t.Fatal("wake of an unscaled pool says it has a policy")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for r.job("idle").state != actSucceeded {
+		if time.Now().After(deadline) {
+			t.Fatalf("no hook run after wake: job %+v, decision %v", r.job("idle"), r.last("idle"))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if j, d := r.job("idle"), r.last("idle"); j.desired != 2 || d.GetDesired() != 2 || !strings.Contains(d.GetReason(), "wake proposes 2") {
+		t.Fatalf("job %+v decision %v, want a wake to 2", j, d)
+	}
+	// The launched nodes count until they register: the next tick does not ask again.
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.last("idle"); d.GetCurrent() != 2 || d.GetDesired() != 2 {
+		t.Fatalf("after the launch: %v", d)
+	}
+}
+
+// TestScalerHookFailureRetriesWithBackoff: a failing hook is surfaced in the status with its exit
+// status and output, and retried after a backoff until it succeeds.
+func TestScalerHookFailureRetriesWithBackoff(t *testing.T) {
+	dir := t.TempDir()
+	r := newScalerRig(t, dir)
+	r.sc.retryBase = 20 * time.Millisecond
+	count := filepath.Join(t.TempDir(), "count")
+	hook := executable(t, dir, "flaky.sh", fmt.Sprintf("#!/bin/sh\necho x >> %s\n[ $(wc -l < %s) -ge 3 ] && exit 0\necho cloud quota exceeded >&2\nexit 7\n", count, count))
+	r.setPolicy(t, "web", &fleetv1.ScalingPolicy{Max: 5, Targets: []*fleetv1.ScalingTarget{{Metric: "requests_per_second_per_node", Value: 10}},
+		Actuator: &fleetv1.ScalingActuator{ExecHook: hook}})
+	r.addNode(t, "w1", "web", 30)
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.last("web"); d.GetDesired() != 3 {
+		t.Fatalf("decision %v, want 1 → 3", d)
+	}
+	ctx := context.Background()
+	r.sc.runDueHooks(ctx)
+	j := r.job("web")
+	if j.state != actFailed || j.attempts != 1 || j.detail != "exit 7: cloud quota exceeded" || !j.next.Equal(r.now().Add(20*time.Millisecond)) {
+		t.Fatalf("after one failure: %+v", j)
+	}
+	st, _ := r.sc.status("web")
+	if st.GetActuation().GetState() != actFailed || st.GetActuation().GetNextAttempt() == nil {
+		t.Fatalf("status does not surface the failure: %v", st.GetActuation())
+	}
+	if wait := r.sc.runDueHooks(ctx); wait != 20*time.Millisecond || r.job("web").attempts != 1 {
+		t.Fatalf("retried before the backoff: wait %s, job %+v", wait, r.job("web"))
+	}
+	r.advance(20 * time.Millisecond)
+	r.sc.runDueHooks(ctx)
+	if j := r.job("web"); j.attempts != 2 || !j.next.Equal(r.now().Add(40*time.Millisecond)) {
+		t.Fatalf("second failure should double the backoff: %+v", j)
+	}
+	r.advance(40 * time.Millisecond)
+	r.sc.runDueHooks(ctx)
+	if j := r.job("web"); j.state != actSucceeded || j.attempts != 3 {
+		t.Fatalf("third attempt: %+v", j)
+	}
+}
+
+// TestScalerInstancesSpreadOverHosts: with the instances actuator, the desired instances are
+// spread over the ready hosts within each one's maximum, by scale commands.
+func TestScalerInstancesSpreadOverHosts(t *testing.T) {
+	r := newScalerRig(t, "")
+	r.setPolicy(t, "gpu", &fleetv1.ScalingPolicy{Min: proto.Uint32(1), Max: 20,
+		Targets:  []*fleetv1.ScalingTarget{{Metric: "requests_per_second_per_node", Value: 10}},
+		ScaleUp:  &fleetv1.ScalingBehavior{Unlimited: true},
+		Actuator: &fleetv1.ScalingActuator{Instances: true, MaxInstancesPerNode: 3}})
+	// Two hosts at one instance each carry 100 requests/s: 10 instances wanted, 6 fit.
+	r.addNode(t, "g1", "gpu", 50)
+	r.addNode(t, "g2", "gpu", 50)
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if d := r.last("gpu"); d.GetCurrent() != 2 || d.GetDesired() != 10 {
+		t.Fatalf("decision %v, want 2 → 10 instances", d)
+	}
+	cmds := r.cmds.list(&fleetv1.ListCommandsRequest{})
+	got := map[string]string{}
+	for _, c := range cmds {
+		if c.GetCommand().GetKind() == fleetv1.CommandKind_COMMAND_KIND_SCALE {
+			got[c.GetNodeId()] = c.GetCommand().GetParams()["instances"]
+		}
+	}
+	if len(got) != 2 || got["g1"] != "3" || got["g2"] != "3" {
+		t.Fatalf("scale commands %v, want 3 instances on each host", got)
+	}
+	if j := r.job("gpu"); j.state != actSucceeded || !strings.Contains(j.detail, "4 instances have no room") {
+		t.Fatalf("actuation %+v", j)
+	}
+}
+
+// TestScalerPredictiveLearnsFromRollups: the forecast model learns the pool's per-minute load
+// from the request rollups, and the status says it is off until it has enough history.
+func TestScalerPredictiveLearnsFromRollups(t *testing.T) {
+	r := newScalerRig(t, "")
+	r.setPolicy(t, "web", &fleetv1.ScalingPolicy{Max: 10,
+		Targets:    []*fleetv1.ScalingTarget{{Metric: "requests_per_second_per_node", Value: 10}},
+		Predictive: &fleetv1.PredictiveScaling{Enabled: true}})
+	for m := range 30 {
+		at := r.now().Add(time.Duration(m) * time.Minute)
+		rep := &fleetv1.MetricsReport{Time: timestamppb.New(at), App: &fleetv1.AppMetrics{Requests: 600}}
+		if err := r.sc.stats.add("web", "w1", rep); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.advance(30*time.Minute + 30*time.Second)
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	st, _ := r.sc.status("web")
+	r.sc.mu.Lock()
+	minutes := r.sc.pools["web"].model.Minutes()
+	r.sc.mu.Unlock()
+	if minutes != 30 || st.GetForecast().GetReady() || st.GetForecast().GetStatus() != "off until enough history: 30 of 2880 minutes" {
+		t.Fatalf("model minutes %d, forecast %v", minutes, st.GetForecast())
+	}
+	r.advance(2 * time.Minute)
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	r.sc.mu.Lock()
+	minutes = r.sc.pools["web"].model.Minutes()
+	r.sc.mu.Unlock()
+	if minutes != 32 {
+		t.Fatalf("model minutes %d after two more minutes, want 32", minutes)
+	}
+}

@@ -1,0 +1,104 @@
+package controlplane
+
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// Limits of ListDecisions.
+const (
+	defaultDecisionLimit = 50
+	maxDecisionLimit     = 1000
+)
+
+// scalingService implements ScalingService on the scaler.
+type scalingService struct {
+	fleetv1.UnimplementedScalingServiceServer
+	sc *scaler
+}
+
+// GetPolicy returns a pool's policy with every default filled in.
+func (s *scalingService) GetPolicy(_ context.Context, req *fleetv1.ScalingServiceGetPolicyRequest) (*fleetv1.ScalingServiceGetPolicyResponse, error) {
+	pool, err := scalingPool(req.GetPool())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	p := s.sc.policy(pool)
+	if p == nil {
+		return nil, noScalingPolicy(pool)
+	}
+	return &fleetv1.ScalingServiceGetPolicyResponse{Pool: pool, Policy: p}, nil
+}
+
+// SetPolicy validates and stores a pool's policy; it applies from the next tick.
+func (s *scalingService) SetPolicy(_ context.Context, req *fleetv1.ScalingServiceSetPolicyRequest) (*fleetv1.ScalingServiceSetPolicyResponse, error) {
+	pool, err := scalingPool(req.GetPool())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if req.GetPolicy() == nil {
+		return nil, toStatus(invalidf("policy is required"))
+	}
+	p, act, err := scalingPolicyFromProto(req.GetPolicy(), s.sc.hookDir)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	pb := scalingPolicyToProto(p, act)
+	if err := s.sc.store.putScalingPolicy(pool, pb); err != nil {
+		return nil, toStatus(err)
+	}
+	s.sc.setPolicy(pool, pb, p, act)
+	return &fleetv1.ScalingServiceSetPolicyResponse{Policy: pb}, nil
+}
+
+// GetStatus returns the pool's latest decision, forecast and actuation.
+func (s *scalingService) GetStatus(_ context.Context, req *fleetv1.ScalingServiceGetStatusRequest) (*fleetv1.ScalingServiceGetStatusResponse, error) {
+	pool, err := scalingPool(req.GetPool())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	st, ok := s.sc.status(pool)
+	if !ok {
+		return nil, noScalingPolicy(pool)
+	}
+	return st, nil
+}
+
+// ListDecisions returns the pool's recorded decisions, newest first.
+func (s *scalingService) ListDecisions(_ context.Context, req *fleetv1.ScalingServiceListDecisionsRequest) (*fleetv1.ScalingServiceListDecisionsResponse, error) {
+	pool, err := scalingPool(req.GetPool())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	limit := int(req.GetLimit())
+	switch {
+	case limit == 0:
+		limit = defaultDecisionLimit
+	case limit > maxDecisionLimit:
+		return nil, toStatus(invalidf("limit: %d must be at most %d", limit, maxDecisionLimit))
+	}
+	ds, err := s.sc.store.listScalingDecisions(pool, limit)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ScalingServiceListDecisionsResponse{Decisions: ds}, nil
+}
+
+// scalingPool validates a pool name; empty means the default pool.
+func scalingPool(pool string) (string, error) {
+	if pool == "" {
+		return defaultPool, nil
+	}
+	if !validID(pool) {
+		return "", invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", truncate(pool))
+	}
+	return pool, nil
+}
+
+func noScalingPolicy(pool string) error {
+	return status.Errorf(codes.NotFound, "pool %q has no scaling policy; set one with fleetctl scale policy set %s", pool, pool)
+}
