@@ -49,7 +49,7 @@ type commander struct {
 
 	mu          sync.Mutex
 	actions     map[command.Kind]Action // replaced in part by a reload
-	accepted    map[string]bool // accepted by this process and not finished
+	accepted    map[string]bool         // accepted by this process and not finished
 	draining    bool
 	cancelDrain context.CancelFunc
 }
