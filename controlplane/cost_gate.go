@@ -12,6 +12,10 @@ import (
 // request's real cost still reaches the ledger through its agent's reports.
 const holdTTL = 5 * time.Minute
 
+// settleLag is how long a settled cost counts on its own before the ledger is trusted to show
+// it: an agent report interval, a reconcile interval and a wide margin.
+const settleLag = time.Minute
+
 // reservation is spend held for one routed request against the hard budgets covering it.
 // Settle or release it exactly once.
 type reservation struct {
@@ -31,7 +35,7 @@ type budgetGate struct {
 	res *cost.Reservations
 }
 
-func newBudgetGate() *budgetGate { return &budgetGate{res: cost.NewReservations()} }
+func newBudgetGate() *budgetGate { return &budgetGate{res: cost.NewReservations(settleLag)} }
 
 // reserve holds estimateUSD for a request to pool running program. When a hard budget covering
 // it is exhausted and names a fallback pool with room, the hold is made there and fallbackPool

@@ -145,7 +145,7 @@ func TestLedgerRestartNoDoubleCount(t *testing.T) {
 	hit := miss
 	hit.Cache = reqstats.CacheHit
 	// Table-priced: 1e5 in × 10 + 1e4 out × 30 per million = 1.3 USD.
-	tabled := reqstats.Event{Program: "sum", Model: "table-model", InputTokens: 100_000, OutputTokens: 10_000, Cache: reqstats.CacheMiss, Latency: time.Millisecond}
+	tabled := tabledEvent("sum")
 
 	r.run(20 * time.Minute) // 10:50
 	r.traffic("a", "n1", 1, miss, miss, hit)
@@ -202,4 +202,10 @@ func TestLedgerOutageGap(t *testing.T) {
 	if got := r.report(fleetv1.CostGroupBy_COST_GROUP_BY_NODE)["n1"].GetHostUsd(); !approx(got, want) {
 		t.Fatalf("host cost %v, want %v (the outage beyond %s unbilled)", got, want, hostMaxGap)
 	}
+}
+
+// tabledEvent is a request the agent cannot price and the table prices at 1.3 USD:
+// 1e5 input tokens × 10 + 1e4 output tokens × 30 per million.
+func tabledEvent(program string) reqstats.Event {
+	return reqstats.Event{Program: program, Model: "table-model", InputTokens: 100_000, OutputTokens: 10_000, Cache: reqstats.CacheMiss, Latency: time.Millisecond}
 }
