@@ -59,10 +59,16 @@ func usageOf(b reqstats.Breakdown) cost.Usage {
 		CacheHits: b.CacheHits, CacheMisses: b.CacheMisses, CostUSD: b.CostUSD, SavedUSD: b.SavedUSD}
 }
 
+// agentPriced reports whether the agent priced a breakdown's tokens (or it had none).
+func agentPriced(u cost.Usage) bool {
+	return u.CostUSD > 0 || u.SavedUSD > 0 || u.InputTokens+u.OutputTokens == 0
+}
+
 // tokenEntries prices the rollups of whole hours into ledger entries: one per hour, pool, node
-// and model, and one per hour, pool, node and program. Models are priced by cost.TokenAmount. A
-// program the agent did not price gets the share of its minute's model cost that its tokens
-// are of the minute's tokens.
+// and model, and one per hour, pool, node and program. Models are priced by cost.TokenAmount.
+// The programs the agent did not price share the minute's cost of the models the agent did not
+// price, by their tokens: exact when those programs used only those models, an estimate when a
+// minute mixes programs and models priced on both sides.
 func tokenEntries(mins map[rollupKey]reqstats.Window, prices cost.Table) map[ledgerKey]cost.Amount {
 	out := make(map[ledgerKey]cost.Amount)
 	add := func(k ledgerKey, a cost.Amount) {
@@ -72,22 +78,30 @@ func tokenEntries(mins map[rollupKey]reqstats.Window, prices cost.Table) map[led
 	}
 	for rk, w := range mins {
 		hour := rk.minute / 60
-		var window cost.Amount
+		var tabled cost.Amount // the models the agent did not price
 		for _, b := range w.Models {
 			mp, ok := prices.Models[b.Name]
-			a := cost.TokenAmount(usageOf(b), mp, ok)
-			window.Add(a)
+			u := usageOf(b)
+			a := cost.TokenAmount(u, mp, ok)
+			if !agentPriced(u) {
+				tabled.Add(a)
+			}
 			add(ledgerKey{hour: hour, pool: rk.pool, node: rk.node, dim: cost.DimModel, name: b.Name}, a)
 		}
-		tokens := w.InputTokens + w.OutputTokens
+		var unpricedTokens uint64 // tokens of the programs the agent did not price
+		for _, b := range w.Programs {
+			if !agentPriced(usageOf(b)) {
+				unpricedTokens += b.InputTokens + b.OutputTokens
+			}
+		}
 		for _, b := range w.Programs {
 			u := usageOf(b)
 			a := cost.Amount{Requests: u.Requests, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheHits: u.CacheHits, CacheMisses: u.CacheMisses,
 				USD: u.CostUSD, SavedUSD: u.SavedUSD}
-			if u.CostUSD == 0 && u.SavedUSD == 0 && tokens > 0 {
-				share := float64(u.InputTokens+u.OutputTokens) / float64(tokens)
-				a.USD, a.SavedUSD = window.USD*share, window.SavedUSD*share
-				a.UnpricedTokens = uint64(float64(window.UnpricedTokens)*share + 0.5)
+			if !agentPriced(u) && unpricedTokens > 0 {
+				share := float64(u.InputTokens+u.OutputTokens) / float64(unpricedTokens)
+				a.USD, a.SavedUSD = tabled.USD*share, tabled.SavedUSD*share
+				a.UnpricedTokens = uint64(float64(tabled.UnpricedTokens)*share + 0.5)
 			}
 			add(ledgerKey{hour: hour, pool: rk.pool, node: rk.node, dim: cost.DimProgram, name: b.Name}, a)
 		}
