@@ -337,3 +337,62 @@ func TestBudgetAlerts(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestRecommendations: an on-demand node of an interruption-tolerant pool gets the spot
+// recommendation with its savings, a model with a cheaper alternative the cheaper-model one;
+// dismissing and marking done hide them (include_closed shows them) and survive a restart.
+func TestRecommendations(t *testing.T) {
+	cfg := fleettest.FastConfig(t)
+	cp := fleettest.StartControlPlane(t, cfg)
+	c := costClient(t, cp)
+	ctx := context.Background()
+	prices := &fleetv1.Prices{
+		Instances: costPrices.GetInstances(),
+		Models: []*fleetv1.ModelPrice{
+			{Model: "table", InputPerMtok: 10, OutputPerMtok: 30, Alternative: "cheap"},
+			{Model: "cheap", InputPerMtok: 1, OutputPerMtok: 3},
+		},
+	}
+	if _, err := c.SetPrices(ctx, &fleetv1.SetPricesRequest{Prices: prices}); err != nil {
+		t.Fatal(err)
+	}
+	a := connectCostAgent(t, cp, &fleetv1.Hello{NodeId: "b1", Pool: "batch", InstanceType: "m.test", Labels: map[string]string{"interruption-tolerant": "true"}}, time.Now)
+	a.send(tableReq("sum"))
+	var recs *fleetv1.ListRecommendationsResponse
+	fleettest.Eventually(t, 10*time.Second, "spot and cheaper-model recommendations", func() bool {
+		var err error
+		recs, err = c.ListRecommendations(ctx, &fleetv1.ListRecommendationsRequest{})
+		return err == nil && len(recs.GetRecommendations()) == 2
+	})
+	byID := map[string]*fleetv1.Recommendation{}
+	for _, r := range recs.GetRecommendations() {
+		byID[r.GetId()] = r
+	}
+	spot := byID["spot:batch"]
+	if spot == nil || !near(spot.GetMonthlySavingsUsd(), (36-12)*730) || spot.GetState() != fleetv1.RecommendationState_RECOMMENDATION_STATE_OPEN || len(spot.GetEvidence()) != 2 {
+		t.Fatalf("spot recommendation %v", spot)
+	}
+	if m := byID["cheaper-model:table"]; m == nil || m.GetMonthlySavingsUsd() <= 0 || !strings.Contains(m.GetSummary(), "cheap") {
+		t.Fatalf("cheaper-model recommendation %v", m)
+	}
+	for id, st := range map[string]fleetv1.RecommendationState{
+		"spot:batch": fleetv1.RecommendationState_RECOMMENDATION_STATE_DISMISSED, "cheaper-model:table": fleetv1.RecommendationState_RECOMMENDATION_STATE_DONE,
+	} {
+		r, err := c.UpdateRecommendation(ctx, &fleetv1.UpdateRecommendationRequest{Id: id, State: st})
+		if err != nil || r.GetRecommendation().GetState() != st {
+			t.Fatalf("update %s: %v %v", id, r, err)
+		}
+	}
+	cp.Stop(t)
+	cfg.GRPCListen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0"
+	cp = fleettest.StartControlPlane(t, cfg)
+	c = costClient(t, cp)
+	fleettest.Eventually(t, 10*time.Second, "recommendations after the restart", func() bool {
+		all, err := c.ListRecommendations(ctx, &fleetv1.ListRecommendationsRequest{IncludeClosed: true})
+		return err == nil && len(all.GetRecommendations()) == 2
+	})
+	openRecs, err := c.ListRecommendations(ctx, &fleetv1.ListRecommendationsRequest{})
+	if err != nil || len(openRecs.GetRecommendations()) != 0 || openRecs.GetMonthlySavingsUsd() != 0 {
+		t.Fatalf("closed recommendations still listed: %v %v", openRecs, err)
+	}
+}
