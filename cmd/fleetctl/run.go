@@ -123,6 +123,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parseCmd(g, args[1:])
 	case "pools":
 		return parsePools(g, args[1:])
+	case "cost":
+		return parseCost(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }

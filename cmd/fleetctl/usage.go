@@ -31,6 +31,10 @@ Commands:
   cmd cancel      Cancel a command that has not been delivered yet.
   cmd watch       Print command changes as they happen, until interrupted.
   pools stats     Show a pool's DSPy request figures per node, model and program.
+  cost report     Host and token cost by pool, node, model or program.
+  cost budgets    Budgets, their standing this period and recent alerts; cost budget set|delete.
+  cost prices     The price table; cost prices set FILE replaces it.
+  cost recs       Savings recommendations; cost recs dismiss|done ID.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
@@ -211,6 +215,15 @@ var usages = map[string]string{
 	"cmd watch":     cmdWatchUsage,
 	"pools":         poolsUsage,
 	"pools stats":   poolStatsUsage,
+
+	"cost":               costUsage,
+	"cost report":        costReportUsage,
+	"cost budgets":       costBudgetsUsage,
+	"cost budget set":    costBudgetSetUsage,
+	"cost budget delete": costBudgetDeleteUsage,
+	"cost prices":        costPricesUsage,
+	"cost prices set":    costPricesSetUsage,
+	"cost recs":          costRecsUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.
