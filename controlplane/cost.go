@@ -61,6 +61,7 @@ type costTracker struct {
 	lastSeq       map[string]uint64
 	recs          []cost.Recommendation
 	recsAt        time.Time
+	tokenCache    tokenCache
 }
 
 // newCostTracker loads the price table, budgets, watermarks and recent hourly spend.
@@ -72,6 +73,7 @@ func newCostTracker(log *slog.Logger, st *store, stats *requestStats, reg *regis
 		hours: map[int64]*hourAgg{}, marks: map[string]time.Time{}, unpriced: map[string]string{},
 		hostRate: map[string]float64{}, totals: map[[2]string]float64{}, modelTotals: map[string]float64{},
 		usage: map[usageKey]*usageHists{}, lastSeq: map[string]uint64{},
+		tokenCache: tokenCache{byNodeHour: map[nodeHour]cachedHour{}},
 	}
 	err := st.db.View(func(tx *bolt.Tx) error {
 		if raw := tx.Bucket(bucketCostPrices).Get(keyPriceTable); raw != nil {
@@ -246,7 +248,7 @@ func (c *costTracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	entries := tokenEntries(mins, c.prices)
+	entries := c.tokenCache.entries(mins, c.prices)
 	usage := c.dirtyUsageLocked()
 	var delta map[ledgerKey]cost.Amount
 	err = c.store.db.Update(func(tx *bolt.Tx) error {

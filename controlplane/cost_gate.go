@@ -100,3 +100,26 @@ func (g *budgetGate) committed(name string) (float64, bool) {
 	defer g.mu.Unlock()
 	return g.res.Committed(name)
 }
+
+// estimate returns what a request of program is likely to cost at now, for reserve: the
+// program's token cost per request over the current and the last hour, else the fleet's, else
+// 0 (nothing known yet: the request is let through and its real cost counts once settled).
+func (c *costTracker) estimate(program string, now time.Time) float64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var prog, all cost.Amount
+	for _, h := range []int64{hourOf(now) - 1, hourOf(now)} {
+		agg := c.hours[h]
+		if agg == nil {
+			continue
+		}
+		prog.Add(agg.programs[program])
+		for _, a := range agg.tokens {
+			all.Add(a)
+		}
+	}
+	if prog.Requests > 0 {
+		return prog.PerRequest()
+	}
+	return all.PerRequest()
+}

@@ -20,7 +20,7 @@ import (
 // ledgerRig is a cost tracker over a real bbolt file, with nodes loaded into a registry and a
 // clock the test moves; restart closes and reopens everything on the same file.
 type ledgerRig struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	now   time.Time
 	st    *store
@@ -35,7 +35,7 @@ var ledgerPrices = cost.Table{
 	Models:    map[string]cost.ModelPrice{"table-model": {InputPerMTok: 10, OutputPerMTok: 30}},
 }
 
-func newLedgerRig(t *testing.T, start time.Time, nodes []*fleetv1.Node) *ledgerRig {
+func newLedgerRig(t testing.TB, start time.Time, nodes []*fleetv1.Node) *ledgerRig {
 	r := &ledgerRig{t: t, dir: t.TempDir(), now: start, nodes: nodes}
 	r.open()
 	raw, err := proto.Marshal(tableToProto(ledgerPrices))

@@ -86,5 +86,6 @@ func (c *costTracker) setPrices(t cost.Table, raw []byte) error {
 		return err
 	}
 	c.prices = t
+	clear(c.tokenCache.byNodeHour)
 	return nil
 }

@@ -69,14 +69,15 @@ func agentPriced(u cost.Usage) bool {
 // The programs the agent did not price share the minute's cost of the models the agent did not
 // price, by their tokens: exact when those programs used only those models, an estimate when a
 // minute mixes programs and models priced on both sides.
-func tokenEntries(mins map[rollupKey]reqstats.Window, prices cost.Table) map[ledgerKey]cost.Amount {
+func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amount {
 	out := make(map[ledgerKey]cost.Amount)
 	add := func(k ledgerKey, a cost.Amount) {
 		sum := out[k]
 		sum.Add(a)
 		out[k] = sum
 	}
-	for rk, w := range mins {
+	for _, m := range mins {
+		rk, w := m.key, m.w
 		hour := rk.minute / 60
 		var tabled cost.Amount // the models the agent did not price
 		for _, b := range w.Models {
@@ -169,6 +170,74 @@ func tokenHours(entries map[ledgerKey]cost.Amount) map[int64]map[ledgerKey]cost.
 			out[k.hour] = make(map[ledgerKey]cost.Amount)
 		}
 		out[k.hour][k] = a
+	}
+	return out
+}
+
+// minuteWindow is one node's rollup of one minute.
+type minuteWindow struct {
+	key rollupKey
+	w   reqstats.Window
+}
+
+// nodeHour names one node's rollups of one hour.
+type nodeHour struct {
+	hour       int64
+	pool, node string
+}
+
+// hourPrint tells whether a node's hour of rollups changed: rollups only ever grow, by more
+// minutes or more requests in a minute.
+type hourPrint struct {
+	minutes                 int
+	requests, input, output uint64
+	costUSD, savedUSD       float64
+}
+
+// cachedHour is one node-hour's priced entries and the print of the rollups they came from.
+type cachedHour struct {
+	print   hourPrint
+	entries map[ledgerKey]cost.Amount
+}
+
+// tokenCache keeps the priced entries of each node-hour, so a step prices only the node-hours
+// whose rollups changed since the last one. Changing the prices clears it.
+type tokenCache struct {
+	byNodeHour map[nodeHour]cachedHour
+}
+
+// entries returns the token entries of mins, pricing only changed node-hours, and forgets
+// node-hours no longer asked for.
+func (tc *tokenCache) entries(mins map[rollupKey]reqstats.Window, prices cost.Table) map[ledgerKey]cost.Amount {
+	groups := make(map[nodeHour][]minuteWindow)
+	prints := make(map[nodeHour]hourPrint)
+	for k, w := range mins {
+		nh := nodeHour{hour: k.minute / 60, pool: k.pool, node: k.node}
+		groups[nh] = append(groups[nh], minuteWindow{k, w})
+		p := prints[nh]
+		p.minutes++
+		p.requests += w.Requests
+		p.input += w.InputTokens
+		p.output += w.OutputTokens
+		p.costUSD += w.CostUSD
+		p.savedUSD += w.SavedUSD
+		prints[nh] = p
+	}
+	out := make(map[ledgerKey]cost.Amount)
+	for nh, g := range groups {
+		c, ok := tc.byNodeHour[nh]
+		if !ok || c.print != prints[nh] {
+			c = cachedHour{print: prints[nh], entries: tokenEntries(g, prices)}
+			tc.byNodeHour[nh] = c
+		}
+		for k, a := range c.entries {
+			out[k] = a
+		}
+	}
+	for nh := range tc.byNodeHour {
+		if _, ok := groups[nh]; !ok {
+			delete(tc.byNodeHour, nh)
+		}
 	}
 	return out
 }
