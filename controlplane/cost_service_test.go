@@ -339,7 +339,8 @@ func TestBudgetAlerts(t *testing.T) {
 }
 
 // TestRecommendations: an on-demand node of an interruption-tolerant pool gets the spot
-// recommendation with its savings, a model with a cheaper alternative the cheaper-model one;
+// recommendation with its savings, a node using 10 % CPU and 20 % memory a smaller instance type
+// (from its sampled reports), a model with a cheaper alternative the cheaper-model one;
 // dismissing and marking done hide them (include_closed shows them) and survive a restart.
 func TestRecommendations(t *testing.T) {
 	cfg := fleettest.FastConfig(t)
@@ -347,7 +348,11 @@ func TestRecommendations(t *testing.T) {
 	c := costClient(t, cp)
 	ctx := context.Background()
 	prices := &fleetv1.Prices{
-		Instances: costPrices.GetInstances(),
+		Instances: []*fleetv1.InstancePrice{
+			costPrices.GetInstances()[0],
+			{InstanceType: "m.small", OnDemandHourly: 18, SpotHourly: 6, Vcpus: 2, MemoryGib: 8},
+			{InstanceType: "m.tiny", OnDemandHourly: 9, Vcpus: 1, MemoryGib: 2},
+		},
 		Models: []*fleetv1.ModelPrice{
 			{Model: "table", InputPerMtok: 10, OutputPerMtok: 30, Alternative: "cheap"},
 			{Model: "cheap", InputPerMtok: 1, OutputPerMtok: 3},
@@ -359,10 +364,10 @@ func TestRecommendations(t *testing.T) {
 	a := connectCostAgent(t, cp, &fleetv1.Hello{NodeId: "b1", Pool: "batch", InstanceType: "m.test", Labels: map[string]string{"interruption-tolerant": "true"}}, time.Now)
 	a.send(tableReq("sum"))
 	var recs *fleetv1.ListRecommendationsResponse
-	fleettest.Eventually(t, 10*time.Second, "spot and cheaper-model recommendations", func() bool {
+	fleettest.Eventually(t, 10*time.Second, "spot, right-size and cheaper-model recommendations", func() bool {
 		var err error
 		recs, err = c.ListRecommendations(ctx, &fleetv1.ListRecommendationsRequest{})
-		return err == nil && len(recs.GetRecommendations()) == 2
+		return err == nil && len(recs.GetRecommendations()) == 3
 	})
 	byID := map[string]*fleetv1.Recommendation{}
 	for _, r := range recs.GetRecommendations() {
@@ -371,6 +376,10 @@ func TestRecommendations(t *testing.T) {
 	spot := byID["spot:batch"]
 	if spot == nil || !near(spot.GetMonthlySavingsUsd(), (36-12)*730) || spot.GetState() != fleetv1.RecommendationState_RECOMMENDATION_STATE_OPEN || len(spot.GetEvidence()) != 2 {
 		t.Fatalf("spot recommendation %v", spot)
+	}
+	// 4 vCPU at 10 % needs 0.57 at 70 %; 16 GiB at 20 % needs 4 at 80 %: m.small, not m.tiny.
+	if rs := byID["right-size:b1"]; rs == nil || !near(rs.GetMonthlySavingsUsd(), (36-18)*730) || !strings.Contains(rs.GetSummary(), "from m.test to m.small") {
+		t.Fatalf("right-size recommendation %v", rs)
 	}
 	if m := byID["cheaper-model:table"]; m == nil || m.GetMonthlySavingsUsd() <= 0 || !strings.Contains(m.GetSummary(), "cheap") {
 		t.Fatalf("cheaper-model recommendation %v", m)
@@ -389,10 +398,10 @@ func TestRecommendations(t *testing.T) {
 	c = costClient(t, cp)
 	fleettest.Eventually(t, 10*time.Second, "recommendations after the restart", func() bool {
 		all, err := c.ListRecommendations(ctx, &fleetv1.ListRecommendationsRequest{IncludeClosed: true})
-		return err == nil && len(all.GetRecommendations()) == 2
+		return err == nil && len(all.GetRecommendations()) == 3
 	})
 	openRecs, err := c.ListRecommendations(ctx, &fleetv1.ListRecommendationsRequest{})
-	if err != nil || len(openRecs.GetRecommendations()) != 0 || openRecs.GetMonthlySavingsUsd() != 0 {
+	if err != nil || len(openRecs.GetRecommendations()) != 1 || !near(openRecs.GetMonthlySavingsUsd(), (36-18)*730) {
 		t.Fatalf("closed recommendations still listed: %v %v", openRecs, err)
 	}
 }
