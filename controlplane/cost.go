@@ -173,7 +173,9 @@ func hostState(s fleetv1.NodeState) cost.HostState {
 }
 
 // step is the reconcile loop's cost step: accrue host cost up to now, recompute recent token
-// cost, sample usage, evaluate budgets and refresh the hard-budget gate.
+// cost, sample usage, evaluate budgets and refresh the hard-budget gate. A node's state is read
+// once per step: the time since the previous step is billed by the state the node is in now, so
+// a state change counts from the first step that sees it (at most one reconcile interval off).
 func (c *costTracker) step(_ context.Context, now time.Time) error {
 	nodes := c.reg.list(&fleetv1.ListNodesRequest{})
 	c.mu.Lock()

@@ -209,3 +209,30 @@ func TestLedgerOutageGap(t *testing.T) {
 func tabledEvent(program string) reqstats.Event {
 	return reqstats.Event{Program: program, Model: "table-model", InputTokens: 100_000, OutputTokens: 10_000, Cache: reqstats.CacheMiss, Latency: time.Millisecond}
 }
+
+// setState moves a node to state as the liveness checks would.
+func (r *ledgerRig) setState(id string, state fleetv1.NodeState) {
+	r.reg.mu.Lock()
+	defer r.reg.mu.Unlock()
+	r.reg.setStateLocked(r.reg.nodes[id], state, "test", r.now)
+}
+
+// TestLedgerNodeChurn: a node is billed while ready and disconnected, not while down, and again
+// once back; each state counts from the reconcile step that first sees it.
+func TestLedgerNodeChurn(t *testing.T) {
+	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	r := newLedgerRig(t, start, []*fleetv1.Node{
+		{Id: "n1", Pool: "a", InstanceType: "m.large", State: fleetv1.NodeState_NODE_STATE_READY, ConnectedSince: timestamppb.New(start)},
+	})
+	r.run(10 * time.Minute) // disconnected after the load: billed
+	r.setState("n1", fleetv1.NodeState_NODE_STATE_DOWN)
+	r.run(20 * time.Minute)
+	r.setState("n1", fleetv1.NodeState_NODE_STATE_READY)
+	r.run(10 * time.Minute)
+	r.setState("n1", fleetv1.NodeState_NODE_STATE_DISCONNECTED)
+	r.run(5 * time.Minute)
+	want := 3.6 * (25 * time.Minute).Hours()
+	if got := r.report(fleetv1.CostGroupBy_COST_GROUP_BY_NODE)["n1"]; !approx(got.GetHostUsd(), want) || !approx(got.GetHostHours(), (25*time.Minute).Hours()) {
+		t.Fatalf("n1 host %v USD over %v h; want %v over 25 min", got.GetHostUsd(), got.GetHostHours(), want)
+	}
+}
