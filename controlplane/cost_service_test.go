@@ -6,6 +6,8 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
@@ -403,5 +406,54 @@ func TestRecommendations(t *testing.T) {
 	openRecs, err := c.ListRecommendations(ctx, &fleetv1.ListRecommendationsRequest{})
 	if err != nil || len(openRecs.GetRecommendations()) != 1 || !near(openRecs.GetMonthlySavingsUsd(), (36-18)*730) {
 		t.Fatalf("closed recommendations still listed: %v %v", openRecs, err)
+	}
+}
+
+// TestPricesFromConfigFile: the configuration file's cost_prices seed an empty store; a table
+// set through the API afterwards survives a restart with the same file; a negative price in the
+// file stops the start naming the field.
+func TestPricesFromConfigFile(t *testing.T) {
+	cfg := fleettest.FastConfig(t)
+	path := filepath.Join(t.TempDir(), "controlplane.yaml")
+	write := func(body string) {
+		if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`cost_prices:
+  instances:
+    m7i.xlarge: {on_demand_hourly: 0.2016, spot_hourly: 0.08, vcpus: 4, memory_gib: 16}
+  models:
+    openai/gpt-4o: {input_per_mtok: 2.5, output_per_mtok: 10, alternative: openai/gpt-4o-mini}
+    openai/gpt-4o-mini: {input_per_mtok: 0.15, output_per_mtok: 0.6}
+`)
+	if err := controlplane.LoadFile(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cp := fleettest.StartControlPlane(t, cfg)
+	c := costClient(t, cp)
+	ctx := context.Background()
+	p, err := c.GetPrices(ctx, &fleetv1.GetPricesRequest{})
+	if err != nil || len(p.GetPrices().GetInstances()) != 1 || p.GetPrices().GetModels()[0].GetAlternative() != "openai/gpt-4o-mini" {
+		t.Fatalf("seeded prices %v %v", p, err)
+	}
+	if _, err := c.SetPrices(ctx, &fleetv1.SetPricesRequest{Prices: costPrices}); err != nil {
+		t.Fatal(err)
+	}
+	cp.Stop(t)
+	cfg.GRPCListen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0"
+	cp = fleettest.StartControlPlane(t, cfg)
+	p, err = costClient(t, cp).GetPrices(ctx, &fleetv1.GetPricesRequest{})
+	if err != nil || p.GetPrices().GetInstances()[0].GetInstanceType() != "m.test" {
+		t.Fatalf("the API's table was replaced by the file's: %v %v", p, err)
+	}
+
+	write("cost_prices:\n  instances:\n    m.bad: {on_demand_hourly: 1, spot_hourly: -1}\n")
+	bad := fleettest.FastConfig(t)
+	if err := controlplane.LoadFile(path, &bad); err != nil {
+		t.Fatal(err)
+	}
+	if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "cost_prices: instances[m.bad].spot_hourly") {
+		t.Fatalf("Validate = %v", err)
 	}
 }

@@ -83,6 +83,9 @@ func New(cfg Config) (*Server, error) {
 	cmds.load(recs)
 	stats := newRequestStats(cfg.Now, st, cfg.RollupRetention)
 	costs, err := newCostTracker(cfg.Logger, st, stats, reg, cfg.Now())
+	if err == nil && cfg.CostPrices != nil {
+		err = costs.seedPrices(*cfg.CostPrices)
+	}
 	if err != nil {
 		_ = st.close()
 		return nil, err
