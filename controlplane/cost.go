@@ -213,6 +213,7 @@ func (c *costTracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 		c.sampleUsageLocked(n, now)
 		if !state.Billed() {
 			marks[id] = now
+			delete(c.unpriced, id)
 			continue
 		}
 		host, err := hostOf(n)
@@ -224,8 +225,13 @@ func (c *costTracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 		if err == nil {
 			rates[n.GetPool()] += hourly
 		}
-		from, gap := cost.AccrualStart(c.marks[id], n.GetConnectedSince().AsTime(), now, hostMaxGap)
-		if gap > 0 {
+		var since time.Time
+		if n.GetConnectedSince() != nil {
+			since = n.GetConnectedSince().AsTime()
+		}
+		mark, seen := c.marks[id]
+		from, gap := cost.AccrualStart(mark, since, now, hostMaxGap)
+		if gap > 0 && seen {
 			c.log.Warn("host cost not accrued for a gap longer than the accrual bound (control plane stopped?)",
 				"node", id, "gap", gap.Round(time.Second), "bound", hostMaxGap)
 		}
