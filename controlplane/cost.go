@@ -184,6 +184,7 @@ func (c *costTracker) step(_ context.Context, now time.Time) error {
 		return err
 	}
 	c.gate.expire(now)
+	c.gate.setEstimates(c.estimatesLocked(now))
 	if err := c.evaluateBudgetsLocked(now); err != nil {
 		return err
 	}

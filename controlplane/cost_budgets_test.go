@@ -180,18 +180,21 @@ func TestBudgetGateFallbackAndReset(t *testing.T) {
 func TestEstimate(t *testing.T) {
 	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	r := newLedgerRig(t, start, nil)
-	if got := r.c.estimate("qa", r.now); got != 0 {
+	r.run(10 * time.Second)
+	if got := r.c.gate.estimate("qa"); got != 0 {
 		t.Fatalf("estimate with no history = %v", got)
 	}
 	r.traffic("a", "n1", 1, tabledEvent("qa"), tabledEvent("qa"), tabledEvent("sum"))
 	r.run(time.Minute)
-	if got := r.c.estimate("qa", r.now); !approx(got, 1.3) {
+	if got := r.c.gate.estimate("qa"); !approx(got, 1.3) {
 		t.Fatalf("estimate(qa) = %v, want 1.3", got)
 	}
-	if got := r.c.estimate("new", r.now); !approx(got, 1.3) {
+	if got := r.c.gate.estimate("new"); !approx(got, 1.3) {
 		t.Fatalf("estimate(new) = %v, want the fleet's 1.3", got)
 	}
-	if got := r.c.estimate("qa", r.now.Add(3*time.Hour)); got != 0 {
+	r.now = r.now.Add(3 * time.Hour)
+	r.run(10 * time.Second)
+	if got := r.c.gate.estimate("qa"); got != 0 {
 		t.Fatalf("estimate from stale history = %v", got)
 	}
 }

@@ -31,8 +31,10 @@ type reservation struct {
 // limit (while real costs stay within their estimates). The cost step keeps each hard budget's
 // ledger spend in sync and expires forgotten holds.
 type budgetGate struct {
-	mu  sync.Mutex
-	res *cost.Reservations
+	mu        sync.Mutex
+	res       *cost.Reservations
+	byProgram map[string]float64 // recent cost per request, by program
+	fleet     float64            // recent cost per request of the whole fleet
 }
 
 func newBudgetGate() *budgetGate { return &budgetGate{res: cost.NewReservations(settleLag)} }
@@ -101,25 +103,50 @@ func (g *budgetGate) committed(name string) (float64, bool) {
 	return g.res.Committed(name)
 }
 
-// estimate returns what a request of program is likely to cost at now, for reserve: the
-// program's token cost per request over the current and the last hour, else the fleet's, else
-// 0 (nothing known yet: the request is let through and its real cost counts once settled).
-func (c *costTracker) estimate(program string, now time.Time) float64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var prog, all cost.Amount
+// estimates returns each program's token cost per request over the current and the last hour,
+// and the fleet's, for the gate's estimates.
+func (c *costTracker) estimatesLocked(now time.Time) (map[string]float64, float64) {
+	progs := map[string]cost.Amount{}
+	var all cost.Amount
 	for _, h := range []int64{hourOf(now) - 1, hourOf(now)} {
 		agg := c.hours[h]
 		if agg == nil {
 			continue
 		}
-		prog.Add(agg.programs[program])
+		for name, a := range agg.programs {
+			sum := progs[name]
+			sum.Add(a)
+			progs[name] = sum
+		}
 		for _, a := range agg.tokens {
 			all.Add(a)
 		}
 	}
-	if prog.Requests > 0 {
-		return prog.PerRequest()
+	out := make(map[string]float64, len(progs))
+	for name, a := range progs {
+		if a.Requests > 0 {
+			out[name] = a.PerRequest()
+		}
 	}
-	return all.PerRequest()
+	return out, all.PerRequest()
+}
+
+// setEstimates installs the per-request estimates the cost step computed.
+func (g *budgetGate) setEstimates(byProgram map[string]float64, fleet float64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.byProgram, g.fleet = byProgram, fleet
+}
+
+// estimate returns what a request of program is likely to cost, for reserve: the program's token
+// cost per request over the current and the last hour as of the last cost step, else the
+// fleet's, else 0 (nothing known yet: the request goes through and its real cost counts once
+// settled). It never waits for the cost step's store writes.
+func (g *budgetGate) estimate(program string) float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if v, ok := g.byProgram[program]; ok {
+		return v
+	}
+	return g.fleet
 }
