@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
 )
 
 // Config configures a control plane. DefaultConfig gives the documented defaults.
@@ -51,6 +53,9 @@ type Config struct {
 	// ScalingHookDir holds the programs scaling policies may name as exec hooks; empty means
 	// no policy may run one.
 	ScalingHookDir string
+	// CostPrices seeds the cost price table on a store that has none yet; afterwards the table
+	// is edited through CostService.SetPrices (fleetctl cost prices set). Nil means none.
+	CostPrices *cost.Table
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -106,5 +111,10 @@ func (c Config) Validate() error {
 	check(c.WatchBuffer > 0, "watch buffer %d must be positive", c.WatchBuffer)
 	check(c.CommandRetention > 0, "--command-retention %s must be positive", c.CommandRetention)
 	check(c.RollupRetention >= time.Hour, "--rollup-retention %s must be at least 1h", c.RollupRetention)
+	if c.CostPrices != nil {
+		if err := c.CostPrices.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("cost_prices: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }

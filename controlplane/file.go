@@ -27,6 +27,7 @@ type fileConfig struct {
 	CommandRetention  *time.Duration `yaml:"command_retention"`
 	RollupRetention   *time.Duration `yaml:"rollup_retention"`
 	ScalingHookDir    *string        `yaml:"scaling_hook_dir"`
+	CostPrices        *filePrices    `yaml:"cost_prices"`
 }
 
 // File is a parsed control plane configuration file.
@@ -103,6 +104,9 @@ func (f fileConfig) apply(c *Config) {
 	set(&c.CommandRetention, f.CommandRetention)
 	set(&c.RollupRetention, f.RollupRetention)
 	set(&c.ScalingHookDir, f.ScalingHookDir)
+	if f.CostPrices != nil {
+		c.CostPrices = f.CostPrices.table()
+	}
 }
 
 func set[T any](dst *T, v *T) {

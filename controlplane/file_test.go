@@ -19,7 +19,7 @@ func TestParseFileErrors(t *testing.T) {
 		yaml string
 		want string
 	}{
-		{"unknown key", "grpc_listen: 127.0.0.1:0\nnode_tll: 5s\n", "cp.yaml:2: node_tll: unknown field; known fields are command_retention, data_dir,"},
+		{"unknown key", "grpc_listen: 127.0.0.1:0\nnode_tll: 5s\n", "cp.yaml:2: node_tll: unknown field; known fields are command_retention, cost_prices, data_dir,"},
 		{"wrong type", "max_recv_bytes: lots\n", `cp.yaml:1: max_recv_bytes: want a whole number, got "lots"`},
 		{"unparsable duration", "\nttl_grace: 5 seconds\n", `cp.yaml:2: ttl_grace: want a duration such as 30s, 5m or 1h30m, got "5 seconds"`},
 		{"duplicate key", "ttl_grace: 1s\nttl_grace: 2s\n", "cp.yaml:2: ttl_grace: set twice (first on line 1)"},

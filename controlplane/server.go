@@ -91,6 +91,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	costs, err := newCostTracker(cfg.Logger, st, stats, reg, cfg.Now())
+	if err == nil && cfg.CostPrices != nil {
+		err = costs.seedPrices(*cfg.CostPrices)
+	}
 	if err != nil {
 		_ = st.close()
 		return nil, err
