@@ -65,6 +65,16 @@ func (g *budgetGate) settle(r reservation, actualUSD float64, now time.Time) err
 	return g.res.Settle(r.id, actualUSD, now)
 }
 
+// settleEstimate ends the hold id with its estimate as the cost.
+func (g *budgetGate) settleEstimate(id uint64, now time.Time) error {
+	if id == 0 {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.res.SettleEstimate(id, now)
+}
+
 // release ends r without spend: the request was not sent.
 func (g *budgetGate) release(r reservation) error {
 	if r.id == 0 {

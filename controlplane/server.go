@@ -166,7 +166,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew,
 	})
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping})
-	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, sc: s.scaler, metrics: s.metrics, stopping: s.stopping})
+	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, sc: s.scaler, gate: s.cost.gate, now: s.cfg.Now, metrics: s.metrics, stopping: s.stopping})
 	fleetv1.RegisterConfigServiceServer(gs, &configService{fc: s.config})
 	fleetv1.RegisterCostServiceServer(gs, &costService{c: s.cost, now: s.cfg.Now})
 	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: s.scaler})

@@ -218,6 +218,16 @@ func (r *Reservations) Settle(id uint64, actualUSD float64, now time.Time) error
 	return nil
 }
 
+// SettleEstimate ends hold id with its own estimate as the cost, for a request whose real
+// cost is not known yet (the agents' reports bring it to the ledger).
+func (r *Reservations) SettleEstimate(id uint64, now time.Time) error {
+	h, ok := r.holds[id]
+	if !ok {
+		return fmt.Errorf("%w: hold %d (settled, released or expired)", ErrNoHold, id)
+	}
+	return r.Settle(id, h.USD, now)
+}
+
 // Release ends hold id without spend (the request was not sent).
 func (r *Reservations) Release(id uint64) error {
 	h, ok := r.holds[id]
