@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"time"
 
@@ -121,6 +122,23 @@ func buildActions(ctx context.Context, cfg ActionsConfig, log *slog.Logger) (*bu
 			})
 		}
 	}
+	host, err := hostActions(cfg)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	maps.Copy(b.actions, host)
+	if err := errors.Join(errs...); err != nil {
+		b.close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// hostActions builds the cleanup, backup and deploy actions: they hold no state between
+// commands, so a reload can replace them.
+func hostActions(cfg ActionsConfig) (map[command.Kind]Action, error) {
+	acts := map[command.Kind]Action{}
+	var errs []error
 	if len(cfg.Cleanup) > 0 {
 		rules := make([]cleanup.Rule, len(cfg.Cleanup))
 		for i, r := range cfg.Cleanup {
@@ -129,7 +147,7 @@ func buildActions(ctx context.Context, cfg ActionsConfig, log *slog.Logger) (*bu
 		if err := cleanup.Validate(rules); err != nil {
 			errs = append(errs, fmt.Errorf("actions.cleanup: %w", err))
 		}
-		b.actions[command.Cleanup] = ActionFunc(func(ctx context.Context, cmd *fleetv1.Command) (Outcome, error) {
+		acts[command.Cleanup] = ActionFunc(func(ctx context.Context, cmd *fleetv1.Command) (Outcome, error) {
 			res, err := cleanup.Run(ctx, rules, time.Now(), command.DryRun(cmd.GetParams()))
 			if err != nil {
 				return Outcome{}, err
@@ -145,7 +163,7 @@ func buildActions(ctx context.Context, cfg ActionsConfig, log *slog.Logger) (*bu
 		if err := c.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("actions.backup: %w", err))
 		}
-		b.actions[command.Backup] = ActionFunc(func(ctx context.Context, _ *fleetv1.Command) (Outcome, error) {
+		acts[command.Backup] = ActionFunc(func(ctx context.Context, _ *fleetv1.Command) (Outcome, error) {
 			a, err := backup.Create(ctx, c, time.Now())
 			if err != nil && a.Path == "" {
 				return Outcome{}, err
@@ -159,20 +177,16 @@ func buildActions(ctx context.Context, cfg ActionsConfig, log *slog.Logger) (*bu
 			return out, nil
 		})
 	}
-	if dc := cfg.Deploy; dc != nil {
+	if cfg.Deploy != nil {
 		d, port := cfg.deployConfig()
 		if err := d.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("actions.deploy: %w", err))
 		}
-		b.actions[command.Deploy] = ActionFunc(func(ctx context.Context, cmd *fleetv1.Command) (Outcome, error) {
+		acts[command.Deploy] = ActionFunc(func(ctx context.Context, cmd *fleetv1.Command) (Outcome, error) {
 			return outcome(service.Deploy(ctx, d, cmd.GetParams()[command.ParamVersion], port))
 		})
 	}
-	if err := errors.Join(errs...); err != nil {
-		b.close()
-		return nil, err
-	}
-	return b, nil
+	return acts, errors.Join(errs...)
 }
 
 // newManager builds the configured service manager.

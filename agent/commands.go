@@ -43,13 +43,13 @@ const drainPoll = 50 * time.Millisecond
 // state in the state store before reporting it, and answers a repeated command from the store.
 type commander struct {
 	state    *stateStore
-	actions  map[command.Kind]Action
 	requests *Requests
 	queue    chan *fleetv1.Command
 	updates  chan *fleetv1.CommandUpdate
 
 	mu          sync.Mutex
-	accepted    map[string]bool // accepted by this process and not finished
+	actions     map[command.Kind]Action // replaced in part by a reload
+	accepted    map[string]bool         // accepted by this process and not finished
 	draining    bool
 	cancelDrain context.CancelFunc
 }
@@ -124,7 +124,7 @@ func (c *commander) offer(cmd *fleetv1.Command) error {
 		u.State, u.Detail = fleetv1.CommandState_COMMAND_STATE_EXPIRED, "deadline passed before the agent could start it"
 	case invalid != nil:
 		u.State, u.Detail = fleetv1.CommandState_COMMAND_STATE_FAILED, "refused: "+invalid.Error()
-	case c.actions[kind] == nil:
+	case c.action(kind) == nil:
 		u.State, u.Detail = fleetv1.CommandState_COMMAND_STATE_FAILED, fmt.Sprintf("no %s action is configured on this agent; add it under actions in the agent config", kind)
 	default:
 		u.State, u.Detail = fleetv1.CommandState_COMMAND_STATE_ACCEPTED, "accepted"
@@ -176,7 +176,7 @@ func (c *commander) exec(ctx context.Context, cmd *fleetv1.Command) {
 	if err := c.report(&fleetv1.CommandUpdate{Id: cmd.GetId(), State: fleetv1.CommandState_COMMAND_STATE_RUNNING, Detail: "running"}); err != nil {
 		return
 	}
-	out, err := c.actions[kindOf(cmd.GetKind())].Run(ctx, cmd)
+	out, err := c.action(kindOf(cmd.GetKind())).Run(ctx, cmd)
 	u := &fleetv1.CommandUpdate{Id: cmd.GetId(), State: fleetv1.CommandState_COMMAND_STATE_SUCCEEDED, Detail: out.Detail, Fields: out.Fields}
 	if err != nil {
 		u.State, u.Detail = fleetv1.CommandState_COMMAND_STATE_FAILED, err.Error()

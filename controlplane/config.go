@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/internal/credential"
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
 )
 
 // Config configures a control plane. DefaultConfig gives the documented defaults.
@@ -92,6 +93,9 @@ type Config struct {
 	// ScalingHookDir holds the programs scaling policies may name as exec hooks; empty means
 	// no policy may run one.
 	ScalingHookDir string
+	// CostPrices seeds the cost price table on a store that has none yet; afterwards the table
+	// is edited through CostService.SetPrices (fleetctl cost prices set). Nil means none.
+	CostPrices *cost.Table
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -153,5 +157,10 @@ func (c Config) Validate() error {
 	check(c.CommandRetention > 0, "--command-retention %s must be positive", c.CommandRetention)
 	check(c.RollupRetention >= time.Hour, "--rollup-retention %s must be at least 1h", c.RollupRetention)
 	errs = append(errs, c.validateSecurity()...)
+	if c.CostPrices != nil {
+		if err := c.CostPrices.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("cost_prices: %w", err))
+		}
+	}
 	return errors.Join(errs...)
 }

@@ -61,6 +61,7 @@ type costTracker struct {
 	lastSeq       map[string]uint64
 	recs          []cost.Recommendation
 	recsAt        time.Time
+	tokenCache    tokenCache
 }
 
 // newCostTracker loads the price table, budgets, watermarks and recent hourly spend.
@@ -72,6 +73,7 @@ func newCostTracker(log *slog.Logger, st *store, stats *requestStats, reg *regis
 		hours: map[int64]*hourAgg{}, marks: map[string]time.Time{}, unpriced: map[string]string{},
 		hostRate: map[string]float64{}, totals: map[[2]string]float64{}, modelTotals: map[string]float64{},
 		usage: map[usageKey]*usageHists{}, lastSeq: map[string]uint64{},
+		tokenCache: tokenCache{byNodeHour: map[nodeHour]cachedHour{}},
 	}
 	err := st.db.View(func(tx *bolt.Tx) error {
 		if raw := tx.Bucket(bucketCostPrices).Get(keyPriceTable); raw != nil {
@@ -171,7 +173,9 @@ func hostState(s fleetv1.NodeState) cost.HostState {
 }
 
 // step is the reconcile loop's cost step: accrue host cost up to now, recompute recent token
-// cost, sample usage, evaluate budgets and refresh the hard-budget gate.
+// cost, sample usage, evaluate budgets and refresh the hard-budget gate. A node's state is read
+// once per step: the time since the previous step is billed by the state the node is in now, so
+// a state change counts from the first step that sees it (at most one reconcile interval off).
 func (c *costTracker) step(_ context.Context, now time.Time) error {
 	nodes := c.reg.list(&fleetv1.ListNodesRequest{})
 	c.mu.Lock()
@@ -180,6 +184,7 @@ func (c *costTracker) step(_ context.Context, now time.Time) error {
 		return err
 	}
 	c.gate.expire(now)
+	c.gate.setEstimates(c.estimatesLocked(now))
 	if err := c.evaluateBudgetsLocked(now); err != nil {
 		return err
 	}
@@ -209,6 +214,7 @@ func (c *costTracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 		c.sampleUsageLocked(n, now)
 		if !state.Billed() {
 			marks[id] = now
+			delete(c.unpriced, id)
 			continue
 		}
 		host, err := hostOf(n)
@@ -220,8 +226,13 @@ func (c *costTracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 		if err == nil {
 			rates[n.GetPool()] += hourly
 		}
-		from, gap := cost.AccrualStart(c.marks[id], n.GetConnectedSince().AsTime(), now, hostMaxGap)
-		if gap > 0 {
+		var since time.Time
+		if n.GetConnectedSince() != nil {
+			since = n.GetConnectedSince().AsTime()
+		}
+		mark, seen := c.marks[id]
+		from, gap := cost.AccrualStart(mark, since, now, hostMaxGap)
+		if gap > 0 && seen {
 			c.log.Warn("host cost not accrued for a gap longer than the accrual bound (control plane stopped?)",
 				"node", id, "gap", gap.Round(time.Second), "bound", hostMaxGap)
 		}
@@ -246,7 +257,7 @@ func (c *costTracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	entries := tokenEntries(mins, c.prices)
+	entries := c.tokenCache.entries(mins, c.prices)
 	usage := c.dirtyUsageLocked()
 	var delta map[ledgerKey]cost.Amount
 	err = c.store.db.Update(func(tx *bolt.Tx) error {

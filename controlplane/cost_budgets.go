@@ -161,16 +161,7 @@ func (c *costTracker) evaluateBudgetsLocked(now time.Time) error {
 				return err
 			}
 		}
-		for n := eb.Stats().KeyN - maxBudgetEvents; n > 0; n-- {
-			k, _ := eb.Cursor().First()
-			if k == nil {
-				break
-			}
-			if err := eb.Delete(k); err != nil {
-				return err
-			}
-		}
-		return nil
+		return pruneOldest(eb, maxBudgetEvents)
 	})
 }
 
@@ -244,4 +235,20 @@ func (c *costTracker) listBudgets() (*fleetv1.ListBudgetsResponse, error) {
 		return nil
 	})
 	return resp, err
+}
+
+// pruneOldest deletes the first keys of b until at most keep remain.
+func pruneOldest(b *bolt.Bucket, keep int) error {
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	for k, _ := c.First(); k != nil && n > keep; k, _ = c.First() {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+		n--
+	}
+	return nil
 }

@@ -12,6 +12,10 @@ import (
 // request's real cost still reaches the ledger through its agent's reports.
 const holdTTL = 5 * time.Minute
 
+// settleLag is how long a settled cost counts on its own before the ledger is trusted to show
+// it: an agent report interval, a reconcile interval and a wide margin.
+const settleLag = time.Minute
+
 // reservation is spend held for one routed request against the hard budgets covering it.
 // Settle or release it exactly once.
 type reservation struct {
@@ -27,11 +31,13 @@ type reservation struct {
 // limit (while real costs stay within their estimates). The cost step keeps each hard budget's
 // ledger spend in sync and expires forgotten holds.
 type budgetGate struct {
-	mu  sync.Mutex
-	res *cost.Reservations
+	mu        sync.Mutex
+	res       *cost.Reservations
+	byProgram map[string]float64 // recent cost per request, by program
+	fleet     float64            // recent cost per request of the whole fleet
 }
 
-func newBudgetGate() *budgetGate { return &budgetGate{res: cost.NewReservations()} }
+func newBudgetGate() *budgetGate { return &budgetGate{res: cost.NewReservations(settleLag)} }
 
 // reserve holds estimateUSD for a request to pool running program. When a hard budget covering
 // it is exhausted and names a fallback pool with room, the hold is made there and fallbackPool
@@ -57,6 +63,16 @@ func (g *budgetGate) settle(r reservation, actualUSD float64, now time.Time) err
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.res.Settle(r.id, actualUSD, now)
+}
+
+// settleEstimate ends the hold id with its estimate as the cost.
+func (g *budgetGate) settleEstimate(id uint64, now time.Time) error {
+	if id == 0 {
+		return nil
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.res.SettleEstimate(id, now)
 }
 
 // release ends r without spend: the request was not sent.
@@ -95,4 +111,52 @@ func (g *budgetGate) committed(name string) (float64, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.res.Committed(name)
+}
+
+// estimates returns each program's token cost per request over the current and the last hour,
+// and the fleet's, for the gate's estimates.
+func (c *costTracker) estimatesLocked(now time.Time) (map[string]float64, float64) {
+	progs := map[string]cost.Amount{}
+	var all cost.Amount
+	for _, h := range []int64{hourOf(now) - 1, hourOf(now)} {
+		agg := c.hours[h]
+		if agg == nil {
+			continue
+		}
+		for name, a := range agg.programs {
+			sum := progs[name]
+			sum.Add(a)
+			progs[name] = sum
+		}
+		for _, a := range agg.tokens {
+			all.Add(a)
+		}
+	}
+	out := make(map[string]float64, len(progs))
+	for name, a := range progs {
+		if a.Requests > 0 {
+			out[name] = a.PerRequest()
+		}
+	}
+	return out, all.PerRequest()
+}
+
+// setEstimates installs the per-request estimates the cost step computed.
+func (g *budgetGate) setEstimates(byProgram map[string]float64, fleet float64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.byProgram, g.fleet = byProgram, fleet
+}
+
+// estimate returns what a request of program is likely to cost, for reserve: the program's token
+// cost per request over the current and the last hour as of the last cost step, else the
+// fleet's, else 0 (nothing known yet: the request goes through and its real cost counts once
+// settled). It never waits for the cost step's store writes.
+func (g *budgetGate) estimate(program string) float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if v, ok := g.byProgram[program]; ok {
+		return v
+	}
+	return g.fleet
 }

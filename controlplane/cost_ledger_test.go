@@ -20,7 +20,7 @@ import (
 // ledgerRig is a cost tracker over a real bbolt file, with nodes loaded into a registry and a
 // clock the test moves; restart closes and reopens everything on the same file.
 type ledgerRig struct {
-	t     *testing.T
+	t     testing.TB
 	dir   string
 	now   time.Time
 	st    *store
@@ -35,7 +35,7 @@ var ledgerPrices = cost.Table{
 	Models:    map[string]cost.ModelPrice{"table-model": {InputPerMTok: 10, OutputPerMTok: 30}},
 }
 
-func newLedgerRig(t *testing.T, start time.Time, nodes []*fleetv1.Node) *ledgerRig {
+func newLedgerRig(t testing.TB, start time.Time, nodes []*fleetv1.Node) *ledgerRig {
 	r := &ledgerRig{t: t, dir: t.TempDir(), now: start, nodes: nodes}
 	r.open()
 	raw, err := proto.Marshal(tableToProto(ledgerPrices))
@@ -55,6 +55,8 @@ func (r *ledgerRig) open() {
 	if err != nil {
 		r.t.Fatal(err)
 	}
+	// Steps run thousands of times here; the file is closed cleanly, so skip the fsyncs.
+	st.db.NoSync = true
 	clock := func() time.Time { return r.now }
 	r.st = st
 	r.reg = newRegistry(clock, livenessPolicy{nodeTTL: time.Hour, grace: time.Second, failoverTTL: time.Hour, defaultInterval: 5 * time.Second}, 16)
@@ -145,7 +147,7 @@ func TestLedgerRestartNoDoubleCount(t *testing.T) {
 	hit := miss
 	hit.Cache = reqstats.CacheHit
 	// Table-priced: 1e5 in × 10 + 1e4 out × 30 per million = 1.3 USD.
-	tabled := reqstats.Event{Program: "sum", Model: "table-model", InputTokens: 100_000, OutputTokens: 10_000, Cache: reqstats.CacheMiss, Latency: time.Millisecond}
+	tabled := tabledEvent("sum")
 
 	r.run(20 * time.Minute) // 10:50
 	r.traffic("a", "n1", 1, miss, miss, hit)
@@ -201,5 +203,38 @@ func TestLedgerOutageGap(t *testing.T) {
 	want := 3.6 * (10*time.Minute + hostMaxGap).Hours() // accrual resumes hostMaxGap before the first step
 	if got := r.report(fleetv1.CostGroupBy_COST_GROUP_BY_NODE)["n1"].GetHostUsd(); !approx(got, want) {
 		t.Fatalf("host cost %v, want %v (the outage beyond %s unbilled)", got, want, hostMaxGap)
+	}
+}
+
+// tabledEvent is a request the agent cannot price and the table prices at 1.3 USD:
+// 1e5 input tokens × 10 + 1e4 output tokens × 30 per million.
+func tabledEvent(program string) reqstats.Event {
+	return reqstats.Event{Program: program, Model: "table-model", InputTokens: 100_000, OutputTokens: 10_000, Cache: reqstats.CacheMiss, Latency: time.Millisecond}
+}
+
+// setState moves a node to state as the liveness checks would.
+func (r *ledgerRig) setState(id string, state fleetv1.NodeState) {
+	r.reg.mu.Lock()
+	defer r.reg.mu.Unlock()
+	r.reg.setStateLocked(r.reg.nodes[id], state, "test", r.now)
+}
+
+// TestLedgerNodeChurn: a node is billed while ready and disconnected, not while down, and again
+// once back; each state counts from the reconcile step that first sees it.
+func TestLedgerNodeChurn(t *testing.T) {
+	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	r := newLedgerRig(t, start, []*fleetv1.Node{
+		{Id: "n1", Pool: "a", InstanceType: "m.large", State: fleetv1.NodeState_NODE_STATE_READY, ConnectedSince: timestamppb.New(start)},
+	})
+	r.run(10 * time.Minute) // disconnected after the load: billed
+	r.setState("n1", fleetv1.NodeState_NODE_STATE_DOWN)
+	r.run(20 * time.Minute)
+	r.setState("n1", fleetv1.NodeState_NODE_STATE_READY)
+	r.run(10 * time.Minute)
+	r.setState("n1", fleetv1.NodeState_NODE_STATE_DISCONNECTED)
+	r.run(5 * time.Minute)
+	want := 3.6 * (25 * time.Minute).Hours()
+	if got := r.report(fleetv1.CostGroupBy_COST_GROUP_BY_NODE)["n1"]; !approx(got.GetHostUsd(), want) || !approx(got.GetHostHours(), (25*time.Minute).Hours()) {
+		t.Fatalf("n1 host %v USD over %v h; want %v over 25 min", got.GetHostUsd(), got.GetHostHours(), want)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -86,5 +87,23 @@ func (c *costTracker) setPrices(t cost.Table, raw []byte) error {
 		return err
 	}
 	c.prices = t
+	clear(c.tokenCache.byNodeHour)
 	return nil
+}
+
+// seedPrices stores t as the price table when the store has none yet (the configuration file's
+// cost_prices); a table set through the API is kept, with a note in the log.
+func (c *costTracker) seedPrices(t cost.Table) error {
+	c.mu.Lock()
+	stored := len(c.prices.Instances)+len(c.prices.Models) > 0
+	c.mu.Unlock()
+	if stored {
+		c.log.Info("cost_prices in the configuration file ignored: the store holds a price table; change it with fleetctl cost prices set")
+		return nil
+	}
+	raw, err := proto.Marshal(tableToProto(t))
+	if err != nil {
+		return err
+	}
+	return c.setPrices(t.Clone(), raw)
 }

@@ -164,9 +164,15 @@ var recStates = map[fleetv1.RecommendationState]bool{
 	fleetv1.RecommendationState_RECOMMENDATION_STATE_DONE:      true,
 }
 
-// listRecs returns the current recommendations with their operator state, most savings first.
-func (c *costTracker) listRecs(includeClosed bool) (*fleetv1.ListRecommendationsResponse, error) {
+// listRecs draws the recommendations afresh and returns them with their operator state, most
+// savings first.
+func (c *costTracker) listRecs(includeClosed bool, now time.Time) (*fleetv1.ListRecommendationsResponse, error) {
+	nodes := c.reg.list(&fleetv1.ListNodesRequest{})
 	c.mu.Lock()
+	if err := c.recommendLocked(nodes, now); err != nil {
+		c.mu.Unlock()
+		return nil, err
+	}
 	recs := append([]cost.Recommendation(nil), c.recs...)
 	at := c.recsAt
 	c.mu.Unlock()

@@ -113,9 +113,9 @@ func (s *costService) SetPrices(_ context.Context, req *fleetv1.SetPricesRequest
 	return &fleetv1.SetPricesResponse{Prices: tableToProto(t)}, nil
 }
 
-// ListRecommendations returns the savings recommendations.
+// ListRecommendations draws the savings recommendations from the last week and returns them.
 func (s *costService) ListRecommendations(_ context.Context, req *fleetv1.ListRecommendationsRequest) (*fleetv1.ListRecommendationsResponse, error) {
-	resp, err := s.c.listRecs(req.GetIncludeClosed())
+	resp, err := s.c.listRecs(req.GetIncludeClosed(), s.now())
 	return resp, toStatus(err)
 }
 

@@ -59,35 +59,50 @@ func usageOf(b reqstats.Breakdown) cost.Usage {
 		CacheHits: b.CacheHits, CacheMisses: b.CacheMisses, CostUSD: b.CostUSD, SavedUSD: b.SavedUSD}
 }
 
+// agentPriced reports whether the agent priced a breakdown's tokens (or it had none).
+func agentPriced(u cost.Usage) bool {
+	return u.CostUSD > 0 || u.SavedUSD > 0 || u.InputTokens+u.OutputTokens == 0
+}
+
 // tokenEntries prices the rollups of whole hours into ledger entries: one per hour, pool, node
-// and model, and one per hour, pool, node and program. Models are priced by cost.TokenAmount. A
-// program the agent did not price gets the share of its minute's model cost that its tokens
-// are of the minute's tokens.
-func tokenEntries(mins map[rollupKey]reqstats.Window, prices cost.Table) map[ledgerKey]cost.Amount {
+// and model, and one per hour, pool, node and program. Models are priced by cost.TokenAmount.
+// The programs the agent did not price share the minute's cost of the models the agent did not
+// price, by their tokens: exact when those programs used only those models, an estimate when a
+// minute mixes programs and models priced on both sides.
+func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amount {
 	out := make(map[ledgerKey]cost.Amount)
 	add := func(k ledgerKey, a cost.Amount) {
 		sum := out[k]
 		sum.Add(a)
 		out[k] = sum
 	}
-	for rk, w := range mins {
+	for _, m := range mins {
+		rk, w := m.key, m.w
 		hour := rk.minute / 60
-		var window cost.Amount
+		var tabled cost.Amount // the models the agent did not price
 		for _, b := range w.Models {
 			mp, ok := prices.Models[b.Name]
-			a := cost.TokenAmount(usageOf(b), mp, ok)
-			window.Add(a)
+			u := usageOf(b)
+			a := cost.TokenAmount(u, mp, ok)
+			if !agentPriced(u) {
+				tabled.Add(a)
+			}
 			add(ledgerKey{hour: hour, pool: rk.pool, node: rk.node, dim: cost.DimModel, name: b.Name}, a)
 		}
-		tokens := w.InputTokens + w.OutputTokens
+		var unpricedTokens uint64 // tokens of the programs the agent did not price
+		for _, b := range w.Programs {
+			if !agentPriced(usageOf(b)) {
+				unpricedTokens += b.InputTokens + b.OutputTokens
+			}
+		}
 		for _, b := range w.Programs {
 			u := usageOf(b)
 			a := cost.Amount{Requests: u.Requests, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheHits: u.CacheHits, CacheMisses: u.CacheMisses,
 				USD: u.CostUSD, SavedUSD: u.SavedUSD}
-			if u.CostUSD == 0 && u.SavedUSD == 0 && tokens > 0 {
-				share := float64(u.InputTokens+u.OutputTokens) / float64(tokens)
-				a.USD, a.SavedUSD = window.USD*share, window.SavedUSD*share
-				a.UnpricedTokens = uint64(float64(window.UnpricedTokens)*share + 0.5)
+			if !agentPriced(u) && unpricedTokens > 0 {
+				share := float64(u.InputTokens+u.OutputTokens) / float64(unpricedTokens)
+				a.USD, a.SavedUSD = tabled.USD*share, tabled.SavedUSD*share
+				a.UnpricedTokens = uint64(float64(tabled.UnpricedTokens)*share + 0.5)
 			}
 			add(ledgerKey{hour: hour, pool: rk.pool, node: rk.node, dim: cost.DimProgram, name: b.Name}, a)
 		}
@@ -155,6 +170,74 @@ func tokenHours(entries map[ledgerKey]cost.Amount) map[int64]map[ledgerKey]cost.
 			out[k.hour] = make(map[ledgerKey]cost.Amount)
 		}
 		out[k.hour][k] = a
+	}
+	return out
+}
+
+// minuteWindow is one node's rollup of one minute.
+type minuteWindow struct {
+	key rollupKey
+	w   reqstats.Window
+}
+
+// nodeHour names one node's rollups of one hour.
+type nodeHour struct {
+	hour       int64
+	pool, node string
+}
+
+// hourPrint tells whether a node's hour of rollups changed: rollups only ever grow, by more
+// minutes or more requests in a minute.
+type hourPrint struct {
+	minutes                 int
+	requests, input, output uint64
+	costUSD, savedUSD       float64
+}
+
+// cachedHour is one node-hour's priced entries and the print of the rollups they came from.
+type cachedHour struct {
+	print   hourPrint
+	entries map[ledgerKey]cost.Amount
+}
+
+// tokenCache keeps the priced entries of each node-hour, so a step prices only the node-hours
+// whose rollups changed since the last one. Changing the prices clears it.
+type tokenCache struct {
+	byNodeHour map[nodeHour]cachedHour
+}
+
+// entries returns the token entries of mins, pricing only changed node-hours, and forgets
+// node-hours no longer asked for.
+func (tc *tokenCache) entries(mins map[rollupKey]reqstats.Window, prices cost.Table) map[ledgerKey]cost.Amount {
+	groups := make(map[nodeHour][]minuteWindow)
+	prints := make(map[nodeHour]hourPrint)
+	for k, w := range mins {
+		nh := nodeHour{hour: k.minute / 60, pool: k.pool, node: k.node}
+		groups[nh] = append(groups[nh], minuteWindow{k, w})
+		p := prints[nh]
+		p.minutes++
+		p.requests += w.Requests
+		p.input += w.InputTokens
+		p.output += w.OutputTokens
+		p.costUSD += w.CostUSD
+		p.savedUSD += w.SavedUSD
+		prints[nh] = p
+	}
+	out := make(map[ledgerKey]cost.Amount)
+	for nh, g := range groups {
+		c, ok := tc.byNodeHour[nh]
+		if !ok || c.print != prints[nh] {
+			c = cachedHour{print: prints[nh], entries: tokenEntries(g, prices)}
+			tc.byNodeHour[nh] = c
+		}
+		for k, a := range c.entries {
+			out[k] = a
+		}
+	}
+	for nh := range tc.byNodeHour {
+		if _, ok := groups[nh]; !ok {
+			delete(tc.byNodeHour, nh)
+		}
 	}
 	return out
 }

@@ -27,6 +27,7 @@ type fileConfig struct {
 	CommandRetention  *time.Duration `yaml:"command_retention"`
 	RollupRetention   *time.Duration `yaml:"rollup_retention"`
 	ScalingHookDir    *string        `yaml:"scaling_hook_dir"`
+	CostPrices        *filePrices    `yaml:"cost_prices"`
 
 	AgentTokenFile        *string        `yaml:"agent_token_file"`
 	AdminTokenFile        *string        `yaml:"admin_token_file"`
@@ -124,6 +125,9 @@ func (f fileConfig) apply(c *Config) {
 	set(&c.CommandRetention, f.CommandRetention)
 	set(&c.RollupRetention, f.RollupRetention)
 	set(&c.ScalingHookDir, f.ScalingHookDir)
+	if f.CostPrices != nil {
+		c.CostPrices = f.CostPrices.table()
+	}
 	set(&c.AgentTokenFile, f.AgentTokenFile)
 	set(&c.AdminTokenFile, f.AdminTokenFile)
 	set(&c.ReadTokenFile, f.ReadTokenFile)

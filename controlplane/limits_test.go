@@ -2,8 +2,6 @@ package controlplane_test
 
 import (
 	"context"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -86,22 +84,6 @@ func TestAuthFailuresSlowAPeerDown(t *testing.T) {
 		}
 	}
 	waitAudit(t, admin, &fleetv1.AuditRecord{Kind: fleetv1.AuditKind_AUDIT_KIND_SECURITY, Event: fleetv1.SecurityEvent_SECURITY_EVENT_PEER_THROTTLED, Target: "127.0.0.1"})
-}
-
-// scrape returns the control plane's /metrics page.
-func scrape(t *testing.T, cp *fleettest.ControlPlane) string {
-	t.Helper()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, err := client.Get("http://" + cp.HTTPAddr() + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func TestMaxStreamsPerPeer(t *testing.T) {

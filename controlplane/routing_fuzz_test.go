@@ -46,16 +46,16 @@ func FuzzRoutingPolicy(f *testing.F) {
 
 // FuzzPickToken checks the token parser never panics and that tokens it makes parse back.
 func FuzzPickToken(f *testing.F) {
-	f.Add("web", "node-1", uint32(3), "web/node-1/3")
-	f.Add("a", "b", uint32(0), "//")
-	f.Fuzz(func(t *testing.T, pool, node string, epoch uint32, garbage string) {
-		_, _, _, _ = parsePickToken(garbage)
+	f.Add("web", "node-1", uint32(3), uint64(0), "web/node-1/3/0")
+	f.Add("a", "b", uint32(0), uint64(1<<40), "///")
+	f.Fuzz(func(t *testing.T, pool, node string, epoch uint32, hold uint64, garbage string) {
+		_, _, _, _, _ = parsePickToken(garbage)
 		if !validID(pool) || !validID(node) {
 			return
 		}
-		p, n, e, err := parsePickToken(pickToken(pool, routing.Pick{ID: node, Epoch: epoch}))
-		if err != nil || p != pool || n != node || e != epoch {
-			t.Fatalf("token of %s/%s/%d parsed as %s/%s/%d, %v", pool, node, epoch, p, n, e, err)
+		p, n, e, h, err := parsePickToken(pickToken(pool, routing.Pick{ID: node, Epoch: epoch}, hold))
+		if err != nil || p != pool || n != node || e != epoch || h != hold {
+			t.Fatalf("token of %s/%s/%d/%d parsed as %s/%s/%d/%d, %v", pool, node, epoch, hold, p, n, e, h, err)
 		}
 	})
 }

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
@@ -15,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -27,6 +30,8 @@ type routingService struct {
 	fleetv1.UnimplementedRoutingServiceServer
 	rt       *router
 	sc       *scaler
+	gate     *budgetGate
+	now      func() time.Time
 	metrics  *metrics
 	stopping <-chan struct{}
 }
@@ -42,7 +47,8 @@ func poolArg(pool string) (string, error) {
 	return pool, nil
 }
 
-// Pick chooses a node of the pool.
+// Pick chooses a node of the pool, after holding the request's estimated cost against the hard
+// budgets that cover it.
 func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fleetv1.PickResponse, error) {
 	pool, err := poolArg(req.GetPool())
 	if err != nil {
@@ -51,8 +57,22 @@ func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fle
 	if len(req.GetKey()) > maxStringLen {
 		return nil, toStatus(invalidf("key: %d bytes, at most %d are allowed; hash long keys first", len(req.GetKey()), maxStringLen))
 	}
+	program := req.GetProgram()
+	if len(program) > maxStringLen || !utf8.ValidString(program) {
+		return nil, toStatus(invalidf("program: must be valid UTF-8 of at most %d bytes", maxStringLen))
+	}
+	now := s.now()
+	hold, fallback, err := s.gate.reserve(pool, program, s.gate.estimate(program), now)
+	if err != nil {
+		s.metrics.picks.WithLabelValues(pool, "budget_exhausted").Inc()
+		return nil, exhausted(err, now)
+	}
+	if fallback != "" {
+		pool = fallback
+	}
 	pr, err := s.rt.route(pool)
 	if err != nil {
+		_ = s.gate.release(hold)
 		if s.sc.policy(pool) == nil {
 			return nil, toStatus(err)
 		}
@@ -62,6 +82,7 @@ func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fle
 	pk, err := pr.pool.Pick(req.GetKey())
 	pr.mu.Unlock()
 	if err != nil {
+		_ = s.gate.release(hold)
 		return nil, s.unavailable(pool, err)
 	}
 	outcome := "picked"
@@ -69,7 +90,22 @@ func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fle
 		outcome = "panic"
 	}
 	s.metrics.picks.WithLabelValues(pool, outcome).Inc()
-	return &fleetv1.PickResponse{NodeId: pk.ID, Address: pk.Address, Token: pickToken(pool, pk), Panic: pk.Panic}, nil
+	return &fleetv1.PickResponse{NodeId: pk.ID, Address: pk.Address, Token: pickToken(pool, pk, hold.id), Panic: pk.Panic, Pool: pool}, nil
+}
+
+// exhausted answers a Pick refused by a hard budget: RESOURCE_EXHAUSTED naming the budget, with
+// a RetryInfo hint until its period resets.
+func exhausted(err error, now time.Time) error {
+	var ex *cost.ExhaustedError
+	if !errors.As(err, &ex) {
+		return toStatus(err)
+	}
+	st, derr := status.New(codes.ResourceExhausted, err.Error()).
+		WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(max(0, ex.ResetAt.Sub(now)))})
+	if derr != nil {
+		return status.Error(codes.ResourceExhausted, err.Error())
+	}
+	return st.Err()
 }
 
 // defaultRetryAfter is the retry hint of a refused Pick in a pool the scaler does not manage.
@@ -93,27 +129,28 @@ func (s *routingService) unavailable(pool string, why error) error {
 	return st.Err()
 }
 
-// pickToken encodes what ReportResult needs: pool, node and in-flight epoch. Pool and node ids
-// cannot contain '/'.
-func pickToken(pool string, pk routing.Pick) string {
-	return pool + "/" + pk.ID + "/" + strconv.FormatUint(uint64(pk.Epoch), 36)
+// pickToken encodes what ReportResult needs: pool, node, in-flight epoch and the hard-budget
+// hold (0 for none). Pool and node ids cannot contain '/'.
+func pickToken(pool string, pk routing.Pick, hold uint64) string {
+	return pool + "/" + pk.ID + "/" + strconv.FormatUint(uint64(pk.Epoch), 36) + "/" + strconv.FormatUint(hold, 36)
 }
 
 // parsePickToken reverses pickToken.
-func parsePickToken(tok string) (pool, node string, epoch uint32, err error) {
+func parsePickToken(tok string) (pool, node string, epoch uint32, hold uint64, err error) {
 	parts := strings.Split(tok, "/")
-	if len(parts) == 3 && validID(parts[0]) && validID(parts[1]) {
-		e, perr := strconv.ParseUint(parts[2], 36, 32)
-		if perr == nil {
-			return parts[0], parts[1], uint32(e), nil
+	if len(parts) == 4 && validID(parts[0]) && validID(parts[1]) {
+		e, eerr := strconv.ParseUint(parts[2], 36, 32)
+		h, herr := strconv.ParseUint(parts[3], 36, 64)
+		if eerr == nil && herr == nil {
+			return parts[0], parts[1], uint32(e), h, nil
 		}
 	}
-	return "", "", 0, invalidf("token: %q is not a token returned by Pick", truncate(tok))
+	return "", "", 0, 0, invalidf("token: %q is not a token returned by Pick", truncate(tok))
 }
 
 // ReportResult settles a picked request.
 func (s *routingService) ReportResult(_ context.Context, req *fleetv1.ReportResultRequest) (*fleetv1.ReportResultResponse, error) {
-	pool, node, epoch, err := parsePickToken(req.GetToken())
+	pool, node, epoch, hold, err := parsePickToken(req.GetToken())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -121,6 +158,10 @@ func (s *routingService) ReportResult(_ context.Context, req *fleetv1.ReportResu
 	if lat == nil || lat.CheckValid() != nil || lat.AsDuration() < 0 || lat.AsDuration() > maxResultLatency {
 		return nil, toStatus(invalidf("latency: must be set, between 0 and %s", maxResultLatency))
 	}
+	if c := req.CostUsd; c != nil && (math.IsNaN(*c) || math.IsInf(*c, 0) || *c < 0) {
+		return nil, toStatus(invalidf("cost_usd: %v must be a finite amount, not negative", *c))
+	}
+	s.settle(hold, req.CostUsd)
 	s.rt.mu.RLock()
 	pr := s.rt.pools[pool]
 	s.rt.mu.RUnlock()
@@ -137,6 +178,21 @@ func (s *routingService) ReportResult(_ context.Context, req *fleetv1.ReportResu
 		pr.publishLocked()
 	}
 	return &fleetv1.ReportResultResponse{}, toStatus(err)
+}
+
+// settle ends a pick's hard-budget hold with the reported cost, else its estimate. A hold that
+// already expired (a result reported more than the hold's lifetime later) has nothing to settle:
+// the agents' reports bring the cost to the ledger anyway.
+func (s *routingService) settle(hold uint64, costUSD *float64) {
+	if hold == 0 {
+		return
+	}
+	now := s.now()
+	if costUSD != nil {
+		_ = s.gate.settle(reservation{id: hold}, *costUSD, now)
+		return
+	}
+	_ = s.gate.settleEstimate(hold, now)
 }
 
 // WatchEndpoints streams the pool's routing set on every change until the client leaves.

@@ -93,6 +93,9 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	costs, err := newCostTracker(cfg.Logger, st, stats, reg, cfg.Now())
+	if err == nil && cfg.CostPrices != nil {
+		err = costs.seedPrices(*cfg.CostPrices)
+	}
 	if err != nil {
 		_ = st.close()
 		return nil, err
@@ -180,7 +183,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		securityEvent: s.sec.audit.securityEvent,
 	})
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping, limits: s.cfg.limits(), audit: s.sec.audit})
-	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, sc: s.scaler, metrics: s.metrics, stopping: s.stopping})
+	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, sc: s.scaler, gate: s.cost.gate, now: s.cfg.Now, metrics: s.metrics, stopping: s.stopping})
 	fleetv1.RegisterConfigServiceServer(gs, &configService{fc: s.config})
 	fleetv1.RegisterCostServiceServer(gs, &costService{c: s.cost, now: s.cfg.Now})
 	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: s.scaler})

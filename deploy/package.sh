@@ -16,6 +16,9 @@ CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "$ldflags" -o "$BUILD/dspyf
 CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "$ldflags" -o "$BUILD/dspyfleet-agent" ./cmd/agent
 CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "$ldflags" -o "$BUILD/fleetctl" ./cmd/fleetctl
 
+for script in deploy/nfpm/scripts/*.sh; do
+  sh -n "$script"
+done
 for pkg in controlplane agent; do
   for packager in deb rpm; do
     go tool -modfile=tools/go.mod nfpm package --config "deploy/nfpm/$pkg.yaml" --packager "$packager" --target dist/

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,8 @@ import (
 // finishes; the node turns drained only after it did.
 func TestDrainThroughSidecarProxy(t *testing.T) {
 	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
 	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if r.URL.Path == "/slow" {
@@ -28,7 +31,10 @@ func TestDrainThroughSidecarProxy(t *testing.T) {
 		}
 		_, _ = io.WriteString(w, `{"answer": "42", "model": "openai/gpt-4o-mini", "usage": {"prompt_tokens": 100, "completion_tokens": 20}}`)
 	}))
-	defer upstream.Close()
+	t.Cleanup(func() {
+		unblock() // a failed check must not leave the slow handler blocking Close
+		upstream.Close()
+	})
 	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
 	c := cp.Fleet(t)
 	a := startAgentWith(t, cp.GRPCAddr(), "sidecar", func(cfg *agent.Config) {
@@ -77,7 +83,7 @@ func TestDrainThroughSidecarProxy(t *testing.T) {
 	if st := fleettest.NodeState(c, "sidecar"); st != draining {
 		t.Fatalf("with a request in flight the node is %s", st)
 	}
-	close(release)
+	unblock()
 	if code := <-slow; code != http.StatusOK {
 		t.Fatalf("the in-flight request ended with %d, want 200", code)
 	}

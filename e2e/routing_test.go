@@ -183,7 +183,7 @@ func TestRoutingPolicyValidatedStoredAndKept(t *testing.T) {
 			return err
 		},
 		func() error {
-			_, err := rc.ReportResult(ctx, &fleetv1.ReportResultRequest{Token: "web/web-1/1"})
+			_, err := rc.ReportResult(ctx, &fleetv1.ReportResultRequest{Token: "web/web-1/1/0"})
 			return err
 		},
 	} {

@@ -67,15 +67,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return a.Run(gctx)
 	})
 	g.Go(func() error {
-		return daemon.Run(notifyCtx, cfg.Logger, func() { reload(args, stderr, st, level, cfg.Logger) })
+		return daemon.Run(notifyCtx, cfg.Logger, func() { reload(args, stderr, a, st, level, cfg.Logger) })
 	})
 	return g.Wait()
 }
 
-// reload builds the settings again from the same layers and applies the log level; other
-// changed settings apply at the next restart, which it says. A failure keeps the running
-// settings and says why.
-func reload(args []string, stderr io.Writer, running settings, level *slog.LevelVar, log *slog.Logger) {
+// reload builds the settings again from the same layers and applies the log level and the
+// cleanup, backup and deploy actions; other changed settings apply at the next restart, which it
+// says. A failure keeps the running settings and says why.
+func reload(args []string, stderr io.Writer, a *agent.Agent, running settings, level *slog.LevelVar, log *slog.Logger) {
 	next, err := parseSettings(args, stderr, os.LookupEnv)
 	if err == nil {
 		err = agent.CheckConfig(next.cfg)
@@ -84,13 +84,22 @@ func reload(args []string, stderr io.Writer, running settings, level *slog.Level
 	if err == nil {
 		l, err = cli.ParseLevel(next.logLevel)
 	}
+	if err == nil {
+		err = a.ReloadActions(next.cfg.ActionsConfig)
+	}
 	if err != nil {
 		log.Error("reload failed; the running configuration stays", "err", err)
 		return
 	}
 	level.Set(l)
 	log.Info("configuration reloaded", "log_level", next.logLevel)
-	if !reflect.DeepEqual(running.cfg, next.cfg) {
-		log.Warn("changed settings other than log_level apply only after a restart")
+	if !reflect.DeepEqual(restartOnly(running.cfg), restartOnly(next.cfg)) {
+		log.Warn("changed settings other than log_level and the cleanup, backup and deploy actions apply only after a restart")
 	}
+}
+
+// restartOnly is c without the settings a reload applies.
+func restartOnly(c agent.Config) agent.Config {
+	c.ActionsConfig.Cleanup, c.ActionsConfig.Backup, c.ActionsConfig.Deploy = nil, nil, nil
+	return c
 }

@@ -80,10 +80,9 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 		Profile:    &s.profile,
 		Env:        env,
 		EnvAliases: map[string]string{"DSPYFLEET_ADDR": "server"},
-		Defaults: func(profile string) error {
+		Defaults: func(profile string) {
 			*cfg = profileConfig(profile)
 			s.logLevel = cli.ProfileLogLevel(profile)
-			return nil
 		},
 		Read: func(path string) (string, func() error, error) {
 			f, err := agent.ReadFile(path)

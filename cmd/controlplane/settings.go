@@ -56,10 +56,9 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 		ConfigPath: &s.configPath,
 		Profile:    &s.profile,
 		Env:        env,
-		Defaults: func(profile string) error {
+		Defaults: func(profile string) {
 			*cfg = controlplane.ProfileConfig(profile)
 			s.logLevel = cli.ProfileLogLevel(profile)
-			return nil
 		},
 		Read: func(path string) (string, func() error, error) {
 			f, err := controlplane.ReadFile(path)

@@ -142,6 +142,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parseSimulate(g, args[1:])
 	case "scale":
 		return parseScale(g, args[1:])
+	case "cost":
+		return parseCost(g, args[1:])
 	case "audit":
 		return parseAudit(g, args[1:])
 	}

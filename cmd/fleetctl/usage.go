@@ -44,6 +44,10 @@ Commands:
   scale policy    Get or set a pool's scaling policy (a YAML or JSON policy file).
   scale history   List a pool's recorded scaling decisions.
   simulate        Replay a load trace through the autoscaler offline: static vs reactive vs predictive.
+  cost report     Host and token cost by pool, node, model or program.
+  cost budgets    Budgets, their standing this period and recent alerts; cost budget set|delete.
+  cost prices     The price table; cost prices set FILE replaces it.
+  cost recs       Savings recommendations; cost recs dismiss|done ID.
   audit           List admin calls that changed state and security events, newest first.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
@@ -242,7 +246,16 @@ var usages = map[string]string{
 	"scale policy get": scalePolicyGetUsage,
 	"scale policy set": scalePolicySetUsage,
 	"scale history":    scaleHistoryUsage,
-	"audit":            auditUsage,
+
+	"cost":               costUsage,
+	"cost report":        costReportUsage,
+	"cost budgets":       costBudgetsUsage,
+	"cost budget set":    costBudgetSetUsage,
+	"cost budget delete": costBudgetDeleteUsage,
+	"cost prices":        costPricesUsage,
+	"cost prices set":    costPricesSetUsage,
+	"cost recs":          costRecsUsage,
+	"audit":              auditUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.

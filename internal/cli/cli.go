@@ -27,7 +27,7 @@ type Sources struct {
 	// ConfigPath and Profile are the variables of the --config and --profile flags.
 	ConfigPath, Profile *string
 	// Defaults sets every flag's variable to the named profile's defaults ("" means none).
-	Defaults func(profile string) error
+	Defaults func(profile string)
 	// Read parses the config file at path. It returns the profile the file names ("" if none)
 	// and apply, which checks the file's values over the defaults then set and applies them.
 	Read func(path string) (profile string, apply func() error, err error)
@@ -72,9 +72,7 @@ func Parse(fs *flag.FlagSet, args []string, src Sources) error {
 		}
 		profile = "" // the file's profile key is wrong: checking the file says where
 	}
-	if err := src.Defaults(profile); err != nil {
-		return err
-	}
+	src.Defaults(profile)
 	if err := apply(); err != nil {
 		return err
 	}

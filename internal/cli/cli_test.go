@@ -30,12 +30,11 @@ func parseLayered(args []string, env map[string]string, fileProfile string) (lay
 			return v, ok
 		},
 		EnvAliases: map[string]string{"DSPYFLEET_OLD_NAME": "name"},
-		Defaults: func(profile string) error {
+		Defaults: func(profile string) {
 			l.name, l.ttl = "default", time.Second
 			if profile == Development {
 				l.name, l.ttl = "dev-default", 2*time.Second
 			}
-			return nil
 		},
 		Read: func(path string) (string, func() error, error) {
 			if path == "missing" {

@@ -194,7 +194,7 @@ func Evaluate(b Budget, st State, spend, ratePerHour float64, now time.Time, loc
 	}
 	fired := slices.Clone(st.Fired)
 	for _, th := range b.EffectiveThresholds() {
-		if spend >= th*b.LimitUSD && !slices.Contains(fired, th) {
+		if spend >= th*b.LimitUSD-epsilonUSD && !slices.Contains(fired, th) {
 			fired = append(fired, th)
 			events = append(events, ev(ThresholdCrossed, th))
 		}

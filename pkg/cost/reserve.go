@@ -37,20 +37,28 @@ type Hold struct {
 	Expires time.Time
 }
 
+// epsilonUSD absorbs floating-point error in sums of many small amounts: a nano-dollar.
+const epsilonUSD = 1e-9
+
 // account is one hard budget's standing in the current period.
 type account struct {
 	budget     Budget
 	loc        *time.Location
 	start, end time.Time
-	ledgerUSD  float64 // what the ledger shows spent this period
-	settledUSD float64 // real figures of holds settled this period
-	heldUSD    float64 // outstanding holds
+	ledgerUSD  float64           // what the ledger shows spent this period
+	settled    map[int64]float64 // real figures of settled holds by unix second, until the ledger has them
+	heldUSD    float64           // outstanding holds
 }
 
-// committed is what counts against the limit. The ledger and the settled holds measure the same
-// requests (settled ones reach the ledger through agent reports a little later), so the larger
-// of the two counts, never their sum.
-func (a *account) committed() float64 { return max(a.ledgerUSD, a.settledUSD) + a.heldUSD }
+// committed is what counts against the limit: the ledger, the settled holds the ledger may not
+// show yet, and the outstanding holds.
+func (a *account) committed() float64 {
+	sum := a.ledgerUSD + a.heldUSD
+	for _, usd := range a.settled {
+		sum += usd
+	}
+	return sum
+}
 
 // roll moves the account into the period holding now, forgetting the old period's figures.
 func (a *account) roll(now time.Time) {
@@ -58,7 +66,8 @@ func (a *account) roll(now time.Time) {
 		return
 	}
 	a.start, a.end = a.budget.Period.Bounds(now, a.loc)
-	a.ledgerUSD, a.settledUSD = 0, 0
+	a.ledgerUSD = 0
+	clear(a.settled)
 }
 
 // Reservations is the accounting of hard budgets at the door: Reserve holds an estimate against
@@ -67,20 +76,28 @@ func (a *account) roll(now time.Time) {
 // in one call, callers serialising calls (one mutex) can never overshoot a limit, however many
 // requests reserve at once, as long as real figures stay within their estimates.
 //
+// A settled cost counts on its own until the ledger has surely caught up with it: for lag after
+// the settle, the cost may count twice (the ledger shows it too), which refuses a little early
+// but never lets spend past the limit.
+//
 // It is not safe for concurrent use.
 type Reservations struct {
+	lag      time.Duration
 	next     uint64
 	holds    map[uint64]Hold
 	accounts map[string]*account
 }
 
-// NewReservations returns empty accounting.
-func NewReservations() *Reservations {
-	return &Reservations{holds: map[uint64]Hold{}, accounts: map[string]*account{}}
+// NewReservations returns empty accounting. lag is how long after a settle the ledger may still
+// miss the request's cost: the agent's report interval plus the control plane's reconcile
+// interval, with a margin.
+func NewReservations(lag time.Duration) *Reservations {
+	return &Reservations{lag: lag, holds: map[uint64]Hold{}, accounts: map[string]*account{}}
 }
 
 // Sync sets hard budget b's spend as the ledger shows it for the period holding now (loc as in
-// Period.Bounds). A budget changed to soft is forgotten. Holds outstanding keep counting.
+// Period.Bounds), and stops counting settled costs older than the lag. A budget changed to soft
+// is forgotten. Holds outstanding keep counting.
 func (r *Reservations) Sync(b Budget, loc *time.Location, ledgerUSD float64, now time.Time) {
 	if !b.Hard {
 		r.Forget(b.Name)
@@ -88,7 +105,7 @@ func (r *Reservations) Sync(b Budget, loc *time.Location, ledgerUSD float64, now
 	}
 	a := r.accounts[b.Name]
 	if a == nil {
-		a = &account{}
+		a = &account{settled: map[int64]float64{}}
 		r.accounts[b.Name] = a
 	}
 	if a.budget.Period != b.Period || a.loc != loc {
@@ -97,6 +114,12 @@ func (r *Reservations) Sync(b Budget, loc *time.Location, ledgerUSD float64, now
 	a.budget, a.loc = b, loc
 	a.roll(now)
 	a.ledgerUSD = ledgerUSD
+	cutoff := now.Add(-r.lag).Unix()
+	for sec := range a.settled {
+		if sec < cutoff {
+			delete(a.settled, sec)
+		}
+	}
 }
 
 // Forget drops a budget's account; holds against it no longer count anywhere.
@@ -149,14 +172,18 @@ func (r *Reservations) Reserve(pool, program string, usd float64, now time.Time,
 	return h, fallback, nil
 }
 
-// reserve holds usd against the budgets covering pool and program, all or nothing.
+// reserve holds usd against the budgets covering pool and program, all or nothing. A request no
+// hard budget covers gets the zero Hold (ID 0), which holds nothing.
 func (r *Reservations) reserve(pool, program string, usd float64, now time.Time, ttl time.Duration) (Hold, error) {
 	accts := r.covering(pool, program)
 	for _, a := range accts {
 		a.roll(now)
-		if c := a.committed(); c+usd > a.budget.LimitUSD {
+		if c := a.committed(); c+usd > a.budget.LimitUSD+epsilonUSD {
 			return Hold{}, &ExhaustedError{Budget: a.budget.Name, LimitUSD: a.budget.LimitUSD, CommittedUSD: c, ResetAt: a.end}
 		}
+	}
+	if len(accts) == 0 {
+		return Hold{}, nil
 	}
 	r.next++
 	h := Hold{ID: r.next, USD: usd, Expires: now.Add(ttl)}
@@ -185,10 +212,20 @@ func (r *Reservations) Settle(id uint64, actualUSD float64, now time.Time) error
 	for _, name := range h.Budgets {
 		if a := r.accounts[name]; a != nil {
 			a.roll(now)
-			a.settledUSD += actualUSD
+			a.settled[now.Unix()] += actualUSD
 		}
 	}
 	return nil
+}
+
+// SettleEstimate ends hold id with its own estimate as the cost, for a request whose real
+// cost is not known yet (the agents' reports bring it to the ledger).
+func (r *Reservations) SettleEstimate(id uint64, now time.Time) error {
+	h, ok := r.holds[id]
+	if !ok {
+		return fmt.Errorf("%w: hold %d (settled, released or expired)", ErrNoHold, id)
+	}
+	return r.Settle(id, h.USD, now)
 }
 
 // Release ends hold id without spend (the request was not sent).

@@ -9,7 +9,7 @@ import (
 
 func TestReserveSettleExpire(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	r := NewReservations()
+	r := NewReservations(30 * time.Second)
 	r.Sync(Budget{Name: "pool-a", Period: Daily, LimitUSD: 1, Pool: "a", Hard: true, FallbackPool: "cheap"}, nil, 0.5, now)
 	r.Sync(Budget{Name: "soft", Period: Daily, LimitUSD: 0.01}, nil, 5, now) // soft: never checked at the door
 
@@ -19,14 +19,14 @@ func TestReserveSettleExpire(t *testing.T) {
 	}
 	// 0.5 spent + 0.3 held + 0.3 > 1: the pool budget is full, its fallback has none.
 	h2, fb, err := r.Reserve("a", "qa", 0.3, now, time.Minute)
-	if err != nil || fb != "cheap" || len(h2.Budgets) != 0 {
+	if err != nil || fb != "cheap" || h2.ID != 0 {
 		t.Fatalf("second reserve = %+v, %q, %v; want the fallback pool", h2, fb, err)
 	}
 	if err := r.Settle(h1.ID, 0.1, now); err != nil {
 		t.Fatal(err)
 	}
-	if c, _ := r.Committed("pool-a"); math.Abs(c-0.5) > 1e-12 {
-		t.Fatalf("committed after settling = %v, want 0.5 (ledger 0.5 ≥ settled 0.1)", c)
+	if c, _ := r.Committed("pool-a"); math.Abs(c-0.6) > 1e-12 {
+		t.Fatalf("committed after settling = %v, want 0.6 (ledger 0.5 + settled 0.1)", c)
 	}
 	if err := r.Settle(h1.ID, 0.1, now); !errors.Is(err, ErrNoHold) {
 		t.Fatalf("second settle = %v, want ErrNoHold", err)
@@ -36,11 +36,16 @@ func TestReserveSettleExpire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := r.Expire(now.Add(time.Minute)); n != 2 {
-		t.Fatalf("Expire released %d, want 2 (the fallback's and the last)", n)
+	if n := r.Expire(now.Add(time.Minute)); n != 1 {
+		t.Fatalf("Expire released %d, want 1", n)
 	}
-	if c, _ := r.Committed("pool-a"); math.Abs(c-0.5) > 1e-12 {
-		t.Fatalf("committed after expiry = %v, want 0.5", c)
+	if c, _ := r.Committed("pool-a"); math.Abs(c-0.6) > 1e-12 {
+		t.Fatalf("committed after expiry = %v, want 0.6", c)
+	}
+	// Once the ledger has had time to catch up, a sync replaces the settled figure.
+	r.Sync(Budget{Name: "pool-a", Period: Daily, LimitUSD: 1, Pool: "a", Hard: true, FallbackPool: "cheap"}, nil, 0.6, now.Add(31*time.Second))
+	if c, _ := r.Committed("pool-a"); math.Abs(c-0.6) > 1e-12 {
+		t.Fatalf("committed after the ledger caught up = %v, want 0.6", c)
 	}
 	if err := r.Release(h3.ID); !errors.Is(err, ErrNoHold) {
 		t.Fatalf("release of an expired hold = %v", err)
@@ -52,7 +57,7 @@ func TestReserveSettleExpire(t *testing.T) {
 
 func TestReserveRefusesWithReset(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	r := NewReservations()
+	r := NewReservations(30 * time.Second)
 	r.Sync(Budget{Name: "prog", Period: Monthly, LimitUSD: 10, Program: "qa", Hard: true}, nil, 9.5, now)
 	r.Sync(Budget{Name: "fleet", Period: Daily, LimitUSD: 100, Hard: true}, nil, 0, now)
 	if _, _, err := r.Reserve("any", "other", 1, now, time.Minute); err != nil {
@@ -77,7 +82,7 @@ func TestReserveRefusesWithReset(t *testing.T) {
 // below their estimates; committed spend never exceeds the limit.
 func TestReserveNeverOvershoots(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-	r := NewReservations()
+	r := NewReservations(30 * time.Second)
 	b := Budget{Name: "b", Period: Daily, LimitUSD: 5, Hard: true}
 	r.Sync(b, nil, 0, now)
 	var open []Hold

@@ -543,7 +543,9 @@ type Budget struct {
 	// routes them to fallback_pool.
 	Hard         bool   `protobuf:"varint,7,opt,name=hard,proto3" json:"hard,omitempty"`
 	FallbackPool string `protobuf:"bytes,8,opt,name=fallback_pool,json=fallbackPool,proto3" json:"fallback_pool,omitempty"`
-	// IANA time zone of the period boundaries (default UTC).
+	// IANA time zone of the period boundaries (default UTC). The ledger counts whole UTC hours: in
+	// a zone whose offset is not a whole number of hours, the hour holding the period start counts
+	// in full.
 	TimeZone      string `protobuf:"bytes,9,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -373,7 +373,9 @@ type PickRequest struct {
 	Pool  string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
 	// Request key for consistent hashing, e.g. the DSPy program and a prompt hash; other strategies
 	// ignore it.
-	Key           string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	Key string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
+	// The DSPy program the request runs, for program hard budgets; empty means none in particular.
+	Program       string `protobuf:"bytes,3,opt,name=program,proto3" json:"program,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -422,6 +424,13 @@ func (x *PickRequest) GetKey() string {
 	return ""
 }
 
+func (x *PickRequest) GetProgram() string {
+	if x != nil {
+		return x.Program
+	}
+	return ""
+}
+
 // PickResponse names the node picked.
 type PickResponse struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
@@ -431,7 +440,10 @@ type PickResponse struct {
 	// Opaque token for ReportResult.
 	Token string `protobuf:"bytes,3,opt,name=token,proto3" json:"token,omitempty"`
 	// True when too few nodes are healthy and the pick came from panic mode.
-	Panic         bool `protobuf:"varint,4,opt,name=panic,proto3" json:"panic,omitempty"`
+	Panic bool `protobuf:"varint,4,opt,name=panic,proto3" json:"panic,omitempty"`
+	// The pool the node belongs to: the one asked for, or the fallback pool of an exhausted hard
+	// budget.
+	Pool          string `protobuf:"bytes,5,opt,name=pool,proto3" json:"pool,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -494,13 +506,23 @@ func (x *PickResponse) GetPanic() bool {
 	return false
 }
 
+func (x *PickResponse) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
 // ReportResultRequest reports a picked request's outcome.
 type ReportResultRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The token Pick returned.
-	Token         string               `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	Latency       *durationpb.Duration `protobuf:"bytes,2,opt,name=latency,proto3" json:"latency,omitempty"`
-	Ok            bool                 `protobuf:"varint,3,opt,name=ok,proto3" json:"ok,omitempty"`
+	Token   string               `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Latency *durationpb.Duration `protobuf:"bytes,2,opt,name=latency,proto3" json:"latency,omitempty"`
+	Ok      bool                 `protobuf:"varint,3,opt,name=ok,proto3" json:"ok,omitempty"`
+	// The request's real cost in USD, when the client knows it; otherwise the pick's estimate
+	// settles the hard-budget hold.
+	CostUsd       *float64 `protobuf:"fixed64,4,opt,name=cost_usd,json=costUsd,proto3,oneof" json:"cost_usd,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -554,6 +576,13 @@ func (x *ReportResultRequest) GetOk() bool {
 		return x.Ok
 	}
 	return false
+}
+
+func (x *ReportResultRequest) GetCostUsd() float64 {
+	if x != nil && x.CostUsd != nil {
+		return *x.CostUsd
+	}
+	return 0
 }
 
 // ReportResultResponse is empty.
@@ -1320,19 +1349,23 @@ const file_dspyfleet_v1_routing_proto_rawDesc = "" +
 	"\x11slow_start_window\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0fslowStartWindow\x12,\n" +
 	"\x0fpanic_threshold\x18\x06 \x01(\x01H\x01R\x0epanicThreshold\x88\x01\x01B\x13\n" +
 	"\x11_hash_load_factorB\x12\n" +
-	"\x10_panic_threshold\"3\n" +
+	"\x10_panic_threshold\"M\n" +
 	"\vPickRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x10\n" +
-	"\x03key\x18\x02 \x01(\tR\x03key\"m\n" +
+	"\x03key\x18\x02 \x01(\tR\x03key\x12\x18\n" +
+	"\aprogram\x18\x03 \x01(\tR\aprogram\"\x81\x01\n" +
 	"\fPickResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x14\n" +
 	"\x05token\x18\x03 \x01(\tR\x05token\x12\x14\n" +
-	"\x05panic\x18\x04 \x01(\bR\x05panic\"p\n" +
+	"\x05panic\x18\x04 \x01(\bR\x05panic\x12\x12\n" +
+	"\x04pool\x18\x05 \x01(\tR\x04pool\"\x9d\x01\n" +
 	"\x13ReportResultRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x123\n" +
 	"\alatency\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\alatency\x12\x0e\n" +
-	"\x02ok\x18\x03 \x01(\bR\x02ok\"\x16\n" +
+	"\x02ok\x18\x03 \x01(\bR\x02ok\x12\x1e\n" +
+	"\bcost_usd\x18\x04 \x01(\x01H\x00R\acostUsd\x88\x01\x01B\v\n" +
+	"\t_cost_usd\"\x16\n" +
 	"\x14ReportResultResponse\"+\n" +
 	"\x15WatchEndpointsRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\"U\n" +
@@ -1483,6 +1516,7 @@ func file_dspyfleet_v1_routing_proto_init() {
 	}
 	file_dspyfleet_v1_routing_proto_msgTypes[1].OneofWrappers = []any{}
 	file_dspyfleet_v1_routing_proto_msgTypes[2].OneofWrappers = []any{}
+	file_dspyfleet_v1_routing_proto_msgTypes[5].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -36,7 +36,9 @@ const (
 // (WatchEndpoints) and balance themselves.
 type RoutingServiceClient interface {
 	// Pick chooses a node of the pool with the pool's strategy. UNAVAILABLE, with the reason, when
-	// no node is ready and healthy; INVALID_ARGUMENT for an unknown pool.
+	// no node is ready and healthy; INVALID_ARGUMENT for an unknown pool; RESOURCE_EXHAUSTED when
+	// a hard budget covering the pool or program is spent (unless it names a fallback pool), with
+	// when it resets.
 	Pick(ctx context.Context, in *PickRequest, opts ...grpc.CallOption) (*PickResponse, error)
 	// ReportResult feeds a picked request's outcome back: it settles the node's in-flight count and
 	// drives latency scoring and outlier ejection.
@@ -138,7 +140,9 @@ func (c *routingServiceClient) GetStatus(ctx context.Context, in *RoutingService
 // (WatchEndpoints) and balance themselves.
 type RoutingServiceServer interface {
 	// Pick chooses a node of the pool with the pool's strategy. UNAVAILABLE, with the reason, when
-	// no node is ready and healthy; INVALID_ARGUMENT for an unknown pool.
+	// no node is ready and healthy; INVALID_ARGUMENT for an unknown pool; RESOURCE_EXHAUSTED when
+	// a hard budget covering the pool or program is spent (unless it names a fallback pool), with
+	// when it resets.
 	Pick(context.Context, *PickRequest) (*PickResponse, error)
 	// ReportResult feeds a picked request's outcome back: it settles the node's in-flight count and
 	// drives latency scoring and outlier ejection.
