@@ -51,7 +51,7 @@ func TestSecuredFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	waitState(t, fleetv1.NewFleetServiceClient(conn), "secure-node", ready, 15*time.Second)
+	waitState(t, fleetv1.NewFleetServiceClient(conn), "secure-node", ready, 30*time.Second)
 
 	grpcurl := func(args ...string) (string, error) {
 		cmd := exec.Command(grpcurlBin, append([]string{"-cacert", ca.CertFile}, args...)...)
