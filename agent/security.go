@@ -64,3 +64,13 @@ func dialOptions(c Config) ([]grpc.DialOption, error) {
 	}
 	return opts, nil
 }
+
+// CheckCredentials reads the token file and the TLS files c names and reports each that New
+// would refuse, without connecting.
+func CheckCredentials(c Config) error {
+	if err := readToken(&c); err != nil {
+		return err
+	}
+	_, err := dialOptions(c)
+	return err
+}

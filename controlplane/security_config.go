@@ -98,3 +98,27 @@ func (c Config) roleTokens(readFiles bool) ([]tokenRole, error) {
 	}
 	return out, errors.Join(errs...)
 }
+
+// CheckCredentials reads every file the security settings of c name (token files, the per-node
+// token file, the TLS pair, the client CA) and reports each that New would refuse, without
+// binding or starting anything.
+func CheckCredentials(c Config) error {
+	_, err := c.roleTokens(true)
+	errs := []error{err}
+	if c.AgentTokensFile != "" {
+		if _, err := credential.OpenNodeTokenFile(c.AgentTokensFile); err != nil {
+			errs = append(errs, fmt.Errorf("--agent-tokens-file: %w", err))
+		}
+	}
+	if c.TLSCert != "" && c.TLSKey != "" {
+		if _, err := credential.NewCertReloader(c.TLSCert, c.TLSKey); err != nil {
+			errs = append(errs, fmt.Errorf("--tls-cert, --tls-key: %w", err))
+		}
+	}
+	if c.ClientCA != "" {
+		if _, err := credential.LoadCertPool(c.ClientCA); err != nil {
+			errs = append(errs, fmt.Errorf("--client-ca: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -11,8 +11,9 @@ import (
 )
 
 // runValidate checks a config file without starting: strict parsing, then every value over the
-// profile's defaults, the actions section included (nothing is started and systemd is not
-// contacted). The environment and other flags are not consulted.
+// profile's defaults, the actions section included; then the token and certificate files it names
+// are read (nothing is started and systemd is not contacted). The environment and other flags are
+// not consulted.
 func runValidate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("agent validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -37,6 +38,11 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := f.Check(profileConfig(p)); err != nil {
 		return err
+	}
+	cfg := profileConfig(p)
+	f.Apply(&cfg)
+	if err := agent.CheckCredentials(cfg); err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
 	}
 	fmt.Fprintf(stdout, "%s: valid\n", *path)
 	return nil

@@ -29,6 +29,7 @@ func TestValidateCommand(t *testing.T) {
 		{[]string{"validate", "--config", write("typo.yaml", "actions:\n  backup:\n    kep: 3\n")}, false, "typo.yaml:3: actions.backup.kep: unknown field"},
 		{[]string{"validate", "--config", write("range.yaml", "interval: 10ms\n")}, false, "range.yaml:1: interval: --interval 10ms must be between 100ms and 1h"},
 		{[]string{"validate", "--config", write("act.yaml", "pool: a\nactions:\n  service: {manager: docker}\n")}, false, `act.yaml:3: actions.service: manager "docker" must be process or systemd`},
+		{[]string{"validate", "--config", write("ca.yaml", "ca_file: "+filepath.Join(dir, "missing-ca.crt")+"\n")}, false, "ca.yaml: --ca-file"},
 		{[]string{"validate"}, false, "usage: agent validate --config FILE"},
 	}
 	for _, tt := range tests {

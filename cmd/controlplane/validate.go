@@ -11,7 +11,8 @@ import (
 )
 
 // runValidate checks a config file without starting: strict parsing, then every value over the
-// profile's defaults. The environment and other flags are not consulted.
+// profile's defaults; then the token, certificate and CA files it names are read. The
+// environment and other flags are not consulted.
 func runValidate(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("controlplane validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -36,6 +37,11 @@ func runValidate(args []string, stdout, stderr io.Writer) error {
 	}
 	if err := f.Check(controlplane.ProfileConfig(p)); err != nil {
 		return err
+	}
+	cfg := controlplane.ProfileConfig(p)
+	f.Apply(&cfg)
+	if err := controlplane.CheckCredentials(cfg); err != nil {
+		return fmt.Errorf("%s: %w", *path, err)
 	}
 	fmt.Fprintf(stdout, "%s: valid\n", *path)
 	return nil

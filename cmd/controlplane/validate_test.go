@@ -32,6 +32,7 @@ func TestValidateCommand(t *testing.T) {
 		{[]string{"validate", "--config", good, "--profile", "prod"}, false, "--profile"},
 		{[]string{"validate"}, false, "usage: controlplane validate --config FILE"},
 		{[]string{"validate", "--config", filepath.Join(dir, "missing.yaml")}, false, "no such file"},
+		{[]string{"validate", "--config", write("tok.yaml", "agent_token_file: "+write("short.token", "short\n")+"\n")}, false, "tok.yaml: --agent-token-file: token file"},
 	}
 	for _, tt := range tests {
 		cmd, out := startChild(t, tt.args...)
