@@ -24,6 +24,9 @@ const (
 	read
 	// write needs the admin token. It changes state and is recorded in the audit trail.
 	write
+	// dataPlane needs the read-only or admin token, like read, but is not held to the per-identity
+	// --admin-rate: routing clients make one such call per DSPy request.
+	dataPlane
 )
 
 // accessRules is the authorization table: one line per method of every service. No service may
@@ -46,9 +49,9 @@ var accessRules = map[string]access{
 
 	// Routing clients (Pick, then ReportResult with the pick's token) use the read-only token:
 	// a result only counts for a pick the caller made.
-	fleetv1.RoutingService_Pick_FullMethodName:           read,
-	fleetv1.RoutingService_ReportResult_FullMethodName:   read,
-	fleetv1.RoutingService_WatchEndpoints_FullMethodName: read,
+	fleetv1.RoutingService_Pick_FullMethodName:           dataPlane,
+	fleetv1.RoutingService_ReportResult_FullMethodName:   dataPlane,
+	fleetv1.RoutingService_WatchEndpoints_FullMethodName: dataPlane,
 	fleetv1.RoutingService_GetStatus_FullMethodName:      read,
 	fleetv1.RoutingService_GetPolicy_FullMethodName:      read,
 	fleetv1.RoutingService_SetPolicy_FullMethodName:      write,
@@ -118,7 +121,7 @@ func (a access) allows(r role) bool {
 		return true
 	case agentOnly:
 		return r == roleAgent || r == roleAnyone
-	case read:
+	case read, dataPlane:
 		return r == roleRead || r == roleAdmin || r == roleAnyone
 	case write:
 		return r == roleAdmin || r == roleAnyone
@@ -131,7 +134,7 @@ func (a access) needs() string {
 	switch a {
 	case agentOnly:
 		return "the agent token, a per-node agent token or an agent client certificate"
-	case read:
+	case read, dataPlane:
 		return "the read-only or admin token"
 	case write:
 		return "the admin token"

@@ -50,6 +50,7 @@ func TestAccessAllows(t *testing.T) {
 		public:    {roleAgent, roleRead, roleAdmin, roleAnyone, 0},
 		agentOnly: {roleAgent, roleAnyone},
 		read:      {roleRead, roleAdmin, roleAnyone},
+		dataPlane: {roleRead, roleAdmin, roleAnyone},
 		write:     {roleAdmin, roleAnyone},
 		0:         nil,
 	}

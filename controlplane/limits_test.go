@@ -30,6 +30,12 @@ func TestAdminRateLimit(t *testing.T) {
 	if _, err := reader.ListNodes(ctx, &fleetv1.ListNodesRequest{}); err != nil {
 		t.Fatalf("another identity is limited apart: %v", err)
 	}
+	// Routing's data-plane calls are not held to --admin-rate: one per DSPy request.
+	routing := fleetv1.NewRoutingServiceClient(fleettest.DialToken(t, cp.GRPCAddr(), fleettest.Token(t, adminTok)))
+	for range 10 {
+		_, err := routing.ReportResult(ctx, &fleetv1.ReportResultRequest{Token: "not-a-pick"})
+		wantCode(t, err, codes.InvalidArgument, "")
+	}
 	time.Sleep(250 * time.Millisecond)
 	if _, err := admin.ListNodes(ctx, &fleetv1.ListNodesRequest{}); err != nil {
 		t.Fatalf("after the bucket refilled: %v", err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
+	"google.golang.org/grpc"
 )
 
 // maxBuckets bounds the token buckets kept; beyond it, full (idle) buckets are dropped.
@@ -49,9 +50,9 @@ func (b *buckets) get(key string, spec bucketSpec) *rate.Limiter {
 }
 
 // callLimiter is the API's ratelimit.Limiter: a token bucket per authenticated identity. An
-// agent is limited per node (its certificate) or per peer host (the shared agent token), an
-// admin or read-only caller per token. Public methods, and every call when authentication is
-// off (loopback or --insecure), are not limited: there is no identity to limit.
+// agent is limited per node (its certificate or per-node token) or per peer host (the shared
+// agent token), an admin or read-only caller per token. Public and data-plane methods, and
+// every call when authentication is off (loopback or --insecure), are not limited.
 type callLimiter struct {
 	agent, admin bucketSpec
 	b            buckets
@@ -62,6 +63,9 @@ type callLimiter struct {
 func (l *callLimiter) Limit(ctx context.Context) error {
 	id, ok := identityFrom(ctx)
 	if !ok || id.role == roleAnyone {
+		return nil
+	}
+	if method, _ := grpc.Method(ctx); accessRules[method] == dataPlane {
 		return nil
 	}
 	key, spec, limit := id.name, l.admin, "admin_rate"
