@@ -123,7 +123,7 @@ func DefaultConfig() Config {
 		CommandRetention:  7 * 24 * time.Hour,
 		RollupRetention:   14 * 24 * time.Hour,
 
-		AgentRate: 1, AgentBurst: 10, AdminRate: 50, AdminBurst: 100,
+		AgentRate: 10, AgentBurst: 100, AdminRate: 50, AdminBurst: 100,
 		AuthFailuresPerMinute: 10, MaxStreamsPerPeer: 1024, MaxNodes: 10000,
 		MaxLabels: 64, MaxLabelValueBytes: 256, MaxCommandParams: 16, MaxReasonBytes: 1024,
 		AuditRetention: 90 * 24 * time.Hour,
