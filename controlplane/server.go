@@ -122,7 +122,9 @@ func New(cfg Config) (*Server, error) {
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
 	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.reconcile})
-	s.config = &fleetConfig{store: st, now: cfg.Now, sections: []policySection{routingSection(rt), scalingSection(sc)}}
+	s.config = &fleetConfig{store: st, now: cfg.Now, sections: []policySection{
+		routingSection(rt), scalingSection(sc), budgetsSection(costs, cfg.Now), pricesSection(costs),
+	}}
 	s.promReg.MustRegister(&costCollector{c: costs, now: cfg.Now})
 	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.step})
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
