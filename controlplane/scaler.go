@@ -68,7 +68,6 @@ type poolScaling struct {
 	last      *fleetv1.ScalingDecision
 	recorded  *fleetv1.ScalingDecision
 	launch    launch
-	removing  map[string]bool
 	instances map[string]int
 	job       *hookJob
 	queued    *hookJob
@@ -121,7 +120,7 @@ func newScaler(now func() time.Time, log *slog.Logger, reg *registry, stats *req
 }
 
 func newPoolScaling(pb *fleetv1.ScalingPolicy, p scaling.Policy, act scalingActuator) *poolScaling {
-	return &poolScaling{pb: pb, policy: p, act: act, removing: map[string]bool{}, instances: map[string]int{}}
+	return &poolScaling{pb: pb, policy: p, act: act, instances: map[string]int{}}
 }
 
 // setPolicy installs a validated policy. The decision state carries over; the forecast model is
@@ -275,9 +274,13 @@ func sameDecision(a, b *fleetv1.ScalingDecision) bool {
 		a.GetRecommended() == b.GetRecommended() && a.GetLimit() == b.GetLimit() && a.GetReady() == b.GetReady()
 }
 
-// counts reports whether a node counts toward its pool's size (it is neither leaving nor gone)
-// and whether it carries load.
+// counts reports whether a node counts toward its pool's size (it is neither leaving nor gone:
+// a node with a drain requested, a scale-down victim among them, never counts) and whether it
+// carries load.
 func counts(n *fleetv1.Node) (counted, ready bool) {
+	if n.GetDrainRequested() {
+		return false, false
+	}
 	switch n.GetState() {
 	case fleetv1.NodeState_NODE_STATE_READY:
 		return true, true
@@ -303,7 +306,7 @@ func snapshotForScaling(ps *poolScaling, nodes []*fleetv1.Node, now time.Time) s
 	)
 	for _, n := range nodes {
 		counted, ready := counts(n)
-		if !counted || ps.removing[n.GetId()] {
+		if !counted {
 			continue
 		}
 		units := 1
@@ -412,7 +415,6 @@ func (sc *scaler) applyLocked(pool string, ps *poolScaling, d scaling.Decision, 
 				if err := sc.drainLocked(id, reason); err != nil {
 					sc.log.Error("draining a scale-down victim failed; removing it without a drain", "pool", pool, "node", id, "err", err)
 				}
-				ps.removing[id] = true
 			}
 			if len(d.Victims) > 0 {
 				job.victims, job.state = d.Victims, actWaitingDrain

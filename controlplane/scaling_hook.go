@@ -71,14 +71,13 @@ func (sc *scaler) nextDueHook() (string, *hookJob, time.Duration, string, time.D
 	return "", nil, 0, "", wait
 }
 
-// finishHook records a hook's outcome: on success the victims are forgotten; on failure the job
-// is retried after a backoff, unless a newer decision replaced it.
+// finishHook records a hook's outcome; a failed job is retried after a backoff, unless a newer
+// decision replaced it.
 func (sc *scaler) finishHook(pool string, j *hookJob, detail string, err error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	now := sc.now()
 	j.time, j.detail = now, detail
-	ps := sc.pools[pool]
 	if err != nil {
 		backoff := min(sc.retryBase<<min(j.attempts-1, 20), sc.retryMax)
 		j.state, j.next = actFailed, now.Add(backoff)
@@ -86,13 +85,8 @@ func (sc *scaler) finishHook(pool string, j *hookJob, detail string, err error) 
 	} else {
 		j.state = actSucceeded
 		sc.log.Info("scaling hook succeeded", "pool", pool, "current", j.current, "desired", j.desired, "victims", j.victims)
-		if ps != nil {
-			for _, id := range j.victims {
-				delete(ps.removing, id)
-			}
-		}
 	}
-	if ps != nil && ps.job == j && ps.queued != nil {
+	if ps := sc.pools[pool]; ps != nil && ps.job == j && ps.queued != nil {
 		ps.job, ps.queued = ps.queued, nil
 	}
 }

@@ -146,10 +146,11 @@ actuator:
 	for _, end := range ends {
 		end()
 	}
-	res := runCLI(t, "scale", "status", "web")
-	if res.code != exitOK || !strings.Contains(res.stdout, "rule:spike") || !strings.Contains(res.stdout, "Actuation:") {
-		t.Fatalf("status after the spike: %+v", res)
-	}
+	// The node asked for counts toward the size until it registers.
+	fleettest.Eventually(t, 5*time.Second, "status: 3 nodes, 2 ready", func() bool {
+		res := runCLI(t, "scale", "status", "web")
+		return res.code == exitOK && strings.Contains(res.stdout, "current 3 (ready 2)") && strings.Contains(res.stdout, "exec_hook succeeded: 2 → 3")
+	})
 
 	idlePolicy := writeFile(t, filepath.Join(dir, "idle.json"), `{
 	  "min": 1, "max": 4,
@@ -182,8 +183,8 @@ actuator:
 		t.Fatal("web-a should still serve")
 	}
 
-	res = runCLI(t, "scale", "history", "web", "--limit", "20")
-	for _, want := range []string{"TIME", "scale up 2 → 3", "scale down 2 → 1"} {
+	res := runCLI(t, "scale", "history", "web", "--limit", "20")
+	for _, want := range []string{"TIME", "scale up 2 → 3: rule:spike proposes 3", "scale down 2 → 1"} {
 		if res.code != exitOK || !strings.Contains(res.stdout, want) {
 			t.Fatalf("history lacks %q: %+v", want, res)
 		}
