@@ -258,3 +258,57 @@ func TestScalerPredictiveLearnsFromRollups(t *testing.T) {
 		t.Fatalf("model minutes %d after two more minutes, want 32", minutes)
 	}
 }
+
+// BenchmarkScalerTick1000Nodes is one scaling tick of a pool of 1,000 reporting nodes: the
+// registry snapshot, the metrics, the decision (every metric targeted) and its record.
+func BenchmarkScalerTick1000Nodes(b *testing.B) {
+	st, err := openStore(b.TempDir(), time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.close()
+	now := func() time.Time { return testNow }
+	reg := newRegistry(now, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 16)
+	cmds := newCommandQueue(now, st, time.Hour, 16)
+	sc, err := newScaler(now, slog.New(slog.DiscardHandler), reg, newRequestStats(now, st, 24*time.Hour), cmds, st, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pb := &fleetv1.ScalingPolicy{Max: 2000}
+	for _, m := range []string{"cpu_percent", "memory_percent", "latency_p95_ms", "ttft_p95_ms", "error_rate",
+		"in_flight_per_node", "requests_per_second_per_node", "tokens_per_second_per_node", "queue_length_per_node"} {
+		v := 50.0
+		if m == "error_rate" {
+			v = 0.05
+		}
+		pb.Targets = append(pb.Targets, &fleetv1.ScalingTarget{Metric: m, Value: v})
+	}
+	p, act, err := scalingPolicyFromProto(pb, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc.setPolicy("big", scalingPolicyToProto(p, act), p, act)
+	for i := range 1000 {
+		h := &fleetv1.Hello{NodeId: fmt.Sprintf("n%04d", i), InstanceId: "i", Pool: "big", HourlyPrice: float64(i % 5), ReportInterval: durationpb.New(time.Second)}
+		s, _, err := reg.attach(h, "peer", func(error) {})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep := &fleetv1.MetricsReport{Seq: 1, Time: timestamppb.New(testNow), Window: durationpb.New(time.Second),
+			Host: &fleetv1.HostMetrics{CpuPercent: 50, MemoryUsedPercent: 50},
+			App: &fleetv1.AppMetrics{Requests: 50, RequestsPerSecond: 50, InFlight: 50, QueueLength: 50, LatencyP95Ms: 50, TtftP95Ms: 50,
+				InputTokens: 25, OutputTokens: 25}}
+		if _, _, err := reg.applyReport(s, rep); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := sc.tick(testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if d := sc.pools["big"].last; d.GetCurrent() != 1000 || d.GetReady() != 1000 {
+		b.Fatalf("decision %v", d)
+	}
+}
