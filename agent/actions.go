@@ -141,7 +141,7 @@ func buildActions(ctx context.Context, cfg ActionsConfig, log *slog.Logger) (*bu
 		})
 	}
 	if bc := cfg.Backup; bc != nil {
-		c := backup.Config{Paths: bc.Paths, Dir: bc.Dir, Keep: bc.Keep, Prefix: bc.Prefix}
+		c := bc.config()
 		if err := c.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("actions.backup: %w", err))
 		}
@@ -160,12 +160,7 @@ func buildActions(ctx context.Context, cfg ActionsConfig, log *slog.Logger) (*bu
 		})
 	}
 	if dc := cfg.Deploy; dc != nil {
-		port := 0
-		var health service.HealthCheck
-		if cfg.Service != nil {
-			port, health = cfg.Service.BasePort, cfg.Service.Health.check()
-		}
-		d := service.DeployConfig{Hook: dc.Hook, Timeout: dc.Timeout, Health: health}
+		d, port := cfg.deployConfig()
 		if err := d.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("actions.deploy: %w", err))
 		}
@@ -184,19 +179,14 @@ func buildActions(ctx context.Context, cfg ActionsConfig, log *slog.Logger) (*bu
 func newManager(ctx context.Context, s ServiceConfig, log *slog.Logger) (service.Manager, func(), error) {
 	switch s.Manager {
 	case "process":
-		m, err := service.NewProcessManager(service.ProcessConfig{
-			Command: s.Command, Dir: s.Dir, Env: s.Env, Instances: s.Instances,
-			BasePort: s.BasePort, StopGrace: s.StopGrace, Health: s.Health.check(),
-		}, log.With("manager", "process"))
+		m, err := service.NewProcessManager(s.processConfig(), log.With("manager", "process"))
 		return m, nil, err
 	case "systemd":
 		conn, err := systemd.DialDBus(ctx)
 		if err != nil {
 			return nil, nil, fmt.Errorf("manager systemd: %w", err)
 		}
-		m, err := systemd.New(systemd.Config{
-			Unit: s.Unit, TemplateUnit: s.TemplateUnit, BasePort: s.BasePort, Health: s.Health.check(),
-		}, conn, log.With("manager", "systemd"))
+		m, err := systemd.New(s.systemdConfig(), conn, log.With("manager", "systemd"))
 		if err != nil {
 			conn.Close()
 			return nil, nil, err

@@ -262,18 +262,28 @@ func (a *Agent) connectLoop(ctx context.Context) error {
 func (a *Agent) hello() *fleetv1.Hello {
 	_, dropped, _, _ := a.buf.counts()
 	return &fleetv1.Hello{
-		NodeId:         a.cfg.NodeID,
-		Pool:           a.cfg.Pool,
-		Labels:         a.cfg.Labels,
-		Weight:         a.cfg.Weight,
-		HourlyPrice:    a.cfg.HourlyPrice,
-		InstanceType:   a.cfg.InstanceType,
-		AgentVersion:   Version,
-		Hostname:       a.hostname,
-		InstanceId:     a.instanceID,
-		ReportInterval: durationpb.New(a.cfg.Interval),
-		ReportsDropped: dropped,
-		Draining:       a.cmds.isDraining(),
-		LastCommandSeq: a.state.lastSeq(),
+		NodeId:           a.cfg.NodeID,
+		Pool:             a.cfg.Pool,
+		Labels:           a.cfg.Labels,
+		Weight:           a.cfg.Weight,
+		HourlyPrice:      a.cfg.HourlyPrice,
+		InstanceType:     a.cfg.InstanceType,
+		AgentVersion:     Version,
+		Hostname:         a.hostname,
+		InstanceId:       a.instanceID,
+		ReportInterval:   durationpb.New(a.cfg.Interval),
+		ReportsDropped:   dropped,
+		Draining:         a.cmds.isDraining(),
+		LastCommandSeq:   a.state.lastSeq(),
+		AdvertiseAddress: a.advertiseAddr(),
 	}
+}
+
+// advertiseAddr is where routing sends this node requests: the configured address, else the
+// proxy's.
+func (a *Agent) advertiseAddr() string {
+	if a.cfg.AdvertiseAddr != "" {
+		return a.cfg.AdvertiseAddr
+	}
+	return a.ProxyAddr()
 }

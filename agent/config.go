@@ -1,17 +1,13 @@
 package agent
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math"
-	"os"
+	"net"
 	"regexp"
 	"time"
-
-	"go.yaml.in/yaml/v3"
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
@@ -36,6 +32,10 @@ type Config struct {
 	HourlyPrice float64
 	// InstanceType names the host's instance type for the cost model.
 	InstanceType string
+	// AdvertiseAddr is where clients send this node DSPy requests (host:port), handed out by
+	// routing. Empty means the proxy's address when the proxy is on. An unspecified host
+	// (":8000", "0.0.0.0:8000") is filled in by the control plane with the agent's address.
+	AdvertiseAddr string
 	// Interval is how often a report is made.
 	Interval time.Duration
 	// StateDir holds the agent's local state.
@@ -97,6 +97,10 @@ func (c Config) Validate() error {
 	}
 	check(c.Server != "", "--server is empty; set it or DSPYFLEET_ADDR to the control plane's host:port")
 	check(c.NodeID == "" || idPattern.MatchString(c.NodeID), "--node-id %q must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.NodeID)
+	if c.AdvertiseAddr != "" {
+		_, port, err := net.SplitHostPort(c.AdvertiseAddr)
+		check(err == nil && port != "" && port != "0", "--advertise-addr %q must be host:port with a non-zero port", c.AdvertiseAddr)
+	}
 	check(c.Pool == "" || idPattern.MatchString(c.Pool), "--pool %q must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", c.Pool)
 	for k := range c.Labels {
 		check(labelKeyPattern.MatchString(k), "--label key %q must be 1-63 letters, digits, '.', '_', '/' or '-', starting and ending with a letter or digit", k)
@@ -118,20 +122,23 @@ func (c Config) Validate() error {
 
 // fileConfig is the YAML form of the agent's configuration file.
 type fileConfig struct {
-	Server       *string           `yaml:"server"`
-	NodeID       *string           `yaml:"node_id"`
-	Pool         *string           `yaml:"pool"`
-	Labels       map[string]string `yaml:"labels"`
-	Weight       *float64          `yaml:"weight"`
-	HourlyPrice  *float64          `yaml:"hourly_price"`
-	InstanceType *string           `yaml:"instance_type"`
-	Interval     *time.Duration    `yaml:"interval"`
-	StateDir     *string           `yaml:"state_dir"`
-	BufferSize   *int              `yaml:"buffer_size"`
-	Actions      *ActionsConfig    `yaml:"actions"`
-	Prices       map[string]price  `yaml:"prices"`
-	Intake       *intakeFile       `yaml:"intake"`
-	Proxy        *proxyFile        `yaml:"proxy"`
+	Profile       *string           `yaml:"profile"`
+	LogLevel      *string           `yaml:"log_level"`
+	Server        *string           `yaml:"server"`
+	NodeID        *string           `yaml:"node_id"`
+	Pool          *string           `yaml:"pool"`
+	Labels        map[string]string `yaml:"labels"`
+	Weight        *float64          `yaml:"weight"`
+	HourlyPrice   *float64          `yaml:"hourly_price"`
+	InstanceType  *string           `yaml:"instance_type"`
+	AdvertiseAddr *string           `yaml:"advertise_addr"`
+	Interval      *time.Duration    `yaml:"interval"`
+	StateDir      *string           `yaml:"state_dir"`
+	BufferSize    *int              `yaml:"buffer_size"`
+	Actions       *ActionsConfig    `yaml:"actions"`
+	Prices        map[string]price  `yaml:"prices"`
+	Intake        *intakeFile       `yaml:"intake"`
+	Proxy         *proxyFile        `yaml:"proxy"`
 }
 
 // proxyFile is the proxy section of the config file.
@@ -155,29 +162,25 @@ type price struct {
 	CachedInput float64 `yaml:"cached_input_per_mtok"`
 }
 
-// LoadFile applies the YAML file at path onto c. Unknown keys and wrong types are errors naming
-// the file and line, so a typo never silently falls back to a default.
+// LoadFile parses the YAML file at path strictly (see ParseFile) and applies it onto c. Ranges
+// are checked by File.Check, and by New.
 func LoadFile(path string, c *Config) error {
-	data, err := os.ReadFile(path)
+	f, err := ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("--config: %w", err)
+		return err
 	}
-	return applyYAML(data, path, c)
+	f.Apply(c)
+	return nil
 }
 
-func applyYAML(data []byte, name string, c *Config) error {
-	var f fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config %s: %w", name, err)
-	}
+func (f fileConfig) apply(c *Config) {
 	set(&c.Server, f.Server)
 	set(&c.NodeID, f.NodeID)
 	set(&c.Pool, f.Pool)
 	set(&c.Weight, f.Weight)
 	set(&c.HourlyPrice, f.HourlyPrice)
 	set(&c.InstanceType, f.InstanceType)
+	set(&c.AdvertiseAddr, f.AdvertiseAddr)
 	set(&c.Interval, f.Interval)
 	set(&c.StateDir, f.StateDir)
 	set(&c.BufferSize, f.BufferSize)
@@ -203,7 +206,6 @@ func applyYAML(data []byte, name string, c *Config) error {
 			c.Prices[model] = reqstats.ModelPrice{InputPerMTok: p.Input, OutputPerMTok: p.Output, CachedInputPerMTok: p.CachedInput}
 		}
 	}
-	return nil
 }
 
 func set[T any](dst *T, v *T) {

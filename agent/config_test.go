@@ -36,9 +36,9 @@ func TestLoadFile(t *testing.T) {
 			},
 		},
 		{name: "empty file", yaml: "", check: func(*testing.T, Config) {}},
-		{name: "unknown key", yaml: "pool: gpu\nintervall: 1s\n", wantErr: "field intervall not found"},
-		{name: "wrong type", yaml: "weight: heavy\n", wantErr: "line 1: cannot unmarshal"},
-		{name: "bad duration", yaml: "interval: soon\n", wantErr: "into time.Duration"},
+		{name: "unknown key", yaml: "pool: gpu\nintervall: 1s\n", wantErr: "agent.yaml:2: intervall: unknown field"},
+		{name: "wrong type", yaml: "weight: heavy\n", wantErr: `agent.yaml:1: weight: want a number, got "heavy"`},
+		{name: "bad duration", yaml: "interval: soon\n", wantErr: `agent.yaml:1: interval: want a duration such as 30s, 5m or 1h30m, got "soon"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -141,7 +141,7 @@ actions:
 	if err := os.WriteFile(bad, []byte("actions:\n  cleanup:\n    - {root: /x, max_agee: 1h}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := LoadFile(bad, &c); err == nil || !strings.Contains(err.Error(), "max_agee") {
+	if err := LoadFile(bad, &c); err == nil || !strings.Contains(err.Error(), "bad.yaml:3: actions.cleanup[0].max_agee: unknown field") {
 		t.Fatalf("typo in a nested key: %v", err)
 	}
 }

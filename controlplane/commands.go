@@ -375,9 +375,9 @@ func (q *commandQueue) list(req *fleetv1.ListCommandsRequest) []*fleetv1.Command
 
 // prune deletes finished commands older than the retention.
 func (q *commandQueue) prune() error {
-	cutoff := q.now().Add(-q.retention)
 	var keys [][]byte
 	q.mu.Lock()
+	cutoff := q.now().Add(-q.retention)
 	for id, e := range q.byID {
 		if terminal(e.rec.GetState()) && e.rec.GetUpdated().AsTime().Before(cutoff) {
 			keys = append(keys, e.key)

@@ -7,6 +7,8 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
 )
 
 // Sentinel errors of the registry. toStatus maps them to gRPC codes at the API edge.
@@ -25,6 +27,8 @@ var (
 	ErrSessionEnded = errors.New("session ended by the control plane")
 	// ErrWatchBehind means a watcher could not keep up with events.
 	ErrWatchBehind = errors.New("watcher fell behind")
+	// ErrNotFound means a named object (a budget, a recommendation) does not exist.
+	ErrNotFound = errors.New("not found")
 )
 
 // statusCodes is the one table from domain errors to gRPC codes.
@@ -39,6 +43,9 @@ var statusCodes = []struct {
 	{ErrShuttingDown, codes.Unavailable},
 	{ErrSessionEnded, codes.Aborted},
 	{ErrWatchBehind, codes.ResourceExhausted},
+	{ErrNotFound, codes.NotFound},
+	{cost.ErrExhausted, codes.ResourceExhausted},
+	{cost.ErrInvalid, codes.InvalidArgument},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

@@ -1,18 +1,18 @@
 package controlplane
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
-	"go.yaml.in/yaml/v3"
+	"github.com/dspyfleet/dspyfleet/internal/cli"
 )
 
 // fileConfig is the YAML form of the control plane's configuration file; keys match the flags.
 type fileConfig struct {
+	Profile           *string        `yaml:"profile"`
+	LogLevel          *string        `yaml:"log_level"`
 	GRPCListen        *string        `yaml:"grpc_listen"`
 	HTTPListen        *string        `yaml:"http_listen"`
 	DataDir           *string        `yaml:"data_dir"`
@@ -24,22 +24,71 @@ type fileConfig struct {
 	FlushInterval     *time.Duration `yaml:"flush_interval"`
 	MaxRecvBytes      *int           `yaml:"max_recv_bytes"`
 	ShutdownTimeout   *time.Duration `yaml:"shutdown_timeout"`
+	CommandRetention  *time.Duration `yaml:"command_retention"`
+	RollupRetention   *time.Duration `yaml:"rollup_retention"`
 	ScalingHookDir    *string        `yaml:"scaling_hook_dir"`
 }
 
-// LoadFile applies the YAML file at path onto c. Unknown keys and wrong types are errors naming
-// the line, so a typo never silently falls back to a default.
-func LoadFile(path string, c *Config) error {
+// File is a parsed control plane configuration file.
+type File struct {
+	name  string
+	lines cli.Lines
+	f     fileConfig
+}
+
+// ReadFile reads the YAML file at path and parses it strictly (see ParseFile).
+func ReadFile(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("--config: %w", err)
+		return nil, fmt.Errorf("--config: %w", err)
 	}
-	var f fileConfig
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil && !errors.Is(err, io.EOF) {
-		return fmt.Errorf("config %s: %w", path, err)
+	return ParseFile(path, data)
+}
+
+// ParseFile parses a configuration file's data; name is the file's name in errors. An unknown
+// key, a key given twice or a value of the wrong type is an error naming the file, line and key,
+// so a typo never silently falls back to a default.
+func ParseFile(name string, data []byte) (*File, error) {
+	f := &File{name: name}
+	lines, err := cli.DecodeYAML(name, data, &f.f)
+	if err != nil {
+		return nil, err
 	}
+	f.lines = lines
+	return f, nil
+}
+
+// Profile is the profile the file names, "" when it names none.
+func (f *File) Profile() string { return deref(f.f.Profile) }
+
+// LogLevel is the log level the file sets, "" when it sets none.
+func (f *File) LogLevel() string { return deref(f.f.LogLevel) }
+
+// Check reports every value of the file that is out of range when applied over base (the
+// defaults of the file's profile), each naming the file, line and key.
+func (f *File) Check(base Config) error {
+	return cli.CheckFields(f.name, f.lines, f.f, func(one fileConfig) error {
+		c := base
+		one.apply(&c)
+		return errors.Join(c.Validate(), cli.CheckProfile(deref(one.Profile)), cli.CheckLevel(deref(one.LogLevel)))
+	})
+}
+
+// Apply sets the file's values on c.
+func (f *File) Apply(c *Config) { f.f.apply(c) }
+
+// LoadFile parses the YAML file at path strictly (see ParseFile) and applies it onto c. Ranges
+// are checked by File.Check, and by New.
+func LoadFile(path string, c *Config) error {
+	f, err := ReadFile(path)
+	if err != nil {
+		return err
+	}
+	f.Apply(c)
+	return nil
+}
+
+func (f fileConfig) apply(c *Config) {
 	set(&c.GRPCListen, f.GRPCListen)
 	set(&c.HTTPListen, f.HTTPListen)
 	set(&c.DataDir, f.DataDir)
@@ -51,12 +100,21 @@ func LoadFile(path string, c *Config) error {
 	set(&c.FlushInterval, f.FlushInterval)
 	set(&c.MaxRecvBytes, f.MaxRecvBytes)
 	set(&c.ShutdownTimeout, f.ShutdownTimeout)
+	set(&c.CommandRetention, f.CommandRetention)
+	set(&c.RollupRetention, f.RollupRetention)
 	set(&c.ScalingHookDir, f.ScalingHookDir)
-	return nil
 }
 
 func set[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
+}
+
+func deref[T any](v *T) T {
+	var zero T
+	if v == nil {
+		return zero
+	}
+	return *v
 }

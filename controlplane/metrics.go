@@ -14,6 +14,8 @@ type metrics struct {
 
 	reconcileSeconds *prometheus.HistogramVec
 	reconcileErrors  *prometheus.CounterVec
+
+	picks *prometheus.CounterVec
 }
 
 // newMetrics registers the control plane's metrics, node gauges drawn from reg, and the Go and
@@ -46,9 +48,13 @@ func newMetrics(reg *registry, stats *requestStats) (*prometheus.Registry, *metr
 			Name: "dspyfleet_reconcile_step_errors_total",
 			Help: "Reconcile loop steps that returned an error, by step.",
 		}, []string{"step"}),
+		picks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "dspyfleet_routing_picks_total",
+			Help: "RoutingService.Pick calls by pool and outcome (picked, panic, unavailable).",
+		}, []string{"pool", "outcome"}),
 	}
 	pr := prometheus.NewRegistry()
-	pr.MustRegister(m.reports, m.sessions, m.flushes, m.flushErrors, m.reconcileSeconds, m.reconcileErrors,
+	pr.MustRegister(m.reports, m.sessions, m.flushes, m.flushErrors, m.reconcileSeconds, m.reconcileErrors, m.picks,
 		&nodesCollector{reg: reg}, &requestsCollector{stats: stats},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return pr, m

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"sync"
 	"time"
@@ -123,6 +124,10 @@ func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 		r.nodes[h.GetNodeId()] = e
 	}
 	updated := applyHello(e.node, h)
+	if addr := servingAddress(h.GetAdvertiseAddress(), peer); addr != e.node.GetAddress() {
+		e.node.Address = addr
+		updated = true
+	}
 	if e.node.GetAgentInstanceId() != h.GetInstanceId() {
 		e.node.AgentInstanceId = h.GetInstanceId()
 		e.lastReportSeq = 0
@@ -157,6 +162,23 @@ func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 		DownAfter:     durationpb.New(r.liveness.ttl(interval) + r.liveness.grace),
 	}
 	return s, w, nil
+}
+
+// servingAddress is the address routing hands out for an agent that advertised adv and
+// connected from peer: adv, with an unspecified host replaced by the peer's.
+func servingAddress(adv, peer string) string {
+	host, port, err := net.SplitHostPort(adv)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		peerHost, _, err := net.SplitHostPort(peer)
+		if err != nil {
+			return ""
+		}
+		host = peerHost
+	}
+	return net.JoinHostPort(host, port)
 }
 
 // connectedState is the state of a connected node: ready unless an operator drained it.

@@ -139,6 +139,24 @@ func (sc *scaler) setPolicy(pool string, pb *fleetv1.ScalingPolicy, p scaling.Po
 	ps.pb, ps.policy, ps.act = pb, p, act
 }
 
+// removePolicy stops scaling pool: its nodes stay as they are.
+func (sc *scaler) removePolicy(pool string) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	delete(sc.pools, pool)
+}
+
+// policies returns every pool's stored policy.
+func (sc *scaler) policies() map[string]*fleetv1.ScalingPolicy {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	out := make(map[string]*fleetv1.ScalingPolicy, len(sc.pools))
+	for pool, ps := range sc.pools {
+		out[pool] = proto.Clone(ps.pb).(*fleetv1.ScalingPolicy)
+	}
+	return out
+}
+
 // policy returns a pool's policy, or nil.
 func (sc *scaler) policy(pool string) *fleetv1.ScalingPolicy {
 	sc.mu.Lock()
@@ -172,22 +190,26 @@ func (sc *scaler) status(pool string) (*fleetv1.ScalingServiceGetStatusResponse,
 	return resp, true
 }
 
-// wake asks for an immediate scale-up of an empty pool to its wake size. It never blocks: the
-// scaler's Run ticks at once. Routing calls it when a Pick finds no node in a scaled pool.
-func (sc *scaler) wake(pool string) {
+// wake asks for an immediate scale-up of an empty pool to its wake size and returns how long a
+// new node takes to serve (the policy's lead time); ok is false for a pool without a scaling
+// policy. It never blocks: the scaler's Run ticks at once. Routing calls it when a Pick finds
+// no node.
+func (sc *scaler) wake(pool string) (leadTime time.Duration, ok bool) {
 	sc.mu.Lock()
 	ps := sc.pools[pool]
 	if ps != nil {
 		ps.wake = true
+		leadTime = ps.policy.Predictive.LeadTime
 	}
 	sc.mu.Unlock()
 	if ps == nil {
-		return
+		return 0, false
 	}
 	select {
 	case sc.wakeNow <- struct{}{}:
 	default:
 	}
+	return leadTime, true
 }
 
 // reconcile is the scaling step of the reconcile loop.

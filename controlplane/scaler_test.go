@@ -127,8 +127,12 @@ func TestScalerWakeScalesAnEmptyPoolAtOnce(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	r.sc.wake("idle")
-	r.sc.wake("no-such-pool") // ignored
+	if _, ok := r.sc.wake("idle"); !ok {
+		t.Fatal("wake of a scaled pool says it has no policy")
+	}
+	if _, ok := r.sc.wake("no-such-pool"); ok {
+		t.Fatal("wake of an unscaled pool says it has a policy")
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for r.job("idle").state != actSucceeded {
 		if time.Now().After(deadline) {

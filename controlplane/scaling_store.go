@@ -42,6 +42,13 @@ func (s *store) putScalingPolicy(pool string, p *fleetv1.ScalingPolicy) error {
 	})
 }
 
+// deleteScalingPolicy removes one pool's policy; its decisions stay for the history.
+func (s *store) deleteScalingPolicy(pool string) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketScalingPolicies).Delete([]byte(pool))
+	})
+}
+
 // decisionKey is <pool>0x00<8-byte big-endian unix nanos>.
 func decisionKey(pool string, t time.Time) []byte {
 	k := append([]byte(pool), 0)

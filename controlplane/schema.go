@@ -10,6 +10,23 @@ package controlplane
 //	  <8-byte big-endian unix minute><pool>0x00<node> -> fleetv1.AppMetrics (protobuf)
 //	commands                 one record per command, in creation order
 //	  <command id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.CommandRecord (protobuf)
+//	routing_policies         one routing policy per configured pool
+//	  <pool>           -> fleetv1.RoutingPolicy (protobuf), every field set
+//	config_revisions         the fleet policy's revisions, in order
+//	  <8-byte big-endian revision number> -> fleetv1.ConfigRevision (protobuf)
+//	cost_ledger              cost per UTC hour, pool, node, dimension (h host, m model, p program) and name
+//	  <8-byte big-endian unix hour><pool>0x00<node>0x00<dim byte><name> -> ledger amount (fixed binary)
+//	cost_marks               how far accrual got, written in the same transaction as the amounts
+//	  <node id>        -> 8-byte big-endian unix nanos: end of the host time accrued
+//	  0x00"tokens"     -> 8-byte big-endian unix hour: token cost recomputed from rollups through here
+//	cost_prices              the price table
+//	  "table"          -> fleetv1.Prices (protobuf)
+//	cost_budgets             <budget name> -> fleetv1.Budget (protobuf)
+//	cost_budget_state        <budget name> -> fleetv1.BudgetStatus (protobuf): period, fired thresholds
+//	cost_events              <8-byte big-endian unix nanos><budget name> -> fleetv1.BudgetEvent (protobuf)
+//	cost_recs                <recommendation id> -> fleetv1.Recommendation (protobuf): operator state
+//	cost_usage               CPU and memory samples per UTC hour and node, for right-sizing
+//	  <8-byte big-endian unix hour><node> -> 2 × 101 uint32 big-endian percent histograms
 //	scaling_policies         one scaling policy per scaled pool
 //	  <pool>           -> fleetv1.ScalingPolicy (protobuf), every field set
 //	scaling_decisions        the scaling decisions that changed something, per pool in time order
@@ -24,6 +41,17 @@ var (
 	bucketCommands = []byte("commands")
 	bucketRollups  = []byte("rollups")
 
+	bucketRoutingPolicies = []byte("routing_policies")
+	bucketConfigRevisions = []byte("config_revisions")
+	bucketCostLedger      = []byte("cost_ledger")
+	bucketCostMarks       = []byte("cost_marks")
+	bucketCostPrices      = []byte("cost_prices")
+	bucketCostBudgets     = []byte("cost_budgets")
+	bucketCostBudgetState = []byte("cost_budget_state")
+	bucketCostEvents      = []byte("cost_events")
+	bucketCostRecs        = []byte("cost_recs")
+	bucketCostUsage       = []byte("cost_usage")
+
 	keySchemaVersion = []byte("schema_version")
 )
 
@@ -37,5 +65,7 @@ const schemaVersion uint64 = 1
 
 // allBuckets lists every bucket the schema requires.
 var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups,
+	bucketRoutingPolicies, bucketConfigRevisions,
+	bucketCostLedger, bucketCostMarks, bucketCostPrices, bucketCostBudgets, bucketCostBudgetState, bucketCostEvents, bucketCostRecs, bucketCostUsage,
 	bucketScalingPolicies, bucketScalingDecisions,
 }

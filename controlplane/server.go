@@ -36,6 +36,9 @@ type Server struct {
 	reg      *registry
 	cmds     *commandQueue
 	stats    *requestStats
+	router   *router
+	config   *fleetConfig
+	cost     *costTracker
 	scaler   *scaler
 	metrics  *metrics
 	promReg  *prometheus.Registry
@@ -82,6 +85,16 @@ func New(cfg Config) (*Server, error) {
 	cmds := newCommandQueue(cfg.Now, st, cfg.CommandRetention, cfg.WatchBuffer)
 	cmds.load(recs)
 	stats := newRequestStats(cfg.Now, st, cfg.RollupRetention)
+	rt, err := newRouter(reg, stats, st, cfg.Now, cfg.Logger.With("component", "routing"))
+	if err != nil {
+		_ = st.close()
+		return nil, err
+	}
+	costs, err := newCostTracker(cfg.Logger, st, stats, reg, cfg.Now())
+	if err != nil {
+		_ = st.close()
+		return nil, err
+	}
 	sc, err := newScaler(cfg.Now, cfg.Logger.With("component", "scaling"), reg, stats, cmds, st, cfg.ScalingHookDir)
 	if err != nil {
 		_ = st.close()
@@ -100,11 +113,15 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("--http-listen %s: %w", cfg.HTTPListen, err)
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats, scaler: sc,
+		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats, router: rt, scaler: sc, cost: costs,
 		grpcLn: grpcLn, httpLn: httpLn, stopping: make(chan struct{}),
 	}
 	s.promReg, s.metrics = newMetrics(reg, stats)
+	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
 	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.reconcile})
+	s.config = &fleetConfig{store: st, now: cfg.Now, sections: []policySection{routingSection(rt), scalingSection(sc)}}
+	s.promReg.MustRegister(&costCollector{c: costs, now: cfg.Now})
+	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.step})
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -146,6 +163,9 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew,
 	})
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping})
+	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, sc: s.scaler, metrics: s.metrics, stopping: s.stopping})
+	fleetv1.RegisterConfigServiceServer(gs, &configService{fc: s.config})
+	fleetv1.RegisterCostServiceServer(gs, &costService{c: s.cost, now: s.cfg.Now})
 	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: s.scaler})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
@@ -172,6 +192,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.livenessLoop(gctx) })
 	g.Go(func() error { return s.flushLoop(gctx) })
 	g.Go(func() error { return s.reconcileLoop(gctx) })
+	g.Go(func() error { return s.router.Run(gctx) })
 	g.Go(func() error { return s.scaler.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()

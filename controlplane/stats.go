@@ -141,11 +141,11 @@ func (s *requestStats) flush() error {
 	if prune {
 		s.pruned = now
 	}
+	cutoff := binary.BigEndian.AppendUint64(nil, uint64(now.Add(-s.retention).Unix()/60))
 	s.mu.Unlock()
 	if len(recs) == 0 && !prune {
 		return nil
 	}
-	cutoff := binary.BigEndian.AppendUint64(nil, uint64(now.Add(-s.retention).Unix()/60))
 	return s.store.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketRollups)
 		for k, v := range recs {

@@ -3,7 +3,9 @@ package controlplane
 import (
 	"fmt"
 	"math"
+	"net"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -87,6 +89,13 @@ func validateHello(h *fleetv1.Hello) violations {
 	}
 	if h.GetInstanceId() == "" {
 		v.add("instance_id", "is empty; the agent must send a random id per process")
+	}
+	if a := h.GetAdvertiseAddress(); a != "" {
+		host, port, err := net.SplitHostPort(a)
+		n, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || n < 1 || n > 65535 || len(host) > 253 || !utf8.ValidString(host) || strings.ContainsFunc(host, isControl) {
+			v.add("advertise_address", "%q must be host:port with a port from 1 to 65535 (set the agent's --advertise-addr)", truncate(a))
+		}
 	}
 	if ri := h.GetReportInterval(); ri != nil {
 		d := ri.AsDuration()

@@ -10,14 +10,17 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
+	"reflect"
 	"syscall"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/dspyfleet/dspyfleet/agent"
-	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
+	"github.com/dspyfleet/dspyfleet/internal/daemon"
 )
 
 func main() {
@@ -27,7 +30,7 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == "backup" {
 		err = runBackup(os.Args[2:], os.Stdout, os.Stderr)
 	} else {
-		err = run(ctx, os.Args[1:], os.Stderr)
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	}
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -38,65 +41,56 @@ func main() {
 	}
 }
 
-// labelFlags collects repeated --label k=v flags.
-type labelFlags map[string]string
-
-func (l labelFlags) String() string { return "" }
-
-func (l labelFlags) Set(s string) error {
-	k, v, ok := strings.Cut(s, "=")
-	if !ok || k == "" {
-		return fmt.Errorf("label %q must look like key=value", s)
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "validate" {
+		return runValidate(args[1:], stdout, stderr)
 	}
-	l[k] = v
-	return nil
-}
-
-func run(ctx context.Context, args []string, stderr io.Writer) error {
-	cfg := agent.DefaultConfig()
-	if addr := os.Getenv("DSPYFLEET_ADDR"); addr != "" {
-		cfg.Server = addr
-	}
-	labels := labelFlags{}
-	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file; flags given on the command line override it")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&cfg.Server, "server", cfg.Server, "control plane gRPC address (env DSPYFLEET_ADDR)")
-	fs.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "node id (default: the host name)")
-	fs.StringVar(&cfg.Pool, "pool", cfg.Pool, "pool this node serves")
-	fs.Var(labels, "label", "node label key=value (repeatable)")
-	fs.Float64Var(&cfg.Weight, "weight", cfg.Weight, "relative capacity for weighted routing")
-	fs.Float64Var(&cfg.HourlyPrice, "hourly-price", cfg.HourlyPrice, "host price per hour in USD")
-	fs.StringVar(&cfg.InstanceType, "instance-type", cfg.InstanceType, "instance type name for the cost model")
-	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "report interval (1s and up recommended)")
-	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory for the agent's local state")
-	fs.IntVar(&cfg.BufferSize, "buffer-size", cfg.BufferSize, "reports kept while the control plane is unreachable")
-	cfg.Intake.Listen = intake.DefaultListen
-	fs.StringVar(&cfg.Intake.Listen, "intake-listen", cfg.Intake.Listen, `address of the local request intake (POST /v1/requests); "" disables it`)
-	fs.StringVar(&cfg.Intake.Socket, "intake-socket", cfg.Intake.Socket, "also serve the request intake on this Unix socket")
-	fs.StringVar(&cfg.Proxy.Listen, "proxy-listen", cfg.Proxy.Listen, "sidecar mode: listen here and proxy to --proxy-upstream, measuring every request")
-	fs.StringVar(&cfg.Proxy.Upstream, "proxy-upstream", cfg.Proxy.Upstream, "sidecar mode: the DSPy HTTP server (host:port or URL)")
-	if err := cli.Parse(fs, args, configPath, func(path string) error { return agent.LoadFile(path, &cfg) }); err != nil {
-		return err
-	}
-	if len(labels) > 0 {
-		if cfg.Labels == nil {
-			cfg.Labels = map[string]string{}
-		}
-		for k, v := range labels {
-			cfg.Labels[k] = v
-		}
-	}
-	log, err := cli.Logger(*logLevel, stderr)
+	st, err := parseSettings(args, stderr, os.LookupEnv)
 	if err != nil {
 		return err
 	}
-	cfg.Logger = log
+	cfg := st.cfg
+	level, err := cli.LevelVar(st.logLevel)
+	if err != nil {
+		return err
+	}
+	cfg.Logger = cli.Logger(level, stderr)
 	a, err := agent.New(cfg)
 	if err != nil {
 		return err
 	}
 	cfg.Logger.Info("agent starting", "node", a.NodeID(), "server", cfg.Server, "interval", cfg.Interval)
-	return a.Run(ctx)
+	g, gctx := errgroup.WithContext(ctx)
+	notifyCtx, stopNotify := context.WithCancel(gctx)
+	g.Go(func() error {
+		defer stopNotify()
+		return a.Run(gctx)
+	})
+	g.Go(func() error {
+		return daemon.Run(notifyCtx, cfg.Logger, func() { reload(args, stderr, st, level, cfg.Logger) })
+	})
+	return g.Wait()
+}
+
+// reload builds the settings again from the same layers and applies the log level; other
+// changed settings apply at the next restart, which it says. A failure keeps the running
+// settings and says why.
+func reload(args []string, stderr io.Writer, running settings, level *slog.LevelVar, log *slog.Logger) {
+	next, err := parseSettings(args, stderr, os.LookupEnv)
+	if err == nil {
+		err = agent.CheckConfig(next.cfg)
+	}
+	var l slog.Level
+	if err == nil {
+		l, err = cli.ParseLevel(next.logLevel)
+	}
+	if err != nil {
+		log.Error("reload failed; the running configuration stays", "err", err)
+		return
+	}
+	level.Set(l)
+	log.Info("configuration reloaded", "log_level", next.logLevel)
+	if !reflect.DeepEqual(running.cfg, next.cfg) {
+		log.Warn("changed settings other than log_level apply only after a restart")
+	}
 }

@@ -9,17 +9,19 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sync/errgroup"
 
 	"github.com/dspyfleet/dspyfleet/agent"
-	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/controlplane"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
+	"github.com/dspyfleet/dspyfleet/internal/daemon"
 )
 
 // devDataDir is the data directory --dev uses when --data-dir is not given.
@@ -38,39 +40,19 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	cfg := controlplane.DefaultConfig()
-	fs := flag.NewFlagSet("controlplane", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	configPath := fs.String("config", "", "YAML configuration file; flags given on the command line override it")
-	dev := fs.Bool("dev", false, "development mode: also run an agent for this host, data in ./"+devDataDir+" unless --data-dir is set")
-	devIntake := fs.String("dev-intake-listen", intake.DefaultListen, "with --dev: the local agent's request intake address")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
-	fs.StringVar(&cfg.GRPCListen, "grpc-listen", cfg.GRPCListen, "gRPC listen address (agents and admin API)")
-	fs.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /healthz, /readyz and /metrics")
-	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory holding fleet.db")
-	fs.DurationVar(&cfg.NodeTTL, "node-ttl", cfg.NodeTTL, "report silence before a node is down; 0 means 3 × each agent's interval")
-	fs.DurationVar(&cfg.TTLGrace, "ttl-grace", cfg.TTLGrace, "grace added to the node TTL before a node is declared down")
-	fs.DurationVar(&cfg.FailoverTTL, "failover-ttl", cfg.FailoverTTL, "least time every known node gets after a restart before it may be declared down")
-	fs.DurationVar(&cfg.LivenessCheck, "liveness-check", cfg.LivenessCheck, "how often silent nodes are looked for")
-	fs.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", cfg.ReconcileInterval, "how often the reconcile loop runs (routing, scaling, healing, alerts, cost)")
-	fs.DurationVar(&cfg.FlushInterval, "flush-interval", cfg.FlushInterval, "how often changed nodes are written to bbolt in one transaction")
-	fs.IntVar(&cfg.MaxRecvBytes, "max-recv-bytes", cfg.MaxRecvBytes, "largest gRPC message accepted, in bytes")
-	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "bound on the graceful stop")
-	fs.DurationVar(&cfg.CommandRetention, "command-retention", cfg.CommandRetention, "how long finished commands are kept")
-	fs.DurationVar(&cfg.RollupRetention, "rollup-retention", cfg.RollupRetention, "how long one-minute DSPy request rollups are kept")
-	fs.StringVar(&cfg.ScalingHookDir, "scaling-hook-dir", cfg.ScalingHookDir, "directory of the programs scaling policies may run as exec hooks; empty allows none")
-	if err := cli.Parse(fs, args, configPath, func(path string) error { return controlplane.LoadFile(path, &cfg) }); err != nil {
-		return err
+	if len(args) > 0 && args[0] == "validate" {
+		return runValidate(args[1:], stdout, stderr)
 	}
-	dataDirSet := false
-	fs.Visit(func(f *flag.Flag) { dataDirSet = dataDirSet || f.Name == "data-dir" })
-	if *dev && !dataDirSet && *configPath == "" {
-		cfg.DataDir = devDataDir
-	}
-	log, err := cli.Logger(*logLevel, stderr)
+	st, err := parseSettings(args, stderr, os.LookupEnv)
 	if err != nil {
 		return err
 	}
+	cfg := st.cfg
+	level, err := cli.LevelVar(st.logLevel)
+	if err != nil {
+		return err
+	}
+	log := cli.Logger(level, stderr)
 	cfg.Logger = log
 
 	srv, err := controlplane.New(cfg)
@@ -78,20 +60,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var devAgent *agent.Agent
-	if *dev {
+	if st.dev {
 		acfg := agent.DefaultConfig()
 		acfg.Server = srv.GRPCAddr()
 		acfg.StateDir = filepath.Join(cfg.DataDir, "agent")
 		acfg.Labels = map[string]string{"mode": "dev"}
-		acfg.Intake.Listen = *devIntake
+		acfg.Intake.Listen = st.devIntake
 		acfg.Logger = log.With("component", "agent")
 		if devAgent, err = agent.New(acfg); err != nil {
 			return fmt.Errorf("dev agent: %w", err)
 		}
 	}
 	g, gctx := errgroup.WithContext(ctx)
+	notifyCtx, stopNotify := context.WithCancel(gctx)
+	g.Go(func() error {
+		return daemon.Run(notifyCtx, log, func() { reload(args, stderr, srv, level, log) })
+	})
 	if devAgent == nil {
-		g.Go(func() error { return srv.Run(gctx) })
+		g.Go(func() error {
+			defer stopNotify()
+			return srv.Run(gctx)
+		})
 		return g.Wait()
 	}
 	// The dev agent stops first and says goodbye, then the control plane stops.
@@ -101,9 +90,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		defer stopSrv()
 		return devAgent.Run(gctx)
 	})
-	g.Go(func() error { return srv.Run(srvCtx) })
+	g.Go(func() error {
+		defer stopNotify()
+		return srv.Run(srvCtx)
+	})
 	printDevHelp(stdout, srv, devAgent, cfg.DataDir)
 	return g.Wait()
+}
+
+// reload builds the settings again from the same layers and applies those that can change
+// while running; a failure keeps the running settings and says why.
+func reload(args []string, stderr io.Writer, srv *controlplane.Server, level *slog.LevelVar, log *slog.Logger) {
+	next, err := parseSettings(args, stderr, os.LookupEnv)
+	if err != nil {
+		log.Error("reload failed; the running configuration stays", "err", err)
+		return
+	}
+	l, err := cli.ParseLevel(next.logLevel)
+	if err != nil {
+		log.Error("reload failed; the running configuration stays", "err", err)
+		return
+	}
+	restart, err := srv.Reload(next.cfg)
+	if err != nil {
+		log.Error("reload failed; the running configuration stays", "err", err)
+		return
+	}
+	level.Set(l)
+	if len(restart) > 0 {
+		log.Warn("changed settings that apply only after a restart", "settings", strings.Join(restart, "; "))
+	}
 }
 
 func printDevHelp(w io.Writer, srv *controlplane.Server, ag *agent.Agent, dataDir string) {

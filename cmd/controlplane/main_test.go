@@ -30,8 +30,14 @@ func TestMain(m *testing.M) {
 
 func startChild(t *testing.T, args ...string) (*exec.Cmd, *fleettest.Buffer) {
 	t.Helper()
+	return startChildEnv(t, nil, args...)
+}
+
+// startChildEnv is startChild with extra KEY=VALUE environment entries.
+func startChildEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, *fleettest.Buffer) {
+	t.Helper()
 	cmd := exec.Command(os.Args[0], args...)
-	cmd.Env = append(os.Environ(), "DSPYFLEET_TEST_CONTROLPLANE_MAIN=1", "GORACE=atexit_sleep_ms=0")
+	cmd.Env = append(append(os.Environ(), "DSPYFLEET_TEST_CONTROLPLANE_MAIN=1", "GORACE=atexit_sleep_ms=0"), env...)
 	out := &fleettest.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
@@ -175,7 +181,8 @@ func TestBadFlagsAndConfig(t *testing.T) {
 	}{
 		{[]string{"--ttl-grace", "-1s"}, "--ttl-grace"},
 		{[]string{"--max-recv-bytes", "10"}, "--max-recv-bytes"},
-		{[]string{"--config", badYAML}, "field node_tll not found"},
+		{[]string{"--config", badYAML}, badYAML + ":2: node_tll: unknown field"},
+		{[]string{"--profile", "prod"}, `--profile: profile "prod" must be`},
 		{[]string{"--log-level", "loud"}, "--log-level"},
 		{[]string{"--grpc-listen", "256.0.0.1:1", "--data-dir", t.TempDir()}, "--grpc-listen"},
 	}

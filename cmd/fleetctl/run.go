@@ -128,6 +128,10 @@ func parse(g *globals, args []string) (command, error) {
 		return parseCmd(g, args[1:])
 	case "pools":
 		return parsePools(g, args[1:])
+	case "route":
+		return parseRoute(g, args[1:])
+	case "config":
+		return parseConfig(g, args[1:])
 	case "simulate":
 		return parseSimulate(g, args[1:])
 	case "scale":

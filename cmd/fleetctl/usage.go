@@ -31,6 +31,11 @@ Commands:
   cmd cancel      Cancel a command that has not been delivered yet.
   cmd watch       Print command changes as they happen, until interrupted.
   pools stats     Show a pool's DSPy request figures per node, model and program.
+  route pick      Ask for a node of a pool for one request.
+  route status    Show each node's routing eligibility, weight, load and ejection.
+  route watch     Print a pool's routing set on every change, until interrupted.
+  route policy    Show (get) or change (set) a pool's routing policy.
+  config          Apply, validate, export, list, diff and roll back fleet policy revisions.
   scale status    Show a pool's latest scaling decision and why, its forecast and actuation.
   scale policy    Get or set a pool's scaling policy (a YAML or JSON policy file).
   scale history   List a pool's recorded scaling decisions.
@@ -215,6 +220,13 @@ var usages = map[string]string{
 	"cmd watch":        cmdWatchUsage,
 	"pools":            poolsUsage,
 	"pools stats":      poolStatsUsage,
+	"route":            routeUsage,
+	"route pick":       routePickUsage,
+	"route status":     routeStatusUsage,
+	"route watch":      routeWatchUsage,
+	"route policy get": routePolicyGetUsage,
+	"route policy set": routePolicySetUsage,
+	"config":           configUsage,
 	"simulate":         simulateUsage,
 	"scale":            scaleUsage,
 	"scale status":     scaleStatusUsage,

@@ -77,7 +77,7 @@ func New(cfg Config, conn Conn, log *slog.Logger) (*Manager, error) {
 	if cfg.JobTimeout == 0 {
 		cfg.JobTimeout = defaultJobTimeout
 	}
-	if err := cfg.validate(); err != nil {
+	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	m := &Manager{cfg: cfg, conn: conn, log: log, ops: make(chan struct{}, 1)}
@@ -87,7 +87,8 @@ func New(cfg Config, conn Conn, log *slog.Logger) (*Manager, error) {
 	return m, nil
 }
 
-func (c Config) validate() error {
+// Validate reports every invalid setting of c, without connecting to systemd.
+func (c Config) Validate() error {
 	var errs []error
 	switch {
 	case c.Unit == "" && c.TemplateUnit == "":

@@ -395,9 +395,13 @@ type Hello struct {
 	// Reports dropped from the agent's buffer so far.
 	ReportsDropped uint64 `protobuf:"varint,12,opt,name=reports_dropped,json=reportsDropped,proto3" json:"reports_dropped,omitempty"`
 	// The agent is draining or drained (its drain survives agent restarts).
-	Draining      bool `protobuf:"varint,13,opt,name=draining,proto3" json:"draining,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Draining bool `protobuf:"varint,13,opt,name=draining,proto3" json:"draining,omitempty"`
+	// Where clients send this node DSPy requests (host:port), returned by RoutingService.Pick. An
+	// unspecified host (0.0.0.0, [::] or empty) is replaced by the address the control plane sees
+	// the agent connect from.
+	AdvertiseAddress string `protobuf:"bytes,14,opt,name=advertise_address,json=advertiseAddress,proto3" json:"advertise_address,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *Hello) Reset() {
@@ -519,6 +523,13 @@ func (x *Hello) GetDraining() bool {
 		return x.Draining
 	}
 	return false
+}
+
+func (x *Hello) GetAdvertiseAddress() string {
+	if x != nil {
+		return x.AdvertiseAddress
+	}
+	return ""
 }
 
 // Welcome accepts a session.
@@ -983,7 +994,7 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\awelcome\x18\x01 \x01(\v2\x15.dspyfleet.v1.WelcomeH\x00R\awelcome\x12+\n" +
 	"\x03ack\x18\x02 \x01(\v2\x17.dspyfleet.v1.ReportAckH\x00R\x03ack\x121\n" +
 	"\acommand\x18\x03 \x01(\v2\x15.dspyfleet.v1.CommandH\x00R\acommandB\x05\n" +
-	"\x03msg\"\x9d\x04\n" +
+	"\x03msg\"\xca\x04\n" +
 	"\x05Hello\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x127\n" +
@@ -999,7 +1010,8 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	" \x01(\v2\x19.google.protobuf.DurationR\x0ereportInterval\x12(\n" +
 	"\x10last_command_seq\x18\v \x01(\x04R\x0elastCommandSeq\x12'\n" +
 	"\x0freports_dropped\x18\f \x01(\x04R\x0ereportsDropped\x12\x1a\n" +
-	"\bdraining\x18\r \x01(\bR\bdraining\x1a9\n" +
+	"\bdraining\x18\r \x01(\bR\bdraining\x12+\n" +
+	"\x11advertise_address\x18\x0e \x01(\tR\x10advertiseAddress\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xab\x01\n" +

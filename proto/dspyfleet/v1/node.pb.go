@@ -137,7 +137,9 @@ type Node struct {
 	// An operator asked for a drain and has not undrained the node since.
 	DrainRequested bool `protobuf:"varint,21,opt,name=drain_requested,json=drainRequested,proto3" json:"drain_requested,omitempty"`
 	// The agent finished draining: nothing in flight, out of routing and scaling targets.
-	Drained       bool `protobuf:"varint,22,opt,name=drained,proto3" json:"drained,omitempty"`
+	Drained bool `protobuf:"varint,22,opt,name=drained,proto3" json:"drained,omitempty"`
+	// Where clients send the node DSPy requests (host:port), from the agent's advertised address.
+	Address       string `protobuf:"bytes,23,opt,name=address,proto3" json:"address,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -324,6 +326,13 @@ func (x *Node) GetDrained() bool {
 		return x.Drained
 	}
 	return false
+}
+
+func (x *Node) GetAddress() string {
+	if x != nil {
+		return x.Address
+	}
+	return ""
 }
 
 // MetricsReport is one sample of a node's host and application (DSPy) metrics.
@@ -1217,7 +1226,7 @@ var File_dspyfleet_v1_node_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x17dspyfleet/v1/node.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\a\n" +
+	"\x17dspyfleet/v1/node.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\b\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x126\n" +
@@ -1244,7 +1253,8 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\fpeer_address\x18\x13 \x01(\tR\vpeerAddress\x12*\n" +
 	"\x11agent_instance_id\x18\x14 \x01(\tR\x0fagentInstanceId\x12'\n" +
 	"\x0fdrain_requested\x18\x15 \x01(\bR\x0edrainRequested\x12\x18\n" +
-	"\adrained\x18\x16 \x01(\bR\adrained\x1a9\n" +
+	"\adrained\x18\x16 \x01(\bR\adrained\x12\x18\n" +
+	"\aaddress\x18\x17 \x01(\tR\aaddress\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdf\x01\n" +

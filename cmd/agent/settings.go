@@ -1,0 +1,125 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"maps"
+	"strings"
+
+	"github.com/dspyfleet/dspyfleet/agent"
+	"github.com/dspyfleet/dspyfleet/agent/intake"
+	"github.com/dspyfleet/dspyfleet/internal/cli"
+)
+
+// settings are the command's settings after layering profile, file, environment and flags.
+type settings struct {
+	cfg        agent.Config
+	profile    string
+	configPath string
+	logLevel   string
+}
+
+// labelFlags collects repeated --label k=v flags.
+type labelFlags map[string]string
+
+func (l labelFlags) String() string { return "" }
+
+func (l labelFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("label %q must look like key=value", s)
+	}
+	l[k] = v
+	return nil
+}
+
+// parseSettings builds the settings from args and the environment. It is called at start and
+// again on every reload, so a reload sees the same layers.
+func parseSettings(args []string, stderr io.Writer, env func(string) (string, bool)) (settings, error) {
+	var s settings
+	cfg := &s.cfg
+	*cfg = agent.DefaultConfig()
+	labels := labelFlags{}
+	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		io.WriteString(stderr, usage)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&s.configPath, "config", "", "YAML configuration file; the environment and flags override it")
+	fs.StringVar(&s.profile, "profile", "", "defaults to start from: development, staging or production (default: the file's profile key, else production)")
+	fs.StringVar(&s.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&cfg.Server, "server", cfg.Server, "control plane gRPC address (env DSPYFLEET_SERVER or DSPYFLEET_ADDR)")
+	fs.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "node id (default: the host name)")
+	fs.StringVar(&cfg.Pool, "pool", cfg.Pool, "pool this node serves")
+	fs.Var(labels, "label", "node label key=value (repeatable)")
+	fs.Float64Var(&cfg.Weight, "weight", cfg.Weight, "relative capacity for weighted routing")
+	fs.Float64Var(&cfg.HourlyPrice, "hourly-price", cfg.HourlyPrice, "host price per hour in USD")
+	fs.StringVar(&cfg.InstanceType, "instance-type", cfg.InstanceType, "instance type name for the cost model")
+	fs.StringVar(&cfg.AdvertiseAddr, "advertise-addr", cfg.AdvertiseAddr, "host:port clients send this node DSPy requests to, handed out by routing (default: the --proxy-listen address)")
+	fs.DurationVar(&cfg.Interval, "interval", cfg.Interval, "report interval (1s and up recommended)")
+	fs.StringVar(&cfg.StateDir, "state-dir", cfg.StateDir, "directory for the agent's local state")
+	fs.IntVar(&cfg.BufferSize, "buffer-size", cfg.BufferSize, "reports kept while the control plane is unreachable")
+	fs.StringVar(&cfg.Intake.Listen, "intake-listen", intake.DefaultListen, `address of the local request intake (POST /v1/requests); "" disables it`)
+	fs.StringVar(&cfg.Intake.Socket, "intake-socket", cfg.Intake.Socket, "also serve the request intake on this Unix socket")
+	fs.StringVar(&cfg.Proxy.Listen, "proxy-listen", cfg.Proxy.Listen, "sidecar mode: listen here and proxy to --proxy-upstream, measuring every request")
+	fs.StringVar(&cfg.Proxy.Upstream, "proxy-upstream", cfg.Proxy.Upstream, "sidecar mode: the DSPy HTTP server (host:port or URL)")
+	err := cli.Parse(fs, args, cli.Sources{
+		ConfigPath: &s.configPath,
+		Profile:    &s.profile,
+		Env:        env,
+		EnvAliases: map[string]string{"DSPYFLEET_ADDR": "server"},
+		Defaults: func(profile string) error {
+			*cfg = profileConfig(profile)
+			s.logLevel = cli.ProfileLogLevel(profile)
+			return nil
+		},
+		Read: func(path string) (string, func() error, error) {
+			f, err := agent.ReadFile(path)
+			if err != nil {
+				return "", nil, err
+			}
+			return f.Profile(), func() error {
+				if err := f.Check(*cfg); err != nil {
+					return err
+				}
+				f.Apply(cfg)
+				if l := f.LogLevel(); l != "" {
+					s.logLevel = l
+				}
+				return nil
+			}, nil
+		},
+	})
+	if err != nil {
+		return settings{}, err
+	}
+	if len(labels) > 0 {
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		maps.Copy(cfg.Labels, labels)
+	}
+	return s, nil
+}
+
+// profileConfig is the agent package's profile defaults with the command's intake default: the
+// command listens on intake.DefaultListen unless told otherwise.
+func profileConfig(profile string) agent.Config {
+	c := agent.ProfileConfig(profile)
+	c.Intake.Listen = intake.DefaultListen
+	return c
+}
+
+const usage = `Usage:
+  agent [flags]                                  run the agent
+  agent validate --config FILE [--profile NAME]  check a config file (actions included) without starting
+  agent backup list --config FILE                the backup action's archives
+  agent backup verify ARCHIVE                    check one archive in full
+
+Settings come from, lowest first: the profile's defaults, the --config file, the environment
+(DSPYFLEET_<FLAG>, e.g. DSPYFLEET_SERVER=cp.internal:7070) and the flags. SIGHUP reloads them.
+
+Flags:
+`

@@ -1,0 +1,108 @@
+package controlplane
+
+import (
+	"context"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// defaultRevisionLimit is the number of revisions ListRevisions returns when no limit is given.
+const defaultRevisionLimit = 50
+
+// configService implements ConfigService on the fleet configuration.
+type configService struct {
+	fleetv1.UnimplementedConfigServiceServer
+	fc *fleetConfig
+}
+
+// author is the request's author, else the caller's address.
+func author(ctx context.Context, given string) string {
+	if given != "" {
+		return truncate(given)
+	}
+	return peerAddr(ctx)
+}
+
+// Validate checks a document without applying it.
+func (s *configService) Validate(_ context.Context, req *fleetv1.ConfigServiceValidateRequest) (*fleetv1.ConfigServiceValidateResponse, error) {
+	_, names, err := s.fc.prepare(req.GetDocument())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ConfigServiceValidateResponse{Sections: names}, nil
+}
+
+// Apply validates and applies a document as a new revision.
+func (s *configService) Apply(ctx context.Context, req *fleetv1.ConfigServiceApplyRequest) (*fleetv1.ConfigServiceApplyResponse, error) {
+	rev, err := s.fc.apply(req.GetDocument(), req.GetMessage(), author(ctx, req.GetAuthor()), 0)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ConfigServiceApplyResponse{Revision: rev}, nil
+}
+
+// Export returns the policy in effect.
+func (s *configService) Export(context.Context, *fleetv1.ConfigServiceExportRequest) (*fleetv1.ConfigServiceExportResponse, error) {
+	doc, err := s.fc.export()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ConfigServiceExportResponse{Document: doc}, nil
+}
+
+// ListRevisions lists revisions, newest first.
+func (s *configService) ListRevisions(_ context.Context, req *fleetv1.ConfigServiceListRevisionsRequest) (*fleetv1.ConfigServiceListRevisionsResponse, error) {
+	limit := int(req.GetLimit())
+	if limit == 0 {
+		limit = defaultRevisionLimit
+	}
+	revs, err := s.fc.revisions(limit)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ConfigServiceListRevisionsResponse{Revisions: revs}, nil
+}
+
+// GetRevision returns one revision.
+func (s *configService) GetRevision(_ context.Context, req *fleetv1.ConfigServiceGetRevisionRequest) (*fleetv1.ConfigServiceGetRevisionResponse, error) {
+	if req.GetNumber() == 0 {
+		return nil, toStatus(invalidf("number: revisions start at 1"))
+	}
+	rev, err := s.fc.revision(req.GetNumber())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ConfigServiceGetRevisionResponse{Revision: rev}, nil
+}
+
+// Diff compares two revisions.
+func (s *configService) Diff(_ context.Context, req *fleetv1.ConfigServiceDiffRequest) (*fleetv1.ConfigServiceDiffResponse, error) {
+	if req.GetFrom() == 0 {
+		return nil, toStatus(invalidf("from: revisions start at 1"))
+	}
+	d, err := s.fc.diff(req.GetFrom(), req.GetTo())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ConfigServiceDiffResponse{Diff: d}, nil
+}
+
+// Rollback applies an earlier revision's document again.
+func (s *configService) Rollback(ctx context.Context, req *fleetv1.ConfigServiceRollbackRequest) (*fleetv1.ConfigServiceRollbackResponse, error) {
+	if req.GetNumber() == 0 {
+		return nil, toStatus(invalidf("number: revisions start at 1"))
+	}
+	old, err := s.fc.revision(req.GetNumber())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	msg := req.GetMessage()
+	if msg == "" {
+		msg = "rollback"
+	}
+	rev, err := s.fc.apply(old.GetDocument(), msg, author(ctx, req.GetAuthor()), old.GetNumber())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ConfigServiceRollbackResponse{Revision: rev}, nil
+}

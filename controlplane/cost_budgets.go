@@ -1,0 +1,247 @@
+package controlplane
+
+import (
+	"encoding/binary"
+	"fmt"
+	"slices"
+	"time"
+	_ "time/tzdata" // budgets name IANA zones; hosts without tzdata still resolve them
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// Budget event retention.
+const (
+	// maxBudgetEvents is how many budget events are kept; older ones are deleted.
+	maxBudgetEvents = 1000
+	// listedBudgetEvents is how many of the newest events ListBudgets returns.
+	listedBudgetEvents = 50
+)
+
+var periodsFromProto = map[fleetv1.BudgetPeriod]cost.Period{
+	fleetv1.BudgetPeriod_BUDGET_PERIOD_DAILY:   cost.Daily,
+	fleetv1.BudgetPeriod_BUDGET_PERIOD_WEEKLY:  cost.Weekly,
+	fleetv1.BudgetPeriod_BUDGET_PERIOD_MONTHLY: cost.Monthly,
+}
+
+// budgetFromProto validates an API budget and converts it, with its time zone. Every bad field
+// is named, prefixed "budget.".
+func budgetFromProto(b *fleetv1.Budget) (cost.Budget, *time.Location, error) {
+	out := cost.Budget{
+		Name: b.GetName(), Period: periodsFromProto[b.GetPeriod()], LimitUSD: b.GetLimitUsd(),
+		Pool: b.GetPool(), Program: b.GetProgram(), Thresholds: b.GetThresholds(), Hard: b.GetHard(), FallbackPool: b.GetFallbackPool(),
+	}
+	var v violations
+	if err := out.Validate(); err != nil {
+		if fe, ok := err.(cost.FieldErrors); ok {
+			for _, e := range fe {
+				v.add("budget."+e.Field, "%s", e.Message)
+			}
+		}
+	}
+	if !validID(b.GetName()) {
+		v.add("budget.name", "%q must be 1-63 letters, digits, '.', '_' or '-'", truncate(b.GetName()))
+	}
+	for _, p := range []struct{ field, name string }{{"budget.pool", b.GetPool()}, {"budget.fallback_pool", b.GetFallbackPool()}} {
+		if p.name != "" && !validID(p.name) {
+			v.add(p.field, "%q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", truncate(p.name))
+		}
+	}
+	loc := time.UTC
+	if z := b.GetTimeZone(); z != "" {
+		l, err := time.LoadLocation(z)
+		if err != nil || z == "Local" {
+			v.add("budget.time_zone", "%q is not an IANA time zone such as Europe/Berlin", truncate(z))
+		} else {
+			loc = l
+		}
+	}
+	if len(v) > 0 {
+		slices.SortStableFunc(v, func(a, b *fleetv1.FieldViolation) int { return compareStrings(a.GetField(), b.GetField()) })
+		return cost.Budget{}, nil, invalidf("%s", v)
+	}
+	return out, loc, nil
+}
+
+// spendLocked returns what counts against budget b in its period holding now.
+func (c *costTracker) spendLocked(b cost.Budget, loc *time.Location, now time.Time) cost.Amount {
+	start, _ := b.Period.Bounds(now, loc)
+	var sum cost.Amount
+	for h := hourOf(start); h <= hourOf(now); h++ {
+		if agg := c.hours[h]; agg != nil {
+			sum.Add(agg.spend(b.Pool, b.Program))
+		}
+	}
+	return sum
+}
+
+// runRateLocked returns budget b's hourly run rate at now.
+func (c *costTracker) runRateLocked(b cost.Budget, loc *time.Location, now time.Time) float64 {
+	start, _ := b.Period.Bounds(now, loc)
+	var hours []cost.HourSpend
+	for h := hourOf(now) - 1; h <= hourOf(now); h++ {
+		if agg := c.hours[h]; agg != nil {
+			hours = append(hours, cost.HourSpend{Hour: hourTime(h), USD: agg.spend(b.Pool, b.Program).USD})
+		}
+	}
+	return cost.RunRate(hours, now, start)
+}
+
+// stateOf converts a stored status to the budget's evaluation state.
+func stateOf(s *fleetv1.BudgetStatus) cost.State {
+	if s == nil {
+		return cost.State{}
+	}
+	return cost.State{PeriodStart: s.GetPeriodStart().AsTime(), Fired: s.GetFiredThresholds(), ForecastFired: s.GetForecastFired()}
+}
+
+// evaluateBudgetsLocked evaluates every budget at now, records and logs the events, stores the
+// changed states and refreshes the hard-budget gate.
+func (c *costTracker) evaluateBudgetsLocked(now time.Time) error {
+	changed := map[string][]byte{}
+	var events []*fleetv1.BudgetEvent
+	for _, name := range sortedKeys(c.budgets) {
+		pb := c.budgets[name]
+		b, loc, err := budgetFromProto(pb)
+		if err != nil {
+			c.log.Error("stored budget is invalid; skipping it", "budget", name, "err", err)
+			continue
+		}
+		spend := c.spendLocked(b, loc, now)
+		prev := stateOf(c.states[name])
+		st, status, evs := cost.Evaluate(b, prev, spend.USD, c.runRateLocked(b, loc, now), now, loc)
+		c.gate.sync(b, loc, spend.USD, now)
+		ps := &fleetv1.BudgetStatus{
+			PeriodStart: timestamppb.New(status.PeriodStart), PeriodEnd: timestamppb.New(status.PeriodEnd),
+			SpendUsd: status.SpendUSD, RunRateUsdPerHour: status.RunRatePerHour, ForecastUsd: status.ForecastUSD, Used: status.Used,
+			FiredThresholds: st.Fired, ForecastFired: st.ForecastFired, Unknown: spend.Unknown(),
+		}
+		if !st.PeriodStart.Equal(prev.PeriodStart) || len(st.Fired) != len(prev.Fired) || st.ForecastFired != prev.ForecastFired {
+			raw, err := proto.Marshal(&fleetv1.BudgetStatus{PeriodStart: ps.GetPeriodStart(), FiredThresholds: st.Fired, ForecastFired: st.ForecastFired})
+			if err != nil {
+				return err
+			}
+			changed[name] = raw
+		}
+		c.states[name] = ps
+		for _, e := range evs {
+			ev := &fleetv1.BudgetEvent{
+				Budget: name, Kind: e.Kind.String(), Threshold: e.Threshold, SpendUsd: e.SpendUSD, LimitUsd: e.LimitUSD,
+				ForecastUsd: e.ForecastUSD, Time: timestamppb.New(e.Time), PeriodStart: timestamppb.New(e.PeriodStart), PeriodEnd: timestamppb.New(e.PeriodEnd),
+			}
+			events = append(events, ev)
+			c.log.Warn("budget alert", "budget", name, "kind", ev.GetKind(), "threshold", e.Threshold,
+				"spend_usd", fmt.Sprintf("%.4f", e.SpendUSD), "limit_usd", e.LimitUSD, "forecast_usd", fmt.Sprintf("%.4f", e.ForecastUSD),
+				"period_end", e.PeriodEnd.UTC().Format(time.RFC3339))
+		}
+	}
+	if len(changed) == 0 && len(events) == 0 {
+		return nil
+	}
+	return c.store.db.Update(func(tx *bolt.Tx) error {
+		sb := tx.Bucket(bucketCostBudgetState)
+		for name, raw := range changed {
+			if err := sb.Put([]byte(name), raw); err != nil {
+				return err
+			}
+		}
+		eb := tx.Bucket(bucketCostEvents)
+		for i, ev := range events {
+			raw, err := proto.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			key := binary.BigEndian.AppendUint64(nil, uint64(ev.GetTime().AsTime().UnixNano()+int64(i)))
+			if err := eb.Put(append(key, ev.GetBudget()...), raw); err != nil {
+				return err
+			}
+		}
+		for n := eb.Stats().KeyN - maxBudgetEvents; n > 0; n-- {
+			k, _ := eb.Cursor().First()
+			if k == nil {
+				break
+			}
+			if err := eb.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// setBudget validates and stores a budget, replacing one of the same name; a changed period or
+// limit keeps the fired thresholds of the current period.
+func (c *costTracker) setBudget(b *fleetv1.Budget, now time.Time) (*fleetv1.Budget, error) {
+	bb, loc, err := budgetFromProto(b)
+	if err != nil {
+		return nil, err
+	}
+	stored := proto.Clone(b).(*fleetv1.Budget)
+	raw, err := proto.Marshal(stored)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.store.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCostBudgets).Put([]byte(b.GetName()), raw)
+	}); err != nil {
+		return nil, err
+	}
+	c.budgets[b.GetName()] = stored
+	c.gate.sync(bb, loc, c.spendLocked(bb, loc, now).USD, now)
+	return proto.Clone(stored).(*fleetv1.Budget), nil
+}
+
+// deleteBudget removes a budget and its state.
+func (c *costTracker) deleteBudget(name string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.budgets[name]; !ok {
+		return fmt.Errorf("%w: no budget named %q; list them with fleetctl cost budgets", ErrNotFound, truncate(name))
+	}
+	if err := c.store.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketCostBudgets).Delete([]byte(name)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketCostBudgetState).Delete([]byte(name))
+	}); err != nil {
+		return err
+	}
+	delete(c.budgets, name)
+	delete(c.states, name)
+	c.gate.forget(name)
+	return nil
+}
+
+// listBudgets returns every budget with its standing as of the last step, and the newest events.
+func (c *costTracker) listBudgets() (*fleetv1.ListBudgetsResponse, error) {
+	c.mu.Lock()
+	resp := &fleetv1.ListBudgetsResponse{}
+	for _, name := range sortedKeys(c.budgets) {
+		st := &fleetv1.BudgetStatus{}
+		if c.states[name] != nil {
+			st = proto.Clone(c.states[name]).(*fleetv1.BudgetStatus)
+		}
+		st.Budget = proto.Clone(c.budgets[name]).(*fleetv1.Budget)
+		resp.Budgets = append(resp.Budgets, st)
+	}
+	c.mu.Unlock()
+	err := c.store.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bucketCostEvents).Cursor()
+		for k, v := cur.Last(); k != nil && len(resp.Events) < listedBudgetEvents; k, v = cur.Prev() {
+			ev := &fleetv1.BudgetEvent{}
+			if err := proto.Unmarshal(v, ev); err != nil {
+				return fmt.Errorf("%w: budget event %x: %v", ErrCorruptStore, k, err)
+			}
+			resp.Events = append(resp.Events, ev)
+		}
+		return nil
+	})
+	return resp, err
+}

@@ -1,0 +1,137 @@
+package controlplane
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
+)
+
+// ledgerKey names one ledger entry: a UTC hour, pool, node, dimension and name.
+type ledgerKey struct {
+	hour       int64 // unix hours
+	pool, node string
+	dim        cost.Dim
+	name       string
+}
+
+// encode is the bbolt key, time-ordered: 8-byte hour, pool, 0, node, 0, dim, name.
+func (k ledgerKey) encode() []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 11+len(k.pool)+len(k.node)+len(k.name)), uint64(k.hour))
+	b = append(b, k.pool...)
+	b = append(b, 0)
+	b = append(b, k.node...)
+	b = append(b, 0, byte(k.dim))
+	return append(b, k.name...)
+}
+
+func decodeLedgerKey(b []byte) (ledgerKey, error) {
+	if len(b) < 11 {
+		return ledgerKey{}, fmt.Errorf("%w: ledger key %x is too short", ErrCorruptStore, b)
+	}
+	pool, rest, ok1 := bytes.Cut(b[8:], []byte{0})
+	node, rest, ok2 := bytes.Cut(rest, []byte{0})
+	if !ok1 || !ok2 || len(rest) < 1 {
+		return ledgerKey{}, fmt.Errorf("%w: ledger key %x is malformed", ErrCorruptStore, b)
+	}
+	return ledgerKey{hour: int64(binary.BigEndian.Uint64(b[:8])), pool: string(pool), node: string(node), dim: cost.Dim(rest[0]), name: string(rest[1:])}, nil
+}
+
+// hourOf returns t's unix hour.
+func hourOf(t time.Time) int64 { return t.Unix() / 3600 }
+
+// hourTime returns the start of unix hour h.
+func hourTime(h int64) time.Time { return time.Unix(h*3600, 0).UTC() }
+
+// amountLen is the encoded size of a ledger amount: a version byte and ten 8-byte fields.
+const amountLen = 1 + 10*8
+
+// encodeAmount writes a as fixed big-endian fields.
+func encodeAmount(a cost.Amount) []byte {
+	b := make([]byte, 1, amountLen)
+	b[0] = 1
+	for _, f := range []float64{a.USD, a.UpSeconds, a.UnpricedSeconds, a.SavedUSD} {
+		b = binary.BigEndian.AppendUint64(b, math.Float64bits(f))
+	}
+	for _, n := range []uint64{a.Requests, a.InputTokens, a.OutputTokens, a.CacheHits, a.CacheMisses, a.UnpricedTokens} {
+		b = binary.BigEndian.AppendUint64(b, n)
+	}
+	return b
+}
+
+func decodeAmount(b []byte) (cost.Amount, error) {
+	if len(b) != amountLen || b[0] != 1 {
+		return cost.Amount{}, fmt.Errorf("%w: ledger amount of %d bytes, version %d", ErrCorruptStore, len(b), firstByte(b))
+	}
+	u := func(i int) uint64 { return binary.BigEndian.Uint64(b[1+8*i:]) }
+	f := func(i int) float64 { return math.Float64frombits(u(i)) }
+	return cost.Amount{
+		USD: f(0), UpSeconds: f(1), UnpricedSeconds: f(2), SavedUSD: f(3),
+		Requests: u(4), InputTokens: u(5), OutputTokens: u(6), CacheHits: u(7), CacheMisses: u(8), UnpricedTokens: u(9),
+	}, nil
+}
+
+func firstByte(b []byte) byte {
+	if len(b) == 0 {
+		return 0
+	}
+	return b[0]
+}
+
+// hourAgg is one hour's spend by budget scope, kept in memory for budgets and run rates.
+type hourAgg struct {
+	host     map[string]cost.Amount // by pool
+	tokens   map[string]cost.Amount // by pool (model entries)
+	models   map[string]cost.Amount // by model
+	programs map[string]cost.Amount // by program
+}
+
+func newHourAgg() *hourAgg {
+	return &hourAgg{host: map[string]cost.Amount{}, tokens: map[string]cost.Amount{}, models: map[string]cost.Amount{}, programs: map[string]cost.Amount{}}
+}
+
+// add counts one ledger entry.
+func (h *hourAgg) add(k ledgerKey, a cost.Amount) {
+	var m map[string]cost.Amount
+	name := k.pool
+	switch k.dim {
+	case cost.DimHost:
+		m = h.host
+	case cost.DimModel:
+		m = h.tokens
+		sum := h.models[k.name]
+		sum.Add(a)
+		h.models[k.name] = sum
+	case cost.DimProgram:
+		m, name = h.programs, k.name
+	default:
+		return
+	}
+	sum := m[name]
+	sum.Add(a)
+	m[name] = sum
+}
+
+// spend returns what the hour counts against a budget of pool or program (both empty: the
+// fleet): host and token cost for the fleet and pools, token cost for programs.
+func (h *hourAgg) spend(pool, program string) cost.Amount {
+	var out cost.Amount
+	switch {
+	case program != "":
+		out.Add(h.programs[program])
+	case pool != "":
+		out.Add(h.host[pool])
+		out.Add(h.tokens[pool])
+	default:
+		for _, a := range h.host {
+			out.Add(a)
+		}
+		for _, a := range h.tokens {
+			out.Add(a)
+		}
+	}
+	return out
+}

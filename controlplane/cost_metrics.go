@@ -1,0 +1,62 @@
+package controlplane
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var (
+	costTotalDesc = prometheus.NewDesc("dspyfleet_cost_usd_total",
+		"Cost accrued since the control plane started, in USD, by pool and kind (host, tokens).", []string{"pool", "kind"}, nil)
+	costRateDesc = prometheus.NewDesc("dspyfleet_cost_usd_per_hour",
+		"Current cost rate in USD per hour, by pool and kind: host from the prices of billed nodes, tokens over the last hour or so.", []string{"pool", "kind"}, nil)
+	modelCostTotalDesc = prometheus.NewDesc("dspyfleet_model_cost_usd_total",
+		"Model token cost accrued since the control plane started, in USD, by model.", []string{"model"}, nil)
+	modelCostRateDesc = prometheus.NewDesc("dspyfleet_model_cost_usd_per_hour",
+		"Model token cost rate in USD per hour over the last hour or so, by model.", []string{"model"}, nil)
+	unpricedNodesDesc = prometheus.NewDesc("dspyfleet_cost_unpriced_nodes",
+		"Billed nodes whose host price is unknown (their cost is unknown, not 0).", nil, nil)
+	budgetUsedDesc = prometheus.NewDesc("dspyfleet_budget_used_ratio",
+		"Spend of a budget's current period over its limit.", []string{"budget"}, nil)
+)
+
+// costCollector exports the cost tracker's totals and rates at scrape time.
+type costCollector struct {
+	c   *costTracker
+	now func() time.Time
+}
+
+// Describe implements prometheus.Collector.
+func (m *costCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{costTotalDesc, costRateDesc, modelCostTotalDesc, modelCostRateDesc, unpricedNodesDesc, budgetUsedDesc} {
+		ch <- d
+	}
+}
+
+// Collect implements prometheus.Collector.
+func (m *costCollector) Collect(ch chan<- prometheus.Metric) {
+	c := m.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, usd := range c.totals {
+		ch <- prometheus.MustNewConstMetric(costTotalDesc, prometheus.CounterValue, usd, k[0], k[1])
+	}
+	for pool, r := range c.hostRate {
+		ch <- prometheus.MustNewConstMetric(costRateDesc, prometheus.GaugeValue, r, pool, "host")
+	}
+	byPool, byModel := c.ratesLocked(m.now())
+	for pool, r := range byPool {
+		ch <- prometheus.MustNewConstMetric(costRateDesc, prometheus.GaugeValue, r, pool, "tokens")
+	}
+	for model, usd := range c.modelTotals {
+		ch <- prometheus.MustNewConstMetric(modelCostTotalDesc, prometheus.CounterValue, usd, model)
+	}
+	for model, r := range byModel {
+		ch <- prometheus.MustNewConstMetric(modelCostRateDesc, prometheus.GaugeValue, r, model)
+	}
+	ch <- prometheus.MustNewConstMetric(unpricedNodesDesc, prometheus.GaugeValue, float64(len(c.unpriced)))
+	for name, st := range c.states {
+		ch <- prometheus.MustNewConstMetric(budgetUsedDesc, prometheus.GaugeValue, st.GetUsed(), name)
+	}
+}

@@ -1,0 +1,90 @@
+package controlplane
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// keyPriceTable is the cost_prices key of the table.
+var keyPriceTable = []byte("table")
+
+// tableFromProto converts the API's price table; duplicates are caught by validatePrices.
+func tableFromProto(p *fleetv1.Prices) cost.Table {
+	t := cost.Table{Instances: map[string]cost.InstancePrice{}, Models: map[string]cost.ModelPrice{}}
+	for _, ip := range p.GetInstances() {
+		t.Instances[ip.GetInstanceType()] = cost.InstancePrice{
+			OnDemandHourly: ip.GetOnDemandHourly(), SpotHourly: ip.GetSpotHourly(), ReservedHourly: ip.GetReservedHourly(),
+			VCPUs: ip.GetVcpus(), MemoryGiB: ip.GetMemoryGib(),
+		}
+	}
+	for _, m := range p.GetModels() {
+		t.Models[m.GetModel()] = cost.ModelPrice{
+			InputPerMTok: m.GetInputPerMtok(), OutputPerMTok: m.GetOutputPerMtok(), CachedInputPerMTok: m.GetCachedInputPerMtok(), Alternative: m.GetAlternative(),
+		}
+	}
+	return t
+}
+
+// tableToProto converts a price table for the API, sorted by name.
+func tableToProto(t cost.Table) *fleetv1.Prices {
+	p := &fleetv1.Prices{}
+	for name, ip := range t.Instances {
+		p.Instances = append(p.Instances, &fleetv1.InstancePrice{
+			InstanceType: name, OnDemandHourly: ip.OnDemandHourly, SpotHourly: ip.SpotHourly, ReservedHourly: ip.ReservedHourly,
+			Vcpus: ip.VCPUs, MemoryGib: ip.MemoryGiB,
+		})
+	}
+	for name, m := range t.Models {
+		p.Models = append(p.Models, &fleetv1.ModelPrice{
+			Model: name, InputPerMtok: m.InputPerMTok, OutputPerMtok: m.OutputPerMTok, CachedInputPerMtok: m.CachedInputPerMTok, Alternative: m.Alternative,
+		})
+	}
+	slices.SortFunc(p.Instances, func(a, b *fleetv1.InstancePrice) int { return cmp.Compare(a.GetInstanceType(), b.GetInstanceType()) })
+	slices.SortFunc(p.Models, func(a, b *fleetv1.ModelPrice) int { return cmp.Compare(a.GetModel(), b.GetModel()) })
+	return p
+}
+
+// validatePrices checks an API price table: no instance type or model twice, and every field
+// as cost.Table.Validate wants it. Field names follow the API (instances[m7i.large].spot_hourly).
+func validatePrices(p *fleetv1.Prices) (cost.Table, error) {
+	var dup violations
+	seen := map[string]bool{}
+	for i, ip := range p.GetInstances() {
+		if seen[ip.GetInstanceType()] {
+			dup.add(fmt.Sprintf("prices.instances[%d].instance_type", i), "%q is listed twice", truncate(ip.GetInstanceType()))
+		}
+		seen[ip.GetInstanceType()] = true
+	}
+	clear(seen)
+	for i, m := range p.GetModels() {
+		if seen[m.GetModel()] {
+			dup.add(fmt.Sprintf("prices.models[%d].model", i), "%q is listed twice", truncate(m.GetModel()))
+		}
+		seen[m.GetModel()] = true
+	}
+	if len(dup) > 0 {
+		return cost.Table{}, invalidf("%s", dup)
+	}
+	t := tableFromProto(p)
+	if err := t.Validate(); err != nil {
+		return cost.Table{}, invalidf("prices: %v", err)
+	}
+	return t, nil
+}
+
+// setPrices stores and installs a validated price table.
+func (c *costTracker) setPrices(t cost.Table, raw []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err := c.store.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketCostPrices).Put(keyPriceTable, raw) }); err != nil {
+		return err
+	}
+	c.prices = t
+	return nil
+}

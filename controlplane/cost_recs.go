@@ -1,0 +1,247 @@
+package controlplane
+
+import (
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// recsEvery is how often the cost step draws recommendations from the ledger's last week.
+const recsEvery = 10 * time.Minute
+
+// recEvidence gathers what the recommendations rest on from the ledger, the usage samples and
+// the current nodes over [from, now].
+func (c *costTracker) recEvidence(nodes []*fleetv1.Node, from, now time.Time) (cost.Evidence, time.Duration, error) {
+	first, last := hourOf(from), hourOf(now)
+	type nodeAcc struct {
+		upHours  float64
+		requests uint64
+		perHour  map[int64]float64
+	}
+	byNode := map[string]*nodeAcc{}
+	progs := map[string]*cost.ProgramUsage{}
+	models := map[string]*cost.ModelUsage{}
+	earliest := last
+	err := c.store.db.View(func(tx *bolt.Tx) error {
+		cur := tx.Bucket(bucketCostLedger).Cursor()
+		for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = cur.Next() {
+			key, err := decodeLedgerKey(k)
+			if err != nil {
+				return err
+			}
+			if key.hour > last {
+				break
+			}
+			a, err := decodeAmount(v)
+			if err != nil {
+				return err
+			}
+			earliest = min(earliest, key.hour)
+			n := byNode[key.node]
+			if n == nil {
+				n = &nodeAcc{perHour: map[int64]float64{}}
+				byNode[key.node] = n
+			}
+			switch key.dim {
+			case cost.DimHost:
+				h := (a.UpSeconds + a.UnpricedSeconds) / 3600
+				n.upHours += h
+				n.perHour[key.hour] += h
+			case cost.DimModel:
+				n.requests += a.Requests
+				m := models[key.name]
+				if m == nil {
+					m = &cost.ModelUsage{Model: key.name}
+					models[key.name] = m
+				}
+				m.InputTokens += a.InputTokens
+				m.OutputTokens += a.OutputTokens
+				m.CostUSD += a.USD
+			case cost.DimProgram:
+				p := progs[key.name]
+				if p == nil {
+					p = &cost.ProgramUsage{Program: key.name}
+					progs[key.name] = p
+				}
+				p.Requests += a.Requests
+				p.CacheHits += a.CacheHits
+				p.CacheMisses += a.CacheMisses
+				p.CostUSD += a.USD
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return cost.Evidence{}, 0, err
+	}
+	usage, err := c.store.loadUsage(first, last)
+	if err != nil {
+		return cost.Evidence{}, 0, err
+	}
+	var ev cost.Evidence
+	baselines := map[[2]string]*cost.Baseline{}
+	// Complete hours of history only: the current hour is still filling.
+	hours := int(last - earliest)
+	for _, n := range nodes {
+		host, err := hostOf(n)
+		if err != nil {
+			continue
+		}
+		acc := byNode[n.GetId()]
+		if acc == nil {
+			acc = &nodeAcc{}
+		}
+		nu := cost.NodeUsage{Node: n.GetId(), Pool: n.GetPool(), Host: host, Requests: acc.requests, UpHours: acc.upHours,
+			Tolerant: n.GetLabels()[tolerantLabel] == "true"}
+		if u := usage[n.GetId()]; u != nil {
+			cpu, ok1 := u.cpu.Quantile(0.95)
+			mem, ok2 := u.mem.Quantile(0.95)
+			nu.CPUP95, nu.MemP95, nu.HaveUsage = cpu, mem, ok1 && ok2
+		}
+		ev.Nodes = append(ev.Nodes, nu)
+		if host.Purchase != cost.OnDemand || host.ExplicitHourly > 0 || host.InstanceType == "" || hours <= 0 {
+			continue
+		}
+		key := [2]string{n.GetPool(), host.InstanceType}
+		b := baselines[key]
+		if b == nil {
+			b = &cost.Baseline{Pool: n.GetPool(), InstanceType: host.InstanceType, NodeHours: make([]float64, hours)}
+			baselines[key] = b
+		}
+		for i := range hours {
+			b.NodeHours[i] += acc.perHour[earliest+int64(i)]
+		}
+	}
+	for _, k := range sortedPairs(baselines) {
+		ev.Baselines = append(ev.Baselines, *baselines[k])
+	}
+	for _, name := range sortedKeys(progs) {
+		ev.Programs = append(ev.Programs, *progs[name])
+	}
+	for _, name := range sortedKeys(models) {
+		ev.Models = append(ev.Models, *models[name])
+	}
+	start := hourTime(earliest)
+	if from.After(start) {
+		start = from
+	}
+	return ev, now.Sub(start), nil
+}
+
+// sortedPairs returns m's keys in order.
+func sortedPairs[V any](m map[[2]string]V) [][2]string {
+	return slices.SortedFunc(maps.Keys(m), func(a, b [2]string) int {
+		return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1]))
+	})
+}
+
+// recommendLocked draws the recommendations from the last week.
+func (c *costTracker) recommendLocked(nodes []*fleetv1.Node, now time.Time) error {
+	cfg := cost.DefaultRecConfig()
+	ev, window, err := c.recEvidence(nodes, now.Add(-cfg.Window), now)
+	if err != nil {
+		return err
+	}
+	cfg.Window = max(window, time.Hour)
+	c.recs = cost.Recommend(ev, c.prices, cfg)
+	c.recsAt = now
+	return nil
+}
+
+var recStates = map[fleetv1.RecommendationState]bool{
+	fleetv1.RecommendationState_RECOMMENDATION_STATE_OPEN:      true,
+	fleetv1.RecommendationState_RECOMMENDATION_STATE_DISMISSED: true,
+	fleetv1.RecommendationState_RECOMMENDATION_STATE_DONE:      true,
+}
+
+// listRecs returns the current recommendations with their operator state, most savings first.
+func (c *costTracker) listRecs(includeClosed bool) (*fleetv1.ListRecommendationsResponse, error) {
+	c.mu.Lock()
+	recs := append([]cost.Recommendation(nil), c.recs...)
+	at := c.recsAt
+	c.mu.Unlock()
+	states, err := c.store.loadRecStates()
+	if err != nil {
+		return nil, err
+	}
+	resp := &fleetv1.ListRecommendationsResponse{}
+	if !at.IsZero() {
+		resp.Evaluated = timestamppb.New(at)
+	}
+	for _, r := range recs {
+		pr := recToProto(r, states[r.ID])
+		open := pr.GetState() == fleetv1.RecommendationState_RECOMMENDATION_STATE_OPEN
+		if open {
+			resp.MonthlySavingsUsd += r.MonthlySavingsUSD
+		}
+		if open || includeClosed {
+			resp.Recommendations = append(resp.Recommendations, pr)
+		}
+	}
+	return resp, nil
+}
+
+func recToProto(r cost.Recommendation, st *fleetv1.Recommendation) *fleetv1.Recommendation {
+	pr := &fleetv1.Recommendation{
+		Id: r.ID, Kind: string(r.Kind), Subject: r.Subject, Pool: r.Pool, Summary: r.Summary, Evidence: r.Evidence,
+		MonthlySavingsUsd: r.MonthlySavingsUSD, State: fleetv1.RecommendationState_RECOMMENDATION_STATE_OPEN,
+	}
+	if st != nil {
+		pr.State, pr.StateChanged = st.GetState(), st.GetStateChanged()
+	}
+	return pr
+}
+
+// updateRec sets a current recommendation's state.
+func (c *costTracker) updateRec(id string, state fleetv1.RecommendationState, now time.Time) (*fleetv1.Recommendation, error) {
+	if !recStates[state] {
+		return nil, invalidf("state: %s is not OPEN, DISMISSED or DONE", state)
+	}
+	c.mu.Lock()
+	var found *cost.Recommendation
+	for _, r := range c.recs {
+		if r.ID == id {
+			found = &r
+			break
+		}
+	}
+	c.mu.Unlock()
+	if found == nil {
+		return nil, fmt.Errorf("%w: no current recommendation %q; list them with fleetctl cost recs", ErrNotFound, truncate(id))
+	}
+	st := &fleetv1.Recommendation{Id: id, State: state, StateChanged: timestamppb.New(now)}
+	raw, err := proto.Marshal(st)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.store.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketCostRecs).Put([]byte(id), raw) }); err != nil {
+		return nil, err
+	}
+	return recToProto(*found, st), nil
+}
+
+// loadRecStates reads the operators' recommendation states.
+func (s *store) loadRecStates() (map[string]*fleetv1.Recommendation, error) {
+	out := map[string]*fleetv1.Recommendation{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketCostRecs).ForEach(func(k, v []byte) error {
+			r := &fleetv1.Recommendation{}
+			if err := proto.Unmarshal(v, r); err != nil {
+				return fmt.Errorf("%w: recommendation %q: %v", ErrCorruptStore, k, err)
+			}
+			out[string(k)] = r
+			return nil
+		})
+	})
+	return out, err
+}

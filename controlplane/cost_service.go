@@ -1,0 +1,132 @@
+package controlplane
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// costService serves CostService from the cost tracker.
+type costService struct {
+	fleetv1.UnimplementedCostServiceServer
+	c   *costTracker
+	now func() time.Time
+}
+
+var groupings = map[fleetv1.CostGroupBy]bool{
+	fleetv1.CostGroupBy_COST_GROUP_BY_POOL: true, fleetv1.CostGroupBy_COST_GROUP_BY_NODE: true,
+	fleetv1.CostGroupBy_COST_GROUP_BY_MODEL: true, fleetv1.CostGroupBy_COST_GROUP_BY_PROGRAM: true,
+}
+
+// GetReport returns the ledger's cost over the range, grouped.
+func (s *costService) GetReport(_ context.Context, req *fleetv1.GetReportRequest) (*fleetv1.GetReportResponse, error) {
+	var v violations
+	end := s.now()
+	if req.GetEnd() != nil {
+		if err := req.GetEnd().CheckValid(); err != nil {
+			v.add("end", "%v", err)
+		}
+		end = req.GetEnd().AsTime()
+	}
+	start := end.Add(-defaultReportRange)
+	if req.GetStart() != nil {
+		if err := req.GetStart().CheckValid(); err != nil {
+			v.add("start", "%v", err)
+		}
+		start = req.GetStart().AsTime()
+	}
+	if !start.Before(end) {
+		v.add("start", "%s must be before end %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
+	} else if end.Sub(start) > maxReportRange {
+		v.add("start", "the range %s is longer than %s", end.Sub(start).Round(time.Hour), maxReportRange)
+	}
+	by := req.GetGroupBy()
+	if by == fleetv1.CostGroupBy_COST_GROUP_BY_UNSPECIFIED {
+		by = fleetv1.CostGroupBy_COST_GROUP_BY_POOL
+	}
+	if !groupings[by] {
+		v.add("group_by", "%d is not POOL, NODE, MODEL or PROGRAM", by)
+	}
+	if req.GetPool() != "" && !validID(req.GetPool()) {
+		v.add("pool", "%q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", truncate(req.GetPool()))
+	}
+	if len(v) > 0 {
+		return nil, toStatus(invalidf("%s", v))
+	}
+	resp, err := s.c.report(start, end, by, req.GetPool())
+	return resp, toStatus(err)
+}
+
+// ListBudgets returns every budget's standing and the newest events.
+func (s *costService) ListBudgets(context.Context, *fleetv1.ListBudgetsRequest) (*fleetv1.ListBudgetsResponse, error) {
+	resp, err := s.c.listBudgets()
+	return resp, toStatus(err)
+}
+
+// SetBudget creates or replaces a budget.
+func (s *costService) SetBudget(_ context.Context, req *fleetv1.SetBudgetRequest) (*fleetv1.SetBudgetResponse, error) {
+	if req.GetBudget() == nil {
+		return nil, toStatus(invalidf("budget: missing"))
+	}
+	b, err := s.c.setBudget(req.GetBudget(), s.now())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.SetBudgetResponse{Budget: b}, nil
+}
+
+// DeleteBudget removes a budget.
+func (s *costService) DeleteBudget(_ context.Context, req *fleetv1.DeleteBudgetRequest) (*fleetv1.DeleteBudgetResponse, error) {
+	if !validID(req.GetName()) {
+		return nil, toStatus(invalidf("name: %q is not a budget name (1-63 letters, digits, '.', '_' or '-')", truncate(req.GetName())))
+	}
+	if err := s.c.deleteBudget(req.GetName()); err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.DeleteBudgetResponse{}, nil
+}
+
+// GetPrices returns the price table.
+func (s *costService) GetPrices(context.Context, *fleetv1.GetPricesRequest) (*fleetv1.GetPricesResponse, error) {
+	s.c.mu.Lock()
+	defer s.c.mu.Unlock()
+	return &fleetv1.GetPricesResponse{Prices: tableToProto(s.c.prices)}, nil
+}
+
+// SetPrices validates and replaces the price table. Token cost of the recent hours is priced
+// with it on the next step; older hours keep the prices they were accrued at.
+func (s *costService) SetPrices(_ context.Context, req *fleetv1.SetPricesRequest) (*fleetv1.SetPricesResponse, error) {
+	t, err := validatePrices(req.GetPrices())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	raw, err := proto.Marshal(tableToProto(t))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if err := s.c.setPrices(t, raw); err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.SetPricesResponse{Prices: tableToProto(t)}, nil
+}
+
+// ListRecommendations returns the savings recommendations.
+func (s *costService) ListRecommendations(_ context.Context, req *fleetv1.ListRecommendationsRequest) (*fleetv1.ListRecommendationsResponse, error) {
+	resp, err := s.c.listRecs(req.GetIncludeClosed())
+	return resp, toStatus(err)
+}
+
+// UpdateRecommendation sets a recommendation's state.
+func (s *costService) UpdateRecommendation(_ context.Context, req *fleetv1.UpdateRecommendationRequest) (*fleetv1.UpdateRecommendationResponse, error) {
+	if req.GetId() == "" {
+		return nil, toStatus(invalidf("id: missing; list recommendations with fleetctl cost recs"))
+	}
+	r, err := s.c.updateRec(req.GetId(), req.GetState(), s.now())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.UpdateRecommendationResponse{Recommendation: r}, nil
+}

@@ -1,0 +1,160 @@
+package controlplane
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/dspyfleet/dspyfleet/internal/wire"
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
+	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// rollupsBetween returns every node's rollup of the minutes in [first, last] (unix minutes):
+// from memory for minutes from memFrom on, from bbolt before. Memory holds every minute since
+// the process started and within memoryMinutes, so the caller passes the later of the two.
+func (s *requestStats) rollupsBetween(first, last, memFrom int64) (map[rollupKey]reqstats.Window, error) {
+	out := make(map[rollupKey]reqstats.Window)
+	s.mu.Lock()
+	for k, w := range s.minutes {
+		if k.minute >= max(first, memFrom) && k.minute <= last {
+			out[k] = w
+		}
+	}
+	s.mu.Unlock()
+	memFirst := memFrom
+	if first >= memFirst {
+		return out, nil
+	}
+	err := s.store.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketRollups).Cursor()
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {
+			key, ok := decodeRollupKey(k)
+			if !ok || key.minute >= memFirst || key.minute > last {
+				break
+			}
+			app := &fleetv1.AppMetrics{}
+			if err := proto.Unmarshal(v, app); err != nil {
+				return fmt.Errorf("%w: rollup %x: %v", ErrCorruptStore, k, err)
+			}
+			start := time.Unix(key.minute*60, 0)
+			w, err := wire.WindowFromApp(app, start, start.Add(time.Minute))
+			if err != nil {
+				return fmt.Errorf("%w: rollup %x: %v", ErrCorruptStore, k, err)
+			}
+			out[key] = w
+		}
+		return nil
+	})
+	return out, err
+}
+
+// usageOf converts a breakdown to the cost model's usage.
+func usageOf(b reqstats.Breakdown) cost.Usage {
+	return cost.Usage{Requests: b.Requests, InputTokens: b.InputTokens, OutputTokens: b.OutputTokens,
+		CacheHits: b.CacheHits, CacheMisses: b.CacheMisses, CostUSD: b.CostUSD, SavedUSD: b.SavedUSD}
+}
+
+// tokenEntries prices the rollups of whole hours into ledger entries: one per hour, pool, node
+// and model, and one per hour, pool, node and program. Models are priced by cost.TokenAmount. A
+// program the agent did not price gets the share of its minute's model cost that its tokens
+// are of the minute's tokens.
+func tokenEntries(mins map[rollupKey]reqstats.Window, prices cost.Table) map[ledgerKey]cost.Amount {
+	out := make(map[ledgerKey]cost.Amount)
+	add := func(k ledgerKey, a cost.Amount) {
+		sum := out[k]
+		sum.Add(a)
+		out[k] = sum
+	}
+	for rk, w := range mins {
+		hour := rk.minute / 60
+		var window cost.Amount
+		for _, b := range w.Models {
+			mp, ok := prices.Models[b.Name]
+			a := cost.TokenAmount(usageOf(b), mp, ok)
+			window.Add(a)
+			add(ledgerKey{hour: hour, pool: rk.pool, node: rk.node, dim: cost.DimModel, name: b.Name}, a)
+		}
+		tokens := w.InputTokens + w.OutputTokens
+		for _, b := range w.Programs {
+			u := usageOf(b)
+			a := cost.Amount{Requests: u.Requests, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheHits: u.CacheHits, CacheMisses: u.CacheMisses,
+				USD: u.CostUSD, SavedUSD: u.SavedUSD}
+			if u.CostUSD == 0 && u.SavedUSD == 0 && tokens > 0 {
+				share := float64(u.InputTokens+u.OutputTokens) / float64(tokens)
+				a.USD, a.SavedUSD = window.USD*share, window.SavedUSD*share
+				a.UnpricedTokens = uint64(float64(window.UnpricedTokens)*share + 0.5)
+			}
+			add(ledgerKey{hour: hour, pool: rk.pool, node: rk.node, dim: cost.DimProgram, name: b.Name}, a)
+		}
+	}
+	return out
+}
+
+// replaceTokenHours writes the token entries of hours [first, last] in tx, deleting token
+// entries of those hours that the rollups no longer hold, and returns the change of each entry
+// (new minus old) for the running totals.
+func replaceTokenHours(tx *bolt.Tx, first, last int64, entries map[ledgerKey]cost.Amount) (map[ledgerKey]cost.Amount, error) {
+	b := tx.Bucket(bucketCostLedger)
+	old := make(map[ledgerKey]cost.Amount)
+	c := b.Cursor()
+	for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {
+		key, err := decodeLedgerKey(k)
+		if err != nil {
+			return nil, err
+		}
+		if key.hour > last {
+			break
+		}
+		if key.dim == cost.DimHost {
+			continue
+		}
+		a, err := decodeAmount(v)
+		if err != nil {
+			return nil, err
+		}
+		old[key] = a
+	}
+	delta := make(map[ledgerKey]cost.Amount)
+	for k, a := range old {
+		if _, ok := entries[k]; !ok {
+			if err := b.Delete(k.encode()); err != nil {
+				return nil, err
+			}
+			delta[k] = negate(a)
+		}
+	}
+	for k, a := range entries {
+		if prev, ok := old[k]; ok && prev == a {
+			continue
+		}
+		if err := b.Put(k.encode(), encodeAmount(a)); err != nil {
+			return nil, err
+		}
+		d := negate(old[k])
+		d.Add(a)
+		delta[k] = d
+	}
+	return delta, nil
+}
+
+// negate returns -a for the float fields (the counts are left at 0: deltas feed USD totals only).
+func negate(a cost.Amount) cost.Amount {
+	return cost.Amount{USD: -a.USD, SavedUSD: -a.SavedUSD, UpSeconds: -a.UpSeconds, UnpricedSeconds: -a.UnpricedSeconds}
+}
+
+// tokenHours returns the token entries by hour, for the in-memory hour aggregates.
+func tokenHours(entries map[ledgerKey]cost.Amount) map[int64]map[ledgerKey]cost.Amount {
+	out := make(map[int64]map[ledgerKey]cost.Amount)
+	for k, a := range entries {
+		if out[k.hour] == nil {
+			out[k.hour] = make(map[ledgerKey]cost.Amount)
+		}
+		out[k.hour][k] = a
+	}
+	return out
+}

@@ -1,0 +1,146 @@
+package controlplane
+
+import (
+	"encoding/binary"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// usageKey names one node's usage samples of one UTC hour.
+type usageKey struct {
+	hour int64
+	node string
+}
+
+// usageHists are CPU and memory percent histograms; dirty ones are written on the next step.
+type usageHists struct {
+	cpu, mem cost.Histogram
+	dirty    bool
+}
+
+// usageLen is the encoded size of usageHists.
+const usageLen = 2 * 101 * 4
+
+func (k usageKey) encode() []byte {
+	return append(binary.BigEndian.AppendUint64(nil, uint64(k.hour)), k.node...)
+}
+
+func encodeUsage(u *usageHists) []byte {
+	b := make([]byte, 0, usageLen)
+	for _, h := range []*cost.Histogram{&u.cpu, &u.mem} {
+		for _, n := range h {
+			b = binary.BigEndian.AppendUint32(b, n)
+		}
+	}
+	return b
+}
+
+func decodeUsage(b []byte) (*usageHists, error) {
+	if len(b) != usageLen {
+		return nil, fmt.Errorf("%w: usage record of %d bytes", ErrCorruptStore, len(b))
+	}
+	u := &usageHists{}
+	for i := range 101 {
+		u.cpu[i] = binary.BigEndian.Uint32(b[4*i:])
+		u.mem[i] = binary.BigEndian.Uint32(b[4*(101+i):])
+	}
+	return u, nil
+}
+
+// sampleUsageLocked counts a connected node's newest report once in its hour's histograms.
+func (c *costTracker) sampleUsageLocked(n *fleetv1.Node, now time.Time) {
+	rep := n.GetLastReport()
+	if !connected(n.GetState()) || rep.GetHost() == nil || rep.GetSeq() == c.lastSeq[n.GetId()] {
+		return
+	}
+	c.lastSeq[n.GetId()] = rep.GetSeq()
+	k := usageKey{hour: hourOf(now), node: n.GetId()}
+	u := c.usage[k]
+	if u == nil {
+		u = c.storedUsage(k)
+		c.usage[k] = u
+	}
+	u.cpu.Add(rep.GetHost().GetCpuPercent())
+	u.mem.Add(rep.GetHost().GetMemoryUsedPercent())
+	u.dirty = true
+}
+
+// dirtyUsageLocked returns the histograms to write and forgets those of past hours.
+func (c *costTracker) dirtyUsageLocked() map[usageKey][]byte {
+	out := map[usageKey][]byte{}
+	var cur int64
+	for k := range c.usage {
+		cur = max(cur, k.hour)
+	}
+	for k, u := range c.usage {
+		if u.dirty {
+			out[k] = encodeUsage(u)
+			u.dirty = false
+		}
+		if k.hour < cur {
+			delete(c.usage, k)
+		}
+	}
+	return out
+}
+
+// storedUsage returns the histograms stored for k (written before a restart), or empty ones.
+func (c *costTracker) storedUsage(k usageKey) *usageHists {
+	u := &usageHists{}
+	err := c.store.db.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketCostUsage).Get(k.encode())
+		if v == nil {
+			return nil
+		}
+		stored, err := decodeUsage(v)
+		if err == nil {
+			u = stored
+		}
+		return err
+	})
+	if err != nil {
+		c.log.Warn("stored usage samples unreadable; starting the hour afresh", "node", k.node, "err", err)
+	}
+	return u
+}
+
+// putUsage writes usage records in tx.
+func putUsage(tx *bolt.Tx, recs map[usageKey][]byte) error {
+	b := tx.Bucket(bucketCostUsage)
+	for k, v := range recs {
+		if err := b.Put(k.encode(), v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// loadUsage merges each node's histograms over hours [first, last].
+func (s *store) loadUsage(first, last int64) (map[string]*usageHists, error) {
+	out := map[string]*usageHists{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketCostUsage).Cursor()
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {
+			if len(k) < 8 || int64(binary.BigEndian.Uint64(k)) > last {
+				break
+			}
+			u, err := decodeUsage(v)
+			if err != nil {
+				return err
+			}
+			node := string(k[8:])
+			if out[node] == nil {
+				out[node] = &usageHists{}
+			}
+			out[node].cpu.Merge(u.cpu)
+			out[node].mem.Merge(u.mem)
+		}
+		return nil
+	})
+	return out, err
+}

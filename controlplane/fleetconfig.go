@@ -1,0 +1,338 @@
+package controlplane
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pmezard/go-difflib/difflib"
+	bolt "go.etcd.io/bbolt"
+	"go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dspyfleet/dspyfleet/pkg/scaling"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// policySection is one part of the fleet policy document, owned by a subsystem.
+type policySection struct {
+	name string
+	// prepare validates the section's YAML value and returns the function that applies it.
+	prepare func(v any) (apply func() error, err error)
+	// export returns the section's state in effect as a YAML-encodable value.
+	export func() (any, error)
+}
+
+// fleetConfig keeps the fleet policy's revisions and applies documents section by section.
+type fleetConfig struct {
+	store    *store
+	now      func() time.Time
+	sections []policySection
+
+	mu sync.Mutex // one Apply or Rollback at a time
+}
+
+// parseDocument splits a YAML document into its sections, refusing unknown ones.
+func (fc *fleetConfig) parseDocument(doc string) (map[string]any, error) {
+	var top map[string]any
+	if err := yaml.Unmarshal([]byte(doc), &top); err != nil {
+		return nil, invalidf("document: %v", err)
+	}
+	for name := range top {
+		if !slices.ContainsFunc(fc.sections, func(s policySection) bool { return s.name == name }) {
+			return nil, invalidf("document: unknown section %q (known: %s)", name, strings.Join(fc.sectionNames(), ", "))
+		}
+	}
+	return top, nil
+}
+
+func (fc *fleetConfig) sectionNames() []string {
+	var names []string
+	for _, s := range fc.sections {
+		names = append(names, s.name)
+	}
+	return names
+}
+
+// prepare validates every section of doc and returns their appliers and names.
+func (fc *fleetConfig) prepare(doc string) ([]func() error, []string, error) {
+	top, err := fc.parseDocument(doc)
+	if err != nil {
+		return nil, nil, err
+	}
+	var applies []func() error
+	var names []string
+	for _, s := range fc.sections {
+		v, ok := top[s.name]
+		if !ok {
+			continue
+		}
+		apply, err := s.prepare(v)
+		if err != nil {
+			return nil, nil, err
+		}
+		applies = append(applies, apply)
+		names = append(names, s.name)
+	}
+	return applies, names, nil
+}
+
+// apply validates and applies doc, then stores the resulting policy as a new revision.
+func (fc *fleetConfig) apply(doc, message, author string, rollbackOf uint64) (*fleetv1.ConfigRevision, error) {
+	if strings.TrimSpace(message) == "" {
+		return nil, invalidf("message: is empty; say why the policy changes")
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	applies, _, err := fc.prepare(doc)
+	if err != nil {
+		return nil, err
+	}
+	for _, apply := range applies {
+		if err := apply(); err != nil {
+			return nil, err
+		}
+	}
+	current, err := fc.export()
+	if err != nil {
+		return nil, err
+	}
+	rev := &fleetv1.ConfigRevision{Author: author, Time: timestamppb.New(fc.now()), Message: message, Document: current, RollbackOf: rollbackOf}
+	err = fc.store.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketConfigRevisions)
+		rev.Number = 1
+		if k, _ := b.Cursor().Last(); k != nil {
+			rev.Number = binary.BigEndian.Uint64(k) + 1
+		}
+		raw, err := proto.Marshal(rev)
+		if err != nil {
+			return err
+		}
+		return b.Put(binary.BigEndian.AppendUint64(nil, rev.Number), raw)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store config revision: %w", err)
+	}
+	return rev, nil
+}
+
+// export renders the policy in effect, every section, as YAML with sorted keys.
+func (fc *fleetConfig) export() (string, error) {
+	doc := make(map[string]any, len(fc.sections))
+	for _, s := range fc.sections {
+		v, err := s.export()
+		if err != nil {
+			return "", err
+		}
+		doc[s.name] = v
+	}
+	out, err := yaml.Marshal(doc)
+	return string(out), err
+}
+
+// revision returns one stored revision.
+func (fc *fleetConfig) revision(n uint64) (*fleetv1.ConfigRevision, error) {
+	var rev *fleetv1.ConfigRevision
+	err := fc.store.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bucketConfigRevisions).Get(binary.BigEndian.AppendUint64(nil, n))
+		if raw == nil {
+			return fmt.Errorf("%w: no config revision %d; list them with fleetctl config history", ErrNotFound, n)
+		}
+		rev = &fleetv1.ConfigRevision{}
+		if err := proto.Unmarshal(raw, rev); err != nil {
+			return fmt.Errorf("%w: config revision %d: %v", ErrCorruptStore, n, err)
+		}
+		return nil
+	})
+	return rev, err
+}
+
+// revisions returns up to limit revisions, newest first, without documents.
+func (fc *fleetConfig) revisions(limit int) ([]*fleetv1.ConfigRevision, error) {
+	var out []*fleetv1.ConfigRevision
+	err := fc.store.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketConfigRevisions).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			rev := &fleetv1.ConfigRevision{}
+			if err := proto.Unmarshal(v, rev); err != nil {
+				return fmt.Errorf("%w: config revision %x: %v", ErrCorruptStore, k, err)
+			}
+			rev.Document = ""
+			out = append(out, rev)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// diff returns a unified diff from revision from to revision to (0: the policy in effect).
+func (fc *fleetConfig) diff(from, to uint64) (string, error) {
+	a, err := fc.revision(from)
+	if err != nil {
+		return "", err
+	}
+	toDoc, toName := "", fmt.Sprintf("revision %d", to)
+	if to == 0 {
+		toName = "in effect"
+		if toDoc, err = fc.export(); err != nil {
+			return "", err
+		}
+	} else {
+		b, err := fc.revision(to)
+		if err != nil {
+			return "", err
+		}
+		toDoc = b.GetDocument()
+	}
+	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
+		A: difflib.SplitLines(a.GetDocument()), B: difflib.SplitLines(toDoc),
+		FromFile: fmt.Sprintf("revision %d", from), ToFile: toName, Context: 3,
+	})
+}
+
+// protoSection converts a YAML value to a proto message through protojson, which accepts the
+// API's field names (snake_case or lowerCamelCase) and refuses unknown fields; where names the
+// value in errors.
+func protoSection(v any, m proto.Message, where string) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return invalidf("%s: %v", where, err)
+	}
+	if err := protojson.Unmarshal(raw, m); err != nil {
+		return invalidf("%s: %v", where, err)
+	}
+	return nil
+}
+
+// exportProto renders m as a YAML-encodable value with the API's snake_case names.
+func exportProto(m proto.Message) (any, error) {
+	raw, err := protojson.MarshalOptions{UseProtoNames: true}.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var v any
+	err = json.Unmarshal(raw, &v)
+	return v, err
+}
+
+// routingSection is the "routing" section: a policy per pool. Applying it replaces every
+// pool's policy: a pool left out goes back to the defaults.
+func routingSection(rt *router) policySection {
+	return policySection{
+		name: "routing",
+		prepare: func(v any) (func() error, error) {
+			pools, ok := v.(map[string]any)
+			if v != nil && !ok {
+				return nil, invalidf("routing: must map pool names to routing policies")
+			}
+			policies := make(map[string]*fleetv1.RoutingPolicy, len(pools))
+			for _, pool := range slices.Sorted(maps.Keys(pools)) {
+				if !validID(pool) {
+					return nil, invalidf("routing.%s: %q is not a valid pool name", truncate(pool), truncate(pool))
+				}
+				body := pools[pool]
+				if m, ok := body.(map[string]any); ok {
+					if s, ok := m["strategy"].(string); ok && !strings.HasPrefix(s, "STRATEGY_") {
+						m["strategy"] = "STRATEGY_" + strings.ToUpper(s)
+					}
+				}
+				pp := &fleetv1.RoutingPolicy{}
+				if err := protoSection(body, pp, "routing."+pool); err != nil {
+					return nil, err
+				}
+				p, err := policyFromProto(pp)
+				if err != nil {
+					return nil, fmt.Errorf("routing.%s: %w", pool, err)
+				}
+				policies[pool] = policyToProto(p)
+			}
+			return func() error { return rt.replacePolicies(policies) }, nil
+		},
+		export: func() (any, error) {
+			out := map[string]any{}
+			for pool, pp := range rt.storedPolicies() {
+				v, err := exportProto(pp)
+				if err != nil {
+					return nil, err
+				}
+				if m, ok := v.(map[string]any); ok {
+					if s, ok := m["strategy"].(string); ok {
+						m["strategy"] = strings.ToLower(strings.TrimPrefix(s, "STRATEGY_"))
+					}
+				}
+				out[pool] = v
+			}
+			return out, nil
+		},
+	}
+}
+
+// scalingSection is the "scaling" section: a scaling policy per pool, the fields of
+// ScalingService.SetPolicy. Applying it replaces every pool's policy: a pool left out is no
+// longer scaled (its nodes stay).
+func scalingSection(sc *scaler) policySection {
+	return policySection{
+		name: "scaling",
+		prepare: func(v any) (func() error, error) {
+			pools, ok := v.(map[string]any)
+			if v != nil && !ok {
+				return nil, invalidf("scaling: must map pool names to scaling policies")
+			}
+			type parsed struct {
+				pb  *fleetv1.ScalingPolicy
+				p   scaling.Policy
+				act scalingActuator
+			}
+			policies := make(map[string]parsed, len(pools))
+			for _, pool := range slices.Sorted(maps.Keys(pools)) {
+				if !validID(pool) {
+					return nil, invalidf("scaling.%s: %q is not a valid pool name", truncate(pool), truncate(pool))
+				}
+				pp := &fleetv1.ScalingPolicy{}
+				if err := protoSection(pools[pool], pp, "scaling."+pool); err != nil {
+					return nil, err
+				}
+				p, act, err := scalingPolicyFromProto(pp, sc.hookDir)
+				if err != nil {
+					return nil, fmt.Errorf("scaling.%s: %w", pool, err)
+				}
+				policies[pool] = parsed{scalingPolicyToProto(p, act), p, act}
+			}
+			return func() error {
+				for pool := range sc.policies() {
+					if _, keep := policies[pool]; !keep {
+						if err := sc.store.deleteScalingPolicy(pool); err != nil {
+							return err
+						}
+						sc.removePolicy(pool)
+					}
+				}
+				for pool, x := range policies {
+					if err := sc.store.putScalingPolicy(pool, x.pb); err != nil {
+						return err
+					}
+					sc.setPolicy(pool, x.pb, x.p, x.act)
+				}
+				return nil
+			}, nil
+		},
+		export: func() (any, error) {
+			out := map[string]any{}
+			for pool, pb := range sc.policies() {
+				v, err := exportProto(pb)
+				if err != nil {
+					return nil, err
+				}
+				out[pool] = v
+			}
+			return out, nil
+		},
+	}
+}

@@ -1,0 +1,456 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
+	"github.com/dspyfleet/dspyfleet/pkg/routing"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// figuresWindow is how far back the agent-reported latency and error figures routing judges
+// nodes by reach.
+const figuresWindow = 2 * time.Minute
+
+// router holds one routing.Pool per pool and keeps it in step with the registry: at once on
+// every node event (drain, down, new node), and with the agents' request figures on every
+// reconcile tick.
+type router struct {
+	reg   *registry
+	stats *requestStats
+	store *store
+	now   func() time.Time
+	log   *slog.Logger
+
+	mu       sync.RWMutex
+	pools    map[string]*poolRoute
+	policies map[string]*fleetv1.RoutingPolicy // stored policies by pool
+	figures  map[string]nodeFigures            // by node id, from the last reconcile tick
+	seed     uint64
+}
+
+// poolRoute is one pool's routing state and the watchers of its endpoint set.
+type poolRoute struct {
+	name     string
+	mu       sync.Mutex
+	pool     *routing.Pool
+	watchers map[chan *fleetv1.WatchEndpointsResponse]struct{}
+}
+
+// nodeFigures are a node's recent request figures as its agent reported them.
+type nodeFigures struct {
+	p95              time.Duration
+	requests, errors uint64
+}
+
+// newRouter loads the stored policies.
+func newRouter(reg *registry, stats *requestStats, st *store, now func() time.Time, log *slog.Logger) (*router, error) {
+	rt := &router{reg: reg, stats: stats, store: st, now: now, log: log,
+		pools: make(map[string]*poolRoute), policies: make(map[string]*fleetv1.RoutingPolicy),
+		figures: make(map[string]nodeFigures), seed: uint64(time.Now().UnixNano())}
+	err := st.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRoutingPolicies).ForEach(func(k, v []byte) error {
+			pp := &fleetv1.RoutingPolicy{}
+			if err := proto.Unmarshal(v, pp); err != nil {
+				return fmt.Errorf("%w: routing policy of pool %q: %v", ErrCorruptStore, k, err)
+			}
+			if _, err := policyFromProto(pp); err != nil {
+				return fmt.Errorf("%w: routing policy of pool %q: %v", ErrCorruptStore, k, err)
+			}
+			rt.policies[string(k)] = pp
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	rt.sync()
+	return rt, nil
+}
+
+// Run keeps the pools in step with node events until ctx ends. Events that arrive together are
+// applied in one pass.
+func (rt *router) Run(ctx context.Context) error {
+	for {
+		w, _, err := rt.reg.watch("", false)
+		if err != nil {
+			return nil // the registry is closed: the control plane is stopping
+		}
+		rt.sync()
+		if done := rt.follow(ctx, w); done {
+			rt.reg.unwatch(w)
+			return nil
+		}
+	}
+}
+
+// follow applies w's events until ctx ends (true) or the registry drops w (false).
+func (rt *router) follow(ctx context.Context, w *watcher) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return true
+		case _, ok := <-w.ch:
+			if !ok {
+				return false
+			}
+			for drained := false; !drained; {
+				select {
+				case _, ok := <-w.ch:
+					if !ok {
+						return false
+					}
+				default:
+					drained = true
+				}
+			}
+			rt.sync()
+		}
+	}
+}
+
+// reconcile is the routing step of the reconcile loop: it refreshes the agents' request figures,
+// then updates every pool (ejections ending, slow start, outlier judging).
+func (rt *router) reconcile(_ context.Context, now time.Time) error {
+	figs := make(map[string]nodeFigures)
+	var firstErr error
+	for _, pool := range rt.reg.pools() {
+		byNode, err := rt.stats.window(pool, now.Add(-figuresWindow))
+		if err != nil {
+			firstErr = cmpOr(firstErr, err)
+			continue
+		}
+		for node, ws := range byNode {
+			w, err := reqstats.MergeWindows(1, ws...)
+			if err != nil {
+				firstErr = cmpOr(firstErr, err)
+				continue
+			}
+			f := nodeFigures{requests: w.Requests, errors: w.Errors}
+			if w.Latency != nil {
+				f.p95 = time.Duration(w.Latency.Quantile(0.95) * float64(time.Millisecond))
+			}
+			figs[node] = f
+		}
+	}
+	rt.mu.Lock()
+	rt.figures = figs
+	rt.mu.Unlock()
+	rt.sync()
+	return firstErr
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// sync feeds every pool the registry's current nodes.
+func (rt *router) sync() {
+	now := rt.now()
+	rt.mu.Lock()
+	nodes := rt.reg.routingNodes(rt.figures)
+	for pool := range rt.policies {
+		if _, ok := nodes[pool]; !ok {
+			nodes[pool] = nil
+		}
+	}
+	for pool, pr := range rt.pools {
+		if _, ok := nodes[pool]; !ok {
+			pr.mu.Lock()
+			watched := len(pr.watchers) > 0
+			pr.mu.Unlock()
+			if !watched {
+				delete(rt.pools, pool)
+				continue
+			}
+			nodes[pool] = nil
+		}
+	}
+	var routes []*poolRoute
+	var members [][]routing.Node
+	for pool, ns := range nodes {
+		routes = append(routes, rt.routeLocked(pool))
+		members = append(members, ns)
+	}
+	rt.mu.Unlock()
+	for i, pr := range routes {
+		pr.mu.Lock()
+		if pr.pool.Update(members[i], now) {
+			pr.publishLocked()
+		}
+		pr.mu.Unlock()
+	}
+}
+
+// routeLocked returns pool's route, creating it with its policy; rt.mu is held for writing.
+func (rt *router) routeLocked(pool string) *poolRoute {
+	if pr := rt.pools[pool]; pr != nil {
+		return pr
+	}
+	p := routing.DefaultPolicy()
+	if pp := rt.policies[pool]; pp != nil {
+		p, _ = policyFromProto(pp) // validated when stored or loaded
+	}
+	rt.seed++
+	pr := &poolRoute{name: pool, pool: routing.NewPool(p, rt.seed), watchers: make(map[chan *fleetv1.WatchEndpointsResponse]struct{})}
+	rt.pools[pool] = pr
+	return pr
+}
+
+// known reports whether pool has nodes or a stored policy.
+func (rt *router) known(pool string) bool {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	_, hasPolicy := rt.policies[pool]
+	return hasPolicy || rt.reg.hasPool(pool)
+}
+
+// route returns the pool's route, or an InvalidArgument error naming the known pools.
+func (rt *router) route(pool string) (*poolRoute, error) {
+	if !rt.known(pool) {
+		known := "none yet"
+		if pools := rt.knownPools(); len(pools) > 0 {
+			known = strings.Join(pools, ", ")
+		}
+		return nil, invalidf("pool: unknown pool %q: no node has joined it and it has no routing policy (known pools: %s)", pool, known)
+	}
+	rt.mu.RLock()
+	pr := rt.pools[pool]
+	rt.mu.RUnlock()
+	if pr != nil {
+		return pr, nil
+	}
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.routeLocked(pool), nil
+}
+
+// knownPools lists the pools with nodes or policies, sorted.
+func (rt *router) knownPools() []string {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	pools := rt.reg.pools()
+	for p := range rt.policies {
+		if !slices.Contains(pools, p) {
+			pools = append(pools, p)
+		}
+	}
+	slices.Sort(pools)
+	return pools
+}
+
+// policy returns pool's effective policy and whether it was configured.
+func (rt *router) policy(pool string) (*fleetv1.RoutingPolicy, bool, error) {
+	if !rt.known(pool) {
+		_, err := rt.route(pool)
+		return nil, false, err
+	}
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	if pp := rt.policies[pool]; pp != nil {
+		return proto.Clone(pp).(*fleetv1.RoutingPolicy), true, nil
+	}
+	return policyToProto(routing.DefaultPolicy()), false, nil
+}
+
+// setPolicy validates, stores and applies a pool's policy, returning it with defaults filled in.
+func (rt *router) setPolicy(pool string, pp *fleetv1.RoutingPolicy) (*fleetv1.RoutingPolicy, error) {
+	p, err := policyFromProto(pp)
+	if err != nil {
+		return nil, err
+	}
+	full := policyToProto(p)
+	raw, err := proto.Marshal(full)
+	if err != nil {
+		return nil, err
+	}
+	rt.mu.Lock()
+	err = rt.store.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRoutingPolicies).Put([]byte(pool), raw)
+	})
+	if err != nil {
+		rt.mu.Unlock()
+		return nil, fmt.Errorf("store routing policy: %w", err)
+	}
+	rt.policies[pool] = full
+	pr := rt.routeLocked(pool)
+	rt.mu.Unlock()
+	pr.mu.Lock()
+	pr.pool.SetPolicy(p, rt.now())
+	pr.publishLocked()
+	pr.mu.Unlock()
+	rt.log.Info("routing policy set", "pool", pool, "strategy", p.Strategy)
+	return proto.Clone(full).(*fleetv1.RoutingPolicy), nil
+}
+
+// replacePolicies makes policies (validated, every field set) the stored policies of every
+// pool, in one transaction: pools left out go back to the defaults.
+func (rt *router) replacePolicies(policies map[string]*fleetv1.RoutingPolicy) error {
+	raws := make(map[string][]byte, len(policies))
+	for pool, pp := range policies {
+		raw, err := proto.Marshal(pp)
+		if err != nil {
+			return err
+		}
+		raws[pool] = raw
+	}
+	rt.mu.Lock()
+	err := rt.store.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketRoutingPolicies)
+		for pool := range rt.policies {
+			if _, keep := policies[pool]; !keep {
+				if err := b.Delete([]byte(pool)); err != nil {
+					return err
+				}
+			}
+		}
+		for pool, raw := range raws {
+			if err := b.Put([]byte(pool), raw); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		rt.mu.Unlock()
+		return fmt.Errorf("store routing policies: %w", err)
+	}
+	changed := make(map[string]routing.Policy)
+	for pool := range rt.policies {
+		if _, keep := policies[pool]; !keep {
+			changed[pool] = routing.DefaultPolicy()
+		}
+	}
+	for pool, pp := range policies {
+		changed[pool], _ = policyFromProto(pp)
+	}
+	rt.policies = maps.Clone(policies)
+	var routes []*poolRoute
+	var ps []routing.Policy
+	for pool, p := range changed {
+		routes = append(routes, rt.routeLocked(pool))
+		ps = append(ps, p)
+	}
+	rt.mu.Unlock()
+	now := rt.now()
+	for i, pr := range routes {
+		pr.mu.Lock()
+		pr.pool.SetPolicy(ps[i], now)
+		pr.publishLocked()
+		pr.mu.Unlock()
+	}
+	return nil
+}
+
+// storedPolicies returns a copy of the configured policies by pool.
+func (rt *router) storedPolicies() map[string]*fleetv1.RoutingPolicy {
+	rt.mu.RLock()
+	defer rt.mu.RUnlock()
+	out := make(map[string]*fleetv1.RoutingPolicy, len(rt.policies))
+	for pool, pp := range rt.policies {
+		out[pool] = proto.Clone(pp).(*fleetv1.RoutingPolicy)
+	}
+	return out
+}
+
+// endpointsLocked renders the pool's routing set.
+func (pr *poolRoute) endpointsLocked() *fleetv1.WatchEndpointsResponse {
+	eps, panicking := pr.pool.Endpoints()
+	resp := &fleetv1.WatchEndpointsResponse{Pool: pr.name, Version: pr.pool.Version(),
+		Strategy: strategyToProto(pr.pool.Policy().Strategy), Panic: panicking}
+	for _, e := range eps {
+		resp.Endpoints = append(resp.Endpoints, &fleetv1.Endpoint{NodeId: e.ID, Address: e.Address, Weight: e.Weight})
+	}
+	if err := pr.pool.Unavailable(); err != nil {
+		resp.UnavailableReason = err.Error()
+	}
+	return resp
+}
+
+// publishLocked hands every watcher the new routing set, replacing one it has not read yet:
+// each message is the whole set, so only the newest matters. Only publishLocked sends on the
+// channels (capacity 1), under pr.mu, so the send never blocks.
+func (pr *poolRoute) publishLocked() {
+	if len(pr.watchers) == 0 {
+		return
+	}
+	resp := pr.endpointsLocked()
+	for ch := range pr.watchers {
+		select {
+		case <-ch:
+		default:
+		}
+		ch <- resp
+	}
+}
+
+// lostNodeCounts is how long a down or disconnected node still counts toward its pool's size
+// for panic mode: a node lost long ago (say, removed by the autoscaler) must not keep a pool in
+// panic forever.
+const lostNodeCounts = 5 * time.Minute
+
+// routingNodes returns every pool's nodes as routing sees them, with figs for their recent
+// request figures.
+func (r *registry) routingNodes(figs map[string]nodeFigures) map[string][]routing.Node {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	out := make(map[string][]routing.Node)
+	for id, e := range r.nodes {
+		n := e.node
+		st := n.GetState()
+		f := figs[id]
+		counted := st != fleetv1.NodeState_NODE_STATE_DRAINING && st != fleetv1.NodeState_NODE_STATE_DRAINED
+		if lost := st == fleetv1.NodeState_NODE_STATE_DOWN || st == fleetv1.NodeState_NODE_STATE_DISCONNECTED; lost {
+			counted = now.Sub(n.GetStateSince().AsTime()) < lostNodeCounts
+		}
+		out[n.GetPool()] = append(out[n.GetPool()], routing.Node{
+			ID: id, Address: n.GetAddress(), Weight: n.GetWeight(), State: stateName(st),
+			Ready:     st == fleetv1.NodeState_NODE_STATE_READY,
+			Counted:   counted,
+			ReportSeq: e.received, InFlight: n.GetLastReport().GetApp().GetInFlight(),
+			CPU:     n.GetLastReport().GetHost().GetCpuPercent(),
+			Latency: f.p95, Requests: f.requests, Errors: f.errors,
+		})
+	}
+	return out
+}
+
+// pools returns the pools that have nodes, sorted.
+func (r *registry) pools() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.nodes {
+		if p := e.node.GetPool(); !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// hasPool reports whether any node belongs to pool.
+func (r *registry) hasPool(pool string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.nodes {
+		if e.node.GetPool() == pool {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,61 @@
+package controlplane
+
+import (
+	"errors"
+	"testing"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/dspyfleet/dspyfleet/pkg/routing"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// FuzzRoutingPolicy feeds arbitrary encoded policies to the validator: it must never panic,
+// must reject with ErrInvalidArgument, and a policy it accepts must round-trip unchanged.
+func FuzzRoutingPolicy(f *testing.F) {
+	for _, p := range []*fleetv1.RoutingPolicy{
+		{},
+		policyToProto(routing.DefaultPolicy()),
+		{Strategy: fleetv1.Strategy_STRATEGY_CONSISTENT_HASH, HashLoadFactor: ptr(0.1)},
+		{PanicThreshold: ptr(1.5), OutlierDetection: &fleetv1.OutlierDetection{ErrorRate: ptr(-1.0)}},
+	} {
+		raw, err := proto.Marshal(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(raw)
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		pp := &fleetv1.RoutingPolicy{}
+		if proto.Unmarshal(raw, pp) != nil {
+			return
+		}
+		p, err := policyFromProto(pp)
+		if err != nil {
+			if !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("rejected without ErrInvalidArgument: %v", err)
+			}
+			return
+		}
+		again, err := policyFromProto(policyToProto(p))
+		if err != nil || again != p {
+			t.Fatalf("accepted policy %+v did not round-trip: %+v, %v", p, again, err)
+		}
+	})
+}
+
+// FuzzPickToken checks the token parser never panics and that tokens it makes parse back.
+func FuzzPickToken(f *testing.F) {
+	f.Add("web", "node-1", uint32(3), "web/node-1/3")
+	f.Add("a", "b", uint32(0), "//")
+	f.Fuzz(func(t *testing.T, pool, node string, epoch uint32, garbage string) {
+		_, _, _, _ = parsePickToken(garbage)
+		if !validID(pool) || !validID(node) {
+			return
+		}
+		p, n, e, err := parsePickToken(pickToken(pool, routing.Pick{ID: node, Epoch: epoch}))
+		if err != nil || p != pool || n != node || e != epoch {
+			t.Fatalf("token of %s/%s/%d parsed as %s/%s/%d, %v", pool, node, epoch, p, n, e, err)
+		}
+	})
+}

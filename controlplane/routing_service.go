@@ -1,0 +1,232 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dspyfleet/dspyfleet/pkg/routing"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// maxResultLatency bounds the latency a client may report for one request.
+const maxResultLatency = time.Hour
+
+// routingService implements RoutingService on the router.
+type routingService struct {
+	fleetv1.UnimplementedRoutingServiceServer
+	rt       *router
+	sc       *scaler
+	metrics  *metrics
+	stopping <-chan struct{}
+}
+
+// poolArg validates a request's pool name; empty means the default pool.
+func poolArg(pool string) (string, error) {
+	if pool == "" {
+		return defaultPool, nil
+	}
+	if !validID(pool) {
+		return "", invalidf("pool: %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", truncate(pool))
+	}
+	return pool, nil
+}
+
+// Pick chooses a node of the pool.
+func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fleetv1.PickResponse, error) {
+	pool, err := poolArg(req.GetPool())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if len(req.GetKey()) > maxStringLen {
+		return nil, toStatus(invalidf("key: %d bytes, at most %d are allowed; hash long keys first", len(req.GetKey()), maxStringLen))
+	}
+	pr, err := s.rt.route(pool)
+	if err != nil {
+		if s.sc.policy(pool) == nil {
+			return nil, toStatus(err)
+		}
+		return nil, s.unavailable(pool, fmt.Errorf("%w: the pool has no nodes", routing.ErrUnavailable))
+	}
+	pr.mu.Lock()
+	pk, err := pr.pool.Pick(req.GetKey())
+	pr.mu.Unlock()
+	if err != nil {
+		return nil, s.unavailable(pool, err)
+	}
+	outcome := "picked"
+	if pk.Panic {
+		outcome = "panic"
+	}
+	s.metrics.picks.WithLabelValues(pool, outcome).Inc()
+	return &fleetv1.PickResponse{NodeId: pk.ID, Address: pk.Address, Token: pickToken(pool, pk), Panic: pk.Panic}, nil
+}
+
+// defaultRetryAfter is the retry hint of a refused Pick in a pool the scaler does not manage.
+const defaultRetryAfter = 5 * time.Second
+
+// unavailable answers a Pick that found no node: UNAVAILABLE with the reason and a RetryInfo
+// hint. A scaled pool is woken (an empty one scales up to its wake size at once) and the hint is
+// its lead time.
+func (s *routingService) unavailable(pool string, why error) error {
+	s.metrics.picks.WithLabelValues(pool, "unavailable").Inc()
+	msg := fmt.Sprintf("pool %q: %v", pool, why)
+	retry := defaultRetryAfter
+	if lead, ok := s.sc.wake(pool); ok {
+		retry = lead
+		msg += fmt.Sprintf("; the autoscaler was asked to wake it, retry in %s", lead)
+	}
+	st, err := status.New(codes.Unavailable, msg).WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(retry)})
+	if err != nil {
+		return status.Error(codes.Unavailable, msg)
+	}
+	return st.Err()
+}
+
+// pickToken encodes what ReportResult needs: pool, node and in-flight epoch. Pool and node ids
+// cannot contain '/'.
+func pickToken(pool string, pk routing.Pick) string {
+	return pool + "/" + pk.ID + "/" + strconv.FormatUint(uint64(pk.Epoch), 36)
+}
+
+// parsePickToken reverses pickToken.
+func parsePickToken(tok string) (pool, node string, epoch uint32, err error) {
+	parts := strings.Split(tok, "/")
+	if len(parts) == 3 && validID(parts[0]) && validID(parts[1]) {
+		e, perr := strconv.ParseUint(parts[2], 36, 32)
+		if perr == nil {
+			return parts[0], parts[1], uint32(e), nil
+		}
+	}
+	return "", "", 0, invalidf("token: %q is not a token returned by Pick", truncate(tok))
+}
+
+// ReportResult settles a picked request.
+func (s *routingService) ReportResult(_ context.Context, req *fleetv1.ReportResultRequest) (*fleetv1.ReportResultResponse, error) {
+	pool, node, epoch, err := parsePickToken(req.GetToken())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	lat := req.GetLatency()
+	if lat == nil || lat.CheckValid() != nil || lat.AsDuration() < 0 || lat.AsDuration() > maxResultLatency {
+		return nil, toStatus(invalidf("latency: must be set, between 0 and %s", maxResultLatency))
+	}
+	s.rt.mu.RLock()
+	pr := s.rt.pools[pool]
+	s.rt.mu.RUnlock()
+	if pr == nil {
+		return &fleetv1.ReportResultResponse{}, nil // the pool is gone: nothing to settle
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	changed, err := pr.pool.Result(node, epoch, lat.AsDuration(), req.GetOk(), s.rt.now())
+	if errors.Is(err, routing.ErrUnknownNode) {
+		return &fleetv1.ReportResultResponse{}, nil // the node left the pool since the pick
+	}
+	if changed {
+		pr.publishLocked()
+	}
+	return &fleetv1.ReportResultResponse{}, toStatus(err)
+}
+
+// WatchEndpoints streams the pool's routing set on every change until the client leaves.
+func (s *routingService) WatchEndpoints(req *fleetv1.WatchEndpointsRequest, stream grpc.ServerStreamingServer[fleetv1.WatchEndpointsResponse]) error {
+	pool, err := poolArg(req.GetPool())
+	if err != nil {
+		return toStatus(err)
+	}
+	ch := make(chan *fleetv1.WatchEndpointsResponse, 1)
+	s.rt.mu.Lock()
+	pr := s.rt.routeLocked(pool)
+	pr.mu.Lock()
+	pr.watchers[ch] = struct{}{}
+	ch <- pr.endpointsLocked()
+	pr.mu.Unlock()
+	s.rt.mu.Unlock()
+	defer func() {
+		pr.mu.Lock()
+		delete(pr.watchers, ch)
+		pr.mu.Unlock()
+	}()
+	for {
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-s.stopping:
+			return toStatus(ErrShuttingDown)
+		case resp := <-ch:
+			if err := stream.Send(resp); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// GetPolicy returns a pool's effective policy.
+func (s *routingService) GetPolicy(_ context.Context, req *fleetv1.RoutingServiceGetPolicyRequest) (*fleetv1.RoutingServiceGetPolicyResponse, error) {
+	pool, err := poolArg(req.GetPool())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	pp, configured, err := s.rt.policy(pool)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.RoutingServiceGetPolicyResponse{Pool: pool, Policy: pp, Configured: configured}, nil
+}
+
+// SetPolicy validates and stores a pool's policy.
+func (s *routingService) SetPolicy(_ context.Context, req *fleetv1.RoutingServiceSetPolicyRequest) (*fleetv1.RoutingServiceSetPolicyResponse, error) {
+	if req.GetPool() == "" {
+		return nil, toStatus(invalidf("pool: is empty; name the pool the policy is for"))
+	}
+	pool, err := poolArg(req.GetPool())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	if req.GetPolicy() == nil {
+		return nil, toStatus(invalidf("policy: is missing"))
+	}
+	pp, err := s.rt.setPolicy(pool, req.GetPolicy())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.RoutingServiceSetPolicyResponse{Policy: pp}, nil
+}
+
+// GetStatus explains the pool's routing state.
+func (s *routingService) GetStatus(_ context.Context, req *fleetv1.RoutingServiceGetStatusRequest) (*fleetv1.RoutingServiceGetStatusResponse, error) {
+	pool, err := poolArg(req.GetPool())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	pr, err := s.rt.route(pool)
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	pr.mu.Lock()
+	st := pr.pool.Status()
+	pr.mu.Unlock()
+	resp := &fleetv1.RoutingServiceGetStatusResponse{Pool: pool, Strategy: strategyToProto(st.Strategy), Panic: st.Panic,
+		PanicReason: st.PanicReason, Healthy: uint32(st.Healthy), Counted: uint32(st.Counted), Version: st.Version}
+	for _, n := range st.Nodes {
+		ns := &fleetv1.RoutingNodeStatus{NodeId: n.ID, Address: n.Address, State: n.State, Eligible: n.Eligible, Reason: n.Reason,
+			Weight: n.Weight, EffectiveWeight: n.EffectiveWeight, InFlight: n.InFlight, Ejected: n.Ejected,
+			Ejections: uint32(n.Ejections), Latency: durationpb.New(n.Latency), ErrorRate: n.ErrorRate}
+		if n.Ejected {
+			ns.EjectedUntil = timestamppb.New(n.EjectedUntil)
+		}
+		resp.Nodes = append(resp.Nodes, ns)
+	}
+	return resp, nil
+}

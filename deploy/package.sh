@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Builds the .deb and .rpm packages of the control plane and the agent into dist/ with nfpm (pinned
+# in tools/go.mod), then lists what each holds. VERSION (default 0.0.0~dev) and GOARCH (default
+# the host's) choose the version and architecture.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export VERSION="${VERSION:-0.0.0~dev}"
+export GOARCH="${GOARCH:-$(go env GOARCH)}"
+export ARCH="$GOARCH"
+BUILD=dist/build
+rm -rf "$BUILD" dist/*.deb dist/*.rpm
+mkdir -p "$BUILD"
+ldflags="-s -w -X github.com/dspyfleet/dspyfleet/controlplane.Version=$VERSION"
+CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "$ldflags" -o "$BUILD/dspyfleet-controlplane" ./cmd/controlplane
+CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "$ldflags" -o "$BUILD/dspyfleet-agent" ./cmd/agent
+CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "$ldflags" -o "$BUILD/fleetctl" ./cmd/fleetctl
+
+for pkg in controlplane agent; do
+  for packager in deb rpm; do
+    go tool -modfile=tools/go.mod nfpm package --config "deploy/nfpm/$pkg.yaml" --packager "$packager" --target dist/
+  done
+done
+
+for deb in dist/*.deb; do
+  echo "== $deb"
+  dpkg-deb --info "$deb" | sed -n '/Package:/,$p'
+  dpkg-deb --contents "$deb"
+done
+if ! command -v rpm >/dev/null; then
+  echo "rpm missing: installing it to list the .rpm packages" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rpm >/dev/null
+fi
+for rpm in dist/*.rpm; do
+  echo "== $rpm"
+  rpm -qip "$rpm" | sed -n '1,/^Description/p'
+  rpm -qlpv "$rpm"
+  rpm -qp --scripts "$rpm" | grep -E '^(postinstall|preuninstall) scriptlet'
+done

@@ -1,0 +1,39 @@
+package routing
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// BenchmarkPick measures a pick and the result that settles it, the steady state of a pool,
+// for every strategy and pool size.
+func BenchmarkPick(b *testing.B) {
+	for _, s := range Strategies() {
+		for _, n := range []int{10, 100, 1000} {
+			b.Run(fmt.Sprintf("%s/nodes=%d", s, n), func(b *testing.B) {
+				nodes := readyNodes(n)
+				for i := range nodes {
+					nodes[i].Weight = float64(1 + i%4)
+					nodes[i].Latency, nodes[i].Requests = time.Duration(50+i%7)*time.Millisecond, 100
+				}
+				p := newPool(policy(s), nodes)
+				keys := make([]string, 1024)
+				for i := range keys {
+					keys[i] = fmt.Sprintf("program/%d", i)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for i := 0; b.Loop(); i++ {
+					pk, err := p.Pick(keys[i&1023])
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := p.Result(pk.ID, pk.Epoch, 50*time.Millisecond, true, t0); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
