@@ -251,7 +251,7 @@ func (sc *scaler) tick(now time.Time) error {
 // tickPool decides one pool and applies the decision; it returns the decision when it is worth
 // recording (it changes the size, or differs from the last one recorded).
 func (sc *scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision, error) {
-	nodes := sc.reg.list(&fleetv1.ListNodesRequest{Pool: pool})
+	nodes := sc.reg.scalingNodes(pool)
 	modelErr := sc.feedModel(pool, now)
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
