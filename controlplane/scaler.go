@@ -461,7 +461,9 @@ func (sc *scaler) drainLocked(id, reason string) error {
 	return sc.reg.setDrain(id, true, false, "drain requested: "+reason)
 }
 
-// checkDrainsLocked moves a job whose victims have all drained (or left) on to the hook.
+// checkDrainsLocked moves a job whose victims have all drained (or are down, past their TTL) on
+// to the hook. A victim that merely disconnected may come back and finish its drain: it is waited
+// for until it is down.
 func (sc *scaler) checkDrainsLocked(pool string, ps *poolScaling, nodes []*fleetv1.Node, now time.Time) {
 	for _, j := range []*hookJob{ps.job, ps.queued} {
 		if j == nil || j.state != actWaitingDrain {
@@ -474,7 +476,7 @@ func (sc *scaler) checkDrainsLocked(pool string, ps *poolScaling, nodes []*fleet
 				continue
 			}
 			switch nodes[i].GetState() {
-			case fleetv1.NodeState_NODE_STATE_DRAINED, fleetv1.NodeState_NODE_STATE_DOWN, fleetv1.NodeState_NODE_STATE_DISCONNECTED:
+			case fleetv1.NodeState_NODE_STATE_DRAINED, fleetv1.NodeState_NODE_STATE_DOWN:
 			default:
 				done = false
 			}

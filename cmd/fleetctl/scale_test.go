@@ -137,9 +137,10 @@ actuator:
 	if up.current != 2 || up.desired != 3 || up.victims != "-" {
 		t.Fatalf("scale-up hook %+v, want 2 → 3", up)
 	}
-	// Reports every 100 ms and ticks every 50 ms: the spike is seen within a report, the rule
-	// fires one tick after its for-duration. The rest is slack for a busy machine.
-	if took < forDuration || took > forDuration+100*time.Millisecond+50*time.Millisecond+900*time.Millisecond {
+	// Reports every 100 ms and ticks every 50 ms: the spike is seen within a report and the rule
+	// fires at the first tick after its for-duration (pkg/scaling's TestRules pins that tick with
+	// an injected clock). The bound here leaves room for a busy machine.
+	if took < forDuration || took > forDuration+3*time.Second {
 		t.Fatalf("the hook ran %s after the spike; want after the %s for-duration, within about a tick", took, forDuration)
 	}
 	t.Logf("scale-up hook ran %s after the spike (for-duration %s, reports 100ms, tick 50ms)", took, forDuration)
