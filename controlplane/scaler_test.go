@@ -66,8 +66,8 @@ func (r *scalerRig) setPolicy(t *testing.T, pool string, pb *fleetv1.ScalingPoli
 	r.sc.setPolicy(pool, scalingPolicyToProto(p, act), p, act)
 }
 
-// addNode attaches a ready node of pool reporting rps requests/s.
-func (r *scalerRig) addNode(t *testing.T, id, pool string, rps float64) {
+// addNode attaches a ready node of pool reporting rps requests/s and returns its session.
+func (r *scalerRig) addNode(t *testing.T, id, pool string, rps float64) *session {
 	t.Helper()
 	h := &fleetv1.Hello{NodeId: id, InstanceId: "i", Pool: pool, ReportInterval: durationpb.New(time.Second)}
 	s, _, err := r.reg.attach(h, "peer", func(error) {})
@@ -78,6 +78,7 @@ func (r *scalerRig) addNode(t *testing.T, id, pool string, rps float64) {
 	if _, _, err := r.reg.applyReport(s, rep); err != nil {
 		t.Fatal(err)
 	}
+	return s
 }
 
 func (r *scalerRig) job(pool string) hookJob {
@@ -314,5 +315,46 @@ func BenchmarkScalerTick1000Nodes(b *testing.B) {
 	}
 	if d := sc.pools["big"].last; d.GetCurrent() != 1000 || d.GetReady() != 1000 {
 		b.Fatalf("decision %v", d)
+	}
+}
+
+// TestScalerWaitsForADisconnectedVictim: a victim that disconnects while draining may come back
+// and finish, so the hook waits until it has drained or is down.
+func TestScalerWaitsForADisconnectedVictim(t *testing.T) {
+	dir := t.TempDir()
+	r := newScalerRig(t, dir)
+	hook := executable(t, dir, "ok.sh", "#!/bin/sh\nexit 0\n")
+	r.setPolicy(t, "web", &fleetv1.ScalingPolicy{Max: 5,
+		Rules: []*fleetv1.ScalingRule{{Name: "idle", Metric: "requests_per_second_per_node", Comparison: "<", Threshold: 1,
+			Action: "scale_down", Amount: 1}},
+		ScaleDown: &fleetv1.ScalingBehavior{StabilizationWindow: durationpb.New(0)},
+		Actuator:  &fleetv1.ScalingActuator{ExecHook: hook}})
+	victim := r.addNode(t, "w1", "web", 0) // on a tie in price, load and age, the lowest id goes
+	other := r.addNode(t, "w2", "web", 0)
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if j := r.job("web"); j.state != actWaitingDrain || len(j.victims) != 1 || j.victims[0] != "w1" {
+		t.Fatalf("job %+v, want w1 draining", j)
+	}
+	r.reg.detach(victim, "network blip")
+	r.advance(time.Second)
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if j := r.job("web"); j.state != actWaitingDrain {
+		t.Fatalf("job %+v moved on while the victim was only disconnected", j)
+	}
+	r.advance(time.Minute)
+	r.reg.touch(other)
+	r.reg.sweep()
+	if n, _ := r.reg.get("w1"); n.GetState() != fleetv1.NodeState_NODE_STATE_DOWN {
+		t.Fatalf("w1 is %s, want down", n.GetState())
+	}
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if j := r.job("web"); j.state != actPending || j.desired != 1 || j.victims[0] != "w1" {
+		t.Fatalf("job %+v, want the hook removing w1 due once it is down", j)
 	}
 }
