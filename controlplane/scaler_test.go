@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -356,5 +358,30 @@ func TestScalerWaitsForADisconnectedVictim(t *testing.T) {
 	}
 	if j := r.job("web"); j.state != actPending || j.desired != 1 || j.victims[0] != "w1" {
 		t.Fatalf("job %+v, want the hook removing w1 due once it is down", j)
+	}
+}
+
+// TestRunHookTimeoutEndsItsProcessGroup: a hook past its timeout is killed with what it started,
+// and the status says so with the output so far.
+func TestRunHookTimeoutEndsItsProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	hook := executable(t, dir, "slow.sh", fmt.Sprintf("#!/bin/sh\necho starting $POOL\nsleep 30 &\necho $! > %s\nwait\n", pidFile))
+	start := time.Now()
+	detail, err := runHook(context.Background(), hook, 300*time.Millisecond, "web", &hookJob{current: 1, desired: 2})
+	if err == nil || !strings.HasPrefix(detail, "killed after 300ms: starting web") || time.Since(start) > 5*time.Second {
+		t.Fatalf("runHook = %q, %v after %s", detail, err, time.Since(start))
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the hook's child %d outlived the timeout", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

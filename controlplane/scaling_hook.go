@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -102,6 +103,9 @@ func runHook(ctx context.Context, path string, timeout time.Duration, pool strin
 		"VICTIMS="+strings.Join(j.victims, ","))
 	var out tailBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// Its own process group, so a timeout ends what the hook started too (terraform, ssh, …).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
 	output := strings.TrimSpace(out.String())
