@@ -71,6 +71,7 @@ type poolScaling struct {
 	instances map[string]int
 	job       *hookJob
 	queued    *hookJob
+	hookRuns  [2]uint64 // succeeded, failed: for Prometheus
 }
 
 // launch is the size asked of the exec hook, counted until the nodes register or until.

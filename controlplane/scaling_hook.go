@@ -79,6 +79,12 @@ func (sc *scaler) finishHook(pool string, j *hookJob, detail string, err error) 
 	defer sc.mu.Unlock()
 	now := sc.now()
 	j.time, j.detail = now, detail
+	ps := sc.pools[pool]
+	if ps != nil && err == nil {
+		ps.hookRuns[0]++
+	} else if ps != nil {
+		ps.hookRuns[1]++
+	}
 	if err != nil {
 		backoff := min(sc.retryBase<<min(j.attempts-1, 20), sc.retryMax)
 		j.state, j.next = actFailed, now.Add(backoff)
@@ -87,7 +93,7 @@ func (sc *scaler) finishHook(pool string, j *hookJob, detail string, err error) 
 		j.state = actSucceeded
 		sc.log.Info("scaling hook succeeded", "pool", pool, "current", j.current, "desired", j.desired, "victims", j.victims)
 	}
-	if ps := sc.pools[pool]; ps != nil && ps.job == j && ps.queued != nil {
+	if ps != nil && ps.job == j && ps.queued != nil {
 		ps.job, ps.queued = ps.queued, nil
 	}
 }

@@ -3,7 +3,9 @@ package controlplane_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -232,6 +234,25 @@ func TestScalingSpikeCallsHookAfterForDuration(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no recorded decision 1 → 3 with its reason in %v", ds.GetDecisions())
+	}
+
+	resp, err := http.Get("http://" + cp.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`dspyfleet_scaling_hook_runs_total{pool="web",result="succeeded"} 1`,
+		`dspyfleet_scaling_size{kind="desired",pool="web"} 3`,
+		`dspyfleet_scaling_size{kind="ready",pool="web"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }
 
