@@ -250,7 +250,8 @@ func (sc *scaler) tick(now time.Time) error {
 }
 
 // tickPool decides one pool and applies the decision; it returns the decision when it is worth
-// recording (it changes the size, or differs from the last one recorded).
+// recording: it differs from the last one recorded in size, recommendation or limit (a pool
+// without an actuator repeats the same change every tick; it is recorded once).
 func (sc *scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision, error) {
 	nodes := sc.reg.scalingNodes(pool)
 	modelErr := sc.feedModel(pool, now)
@@ -281,7 +282,7 @@ func (sc *scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision
 	dec := decisionToProto(d, snap.Ready)
 	ps.last = dec
 	var rec *fleetv1.ScalingDecision
-	if d.Desired != d.Current || !sameDecision(ps.recorded, dec) {
+	if !sameDecision(ps.recorded, dec) {
 		rec, ps.recorded = dec, dec
 		sc.log.Info("scaling decision", "pool", pool, "current", d.Current, "desired", d.Desired, "reason", d.Reason)
 	}
