@@ -446,11 +446,30 @@ func (sc *scaler) applyLocked(pool string, ps *poolScaling, d scaling.Decision, 
 			}
 		}
 		if ps.job != nil && ps.job.state == actRunning {
-			ps.queued = job
+			ps.queued = mergeJobs(ps.queued, job)
 		} else {
-			ps.job = job
+			ps.job = mergeJobs(ps.job, job)
 		}
 	}
+}
+
+// mergeJobs returns the job that replaces old with next. A job that has not run yet is folded
+// in: the hook sees the whole change, from old's CURRENT to next's DESIRED, and removes the
+// victims of both, once all of them have drained.
+func mergeJobs(old, next *hookJob) *hookJob {
+	if old == nil || old.state == actRunning || old.state == actSucceeded {
+		return next
+	}
+	next.current = old.current
+	for _, v := range old.victims {
+		if !slices.Contains(next.victims, v) {
+			next.victims = append(next.victims, v)
+		}
+	}
+	if len(next.victims) > 0 {
+		next.state, next.detail = actWaitingDrain, "draining "+strings.Join(next.victims, ", ")
+	}
+	return next
 }
 
 // drainLocked takes a node out of routing and asks its agent to drain, as FleetService.DrainNode

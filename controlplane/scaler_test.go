@@ -385,3 +385,22 @@ func TestRunHookTimeoutEndsItsProcessGroup(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestMergeJobs(t *testing.T) {
+	waiting := &hookJob{current: 4, desired: 3, victims: []string{"a"}, state: actWaitingDrain}
+	next := &hookJob{current: 3, desired: 2, victims: []string{"b"}, state: actWaitingDrain}
+	if got := mergeJobs(waiting, next); got.current != 4 || got.desired != 2 || strings.Join(got.victims, ",") != "b,a" || got.state != actWaitingDrain {
+		t.Fatalf("merged %+v, want 4 → 2 removing b and a once drained", got)
+	}
+	failed := &hookJob{current: 4, desired: 3, victims: []string{"a"}, state: actFailed, attempts: 3}
+	up := &hookJob{current: 3, desired: 5, state: actPending}
+	if got := mergeJobs(failed, up); got.current != 4 || got.desired != 5 || len(got.victims) != 1 || got.state != actWaitingDrain || got.attempts != 0 {
+		t.Fatalf("merged %+v, want 4 → 5 still removing a", got)
+	}
+	for _, done := range []string{actSucceeded, actRunning} {
+		next := &hookJob{current: 3, desired: 2, state: actPending}
+		if got := mergeJobs(&hookJob{current: 9, victims: []string{"x"}, state: done}, next); got != next || got.current != 3 || len(got.victims) != 0 {
+			t.Fatalf("a %s job was merged: %+v", done, got)
+		}
+	}
+}

@@ -168,13 +168,17 @@ actuator:
 		calls := readHookLog(t, hookLog)
 		return calls[len(calls)-1].victims == "web-b"
 	})
+	// The two steps reach the hook apart, or as one 3 → 1 when the second decision came before
+	// the first run.
 	calls := readHookLog(t, hookLog)
 	down := calls[len(calls)-1]
-	if down.current != 2 || down.desired != 1 {
-		t.Fatalf("scale-down hook %+v, want 2 → 1", down)
-	}
-	if prev := calls[len(calls)-2]; prev.current != 3 || prev.desired != 2 || prev.victims != "-" {
-		t.Fatalf("hook before the removal %+v, want 3 → 2 without victims", prev)
+	switch prev := calls[len(calls)-2]; {
+	case down.current == 2 && down.desired == 1:
+		if prev.current != 3 || prev.desired != 2 || prev.victims != "-" {
+			t.Fatalf("hook before the removal %+v, want 3 → 2 without victims", prev)
+		}
+	case down.current != 3 || down.desired != 1:
+		t.Fatalf("scale-down hook %+v, want 2 → 1 or 3 → 1", down)
 	}
 	victim := fleettest.Node(t, fleet, "web-b")
 	if victim.GetState() != fleetv1.NodeState_NODE_STATE_DRAINED || down.at.Before(victim.GetStateSince().AsTime()) {
