@@ -72,6 +72,7 @@ type poolScaling struct {
 	job       *hookJob
 	queued    *hookJob
 	hookRuns  [2]uint64 // succeeded, failed: for Prometheus
+	saved     []byte    // the memory last stored, without the recommendation history
 }
 
 // launch is the size asked of the exec hook, counted until the nodes register or until.
@@ -116,6 +117,17 @@ func newScaler(now func() time.Time, log *slog.Logger, reg *registry, stats *req
 			}
 		}
 		sc.pools[pool] = newPoolScaling(pb, p, act)
+	}
+	memory, err := st.loadScalingMemory()
+	if err != nil {
+		return nil, err
+	}
+	for pool, b := range memory {
+		if ps := sc.pools[pool]; ps != nil {
+			if err := ps.restoreMemory(b); err != nil {
+				log.Error("the scaler's stored memory of a pool is unreadable; starting afresh", "pool", pool, "err", err)
+			}
+		}
 	}
 	return sc, nil
 }
@@ -236,8 +248,16 @@ func (sc *scaler) tick(now time.Time) error {
 			records[pool] = append(records[pool], rec)
 		}
 	}
-	if err := sc.store.addScalingDecisions(records, now); err != nil {
+	sc.mu.Lock()
+	memory, keys, err := sc.changedMemoryLocked(false)
+	sc.mu.Unlock()
+	if err != nil {
+		errs = append(errs, fmt.Sprintf("encoding the scaler's memory: %v", err))
+	}
+	if err := sc.store.recordScaling(records, memory, now); err != nil {
 		errs = append(errs, fmt.Sprintf("recording decisions: %v", err))
+	} else {
+		sc.markSaved(keys)
 	}
 	select {
 	case sc.kick <- struct{}{}:

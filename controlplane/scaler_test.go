@@ -22,6 +22,7 @@ import (
 
 // scalerRig is a scaler on a real store, registry and command queue, with a settable clock.
 type scalerRig struct {
+	st   *store
 	sc   *scaler
 	reg  *registry
 	cmds *commandQueue
@@ -48,7 +49,7 @@ func newScalerRig(t *testing.T, hookDir string) *scalerRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.close() })
-	r := &scalerRig{t: testNow}
+	r := &scalerRig{t: testNow, st: st}
 	r.reg = newRegistry(r.now, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 16)
 	r.cmds = newCommandQueue(r.now, st, time.Hour, 16)
 	stats := newRequestStats(r.now, st, 24*time.Hour)
@@ -402,5 +403,57 @@ func TestMergeJobs(t *testing.T) {
 		if got := mergeJobs(&hookJob{current: 9, victims: []string{"x"}, state: done}, next); got != next || got.current != 3 || len(got.victims) != 0 {
 			t.Fatalf("a %s job was merged: %+v", done, got)
 		}
+	}
+}
+
+// TestScalerMemorySurvivesRestart: a scale-down waiting for its victim's drain, the rule timers
+// and the rate history are stored, so a new scaler on the same store carries on.
+func TestScalerMemorySurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	r := newScalerRig(t, dir)
+	hook := executable(t, dir, "ok.sh", "#!/bin/sh\nexit 0\n")
+	pb := &fleetv1.ScalingPolicy{Max: 5,
+		Rules: []*fleetv1.ScalingRule{{Name: "idle", Metric: "requests_per_second_per_node", Comparison: "<", Threshold: 1,
+			Action: "scale_down", Amount: 1}},
+		ScaleDown: &fleetv1.ScalingBehavior{StabilizationWindow: durationpb.New(0)},
+		Actuator:  &fleetv1.ScalingActuator{ExecHook: hook}}
+	r.setPolicy(t, "web", pb)
+	p, act, err := scalingPolicyFromProto(pb, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.putScalingPolicy("web", scalingPolicyToProto(p, act)); err != nil {
+		t.Fatal(err)
+	}
+	r.addNode(t, "w1", "web", 0)
+	r.addNode(t, "w2", "web", 0)
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	before := r.job("web")
+	if before.state != actWaitingDrain {
+		t.Fatalf("job %+v", before)
+	}
+	sc2, err := newScaler(r.now, slog.New(slog.DiscardHandler), r.reg, r.sc.stats, r.cmds, r.st, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := sc2.pools["web"]
+	if j := ps.job; j == nil || j.state != actWaitingDrain || j.current != 2 || j.desired != 1 || j.victims[0] != "w1" {
+		t.Fatalf("restored job %+v, want the 2 → 1 removing w1", j)
+	}
+	if len(ps.state.Actions) != 1 || ps.state.Rules["idle"].Fired.IsZero() || !ps.started {
+		t.Fatalf("restored state %+v", ps.state)
+	}
+	// At shutdown the history goes too.
+	if err := r.sc.saveMemory(); err != nil {
+		t.Fatal(err)
+	}
+	sc3, err := newScaler(r.now, slog.New(slog.DiscardHandler), r.reg, r.sc.stats, r.cmds, r.st, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sc3.pools["web"].state.Recommendations); n == 0 {
+		t.Fatal("the recommendation history was not stored at shutdown")
 	}
 }

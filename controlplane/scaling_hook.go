@@ -18,6 +18,7 @@ const hookOutputLimit = 4 << 10
 
 // Run runs the actuators' exec hooks, one at a time, as decisions ask for them, retrying
 // failures with capped exponential backoff; a wake-up from routing ticks the scaler at once.
+// When ctx ends it stores the scaler's memory, recommendation history included.
 func (sc *scaler) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -26,6 +27,9 @@ func (sc *scaler) Run(ctx context.Context) error {
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
+			if err := sc.saveMemory(); err != nil {
+				sc.log.Error("storing the scaler's memory at shutdown failed", "err", err)
+			}
 			return nil
 		case <-sc.kick:
 		case <-timer.C:
