@@ -120,6 +120,7 @@ func New(cfg Config) (*Server, error) {
 		grpcLn: grpcLn, httpLn: httpLn, stopping: make(chan struct{}),
 	}
 	s.promReg, s.metrics = newMetrics(reg, stats)
+	s.promReg.MustRegister(&scalingCollector{sc: sc})
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
 	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.reconcile})
 	s.config = &fleetConfig{store: st, now: cfg.Now, sections: []policySection{
