@@ -336,3 +336,98 @@ func scalingSection(sc *scaler) policySection {
 		},
 	}
 }
+
+// budgetsSection is the "budgets" section: every budget by name, the fields of
+// CostService.SetBudget. Applying it replaces every budget: one left out is deleted.
+func budgetsSection(c *costTracker, clock func() time.Time) policySection {
+	return policySection{
+		name: "budgets",
+		prepare: func(v any) (func() error, error) {
+			named, ok := v.(map[string]any)
+			if v != nil && !ok {
+				return nil, invalidf("budgets: must map budget names to budgets")
+			}
+			budgets := make(map[string]*fleetv1.Budget, len(named))
+			for _, name := range slices.Sorted(maps.Keys(named)) {
+				b := &fleetv1.Budget{}
+				if err := protoSection(named[name], b, "budgets."+name); err != nil {
+					return nil, err
+				}
+				if b.GetName() != "" && b.GetName() != name {
+					return nil, invalidf("budgets.%s.name: %q differs from its key; leave it out", truncate(name), truncate(b.GetName()))
+				}
+				b.Name = name
+				if _, _, err := budgetFromProto(b); err != nil {
+					return nil, fmt.Errorf("budgets.%s: %w", name, err)
+				}
+				budgets[name] = b
+			}
+			return func() error {
+				now := clock()
+				listed, err := c.listBudgets()
+				if err != nil {
+					return err
+				}
+				for _, st := range listed.GetBudgets() {
+					if _, keep := budgets[st.GetBudget().GetName()]; !keep {
+						if err := c.deleteBudget(st.GetBudget().GetName()); err != nil {
+							return err
+						}
+					}
+				}
+				for _, name := range slices.Sorted(maps.Keys(budgets)) {
+					if _, err := c.setBudget(budgets[name], now); err != nil {
+						return err
+					}
+				}
+				return nil
+			}, nil
+		},
+		export: func() (any, error) {
+			listed, err := c.listBudgets()
+			if err != nil {
+				return nil, err
+			}
+			out := map[string]any{}
+			for _, st := range listed.GetBudgets() {
+				b := proto.Clone(st.GetBudget()).(*fleetv1.Budget)
+				name := b.GetName()
+				b.Name = ""
+				v, err := exportProto(b)
+				if err != nil {
+					return nil, err
+				}
+				out[name] = v
+			}
+			return out, nil
+		},
+	}
+}
+
+// pricesSection is the "prices" section: the price table, the fields of CostService.SetPrices.
+func pricesSection(c *costTracker) policySection {
+	return policySection{
+		name: "prices",
+		prepare: func(v any) (func() error, error) {
+			pp := &fleetv1.Prices{}
+			if err := protoSection(v, pp, "prices"); err != nil {
+				return nil, err
+			}
+			t, err := validatePrices(pp)
+			if err != nil {
+				return nil, fmt.Errorf("prices: %w", err)
+			}
+			raw, err := proto.Marshal(tableToProto(t))
+			if err != nil {
+				return nil, err
+			}
+			return func() error { return c.setPrices(t, raw) }, nil
+		},
+		export: func() (any, error) {
+			c.mu.Lock()
+			pp := tableToProto(c.prices)
+			c.mu.Unlock()
+			return exportProto(pp)
+		},
+	}
+}

@@ -68,10 +68,11 @@ type poolScaling struct {
 	last      *fleetv1.ScalingDecision
 	recorded  *fleetv1.ScalingDecision
 	launch    launch
-	removing  map[string]bool
 	instances map[string]int
 	job       *hookJob
 	queued    *hookJob
+	hookRuns  [2]uint64 // succeeded, failed: for Prometheus
+	saved     []byte    // the memory last stored, without the recommendation history
 }
 
 // launch is the size asked of the exec hook, counted until the nodes register or until.
@@ -117,11 +118,22 @@ func newScaler(now func() time.Time, log *slog.Logger, reg *registry, stats *req
 		}
 		sc.pools[pool] = newPoolScaling(pb, p, act)
 	}
+	memory, err := st.loadScalingMemory()
+	if err != nil {
+		return nil, err
+	}
+	for pool, b := range memory {
+		if ps := sc.pools[pool]; ps != nil {
+			if err := ps.restoreMemory(b); err != nil {
+				log.Error("the scaler's stored memory of a pool is unreadable; starting afresh", "pool", pool, "err", err)
+			}
+		}
+	}
 	return sc, nil
 }
 
 func newPoolScaling(pb *fleetv1.ScalingPolicy, p scaling.Policy, act scalingActuator) *poolScaling {
-	return &poolScaling{pb: pb, policy: p, act: act, removing: map[string]bool{}, instances: map[string]int{}}
+	return &poolScaling{pb: pb, policy: p, act: act, instances: map[string]int{}}
 }
 
 // setPolicy installs a validated policy. The decision state carries over; the forecast model is
@@ -236,8 +248,16 @@ func (sc *scaler) tick(now time.Time) error {
 			records[pool] = append(records[pool], rec)
 		}
 	}
-	if err := sc.store.addScalingDecisions(records, now); err != nil {
+	sc.mu.Lock()
+	memory, keys, err := sc.changedMemoryLocked(false)
+	sc.mu.Unlock()
+	if err != nil {
+		errs = append(errs, fmt.Sprintf("encoding the scaler's memory: %v", err))
+	}
+	if err := sc.store.recordScaling(records, memory, now); err != nil {
 		errs = append(errs, fmt.Sprintf("recording decisions: %v", err))
+	} else {
+		sc.markSaved(keys)
 	}
 	select {
 	case sc.kick <- struct{}{}:
@@ -250,9 +270,10 @@ func (sc *scaler) tick(now time.Time) error {
 }
 
 // tickPool decides one pool and applies the decision; it returns the decision when it is worth
-// recording (it changes the size, or differs from the last one recorded).
+// recording: it differs from the last one recorded in size, recommendation or limit (a pool
+// without an actuator repeats the same change every tick; it is recorded once).
 func (sc *scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision, error) {
-	nodes := sc.reg.list(&fleetv1.ListNodesRequest{Pool: pool})
+	nodes := sc.reg.scalingNodes(pool)
 	modelErr := sc.feedModel(pool, now)
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
@@ -281,7 +302,7 @@ func (sc *scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision
 	dec := decisionToProto(d, snap.Ready)
 	ps.last = dec
 	var rec *fleetv1.ScalingDecision
-	if d.Desired != d.Current || !sameDecision(ps.recorded, dec) {
+	if !sameDecision(ps.recorded, dec) {
 		rec, ps.recorded = dec, dec
 		sc.log.Info("scaling decision", "pool", pool, "current", d.Current, "desired", d.Desired, "reason", d.Reason)
 	}
@@ -297,9 +318,13 @@ func sameDecision(a, b *fleetv1.ScalingDecision) bool {
 		a.GetRecommended() == b.GetRecommended() && a.GetLimit() == b.GetLimit() && a.GetReady() == b.GetReady()
 }
 
-// counts reports whether a node counts toward its pool's size (it is neither leaving nor gone)
-// and whether it carries load.
+// counts reports whether a node counts toward its pool's size (it is neither leaving nor gone:
+// a node with a drain requested, a scale-down victim among them, never counts) and whether it
+// carries load.
 func counts(n *fleetv1.Node) (counted, ready bool) {
+	if n.GetDrainRequested() {
+		return false, false
+	}
 	switch n.GetState() {
 	case fleetv1.NodeState_NODE_STATE_READY:
 		return true, true
@@ -325,7 +350,7 @@ func snapshotForScaling(ps *poolScaling, nodes []*fleetv1.Node, now time.Time) s
 	)
 	for _, n := range nodes {
 		counted, ready := counts(n)
-		if !counted || ps.removing[n.GetId()] {
+		if !counted {
 			continue
 		}
 		units := 1
@@ -434,7 +459,6 @@ func (sc *scaler) applyLocked(pool string, ps *poolScaling, d scaling.Decision, 
 				if err := sc.drainLocked(id, reason); err != nil {
 					sc.log.Error("draining a scale-down victim failed; removing it without a drain", "pool", pool, "node", id, "err", err)
 				}
-				ps.removing[id] = true
 			}
 			if len(d.Victims) > 0 {
 				job.victims, job.state = d.Victims, actWaitingDrain
@@ -442,11 +466,30 @@ func (sc *scaler) applyLocked(pool string, ps *poolScaling, d scaling.Decision, 
 			}
 		}
 		if ps.job != nil && ps.job.state == actRunning {
-			ps.queued = job
+			ps.queued = mergeJobs(ps.queued, job)
 		} else {
-			ps.job = job
+			ps.job = mergeJobs(ps.job, job)
 		}
 	}
+}
+
+// mergeJobs returns the job that replaces old with next. A job that has not run yet is folded
+// in: the hook sees the whole change, from old's CURRENT to next's DESIRED, and removes the
+// victims of both, once all of them have drained.
+func mergeJobs(old, next *hookJob) *hookJob {
+	if old == nil || old.state == actRunning || old.state == actSucceeded {
+		return next
+	}
+	next.current = old.current
+	for _, v := range old.victims {
+		if !slices.Contains(next.victims, v) {
+			next.victims = append(next.victims, v)
+		}
+	}
+	if len(next.victims) > 0 {
+		next.state, next.detail = actWaitingDrain, "draining "+strings.Join(next.victims, ", ")
+	}
+	return next
 }
 
 // drainLocked takes a node out of routing and asks its agent to drain, as FleetService.DrainNode
@@ -459,7 +502,9 @@ func (sc *scaler) drainLocked(id, reason string) error {
 	return sc.reg.setDrain(id, true, false, "drain requested: "+reason)
 }
 
-// checkDrainsLocked moves a job whose victims have all drained (or left) on to the hook.
+// checkDrainsLocked moves a job whose victims have all drained (or are down, past their TTL) on
+// to the hook. A victim that merely disconnected may come back and finish its drain: it is waited
+// for until it is down.
 func (sc *scaler) checkDrainsLocked(pool string, ps *poolScaling, nodes []*fleetv1.Node, now time.Time) {
 	for _, j := range []*hookJob{ps.job, ps.queued} {
 		if j == nil || j.state != actWaitingDrain {
@@ -472,7 +517,7 @@ func (sc *scaler) checkDrainsLocked(pool string, ps *poolScaling, nodes []*fleet
 				continue
 			}
 			switch nodes[i].GetState() {
-			case fleetv1.NodeState_NODE_STATE_DRAINED, fleetv1.NodeState_NODE_STATE_DOWN, fleetv1.NodeState_NODE_STATE_DISCONNECTED:
+			case fleetv1.NodeState_NODE_STATE_DRAINED, fleetv1.NodeState_NODE_STATE_DOWN:
 			default:
 				done = false
 			}

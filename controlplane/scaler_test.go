@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 
 // scalerRig is a scaler on a real store, registry and command queue, with a settable clock.
 type scalerRig struct {
+	st   *store
 	sc   *scaler
 	reg  *registry
 	cmds *commandQueue
@@ -46,7 +49,7 @@ func newScalerRig(t *testing.T, hookDir string) *scalerRig {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = st.close() })
-	r := &scalerRig{t: testNow}
+	r := &scalerRig{t: testNow, st: st}
 	r.reg = newRegistry(r.now, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 16)
 	r.cmds = newCommandQueue(r.now, st, time.Hour, 16)
 	stats := newRequestStats(r.now, st, 24*time.Hour)
@@ -66,8 +69,8 @@ func (r *scalerRig) setPolicy(t *testing.T, pool string, pb *fleetv1.ScalingPoli
 	r.sc.setPolicy(pool, scalingPolicyToProto(p, act), p, act)
 }
 
-// addNode attaches a ready node of pool reporting rps requests/s.
-func (r *scalerRig) addNode(t *testing.T, id, pool string, rps float64) {
+// addNode attaches a ready node of pool reporting rps requests/s and returns its session.
+func (r *scalerRig) addNode(t *testing.T, id, pool string, rps float64) *session {
 	t.Helper()
 	h := &fleetv1.Hello{NodeId: id, InstanceId: "i", Pool: pool, ReportInterval: durationpb.New(time.Second)}
 	s, _, err := r.reg.attach(h, "peer", func(error) {})
@@ -78,6 +81,7 @@ func (r *scalerRig) addNode(t *testing.T, id, pool string, rps float64) {
 	if _, _, err := r.reg.applyReport(s, rep); err != nil {
 		t.Fatal(err)
 	}
+	return s
 }
 
 func (r *scalerRig) job(pool string) hookJob {
@@ -260,5 +264,196 @@ func TestScalerPredictiveLearnsFromRollups(t *testing.T) {
 	r.sc.mu.Unlock()
 	if minutes != 32 {
 		t.Fatalf("model minutes %d after two more minutes, want 32", minutes)
+	}
+}
+
+// BenchmarkScalerTick1000Nodes is one scaling tick of a pool of 1,000 reporting nodes: the
+// registry snapshot, the metrics, the decision (every metric targeted) and its record.
+func BenchmarkScalerTick1000Nodes(b *testing.B) {
+	st, err := openStore(b.TempDir(), time.Second)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.close()
+	now := func() time.Time { return testNow }
+	reg := newRegistry(now, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 16)
+	cmds := newCommandQueue(now, st, time.Hour, 16)
+	sc, err := newScaler(now, slog.New(slog.DiscardHandler), reg, newRequestStats(now, st, 24*time.Hour), cmds, st, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	pb := &fleetv1.ScalingPolicy{Max: 2000}
+	for _, m := range []string{"cpu_percent", "memory_percent", "latency_p95_ms", "ttft_p95_ms", "error_rate",
+		"in_flight_per_node", "requests_per_second_per_node", "tokens_per_second_per_node", "queue_length_per_node"} {
+		v := 50.0
+		if m == "error_rate" {
+			v = 0.05
+		}
+		pb.Targets = append(pb.Targets, &fleetv1.ScalingTarget{Metric: m, Value: v})
+	}
+	p, act, err := scalingPolicyFromProto(pb, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	sc.setPolicy("big", scalingPolicyToProto(p, act), p, act)
+	for i := range 1000 {
+		h := &fleetv1.Hello{NodeId: fmt.Sprintf("n%04d", i), InstanceId: "i", Pool: "big", HourlyPrice: float64(i % 5), ReportInterval: durationpb.New(time.Second)}
+		s, _, err := reg.attach(h, "peer", func(error) {})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep := &fleetv1.MetricsReport{Seq: 1, Time: timestamppb.New(testNow), Window: durationpb.New(time.Second),
+			Host: &fleetv1.HostMetrics{CpuPercent: 50, MemoryUsedPercent: 50},
+			App: &fleetv1.AppMetrics{Requests: 50, RequestsPerSecond: 50, InFlight: 50, QueueLength: 50, LatencyP95Ms: 50, TtftP95Ms: 50,
+				InputTokens: 25, OutputTokens: 25}}
+		if _, _, err := reg.applyReport(s, rep); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := sc.tick(testNow); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if d := sc.pools["big"].last; d.GetCurrent() != 1000 || d.GetReady() != 1000 {
+		b.Fatalf("decision %v", d)
+	}
+}
+
+// TestScalerWaitsForADisconnectedVictim: a victim that disconnects while draining may come back
+// and finish, so the hook waits until it has drained or is down.
+func TestScalerWaitsForADisconnectedVictim(t *testing.T) {
+	dir := t.TempDir()
+	r := newScalerRig(t, dir)
+	hook := executable(t, dir, "ok.sh", "#!/bin/sh\nexit 0\n")
+	r.setPolicy(t, "web", &fleetv1.ScalingPolicy{Max: 5,
+		Rules: []*fleetv1.ScalingRule{{Name: "idle", Metric: "requests_per_second_per_node", Comparison: "<", Threshold: 1,
+			Action: "scale_down", Amount: 1}},
+		ScaleDown: &fleetv1.ScalingBehavior{StabilizationWindow: durationpb.New(0)},
+		Actuator:  &fleetv1.ScalingActuator{ExecHook: hook}})
+	victim := r.addNode(t, "w1", "web", 0) // on a tie in price, load and age, the lowest id goes
+	other := r.addNode(t, "w2", "web", 0)
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if j := r.job("web"); j.state != actWaitingDrain || len(j.victims) != 1 || j.victims[0] != "w1" {
+		t.Fatalf("job %+v, want w1 draining", j)
+	}
+	r.reg.detach(victim, "network blip")
+	r.advance(time.Second)
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if j := r.job("web"); j.state != actWaitingDrain {
+		t.Fatalf("job %+v moved on while the victim was only disconnected", j)
+	}
+	r.advance(time.Minute)
+	r.reg.touch(other)
+	r.reg.sweep()
+	if n, _ := r.reg.get("w1"); n.GetState() != fleetv1.NodeState_NODE_STATE_DOWN {
+		t.Fatalf("w1 is %s, want down", n.GetState())
+	}
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if j := r.job("web"); j.state != actPending || j.desired != 1 || j.victims[0] != "w1" {
+		t.Fatalf("job %+v, want the hook removing w1 due once it is down", j)
+	}
+}
+
+// TestRunHookTimeoutEndsItsProcessGroup: a hook past its timeout is killed with what it started,
+// and the status says so with the output so far.
+func TestRunHookTimeoutEndsItsProcessGroup(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "child.pid")
+	hook := executable(t, dir, "slow.sh", fmt.Sprintf("#!/bin/sh\necho starting $POOL\nsleep 30 &\necho $! > %s\nwait\n", pidFile))
+	start := time.Now()
+	detail, err := runHook(context.Background(), hook, 300*time.Millisecond, "web", &hookJob{current: 1, desired: 2})
+	if err == nil || !strings.HasPrefix(detail, "killed after 300ms: starting web") || time.Since(start) > 5*time.Second {
+		t.Fatalf("runHook = %q, %v after %s", detail, err, time.Since(start))
+	}
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	deadline := time.Now().Add(5 * time.Second)
+	for syscall.Kill(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("the hook's child %d outlived the timeout", pid)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func TestMergeJobs(t *testing.T) {
+	waiting := &hookJob{current: 4, desired: 3, victims: []string{"a"}, state: actWaitingDrain}
+	next := &hookJob{current: 3, desired: 2, victims: []string{"b"}, state: actWaitingDrain}
+	if got := mergeJobs(waiting, next); got.current != 4 || got.desired != 2 || strings.Join(got.victims, ",") != "b,a" || got.state != actWaitingDrain {
+		t.Fatalf("merged %+v, want 4 → 2 removing b and a once drained", got)
+	}
+	failed := &hookJob{current: 4, desired: 3, victims: []string{"a"}, state: actFailed, attempts: 3}
+	up := &hookJob{current: 3, desired: 5, state: actPending}
+	if got := mergeJobs(failed, up); got.current != 4 || got.desired != 5 || len(got.victims) != 1 || got.state != actWaitingDrain || got.attempts != 0 {
+		t.Fatalf("merged %+v, want 4 → 5 still removing a", got)
+	}
+	for _, done := range []string{actSucceeded, actRunning} {
+		next := &hookJob{current: 3, desired: 2, state: actPending}
+		if got := mergeJobs(&hookJob{current: 9, victims: []string{"x"}, state: done}, next); got != next || got.current != 3 || len(got.victims) != 0 {
+			t.Fatalf("a %s job was merged: %+v", done, got)
+		}
+	}
+}
+
+// TestScalerMemorySurvivesRestart: a scale-down waiting for its victim's drain, the rule timers
+// and the rate history are stored, so a new scaler on the same store carries on.
+func TestScalerMemorySurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	r := newScalerRig(t, dir)
+	hook := executable(t, dir, "ok.sh", "#!/bin/sh\nexit 0\n")
+	pb := &fleetv1.ScalingPolicy{Max: 5,
+		Rules: []*fleetv1.ScalingRule{{Name: "idle", Metric: "requests_per_second_per_node", Comparison: "<", Threshold: 1,
+			Action: "scale_down", Amount: 1}},
+		ScaleDown: &fleetv1.ScalingBehavior{StabilizationWindow: durationpb.New(0)},
+		Actuator:  &fleetv1.ScalingActuator{ExecHook: hook}}
+	r.setPolicy(t, "web", pb)
+	p, act, err := scalingPolicyFromProto(pb, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.st.putScalingPolicy("web", scalingPolicyToProto(p, act)); err != nil {
+		t.Fatal(err)
+	}
+	r.addNode(t, "w1", "web", 0)
+	r.addNode(t, "w2", "web", 0)
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	before := r.job("web")
+	if before.state != actWaitingDrain {
+		t.Fatalf("job %+v", before)
+	}
+	sc2, err := newScaler(r.now, slog.New(slog.DiscardHandler), r.reg, r.sc.stats, r.cmds, r.st, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := sc2.pools["web"]
+	if j := ps.job; j == nil || j.state != actWaitingDrain || j.current != 2 || j.desired != 1 || j.victims[0] != "w1" {
+		t.Fatalf("restored job %+v, want the 2 → 1 removing w1", j)
+	}
+	if len(ps.state.Actions) != 1 || ps.state.Rules["idle"].Fired.IsZero() || !ps.started {
+		t.Fatalf("restored state %+v", ps.state)
+	}
+	// At shutdown the history goes too.
+	if err := r.sc.saveMemory(); err != nil {
+		t.Fatal(err)
+	}
+	sc3, err := newScaler(r.now, slog.New(slog.DiscardHandler), r.reg, r.sc.stats, r.cmds, r.st, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sc3.pools["web"].state.Recommendations); n == 0 {
+		t.Fatal("the recommendation history was not stored at shutdown")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -17,6 +18,7 @@ const hookOutputLimit = 4 << 10
 
 // Run runs the actuators' exec hooks, one at a time, as decisions ask for them, retrying
 // failures with capped exponential backoff; a wake-up from routing ticks the scaler at once.
+// When ctx ends it stores the scaler's memory, recommendation history included.
 func (sc *scaler) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
@@ -25,6 +27,9 @@ func (sc *scaler) Run(ctx context.Context) error {
 		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
+			if err := sc.saveMemory(); err != nil {
+				sc.log.Error("storing the scaler's memory at shutdown failed", "err", err)
+			}
 			return nil
 		case <-sc.kick:
 		case <-timer.C:
@@ -71,14 +76,19 @@ func (sc *scaler) nextDueHook() (string, *hookJob, time.Duration, string, time.D
 	return "", nil, 0, "", wait
 }
 
-// finishHook records a hook's outcome: on success the victims are forgotten; on failure the job
-// is retried after a backoff, unless a newer decision replaced it.
+// finishHook records a hook's outcome; a failed job is retried after a backoff, unless a newer
+// decision replaced it.
 func (sc *scaler) finishHook(pool string, j *hookJob, detail string, err error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	now := sc.now()
 	j.time, j.detail = now, detail
 	ps := sc.pools[pool]
+	if ps != nil && err == nil {
+		ps.hookRuns[0]++
+	} else if ps != nil {
+		ps.hookRuns[1]++
+	}
 	if err != nil {
 		backoff := min(sc.retryBase<<min(j.attempts-1, 20), sc.retryMax)
 		j.state, j.next = actFailed, now.Add(backoff)
@@ -86,11 +96,6 @@ func (sc *scaler) finishHook(pool string, j *hookJob, detail string, err error) 
 	} else {
 		j.state = actSucceeded
 		sc.log.Info("scaling hook succeeded", "pool", pool, "current", j.current, "desired", j.desired, "victims", j.victims)
-		if ps != nil {
-			for _, id := range j.victims {
-				delete(ps.removing, id)
-			}
-		}
 	}
 	if ps != nil && ps.job == j && ps.queued != nil {
 		ps.job, ps.queued = ps.queued, nil
@@ -108,6 +113,9 @@ func runHook(ctx context.Context, path string, timeout time.Duration, pool strin
 		"VICTIMS="+strings.Join(j.victims, ","))
 	var out tailBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	// Its own process group, so a timeout ends what the hook started too (terraform, ssh, …).
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = time.Second
 	err := cmd.Run()
 	output := strings.TrimSpace(out.String())

@@ -42,9 +42,13 @@ func (s *store) putScalingPolicy(pool string, p *fleetv1.ScalingPolicy) error {
 	})
 }
 
-// deleteScalingPolicy removes one pool's policy; its decisions stay for the history.
+// deleteScalingPolicy removes one pool's policy and the scaler's memory of it; its decisions
+// stay for the history.
 func (s *store) deleteScalingPolicy(pool string) error {
 	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(bucketScalingMemory).Delete([]byte(pool)); err != nil {
+			return err
+		}
 		return tx.Bucket(bucketScalingPolicies).Delete([]byte(pool))
 	})
 }
@@ -55,10 +59,10 @@ func decisionKey(pool string, t time.Time) []byte {
 	return binary.BigEndian.AppendUint64(k, uint64(t.UnixNano()))
 }
 
-// addScalingDecisions appends decisions of pools in one transaction and deletes each pool's
-// decisions older than the retention.
-func (s *store) addScalingDecisions(ds map[string][]*fleetv1.ScalingDecision, now time.Time) error {
-	if len(ds) == 0 {
+// recordScaling appends decisions of pools and stores the scaler's changed memories in one
+// transaction, and deletes each pool's decisions older than the retention.
+func (s *store) recordScaling(ds map[string][]*fleetv1.ScalingDecision, memory map[string][]byte, now time.Time) error {
+	if len(ds) == 0 && len(memory) == 0 {
 		return nil
 	}
 	enc := make(map[string][]byte)
@@ -72,6 +76,12 @@ func (s *store) addScalingDecisions(ds map[string][]*fleetv1.ScalingDecision, no
 		}
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
+		mb := tx.Bucket(bucketScalingMemory)
+		for pool, m := range memory {
+			if err := mb.Put([]byte(pool), m); err != nil {
+				return err
+			}
+		}
 		b := tx.Bucket(bucketScalingDecisions)
 		for k, v := range enc {
 			if err := b.Put([]byte(k), v); err != nil {

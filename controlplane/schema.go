@@ -33,6 +33,8 @@ package controlplane
 //	  <pool>           -> fleetv1.ScalingPolicy (protobuf), every field set
 //	scaling_decisions        the scaling decisions that changed something, per pool in time order
 //	  <pool>0x00<8-byte big-endian unix nanos> -> fleetv1.ScalingDecision (protobuf)
+//	scaling_memory           what the scaler carries between ticks, per scaled pool
+//	  <pool>           -> JSON scalingMemory: decision state, nodes asked for, hook jobs
 //
 // A file whose schema_version is newer than schemaVersion was written by a newer control plane and
 // is refused rather than guessed at. Later schema changes add ordered migration steps that back up
@@ -61,6 +63,7 @@ var (
 var (
 	bucketScalingPolicies  = []byte("scaling_policies")
 	bucketScalingDecisions = []byte("scaling_decisions")
+	bucketScalingMemory    = []byte("scaling_memory")
 )
 
 // schemaVersion is the layout this build reads and writes.
@@ -70,6 +73,6 @@ const schemaVersion uint64 = 1
 var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups,
 	bucketRoutingPolicies, bucketConfigRevisions,
 	bucketCostLedger, bucketCostMarks, bucketCostPrices, bucketCostBudgets, bucketCostBudgetState, bucketCostEvents, bucketCostRecs, bucketCostUsage,
-	bucketScalingPolicies, bucketScalingDecisions,
+	bucketScalingPolicies, bucketScalingDecisions, bucketScalingMemory,
 	bucketAudit,
 }

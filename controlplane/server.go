@@ -135,9 +135,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.httpLn = s.sec.httpListener(httpLn)
 	s.promReg, s.metrics = newMetrics(reg, stats)
+	s.promReg.MustRegister(&scalingCollector{sc: sc})
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
 	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.reconcile})
-	s.config = &fleetConfig{store: st, now: cfg.Now, sections: []policySection{routingSection(rt), scalingSection(sc)}}
+	s.config = &fleetConfig{store: st, now: cfg.Now, sections: []policySection{
+		routingSection(rt), scalingSection(sc), budgetsSection(costs, cfg.Now), pricesSection(costs),
+	}}
 	s.promReg.MustRegister(&costCollector{c: costs, now: cfg.Now})
 	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.step})
 	s.promReg.MustRegister(s.sec.collectors()...)

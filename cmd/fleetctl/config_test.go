@@ -130,4 +130,45 @@ func TestConfigRevisionsAgainstControlPlane(t *testing.T) {
 	if _, err := sc.GetPolicy(ctx, &fleetv1.ScalingServiceGetPolicyRequest{Pool: "web"}); err == nil {
 		t.Fatal("web is still scaled after an empty scaling section")
 	}
+
+	// Budgets and prices: applied, exported, and a budget left out is deleted.
+	cc := fleetv1.NewCostServiceClient(fleettest.Dial(t, cp.GRPCAddr()))
+	money := file("money.yaml", `budgets:
+  web-daily: {period: BUDGET_PERIOD_DAILY, limit_usd: 50, pool: web, hard: true}
+  fleet-monthly: {period: BUDGET_PERIOD_MONTHLY, limit_usd: 900}
+prices:
+  instances: [{instance_type: m.large, on_demand_hourly: 0.1}]
+`)
+	if code, _, errOut := fleetctl("config", "apply", money, "-m", "budgets"); code != exitOK {
+		t.Fatalf("apply budgets: %d %q", code, errOut)
+	}
+	budgets, err := cc.ListBudgets(ctx, &fleetv1.ListBudgetsRequest{})
+	if err != nil || len(budgets.GetBudgets()) != 2 {
+		t.Fatalf("budgets after apply: %v, %v", budgets, err)
+	}
+	prices, err := cc.GetPrices(ctx, &fleetv1.GetPricesRequest{})
+	if err != nil || len(prices.GetPrices().GetInstances()) != 1 {
+		t.Fatalf("prices after apply: %v, %v", prices, err)
+	}
+	if code, _, errOut := fleetctl("config", "apply", file("bad-money.yaml", "budgets:\n  x: {period: BUDGET_PERIOD_DAILY, limit_usd: -1}\n"), "-m", "bad"); code != exitError || !strings.Contains(errOut, "budgets.x") {
+		t.Fatalf("negative limit: %d %q", code, errOut)
+	}
+	if code, _, errOut := fleetctl("config", "apply", file("one-budget.yaml", "budgets:\n  fleet-monthly: {period: BUDGET_PERIOD_MONTHLY, limit_usd: 900}\n"), "-m", "one budget"); code != exitOK {
+		t.Fatalf("apply one budget: %d %q", code, errOut)
+	}
+	if budgets, err = cc.ListBudgets(ctx, &fleetv1.ListBudgetsRequest{}); err != nil || len(budgets.GetBudgets()) != 1 || budgets.GetBudgets()[0].GetBudget().GetName() != "fleet-monthly" {
+		t.Fatalf("budgets after the second apply: %v, %v", budgets, err)
+	}
+	// An exported document applies back unchanged.
+	_, exported, _ := fleetctl("config", "export")
+	if code, _, errOut := fleetctl("config", "apply", file("exported.yaml", exported), "-m", "round trip"); code != exitOK {
+		t.Fatalf("apply the export: %d %q\n%s", code, errOut, exported)
+	}
+	if code, out, _ := fleetctl("config", "diff", "8", "9"); code != exitOK || out != "" {
+		t.Fatalf("applying the export changed the policy: %d %q", code, out)
+	}
+	_, again, _ := fleetctl("config", "export")
+	if again != exported {
+		t.Fatalf("export changed after applying it:\n%s\nthen\n%s", exported, again)
+	}
 }

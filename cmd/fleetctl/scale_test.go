@@ -57,7 +57,11 @@ func readHookLog(t *testing.T, path string) []hookLine {
 		t.Fatal(err)
 	}
 	var out []hookLine
-	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+	// Only whole lines: the hook may be writing the last one.
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		if !strings.HasSuffix(line, "\n") {
+			break
+		}
 		f := strings.Fields(line)
 		if len(f) != 5 || f[1] != "web" {
 			t.Fatalf("hook log line %q", line)
@@ -137,19 +141,21 @@ actuator:
 	if up.current != 2 || up.desired != 3 || up.victims != "-" {
 		t.Fatalf("scale-up hook %+v, want 2 → 3", up)
 	}
-	// Reports every 100 ms and ticks every 50 ms: the spike is seen within a report, the rule
-	// fires one tick after its for-duration. The rest is slack for a busy machine.
-	if took < forDuration || took > forDuration+100*time.Millisecond+50*time.Millisecond+900*time.Millisecond {
+	// Reports every 100 ms and ticks every 50 ms: the spike is seen within a report and the rule
+	// fires at the first tick after its for-duration (pkg/scaling's TestRules pins that tick with
+	// an injected clock). The bound here leaves room for a busy machine.
+	if took < forDuration || took > forDuration+3*time.Second {
 		t.Fatalf("the hook ran %s after the spike; want after the %s for-duration, within about a tick", took, forDuration)
 	}
 	t.Logf("scale-up hook ran %s after the spike (for-duration %s, reports 100ms, tick 50ms)", took, forDuration)
 	for _, end := range ends {
 		end()
 	}
-	res := runCLI(t, "scale", "status", "web")
-	if res.code != exitOK || !strings.Contains(res.stdout, "rule:spike") || !strings.Contains(res.stdout, "Actuation:") {
-		t.Fatalf("status after the spike: %+v", res)
-	}
+	// The node asked for counts toward the size until it registers.
+	fleettest.Eventually(t, 5*time.Second, "status: 3 nodes, 2 ready", func() bool {
+		res := runCLI(t, "scale", "status", "web")
+		return res.code == exitOK && strings.Contains(res.stdout, "current 3 (ready 2)") && strings.Contains(res.stdout, "exec_hook succeeded: 2 → 3")
+	})
 
 	idlePolicy := writeFile(t, filepath.Join(dir, "idle.json"), `{
 	  "min": 1, "max": 4,
@@ -166,13 +172,17 @@ actuator:
 		calls := readHookLog(t, hookLog)
 		return calls[len(calls)-1].victims == "web-b"
 	})
+	// The two steps reach the hook apart, or as one 3 → 1 when the second decision came before
+	// the first run.
 	calls := readHookLog(t, hookLog)
 	down := calls[len(calls)-1]
-	if down.current != 2 || down.desired != 1 {
-		t.Fatalf("scale-down hook %+v, want 2 → 1", down)
-	}
-	if prev := calls[len(calls)-2]; prev.current != 3 || prev.desired != 2 || prev.victims != "-" {
-		t.Fatalf("hook before the removal %+v, want 3 → 2 without victims", prev)
+	switch prev := calls[len(calls)-2]; {
+	case down.current == 2 && down.desired == 1:
+		if prev.current != 3 || prev.desired != 2 || prev.victims != "-" {
+			t.Fatalf("hook before the removal %+v, want 3 → 2 without victims", prev)
+		}
+	case down.current != 3 || down.desired != 1:
+		t.Fatalf("scale-down hook %+v, want 2 → 1 or 3 → 1", down)
 	}
 	victim := fleettest.Node(t, fleet, "web-b")
 	if victim.GetState() != fleetv1.NodeState_NODE_STATE_DRAINED || down.at.Before(victim.GetStateSince().AsTime()) {
@@ -182,8 +192,8 @@ actuator:
 		t.Fatal("web-a should still serve")
 	}
 
-	res = runCLI(t, "scale", "history", "web", "--limit", "20")
-	for _, want := range []string{"TIME", "scale up 2 → 3", "scale down 2 → 1"} {
+	res := runCLI(t, "scale", "history", "web", "--limit", "20")
+	for _, want := range []string{"TIME", "scale up 2 → 3: rule:spike proposes 3", "scale down 2 → 1"} {
 		if res.code != exitOK || !strings.Contains(res.stdout, want) {
 			t.Fatalf("history lacks %q: %+v", want, res)
 		}

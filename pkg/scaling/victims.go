@@ -13,8 +13,13 @@ func ChooseVictims(nodes []Node, n int, order []VictimOrder) []string {
 	if n <= 0 || len(nodes) == 0 {
 		return nil
 	}
-	sorted := slices.Clone(nodes)
-	slices.SortFunc(sorted, func(a, b Node) int {
+	// Sort indices, not the nodes themselves: a swap then moves one word.
+	idx := make([]int, len(nodes))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(i, j int) int {
+		a, b := &nodes[i], &nodes[j]
 		if a.Ready != b.Ready {
 			if !a.Ready {
 				return -1
@@ -39,9 +44,9 @@ func ChooseVictims(nodes []Node, n int, order []VictimOrder) []string {
 		}
 		return cmp.Compare(a.ID, b.ID)
 	})
-	ids := make([]string, 0, min(n, len(sorted)))
-	for _, nd := range sorted[:min(n, len(sorted))] {
-		ids = append(ids, nd.ID)
+	ids := make([]string, 0, min(n, len(idx)))
+	for _, i := range idx[:min(n, len(idx))] {
+		ids = append(ids, nodes[i].ID)
 	}
 	return ids
 }

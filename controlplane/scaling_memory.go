@@ -1,0 +1,153 @@
+package controlplane
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/dspyfleet/dspyfleet/pkg/scaling"
+)
+
+// scalingMemory is what the scaler remembers of a pool between ticks, persisted so that a
+// restart keeps the stabilization and rate history, the rule timers, the nodes asked for and
+// the hook jobs not yet done (a drained victim must still be removed).
+type scalingMemory struct {
+	State     scaling.State  `json:"state"`
+	Launch    launchMemory   `json:"launch"`
+	Instances map[string]int `json:"instances,omitempty"`
+	Job       *jobMemory     `json:"job,omitempty"`
+	Queued    *jobMemory     `json:"queued,omitempty"`
+}
+
+type launchMemory struct {
+	Desired int       `json:"desired"`
+	Until   time.Time `json:"until"`
+}
+
+type jobMemory struct {
+	Actuator string    `json:"actuator"`
+	Current  int       `json:"current"`
+	Desired  int       `json:"desired"`
+	Victims  []string  `json:"victims,omitempty"`
+	State    string    `json:"state"`
+	Attempts int       `json:"attempts"`
+	Detail   string    `json:"detail"`
+	Time     time.Time `json:"time"`
+	Next     time.Time `json:"next"`
+}
+
+func jobToMemory(j *hookJob) *jobMemory {
+	if j == nil {
+		return nil
+	}
+	return &jobMemory{Actuator: j.actuator, Current: j.current, Desired: j.desired, Victims: j.victims, State: j.state,
+		Attempts: j.attempts, Detail: j.detail, Time: j.time, Next: j.next}
+}
+
+// jobFromMemory restores a job; one that was running when the control plane stopped runs again
+// (hooks take DESIRED as the target size, so a second run is harmless).
+func jobFromMemory(m *jobMemory) *hookJob {
+	if m == nil {
+		return nil
+	}
+	j := &hookJob{actuator: m.Actuator, current: m.Current, desired: m.Desired, victims: m.Victims, state: m.State,
+		attempts: m.Attempts, detail: m.Detail, time: m.Time, next: m.Next}
+	if j.state == actRunning {
+		j.state, j.detail = actPending, "interrupted by a control plane restart; running again"
+	}
+	return j
+}
+
+// encodeMemoryLocked returns the pool's memory as stored; without the recommendation history
+// it is the part whose change is worth a write.
+func (ps *poolScaling) encodeMemoryLocked(history bool) ([]byte, error) {
+	st := ps.state
+	if !history {
+		st.Recommendations = nil
+	}
+	return json.Marshal(scalingMemory{
+		State: st, Launch: launchMemory{Desired: ps.launch.desired, Until: ps.launch.until},
+		Instances: ps.instances, Job: jobToMemory(ps.job), Queued: jobToMemory(ps.queued),
+	})
+}
+
+// restoreMemory loads a stored memory into ps.
+func (ps *poolScaling) restoreMemory(b []byte) error {
+	var m scalingMemory
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	ps.state = m.State
+	ps.launch = launch{desired: m.Launch.Desired, until: m.Launch.Until}
+	if m.Instances != nil {
+		ps.instances = m.Instances
+	}
+	ps.job, ps.queued = jobFromMemory(m.Job), jobFromMemory(m.Queued)
+	ps.started = true
+	var err error
+	ps.saved, err = ps.encodeMemoryLocked(false)
+	return err
+}
+
+// changedMemoryLocked returns the memories to store: with all set, every pool's; else those of
+// pools whose actions, rule timers, launches, instances or jobs changed since the last write.
+// The recommendation history alone changes every tick and is not worth a write of its own; it
+// goes along with the others and at shutdown.
+func (sc *scaler) changedMemoryLocked(all bool) (map[string][]byte, map[string][]byte, error) {
+	out, keys := make(map[string][]byte), make(map[string][]byte)
+	for pool, ps := range sc.pools {
+		key, err := ps.encodeMemoryLocked(false)
+		if err != nil {
+			return nil, nil, fmt.Errorf("pool %s: %w", pool, err)
+		}
+		if !all && bytes.Equal(key, ps.saved) {
+			continue
+		}
+		if out[pool], err = ps.encodeMemoryLocked(true); err != nil {
+			return nil, nil, fmt.Errorf("pool %s: %w", pool, err)
+		}
+		keys[pool] = key
+	}
+	return out, keys, nil
+}
+
+// markSaved records what was stored, once the transaction committed.
+func (sc *scaler) markSaved(keys map[string][]byte) {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	for pool, k := range keys {
+		if ps := sc.pools[pool]; ps != nil {
+			ps.saved = k
+		}
+	}
+}
+
+// saveMemory stores every pool's memory, history included; Run calls it when it stops.
+func (sc *scaler) saveMemory() error {
+	sc.mu.Lock()
+	memory, keys, err := sc.changedMemoryLocked(true)
+	sc.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := sc.store.recordScaling(nil, memory, sc.now()); err != nil {
+		return err
+	}
+	sc.markSaved(keys)
+	return nil
+}
+
+// loadScalingMemory reads every stored pool memory.
+func (s *store) loadScalingMemory() (map[string][]byte, error) {
+	out := make(map[string][]byte)
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketScalingMemory).ForEach(func(k, v []byte) error {
+			out[string(k)] = bytes.Clone(v)
+			return nil
+		})
+	})
+	return out, err
+}

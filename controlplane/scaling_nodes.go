@@ -1,0 +1,73 @@
+package controlplane
+
+import (
+	"slices"
+
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// scalingLabels are the node labels the scaler reads.
+var scalingLabels = []string{"spot", "max_instances"}
+
+// scalingNodes returns the nodes of pool, sorted by id, with only what the scaler reads: id,
+// state, drain intent, price, first contact, report interval, the spot and max_instances labels,
+// and the scalar figures of the last report (no sketches, breakdowns or disks), so that a tick
+// over a large pool stays cheap.
+func (r *registry) scalingNodes(pool string) []*fleetv1.Node {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*fleetv1.Node
+	for _, e := range r.nodes {
+		n := e.node
+		if n.GetPool() != pool {
+			continue
+		}
+		c := &fleetv1.Node{
+			Id: n.GetId(), Pool: pool, State: n.GetState(), DrainRequested: n.GetDrainRequested(), Drained: n.GetDrained(),
+			HourlyPrice: n.GetHourlyPrice(), FirstSeen: copyTime(n.GetFirstSeen()), StateSince: copyTime(n.GetStateSince()),
+			ReportInterval: copyDuration(n.GetReportInterval()),
+		}
+		for _, k := range scalingLabels {
+			if v, ok := n.GetLabels()[k]; ok {
+				if c.Labels == nil {
+					c.Labels = map[string]string{}
+				}
+				c.Labels[k] = v
+			}
+		}
+		if rep := n.GetLastReport(); rep != nil {
+			cr := &fleetv1.MetricsReport{Time: copyTime(rep.GetTime()), Window: copyDuration(rep.GetWindow())}
+			if h := rep.GetHost(); h != nil {
+				cr.Host = &fleetv1.HostMetrics{CpuPercent: h.GetCpuPercent(), MemoryUsedPercent: h.GetMemoryUsedPercent()}
+			}
+			if a := rep.GetApp(); a != nil {
+				cr.App = &fleetv1.AppMetrics{
+					Requests: a.GetRequests(), Errors: a.GetErrors(), InFlight: a.GetInFlight(), RequestsPerSecond: a.GetRequestsPerSecond(),
+					LatencyP95Ms: a.GetLatencyP95Ms(), TtftP95Ms: a.GetTtftP95Ms(), InputTokens: a.GetInputTokens(),
+					OutputTokens: a.GetOutputTokens(), QueueLength: a.GetQueueLength(),
+				}
+			}
+			c.LastReport = cr
+		}
+		out = append(out, c)
+	}
+	slices.SortFunc(out, func(a, b *fleetv1.Node) int { return compareStrings(a.GetId(), b.GetId()) })
+	return out
+}
+
+func copyTime(t *timestamppb.Timestamp) *timestamppb.Timestamp {
+	if t == nil {
+		return nil
+	}
+	return &timestamppb.Timestamp{Seconds: t.GetSeconds(), Nanos: t.GetNanos()}
+}
+
+func copyDuration(d *durationpb.Duration) *durationpb.Duration {
+	if d == nil {
+		return nil
+	}
+	return &durationpb.Duration{Seconds: d.GetSeconds(), Nanos: d.GetNanos()}
+}
