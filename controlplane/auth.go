@@ -50,15 +50,14 @@ type tokenRole struct {
 // authenticator authenticates callers by bearer token or client certificate and checks each
 // call against accessRules.
 type authenticator struct {
-	// enabled is false when no token and no client CA are configured: every caller is then
-	// roleAnyone, which New allows only on loopback or with --insecure.
+	// enabled is false when no token, per-node token file or client CA is configured: every
+	// caller is then roleAnyone, which New allows only on loopback or with --insecure.
 	enabled bool
 	// mtls is on with a client CA: agents must present a certificate for their node id.
 	mtls   bool
 	tokens []tokenRole
 	// nodeTokens holds the per-node agent tokens; nil without --agent-tokens-file.
 	nodeTokens *credential.NodeTokenFile
-	log        *slog.Logger
 	// guard refuses peers that failed authentication too often.
 	guard *failureGuard
 	// throttled counts calls refused because their peer failed authentication too often.
@@ -69,7 +68,7 @@ type authenticator struct {
 }
 
 func newAuthenticator(cfg Config, log *slog.Logger, throttled prometheus.Counter) (*authenticator, error) {
-	a := &authenticator{log: log, event: func(context.Context, fleetv1.SecurityEvent, string, string, error) {}, throttled: throttled,
+	a := &authenticator{event: func(context.Context, fleetv1.SecurityEvent, string, string, error) {}, throttled: throttled,
 		guard: &failureGuard{spec: bucketSpec{float64(cfg.AuthFailuresPerMinute) / 60, cfg.AuthFailuresPerMinute, "--auth-failures-per-minute"}, now: cfg.Now}}
 	tokens, err := cfg.roleTokens(true)
 	if err != nil {

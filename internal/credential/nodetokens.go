@@ -18,22 +18,10 @@ type NodeTokens struct {
 	byHash map[[sha256.Size]byte]string
 }
 
-// Len is the number of tokens.
-func (n *NodeTokens) Len() int { return len(n.byHash) }
-
 // Node returns the node the token tok is bound to.
 func (n *NodeTokens) Node(tok string) (string, bool) {
 	node, ok := n.byHash[sha256.Sum256([]byte(tok))]
 	return node, ok
-}
-
-// Nodes returns every node that has a token.
-func (n *NodeTokens) Nodes() []string {
-	nodes := make([]string, 0, len(n.byHash))
-	for _, node := range n.byHash {
-		nodes = append(nodes, node)
-	}
-	return nodes
 }
 
 // Has reports whether t is one of the tokens.
