@@ -48,6 +48,8 @@ type Config struct {
 	CommandRetention time.Duration
 	// RollupRetention is how long one-minute request rollups are kept.
 	RollupRetention time.Duration
+	// Alerts configures rules, notification channels and healing guards.
+	Alerts AlertsConfig
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -74,6 +76,7 @@ func DefaultConfig() Config {
 		WatchBuffer:       1024,
 		CommandRetention:  7 * 24 * time.Hour,
 		RollupRetention:   14 * 24 * time.Hour,
+		Alerts:            DefaultAlertsConfig(),
 	}
 }
 
@@ -103,5 +106,6 @@ func (c Config) Validate() error {
 	check(c.WatchBuffer > 0, "watch buffer %d must be positive", c.WatchBuffer)
 	check(c.CommandRetention > 0, "--command-retention %s must be positive", c.CommandRetention)
 	check(c.RollupRetention >= time.Hour, "--rollup-retention %s must be at least 1h", c.RollupRetention)
+	errs = append(errs, c.Alerts.validate())
 	return errors.Join(errs...)
 }

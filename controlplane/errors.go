@@ -25,6 +25,8 @@ var (
 	ErrSessionEnded = errors.New("session ended by the control plane")
 	// ErrWatchBehind means a watcher could not keep up with events.
 	ErrWatchBehind = errors.New("watcher fell behind")
+	// ErrAlertNotFound means no alert rule or silence has the requested name or id.
+	ErrAlertNotFound = errors.New("not found")
 )
 
 // statusCodes is the one table from domain errors to gRPC codes.
@@ -39,6 +41,7 @@ var statusCodes = []struct {
 	{ErrShuttingDown, codes.Unavailable},
 	{ErrSessionEnded, codes.Aborted},
 	{ErrWatchBehind, codes.ResourceExhausted},
+	{ErrAlertNotFound, codes.NotFound},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

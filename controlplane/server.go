@@ -37,6 +37,8 @@ type Server struct {
 	cmds     *commandQueue
 	stats    *requestStats
 	router   *router
+	alerter  *alerter
+	notifier *notifier
 	metrics  *metrics
 	promReg  *prometheus.Registry
 	grpc     *grpc.Server
@@ -105,6 +107,13 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
+	if err := s.newAlerter(); err != nil {
+		_ = httpLn.Close()
+		_ = grpcLn.Close()
+		_ = st.close()
+		return nil, err
+	}
+	s.steps = append(s.steps, reconcileStep{name: "alerts", run: s.alerter.reconcile})
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -147,6 +156,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	})
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping})
 	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, metrics: s.metrics, stopping: s.stopping})
+	fleetv1.RegisterAlertServiceServer(gs, &alertService{a: s.alerter})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
@@ -173,6 +183,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.flushLoop(gctx) })
 	g.Go(func() error { return s.reconcileLoop(gctx) })
 	g.Go(func() error { return s.router.Run(gctx) })
+	g.Go(func() error { return s.notifier.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -45,6 +46,9 @@ type Alert struct {
 	Escalated bool
 	// Source is the rule an escalation alert stands for.
 	Source string
+	// Channels are the rule's notification channels, kept so an alert whose rule was deleted
+	// still notifies its resolution.
+	Channels []string
 }
 
 // Key identifies an alert: rule and target.
@@ -56,6 +60,7 @@ func AlertKey(rule, target string) string { return rule + "|" + target }
 func (a Alert) clone() Alert {
 	a.Labels = maps.Clone(a.Labels)
 	a.Annotations = maps.Clone(a.Annotations)
+	a.Channels = slices.Clone(a.Channels)
 	return a
 }
 

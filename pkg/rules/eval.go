@@ -180,7 +180,7 @@ func (e *evaluator) step(c *Compiled, t target, holds bool) {
 	if !had || prev.State == StateResolved {
 		a = Alert{Rule: r.Name, Target: t.target, State: StatePending, ActiveSince: now}
 	}
-	a.Severity = r.Severity
+	a.Severity, a.Channels = r.Severity, slices.Clone(r.Notify)
 	a.Labels, a.Node, a.Pool = alertLabels(r, t), "", ""
 	if t.node != nil {
 		a.Node, a.Pool = t.node.ID, t.node.Pool
@@ -279,10 +279,6 @@ func (e *evaluator) keepResolved(a Alert) {
 // finishUnseen resolves alerts whose rule or target is gone and steps escalation alerts,
 // which follow the alert they escalated.
 func (e *evaluator) finishUnseen(seen map[string]bool) {
-	byName := make(map[string]*Compiled, len(e.in.Rules))
-	for _, c := range e.in.Rules {
-		byName[c.Rule.Name] = c
-	}
 	for _, key := range slices.Sorted(maps.Keys(e.in.Alerts)) {
 		prev := e.in.Alerts[key]
 		if seen[key] {
@@ -291,14 +287,7 @@ func (e *evaluator) finishUnseen(seen map[string]bool) {
 		if _, done := e.res.Alerts[key]; done {
 			continue // raised in this evaluation
 		}
-		var channels []string
-		name := prev.Rule
-		if prev.Rule == EscalationRule {
-			name = prev.Source
-		}
-		if c := byName[name]; c != nil {
-			channels = c.Rule.Notify
-		}
+		channels := prev.Channels
 		switch prev.State {
 		case StateResolved:
 			e.keepResolved(prev)

@@ -3,6 +3,7 @@ package rules
 import (
 	"fmt"
 	"maps"
+	"slices"
 	"time"
 )
 
@@ -180,7 +181,7 @@ func (e *evaluator) escalate(c *Compiled, a *Alert, n Node, pool Pool, failed in
 			"alertname": EscalationRule, "severity": string(SeverityCritical), "node": n.ID, "pool": n.Pool, "rule": r.Name,
 		},
 		Annotations: map[string]string{"summary": summary},
-		ActiveSince: now, FiredAt: now, Source: r.Name,
+		ActiveSince: now, FiredAt: now, Source: r.Name, Channels: slices.Clone(r.Notify),
 	}
 	e.res.Alerts[esc.Key()] = esc
 	e.notify(NotifyFiring, esc.Key(), r.Notify)
