@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"net/url"
 	"slices"
@@ -157,4 +158,63 @@ func (c AlertsConfig) validate() error {
 		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", "alert channel %q: url %q must be an http or https URL", ch.Name, ch.URL)
 	}
 	return errors.Join(errs...)
+}
+
+// AlertFlags registers the alerts flags on fs, writing into c. The channel flags add a channel
+// named "webhook" or "alertmanager".
+func AlertFlags(fs *flag.FlagSet, c *AlertsConfig) {
+	fs.Func("alert-webhook-url", "notification channel \"webhook\": POST Slack-compatible {\"text\": …} to this URL", func(v string) error {
+		c.Channels = append(c.Channels, AlertChannel{Name: channelWebhook, Kind: channelWebhook, URL: v})
+		return nil
+	})
+	fs.Func("alertmanager-url", "notification channel \"alertmanager\": POST alerts to this Alertmanager's /api/v2/alerts", func(v string) error {
+		c.Channels = append(c.Channels, AlertChannel{Name: channelAlertmanager, Kind: channelAlertmanager, URL: v})
+		return nil
+	})
+	fs.DurationVar(&c.Window, "alerts-window", c.Window, "how far back the DSPy figures that rules read reach")
+	fs.DurationVar(&c.DefaultRepeat, "alerts-repeat", c.DefaultRepeat, "how often a firing alert is notified again and its action retried, unless its rule says")
+	fs.IntVar(&c.MaxHealingPerHour, "healing-max-per-hour", c.MaxHealingPerHour, "healing commands per node per hour at most")
+	fs.IntVar(&c.EscalateAfter, "healing-escalate-after", c.EscalateAfter, "failed healing attempts of one rule on one node that drain it and raise a critical alert; -1 never")
+	fs.DurationVar(&c.EscalateWindow, "healing-escalate-window", c.EscalateWindow, "window in which failed healing attempts count towards escalation")
+	fs.IntVar(&c.MinHealthy, "healing-min-healthy", c.MinHealthy, "fewest ready nodes a pool keeps when healing drains one")
+}
+
+// fileAlerts is the "alerts" block of the configuration file.
+type fileAlerts struct {
+	Window            *time.Duration `yaml:"window"`
+	Repeat            *time.Duration `yaml:"repeat"`
+	GeneratorURL      *string        `yaml:"generator_url"`
+	Channels          []fileChannel  `yaml:"channels"`
+	MaxHealingPerHour *int           `yaml:"healing_max_per_hour"`
+	EscalateAfter     *int           `yaml:"healing_escalate_after"`
+	EscalateWindow    *time.Duration `yaml:"healing_escalate_window"`
+	MinHealthy        *int           `yaml:"healing_min_healthy"`
+	PoolMinHealthy    map[string]int `yaml:"healing_pool_min_healthy"`
+}
+
+// fileChannel is one notification channel in the configuration file.
+type fileChannel struct {
+	Name string `yaml:"name"`
+	Kind string `yaml:"kind"`
+	URL  string `yaml:"url"`
+}
+
+// apply copies the set fields onto c.
+func (f *fileAlerts) apply(c *AlertsConfig) {
+	if f == nil {
+		return
+	}
+	set(&c.Window, f.Window)
+	set(&c.DefaultRepeat, f.Repeat)
+	set(&c.GeneratorURL, f.GeneratorURL)
+	set(&c.MaxHealingPerHour, f.MaxHealingPerHour)
+	set(&c.EscalateAfter, f.EscalateAfter)
+	set(&c.EscalateWindow, f.EscalateWindow)
+	set(&c.MinHealthy, f.MinHealthy)
+	if f.PoolMinHealthy != nil {
+		c.PoolMinHealthy = f.PoolMinHealthy
+	}
+	for _, ch := range f.Channels {
+		c.Channels = append(c.Channels, AlertChannel(ch))
+	}
 }

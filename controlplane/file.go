@@ -24,6 +24,8 @@ type fileConfig struct {
 	FlushInterval     *time.Duration `yaml:"flush_interval"`
 	MaxRecvBytes      *int           `yaml:"max_recv_bytes"`
 	ShutdownTimeout   *time.Duration `yaml:"shutdown_timeout"`
+
+	Alerts *fileAlerts `yaml:"alerts"`
 }
 
 // LoadFile applies the YAML file at path onto c. Unknown keys and wrong types are errors naming
@@ -50,6 +52,7 @@ func LoadFile(path string, c *Config) error {
 	set(&c.FlushInterval, f.FlushInterval)
 	set(&c.MaxRecvBytes, f.MaxRecvBytes)
 	set(&c.ShutdownTimeout, f.ShutdownTimeout)
+	f.Alerts.apply(&c.Alerts)
 	return nil
 }
 

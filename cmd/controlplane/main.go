@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "bound on the graceful stop")
 	fs.DurationVar(&cfg.CommandRetention, "command-retention", cfg.CommandRetention, "how long finished commands are kept")
 	fs.DurationVar(&cfg.RollupRetention, "rollup-retention", cfg.RollupRetention, "how long one-minute DSPy request rollups are kept")
+	controlplane.AlertFlags(fs, &cfg.Alerts)
 	if err := cli.Parse(fs, args, configPath, func(path string) error { return controlplane.LoadFile(path, &cfg) }); err != nil {
 		return err
 	}
