@@ -35,6 +35,11 @@ Commands:
   route status    Show each node's routing eligibility, weight, load and ejection.
   route watch     Print a pool's routing set on every change, until interrupted.
   route policy    Show (get) or change (set) a pool's routing policy.
+  alerts list     List pending, firing and recently resolved alerts.
+  alerts rules    List the alert and self-healing rules; "alerts rule set FILE" changes one.
+  alerts test     Evaluate a rule against the fleet now, without acting.
+  alerts silence  Create, list or delete silences of alert notifications.
+  alerts events   Show alert transitions and healing decisions with their reasons.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
@@ -221,6 +226,18 @@ var usages = map[string]string{
 	"route watch":      routeWatchUsage,
 	"route policy get": routePolicyGetUsage,
 	"route policy set": routePolicySetUsage,
+
+	"alerts":                alertsUsage,
+	"alerts list":           alertsListUsage,
+	"alerts rules":          alertsRulesUsage,
+	"alerts rule set":       alertsRuleSetUsage,
+	"alerts rule delete":    alertsRuleDeleteUsage,
+	"alerts test":           alertsTestUsage,
+	"alerts silence create": alertsSilenceCreateUsage,
+	"alerts silence list":   alertsSilenceListUsage,
+	"alerts silence delete": alertsSilenceDeleteUsage,
+	"alerts events":         alertsEventsUsage,
+	"alerts deliveries":     alertsDeliveriesUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.
