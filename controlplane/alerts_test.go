@@ -267,6 +267,25 @@ func TestAlertDeliveries(t *testing.T) {
 	if err != nil || len(evs.GetEvents()) < 3 {
 		t.Fatalf("events %v, %v", evs, err)
 	}
+
+	resp, err := http.Get("http://" + cp.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	metrics, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`dspyfleet_alerts{severity="warning",state="firing"} 1`,
+		`dspyfleet_alert_notifications_total{channel="broken",result="failed"} 2`,
+		`dspyfleet_alert_notifications_total{channel="hook",result="silenced"} 1`,
+		`dspyfleet_alert_notifications_total{channel="hook",result="delivered"} 2`,
+		`grpc_server_handled_total{grpc_code="OK",grpc_method="SetRule",grpc_service="dspyfleet.v1.AlertService",grpc_type="unary"} 2`,
+		`dspyfleet_reconcile_step_seconds_count{step="alerts"}`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 func checkAM(t *testing.T, am *recorder, resolved bool) {
