@@ -53,17 +53,7 @@ func startHealingFleet(t *testing.T, mutate func(*controlplane.AlertsConfig)) *h
 	mutate(&cfg.Alerts)
 	cp := fleettest.StartControlPlane(t, cfg)
 	h := &healingFleet{cp: cp, fleet: cp.Fleet(t), alerts: fleetv1.NewAlertServiceClient(fleettest.Dial(t, cp.GRPCAddr())), failFile: failFile}
-	// Only the test's rule runs: a default rule (a full disk on the test machine) must not spend
-	// the node's healing budget.
-	rules, err := h.alerts.ListRules(context.Background(), &fleetv1.ListRulesRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, r := range rules.GetRules() {
-		if _, err := h.alerts.DeleteRule(context.Background(), &fleetv1.DeleteRuleRequest{Name: r.GetName()}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	deleteAllRules(t, h.alerts)
 
 	a := startAgentWith(t, cp.GRPCAddr(), "worker", func(c *agent.Config) {
 		c.ActionsConfig = agent.ActionsConfig{Service: &agent.ServiceConfig{
@@ -92,6 +82,21 @@ func startHealingFleet(t *testing.T, mutate func(*controlplane.AlertsConfig)) *h
 	})
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return h
+}
+
+// deleteAllRules leaves only the test's rule to run: a default rule (a full disk on the test
+// machine) must not spend the node's healing budget or act on its files.
+func deleteAllRules(t *testing.T, c fleetv1.AlertServiceClient) {
+	t.Helper()
+	rules, err := c.ListRules(context.Background(), &fleetv1.ListRulesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rules.GetRules() {
+		if _, err := c.DeleteRule(context.Background(), &fleetv1.DeleteRuleRequest{Name: r.GetName()}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // errorSpikeRule restarts the node when more than half of its requests fail.
@@ -249,4 +254,71 @@ func TestEscalationDrainsAndAlerts(t *testing.T) {
 		}
 		return false
 	})
+}
+
+// TestDiskRuleCleanupFreesTheRoot: a disk rule whose threshold the node's fullest file system
+// passes makes the agent clean its configured root: old files go, new ones stay. (The real disk
+// of a test machine cannot be filled safely, so the threshold sits just below its usage.)
+func TestDiskRuleCleanupFreesTheRoot(t *testing.T) {
+	root := t.TempDir()
+	old := time.Now().Add(-48 * time.Hour)
+	for name, size := range map[string]int{"old-1.log": 4096, "old-2.log": 1024, "new.log": 10} {
+		p := filepath.Join(root, name)
+		if err := os.WriteFile(p, make([]byte, size), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(name, "old") {
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	c := cp.Fleet(t)
+	alerts := fleetv1.NewAlertServiceClient(fleettest.Dial(t, cp.GRPCAddr()))
+	deleteAllRules(t, alerts)
+	startAgentWith(t, cp.GRPCAddr(), "worker", func(cfg *agent.Config) {
+		cfg.ActionsConfig = agent.ActionsConfig{Cleanup: []agent.CleanupRule{{Root: root, Patterns: []string{"*.log"}, MaxAge: 24 * time.Hour}}}
+	})
+	waitState(t, c, "worker", ready, 10*time.Second)
+	var fullest float64
+	fleettest.Eventually(t, 10*time.Second, "a report with disks", func() bool {
+		n := fleettest.Node(t, c, "worker")
+		for _, d := range n.GetLastReport().GetHost().GetDisks() {
+			fullest = max(fullest, d.GetUsedPercent())
+		}
+		return n.GetLastReport().GetHost() != nil
+	})
+	ctx := context.Background()
+	_, err := alerts.SetRule(ctx, &fleetv1.SetRuleRequest{Rule: &fleetv1.AlertRule{
+		Name: "DiskAboveThreshold", Scope: fleetv1.RuleScope_RULE_SCOPE_NODE, Severity: fleetv1.AlertSeverity_ALERT_SEVERITY_WARNING,
+		Condition: "node.host.disk_max > params.threshold", Params: map[string]float64{"threshold": fullest - 1},
+		Action: &fleetv1.HealingAction{Kind: fleetv1.CommandKind_COMMAND_KIND_CLEANUP},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec *fleetv1.CommandRecord
+	fleettest.Eventually(t, 30*time.Second, "a cleanup issued by the rule succeeding", func() bool {
+		resp, err := c.ListCommands(ctx, &fleetv1.ListCommandsRequest{NodeId: "worker", Kinds: []fleetv1.CommandKind{fleetv1.CommandKind_COMMAND_KIND_CLEANUP}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range resp.GetCommands() {
+			if r.GetState() == succeeded && r.GetCommand().GetRequestedBy() == "rule:DiskAboveThreshold" {
+				rec = r
+				return true
+			}
+		}
+		return false
+	})
+	if rec.GetFields()["bytes_freed"] != "5120" || rec.GetFields()["files"] != "2" {
+		t.Fatalf("cleanup fields %v", rec.GetFields())
+	}
+	if _, err := os.Stat(filepath.Join(root, "old-1.log")); !os.IsNotExist(err) {
+		t.Fatalf("old file still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "new.log")); err != nil {
+		t.Fatalf("new file removed: %v", err)
+	}
 }
