@@ -15,6 +15,7 @@ import (
 	"cel.dev/cel-go/common/operators"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/ext"
+	"cel.dev/cel-go/interpreter"
 )
 
 // costLimit bounds the work of one evaluation, so a comprehension over a large map cannot stall
@@ -36,6 +37,7 @@ var templateFuncs = template.FuncMap{
 type Compiled struct {
 	Rule        Rule
 	prg         cel.Program
+	params      interpreter.Activation
 	annotations map[string]*template.Template
 }
 
@@ -115,7 +117,11 @@ func Compile(r Rule, o Options) (*Compiled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: condition: %v", ErrInvalid, err)
 	}
-	c := &Compiled{Rule: r, prg: prg, annotations: make(map[string]*template.Template, len(r.Annotations))}
+	params, err := interpreter.NewActivation(map[string]any{"params": paramsOf(r)})
+	if err != nil {
+		return nil, fmt.Errorf("%w: params: %v", ErrInvalid, err)
+	}
+	c := &Compiled{Rule: r, prg: prg, params: params, annotations: make(map[string]*template.Template, len(r.Annotations))}
 	var errs []error
 	for _, k := range slices.Sorted(maps.Keys(r.Annotations)) {
 		t, err := template.New(k).Option("missingkey=error").Funcs(templateFuncs).Parse(r.Annotations[k])

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"cel.dev/cel-go/interpreter"
 	"errors"
 	"fmt"
 	"maps"
@@ -49,8 +50,9 @@ type EvalError struct {
 
 // evaluator carries one evaluation.
 type evaluator struct {
-	in  Input
-	res Result
+	in   Input
+	res  Result
+	acts map[string]interpreter.Activation // by target
 }
 
 // Evaluate runs every enabled rule on every target of its scope and steps the alert states:
@@ -67,7 +69,7 @@ func Evaluate(in Input) Result {
 		for _, t := range e.targets(c.Rule.Scope) {
 			key := AlertKey(c.Rule.Name, t.target)
 			seen[key] = true
-			ok, err := c.eval(t, in.Baselines, in.BaselineOptions)
+			ok, err := c.eval(e.activation(t))
 			if err != nil {
 				e.res.Errors = append(e.res.Errors, EvalError{Rule: c.Rule.Name, Target: t.target, Err: err})
 				if prev, had := in.Alerts[key]; had {
@@ -111,9 +113,23 @@ func (e *evaluator) targets(s Scope) []target {
 	return []target{{target: FleetTarget, fleet: &snap.Fleet}}
 }
 
-// eval runs the condition on t.
-func (c *Compiled) eval(t target, bl Baselines, o BaselineOptions) (bool, error) {
-	vars := map[string]any{"fleet": *t.fleet, "params": paramsOf(c.Rule)}
+// activation returns the variables of target t: built once per evaluation and target, shared by
+// every rule of the scope.
+func (e *evaluator) activation(t target) interpreter.Activation {
+	if act, ok := e.acts[t.target]; ok {
+		return act
+	}
+	act := targetActivation(t, e.in.Baselines, e.in.BaselineOptions)
+	if e.acts == nil {
+		e.acts = make(map[string]interpreter.Activation)
+	}
+	e.acts[t.target] = act
+	return act
+}
+
+// targetActivation binds the scope variables and baselines of t.
+func targetActivation(t target, bl Baselines, o BaselineOptions) interpreter.Activation {
+	vars := map[string]any{"fleet": *t.fleet}
 	var d DSPy
 	var cpu, mem float64
 	switch {
@@ -127,7 +143,13 @@ func (c *Compiled) eval(t target, bl Baselines, o BaselineOptions) (bool, error)
 		d = t.fleet.DSPy
 	}
 	vars[varMean], vars[varZ] = baselineVars(bl, t.target, d, cpu, mem, o)
-	v, _, err := c.prg.Eval(vars)
+	act, _ := interpreter.NewActivation(vars) // a map is always a valid activation
+	return act
+}
+
+// eval runs the condition with the target's variables.
+func (c *Compiled) eval(target interpreter.Activation) (bool, error) {
+	v, _, err := c.prg.Eval(interpreter.NewHierarchicalActivation(target, c.params))
 	if err != nil {
 		return false, err
 	}
@@ -341,7 +363,7 @@ func Test(c *Compiled, snap Snapshot, bl Baselines, o BaselineOptions) []TestRes
 	e := &evaluator{in: Input{Snapshot: snap}}
 	var out []TestResult
 	for _, t := range e.targets(c.Rule.Scope) {
-		ok, err := c.eval(t, bl, o)
+		ok, err := c.eval(targetActivation(t, bl, o))
 		out = append(out, TestResult{Target: t.target, Holds: ok, Err: err})
 	}
 	return out
