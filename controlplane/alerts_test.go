@@ -281,6 +281,7 @@ func TestAlertDeliveries(t *testing.T) {
 		`dspyfleet_alert_notifications_total{channel="hook",result="delivered"} 2`,
 		`grpc_server_handled_total{grpc_code="OK",grpc_method="SetRule",grpc_service="dspyfleet.v1.AlertService",grpc_type="unary"} 2`,
 		`dspyfleet_reconcile_step_seconds_count{step="alerts"}`,
+		`grpc_server_handling_seconds_bucket{grpc_method="ListRules"`,
 	} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("/metrics lacks %s", want)

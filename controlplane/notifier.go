@@ -88,8 +88,8 @@ func (n *notifier) logNotification(note rules.Notification) {
 	n.metrics.notifications.WithLabelValues(rules.LogChannel, "delivered").Inc()
 }
 
-// Run delivers queued notifications until ctx ends; what is still queued then is recorded as
-// failed.
+// Run delivers queued notifications until ctx ends. What is still queued then is recorded by
+// abandon, once nothing enqueues any more.
 func (n *notifier) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for range notifierWorkers {
@@ -106,12 +106,18 @@ func (n *notifier) Run(ctx context.Context) error {
 	}
 	err := g.Wait()
 	n.client.CloseIdleConnections()
+	return err
+}
+
+// abandon records every notification still queued as failed: the control plane stopped before
+// delivering it. Call it after Run and the reconcile loop returned.
+func (n *notifier) abandon() {
 	for {
 		select {
 		case d := <-n.queue:
 			n.record(d, 0, fmt.Errorf("control plane stopped before delivery"))
 		default:
-			return err
+			return
 		}
 	}
 }

@@ -144,7 +144,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		s.log.Error("panic in gRPC handler", "panic", p, "peer", peerAddr(ctx))
 		return status.Error(codes.Internal, "internal error; the control plane logged the details")
 	})
-	grpcMetrics := grpcprom.NewServerMetrics()
+	grpcMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
 	s.promReg.MustRegister(grpcMetrics)
 	gs := grpc.NewServer(
 		grpc.MaxRecvMsgSize(s.cfg.MaxRecvBytes),
@@ -197,6 +197,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("control plane serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
 	err := g.Wait()
+	s.notifier.abandon()
 	if ferr := s.flush(); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
