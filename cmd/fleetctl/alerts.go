@@ -261,7 +261,7 @@ func parseAlertsRule(g *globals, args []string) (command, error) {
 		}
 		rule, err := readRuleFile(path)
 		if err != nil {
-			return nil, err
+			return nil, usageErrorf(alertsRuleSetUsage, "alerts rule set: %v", err)
 		}
 		return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
 			resp, err := c.SetRule(ctx, &fleetv1.SetRuleRequest{Rule: rule})
@@ -307,7 +307,7 @@ func parseAlertsTest(g *globals, args []string) (command, error) {
 	if _, statErr := os.Stat(arg); statErr == nil || arg == "-" {
 		rule, err := readRuleFile(arg)
 		if err != nil {
-			return nil, err
+			return nil, usageErrorf(alertsTestUsage, "alerts test: %v", err)
 		}
 		req = &fleetv1.TestRuleRequest{Rule: rule}
 	}

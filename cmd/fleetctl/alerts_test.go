@@ -121,3 +121,20 @@ func TestAlertsCommandsAgainstControlPlane(t *testing.T) {
 		t.Fatalf("help alerts rule set: %d %q", code, out)
 	}
 }
+
+// FuzzParseRuleFile checks that no rule file makes the parser panic and that what it accepts
+// has a scope and a severity.
+func FuzzParseRuleFile(f *testing.F) {
+	f.Add("name: x\nscope: node\nseverity: info\ncondition: node.up\nfor: 1m\naction: {kind: restart}\n")
+	f.Add(`{"name": "y", "scope": "fleet", "severity": "critical", "params": {"a": 1.5}}`)
+	f.Add("name: [\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		r, err := parseRuleFile("fuzz.yaml", []byte(text))
+		if err != nil {
+			return
+		}
+		if r.GetScope() == fleetv1.RuleScope_RULE_SCOPE_UNSPECIFIED || r.GetSeverity() == fleetv1.AlertSeverity_ALERT_SEVERITY_UNSPECIFIED {
+			t.Fatalf("accepted %q without scope or severity: %v", text, r)
+		}
+	})
+}
