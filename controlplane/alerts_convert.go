@@ -33,7 +33,8 @@ func ruleFromProto(p *fleetv1.AlertRule) rules.Rule {
 		Disabled:    p.GetDisabled(),
 	}
 	if a := p.GetAction(); a != nil {
-		r.Action = &rules.Action{Kind: rules.ActionKind(kindOf(a.GetKind())), Params: maps.Clone(a.GetParams()), MinHealthy: int(a.GetMinHealthy())}
+		r.Action = &rules.Action{Kind: rules.ActionKind(kindOf(a.GetKind())), Params: maps.Clone(a.GetParams()), MinHealthy: int(a.GetMinHealthy()),
+			Retry: a.GetRetryInterval().AsDuration()}
 	}
 	return r
 }
@@ -59,6 +60,9 @@ func ruleToProto(r rules.Rule) *fleetv1.AlertRule {
 	}
 	if a := r.Action; a != nil {
 		p.Action = &fleetv1.HealingAction{Kind: commandKind(a.Kind), Params: maps.Clone(a.Params), MinHealthy: uint32(max(a.MinHealthy, 0))}
+		if a.Retry > 0 {
+			p.Action.RetryInterval = durationpb.New(a.Retry)
+		}
 	}
 	return p
 }

@@ -103,11 +103,10 @@ func deleteAllRules(t *testing.T, c fleetv1.AlertServiceClient) {
 func errorSpikeRule(notify ...string) *fleetv1.AlertRule {
 	return &fleetv1.AlertRule{
 		Name: "ErrorSpike", Scope: fleetv1.RuleScope_RULE_SCOPE_NODE, Severity: fleetv1.AlertSeverity_ALERT_SEVERITY_CRITICAL,
-		Condition:      "node.dspy.requests >= 10 && node.dspy.error_rate > 0.5",
-		RepeatInterval: durationpb.New(200 * time.Millisecond),
-		Notify:         notify,
-		Action:         &fleetv1.HealingAction{Kind: fleetv1.CommandKind_COMMAND_KIND_RESTART},
-		Annotations:    map[string]string{"summary": `node {{.Node.ID}} fails {{printf "%.0f" (mul100 .Node.DSPy.ErrorRate)}} % of requests`},
+		Condition:   "node.dspy.requests >= 10 && node.dspy.error_rate > 0.5",
+		Notify:      notify,
+		Action:      &fleetv1.HealingAction{Kind: fleetv1.CommandKind_COMMAND_KIND_RESTART, RetryInterval: durationpb.New(200 * time.Millisecond)},
+		Annotations: map[string]string{"summary": `node {{.Node.ID}} fails {{printf "%.0f" (mul100 .Node.DSPy.ErrorRate)}} % of requests`},
 	}
 }
 

@@ -62,13 +62,14 @@ and column. Example:
   scope: node                  # node, pool or fleet
   condition: node.dspy.requests > 20 && node.dspy.error_rate > 0.2
   for: 2m
-  repeat: 30m                  # notify again and retry the action this often
+  repeat: 30m                  # notify again this often while firing
   severity: critical           # info, warning or critical
   labels: {team: serving}
   annotations:
     summary: 'node {{.Node.ID}} fails {{printf "%.0f" (mul100 .Node.DSPy.ErrorRate)}} % of requests'
   notify: [log, webhook]
-  action: {kind: restart}      # restart, cleanup, drain, backup or scale (params, min_healthy)
+  action: {kind: restart, retry: 5m}  # restart, cleanup, drain, backup or scale (params,
+                                      # min_healthy); retried every retry while firing
   params: {target_p95_ms: 1500}
 
 Conditions read node.* (id, pool, state, labels, up, report_age_s, host.{cpu, memory, disk[MOUNT],
@@ -348,6 +349,7 @@ type ruleFileAction struct {
 	Kind       string            `yaml:"kind"`
 	Params     map[string]string `yaml:"params"`
 	MinHealthy uint32            `yaml:"min_healthy"`
+	Retry      time.Duration     `yaml:"retry"`
 }
 
 // readRuleFile reads a rule from a YAML or JSON file ("-" for stdin); unknown keys are errors.
@@ -402,6 +404,9 @@ func parseRuleFile(path string, data []byte) (*fleetv1.AlertRule, error) {
 			return nil, fmt.Errorf("rule file %s: action.kind: %w", path, err)
 		}
 		r.Action = &fleetv1.HealingAction{Kind: kind, Params: a.Params, MinHealthy: a.MinHealthy}
+		if a.Retry != 0 {
+			r.Action.RetryInterval = durationpb.New(a.Retry)
+		}
 	}
 	return r, nil
 }

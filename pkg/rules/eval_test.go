@@ -209,6 +209,9 @@ func TestHealingGuards(t *testing.T) {
 		{"escalation never drains below the minimum", restart, fleetOf(95), firing("Restart", t0.Add(-20*time.Minute)),
 			[]Execution{exec(15*time.Minute, OutcomeFailed), exec(10*time.Minute, OutcomeFailed), exec(5*time.Minute, OutcomeFailed)},
 			nil, "not drained: draining would leave pool p with 0 ready nodes, below its minimum of 1", true},
+		{"retry not due", restart, fleetOf(95, 10), map[string]Alert{AlertKey("Restart", "node/n1"): {Rule: "Restart", Target: "node/n1",
+			State: StateFiring, FiredAt: t0.Add(-time.Hour), LastNotified: t0, LastAction: t0.Add(-4 * time.Minute)}},
+			[]Execution{exec(4*time.Minute, OutcomeSucceeded)}, nil, "", false},
 		{"drain guard", drain, fleetOf(95, 10), nil, nil, nil, "drain not run: draining would leave pool p with 1 ready nodes, below its minimum of 2", false},
 		{"drain allowed", drain, fleetOf(95, 10, 10), nil, nil, []ActionKind{ActionDrain}, "drain on node n1", false},
 	}

@@ -13,8 +13,9 @@ type HealingPolicy struct {
 	// excepted, since they protect the pool). 0 means no action runs.
 	MaxPerNodePerHour int
 	// EscalateAfter is how many failed attempts of one rule on one node within EscalateWindow
-	// make the next attempt an escalation: drain the node and raise a critical alert. 0 never
-	// escalates.
+	// make the next attempt an escalation: drain the node and raise a critical alert. An attempt
+	// failed when its command failed or expired, or when it succeeded but the alert it answered
+	// kept firing. 0 never escalates.
 	EscalateAfter  int
 	EscalateWindow time.Duration
 	// MinHealthy is the fewest ready nodes a pool keeps when healing drains one, unless the
@@ -106,7 +107,11 @@ func drainGuard(n Node, pool Pool, minHealthy int) string {
 func (e *evaluator) heal(c *Compiled, a *Alert, n Node) {
 	r := c.Rule
 	now := e.in.Now
-	if a.Escalated || (!a.LastAction.IsZero() && now.Sub(a.LastAction) < e.repeat(r)) {
+	retry := r.Action.Retry
+	if retry == 0 {
+		retry = DefaultActionRetry
+	}
+	if a.Escalated || (!a.LastAction.IsZero() && now.Sub(a.LastAction) < retry) {
 		return
 	}
 	failed := 0

@@ -60,7 +60,13 @@ type Action struct {
 	// MinHealthy is the fewest ready nodes the pool must keep when this rule drains one
 	// (0: the policy's default for the pool).
 	MinHealthy int
+	// Retry is how long after an attempt the action runs again while the alert keeps firing
+	// (0: DefaultActionRetry).
+	Retry time.Duration
 }
+
+// DefaultActionRetry is the retry interval of actions that set none.
+const DefaultActionRetry = 5 * time.Minute
 
 // Rule is one alert or healing rule.
 type Rule struct {
@@ -70,8 +76,7 @@ type Rule struct {
 	Condition string
 	// For is how long the condition must hold before the alert fires.
 	For time.Duration
-	// Repeat is how often a firing alert is notified again and its action retried (0: the
-	// evaluation options' default).
+	// Repeat is how often a firing alert is notified again (0: the evaluation's default).
 	Repeat   time.Duration
 	Severity Severity
 	Labels   map[string]string
@@ -181,6 +186,9 @@ func (r *Rule) validateFields(channels []string) error {
 		}
 		if a.MinHealthy < 0 {
 			bad("action.min_healthy %d must not be negative", a.MinHealthy)
+		}
+		if a.Retry < 0 || a.Retry > MaxFor {
+			bad("action.retry %s must be between 0 and %s", a.Retry, MaxFor)
 		}
 	}
 	return errors.Join(errs...)

@@ -198,7 +198,9 @@ type HealingAction struct {
 	Params map[string]string `protobuf:"bytes,2,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Fewest ready nodes the pool keeps when this rule drains one; 0 uses the control plane's
 	// default (--healing-min-healthy).
-	MinHealthy    uint32 `protobuf:"varint,3,opt,name=min_healthy,json=minHealthy,proto3" json:"min_healthy,omitempty"`
+	MinHealthy uint32 `protobuf:"varint,3,opt,name=min_healthy,json=minHealthy,proto3" json:"min_healthy,omitempty"`
+	// How long after an attempt the action runs again while the alert keeps firing; unset is 5m.
+	RetryInterval *durationpb.Duration `protobuf:"bytes,4,opt,name=retry_interval,json=retryInterval,proto3" json:"retry_interval,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -254,6 +256,13 @@ func (x *HealingAction) GetMinHealthy() uint32 {
 	return 0
 }
 
+func (x *HealingAction) GetRetryInterval() *durationpb.Duration {
+	if x != nil {
+		return x.RetryInterval
+	}
+	return nil
+}
+
 // AlertRule is one alert or self-healing rule.
 type AlertRule struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -265,8 +274,8 @@ type AlertRule struct {
 	Condition string `protobuf:"bytes,3,opt,name=condition,proto3" json:"condition,omitempty"`
 	// How long the condition must hold before the alert fires.
 	For *durationpb.Duration `protobuf:"bytes,4,opt,name=for,proto3" json:"for,omitempty"`
-	// How often a firing alert is notified again and its action retried; unset uses the control
-	// plane's default.
+	// How often a firing alert is notified again; unset uses the control plane's default
+	// (--alerts-repeat).
 	RepeatInterval *durationpb.Duration `protobuf:"bytes,5,opt,name=repeat_interval,json=repeatInterval,proto3" json:"repeat_interval,omitempty"`
 	Severity       AlertSeverity        `protobuf:"varint,6,opt,name=severity,proto3,enum=dspyfleet.v1.AlertSeverity" json:"severity,omitempty"`
 	// Extra labels of the alert; alertname, severity, node and pool are added.
@@ -1985,12 +1994,13 @@ var File_dspyfleet_v1_alert_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_alert_proto_rawDesc = "" +
 	"\n" +
-	"\x18dspyfleet/v1/alert.proto\x12\fdspyfleet.v1\x1a\x18dspyfleet/v1/agent.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x01\n" +
+	"\x18dspyfleet/v1/alert.proto\x12\fdspyfleet.v1\x1a\x18dspyfleet/v1/agent.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x02\n" +
 	"\rHealingAction\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.dspyfleet.v1.CommandKindR\x04kind\x12?\n" +
 	"\x06params\x18\x02 \x03(\v2'.dspyfleet.v1.HealingAction.ParamsEntryR\x06params\x12\x1f\n" +
 	"\vmin_healthy\x18\x03 \x01(\rR\n" +
-	"minHealthy\x1a9\n" +
+	"minHealthy\x12@\n" +
+	"\x0eretry_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\rretryInterval\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfb\x05\n" +
@@ -2222,67 +2232,68 @@ var file_dspyfleet_v1_alert_proto_goTypes = []any{
 var file_dspyfleet_v1_alert_proto_depIdxs = []int32{
 	38, // 0: dspyfleet.v1.HealingAction.kind:type_name -> dspyfleet.v1.CommandKind
 	32, // 1: dspyfleet.v1.HealingAction.params:type_name -> dspyfleet.v1.HealingAction.ParamsEntry
-	0,  // 2: dspyfleet.v1.AlertRule.scope:type_name -> dspyfleet.v1.RuleScope
-	39, // 3: dspyfleet.v1.AlertRule.for:type_name -> google.protobuf.Duration
-	39, // 4: dspyfleet.v1.AlertRule.repeat_interval:type_name -> google.protobuf.Duration
-	1,  // 5: dspyfleet.v1.AlertRule.severity:type_name -> dspyfleet.v1.AlertSeverity
-	33, // 6: dspyfleet.v1.AlertRule.labels:type_name -> dspyfleet.v1.AlertRule.LabelsEntry
-	34, // 7: dspyfleet.v1.AlertRule.annotations:type_name -> dspyfleet.v1.AlertRule.AnnotationsEntry
-	3,  // 8: dspyfleet.v1.AlertRule.action:type_name -> dspyfleet.v1.HealingAction
-	35, // 9: dspyfleet.v1.AlertRule.params:type_name -> dspyfleet.v1.AlertRule.ParamsEntry
-	2,  // 10: dspyfleet.v1.Alert.state:type_name -> dspyfleet.v1.AlertState
-	1,  // 11: dspyfleet.v1.Alert.severity:type_name -> dspyfleet.v1.AlertSeverity
-	36, // 12: dspyfleet.v1.Alert.labels:type_name -> dspyfleet.v1.Alert.LabelsEntry
-	37, // 13: dspyfleet.v1.Alert.annotations:type_name -> dspyfleet.v1.Alert.AnnotationsEntry
-	40, // 14: dspyfleet.v1.Alert.active_since:type_name -> google.protobuf.Timestamp
-	40, // 15: dspyfleet.v1.Alert.fired_at:type_name -> google.protobuf.Timestamp
-	40, // 16: dspyfleet.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
-	40, // 17: dspyfleet.v1.Alert.last_notified:type_name -> google.protobuf.Timestamp
-	40, // 18: dspyfleet.v1.Alert.last_action:type_name -> google.protobuf.Timestamp
-	6,  // 19: dspyfleet.v1.Silence.matchers:type_name -> dspyfleet.v1.SilenceMatcher
-	40, // 20: dspyfleet.v1.Silence.start:type_name -> google.protobuf.Timestamp
-	40, // 21: dspyfleet.v1.Silence.end:type_name -> google.protobuf.Timestamp
-	40, // 22: dspyfleet.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
-	40, // 23: dspyfleet.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	38, // 24: dspyfleet.v1.HealingExecution.kind:type_name -> dspyfleet.v1.CommandKind
-	40, // 25: dspyfleet.v1.HealingExecution.time:type_name -> google.protobuf.Timestamp
-	4,  // 26: dspyfleet.v1.ListRulesResponse.rules:type_name -> dspyfleet.v1.AlertRule
-	4,  // 27: dspyfleet.v1.SetRuleRequest.rule:type_name -> dspyfleet.v1.AlertRule
-	4,  // 28: dspyfleet.v1.SetRuleResponse.rule:type_name -> dspyfleet.v1.AlertRule
-	4,  // 29: dspyfleet.v1.TestRuleRequest.rule:type_name -> dspyfleet.v1.AlertRule
-	18, // 30: dspyfleet.v1.TestRuleResponse.results:type_name -> dspyfleet.v1.RuleTestResult
-	2,  // 31: dspyfleet.v1.ListAlertsRequest.states:type_name -> dspyfleet.v1.AlertState
-	5,  // 32: dspyfleet.v1.ListAlertsResponse.alerts:type_name -> dspyfleet.v1.Alert
-	7,  // 33: dspyfleet.v1.CreateSilenceRequest.silence:type_name -> dspyfleet.v1.Silence
-	7,  // 34: dspyfleet.v1.CreateSilenceResponse.silence:type_name -> dspyfleet.v1.Silence
-	7,  // 35: dspyfleet.v1.ListSilencesResponse.silences:type_name -> dspyfleet.v1.Silence
-	8,  // 36: dspyfleet.v1.AlertServiceListEventsResponse.events:type_name -> dspyfleet.v1.AlertEvent
-	9,  // 37: dspyfleet.v1.ListDeliveriesResponse.deliveries:type_name -> dspyfleet.v1.Delivery
-	11, // 38: dspyfleet.v1.AlertService.ListRules:input_type -> dspyfleet.v1.ListRulesRequest
-	13, // 39: dspyfleet.v1.AlertService.SetRule:input_type -> dspyfleet.v1.SetRuleRequest
-	15, // 40: dspyfleet.v1.AlertService.DeleteRule:input_type -> dspyfleet.v1.DeleteRuleRequest
-	17, // 41: dspyfleet.v1.AlertService.TestRule:input_type -> dspyfleet.v1.TestRuleRequest
-	20, // 42: dspyfleet.v1.AlertService.ListAlerts:input_type -> dspyfleet.v1.ListAlertsRequest
-	22, // 43: dspyfleet.v1.AlertService.CreateSilence:input_type -> dspyfleet.v1.CreateSilenceRequest
-	24, // 44: dspyfleet.v1.AlertService.ListSilences:input_type -> dspyfleet.v1.ListSilencesRequest
-	26, // 45: dspyfleet.v1.AlertService.DeleteSilence:input_type -> dspyfleet.v1.DeleteSilenceRequest
-	28, // 46: dspyfleet.v1.AlertService.ListEvents:input_type -> dspyfleet.v1.AlertServiceListEventsRequest
-	30, // 47: dspyfleet.v1.AlertService.ListDeliveries:input_type -> dspyfleet.v1.ListDeliveriesRequest
-	12, // 48: dspyfleet.v1.AlertService.ListRules:output_type -> dspyfleet.v1.ListRulesResponse
-	14, // 49: dspyfleet.v1.AlertService.SetRule:output_type -> dspyfleet.v1.SetRuleResponse
-	16, // 50: dspyfleet.v1.AlertService.DeleteRule:output_type -> dspyfleet.v1.DeleteRuleResponse
-	19, // 51: dspyfleet.v1.AlertService.TestRule:output_type -> dspyfleet.v1.TestRuleResponse
-	21, // 52: dspyfleet.v1.AlertService.ListAlerts:output_type -> dspyfleet.v1.ListAlertsResponse
-	23, // 53: dspyfleet.v1.AlertService.CreateSilence:output_type -> dspyfleet.v1.CreateSilenceResponse
-	25, // 54: dspyfleet.v1.AlertService.ListSilences:output_type -> dspyfleet.v1.ListSilencesResponse
-	27, // 55: dspyfleet.v1.AlertService.DeleteSilence:output_type -> dspyfleet.v1.DeleteSilenceResponse
-	29, // 56: dspyfleet.v1.AlertService.ListEvents:output_type -> dspyfleet.v1.AlertServiceListEventsResponse
-	31, // 57: dspyfleet.v1.AlertService.ListDeliveries:output_type -> dspyfleet.v1.ListDeliveriesResponse
-	48, // [48:58] is the sub-list for method output_type
-	38, // [38:48] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	39, // 2: dspyfleet.v1.HealingAction.retry_interval:type_name -> google.protobuf.Duration
+	0,  // 3: dspyfleet.v1.AlertRule.scope:type_name -> dspyfleet.v1.RuleScope
+	39, // 4: dspyfleet.v1.AlertRule.for:type_name -> google.protobuf.Duration
+	39, // 5: dspyfleet.v1.AlertRule.repeat_interval:type_name -> google.protobuf.Duration
+	1,  // 6: dspyfleet.v1.AlertRule.severity:type_name -> dspyfleet.v1.AlertSeverity
+	33, // 7: dspyfleet.v1.AlertRule.labels:type_name -> dspyfleet.v1.AlertRule.LabelsEntry
+	34, // 8: dspyfleet.v1.AlertRule.annotations:type_name -> dspyfleet.v1.AlertRule.AnnotationsEntry
+	3,  // 9: dspyfleet.v1.AlertRule.action:type_name -> dspyfleet.v1.HealingAction
+	35, // 10: dspyfleet.v1.AlertRule.params:type_name -> dspyfleet.v1.AlertRule.ParamsEntry
+	2,  // 11: dspyfleet.v1.Alert.state:type_name -> dspyfleet.v1.AlertState
+	1,  // 12: dspyfleet.v1.Alert.severity:type_name -> dspyfleet.v1.AlertSeverity
+	36, // 13: dspyfleet.v1.Alert.labels:type_name -> dspyfleet.v1.Alert.LabelsEntry
+	37, // 14: dspyfleet.v1.Alert.annotations:type_name -> dspyfleet.v1.Alert.AnnotationsEntry
+	40, // 15: dspyfleet.v1.Alert.active_since:type_name -> google.protobuf.Timestamp
+	40, // 16: dspyfleet.v1.Alert.fired_at:type_name -> google.protobuf.Timestamp
+	40, // 17: dspyfleet.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
+	40, // 18: dspyfleet.v1.Alert.last_notified:type_name -> google.protobuf.Timestamp
+	40, // 19: dspyfleet.v1.Alert.last_action:type_name -> google.protobuf.Timestamp
+	6,  // 20: dspyfleet.v1.Silence.matchers:type_name -> dspyfleet.v1.SilenceMatcher
+	40, // 21: dspyfleet.v1.Silence.start:type_name -> google.protobuf.Timestamp
+	40, // 22: dspyfleet.v1.Silence.end:type_name -> google.protobuf.Timestamp
+	40, // 23: dspyfleet.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
+	40, // 24: dspyfleet.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	38, // 25: dspyfleet.v1.HealingExecution.kind:type_name -> dspyfleet.v1.CommandKind
+	40, // 26: dspyfleet.v1.HealingExecution.time:type_name -> google.protobuf.Timestamp
+	4,  // 27: dspyfleet.v1.ListRulesResponse.rules:type_name -> dspyfleet.v1.AlertRule
+	4,  // 28: dspyfleet.v1.SetRuleRequest.rule:type_name -> dspyfleet.v1.AlertRule
+	4,  // 29: dspyfleet.v1.SetRuleResponse.rule:type_name -> dspyfleet.v1.AlertRule
+	4,  // 30: dspyfleet.v1.TestRuleRequest.rule:type_name -> dspyfleet.v1.AlertRule
+	18, // 31: dspyfleet.v1.TestRuleResponse.results:type_name -> dspyfleet.v1.RuleTestResult
+	2,  // 32: dspyfleet.v1.ListAlertsRequest.states:type_name -> dspyfleet.v1.AlertState
+	5,  // 33: dspyfleet.v1.ListAlertsResponse.alerts:type_name -> dspyfleet.v1.Alert
+	7,  // 34: dspyfleet.v1.CreateSilenceRequest.silence:type_name -> dspyfleet.v1.Silence
+	7,  // 35: dspyfleet.v1.CreateSilenceResponse.silence:type_name -> dspyfleet.v1.Silence
+	7,  // 36: dspyfleet.v1.ListSilencesResponse.silences:type_name -> dspyfleet.v1.Silence
+	8,  // 37: dspyfleet.v1.AlertServiceListEventsResponse.events:type_name -> dspyfleet.v1.AlertEvent
+	9,  // 38: dspyfleet.v1.ListDeliveriesResponse.deliveries:type_name -> dspyfleet.v1.Delivery
+	11, // 39: dspyfleet.v1.AlertService.ListRules:input_type -> dspyfleet.v1.ListRulesRequest
+	13, // 40: dspyfleet.v1.AlertService.SetRule:input_type -> dspyfleet.v1.SetRuleRequest
+	15, // 41: dspyfleet.v1.AlertService.DeleteRule:input_type -> dspyfleet.v1.DeleteRuleRequest
+	17, // 42: dspyfleet.v1.AlertService.TestRule:input_type -> dspyfleet.v1.TestRuleRequest
+	20, // 43: dspyfleet.v1.AlertService.ListAlerts:input_type -> dspyfleet.v1.ListAlertsRequest
+	22, // 44: dspyfleet.v1.AlertService.CreateSilence:input_type -> dspyfleet.v1.CreateSilenceRequest
+	24, // 45: dspyfleet.v1.AlertService.ListSilences:input_type -> dspyfleet.v1.ListSilencesRequest
+	26, // 46: dspyfleet.v1.AlertService.DeleteSilence:input_type -> dspyfleet.v1.DeleteSilenceRequest
+	28, // 47: dspyfleet.v1.AlertService.ListEvents:input_type -> dspyfleet.v1.AlertServiceListEventsRequest
+	30, // 48: dspyfleet.v1.AlertService.ListDeliveries:input_type -> dspyfleet.v1.ListDeliveriesRequest
+	12, // 49: dspyfleet.v1.AlertService.ListRules:output_type -> dspyfleet.v1.ListRulesResponse
+	14, // 50: dspyfleet.v1.AlertService.SetRule:output_type -> dspyfleet.v1.SetRuleResponse
+	16, // 51: dspyfleet.v1.AlertService.DeleteRule:output_type -> dspyfleet.v1.DeleteRuleResponse
+	19, // 52: dspyfleet.v1.AlertService.TestRule:output_type -> dspyfleet.v1.TestRuleResponse
+	21, // 53: dspyfleet.v1.AlertService.ListAlerts:output_type -> dspyfleet.v1.ListAlertsResponse
+	23, // 54: dspyfleet.v1.AlertService.CreateSilence:output_type -> dspyfleet.v1.CreateSilenceResponse
+	25, // 55: dspyfleet.v1.AlertService.ListSilences:output_type -> dspyfleet.v1.ListSilencesResponse
+	27, // 56: dspyfleet.v1.AlertService.DeleteSilence:output_type -> dspyfleet.v1.DeleteSilenceResponse
+	29, // 57: dspyfleet.v1.AlertService.ListEvents:output_type -> dspyfleet.v1.AlertServiceListEventsResponse
+	31, // 58: dspyfleet.v1.AlertService.ListDeliveries:output_type -> dspyfleet.v1.ListDeliveriesResponse
+	49, // [49:59] is the sub-list for method output_type
+	39, // [39:49] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_alert_proto_init() }
