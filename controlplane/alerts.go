@@ -43,6 +43,8 @@ type alerter struct {
 	silences   map[string]*fleetv1.Silence
 	executions map[string]*fleetv1.HealingExecution // by command id
 	baselines  rules.Baselines
+	// unsaved is set when writing the alert states failed: the next write stores them all.
+	unsaved bool
 }
 
 // newAlerter loads the alerter's state, storing the default rules on a new data file.
@@ -129,7 +131,7 @@ func (a *alerter) reconcile(_ context.Context, now time.Time) error {
 		a.log.Debug("alert rule could not be evaluated", "rule", e.Rule, "target", e.Target, "err", e.Err)
 	}
 
-	w := alertsWrite{alerts: make(map[string]*fleetv1.Alert), executions: changedExecs, maxEvents: a.cfg.MaxEvents}
+	w := alertsWrite{alerts: make(map[string]*fleetv1.Alert), replaceAll: a.unsaved, executions: changedExecs, maxEvents: a.cfg.MaxEvents}
 	events := make([]*fleetv1.AlertEvent, 0, len(res.Events))
 	for _, ev := range res.Events {
 		events = append(events, &fleetv1.AlertEvent{Time: timestamppb.New(ev.Time), Kind: string(ev.Kind), Rule: ev.Rule, Target: ev.Target, Message: ev.Message})
@@ -160,7 +162,7 @@ func (a *alerter) reconcile(_ context.Context, now time.Time) error {
 	}
 	w.events = events
 	for k, x := range res.Alerts {
-		if prev, ok := a.alerts[k]; !ok || !alertEqual(prev, x) {
+		if prev, ok := a.alerts[k]; a.unsaved || !ok || !alertEqual(prev, x) {
 			w.alerts[k] = alertToProto(x)
 		}
 	}
@@ -174,11 +176,13 @@ func (a *alerter) reconcile(_ context.Context, now time.Time) error {
 	for _, n := range res.Notifications {
 		a.notifier.enqueue(n)
 	}
-	if len(w.alerts) > 0 || len(w.executions) > 0 || len(w.events) > 0 {
+	if w.replaceAll || len(w.alerts) > 0 || len(w.executions) > 0 || len(w.events) > 0 {
 		n, err := a.store.writeAlerts(w)
 		if err != nil {
+			a.unsaved = true
 			errs = append(errs, fmt.Errorf("write alert states: %w", err))
 		} else {
+			a.unsaved = false
 			a.metrics.events.Set(float64(n))
 		}
 	}

@@ -103,6 +103,7 @@ func (s *store) putProto(bucket []byte, key string, v proto.Message) error {
 // alertsWrite is one evaluation's changes, written in one transaction.
 type alertsWrite struct {
 	alerts     map[string]*fleetv1.Alert // nil value: delete
+	replaceAll bool                      // alerts holds every state: drop the others
 	executions map[string]*fleetv1.HealingExecution
 	events     []*fleetv1.AlertEvent
 	maxEvents  int
@@ -113,6 +114,16 @@ func (s *store) writeAlerts(w alertsWrite) (int, error) {
 	var n int
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		states := tx.Bucket(bucketAlertStates)
+		if w.replaceAll {
+			c := states.Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				if _, keep := w.alerts[string(k)]; !keep {
+					if err := c.Delete(); err != nil {
+						return err
+					}
+				}
+			}
+		}
 		for k, a := range w.alerts {
 			if a == nil {
 				if err := states.Delete([]byte(k)); err != nil {
