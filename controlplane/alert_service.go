@@ -92,10 +92,10 @@ func (s *alertService) TestRule(_ context.Context, req *fleetv1.TestRuleRequest)
 		return nil, toStatus(err)
 	}
 	s.a.mu.Lock()
-	bl := s.a.baselines
+	results := rules.Test(c, snap, s.a.baselines, now, rules.DefaultBaselineOptions())
 	s.a.mu.Unlock()
 	out := &fleetv1.TestRuleResponse{}
-	for _, r := range rules.Test(c, snap, bl, rules.DefaultBaselineOptions()) {
+	for _, r := range results {
 		tr := &fleetv1.RuleTestResult{Target: r.Target, Holds: r.Holds}
 		if r.Err != nil {
 			tr.Error = r.Err.Error()

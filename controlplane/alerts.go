@@ -19,6 +19,10 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
+// baselineSaveInterval is how often the baselines are written to the store; a restart loses at
+// most this much of their history.
+const baselineSaveInterval = 5 * time.Minute
+
 // executionRetention is how long healing executions are kept: long enough for the hourly rate
 // guard and the escalation window.
 const executionRetention = 2 * time.Hour
@@ -45,6 +49,8 @@ type alerter struct {
 	baselines  rules.Baselines
 	// unsaved is set when writing the alert states failed: the next write stores them all.
 	unsaved bool
+	// baselinesSaved is when the baselines were last written.
+	baselinesSaved time.Time
 }
 
 // newAlerter loads the alerter's state, storing the default rules on a new data file.
@@ -86,6 +92,9 @@ func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store, reg *registry, st
 	for _, x := range state.executions {
 		a.executions[x.GetCommandId()] = x
 	}
+	if a.baselines, err = st.loadBaselines(); err != nil {
+		return nil, err
+	}
 	m.events.Set(float64(state.events))
 	return a, nil
 }
@@ -126,6 +135,14 @@ func (a *alerter) reconcile(_ context.Context, now time.Time) error {
 	}
 	res := rules.Evaluate(in)
 	a.baselines = rules.UpdateBaselines(a.baselines, snap, now, in.BaselineOptions)
+	var errs []error
+	if now.Sub(a.baselinesSaved) >= baselineSaveInterval {
+		if err := a.store.saveBaselines(a.baselines); err != nil {
+			errs = append(errs, fmt.Errorf("write baselines: %w", err))
+		} else {
+			a.baselinesSaved = now
+		}
+	}
 	for _, e := range res.Errors {
 		a.metrics.evalErrors.Inc()
 		a.log.Debug("alert rule could not be evaluated", "rule", e.Rule, "target", e.Target, "err", e.Err)
@@ -136,7 +153,6 @@ func (a *alerter) reconcile(_ context.Context, now time.Time) error {
 	for _, ev := range res.Events {
 		events = append(events, &fleetv1.AlertEvent{Time: timestamppb.New(ev.Time), Kind: string(ev.Kind), Rule: ev.Rule, Target: ev.Target, Message: ev.Message})
 	}
-	var errs []error
 	for _, d := range res.Decisions {
 		ev := &fleetv1.AlertEvent{Time: timestamppb.New(now), Kind: string(rules.EventHealing), Rule: d.Rule, Target: rules.NodeTarget(d.Node)}
 		rec, err := a.issue(d)

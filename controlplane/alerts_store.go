@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"encoding/json"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -217,4 +218,47 @@ func defaultRuleProtos() []*fleetv1.AlertRule {
 		out = append(out, ruleToProto(r))
 	}
 	return out
+}
+
+// loadBaselines reads the stored baselines.
+func (s *store) loadBaselines() (rules.Baselines, error) {
+	bl := rules.Baselines{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketBaselines).ForEach(func(k, v []byte) error {
+			m := map[string]rules.Baseline{}
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("%w: baselines of %q: %v", ErrCorruptStore, k, err)
+			}
+			bl[string(k)] = m
+			return nil
+		})
+	})
+	return bl, err
+}
+
+// saveBaselines replaces the stored baselines with bl in one transaction.
+func (s *store) saveBaselines(bl rules.Baselines) error {
+	enc := make(map[string][]byte, len(bl))
+	for target, m := range bl {
+		b, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		enc[target] = b
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketBaselines); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucket(bucketBaselines)
+		if err != nil {
+			return err
+		}
+		for target, v := range enc {
+			if err := b.Put([]byte(target), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

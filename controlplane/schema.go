@@ -24,6 +24,8 @@ package controlplane
 //	  <8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.Delivery (protobuf)
 //	healing_executions       healing commands the rules issued, kept two hours
 //	  <command id>     -> fleetv1.HealingExecution (protobuf)
+//	baselines                EWMA baselines of rule metrics, rewritten every few minutes
+//	  <target>         -> JSON object: metric (or metric@HH for an hour of the day) -> {Mean, Variance, Samples, Updated}
 //
 // A file whose schema_version is newer than schemaVersion was written by a newer control plane and
 // is refused rather than guessed at. Later schema changes add ordered migration steps that back up
@@ -42,6 +44,7 @@ var (
 	bucketAlertEvents       = []byte("alert_events")
 	bucketDeliveries        = []byte("deliveries")
 	bucketHealingExecutions = []byte("healing_executions")
+	bucketBaselines         = []byte("baselines")
 	keyAlertRulesSeeded     = []byte("alert_rules_seeded")
 
 	keySchemaVersion = []byte("schema_version")
@@ -54,4 +57,5 @@ const schemaVersion uint64 = 1
 var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups,
 	bucketRoutingPolicies,
 	bucketAlertRules, bucketAlertStates, bucketSilences, bucketAlertEvents, bucketDeliveries, bucketHealingExecutions,
+	bucketBaselines,
 }

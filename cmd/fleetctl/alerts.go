@@ -75,8 +75,9 @@ and column. Example:
 Conditions read node.* (id, pool, state, labels, up, report_age_s, host.{cpu, memory, disk[MOUNT],
 disk_max, load1}, dspy.{requests, errors, error_rate, rps, p50_ms, p95_ms, p99_ms, ttft_ms,
 input_tokens, output_tokens, cache_hit_ratio, in_flight, queue_length}), pool.* (name, nodes,
-healthy, down, cpu, memory, dspy), fleet.* (nodes, healthy, down, dspy), params.NAME, and
-baseline("METRIC") / zscore("METRIC") for the target's EWMA baseline.
+healthy, down, cpu, memory, dspy), fleet.* (nodes, healthy, down, dspy), params.NAME,
+baseline("METRIC") / zscore("METRIC") for the target's EWMA baseline, and baseline_tod /
+zscore_tod for its baseline at this hour of the day (error_rate, p95_ms, p99_ms, rps).
 
 ` + globalFlagsText
 

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"math"
 	"slices"
 	"time"
@@ -20,14 +21,21 @@ type BaselineOptions struct {
 	Alpha float64
 	// MinSamples is how many samples a baseline needs before zscore is non-zero.
 	MinSamples int64
+	// HourAlpha weighs a sample in its hour-of-day baseline, which sees the samples of that
+	// hour on every day; MinHourSamples is how many it needs before zscore_tod is non-zero.
+	HourAlpha      float64
+	MinHourSamples int64
 }
 
-// DefaultBaselineOptions are sensible for a 5 s evaluation interval.
+// DefaultBaselineOptions are sensible for a 5 s evaluation interval: the overall baseline
+// follows the last minutes, an hour-of-day baseline the last few hundred samples of its hour
+// (about an hour of history) and speaks once it saw half an hour.
 func DefaultBaselineOptions() BaselineOptions {
-	return BaselineOptions{Alpha: 0.05, MinSamples: 12}
+	return BaselineOptions{Alpha: 0.05, MinSamples: 12, HourAlpha: 0.003, MinHourSamples: 360}
 }
 
-// Baselines are the baselines of every target ("node/<id>", "pool/<name>", "fleet") by metric.
+// Baselines are the baselines of every target ("node/<id>", "pool/<name>", "fleet") by metric;
+// a metric's hour-of-day baselines sit beside it under "metric@HH" (UTC hour).
 type Baselines map[string]map[string]Baseline
 
 // metricFuncs reads each baseline metric from a DSPy and host pair; ok is false when the figure
@@ -88,46 +96,87 @@ func (b Baseline) Z(x float64, minSamples int64) float64 {
 	return (x - b.Mean) / sd
 }
 
-// UpdateBaselines returns the baselines with the snapshot's samples folded in; targets absent
-// from the snapshot are dropped. prev is not modified.
-func UpdateBaselines(prev Baselines, snap Snapshot, now time.Time, o BaselineOptions) Baselines {
-	next := make(Baselines, len(snap.Nodes)+len(snap.Pools)+1)
-	fold := func(target string, d DSPy, cpu, mem float64) {
-		old := prev[target]
-		m := make(map[string]Baseline, len(metricFuncs))
-		for name, f := range metricFuncs {
-			b := old[name]
-			if x, ok := f(d, cpu, mem); ok && !math.IsNaN(x) && !math.IsInf(x, 0) {
-				b = b.Update(x, now, o.Alpha)
-			}
-			m[name] = b
+// UpdateBaselines folds the snapshot's samples into bl, in place, and returns it (a new map when
+// bl is nil): each metric's overall baseline and its baseline for the current hour of the day
+// (UTC). Targets absent from the snapshot are dropped; a node that is not up keeps its
+// baselines unchanged. Callers that read bl concurrently must hold their lock.
+func UpdateBaselines(bl Baselines, snap Snapshot, now time.Time, o BaselineOptions) Baselines {
+	if bl == nil {
+		bl = make(Baselines, len(snap.Nodes)+len(snap.Pools)+1)
+	}
+	hour := now.UTC().Hour()
+	present := make(map[string]bool, len(snap.Nodes)+len(snap.Pools)+1)
+	fold := func(target string, d DSPy, cpu, mem float64, sample bool) {
+		present[target] = true
+		m := bl[target]
+		if m == nil {
+			m = make(map[string]Baseline, len(metricFuncs)+len(hourMetrics))
+			bl[target] = m
 		}
-		next[target] = m
+		if !sample {
+			return
+		}
+		for name, f := range metricFuncs {
+			x, ok := f(d, cpu, mem)
+			if !ok || math.IsNaN(x) || math.IsInf(x, 0) {
+				continue
+			}
+			m[name] = m[name].Update(x, now, o.Alpha)
+			if slices.Contains(hourMetrics, name) {
+				k := hourKey(name, hour)
+				m[k] = m[k].Update(x, now, o.HourAlpha)
+			}
+		}
 	}
 	for _, n := range snap.Nodes {
-		if n.Up {
-			fold(NodeTarget(n.ID), n.DSPy, n.Host.CPU, n.Host.Memory)
-		}
+		fold(NodeTarget(n.ID), n.DSPy, n.Host.CPU, n.Host.Memory, n.Up)
 	}
 	for _, p := range snap.Pools {
-		fold(PoolTarget(p.Name), p.DSPy, p.CPU, p.Memory)
+		fold(PoolTarget(p.Name), p.DSPy, p.CPU, p.Memory, true)
 	}
-	fold(FleetTarget, snap.Fleet.DSPy, 0, 0)
-	return next
-}
-
-// baselineVars returns the means and z-scores of target's metrics for conditions.
-func baselineVars(bl Baselines, target string, d DSPy, cpu, mem float64, o BaselineOptions) (mean, z map[string]float64) {
-	mean = make(map[string]float64, len(metricFuncs))
-	z = make(map[string]float64, len(metricFuncs))
-	for name, f := range metricFuncs {
-		b := bl[target][name]
-		mean[name] = b.Mean
-		if x, ok := f(d, cpu, mem); ok {
-			z[name] = b.Z(x, o.MinSamples)
-		} else {
-			z[name] = 0
+	fold(FleetTarget, snap.Fleet.DSPy, 0, 0, true)
+	for t := range bl {
+		if !present[t] {
+			delete(bl, t)
 		}
 	}
-	return mean, z
+	return bl
+}
+
+// hourMetrics have a time-of-day baseline besides their overall one.
+var hourMetrics = []string{"error_rate", "p95_ms", "p99_ms", "rps"}
+
+// HourMetrics lists the metrics baseline_tod() and zscore_tod() accept.
+func HourMetrics() []string { return slices.Clone(hourMetrics) }
+
+// hourKey names the baseline of metric in one hour of the day (UTC).
+func hourKey(metric string, hour int) string {
+	return fmt.Sprintf("%s@%02d", metric, hour)
+}
+
+// baselineVars returns the means and z-scores of target's metrics for conditions, overall and
+// for the current hour of the day.
+func baselineVars(bl Baselines, target string, d DSPy, cpu, mem float64, now time.Time, o BaselineOptions) (mean, z, hourMean, hourZ map[string]float64) {
+	mean = make(map[string]float64, len(metricFuncs))
+	z = make(map[string]float64, len(metricFuncs))
+	hourMean = make(map[string]float64, len(hourMetrics))
+	hourZ = make(map[string]float64, len(hourMetrics))
+	hour := now.UTC().Hour()
+	m := bl[target]
+	for name, f := range metricFuncs {
+		x, ok := f(d, cpu, mem)
+		b := m[name]
+		mean[name], z[name] = b.Mean, 0
+		if ok {
+			z[name] = b.Z(x, o.MinSamples)
+		}
+		if slices.Contains(hourMetrics, name) {
+			hb := m[hourKey(name, hour)]
+			hourMean[name], hourZ[name] = hb.Mean, 0
+			if ok {
+				hourZ[name] = hb.Z(x, o.MinHourSamples)
+			}
+		}
+	}
+	return mean, z, hourMean, hourZ
 }

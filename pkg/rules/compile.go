@@ -24,8 +24,10 @@ const costLimit = 100_000
 
 // Hidden variables the baseline macros expand to.
 const (
-	varMean = "_baseline_mean"
-	varZ    = "_baseline_z"
+	varMean     = "_baseline_mean"
+	varZ        = "_baseline_z"
+	varHourMean = "_baseline_tod_mean"
+	varHourZ    = "_baseline_tod_z"
 )
 
 // templateFuncs are the helpers annotation templates may call besides text/template's own.
@@ -70,7 +72,10 @@ func newEnv(s Scope) (*cel.Env, error) {
 		cel.Variable("params", cel.MapType(cel.StringType, cel.DoubleType)),
 		cel.Variable(varMean, cel.MapType(cel.StringType, cel.DoubleType)),
 		cel.Variable(varZ, cel.MapType(cel.StringType, cel.DoubleType)),
-		cel.Macros(baselineMacro("baseline", varMean), baselineMacro("zscore", varZ)),
+		cel.Variable(varHourMean, cel.MapType(cel.StringType, cel.DoubleType)),
+		cel.Variable(varHourZ, cel.MapType(cel.StringType, cel.DoubleType)),
+		cel.Macros(baselineMacro("baseline", varMean, BaselineMetrics()), baselineMacro("zscore", varZ, BaselineMetrics()),
+			baselineMacro("baseline_tod", varHourMean, HourMetrics()), baselineMacro("zscore_tod", varHourZ, HourMetrics())),
 	}
 	if s == ScopeNode || s == ScopePool {
 		opts = append(opts, cel.Variable("pool", cel.ObjectType("rules.Pool")))
@@ -82,16 +87,16 @@ func newEnv(s Scope) (*cel.Env, error) {
 }
 
 // baselineMacro expands fn("metric") to a lookup of the metric in the hidden map v, checking at
-// compile time that metric names a baseline metric.
-func baselineMacro(fn, v string) cel.Macro {
+// compile time that metric is one of metrics.
+func baselineMacro(fn, v string, metrics []string) cel.Macro {
 	return cel.GlobalMacro(fn, 1, func(eh cel.MacroExprFactory, _ ast.Expr, args []ast.Expr) (ast.Expr, *common.Error) {
 		arg := args[0]
 		if arg.Kind() != ast.LiteralKind {
-			return nil, eh.NewError(arg.ID(), fmt.Sprintf("%s takes a quoted metric name, one of %s", fn, strings.Join(BaselineMetrics(), ", ")))
+			return nil, eh.NewError(arg.ID(), fmt.Sprintf("%s takes a quoted metric name, one of %s", fn, strings.Join(metrics, ", ")))
 		}
 		name, ok := arg.AsLiteral().(types.String)
-		if !ok || !slices.Contains(BaselineMetrics(), string(name)) {
-			return nil, eh.NewError(arg.ID(), fmt.Sprintf("%s: unknown metric %v; one of %s", fn, arg.AsLiteral(), strings.Join(BaselineMetrics(), ", ")))
+		if !ok || !slices.Contains(metrics, string(name)) {
+			return nil, eh.NewError(arg.ID(), fmt.Sprintf("%s: unknown metric %v; one of %s", fn, arg.AsLiteral(), strings.Join(metrics, ", ")))
 		}
 		return eh.NewCall(operators.Index, eh.NewIdent(v), eh.NewLiteral(name)), nil
 	})

@@ -27,6 +27,7 @@ func TestCompileRejects(t *testing.T) {
 		{"syntax", func(r *Rule) { r.Condition = "node.host.cpu >" }, []string{"condition", "1:16"}},
 		{"wrong scope variable", func(r *Rule) { r.Scope = ScopePool; r.Condition = "node.up" }, []string{"undeclared reference to 'node'"}},
 		{"baseline metric", func(r *Rule) { r.Condition = `zscore("latency") > 4` }, []string{"1:8", "unknown metric latency"}},
+		{"hour baseline metric", func(r *Rule) { r.Condition = `zscore_tod("cpu") > 4` }, []string{"zscore_tod: unknown metric cpu"}},
 		{"baseline not literal", func(r *Rule) { r.Condition = `baseline(node.id) > 4` }, []string{"quoted metric name"}},
 		{"negative for", func(r *Rule) { r.For = -time.Second }, []string{"for -1s"}},
 		{"empty condition", func(r *Rule) { r.Condition = "" }, []string{"condition is empty"}},
@@ -70,6 +71,7 @@ func TestCompileAccepts(t *testing.T) {
 		{ScopePool, `pool.healthy < pool.nodes / 2`},
 		{ScopeFleet, `fleet.dspy.error_rate > 0.1`},
 		{ScopeNode, `node.host.disk.exists(m, node.host.disk[m] > 90.0)`},
+		{ScopePool, `zscore_tod("rps") < -3.0 && pool.dspy.rps < baseline_tod("rps") / 2.0`},
 	} {
 		if _, err := Compile(Rule{Name: "r", Scope: c.scope, Severity: SeverityInfo, Condition: c.cond}, Options{}); err != nil {
 			t.Errorf("%s: %v", c.cond, err)

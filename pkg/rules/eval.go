@@ -119,7 +119,7 @@ func (e *evaluator) activation(t target) interpreter.Activation {
 	if act, ok := e.acts[t.target]; ok {
 		return act
 	}
-	act := targetActivation(t, e.in.Baselines, e.in.BaselineOptions)
+	act := targetActivation(t, e.in.Baselines, e.in.Now, e.in.BaselineOptions)
 	if e.acts == nil {
 		e.acts = make(map[string]interpreter.Activation)
 	}
@@ -128,7 +128,7 @@ func (e *evaluator) activation(t target) interpreter.Activation {
 }
 
 // targetActivation binds the scope variables and baselines of t.
-func targetActivation(t target, bl Baselines, o BaselineOptions) interpreter.Activation {
+func targetActivation(t target, bl Baselines, now time.Time, o BaselineOptions) interpreter.Activation {
 	vars := map[string]any{"fleet": *t.fleet}
 	var d DSPy
 	var cpu, mem float64
@@ -142,7 +142,7 @@ func targetActivation(t target, bl Baselines, o BaselineOptions) interpreter.Act
 	default:
 		d = t.fleet.DSPy
 	}
-	vars[varMean], vars[varZ] = baselineVars(bl, t.target, d, cpu, mem, o)
+	vars[varMean], vars[varZ], vars[varHourMean], vars[varHourZ] = baselineVars(bl, t.target, d, cpu, mem, now, o)
 	act, _ := interpreter.NewActivation(vars) // a map is always a valid activation
 	return act
 }
@@ -357,13 +357,13 @@ type TestResult struct {
 	Err    error
 }
 
-// Test evaluates one rule on every target of its scope without stepping any state: what the
-// rule would see now.
-func Test(c *Compiled, snap Snapshot, bl Baselines, o BaselineOptions) []TestResult {
+// Test evaluates one rule on every target of its scope at now without stepping any state: what
+// the rule would see.
+func Test(c *Compiled, snap Snapshot, bl Baselines, now time.Time, o BaselineOptions) []TestResult {
 	e := &evaluator{in: Input{Snapshot: snap}}
 	var out []TestResult
 	for _, t := range e.targets(c.Rule.Scope) {
-		ok, err := c.eval(targetActivation(t, bl, o))
+		ok, err := c.eval(targetActivation(t, bl, now, o))
 		out = append(out, TestResult{Target: t.target, Holds: ok, Err: err})
 	}
 	return out

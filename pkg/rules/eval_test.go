@@ -312,9 +312,54 @@ func TestBaselineZScore(t *testing.T) {
 	if res.Alerts[AlertKey("LatencyAnomaly", "node/n1")].State != StateFiring {
 		t.Fatalf("a spike to 200 ms did not fire: z=%v", b.Z(200, o.MinSamples))
 	}
-	results := Test(c, snap(200), bl, o)
+	results := Test(c, snap(200), bl, now, o)
 	if len(results) != 1 || !results[0].Holds || results[0].Err != nil {
 		t.Fatalf("Test = %+v", results)
+	}
+}
+
+func TestHourOfDayBaseline(t *testing.T) {
+	tod := mustCompile(t, Rule{Name: "Unusual", Condition: `zscore_tod("p95_ms") > 4.0`})
+	snap := func(p95 float64) Snapshot {
+		s := fleetOf(10)
+		s.Nodes[0].DSPy = DSPy{Requests: 100, P95Ms: p95}
+		return s
+	}
+	o := BaselineOptions{Alpha: 0.05, MinSamples: 12, HourAlpha: 0.05, MinHourSamples: 30}
+	var bl Baselines
+	// Five days: nights (03:00) at about 100 ms, afternoons (15:00) at about 500 ms.
+	for day := range 5 {
+		for i := range 20 {
+			for _, h := range []struct {
+				hour int
+				p95  float64
+			}{{3, 100}, {15, 500}} {
+				at := time.Date(2026, 11, 1+day, h.hour, i, 0, 0, time.UTC)
+				bl = UpdateBaselines(bl, snap(h.p95+float64(i%5)), at, o)
+			}
+		}
+	}
+	afternoon := time.Date(2026, 11, 6, 15, 30, 0, 0, time.UTC)
+	night := time.Date(2026, 11, 6, 3, 30, 0, 0, time.UTC)
+	if r := Test(tod, snap(502), bl, afternoon, o); r[0].Holds || r[0].Err != nil {
+		t.Fatalf("an ordinary afternoon is unusual: %+v", r)
+	}
+	if r := Test(tod, snap(502), bl, night, o); !r[0].Holds {
+		t.Fatalf("afternoon latency at night is not unusual: %+v", r)
+	}
+	if got := bl["node/n1"]["p95_ms@15"].Mean; got < 500 || got > 504 {
+		t.Fatalf("15:00 baseline mean %v", got)
+	}
+	// A node that goes down keeps its baselines; one that leaves the snapshot loses them.
+	down := snap(0)
+	down.Nodes[0].Up = false
+	bl = UpdateBaselines(bl, down, night, o)
+	if bl["node/n1"]["p95_ms@15"].Samples != 100 {
+		t.Fatalf("a down node's baselines changed: %+v", bl["node/n1"]["p95_ms@15"])
+	}
+	bl = UpdateBaselines(bl, Snapshot{}, night, o)
+	if _, ok := bl["node/n1"]; ok {
+		t.Fatal("a node gone from the snapshot kept its baselines")
 	}
 }
 

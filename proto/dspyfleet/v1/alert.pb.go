@@ -270,7 +270,8 @@ type AlertRule struct {
 	Name  string    `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Scope RuleScope `protobuf:"varint,2,opt,name=scope,proto3,enum=dspyfleet.v1.RuleScope" json:"scope,omitempty"`
 	// CEL expression that must be boolean, e.g. node.dspy.error_rate > 0.05. Functions
-	// baseline("p95_ms") and zscore("p95_ms") read the target's EWMA baseline.
+	// baseline("p95_ms") and zscore("p95_ms") read the target's EWMA baseline, baseline_tod and
+	// zscore_tod its baseline at this hour of the day.
 	Condition string `protobuf:"bytes,3,opt,name=condition,proto3" json:"condition,omitempty"`
 	// How long the condition must hold before the alert fires.
 	For *durationpb.Duration `protobuf:"bytes,4,opt,name=for,proto3" json:"for,omitempty"`
