@@ -95,7 +95,7 @@ func alertToProto(a rules.Alert) *fleetv1.Alert {
 		Labels:   maps.Clone(a.Labels), Annotations: maps.Clone(a.Annotations),
 		ActiveSince: ts(a.ActiveSince), FiredAt: ts(a.FiredAt), ResolvedAt: ts(a.ResolvedAt),
 		LastNotified: ts(a.LastNotified), LastAction: ts(a.LastAction), Escalated: a.Escalated, Source: a.Source,
-		Notify: append([]string(nil), a.Channels...),
+		Notify: append([]string(nil), a.Channels...), LastSuppressed: ts(a.LastSuppressed),
 	}
 }
 
@@ -108,7 +108,7 @@ func alertFromProto(p *fleetv1.Alert) rules.Alert {
 		Labels:   maps.Clone(p.GetLabels()), Annotations: maps.Clone(p.GetAnnotations()),
 		ActiveSince: fromTS(p.GetActiveSince()), FiredAt: fromTS(p.GetFiredAt()), ResolvedAt: fromTS(p.GetResolvedAt()),
 		LastNotified: fromTS(p.GetLastNotified()), LastAction: fromTS(p.GetLastAction()), Escalated: p.GetEscalated(), Source: p.GetSource(),
-		Channels: append([]string(nil), p.GetNotify()...),
+		Channels: append([]string(nil), p.GetNotify()...), LastSuppressed: fromTS(p.GetLastSuppressed()),
 	}
 }
 

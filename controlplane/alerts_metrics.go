@@ -24,7 +24,7 @@ func newAlertMetrics(pr prometheus.Registerer) *alertMetrics {
 		}, []string{"state", "severity"}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dspyfleet_alert_notifications_total",
-			Help: "Alert notifications by channel and result (delivered, failed, silenced, dropped).",
+			Help: "Alert notifications by channel and result (delivered, failed, dropped; silenced: held back by a silence, once per repeat interval).",
 		}, []string{"channel", "result"}),
 		healing: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dspyfleet_healing_commands_total",

@@ -39,6 +39,9 @@ type Alert struct {
 	ResolvedAt  time.Time
 	// LastNotified is when a notification last went out (zero while silenced).
 	LastNotified time.Time
+	// LastSuppressed is when a silence last held back a notification; one is reported per
+	// repeat interval.
+	LastSuppressed time.Time
 	// LastAction is when healing was last considered for this alert.
 	LastAction time.Time
 	// Escalated is set once healing gave up and drained the node; no more actions until the

@@ -190,7 +190,7 @@ func (e *evaluator) step(c *Compiled, t target, holds bool) {
 			a.State, a.ResolvedAt = StateResolved, now
 			e.res.Alerts[key] = a
 			if !a.LastNotified.IsZero() {
-				e.notify(NotifyResolved, key, r.Notify)
+				e.notify(NotifyResolved, key, r.Notify, e.repeat(r))
 			}
 			e.event(EventAlert, r.Name, t.target, fmt.Sprintf("resolved after %s", now.Sub(a.FiredAt).Round(time.Second)))
 		case StateResolved:
@@ -219,9 +219,9 @@ func (e *evaluator) step(c *Compiled, t target, holds bool) {
 		return
 	}
 	if a.LastNotified.IsZero() {
-		e.notify(NotifyFiring, key, r.Notify)
+		e.notify(NotifyFiring, key, r.Notify, e.repeat(r))
 	} else if now.Sub(a.LastNotified) >= e.repeat(r) {
-		e.notify(NotifyRepeat, key, r.Notify)
+		e.notify(NotifyRepeat, key, r.Notify, e.repeat(r))
 	}
 	if r.Action != nil && t.node != nil {
 		a = e.res.Alerts[key]
@@ -274,16 +274,23 @@ func (c *Compiled) render(t target, labels map[string]string) map[string]string 
 	return out
 }
 
-// notify queues a notification of the alert under key, unless silenced, and records the time.
-func (e *evaluator) notify(kind NotificationKind, key string, channels []string) {
+// notify queues a notification of the alert under key and records the time. A silenced one is
+// returned with SilencedBy set, once per repeat interval, and leaves LastNotified alone so the
+// alert is notified as soon as the silence ends.
+func (e *evaluator) notify(kind NotificationKind, key string, channels []string, repeat time.Duration) {
 	a := e.res.Alerts[key]
 	n := Notification{Kind: kind, Alert: a.clone(), Channels: slices.Clone(channels)}
 	n.SilencedBy = silencedBy(e.in.Silences, a.Labels, e.in.Now)
-	if n.SilencedBy == "" {
+	if n.SilencedBy != "" {
+		if !a.LastSuppressed.IsZero() && e.in.Now.Sub(a.LastSuppressed) < repeat && kind != NotifyResolved {
+			return
+		}
+		a.LastSuppressed = e.in.Now
+	} else {
 		a.LastNotified = e.in.Now
-		e.res.Alerts[key] = a
 		n.Alert.LastNotified = e.in.Now
 	}
+	e.res.Alerts[key] = a
 	e.res.Notifications = append(e.res.Notifications, n)
 }
 
@@ -322,7 +329,7 @@ func (e *evaluator) finishUnseen(seen map[string]bool) {
 				a := prev.clone()
 				e.res.Alerts[key] = a
 				if e.in.Now.Sub(a.LastNotified) >= e.in.DefaultRepeat {
-					e.notify(NotifyRepeat, key, channels)
+					e.notify(NotifyRepeat, key, channels, e.in.DefaultRepeat)
 				}
 				continue
 			}
@@ -331,7 +338,7 @@ func (e *evaluator) finishUnseen(seen map[string]bool) {
 		a.State, a.ResolvedAt = StateResolved, e.in.Now
 		e.res.Alerts[key] = a
 		if !a.LastNotified.IsZero() {
-			e.notify(NotifyResolved, key, channels)
+			e.notify(NotifyResolved, key, channels, e.in.DefaultRepeat)
 		}
 		why := "its target or rule is gone"
 		if prev.Rule == EscalationRule {

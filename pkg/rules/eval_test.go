@@ -130,6 +130,11 @@ func TestSilenceSuppressesNotificationsNotHealing(t *testing.T) {
 	if !res.Alerts[AlertKey("Restart", "node/n1")].LastNotified.IsZero() {
 		t.Fatal("a silenced alert counts as notified")
 	}
+	// Still silenced a minute later: nothing more to report within the repeat interval.
+	in.Now, in.Alerts = t0.Add(time.Minute), res.Alerts
+	if res = Evaluate(in); len(res.Notifications) != 0 {
+		t.Fatalf("silenced notifications reported again: %+v", res.Notifications)
+	}
 	// After the silence ends the alert is notified at once.
 	in.Now, in.Alerts = t0.Add(time.Hour+time.Second), res.Alerts
 	in.Executions = []Execution{{Node: "n1", Rule: "Restart", Kind: ActionRestart, Time: t0, Outcome: OutcomeSucceeded}}

@@ -189,6 +189,6 @@ func (e *evaluator) escalate(c *Compiled, a *Alert, n Node, pool Pool, failed in
 		ActiveSince: now, FiredAt: now, Source: r.Name, Channels: slices.Clone(r.Notify),
 	}
 	e.res.Alerts[esc.Key()] = esc
-	e.notify(NotifyFiring, esc.Key(), r.Notify)
+	e.notify(NotifyFiring, esc.Key(), r.Notify, e.repeat(r))
 	e.event(EventAlert, EscalationRule, target, "firing: "+summary)
 }

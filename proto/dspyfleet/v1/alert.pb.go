@@ -434,9 +434,11 @@ type Alert struct {
 	// For a HealingEscalated alert, the rule that escalated.
 	Source string `protobuf:"bytes,15,opt,name=source,proto3" json:"source,omitempty"`
 	// The channels the alert notifies (its rule's, kept should the rule be deleted).
-	Notify        []string `protobuf:"bytes,16,rep,name=notify,proto3" json:"notify,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Notify []string `protobuf:"bytes,16,rep,name=notify,proto3" json:"notify,omitempty"`
+	// When a silence last held back a notification of the alert.
+	LastSuppressed *timestamppb.Timestamp `protobuf:"bytes,17,opt,name=last_suppressed,json=lastSuppressed,proto3" json:"last_suppressed,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *Alert) Reset() {
@@ -577,6 +579,13 @@ func (x *Alert) GetSource() string {
 func (x *Alert) GetNotify() []string {
 	if x != nil {
 		return x.Notify
+	}
+	return nil
+}
+
+func (x *Alert) GetLastSuppressed() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastSuppressed
 	}
 	return nil
 }
@@ -2027,7 +2036,7 @@ const file_dspyfleet_v1_alert_proto_rawDesc = "" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\xbf\x06\n" +
+	"\x05value\x18\x02 \x01(\x01R\x05value:\x028\x01\"\x84\a\n" +
 	"\x05Alert\x12\x12\n" +
 	"\x04rule\x18\x01 \x01(\tR\x04rule\x12\x16\n" +
 	"\x06target\x18\x02 \x01(\tR\x06target\x12\x12\n" +
@@ -2047,7 +2056,8 @@ const file_dspyfleet_v1_alert_proto_rawDesc = "" +
 	"lastAction\x12\x1c\n" +
 	"\tescalated\x18\x0e \x01(\bR\tescalated\x12\x16\n" +
 	"\x06source\x18\x0f \x01(\tR\x06source\x12\x16\n" +
-	"\x06notify\x18\x10 \x03(\tR\x06notify\x1a9\n" +
+	"\x06notify\x18\x10 \x03(\tR\x06notify\x12C\n" +
+	"\x0flast_suppressed\x18\x11 \x01(\v2\x1a.google.protobuf.TimestampR\x0elastSuppressed\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
@@ -2251,50 +2261,51 @@ var file_dspyfleet_v1_alert_proto_depIdxs = []int32{
 	40, // 17: dspyfleet.v1.Alert.resolved_at:type_name -> google.protobuf.Timestamp
 	40, // 18: dspyfleet.v1.Alert.last_notified:type_name -> google.protobuf.Timestamp
 	40, // 19: dspyfleet.v1.Alert.last_action:type_name -> google.protobuf.Timestamp
-	6,  // 20: dspyfleet.v1.Silence.matchers:type_name -> dspyfleet.v1.SilenceMatcher
-	40, // 21: dspyfleet.v1.Silence.start:type_name -> google.protobuf.Timestamp
-	40, // 22: dspyfleet.v1.Silence.end:type_name -> google.protobuf.Timestamp
-	40, // 23: dspyfleet.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
-	40, // 24: dspyfleet.v1.Delivery.time:type_name -> google.protobuf.Timestamp
-	38, // 25: dspyfleet.v1.HealingExecution.kind:type_name -> dspyfleet.v1.CommandKind
-	40, // 26: dspyfleet.v1.HealingExecution.time:type_name -> google.protobuf.Timestamp
-	4,  // 27: dspyfleet.v1.ListRulesResponse.rules:type_name -> dspyfleet.v1.AlertRule
-	4,  // 28: dspyfleet.v1.SetRuleRequest.rule:type_name -> dspyfleet.v1.AlertRule
-	4,  // 29: dspyfleet.v1.SetRuleResponse.rule:type_name -> dspyfleet.v1.AlertRule
-	4,  // 30: dspyfleet.v1.TestRuleRequest.rule:type_name -> dspyfleet.v1.AlertRule
-	18, // 31: dspyfleet.v1.TestRuleResponse.results:type_name -> dspyfleet.v1.RuleTestResult
-	2,  // 32: dspyfleet.v1.ListAlertsRequest.states:type_name -> dspyfleet.v1.AlertState
-	5,  // 33: dspyfleet.v1.ListAlertsResponse.alerts:type_name -> dspyfleet.v1.Alert
-	7,  // 34: dspyfleet.v1.CreateSilenceRequest.silence:type_name -> dspyfleet.v1.Silence
-	7,  // 35: dspyfleet.v1.CreateSilenceResponse.silence:type_name -> dspyfleet.v1.Silence
-	7,  // 36: dspyfleet.v1.ListSilencesResponse.silences:type_name -> dspyfleet.v1.Silence
-	8,  // 37: dspyfleet.v1.AlertServiceListEventsResponse.events:type_name -> dspyfleet.v1.AlertEvent
-	9,  // 38: dspyfleet.v1.ListDeliveriesResponse.deliveries:type_name -> dspyfleet.v1.Delivery
-	11, // 39: dspyfleet.v1.AlertService.ListRules:input_type -> dspyfleet.v1.ListRulesRequest
-	13, // 40: dspyfleet.v1.AlertService.SetRule:input_type -> dspyfleet.v1.SetRuleRequest
-	15, // 41: dspyfleet.v1.AlertService.DeleteRule:input_type -> dspyfleet.v1.DeleteRuleRequest
-	17, // 42: dspyfleet.v1.AlertService.TestRule:input_type -> dspyfleet.v1.TestRuleRequest
-	20, // 43: dspyfleet.v1.AlertService.ListAlerts:input_type -> dspyfleet.v1.ListAlertsRequest
-	22, // 44: dspyfleet.v1.AlertService.CreateSilence:input_type -> dspyfleet.v1.CreateSilenceRequest
-	24, // 45: dspyfleet.v1.AlertService.ListSilences:input_type -> dspyfleet.v1.ListSilencesRequest
-	26, // 46: dspyfleet.v1.AlertService.DeleteSilence:input_type -> dspyfleet.v1.DeleteSilenceRequest
-	28, // 47: dspyfleet.v1.AlertService.ListEvents:input_type -> dspyfleet.v1.AlertServiceListEventsRequest
-	30, // 48: dspyfleet.v1.AlertService.ListDeliveries:input_type -> dspyfleet.v1.ListDeliveriesRequest
-	12, // 49: dspyfleet.v1.AlertService.ListRules:output_type -> dspyfleet.v1.ListRulesResponse
-	14, // 50: dspyfleet.v1.AlertService.SetRule:output_type -> dspyfleet.v1.SetRuleResponse
-	16, // 51: dspyfleet.v1.AlertService.DeleteRule:output_type -> dspyfleet.v1.DeleteRuleResponse
-	19, // 52: dspyfleet.v1.AlertService.TestRule:output_type -> dspyfleet.v1.TestRuleResponse
-	21, // 53: dspyfleet.v1.AlertService.ListAlerts:output_type -> dspyfleet.v1.ListAlertsResponse
-	23, // 54: dspyfleet.v1.AlertService.CreateSilence:output_type -> dspyfleet.v1.CreateSilenceResponse
-	25, // 55: dspyfleet.v1.AlertService.ListSilences:output_type -> dspyfleet.v1.ListSilencesResponse
-	27, // 56: dspyfleet.v1.AlertService.DeleteSilence:output_type -> dspyfleet.v1.DeleteSilenceResponse
-	29, // 57: dspyfleet.v1.AlertService.ListEvents:output_type -> dspyfleet.v1.AlertServiceListEventsResponse
-	31, // 58: dspyfleet.v1.AlertService.ListDeliveries:output_type -> dspyfleet.v1.ListDeliveriesResponse
-	49, // [49:59] is the sub-list for method output_type
-	39, // [39:49] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	40, // 20: dspyfleet.v1.Alert.last_suppressed:type_name -> google.protobuf.Timestamp
+	6,  // 21: dspyfleet.v1.Silence.matchers:type_name -> dspyfleet.v1.SilenceMatcher
+	40, // 22: dspyfleet.v1.Silence.start:type_name -> google.protobuf.Timestamp
+	40, // 23: dspyfleet.v1.Silence.end:type_name -> google.protobuf.Timestamp
+	40, // 24: dspyfleet.v1.AlertEvent.time:type_name -> google.protobuf.Timestamp
+	40, // 25: dspyfleet.v1.Delivery.time:type_name -> google.protobuf.Timestamp
+	38, // 26: dspyfleet.v1.HealingExecution.kind:type_name -> dspyfleet.v1.CommandKind
+	40, // 27: dspyfleet.v1.HealingExecution.time:type_name -> google.protobuf.Timestamp
+	4,  // 28: dspyfleet.v1.ListRulesResponse.rules:type_name -> dspyfleet.v1.AlertRule
+	4,  // 29: dspyfleet.v1.SetRuleRequest.rule:type_name -> dspyfleet.v1.AlertRule
+	4,  // 30: dspyfleet.v1.SetRuleResponse.rule:type_name -> dspyfleet.v1.AlertRule
+	4,  // 31: dspyfleet.v1.TestRuleRequest.rule:type_name -> dspyfleet.v1.AlertRule
+	18, // 32: dspyfleet.v1.TestRuleResponse.results:type_name -> dspyfleet.v1.RuleTestResult
+	2,  // 33: dspyfleet.v1.ListAlertsRequest.states:type_name -> dspyfleet.v1.AlertState
+	5,  // 34: dspyfleet.v1.ListAlertsResponse.alerts:type_name -> dspyfleet.v1.Alert
+	7,  // 35: dspyfleet.v1.CreateSilenceRequest.silence:type_name -> dspyfleet.v1.Silence
+	7,  // 36: dspyfleet.v1.CreateSilenceResponse.silence:type_name -> dspyfleet.v1.Silence
+	7,  // 37: dspyfleet.v1.ListSilencesResponse.silences:type_name -> dspyfleet.v1.Silence
+	8,  // 38: dspyfleet.v1.AlertServiceListEventsResponse.events:type_name -> dspyfleet.v1.AlertEvent
+	9,  // 39: dspyfleet.v1.ListDeliveriesResponse.deliveries:type_name -> dspyfleet.v1.Delivery
+	11, // 40: dspyfleet.v1.AlertService.ListRules:input_type -> dspyfleet.v1.ListRulesRequest
+	13, // 41: dspyfleet.v1.AlertService.SetRule:input_type -> dspyfleet.v1.SetRuleRequest
+	15, // 42: dspyfleet.v1.AlertService.DeleteRule:input_type -> dspyfleet.v1.DeleteRuleRequest
+	17, // 43: dspyfleet.v1.AlertService.TestRule:input_type -> dspyfleet.v1.TestRuleRequest
+	20, // 44: dspyfleet.v1.AlertService.ListAlerts:input_type -> dspyfleet.v1.ListAlertsRequest
+	22, // 45: dspyfleet.v1.AlertService.CreateSilence:input_type -> dspyfleet.v1.CreateSilenceRequest
+	24, // 46: dspyfleet.v1.AlertService.ListSilences:input_type -> dspyfleet.v1.ListSilencesRequest
+	26, // 47: dspyfleet.v1.AlertService.DeleteSilence:input_type -> dspyfleet.v1.DeleteSilenceRequest
+	28, // 48: dspyfleet.v1.AlertService.ListEvents:input_type -> dspyfleet.v1.AlertServiceListEventsRequest
+	30, // 49: dspyfleet.v1.AlertService.ListDeliveries:input_type -> dspyfleet.v1.ListDeliveriesRequest
+	12, // 50: dspyfleet.v1.AlertService.ListRules:output_type -> dspyfleet.v1.ListRulesResponse
+	14, // 51: dspyfleet.v1.AlertService.SetRule:output_type -> dspyfleet.v1.SetRuleResponse
+	16, // 52: dspyfleet.v1.AlertService.DeleteRule:output_type -> dspyfleet.v1.DeleteRuleResponse
+	19, // 53: dspyfleet.v1.AlertService.TestRule:output_type -> dspyfleet.v1.TestRuleResponse
+	21, // 54: dspyfleet.v1.AlertService.ListAlerts:output_type -> dspyfleet.v1.ListAlertsResponse
+	23, // 55: dspyfleet.v1.AlertService.CreateSilence:output_type -> dspyfleet.v1.CreateSilenceResponse
+	25, // 56: dspyfleet.v1.AlertService.ListSilences:output_type -> dspyfleet.v1.ListSilencesResponse
+	27, // 57: dspyfleet.v1.AlertService.DeleteSilence:output_type -> dspyfleet.v1.DeleteSilenceResponse
+	29, // 58: dspyfleet.v1.AlertService.ListEvents:output_type -> dspyfleet.v1.AlertServiceListEventsResponse
+	31, // 59: dspyfleet.v1.AlertService.ListDeliveries:output_type -> dspyfleet.v1.ListDeliveriesResponse
+	50, // [50:60] is the sub-list for method output_type
+	40, // [40:50] is the sub-list for method input_type
+	40, // [40:40] is the sub-list for extension type_name
+	40, // [40:40] is the sub-list for extension extendee
+	0,  // [0:40] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_alert_proto_init() }
