@@ -22,8 +22,12 @@ type alertService struct {
 	a *alerter
 }
 
-// maxList bounds ListEvents and ListDeliveries.
-const maxList = 1000
+// Bounds of the alert service: listed events and deliveries, stored rules and silences.
+const (
+	maxList     = 1000
+	maxRules    = 1000
+	maxSilences = 1000
+)
 
 // ListRules returns every stored rule by name.
 func (s *alertService) ListRules(context.Context, *fleetv1.ListRulesRequest) (*fleetv1.ListRulesResponse, error) {
@@ -48,6 +52,9 @@ func (s *alertService) SetRule(_ context.Context, req *fleetv1.SetRuleRequest) (
 	p := ruleToProto(c.Rule)
 	s.a.mu.Lock()
 	defer s.a.mu.Unlock()
+	if _, exists := s.a.stored[p.GetName()]; !exists && len(s.a.stored) >= maxRules {
+		return nil, toStatus(fmt.Errorf("%w: %d rules are stored, the most allowed; delete one first", ErrFailedPrecondition, maxRules))
+	}
 	if err := s.a.store.putProto(bucketAlertRules, p.GetName(), p); err != nil {
 		return nil, toStatus(fmt.Errorf("store rule: %w", err))
 	}
@@ -142,6 +149,9 @@ func (s *alertService) CreateSilence(_ context.Context, req *fleetv1.CreateSilen
 	p.Id = hex.EncodeToString(id[:])
 	s.a.mu.Lock()
 	defer s.a.mu.Unlock()
+	if len(s.a.silences) >= maxSilences {
+		return nil, toStatus(fmt.Errorf("%w: %d silences are stored, the most allowed; delete one first", ErrFailedPrecondition, maxSilences))
+	}
 	if err := s.a.store.putProto(bucketSilences, p.GetId(), p); err != nil {
 		return nil, toStatus(fmt.Errorf("store silence: %w", err))
 	}

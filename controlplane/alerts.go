@@ -23,6 +23,9 @@ import (
 // most this much of their history.
 const baselineSaveInterval = 5 * time.Minute
 
+// silenceRetention is how long an ended silence stays listed.
+const silenceRetention = 7 * 24 * time.Hour
+
 // executionRetention is how long healing executions are kept: long enough for the hourly rate
 // guard and the escalation window.
 const executionRetention = 2 * time.Hour
@@ -117,6 +120,16 @@ func (a *alerter) reconcile(_ context.Context, now time.Time) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	changedExecs := a.settleExecutionsLocked(now)
+	var errs []error
+	for id, s := range a.silences {
+		if now.Sub(s.GetEnd().AsTime()) > silenceRetention {
+			if err := a.store.putProto(bucketSilences, id, nil); err != nil {
+				errs = append(errs, fmt.Errorf("delete silence %s: %w", id, err))
+				continue
+			}
+			delete(a.silences, id)
+		}
+	}
 	in := rules.Input{
 		Now: now, Snapshot: snap, Baselines: a.baselines, BaselineOptions: rules.DefaultBaselineOptions(),
 		Alerts: a.alerts, Policy: a.cfg.policy(), DefaultRepeat: a.cfg.DefaultRepeat, ResolvedRetention: a.cfg.ResolvedRetention,
@@ -135,7 +148,6 @@ func (a *alerter) reconcile(_ context.Context, now time.Time) error {
 	}
 	res := rules.Evaluate(in)
 	a.baselines = rules.UpdateBaselines(a.baselines, snap, now, in.BaselineOptions)
-	var errs []error
 	if now.Sub(a.baselinesSaved) >= baselineSaveInterval {
 		if err := a.store.saveBaselines(a.baselines); err != nil {
 			errs = append(errs, fmt.Errorf("write baselines: %w", err))
@@ -355,7 +367,9 @@ func snapshotNode(n *fleetv1.Node, now time.Time) rules.Node {
 	return rn
 }
 
-// dspyOf merges rollups into the figures conditions read.
+// dspyOf merges rollups into the figures conditions read. Windows that cannot be merged
+// (sketches of different accuracy, which one control plane never writes) leave the request
+// figures at zero rather than failing every rule.
 func dspyOf(ws []reqstats.Window, inFlight, queue int64) rules.DSPy {
 	d := rules.DSPy{InFlight: inFlight, QueueLength: queue}
 	if len(ws) == 0 {

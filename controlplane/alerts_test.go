@@ -153,6 +153,25 @@ func TestAlertRulesValidatedAndKeptAcrossRestarts(t *testing.T) {
 	if !after.GetFiredAt().AsTime().Equal(before.GetFiredAt().AsTime()) {
 		t.Fatalf("fired at %v before the restart and %v after", before.GetFiredAt().AsTime(), after.GetFiredAt().AsTime())
 	}
+
+	// A silence that ended more than a week ago is dropped by the next evaluation.
+	old, err := c.CreateSilence(ctx, &fleetv1.CreateSilenceRequest{Silence: &fleetv1.Silence{
+		Matchers: []*fleetv1.SilenceMatcher{{Name: "alertname", Value: "Empty"}}, Author: "ops",
+		Start: timestamppb.New(time.Now().Add(-9 * 24 * time.Hour)), End: timestamppb.New(time.Now().Add(-8 * 24 * time.Hour)),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 5*time.Second, "the old silence pruned", func() bool {
+		resp, err := c.ListSilences(ctx, &fleetv1.ListSilencesRequest{IncludeExpired: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(resp.GetSilences()) == 0
+	})
+	if _, err := c.DeleteSilence(ctx, &fleetv1.DeleteSilenceRequest{Id: old.GetSilence().GetId()}); status.Code(err) != codes.NotFound {
+		t.Fatalf("deleting a pruned silence = %v", err)
+	}
 }
 
 // recorder is a loopback HTTP endpoint that keeps the bodies it receives.
