@@ -78,6 +78,17 @@ var accessRules = map[string]access{
 	fleetv1.CostService_ListRecommendations_FullMethodName:  read,
 	fleetv1.CostService_UpdateRecommendation_FullMethodName: write,
 
+	fleetv1.AlertService_ListRules_FullMethodName:      read,
+	fleetv1.AlertService_SetRule_FullMethodName:        write,
+	fleetv1.AlertService_DeleteRule_FullMethodName:     write,
+	fleetv1.AlertService_TestRule_FullMethodName:       read,
+	fleetv1.AlertService_ListAlerts_FullMethodName:     read,
+	fleetv1.AlertService_CreateSilence_FullMethodName:  write,
+	fleetv1.AlertService_ListSilences_FullMethodName:   read,
+	fleetv1.AlertService_DeleteSilence_FullMethodName:  write,
+	fleetv1.AlertService_ListEvents_FullMethodName:     read,
+	fleetv1.AlertService_ListDeliveries_FullMethodName: read,
+
 	healthpb.Health_Check_FullMethodName: public,
 	healthpb.Health_List_FullMethodName:  public,
 	healthpb.Health_Watch_FullMethodName: public,

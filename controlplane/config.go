@@ -98,6 +98,8 @@ type Config struct {
 	// CostPrices seeds the cost price table on a store that has none yet; afterwards the table
 	// is edited through CostService.SetPrices (fleetctl cost prices set). Nil means none.
 	CostPrices *cost.Table
+	// Alerts configures rules, notification channels and healing guards.
+	Alerts AlertsConfig
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -130,6 +132,7 @@ func DefaultConfig() Config {
 		AuthFailuresPerMinute: 10, MaxStreamsPerPeer: 1024, MaxNodes: 10000,
 		MaxLabels: 64, MaxLabelValueBytes: 256, MaxCommandParams: 16, MaxReasonBytes: 1024,
 		AuditRetention: 90 * 24 * time.Hour,
+		Alerts:         DefaultAlertsConfig(),
 	}
 }
 
@@ -165,5 +168,6 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("cost_prices: %w", err))
 		}
 	}
+	errs = append(errs, c.Alerts.validate())
 	return errors.Join(errs...)
 }

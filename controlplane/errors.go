@@ -31,6 +31,8 @@ var (
 	ErrTooManyNodes = errors.New("too many nodes")
 	// ErrNotFound means a named object (a budget, a recommendation) does not exist.
 	ErrNotFound = errors.New("not found")
+	// ErrAlertNotFound means no alert rule or silence has the requested name or id.
+	ErrAlertNotFound = errors.New("not found")
 )
 
 // statusCodes is the one table from domain errors to gRPC codes.
@@ -49,6 +51,7 @@ var statusCodes = []struct {
 	{ErrNotFound, codes.NotFound},
 	{cost.ErrExhausted, codes.ResourceExhausted},
 	{cost.ErrInvalid, codes.InvalidArgument},
+	{ErrAlertNotFound, codes.NotFound},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

@@ -49,6 +49,8 @@ type fileConfig struct {
 	MaxCommandParams      *int           `yaml:"max_command_params"`
 	MaxReasonBytes        *int           `yaml:"max_reason_bytes"`
 	AuditRetention        *time.Duration `yaml:"audit_retention"`
+
+	Alerts *fileAlerts `yaml:"alerts"`
 }
 
 // File is a parsed control plane configuration file.
@@ -148,6 +150,7 @@ func (f fileConfig) apply(c *Config) {
 	set(&c.MaxCommandParams, f.MaxCommandParams)
 	set(&c.MaxReasonBytes, f.MaxReasonBytes)
 	set(&c.AuditRetention, f.AuditRetention)
+	f.Alerts.apply(&c.Alerts)
 }
 
 func set[T any](dst *T, v *T) {

@@ -55,7 +55,7 @@ func newMetrics(reg *registry, stats *requestStats) (*prometheus.Registry, *metr
 	}
 	pr := prometheus.NewRegistry()
 	pr.MustRegister(m.reports, m.sessions, m.flushes, m.flushErrors, m.reconcileSeconds, m.reconcileErrors, m.picks,
-		&nodesCollector{reg: reg}, &requestsCollector{stats: stats},
+		&nodesCollector{reg: reg}, &requestsCollector{stats: stats}, &hostCollector{reg: reg},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return pr, m
 }

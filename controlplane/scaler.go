@@ -171,6 +171,17 @@ func (sc *scaler) policies() map[string]*fleetv1.ScalingPolicy {
 	return out
 }
 
+// minSizes returns each scaled pool's minimum size.
+func (sc *scaler) minSizes() map[string]int {
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	out := make(map[string]int, len(sc.pools))
+	for pool, ps := range sc.pools {
+		out[pool] = ps.policy.Min
+	}
+	return out
+}
+
 // policy returns a pool's policy, or nil.
 func (sc *scaler) policy(pool string) *fleetv1.ScalingPolicy {
 	sc.mu.Lock()

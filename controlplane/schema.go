@@ -35,6 +35,20 @@ package controlplane
 //	  <pool>0x00<8-byte big-endian unix nanos> -> fleetv1.ScalingDecision (protobuf)
 //	scaling_memory           what the scaler carries between ticks, per scaled pool
 //	  <pool>           -> JSON scalingMemory: decision state, nodes asked for, hook jobs
+//	alert_rules              one record per alert or healing rule
+//	  <rule name>      -> fleetv1.AlertRule (protobuf); meta "alert_rules_seeded" marks the defaults stored
+//	alert_states             pending, firing and recently resolved alerts
+//	  <rule>|<target>  -> fleetv1.Alert (protobuf)
+//	silences                 one record per silence
+//	  <silence id>     -> fleetv1.Silence (protobuf)
+//	alert_events             alert transitions and healing decisions, time-ordered, bounded in number
+//	  <8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.AlertEvent (protobuf)
+//	deliveries               notification deliveries, time-ordered, bounded in number
+//	  <8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.Delivery (protobuf)
+//	healing_executions       healing commands the rules issued, kept two hours
+//	  <command id>     -> fleetv1.HealingExecution (protobuf)
+//	baselines                EWMA baselines of rule metrics, rewritten every few minutes
+//	  <target>         -> JSON object: metric (or metric@HH for an hour of the day) -> {Mean, Variance, Samples, Updated}
 //
 // A file whose schema_version is newer than schemaVersion was written by a newer control plane and
 // is refused rather than guessed at. Later schema changes add ordered migration steps that back up
@@ -57,6 +71,15 @@ var (
 	bucketCostRecs        = []byte("cost_recs")
 	bucketCostUsage       = []byte("cost_usage")
 
+	bucketAlertRules        = []byte("alert_rules")
+	bucketAlertStates       = []byte("alert_states")
+	bucketSilences          = []byte("silences")
+	bucketAlertEvents       = []byte("alert_events")
+	bucketDeliveries        = []byte("deliveries")
+	bucketHealingExecutions = []byte("healing_executions")
+	bucketBaselines         = []byte("baselines")
+	keyAlertRulesSeeded     = []byte("alert_rules_seeded")
+
 	keySchemaVersion = []byte("schema_version")
 )
 
@@ -75,4 +98,7 @@ var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups
 	bucketCostLedger, bucketCostMarks, bucketCostPrices, bucketCostBudgets, bucketCostBudgetState, bucketCostEvents, bucketCostRecs, bucketCostUsage,
 	bucketScalingPolicies, bucketScalingDecisions, bucketScalingMemory,
 	bucketAudit,
+	bucketRoutingPolicies,
+	bucketAlertRules, bucketAlertStates, bucketSilences, bucketAlertEvents, bucketDeliveries, bucketHealingExecutions,
+	bucketBaselines,
 }

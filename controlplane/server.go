@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	grpcprom "github.com/grpc-ecosystem/go-grpc-middleware/providers/prometheus"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,8 @@ type Server struct {
 	config   *fleetConfig
 	cost     *costTracker
 	scaler   *scaler
+	alerter  *alerter
+	notifier *notifier
 	metrics  *metrics
 	promReg  *prometheus.Registry
 	grpc     *grpc.Server
@@ -139,6 +142,13 @@ func New(cfg Config) (*Server, error) {
 	s.promReg.MustRegister(&scalingCollector{sc: sc})
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
 	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.reconcile})
+	if err := s.newAlerter(); err != nil {
+		_ = httpLn.Close()
+		_ = grpcLn.Close()
+		_ = st.close()
+		return nil, err
+	}
+	s.steps = append(s.steps, reconcileStep{name: "alerts", run: s.alerter.reconcile})
 	s.config = &fleetConfig{store: st, now: cfg.Now, sections: []policySection{
 		routingSection(rt), scalingSection(sc), budgetsSection(costs, cfg.Now), pricesSection(costs),
 	}}
@@ -174,12 +184,14 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		s.log.Error("panic in gRPC handler", "panic", p, "peer", peerAddr(ctx))
 		return status.Error(codes.Internal, "internal error; the control plane logged the details")
 	})
+	grpcMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
+	s.promReg.MustRegister(grpcMetrics)
 	gs := grpc.NewServer(append([]grpc.ServerOption{
 		grpc.MaxRecvMsgSize(s.cfg.MaxRecvBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.ChainUnaryInterceptor(logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)),
-		grpc.ChainStreamInterceptor(logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
+		grpc.ChainUnaryInterceptor(grpcMetrics.UnaryServerInterceptor(), logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)),
+		grpc.ChainStreamInterceptor(grpcMetrics.StreamServerInterceptor(), logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
 	}, s.sec.serverOptions()...)...)
 	fleetv1.RegisterAgentServiceServer(gs, &agentService{
 		reg: s.reg, cmds: s.cmds, stats: s.stats, log: s.log, metrics: s.metrics, now: s.cfg.Now,
@@ -191,9 +203,11 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	fleetv1.RegisterConfigServiceServer(gs, &configService{fc: s.config})
 	fleetv1.RegisterCostServiceServer(gs, &costService{c: s.cost, now: s.cfg.Now})
 	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: s.scaler})
+	fleetv1.RegisterAlertServiceServer(gs, &alertService{a: s.alerter})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
+	grpcMetrics.InitializeMetrics(gs)
 	return gs
 }
 
@@ -219,6 +233,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.reconcileLoop(gctx) })
 	g.Go(func() error { return s.router.Run(gctx) })
 	g.Go(func() error { return s.scaler.Run(gctx) })
+	g.Go(func() error { return s.notifier.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()
@@ -228,6 +243,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("control plane serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
 	err := g.Wait()
+	s.notifier.abandon()
 	if ferr := s.flush(); ferr != nil {
 		err = errors.Join(err, ferr)
 	}

@@ -177,8 +177,8 @@ func TestRestartKeepsNodesAndAgentsReturn(t *testing.T) {
 	c1 := cp1.Fleet(t)
 	waitState(t, c1, "a1", ready, 10*time.Second)
 	waitState(t, c1, "a2", ready, 10*time.Second)
-	fleettest.Eventually(t, 5*time.Second, "a report stored", func() bool {
-		return fleettest.Node(t, c1, "a1").GetReportsReceived() > 2
+	fleettest.Eventually(t, 5*time.Second, "reports of both nodes", func() bool {
+		return fleettest.Node(t, c1, "a1").GetReportsReceived() > 2 && fleettest.Node(t, c1, "a2").GetReportsReceived() > 0
 	})
 	cp1.Stop(t)
 

@@ -50,6 +50,7 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "bound on the graceful stop")
 	fs.DurationVar(&cfg.CommandRetention, "command-retention", cfg.CommandRetention, "how long finished commands are kept")
 	fs.DurationVar(&cfg.RollupRetention, "rollup-retention", cfg.RollupRetention, "how long one-minute DSPy request rollups are kept")
+	controlplane.AlertFlags(fs, &cfg.Alerts)
 	fs.StringVar(&cfg.ScalingHookDir, "scaling-hook-dir", cfg.ScalingHookDir, "directory of the programs scaling policies may run as exec hooks; empty allows none")
 	registerSecurityFlags(fs, cfg)
 	err := cli.Parse(fs, args, cli.Sources{

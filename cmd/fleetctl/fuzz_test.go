@@ -19,6 +19,12 @@ func FuzzParse(f *testing.F) {
 		"-o json cmd watch --node web-1",
 		"cmd cancel abc --reason",
 		"help cmd send",
+		"alerts list --state firing",
+		"alerts rule set /nonexistent.yaml",
+		"alerts test ErrorSpike",
+		"alerts silence create --match alertname=~Disk.* --author ops --duration 1h",
+		"alerts silence delete abc",
+		"-o json alerts deliveries --failed --limit 5",
 	} {
 		f.Add(seed)
 	}

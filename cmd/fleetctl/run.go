@@ -146,6 +146,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parseCost(g, args[1:])
 	case "audit":
 		return parseAudit(g, args[1:])
+	case "alerts":
+		return parseAlerts(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }

@@ -49,6 +49,11 @@ Commands:
   cost prices     The price table; cost prices set FILE replaces it.
   cost recs       Savings recommendations; cost recs dismiss|done ID.
   audit           List admin calls that changed state and security events, newest first.
+  alerts list     List pending, firing and recently resolved alerts.
+  alerts rules    List the alert and self-healing rules; "alerts rule set FILE" changes one.
+  alerts test     Evaluate a rule against the fleet now, without acting.
+  alerts silence  Create, list or delete silences of alert notifications.
+  alerts events   Show alert transitions and healing decisions with their reasons.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
@@ -256,6 +261,18 @@ var usages = map[string]string{
 	"cost prices set":    costPricesSetUsage,
 	"cost recs":          costRecsUsage,
 	"audit":              auditUsage,
+
+	"alerts":                alertsUsage,
+	"alerts list":           alertsListUsage,
+	"alerts rules":          alertsRulesUsage,
+	"alerts rule set":       alertsRuleSetUsage,
+	"alerts rule delete":    alertsRuleDeleteUsage,
+	"alerts test":           alertsTestUsage,
+	"alerts silence create": alertsSilenceCreateUsage,
+	"alerts silence list":   alertsSilenceListUsage,
+	"alerts silence delete": alertsSilenceDeleteUsage,
+	"alerts events":         alertsEventsUsage,
+	"alerts deliveries":     alertsDeliveriesUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.

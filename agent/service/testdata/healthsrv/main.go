@@ -1,6 +1,7 @@
 // Command healthsrv is the stand-in DSPy service of the agent/service tests. It listens on
 // 127.0.0.1:$PORT (or -port), answers /healthz with 200 (500 with -unhealthy) and /info with
-// its pid, environment and arguments, and prints what it does to stdout.
+// its pid, environment and arguments, answers /predict with 200 (500 while the -fail-file
+// exists), and prints what it does to stdout.
 package main
 
 import (
@@ -24,6 +25,7 @@ func main() {
 	ignoreTerm := flag.Bool("ignore-term", false, "ignore SIGTERM")
 	child := flag.Bool("child", false, "start a child that ignores SIGTERM and print its pid")
 	sleep := flag.Bool("sleep", false, "only sleep (the child mode)")
+	failFile := flag.String("fail-file", "", "answer /predict with 500 while this file exists")
 	flag.Parse()
 
 	if *ignoreTerm || *sleep {
@@ -59,6 +61,16 @@ func main() {
 			return
 		}
 		fmt.Fprintln(w, "ok")
+	})
+	http.HandleFunc("/predict", func(w http.ResponseWriter, r *http.Request) {
+		if *failFile != "" {
+			if _, err := os.Stat(*failFile); err == nil {
+				http.Error(w, "model backend failing", http.StatusInternalServerError)
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"answer": "42"}`)
 	})
 	http.HandleFunc("/info", func(w http.ResponseWriter, r *http.Request) {
 		_ = json.NewEncoder(w).Encode(map[string]any{

@@ -1,0 +1,466 @@
+package controlplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dspyfleet/dspyfleet/pkg/command"
+	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
+	"github.com/dspyfleet/dspyfleet/pkg/rules"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// baselineSaveInterval is how often the baselines are written to the store; a restart loses at
+// most this much of their history.
+const baselineSaveInterval = 5 * time.Minute
+
+// silenceRetention is how long an ended silence stays listed.
+const silenceRetention = 7 * 24 * time.Hour
+
+// executionRetention is how long healing executions are kept: long enough for the hourly rate
+// guard and the escalation window.
+const executionRetention = 2 * time.Hour
+
+// alerter runs the rules: the reconcile step "alerts" builds the snapshot, evaluates, issues
+// healing commands through the command queue, persists alert states and events, and hands
+// notifications to the notifier without waiting for them.
+type alerter struct {
+	cfg      AlertsConfig
+	log      *slog.Logger
+	store    *store
+	reg      *registry
+	stats    *requestStats
+	cmds     *commandQueue
+	notifier *notifier
+	metrics  *alertMetrics
+	// budgets returns every budget's standing; nil means none are tracked.
+	budgets func() (*fleetv1.ListBudgetsResponse, error)
+	// scalingMin returns each scaled pool's minimum size; nil means no pool is scaled.
+	scalingMin func() map[string]int
+
+	mu         sync.Mutex
+	stored     map[string]*fleetv1.AlertRule
+	compiled   map[string]*rules.Compiled
+	alerts     map[string]rules.Alert
+	silences   map[string]*fleetv1.Silence
+	executions map[string]*fleetv1.HealingExecution // by command id
+	baselines  rules.Baselines
+	// unsaved is set when writing the alert states failed: the next write stores them all.
+	unsaved bool
+	// baselinesSaved is when the baselines were last written.
+	baselinesSaved time.Time
+}
+
+// newAlerter loads the alerter's state, storing the default rules on a new data file.
+func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store, reg *registry, stats *requestStats, cmds *commandQueue, n *notifier, m *alertMetrics) (*alerter, error) {
+	state, err := st.loadAlerts()
+	if err != nil {
+		return nil, err
+	}
+	if !state.seeded {
+		defaults := defaultRuleProtos()
+		if err := st.seedRules(defaults); err != nil {
+			return nil, fmt.Errorf("store the default alert rules: %w", err)
+		}
+		state.rules = append(state.rules, defaults...)
+	}
+	a := &alerter{
+		cfg: cfg, log: log, store: st, reg: reg, stats: stats, cmds: cmds, notifier: n, metrics: m,
+		stored: make(map[string]*fleetv1.AlertRule), compiled: make(map[string]*rules.Compiled),
+		alerts: make(map[string]rules.Alert), silences: make(map[string]*fleetv1.Silence),
+		executions: make(map[string]*fleetv1.HealingExecution), baselines: rules.Baselines{},
+	}
+	for _, p := range state.rules {
+		a.stored[p.GetName()] = p
+		c, err := rules.Compile(ruleFromProto(p), rules.Options{Channels: cfg.channelNames()})
+		if err != nil {
+			log.Warn("stored alert rule does not compile with this configuration; it is kept but not evaluated until fixed",
+				"rule", p.GetName(), "err", err)
+			continue
+		}
+		a.compiled[p.GetName()] = c
+	}
+	for _, p := range state.alerts {
+		x := alertFromProto(p)
+		a.alerts[x.Key()] = x
+	}
+	for _, s := range state.silences {
+		a.silences[s.GetId()] = s
+	}
+	for _, x := range state.executions {
+		a.executions[x.GetCommandId()] = x
+	}
+	if a.baselines, err = st.loadBaselines(); err != nil {
+		return nil, err
+	}
+	m.events.Set(float64(state.events))
+	return a, nil
+}
+
+// compile checks a rule against the configured channels.
+func (a *alerter) compile(p *fleetv1.AlertRule) (*rules.Compiled, error) {
+	c, err := rules.Compile(ruleFromProto(p), rules.Options{Channels: a.cfg.channelNames()})
+	if err != nil {
+		return nil, fmt.Errorf("%w: rule: %v", ErrInvalidArgument, err)
+	}
+	return c, nil
+}
+
+// reconcile is the reconcile step: one evaluation of every rule at now.
+func (a *alerter) reconcile(_ context.Context, now time.Time) error {
+	snap, err := a.snapshot(now)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	changedExecs := a.settleExecutionsLocked(now)
+	var errs []error
+	for id, s := range a.silences {
+		if now.Sub(s.GetEnd().AsTime()) > silenceRetention {
+			if err := a.store.putProto(bucketSilences, id, nil); err != nil {
+				errs = append(errs, fmt.Errorf("delete silence %s: %w", id, err))
+				continue
+			}
+			delete(a.silences, id)
+		}
+	}
+	in := rules.Input{
+		Now: now, Snapshot: snap, Baselines: a.baselines, BaselineOptions: rules.DefaultBaselineOptions(),
+		Alerts: a.alerts, Policy: a.healingPolicy(), DefaultRepeat: a.cfg.DefaultRepeat, ResolvedRetention: a.cfg.ResolvedRetention,
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.compiled)) {
+		in.Rules = append(in.Rules, a.compiled[name])
+	}
+	for _, s := range a.silences {
+		in.Silences = append(in.Silences, silenceFromProto(s))
+	}
+	for _, x := range a.executions {
+		in.Executions = append(in.Executions, rules.Execution{
+			Node: x.GetNodeId(), Rule: x.GetRule(), Kind: rules.ActionKind(kindOf(x.GetKind())), Time: x.GetTime().AsTime(),
+			Outcome: rules.Outcome(x.GetOutcome()), Escalation: x.GetEscalation(),
+		})
+	}
+	res := rules.Evaluate(in)
+	a.baselines = rules.UpdateBaselines(a.baselines, snap, now, in.BaselineOptions)
+	if now.Sub(a.baselinesSaved) >= baselineSaveInterval {
+		if err := a.store.saveBaselines(a.baselines); err != nil {
+			errs = append(errs, fmt.Errorf("write baselines: %w", err))
+		} else {
+			a.baselinesSaved = now
+		}
+	}
+	for _, e := range res.Errors {
+		a.metrics.evalErrors.Inc()
+		a.log.Debug("alert rule could not be evaluated", "rule", e.Rule, "target", e.Target, "err", e.Err)
+	}
+
+	w := alertsWrite{alerts: make(map[string]*fleetv1.Alert), replaceAll: a.unsaved, executions: changedExecs, maxEvents: a.cfg.MaxEvents}
+	events := make([]*fleetv1.AlertEvent, 0, len(res.Events))
+	for _, ev := range res.Events {
+		events = append(events, &fleetv1.AlertEvent{Time: timestamppb.New(ev.Time), Kind: string(ev.Kind), Rule: ev.Rule, Target: ev.Target, Message: ev.Message})
+	}
+	for _, d := range res.Decisions {
+		ev := &fleetv1.AlertEvent{Time: timestamppb.New(now), Kind: string(rules.EventHealing), Rule: d.Rule, Target: rules.NodeTarget(d.Node)}
+		rec, err := a.issue(d)
+		if err != nil {
+			a.metrics.healing.WithLabelValues(string(d.Kind), "error").Inc()
+			ev.Message = fmt.Sprintf("%s on node %s could not be queued: %v", d.Kind, d.Node, err)
+			errs = append(errs, err)
+		} else {
+			result := "issued"
+			if d.Escalation {
+				result = "escalation"
+			}
+			a.metrics.healing.WithLabelValues(string(d.Kind), result).Inc()
+			id := rec.GetCommand().GetId()
+			x := &fleetv1.HealingExecution{NodeId: d.Node, Rule: d.Rule, Kind: rec.GetCommand().GetKind(), Time: timestamppb.New(now),
+				CommandId: id, Outcome: string(rules.OutcomePending), Escalation: d.Escalation}
+			a.executions[id] = x
+			w.executions[id] = x
+			ev.CommandId = id
+			ev.Message = fmt.Sprintf("queued %s command %s on node %s", d.Kind, id, d.Node)
+		}
+		events = append(events, ev)
+	}
+	w.events = events
+	for k, x := range res.Alerts {
+		if prev, ok := a.alerts[k]; a.unsaved || !ok || !alertEqual(prev, x) {
+			w.alerts[k] = alertToProto(x)
+		}
+	}
+	for k := range a.alerts {
+		if _, ok := res.Alerts[k]; !ok {
+			w.alerts[k] = nil
+		}
+	}
+	a.alerts = res.Alerts
+	a.metrics.setStates(res.Alerts)
+	for _, n := range res.Notifications {
+		a.notifier.enqueue(n)
+	}
+	if w.replaceAll || len(w.alerts) > 0 || len(w.executions) > 0 || len(w.events) > 0 {
+		n, err := a.store.writeAlerts(w)
+		if err != nil {
+			a.unsaved = true
+			errs = append(errs, fmt.Errorf("write alert states: %w", err))
+		} else {
+			a.unsaved = false
+			a.metrics.events.Set(float64(n))
+		}
+	}
+	for _, ev := range events {
+		a.log.Info("alert event", "kind", ev.GetKind(), "rule", ev.GetRule(), "target", ev.GetTarget(), "message", ev.GetMessage())
+	}
+	return errors.Join(errs...)
+}
+
+// alertEqual reports whether two states would be stored alike.
+func alertEqual(x, y rules.Alert) bool {
+	return proto.Equal(alertToProto(x), alertToProto(y))
+}
+
+// settleExecutionsLocked copies finished command outcomes into the healing executions and
+// forgets executions past the retention; it returns the changes to persist.
+func (a *alerter) settleExecutionsLocked(now time.Time) map[string]*fleetv1.HealingExecution {
+	changed := make(map[string]*fleetv1.HealingExecution)
+	for id, x := range a.executions {
+		if now.Sub(x.GetTime().AsTime()) > executionRetention {
+			delete(a.executions, id)
+			changed[id] = nil
+			continue
+		}
+		if x.GetOutcome() != string(rules.OutcomePending) {
+			continue
+		}
+		rec, err := a.cmds.get(id)
+		switch {
+		case err != nil:
+			x.Outcome = string(rules.OutcomeFailed)
+		case rec.GetState() == fleetv1.CommandState_COMMAND_STATE_SUCCEEDED:
+			x.Outcome = string(rules.OutcomeSucceeded)
+		case terminal(rec.GetState()):
+			x.Outcome = string(rules.OutcomeFailed)
+		default:
+			continue
+		}
+		changed[id] = x
+	}
+	return changed
+}
+
+// issue queues a healing command; a drain also moves the node to draining, as DrainNode does.
+func (a *alerter) issue(d rules.Decision) (*fleetv1.CommandRecord, error) {
+	kind := commandKind(d.Kind)
+	params := maps.Clone(d.Params)
+	timeout := defaultCommandTimeout
+	if kind == fleetv1.CommandKind_COMMAND_KIND_DRAIN {
+		drain := command.DrainTimeout(params, defaultDrainTimeout)
+		if params == nil {
+			params = map[string]string{}
+		}
+		params[command.ParamTimeout] = drain.String()
+		timeout += drain
+	}
+	rec, err := a.cmds.create(d.Node, kind, params, timeout, "rule:"+d.Rule, d.Reason)
+	if err != nil {
+		return nil, err
+	}
+	if kind == fleetv1.CommandKind_COMMAND_KIND_DRAIN {
+		if err := a.reg.setDrain(d.Node, true, false, "drained by rule "+d.Rule+": "+d.Reason); err != nil {
+			return rec, err
+		}
+	}
+	return rec, nil
+}
+
+// snapshot gathers what conditions read: nodes from the registry, DSPy figures from the
+// request rollups of the last window.
+func (a *alerter) snapshot(now time.Time) (rules.Snapshot, error) {
+	nodes := a.reg.list(&fleetv1.ListNodesRequest{})
+	byPool := make(map[string][]*fleetv1.Node)
+	for _, n := range nodes {
+		byPool[n.GetPool()] = append(byPool[n.GetPool()], n)
+	}
+	var snap rules.Snapshot
+	var fleetWindows []reqstats.Window
+	for _, pool := range sortedKeys(byPool) {
+		windows, err := a.stats.window(pool, now.Add(-a.cfg.Window))
+		if err != nil {
+			return snap, fmt.Errorf("read request rollups of pool %s: %w", pool, err)
+		}
+		p := rules.Pool{Name: pool}
+		var poolWindows []reqstats.Window
+		var reporting int
+		var inFlight, queue int64
+		for _, n := range byPool[pool] {
+			rn := snapshotNode(n, now)
+			ws := windows[n.GetId()]
+			poolWindows = append(poolWindows, ws...)
+			rn.DSPy = dspyOf(ws, rn.DSPy.InFlight, rn.DSPy.QueueLength)
+			snap.Nodes = append(snap.Nodes, rn)
+			p.Nodes++
+			switch n.GetState() {
+			case fleetv1.NodeState_NODE_STATE_READY:
+				p.Healthy++
+			case fleetv1.NodeState_NODE_STATE_DOWN, fleetv1.NodeState_NODE_STATE_DISCONNECTED:
+				p.Down++
+			}
+			if rn.Up && n.GetLastReport().GetHost() != nil {
+				reporting++
+				p.CPU += rn.Host.CPU
+				p.Memory += rn.Host.Memory
+				inFlight += rn.DSPy.InFlight
+				queue += rn.DSPy.QueueLength
+			}
+		}
+		if reporting > 0 {
+			p.CPU /= float64(reporting)
+			p.Memory /= float64(reporting)
+		}
+		p.DSPy = dspyOf(poolWindows, inFlight, queue)
+		fleetWindows = append(fleetWindows, poolWindows...)
+		snap.Pools = append(snap.Pools, p)
+		snap.Fleet.Nodes += p.Nodes
+		snap.Fleet.Healthy += p.Healthy
+		snap.Fleet.Down += p.Down
+		inFlight, queue = 0, 0
+	}
+	var inFlight, queue int64
+	for _, p := range snap.Pools {
+		inFlight += p.DSPy.InFlight
+		queue += p.DSPy.QueueLength
+	}
+	snap.Fleet.DSPy = dspyOf(fleetWindows, inFlight, queue)
+	if a.budgets != nil {
+		listed, err := a.budgets()
+		if err != nil {
+			return snap, fmt.Errorf("read budgets: %w", err)
+		}
+		budgetShares(&snap, listed.GetBudgets())
+	}
+	return snap, nil
+}
+
+// healingPolicy is the configured healing policy, with each scaled pool's minimum size as the
+// fewest ready nodes healing may leave it, where that is more than the configured minimum.
+func (a *alerter) healingPolicy() rules.HealingPolicy {
+	p := a.cfg.policy()
+	if a.scalingMin == nil {
+		return p
+	}
+	mins := a.scalingMin()
+	if len(mins) == 0 {
+		return p
+	}
+	pools := make(map[string]int, len(p.PoolMinHealthy)+len(mins))
+	maps.Copy(pools, p.PoolMinHealthy)
+	for pool, m := range mins {
+		floor := p.MinHealthy
+		if v, ok := pools[pool]; ok {
+			floor = v
+		}
+		pools[pool] = max(floor, m)
+	}
+	p.PoolMinHealthy = pools
+	return p
+}
+
+// budgetShares sets the pools' and the fleet's budget use from the budgets' standing: a pool
+// budget counts for its pool and the fleet, a fleet or program budget for the fleet.
+func budgetShares(snap *rules.Snapshot, budgets []*fleetv1.BudgetStatus) {
+	for _, st := range budgets {
+		limit := st.GetBudget().GetLimitUsd()
+		if limit <= 0 {
+			continue
+		}
+		used, forecast := st.GetUsed(), st.GetForecastUsd()/limit
+		snap.Fleet.BudgetUsed = max(snap.Fleet.BudgetUsed, used)
+		snap.Fleet.BudgetForecast = max(snap.Fleet.BudgetForecast, forecast)
+		for i := range snap.Pools {
+			if p := &snap.Pools[i]; p.Name == st.GetBudget().GetPool() {
+				p.BudgetUsed = max(p.BudgetUsed, used)
+				p.BudgetForecast = max(p.BudgetForecast, forecast)
+			}
+		}
+	}
+}
+
+// snapshotNode converts a node's state and last report; DSPy figures other than in-flight and
+// queue length come from the rollups.
+func snapshotNode(n *fleetv1.Node, now time.Time) rules.Node {
+	rep := n.GetLastReport()
+	h := rep.GetHost()
+	rn := rules.Node{
+		ID: n.GetId(), Pool: n.GetPool(), State: stateName(n.GetState()), Labels: maps.Clone(n.GetLabels()),
+		Up: connected(n.GetState()),
+		Host: rules.Host{
+			CPU: h.GetCpuPercent(), Memory: h.GetMemoryUsedPercent(), Load1: h.GetLoad1(),
+			Disk: make(map[string]float64, len(h.GetDisks())),
+		},
+		DSPy: rules.DSPy{InFlight: int64(rep.GetApp().GetInFlight()), QueueLength: int64(rep.GetApp().GetQueueLength())},
+	}
+	if rn.Labels == nil {
+		rn.Labels = map[string]string{}
+	}
+	for _, d := range h.GetDisks() {
+		rn.Host.Disk[d.GetMountpoint()] = d.GetUsedPercent()
+		rn.Host.DiskMax = max(rn.Host.DiskMax, d.GetUsedPercent())
+	}
+	if ls := n.GetLastSeen(); ls != nil {
+		rn.ReportAgeSeconds = max(now.Sub(ls.AsTime()).Seconds(), 0)
+	}
+	return rn
+}
+
+// dspyOf merges rollups into the figures conditions read. Windows that cannot be merged
+// (sketches of different accuracy, which one control plane never writes) leave the request
+// figures at zero rather than failing every rule.
+func dspyOf(ws []reqstats.Window, inFlight, queue int64) rules.DSPy {
+	d := rules.DSPy{InFlight: inFlight, QueueLength: queue}
+	if len(ws) == 0 {
+		return d
+	}
+	w, err := reqstats.MergeWindows(statsTopN, ws...)
+	if err != nil {
+		return d
+	}
+	d.Requests, d.Errors = int64(w.Requests), int64(w.Errors)
+	d.ErrorRate, d.RPS, d.CacheHit = w.ErrorRate(), w.RequestsPerSecond(), w.CacheHitRatio()
+	d.InputTokens, d.OutputTokens = int64(w.InputTokens), int64(w.OutputTokens)
+	if w.Latency != nil {
+		d.P50Ms, d.P95Ms, d.P99Ms = w.Latency.Quantile(0.5), w.Latency.Quantile(0.95), w.Latency.Quantile(0.99)
+	}
+	if w.TTFT != nil {
+		d.TTFTMs = w.TTFT.Quantile(0.95)
+	}
+	return d
+}
+
+// newAlerter wires the alerter and its notifier into s.
+func (s *Server) newAlerter() error {
+	cfg := s.cfg.Alerts.withDefaults()
+	if cfg.GeneratorURL == "" {
+		cfg.GeneratorURL = "http://" + s.HTTPAddr() + "/metrics"
+	}
+	m := newAlertMetrics(s.promReg)
+	log := s.log.With("component", "alerts")
+	s.notifier = newNotifier(cfg, log, s.store, m, s.cfg.Now)
+	a, err := newAlerter(cfg, log, s.store, s.reg, s.stats, s.cmds, s.notifier, m)
+	if err != nil {
+		return err
+	}
+	a.budgets = s.cost.listBudgets
+	a.scalingMin = s.scaler.minSizes
+	s.alerter = a
+	return nil
+}

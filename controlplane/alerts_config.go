@@ -1,0 +1,220 @@
+package controlplane
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/dspyfleet/dspyfleet/pkg/rules"
+)
+
+// Channel kinds a notification channel may have.
+const (
+	channelWebhook      = "webhook"      // POST {"text": ...}, Slack-compatible
+	channelAlertmanager = "alertmanager" // POST <url>/api/v2/alerts
+)
+
+// AlertChannel is a notification channel rules may name in notify.
+type AlertChannel struct {
+	// Name is what rules write in notify ("log" is built in).
+	Name string
+	// Kind is webhook or alertmanager.
+	Kind string
+	// URL is the webhook URL, or the Alertmanager base URL (…/api/v2/alerts is appended).
+	URL string
+}
+
+// AlertsConfig configures rule evaluation, notification delivery and healing guards. Zero
+// fields take the defaults of DefaultAlertsConfig.
+type AlertsConfig struct {
+	// Window is how far back the DSPy figures of the snapshot reach (one-minute rollups).
+	Window time.Duration
+	// DefaultRepeat is how often a firing alert is notified again and its action retried, for
+	// rules without a repeat interval.
+	DefaultRepeat time.Duration
+	// ResolvedRetention is how long resolved alerts stay listed.
+	ResolvedRetention time.Duration
+	// Channels are the webhook and Alertmanager channels.
+	Channels []AlertChannel
+	// GeneratorURL is sent to Alertmanager as each alert's generatorURL.
+	GeneratorURL string
+	// DeliveryTimeout bounds one delivery attempt; DeliveryAttempts and DeliveryBackoff (doubled
+	// per attempt) govern retries.
+	DeliveryTimeout  time.Duration
+	DeliveryAttempts int
+	DeliveryBackoff  time.Duration
+	// DeliveryQueue is how many notifications may wait for delivery; past it a notification is
+	// recorded as failed rather than blocking the reconcile loop.
+	DeliveryQueue int
+	// MaxHealingPerHour caps healing executions per node per hour.
+	MaxHealingPerHour int
+	// EscalateAfter failed attempts within EscalateWindow drain the node and raise a critical
+	// alert; a negative value never escalates.
+	EscalateAfter  int
+	EscalateWindow time.Duration
+	// MinHealthy is the fewest ready nodes a pool keeps when healing drains one; PoolMinHealthy
+	// overrides it per pool. Once pool scaling policies exist, their minimum applies instead.
+	MinHealthy     int
+	PoolMinHealthy map[string]int
+	// MaxEvents and MaxDeliveries bound the stored history.
+	MaxEvents     int
+	MaxDeliveries int
+}
+
+// DefaultAlertsConfig returns the documented defaults.
+func DefaultAlertsConfig() AlertsConfig {
+	p := rules.DefaultHealingPolicy()
+	return AlertsConfig{
+		Window:            time.Minute,
+		DefaultRepeat:     4 * time.Hour,
+		ResolvedRetention: time.Hour,
+		DeliveryTimeout:   10 * time.Second,
+		DeliveryAttempts:  4,
+		DeliveryBackoff:   time.Second,
+		DeliveryQueue:     1024,
+		MaxHealingPerHour: p.MaxPerNodePerHour,
+		EscalateAfter:     p.EscalateAfter,
+		EscalateWindow:    p.EscalateWindow,
+		MinHealthy:        p.MinHealthy,
+		MaxEvents:         10000,
+		MaxDeliveries:     10000,
+	}
+}
+
+// withDefaults fills zero fields from DefaultAlertsConfig.
+func (c AlertsConfig) withDefaults() AlertsConfig {
+	d := DefaultAlertsConfig()
+	set := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	setInt := func(v *int, def int) {
+		if *v == 0 {
+			*v = def
+		}
+	}
+	set(&c.Window, d.Window)
+	set(&c.DefaultRepeat, d.DefaultRepeat)
+	set(&c.ResolvedRetention, d.ResolvedRetention)
+	set(&c.DeliveryTimeout, d.DeliveryTimeout)
+	set(&c.DeliveryBackoff, d.DeliveryBackoff)
+	set(&c.EscalateWindow, d.EscalateWindow)
+	setInt(&c.DeliveryAttempts, d.DeliveryAttempts)
+	setInt(&c.DeliveryQueue, d.DeliveryQueue)
+	setInt(&c.MaxHealingPerHour, d.MaxHealingPerHour)
+	setInt(&c.EscalateAfter, d.EscalateAfter)
+	setInt(&c.MaxEvents, d.MaxEvents)
+	setInt(&c.MaxDeliveries, d.MaxDeliveries)
+	return c
+}
+
+// channelNames lists the channels rules may name: log and the configured ones.
+func (c AlertsConfig) channelNames() []string {
+	out := []string{rules.LogChannel}
+	for _, ch := range c.Channels {
+		out = append(out, ch.Name)
+	}
+	return out
+}
+
+// policy is the healing policy the rules apply.
+func (c AlertsConfig) policy() rules.HealingPolicy {
+	return rules.HealingPolicy{
+		MaxPerNodePerHour: c.MaxHealingPerHour, EscalateAfter: max(c.EscalateAfter, 0), EscalateWindow: c.EscalateWindow,
+		MinHealthy: c.MinHealthy, PoolMinHealthy: c.PoolMinHealthy,
+	}
+}
+
+// validate reports every invalid alerts setting, naming its flag.
+func (c AlertsConfig) validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Window >= 0 && c.Window <= 24*time.Hour, "--alerts-window %s must be between 0 and 24h", c.Window)
+	check(c.DefaultRepeat >= 0, "--alerts-repeat %s must not be negative", c.DefaultRepeat)
+	check(c.ResolvedRetention >= 0, "alerts resolved retention %s must not be negative", c.ResolvedRetention)
+	check(c.DeliveryTimeout >= 0 && c.DeliveryAttempts >= 0 && c.DeliveryBackoff >= 0 && c.DeliveryQueue >= 0,
+		"alert delivery timeout, attempts, backoff and queue must not be negative")
+	check(c.MaxHealingPerHour >= 0, "--healing-max-per-hour %d must not be negative", c.MaxHealingPerHour)
+	check(c.EscalateWindow >= 0, "--healing-escalate-window %s must not be negative", c.EscalateWindow)
+	check(c.MinHealthy >= 0, "--healing-min-healthy %d must not be negative", c.MinHealthy)
+	for pool, n := range c.PoolMinHealthy {
+		check(validID(pool) && n >= 0, "healing minimum for pool %q: the pool name must be valid and %d not negative", pool, n)
+	}
+	seen := []string{rules.LogChannel}
+	for i, ch := range c.Channels {
+		check(rules.ValidName(ch.Name) && !slices.Contains(seen, ch.Name),
+			"alert channel %d: name %q must be a unique name (letters, digits, '_', '.', '-'), not log", i, ch.Name)
+		seen = append(seen, ch.Name)
+		check(ch.Kind == channelWebhook || ch.Kind == channelAlertmanager, "alert channel %q: kind %q is not webhook or alertmanager", ch.Name, ch.Kind)
+		u, err := url.Parse(ch.URL)
+		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", "alert channel %q: url %q must be an http or https URL", ch.Name, ch.URL)
+	}
+	return errors.Join(errs...)
+}
+
+// AlertFlags registers the alerts flags on fs, writing into c. The channel flags add a channel
+// named "webhook" or "alertmanager".
+func AlertFlags(fs *flag.FlagSet, c *AlertsConfig) {
+	fs.Func("alert-webhook-url", "notification channel \"webhook\": POST Slack-compatible {\"text\": …} to this URL", func(v string) error {
+		c.Channels = append(c.Channels, AlertChannel{Name: channelWebhook, Kind: channelWebhook, URL: v})
+		return nil
+	})
+	fs.Func("alertmanager-url", "notification channel \"alertmanager\": POST alerts to this Alertmanager's /api/v2/alerts", func(v string) error {
+		c.Channels = append(c.Channels, AlertChannel{Name: channelAlertmanager, Kind: channelAlertmanager, URL: v})
+		return nil
+	})
+	fs.DurationVar(&c.Window, "alerts-window", c.Window, "how far back the DSPy figures that rules read reach")
+	fs.DurationVar(&c.DefaultRepeat, "alerts-repeat", c.DefaultRepeat, "how often a firing alert is notified again and its action retried, unless its rule says")
+	fs.IntVar(&c.MaxHealingPerHour, "healing-max-per-hour", c.MaxHealingPerHour, "healing commands per node per hour at most")
+	fs.IntVar(&c.EscalateAfter, "healing-escalate-after", c.EscalateAfter, "failed healing attempts of one rule on one node that drain it and raise a critical alert; -1 never")
+	fs.DurationVar(&c.EscalateWindow, "healing-escalate-window", c.EscalateWindow, "window in which failed healing attempts count towards escalation")
+	fs.IntVar(&c.MinHealthy, "healing-min-healthy", c.MinHealthy, "fewest ready nodes a pool keeps when healing drains one")
+}
+
+// fileAlerts is the "alerts" block of the configuration file.
+type fileAlerts struct {
+	Window            *time.Duration `yaml:"window"`
+	Repeat            *time.Duration `yaml:"repeat"`
+	GeneratorURL      *string        `yaml:"generator_url"`
+	Channels          []fileChannel  `yaml:"channels"`
+	MaxHealingPerHour *int           `yaml:"healing_max_per_hour"`
+	EscalateAfter     *int           `yaml:"healing_escalate_after"`
+	EscalateWindow    *time.Duration `yaml:"healing_escalate_window"`
+	MinHealthy        *int           `yaml:"healing_min_healthy"`
+	PoolMinHealthy    map[string]int `yaml:"healing_pool_min_healthy"`
+}
+
+// fileChannel is one notification channel in the configuration file.
+type fileChannel struct {
+	Name string `yaml:"name"`
+	Kind string `yaml:"kind"`
+	URL  string `yaml:"url"`
+}
+
+// apply copies the set fields onto c.
+func (f *fileAlerts) apply(c *AlertsConfig) {
+	if f == nil {
+		return
+	}
+	set(&c.Window, f.Window)
+	set(&c.DefaultRepeat, f.Repeat)
+	set(&c.GeneratorURL, f.GeneratorURL)
+	set(&c.MaxHealingPerHour, f.MaxHealingPerHour)
+	set(&c.EscalateAfter, f.EscalateAfter)
+	set(&c.EscalateWindow, f.EscalateWindow)
+	set(&c.MinHealthy, f.MinHealthy)
+	if f.PoolMinHealthy != nil {
+		c.PoolMinHealthy = f.PoolMinHealthy
+	}
+	for _, ch := range f.Channels {
+		c.Channels = append(c.Channels, AlertChannel(ch))
+	}
+}

@@ -1,0 +1,58 @@
+package controlplane_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dspyfleet/dspyfleet/controlplane"
+)
+
+func TestAlertsConfigFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "cp.yaml")
+	yaml := `alerts:
+  window: 2m
+  healing_max_per_hour: 5
+  healing_pool_min_healthy: {gpu: 2}
+  channels:
+    - {name: slack, kind: webhook, url: "https://hooks.example/x"}
+    - {name: am, kind: alertmanager, url: "http://127.0.0.1:9093"}
+`
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg := controlplane.DefaultConfig()
+	if err := controlplane.LoadFile(path, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	a := cfg.Alerts
+	if a.Window != 2*time.Minute || a.MaxHealingPerHour != 5 || a.PoolMinHealthy["gpu"] != 2 || len(a.Channels) != 2 || a.Channels[1].Kind != "alertmanager" {
+		t.Fatalf("alerts config %+v", a)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, bad := range []struct {
+		ch   controlplane.AlertChannel
+		want string
+	}{
+		{controlplane.AlertChannel{Name: "log", Kind: "webhook", URL: "http://x"}, `name "log"`},
+		{controlplane.AlertChannel{Name: "x", Kind: "email", URL: "http://x"}, `kind "email"`},
+		{controlplane.AlertChannel{Name: "x", Kind: "webhook", URL: "ftp://x"}, `url "ftp://x"`},
+	} {
+		cfg := controlplane.DefaultConfig()
+		cfg.Alerts.Channels = []controlplane.AlertChannel{bad.ch}
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("Validate(%+v) = %v, want %q", bad.ch, err, bad.want)
+		}
+	}
+	if err := os.WriteFile(path, []byte("alerts:\n  windw: 1m\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := controlplane.LoadFile(path, &cfg); err == nil || !strings.Contains(err.Error(), "windw") {
+		t.Fatalf("unknown key accepted: %v", err)
+	}
+}

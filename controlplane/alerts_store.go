@@ -1,0 +1,264 @@
+package controlplane
+
+import (
+	"encoding/json"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/dspyfleet/dspyfleet/pkg/rules"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// alertsState is everything the alerter keeps in bbolt, as read at start-up.
+type alertsState struct {
+	rules      []*fleetv1.AlertRule
+	seeded     bool
+	alerts     []*fleetv1.Alert
+	silences   []*fleetv1.Silence
+	executions []*fleetv1.HealingExecution
+	events     int
+	deliveries int
+}
+
+// loadAlerts reads the rules, alert states, silences and healing executions.
+func (s *store) loadAlerts() (*alertsState, error) {
+	st := &alertsState{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		st.seeded = tx.Bucket(bucketMeta).Get(keyAlertRulesSeeded) != nil
+		load := func(bucket []byte, what string, add func() proto.Message) error {
+			return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+				if err := proto.Unmarshal(v, add()); err != nil {
+					return fmt.Errorf("%w: %s %q: %v", ErrCorruptStore, what, k, err)
+				}
+				return nil
+			})
+		}
+		if err := load(bucketAlertRules, "alert rule", func() proto.Message {
+			r := &fleetv1.AlertRule{}
+			st.rules = append(st.rules, r)
+			return r
+		}); err != nil {
+			return err
+		}
+		if err := load(bucketAlertStates, "alert", func() proto.Message {
+			a := &fleetv1.Alert{}
+			st.alerts = append(st.alerts, a)
+			return a
+		}); err != nil {
+			return err
+		}
+		if err := load(bucketSilences, "silence", func() proto.Message {
+			x := &fleetv1.Silence{}
+			st.silences = append(st.silences, x)
+			return x
+		}); err != nil {
+			return err
+		}
+		if err := load(bucketHealingExecutions, "healing execution", func() proto.Message {
+			x := &fleetv1.HealingExecution{}
+			st.executions = append(st.executions, x)
+			return x
+		}); err != nil {
+			return err
+		}
+		st.events = tx.Bucket(bucketAlertEvents).Stats().KeyN
+		st.deliveries = tx.Bucket(bucketDeliveries).Stats().KeyN
+		return nil
+	})
+	return st, err
+}
+
+// seedRules stores the default rules once, in the first start of a new data file.
+func (s *store) seedRules(defaults []*fleetv1.AlertRule) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketAlertRules)
+		for _, r := range defaults {
+			v, err := proto.Marshal(r)
+			if err != nil {
+				return err
+			}
+			if err := b.Put([]byte(r.GetName()), v); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyAlertRulesSeeded, []byte{1})
+	})
+}
+
+// putProto writes one record; v nil deletes it.
+func (s *store) putProto(bucket []byte, key string, v proto.Message) error {
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if v == nil {
+			return tx.Bucket(bucket).Delete([]byte(key))
+		}
+		b, err := proto.Marshal(v)
+		if err != nil {
+			return err
+		}
+		return tx.Bucket(bucket).Put([]byte(key), b)
+	})
+}
+
+// alertsWrite is one evaluation's changes, written in one transaction.
+type alertsWrite struct {
+	alerts     map[string]*fleetv1.Alert // nil value: delete
+	replaceAll bool                      // alerts holds every state: drop the others
+	executions map[string]*fleetv1.HealingExecution
+	events     []*fleetv1.AlertEvent
+	maxEvents  int
+}
+
+// writeAlerts applies w in one transaction and returns how many events the bucket holds.
+func (s *store) writeAlerts(w alertsWrite) (int, error) {
+	var n int
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		states := tx.Bucket(bucketAlertStates)
+		if w.replaceAll {
+			c := states.Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.Next() {
+				if _, keep := w.alerts[string(k)]; !keep {
+					if err := c.Delete(); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		for k, a := range w.alerts {
+			if a == nil {
+				if err := states.Delete([]byte(k)); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := putMsg(states, []byte(k), a); err != nil {
+				return err
+			}
+		}
+		execs := tx.Bucket(bucketHealingExecutions)
+		for id, x := range w.executions {
+			if x == nil {
+				if err := execs.Delete([]byte(id)); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := putMsg(execs, []byte(id), x); err != nil {
+				return err
+			}
+		}
+		var err error
+		n, err = appendBounded(tx.Bucket(bucketAlertEvents), w.events, w.maxEvents, func(e *fleetv1.AlertEvent) []byte {
+			return newCommandKey(e.GetTime().AsTime())
+		})
+		return err
+	})
+	return n, err
+}
+
+// appendDelivery records one delivery, keeping at most maxN.
+func (s *store) appendDelivery(d *fleetv1.Delivery, key []byte, maxN int) error {
+	return s.db.Batch(func(tx *bolt.Tx) error {
+		_, err := appendBounded(tx.Bucket(bucketDeliveries), []*fleetv1.Delivery{d}, maxN, func(*fleetv1.Delivery) []byte { return key })
+		return err
+	})
+}
+
+func putMsg(b *bolt.Bucket, k []byte, m proto.Message) error {
+	v, err := proto.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return b.Put(k, v)
+}
+
+// appendBounded adds msgs under time-ordered keys and deletes the oldest past maxN.
+func appendBounded[M proto.Message](b *bolt.Bucket, msgs []M, maxN int, key func(M) []byte) (int, error) {
+	for _, m := range msgs {
+		if err := putMsg(b, key(m), m); err != nil {
+			return 0, err
+		}
+	}
+	n := b.Stats().KeyN
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && n > maxN; k, _ = c.Next() {
+		if err := c.Delete(); err != nil {
+			return 0, err
+		}
+		n--
+	}
+	return n, nil
+}
+
+// listNewest returns up to limit records of a time-ordered bucket, newest first, that keep
+// accepts.
+func listNewest[M proto.Message](s *store, bucket []byte, limit int, mk func() M, keep func(M) bool) ([]M, error) {
+	var out []M
+	err := s.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucket).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+			m := mk()
+			if err := proto.Unmarshal(v, m); err != nil {
+				return fmt.Errorf("%w: %s %x: %v", ErrCorruptStore, bucket, k, err)
+			}
+			if keep(m) {
+				out = append(out, m)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// defaultRuleProtos are the shipped rules in API form.
+func defaultRuleProtos() []*fleetv1.AlertRule {
+	var out []*fleetv1.AlertRule
+	for _, r := range rules.Defaults() {
+		out = append(out, ruleToProto(r))
+	}
+	return out
+}
+
+// loadBaselines reads the stored baselines.
+func (s *store) loadBaselines() (rules.Baselines, error) {
+	bl := rules.Baselines{}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketBaselines).ForEach(func(k, v []byte) error {
+			m := map[string]rules.Baseline{}
+			if err := json.Unmarshal(v, &m); err != nil {
+				return fmt.Errorf("%w: baselines of %q: %v", ErrCorruptStore, k, err)
+			}
+			bl[string(k)] = m
+			return nil
+		})
+	})
+	return bl, err
+}
+
+// saveBaselines replaces the stored baselines with bl in one transaction.
+func (s *store) saveBaselines(bl rules.Baselines) error {
+	enc := make(map[string][]byte, len(bl))
+	for target, m := range bl {
+		b, err := json.Marshal(m)
+		if err != nil {
+			return err
+		}
+		enc[target] = b
+	}
+	return s.db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketBaselines); err != nil {
+			return err
+		}
+		b, err := tx.CreateBucket(bucketBaselines)
+		if err != nil {
+			return err
+		}
+		for target, v := range enc {
+			if err := b.Put([]byte(target), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

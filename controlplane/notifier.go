@@ -1,0 +1,241 @@
+package controlplane
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dspyfleet/dspyfleet/pkg/rules"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// notifierWorkers is how many deliveries run at once; a hanging endpoint holds one worker at
+// most DeliveryTimeout per attempt.
+const notifierWorkers = 4
+
+// notifier delivers notifications to their channels in the background: enqueue never blocks,
+// deliveries are retried with backoff, and every outcome is recorded in the store.
+type notifier struct {
+	cfg     AlertsConfig
+	log     *slog.Logger
+	store   *store
+	metrics *alertMetrics
+	now     func() time.Time
+	client  *http.Client
+	queue   chan delivery
+}
+
+// delivery is one notification bound for one channel.
+type delivery struct {
+	channel AlertChannel
+	n       rules.Notification
+	queued  time.Time
+}
+
+func newNotifier(cfg AlertsConfig, log *slog.Logger, st *store, m *alertMetrics, now func() time.Time) *notifier {
+	return &notifier{
+		cfg: cfg, log: log, store: st, metrics: m, now: now,
+		client: &http.Client{Timeout: cfg.DeliveryTimeout},
+		queue:  make(chan delivery, cfg.DeliveryQueue),
+	}
+}
+
+// enqueue hands n to its channels: the log at once, others to the workers. A silenced
+// notification is counted and goes nowhere; one that finds the queue full is recorded as
+// failed.
+func (n *notifier) enqueue(note rules.Notification) {
+	for _, name := range note.Channels {
+		if note.SilencedBy != "" {
+			n.metrics.notifications.WithLabelValues(name, "silenced").Inc()
+			continue
+		}
+		if name == rules.LogChannel {
+			n.logNotification(note)
+			continue
+		}
+		i := slices.IndexFunc(n.cfg.Channels, func(c AlertChannel) bool { return c.Name == name })
+		if i < 0 {
+			continue // a rule compiled against a channel no longer configured
+		}
+		d := delivery{channel: n.cfg.Channels[i], n: note, queued: n.now()}
+		select {
+		case n.queue <- d:
+		default:
+			n.metrics.notifications.WithLabelValues(name, "dropped").Inc()
+			n.record(d, 0, fmt.Errorf("delivery queue full (%d waiting); the endpoint is too slow or down", cap(n.queue)))
+		}
+	}
+}
+
+func (n *notifier) logNotification(note rules.Notification) {
+	a := note.Alert
+	lvl := slog.LevelWarn
+	if note.Kind == rules.NotifyResolved {
+		lvl = slog.LevelInfo
+	}
+	n.log.Log(context.Background(), lvl, "alert "+string(note.Kind), "rule", a.Rule, "target", a.Target,
+		"severity", a.Severity, "summary", a.Annotations["summary"])
+	n.metrics.notifications.WithLabelValues(rules.LogChannel, "delivered").Inc()
+}
+
+// Run delivers queued notifications until ctx ends. What is still queued then is recorded by
+// abandon, once nothing enqueues any more.
+func (n *notifier) Run(ctx context.Context) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for range notifierWorkers {
+		g.Go(func() error {
+			for {
+				select {
+				case <-gctx.Done():
+					return nil
+				case d := <-n.queue:
+					n.deliver(gctx, d)
+				}
+			}
+		})
+	}
+	err := g.Wait()
+	n.client.CloseIdleConnections()
+	return err
+}
+
+// abandon records every notification still queued as failed: the control plane stopped before
+// delivering it. Call it after Run and the reconcile loop returned.
+func (n *notifier) abandon() {
+	for {
+		select {
+		case d := <-n.queue:
+			n.record(d, 0, fmt.Errorf("control plane stopped before delivery"))
+		default:
+			return
+		}
+	}
+}
+
+// deliver tries d up to DeliveryAttempts times with doubling backoff.
+func (n *notifier) deliver(ctx context.Context, d delivery) {
+	backoff := n.cfg.DeliveryBackoff
+	var err error
+	attempt := 0
+	for attempt < n.cfg.DeliveryAttempts {
+		attempt++
+		if err = n.post(ctx, d); err == nil {
+			break
+		}
+		if attempt == n.cfg.DeliveryAttempts {
+			break
+		}
+		t := time.NewTimer(backoff)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			n.record(d, attempt, fmt.Errorf("%v; control plane stopped before the next attempt", err))
+			return
+		case <-t.C:
+		}
+		backoff *= 2
+	}
+	result := "delivered"
+	if err != nil {
+		result = "failed"
+		n.log.Warn("alert notification not delivered", "channel", d.channel.Name, "rule", d.n.Alert.Rule, "attempts", attempt, "err", err)
+	}
+	n.metrics.notifications.WithLabelValues(d.channel.Name, result).Inc()
+	n.record(d, attempt, err)
+}
+
+// post sends one attempt.
+func (n *notifier) post(ctx context.Context, d delivery) error {
+	var body []byte
+	var err error
+	target := d.channel.URL
+	switch d.channel.Kind {
+	case channelWebhook:
+		body, err = json.Marshal(map[string]string{"text": webhookText(d.n)})
+	case channelAlertmanager:
+		target = strings.TrimSuffix(target, "/") + "/api/v2/alerts"
+		body, err = json.Marshal([]amAlert{n.amAlert(d.n)})
+	default:
+		return fmt.Errorf("unknown channel kind %q", d.channel.Kind)
+	}
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, n.cfg.DeliveryTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s answered %s: %s", d.channel.Kind, resp.Status, strings.TrimSpace(string(snippet)))
+	}
+	return nil
+}
+
+// webhookText is the one-line Slack-compatible message of a notification.
+func webhookText(note rules.Notification) string {
+	a := note.Alert
+	state := "FIRING"
+	if note.Kind == rules.NotifyResolved {
+		state = "RESOLVED"
+	}
+	text := fmt.Sprintf("[%s] %s on %s (%s)", state, a.Rule, a.Target, a.Severity)
+	if s := a.Annotations["summary"]; s != "" {
+		text += ": " + s
+	}
+	return text
+}
+
+// amAlert is one alert of the Alertmanager v2 API (POST /api/v2/alerts).
+type amAlert struct {
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations,omitempty"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL,omitempty"`
+}
+
+// amAlert converts a notification. A firing alert ends three repeat intervals from now unless
+// notified again, so Alertmanager resolves it if the control plane goes away.
+func (n *notifier) amAlert(note rules.Notification) amAlert {
+	a := note.Alert
+	end := n.now().Add(3 * n.cfg.DefaultRepeat)
+	if note.Kind == rules.NotifyResolved {
+		end = a.ResolvedAt
+	}
+	return amAlert{Labels: a.Labels, Annotations: a.Annotations, StartsAt: a.FiredAt.UTC(), EndsAt: end.UTC(), GeneratorURL: n.cfg.GeneratorURL}
+}
+
+// record stores the outcome of a delivery.
+func (n *notifier) record(d delivery, attempts int, err error) {
+	rec := &fleetv1.Delivery{
+		Time: timestamppb.New(d.queued), Channel: d.channel.Name, Rule: d.n.Alert.Rule, Target: d.n.Alert.Target,
+		Kind: string(d.n.Kind), Attempts: uint32(attempts), Delivered: err == nil,
+	}
+	if err != nil {
+		rec.Error = err.Error()
+	}
+	key := newCommandKey(d.queued)
+	rec.Id = fmt.Sprintf("%x", key)
+	if werr := n.store.appendDelivery(rec, key, n.cfg.MaxDeliveries); werr != nil {
+		n.log.Error("recording an alert delivery failed", "channel", d.channel.Name, "rule", d.n.Alert.Rule, "err", werr)
+	}
+}
