@@ -48,6 +48,15 @@ type Config struct {
 	CommandRetention time.Duration
 	// RollupRetention is how long one-minute request rollups are kept.
 	RollupRetention time.Duration
+	// BackupDir holds the control plane's backups; empty means <data-dir>/backups.
+	BackupDir string
+	// BackupInterval is how often a backup is taken on schedule; 0 turns scheduled backups off.
+	BackupInterval time.Duration
+	// BackupKeep is how many backups the retention keeps; 0 means no count limit.
+	BackupKeep int
+	// BackupMaxAge is the age past which backups are removed (the newest is always kept); 0
+	// means no age limit.
+	BackupMaxAge time.Duration
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -74,6 +83,9 @@ func DefaultConfig() Config {
 		WatchBuffer:       1024,
 		CommandRetention:  7 * 24 * time.Hour,
 		RollupRetention:   14 * 24 * time.Hour,
+		BackupInterval:    6 * time.Hour,
+		BackupKeep:        28,
+		BackupMaxAge:      30 * 24 * time.Hour,
 	}
 }
 
@@ -103,5 +115,8 @@ func (c Config) Validate() error {
 	check(c.WatchBuffer > 0, "watch buffer %d must be positive", c.WatchBuffer)
 	check(c.CommandRetention > 0, "--command-retention %s must be positive", c.CommandRetention)
 	check(c.RollupRetention >= time.Hour, "--rollup-retention %s must be at least 1h", c.RollupRetention)
+	check(c.BackupInterval == 0 || c.BackupInterval >= time.Minute, "--backup-interval %s must be 0 (off) or at least 1m", c.BackupInterval)
+	check(c.BackupKeep >= 0, "--backup-keep %d must not be negative", c.BackupKeep)
+	check(c.BackupMaxAge >= 0, "--backup-max-age %s must not be negative", c.BackupMaxAge)
 	return errors.Join(errs...)
 }

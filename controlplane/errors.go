@@ -25,6 +25,8 @@ var (
 	ErrSessionEnded = errors.New("session ended by the control plane")
 	// ErrWatchBehind means a watcher could not keep up with events.
 	ErrWatchBehind = errors.New("watcher fell behind")
+	// ErrNotFound means a named backup, deployment or maintenance window does not exist.
+	ErrNotFound = errors.New("not found")
 )
 
 // statusCodes is the one table from domain errors to gRPC codes.
@@ -39,6 +41,9 @@ var statusCodes = []struct {
 	{ErrShuttingDown, codes.Unavailable},
 	{ErrSessionEnded, codes.Aborted},
 	{ErrWatchBehind, codes.ResourceExhausted},
+	{ErrNotFound, codes.NotFound},
+	{ErrCorruptStore, codes.DataLoss},
+	{ErrSchemaTooNew, codes.FailedPrecondition},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

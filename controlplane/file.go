@@ -24,6 +24,11 @@ type fileConfig struct {
 	FlushInterval     *time.Duration `yaml:"flush_interval"`
 	MaxRecvBytes      *int           `yaml:"max_recv_bytes"`
 	ShutdownTimeout   *time.Duration `yaml:"shutdown_timeout"`
+
+	BackupDir      *string        `yaml:"backup_dir"`
+	BackupInterval *time.Duration `yaml:"backup_interval"`
+	BackupKeep     *int           `yaml:"backup_keep"`
+	BackupMaxAge   *time.Duration `yaml:"backup_max_age"`
 }
 
 // LoadFile applies the YAML file at path onto c. Unknown keys and wrong types are errors naming
@@ -50,6 +55,10 @@ func LoadFile(path string, c *Config) error {
 	set(&c.FlushInterval, f.FlushInterval)
 	set(&c.MaxRecvBytes, f.MaxRecvBytes)
 	set(&c.ShutdownTimeout, f.ShutdownTimeout)
+	set(&c.BackupDir, f.BackupDir)
+	set(&c.BackupInterval, f.BackupInterval)
+	set(&c.BackupKeep, f.BackupKeep)
+	set(&c.BackupMaxAge, f.BackupMaxAge)
 	return nil
 }
 

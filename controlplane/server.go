@@ -45,6 +45,7 @@ type Server struct {
 	grpcLn   net.Listener
 	httpLn   net.Listener
 	steps    []reconcileStep
+	backups  *backups
 	stopping chan struct{}
 	ready    atomic.Bool
 }
@@ -103,6 +104,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats, router: rt,
 		grpcLn: grpcLn, httpLn: httpLn, stopping: make(chan struct{}),
 	}
+	s.backups = newBackups(cfg, st)
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
@@ -147,6 +149,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	})
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping})
 	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, metrics: s.metrics, stopping: s.stopping})
+	fleetv1.RegisterMaintenanceServiceServer(gs, &maintenanceService{backups: s.backups, cmds: s.cmds})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
@@ -173,6 +176,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.flushLoop(gctx) })
 	g.Go(func() error { return s.reconcileLoop(gctx) })
 	g.Go(func() error { return s.router.Run(gctx) })
+	g.Go(func() error { return s.backups.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()

@@ -1,6 +1,7 @@
 // Command controlplane runs the dspyfleet control plane: the gRPC API for agents and operators,
 // health and Prometheus endpoints, and the bbolt state under --data-dir. With --dev it also runs
-// an agent for this host, so one command shows a working fleet of one.
+// an agent for this host, so one command shows a working fleet of one. "controlplane restore
+// --from FILE --data-dir DIR" restores the state from a backup, offline.
 package main
 
 import (
@@ -38,6 +39,9 @@ func main() {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "restore" {
+		return runRestore(args[1:], stdout, stderr)
+	}
 	cfg := controlplane.DefaultConfig()
 	fs := flag.NewFlagSet("controlplane", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -58,6 +62,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.ShutdownTimeout, "shutdown-timeout", cfg.ShutdownTimeout, "bound on the graceful stop")
 	fs.DurationVar(&cfg.CommandRetention, "command-retention", cfg.CommandRetention, "how long finished commands are kept")
 	fs.DurationVar(&cfg.RollupRetention, "rollup-retention", cfg.RollupRetention, "how long one-minute DSPy request rollups are kept")
+	fs.StringVar(&cfg.BackupDir, "backup-dir", cfg.BackupDir, "directory of the control plane's backups (default <data-dir>/backups)")
+	fs.DurationVar(&cfg.BackupInterval, "backup-interval", cfg.BackupInterval, "how often a backup is taken on schedule; 0 turns it off")
+	fs.IntVar(&cfg.BackupKeep, "backup-keep", cfg.BackupKeep, "how many backups to keep; 0 means no count limit")
+	fs.DurationVar(&cfg.BackupMaxAge, "backup-max-age", cfg.BackupMaxAge, "remove backups older than this (the newest is always kept); 0 means no age limit")
 	if err := cli.Parse(fs, args, configPath, func(path string) error { return controlplane.LoadFile(path, &cfg) }); err != nil {
 		return err
 	}

@@ -125,6 +125,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parsePools(g, args[1:])
 	case "route":
 		return parseRoute(g, args[1:])
+	case "backup":
+		return parseBackup(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }

@@ -35,6 +35,9 @@ Commands:
   route status    Show each node's routing eligibility, weight, load and ejection.
   route watch     Print a pool's routing set on every change, until interrupted.
   route policy    Show (get) or change (set) a pool's routing policy.
+  backup create   Back up the control plane's state now.
+  backup list     List the control plane's and the agents' backups.
+  backup verify   Check a backup through and through.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
@@ -221,6 +224,10 @@ var usages = map[string]string{
 	"route watch":      routeWatchUsage,
 	"route policy get": routePolicyGetUsage,
 	"route policy set": routePolicySetUsage,
+	"backup":           backupUsage,
+	"backup create":    backupCreateUsage,
+	"backup list":      backupListUsage,
+	"backup verify":    backupVerifyUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.
