@@ -15,6 +15,11 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
+// requiredBuckets are the buckets every state file of schema 1 has had from the start. Buckets
+// added later within the same schema version are created when a control plane opens the file,
+// so a file may lack them.
+var requiredBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups}
+
 // backupCounts are the records a state file holds.
 type backupCounts struct {
 	schemaVersion                    uint64
@@ -83,7 +88,7 @@ func checkBoltFile(path string) error {
 }
 
 // inspectStateFile opens a state file read-only and checks all of it: the bbolt structure, the
-// schema version, every bucket of the schema, and that every node, command and routing policy
+// schema version, the buckets every state file has, and that every node, command and routing policy
 // decodes. It returns what the file holds.
 //
 // bbolt trusts its pages: a damaged page can crash the reading process. So only a file whose
@@ -118,13 +123,17 @@ func inspectStateFile(path string) (c backupCounts, err error) {
 		if c.schemaVersion > schemaVersion {
 			return fmt.Errorf("%w: %s has schema %d, this build knows up to %d", ErrSchemaTooNew, path, c.schemaVersion, schemaVersion)
 		}
-		for _, name := range allBuckets {
+		for _, name := range requiredBuckets {
 			if tx.Bucket(name) == nil {
 				return fmt.Errorf("%w: %s has no %s bucket", ErrCorruptStore, path, name)
 			}
 		}
 		decode := func(bucket []byte, what string, n *int, msg func() proto.Message) error {
-			return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
+			b := tx.Bucket(bucket)
+			if b == nil {
+				return nil
+			}
+			return b.ForEach(func(k, v []byte) error {
 				if err := proto.Unmarshal(v, msg()); err != nil {
 					return fmt.Errorf("%w: %s: %s %q does not decode: %v", ErrCorruptStore, path, what, k, err)
 				}

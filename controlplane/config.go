@@ -57,6 +57,9 @@ type Config struct {
 	// BackupMaxAge is the age past which backups are removed (the newest is always kept); 0
 	// means no age limit.
 	BackupMaxAge time.Duration
+	// DeployDrainGrace is how long a deployment keeps a node out of routing before draining it,
+	// so clients that picked it just before finish sending to it.
+	DeployDrainGrace time.Duration
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -86,6 +89,7 @@ func DefaultConfig() Config {
 		BackupInterval:    6 * time.Hour,
 		BackupKeep:        28,
 		BackupMaxAge:      30 * 24 * time.Hour,
+		DeployDrainGrace:  2 * time.Second,
 	}
 }
 
@@ -118,5 +122,6 @@ func (c Config) Validate() error {
 	check(c.BackupInterval == 0 || c.BackupInterval >= time.Minute, "--backup-interval %s must be 0 (off) or at least 1m", c.BackupInterval)
 	check(c.BackupKeep >= 0, "--backup-keep %d must not be negative", c.BackupKeep)
 	check(c.BackupMaxAge >= 0, "--backup-max-age %s must not be negative", c.BackupMaxAge)
+	check(c.DeployDrainGrace >= 0 && c.DeployDrainGrace <= time.Hour, "--deploy-drain-grace %s must be between 0 and 1h", c.DeployDrainGrace)
 	return errors.Join(errs...)
 }

@@ -29,6 +29,8 @@ type fileConfig struct {
 	BackupInterval *time.Duration `yaml:"backup_interval"`
 	BackupKeep     *int           `yaml:"backup_keep"`
 	BackupMaxAge   *time.Duration `yaml:"backup_max_age"`
+
+	DeployDrainGrace *time.Duration `yaml:"deploy_drain_grace"`
 }
 
 // LoadFile applies the YAML file at path onto c. Unknown keys and wrong types are errors naming
@@ -59,6 +61,7 @@ func LoadFile(path string, c *Config) error {
 	set(&c.BackupInterval, f.BackupInterval)
 	set(&c.BackupKeep, f.BackupKeep)
 	set(&c.BackupMaxAge, f.BackupMaxAge)
+	set(&c.DeployDrainGrace, f.DeployDrainGrace)
 	return nil
 }
 

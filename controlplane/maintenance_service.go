@@ -13,8 +13,10 @@ const maxReasonLen = 512
 // maintenanceService implements MaintenanceService.
 type maintenanceService struct {
 	fleetv1.UnimplementedMaintenanceServiceServer
-	backups *backups
-	cmds    *commandQueue
+	backups  *backups
+	cmds     *commandQueue
+	deployer *deployer
+	stopping <-chan struct{}
 }
 
 // CreateBackup writes a backup now.

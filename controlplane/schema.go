@@ -12,6 +12,8 @@ package controlplane
 //	  <command id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.CommandRecord (protobuf)
 //	routing_policies         one routing policy per configured pool
 //	  <pool>           -> fleetv1.RoutingPolicy (protobuf), every field set
+//	deployments              one record per deployment, in creation order
+//	  <deployment id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.Deployment (protobuf)
 //
 // A file whose schema_version is newer than schemaVersion was written by a newer control plane and
 // is refused rather than guessed at. Later schema changes add ordered migration steps that back up
@@ -24,6 +26,8 @@ var (
 
 	bucketRoutingPolicies = []byte("routing_policies")
 
+	bucketDeployments = []byte("deployments")
+
 	keySchemaVersion = []byte("schema_version")
 )
 
@@ -33,4 +37,5 @@ const schemaVersion uint64 = 1
 // allBuckets lists every bucket the schema requires.
 var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups,
 	bucketRoutingPolicies,
+	bucketDeployments,
 }

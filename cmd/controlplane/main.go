@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.DurationVar(&cfg.BackupInterval, "backup-interval", cfg.BackupInterval, "how often a backup is taken on schedule; 0 turns it off")
 	fs.IntVar(&cfg.BackupKeep, "backup-keep", cfg.BackupKeep, "how many backups to keep; 0 means no count limit")
 	fs.DurationVar(&cfg.BackupMaxAge, "backup-max-age", cfg.BackupMaxAge, "remove backups older than this (the newest is always kept); 0 means no age limit")
+	fs.DurationVar(&cfg.DeployDrainGrace, "deploy-drain-grace", cfg.DeployDrainGrace, "how long a deployment keeps a node out of routing before draining it")
 	if err := cli.Parse(fs, args, configPath, func(path string) error { return controlplane.LoadFile(path, &cfg) }); err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ package fleetv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -21,6 +22,132 @@ const (
 	// Verify that runtime/protoimpl is sufficiently up-to-date.
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
+
+// DeploymentStrategy is how a deployment moves through a pool.
+type DeploymentStrategy int32
+
+const (
+	DeploymentStrategy_DEPLOYMENT_STRATEGY_UNSPECIFIED DeploymentStrategy = 0
+	// Batches of batch_size nodes, never more than max_unavailable out of routing: each node is
+	// taken out of routing, drained, deployed, health-checked and undrained. A failed node stops
+	// the rollout.
+	DeploymentStrategy_DEPLOYMENT_STRATEGY_ROLLING DeploymentStrategy = 1
+	// canary_nodes nodes get the version first and canary_percent of the traffic, step by step;
+	// each step holds for analysis_window comparing the canary's error rate and p95 latency with
+	// the other nodes over the same window, then promotes or rolls back with the reason.
+	DeploymentStrategy_DEPLOYMENT_STRATEGY_CANARY DeploymentStrategy = 2
+	// The idle set (the pool's drained nodes, or idle_nodes) gets the version and is verified;
+	// routing switches to it in one step; the old set is kept out of routing but undrained for
+	// keep_old, when AbortDeployment switches back at once, then drained.
+	DeploymentStrategy_DEPLOYMENT_STRATEGY_BLUE_GREEN DeploymentStrategy = 3
+)
+
+// Enum value maps for DeploymentStrategy.
+var (
+	DeploymentStrategy_name = map[int32]string{
+		0: "DEPLOYMENT_STRATEGY_UNSPECIFIED",
+		1: "DEPLOYMENT_STRATEGY_ROLLING",
+		2: "DEPLOYMENT_STRATEGY_CANARY",
+		3: "DEPLOYMENT_STRATEGY_BLUE_GREEN",
+	}
+	DeploymentStrategy_value = map[string]int32{
+		"DEPLOYMENT_STRATEGY_UNSPECIFIED": 0,
+		"DEPLOYMENT_STRATEGY_ROLLING":     1,
+		"DEPLOYMENT_STRATEGY_CANARY":      2,
+		"DEPLOYMENT_STRATEGY_BLUE_GREEN":  3,
+	}
+)
+
+func (x DeploymentStrategy) Enum() *DeploymentStrategy {
+	p := new(DeploymentStrategy)
+	*p = x
+	return p
+}
+
+func (x DeploymentStrategy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeploymentStrategy) Descriptor() protoreflect.EnumDescriptor {
+	return file_dspyfleet_v1_maintenance_proto_enumTypes[0].Descriptor()
+}
+
+func (DeploymentStrategy) Type() protoreflect.EnumType {
+	return &file_dspyfleet_v1_maintenance_proto_enumTypes[0]
+}
+
+func (x DeploymentStrategy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeploymentStrategy.Descriptor instead.
+func (DeploymentStrategy) EnumDescriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{0}
+}
+
+// DeploymentState is a deployment's life.
+type DeploymentState int32
+
+const (
+	DeploymentState_DEPLOYMENT_STATE_UNSPECIFIED DeploymentState = 0
+	DeploymentState_DEPLOYMENT_STATE_RUNNING     DeploymentState = 1
+	DeploymentState_DEPLOYMENT_STATE_PAUSED      DeploymentState = 2
+	DeploymentState_DEPLOYMENT_STATE_SUCCEEDED   DeploymentState = 3
+	// A node failed; the rollout stopped there.
+	DeploymentState_DEPLOYMENT_STATE_FAILED DeploymentState = 4
+	// The canary failed its analysis, or a blue-green deployment was switched back.
+	DeploymentState_DEPLOYMENT_STATE_ROLLED_BACK DeploymentState = 5
+	DeploymentState_DEPLOYMENT_STATE_ABORTED     DeploymentState = 6
+)
+
+// Enum value maps for DeploymentState.
+var (
+	DeploymentState_name = map[int32]string{
+		0: "DEPLOYMENT_STATE_UNSPECIFIED",
+		1: "DEPLOYMENT_STATE_RUNNING",
+		2: "DEPLOYMENT_STATE_PAUSED",
+		3: "DEPLOYMENT_STATE_SUCCEEDED",
+		4: "DEPLOYMENT_STATE_FAILED",
+		5: "DEPLOYMENT_STATE_ROLLED_BACK",
+		6: "DEPLOYMENT_STATE_ABORTED",
+	}
+	DeploymentState_value = map[string]int32{
+		"DEPLOYMENT_STATE_UNSPECIFIED": 0,
+		"DEPLOYMENT_STATE_RUNNING":     1,
+		"DEPLOYMENT_STATE_PAUSED":      2,
+		"DEPLOYMENT_STATE_SUCCEEDED":   3,
+		"DEPLOYMENT_STATE_FAILED":      4,
+		"DEPLOYMENT_STATE_ROLLED_BACK": 5,
+		"DEPLOYMENT_STATE_ABORTED":     6,
+	}
+)
+
+func (x DeploymentState) Enum() *DeploymentState {
+	p := new(DeploymentState)
+	*p = x
+	return p
+}
+
+func (x DeploymentState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (DeploymentState) Descriptor() protoreflect.EnumDescriptor {
+	return file_dspyfleet_v1_maintenance_proto_enumTypes[1].Descriptor()
+}
+
+func (DeploymentState) Type() protoreflect.EnumType {
+	return &file_dspyfleet_v1_maintenance_proto_enumTypes[1]
+}
+
+func (x DeploymentState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use DeploymentState.Descriptor instead.
+func (DeploymentState) EnumDescriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{1}
+}
 
 // Backup is one backup of the control plane's state.
 type Backup struct {
@@ -512,11 +639,1205 @@ func (x *VerifyBackupResponse) GetBackup() *Backup {
 	return nil
 }
 
+// DeploymentSpec says what to deploy where and how.
+type DeploymentSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pool  string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// The version handed to each agent's deploy hook.
+	Version  string             `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Strategy DeploymentStrategy `protobuf:"varint,3,opt,name=strategy,proto3,enum=dspyfleet.v1.DeploymentStrategy" json:"strategy,omitempty"`
+	// Rolling, and a canary's promotion: nodes started together (default 1).
+	BatchSize *uint32 `protobuf:"varint,4,opt,name=batch_size,json=batchSize,proto3,oneof" json:"batch_size,omitempty"`
+	// Most nodes out of routing at once, counting nodes already down or drained (default
+	// batch_size).
+	MaxUnavailable uint32 `protobuf:"varint,5,opt,name=max_unavailable,json=maxUnavailable,proto3" json:"max_unavailable,omitempty"`
+	// Canary: nodes that get the version first (default 1; fewer than the pool's nodes).
+	CanaryNodes uint32 `protobuf:"varint,6,opt,name=canary_nodes,json=canaryNodes,proto3" json:"canary_nodes,omitempty"`
+	// Canary: the traffic share of the canary nodes at each step, in percent, through routing
+	// weights (a weighted strategy gives exact shares), e.g. [10, 50]. Each in (0, 100). Empty
+	// means one step at the canary nodes' natural share.
+	CanaryPercent []float64 `protobuf:"fixed64,7,rep,packed,name=canary_percent,json=canaryPercent,proto3" json:"canary_percent,omitempty"`
+	// Canary: how long each step is judged (default 5m).
+	AnalysisWindow *durationpb.Duration `protobuf:"bytes,8,opt,name=analysis_window,json=analysisWindow,proto3" json:"analysis_window,omitempty"`
+	// Canary: fail when the canary's error rate exceeds the baseline's by more than this
+	// (default 0.05).
+	MaxErrorRateIncrease *float64 `protobuf:"fixed64,9,opt,name=max_error_rate_increase,json=maxErrorRateIncrease,proto3,oneof" json:"max_error_rate_increase,omitempty"`
+	// Canary: fail when the canary's p95 latency exceeds this multiple of the baseline's (default
+	// 1.5).
+	MaxP95Ratio *float64 `protobuf:"fixed64,10,opt,name=max_p95_ratio,json=maxP95Ratio,proto3,oneof" json:"max_p95_ratio,omitempty"`
+	// Canary: requests the canary needs in a window before it is judged; with fewer the step is
+	// held for another window (default 20).
+	MinRequests *uint32 `protobuf:"varint,11,opt,name=min_requests,json=minRequests,proto3,oneof" json:"min_requests,omitempty"`
+	// The version rolled back to on nodes whose previous deployed version is not on record.
+	PreviousVersion string `protobuf:"bytes,12,opt,name=previous_version,json=previousVersion,proto3" json:"previous_version,omitempty"`
+	// Blue-green: the idle set; empty means the pool's drained nodes.
+	IdleNodes []string `protobuf:"bytes,13,rep,name=idle_nodes,json=idleNodes,proto3" json:"idle_nodes,omitempty"`
+	// Blue-green: how long the old set is kept ready for an instant switch back (default 15m).
+	KeepOld *durationpb.Duration `protobuf:"bytes,14,opt,name=keep_old,json=keepOld,proto3" json:"keep_old,omitempty"`
+	// Longest wait for a node to drain (default 5m).
+	DrainTimeout *durationpb.Duration `protobuf:"bytes,15,opt,name=drain_timeout,json=drainTimeout,proto3" json:"drain_timeout,omitempty"`
+	// Free text recorded with the deployment.
+	Reason        string `protobuf:"bytes,16,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *DeploymentSpec) Reset() {
+	*x = DeploymentSpec{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentSpec) ProtoMessage() {}
+
+func (x *DeploymentSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentSpec.ProtoReflect.Descriptor instead.
+func (*DeploymentSpec) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *DeploymentSpec) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *DeploymentSpec) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+func (x *DeploymentSpec) GetStrategy() DeploymentStrategy {
+	if x != nil {
+		return x.Strategy
+	}
+	return DeploymentStrategy_DEPLOYMENT_STRATEGY_UNSPECIFIED
+}
+
+func (x *DeploymentSpec) GetBatchSize() uint32 {
+	if x != nil && x.BatchSize != nil {
+		return *x.BatchSize
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetMaxUnavailable() uint32 {
+	if x != nil {
+		return x.MaxUnavailable
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetCanaryNodes() uint32 {
+	if x != nil {
+		return x.CanaryNodes
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetCanaryPercent() []float64 {
+	if x != nil {
+		return x.CanaryPercent
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetAnalysisWindow() *durationpb.Duration {
+	if x != nil {
+		return x.AnalysisWindow
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetMaxErrorRateIncrease() float64 {
+	if x != nil && x.MaxErrorRateIncrease != nil {
+		return *x.MaxErrorRateIncrease
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetMaxP95Ratio() float64 {
+	if x != nil && x.MaxP95Ratio != nil {
+		return *x.MaxP95Ratio
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetMinRequests() uint32 {
+	if x != nil && x.MinRequests != nil {
+		return *x.MinRequests
+	}
+	return 0
+}
+
+func (x *DeploymentSpec) GetPreviousVersion() string {
+	if x != nil {
+		return x.PreviousVersion
+	}
+	return ""
+}
+
+func (x *DeploymentSpec) GetIdleNodes() []string {
+	if x != nil {
+		return x.IdleNodes
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetKeepOld() *durationpb.Duration {
+	if x != nil {
+		return x.KeepOld
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetDrainTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.DrainTimeout
+	}
+	return nil
+}
+
+func (x *DeploymentSpec) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// DeploymentNode is one node's progress in a deployment.
+type DeploymentNode struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// rolling, canary, baseline, blue (the old set) or green (the new set).
+	Role string `protobuf:"bytes,2,opt,name=role,proto3" json:"role,omitempty"`
+	// pending, holding (out of routing, before the drain), draining, deploying, undraining, done,
+	// failed, rolling_back or rolled_back.
+	Phase string `protobuf:"bytes,3,opt,name=phase,proto3" json:"phase,omitempty"`
+	// The command the node is waiting on.
+	CommandId string                 `protobuf:"bytes,4,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	Detail    string                 `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	Updated   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated,proto3" json:"updated,omitempty"`
+	// The version the node ran before, when on record; the rollback target.
+	PreviousVersion string `protobuf:"bytes,7,opt,name=previous_version,json=previousVersion,proto3" json:"previous_version,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
+}
+
+func (x *DeploymentNode) Reset() {
+	*x = DeploymentNode{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *DeploymentNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*DeploymentNode) ProtoMessage() {}
+
+func (x *DeploymentNode) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use DeploymentNode.ProtoReflect.Descriptor instead.
+func (*DeploymentNode) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *DeploymentNode) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *DeploymentNode) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *DeploymentNode) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *DeploymentNode) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *DeploymentNode) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *DeploymentNode) GetUpdated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Updated
+	}
+	return nil
+}
+
+func (x *DeploymentNode) GetPreviousVersion() string {
+	if x != nil {
+		return x.PreviousVersion
+	}
+	return ""
+}
+
+// CanaryAnalysis is the verdict of one canary step.
+type CanaryAnalysis struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Step             uint32                 `protobuf:"varint,1,opt,name=step,proto3" json:"step,omitempty"`
+	Percent          float64                `protobuf:"fixed64,2,opt,name=percent,proto3" json:"percent,omitempty"`
+	Start            *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
+	End              *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end,proto3" json:"end,omitempty"`
+	CanaryRequests   uint64                 `protobuf:"varint,5,opt,name=canary_requests,json=canaryRequests,proto3" json:"canary_requests,omitempty"`
+	CanaryErrors     uint64                 `protobuf:"varint,6,opt,name=canary_errors,json=canaryErrors,proto3" json:"canary_errors,omitempty"`
+	CanaryP95Ms      float64                `protobuf:"fixed64,7,opt,name=canary_p95_ms,json=canaryP95Ms,proto3" json:"canary_p95_ms,omitempty"`
+	BaselineRequests uint64                 `protobuf:"varint,8,opt,name=baseline_requests,json=baselineRequests,proto3" json:"baseline_requests,omitempty"`
+	BaselineErrors   uint64                 `protobuf:"varint,9,opt,name=baseline_errors,json=baselineErrors,proto3" json:"baseline_errors,omitempty"`
+	BaselineP95Ms    float64                `protobuf:"fixed64,10,opt,name=baseline_p95_ms,json=baselineP95Ms,proto3" json:"baseline_p95_ms,omitempty"`
+	Passed           bool                   `protobuf:"varint,11,opt,name=passed,proto3" json:"passed,omitempty"`
+	Reason           string                 `protobuf:"bytes,12,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *CanaryAnalysis) Reset() {
+	*x = CanaryAnalysis{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CanaryAnalysis) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CanaryAnalysis) ProtoMessage() {}
+
+func (x *CanaryAnalysis) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CanaryAnalysis.ProtoReflect.Descriptor instead.
+func (*CanaryAnalysis) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *CanaryAnalysis) GetStep() uint32 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *CanaryAnalysis) GetPercent() float64 {
+	if x != nil {
+		return x.Percent
+	}
+	return 0
+}
+
+func (x *CanaryAnalysis) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *CanaryAnalysis) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *CanaryAnalysis) GetCanaryRequests() uint64 {
+	if x != nil {
+		return x.CanaryRequests
+	}
+	return 0
+}
+
+func (x *CanaryAnalysis) GetCanaryErrors() uint64 {
+	if x != nil {
+		return x.CanaryErrors
+	}
+	return 0
+}
+
+func (x *CanaryAnalysis) GetCanaryP95Ms() float64 {
+	if x != nil {
+		return x.CanaryP95Ms
+	}
+	return 0
+}
+
+func (x *CanaryAnalysis) GetBaselineRequests() uint64 {
+	if x != nil {
+		return x.BaselineRequests
+	}
+	return 0
+}
+
+func (x *CanaryAnalysis) GetBaselineErrors() uint64 {
+	if x != nil {
+		return x.BaselineErrors
+	}
+	return 0
+}
+
+func (x *CanaryAnalysis) GetBaselineP95Ms() float64 {
+	if x != nil {
+		return x.BaselineP95Ms
+	}
+	return 0
+}
+
+func (x *CanaryAnalysis) GetPassed() bool {
+	if x != nil {
+		return x.Passed
+	}
+	return false
+}
+
+func (x *CanaryAnalysis) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// Deployment is a deployment and its progress.
+type Deployment struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Spec  *DeploymentSpec        `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	State DeploymentState        `protobuf:"varint,3,opt,name=state,proto3,enum=dspyfleet.v1.DeploymentState" json:"state,omitempty"`
+	// What it is doing now, e.g. "deploying batch 2", "analysing canary step 1 (10%)".
+	Phase string `protobuf:"bytes,4,opt,name=phase,proto3" json:"phase,omitempty"`
+	// Why it ended or paused.
+	Reason      string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Nodes       []*DeploymentNode      `protobuf:"bytes,6,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	Analyses    []*CanaryAnalysis      `protobuf:"bytes,7,rep,name=analyses,proto3" json:"analyses,omitempty"`
+	Created     *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=created,proto3" json:"created,omitempty"`
+	Updated     *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=updated,proto3" json:"updated,omitempty"`
+	Finished    *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=finished,proto3" json:"finished,omitempty"`
+	RequestedBy string                 `protobuf:"bytes,11,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	// When the current phase began: a canary step's analysis window, a blue-green keep period.
+	PhaseSince *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=phase_since,json=phaseSince,proto3" json:"phase_since,omitempty"`
+	// Canary: the current step, from 1; past the last step the canary is being promoted.
+	Step          uint32 `protobuf:"varint,13,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Deployment) Reset() {
+	*x = Deployment{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Deployment) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Deployment) ProtoMessage() {}
+
+func (x *Deployment) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Deployment.ProtoReflect.Descriptor instead.
+func (*Deployment) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *Deployment) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Deployment) GetSpec() *DeploymentSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *Deployment) GetState() DeploymentState {
+	if x != nil {
+		return x.State
+	}
+	return DeploymentState_DEPLOYMENT_STATE_UNSPECIFIED
+}
+
+func (x *Deployment) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *Deployment) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Deployment) GetNodes() []*DeploymentNode {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *Deployment) GetAnalyses() []*CanaryAnalysis {
+	if x != nil {
+		return x.Analyses
+	}
+	return nil
+}
+
+func (x *Deployment) GetCreated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Created
+	}
+	return nil
+}
+
+func (x *Deployment) GetUpdated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Updated
+	}
+	return nil
+}
+
+func (x *Deployment) GetFinished() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Finished
+	}
+	return nil
+}
+
+func (x *Deployment) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+func (x *Deployment) GetPhaseSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.PhaseSince
+	}
+	return nil
+}
+
+func (x *Deployment) GetStep() uint32 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+type StartDeploymentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Spec          *DeploymentSpec        `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartDeploymentRequest) Reset() {
+	*x = StartDeploymentRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartDeploymentRequest) ProtoMessage() {}
+
+func (x *StartDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*StartDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *StartDeploymentRequest) GetSpec() *DeploymentSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+type StartDeploymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deployment    *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartDeploymentResponse) Reset() {
+	*x = StartDeploymentResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartDeploymentResponse) ProtoMessage() {}
+
+func (x *StartDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*StartDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *StartDeploymentResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
+type GetDeploymentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeploymentRequest) Reset() {
+	*x = GetDeploymentRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeploymentRequest) ProtoMessage() {}
+
+func (x *GetDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*GetDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *GetDeploymentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetDeploymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deployment    *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetDeploymentResponse) Reset() {
+	*x = GetDeploymentResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetDeploymentResponse) ProtoMessage() {}
+
+func (x *GetDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*GetDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *GetDeploymentResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
+type ListDeploymentsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Only this pool's deployments.
+	Pool          string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeploymentsRequest) Reset() {
+	*x = ListDeploymentsRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeploymentsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeploymentsRequest) ProtoMessage() {}
+
+func (x *ListDeploymentsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeploymentsRequest.ProtoReflect.Descriptor instead.
+func (*ListDeploymentsRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ListDeploymentsRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+type ListDeploymentsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deployments   []*Deployment          `protobuf:"bytes,1,rep,name=deployments,proto3" json:"deployments,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListDeploymentsResponse) Reset() {
+	*x = ListDeploymentsResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListDeploymentsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListDeploymentsResponse) ProtoMessage() {}
+
+func (x *ListDeploymentsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListDeploymentsResponse.ProtoReflect.Descriptor instead.
+func (*ListDeploymentsResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ListDeploymentsResponse) GetDeployments() []*Deployment {
+	if x != nil {
+		return x.Deployments
+	}
+	return nil
+}
+
+type WatchDeploymentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDeploymentRequest) Reset() {
+	*x = WatchDeploymentRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDeploymentRequest) ProtoMessage() {}
+
+func (x *WatchDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*WatchDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *WatchDeploymentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type WatchDeploymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deployment    *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchDeploymentResponse) Reset() {
+	*x = WatchDeploymentResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchDeploymentResponse) ProtoMessage() {}
+
+func (x *WatchDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*WatchDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *WatchDeploymentResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
+type PauseDeploymentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseDeploymentRequest) Reset() {
+	*x = PauseDeploymentRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseDeploymentRequest) ProtoMessage() {}
+
+func (x *PauseDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*PauseDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *PauseDeploymentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PauseDeploymentRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type PauseDeploymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deployment    *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseDeploymentResponse) Reset() {
+	*x = PauseDeploymentResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseDeploymentResponse) ProtoMessage() {}
+
+func (x *PauseDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*PauseDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *PauseDeploymentResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
+type ResumeDeploymentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeDeploymentRequest) Reset() {
+	*x = ResumeDeploymentRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeDeploymentRequest) ProtoMessage() {}
+
+func (x *ResumeDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*ResumeDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *ResumeDeploymentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ResumeDeploymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deployment    *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeDeploymentResponse) Reset() {
+	*x = ResumeDeploymentResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeDeploymentResponse) ProtoMessage() {}
+
+func (x *ResumeDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*ResumeDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ResumeDeploymentResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
+type AbortDeploymentRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortDeploymentRequest) Reset() {
+	*x = AbortDeploymentRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortDeploymentRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortDeploymentRequest) ProtoMessage() {}
+
+func (x *AbortDeploymentRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortDeploymentRequest.ProtoReflect.Descriptor instead.
+func (*AbortDeploymentRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *AbortDeploymentRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *AbortDeploymentRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type AbortDeploymentResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Deployment    *Deployment            `protobuf:"bytes,1,opt,name=deployment,proto3" json:"deployment,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AbortDeploymentResponse) Reset() {
+	*x = AbortDeploymentResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AbortDeploymentResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AbortDeploymentResponse) ProtoMessage() {}
+
+func (x *AbortDeploymentResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AbortDeploymentResponse.ProtoReflect.Descriptor instead.
+func (*AbortDeploymentResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *AbortDeploymentResponse) GetDeployment() *Deployment {
+	if x != nil {
+		return x.Deployment
+	}
+	return nil
+}
+
 var File_dspyfleet_v1_maintenance_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\n" +
-	"\x1edspyfleet/v1/maintenance.proto\x12\fdspyfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x02\n" +
+	"\x1edspyfleet/v1/maintenance.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x02\n" +
 	"\x06Backup\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x124\n" +
@@ -550,11 +1871,137 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\x13VerifyBackupRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"D\n" +
 	"\x14VerifyBackupResponse\x12,\n" +
-	"\x06backup\x18\x01 \x01(\v2\x14.dspyfleet.v1.BackupR\x06backup2\x96\x02\n" +
+	"\x06backup\x18\x01 \x01(\v2\x14.dspyfleet.v1.BackupR\x06backup\"\x8a\x06\n" +
+	"\x0eDeploymentSpec\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12<\n" +
+	"\bstrategy\x18\x03 \x01(\x0e2 .dspyfleet.v1.DeploymentStrategyR\bstrategy\x12\"\n" +
+	"\n" +
+	"batch_size\x18\x04 \x01(\rH\x00R\tbatchSize\x88\x01\x01\x12'\n" +
+	"\x0fmax_unavailable\x18\x05 \x01(\rR\x0emaxUnavailable\x12!\n" +
+	"\fcanary_nodes\x18\x06 \x01(\rR\vcanaryNodes\x12%\n" +
+	"\x0ecanary_percent\x18\a \x03(\x01R\rcanaryPercent\x12B\n" +
+	"\x0fanalysis_window\x18\b \x01(\v2\x19.google.protobuf.DurationR\x0eanalysisWindow\x12:\n" +
+	"\x17max_error_rate_increase\x18\t \x01(\x01H\x01R\x14maxErrorRateIncrease\x88\x01\x01\x12'\n" +
+	"\rmax_p95_ratio\x18\n" +
+	" \x01(\x01H\x02R\vmaxP95Ratio\x88\x01\x01\x12&\n" +
+	"\fmin_requests\x18\v \x01(\rH\x03R\vminRequests\x88\x01\x01\x12)\n" +
+	"\x10previous_version\x18\f \x01(\tR\x0fpreviousVersion\x12\x1d\n" +
+	"\n" +
+	"idle_nodes\x18\r \x03(\tR\tidleNodes\x124\n" +
+	"\bkeep_old\x18\x0e \x01(\v2\x19.google.protobuf.DurationR\akeepOld\x12>\n" +
+	"\rdrain_timeout\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\fdrainTimeout\x12\x16\n" +
+	"\x06reason\x18\x10 \x01(\tR\x06reasonB\r\n" +
+	"\v_batch_sizeB\x1a\n" +
+	"\x18_max_error_rate_increaseB\x10\n" +
+	"\x0e_max_p95_ratioB\x0f\n" +
+	"\r_min_requests\"\xeb\x01\n" +
+	"\x0eDeploymentNode\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
+	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
+	"\x05phase\x18\x03 \x01(\tR\x05phase\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x04 \x01(\tR\tcommandId\x12\x16\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\x124\n" +
+	"\aupdated\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x12)\n" +
+	"\x10previous_version\x18\a \x01(\tR\x0fpreviousVersion\"\xbe\x03\n" +
+	"\x0eCanaryAnalysis\x12\x12\n" +
+	"\x04step\x18\x01 \x01(\rR\x04step\x12\x18\n" +
+	"\apercent\x18\x02 \x01(\x01R\apercent\x120\n" +
+	"\x05start\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12'\n" +
+	"\x0fcanary_requests\x18\x05 \x01(\x04R\x0ecanaryRequests\x12#\n" +
+	"\rcanary_errors\x18\x06 \x01(\x04R\fcanaryErrors\x12\"\n" +
+	"\rcanary_p95_ms\x18\a \x01(\x01R\vcanaryP95Ms\x12+\n" +
+	"\x11baseline_requests\x18\b \x01(\x04R\x10baselineRequests\x12'\n" +
+	"\x0fbaseline_errors\x18\t \x01(\x04R\x0ebaselineErrors\x12&\n" +
+	"\x0fbaseline_p95_ms\x18\n" +
+	" \x01(\x01R\rbaselineP95Ms\x12\x16\n" +
+	"\x06passed\x18\v \x01(\bR\x06passed\x12\x16\n" +
+	"\x06reason\x18\f \x01(\tR\x06reason\"\xb7\x04\n" +
+	"\n" +
+	"Deployment\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
+	"\x04spec\x18\x02 \x01(\v2\x1c.dspyfleet.v1.DeploymentSpecR\x04spec\x123\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1d.dspyfleet.v1.DeploymentStateR\x05state\x12\x14\n" +
+	"\x05phase\x18\x04 \x01(\tR\x05phase\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x122\n" +
+	"\x05nodes\x18\x06 \x03(\v2\x1c.dspyfleet.v1.DeploymentNodeR\x05nodes\x128\n" +
+	"\banalyses\x18\a \x03(\v2\x1c.dspyfleet.v1.CanaryAnalysisR\banalyses\x124\n" +
+	"\acreated\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x124\n" +
+	"\aupdated\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x126\n" +
+	"\bfinished\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\bfinished\x12!\n" +
+	"\frequested_by\x18\v \x01(\tR\vrequestedBy\x12;\n" +
+	"\vphase_since\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"phaseSince\x12\x12\n" +
+	"\x04step\x18\r \x01(\rR\x04step\"J\n" +
+	"\x16StartDeploymentRequest\x120\n" +
+	"\x04spec\x18\x01 \x01(\v2\x1c.dspyfleet.v1.DeploymentSpecR\x04spec\"S\n" +
+	"\x17StartDeploymentResponse\x128\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
+	"deployment\"&\n" +
+	"\x14GetDeploymentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"Q\n" +
+	"\x15GetDeploymentResponse\x128\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
+	"deployment\",\n" +
+	"\x16ListDeploymentsRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\"U\n" +
+	"\x17ListDeploymentsResponse\x12:\n" +
+	"\vdeployments\x18\x01 \x03(\v2\x18.dspyfleet.v1.DeploymentR\vdeployments\"(\n" +
+	"\x16WatchDeploymentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"S\n" +
+	"\x17WatchDeploymentResponse\x128\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
+	"deployment\"@\n" +
+	"\x16PauseDeploymentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"S\n" +
+	"\x17PauseDeploymentResponse\x128\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
+	"deployment\")\n" +
+	"\x17ResumeDeploymentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"T\n" +
+	"\x18ResumeDeploymentResponse\x128\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
+	"deployment\"@\n" +
+	"\x16AbortDeploymentRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"S\n" +
+	"\x17AbortDeploymentResponse\x128\n" +
+	"\n" +
+	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
+	"deployment*\x9e\x01\n" +
+	"\x12DeploymentStrategy\x12#\n" +
+	"\x1fDEPLOYMENT_STRATEGY_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bDEPLOYMENT_STRATEGY_ROLLING\x10\x01\x12\x1e\n" +
+	"\x1aDEPLOYMENT_STRATEGY_CANARY\x10\x02\x12\"\n" +
+	"\x1eDEPLOYMENT_STRATEGY_BLUE_GREEN\x10\x03*\xeb\x01\n" +
+	"\x0fDeploymentState\x12 \n" +
+	"\x1cDEPLOYMENT_STATE_UNSPECIFIED\x10\x00\x12\x1c\n" +
+	"\x18DEPLOYMENT_STATE_RUNNING\x10\x01\x12\x1b\n" +
+	"\x17DEPLOYMENT_STATE_PAUSED\x10\x02\x12\x1e\n" +
+	"\x1aDEPLOYMENT_STATE_SUCCEEDED\x10\x03\x12\x1b\n" +
+	"\x17DEPLOYMENT_STATE_FAILED\x10\x04\x12 \n" +
+	"\x1cDEPLOYMENT_STATE_ROLLED_BACK\x10\x05\x12\x1c\n" +
+	"\x18DEPLOYMENT_STATE_ABORTED\x10\x062\xb5\a\n" +
 	"\x12MaintenanceService\x12U\n" +
 	"\fCreateBackup\x12!.dspyfleet.v1.CreateBackupRequest\x1a\".dspyfleet.v1.CreateBackupResponse\x12R\n" +
 	"\vListBackups\x12 .dspyfleet.v1.ListBackupsRequest\x1a!.dspyfleet.v1.ListBackupsResponse\x12U\n" +
-	"\fVerifyBackup\x12!.dspyfleet.v1.VerifyBackupRequest\x1a\".dspyfleet.v1.VerifyBackupResponseB;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
+	"\fVerifyBackup\x12!.dspyfleet.v1.VerifyBackupRequest\x1a\".dspyfleet.v1.VerifyBackupResponse\x12^\n" +
+	"\x0fStartDeployment\x12$.dspyfleet.v1.StartDeploymentRequest\x1a%.dspyfleet.v1.StartDeploymentResponse\x12X\n" +
+	"\rGetDeployment\x12\".dspyfleet.v1.GetDeploymentRequest\x1a#.dspyfleet.v1.GetDeploymentResponse\x12^\n" +
+	"\x0fListDeployments\x12$.dspyfleet.v1.ListDeploymentsRequest\x1a%.dspyfleet.v1.ListDeploymentsResponse\x12`\n" +
+	"\x0fWatchDeployment\x12$.dspyfleet.v1.WatchDeploymentRequest\x1a%.dspyfleet.v1.WatchDeploymentResponse0\x01\x12^\n" +
+	"\x0fPauseDeployment\x12$.dspyfleet.v1.PauseDeploymentRequest\x1a%.dspyfleet.v1.PauseDeploymentResponse\x12a\n" +
+	"\x10ResumeDeployment\x12%.dspyfleet.v1.ResumeDeploymentRequest\x1a&.dspyfleet.v1.ResumeDeploymentResponse\x12^\n" +
+	"\x0fAbortDeployment\x12$.dspyfleet.v1.AbortDeploymentRequest\x1a%.dspyfleet.v1.AbortDeploymentResponseB;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
 
 var (
 	file_dspyfleet_v1_maintenance_proto_rawDescOnce sync.Once
@@ -568,36 +2015,95 @@ func file_dspyfleet_v1_maintenance_proto_rawDescGZIP() []byte {
 	return file_dspyfleet_v1_maintenance_proto_rawDescData
 }
 
-var file_dspyfleet_v1_maintenance_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_dspyfleet_v1_maintenance_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_dspyfleet_v1_maintenance_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
 var file_dspyfleet_v1_maintenance_proto_goTypes = []any{
-	(*Backup)(nil),                // 0: dspyfleet.v1.Backup
-	(*AgentBackup)(nil),           // 1: dspyfleet.v1.AgentBackup
-	(*CreateBackupRequest)(nil),   // 2: dspyfleet.v1.CreateBackupRequest
-	(*CreateBackupResponse)(nil),  // 3: dspyfleet.v1.CreateBackupResponse
-	(*ListBackupsRequest)(nil),    // 4: dspyfleet.v1.ListBackupsRequest
-	(*ListBackupsResponse)(nil),   // 5: dspyfleet.v1.ListBackupsResponse
-	(*VerifyBackupRequest)(nil),   // 6: dspyfleet.v1.VerifyBackupRequest
-	(*VerifyBackupResponse)(nil),  // 7: dspyfleet.v1.VerifyBackupResponse
-	(*timestamppb.Timestamp)(nil), // 8: google.protobuf.Timestamp
+	(DeploymentStrategy)(0),          // 0: dspyfleet.v1.DeploymentStrategy
+	(DeploymentState)(0),             // 1: dspyfleet.v1.DeploymentState
+	(*Backup)(nil),                   // 2: dspyfleet.v1.Backup
+	(*AgentBackup)(nil),              // 3: dspyfleet.v1.AgentBackup
+	(*CreateBackupRequest)(nil),      // 4: dspyfleet.v1.CreateBackupRequest
+	(*CreateBackupResponse)(nil),     // 5: dspyfleet.v1.CreateBackupResponse
+	(*ListBackupsRequest)(nil),       // 6: dspyfleet.v1.ListBackupsRequest
+	(*ListBackupsResponse)(nil),      // 7: dspyfleet.v1.ListBackupsResponse
+	(*VerifyBackupRequest)(nil),      // 8: dspyfleet.v1.VerifyBackupRequest
+	(*VerifyBackupResponse)(nil),     // 9: dspyfleet.v1.VerifyBackupResponse
+	(*DeploymentSpec)(nil),           // 10: dspyfleet.v1.DeploymentSpec
+	(*DeploymentNode)(nil),           // 11: dspyfleet.v1.DeploymentNode
+	(*CanaryAnalysis)(nil),           // 12: dspyfleet.v1.CanaryAnalysis
+	(*Deployment)(nil),               // 13: dspyfleet.v1.Deployment
+	(*StartDeploymentRequest)(nil),   // 14: dspyfleet.v1.StartDeploymentRequest
+	(*StartDeploymentResponse)(nil),  // 15: dspyfleet.v1.StartDeploymentResponse
+	(*GetDeploymentRequest)(nil),     // 16: dspyfleet.v1.GetDeploymentRequest
+	(*GetDeploymentResponse)(nil),    // 17: dspyfleet.v1.GetDeploymentResponse
+	(*ListDeploymentsRequest)(nil),   // 18: dspyfleet.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),  // 19: dspyfleet.v1.ListDeploymentsResponse
+	(*WatchDeploymentRequest)(nil),   // 20: dspyfleet.v1.WatchDeploymentRequest
+	(*WatchDeploymentResponse)(nil),  // 21: dspyfleet.v1.WatchDeploymentResponse
+	(*PauseDeploymentRequest)(nil),   // 22: dspyfleet.v1.PauseDeploymentRequest
+	(*PauseDeploymentResponse)(nil),  // 23: dspyfleet.v1.PauseDeploymentResponse
+	(*ResumeDeploymentRequest)(nil),  // 24: dspyfleet.v1.ResumeDeploymentRequest
+	(*ResumeDeploymentResponse)(nil), // 25: dspyfleet.v1.ResumeDeploymentResponse
+	(*AbortDeploymentRequest)(nil),   // 26: dspyfleet.v1.AbortDeploymentRequest
+	(*AbortDeploymentResponse)(nil),  // 27: dspyfleet.v1.AbortDeploymentResponse
+	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),      // 29: google.protobuf.Duration
 }
 var file_dspyfleet_v1_maintenance_proto_depIdxs = []int32{
-	8, // 0: dspyfleet.v1.Backup.created:type_name -> google.protobuf.Timestamp
-	8, // 1: dspyfleet.v1.AgentBackup.finished:type_name -> google.protobuf.Timestamp
-	0, // 2: dspyfleet.v1.CreateBackupResponse.backup:type_name -> dspyfleet.v1.Backup
-	0, // 3: dspyfleet.v1.ListBackupsResponse.backups:type_name -> dspyfleet.v1.Backup
-	1, // 4: dspyfleet.v1.ListBackupsResponse.agent_backups:type_name -> dspyfleet.v1.AgentBackup
-	0, // 5: dspyfleet.v1.VerifyBackupResponse.backup:type_name -> dspyfleet.v1.Backup
-	2, // 6: dspyfleet.v1.MaintenanceService.CreateBackup:input_type -> dspyfleet.v1.CreateBackupRequest
-	4, // 7: dspyfleet.v1.MaintenanceService.ListBackups:input_type -> dspyfleet.v1.ListBackupsRequest
-	6, // 8: dspyfleet.v1.MaintenanceService.VerifyBackup:input_type -> dspyfleet.v1.VerifyBackupRequest
-	3, // 9: dspyfleet.v1.MaintenanceService.CreateBackup:output_type -> dspyfleet.v1.CreateBackupResponse
-	5, // 10: dspyfleet.v1.MaintenanceService.ListBackups:output_type -> dspyfleet.v1.ListBackupsResponse
-	7, // 11: dspyfleet.v1.MaintenanceService.VerifyBackup:output_type -> dspyfleet.v1.VerifyBackupResponse
-	9, // [9:12] is the sub-list for method output_type
-	6, // [6:9] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	28, // 0: dspyfleet.v1.Backup.created:type_name -> google.protobuf.Timestamp
+	28, // 1: dspyfleet.v1.AgentBackup.finished:type_name -> google.protobuf.Timestamp
+	2,  // 2: dspyfleet.v1.CreateBackupResponse.backup:type_name -> dspyfleet.v1.Backup
+	2,  // 3: dspyfleet.v1.ListBackupsResponse.backups:type_name -> dspyfleet.v1.Backup
+	3,  // 4: dspyfleet.v1.ListBackupsResponse.agent_backups:type_name -> dspyfleet.v1.AgentBackup
+	2,  // 5: dspyfleet.v1.VerifyBackupResponse.backup:type_name -> dspyfleet.v1.Backup
+	0,  // 6: dspyfleet.v1.DeploymentSpec.strategy:type_name -> dspyfleet.v1.DeploymentStrategy
+	29, // 7: dspyfleet.v1.DeploymentSpec.analysis_window:type_name -> google.protobuf.Duration
+	29, // 8: dspyfleet.v1.DeploymentSpec.keep_old:type_name -> google.protobuf.Duration
+	29, // 9: dspyfleet.v1.DeploymentSpec.drain_timeout:type_name -> google.protobuf.Duration
+	28, // 10: dspyfleet.v1.DeploymentNode.updated:type_name -> google.protobuf.Timestamp
+	28, // 11: dspyfleet.v1.CanaryAnalysis.start:type_name -> google.protobuf.Timestamp
+	28, // 12: dspyfleet.v1.CanaryAnalysis.end:type_name -> google.protobuf.Timestamp
+	10, // 13: dspyfleet.v1.Deployment.spec:type_name -> dspyfleet.v1.DeploymentSpec
+	1,  // 14: dspyfleet.v1.Deployment.state:type_name -> dspyfleet.v1.DeploymentState
+	11, // 15: dspyfleet.v1.Deployment.nodes:type_name -> dspyfleet.v1.DeploymentNode
+	12, // 16: dspyfleet.v1.Deployment.analyses:type_name -> dspyfleet.v1.CanaryAnalysis
+	28, // 17: dspyfleet.v1.Deployment.created:type_name -> google.protobuf.Timestamp
+	28, // 18: dspyfleet.v1.Deployment.updated:type_name -> google.protobuf.Timestamp
+	28, // 19: dspyfleet.v1.Deployment.finished:type_name -> google.protobuf.Timestamp
+	28, // 20: dspyfleet.v1.Deployment.phase_since:type_name -> google.protobuf.Timestamp
+	10, // 21: dspyfleet.v1.StartDeploymentRequest.spec:type_name -> dspyfleet.v1.DeploymentSpec
+	13, // 22: dspyfleet.v1.StartDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
+	13, // 23: dspyfleet.v1.GetDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
+	13, // 24: dspyfleet.v1.ListDeploymentsResponse.deployments:type_name -> dspyfleet.v1.Deployment
+	13, // 25: dspyfleet.v1.WatchDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
+	13, // 26: dspyfleet.v1.PauseDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
+	13, // 27: dspyfleet.v1.ResumeDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
+	13, // 28: dspyfleet.v1.AbortDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
+	4,  // 29: dspyfleet.v1.MaintenanceService.CreateBackup:input_type -> dspyfleet.v1.CreateBackupRequest
+	6,  // 30: dspyfleet.v1.MaintenanceService.ListBackups:input_type -> dspyfleet.v1.ListBackupsRequest
+	8,  // 31: dspyfleet.v1.MaintenanceService.VerifyBackup:input_type -> dspyfleet.v1.VerifyBackupRequest
+	14, // 32: dspyfleet.v1.MaintenanceService.StartDeployment:input_type -> dspyfleet.v1.StartDeploymentRequest
+	16, // 33: dspyfleet.v1.MaintenanceService.GetDeployment:input_type -> dspyfleet.v1.GetDeploymentRequest
+	18, // 34: dspyfleet.v1.MaintenanceService.ListDeployments:input_type -> dspyfleet.v1.ListDeploymentsRequest
+	20, // 35: dspyfleet.v1.MaintenanceService.WatchDeployment:input_type -> dspyfleet.v1.WatchDeploymentRequest
+	22, // 36: dspyfleet.v1.MaintenanceService.PauseDeployment:input_type -> dspyfleet.v1.PauseDeploymentRequest
+	24, // 37: dspyfleet.v1.MaintenanceService.ResumeDeployment:input_type -> dspyfleet.v1.ResumeDeploymentRequest
+	26, // 38: dspyfleet.v1.MaintenanceService.AbortDeployment:input_type -> dspyfleet.v1.AbortDeploymentRequest
+	5,  // 39: dspyfleet.v1.MaintenanceService.CreateBackup:output_type -> dspyfleet.v1.CreateBackupResponse
+	7,  // 40: dspyfleet.v1.MaintenanceService.ListBackups:output_type -> dspyfleet.v1.ListBackupsResponse
+	9,  // 41: dspyfleet.v1.MaintenanceService.VerifyBackup:output_type -> dspyfleet.v1.VerifyBackupResponse
+	15, // 42: dspyfleet.v1.MaintenanceService.StartDeployment:output_type -> dspyfleet.v1.StartDeploymentResponse
+	17, // 43: dspyfleet.v1.MaintenanceService.GetDeployment:output_type -> dspyfleet.v1.GetDeploymentResponse
+	19, // 44: dspyfleet.v1.MaintenanceService.ListDeployments:output_type -> dspyfleet.v1.ListDeploymentsResponse
+	21, // 45: dspyfleet.v1.MaintenanceService.WatchDeployment:output_type -> dspyfleet.v1.WatchDeploymentResponse
+	23, // 46: dspyfleet.v1.MaintenanceService.PauseDeployment:output_type -> dspyfleet.v1.PauseDeploymentResponse
+	25, // 47: dspyfleet.v1.MaintenanceService.ResumeDeployment:output_type -> dspyfleet.v1.ResumeDeploymentResponse
+	27, // 48: dspyfleet.v1.MaintenanceService.AbortDeployment:output_type -> dspyfleet.v1.AbortDeploymentResponse
+	39, // [39:49] is the sub-list for method output_type
+	29, // [29:39] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_maintenance_proto_init() }
@@ -605,18 +2111,20 @@ func file_dspyfleet_v1_maintenance_proto_init() {
 	if File_dspyfleet_v1_maintenance_proto != nil {
 		return
 	}
+	file_dspyfleet_v1_maintenance_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dspyfleet_v1_maintenance_proto_rawDesc), len(file_dspyfleet_v1_maintenance_proto_rawDesc)),
-			NumEnums:      0,
-			NumMessages:   8,
+			NumEnums:      2,
+			NumMessages:   26,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
 		GoTypes:           file_dspyfleet_v1_maintenance_proto_goTypes,
 		DependencyIndexes: file_dspyfleet_v1_maintenance_proto_depIdxs,
+		EnumInfos:         file_dspyfleet_v1_maintenance_proto_enumTypes,
 		MessageInfos:      file_dspyfleet_v1_maintenance_proto_msgTypes,
 	}.Build()
 	File_dspyfleet_v1_maintenance_proto = out.File

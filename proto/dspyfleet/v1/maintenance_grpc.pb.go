@@ -19,9 +19,16 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	MaintenanceService_CreateBackup_FullMethodName = "/dspyfleet.v1.MaintenanceService/CreateBackup"
-	MaintenanceService_ListBackups_FullMethodName  = "/dspyfleet.v1.MaintenanceService/ListBackups"
-	MaintenanceService_VerifyBackup_FullMethodName = "/dspyfleet.v1.MaintenanceService/VerifyBackup"
+	MaintenanceService_CreateBackup_FullMethodName     = "/dspyfleet.v1.MaintenanceService/CreateBackup"
+	MaintenanceService_ListBackups_FullMethodName      = "/dspyfleet.v1.MaintenanceService/ListBackups"
+	MaintenanceService_VerifyBackup_FullMethodName     = "/dspyfleet.v1.MaintenanceService/VerifyBackup"
+	MaintenanceService_StartDeployment_FullMethodName  = "/dspyfleet.v1.MaintenanceService/StartDeployment"
+	MaintenanceService_GetDeployment_FullMethodName    = "/dspyfleet.v1.MaintenanceService/GetDeployment"
+	MaintenanceService_ListDeployments_FullMethodName  = "/dspyfleet.v1.MaintenanceService/ListDeployments"
+	MaintenanceService_WatchDeployment_FullMethodName  = "/dspyfleet.v1.MaintenanceService/WatchDeployment"
+	MaintenanceService_PauseDeployment_FullMethodName  = "/dspyfleet.v1.MaintenanceService/PauseDeployment"
+	MaintenanceService_ResumeDeployment_FullMethodName = "/dspyfleet.v1.MaintenanceService/ResumeDeployment"
+	MaintenanceService_AbortDeployment_FullMethodName  = "/dspyfleet.v1.MaintenanceService/AbortDeployment"
 )
 
 // MaintenanceServiceClient is the client API for MaintenanceService service.
@@ -29,7 +36,8 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // MaintenanceService changes a live fleet safely and keeps the control plane's own state
-// recoverable: backups of the control plane's bbolt state.
+// recoverable: backups of the control plane's bbolt state, and deployments of a new version to a
+// pool (rolling, canary, blue-green) that survive a control-plane restart.
 type MaintenanceServiceClient interface {
 	// CreateBackup writes a hot, consistent backup of the control plane's state now and applies
 	// the retention. Admin.
@@ -40,6 +48,24 @@ type MaintenanceServiceClient interface {
 	// VerifyBackup checks a backup: its sha256, the bbolt structure, the schema version and the
 	// buckets, and that every record decodes. DATA_LOSS when the backup is damaged. Read-only.
 	VerifyBackup(ctx context.Context, in *VerifyBackupRequest, opts ...grpc.CallOption) (*VerifyBackupResponse, error)
+	// StartDeployment validates and starts a deployment. INVALID_ARGUMENT naming the field for a
+	// bad spec or an empty or unknown pool; FAILED_PRECONDITION when the pool already has a
+	// deployment in progress. Admin.
+	StartDeployment(ctx context.Context, in *StartDeploymentRequest, opts ...grpc.CallOption) (*StartDeploymentResponse, error)
+	// GetDeployment returns one deployment with its per-node progress. Read-only.
+	GetDeployment(ctx context.Context, in *GetDeploymentRequest, opts ...grpc.CallOption) (*GetDeploymentResponse, error)
+	// ListDeployments lists deployments, newest first. Read-only.
+	ListDeployments(ctx context.Context, in *ListDeploymentsRequest, opts ...grpc.CallOption) (*ListDeploymentsResponse, error)
+	// WatchDeployment streams the deployment now and on every change until it ends. Read-only.
+	WatchDeployment(ctx context.Context, in *WatchDeploymentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDeploymentResponse], error)
+	// PauseDeployment stops a deployment from taking further nodes; nodes in progress finish.
+	// Resume it with ResumeDeployment. Admin.
+	PauseDeployment(ctx context.Context, in *PauseDeploymentRequest, opts ...grpc.CallOption) (*PauseDeploymentResponse, error)
+	// ResumeDeployment continues a paused deployment. Admin.
+	ResumeDeployment(ctx context.Context, in *ResumeDeploymentRequest, opts ...grpc.CallOption) (*ResumeDeploymentResponse, error)
+	// AbortDeployment stops a deployment: routing changes are undone at once (a canary's traffic
+	// and a blue-green switch go back to the old nodes) and nodes it drained are undrained. Admin.
+	AbortDeployment(ctx context.Context, in *AbortDeploymentRequest, opts ...grpc.CallOption) (*AbortDeploymentResponse, error)
 }
 
 type maintenanceServiceClient struct {
@@ -80,12 +106,92 @@ func (c *maintenanceServiceClient) VerifyBackup(ctx context.Context, in *VerifyB
 	return out, nil
 }
 
+func (c *maintenanceServiceClient) StartDeployment(ctx context.Context, in *StartDeploymentRequest, opts ...grpc.CallOption) (*StartDeploymentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StartDeploymentResponse)
+	err := c.cc.Invoke(ctx, MaintenanceService_StartDeployment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *maintenanceServiceClient) GetDeployment(ctx context.Context, in *GetDeploymentRequest, opts ...grpc.CallOption) (*GetDeploymentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetDeploymentResponse)
+	err := c.cc.Invoke(ctx, MaintenanceService_GetDeployment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *maintenanceServiceClient) ListDeployments(ctx context.Context, in *ListDeploymentsRequest, opts ...grpc.CallOption) (*ListDeploymentsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListDeploymentsResponse)
+	err := c.cc.Invoke(ctx, MaintenanceService_ListDeployments_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *maintenanceServiceClient) WatchDeployment(ctx context.Context, in *WatchDeploymentRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchDeploymentResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &MaintenanceService_ServiceDesc.Streams[0], MaintenanceService_WatchDeployment_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchDeploymentRequest, WatchDeploymentResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MaintenanceService_WatchDeploymentClient = grpc.ServerStreamingClient[WatchDeploymentResponse]
+
+func (c *maintenanceServiceClient) PauseDeployment(ctx context.Context, in *PauseDeploymentRequest, opts ...grpc.CallOption) (*PauseDeploymentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PauseDeploymentResponse)
+	err := c.cc.Invoke(ctx, MaintenanceService_PauseDeployment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *maintenanceServiceClient) ResumeDeployment(ctx context.Context, in *ResumeDeploymentRequest, opts ...grpc.CallOption) (*ResumeDeploymentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeDeploymentResponse)
+	err := c.cc.Invoke(ctx, MaintenanceService_ResumeDeployment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *maintenanceServiceClient) AbortDeployment(ctx context.Context, in *AbortDeploymentRequest, opts ...grpc.CallOption) (*AbortDeploymentResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AbortDeploymentResponse)
+	err := c.cc.Invoke(ctx, MaintenanceService_AbortDeployment_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MaintenanceServiceServer is the server API for MaintenanceService service.
 // All implementations must embed UnimplementedMaintenanceServiceServer
 // for forward compatibility.
 //
 // MaintenanceService changes a live fleet safely and keeps the control plane's own state
-// recoverable: backups of the control plane's bbolt state.
+// recoverable: backups of the control plane's bbolt state, and deployments of a new version to a
+// pool (rolling, canary, blue-green) that survive a control-plane restart.
 type MaintenanceServiceServer interface {
 	// CreateBackup writes a hot, consistent backup of the control plane's state now and applies
 	// the retention. Admin.
@@ -96,6 +202,24 @@ type MaintenanceServiceServer interface {
 	// VerifyBackup checks a backup: its sha256, the bbolt structure, the schema version and the
 	// buckets, and that every record decodes. DATA_LOSS when the backup is damaged. Read-only.
 	VerifyBackup(context.Context, *VerifyBackupRequest) (*VerifyBackupResponse, error)
+	// StartDeployment validates and starts a deployment. INVALID_ARGUMENT naming the field for a
+	// bad spec or an empty or unknown pool; FAILED_PRECONDITION when the pool already has a
+	// deployment in progress. Admin.
+	StartDeployment(context.Context, *StartDeploymentRequest) (*StartDeploymentResponse, error)
+	// GetDeployment returns one deployment with its per-node progress. Read-only.
+	GetDeployment(context.Context, *GetDeploymentRequest) (*GetDeploymentResponse, error)
+	// ListDeployments lists deployments, newest first. Read-only.
+	ListDeployments(context.Context, *ListDeploymentsRequest) (*ListDeploymentsResponse, error)
+	// WatchDeployment streams the deployment now and on every change until it ends. Read-only.
+	WatchDeployment(*WatchDeploymentRequest, grpc.ServerStreamingServer[WatchDeploymentResponse]) error
+	// PauseDeployment stops a deployment from taking further nodes; nodes in progress finish.
+	// Resume it with ResumeDeployment. Admin.
+	PauseDeployment(context.Context, *PauseDeploymentRequest) (*PauseDeploymentResponse, error)
+	// ResumeDeployment continues a paused deployment. Admin.
+	ResumeDeployment(context.Context, *ResumeDeploymentRequest) (*ResumeDeploymentResponse, error)
+	// AbortDeployment stops a deployment: routing changes are undone at once (a canary's traffic
+	// and a blue-green switch go back to the old nodes) and nodes it drained are undrained. Admin.
+	AbortDeployment(context.Context, *AbortDeploymentRequest) (*AbortDeploymentResponse, error)
 	mustEmbedUnimplementedMaintenanceServiceServer()
 }
 
@@ -114,6 +238,27 @@ func (UnimplementedMaintenanceServiceServer) ListBackups(context.Context, *ListB
 }
 func (UnimplementedMaintenanceServiceServer) VerifyBackup(context.Context, *VerifyBackupRequest) (*VerifyBackupResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method VerifyBackup not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) StartDeployment(context.Context, *StartDeploymentRequest) (*StartDeploymentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method StartDeployment not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) GetDeployment(context.Context, *GetDeploymentRequest) (*GetDeploymentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetDeployment not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) ListDeployments(context.Context, *ListDeploymentsRequest) (*ListDeploymentsResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListDeployments not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) WatchDeployment(*WatchDeploymentRequest, grpc.ServerStreamingServer[WatchDeploymentResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchDeployment not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) PauseDeployment(context.Context, *PauseDeploymentRequest) (*PauseDeploymentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PauseDeployment not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) ResumeDeployment(context.Context, *ResumeDeploymentRequest) (*ResumeDeploymentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeDeployment not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) AbortDeployment(context.Context, *AbortDeploymentRequest) (*AbortDeploymentResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method AbortDeployment not implemented")
 }
 func (UnimplementedMaintenanceServiceServer) mustEmbedUnimplementedMaintenanceServiceServer() {}
 func (UnimplementedMaintenanceServiceServer) testEmbeddedByValue()                            {}
@@ -190,6 +335,125 @@ func _MaintenanceService_VerifyBackup_Handler(srv interface{}, ctx context.Conte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MaintenanceService_StartDeployment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartDeploymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MaintenanceServiceServer).StartDeployment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MaintenanceService_StartDeployment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MaintenanceServiceServer).StartDeployment(ctx, req.(*StartDeploymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MaintenanceService_GetDeployment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetDeploymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MaintenanceServiceServer).GetDeployment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MaintenanceService_GetDeployment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MaintenanceServiceServer).GetDeployment(ctx, req.(*GetDeploymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MaintenanceService_ListDeployments_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListDeploymentsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MaintenanceServiceServer).ListDeployments(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MaintenanceService_ListDeployments_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MaintenanceServiceServer).ListDeployments(ctx, req.(*ListDeploymentsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MaintenanceService_WatchDeployment_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchDeploymentRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MaintenanceServiceServer).WatchDeployment(m, &grpc.GenericServerStream[WatchDeploymentRequest, WatchDeploymentResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MaintenanceService_WatchDeploymentServer = grpc.ServerStreamingServer[WatchDeploymentResponse]
+
+func _MaintenanceService_PauseDeployment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseDeploymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MaintenanceServiceServer).PauseDeployment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MaintenanceService_PauseDeployment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MaintenanceServiceServer).PauseDeployment(ctx, req.(*PauseDeploymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MaintenanceService_ResumeDeployment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeDeploymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MaintenanceServiceServer).ResumeDeployment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MaintenanceService_ResumeDeployment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MaintenanceServiceServer).ResumeDeployment(ctx, req.(*ResumeDeploymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MaintenanceService_AbortDeployment_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AbortDeploymentRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MaintenanceServiceServer).AbortDeployment(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MaintenanceService_AbortDeployment_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MaintenanceServiceServer).AbortDeployment(ctx, req.(*AbortDeploymentRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MaintenanceService_ServiceDesc is the grpc.ServiceDesc for MaintenanceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -209,7 +473,37 @@ var MaintenanceService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "VerifyBackup",
 			Handler:    _MaintenanceService_VerifyBackup_Handler,
 		},
+		{
+			MethodName: "StartDeployment",
+			Handler:    _MaintenanceService_StartDeployment_Handler,
+		},
+		{
+			MethodName: "GetDeployment",
+			Handler:    _MaintenanceService_GetDeployment_Handler,
+		},
+		{
+			MethodName: "ListDeployments",
+			Handler:    _MaintenanceService_ListDeployments_Handler,
+		},
+		{
+			MethodName: "PauseDeployment",
+			Handler:    _MaintenanceService_PauseDeployment_Handler,
+		},
+		{
+			MethodName: "ResumeDeployment",
+			Handler:    _MaintenanceService_ResumeDeployment_Handler,
+		},
+		{
+			MethodName: "AbortDeployment",
+			Handler:    _MaintenanceService_AbortDeployment_Handler,
+		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "WatchDeployment",
+			Handler:       _MaintenanceService_WatchDeployment_Handler,
+			ServerStreams: true,
+		},
+	},
 	Metadata: "dspyfleet/v1/maintenance.proto",
 }
