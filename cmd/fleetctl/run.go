@@ -127,6 +127,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parseRoute(g, args[1:])
 	case "backup":
 		return parseBackup(g, args[1:])
+	case "deploy":
+		return parseDeploy(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }

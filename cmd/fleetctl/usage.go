@@ -38,6 +38,11 @@ Commands:
   backup create   Back up the control plane's state now.
   backup list     List the control plane's and the agents' backups.
   backup verify   Check a backup through and through.
+  deploy start    Deploy a version to a pool: rolling, canary or blue_green.
+  deploy status   List deployments, or show one with its per-node progress.
+  deploy watch    Follow a deployment until it ends.
+  deploy pause    Pause a deployment; resume continues it.
+  deploy abort    Stop a deployment and undo its routing changes.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
@@ -228,6 +233,13 @@ var usages = map[string]string{
 	"backup create":    backupCreateUsage,
 	"backup list":      backupListUsage,
 	"backup verify":    backupVerifyUsage,
+	"deploy":           deployUsage,
+	"deploy start":     deployStartUsage,
+	"deploy status":    deployStatusUsage,
+	"deploy watch":     deployIDUsage,
+	"deploy pause":     deployIDUsage,
+	"deploy resume":    deployIDUsage,
+	"deploy abort":     deployIDUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.
