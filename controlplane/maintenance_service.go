@@ -16,6 +16,7 @@ type maintenanceService struct {
 	backups  *backups
 	cmds     *commandQueue
 	deployer *deployer
+	windows  *windows
 	stopping <-chan struct{}
 }
 

@@ -14,6 +14,8 @@ package controlplane
 //	  <pool>           -> fleetv1.RoutingPolicy (protobuf), every field set
 //	deployments              one record per deployment, in creation order
 //	  <deployment id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.Deployment (protobuf)
+//	maintenance              one record per maintenance window, in creation order
+//	  <window id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.Maintenance (protobuf)
 //
 // A file whose schema_version is newer than schemaVersion was written by a newer control plane and
 // is refused rather than guessed at. Later schema changes add ordered migration steps that back up
@@ -27,6 +29,7 @@ var (
 	bucketRoutingPolicies = []byte("routing_policies")
 
 	bucketDeployments = []byte("deployments")
+	bucketMaintenance = []byte("maintenance")
 
 	keySchemaVersion = []byte("schema_version")
 )
@@ -38,4 +41,5 @@ const schemaVersion uint64 = 1
 var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups,
 	bucketRoutingPolicies,
 	bucketDeployments,
+	bucketMaintenance,
 }

@@ -47,6 +47,7 @@ type Server struct {
 	steps    []reconcileStep
 	backups  *backups
 	deployer *deployer
+	windows  *windows
 	stopping chan struct{}
 	ready    atomic.Bool
 }
@@ -112,9 +113,15 @@ func New(cfg Config) (*Server, error) {
 		_ = st.close()
 		return nil, err
 	}
+	if s.windows, err = newWindows(st, reg, cmds, rt, cfg.Now, cfg.Logger.With("component", "maintenance"), cfg.DeployDrainGrace); err != nil {
+		_ = grpcLn.Close()
+		_ = httpLn.Close()
+		_ = st.close()
+		return nil, err
+	}
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
-	s.steps = append(s.steps, reconcileStep{name: "maintenance", run: s.deployer.reconcile})
+	s.steps = append(s.steps, reconcileStep{name: "maintenance", run: s.reconcileMaintenance})
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -157,7 +164,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	})
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping})
 	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, metrics: s.metrics, stopping: s.stopping})
-	fleetv1.RegisterMaintenanceServiceServer(gs, &maintenanceService{backups: s.backups, cmds: s.cmds, deployer: s.deployer, stopping: s.stopping})
+	fleetv1.RegisterMaintenanceServiceServer(gs, &maintenanceService{backups: s.backups, cmds: s.cmds, deployer: s.deployer, windows: s.windows, stopping: s.stopping})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)

@@ -129,6 +129,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parseBackup(g, args[1:])
 	case "deploy":
 		return parseDeploy(g, args[1:])
+	case "maint":
+		return parseMaint(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }

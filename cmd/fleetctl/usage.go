@@ -43,6 +43,10 @@ Commands:
   deploy watch    Follow a deployment until it ends.
   deploy pause    Pause a deployment; resume continues it.
   deploy abort    Stop a deployment and undo its routing changes.
+  maint schedule  Schedule a maintenance window (one-off or cron) over a pool.
+  maint list      List maintenance windows.
+  maint get       Show a window with each node's progress and task results.
+  maint cancel    Cancel a window; nodes in progress are undrained.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
@@ -240,6 +244,13 @@ var usages = map[string]string{
 	"deploy pause":     deployIDUsage,
 	"deploy resume":    deployIDUsage,
 	"deploy abort":     deployIDUsage,
+	"maint":            maintUsage,
+	"maint schedule":   maintScheduleUsage,
+	"maint list":       maintListUsage,
+	"maint get":        maintIDUsage,
+	"maint pause":      maintIDUsage,
+	"maint resume":     maintIDUsage,
+	"maint cancel":     maintIDUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.

@@ -149,6 +149,128 @@ func (DeploymentState) EnumDescriptor() ([]byte, []int) {
 	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{1}
 }
 
+// MaintenanceTaskKind is what a maintenance window does to each node, between its drain and
+// its undrain, through the agent's configured actions.
+type MaintenanceTaskKind int32
+
+const (
+	MaintenanceTaskKind_MAINTENANCE_TASK_KIND_UNSPECIFIED MaintenanceTaskKind = 0
+	MaintenanceTaskKind_MAINTENANCE_TASK_KIND_RESTART     MaintenanceTaskKind = 1
+	MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CLEANUP     MaintenanceTaskKind = 2
+	MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY      MaintenanceTaskKind = 3
+	MaintenanceTaskKind_MAINTENANCE_TASK_KIND_BACKUP      MaintenanceTaskKind = 4
+)
+
+// Enum value maps for MaintenanceTaskKind.
+var (
+	MaintenanceTaskKind_name = map[int32]string{
+		0: "MAINTENANCE_TASK_KIND_UNSPECIFIED",
+		1: "MAINTENANCE_TASK_KIND_RESTART",
+		2: "MAINTENANCE_TASK_KIND_CLEANUP",
+		3: "MAINTENANCE_TASK_KIND_DEPLOY",
+		4: "MAINTENANCE_TASK_KIND_BACKUP",
+	}
+	MaintenanceTaskKind_value = map[string]int32{
+		"MAINTENANCE_TASK_KIND_UNSPECIFIED": 0,
+		"MAINTENANCE_TASK_KIND_RESTART":     1,
+		"MAINTENANCE_TASK_KIND_CLEANUP":     2,
+		"MAINTENANCE_TASK_KIND_DEPLOY":      3,
+		"MAINTENANCE_TASK_KIND_BACKUP":      4,
+	}
+)
+
+func (x MaintenanceTaskKind) Enum() *MaintenanceTaskKind {
+	p := new(MaintenanceTaskKind)
+	*p = x
+	return p
+}
+
+func (x MaintenanceTaskKind) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MaintenanceTaskKind) Descriptor() protoreflect.EnumDescriptor {
+	return file_dspyfleet_v1_maintenance_proto_enumTypes[2].Descriptor()
+}
+
+func (MaintenanceTaskKind) Type() protoreflect.EnumType {
+	return &file_dspyfleet_v1_maintenance_proto_enumTypes[2]
+}
+
+func (x MaintenanceTaskKind) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MaintenanceTaskKind.Descriptor instead.
+func (MaintenanceTaskKind) EnumDescriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{2}
+}
+
+// MaintenanceState is a window's life.
+type MaintenanceState int32
+
+const (
+	MaintenanceState_MAINTENANCE_STATE_UNSPECIFIED MaintenanceState = 0
+	// Waiting for its next opening.
+	MaintenanceState_MAINTENANCE_STATE_SCHEDULED MaintenanceState = 1
+	MaintenanceState_MAINTENANCE_STATE_RUNNING   MaintenanceState = 2
+	MaintenanceState_MAINTENANCE_STATE_PAUSED    MaintenanceState = 3
+	// Every node done (a recurring window goes back to scheduled instead).
+	MaintenanceState_MAINTENANCE_STATE_SUCCEEDED MaintenanceState = 4
+	// A node failed; the window took no further node.
+	MaintenanceState_MAINTENANCE_STATE_FAILED    MaintenanceState = 5
+	MaintenanceState_MAINTENANCE_STATE_CANCELLED MaintenanceState = 6
+)
+
+// Enum value maps for MaintenanceState.
+var (
+	MaintenanceState_name = map[int32]string{
+		0: "MAINTENANCE_STATE_UNSPECIFIED",
+		1: "MAINTENANCE_STATE_SCHEDULED",
+		2: "MAINTENANCE_STATE_RUNNING",
+		3: "MAINTENANCE_STATE_PAUSED",
+		4: "MAINTENANCE_STATE_SUCCEEDED",
+		5: "MAINTENANCE_STATE_FAILED",
+		6: "MAINTENANCE_STATE_CANCELLED",
+	}
+	MaintenanceState_value = map[string]int32{
+		"MAINTENANCE_STATE_UNSPECIFIED": 0,
+		"MAINTENANCE_STATE_SCHEDULED":   1,
+		"MAINTENANCE_STATE_RUNNING":     2,
+		"MAINTENANCE_STATE_PAUSED":      3,
+		"MAINTENANCE_STATE_SUCCEEDED":   4,
+		"MAINTENANCE_STATE_FAILED":      5,
+		"MAINTENANCE_STATE_CANCELLED":   6,
+	}
+)
+
+func (x MaintenanceState) Enum() *MaintenanceState {
+	p := new(MaintenanceState)
+	*p = x
+	return p
+}
+
+func (x MaintenanceState) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (MaintenanceState) Descriptor() protoreflect.EnumDescriptor {
+	return file_dspyfleet_v1_maintenance_proto_enumTypes[3].Descriptor()
+}
+
+func (MaintenanceState) Type() protoreflect.EnumType {
+	return &file_dspyfleet_v1_maintenance_proto_enumTypes[3]
+}
+
+func (x MaintenanceState) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use MaintenanceState.Descriptor instead.
+func (MaintenanceState) EnumDescriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{3}
+}
+
 // Backup is one backup of the control plane's state.
 type Backup struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1833,11 +1955,1148 @@ func (x *AbortDeploymentResponse) GetDeployment() *Deployment {
 	return nil
 }
 
+// MaintenanceTask is one task of a window.
+type MaintenanceTask struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Kind  MaintenanceTaskKind    `protobuf:"varint,1,opt,name=kind,proto3,enum=dspyfleet.v1.MaintenanceTaskKind" json:"kind,omitempty"`
+	// Deploy: the version.
+	Version       string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaintenanceTask) Reset() {
+	*x = MaintenanceTask{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaintenanceTask) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaintenanceTask) ProtoMessage() {}
+
+func (x *MaintenanceTask) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaintenanceTask.ProtoReflect.Descriptor instead.
+func (*MaintenanceTask) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *MaintenanceTask) GetKind() MaintenanceTaskKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MaintenanceTaskKind_MAINTENANCE_TASK_KIND_UNSPECIFIED
+}
+
+func (x *MaintenanceTask) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
+// MaintenanceSpec says when a window opens, what it covers and what it does.
+type MaintenanceSpec struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The pool it covers; with nodes, only those nodes of it.
+	Pool  string   `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Nodes []string `protobuf:"bytes,2,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// Run in order on each node.
+	Tasks []*MaintenanceTask `protobuf:"bytes,3,rep,name=tasks,proto3" json:"tasks,omitempty"`
+	// One-off: opens at start (unset means now) and takes no new node after end (unset means no
+	// limit).
+	Start *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=start,proto3" json:"start,omitempty"`
+	End   *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=end,proto3" json:"end,omitempty"`
+	// Recurring: a standard five-field cron spec in UTC, e.g. "0 3 * * SUN"; each opening lasts
+	// duration.
+	Cron     string               `protobuf:"bytes,6,opt,name=cron,proto3" json:"cron,omitempty"`
+	Duration *durationpb.Duration `protobuf:"bytes,7,opt,name=duration,proto3" json:"duration,omitempty"`
+	// Most nodes of the pool out of routing at once, counting nodes already down or drained
+	// (default 1).
+	MaxUnavailable uint32 `protobuf:"varint,8,opt,name=max_unavailable,json=maxUnavailable,proto3" json:"max_unavailable,omitempty"`
+	// Ready nodes in routing the pool keeps at the least (default 1).
+	MinHealthy uint32 `protobuf:"varint,9,opt,name=min_healthy,json=minHealthy,proto3" json:"min_healthy,omitempty"`
+	// Longest wait for a node to drain (default 5m).
+	DrainTimeout  *durationpb.Duration `protobuf:"bytes,10,opt,name=drain_timeout,json=drainTimeout,proto3" json:"drain_timeout,omitempty"`
+	Reason        string               `protobuf:"bytes,11,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaintenanceSpec) Reset() {
+	*x = MaintenanceSpec{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaintenanceSpec) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaintenanceSpec) ProtoMessage() {}
+
+func (x *MaintenanceSpec) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaintenanceSpec.ProtoReflect.Descriptor instead.
+func (*MaintenanceSpec) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *MaintenanceSpec) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *MaintenanceSpec) GetNodes() []string {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *MaintenanceSpec) GetTasks() []*MaintenanceTask {
+	if x != nil {
+		return x.Tasks
+	}
+	return nil
+}
+
+func (x *MaintenanceSpec) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *MaintenanceSpec) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *MaintenanceSpec) GetCron() string {
+	if x != nil {
+		return x.Cron
+	}
+	return ""
+}
+
+func (x *MaintenanceSpec) GetDuration() *durationpb.Duration {
+	if x != nil {
+		return x.Duration
+	}
+	return nil
+}
+
+func (x *MaintenanceSpec) GetMaxUnavailable() uint32 {
+	if x != nil {
+		return x.MaxUnavailable
+	}
+	return 0
+}
+
+func (x *MaintenanceSpec) GetMinHealthy() uint32 {
+	if x != nil {
+		return x.MinHealthy
+	}
+	return 0
+}
+
+func (x *MaintenanceSpec) GetDrainTimeout() *durationpb.Duration {
+	if x != nil {
+		return x.DrainTimeout
+	}
+	return nil
+}
+
+func (x *MaintenanceSpec) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+// MaintenanceTaskResult is the outcome of one task on one node.
+type MaintenanceTaskResult struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          MaintenanceTaskKind    `protobuf:"varint,1,opt,name=kind,proto3,enum=dspyfleet.v1.MaintenanceTaskKind" json:"kind,omitempty"`
+	CommandId     string                 `protobuf:"bytes,2,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	State         CommandState           `protobuf:"varint,3,opt,name=state,proto3,enum=dspyfleet.v1.CommandState" json:"state,omitempty"`
+	Detail        string                 `protobuf:"bytes,4,opt,name=detail,proto3" json:"detail,omitempty"`
+	Fields        map[string]string      `protobuf:"bytes,5,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaintenanceTaskResult) Reset() {
+	*x = MaintenanceTaskResult{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaintenanceTaskResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaintenanceTaskResult) ProtoMessage() {}
+
+func (x *MaintenanceTaskResult) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaintenanceTaskResult.ProtoReflect.Descriptor instead.
+func (*MaintenanceTaskResult) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *MaintenanceTaskResult) GetKind() MaintenanceTaskKind {
+	if x != nil {
+		return x.Kind
+	}
+	return MaintenanceTaskKind_MAINTENANCE_TASK_KIND_UNSPECIFIED
+}
+
+func (x *MaintenanceTaskResult) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *MaintenanceTaskResult) GetState() CommandState {
+	if x != nil {
+		return x.State
+	}
+	return CommandState_COMMAND_STATE_UNSPECIFIED
+}
+
+func (x *MaintenanceTaskResult) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *MaintenanceTaskResult) GetFields() map[string]string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// MaintenanceNode is one node's progress in the current (or last) opening.
+type MaintenanceNode struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// pending, holding, draining, tasks, undraining, done, failed or skipped.
+	Phase     string `protobuf:"bytes,2,opt,name=phase,proto3" json:"phase,omitempty"`
+	CommandId string `protobuf:"bytes,3,opt,name=command_id,json=commandId,proto3" json:"command_id,omitempty"`
+	// The task running (phase tasks), from 0.
+	Task          uint32                   `protobuf:"varint,4,opt,name=task,proto3" json:"task,omitempty"`
+	Detail        string                   `protobuf:"bytes,5,opt,name=detail,proto3" json:"detail,omitempty"`
+	Updated       *timestamppb.Timestamp   `protobuf:"bytes,6,opt,name=updated,proto3" json:"updated,omitempty"`
+	Results       []*MaintenanceTaskResult `protobuf:"bytes,7,rep,name=results,proto3" json:"results,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *MaintenanceNode) Reset() {
+	*x = MaintenanceNode{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *MaintenanceNode) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*MaintenanceNode) ProtoMessage() {}
+
+func (x *MaintenanceNode) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use MaintenanceNode.ProtoReflect.Descriptor instead.
+func (*MaintenanceNode) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *MaintenanceNode) GetNodeId() string {
+	if x != nil {
+		return x.NodeId
+	}
+	return ""
+}
+
+func (x *MaintenanceNode) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *MaintenanceNode) GetCommandId() string {
+	if x != nil {
+		return x.CommandId
+	}
+	return ""
+}
+
+func (x *MaintenanceNode) GetTask() uint32 {
+	if x != nil {
+		return x.Task
+	}
+	return 0
+}
+
+func (x *MaintenanceNode) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *MaintenanceNode) GetUpdated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Updated
+	}
+	return nil
+}
+
+func (x *MaintenanceNode) GetResults() []*MaintenanceTaskResult {
+	if x != nil {
+		return x.Results
+	}
+	return nil
+}
+
+// Maintenance is a maintenance window and its progress.
+type Maintenance struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Spec   *MaintenanceSpec       `protobuf:"bytes,2,opt,name=spec,proto3" json:"spec,omitempty"`
+	State  MaintenanceState       `protobuf:"varint,3,opt,name=state,proto3,enum=dspyfleet.v1.MaintenanceState" json:"state,omitempty"`
+	Phase  string                 `protobuf:"bytes,4,opt,name=phase,proto3" json:"phase,omitempty"`
+	Reason string                 `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Nodes  []*MaintenanceNode     `protobuf:"bytes,6,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// The current opening, or the next one.
+	Opens *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=opens,proto3" json:"opens,omitempty"`
+	// When the current opening takes no new node; unset means no limit.
+	Closes *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=closes,proto3" json:"closes,omitempty"`
+	// Openings run so far.
+	Runs          uint32                 `protobuf:"varint,9,opt,name=runs,proto3" json:"runs,omitempty"`
+	Created       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created,proto3" json:"created,omitempty"`
+	Updated       *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=updated,proto3" json:"updated,omitempty"`
+	Finished      *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=finished,proto3" json:"finished,omitempty"`
+	RequestedBy   string                 `protobuf:"bytes,13,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Maintenance) Reset() {
+	*x = Maintenance{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Maintenance) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Maintenance) ProtoMessage() {}
+
+func (x *Maintenance) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Maintenance.ProtoReflect.Descriptor instead.
+func (*Maintenance) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *Maintenance) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *Maintenance) GetSpec() *MaintenanceSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+func (x *Maintenance) GetState() MaintenanceState {
+	if x != nil {
+		return x.State
+	}
+	return MaintenanceState_MAINTENANCE_STATE_UNSPECIFIED
+}
+
+func (x *Maintenance) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *Maintenance) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *Maintenance) GetNodes() []*MaintenanceNode {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *Maintenance) GetOpens() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Opens
+	}
+	return nil
+}
+
+func (x *Maintenance) GetCloses() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Closes
+	}
+	return nil
+}
+
+func (x *Maintenance) GetRuns() uint32 {
+	if x != nil {
+		return x.Runs
+	}
+	return 0
+}
+
+func (x *Maintenance) GetCreated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Created
+	}
+	return nil
+}
+
+func (x *Maintenance) GetUpdated() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Updated
+	}
+	return nil
+}
+
+func (x *Maintenance) GetFinished() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Finished
+	}
+	return nil
+}
+
+func (x *Maintenance) GetRequestedBy() string {
+	if x != nil {
+		return x.RequestedBy
+	}
+	return ""
+}
+
+type ScheduleMaintenanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Spec          *MaintenanceSpec       `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleMaintenanceRequest) Reset() {
+	*x = ScheduleMaintenanceRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[31]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleMaintenanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleMaintenanceRequest) ProtoMessage() {}
+
+func (x *ScheduleMaintenanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[31]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleMaintenanceRequest.ProtoReflect.Descriptor instead.
+func (*ScheduleMaintenanceRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{31}
+}
+
+func (x *ScheduleMaintenanceRequest) GetSpec() *MaintenanceSpec {
+	if x != nil {
+		return x.Spec
+	}
+	return nil
+}
+
+type ScheduleMaintenanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Maintenance   *Maintenance           `protobuf:"bytes,1,opt,name=maintenance,proto3" json:"maintenance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ScheduleMaintenanceResponse) Reset() {
+	*x = ScheduleMaintenanceResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[32]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ScheduleMaintenanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ScheduleMaintenanceResponse) ProtoMessage() {}
+
+func (x *ScheduleMaintenanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[32]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ScheduleMaintenanceResponse.ProtoReflect.Descriptor instead.
+func (*ScheduleMaintenanceResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{32}
+}
+
+func (x *ScheduleMaintenanceResponse) GetMaintenance() *Maintenance {
+	if x != nil {
+		return x.Maintenance
+	}
+	return nil
+}
+
+type ListMaintenanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMaintenanceRequest) Reset() {
+	*x = ListMaintenanceRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[33]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMaintenanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMaintenanceRequest) ProtoMessage() {}
+
+func (x *ListMaintenanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[33]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMaintenanceRequest.ProtoReflect.Descriptor instead.
+func (*ListMaintenanceRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{33}
+}
+
+func (x *ListMaintenanceRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+type ListMaintenanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Windows       []*Maintenance         `protobuf:"bytes,1,rep,name=windows,proto3" json:"windows,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ListMaintenanceResponse) Reset() {
+	*x = ListMaintenanceResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[34]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ListMaintenanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ListMaintenanceResponse) ProtoMessage() {}
+
+func (x *ListMaintenanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[34]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ListMaintenanceResponse.ProtoReflect.Descriptor instead.
+func (*ListMaintenanceResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{34}
+}
+
+func (x *ListMaintenanceResponse) GetWindows() []*Maintenance {
+	if x != nil {
+		return x.Windows
+	}
+	return nil
+}
+
+type GetMaintenanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMaintenanceRequest) Reset() {
+	*x = GetMaintenanceRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[35]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMaintenanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMaintenanceRequest) ProtoMessage() {}
+
+func (x *GetMaintenanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[35]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMaintenanceRequest.ProtoReflect.Descriptor instead.
+func (*GetMaintenanceRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{35}
+}
+
+func (x *GetMaintenanceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetMaintenanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Maintenance   *Maintenance           `protobuf:"bytes,1,opt,name=maintenance,proto3" json:"maintenance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetMaintenanceResponse) Reset() {
+	*x = GetMaintenanceResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[36]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetMaintenanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetMaintenanceResponse) ProtoMessage() {}
+
+func (x *GetMaintenanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[36]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetMaintenanceResponse.ProtoReflect.Descriptor instead.
+func (*GetMaintenanceResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{36}
+}
+
+func (x *GetMaintenanceResponse) GetMaintenance() *Maintenance {
+	if x != nil {
+		return x.Maintenance
+	}
+	return nil
+}
+
+type WatchMaintenanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchMaintenanceRequest) Reset() {
+	*x = WatchMaintenanceRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[37]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchMaintenanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchMaintenanceRequest) ProtoMessage() {}
+
+func (x *WatchMaintenanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[37]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchMaintenanceRequest.ProtoReflect.Descriptor instead.
+func (*WatchMaintenanceRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{37}
+}
+
+func (x *WatchMaintenanceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type WatchMaintenanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Maintenance   *Maintenance           `protobuf:"bytes,1,opt,name=maintenance,proto3" json:"maintenance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WatchMaintenanceResponse) Reset() {
+	*x = WatchMaintenanceResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[38]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WatchMaintenanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WatchMaintenanceResponse) ProtoMessage() {}
+
+func (x *WatchMaintenanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[38]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WatchMaintenanceResponse.ProtoReflect.Descriptor instead.
+func (*WatchMaintenanceResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{38}
+}
+
+func (x *WatchMaintenanceResponse) GetMaintenance() *Maintenance {
+	if x != nil {
+		return x.Maintenance
+	}
+	return nil
+}
+
+type PauseMaintenanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseMaintenanceRequest) Reset() {
+	*x = PauseMaintenanceRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[39]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseMaintenanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseMaintenanceRequest) ProtoMessage() {}
+
+func (x *PauseMaintenanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[39]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseMaintenanceRequest.ProtoReflect.Descriptor instead.
+func (*PauseMaintenanceRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{39}
+}
+
+func (x *PauseMaintenanceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *PauseMaintenanceRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type PauseMaintenanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Maintenance   *Maintenance           `protobuf:"bytes,1,opt,name=maintenance,proto3" json:"maintenance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PauseMaintenanceResponse) Reset() {
+	*x = PauseMaintenanceResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[40]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PauseMaintenanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PauseMaintenanceResponse) ProtoMessage() {}
+
+func (x *PauseMaintenanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[40]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PauseMaintenanceResponse.ProtoReflect.Descriptor instead.
+func (*PauseMaintenanceResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{40}
+}
+
+func (x *PauseMaintenanceResponse) GetMaintenance() *Maintenance {
+	if x != nil {
+		return x.Maintenance
+	}
+	return nil
+}
+
+type ResumeMaintenanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeMaintenanceRequest) Reset() {
+	*x = ResumeMaintenanceRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[41]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeMaintenanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeMaintenanceRequest) ProtoMessage() {}
+
+func (x *ResumeMaintenanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[41]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeMaintenanceRequest.ProtoReflect.Descriptor instead.
+func (*ResumeMaintenanceRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{41}
+}
+
+func (x *ResumeMaintenanceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type ResumeMaintenanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Maintenance   *Maintenance           `protobuf:"bytes,1,opt,name=maintenance,proto3" json:"maintenance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ResumeMaintenanceResponse) Reset() {
+	*x = ResumeMaintenanceResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[42]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ResumeMaintenanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ResumeMaintenanceResponse) ProtoMessage() {}
+
+func (x *ResumeMaintenanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[42]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ResumeMaintenanceResponse.ProtoReflect.Descriptor instead.
+func (*ResumeMaintenanceResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{42}
+}
+
+func (x *ResumeMaintenanceResponse) GetMaintenance() *Maintenance {
+	if x != nil {
+		return x.Maintenance
+	}
+	return nil
+}
+
+type CancelMaintenanceRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelMaintenanceRequest) Reset() {
+	*x = CancelMaintenanceRequest{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[43]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelMaintenanceRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelMaintenanceRequest) ProtoMessage() {}
+
+func (x *CancelMaintenanceRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[43]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelMaintenanceRequest.ProtoReflect.Descriptor instead.
+func (*CancelMaintenanceRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{43}
+}
+
+func (x *CancelMaintenanceRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *CancelMaintenanceRequest) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+type CancelMaintenanceResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Maintenance   *Maintenance           `protobuf:"bytes,1,opt,name=maintenance,proto3" json:"maintenance,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelMaintenanceResponse) Reset() {
+	*x = CancelMaintenanceResponse{}
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelMaintenanceResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelMaintenanceResponse) ProtoMessage() {}
+
+func (x *CancelMaintenanceResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_maintenance_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelMaintenanceResponse.ProtoReflect.Descriptor instead.
+func (*CancelMaintenanceResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *CancelMaintenanceResponse) GetMaintenance() *Maintenance {
+	if x != nil {
+		return x.Maintenance
+	}
+	return nil
+}
+
 var File_dspyfleet_v1_maintenance_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\n" +
-	"\x1edspyfleet/v1/maintenance.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x02\n" +
+	"\x1edspyfleet/v1/maintenance.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x18dspyfleet/v1/agent.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\x02\n" +
 	"\x06Backup\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04path\x18\x02 \x01(\tR\x04path\x124\n" +
@@ -1977,7 +3236,88 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\x17AbortDeploymentResponse\x128\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
-	"deployment*\x9e\x01\n" +
+	"deployment\"b\n" +
+	"\x0fMaintenanceTask\x125\n" +
+	"\x04kind\x18\x01 \x01(\x0e2!.dspyfleet.v1.MaintenanceTaskKindR\x04kind\x12\x18\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\"\xbd\x03\n" +
+	"\x0fMaintenanceSpec\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
+	"\x05nodes\x18\x02 \x03(\tR\x05nodes\x123\n" +
+	"\x05tasks\x18\x03 \x03(\v2\x1d.dspyfleet.v1.MaintenanceTaskR\x05tasks\x120\n" +
+	"\x05start\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12\x12\n" +
+	"\x04cron\x18\x06 \x01(\tR\x04cron\x125\n" +
+	"\bduration\x18\a \x01(\v2\x19.google.protobuf.DurationR\bduration\x12'\n" +
+	"\x0fmax_unavailable\x18\b \x01(\rR\x0emaxUnavailable\x12\x1f\n" +
+	"\vmin_healthy\x18\t \x01(\rR\n" +
+	"minHealthy\x12>\n" +
+	"\rdrain_timeout\x18\n" +
+	" \x01(\v2\x19.google.protobuf.DurationR\fdrainTimeout\x12\x16\n" +
+	"\x06reason\x18\v \x01(\tR\x06reason\"\xbb\x02\n" +
+	"\x15MaintenanceTaskResult\x125\n" +
+	"\x04kind\x18\x01 \x01(\x0e2!.dspyfleet.v1.MaintenanceTaskKindR\x04kind\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x02 \x01(\tR\tcommandId\x120\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1a.dspyfleet.v1.CommandStateR\x05state\x12\x16\n" +
+	"\x06detail\x18\x04 \x01(\tR\x06detail\x12G\n" +
+	"\x06fields\x18\x05 \x03(\v2/.dspyfleet.v1.MaintenanceTaskResult.FieldsEntryR\x06fields\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x80\x02\n" +
+	"\x0fMaintenanceNode\x12\x17\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x14\n" +
+	"\x05phase\x18\x02 \x01(\tR\x05phase\x12\x1d\n" +
+	"\n" +
+	"command_id\x18\x03 \x01(\tR\tcommandId\x12\x12\n" +
+	"\x04task\x18\x04 \x01(\rR\x04task\x12\x16\n" +
+	"\x06detail\x18\x05 \x01(\tR\x06detail\x124\n" +
+	"\aupdated\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x12=\n" +
+	"\aresults\x18\a \x03(\v2#.dspyfleet.v1.MaintenanceTaskResultR\aresults\"\xaa\x04\n" +
+	"\vMaintenance\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
+	"\x04spec\x18\x02 \x01(\v2\x1d.dspyfleet.v1.MaintenanceSpecR\x04spec\x124\n" +
+	"\x05state\x18\x03 \x01(\x0e2\x1e.dspyfleet.v1.MaintenanceStateR\x05state\x12\x14\n" +
+	"\x05phase\x18\x04 \x01(\tR\x05phase\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x123\n" +
+	"\x05nodes\x18\x06 \x03(\v2\x1d.dspyfleet.v1.MaintenanceNodeR\x05nodes\x120\n" +
+	"\x05opens\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x05opens\x122\n" +
+	"\x06closes\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x06closes\x12\x12\n" +
+	"\x04runs\x18\t \x01(\rR\x04runs\x124\n" +
+	"\acreated\x18\n" +
+	" \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x124\n" +
+	"\aupdated\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x126\n" +
+	"\bfinished\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\bfinished\x12!\n" +
+	"\frequested_by\x18\r \x01(\tR\vrequestedBy\"O\n" +
+	"\x1aScheduleMaintenanceRequest\x121\n" +
+	"\x04spec\x18\x01 \x01(\v2\x1d.dspyfleet.v1.MaintenanceSpecR\x04spec\"Z\n" +
+	"\x1bScheduleMaintenanceResponse\x12;\n" +
+	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\",\n" +
+	"\x16ListMaintenanceRequest\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\"N\n" +
+	"\x17ListMaintenanceResponse\x123\n" +
+	"\awindows\x18\x01 \x03(\v2\x19.dspyfleet.v1.MaintenanceR\awindows\"'\n" +
+	"\x15GetMaintenanceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"U\n" +
+	"\x16GetMaintenanceResponse\x12;\n" +
+	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\")\n" +
+	"\x17WatchMaintenanceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"W\n" +
+	"\x18WatchMaintenanceResponse\x12;\n" +
+	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\"A\n" +
+	"\x17PauseMaintenanceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"W\n" +
+	"\x18PauseMaintenanceResponse\x12;\n" +
+	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\"*\n" +
+	"\x18ResumeMaintenanceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"X\n" +
+	"\x19ResumeMaintenanceResponse\x12;\n" +
+	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\"B\n" +
+	"\x18CancelMaintenanceRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"X\n" +
+	"\x19CancelMaintenanceResponse\x12;\n" +
+	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance*\x9e\x01\n" +
 	"\x12DeploymentStrategy\x12#\n" +
 	"\x1fDEPLOYMENT_STRATEGY_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bDEPLOYMENT_STRATEGY_ROLLING\x10\x01\x12\x1e\n" +
@@ -1990,7 +3330,21 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\x1aDEPLOYMENT_STATE_SUCCEEDED\x10\x03\x12\x1b\n" +
 	"\x17DEPLOYMENT_STATE_FAILED\x10\x04\x12 \n" +
 	"\x1cDEPLOYMENT_STATE_ROLLED_BACK\x10\x05\x12\x1c\n" +
-	"\x18DEPLOYMENT_STATE_ABORTED\x10\x062\xb5\a\n" +
+	"\x18DEPLOYMENT_STATE_ABORTED\x10\x06*\xc6\x01\n" +
+	"\x13MaintenanceTaskKind\x12%\n" +
+	"!MAINTENANCE_TASK_KIND_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dMAINTENANCE_TASK_KIND_RESTART\x10\x01\x12!\n" +
+	"\x1dMAINTENANCE_TASK_KIND_CLEANUP\x10\x02\x12 \n" +
+	"\x1cMAINTENANCE_TASK_KIND_DEPLOY\x10\x03\x12 \n" +
+	"\x1cMAINTENANCE_TASK_KIND_BACKUP\x10\x04*\xf3\x01\n" +
+	"\x10MaintenanceState\x12!\n" +
+	"\x1dMAINTENANCE_STATE_UNSPECIFIED\x10\x00\x12\x1f\n" +
+	"\x1bMAINTENANCE_STATE_SCHEDULED\x10\x01\x12\x1d\n" +
+	"\x19MAINTENANCE_STATE_RUNNING\x10\x02\x12\x1c\n" +
+	"\x18MAINTENANCE_STATE_PAUSED\x10\x03\x12\x1f\n" +
+	"\x1bMAINTENANCE_STATE_SUCCEEDED\x10\x04\x12\x1c\n" +
+	"\x18MAINTENANCE_STATE_FAILED\x10\x05\x12\x1f\n" +
+	"\x1bMAINTENANCE_STATE_CANCELLED\x10\x062\xf2\f\n" +
 	"\x12MaintenanceService\x12U\n" +
 	"\fCreateBackup\x12!.dspyfleet.v1.CreateBackupRequest\x1a\".dspyfleet.v1.CreateBackupResponse\x12R\n" +
 	"\vListBackups\x12 .dspyfleet.v1.ListBackupsRequest\x1a!.dspyfleet.v1.ListBackupsResponse\x12U\n" +
@@ -2001,7 +3355,14 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\x0fWatchDeployment\x12$.dspyfleet.v1.WatchDeploymentRequest\x1a%.dspyfleet.v1.WatchDeploymentResponse0\x01\x12^\n" +
 	"\x0fPauseDeployment\x12$.dspyfleet.v1.PauseDeploymentRequest\x1a%.dspyfleet.v1.PauseDeploymentResponse\x12a\n" +
 	"\x10ResumeDeployment\x12%.dspyfleet.v1.ResumeDeploymentRequest\x1a&.dspyfleet.v1.ResumeDeploymentResponse\x12^\n" +
-	"\x0fAbortDeployment\x12$.dspyfleet.v1.AbortDeploymentRequest\x1a%.dspyfleet.v1.AbortDeploymentResponseB;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
+	"\x0fAbortDeployment\x12$.dspyfleet.v1.AbortDeploymentRequest\x1a%.dspyfleet.v1.AbortDeploymentResponse\x12j\n" +
+	"\x13ScheduleMaintenance\x12(.dspyfleet.v1.ScheduleMaintenanceRequest\x1a).dspyfleet.v1.ScheduleMaintenanceResponse\x12^\n" +
+	"\x0fListMaintenance\x12$.dspyfleet.v1.ListMaintenanceRequest\x1a%.dspyfleet.v1.ListMaintenanceResponse\x12[\n" +
+	"\x0eGetMaintenance\x12#.dspyfleet.v1.GetMaintenanceRequest\x1a$.dspyfleet.v1.GetMaintenanceResponse\x12c\n" +
+	"\x10WatchMaintenance\x12%.dspyfleet.v1.WatchMaintenanceRequest\x1a&.dspyfleet.v1.WatchMaintenanceResponse0\x01\x12a\n" +
+	"\x10PauseMaintenance\x12%.dspyfleet.v1.PauseMaintenanceRequest\x1a&.dspyfleet.v1.PauseMaintenanceResponse\x12d\n" +
+	"\x11ResumeMaintenance\x12&.dspyfleet.v1.ResumeMaintenanceRequest\x1a'.dspyfleet.v1.ResumeMaintenanceResponse\x12d\n" +
+	"\x11CancelMaintenance\x12&.dspyfleet.v1.CancelMaintenanceRequest\x1a'.dspyfleet.v1.CancelMaintenanceResponseB;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
 
 var (
 	file_dspyfleet_v1_maintenance_proto_rawDescOnce sync.Once
@@ -2015,95 +3376,159 @@ func file_dspyfleet_v1_maintenance_proto_rawDescGZIP() []byte {
 	return file_dspyfleet_v1_maintenance_proto_rawDescData
 }
 
-var file_dspyfleet_v1_maintenance_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_dspyfleet_v1_maintenance_proto_msgTypes = make([]protoimpl.MessageInfo, 26)
+var file_dspyfleet_v1_maintenance_proto_enumTypes = make([]protoimpl.EnumInfo, 4)
+var file_dspyfleet_v1_maintenance_proto_msgTypes = make([]protoimpl.MessageInfo, 46)
 var file_dspyfleet_v1_maintenance_proto_goTypes = []any{
-	(DeploymentStrategy)(0),          // 0: dspyfleet.v1.DeploymentStrategy
-	(DeploymentState)(0),             // 1: dspyfleet.v1.DeploymentState
-	(*Backup)(nil),                   // 2: dspyfleet.v1.Backup
-	(*AgentBackup)(nil),              // 3: dspyfleet.v1.AgentBackup
-	(*CreateBackupRequest)(nil),      // 4: dspyfleet.v1.CreateBackupRequest
-	(*CreateBackupResponse)(nil),     // 5: dspyfleet.v1.CreateBackupResponse
-	(*ListBackupsRequest)(nil),       // 6: dspyfleet.v1.ListBackupsRequest
-	(*ListBackupsResponse)(nil),      // 7: dspyfleet.v1.ListBackupsResponse
-	(*VerifyBackupRequest)(nil),      // 8: dspyfleet.v1.VerifyBackupRequest
-	(*VerifyBackupResponse)(nil),     // 9: dspyfleet.v1.VerifyBackupResponse
-	(*DeploymentSpec)(nil),           // 10: dspyfleet.v1.DeploymentSpec
-	(*DeploymentNode)(nil),           // 11: dspyfleet.v1.DeploymentNode
-	(*CanaryAnalysis)(nil),           // 12: dspyfleet.v1.CanaryAnalysis
-	(*Deployment)(nil),               // 13: dspyfleet.v1.Deployment
-	(*StartDeploymentRequest)(nil),   // 14: dspyfleet.v1.StartDeploymentRequest
-	(*StartDeploymentResponse)(nil),  // 15: dspyfleet.v1.StartDeploymentResponse
-	(*GetDeploymentRequest)(nil),     // 16: dspyfleet.v1.GetDeploymentRequest
-	(*GetDeploymentResponse)(nil),    // 17: dspyfleet.v1.GetDeploymentResponse
-	(*ListDeploymentsRequest)(nil),   // 18: dspyfleet.v1.ListDeploymentsRequest
-	(*ListDeploymentsResponse)(nil),  // 19: dspyfleet.v1.ListDeploymentsResponse
-	(*WatchDeploymentRequest)(nil),   // 20: dspyfleet.v1.WatchDeploymentRequest
-	(*WatchDeploymentResponse)(nil),  // 21: dspyfleet.v1.WatchDeploymentResponse
-	(*PauseDeploymentRequest)(nil),   // 22: dspyfleet.v1.PauseDeploymentRequest
-	(*PauseDeploymentResponse)(nil),  // 23: dspyfleet.v1.PauseDeploymentResponse
-	(*ResumeDeploymentRequest)(nil),  // 24: dspyfleet.v1.ResumeDeploymentRequest
-	(*ResumeDeploymentResponse)(nil), // 25: dspyfleet.v1.ResumeDeploymentResponse
-	(*AbortDeploymentRequest)(nil),   // 26: dspyfleet.v1.AbortDeploymentRequest
-	(*AbortDeploymentResponse)(nil),  // 27: dspyfleet.v1.AbortDeploymentResponse
-	(*timestamppb.Timestamp)(nil),    // 28: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),      // 29: google.protobuf.Duration
+	(DeploymentStrategy)(0),             // 0: dspyfleet.v1.DeploymentStrategy
+	(DeploymentState)(0),                // 1: dspyfleet.v1.DeploymentState
+	(MaintenanceTaskKind)(0),            // 2: dspyfleet.v1.MaintenanceTaskKind
+	(MaintenanceState)(0),               // 3: dspyfleet.v1.MaintenanceState
+	(*Backup)(nil),                      // 4: dspyfleet.v1.Backup
+	(*AgentBackup)(nil),                 // 5: dspyfleet.v1.AgentBackup
+	(*CreateBackupRequest)(nil),         // 6: dspyfleet.v1.CreateBackupRequest
+	(*CreateBackupResponse)(nil),        // 7: dspyfleet.v1.CreateBackupResponse
+	(*ListBackupsRequest)(nil),          // 8: dspyfleet.v1.ListBackupsRequest
+	(*ListBackupsResponse)(nil),         // 9: dspyfleet.v1.ListBackupsResponse
+	(*VerifyBackupRequest)(nil),         // 10: dspyfleet.v1.VerifyBackupRequest
+	(*VerifyBackupResponse)(nil),        // 11: dspyfleet.v1.VerifyBackupResponse
+	(*DeploymentSpec)(nil),              // 12: dspyfleet.v1.DeploymentSpec
+	(*DeploymentNode)(nil),              // 13: dspyfleet.v1.DeploymentNode
+	(*CanaryAnalysis)(nil),              // 14: dspyfleet.v1.CanaryAnalysis
+	(*Deployment)(nil),                  // 15: dspyfleet.v1.Deployment
+	(*StartDeploymentRequest)(nil),      // 16: dspyfleet.v1.StartDeploymentRequest
+	(*StartDeploymentResponse)(nil),     // 17: dspyfleet.v1.StartDeploymentResponse
+	(*GetDeploymentRequest)(nil),        // 18: dspyfleet.v1.GetDeploymentRequest
+	(*GetDeploymentResponse)(nil),       // 19: dspyfleet.v1.GetDeploymentResponse
+	(*ListDeploymentsRequest)(nil),      // 20: dspyfleet.v1.ListDeploymentsRequest
+	(*ListDeploymentsResponse)(nil),     // 21: dspyfleet.v1.ListDeploymentsResponse
+	(*WatchDeploymentRequest)(nil),      // 22: dspyfleet.v1.WatchDeploymentRequest
+	(*WatchDeploymentResponse)(nil),     // 23: dspyfleet.v1.WatchDeploymentResponse
+	(*PauseDeploymentRequest)(nil),      // 24: dspyfleet.v1.PauseDeploymentRequest
+	(*PauseDeploymentResponse)(nil),     // 25: dspyfleet.v1.PauseDeploymentResponse
+	(*ResumeDeploymentRequest)(nil),     // 26: dspyfleet.v1.ResumeDeploymentRequest
+	(*ResumeDeploymentResponse)(nil),    // 27: dspyfleet.v1.ResumeDeploymentResponse
+	(*AbortDeploymentRequest)(nil),      // 28: dspyfleet.v1.AbortDeploymentRequest
+	(*AbortDeploymentResponse)(nil),     // 29: dspyfleet.v1.AbortDeploymentResponse
+	(*MaintenanceTask)(nil),             // 30: dspyfleet.v1.MaintenanceTask
+	(*MaintenanceSpec)(nil),             // 31: dspyfleet.v1.MaintenanceSpec
+	(*MaintenanceTaskResult)(nil),       // 32: dspyfleet.v1.MaintenanceTaskResult
+	(*MaintenanceNode)(nil),             // 33: dspyfleet.v1.MaintenanceNode
+	(*Maintenance)(nil),                 // 34: dspyfleet.v1.Maintenance
+	(*ScheduleMaintenanceRequest)(nil),  // 35: dspyfleet.v1.ScheduleMaintenanceRequest
+	(*ScheduleMaintenanceResponse)(nil), // 36: dspyfleet.v1.ScheduleMaintenanceResponse
+	(*ListMaintenanceRequest)(nil),      // 37: dspyfleet.v1.ListMaintenanceRequest
+	(*ListMaintenanceResponse)(nil),     // 38: dspyfleet.v1.ListMaintenanceResponse
+	(*GetMaintenanceRequest)(nil),       // 39: dspyfleet.v1.GetMaintenanceRequest
+	(*GetMaintenanceResponse)(nil),      // 40: dspyfleet.v1.GetMaintenanceResponse
+	(*WatchMaintenanceRequest)(nil),     // 41: dspyfleet.v1.WatchMaintenanceRequest
+	(*WatchMaintenanceResponse)(nil),    // 42: dspyfleet.v1.WatchMaintenanceResponse
+	(*PauseMaintenanceRequest)(nil),     // 43: dspyfleet.v1.PauseMaintenanceRequest
+	(*PauseMaintenanceResponse)(nil),    // 44: dspyfleet.v1.PauseMaintenanceResponse
+	(*ResumeMaintenanceRequest)(nil),    // 45: dspyfleet.v1.ResumeMaintenanceRequest
+	(*ResumeMaintenanceResponse)(nil),   // 46: dspyfleet.v1.ResumeMaintenanceResponse
+	(*CancelMaintenanceRequest)(nil),    // 47: dspyfleet.v1.CancelMaintenanceRequest
+	(*CancelMaintenanceResponse)(nil),   // 48: dspyfleet.v1.CancelMaintenanceResponse
+	nil,                                 // 49: dspyfleet.v1.MaintenanceTaskResult.FieldsEntry
+	(*timestamppb.Timestamp)(nil),       // 50: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),         // 51: google.protobuf.Duration
+	(CommandState)(0),                   // 52: dspyfleet.v1.CommandState
 }
 var file_dspyfleet_v1_maintenance_proto_depIdxs = []int32{
-	28, // 0: dspyfleet.v1.Backup.created:type_name -> google.protobuf.Timestamp
-	28, // 1: dspyfleet.v1.AgentBackup.finished:type_name -> google.protobuf.Timestamp
-	2,  // 2: dspyfleet.v1.CreateBackupResponse.backup:type_name -> dspyfleet.v1.Backup
-	2,  // 3: dspyfleet.v1.ListBackupsResponse.backups:type_name -> dspyfleet.v1.Backup
-	3,  // 4: dspyfleet.v1.ListBackupsResponse.agent_backups:type_name -> dspyfleet.v1.AgentBackup
-	2,  // 5: dspyfleet.v1.VerifyBackupResponse.backup:type_name -> dspyfleet.v1.Backup
+	50, // 0: dspyfleet.v1.Backup.created:type_name -> google.protobuf.Timestamp
+	50, // 1: dspyfleet.v1.AgentBackup.finished:type_name -> google.protobuf.Timestamp
+	4,  // 2: dspyfleet.v1.CreateBackupResponse.backup:type_name -> dspyfleet.v1.Backup
+	4,  // 3: dspyfleet.v1.ListBackupsResponse.backups:type_name -> dspyfleet.v1.Backup
+	5,  // 4: dspyfleet.v1.ListBackupsResponse.agent_backups:type_name -> dspyfleet.v1.AgentBackup
+	4,  // 5: dspyfleet.v1.VerifyBackupResponse.backup:type_name -> dspyfleet.v1.Backup
 	0,  // 6: dspyfleet.v1.DeploymentSpec.strategy:type_name -> dspyfleet.v1.DeploymentStrategy
-	29, // 7: dspyfleet.v1.DeploymentSpec.analysis_window:type_name -> google.protobuf.Duration
-	29, // 8: dspyfleet.v1.DeploymentSpec.keep_old:type_name -> google.protobuf.Duration
-	29, // 9: dspyfleet.v1.DeploymentSpec.drain_timeout:type_name -> google.protobuf.Duration
-	28, // 10: dspyfleet.v1.DeploymentNode.updated:type_name -> google.protobuf.Timestamp
-	28, // 11: dspyfleet.v1.CanaryAnalysis.start:type_name -> google.protobuf.Timestamp
-	28, // 12: dspyfleet.v1.CanaryAnalysis.end:type_name -> google.protobuf.Timestamp
-	10, // 13: dspyfleet.v1.Deployment.spec:type_name -> dspyfleet.v1.DeploymentSpec
+	51, // 7: dspyfleet.v1.DeploymentSpec.analysis_window:type_name -> google.protobuf.Duration
+	51, // 8: dspyfleet.v1.DeploymentSpec.keep_old:type_name -> google.protobuf.Duration
+	51, // 9: dspyfleet.v1.DeploymentSpec.drain_timeout:type_name -> google.protobuf.Duration
+	50, // 10: dspyfleet.v1.DeploymentNode.updated:type_name -> google.protobuf.Timestamp
+	50, // 11: dspyfleet.v1.CanaryAnalysis.start:type_name -> google.protobuf.Timestamp
+	50, // 12: dspyfleet.v1.CanaryAnalysis.end:type_name -> google.protobuf.Timestamp
+	12, // 13: dspyfleet.v1.Deployment.spec:type_name -> dspyfleet.v1.DeploymentSpec
 	1,  // 14: dspyfleet.v1.Deployment.state:type_name -> dspyfleet.v1.DeploymentState
-	11, // 15: dspyfleet.v1.Deployment.nodes:type_name -> dspyfleet.v1.DeploymentNode
-	12, // 16: dspyfleet.v1.Deployment.analyses:type_name -> dspyfleet.v1.CanaryAnalysis
-	28, // 17: dspyfleet.v1.Deployment.created:type_name -> google.protobuf.Timestamp
-	28, // 18: dspyfleet.v1.Deployment.updated:type_name -> google.protobuf.Timestamp
-	28, // 19: dspyfleet.v1.Deployment.finished:type_name -> google.protobuf.Timestamp
-	28, // 20: dspyfleet.v1.Deployment.phase_since:type_name -> google.protobuf.Timestamp
-	10, // 21: dspyfleet.v1.StartDeploymentRequest.spec:type_name -> dspyfleet.v1.DeploymentSpec
-	13, // 22: dspyfleet.v1.StartDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
-	13, // 23: dspyfleet.v1.GetDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
-	13, // 24: dspyfleet.v1.ListDeploymentsResponse.deployments:type_name -> dspyfleet.v1.Deployment
-	13, // 25: dspyfleet.v1.WatchDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
-	13, // 26: dspyfleet.v1.PauseDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
-	13, // 27: dspyfleet.v1.ResumeDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
-	13, // 28: dspyfleet.v1.AbortDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
-	4,  // 29: dspyfleet.v1.MaintenanceService.CreateBackup:input_type -> dspyfleet.v1.CreateBackupRequest
-	6,  // 30: dspyfleet.v1.MaintenanceService.ListBackups:input_type -> dspyfleet.v1.ListBackupsRequest
-	8,  // 31: dspyfleet.v1.MaintenanceService.VerifyBackup:input_type -> dspyfleet.v1.VerifyBackupRequest
-	14, // 32: dspyfleet.v1.MaintenanceService.StartDeployment:input_type -> dspyfleet.v1.StartDeploymentRequest
-	16, // 33: dspyfleet.v1.MaintenanceService.GetDeployment:input_type -> dspyfleet.v1.GetDeploymentRequest
-	18, // 34: dspyfleet.v1.MaintenanceService.ListDeployments:input_type -> dspyfleet.v1.ListDeploymentsRequest
-	20, // 35: dspyfleet.v1.MaintenanceService.WatchDeployment:input_type -> dspyfleet.v1.WatchDeploymentRequest
-	22, // 36: dspyfleet.v1.MaintenanceService.PauseDeployment:input_type -> dspyfleet.v1.PauseDeploymentRequest
-	24, // 37: dspyfleet.v1.MaintenanceService.ResumeDeployment:input_type -> dspyfleet.v1.ResumeDeploymentRequest
-	26, // 38: dspyfleet.v1.MaintenanceService.AbortDeployment:input_type -> dspyfleet.v1.AbortDeploymentRequest
-	5,  // 39: dspyfleet.v1.MaintenanceService.CreateBackup:output_type -> dspyfleet.v1.CreateBackupResponse
-	7,  // 40: dspyfleet.v1.MaintenanceService.ListBackups:output_type -> dspyfleet.v1.ListBackupsResponse
-	9,  // 41: dspyfleet.v1.MaintenanceService.VerifyBackup:output_type -> dspyfleet.v1.VerifyBackupResponse
-	15, // 42: dspyfleet.v1.MaintenanceService.StartDeployment:output_type -> dspyfleet.v1.StartDeploymentResponse
-	17, // 43: dspyfleet.v1.MaintenanceService.GetDeployment:output_type -> dspyfleet.v1.GetDeploymentResponse
-	19, // 44: dspyfleet.v1.MaintenanceService.ListDeployments:output_type -> dspyfleet.v1.ListDeploymentsResponse
-	21, // 45: dspyfleet.v1.MaintenanceService.WatchDeployment:output_type -> dspyfleet.v1.WatchDeploymentResponse
-	23, // 46: dspyfleet.v1.MaintenanceService.PauseDeployment:output_type -> dspyfleet.v1.PauseDeploymentResponse
-	25, // 47: dspyfleet.v1.MaintenanceService.ResumeDeployment:output_type -> dspyfleet.v1.ResumeDeploymentResponse
-	27, // 48: dspyfleet.v1.MaintenanceService.AbortDeployment:output_type -> dspyfleet.v1.AbortDeploymentResponse
-	39, // [39:49] is the sub-list for method output_type
-	29, // [29:39] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	13, // 15: dspyfleet.v1.Deployment.nodes:type_name -> dspyfleet.v1.DeploymentNode
+	14, // 16: dspyfleet.v1.Deployment.analyses:type_name -> dspyfleet.v1.CanaryAnalysis
+	50, // 17: dspyfleet.v1.Deployment.created:type_name -> google.protobuf.Timestamp
+	50, // 18: dspyfleet.v1.Deployment.updated:type_name -> google.protobuf.Timestamp
+	50, // 19: dspyfleet.v1.Deployment.finished:type_name -> google.protobuf.Timestamp
+	50, // 20: dspyfleet.v1.Deployment.phase_since:type_name -> google.protobuf.Timestamp
+	12, // 21: dspyfleet.v1.StartDeploymentRequest.spec:type_name -> dspyfleet.v1.DeploymentSpec
+	15, // 22: dspyfleet.v1.StartDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
+	15, // 23: dspyfleet.v1.GetDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
+	15, // 24: dspyfleet.v1.ListDeploymentsResponse.deployments:type_name -> dspyfleet.v1.Deployment
+	15, // 25: dspyfleet.v1.WatchDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
+	15, // 26: dspyfleet.v1.PauseDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
+	15, // 27: dspyfleet.v1.ResumeDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
+	15, // 28: dspyfleet.v1.AbortDeploymentResponse.deployment:type_name -> dspyfleet.v1.Deployment
+	2,  // 29: dspyfleet.v1.MaintenanceTask.kind:type_name -> dspyfleet.v1.MaintenanceTaskKind
+	30, // 30: dspyfleet.v1.MaintenanceSpec.tasks:type_name -> dspyfleet.v1.MaintenanceTask
+	50, // 31: dspyfleet.v1.MaintenanceSpec.start:type_name -> google.protobuf.Timestamp
+	50, // 32: dspyfleet.v1.MaintenanceSpec.end:type_name -> google.protobuf.Timestamp
+	51, // 33: dspyfleet.v1.MaintenanceSpec.duration:type_name -> google.protobuf.Duration
+	51, // 34: dspyfleet.v1.MaintenanceSpec.drain_timeout:type_name -> google.protobuf.Duration
+	2,  // 35: dspyfleet.v1.MaintenanceTaskResult.kind:type_name -> dspyfleet.v1.MaintenanceTaskKind
+	52, // 36: dspyfleet.v1.MaintenanceTaskResult.state:type_name -> dspyfleet.v1.CommandState
+	49, // 37: dspyfleet.v1.MaintenanceTaskResult.fields:type_name -> dspyfleet.v1.MaintenanceTaskResult.FieldsEntry
+	50, // 38: dspyfleet.v1.MaintenanceNode.updated:type_name -> google.protobuf.Timestamp
+	32, // 39: dspyfleet.v1.MaintenanceNode.results:type_name -> dspyfleet.v1.MaintenanceTaskResult
+	31, // 40: dspyfleet.v1.Maintenance.spec:type_name -> dspyfleet.v1.MaintenanceSpec
+	3,  // 41: dspyfleet.v1.Maintenance.state:type_name -> dspyfleet.v1.MaintenanceState
+	33, // 42: dspyfleet.v1.Maintenance.nodes:type_name -> dspyfleet.v1.MaintenanceNode
+	50, // 43: dspyfleet.v1.Maintenance.opens:type_name -> google.protobuf.Timestamp
+	50, // 44: dspyfleet.v1.Maintenance.closes:type_name -> google.protobuf.Timestamp
+	50, // 45: dspyfleet.v1.Maintenance.created:type_name -> google.protobuf.Timestamp
+	50, // 46: dspyfleet.v1.Maintenance.updated:type_name -> google.protobuf.Timestamp
+	50, // 47: dspyfleet.v1.Maintenance.finished:type_name -> google.protobuf.Timestamp
+	31, // 48: dspyfleet.v1.ScheduleMaintenanceRequest.spec:type_name -> dspyfleet.v1.MaintenanceSpec
+	34, // 49: dspyfleet.v1.ScheduleMaintenanceResponse.maintenance:type_name -> dspyfleet.v1.Maintenance
+	34, // 50: dspyfleet.v1.ListMaintenanceResponse.windows:type_name -> dspyfleet.v1.Maintenance
+	34, // 51: dspyfleet.v1.GetMaintenanceResponse.maintenance:type_name -> dspyfleet.v1.Maintenance
+	34, // 52: dspyfleet.v1.WatchMaintenanceResponse.maintenance:type_name -> dspyfleet.v1.Maintenance
+	34, // 53: dspyfleet.v1.PauseMaintenanceResponse.maintenance:type_name -> dspyfleet.v1.Maintenance
+	34, // 54: dspyfleet.v1.ResumeMaintenanceResponse.maintenance:type_name -> dspyfleet.v1.Maintenance
+	34, // 55: dspyfleet.v1.CancelMaintenanceResponse.maintenance:type_name -> dspyfleet.v1.Maintenance
+	6,  // 56: dspyfleet.v1.MaintenanceService.CreateBackup:input_type -> dspyfleet.v1.CreateBackupRequest
+	8,  // 57: dspyfleet.v1.MaintenanceService.ListBackups:input_type -> dspyfleet.v1.ListBackupsRequest
+	10, // 58: dspyfleet.v1.MaintenanceService.VerifyBackup:input_type -> dspyfleet.v1.VerifyBackupRequest
+	16, // 59: dspyfleet.v1.MaintenanceService.StartDeployment:input_type -> dspyfleet.v1.StartDeploymentRequest
+	18, // 60: dspyfleet.v1.MaintenanceService.GetDeployment:input_type -> dspyfleet.v1.GetDeploymentRequest
+	20, // 61: dspyfleet.v1.MaintenanceService.ListDeployments:input_type -> dspyfleet.v1.ListDeploymentsRequest
+	22, // 62: dspyfleet.v1.MaintenanceService.WatchDeployment:input_type -> dspyfleet.v1.WatchDeploymentRequest
+	24, // 63: dspyfleet.v1.MaintenanceService.PauseDeployment:input_type -> dspyfleet.v1.PauseDeploymentRequest
+	26, // 64: dspyfleet.v1.MaintenanceService.ResumeDeployment:input_type -> dspyfleet.v1.ResumeDeploymentRequest
+	28, // 65: dspyfleet.v1.MaintenanceService.AbortDeployment:input_type -> dspyfleet.v1.AbortDeploymentRequest
+	35, // 66: dspyfleet.v1.MaintenanceService.ScheduleMaintenance:input_type -> dspyfleet.v1.ScheduleMaintenanceRequest
+	37, // 67: dspyfleet.v1.MaintenanceService.ListMaintenance:input_type -> dspyfleet.v1.ListMaintenanceRequest
+	39, // 68: dspyfleet.v1.MaintenanceService.GetMaintenance:input_type -> dspyfleet.v1.GetMaintenanceRequest
+	41, // 69: dspyfleet.v1.MaintenanceService.WatchMaintenance:input_type -> dspyfleet.v1.WatchMaintenanceRequest
+	43, // 70: dspyfleet.v1.MaintenanceService.PauseMaintenance:input_type -> dspyfleet.v1.PauseMaintenanceRequest
+	45, // 71: dspyfleet.v1.MaintenanceService.ResumeMaintenance:input_type -> dspyfleet.v1.ResumeMaintenanceRequest
+	47, // 72: dspyfleet.v1.MaintenanceService.CancelMaintenance:input_type -> dspyfleet.v1.CancelMaintenanceRequest
+	7,  // 73: dspyfleet.v1.MaintenanceService.CreateBackup:output_type -> dspyfleet.v1.CreateBackupResponse
+	9,  // 74: dspyfleet.v1.MaintenanceService.ListBackups:output_type -> dspyfleet.v1.ListBackupsResponse
+	11, // 75: dspyfleet.v1.MaintenanceService.VerifyBackup:output_type -> dspyfleet.v1.VerifyBackupResponse
+	17, // 76: dspyfleet.v1.MaintenanceService.StartDeployment:output_type -> dspyfleet.v1.StartDeploymentResponse
+	19, // 77: dspyfleet.v1.MaintenanceService.GetDeployment:output_type -> dspyfleet.v1.GetDeploymentResponse
+	21, // 78: dspyfleet.v1.MaintenanceService.ListDeployments:output_type -> dspyfleet.v1.ListDeploymentsResponse
+	23, // 79: dspyfleet.v1.MaintenanceService.WatchDeployment:output_type -> dspyfleet.v1.WatchDeploymentResponse
+	25, // 80: dspyfleet.v1.MaintenanceService.PauseDeployment:output_type -> dspyfleet.v1.PauseDeploymentResponse
+	27, // 81: dspyfleet.v1.MaintenanceService.ResumeDeployment:output_type -> dspyfleet.v1.ResumeDeploymentResponse
+	29, // 82: dspyfleet.v1.MaintenanceService.AbortDeployment:output_type -> dspyfleet.v1.AbortDeploymentResponse
+	36, // 83: dspyfleet.v1.MaintenanceService.ScheduleMaintenance:output_type -> dspyfleet.v1.ScheduleMaintenanceResponse
+	38, // 84: dspyfleet.v1.MaintenanceService.ListMaintenance:output_type -> dspyfleet.v1.ListMaintenanceResponse
+	40, // 85: dspyfleet.v1.MaintenanceService.GetMaintenance:output_type -> dspyfleet.v1.GetMaintenanceResponse
+	42, // 86: dspyfleet.v1.MaintenanceService.WatchMaintenance:output_type -> dspyfleet.v1.WatchMaintenanceResponse
+	44, // 87: dspyfleet.v1.MaintenanceService.PauseMaintenance:output_type -> dspyfleet.v1.PauseMaintenanceResponse
+	46, // 88: dspyfleet.v1.MaintenanceService.ResumeMaintenance:output_type -> dspyfleet.v1.ResumeMaintenanceResponse
+	48, // 89: dspyfleet.v1.MaintenanceService.CancelMaintenance:output_type -> dspyfleet.v1.CancelMaintenanceResponse
+	73, // [73:90] is the sub-list for method output_type
+	56, // [56:73] is the sub-list for method input_type
+	56, // [56:56] is the sub-list for extension type_name
+	56, // [56:56] is the sub-list for extension extendee
+	0,  // [0:56] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_maintenance_proto_init() }
@@ -2111,14 +3536,15 @@ func file_dspyfleet_v1_maintenance_proto_init() {
 	if File_dspyfleet_v1_maintenance_proto != nil {
 		return
 	}
+	file_dspyfleet_v1_agent_proto_init()
 	file_dspyfleet_v1_maintenance_proto_msgTypes[8].OneofWrappers = []any{}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dspyfleet_v1_maintenance_proto_rawDesc), len(file_dspyfleet_v1_maintenance_proto_rawDesc)),
-			NumEnums:      2,
-			NumMessages:   26,
+			NumEnums:      4,
+			NumMessages:   46,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -19,16 +19,23 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	MaintenanceService_CreateBackup_FullMethodName     = "/dspyfleet.v1.MaintenanceService/CreateBackup"
-	MaintenanceService_ListBackups_FullMethodName      = "/dspyfleet.v1.MaintenanceService/ListBackups"
-	MaintenanceService_VerifyBackup_FullMethodName     = "/dspyfleet.v1.MaintenanceService/VerifyBackup"
-	MaintenanceService_StartDeployment_FullMethodName  = "/dspyfleet.v1.MaintenanceService/StartDeployment"
-	MaintenanceService_GetDeployment_FullMethodName    = "/dspyfleet.v1.MaintenanceService/GetDeployment"
-	MaintenanceService_ListDeployments_FullMethodName  = "/dspyfleet.v1.MaintenanceService/ListDeployments"
-	MaintenanceService_WatchDeployment_FullMethodName  = "/dspyfleet.v1.MaintenanceService/WatchDeployment"
-	MaintenanceService_PauseDeployment_FullMethodName  = "/dspyfleet.v1.MaintenanceService/PauseDeployment"
-	MaintenanceService_ResumeDeployment_FullMethodName = "/dspyfleet.v1.MaintenanceService/ResumeDeployment"
-	MaintenanceService_AbortDeployment_FullMethodName  = "/dspyfleet.v1.MaintenanceService/AbortDeployment"
+	MaintenanceService_CreateBackup_FullMethodName        = "/dspyfleet.v1.MaintenanceService/CreateBackup"
+	MaintenanceService_ListBackups_FullMethodName         = "/dspyfleet.v1.MaintenanceService/ListBackups"
+	MaintenanceService_VerifyBackup_FullMethodName        = "/dspyfleet.v1.MaintenanceService/VerifyBackup"
+	MaintenanceService_StartDeployment_FullMethodName     = "/dspyfleet.v1.MaintenanceService/StartDeployment"
+	MaintenanceService_GetDeployment_FullMethodName       = "/dspyfleet.v1.MaintenanceService/GetDeployment"
+	MaintenanceService_ListDeployments_FullMethodName     = "/dspyfleet.v1.MaintenanceService/ListDeployments"
+	MaintenanceService_WatchDeployment_FullMethodName     = "/dspyfleet.v1.MaintenanceService/WatchDeployment"
+	MaintenanceService_PauseDeployment_FullMethodName     = "/dspyfleet.v1.MaintenanceService/PauseDeployment"
+	MaintenanceService_ResumeDeployment_FullMethodName    = "/dspyfleet.v1.MaintenanceService/ResumeDeployment"
+	MaintenanceService_AbortDeployment_FullMethodName     = "/dspyfleet.v1.MaintenanceService/AbortDeployment"
+	MaintenanceService_ScheduleMaintenance_FullMethodName = "/dspyfleet.v1.MaintenanceService/ScheduleMaintenance"
+	MaintenanceService_ListMaintenance_FullMethodName     = "/dspyfleet.v1.MaintenanceService/ListMaintenance"
+	MaintenanceService_GetMaintenance_FullMethodName      = "/dspyfleet.v1.MaintenanceService/GetMaintenance"
+	MaintenanceService_WatchMaintenance_FullMethodName    = "/dspyfleet.v1.MaintenanceService/WatchMaintenance"
+	MaintenanceService_PauseMaintenance_FullMethodName    = "/dspyfleet.v1.MaintenanceService/PauseMaintenance"
+	MaintenanceService_ResumeMaintenance_FullMethodName   = "/dspyfleet.v1.MaintenanceService/ResumeMaintenance"
+	MaintenanceService_CancelMaintenance_FullMethodName   = "/dspyfleet.v1.MaintenanceService/CancelMaintenance"
 )
 
 // MaintenanceServiceClient is the client API for MaintenanceService service.
@@ -37,7 +44,8 @@ const (
 //
 // MaintenanceService changes a live fleet safely and keeps the control plane's own state
 // recoverable: backups of the control plane's bbolt state, and deployments of a new version to a
-// pool (rolling, canary, blue-green) that survive a control-plane restart.
+// pool (rolling, canary, blue-green) and maintenance windows, both surviving a control-plane
+// restart.
 type MaintenanceServiceClient interface {
 	// CreateBackup writes a hot, consistent backup of the control plane's state now and applies
 	// the retention. Admin.
@@ -66,6 +74,23 @@ type MaintenanceServiceClient interface {
 	// AbortDeployment stops a deployment: routing changes are undone at once (a canary's traffic
 	// and a blue-green switch go back to the old nodes) and nodes it drained are undrained. Admin.
 	AbortDeployment(ctx context.Context, in *AbortDeploymentRequest, opts ...grpc.CallOption) (*AbortDeploymentResponse, error)
+	// ScheduleMaintenance validates and stores a maintenance window. INVALID_ARGUMENT naming the
+	// field for no tasks, an end before the start, a cron spec that does not parse, or an empty or
+	// unknown pool. Admin.
+	ScheduleMaintenance(ctx context.Context, in *ScheduleMaintenanceRequest, opts ...grpc.CallOption) (*ScheduleMaintenanceResponse, error)
+	// ListMaintenance lists maintenance windows, newest first. Read-only.
+	ListMaintenance(ctx context.Context, in *ListMaintenanceRequest, opts ...grpc.CallOption) (*ListMaintenanceResponse, error)
+	// GetMaintenance returns one window with its per-node progress and task results. Read-only.
+	GetMaintenance(ctx context.Context, in *GetMaintenanceRequest, opts ...grpc.CallOption) (*GetMaintenanceResponse, error)
+	// WatchMaintenance streams the window now and on every change until it ends. Read-only.
+	WatchMaintenance(ctx context.Context, in *WatchMaintenanceRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchMaintenanceResponse], error)
+	// PauseMaintenance takes no further nodes; nodes in progress finish. Admin.
+	PauseMaintenance(ctx context.Context, in *PauseMaintenanceRequest, opts ...grpc.CallOption) (*PauseMaintenanceResponse, error)
+	// ResumeMaintenance continues a paused window. Admin.
+	ResumeMaintenance(ctx context.Context, in *ResumeMaintenanceRequest, opts ...grpc.CallOption) (*ResumeMaintenanceResponse, error)
+	// CancelMaintenance ends a window: nodes not started are left alone, nodes in progress are
+	// undrained once their current task ends. Admin.
+	CancelMaintenance(ctx context.Context, in *CancelMaintenanceRequest, opts ...grpc.CallOption) (*CancelMaintenanceResponse, error)
 }
 
 type maintenanceServiceClient struct {
@@ -185,13 +210,93 @@ func (c *maintenanceServiceClient) AbortDeployment(ctx context.Context, in *Abor
 	return out, nil
 }
 
+func (c *maintenanceServiceClient) ScheduleMaintenance(ctx context.Context, in *ScheduleMaintenanceRequest, opts ...grpc.CallOption) (*ScheduleMaintenanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ScheduleMaintenanceResponse)
+	err := c.cc.Invoke(ctx, MaintenanceService_ScheduleMaintenance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *maintenanceServiceClient) ListMaintenance(ctx context.Context, in *ListMaintenanceRequest, opts ...grpc.CallOption) (*ListMaintenanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ListMaintenanceResponse)
+	err := c.cc.Invoke(ctx, MaintenanceService_ListMaintenance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *maintenanceServiceClient) GetMaintenance(ctx context.Context, in *GetMaintenanceRequest, opts ...grpc.CallOption) (*GetMaintenanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetMaintenanceResponse)
+	err := c.cc.Invoke(ctx, MaintenanceService_GetMaintenance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *maintenanceServiceClient) WatchMaintenance(ctx context.Context, in *WatchMaintenanceRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[WatchMaintenanceResponse], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &MaintenanceService_ServiceDesc.Streams[1], MaintenanceService_WatchMaintenance_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[WatchMaintenanceRequest, WatchMaintenanceResponse]{ClientStream: stream}
+	if err := x.ClientStream.SendMsg(in); err != nil {
+		return nil, err
+	}
+	if err := x.ClientStream.CloseSend(); err != nil {
+		return nil, err
+	}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MaintenanceService_WatchMaintenanceClient = grpc.ServerStreamingClient[WatchMaintenanceResponse]
+
+func (c *maintenanceServiceClient) PauseMaintenance(ctx context.Context, in *PauseMaintenanceRequest, opts ...grpc.CallOption) (*PauseMaintenanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(PauseMaintenanceResponse)
+	err := c.cc.Invoke(ctx, MaintenanceService_PauseMaintenance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *maintenanceServiceClient) ResumeMaintenance(ctx context.Context, in *ResumeMaintenanceRequest, opts ...grpc.CallOption) (*ResumeMaintenanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ResumeMaintenanceResponse)
+	err := c.cc.Invoke(ctx, MaintenanceService_ResumeMaintenance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *maintenanceServiceClient) CancelMaintenance(ctx context.Context, in *CancelMaintenanceRequest, opts ...grpc.CallOption) (*CancelMaintenanceResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CancelMaintenanceResponse)
+	err := c.cc.Invoke(ctx, MaintenanceService_CancelMaintenance_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // MaintenanceServiceServer is the server API for MaintenanceService service.
 // All implementations must embed UnimplementedMaintenanceServiceServer
 // for forward compatibility.
 //
 // MaintenanceService changes a live fleet safely and keeps the control plane's own state
 // recoverable: backups of the control plane's bbolt state, and deployments of a new version to a
-// pool (rolling, canary, blue-green) that survive a control-plane restart.
+// pool (rolling, canary, blue-green) and maintenance windows, both surviving a control-plane
+// restart.
 type MaintenanceServiceServer interface {
 	// CreateBackup writes a hot, consistent backup of the control plane's state now and applies
 	// the retention. Admin.
@@ -220,6 +325,23 @@ type MaintenanceServiceServer interface {
 	// AbortDeployment stops a deployment: routing changes are undone at once (a canary's traffic
 	// and a blue-green switch go back to the old nodes) and nodes it drained are undrained. Admin.
 	AbortDeployment(context.Context, *AbortDeploymentRequest) (*AbortDeploymentResponse, error)
+	// ScheduleMaintenance validates and stores a maintenance window. INVALID_ARGUMENT naming the
+	// field for no tasks, an end before the start, a cron spec that does not parse, or an empty or
+	// unknown pool. Admin.
+	ScheduleMaintenance(context.Context, *ScheduleMaintenanceRequest) (*ScheduleMaintenanceResponse, error)
+	// ListMaintenance lists maintenance windows, newest first. Read-only.
+	ListMaintenance(context.Context, *ListMaintenanceRequest) (*ListMaintenanceResponse, error)
+	// GetMaintenance returns one window with its per-node progress and task results. Read-only.
+	GetMaintenance(context.Context, *GetMaintenanceRequest) (*GetMaintenanceResponse, error)
+	// WatchMaintenance streams the window now and on every change until it ends. Read-only.
+	WatchMaintenance(*WatchMaintenanceRequest, grpc.ServerStreamingServer[WatchMaintenanceResponse]) error
+	// PauseMaintenance takes no further nodes; nodes in progress finish. Admin.
+	PauseMaintenance(context.Context, *PauseMaintenanceRequest) (*PauseMaintenanceResponse, error)
+	// ResumeMaintenance continues a paused window. Admin.
+	ResumeMaintenance(context.Context, *ResumeMaintenanceRequest) (*ResumeMaintenanceResponse, error)
+	// CancelMaintenance ends a window: nodes not started are left alone, nodes in progress are
+	// undrained once their current task ends. Admin.
+	CancelMaintenance(context.Context, *CancelMaintenanceRequest) (*CancelMaintenanceResponse, error)
 	mustEmbedUnimplementedMaintenanceServiceServer()
 }
 
@@ -259,6 +381,27 @@ func (UnimplementedMaintenanceServiceServer) ResumeDeployment(context.Context, *
 }
 func (UnimplementedMaintenanceServiceServer) AbortDeployment(context.Context, *AbortDeploymentRequest) (*AbortDeploymentResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method AbortDeployment not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) ScheduleMaintenance(context.Context, *ScheduleMaintenanceRequest) (*ScheduleMaintenanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ScheduleMaintenance not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) ListMaintenance(context.Context, *ListMaintenanceRequest) (*ListMaintenanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ListMaintenance not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) GetMaintenance(context.Context, *GetMaintenanceRequest) (*GetMaintenanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetMaintenance not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) WatchMaintenance(*WatchMaintenanceRequest, grpc.ServerStreamingServer[WatchMaintenanceResponse]) error {
+	return status.Error(codes.Unimplemented, "method WatchMaintenance not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) PauseMaintenance(context.Context, *PauseMaintenanceRequest) (*PauseMaintenanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method PauseMaintenance not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) ResumeMaintenance(context.Context, *ResumeMaintenanceRequest) (*ResumeMaintenanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method ResumeMaintenance not implemented")
+}
+func (UnimplementedMaintenanceServiceServer) CancelMaintenance(context.Context, *CancelMaintenanceRequest) (*CancelMaintenanceResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelMaintenance not implemented")
 }
 func (UnimplementedMaintenanceServiceServer) mustEmbedUnimplementedMaintenanceServiceServer() {}
 func (UnimplementedMaintenanceServiceServer) testEmbeddedByValue()                            {}
@@ -454,6 +597,125 @@ func _MaintenanceService_AbortDeployment_Handler(srv interface{}, ctx context.Co
 	return interceptor(ctx, in, info, handler)
 }
 
+func _MaintenanceService_ScheduleMaintenance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ScheduleMaintenanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MaintenanceServiceServer).ScheduleMaintenance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MaintenanceService_ScheduleMaintenance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MaintenanceServiceServer).ScheduleMaintenance(ctx, req.(*ScheduleMaintenanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MaintenanceService_ListMaintenance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ListMaintenanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MaintenanceServiceServer).ListMaintenance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MaintenanceService_ListMaintenance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MaintenanceServiceServer).ListMaintenance(ctx, req.(*ListMaintenanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MaintenanceService_GetMaintenance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetMaintenanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MaintenanceServiceServer).GetMaintenance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MaintenanceService_GetMaintenance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MaintenanceServiceServer).GetMaintenance(ctx, req.(*GetMaintenanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MaintenanceService_WatchMaintenance_Handler(srv interface{}, stream grpc.ServerStream) error {
+	m := new(WatchMaintenanceRequest)
+	if err := stream.RecvMsg(m); err != nil {
+		return err
+	}
+	return srv.(MaintenanceServiceServer).WatchMaintenance(m, &grpc.GenericServerStream[WatchMaintenanceRequest, WatchMaintenanceResponse]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type MaintenanceService_WatchMaintenanceServer = grpc.ServerStreamingServer[WatchMaintenanceResponse]
+
+func _MaintenanceService_PauseMaintenance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(PauseMaintenanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MaintenanceServiceServer).PauseMaintenance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MaintenanceService_PauseMaintenance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MaintenanceServiceServer).PauseMaintenance(ctx, req.(*PauseMaintenanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MaintenanceService_ResumeMaintenance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ResumeMaintenanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MaintenanceServiceServer).ResumeMaintenance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MaintenanceService_ResumeMaintenance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MaintenanceServiceServer).ResumeMaintenance(ctx, req.(*ResumeMaintenanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _MaintenanceService_CancelMaintenance_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelMaintenanceRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(MaintenanceServiceServer).CancelMaintenance(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: MaintenanceService_CancelMaintenance_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(MaintenanceServiceServer).CancelMaintenance(ctx, req.(*CancelMaintenanceRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // MaintenanceService_ServiceDesc is the grpc.ServiceDesc for MaintenanceService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -497,11 +759,40 @@ var MaintenanceService_ServiceDesc = grpc.ServiceDesc{
 			MethodName: "AbortDeployment",
 			Handler:    _MaintenanceService_AbortDeployment_Handler,
 		},
+		{
+			MethodName: "ScheduleMaintenance",
+			Handler:    _MaintenanceService_ScheduleMaintenance_Handler,
+		},
+		{
+			MethodName: "ListMaintenance",
+			Handler:    _MaintenanceService_ListMaintenance_Handler,
+		},
+		{
+			MethodName: "GetMaintenance",
+			Handler:    _MaintenanceService_GetMaintenance_Handler,
+		},
+		{
+			MethodName: "PauseMaintenance",
+			Handler:    _MaintenanceService_PauseMaintenance_Handler,
+		},
+		{
+			MethodName: "ResumeMaintenance",
+			Handler:    _MaintenanceService_ResumeMaintenance_Handler,
+		},
+		{
+			MethodName: "CancelMaintenance",
+			Handler:    _MaintenanceService_CancelMaintenance_Handler,
+		},
 	},
 	Streams: []grpc.StreamDesc{
 		{
 			StreamName:    "WatchDeployment",
 			Handler:       _MaintenanceService_WatchDeployment_Handler,
+			ServerStreams: true,
+		},
+		{
+			StreamName:    "WatchMaintenance",
+			Handler:       _MaintenanceService_WatchMaintenance_Handler,
 			ServerStreams: true,
 		},
 	},
