@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"context"
+	"fmt"
 
 	"google.golang.org/grpc"
 
@@ -10,6 +11,9 @@ import (
 
 // StartDeployment validates and starts a deployment.
 func (m *maintenanceService) StartDeployment(ctx context.Context, req *fleetv1.StartDeploymentRequest) (*fleetv1.StartDeploymentResponse, error) {
+	if busy, why := m.windows.busy(req.GetSpec().GetPool(), ""); busy {
+		return nil, toStatus(fmt.Errorf("%w: pool %q: %s; wait for it or cancel it with fleetctl maint cancel", ErrFailedPrecondition, req.GetSpec().GetPool(), why))
+	}
 	d, err := m.deployer.start(req.GetSpec(), requester(ctx))
 	if err != nil {
 		return nil, toStatus(err)

@@ -40,6 +40,9 @@ type windows struct {
 	now        func() time.Time
 	log        *slog.Logger
 	drainGrace time.Duration
+	// deploying reports whether a deployment is in progress on a pool; a window does not open
+	// over one.
+	deploying func(pool, node string) (bool, string)
 
 	mu       sync.Mutex
 	runs     map[string]*windowRun
@@ -219,6 +222,10 @@ func (w *windows) advance(run *windowRun, now time.Time) {
 	m := run.m
 	if m.GetState() == fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED {
 		if now.Before(m.GetOpens().AsTime()) {
+			return
+		}
+		if busy, why := w.deploying(m.GetSpec().GetPool(), ""); busy {
+			m.Phase = "waiting: " + why
 			return
 		}
 		w.open(run, now)

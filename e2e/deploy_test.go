@@ -371,6 +371,18 @@ func TestDeploymentBadInputAndSecondDeployment(t *testing.T) {
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), first.GetDeployment().GetId()) {
 		t.Fatalf("second deployment to the pool = %v, want FailedPrecondition naming the first", err)
 	}
+	// A window over the pool waits for the deployment rather than fight it.
+	win, err := mc.ScheduleMaintenance(ctx, &fleetv1.ScheduleMaintenanceRequest{Spec: &fleetv1.MaintenanceSpec{Pool: "web",
+		Tasks: []*fleetv1.MaintenanceTask{{Kind: fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_RESTART}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitWindow(t, mc, win.GetMaintenance().GetId(), 5*time.Second, "the window to wait for the deployment", func(m *fleetv1.Maintenance) bool {
+		return strings.HasPrefix(m.GetPhase(), "waiting: deployment "+first.GetDeployment().GetId())
+	})
+	if _, err := mc.CancelMaintenance(ctx, &fleetv1.CancelMaintenanceRequest{Id: win.GetMaintenance().GetId()}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := mc.PauseDeployment(ctx, &fleetv1.PauseDeploymentRequest{Id: first.GetDeployment().GetId()}); err != nil {
 		t.Fatal(err)
 	}

@@ -95,6 +95,11 @@ func TestMaintenanceCancelLeavesNodesUndrained(t *testing.T) {
 	waitWindow(t, mc, id, 30*time.Second, "the first node in its tasks", func(m *fleetv1.Maintenance) bool {
 		return len(m.GetNodes()) > 0 && m.GetNodes()[0].GetPhase() == "tasks"
 	})
+	_, err = mc.StartDeployment(context.Background(), &fleetv1.StartDeploymentRequest{Spec: &fleetv1.DeploymentSpec{Pool: "web", Version: "3.0",
+		Strategy: fleetv1.DeploymentStrategy_DEPLOYMENT_STRATEGY_ROLLING}})
+	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), "maintenance window "+id) {
+		t.Fatalf("deployment during an open window = %v, want FailedPrecondition naming the window", err)
+	}
 	c, err := mc.CancelMaintenance(context.Background(), &fleetv1.CancelMaintenanceRequest{Id: id, Reason: "change freeze"})
 	if err != nil || c.GetMaintenance().GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_CANCELLED {
 		t.Fatalf("cancel: %v %v", c, err)
