@@ -140,7 +140,10 @@ func (dp *deployer) abort(id, reason, by string) (*fleetv1.Deployment, error) {
 				case phaseHolding:
 					setPhase(n, phaseAborted, "back in routing before its drain", now)
 				case phaseDraining, phaseDeploying:
-					if n.GetRole() != roleGreen {
+					switch {
+					case n.GetWasDrained():
+						setPhase(n, phaseAborted, "left drained, as it was before the deployment", now)
+					case n.GetRole() != roleGreen:
 						dp.sendUndrain(run, n, "undraining: "+why, now)
 					}
 				}

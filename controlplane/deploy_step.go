@@ -133,7 +133,7 @@ func (dp *deployer) finishWhen(run *deployRun, role, want string, now time.Time)
 		dp.finish(run, now)
 		return
 	}
-	if !allIn(d, role, want) || d.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING {
+	if !allIn(d, role, want, phaseSkipped) || d.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING {
 		return
 	}
 	if d.GetPhase() == depCanary || d.GetPhase() == depPreparing {
@@ -141,6 +141,10 @@ func (dp *deployer) finishWhen(run *deployRun, role, want string, now time.Time)
 	}
 	d.State = fleetv1.DeploymentState_DEPLOYMENT_STATE_SUCCEEDED
 	d.Reason = fmt.Sprintf("every node runs %s", d.GetSpec().GetVersion())
+	if skipped := countIn(d, phaseSkipped); skipped > 0 {
+		d.State = fleetv1.DeploymentState_DEPLOYMENT_STATE_FAILED
+		d.Reason = fmt.Sprintf("%d nodes were down or disconnected and were skipped; the others run %s", skipped, d.GetSpec().GetVersion())
+	}
 	dp.finish(run, now)
 }
 
@@ -171,12 +175,36 @@ func (dp *deployer) startNodes(run *deployRun, role string, state map[string]*fl
 			unavailable++
 		}
 	}
+	// A node already out of routing costs nothing to take; a node not connected cannot be
+	// deployed and is skipped rather than waited for.
+	var ready []*fleetv1.DeploymentNode
+	for _, n := range pending {
+		m := state[n.GetNodeId()]
+		switch {
+		case (m == nil || !connected(m.GetState())) && (role == roleCanary || role == roleGreen):
+			dp.failNode(run, n, "down or disconnected when its turn came", now)
+		case m == nil || !connected(m.GetState()):
+			setPhase(n, phaseSkipped, "down or disconnected when its turn came; deploy it once it is back", now)
+		case m.GetState() != fleetv1.NodeState_NODE_STATE_READY && role != roleGreen:
+			n.PreviousVersion = dp.previousVersion(n.GetNodeId(), d.GetSpec().GetPreviousVersion())
+			setPhase(n, phaseHolding, "already out of routing ("+stateName(m.GetState())+")", now)
+		default:
+			ready = append(ready, n)
+		}
+	}
+	pending = ready
 	batch, maxUnavailable := run.spec.BatchSize, run.spec.MaxUnavailable
 	if role == roleGreen {
 		// The idle set serves nothing: it may all go at once.
 		batch, maxUnavailable, unavailable, inProgress = len(pending), len(pending), 0, 0
 	}
-	for _, n := range pending[:maintenance.Start(len(pending), inProgress, unavailable, batch, maxUnavailable)] {
+	take := maintenance.Start(len(pending), inProgress, unavailable, batch, maxUnavailable)
+	if take == 0 && len(pending) > 0 && inProgress == 0 {
+		d.Reason = fmt.Sprintf("waiting: %d nodes of the pool are out of routing and max_unavailable is %d", unavailable, maxUnavailable)
+	} else if strings.HasPrefix(d.GetReason(), "waiting: ") {
+		d.Reason = ""
+	}
+	for _, n := range pending[:take] {
 		n.PreviousVersion = dp.previousVersion(n.GetNodeId(), d.GetSpec().GetPreviousVersion())
 		setPhase(n, phaseHolding, "out of routing; clients move off it before the drain", now)
 	}
@@ -220,6 +248,7 @@ func (dp *deployer) advanceNode(run *deployRun, n *fleetv1.DeploymentNode, node 
 	switch n.GetPhase() {
 	case phaseHolding:
 		if node.GetState() == fleetv1.NodeState_NODE_STATE_DRAINED {
+			n.WasDrained = n.GetRole() != roleGreen
 			dp.deployNode(run, n, now)
 			return
 		}
@@ -258,6 +287,10 @@ func (dp *deployer) advanceNode(run *deployRun, n *fleetv1.DeploymentNode, node 
 		case phaseDeploying:
 			if rec.GetCommand().GetParams()[command.ParamVersion] != targetVersion(d, n) {
 				dp.deployNode(run, n, now) // a rollback began while it deployed
+				return
+			}
+			if n.GetWasDrained() {
+				setPhase(n, finalPhase(d, n), "deployed "+rec.GetCommand().GetParams()[command.ParamVersion]+"; left drained, as it was before", now)
 				return
 			}
 			dp.sendUndrain(run, n, "deployed "+rec.GetCommand().GetParams()[command.ParamVersion]+"; undraining", now)
@@ -318,14 +351,25 @@ func setPhase(n *fleetv1.DeploymentNode, phase, detail string, now time.Time) {
 	n.Phase, n.Detail, n.Updated = phase, detail, timestamppb.New(now)
 }
 
-// allIn reports whether every node of role is in phase.
-func allIn(d *fleetv1.Deployment, role, phase string) bool {
+// allIn reports whether every node of role is in one of phases.
+func allIn(d *fleetv1.Deployment, role string, phases ...string) bool {
 	for _, n := range d.GetNodes() {
-		if n.GetRole() == role && n.GetPhase() != phase {
+		if n.GetRole() == role && !slices.Contains(phases, n.GetPhase()) {
 			return false
 		}
 	}
 	return true
+}
+
+// countIn counts the nodes in phase.
+func countIn(d *fleetv1.Deployment, phase string) int {
+	c := 0
+	for _, n := range d.GetNodes() {
+		if n.GetPhase() == phase {
+			c++
+		}
+	}
+	return c
 }
 
 // anyIn reports whether a node of role ("" for any) is in one of phases.

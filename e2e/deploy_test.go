@@ -401,3 +401,61 @@ func TestDeploymentBadInputAndSecondDeployment(t *testing.T) {
 		t.Fatalf("abort of a finished deployment = %v, want FailedPrecondition", err)
 	}
 }
+
+// TestRollingDeployLeavesDrainedNodesDrainedAndSkipsDownOnes: an operator's drain survives a
+// deployment, and a node that is gone is reported, not waited for.
+func TestRollingDeployLeavesDrainedNodesDrainedAndSkipsDownOnes(t *testing.T) {
+	cp := fleettest.StartControlPlane(t, deployConfig(t))
+	conn := fleettest.Dial(t, cp.GRPCAddr())
+	fleet, mc := fleetv1.NewFleetServiceClient(conn), fleetv1.NewMaintenanceServiceClient(conn)
+	nodes := startVersionFleet(t, cp.GRPCAddr(), 3, 0)
+	ctx := context.Background()
+	for _, n := range nodes {
+		waitState(t, fleet, n.id, ready, 10*time.Second)
+	}
+	if _, err := fleet.DrainNode(ctx, &fleetv1.DrainNodeRequest{Id: "web-3", Reason: "bad disk"}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, fleet, "web-3", fleetv1.NodeState_NODE_STATE_DRAINED, 10*time.Second)
+	nodes[1].agent.stop(t)
+	fleettest.Eventually(t, 10*time.Second, "web-2 gone", func() bool {
+		st := fleettest.NodeState(fleet, "web-2")
+		return st != ready && st != fleetv1.NodeState_NODE_STATE_UNSPECIFIED
+	})
+
+	// Two of three nodes are out of routing: max_unavailable 2 holds the rollout back.
+	two := uint32(2)
+	resp, err := mc.StartDeployment(ctx, &fleetv1.StartDeploymentRequest{Spec: &fleetv1.DeploymentSpec{Pool: "web", Version: "2.0", Strategy: rolling, MaxUnavailable: two}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.GetDeployment().GetId()
+	waitDeployment(t, mc, id, 10*time.Second, "the rollout to wait", func(d *fleetv1.Deployment) bool {
+		return strings.Contains(d.GetReason(), "waiting: 2 nodes of the pool are out of routing and max_unavailable is 2")
+	})
+	if _, err := mc.AbortDeployment(ctx, &fleetv1.AbortDeploymentRequest{Id: id}); err != nil {
+		t.Fatal(err)
+	}
+	waitDeployment(t, mc, id, 10*time.Second, "the abort", finished)
+	resp, err = mc.StartDeployment(ctx, &fleetv1.StartDeploymentRequest{Spec: &fleetv1.DeploymentSpec{Pool: "web", Version: "2.0", Strategy: rolling, MaxUnavailable: 3}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := waitDeployment(t, mc, resp.GetDeployment().GetId(), 30*time.Second, "the rollout", finished)
+	if d.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_FAILED || !strings.Contains(d.GetReason(), "1 nodes were down or disconnected and were skipped") {
+		t.Fatalf("deployment ended %v: %s", d.GetState(), d.GetReason())
+	}
+	phases := map[string]string{}
+	for _, n := range d.GetNodes() {
+		phases[n.GetNodeId()] = n.GetPhase()
+	}
+	if phases["web-1"] != "done" || phases["web-2"] != "skipped" || phases["web-3"] != "done" {
+		t.Fatalf("node phases %v", phases)
+	}
+	if nodes[2].version(t) != "2.0" || nodes[1].version(t) != "1.0" {
+		t.Fatalf("versions: web-2 %s, web-3 %s", nodes[1].version(t), nodes[2].version(t))
+	}
+	if st := fleettest.NodeState(fleet, "web-3"); st != fleetv1.NodeState_NODE_STATE_DRAINED {
+		t.Fatalf("the operator's drained node is %v after the deployment", st)
+	}
+}

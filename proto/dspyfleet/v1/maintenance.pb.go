@@ -961,8 +961,10 @@ type DeploymentNode struct {
 	Updated   *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=updated,proto3" json:"updated,omitempty"`
 	// The version the node ran before, when on record; the rollback target.
 	PreviousVersion string `protobuf:"bytes,7,opt,name=previous_version,json=previousVersion,proto3" json:"previous_version,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The node was drained when the deployment took it: it gets the version but stays drained.
+	WasDrained    bool `protobuf:"varint,8,opt,name=was_drained,json=wasDrained,proto3" json:"was_drained,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *DeploymentNode) Reset() {
@@ -1042,6 +1044,13 @@ func (x *DeploymentNode) GetPreviousVersion() string {
 		return x.PreviousVersion
 	}
 	return ""
+}
+
+func (x *DeploymentNode) GetWasDrained() bool {
+	if x != nil {
+		return x.WasDrained
+	}
+	return false
 }
 
 // CanaryAnalysis is the verdict of one canary step.
@@ -3154,7 +3163,7 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\v_batch_sizeB\x1a\n" +
 	"\x18_max_error_rate_increaseB\x10\n" +
 	"\x0e_max_p95_ratioB\x0f\n" +
-	"\r_min_requests\"\xeb\x01\n" +
+	"\r_min_requests\"\x8c\x02\n" +
 	"\x0eDeploymentNode\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
 	"\x04role\x18\x02 \x01(\tR\x04role\x12\x14\n" +
@@ -3163,7 +3172,9 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"command_id\x18\x04 \x01(\tR\tcommandId\x12\x16\n" +
 	"\x06detail\x18\x05 \x01(\tR\x06detail\x124\n" +
 	"\aupdated\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x12)\n" +
-	"\x10previous_version\x18\a \x01(\tR\x0fpreviousVersion\"\xbe\x03\n" +
+	"\x10previous_version\x18\a \x01(\tR\x0fpreviousVersion\x12\x1f\n" +
+	"\vwas_drained\x18\b \x01(\bR\n" +
+	"wasDrained\"\xbe\x03\n" +
 	"\x0eCanaryAnalysis\x12\x12\n" +
 	"\x04step\x18\x01 \x01(\rR\x04step\x12\x18\n" +
 	"\apercent\x18\x02 \x01(\x01R\apercent\x120\n" +
