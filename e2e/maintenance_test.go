@@ -164,3 +164,55 @@ func TestMaintenanceBadInput(t *testing.T) {
 		t.Fatalf("cancel of a scheduled window: %v %v", c, err)
 	}
 }
+
+func TestMaintenanceWindowResumesAfterRestartAndStreams(t *testing.T) {
+	cfg := deployConfig(t)
+	cp := fleettest.StartControlPlane(t, cfg)
+	mc := fleetv1.NewMaintenanceServiceClient(fleettest.Dial(t, cp.GRPCAddr()))
+	nodes := startVersionFleet(t, cp.GRPCAddr(), 3, 400*time.Millisecond)
+	fleet := cp.Fleet(t)
+	for _, n := range nodes {
+		waitState(t, fleet, n.id, ready, 10*time.Second)
+	}
+	resp, err := mc.ScheduleMaintenance(context.Background(), &fleetv1.ScheduleMaintenanceRequest{Spec: &fleetv1.MaintenanceSpec{
+		Pool: "web", Tasks: []*fleetv1.MaintenanceTask{{Kind: fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY, Version: "2.0"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.GetMaintenance().GetId()
+	waitWindow(t, mc, id, 30*time.Second, "the second node in its tasks", func(m *fleetv1.Maintenance) bool {
+		return len(m.GetNodes()) == 3 && m.GetNodes()[0].GetPhase() == "done" && m.GetNodes()[1].GetPhase() == "tasks"
+	})
+	cp.Stop(t)
+
+	cfg2 := deployConfig(t)
+	cfg2.DataDir, cfg2.GRPCListen = cfg.DataDir, cp.GRPCAddr()
+	cp2 := fleettest.StartControlPlane(t, cfg2)
+	conn2 := fleettest.Dial(t, cp2.GRPCAddr())
+	mc2 := fleetv1.NewMaintenanceServiceClient(conn2)
+	stream, err := mc2.WatchMaintenance(context.Background(), &fleetv1.WatchMaintenanceRequest{Id: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last *fleetv1.Maintenance
+	for {
+		r, err := stream.Recv()
+		if err != nil {
+			break // the stream ends after the window finished
+		}
+		last = r.GetMaintenance()
+	}
+	if last.GetFinished() == nil || last.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_SUCCEEDED || last.GetRuns() != 1 {
+		t.Fatalf("window after the restart: %v", last)
+	}
+	for id, n := range deployCommands(t, fleetv1.NewFleetServiceClient(conn2)) {
+		if n != 1 {
+			t.Errorf("%s got %d deploy commands, want 1", id, n)
+		}
+	}
+	for _, n := range nodes {
+		if v := n.version(t); v != "2.0" {
+			t.Errorf("%s runs %q", n.id, v)
+		}
+	}
+}
