@@ -103,8 +103,9 @@ func newDeployer(st *store, reg *registry, cmds *commandQueue, rt *router, now f
 			}
 			run := &deployRun{key: slices.Clone(k), d: d, spec: specFromProto(d.GetSpec())}
 			run.spec.Defaults()
+			run.resetSample()
 			if d.GetPhase() == depAnalysis {
-				d.PhaseSince = timestamppb.New(now())
+				d.PhaseSince = timestamppb.New(now()) // the sampled figures died with the last process
 			}
 			dp.runs[d.GetId()] = run
 			return nil
@@ -214,6 +215,7 @@ func (dp *deployer) start(spec *fleetv1.DeploymentSpec, requestedBy string) (*fl
 		}
 	}
 	run := &deployRun{key: key, d: d, spec: s}
+	run.resetSample()
 	if err := dp.persist(run); err != nil {
 		return nil, err
 	}

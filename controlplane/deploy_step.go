@@ -101,7 +101,7 @@ func (dp *deployer) advance(run *deployRun, now time.Time) {
 		}
 		dp.finishWhen(run, roleGreen, phaseReady, now)
 	case depSwitched:
-		if now.Sub(d.GetPhaseSince().AsTime()) >= run.spec.KeepOld {
+		if running && now.Sub(d.GetPhaseSince().AsTime()) >= run.spec.KeepOld {
 			d.Phase = depRetiring
 			dp.retire(run, roleBlue, now)
 		}

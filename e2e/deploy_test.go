@@ -459,3 +459,34 @@ func TestRollingDeployLeavesDrainedNodesDrainedAndSkipsDownOnes(t *testing.T) {
 		t.Fatalf("the operator's drained node is %v after the deployment", st)
 	}
 }
+
+func TestCanaryResumesAnalysisAfterRestart(t *testing.T) {
+	cfg := deployConfig(t)
+	cp := fleettest.StartControlPlane(t, cfg)
+	conn := fleettest.Dial(t, cp.GRPCAddr())
+	rc, mc := fleetv1.NewRoutingServiceClient(conn), fleetv1.NewMaintenanceServiceClient(conn)
+	nodes := startVersionFleet(t, cp.GRPCAddr(), 3, 0)
+	watchEndpoints(t, rc, "web", 3)
+	resp, err := mc.StartDeployment(context.Background(), &fleetv1.StartDeploymentRequest{Spec: &fleetv1.DeploymentSpec{
+		Pool: "web", Version: "2.0", Strategy: canary, AnalysisWindow: durationpb.New(time.Second), MinRequests: ptrU32(0), MaxP95Ratio: ptrF(50)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.GetDeployment().GetId()
+	waitDeployment(t, mc, id, 30*time.Second, "the analysis", func(d *fleetv1.Deployment) bool { return d.GetPhase() == "analysing canary" })
+	cp.Stop(t)
+
+	cfg2 := deployConfig(t)
+	cfg2.DataDir, cfg2.GRPCListen = cfg.DataDir, cp.GRPCAddr()
+	cp2 := fleettest.StartControlPlane(t, cfg2)
+	mc2 := fleetv1.NewMaintenanceServiceClient(fleettest.Dial(t, cp2.GRPCAddr()))
+	d := waitDeployment(t, mc2, id, 30*time.Second, "the promotion after the restart", finished)
+	if d.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_SUCCEEDED {
+		t.Fatalf("deployment ended %v: %s", d.GetState(), d.GetReason())
+	}
+	for _, n := range nodes {
+		if v := n.version(t); v != "2.0" {
+			t.Errorf("%s runs %q", n.id, v)
+		}
+	}
+}
