@@ -121,6 +121,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.windows.deploying = s.deployer.busy
 	s.promReg, s.metrics = newMetrics(reg, stats)
+	s.promReg.MustRegister(&maintenanceCollector{backups: s.backups, deployer: s.deployer, windows: s.windows})
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
 	s.steps = append(s.steps, reconcileStep{name: "maintenance", run: s.reconcileMaintenance})
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))

@@ -7,6 +7,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -85,6 +87,16 @@ func TestBackupWhileAgentsWriteRestores(t *testing.T) {
 	if b.GetNodes() != 3 || b.GetRoutingPolicies() != 1 || b.GetCommands() == 0 || len(b.GetSha256()) != 64 ||
 		b.GetSchemaVersion() != 1 || !strings.Contains(b.GetReason(), "test d") {
 		t.Fatalf("verified backup %v", b)
+	}
+
+	resp, err := http.Get("http://" + cp.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(scrape), "dspyfleet_backups 4\n") || !strings.Contains(string(scrape), "dspyfleet_backup_last_timestamp_seconds ") {
+		t.Errorf("/metrics lacks the backup gauges:\n%s", scrape)
 	}
 
 	// The running control plane holds its data dir: a restore there is refused.

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -371,6 +373,16 @@ func TestDeploymentBadInputAndSecondDeployment(t *testing.T) {
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), first.GetDeployment().GetId()) {
 		t.Fatalf("second deployment to the pool = %v, want FailedPrecondition naming the first", err)
 	}
+	mresp, err := http.Get("http://" + cp.HTTPAddr() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scrape, _ := io.ReadAll(mresp.Body)
+	mresp.Body.Close()
+	if !strings.Contains(string(scrape), `dspyfleet_deployments_in_progress{pool="web"} 1`) {
+		t.Errorf("/metrics lacks the deployment in progress:\n%s", scrape)
+	}
+
 	// A window over the pool waits for the deployment rather than fight it.
 	win, err := mc.ScheduleMaintenance(ctx, &fleetv1.ScheduleMaintenanceRequest{Spec: &fleetv1.MaintenanceSpec{Pool: "web",
 		Tasks: []*fleetv1.MaintenanceTask{{Kind: fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_RESTART}}}})
