@@ -89,6 +89,7 @@ var taskKinds = map[fleetv1.MaintenanceTaskKind]string{
 	fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CLEANUP: maintenance.TaskCleanup,
 	fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY:  maintenance.TaskDeploy,
 	fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_BACKUP:  maintenance.TaskBackup,
+	fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CUSTOM:  maintenance.TaskCustom,
 }
 
 // taskCommands maps task kinds to the commands that run them.
@@ -97,6 +98,7 @@ var taskCommands = map[fleetv1.MaintenanceTaskKind]fleetv1.CommandKind{
 	fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CLEANUP: fleetv1.CommandKind_COMMAND_KIND_CLEANUP,
 	fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY:  fleetv1.CommandKind_COMMAND_KIND_DEPLOY,
 	fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_BACKUP:  fleetv1.CommandKind_COMMAND_KIND_BACKUP,
+	fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CUSTOM:  fleetv1.CommandKind_COMMAND_KIND_CUSTOM,
 }
 
 // windowSpec converts the API's spec, parsing the cron spec (UTC, five fields).
@@ -111,7 +113,7 @@ func windowSpec(p *fleetv1.MaintenanceSpec) maintenance.WindowSpec {
 		w.End = p.GetEnd().AsTime()
 	}
 	for _, t := range p.GetTasks() {
-		w.Tasks = append(w.Tasks, maintenance.Task{Kind: cmp.Or(taskKinds[t.GetKind()], strings.ToLower(t.GetKind().String())), Version: t.GetVersion()})
+		w.Tasks = append(w.Tasks, maintenance.Task{Kind: cmp.Or(taskKinds[t.GetKind()], strings.ToLower(t.GetKind().String())), Version: t.GetVersion(), Action: t.GetAction()})
 	}
 	if w.Cron != "" {
 		s, err := cron.ParseStandard(w.Cron)
@@ -136,6 +138,11 @@ func (w *windows) schedule(spec *fleetv1.MaintenanceSpec, requestedBy string) (*
 		if t.GetVersion() != "" {
 			if err := command.ValidVersion(t.GetVersion()); err != nil {
 				return nil, invalidf("spec.tasks[%d].version: %v", i, err)
+			}
+		}
+		if t.GetAction() != "" {
+			if err := command.ValidActionName(t.GetAction()); err != nil {
+				return nil, invalidf("spec.tasks[%d].action: %v", i, err)
 			}
 		}
 	}
@@ -423,8 +430,11 @@ func (w *windows) advanceNode(run *windowRun, n *fleetv1.MaintenanceNode, node *
 func (w *windows) runTask(run *windowRun, n *fleetv1.MaintenanceNode, now time.Time) {
 	t := run.m.GetSpec().GetTasks()[n.GetTask()]
 	var params map[string]string
-	if t.GetKind() == fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY {
+	switch t.GetKind() {
+	case fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY:
 		params = map[string]string{command.ParamVersion: t.GetVersion()}
+	case fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CUSTOM:
+		params = map[string]string{command.ParamAction: t.GetAction()}
 	}
 	rec, err := w.cmds.create(n.GetNodeId(), taskCommands[t.GetKind()], params, defaultCommandTimeout, "maintenance "+run.m.GetId(), "maintenance task "+taskKinds[t.GetKind()])
 	if err != nil {

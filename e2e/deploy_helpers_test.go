@@ -54,7 +54,9 @@ func buildVersionsrv(t *testing.T) string {
 type versionNode struct {
 	id          string
 	versionFile string
-	agent       *runningAgent
+	// markFile is what the node's custom action "mark" writes.
+	markFile string
+	agent    *runningAgent
 }
 
 // version is what the node's server runs now.
@@ -93,6 +95,7 @@ func startVersionFleet(t *testing.T, server string, n int, hookSleep time.Durati
 				Health: agent.HealthConfig{URL: "http://127.0.0.1:{port}/healthz", Timeout: 10 * time.Second},
 			}
 			c.ActionsConfig.Deploy = &agent.DeployConfig{Hook: []string{bin, "set", "-sleep", hookSleep.String(), vf}, Timeout: 30 * time.Second}
+			c.ActionsConfig.Custom = map[string]agent.CustomAction{"mark": {Command: []string{bin, "set", filepath.Join(dir, "mark"), "maintained"}}}
 		})
 		fleettest.Eventually(t, 10*time.Second, "the agent's child server listening", func() bool {
 			resp, err := http.Get("http://127.0.0.1:" + port + "/healthz")
@@ -102,7 +105,7 @@ func startVersionFleet(t *testing.T, server string, n int, hookSleep time.Durati
 			resp.Body.Close()
 			return resp.StatusCode == http.StatusOK
 		})
-		nodes = append(nodes, &versionNode{id: id, versionFile: vf, agent: a})
+		nodes = append(nodes, &versionNode{id: id, versionFile: vf, markFile: filepath.Join(dir, "mark"), agent: a})
 	}
 	return nodes
 }

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -46,7 +47,8 @@ func TestMaintenanceWindowKeepsMinimumHealthy(t *testing.T) {
 	resp, err := mc.ScheduleMaintenance(context.Background(), &fleetv1.ScheduleMaintenanceRequest{Spec: &fleetv1.MaintenanceSpec{
 		Pool: "web", MaxUnavailable: 2, MinHealthy: 3, Reason: "monthly restart and upgrade",
 		Tasks: []*fleetv1.MaintenanceTask{{Kind: fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_RESTART},
-			{Kind: fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY, Version: "2.0"}}}})
+			{Kind: fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY, Version: "2.0"},
+			{Kind: fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CUSTOM, Action: "mark"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -56,7 +58,7 @@ func TestMaintenanceWindowKeepsMinimumHealthy(t *testing.T) {
 		t.Fatalf("window ended %v: %s", m.GetState(), m.GetReason())
 	}
 	for _, n := range m.GetNodes() {
-		if n.GetPhase() != "done" || len(n.GetResults()) != 2 {
+		if n.GetPhase() != "done" || len(n.GetResults()) != 3 {
 			t.Fatalf("node %v", n)
 		}
 		restart := n.GetResults()[0]
@@ -67,6 +69,9 @@ func TestMaintenanceWindowKeepsMinimumHealthy(t *testing.T) {
 	for _, n := range nodes {
 		if v := n.version(t); v != "2.0" {
 			t.Errorf("%s runs %q", n.id, v)
+		}
+		if mark, err := os.ReadFile(n.markFile); err != nil || string(mark) != "maintained" {
+			t.Errorf("%s: the custom action did not run: %q, %v", n.id, mark, err)
 		}
 	}
 	if got := ew.fewest(); got < 3 {
@@ -136,6 +141,7 @@ func TestMaintenanceBadInput(t *testing.T) {
 		{"unknown pool", &fleetv1.MaintenanceSpec{Pool: "gpu", Tasks: restart}, `spec.pool: pool "gpu" has no nodes`},
 		{"empty pool", &fleetv1.MaintenanceSpec{Tasks: restart}, "spec.pool: is empty"},
 		{"deploy without version", &fleetv1.MaintenanceSpec{Pool: "web", Tasks: []*fleetv1.MaintenanceTask{{Kind: fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY}}}, "spec.tasks[0].version"},
+		{"custom action that is a command line", &fleetv1.MaintenanceSpec{Pool: "web", Tasks: []*fleetv1.MaintenanceTask{{Kind: fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CUSTOM, Action: "rm -rf /"}}}, "spec.tasks[0].action"},
 	}
 	for _, tt := range bad {
 		_, err := mc.ScheduleMaintenance(context.Background(), &fleetv1.ScheduleMaintenanceRequest{Spec: tt.spec})

@@ -38,7 +38,8 @@ routing, drained, given the tasks in order, health-checked and undrained, never 
 nodes in routing. With -o json, the ScheduleMaintenanceResponse.
 
 Flags:
-  --task TASK               restart, cleanup, backup or deploy=VERSION; repeat for more, in order
+  --task TASK               restart, cleanup, backup, deploy=VERSION or custom=ACTION (an action
+                            in the agents' actions.custom); repeat for more, in order
   --nodes ID,ID,...         only these nodes of the pool
   --start TIME              one-off: opens at TIME (RFC 3339; default now)
   --end TIME                one-off: takes no new node after TIME
@@ -74,16 +75,23 @@ func (l *taskList) String() string { return fmt.Sprint(len(*l)) }
 
 // Set implements flag.Value.
 func (l *taskList) Set(s string) error {
-	name, version, _ := strings.Cut(s, "=")
+	name, arg, _ := strings.Cut(s, "=")
 	kinds := map[string]fleetv1.MaintenanceTaskKind{
 		"restart": fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_RESTART, "cleanup": fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CLEANUP,
 		"deploy": fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY, "backup": fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_BACKUP,
+		"custom": fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CUSTOM,
 	}
 	k, ok := kinds[name]
 	if !ok {
-		return fmt.Errorf("%q is not restart, cleanup, backup or deploy=VERSION", s)
+		return fmt.Errorf("%q is not restart, cleanup, backup, deploy=VERSION or custom=ACTION", s)
 	}
-	*l = append(*l, &fleetv1.MaintenanceTask{Kind: k, Version: version})
+	t := &fleetv1.MaintenanceTask{Kind: k}
+	if k == fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CUSTOM {
+		t.Action = arg
+	} else {
+		t.Version = arg
+	}
+	*l = append(*l, t)
 	return nil
 }
 
@@ -292,8 +300,8 @@ func taskNames(s *fleetv1.MaintenanceSpec) string {
 	var out []string
 	for _, t := range s.GetTasks() {
 		name := strings.ToLower(strings.TrimPrefix(t.GetKind().String(), "MAINTENANCE_TASK_KIND_"))
-		if t.GetVersion() != "" {
-			name += " " + t.GetVersion()
+		if v := t.GetVersion() + t.GetAction(); v != "" {
+			name += " " + v
 		}
 		out = append(out, name)
 	}

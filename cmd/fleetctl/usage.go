@@ -147,6 +147,7 @@ Flags of one kind each:
   --instances N         scale: how many instances to run, 0 to 1024 (required)
   --dry-run             cleanup: report what would be deleted, delete nothing
   --deadline DURATION   drain: longest wait for in-flight requests to finish (default 5m)
+  --action NAME         custom: the action configured on the agent (actions.custom) (required)
 
 Flags:
   --timeout DURATION    the command expires unless its agent starts it within this time

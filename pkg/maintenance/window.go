@@ -13,12 +13,14 @@ const (
 	TaskCleanup = "cleanup"
 	TaskDeploy  = "deploy"
 	TaskBackup  = "backup"
+	TaskCustom  = "custom"
 )
 
 // Task is one task of a window.
 type Task struct {
 	Kind    string
 	Version string // deploy
+	Action  string // custom: the name of an action configured on the agents
 }
 
 // Schedule gives a recurring window's openings; a parsed cron spec is one.
@@ -76,20 +78,20 @@ func (w WindowSpec) Validate(poolNodes []string, now time.Time) error {
 		}
 	}
 	if len(w.Tasks) == 0 {
-		bad("tasks", "is empty: give at least one of restart, cleanup, deploy, backup")
+		bad("tasks", "is empty: give at least one of restart, cleanup, deploy, backup, custom")
 	}
 	for i, t := range w.Tasks {
 		switch t.Kind {
-		case TaskRestart, TaskCleanup, TaskBackup:
-			if t.Version != "" {
-				bad(fmt.Sprintf("tasks[%d].version", i), "only a deploy task takes a version")
-			}
-		case TaskDeploy:
-			if t.Version == "" {
-				bad(fmt.Sprintf("tasks[%d].version", i), "a deploy task needs the version")
-			}
+		case TaskRestart, TaskCleanup, TaskBackup, TaskDeploy, TaskCustom:
 		default:
-			bad(fmt.Sprintf("tasks[%d].kind", i), "%q is not restart, cleanup, deploy or backup", t.Kind)
+			bad(fmt.Sprintf("tasks[%d].kind", i), "%q is not restart, cleanup, deploy, backup or custom", t.Kind)
+			continue
+		}
+		if (t.Kind == TaskDeploy) != (t.Version != "") {
+			bad(fmt.Sprintf("tasks[%d].version", i), "a deploy task needs the version, and only a deploy task takes one")
+		}
+		if (t.Kind == TaskCustom) != (t.Action != "") {
+			bad(fmt.Sprintf("tasks[%d].action", i), "a custom task needs the action's name, and only a custom task takes one")
 		}
 	}
 	recurring := w.Cron != ""

@@ -31,6 +31,9 @@ func TestWindowValidate(t *testing.T) {
 		{"no tasks", base(func(w *WindowSpec) { w.Tasks = nil }), "spec.tasks: is empty"},
 		{"deploy without version", base(func(w *WindowSpec) { w.Tasks = []Task{{Kind: TaskDeploy}} }), "spec.tasks[0].version"},
 		{"unknown task", base(func(w *WindowSpec) { w.Tasks = []Task{{Kind: "reboot"}} }), "spec.tasks[0].kind"},
+		{"custom without action", base(func(w *WindowSpec) { w.Tasks = []Task{{Kind: TaskCustom}} }), "spec.tasks[0].action"},
+		{"action on a restart", base(func(w *WindowSpec) { w.Tasks = []Task{{Kind: TaskRestart, Action: "x"}} }), "spec.tasks[0].action"},
+		{"custom", base(func(w *WindowSpec) { w.Tasks = []Task{{Kind: TaskCustom, Action: "rotate-keys"}} }), ""},
 		{"end before start", base(func(w *WindowSpec) { w.Start, w.End = now.Add(2*time.Hour), now.Add(time.Hour) }), "spec.end"},
 		{"end in the past", base(func(w *WindowSpec) { w.End = now.Add(-time.Hour) }), "spec.end"},
 		{"cron that does not parse", base(func(w *WindowSpec) {

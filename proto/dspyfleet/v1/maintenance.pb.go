@@ -159,6 +159,8 @@ const (
 	MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CLEANUP     MaintenanceTaskKind = 2
 	MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY      MaintenanceTaskKind = 3
 	MaintenanceTaskKind_MAINTENANCE_TASK_KIND_BACKUP      MaintenanceTaskKind = 4
+	// A custom action configured on the agents (actions.custom), named by action.
+	MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CUSTOM MaintenanceTaskKind = 5
 )
 
 // Enum value maps for MaintenanceTaskKind.
@@ -169,6 +171,7 @@ var (
 		2: "MAINTENANCE_TASK_KIND_CLEANUP",
 		3: "MAINTENANCE_TASK_KIND_DEPLOY",
 		4: "MAINTENANCE_TASK_KIND_BACKUP",
+		5: "MAINTENANCE_TASK_KIND_CUSTOM",
 	}
 	MaintenanceTaskKind_value = map[string]int32{
 		"MAINTENANCE_TASK_KIND_UNSPECIFIED": 0,
@@ -176,6 +179,7 @@ var (
 		"MAINTENANCE_TASK_KIND_CLEANUP":     2,
 		"MAINTENANCE_TASK_KIND_DEPLOY":      3,
 		"MAINTENANCE_TASK_KIND_BACKUP":      4,
+		"MAINTENANCE_TASK_KIND_CUSTOM":      5,
 	}
 )
 
@@ -1969,7 +1973,9 @@ type MaintenanceTask struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Kind  MaintenanceTaskKind    `protobuf:"varint,1,opt,name=kind,proto3,enum=dspyfleet.v1.MaintenanceTaskKind" json:"kind,omitempty"`
 	// Deploy: the version.
-	Version       string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	Version string `protobuf:"bytes,2,opt,name=version,proto3" json:"version,omitempty"`
+	// Custom: the action's name.
+	Action        string `protobuf:"bytes,3,opt,name=action,proto3" json:"action,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2014,6 +2020,13 @@ func (x *MaintenanceTask) GetKind() MaintenanceTaskKind {
 func (x *MaintenanceTask) GetVersion() string {
 	if x != nil {
 		return x.Version
+	}
+	return ""
+}
+
+func (x *MaintenanceTask) GetAction() string {
+	if x != nil {
+		return x.Action
 	}
 	return ""
 }
@@ -3247,10 +3260,11 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\x17AbortDeploymentResponse\x128\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
-	"deployment\"b\n" +
+	"deployment\"z\n" +
 	"\x0fMaintenanceTask\x125\n" +
 	"\x04kind\x18\x01 \x01(\x0e2!.dspyfleet.v1.MaintenanceTaskKindR\x04kind\x12\x18\n" +
-	"\aversion\x18\x02 \x01(\tR\aversion\"\xbd\x03\n" +
+	"\aversion\x18\x02 \x01(\tR\aversion\x12\x16\n" +
+	"\x06action\x18\x03 \x01(\tR\x06action\"\xbd\x03\n" +
 	"\x0fMaintenanceSpec\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
 	"\x05nodes\x18\x02 \x03(\tR\x05nodes\x123\n" +
@@ -3341,13 +3355,14 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\x1aDEPLOYMENT_STATE_SUCCEEDED\x10\x03\x12\x1b\n" +
 	"\x17DEPLOYMENT_STATE_FAILED\x10\x04\x12 \n" +
 	"\x1cDEPLOYMENT_STATE_ROLLED_BACK\x10\x05\x12\x1c\n" +
-	"\x18DEPLOYMENT_STATE_ABORTED\x10\x06*\xc6\x01\n" +
+	"\x18DEPLOYMENT_STATE_ABORTED\x10\x06*\xe8\x01\n" +
 	"\x13MaintenanceTaskKind\x12%\n" +
 	"!MAINTENANCE_TASK_KIND_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dMAINTENANCE_TASK_KIND_RESTART\x10\x01\x12!\n" +
 	"\x1dMAINTENANCE_TASK_KIND_CLEANUP\x10\x02\x12 \n" +
 	"\x1cMAINTENANCE_TASK_KIND_DEPLOY\x10\x03\x12 \n" +
-	"\x1cMAINTENANCE_TASK_KIND_BACKUP\x10\x04*\xf3\x01\n" +
+	"\x1cMAINTENANCE_TASK_KIND_BACKUP\x10\x04\x12 \n" +
+	"\x1cMAINTENANCE_TASK_KIND_CUSTOM\x10\x05*\xf3\x01\n" +
 	"\x10MaintenanceState\x12!\n" +
 	"\x1dMAINTENANCE_STATE_UNSPECIFIED\x10\x00\x12\x1f\n" +
 	"\x1bMAINTENANCE_STATE_SCHEDULED\x10\x01\x12\x1d\n" +
