@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/agent/action/backup"
@@ -29,6 +31,14 @@ type ActionsConfig struct {
 	Backup *BackupConfig `yaml:"backup"`
 	// Deploy runs a hook with the requested version.
 	Deploy *DeployConfig `yaml:"deploy"`
+	// Custom names actions a custom command (or a maintenance window) may run, by name.
+	Custom map[string]CustomAction `yaml:"custom"`
+}
+
+// CustomAction is a command this host runs when the control plane names it.
+type CustomAction struct {
+	Command []string      `yaml:"command"`
+	Timeout time.Duration `yaml:"timeout"`
 }
 
 // ServiceConfig chooses the service manager.
@@ -184,6 +194,26 @@ func hostActions(cfg ActionsConfig) (map[command.Kind]Action, error) {
 		}
 		acts[command.Deploy] = ActionFunc(func(ctx context.Context, cmd *fleetv1.Command) (Outcome, error) {
 			return outcome(service.Deploy(ctx, d, cmd.GetParams()[command.ParamVersion], port))
+		})
+	}
+	if len(cfg.Custom) > 0 {
+		hooks := make(map[string]service.Hook, len(cfg.Custom))
+		for _, name := range slices.Sorted(maps.Keys(cfg.Custom)) {
+			h := service.Hook{Command: cfg.Custom[name].Command, Timeout: cfg.Custom[name].Timeout}
+			if err := command.ValidActionName(name); err != nil {
+				errs = append(errs, fmt.Errorf("actions.custom: %w", err))
+			} else if err := h.Validate(); err != nil {
+				errs = append(errs, fmt.Errorf("actions.custom.%s: %w", name, err))
+			}
+			hooks[name] = h
+		}
+		acts[command.Custom] = ActionFunc(func(ctx context.Context, cmd *fleetv1.Command) (Outcome, error) {
+			name := cmd.GetParams()[command.ParamAction]
+			h, ok := hooks[name]
+			if !ok {
+				return Outcome{}, fmt.Errorf("no custom action %q is configured on this host (configured: %s)", name, strings.Join(slices.Sorted(maps.Keys(hooks)), ", "))
+			}
+			return outcome(h.Run(ctx))
 		})
 	}
 	return acts, errors.Join(errs...)

@@ -134,6 +134,10 @@ func (a *agentService) serve(ctx context.Context, sess *session, in <-chan *flee
 			cause := context.Cause(ctx)
 			return cause.Error(), cause
 		case err := <-sendErr:
+			if err == nil { // the sender stops cleanly only when ctx ended
+				cause := context.Cause(ctx)
+				return cause.Error(), cause
+			}
 			return "send failed: " + err.Error(), err
 		case err := <-recvErr:
 			if errors.Is(err, io.EOF) {

@@ -46,6 +46,9 @@ type alerter struct {
 	budgets func() (*fleetv1.ListBudgetsResponse, error)
 	// scalingMin returns each scaled pool's minimum size; nil means no pool is scaled.
 	scalingMin func() map[string]int
+	// busy reports a deployment or maintenance window working on a pool or node: healing waits
+	// for it rather than fight it. Nil means never.
+	busy func(pool, node string) (bool, string)
 
 	mu         sync.Mutex
 	stored     map[string]*fleetv1.AlertRule
@@ -171,6 +174,12 @@ func (a *alerter) reconcile(_ context.Context, now time.Time) error {
 	}
 	for _, d := range res.Decisions {
 		ev := &fleetv1.AlertEvent{Time: timestamppb.New(now), Kind: string(rules.EventHealing), Rule: d.Rule, Target: rules.NodeTarget(d.Node)}
+		if busy, why := a.maintenance(snap, d.Node); busy {
+			a.metrics.healing.WithLabelValues(string(d.Kind), "held").Inc()
+			ev.Message = fmt.Sprintf("%s on node %s held: %s", d.Kind, d.Node, why)
+			events = append(events, ev)
+			continue
+		}
 		rec, err := a.issue(d)
 		if err != nil {
 			a.metrics.healing.WithLabelValues(string(d.Kind), "error").Inc()
@@ -351,6 +360,19 @@ func (a *alerter) snapshot(now time.Time) (rules.Snapshot, error) {
 	return snap, nil
 }
 
+// maintenance reports whether a deployment or maintenance window works on node or its pool.
+func (a *alerter) maintenance(snap rules.Snapshot, node string) (bool, string) {
+	if a.busy == nil {
+		return false, ""
+	}
+	for _, n := range snap.Nodes {
+		if n.ID == node {
+			return a.busy(n.Pool, node)
+		}
+	}
+	return a.busy("", node)
+}
+
 // healingPolicy is the configured healing policy, with each scaled pool's minimum size as the
 // fewest ready nodes healing may leave it, where that is more than the configured minimum.
 func (a *alerter) healingPolicy() rules.HealingPolicy {
@@ -461,6 +483,7 @@ func (s *Server) newAlerter() error {
 	}
 	a.budgets = s.cost.listBudgets
 	a.scalingMin = s.scaler.minSizes
+	a.busy = s.maintenanceBusy
 	s.alerter = a
 	return nil
 }

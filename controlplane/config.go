@@ -100,6 +100,18 @@ type Config struct {
 	CostPrices *cost.Table
 	// Alerts configures rules, notification channels and healing guards.
 	Alerts AlertsConfig
+	// BackupDir holds the control plane's backups; empty means <data-dir>/backups.
+	BackupDir string
+	// BackupInterval is how often a backup is taken on schedule; 0 turns scheduled backups off.
+	BackupInterval time.Duration
+	// BackupKeep is how many backups the retention keeps; 0 means no count limit.
+	BackupKeep int
+	// BackupMaxAge is the age past which backups are removed (the newest is always kept); 0
+	// means no age limit.
+	BackupMaxAge time.Duration
+	// DeployDrainGrace is how long a deployment keeps a node out of routing before draining it,
+	// so clients that picked it just before finish sending to it.
+	DeployDrainGrace time.Duration
 	// Logger receives the control plane's logs; nil means slog.Default().
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
@@ -131,8 +143,12 @@ func DefaultConfig() Config {
 		AgentRate: 10, AgentBurst: 100, AdminRate: 50, AdminBurst: 100,
 		AuthFailuresPerMinute: 10, MaxStreamsPerPeer: 1024, MaxNodes: 10000,
 		MaxLabels: 64, MaxLabelValueBytes: 256, MaxCommandParams: 16, MaxReasonBytes: 1024,
-		AuditRetention: 90 * 24 * time.Hour,
-		Alerts:         DefaultAlertsConfig(),
+		AuditRetention:   90 * 24 * time.Hour,
+		Alerts:           DefaultAlertsConfig(),
+		BackupInterval:   6 * time.Hour,
+		BackupKeep:       28,
+		BackupMaxAge:     30 * 24 * time.Hour,
+		DeployDrainGrace: 2 * time.Second,
 	}
 }
 
@@ -169,5 +185,9 @@ func (c Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.Alerts.validate())
+	check(c.BackupInterval == 0 || c.BackupInterval >= time.Minute, "--backup-interval %s must be 0 (off) or at least 1m", c.BackupInterval)
+	check(c.BackupKeep >= 0, "--backup-keep %d must not be negative", c.BackupKeep)
+	check(c.BackupMaxAge >= 0, "--backup-max-age %s must not be negative", c.BackupMaxAge)
+	check(c.DeployDrainGrace >= 0 && c.DeployDrainGrace <= time.Hour, "--deploy-drain-grace %s must be between 0 and 1h", c.DeployDrainGrace)
 	return errors.Join(errs...)
 }

@@ -52,6 +52,8 @@ var statusCodes = []struct {
 	{cost.ErrExhausted, codes.ResourceExhausted},
 	{cost.ErrInvalid, codes.InvalidArgument},
 	{ErrAlertNotFound, codes.NotFound},
+	{ErrCorruptStore, codes.DataLoss},
+	{ErrSchemaTooNew, codes.FailedPrecondition},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

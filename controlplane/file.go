@@ -51,6 +51,13 @@ type fileConfig struct {
 	AuditRetention        *time.Duration `yaml:"audit_retention"`
 
 	Alerts *fileAlerts `yaml:"alerts"`
+
+	BackupDir      *string        `yaml:"backup_dir"`
+	BackupInterval *time.Duration `yaml:"backup_interval"`
+	BackupKeep     *int           `yaml:"backup_keep"`
+	BackupMaxAge   *time.Duration `yaml:"backup_max_age"`
+
+	DeployDrainGrace *time.Duration `yaml:"deploy_drain_grace"`
 }
 
 // File is a parsed control plane configuration file.
@@ -151,6 +158,11 @@ func (f fileConfig) apply(c *Config) {
 	set(&c.MaxReasonBytes, f.MaxReasonBytes)
 	set(&c.AuditRetention, f.AuditRetention)
 	f.Alerts.apply(&c.Alerts)
+	set(&c.BackupDir, f.BackupDir)
+	set(&c.BackupInterval, f.BackupInterval)
+	set(&c.BackupKeep, f.BackupKeep)
+	set(&c.BackupMaxAge, f.BackupMaxAge)
+	set(&c.DeployDrainGrace, f.DeployDrainGrace)
 }
 
 func set[T any](dst *T, v *T) {

@@ -37,6 +37,8 @@ type router struct {
 	policies map[string]*fleetv1.RoutingPolicy // stored policies by pool
 	figures  map[string]nodeFigures            // by node id, from the last reconcile tick
 	seed     uint64
+
+	overrides map[string]map[string]routeOverride // by owner (a deployment), then node id
 }
 
 // poolRoute is one pool's routing state and the watchers of its endpoint set.
@@ -162,6 +164,7 @@ func (rt *router) sync() {
 	now := rt.now()
 	rt.mu.Lock()
 	nodes := rt.reg.routingNodes(rt.figures)
+	rt.applyOverridesLocked(nodes)
 	for pool := range rt.policies {
 		if _, ok := nodes[pool]; !ok {
 			nodes[pool] = nil

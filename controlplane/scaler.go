@@ -38,14 +38,16 @@ const minProvisionTimeout = 10 * time.Minute
 // change something, and acts through the pool's actuator: the exec hook (run by Run, retried
 // with backoff) after draining scale-down victims, or scale commands to the pool's agents.
 type scaler struct {
-	now       func() time.Time
-	log       *slog.Logger
-	reg       *registry
-	stats     *requestStats
-	cmds      *commandQueue
-	store     *store
-	hookDir   string
-	defaults  ScalingDefaults // the profile's, for fields a new policy leaves out
+	now      func() time.Time
+	log      *slog.Logger
+	reg      *registry
+	stats    *requestStats
+	cmds     *commandQueue
+	store    *store
+	hookDir  string
+	defaults ScalingDefaults // the profile's, for fields a new policy leaves out
+	// busy reports a deployment or maintenance window on a pool (node ""); nil means none.
+	busy      func(pool, node string) (bool, string)
 	retryBase time.Duration
 	retryMax  time.Duration
 	kick      chan struct{} // wakes the hook runner
@@ -319,9 +321,22 @@ func (sc *scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision
 		sc.log.Info("scaling decision", "pool", pool, "current", d.Current, "desired", d.Desired, "reason", d.Reason)
 	}
 	if d.Desired != d.Current {
+		if busy, why := sc.busyPool(pool); busy {
+			sc.log.Info("scaling held during maintenance", "pool", pool, "current", d.Current, "desired", d.Desired, "why", why)
+			return rec, modelErr
+		}
 		sc.applyLocked(pool, ps, d, nodes, now)
 	}
 	return rec, modelErr
+}
+
+// busyPool reports whether a deployment or maintenance window works on pool: the scaler does
+// not resize a pool under maintenance, whose nodes are out of routing on purpose.
+func (sc *scaler) busyPool(pool string) (bool, string) {
+	if sc.busy == nil {
+		return false, ""
+	}
+	return sc.busy(pool, "")
 }
 
 // sameDecision reports whether two decisions agree on everything but time and wording.

@@ -49,6 +49,10 @@ package controlplane
 //	  <command id>     -> fleetv1.HealingExecution (protobuf)
 //	baselines                EWMA baselines of rule metrics, rewritten every few minutes
 //	  <target>         -> JSON object: metric (or metric@HH for an hour of the day) -> {Mean, Variance, Samples, Updated}
+//	deployments              one record per deployment, in creation order
+//	  <deployment id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.Deployment (protobuf)
+//	maintenance              one record per maintenance window, in creation order
+//	  <window id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.Maintenance (protobuf)
 //
 // A file whose schema_version is newer than schemaVersion was written by a newer control plane and
 // is refused rather than guessed at. Later schema changes add ordered migration steps that back up
@@ -80,6 +84,9 @@ var (
 	bucketBaselines         = []byte("baselines")
 	keyAlertRulesSeeded     = []byte("alert_rules_seeded")
 
+	bucketDeployments = []byte("deployments")
+	bucketMaintenance = []byte("maintenance")
+
 	keySchemaVersion = []byte("schema_version")
 )
 
@@ -101,4 +108,6 @@ var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups
 	bucketRoutingPolicies,
 	bucketAlertRules, bucketAlertStates, bucketSilences, bucketAlertEvents, bucketDeliveries, bucketHealingExecutions,
 	bucketBaselines,
+	bucketDeployments,
+	bucketMaintenance,
 }

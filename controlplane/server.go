@@ -51,6 +51,9 @@ type Server struct {
 	grpcLn   net.Listener
 	httpLn   net.Listener
 	steps    []reconcileStep
+	backups  *backups
+	deployer *deployer
+	windows  *windows
 	stopping chan struct{}
 	ready    atomic.Bool
 	sec      *security
@@ -137,9 +140,25 @@ func New(cfg Config) (*Server, error) {
 		_ = st.close()
 		return nil, err
 	}
+	s.backups = newBackups(cfg, st)
+	if s.deployer, err = newDeployer(st, reg, cmds, rt, cfg.Now, cfg.Logger.With("component", "deploy"), cfg.DeployDrainGrace); err != nil {
+		_ = grpcLn.Close()
+		_ = httpLn.Close()
+		_ = st.close()
+		return nil, err
+	}
+	if s.windows, err = newWindows(st, reg, cmds, rt, cfg.Now, cfg.Logger.With("component", "maintenance"), cfg.DeployDrainGrace); err != nil {
+		_ = grpcLn.Close()
+		_ = httpLn.Close()
+		_ = st.close()
+		return nil, err
+	}
+	s.windows.deploying = s.deployer.busy
+	sc.busy = s.maintenanceBusy
 	s.httpLn = s.sec.httpListener(httpLn)
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.promReg.MustRegister(&scalingCollector{sc: sc})
+	s.promReg.MustRegister(&maintenanceCollector{backups: s.backups, deployer: s.deployer, windows: s.windows})
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
 	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.reconcile})
 	if err := s.newAlerter(); err != nil {
@@ -154,6 +173,7 @@ func New(cfg Config) (*Server, error) {
 	}}
 	s.promReg.MustRegister(&costCollector{c: costs, now: cfg.Now})
 	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.step})
+	s.steps = append(s.steps, reconcileStep{name: "maintenance", run: s.reconcileMaintenance})
 	s.promReg.MustRegister(s.sec.collectors()...)
 	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
@@ -204,6 +224,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	fleetv1.RegisterCostServiceServer(gs, &costService{c: s.cost, now: s.cfg.Now})
 	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: s.scaler})
 	fleetv1.RegisterAlertServiceServer(gs, &alertService{a: s.alerter})
+	fleetv1.RegisterMaintenanceServiceServer(gs, &maintenanceService{backups: s.backups, cmds: s.cmds, deployer: s.deployer, windows: s.windows, stopping: s.stopping})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)
@@ -234,6 +255,7 @@ func (s *Server) Run(ctx context.Context) error {
 	g.Go(func() error { return s.router.Run(gctx) })
 	g.Go(func() error { return s.scaler.Run(gctx) })
 	g.Go(func() error { return s.notifier.Run(gctx) })
+	g.Go(func() error { return s.backups.Run(gctx) })
 	g.Go(func() error {
 		<-gctx.Done()
 		s.shutdown()

@@ -33,7 +33,7 @@ func TestParseCommandState(t *testing.T) {
 }
 
 func TestParseKind(t *testing.T) {
-	const valid = "drain, undrain, restart, cleanup, backup, deploy, scale"
+	const valid = "drain, undrain, restart, cleanup, backup, deploy, scale, custom"
 	for v := range fleetv1.CommandKind_name {
 		k := fleetv1.CommandKind(v)
 		if k == fleetv1.CommandKind_COMMAND_KIND_UNSPECIFIED {

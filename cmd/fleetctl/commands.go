@@ -86,12 +86,14 @@ var paramFlags = map[string]struct {
 	"instances": {fleetv1.CommandKind_COMMAND_KIND_SCALE, cmdspec.ParamInstances},
 	"dry-run":   {fleetv1.CommandKind_COMMAND_KIND_CLEANUP, cmdspec.ParamDryRun},
 	"deadline":  {fleetv1.CommandKind_COMMAND_KIND_DRAIN, cmdspec.ParamTimeout},
+	"action":    {fleetv1.CommandKind_COMMAND_KIND_CUSTOM, cmdspec.ParamAction},
 }
 
 // requiredFlags maps a kind to the flag it cannot go without.
 var requiredFlags = map[fleetv1.CommandKind]string{
 	fleetv1.CommandKind_COMMAND_KIND_DEPLOY: "version",
 	fleetv1.CommandKind_COMMAND_KIND_SCALE:  "instances",
+	fleetv1.CommandKind_COMMAND_KIND_CUSTOM: "action",
 }
 
 // parseSend parses the arguments of "cmd send". Its --timeout is the command's (how long it
@@ -128,6 +130,13 @@ func parseSend(g *globals, args []string) (*send, error) {
 			return errors.New("must be true or false")
 		}
 		req.Params[cmdspec.ParamDryRun] = strconv.FormatBool(b)
+		return nil
+	})
+	fs.Func("action", "", func(v string) error {
+		if err := cmdspec.ValidActionName(v); err != nil {
+			return err
+		}
+		req.Params[cmdspec.ParamAction] = v
 		return nil
 	})
 	var deadline *durationpb.Duration

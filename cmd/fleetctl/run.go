@@ -148,6 +148,12 @@ func parse(g *globals, args []string) (command, error) {
 		return parseAudit(g, args[1:])
 	case "alerts":
 		return parseAlerts(g, args[1:])
+	case "backup":
+		return parseBackup(g, args[1:])
+	case "deploy":
+		return parseDeploy(g, args[1:])
+	case "maint":
+		return parseMaint(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }

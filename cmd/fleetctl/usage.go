@@ -54,6 +54,18 @@ Commands:
   alerts test     Evaluate a rule against the fleet now, without acting.
   alerts silence  Create, list or delete silences of alert notifications.
   alerts events   Show alert transitions and healing decisions with their reasons.
+  backup create   Back up the control plane's state now.
+  backup list     List the control plane's and the agents' backups.
+  backup verify   Check a backup through and through.
+  deploy start    Deploy a version to a pool: rolling, canary or blue_green.
+  deploy status   List deployments, or show one with its per-node progress.
+  deploy watch    Follow a deployment until it ends.
+  deploy pause    Pause a deployment; resume continues it.
+  deploy abort    Stop a deployment and undo its routing changes.
+  maint schedule  Schedule a maintenance window (one-off or cron) over a pool.
+  maint list      List maintenance windows.
+  maint get       Show a window with each node's progress and task results.
+  maint cancel    Cancel a window; nodes in progress are undrained.
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
@@ -154,6 +166,7 @@ Flags of one kind each:
   --instances N         scale: how many instances to run, 0 to 1024 (required)
   --dry-run             cleanup: report what would be deleted, delete nothing
   --deadline DURATION   drain: longest wait for in-flight requests to finish (default 5m)
+  --action NAME         custom: the action configured on the agent (actions.custom) (required)
 
 Flags:
   --timeout DURATION    the command expires unless its agent starts it within this time
@@ -273,6 +286,24 @@ var usages = map[string]string{
 	"alerts silence delete": alertsSilenceDeleteUsage,
 	"alerts events":         alertsEventsUsage,
 	"alerts deliveries":     alertsDeliveriesUsage,
+	"backup":                backupUsage,
+	"backup create":         backupCreateUsage,
+	"backup list":           backupListUsage,
+	"backup verify":         backupVerifyUsage,
+	"deploy":                deployUsage,
+	"deploy start":          deployStartUsage,
+	"deploy status":         deployStatusUsage,
+	"deploy watch":          deployIDUsage,
+	"deploy pause":          deployIDUsage,
+	"deploy resume":         deployIDUsage,
+	"deploy abort":          deployIDUsage,
+	"maint":                 maintUsage,
+	"maint schedule":        maintScheduleUsage,
+	"maint list":            maintListUsage,
+	"maint get":             maintIDUsage,
+	"maint pause":           maintIDUsage,
+	"maint resume":          maintIDUsage,
+	"maint cancel":          maintIDUsage,
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.

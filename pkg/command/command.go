@@ -26,6 +26,7 @@ const (
 	Backup  Kind = "backup"
 	Deploy  Kind = "deploy"
 	Scale   Kind = "scale"
+	Custom  Kind = "custom"
 )
 
 // Parameter names.
@@ -34,6 +35,7 @@ const (
 	ParamDryRun    = "dry_run"   // cleanup: "true" reports without deleting
 	ParamVersion   = "version"   // deploy: the version to run
 	ParamInstances = "instances" // scale: the number of instances, 0..MaxInstances
+	ParamAction    = "action"    // custom: the name of an action configured on the agent
 )
 
 // MaxInstances bounds a scale command.
@@ -45,7 +47,10 @@ const MaxDrainTimeout = 24 * time.Hour
 // ErrInvalid marks every validation error of this package.
 var ErrInvalid = errors.New("invalid command")
 
-var versionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
+var (
+	versionPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._+-]{0,127}$`)
+	actionPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+)
 
 // param describes one parameter of a kind.
 type param struct {
@@ -61,6 +66,7 @@ var params = map[Kind]map[string]param{
 	Backup:  {},
 	Deploy:  {ParamVersion: {required: true, check: ValidVersion}},
 	Scale:   {ParamInstances: {required: true, check: checkInstances}},
+	Custom:  {ParamAction: {required: true, check: ValidActionName}},
 }
 
 // Kinds returns every kind, sorted.
@@ -98,6 +104,15 @@ func Validate(kind Kind, p map[string]string) error {
 func ValidVersion(v string) error {
 	if !versionPattern.MatchString(v) {
 		return fmt.Errorf("version %q must be 1-128 letters, digits, '.', '_', '+' or '-', starting with a letter or digit", truncate(v))
+	}
+	return nil
+}
+
+// ValidActionName accepts 1-63 lower-case letters, digits, '_' or '-', starting with a letter
+// or digit: the name of an action the agent's configuration defines, never a command line.
+func ValidActionName(name string) error {
+	if !actionPattern.MatchString(name) {
+		return fmt.Errorf("action %q must be 1-63 lower-case letters, digits, '_' or '-', starting with a letter or digit", truncate(name))
 	}
 	return nil
 }

@@ -38,6 +38,11 @@ func TestValidate(t *testing.T) {
 		{Scale, map[string]string{"instances": "many"}, "params.instances"},
 		{Scale, map[string]string{"instances": "5000"}, "params.instances"},
 		{Scale, nil, "params.instances is required"},
+		{Custom, map[string]string{"action": "rotate-keys"}, ""},
+		{Custom, nil, "params.action is required"},
+		{Custom, map[string]string{"action": "rm -rf /"}, "params.action"},
+		{Custom, map[string]string{"action": "../x"}, "params.action"},
+		{Custom, map[string]string{"action": "Upper"}, "params.action"},
 		{"reboot", nil, "kind"},
 	}
 	for _, tt := range tests {

@@ -36,6 +36,9 @@ const (
 	CommandKind_COMMAND_KIND_BACKUP      CommandKind = 5
 	CommandKind_COMMAND_KIND_DEPLOY      CommandKind = 6
 	CommandKind_COMMAND_KIND_SCALE       CommandKind = 7
+	// Run the action the agent's configuration names params.action (actions.custom); the control
+	// plane names it, the agent's own configuration says what it runs.
+	CommandKind_COMMAND_KIND_CUSTOM CommandKind = 8
 )
 
 // Enum value maps for CommandKind.
@@ -49,6 +52,7 @@ var (
 		5: "COMMAND_KIND_BACKUP",
 		6: "COMMAND_KIND_DEPLOY",
 		7: "COMMAND_KIND_SCALE",
+		8: "COMMAND_KIND_CUSTOM",
 	}
 	CommandKind_value = map[string]int32{
 		"COMMAND_KIND_UNSPECIFIED": 0,
@@ -59,6 +63,7 @@ var (
 		"COMMAND_KIND_BACKUP":      5,
 		"COMMAND_KIND_DEPLOY":      6,
 		"COMMAND_KIND_SCALE":       7,
+		"COMMAND_KIND_CUSTOM":      8,
 	}
 )
 
@@ -1052,7 +1057,7 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\x06fields\x18\x05 \x03(\v2'.dspyfleet.v1.CommandUpdate.FieldsEntryR\x06fields\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xdb\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01*\xf4\x01\n" +
 	"\vCommandKind\x12\x1c\n" +
 	"\x18COMMAND_KIND_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12COMMAND_KIND_DRAIN\x10\x01\x12\x18\n" +
@@ -1061,7 +1066,8 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\x14COMMAND_KIND_CLEANUP\x10\x04\x12\x17\n" +
 	"\x13COMMAND_KIND_BACKUP\x10\x05\x12\x17\n" +
 	"\x13COMMAND_KIND_DEPLOY\x10\x06\x12\x16\n" +
-	"\x12COMMAND_KIND_SCALE\x10\a*\x86\x02\n" +
+	"\x12COMMAND_KIND_SCALE\x10\a\x12\x17\n" +
+	"\x13COMMAND_KIND_CUSTOM\x10\b*\x86\x02\n" +
 	"\fCommandState\x12\x1d\n" +
 	"\x19COMMAND_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15COMMAND_STATE_PENDING\x10\x01\x12\x16\n" +

@@ -1,0 +1,194 @@
+package controlplane
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// lookupLocked returns the run of id.
+func (dp *deployer) lookupLocked(id string) (*deployRun, error) {
+	run := dp.runs[id]
+	if run == nil {
+		return nil, fmt.Errorf("%w: no deployment %q; list them with fleetctl deploy status", ErrNotFound, truncate(id))
+	}
+	return run, nil
+}
+
+// get returns one deployment.
+func (dp *deployer) get(id string) (*fleetv1.Deployment, error) {
+	dp.mu.Lock()
+	defer dp.mu.Unlock()
+	run, err := dp.lookupLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Clone(run.d).(*fleetv1.Deployment), nil
+}
+
+// list returns the deployments of pool ("" for all), newest first.
+func (dp *deployer) list(pool string) []*fleetv1.Deployment {
+	dp.mu.Lock()
+	defer dp.mu.Unlock()
+	var runs []*deployRun
+	for _, r := range dp.runs {
+		if pool == "" || r.d.GetSpec().GetPool() == pool {
+			runs = append(runs, r)
+		}
+	}
+	slices.SortFunc(runs, func(a, b *deployRun) int { return -cmp.Compare(string(a.key), string(b.key)) })
+	out := make([]*fleetv1.Deployment, len(runs))
+	for i, r := range runs {
+		out[i] = proto.Clone(r.d).(*fleetv1.Deployment)
+	}
+	return out
+}
+
+// change applies f to a running deployment under the lock, then stores, publishes and routes
+// the result.
+func (dp *deployer) change(id string, f func(run *deployRun) error) (*fleetv1.Deployment, error) {
+	dp.mu.Lock()
+	defer dp.mu.Unlock()
+	run, err := dp.lookupLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	if !active(run.d) {
+		return nil, fmt.Errorf("%w: deployment %s already ended (%s)", ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
+	}
+	if err := f(run); err != nil {
+		return nil, err
+	}
+	run.d.Updated = timestamppb.New(dp.now())
+	if err := dp.persist(run); err != nil {
+		return nil, err
+	}
+	dp.router.setOverrides(id, dp.overrides(run))
+	dp.publishLocked(run)
+	return proto.Clone(run.d).(*fleetv1.Deployment), nil
+}
+
+// pause stops a deployment from starting nodes; nodes in progress finish.
+func (dp *deployer) pause(id, reason, by string) (*fleetv1.Deployment, error) {
+	return dp.change(id, func(run *deployRun) error {
+		if run.d.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING {
+			return fmt.Errorf("%w: deployment %s is %s, not running", ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
+		}
+		run.d.State = fleetv1.DeploymentState_DEPLOYMENT_STATE_PAUSED
+		run.d.Reason = "paused by " + by + prefixed(": ", reason)
+		return nil
+	})
+}
+
+// resume continues a paused deployment; a canary step's window starts again.
+func (dp *deployer) resume(id, by string) (*fleetv1.Deployment, error) {
+	return dp.change(id, func(run *deployRun) error {
+		if run.d.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_PAUSED {
+			return fmt.Errorf("%w: deployment %s is %s, not paused", ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
+		}
+		run.d.State = fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING
+		run.d.Reason = "resumed by " + by
+		if run.d.GetPhase() == depAnalysis {
+			run.d.PhaseSince = timestamppb.New(dp.now())
+			run.resetSample()
+		}
+		return nil
+	})
+}
+
+// abort stops a deployment and undoes its routing changes: a canary is rolled back, a
+// blue-green switch is switched back, nodes drained for a rolling deploy are undrained.
+func (dp *deployer) abort(id, reason, by string) (*fleetv1.Deployment, error) {
+	return dp.change(id, func(run *deployRun) error {
+		d := run.d
+		now := dp.now()
+		why := "aborted by " + by + prefixed(": ", reason)
+		switch d.GetPhase() {
+		case depCanary, depAnalysis:
+			for _, n := range d.GetNodes() {
+				if n.GetPhase() == phasePending {
+					setPhase(n, phaseAborted, "not started", now)
+				}
+			}
+			dp.rollBack(run, fleetv1.DeploymentState_DEPLOYMENT_STATE_ABORTED, why, now)
+		case depSwitched:
+			d.State, d.Reason = fleetv1.DeploymentState_DEPLOYMENT_STATE_ROLLED_BACK, why+"; switched back to the old set"
+			d.Phase, d.PhaseSince = depSwitchBack, timestamppb.New(now)
+			for _, n := range d.GetNodes() {
+				switch n.GetRole() {
+				case roleBlue:
+					setPhase(n, phaseLive, "serving again", now)
+				case roleGreen:
+					setPhase(n, phaseKept, "out of routing; drained after the drain grace", now)
+				}
+			}
+		case depRetiring, depRollingBack:
+			return fmt.Errorf("%w: deployment %s is %s; there is nothing left to undo", ErrFailedPrecondition, id, d.GetPhase())
+		default: // rolling, promoting, preparing
+			d.State, d.Reason = fleetv1.DeploymentState_DEPLOYMENT_STATE_ABORTED, why
+			d.Phase = depAborting
+			for _, n := range d.GetNodes() {
+				switch n.GetPhase() {
+				case phasePending:
+					setPhase(n, phaseAborted, "not started", now)
+				case phaseHolding:
+					setPhase(n, phaseAborted, "back in routing before its drain", now)
+				case phaseDraining, phaseDeploying:
+					switch {
+					case n.GetWasDrained():
+						setPhase(n, phaseAborted, "left drained, as it was before the deployment", now)
+					case n.GetRole() != roleGreen:
+						dp.sendUndrain(run, n, "undraining: "+why, now)
+					}
+				}
+			}
+		}
+		dp.log.Info("deployment aborted", "id", id, "by", by, "reason", reason)
+		return nil
+	})
+}
+
+// watch registers a watcher of deployment id and returns its current state.
+func (dp *deployer) watch(id string) (chan *fleetv1.Deployment, *fleetv1.Deployment, error) {
+	dp.mu.Lock()
+	defer dp.mu.Unlock()
+	run, err := dp.lookupLocked(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch := make(chan *fleetv1.Deployment, 1)
+	if dp.watchers[id] == nil {
+		dp.watchers[id] = make(map[chan *fleetv1.Deployment]struct{})
+	}
+	dp.watchers[id][ch] = struct{}{}
+	return ch, proto.Clone(run.d).(*fleetv1.Deployment), nil
+}
+
+// unwatch removes a watcher.
+func (dp *deployer) unwatch(id string, ch chan *fleetv1.Deployment) {
+	dp.mu.Lock()
+	defer dp.mu.Unlock()
+	delete(dp.watchers[id], ch)
+	if len(dp.watchers[id]) == 0 {
+		delete(dp.watchers, id)
+	}
+}
+
+// deploymentStateName is a state's short lower-case name.
+func deploymentStateName(s fleetv1.DeploymentState) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "DEPLOYMENT_STATE_"))
+}
+
+// prefixed returns p+s, or "" when s is empty.
+func prefixed(p, s string) string {
+	if s == "" {
+		return ""
+	}
+	return p + s
+}

@@ -1,0 +1,96 @@
+package controlplane
+
+import (
+	"context"
+	"fmt"
+
+	"google.golang.org/grpc"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// StartDeployment validates and starts a deployment.
+func (m *maintenanceService) StartDeployment(ctx context.Context, req *fleetv1.StartDeploymentRequest) (*fleetv1.StartDeploymentResponse, error) {
+	if busy, why := m.windows.busy(req.GetSpec().GetPool(), ""); busy {
+		return nil, toStatus(fmt.Errorf("%w: pool %q: %s; wait for it or cancel it with fleetctl maint cancel", ErrFailedPrecondition, req.GetSpec().GetPool(), why))
+	}
+	d, err := m.deployer.start(req.GetSpec(), requester(ctx))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.StartDeploymentResponse{Deployment: d}, nil
+}
+
+// GetDeployment returns one deployment.
+func (m *maintenanceService) GetDeployment(_ context.Context, req *fleetv1.GetDeploymentRequest) (*fleetv1.GetDeploymentResponse, error) {
+	d, err := m.deployer.get(req.GetId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.GetDeploymentResponse{Deployment: d}, nil
+}
+
+// ListDeployments lists deployments, newest first.
+func (m *maintenanceService) ListDeployments(_ context.Context, req *fleetv1.ListDeploymentsRequest) (*fleetv1.ListDeploymentsResponse, error) {
+	if req.GetPool() != "" && !validID(req.GetPool()) {
+		return nil, toStatus(invalidf("pool: %q is not a valid pool name", truncate(req.GetPool())))
+	}
+	return &fleetv1.ListDeploymentsResponse{Deployments: m.deployer.list(req.GetPool())}, nil
+}
+
+// WatchDeployment sends the deployment, then every change, and ends after it finished.
+func (m *maintenanceService) WatchDeployment(req *fleetv1.WatchDeploymentRequest, stream grpc.ServerStreamingServer[fleetv1.WatchDeploymentResponse]) error {
+	ch, d, err := m.deployer.watch(req.GetId())
+	if err != nil {
+		return toStatus(err)
+	}
+	defer m.deployer.unwatch(req.GetId(), ch)
+	for {
+		if err := stream.Send(&fleetv1.WatchDeploymentResponse{Deployment: d}); err != nil {
+			return err
+		}
+		if !active(d) {
+			return nil
+		}
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-m.stopping:
+			return toStatus(ErrShuttingDown)
+		case d = <-ch:
+		}
+	}
+}
+
+// PauseDeployment pauses a running deployment.
+func (m *maintenanceService) PauseDeployment(ctx context.Context, req *fleetv1.PauseDeploymentRequest) (*fleetv1.PauseDeploymentResponse, error) {
+	if len(req.GetReason()) > maxReasonLen {
+		return nil, toStatus(invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+	}
+	d, err := m.deployer.pause(req.GetId(), req.GetReason(), requester(ctx))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.PauseDeploymentResponse{Deployment: d}, nil
+}
+
+// ResumeDeployment resumes a paused deployment.
+func (m *maintenanceService) ResumeDeployment(ctx context.Context, req *fleetv1.ResumeDeploymentRequest) (*fleetv1.ResumeDeploymentResponse, error) {
+	d, err := m.deployer.resume(req.GetId(), requester(ctx))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ResumeDeploymentResponse{Deployment: d}, nil
+}
+
+// AbortDeployment aborts a deployment and undoes its routing changes.
+func (m *maintenanceService) AbortDeployment(ctx context.Context, req *fleetv1.AbortDeploymentRequest) (*fleetv1.AbortDeploymentResponse, error) {
+	if len(req.GetReason()) > maxReasonLen {
+		return nil, toStatus(invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+	}
+	d, err := m.deployer.abort(req.GetId(), req.GetReason(), requester(ctx))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.AbortDeploymentResponse{Deployment: d}, nil
+}

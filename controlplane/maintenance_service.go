@@ -1,0 +1,69 @@
+package controlplane
+
+import (
+	"context"
+	"strings"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// maxReasonLen bounds a free-text reason.
+const maxReasonLen = 512
+
+// maintenanceService implements MaintenanceService.
+type maintenanceService struct {
+	fleetv1.UnimplementedMaintenanceServiceServer
+	backups  *backups
+	cmds     *commandQueue
+	deployer *deployer
+	windows  *windows
+	stopping <-chan struct{}
+}
+
+// CreateBackup writes a backup now.
+func (m *maintenanceService) CreateBackup(ctx context.Context, req *fleetv1.CreateBackupRequest) (*fleetv1.CreateBackupResponse, error) {
+	if len(req.GetReason()) > maxReasonLen {
+		return nil, toStatus(invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+	}
+	reason := "on demand by " + requester(ctx)
+	if r := strings.TrimSpace(req.GetReason()); r != "" {
+		reason += ": " + r
+	}
+	b, pruned, err := m.backups.create(reason)
+	if err != nil && b == nil {
+		return nil, toStatus(err)
+	}
+	if err != nil {
+		m.backups.log.Warn("backup written but pruning old backups failed", "err", err)
+	}
+	return &fleetv1.CreateBackupResponse{Backup: b, Pruned: pruned}, nil
+}
+
+// ListBackups lists the control plane's backups and the agents' backup command results.
+func (m *maintenanceService) ListBackups(context.Context, *fleetv1.ListBackupsRequest) (*fleetv1.ListBackupsResponse, error) {
+	list, err := m.backups.list()
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	resp := &fleetv1.ListBackupsResponse{Backups: list}
+	for _, r := range m.cmds.list(&fleetv1.ListCommandsRequest{
+		Kinds:  []fleetv1.CommandKind{fleetv1.CommandKind_COMMAND_KIND_BACKUP},
+		States: []fleetv1.CommandState{fleetv1.CommandState_COMMAND_STATE_SUCCEEDED},
+		Limit:  1000,
+	}) {
+		resp.AgentBackups = append(resp.AgentBackups, &fleetv1.AgentBackup{
+			NodeId: r.GetNodeId(), CommandId: r.GetCommand().GetId(),
+			Archive: r.GetFields()["archive"], Sha256: r.GetFields()["sha256"], Finished: r.GetUpdated(),
+		})
+	}
+	return resp, nil
+}
+
+// VerifyBackup checks one backup through and through.
+func (m *maintenanceService) VerifyBackup(_ context.Context, req *fleetv1.VerifyBackupRequest) (*fleetv1.VerifyBackupResponse, error) {
+	b, err := m.backups.verify(req.GetName())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.VerifyBackupResponse{Backup: b}, nil
+}

@@ -1,0 +1,153 @@
+package controlplane
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// lookupLocked returns the window id.
+func (w *windows) lookupLocked(id string) (*windowRun, error) {
+	r := w.runs[id]
+	if r == nil {
+		return nil, fmt.Errorf("%w: no maintenance window %q; list them with fleetctl maint list", ErrNotFound, truncate(id))
+	}
+	return r, nil
+}
+
+// get returns one window.
+func (w *windows) get(id string) (*fleetv1.Maintenance, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r, err := w.lookupLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Clone(r.m).(*fleetv1.Maintenance), nil
+}
+
+// list returns the windows of pool ("" for all), newest first.
+func (w *windows) list(pool string) []*fleetv1.Maintenance {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var runs []*windowRun
+	for _, r := range w.runs {
+		if pool == "" || r.m.GetSpec().GetPool() == pool {
+			runs = append(runs, r)
+		}
+	}
+	slices.SortFunc(runs, func(a, b *windowRun) int { return -cmp.Compare(string(a.key), string(b.key)) })
+	out := make([]*fleetv1.Maintenance, len(runs))
+	for i, r := range runs {
+		out[i] = proto.Clone(r.m).(*fleetv1.Maintenance)
+	}
+	return out
+}
+
+// change applies f to a window that has not finished, then stores, routes and publishes it.
+func (w *windows) change(id string, f func(r *windowRun) error) (*fleetv1.Maintenance, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r, err := w.lookupLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	if r.m.GetFinished() != nil {
+		return nil, fmt.Errorf("%w: maintenance window %s already ended (%s)", ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
+	}
+	if err := f(r); err != nil {
+		return nil, err
+	}
+	r.m.Updated = timestamppb.New(w.now())
+	if err := w.persist(r); err != nil {
+		return nil, err
+	}
+	w.router.setOverrides(windowOwner(r.m), windowOverrides(r.m))
+	w.publishLocked(r)
+	return proto.Clone(r.m).(*fleetv1.Maintenance), nil
+}
+
+// pause stops the window taking nodes.
+func (w *windows) pause(id, reason, by string) (*fleetv1.Maintenance, error) {
+	return w.change(id, func(r *windowRun) error {
+		if r.m.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING {
+			return fmt.Errorf("%w: maintenance window %s is %s, not running", ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
+		}
+		r.m.State, r.m.Phase, r.m.Reason = fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED, "paused", "paused by "+by+prefixed(": ", reason)
+		return nil
+	})
+}
+
+// resume continues a paused window.
+func (w *windows) resume(id, by string) (*fleetv1.Maintenance, error) {
+	return w.change(id, func(r *windowRun) error {
+		if r.m.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED {
+			return fmt.Errorf("%w: maintenance window %s is %s, not paused", ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
+		}
+		r.m.State, r.m.Phase, r.m.Reason = fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING, "running", "resumed by "+by
+		return nil
+	})
+}
+
+// cancel ends the window: nodes not yet drained go back to routing at once, drained ones are
+// undrained once their current command ends.
+func (w *windows) cancel(id, reason, by string) (*fleetv1.Maintenance, error) {
+	return w.change(id, func(r *windowRun) error {
+		m := r.m
+		now := w.now()
+		why := "cancelled by " + by + prefixed(": ", reason)
+		wasScheduled := m.GetState() == fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED
+		m.State, m.Reason, m.Phase = fleetv1.MaintenanceState_MAINTENANCE_STATE_CANCELLED, why, "cancelling"
+		if wasScheduled {
+			m.Phase, m.Finished = "cancelled", timestamppb.New(now)
+			return nil
+		}
+		for _, n := range m.GetNodes() {
+			switch n.GetPhase() {
+			case phaseHolding:
+				setWindowPhase(n, phaseCancelled, "back in routing before its drain", now)
+			case phaseDraining, phaseTasks:
+				w.undrain(r, n, "undraining: "+why, now)
+			}
+		}
+		w.log.Info("maintenance window cancelled", "id", id, "by", by)
+		return nil
+	})
+}
+
+// watch registers a watcher of window id and returns its current state.
+func (w *windows) watch(id string) (chan *fleetv1.Maintenance, *fleetv1.Maintenance, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r, err := w.lookupLocked(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch := make(chan *fleetv1.Maintenance, 1)
+	if w.watchers[id] == nil {
+		w.watchers[id] = make(map[chan *fleetv1.Maintenance]struct{})
+	}
+	w.watchers[id][ch] = struct{}{}
+	return ch, proto.Clone(r.m).(*fleetv1.Maintenance), nil
+}
+
+// unwatch removes a watcher.
+func (w *windows) unwatch(id string, ch chan *fleetv1.Maintenance) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.watchers[id], ch)
+	if len(w.watchers[id]) == 0 {
+		delete(w.watchers, id)
+	}
+}
+
+// windowStateName is a state's short lower-case name.
+func windowStateName(s fleetv1.MaintenanceState) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "MAINTENANCE_STATE_"))
+}

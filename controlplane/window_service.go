@@ -1,0 +1,92 @@
+package controlplane
+
+import (
+	"context"
+
+	"google.golang.org/grpc"
+
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// ScheduleMaintenance validates and stores a maintenance window.
+func (m *maintenanceService) ScheduleMaintenance(ctx context.Context, req *fleetv1.ScheduleMaintenanceRequest) (*fleetv1.ScheduleMaintenanceResponse, error) {
+	w, err := m.windows.schedule(req.GetSpec(), requester(ctx))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ScheduleMaintenanceResponse{Maintenance: w}, nil
+}
+
+// ListMaintenance lists windows, newest first.
+func (m *maintenanceService) ListMaintenance(_ context.Context, req *fleetv1.ListMaintenanceRequest) (*fleetv1.ListMaintenanceResponse, error) {
+	if req.GetPool() != "" && !validID(req.GetPool()) {
+		return nil, toStatus(invalidf("pool: %q is not a valid pool name", truncate(req.GetPool())))
+	}
+	return &fleetv1.ListMaintenanceResponse{Windows: m.windows.list(req.GetPool())}, nil
+}
+
+// GetMaintenance returns one window.
+func (m *maintenanceService) GetMaintenance(_ context.Context, req *fleetv1.GetMaintenanceRequest) (*fleetv1.GetMaintenanceResponse, error) {
+	w, err := m.windows.get(req.GetId())
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.GetMaintenanceResponse{Maintenance: w}, nil
+}
+
+// WatchMaintenance sends the window, then every change, and ends after it finished.
+func (m *maintenanceService) WatchMaintenance(req *fleetv1.WatchMaintenanceRequest, stream grpc.ServerStreamingServer[fleetv1.WatchMaintenanceResponse]) error {
+	ch, w, err := m.windows.watch(req.GetId())
+	if err != nil {
+		return toStatus(err)
+	}
+	defer m.windows.unwatch(req.GetId(), ch)
+	for {
+		if err := stream.Send(&fleetv1.WatchMaintenanceResponse{Maintenance: w}); err != nil {
+			return err
+		}
+		if w.GetFinished() != nil {
+			return nil
+		}
+		select {
+		case <-stream.Context().Done():
+			return nil
+		case <-m.stopping:
+			return toStatus(ErrShuttingDown)
+		case w = <-ch:
+		}
+	}
+}
+
+// PauseMaintenance pauses a running window.
+func (m *maintenanceService) PauseMaintenance(ctx context.Context, req *fleetv1.PauseMaintenanceRequest) (*fleetv1.PauseMaintenanceResponse, error) {
+	if len(req.GetReason()) > maxReasonLen {
+		return nil, toStatus(invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+	}
+	w, err := m.windows.pause(req.GetId(), req.GetReason(), requester(ctx))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.PauseMaintenanceResponse{Maintenance: w}, nil
+}
+
+// ResumeMaintenance resumes a paused window.
+func (m *maintenanceService) ResumeMaintenance(ctx context.Context, req *fleetv1.ResumeMaintenanceRequest) (*fleetv1.ResumeMaintenanceResponse, error) {
+	w, err := m.windows.resume(req.GetId(), requester(ctx))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.ResumeMaintenanceResponse{Maintenance: w}, nil
+}
+
+// CancelMaintenance cancels a window, undraining its nodes.
+func (m *maintenanceService) CancelMaintenance(ctx context.Context, req *fleetv1.CancelMaintenanceRequest) (*fleetv1.CancelMaintenanceResponse, error) {
+	if len(req.GetReason()) > maxReasonLen {
+		return nil, toStatus(invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+	}
+	w, err := m.windows.cancel(req.GetId(), req.GetReason(), requester(ctx))
+	if err != nil {
+		return nil, toStatus(err)
+	}
+	return &fleetv1.CancelMaintenanceResponse{Maintenance: w}, nil
+}
