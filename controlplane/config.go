@@ -90,6 +90,8 @@ type Config struct {
 	// AuditRetention is how long audit records (admin calls, security events) are kept.
 	AuditRetention time.Duration
 
+	// ScalingDefaults fill the fields a scaling policy leaves out; the profile chooses them.
+	ScalingDefaults ScalingDefaults
 	// ScalingHookDir holds the programs scaling policies may name as exec hooks; empty means
 	// no policy may run one.
 	ScalingHookDir string
@@ -105,6 +107,7 @@ type Config struct {
 // DefaultConfig returns the defaults documented for the controlplane flags.
 func DefaultConfig() Config {
 	return Config{
+		ScalingDefaults:   ScalingDefaults{Min: 3, Max: 20, CPUTarget: 60, Predictive: true},
 		GRPCListen:        "127.0.0.1:7070",
 		HTTPListen:        "127.0.0.1:7071",
 		DataDir:           "/var/lib/dspyfleet",

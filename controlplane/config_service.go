@@ -15,12 +15,17 @@ type configService struct {
 	fc *fleetConfig
 }
 
-// author is the request's author, else the caller's address.
+// author names who changed the policy: the authenticated caller (its role or node) and address,
+// after the author the request names, which the caller chose and so is not proof.
 func author(ctx context.Context, given string) string {
-	if given != "" {
-		return truncate(given)
+	who := peerAddr(ctx)
+	if id, ok := identityFrom(ctx); ok && id.name != "" {
+		who = id.name + "@" + who
 	}
-	return peerAddr(ctx)
+	if given != "" {
+		return truncate(given) + " (" + who + ")"
+	}
+	return who
 }
 
 // Validate checks a document without applying it.

@@ -299,7 +299,7 @@ func scalingSection(sc *scaler) policySection {
 				if err := protoSection(pools[pool], pp, "scaling."+pool); err != nil {
 					return nil, err
 				}
-				p, act, err := scalingPolicyFromProto(pp, sc.hookDir)
+				p, act, err := scalingPolicyFromProto(withScalingDefaults(pp, sc.defaults), sc.hookDir)
 				if err != nil {
 					return nil, fmt.Errorf("scaling.%s: %w", pool, err)
 				}

@@ -45,6 +45,7 @@ type scaler struct {
 	cmds      *commandQueue
 	store     *store
 	hookDir   string
+	defaults  ScalingDefaults // the profile's, for fields a new policy leaves out
 	retryBase time.Duration
 	retryMax  time.Duration
 	kick      chan struct{} // wakes the hook runner

@@ -43,7 +43,7 @@ func (s *scalingService) SetPolicy(_ context.Context, req *fleetv1.ScalingServic
 	if req.GetPolicy() == nil {
 		return nil, toStatus(invalidf("policy is required"))
 	}
-	p, act, err := scalingPolicyFromProto(req.GetPolicy(), s.sc.hookDir)
+	p, act, err := scalingPolicyFromProto(withScalingDefaults(req.GetPolicy(), s.sc.defaults), s.sc.hookDir)
 	if err != nil {
 		return nil, toStatus(err)
 	}

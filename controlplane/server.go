@@ -105,6 +105,7 @@ func New(cfg Config) (*Server, error) {
 		_ = st.close()
 		return nil, err
 	}
+	sc.defaults = cfg.ScalingDefaults
 
 	grpcLn, err := net.Listen("tcp", cfg.GRPCListen)
 	if err != nil {
