@@ -272,3 +272,12 @@ func TestParseStrategyRoundTrips(t *testing.T) {
 		t.Errorf("unknown strategy error %v does not list the valid ones", err)
 	}
 }
+
+func TestNodesWithoutAnAddressDoNotCauseAPanic(t *testing.T) {
+	nodes := readyNodes(3)
+	nodes[1].Address, nodes[2].Address = "", ""
+	st := newPool(policy(RoundRobin), nodes).Status()
+	if st.Panic || st.Healthy != 1 || st.Counted != 1 {
+		t.Fatalf("status %+v: nodes without an address count toward the pool's size", st)
+	}
+}

@@ -185,8 +185,8 @@ func (p *Pool) refresh(now time.Time) bool {
 				e.reason = fmt.Sprintf("slow start: weight at %.0f%%", e.factor*100)
 			}
 		}
-		if e.Counted {
-			p.counted++
+		if e.Counted && e.Address != "" {
+			p.counted++ // a node without an address is no routing target, so no part of the pool's size
 		}
 	}
 	p.panic = p.policy.PanicThreshold > 0 && p.counted > 0 &&
