@@ -120,7 +120,7 @@ func newCrashFixture(t *testing.T, hookSleep time.Duration) *crashFixture {
 	}
 	f := &crashFixture{cpBin: cpBin, agentBin: agentBin, dataDir: filepath.Join(dir, "cp"), runs: runs}
 	f.proxy = fleettest.StartProxy(t, "127.0.0.1:1")
-	f.agentArgs = []string{"--config", cfg, "--server", f.proxy.Addr(), "--node-id", "crashy", "--interval", "200ms", "--state-dir", filepath.Join(dir, "agent")}
+	f.agentArgs = []string{"--config", cfg, "--server", f.proxy.Addr(), "--node-id", "crashy", "--interval", "200ms", "--state-dir", filepath.Join(dir, "agent"), "--intake-listen", ""}
 	return f
 }
 
