@@ -35,23 +35,32 @@ func (s *Scheduler) register() <-chan struct{} {
 	return ch
 }
 
-// Run wakes the agents until ctx ends.
+// Run wakes the agents until ctx ends. Slots are due by the clock, not by ticks received, so a
+// late scheduler catches up instead of stretching the interval.
 func (s *Scheduler) Run(ctx context.Context) error {
-	t := time.NewTicker(s.interval / schedulerSlots)
+	step := s.interval / schedulerSlots
+	t := time.NewTicker(step)
 	defer t.Stop()
-	for i := 0; ; i = (i + 1) % schedulerSlots {
+	start, next := time.Now(), 0
+	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-t.C:
-		}
-		s.mu.Lock()
-		for _, ch := range s.slots[i] {
-			select {
-			case ch <- struct{}{}:
-			default:
+		case now := <-t.C:
+			due := int(now.Sub(start) / step)
+			if due-next > schedulerSlots {
+				next = due - schedulerSlots // more than an interval late: wake each agent once
 			}
+			s.mu.Lock()
+			for ; next < due; next++ {
+				for _, ch := range s.slots[next%schedulerSlots] {
+					select {
+					case ch <- struct{}{}:
+					default:
+					}
+				}
+			}
+			s.mu.Unlock()
 		}
-		s.mu.Unlock()
 	}
 }

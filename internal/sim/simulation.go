@@ -43,7 +43,7 @@ type Options struct {
 func DefaultOptions() Options {
 	return Options{
 		Agents: 50, Duration: time.Minute, Pattern: "spike", Interval: time.Second, Pool: "sim", Seed: 1,
-		MaxPicks: 2000, Workers: 16, Capacity: DefaultCapacity, HourlyPrice: 0.4032, InstanceType: "m7i.2xlarge",
+		MaxPicks: 2000, Workers: 64, Capacity: DefaultCapacity, HourlyPrice: 0.4032, InstanceType: "m7i.2xlarge",
 	}
 }
 
