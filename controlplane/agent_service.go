@@ -120,6 +120,11 @@ func (a *agentService) serve(ctx context.Context, sess *session, in <-chan *flee
 			cause := context.Cause(ctx)
 			return cause.Error(), cause
 		case err := <-sendErr:
+			if err == nil {
+				// The sender stops without an error when ctx ends; the select may see that first.
+				cause := context.Cause(ctx)
+				return cause.Error(), cause
+			}
 			return "send failed: " + err.Error(), err
 		case err := <-recvErr:
 			if errors.Is(err, io.EOF) {

@@ -173,7 +173,7 @@ func hostState(s fleetv1.NodeState) cost.HostState {
 // step is the reconcile loop's cost step: accrue host cost up to now, recompute recent token
 // cost, sample usage, evaluate budgets and refresh the hard-budget gate.
 func (c *costTracker) step(_ context.Context, now time.Time) error {
-	nodes := c.reg.list(&fleetv1.ListNodesRequest{})
+	nodes := c.reg.listShared()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.accrueLocked(nodes, now); err != nil {
