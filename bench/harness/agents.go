@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -51,8 +52,8 @@ func agents(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 		return err
 	}
 	defer closeLog()
-	fmt.Fprintln(stdout, "| agents | ready | fresh (≤ 2 intervals) | reports/s stored | CP CPU (cores) | CP RSS at end | CP peak RSS | command p50 | command p99 | connect time | load avg |")
-	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Fprintln(stdout, "| agents | ready at end | fresh in the worst second (≤ 2 intervals) | reports/s stored | CP CPU (cores) | CP RSS at end | CP peak RSS | command p50 | command p99 | commands not acknowledged | connect time | simulator CPU (cores) | load avg |")
+	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, n := range sizes {
 		row, err := holdFleet(ctx, dir, n, *interval, *hold, *commands, logw, stderr)
 		if err != nil {
@@ -104,16 +105,37 @@ func holdFleet(ctx context.Context, bin string, n int, interval, hold time.Durat
 	if err != nil {
 		return "", err
 	}
+	self0, err := readUsage(os.Getpid())
+	if err != nil {
+		return "", err
+	}
 	reports0, err := cp.metric(`dspyfleet_reports_total{result="accepted"}`)
 	if err != nil {
 		return "", err
 	}
-	select {
-	case <-ctx.Done():
-		return "", ctx.Err()
-	case <-time.After(hold):
+	// Every second: how many agents have no report acknowledged (stored) in the last two
+	// intervals. The worst second counts.
+	worstStale := 0
+	tick := time.NewTicker(time.Second)
+	end := time.After(hold)
+sampling:
+	for {
+		select {
+		case <-ctx.Done():
+			tick.Stop()
+			return "", ctx.Err()
+		case <-end:
+			break sampling
+		case now := <-tick.C:
+			worstStale = max(worstStale, fleet.Stale(now, 2*interval))
+		}
 	}
+	tick.Stop()
 	after, err := readUsage(cp.pid())
+	if err != nil {
+		return "", err
+	}
+	self1, err := readUsage(os.Getpid())
 	if err != nil {
 		return "", err
 	}
@@ -121,28 +143,19 @@ func holdFleet(ctx context.Context, bin string, n int, interval, hold time.Durat
 	if err != nil {
 		return "", err
 	}
-	load := loadAvg()
-	nodes, err := fc.ListNodes(ctx, &fleetv1.ListNodesRequest{Pool: benchPool})
-	if err != nil {
-		return "", fmt.Errorf("list nodes: %w", err)
-	}
-	ready, fresh := 0, 0
-	now := time.Now()
-	for _, nd := range nodes.GetNodes() {
-		if nd.GetState() == fleetv1.NodeState_NODE_STATE_READY {
-			ready++
-		}
-		if now.Sub(nd.GetLastSeen().AsTime()) <= 2*interval {
-			fresh++
-		}
-	}
-	p50, p99, err := commandLatency(ctx, fc, n, commands)
+	ready, err := cp.metric(fmt.Sprintf(`dspyfleet_nodes{pool=%q,state="ready"}`, benchPool))
 	if err != nil {
 		return "", err
 	}
-	return fmt.Sprintf("| %d | %d | %d | %.0f | %.2f | %s | %s | %s | %s | %s | %s |",
-		n, ready, fresh, (reports1-reports0)/after.at.Sub(before.at).Seconds(), cores(before, after),
-		mib(after.rss), mib(after.hwm), ms(p50), ms(p99), connect.Round(100*time.Millisecond), load), nil
+	load := loadAvg()
+	fmt.Fprintf(stderr, "%d agents held %s: CPU %.2f cores, peak RSS %s, worst stale %d; sending %d commands\n", n, hold, cores(before, after), mib(after.hwm), worstStale, commands)
+	p50, p99, timeouts, err := commandLatency(ctx, fc, n, commands)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("| %d | %.0f | %d | %.0f | %.2f | %s | %s | %s | %s | %d | %s | %.2f | %s |",
+		n, ready, n-worstStale, (reports1-reports0)/after.at.Sub(before.at).Seconds(), cores(before, after),
+		mib(after.rss), mib(after.hwm), ms(p50), ms(p99), timeouts, connect.Round(100*time.Millisecond), cores(self0, self1), load), nil
 }
 
 // waitReady waits until the control plane counts n ready nodes in the bench pool.
@@ -164,44 +177,76 @@ func waitReady(ctx context.Context, cp *controlPlane, n int, timeout time.Durati
 	}
 }
 
+// commandTimeout bounds the wait for one command's SUCCEEDED, and commandPhase the whole
+// series: commands not sent by then count as not acknowledged.
+const (
+	commandTimeout = 5 * time.Second
+	commandPhase   = 2 * time.Minute
+)
+
 // commandLatency sends count undrain commands one after another, spread over the fleet, and
-// returns the p50 and p99 of SendCommand → SUCCEEDED seen on WatchCommands.
-func commandLatency(ctx context.Context, fc fleetv1.FleetServiceClient, n, count int) (time.Duration, time.Duration, error) {
+// returns the p50 and p99 of SendCommand → SUCCEEDED seen on WatchCommands, and how many did not
+// succeed within commandTimeout (left out of the percentiles).
+func commandLatency(ctx context.Context, fc fleetv1.FleetServiceClient, n, count int) (p50, p99 time.Duration, timeouts int, err error) {
 	if count < 1 {
-		return 0, 0, nil
+		return 0, 0, 0, nil
 	}
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	w, err := fc.WatchCommands(wctx, &fleetv1.WatchCommandsRequest{})
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
+	succeeded := make(chan string, 1024)
+	go func() {
+		defer close(succeeded)
+		for {
+			ev, err := w.Recv()
+			if err != nil {
+				return
+			}
+			if ev.GetCommand().GetState() == fleetv1.CommandState_COMMAND_STATE_SUCCEEDED {
+				succeeded <- ev.GetCommand().GetCommand().GetId()
+			}
+		}
+	}()
 	lat := make([]time.Duration, 0, count)
+	phaseEnd := time.Now().Add(commandPhase)
 	for i := range count {
+		if time.Now().After(phaseEnd) {
+			timeouts += count - i // never sent: counted as not acknowledged
+			break
+		}
 		node := sim.NodeID(i * n / count)
 		begin := time.Now()
 		resp, err := fc.SendCommand(ctx, &fleetv1.SendCommandRequest{NodeId: node, Kind: fleetv1.CommandKind_COMMAND_KIND_UNDRAIN})
 		if err != nil {
-			return 0, 0, fmt.Errorf("send command to %s: %w", node, err)
+			return 0, 0, 0, fmt.Errorf("send command to %s: %w", node, err)
 		}
 		id := resp.GetCommand().GetCommand().GetId()
+		timeout := time.After(commandTimeout)
+	wait:
 		for {
-			ev, err := w.Recv()
-			if err != nil {
-				return 0, 0, fmt.Errorf("watch commands: %w", err)
-			}
-			c := ev.GetCommand()
-			if c.GetCommand().GetId() == id && c.GetState() == fleetv1.CommandState_COMMAND_STATE_SUCCEEDED {
-				break
-			}
-			if c.GetCommand().GetId() == id && c.GetState() == fleetv1.CommandState_COMMAND_STATE_FAILED {
-				return 0, 0, fmt.Errorf("command %s failed: %s", id, c.GetDetail())
+			select {
+			case <-timeout:
+				timeouts++
+				break wait
+			case got, ok := <-succeeded:
+				if !ok {
+					return 0, 0, 0, fmt.Errorf("watch commands ended")
+				}
+				if got == id {
+					lat = append(lat, time.Since(begin))
+					break wait
+				}
 			}
 		}
-		lat = append(lat, time.Since(begin))
+	}
+	if len(lat) == 0 {
+		return 0, 0, timeouts, nil
 	}
 	slices.Sort(lat)
-	return lat[len(lat)/2], lat[(len(lat)*99)/100], nil
+	return lat[len(lat)/2], lat[(len(lat)*99)/100], timeouts, nil
 }
 
 // logFile opens path for the control plane's log, or discards it when path is empty.

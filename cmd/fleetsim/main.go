@@ -39,9 +39,11 @@ func main() {
 
 // settings are the parsed flags.
 type settings struct {
-	opts     sim.Options
-	output   string
-	logLevel string
+	opts       sim.Options
+	output     string
+	logLevel   string
+	cpuProfile string
+	memProfile string
 }
 
 func parse(args []string, stderr io.Writer) (settings, error) {
@@ -64,6 +66,8 @@ func parse(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&o.InstanceType, "instance-type", o.InstanceType, "instance type the hosts announce")
 	fs.StringVar(&st.output, "o", "text", "report format: text or json")
 	fs.StringVar(&st.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	fs.StringVar(&st.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (with the in-process control plane) to this file")
+	fs.StringVar(&st.memProfile, "memprofile", "", "write a heap profile to this file when traffic ends, before the fleet stops")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: fleetsim [flags]\n\nSimulates a fleet against a control plane and prints a report.\n\n")
 		fs.PrintDefaults()
@@ -104,6 +108,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	level, _ := cli.ParseLevel(st.logLevel)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	st.opts.Log = log
+	if st.cpuProfile != "" {
+		stopProfile, err := startCPUProfile(st.cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
+	if st.memProfile != "" {
+		st.opts.BeforeStop = func() error { return writeHeapProfile(st.memProfile) }
+	}
 	if st.opts.Addr != "" {
 		return simulate(ctx, st, stdout)
 	}

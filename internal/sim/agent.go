@@ -78,6 +78,7 @@ type Agent struct {
 	stalled  atomic.Bool   // sends nothing, keeps the connection
 	sessions atomic.Uint64
 	reports  atomic.Uint64
+	lastAck  atomic.Int64 // when the last report acknowledgement arrived, unix nanoseconds
 
 	mu         sync.Mutex
 	rng        *rand.Rand
@@ -147,6 +148,14 @@ func (a *Agent) Sessions() uint64 { return a.sessions.Load() }
 
 // Reports returns how many reports the agent sent.
 func (a *Agent) Reports() uint64 { return a.reports.Load() }
+
+// LastAck returns when the control plane last acknowledged a report (zero before the first).
+func (a *Agent) LastAck() time.Time {
+	if ns := a.lastAck.Load(); ns != 0 {
+		return time.Unix(0, ns)
+	}
+	return time.Time{}
+}
 
 // Picks returns how many times routing picked this node.
 func (a *Agent) Picks() uint64 { return a.picks.Load() }
@@ -296,6 +305,9 @@ func (a *Agent) session(ctx context.Context) (bool, error) {
 				return true, nil
 			}
 			return true, err
+		}
+		if m.GetAck() != nil {
+			a.lastAck.Store(time.Now().UnixNano())
 		}
 		if c := m.GetCommand(); c != nil {
 			a.command(c)

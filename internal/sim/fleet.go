@@ -89,6 +89,18 @@ func (f *Fleet) Ready() int {
 	return n
 }
 
+// Stale returns how many agents had no report acknowledged within maxAge before now: their
+// latest stored report is older than maxAge (or none was stored).
+func (f *Fleet) Stale(now time.Time, maxAge time.Duration) int {
+	n := 0
+	for _, a := range f.agents {
+		if now.Sub(a.LastAck()) > maxAge {
+			n++
+		}
+	}
+	return n
+}
+
 // Run connects every agent and keeps them running until ctx ends. Agents start spread over one
 // interval, so a large fleet does not connect all at once.
 func (f *Fleet) Run(ctx context.Context) error {

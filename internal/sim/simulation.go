@@ -36,7 +36,10 @@ type Options struct {
 	InstanceType string
 	// ReadyTimeout bounds the wait for every agent to be ready; 0 means 30 s plus 3 ms per agent.
 	ReadyTimeout time.Duration
-	Log          *slog.Logger
+	// BeforeStop, when set, runs after the report is gathered and before the fleet stops (e.g.
+	// to take a heap profile of a loaded process).
+	BeforeStop func() error
+	Log        *slog.Logger
 }
 
 // DefaultOptions are the newcomer's simulation: 50 agents for a minute of a spike.
@@ -113,7 +116,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	// Let the last reports, carrying the last requests, reach the control plane.
 	time.Sleep(o.Interval + o.Interval/2)
-	return gather(ctx, conn, o, fleet, ts, start, trafficStart, capacity)
+	r, err := gather(ctx, conn, o, fleet, ts, start, trafficStart, capacity)
+	if err == nil && o.BeforeStop != nil {
+		err = o.BeforeStop()
+	}
+	return r, err
 }
 
 // waitRoutable waits until routing counts want healthy nodes in pool.
