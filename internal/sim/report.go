@@ -278,7 +278,7 @@ func (r *Report) WriteText(w io.Writer) error {
 	p("Healthy", "%d of %d nodes ready, %d with a report at most 2 intervals old (%s)", r.Nodes.Ready, r.Nodes.Total, r.Nodes.Fresh, states(r.Nodes.ByState))
 	q := r.Requests
 	p("Requests", "%d sent, %d succeeded, %d failed (%d unrouted): %.2f %% success", q.Total, q.Successes, q.Errors, q.Unrouted, 100*q.SuccessRate)
-	p("", "latency p50 %.0f ms, p99 %.0f ms; %d picks of %d requests each; agents reported %d requests", q.LatencyP50, q.LatencyP99, q.Picks, q.PerPick, q.Reported)
+	p("", "latency p50 %.0f ms, p99 %.0f ms (first request of each pick); %d picks of %d requests each; agents reported %d requests", q.LatencyP50, q.LatencyP99, q.Picks, q.PerPick, q.Reported)
 	if q.Behind > 0 {
 		p("", "%d picks were not sent: the driver fell behind (raise --max-picks or lower --rps)", q.Behind)
 	}

@@ -41,7 +41,7 @@ type TrafficStats struct {
 	Behind    uint64 // picks not sent because every worker was busy (not in Requests)
 	// PerPick is how many requests each pick stood for.
 	PerPick int
-	// Latency holds the latency of every request served.
+	// Latency holds, per pick, the latency of its first request: what clients reported back.
 	Latency *reqstats.Sketch
 	// PickErrors counts failed Picks by their message.
 	PickErrors map[string]uint64
