@@ -32,6 +32,7 @@ func agents(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	commands := fs.Int("commands", 200, "commands sent one after another at each size, for push → ack latency")
 	bin := fs.String("bin", "", "directory with the controlplane and agent binaries (default: build them)")
 	cpLog := fs.String("cp-log", "", "file for the control plane's log (default: discarded)")
+	cpEnv := fs.String("cp-env", "", "extra environment of the control plane, comma-separated KEY=VALUE (e.g. GOMEMLIMIT=900MiB)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -42,6 +43,10 @@ func agents(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 			return fmt.Errorf("--counts: %q is not a positive number", s)
 		}
 		sizes = append(sizes, n)
+	}
+	var env []string
+	if *cpEnv != "" {
+		env = strings.Split(*cpEnv, ",")
 	}
 	dir, err := binaries(*bin)
 	if err != nil {
@@ -55,7 +60,7 @@ func agents(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintln(stdout, "| agents | ready at end | fresh in the worst second (≤ 2 intervals) | reports/s stored | CP CPU (cores) | CP RSS at end | CP peak RSS | command p50 | command p99 | commands not acknowledged | connect time | simulator CPU (cores) | load avg |")
 	fmt.Fprintln(stdout, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, n := range sizes {
-		row, err := holdFleet(ctx, dir, n, *interval, *hold, *commands, logw, stderr)
+		row, err := holdFleet(ctx, dir, env, n, *interval, *hold, *commands, logw, stderr)
 		if err != nil {
 			return fmt.Errorf("%d agents: %w", n, err)
 		}
@@ -65,8 +70,8 @@ func agents(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 }
 
 // holdFleet runs one fleet size and returns its table row.
-func holdFleet(ctx context.Context, bin string, n int, interval, hold time.Duration, commands int, cpLog, stderr io.Writer) (string, error) {
-	cp, err := startControlPlane(ctx, bin, nil, cpLog)
+func holdFleet(ctx context.Context, bin string, env []string, n int, interval, hold time.Duration, commands int, cpLog, stderr io.Writer) (string, error) {
+	cp, err := startControlPlane(ctx, bin, nil, env, cpLog)
 	if err != nil {
 		return "", err
 	}

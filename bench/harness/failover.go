@@ -37,7 +37,7 @@ func failover(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	cp, err := startControlPlane(ctx, dir, extra, io.Discard)
+	cp, err := startControlPlane(ctx, dir, extra, nil, io.Discard)
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ func footprint(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if err != nil {
 		return err
 	}
-	cp, err := startControlPlane(ctx, dir, nil, io.Discard)
+	cp, err := startControlPlane(ctx, dir, nil, nil, io.Discard)
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func footprint(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		d, err := start(filepath.Join(dir, "agent"), []string{
 			"--server", cp.grpc, "--node-id", "footprint-" + iv, "--interval", iv, "--state-dir", state,
 			"--intake-listen", intake, "--log-level", "warn",
-		}, stderr)
+		}, nil, stderr)
 		if err != nil {
 			return err
 		}

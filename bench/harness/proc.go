@@ -100,9 +100,10 @@ type daemon struct {
 	done chan error
 }
 
-// start runs bin with args, its output to log.
-func start(bin string, args []string, log io.Writer) (*daemon, error) {
+// start runs bin with args and the environment plus env, its output to log.
+func start(bin string, args, env []string, log io.Writer) (*daemon, error) {
 	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		return nil, err
@@ -132,8 +133,8 @@ type controlPlane struct {
 }
 
 // startControlPlane starts the control plane binary from bin on free loopback ports with a
-// fresh data directory and waits until it is ready.
-func startControlPlane(ctx context.Context, bin string, extra []string, log io.Writer) (*controlPlane, error) {
+// fresh data directory, extra flags and extra environment, and waits until it is ready.
+func startControlPlane(ctx context.Context, bin string, extra, env []string, log io.Writer) (*controlPlane, error) {
 	grpcAddr, err := freePort()
 	if err != nil {
 		return nil, err
@@ -147,7 +148,7 @@ func startControlPlane(ctx context.Context, bin string, extra []string, log io.W
 		return nil, err
 	}
 	args := append([]string{"--grpc-listen", grpcAddr, "--http-listen", httpAddr, "--data-dir", dir, "--log-level", "warn"}, extra...)
-	d, err := start(filepath.Join(bin, "controlplane"), args, log)
+	d, err := start(filepath.Join(bin, "controlplane"), args, env, log)
 	if err != nil {
 		return nil, err
 	}
