@@ -134,7 +134,8 @@ func (a *agentService) serve(ctx context.Context, sess *session, in <-chan *flee
 			cause := context.Cause(ctx)
 			return cause.Error(), cause
 		case err := <-sendErr:
-			if err == nil { // the sender stops cleanly only when ctx ended
+			if err == nil {
+				// The sender stops without an error when ctx ends; the select may see that first.
 				cause := context.Cause(ctx)
 				return cause.Error(), cause
 			}

@@ -177,7 +177,7 @@ func hostState(s fleetv1.NodeState) cost.HostState {
 // once per step: the time since the previous step is billed by the state the node is in now, so
 // a state change counts from the first step that sees it (at most one reconcile interval off).
 func (c *costTracker) step(_ context.Context, now time.Time) error {
-	nodes := c.reg.list(&fleetv1.ListNodesRequest{})
+	nodes := c.reg.listShared()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.accrueLocked(nodes, now); err != nil {

@@ -452,23 +452,31 @@ func (r *registry) sessions() int {
 	return n
 }
 
-// takeDirty encodes every node changed since the last call, for one batched store write.
+// takeDirty encodes every node changed since the last call, for one batched store write. The
+// lock is held only to copy the nodes (sharedLocked); encoding happens after.
 func (r *registry) takeDirty() (map[string][]byte, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string][]byte, len(r.dirty))
+	nodes := make(map[string]*fleetv1.Node, len(r.dirty))
 	for id := range r.dirty {
-		e := r.nodes[id]
-		if e == nil {
-			continue
+		if e := r.nodes[id]; e != nil {
+			nodes[id] = e.sharedLocked()
 		}
-		b, err := proto.Marshal(e.snapshotLocked())
+	}
+	clear(r.dirty)
+	r.mu.Unlock()
+	out := make(map[string][]byte, len(nodes))
+	for id, n := range nodes {
+		b, err := proto.Marshal(n)
 		if err != nil {
+			again := make(map[string][]byte, len(nodes))
+			for id := range nodes {
+				again[id] = nil
+			}
+			r.markDirty(again)
 			return nil, fmt.Errorf("encode node %q: %w", id, err)
 		}
 		out[id] = b
 	}
-	clear(r.dirty)
 	return out, nil
 }
 

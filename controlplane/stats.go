@@ -85,7 +85,9 @@ func newRequestStats(now func() time.Time, st *store, retention time.Duration) *
 // A buffered report keeps its original time and so lands in the minute it describes.
 func (s *requestStats) add(pool, node string, rep *fleetv1.MetricsReport) error {
 	app := rep.GetApp()
-	if app.GetRequests() == 0 && app.GetLatency() == nil {
+	// A report without requests adds nothing (validation holds the sketches to the request
+	// count); skipping it keeps idle nodes out of the rollups that every reconcile tick scans.
+	if app.GetRequests() == 0 {
 		return nil
 	}
 	t := rep.GetTime().AsTime()

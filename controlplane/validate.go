@@ -176,8 +176,13 @@ func validateReport(r *fleetv1.MetricsReport, now time.Time, maxSkew time.Durati
 }
 
 // walkNumbers reports every float or double field in m that is NaN, infinite or negative. It
-// walks the message by reflection so fields added later are covered without a change here.
+// walks the message by reflection so fields added later are covered without a change here. A
+// first walk that builds no field names finds whether there is anything to report: every
+// report passes through here, and naming each field cost an allocation per field.
 func walkNumbers(v *violations, prefix string, m protoreflect.Message) {
+	if !hasBadNumber(m) {
+		return
+	}
 	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
 		name := prefix + string(fd.Name())
 		switch {
@@ -194,6 +199,29 @@ func walkNumbers(v *violations, prefix string, m protoreflect.Message) {
 		}
 		return true
 	})
+}
+
+// hasBadNumber reports whether a float or double field in m, at any depth, is NaN, infinite or
+// negative, looking at the list entries walkNumbers looks at.
+func hasBadNumber(m protoreflect.Message) bool {
+	bad := false
+	m.Range(func(fd protoreflect.FieldDescriptor, val protoreflect.Value) bool {
+		switch {
+		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+			l := val.List()
+			for i := 0; i < l.Len() && i < maxDisks && !bad; i++ {
+				bad = hasBadNumber(l.Get(i).Message())
+			}
+		case fd.IsMap() || fd.IsList():
+		case fd.Kind() == protoreflect.MessageKind:
+			bad = hasBadNumber(val.Message())
+		case fd.Kind() == protoreflect.DoubleKind || fd.Kind() == protoreflect.FloatKind:
+			x := val.Float()
+			bad = math.IsNaN(x) || math.IsInf(x, 0) || x < 0
+		}
+		return !bad
+	})
+	return bad
 }
 
 func checkNonNegative(v *violations, field string, x float64) {

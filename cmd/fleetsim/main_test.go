@@ -1,0 +1,47 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+
+	"github.com/dspyfleet/dspyfleet/internal/sim"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// TestRunInProcess runs fleetsim end to end with its own control plane and reads the JSON report.
+func TestRunInProcess(t *testing.T) {
+	var out, errOut bytes.Buffer
+	args := []string{"--agents", "5", "--duration", "1s", "--interval", "200ms", "--pattern", "diurnal", "-o", "json"}
+	if err := run(context.Background(), args, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	var r sim.Report
+	if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+		t.Fatalf("report is not JSON: %v\n%s", err, out.String())
+	}
+	if r.Agents != 5 || r.Nodes.Ready != 5 || r.Requests.Total == 0 || r.Requests.Total != r.Requests.Successes+r.Requests.Errors {
+		t.Errorf("report %+v: want 5 ready agents and requests that add up", r)
+	}
+}
+
+// TestParseRefusesBadFlags names every bad flag at once.
+func TestParseRefusesBadFlags(t *testing.T) {
+	var errOut bytes.Buffer
+	_, err := parse([]string{"--agents", "0", "--pattern", "bursty", "--interval", "1ms", "-o", "yaml", "--max-picks", "0"}, &errOut)
+	if err == nil {
+		t.Fatal("parse accepted bad flags")
+	}
+	for _, flag := range []string{"--agents", "--pattern", "--interval", "-o", "--max-picks"} {
+		if !strings.Contains(err.Error(), flag) {
+			t.Errorf("error %q does not name %s", err, flag)
+		}
+	}
+}
