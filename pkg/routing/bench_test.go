@@ -12,16 +12,7 @@ func BenchmarkPick(b *testing.B) {
 	for _, s := range Strategies() {
 		for _, n := range []int{10, 100, 1000} {
 			b.Run(fmt.Sprintf("%s/nodes=%d", s, n), func(b *testing.B) {
-				nodes := readyNodes(n)
-				for i := range nodes {
-					nodes[i].Weight = float64(1 + i%4)
-					nodes[i].Latency, nodes[i].Requests = time.Duration(50+i%7)*time.Millisecond, 100
-				}
-				p := newPool(policy(s), nodes)
-				keys := make([]string, 1024)
-				for i := range keys {
-					keys[i] = fmt.Sprintf("program/%d", i)
-				}
+				p, keys := benchPool(s, n)
 				b.ReportAllocs()
 				b.ResetTimer()
 				for i := 0; b.Loop(); i++ {
@@ -44,16 +35,7 @@ func BenchmarkPickOnly(b *testing.B) {
 	for _, s := range Strategies() {
 		for _, n := range []int{10, 100, 1000} {
 			b.Run(fmt.Sprintf("%s/nodes=%d", s, n), func(b *testing.B) {
-				nodes := readyNodes(n)
-				for i := range nodes {
-					nodes[i].Weight = float64(1 + i%4)
-					nodes[i].Latency, nodes[i].Requests = time.Duration(50+i%7)*time.Millisecond, 100
-				}
-				p := newPool(policy(s), nodes)
-				keys := make([]string, 1024)
-				for i := range keys {
-					keys[i] = fmt.Sprintf("program/%d", i)
-				}
+				p, keys := benchPool(s, n)
 				picks := make([]Pick, 1024)
 				b.ReportAllocs()
 				b.ResetTimer()
@@ -78,4 +60,19 @@ func BenchmarkPickOnly(b *testing.B) {
 			})
 		}
 	}
+}
+
+// benchPool returns a pool of n nodes of mixed weights and latencies under strategy s, and 1,024
+// request keys.
+func benchPool(s Strategy, n int) (*Pool, []string) {
+	nodes := readyNodes(n)
+	for i := range nodes {
+		nodes[i].Weight = float64(1 + i%4)
+		nodes[i].Latency, nodes[i].Requests = time.Duration(50+i%7)*time.Millisecond, 100
+	}
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("program/%d", i)
+	}
+	return newPool(policy(s), nodes), keys
 }
