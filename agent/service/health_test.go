@@ -102,7 +102,8 @@ func TestHealthCheckWait(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			tt.h.Timeout, tt.h.Interval = 300*time.Millisecond, 20*time.Millisecond
+			// A second leaves a loaded machine time to answer a first connect to a closed port.
+			tt.h.Timeout, tt.h.Interval = time.Second, 20*time.Millisecond
 			start := time.Now()
 			err := tt.h.Wait(testContext(t), tt.port)
 			if len(tt.wantErr) == 0 {
