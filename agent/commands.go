@@ -5,12 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"strings"
 	"sync"
 	"time"
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -77,11 +77,6 @@ func (c *commander) isDraining() bool {
 	return c.draining
 }
 
-// kindOf maps the API's kind to the command vocabulary.
-func kindOf(k fleetv1.CommandKind) command.Kind {
-	return command.Kind(strings.ToLower(strings.TrimPrefix(k.String(), "COMMAND_KIND_")))
-}
-
 // report records u, then offers it to the current session. When no session is there the update
 // waits in the store: the control plane sends unfinished commands again on reconnect and gets
 // the recorded state back.
@@ -117,7 +112,7 @@ func (c *commander) offer(cmd *fleetv1.Command) error {
 		return nil
 	}
 	u := &fleetv1.CommandUpdate{Id: cmd.GetId()}
-	kind := kindOf(cmd.GetKind())
+	kind := wire.CommandKind(cmd.GetKind())
 	invalid := command.Validate(kind, cmd.GetParams())
 	switch {
 	case cmd.GetDeadline() != nil && time.Now().After(cmd.GetDeadline().AsTime()):
@@ -176,7 +171,7 @@ func (c *commander) exec(ctx context.Context, cmd *fleetv1.Command) {
 	if err := c.report(&fleetv1.CommandUpdate{Id: cmd.GetId(), State: fleetv1.CommandState_COMMAND_STATE_RUNNING, Detail: "running"}); err != nil {
 		return
 	}
-	out, err := c.action(kindOf(cmd.GetKind())).Run(ctx, cmd)
+	out, err := c.action(wire.CommandKind(cmd.GetKind())).Run(ctx, cmd)
 	u := &fleetv1.CommandUpdate{Id: cmd.GetId(), State: fleetv1.CommandState_COMMAND_STATE_SUCCEEDED, Detail: out.Detail, Fields: out.Fields}
 	if err != nil {
 		u.State, u.Detail = fleetv1.CommandState_COMMAND_STATE_FAILED, err.Error()

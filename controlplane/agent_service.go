@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/dspyfleet/dspyfleet/internal/wire"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -188,7 +189,7 @@ func (a *agentService) handle(ctx context.Context, sess *session, m *fleetv1.Con
 			applyCommandEffects(a.reg, done)
 			if refusedByAgent(done) {
 				a.securityEvent(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_COMMAND_REFUSED, fleetv1.AgentService_Connect_FullMethodName, done.GetCommand().GetId(),
-					fmt.Errorf("%w: node %s refused %s command: %s", ErrFailedPrecondition, sess.nodeID, kindOf(done.GetCommand().GetKind()), done.GetDetail()))
+					fmt.Errorf("%w: node %s refused %s command: %s", ErrFailedPrecondition, sess.nodeID, wire.CommandKind(done.GetCommand().GetKind()), done.GetDetail()))
 			}
 		}
 	case *fleetv1.ConnectRequest_Goodbye:

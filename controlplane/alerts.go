@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
@@ -149,7 +150,7 @@ func (a *alerter) reconcile(_ context.Context, now time.Time) error {
 	}
 	for _, x := range a.executions {
 		in.Executions = append(in.Executions, rules.Execution{
-			Node: x.GetNodeId(), Rule: x.GetRule(), Kind: rules.ActionKind(kindOf(x.GetKind())), Time: x.GetTime().AsTime(),
+			Node: x.GetNodeId(), Rule: x.GetRule(), Kind: rules.ActionKind(wire.CommandKind(x.GetKind())), Time: x.GetTime().AsTime(),
 			Outcome: rules.Outcome(x.GetOutcome()), Escalation: x.GetEscalation(),
 		})
 	}

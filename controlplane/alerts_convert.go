@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -33,7 +34,7 @@ func ruleFromProto(p *fleetv1.AlertRule) rules.Rule {
 		Disabled:    p.GetDisabled(),
 	}
 	if a := p.GetAction(); a != nil {
-		r.Action = &rules.Action{Kind: rules.ActionKind(kindOf(a.GetKind())), Params: maps.Clone(a.GetParams()), MinHealthy: int(a.GetMinHealthy()),
+		r.Action = &rules.Action{Kind: rules.ActionKind(wire.CommandKind(a.GetKind())), Params: maps.Clone(a.GetParams()), MinHealthy: int(a.GetMinHealthy()),
 			Retry: a.GetRetryInterval().AsDuration()}
 	}
 	return r

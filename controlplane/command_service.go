@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -67,7 +68,7 @@ func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommand
 			return nil, toStatus(invalidf("timeout: %s must be positive (a deadline in the future) and at most %s", timeout, maxCommandTimeout))
 		}
 	}
-	if err := command.Validate(kindOf(req.GetKind()), req.GetParams()); err != nil {
+	if err := command.Validate(wire.CommandKind(req.GetKind()), req.GetParams()); err != nil {
 		return nil, toStatus(invalidf("%v", err))
 	}
 	if req.GetKind() == fleetv1.CommandKind_COMMAND_KIND_DRAIN {

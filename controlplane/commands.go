@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -86,11 +87,6 @@ var agentStates = map[fleetv1.CommandState]bool{
 	fleetv1.CommandState_COMMAND_STATE_EXPIRED:   true,
 }
 
-// kindOf maps the API's kind to the command vocabulary.
-func kindOf(k fleetv1.CommandKind) command.Kind {
-	return command.Kind(strings.ToLower(strings.TrimPrefix(k.String(), "COMMAND_KIND_")))
-}
-
 // load restores the stored commands and the per-node sequence numbers.
 func (q *commandQueue) load(recs []*fleetv1.CommandRecord) {
 	q.mu.Lock()
@@ -115,7 +111,7 @@ func newCommandKey(now time.Time) []byte {
 
 // create validates and durably queues a command for nodeID, then wakes the node's session.
 func (q *commandQueue) create(nodeID string, kind fleetv1.CommandKind, params map[string]string, timeout time.Duration, requestedBy, reason string) (*fleetv1.CommandRecord, error) {
-	if err := command.Validate(kindOf(kind), params); err != nil {
+	if err := command.Validate(wire.CommandKind(kind), params); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
 	}
 	now := q.now()

@@ -278,7 +278,7 @@ func (dp *deployer) advanceNode(run *deployRun, n *fleetv1.DeploymentNode, node 
 			return
 		}
 		if st != fleetv1.CommandState_COMMAND_STATE_SUCCEEDED {
-			dp.failNode(run, n, fmt.Sprintf("%s %s: %s", kindOf(rec.GetCommand().GetKind()), stateWord(st), rec.GetDetail()), now)
+			dp.failNode(run, n, fmt.Sprintf("%s %s: %s", wire.CommandKind(rec.GetCommand().GetKind()), stateWord(st), rec.GetDetail()), now)
 			return
 		}
 		switch n.GetPhase() {
