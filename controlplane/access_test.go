@@ -21,7 +21,7 @@ func TestEveryMethodHasAnAccessRule(t *testing.T) {
 	t.Cleanup(func() {
 		_ = s.grpcLn.Close()
 		_ = s.httpLn.Close()
-		_ = s.store.close()
+		_ = s.store.Close()
 	})
 	registered := map[string]bool{}
 	for svc, info := range s.grpc.GetServiceInfo() {

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -55,7 +56,7 @@ func (s *alertService) SetRule(_ context.Context, req *fleetv1.SetRuleRequest) (
 	if _, exists := s.a.stored[p.GetName()]; !exists && len(s.a.stored) >= maxRules {
 		return nil, toStatus(fmt.Errorf("%w: %d rules are stored, the most allowed; delete one first", ErrFailedPrecondition, maxRules))
 	}
-	if err := s.a.store.putProto(bucketAlertRules, p.GetName(), p); err != nil {
+	if err := putProto(s.a.store, store.AlertRules, p.GetName(), p); err != nil {
 		return nil, toStatus(fmt.Errorf("store rule: %w", err))
 	}
 	s.a.stored[p.GetName()] = p
@@ -70,7 +71,7 @@ func (s *alertService) DeleteRule(_ context.Context, req *fleetv1.DeleteRuleRequ
 	if _, ok := s.a.stored[req.GetName()]; !ok {
 		return nil, toStatus(fmt.Errorf("%w: no rule named %q; list rules with fleetctl alerts rules", ErrAlertNotFound, truncate(req.GetName())))
 	}
-	if err := s.a.store.putProto(bucketAlertRules, req.GetName(), nil); err != nil {
+	if err := putProto(s.a.store, store.AlertRules, req.GetName(), nil); err != nil {
 		return nil, toStatus(fmt.Errorf("delete rule: %w", err))
 	}
 	delete(s.a.stored, req.GetName())
@@ -152,7 +153,7 @@ func (s *alertService) CreateSilence(_ context.Context, req *fleetv1.CreateSilen
 	if len(s.a.silences) >= maxSilences {
 		return nil, toStatus(fmt.Errorf("%w: %d silences are stored, the most allowed; delete one first", ErrFailedPrecondition, maxSilences))
 	}
-	if err := s.a.store.putProto(bucketSilences, p.GetId(), p); err != nil {
+	if err := putProto(s.a.store, store.Silences, p.GetId(), p); err != nil {
 		return nil, toStatus(fmt.Errorf("store silence: %w", err))
 	}
 	s.a.silences[p.GetId()] = p
@@ -183,7 +184,7 @@ func (s *alertService) DeleteSilence(_ context.Context, req *fleetv1.DeleteSilen
 	if _, ok := s.a.silences[req.GetId()]; !ok {
 		return nil, toStatus(fmt.Errorf("%w: no silence %q; list silences with fleetctl alerts silence list", ErrAlertNotFound, truncate(req.GetId())))
 	}
-	if err := s.a.store.putProto(bucketSilences, req.GetId(), nil); err != nil {
+	if err := putProto(s.a.store, store.Silences, req.GetId(), nil); err != nil {
 		return nil, toStatus(fmt.Errorf("delete silence: %w", err))
 	}
 	delete(s.a.silences, req.GetId())
@@ -192,7 +193,7 @@ func (s *alertService) DeleteSilence(_ context.Context, req *fleetv1.DeleteSilen
 
 // ListEvents returns the newest alert and healing events.
 func (s *alertService) ListEvents(_ context.Context, req *fleetv1.AlertServiceListEventsRequest) (*fleetv1.AlertServiceListEventsResponse, error) {
-	evs, err := listNewest(s.a.store, bucketAlertEvents, listLimit(req.GetLimit()),
+	evs, err := listNewest(s.a.store, store.AlertEvents, listLimit(req.GetLimit()),
 		func() *fleetv1.AlertEvent { return &fleetv1.AlertEvent{} }, func(*fleetv1.AlertEvent) bool { return true })
 	if err != nil {
 		return nil, toStatus(err)
@@ -202,7 +203,7 @@ func (s *alertService) ListEvents(_ context.Context, req *fleetv1.AlertServiceLi
 
 // ListDeliveries returns the newest notification deliveries.
 func (s *alertService) ListDeliveries(_ context.Context, req *fleetv1.ListDeliveriesRequest) (*fleetv1.ListDeliveriesResponse, error) {
-	ds, err := listNewest(s.a.store, bucketDeliveries, listLimit(req.GetLimit()),
+	ds, err := listNewest(s.a.store, store.Deliveries, listLimit(req.GetLimit()),
 		func() *fleetv1.Delivery { return &fleetv1.Delivery{} }, func(d *fleetv1.Delivery) bool { return !req.GetFailedOnly() || !d.GetDelivered() })
 	if err != nil {
 		return nil, toStatus(err)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
@@ -37,7 +38,7 @@ const executionRetention = 2 * time.Hour
 type alerter struct {
 	cfg      AlertsConfig
 	log      *slog.Logger
-	store    *store
+	store    *store.Store
 	reg      *registry
 	stats    *requestStats
 	cmds     *commandQueue
@@ -65,14 +66,14 @@ type alerter struct {
 }
 
 // newAlerter loads the alerter's state, storing the default rules on a new data file.
-func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store, reg *registry, stats *requestStats, cmds *commandQueue, n *notifier, m *alertMetrics) (*alerter, error) {
-	state, err := st.loadAlerts()
+func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store.Store, reg *registry, stats *requestStats, cmds *commandQueue, n *notifier, m *alertMetrics) (*alerter, error) {
+	state, err := loadAlerts(st)
 	if err != nil {
 		return nil, err
 	}
 	if !state.seeded {
 		defaults := defaultRuleProtos()
-		if err := st.seedRules(defaults); err != nil {
+		if err := seedRules(st, defaults); err != nil {
 			return nil, fmt.Errorf("store the default alert rules: %w", err)
 		}
 		state.rules = append(state.rules, defaults...)
@@ -103,7 +104,7 @@ func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store, reg *registry, st
 	for _, x := range state.executions {
 		a.executions[x.GetCommandId()] = x
 	}
-	if a.baselines, err = st.loadBaselines(); err != nil {
+	if a.baselines, err = loadBaselines(st); err != nil {
 		return nil, err
 	}
 	m.events.Set(float64(state.events))
@@ -131,7 +132,7 @@ func (a *alerter) reconcile(_ context.Context, now time.Time) error {
 	var errs []error
 	for id, s := range a.silences {
 		if now.Sub(s.GetEnd().AsTime()) > silenceRetention {
-			if err := a.store.putProto(bucketSilences, id, nil); err != nil {
+			if err := putProto(a.store, store.Silences, id, nil); err != nil {
 				errs = append(errs, fmt.Errorf("delete silence %s: %w", id, err))
 				continue
 			}
@@ -157,7 +158,7 @@ func (a *alerter) reconcile(_ context.Context, now time.Time) error {
 	res := rules.Evaluate(in)
 	a.baselines = rules.UpdateBaselines(a.baselines, snap, now, in.BaselineOptions)
 	if now.Sub(a.baselinesSaved) >= baselineSaveInterval {
-		if err := a.store.saveBaselines(a.baselines); err != nil {
+		if err := saveBaselines(a.store, a.baselines); err != nil {
 			errs = append(errs, fmt.Errorf("write baselines: %w", err))
 		} else {
 			a.baselinesSaved = now
@@ -219,7 +220,7 @@ func (a *alerter) reconcile(_ context.Context, now time.Time) error {
 		a.notifier.enqueue(n)
 	}
 	if w.replaceAll || len(w.alerts) > 0 || len(w.executions) > 0 || len(w.events) > 0 {
-		n, err := a.store.writeAlerts(w)
+		n, err := writeAlerts(a.store, w)
 		if err != nil {
 			a.unsaved = true
 			errs = append(errs, fmt.Errorf("write alert states: %w", err))

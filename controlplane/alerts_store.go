@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -23,57 +23,57 @@ type alertsState struct {
 }
 
 // loadAlerts reads the rules, alert states, silences and healing executions.
-func (s *store) loadAlerts() (*alertsState, error) {
+func loadAlerts(s *store.Store) (*alertsState, error) {
 	st := &alertsState{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		st.seeded = tx.Bucket(bucketMeta).Get(keyAlertRulesSeeded) != nil
+	err := s.View(func(tx *store.Tx) error {
+		st.seeded = tx.Bucket(store.Meta).Get(store.KeyAlertRulesSeeded) != nil
 		load := func(bucket []byte, what string, add func() proto.Message) error {
 			return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
 				if err := proto.Unmarshal(v, add()); err != nil {
-					return fmt.Errorf("%w: %s %q: %v", ErrCorruptStore, what, k, err)
+					return fmt.Errorf("%w: %s %q: %v", store.ErrCorruptStore, what, k, err)
 				}
 				return nil
 			})
 		}
-		if err := load(bucketAlertRules, "alert rule", func() proto.Message {
+		if err := load(store.AlertRules, "alert rule", func() proto.Message {
 			r := &fleetv1.AlertRule{}
 			st.rules = append(st.rules, r)
 			return r
 		}); err != nil {
 			return err
 		}
-		if err := load(bucketAlertStates, "alert", func() proto.Message {
+		if err := load(store.AlertStates, "alert", func() proto.Message {
 			a := &fleetv1.Alert{}
 			st.alerts = append(st.alerts, a)
 			return a
 		}); err != nil {
 			return err
 		}
-		if err := load(bucketSilences, "silence", func() proto.Message {
+		if err := load(store.Silences, "silence", func() proto.Message {
 			x := &fleetv1.Silence{}
 			st.silences = append(st.silences, x)
 			return x
 		}); err != nil {
 			return err
 		}
-		if err := load(bucketHealingExecutions, "healing execution", func() proto.Message {
+		if err := load(store.HealingExecutions, "healing execution", func() proto.Message {
 			x := &fleetv1.HealingExecution{}
 			st.executions = append(st.executions, x)
 			return x
 		}); err != nil {
 			return err
 		}
-		st.events = tx.Bucket(bucketAlertEvents).Stats().KeyN
-		st.deliveries = tx.Bucket(bucketDeliveries).Stats().KeyN
+		st.events = tx.Bucket(store.AlertEvents).Len()
+		st.deliveries = tx.Bucket(store.Deliveries).Len()
 		return nil
 	})
 	return st, err
 }
 
 // seedRules stores the default rules once, in the first start of a new data file.
-func (s *store) seedRules(defaults []*fleetv1.AlertRule) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketAlertRules)
+func seedRules(s *store.Store, defaults []*fleetv1.AlertRule) error {
+	return s.Update(func(tx *store.Tx) error {
+		b := tx.Bucket(store.AlertRules)
 		for _, r := range defaults {
 			v, err := proto.Marshal(r)
 			if err != nil {
@@ -83,13 +83,13 @@ func (s *store) seedRules(defaults []*fleetv1.AlertRule) error {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(keyAlertRulesSeeded, []byte{1})
+		return tx.Bucket(store.Meta).Put(store.KeyAlertRulesSeeded, []byte{1})
 	})
 }
 
 // putProto writes one record; v nil deletes it.
-func (s *store) putProto(bucket []byte, key string, v proto.Message) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
+func putProto(s *store.Store, bucket []byte, key string, v proto.Message) error {
+	return s.Update(func(tx *store.Tx) error {
 		if v == nil {
 			return tx.Bucket(bucket).Delete([]byte(key))
 		}
@@ -111,10 +111,10 @@ type alertsWrite struct {
 }
 
 // writeAlerts applies w in one transaction and returns how many events the bucket holds.
-func (s *store) writeAlerts(w alertsWrite) (int, error) {
+func writeAlerts(s *store.Store, w alertsWrite) (int, error) {
 	var n int
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		states := tx.Bucket(bucketAlertStates)
+	err := s.Update(func(tx *store.Tx) error {
+		states := tx.Bucket(store.AlertStates)
 		if w.replaceAll {
 			c := states.Cursor()
 			for k, _ := c.First(); k != nil; k, _ = c.Next() {
@@ -136,7 +136,7 @@ func (s *store) writeAlerts(w alertsWrite) (int, error) {
 				return err
 			}
 		}
-		execs := tx.Bucket(bucketHealingExecutions)
+		execs := tx.Bucket(store.HealingExecutions)
 		for id, x := range w.executions {
 			if x == nil {
 				if err := execs.Delete([]byte(id)); err != nil {
@@ -149,7 +149,7 @@ func (s *store) writeAlerts(w alertsWrite) (int, error) {
 			}
 		}
 		var err error
-		n, err = appendBounded(tx.Bucket(bucketAlertEvents), w.events, w.maxEvents, func(e *fleetv1.AlertEvent) []byte {
+		n, err = appendBounded(tx.Bucket(store.AlertEvents), w.events, w.maxEvents, func(e *fleetv1.AlertEvent) []byte {
 			return newCommandKey(e.GetTime().AsTime())
 		})
 		return err
@@ -158,14 +158,14 @@ func (s *store) writeAlerts(w alertsWrite) (int, error) {
 }
 
 // appendDelivery records one delivery, keeping at most maxN.
-func (s *store) appendDelivery(d *fleetv1.Delivery, key []byte, maxN int) error {
-	return s.db.Batch(func(tx *bolt.Tx) error {
-		_, err := appendBounded(tx.Bucket(bucketDeliveries), []*fleetv1.Delivery{d}, maxN, func(*fleetv1.Delivery) []byte { return key })
+func appendDelivery(s *store.Store, d *fleetv1.Delivery, key []byte, maxN int) error {
+	return s.Batch(func(tx *store.Tx) error {
+		_, err := appendBounded(tx.Bucket(store.Deliveries), []*fleetv1.Delivery{d}, maxN, func(*fleetv1.Delivery) []byte { return key })
 		return err
 	})
 }
 
-func putMsg(b *bolt.Bucket, k []byte, m proto.Message) error {
+func putMsg(b *store.Bucket, k []byte, m proto.Message) error {
 	v, err := proto.Marshal(m)
 	if err != nil {
 		return err
@@ -174,13 +174,13 @@ func putMsg(b *bolt.Bucket, k []byte, m proto.Message) error {
 }
 
 // appendBounded adds msgs under time-ordered keys and deletes the oldest past maxN.
-func appendBounded[M proto.Message](b *bolt.Bucket, msgs []M, maxN int, key func(M) []byte) (int, error) {
+func appendBounded[M proto.Message](b *store.Bucket, msgs []M, maxN int, key func(M) []byte) (int, error) {
 	for _, m := range msgs {
 		if err := putMsg(b, key(m), m); err != nil {
 			return 0, err
 		}
 	}
-	n := b.Stats().KeyN
+	n := b.Len()
 	c := b.Cursor()
 	for k, _ := c.First(); k != nil && n > maxN; k, _ = c.Next() {
 		if err := c.Delete(); err != nil {
@@ -193,14 +193,14 @@ func appendBounded[M proto.Message](b *bolt.Bucket, msgs []M, maxN int, key func
 
 // listNewest returns up to limit records of a time-ordered bucket, newest first, that keep
 // accepts.
-func listNewest[M proto.Message](s *store, bucket []byte, limit int, mk func() M, keep func(M) bool) ([]M, error) {
+func listNewest[M proto.Message](s *store.Store, bucket []byte, limit int, mk func() M, keep func(M) bool) ([]M, error) {
 	var out []M
-	err := s.db.View(func(tx *bolt.Tx) error {
+	err := s.View(func(tx *store.Tx) error {
 		c := tx.Bucket(bucket).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			m := mk()
 			if err := proto.Unmarshal(v, m); err != nil {
-				return fmt.Errorf("%w: %s %x: %v", ErrCorruptStore, bucket, k, err)
+				return fmt.Errorf("%w: %s %x: %v", store.ErrCorruptStore, bucket, k, err)
 			}
 			if keep(m) {
 				out = append(out, m)
@@ -221,13 +221,13 @@ func defaultRuleProtos() []*fleetv1.AlertRule {
 }
 
 // loadBaselines reads the stored baselines.
-func (s *store) loadBaselines() (rules.Baselines, error) {
+func loadBaselines(s *store.Store) (rules.Baselines, error) {
 	bl := rules.Baselines{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketBaselines).ForEach(func(k, v []byte) error {
+	err := s.View(func(tx *store.Tx) error {
+		return tx.Bucket(store.Baselines).ForEach(func(k, v []byte) error {
 			m := map[string]rules.Baseline{}
 			if err := json.Unmarshal(v, &m); err != nil {
-				return fmt.Errorf("%w: baselines of %q: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: baselines of %q: %v", store.ErrCorruptStore, k, err)
 			}
 			bl[string(k)] = m
 			return nil
@@ -237,7 +237,7 @@ func (s *store) loadBaselines() (rules.Baselines, error) {
 }
 
 // saveBaselines replaces the stored baselines with bl in one transaction.
-func (s *store) saveBaselines(bl rules.Baselines) error {
+func saveBaselines(s *store.Store, bl rules.Baselines) error {
 	enc := make(map[string][]byte, len(bl))
 	for target, m := range bl {
 		b, err := json.Marshal(m)
@@ -246,11 +246,8 @@ func (s *store) saveBaselines(bl rules.Baselines) error {
 		}
 		enc[target] = b
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket(bucketBaselines); err != nil {
-			return err
-		}
-		b, err := tx.CreateBucket(bucketBaselines)
+	return s.Update(func(tx *store.Tx) error {
+		b, err := tx.Clear(store.Baselines)
 		if err != nil {
 			return err
 		}

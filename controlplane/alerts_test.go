@@ -6,20 +6,19 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane"
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -124,13 +123,13 @@ func TestAlertRulesValidatedAndKeptAcrossRestarts(t *testing.T) {
 		t.Fatalf("alert %v", before)
 	}
 	cp.Stop(t)
-	db, err := bolt.Open(filepath.Join(cfg.DataDir, "fleet.db"), 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	db, err := store.Open(cfg.DataDir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var fleetBaselines map[string]rules.Baseline
-	err = db.View(func(tx *bolt.Tx) error {
-		return json.Unmarshal(tx.Bucket([]byte("baselines")).Get([]byte("fleet")), &fleetBaselines)
+	err = db.View(func(tx *store.Tx) error {
+		return json.Unmarshal(tx.Bucket(store.Baselines).Get([]byte("fleet")), &fleetBaselines)
 	})
 	if cerr := db.Close(); err != nil || cerr != nil || fleetBaselines["rps"].Samples == 0 {
 		t.Fatalf("stored fleet baselines %v: %v, %v", fleetBaselines, err, cerr)

@@ -12,13 +12,13 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -32,7 +32,7 @@ const (
 // methods with write access) and every security event. Records are keyed by time, so a listing
 // scans backwards from the newest and pruning forwards from the oldest.
 type auditLog struct {
-	store     *store
+	store     *store.Store
 	now       func() time.Time
 	log       *slog.Logger
 	retention time.Duration
@@ -50,7 +50,7 @@ func (a *auditLog) add(rec *fleetv1.AuditRecord) {
 	rec.Id, rec.Time = hex.EncodeToString(key), timestamppb.New(now)
 	val, err := proto.Marshal(rec)
 	if err == nil {
-		err = a.store.db.Batch(func(tx *bolt.Tx) error { return tx.Bucket(bucketAudit).Put(key, val) })
+		err = a.store.Batch(func(tx *store.Tx) error { return tx.Bucket(store.Audit).Put(key, val) })
 	}
 	if err != nil {
 		a.log.Error("audit record not stored", "kind", rec.GetKind(), "event", rec.GetEvent(), "method", rec.GetMethod(), "identity", rec.GetIdentity(), "err", err)
@@ -141,8 +141,8 @@ func (a *auditLog) list(req *fleetv1.ListAuditRequest) ([]*fleetv1.AuditRecord, 
 		since = binary.BigEndian.AppendUint64(nil, uint64(req.GetSince().AsTime().UnixNano()))
 	}
 	var out []*fleetv1.AuditRecord
-	err := a.store.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAudit).Cursor()
+	err := a.store.View(func(tx *store.Tx) error {
+		c := tx.Bucket(store.Audit).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			if since != nil && bytes.Compare(k[:8], since) < 0 {
 				break
@@ -167,8 +167,8 @@ func (a *auditLog) list(req *fleetv1.ListAuditRequest) ([]*fleetv1.AuditRecord, 
 // prune deletes records older than the retention.
 func (a *auditLog) prune() error {
 	cutoff := binary.BigEndian.AppendUint64(nil, uint64(a.now().Add(-a.retention).UnixNano()))
-	return a.store.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAudit).Cursor()
+	return a.store.Update(func(tx *store.Tx) error {
+		c := tx.Bucket(store.Audit).Cursor()
 		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], cutoff) < 0; k, _ = c.First() {
 			if err := c.Delete(); err != nil {
 				return err

@@ -7,15 +7,16 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
 func TestAuditPruneAndSince(t *testing.T) {
-	st, err := openStore(t.TempDir(), time.Second)
+	st, err := store.Open(t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.close()
+	defer st.Close()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	a := &auditLog{store: st, now: func() time.Time { return now }, log: slog.New(slog.DiscardHandler), retention: time.Hour}
 	for _, target := range []string{"old", "mid", "new"} {

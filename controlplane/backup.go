@@ -18,9 +18,9 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -51,7 +51,7 @@ type backupMeta struct {
 
 // backups writes, lists, verifies and prunes hot backups of the store.
 type backups struct {
-	store     *store
+	store     *store.Store
 	dir       string
 	interval  time.Duration
 	retention maintenance.Retention
@@ -93,14 +93,14 @@ func (b *backups) create(reason string) (*fleetv1.Backup, []string, error) {
 	}
 	created := b.now().UTC()
 	m := backupMeta{Name: backupPrefix + created.Format(backupTime) + backupExt, Created: created,
-		SchemaVersion: schemaVersion, ControlPlaneVersion: Version, Reason: reason}
+		SchemaVersion: store.SchemaVersion, ControlPlaneVersion: Version, Reason: reason}
 	final := filepath.Join(b.dir, m.Name)
 	err := writeAtomic(final, func(w io.Writer) error {
 		h := sha256.New()
-		err := b.store.db.View(func(tx *bolt.Tx) error {
-			m.Nodes = tx.Bucket(bucketNodes).Stats().KeyN
-			m.Commands = tx.Bucket(bucketCommands).Stats().KeyN
-			m.RoutingPolicies = tx.Bucket(bucketRoutingPolicies).Stats().KeyN
+		err := b.store.View(func(tx *store.Tx) error {
+			m.Nodes = tx.Bucket(store.Nodes).Len()
+			m.Commands = tx.Bucket(store.Commands).Len()
+			m.RoutingPolicies = tx.Bucket(store.RoutingPolicies).Len()
 			n, err := tx.WriteTo(io.MultiWriter(w, h))
 			m.SizeBytes = n
 			return err
@@ -215,11 +215,11 @@ func (b *backups) verify(name string) (*fleetv1.Backup, error) {
 	if err := checkDigest(path, m.SizeBytes, m.SHA256); err != nil {
 		return nil, err
 	}
-	c, err := inspectStateFile(path)
+	c, err := store.Inspect(path)
 	if err != nil {
 		return nil, err
 	}
-	m.SchemaVersion, m.Nodes, m.Commands, m.RoutingPolicies = c.schemaVersion, c.nodes, c.commands, c.routingPolicies
+	m.SchemaVersion, m.Nodes, m.Commands, m.RoutingPolicies = c.SchemaVersion, c.Nodes, c.Commands, c.RoutingPolicies
 	return m.toProto(b.dir), nil
 }
 
@@ -230,11 +230,11 @@ func readBackupMeta(path string) (backupMeta, error) {
 	metaPath := strings.TrimSuffix(path, backupExt) + backupMetaExt
 	raw, err := os.ReadFile(metaPath)
 	if err != nil {
-		return backupMeta{}, fmt.Errorf("%w: %s has no readable metadata (%v): the backup did not finish or %s was not copied with it", ErrCorruptStore, path, err, filepath.Base(metaPath))
+		return backupMeta{}, fmt.Errorf("%w: %s has no readable metadata (%v): the backup did not finish or %s was not copied with it", store.ErrCorruptStore, path, err, filepath.Base(metaPath))
 	}
 	var m backupMeta
 	if err := json.Unmarshal(raw, &m); err != nil || m.SHA256 == "" {
-		return backupMeta{}, fmt.Errorf("%w: metadata %s is damaged: %v", ErrCorruptStore, metaPath, cmp.Or(err, errors.New("no sha256")))
+		return backupMeta{}, fmt.Errorf("%w: metadata %s is damaged: %v", store.ErrCorruptStore, metaPath, cmp.Or(err, errors.New("no sha256")))
 	}
 	return m, nil
 }
@@ -252,10 +252,10 @@ func checkDigest(path string, size int64, sum string) error {
 		return err
 	}
 	if n != size {
-		return fmt.Errorf("%w: %s is %d bytes, its metadata says %d: the file is truncated or was changed", ErrCorruptStore, path, n, size)
+		return fmt.Errorf("%w: %s is %d bytes, its metadata says %d: the file is truncated or was changed", store.ErrCorruptStore, path, n, size)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-		return fmt.Errorf("%w: %s has sha256 %s, its metadata says %s: the file was changed", ErrCorruptStore, path, got, sum)
+		return fmt.Errorf("%w: %s has sha256 %s, its metadata says %s: the file was changed", store.ErrCorruptStore, path, got, sum)
 	}
 	return nil
 }
@@ -308,7 +308,7 @@ func syncDir(dir string) error {
 }
 
 // newBackups configures the backups of st from cfg.
-func newBackups(cfg Config, st *store) *backups {
+func newBackups(cfg Config, st *store.Store) *backups {
 	dir := cfg.BackupDir
 	if dir == "" {
 		dir = filepath.Join(cfg.DataDir, "backups")

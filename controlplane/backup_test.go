@@ -9,17 +9,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
 )
 
 // TestScheduledBackupsAndRetention runs the backup loop on a short interval: backups appear on
 // their own, each with its metadata, and the retention keeps the newest two.
 func TestScheduledBackupsAndRetention(t *testing.T) {
-	st, err := openStore(t.TempDir(), time.Second)
+	st, err := store.Open(t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.close()
+	defer st.Close()
 	dir := filepath.Join(t.TempDir(), "backups")
 	b := &backups{store: st, dir: dir, interval: 20 * time.Millisecond, retention: maintenance.Retention{Keep: 2},
 		now: time.Now, log: slog.New(slog.DiscardHandler)}

@@ -12,10 +12,10 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -27,7 +27,7 @@ import (
 // node, and the agent answers a repeat with the outcome it recorded.
 type commandQueue struct {
 	now       func() time.Time
-	store     *store
+	store     *store.Store
 	retention time.Duration
 	watchCap  int
 
@@ -58,7 +58,7 @@ type cmdWatcher struct {
 	err    error
 }
 
-func newCommandQueue(now func() time.Time, st *store, retention time.Duration, watchCap int) *commandQueue {
+func newCommandQueue(now func() time.Time, st *store.Store, retention time.Duration, watchCap int) *commandQueue {
 	return &commandQueue{
 		now: now, store: st, retention: retention, watchCap: watchCap,
 		byID:     make(map[string]*cmdEntry),
@@ -136,7 +136,7 @@ func (q *commandQueue) create(nodeID string, kind fleetv1.CommandKind, params ma
 	if err != nil {
 		return nil, err
 	}
-	if err := q.store.putCommand(key, b); err != nil {
+	if err := q.store.PutCommand(key, b); err != nil {
 		return nil, fmt.Errorf("store command: %w", err)
 	}
 	e := &cmdEntry{key: key, rec: rec}
@@ -162,14 +162,14 @@ func (q *commandQueue) transitionLocked(e *cmdEntry, state fleetv1.CommandState,
 // persist writes the latest state of e. The record is encoded inside the write, so whichever
 // write lands last carries the newest state.
 func (q *commandQueue) persist(e *cmdEntry) error {
-	return q.store.db.Batch(func(tx *bolt.Tx) error {
+	return q.store.Batch(func(tx *store.Tx) error {
 		q.mu.Lock()
 		b, err := proto.Marshal(e.rec)
 		q.mu.Unlock()
 		if err != nil {
 			return err
 		}
-		return tx.Bucket(bucketCommands).Put(e.key, b)
+		return tx.Bucket(store.Commands).Put(e.key, b)
 	})
 }
 
@@ -381,7 +381,7 @@ func (q *commandQueue) prune() error {
 		}
 	}
 	q.mu.Unlock()
-	return q.store.deleteCommands(keys)
+	return q.store.DeleteCommands(keys)
 }
 
 // watch registers a watcher of command changes for nodeID ("" for all).

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -39,7 +39,7 @@ var keyTokensThrough = []byte("\x00tokens")
 // and draws recommendations. The reconcile loop runs step; the API reads under mu.
 type costTracker struct {
 	log   *slog.Logger
-	store *store
+	store *store.Store
 	stats *requestStats
 	reg   *registry
 	gate  *budgetGate
@@ -65,7 +65,7 @@ type costTracker struct {
 }
 
 // newCostTracker loads the price table, budgets, watermarks and recent hourly spend.
-func newCostTracker(log *slog.Logger, st *store, stats *requestStats, reg *registry, now time.Time) (*costTracker, error) {
+func newCostTracker(log *slog.Logger, st *store.Store, stats *requestStats, reg *registry, now time.Time) (*costTracker, error) {
 	c := &costTracker{
 		log: log, store: st, stats: stats, reg: reg, gate: newBudgetGate(), started: now,
 		prices:  cost.Table{Instances: map[string]cost.InstancePrice{}, Models: map[string]cost.ModelPrice{}},
@@ -75,37 +75,37 @@ func newCostTracker(log *slog.Logger, st *store, stats *requestStats, reg *regis
 		usage: map[usageKey]*usageHists{}, lastSeq: map[string]uint64{},
 		tokenCache: tokenCache{byNodeHour: map[nodeHour]cachedHour{}},
 	}
-	err := st.db.View(func(tx *bolt.Tx) error {
-		if raw := tx.Bucket(bucketCostPrices).Get(keyPriceTable); raw != nil {
+	err := st.View(func(tx *store.Tx) error {
+		if raw := tx.Bucket(store.CostPrices).Get(keyPriceTable); raw != nil {
 			p := &fleetv1.Prices{}
 			if err := proto.Unmarshal(raw, p); err != nil {
-				return fmt.Errorf("%w: price table: %v", ErrCorruptStore, err)
+				return fmt.Errorf("%w: price table: %v", store.ErrCorruptStore, err)
 			}
 			c.prices = tableFromProto(p)
 		}
-		if err := tx.Bucket(bucketCostBudgets).ForEach(func(k, v []byte) error {
+		if err := tx.Bucket(store.CostBudgets).ForEach(func(k, v []byte) error {
 			b := &fleetv1.Budget{}
 			if err := proto.Unmarshal(v, b); err != nil {
-				return fmt.Errorf("%w: budget %q: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: budget %q: %v", store.ErrCorruptStore, k, err)
 			}
 			c.budgets[b.GetName()] = b
 			return nil
 		}); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketCostBudgetState).ForEach(func(k, v []byte) error {
+		if err := tx.Bucket(store.CostBudgetState).ForEach(func(k, v []byte) error {
 			s := &fleetv1.BudgetStatus{}
 			if err := proto.Unmarshal(v, s); err != nil {
-				return fmt.Errorf("%w: budget state %q: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: budget state %q: %v", store.ErrCorruptStore, k, err)
 			}
 			c.states[string(k)] = s
 			return nil
 		}); err != nil {
 			return err
 		}
-		if err := tx.Bucket(bucketCostMarks).ForEach(func(k, v []byte) error {
+		if err := tx.Bucket(store.CostMarks).ForEach(func(k, v []byte) error {
 			if len(v) != 8 {
-				return fmt.Errorf("%w: cost mark %q", ErrCorruptStore, k)
+				return fmt.Errorf("%w: cost mark %q", store.ErrCorruptStore, k)
 			}
 			if string(k) == string(keyTokensThrough) {
 				c.tokensThrough = int64(binary.BigEndian.Uint64(v))
@@ -116,7 +116,7 @@ func newCostTracker(log *slog.Logger, st *store, stats *requestStats, reg *regis
 		}); err != nil {
 			return err
 		}
-		cur := tx.Bucket(bucketCostLedger).Cursor()
+		cur := tx.Bucket(store.CostLedger).Cursor()
 		from := hourOf(now) - hoursInMemory
 		for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, uint64(from))); k != nil; k, v = cur.Next() {
 			key, err := decodeLedgerKey(k)
@@ -260,8 +260,8 @@ func (c *costTracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 	entries := c.tokenCache.entries(mins, c.prices)
 	usage := c.dirtyUsageLocked()
 	var delta map[ledgerKey]cost.Amount
-	err = c.store.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCostLedger)
+	err = c.store.Update(func(tx *store.Tx) error {
+		b := tx.Bucket(store.CostLedger)
 		for k, add := range hostAdds {
 			kb := k.encode()
 			sum := add
@@ -280,7 +280,7 @@ func (c *costTracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 		if delta, err = replaceTokenHours(tx, first, last, entries); err != nil {
 			return err
 		}
-		mb := tx.Bucket(bucketCostMarks)
+		mb := tx.Bucket(store.CostMarks)
 		for id, t := range marks {
 			if err := mb.Put([]byte(id), binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))); err != nil {
 				return err

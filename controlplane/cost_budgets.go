@@ -7,10 +7,10 @@ import (
 	"time"
 	_ "time/tzdata" // budgets name IANA zones; hosts without tzdata still resolve them
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -143,14 +143,14 @@ func (c *costTracker) evaluateBudgetsLocked(now time.Time) error {
 	if len(changed) == 0 && len(events) == 0 {
 		return nil
 	}
-	return c.store.db.Update(func(tx *bolt.Tx) error {
-		sb := tx.Bucket(bucketCostBudgetState)
+	return c.store.Update(func(tx *store.Tx) error {
+		sb := tx.Bucket(store.CostBudgetState)
 		for name, raw := range changed {
 			if err := sb.Put([]byte(name), raw); err != nil {
 				return err
 			}
 		}
-		eb := tx.Bucket(bucketCostEvents)
+		eb := tx.Bucket(store.CostEvents)
 		for i, ev := range events {
 			raw, err := proto.Marshal(ev)
 			if err != nil {
@@ -179,8 +179,8 @@ func (c *costTracker) setBudget(b *fleetv1.Budget, now time.Time) (*fleetv1.Budg
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.store.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCostBudgets).Put([]byte(b.GetName()), raw)
+	if err := c.store.Update(func(tx *store.Tx) error {
+		return tx.Bucket(store.CostBudgets).Put([]byte(b.GetName()), raw)
 	}); err != nil {
 		return nil, err
 	}
@@ -196,11 +196,11 @@ func (c *costTracker) deleteBudget(name string) error {
 	if _, ok := c.budgets[name]; !ok {
 		return fmt.Errorf("%w: no budget named %q; list them with fleetctl cost budgets", ErrNotFound, truncate(name))
 	}
-	if err := c.store.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketCostBudgets).Delete([]byte(name)); err != nil {
+	if err := c.store.Update(func(tx *store.Tx) error {
+		if err := tx.Bucket(store.CostBudgets).Delete([]byte(name)); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketCostBudgetState).Delete([]byte(name))
+		return tx.Bucket(store.CostBudgetState).Delete([]byte(name))
 	}); err != nil {
 		return err
 	}
@@ -223,12 +223,12 @@ func (c *costTracker) listBudgets() (*fleetv1.ListBudgetsResponse, error) {
 		resp.Budgets = append(resp.Budgets, st)
 	}
 	c.mu.Unlock()
-	err := c.store.db.View(func(tx *bolt.Tx) error {
-		cur := tx.Bucket(bucketCostEvents).Cursor()
+	err := c.store.View(func(tx *store.Tx) error {
+		cur := tx.Bucket(store.CostEvents).Cursor()
 		for k, v := cur.Last(); k != nil && len(resp.Events) < listedBudgetEvents; k, v = cur.Prev() {
 			ev := &fleetv1.BudgetEvent{}
 			if err := proto.Unmarshal(v, ev); err != nil {
-				return fmt.Errorf("%w: budget event %x: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: budget event %x: %v", store.ErrCorruptStore, k, err)
 			}
 			resp.Events = append(resp.Events, ev)
 		}
@@ -238,7 +238,7 @@ func (c *costTracker) listBudgets() (*fleetv1.ListBudgetsResponse, error) {
 }
 
 // pruneOldest deletes the first keys of b until at most keep remain.
-func pruneOldest(b *bolt.Bucket, keep int) error {
+func pruneOldest(b *store.Bucket, keep int) error {
 	n := 0
 	c := b.Cursor()
 	for k, _ := c.First(); k != nil; k, _ = c.Next() {

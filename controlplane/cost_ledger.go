@@ -7,6 +7,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 )
 
@@ -30,12 +31,12 @@ func (k ledgerKey) encode() []byte {
 
 func decodeLedgerKey(b []byte) (ledgerKey, error) {
 	if len(b) < 11 {
-		return ledgerKey{}, fmt.Errorf("%w: ledger key %x is too short", ErrCorruptStore, b)
+		return ledgerKey{}, fmt.Errorf("%w: ledger key %x is too short", store.ErrCorruptStore, b)
 	}
 	pool, rest, ok1 := bytes.Cut(b[8:], []byte{0})
 	node, rest, ok2 := bytes.Cut(rest, []byte{0})
 	if !ok1 || !ok2 || len(rest) < 1 {
-		return ledgerKey{}, fmt.Errorf("%w: ledger key %x is malformed", ErrCorruptStore, b)
+		return ledgerKey{}, fmt.Errorf("%w: ledger key %x is malformed", store.ErrCorruptStore, b)
 	}
 	return ledgerKey{hour: int64(binary.BigEndian.Uint64(b[:8])), pool: string(pool), node: string(node), dim: cost.Dim(rest[0]), name: string(rest[1:])}, nil
 }
@@ -64,7 +65,7 @@ func encodeAmount(a cost.Amount) []byte {
 
 func decodeAmount(b []byte) (cost.Amount, error) {
 	if len(b) != amountLen || b[0] != 1 {
-		return cost.Amount{}, fmt.Errorf("%w: ledger amount of %d bytes, version %d", ErrCorruptStore, len(b), firstByte(b))
+		return cost.Amount{}, fmt.Errorf("%w: ledger amount of %d bytes, version %d", store.ErrCorruptStore, len(b), firstByte(b))
 	}
 	u := func(i int) uint64 { return binary.BigEndian.Uint64(b[1+8*i:]) }
 	f := func(i int) float64 { return math.Float64frombits(u(i)) }

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
@@ -23,7 +24,7 @@ type ledgerRig struct {
 	t     testing.TB
 	dir   string
 	now   time.Time
-	st    *store
+	st    *store.Store
 	reg   *registry
 	stats *requestStats
 	c     *costTracker
@@ -45,18 +46,18 @@ func newLedgerRig(t testing.TB, start time.Time, nodes []*fleetv1.Node) *ledgerR
 	if err := r.c.setPrices(ledgerPrices, raw); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = r.st.close() })
+	t.Cleanup(func() { _ = r.st.Close() })
 	return r
 }
 
 func (r *ledgerRig) open() {
 	r.t.Helper()
-	st, err := openStore(r.dir, time.Second)
+	st, err := store.Open(r.dir, time.Second)
 	if err != nil {
 		r.t.Fatal(err)
 	}
 	// Steps run thousands of times here; the file is closed cleanly, so skip the fsyncs.
-	st.db.NoSync = true
+	st.NoSyncForTest()
 	clock := func() time.Time { return r.now }
 	r.st = st
 	r.reg = newRegistry(clock, livenessPolicy{nodeTTL: time.Hour, grace: time.Second, failoverTTL: time.Hour, defaultInterval: 5 * time.Second}, 16)
@@ -82,7 +83,7 @@ func (r *ledgerRig) restart(gap time.Duration) {
 	if err := r.stats.flush(); err != nil {
 		r.t.Fatal(err)
 	}
-	if err := r.st.close(); err != nil {
+	if err := r.st.Close(); err != nil {
 		r.t.Fatal(err)
 	}
 	r.now = r.now.Add(gap)

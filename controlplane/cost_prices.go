@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"slices"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -83,7 +83,7 @@ func validatePrices(p *fleetv1.Prices) (cost.Table, error) {
 func (c *costTracker) setPrices(t cost.Table, raw []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if err := c.store.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketCostPrices).Put(keyPriceTable, raw) }); err != nil {
+	if err := c.store.Update(func(tx *store.Tx) error { return tx.Bucket(store.CostPrices).Put(keyPriceTable, raw) }); err != nil {
 		return err
 	}
 	c.prices = t

@@ -8,10 +8,10 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -32,8 +32,8 @@ func (c *costTracker) recEvidence(nodes []*fleetv1.Node, from, now time.Time) (c
 	progs := map[string]*cost.ProgramUsage{}
 	models := map[string]*cost.ModelUsage{}
 	earliest := last
-	err := c.store.db.View(func(tx *bolt.Tx) error {
-		cur := tx.Bucket(bucketCostLedger).Cursor()
+	err := c.store.View(func(tx *store.Tx) error {
+		cur := tx.Bucket(store.CostLedger).Cursor()
 		for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = cur.Next() {
 			key, err := decodeLedgerKey(k)
 			if err != nil {
@@ -84,7 +84,7 @@ func (c *costTracker) recEvidence(nodes []*fleetv1.Node, from, now time.Time) (c
 	if err != nil {
 		return cost.Evidence{}, 0, err
 	}
-	usage, err := c.store.loadUsage(first, last)
+	usage, err := loadUsage(c.store, first, last)
 	if err != nil {
 		return cost.Evidence{}, 0, err
 	}
@@ -176,7 +176,7 @@ func (c *costTracker) listRecs(includeClosed bool, now time.Time) (*fleetv1.List
 	recs := append([]cost.Recommendation(nil), c.recs...)
 	at := c.recsAt
 	c.mu.Unlock()
-	states, err := c.store.loadRecStates()
+	states, err := loadRecStates(c.store)
 	if err != nil {
 		return nil, err
 	}
@@ -230,20 +230,20 @@ func (c *costTracker) updateRec(id string, state fleetv1.RecommendationState, no
 	if err != nil {
 		return nil, err
 	}
-	if err := c.store.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketCostRecs).Put([]byte(id), raw) }); err != nil {
+	if err := c.store.Update(func(tx *store.Tx) error { return tx.Bucket(store.CostRecs).Put([]byte(id), raw) }); err != nil {
 		return nil, err
 	}
 	return recToProto(*found, st), nil
 }
 
 // loadRecStates reads the operators' recommendation states.
-func (s *store) loadRecStates() (map[string]*fleetv1.Recommendation, error) {
+func loadRecStates(s *store.Store) (map[string]*fleetv1.Recommendation, error) {
 	out := map[string]*fleetv1.Recommendation{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCostRecs).ForEach(func(k, v []byte) error {
+	err := s.View(func(tx *store.Tx) error {
+		return tx.Bucket(store.CostRecs).ForEach(func(k, v []byte) error {
 			r := &fleetv1.Recommendation{}
 			if err := proto.Unmarshal(v, r); err != nil {
-				return fmt.Errorf("%w: recommendation %q: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: recommendation %q: %v", store.ErrCorruptStore, k, err)
 			}
 			out[string(k)] = r
 			return nil

@@ -4,9 +4,9 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -23,8 +23,8 @@ func TestRecommendFromLedgerHistory(t *testing.T) {
 	tab := ledgerPrices.Clone()
 	tab.Instances["m.large"] = cost.InstancePrice{OnDemandHourly: 3.6, ReservedHourly: 2.4}
 	r.c.prices = tab
-	err := r.st.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCostLedger)
+	err := r.st.Update(func(tx *store.Tx) error {
+		b := tx.Bucket(store.CostLedger)
 		for h := hourOf(now) - 7*24; h < hourOf(now); h++ {
 			for _, e := range []struct {
 				key ledgerKey

@@ -7,9 +7,9 @@ import (
 	"slices"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -30,8 +30,8 @@ type reportLine struct {
 func (c *costTracker) report(start, end time.Time, by fleetv1.CostGroupBy, pool string) (*fleetv1.GetReportResponse, error) {
 	lines := map[string]*reportLine{}
 	first, last := hourOf(start), hourOf(end.Add(-time.Nanosecond))
-	err := c.store.db.View(func(tx *bolt.Tx) error {
-		cur := tx.Bucket(bucketCostLedger).Cursor()
+	err := c.store.View(func(tx *store.Tx) error {
+		cur := tx.Bucket(store.CostLedger).Cursor()
 		for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = cur.Next() {
 			key, err := decodeLedgerKey(k)
 			if err != nil {

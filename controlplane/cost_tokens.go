@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
@@ -30,8 +30,8 @@ func (s *requestStats) rollupsBetween(first, last, memFrom int64) (map[rollupKey
 	if first >= memFirst {
 		return out, nil
 	}
-	err := s.store.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketRollups).Cursor()
+	err := s.store.View(func(tx *store.Tx) error {
+		c := tx.Bucket(store.Rollups).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {
 			key, ok := decodeRollupKey(k)
 			if !ok || key.minute >= memFirst || key.minute > last {
@@ -39,12 +39,12 @@ func (s *requestStats) rollupsBetween(first, last, memFrom int64) (map[rollupKey
 			}
 			app := &fleetv1.AppMetrics{}
 			if err := proto.Unmarshal(v, app); err != nil {
-				return fmt.Errorf("%w: rollup %x: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: rollup %x: %v", store.ErrCorruptStore, k, err)
 			}
 			start := time.Unix(key.minute*60, 0)
 			w, err := wire.WindowFromApp(app, start, start.Add(time.Minute))
 			if err != nil {
-				return fmt.Errorf("%w: rollup %x: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: rollup %x: %v", store.ErrCorruptStore, k, err)
 			}
 			out[key] = w
 		}
@@ -113,8 +113,8 @@ func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amo
 // replaceTokenHours writes the token entries of hours [first, last] in tx, deleting token
 // entries of those hours that the rollups no longer hold, and returns the change of each entry
 // (new minus old) for the running totals.
-func replaceTokenHours(tx *bolt.Tx, first, last int64, entries map[ledgerKey]cost.Amount) (map[ledgerKey]cost.Amount, error) {
-	b := tx.Bucket(bucketCostLedger)
+func replaceTokenHours(tx *store.Tx, first, last int64, entries map[ledgerKey]cost.Amount) (map[ledgerKey]cost.Amount, error) {
+	b := tx.Bucket(store.CostLedger)
 	old := make(map[ledgerKey]cost.Amount)
 	c := b.Cursor()
 	for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {

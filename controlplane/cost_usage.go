@@ -5,8 +5,7 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -42,7 +41,7 @@ func encodeUsage(u *usageHists) []byte {
 
 func decodeUsage(b []byte) (*usageHists, error) {
 	if len(b) != usageLen {
-		return nil, fmt.Errorf("%w: usage record of %d bytes", ErrCorruptStore, len(b))
+		return nil, fmt.Errorf("%w: usage record of %d bytes", store.ErrCorruptStore, len(b))
 	}
 	u := &usageHists{}
 	for i := range 101 {
@@ -92,8 +91,8 @@ func (c *costTracker) dirtyUsageLocked() map[usageKey][]byte {
 // storedUsage returns the histograms stored for k (written before a restart), or empty ones.
 func (c *costTracker) storedUsage(k usageKey) *usageHists {
 	u := &usageHists{}
-	err := c.store.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketCostUsage).Get(k.encode())
+	err := c.store.View(func(tx *store.Tx) error {
+		v := tx.Bucket(store.CostUsage).Get(k.encode())
 		if v == nil {
 			return nil
 		}
@@ -110,8 +109,8 @@ func (c *costTracker) storedUsage(k usageKey) *usageHists {
 }
 
 // putUsage writes usage records in tx.
-func putUsage(tx *bolt.Tx, recs map[usageKey][]byte) error {
-	b := tx.Bucket(bucketCostUsage)
+func putUsage(tx *store.Tx, recs map[usageKey][]byte) error {
+	b := tx.Bucket(store.CostUsage)
 	for k, v := range recs {
 		if err := b.Put(k.encode(), v); err != nil {
 			return err
@@ -121,10 +120,10 @@ func putUsage(tx *bolt.Tx, recs map[usageKey][]byte) error {
 }
 
 // loadUsage merges each node's histograms over hours [first, last].
-func (s *store) loadUsage(first, last int64) (map[string]*usageHists, error) {
+func loadUsage(s *store.Store, first, last int64) (map[string]*usageHists, error) {
 	out := map[string]*usageHists{}
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketCostUsage).Cursor()
+	err := s.View(func(tx *store.Tx) error {
+		c := tx.Bucket(store.CostUsage).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {
 			if len(k) < 8 || int64(binary.BigEndian.Uint64(k)) > last {
 				break

@@ -8,11 +8,11 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
@@ -67,7 +67,7 @@ const (
 // running one; every change is written to bbolt before the next tick, so a restarted control
 // plane goes on where the last one stopped.
 type deployer struct {
-	store      *store
+	store      *store.Store
 	reg        *registry
 	cmds       *commandQueue
 	router     *router
@@ -92,14 +92,14 @@ type deployRun struct {
 	sampled          bool
 }
 
-func newDeployer(st *store, reg *registry, cmds *commandQueue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*deployer, error) {
+func newDeployer(st *store.Store, reg *registry, cmds *commandQueue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*deployer, error) {
 	dp := &deployer{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
 		runs: make(map[string]*deployRun), watchers: make(map[string]map[chan *fleetv1.Deployment]struct{})}
-	err := st.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDeployments).ForEach(func(k, v []byte) error {
+	err := st.View(func(tx *store.Tx) error {
+		return tx.Bucket(store.Deployments).ForEach(func(k, v []byte) error {
 			d := &fleetv1.Deployment{}
 			if err := proto.Unmarshal(v, d); err != nil {
-				return fmt.Errorf("%w: deployment %x: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: deployment %x: %v", store.ErrCorruptStore, k, err)
 			}
 			run := &deployRun{key: slices.Clone(k), d: d, spec: specFromProto(d.GetSpec())}
 			run.spec.Defaults()
@@ -282,8 +282,8 @@ func (dp *deployer) persist(run *deployRun) error {
 	if err != nil {
 		return err
 	}
-	if err := dp.store.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketDeployments).Put(run.key, raw)
+	if err := dp.store.Update(func(tx *store.Tx) error {
+		return tx.Bucket(store.Deployments).Put(run.key, raw)
 	}); err != nil {
 		return fmt.Errorf("store deployment %s: %w", run.d.GetId(), err)
 	}

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 )
 
@@ -52,8 +53,8 @@ var statusCodes = []struct {
 	{cost.ErrExhausted, codes.ResourceExhausted},
 	{cost.ErrInvalid, codes.InvalidArgument},
 	{ErrAlertNotFound, codes.NotFound},
-	{ErrCorruptStore, codes.DataLoss},
-	{ErrSchemaTooNew, codes.FailedPrecondition},
+	{store.ErrCorruptStore, codes.DataLoss},
+	{store.ErrSchemaTooNew, codes.FailedPrecondition},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }

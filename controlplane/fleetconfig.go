@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/pmezard/go-difflib/difflib"
-	bolt "go.etcd.io/bbolt"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -32,7 +32,7 @@ type policySection struct {
 
 // fleetConfig keeps the fleet policy's revisions and applies documents section by section.
 type fleetConfig struct {
-	store    *store
+	store    *store.Store
 	now      func() time.Time
 	sections []policySection
 
@@ -105,8 +105,8 @@ func (fc *fleetConfig) apply(doc, message, author string, rollbackOf uint64) (*f
 		return nil, err
 	}
 	rev := &fleetv1.ConfigRevision{Author: author, Time: timestamppb.New(fc.now()), Message: message, Document: current, RollbackOf: rollbackOf}
-	err = fc.store.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketConfigRevisions)
+	err = fc.store.Update(func(tx *store.Tx) error {
+		b := tx.Bucket(store.ConfigRevisions)
 		rev.Number = 1
 		if k, _ := b.Cursor().Last(); k != nil {
 			rev.Number = binary.BigEndian.Uint64(k) + 1
@@ -140,14 +140,14 @@ func (fc *fleetConfig) export() (string, error) {
 // revision returns one stored revision.
 func (fc *fleetConfig) revision(n uint64) (*fleetv1.ConfigRevision, error) {
 	var rev *fleetv1.ConfigRevision
-	err := fc.store.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(bucketConfigRevisions).Get(binary.BigEndian.AppendUint64(nil, n))
+	err := fc.store.View(func(tx *store.Tx) error {
+		raw := tx.Bucket(store.ConfigRevisions).Get(binary.BigEndian.AppendUint64(nil, n))
 		if raw == nil {
 			return fmt.Errorf("%w: no config revision %d; list them with fleetctl config history", ErrNotFound, n)
 		}
 		rev = &fleetv1.ConfigRevision{}
 		if err := proto.Unmarshal(raw, rev); err != nil {
-			return fmt.Errorf("%w: config revision %d: %v", ErrCorruptStore, n, err)
+			return fmt.Errorf("%w: config revision %d: %v", store.ErrCorruptStore, n, err)
 		}
 		return nil
 	})
@@ -157,12 +157,12 @@ func (fc *fleetConfig) revision(n uint64) (*fleetv1.ConfigRevision, error) {
 // revisions returns up to limit revisions, newest first, without documents.
 func (fc *fleetConfig) revisions(limit int) ([]*fleetv1.ConfigRevision, error) {
 	var out []*fleetv1.ConfigRevision
-	err := fc.store.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketConfigRevisions).Cursor()
+	err := fc.store.View(func(tx *store.Tx) error {
+		c := tx.Bucket(store.ConfigRevisions).Cursor()
 		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
 			rev := &fleetv1.ConfigRevision{}
 			if err := proto.Unmarshal(v, rev); err != nil {
-				return fmt.Errorf("%w: config revision %x: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: config revision %x: %v", store.ErrCorruptStore, k, err)
 			}
 			rev.Document = ""
 			out = append(out, rev)
@@ -308,14 +308,14 @@ func scalingSection(sc *scaler) policySection {
 			return func() error {
 				for pool := range sc.policies() {
 					if _, keep := policies[pool]; !keep {
-						if err := sc.store.deleteScalingPolicy(pool); err != nil {
+						if err := deleteScalingPolicy(sc.store, pool); err != nil {
 							return err
 						}
 						sc.removePolicy(pool)
 					}
 				}
 				for pool, x := range policies {
-					if err := sc.store.putScalingPolicy(pool, x.pb); err != nil {
+					if err := putScalingPolicy(sc.store, pool, x.pb); err != nil {
 						return err
 					}
 					sc.setPolicy(pool, x.pb, x.p, x.act)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -14,11 +15,11 @@ func FuzzConfigDocument(f *testing.F) {
 	f.Add("routing:\n  web:\n    outlier_detection: {error_rate: 2, interval: 10s}\n")
 	f.Add("routing: [1]\n")
 	f.Add("other: {}\n")
-	st, err := openStore(f.TempDir(), 0)
+	st, err := store.Open(f.TempDir(), 0)
 	if err != nil {
 		f.Fatal(err)
 	}
-	f.Cleanup(func() { _ = st.close() })
+	f.Cleanup(func() { _ = st.Close() })
 	rt := &router{policies: map[string]*fleetv1.RoutingPolicy{}}
 	fc := &fleetConfig{store: st, sections: []policySection{routingSection(rt)}}
 	f.Fuzz(func(t *testing.T, doc string) {

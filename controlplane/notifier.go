@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -28,7 +29,7 @@ const notifierWorkers = 4
 type notifier struct {
 	cfg     AlertsConfig
 	log     *slog.Logger
-	store   *store
+	store   *store.Store
 	metrics *alertMetrics
 	now     func() time.Time
 	client  *http.Client
@@ -42,7 +43,7 @@ type delivery struct {
 	queued  time.Time
 }
 
-func newNotifier(cfg AlertsConfig, log *slog.Logger, st *store, m *alertMetrics, now func() time.Time) *notifier {
+func newNotifier(cfg AlertsConfig, log *slog.Logger, st *store.Store, m *alertMetrics, now func() time.Time) *notifier {
 	return &notifier{
 		cfg: cfg, log: log, store: st, metrics: m, now: now,
 		client: &http.Client{Timeout: cfg.DeliveryTimeout},
@@ -235,7 +236,7 @@ func (n *notifier) record(d delivery, attempts int, err error) {
 	}
 	key := newCommandKey(d.queued)
 	rec.Id = fmt.Sprintf("%x", key)
-	if werr := n.store.appendDelivery(rec, key, n.cfg.MaxDeliveries); werr != nil {
+	if werr := appendDelivery(n.store, rec, key, n.cfg.MaxDeliveries); werr != nil {
 		n.log.Error("recording an alert delivery failed", "channel", d.channel.Name, "rule", d.n.Alert.Rule, "err", werr)
 	}
 }

@@ -3,12 +3,11 @@ package controlplane
 import (
 	"errors"
 	"fmt"
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // RestoreResult says what a restore did.
@@ -40,24 +39,24 @@ func Restore(from, dataDir string, lockTimeout time.Duration, now time.Time) (Re
 	if err := checkDigest(from, meta.SizeBytes, meta.SHA256); err != nil {
 		return RestoreResult{}, fmt.Errorf("refusing to restore: %w", err)
 	}
-	c, err := inspectStateFile(from)
+	c, err := store.Inspect(from)
 	if err != nil {
 		return RestoreResult{}, fmt.Errorf("refusing to restore: %w", err)
 	}
 	if err := os.MkdirAll(dataDir, 0o700); err != nil {
 		return RestoreResult{}, fmt.Errorf("create data dir %s: %w", dataDir, err)
 	}
-	path := filepath.Join(dataDir, dbFileName)
-	res := RestoreResult{Path: path, SchemaVersion: c.schemaVersion, Nodes: c.nodes, Commands: c.commands, RoutingPolicies: c.routingPolicies}
+	path := filepath.Join(dataDir, store.FileName)
+	res := RestoreResult{Path: path, SchemaVersion: c.SchemaVersion, Nodes: c.Nodes, Commands: c.Commands, RoutingPolicies: c.RoutingPolicies}
 	if _, err := os.Stat(path); err == nil {
 		// A read-only open takes a shared lock: it fails while a control plane holds the file,
 		// and holding it keeps one from starting until the new file is in place.
-		held, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
-		if errors.Is(err, bolt.ErrTimeout) {
-			return RestoreResult{}, fmt.Errorf("%w: %s is locked; stop the control plane using --data-dir %s before restoring", ErrDataDirLocked, path, dataDir)
+		release, err := store.HoldShared(path, lockTimeout)
+		if errors.Is(err, store.ErrDataDirLocked) {
+			return RestoreResult{}, fmt.Errorf("%w: %s is locked; stop the control plane using --data-dir %s before restoring", store.ErrDataDirLocked, path, dataDir)
 		}
 		if err == nil {
-			defer held.Close()
+			defer release()
 		}
 		res.Previous = path + ".pre-restore-" + now.UTC().Format(backupTime)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -20,11 +21,11 @@ import (
 // carrying 60 requests over three programs with latency and TTFT sketches.
 func BenchmarkRollupFlush(b *testing.B) {
 	const nodes = 1000
-	st, err := openStore(b.TempDir(), time.Second)
+	st, err := store.Open(b.TempDir(), time.Second)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.close()
+	defer st.Close()
 	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 	now := start
 	stats := newRequestStats(func() time.Time { return now }, st, 14*24*time.Hour)
@@ -59,7 +60,7 @@ func BenchmarkRollupFlush(b *testing.B) {
 		minutes++
 	}
 	b.StopTimer()
-	fi, err := os.Stat(st.path)
+	fi, err := os.Stat(st.Path)
 	if err != nil {
 		b.Fatal(err)
 	}

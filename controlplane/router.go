@@ -10,9 +10,9 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -28,7 +28,7 @@ const figuresWindow = 2 * time.Minute
 type router struct {
 	reg   *registry
 	stats *requestStats
-	store *store
+	store *store.Store
 	now   func() time.Time
 	log   *slog.Logger
 
@@ -56,18 +56,18 @@ type nodeFigures struct {
 }
 
 // newRouter loads the stored policies.
-func newRouter(reg *registry, stats *requestStats, st *store, now func() time.Time, log *slog.Logger) (*router, error) {
+func newRouter(reg *registry, stats *requestStats, st *store.Store, now func() time.Time, log *slog.Logger) (*router, error) {
 	rt := &router{reg: reg, stats: stats, store: st, now: now, log: log,
 		pools: make(map[string]*poolRoute), policies: make(map[string]*fleetv1.RoutingPolicy),
 		figures: make(map[string]nodeFigures), seed: uint64(time.Now().UnixNano())}
-	err := st.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRoutingPolicies).ForEach(func(k, v []byte) error {
+	err := st.View(func(tx *store.Tx) error {
+		return tx.Bucket(store.RoutingPolicies).ForEach(func(k, v []byte) error {
 			pp := &fleetv1.RoutingPolicy{}
 			if err := proto.Unmarshal(v, pp); err != nil {
-				return fmt.Errorf("%w: routing policy of pool %q: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: routing policy of pool %q: %v", store.ErrCorruptStore, k, err)
 			}
 			if _, err := policyFromProto(pp); err != nil {
-				return fmt.Errorf("%w: routing policy of pool %q: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: routing policy of pool %q: %v", store.ErrCorruptStore, k, err)
 			}
 			rt.policies[string(k)] = pp
 			return nil
@@ -281,8 +281,8 @@ func (rt *router) setPolicy(pool string, pp *fleetv1.RoutingPolicy) (*fleetv1.Ro
 		return nil, err
 	}
 	rt.mu.Lock()
-	err = rt.store.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRoutingPolicies).Put([]byte(pool), raw)
+	err = rt.store.Update(func(tx *store.Tx) error {
+		return tx.Bucket(store.RoutingPolicies).Put([]byte(pool), raw)
 	})
 	if err != nil {
 		rt.mu.Unlock()
@@ -311,8 +311,8 @@ func (rt *router) replacePolicies(policies map[string]*fleetv1.RoutingPolicy) er
 		raws[pool] = raw
 	}
 	rt.mu.Lock()
-	err := rt.store.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRoutingPolicies)
+	err := rt.store.Update(func(tx *store.Tx) error {
+		b := tx.Bucket(store.RoutingPolicies)
 		for pool := range rt.policies {
 			if _, keep := policies[pool]; !keep {
 				if err := b.Delete([]byte(pool)); err != nil {

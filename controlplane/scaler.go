@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -43,7 +44,7 @@ type scaler struct {
 	reg      *registry
 	stats    *requestStats
 	cmds     *commandQueue
-	store    *store
+	store    *store.Store
 	hookDir  string
 	defaults ScalingDefaults // the profile's, for fields a new policy leaves out
 	// busy reports a deployment or maintenance window on a pool (node ""); nil means none.
@@ -95,14 +96,14 @@ type hookJob struct {
 	time, next       time.Time
 }
 
-func newScaler(now func() time.Time, log *slog.Logger, reg *registry, stats *requestStats, cmds *commandQueue, st *store, hookDir string) (*scaler, error) {
+func newScaler(now func() time.Time, log *slog.Logger, reg *registry, stats *requestStats, cmds *commandQueue, st *store.Store, hookDir string) (*scaler, error) {
 	sc := &scaler{
 		now: now, log: log, reg: reg, stats: stats, cmds: cmds, store: st, hookDir: hookDir,
 		retryBase: time.Second, retryMax: time.Minute,
 		kick: make(chan struct{}, 1), wakeNow: make(chan struct{}, 1),
 		pools: make(map[string]*poolScaling),
 	}
-	stored, err := st.loadScalingPolicies()
+	stored, err := loadScalingPolicies(st)
 	if err != nil {
 		return nil, err
 	}
@@ -116,12 +117,12 @@ func newScaler(now func() time.Time, log *slog.Logger, reg *registry, stats *req
 			pb = proto.Clone(pb).(*fleetv1.ScalingPolicy)
 			pb.Actuator = &fleetv1.ScalingActuator{HookTimeout: act0.GetHookTimeout(), MaxInstancesPerNode: act0.GetMaxInstancesPerNode()}
 			if p, act, err = scalingPolicyFromProto(pb, hookDir); err != nil {
-				return nil, fmt.Errorf("%w: scaling policy of pool %q: %v", ErrCorruptStore, pool, err)
+				return nil, fmt.Errorf("%w: scaling policy of pool %q: %v", store.ErrCorruptStore, pool, err)
 			}
 		}
 		sc.pools[pool] = newPoolScaling(pb, p, act)
 	}
-	memory, err := st.loadScalingMemory()
+	memory, err := loadScalingMemory(st)
 	if err != nil {
 		return nil, err
 	}
@@ -268,7 +269,7 @@ func (sc *scaler) tick(now time.Time) error {
 	if err != nil {
 		errs = append(errs, fmt.Sprintf("encoding the scaler's memory: %v", err))
 	}
-	if err := sc.store.recordScaling(records, memory, now); err != nil {
+	if err := recordScaling(sc.store, records, memory, now); err != nil {
 		errs = append(errs, fmt.Sprintf("recording decisions: %v", err))
 	} else {
 		sc.markSaved(keys)

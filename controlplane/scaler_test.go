@@ -17,12 +17,13 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
 // scalerRig is a scaler on a real store, registry and command queue, with a settable clock.
 type scalerRig struct {
-	st   *store
+	st   *store.Store
 	sc   *scaler
 	reg  *registry
 	cmds *commandQueue
@@ -44,11 +45,11 @@ func (r *scalerRig) advance(d time.Duration) {
 
 func newScalerRig(t *testing.T, hookDir string) *scalerRig {
 	t.Helper()
-	st, err := openStore(t.TempDir(), time.Second)
+	st, err := store.Open(t.TempDir(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = st.close() })
+	t.Cleanup(func() { _ = st.Close() })
 	r := &scalerRig{t: testNow, st: st}
 	r.reg = newRegistry(r.now, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 16)
 	r.cmds = newCommandQueue(r.now, st, time.Hour, 16)
@@ -270,11 +271,11 @@ func TestScalerPredictiveLearnsFromRollups(t *testing.T) {
 // BenchmarkScalerTick1000Nodes is one scaling tick of a pool of 1,000 reporting nodes: the
 // registry snapshot, the metrics, the decision (every metric targeted) and its record.
 func BenchmarkScalerTick1000Nodes(b *testing.B) {
-	st, err := openStore(b.TempDir(), time.Second)
+	st, err := store.Open(b.TempDir(), time.Second)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.close()
+	defer st.Close()
 	now := func() time.Time { return testNow }
 	reg := newRegistry(now, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 16)
 	cmds := newCommandQueue(now, st, time.Hour, 16)
@@ -422,7 +423,7 @@ func TestScalerMemorySurvivesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.st.putScalingPolicy("web", scalingPolicyToProto(p, act)); err != nil {
+	if err := putScalingPolicy(r.st, "web", scalingPolicyToProto(p, act)); err != nil {
 		t.Fatal(err)
 	}
 	r.addNode(t, "w1", "web", 0)

@@ -6,8 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
 )
 
@@ -133,7 +132,7 @@ func (sc *scaler) saveMemory() error {
 	if err != nil {
 		return err
 	}
-	if err := sc.store.recordScaling(nil, memory, sc.now()); err != nil {
+	if err := recordScaling(sc.store, nil, memory, sc.now()); err != nil {
 		return err
 	}
 	sc.markSaved(keys)
@@ -141,10 +140,10 @@ func (sc *scaler) saveMemory() error {
 }
 
 // loadScalingMemory reads every stored pool memory.
-func (s *store) loadScalingMemory() (map[string][]byte, error) {
+func loadScalingMemory(s *store.Store) (map[string][]byte, error) {
 	out := make(map[string][]byte)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketScalingMemory).ForEach(func(k, v []byte) error {
+	err := s.View(func(tx *store.Tx) error {
+		return tx.Bucket(store.ScalingMemory).ForEach(func(k, v []byte) error {
 			out[string(k)] = bytes.Clone(v)
 			return nil
 		})

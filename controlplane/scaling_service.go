@@ -48,7 +48,7 @@ func (s *scalingService) SetPolicy(_ context.Context, req *fleetv1.ScalingServic
 		return nil, toStatus(err)
 	}
 	pb := scalingPolicyToProto(p, act)
-	if err := s.sc.store.putScalingPolicy(pool, pb); err != nil {
+	if err := putScalingPolicy(s.sc.store, pool, pb); err != nil {
 		return nil, toStatus(err)
 	}
 	s.sc.setPolicy(pool, pb, p, act)
@@ -81,7 +81,7 @@ func (s *scalingService) ListDecisions(_ context.Context, req *fleetv1.ScalingSe
 	case limit > maxDecisionLimit:
 		return nil, toStatus(invalidf("limit: %d must be at most %d", limit, maxDecisionLimit))
 	}
-	ds, err := s.sc.store.listScalingDecisions(pool, limit)
+	ds, err := listScalingDecisions(s.sc.store, pool, limit)
 	if err != nil {
 		return nil, toStatus(err)
 	}

@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -16,13 +16,13 @@ import (
 const decisionRetention = 7 * 24 * time.Hour
 
 // loadScalingPolicies reads every stored scaling policy by pool.
-func (s *store) loadScalingPolicies() (map[string]*fleetv1.ScalingPolicy, error) {
+func loadScalingPolicies(s *store.Store) (map[string]*fleetv1.ScalingPolicy, error) {
 	out := make(map[string]*fleetv1.ScalingPolicy)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketScalingPolicies).ForEach(func(k, v []byte) error {
+	err := s.View(func(tx *store.Tx) error {
+		return tx.Bucket(store.ScalingPolicies).ForEach(func(k, v []byte) error {
 			p := &fleetv1.ScalingPolicy{}
 			if err := proto.Unmarshal(v, p); err != nil {
-				return fmt.Errorf("%w: scaling policy %q: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: scaling policy %q: %v", store.ErrCorruptStore, k, err)
 			}
 			out[string(k)] = p
 			return nil
@@ -32,24 +32,24 @@ func (s *store) loadScalingPolicies() (map[string]*fleetv1.ScalingPolicy, error)
 }
 
 // putScalingPolicy stores one pool's policy.
-func (s *store) putScalingPolicy(pool string, p *fleetv1.ScalingPolicy) error {
+func putScalingPolicy(s *store.Store, pool string, p *fleetv1.ScalingPolicy) error {
 	b, err := proto.Marshal(p)
 	if err != nil {
 		return err
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketScalingPolicies).Put([]byte(pool), b)
+	return s.Update(func(tx *store.Tx) error {
+		return tx.Bucket(store.ScalingPolicies).Put([]byte(pool), b)
 	})
 }
 
 // deleteScalingPolicy removes one pool's policy and the scaler's memory of it; its decisions
 // stay for the history.
-func (s *store) deleteScalingPolicy(pool string) error {
-	return s.db.Update(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketScalingMemory).Delete([]byte(pool)); err != nil {
+func deleteScalingPolicy(s *store.Store, pool string) error {
+	return s.Update(func(tx *store.Tx) error {
+		if err := tx.Bucket(store.ScalingMemory).Delete([]byte(pool)); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketScalingPolicies).Delete([]byte(pool))
+		return tx.Bucket(store.ScalingPolicies).Delete([]byte(pool))
 	})
 }
 
@@ -61,7 +61,7 @@ func decisionKey(pool string, t time.Time) []byte {
 
 // recordScaling appends decisions of pools and stores the scaler's changed memories in one
 // transaction, and deletes each pool's decisions older than the retention.
-func (s *store) recordScaling(ds map[string][]*fleetv1.ScalingDecision, memory map[string][]byte, now time.Time) error {
+func recordScaling(s *store.Store, ds map[string][]*fleetv1.ScalingDecision, memory map[string][]byte, now time.Time) error {
 	if len(ds) == 0 && len(memory) == 0 {
 		return nil
 	}
@@ -75,14 +75,14 @@ func (s *store) recordScaling(ds map[string][]*fleetv1.ScalingDecision, memory m
 			enc[string(decisionKey(pool, d.GetTime().AsTime()))] = b
 		}
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
-		mb := tx.Bucket(bucketScalingMemory)
+	return s.Update(func(tx *store.Tx) error {
+		mb := tx.Bucket(store.ScalingMemory)
 		for pool, m := range memory {
 			if err := mb.Put([]byte(pool), m); err != nil {
 				return err
 			}
 		}
-		b := tx.Bucket(bucketScalingDecisions)
+		b := tx.Bucket(store.ScalingDecisions)
 		for k, v := range enc {
 			if err := b.Put([]byte(k), v); err != nil {
 				return err
@@ -103,12 +103,12 @@ func (s *store) recordScaling(ds map[string][]*fleetv1.ScalingDecision, memory m
 }
 
 // listScalingDecisions returns up to limit of the pool's decisions, newest first.
-func (s *store) listScalingDecisions(pool string, limit int) ([]*fleetv1.ScalingDecision, error) {
+func listScalingDecisions(s *store.Store, pool string, limit int) ([]*fleetv1.ScalingDecision, error) {
 	var out []*fleetv1.ScalingDecision
 	prefix := append([]byte(pool), 0)
 	end := append([]byte(pool), 1)
-	err := s.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketScalingDecisions).Cursor()
+	err := s.View(func(tx *store.Tx) error {
+		c := tx.Bucket(store.ScalingDecisions).Cursor()
 		k, v := c.Seek(end)
 		if k == nil {
 			k, v = c.Last()
@@ -118,7 +118,7 @@ func (s *store) listScalingDecisions(pool string, limit int) ([]*fleetv1.Scaling
 		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
 			d := &fleetv1.ScalingDecision{}
 			if err := proto.Unmarshal(v, d); err != nil {
-				return fmt.Errorf("%w: scaling decision %x: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: scaling decision %x: %v", store.ErrCorruptStore, k, err)
 			}
 			out = append(out, d)
 		}

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -34,7 +35,7 @@ var Version = "dev"
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	store    *store
+	store    *store.Store
 	reg      *registry
 	cmds     *commandQueue
 	stats    *requestStats
@@ -72,13 +73,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	st, err := openStore(cfg.DataDir, cfg.LockTimeout)
+	st, err := store.Open(cfg.DataDir, cfg.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
-	nodes, err := st.loadNodes()
+	nodes, err := st.LoadNodes()
 	if err != nil {
-		_ = st.close()
+		_ = st.Close()
 		return nil, err
 	}
 	reg := newRegistry(cfg.Now, livenessPolicy{
@@ -86,9 +87,9 @@ func New(cfg Config) (*Server, error) {
 	}, cfg.WatchBuffer)
 	reg.load(nodes)
 	reg.maxNodes = cfg.MaxNodes
-	recs, err := st.loadCommands()
+	recs, err := st.LoadCommands()
 	if err != nil {
-		_ = st.close()
+		_ = st.Close()
 		return nil, err
 	}
 	cmds := newCommandQueue(cfg.Now, st, cfg.CommandRetention, cfg.WatchBuffer)
@@ -96,7 +97,7 @@ func New(cfg Config) (*Server, error) {
 	stats := newRequestStats(cfg.Now, st, cfg.RollupRetention)
 	rt, err := newRouter(reg, stats, st, cfg.Now, cfg.Logger.With("component", "routing"))
 	if err != nil {
-		_ = st.close()
+		_ = st.Close()
 		return nil, err
 	}
 	costs, err := newCostTracker(cfg.Logger, st, stats, reg, cfg.Now())
@@ -104,25 +105,25 @@ func New(cfg Config) (*Server, error) {
 		err = costs.seedPrices(*cfg.CostPrices)
 	}
 	if err != nil {
-		_ = st.close()
+		_ = st.Close()
 		return nil, err
 	}
 	sc, err := newScaler(cfg.Now, cfg.Logger.With("component", "scaling"), reg, stats, cmds, st, cfg.ScalingHookDir)
 	if err != nil {
-		_ = st.close()
+		_ = st.Close()
 		return nil, err
 	}
 	sc.defaults = cfg.ScalingDefaults
 
 	grpcLn, err := net.Listen("tcp", cfg.GRPCListen)
 	if err != nil {
-		_ = st.close()
+		_ = st.Close()
 		return nil, fmt.Errorf("--grpc-listen %s: %w", cfg.GRPCListen, err)
 	}
 	httpLn, err := net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
 		_ = grpcLn.Close()
-		_ = st.close()
+		_ = st.Close()
 		return nil, fmt.Errorf("--http-listen %s: %w", cfg.HTTPListen, err)
 	}
 	s := &Server{
@@ -132,26 +133,26 @@ func New(cfg Config) (*Server, error) {
 	if s.sec, err = newSecurity(s); err != nil {
 		_ = grpcLn.Close()
 		_ = httpLn.Close()
-		_ = st.close()
+		_ = st.Close()
 		return nil, err
 	}
 	if err := s.checkExposure(grpcLn.Addr(), httpLn.Addr()); err != nil {
 		_ = grpcLn.Close()
 		_ = httpLn.Close()
-		_ = st.close()
+		_ = st.Close()
 		return nil, err
 	}
 	s.backups = newBackups(cfg, st)
 	if s.deployer, err = newDeployer(st, reg, cmds, rt, cfg.Now, cfg.Logger.With("component", "deploy"), cfg.DeployDrainGrace); err != nil {
 		_ = grpcLn.Close()
 		_ = httpLn.Close()
-		_ = st.close()
+		_ = st.Close()
 		return nil, err
 	}
 	if s.windows, err = newWindows(st, reg, cmds, rt, cfg.Now, cfg.Logger.With("component", "maintenance"), cfg.DeployDrainGrace); err != nil {
 		_ = grpcLn.Close()
 		_ = httpLn.Close()
-		_ = st.close()
+		_ = st.Close()
 		return nil, err
 	}
 	s.windows.deploying = s.deployer.busy
@@ -165,7 +166,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.newAlerter(); err != nil {
 		_ = httpLn.Close()
 		_ = grpcLn.Close()
-		_ = st.close()
+		_ = st.Close()
 		return nil, err
 	}
 	s.steps = append(s.steps, reconcileStep{name: "alerts", run: s.alerter.reconcile})
@@ -176,7 +177,7 @@ func New(cfg Config) (*Server, error) {
 	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.step})
 	s.steps = append(s.steps, reconcileStep{name: "maintenance", run: s.reconcileMaintenance})
 	s.promReg.MustRegister(s.sec.collectors()...)
-	s.log.Info("store opened", "path", st.path, "nodes", len(nodes), "commands", len(recs))
+	s.log.Info("store opened", "path", st.Path, "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
@@ -276,7 +277,7 @@ func (s *Server) Run(ctx context.Context) error {
 	if ferr := s.flush(); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
-	if cerr := s.store.close(); cerr != nil {
+	if cerr := s.store.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}
 	s.log.Info("control plane stopped")
@@ -361,14 +362,14 @@ func (s *Server) flush() error {
 		return err
 	}
 	start := time.Now()
-	if err := s.store.putNodes(recs); err != nil {
+	if err := s.store.PutNodes(recs); err != nil {
 		s.metrics.flushErrors.Inc()
 		s.reg.markDirty(recs)
-		return fmt.Errorf("write %d nodes to %s: %w", len(recs), s.store.path, err)
+		return fmt.Errorf("write %d nodes to %s: %w", len(recs), s.store.Path, err)
 	}
 	if err := s.stats.flush(); err != nil {
 		s.metrics.flushErrors.Inc()
-		return fmt.Errorf("write request rollups to %s: %w", s.store.path, err)
+		return fmt.Errorf("write request rollups to %s: %w", s.store.Path, err)
 	}
 	if len(recs) > 0 {
 		s.metrics.flushes.Observe(time.Since(start).Seconds())

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -56,7 +56,7 @@ func decodeRollupKey(b []byte) (rollupKey, bool) {
 // for the recent past, in bbolt (one transaction per flush) for the retention.
 type requestStats struct {
 	now       func() time.Time
-	store     *store
+	store     *store.Store
 	retention time.Duration
 
 	mu      sync.Mutex
@@ -72,7 +72,7 @@ type totals struct {
 	costUSD, savedUSD                                                   float64
 }
 
-func newRequestStats(now func() time.Time, st *store, retention time.Duration) *requestStats {
+func newRequestStats(now func() time.Time, st *store.Store, retention time.Duration) *requestStats {
 	return &requestStats{
 		now: now, store: st, retention: retention,
 		minutes: make(map[rollupKey]reqstats.Window),
@@ -148,8 +148,8 @@ func (s *requestStats) flush() error {
 	if len(recs) == 0 && !prune {
 		return nil
 	}
-	return s.store.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketRollups)
+	return s.store.Update(func(tx *store.Tx) error {
+		b := tx.Bucket(store.Rollups)
 		for k, v := range recs {
 			if err := b.Put([]byte(k), v); err != nil {
 				return err
@@ -184,8 +184,8 @@ func (s *requestStats) window(pool string, from time.Time) (map[string][]reqstat
 	if first >= memFirst {
 		return byNode, nil
 	}
-	err := s.store.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketRollups).Cursor()
+	err := s.store.View(func(tx *store.Tx) error {
+		c := tx.Bucket(store.Rollups).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {
 			key, ok := decodeRollupKey(k)
 			if !ok || key.minute >= memFirst {
@@ -196,12 +196,12 @@ func (s *requestStats) window(pool string, from time.Time) (map[string][]reqstat
 			}
 			app := &fleetv1.AppMetrics{}
 			if err := proto.Unmarshal(v, app); err != nil {
-				return fmt.Errorf("%w: rollup %x: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: rollup %x: %v", store.ErrCorruptStore, k, err)
 			}
 			start := time.Unix(key.minute*60, 0)
 			w, err := wire.WindowFromApp(app, start, start.Add(time.Minute))
 			if err != nil {
-				return fmt.Errorf("%w: rollup %x: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: rollup %x: %v", store.ErrCorruptStore, k, err)
 			}
 			byNode[key.node] = append(byNode[key.node], w)
 		}

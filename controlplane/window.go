@@ -12,11 +12,11 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -33,7 +33,7 @@ const (
 // time and takes their nodes one at a time through drain → tasks → undrain, within the pool's
 // maximum unavailable and minimum healthy.
 type windows struct {
-	store      *store
+	store      *store.Store
 	reg        *registry
 	cmds       *commandQueue
 	router     *router
@@ -56,14 +56,14 @@ type windowRun struct {
 	spec maintenance.WindowSpec
 }
 
-func newWindows(st *store, reg *registry, cmds *commandQueue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*windows, error) {
+func newWindows(st *store.Store, reg *registry, cmds *commandQueue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*windows, error) {
 	w := &windows{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
 		runs: make(map[string]*windowRun), watchers: make(map[string]map[chan *fleetv1.Maintenance]struct{})}
-	err := st.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMaintenance).ForEach(func(k, v []byte) error {
+	err := st.View(func(tx *store.Tx) error {
+		return tx.Bucket(store.Maintenance).ForEach(func(k, v []byte) error {
 			m := &fleetv1.Maintenance{}
 			if err := proto.Unmarshal(v, m); err != nil {
-				return fmt.Errorf("%w: maintenance window %x: %v", ErrCorruptStore, k, err)
+				return fmt.Errorf("%w: maintenance window %x: %v", store.ErrCorruptStore, k, err)
 			}
 			w.runs[m.GetId()] = &windowRun{key: slices.Clone(k), m: m, spec: windowSpec(m.GetSpec())}
 			return nil
@@ -194,7 +194,7 @@ func (w *windows) persist(run *windowRun) error {
 	if err != nil {
 		return err
 	}
-	if err := w.store.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketMaintenance).Put(run.key, raw) }); err != nil {
+	if err := w.store.Update(func(tx *store.Tx) error { return tx.Bucket(store.Maintenance).Put(run.key, raw) }); err != nil {
 		return fmt.Errorf("store maintenance window %s: %w", run.m.GetId(), err)
 	}
 	return nil

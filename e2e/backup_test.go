@@ -22,6 +22,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dspyfleet/dspyfleet/controlplane"
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -100,7 +101,7 @@ func TestBackupWhileAgentsWriteRestores(t *testing.T) {
 	}
 
 	// The running control plane holds its data dir: a restore there is refused.
-	if _, err := controlplane.Restore(b.GetPath(), cfg.DataDir, 100*time.Millisecond, time.Now()); !errors.Is(err, controlplane.ErrDataDirLocked) {
+	if _, err := controlplane.Restore(b.GetPath(), cfg.DataDir, 100*time.Millisecond, time.Now()); !errors.Is(err, store.ErrDataDirLocked) {
 		t.Fatalf("restore over a running control plane: %v, want ErrDataDirLocked", err)
 	}
 
@@ -187,7 +188,7 @@ func TestDamagedBackupRefused(t *testing.T) {
 	if status.Code(err) != codes.DataLoss || !strings.Contains(status.Convert(err).Message(), "truncated") {
 		t.Fatalf("VerifyBackup of a truncated file = %v, want DATA_LOSS saying truncated", err)
 	}
-	if _, err := controlplane.Restore(b.GetPath(), restoreDir, time.Second, time.Now()); !errors.Is(err, controlplane.ErrCorruptStore) {
+	if _, err := controlplane.Restore(b.GetPath(), restoreDir, time.Second, time.Now()); !errors.Is(err, store.ErrCorruptStore) {
 		t.Fatalf("restore of a truncated file: %v, want ErrCorruptStore", err)
 	}
 	if _, err := os.Stat(filepath.Join(restoreDir, "fleet.db")); !errors.Is(err, os.ErrNotExist) {
@@ -199,7 +200,7 @@ func TestDamagedBackupRefused(t *testing.T) {
 	if err := os.WriteFile(bare, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := controlplane.Restore(bare, restoreDir, time.Second, time.Now()); !errors.Is(err, controlplane.ErrCorruptStore) || !strings.Contains(err.Error(), "metadata") {
+	if _, err := controlplane.Restore(bare, restoreDir, time.Second, time.Now()); !errors.Is(err, store.ErrCorruptStore) || !strings.Contains(err.Error(), "metadata") {
 		t.Fatalf("restore without metadata: %v, want ErrCorruptStore naming the metadata", err)
 	}
 
@@ -224,7 +225,7 @@ func TestDamagedBackupRefused(t *testing.T) {
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), "schema 99") {
 		t.Fatalf("VerifyBackup of a newer schema = %v, want FAILED_PRECONDITION naming schema 99", err)
 	}
-	if _, err := controlplane.Restore(b.GetPath(), restoreDir, time.Second, time.Now()); !errors.Is(err, controlplane.ErrSchemaTooNew) {
+	if _, err := controlplane.Restore(b.GetPath(), restoreDir, time.Second, time.Now()); !errors.Is(err, store.ErrSchemaTooNew) {
 		t.Fatalf("restore of a newer schema: %v, want ErrSchemaTooNew", err)
 	}
 

@@ -1,4 +1,4 @@
-package controlplane
+package store
 
 import (
 	"encoding/binary"
@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
 	"google.golang.org/protobuf/proto"
 
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -16,24 +15,26 @@ import (
 
 func TestStoreRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	s, err := openStore(dir, time.Second)
+	s, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	n := &fleetv1.Node{Id: "n1", Pool: "p", State: fleetv1.NodeState_NODE_STATE_READY, LastReport: goodReport()}
+	n := &fleetv1.Node{Id: "n1", Pool: "p", State: fleetv1.NodeState_NODE_STATE_READY, LastReport: &fleetv1.MetricsReport{
+		Seq: 1, Host: &fleetv1.HostMetrics{CpuPercent: 42, MemoryUsedPercent: 40}, App: &fleetv1.AppMetrics{Requests: 10, Errors: 1},
+	}}
 	b, _ := proto.Marshal(n)
-	if err := s.putNodes(map[string][]byte{"n1": b}); err != nil {
+	if err := s.PutNodes(map[string][]byte{"n1": b}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.close(); err != nil {
+	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = openStore(dir, time.Second)
+	s, err = Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
-	got, err := s.loadNodes()
+	defer s.Close()
+	got, err := s.LoadNodes()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -44,13 +45,13 @@ func TestStoreRoundTrip(t *testing.T) {
 
 func TestStoreLockedFailsFast(t *testing.T) {
 	dir := t.TempDir()
-	s, err := openStore(dir, time.Second)
+	s, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.close()
+	defer s.Close()
 	start := time.Now()
-	_, err = openStore(dir, 200*time.Millisecond)
+	_, err = Open(dir, 200*time.Millisecond)
 	if !errors.Is(err, ErrDataDirLocked) {
 		t.Fatalf("second open: got %v, want ErrDataDirLocked", err)
 	}
@@ -70,14 +71,14 @@ func TestStoreCorrupt(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			if err := os.WriteFile(filepath.Join(dir, dbFileName), tt.data, 0o600); err != nil {
+			if err := os.WriteFile(filepath.Join(dir, FileName), tt.data, 0o600); err != nil {
 				t.Fatal(err)
 			}
-			_, err := openStore(dir, time.Second)
+			_, err := Open(dir, time.Second)
 			if !errors.Is(err, ErrCorruptStore) {
 				t.Fatalf("got %v, want ErrCorruptStore", err)
 			}
-			after, _ := os.ReadFile(filepath.Join(dir, dbFileName))
+			after, _ := os.ReadFile(filepath.Join(dir, FileName))
 			if string(after) != string(tt.data) {
 				t.Fatal("opening a corrupt file changed it")
 			}
@@ -87,20 +88,20 @@ func TestStoreCorrupt(t *testing.T) {
 
 func TestStoreSchemaTooNew(t *testing.T) {
 	dir := t.TempDir()
-	s, err := openStore(dir, time.Second)
+	s, err := Open(dir, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, schemaVersion+1))
+	err = s.Update(func(tx *Tx) error {
+		return tx.Bucket(Meta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, SchemaVersion+1))
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.close(); err != nil {
+	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := openStore(dir, time.Second); !errors.Is(err, ErrSchemaTooNew) {
+	if _, err := Open(dir, time.Second); !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("got %v, want ErrSchemaTooNew", err)
 	}
 }

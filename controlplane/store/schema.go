@@ -1,4 +1,4 @@
-package controlplane
+package store
 
 // The bbolt layout of <data-dir>/fleet.db. Every bucket the control plane uses is declared here.
 //
@@ -58,56 +58,55 @@ package controlplane
 // is refused rather than guessed at. Later schema changes add ordered migration steps that back up
 // the file before they run.
 var (
-	bucketMeta     = []byte("meta")
-	bucketNodes    = []byte("nodes")
-	bucketCommands = []byte("commands")
-	bucketRollups  = []byte("rollups")
-	bucketAudit    = []byte("audit")
+	Meta     = []byte("meta")
+	Nodes    = []byte("nodes")
+	Commands = []byte("commands")
+	Rollups  = []byte("rollups")
+	Audit    = []byte("audit")
 
-	bucketRoutingPolicies = []byte("routing_policies")
-	bucketConfigRevisions = []byte("config_revisions")
-	bucketCostLedger      = []byte("cost_ledger")
-	bucketCostMarks       = []byte("cost_marks")
-	bucketCostPrices      = []byte("cost_prices")
-	bucketCostBudgets     = []byte("cost_budgets")
-	bucketCostBudgetState = []byte("cost_budget_state")
-	bucketCostEvents      = []byte("cost_events")
-	bucketCostRecs        = []byte("cost_recs")
-	bucketCostUsage       = []byte("cost_usage")
+	RoutingPolicies = []byte("routing_policies")
+	ConfigRevisions = []byte("config_revisions")
+	CostLedger      = []byte("cost_ledger")
+	CostMarks       = []byte("cost_marks")
+	CostPrices      = []byte("cost_prices")
+	CostBudgets     = []byte("cost_budgets")
+	CostBudgetState = []byte("cost_budget_state")
+	CostEvents      = []byte("cost_events")
+	CostRecs        = []byte("cost_recs")
+	CostUsage       = []byte("cost_usage")
 
-	bucketAlertRules        = []byte("alert_rules")
-	bucketAlertStates       = []byte("alert_states")
-	bucketSilences          = []byte("silences")
-	bucketAlertEvents       = []byte("alert_events")
-	bucketDeliveries        = []byte("deliveries")
-	bucketHealingExecutions = []byte("healing_executions")
-	bucketBaselines         = []byte("baselines")
-	keyAlertRulesSeeded     = []byte("alert_rules_seeded")
+	AlertRules          = []byte("alert_rules")
+	AlertStates         = []byte("alert_states")
+	Silences            = []byte("silences")
+	AlertEvents         = []byte("alert_events")
+	Deliveries          = []byte("deliveries")
+	HealingExecutions   = []byte("healing_executions")
+	Baselines           = []byte("baselines")
+	KeyAlertRulesSeeded = []byte("alert_rules_seeded")
 
-	bucketDeployments = []byte("deployments")
-	bucketMaintenance = []byte("maintenance")
+	Deployments = []byte("deployments")
+	Maintenance = []byte("maintenance")
 
 	keySchemaVersion = []byte("schema_version")
 )
 
 var (
-	bucketScalingPolicies  = []byte("scaling_policies")
-	bucketScalingDecisions = []byte("scaling_decisions")
-	bucketScalingMemory    = []byte("scaling_memory")
+	ScalingPolicies  = []byte("scaling_policies")
+	ScalingDecisions = []byte("scaling_decisions")
+	ScalingMemory    = []byte("scaling_memory")
 )
 
-// schemaVersion is the layout this build reads and writes.
-const schemaVersion uint64 = 1
+// SchemaVersion is the layout this build reads and writes.
+const SchemaVersion uint64 = 1
 
 // allBuckets lists every bucket the schema requires.
-var allBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups,
-	bucketRoutingPolicies, bucketConfigRevisions,
-	bucketCostLedger, bucketCostMarks, bucketCostPrices, bucketCostBudgets, bucketCostBudgetState, bucketCostEvents, bucketCostRecs, bucketCostUsage,
-	bucketScalingPolicies, bucketScalingDecisions, bucketScalingMemory,
-	bucketAudit,
-	bucketRoutingPolicies,
-	bucketAlertRules, bucketAlertStates, bucketSilences, bucketAlertEvents, bucketDeliveries, bucketHealingExecutions,
-	bucketBaselines,
-	bucketDeployments,
-	bucketMaintenance,
+var allBuckets = [][]byte{Meta, Nodes, Commands, Rollups,
+	RoutingPolicies, ConfigRevisions,
+	CostLedger, CostMarks, CostPrices, CostBudgets, CostBudgetState, CostEvents, CostRecs, CostUsage,
+	ScalingPolicies, ScalingDecisions, ScalingMemory,
+	Audit,
+	AlertRules, AlertStates, Silences, AlertEvents, Deliveries, HealingExecutions,
+	Baselines,
+	Deployments,
+	Maintenance,
 }

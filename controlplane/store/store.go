@@ -1,4 +1,4 @@
-package controlplane
+package store
 
 import (
 	"encoding/binary"
@@ -14,30 +14,30 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// dbFileName is the bbolt file inside the data directory.
-const dbFileName = "fleet.db"
+// FileName is the bbolt file inside the data directory.
+const FileName = "fleet.db"
 
 // ErrDataDirLocked means another process holds the bbolt file lock.
 var ErrDataDirLocked = errors.New("data directory is in use by another control plane")
 
-// ErrCorruptStore means the bbolt file cannot be read as a dspyfleet database.
+// ErrCorrupt means the bbolt file cannot be read as a dspyfleet database.
 var ErrCorruptStore = errors.New("data file is corrupt or not a dspyfleet database")
 
 // ErrSchemaTooNew means the file was written by a newer control plane.
 var ErrSchemaTooNew = errors.New("data file has a newer schema than this control plane")
 
-// store is the bbolt-backed persistence of the control plane.
-type store struct {
+// Store is the bbolt-backed persistence of the control plane.
+type Store struct {
 	db   *bolt.DB
-	path string
+	Path string
 }
 
-// openStore opens (or creates) <dir>/fleet.db, failing fast when another process holds it.
-func openStore(dir string, lockTimeout time.Duration) (*store, error) {
+// Open opens (or creates) <dir>/fleet.db, failing fast when another process holds it.
+func Open(dir string, lockTimeout time.Duration) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data dir %s: %w", dir, err)
 	}
-	path := filepath.Join(dir, dbFileName)
+	path := filepath.Join(dir, FileName)
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: lockTimeout})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -51,7 +51,7 @@ func openStore(dir string, lockTimeout time.Duration) (*store, error) {
 	// Command writes go through Batch: concurrent callers share one fsync, and a lone caller
 	// waits at most this long for company.
 	db.MaxBatchDelay = time.Millisecond
-	s := &store{db: db, path: path}
+	s := &Store{db: db, Path: path}
 	if err := s.ensureSchema(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -59,27 +59,41 @@ func openStore(dir string, lockTimeout time.Duration) (*store, error) {
 	return s, nil
 }
 
+// HoldShared takes a shared lock on the state file at path by opening it read-only: it fails with
+// ErrDataDirLocked while a control plane holds the file, and while held it keeps one from
+// starting. release gives the lock back.
+func HoldShared(path string, lockTimeout time.Duration) (release func(), err error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: lockTimeout})
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s is locked (waited %s)", ErrDataDirLocked, path, lockTimeout)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = db.Close() }, nil
+}
+
 // ensureSchema creates the buckets of a new file and checks the version of an existing one.
-func (s *store) ensureSchema() error {
+func (s *Store) ensureSchema() error {
 	return s.db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
+		meta := tx.Bucket(Meta)
 		if meta != nil {
 			raw := meta.Get(keySchemaVersion)
 			if len(raw) != 8 {
-				return fmt.Errorf("%w: %s has no valid schema version", ErrCorruptStore, s.path)
+				return fmt.Errorf("%w: %s has no valid schema version", ErrCorruptStore, s.Path)
 			}
-			if v := binary.BigEndian.Uint64(raw); v > schemaVersion {
-				return fmt.Errorf("%w: %s has schema %d, this build knows up to %d; run a newer control plane", ErrSchemaTooNew, s.path, v, schemaVersion)
+			if v := binary.BigEndian.Uint64(raw); v > SchemaVersion {
+				return fmt.Errorf("%w: %s has schema %d, this build knows up to %d; run a newer control plane", ErrSchemaTooNew, s.Path, v, SchemaVersion)
 			}
 		} else if firstBucket(tx) != nil {
-			return fmt.Errorf("%w: %s has buckets but no meta bucket", ErrCorruptStore, s.path)
+			return fmt.Errorf("%w: %s has buckets but no meta bucket", ErrCorruptStore, s.Path)
 		}
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, schemaVersion))
+		return tx.Bucket(Meta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, SchemaVersion))
 	})
 }
 
@@ -90,11 +104,11 @@ func firstBucket(tx *bolt.Tx) []byte {
 	return k
 }
 
-// loadNodes reads every stored node.
-func (s *store) loadNodes() ([]*fleetv1.Node, error) {
+// LoadNodes reads every stored node.
+func (s *Store) LoadNodes() ([]*fleetv1.Node, error) {
 	var nodes []*fleetv1.Node
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketNodes).ForEach(func(k, v []byte) error {
+		return tx.Bucket(Nodes).ForEach(func(k, v []byte) error {
 			n := &fleetv1.Node{}
 			if err := proto.Unmarshal(v, n); err != nil {
 				return fmt.Errorf("%w: node %q: %v", ErrCorruptStore, k, err)
@@ -106,13 +120,13 @@ func (s *store) loadNodes() ([]*fleetv1.Node, error) {
 	return nodes, err
 }
 
-// putNodes writes encoded node records in one transaction.
-func (s *store) putNodes(records map[string][]byte) error {
+// PutNodes writes encoded node records in one transaction.
+func (s *Store) PutNodes(records map[string][]byte) error {
 	if len(records) == 0 {
 		return nil
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketNodes)
+		b := tx.Bucket(Nodes)
 		for id, rec := range records {
 			if err := b.Put([]byte(id), rec); err != nil {
 				return err
@@ -122,11 +136,11 @@ func (s *store) putNodes(records map[string][]byte) error {
 	})
 }
 
-// loadCommands reads every stored command record.
-func (s *store) loadCommands() ([]*fleetv1.CommandRecord, error) {
+// LoadCommands reads every stored command record.
+func (s *Store) LoadCommands() ([]*fleetv1.CommandRecord, error) {
 	var out []*fleetv1.CommandRecord
 	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCommands).ForEach(func(k, v []byte) error {
+		return tx.Bucket(Commands).ForEach(func(k, v []byte) error {
 			r := &fleetv1.CommandRecord{}
 			if err := proto.Unmarshal(v, r); err != nil {
 				return fmt.Errorf("%w: command %x: %v", ErrCorruptStore, k, err)
@@ -138,21 +152,21 @@ func (s *store) loadCommands() ([]*fleetv1.CommandRecord, error) {
 	return out, err
 }
 
-// putCommand durably writes one command record before the call returns. Concurrent callers are
+// PutCommand durably writes one command record before the call returns. Concurrent callers are
 // grouped into one transaction by bbolt's Batch, so a burst of updates costs one fsync.
-func (s *store) putCommand(key, rec []byte) error {
+func (s *Store) PutCommand(key, rec []byte) error {
 	return s.db.Batch(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketCommands).Put(key, rec)
+		return tx.Bucket(Commands).Put(key, rec)
 	})
 }
 
-// deleteCommands removes command records.
-func (s *store) deleteCommands(keys [][]byte) error {
+// DeleteCommands removes command records.
+func (s *Store) DeleteCommands(keys [][]byte) error {
 	if len(keys) == 0 {
 		return nil
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCommands)
+		b := tx.Bucket(Commands)
 		for _, k := range keys {
 			if err := b.Delete(k); err != nil {
 				return err
@@ -162,5 +176,8 @@ func (s *store) deleteCommands(keys [][]byte) error {
 	})
 }
 
-// close closes the bbolt file.
-func (s *store) close() error { return s.db.Close() }
+// Close closes the bbolt file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// NoSyncForTest turns off fsync on commit, for benchmarks and tests that write a lot.
+func (s *Store) NoSyncForTest() { s.db.NoSync = true }

@@ -1,4 +1,4 @@
-package controlplane
+package store
 
 import (
 	"errors"
@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // FuzzCheckBoltFile feeds damaged and truncated state files to the meta-page check that runs
@@ -15,25 +13,25 @@ import (
 // refuse every truncation of a valid file that cuts into its pages.
 func FuzzCheckBoltFile(f *testing.F) {
 	dir := f.TempDir()
-	st, err := openStore(dir, time.Second)
+	st, err := Open(dir, time.Second)
 	if err != nil {
 		f.Fatal(err)
 	}
-	if err := st.putNodes(map[string][]byte{"n1": {0x0a, 0x02, 'n', '1'}}); err != nil {
+	if err := st.PutNodes(map[string][]byte{"n1": {0x0a, 0x02, 'n', '1'}}); err != nil {
 		f.Fatal(err)
 	}
 	var need int
-	if err := st.db.View(func(tx *bolt.Tx) error { need = int(tx.Size()); return nil }); err != nil {
+	if err := st.View(func(tx *Tx) error { need = int(tx.Size()); return nil }); err != nil {
 		f.Fatal(err)
 	}
-	if err := st.close(); err != nil {
+	if err := st.Close(); err != nil {
 		f.Fatal(err)
 	}
-	good, err := os.ReadFile(filepath.Join(dir, dbFileName))
+	good, err := os.ReadFile(filepath.Join(dir, FileName))
 	if err != nil {
 		f.Fatal(err)
 	}
-	if err := checkBoltFile(filepath.Join(dir, dbFileName)); err != nil {
+	if err := checkBoltFile(filepath.Join(dir, FileName)); err != nil {
 		f.Fatalf("a valid file was refused: %v", err)
 	}
 	// The fuzzer mutates the two meta pages; the rest of the file is zeros up to size bytes.

@@ -1,4 +1,4 @@
-package controlplane
+package store
 
 import (
 	"encoding/binary"
@@ -18,12 +18,12 @@ import (
 // requiredBuckets are the buckets every state file of schema 1 has had from the start. Buckets
 // added later within the same schema version are created when a control plane opens the file,
 // so a file may lack them.
-var requiredBuckets = [][]byte{bucketMeta, bucketNodes, bucketCommands, bucketRollups}
+var requiredBuckets = [][]byte{Meta, Nodes, Commands, Rollups}
 
-// backupCounts are the records a state file holds.
+// Counts are the records a state file holds.
 type backupCounts struct {
-	schemaVersion                    uint64
-	nodes, commands, routingPolicies int
+	SchemaVersion                    uint64
+	Nodes, Commands, RoutingPolicies int
 }
 
 // bbolt's on-disk meta page: a 16-byte page header, then magic, version, page size, flags (4
@@ -38,7 +38,7 @@ const (
 	boltMetaTxid     = 48
 )
 
-// checkBoltFile reads the two meta pages of a bbolt file and refuses a file that is not bbolt or
+// CheckFile reads the two meta pages of a bbolt file and refuses a file that is not bbolt or
 // that is shorter than its newest valid meta page says. bbolt maps the file into memory and would
 // fault on the missing pages of a truncated file, so this runs before bolt.Open.
 func checkBoltFile(path string) error {
@@ -87,14 +87,14 @@ func checkBoltFile(path string) error {
 	return nil
 }
 
-// inspectStateFile opens a state file read-only and checks all of it: the bbolt structure, the
+// Inspect opens a state file read-only and checks all of it: the bbolt structure, the
 // schema version, the buckets every state file has, and that every node, command and routing policy
 // decodes. It returns what the file holds.
 //
 // bbolt trusts its pages: a damaged page can crash the reading process. So only a file whose
 // sha256 matched its recorded one is given to it (the callers check that first), and the meta
 // pages and the file length are checked before it is opened.
-func inspectStateFile(path string) (c backupCounts, err error) {
+func Inspect(path string) (c backupCounts, err error) {
 	if err := checkBoltFile(path); err != nil {
 		return c, err
 	}
@@ -111,7 +111,7 @@ func inspectStateFile(path string) (c backupCounts, err error) {
 		if len(errs) > 0 {
 			return fmt.Errorf("%w: %s fails the bbolt consistency check: %v", ErrCorruptStore, path, errors.Join(errs...))
 		}
-		meta := tx.Bucket(bucketMeta)
+		meta := tx.Bucket(Meta)
 		if meta == nil {
 			return fmt.Errorf("%w: %s has no meta bucket", ErrCorruptStore, path)
 		}
@@ -119,9 +119,9 @@ func inspectStateFile(path string) (c backupCounts, err error) {
 		if len(raw) != 8 {
 			return fmt.Errorf("%w: %s has no valid schema version", ErrCorruptStore, path)
 		}
-		c.schemaVersion = binary.BigEndian.Uint64(raw)
-		if c.schemaVersion > schemaVersion {
-			return fmt.Errorf("%w: %s has schema %d, this build knows up to %d", ErrSchemaTooNew, path, c.schemaVersion, schemaVersion)
+		c.SchemaVersion = binary.BigEndian.Uint64(raw)
+		if c.SchemaVersion > SchemaVersion {
+			return fmt.Errorf("%w: %s has schema %d, this build knows up to %d", ErrSchemaTooNew, path, c.SchemaVersion, SchemaVersion)
 		}
 		for _, name := range requiredBuckets {
 			if tx.Bucket(name) == nil {
@@ -142,9 +142,9 @@ func inspectStateFile(path string) (c backupCounts, err error) {
 			})
 		}
 		return errors.Join(
-			decode(bucketNodes, "node", &c.nodes, func() proto.Message { return &fleetv1.Node{} }),
-			decode(bucketCommands, "command", &c.commands, func() proto.Message { return &fleetv1.CommandRecord{} }),
-			decode(bucketRoutingPolicies, "routing policy", &c.routingPolicies, func() proto.Message { return &fleetv1.RoutingPolicy{} }),
+			decode(Nodes, "node", &c.Nodes, func() proto.Message { return &fleetv1.Node{} }),
+			decode(Commands, "command", &c.Commands, func() proto.Message { return &fleetv1.CommandRecord{} }),
+			decode(RoutingPolicies, "routing policy", &c.RoutingPolicies, func() proto.Message { return &fleetv1.RoutingPolicy{} }),
 		)
 	})
 	return c, err

@@ -1,0 +1,91 @@
+package store
+
+import (
+	"errors"
+	"io"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Tx is a read or write transaction on the store. It is valid only inside the function given to
+// View, Update or Batch; bytes read from it must be copied before that function returns.
+type Tx bolt.Tx
+
+// Bucket is one bucket of a transaction.
+type Bucket bolt.Bucket
+
+// Cursor walks a bucket's keys in byte order.
+type Cursor bolt.Cursor
+
+// View runs fn in a read-only transaction.
+func (s *Store) View(fn func(*Tx) error) error {
+	return s.db.View(func(tx *bolt.Tx) error { return fn((*Tx)(tx)) })
+}
+
+// Update runs fn in a read-write transaction of its own and commits it when fn returns nil.
+func (s *Store) Update(fn func(*Tx) error) error {
+	return s.db.Update(func(tx *bolt.Tx) error { return fn((*Tx)(tx)) })
+}
+
+// Batch runs fn in a read-write transaction that concurrent callers share, so a burst of writes
+// costs one fsync. fn may run more than once and must have no effect but on the transaction.
+func (s *Store) Batch(fn func(*Tx) error) error {
+	return s.db.Batch(func(tx *bolt.Tx) error { return fn((*Tx)(tx)) })
+}
+
+// Bucket returns the named bucket, or nil when the file has none of that name.
+func (tx *Tx) Bucket(name []byte) *Bucket {
+	return (*Bucket)((*bolt.Tx)(tx).Bucket(name))
+}
+
+// Clear empties the named bucket and returns it.
+func (tx *Tx) Clear(name []byte) (*Bucket, error) {
+	btx := (*bolt.Tx)(tx)
+	if err := btx.DeleteBucket(name); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+		return nil, err
+	}
+	b, err := btx.CreateBucket(name)
+	return (*Bucket)(b), err
+}
+
+// Size is the size of the database file as this transaction sees it.
+func (tx *Tx) Size() int64 { return (*bolt.Tx)(tx).Size() }
+
+// WriteTo writes a consistent copy of the whole file as this transaction sees it.
+func (tx *Tx) WriteTo(w io.Writer) (int64, error) { return (*bolt.Tx)(tx).WriteTo(w) }
+
+// Get returns the value of key, or nil; it is valid only inside the transaction.
+func (b *Bucket) Get(key []byte) []byte { return (*bolt.Bucket)(b).Get(key) }
+
+// Put sets key to value.
+func (b *Bucket) Put(key, value []byte) error { return (*bolt.Bucket)(b).Put(key, value) }
+
+// Delete removes key; a missing key is no error.
+func (b *Bucket) Delete(key []byte) error { return (*bolt.Bucket)(b).Delete(key) }
+
+// ForEach calls fn for every key in order; an error from fn stops the walk and is returned.
+func (b *Bucket) ForEach(fn func(k, v []byte) error) error { return (*bolt.Bucket)(b).ForEach(fn) }
+
+// Len is the number of keys in the bucket.
+func (b *Bucket) Len() int { return (*bolt.Bucket)(b).Stats().KeyN }
+
+// Cursor returns a cursor over the bucket.
+func (b *Bucket) Cursor() *Cursor { return (*Cursor)((*bolt.Bucket)(b).Cursor()) }
+
+// First moves to the first key.
+func (c *Cursor) First() (k, v []byte) { return (*bolt.Cursor)(c).First() }
+
+// Last moves to the last key.
+func (c *Cursor) Last() (k, v []byte) { return (*bolt.Cursor)(c).Last() }
+
+// Next moves to the next key.
+func (c *Cursor) Next() (k, v []byte) { return (*bolt.Cursor)(c).Next() }
+
+// Prev moves to the previous key.
+func (c *Cursor) Prev() (k, v []byte) { return (*bolt.Cursor)(c).Prev() }
+
+// Seek moves to key, or to the first key after it.
+func (c *Cursor) Seek(key []byte) (k, v []byte) { return (*bolt.Cursor)(c).Seek(key) }
+
+// Delete removes the key under the cursor.
+func (c *Cursor) Delete() error { return (*bolt.Cursor)(c).Delete() }
