@@ -14,6 +14,7 @@ import (
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -37,7 +38,7 @@ type agentService struct {
 }
 
 // errHelloTimeout ends a stream whose first message does not arrive in time.
-var errHelloTimeout = fmt.Errorf("%w: no Hello within the hello timeout; the first message of a session must be a Hello", ErrFailedPrecondition)
+var errHelloTimeout = fmt.Errorf("%w: no Hello within the hello timeout; the first message of a session must be a Hello", check.ErrFailedPrecondition)
 
 // Connect runs one agent session. The handler goroutine reads and applies messages; a second
 // goroutine is the stream's only sender (Welcome, acknowledgements, commands). The session ends
@@ -74,9 +75,9 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 	sess, welcome, err := a.reg.attach(hello, peerAddr(ctx), cancel)
 	if err != nil {
 		switch {
-		case errors.Is(err, ErrAlreadyConnected):
+		case errors.Is(err, check.ErrAlreadyConnected):
 			a.securityEvent(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_DUPLICATE_NODE, fleetv1.AgentService_Connect_FullMethodName, hello.GetNodeId(), err)
-		case errors.Is(err, ErrTooManyNodes):
+		case errors.Is(err, check.ErrTooManyNodes):
 			a.securityEvent(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_UNKNOWN_NODE_REFUSED, fleetv1.AgentService_Connect_FullMethodName, hello.GetNodeId(), err)
 		}
 		a.metrics.sessions.WithLabelValues("rejected").Inc()
@@ -117,10 +118,10 @@ func (a *agentService) awaitHello(ctx context.Context, in <-chan *fleetv1.Connec
 	case m := <-in:
 		h := m.GetHello()
 		if h == nil {
-			return nil, fmt.Errorf("%w: the first message of a session must be a Hello, got %s", ErrFailedPrecondition, msgKind(m))
+			return nil, fmt.Errorf("%w: the first message of a session must be a Hello, got %s", check.ErrFailedPrecondition, msgKind(m))
 		}
 		if v := validateHello(h, a.limits); len(v) > 0 {
-			return nil, invalidf("Hello: %s", v)
+			return nil, check.Invalidf("Hello: %s", v)
 		}
 		return h, nil
 	}
@@ -189,22 +190,22 @@ func (a *agentService) handle(ctx context.Context, sess *session, m *fleetv1.Con
 			applyCommandEffects(a.reg, done)
 			if refusedByAgent(done) {
 				a.securityEvent(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_COMMAND_REFUSED, fleetv1.AgentService_Connect_FullMethodName, done.GetCommand().GetId(),
-					fmt.Errorf("%w: node %s refused %s command: %s", ErrFailedPrecondition, sess.nodeID, wire.CommandKind(done.GetCommand().GetKind()), done.GetDetail()))
+					fmt.Errorf("%w: node %s refused %s command: %s", check.ErrFailedPrecondition, sess.nodeID, wire.CommandKind(done.GetCommand().GetKind()), done.GetDetail()))
 			}
 		}
 	case *fleetv1.ConnectRequest_Goodbye:
 		a.reg.goodbye(sess, msg.Goodbye.GetReason())
 	case *fleetv1.ConnectRequest_Hello:
-		return fmt.Errorf("%w: Hello may only be the first message of a session", ErrFailedPrecondition)
+		return fmt.Errorf("%w: Hello may only be the first message of a session", check.ErrFailedPrecondition)
 	default:
-		return invalidf("empty message: set one of hello, report, command_update, goodbye")
+		return check.Invalidf("empty message: set one of hello, report, command_update, goodbye")
 	}
 	return nil
 }
 
 // rejectReport builds the InvalidArgument status for a bad report, with a ReportRejected detail
 // so the agent can drop exactly that report.
-func rejectReport(seq uint64, v violations) error {
+func rejectReport(seq uint64, v check.Violations) error {
 	st := status.New(codes.InvalidArgument, fmt.Sprintf("report seq %d rejected: %s", seq, v))
 	if d, err := st.WithDetails(&fleetv1.ReportRejected{Seq: seq, Violations: v}); err == nil {
 		st = d

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -44,7 +45,7 @@ func (s *alertService) ListRules(context.Context, *fleetv1.ListRulesRequest) (*f
 // SetRule compiles the rule and stores it; nothing is stored when it does not compile.
 func (s *alertService) SetRule(_ context.Context, req *fleetv1.SetRuleRequest) (*fleetv1.SetRuleResponse, error) {
 	if req.GetRule() == nil {
-		return nil, toStatus(invalidf("rule is required"))
+		return nil, toStatus(check.Invalidf("rule is required"))
 	}
 	c, err := s.a.compile(req.GetRule())
 	if err != nil {
@@ -54,7 +55,7 @@ func (s *alertService) SetRule(_ context.Context, req *fleetv1.SetRuleRequest) (
 	s.a.mu.Lock()
 	defer s.a.mu.Unlock()
 	if _, exists := s.a.stored[p.GetName()]; !exists && len(s.a.stored) >= maxRules {
-		return nil, toStatus(fmt.Errorf("%w: %d rules are stored, the most allowed; delete one first", ErrFailedPrecondition, maxRules))
+		return nil, toStatus(fmt.Errorf("%w: %d rules are stored, the most allowed; delete one first", check.ErrFailedPrecondition, maxRules))
 	}
 	if err := putProto(s.a.store, store.AlertRules, p.GetName(), p); err != nil {
 		return nil, toStatus(fmt.Errorf("store rule: %w", err))
@@ -69,7 +70,7 @@ func (s *alertService) DeleteRule(_ context.Context, req *fleetv1.DeleteRuleRequ
 	s.a.mu.Lock()
 	defer s.a.mu.Unlock()
 	if _, ok := s.a.stored[req.GetName()]; !ok {
-		return nil, toStatus(fmt.Errorf("%w: no rule named %q; list rules with fleetctl alerts rules", ErrAlertNotFound, truncate(req.GetName())))
+		return nil, toStatus(fmt.Errorf("%w: no rule named %q; list rules with fleetctl alerts rules", check.ErrAlertNotFound, check.Truncate(req.GetName())))
 	}
 	if err := putProto(s.a.store, store.AlertRules, req.GetName(), nil); err != nil {
 		return nil, toStatus(fmt.Errorf("delete rule: %w", err))
@@ -87,7 +88,7 @@ func (s *alertService) TestRule(_ context.Context, req *fleetv1.TestRuleRequest)
 		p = s.a.stored[req.GetName()]
 		s.a.mu.Unlock()
 		if p == nil {
-			return nil, toStatus(invalidf("give a rule, or the name of a stored rule (%q is not one)", truncate(req.GetName())))
+			return nil, toStatus(check.Invalidf("give a rule, or the name of a stored rule (%q is not one)", check.Truncate(req.GetName())))
 		}
 	}
 	c, err := s.a.compile(p)
@@ -117,7 +118,7 @@ func (s *alertService) TestRule(_ context.Context, req *fleetv1.TestRuleRequest)
 func (s *alertService) ListAlerts(_ context.Context, req *fleetv1.ListAlertsRequest) (*fleetv1.ListAlertsResponse, error) {
 	for _, st := range req.GetStates() {
 		if _, ok := fleetv1.AlertState_name[int32(st)]; !ok || st == fleetv1.AlertState_ALERT_STATE_UNSPECIFIED {
-			return nil, toStatus(invalidf("states: %d is not an alert state (pending, firing, resolved)", st))
+			return nil, toStatus(check.Invalidf("states: %d is not an alert state (pending, firing, resolved)", st))
 		}
 	}
 	s.a.mu.Lock()
@@ -140,10 +141,10 @@ func (s *alertService) ListAlerts(_ context.Context, req *fleetv1.ListAlertsRequ
 func (s *alertService) CreateSilence(_ context.Context, req *fleetv1.CreateSilenceRequest) (*fleetv1.CreateSilenceResponse, error) {
 	p := proto.Clone(req.GetSilence()).(*fleetv1.Silence)
 	if p == nil {
-		return nil, toStatus(invalidf("silence is required"))
+		return nil, toStatus(check.Invalidf("silence is required"))
 	}
 	if err := rules.ValidateSilence(silenceFromProto(p)); err != nil {
-		return nil, toStatus(invalidf("silence: %v", err))
+		return nil, toStatus(check.Invalidf("silence: %v", err))
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
@@ -151,7 +152,7 @@ func (s *alertService) CreateSilence(_ context.Context, req *fleetv1.CreateSilen
 	s.a.mu.Lock()
 	defer s.a.mu.Unlock()
 	if len(s.a.silences) >= maxSilences {
-		return nil, toStatus(fmt.Errorf("%w: %d silences are stored, the most allowed; delete one first", ErrFailedPrecondition, maxSilences))
+		return nil, toStatus(fmt.Errorf("%w: %d silences are stored, the most allowed; delete one first", check.ErrFailedPrecondition, maxSilences))
 	}
 	if err := putProto(s.a.store, store.Silences, p.GetId(), p); err != nil {
 		return nil, toStatus(fmt.Errorf("store silence: %w", err))
@@ -182,7 +183,7 @@ func (s *alertService) DeleteSilence(_ context.Context, req *fleetv1.DeleteSilen
 	s.a.mu.Lock()
 	defer s.a.mu.Unlock()
 	if _, ok := s.a.silences[req.GetId()]; !ok {
-		return nil, toStatus(fmt.Errorf("%w: no silence %q; list silences with fleetctl alerts silence list", ErrAlertNotFound, truncate(req.GetId())))
+		return nil, toStatus(fmt.Errorf("%w: no silence %q; list silences with fleetctl alerts silence list", check.ErrAlertNotFound, check.Truncate(req.GetId())))
 	}
 	if err := putProto(s.a.store, store.Silences, req.GetId(), nil); err != nil {
 		return nil, toStatus(fmt.Errorf("delete silence: %w", err))

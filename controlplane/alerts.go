@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
@@ -115,7 +116,7 @@ func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store.Store, reg *regist
 func (a *alerter) compile(p *fleetv1.AlertRule) (*rules.Compiled, error) {
 	c, err := rules.Compile(ruleFromProto(p), rules.Options{Channels: a.cfg.channelNames()})
 	if err != nil {
-		return nil, fmt.Errorf("%w: rule: %v", ErrInvalidArgument, err)
+		return nil, fmt.Errorf("%w: rule: %v", check.ErrInvalidArgument, err)
 	}
 	return c, nil
 }

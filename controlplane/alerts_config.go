@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
 )
 
@@ -132,30 +133,30 @@ func (c AlertsConfig) policy() rules.HealingPolicy {
 // validate reports every invalid alerts setting, naming its flag.
 func (c AlertsConfig) validate() error {
 	var errs []error
-	check := func(ok bool, format string, args ...any) {
+	require := func(ok bool, format string, args ...any) {
 		if !ok {
 			errs = append(errs, fmt.Errorf(format, args...))
 		}
 	}
-	check(c.Window >= 0 && c.Window <= 24*time.Hour, "--alerts-window %s must be between 0 and 24h", c.Window)
-	check(c.DefaultRepeat >= 0, "--alerts-repeat %s must not be negative", c.DefaultRepeat)
-	check(c.ResolvedRetention >= 0, "alerts resolved retention %s must not be negative", c.ResolvedRetention)
-	check(c.DeliveryTimeout >= 0 && c.DeliveryAttempts >= 0 && c.DeliveryBackoff >= 0 && c.DeliveryQueue >= 0,
+	require(c.Window >= 0 && c.Window <= 24*time.Hour, "--alerts-window %s must be between 0 and 24h", c.Window)
+	require(c.DefaultRepeat >= 0, "--alerts-repeat %s must not be negative", c.DefaultRepeat)
+	require(c.ResolvedRetention >= 0, "alerts resolved retention %s must not be negative", c.ResolvedRetention)
+	require(c.DeliveryTimeout >= 0 && c.DeliveryAttempts >= 0 && c.DeliveryBackoff >= 0 && c.DeliveryQueue >= 0,
 		"alert delivery timeout, attempts, backoff and queue must not be negative")
-	check(c.MaxHealingPerHour >= 0, "--healing-max-per-hour %d must not be negative", c.MaxHealingPerHour)
-	check(c.EscalateWindow >= 0, "--healing-escalate-window %s must not be negative", c.EscalateWindow)
-	check(c.MinHealthy >= 0, "--healing-min-healthy %d must not be negative", c.MinHealthy)
+	require(c.MaxHealingPerHour >= 0, "--healing-max-per-hour %d must not be negative", c.MaxHealingPerHour)
+	require(c.EscalateWindow >= 0, "--healing-escalate-window %s must not be negative", c.EscalateWindow)
+	require(c.MinHealthy >= 0, "--healing-min-healthy %d must not be negative", c.MinHealthy)
 	for pool, n := range c.PoolMinHealthy {
-		check(validID(pool) && n >= 0, "healing minimum for pool %q: the pool name must be valid and %d not negative", pool, n)
+		require(check.ValidID(pool) && n >= 0, "healing minimum for pool %q: the pool name must be valid and %d not negative", pool, n)
 	}
 	seen := []string{rules.LogChannel}
 	for i, ch := range c.Channels {
-		check(rules.ValidName(ch.Name) && !slices.Contains(seen, ch.Name),
+		require(rules.ValidName(ch.Name) && !slices.Contains(seen, ch.Name),
 			"alert channel %d: name %q must be a unique name (letters, digits, '_', '.', '-'), not log", i, ch.Name)
 		seen = append(seen, ch.Name)
-		check(ch.Kind == channelWebhook || ch.Kind == channelAlertmanager, "alert channel %q: kind %q is not webhook or alertmanager", ch.Name, ch.Kind)
+		require(ch.Kind == channelWebhook || ch.Kind == channelAlertmanager, "alert channel %q: kind %q is not webhook or alertmanager", ch.Name, ch.Kind)
 		u, err := url.Parse(ch.URL)
-		check(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", "alert channel %q: url %q must be an http or https URL", ch.Name, ch.URL)
+		require(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", "alert channel %q: url %q must be an http or https URL", ch.Name, ch.URL)
 	}
 	return errors.Join(errs...)
 }

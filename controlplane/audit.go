@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -102,7 +103,7 @@ func targetOf(m protoreflect.Message) string {
 		fd := fields.ByName(name)
 		if fd != nil && fd.Kind() == protoreflect.StringKind && !fd.IsList() && !fd.IsMap() {
 			if s := m.Get(fd).String(); s != "" {
-				return truncate(s)
+				return check.Truncate(s)
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -11,17 +12,17 @@ import (
 func (f *fleetService) ListAudit(_ context.Context, req *fleetv1.ListAuditRequest) (*fleetv1.ListAuditResponse, error) {
 	for _, k := range req.GetKinds() {
 		if _, ok := fleetv1.AuditKind_name[int32(k)]; !ok || k == fleetv1.AuditKind_AUDIT_KIND_UNSPECIFIED {
-			return nil, toStatus(invalidf("kinds: %d is not an audit kind", k))
+			return nil, toStatus(check.Invalidf("kinds: %d is not an audit kind", k))
 		}
 	}
 	if s := req.GetSince(); s != nil && !s.IsValid() {
-		return nil, toStatus(invalidf("since: not a valid timestamp"))
+		return nil, toStatus(check.Invalidf("since: not a valid timestamp"))
 	}
-	if len(req.GetTarget()) > maxStringLen {
-		return nil, toStatus(invalidf("target: at most %d bytes", maxStringLen))
+	if len(req.GetTarget()) > check.MaxStringLen {
+		return nil, toStatus(check.Invalidf("target: at most %d bytes", check.MaxStringLen))
 	}
 	if req.GetLimit() > maxAuditLimit {
-		return nil, toStatus(invalidf("limit: %d is more than %d", req.GetLimit(), maxAuditLimit))
+		return nil, toStatus(check.Invalidf("limit: %d is more than %d", req.GetLimit(), maxAuditLimit))
 	}
 	recs, err := f.audit.list(req)
 	if err != nil {

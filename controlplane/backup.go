@@ -20,6 +20,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -202,11 +203,11 @@ func (b *backups) list() ([]*fleetv1.Backup, error) {
 // verify checks the named backup against its recorded sha256 and size, then all of its content.
 func (b *backups) verify(name string) (*fleetv1.Backup, error) {
 	if !backupNamePattern.MatchString(name) {
-		return nil, invalidf("name %q is not a backup name like fleet-20260102T030405.000000000Z.db; list them with fleetctl backup list", truncate(name))
+		return nil, check.Invalidf("name %q is not a backup name like fleet-20260102T030405.000000000Z.db; list them with fleetctl backup list", check.Truncate(name))
 	}
 	path := filepath.Join(b.dir, name)
 	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("%w: no backup %q in %s; list them with fleetctl backup list", ErrNotFound, name, b.dir)
+		return nil, fmt.Errorf("%w: no backup %q in %s; list them with fleetctl backup list", check.ErrNotFound, name, b.dir)
 	}
 	m, err := readBackupMeta(path)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -59,17 +60,17 @@ func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommand
 		return nil, toStatus(err)
 	}
 	if _, ok := fleetv1.CommandKind_name[int32(req.GetKind())]; !ok || req.GetKind() == fleetv1.CommandKind_COMMAND_KIND_UNSPECIFIED {
-		return nil, toStatus(invalidf("kind: %d is not a command kind; use one of %v", req.GetKind(), command.Kinds()))
+		return nil, toStatus(check.Invalidf("kind: %d is not a command kind; use one of %v", req.GetKind(), command.Kinds()))
 	}
 	timeout := defaultCommandTimeout
 	if t := req.GetTimeout(); t != nil {
 		timeout = t.AsDuration()
 		if !t.IsValid() || timeout <= 0 || timeout > maxCommandTimeout {
-			return nil, toStatus(invalidf("timeout: %s must be positive (a deadline in the future) and at most %s", timeout, maxCommandTimeout))
+			return nil, toStatus(check.Invalidf("timeout: %s must be positive (a deadline in the future) and at most %s", timeout, maxCommandTimeout))
 		}
 	}
 	if err := command.Validate(wire.CommandKind(req.GetKind()), req.GetParams()); err != nil {
-		return nil, toStatus(invalidf("%v", err))
+		return nil, toStatus(check.Invalidf("%v", err))
 	}
 	if req.GetKind() == fleetv1.CommandKind_COMMAND_KIND_DRAIN {
 		drain, err := f.DrainNode(ctx, &fleetv1.DrainNodeRequest{Id: req.GetNodeId(), Reason: req.GetReason(), Timeout: drainTimeoutParam(req.GetParams())})
@@ -96,8 +97,8 @@ func (f *fleetService) GetCommand(_ context.Context, req *fleetv1.GetCommandRequ
 
 // ListCommands returns the matching commands, newest first.
 func (f *fleetService) ListCommands(_ context.Context, req *fleetv1.ListCommandsRequest) (*fleetv1.ListCommandsResponse, error) {
-	if req.GetNodeId() != "" && !validID(req.GetNodeId()) {
-		return nil, toStatus(invalidf("node_id %q is not a valid node id", truncate(req.GetNodeId())))
+	if req.GetNodeId() != "" && !check.ValidID(req.GetNodeId()) {
+		return nil, toStatus(check.Invalidf("node_id %q is not a valid node id", check.Truncate(req.GetNodeId())))
 	}
 	return &fleetv1.ListCommandsResponse{Commands: f.cmds.list(req)}, nil
 }
@@ -119,8 +120,8 @@ func (f *fleetService) CancelCommand(_ context.Context, req *fleetv1.CancelComma
 
 // WatchCommands streams command changes until the client leaves.
 func (f *fleetService) WatchCommands(req *fleetv1.WatchCommandsRequest, stream grpc.ServerStreamingServer[fleetv1.WatchCommandsResponse]) error {
-	if req.GetNodeId() != "" && !validID(req.GetNodeId()) {
-		return toStatus(invalidf("node_id %q is not a valid node id", truncate(req.GetNodeId())))
+	if req.GetNodeId() != "" && !check.ValidID(req.GetNodeId()) {
+		return toStatus(check.Invalidf("node_id %q is not a valid node id", check.Truncate(req.GetNodeId())))
 	}
 	w := f.cmds.watch(req.GetNodeId())
 	defer f.cmds.unwatch(w)
@@ -129,7 +130,7 @@ func (f *fleetService) WatchCommands(req *fleetv1.WatchCommandsRequest, stream g
 		case <-stream.Context().Done():
 			return nil
 		case <-f.stopping:
-			return toStatus(ErrShuttingDown)
+			return toStatus(check.ErrShuttingDown)
 		case rec, ok := <-w.ch:
 			if !ok {
 				return toStatus(f.cmds.watchErr(w))
@@ -143,11 +144,11 @@ func (f *fleetService) WatchCommands(req *fleetv1.WatchCommandsRequest, stream g
 
 // checkNode validates a node id and checks the node is known.
 func (f *fleetService) checkNode(id string) error {
-	if !validID(id) {
-		return invalidf("node id %q is not valid (1-63 letters, digits, '.', '_' or '-')", truncate(id))
+	if !check.ValidID(id) {
+		return check.Invalidf("node id %q is not valid (1-63 letters, digits, '.', '_' or '-')", check.Truncate(id))
 	}
 	if !f.reg.exists(id) {
-		return fmt.Errorf("%w: no node with id %q; list nodes with fleetctl nodes list", ErrNodeNotFound, id)
+		return fmt.Errorf("%w: no node with id %q; list nodes with fleetctl nodes list", check.ErrNodeNotFound, id)
 	}
 	return nil
 }

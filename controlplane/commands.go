@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
@@ -112,7 +113,7 @@ func newCommandKey(now time.Time) []byte {
 // create validates and durably queues a command for nodeID, then wakes the node's session.
 func (q *commandQueue) create(nodeID string, kind fleetv1.CommandKind, params map[string]string, timeout time.Duration, requestedBy, reason string) (*fleetv1.CommandRecord, error) {
 	if err := command.Validate(wire.CommandKind(kind), params); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+		return nil, fmt.Errorf("%w: %v", check.ErrInvalidArgument, err)
 	}
 	now := q.now()
 	key := newCommandKey(now)
@@ -261,7 +262,7 @@ func (q *commandQueue) update(nodeID string, u *fleetv1.CommandUpdate) (*fleetv1
 	e := q.byID[u.GetId()]
 	if e == nil || e.rec.GetNodeId() != nodeID {
 		q.mu.Unlock()
-		return nil, fmt.Errorf("%w: node %q has no command %q", ErrNodeNotFound, nodeID, u.GetId())
+		return nil, fmt.Errorf("%w: node %q has no command %q", check.ErrNodeNotFound, nodeID, u.GetId())
 	}
 	cur, next := e.rec.GetState(), u.GetState()
 	if terminal(cur) || next <= cur || !agentStates[next] {
@@ -308,12 +309,12 @@ func (q *commandQueue) cancel(id, reason string) (*fleetv1.CommandRecord, error)
 	e := q.byID[id]
 	if e == nil {
 		q.mu.Unlock()
-		return nil, fmt.Errorf("%w: no command %q", ErrNodeNotFound, id)
+		return nil, fmt.Errorf("%w: no command %q", check.ErrNodeNotFound, id)
 	}
 	if s := e.rec.GetState(); s != fleetv1.CommandState_COMMAND_STATE_PENDING {
 		q.mu.Unlock()
 		return nil, fmt.Errorf("%w: command %s is %s; only a pending command (not yet delivered) can be cancelled, others run or expire at their deadline",
-			ErrFailedPrecondition, id, strings.ToLower(strings.TrimPrefix(s.String(), "COMMAND_STATE_")))
+			check.ErrFailedPrecondition, id, strings.ToLower(strings.TrimPrefix(s.String(), "COMMAND_STATE_")))
 	}
 	detail := "cancelled"
 	if reason != "" {
@@ -331,7 +332,7 @@ func (q *commandQueue) get(id string) (*fleetv1.CommandRecord, error) {
 	defer q.mu.Unlock()
 	e := q.byID[id]
 	if e == nil {
-		return nil, fmt.Errorf("%w: no command %q; list commands with fleetctl cmd list", ErrNodeNotFound, id)
+		return nil, fmt.Errorf("%w: no command %q; list commands with fleetctl cmd list", check.ErrNodeNotFound, id)
 	}
 	return proto.Clone(e.rec).(*fleetv1.CommandRecord), nil
 }
@@ -415,7 +416,7 @@ func (q *commandQueue) closeWatchers() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for w := range q.watchers {
-		w.err = ErrShuttingDown
+		w.err = check.ErrShuttingDown
 		delete(q.watchers, w)
 		close(w.ch)
 	}
@@ -433,7 +434,7 @@ func (q *commandQueue) publishLocked(e *cmdEntry) {
 		select {
 		case w.ch <- rec:
 		default:
-			w.err = fmt.Errorf("%w: more than %d command events queued; watch again", ErrWatchBehind, q.watchCap)
+			w.err = fmt.Errorf("%w: more than %d command events queued; watch again", check.ErrWatchBehind, q.watchCap)
 			delete(q.watchers, w)
 			close(w.ch)
 		}

@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -23,7 +24,7 @@ func author(ctx context.Context, given string) string {
 		who = id.name + "@" + who
 	}
 	if given != "" {
-		return truncate(given) + " (" + who + ")"
+		return check.Truncate(given) + " (" + who + ")"
 	}
 	return who
 }
@@ -71,7 +72,7 @@ func (s *configService) ListRevisions(_ context.Context, req *fleetv1.ConfigServ
 // GetRevision returns one revision.
 func (s *configService) GetRevision(_ context.Context, req *fleetv1.ConfigServiceGetRevisionRequest) (*fleetv1.ConfigServiceGetRevisionResponse, error) {
 	if req.GetNumber() == 0 {
-		return nil, toStatus(invalidf("number: revisions start at 1"))
+		return nil, toStatus(check.Invalidf("number: revisions start at 1"))
 	}
 	rev, err := s.fc.revision(req.GetNumber())
 	if err != nil {
@@ -83,7 +84,7 @@ func (s *configService) GetRevision(_ context.Context, req *fleetv1.ConfigServic
 // Diff compares two revisions.
 func (s *configService) Diff(_ context.Context, req *fleetv1.ConfigServiceDiffRequest) (*fleetv1.ConfigServiceDiffResponse, error) {
 	if req.GetFrom() == 0 {
-		return nil, toStatus(invalidf("from: revisions start at 1"))
+		return nil, toStatus(check.Invalidf("from: revisions start at 1"))
 	}
 	d, err := s.fc.diff(req.GetFrom(), req.GetTo())
 	if err != nil {
@@ -95,7 +96,7 @@ func (s *configService) Diff(_ context.Context, req *fleetv1.ConfigServiceDiffRe
 // Rollback applies an earlier revision's document again.
 func (s *configService) Rollback(ctx context.Context, req *fleetv1.ConfigServiceRollbackRequest) (*fleetv1.ConfigServiceRollbackResponse, error) {
 	if req.GetNumber() == 0 {
-		return nil, toStatus(invalidf("number: revisions start at 1"))
+		return nil, toStatus(check.Invalidf("number: revisions start at 1"))
 	}
 	old, err := s.fc.revision(req.GetNumber())
 	if err != nil {

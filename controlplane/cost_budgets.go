@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -36,34 +37,34 @@ func budgetFromProto(b *fleetv1.Budget) (cost.Budget, *time.Location, error) {
 		Name: b.GetName(), Period: periodsFromProto[b.GetPeriod()], LimitUSD: b.GetLimitUsd(),
 		Pool: b.GetPool(), Program: b.GetProgram(), Thresholds: b.GetThresholds(), Hard: b.GetHard(), FallbackPool: b.GetFallbackPool(),
 	}
-	var v violations
+	var v check.Violations
 	if err := out.Validate(); err != nil {
 		if fe, ok := err.(cost.FieldErrors); ok {
 			for _, e := range fe {
-				v.add("budget."+e.Field, "%s", e.Message)
+				v.Add("budget."+e.Field, "%s", e.Message)
 			}
 		}
 	}
-	if !validID(b.GetName()) {
-		v.add("budget.name", "%q must be 1-63 letters, digits, '.', '_' or '-'", truncate(b.GetName()))
+	if !check.ValidID(b.GetName()) {
+		v.Add("budget.name", "%q must be 1-63 letters, digits, '.', '_' or '-'", check.Truncate(b.GetName()))
 	}
 	for _, p := range []struct{ field, name string }{{"budget.pool", b.GetPool()}, {"budget.fallback_pool", b.GetFallbackPool()}} {
-		if p.name != "" && !validID(p.name) {
-			v.add(p.field, "%q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", truncate(p.name))
+		if p.name != "" && !check.ValidID(p.name) {
+			v.Add(p.field, "%q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(p.name))
 		}
 	}
 	loc := time.UTC
 	if z := b.GetTimeZone(); z != "" {
 		l, err := time.LoadLocation(z)
 		if err != nil || z == "Local" {
-			v.add("budget.time_zone", "%q is not an IANA time zone such as Europe/Berlin", truncate(z))
+			v.Add("budget.time_zone", "%q is not an IANA time zone such as Europe/Berlin", check.Truncate(z))
 		} else {
 			loc = l
 		}
 	}
 	if len(v) > 0 {
 		slices.SortStableFunc(v, func(a, b *fleetv1.FieldViolation) int { return compareStrings(a.GetField(), b.GetField()) })
-		return cost.Budget{}, nil, invalidf("%s", v)
+		return cost.Budget{}, nil, check.Invalidf("%s", v)
 	}
 	return out, loc, nil
 }
@@ -194,7 +195,7 @@ func (c *costTracker) deleteBudget(name string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.budgets[name]; !ok {
-		return fmt.Errorf("%w: no budget named %q; list them with fleetctl cost budgets", ErrNotFound, truncate(name))
+		return fmt.Errorf("%w: no budget named %q; list them with fleetctl cost budgets", check.ErrNotFound, check.Truncate(name))
 	}
 	if err := c.store.Update(func(tx *store.Tx) error {
 		if err := tx.Bucket(store.CostBudgets).Delete([]byte(name)); err != nil {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -19,12 +20,12 @@ func FuzzBudgetFromProto(f *testing.F) {
 			Thresholds: []float64{th}, Hard: hard, FallbackPool: fallback, TimeZone: zone}
 		b, loc, err := budgetFromProto(pb)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "budget.") {
+			if !errors.Is(err, check.ErrInvalidArgument) || !strings.Contains(err.Error(), "budget.") {
 				t.Fatalf("error %v is not an invalid argument naming a budget field", err)
 			}
 			return
 		}
-		if loc == nil || b.Period < 1 || b.Period > 3 || !(b.LimitUSD > 0) || math.IsInf(b.LimitUSD, 0) || !(th > 0 && th <= 10) || !validID(name) {
+		if loc == nil || b.Period < 1 || b.Period > 3 || !(b.LimitUSD > 0) || math.IsInf(b.LimitUSD, 0) || !(th > 0 && th <= 10) || !check.ValidID(name) {
 			t.Fatalf("accepted %v", pb)
 		}
 	})
@@ -42,7 +43,7 @@ func FuzzValidatePrices(f *testing.F) {
 		}
 		tab, err := validatePrices(p)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), "[") {
+			if !errors.Is(err, check.ErrInvalidArgument) || !strings.Contains(err.Error(), "[") {
 				t.Fatalf("error %v names no field", err)
 			}
 			return

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -54,27 +55,27 @@ func tableToProto(t cost.Table) *fleetv1.Prices {
 // validatePrices checks an API price table: no instance type or model twice, and every field
 // as cost.Table.Validate wants it. Field names follow the API (instances[m7i.large].spot_hourly).
 func validatePrices(p *fleetv1.Prices) (cost.Table, error) {
-	var dup violations
+	var dup check.Violations
 	seen := map[string]bool{}
 	for i, ip := range p.GetInstances() {
 		if seen[ip.GetInstanceType()] {
-			dup.add(fmt.Sprintf("prices.instances[%d].instance_type", i), "%q is listed twice", truncate(ip.GetInstanceType()))
+			dup.Add(fmt.Sprintf("prices.instances[%d].instance_type", i), "%q is listed twice", check.Truncate(ip.GetInstanceType()))
 		}
 		seen[ip.GetInstanceType()] = true
 	}
 	clear(seen)
 	for i, m := range p.GetModels() {
 		if seen[m.GetModel()] {
-			dup.add(fmt.Sprintf("prices.models[%d].model", i), "%q is listed twice", truncate(m.GetModel()))
+			dup.Add(fmt.Sprintf("prices.models[%d].model", i), "%q is listed twice", check.Truncate(m.GetModel()))
 		}
 		seen[m.GetModel()] = true
 	}
 	if len(dup) > 0 {
-		return cost.Table{}, invalidf("%s", dup)
+		return cost.Table{}, check.Invalidf("%s", dup)
 	}
 	t := tableFromProto(p)
 	if err := t.Validate(); err != nil {
-		return cost.Table{}, invalidf("prices: %v", err)
+		return cost.Table{}, check.Invalidf("prices: %v", err)
 	}
 	return t, nil
 }

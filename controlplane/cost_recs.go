@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -211,7 +212,7 @@ func recToProto(r cost.Recommendation, st *fleetv1.Recommendation) *fleetv1.Reco
 // updateRec sets a current recommendation's state.
 func (c *costTracker) updateRec(id string, state fleetv1.RecommendationState, now time.Time) (*fleetv1.Recommendation, error) {
 	if !recStates[state] {
-		return nil, invalidf("state: %s is not OPEN, DISMISSED or DONE", state)
+		return nil, check.Invalidf("state: %s is not OPEN, DISMISSED or DONE", state)
 	}
 	c.mu.Lock()
 	var found *cost.Recommendation
@@ -223,7 +224,7 @@ func (c *costTracker) updateRec(id string, state fleetv1.RecommendationState, no
 	}
 	c.mu.Unlock()
 	if found == nil {
-		return nil, fmt.Errorf("%w: no current recommendation %q; list them with fleetctl cost recs", ErrNotFound, truncate(id))
+		return nil, fmt.Errorf("%w: no current recommendation %q; list them with fleetctl cost recs", check.ErrNotFound, check.Truncate(id))
 	}
 	st := &fleetv1.Recommendation{Id: id, State: state, StateChanged: timestamppb.New(now)}
 	raw, err := proto.Marshal(st)

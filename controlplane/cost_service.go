@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -23,38 +24,38 @@ var groupings = map[fleetv1.CostGroupBy]bool{
 
 // GetReport returns the ledger's cost over the range, grouped.
 func (s *costService) GetReport(_ context.Context, req *fleetv1.GetReportRequest) (*fleetv1.GetReportResponse, error) {
-	var v violations
+	var v check.Violations
 	end := s.now()
 	if req.GetEnd() != nil {
 		if err := req.GetEnd().CheckValid(); err != nil {
-			v.add("end", "%v", err)
+			v.Add("end", "%v", err)
 		}
 		end = req.GetEnd().AsTime()
 	}
 	start := end.Add(-defaultReportRange)
 	if req.GetStart() != nil {
 		if err := req.GetStart().CheckValid(); err != nil {
-			v.add("start", "%v", err)
+			v.Add("start", "%v", err)
 		}
 		start = req.GetStart().AsTime()
 	}
 	if !start.Before(end) {
-		v.add("start", "%s must be before end %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
+		v.Add("start", "%s must be before end %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
 	} else if end.Sub(start) > maxReportRange {
-		v.add("start", "the range %s is longer than %s", end.Sub(start).Round(time.Hour), maxReportRange)
+		v.Add("start", "the range %s is longer than %s", end.Sub(start).Round(time.Hour), maxReportRange)
 	}
 	by := req.GetGroupBy()
 	if by == fleetv1.CostGroupBy_COST_GROUP_BY_UNSPECIFIED {
 		by = fleetv1.CostGroupBy_COST_GROUP_BY_POOL
 	}
 	if !groupings[by] {
-		v.add("group_by", "%d is not POOL, NODE, MODEL or PROGRAM", by)
+		v.Add("group_by", "%d is not POOL, NODE, MODEL or PROGRAM", by)
 	}
-	if req.GetPool() != "" && !validID(req.GetPool()) {
-		v.add("pool", "%q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", truncate(req.GetPool()))
+	if req.GetPool() != "" && !check.ValidID(req.GetPool()) {
+		v.Add("pool", "%q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetPool()))
 	}
 	if len(v) > 0 {
-		return nil, toStatus(invalidf("%s", v))
+		return nil, toStatus(check.Invalidf("%s", v))
 	}
 	resp, err := s.c.report(start, end, by, req.GetPool())
 	return resp, toStatus(err)
@@ -69,7 +70,7 @@ func (s *costService) ListBudgets(context.Context, *fleetv1.ListBudgetsRequest) 
 // SetBudget creates or replaces a budget.
 func (s *costService) SetBudget(_ context.Context, req *fleetv1.SetBudgetRequest) (*fleetv1.SetBudgetResponse, error) {
 	if req.GetBudget() == nil {
-		return nil, toStatus(invalidf("budget: missing"))
+		return nil, toStatus(check.Invalidf("budget: missing"))
 	}
 	b, err := s.c.setBudget(req.GetBudget(), s.now())
 	if err != nil {
@@ -80,8 +81,8 @@ func (s *costService) SetBudget(_ context.Context, req *fleetv1.SetBudgetRequest
 
 // DeleteBudget removes a budget.
 func (s *costService) DeleteBudget(_ context.Context, req *fleetv1.DeleteBudgetRequest) (*fleetv1.DeleteBudgetResponse, error) {
-	if !validID(req.GetName()) {
-		return nil, toStatus(invalidf("name: %q is not a budget name (1-63 letters, digits, '.', '_' or '-')", truncate(req.GetName())))
+	if !check.ValidID(req.GetName()) {
+		return nil, toStatus(check.Invalidf("name: %q is not a budget name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetName())))
 	}
 	if err := s.c.deleteBudget(req.GetName()); err != nil {
 		return nil, toStatus(err)
@@ -122,7 +123,7 @@ func (s *costService) ListRecommendations(_ context.Context, req *fleetv1.ListRe
 // UpdateRecommendation sets a recommendation's state.
 func (s *costService) UpdateRecommendation(_ context.Context, req *fleetv1.UpdateRecommendationRequest) (*fleetv1.UpdateRecommendationResponse, error) {
 	if req.GetId() == "" {
-		return nil, toStatus(invalidf("id: missing; list recommendations with fleetctl cost recs"))
+		return nil, toStatus(check.Invalidf("id: missing; list recommendations with fleetctl cost recs"))
 	}
 	r, err := s.c.updateRec(req.GetId(), req.GetState(), s.now())
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
@@ -159,30 +160,30 @@ func fillSpec(p *fleetv1.DeploymentSpec, s maintenance.DeploySpec) {
 // start validates and stores a new deployment.
 func (dp *deployer) start(spec *fleetv1.DeploymentSpec, requestedBy string) (*fleetv1.Deployment, error) {
 	if spec == nil {
-		return nil, invalidf("spec: is missing")
+		return nil, check.Invalidf("spec: is missing")
 	}
-	if spec.GetPool() != "" && !validID(spec.GetPool()) {
-		return nil, invalidf("spec.pool: %q is not a valid pool name", truncate(spec.GetPool()))
+	if spec.GetPool() != "" && !check.ValidID(spec.GetPool()) {
+		return nil, check.Invalidf("spec.pool: %q is not a valid pool name", check.Truncate(spec.GetPool()))
 	}
 	if spec.GetVersion() != "" {
 		if err := command.ValidVersion(spec.GetVersion()); err != nil {
-			return nil, invalidf("spec.version: %v", err)
+			return nil, check.Invalidf("spec.version: %v", err)
 		}
 	}
 	for _, d := range []*durationpb.Duration{spec.GetAnalysisWindow(), spec.GetKeepOld(), spec.GetDrainTimeout()} {
 		if d != nil && !d.IsValid() {
-			return nil, invalidf("spec: duration %v is not valid", d)
+			return nil, check.Invalidf("spec: duration %v is not valid", d)
 		}
 	}
 	if spec.BatchSize != nil && spec.GetBatchSize() < 1 {
-		return nil, invalidf("spec.batch_size: %d must be at least 1 (unset means 1)", spec.GetBatchSize())
+		return nil, check.Invalidf("spec.batch_size: %d must be at least 1 (unset means 1)", spec.GetBatchSize())
 	}
 	if len(spec.GetReason()) > maxReasonLen {
-		return nil, invalidf("spec.reason: %d bytes, at most %d", len(spec.GetReason()), maxReasonLen)
+		return nil, check.Invalidf("spec.reason: %d bytes, at most %d", len(spec.GetReason()), maxReasonLen)
 	}
 	if spec.GetPreviousVersion() != "" {
 		if err := command.ValidVersion(spec.GetPreviousVersion()); err != nil {
-			return nil, invalidf("spec.previous_version: %v", err)
+			return nil, check.Invalidf("spec.previous_version: %v", err)
 		}
 	}
 	s := specFromProto(spec)
@@ -196,7 +197,7 @@ func (dp *deployer) start(spec *fleetv1.DeploymentSpec, requestedBy string) (*fl
 		ids = append(ids, n.GetId())
 	}
 	if err := s.Validate(ids); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+		return nil, fmt.Errorf("%w: %v", check.ErrInvalidArgument, err)
 	}
 	spec = proto.Clone(spec).(*fleetv1.DeploymentSpec)
 	fillSpec(spec, s)
@@ -211,7 +212,7 @@ func (dp *deployer) start(spec *fleetv1.DeploymentSpec, requestedBy string) (*fl
 	for _, r := range dp.runs {
 		if active(r.d) && r.d.GetSpec().GetPool() == s.Pool {
 			return nil, fmt.Errorf("%w: pool %q already has deployment %s in progress (%s); wait for it, or abort it with fleetctl deploy abort %s",
-				ErrFailedPrecondition, s.Pool, r.d.GetId(), r.d.GetPhase(), r.d.GetId())
+				check.ErrFailedPrecondition, s.Pool, r.d.GetId(), r.d.GetPhase(), r.d.GetId())
 		}
 	}
 	run := &deployRun{key: key, d: d, spec: s}

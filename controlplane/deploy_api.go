@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -16,7 +17,7 @@ import (
 func (dp *deployer) lookupLocked(id string) (*deployRun, error) {
 	run := dp.runs[id]
 	if run == nil {
-		return nil, fmt.Errorf("%w: no deployment %q; list them with fleetctl deploy status", ErrNotFound, truncate(id))
+		return nil, fmt.Errorf("%w: no deployment %q; list them with fleetctl deploy status", check.ErrNotFound, check.Truncate(id))
 	}
 	return run, nil
 }
@@ -60,7 +61,7 @@ func (dp *deployer) change(id string, f func(run *deployRun) error) (*fleetv1.De
 		return nil, err
 	}
 	if !active(run.d) {
-		return nil, fmt.Errorf("%w: deployment %s already ended (%s)", ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
+		return nil, fmt.Errorf("%w: deployment %s already ended (%s)", check.ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
 	}
 	if err := f(run); err != nil {
 		return nil, err
@@ -78,7 +79,7 @@ func (dp *deployer) change(id string, f func(run *deployRun) error) (*fleetv1.De
 func (dp *deployer) pause(id, reason, by string) (*fleetv1.Deployment, error) {
 	return dp.change(id, func(run *deployRun) error {
 		if run.d.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING {
-			return fmt.Errorf("%w: deployment %s is %s, not running", ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
+			return fmt.Errorf("%w: deployment %s is %s, not running", check.ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
 		}
 		run.d.State = fleetv1.DeploymentState_DEPLOYMENT_STATE_PAUSED
 		run.d.Reason = "paused by " + by + prefixed(": ", reason)
@@ -90,7 +91,7 @@ func (dp *deployer) pause(id, reason, by string) (*fleetv1.Deployment, error) {
 func (dp *deployer) resume(id, by string) (*fleetv1.Deployment, error) {
 	return dp.change(id, func(run *deployRun) error {
 		if run.d.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_PAUSED {
-			return fmt.Errorf("%w: deployment %s is %s, not paused", ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
+			return fmt.Errorf("%w: deployment %s is %s, not paused", check.ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
 		}
 		run.d.State = fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING
 		run.d.Reason = "resumed by " + by
@@ -129,7 +130,7 @@ func (dp *deployer) abort(id, reason, by string) (*fleetv1.Deployment, error) {
 				}
 			}
 		case depRetiring, depRollingBack:
-			return fmt.Errorf("%w: deployment %s is %s; there is nothing left to undo", ErrFailedPrecondition, id, d.GetPhase())
+			return fmt.Errorf("%w: deployment %s is %s; there is nothing left to undo", check.ErrFailedPrecondition, id, d.GetPhase())
 		default: // rolling, promoting, preparing
 			d.State, d.Reason = fleetv1.DeploymentState_DEPLOYMENT_STATE_ABORTED, why
 			d.Phase = depAborting

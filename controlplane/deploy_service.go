@@ -6,13 +6,14 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
 // StartDeployment validates and starts a deployment.
 func (m *maintenanceService) StartDeployment(ctx context.Context, req *fleetv1.StartDeploymentRequest) (*fleetv1.StartDeploymentResponse, error) {
 	if busy, why := m.windows.busy(req.GetSpec().GetPool(), ""); busy {
-		return nil, toStatus(fmt.Errorf("%w: pool %q: %s; wait for it or cancel it with fleetctl maint cancel", ErrFailedPrecondition, req.GetSpec().GetPool(), why))
+		return nil, toStatus(fmt.Errorf("%w: pool %q: %s; wait for it or cancel it with fleetctl maint cancel", check.ErrFailedPrecondition, req.GetSpec().GetPool(), why))
 	}
 	d, err := m.deployer.start(req.GetSpec(), requester(ctx))
 	if err != nil {
@@ -32,8 +33,8 @@ func (m *maintenanceService) GetDeployment(_ context.Context, req *fleetv1.GetDe
 
 // ListDeployments lists deployments, newest first.
 func (m *maintenanceService) ListDeployments(_ context.Context, req *fleetv1.ListDeploymentsRequest) (*fleetv1.ListDeploymentsResponse, error) {
-	if req.GetPool() != "" && !validID(req.GetPool()) {
-		return nil, toStatus(invalidf("pool: %q is not a valid pool name", truncate(req.GetPool())))
+	if req.GetPool() != "" && !check.ValidID(req.GetPool()) {
+		return nil, toStatus(check.Invalidf("pool: %q is not a valid pool name", check.Truncate(req.GetPool())))
 	}
 	return &fleetv1.ListDeploymentsResponse{Deployments: m.deployer.list(req.GetPool())}, nil
 }
@@ -56,7 +57,7 @@ func (m *maintenanceService) WatchDeployment(req *fleetv1.WatchDeploymentRequest
 		case <-stream.Context().Done():
 			return nil
 		case <-m.stopping:
-			return toStatus(ErrShuttingDown)
+			return toStatus(check.ErrShuttingDown)
 		case d = <-ch:
 		}
 	}
@@ -65,7 +66,7 @@ func (m *maintenanceService) WatchDeployment(req *fleetv1.WatchDeploymentRequest
 // PauseDeployment pauses a running deployment.
 func (m *maintenanceService) PauseDeployment(ctx context.Context, req *fleetv1.PauseDeploymentRequest) (*fleetv1.PauseDeploymentResponse, error) {
 	if len(req.GetReason()) > maxReasonLen {
-		return nil, toStatus(invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+		return nil, toStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
 	}
 	d, err := m.deployer.pause(req.GetId(), req.GetReason(), requester(ctx))
 	if err != nil {
@@ -86,7 +87,7 @@ func (m *maintenanceService) ResumeDeployment(ctx context.Context, req *fleetv1.
 // AbortDeployment aborts a deployment and undoes its routing changes.
 func (m *maintenanceService) AbortDeployment(ctx context.Context, req *fleetv1.AbortDeploymentRequest) (*fleetv1.AbortDeploymentResponse, error) {
 	if len(req.GetReason()) > maxReasonLen {
-		return nil, toStatus(invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+		return nil, toStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
 	}
 	d, err := m.deployer.abort(req.GetId(), req.GetReason(), requester(ctx))
 	if err != nil {

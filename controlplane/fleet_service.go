@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -30,8 +31,8 @@ func (f *fleetService) ListNodes(_ context.Context, req *fleetv1.ListNodesReques
 
 // GetNode returns one node.
 func (f *fleetService) GetNode(_ context.Context, req *fleetv1.GetNodeRequest) (*fleetv1.GetNodeResponse, error) {
-	if !validID(req.GetId()) {
-		return nil, toStatus(invalidf("id %q is not a valid node id (1-63 letters, digits, '.', '_' or '-')", truncate(req.GetId())))
+	if !check.ValidID(req.GetId()) {
+		return nil, toStatus(check.Invalidf("id %q is not a valid node id (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetId())))
 	}
 	n, err := f.reg.get(req.GetId())
 	if err != nil {
@@ -63,7 +64,7 @@ func (f *fleetService) WatchNodes(req *fleetv1.WatchNodesRequest, stream grpc.Se
 		case <-stream.Context().Done():
 			return nil
 		case <-f.stopping:
-			return toStatus(ErrShuttingDown)
+			return toStatus(check.ErrShuttingDown)
 		case ev, ok := <-w.ch:
 			if !ok {
 				return toStatus(f.reg.watchErr(w))
@@ -77,12 +78,12 @@ func (f *fleetService) WatchNodes(req *fleetv1.WatchNodesRequest, stream grpc.Se
 
 // validateNodeFilter checks the optional pool and state filters.
 func validateNodeFilter(pool string, states []fleetv1.NodeState) error {
-	if pool != "" && !validID(pool) {
-		return invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", truncate(pool))
+	if pool != "" && !check.ValidID(pool) {
+		return check.Invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool))
 	}
 	for _, s := range states {
 		if _, ok := fleetv1.NodeState_name[int32(s)]; !ok || s == fleetv1.NodeState_NODE_STATE_UNSPECIFIED {
-			return invalidf("states: %d is not a node state", s)
+			return check.Invalidf("states: %d is not a node state", s)
 		}
 	}
 	return nil

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -43,11 +44,11 @@ type fleetConfig struct {
 func (fc *fleetConfig) parseDocument(doc string) (map[string]any, error) {
 	var top map[string]any
 	if err := yaml.Unmarshal([]byte(doc), &top); err != nil {
-		return nil, invalidf("document: %v", err)
+		return nil, check.Invalidf("document: %v", err)
 	}
 	for name := range top {
 		if !slices.ContainsFunc(fc.sections, func(s policySection) bool { return s.name == name }) {
-			return nil, invalidf("document: unknown section %q (known: %s)", name, strings.Join(fc.sectionNames(), ", "))
+			return nil, check.Invalidf("document: unknown section %q (known: %s)", name, strings.Join(fc.sectionNames(), ", "))
 		}
 	}
 	return top, nil
@@ -87,7 +88,7 @@ func (fc *fleetConfig) prepare(doc string) ([]func() error, []string, error) {
 // apply validates and applies doc, then stores the resulting policy as a new revision.
 func (fc *fleetConfig) apply(doc, message, author string, rollbackOf uint64) (*fleetv1.ConfigRevision, error) {
 	if strings.TrimSpace(message) == "" {
-		return nil, invalidf("message: is empty; say why the policy changes")
+		return nil, check.Invalidf("message: is empty; say why the policy changes")
 	}
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
@@ -143,7 +144,7 @@ func (fc *fleetConfig) revision(n uint64) (*fleetv1.ConfigRevision, error) {
 	err := fc.store.View(func(tx *store.Tx) error {
 		raw := tx.Bucket(store.ConfigRevisions).Get(binary.BigEndian.AppendUint64(nil, n))
 		if raw == nil {
-			return fmt.Errorf("%w: no config revision %d; list them with fleetctl config history", ErrNotFound, n)
+			return fmt.Errorf("%w: no config revision %d; list them with fleetctl config history", check.ErrNotFound, n)
 		}
 		rev = &fleetv1.ConfigRevision{}
 		if err := proto.Unmarshal(raw, rev); err != nil {
@@ -203,10 +204,10 @@ func (fc *fleetConfig) diff(from, to uint64) (string, error) {
 func protoSection(v any, m proto.Message, where string) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return invalidf("%s: %v", where, err)
+		return check.Invalidf("%s: %v", where, err)
 	}
 	if err := protojson.Unmarshal(raw, m); err != nil {
-		return invalidf("%s: %v", where, err)
+		return check.Invalidf("%s: %v", where, err)
 	}
 	return nil
 }
@@ -230,12 +231,12 @@ func routingSection(rt *router) policySection {
 		prepare: func(v any) (func() error, error) {
 			pools, ok := v.(map[string]any)
 			if v != nil && !ok {
-				return nil, invalidf("routing: must map pool names to routing policies")
+				return nil, check.Invalidf("routing: must map pool names to routing policies")
 			}
 			policies := make(map[string]*fleetv1.RoutingPolicy, len(pools))
 			for _, pool := range slices.Sorted(maps.Keys(pools)) {
-				if !validID(pool) {
-					return nil, invalidf("routing.%s: %q is not a valid pool name", truncate(pool), truncate(pool))
+				if !check.ValidID(pool) {
+					return nil, check.Invalidf("routing.%s: %q is not a valid pool name", check.Truncate(pool), check.Truncate(pool))
 				}
 				body := pools[pool]
 				if m, ok := body.(map[string]any); ok {
@@ -283,7 +284,7 @@ func scalingSection(sc *scaler) policySection {
 		prepare: func(v any) (func() error, error) {
 			pools, ok := v.(map[string]any)
 			if v != nil && !ok {
-				return nil, invalidf("scaling: must map pool names to scaling policies")
+				return nil, check.Invalidf("scaling: must map pool names to scaling policies")
 			}
 			type parsed struct {
 				pb  *fleetv1.ScalingPolicy
@@ -292,8 +293,8 @@ func scalingSection(sc *scaler) policySection {
 			}
 			policies := make(map[string]parsed, len(pools))
 			for _, pool := range slices.Sorted(maps.Keys(pools)) {
-				if !validID(pool) {
-					return nil, invalidf("scaling.%s: %q is not a valid pool name", truncate(pool), truncate(pool))
+				if !check.ValidID(pool) {
+					return nil, check.Invalidf("scaling.%s: %q is not a valid pool name", check.Truncate(pool), check.Truncate(pool))
 				}
 				pp := &fleetv1.ScalingPolicy{}
 				if err := protoSection(pools[pool], pp, "scaling."+pool); err != nil {
@@ -345,7 +346,7 @@ func budgetsSection(c *costTracker, clock func() time.Time) policySection {
 		prepare: func(v any) (func() error, error) {
 			named, ok := v.(map[string]any)
 			if v != nil && !ok {
-				return nil, invalidf("budgets: must map budget names to budgets")
+				return nil, check.Invalidf("budgets: must map budget names to budgets")
 			}
 			budgets := make(map[string]*fleetv1.Budget, len(named))
 			for _, name := range slices.Sorted(maps.Keys(named)) {
@@ -354,7 +355,7 @@ func budgetsSection(c *costTracker, clock func() time.Time) policySection {
 					return nil, err
 				}
 				if b.GetName() != "" && b.GetName() != name {
-					return nil, invalidf("budgets.%s.name: %q differs from its key; leave it out", truncate(name), truncate(b.GetName()))
+					return nil, check.Invalidf("budgets.%s.name: %q differs from its key; leave it out", check.Truncate(name), check.Truncate(b.GetName()))
 				}
 				b.Name = name
 				if _, _, err := budgetFromProto(b); err != nil {

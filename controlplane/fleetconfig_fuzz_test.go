@@ -4,6 +4,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -23,7 +24,7 @@ func FuzzConfigDocument(f *testing.F) {
 	rt := &router{policies: map[string]*fleetv1.RoutingPolicy{}}
 	fc := &fleetConfig{store: st, sections: []policySection{routingSection(rt)}}
 	f.Fuzz(func(t *testing.T, doc string) {
-		if _, _, err := fc.prepare(doc); err != nil && !errors.Is(err, ErrInvalidArgument) {
+		if _, _, err := fc.prepare(doc); err != nil && !errors.Is(err, check.ErrInvalidArgument) {
 			t.Fatalf("rejected without ErrInvalidArgument: %v", err)
 		}
 	})

@@ -5,6 +5,7 @@ import (
 	"net"
 	"sync"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -32,10 +33,10 @@ func (c Config) limits() limits {
 // checked by pkg/command against the kind's schema) and the reason.
 func (l limits) checkCommandInput(params map[string]string, reason string) error {
 	if len(params) > l.maxCommandParams {
-		return invalidf("params: %d parameters, at most %d are allowed (--max-command-params)", len(params), l.maxCommandParams)
+		return check.Invalidf("params: %d parameters, at most %d are allowed (--max-command-params)", len(params), l.maxCommandParams)
 	}
 	if len(reason) > l.maxReasonBytes {
-		return invalidf("reason: %d bytes, at most %d are allowed (--max-reason-bytes)", len(reason), l.maxReasonBytes)
+		return check.Invalidf("reason: %d bytes, at most %d are allowed (--max-reason-bytes)", len(reason), l.maxReasonBytes)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -23,7 +24,7 @@ type maintenanceService struct {
 // CreateBackup writes a backup now.
 func (m *maintenanceService) CreateBackup(ctx context.Context, req *fleetv1.CreateBackupRequest) (*fleetv1.CreateBackupResponse, error) {
 	if len(req.GetReason()) > maxReasonLen {
-		return nil, toStatus(invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+		return nil, toStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
 	}
 	reason := "on demand by " + requester(ctx)
 	if r := strings.TrimSpace(req.GetReason()); r != "" {

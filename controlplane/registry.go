@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -106,7 +107,7 @@ func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, nil, ErrShuttingDown
+		return nil, nil, check.ErrShuttingDown
 	}
 	now := r.now()
 	interval := h.GetReportInterval().AsDuration()
@@ -116,13 +117,13 @@ func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 		alive := now.Before(e.lastSeen.Add(r.liveness.ttl(interval)))
 		if old.instanceID != h.GetInstanceId() && alive {
 			return nil, nil, fmt.Errorf("%w: node %q is connected from %s (agent instance %s, last report %s ago); stop that agent or give this one another --node-id",
-				ErrAlreadyConnected, h.GetNodeId(), old.peer, old.instanceID, now.Sub(e.lastSeen).Round(time.Millisecond))
+				check.ErrAlreadyConnected, h.GetNodeId(), old.peer, old.instanceID, now.Sub(e.lastSeen).Round(time.Millisecond))
 		}
-		old.cancel(fmt.Errorf("%w: replaced by a new session of node %q from %s", ErrSessionEnded, h.GetNodeId(), peer))
+		old.cancel(fmt.Errorf("%w: replaced by a new session of node %q from %s", check.ErrSessionEnded, h.GetNodeId(), peer))
 		e.sess = nil
 	}
 	if !known && r.maxNodes > 0 && len(r.nodes) >= r.maxNodes {
-		return nil, nil, fmt.Errorf("%w: the control plane knows %d nodes, the most it may (--max-nodes); node %q is refused", ErrTooManyNodes, len(r.nodes), h.GetNodeId())
+		return nil, nil, fmt.Errorf("%w: the control plane knows %d nodes, the most it may (--max-nodes); node %q is refused", check.ErrTooManyNodes, len(r.nodes), h.GetNodeId())
 	}
 	if !known {
 		e = &entry{node: &fleetv1.Node{Id: h.GetNodeId(), FirstSeen: timestamppb.New(now)}}
@@ -214,7 +215,7 @@ func (r *registry) setDrain(id string, requested, drained bool, reason string) e
 	defer r.mu.Unlock()
 	e := r.nodes[id]
 	if e == nil {
-		return fmt.Errorf("%w: no node with id %q; list nodes with fleetctl nodes list", ErrNodeNotFound, id)
+		return fmt.Errorf("%w: no node with id %q; list nodes with fleetctl nodes list", check.ErrNodeNotFound, id)
 	}
 	e.node.DrainRequested, e.node.Drained = requested, drained
 	r.dirty[id] = struct{}{}
@@ -235,7 +236,7 @@ func (r *registry) exists(id string) bool {
 func applyHello(n *fleetv1.Node, h *fleetv1.Hello) bool {
 	pool := h.GetPool()
 	if pool == "" {
-		pool = defaultPool
+		pool = check.DefaultPool
 	}
 	weight := h.GetWeight()
 	if weight == 0 {
@@ -264,7 +265,7 @@ func (r *registry) applyReport(s *session, rep *fleetv1.MetricsReport) (bool, st
 	defer r.mu.Unlock()
 	e := r.nodes[s.nodeID]
 	if e == nil || e.sess != s {
-		return false, "", fmt.Errorf("%w: session of node %q is no longer current", ErrSessionEnded, s.nodeID)
+		return false, "", fmt.Errorf("%w: session of node %q is no longer current", check.ErrSessionEnded, s.nodeID)
 	}
 	now := r.now()
 	e.lastSeen = now
@@ -329,7 +330,7 @@ func (r *registry) sweep() {
 		}
 		reason := r.liveness.downReason(e.lastSeen, now, e.node.GetReportInterval().AsDuration())
 		if e.sess != nil {
-			e.sess.cancel(fmt.Errorf("%w: node %q declared down: %s", ErrSessionEnded, e.node.GetId(), reason))
+			e.sess.cancel(fmt.Errorf("%w: node %q declared down: %s", check.ErrSessionEnded, e.node.GetId(), reason))
 			e.sess = nil
 		}
 		r.setStateLocked(e, fleetv1.NodeState_NODE_STATE_DOWN, reason, now)
@@ -369,7 +370,7 @@ func (r *registry) get(id string) (*fleetv1.Node, error) {
 	defer r.mu.Unlock()
 	e := r.nodes[id]
 	if e == nil {
-		return nil, fmt.Errorf("%w: no node with id %q; list nodes with fleetctl nodes list", ErrNodeNotFound, id)
+		return nil, fmt.Errorf("%w: no node with id %q; list nodes with fleetctl nodes list", check.ErrNodeNotFound, id)
 	}
 	return e.snapshotLocked(), nil
 }
@@ -496,11 +497,11 @@ func (r *registry) close() {
 	r.closed = true
 	for _, e := range r.nodes {
 		if e.sess != nil {
-			e.sess.cancel(ErrShuttingDown)
+			e.sess.cancel(check.ErrShuttingDown)
 		}
 	}
 	for w := range r.watchers {
-		r.dropWatcherLocked(w, ErrShuttingDown)
+		r.dropWatcherLocked(w, check.ErrShuttingDown)
 	}
 }
 
@@ -510,7 +511,7 @@ func (r *registry) watch(pool string, reports bool) (*watcher, []*fleetv1.Node, 
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
-		return nil, nil, ErrShuttingDown
+		return nil, nil, check.ErrShuttingDown
 	}
 	w := &watcher{pool: pool, reports: reports, ch: make(chan *fleetv1.WatchNodesResponse, r.watchCap)}
 	r.watchers[w] = struct{}{}
@@ -576,7 +577,7 @@ func (r *registry) publishLocked(t fleetv1.NodeEventType, e *entry, prev fleetv1
 		select {
 		case w.ch <- ev:
 		default:
-			r.dropWatcherLocked(w, fmt.Errorf("%w: more than %d events queued; watch again", ErrWatchBehind, r.watchCap))
+			r.dropWatcherLocked(w, fmt.Errorf("%w: more than %d events queued; watch again", check.ErrWatchBehind, r.watchCap))
 		}
 	}
 }

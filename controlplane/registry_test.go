@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -29,7 +30,7 @@ func TestSlowWatcherIsDropped(t *testing.T) {
 	for range slow.ch {
 		got++
 	}
-	if got != 2 || !errors.Is(r.watchErr(slow), ErrWatchBehind) {
+	if got != 2 || !errors.Is(r.watchErr(slow), check.ErrWatchBehind) {
 		t.Fatalf("slow watcher got %d events and err %v; want 2 then ErrWatchBehind", got, r.watchErr(slow))
 	}
 	fresh, initial, err := r.watch("", false)
@@ -51,14 +52,14 @@ func TestSessionReplacementCancelsOldSession(t *testing.T) {
 	if _, _, err := r.attach(hello("a"), "p1", func(err error) { cause = err }); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.attach(hello("b"), "p2", func(error) {}); !errors.Is(err, ErrAlreadyConnected) {
+	if _, _, err := r.attach(hello("b"), "p2", func(error) {}); !errors.Is(err, check.ErrAlreadyConnected) {
 		t.Fatalf("another live instance: %v, want ErrAlreadyConnected", err)
 	}
 	now = now.Add(10 * time.Second) // the first session went silent past its TTL
 	if _, _, err := r.attach(hello("b"), "p2", func(error) {}); err != nil {
 		t.Fatalf("replacing a silent session: %v", err)
 	}
-	if !errors.Is(cause, ErrSessionEnded) {
+	if !errors.Is(cause, check.ErrSessionEnded) {
 		t.Fatalf("old session ended with %v", cause)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
@@ -228,7 +229,7 @@ func (rt *router) route(pool string) (*poolRoute, error) {
 		if pools := rt.knownPools(); len(pools) > 0 {
 			known = strings.Join(pools, ", ")
 		}
-		return nil, invalidf("pool: unknown pool %q: no node has joined it and it has no routing policy (known pools: %s)", pool, known)
+		return nil, check.Invalidf("pool: unknown pool %q: no node has joined it and it has no routing policy (known pools: %s)", pool, known)
 	}
 	rt.mu.RLock()
 	pr := rt.pools[pool]

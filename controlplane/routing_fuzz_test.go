@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -32,7 +33,7 @@ func FuzzRoutingPolicy(f *testing.F) {
 		}
 		p, err := policyFromProto(pp)
 		if err != nil {
-			if !errors.Is(err, ErrInvalidArgument) {
+			if !errors.Is(err, check.ErrInvalidArgument) {
 				t.Fatalf("rejected without ErrInvalidArgument: %v", err)
 			}
 			return
@@ -50,7 +51,7 @@ func FuzzPickToken(f *testing.F) {
 	f.Add("a", "b", uint32(0), uint64(1<<40), "///")
 	f.Fuzz(func(t *testing.T, pool, node string, epoch uint32, hold uint64, garbage string) {
 		_, _, _, _, _ = parsePickToken(garbage)
-		if !validID(pool) || !validID(node) {
+		if !check.ValidID(pool) || !check.ValidID(node) {
 			return
 		}
 		p, n, e, h, err := parsePickToken(pickToken(pool, routing.Pick{ID: node, Epoch: epoch}, hold))

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -86,7 +87,7 @@ func policyFromProto(pp *fleetv1.RoutingPolicy) (routing.Policy, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return routing.Policy{}, invalidf("%s", strings.Join(errs, "; "))
+		return routing.Policy{}, check.Invalidf("%s", strings.Join(errs, "; "))
 	}
 	return p, nil
 }

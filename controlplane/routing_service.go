@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -39,10 +40,10 @@ type routingService struct {
 // poolArg validates a request's pool name; empty means the default pool.
 func poolArg(pool string) (string, error) {
 	if pool == "" {
-		return defaultPool, nil
+		return check.DefaultPool, nil
 	}
-	if !validID(pool) {
-		return "", invalidf("pool: %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", truncate(pool))
+	if !check.ValidID(pool) {
+		return "", check.Invalidf("pool: %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool))
 	}
 	return pool, nil
 }
@@ -54,12 +55,12 @@ func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fle
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if len(req.GetKey()) > maxStringLen {
-		return nil, toStatus(invalidf("key: %d bytes, at most %d are allowed; hash long keys first", len(req.GetKey()), maxStringLen))
+	if len(req.GetKey()) > check.MaxStringLen {
+		return nil, toStatus(check.Invalidf("key: %d bytes, at most %d are allowed; hash long keys first", len(req.GetKey()), check.MaxStringLen))
 	}
 	program := req.GetProgram()
-	if len(program) > maxStringLen || !utf8.ValidString(program) {
-		return nil, toStatus(invalidf("program: must be valid UTF-8 of at most %d bytes", maxStringLen))
+	if len(program) > check.MaxStringLen || !utf8.ValidString(program) {
+		return nil, toStatus(check.Invalidf("program: must be valid UTF-8 of at most %d bytes", check.MaxStringLen))
 	}
 	now := s.now()
 	hold, fallback, err := s.gate.reserve(pool, program, s.gate.estimate(program), now)
@@ -138,14 +139,14 @@ func pickToken(pool string, pk routing.Pick, hold uint64) string {
 // parsePickToken reverses pickToken.
 func parsePickToken(tok string) (pool, node string, epoch uint32, hold uint64, err error) {
 	parts := strings.Split(tok, "/")
-	if len(parts) == 4 && validID(parts[0]) && validID(parts[1]) {
+	if len(parts) == 4 && check.ValidID(parts[0]) && check.ValidID(parts[1]) {
 		e, eerr := strconv.ParseUint(parts[2], 36, 32)
 		h, herr := strconv.ParseUint(parts[3], 36, 64)
 		if eerr == nil && herr == nil {
 			return parts[0], parts[1], uint32(e), h, nil
 		}
 	}
-	return "", "", 0, 0, invalidf("token: %q is not a token returned by Pick", truncate(tok))
+	return "", "", 0, 0, check.Invalidf("token: %q is not a token returned by Pick", check.Truncate(tok))
 }
 
 // ReportResult settles a picked request.
@@ -156,10 +157,10 @@ func (s *routingService) ReportResult(_ context.Context, req *fleetv1.ReportResu
 	}
 	lat := req.GetLatency()
 	if lat == nil || lat.CheckValid() != nil || lat.AsDuration() < 0 || lat.AsDuration() > maxResultLatency {
-		return nil, toStatus(invalidf("latency: must be set, between 0 and %s", maxResultLatency))
+		return nil, toStatus(check.Invalidf("latency: must be set, between 0 and %s", maxResultLatency))
 	}
 	if c := req.CostUsd; c != nil && (math.IsNaN(*c) || math.IsInf(*c, 0) || *c < 0) {
-		return nil, toStatus(invalidf("cost_usd: %v must be a finite amount, not negative", *c))
+		return nil, toStatus(check.Invalidf("cost_usd: %v must be a finite amount, not negative", *c))
 	}
 	s.settle(hold, req.CostUsd)
 	s.rt.mu.RLock()
@@ -219,7 +220,7 @@ func (s *routingService) WatchEndpoints(req *fleetv1.WatchEndpointsRequest, stre
 		case <-stream.Context().Done():
 			return nil
 		case <-s.stopping:
-			return toStatus(ErrShuttingDown)
+			return toStatus(check.ErrShuttingDown)
 		case resp := <-ch:
 			if err := stream.Send(resp); err != nil {
 				return err
@@ -244,14 +245,14 @@ func (s *routingService) GetPolicy(_ context.Context, req *fleetv1.RoutingServic
 // SetPolicy validates and stores a pool's policy.
 func (s *routingService) SetPolicy(_ context.Context, req *fleetv1.RoutingServiceSetPolicyRequest) (*fleetv1.RoutingServiceSetPolicyResponse, error) {
 	if req.GetPool() == "" {
-		return nil, toStatus(invalidf("pool: is empty; name the pool the policy is for"))
+		return nil, toStatus(check.Invalidf("pool: is empty; name the pool the policy is for"))
 	}
 	pool, err := poolArg(req.GetPool())
 	if err != nil {
 		return nil, toStatus(err)
 	}
 	if req.GetPolicy() == nil {
-		return nil, toStatus(invalidf("policy: is missing"))
+		return nil, toStatus(check.Invalidf("policy: is missing"))
 	}
 	pp, err := s.rt.setPolicy(pool, req.GetPolicy())
 	if err != nil {

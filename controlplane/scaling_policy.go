@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
@@ -150,7 +151,7 @@ func scalingPolicyFromProto(pp *fleetv1.ScalingPolicy, hookDir string) (scaling.
 		}
 	}
 	if len(errs) > 0 {
-		return scaling.Policy{}, scalingActuator{}, invalidf("%v", errors.Join(errs...))
+		return scaling.Policy{}, scalingActuator{}, check.Invalidf("%v", errors.Join(errs...))
 	}
 	return p, act, nil
 }
@@ -168,7 +169,7 @@ func unjoin(err error) []error {
 // directory confines what the API can make the control plane run.
 func resolveHook(hook, dir string) (string, error) {
 	if dir == "" {
-		return "", fmt.Errorf("%q cannot run: the control plane has no --scaling-hook-dir; start it with one and put the hook there", truncate(hook))
+		return "", fmt.Errorf("%q cannot run: the control plane has no --scaling-hook-dir; start it with one and put the hook there", check.Truncate(hook))
 	}
 	path := hook
 	if !filepath.IsAbs(path) {
@@ -180,17 +181,17 @@ func resolveHook(hook, dir string) (string, error) {
 	}
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		return "", fmt.Errorf("%s: %v", truncate(hook), errors.Unwrap(err))
+		return "", fmt.Errorf("%s: %v", check.Truncate(hook), errors.Unwrap(err))
 	}
 	if rel, err := filepath.Rel(realDir, real); err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
-		return "", fmt.Errorf("%s is outside --scaling-hook-dir %s", truncate(hook), dir)
+		return "", fmt.Errorf("%s is outside --scaling-hook-dir %s", check.Truncate(hook), dir)
 	}
 	fi, err := os.Stat(real)
 	if err != nil {
-		return "", fmt.Errorf("%s: %v", truncate(hook), err)
+		return "", fmt.Errorf("%s: %v", check.Truncate(hook), err)
 	}
 	if !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
-		return "", fmt.Errorf("%s is not an executable file (mode %s)", truncate(hook), fi.Mode())
+		return "", fmt.Errorf("%s is not an executable file (mode %s)", check.Truncate(hook), fi.Mode())
 	}
 	return real, nil
 }

@@ -8,6 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -35,7 +36,7 @@ func FuzzScalingPolicy(f *testing.F) {
 		}
 		p, act, err := scalingPolicyFromProto(pp, "")
 		if err != nil {
-			if !errors.Is(err, ErrInvalidArgument) {
+			if !errors.Is(err, check.ErrInvalidArgument) {
 				t.Fatalf("error %v is not ErrInvalidArgument", err)
 			}
 			return

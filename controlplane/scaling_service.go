@@ -6,6 +6,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -41,7 +42,7 @@ func (s *scalingService) SetPolicy(_ context.Context, req *fleetv1.ScalingServic
 		return nil, toStatus(err)
 	}
 	if req.GetPolicy() == nil {
-		return nil, toStatus(invalidf("policy is required"))
+		return nil, toStatus(check.Invalidf("policy is required"))
 	}
 	p, act, err := scalingPolicyFromProto(withScalingDefaults(req.GetPolicy(), s.sc.defaults), s.sc.hookDir)
 	if err != nil {
@@ -79,7 +80,7 @@ func (s *scalingService) ListDecisions(_ context.Context, req *fleetv1.ScalingSe
 	case limit == 0:
 		limit = defaultDecisionLimit
 	case limit > maxDecisionLimit:
-		return nil, toStatus(invalidf("limit: %d must be at most %d", limit, maxDecisionLimit))
+		return nil, toStatus(check.Invalidf("limit: %d must be at most %d", limit, maxDecisionLimit))
 	}
 	ds, err := listScalingDecisions(s.sc.store, pool, limit)
 	if err != nil {
@@ -91,10 +92,10 @@ func (s *scalingService) ListDecisions(_ context.Context, req *fleetv1.ScalingSe
 // scalingPool validates a pool name; empty means the default pool.
 func scalingPool(pool string) (string, error) {
 	if pool == "" {
-		return defaultPool, nil
+		return check.DefaultPool, nil
 	}
-	if !validID(pool) {
-		return "", invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", truncate(pool))
+	if !check.ValidID(pool) {
+		return "", check.Invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool))
 	}
 	return pool, nil
 }

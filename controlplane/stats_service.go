@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -16,16 +17,16 @@ const defaultStatsWindow = 5 * time.Minute
 func (f *fleetService) GetPoolStats(_ context.Context, req *fleetv1.GetPoolStatsRequest) (*fleetv1.GetPoolStatsResponse, error) {
 	pool := req.GetPool()
 	if pool == "" {
-		pool = defaultPool
+		pool = check.DefaultPool
 	}
-	if !validID(pool) {
-		return nil, toStatus(invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", truncate(pool)))
+	if !check.ValidID(pool) {
+		return nil, toStatus(check.Invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool)))
 	}
 	window := defaultStatsWindow
 	if w := req.GetWindow(); w != nil {
 		window = w.AsDuration()
 		if !w.IsValid() || window < time.Minute || window > f.stats.retention {
-			return nil, toStatus(invalidf("window: %s must be between 1m and the rollup retention %s", window, f.stats.retention))
+			return nil, toStatus(check.Invalidf("window: %s must be between 1m and the rollup retention %s", window, f.stats.retention))
 		}
 	}
 	now := f.stats.now()

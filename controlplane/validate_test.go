@@ -10,6 +10,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -103,7 +104,7 @@ func TestValidateReport(t *testing.T) {
 	}
 }
 
-func assertViolation(t *testing.T, v violations, field string) {
+func assertViolation(t *testing.T, v check.Violations, field string) {
 	t.Helper()
 	if field == "" {
 		if len(v) > 0 {
@@ -140,7 +141,7 @@ func FuzzValidateReport(f *testing.F) {
 		if len(validateReport(r, testNow, 5*time.Minute)) > 0 {
 			return
 		}
-		var again violations
+		var again check.Violations
 		walkNumbers(&again, "", r.ProtoReflect())
 		if len(again) > 0 {
 			t.Fatalf("accepted a report with bad numbers: %s", again)
@@ -164,7 +165,7 @@ func FuzzValidateHello(f *testing.F) {
 		if len(validateHello(h, DefaultConfig().limits())) > 0 {
 			return
 		}
-		if !validID(h.GetNodeId()) || len(h.GetNodeId()) > 63 {
+		if !check.ValidID(h.GetNodeId()) || len(h.GetNodeId()) > 63 {
 			t.Fatalf("accepted node id %q", h.GetNodeId())
 		}
 		if math.IsNaN(h.GetWeight()) || h.GetWeight() < 0 {

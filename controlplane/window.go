@@ -16,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
@@ -129,33 +130,33 @@ func windowSpec(p *fleetv1.MaintenanceSpec) maintenance.WindowSpec {
 // schedule validates and stores a window.
 func (w *windows) schedule(spec *fleetv1.MaintenanceSpec, requestedBy string) (*fleetv1.Maintenance, error) {
 	if spec == nil {
-		return nil, invalidf("spec: is missing")
+		return nil, check.Invalidf("spec: is missing")
 	}
-	if spec.GetPool() != "" && !validID(spec.GetPool()) {
-		return nil, invalidf("spec.pool: %q is not a valid pool name", truncate(spec.GetPool()))
+	if spec.GetPool() != "" && !check.ValidID(spec.GetPool()) {
+		return nil, check.Invalidf("spec.pool: %q is not a valid pool name", check.Truncate(spec.GetPool()))
 	}
 	for i, t := range spec.GetTasks() {
 		if t.GetVersion() != "" {
 			if err := command.ValidVersion(t.GetVersion()); err != nil {
-				return nil, invalidf("spec.tasks[%d].version: %v", i, err)
+				return nil, check.Invalidf("spec.tasks[%d].version: %v", i, err)
 			}
 		}
 		if t.GetAction() != "" {
 			if err := command.ValidActionName(t.GetAction()); err != nil {
-				return nil, invalidf("spec.tasks[%d].action: %v", i, err)
+				return nil, check.Invalidf("spec.tasks[%d].action: %v", i, err)
 			}
 		}
 	}
 	if strings.HasPrefix(strings.TrimSpace(spec.GetCron()), "CRON_TZ=") || strings.HasPrefix(strings.TrimSpace(spec.GetCron()), "TZ=") {
-		return nil, invalidf("spec.cron: %q: the spec is read in UTC; give it without a time zone", truncate(spec.GetCron()))
+		return nil, check.Invalidf("spec.cron: %q: the spec is read in UTC; give it without a time zone", check.Truncate(spec.GetCron()))
 	}
 	for _, d := range []*durationpb.Duration{spec.GetDuration(), spec.GetDrainTimeout()} {
 		if d != nil && !d.IsValid() {
-			return nil, invalidf("spec: duration %v is not valid", d)
+			return nil, check.Invalidf("spec: duration %v is not valid", d)
 		}
 	}
 	if len(spec.GetReason()) > maxReasonLen {
-		return nil, invalidf("spec.reason: %d bytes, at most %d", len(spec.GetReason()), maxReasonLen)
+		return nil, check.Invalidf("spec.reason: %d bytes, at most %d", len(spec.GetReason()), maxReasonLen)
 	}
 	s := windowSpec(spec)
 	members := w.reg.list(&fleetv1.ListNodesRequest{Pool: spec.GetPool()})
@@ -165,7 +166,7 @@ func (w *windows) schedule(spec *fleetv1.MaintenanceSpec, requestedBy string) (*
 	}
 	now := w.now()
 	if err := s.Validate(ids, now); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+		return nil, fmt.Errorf("%w: %v", check.ErrInvalidArgument, err)
 	}
 	spec = proto.Clone(spec).(*fleetv1.MaintenanceSpec)
 	spec.MaxUnavailable, spec.MinHealthy, spec.DrainTimeout = uint32(s.MaxUnavailable), uint32(s.MinHealthy), durationpb.New(s.DrainTimeout)

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -16,7 +17,7 @@ import (
 func (w *windows) lookupLocked(id string) (*windowRun, error) {
 	r := w.runs[id]
 	if r == nil {
-		return nil, fmt.Errorf("%w: no maintenance window %q; list them with fleetctl maint list", ErrNotFound, truncate(id))
+		return nil, fmt.Errorf("%w: no maintenance window %q; list them with fleetctl maint list", check.ErrNotFound, check.Truncate(id))
 	}
 	return r, nil
 }
@@ -59,7 +60,7 @@ func (w *windows) change(id string, f func(r *windowRun) error) (*fleetv1.Mainte
 		return nil, err
 	}
 	if r.m.GetFinished() != nil {
-		return nil, fmt.Errorf("%w: maintenance window %s already ended (%s)", ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
+		return nil, fmt.Errorf("%w: maintenance window %s already ended (%s)", check.ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
 	}
 	if err := f(r); err != nil {
 		return nil, err
@@ -77,7 +78,7 @@ func (w *windows) change(id string, f func(r *windowRun) error) (*fleetv1.Mainte
 func (w *windows) pause(id, reason, by string) (*fleetv1.Maintenance, error) {
 	return w.change(id, func(r *windowRun) error {
 		if r.m.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING {
-			return fmt.Errorf("%w: maintenance window %s is %s, not running", ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
+			return fmt.Errorf("%w: maintenance window %s is %s, not running", check.ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
 		}
 		r.m.State, r.m.Phase, r.m.Reason = fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED, "paused", "paused by "+by+prefixed(": ", reason)
 		return nil
@@ -88,7 +89,7 @@ func (w *windows) pause(id, reason, by string) (*fleetv1.Maintenance, error) {
 func (w *windows) resume(id, by string) (*fleetv1.Maintenance, error) {
 	return w.change(id, func(r *windowRun) error {
 		if r.m.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED {
-			return fmt.Errorf("%w: maintenance window %s is %s, not paused", ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
+			return fmt.Errorf("%w: maintenance window %s is %s, not paused", check.ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
 		}
 		r.m.State, r.m.Phase, r.m.Reason = fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING, "running", "resumed by "+by
 		return nil

@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -19,8 +20,8 @@ func (m *maintenanceService) ScheduleMaintenance(ctx context.Context, req *fleet
 
 // ListMaintenance lists windows, newest first.
 func (m *maintenanceService) ListMaintenance(_ context.Context, req *fleetv1.ListMaintenanceRequest) (*fleetv1.ListMaintenanceResponse, error) {
-	if req.GetPool() != "" && !validID(req.GetPool()) {
-		return nil, toStatus(invalidf("pool: %q is not a valid pool name", truncate(req.GetPool())))
+	if req.GetPool() != "" && !check.ValidID(req.GetPool()) {
+		return nil, toStatus(check.Invalidf("pool: %q is not a valid pool name", check.Truncate(req.GetPool())))
 	}
 	return &fleetv1.ListMaintenanceResponse{Windows: m.windows.list(req.GetPool())}, nil
 }
@@ -52,7 +53,7 @@ func (m *maintenanceService) WatchMaintenance(req *fleetv1.WatchMaintenanceReque
 		case <-stream.Context().Done():
 			return nil
 		case <-m.stopping:
-			return toStatus(ErrShuttingDown)
+			return toStatus(check.ErrShuttingDown)
 		case w = <-ch:
 		}
 	}
@@ -61,7 +62,7 @@ func (m *maintenanceService) WatchMaintenance(req *fleetv1.WatchMaintenanceReque
 // PauseMaintenance pauses a running window.
 func (m *maintenanceService) PauseMaintenance(ctx context.Context, req *fleetv1.PauseMaintenanceRequest) (*fleetv1.PauseMaintenanceResponse, error) {
 	if len(req.GetReason()) > maxReasonLen {
-		return nil, toStatus(invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+		return nil, toStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
 	}
 	w, err := m.windows.pause(req.GetId(), req.GetReason(), requester(ctx))
 	if err != nil {
@@ -82,7 +83,7 @@ func (m *maintenanceService) ResumeMaintenance(ctx context.Context, req *fleetv1
 // CancelMaintenance cancels a window, undraining its nodes.
 func (m *maintenanceService) CancelMaintenance(ctx context.Context, req *fleetv1.CancelMaintenanceRequest) (*fleetv1.CancelMaintenanceResponse, error) {
 	if len(req.GetReason()) > maxReasonLen {
-		return nil, toStatus(invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+		return nil, toStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
 	}
 	w, err := m.windows.cancel(req.GetId(), req.GetReason(), requester(ctx))
 	if err != nil {
