@@ -112,14 +112,16 @@ func TestPercent(t *testing.T) {
 	}
 }
 
-// TestSampleThisHost samples the real host twice and checks the figures are sane.
+// TestSampleThisHost samples the real host twice and checks the figures are sane. The rate
+// collectors measure their window between the sample times they are given, so the second
+// sample is stamped 300ms after the first instead of being taken 300ms later.
 func TestSampleThisHost(t *testing.T) {
 	ctx := context.Background()
 	cs := Default()
 	s := NewSampler(cs)
-	first := s.Sample(ctx, time.Now())
-	time.Sleep(300 * time.Millisecond)
-	second := s.Sample(ctx, time.Now())
+	at := time.Now()
+	first := s.Sample(ctx, at)
+	second := s.Sample(ctx, at.Add(300*time.Millisecond))
 
 	for i, m := range []*fleetv1.HostMetrics{first, second} {
 		t.Logf("sample %d: %v", i+1, m)

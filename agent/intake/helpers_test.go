@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
@@ -16,15 +17,20 @@ import (
 // quiet discards logs.
 var quiet = slog.New(slog.DiscardHandler)
 
-// recordingSink keeps every event it is given.
+// recordingSink keeps every event it is given. Its zero value is ready to use.
 type recordingSink struct {
-	mu     sync.Mutex
-	events []reqstats.Event
+	mu      sync.Mutex
+	events  []reqstats.Event
+	changed chan struct{} // closed and replaced by every Add; nil until first asked for
 }
 
 func (s *recordingSink) Add(e reqstats.Event) {
 	s.mu.Lock()
 	s.events = append(s.events, e)
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	s.mu.Unlock()
 }
 
@@ -33,6 +39,31 @@ func (s *recordingSink) all() []reqstats.Event {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return append([]reqstats.Event(nil), s.events...)
+}
+
+// waitLen waits until the sink holds exactly n events, woken by every Add, and fails the test
+// if it does not within 5 s.
+func (s *recordingSink) waitLen(t testing.TB, n int, what string) {
+	t.Helper()
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
+	for {
+		s.mu.Lock()
+		have := len(s.events)
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		if have == n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout.C:
+			t.Fatalf("timed out waiting for %s: the sink has %d events, want %d", what, have, n)
+		}
+	}
 }
 
 // countingSink counts events and keeps nothing.

@@ -15,17 +15,6 @@ import (
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
 
-// waitFor polls cond for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !cond(); {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // client is an HTTP client whose connections close when the test ends.
 func client(t *testing.T, dial func(ctx context.Context, network, addr string) (net.Conn, error)) *http.Client {
 	tr := &http.Transport{DialContext: dial}
@@ -54,7 +43,7 @@ func TestRunOverTCP(t *testing.T) {
 	if res.StatusCode != http.StatusOK || reply != `{"accepted":2,"rejected":[]}`+"\n" {
 		t.Fatalf("status %d: %s", res.StatusCode, reply)
 	}
-	waitFor(t, "two events", func() bool { return len(sink.all()) == 2 })
+	sink.waitLen(t, 2, "two events")
 	res, _ = send(t, c, "http://"+in.Addr()+"/healthz", "", "")
 	if res.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("POST /healthz: status %d", res.StatusCode)
@@ -141,7 +130,7 @@ func TestQueueFull(t *testing.T) {
 		t.Errorf("status %d, dropped %d: %s", res.StatusCode, in.Dropped(), reply)
 	}
 	close(sink.release)
-	waitFor(t, "ten events", func() bool { return len(sink.all()) == 10 })
+	sink.waitLen(t, 10, "ten events")
 	if res, reply := send(t, c, url, "", lines(10)); res.StatusCode != http.StatusOK {
 		t.Errorf("after draining: status %d: %s", res.StatusCode, reply)
 	}
@@ -211,7 +200,7 @@ func TestUnixSocket(t *testing.T) {
 	if res.StatusCode != http.StatusOK {
 		t.Fatalf("status %d: %s", res.StatusCode, reply)
 	}
-	waitFor(t, "the event", func() bool { return len(sink.all()) == 1 })
+	sink.waitLen(t, 1, "the event")
 	if e := sink.all()[0]; e.Program != "sock" || e.Latency != 4*time.Millisecond {
 		t.Errorf("event %+v", e)
 	}

@@ -33,7 +33,8 @@ func (l *limitedInspector) write(p []byte) {
 // Only the handler's goroutine reads it.
 type responseBody struct {
 	io.ReadCloser
-	x *exchange
+	x   *exchange
+	now func() time.Time // the proxy's clock
 }
 
 // Read reads from the upstream and measures what it got.
@@ -42,7 +43,7 @@ func (b *responseBody) Read(p []byte) (int, error) {
 	x := b.x
 	if n > 0 {
 		if x.firstByte.IsZero() {
-			x.firstByte = time.Now()
+			x.firstByte = b.now()
 		}
 		x.bytesOut += int64(n)
 		if x.inspect != nil {

@@ -40,6 +40,10 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run lets requests in flight finish once its context
 	// ends; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+
+	// Now is the clock requests are timed and stamped with (latency, time to first byte, the
+	// event's time); nil means time.Now. Tests set it to time requests without waiting.
+	Now func() time.Time
 }
 
 // Validate reports the first setting that cannot work.
@@ -82,6 +86,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 	return c
 }

@@ -52,7 +52,7 @@ func (p *Proxy) modifyResponse(res *http.Response) error {
 			x.inspect = &limitedInspector{next: newJSONScanner(&x.usage), left: p.cfg.MaxInspect}
 		}
 	}
-	res.Body = &responseBody{ReadCloser: res.Body, x: x}
+	res.Body = &responseBody{ReadCloser: res.Body, x: x, now: p.cfg.Now}
 	return nil
 }
 

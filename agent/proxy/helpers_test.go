@@ -17,15 +17,20 @@ import (
 // quiet discards logs.
 var quiet = slog.New(slog.DiscardHandler)
 
-// recordingSink keeps every event it is given.
+// recordingSink keeps every event it is given. Its zero value is ready to use.
 type recordingSink struct {
-	mu     sync.Mutex
-	events []reqstats.Event
+	mu      sync.Mutex
+	events  []reqstats.Event
+	changed chan struct{} // closed and replaced by every Add; nil until a wait asks for it
 }
 
 func (s *recordingSink) Add(e reqstats.Event) {
 	s.mu.Lock()
 	s.events = append(s.events, e)
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 	s.mu.Unlock()
 }
 
@@ -36,17 +41,54 @@ func (s *recordingSink) all() []reqstats.Event {
 	return append([]reqstats.Event(nil), s.events...)
 }
 
-// wait returns the events once there are n, failing the test after 5 s.
+// wait returns the events once there are n, woken by every Add, failing the test after 5 s.
 func (s *recordingSink) wait(t testing.TB, n int) []reqstats.Event {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
-		if ev := s.all(); len(ev) >= n {
+	timeout := time.NewTimer(5 * time.Second)
+	defer timeout.Stop()
+	for {
+		s.mu.Lock()
+		ev := append([]reqstats.Event(nil), s.events...)
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		changed := s.changed
+		s.mu.Unlock()
+		if len(ev) >= n {
 			return ev
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %d events; have %d", n, len(s.all()))
+		select {
+		case <-changed:
+		case <-timeout.C:
+			t.Fatalf("timed out waiting for %d events; have %d", n, len(ev))
 		}
 	}
+}
+
+// fakeClock is a Config.Now that moves only when a test advances it, so tests time requests
+// without waiting. It is safe for concurrent use.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// newFakeClock returns a clock set to a fixed instant.
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+}
+
+// Now returns the clock's time.
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock d forward.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
 }
 
 // inFlight is a Tracker.

@@ -121,7 +121,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		end := p.tracker.Begin()
 		defer end()
 	}
-	x := &exchange{start: time.Now()}
+	x := &exchange{start: p.cfg.Now()}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &requestBody{ReadCloser: r.Body, n: &x.bytesIn}
 	}
@@ -129,7 +129,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	completed := false
 	defer func() {
 		// Also runs when the reverse proxy aborts the handler with http.ErrAbortHandler.
-		p.record(p.event(x, time.Now(), !completed, r.Context().Err() != nil), x)
+		p.record(p.event(x, p.cfg.Now(), !completed, r.Context().Err() != nil), x)
 	}()
 	p.rp.ServeHTTP(w, r)
 	completed = true

@@ -17,16 +17,39 @@ import (
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
 
+// TestLatencyAndErrorsMatchTheUpstream sends requests from several clients at once; the
+// upstream takes a different time over each (it advances the proxy's clock) and fails every
+// fifth. Each event must carry its own request's outcome and at least its upstream time.
 func TestLatencyAndErrorsMatchTheUpstream(t *testing.T) {
-	const n = 60
+	const n, workers = 60, 6
 	rng := rand.New(rand.NewPCG(7, 11))
-	sleeps := make([]time.Duration, n)
-	for i := range sleeps {
-		sleeps[i] = time.Duration(rng.IntN(20_000)) * time.Microsecond
+	delays := make([]time.Duration, n)
+	for i := range delays {
+		delays[i] = time.Duration(1+rng.IntN(20_000)) * time.Microsecond
 	}
+	// Request i belongs to round i/workers, one request per worker. A round's requests meet at
+	// the upstream before any is answered, so the proxy always has workers requests in flight.
+	var mu sync.Mutex
+	arrived := make([]int, n/workers)
+	full := make([]chan struct{}, n/workers)
+	for k := range full {
+		full[k] = make(chan struct{})
+	}
+	clock := newFakeClock()
 	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
 		i, _ := strconv.Atoi(r.URL.Query().Get("i"))
-		time.Sleep(sleeps[i])
+		k := i / workers
+		mu.Lock()
+		if arrived[k]++; arrived[k] == workers {
+			close(full[k])
+		}
+		mu.Unlock()
+		select {
+		case <-full[k]:
+		case <-r.Context().Done():
+			return
+		}
+		clock.Advance(delays[i])
 		w.Header().Set("X-DSPy-Program", strconv.Itoa(i))
 		if i%5 == 4 {
 			http.Error(w, "boom", http.StatusInternalServerError)
@@ -34,12 +57,12 @@ func TestLatencyAndErrorsMatchTheUpstream(t *testing.T) {
 		}
 		fmt.Fprintf(w, "ok %d", i)
 	})
-	p := startProxy(t, Config{}, up.Listener.Addr().String())
+	p := startProxy(t, Config{Now: clock.Now}, up.Listener.Addr().String())
 
 	var wg sync.WaitGroup
-	for w := range 6 {
+	for w := range workers {
 		wg.Go(func() {
-			for i := w; i < n; i += 6 {
+			for i := w; i < n; i += workers {
 				res, body := get(t, p.client, fmt.Sprintf("%s/predict?i=%d", p.url, i))
 				if want := i%5 == 4; (res.StatusCode == 500) != want || !want && body != fmt.Sprintf("ok %d", i) {
 					t.Errorf("request %d: status %d, body %q", i, res.StatusCode, body)
@@ -64,10 +87,10 @@ func TestLatencyAndErrorsMatchTheUpstream(t *testing.T) {
 		if wantErr := i%5 == 4; e.Error != wantErr || e.Status != map[bool]int{true: 500, false: 200}[wantErr] {
 			t.Errorf("request %d: error %t, status %d", i, e.Error, e.Status)
 		}
-		if e.Latency < sleeps[i] {
-			t.Errorf("request %d: latency %s, less than the upstream's sleep %s", i, e.Latency, sleeps[i])
+		if e.Latency < delays[i] {
+			t.Errorf("request %d: latency %s, less than the upstream's time %s", i, e.Latency, delays[i])
 		}
-		if errs := e.Check(time.Now(), 0); errs != nil {
+		if errs := e.Check(clock.Now(), 0); errs != nil {
 			t.Errorf("request %d: %v", i, errs)
 		}
 	}
@@ -165,12 +188,16 @@ func TestUsageBeyondMaxInspectIsNotRead(t *testing.T) {
 	}
 }
 
-// streamTest has the upstream send first, flush, and wait; the client must read first through
-// the proxy before the upstream is released to send rest.
-func streamTest(t *testing.T, contentType, first, rest string, hold time.Duration) reqstats.Event {
+// streamTest has the upstream take think on the proxy's clock, send first, flush, and wait;
+// the client must read first through the proxy before the clock moves on by hold and the
+// upstream is released to send rest. The proxy's clock moves only then, so the event's latency
+// is think+hold and a stream's time to first byte is think, exactly.
+func streamTest(t *testing.T, contentType, first, rest string, think, hold time.Duration) reqstats.Event {
 	t.Helper()
+	clock := newFakeClock()
 	release := make(chan struct{})
 	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		clock.Advance(think)
 		w.Header().Set("Content-Type", contentType)
 		io.WriteString(w, first)
 		w.(http.Flusher).Flush()
@@ -180,7 +207,7 @@ func streamTest(t *testing.T, contentType, first, rest string, hold time.Duratio
 			w.(http.Flusher).Flush()
 		}
 	})
-	p := startProxy(t, Config{}, up.URL)
+	p := startProxy(t, Config{Now: clock.Now}, up.URL)
 	res, err := p.client.Get(p.url + "/stream")
 	if err != nil {
 		close(release)
@@ -193,7 +220,7 @@ func streamTest(t *testing.T, contentType, first, rest string, hold time.Duratio
 		t.Fatalf("first chunk %q, %v; want %q", got, err, first)
 	}
 	// The client has the first chunk while the upstream is still blocked: nothing is buffered.
-	time.Sleep(hold)
+	clock.Advance(hold)
 	close(release)
 	tail, err := io.ReadAll(res.Body)
 	if err != nil || string(tail) != rest {
@@ -206,28 +233,29 @@ func streamTest(t *testing.T, contentType, first, rest string, hold time.Duratio
 }
 
 func TestStreamingJSONBody(t *testing.T) {
+	const think, hold = 20 * time.Millisecond, 50 * time.Millisecond
 	e := streamTest(t, "application/json",
 		`{"id":"x","model":"gpt-4o",`,
 		`"choices":[{"message":{"content":"hello"}}],"usage":{"prompt_tokens":7,"completion_tokens":9}}`,
-		50*time.Millisecond)
-	if e.InputTokens != 7 || e.OutputTokens != 9 || e.Model != "gpt-4o" || e.Latency < 50*time.Millisecond || e.TTFT != 0 {
-		t.Errorf("event %+v", e)
+		think, hold)
+	if e.InputTokens != 7 || e.OutputTokens != 9 || e.Model != "gpt-4o" || e.Latency != think+hold || e.TTFT != 0 {
+		t.Errorf("event %+v, want latency %s and no TTFT", e, think+hold)
 	}
 }
 
 func TestServerSentEvents(t *testing.T) {
-	const hold = 80 * time.Millisecond
+	const think, hold = 30 * time.Millisecond, 80 * time.Millisecond
 	e := streamTest(t, "text/event-stream",
 		"data: {\"model\":\"gpt-4o\",\"choices\":[{\"delta\":{\"content\":\"Hel\"}}]}\n\n",
 		"data: {\"choices\":[{\"delta\":{\"content\":\"lo\"}}]}\n\n"+
 			"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":2}}\n\n"+
 			"data: [DONE]\n\n",
-		hold)
+		think, hold)
 	if e.InputTokens != 3 || e.OutputTokens != 2 || e.Model != "gpt-4o" {
 		t.Errorf("event %+v", e)
 	}
-	if e.TTFT <= 0 || e.TTFT > e.Latency-hold {
-		t.Errorf("TTFT %s, latency %s: the first byte came before the %s hold", e.TTFT, e.Latency, hold)
+	if e.TTFT != think || e.Latency != think+hold {
+		t.Errorf("TTFT %s, latency %s; want the first byte after the %s think and the end after the %s hold", e.TTFT, e.Latency, think, hold)
 	}
 }
 

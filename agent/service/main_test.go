@@ -63,15 +63,24 @@ func alive(pid int) bool {
 	return i < 0 || i+2 >= len(stat) || stat[i+2] != 'Z'
 }
 
-// eventually fails t unless cond holds within timeout.
+// eventually fails t unless cond holds within timeout. The conditions are the state of real
+// processes (running, exited, reaped by init), which send no event to wait on, so cond is
+// checked every 10ms; timeout only bounds a failure.
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			if cond() {
+				return
+			}
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

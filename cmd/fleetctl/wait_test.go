@@ -121,23 +121,59 @@ func TestWaitJSON(t *testing.T) {
 	}
 }
 
+// signalWriter is a syncBuffer that closes seen once the text written to it satisfies cond.
+type signalWriter struct {
+	syncBuffer
+	cond func(string) bool
+	once sync.Once
+	seen chan struct{}
+}
+
+func (w *signalWriter) Write(p []byte) (int, error) {
+	n, err := w.syncBuffer.Write(p)
+	if w.cond(w.String()) {
+		w.once.Do(func() { close(w.seen) })
+	}
+	return n, err
+}
+
 // TestWaitInterrupted checks that Ctrl-C ends a wait on a command that does not finish with
 // exit code 1 and the state it was left in.
 func TestWaitInterrupted(t *testing.T) {
 	fastPoll(t)
 	addr := startServer(t, &commandServer{states: toRunning})
 	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var stdout, stderr syncBuffer
-	go func() {
-		// Interrupt once the command was sent and the wait began, as Ctrl-C would.
-		for !strings.Contains(stdout.String(), "c1") {
-			time.Sleep(5 * time.Millisecond)
+	// The wait has seen the command running once it printed that transition; the server
+	// reports no state past running, so nothing changes after it.
+	stdout := &signalWriter{seen: make(chan struct{}), cond: func(s string) bool {
+		for line := range strings.Lines(s) {
+			if f := strings.Fields(line); len(f) >= 2 && f[1] == "running" {
+				return true
+			}
 		}
-		time.Sleep(100 * time.Millisecond)
-		cancel()
+		return false
+	}}
+	var stderr syncBuffer
+	var code int
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		code = run(ctx, []string{"--addr", addr, "cmd", "send", "web-1", "deploy", "--version", "9", "--wait"}, stdout, &stderr)
 	}()
-	code := run(ctx, []string{"--addr", addr, "cmd", "send", "web-1", "deploy", "--version", "9", "--wait"}, &stdout, &stderr)
+	defer func() {
+		cancel()
+		<-done
+	}()
+	select {
+	case <-stdout.seen:
+	case <-done:
+		t.Fatalf("fleetctl returned %d before it was interrupted; stdout %q, stderr %q", code, stdout.String(), stderr.String())
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the wait never printed the running state; stdout %q", stdout.String())
+	}
+	// Interrupt, as Ctrl-C would.
+	cancel()
+	<-done
 	if want := "fleetctl: stopped waiting: command c1 is still running; see fleetctl cmd get c1\n"; code != exitError || stderr.String() != want {
 		t.Errorf("exit code %d, stderr %q; want 1 and %q", code, stderr.String(), want)
 	}

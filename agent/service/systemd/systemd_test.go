@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/agent/service"
@@ -463,31 +464,38 @@ func TestRunStopsWithContext(t *testing.T) {
 	}
 }
 
+// TestOneCommandAtATime runs in a synctest bubble: the fake systemd does no I/O, so
+// synctest.Wait says when the Restart is blocked in its job, and the Scale's timeout passes in
+// virtual time.
 func TestOneCommandAtATime(t *testing.T) {
-	conn := newFakeConn().running("dspy-worker@0.service")
-	conn.block = make(chan struct{})
-	m := newManager(t, Config{TemplateUnit: "dspy-worker@.service"}, conn)
-	done := make(chan error)
-	go func() {
-		_, err := m.Restart(t.Context())
-		done <- err
-	}()
-	for len(conn.jobsSoFar()) == 0 {
-		time.Sleep(time.Millisecond)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		conn := newFakeConn().running("dspy-worker@0.service")
+		conn.block = make(chan struct{})
+		m := newManager(t, Config{TemplateUnit: "dspy-worker@.service"}, conn)
+		done := make(chan error)
+		go func() {
+			_, err := m.Restart(t.Context())
+			done <- err
+		}()
+		synctest.Wait()
+		restart := []string{"restart dspy-worker@0.service replace"}
+		if got := conn.jobsSoFar(); !slices.Equal(got, restart) {
+			t.Fatalf("jobs while the Restart is blocked = %q, want %q", got, restart)
+		}
 
-	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
-	defer cancel()
-	if _, err := m.Scale(ctx, 2); !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("Scale during a Restart = %v, want it to wait until its context ends", err)
-	}
-	close(conn.block)
-	if err := <-done; err != nil {
-		t.Fatalf("Restart: %v", err)
-	}
-	if got, want := conn.takeJobs(), []string{"restart dspy-worker@0.service replace"}; !slices.Equal(got, want) {
-		t.Errorf("jobs = %q, want %q", got, want)
-	}
+		ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+		defer cancel()
+		if _, err := m.Scale(ctx, 2); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("Scale during a Restart = %v, want it to wait until its context ends", err)
+		}
+		close(conn.block)
+		if err := <-done; err != nil {
+			t.Fatalf("Restart: %v", err)
+		}
+		if got := conn.takeJobs(); !slices.Equal(got, restart) {
+			t.Errorf("jobs = %q, want %q", got, restart)
+		}
+	})
 }
 
 func FuzzUnitNames(f *testing.F) {
