@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -22,7 +23,7 @@ import (
 // agentService implements AgentService.Connect: one session per agent stream.
 type agentService struct {
 	fleetv1.UnimplementedAgentServiceServer
-	reg          *registry
+	reg          *fleet.Registry
 	cmds         *commandQueue
 	stats        *requestStats
 	log          *slog.Logger
@@ -72,7 +73,7 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 		a.metrics.sessions.WithLabelValues("rejected").Inc()
 		return toStatus(err)
 	}
-	sess, welcome, err := a.reg.attach(hello, peerAddr(ctx), cancel)
+	sess, welcome, err := a.reg.Attach(hello, peerAddr(ctx), cancel)
 	if err != nil {
 		switch {
 		case errors.Is(err, check.ErrAlreadyConnected):
@@ -85,22 +86,22 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 		return toStatus(err)
 	}
 	a.metrics.sessions.WithLabelValues("accepted").Inc()
-	a.log.Info("agent connected", "node", sess.nodeID, "peer", sess.peer, "instance", sess.instanceID)
-	if started := a.cmds.startedSeq(sess.nodeID); hello.GetLastCommandSeq() < started {
+	a.log.Info("agent connected", "node", sess.NodeID, "peer", sess.Peer, "instance", sess.InstanceID)
+	if started := a.cmds.startedSeq(sess.NodeID); hello.GetLastCommandSeq() < started {
 		a.log.Warn("the agent's state store was reset: it no longer knows commands it accepted, so a command delivered again could run twice; check its --state-dir",
-			"node", sess.nodeID, "agent_last_command_seq", hello.GetLastCommandSeq(), "accepted_seq", started)
+			"node", sess.NodeID, "agent_last_command_seq", hello.GetLastCommandSeq(), "accepted_seq", started)
 	}
 
 	out := &sender{stream: stream, ack: make(chan struct{}, 1), cmds: a.cmds, sess: sess,
-		wake: a.cmds.attachSession(sess.nodeID, sess.id)}
-	defer a.cmds.detachSession(sess.nodeID, sess.id)
+		wake: a.cmds.attachSession(sess.NodeID, sess.ID)}
+	defer a.cmds.detachSession(sess.NodeID, sess.ID)
 	sendErr := make(chan error, 1)
 	go func() {
 		sendErr <- out.run(ctx, &fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Welcome{Welcome: welcome}})
 	}()
 
 	why, err := a.serve(ctx, sess, in, recvErr, sendErr, out)
-	a.log.Info("agent disconnected", "node", sess.nodeID, "peer", sess.peer, "reason", a.reg.detach(sess, why))
+	a.log.Info("agent disconnected", "node", sess.NodeID, "peer", sess.Peer, "reason", a.reg.Detach(sess, why))
 	return toStatus(err)
 }
 
@@ -129,7 +130,7 @@ func (a *agentService) awaitHello(ctx context.Context, in <-chan *fleetv1.Connec
 
 // serve applies the session's messages until it ends, returning the reason for the node's
 // disconnected state and the error to return to the agent.
-func (a *agentService) serve(ctx context.Context, sess *session, in <-chan *fleetv1.ConnectRequest, recvErr, sendErr <-chan error, out *sender) (string, error) {
+func (a *agentService) serve(ctx context.Context, sess *fleet.Session, in <-chan *fleetv1.ConnectRequest, recvErr, sendErr <-chan error, out *sender) (string, error) {
 	for {
 		select {
 		case <-ctx.Done():
@@ -156,7 +157,7 @@ func (a *agentService) serve(ctx context.Context, sess *session, in <-chan *flee
 }
 
 // handle applies one message of an established session.
-func (a *agentService) handle(ctx context.Context, sess *session, m *fleetv1.ConnectRequest, out *sender) error {
+func (a *agentService) handle(ctx context.Context, sess *fleet.Session, m *fleetv1.ConnectRequest, out *sender) error {
 	switch msg := m.GetMsg().(type) {
 	case *fleetv1.ConnectRequest_Report:
 		rep := msg.Report
@@ -164,37 +165,37 @@ func (a *agentService) handle(ctx context.Context, sess *session, m *fleetv1.Con
 			a.metrics.reports.WithLabelValues("rejected").Inc()
 			return rejectReport(rep.GetSeq(), v)
 		}
-		stored, pool, err := a.reg.applyReport(sess, rep)
+		stored, pool, err := a.reg.ApplyReport(sess, rep)
 		if err != nil {
 			return err
 		}
 		if stored {
 			a.metrics.reports.WithLabelValues("accepted").Inc()
-			if err := a.stats.add(pool, sess.nodeID, rep); err != nil {
-				a.log.Warn("request figures of a report not merged", "node", sess.nodeID, "seq", rep.GetSeq(), "err", err)
+			if err := a.stats.add(pool, sess.NodeID, rep); err != nil {
+				a.log.Warn("request figures of a report not merged", "node", sess.NodeID, "seq", rep.GetSeq(), "err", err)
 			}
 		} else {
 			a.metrics.reports.WithLabelValues("duplicate").Inc()
 		}
 		out.acknowledge(rep.GetSeq())
 	case *fleetv1.ConnectRequest_CommandUpdate:
-		a.reg.touch(sess)
+		a.reg.Touch(sess)
 		u := msg.CommandUpdate
-		done, err := a.cmds.update(sess.nodeID, u)
+		done, err := a.cmds.update(sess.NodeID, u)
 		if err != nil {
-			a.log.Warn("command update not applied", "node", sess.nodeID, "command", u.GetId(), "state", u.GetState(), "err", err)
+			a.log.Warn("command update not applied", "node", sess.NodeID, "command", u.GetId(), "state", u.GetState(), "err", err)
 			return nil
 		}
-		a.log.Info("command update", "node", sess.nodeID, "command", u.GetId(), "state", u.GetState(), "detail", u.GetDetail())
+		a.log.Info("command update", "node", sess.NodeID, "command", u.GetId(), "state", u.GetState(), "detail", u.GetDetail())
 		if done != nil {
 			applyCommandEffects(a.reg, done)
 			if refusedByAgent(done) {
 				a.securityEvent(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_COMMAND_REFUSED, fleetv1.AgentService_Connect_FullMethodName, done.GetCommand().GetId(),
-					fmt.Errorf("%w: node %s refused %s command: %s", check.ErrFailedPrecondition, sess.nodeID, wire.CommandKind(done.GetCommand().GetKind()), done.GetDetail()))
+					fmt.Errorf("%w: node %s refused %s command: %s", check.ErrFailedPrecondition, sess.NodeID, wire.CommandKind(done.GetCommand().GetKind()), done.GetDetail()))
 			}
 		}
 	case *fleetv1.ConnectRequest_Goodbye:
-		a.reg.goodbye(sess, msg.Goodbye.GetReason())
+		a.reg.Goodbye(sess, msg.Goodbye.GetReason())
 	case *fleetv1.ConnectRequest_Hello:
 		return fmt.Errorf("%w: Hello may only be the first message of a session", check.ErrFailedPrecondition)
 	default:
@@ -222,7 +223,7 @@ type sender struct {
 	sentAck uint64
 	ack     chan struct{}
 	cmds    *commandQueue
-	sess    *session
+	sess    *fleet.Session
 	wake    <-chan struct{}
 }
 
@@ -249,11 +250,11 @@ func (s *sender) run(ctx context.Context, first *fleetv1.ConnectResponse) error 
 		case <-ctx.Done():
 			return nil
 		case <-s.wake:
-			for _, c := range s.cmds.unsent(s.sess.nodeID, s.sess.id) {
+			for _, c := range s.cmds.unsent(s.sess.NodeID, s.sess.ID) {
 				if err := s.stream.Send(&fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Command{Command: c}}); err != nil {
 					return err
 				}
-				if err := s.cmds.markSent(c.GetId(), s.sess.id); err != nil {
+				if err := s.cmds.markSent(c.GetId(), s.sess.ID); err != nil {
 					return err
 				}
 			}

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"slices"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
@@ -21,7 +22,8 @@ import (
 // DeleteSilence change state.
 type alertService struct {
 	fleetv1.UnimplementedAlertServiceServer
-	a *alerter
+	a   *alerter
+	now func() time.Time
 }
 
 // Bounds of the alert service: listed events and deliveries, stored rules and silences.
@@ -95,7 +97,7 @@ func (s *alertService) TestRule(_ context.Context, req *fleetv1.TestRuleRequest)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	now := s.a.reg.now()
+	now := s.now()
 	snap, err := s.a.snapshot(now)
 	if err != nil {
 		return nil, toStatus(err)
@@ -163,7 +165,7 @@ func (s *alertService) CreateSilence(_ context.Context, req *fleetv1.CreateSilen
 
 // ListSilences returns the silences by start time.
 func (s *alertService) ListSilences(_ context.Context, req *fleetv1.ListSilencesRequest) (*fleetv1.ListSilencesResponse, error) {
-	now := s.a.reg.now()
+	now := s.now()
 	s.a.mu.Lock()
 	var out []*fleetv1.Silence
 	for _, x := range s.a.silences {

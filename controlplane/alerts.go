@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
@@ -40,7 +41,7 @@ type alerter struct {
 	cfg      AlertsConfig
 	log      *slog.Logger
 	store    *store.Store
-	reg      *registry
+	reg      *fleet.Registry
 	stats    *requestStats
 	cmds     *commandQueue
 	notifier *notifier
@@ -67,7 +68,7 @@ type alerter struct {
 }
 
 // newAlerter loads the alerter's state, storing the default rules on a new data file.
-func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store.Store, reg *registry, stats *requestStats, cmds *commandQueue, n *notifier, m *alertMetrics) (*alerter, error) {
+func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store.Store, reg *fleet.Registry, stats *requestStats, cmds *commandQueue, n *notifier, m *alertMetrics) (*alerter, error) {
 	state, err := loadAlerts(st)
 	if err != nil {
 		return nil, err
@@ -288,7 +289,7 @@ func (a *alerter) issue(d rules.Decision) (*fleetv1.CommandRecord, error) {
 		return nil, err
 	}
 	if kind == fleetv1.CommandKind_COMMAND_KIND_DRAIN {
-		if err := a.reg.setDrain(d.Node, true, false, "drained by rule "+d.Rule+": "+d.Reason); err != nil {
+		if err := a.reg.SetDrain(d.Node, true, false, "drained by rule "+d.Rule+": "+d.Reason); err != nil {
 			return rec, err
 		}
 	}
@@ -298,7 +299,7 @@ func (a *alerter) issue(d rules.Decision) (*fleetv1.CommandRecord, error) {
 // snapshot gathers what conditions read: nodes from the registry, DSPy figures from the
 // request rollups of the last window.
 func (a *alerter) snapshot(now time.Time) (rules.Snapshot, error) {
-	nodes := a.reg.list(&fleetv1.ListNodesRequest{})
+	nodes := a.reg.List(&fleetv1.ListNodesRequest{})
 	byPool := make(map[string][]*fleetv1.Node)
 	for _, n := range nodes {
 		byPool[n.GetPool()] = append(byPool[n.GetPool()], n)
@@ -426,8 +427,8 @@ func snapshotNode(n *fleetv1.Node, now time.Time) rules.Node {
 	rep := n.GetLastReport()
 	h := rep.GetHost()
 	rn := rules.Node{
-		ID: n.GetId(), Pool: n.GetPool(), State: stateName(n.GetState()), Labels: maps.Clone(n.GetLabels()),
-		Up: connected(n.GetState()),
+		ID: n.GetId(), Pool: n.GetPool(), State: fleet.StateName(n.GetState()), Labels: maps.Clone(n.GetLabels()),
+		Up: fleet.Connected(n.GetState()),
 		Host: rules.Host{
 			CPU: h.GetCpuPercent(), Memory: h.GetMemoryUsedPercent(), Load1: h.GetLoad1(),
 			Disk: make(map[string]float64, len(h.GetDisks())),

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -36,7 +37,7 @@ func (f *fleetService) DrainNode(ctx context.Context, req *fleetv1.DrainNodeRequ
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	if err := f.reg.setDrain(req.GetId(), true, false, "drain requested: "+orDefault(req.GetReason(), "by "+requester(ctx))); err != nil {
+	if err := f.reg.SetDrain(req.GetId(), true, false, "drain requested: "+orDefault(req.GetReason(), "by "+requester(ctx))); err != nil {
 		return nil, toStatus(err)
 	}
 	return &fleetv1.DrainNodeResponse{Command: rec}, nil
@@ -113,7 +114,7 @@ func (f *fleetService) CancelCommand(_ context.Context, req *fleetv1.CancelComma
 		return nil, toStatus(err)
 	}
 	if rec.GetCommand().GetKind() == fleetv1.CommandKind_COMMAND_KIND_DRAIN {
-		_ = f.reg.setDrain(rec.GetNodeId(), false, false, "drain cancelled before delivery")
+		_ = f.reg.SetDrain(rec.GetNodeId(), false, false, "drain cancelled before delivery")
 	}
 	return &fleetv1.CancelCommandResponse{Command: rec}, nil
 }
@@ -147,25 +148,25 @@ func (f *fleetService) checkNode(id string) error {
 	if !check.ValidID(id) {
 		return check.Invalidf("node id %q is not valid (1-63 letters, digits, '.', '_' or '-')", check.Truncate(id))
 	}
-	if !f.reg.exists(id) {
+	if !f.reg.Exists(id) {
 		return fmt.Errorf("%w: no node with id %q; list nodes with fleetctl nodes list", check.ErrNodeNotFound, id)
 	}
 	return nil
 }
 
 // applyCommandEffects updates node state when a drain or undrain command finishes.
-func applyCommandEffects(reg *registry, rec *fleetv1.CommandRecord) {
+func applyCommandEffects(reg *fleet.Registry, rec *fleetv1.CommandRecord) {
 	ok := rec.GetState() == fleetv1.CommandState_COMMAND_STATE_SUCCEEDED
 	switch rec.GetCommand().GetKind() {
 	case fleetv1.CommandKind_COMMAND_KIND_DRAIN:
 		if ok {
-			_ = reg.setDrain(rec.GetNodeId(), true, true, "drained: "+rec.GetDetail())
+			_ = reg.SetDrain(rec.GetNodeId(), true, true, "drained: "+rec.GetDetail())
 		} else {
-			_ = reg.setDrain(rec.GetNodeId(), true, false, "drain did not finish: "+rec.GetDetail()+"; still out of routing, undrain to return it")
+			_ = reg.SetDrain(rec.GetNodeId(), true, false, "drain did not finish: "+rec.GetDetail()+"; still out of routing, undrain to return it")
 		}
 	case fleetv1.CommandKind_COMMAND_KIND_UNDRAIN:
 		if ok {
-			_ = reg.setDrain(rec.GetNodeId(), false, false, "undrained: "+rec.GetDetail())
+			_ = reg.SetDrain(rec.GetNodeId(), false, false, "undrained: "+rec.GetDetail())
 		}
 	}
 }

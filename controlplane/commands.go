@@ -440,3 +440,10 @@ func (q *commandQueue) publishLocked(e *cmdEntry) {
 		}
 	}
 }
+
+// setRetention changes how long finished commands are kept.
+func (q *commandQueue) setRetention(d time.Duration) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.retention = d
+}

@@ -10,6 +10,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -41,7 +42,7 @@ type costTracker struct {
 	log   *slog.Logger
 	store *store.Store
 	stats *requestStats
-	reg   *registry
+	reg   *fleet.Registry
 	gate  *budgetGate
 	// started is when the tracker was made: rollups from then on are all in memory.
 	started time.Time
@@ -65,7 +66,7 @@ type costTracker struct {
 }
 
 // newCostTracker loads the price table, budgets, watermarks and recent hourly spend.
-func newCostTracker(log *slog.Logger, st *store.Store, stats *requestStats, reg *registry, now time.Time) (*costTracker, error) {
+func newCostTracker(log *slog.Logger, st *store.Store, stats *requestStats, reg *fleet.Registry, now time.Time) (*costTracker, error) {
 	c := &costTracker{
 		log: log, store: st, stats: stats, reg: reg, gate: newBudgetGate(), started: now,
 		prices:  cost.Table{Instances: map[string]cost.InstancePrice{}, Models: map[string]cost.ModelPrice{}},
@@ -164,7 +165,7 @@ func hostOf(n *fleetv1.Node) (cost.Host, error) {
 // hostState maps a node state to what host accrual needs.
 func hostState(s fleetv1.NodeState) cost.HostState {
 	switch {
-	case connected(s):
+	case fleet.Connected(s):
 		return cost.Connected
 	case s == fleetv1.NodeState_NODE_STATE_DISCONNECTED:
 		return cost.Disconnected
@@ -177,7 +178,7 @@ func hostState(s fleetv1.NodeState) cost.HostState {
 // once per step: the time since the previous step is billed by the state the node is in now, so
 // a state change counts from the first step that sees it (at most one reconcile interval off).
 func (c *costTracker) step(_ context.Context, now time.Time) error {
-	nodes := c.reg.listShared()
+	nodes := c.reg.ListShared()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.accrueLocked(nodes, now); err != nil {

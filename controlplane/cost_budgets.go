@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -63,7 +64,7 @@ func budgetFromProto(b *fleetv1.Budget) (cost.Budget, *time.Location, error) {
 		}
 	}
 	if len(v) > 0 {
-		slices.SortStableFunc(v, func(a, b *fleetv1.FieldViolation) int { return compareStrings(a.GetField(), b.GetField()) })
+		slices.SortStableFunc(v, func(a, b *fleetv1.FieldViolation) int { return fleet.CompareStrings(a.GetField(), b.GetField()) })
 		return cost.Budget{}, nil, check.Invalidf("%s", v)
 	}
 	return out, loc, nil

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
@@ -25,7 +26,7 @@ type ledgerRig struct {
 	dir   string
 	now   time.Time
 	st    *store.Store
-	reg   *registry
+	reg   *fleet.Registry
 	stats *requestStats
 	c     *costTracker
 	nodes []*fleetv1.Node
@@ -60,8 +61,8 @@ func (r *ledgerRig) open() {
 	st.NoSyncForTest()
 	clock := func() time.Time { return r.now }
 	r.st = st
-	r.reg = newRegistry(clock, livenessPolicy{nodeTTL: time.Hour, grace: time.Second, failoverTTL: time.Hour, defaultInterval: 5 * time.Second}, 16)
-	r.reg.load(cloneNodes(r.nodes))
+	r.reg = fleet.NewRegistry(clock, fleet.Liveness{NodeTTL: time.Hour, Grace: time.Second, FailoverTTL: time.Hour, DefaultInterval: 5 * time.Second}, 16)
+	r.reg.Load(cloneNodes(r.nodes))
 	r.stats = newRequestStats(clock, st, 14*24*time.Hour)
 	r.c, err = newCostTracker(slog.New(slog.NewTextHandler(io.Discard, nil)), st, r.stats, r.reg, r.now)
 	if err != nil {
@@ -215,9 +216,7 @@ func tabledEvent(program string) reqstats.Event {
 
 // setState moves a node to state as the liveness checks would.
 func (r *ledgerRig) setState(id string, state fleetv1.NodeState) {
-	r.reg.mu.Lock()
-	defer r.reg.mu.Unlock()
-	r.reg.setStateLocked(r.reg.nodes[id], state, "test", r.now)
+	r.reg.SetStateForTest(id, state, "test", r.now)
 }
 
 // TestLedgerNodeChurn: a node is billed while ready and disconnected, not while down, and again

@@ -168,7 +168,7 @@ var recStates = map[fleetv1.RecommendationState]bool{
 // listRecs draws the recommendations afresh and returns them with their operator state, most
 // savings first.
 func (c *costTracker) listRecs(includeClosed bool, now time.Time) (*fleetv1.ListRecommendationsResponse, error) {
-	nodes := c.reg.list(&fleetv1.ListNodesRequest{})
+	nodes := c.reg.List(&fleetv1.ListNodesRequest{})
 	c.mu.Lock()
 	if err := c.recommendLocked(nodes, now); err != nil {
 		c.mu.Unlock()

@@ -44,7 +44,7 @@ func TestRecommendFromLedgerHistory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes := r.reg.list(&fleetv1.ListNodesRequest{})
+	nodes := r.reg.List(&fleetv1.ListNodesRequest{})
 	ev, window, err := r.c.recEvidence(nodes, now.Add(-7*24*time.Hour), now)
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -54,7 +55,7 @@ func decodeUsage(b []byte) (*usageHists, error) {
 // sampleUsageLocked counts a connected node's newest report once in its hour's histograms.
 func (c *costTracker) sampleUsageLocked(n *fleetv1.Node, now time.Time) {
 	rep := n.GetLastReport()
-	if !connected(n.GetState()) || rep.GetHost() == nil || rep.GetSeq() == c.lastSeq[n.GetId()] {
+	if !fleet.Connected(n.GetState()) || rep.GetHost() == nil || rep.GetSeq() == c.lastSeq[n.GetId()] {
 		return
 	}
 	c.lastSeq[n.GetId()] = rep.GetSeq()

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
@@ -69,7 +70,7 @@ const (
 // plane goes on where the last one stopped.
 type deployer struct {
 	store      *store.Store
-	reg        *registry
+	reg        *fleet.Registry
 	cmds       *commandQueue
 	router     *router
 	now        func() time.Time
@@ -93,7 +94,7 @@ type deployRun struct {
 	sampled          bool
 }
 
-func newDeployer(st *store.Store, reg *registry, cmds *commandQueue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*deployer, error) {
+func newDeployer(st *store.Store, reg *fleet.Registry, cmds *commandQueue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*deployer, error) {
 	dp := &deployer{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
 		runs: make(map[string]*deployRun), watchers: make(map[string]map[chan *fleetv1.Deployment]struct{})}
 	err := st.View(func(tx *store.Tx) error {
@@ -191,7 +192,7 @@ func (dp *deployer) start(spec *fleetv1.DeploymentSpec, requestedBy string) (*fl
 		s.Strategy = ""
 	}
 	s.Defaults()
-	members := dp.reg.list(&fleetv1.ListNodesRequest{Pool: spec.GetPool()})
+	members := dp.reg.List(&fleetv1.ListNodesRequest{Pool: spec.GetPool()})
 	var ids []string
 	for _, n := range members {
 		ids = append(ids, n.GetId())

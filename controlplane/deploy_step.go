@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
@@ -52,7 +53,7 @@ func (dp *deployer) reconcile(_ context.Context, now time.Time) error {
 // advance moves one deployment on.
 func (dp *deployer) advance(run *deployRun, now time.Time) {
 	d := run.d
-	members := dp.reg.list(&fleetv1.ListNodesRequest{Pool: d.GetSpec().GetPool()})
+	members := dp.reg.List(&fleetv1.ListNodesRequest{Pool: d.GetSpec().GetPool()})
 	state := map[string]*fleetv1.Node{}
 	for _, m := range members {
 		state[m.GetId()] = m
@@ -181,13 +182,13 @@ func (dp *deployer) startNodes(run *deployRun, role string, state map[string]*fl
 	for _, n := range pending {
 		m := state[n.GetNodeId()]
 		switch {
-		case (m == nil || !connected(m.GetState())) && (role == roleCanary || role == roleGreen):
+		case (m == nil || !fleet.Connected(m.GetState())) && (role == roleCanary || role == roleGreen):
 			dp.failNode(run, n, "down or disconnected when its turn came", now)
-		case m == nil || !connected(m.GetState()):
+		case m == nil || !fleet.Connected(m.GetState()):
 			setPhase(n, phaseSkipped, "down or disconnected when its turn came; deploy it once it is back", now)
 		case m.GetState() != fleetv1.NodeState_NODE_STATE_READY && role != roleGreen:
 			n.PreviousVersion = dp.previousVersion(n.GetNodeId(), d.GetSpec().GetPreviousVersion())
-			setPhase(n, phaseHolding, "already out of routing ("+stateName(m.GetState())+")", now)
+			setPhase(n, phaseHolding, "already out of routing ("+fleet.StateName(m.GetState())+")", now)
 		default:
 			ready = append(ready, n)
 		}
@@ -259,7 +260,7 @@ func (dp *deployer) advanceNode(run *deployRun, n *fleetv1.DeploymentNode, node 
 		rec, err := dp.cmds.create(id, fleetv1.CommandKind_COMMAND_KIND_DRAIN, map[string]string{command.ParamTimeout: timeout.String()},
 			defaultCommandTimeout+timeout, "deployment "+d.GetId(), "deploying "+d.GetSpec().GetVersion())
 		if err == nil {
-			err = dp.reg.setDrain(id, true, false, "drain requested by deployment "+d.GetId())
+			err = dp.reg.SetDrain(id, true, false, "drain requested by deployment "+d.GetId())
 		}
 		if err != nil {
 			dp.failNode(run, n, "drain: "+err.Error(), now)
@@ -296,7 +297,7 @@ func (dp *deployer) advanceNode(run *deployRun, n *fleetv1.DeploymentNode, node 
 			dp.sendUndrain(run, n, "deployed "+rec.GetCommand().GetParams()[command.ParamVersion]+"; undraining", now)
 		case phaseUndraining:
 			if node.GetState() != fleetv1.NodeState_NODE_STATE_READY {
-				n.Detail = "undrained; waiting for the node to report ready (" + stateName(node.GetState()) + ")"
+				n.Detail = "undrained; waiting for the node to report ready (" + fleet.StateName(node.GetState()) + ")"
 				return
 			}
 			setPhase(n, finalPhase(d, n), "healthy and ready", now)
@@ -416,7 +417,7 @@ func (dp *deployer) retire(run *deployRun, role string, now time.Time) {
 		rec, err := dp.cmds.create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, map[string]string{command.ParamTimeout: timeout.String()},
 			defaultCommandTimeout+timeout, "deployment "+d.GetId(), "retiring the old set")
 		if err == nil {
-			err = dp.reg.setDrain(n.GetNodeId(), true, false, "drain requested by deployment "+d.GetId())
+			err = dp.reg.SetDrain(n.GetNodeId(), true, false, "drain requested by deployment "+d.GetId())
 		}
 		if err != nil {
 			dp.failNode(run, n, "drain: "+err.Error(), now)
@@ -544,7 +545,7 @@ func (dp *deployer) overrides(run *deployRun) map[string]routeOverride {
 		case n.GetRole() == roleCanary && n.GetPhase() == phaseDone:
 			canaries = append(canaries, n.GetNodeId())
 		case n.GetRole() == roleBaseline:
-			if node, err := dp.reg.get(n.GetNodeId()); err == nil && node.GetState() == fleetv1.NodeState_NODE_STATE_READY {
+			if node, err := dp.reg.Get(n.GetNodeId()); err == nil && node.GetState() == fleetv1.NodeState_NODE_STATE_READY {
 				baseline += routingWeight(node.GetWeight())
 			}
 		}

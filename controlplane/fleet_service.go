@@ -2,18 +2,18 @@ package controlplane
 
 import (
 	"context"
-	"strings"
 
 	"google.golang.org/grpc"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
 // fleetService implements FleetService on the registry.
 type fleetService struct {
 	fleetv1.UnimplementedFleetServiceServer
-	reg      *registry
+	reg      *fleet.Registry
 	cmds     *commandQueue
 	stats    *requestStats
 	stopping <-chan struct{}
@@ -26,7 +26,7 @@ func (f *fleetService) ListNodes(_ context.Context, req *fleetv1.ListNodesReques
 	if err := validateNodeFilter(req.GetPool(), req.GetStates()); err != nil {
 		return nil, toStatus(err)
 	}
-	return &fleetv1.ListNodesResponse{Nodes: f.reg.list(req)}, nil
+	return &fleetv1.ListNodesResponse{Nodes: f.reg.List(req)}, nil
 }
 
 // GetNode returns one node.
@@ -34,7 +34,7 @@ func (f *fleetService) GetNode(_ context.Context, req *fleetv1.GetNodeRequest) (
 	if !check.ValidID(req.GetId()) {
 		return nil, toStatus(check.Invalidf("id %q is not a valid node id (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetId())))
 	}
-	n, err := f.reg.get(req.GetId())
+	n, err := f.reg.Get(req.GetId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -46,11 +46,11 @@ func (f *fleetService) WatchNodes(req *fleetv1.WatchNodesRequest, stream grpc.Se
 	if err := validateNodeFilter(req.GetPool(), nil); err != nil {
 		return toStatus(err)
 	}
-	w, initial, err := f.reg.watch(req.GetPool(), req.GetIncludeReports())
+	w, initial, err := f.reg.Watch(req.GetPool(), req.GetIncludeReports())
 	if err != nil {
 		return toStatus(err)
 	}
-	defer f.reg.unwatch(w)
+	defer f.reg.Unwatch(w)
 	for _, n := range initial {
 		if err := stream.Send(&fleetv1.WatchNodesResponse{Type: fleetv1.NodeEventType_NODE_EVENT_TYPE_INITIAL, Node: n}); err != nil {
 			return err
@@ -65,9 +65,9 @@ func (f *fleetService) WatchNodes(req *fleetv1.WatchNodesRequest, stream grpc.Se
 			return nil
 		case <-f.stopping:
 			return toStatus(check.ErrShuttingDown)
-		case ev, ok := <-w.ch:
+		case ev, ok := <-w.C:
 			if !ok {
-				return toStatus(f.reg.watchErr(w))
+				return toStatus(f.reg.WatchErr(w))
 			}
 			if err := stream.Send(ev); err != nil {
 				return err
@@ -87,9 +87,4 @@ func validateNodeFilter(pool string, states []fleetv1.NodeState) error {
 		}
 	}
 	return nil
-}
-
-// stateName is a state's short lower-case name, as used in metrics labels and tables.
-func stateName(s fleetv1.NodeState) string {
-	return strings.ToLower(strings.TrimPrefix(s.String(), "NODE_STATE_"))
 }

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -20,7 +21,7 @@ type metrics struct {
 
 // newMetrics registers the control plane's metrics, node gauges drawn from reg, and the Go and
 // process collectors on a fresh Prometheus registry.
-func newMetrics(reg *registry, stats *requestStats) (*prometheus.Registry, *metrics) {
+func newMetrics(reg *fleet.Registry, stats *requestStats) (*prometheus.Registry, *metrics) {
 	m := &metrics{
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dspyfleet_reports_total",
@@ -67,7 +68,7 @@ var (
 )
 
 // nodesCollector reads node counts from the registry at scrape time.
-type nodesCollector struct{ reg *registry }
+type nodesCollector struct{ reg *fleet.Registry }
 
 // Describe implements prometheus.Collector.
 func (c *nodesCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -77,10 +78,10 @@ func (c *nodesCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *nodesCollector) Collect(ch chan<- prometheus.Metric) {
-	for k, n := range c.reg.stateCounts() {
+	for k, n := range c.reg.StateCounts() {
 		ch <- prometheus.MustNewConstMetric(nodesDesc, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
-	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(c.reg.sessions()))
+	ch <- prometheus.MustNewConstMetric(sessionsDesc, prometheus.GaugeValue, float64(c.reg.Sessions()))
 }
 
 var (

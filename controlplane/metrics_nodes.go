@@ -3,6 +3,7 @@ package controlplane
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -22,7 +23,7 @@ var (
 )
 
 // hostCollector reads node figures from the registry at scrape time.
-type hostCollector struct{ reg *registry }
+type hostCollector struct{ reg *fleet.Registry }
 
 // Describe implements prometheus.Collector.
 func (c *hostCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -34,7 +35,7 @@ func (c *hostCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 	healthy := make(map[string]int)
-	for _, n := range c.reg.list(&fleetv1.ListNodesRequest{}) {
+	for _, n := range c.reg.List(&fleetv1.ListNodesRequest{}) {
 		pool, id := n.GetPool(), n.GetId()
 		if _, ok := healthy[pool]; !ok {
 			healthy[pool] = 0
@@ -43,7 +44,7 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 			healthy[pool]++
 		}
 		rep := n.GetLastReport()
-		if !connected(n.GetState()) || rep == nil {
+		if !fleet.Connected(n.GetState()) || rep == nil {
 			continue
 		}
 		h, app := rep.GetHost(), rep.GetApp()

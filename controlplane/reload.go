@@ -10,15 +10,9 @@ func (s *Server) Reload(c Config) (needRestart []string, err error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	s.reg.mu.Lock()
-	s.reg.liveness.nodeTTL, s.reg.liveness.grace = c.NodeTTL, c.TTLGrace
-	s.reg.mu.Unlock()
-	s.cmds.mu.Lock()
-	s.cmds.retention = c.CommandRetention
-	s.cmds.mu.Unlock()
-	s.stats.mu.Lock()
-	s.stats.retention = c.RollupRetention
-	s.stats.mu.Unlock()
+	s.reg.SetTTL(c.NodeTTL, c.TTLGrace)
+	s.cmds.setRetention(c.CommandRetention)
+	s.stats.setRetention(c.RollupRetention)
 	for _, f := range []struct {
 		flag            string
 		running, wanted any

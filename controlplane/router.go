@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
@@ -27,7 +28,7 @@ const figuresWindow = 2 * time.Minute
 // every node event (drain, down, new node), and with the agents' request figures on every
 // reconcile tick.
 type router struct {
-	reg   *registry
+	reg   *fleet.Registry
 	stats *requestStats
 	store *store.Store
 	now   func() time.Time
@@ -57,7 +58,7 @@ type nodeFigures struct {
 }
 
 // newRouter loads the stored policies.
-func newRouter(reg *registry, stats *requestStats, st *store.Store, now func() time.Time, log *slog.Logger) (*router, error) {
+func newRouter(reg *fleet.Registry, stats *requestStats, st *store.Store, now func() time.Time, log *slog.Logger) (*router, error) {
 	rt := &router{reg: reg, stats: stats, store: st, now: now, log: log,
 		pools: make(map[string]*poolRoute), policies: make(map[string]*fleetv1.RoutingPolicy),
 		figures: make(map[string]nodeFigures), seed: uint64(time.Now().UnixNano())}
@@ -85,31 +86,31 @@ func newRouter(reg *registry, stats *requestStats, st *store.Store, now func() t
 // applied in one pass.
 func (rt *router) Run(ctx context.Context) error {
 	for {
-		w, _, err := rt.reg.watch("", false)
+		w, _, err := rt.reg.Watch("", false)
 		if err != nil {
 			return nil // the registry is closed: the control plane is stopping
 		}
 		rt.sync()
 		if done := rt.follow(ctx, w); done {
-			rt.reg.unwatch(w)
+			rt.reg.Unwatch(w)
 			return nil
 		}
 	}
 }
 
 // follow applies w's events until ctx ends (true) or the registry drops w (false).
-func (rt *router) follow(ctx context.Context, w *watcher) bool {
+func (rt *router) follow(ctx context.Context, w *fleet.Watcher) bool {
 	for {
 		select {
 		case <-ctx.Done():
 			return true
-		case _, ok := <-w.ch:
+		case _, ok := <-w.C:
 			if !ok {
 				return false
 			}
 			for drained := false; !drained; {
 				select {
-				case _, ok := <-w.ch:
+				case _, ok := <-w.C:
 					if !ok {
 						return false
 					}
@@ -127,7 +128,7 @@ func (rt *router) follow(ctx context.Context, w *watcher) bool {
 func (rt *router) reconcile(_ context.Context, now time.Time) error {
 	figs := make(map[string]nodeFigures)
 	var firstErr error
-	for _, pool := range rt.reg.pools() {
+	for _, pool := range rt.reg.Pools() {
 		byNode, err := rt.stats.window(pool, now.Add(-figuresWindow))
 		if err != nil {
 			firstErr = cmpOr(firstErr, err)
@@ -164,7 +165,13 @@ func cmpOr(a, b error) error {
 func (rt *router) sync() {
 	now := rt.now()
 	rt.mu.Lock()
-	nodes := rt.reg.routingNodes(rt.figures)
+	nodes := rt.reg.RoutingNodes()
+	for _, ns := range nodes {
+		for i := range ns {
+			f := rt.figures[ns[i].ID]
+			ns[i].Latency, ns[i].Requests, ns[i].Errors = f.p95, f.requests, f.errors
+		}
+	}
 	rt.applyOverridesLocked(nodes)
 	for pool := range rt.policies {
 		if _, ok := nodes[pool]; !ok {
@@ -219,7 +226,7 @@ func (rt *router) known(pool string) bool {
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
 	_, hasPolicy := rt.policies[pool]
-	return hasPolicy || rt.reg.hasPool(pool)
+	return hasPolicy || rt.reg.HasPool(pool)
 }
 
 // route returns the pool's route, or an InvalidArgument error naming the known pools.
@@ -246,7 +253,7 @@ func (rt *router) route(pool string) (*poolRoute, error) {
 func (rt *router) knownPools() []string {
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
-	pools := rt.reg.pools()
+	pools := rt.reg.Pools()
 	for p := range rt.policies {
 		if !slices.Contains(pools, p) {
 			pools = append(pools, p)
@@ -399,62 +406,4 @@ func (pr *poolRoute) publishLocked() {
 		}
 		ch <- resp
 	}
-}
-
-// lostNodeCounts is how long a down or disconnected node still counts toward its pool's size
-// for panic mode: a node lost long ago (say, removed by the autoscaler) must not keep a pool in
-// panic forever.
-const lostNodeCounts = 5 * time.Minute
-
-// routingNodes returns every pool's nodes as routing sees them, with figs for their recent
-// request figures.
-func (r *registry) routingNodes(figs map[string]nodeFigures) map[string][]routing.Node {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	now := r.now()
-	out := make(map[string][]routing.Node)
-	for id, e := range r.nodes {
-		n := e.node
-		st := n.GetState()
-		f := figs[id]
-		counted := st != fleetv1.NodeState_NODE_STATE_DRAINING && st != fleetv1.NodeState_NODE_STATE_DRAINED
-		if lost := st == fleetv1.NodeState_NODE_STATE_DOWN || st == fleetv1.NodeState_NODE_STATE_DISCONNECTED; lost {
-			counted = now.Sub(n.GetStateSince().AsTime()) < lostNodeCounts
-		}
-		out[n.GetPool()] = append(out[n.GetPool()], routing.Node{
-			ID: id, Address: n.GetAddress(), Weight: n.GetWeight(), State: stateName(st),
-			Ready:     st == fleetv1.NodeState_NODE_STATE_READY,
-			Counted:   counted,
-			ReportSeq: e.received, InFlight: n.GetLastReport().GetApp().GetInFlight(),
-			CPU:     n.GetLastReport().GetHost().GetCpuPercent(),
-			Latency: f.p95, Requests: f.requests, Errors: f.errors,
-		})
-	}
-	return out
-}
-
-// pools returns the pools that have nodes, sorted.
-func (r *registry) pools() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.nodes {
-		if p := e.node.GetPool(); !slices.Contains(out, p) {
-			out = append(out, p)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
-
-// hasPool reports whether any node belongs to pool.
-func (r *registry) hasPool(pool string) bool {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	for _, e := range r.nodes {
-		if e.node.GetPool() == pool {
-			return true
-		}
-	}
-	return false
 }

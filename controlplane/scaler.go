@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
@@ -41,7 +42,7 @@ const minProvisionTimeout = 10 * time.Minute
 type scaler struct {
 	now      func() time.Time
 	log      *slog.Logger
-	reg      *registry
+	reg      *fleet.Registry
 	stats    *requestStats
 	cmds     *commandQueue
 	store    *store.Store
@@ -96,7 +97,7 @@ type hookJob struct {
 	time, next       time.Time
 }
 
-func newScaler(now func() time.Time, log *slog.Logger, reg *registry, stats *requestStats, cmds *commandQueue, st *store.Store, hookDir string) (*scaler, error) {
+func newScaler(now func() time.Time, log *slog.Logger, reg *fleet.Registry, stats *requestStats, cmds *commandQueue, st *store.Store, hookDir string) (*scaler, error) {
 	sc := &scaler{
 		now: now, log: log, reg: reg, stats: stats, cmds: cmds, store: st, hookDir: hookDir,
 		retryBase: time.Second, retryMax: time.Minute,
@@ -288,7 +289,7 @@ func (sc *scaler) tick(now time.Time) error {
 // recording: it differs from the last one recorded in size, recommendation or limit (a pool
 // without an actuator repeats the same change every tick; it is recorded once).
 func (sc *scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision, error) {
-	nodes := sc.reg.scalingNodes(pool)
+	nodes := sc.reg.ScalingNodes(pool)
 	modelErr := sc.feedModel(pool, now)
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
@@ -527,7 +528,7 @@ func (sc *scaler) drainLocked(id, reason string) error {
 	if _, err := sc.cmds.create(id, fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, defaultCommandTimeout+defaultDrainTimeout, "scaling", reason); err != nil {
 		return err
 	}
-	return sc.reg.setDrain(id, true, false, "drain requested: "+reason)
+	return sc.reg.SetDrain(id, true, false, "drain requested: "+reason)
 }
 
 // checkDrainsLocked moves a job whose victims have all drained (or are down, past their TTL) on

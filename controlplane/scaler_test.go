@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -25,7 +26,7 @@ import (
 type scalerRig struct {
 	st   *store.Store
 	sc   *scaler
-	reg  *registry
+	reg  *fleet.Registry
 	cmds *commandQueue
 	mu   sync.Mutex
 	t    time.Time
@@ -51,7 +52,7 @@ func newScalerRig(t *testing.T, hookDir string) *scalerRig {
 	}
 	t.Cleanup(func() { _ = st.Close() })
 	r := &scalerRig{t: testNow, st: st}
-	r.reg = newRegistry(r.now, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 16)
+	r.reg = fleet.NewRegistry(r.now, fleet.Liveness{Grace: time.Second, DefaultInterval: time.Second}, 16)
 	r.cmds = newCommandQueue(r.now, st, time.Hour, 16)
 	stats := newRequestStats(r.now, st, 24*time.Hour)
 	r.sc, err = newScaler(r.now, slog.New(slog.DiscardHandler), r.reg, stats, r.cmds, st, hookDir)
@@ -71,15 +72,15 @@ func (r *scalerRig) setPolicy(t *testing.T, pool string, pb *fleetv1.ScalingPoli
 }
 
 // addNode attaches a ready node of pool reporting rps requests/s and returns its session.
-func (r *scalerRig) addNode(t *testing.T, id, pool string, rps float64) *session {
+func (r *scalerRig) addNode(t *testing.T, id, pool string, rps float64) *fleet.Session {
 	t.Helper()
 	h := &fleetv1.Hello{NodeId: id, InstanceId: "i", Pool: pool, ReportInterval: durationpb.New(time.Second)}
-	s, _, err := r.reg.attach(h, "peer", func(error) {})
+	s, _, err := r.reg.Attach(h, "peer", func(error) {})
 	if err != nil {
 		t.Fatal(err)
 	}
 	rep := &fleetv1.MetricsReport{Seq: 1, Time: timestamppb.New(r.now()), App: &fleetv1.AppMetrics{RequestsPerSecond: rps}}
-	if _, _, err := r.reg.applyReport(s, rep); err != nil {
+	if _, _, err := r.reg.ApplyReport(s, rep); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -277,7 +278,7 @@ func BenchmarkScalerTick1000Nodes(b *testing.B) {
 	}
 	defer st.Close()
 	now := func() time.Time { return testNow }
-	reg := newRegistry(now, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 16)
+	reg := fleet.NewRegistry(now, fleet.Liveness{Grace: time.Second, DefaultInterval: time.Second}, 16)
 	cmds := newCommandQueue(now, st, time.Hour, 16)
 	sc, err := newScaler(now, slog.New(slog.DiscardHandler), reg, newRequestStats(now, st, 24*time.Hour), cmds, st, "")
 	if err != nil {
@@ -299,7 +300,7 @@ func BenchmarkScalerTick1000Nodes(b *testing.B) {
 	sc.setPolicy("big", scalingPolicyToProto(p, act), p, act)
 	for i := range 1000 {
 		h := &fleetv1.Hello{NodeId: fmt.Sprintf("n%04d", i), InstanceId: "i", Pool: "big", HourlyPrice: float64(i % 5), ReportInterval: durationpb.New(time.Second)}
-		s, _, err := reg.attach(h, "peer", func(error) {})
+		s, _, err := reg.Attach(h, "peer", func(error) {})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -307,7 +308,7 @@ func BenchmarkScalerTick1000Nodes(b *testing.B) {
 			Host: &fleetv1.HostMetrics{CpuPercent: 50, MemoryUsedPercent: 50},
 			App: &fleetv1.AppMetrics{Requests: 50, RequestsPerSecond: 50, InFlight: 50, QueueLength: 50, LatencyP95Ms: 50, TtftP95Ms: 50,
 				InputTokens: 25, OutputTokens: 25}}
-		if _, _, err := reg.applyReport(s, rep); err != nil {
+		if _, _, err := reg.ApplyReport(s, rep); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -341,7 +342,7 @@ func TestScalerWaitsForADisconnectedVictim(t *testing.T) {
 	if j := r.job("web"); j.state != actWaitingDrain || len(j.victims) != 1 || j.victims[0] != "w1" {
 		t.Fatalf("job %+v, want w1 draining", j)
 	}
-	r.reg.detach(victim, "network blip")
+	r.reg.Detach(victim, "network blip")
 	r.advance(time.Second)
 	if err := r.sc.tick(r.now()); err != nil {
 		t.Fatal(err)
@@ -350,9 +351,9 @@ func TestScalerWaitsForADisconnectedVictim(t *testing.T) {
 		t.Fatalf("job %+v moved on while the victim was only disconnected", j)
 	}
 	r.advance(time.Minute)
-	r.reg.touch(other)
-	r.reg.sweep()
-	if n, _ := r.reg.get("w1"); n.GetState() != fleetv1.NodeState_NODE_STATE_DOWN {
+	r.reg.Touch(other)
+	r.reg.Sweep()
+	if n, _ := r.reg.Get("w1"); n.GetState() != fleetv1.NodeState_NODE_STATE_DOWN {
 		t.Fatalf("w1 is %s, want down", n.GetState())
 	}
 	if err := r.sc.tick(r.now()); err != nil {

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -36,7 +37,7 @@ type Server struct {
 	cfg      Config
 	log      *slog.Logger
 	store    *store.Store
-	reg      *registry
+	reg      *fleet.Registry
 	cmds     *commandQueue
 	stats    *requestStats
 	router   *router
@@ -82,11 +83,11 @@ func New(cfg Config) (*Server, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	reg := newRegistry(cfg.Now, livenessPolicy{
-		nodeTTL: cfg.NodeTTL, grace: cfg.TTLGrace, failoverTTL: cfg.FailoverTTL, defaultInterval: cfg.DefaultInterval,
+	reg := fleet.NewRegistry(cfg.Now, fleet.Liveness{
+		NodeTTL: cfg.NodeTTL, Grace: cfg.TTLGrace, FailoverTTL: cfg.FailoverTTL, DefaultInterval: cfg.DefaultInterval,
 	}, cfg.WatchBuffer)
-	reg.load(nodes)
-	reg.maxNodes = cfg.MaxNodes
+	reg.Load(nodes)
+	reg.MaxNodes = cfg.MaxNodes
 	recs, err := st.LoadCommands()
 	if err != nil {
 		_ = st.Close()
@@ -231,7 +232,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 	fleetv1.RegisterConfigServiceServer(gs, &configService{fc: s.config})
 	fleetv1.RegisterCostServiceServer(gs, &costService{c: s.cost, now: s.cfg.Now})
 	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: s.scaler})
-	fleetv1.RegisterAlertServiceServer(gs, &alertService{a: s.alerter})
+	fleetv1.RegisterAlertServiceServer(gs, &alertService{a: s.alerter, now: s.cfg.Now})
 	fleetv1.RegisterMaintenanceServiceServer(gs, &maintenanceService{backups: s.backups, cmds: s.cmds, deployer: s.deployer, windows: s.windows, stopping: s.stopping})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
@@ -289,7 +290,7 @@ func (s *Server) shutdown() {
 	s.ready.Store(false)
 	s.health.Shutdown()
 	close(s.stopping)
-	s.reg.close()
+	s.reg.Close()
 	s.cmds.closeWatchers()
 	stopped := make(chan struct{})
 	go func() {
@@ -323,7 +324,7 @@ func (s *Server) livenessLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			s.reg.sweep()
+			s.reg.Sweep()
 			s.cmds.expire()
 			if time.Since(lastPrune) > time.Hour {
 				lastPrune = time.Now()
@@ -347,7 +348,7 @@ func (s *Server) flushLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		case <-s.reg.flushNow:
+		case <-s.reg.FlushNow:
 		}
 		if err := s.flush(); err != nil {
 			s.log.Error("writing nodes to the store failed; will retry", "err", err)
@@ -357,14 +358,14 @@ func (s *Server) flushLoop(ctx context.Context) error {
 
 // flush writes every changed node in one transaction; on failure the nodes stay dirty.
 func (s *Server) flush() error {
-	recs, err := s.reg.takeDirty()
+	recs, err := s.reg.TakeDirty()
 	if err != nil {
 		return err
 	}
 	start := time.Now()
 	if err := s.store.PutNodes(recs); err != nil {
 		s.metrics.flushErrors.Inc()
-		s.reg.markDirty(recs)
+		s.reg.MarkDirty(recs)
 		return fmt.Errorf("write %d nodes to %s: %w", len(recs), s.store.Path, err)
 	}
 	if err := s.stats.flush(); err != nil {

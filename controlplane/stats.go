@@ -238,3 +238,10 @@ func toRequestStats(name string, w reqstats.Window, inFlight uint32) *fleetv1.Re
 func sortedKeys[V any](m map[string]V) []string {
 	return slices.Sorted(maps.Keys(m))
 }
+
+// setRetention changes how long request rollups are kept.
+func (s *requestStats) setRetention(d time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.retention = d
+}

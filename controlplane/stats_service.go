@@ -35,7 +35,7 @@ func (f *fleetService) GetPoolStats(_ context.Context, req *fleetv1.GetPoolStats
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	inFlight := f.reg.inFlight(pool)
+	inFlight := f.reg.InFlight(pool)
 	resp := &fleetv1.GetPoolStatsResponse{}
 	var all []reqstats.Window
 	var poolInFlight uint32

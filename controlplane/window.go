@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
@@ -35,7 +36,7 @@ const (
 // maximum unavailable and minimum healthy.
 type windows struct {
 	store      *store.Store
-	reg        *registry
+	reg        *fleet.Registry
 	cmds       *commandQueue
 	router     *router
 	now        func() time.Time
@@ -57,7 +58,7 @@ type windowRun struct {
 	spec maintenance.WindowSpec
 }
 
-func newWindows(st *store.Store, reg *registry, cmds *commandQueue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*windows, error) {
+func newWindows(st *store.Store, reg *fleet.Registry, cmds *commandQueue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*windows, error) {
 	w := &windows{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
 		runs: make(map[string]*windowRun), watchers: make(map[string]map[chan *fleetv1.Maintenance]struct{})}
 	err := st.View(func(tx *store.Tx) error {
@@ -159,7 +160,7 @@ func (w *windows) schedule(spec *fleetv1.MaintenanceSpec, requestedBy string) (*
 		return nil, check.Invalidf("spec.reason: %d bytes, at most %d", len(spec.GetReason()), maxReasonLen)
 	}
 	s := windowSpec(spec)
-	members := w.reg.list(&fleetv1.ListNodesRequest{Pool: spec.GetPool()})
+	members := w.reg.List(&fleetv1.ListNodesRequest{Pool: spec.GetPool()})
 	var ids []string
 	for _, n := range members {
 		ids = append(ids, n.GetId())
@@ -238,7 +239,7 @@ func (w *windows) advance(run *windowRun, now time.Time) {
 		}
 		w.open(run, now)
 	}
-	members := w.reg.list(&fleetv1.ListNodesRequest{Pool: m.GetSpec().GetPool()})
+	members := w.reg.List(&fleetv1.ListNodesRequest{Pool: m.GetSpec().GetPool()})
 	state := map[string]*fleetv1.Node{}
 	for _, n := range members {
 		state[n.GetId()] = n
@@ -271,7 +272,7 @@ func (w *windows) open(run *windowRun, now time.Time) {
 	m.State, m.Phase, m.Runs = fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING, "running", m.GetRuns()+1
 	m.Opens = timestamppb.New(now)
 	m.Nodes = nil
-	for _, n := range w.reg.list(&fleetv1.ListNodesRequest{Pool: m.GetSpec().GetPool()}) {
+	for _, n := range w.reg.List(&fleetv1.ListNodesRequest{Pool: m.GetSpec().GetPool()}) {
 		if len(run.spec.Nodes) == 0 || slices.Contains(run.spec.Nodes, n.GetId()) {
 			m.Nodes = append(m.Nodes, &fleetv1.MaintenanceNode{NodeId: n.GetId(), Phase: phasePending, Updated: timestamppb.New(now)})
 		}
@@ -367,7 +368,7 @@ func (w *windows) advanceNode(run *windowRun, n *fleetv1.MaintenanceNode, node *
 		rec, err := w.cmds.create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, map[string]string{command.ParamTimeout: timeout.String()},
 			defaultCommandTimeout+timeout, by, "maintenance window")
 		if err == nil {
-			err = w.reg.setDrain(n.GetNodeId(), true, false, "drain requested by "+by)
+			err = w.reg.SetDrain(n.GetNodeId(), true, false, "drain requested by "+by)
 		}
 		if err != nil {
 			w.failNode(run, n, "drain: "+err.Error(), now)
@@ -415,7 +416,7 @@ func (w *windows) advanceNode(run *windowRun, n *fleetv1.MaintenanceNode, node *
 				return
 			}
 			if node.GetState() != fleetv1.NodeState_NODE_STATE_READY {
-				n.Detail = "undrained; waiting for the node to report ready (" + stateName(node.GetState()) + ")"
+				n.Detail = "undrained; waiting for the node to report ready (" + fleet.StateName(node.GetState()) + ")"
 				return
 			}
 			final := phaseDone

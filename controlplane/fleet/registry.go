@@ -1,4 +1,4 @@
-package controlplane
+package fleet
 
 import (
 	"context"
@@ -17,67 +17,67 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// registry is the in-memory node table: sessions, states, liveness and watchers. The store
+// Registry is the in-memory node table: sessions, states, liveness and watchers. The store
 // persists it in batches; it is the only writer of node state.
-type registry struct {
+type Registry struct {
 	now      func() time.Time
-	liveness livenessPolicy
+	liveness Liveness
 	watchCap int
-	// maxNodes bounds the nodes known; 0 means no bound. Set before use.
-	maxNodes int
+	// MaxNodes bounds the nodes known; 0 means no bound. Set before use.
+	MaxNodes int
 
 	mu       sync.Mutex
 	nodes    map[string]*entry
-	watchers map[*watcher]struct{}
+	watchers map[*Watcher]struct{}
 	dirty    map[string]struct{}
 	nextID   uint64
 	closed   bool
-	flushNow chan struct{}
+	FlushNow chan struct{}
 }
 
 // entry is one node and its live session, if any.
 type entry struct {
 	node          *fleetv1.Node // metadata and state; last_seen and reports_received live below
-	sess          *session
+	sess          *Session
 	lastSeen      time.Time
 	received      uint64
 	lastReportSeq uint64 // highest report seq applied for node.agent_instance_id
 	downAfter     time.Time
 }
 
-// session is one agent stream bound to a node.
-type session struct {
-	id         uint64
-	nodeID     string
-	instanceID string
-	peer       string
+// Session is one agent stream bound to a node.
+type Session struct {
+	ID         uint64
+	NodeID     string
+	InstanceID string
+	Peer       string
 	cancel     context.CancelCauseFunc
 	goodbye    string
 }
 
-// watcher receives node events until it is removed or falls behind.
-type watcher struct {
+// Watcher receives node events until it is removed or falls behind.
+type Watcher struct {
 	pool    string
 	reports bool
-	ch      chan *fleetv1.WatchNodesResponse
+	C       chan *fleetv1.WatchNodesResponse
 	err     error // why ch was closed by the registry
 }
 
-func newRegistry(now func() time.Time, lp livenessPolicy, watchCap int) *registry {
-	return &registry{
+func NewRegistry(now func() time.Time, lp Liveness, watchCap int) *Registry {
+	return &Registry{
 		now:      now,
 		liveness: lp,
 		watchCap: watchCap,
 		nodes:    make(map[string]*entry),
-		watchers: make(map[*watcher]struct{}),
+		watchers: make(map[*Watcher]struct{}),
 		dirty:    make(map[string]struct{}),
-		flushNow: make(chan struct{}, 1),
+		FlushNow: make(chan struct{}, 1),
 	}
 }
 
-// load restores nodes read from the store at start-up. Nodes that were connected become
+// Load restores nodes read from the store at start-up. Nodes that were connected become
 // disconnected, and each gets the failover TTL before it can be declared down.
-func (r *registry) load(nodes []*fleetv1.Node) {
+func (r *Registry) Load(nodes []*fleetv1.Node) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	start := r.now()
@@ -100,10 +100,10 @@ func (r *registry) load(nodes []*fleetv1.Node) {
 	}
 }
 
-// attach binds a new agent session to its node, creating the node on first contact. A live
-// session of another agent process with the same node id is refused with ErrAlreadyConnected;
+// Attach binds a new agent session to its node, creating the node on first contact. A live
+// Session of another agent process with the same node id is refused with ErrAlreadyConnected;
 // a session of the same process (a reconnect after a network stall) or a silent one is replaced.
-func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCauseFunc) (*session, *fleetv1.Welcome, error) {
+func (r *Registry) Attach(h *fleetv1.Hello, peer string, cancel context.CancelCauseFunc) (*Session, *fleetv1.Welcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -115,14 +115,14 @@ func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 	if known && e.sess != nil {
 		old := e.sess
 		alive := now.Before(e.lastSeen.Add(r.liveness.ttl(interval)))
-		if old.instanceID != h.GetInstanceId() && alive {
+		if old.InstanceID != h.GetInstanceId() && alive {
 			return nil, nil, fmt.Errorf("%w: node %q is connected from %s (agent instance %s, last report %s ago); stop that agent or give this one another --node-id",
-				check.ErrAlreadyConnected, h.GetNodeId(), old.peer, old.instanceID, now.Sub(e.lastSeen).Round(time.Millisecond))
+				check.ErrAlreadyConnected, h.GetNodeId(), old.Peer, old.InstanceID, now.Sub(e.lastSeen).Round(time.Millisecond))
 		}
 		old.cancel(fmt.Errorf("%w: replaced by a new session of node %q from %s", check.ErrSessionEnded, h.GetNodeId(), peer))
 		e.sess = nil
 	}
-	if !known && r.maxNodes > 0 && len(r.nodes) >= r.maxNodes {
+	if !known && r.MaxNodes > 0 && len(r.nodes) >= r.MaxNodes {
 		return nil, nil, fmt.Errorf("%w: the control plane knows %d nodes, the most it may (--max-nodes); node %q is refused", check.ErrTooManyNodes, len(r.nodes), h.GetNodeId())
 	}
 	if !known {
@@ -143,7 +143,7 @@ func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 	e.lastSeen = now
 	e.downAfter = r.liveness.downAfter(now, interval)
 	r.nextID++
-	s := &session{id: r.nextID, nodeID: h.GetNodeId(), instanceID: h.GetInstanceId(), peer: peer, cancel: cancel}
+	s := &Session{ID: r.nextID, NodeID: h.GetNodeId(), InstanceID: h.GetInstanceId(), Peer: peer, cancel: cancel}
 	e.sess = s
 	r.dirty[e.node.GetId()] = struct{}{}
 	if h.GetDraining() && !e.node.GetDrainRequested() {
@@ -165,13 +165,13 @@ func (r *registry) attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 	w := &fleetv1.Welcome{
 		NodeId:        h.GetNodeId(),
 		LastReportSeq: e.lastReportSeq,
-		DownAfter:     durationpb.New(r.liveness.ttl(interval) + r.liveness.grace),
+		DownAfter:     durationpb.New(r.liveness.ttl(interval) + r.liveness.Grace),
 	}
 	return s, w, nil
 }
 
 // servingAddress is the address routing hands out for an agent that advertised adv and
-// connected from peer: adv, with an unspecified host replaced by the peer's.
+// Connected from peer: adv, with an unspecified host replaced by the peer's.
 func servingAddress(adv, peer string) string {
 	host, port, err := net.SplitHostPort(adv)
 	if err != nil {
@@ -198,8 +198,8 @@ func connectedState(n *fleetv1.Node) fleetv1.NodeState {
 	return fleetv1.NodeState_NODE_STATE_READY
 }
 
-// connected reports whether a node state means its agent has a live session.
-func connected(s fleetv1.NodeState) bool {
+// Connected reports whether a node state means its agent has a live session.
+func Connected(s fleetv1.NodeState) bool {
 	switch s {
 	case fleetv1.NodeState_NODE_STATE_READY, fleetv1.NodeState_NODE_STATE_DRAINING,
 		fleetv1.NodeState_NODE_STATE_DRAINED, fleetv1.NodeState_NODE_STATE_UNHEALTHY:
@@ -208,9 +208,9 @@ func connected(s fleetv1.NodeState) bool {
 	return false
 }
 
-// setDrain records an operator's drain intent and its progress, and moves a connected node to
+// SetDrain records an operator's drain intent and its progress, and moves a connected node to
 // the matching state at once.
-func (r *registry) setDrain(id string, requested, drained bool, reason string) error {
+func (r *Registry) SetDrain(id string, requested, drained bool, reason string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.nodes[id]
@@ -219,14 +219,14 @@ func (r *registry) setDrain(id string, requested, drained bool, reason string) e
 	}
 	e.node.DrainRequested, e.node.Drained = requested, drained
 	r.dirty[id] = struct{}{}
-	if connected(e.node.GetState()) {
+	if Connected(e.node.GetState()) {
 		r.setStateLocked(e, connectedState(e.node), reason, r.now())
 	}
 	return nil
 }
 
-// exists reports whether a node is known.
-func (r *registry) exists(id string) bool {
+// Exists reports whether a node is known.
+func (r *Registry) Exists(id string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.nodes[id] != nil
@@ -257,15 +257,15 @@ func applyHello(n *fleetv1.Node, h *fleetv1.Hello) bool {
 	return changed
 }
 
-// applyReport stores a validated report of session s and returns the node's pool. It returns
+// ApplyReport stores a validated report of session s and returns the node's pool. It returns
 // false for a duplicate (a report resent after a reconnect that was already stored) and
 // ErrSessionEnded when s is no longer the node's session.
-func (r *registry) applyReport(s *session, rep *fleetv1.MetricsReport) (bool, string, error) {
+func (r *Registry) ApplyReport(s *Session, rep *fleetv1.MetricsReport) (bool, string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e := r.nodes[s.nodeID]
+	e := r.nodes[s.NodeID]
 	if e == nil || e.sess != s {
-		return false, "", fmt.Errorf("%w: session of node %q is no longer current", check.ErrSessionEnded, s.nodeID)
+		return false, "", fmt.Errorf("%w: session of node %q is no longer current", check.ErrSessionEnded, s.NodeID)
 	}
 	now := r.now()
 	e.lastSeen = now
@@ -276,36 +276,36 @@ func (r *registry) applyReport(s *session, rep *fleetv1.MetricsReport) (bool, st
 	e.lastReportSeq = rep.GetSeq()
 	e.node.LastReport = rep
 	e.received++
-	r.dirty[s.nodeID] = struct{}{}
+	r.dirty[s.NodeID] = struct{}{}
 	if r.hasReportWatchersLocked() {
 		r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_REPORT, e, fleetv1.NodeState_NODE_STATE_UNSPECIFIED)
 	}
 	return true, e.node.GetPool(), nil
 }
 
-// touch records that session s is alive without a report (e.g. a command update).
-func (r *registry) touch(s *session) {
+// Touch records that session s is alive without a report (e.g. a command update).
+func (r *Registry) Touch(s *Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if e := r.nodes[s.nodeID]; e != nil && e.sess == s {
+	if e := r.nodes[s.NodeID]; e != nil && e.sess == s {
 		e.lastSeen = r.now()
 		e.downAfter = r.liveness.downAfter(e.lastSeen, e.node.GetReportInterval().AsDuration())
 	}
 }
 
-// goodbye records the agent's announced shutdown; detach uses it as the reason.
-func (r *registry) goodbye(s *session, reason string) {
+// Goodbye records the agent's announced shutdown; detach uses it as the reason.
+func (r *Registry) Goodbye(s *Session, reason string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	s.goodbye = reason
 }
 
-// detach ends session s and returns the reason recorded. The node becomes disconnected unless
+// Detach ends session s and returns the reason recorded. The node becomes disconnected unless
 // the session was already replaced or the node declared down.
-func (r *registry) detach(s *session, why string) string {
+func (r *Registry) Detach(s *Session, why string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e := r.nodes[s.nodeID]
+	e := r.nodes[s.NodeID]
 	if e == nil || e.sess != s {
 		return why
 	}
@@ -318,9 +318,9 @@ func (r *registry) detach(s *session, why string) string {
 	return reason
 }
 
-// sweep declares down every node whose report silence passed its TTL plus grace, ending its
-// session if one is still open (a stalled connection).
-func (r *registry) sweep() {
+// Sweep declares down every node whose report silence passed its TTL plus grace, ending its
+// Session if one is still open (a stalled connection).
+func (r *Registry) Sweep() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
@@ -338,7 +338,7 @@ func (r *registry) sweep() {
 }
 
 // setStateLocked moves e to state, publishing the change and scheduling a prompt flush.
-func (r *registry) setStateLocked(e *entry, state fleetv1.NodeState, reason string, now time.Time) {
+func (r *Registry) setStateLocked(e *entry, state fleetv1.NodeState, reason string, now time.Time) {
 	prev := e.node.GetState()
 	e.node.StateReason = reason
 	r.dirty[e.node.GetId()] = struct{}{}
@@ -349,7 +349,7 @@ func (r *registry) setStateLocked(e *entry, state fleetv1.NodeState, reason stri
 	e.node.StateSince = timestamppb.New(now)
 	r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_STATE_CHANGED, e, prev)
 	select {
-	case r.flushNow <- struct{}{}:
+	case r.FlushNow <- struct{}{}:
 	default:
 	}
 }
@@ -364,8 +364,8 @@ func (e *entry) snapshotLocked() *fleetv1.Node {
 	return n
 }
 
-// get returns a copy of one node.
-func (r *registry) get(id string) (*fleetv1.Node, error) {
+// Get returns a copy of one node.
+func (r *Registry) Get(id string) (*fleetv1.Node, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	e := r.nodes[id]
@@ -375,8 +375,8 @@ func (r *registry) get(id string) (*fleetv1.Node, error) {
 	return e.snapshotLocked(), nil
 }
 
-// list returns copies of the nodes matching the request, sorted by id.
-func (r *registry) list(req *fleetv1.ListNodesRequest) []*fleetv1.Node {
+// List returns copies of the nodes matching the request, sorted by id.
+func (r *Registry) List(req *fleetv1.ListNodesRequest) []*fleetv1.Node {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*fleetv1.Node
@@ -393,7 +393,7 @@ func (r *registry) list(req *fleetv1.ListNodesRequest) []*fleetv1.Node {
 		}
 		out = append(out, e.snapshotLocked())
 	}
-	slices.SortFunc(out, func(a, b *fleetv1.Node) int { return compareStrings(a.GetId(), b.GetId()) })
+	slices.SortFunc(out, func(a, b *fleetv1.Node) int { return CompareStrings(a.GetId(), b.GetId()) })
 	return out
 }
 
@@ -406,7 +406,7 @@ func hasLabels(have, want map[string]string) bool {
 	return true
 }
 
-func compareStrings(a, b string) int {
+func CompareStrings(a, b string) int {
 	switch {
 	case a < b:
 		return -1
@@ -416,8 +416,8 @@ func compareStrings(a, b string) int {
 	return 0
 }
 
-// inFlight returns the in-flight requests of each connected node of pool, from its last report.
-func (r *registry) inFlight(pool string) map[string]uint32 {
+// InFlight returns the in-flight requests of each connected node of pool, from its last report.
+func (r *Registry) InFlight(pool string) map[string]uint32 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	out := make(map[string]uint32)
@@ -429,19 +429,19 @@ func (r *registry) inFlight(pool string) map[string]uint32 {
 	return out
 }
 
-// stateCounts returns the number of nodes per pool and state, for metrics.
-func (r *registry) stateCounts() map[[2]string]int {
+// StateCounts returns the number of nodes per pool and state, for metrics.
+func (r *Registry) StateCounts() map[[2]string]int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	counts := make(map[[2]string]int)
 	for _, e := range r.nodes {
-		counts[[2]string{e.node.GetPool(), stateName(e.node.GetState())}]++
+		counts[[2]string{e.node.GetPool(), StateName(e.node.GetState())}]++
 	}
 	return counts
 }
 
-// sessions returns the number of open agent sessions.
-func (r *registry) sessions() int {
+// Sessions returns the number of open agent sessions.
+func (r *Registry) Sessions() int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	n := 0
@@ -453,9 +453,9 @@ func (r *registry) sessions() int {
 	return n
 }
 
-// takeDirty encodes every node changed since the last call, for one batched store write. The
+// TakeDirty encodes every node changed since the last call, for one batched store write. The
 // lock is held only to copy the nodes (sharedLocked); encoding happens after.
-func (r *registry) takeDirty() (map[string][]byte, error) {
+func (r *Registry) TakeDirty() (map[string][]byte, error) {
 	r.mu.Lock()
 	nodes := make(map[string]*fleetv1.Node, len(r.dirty))
 	for id := range r.dirty {
@@ -473,7 +473,7 @@ func (r *registry) takeDirty() (map[string][]byte, error) {
 			for id := range nodes {
 				again[id] = nil
 			}
-			r.markDirty(again)
+			r.MarkDirty(again)
 			return nil, fmt.Errorf("encode node %q: %w", id, err)
 		}
 		out[id] = b
@@ -481,8 +481,8 @@ func (r *registry) takeDirty() (map[string][]byte, error) {
 	return out, nil
 }
 
-// markDirty schedules nodes for the next flush again, after a failed write.
-func (r *registry) markDirty(ids map[string][]byte) {
+// MarkDirty schedules nodes for the next flush again, after a failed write.
+func (r *Registry) MarkDirty(ids map[string][]byte) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for id := range ids {
@@ -490,8 +490,8 @@ func (r *registry) markDirty(ids map[string][]byte) {
 	}
 }
 
-// close ends every session and watcher; later attaches fail with ErrShuttingDown.
-func (r *registry) close() {
+// Close ends every session and watcher; later attaches fail with ErrShuttingDown.
+func (r *Registry) Close() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.closed = true
@@ -505,15 +505,15 @@ func (r *registry) close() {
 	}
 }
 
-// watch registers a watcher and returns the matching nodes as of now; events after this call
+// Watch registers a watcher and returns the matching nodes as of now; events after this call
 // reach w.ch.
-func (r *registry) watch(pool string, reports bool) (*watcher, []*fleetv1.Node, error) {
+func (r *Registry) Watch(pool string, reports bool) (*Watcher, []*fleetv1.Node, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
 		return nil, nil, check.ErrShuttingDown
 	}
-	w := &watcher{pool: pool, reports: reports, ch: make(chan *fleetv1.WatchNodesResponse, r.watchCap)}
+	w := &Watcher{pool: pool, reports: reports, C: make(chan *fleetv1.WatchNodesResponse, r.watchCap)}
 	r.watchers[w] = struct{}{}
 	var initial []*fleetv1.Node
 	for _, e := range r.nodes {
@@ -521,34 +521,34 @@ func (r *registry) watch(pool string, reports bool) (*watcher, []*fleetv1.Node, 
 			initial = append(initial, e.snapshotLocked())
 		}
 	}
-	slices.SortFunc(initial, func(a, b *fleetv1.Node) int { return compareStrings(a.GetId(), b.GetId()) })
+	slices.SortFunc(initial, func(a, b *fleetv1.Node) int { return CompareStrings(a.GetId(), b.GetId()) })
 	return w, initial, nil
 }
 
-// unwatch removes w; it is safe to call after the registry dropped w.
-func (r *registry) unwatch(w *watcher) {
+// Unwatch removes w; it is safe to call after the registry dropped w.
+func (r *Registry) Unwatch(w *Watcher) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if _, ok := r.watchers[w]; ok {
 		delete(r.watchers, w)
-		close(w.ch)
+		close(w.C)
 	}
 }
 
-// watchErr returns why the registry closed w's channel.
-func (r *registry) watchErr(w *watcher) error {
+// WatchErr returns why the registry closed w's channel.
+func (r *Registry) WatchErr(w *Watcher) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return w.err
 }
 
-func (r *registry) dropWatcherLocked(w *watcher, err error) {
+func (r *Registry) dropWatcherLocked(w *Watcher, err error) {
 	w.err = err
 	delete(r.watchers, w)
-	close(w.ch)
+	close(w.C)
 }
 
-func (r *registry) hasReportWatchersLocked() bool {
+func (r *Registry) hasReportWatchersLocked() bool {
 	for w := range r.watchers {
 		if w.reports {
 			return true
@@ -559,7 +559,7 @@ func (r *registry) hasReportWatchersLocked() bool {
 
 // publishLocked sends one event to every interested watcher. A watcher whose buffer is full is
 // dropped with ErrWatchBehind rather than blocking the registry.
-func (r *registry) publishLocked(t fleetv1.NodeEventType, e *entry, prev fleetv1.NodeState) {
+func (r *Registry) publishLocked(t fleetv1.NodeEventType, e *entry, prev fleetv1.NodeState) {
 	if len(r.watchers) == 0 {
 		return
 	}
@@ -575,9 +575,24 @@ func (r *registry) publishLocked(t fleetv1.NodeEventType, e *entry, prev fleetv1
 			ev = &fleetv1.WatchNodesResponse{Type: t, Node: e.snapshotLocked(), PreviousState: prev}
 		}
 		select {
-		case w.ch <- ev:
+		case w.C <- ev:
 		default:
 			r.dropWatcherLocked(w, fmt.Errorf("%w: more than %d events queued; watch again", check.ErrWatchBehind, r.watchCap))
 		}
 	}
+}
+
+// SetTTL changes the down deadline of silent nodes; each node's deadline moves at its next
+// report or Hello.
+func (r *Registry) SetTTL(ttl, grace time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.liveness.NodeTTL, r.liveness.Grace = ttl, grace
+}
+
+// SetStateForTest moves node id to state as the liveness checks would.
+func (r *Registry) SetStateForTest(id string, state fleetv1.NodeState, reason string, now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.setStateLocked(r.nodes[id], state, reason, now)
 }

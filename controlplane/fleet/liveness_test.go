@@ -1,22 +1,25 @@
-package controlplane
+package fleet
 
 import (
 	"testing"
 	"time"
 )
 
+// testNow is the fixed time the registry tests start from.
+var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
 func TestLivenessPolicy(t *testing.T) {
-	p := livenessPolicy{grace: 5 * time.Second, failoverTTL: time.Minute, defaultInterval: 5 * time.Second}
+	p := Liveness{Grace: 5 * time.Second, FailoverTTL: time.Minute, DefaultInterval: 5 * time.Second}
 	last := testNow
 	tests := []struct {
 		name     string
-		policy   livenessPolicy
+		policy   Liveness
 		interval time.Duration
 		want     time.Time
 	}{
 		{"3 × interval plus grace", p, time.Second, last.Add(3*time.Second + 5*time.Second)},
 		{"default interval when none announced", p, 0, last.Add(15*time.Second + 5*time.Second)},
-		{"fixed TTL wins", livenessPolicy{nodeTTL: 7 * time.Second, grace: time.Second}, time.Second, last.Add(8 * time.Second)},
+		{"fixed TTL wins", Liveness{NodeTTL: 7 * time.Second, Grace: time.Second}, time.Second, last.Add(8 * time.Second)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -28,7 +31,7 @@ func TestLivenessPolicy(t *testing.T) {
 }
 
 func TestLivenessAfterRestart(t *testing.T) {
-	p := livenessPolicy{grace: 5 * time.Second, failoverTTL: time.Minute, defaultInterval: 5 * time.Second}
+	p := Liveness{Grace: 5 * time.Second, FailoverTTL: time.Minute, DefaultInterval: 5 * time.Second}
 	start := testNow
 	tests := []struct {
 		name     string
@@ -45,7 +48,7 @@ func TestLivenessAfterRestart(t *testing.T) {
 			}
 		})
 	}
-	long := livenessPolicy{nodeTTL: 5 * time.Minute, grace: time.Second, failoverTTL: time.Minute}
+	long := Liveness{NodeTTL: 5 * time.Minute, Grace: time.Second, FailoverTTL: time.Minute}
 	if got, want := long.afterRestart(start, time.Second, start), start.Add(5*time.Minute+time.Second); !got.Equal(want) {
 		t.Fatalf("TTL longer than failover: afterRestart = %s, want %s", got, want)
 	}

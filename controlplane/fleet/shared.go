@@ -1,4 +1,4 @@
-package controlplane
+package fleet
 
 import (
 	"slices"
@@ -8,15 +8,15 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// listShared returns every node for a reader that only reads, sorted by id (see sharedLocked).
-func (r *registry) listShared() []*fleetv1.Node {
+// ListShared returns every node for a reader that only reads, sorted by id (see sharedLocked).
+func (r *Registry) ListShared() []*fleetv1.Node {
 	r.mu.Lock()
 	out := make([]*fleetv1.Node, 0, len(r.nodes))
 	for _, e := range r.nodes {
 		out = append(out, e.sharedLocked())
 	}
 	r.mu.Unlock()
-	slices.SortFunc(out, func(a, b *fleetv1.Node) int { return compareStrings(a.GetId(), b.GetId()) })
+	slices.SortFunc(out, func(a, b *fleetv1.Node) int { return CompareStrings(a.GetId(), b.GetId()) })
 	return out
 }
 

@@ -1,4 +1,4 @@
-package controlplane
+package fleet
 
 import (
 	"fmt"
@@ -15,41 +15,41 @@ import (
 // least --failover-ttl from the restart before it may be declared down, so agents have time to
 // reconnect (Nomad's failover heartbeat TTL).
 
-// livenessPolicy holds the liveness settings.
-type livenessPolicy struct {
-	nodeTTL         time.Duration
-	grace           time.Duration
-	failoverTTL     time.Duration
-	defaultInterval time.Duration
+// Liveness holds the liveness settings.
+type Liveness struct {
+	NodeTTL         time.Duration
+	Grace           time.Duration
+	FailoverTTL     time.Duration
+	DefaultInterval time.Duration
 }
 
 // ttl is the report silence a node with the given announced interval may have.
-func (p livenessPolicy) ttl(interval time.Duration) time.Duration {
-	if p.nodeTTL > 0 {
-		return p.nodeTTL
+func (p Liveness) ttl(interval time.Duration) time.Duration {
+	if p.NodeTTL > 0 {
+		return p.NodeTTL
 	}
 	if interval <= 0 {
-		interval = p.defaultInterval
+		interval = p.DefaultInterval
 	}
 	return 3 * interval
 }
 
 // downAfter is the earliest time a node last heard from at lastSeen may be declared down.
-func (p livenessPolicy) downAfter(lastSeen time.Time, interval time.Duration) time.Time {
-	return lastSeen.Add(p.ttl(interval) + p.grace)
+func (p Liveness) downAfter(lastSeen time.Time, interval time.Duration) time.Time {
+	return lastSeen.Add(p.ttl(interval) + p.Grace)
 }
 
 // afterRestart is the earliest down time of a node loaded from disk at start-up.
-func (p livenessPolicy) afterRestart(lastSeen time.Time, interval time.Duration, start time.Time) time.Time {
+func (p Liveness) afterRestart(lastSeen time.Time, interval time.Duration, start time.Time) time.Time {
 	d := p.downAfter(lastSeen, interval)
-	if f := start.Add(p.failoverTTL); f.After(d) {
+	if f := start.Add(p.FailoverTTL); f.After(d) {
 		return f
 	}
 	return d
 }
 
 // downReason explains a down decision in words an operator can act on.
-func (p livenessPolicy) downReason(lastSeen, now time.Time, interval time.Duration) string {
+func (p Liveness) downReason(lastSeen, now time.Time, interval time.Duration) string {
 	return fmt.Sprintf("no report for %s (TTL %s + grace %s); check the agent and the network path to the control plane",
-		now.Sub(lastSeen).Round(time.Millisecond), p.ttl(interval), p.grace)
+		now.Sub(lastSeen).Round(time.Millisecond), p.ttl(interval), p.Grace)
 }

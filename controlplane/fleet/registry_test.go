@@ -1,4 +1,4 @@
-package controlplane
+package fleet
 
 import (
 	"errors"
@@ -15,48 +15,48 @@ import (
 // TestSlowWatcherIsDropped: a watcher whose buffer fills is dropped with ErrWatchBehind instead
 // of blocking the registry, and other watchers keep receiving.
 func TestSlowWatcherIsDropped(t *testing.T) {
-	r := newRegistry(func() time.Time { return testNow }, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 2)
-	slow, _, err := r.watch("", false)
+	r := NewRegistry(func() time.Time { return testNow }, Liveness{Grace: time.Second, DefaultInterval: time.Second}, 2)
+	slow, _, err := r.Watch("", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range 3 {
 		h := &fleetv1.Hello{NodeId: fmt.Sprintf("n%d", i), InstanceId: "i", ReportInterval: durationpb.New(time.Second)}
-		if _, _, err := r.attach(h, "peer", func(error) {}); err != nil {
+		if _, _, err := r.Attach(h, "peer", func(error) {}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got := 0
-	for range slow.ch {
+	for range slow.C {
 		got++
 	}
-	if got != 2 || !errors.Is(r.watchErr(slow), check.ErrWatchBehind) {
-		t.Fatalf("slow watcher got %d events and err %v; want 2 then ErrWatchBehind", got, r.watchErr(slow))
+	if got != 2 || !errors.Is(r.WatchErr(slow), check.ErrWatchBehind) {
+		t.Fatalf("slow watcher got %d events and err %v; want 2 then ErrWatchBehind", got, r.WatchErr(slow))
 	}
-	fresh, initial, err := r.watch("", false)
+	fresh, initial, err := r.Watch("", false)
 	if err != nil || len(initial) != 3 {
 		t.Fatalf("a new watcher sees %d nodes, %v", len(initial), err)
 	}
-	r.unwatch(fresh)
-	r.unwatch(slow) // safe after the registry dropped it
+	r.Unwatch(fresh)
+	r.Unwatch(slow) // safe after the registry dropped it
 }
 
 // TestSessionReplacementCancelsOldSession checks the duplicate-id rule at the registry.
 func TestSessionReplacementCancelsOldSession(t *testing.T) {
 	now := testNow
-	r := newRegistry(func() time.Time { return now }, livenessPolicy{grace: time.Second, defaultInterval: time.Second}, 8)
+	r := NewRegistry(func() time.Time { return now }, Liveness{Grace: time.Second, DefaultInterval: time.Second}, 8)
 	hello := func(instance string) *fleetv1.Hello {
 		return &fleetv1.Hello{NodeId: "n", InstanceId: instance, ReportInterval: durationpb.New(time.Second)}
 	}
 	var cause error
-	if _, _, err := r.attach(hello("a"), "p1", func(err error) { cause = err }); err != nil {
+	if _, _, err := r.Attach(hello("a"), "p1", func(err error) { cause = err }); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := r.attach(hello("b"), "p2", func(error) {}); !errors.Is(err, check.ErrAlreadyConnected) {
+	if _, _, err := r.Attach(hello("b"), "p2", func(error) {}); !errors.Is(err, check.ErrAlreadyConnected) {
 		t.Fatalf("another live instance: %v, want ErrAlreadyConnected", err)
 	}
 	now = now.Add(10 * time.Second) // the first session went silent past its TTL
-	if _, _, err := r.attach(hello("b"), "p2", func(error) {}); err != nil {
+	if _, _, err := r.Attach(hello("b"), "p2", func(error) {}); err != nil {
 		t.Fatalf("replacing a silent session: %v", err)
 	}
 	if !errors.Is(cause, check.ErrSessionEnded) {

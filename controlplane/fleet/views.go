@@ -1,22 +1,79 @@
-package controlplane
+package fleet
 
 import (
 	"slices"
+	"time"
 
+	"github.com/dspyfleet/dspyfleet/pkg/routing"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
-
-	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
+
+// lostNodeCounts is how long a down or disconnected node still counts toward its pool's size
+// for panic mode: a node lost long ago (say, removed by the autoscaler) must not keep a pool in
+// panic forever.
+const lostNodeCounts = 5 * time.Minute
+
+// RoutingNodes returns every pool's nodes as routing sees them; the request figures (latency,
+// requests, errors) are left for the router to fill in.
+func (r *Registry) RoutingNodes() map[string][]routing.Node {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	out := make(map[string][]routing.Node)
+	for id, e := range r.nodes {
+		n := e.node
+		st := n.GetState()
+		counted := st != fleetv1.NodeState_NODE_STATE_DRAINING && st != fleetv1.NodeState_NODE_STATE_DRAINED
+		if lost := st == fleetv1.NodeState_NODE_STATE_DOWN || st == fleetv1.NodeState_NODE_STATE_DISCONNECTED; lost {
+			counted = now.Sub(n.GetStateSince().AsTime()) < lostNodeCounts
+		}
+		out[n.GetPool()] = append(out[n.GetPool()], routing.Node{
+			ID: id, Address: n.GetAddress(), Weight: n.GetWeight(), State: StateName(st),
+			Ready:     st == fleetv1.NodeState_NODE_STATE_READY,
+			Counted:   counted,
+			ReportSeq: e.received, InFlight: n.GetLastReport().GetApp().GetInFlight(),
+			CPU: n.GetLastReport().GetHost().GetCpuPercent(),
+		})
+	}
+	return out
+}
+
+// Pools returns the pools that have nodes, sorted.
+func (r *Registry) Pools() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, e := range r.nodes {
+		if p := e.node.GetPool(); !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// HasPool reports whether any node belongs to pool.
+func (r *Registry) HasPool(pool string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.nodes {
+		if e.node.GetPool() == pool {
+			return true
+		}
+	}
+	return false
+}
 
 // scalingLabels are the node labels the scaler reads.
 var scalingLabels = []string{"spot", "max_instances"}
 
-// scalingNodes returns the nodes of pool, sorted by id, with only what the scaler reads: id,
+// ScalingNodes returns the nodes of pool, sorted by id, with only what the scaler reads: id,
 // state, drain intent, price, first contact, report interval, the spot and max_instances labels,
 // and the scalar figures of the last report (no sketches, breakdowns or disks), so that a tick
 // over a large pool stays cheap.
-func (r *registry) scalingNodes(pool string) []*fleetv1.Node {
+func (r *Registry) ScalingNodes(pool string) []*fleetv1.Node {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*fleetv1.Node
@@ -54,7 +111,7 @@ func (r *registry) scalingNodes(pool string) []*fleetv1.Node {
 		}
 		out = append(out, c)
 	}
-	slices.SortFunc(out, func(a, b *fleetv1.Node) int { return compareStrings(a.GetId(), b.GetId()) })
+	slices.SortFunc(out, func(a, b *fleetv1.Node) int { return CompareStrings(a.GetId(), b.GetId()) })
 	return out
 }
 
