@@ -183,17 +183,6 @@ type price struct {
 	CachedInput float64 `yaml:"cached_input_per_mtok"`
 }
 
-// LoadFile parses the YAML file at path strictly (see ParseFile) and applies it onto c. Ranges
-// are checked by File.Check, and by New.
-func LoadFile(path string, c *Config) error {
-	f, err := ReadFile(path)
-	if err != nil {
-		return err
-	}
-	f.Apply(c)
-	return nil
-}
-
 func (f fileConfig) apply(c *Config) {
 	set(&c.Server, f.Server)
 	set(&c.NodeID, f.NodeID)

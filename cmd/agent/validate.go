@@ -1,9 +1,6 @@
 package main
 
 import (
-	"errors"
-	"flag"
-	"fmt"
 	"io"
 
 	"github.com/dspyfleet/dspyfleet/agent"
@@ -15,35 +12,10 @@ import (
 // are read (nothing is started and systemd is not contacted). The environment and other flags are
 // not consulted.
 func runValidate(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("agent validate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	path := fs.String("config", "", "the YAML configuration file to check")
-	profile := fs.String("profile", "", "the profile whose defaults the file is checked over (default: the file's profile key)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 || *path == "" {
-		return errors.New("usage: agent validate --config FILE [--profile NAME]")
-	}
-	f, err := agent.ReadFile(*path)
-	if err != nil {
-		return err
-	}
-	p := *profile
-	if err := cli.CheckProfile(p); err != nil {
-		return fmt.Errorf("--profile: %w", err)
-	}
-	if p == "" && cli.CheckProfile(f.Profile()) == nil {
-		p = f.Profile() // a wrong profile key is reported with its line by Check
-	}
-	if err := f.Check(profileConfig(p)); err != nil {
-		return err
-	}
-	cfg := profileConfig(p)
-	f.Apply(&cfg)
-	if err := agent.CheckCredentials(cfg); err != nil {
-		return fmt.Errorf("%s: %w", *path, err)
-	}
-	fmt.Fprintf(stdout, "%s: valid\n", *path)
-	return nil
+	return cli.Validate[agent.Config, *agent.File]{
+		Program:          "agent",
+		ReadFile:         agent.ReadFile,
+		ProfileConfig:    profileConfig,
+		CheckCredentials: agent.CheckCredentials,
+	}.Run(args, stdout, stderr)
 }

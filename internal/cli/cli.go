@@ -1,6 +1,6 @@
 // Package cli holds what the dspyfleet daemons' commands share: settings layered from profile
 // defaults, a config file, the environment and flags; strict YAML config files whose errors name
-// file, line and key; and the logger.
+// file, line and key; the validate subcommand that checks such a file; and the logger.
 package cli
 
 import (
