@@ -15,7 +15,9 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -24,8 +26,8 @@ import (
 type agentService struct {
 	fleetv1.UnimplementedAgentServiceServer
 	reg          *fleet.Registry
-	cmds         *commandQueue
-	stats        *requestStats
+	cmds         *commands.Queue
+	stats        *stats.Requests
 	log          *slog.Logger
 	metrics      *metrics
 	now          func() time.Time
@@ -87,14 +89,14 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 	}
 	a.metrics.sessions.WithLabelValues("accepted").Inc()
 	a.log.Info("agent connected", "node", sess.NodeID, "peer", sess.Peer, "instance", sess.InstanceID)
-	if started := a.cmds.startedSeq(sess.NodeID); hello.GetLastCommandSeq() < started {
+	if started := a.cmds.StartedSeq(sess.NodeID); hello.GetLastCommandSeq() < started {
 		a.log.Warn("the agent's state store was reset: it no longer knows commands it accepted, so a command delivered again could run twice; check its --state-dir",
 			"node", sess.NodeID, "agent_last_command_seq", hello.GetLastCommandSeq(), "accepted_seq", started)
 	}
 
 	out := &sender{stream: stream, ack: make(chan struct{}, 1), cmds: a.cmds, sess: sess,
-		wake: a.cmds.attachSession(sess.NodeID, sess.ID)}
-	defer a.cmds.detachSession(sess.NodeID, sess.ID)
+		wake: a.cmds.AttachSession(sess.NodeID, sess.ID)}
+	defer a.cmds.DetachSession(sess.NodeID, sess.ID)
 	sendErr := make(chan error, 1)
 	go func() {
 		sendErr <- out.run(ctx, &fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Welcome{Welcome: welcome}})
@@ -171,7 +173,7 @@ func (a *agentService) handle(ctx context.Context, sess *fleet.Session, m *fleet
 		}
 		if stored {
 			a.metrics.reports.WithLabelValues("accepted").Inc()
-			if err := a.stats.add(pool, sess.NodeID, rep); err != nil {
+			if err := a.stats.Add(pool, sess.NodeID, rep); err != nil {
 				a.log.Warn("request figures of a report not merged", "node", sess.NodeID, "seq", rep.GetSeq(), "err", err)
 			}
 		} else {
@@ -181,7 +183,7 @@ func (a *agentService) handle(ctx context.Context, sess *fleet.Session, m *fleet
 	case *fleetv1.ConnectRequest_CommandUpdate:
 		a.reg.Touch(sess)
 		u := msg.CommandUpdate
-		done, err := a.cmds.update(sess.NodeID, u)
+		done, err := a.cmds.Update(sess.NodeID, u)
 		if err != nil {
 			a.log.Warn("command update not applied", "node", sess.NodeID, "command", u.GetId(), "state", u.GetState(), "err", err)
 			return nil
@@ -222,7 +224,7 @@ type sender struct {
 	ackSeq  atomic.Uint64
 	sentAck uint64
 	ack     chan struct{}
-	cmds    *commandQueue
+	cmds    *commands.Queue
 	sess    *fleet.Session
 	wake    <-chan struct{}
 }
@@ -250,11 +252,11 @@ func (s *sender) run(ctx context.Context, first *fleetv1.ConnectResponse) error 
 		case <-ctx.Done():
 			return nil
 		case <-s.wake:
-			for _, c := range s.cmds.unsent(s.sess.NodeID, s.sess.ID) {
+			for _, c := range s.cmds.Unsent(s.sess.NodeID, s.sess.ID) {
 				if err := s.stream.Send(&fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Command{Command: c}}); err != nil {
 					return err
 				}
-				if err := s.cmds.markSent(c.GetId(), s.sess.ID); err != nil {
+				if err := s.cmds.MarkSent(c.GetId(), s.sess.ID); err != nil {
 					return err
 				}
 			}

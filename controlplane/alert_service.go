@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -38,7 +39,7 @@ func (s *alertService) ListRules(context.Context, *fleetv1.ListRulesRequest) (*f
 	s.a.mu.Lock()
 	defer s.a.mu.Unlock()
 	out := &fleetv1.ListRulesResponse{}
-	for _, name := range sortedKeys(s.a.stored) {
+	for _, name := range slices.Sorted(maps.Keys(s.a.stored)) {
 		out.Rules = append(out.Rules, proto.Clone(s.a.stored[name]).(*fleetv1.AlertRule))
 	}
 	return out, nil

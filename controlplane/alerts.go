@@ -14,7 +14,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
@@ -42,8 +44,8 @@ type alerter struct {
 	log      *slog.Logger
 	store    *store.Store
 	reg      *fleet.Registry
-	stats    *requestStats
-	cmds     *commandQueue
+	stats    *stats.Requests
+	cmds     *commands.Queue
 	notifier *notifier
 	metrics  *alertMetrics
 	// budgets returns every budget's standing; nil means none are tracked.
@@ -68,7 +70,7 @@ type alerter struct {
 }
 
 // newAlerter loads the alerter's state, storing the default rules on a new data file.
-func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store.Store, reg *fleet.Registry, stats *requestStats, cmds *commandQueue, n *notifier, m *alertMetrics) (*alerter, error) {
+func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store.Store, reg *fleet.Registry, stats *stats.Requests, cmds *commands.Queue, n *notifier, m *alertMetrics) (*alerter, error) {
 	state, err := loadAlerts(st)
 	if err != nil {
 		return nil, err
@@ -255,13 +257,13 @@ func (a *alerter) settleExecutionsLocked(now time.Time) map[string]*fleetv1.Heal
 		if x.GetOutcome() != string(rules.OutcomePending) {
 			continue
 		}
-		rec, err := a.cmds.get(id)
+		rec, err := a.cmds.Get(id)
 		switch {
 		case err != nil:
 			x.Outcome = string(rules.OutcomeFailed)
 		case rec.GetState() == fleetv1.CommandState_COMMAND_STATE_SUCCEEDED:
 			x.Outcome = string(rules.OutcomeSucceeded)
-		case terminal(rec.GetState()):
+		case commands.Terminal(rec.GetState()):
 			x.Outcome = string(rules.OutcomeFailed)
 		default:
 			continue
@@ -284,7 +286,7 @@ func (a *alerter) issue(d rules.Decision) (*fleetv1.CommandRecord, error) {
 		params[command.ParamTimeout] = drain.String()
 		timeout += drain
 	}
-	rec, err := a.cmds.create(d.Node, kind, params, timeout, "rule:"+d.Rule, d.Reason)
+	rec, err := a.cmds.Create(d.Node, kind, params, timeout, "rule:"+d.Rule, d.Reason)
 	if err != nil {
 		return nil, err
 	}
@@ -306,8 +308,8 @@ func (a *alerter) snapshot(now time.Time) (rules.Snapshot, error) {
 	}
 	var snap rules.Snapshot
 	var fleetWindows []reqstats.Window
-	for _, pool := range sortedKeys(byPool) {
-		windows, err := a.stats.window(pool, now.Add(-a.cfg.Window))
+	for _, pool := range slices.Sorted(maps.Keys(byPool)) {
+		windows, err := a.stats.Window(pool, now.Add(-a.cfg.Window))
 		if err != nil {
 			return snap, fmt.Errorf("read request rollups of pool %s: %w", pool, err)
 		}
@@ -456,7 +458,7 @@ func dspyOf(ws []reqstats.Window, inFlight, queue int64) rules.DSPy {
 	if len(ws) == 0 {
 		return d
 	}
-	w, err := reqstats.MergeWindows(statsTopN, ws...)
+	w, err := reqstats.MergeWindows(stats.TopN, ws...)
 	if err != nil {
 		return d
 	}

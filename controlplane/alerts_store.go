@@ -6,6 +6,7 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -150,7 +151,7 @@ func writeAlerts(s *store.Store, w alertsWrite) (int, error) {
 		}
 		var err error
 		n, err = appendBounded(tx.Bucket(store.AlertEvents), w.events, w.maxEvents, func(e *fleetv1.AlertEvent) []byte {
-			return newCommandKey(e.GetTime().AsTime())
+			return commands.NewKey(e.GetTime().AsTime())
 		})
 		return err
 	})

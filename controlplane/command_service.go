@@ -33,7 +33,7 @@ func (f *fleetService) DrainNode(ctx context.Context, req *fleetv1.DrainNodeRequ
 	}
 	params := map[string]string{command.ParamTimeout: timeout.String()}
 	// The command must outlive the drain itself: the agent reports drained at the latest then.
-	rec, err := f.cmds.create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, defaultCommandTimeout+timeout, requester(ctx), req.GetReason())
+	rec, err := f.cmds.Create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, defaultCommandTimeout+timeout, requester(ctx), req.GetReason())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -48,7 +48,7 @@ func (f *fleetService) UndrainNode(ctx context.Context, req *fleetv1.UndrainNode
 	if err := firstErr(f.limits.checkCommandInput(nil, req.GetReason()), f.checkNode(req.GetId())); err != nil {
 		return nil, toStatus(err)
 	}
-	rec, err := f.cmds.create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, defaultCommandTimeout, requester(ctx), req.GetReason())
+	rec, err := f.cmds.Create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, defaultCommandTimeout, requester(ctx), req.GetReason())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -80,7 +80,7 @@ func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommand
 		}
 		return &fleetv1.SendCommandResponse{Command: drain.GetCommand()}, nil
 	}
-	rec, err := f.cmds.create(req.GetNodeId(), req.GetKind(), req.GetParams(), timeout, requester(ctx), req.GetReason())
+	rec, err := f.cmds.Create(req.GetNodeId(), req.GetKind(), req.GetParams(), timeout, requester(ctx), req.GetReason())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -89,7 +89,7 @@ func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommand
 
 // GetCommand returns one command with its history.
 func (f *fleetService) GetCommand(_ context.Context, req *fleetv1.GetCommandRequest) (*fleetv1.GetCommandResponse, error) {
-	rec, err := f.cmds.get(req.GetId())
+	rec, err := f.cmds.Get(req.GetId())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -101,7 +101,7 @@ func (f *fleetService) ListCommands(_ context.Context, req *fleetv1.ListCommands
 	if req.GetNodeId() != "" && !check.ValidID(req.GetNodeId()) {
 		return nil, toStatus(check.Invalidf("node_id %q is not a valid node id", check.Truncate(req.GetNodeId())))
 	}
-	return &fleetv1.ListCommandsResponse{Commands: f.cmds.list(req)}, nil
+	return &fleetv1.ListCommandsResponse{Commands: f.cmds.List(req)}, nil
 }
 
 // CancelCommand cancels a command that has not been delivered.
@@ -109,7 +109,7 @@ func (f *fleetService) CancelCommand(_ context.Context, req *fleetv1.CancelComma
 	if err := f.limits.checkCommandInput(nil, req.GetReason()); err != nil {
 		return nil, toStatus(err)
 	}
-	rec, err := f.cmds.cancel(req.GetId(), req.GetReason())
+	rec, err := f.cmds.Cancel(req.GetId(), req.GetReason())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -124,17 +124,17 @@ func (f *fleetService) WatchCommands(req *fleetv1.WatchCommandsRequest, stream g
 	if req.GetNodeId() != "" && !check.ValidID(req.GetNodeId()) {
 		return toStatus(check.Invalidf("node_id %q is not a valid node id", check.Truncate(req.GetNodeId())))
 	}
-	w := f.cmds.watch(req.GetNodeId())
-	defer f.cmds.unwatch(w)
+	w := f.cmds.Watch(req.GetNodeId())
+	defer f.cmds.Unwatch(w)
 	for {
 		select {
 		case <-stream.Context().Done():
 			return nil
 		case <-f.stopping:
 			return toStatus(check.ErrShuttingDown)
-		case rec, ok := <-w.ch:
+		case rec, ok := <-w.C:
 			if !ok {
-				return toStatus(f.cmds.watchErr(w))
+				return toStatus(f.cmds.WatchErr(w))
 			}
 			if err := stream.Send(&fleetv1.WatchCommandsResponse{Command: rec}); err != nil {
 				return err

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -41,7 +42,7 @@ var keyTokensThrough = []byte("\x00tokens")
 type costTracker struct {
 	log   *slog.Logger
 	store *store.Store
-	stats *requestStats
+	stats *stats.Requests
 	reg   *fleet.Registry
 	gate  *budgetGate
 	// started is when the tracker was made: rollups from then on are all in memory.
@@ -66,7 +67,7 @@ type costTracker struct {
 }
 
 // newCostTracker loads the price table, budgets, watermarks and recent hourly spend.
-func newCostTracker(log *slog.Logger, st *store.Store, stats *requestStats, reg *fleet.Registry, now time.Time) (*costTracker, error) {
+func newCostTracker(log *slog.Logger, st *store.Store, stats *stats.Requests, reg *fleet.Registry, now time.Time) (*costTracker, error) {
 	c := &costTracker{
 		log: log, store: st, stats: stats, reg: reg, gate: newBudgetGate(), started: now,
 		prices:  cost.Table{Instances: map[string]cost.InstancePrice{}, Models: map[string]cost.ModelPrice{}},
@@ -251,10 +252,10 @@ func (c *costTracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 	if c.tokensThrough == 0 {
 		first = hourOf(now.Add(-lateReports))
 	}
-	first = max(first, hourOf(now.Add(-c.stats.retention)))
+	first = max(first, hourOf(now.Add(-c.stats.Retention)))
 	last := hourOf(now)
-	memFrom := max(c.started.Unix()/60, now.Unix()/60-memoryMinutes+2)
-	mins, err := c.stats.rollupsBetween(first*60, last*60+59, memFrom)
+	memFrom := max(c.started.Unix()/60, now.Unix()/60-stats.MemoryMinutes+2)
+	mins, err := c.stats.RollupsBetween(first*60, last*60+59, memFrom)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package controlplane
 import (
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 	_ "time/tzdata" // budgets name IANA zones; hosts without tzdata still resolve them
@@ -107,7 +108,7 @@ func stateOf(s *fleetv1.BudgetStatus) cost.State {
 func (c *costTracker) evaluateBudgetsLocked(now time.Time) error {
 	changed := map[string][]byte{}
 	var events []*fleetv1.BudgetEvent
-	for _, name := range sortedKeys(c.budgets) {
+	for _, name := range slices.Sorted(maps.Keys(c.budgets)) {
 		pb := c.budgets[name]
 		b, loc, err := budgetFromProto(pb)
 		if err != nil {
@@ -216,7 +217,7 @@ func (c *costTracker) deleteBudget(name string) error {
 func (c *costTracker) listBudgets() (*fleetv1.ListBudgetsResponse, error) {
 	c.mu.Lock()
 	resp := &fleetv1.ListBudgetsResponse{}
-	for _, name := range sortedKeys(c.budgets) {
+	for _, name := range slices.Sorted(maps.Keys(c.budgets)) {
 		st := &fleetv1.BudgetStatus{}
 		if c.states[name] != nil {
 			st = proto.Clone(c.states[name]).(*fleetv1.BudgetStatus)

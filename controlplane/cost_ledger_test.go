@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
@@ -27,7 +28,7 @@ type ledgerRig struct {
 	now   time.Time
 	st    *store.Store
 	reg   *fleet.Registry
-	stats *requestStats
+	stats *stats.Requests
 	c     *costTracker
 	nodes []*fleetv1.Node
 }
@@ -63,7 +64,7 @@ func (r *ledgerRig) open() {
 	r.st = st
 	r.reg = fleet.NewRegistry(clock, fleet.Liveness{NodeTTL: time.Hour, Grace: time.Second, FailoverTTL: time.Hour, DefaultInterval: 5 * time.Second}, 16)
 	r.reg.Load(cloneNodes(r.nodes))
-	r.stats = newRequestStats(clock, st, 14*24*time.Hour)
+	r.stats = stats.NewRequests(clock, st, 14*24*time.Hour)
 	r.c, err = newCostTracker(slog.New(slog.NewTextHandler(io.Discard, nil)), st, r.stats, r.reg, r.now)
 	if err != nil {
 		r.t.Fatal(err)
@@ -81,7 +82,7 @@ func cloneNodes(ns []*fleetv1.Node) []*fleetv1.Node {
 // restart flushes the rollups, closes the store and opens it again after gap.
 func (r *ledgerRig) restart(gap time.Duration) {
 	r.t.Helper()
-	if err := r.stats.flush(); err != nil {
+	if err := r.stats.Flush(); err != nil {
 		r.t.Fatal(err)
 	}
 	if err := r.st.Close(); err != nil {
@@ -112,7 +113,7 @@ func (r *ledgerRig) traffic(pool, node string, seq uint64, events ...reqstats.Ev
 		agg.Add(e)
 	}
 	rep := &fleetv1.MetricsReport{Time: timestamppb.New(r.now), Seq: seq, App: wire.AppFromWindow(agg.Flush(r.now), 0, 0)}
-	if err := r.stats.add(pool, node, rep); err != nil {
+	if err := r.stats.Add(pool, node, rep); err != nil {
 		r.t.Fatal(err)
 	}
 }

@@ -126,10 +126,10 @@ func (c *costTracker) recEvidence(nodes []*fleetv1.Node, from, now time.Time) (c
 	for _, k := range sortedPairs(baselines) {
 		ev.Baselines = append(ev.Baselines, *baselines[k])
 	}
-	for _, name := range sortedKeys(progs) {
+	for _, name := range slices.Sorted(maps.Keys(progs)) {
 		ev.Programs = append(ev.Programs, *progs[name])
 	}
-	for _, name := range sortedKeys(models) {
+	for _, name := range slices.Sorted(maps.Keys(models)) {
 		ev.Models = append(ev.Models, *models[name])
 	}
 	start := hourTime(earliest)

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -92,7 +93,7 @@ func (c *costTracker) report(start, end time.Time, by fleetv1.CostGroupBy, pool 
 	resp.Total = lineToProto("total", &total)
 	resp.Total.Pool = ""
 	c.mu.Lock()
-	for _, id := range sortedKeys(c.unpriced) {
+	for _, id := range slices.Sorted(maps.Keys(c.unpriced)) {
 		resp.Warnings = append(resp.Warnings, fmt.Sprintf("node %s: %s", id, c.unpriced[id]))
 	}
 	c.mu.Unlock()

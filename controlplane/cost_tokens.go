@@ -2,56 +2,12 @@ package controlplane
 
 import (
 	"encoding/binary"
-	"fmt"
-	"time"
 
-	"google.golang.org/protobuf/proto"
-
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
-	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
-	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
-
-// rollupsBetween returns every node's rollup of the minutes in [first, last] (unix minutes):
-// from memory for minutes from memFrom on, from bbolt before. Memory holds every minute since
-// the process started and within memoryMinutes, so the caller passes the later of the two.
-func (s *requestStats) rollupsBetween(first, last, memFrom int64) (map[rollupKey]reqstats.Window, error) {
-	out := make(map[rollupKey]reqstats.Window)
-	s.mu.Lock()
-	for k, w := range s.minutes {
-		if k.minute >= max(first, memFrom) && k.minute <= last {
-			out[k] = w
-		}
-	}
-	s.mu.Unlock()
-	memFirst := memFrom
-	if first >= memFirst {
-		return out, nil
-	}
-	err := s.store.View(func(tx *store.Tx) error {
-		c := tx.Bucket(store.Rollups).Cursor()
-		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {
-			key, ok := decodeRollupKey(k)
-			if !ok || key.minute >= memFirst || key.minute > last {
-				break
-			}
-			app := &fleetv1.AppMetrics{}
-			if err := proto.Unmarshal(v, app); err != nil {
-				return fmt.Errorf("%w: rollup %x: %v", store.ErrCorruptStore, k, err)
-			}
-			start := time.Unix(key.minute*60, 0)
-			w, err := wire.WindowFromApp(app, start, start.Add(time.Minute))
-			if err != nil {
-				return fmt.Errorf("%w: rollup %x: %v", store.ErrCorruptStore, k, err)
-			}
-			out[key] = w
-		}
-		return nil
-	})
-	return out, err
-}
 
 // usageOf converts a breakdown to the cost model's usage.
 func usageOf(b reqstats.Breakdown) cost.Usage {
@@ -78,7 +34,7 @@ func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amo
 	}
 	for _, m := range mins {
 		rk, w := m.key, m.w
-		hour := rk.minute / 60
+		hour := rk.Minute / 60
 		var tabled cost.Amount // the models the agent did not price
 		for _, b := range w.Models {
 			mp, ok := prices.Models[b.Name]
@@ -87,7 +43,7 @@ func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amo
 			if !agentPriced(u) {
 				tabled.Add(a)
 			}
-			add(ledgerKey{hour: hour, pool: rk.pool, node: rk.node, dim: cost.DimModel, name: b.Name}, a)
+			add(ledgerKey{hour: hour, pool: rk.Pool, node: rk.Node, dim: cost.DimModel, name: b.Name}, a)
 		}
 		var unpricedTokens uint64 // tokens of the programs the agent did not price
 		for _, b := range w.Programs {
@@ -104,7 +60,7 @@ func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amo
 				a.USD, a.SavedUSD = tabled.USD*share, tabled.SavedUSD*share
 				a.UnpricedTokens = uint64(float64(tabled.UnpricedTokens)*share + 0.5)
 			}
-			add(ledgerKey{hour: hour, pool: rk.pool, node: rk.node, dim: cost.DimProgram, name: b.Name}, a)
+			add(ledgerKey{hour: hour, pool: rk.Pool, node: rk.Node, dim: cost.DimProgram, name: b.Name}, a)
 		}
 	}
 	return out
@@ -176,7 +132,7 @@ func tokenHours(entries map[ledgerKey]cost.Amount) map[int64]map[ledgerKey]cost.
 
 // minuteWindow is one node's rollup of one minute.
 type minuteWindow struct {
-	key rollupKey
+	key stats.RollupKey
 	w   reqstats.Window
 }
 
@@ -208,11 +164,11 @@ type tokenCache struct {
 
 // entries returns the token entries of mins, pricing only changed node-hours, and forgets
 // node-hours no longer asked for.
-func (tc *tokenCache) entries(mins map[rollupKey]reqstats.Window, prices cost.Table) map[ledgerKey]cost.Amount {
+func (tc *tokenCache) entries(mins map[stats.RollupKey]reqstats.Window, prices cost.Table) map[ledgerKey]cost.Amount {
 	groups := make(map[nodeHour][]minuteWindow)
 	prints := make(map[nodeHour]hourPrint)
 	for k, w := range mins {
-		nh := nodeHour{hour: k.minute / 60, pool: k.pool, node: k.node}
+		nh := nodeHour{hour: k.Minute / 60, pool: k.Pool, node: k.Node}
 		groups[nh] = append(groups[nh], minuteWindow{k, w})
 		p := prints[nh]
 		p.minutes++

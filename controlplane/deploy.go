@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
@@ -71,7 +72,7 @@ const (
 type deployer struct {
 	store      *store.Store
 	reg        *fleet.Registry
-	cmds       *commandQueue
+	cmds       *commands.Queue
 	router     *router
 	now        func() time.Time
 	log        *slog.Logger
@@ -94,7 +95,7 @@ type deployRun struct {
 	sampled          bool
 }
 
-func newDeployer(st *store.Store, reg *fleet.Registry, cmds *commandQueue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*deployer, error) {
+func newDeployer(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*deployer, error) {
 	dp := &deployer{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
 		runs: make(map[string]*deployRun), watchers: make(map[string]map[chan *fleetv1.Deployment]struct{})}
 	err := st.View(func(tx *store.Tx) error {
@@ -203,7 +204,7 @@ func (dp *deployer) start(spec *fleetv1.DeploymentSpec, requestedBy string) (*fl
 	spec = proto.Clone(spec).(*fleetv1.DeploymentSpec)
 	fillSpec(spec, s)
 	now := dp.now()
-	key := newCommandKey(now)
+	key := commands.NewKey(now)
 	d := &fleetv1.Deployment{Id: hex.EncodeToString(key), Spec: spec, State: fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING,
 		Created: timestamppb.New(now), Updated: timestamppb.New(now), PhaseSince: timestamppb.New(now), RequestedBy: requestedBy}
 	d.Phase, d.Nodes = plan(s, members)

@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
@@ -213,7 +214,7 @@ func (dp *deployer) startNodes(run *deployRun, role string, state map[string]*fl
 
 // previousVersion is the version the node's last successful deploy installed, else def.
 func (dp *deployer) previousVersion(node, def string) string {
-	recs := dp.cmds.list(&fleetv1.ListCommandsRequest{NodeId: node, Kinds: []fleetv1.CommandKind{fleetv1.CommandKind_COMMAND_KIND_DEPLOY},
+	recs := dp.cmds.List(&fleetv1.ListCommandsRequest{NodeId: node, Kinds: []fleetv1.CommandKind{fleetv1.CommandKind_COMMAND_KIND_DEPLOY},
 		States: []fleetv1.CommandState{fleetv1.CommandState_COMMAND_STATE_SUCCEEDED}, Limit: 1})
 	if len(recs) == 1 {
 		return recs[0].GetCommand().GetParams()[command.ParamVersion]
@@ -257,7 +258,7 @@ func (dp *deployer) advanceNode(run *deployRun, n *fleetv1.DeploymentNode, node 
 			return
 		}
 		timeout := run.spec.DrainTimeout
-		rec, err := dp.cmds.create(id, fleetv1.CommandKind_COMMAND_KIND_DRAIN, map[string]string{command.ParamTimeout: timeout.String()},
+		rec, err := dp.cmds.Create(id, fleetv1.CommandKind_COMMAND_KIND_DRAIN, map[string]string{command.ParamTimeout: timeout.String()},
 			defaultCommandTimeout+timeout, "deployment "+d.GetId(), "deploying "+d.GetSpec().GetVersion())
 		if err == nil {
 			err = dp.reg.SetDrain(id, true, false, "drain requested by deployment "+d.GetId())
@@ -269,13 +270,13 @@ func (dp *deployer) advanceNode(run *deployRun, n *fleetv1.DeploymentNode, node 
 		n.CommandId = rec.GetCommand().GetId()
 		setPhase(n, phaseDraining, "draining", now)
 	case phaseDraining, phaseDeploying, phaseUndraining, phaseRetiring:
-		rec, err := dp.cmds.get(n.GetCommandId())
+		rec, err := dp.cmds.Get(n.GetCommandId())
 		if err != nil {
 			dp.failNode(run, n, err.Error(), now)
 			return
 		}
 		st := rec.GetState()
-		if !terminal(st) {
+		if !commands.Terminal(st) {
 			return
 		}
 		if st != fleetv1.CommandState_COMMAND_STATE_SUCCEEDED {
@@ -315,7 +316,7 @@ func (dp *deployer) deployNode(run *deployRun, n *fleetv1.DeploymentNode, now ti
 		dp.failNode(run, n, "left drained: no previous version on record to roll back to; set spec.previous_version", now)
 		return
 	}
-	rec, err := dp.cmds.create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_DEPLOY, map[string]string{command.ParamVersion: version},
+	rec, err := dp.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_DEPLOY, map[string]string{command.ParamVersion: version},
 		defaultCommandTimeout, "deployment "+d.GetId(), "deploying "+version)
 	if err != nil {
 		dp.failNode(run, n, "deploy: "+err.Error(), now)
@@ -327,7 +328,7 @@ func (dp *deployer) deployNode(run *deployRun, n *fleetv1.DeploymentNode, now ti
 
 // sendUndrain queues the undrain of a node.
 func (dp *deployer) sendUndrain(run *deployRun, n *fleetv1.DeploymentNode, detail string, now time.Time) {
-	rec, err := dp.cmds.create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, defaultCommandTimeout, "deployment "+run.d.GetId(), detail)
+	rec, err := dp.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, defaultCommandTimeout, "deployment "+run.d.GetId(), detail)
 	if err != nil {
 		dp.failNode(run, n, "undrain: "+err.Error(), now)
 		return
@@ -414,7 +415,7 @@ func (dp *deployer) retire(run *deployRun, role string, now time.Time) {
 			continue
 		}
 		timeout := run.spec.DrainTimeout
-		rec, err := dp.cmds.create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, map[string]string{command.ParamTimeout: timeout.String()},
+		rec, err := dp.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, map[string]string{command.ParamTimeout: timeout.String()},
 			defaultCommandTimeout+timeout, "deployment "+d.GetId(), "retiring the old set")
 		if err == nil {
 			err = dp.reg.SetDrain(n.GetNodeId(), true, false, "drain requested by deployment "+d.GetId())

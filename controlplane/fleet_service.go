@@ -6,7 +6,9 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -14,8 +16,8 @@ import (
 type fleetService struct {
 	fleetv1.UnimplementedFleetServiceServer
 	reg      *fleet.Registry
-	cmds     *commandQueue
-	stats    *requestStats
+	cmds     *commands.Queue
+	stats    *stats.Requests
 	stopping <-chan struct{}
 	limits   limits
 	audit    *auditLog

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -15,7 +16,7 @@ const maxReasonLen = 512
 type maintenanceService struct {
 	fleetv1.UnimplementedMaintenanceServiceServer
 	backups  *backups
-	cmds     *commandQueue
+	cmds     *commands.Queue
 	deployer *deployer
 	windows  *windows
 	stopping <-chan struct{}
@@ -47,7 +48,7 @@ func (m *maintenanceService) ListBackups(context.Context, *fleetv1.ListBackupsRe
 		return nil, toStatus(err)
 	}
 	resp := &fleetv1.ListBackupsResponse{Backups: list}
-	for _, r := range m.cmds.list(&fleetv1.ListCommandsRequest{
+	for _, r := range m.cmds.List(&fleetv1.ListCommandsRequest{
 		Kinds:  []fleetv1.CommandKind{fleetv1.CommandKind_COMMAND_KIND_BACKUP},
 		States: []fleetv1.CommandState{fleetv1.CommandState_COMMAND_STATE_SUCCEEDED},
 		Limit:  1000,

@@ -2,6 +2,7 @@ package controlplane
 
 import (
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -21,7 +22,7 @@ type metrics struct {
 
 // newMetrics registers the control plane's metrics, node gauges drawn from reg, and the Go and
 // process collectors on a fresh Prometheus registry.
-func newMetrics(reg *fleet.Registry, stats *requestStats) (*prometheus.Registry, *metrics) {
+func newMetrics(reg *fleet.Registry, stats *stats.Requests) (*prometheus.Registry, *metrics) {
 	m := &metrics{
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dspyfleet_reports_total",
@@ -97,7 +98,7 @@ var (
 // PromQL for a pool's figures). Percentiles are
 // left to GetPoolStats (merged sketches) and to Prometheus histograms on the app side: a
 // quantile gauge cannot be aggregated correctly.
-type requestsCollector struct{ stats *requestStats }
+type requestsCollector struct{ stats *stats.Requests }
 
 // Describe implements prometheus.Collector.
 func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -108,15 +109,15 @@ func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
-	for k, t := range c.stats.counters() {
+	for k, t := range c.stats.Counters() {
 		pool, node := k[0], k[1]
-		ch <- prometheus.MustNewConstMetric(dspyRequestsDesc, prometheus.CounterValue, float64(t.requests), pool, node)
-		ch <- prometheus.MustNewConstMetric(dspyErrorsDesc, prometheus.CounterValue, float64(t.errors), pool, node)
-		ch <- prometheus.MustNewConstMetric(dspyTokensDesc, prometheus.CounterValue, float64(t.inputTokens), pool, node, "input")
-		ch <- prometheus.MustNewConstMetric(dspyTokensDesc, prometheus.CounterValue, float64(t.outputTokens), pool, node, "output")
-		ch <- prometheus.MustNewConstMetric(dspyCacheDesc, prometheus.CounterValue, float64(t.cacheHits), pool, node, "hit")
-		ch <- prometheus.MustNewConstMetric(dspyCacheDesc, prometheus.CounterValue, float64(t.cacheMisses), pool, node, "miss")
-		ch <- prometheus.MustNewConstMetric(dspyCostDesc, prometheus.CounterValue, t.costUSD, pool, node)
-		ch <- prometheus.MustNewConstMetric(dspySavedDesc, prometheus.CounterValue, t.savedUSD, pool, node)
+		ch <- prometheus.MustNewConstMetric(dspyRequestsDesc, prometheus.CounterValue, float64(t.Requests), pool, node)
+		ch <- prometheus.MustNewConstMetric(dspyErrorsDesc, prometheus.CounterValue, float64(t.Errors), pool, node)
+		ch <- prometheus.MustNewConstMetric(dspyTokensDesc, prometheus.CounterValue, float64(t.InputTokens), pool, node, "input")
+		ch <- prometheus.MustNewConstMetric(dspyTokensDesc, prometheus.CounterValue, float64(t.OutputTokens), pool, node, "output")
+		ch <- prometheus.MustNewConstMetric(dspyCacheDesc, prometheus.CounterValue, float64(t.CacheHits), pool, node, "hit")
+		ch <- prometheus.MustNewConstMetric(dspyCacheDesc, prometheus.CounterValue, float64(t.CacheMisses), pool, node, "miss")
+		ch <- prometheus.MustNewConstMetric(dspyCostDesc, prometheus.CounterValue, t.CostUSD, pool, node)
+		ch <- prometheus.MustNewConstMetric(dspySavedDesc, prometheus.CounterValue, t.SavedUSD, pool, node)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -234,7 +235,7 @@ func (n *notifier) record(d delivery, attempts int, err error) {
 	if err != nil {
 		rec.Error = err.Error()
 	}
-	key := newCommandKey(d.queued)
+	key := commands.NewKey(d.queued)
 	rec.Id = fmt.Sprintf("%x", key)
 	if werr := appendDelivery(n.store, rec, key, n.cfg.MaxDeliveries); werr != nil {
 		n.log.Error("recording an alert delivery failed", "channel", d.channel.Name, "rule", d.n.Alert.Rule, "err", werr)

@@ -11,8 +11,8 @@ func (s *Server) Reload(c Config) (needRestart []string, err error) {
 		return nil, err
 	}
 	s.reg.SetTTL(c.NodeTTL, c.TTLGrace)
-	s.cmds.setRetention(c.CommandRetention)
-	s.stats.setRetention(c.RollupRetention)
+	s.cmds.SetRetention(c.CommandRetention)
+	s.stats.SetRetention(c.RollupRetention)
 	for _, f := range []struct {
 		flag            string
 		running, wanted any

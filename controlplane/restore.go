@@ -3,11 +3,12 @@ package controlplane
 import (
 	"errors"
 	"fmt"
-	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"io"
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 )
 
 // RestoreResult says what a restore did.

@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
@@ -28,7 +29,7 @@ func BenchmarkRollupFlush(b *testing.B) {
 	defer st.Close()
 	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 	now := start
-	stats := newRequestStats(func() time.Time { return now }, st, 14*24*time.Hour)
+	stats := stats.NewRequests(func() time.Time { return now }, st, 14*24*time.Hour)
 	prices := reqstats.Prices{"openai/gpt-4o-mini": {InputPerMTok: 0.15, OutputPerMTok: 0.6}}
 	agg := reqstats.NewAggregator(prices, reqstats.DefaultRelativeAccuracy, reqstats.DefaultTopN, start)
 	for i := range 60 {
@@ -49,12 +50,12 @@ func BenchmarkRollupFlush(b *testing.B) {
 		now = start.Add(time.Duration(minutes) * time.Minute)
 		rep := &fleetv1.MetricsReport{Time: timestamppb.New(now), App: app}
 		for _, id := range ids {
-			if err := stats.add("bench", id, rep); err != nil {
+			if err := stats.Add("bench", id, rep); err != nil {
 				b.Fatal(err)
 			}
 		}
 		b.StartTimer()
-		if err := stats.flush(); err != nil {
+		if err := stats.Flush(); err != nil {
 			b.Fatal(err)
 		}
 		minutes++

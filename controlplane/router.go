@@ -14,6 +14,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
@@ -29,7 +30,7 @@ const figuresWindow = 2 * time.Minute
 // reconcile tick.
 type router struct {
 	reg   *fleet.Registry
-	stats *requestStats
+	stats *stats.Requests
 	store *store.Store
 	now   func() time.Time
 	log   *slog.Logger
@@ -58,7 +59,7 @@ type nodeFigures struct {
 }
 
 // newRouter loads the stored policies.
-func newRouter(reg *fleet.Registry, stats *requestStats, st *store.Store, now func() time.Time, log *slog.Logger) (*router, error) {
+func newRouter(reg *fleet.Registry, stats *stats.Requests, st *store.Store, now func() time.Time, log *slog.Logger) (*router, error) {
 	rt := &router{reg: reg, stats: stats, store: st, now: now, log: log,
 		pools: make(map[string]*poolRoute), policies: make(map[string]*fleetv1.RoutingPolicy),
 		figures: make(map[string]nodeFigures), seed: uint64(time.Now().UnixNano())}
@@ -129,7 +130,7 @@ func (rt *router) reconcile(_ context.Context, now time.Time) error {
 	figs := make(map[string]nodeFigures)
 	var firstErr error
 	for _, pool := range rt.reg.Pools() {
-		byNode, err := rt.stats.window(pool, now.Add(-figuresWindow))
+		byNode, err := rt.stats.Window(pool, now.Add(-figuresWindow))
 		if err != nil {
 			firstErr = cmpOr(firstErr, err)
 			continue

@@ -15,7 +15,9 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
@@ -43,8 +45,8 @@ type scaler struct {
 	now      func() time.Time
 	log      *slog.Logger
 	reg      *fleet.Registry
-	stats    *requestStats
-	cmds     *commandQueue
+	stats    *stats.Requests
+	cmds     *commands.Queue
 	store    *store.Store
 	hookDir  string
 	defaults ScalingDefaults // the profile's, for fields a new policy leaves out
@@ -97,7 +99,7 @@ type hookJob struct {
 	time, next       time.Time
 }
 
-func newScaler(now func() time.Time, log *slog.Logger, reg *fleet.Registry, stats *requestStats, cmds *commandQueue, st *store.Store, hookDir string) (*scaler, error) {
+func newScaler(now func() time.Time, log *slog.Logger, reg *fleet.Registry, stats *stats.Requests, cmds *commands.Queue, st *store.Store, hookDir string) (*scaler, error) {
 	sc := &scaler{
 		now: now, log: log, reg: reg, stats: stats, cmds: cmds, store: st, hookDir: hookDir,
 		retryBase: time.Second, retryMax: time.Minute,
@@ -525,7 +527,7 @@ func mergeJobs(old, next *hookJob) *hookJob {
 // does.
 func (sc *scaler) drainLocked(id, reason string) error {
 	params := map[string]string{command.ParamTimeout: defaultDrainTimeout.String()}
-	if _, err := sc.cmds.create(id, fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, defaultCommandTimeout+defaultDrainTimeout, "scaling", reason); err != nil {
+	if _, err := sc.cmds.Create(id, fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, defaultCommandTimeout+defaultDrainTimeout, "scaling", reason); err != nil {
 		return err
 	}
 	return sc.reg.SetDrain(id, true, false, "drain requested: "+reason)
@@ -595,7 +597,7 @@ func (sc *scaler) scaleInstancesLocked(pool string, ps *poolScaling, d scaling.D
 			continue
 		}
 		params := map[string]string{command.ParamInstances: strconv.Itoa(want[id])}
-		if _, err := sc.cmds.create(id, fleetv1.CommandKind_COMMAND_KIND_SCALE, params, defaultCommandTimeout, "scaling", reason); err != nil {
+		if _, err := sc.cmds.Create(id, fleetv1.CommandKind_COMMAND_KIND_SCALE, params, defaultCommandTimeout, "scaling", reason); err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", id, err))
 			continue
 		}
@@ -627,14 +629,14 @@ func (sc *scaler) feedModel(pool string, now time.Time) error {
 	sc.mu.Unlock()
 
 	end := now.Truncate(time.Minute)
-	from := now.Add(-sc.stats.retention)
+	from := now.Add(-sc.stats.Retention)
 	if model != nil {
 		from = model.Next()
 		if !from.Before(end) {
 			return nil
 		}
 	}
-	byNode, err := sc.stats.window(pool, from)
+	byNode, err := sc.stats.Window(pool, from)
 	if err != nil {
 		return err
 	}

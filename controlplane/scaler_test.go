@@ -17,7 +17,9 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -27,7 +29,7 @@ type scalerRig struct {
 	st   *store.Store
 	sc   *scaler
 	reg  *fleet.Registry
-	cmds *commandQueue
+	cmds *commands.Queue
 	mu   sync.Mutex
 	t    time.Time
 }
@@ -53,8 +55,8 @@ func newScalerRig(t *testing.T, hookDir string) *scalerRig {
 	t.Cleanup(func() { _ = st.Close() })
 	r := &scalerRig{t: testNow, st: st}
 	r.reg = fleet.NewRegistry(r.now, fleet.Liveness{Grace: time.Second, DefaultInterval: time.Second}, 16)
-	r.cmds = newCommandQueue(r.now, st, time.Hour, 16)
-	stats := newRequestStats(r.now, st, 24*time.Hour)
+	r.cmds = commands.NewQueue(r.now, st, time.Hour, 16)
+	stats := stats.NewRequests(r.now, st, 24*time.Hour)
 	r.sc, err = newScaler(r.now, slog.New(slog.DiscardHandler), r.reg, stats, r.cmds, st, hookDir)
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +219,7 @@ func TestScalerInstancesSpreadOverHosts(t *testing.T) {
 	if d := r.last("gpu"); d.GetCurrent() != 2 || d.GetDesired() != 10 {
 		t.Fatalf("decision %v, want 2 → 10 instances", d)
 	}
-	cmds := r.cmds.list(&fleetv1.ListCommandsRequest{})
+	cmds := r.cmds.List(&fleetv1.ListCommandsRequest{})
 	got := map[string]string{}
 	for _, c := range cmds {
 		if c.GetCommand().GetKind() == fleetv1.CommandKind_COMMAND_KIND_SCALE {
@@ -242,7 +244,7 @@ func TestScalerPredictiveLearnsFromRollups(t *testing.T) {
 	for m := range 30 {
 		at := r.now().Add(time.Duration(m) * time.Minute)
 		rep := &fleetv1.MetricsReport{Time: timestamppb.New(at), App: &fleetv1.AppMetrics{Requests: 600}}
-		if err := r.sc.stats.add("web", "w1", rep); err != nil {
+		if err := r.sc.stats.Add("web", "w1", rep); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -279,8 +281,8 @@ func BenchmarkScalerTick1000Nodes(b *testing.B) {
 	defer st.Close()
 	now := func() time.Time { return testNow }
 	reg := fleet.NewRegistry(now, fleet.Liveness{Grace: time.Second, DefaultInterval: time.Second}, 16)
-	cmds := newCommandQueue(now, st, time.Hour, 16)
-	sc, err := newScaler(now, slog.New(slog.DiscardHandler), reg, newRequestStats(now, st, 24*time.Hour), cmds, st, "")
+	cmds := commands.NewQueue(now, st, time.Hour, 16)
+	sc, err := newScaler(now, slog.New(slog.DiscardHandler), reg, stats.NewRequests(now, st, 24*time.Hour), cmds, st, "")
 	if err != nil {
 		b.Fatal(err)
 	}

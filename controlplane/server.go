@@ -24,7 +24,9 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -38,8 +40,8 @@ type Server struct {
 	log      *slog.Logger
 	store    *store.Store
 	reg      *fleet.Registry
-	cmds     *commandQueue
-	stats    *requestStats
+	cmds     *commands.Queue
+	stats    *stats.Requests
 	router   *router
 	config   *fleetConfig
 	cost     *costTracker
@@ -93,9 +95,9 @@ func New(cfg Config) (*Server, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	cmds := newCommandQueue(cfg.Now, st, cfg.CommandRetention, cfg.WatchBuffer)
-	cmds.load(recs)
-	stats := newRequestStats(cfg.Now, st, cfg.RollupRetention)
+	cmds := commands.NewQueue(cfg.Now, st, cfg.CommandRetention, cfg.WatchBuffer)
+	cmds.Load(recs)
+	stats := stats.NewRequests(cfg.Now, st, cfg.RollupRetention)
 	rt, err := newRouter(reg, stats, st, cfg.Now, cfg.Logger.With("component", "routing"))
 	if err != nil {
 		_ = st.Close()
@@ -291,7 +293,7 @@ func (s *Server) shutdown() {
 	s.health.Shutdown()
 	close(s.stopping)
 	s.reg.Close()
-	s.cmds.closeWatchers()
+	s.cmds.CloseWatchers()
 	stopped := make(chan struct{})
 	go func() {
 		s.grpc.GracefulStop()
@@ -325,10 +327,10 @@ func (s *Server) livenessLoop(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			s.reg.Sweep()
-			s.cmds.expire()
+			s.cmds.Expire()
 			if time.Since(lastPrune) > time.Hour {
 				lastPrune = time.Now()
-				if err := s.cmds.prune(); err != nil {
+				if err := s.cmds.Prune(); err != nil {
 					s.log.Error("pruning old commands failed", "err", err)
 				}
 				if err := s.sec.audit.prune(); err != nil {
@@ -368,7 +370,7 @@ func (s *Server) flush() error {
 		s.reg.MarkDirty(recs)
 		return fmt.Errorf("write %d nodes to %s: %w", len(recs), s.store.Path, err)
 	}
-	if err := s.stats.flush(); err != nil {
+	if err := s.stats.Flush(); err != nil {
 		s.metrics.flushErrors.Inc()
 		return fmt.Errorf("write request rollups to %s: %w", s.store.Path, err)
 	}

@@ -2,9 +2,12 @@ package controlplane
 
 import (
 	"context"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -25,13 +28,13 @@ func (f *fleetService) GetPoolStats(_ context.Context, req *fleetv1.GetPoolStats
 	window := defaultStatsWindow
 	if w := req.GetWindow(); w != nil {
 		window = w.AsDuration()
-		if !w.IsValid() || window < time.Minute || window > f.stats.retention {
-			return nil, toStatus(check.Invalidf("window: %s must be between 1m and the rollup retention %s", window, f.stats.retention))
+		if !w.IsValid() || window < time.Minute || window > f.stats.Retention {
+			return nil, toStatus(check.Invalidf("window: %s must be between 1m and the rollup retention %s", window, f.stats.Retention))
 		}
 	}
-	now := f.stats.now()
+	now := f.stats.Now()
 	from := now.Add(-window)
-	byNode, err := f.stats.window(pool, from)
+	byNode, err := f.stats.Window(pool, from)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -42,22 +45,22 @@ func (f *fleetService) GetPoolStats(_ context.Context, req *fleetv1.GetPoolStats
 	for _, n := range inFlight {
 		poolInFlight += n
 	}
-	for _, node := range sortedKeys(byNode) {
-		w, err := reqstats.MergeWindows(statsTopN, byNode[node]...)
+	for _, node := range slices.Sorted(maps.Keys(byNode)) {
+		w, err := reqstats.MergeWindows(stats.TopN, byNode[node]...)
 		if err != nil {
 			return nil, toStatus(err)
 		}
 		w.Start, w.End = from, now
 		all = append(all, w)
-		resp.Nodes = append(resp.Nodes, toRequestStats(node, w, inFlight[node]))
+		resp.Nodes = append(resp.Nodes, stats.ToRequestStats(node, w, inFlight[node]))
 	}
 	total := reqstats.Window{Start: from, End: now}
 	if len(all) > 0 {
-		if total, err = reqstats.MergeWindows(statsTopN, all...); err != nil {
+		if total, err = reqstats.MergeWindows(stats.TopN, all...); err != nil {
 			return nil, toStatus(err)
 		}
 	}
 	total.Start, total.End = from, now
-	resp.Pool = toRequestStats(pool, total, poolInFlight)
+	resp.Pool = stats.ToRequestStats(pool, total, poolInFlight)
 	return resp, nil
 }

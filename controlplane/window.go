@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
@@ -37,7 +38,7 @@ const (
 type windows struct {
 	store      *store.Store
 	reg        *fleet.Registry
-	cmds       *commandQueue
+	cmds       *commands.Queue
 	router     *router
 	now        func() time.Time
 	log        *slog.Logger
@@ -58,7 +59,7 @@ type windowRun struct {
 	spec maintenance.WindowSpec
 }
 
-func newWindows(st *store.Store, reg *fleet.Registry, cmds *commandQueue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*windows, error) {
+func newWindows(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*windows, error) {
 	w := &windows{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
 		runs: make(map[string]*windowRun), watchers: make(map[string]map[chan *fleetv1.Maintenance]struct{})}
 	err := st.View(func(tx *store.Tx) error {
@@ -171,7 +172,7 @@ func (w *windows) schedule(spec *fleetv1.MaintenanceSpec, requestedBy string) (*
 	}
 	spec = proto.Clone(spec).(*fleetv1.MaintenanceSpec)
 	spec.MaxUnavailable, spec.MinHealthy, spec.DrainTimeout = uint32(s.MaxUnavailable), uint32(s.MinHealthy), durationpb.New(s.DrainTimeout)
-	key := newCommandKey(now)
+	key := commands.NewKey(now)
 	m := &fleetv1.Maintenance{Id: hex.EncodeToString(key), Spec: spec, State: fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED,
 		Phase: "scheduled", Created: timestamppb.New(now), Updated: timestamppb.New(now), RequestedBy: requestedBy}
 	opens, closes, _ := s.Opening(now)
@@ -365,7 +366,7 @@ func (w *windows) advanceNode(run *windowRun, n *fleetv1.MaintenanceNode, node *
 			return
 		}
 		timeout := run.spec.DrainTimeout
-		rec, err := w.cmds.create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, map[string]string{command.ParamTimeout: timeout.String()},
+		rec, err := w.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, map[string]string{command.ParamTimeout: timeout.String()},
 			defaultCommandTimeout+timeout, by, "maintenance window")
 		if err == nil {
 			err = w.reg.SetDrain(n.GetNodeId(), true, false, "drain requested by "+by)
@@ -377,12 +378,12 @@ func (w *windows) advanceNode(run *windowRun, n *fleetv1.MaintenanceNode, node *
 		n.CommandId = rec.GetCommand().GetId()
 		setWindowPhase(n, phaseDraining, "draining", now)
 	case phaseDraining, phaseTasks, phaseUndraining:
-		rec, err := w.cmds.get(n.GetCommandId())
+		rec, err := w.cmds.Get(n.GetCommandId())
 		if err != nil {
 			w.failNode(run, n, err.Error(), now)
 			return
 		}
-		if !terminal(rec.GetState()) {
+		if !commands.Terminal(rec.GetState()) {
 			return
 		}
 		ok := rec.GetState() == fleetv1.CommandState_COMMAND_STATE_SUCCEEDED
@@ -438,7 +439,7 @@ func (w *windows) runTask(run *windowRun, n *fleetv1.MaintenanceNode, now time.T
 	case fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CUSTOM:
 		params = map[string]string{command.ParamAction: t.GetAction()}
 	}
-	rec, err := w.cmds.create(n.GetNodeId(), taskCommands[t.GetKind()], params, defaultCommandTimeout, "maintenance "+run.m.GetId(), "maintenance task "+taskKinds[t.GetKind()])
+	rec, err := w.cmds.Create(n.GetNodeId(), taskCommands[t.GetKind()], params, defaultCommandTimeout, "maintenance "+run.m.GetId(), "maintenance task "+taskKinds[t.GetKind()])
 	if err != nil {
 		w.failNode(run, n, "task: "+err.Error(), now)
 		return
@@ -449,7 +450,7 @@ func (w *windows) runTask(run *windowRun, n *fleetv1.MaintenanceNode, now time.T
 
 // undrain queues a node's undrain.
 func (w *windows) undrain(run *windowRun, n *fleetv1.MaintenanceNode, detail string, now time.Time) {
-	rec, err := w.cmds.create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, defaultCommandTimeout, "maintenance "+run.m.GetId(), detail)
+	rec, err := w.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, defaultCommandTimeout, "maintenance "+run.m.GetId(), detail)
 	if err != nil {
 		w.failNode(run, n, "undrain: "+err.Error(), now)
 		return

@@ -1,4 +1,4 @@
-package controlplane
+package commands
 
 import (
 	"cmp"
@@ -22,11 +22,11 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// commandQueue is the durable queue of pushed commands. A command is written to bbolt before
+// Queue is the durable queue of pushed commands. A command is written to bbolt before
 // any agent can see it; every transition is written before the call that caused it returns.
 // Delivery is at least once: a command not finished is sent again on every new session of its
 // node, and the agent answers a repeat with the outcome it recorded.
-type commandQueue struct {
+type Queue struct {
 	now       func() time.Time
 	store     *store.Store
 	retention time.Duration
@@ -55,12 +55,12 @@ type sessionWake struct {
 // cmdWatcher receives command changes.
 type cmdWatcher struct {
 	nodeID string
-	ch     chan *fleetv1.CommandRecord
+	C      chan *fleetv1.CommandRecord
 	err    error
 }
 
-func newCommandQueue(now func() time.Time, st *store.Store, retention time.Duration, watchCap int) *commandQueue {
-	return &commandQueue{
+func NewQueue(now func() time.Time, st *store.Store, retention time.Duration, watchCap int) *Queue {
+	return &Queue{
 		now: now, store: st, retention: retention, watchCap: watchCap,
 		byID:     make(map[string]*cmdEntry),
 		seq:      make(map[string]uint64),
@@ -69,8 +69,8 @@ func newCommandQueue(now func() time.Time, st *store.Store, retention time.Durat
 	}
 }
 
-// terminal reports whether s ends a command's life.
-func terminal(s fleetv1.CommandState) bool {
+// Terminal reports whether s ends a command's life.
+func Terminal(s fleetv1.CommandState) bool {
 	switch s {
 	case fleetv1.CommandState_COMMAND_STATE_SUCCEEDED, fleetv1.CommandState_COMMAND_STATE_FAILED,
 		fleetv1.CommandState_COMMAND_STATE_EXPIRED, fleetv1.CommandState_COMMAND_STATE_CANCELLED:
@@ -88,8 +88,8 @@ var agentStates = map[fleetv1.CommandState]bool{
 	fleetv1.CommandState_COMMAND_STATE_EXPIRED:   true,
 }
 
-// load restores the stored commands and the per-node sequence numbers.
-func (q *commandQueue) load(recs []*fleetv1.CommandRecord) {
+// Load restores the stored commands and the per-node sequence numbers.
+func (q *Queue) Load(recs []*fleetv1.CommandRecord) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, r := range recs {
@@ -102,21 +102,21 @@ func (q *commandQueue) load(recs []*fleetv1.CommandRecord) {
 	}
 }
 
-// newCommandKey returns a time-ordered 16-byte key: big-endian unix nanos, then random bytes.
-func newCommandKey(now time.Time) []byte {
+// NewKey returns a time-ordered 16-byte key: big-endian unix nanos, then random bytes.
+func NewKey(now time.Time) []byte {
 	key := binary.BigEndian.AppendUint64(make([]byte, 0, 16), uint64(now.UnixNano()))
 	var r [8]byte
 	_, _ = rand.Read(r[:])
 	return append(key, r[:]...)
 }
 
-// create validates and durably queues a command for nodeID, then wakes the node's session.
-func (q *commandQueue) create(nodeID string, kind fleetv1.CommandKind, params map[string]string, timeout time.Duration, requestedBy, reason string) (*fleetv1.CommandRecord, error) {
+// Create validates and durably queues a command for nodeID, then wakes the node's session.
+func (q *Queue) Create(nodeID string, kind fleetv1.CommandKind, params map[string]string, timeout time.Duration, requestedBy, reason string) (*fleetv1.CommandRecord, error) {
 	if err := command.Validate(wire.CommandKind(kind), params); err != nil {
 		return nil, fmt.Errorf("%w: %v", check.ErrInvalidArgument, err)
 	}
 	now := q.now()
-	key := newCommandKey(now)
+	key := NewKey(now)
 	q.mu.Lock()
 	q.seq[nodeID]++
 	seq := q.seq[nodeID]
@@ -151,7 +151,7 @@ func (q *commandQueue) create(nodeID string, kind fleetv1.CommandKind, params ma
 }
 
 // transitionLocked moves e to state with a timestamped history entry.
-func (q *commandQueue) transitionLocked(e *cmdEntry, state fleetv1.CommandState, detail string, now time.Time) {
+func (q *Queue) transitionLocked(e *cmdEntry, state fleetv1.CommandState, detail string, now time.Time) {
 	ts := timestamppb.New(now)
 	e.rec.State = state
 	e.rec.Detail = detail
@@ -162,7 +162,7 @@ func (q *commandQueue) transitionLocked(e *cmdEntry, state fleetv1.CommandState,
 
 // persist writes the latest state of e. The record is encoded inside the write, so whichever
 // write lands last carries the newest state.
-func (q *commandQueue) persist(e *cmdEntry) error {
+func (q *Queue) persist(e *cmdEntry) error {
 	return q.store.Batch(func(tx *store.Tx) error {
 		q.mu.Lock()
 		b, err := proto.Marshal(e.rec)
@@ -174,9 +174,9 @@ func (q *commandQueue) persist(e *cmdEntry) error {
 	})
 }
 
-// startedSeq is the highest seq of the node's commands that its agent accepted or went further
+// StartedSeq is the highest seq of the node's commands that its agent accepted or went further
 // with; an agent reporting a lower last_command_seq has lost its state store.
-func (q *commandQueue) startedSeq(nodeID string) uint64 {
+func (q *Queue) StartedSeq(nodeID string) uint64 {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var seq uint64
@@ -193,8 +193,8 @@ func (q *commandQueue) startedSeq(nodeID string) uint64 {
 	return seq
 }
 
-// attachSession registers the sender of a node's new session and returns its wake channel.
-func (q *commandQueue) attachSession(nodeID string, session uint64) <-chan struct{} {
+// AttachSession registers the sender of a node's new session and returns its wake channel.
+func (q *Queue) AttachSession(nodeID string, session uint64) <-chan struct{} {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	w := &sessionWake{session: session, ch: make(chan struct{}, 1)}
@@ -203,8 +203,8 @@ func (q *commandQueue) attachSession(nodeID string, session uint64) <-chan struc
 	return w.ch
 }
 
-// detachSession forgets a session's wake channel if it is still the node's current one.
-func (q *commandQueue) detachSession(nodeID string, session uint64) {
+// DetachSession forgets a session's wake channel if it is still the node's current one.
+func (q *Queue) DetachSession(nodeID string, session uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if w := q.wake[nodeID]; w != nil && w.session == session {
@@ -212,7 +212,7 @@ func (q *commandQueue) detachSession(nodeID string, session uint64) {
 	}
 }
 
-func (q *commandQueue) wakeLocked(nodeID string) {
+func (q *Queue) wakeLocked(nodeID string) {
 	if w := q.wake[nodeID]; w != nil {
 		select {
 		case w.ch <- struct{}{}:
@@ -221,13 +221,13 @@ func (q *commandQueue) wakeLocked(nodeID string) {
 	}
 }
 
-// unsent returns the node's unfinished commands not yet sent on session, by seq.
-func (q *commandQueue) unsent(nodeID string, session uint64) []*fleetv1.Command {
+// Unsent returns the node's unfinished commands not yet sent on session, by seq.
+func (q *Queue) Unsent(nodeID string, session uint64) []*fleetv1.Command {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var out []*fleetv1.Command
 	for _, e := range q.byID {
-		if e.rec.GetNodeId() == nodeID && !terminal(e.rec.GetState()) && e.sentOn != session {
+		if e.rec.GetNodeId() == nodeID && !Terminal(e.rec.GetState()) && e.sentOn != session {
 			out = append(out, proto.Clone(e.rec.GetCommand()).(*fleetv1.Command))
 		}
 	}
@@ -235,8 +235,8 @@ func (q *commandQueue) unsent(nodeID string, session uint64) []*fleetv1.Command 
 	return out
 }
 
-// markSent records that id went out on session.
-func (q *commandQueue) markSent(id string, session uint64) error {
+// MarkSent records that id went out on session.
+func (q *Queue) MarkSent(id string, session uint64) error {
 	q.mu.Lock()
 	e := q.byID[id]
 	if e == nil {
@@ -255,9 +255,9 @@ func (q *commandQueue) markSent(id string, session uint64) error {
 	return q.persist(e)
 }
 
-// update applies an agent's report on one of its node's commands. It returns the record when the
+// Update applies an agent's report on one of its node's commands. It returns the record when the
 // command reached a terminal state, for the caller to apply its effects (drain, undrain).
-func (q *commandQueue) update(nodeID string, u *fleetv1.CommandUpdate) (*fleetv1.CommandRecord, error) {
+func (q *Queue) Update(nodeID string, u *fleetv1.CommandUpdate) (*fleetv1.CommandRecord, error) {
 	q.mu.Lock()
 	e := q.byID[u.GetId()]
 	if e == nil || e.rec.GetNodeId() != nodeID {
@@ -265,7 +265,7 @@ func (q *commandQueue) update(nodeID string, u *fleetv1.CommandUpdate) (*fleetv1
 		return nil, fmt.Errorf("%w: node %q has no command %q", check.ErrNodeNotFound, nodeID, u.GetId())
 	}
 	cur, next := e.rec.GetState(), u.GetState()
-	if terminal(cur) || next <= cur || !agentStates[next] {
+	if Terminal(cur) || next <= cur || !agentStates[next] {
 		q.mu.Unlock()
 		return nil, nil
 	}
@@ -274,15 +274,15 @@ func (q *commandQueue) update(nodeID string, u *fleetv1.CommandUpdate) (*fleetv1
 	}
 	q.transitionLocked(e, next, u.GetDetail(), q.now())
 	var done *fleetv1.CommandRecord
-	if terminal(next) {
+	if Terminal(next) {
 		done = proto.Clone(e.rec).(*fleetv1.CommandRecord)
 	}
 	q.mu.Unlock()
 	return done, q.persist(e)
 }
 
-// expire ends every command that was not started by its deadline.
-func (q *commandQueue) expire() {
+// Expire ends every command that was not started by its deadline.
+func (q *Queue) Expire() {
 	now := q.now()
 	var changed []*cmdEntry
 	q.mu.Lock()
@@ -303,8 +303,8 @@ func (q *commandQueue) expire() {
 	}
 }
 
-// cancel cancels a command that has not been sent to its agent yet.
-func (q *commandQueue) cancel(id, reason string) (*fleetv1.CommandRecord, error) {
+// Cancel cancels a command that has not been sent to its agent yet.
+func (q *Queue) Cancel(id, reason string) (*fleetv1.CommandRecord, error) {
 	q.mu.Lock()
 	e := q.byID[id]
 	if e == nil {
@@ -326,8 +326,8 @@ func (q *commandQueue) cancel(id, reason string) (*fleetv1.CommandRecord, error)
 	return out, q.persist(e)
 }
 
-// get returns one command.
-func (q *commandQueue) get(id string) (*fleetv1.CommandRecord, error) {
+// Get returns one command.
+func (q *Queue) Get(id string) (*fleetv1.CommandRecord, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	e := q.byID[id]
@@ -337,8 +337,8 @@ func (q *commandQueue) get(id string) (*fleetv1.CommandRecord, error) {
 	return proto.Clone(e.rec).(*fleetv1.CommandRecord), nil
 }
 
-// list returns the matching commands, newest first.
-func (q *commandQueue) list(req *fleetv1.ListCommandsRequest) []*fleetv1.CommandRecord {
+// List returns the matching commands, newest first.
+func (q *Queue) List(req *fleetv1.ListCommandsRequest) []*fleetv1.CommandRecord {
 	limit := int(req.GetLimit())
 	if limit == 0 {
 		limit = 100
@@ -370,13 +370,13 @@ func (q *commandQueue) list(req *fleetv1.ListCommandsRequest) []*fleetv1.Command
 	return out
 }
 
-// prune deletes finished commands older than the retention.
-func (q *commandQueue) prune() error {
+// Prune deletes finished commands older than the retention.
+func (q *Queue) Prune() error {
 	var keys [][]byte
 	q.mu.Lock()
 	cutoff := q.now().Add(-q.retention)
 	for id, e := range q.byID {
-		if terminal(e.rec.GetState()) && e.rec.GetUpdated().AsTime().Before(cutoff) {
+		if Terminal(e.rec.GetState()) && e.rec.GetUpdated().AsTime().Before(cutoff) {
 			keys = append(keys, e.key)
 			delete(q.byID, id)
 		}
@@ -385,44 +385,44 @@ func (q *commandQueue) prune() error {
 	return q.store.DeleteCommands(keys)
 }
 
-// watch registers a watcher of command changes for nodeID ("" for all).
-func (q *commandQueue) watch(nodeID string) *cmdWatcher {
+// Watch registers a watcher of command changes for nodeID ("" for all).
+func (q *Queue) Watch(nodeID string) *cmdWatcher {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	w := &cmdWatcher{nodeID: nodeID, ch: make(chan *fleetv1.CommandRecord, q.watchCap)}
+	w := &cmdWatcher{nodeID: nodeID, C: make(chan *fleetv1.CommandRecord, q.watchCap)}
 	q.watchers[w] = struct{}{}
 	return w
 }
 
-// unwatch removes w; safe after the queue dropped it.
-func (q *commandQueue) unwatch(w *cmdWatcher) {
+// Unwatch removes w; safe after the queue dropped it.
+func (q *Queue) Unwatch(w *cmdWatcher) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if _, ok := q.watchers[w]; ok {
 		delete(q.watchers, w)
-		close(w.ch)
+		close(w.C)
 	}
 }
 
-// watchErr returns why the queue closed w's channel.
-func (q *commandQueue) watchErr(w *cmdWatcher) error {
+// WatchErr returns why the queue closed w's channel.
+func (q *Queue) WatchErr(w *cmdWatcher) error {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return w.err
 }
 
-// closeWatchers ends every watcher at shutdown.
-func (q *commandQueue) closeWatchers() {
+// CloseWatchers ends every watcher at shutdown.
+func (q *Queue) CloseWatchers() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for w := range q.watchers {
 		w.err = check.ErrShuttingDown
 		delete(q.watchers, w)
-		close(w.ch)
+		close(w.C)
 	}
 }
 
-func (q *commandQueue) publishLocked(e *cmdEntry) {
+func (q *Queue) publishLocked(e *cmdEntry) {
 	var rec *fleetv1.CommandRecord
 	for w := range q.watchers {
 		if w.nodeID != "" && w.nodeID != e.rec.GetNodeId() {
@@ -432,17 +432,17 @@ func (q *commandQueue) publishLocked(e *cmdEntry) {
 			rec = proto.Clone(e.rec).(*fleetv1.CommandRecord)
 		}
 		select {
-		case w.ch <- rec:
+		case w.C <- rec:
 		default:
 			w.err = fmt.Errorf("%w: more than %d command events queued; watch again", check.ErrWatchBehind, q.watchCap)
 			delete(q.watchers, w)
-			close(w.ch)
+			close(w.C)
 		}
 	}
 }
 
-// setRetention changes how long finished commands are kept.
-func (q *commandQueue) setRetention(d time.Duration) {
+// SetRetention changes how long finished commands are kept.
+func (q *Queue) SetRetention(d time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.retention = d

@@ -1,11 +1,10 @@
-package controlplane
+package stats
 
 import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
 	"maps"
-	"slices"
 	"sync"
 	"time"
 
@@ -18,72 +17,72 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// statsTopN is how many models and programs a pool's figures list before "other".
-const statsTopN = 10
+// TopN is how many models and programs a pool's figures list before "other".
+const TopN = 10
 
-// memoryMinutes is how many recent minutes of rollups stay in memory; older ones are read from
+// MemoryMinutes is how many recent minutes of rollups stay in memory; older ones are read from
 // bbolt.
-const memoryMinutes = 90
+const MemoryMinutes = 90
 
-// rollupKey names one node's rollup of one minute.
-type rollupKey struct {
-	minute int64 // unix minutes
-	pool   string
-	node   string
+// RollupKey names one node's rollup of one minute.
+type RollupKey struct {
+	Minute int64 // unix minutes
+	Pool   string
+	Node   string
 }
 
 // encode is the bbolt key: 8-byte big-endian minute, pool, 0, node — time-ordered so a window
 // is one Cursor.Seek and a scan.
-func (k rollupKey) encode() []byte {
-	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(k.pool)+1+len(k.node)), uint64(k.minute))
-	b = append(b, k.pool...)
+func (k RollupKey) encode() []byte {
+	b := binary.BigEndian.AppendUint64(make([]byte, 0, 8+len(k.Pool)+1+len(k.Node)), uint64(k.Minute))
+	b = append(b, k.Pool...)
 	b = append(b, 0)
-	return append(b, k.node...)
+	return append(b, k.Node...)
 }
 
-func decodeRollupKey(b []byte) (rollupKey, bool) {
+func decodeRollupKey(b []byte) (RollupKey, bool) {
 	if len(b) < 10 {
-		return rollupKey{}, false
+		return RollupKey{}, false
 	}
 	pool, node, ok := bytes.Cut(b[8:], []byte{0})
 	if !ok {
-		return rollupKey{}, false
+		return RollupKey{}, false
 	}
-	return rollupKey{minute: int64(binary.BigEndian.Uint64(b[:8])), pool: string(pool), node: string(node)}, true
+	return RollupKey{Minute: int64(binary.BigEndian.Uint64(b[:8])), Pool: string(pool), Node: string(node)}, true
 }
 
-// requestStats keeps one-minute rollups of the DSPy request figures per pool and node: in memory
+// Requests keeps one-minute rollups of the DSPy request figures per pool and node: in memory
 // for the recent past, in bbolt (one transaction per flush) for the retention.
-type requestStats struct {
-	now       func() time.Time
+type Requests struct {
+	Now       func() time.Time
 	store     *store.Store
-	retention time.Duration
+	Retention time.Duration
 
 	mu      sync.Mutex
-	minutes map[rollupKey]reqstats.Window
-	dirty   map[rollupKey]struct{}
+	minutes map[RollupKey]reqstats.Window
+	dirty   map[RollupKey]struct{}
 	totals  map[[2]string]*totals // cumulative per pool and node since start, for Prometheus counters
 	pruned  time.Time             // last deletion of rollups past the retention
 }
 
 // totals are cumulative counters of one node in one pool.
 type totals struct {
-	requests, errors, inputTokens, outputTokens, cacheHits, cacheMisses uint64
-	costUSD, savedUSD                                                   float64
+	Requests, Errors, InputTokens, OutputTokens, CacheHits, CacheMisses uint64
+	CostUSD, SavedUSD                                                   float64
 }
 
-func newRequestStats(now func() time.Time, st *store.Store, retention time.Duration) *requestStats {
-	return &requestStats{
-		now: now, store: st, retention: retention,
-		minutes: make(map[rollupKey]reqstats.Window),
-		dirty:   make(map[rollupKey]struct{}),
+func NewRequests(now func() time.Time, st *store.Store, retention time.Duration) *Requests {
+	return &Requests{
+		Now: now, store: st, Retention: retention,
+		minutes: make(map[RollupKey]reqstats.Window),
+		dirty:   make(map[RollupKey]struct{}),
 		totals:  make(map[[2]string]*totals),
 	}
 }
 
-// add merges one accepted report's app section into its node's rollup of the report's minute.
+// Add merges one accepted report's app section into its node's rollup of the report's minute.
 // A buffered report keeps its original time and so lands in the minute it describes.
-func (s *requestStats) add(pool, node string, rep *fleetv1.MetricsReport) error {
+func (s *Requests) Add(pool, node string, rep *fleetv1.MetricsReport) error {
 	app := rep.GetApp()
 	// A report without requests adds nothing (validation holds the sketches to the request
 	// count); skipping it keeps idle nodes out of the rollups that every reconcile tick scans.
@@ -96,11 +95,11 @@ func (s *requestStats) add(pool, node string, rep *fleetv1.MetricsReport) error 
 	if err != nil {
 		return err
 	}
-	key := rollupKey{minute: start.Unix() / 60, pool: pool, node: node}
+	key := RollupKey{Minute: start.Unix() / 60, Pool: pool, Node: node}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if prev, ok := s.minutes[key]; ok {
-		if w, err = reqstats.MergeWindows(statsTopN, prev, w); err != nil {
+		if w, err = reqstats.MergeWindows(TopN, prev, w); err != nil {
 			return err
 		}
 	}
@@ -111,21 +110,21 @@ func (s *requestStats) add(pool, node string, rep *fleetv1.MetricsReport) error 
 		tot = &totals{}
 		s.totals[[2]string{pool, node}] = tot
 	}
-	tot.requests += app.GetRequests()
-	tot.errors += app.GetErrors()
-	tot.inputTokens += app.GetInputTokens()
-	tot.outputTokens += app.GetOutputTokens()
-	tot.cacheHits += app.GetCacheHits()
-	tot.cacheMisses += app.GetCacheMisses()
-	tot.costUSD += app.GetCostUsd()
-	tot.savedUSD += app.GetSavedUsd()
+	tot.Requests += app.GetRequests()
+	tot.Errors += app.GetErrors()
+	tot.InputTokens += app.GetInputTokens()
+	tot.OutputTokens += app.GetOutputTokens()
+	tot.CacheHits += app.GetCacheHits()
+	tot.CacheMisses += app.GetCacheMisses()
+	tot.CostUSD += app.GetCostUsd()
+	tot.SavedUSD += app.GetSavedUsd()
 	return nil
 }
 
-// flush writes changed rollups in one transaction, forgets minutes older than the in-memory
+// Flush writes changed rollups in one transaction, forgets minutes older than the in-memory
 // span, and deletes stored minutes past the retention.
-func (s *requestStats) flush() error {
-	now := s.now()
+func (s *Requests) Flush() error {
+	now := s.Now()
 	s.mu.Lock()
 	recs := make(map[string][]byte, len(s.dirty))
 	for k := range s.dirty {
@@ -137,13 +136,13 @@ func (s *requestStats) flush() error {
 		recs[string(k.encode())] = b
 	}
 	clear(s.dirty)
-	oldest := now.Add(-memoryMinutes*time.Minute).Unix() / 60
-	maps.DeleteFunc(s.minutes, func(k rollupKey, _ reqstats.Window) bool { return k.minute < oldest })
+	oldest := now.Add(-MemoryMinutes*time.Minute).Unix() / 60
+	maps.DeleteFunc(s.minutes, func(k RollupKey, _ reqstats.Window) bool { return k.Minute < oldest })
 	prune := now.Sub(s.pruned) >= time.Minute
 	if prune {
 		s.pruned = now
 	}
-	cutoff := binary.BigEndian.AppendUint64(nil, uint64(now.Add(-s.retention).Unix()/60))
+	cutoff := binary.BigEndian.AppendUint64(nil, uint64(now.Add(-s.Retention).Unix()/60))
 	s.mu.Unlock()
 	if len(recs) == 0 && !prune {
 		return nil
@@ -168,16 +167,16 @@ func (s *requestStats) flush() error {
 	})
 }
 
-// window merges the rollups of pool in [from, now], per node, from memory and bbolt.
-func (s *requestStats) window(pool string, from time.Time) (map[string][]reqstats.Window, error) {
+// Window merges the rollups of pool in [from, now], per node, from memory and bbolt.
+func (s *Requests) Window(pool string, from time.Time) (map[string][]reqstats.Window, error) {
 	first := from.Unix() / 60
 	byNode := make(map[string][]reqstats.Window)
 	s.mu.Lock()
 	memFirst := int64(1<<63 - 1)
 	for k, w := range s.minutes {
-		memFirst = min(memFirst, k.minute)
-		if k.pool == pool && k.minute >= first {
-			byNode[k.node] = append(byNode[k.node], w)
+		memFirst = min(memFirst, k.Minute)
+		if k.Pool == pool && k.Minute >= first {
+			byNode[k.Node] = append(byNode[k.Node], w)
 		}
 	}
 	s.mu.Unlock()
@@ -188,30 +187,30 @@ func (s *requestStats) window(pool string, from time.Time) (map[string][]reqstat
 		c := tx.Bucket(store.Rollups).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {
 			key, ok := decodeRollupKey(k)
-			if !ok || key.minute >= memFirst {
+			if !ok || key.Minute >= memFirst {
 				break
 			}
-			if key.pool != pool {
+			if key.Pool != pool {
 				continue
 			}
 			app := &fleetv1.AppMetrics{}
 			if err := proto.Unmarshal(v, app); err != nil {
 				return fmt.Errorf("%w: rollup %x: %v", store.ErrCorruptStore, k, err)
 			}
-			start := time.Unix(key.minute*60, 0)
+			start := time.Unix(key.Minute*60, 0)
 			w, err := wire.WindowFromApp(app, start, start.Add(time.Minute))
 			if err != nil {
 				return fmt.Errorf("%w: rollup %x: %v", store.ErrCorruptStore, k, err)
 			}
-			byNode[key.node] = append(byNode[key.node], w)
+			byNode[key.Node] = append(byNode[key.Node], w)
 		}
 		return nil
 	})
 	return byNode, err
 }
 
-// counters returns a copy of the cumulative counters per pool and node.
-func (s *requestStats) counters() map[[2]string]totals {
+// Counters returns a copy of the cumulative counters per pool and node.
+func (s *Requests) Counters() map[[2]string]totals {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := make(map[[2]string]totals, len(s.totals))
@@ -221,8 +220,8 @@ func (s *requestStats) counters() map[[2]string]totals {
 	return out
 }
 
-// toRequestStats renders a merged window.
-func toRequestStats(name string, w reqstats.Window, inFlight uint32) *fleetv1.RequestStats {
+// ToRequestStats renders a merged window.
+func ToRequestStats(name string, w reqstats.Window, inFlight uint32) *fleetv1.RequestStats {
 	app := wire.AppFromWindow(w, int(inFlight), 0)
 	return &fleetv1.RequestStats{
 		Name: name, Start: timestamppb.New(w.Start), End: timestamppb.New(w.End),
@@ -234,14 +233,9 @@ func toRequestStats(name string, w reqstats.Window, inFlight uint32) *fleetv1.Re
 	}
 }
 
-// sortedKeys returns m's keys in order.
-func sortedKeys[V any](m map[string]V) []string {
-	return slices.Sorted(maps.Keys(m))
-}
-
-// setRetention changes how long request rollups are kept.
-func (s *requestStats) setRetention(d time.Duration) {
+// SetRetention changes how long request rollups are kept.
+func (s *Requests) SetRetention(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.retention = d
+	s.Retention = d
 }
