@@ -15,6 +15,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
@@ -73,7 +74,7 @@ type deployer struct {
 	store      *store.Store
 	reg        *fleet.Registry
 	cmds       *commands.Queue
-	router     *router
+	router     *router.Router
 	now        func() time.Time
 	log        *slog.Logger
 	drainGrace time.Duration
@@ -95,7 +96,7 @@ type deployRun struct {
 	sampled          bool
 }
 
-func newDeployer(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*deployer, error) {
+func newDeployer(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router.Router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*deployer, error) {
 	dp := &deployer{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
 		runs: make(map[string]*deployRun), watchers: make(map[string]map[chan *fleetv1.Deployment]struct{})}
 	err := st.View(func(tx *store.Tx) error {
@@ -119,7 +120,7 @@ func newDeployer(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt 
 	}
 	for _, run := range dp.runs {
 		if active(run.d) {
-			rt.setOverrides(run.d.GetId(), dp.overrides(run))
+			rt.SetOverrides(run.d.GetId(), dp.overrides(run))
 		}
 	}
 	return dp, nil

@@ -70,7 +70,7 @@ func (dp *deployer) change(id string, f func(run *deployRun) error) (*fleetv1.De
 	if err := dp.persist(run); err != nil {
 		return nil, err
 	}
-	dp.router.setOverrides(id, dp.overrides(run))
+	dp.router.SetOverrides(id, dp.overrides(run))
 	dp.publishLocked(run)
 	return proto.Clone(run.d).(*fleetv1.Deployment), nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
@@ -38,10 +39,10 @@ func (dp *deployer) reconcile(_ context.Context, now time.Time) error {
 		}
 		run.d.Updated = timestamppb.New(now)
 		if !active(run.d) {
-			dp.router.setOverrides(run.d.GetId(), nil)
+			dp.router.SetOverrides(run.d.GetId(), nil)
 			dp.log.Info("deployment finished", "id", run.d.GetId(), "state", run.d.GetState(), "reason", run.d.GetReason())
 		} else {
-			dp.router.setOverrides(run.d.GetId(), dp.overrides(run))
+			dp.router.SetOverrides(run.d.GetId(), dp.overrides(run))
 		}
 		if err := dp.persist(run); err != nil {
 			errs = append(errs, err)
@@ -526,13 +527,13 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // overrides derives the run's routing overrides from its persisted state: nodes in progress
 // are held out; during a canary step the canaries get the step's traffic share by weight.
-func (dp *deployer) overrides(run *deployRun) map[string]routeOverride {
+func (dp *deployer) overrides(run *deployRun) map[string]router.RouteOverride {
 	d := run.d
-	out := map[string]routeOverride{}
+	out := map[string]router.RouteOverride{}
 	short := d.GetId()[len(d.GetId())-8:]
 	for _, n := range d.GetNodes() {
 		if inFlightPhase(n.GetPhase()) {
-			out[n.GetNodeId()] = routeOverride{holdOut: "held out by deployment " + short + " (" + n.GetPhase() + ")"}
+			out[n.GetNodeId()] = router.RouteOverride{HoldOut: "held out by deployment " + short + " (" + n.GetPhase() + ")"}
 		}
 	}
 	if d.GetPhase() != depAnalysis || int(d.GetStep()) < 1 || int(d.GetStep()) > len(run.spec.CanaryPercent) {
@@ -553,7 +554,7 @@ func (dp *deployer) overrides(run *deployRun) map[string]routeOverride {
 	}
 	if w := maintenance.CanaryWeight(percent, len(canaries), baseline); w > 0 {
 		for _, id := range canaries {
-			out[id] = routeOverride{weight: w}
+			out[id] = router.RouteOverride{Weight: w}
 		}
 	}
 	return out

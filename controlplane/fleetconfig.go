@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -225,7 +226,7 @@ func exportProto(m proto.Message) (any, error) {
 
 // routingSection is the "routing" section: a policy per pool. Applying it replaces every
 // pool's policy: a pool left out goes back to the defaults.
-func routingSection(rt *router) policySection {
+func routingSection(rt *router.Router) policySection {
 	return policySection{
 		name: "routing",
 		prepare: func(v any) (func() error, error) {
@@ -248,17 +249,17 @@ func routingSection(rt *router) policySection {
 				if err := protoSection(body, pp, "routing."+pool); err != nil {
 					return nil, err
 				}
-				p, err := policyFromProto(pp)
+				p, err := router.PolicyFromProto(pp)
 				if err != nil {
 					return nil, fmt.Errorf("routing.%s: %w", pool, err)
 				}
-				policies[pool] = policyToProto(p)
+				policies[pool] = router.PolicyToProto(p)
 			}
-			return func() error { return rt.replacePolicies(policies) }, nil
+			return func() error { return rt.ReplacePolicies(policies) }, nil
 		},
 		export: func() (any, error) {
 			out := map[string]any{}
-			for pool, pp := range rt.storedPolicies() {
+			for pool, pp := range rt.StoredPolicies() {
 				v, err := exportProto(pp)
 				if err != nil {
 					return nil, err

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -21,7 +22,7 @@ func FuzzConfigDocument(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Cleanup(func() { _ = st.Close() })
-	rt := &router{policies: map[string]*fleetv1.RoutingPolicy{}}
+	rt := &router.Router{Policies: map[string]*fleetv1.RoutingPolicy{}}
 	fc := &fleetConfig{store: st, sections: []policySection{routingSection(rt)}}
 	f.Fuzz(func(t *testing.T, doc string) {
 		if _, _, err := fc.prepare(doc); err != nil && !errors.Is(err, check.ErrInvalidArgument) {

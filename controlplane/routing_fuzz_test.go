@@ -7,6 +7,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -16,9 +17,9 @@ import (
 func FuzzRoutingPolicy(f *testing.F) {
 	for _, p := range []*fleetv1.RoutingPolicy{
 		{},
-		policyToProto(routing.DefaultPolicy()),
-		{Strategy: fleetv1.Strategy_STRATEGY_CONSISTENT_HASH, HashLoadFactor: ptr(0.1)},
-		{PanicThreshold: ptr(1.5), OutlierDetection: &fleetv1.OutlierDetection{ErrorRate: ptr(-1.0)}},
+		router.PolicyToProto(routing.DefaultPolicy()),
+		{Strategy: fleetv1.Strategy_STRATEGY_CONSISTENT_HASH, HashLoadFactor: router.Ptr(0.1)},
+		{PanicThreshold: router.Ptr(1.5), OutlierDetection: &fleetv1.OutlierDetection{ErrorRate: router.Ptr(-1.0)}},
 	} {
 		raw, err := proto.Marshal(p)
 		if err != nil {
@@ -31,14 +32,14 @@ func FuzzRoutingPolicy(f *testing.F) {
 		if proto.Unmarshal(raw, pp) != nil {
 			return
 		}
-		p, err := policyFromProto(pp)
+		p, err := router.PolicyFromProto(pp)
 		if err != nil {
 			if !errors.Is(err, check.ErrInvalidArgument) {
 				t.Fatalf("rejected without ErrInvalidArgument: %v", err)
 			}
 			return
 		}
-		again, err := policyFromProto(policyToProto(p))
+		again, err := router.PolicyFromProto(router.PolicyToProto(p))
 		if err != nil || again != p {
 			t.Fatalf("accepted policy %+v did not round-trip: %+v, %v", p, again, err)
 		}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -29,7 +30,7 @@ const maxResultLatency = time.Hour
 // routingService implements RoutingService on the router.
 type routingService struct {
 	fleetv1.UnimplementedRoutingServiceServer
-	rt       *router
+	rt       *router.Router
 	sc       *scaler
 	gate     *budgetGate
 	now      func() time.Time
@@ -71,17 +72,14 @@ func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fle
 	if fallback != "" {
 		pool = fallback
 	}
-	pr, err := s.rt.route(pool)
-	if err != nil {
+	pk, err := s.rt.Pick(pool, req.GetKey())
+	if errors.Is(err, router.ErrUnknownPool) {
 		_ = s.gate.release(hold)
 		if s.sc.policy(pool) == nil {
 			return nil, toStatus(err)
 		}
 		return nil, s.unavailable(pool, fmt.Errorf("%w: the pool has no nodes", routing.ErrUnavailable))
 	}
-	pr.mu.Lock()
-	pk, err := pr.pool.Pick(req.GetKey())
-	pr.mu.Unlock()
 	if err != nil {
 		_ = s.gate.release(hold)
 		return nil, s.unavailable(pool, err)
@@ -163,22 +161,7 @@ func (s *routingService) ReportResult(_ context.Context, req *fleetv1.ReportResu
 		return nil, toStatus(check.Invalidf("cost_usd: %v must be a finite amount, not negative", *c))
 	}
 	s.settle(hold, req.CostUsd)
-	s.rt.mu.RLock()
-	pr := s.rt.pools[pool]
-	s.rt.mu.RUnlock()
-	if pr == nil {
-		return &fleetv1.ReportResultResponse{}, nil // the pool is gone: nothing to settle
-	}
-	pr.mu.Lock()
-	defer pr.mu.Unlock()
-	changed, err := pr.pool.Result(node, epoch, lat.AsDuration(), req.GetOk(), s.rt.now())
-	if errors.Is(err, routing.ErrUnknownNode) {
-		return &fleetv1.ReportResultResponse{}, nil // the node left the pool since the pick
-	}
-	if changed {
-		pr.publishLocked()
-	}
-	return &fleetv1.ReportResultResponse{}, toStatus(err)
+	return &fleetv1.ReportResultResponse{}, toStatus(s.rt.Result(pool, node, epoch, lat.AsDuration(), req.GetOk()))
 }
 
 // settle ends a pick's hard-budget hold with the reported cost, else its estimate. A hold that
@@ -202,19 +185,8 @@ func (s *routingService) WatchEndpoints(req *fleetv1.WatchEndpointsRequest, stre
 	if err != nil {
 		return toStatus(err)
 	}
-	ch := make(chan *fleetv1.WatchEndpointsResponse, 1)
-	s.rt.mu.Lock()
-	pr := s.rt.routeLocked(pool)
-	pr.mu.Lock()
-	pr.watchers[ch] = struct{}{}
-	ch <- pr.endpointsLocked()
-	pr.mu.Unlock()
-	s.rt.mu.Unlock()
-	defer func() {
-		pr.mu.Lock()
-		delete(pr.watchers, ch)
-		pr.mu.Unlock()
-	}()
+	ch, cancel := s.rt.Watch(pool)
+	defer cancel()
 	for {
 		select {
 		case <-stream.Context().Done():
@@ -235,7 +207,7 @@ func (s *routingService) GetPolicy(_ context.Context, req *fleetv1.RoutingServic
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	pp, configured, err := s.rt.policy(pool)
+	pp, configured, err := s.rt.Policy(pool)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -254,7 +226,7 @@ func (s *routingService) SetPolicy(_ context.Context, req *fleetv1.RoutingServic
 	if req.GetPolicy() == nil {
 		return nil, toStatus(check.Invalidf("policy: is missing"))
 	}
-	pp, err := s.rt.setPolicy(pool, req.GetPolicy())
+	pp, err := s.rt.SetPolicy(pool, req.GetPolicy())
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -267,14 +239,11 @@ func (s *routingService) GetStatus(_ context.Context, req *fleetv1.RoutingServic
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	pr, err := s.rt.route(pool)
+	st, err := s.rt.Status(pool)
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	pr.mu.Lock()
-	st := pr.pool.Status()
-	pr.mu.Unlock()
-	resp := &fleetv1.RoutingServiceGetStatusResponse{Pool: pool, Strategy: strategyToProto(st.Strategy), Panic: st.Panic,
+	resp := &fleetv1.RoutingServiceGetStatusResponse{Pool: pool, Strategy: router.StrategyToProto(st.Strategy), Panic: st.Panic,
 		PanicReason: st.PanicReason, Healthy: uint32(st.Healthy), Counted: uint32(st.Counted), Version: st.Version}
 	for _, n := range st.Nodes {
 		ns := &fleetv1.RoutingNodeStatus{NodeId: n.ID, Address: n.Address, State: n.State, Eligible: n.Eligible, Reason: n.Reason,

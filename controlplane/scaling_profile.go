@@ -3,6 +3,7 @@ package controlplane
 import (
 	"google.golang.org/protobuf/proto"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -25,7 +26,7 @@ func withScalingDefaults(pp *fleetv1.ScalingPolicy, d ScalingDefaults) *fleetv1.
 	if out.GetMax() == 0 && d.Max > 0 {
 		out.Max = d.Max
 		if out.Min == nil {
-			out.Min = ptr(min(d.Min, d.Max))
+			out.Min = router.Ptr(min(d.Min, d.Max))
 		}
 	}
 	if len(out.GetTargets()) == 0 && len(out.GetRules()) == 0 && d.CPUTarget > 0 {

@@ -26,6 +26,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -42,7 +43,7 @@ type Server struct {
 	reg      *fleet.Registry
 	cmds     *commands.Queue
 	stats    *stats.Requests
-	router   *router
+	router   *router.Router
 	config   *fleetConfig
 	cost     *costTracker
 	scaler   *scaler
@@ -98,7 +99,7 @@ func New(cfg Config) (*Server, error) {
 	cmds := commands.NewQueue(cfg.Now, st, cfg.CommandRetention, cfg.WatchBuffer)
 	cmds.Load(recs)
 	stats := stats.NewRequests(cfg.Now, st, cfg.RollupRetention)
-	rt, err := newRouter(reg, stats, st, cfg.Now, cfg.Logger.With("component", "routing"))
+	rt, err := router.New(reg, stats, st, cfg.Now, cfg.Logger.With("component", "routing"))
 	if err != nil {
 		_ = st.Close()
 		return nil, err
@@ -164,7 +165,7 @@ func New(cfg Config) (*Server, error) {
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.promReg.MustRegister(&scalingCollector{sc: sc})
 	s.promReg.MustRegister(&maintenanceCollector{backups: s.backups, deployer: s.deployer, windows: s.windows})
-	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.reconcile})
+	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.Reconcile})
 	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.reconcile})
 	if err := s.newAlerter(); err != nil {
 		_ = httpLn.Close()

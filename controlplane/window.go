@@ -19,6 +19,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
@@ -39,7 +40,7 @@ type windows struct {
 	store      *store.Store
 	reg        *fleet.Registry
 	cmds       *commands.Queue
-	router     *router
+	router     *router.Router
 	now        func() time.Time
 	log        *slog.Logger
 	drainGrace time.Duration
@@ -59,7 +60,7 @@ type windowRun struct {
 	spec maintenance.WindowSpec
 }
 
-func newWindows(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*windows, error) {
+func newWindows(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router.Router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*windows, error) {
 	w := &windows{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
 		runs: make(map[string]*windowRun), watchers: make(map[string]map[chan *fleetv1.Maintenance]struct{})}
 	err := st.View(func(tx *store.Tx) error {
@@ -77,7 +78,7 @@ func newWindows(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *
 	}
 	for _, r := range w.runs {
 		if r.m.GetFinished() == nil {
-			rt.setOverrides(windowOwner(r.m), windowOverrides(r.m))
+			rt.SetOverrides(windowOwner(r.m), windowOverrides(r.m))
 		}
 	}
 	return w, nil
@@ -218,7 +219,7 @@ func (w *windows) reconcile(now time.Time) error {
 			continue
 		}
 		run.m.Updated = timestamppb.New(now)
-		w.router.setOverrides(windowOwner(run.m), windowOverrides(run.m))
+		w.router.SetOverrides(windowOwner(run.m), windowOverrides(run.m))
 		if err := w.persist(run); err != nil {
 			errs = append(errs, err)
 		}
@@ -484,14 +485,14 @@ func windowInFlight(p string) bool {
 }
 
 // windowOverrides holds the window's nodes in progress out of routing.
-func windowOverrides(m *fleetv1.Maintenance) map[string]routeOverride {
-	out := map[string]routeOverride{}
+func windowOverrides(m *fleetv1.Maintenance) map[string]router.RouteOverride {
+	out := map[string]router.RouteOverride{}
 	if m.GetFinished() != nil {
 		return out
 	}
 	for _, n := range m.GetNodes() {
 		if windowInFlight(n.GetPhase()) {
-			out[n.GetNodeId()] = routeOverride{holdOut: "held out by maintenance " + m.GetId()[len(m.GetId())-8:] + " (" + n.GetPhase() + ")"}
+			out[n.GetNodeId()] = router.RouteOverride{HoldOut: "held out by maintenance " + m.GetId()[len(m.GetId())-8:] + " (" + n.GetPhase() + ")"}
 		}
 	}
 	return out

@@ -69,7 +69,7 @@ func (w *windows) change(id string, f func(r *windowRun) error) (*fleetv1.Mainte
 	if err := w.persist(r); err != nil {
 		return nil, err
 	}
-	w.router.setOverrides(windowOwner(r.m), windowOverrides(r.m))
+	w.router.SetOverrides(windowOwner(r.m), windowOverrides(r.m))
 	w.publishLocked(r)
 	return proto.Clone(r.m).(*fleetv1.Maintenance), nil
 }

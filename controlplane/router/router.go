@@ -1,7 +1,8 @@
-package controlplane
+package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
@@ -25,10 +26,10 @@ import (
 // nodes by reach.
 const figuresWindow = 2 * time.Minute
 
-// router holds one routing.Pool per pool and keeps it in step with the registry: at once on
+// Router holds one routing.Pool per pool and keeps it in step with the registry: at once on
 // every node event (drain, down, new node), and with the agents' request figures on every
-// reconcile tick.
-type router struct {
+// Reconcile tick.
+type Router struct {
 	reg   *fleet.Registry
 	stats *stats.Requests
 	store *store.Store
@@ -37,11 +38,11 @@ type router struct {
 
 	mu       sync.RWMutex
 	pools    map[string]*poolRoute
-	policies map[string]*fleetv1.RoutingPolicy // stored policies by pool
+	Policies map[string]*fleetv1.RoutingPolicy // stored policies by pool
 	figures  map[string]nodeFigures            // by node id, from the last reconcile tick
 	seed     uint64
 
-	overrides map[string]map[string]routeOverride // by owner (a deployment), then node id
+	overrides map[string]map[string]RouteOverride // by owner (a deployment), then node id
 }
 
 // poolRoute is one pool's routing state and the watchers of its endpoint set.
@@ -58,10 +59,10 @@ type nodeFigures struct {
 	requests, errors uint64
 }
 
-// newRouter loads the stored policies.
-func newRouter(reg *fleet.Registry, stats *stats.Requests, st *store.Store, now func() time.Time, log *slog.Logger) (*router, error) {
-	rt := &router{reg: reg, stats: stats, store: st, now: now, log: log,
-		pools: make(map[string]*poolRoute), policies: make(map[string]*fleetv1.RoutingPolicy),
+// New loads the stored policies.
+func New(reg *fleet.Registry, stats *stats.Requests, st *store.Store, now func() time.Time, log *slog.Logger) (*Router, error) {
+	rt := &Router{reg: reg, stats: stats, store: st, now: now, log: log,
+		pools: make(map[string]*poolRoute), Policies: make(map[string]*fleetv1.RoutingPolicy),
 		figures: make(map[string]nodeFigures), seed: uint64(time.Now().UnixNano())}
 	err := st.View(func(tx *store.Tx) error {
 		return tx.Bucket(store.RoutingPolicies).ForEach(func(k, v []byte) error {
@@ -69,10 +70,10 @@ func newRouter(reg *fleet.Registry, stats *stats.Requests, st *store.Store, now 
 			if err := proto.Unmarshal(v, pp); err != nil {
 				return fmt.Errorf("%w: routing policy of pool %q: %v", store.ErrCorruptStore, k, err)
 			}
-			if _, err := policyFromProto(pp); err != nil {
+			if _, err := PolicyFromProto(pp); err != nil {
 				return fmt.Errorf("%w: routing policy of pool %q: %v", store.ErrCorruptStore, k, err)
 			}
-			rt.policies[string(k)] = pp
+			rt.Policies[string(k)] = pp
 			return nil
 		})
 	})
@@ -85,7 +86,7 @@ func newRouter(reg *fleet.Registry, stats *stats.Requests, st *store.Store, now 
 
 // Run keeps the pools in step with node events until ctx ends. Events that arrive together are
 // applied in one pass.
-func (rt *router) Run(ctx context.Context) error {
+func (rt *Router) Run(ctx context.Context) error {
 	for {
 		w, _, err := rt.reg.Watch("", false)
 		if err != nil {
@@ -100,7 +101,7 @@ func (rt *router) Run(ctx context.Context) error {
 }
 
 // follow applies w's events until ctx ends (true) or the registry drops w (false).
-func (rt *router) follow(ctx context.Context, w *fleet.Watcher) bool {
+func (rt *Router) follow(ctx context.Context, w *fleet.Watcher) bool {
 	for {
 		select {
 		case <-ctx.Done():
@@ -124,9 +125,9 @@ func (rt *router) follow(ctx context.Context, w *fleet.Watcher) bool {
 	}
 }
 
-// reconcile is the routing step of the reconcile loop: it refreshes the agents' request figures,
+// Reconcile is the routing step of the reconcile loop: it refreshes the agents' request figures,
 // then updates every pool (ejections ending, slow start, outlier judging).
-func (rt *router) reconcile(_ context.Context, now time.Time) error {
+func (rt *Router) Reconcile(_ context.Context, now time.Time) error {
 	figs := make(map[string]nodeFigures)
 	var firstErr error
 	for _, pool := range rt.reg.Pools() {
@@ -163,7 +164,7 @@ func cmpOr(a, b error) error {
 }
 
 // sync feeds every pool the registry's current nodes.
-func (rt *router) sync() {
+func (rt *Router) sync() {
 	now := rt.now()
 	rt.mu.Lock()
 	nodes := rt.reg.RoutingNodes()
@@ -174,7 +175,7 @@ func (rt *router) sync() {
 		}
 	}
 	rt.applyOverridesLocked(nodes)
-	for pool := range rt.policies {
+	for pool := range rt.Policies {
 		if _, ok := nodes[pool]; !ok {
 			nodes[pool] = nil
 		}
@@ -208,13 +209,13 @@ func (rt *router) sync() {
 }
 
 // routeLocked returns pool's route, creating it with its policy; rt.mu is held for writing.
-func (rt *router) routeLocked(pool string) *poolRoute {
+func (rt *Router) routeLocked(pool string) *poolRoute {
 	if pr := rt.pools[pool]; pr != nil {
 		return pr
 	}
 	p := routing.DefaultPolicy()
-	if pp := rt.policies[pool]; pp != nil {
-		p, _ = policyFromProto(pp) // validated when stored or loaded
+	if pp := rt.Policies[pool]; pp != nil {
+		p, _ = PolicyFromProto(pp) // validated when stored or loaded
 	}
 	rt.seed++
 	pr := &poolRoute{name: pool, pool: routing.NewPool(p, rt.seed), watchers: make(map[chan *fleetv1.WatchEndpointsResponse]struct{})}
@@ -223,21 +224,21 @@ func (rt *router) routeLocked(pool string) *poolRoute {
 }
 
 // known reports whether pool has nodes or a stored policy.
-func (rt *router) known(pool string) bool {
+func (rt *Router) known(pool string) bool {
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
-	_, hasPolicy := rt.policies[pool]
+	_, hasPolicy := rt.Policies[pool]
 	return hasPolicy || rt.reg.HasPool(pool)
 }
 
 // route returns the pool's route, or an InvalidArgument error naming the known pools.
-func (rt *router) route(pool string) (*poolRoute, error) {
+func (rt *Router) route(pool string) (*poolRoute, error) {
 	if !rt.known(pool) {
 		known := "none yet"
 		if pools := rt.knownPools(); len(pools) > 0 {
 			known = strings.Join(pools, ", ")
 		}
-		return nil, check.Invalidf("pool: unknown pool %q: no node has joined it and it has no routing policy (known pools: %s)", pool, known)
+		return nil, unknownPoolError{check.Invalidf("pool: unknown pool %q: no node has joined it and it has no routing policy (known pools: %s)", pool, known)}
 	}
 	rt.mu.RLock()
 	pr := rt.pools[pool]
@@ -251,11 +252,11 @@ func (rt *router) route(pool string) (*poolRoute, error) {
 }
 
 // knownPools lists the pools with nodes or policies, sorted.
-func (rt *router) knownPools() []string {
+func (rt *Router) knownPools() []string {
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
 	pools := rt.reg.Pools()
-	for p := range rt.policies {
+	for p := range rt.Policies {
 		if !slices.Contains(pools, p) {
 			pools = append(pools, p)
 		}
@@ -264,27 +265,27 @@ func (rt *router) knownPools() []string {
 	return pools
 }
 
-// policy returns pool's effective policy and whether it was configured.
-func (rt *router) policy(pool string) (*fleetv1.RoutingPolicy, bool, error) {
+// Policy returns pool's effective policy and whether it was configured.
+func (rt *Router) Policy(pool string) (*fleetv1.RoutingPolicy, bool, error) {
 	if !rt.known(pool) {
 		_, err := rt.route(pool)
 		return nil, false, err
 	}
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
-	if pp := rt.policies[pool]; pp != nil {
+	if pp := rt.Policies[pool]; pp != nil {
 		return proto.Clone(pp).(*fleetv1.RoutingPolicy), true, nil
 	}
-	return policyToProto(routing.DefaultPolicy()), false, nil
+	return PolicyToProto(routing.DefaultPolicy()), false, nil
 }
 
-// setPolicy validates, stores and applies a pool's policy, returning it with defaults filled in.
-func (rt *router) setPolicy(pool string, pp *fleetv1.RoutingPolicy) (*fleetv1.RoutingPolicy, error) {
-	p, err := policyFromProto(pp)
+// SetPolicy validates, stores and applies a pool's policy, returning it with defaults filled in.
+func (rt *Router) SetPolicy(pool string, pp *fleetv1.RoutingPolicy) (*fleetv1.RoutingPolicy, error) {
+	p, err := PolicyFromProto(pp)
 	if err != nil {
 		return nil, err
 	}
-	full := policyToProto(p)
+	full := PolicyToProto(p)
 	raw, err := proto.Marshal(full)
 	if err != nil {
 		return nil, err
@@ -297,7 +298,7 @@ func (rt *router) setPolicy(pool string, pp *fleetv1.RoutingPolicy) (*fleetv1.Ro
 		rt.mu.Unlock()
 		return nil, fmt.Errorf("store routing policy: %w", err)
 	}
-	rt.policies[pool] = full
+	rt.Policies[pool] = full
 	pr := rt.routeLocked(pool)
 	rt.mu.Unlock()
 	pr.mu.Lock()
@@ -308,9 +309,9 @@ func (rt *router) setPolicy(pool string, pp *fleetv1.RoutingPolicy) (*fleetv1.Ro
 	return proto.Clone(full).(*fleetv1.RoutingPolicy), nil
 }
 
-// replacePolicies makes policies (validated, every field set) the stored policies of every
+// ReplacePolicies makes policies (validated, every field set) the stored policies of every
 // pool, in one transaction: pools left out go back to the defaults.
-func (rt *router) replacePolicies(policies map[string]*fleetv1.RoutingPolicy) error {
+func (rt *Router) ReplacePolicies(policies map[string]*fleetv1.RoutingPolicy) error {
 	raws := make(map[string][]byte, len(policies))
 	for pool, pp := range policies {
 		raw, err := proto.Marshal(pp)
@@ -322,7 +323,7 @@ func (rt *router) replacePolicies(policies map[string]*fleetv1.RoutingPolicy) er
 	rt.mu.Lock()
 	err := rt.store.Update(func(tx *store.Tx) error {
 		b := tx.Bucket(store.RoutingPolicies)
-		for pool := range rt.policies {
+		for pool := range rt.Policies {
 			if _, keep := policies[pool]; !keep {
 				if err := b.Delete([]byte(pool)); err != nil {
 					return err
@@ -341,15 +342,15 @@ func (rt *router) replacePolicies(policies map[string]*fleetv1.RoutingPolicy) er
 		return fmt.Errorf("store routing policies: %w", err)
 	}
 	changed := make(map[string]routing.Policy)
-	for pool := range rt.policies {
+	for pool := range rt.Policies {
 		if _, keep := policies[pool]; !keep {
 			changed[pool] = routing.DefaultPolicy()
 		}
 	}
 	for pool, pp := range policies {
-		changed[pool], _ = policyFromProto(pp)
+		changed[pool], _ = PolicyFromProto(pp)
 	}
-	rt.policies = maps.Clone(policies)
+	rt.Policies = maps.Clone(policies)
 	var routes []*poolRoute
 	var ps []routing.Policy
 	for pool, p := range changed {
@@ -367,12 +368,12 @@ func (rt *router) replacePolicies(policies map[string]*fleetv1.RoutingPolicy) er
 	return nil
 }
 
-// storedPolicies returns a copy of the configured policies by pool.
-func (rt *router) storedPolicies() map[string]*fleetv1.RoutingPolicy {
+// StoredPolicies returns a copy of the configured policies by pool.
+func (rt *Router) StoredPolicies() map[string]*fleetv1.RoutingPolicy {
 	rt.mu.RLock()
 	defer rt.mu.RUnlock()
-	out := make(map[string]*fleetv1.RoutingPolicy, len(rt.policies))
-	for pool, pp := range rt.policies {
+	out := make(map[string]*fleetv1.RoutingPolicy, len(rt.Policies))
+	for pool, pp := range rt.Policies {
 		out[pool] = proto.Clone(pp).(*fleetv1.RoutingPolicy)
 	}
 	return out
@@ -382,7 +383,7 @@ func (rt *router) storedPolicies() map[string]*fleetv1.RoutingPolicy {
 func (pr *poolRoute) endpointsLocked() *fleetv1.WatchEndpointsResponse {
 	eps, panicking := pr.pool.Endpoints()
 	resp := &fleetv1.WatchEndpointsResponse{Pool: pr.name, Version: pr.pool.Version(),
-		Strategy: strategyToProto(pr.pool.Policy().Strategy), Panic: panicking}
+		Strategy: StrategyToProto(pr.pool.Policy().Strategy), Panic: panicking}
 	for _, e := range eps {
 		resp.Endpoints = append(resp.Endpoints, &fleetv1.Endpoint{NodeId: e.ID, Address: e.Address, Weight: e.Weight})
 	}
@@ -407,4 +408,75 @@ func (pr *poolRoute) publishLocked() {
 		}
 		ch <- resp
 	}
+}
+
+// ErrUnknownPool is matched by the error of a call for a pool no node has joined and no policy
+// names; the error is also an InvalidArgument naming the known pools.
+var ErrUnknownPool = errors.New("unknown pool")
+
+// unknownPoolError keeps the InvalidArgument's message and matches errUnknownPool too.
+type unknownPoolError struct{ err error }
+
+func (e unknownPoolError) Error() string   { return e.err.Error() }
+func (e unknownPoolError) Unwrap() []error { return []error{e.err, ErrUnknownPool} }
+
+// Pick picks a node of pool for a request with key.
+func (rt *Router) Pick(pool, key string) (routing.Pick, error) {
+	pr, err := rt.route(pool)
+	if err != nil {
+		return routing.Pick{}, err
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.pool.Pick(key)
+}
+
+// Result settles a pick's outcome on the pool's in-flight counts and outlier detection. A pool
+// or a node that is gone since the pick has nothing to settle.
+func (rt *Router) Result(pool, node string, epoch uint32, latency time.Duration, ok bool) error {
+	rt.mu.RLock()
+	pr := rt.pools[pool]
+	rt.mu.RUnlock()
+	if pr == nil {
+		return nil
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	changed, err := pr.pool.Result(node, epoch, latency, ok, rt.now())
+	if errors.Is(err, routing.ErrUnknownNode) {
+		return nil
+	}
+	if changed {
+		pr.publishLocked()
+	}
+	return err
+}
+
+// Watch returns a channel that holds the pool's routing set now and after every change (the
+// latest only: a slow reader skips sets, never blocks routing), and a cancel to stop watching.
+func (rt *Router) Watch(pool string) (<-chan *fleetv1.WatchEndpointsResponse, func()) {
+	ch := make(chan *fleetv1.WatchEndpointsResponse, 1)
+	rt.mu.Lock()
+	pr := rt.routeLocked(pool)
+	pr.mu.Lock()
+	pr.watchers[ch] = struct{}{}
+	ch <- pr.endpointsLocked()
+	pr.mu.Unlock()
+	rt.mu.Unlock()
+	return ch, func() {
+		pr.mu.Lock()
+		delete(pr.watchers, ch)
+		pr.mu.Unlock()
+	}
+}
+
+// Status explains the pool's routing state.
+func (rt *Router) Status(pool string) (routing.Status, error) {
+	pr, err := rt.route(pool)
+	if err != nil {
+		return routing.Status{}, err
+	}
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	return pr.pool.Status(), nil
 }

@@ -1,4 +1,4 @@
-package controlplane
+package router
 
 import (
 	"fmt"
@@ -13,9 +13,9 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// policyFromProto turns an API routing policy into a validated routing.Policy: unset fields take
+// PolicyFromProto turns an API routing policy into a validated routing.Policy: unset fields take
 // the defaults; every invalid field is named, prefixed with "policy.".
-func policyFromProto(pp *fleetv1.RoutingPolicy) (routing.Policy, error) {
+func PolicyFromProto(pp *fleetv1.RoutingPolicy) (routing.Policy, error) {
 	p := routing.DefaultPolicy()
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, "policy."+fmt.Sprintf(format, args...)) }
@@ -92,18 +92,18 @@ func policyFromProto(pp *fleetv1.RoutingPolicy) (routing.Policy, error) {
 	return p, nil
 }
 
-// policyToProto renders p with every field set.
-func policyToProto(p routing.Policy) *fleetv1.RoutingPolicy {
+// PolicyToProto renders p with every field set.
+func PolicyToProto(p routing.Policy) *fleetv1.RoutingPolicy {
 	o := p.Outlier
 	return &fleetv1.RoutingPolicy{
-		Strategy:       strategyToProto(p.Strategy),
+		Strategy:       StrategyToProto(p.Strategy),
 		ScoreWeights:   &fleetv1.ScoreWeights{Latency: p.Weights.Latency, Errors: p.Weights.Errors, InFlight: p.Weights.InFlight, Cpu: p.Weights.CPU},
 		HashLoadFactor: &p.LoadFactor,
 		OutlierDetection: &fleetv1.OutlierDetection{
-			ConsecutiveErrors: ptr(uint32(min(o.ConsecutiveErrors, math.MaxUint32))),
+			ConsecutiveErrors: Ptr(uint32(min(o.ConsecutiveErrors, math.MaxUint32))),
 			ErrorRate:         &o.ErrorRate,
 			LatencyFactor:     &o.LatencyFactor,
-			MinRequests:       ptr(uint32(min(o.MinRequests, math.MaxUint32))),
+			MinRequests:       Ptr(uint32(min(o.MinRequests, math.MaxUint32))),
 			Interval:          durationpb.New(o.Interval),
 			BaseEjectionTime:  durationpb.New(o.BaseEjection),
 			MaxEjectionTime:   durationpb.New(o.MaxEjection),
@@ -114,10 +114,10 @@ func policyToProto(p routing.Policy) *fleetv1.RoutingPolicy {
 	}
 }
 
-func ptr[T any](v T) *T { return &v }
+func Ptr[T any](v T) *T { return &v }
 
-// strategyToProto maps a routing strategy to its API enum by name.
-func strategyToProto(s routing.Strategy) fleetv1.Strategy {
+// StrategyToProto maps a routing strategy to its API enum by name.
+func StrategyToProto(s routing.Strategy) fleetv1.Strategy {
 	return fleetv1.Strategy(fleetv1.Strategy_value["STRATEGY_"+strings.ToUpper(s.String())])
 }
 
@@ -125,7 +125,7 @@ func strategyToProto(s routing.Strategy) fleetv1.Strategy {
 func strategyNames() string {
 	var names []string
 	for _, s := range routing.Strategies() {
-		names = append(names, strategyToProto(s).String())
+		names = append(names, StrategyToProto(s).String())
 	}
 	return strings.Join(names, ", ")
 }

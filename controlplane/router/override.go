@@ -1,4 +1,4 @@
-package controlplane
+package router
 
 import (
 	"maps"
@@ -7,23 +7,23 @@ import (
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
 )
 
-// routeOverride is a deployment's change to one node's routing: held out of routing with a
+// RouteOverride is a deployment's change to one node's routing: held out of routing with a
 // reason, or given a weight (a canary's traffic share).
-type routeOverride struct {
-	// holdOut, when set, takes the node out of routing; it is the state routing reports, e.g.
+type RouteOverride struct {
+	// HoldOut, when set, takes the node out of routing; it is the state routing reports, e.g.
 	// "held out by deployment 0187…".
-	holdOut string
-	// weight, when positive, replaces the node's configured weight.
-	weight float64
+	HoldOut string
+	// Weight, when positive, replaces the node's configured weight.
+	Weight float64
 }
 
-// setOverrides replaces every routing override owner holds with o (none when o is empty) and
+// SetOverrides replaces every routing override owner holds with o (none when o is empty) and
 // applies them to the pools at once, so a change of many nodes (a blue-green switch) is one
 // routing update.
-func (rt *router) setOverrides(owner string, o map[string]routeOverride) {
+func (rt *Router) SetOverrides(owner string, o map[string]RouteOverride) {
 	rt.mu.Lock()
 	if rt.overrides == nil {
-		rt.overrides = make(map[string]map[string]routeOverride)
+		rt.overrides = make(map[string]map[string]RouteOverride)
 	}
 	same := maps.Equal(rt.overrides[owner], o)
 	if len(o) == 0 {
@@ -40,7 +40,7 @@ func (rt *router) setOverrides(owner string, o map[string]routeOverride) {
 // applyOverridesLocked applies the overrides to the nodes routing is about to see; rt.mu is
 // held. Owners are applied in name order, so two owners of one node resolve the same way every
 // time: a hold-out wins over a weight.
-func (rt *router) applyOverridesLocked(pools map[string][]routing.Node) {
+func (rt *Router) applyOverridesLocked(pools map[string][]routing.Node) {
 	if len(rt.overrides) == 0 {
 		return
 	}
@@ -53,11 +53,11 @@ func (rt *router) applyOverridesLocked(pools map[string][]routing.Node) {
 				if !ok {
 					continue
 				}
-				if o.weight > 0 {
-					n.Weight = o.weight
+				if o.Weight > 0 {
+					n.Weight = o.Weight
 				}
-				if o.holdOut != "" && n.Ready {
-					n.Ready, n.Counted, n.State = false, false, o.holdOut
+				if o.HoldOut != "" && n.Ready {
+					n.Ready, n.Counted, n.State = false, false, o.HoldOut
 				}
 			}
 		}
