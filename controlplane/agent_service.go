@@ -73,7 +73,7 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 	}
 	if err != nil {
 		a.metrics.sessions.WithLabelValues("rejected").Inc()
-		return toStatus(err)
+		return check.ToStatus(err)
 	}
 	sess, welcome, err := a.reg.Attach(hello, peerAddr(ctx), cancel)
 	if err != nil {
@@ -85,7 +85,7 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 		}
 		a.metrics.sessions.WithLabelValues("rejected").Inc()
 		a.log.Warn("agent session refused", "node", hello.GetNodeId(), "peer", peerAddr(ctx), "err", err)
-		return toStatus(err)
+		return check.ToStatus(err)
 	}
 	a.metrics.sessions.WithLabelValues("accepted").Inc()
 	a.log.Info("agent connected", "node", sess.NodeID, "peer", sess.Peer, "instance", sess.InstanceID)
@@ -104,7 +104,7 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 
 	why, err := a.serve(ctx, sess, in, recvErr, sendErr, out)
 	a.log.Info("agent disconnected", "node", sess.NodeID, "peer", sess.Peer, "reason", a.reg.Detach(sess, why))
-	return toStatus(err)
+	return check.ToStatus(err)
 }
 
 // awaitHello reads the first message, which must be a valid Hello.

@@ -48,20 +48,20 @@ func (s *alertService) ListRules(context.Context, *fleetv1.ListRulesRequest) (*f
 // SetRule compiles the rule and stores it; nothing is stored when it does not compile.
 func (s *alertService) SetRule(_ context.Context, req *fleetv1.SetRuleRequest) (*fleetv1.SetRuleResponse, error) {
 	if req.GetRule() == nil {
-		return nil, toStatus(check.Invalidf("rule is required"))
+		return nil, check.ToStatus(check.Invalidf("rule is required"))
 	}
 	c, err := s.a.compile(req.GetRule())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	p := ruleToProto(c.Rule)
 	s.a.mu.Lock()
 	defer s.a.mu.Unlock()
 	if _, exists := s.a.stored[p.GetName()]; !exists && len(s.a.stored) >= maxRules {
-		return nil, toStatus(fmt.Errorf("%w: %d rules are stored, the most allowed; delete one first", check.ErrFailedPrecondition, maxRules))
+		return nil, check.ToStatus(fmt.Errorf("%w: %d rules are stored, the most allowed; delete one first", check.ErrFailedPrecondition, maxRules))
 	}
 	if err := putProto(s.a.store, store.AlertRules, p.GetName(), p); err != nil {
-		return nil, toStatus(fmt.Errorf("store rule: %w", err))
+		return nil, check.ToStatus(fmt.Errorf("store rule: %w", err))
 	}
 	s.a.stored[p.GetName()] = p
 	s.a.compiled[p.GetName()] = c
@@ -73,10 +73,10 @@ func (s *alertService) DeleteRule(_ context.Context, req *fleetv1.DeleteRuleRequ
 	s.a.mu.Lock()
 	defer s.a.mu.Unlock()
 	if _, ok := s.a.stored[req.GetName()]; !ok {
-		return nil, toStatus(fmt.Errorf("%w: no rule named %q; list rules with fleetctl alerts rules", check.ErrAlertNotFound, check.Truncate(req.GetName())))
+		return nil, check.ToStatus(fmt.Errorf("%w: no rule named %q; list rules with fleetctl alerts rules", check.ErrAlertNotFound, check.Truncate(req.GetName())))
 	}
 	if err := putProto(s.a.store, store.AlertRules, req.GetName(), nil); err != nil {
-		return nil, toStatus(fmt.Errorf("delete rule: %w", err))
+		return nil, check.ToStatus(fmt.Errorf("delete rule: %w", err))
 	}
 	delete(s.a.stored, req.GetName())
 	delete(s.a.compiled, req.GetName())
@@ -91,17 +91,17 @@ func (s *alertService) TestRule(_ context.Context, req *fleetv1.TestRuleRequest)
 		p = s.a.stored[req.GetName()]
 		s.a.mu.Unlock()
 		if p == nil {
-			return nil, toStatus(check.Invalidf("give a rule, or the name of a stored rule (%q is not one)", check.Truncate(req.GetName())))
+			return nil, check.ToStatus(check.Invalidf("give a rule, or the name of a stored rule (%q is not one)", check.Truncate(req.GetName())))
 		}
 	}
 	c, err := s.a.compile(p)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	now := s.now()
 	snap, err := s.a.snapshot(now)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	s.a.mu.Lock()
 	results := rules.Test(c, snap, s.a.baselines, now, rules.DefaultBaselineOptions())
@@ -121,7 +121,7 @@ func (s *alertService) TestRule(_ context.Context, req *fleetv1.TestRuleRequest)
 func (s *alertService) ListAlerts(_ context.Context, req *fleetv1.ListAlertsRequest) (*fleetv1.ListAlertsResponse, error) {
 	for _, st := range req.GetStates() {
 		if _, ok := fleetv1.AlertState_name[int32(st)]; !ok || st == fleetv1.AlertState_ALERT_STATE_UNSPECIFIED {
-			return nil, toStatus(check.Invalidf("states: %d is not an alert state (pending, firing, resolved)", st))
+			return nil, check.ToStatus(check.Invalidf("states: %d is not an alert state (pending, firing, resolved)", st))
 		}
 	}
 	s.a.mu.Lock()
@@ -144,10 +144,10 @@ func (s *alertService) ListAlerts(_ context.Context, req *fleetv1.ListAlertsRequ
 func (s *alertService) CreateSilence(_ context.Context, req *fleetv1.CreateSilenceRequest) (*fleetv1.CreateSilenceResponse, error) {
 	p := proto.Clone(req.GetSilence()).(*fleetv1.Silence)
 	if p == nil {
-		return nil, toStatus(check.Invalidf("silence is required"))
+		return nil, check.ToStatus(check.Invalidf("silence is required"))
 	}
 	if err := rules.ValidateSilence(silenceFromProto(p)); err != nil {
-		return nil, toStatus(check.Invalidf("silence: %v", err))
+		return nil, check.ToStatus(check.Invalidf("silence: %v", err))
 	}
 	var id [8]byte
 	_, _ = rand.Read(id[:])
@@ -155,10 +155,10 @@ func (s *alertService) CreateSilence(_ context.Context, req *fleetv1.CreateSilen
 	s.a.mu.Lock()
 	defer s.a.mu.Unlock()
 	if len(s.a.silences) >= maxSilences {
-		return nil, toStatus(fmt.Errorf("%w: %d silences are stored, the most allowed; delete one first", check.ErrFailedPrecondition, maxSilences))
+		return nil, check.ToStatus(fmt.Errorf("%w: %d silences are stored, the most allowed; delete one first", check.ErrFailedPrecondition, maxSilences))
 	}
 	if err := putProto(s.a.store, store.Silences, p.GetId(), p); err != nil {
-		return nil, toStatus(fmt.Errorf("store silence: %w", err))
+		return nil, check.ToStatus(fmt.Errorf("store silence: %w", err))
 	}
 	s.a.silences[p.GetId()] = p
 	return &fleetv1.CreateSilenceResponse{Silence: proto.Clone(p).(*fleetv1.Silence)}, nil
@@ -186,10 +186,10 @@ func (s *alertService) DeleteSilence(_ context.Context, req *fleetv1.DeleteSilen
 	s.a.mu.Lock()
 	defer s.a.mu.Unlock()
 	if _, ok := s.a.silences[req.GetId()]; !ok {
-		return nil, toStatus(fmt.Errorf("%w: no silence %q; list silences with fleetctl alerts silence list", check.ErrAlertNotFound, check.Truncate(req.GetId())))
+		return nil, check.ToStatus(fmt.Errorf("%w: no silence %q; list silences with fleetctl alerts silence list", check.ErrAlertNotFound, check.Truncate(req.GetId())))
 	}
 	if err := putProto(s.a.store, store.Silences, req.GetId(), nil); err != nil {
-		return nil, toStatus(fmt.Errorf("delete silence: %w", err))
+		return nil, check.ToStatus(fmt.Errorf("delete silence: %w", err))
 	}
 	delete(s.a.silences, req.GetId())
 	return &fleetv1.DeleteSilenceResponse{}, nil
@@ -200,7 +200,7 @@ func (s *alertService) ListEvents(_ context.Context, req *fleetv1.AlertServiceLi
 	evs, err := listNewest(s.a.store, store.AlertEvents, listLimit(req.GetLimit()),
 		func() *fleetv1.AlertEvent { return &fleetv1.AlertEvent{} }, func(*fleetv1.AlertEvent) bool { return true })
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.AlertServiceListEventsResponse{Events: evs}, nil
 }
@@ -210,7 +210,7 @@ func (s *alertService) ListDeliveries(_ context.Context, req *fleetv1.ListDelive
 	ds, err := listNewest(s.a.store, store.Deliveries, listLimit(req.GetLimit()),
 		func() *fleetv1.Delivery { return &fleetv1.Delivery{} }, func(d *fleetv1.Delivery) bool { return !req.GetFailedOnly() || !d.GetDelivered() })
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ListDeliveriesResponse{Deliveries: ds}, nil
 }

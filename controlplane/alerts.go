@@ -487,7 +487,7 @@ func (s *Server) newAlerter() error {
 	if err != nil {
 		return err
 	}
-	a.budgets = s.cost.listBudgets
+	a.budgets = s.cost.ListBudgets
 	a.scalingMin = s.scaler.minSizes
 	a.busy = s.maintenanceBusy
 	s.alerter = a

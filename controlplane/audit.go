@@ -67,7 +67,7 @@ func (a *auditLog) securityEvent(ctx context.Context, ev fleetv1.SecurityEvent, 
 		rec.Identity = id.name
 	}
 	if err != nil {
-		st := status.Convert(toStatus(err))
+		st := status.Convert(check.ToStatus(err))
 		rec.Code, rec.Detail = st.Code().String(), st.Message()
 	}
 	a.events.WithLabelValues(strings.ToLower(strings.TrimPrefix(ev.String(), "SECURITY_EVENT_"))).Inc()

@@ -12,21 +12,21 @@ import (
 func (f *fleetService) ListAudit(_ context.Context, req *fleetv1.ListAuditRequest) (*fleetv1.ListAuditResponse, error) {
 	for _, k := range req.GetKinds() {
 		if _, ok := fleetv1.AuditKind_name[int32(k)]; !ok || k == fleetv1.AuditKind_AUDIT_KIND_UNSPECIFIED {
-			return nil, toStatus(check.Invalidf("kinds: %d is not an audit kind", k))
+			return nil, check.ToStatus(check.Invalidf("kinds: %d is not an audit kind", k))
 		}
 	}
 	if s := req.GetSince(); s != nil && !s.IsValid() {
-		return nil, toStatus(check.Invalidf("since: not a valid timestamp"))
+		return nil, check.ToStatus(check.Invalidf("since: not a valid timestamp"))
 	}
 	if len(req.GetTarget()) > check.MaxStringLen {
-		return nil, toStatus(check.Invalidf("target: at most %d bytes", check.MaxStringLen))
+		return nil, check.ToStatus(check.Invalidf("target: at most %d bytes", check.MaxStringLen))
 	}
 	if req.GetLimit() > maxAuditLimit {
-		return nil, toStatus(check.Invalidf("limit: %d is more than %d", req.GetLimit(), maxAuditLimit))
+		return nil, check.ToStatus(check.Invalidf("limit: %d is more than %d", req.GetLimit(), maxAuditLimit))
 	}
 	recs, err := f.audit.list(req)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ListAuditResponse{Records: recs}, nil
 }

@@ -25,7 +25,7 @@ const (
 // DrainNode moves the node to draining at once and queues a drain command for its agent.
 func (f *fleetService) DrainNode(ctx context.Context, req *fleetv1.DrainNodeRequest) (*fleetv1.DrainNodeResponse, error) {
 	if err := firstErr(f.limits.checkCommandInput(nil, req.GetReason()), f.checkNode(req.GetId())); err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	timeout := defaultDrainTimeout
 	if req.GetTimeout() != nil {
@@ -35,10 +35,10 @@ func (f *fleetService) DrainNode(ctx context.Context, req *fleetv1.DrainNodeRequ
 	// The command must outlive the drain itself: the agent reports drained at the latest then.
 	rec, err := f.cmds.Create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, defaultCommandTimeout+timeout, requester(ctx), req.GetReason())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	if err := f.reg.SetDrain(req.GetId(), true, false, "drain requested: "+orDefault(req.GetReason(), "by "+requester(ctx))); err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.DrainNodeResponse{Command: rec}, nil
 }
@@ -46,11 +46,11 @@ func (f *fleetService) DrainNode(ctx context.Context, req *fleetv1.DrainNodeRequ
 // UndrainNode queues an undrain command; the node returns to ready when its agent confirms.
 func (f *fleetService) UndrainNode(ctx context.Context, req *fleetv1.UndrainNodeRequest) (*fleetv1.UndrainNodeResponse, error) {
 	if err := firstErr(f.limits.checkCommandInput(nil, req.GetReason()), f.checkNode(req.GetId())); err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	rec, err := f.cmds.Create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, defaultCommandTimeout, requester(ctx), req.GetReason())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.UndrainNodeResponse{Command: rec}, nil
 }
@@ -58,20 +58,20 @@ func (f *fleetService) UndrainNode(ctx context.Context, req *fleetv1.UndrainNode
 // SendCommand validates and durably queues a command.
 func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommandRequest) (*fleetv1.SendCommandResponse, error) {
 	if err := firstErr(f.limits.checkCommandInput(req.GetParams(), req.GetReason()), f.checkNode(req.GetNodeId())); err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	if _, ok := fleetv1.CommandKind_name[int32(req.GetKind())]; !ok || req.GetKind() == fleetv1.CommandKind_COMMAND_KIND_UNSPECIFIED {
-		return nil, toStatus(check.Invalidf("kind: %d is not a command kind; use one of %v", req.GetKind(), command.Kinds()))
+		return nil, check.ToStatus(check.Invalidf("kind: %d is not a command kind; use one of %v", req.GetKind(), command.Kinds()))
 	}
 	timeout := defaultCommandTimeout
 	if t := req.GetTimeout(); t != nil {
 		timeout = t.AsDuration()
 		if !t.IsValid() || timeout <= 0 || timeout > maxCommandTimeout {
-			return nil, toStatus(check.Invalidf("timeout: %s must be positive (a deadline in the future) and at most %s", timeout, maxCommandTimeout))
+			return nil, check.ToStatus(check.Invalidf("timeout: %s must be positive (a deadline in the future) and at most %s", timeout, maxCommandTimeout))
 		}
 	}
 	if err := command.Validate(wire.CommandKind(req.GetKind()), req.GetParams()); err != nil {
-		return nil, toStatus(check.Invalidf("%v", err))
+		return nil, check.ToStatus(check.Invalidf("%v", err))
 	}
 	if req.GetKind() == fleetv1.CommandKind_COMMAND_KIND_DRAIN {
 		drain, err := f.DrainNode(ctx, &fleetv1.DrainNodeRequest{Id: req.GetNodeId(), Reason: req.GetReason(), Timeout: drainTimeoutParam(req.GetParams())})
@@ -82,7 +82,7 @@ func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommand
 	}
 	rec, err := f.cmds.Create(req.GetNodeId(), req.GetKind(), req.GetParams(), timeout, requester(ctx), req.GetReason())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.SendCommandResponse{Command: rec}, nil
 }
@@ -91,7 +91,7 @@ func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommand
 func (f *fleetService) GetCommand(_ context.Context, req *fleetv1.GetCommandRequest) (*fleetv1.GetCommandResponse, error) {
 	rec, err := f.cmds.Get(req.GetId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.GetCommandResponse{Command: rec}, nil
 }
@@ -99,7 +99,7 @@ func (f *fleetService) GetCommand(_ context.Context, req *fleetv1.GetCommandRequ
 // ListCommands returns the matching commands, newest first.
 func (f *fleetService) ListCommands(_ context.Context, req *fleetv1.ListCommandsRequest) (*fleetv1.ListCommandsResponse, error) {
 	if req.GetNodeId() != "" && !check.ValidID(req.GetNodeId()) {
-		return nil, toStatus(check.Invalidf("node_id %q is not a valid node id", check.Truncate(req.GetNodeId())))
+		return nil, check.ToStatus(check.Invalidf("node_id %q is not a valid node id", check.Truncate(req.GetNodeId())))
 	}
 	return &fleetv1.ListCommandsResponse{Commands: f.cmds.List(req)}, nil
 }
@@ -107,11 +107,11 @@ func (f *fleetService) ListCommands(_ context.Context, req *fleetv1.ListCommands
 // CancelCommand cancels a command that has not been delivered.
 func (f *fleetService) CancelCommand(_ context.Context, req *fleetv1.CancelCommandRequest) (*fleetv1.CancelCommandResponse, error) {
 	if err := f.limits.checkCommandInput(nil, req.GetReason()); err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	rec, err := f.cmds.Cancel(req.GetId(), req.GetReason())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	if rec.GetCommand().GetKind() == fleetv1.CommandKind_COMMAND_KIND_DRAIN {
 		_ = f.reg.SetDrain(rec.GetNodeId(), false, false, "drain cancelled before delivery")
@@ -122,7 +122,7 @@ func (f *fleetService) CancelCommand(_ context.Context, req *fleetv1.CancelComma
 // WatchCommands streams command changes until the client leaves.
 func (f *fleetService) WatchCommands(req *fleetv1.WatchCommandsRequest, stream grpc.ServerStreamingServer[fleetv1.WatchCommandsResponse]) error {
 	if req.GetNodeId() != "" && !check.ValidID(req.GetNodeId()) {
-		return toStatus(check.Invalidf("node_id %q is not a valid node id", check.Truncate(req.GetNodeId())))
+		return check.ToStatus(check.Invalidf("node_id %q is not a valid node id", check.Truncate(req.GetNodeId())))
 	}
 	w := f.cmds.Watch(req.GetNodeId())
 	defer f.cmds.Unwatch(w)
@@ -131,10 +131,10 @@ func (f *fleetService) WatchCommands(req *fleetv1.WatchCommandsRequest, stream g
 		case <-stream.Context().Done():
 			return nil
 		case <-f.stopping:
-			return toStatus(check.ErrShuttingDown)
+			return check.ToStatus(check.ErrShuttingDown)
 		case rec, ok := <-w.C:
 			if !ok {
-				return toStatus(f.cmds.WatchErr(w))
+				return check.ToStatus(f.cmds.WatchErr(w))
 			}
 			if err := stream.Send(&fleetv1.WatchCommandsResponse{Command: rec}); err != nil {
 				return err

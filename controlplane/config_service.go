@@ -33,7 +33,7 @@ func author(ctx context.Context, given string) string {
 func (s *configService) Validate(_ context.Context, req *fleetv1.ConfigServiceValidateRequest) (*fleetv1.ConfigServiceValidateResponse, error) {
 	_, names, err := s.fc.prepare(req.GetDocument())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ConfigServiceValidateResponse{Sections: names}, nil
 }
@@ -42,7 +42,7 @@ func (s *configService) Validate(_ context.Context, req *fleetv1.ConfigServiceVa
 func (s *configService) Apply(ctx context.Context, req *fleetv1.ConfigServiceApplyRequest) (*fleetv1.ConfigServiceApplyResponse, error) {
 	rev, err := s.fc.apply(req.GetDocument(), req.GetMessage(), author(ctx, req.GetAuthor()), 0)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ConfigServiceApplyResponse{Revision: rev}, nil
 }
@@ -51,7 +51,7 @@ func (s *configService) Apply(ctx context.Context, req *fleetv1.ConfigServiceApp
 func (s *configService) Export(context.Context, *fleetv1.ConfigServiceExportRequest) (*fleetv1.ConfigServiceExportResponse, error) {
 	doc, err := s.fc.export()
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ConfigServiceExportResponse{Document: doc}, nil
 }
@@ -64,7 +64,7 @@ func (s *configService) ListRevisions(_ context.Context, req *fleetv1.ConfigServ
 	}
 	revs, err := s.fc.revisions(limit)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ConfigServiceListRevisionsResponse{Revisions: revs}, nil
 }
@@ -72,11 +72,11 @@ func (s *configService) ListRevisions(_ context.Context, req *fleetv1.ConfigServ
 // GetRevision returns one revision.
 func (s *configService) GetRevision(_ context.Context, req *fleetv1.ConfigServiceGetRevisionRequest) (*fleetv1.ConfigServiceGetRevisionResponse, error) {
 	if req.GetNumber() == 0 {
-		return nil, toStatus(check.Invalidf("number: revisions start at 1"))
+		return nil, check.ToStatus(check.Invalidf("number: revisions start at 1"))
 	}
 	rev, err := s.fc.revision(req.GetNumber())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ConfigServiceGetRevisionResponse{Revision: rev}, nil
 }
@@ -84,11 +84,11 @@ func (s *configService) GetRevision(_ context.Context, req *fleetv1.ConfigServic
 // Diff compares two revisions.
 func (s *configService) Diff(_ context.Context, req *fleetv1.ConfigServiceDiffRequest) (*fleetv1.ConfigServiceDiffResponse, error) {
 	if req.GetFrom() == 0 {
-		return nil, toStatus(check.Invalidf("from: revisions start at 1"))
+		return nil, check.ToStatus(check.Invalidf("from: revisions start at 1"))
 	}
 	d, err := s.fc.diff(req.GetFrom(), req.GetTo())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ConfigServiceDiffResponse{Diff: d}, nil
 }
@@ -96,11 +96,11 @@ func (s *configService) Diff(_ context.Context, req *fleetv1.ConfigServiceDiffRe
 // Rollback applies an earlier revision's document again.
 func (s *configService) Rollback(ctx context.Context, req *fleetv1.ConfigServiceRollbackRequest) (*fleetv1.ConfigServiceRollbackResponse, error) {
 	if req.GetNumber() == 0 {
-		return nil, toStatus(check.Invalidf("number: revisions start at 1"))
+		return nil, check.ToStatus(check.Invalidf("number: revisions start at 1"))
 	}
 	old, err := s.fc.revision(req.GetNumber())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	msg := req.GetMessage()
 	if msg == "" {
@@ -108,7 +108,7 @@ func (s *configService) Rollback(ctx context.Context, req *fleetv1.ConfigService
 	}
 	rev, err := s.fc.apply(old.GetDocument(), msg, author(ctx, req.GetAuthor()), old.GetNumber())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ConfigServiceRollbackResponse{Revision: rev}, nil
 }

@@ -7,13 +7,14 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
 // costService serves CostService from the cost tracker.
 type costService struct {
 	fleetv1.UnimplementedCostServiceServer
-	c   *costTracker
+	c   *cost.Tracker
 	now func() time.Time
 }
 
@@ -32,7 +33,7 @@ func (s *costService) GetReport(_ context.Context, req *fleetv1.GetReportRequest
 		}
 		end = req.GetEnd().AsTime()
 	}
-	start := end.Add(-defaultReportRange)
+	start := end.Add(-cost.DefaultReportRange)
 	if req.GetStart() != nil {
 		if err := req.GetStart().CheckValid(); err != nil {
 			v.Add("start", "%v", err)
@@ -41,8 +42,8 @@ func (s *costService) GetReport(_ context.Context, req *fleetv1.GetReportRequest
 	}
 	if !start.Before(end) {
 		v.Add("start", "%s must be before end %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
-	} else if end.Sub(start) > maxReportRange {
-		v.Add("start", "the range %s is longer than %s", end.Sub(start).Round(time.Hour), maxReportRange)
+	} else if end.Sub(start) > cost.MaxReportRange {
+		v.Add("start", "the range %s is longer than %s", end.Sub(start).Round(time.Hour), cost.MaxReportRange)
 	}
 	by := req.GetGroupBy()
 	if by == fleetv1.CostGroupBy_COST_GROUP_BY_UNSPECIFIED {
@@ -55,26 +56,26 @@ func (s *costService) GetReport(_ context.Context, req *fleetv1.GetReportRequest
 		v.Add("pool", "%q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetPool()))
 	}
 	if len(v) > 0 {
-		return nil, toStatus(check.Invalidf("%s", v))
+		return nil, check.ToStatus(check.Invalidf("%s", v))
 	}
-	resp, err := s.c.report(start, end, by, req.GetPool())
-	return resp, toStatus(err)
+	resp, err := s.c.Report(start, end, by, req.GetPool())
+	return resp, check.ToStatus(err)
 }
 
 // ListBudgets returns every budget's standing and the newest events.
 func (s *costService) ListBudgets(context.Context, *fleetv1.ListBudgetsRequest) (*fleetv1.ListBudgetsResponse, error) {
-	resp, err := s.c.listBudgets()
-	return resp, toStatus(err)
+	resp, err := s.c.ListBudgets()
+	return resp, check.ToStatus(err)
 }
 
 // SetBudget creates or replaces a budget.
 func (s *costService) SetBudget(_ context.Context, req *fleetv1.SetBudgetRequest) (*fleetv1.SetBudgetResponse, error) {
 	if req.GetBudget() == nil {
-		return nil, toStatus(check.Invalidf("budget: missing"))
+		return nil, check.ToStatus(check.Invalidf("budget: missing"))
 	}
-	b, err := s.c.setBudget(req.GetBudget(), s.now())
+	b, err := s.c.SetBudget(req.GetBudget(), s.now())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.SetBudgetResponse{Budget: b}, nil
 }
@@ -82,52 +83,50 @@ func (s *costService) SetBudget(_ context.Context, req *fleetv1.SetBudgetRequest
 // DeleteBudget removes a budget.
 func (s *costService) DeleteBudget(_ context.Context, req *fleetv1.DeleteBudgetRequest) (*fleetv1.DeleteBudgetResponse, error) {
 	if !check.ValidID(req.GetName()) {
-		return nil, toStatus(check.Invalidf("name: %q is not a budget name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetName())))
+		return nil, check.ToStatus(check.Invalidf("name: %q is not a budget name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetName())))
 	}
-	if err := s.c.deleteBudget(req.GetName()); err != nil {
-		return nil, toStatus(err)
+	if err := s.c.DeleteBudget(req.GetName()); err != nil {
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.DeleteBudgetResponse{}, nil
 }
 
 // GetPrices returns the price table.
 func (s *costService) GetPrices(context.Context, *fleetv1.GetPricesRequest) (*fleetv1.GetPricesResponse, error) {
-	s.c.mu.Lock()
-	defer s.c.mu.Unlock()
-	return &fleetv1.GetPricesResponse{Prices: tableToProto(s.c.prices)}, nil
+	return &fleetv1.GetPricesResponse{Prices: s.c.PricesProto()}, nil
 }
 
 // SetPrices validates and replaces the price table. Token cost of the recent hours is priced
 // with it on the next step; older hours keep the prices they were accrued at.
 func (s *costService) SetPrices(_ context.Context, req *fleetv1.SetPricesRequest) (*fleetv1.SetPricesResponse, error) {
-	t, err := validatePrices(req.GetPrices())
+	t, err := cost.ValidatePrices(req.GetPrices())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
-	raw, err := proto.Marshal(tableToProto(t))
+	raw, err := proto.Marshal(cost.TableToProto(t))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
-	if err := s.c.setPrices(t, raw); err != nil {
-		return nil, toStatus(err)
+	if err := s.c.SetPrices(t, raw); err != nil {
+		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.SetPricesResponse{Prices: tableToProto(t)}, nil
+	return &fleetv1.SetPricesResponse{Prices: cost.TableToProto(t)}, nil
 }
 
 // ListRecommendations draws the savings recommendations from the last week and returns them.
 func (s *costService) ListRecommendations(_ context.Context, req *fleetv1.ListRecommendationsRequest) (*fleetv1.ListRecommendationsResponse, error) {
-	resp, err := s.c.listRecs(req.GetIncludeClosed(), s.now())
-	return resp, toStatus(err)
+	resp, err := s.c.ListRecs(req.GetIncludeClosed(), s.now())
+	return resp, check.ToStatus(err)
 }
 
 // UpdateRecommendation sets a recommendation's state.
 func (s *costService) UpdateRecommendation(_ context.Context, req *fleetv1.UpdateRecommendationRequest) (*fleetv1.UpdateRecommendationResponse, error) {
 	if req.GetId() == "" {
-		return nil, toStatus(check.Invalidf("id: missing; list recommendations with fleetctl cost recs"))
+		return nil, check.ToStatus(check.Invalidf("id: missing; list recommendations with fleetctl cost recs"))
 	}
-	r, err := s.c.updateRec(req.GetId(), req.GetState(), s.now())
+	r, err := s.c.UpdateRec(req.GetId(), req.GetState(), s.now())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.UpdateRecommendationResponse{Recommendation: r}, nil
 }

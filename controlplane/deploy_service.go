@@ -13,11 +13,11 @@ import (
 // StartDeployment validates and starts a deployment.
 func (m *maintenanceService) StartDeployment(ctx context.Context, req *fleetv1.StartDeploymentRequest) (*fleetv1.StartDeploymentResponse, error) {
 	if busy, why := m.windows.busy(req.GetSpec().GetPool(), ""); busy {
-		return nil, toStatus(fmt.Errorf("%w: pool %q: %s; wait for it or cancel it with fleetctl maint cancel", check.ErrFailedPrecondition, req.GetSpec().GetPool(), why))
+		return nil, check.ToStatus(fmt.Errorf("%w: pool %q: %s; wait for it or cancel it with fleetctl maint cancel", check.ErrFailedPrecondition, req.GetSpec().GetPool(), why))
 	}
 	d, err := m.deployer.start(req.GetSpec(), requester(ctx))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.StartDeploymentResponse{Deployment: d}, nil
 }
@@ -26,7 +26,7 @@ func (m *maintenanceService) StartDeployment(ctx context.Context, req *fleetv1.S
 func (m *maintenanceService) GetDeployment(_ context.Context, req *fleetv1.GetDeploymentRequest) (*fleetv1.GetDeploymentResponse, error) {
 	d, err := m.deployer.get(req.GetId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.GetDeploymentResponse{Deployment: d}, nil
 }
@@ -34,7 +34,7 @@ func (m *maintenanceService) GetDeployment(_ context.Context, req *fleetv1.GetDe
 // ListDeployments lists deployments, newest first.
 func (m *maintenanceService) ListDeployments(_ context.Context, req *fleetv1.ListDeploymentsRequest) (*fleetv1.ListDeploymentsResponse, error) {
 	if req.GetPool() != "" && !check.ValidID(req.GetPool()) {
-		return nil, toStatus(check.Invalidf("pool: %q is not a valid pool name", check.Truncate(req.GetPool())))
+		return nil, check.ToStatus(check.Invalidf("pool: %q is not a valid pool name", check.Truncate(req.GetPool())))
 	}
 	return &fleetv1.ListDeploymentsResponse{Deployments: m.deployer.list(req.GetPool())}, nil
 }
@@ -43,7 +43,7 @@ func (m *maintenanceService) ListDeployments(_ context.Context, req *fleetv1.Lis
 func (m *maintenanceService) WatchDeployment(req *fleetv1.WatchDeploymentRequest, stream grpc.ServerStreamingServer[fleetv1.WatchDeploymentResponse]) error {
 	ch, d, err := m.deployer.watch(req.GetId())
 	if err != nil {
-		return toStatus(err)
+		return check.ToStatus(err)
 	}
 	defer m.deployer.unwatch(req.GetId(), ch)
 	for {
@@ -57,7 +57,7 @@ func (m *maintenanceService) WatchDeployment(req *fleetv1.WatchDeploymentRequest
 		case <-stream.Context().Done():
 			return nil
 		case <-m.stopping:
-			return toStatus(check.ErrShuttingDown)
+			return check.ToStatus(check.ErrShuttingDown)
 		case d = <-ch:
 		}
 	}
@@ -66,11 +66,11 @@ func (m *maintenanceService) WatchDeployment(req *fleetv1.WatchDeploymentRequest
 // PauseDeployment pauses a running deployment.
 func (m *maintenanceService) PauseDeployment(ctx context.Context, req *fleetv1.PauseDeploymentRequest) (*fleetv1.PauseDeploymentResponse, error) {
 	if len(req.GetReason()) > maxReasonLen {
-		return nil, toStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
 	}
 	d, err := m.deployer.pause(req.GetId(), req.GetReason(), requester(ctx))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.PauseDeploymentResponse{Deployment: d}, nil
 }
@@ -79,7 +79,7 @@ func (m *maintenanceService) PauseDeployment(ctx context.Context, req *fleetv1.P
 func (m *maintenanceService) ResumeDeployment(ctx context.Context, req *fleetv1.ResumeDeploymentRequest) (*fleetv1.ResumeDeploymentResponse, error) {
 	d, err := m.deployer.resume(req.GetId(), requester(ctx))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ResumeDeploymentResponse{Deployment: d}, nil
 }
@@ -87,11 +87,11 @@ func (m *maintenanceService) ResumeDeployment(ctx context.Context, req *fleetv1.
 // AbortDeployment aborts a deployment and undoes its routing changes.
 func (m *maintenanceService) AbortDeployment(ctx context.Context, req *fleetv1.AbortDeploymentRequest) (*fleetv1.AbortDeploymentResponse, error) {
 	if len(req.GetReason()) > maxReasonLen {
-		return nil, toStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
 	}
 	d, err := m.deployer.abort(req.GetId(), req.GetReason(), requester(ctx))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.AbortDeploymentResponse{Deployment: d}, nil
 }

@@ -6,28 +6,29 @@ import (
 	"os"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 )
 
 // fileConfig is the YAML form of the control plane's configuration file; keys match the flags.
 type fileConfig struct {
-	Profile           *string        `yaml:"profile"`
-	LogLevel          *string        `yaml:"log_level"`
-	GRPCListen        *string        `yaml:"grpc_listen"`
-	HTTPListen        *string        `yaml:"http_listen"`
-	DataDir           *string        `yaml:"data_dir"`
-	NodeTTL           *time.Duration `yaml:"node_ttl"`
-	TTLGrace          *time.Duration `yaml:"ttl_grace"`
-	FailoverTTL       *time.Duration `yaml:"failover_ttl"`
-	LivenessCheck     *time.Duration `yaml:"liveness_check"`
-	ReconcileInterval *time.Duration `yaml:"reconcile_interval"`
-	FlushInterval     *time.Duration `yaml:"flush_interval"`
-	MaxRecvBytes      *int           `yaml:"max_recv_bytes"`
-	ShutdownTimeout   *time.Duration `yaml:"shutdown_timeout"`
-	CommandRetention  *time.Duration `yaml:"command_retention"`
-	RollupRetention   *time.Duration `yaml:"rollup_retention"`
-	ScalingHookDir    *string        `yaml:"scaling_hook_dir"`
-	CostPrices        *filePrices    `yaml:"cost_prices"`
+	Profile           *string          `yaml:"profile"`
+	LogLevel          *string          `yaml:"log_level"`
+	GRPCListen        *string          `yaml:"grpc_listen"`
+	HTTPListen        *string          `yaml:"http_listen"`
+	DataDir           *string          `yaml:"data_dir"`
+	NodeTTL           *time.Duration   `yaml:"node_ttl"`
+	TTLGrace          *time.Duration   `yaml:"ttl_grace"`
+	FailoverTTL       *time.Duration   `yaml:"failover_ttl"`
+	LivenessCheck     *time.Duration   `yaml:"liveness_check"`
+	ReconcileInterval *time.Duration   `yaml:"reconcile_interval"`
+	FlushInterval     *time.Duration   `yaml:"flush_interval"`
+	MaxRecvBytes      *int             `yaml:"max_recv_bytes"`
+	ShutdownTimeout   *time.Duration   `yaml:"shutdown_timeout"`
+	CommandRetention  *time.Duration   `yaml:"command_retention"`
+	RollupRetention   *time.Duration   `yaml:"rollup_retention"`
+	ScalingHookDir    *string          `yaml:"scaling_hook_dir"`
+	CostPrices        *cost.FilePrices `yaml:"cost_prices"`
 
 	AgentTokenFile        *string        `yaml:"agent_token_file"`
 	AdminTokenFile        *string        `yaml:"admin_token_file"`
@@ -135,7 +136,7 @@ func (f fileConfig) apply(c *Config) {
 	set(&c.RollupRetention, f.RollupRetention)
 	set(&c.ScalingHookDir, f.ScalingHookDir)
 	if f.CostPrices != nil {
-		c.CostPrices = f.CostPrices.table()
+		c.CostPrices = f.CostPrices.Table()
 	}
 	set(&c.AgentTokenFile, f.AgentTokenFile)
 	set(&c.AdminTokenFile, f.AdminTokenFile)

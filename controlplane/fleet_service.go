@@ -26,7 +26,7 @@ type fleetService struct {
 // ListNodes returns the nodes matching the request's filters.
 func (f *fleetService) ListNodes(_ context.Context, req *fleetv1.ListNodesRequest) (*fleetv1.ListNodesResponse, error) {
 	if err := validateNodeFilter(req.GetPool(), req.GetStates()); err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ListNodesResponse{Nodes: f.reg.List(req)}, nil
 }
@@ -34,11 +34,11 @@ func (f *fleetService) ListNodes(_ context.Context, req *fleetv1.ListNodesReques
 // GetNode returns one node.
 func (f *fleetService) GetNode(_ context.Context, req *fleetv1.GetNodeRequest) (*fleetv1.GetNodeResponse, error) {
 	if !check.ValidID(req.GetId()) {
-		return nil, toStatus(check.Invalidf("id %q is not a valid node id (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetId())))
+		return nil, check.ToStatus(check.Invalidf("id %q is not a valid node id (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetId())))
 	}
 	n, err := f.reg.Get(req.GetId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.GetNodeResponse{Node: n}, nil
 }
@@ -46,11 +46,11 @@ func (f *fleetService) GetNode(_ context.Context, req *fleetv1.GetNodeRequest) (
 // WatchNodes sends the current nodes, a SYNCED marker, then every change until the client leaves.
 func (f *fleetService) WatchNodes(req *fleetv1.WatchNodesRequest, stream grpc.ServerStreamingServer[fleetv1.WatchNodesResponse]) error {
 	if err := validateNodeFilter(req.GetPool(), nil); err != nil {
-		return toStatus(err)
+		return check.ToStatus(err)
 	}
 	w, initial, err := f.reg.Watch(req.GetPool(), req.GetIncludeReports())
 	if err != nil {
-		return toStatus(err)
+		return check.ToStatus(err)
 	}
 	defer f.reg.Unwatch(w)
 	for _, n := range initial {
@@ -66,10 +66,10 @@ func (f *fleetService) WatchNodes(req *fleetv1.WatchNodesRequest, stream grpc.Se
 		case <-stream.Context().Done():
 			return nil
 		case <-f.stopping:
-			return toStatus(check.ErrShuttingDown)
+			return check.ToStatus(check.ErrShuttingDown)
 		case ev, ok := <-w.C:
 			if !ok {
-				return toStatus(f.reg.WatchErr(w))
+				return check.ToStatus(f.reg.WatchErr(w))
 			}
 			if err := stream.Send(ev); err != nil {
 				return err

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
@@ -341,7 +342,7 @@ func scalingSection(sc *scaler) policySection {
 
 // budgetsSection is the "budgets" section: every budget by name, the fields of
 // CostService.SetBudget. Applying it replaces every budget: one left out is deleted.
-func budgetsSection(c *costTracker, clock func() time.Time) policySection {
+func budgetsSection(c *cost.Tracker, clock func() time.Time) policySection {
 	return policySection{
 		name: "budgets",
 		prepare: func(v any) (func() error, error) {
@@ -359,26 +360,26 @@ func budgetsSection(c *costTracker, clock func() time.Time) policySection {
 					return nil, check.Invalidf("budgets.%s.name: %q differs from its key; leave it out", check.Truncate(name), check.Truncate(b.GetName()))
 				}
 				b.Name = name
-				if _, _, err := budgetFromProto(b); err != nil {
+				if _, _, err := cost.BudgetFromProto(b); err != nil {
 					return nil, fmt.Errorf("budgets.%s: %w", name, err)
 				}
 				budgets[name] = b
 			}
 			return func() error {
 				now := clock()
-				listed, err := c.listBudgets()
+				listed, err := c.ListBudgets()
 				if err != nil {
 					return err
 				}
 				for _, st := range listed.GetBudgets() {
 					if _, keep := budgets[st.GetBudget().GetName()]; !keep {
-						if err := c.deleteBudget(st.GetBudget().GetName()); err != nil {
+						if err := c.DeleteBudget(st.GetBudget().GetName()); err != nil {
 							return err
 						}
 					}
 				}
 				for _, name := range slices.Sorted(maps.Keys(budgets)) {
-					if _, err := c.setBudget(budgets[name], now); err != nil {
+					if _, err := c.SetBudget(budgets[name], now); err != nil {
 						return err
 					}
 				}
@@ -386,7 +387,7 @@ func budgetsSection(c *costTracker, clock func() time.Time) policySection {
 			}, nil
 		},
 		export: func() (any, error) {
-			listed, err := c.listBudgets()
+			listed, err := c.ListBudgets()
 			if err != nil {
 				return nil, err
 			}
@@ -407,7 +408,7 @@ func budgetsSection(c *costTracker, clock func() time.Time) policySection {
 }
 
 // pricesSection is the "prices" section: the price table, the fields of CostService.SetPrices.
-func pricesSection(c *costTracker) policySection {
+func pricesSection(c *cost.Tracker) policySection {
 	return policySection{
 		name: "prices",
 		prepare: func(v any) (func() error, error) {
@@ -415,20 +416,18 @@ func pricesSection(c *costTracker) policySection {
 			if err := protoSection(v, pp, "prices"); err != nil {
 				return nil, err
 			}
-			t, err := validatePrices(pp)
+			t, err := cost.ValidatePrices(pp)
 			if err != nil {
 				return nil, fmt.Errorf("prices: %w", err)
 			}
-			raw, err := proto.Marshal(tableToProto(t))
+			raw, err := proto.Marshal(cost.TableToProto(t))
 			if err != nil {
 				return nil, err
 			}
-			return func() error { return c.setPrices(t, raw) }, nil
+			return func() error { return c.SetPrices(t, raw) }, nil
 		},
 		export: func() (any, error) {
-			c.mu.Lock()
-			pp := tableToProto(c.prices)
-			c.mu.Unlock()
+			pp := c.PricesProto()
 			return exportProto(pp)
 		},
 	}

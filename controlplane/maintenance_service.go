@@ -25,7 +25,7 @@ type maintenanceService struct {
 // CreateBackup writes a backup now.
 func (m *maintenanceService) CreateBackup(ctx context.Context, req *fleetv1.CreateBackupRequest) (*fleetv1.CreateBackupResponse, error) {
 	if len(req.GetReason()) > maxReasonLen {
-		return nil, toStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
 	}
 	reason := "on demand by " + requester(ctx)
 	if r := strings.TrimSpace(req.GetReason()); r != "" {
@@ -33,7 +33,7 @@ func (m *maintenanceService) CreateBackup(ctx context.Context, req *fleetv1.Crea
 	}
 	b, pruned, err := m.backups.create(reason)
 	if err != nil && b == nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	if err != nil {
 		m.backups.log.Warn("backup written but pruning old backups failed", "err", err)
@@ -45,7 +45,7 @@ func (m *maintenanceService) CreateBackup(ctx context.Context, req *fleetv1.Crea
 func (m *maintenanceService) ListBackups(context.Context, *fleetv1.ListBackupsRequest) (*fleetv1.ListBackupsResponse, error) {
 	list, err := m.backups.list()
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	resp := &fleetv1.ListBackupsResponse{Backups: list}
 	for _, r := range m.cmds.List(&fleetv1.ListCommandsRequest{
@@ -65,7 +65,7 @@ func (m *maintenanceService) ListBackups(context.Context, *fleetv1.ListBackupsRe
 func (m *maintenanceService) VerifyBackup(_ context.Context, req *fleetv1.VerifyBackupRequest) (*fleetv1.VerifyBackupResponse, error) {
 	b, err := m.backups.verify(req.GetName())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.VerifyBackupResponse{Backup: b}, nil
 }

@@ -18,8 +18,9 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
-	"github.com/dspyfleet/dspyfleet/pkg/cost"
+	costmodel "github.com/dspyfleet/dspyfleet/pkg/cost"
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -32,7 +33,7 @@ type routingService struct {
 	fleetv1.UnimplementedRoutingServiceServer
 	rt       *router.Router
 	sc       *scaler
-	gate     *budgetGate
+	gate     *cost.Gate
 	now      func() time.Time
 	metrics  *metrics
 	stopping <-chan struct{}
@@ -54,17 +55,17 @@ func poolArg(pool string) (string, error) {
 func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fleetv1.PickResponse, error) {
 	pool, err := poolArg(req.GetPool())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	if len(req.GetKey()) > check.MaxStringLen {
-		return nil, toStatus(check.Invalidf("key: %d bytes, at most %d are allowed; hash long keys first", len(req.GetKey()), check.MaxStringLen))
+		return nil, check.ToStatus(check.Invalidf("key: %d bytes, at most %d are allowed; hash long keys first", len(req.GetKey()), check.MaxStringLen))
 	}
 	program := req.GetProgram()
 	if len(program) > check.MaxStringLen || !utf8.ValidString(program) {
-		return nil, toStatus(check.Invalidf("program: must be valid UTF-8 of at most %d bytes", check.MaxStringLen))
+		return nil, check.ToStatus(check.Invalidf("program: must be valid UTF-8 of at most %d bytes", check.MaxStringLen))
 	}
 	now := s.now()
-	hold, fallback, err := s.gate.reserve(pool, program, s.gate.estimate(program), now)
+	hold, fallback, err := s.gate.Reserve(pool, program, s.gate.Estimate(program), now)
 	if err != nil {
 		s.metrics.picks.WithLabelValues(pool, "budget_exhausted").Inc()
 		return nil, exhausted(err, now)
@@ -74,14 +75,14 @@ func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fle
 	}
 	pk, err := s.rt.Pick(pool, req.GetKey())
 	if errors.Is(err, router.ErrUnknownPool) {
-		_ = s.gate.release(hold)
+		_ = s.gate.Release(hold)
 		if s.sc.policy(pool) == nil {
-			return nil, toStatus(err)
+			return nil, check.ToStatus(err)
 		}
 		return nil, s.unavailable(pool, fmt.Errorf("%w: the pool has no nodes", routing.ErrUnavailable))
 	}
 	if err != nil {
-		_ = s.gate.release(hold)
+		_ = s.gate.Release(hold)
 		return nil, s.unavailable(pool, err)
 	}
 	outcome := "picked"
@@ -89,15 +90,15 @@ func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fle
 		outcome = "panic"
 	}
 	s.metrics.picks.WithLabelValues(pool, outcome).Inc()
-	return &fleetv1.PickResponse{NodeId: pk.ID, Address: pk.Address, Token: pickToken(pool, pk, hold.id), Panic: pk.Panic, Pool: pool}, nil
+	return &fleetv1.PickResponse{NodeId: pk.ID, Address: pk.Address, Token: pickToken(pool, pk, hold.ID), Panic: pk.Panic, Pool: pool}, nil
 }
 
 // exhausted answers a Pick refused by a hard budget: RESOURCE_EXHAUSTED naming the budget, with
 // a RetryInfo hint until its period resets.
 func exhausted(err error, now time.Time) error {
-	var ex *cost.ExhaustedError
+	var ex *costmodel.ExhaustedError
 	if !errors.As(err, &ex) {
-		return toStatus(err)
+		return check.ToStatus(err)
 	}
 	st, derr := status.New(codes.ResourceExhausted, err.Error()).
 		WithDetails(&errdetails.RetryInfo{RetryDelay: durationpb.New(max(0, ex.ResetAt.Sub(now)))})
@@ -151,17 +152,17 @@ func parsePickToken(tok string) (pool, node string, epoch uint32, hold uint64, e
 func (s *routingService) ReportResult(_ context.Context, req *fleetv1.ReportResultRequest) (*fleetv1.ReportResultResponse, error) {
 	pool, node, epoch, hold, err := parsePickToken(req.GetToken())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	lat := req.GetLatency()
 	if lat == nil || lat.CheckValid() != nil || lat.AsDuration() < 0 || lat.AsDuration() > maxResultLatency {
-		return nil, toStatus(check.Invalidf("latency: must be set, between 0 and %s", maxResultLatency))
+		return nil, check.ToStatus(check.Invalidf("latency: must be set, between 0 and %s", maxResultLatency))
 	}
 	if c := req.CostUsd; c != nil && (math.IsNaN(*c) || math.IsInf(*c, 0) || *c < 0) {
-		return nil, toStatus(check.Invalidf("cost_usd: %v must be a finite amount, not negative", *c))
+		return nil, check.ToStatus(check.Invalidf("cost_usd: %v must be a finite amount, not negative", *c))
 	}
 	s.settle(hold, req.CostUsd)
-	return &fleetv1.ReportResultResponse{}, toStatus(s.rt.Result(pool, node, epoch, lat.AsDuration(), req.GetOk()))
+	return &fleetv1.ReportResultResponse{}, check.ToStatus(s.rt.Result(pool, node, epoch, lat.AsDuration(), req.GetOk()))
 }
 
 // settle ends a pick's hard-budget hold with the reported cost, else its estimate. A hold that
@@ -173,17 +174,17 @@ func (s *routingService) settle(hold uint64, costUSD *float64) {
 	}
 	now := s.now()
 	if costUSD != nil {
-		_ = s.gate.settle(reservation{id: hold}, *costUSD, now)
+		_ = s.gate.Settle(cost.Reservation{ID: hold}, *costUSD, now)
 		return
 	}
-	_ = s.gate.settleEstimate(hold, now)
+	_ = s.gate.SettleEstimate(hold, now)
 }
 
 // WatchEndpoints streams the pool's routing set on every change until the client leaves.
 func (s *routingService) WatchEndpoints(req *fleetv1.WatchEndpointsRequest, stream grpc.ServerStreamingServer[fleetv1.WatchEndpointsResponse]) error {
 	pool, err := poolArg(req.GetPool())
 	if err != nil {
-		return toStatus(err)
+		return check.ToStatus(err)
 	}
 	ch, cancel := s.rt.Watch(pool)
 	defer cancel()
@@ -192,7 +193,7 @@ func (s *routingService) WatchEndpoints(req *fleetv1.WatchEndpointsRequest, stre
 		case <-stream.Context().Done():
 			return nil
 		case <-s.stopping:
-			return toStatus(check.ErrShuttingDown)
+			return check.ToStatus(check.ErrShuttingDown)
 		case resp := <-ch:
 			if err := stream.Send(resp); err != nil {
 				return err
@@ -205,11 +206,11 @@ func (s *routingService) WatchEndpoints(req *fleetv1.WatchEndpointsRequest, stre
 func (s *routingService) GetPolicy(_ context.Context, req *fleetv1.RoutingServiceGetPolicyRequest) (*fleetv1.RoutingServiceGetPolicyResponse, error) {
 	pool, err := poolArg(req.GetPool())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	pp, configured, err := s.rt.Policy(pool)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.RoutingServiceGetPolicyResponse{Pool: pool, Policy: pp, Configured: configured}, nil
 }
@@ -217,18 +218,18 @@ func (s *routingService) GetPolicy(_ context.Context, req *fleetv1.RoutingServic
 // SetPolicy validates and stores a pool's policy.
 func (s *routingService) SetPolicy(_ context.Context, req *fleetv1.RoutingServiceSetPolicyRequest) (*fleetv1.RoutingServiceSetPolicyResponse, error) {
 	if req.GetPool() == "" {
-		return nil, toStatus(check.Invalidf("pool: is empty; name the pool the policy is for"))
+		return nil, check.ToStatus(check.Invalidf("pool: is empty; name the pool the policy is for"))
 	}
 	pool, err := poolArg(req.GetPool())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	if req.GetPolicy() == nil {
-		return nil, toStatus(check.Invalidf("policy: is missing"))
+		return nil, check.ToStatus(check.Invalidf("policy: is missing"))
 	}
 	pp, err := s.rt.SetPolicy(pool, req.GetPolicy())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.RoutingServiceSetPolicyResponse{Policy: pp}, nil
 }
@@ -237,11 +238,11 @@ func (s *routingService) SetPolicy(_ context.Context, req *fleetv1.RoutingServic
 func (s *routingService) GetStatus(_ context.Context, req *fleetv1.RoutingServiceGetStatusRequest) (*fleetv1.RoutingServiceGetStatusResponse, error) {
 	pool, err := poolArg(req.GetPool())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	st, err := s.rt.Status(pool)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	resp := &fleetv1.RoutingServiceGetStatusResponse{Pool: pool, Strategy: router.StrategyToProto(st.Strategy), Panic: st.Panic,
 		PanicReason: st.PanicReason, Healthy: uint32(st.Healthy), Counted: uint32(st.Counted), Version: st.Version}

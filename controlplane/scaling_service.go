@@ -26,7 +26,7 @@ type scalingService struct {
 func (s *scalingService) GetPolicy(_ context.Context, req *fleetv1.ScalingServiceGetPolicyRequest) (*fleetv1.ScalingServiceGetPolicyResponse, error) {
 	pool, err := scalingPool(req.GetPool())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	p := s.sc.policy(pool)
 	if p == nil {
@@ -39,18 +39,18 @@ func (s *scalingService) GetPolicy(_ context.Context, req *fleetv1.ScalingServic
 func (s *scalingService) SetPolicy(_ context.Context, req *fleetv1.ScalingServiceSetPolicyRequest) (*fleetv1.ScalingServiceSetPolicyResponse, error) {
 	pool, err := scalingPool(req.GetPool())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	if req.GetPolicy() == nil {
-		return nil, toStatus(check.Invalidf("policy is required"))
+		return nil, check.ToStatus(check.Invalidf("policy is required"))
 	}
 	p, act, err := scalingPolicyFromProto(withScalingDefaults(req.GetPolicy(), s.sc.defaults), s.sc.hookDir)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	pb := scalingPolicyToProto(p, act)
 	if err := putScalingPolicy(s.sc.store, pool, pb); err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	s.sc.setPolicy(pool, pb, p, act)
 	return &fleetv1.ScalingServiceSetPolicyResponse{Policy: pb}, nil
@@ -60,7 +60,7 @@ func (s *scalingService) SetPolicy(_ context.Context, req *fleetv1.ScalingServic
 func (s *scalingService) GetStatus(_ context.Context, req *fleetv1.ScalingServiceGetStatusRequest) (*fleetv1.ScalingServiceGetStatusResponse, error) {
 	pool, err := scalingPool(req.GetPool())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	st, ok := s.sc.status(pool)
 	if !ok {
@@ -73,18 +73,18 @@ func (s *scalingService) GetStatus(_ context.Context, req *fleetv1.ScalingServic
 func (s *scalingService) ListDecisions(_ context.Context, req *fleetv1.ScalingServiceListDecisionsRequest) (*fleetv1.ScalingServiceListDecisionsResponse, error) {
 	pool, err := scalingPool(req.GetPool())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	limit := int(req.GetLimit())
 	switch {
 	case limit == 0:
 		limit = defaultDecisionLimit
 	case limit > maxDecisionLimit:
-		return nil, toStatus(check.Invalidf("limit: %d must be at most %d", limit, maxDecisionLimit))
+		return nil, check.ToStatus(check.Invalidf("limit: %d must be at most %d", limit, maxDecisionLimit))
 	}
 	ds, err := listScalingDecisions(s.sc.store, pool, limit)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ScalingServiceListDecisionsResponse{Decisions: ds}, nil
 }

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
+	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
@@ -45,7 +46,7 @@ type Server struct {
 	stats    *stats.Requests
 	router   *router.Router
 	config   *fleetConfig
-	cost     *costTracker
+	cost     *cost.Tracker
 	scaler   *scaler
 	alerter  *alerter
 	notifier *notifier
@@ -104,9 +105,9 @@ func New(cfg Config) (*Server, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	costs, err := newCostTracker(cfg.Logger, st, stats, reg, cfg.Now())
+	costs, err := cost.New(cfg.Logger, st, stats, reg, cfg.Now())
 	if err == nil && cfg.CostPrices != nil {
-		err = costs.seedPrices(*cfg.CostPrices)
+		err = costs.SeedPrices(*cfg.CostPrices)
 	}
 	if err != nil {
 		_ = st.Close()
@@ -177,8 +178,8 @@ func New(cfg Config) (*Server, error) {
 	s.config = &fleetConfig{store: st, now: cfg.Now, sections: []policySection{
 		routingSection(rt), scalingSection(sc), budgetsSection(costs, cfg.Now), pricesSection(costs),
 	}}
-	s.promReg.MustRegister(&costCollector{c: costs, now: cfg.Now})
-	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.step})
+	s.promReg.MustRegister(&cost.Collector{Tracker: costs, Now: cfg.Now})
+	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.Step})
 	s.steps = append(s.steps, reconcileStep{name: "maintenance", run: s.reconcileMaintenance})
 	s.promReg.MustRegister(s.sec.collectors()...)
 	s.log.Info("store opened", "path", st.Path, "nodes", len(nodes), "commands", len(recs))
@@ -231,7 +232,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		securityEvent: s.sec.audit.securityEvent,
 	})
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping, limits: s.cfg.limits(), audit: s.sec.audit})
-	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, sc: s.scaler, gate: s.cost.gate, now: s.cfg.Now, metrics: s.metrics, stopping: s.stopping})
+	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, sc: s.scaler, gate: s.cost.Gate, now: s.cfg.Now, metrics: s.metrics, stopping: s.stopping})
 	fleetv1.RegisterConfigServiceServer(gs, &configService{fc: s.config})
 	fleetv1.RegisterCostServiceServer(gs, &costService{c: s.cost, now: s.cfg.Now})
 	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: s.scaler})

@@ -23,20 +23,20 @@ func (f *fleetService) GetPoolStats(_ context.Context, req *fleetv1.GetPoolStats
 		pool = check.DefaultPool
 	}
 	if !check.ValidID(pool) {
-		return nil, toStatus(check.Invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool)))
+		return nil, check.ToStatus(check.Invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool)))
 	}
 	window := defaultStatsWindow
 	if w := req.GetWindow(); w != nil {
 		window = w.AsDuration()
 		if !w.IsValid() || window < time.Minute || window > f.stats.Retention {
-			return nil, toStatus(check.Invalidf("window: %s must be between 1m and the rollup retention %s", window, f.stats.Retention))
+			return nil, check.ToStatus(check.Invalidf("window: %s must be between 1m and the rollup retention %s", window, f.stats.Retention))
 		}
 	}
 	now := f.stats.Now()
 	from := now.Add(-window)
 	byNode, err := f.stats.Window(pool, from)
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	inFlight := f.reg.InFlight(pool)
 	resp := &fleetv1.GetPoolStatsResponse{}
@@ -48,7 +48,7 @@ func (f *fleetService) GetPoolStats(_ context.Context, req *fleetv1.GetPoolStats
 	for _, node := range slices.Sorted(maps.Keys(byNode)) {
 		w, err := reqstats.MergeWindows(stats.TopN, byNode[node]...)
 		if err != nil {
-			return nil, toStatus(err)
+			return nil, check.ToStatus(err)
 		}
 		w.Start, w.End = from, now
 		all = append(all, w)
@@ -57,7 +57,7 @@ func (f *fleetService) GetPoolStats(_ context.Context, req *fleetv1.GetPoolStats
 	total := reqstats.Window{Start: from, End: now}
 	if len(all) > 0 {
 		if total, err = reqstats.MergeWindows(stats.TopN, all...); err != nil {
-			return nil, toStatus(err)
+			return nil, check.ToStatus(err)
 		}
 	}
 	total.Start, total.End = from, now

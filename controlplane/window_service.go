@@ -13,7 +13,7 @@ import (
 func (m *maintenanceService) ScheduleMaintenance(ctx context.Context, req *fleetv1.ScheduleMaintenanceRequest) (*fleetv1.ScheduleMaintenanceResponse, error) {
 	w, err := m.windows.schedule(req.GetSpec(), requester(ctx))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ScheduleMaintenanceResponse{Maintenance: w}, nil
 }
@@ -21,7 +21,7 @@ func (m *maintenanceService) ScheduleMaintenance(ctx context.Context, req *fleet
 // ListMaintenance lists windows, newest first.
 func (m *maintenanceService) ListMaintenance(_ context.Context, req *fleetv1.ListMaintenanceRequest) (*fleetv1.ListMaintenanceResponse, error) {
 	if req.GetPool() != "" && !check.ValidID(req.GetPool()) {
-		return nil, toStatus(check.Invalidf("pool: %q is not a valid pool name", check.Truncate(req.GetPool())))
+		return nil, check.ToStatus(check.Invalidf("pool: %q is not a valid pool name", check.Truncate(req.GetPool())))
 	}
 	return &fleetv1.ListMaintenanceResponse{Windows: m.windows.list(req.GetPool())}, nil
 }
@@ -30,7 +30,7 @@ func (m *maintenanceService) ListMaintenance(_ context.Context, req *fleetv1.Lis
 func (m *maintenanceService) GetMaintenance(_ context.Context, req *fleetv1.GetMaintenanceRequest) (*fleetv1.GetMaintenanceResponse, error) {
 	w, err := m.windows.get(req.GetId())
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.GetMaintenanceResponse{Maintenance: w}, nil
 }
@@ -39,7 +39,7 @@ func (m *maintenanceService) GetMaintenance(_ context.Context, req *fleetv1.GetM
 func (m *maintenanceService) WatchMaintenance(req *fleetv1.WatchMaintenanceRequest, stream grpc.ServerStreamingServer[fleetv1.WatchMaintenanceResponse]) error {
 	ch, w, err := m.windows.watch(req.GetId())
 	if err != nil {
-		return toStatus(err)
+		return check.ToStatus(err)
 	}
 	defer m.windows.unwatch(req.GetId(), ch)
 	for {
@@ -53,7 +53,7 @@ func (m *maintenanceService) WatchMaintenance(req *fleetv1.WatchMaintenanceReque
 		case <-stream.Context().Done():
 			return nil
 		case <-m.stopping:
-			return toStatus(check.ErrShuttingDown)
+			return check.ToStatus(check.ErrShuttingDown)
 		case w = <-ch:
 		}
 	}
@@ -62,11 +62,11 @@ func (m *maintenanceService) WatchMaintenance(req *fleetv1.WatchMaintenanceReque
 // PauseMaintenance pauses a running window.
 func (m *maintenanceService) PauseMaintenance(ctx context.Context, req *fleetv1.PauseMaintenanceRequest) (*fleetv1.PauseMaintenanceResponse, error) {
 	if len(req.GetReason()) > maxReasonLen {
-		return nil, toStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
 	}
 	w, err := m.windows.pause(req.GetId(), req.GetReason(), requester(ctx))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.PauseMaintenanceResponse{Maintenance: w}, nil
 }
@@ -75,7 +75,7 @@ func (m *maintenanceService) PauseMaintenance(ctx context.Context, req *fleetv1.
 func (m *maintenanceService) ResumeMaintenance(ctx context.Context, req *fleetv1.ResumeMaintenanceRequest) (*fleetv1.ResumeMaintenanceResponse, error) {
 	w, err := m.windows.resume(req.GetId(), requester(ctx))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.ResumeMaintenanceResponse{Maintenance: w}, nil
 }
@@ -83,11 +83,11 @@ func (m *maintenanceService) ResumeMaintenance(ctx context.Context, req *fleetv1
 // CancelMaintenance cancels a window, undraining its nodes.
 func (m *maintenanceService) CancelMaintenance(ctx context.Context, req *fleetv1.CancelMaintenanceRequest) (*fleetv1.CancelMaintenanceResponse, error) {
 	if len(req.GetReason()) > maxReasonLen {
-		return nil, toStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
 	}
 	w, err := m.windows.cancel(req.GetId(), req.GetReason(), requester(ctx))
 	if err != nil {
-		return nil, toStatus(err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.CancelMaintenanceResponse{Maintenance: w}, nil
 }

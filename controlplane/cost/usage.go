@@ -1,4 +1,4 @@
-package controlplane
+package cost
 
 import (
 	"encoding/binary"
@@ -53,7 +53,7 @@ func decodeUsage(b []byte) (*usageHists, error) {
 }
 
 // sampleUsageLocked counts a connected node's newest report once in its hour's histograms.
-func (c *costTracker) sampleUsageLocked(n *fleetv1.Node, now time.Time) {
+func (c *Tracker) sampleUsageLocked(n *fleetv1.Node, now time.Time) {
 	rep := n.GetLastReport()
 	if !fleet.Connected(n.GetState()) || rep.GetHost() == nil || rep.GetSeq() == c.lastSeq[n.GetId()] {
 		return
@@ -71,7 +71,7 @@ func (c *costTracker) sampleUsageLocked(n *fleetv1.Node, now time.Time) {
 }
 
 // dirtyUsageLocked returns the histograms to write and forgets those of past hours.
-func (c *costTracker) dirtyUsageLocked() map[usageKey][]byte {
+func (c *Tracker) dirtyUsageLocked() map[usageKey][]byte {
 	out := map[usageKey][]byte{}
 	var cur int64
 	for k := range c.usage {
@@ -90,7 +90,7 @@ func (c *costTracker) dirtyUsageLocked() map[usageKey][]byte {
 }
 
 // storedUsage returns the histograms stored for k (written before a restart), or empty ones.
-func (c *costTracker) storedUsage(k usageKey) *usageHists {
+func (c *Tracker) storedUsage(k usageKey) *usageHists {
 	u := &usageHists{}
 	err := c.store.View(func(tx *store.Tx) error {
 		v := tx.Bucket(store.CostUsage).Get(k.encode())

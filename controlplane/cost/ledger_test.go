@@ -1,4 +1,4 @@
-package controlplane
+package cost
 
 import (
 	"context"
@@ -29,7 +29,7 @@ type ledgerRig struct {
 	st    *store.Store
 	reg   *fleet.Registry
 	stats *stats.Requests
-	c     *costTracker
+	c     *Tracker
 	nodes []*fleetv1.Node
 }
 
@@ -41,11 +41,11 @@ var ledgerPrices = cost.Table{
 func newLedgerRig(t testing.TB, start time.Time, nodes []*fleetv1.Node) *ledgerRig {
 	r := &ledgerRig{t: t, dir: t.TempDir(), now: start, nodes: nodes}
 	r.open()
-	raw, err := proto.Marshal(tableToProto(ledgerPrices))
+	raw, err := proto.Marshal(TableToProto(ledgerPrices))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := r.c.setPrices(ledgerPrices, raw); err != nil {
+	if err := r.c.SetPrices(ledgerPrices, raw); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = r.st.Close() })
@@ -65,7 +65,7 @@ func (r *ledgerRig) open() {
 	r.reg = fleet.NewRegistry(clock, fleet.Liveness{NodeTTL: time.Hour, Grace: time.Second, FailoverTTL: time.Hour, DefaultInterval: 5 * time.Second}, 16)
 	r.reg.Load(cloneNodes(r.nodes))
 	r.stats = stats.NewRequests(clock, st, 14*24*time.Hour)
-	r.c, err = newCostTracker(slog.New(slog.NewTextHandler(io.Discard, nil)), st, r.stats, r.reg, r.now)
+	r.c, err = New(slog.New(slog.NewTextHandler(io.Discard, nil)), st, r.stats, r.reg, r.now)
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -98,7 +98,7 @@ func (r *ledgerRig) run(d time.Duration) {
 	end := r.now.Add(d)
 	for r.now.Before(end) {
 		r.now = r.now.Add(10 * time.Second)
-		if err := r.c.step(context.Background(), r.now); err != nil {
+		if err := r.c.Step(context.Background(), r.now); err != nil {
 			r.t.Fatal(err)
 		}
 	}
@@ -120,7 +120,7 @@ func (r *ledgerRig) traffic(pool, node string, seq uint64, events ...reqstats.Ev
 
 func (r *ledgerRig) report(by fleetv1.CostGroupBy) map[string]*fleetv1.CostLine {
 	r.t.Helper()
-	resp, err := r.c.report(r.now.Add(-48*time.Hour), r.now.Add(time.Hour), by, "")
+	resp, err := r.c.Report(r.now.Add(-48*time.Hour), r.now.Add(time.Hour), by, "")
 	if err != nil {
 		r.t.Fatal(err)
 	}
@@ -159,7 +159,7 @@ func TestLedgerRestartNoDoubleCount(t *testing.T) {
 	r.run(5 * time.Minute) // 11:15
 	r.restart(30 * time.Second)
 	for range 3 { // repeated steps at one time accrue nothing more
-		if err := r.c.step(context.Background(), r.now); err != nil {
+		if err := r.c.Step(context.Background(), r.now); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -1,8 +1,8 @@
-package controlplane
+package cost
 
 import "github.com/dspyfleet/dspyfleet/pkg/cost"
 
-// filePrices is the cost_prices section of the configuration file:
+// FilePrices is the cost_prices section of the configuration file:
 //
 //	cost_prices:
 //	  instances:
@@ -10,7 +10,7 @@ import "github.com/dspyfleet/dspyfleet/pkg/cost"
 //	  models:
 //	    openai/gpt-4o: {input_per_mtok: 2.5, output_per_mtok: 10, cached_input_per_mtok: 1.25, alternative: openai/gpt-4o-mini}
 //	    openai/gpt-4o-mini: {input_per_mtok: 0.15, output_per_mtok: 0.6}
-type filePrices struct {
+type FilePrices struct {
 	Instances map[string]struct {
 		OnDemandHourly float64 `yaml:"on_demand_hourly"`
 		SpotHourly     float64 `yaml:"spot_hourly"`
@@ -27,7 +27,7 @@ type filePrices struct {
 }
 
 // table converts the section; Config.Validate checks it.
-func (f *filePrices) table() *cost.Table {
+func (f *FilePrices) Table() *cost.Table {
 	t := &cost.Table{Instances: map[string]cost.InstancePrice{}, Models: map[string]cost.ModelPrice{}}
 	for name, ip := range f.Instances {
 		t.Instances[name] = cost.InstancePrice{OnDemandHourly: ip.OnDemandHourly, SpotHourly: ip.SpotHourly, ReservedHourly: ip.ReservedHourly, VCPUs: ip.VCPUs, MemoryGiB: ip.MemoryGiB}

@@ -1,4 +1,4 @@
-package controlplane
+package cost
 
 import (
 	"errors"
@@ -18,7 +18,7 @@ func FuzzBudgetFromProto(f *testing.F) {
 	f.Fuzz(func(t *testing.T, name string, period int32, limit float64, pool, program string, th float64, hard bool, fallback, zone string) {
 		pb := &fleetv1.Budget{Name: name, Period: fleetv1.BudgetPeriod(period), LimitUsd: limit, Pool: pool, Program: program,
 			Thresholds: []float64{th}, Hard: hard, FallbackPool: fallback, TimeZone: zone}
-		b, loc, err := budgetFromProto(pb)
+		b, loc, err := BudgetFromProto(pb)
 		if err != nil {
 			if !errors.Is(err, check.ErrInvalidArgument) || !strings.Contains(err.Error(), "budget.") {
 				t.Fatalf("error %v is not an invalid argument naming a budget field", err)
@@ -41,7 +41,7 @@ func FuzzValidatePrices(f *testing.F) {
 			Instances: []*fleetv1.InstancePrice{{InstanceType: inst, OnDemandHourly: od, SpotHourly: spot}},
 			Models:    []*fleetv1.ModelPrice{{Model: model, InputPerMtok: in, OutputPerMtok: out, Alternative: alt}},
 		}
-		tab, err := validatePrices(p)
+		tab, err := ValidatePrices(p)
 		if err != nil {
 			if !errors.Is(err, check.ErrInvalidArgument) || !strings.Contains(err.Error(), "[") {
 				t.Fatalf("error %v names no field", err)

@@ -1,15 +1,13 @@
-package controlplane
+package check
 
 import (
 	"context"
 	"errors"
 
-	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/status"
-
-	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // statusCodes is the one table from domain errors to gRPC codes.
@@ -17,26 +15,26 @@ var statusCodes = []struct {
 	err  error
 	code codes.Code
 }{
-	{check.ErrNodeNotFound, codes.NotFound},
-	{check.ErrAlreadyConnected, codes.AlreadyExists},
-	{check.ErrInvalidArgument, codes.InvalidArgument},
-	{check.ErrFailedPrecondition, codes.FailedPrecondition},
-	{check.ErrShuttingDown, codes.Unavailable},
-	{check.ErrSessionEnded, codes.Aborted},
-	{check.ErrWatchBehind, codes.ResourceExhausted},
-	{check.ErrTooManyNodes, codes.ResourceExhausted},
-	{check.ErrNotFound, codes.NotFound},
+	{ErrNodeNotFound, codes.NotFound},
+	{ErrAlreadyConnected, codes.AlreadyExists},
+	{ErrInvalidArgument, codes.InvalidArgument},
+	{ErrFailedPrecondition, codes.FailedPrecondition},
+	{ErrShuttingDown, codes.Unavailable},
+	{ErrSessionEnded, codes.Aborted},
+	{ErrWatchBehind, codes.ResourceExhausted},
+	{ErrTooManyNodes, codes.ResourceExhausted},
+	{ErrNotFound, codes.NotFound},
 	{cost.ErrExhausted, codes.ResourceExhausted},
 	{cost.ErrInvalid, codes.InvalidArgument},
-	{check.ErrAlertNotFound, codes.NotFound},
+	{ErrAlertNotFound, codes.NotFound},
 	{store.ErrCorruptStore, codes.DataLoss},
 	{store.ErrSchemaTooNew, codes.FailedPrecondition},
 	{context.Canceled, codes.Canceled},
 	{context.DeadlineExceeded, codes.DeadlineExceeded},
 }
 
-// toStatus converts an error to a gRPC status error, keeping statuses that already are one.
-func toStatus(err error) error {
+// ToStatus converts an error to a gRPC status error, keeping statuses that already are one.
+func ToStatus(err error) error {
 	if err == nil {
 		return nil
 	}

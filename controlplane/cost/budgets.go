@@ -1,4 +1,4 @@
-package controlplane
+package cost
 
 import (
 	"encoding/binary"
@@ -32,9 +32,9 @@ var periodsFromProto = map[fleetv1.BudgetPeriod]cost.Period{
 	fleetv1.BudgetPeriod_BUDGET_PERIOD_MONTHLY: cost.Monthly,
 }
 
-// budgetFromProto validates an API budget and converts it, with its time zone. Every bad field
+// BudgetFromProto validates an API budget and converts it, with its time zone. Every bad field
 // is named, prefixed "budget.".
-func budgetFromProto(b *fleetv1.Budget) (cost.Budget, *time.Location, error) {
+func BudgetFromProto(b *fleetv1.Budget) (cost.Budget, *time.Location, error) {
 	out := cost.Budget{
 		Name: b.GetName(), Period: periodsFromProto[b.GetPeriod()], LimitUSD: b.GetLimitUsd(),
 		Pool: b.GetPool(), Program: b.GetProgram(), Thresholds: b.GetThresholds(), Hard: b.GetHard(), FallbackPool: b.GetFallbackPool(),
@@ -72,7 +72,7 @@ func budgetFromProto(b *fleetv1.Budget) (cost.Budget, *time.Location, error) {
 }
 
 // spendLocked returns what counts against budget b in its period holding now.
-func (c *costTracker) spendLocked(b cost.Budget, loc *time.Location, now time.Time) cost.Amount {
+func (c *Tracker) spendLocked(b cost.Budget, loc *time.Location, now time.Time) cost.Amount {
 	start, _ := b.Period.Bounds(now, loc)
 	var sum cost.Amount
 	for h := hourOf(start); h <= hourOf(now); h++ {
@@ -84,7 +84,7 @@ func (c *costTracker) spendLocked(b cost.Budget, loc *time.Location, now time.Ti
 }
 
 // runRateLocked returns budget b's hourly run rate at now.
-func (c *costTracker) runRateLocked(b cost.Budget, loc *time.Location, now time.Time) float64 {
+func (c *Tracker) runRateLocked(b cost.Budget, loc *time.Location, now time.Time) float64 {
 	start, _ := b.Period.Bounds(now, loc)
 	var hours []cost.HourSpend
 	for h := hourOf(now) - 1; h <= hourOf(now); h++ {
@@ -105,12 +105,12 @@ func stateOf(s *fleetv1.BudgetStatus) cost.State {
 
 // evaluateBudgetsLocked evaluates every budget at now, records and logs the events, stores the
 // changed states and refreshes the hard-budget gate.
-func (c *costTracker) evaluateBudgetsLocked(now time.Time) error {
+func (c *Tracker) evaluateBudgetsLocked(now time.Time) error {
 	changed := map[string][]byte{}
 	var events []*fleetv1.BudgetEvent
 	for _, name := range slices.Sorted(maps.Keys(c.budgets)) {
 		pb := c.budgets[name]
-		b, loc, err := budgetFromProto(pb)
+		b, loc, err := BudgetFromProto(pb)
 		if err != nil {
 			c.log.Error("stored budget is invalid; skipping it", "budget", name, "err", err)
 			continue
@@ -118,7 +118,7 @@ func (c *costTracker) evaluateBudgetsLocked(now time.Time) error {
 		spend := c.spendLocked(b, loc, now)
 		prev := stateOf(c.states[name])
 		st, status, evs := cost.Evaluate(b, prev, spend.USD, c.runRateLocked(b, loc, now), now, loc)
-		c.gate.sync(b, loc, spend.USD, now)
+		c.Gate.sync(b, loc, spend.USD, now)
 		ps := &fleetv1.BudgetStatus{
 			PeriodStart: timestamppb.New(status.PeriodStart), PeriodEnd: timestamppb.New(status.PeriodEnd),
 			SpendUsd: status.SpendUSD, RunRateUsdPerHour: status.RunRatePerHour, ForecastUsd: status.ForecastUSD, Used: status.Used,
@@ -168,10 +168,10 @@ func (c *costTracker) evaluateBudgetsLocked(now time.Time) error {
 	})
 }
 
-// setBudget validates and stores a budget, replacing one of the same name; a changed period or
+// SetBudget validates and stores a budget, replacing one of the same name; a changed period or
 // limit keeps the fired thresholds of the current period.
-func (c *costTracker) setBudget(b *fleetv1.Budget, now time.Time) (*fleetv1.Budget, error) {
-	bb, loc, err := budgetFromProto(b)
+func (c *Tracker) SetBudget(b *fleetv1.Budget, now time.Time) (*fleetv1.Budget, error) {
+	bb, loc, err := BudgetFromProto(b)
 	if err != nil {
 		return nil, err
 	}
@@ -188,12 +188,12 @@ func (c *costTracker) setBudget(b *fleetv1.Budget, now time.Time) (*fleetv1.Budg
 		return nil, err
 	}
 	c.budgets[b.GetName()] = stored
-	c.gate.sync(bb, loc, c.spendLocked(bb, loc, now).USD, now)
+	c.Gate.sync(bb, loc, c.spendLocked(bb, loc, now).USD, now)
 	return proto.Clone(stored).(*fleetv1.Budget), nil
 }
 
-// deleteBudget removes a budget and its state.
-func (c *costTracker) deleteBudget(name string) error {
+// DeleteBudget removes a budget and its state.
+func (c *Tracker) DeleteBudget(name string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.budgets[name]; !ok {
@@ -209,12 +209,12 @@ func (c *costTracker) deleteBudget(name string) error {
 	}
 	delete(c.budgets, name)
 	delete(c.states, name)
-	c.gate.forget(name)
+	c.Gate.forget(name)
 	return nil
 }
 
-// listBudgets returns every budget with its standing as of the last step, and the newest events.
-func (c *costTracker) listBudgets() (*fleetv1.ListBudgetsResponse, error) {
+// ListBudgets returns every budget with its standing as of the last step, and the newest events.
+func (c *Tracker) ListBudgets() (*fleetv1.ListBudgetsResponse, error) {
 	c.mu.Lock()
 	resp := &fleetv1.ListBudgetsResponse{}
 	for _, name := range slices.Sorted(maps.Keys(c.budgets)) {

@@ -1,4 +1,4 @@
-package controlplane
+package cost
 
 import (
 	"errors"
@@ -10,14 +10,15 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
 // eventsOf returns the stored budget events, oldest first, as "kind threshold".
-func eventsOf(t *testing.T, c *costTracker) []string {
+func eventsOf(t *testing.T, c *Tracker) []string {
 	t.Helper()
-	resp, err := c.listBudgets()
+	resp, err := c.ListBudgets()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func TestBudgetThresholdsOncePerPeriod(t *testing.T) {
 	r := newLedgerRig(t, start, []*fleetv1.Node{
 		{Id: "n1", Pool: "a", InstanceType: "m.large", State: fleetv1.NodeState_NODE_STATE_READY, ConnectedSince: timestamppb.New(start)},
 	})
-	if _, err := r.c.setBudget(&fleetv1.Budget{Name: "a-daily", Period: fleetv1.BudgetPeriod_BUDGET_PERIOD_DAILY, LimitUsd: 3.6 / 3, Pool: "a"}, r.now); err != nil {
+	if _, err := r.c.SetBudget(&fleetv1.Budget{Name: "a-daily", Period: fleetv1.BudgetPeriod_BUDGET_PERIOD_DAILY, LimitUsd: 3.6 / 3, Pool: "a"}, r.now); err != nil {
 		t.Fatal(err)
 	}
 	// 1.2 USD a day is a third of an hour: 50 % after 10 min, 80 % after 16 min, 100 % after 20.
@@ -55,7 +56,7 @@ func TestBudgetThresholdsOncePerPeriod(t *testing.T) {
 	if strings.Join(got, ",") != "forecast 0,threshold 0.5,threshold 0.8,threshold 1,forecast 0,threshold 0.5,threshold 0.8,threshold 1" {
 		t.Fatalf("next day: %v", got)
 	}
-	resp, err := r.c.listBudgets()
+	resp, err := r.c.ListBudgets()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,7 +71,7 @@ func TestBudgetThresholdsOncePerPeriod(t *testing.T) {
 func TestBudgetForecastOnRisingRate(t *testing.T) {
 	start := time.Date(2026, 11, 27, 8, 0, 0, 0, time.UTC)
 	r := newLedgerRig(t, start, nil)
-	if _, err := r.c.setBudget(&fleetv1.Budget{Name: "qa", Period: fleetv1.BudgetPeriod_BUDGET_PERIOD_DAILY, LimitUsd: 200, Program: "qa", Thresholds: []float64{1}}, r.now); err != nil {
+	if _, err := r.c.SetBudget(&fleetv1.Budget{Name: "qa", Period: fleetv1.BudgetPeriod_BUDGET_PERIOD_DAILY, LimitUsd: 200, Program: "qa", Thresholds: []float64{1}}, r.now); err != nil {
 		t.Fatal(err)
 	}
 	one := tabledEvent("qa") // 1.3 USD
@@ -102,7 +103,7 @@ func TestBudgetForecastOnRisingRate(t *testing.T) {
 }
 
 // TestBudgetGateConcurrent: many goroutines reserve against a hard pool budget at once and
-// settle at their estimate; what is spent plus held never exceeds the limit, and exactly as
+// Settle at their estimate; what is spent plus held never exceeds the limit, and exactly as
 // many requests get through as the limit allows.
 func TestBudgetGateConcurrent(t *testing.T) {
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -115,7 +116,7 @@ func TestBudgetGateConcurrent(t *testing.T) {
 	for range 64 {
 		wg.Go(func() {
 			for range 20 {
-				res, fb, err := g.reserve("a", "qa", 0.01, now)
+				res, fb, err := g.Reserve("a", "qa", 0.01, now)
 				if err != nil {
 					if !errors.Is(err, cost.ErrExhausted) || fb != "" {
 						t.Errorf("reserve: %v, fallback %q", err, fb)
@@ -128,7 +129,7 @@ func TestBudgetGateConcurrent(t *testing.T) {
 				if c, _ := g.committed("hard"); c > 1+1e-9 {
 					t.Errorf("committed %v over the limit", c)
 				}
-				if err := g.settle(res, 0.01, now); err != nil {
+				if err := g.Settle(res, 0.01, now); err != nil {
 					t.Error(err)
 				}
 				mu.Lock()
@@ -142,8 +143,8 @@ func TestBudgetGateConcurrent(t *testing.T) {
 		t.Fatalf("accepted %d, refused %d; want 50 (0.5 USD of room at 0.01)", accepted, refused)
 	}
 	// Uncovered requests pass with an empty reservation.
-	res, _, err := g.reserve("b", "other", 5, now)
-	if err != nil || res.id != 0 || g.settle(res, 5, now) != nil || g.release(res) != nil {
+	res, _, err := g.Reserve("b", "other", 5, now)
+	if err != nil || res.ID != 0 || g.Settle(res, 5, now) != nil || g.Release(res) != nil {
 		t.Fatalf("uncovered request: %+v, %v", res, err)
 	}
 }
@@ -155,19 +156,19 @@ func TestBudgetGateFallbackAndReset(t *testing.T) {
 	g := newBudgetGate()
 	g.sync(cost.Budget{Name: "gpu", Period: cost.Daily, LimitUSD: 1, Pool: "gpu", Hard: true, FallbackPool: "cpu"}, time.UTC, 1, now)
 	g.sync(cost.Budget{Name: "cpu", Period: cost.Weekly, LimitUSD: 1, Pool: "cpu", Hard: true}, time.UTC, 0.995, now)
-	res, fb, err := g.reserve("gpu", "", 0.004, now)
+	res, fb, err := g.Reserve("gpu", "", 0.004, now)
 	if err != nil || fb != "cpu" || len(res.budgets) != 1 || res.budgets[0] != "cpu" {
 		t.Fatalf("reserve = %+v, %q, %v; want the cpu fallback", res, fb, err)
 	}
-	_, _, err = g.reserve("gpu", "", 0.004, now)
+	_, _, err = g.Reserve("gpu", "", 0.004, now)
 	var ex *cost.ExhaustedError
 	if !errors.As(err, &ex) || ex.Budget != "cpu" || !ex.ResetAt.Equal(time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)) {
 		t.Fatalf("second reserve = %v; want cpu exhausted until Monday", err)
 	}
-	if status := toStatus(err); !strings.Contains(status.Error(), "ResourceExhausted") || !strings.Contains(status.Error(), "2026-11-30T00:00:00Z") {
+	if status := check.ToStatus(err); !strings.Contains(status.Error(), "ResourceExhausted") || !strings.Contains(status.Error(), "2026-11-30T00:00:00Z") {
 		t.Fatalf("status %v", status)
 	}
-	if err := g.release(res); err != nil {
+	if err := g.Release(res); err != nil {
 		t.Fatal(err)
 	}
 	if n := g.expire(now.Add(holdTTL)); n != 0 {
@@ -181,20 +182,20 @@ func TestEstimate(t *testing.T) {
 	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	r := newLedgerRig(t, start, nil)
 	r.run(10 * time.Second)
-	if got := r.c.gate.estimate("qa"); got != 0 {
+	if got := r.c.Gate.Estimate("qa"); got != 0 {
 		t.Fatalf("estimate with no history = %v", got)
 	}
 	r.traffic("a", "n1", 1, tabledEvent("qa"), tabledEvent("qa"), tabledEvent("sum"))
 	r.run(time.Minute)
-	if got := r.c.gate.estimate("qa"); !approx(got, 1.3) {
+	if got := r.c.Gate.Estimate("qa"); !approx(got, 1.3) {
 		t.Fatalf("estimate(qa) = %v, want 1.3", got)
 	}
-	if got := r.c.gate.estimate("new"); !approx(got, 1.3) {
+	if got := r.c.Gate.Estimate("new"); !approx(got, 1.3) {
 		t.Fatalf("estimate(new) = %v, want the fleet's 1.3", got)
 	}
 	r.now = r.now.Add(3 * time.Hour)
 	r.run(10 * time.Second)
-	if got := r.c.gate.estimate("qa"); got != 0 {
+	if got := r.c.Gate.Estimate("qa"); got != 0 {
 		t.Fatalf("estimate from stale history = %v", got)
 	}
 }

@@ -1,4 +1,4 @@
-package controlplane
+package cost
 
 import (
 	"cmp"
@@ -22,7 +22,7 @@ const recsEvery = 10 * time.Minute
 
 // recEvidence gathers what the recommendations rest on from the ledger, the usage samples and
 // the current nodes over [from, now].
-func (c *costTracker) recEvidence(nodes []*fleetv1.Node, from, now time.Time) (cost.Evidence, time.Duration, error) {
+func (c *Tracker) recEvidence(nodes []*fleetv1.Node, from, now time.Time) (cost.Evidence, time.Duration, error) {
 	first, last := hourOf(from), hourOf(now)
 	type nodeAcc struct {
 		upHours  float64
@@ -147,7 +147,7 @@ func sortedPairs[V any](m map[[2]string]V) [][2]string {
 }
 
 // recommendLocked draws the recommendations from the last week.
-func (c *costTracker) recommendLocked(nodes []*fleetv1.Node, now time.Time) error {
+func (c *Tracker) recommendLocked(nodes []*fleetv1.Node, now time.Time) error {
 	cfg := cost.DefaultRecConfig()
 	ev, window, err := c.recEvidence(nodes, now.Add(-cfg.Window), now)
 	if err != nil {
@@ -165,9 +165,9 @@ var recStates = map[fleetv1.RecommendationState]bool{
 	fleetv1.RecommendationState_RECOMMENDATION_STATE_DONE:      true,
 }
 
-// listRecs draws the recommendations afresh and returns them with their operator state, most
+// ListRecs draws the recommendations afresh and returns them with their operator state, most
 // savings first.
-func (c *costTracker) listRecs(includeClosed bool, now time.Time) (*fleetv1.ListRecommendationsResponse, error) {
+func (c *Tracker) ListRecs(includeClosed bool, now time.Time) (*fleetv1.ListRecommendationsResponse, error) {
 	nodes := c.reg.List(&fleetv1.ListNodesRequest{})
 	c.mu.Lock()
 	if err := c.recommendLocked(nodes, now); err != nil {
@@ -209,8 +209,8 @@ func recToProto(r cost.Recommendation, st *fleetv1.Recommendation) *fleetv1.Reco
 	return pr
 }
 
-// updateRec sets a current recommendation's state.
-func (c *costTracker) updateRec(id string, state fleetv1.RecommendationState, now time.Time) (*fleetv1.Recommendation, error) {
+// UpdateRec sets a current recommendation's state.
+func (c *Tracker) UpdateRec(id string, state fleetv1.RecommendationState, now time.Time) (*fleetv1.Recommendation, error) {
 	if !recStates[state] {
 		return nil, check.Invalidf("state: %s is not OPEN, DISMISSED or DONE", state)
 	}

@@ -1,4 +1,4 @@
-package controlplane
+package cost
 
 import (
 	"fmt"
@@ -16,57 +16,57 @@ const holdTTL = 5 * time.Minute
 // it: an agent report interval, a reconcile interval and a wide margin.
 const settleLag = time.Minute
 
-// reservation is spend held for one routed request against the hard budgets covering it.
+// Reservation is spend held for one routed request against the hard budgets covering it.
 // Settle or release it exactly once.
-type reservation struct {
-	id       uint64
+type Reservation struct {
+	ID       uint64
 	budgets  []string
 	estimate float64
 	expires  time.Time
 }
 
-// budgetGate guards hard budgets at the door: routing reserves a request's estimated cost
+// Gate guards hard budgets at the door: routing reserves a request's estimated cost
 // before it picks a node, and settles the reservation with the real cost. One mutex around
 // cost.Reservations makes every check-and-hold atomic, so concurrent requests never overshoot a
 // limit (while real costs stay within their estimates). The cost step keeps each hard budget's
 // ledger spend in sync and expires forgotten holds.
-type budgetGate struct {
+type Gate struct {
 	mu        sync.Mutex
 	res       *cost.Reservations
 	byProgram map[string]float64 // recent cost per request, by program
 	fleet     float64            // recent cost per request of the whole fleet
 }
 
-func newBudgetGate() *budgetGate { return &budgetGate{res: cost.NewReservations(settleLag)} }
+func newBudgetGate() *Gate { return &Gate{res: cost.NewReservations(settleLag)} }
 
-// reserve holds estimateUSD for a request to pool running program. When a hard budget covering
+// Reserve holds estimateUSD for a request to pool running program. When a hard budget covering
 // it is exhausted and names a fallback pool with room, the hold is made there and fallbackPool
 // names it: route the request to that pool. Otherwise the error wraps cost.ErrExhausted (gRPC
 // RESOURCE_EXHAUSTED through toStatus) and says which budget and when its period resets. A
 // request no hard budget covers gets an empty reservation, which settle and release accept.
-func (g *budgetGate) reserve(pool, program string, estimateUSD float64, now time.Time) (r reservation, fallbackPool string, err error) {
+func (g *Gate) Reserve(pool, program string, estimateUSD float64, now time.Time) (r Reservation, fallbackPool string, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	h, fallback, err := g.res.Reserve(pool, program, estimateUSD, now, holdTTL)
 	if err != nil {
-		return reservation{}, "", fmt.Errorf("pool %q, program %q: %w", pool, program, err)
+		return Reservation{}, "", fmt.Errorf("pool %q, program %q: %w", pool, program, err)
 	}
-	return reservation{id: h.ID, budgets: h.Budgets, estimate: h.USD, expires: h.Expires}, fallback, nil
+	return Reservation{ID: h.ID, budgets: h.Budgets, estimate: h.USD, expires: h.Expires}, fallback, nil
 }
 
-// settle ends r with the request's real cost, which counts against r's budgets until the
+// Settle ends r with the request's real cost, which counts against r's budgets until the
 // ledger catches up with it.
-func (g *budgetGate) settle(r reservation, actualUSD float64, now time.Time) error {
-	if r.id == 0 {
+func (g *Gate) Settle(r Reservation, actualUSD float64, now time.Time) error {
+	if r.ID == 0 {
 		return nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.res.Settle(r.id, actualUSD, now)
+	return g.res.Settle(r.ID, actualUSD, now)
 }
 
-// settleEstimate ends the hold id with its estimate as the cost.
-func (g *budgetGate) settleEstimate(id uint64, now time.Time) error {
+// SettleEstimate ends the hold id with its estimate as the cost.
+func (g *Gate) SettleEstimate(id uint64, now time.Time) error {
 	if id == 0 {
 		return nil
 	}
@@ -75,39 +75,39 @@ func (g *budgetGate) settleEstimate(id uint64, now time.Time) error {
 	return g.res.SettleEstimate(id, now)
 }
 
-// release ends r without spend: the request was not sent.
-func (g *budgetGate) release(r reservation) error {
-	if r.id == 0 {
+// Release ends r without spend: the request was not sent.
+func (g *Gate) Release(r Reservation) error {
+	if r.ID == 0 {
 		return nil
 	}
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	return g.res.Release(r.id)
+	return g.res.Release(r.ID)
 }
 
 // sync sets a budget's ledger spend; a soft budget is forgotten by the gate.
-func (g *budgetGate) sync(b cost.Budget, loc *time.Location, ledgerUSD float64, now time.Time) {
+func (g *Gate) sync(b cost.Budget, loc *time.Location, ledgerUSD float64, now time.Time) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.res.Sync(b, loc, ledgerUSD, now)
 }
 
 // forget drops a deleted budget.
-func (g *budgetGate) forget(name string) {
+func (g *Gate) forget(name string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.res.Forget(name)
 }
 
 // expire releases holds past their expiry.
-func (g *budgetGate) expire(now time.Time) int {
+func (g *Gate) expire(now time.Time) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.res.Expire(now)
 }
 
 // committed returns what counts against a hard budget now, false for an unknown or soft one.
-func (g *budgetGate) committed(name string) (float64, bool) {
+func (g *Gate) committed(name string) (float64, bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.res.Committed(name)
@@ -115,7 +115,7 @@ func (g *budgetGate) committed(name string) (float64, bool) {
 
 // estimates returns each program's token cost per request over the current and the last hour,
 // and the fleet's, for the gate's estimates.
-func (c *costTracker) estimatesLocked(now time.Time) (map[string]float64, float64) {
+func (c *Tracker) estimatesLocked(now time.Time) (map[string]float64, float64) {
 	progs := map[string]cost.Amount{}
 	var all cost.Amount
 	for _, h := range []int64{hourOf(now) - 1, hourOf(now)} {
@@ -142,17 +142,17 @@ func (c *costTracker) estimatesLocked(now time.Time) (map[string]float64, float6
 }
 
 // setEstimates installs the per-request estimates the cost step computed.
-func (g *budgetGate) setEstimates(byProgram map[string]float64, fleet float64) {
+func (g *Gate) setEstimates(byProgram map[string]float64, fleet float64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.byProgram, g.fleet = byProgram, fleet
 }
 
-// estimate returns what a request of program is likely to cost, for reserve: the program's token
+// Estimate returns what a request of program is likely to cost, for reserve: the program's token
 // cost per request over the current and the last hour as of the last cost step, else the
 // fleet's, else 0 (nothing known yet: the request goes through and its real cost counts once
 // settled). It never waits for the cost step's store writes.
-func (g *budgetGate) estimate(program string) float64 {
+func (g *Gate) Estimate(program string) float64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if v, ok := g.byProgram[program]; ok {

@@ -1,4 +1,4 @@
-package controlplane
+package cost
 
 import (
 	"context"
@@ -36,15 +36,15 @@ const (
 // keyTokensThrough is the cost_marks key of the last hour whose token cost was recomputed.
 var keyTokensThrough = []byte("\x00tokens")
 
-// costTracker keeps the cost ledger: it accrues host cost for every billed second of each
+// Tracker keeps the cost ledger: it accrues host cost for every billed second of each
 // node, recomputes token cost from the request rollups, evaluates budgets, guards hard budgets
 // and draws recommendations. The reconcile loop runs step; the API reads under mu.
-type costTracker struct {
+type Tracker struct {
 	log   *slog.Logger
 	store *store.Store
 	stats *stats.Requests
 	reg   *fleet.Registry
-	gate  *budgetGate
+	Gate  *Gate
 	// started is when the tracker was made: rollups from then on are all in memory.
 	started time.Time
 
@@ -66,10 +66,10 @@ type costTracker struct {
 	tokenCache    tokenCache
 }
 
-// newCostTracker loads the price table, budgets, watermarks and recent hourly spend.
-func newCostTracker(log *slog.Logger, st *store.Store, stats *stats.Requests, reg *fleet.Registry, now time.Time) (*costTracker, error) {
-	c := &costTracker{
-		log: log, store: st, stats: stats, reg: reg, gate: newBudgetGate(), started: now,
+// New loads the price table, budgets, watermarks and recent hourly spend.
+func New(log *slog.Logger, st *store.Store, stats *stats.Requests, reg *fleet.Registry, now time.Time) (*Tracker, error) {
+	c := &Tracker{
+		log: log, store: st, stats: stats, reg: reg, Gate: newBudgetGate(), started: now,
 		prices:  cost.Table{Instances: map[string]cost.InstancePrice{}, Models: map[string]cost.ModelPrice{}},
 		budgets: map[string]*fleetv1.Budget{}, states: map[string]*fleetv1.BudgetStatus{},
 		hours: map[int64]*hourAgg{}, marks: map[string]time.Time{}, unpriced: map[string]string{},
@@ -137,15 +137,15 @@ func newCostTracker(log *slog.Logger, st *store.Store, stats *stats.Requests, re
 		return nil, err
 	}
 	for _, b := range c.budgets {
-		if bb, loc, err := budgetFromProto(b); err == nil {
-			c.gate.sync(bb, loc, c.spendLocked(bb, loc, now).USD, now)
+		if bb, loc, err := BudgetFromProto(b); err == nil {
+			c.Gate.sync(bb, loc, c.spendLocked(bb, loc, now).USD, now)
 		}
 	}
 	return c, nil
 }
 
 // hourLocked returns the aggregate of unix hour h, creating it.
-func (c *costTracker) hourLocked(h int64) *hourAgg {
+func (c *Tracker) hourLocked(h int64) *hourAgg {
 	a := c.hours[h]
 	if a == nil {
 		a = newHourAgg()
@@ -174,19 +174,19 @@ func hostState(s fleetv1.NodeState) cost.HostState {
 	return cost.Down
 }
 
-// step is the reconcile loop's cost step: accrue host cost up to now, recompute recent token
+// Step is the reconcile loop's cost step: accrue host cost up to now, recompute recent token
 // cost, sample usage, evaluate budgets and refresh the hard-budget gate. A node's state is read
 // once per step: the time since the previous step is billed by the state the node is in now, so
 // a state change counts from the first step that sees it (at most one reconcile interval off).
-func (c *costTracker) step(_ context.Context, now time.Time) error {
+func (c *Tracker) Step(_ context.Context, now time.Time) error {
 	nodes := c.reg.ListShared()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.accrueLocked(nodes, now); err != nil {
 		return err
 	}
-	c.gate.expire(now)
-	c.gate.setEstimates(c.estimatesLocked(now))
+	c.Gate.expire(now)
+	c.Gate.setEstimates(c.estimatesLocked(now))
 	if err := c.evaluateBudgetsLocked(now); err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (c *costTracker) step(_ context.Context, now time.Time) error {
 // accrueLocked writes the host time since each node's watermark, the recomputed token cost of
 // the recent hours and the usage samples in one transaction, with the new watermarks, so a
 // restart neither loses nor counts anything twice.
-func (c *costTracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
+func (c *Tracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 	hostAdds := map[ledgerKey]cost.Amount{}
 	marks := map[string]time.Time{}
 	rates := map[string]float64{}
@@ -323,7 +323,7 @@ func (c *costTracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 
 // warnUnpricedLocked logs once per node (and again when the reason changes) that its host cost
 // is unknown, or that it is known again.
-func (c *costTracker) warnUnpricedLocked(n *fleetv1.Node, err error) {
+func (c *Tracker) warnUnpricedLocked(n *fleetv1.Node, err error) {
 	id := n.GetId()
 	prev, had := c.unpriced[id]
 	switch {
@@ -338,7 +338,7 @@ func (c *costTracker) warnUnpricedLocked(n *fleetv1.Node, err error) {
 
 // ratesLocked returns token cost per hour by pool and by model over the current and the last
 // hour.
-func (c *costTracker) ratesLocked(now time.Time) (byPool, byModel map[string]float64) {
+func (c *Tracker) ratesLocked(now time.Time) (byPool, byModel map[string]float64) {
 	byPool, byModel = map[string]float64{}, map[string]float64{}
 	from := now.UTC().Truncate(time.Hour).Add(-time.Hour)
 	elapsed := now.Sub(from).Hours()

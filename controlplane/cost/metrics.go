@@ -1,4 +1,4 @@
-package controlplane
+package cost
 
 import (
 	"time"
@@ -21,22 +21,22 @@ var (
 		"Spend of a budget's current period over its limit.", []string{"budget"}, nil)
 )
 
-// costCollector exports the cost tracker's totals and rates at scrape time.
-type costCollector struct {
-	c   *costTracker
-	now func() time.Time
+// Collector exports the cost tracker's totals and rates at scrape time.
+type Collector struct {
+	Tracker *Tracker
+	Now     func() time.Time
 }
 
 // Describe implements prometheus.Collector.
-func (m *costCollector) Describe(ch chan<- *prometheus.Desc) {
+func (m *Collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{costTotalDesc, costRateDesc, modelCostTotalDesc, modelCostRateDesc, unpricedNodesDesc, budgetUsedDesc} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
-func (m *costCollector) Collect(ch chan<- prometheus.Metric) {
-	c := m.c
+func (m *Collector) Collect(ch chan<- prometheus.Metric) {
+	c := m.Tracker
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, usd := range c.totals {
@@ -45,7 +45,7 @@ func (m *costCollector) Collect(ch chan<- prometheus.Metric) {
 	for pool, r := range c.hostRate {
 		ch <- prometheus.MustNewConstMetric(costRateDesc, prometheus.GaugeValue, r, pool, "host")
 	}
-	byPool, byModel := c.ratesLocked(m.now())
+	byPool, byModel := c.ratesLocked(m.Now())
 	for pool, r := range byPool {
 		ch <- prometheus.MustNewConstMetric(costRateDesc, prometheus.GaugeValue, r, pool, "tokens")
 	}

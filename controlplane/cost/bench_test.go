@@ -1,4 +1,4 @@
-package controlplane
+package cost
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func BenchmarkCostStep(b *testing.B) {
 		{Name: "fleet", Period: fleetv1.BudgetPeriod_BUDGET_PERIOD_MONTHLY, LimitUsd: 1e6},
 		{Name: "p0", Period: fleetv1.BudgetPeriod_BUDGET_PERIOD_DAILY, LimitUsd: 1e4, Pool: "p0", Hard: true},
 	} {
-		if _, err := r.c.setBudget(bu, r.now); err != nil {
+		if _, err := r.c.SetBudget(bu, r.now); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -45,7 +45,7 @@ func BenchmarkCostStep(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		r.now = r.now.Add(5 * time.Second)
-		if err := r.c.step(ctx, r.now); err != nil {
+		if err := r.c.Step(ctx, r.now); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,4 +1,4 @@
-package controlplane
+package cost
 
 import (
 	"cmp"
@@ -17,8 +17,8 @@ import (
 
 // Report range bounds.
 const (
-	defaultReportRange = 7 * 24 * time.Hour
-	maxReportRange     = 400 * 24 * time.Hour
+	DefaultReportRange = 7 * 24 * time.Hour
+	MaxReportRange     = 400 * 24 * time.Hour
 )
 
 // reportLine accumulates one line of a report.
@@ -28,7 +28,7 @@ type reportLine struct {
 }
 
 // report reads the ledger hours overlapping [start, end) and groups them.
-func (c *costTracker) report(start, end time.Time, by fleetv1.CostGroupBy, pool string) (*fleetv1.GetReportResponse, error) {
+func (c *Tracker) Report(start, end time.Time, by fleetv1.CostGroupBy, pool string) (*fleetv1.GetReportResponse, error) {
 	lines := map[string]*reportLine{}
 	first, last := hourOf(start), hourOf(end.Add(-time.Nanosecond))
 	err := c.store.View(func(tx *store.Tx) error {

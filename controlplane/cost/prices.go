@@ -1,4 +1,4 @@
-package controlplane
+package cost
 
 import (
 	"cmp"
@@ -33,8 +33,8 @@ func tableFromProto(p *fleetv1.Prices) cost.Table {
 	return t
 }
 
-// tableToProto converts a price table for the API, sorted by name.
-func tableToProto(t cost.Table) *fleetv1.Prices {
+// TableToProto converts a price table for the API, sorted by name.
+func TableToProto(t cost.Table) *fleetv1.Prices {
 	p := &fleetv1.Prices{}
 	for name, ip := range t.Instances {
 		p.Instances = append(p.Instances, &fleetv1.InstancePrice{
@@ -52,9 +52,9 @@ func tableToProto(t cost.Table) *fleetv1.Prices {
 	return p
 }
 
-// validatePrices checks an API price table: no instance type or model twice, and every field
+// ValidatePrices checks an API price table: no instance type or model twice, and every field
 // as cost.Table.Validate wants it. Field names follow the API (instances[m7i.large].spot_hourly).
-func validatePrices(p *fleetv1.Prices) (cost.Table, error) {
+func ValidatePrices(p *fleetv1.Prices) (cost.Table, error) {
 	var dup check.Violations
 	seen := map[string]bool{}
 	for i, ip := range p.GetInstances() {
@@ -80,8 +80,8 @@ func validatePrices(p *fleetv1.Prices) (cost.Table, error) {
 	return t, nil
 }
 
-// setPrices stores and installs a validated price table.
-func (c *costTracker) setPrices(t cost.Table, raw []byte) error {
+// SetPrices stores and installs a validated price table.
+func (c *Tracker) SetPrices(t cost.Table, raw []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err := c.store.Update(func(tx *store.Tx) error { return tx.Bucket(store.CostPrices).Put(keyPriceTable, raw) }); err != nil {
@@ -92,9 +92,9 @@ func (c *costTracker) setPrices(t cost.Table, raw []byte) error {
 	return nil
 }
 
-// seedPrices stores t as the price table when the store has none yet (the configuration file's
+// SeedPrices stores t as the price table when the store has none yet (the configuration file's
 // cost_prices); a table set through the API is kept, with a note in the log.
-func (c *costTracker) seedPrices(t cost.Table) error {
+func (c *Tracker) SeedPrices(t cost.Table) error {
 	c.mu.Lock()
 	stored := len(c.prices.Instances)+len(c.prices.Models) > 0
 	c.mu.Unlock()
@@ -102,9 +102,16 @@ func (c *costTracker) seedPrices(t cost.Table) error {
 		c.log.Info("cost_prices in the configuration file ignored: the store holds a price table; change it with fleetctl cost prices set")
 		return nil
 	}
-	raw, err := proto.Marshal(tableToProto(t))
+	raw, err := proto.Marshal(TableToProto(t))
 	if err != nil {
 		return err
 	}
-	return c.setPrices(t.Clone(), raw)
+	return c.SetPrices(t.Clone(), raw)
+}
+
+// PricesProto returns the price table in force.
+func (c *Tracker) PricesProto() *fleetv1.Prices {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return TableToProto(c.prices)
 }
