@@ -277,9 +277,9 @@ func (a *alerter) settleExecutionsLocked(now time.Time) map[string]*fleetv1.Heal
 func (a *alerter) issue(d rules.Decision) (*fleetv1.CommandRecord, error) {
 	kind := commandKind(d.Kind)
 	params := maps.Clone(d.Params)
-	timeout := defaultCommandTimeout
+	timeout := commands.DefaultTimeout
 	if kind == fleetv1.CommandKind_COMMAND_KIND_DRAIN {
-		drain := command.DrainTimeout(params, defaultDrainTimeout)
+		drain := command.DrainTimeout(params, commands.DefaultDrainTimeout)
 		if params == nil {
 			params = map[string]string{}
 		}
@@ -488,7 +488,7 @@ func (s *Server) newAlerter() error {
 		return err
 	}
 	a.budgets = s.cost.ListBudgets
-	a.scalingMin = s.scaler.minSizes
+	a.scalingMin = s.scaler.MinSizes
 	a.busy = s.maintenanceBusy
 	s.alerter = a
 	return nil

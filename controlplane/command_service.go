@@ -9,35 +9,32 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// Command timeouts: how long a queued command may wait to be started by its agent.
-const (
-	defaultCommandTimeout = 10 * time.Minute
-	maxCommandTimeout     = 7 * 24 * time.Hour
-	defaultDrainTimeout   = 5 * time.Minute
-)
+// maxCommandTimeout bounds the deadline a caller may give a command.
+const maxCommandTimeout = 7 * 24 * time.Hour
 
 // DrainNode moves the node to draining at once and queues a drain command for its agent.
 func (f *fleetService) DrainNode(ctx context.Context, req *fleetv1.DrainNodeRequest) (*fleetv1.DrainNodeResponse, error) {
 	if err := firstErr(f.limits.checkCommandInput(nil, req.GetReason()), f.checkNode(req.GetId())); err != nil {
 		return nil, check.ToStatus(err)
 	}
-	timeout := defaultDrainTimeout
+	timeout := commands.DefaultDrainTimeout
 	if req.GetTimeout() != nil {
 		timeout = req.GetTimeout().AsDuration()
 	}
 	params := map[string]string{command.ParamTimeout: timeout.String()}
 	// The command must outlive the drain itself: the agent reports drained at the latest then.
-	rec, err := f.cmds.Create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, defaultCommandTimeout+timeout, requester(ctx), req.GetReason())
+	rec, err := f.cmds.Create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, commands.DefaultTimeout+timeout, requester(ctx), req.GetReason())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	if err := f.reg.SetDrain(req.GetId(), true, false, "drain requested: "+orDefault(req.GetReason(), "by "+requester(ctx))); err != nil {
+	if err := f.reg.SetDrain(req.GetId(), true, false, "drain requested: "+commands.OrDefault(req.GetReason(), "by "+requester(ctx))); err != nil {
 		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.DrainNodeResponse{Command: rec}, nil
@@ -48,7 +45,7 @@ func (f *fleetService) UndrainNode(ctx context.Context, req *fleetv1.UndrainNode
 	if err := firstErr(f.limits.checkCommandInput(nil, req.GetReason()), f.checkNode(req.GetId())); err != nil {
 		return nil, check.ToStatus(err)
 	}
-	rec, err := f.cmds.Create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, defaultCommandTimeout, requester(ctx), req.GetReason())
+	rec, err := f.cmds.Create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, commands.DefaultTimeout, requester(ctx), req.GetReason())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -63,7 +60,7 @@ func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommand
 	if _, ok := fleetv1.CommandKind_name[int32(req.GetKind())]; !ok || req.GetKind() == fleetv1.CommandKind_COMMAND_KIND_UNSPECIFIED {
 		return nil, check.ToStatus(check.Invalidf("kind: %d is not a command kind; use one of %v", req.GetKind(), command.Kinds()))
 	}
-	timeout := defaultCommandTimeout
+	timeout := commands.DefaultTimeout
 	if t := req.GetTimeout(); t != nil {
 		timeout = t.AsDuration()
 		if !t.IsValid() || timeout <= 0 || timeout > maxCommandTimeout {
@@ -181,17 +178,10 @@ func requester(ctx context.Context) string {
 	return name + "@" + peerAddr(ctx)
 }
 
-func orDefault(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
-}
-
 // drainTimeoutParam converts a drain timeout parameter for DrainNode; nil means the default.
 func drainTimeoutParam(p map[string]string) *durationpb.Duration {
 	if _, ok := p[command.ParamTimeout]; !ok {
 		return nil
 	}
-	return durationpb.New(command.DrainTimeout(p, defaultDrainTimeout))
+	return durationpb.New(command.DrainTimeout(p, commands.DefaultDrainTimeout))
 }

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
 )
@@ -91,7 +92,7 @@ type Config struct {
 	AuditRetention time.Duration
 
 	// ScalingDefaults fill the fields a scaling policy leaves out; the profile chooses them.
-	ScalingDefaults ScalingDefaults
+	ScalingDefaults scaling.ScalingDefaults
 	// ScalingHookDir holds the programs scaling policies may name as exec hooks; empty means
 	// no policy may run one.
 	ScalingHookDir string
@@ -121,7 +122,7 @@ type Config struct {
 // DefaultConfig returns the defaults documented for the controlplane flags.
 func DefaultConfig() Config {
 	return Config{
-		ScalingDefaults:   ScalingDefaults{Min: 3, Max: 20, CPUTarget: 60, Predictive: true},
+		ScalingDefaults:   scaling.ScalingDefaults{Min: 3, Max: 20, CPUTarget: 60, Predictive: true},
 		GRPCListen:        "127.0.0.1:7070",
 		HTTPListen:        "127.0.0.1:7071",
 		DataDir:           "/var/lib/dspyfleet",

@@ -260,7 +260,7 @@ func (dp *deployer) advanceNode(run *deployRun, n *fleetv1.DeploymentNode, node 
 		}
 		timeout := run.spec.DrainTimeout
 		rec, err := dp.cmds.Create(id, fleetv1.CommandKind_COMMAND_KIND_DRAIN, map[string]string{command.ParamTimeout: timeout.String()},
-			defaultCommandTimeout+timeout, "deployment "+d.GetId(), "deploying "+d.GetSpec().GetVersion())
+			commands.DefaultTimeout+timeout, "deployment "+d.GetId(), "deploying "+d.GetSpec().GetVersion())
 		if err == nil {
 			err = dp.reg.SetDrain(id, true, false, "drain requested by deployment "+d.GetId())
 		}
@@ -318,7 +318,7 @@ func (dp *deployer) deployNode(run *deployRun, n *fleetv1.DeploymentNode, now ti
 		return
 	}
 	rec, err := dp.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_DEPLOY, map[string]string{command.ParamVersion: version},
-		defaultCommandTimeout, "deployment "+d.GetId(), "deploying "+version)
+		commands.DefaultTimeout, "deployment "+d.GetId(), "deploying "+version)
 	if err != nil {
 		dp.failNode(run, n, "deploy: "+err.Error(), now)
 		return
@@ -329,7 +329,7 @@ func (dp *deployer) deployNode(run *deployRun, n *fleetv1.DeploymentNode, now ti
 
 // sendUndrain queues the undrain of a node.
 func (dp *deployer) sendUndrain(run *deployRun, n *fleetv1.DeploymentNode, detail string, now time.Time) {
-	rec, err := dp.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, defaultCommandTimeout, "deployment "+run.d.GetId(), detail)
+	rec, err := dp.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, commands.DefaultTimeout, "deployment "+run.d.GetId(), detail)
 	if err != nil {
 		dp.failNode(run, n, "undrain: "+err.Error(), now)
 		return
@@ -417,7 +417,7 @@ func (dp *deployer) retire(run *deployRun, role string, now time.Time) {
 		}
 		timeout := run.spec.DrainTimeout
 		rec, err := dp.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, map[string]string{command.ParamTimeout: timeout.String()},
-			defaultCommandTimeout+timeout, "deployment "+d.GetId(), "retiring the old set")
+			commands.DefaultTimeout+timeout, "deployment "+d.GetId(), "retiring the old set")
 		if err == nil {
 			err = dp.reg.SetDrain(n.GetNodeId(), true, false, "drain requested by deployment "+d.GetId())
 		}
@@ -501,7 +501,7 @@ func (dp *deployer) rollBack(run *deployRun, state fleetv1.DeploymentState, reas
 	for _, n := range d.GetNodes() {
 		if n.GetRole() == roleCanary && n.GetPhase() == phaseDone {
 			// Out of routing now; the drain grace lets clients move off before the drain.
-			setPhase(n, phaseHolding, "rolling back to "+orDefault(n.GetPreviousVersion(), "(unknown)"), now)
+			setPhase(n, phaseHolding, "rolling back to "+commands.OrDefault(n.GetPreviousVersion(), "(unknown)"), now)
 		}
 	}
 	dp.log.Warn("deployment rolling back", "id", d.GetId(), "reason", reason)

@@ -19,8 +19,9 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
+	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
-	"github.com/dspyfleet/dspyfleet/pkg/scaling"
+	scalingmodel "github.com/dspyfleet/dspyfleet/pkg/scaling"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -280,7 +281,7 @@ func routingSection(rt *router.Router) policySection {
 // scalingSection is the "scaling" section: a scaling policy per pool, the fields of
 // ScalingService.SetPolicy. Applying it replaces every pool's policy: a pool left out is no
 // longer scaled (its nodes stay).
-func scalingSection(sc *scaler) policySection {
+func scalingSection(sc *scaling.Scaler) policySection {
 	return policySection{
 		name: "scaling",
 		prepare: func(v any) (func() error, error) {
@@ -290,8 +291,8 @@ func scalingSection(sc *scaler) policySection {
 			}
 			type parsed struct {
 				pb  *fleetv1.ScalingPolicy
-				p   scaling.Policy
-				act scalingActuator
+				p   scalingmodel.Policy
+				act scaling.Actuator
 			}
 			policies := make(map[string]parsed, len(pools))
 			for _, pool := range slices.Sorted(maps.Keys(pools)) {
@@ -302,33 +303,33 @@ func scalingSection(sc *scaler) policySection {
 				if err := protoSection(pools[pool], pp, "scaling."+pool); err != nil {
 					return nil, err
 				}
-				p, act, err := scalingPolicyFromProto(withScalingDefaults(pp, sc.defaults), sc.hookDir)
+				p, act, err := scaling.PolicyFromProto(scaling.WithDefaults(pp, sc.Defaults), sc.HookDir)
 				if err != nil {
 					return nil, fmt.Errorf("scaling.%s: %w", pool, err)
 				}
-				policies[pool] = parsed{scalingPolicyToProto(p, act), p, act}
+				policies[pool] = parsed{scaling.PolicyToProto(p, act), p, act}
 			}
 			return func() error {
-				for pool := range sc.policies() {
+				for pool := range sc.Policies() {
 					if _, keep := policies[pool]; !keep {
-						if err := deleteScalingPolicy(sc.store, pool); err != nil {
+						if err := scaling.DeletePolicy(sc.Store, pool); err != nil {
 							return err
 						}
-						sc.removePolicy(pool)
+						sc.RemovePolicy(pool)
 					}
 				}
 				for pool, x := range policies {
-					if err := putScalingPolicy(sc.store, pool, x.pb); err != nil {
+					if err := scaling.PutPolicy(sc.Store, pool, x.pb); err != nil {
 						return err
 					}
-					sc.setPolicy(pool, x.pb, x.p, x.act)
+					sc.SetPolicy(pool, x.pb, x.p, x.act)
 				}
 				return nil
 			}, nil
 		},
 		export: func() (any, error) {
 			out := map[string]any{}
-			for pool, pb := range sc.policies() {
+			for pool, pb := range sc.Policies() {
 				v, err := exportProto(pb)
 				if err != nil {
 					return nil, err

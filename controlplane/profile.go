@@ -3,6 +3,7 @@ package controlplane
 import (
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 )
 
@@ -13,14 +14,14 @@ func ProfileConfig(profile string) Config {
 	c := DefaultConfig()
 	switch profile {
 	case cli.Development:
-		c.ScalingDefaults = ScalingDefaults{Min: 1, Max: 3, CPUTarget: 80}
+		c.ScalingDefaults = scaling.ScalingDefaults{Min: 1, Max: 3, CPUTarget: 80}
 		c.TTLGrace = 2 * time.Second
 		c.FailoverTTL = 15 * time.Second
 		c.ReconcileInterval = 2 * time.Second
 		c.CommandRetention = 24 * time.Hour
 		c.RollupRetention = 24 * time.Hour
 	case cli.Staging:
-		c.ScalingDefaults = ScalingDefaults{Min: 2, Max: 6, CPUTarget: 70}
+		c.ScalingDefaults = scaling.ScalingDefaults{Min: 2, Max: 6, CPUTarget: 70}
 		c.FailoverTTL = 30 * time.Second
 		c.CommandRetention = 3 * 24 * time.Hour
 		c.RollupRetention = 7 * 24 * time.Hour

@@ -20,6 +20,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
+	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	costmodel "github.com/dspyfleet/dspyfleet/pkg/cost"
 	"github.com/dspyfleet/dspyfleet/pkg/routing"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -32,7 +33,7 @@ const maxResultLatency = time.Hour
 type routingService struct {
 	fleetv1.UnimplementedRoutingServiceServer
 	rt       *router.Router
-	sc       *scaler
+	sc       *scaling.Scaler
 	gate     *cost.Gate
 	now      func() time.Time
 	metrics  *metrics
@@ -76,7 +77,7 @@ func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fle
 	pk, err := s.rt.Pick(pool, req.GetKey())
 	if errors.Is(err, router.ErrUnknownPool) {
 		_ = s.gate.Release(hold)
-		if s.sc.policy(pool) == nil {
+		if s.sc.Policy(pool) == nil {
 			return nil, check.ToStatus(err)
 		}
 		return nil, s.unavailable(pool, fmt.Errorf("%w: the pool has no nodes", routing.ErrUnavailable))
@@ -118,7 +119,7 @@ func (s *routingService) unavailable(pool string, why error) error {
 	s.metrics.picks.WithLabelValues(pool, "unavailable").Inc()
 	msg := fmt.Sprintf("pool %q: %v", pool, why)
 	retry := defaultRetryAfter
-	if lead, ok := s.sc.wake(pool); ok {
+	if lead, ok := s.sc.Wake(pool); ok {
 		retry = lead
 		msg += fmt.Sprintf("; the autoscaler was asked to wake it, retry in %s", lead)
 	}

@@ -6,6 +6,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
+	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -33,11 +34,11 @@ func TestProfilesGiveScalingDefaults(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := withScalingDefaults(tt.in, ProfileConfig(tt.profile).ScalingDefaults)
+			got := scaling.WithDefaults(tt.in, ProfileConfig(tt.profile).ScalingDefaults)
 			if !proto.Equal(got, tt.want) {
 				t.Fatalf("got %v\nwant %v", got, tt.want)
 			}
-			if _, _, err := scalingPolicyFromProto(got, ""); err != nil {
+			if _, _, err := scaling.PolicyFromProto(got, ""); err != nil {
 				t.Fatalf("the filled policy is invalid: %v", err)
 			}
 		})

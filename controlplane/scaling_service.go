@@ -7,6 +7,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -19,7 +20,7 @@ const (
 // scalingService implements ScalingService on the scaler.
 type scalingService struct {
 	fleetv1.UnimplementedScalingServiceServer
-	sc *scaler
+	sc *scaling.Scaler
 }
 
 // GetPolicy returns a pool's policy with every default filled in.
@@ -28,7 +29,7 @@ func (s *scalingService) GetPolicy(_ context.Context, req *fleetv1.ScalingServic
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	p := s.sc.policy(pool)
+	p := s.sc.Policy(pool)
 	if p == nil {
 		return nil, noScalingPolicy(pool)
 	}
@@ -44,15 +45,15 @@ func (s *scalingService) SetPolicy(_ context.Context, req *fleetv1.ScalingServic
 	if req.GetPolicy() == nil {
 		return nil, check.ToStatus(check.Invalidf("policy is required"))
 	}
-	p, act, err := scalingPolicyFromProto(withScalingDefaults(req.GetPolicy(), s.sc.defaults), s.sc.hookDir)
+	p, act, err := scaling.PolicyFromProto(scaling.WithDefaults(req.GetPolicy(), s.sc.Defaults), s.sc.HookDir)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	pb := scalingPolicyToProto(p, act)
-	if err := putScalingPolicy(s.sc.store, pool, pb); err != nil {
+	pb := scaling.PolicyToProto(p, act)
+	if err := scaling.PutPolicy(s.sc.Store, pool, pb); err != nil {
 		return nil, check.ToStatus(err)
 	}
-	s.sc.setPolicy(pool, pb, p, act)
+	s.sc.SetPolicy(pool, pb, p, act)
 	return &fleetv1.ScalingServiceSetPolicyResponse{Policy: pb}, nil
 }
 
@@ -62,7 +63,7 @@ func (s *scalingService) GetStatus(_ context.Context, req *fleetv1.ScalingServic
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	st, ok := s.sc.status(pool)
+	st, ok := s.sc.Status(pool)
 	if !ok {
 		return nil, noScalingPolicy(pool)
 	}
@@ -82,7 +83,7 @@ func (s *scalingService) ListDecisions(_ context.Context, req *fleetv1.ScalingSe
 	case limit > maxDecisionLimit:
 		return nil, check.ToStatus(check.Invalidf("limit: %d must be at most %d", limit, maxDecisionLimit))
 	}
-	ds, err := listScalingDecisions(s.sc.store, pool, limit)
+	ds, err := scaling.ListDecisions(s.sc.Store, pool, limit)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}

@@ -28,6 +28,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
+	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -47,7 +48,7 @@ type Server struct {
 	router   *router.Router
 	config   *fleetConfig
 	cost     *cost.Tracker
-	scaler   *scaler
+	scaler   *scaling.Scaler
 	alerter  *alerter
 	notifier *notifier
 	metrics  *metrics
@@ -113,12 +114,12 @@ func New(cfg Config) (*Server, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	sc, err := newScaler(cfg.Now, cfg.Logger.With("component", "scaling"), reg, stats, cmds, st, cfg.ScalingHookDir)
+	sc, err := scaling.New(cfg.Now, cfg.Logger.With("component", "scaling"), reg, stats, cmds, st, cfg.ScalingHookDir)
 	if err != nil {
 		_ = st.Close()
 		return nil, err
 	}
-	sc.defaults = cfg.ScalingDefaults
+	sc.Defaults = cfg.ScalingDefaults
 
 	grpcLn, err := net.Listen("tcp", cfg.GRPCListen)
 	if err != nil {
@@ -161,13 +162,13 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.windows.deploying = s.deployer.busy
-	sc.busy = s.maintenanceBusy
+	sc.Busy = s.maintenanceBusy
 	s.httpLn = s.sec.httpListener(httpLn)
 	s.promReg, s.metrics = newMetrics(reg, stats)
-	s.promReg.MustRegister(&scalingCollector{sc: sc})
+	s.promReg.MustRegister(&scaling.Collector{Scaler: sc})
 	s.promReg.MustRegister(&maintenanceCollector{backups: s.backups, deployer: s.deployer, windows: s.windows})
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.Reconcile})
-	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.reconcile})
+	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.Reconcile})
 	if err := s.newAlerter(); err != nil {
 		_ = httpLn.Close()
 		_ = grpcLn.Close()

@@ -368,7 +368,7 @@ func (w *windows) advanceNode(run *windowRun, n *fleetv1.MaintenanceNode, node *
 		}
 		timeout := run.spec.DrainTimeout
 		rec, err := w.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, map[string]string{command.ParamTimeout: timeout.String()},
-			defaultCommandTimeout+timeout, by, "maintenance window")
+			commands.DefaultTimeout+timeout, by, "maintenance window")
 		if err == nil {
 			err = w.reg.SetDrain(n.GetNodeId(), true, false, "drain requested by "+by)
 		}
@@ -440,7 +440,7 @@ func (w *windows) runTask(run *windowRun, n *fleetv1.MaintenanceNode, now time.T
 	case fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CUSTOM:
 		params = map[string]string{command.ParamAction: t.GetAction()}
 	}
-	rec, err := w.cmds.Create(n.GetNodeId(), taskCommands[t.GetKind()], params, defaultCommandTimeout, "maintenance "+run.m.GetId(), "maintenance task "+taskKinds[t.GetKind()])
+	rec, err := w.cmds.Create(n.GetNodeId(), taskCommands[t.GetKind()], params, commands.DefaultTimeout, "maintenance "+run.m.GetId(), "maintenance task "+taskKinds[t.GetKind()])
 	if err != nil {
 		w.failNode(run, n, "task: "+err.Error(), now)
 		return
@@ -451,7 +451,7 @@ func (w *windows) runTask(run *windowRun, n *fleetv1.MaintenanceNode, now time.T
 
 // undrain queues a node's undrain.
 func (w *windows) undrain(run *windowRun, n *fleetv1.MaintenanceNode, detail string, now time.Time) {
-	rec, err := w.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, defaultCommandTimeout, "maintenance "+run.m.GetId(), detail)
+	rec, err := w.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, commands.DefaultTimeout, "maintenance "+run.m.GetId(), detail)
 	if err != nil {
 		w.failNode(run, n, "undrain: "+err.Error(), now)
 		return

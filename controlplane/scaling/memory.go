@@ -1,4 +1,4 @@
-package controlplane
+package scaling
 
 import (
 	"bytes"
@@ -95,7 +95,7 @@ func (ps *poolScaling) restoreMemory(b []byte) error {
 // pools whose actions, rule timers, launches, instances or jobs changed since the last write.
 // The recommendation history alone changes every tick and is not worth a write of its own; it
 // goes along with the others and at shutdown.
-func (sc *scaler) changedMemoryLocked(all bool) (map[string][]byte, map[string][]byte, error) {
+func (sc *Scaler) changedMemoryLocked(all bool) (map[string][]byte, map[string][]byte, error) {
 	out, keys := make(map[string][]byte), make(map[string][]byte)
 	for pool, ps := range sc.pools {
 		key, err := ps.encodeMemoryLocked(false)
@@ -114,7 +114,7 @@ func (sc *scaler) changedMemoryLocked(all bool) (map[string][]byte, map[string][
 }
 
 // markSaved records what was stored, once the transaction committed.
-func (sc *scaler) markSaved(keys map[string][]byte) {
+func (sc *Scaler) markSaved(keys map[string][]byte) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	for pool, k := range keys {
@@ -125,14 +125,14 @@ func (sc *scaler) markSaved(keys map[string][]byte) {
 }
 
 // saveMemory stores every pool's memory, history included; Run calls it when it stops.
-func (sc *scaler) saveMemory() error {
+func (sc *Scaler) saveMemory() error {
 	sc.mu.Lock()
 	memory, keys, err := sc.changedMemoryLocked(true)
 	sc.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	if err := recordScaling(sc.store, nil, memory, sc.now()); err != nil {
+	if err := recordScaling(sc.Store, nil, memory, sc.now()); err != nil {
 		return err
 	}
 	sc.markSaved(keys)

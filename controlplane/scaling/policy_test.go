@@ -1,4 +1,4 @@
-package controlplane
+package scaling
 
 import (
 	"errors"
@@ -34,7 +34,7 @@ func FuzzScalingPolicy(f *testing.F) {
 		if proto.Unmarshal(data, pp) != nil {
 			return
 		}
-		p, act, err := scalingPolicyFromProto(pp, "")
+		p, act, err := PolicyFromProto(pp, "")
 		if err != nil {
 			if !errors.Is(err, check.ErrInvalidArgument) {
 				t.Fatalf("error %v is not ErrInvalidArgument", err)
@@ -44,13 +44,13 @@ func FuzzScalingPolicy(f *testing.F) {
 		if err := p.Validate(); err != nil {
 			t.Fatalf("accepted an invalid policy: %v", err)
 		}
-		out := scalingPolicyToProto(p, act)
-		p2, act2, err := scalingPolicyFromProto(out, "")
+		out := PolicyToProto(p, act)
+		p2, act2, err := PolicyFromProto(out, "")
 		if err != nil {
 			t.Fatalf("the rendered policy is refused: %v\n%v", err, out)
 		}
-		if !proto.Equal(out, scalingPolicyToProto(p2, act2)) {
-			t.Fatalf("rendering is not stable:\n%v\n%v", out, scalingPolicyToProto(p2, act2))
+		if !proto.Equal(out, PolicyToProto(p2, act2)) {
+			t.Fatalf("rendering is not stable:\n%v\n%v", out, PolicyToProto(p2, act2))
 		}
 	})
 }

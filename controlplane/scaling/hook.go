@@ -1,4 +1,4 @@
-package controlplane
+package scaling
 
 import (
 	"bytes"
@@ -19,7 +19,7 @@ const hookOutputLimit = 4 << 10
 // Run runs the actuators' exec hooks, one at a time, as decisions ask for them, retrying
 // failures with capped exponential backoff; a wake-up from routing ticks the scaler at once.
 // When ctx ends it stores the scaler's memory, recommendation history included.
-func (sc *scaler) Run(ctx context.Context) error {
+func (sc *Scaler) Run(ctx context.Context) error {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -42,7 +42,7 @@ func (sc *scaler) Run(ctx context.Context) error {
 }
 
 // runDueHooks runs every hook job that is due and returns how long until the next retry.
-func (sc *scaler) runDueHooks(ctx context.Context) time.Duration {
+func (sc *Scaler) runDueHooks(ctx context.Context) time.Duration {
 	for ctx.Err() == nil {
 		pool, job, timeout, path, wait := sc.nextDueHook()
 		if job == nil {
@@ -55,7 +55,7 @@ func (sc *scaler) runDueHooks(ctx context.Context) time.Duration {
 }
 
 // nextDueHook marks the first due job running and returns it, or the wait until one is due.
-func (sc *scaler) nextDueHook() (string, *hookJob, time.Duration, string, time.Duration) {
+func (sc *Scaler) nextDueHook() (string, *hookJob, time.Duration, string, time.Duration) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	now := sc.now()
@@ -78,7 +78,7 @@ func (sc *scaler) nextDueHook() (string, *hookJob, time.Duration, string, time.D
 
 // finishHook records a hook's outcome; a failed job is retried after a backoff, unless a newer
 // decision replaced it.
-func (sc *scaler) finishHook(pool string, j *hookJob, detail string, err error) {
+func (sc *Scaler) finishHook(pool string, j *hookJob, detail string, err error) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	now := sc.now()

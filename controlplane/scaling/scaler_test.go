@@ -1,4 +1,4 @@
-package controlplane
+package scaling
 
 import (
 	"context"
@@ -27,12 +27,15 @@ import (
 // scalerRig is a scaler on a real store, registry and command queue, with a settable clock.
 type scalerRig struct {
 	st   *store.Store
-	sc   *scaler
+	sc   *Scaler
 	reg  *fleet.Registry
 	cmds *commands.Queue
 	mu   sync.Mutex
 	t    time.Time
 }
+
+// testNow is the fixed time the scaler tests start from.
+var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
 
 func (r *scalerRig) now() time.Time {
 	r.mu.Lock()
@@ -57,7 +60,7 @@ func newScalerRig(t *testing.T, hookDir string) *scalerRig {
 	r.reg = fleet.NewRegistry(r.now, fleet.Liveness{Grace: time.Second, DefaultInterval: time.Second}, 16)
 	r.cmds = commands.NewQueue(r.now, st, time.Hour, 16)
 	stats := stats.NewRequests(r.now, st, 24*time.Hour)
-	r.sc, err = newScaler(r.now, slog.New(slog.DiscardHandler), r.reg, stats, r.cmds, st, hookDir)
+	r.sc, err = New(r.now, slog.New(slog.DiscardHandler), r.reg, stats, r.cmds, st, hookDir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,11 +69,11 @@ func newScalerRig(t *testing.T, hookDir string) *scalerRig {
 
 func (r *scalerRig) setPolicy(t *testing.T, pool string, pb *fleetv1.ScalingPolicy) {
 	t.Helper()
-	p, act, err := scalingPolicyFromProto(pb, r.sc.hookDir)
+	p, act, err := PolicyFromProto(pb, r.sc.HookDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.sc.setPolicy(pool, scalingPolicyToProto(p, act), p, act)
+	r.sc.SetPolicy(pool, PolicyToProto(p, act), p, act)
 }
 
 // addNode attaches a ready node of pool reporting rps requests/s and returns its session.
@@ -135,10 +138,10 @@ func TestScalerWakeScalesAnEmptyPoolAtOnce(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	if _, ok := r.sc.wake("idle"); !ok {
+	if _, ok := r.sc.Wake("idle"); !ok {
 		t.Fatal("wake of a scaled pool says it has no policy")
 	}
-	if _, ok := r.sc.wake("no-such-pool"); ok {
+	if _, ok := r.sc.Wake("no-such-pool"); ok {
 		t.Fatal("wake of an unscaled pool says it has a policy")
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -161,7 +164,7 @@ func TestScalerWakeScalesAnEmptyPoolAtOnce(t *testing.T) {
 }
 
 // TestScalerHookFailureRetriesWithBackoff: a failing hook is surfaced in the status with its exit
-// status and output, and retried after a backoff until it succeeds.
+// Status and output, and retried after a backoff until it succeeds.
 func TestScalerHookFailureRetriesWithBackoff(t *testing.T) {
 	dir := t.TempDir()
 	r := newScalerRig(t, dir)
@@ -183,7 +186,7 @@ func TestScalerHookFailureRetriesWithBackoff(t *testing.T) {
 	if j.state != actFailed || j.attempts != 1 || j.detail != "exit 7: cloud quota exceeded" || !j.next.Equal(r.now().Add(20*time.Millisecond)) {
 		t.Fatalf("after one failure: %+v", j)
 	}
-	st, _ := r.sc.status("web")
+	st, _ := r.sc.Status("web")
 	if st.GetActuation().GetState() != actFailed || st.GetActuation().GetNextAttempt() == nil {
 		t.Fatalf("status does not surface the failure: %v", st.GetActuation())
 	}
@@ -252,7 +255,7 @@ func TestScalerPredictiveLearnsFromRollups(t *testing.T) {
 	if err := r.sc.tick(r.now()); err != nil {
 		t.Fatal(err)
 	}
-	st, _ := r.sc.status("web")
+	st, _ := r.sc.Status("web")
 	r.sc.mu.Lock()
 	minutes := r.sc.pools["web"].model.Minutes()
 	r.sc.mu.Unlock()
@@ -282,7 +285,7 @@ func BenchmarkScalerTick1000Nodes(b *testing.B) {
 	now := func() time.Time { return testNow }
 	reg := fleet.NewRegistry(now, fleet.Liveness{Grace: time.Second, DefaultInterval: time.Second}, 16)
 	cmds := commands.NewQueue(now, st, time.Hour, 16)
-	sc, err := newScaler(now, slog.New(slog.DiscardHandler), reg, stats.NewRequests(now, st, 24*time.Hour), cmds, st, "")
+	sc, err := New(now, slog.New(slog.DiscardHandler), reg, stats.NewRequests(now, st, 24*time.Hour), cmds, st, "")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -295,11 +298,11 @@ func BenchmarkScalerTick1000Nodes(b *testing.B) {
 		}
 		pb.Targets = append(pb.Targets, &fleetv1.ScalingTarget{Metric: m, Value: v})
 	}
-	p, act, err := scalingPolicyFromProto(pb, "")
+	p, act, err := PolicyFromProto(pb, "")
 	if err != nil {
 		b.Fatal(err)
 	}
-	sc.setPolicy("big", scalingPolicyToProto(p, act), p, act)
+	sc.SetPolicy("big", PolicyToProto(p, act), p, act)
 	for i := range 1000 {
 		h := &fleetv1.Hello{NodeId: fmt.Sprintf("n%04d", i), InstanceId: "i", Pool: "big", HourlyPrice: float64(i % 5), ReportInterval: durationpb.New(time.Second)}
 		s, _, err := reg.Attach(h, "peer", func(error) {})
@@ -422,11 +425,11 @@ func TestScalerMemorySurvivesRestart(t *testing.T) {
 		ScaleDown: &fleetv1.ScalingBehavior{StabilizationWindow: durationpb.New(0)},
 		Actuator:  &fleetv1.ScalingActuator{ExecHook: hook}}
 	r.setPolicy(t, "web", pb)
-	p, act, err := scalingPolicyFromProto(pb, dir)
+	p, act, err := PolicyFromProto(pb, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := putScalingPolicy(r.st, "web", scalingPolicyToProto(p, act)); err != nil {
+	if err := PutPolicy(r.st, "web", PolicyToProto(p, act)); err != nil {
 		t.Fatal(err)
 	}
 	r.addNode(t, "w1", "web", 0)
@@ -438,7 +441,7 @@ func TestScalerMemorySurvivesRestart(t *testing.T) {
 	if before.state != actWaitingDrain {
 		t.Fatalf("job %+v", before)
 	}
-	sc2, err := newScaler(r.now, slog.New(slog.DiscardHandler), r.reg, r.sc.stats, r.cmds, r.st, dir)
+	sc2, err := New(r.now, slog.New(slog.DiscardHandler), r.reg, r.sc.stats, r.cmds, r.st, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -453,7 +456,7 @@ func TestScalerMemorySurvivesRestart(t *testing.T) {
 	if err := r.sc.saveMemory(); err != nil {
 		t.Fatal(err)
 	}
-	sc3, err := newScaler(r.now, slog.New(slog.DiscardHandler), r.reg, r.sc.stats, r.cmds, r.st, dir)
+	sc3, err := New(r.now, slog.New(slog.DiscardHandler), r.reg, r.sc.stats, r.cmds, r.st, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package controlplane
+package scaling
 
 import (
 	"errors"
@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
@@ -24,18 +25,18 @@ const (
 	defaultMaxInstancesPerNode = 4
 )
 
-// scalingActuator is how a pool's decisions are carried out.
-type scalingActuator struct {
+// Actuator is how a pool's decisions are carried out.
+type Actuator struct {
 	hook         string // absolute path of the exec hook; empty for none
 	hookTimeout  time.Duration
 	instances    bool
 	maxInstances int
 }
 
-// scalingPolicyFromProto turns an API scaling policy into a validated scaling.Policy and
+// PolicyFromProto turns an API scaling policy into a validated scaling.Policy and
 // actuator: unset fields take the defaults, and every invalid field is named with a "policy."
 // prefix in the API's spelling. hookDir is the control plane's --scaling-hook-dir.
-func scalingPolicyFromProto(pp *fleetv1.ScalingPolicy, hookDir string) (scaling.Policy, scalingActuator, error) {
+func PolicyFromProto(pp *fleetv1.ScalingPolicy, hookDir string) (scaling.Policy, Actuator, error) {
 	p := scaling.DefaultPolicy(1, int(min(pp.GetMax(), scaling.MaxNodes+1)))
 	if pp.Min != nil {
 		p.Min = int(min(pp.GetMin(), scaling.MaxNodes+1))
@@ -64,7 +65,7 @@ func scalingPolicyFromProto(pp *fleetv1.ScalingPolicy, hookDir string) (scaling.
 		rule := scaling.Rule{
 			Name: r.GetName(), Metric: scaling.Metric(r.GetMetric()), Comparison: scaling.Comparison(r.GetComparison()),
 			Threshold: r.GetThreshold(), Action: scaling.Direction(r.GetAction()), Amount: int(min(r.GetAmount(), scaling.MaxNodes+1)),
-			Unit: scaling.Unit(orDefault(r.GetUnit(), string(scaling.Nodes))), Cooldown: scaling.DefaultRuleCooldown,
+			Unit: scaling.Unit(commands.OrDefault(r.GetUnit(), string(scaling.Nodes))), Cooldown: scaling.DefaultRuleCooldown,
 		}
 		dur(fmt.Sprintf("rules[%d].for_duration", i), r.GetForDuration(), &rule.For)
 		dur(fmt.Sprintf("rules[%d].cooldown", i), r.GetCooldown(), &rule.Cooldown)
@@ -127,7 +128,7 @@ func scalingPolicyFromProto(pp *fleetv1.ScalingPolicy, hookDir string) (scaling.
 			}
 		}
 	}
-	act := scalingActuator{hookTimeout: defaultHookTimeout, maxInstances: defaultMaxInstancesPerNode}
+	act := Actuator{hookTimeout: defaultHookTimeout, maxInstances: defaultMaxInstancesPerNode}
 	a := pp.GetActuator()
 	dur("actuator.hook_timeout", a.GetHookTimeout(), &act.hookTimeout)
 	if act.hookTimeout <= 0 || act.hookTimeout > maxHookTimeout {
@@ -151,7 +152,7 @@ func scalingPolicyFromProto(pp *fleetv1.ScalingPolicy, hookDir string) (scaling.
 		}
 	}
 	if len(errs) > 0 {
-		return scaling.Policy{}, scalingActuator{}, check.Invalidf("%v", errors.Join(errs...))
+		return scaling.Policy{}, Actuator{}, check.Invalidf("%v", errors.Join(errs...))
 	}
 	return p, act, nil
 }
@@ -196,8 +197,8 @@ func resolveHook(hook, dir string) (string, error) {
 	return real, nil
 }
 
-// scalingPolicyToProto renders a policy and its actuator with every default filled in.
-func scalingPolicyToProto(p scaling.Policy, a scalingActuator) *fleetv1.ScalingPolicy {
+// PolicyToProto renders a policy and its actuator with every default filled in.
+func PolicyToProto(p scaling.Policy, a Actuator) *fleetv1.ScalingPolicy {
 	pp := wire.ScalingPolicyToProto(p)
 	pp.Actuator = &fleetv1.ScalingActuator{
 		ExecHook: a.hook, HookTimeout: durationpb.New(a.hookTimeout), Instances: a.instances, MaxInstancesPerNode: uint32(a.maxInstances),

@@ -1,4 +1,4 @@
-package controlplane
+package scaling
 
 import (
 	"context"
@@ -37,21 +37,21 @@ const (
 // before they register.
 const minProvisionTimeout = 10 * time.Minute
 
-// scaler is the control plane's autoscaler. Every tick it builds each scaled pool's snapshot
+// Scaler is the control plane's autoscaler. Every tick it builds each scaled pool's snapshot
 // from the registry and the request rollups, decides with pkg/scaling, records decisions that
 // change something, and acts through the pool's actuator: the exec hook (run by Run, retried
 // with backoff) after draining scale-down victims, or scale commands to the pool's agents.
-type scaler struct {
+type Scaler struct {
 	now      func() time.Time
 	log      *slog.Logger
 	reg      *fleet.Registry
 	stats    *stats.Requests
 	cmds     *commands.Queue
-	store    *store.Store
-	hookDir  string
-	defaults ScalingDefaults // the profile's, for fields a new policy leaves out
-	// busy reports a deployment or maintenance window on a pool (node ""); nil means none.
-	busy      func(pool, node string) (bool, string)
+	Store    *store.Store
+	HookDir  string
+	Defaults ScalingDefaults // the profile's, for fields a new policy leaves out
+	// Busy reports a deployment or maintenance window on a pool (node ""); nil means none.
+	Busy      func(pool, node string) (bool, string)
 	retryBase time.Duration
 	retryMax  time.Duration
 	kick      chan struct{} // wakes the hook runner
@@ -66,7 +66,7 @@ type scaler struct {
 type poolScaling struct {
 	pb        *fleetv1.ScalingPolicy
 	policy    scaling.Policy
-	act       scalingActuator
+	act       Actuator
 	state     scaling.State
 	started   bool
 	wake      bool
@@ -99,9 +99,9 @@ type hookJob struct {
 	time, next       time.Time
 }
 
-func newScaler(now func() time.Time, log *slog.Logger, reg *fleet.Registry, stats *stats.Requests, cmds *commands.Queue, st *store.Store, hookDir string) (*scaler, error) {
-	sc := &scaler{
-		now: now, log: log, reg: reg, stats: stats, cmds: cmds, store: st, hookDir: hookDir,
+func New(now func() time.Time, log *slog.Logger, reg *fleet.Registry, stats *stats.Requests, cmds *commands.Queue, st *store.Store, hookDir string) (*Scaler, error) {
+	sc := &Scaler{
+		now: now, log: log, reg: reg, stats: stats, cmds: cmds, Store: st, HookDir: hookDir,
 		retryBase: time.Second, retryMax: time.Minute,
 		kick: make(chan struct{}, 1), wakeNow: make(chan struct{}, 1),
 		pools: make(map[string]*poolScaling),
@@ -111,7 +111,7 @@ func newScaler(now func() time.Time, log *slog.Logger, reg *fleet.Registry, stat
 		return nil, err
 	}
 	for pool, pb := range stored {
-		p, act, err := scalingPolicyFromProto(pb, hookDir)
+		p, act, err := PolicyFromProto(pb, hookDir)
 		if err != nil {
 			// A hook that went missing or the hook directory changed: keep deciding, without
 			// the actuator, and say so.
@@ -119,7 +119,7 @@ func newScaler(now func() time.Time, log *slog.Logger, reg *fleet.Registry, stat
 			act0 := pb.GetActuator()
 			pb = proto.Clone(pb).(*fleetv1.ScalingPolicy)
 			pb.Actuator = &fleetv1.ScalingActuator{HookTimeout: act0.GetHookTimeout(), MaxInstancesPerNode: act0.GetMaxInstancesPerNode()}
-			if p, act, err = scalingPolicyFromProto(pb, hookDir); err != nil {
+			if p, act, err = PolicyFromProto(pb, hookDir); err != nil {
 				return nil, fmt.Errorf("%w: scaling policy of pool %q: %v", store.ErrCorruptStore, pool, err)
 			}
 		}
@@ -139,13 +139,13 @@ func newScaler(now func() time.Time, log *slog.Logger, reg *fleet.Registry, stat
 	return sc, nil
 }
 
-func newPoolScaling(pb *fleetv1.ScalingPolicy, p scaling.Policy, act scalingActuator) *poolScaling {
+func newPoolScaling(pb *fleetv1.ScalingPolicy, p scaling.Policy, act Actuator) *poolScaling {
 	return &poolScaling{pb: pb, policy: p, act: act, instances: map[string]int{}}
 }
 
-// setPolicy installs a validated policy. The decision state carries over; the forecast model is
+// SetPolicy installs a validated policy. The decision state carries over; the forecast model is
 // rebuilt when the predictive settings changed.
-func (sc *scaler) setPolicy(pool string, pb *fleetv1.ScalingPolicy, p scaling.Policy, act scalingActuator) {
+func (sc *Scaler) SetPolicy(pool string, pb *fleetv1.ScalingPolicy, p scaling.Policy, act Actuator) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	ps := sc.pools[pool]
@@ -159,15 +159,15 @@ func (sc *scaler) setPolicy(pool string, pb *fleetv1.ScalingPolicy, p scaling.Po
 	ps.pb, ps.policy, ps.act = pb, p, act
 }
 
-// removePolicy stops scaling pool: its nodes stay as they are.
-func (sc *scaler) removePolicy(pool string) {
+// RemovePolicy stops scaling pool: its nodes stay as they are.
+func (sc *Scaler) RemovePolicy(pool string) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	delete(sc.pools, pool)
 }
 
-// policies returns every pool's stored policy.
-func (sc *scaler) policies() map[string]*fleetv1.ScalingPolicy {
+// Policies returns every pool's stored policy.
+func (sc *Scaler) Policies() map[string]*fleetv1.ScalingPolicy {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	out := make(map[string]*fleetv1.ScalingPolicy, len(sc.pools))
@@ -177,8 +177,8 @@ func (sc *scaler) policies() map[string]*fleetv1.ScalingPolicy {
 	return out
 }
 
-// minSizes returns each scaled pool's minimum size.
-func (sc *scaler) minSizes() map[string]int {
+// MinSizes returns each scaled pool's minimum size.
+func (sc *Scaler) MinSizes() map[string]int {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	out := make(map[string]int, len(sc.pools))
@@ -188,8 +188,8 @@ func (sc *scaler) minSizes() map[string]int {
 	return out
 }
 
-// policy returns a pool's policy, or nil.
-func (sc *scaler) policy(pool string) *fleetv1.ScalingPolicy {
+// Policy returns a pool's policy, or nil.
+func (sc *Scaler) Policy(pool string) *fleetv1.ScalingPolicy {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if ps := sc.pools[pool]; ps != nil {
@@ -198,9 +198,9 @@ func (sc *scaler) policy(pool string) *fleetv1.ScalingPolicy {
 	return nil
 }
 
-// status returns a pool's latest decision, forecast and actuation; ok is false for a pool
+// Status returns a pool's latest decision, forecast and actuation; ok is false for a pool
 // without a policy.
-func (sc *scaler) status(pool string) (*fleetv1.ScalingServiceGetStatusResponse, bool) {
+func (sc *Scaler) Status(pool string) (*fleetv1.ScalingServiceGetStatusResponse, bool) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	ps := sc.pools[pool]
@@ -221,11 +221,11 @@ func (sc *scaler) status(pool string) (*fleetv1.ScalingServiceGetStatusResponse,
 	return resp, true
 }
 
-// wake asks for an immediate scale-up of an empty pool to its wake size and returns how long a
+// Wake asks for an immediate scale-up of an empty pool to its wake size and returns how long a
 // new node takes to serve (the policy's lead time); ok is false for a pool without a scaling
-// policy. It never blocks: the scaler's Run ticks at once. Routing calls it when a Pick finds
+// Policy. It never blocks: the scaler's Run ticks at once. Routing calls it when a Pick finds
 // no node.
-func (sc *scaler) wake(pool string) (leadTime time.Duration, ok bool) {
+func (sc *Scaler) Wake(pool string) (leadTime time.Duration, ok bool) {
 	sc.mu.Lock()
 	ps := sc.pools[pool]
 	if ps != nil {
@@ -243,13 +243,13 @@ func (sc *scaler) wake(pool string) (leadTime time.Duration, ok bool) {
 	return leadTime, true
 }
 
-// reconcile is the scaling step of the reconcile loop.
-func (sc *scaler) reconcile(_ context.Context, now time.Time) error {
+// Reconcile is the scaling step of the reconcile loop.
+func (sc *Scaler) Reconcile(_ context.Context, now time.Time) error {
 	return sc.tick(now)
 }
 
 // tick decides every scaled pool once and stores the decisions that changed something.
-func (sc *scaler) tick(now time.Time) error {
+func (sc *Scaler) tick(now time.Time) error {
 	sc.tickMu.Lock()
 	defer sc.tickMu.Unlock()
 	sc.mu.Lock()
@@ -272,7 +272,7 @@ func (sc *scaler) tick(now time.Time) error {
 	if err != nil {
 		errs = append(errs, fmt.Sprintf("encoding the scaler's memory: %v", err))
 	}
-	if err := recordScaling(sc.store, records, memory, now); err != nil {
+	if err := recordScaling(sc.Store, records, memory, now); err != nil {
 		errs = append(errs, fmt.Sprintf("recording decisions: %v", err))
 	} else {
 		sc.markSaved(keys)
@@ -290,7 +290,7 @@ func (sc *scaler) tick(now time.Time) error {
 // tickPool decides one pool and applies the decision; it returns the decision when it is worth
 // recording: it differs from the last one recorded in size, recommendation or limit (a pool
 // without an actuator repeats the same change every tick; it is recorded once).
-func (sc *scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision, error) {
+func (sc *Scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision, error) {
 	nodes := sc.reg.ScalingNodes(pool)
 	modelErr := sc.feedModel(pool, now)
 	sc.mu.Lock()
@@ -336,11 +336,11 @@ func (sc *scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision
 
 // busyPool reports whether a deployment or maintenance window works on pool: the scaler does
 // not resize a pool under maintenance, whose nodes are out of routing on purpose.
-func (sc *scaler) busyPool(pool string) (bool, string) {
-	if sc.busy == nil {
+func (sc *Scaler) busyPool(pool string) (bool, string) {
+	if sc.Busy == nil {
 		return false, ""
 	}
-	return sc.busy(pool, "")
+	return sc.Busy(pool, "")
 }
 
 // sameDecision reports whether two decisions agree on everything but time and wording.
@@ -475,7 +475,7 @@ func (ps *poolScaling) instanceCount(id string) int {
 }
 
 // applyLocked carries out a decision that changes the size.
-func (sc *scaler) applyLocked(pool string, ps *poolScaling, d scaling.Decision, nodes []*fleetv1.Node, now time.Time) {
+func (sc *Scaler) applyLocked(pool string, ps *poolScaling, d scaling.Decision, nodes []*fleetv1.Node, now time.Time) {
 	switch {
 	case ps.act.instances:
 		sc.scaleInstancesLocked(pool, ps, d, nodes, now)
@@ -525,9 +525,9 @@ func mergeJobs(old, next *hookJob) *hookJob {
 
 // drainLocked takes a node out of routing and asks its agent to drain, as FleetService.DrainNode
 // does.
-func (sc *scaler) drainLocked(id, reason string) error {
-	params := map[string]string{command.ParamTimeout: defaultDrainTimeout.String()}
-	if _, err := sc.cmds.Create(id, fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, defaultCommandTimeout+defaultDrainTimeout, "scaling", reason); err != nil {
+func (sc *Scaler) drainLocked(id, reason string) error {
+	params := map[string]string{command.ParamTimeout: commands.DefaultDrainTimeout.String()}
+	if _, err := sc.cmds.Create(id, fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, commands.DefaultTimeout+commands.DefaultDrainTimeout, "scaling", reason); err != nil {
 		return err
 	}
 	return sc.reg.SetDrain(id, true, false, "drain requested: "+reason)
@@ -536,7 +536,7 @@ func (sc *scaler) drainLocked(id, reason string) error {
 // checkDrainsLocked moves a job whose victims have all drained (or are down, past their TTL) on
 // to the hook. A victim that merely disconnected may come back and finish its drain: it is waited
 // for until it is down.
-func (sc *scaler) checkDrainsLocked(pool string, ps *poolScaling, nodes []*fleetv1.Node, now time.Time) {
+func (sc *Scaler) checkDrainsLocked(pool string, ps *poolScaling, nodes []*fleetv1.Node, now time.Time) {
 	for _, j := range []*hookJob{ps.job, ps.queued} {
 		if j == nil || j.state != actWaitingDrain {
 			continue
@@ -563,7 +563,7 @@ func (sc *scaler) checkDrainsLocked(pool string, ps *poolScaling, nodes []*fleet
 // scaleInstancesLocked spreads the desired instances over the ready hosts, each within its
 // maximum (the max_instances label, else the policy's), and sends a scale command to every
 // host whose count changes.
-func (sc *scaler) scaleInstancesLocked(pool string, ps *poolScaling, d scaling.Decision, nodes []*fleetv1.Node, now time.Time) {
+func (sc *Scaler) scaleInstancesLocked(pool string, ps *poolScaling, d scaling.Decision, nodes []*fleetv1.Node, now time.Time) {
 	var hosts []*fleetv1.Node
 	for _, n := range nodes {
 		if _, ready := counts(n); ready {
@@ -597,7 +597,7 @@ func (sc *scaler) scaleInstancesLocked(pool string, ps *poolScaling, d scaling.D
 			continue
 		}
 		params := map[string]string{command.ParamInstances: strconv.Itoa(want[id])}
-		if _, err := sc.cmds.Create(id, fleetv1.CommandKind_COMMAND_KIND_SCALE, params, defaultCommandTimeout, "scaling", reason); err != nil {
+		if _, err := sc.cmds.Create(id, fleetv1.CommandKind_COMMAND_KIND_SCALE, params, commands.DefaultTimeout, "scaling", reason); err != nil {
 			failed = append(failed, fmt.Sprintf("%s: %v", id, err))
 			continue
 		}
@@ -618,7 +618,7 @@ func (sc *scaler) scaleInstancesLocked(pool string, ps *poolScaling, d scaling.D
 
 // feedModel brings a pool's forecast model up to the last complete minute from the request
 // rollups; the first call learns from the whole retained history.
-func (sc *scaler) feedModel(pool string, now time.Time) error {
+func (sc *Scaler) feedModel(pool string, now time.Time) error {
 	sc.mu.Lock()
 	ps := sc.pools[pool]
 	if ps == nil || !ps.policy.Predictive.Enabled {

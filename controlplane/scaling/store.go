@@ -1,4 +1,4 @@
-package controlplane
+package scaling
 
 import (
 	"bytes"
@@ -31,8 +31,8 @@ func loadScalingPolicies(s *store.Store) (map[string]*fleetv1.ScalingPolicy, err
 	return out, err
 }
 
-// putScalingPolicy stores one pool's policy.
-func putScalingPolicy(s *store.Store, pool string, p *fleetv1.ScalingPolicy) error {
+// PutPolicy stores one pool's policy.
+func PutPolicy(s *store.Store, pool string, p *fleetv1.ScalingPolicy) error {
 	b, err := proto.Marshal(p)
 	if err != nil {
 		return err
@@ -42,9 +42,9 @@ func putScalingPolicy(s *store.Store, pool string, p *fleetv1.ScalingPolicy) err
 	})
 }
 
-// deleteScalingPolicy removes one pool's policy and the scaler's memory of it; its decisions
+// DeletePolicy removes one pool's policy and the scaler's memory of it; its decisions
 // stay for the history.
-func deleteScalingPolicy(s *store.Store, pool string) error {
+func DeletePolicy(s *store.Store, pool string) error {
 	return s.Update(func(tx *store.Tx) error {
 		if err := tx.Bucket(store.ScalingMemory).Delete([]byte(pool)); err != nil {
 			return err
@@ -102,8 +102,8 @@ func recordScaling(s *store.Store, ds map[string][]*fleetv1.ScalingDecision, mem
 	})
 }
 
-// listScalingDecisions returns up to limit of the pool's decisions, newest first.
-func listScalingDecisions(s *store.Store, pool string, limit int) ([]*fleetv1.ScalingDecision, error) {
+// ListDecisions returns up to limit of the pool's decisions, newest first.
+func ListDecisions(s *store.Store, pool string, limit int) ([]*fleetv1.ScalingDecision, error) {
 	var out []*fleetv1.ScalingDecision
 	prefix := append([]byte(pool), 0)
 	end := append([]byte(pool), 1)

@@ -1,4 +1,4 @@
-package controlplane
+package scaling
 
 import (
 	"google.golang.org/protobuf/proto"
@@ -20,8 +20,8 @@ type ScalingDefaults struct {
 	Predictive bool
 }
 
-// withScalingDefaults returns pp with the fields it leaves out taken from d.
-func withScalingDefaults(pp *fleetv1.ScalingPolicy, d ScalingDefaults) *fleetv1.ScalingPolicy {
+// WithDefaults returns pp with the fields it leaves out taken from d.
+func WithDefaults(pp *fleetv1.ScalingPolicy, d ScalingDefaults) *fleetv1.ScalingPolicy {
 	out := proto.Clone(pp).(*fleetv1.ScalingPolicy)
 	if out.GetMax() == 0 && d.Max > 0 {
 		out.Max = d.Max

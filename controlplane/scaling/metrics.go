@@ -1,4 +1,4 @@
-package controlplane
+package scaling
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,11 +15,11 @@ var (
 		"Mean absolute percentage error of the pool's load forecast one horizon ahead (0.05 is 5 %).", []string{"pool"}, nil)
 )
 
-// scalingCollector exports each scaled pool's latest decision, forecast error and hook runs.
-type scalingCollector struct{ sc *scaler }
+// Collector exports each scaled pool's latest decision, forecast error and hook runs.
+type Collector struct{ Scaler *Scaler }
 
 // Describe implements prometheus.Collector.
-func (c *scalingCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- scalingSizeDesc
 	ch <- scalingCooldownDesc
 	ch <- scalingHookRunsDesc
@@ -27,10 +27,10 @@ func (c *scalingCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector.
-func (c *scalingCollector) Collect(ch chan<- prometheus.Metric) {
-	c.sc.mu.Lock()
-	defer c.sc.mu.Unlock()
-	for pool, ps := range c.sc.pools {
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	c.Scaler.mu.Lock()
+	defer c.Scaler.mu.Unlock()
+	for pool, ps := range c.Scaler.pools {
 		ch <- prometheus.MustNewConstMetric(scalingHookRunsDesc, prometheus.CounterValue, float64(ps.hookRuns[0]), pool, actSucceeded)
 		ch <- prometheus.MustNewConstMetric(scalingHookRunsDesc, prometheus.CounterValue, float64(ps.hookRuns[1]), pool, actFailed)
 		if fc := ps.forecast; fc != nil && fc.Mape != nil {
