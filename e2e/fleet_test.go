@@ -24,6 +24,24 @@ func waitState(t *testing.T, c fleetv1.FleetServiceClient, id string, want fleet
 	})
 }
 
+// throughReports follows node id's next n metrics reports through WatchNodes and calls check
+// with the node after each. A condition that must go on holding is checked across reports the
+// agent made meanwhile: they share the agent's one stream with its command updates, which its
+// sender hands on as they come, so an outcome reached before one report is applied by the next.
+func throughReports(t *testing.T, c fleetv1.FleetServiceClient, id string, n int, within time.Duration, check func(*fleetv1.Node)) {
+	t.Helper()
+	seen := 0
+	watchUntil(t, within, fmt.Sprintf("%d reports of %s", n, id), c.WatchNodes, &fleetv1.WatchNodesRequest{IncludeReports: true},
+		func(ev *fleetv1.WatchNodesResponse) bool {
+			t.Helper()
+			if ev.GetType() == fleetv1.NodeEventType_NODE_EVENT_TYPE_REPORT && ev.GetNode().GetId() == id {
+				check(ev.GetNode())
+				seen++
+			}
+			return seen == n
+		})
+}
+
 func TestThreeAgentsReadyWithHostMetrics(t *testing.T) {
 	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
 	c := cp.Fleet(t)
