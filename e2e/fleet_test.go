@@ -139,7 +139,11 @@ func TestStalledConnectionDownThenRecovers(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(3 * testInterval)
+	fleettest.Eventually(t, 10*time.Second, "the watcher to see three reports before the stall", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= 3
+	})
 
 	proxy.Stall()
 	stalledAt := time.Now()
@@ -155,11 +159,11 @@ func TestStalledConnectionDownThenRecovers(t *testing.T) {
 	}
 	t.Logf("down %s after the stall; silence %s (TTL+grace %s)", time.Since(stalledAt).Round(time.Millisecond), silent.Round(time.Millisecond), ttlPlusGrace)
 
-	time.Sleep(5 * testInterval) // reports made now are buffered by the agent
-	madeDuringStall := a.Stats().Buffered
-	if madeDuringStall == 0 {
-		t.Fatal("agent buffered no reports during the stall")
-	}
+	// Reports made now, after the node was declared down, are buffered by the agent.
+	atDown := a.Stats().Buffered
+	fleettest.Eventually(t, 10*time.Second, "the agent to buffer five reports made after the node was declared down", func() bool {
+		return a.Stats().Buffered >= atDown+5
+	})
 	proxy.Heal()
 	waitState(t, c, "stalled", ready, 10*time.Second)
 	fleettest.Eventually(t, 10*time.Second, "buffered reports delivered", func() bool { return a.Stats().Buffered <= 1 })
