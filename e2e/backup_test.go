@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -50,6 +52,7 @@ func TestBackupWhileAgentsWriteRestores(t *testing.T) {
 	// Commands go on flowing while the backups are taken.
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
+	var done atomic.Int64 // commands that succeeded
 	wg.Go(func() {
 		for i := 0; ; i++ {
 			select {
@@ -59,16 +62,20 @@ func TestBackupWhileAgentsWriteRestores(t *testing.T) {
 			}
 			node := []string{"web-1", "web-2", "web-3"}[i%3]
 			send(t, fleet, node, fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, succeeded)
+			done.Add(1)
 		}
 	})
 	var last *fleetv1.Backup
 	for i := range 4 {
+		// Commands are written before each backup, after the one before it: of two commands that
+		// finish from now on, the second is sent after the previous backup returned.
+		want := done.Load() + 2
+		fleettest.Eventually(t, 30*time.Second, fmt.Sprintf("two more commands before backup %d", i+1), func() bool { return done.Load() >= want })
 		resp, err := mc.CreateBackup(ctx, &fleetv1.CreateBackupRequest{Reason: "test " + string(rune('a'+i))})
 		if err != nil {
 			t.Fatal(err)
 		}
 		last = resp.GetBackup()
-		time.Sleep(30 * time.Millisecond)
 	}
 	close(stop)
 	wg.Wait()

@@ -43,6 +43,27 @@ func waitCommand(t *testing.T, c fleetv1.FleetServiceClient, id string, want fle
 	return rec
 }
 
+// holdsWhileInFlight checks that a drain with one request in flight does not finish: through
+// three reports the agent made after the drain began, each carrying that request, the node
+// stays draining, and then its drain command is still running.
+func holdsWhileInFlight(t *testing.T, c fleetv1.FleetServiceClient, node, drainID string) {
+	t.Helper()
+	throughReports(t, c, node, 3, 10*time.Second, func(n *fleetv1.Node) {
+		t.Helper()
+		if n.GetState() != draining || n.GetLastReport().GetApp().GetInFlight() != 1 {
+			t.Fatalf("with a request in flight the node is %s (%s) reporting %d in flight, want still draining with 1",
+				n.GetState(), n.GetStateReason(), n.GetLastReport().GetApp().GetInFlight())
+		}
+	})
+	resp, err := c.GetCommand(context.Background(), &fleetv1.GetCommandRequest{Id: drainID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := resp.GetCommand().GetState(); st != fleetv1.CommandState_COMMAND_STATE_RUNNING {
+		t.Fatalf("with a request in flight the drain command is %s (%s), want still running", st, resp.GetCommand().GetDetail())
+	}
+}
+
 func TestDrainWaitsForInFlightThenUndrain(t *testing.T) {
 	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
 	c := cp.Fleet(t)
@@ -60,10 +81,7 @@ func TestDrainWaitsForInFlightThenUndrain(t *testing.T) {
 	id := resp.GetCommand().GetCommand().GetId()
 	waitCommand(t, c, id, fleetv1.CommandState_COMMAND_STATE_RUNNING, 10*time.Second)
 	fleettest.Eventually(t, 5*time.Second, "the agent to refuse new requests", a.Draining)
-	time.Sleep(300 * time.Millisecond)
-	if st := fleettest.NodeState(c, "busy"); st != draining {
-		t.Fatalf("with a request in flight the node is %s, want still draining", st)
-	}
+	holdsWhileInFlight(t, c, "busy", id)
 	end()
 	rec := waitCommand(t, c, id, succeeded, 10*time.Second)
 	if rec.GetFields()["in_flight"] != "0" || rec.GetFields()["timed_out"] != "false" {

@@ -143,6 +143,18 @@ func (f *crashFixture) startAgent(t *testing.T) *proc {
 	return startProc(t, f.agentBin, f.agentArgs...)
 }
 
+// settle runs an undrain (a no-op on this node) through the agent and waits for it. The agent
+// runs commands one at a time in the order they arrive, so once it succeeded any repeat of an
+// earlier command the agent had been handed has already run its hook and is in the runs file.
+func (f *crashFixture) settle(t *testing.T, c fleetv1.FleetServiceClient) {
+	t.Helper()
+	resp, err := c.SendCommand(context.Background(), &fleetv1.SendCommandRequest{NodeId: "crashy", Kind: fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, Reason: "settle"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCommand(t, c, resp.GetCommand().GetCommand().GetId(), succeeded, 30*time.Second)
+}
+
 func (f *crashFixture) runsRecorded(t *testing.T) []string {
 	t.Helper()
 	b, err := os.ReadFile(f.runs)
@@ -174,7 +186,7 @@ func TestControlPlaneKilledMidCommandDeliversExactlyOnce(t *testing.T) {
 	if rec.GetFields()["version"] != "2.0.1" {
 		t.Fatalf("outcome fields %v", rec.GetFields())
 	}
-	time.Sleep(500 * time.Millisecond)
+	f.settle(t, c2)
 	if runs := f.runsRecorded(t); len(runs) != 1 || runs[0] != "2.0.1" {
 		t.Fatalf("deploy hook ran %d times (%v), want exactly once", len(runs), runs)
 	}
@@ -202,7 +214,7 @@ func TestAgentKilledMidCommandNeverRunsItTwice(t *testing.T) {
 		t.Fatalf("detail %q", rec.GetDetail())
 	}
 	waitState(t, c, "crashy", ready, 20*time.Second)
-	time.Sleep(time.Second)
+	f.settle(t, c)
 	if runs := f.runsRecorded(t); len(runs) != 1 {
 		t.Fatalf("deploy hook ran %d times, want once", len(runs))
 	}

@@ -110,8 +110,13 @@ func startVersionFleet(t *testing.T, server string, n int, hookSleep time.Durati
 	return nodes
 }
 
+// loadPace is the shortest time between two requests of a loadClient: a rate cap, so the load
+// does not starve the agents and servers it measures on a small machine.
+const loadPace = 2 * time.Millisecond
+
 // loadClient sends requests through RoutingService.Pick to the picked node's proxy until
-// stopped, counting requests, failures and the requests each node served.
+// stopped, at most one every loadPace, counting requests, failures and the requests each node
+// served.
 type loadClient struct {
 	requests, failures atomic.Int64
 	mu                 sync.Mutex
@@ -127,37 +132,50 @@ func startLoad(t *testing.T, rc fleetv1.RoutingServiceClient, pool string) *load
 	client := &http.Client{Timeout: 5 * time.Second}
 	go func() {
 		defer close(lc.done)
+		pace := time.NewTicker(loadPace)
+		defer pace.Stop()
 		for {
+			lc.once(client, rc, pool)
 			select {
 			case <-lc.stop:
 				return
-			default:
+			case <-pace.C:
 			}
-			p, err := rc.Pick(context.Background(), &fleetv1.PickRequest{Pool: pool})
-			if err != nil {
-				lc.fail("pick: " + err.Error())
-				time.Sleep(5 * time.Millisecond)
-				continue
-			}
-			resp, err := client.Get("http://" + p.GetAddress() + "/predict")
-			if err != nil {
-				lc.fail(p.GetNodeId() + ": " + err.Error())
-				continue
-			}
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			lc.requests.Add(1)
-			if resp.StatusCode != http.StatusOK {
-				lc.fail(fmt.Sprintf("%s: %d %s", p.GetNodeId(), resp.StatusCode, strings.TrimSpace(string(body))))
-			}
-			lc.mu.Lock()
-			lc.perNode[p.GetNodeId()]++
-			lc.mu.Unlock()
-			time.Sleep(2 * time.Millisecond)
 		}
 	}()
 	t.Cleanup(lc.halt)
 	return lc
+}
+
+// once picks a node and sends it one request.
+func (lc *loadClient) once(client *http.Client, rc fleetv1.RoutingServiceClient, pool string) {
+	p, err := rc.Pick(context.Background(), &fleetv1.PickRequest{Pool: pool})
+	if err != nil {
+		lc.fail("pick: " + err.Error())
+		return
+	}
+	resp, err := client.Get("http://" + p.GetAddress() + "/predict")
+	if err != nil {
+		lc.fail(p.GetNodeId() + ": " + err.Error())
+		return
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	lc.requests.Add(1)
+	if resp.StatusCode != http.StatusOK {
+		lc.fail(fmt.Sprintf("%s: %d %s", p.GetNodeId(), resp.StatusCode, strings.TrimSpace(string(body))))
+	}
+	lc.mu.Lock()
+	lc.perNode[p.GetNodeId()]++
+	lc.mu.Unlock()
+}
+
+// waitServed waits until n requests went through, so what the test does next happens under load.
+func (lc *loadClient) waitServed(t *testing.T, n int64) {
+	t.Helper()
+	fleettest.Eventually(t, 30*time.Second, fmt.Sprintf("%d requests through the load client", n), func() bool {
+		return lc.requests.Load() >= n
+	})
 }
 
 func (lc *loadClient) fail(why string) {
@@ -177,25 +195,11 @@ func (lc *loadClient) halt() {
 	<-lc.done
 }
 
-// waitDeployment polls a deployment until done says so.
+// waitDeployment follows a deployment through WatchDeployment until done says so.
 func waitDeployment(t *testing.T, mc fleetv1.MaintenanceServiceClient, id string, within time.Duration, what string, done func(*fleetv1.Deployment) bool) *fleetv1.Deployment {
 	t.Helper()
-	var last *fleetv1.Deployment
-	deadline := time.Now().Add(within)
-	for {
-		resp, err := mc.GetDeployment(context.Background(), &fleetv1.GetDeploymentRequest{Id: id})
-		if err != nil {
-			t.Fatal(err)
-		}
-		last = resp.GetDeployment()
-		if done(last) {
-			return last
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; deployment: %v", within, what, last)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return watchUntil(t, within, what, mc.WatchDeployment, &fleetv1.WatchDeploymentRequest{Id: id},
+		func(r *fleetv1.WatchDeploymentResponse) bool { return done(r.GetDeployment()) }).GetDeployment()
 }
 
 // finished reports whether a deployment ended.

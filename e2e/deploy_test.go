@@ -100,7 +100,7 @@ func TestRollingDeployNeverExceedsMaxUnavailable(t *testing.T) {
 	nodes := startVersionFleet(t, cp.GRPCAddr(), 5, 50*time.Millisecond)
 	ew := watchEndpoints(t, rc, "web", 5)
 	load := startLoad(t, rc, "web")
-	time.Sleep(200 * time.Millisecond)
+	load.waitServed(t, 20)
 
 	batch := uint32(2)
 	resp, err := mc.StartDeployment(context.Background(), &fleetv1.StartDeploymentRequest{Spec: &fleetv1.DeploymentSpec{

@@ -24,6 +24,24 @@ func waitState(t *testing.T, c fleetv1.FleetServiceClient, id string, want fleet
 	})
 }
 
+// throughReports follows node id's next n metrics reports through WatchNodes and calls check
+// with the node after each. A condition that must go on holding is checked across reports the
+// agent made meanwhile: they share the agent's one stream with its command updates, which its
+// sender hands on as they come, so an outcome reached before one report is applied by the next.
+func throughReports(t *testing.T, c fleetv1.FleetServiceClient, id string, n int, within time.Duration, check func(*fleetv1.Node)) {
+	t.Helper()
+	seen := 0
+	watchUntil(t, within, fmt.Sprintf("%d reports of %s", n, id), c.WatchNodes, &fleetv1.WatchNodesRequest{IncludeReports: true},
+		func(ev *fleetv1.WatchNodesResponse) bool {
+			t.Helper()
+			if ev.GetType() == fleetv1.NodeEventType_NODE_EVENT_TYPE_REPORT && ev.GetNode().GetId() == id {
+				check(ev.GetNode())
+				seen++
+			}
+			return seen == n
+		})
+}
+
 func TestThreeAgentsReadyWithHostMetrics(t *testing.T) {
 	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
 	c := cp.Fleet(t)
@@ -121,7 +139,11 @@ func TestStalledConnectionDownThenRecovers(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(3 * testInterval)
+	fleettest.Eventually(t, 10*time.Second, "the watcher to see three reports before the stall", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= 3
+	})
 
 	proxy.Stall()
 	stalledAt := time.Now()
@@ -137,11 +159,11 @@ func TestStalledConnectionDownThenRecovers(t *testing.T) {
 	}
 	t.Logf("down %s after the stall; silence %s (TTL+grace %s)", time.Since(stalledAt).Round(time.Millisecond), silent.Round(time.Millisecond), ttlPlusGrace)
 
-	time.Sleep(5 * testInterval) // reports made now are buffered by the agent
-	madeDuringStall := a.Stats().Buffered
-	if madeDuringStall == 0 {
-		t.Fatal("agent buffered no reports during the stall")
-	}
+	// Reports made now, after the node was declared down, are buffered by the agent.
+	atDown := a.Stats().Buffered
+	fleettest.Eventually(t, 10*time.Second, "the agent to buffer five reports made after the node was declared down", func() bool {
+		return a.Stats().Buffered >= atDown+5
+	})
 	proxy.Heal()
 	waitState(t, c, "stalled", ready, 10*time.Second)
 	fleettest.Eventually(t, 10*time.Second, "buffered reports delivered", func() bool { return a.Stats().Buffered <= 1 })

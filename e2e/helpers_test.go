@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+
 	"github.com/dspyfleet/dspyfleet/agent"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 )
@@ -59,5 +61,34 @@ func (ra *runningAgent) stop(t *testing.T) {
 		if err != nil {
 			t.Errorf("agent Run: %v", err)
 		}
+	}
+}
+
+// watchUntil opens a server stream with watch and req and receives from it until done accepts a
+// message, which it returns. The test fails, naming what it waited for and the last message,
+// when the stream ends first or within passes.
+func watchUntil[Req, Resp any](t *testing.T, within time.Duration, what string,
+	watch func(context.Context, *Req, ...grpc.CallOption) (grpc.ServerStreamingClient[Resp], error), req *Req,
+	done func(*Resp) bool) *Resp {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), within)
+	defer cancel()
+	stream, err := watch(ctx, req)
+	if err != nil {
+		t.Fatalf("watch for %s: %v", what, err)
+	}
+	var last *Resp
+	for {
+		m, err := stream.Recv()
+		if err != nil {
+			if ctx.Err() != nil {
+				t.Fatalf("timed out after %s waiting for %s; last: %v", within, what, last)
+			}
+			t.Fatalf("the watch ended (%v) before %s; last: %v", err, what, last)
+		}
+		if done(m) {
+			return m
+		}
+		last = m
 	}
 }

@@ -16,23 +16,11 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// waitWindow polls a maintenance window until done says so.
+// waitWindow follows a maintenance window through WatchMaintenance until done says so.
 func waitWindow(t *testing.T, mc fleetv1.MaintenanceServiceClient, id string, within time.Duration, what string, done func(*fleetv1.Maintenance) bool) *fleetv1.Maintenance {
 	t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		resp, err := mc.GetMaintenance(context.Background(), &fleetv1.GetMaintenanceRequest{Id: id})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if done(resp.GetMaintenance()) {
-			return resp.GetMaintenance()
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s; window: %v", within, what, resp.GetMaintenance())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return watchUntil(t, within, what, mc.WatchMaintenance, &fleetv1.WatchMaintenanceRequest{Id: id},
+		func(r *fleetv1.WatchMaintenanceResponse) bool { return done(r.GetMaintenance()) }).GetMaintenance()
 }
 
 func TestMaintenanceWindowKeepsMinimumHealthy(t *testing.T) {

@@ -79,10 +79,7 @@ func TestDrainThroughSidecarProxy(t *testing.T) {
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") != "2" {
 		t.Fatalf("new request while draining: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
-	time.Sleep(200 * time.Millisecond)
-	if st := fleettest.NodeState(c, "sidecar"); st != draining {
-		t.Fatalf("with a request in flight the node is %s", st)
-	}
+	holdsWhileInFlight(t, c, "sidecar", dr.GetCommand().GetCommand().GetId())
 	unblock()
 	if code := <-slow; code != http.StatusOK {
 		t.Fatalf("the in-flight request ended with %d, want 200", code)
