@@ -93,7 +93,7 @@ func TestBackupWhileAgentsWriteRestores(t *testing.T) {
 	}
 	b := v.GetBackup()
 	if b.GetNodes() != 3 || b.GetRoutingPolicies() != 1 || b.GetCommands() == 0 || len(b.GetSha256()) != 64 ||
-		b.GetSchemaVersion() != 1 || !strings.Contains(b.GetReason(), "test d") {
+		b.GetSchemaVersion() != store.SchemaVersion || !strings.Contains(b.GetReason(), "test d") {
 		t.Fatalf("verified backup %v", b)
 	}
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -224,7 +226,7 @@ func TestRestoreCommand(t *testing.T) {
 	if err := run(ctx, []string{"restore", "--from", resp.GetBackup().GetPath(), "--data-dir", into}, &out, &errOut); err != nil {
 		t.Fatalf("restore: %v", err)
 	}
-	if !strings.Contains(out.String(), "restored ") || !strings.Contains(out.String(), "schema 1") {
+	if !strings.Contains(out.String(), "restored ") || !strings.Contains(out.String(), fmt.Sprintf("schema %d", store.SchemaVersion)) {
 		t.Fatalf("restore output %q", out.String())
 	}
 	if _, err := os.Stat(filepath.Join(into, "fleet.db")); err != nil {

@@ -3,11 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 )
 
@@ -38,7 +40,7 @@ func TestBackupCommandsAgainstControlPlane(t *testing.T) {
 	if code != exitOK || strings.Contains(out, names[0]) || !strings.Contains(out, names[1]) || !strings.Contains(out, names[2]) {
 		t.Fatalf("list after 3 backups with keep 2 should show the newest two of %v:\n%s", names, out)
 	}
-	if code, out, errOut := fleetctl("backup", "verify", names[2]); code != exitOK || !strings.Contains(out, "is sound: schema 1") {
+	if code, out, errOut := fleetctl("backup", "verify", names[2]); code != exitOK || !strings.Contains(out, fmt.Sprintf("is sound: schema %d", store.SchemaVersion)) {
 		t.Fatalf("verify: %d %q %q", code, out, errOut)
 	}
 	path := filepath.Join(cfg.DataDir, "backups", names[2])

@@ -15,10 +15,17 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// requiredBuckets are the buckets every state file of schema 1 has had from the start. Buckets
-// added later within the same schema version are created when a control plane opens the file,
-// so a file may lack them.
-var requiredBuckets = [][]byte{Meta, Nodes, Commands, Rollups}
+// schema1Buckets are the buckets a schema-1 state file is sure to have (see createAllBuckets);
+// a file of a later schema has every bucket of allBuckets.
+var schema1Buckets = [][]byte{Meta, Nodes, Commands, Rollups}
+
+// requiredBuckets returns the buckets a state file of schema version must have.
+func requiredBuckets(version uint64) [][]byte {
+	if version < 2 {
+		return schema1Buckets
+	}
+	return allBuckets
+}
 
 // Counts are the records a state file holds.
 type backupCounts struct {
@@ -123,7 +130,7 @@ func Inspect(path string) (c backupCounts, err error) {
 		if c.SchemaVersion > SchemaVersion {
 			return fmt.Errorf("%w: %s has schema %d, this build knows up to %d", ErrSchemaTooNew, path, c.SchemaVersion, SchemaVersion)
 		}
-		for _, name := range requiredBuckets {
+		for _, name := range requiredBuckets(c.SchemaVersion) {
 			if tx.Bucket(name) == nil {
 				return fmt.Errorf("%w: %s has no %s bucket", ErrCorruptStore, path, name)
 			}

@@ -3,7 +3,8 @@ package store
 // The bbolt layout of <data-dir>/fleet.db. Every bucket the control plane uses is declared here.
 //
 //	meta                     schema bookkeeping
-//	  "schema_version" -> uint64 big-endian, currently schemaVersion
+//	  "schema_version" -> uint64 big-endian, currently SchemaVersion
+//	  "schema_history" -> one line per migration applied: "<schema> <UTC time> <what changed>"
 //	nodes                    one record per node
 //	  <node id>        -> fleetv1.Node (protobuf), including its last metrics report
 //	rollups                  one-minute DSPy request rollups per pool and node, time-ordered
@@ -54,9 +55,13 @@ package store
 //	maintenance              one record per maintenance window, in creation order
 //	  <window id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.Maintenance (protobuf)
 //
-// A file whose schema_version is newer than schemaVersion was written by a newer control plane and
-// is refused rather than guessed at. Later schema changes add ordered migration steps that back up
-// the file before they run.
+// A file whose schema_version is newer than SchemaVersion was written by a newer control plane and
+// is refused rather than guessed at. An older file is migrated by the ordered steps of migrate.go,
+// after a copy of it is kept. What each schema changed:
+//
+//	1  the first release
+//	2  every bucket above exists in every file (schema 1 created later buckets on demand), and
+//	   meta records the migrations applied to the file
 var (
 	Meta     = []byte("meta")
 	Nodes    = []byte("nodes")
@@ -97,7 +102,7 @@ var (
 )
 
 // SchemaVersion is the layout this build reads and writes.
-const SchemaVersion uint64 = 1
+const SchemaVersion uint64 = 2
 
 // allBuckets lists every bucket the schema requires.
 var allBuckets = [][]byte{Meta, Nodes, Commands, Rollups,

@@ -73,21 +73,22 @@ func HoldShared(path string, lockTimeout time.Duration) (release func(), err err
 	return func() { _ = db.Close() }, nil
 }
 
-// ensureSchema creates the buckets of a new file and checks the version of an existing one.
+// ensureSchema creates the buckets of a new file, refuses a file of a newer schema, and migrates
+// a file of an older one (after keeping a copy of it, see migrate).
 func (s *Store) ensureSchema() error {
+	var from uint64
+	err := s.db.View(func(tx *bolt.Tx) error {
+		v, err := fileVersion(tx, s.Path)
+		from = v
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if from != 0 && from < SchemaVersion {
+		return s.migrate(from)
+	}
 	return s.db.Update(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(Meta)
-		if meta != nil {
-			raw := meta.Get(keySchemaVersion)
-			if len(raw) != 8 {
-				return fmt.Errorf("%w: %s has no valid schema version", ErrCorruptStore, s.Path)
-			}
-			if v := binary.BigEndian.Uint64(raw); v > SchemaVersion {
-				return fmt.Errorf("%w: %s has schema %d, this build knows up to %d; run a newer control plane", ErrSchemaTooNew, s.Path, v, SchemaVersion)
-			}
-		} else if firstBucket(tx) != nil {
-			return fmt.Errorf("%w: %s has buckets but no meta bucket", ErrCorruptStore, s.Path)
-		}
 		for _, name := range allBuckets {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
@@ -95,6 +96,26 @@ func (s *Store) ensureSchema() error {
 		}
 		return tx.Bucket(Meta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, SchemaVersion))
 	})
+}
+
+// fileVersion returns the schema version of the file, 0 for a new (empty) file.
+func fileVersion(tx *bolt.Tx, path string) (uint64, error) {
+	meta := tx.Bucket(Meta)
+	if meta == nil {
+		if firstBucket(tx) != nil {
+			return 0, fmt.Errorf("%w: %s has buckets but no meta bucket", ErrCorruptStore, path)
+		}
+		return 0, nil
+	}
+	raw := meta.Get(keySchemaVersion)
+	if len(raw) != 8 || binary.BigEndian.Uint64(raw) == 0 {
+		return 0, fmt.Errorf("%w: %s has no valid schema version", ErrCorruptStore, path)
+	}
+	v := binary.BigEndian.Uint64(raw)
+	if v > SchemaVersion {
+		return 0, fmt.Errorf("%w: %s has schema %d, this build knows up to %d; run a newer control plane", ErrSchemaTooNew, path, v, SchemaVersion)
+	}
+	return v, nil
 }
 
 // firstBucket returns the name of any top-level bucket, or nil for an empty file.

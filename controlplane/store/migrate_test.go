@@ -1,0 +1,139 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// TestMigrateSchema1File opens testdata/v1-fleet.db, a state file the schema-1 control plane
+// wrote in --dev mode (a node, a drain and undrain, a routing policy, a command, rollups), and
+// checks that Open migrates it: a copy of the old file is kept, the file is at SchemaVersion with
+// every bucket, and every record it held is still there.
+func TestMigrateSchema1File(t *testing.T) {
+	dir := t.TempDir()
+	old, err := os.ReadFile(filepath.Join("testdata", "v1-fleet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, FileName)
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, err := Inspect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before.SchemaVersion != 1 || before.Nodes == 0 || before.Commands == 0 || before.RoutingPolicies == 0 {
+		t.Fatalf("the schema-1 fixture holds %+v; want schema 1 with nodes, commands and a routing policy", before)
+	}
+
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := Inspect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.SchemaVersion != SchemaVersion || after.Nodes != before.Nodes || after.Commands != before.Commands || after.RoutingPolicies != before.RoutingPolicies {
+		t.Fatalf("after migration %+v, before %+v", after, before)
+	}
+	if m := missingBuckets(t, path); len(m) != 0 {
+		t.Fatalf("buckets still missing after migration: %q", m)
+	}
+	if h := history(t, path); !strings.HasPrefix(h, "2 ") || !strings.Contains(h, "every bucket") || strings.Count(h, "\n") != 1 {
+		t.Fatalf("schema history %q, want the one migration to schema 2", h)
+	}
+	kept, err := Inspect(path + ".pre-migrate-v1")
+	if err != nil {
+		t.Fatalf("the copy kept before migrating: %v", err)
+	}
+	if kept != before {
+		t.Fatalf("the kept copy holds %+v, the file held %+v", kept, before)
+	}
+
+	// A second open finds nothing to migrate and leaves the kept copy alone.
+	if err := os.Remove(path + ".pre-migrate-v1"); err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".pre-migrate-v1"); !os.IsNotExist(err) {
+		t.Fatalf("a file already at schema %d was copied again: %v", SchemaVersion, err)
+	}
+}
+
+// TestOpenRefusesNewerSchema: a file written by a newer control plane is refused, unchanged.
+func TestOpenRefusesNewerSchema(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(Meta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, SchemaVersion+1))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(dir, time.Second); err == nil || !errors.Is(err, ErrSchemaTooNew) {
+		t.Fatalf("open of a newer file = %v, want ErrSchemaTooNew", err)
+	}
+}
+
+// missingBuckets lists the schema's buckets the file at path lacks.
+func missingBuckets(t *testing.T, path string) []string {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var missing []string
+	if err := db.View(func(tx *bolt.Tx) error {
+		for _, name := range allBuckets {
+			if tx.Bucket(name) == nil {
+				missing = append(missing, string(name))
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return missing
+}
+
+// history returns the file's schema history.
+func history(t *testing.T, path string) string {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var h string
+	if err := db.View(func(tx *bolt.Tx) error {
+		h = string(tx.Bucket(Meta).Get(keySchemaHistory))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
