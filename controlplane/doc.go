@@ -1,10 +1,13 @@
-// Package controlplane owns the dspyfleet control plane: the gRPC services (AgentService and
-// FleetService), the agent session registry with node liveness, the bbolt store, and the HTTP
-// endpoints for health and Prometheus metrics. Decisions live in pkg/*; this package gathers the
-// state they need and applies what they return.
+// Package controlplane is the control plane's wiring: Config and its validation, the config
+// file, profiles, New (open the store, build every subsystem, bind the listeners), Run (serve
+// until the context ends, then an ordered shutdown) and Reload. It also still holds the gRPC
+// service implementations of the nine services, the reconcile loop, the alert, maintenance,
+// fleet-config and security subsystems that have not moved into packages of their own yet.
 //
-// Security lives in its own files: access.go (who may call each method), auth.go (tokens and
-// client certificates), security.go (TLS and the interceptor chain), ratelimit.go and limits.go,
-// exposure.go (no plaintext or unauthenticated non-loopback listener without --insecure) and
-// audit.go (the audit trail of admin calls and security events).
+// The subsystems that have moved live under it, each owning its state and its lock:
+// store (the bbolt file, the only bbolt user), check (sentinel errors, their gRPC codes,
+// validation helpers), fleet (registry, sessions, liveness), commands (the durable command
+// queue), stats (request rollups), router (routing per pool), cost (ledger, budgets, gate,
+// recommendations) and scaling (the autoscaler and its actuators). Decisions live in pkg/*;
+// this tree gathers the state they need and applies what they return.
 package controlplane
