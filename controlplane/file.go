@@ -2,8 +2,6 @@ package controlplane
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
@@ -62,63 +60,48 @@ type fileConfig struct {
 }
 
 // File is a parsed control plane configuration file.
-type File struct {
-	name  string
-	lines cli.Lines
-	f     fileConfig
-}
+type File struct{ file *cli.File[fileConfig] }
 
 // ReadFile reads the YAML file at path and parses it strictly (see ParseFile).
-func ReadFile(path string) (*File, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("--config: %w", err)
-	}
-	return ParseFile(path, data)
-}
+func ReadFile(path string) (*File, error) { return newFile(cli.ReadFile[fileConfig](path)) }
 
 // ParseFile parses a configuration file's data; name is the file's name in errors. An unknown
 // key, a key given twice or a value of the wrong type is an error naming the file, line and key,
 // so a typo never silently falls back to a default.
 func ParseFile(name string, data []byte) (*File, error) {
-	f := &File{name: name}
-	lines, err := cli.DecodeYAML(name, data, &f.f)
+	return newFile(cli.ParseFile[fileConfig](name, data))
+}
+
+// newFile wraps a parsed file, or passes its error on.
+func newFile(f *cli.File[fileConfig], err error) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f.lines = lines
-	return f, nil
+	return &File{f}, nil
 }
 
 // Profile is the profile the file names, "" when it names none.
-func (f *File) Profile() string { return deref(f.f.Profile) }
+func (f *File) Profile() string { return cli.Deref(f.file.Values.Profile) }
 
 // LogLevel is the log level the file sets, "" when it sets none.
-func (f *File) LogLevel() string { return deref(f.f.LogLevel) }
+func (f *File) LogLevel() string { return cli.Deref(f.file.Values.LogLevel) }
 
 // Check reports every value of the file that is out of range when applied over base (the
 // defaults of the file's profile), each naming the file, line and key.
 func (f *File) Check(base Config) error {
-	return cli.CheckFields(f.name, f.lines, f.f, func(one fileConfig) error {
+	return cli.CheckFields(f.file.Name, f.file.Lines, f.file.Values, func(one fileConfig) error {
 		c := base
 		one.apply(&c)
-		return errors.Join(c.Validate(), cli.CheckProfile(deref(one.Profile)), cli.CheckLevel(deref(one.LogLevel)))
+		return errors.Join(c.Validate(), cli.CheckProfile(cli.Deref(one.Profile)), cli.CheckLevel(cli.Deref(one.LogLevel)))
 	})
 }
 
 // Apply sets the file's values on c.
-func (f *File) Apply(c *Config) { f.f.apply(c) }
+func (f *File) Apply(c *Config) { f.file.Values.apply(c) }
 
 // LoadFile parses the YAML file at path strictly (see ParseFile) and applies it onto c. Ranges
 // are checked by File.Check, and by New.
-func LoadFile(path string, c *Config) error {
-	f, err := ReadFile(path)
-	if err != nil {
-		return err
-	}
-	f.Apply(c)
-	return nil
-}
+func LoadFile(path string, c *Config) error { return cli.LoadFile(ReadFile, path, c) }
 
 func (f fileConfig) apply(c *Config) {
 	set(&c.GRPCListen, f.GRPCListen)
@@ -170,12 +153,4 @@ func set[T any](dst *T, v *T) {
 	if v != nil {
 		*dst = *v
 	}
-}
-
-func deref[T any](v *T) T {
-	var zero T
-	if v == nil {
-		return zero
-	}
-	return *v
 }
