@@ -18,8 +18,8 @@ func FuzzRoutingPolicy(f *testing.F) {
 	for _, p := range []*fleetv1.RoutingPolicy{
 		{},
 		router.PolicyToProto(routing.DefaultPolicy()),
-		{Strategy: fleetv1.Strategy_STRATEGY_CONSISTENT_HASH, HashLoadFactor: router.Ptr(0.1)},
-		{PanicThreshold: router.Ptr(1.5), OutlierDetection: &fleetv1.OutlierDetection{ErrorRate: router.Ptr(-1.0)}},
+		{Strategy: fleetv1.Strategy_STRATEGY_CONSISTENT_HASH, HashLoadFactor: new(0.1)},
+		{PanicThreshold: new(1.5), OutlierDetection: &fleetv1.OutlierDetection{ErrorRate: new(-1.0)}},
 	} {
 		raw, err := proto.Marshal(p)
 		if err != nil {

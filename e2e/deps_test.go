@@ -62,7 +62,7 @@ var controlPlaneLayers = map[string][]string{
 	"controlplane/commands": {"check", "store"},
 	"controlplane/router":   {"check", "fleet", "stats", "store"},
 	"controlplane/cost":     {"check", "fleet", "stats", "store"},
-	"controlplane/scaling":  {"check", "commands", "fleet", "router", "stats", "store"},
+	"controlplane/scaling":  {"check", "commands", "fleet", "stats", "store"},
 }
 
 // TestControlPlaneLayers enforces controlPlaneLayers on the packages' own imports, tests

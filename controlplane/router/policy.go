@@ -100,10 +100,10 @@ func PolicyToProto(p routing.Policy) *fleetv1.RoutingPolicy {
 		ScoreWeights:   &fleetv1.ScoreWeights{Latency: p.Weights.Latency, Errors: p.Weights.Errors, InFlight: p.Weights.InFlight, Cpu: p.Weights.CPU},
 		HashLoadFactor: &p.LoadFactor,
 		OutlierDetection: &fleetv1.OutlierDetection{
-			ConsecutiveErrors: Ptr(uint32(min(o.ConsecutiveErrors, math.MaxUint32))),
+			ConsecutiveErrors: new(uint32(min(o.ConsecutiveErrors, math.MaxUint32))),
 			ErrorRate:         &o.ErrorRate,
 			LatencyFactor:     &o.LatencyFactor,
-			MinRequests:       Ptr(uint32(min(o.MinRequests, math.MaxUint32))),
+			MinRequests:       new(uint32(min(o.MinRequests, math.MaxUint32))),
 			Interval:          durationpb.New(o.Interval),
 			BaseEjectionTime:  durationpb.New(o.BaseEjection),
 			MaxEjectionTime:   durationpb.New(o.MaxEjection),
@@ -113,8 +113,6 @@ func PolicyToProto(p routing.Policy) *fleetv1.RoutingPolicy {
 		PanicThreshold:  &p.PanicThreshold,
 	}
 }
-
-func Ptr[T any](v T) *T { return &v }
 
 // StrategyToProto maps a routing strategy to its API enum by name.
 func StrategyToProto(s routing.Strategy) fleetv1.Strategy {

@@ -3,7 +3,6 @@ package scaling
 import (
 	"google.golang.org/protobuf/proto"
 
-	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -26,7 +25,7 @@ func WithDefaults(pp *fleetv1.ScalingPolicy, d ScalingDefaults) *fleetv1.Scaling
 	if out.GetMax() == 0 && d.Max > 0 {
 		out.Max = d.Max
 		if out.Min == nil {
-			out.Min = router.Ptr(min(d.Min, d.Max))
+			out.Min = new(min(d.Min, d.Max))
 		}
 	}
 	if len(out.GetTargets()) == 0 && len(out.GetRules()) == 0 && d.CPUTarget > 0 {
