@@ -28,45 +28,18 @@ func loadAlerts(s *store.Store) (*alertsState, error) {
 	st := &alertsState{}
 	err := s.View(func(tx *store.Tx) error {
 		st.seeded = tx.Bucket(store.Meta).Get(store.KeyAlertRulesSeeded) != nil
-		load := func(bucket []byte, what string, add func() proto.Message) error {
-			return tx.Bucket(bucket).ForEach(func(k, v []byte) error {
-				if err := proto.Unmarshal(v, add()); err != nil {
-					return fmt.Errorf("%w: %s %q: %v", store.ErrCorruptStore, what, k, err)
-				}
-				return nil
-			})
-		}
-		if err := load(store.AlertRules, "alert rule", func() proto.Message {
-			r := &fleetv1.AlertRule{}
-			st.rules = append(st.rules, r)
-			return r
-		}); err != nil {
-			return err
-		}
-		if err := load(store.AlertStates, "alert", func() proto.Message {
-			a := &fleetv1.Alert{}
-			st.alerts = append(st.alerts, a)
-			return a
-		}); err != nil {
-			return err
-		}
-		if err := load(store.Silences, "silence", func() proto.Message {
-			x := &fleetv1.Silence{}
-			st.silences = append(st.silences, x)
-			return x
-		}); err != nil {
-			return err
-		}
-		if err := load(store.HealingExecutions, "healing execution", func() proto.Message {
-			x := &fleetv1.HealingExecution{}
-			st.executions = append(st.executions, x)
-			return x
-		}); err != nil {
-			return err
-		}
 		st.events = tx.Bucket(store.AlertEvents).Len()
 		st.deliveries = tx.Bucket(store.Deliveries).Len()
-		return nil
+		if err := store.EachProto(tx.Bucket(store.AlertRules), "alert rule", store.Collect(&st.rules)); err != nil {
+			return err
+		}
+		if err := store.EachProto(tx.Bucket(store.AlertStates), "alert", store.Collect(&st.alerts)); err != nil {
+			return err
+		}
+		if err := store.EachProto(tx.Bucket(store.Silences), "silence", store.Collect(&st.silences)); err != nil {
+			return err
+		}
+		return store.EachProto(tx.Bucket(store.HealingExecutions), "healing execution", store.Collect(&st.executions))
 	})
 	return st, err
 }

@@ -241,11 +241,7 @@ func (c *Tracker) UpdateRec(id string, state fleetv1.RecommendationState, now ti
 func loadRecStates(s *store.Store) (map[string]*fleetv1.Recommendation, error) {
 	out := map[string]*fleetv1.Recommendation{}
 	err := s.View(func(tx *store.Tx) error {
-		return tx.Bucket(store.CostRecs).ForEach(func(k, v []byte) error {
-			r := &fleetv1.Recommendation{}
-			if err := proto.Unmarshal(v, r); err != nil {
-				return fmt.Errorf("%w: recommendation %q: %v", store.ErrCorruptStore, k, err)
-			}
+		return store.EachProto(tx.Bucket(store.CostRecs), "recommendation", func(k []byte, r *fleetv1.Recommendation) error {
 			out[string(k)] = r
 			return nil
 		})

@@ -85,21 +85,13 @@ func New(log *slog.Logger, st *store.Store, stats *stats.Requests, reg *fleet.Re
 			}
 			c.prices = tableFromProto(p)
 		}
-		if err := tx.Bucket(store.CostBudgets).ForEach(func(k, v []byte) error {
-			b := &fleetv1.Budget{}
-			if err := proto.Unmarshal(v, b); err != nil {
-				return fmt.Errorf("%w: budget %q: %v", store.ErrCorruptStore, k, err)
-			}
+		if err := store.EachProto(tx.Bucket(store.CostBudgets), "budget", func(_ []byte, b *fleetv1.Budget) error {
 			c.budgets[b.GetName()] = b
 			return nil
 		}); err != nil {
 			return err
 		}
-		if err := tx.Bucket(store.CostBudgetState).ForEach(func(k, v []byte) error {
-			s := &fleetv1.BudgetStatus{}
-			if err := proto.Unmarshal(v, s); err != nil {
-				return fmt.Errorf("%w: budget state %q: %v", store.ErrCorruptStore, k, err)
-			}
+		if err := store.EachProto(tx.Bucket(store.CostBudgetState), "budget state", func(k []byte, s *fleetv1.BudgetStatus) error {
 			c.states[string(k)] = s
 			return nil
 		}); err != nil {

@@ -65,11 +65,7 @@ func New(reg *fleet.Registry, stats *stats.Requests, st *store.Store, now func()
 		pools: make(map[string]*poolRoute), Policies: make(map[string]*fleetv1.RoutingPolicy),
 		figures: make(map[string]nodeFigures), seed: uint64(time.Now().UnixNano())}
 	err := st.View(func(tx *store.Tx) error {
-		return tx.Bucket(store.RoutingPolicies).ForEach(func(k, v []byte) error {
-			pp := &fleetv1.RoutingPolicy{}
-			if err := proto.Unmarshal(v, pp); err != nil {
-				return fmt.Errorf("%w: routing policy of pool %q: %v", store.ErrCorruptStore, k, err)
-			}
+		return store.EachProto(tx.Bucket(store.RoutingPolicies), "routing policy of pool", func(k []byte, pp *fleetv1.RoutingPolicy) error {
 			if _, err := PolicyFromProto(pp); err != nil {
 				return fmt.Errorf("%w: routing policy of pool %q: %v", store.ErrCorruptStore, k, err)
 			}

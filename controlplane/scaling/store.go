@@ -19,11 +19,7 @@ const decisionRetention = 7 * 24 * time.Hour
 func loadScalingPolicies(s *store.Store) (map[string]*fleetv1.ScalingPolicy, error) {
 	out := make(map[string]*fleetv1.ScalingPolicy)
 	err := s.View(func(tx *store.Tx) error {
-		return tx.Bucket(store.ScalingPolicies).ForEach(func(k, v []byte) error {
-			p := &fleetv1.ScalingPolicy{}
-			if err := proto.Unmarshal(v, p); err != nil {
-				return fmt.Errorf("%w: scaling policy %q: %v", store.ErrCorruptStore, k, err)
-			}
+		return store.EachProto(tx.Bucket(store.ScalingPolicies), "scaling policy", func(k []byte, p *fleetv1.ScalingPolicy) error {
 			out[string(k)] = p
 			return nil
 		})

@@ -28,12 +28,22 @@ func (s *Requests) RollupsBetween(first, last, memFrom int64) (map[RollupKey]req
 	if first >= memFirst {
 		return out, nil
 	}
-	err := s.store.View(func(tx *store.Tx) error {
+	err := s.scanStored(first, min(memFirst, last+1), "", func(key RollupKey, w reqstats.Window) { out[key] = w })
+	return out, err
+}
+
+// scanStored calls fn with every stored rollup of the minutes in [first, until), in time order;
+// of pool's nodes only, unless pool is "". A rollup is decoded only when fn gets it.
+func (s *Requests) scanStored(first, until int64, pool string, fn func(RollupKey, reqstats.Window)) error {
+	return s.store.View(func(tx *store.Tx) error {
 		c := tx.Bucket(store.Rollups).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {
 			key, ok := decodeRollupKey(k)
-			if !ok || key.Minute >= memFirst || key.Minute > last {
+			if !ok || key.Minute >= until {
 				break
+			}
+			if pool != "" && key.Pool != pool {
+				continue
 			}
 			app := &fleetv1.AppMetrics{}
 			if err := proto.Unmarshal(v, app); err != nil {
@@ -44,9 +54,8 @@ func (s *Requests) RollupsBetween(first, last, memFrom int64) (map[RollupKey]req
 			if err != nil {
 				return fmt.Errorf("%w: rollup %x: %v", store.ErrCorruptStore, k, err)
 			}
-			out[key] = w
+			fn(key, w)
 		}
 		return nil
 	})
-	return out, err
 }

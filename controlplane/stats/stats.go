@@ -3,7 +3,6 @@ package stats
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"maps"
 	"sync"
 	"time"
@@ -183,28 +182,8 @@ func (s *Requests) Window(pool string, from time.Time) (map[string][]reqstats.Wi
 	if first >= memFirst {
 		return byNode, nil
 	}
-	err := s.store.View(func(tx *store.Tx) error {
-		c := tx.Bucket(store.Rollups).Cursor()
-		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {
-			key, ok := decodeRollupKey(k)
-			if !ok || key.Minute >= memFirst {
-				break
-			}
-			if key.Pool != pool {
-				continue
-			}
-			app := &fleetv1.AppMetrics{}
-			if err := proto.Unmarshal(v, app); err != nil {
-				return fmt.Errorf("%w: rollup %x: %v", store.ErrCorruptStore, k, err)
-			}
-			start := time.Unix(key.Minute*60, 0)
-			w, err := wire.WindowFromApp(app, start, start.Add(time.Minute))
-			if err != nil {
-				return fmt.Errorf("%w: rollup %x: %v", store.ErrCorruptStore, k, err)
-			}
-			byNode[key.Node] = append(byNode[key.Node], w)
-		}
-		return nil
+	err := s.scanStored(first, memFirst, pool, func(key RollupKey, w reqstats.Window) {
+		byNode[key.Node] = append(byNode[key.Node], w)
 	})
 	return byNode, err
 }

@@ -100,40 +100,33 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 
 // missingBuckets lists the schema's buckets the file at path lacks.
 func missingBuckets(t *testing.T, path string) []string {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	var missing []string
-	if err := db.View(func(tx *bolt.Tx) error {
+	viewFile(t, path, func(tx *bolt.Tx) {
 		for _, name := range allBuckets {
 			if tx.Bucket(name) == nil {
 				missing = append(missing, string(name))
 			}
 		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	})
 	return missing
 }
 
 // history returns the file's schema history.
 func history(t *testing.T, path string) string {
+	var h string
+	viewFile(t, path, func(tx *bolt.Tx) { h = string(tx.Bucket(Meta).Get(keySchemaHistory)) })
+	return h
+}
+
+// viewFile runs fn in a read transaction on the closed state file at path.
+func viewFile(t *testing.T, path string, fn func(*bolt.Tx)) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer db.Close()
-	var h string
-	if err := db.View(func(tx *bolt.Tx) error {
-		h = string(tx.Bucket(Meta).Get(keySchemaHistory))
-		return nil
-	}); err != nil {
+	if err := db.View(func(tx *bolt.Tx) error { fn(tx); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	return h
 }

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	"google.golang.org/protobuf/proto"
 
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -128,15 +127,8 @@ func firstBucket(tx *bolt.Tx) []byte {
 // LoadNodes reads every stored node.
 func (s *Store) LoadNodes() ([]*fleetv1.Node, error) {
 	var nodes []*fleetv1.Node
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(Nodes).ForEach(func(k, v []byte) error {
-			n := &fleetv1.Node{}
-			if err := proto.Unmarshal(v, n); err != nil {
-				return fmt.Errorf("%w: node %q: %v", ErrCorruptStore, k, err)
-			}
-			nodes = append(nodes, n)
-			return nil
-		})
+	err := s.View(func(tx *Tx) error {
+		return EachProto(tx.Bucket(Nodes), "node", Collect(&nodes))
 	})
 	return nodes, err
 }
@@ -160,15 +152,8 @@ func (s *Store) PutNodes(records map[string][]byte) error {
 // LoadCommands reads every stored command record.
 func (s *Store) LoadCommands() ([]*fleetv1.CommandRecord, error) {
 	var out []*fleetv1.CommandRecord
-	err := s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(Commands).ForEach(func(k, v []byte) error {
-			r := &fleetv1.CommandRecord{}
-			if err := proto.Unmarshal(v, r); err != nil {
-				return fmt.Errorf("%w: command %x: %v", ErrCorruptStore, k, err)
-			}
-			out = append(out, r)
-			return nil
-		})
+	err := s.View(func(tx *Tx) error {
+		return EachProto(tx.Bucket(Commands), "command", Collect(&out))
 	})
 	return out, err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -103,5 +104,28 @@ func TestStoreSchemaTooNew(t *testing.T) {
 	}
 	if _, err := Open(dir, time.Second); !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("got %v, want ErrSchemaTooNew", err)
+	}
+}
+
+// TestEachProtoNamesTheBadRecord: a record that does not decode is ErrCorruptStore naming what
+// it is and its key, quoted when it is text and in hex when it is binary.
+func TestEachProtoNamesTheBadRecord(t *testing.T) {
+	s, err := Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	bad := []byte{0xff, 0xff, 0xff}
+	if err := s.PutNodes(map[string][]byte{"n1": bad}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutCommand([]byte{0x18, 0x01}, bad); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LoadNodes(); !errors.Is(err, ErrCorruptStore) || !strings.Contains(err.Error(), `node "n1"`) {
+		t.Fatalf("LoadNodes = %v, want ErrCorruptStore naming node \"n1\"", err)
+	}
+	if _, err := s.LoadCommands(); !errors.Is(err, ErrCorruptStore) || !strings.Contains(err.Error(), "command 1801:") {
+		t.Fatalf("LoadCommands = %v, want ErrCorruptStore naming command 1801", err)
 	}
 }

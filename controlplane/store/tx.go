@@ -1,10 +1,17 @@
 package store
 
 import (
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
+	"slices"
+	"strconv"
+	"unicode"
+	"unicode/utf8"
 
 	bolt "go.etcd.io/bbolt"
+	"google.golang.org/protobuf/proto"
 )
 
 // Tx is a read or write transaction on the store. It is valid only inside the function given to
@@ -89,3 +96,36 @@ func (c *Cursor) Seek(key []byte) (k, v []byte) { return (*bolt.Cursor)(c).Seek(
 
 // Delete removes the key under the cursor.
 func (c *Cursor) Delete() error { return (*bolt.Cursor)(c).Delete() }
+
+// EachProto decodes every record of b into a new message and calls fn with its key, in key
+// order. A record that does not decode is ErrCorruptStore naming what it is (a "node", a
+// "budget") and its key; an error from fn stops the walk and is returned.
+func EachProto[T any, M interface {
+	*T
+	proto.Message
+}](b *Bucket, what string, fn func(k []byte, m M) error) error {
+	return b.ForEach(func(k, v []byte) error {
+		m := M(new(T))
+		if err := proto.Unmarshal(v, m); err != nil {
+			return fmt.Errorf("%w: %s %s: %v", ErrCorruptStore, what, keyText(k), err)
+		}
+		return fn(k, m)
+	})
+}
+
+// Collect returns an EachProto callback that appends every message to dst.
+func Collect[M any](dst *[]M) func([]byte, M) error {
+	return func(_ []byte, m M) error {
+		*dst = append(*dst, m)
+		return nil
+	}
+}
+
+// keyText shows a key in an error: quoted when it is printable text (a node id, a pool), in hex
+// when it is binary (a time-ordered id).
+func keyText(k []byte) string {
+	if utf8.Valid(k) && !slices.ContainsFunc([]rune(string(k)), func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(string(k))
+	}
+	return hex.EncodeToString(k)
+}
