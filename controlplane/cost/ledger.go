@@ -136,3 +136,24 @@ func (h *hourAgg) spend(pool, program string) cost.Amount {
 	}
 	return out
 }
+
+// scanLedger calls fn with every ledger entry of the hours in [first, last] (unix hours), in
+// time order, within tx. A key or an amount that does not decode is ErrCorruptStore.
+func scanLedger(tx *store.Tx, first, last int64, fn func(ledgerKey, cost.Amount)) error {
+	cur := tx.Bucket(store.CostLedger).Cursor()
+	for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = cur.Next() {
+		key, err := decodeLedgerKey(k)
+		if err != nil {
+			return err
+		}
+		if key.hour > last {
+			break
+		}
+		a, err := decodeAmount(v)
+		if err != nil {
+			return err
+		}
+		fn(key, a)
+	}
+	return nil
+}

@@ -2,7 +2,6 @@ package cost
 
 import (
 	"cmp"
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -34,19 +33,7 @@ func (c *Tracker) recEvidence(nodes []*fleetv1.Node, from, now time.Time) (cost.
 	models := map[string]*cost.ModelUsage{}
 	earliest := last
 	err := c.store.View(func(tx *store.Tx) error {
-		cur := tx.Bucket(store.CostLedger).Cursor()
-		for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = cur.Next() {
-			key, err := decodeLedgerKey(k)
-			if err != nil {
-				return err
-			}
-			if key.hour > last {
-				break
-			}
-			a, err := decodeAmount(v)
-			if err != nil {
-				return err
-			}
+		return scanLedger(tx, first, last, func(key ledgerKey, a cost.Amount) {
 			earliest = min(earliest, key.hour)
 			n := byNode[key.node]
 			if n == nil {
@@ -79,8 +66,7 @@ func (c *Tracker) recEvidence(nodes []*fleetv1.Node, from, now time.Time) (cost.
 				p.CacheMisses += a.CacheMisses
 				p.CostUSD += a.USD
 			}
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return cost.Evidence{}, 0, err

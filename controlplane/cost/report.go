@@ -2,7 +2,6 @@ package cost
 
 import (
 	"cmp"
-	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -32,17 +31,9 @@ func (c *Tracker) Report(start, end time.Time, by fleetv1.CostGroupBy, pool stri
 	lines := map[string]*reportLine{}
 	first, last := hourOf(start), hourOf(end.Add(-time.Nanosecond))
 	err := c.store.View(func(tx *store.Tx) error {
-		cur := tx.Bucket(store.CostLedger).Cursor()
-		for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = cur.Next() {
-			key, err := decodeLedgerKey(k)
-			if err != nil {
-				return err
-			}
-			if key.hour > last {
-				break
-			}
+		return scanLedger(tx, first, last, func(key ledgerKey, a cost.Amount) {
 			if pool != "" && key.pool != pool {
-				continue
+				return
 			}
 			var name string
 			switch {
@@ -54,11 +45,7 @@ func (c *Tracker) Report(start, end time.Time, by fleetv1.CostGroupBy, pool stri
 				by == fleetv1.CostGroupBy_COST_GROUP_BY_PROGRAM && key.dim == cost.DimProgram:
 				name = key.name
 			default:
-				continue
-			}
-			a, err := decodeAmount(v)
-			if err != nil {
-				return err
+				return
 			}
 			l := lines[name]
 			if l == nil {
@@ -70,8 +57,7 @@ func (c *Tracker) Report(start, end time.Time, by fleetv1.CostGroupBy, pool stri
 			} else {
 				l.token.Add(a)
 			}
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return nil, err

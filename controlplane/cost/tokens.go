@@ -1,8 +1,6 @@
 package cost
 
 import (
-	"encoding/binary"
-
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
@@ -72,23 +70,12 @@ func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amo
 func replaceTokenHours(tx *store.Tx, first, last int64, entries map[ledgerKey]cost.Amount) (map[ledgerKey]cost.Amount, error) {
 	b := tx.Bucket(store.CostLedger)
 	old := make(map[ledgerKey]cost.Amount)
-	c := b.Cursor()
-	for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = c.Next() {
-		key, err := decodeLedgerKey(k)
-		if err != nil {
-			return nil, err
+	if err := scanLedger(tx, first, last, func(key ledgerKey, a cost.Amount) {
+		if key.dim != cost.DimHost {
+			old[key] = a
 		}
-		if key.hour > last {
-			break
-		}
-		if key.dim == cost.DimHost {
-			continue
-		}
-		a, err := decodeAmount(v)
-		if err != nil {
-			return nil, err
-		}
-		old[key] = a
+	}); err != nil {
+		return nil, err
 	}
 	delta := make(map[ledgerKey]cost.Amount)
 	for k, a := range old {

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 
@@ -110,20 +111,9 @@ func New(log *slog.Logger, st *store.Store, stats *stats.Requests, reg *fleet.Re
 		}); err != nil {
 			return err
 		}
-		cur := tx.Bucket(store.CostLedger).Cursor()
-		from := hourOf(now) - hoursInMemory
-		for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, uint64(from))); k != nil; k, v = cur.Next() {
-			key, err := decodeLedgerKey(k)
-			if err != nil {
-				return err
-			}
-			a, err := decodeAmount(v)
-			if err != nil {
-				return err
-			}
+		return scanLedger(tx, hourOf(now)-hoursInMemory, math.MaxInt64, func(key ledgerKey, a cost.Amount) {
 			c.hourLocked(key.hour).add(key, a)
-		}
-		return nil
+		})
 	})
 	if err != nil {
 		return nil, err

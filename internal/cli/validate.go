@@ -46,10 +46,10 @@ func (v Validate[C, F]) Run(args []string, stdout, stderr io.Writer) error {
 	if p == "" && CheckProfile(f.Profile()) == nil {
 		p = f.Profile() // a wrong profile key is reported with its line by Check
 	}
-	if err := f.Check(v.ProfileConfig(p)); err != nil {
+	cfg := v.ProfileConfig(p)
+	if err := f.Check(cfg); err != nil {
 		return err
 	}
-	cfg := v.ProfileConfig(p)
 	f.Apply(&cfg)
 	if err := v.CheckCredentials(cfg); err != nil {
 		return fmt.Errorf("%s: %w", *path, err)
