@@ -61,7 +61,7 @@ func BenchmarkRollupFlush(b *testing.B) {
 		minutes++
 	}
 	b.StopTimer()
-	fi, err := os.Stat(st.Path)
+	fi, err := os.Stat(st.Path())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -183,7 +183,7 @@ func New(cfg Config) (*Server, error) {
 	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.Step})
 	s.steps = append(s.steps, reconcileStep{name: "maintenance", run: s.reconcileMaintenance})
 	s.promReg.MustRegister(s.sec.collectors()...)
-	s.log.Info("store opened", "path", st.Path, "nodes", len(nodes), "commands", len(recs))
+	s.log.Info("store opened", "path", st.Path(), "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
@@ -353,7 +353,7 @@ func (s *Server) flushLoop(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-		case <-s.reg.FlushNow:
+		case <-s.reg.FlushNow():
 		}
 		if err := s.flush(); err != nil {
 			s.log.Error("writing nodes to the store failed; will retry", "err", err)
@@ -371,11 +371,11 @@ func (s *Server) flush() error {
 	if err := s.store.PutNodes(recs); err != nil {
 		s.metrics.flushErrors.Inc()
 		s.reg.MarkDirty(recs)
-		return fmt.Errorf("write %d nodes to %s: %w", len(recs), s.store.Path, err)
+		return fmt.Errorf("write %d nodes to %s: %w", len(recs), s.store.Path(), err)
 	}
 	if err := s.stats.Flush(); err != nil {
 		s.metrics.flushErrors.Inc()
-		return fmt.Errorf("write request rollups to %s: %w", s.store.Path, err)
+		return fmt.Errorf("write request rollups to %s: %w", s.store.Path(), err)
 	}
 	if len(recs) > 0 {
 		s.metrics.flushes.Observe(time.Since(start).Seconds())

@@ -28,8 +28,8 @@ func (f *fleetService) GetPoolStats(_ context.Context, req *fleetv1.GetPoolStats
 	window := defaultStatsWindow
 	if w := req.GetWindow(); w != nil {
 		window = w.AsDuration()
-		if !w.IsValid() || window < time.Minute || window > f.stats.Retention {
-			return nil, check.ToStatus(check.Invalidf("window: %s must be between 1m and the rollup retention %s", window, f.stats.Retention))
+		if !w.IsValid() || window < time.Minute || window > f.stats.Retention() {
+			return nil, check.ToStatus(check.Invalidf("window: %s must be between 1m and the rollup retention %s", window, f.stats.Retention()))
 		}
 	}
 	now := f.stats.Now()

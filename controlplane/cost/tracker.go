@@ -234,7 +234,7 @@ func (c *Tracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 	if c.tokensThrough == 0 {
 		first = hourOf(now.Add(-lateReports))
 	}
-	first = max(first, hourOf(now.Add(-c.stats.Retention)))
+	first = max(first, hourOf(now.Add(-c.stats.Retention())))
 	last := hourOf(now)
 	memFrom := max(c.started.Unix()/60, now.Unix()/60-stats.MemoryMinutes+2)
 	mins, err := c.stats.RollupsBetween(first*60, last*60+59, memFrom)

@@ -32,7 +32,7 @@ type Registry struct {
 	dirty    map[string]struct{}
 	nextID   uint64
 	closed   bool
-	FlushNow chan struct{}
+	flushNow chan struct{}
 }
 
 // entry is one node and its live session, if any.
@@ -71,7 +71,7 @@ func NewRegistry(now func() time.Time, lp Liveness, watchCap int) *Registry {
 		nodes:    make(map[string]*entry),
 		watchers: make(map[*Watcher]struct{}),
 		dirty:    make(map[string]struct{}),
-		FlushNow: make(chan struct{}, 1),
+		flushNow: make(chan struct{}, 1),
 	}
 }
 
@@ -349,7 +349,7 @@ func (r *Registry) setStateLocked(e *entry, state fleetv1.NodeState, reason stri
 	e.node.StateSince = timestamppb.New(now)
 	r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_STATE_CHANGED, e, prev)
 	select {
-	case r.FlushNow <- struct{}{}:
+	case r.flushNow <- struct{}{}:
 	default:
 	}
 }
@@ -596,3 +596,6 @@ func (r *Registry) SetStateForTest(id string, state fleetv1.NodeState, reason st
 	defer r.mu.Unlock()
 	r.setStateLocked(r.nodes[id], state, reason, now)
 }
+
+// FlushNow signals, without blocking, that a node changed state and should be written at once.
+func (r *Registry) FlushNow() <-chan struct{} { return r.flushNow }

@@ -629,7 +629,7 @@ func (sc *Scaler) feedModel(pool string, now time.Time) error {
 	sc.mu.Unlock()
 
 	end := now.Truncate(time.Minute)
-	from := now.Add(-sc.stats.Retention)
+	from := now.Add(-sc.stats.Retention())
 	if model != nil {
 		from = model.Next()
 		if !from.Before(end) {

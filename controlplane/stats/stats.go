@@ -53,9 +53,9 @@ func decodeRollupKey(b []byte) (RollupKey, bool) {
 // Requests keeps one-minute rollups of the DSPy request figures per pool and node: in memory
 // for the recent past, in bbolt (one transaction per flush) for the retention.
 type Requests struct {
-	Now       func() time.Time
+	now       func() time.Time
 	store     *store.Store
-	Retention time.Duration
+	retention time.Duration
 
 	mu      sync.Mutex
 	minutes map[RollupKey]reqstats.Window
@@ -72,7 +72,7 @@ type totals struct {
 
 func NewRequests(now func() time.Time, st *store.Store, retention time.Duration) *Requests {
 	return &Requests{
-		Now: now, store: st, Retention: retention,
+		now: now, store: st, retention: retention,
 		minutes: make(map[RollupKey]reqstats.Window),
 		dirty:   make(map[RollupKey]struct{}),
 		totals:  make(map[[2]string]*totals),
@@ -123,7 +123,7 @@ func (s *Requests) Add(pool, node string, rep *fleetv1.MetricsReport) error {
 // Flush writes changed rollups in one transaction, forgets minutes older than the in-memory
 // span, and deletes stored minutes past the retention.
 func (s *Requests) Flush() error {
-	now := s.Now()
+	now := s.now()
 	s.mu.Lock()
 	recs := make(map[string][]byte, len(s.dirty))
 	for k := range s.dirty {
@@ -141,7 +141,7 @@ func (s *Requests) Flush() error {
 	if prune {
 		s.pruned = now
 	}
-	cutoff := binary.BigEndian.AppendUint64(nil, uint64(now.Add(-s.Retention).Unix()/60))
+	cutoff := binary.BigEndian.AppendUint64(nil, uint64(now.Add(-s.retention).Unix()/60))
 	s.mu.Unlock()
 	if len(recs) == 0 && !prune {
 		return nil
@@ -216,5 +216,15 @@ func ToRequestStats(name string, w reqstats.Window, inFlight uint32) *fleetv1.Re
 func (s *Requests) SetRetention(d time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.Retention = d
+	s.retention = d
 }
+
+// Retention is how long request rollups are kept.
+func (s *Requests) Retention() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.retention
+}
+
+// Now is the time on the clock the rollups are kept by.
+func (s *Requests) Now() time.Time { return s.now() }

@@ -43,9 +43,9 @@ func createAllBuckets(tx *bolt.Tx) error {
 // putting it back), then runs every step in one transaction, so a crash midway leaves the old
 // file as it was.
 func (s *Store) migrate(from uint64) error {
-	backup := fmt.Sprintf("%s.pre-migrate-v%d", s.Path, from)
+	backup := fmt.Sprintf("%s.pre-migrate-v%d", s.path, from)
 	if err := s.copyTo(backup); err != nil {
-		return fmt.Errorf("keep a copy of %s before migrating it from schema %d: %w", s.Path, from, err)
+		return fmt.Errorf("keep a copy of %s before migrating it from schema %d: %w", s.path, from, err)
 	}
 	return s.db.Update(func(tx *bolt.Tx) error {
 		for _, m := range migrations {
@@ -53,7 +53,7 @@ func (s *Store) migrate(from uint64) error {
 				continue
 			}
 			if err := m.run(tx); err != nil {
-				return fmt.Errorf("migrate %s to schema %d (%s): %w; the file is unchanged, its copy is %s", s.Path, m.to, m.what, err, backup)
+				return fmt.Errorf("migrate %s to schema %d (%s): %w; the file is unchanged, its copy is %s", s.path, m.to, m.what, err, backup)
 			}
 			meta := tx.Bucket(Meta)
 			entry := fmt.Sprintf("%d %s %s\n", m.to, time.Now().UTC().Format(time.RFC3339), m.what)

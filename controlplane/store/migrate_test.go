@@ -1,8 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -75,26 +73,6 @@ func TestMigrateSchema1File(t *testing.T) {
 	}
 	if _, err := os.Stat(path + ".pre-migrate-v1"); !os.IsNotExist(err) {
 		t.Fatalf("a file already at schema %d was copied again: %v", SchemaVersion, err)
-	}
-}
-
-// TestOpenRefusesNewerSchema: a file written by a newer control plane is refused, unchanged.
-func TestOpenRefusesNewerSchema(t *testing.T) {
-	dir := t.TempDir()
-	s, err := Open(dir, time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := s.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(Meta).Put(keySchemaVersion, binary.BigEndian.AppendUint64(nil, SchemaVersion+1))
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := Open(dir, time.Second); err == nil || !errors.Is(err, ErrSchemaTooNew) {
-		t.Fatalf("open of a newer file = %v, want ErrSchemaTooNew", err)
 	}
 }
 

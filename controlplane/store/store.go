@@ -28,8 +28,11 @@ var ErrSchemaTooNew = errors.New("data file has a newer schema than this control
 // Store is the bbolt-backed persistence of the control plane.
 type Store struct {
 	db   *bolt.DB
-	Path string
+	path string
 }
+
+// Path is the file's path.
+func (s *Store) Path() string { return s.path }
 
 // Open opens (or creates) <dir>/fleet.db, failing fast when another process holds it.
 func Open(dir string, lockTimeout time.Duration) (*Store, error) {
@@ -50,7 +53,7 @@ func Open(dir string, lockTimeout time.Duration) (*Store, error) {
 	// Command writes go through Batch: concurrent callers share one fsync, and a lone caller
 	// waits at most this long for company.
 	db.MaxBatchDelay = time.Millisecond
-	s := &Store{db: db, Path: path}
+	s := &Store{db: db, path: path}
 	if err := s.ensureSchema(); err != nil {
 		_ = db.Close()
 		return nil, err
@@ -77,7 +80,7 @@ func HoldShared(path string, lockTimeout time.Duration) (release func(), err err
 func (s *Store) ensureSchema() error {
 	var from uint64
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v, err := fileVersion(tx, s.Path)
+		v, err := fileVersion(tx, s.path)
 		from = v
 		return err
 	})
