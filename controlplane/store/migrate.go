@@ -3,7 +3,6 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -72,7 +71,7 @@ func (s *Store) copyTo(path string) error {
 		return err
 	}
 	err = s.db.View(func(tx *bolt.Tx) error {
-		_, err := tx.WriteTo(io.Writer(f))
+		_, err := tx.WriteTo(f)
 		return err
 	})
 	if err == nil {
