@@ -56,6 +56,8 @@ type alerter struct {
 	// for it rather than fight it. Nil means never.
 	busy func(pool, node string) (bool, string)
 
+	// apiMu orders the API calls that change rules or silences (see alerts_api.go).
+	apiMu      sync.Mutex
 	mu         sync.Mutex
 	stored     map[string]*fleetv1.AlertRule
 	compiled   map[string]*rules.Compiled

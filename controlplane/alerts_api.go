@@ -1,0 +1,197 @@
+package controlplane
+
+import (
+	"cmp"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
+	"github.com/dspyfleet/dspyfleet/pkg/rules"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// Bounds of the stored rules and silences.
+const (
+	maxRules    = 1000
+	maxSilences = 1000
+)
+
+// The calls below are what AlertService asks of the alerter. A call that changes rules or
+// silences holds apiMu, which orders such calls, while it writes the store, and takes mu only to
+// change memory afterwards: an evaluation is never kept waiting for an API call's fsync.
+
+// rules returns every stored rule by name.
+func (a *alerter) rules() []*fleetv1.AlertRule {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := make([]*fleetv1.AlertRule, 0, len(a.stored))
+	for _, name := range slices.Sorted(maps.Keys(a.stored)) {
+		out = append(out, proto.Clone(a.stored[name]).(*fleetv1.AlertRule))
+	}
+	return out
+}
+
+// rule returns the stored rule of that name, or nil.
+func (a *alerter) rule(name string) *fleetv1.AlertRule {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.stored[name]
+}
+
+// setRule compiles p and stores it; nothing is stored when it does not compile.
+func (a *alerter) setRule(p *fleetv1.AlertRule) (*fleetv1.AlertRule, error) {
+	c, err := a.compile(p)
+	if err != nil {
+		return nil, err
+	}
+	p = ruleToProto(c.Rule)
+	a.apiMu.Lock()
+	defer a.apiMu.Unlock()
+	a.mu.Lock()
+	_, exists := a.stored[p.GetName()]
+	n := len(a.stored)
+	a.mu.Unlock()
+	if !exists && n >= maxRules {
+		return nil, fmt.Errorf("%w: %d rules are stored, the most allowed; delete one first", check.ErrFailedPrecondition, maxRules)
+	}
+	if err := putProto(a.store, store.AlertRules, p.GetName(), p); err != nil {
+		return nil, fmt.Errorf("store rule: %w", err)
+	}
+	a.mu.Lock()
+	a.stored[p.GetName()] = p
+	a.compiled[p.GetName()] = c
+	a.mu.Unlock()
+	return proto.Clone(p).(*fleetv1.AlertRule), nil
+}
+
+// deleteRule deletes a rule; its alerts resolve at the next evaluation.
+func (a *alerter) deleteRule(name string) error {
+	a.apiMu.Lock()
+	defer a.apiMu.Unlock()
+	if a.rule(name) == nil {
+		return fmt.Errorf("%w: no rule named %q; list rules with fleetctl alerts rules", check.ErrAlertNotFound, check.Truncate(name))
+	}
+	if err := putProto(a.store, store.AlertRules, name, nil); err != nil {
+		return fmt.Errorf("delete rule: %w", err)
+	}
+	a.mu.Lock()
+	delete(a.stored, name)
+	delete(a.compiled, name)
+	a.mu.Unlock()
+	return nil
+}
+
+// test evaluates p on the fleet as it is at now and changes nothing.
+func (a *alerter) test(p *fleetv1.AlertRule, now time.Time) ([]rules.TestResult, error) {
+	c, err := a.compile(p)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := a.snapshot(now)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return rules.Test(c, snap, a.baselines, now, rules.DefaultBaselineOptions()), nil
+}
+
+// listAlerts returns the alerts in states (every state when empty), firing first, then pending,
+// then resolved.
+func (a *alerter) listAlerts(states []fleetv1.AlertState) []*fleetv1.Alert {
+	a.mu.Lock()
+	var out []*fleetv1.Alert
+	for _, x := range a.alerts {
+		p := alertToProto(x)
+		if len(states) == 0 || slices.Contains(states, p.GetState()) {
+			out = append(out, p)
+		}
+	}
+	a.mu.Unlock()
+	rank := map[fleetv1.AlertState]int{fleetv1.AlertState_ALERT_STATE_FIRING: 0, fleetv1.AlertState_ALERT_STATE_PENDING: 1, fleetv1.AlertState_ALERT_STATE_RESOLVED: 2}
+	slices.SortFunc(out, func(x, y *fleetv1.Alert) int {
+		return cmp.Or(cmp.Compare(rank[x.GetState()], rank[y.GetState()]), cmp.Compare(x.GetRule(), y.GetRule()), cmp.Compare(x.GetTarget(), y.GetTarget()))
+	})
+	return out
+}
+
+// createSilence validates p and stores it with a new id.
+func (a *alerter) createSilence(p *fleetv1.Silence) (*fleetv1.Silence, error) {
+	p = proto.Clone(p).(*fleetv1.Silence)
+	if err := rules.ValidateSilence(silenceFromProto(p)); err != nil {
+		return nil, check.Invalidf("silence: %v", err)
+	}
+	var id [8]byte
+	_, _ = rand.Read(id[:])
+	p.Id = hex.EncodeToString(id[:])
+	a.apiMu.Lock()
+	defer a.apiMu.Unlock()
+	a.mu.Lock()
+	n := len(a.silences)
+	a.mu.Unlock()
+	if n >= maxSilences {
+		return nil, fmt.Errorf("%w: %d silences are stored, the most allowed; delete one first", check.ErrFailedPrecondition, maxSilences)
+	}
+	if err := putProto(a.store, store.Silences, p.GetId(), p); err != nil {
+		return nil, fmt.Errorf("store silence: %w", err)
+	}
+	a.mu.Lock()
+	a.silences[p.GetId()] = p
+	a.mu.Unlock()
+	return proto.Clone(p).(*fleetv1.Silence), nil
+}
+
+// listSilences returns the silences by start time, those ended before now only with expired.
+func (a *alerter) listSilences(expired bool, now time.Time) []*fleetv1.Silence {
+	a.mu.Lock()
+	var out []*fleetv1.Silence
+	for _, x := range a.silences {
+		if expired || x.GetEnd().AsTime().After(now) {
+			out = append(out, proto.Clone(x).(*fleetv1.Silence))
+		}
+	}
+	a.mu.Unlock()
+	slices.SortFunc(out, func(x, y *fleetv1.Silence) int {
+		return cmp.Or(x.GetStart().AsTime().Compare(y.GetStart().AsTime()), cmp.Compare(x.GetId(), y.GetId()))
+	})
+	return out
+}
+
+// deleteSilence deletes a silence.
+func (a *alerter) deleteSilence(id string) error {
+	a.apiMu.Lock()
+	defer a.apiMu.Unlock()
+	a.mu.Lock()
+	_, ok := a.silences[id]
+	a.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: no silence %q; list silences with fleetctl alerts silence list", check.ErrAlertNotFound, check.Truncate(id))
+	}
+	if err := putProto(a.store, store.Silences, id, nil); err != nil {
+		return fmt.Errorf("delete silence: %w", err)
+	}
+	a.mu.Lock()
+	delete(a.silences, id)
+	a.mu.Unlock()
+	return nil
+}
+
+// events returns the newest limit alert and healing events.
+func (a *alerter) events(limit int) ([]*fleetv1.AlertEvent, error) {
+	return listNewest(a.store, store.AlertEvents, limit,
+		func() *fleetv1.AlertEvent { return &fleetv1.AlertEvent{} }, func(*fleetv1.AlertEvent) bool { return true })
+}
+
+// deliveries returns the newest limit notification deliveries, the failed ones only with
+// failedOnly.
+func (a *alerter) deliveries(limit int, failedOnly bool) ([]*fleetv1.Delivery, error) {
+	return listNewest(a.store, store.Deliveries, limit,
+		func() *fleetv1.Delivery { return &fleetv1.Delivery{} }, func(d *fleetv1.Delivery) bool { return !failedOnly || !d.GetDelivered() })
+}
