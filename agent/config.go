@@ -12,6 +12,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/agent/proxy"
+	"github.com/dspyfleet/dspyfleet/internal/cli"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
@@ -184,21 +185,21 @@ type price struct {
 }
 
 func (f fileConfig) apply(c *Config) {
-	set(&c.Server, f.Server)
-	set(&c.NodeID, f.NodeID)
-	set(&c.Pool, f.Pool)
-	set(&c.Weight, f.Weight)
-	set(&c.HourlyPrice, f.HourlyPrice)
-	set(&c.InstanceType, f.InstanceType)
-	set(&c.AdvertiseAddr, f.AdvertiseAddr)
-	set(&c.Interval, f.Interval)
-	set(&c.StateDir, f.StateDir)
-	set(&c.BufferSize, f.BufferSize)
-	set(&c.TokenFile, f.TokenFile)
-	set(&c.TLS, f.TLS)
-	set(&c.CAFile, f.CAFile)
-	set(&c.CertFile, f.CertFile)
-	set(&c.KeyFile, f.KeyFile)
+	cli.Set(&c.Server, f.Server)
+	cli.Set(&c.NodeID, f.NodeID)
+	cli.Set(&c.Pool, f.Pool)
+	cli.Set(&c.Weight, f.Weight)
+	cli.Set(&c.HourlyPrice, f.HourlyPrice)
+	cli.Set(&c.InstanceType, f.InstanceType)
+	cli.Set(&c.AdvertiseAddr, f.AdvertiseAddr)
+	cli.Set(&c.Interval, f.Interval)
+	cli.Set(&c.StateDir, f.StateDir)
+	cli.Set(&c.BufferSize, f.BufferSize)
+	cli.Set(&c.TokenFile, f.TokenFile)
+	cli.Set(&c.TLS, f.TLS)
+	cli.Set(&c.CAFile, f.CAFile)
+	cli.Set(&c.CertFile, f.CertFile)
+	cli.Set(&c.KeyFile, f.KeyFile)
 	if f.Labels != nil {
 		c.Labels = f.Labels
 	}
@@ -206,25 +207,19 @@ func (f fileConfig) apply(c *Config) {
 		c.ActionsConfig = *f.Actions
 	}
 	if i := f.Intake; i != nil {
-		set(&c.Intake.Listen, i.Listen)
-		set(&c.Intake.Socket, i.Socket)
-		set(&c.Intake.MaxBody, i.MaxBody)
+		cli.Set(&c.Intake.Listen, i.Listen)
+		cli.Set(&c.Intake.Socket, i.Socket)
+		cli.Set(&c.Intake.MaxBody, i.MaxBody)
 	}
 	if p := f.Proxy; p != nil {
-		set(&c.Proxy.Listen, p.Listen)
-		set(&c.Proxy.Upstream, p.Upstream)
-		set(&c.Proxy.RetryAfter, p.RetryAfter)
+		cli.Set(&c.Proxy.Listen, p.Listen)
+		cli.Set(&c.Proxy.Upstream, p.Upstream)
+		cli.Set(&c.Proxy.RetryAfter, p.RetryAfter)
 	}
 	if f.Prices != nil {
 		c.Prices = reqstats.Prices{}
 		for model, p := range f.Prices {
 			c.Prices[model] = reqstats.ModelPrice{InputPerMTok: p.Input, OutputPerMTok: p.Output, CachedInputPerMTok: p.CachedInput}
 		}
-	}
-}
-
-func set[T any](dst *T, v *T) {
-	if v != nil {
-		*dst = *v
 	}
 }

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/internal/cli"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
 )
 
@@ -88,28 +90,18 @@ func DefaultAlertsConfig() AlertsConfig {
 // withDefaults fills zero fields from DefaultAlertsConfig.
 func (c AlertsConfig) withDefaults() AlertsConfig {
 	d := DefaultAlertsConfig()
-	set := func(v *time.Duration, def time.Duration) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	setInt := func(v *int, def int) {
-		if *v == 0 {
-			*v = def
-		}
-	}
-	set(&c.Window, d.Window)
-	set(&c.DefaultRepeat, d.DefaultRepeat)
-	set(&c.ResolvedRetention, d.ResolvedRetention)
-	set(&c.DeliveryTimeout, d.DeliveryTimeout)
-	set(&c.DeliveryBackoff, d.DeliveryBackoff)
-	set(&c.EscalateWindow, d.EscalateWindow)
-	setInt(&c.DeliveryAttempts, d.DeliveryAttempts)
-	setInt(&c.DeliveryQueue, d.DeliveryQueue)
-	setInt(&c.MaxHealingPerHour, d.MaxHealingPerHour)
-	setInt(&c.EscalateAfter, d.EscalateAfter)
-	setInt(&c.MaxEvents, d.MaxEvents)
-	setInt(&c.MaxDeliveries, d.MaxDeliveries)
+	c.Window = cmp.Or(c.Window, d.Window)
+	c.DefaultRepeat = cmp.Or(c.DefaultRepeat, d.DefaultRepeat)
+	c.ResolvedRetention = cmp.Or(c.ResolvedRetention, d.ResolvedRetention)
+	c.DeliveryTimeout = cmp.Or(c.DeliveryTimeout, d.DeliveryTimeout)
+	c.DeliveryBackoff = cmp.Or(c.DeliveryBackoff, d.DeliveryBackoff)
+	c.EscalateWindow = cmp.Or(c.EscalateWindow, d.EscalateWindow)
+	c.DeliveryAttempts = cmp.Or(c.DeliveryAttempts, d.DeliveryAttempts)
+	c.DeliveryQueue = cmp.Or(c.DeliveryQueue, d.DeliveryQueue)
+	c.MaxHealingPerHour = cmp.Or(c.MaxHealingPerHour, d.MaxHealingPerHour)
+	c.EscalateAfter = cmp.Or(c.EscalateAfter, d.EscalateAfter)
+	c.MaxEvents = cmp.Or(c.MaxEvents, d.MaxEvents)
+	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, d.MaxDeliveries)
 	return c
 }
 
@@ -205,13 +197,13 @@ func (f *fileAlerts) apply(c *AlertsConfig) {
 	if f == nil {
 		return
 	}
-	set(&c.Window, f.Window)
-	set(&c.DefaultRepeat, f.Repeat)
-	set(&c.GeneratorURL, f.GeneratorURL)
-	set(&c.MaxHealingPerHour, f.MaxHealingPerHour)
-	set(&c.EscalateAfter, f.EscalateAfter)
-	set(&c.EscalateWindow, f.EscalateWindow)
-	set(&c.MinHealthy, f.MinHealthy)
+	cli.Set(&c.Window, f.Window)
+	cli.Set(&c.DefaultRepeat, f.Repeat)
+	cli.Set(&c.GeneratorURL, f.GeneratorURL)
+	cli.Set(&c.MaxHealingPerHour, f.MaxHealingPerHour)
+	cli.Set(&c.EscalateAfter, f.EscalateAfter)
+	cli.Set(&c.EscalateWindow, f.EscalateWindow)
+	cli.Set(&c.MinHealthy, f.MinHealthy)
 	if f.PoolMinHealthy != nil {
 		c.PoolMinHealthy = f.PoolMinHealthy
 	}

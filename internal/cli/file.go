@@ -46,6 +46,14 @@ func Deref[T any](v *T) T {
 	return *v
 }
 
+// Set copies *v to *dst when the file sets v (v is not nil), so a key the file leaves out keeps
+// the value dst already has.
+func Set[T any](dst *T, v *T) {
+	if v != nil {
+		*dst = *v
+	}
+}
+
 // ConfigFile is a daemon's parsed config file over the daemon's configuration C.
 type ConfigFile[C any] interface {
 	// Profile is the profile the file names, "" when it names none.
