@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -13,7 +14,7 @@ import (
 // DeleteSilence change state.
 type alertService struct {
 	fleetv1.UnimplementedAlertServiceServer
-	a   *alerter
+	a   *alerts.Alerter
 	now func() time.Time
 }
 
@@ -22,7 +23,7 @@ const maxList = 1000
 
 // ListRules returns every stored rule by name.
 func (s *alertService) ListRules(context.Context, *fleetv1.ListRulesRequest) (*fleetv1.ListRulesResponse, error) {
-	return &fleetv1.ListRulesResponse{Rules: s.a.rules()}, nil
+	return &fleetv1.ListRulesResponse{Rules: s.a.Rules()}, nil
 }
 
 // SetRule compiles the rule and stores it; nothing is stored when it does not compile.
@@ -30,7 +31,7 @@ func (s *alertService) SetRule(_ context.Context, req *fleetv1.SetRuleRequest) (
 	if req.GetRule() == nil {
 		return nil, check.ToStatus(check.Invalidf("rule is required"))
 	}
-	p, err := s.a.setRule(req.GetRule())
+	p, err := s.a.SetRule(req.GetRule())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -39,7 +40,7 @@ func (s *alertService) SetRule(_ context.Context, req *fleetv1.SetRuleRequest) (
 
 // DeleteRule deletes a rule; its alerts resolve at the next evaluation.
 func (s *alertService) DeleteRule(_ context.Context, req *fleetv1.DeleteRuleRequest) (*fleetv1.DeleteRuleResponse, error) {
-	if err := s.a.deleteRule(req.GetName()); err != nil {
+	if err := s.a.DeleteRule(req.GetName()); err != nil {
 		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.DeleteRuleResponse{}, nil
@@ -49,11 +50,11 @@ func (s *alertService) DeleteRule(_ context.Context, req *fleetv1.DeleteRuleRequ
 func (s *alertService) TestRule(_ context.Context, req *fleetv1.TestRuleRequest) (*fleetv1.TestRuleResponse, error) {
 	p := req.GetRule()
 	if p == nil {
-		if p = s.a.rule(req.GetName()); p == nil {
+		if p = s.a.Rule(req.GetName()); p == nil {
 			return nil, check.ToStatus(check.Invalidf("give a rule, or the name of a stored rule (%q is not one)", check.Truncate(req.GetName())))
 		}
 	}
-	results, err := s.a.test(p, s.now())
+	results, err := s.a.Test(p, s.now())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -75,7 +76,7 @@ func (s *alertService) ListAlerts(_ context.Context, req *fleetv1.ListAlertsRequ
 			return nil, check.ToStatus(check.Invalidf("states: %d is not an alert state (pending, firing, resolved)", st))
 		}
 	}
-	return &fleetv1.ListAlertsResponse{Alerts: s.a.listAlerts(req.GetStates())}, nil
+	return &fleetv1.ListAlertsResponse{Alerts: s.a.ListAlerts(req.GetStates())}, nil
 }
 
 // CreateSilence validates and stores a silence with a new id.
@@ -83,7 +84,7 @@ func (s *alertService) CreateSilence(_ context.Context, req *fleetv1.CreateSilen
 	if req.GetSilence() == nil {
 		return nil, check.ToStatus(check.Invalidf("silence is required"))
 	}
-	p, err := s.a.createSilence(req.GetSilence())
+	p, err := s.a.CreateSilence(req.GetSilence())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -92,12 +93,12 @@ func (s *alertService) CreateSilence(_ context.Context, req *fleetv1.CreateSilen
 
 // ListSilences returns the silences by start time.
 func (s *alertService) ListSilences(_ context.Context, req *fleetv1.ListSilencesRequest) (*fleetv1.ListSilencesResponse, error) {
-	return &fleetv1.ListSilencesResponse{Silences: s.a.listSilences(req.GetIncludeExpired(), s.now())}, nil
+	return &fleetv1.ListSilencesResponse{Silences: s.a.ListSilences(req.GetIncludeExpired(), s.now())}, nil
 }
 
 // DeleteSilence deletes a silence.
 func (s *alertService) DeleteSilence(_ context.Context, req *fleetv1.DeleteSilenceRequest) (*fleetv1.DeleteSilenceResponse, error) {
-	if err := s.a.deleteSilence(req.GetId()); err != nil {
+	if err := s.a.DeleteSilence(req.GetId()); err != nil {
 		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.DeleteSilenceResponse{}, nil
@@ -105,7 +106,7 @@ func (s *alertService) DeleteSilence(_ context.Context, req *fleetv1.DeleteSilen
 
 // ListEvents returns the newest alert and healing events.
 func (s *alertService) ListEvents(_ context.Context, req *fleetv1.AlertServiceListEventsRequest) (*fleetv1.AlertServiceListEventsResponse, error) {
-	evs, err := s.a.events(listLimit(req.GetLimit()))
+	evs, err := s.a.Events(listLimit(req.GetLimit()))
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -114,7 +115,7 @@ func (s *alertService) ListEvents(_ context.Context, req *fleetv1.AlertServiceLi
 
 // ListDeliveries returns the newest notification deliveries.
 func (s *alertService) ListDeliveries(_ context.Context, req *fleetv1.ListDeliveriesRequest) (*fleetv1.ListDeliveriesResponse, error) {
-	ds, err := s.a.deliveries(listLimit(req.GetLimit()), req.GetFailedOnly())
+	ds, err := s.a.Deliveries(listLimit(req.GetLimit()), req.GetFailedOnly())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/controlplane"
+	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 )
 
 func TestAlertsConfigFile(t *testing.T) {
@@ -36,15 +37,15 @@ func TestAlertsConfigFile(t *testing.T) {
 	}
 
 	for _, bad := range []struct {
-		ch   controlplane.AlertChannel
+		ch   alerts.Channel
 		want string
 	}{
-		{controlplane.AlertChannel{Name: "log", Kind: "webhook", URL: "http://x"}, `name "log"`},
-		{controlplane.AlertChannel{Name: "x", Kind: "email", URL: "http://x"}, `kind "email"`},
-		{controlplane.AlertChannel{Name: "x", Kind: "webhook", URL: "ftp://x"}, `url "ftp://x"`},
+		{alerts.Channel{Name: "log", Kind: "webhook", URL: "http://x"}, `name "log"`},
+		{alerts.Channel{Name: "x", Kind: "email", URL: "http://x"}, `kind "email"`},
+		{alerts.Channel{Name: "x", Kind: "webhook", URL: "ftp://x"}, `url "ftp://x"`},
 	} {
 		cfg := controlplane.DefaultConfig()
-		cfg.Alerts.Channels = []controlplane.AlertChannel{bad.ch}
+		cfg.Alerts.Channels = []alerts.Channel{bad.ch}
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("Validate(%+v) = %v, want %q", bad.ch, err, bad.want)
 		}

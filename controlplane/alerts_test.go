@@ -17,7 +17,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/dspyfleet/dspyfleet/controlplane"
+	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
@@ -213,7 +213,7 @@ func TestAlertDeliveries(t *testing.T) {
 	t.Cleanup(hangSrv.Close)
 
 	cfg := fleettest.FastConfig(t)
-	cfg.Alerts.Channels = []controlplane.AlertChannel{
+	cfg.Alerts.Channels = []alerts.Channel{
 		{Name: "hook", Kind: "webhook", URL: hookSrv.URL + "/slack"},
 		{Name: "am", Kind: "alertmanager", URL: amSrv.URL},
 		{Name: "broken", Kind: "webhook", URL: brokenSrv.URL},

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
@@ -100,7 +101,7 @@ type Config struct {
 	// is edited through CostService.SetPrices (fleetctl cost prices set). Nil means none.
 	CostPrices *cost.Table
 	// Alerts configures rules, notification channels and healing guards.
-	Alerts AlertsConfig
+	Alerts alerts.Config
 	// BackupDir holds the control plane's backups; empty means <data-dir>/backups.
 	BackupDir string
 	// BackupInterval is how often a backup is taken on schedule; 0 turns scheduled backups off.
@@ -145,7 +146,7 @@ func DefaultConfig() Config {
 		AuthFailuresPerMinute: 10, MaxStreamsPerPeer: 1024, MaxNodes: 10000,
 		MaxLabels: 64, MaxLabelValueBytes: 256, MaxCommandParams: 16, MaxReasonBytes: 1024,
 		AuditRetention:   90 * 24 * time.Hour,
-		Alerts:           DefaultAlertsConfig(),
+		Alerts:           alerts.DefaultConfig(),
 		BackupInterval:   6 * time.Hour,
 		BackupKeep:       28,
 		BackupMaxAge:     30 * 24 * time.Hour,
@@ -185,7 +186,7 @@ func (c Config) Validate() error {
 			errs = append(errs, fmt.Errorf("cost_prices: %w", err))
 		}
 	}
-	errs = append(errs, c.Alerts.validate())
+	errs = append(errs, c.Alerts.Validate())
 	check(c.BackupInterval == 0 || c.BackupInterval >= time.Minute, "--backup-interval %s must be 0 (off) or at least 1m", c.BackupInterval)
 	check(c.BackupKeep >= 0, "--backup-keep %d must not be negative", c.BackupKeep)
 	check(c.BackupMaxAge >= 0, "--backup-max-age %s must not be negative", c.BackupMaxAge)

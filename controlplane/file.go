@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 )
@@ -49,7 +50,7 @@ type fileConfig struct {
 	MaxReasonBytes        *int           `yaml:"max_reason_bytes"`
 	AuditRetention        *time.Duration `yaml:"audit_retention"`
 
-	Alerts *fileAlerts `yaml:"alerts"`
+	Alerts *alerts.File `yaml:"alerts"`
 
 	BackupDir      *string        `yaml:"backup_dir"`
 	BackupInterval *time.Duration `yaml:"backup_interval"`
@@ -141,7 +142,7 @@ func (f fileConfig) apply(c *Config) {
 	cli.Set(&c.MaxCommandParams, f.MaxCommandParams)
 	cli.Set(&c.MaxReasonBytes, f.MaxReasonBytes)
 	cli.Set(&c.AuditRetention, f.AuditRetention)
-	f.Alerts.apply(&c.Alerts)
+	f.Alerts.Apply(&c.Alerts)
 	cli.Set(&c.BackupDir, f.BackupDir)
 	cli.Set(&c.BackupInterval, f.BackupInterval)
 	cli.Set(&c.BackupKeep, f.BackupKeep)

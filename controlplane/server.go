@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
@@ -49,8 +50,8 @@ type Server struct {
 	config   *fleetConfig
 	cost     *cost.Tracker
 	scaler   *scaling.Scaler
-	alerter  *alerter
-	notifier *notifier
+	alerter  *alerts.Alerter
+	notifier *alerts.Notifier
 	metrics  *metrics
 	promReg  *prometheus.Registry
 	grpc     *grpc.Server
@@ -175,7 +176,7 @@ func New(cfg Config) (*Server, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	s.steps = append(s.steps, reconcileStep{name: "alerts", run: s.alerter.reconcile})
+	s.steps = append(s.steps, reconcileStep{name: "alerts", run: s.alerter.Reconcile})
 	s.config = &fleetConfig{store: st, now: cfg.Now, sections: []policySection{
 		routingSection(rt), scalingSection(sc), budgetsSection(costs, cfg.Now), pricesSection(costs),
 	}}
@@ -279,7 +280,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("control plane serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
 	err := g.Wait()
-	s.notifier.abandon()
+	s.notifier.Abandon()
 	if ferr := s.flush(); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
@@ -380,5 +381,25 @@ func (s *Server) flush() error {
 	if len(recs) > 0 {
 		s.metrics.flushes.Observe(time.Since(start).Seconds())
 	}
+	return nil
+}
+
+// newAlerter wires the alerter and its notifier into s.
+func (s *Server) newAlerter() error {
+	cfg := s.cfg.Alerts.WithDefaults()
+	if cfg.GeneratorURL == "" {
+		cfg.GeneratorURL = "http://" + s.HTTPAddr() + "/metrics"
+	}
+	m := alerts.NewMetrics(s.promReg)
+	log := s.log.With("component", "alerts")
+	s.notifier = alerts.NewNotifier(cfg, log, s.store, m, s.cfg.Now)
+	a, err := alerts.New(cfg, log, s.store, s.reg, s.stats, s.cmds, s.notifier, m)
+	if err != nil {
+		return err
+	}
+	a.Budgets = s.cost.ListBudgets
+	a.ScalingMin = s.scaler.MinSizes
+	a.Busy = s.maintenanceBusy
+	s.alerter = a
 	return nil
 }

@@ -63,6 +63,7 @@ var controlPlaneLayers = map[string][]string{
 	"controlplane/router":   {"check", "fleet", "stats", "store"},
 	"controlplane/cost":     {"check", "fleet", "stats", "store"},
 	"controlplane/scaling":  {"check", "commands", "fleet", "stats", "store"},
+	"controlplane/alerts":   {"check", "commands", "fleet", "stats", "store"},
 }
 
 // TestControlPlaneLayers enforces controlPlaneLayers on the packages' own imports, tests

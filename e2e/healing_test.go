@@ -20,7 +20,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/agent"
 	"github.com/dspyfleet/dspyfleet/agent/proxy"
-	"github.com/dspyfleet/dspyfleet/controlplane"
+	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -36,7 +36,7 @@ type healingFleet struct {
 
 // startHealingFleet starts the fleet with the alerts configuration adjusted by mutate; the
 // child answers /predict with 500 while failFile exists (it does from the start).
-func startHealingFleet(t *testing.T, mutate func(*controlplane.AlertsConfig)) *healingFleet {
+func startHealingFleet(t *testing.T, mutate func(*alerts.Config)) *healingFleet {
 	t.Helper()
 	dir := t.TempDir()
 	srv := filepath.Join(dir, "healthsrv")
@@ -153,8 +153,8 @@ func TestErrorSpikeRestartsWithinTheRateGuard(t *testing.T) {
 		mu.Unlock()
 	}))
 	t.Cleanup(hook.Close)
-	h := startHealingFleet(t, func(a *controlplane.AlertsConfig) {
-		a.Channels = []controlplane.AlertChannel{{Name: "hook", Kind: "webhook", URL: hook.URL}}
+	h := startHealingFleet(t, func(a *alerts.Config) {
+		a.Channels = []alerts.Channel{{Name: "hook", Kind: "webhook", URL: hook.URL}}
 		a.MaxHealingPerHour = 3
 		a.EscalateAfter = -1
 	})
@@ -236,8 +236,8 @@ func TestEscalationDrainsAndAlerts(t *testing.T) {
 		mu.Unlock()
 	}))
 	t.Cleanup(am.Close)
-	h := startHealingFleet(t, func(a *controlplane.AlertsConfig) {
-		a.Channels = []controlplane.AlertChannel{{Name: "am", Kind: "alertmanager", URL: am.URL}}
+	h := startHealingFleet(t, func(a *alerts.Config) {
+		a.Channels = []alerts.Channel{{Name: "am", Kind: "alertmanager", URL: am.URL}}
 		a.MaxHealingPerHour = 10
 		a.EscalateAfter = 2
 		a.MinHealthy = 0

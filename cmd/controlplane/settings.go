@@ -6,6 +6,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/controlplane"
+	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 )
 
@@ -55,7 +56,7 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	fs.IntVar(&cfg.BackupKeep, "backup-keep", cfg.BackupKeep, "how many backups to keep; 0 means no count limit")
 	fs.DurationVar(&cfg.BackupMaxAge, "backup-max-age", cfg.BackupMaxAge, "remove backups older than this (the newest is always kept); 0 means no age limit")
 	fs.DurationVar(&cfg.DeployDrainGrace, "deploy-drain-grace", cfg.DeployDrainGrace, "how long a deployment keeps a node out of routing before draining it")
-	controlplane.AlertFlags(fs, &cfg.Alerts)
+	alerts.AlertFlags(fs, &cfg.Alerts)
 	fs.StringVar(&cfg.ScalingHookDir, "scaling-hook-dir", cfg.ScalingHookDir, "directory of the programs scaling policies may run as exec hooks; empty allows none")
 	registerSecurityFlags(fs, cfg)
 	err := cli.Parse(fs, args, cli.Sources{

@@ -1,4 +1,4 @@
-package controlplane
+package alerts
 
 import (
 	"context"
@@ -36,25 +36,25 @@ const silenceRetention = 7 * 24 * time.Hour
 // guard and the escalation window.
 const executionRetention = 2 * time.Hour
 
-// alerter runs the rules: the reconcile step "alerts" builds the snapshot, evaluates, issues
+// Alerter runs the rules: the reconcile step "alerts" builds the snapshot, evaluates, issues
 // healing commands through the command queue, persists alert states and events, and hands
 // notifications to the notifier without waiting for them.
-type alerter struct {
-	cfg      AlertsConfig
+type Alerter struct {
+	cfg      Config
 	log      *slog.Logger
 	store    *store.Store
 	reg      *fleet.Registry
 	stats    *stats.Requests
 	cmds     *commands.Queue
-	notifier *notifier
+	notifier *Notifier
 	metrics  *alertMetrics
-	// budgets returns every budget's standing; nil means none are tracked.
-	budgets func() (*fleetv1.ListBudgetsResponse, error)
-	// scalingMin returns each scaled pool's minimum size; nil means no pool is scaled.
-	scalingMin func() map[string]int
-	// busy reports a deployment or maintenance window working on a pool or node: healing waits
+	// Budgets returns every budget's standing; nil means none are tracked.
+	Budgets func() (*fleetv1.ListBudgetsResponse, error)
+	// ScalingMin returns each scaled pool's minimum size; nil means no pool is scaled.
+	ScalingMin func() map[string]int
+	// Busy reports a deployment or maintenance window working on a pool or node: healing waits
 	// for it rather than fight it. Nil means never.
-	busy func(pool, node string) (bool, string)
+	Busy func(pool, node string) (bool, string)
 
 	// apiMu orders the API calls that change rules or silences (see alerts_api.go).
 	apiMu      sync.Mutex
@@ -71,8 +71,8 @@ type alerter struct {
 	baselinesSaved time.Time
 }
 
-// newAlerter loads the alerter's state, storing the default rules on a new data file.
-func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store.Store, reg *fleet.Registry, stats *stats.Requests, cmds *commands.Queue, n *notifier, m *alertMetrics) (*alerter, error) {
+// New loads the alerter's state, storing the default rules on a new data file.
+func New(cfg Config, log *slog.Logger, st *store.Store, reg *fleet.Registry, stats *stats.Requests, cmds *commands.Queue, n *Notifier, m *alertMetrics) (*Alerter, error) {
 	state, err := loadAlerts(st)
 	if err != nil {
 		return nil, err
@@ -84,7 +84,7 @@ func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store.Store, reg *fleet.
 		}
 		state.rules = append(state.rules, defaults...)
 	}
-	a := &alerter{
+	a := &Alerter{
 		cfg: cfg, log: log, store: st, reg: reg, stats: stats, cmds: cmds, notifier: n, metrics: m,
 		stored: make(map[string]*fleetv1.AlertRule), compiled: make(map[string]*rules.Compiled),
 		alerts: make(map[string]rules.Alert), silences: make(map[string]*fleetv1.Silence),
@@ -118,7 +118,7 @@ func newAlerter(cfg AlertsConfig, log *slog.Logger, st *store.Store, reg *fleet.
 }
 
 // compile checks a rule against the configured channels.
-func (a *alerter) compile(p *fleetv1.AlertRule) (*rules.Compiled, error) {
+func (a *Alerter) compile(p *fleetv1.AlertRule) (*rules.Compiled, error) {
 	c, err := rules.Compile(ruleFromProto(p), rules.Options{Channels: a.cfg.channelNames()})
 	if err != nil {
 		return nil, fmt.Errorf("%w: rule: %v", check.ErrInvalidArgument, err)
@@ -126,8 +126,8 @@ func (a *alerter) compile(p *fleetv1.AlertRule) (*rules.Compiled, error) {
 	return c, nil
 }
 
-// reconcile is the reconcile step: one evaluation of every rule at now.
-func (a *alerter) reconcile(_ context.Context, now time.Time) error {
+// Reconcile is the reconcile step: one evaluation of every rule at now.
+func (a *Alerter) Reconcile(_ context.Context, now time.Time) error {
 	snap, err := a.snapshot(now)
 	if err != nil {
 		return err
@@ -248,7 +248,7 @@ func alertEqual(x, y rules.Alert) bool {
 
 // settleExecutionsLocked copies finished command outcomes into the healing executions and
 // forgets executions past the retention; it returns the changes to persist.
-func (a *alerter) settleExecutionsLocked(now time.Time) map[string]*fleetv1.HealingExecution {
+func (a *Alerter) settleExecutionsLocked(now time.Time) map[string]*fleetv1.HealingExecution {
 	changed := make(map[string]*fleetv1.HealingExecution)
 	for id, x := range a.executions {
 		if now.Sub(x.GetTime().AsTime()) > executionRetention {
@@ -276,7 +276,7 @@ func (a *alerter) settleExecutionsLocked(now time.Time) map[string]*fleetv1.Heal
 }
 
 // issue queues a healing command; a drain also moves the node to draining, as DrainNode does.
-func (a *alerter) issue(d rules.Decision) (*fleetv1.CommandRecord, error) {
+func (a *Alerter) issue(d rules.Decision) (*fleetv1.CommandRecord, error) {
 	kind := commandKind(d.Kind)
 	params := maps.Clone(d.Params)
 	timeout := commands.DefaultTimeout
@@ -302,7 +302,7 @@ func (a *alerter) issue(d rules.Decision) (*fleetv1.CommandRecord, error) {
 
 // snapshot gathers what conditions read: nodes from the registry, DSPy figures from the
 // request rollups of the last window.
-func (a *alerter) snapshot(now time.Time) (rules.Snapshot, error) {
+func (a *Alerter) snapshot(now time.Time) (rules.Snapshot, error) {
 	nodes := a.reg.List(&fleetv1.ListNodesRequest{})
 	byPool := make(map[string][]*fleetv1.Node)
 	for _, n := range nodes {
@@ -358,8 +358,8 @@ func (a *alerter) snapshot(now time.Time) (rules.Snapshot, error) {
 		queue += p.DSPy.QueueLength
 	}
 	snap.Fleet.DSPy = dspyOf(fleetWindows, inFlight, queue)
-	if a.budgets != nil {
-		listed, err := a.budgets()
+	if a.Budgets != nil {
+		listed, err := a.Budgets()
 		if err != nil {
 			return snap, fmt.Errorf("read budgets: %w", err)
 		}
@@ -369,26 +369,26 @@ func (a *alerter) snapshot(now time.Time) (rules.Snapshot, error) {
 }
 
 // maintenance reports whether a deployment or maintenance window works on node or its pool.
-func (a *alerter) maintenance(snap rules.Snapshot, node string) (bool, string) {
-	if a.busy == nil {
+func (a *Alerter) maintenance(snap rules.Snapshot, node string) (bool, string) {
+	if a.Busy == nil {
 		return false, ""
 	}
 	for _, n := range snap.Nodes {
 		if n.ID == node {
-			return a.busy(n.Pool, node)
+			return a.Busy(n.Pool, node)
 		}
 	}
-	return a.busy("", node)
+	return a.Busy("", node)
 }
 
 // healingPolicy is the configured healing policy, with each scaled pool's minimum size as the
 // fewest ready nodes healing may leave it, where that is more than the configured minimum.
-func (a *alerter) healingPolicy() rules.HealingPolicy {
+func (a *Alerter) healingPolicy() rules.HealingPolicy {
 	p := a.cfg.policy()
-	if a.scalingMin == nil {
+	if a.ScalingMin == nil {
 		return p
 	}
-	mins := a.scalingMin()
+	mins := a.ScalingMin()
 	if len(mins) == 0 {
 		return p
 	}
@@ -474,24 +474,4 @@ func dspyOf(ws []reqstats.Window, inFlight, queue int64) rules.DSPy {
 		d.TTFTMs = w.TTFT.Quantile(0.95)
 	}
 	return d
-}
-
-// newAlerter wires the alerter and its notifier into s.
-func (s *Server) newAlerter() error {
-	cfg := s.cfg.Alerts.withDefaults()
-	if cfg.GeneratorURL == "" {
-		cfg.GeneratorURL = "http://" + s.HTTPAddr() + "/metrics"
-	}
-	m := newAlertMetrics(s.promReg)
-	log := s.log.With("component", "alerts")
-	s.notifier = newNotifier(cfg, log, s.store, m, s.cfg.Now)
-	a, err := newAlerter(cfg, log, s.store, s.reg, s.stats, s.cmds, s.notifier, m)
-	if err != nil {
-		return err
-	}
-	a.budgets = s.cost.ListBudgets
-	a.scalingMin = s.scaler.MinSizes
-	a.busy = s.maintenanceBusy
-	s.alerter = a
-	return nil
 }

@@ -1,4 +1,4 @@
-package controlplane
+package alerts
 
 import (
 	"cmp"
@@ -20,8 +20,8 @@ const (
 	channelAlertmanager = "alertmanager" // POST <url>/api/v2/alerts
 )
 
-// AlertChannel is a notification channel rules may name in notify.
-type AlertChannel struct {
+// Channel is a notification channel rules may name in notify.
+type Channel struct {
 	// Name is what rules write in notify ("log" is built in).
 	Name string
 	// Kind is webhook or alertmanager.
@@ -30,18 +30,18 @@ type AlertChannel struct {
 	URL string
 }
 
-// AlertsConfig configures rule evaluation, notification delivery and healing guards. Zero
+// Config configures rule evaluation, notification delivery and healing guards. Zero
 // fields take the defaults of DefaultAlertsConfig.
-type AlertsConfig struct {
+type Config struct {
 	// Window is how far back the DSPy figures of the snapshot reach (one-minute rollups).
 	Window time.Duration
 	// DefaultRepeat is how often a firing alert is notified again and its action retried, for
-	// rules without a repeat interval.
+	// Rules without a repeat interval.
 	DefaultRepeat time.Duration
 	// ResolvedRetention is how long resolved alerts stay listed.
 	ResolvedRetention time.Duration
 	// Channels are the webhook and Alertmanager channels.
-	Channels []AlertChannel
+	Channels []Channel
 	// GeneratorURL is sent to Alertmanager as each alert's generatorURL.
 	GeneratorURL string
 	// DeliveryTimeout bounds one delivery attempt; DeliveryAttempts and DeliveryBackoff (doubled
@@ -67,10 +67,10 @@ type AlertsConfig struct {
 	MaxDeliveries int
 }
 
-// DefaultAlertsConfig returns the documented defaults.
-func DefaultAlertsConfig() AlertsConfig {
+// DefaultConfig returns the documented defaults.
+func DefaultConfig() Config {
 	p := rules.DefaultHealingPolicy()
-	return AlertsConfig{
+	return Config{
 		Window:            time.Minute,
 		DefaultRepeat:     4 * time.Hour,
 		ResolvedRetention: time.Hour,
@@ -87,9 +87,9 @@ func DefaultAlertsConfig() AlertsConfig {
 	}
 }
 
-// withDefaults fills zero fields from DefaultAlertsConfig.
-func (c AlertsConfig) withDefaults() AlertsConfig {
-	d := DefaultAlertsConfig()
+// WithDefaults fills zero fields from DefaultAlertsConfig.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
 	c.Window = cmp.Or(c.Window, d.Window)
 	c.DefaultRepeat = cmp.Or(c.DefaultRepeat, d.DefaultRepeat)
 	c.ResolvedRetention = cmp.Or(c.ResolvedRetention, d.ResolvedRetention)
@@ -106,7 +106,7 @@ func (c AlertsConfig) withDefaults() AlertsConfig {
 }
 
 // channelNames lists the channels rules may name: log and the configured ones.
-func (c AlertsConfig) channelNames() []string {
+func (c Config) channelNames() []string {
 	out := []string{rules.LogChannel}
 	for _, ch := range c.Channels {
 		out = append(out, ch.Name)
@@ -115,15 +115,15 @@ func (c AlertsConfig) channelNames() []string {
 }
 
 // policy is the healing policy the rules apply.
-func (c AlertsConfig) policy() rules.HealingPolicy {
+func (c Config) policy() rules.HealingPolicy {
 	return rules.HealingPolicy{
 		MaxPerNodePerHour: c.MaxHealingPerHour, EscalateAfter: max(c.EscalateAfter, 0), EscalateWindow: c.EscalateWindow,
 		MinHealthy: c.MinHealthy, PoolMinHealthy: c.PoolMinHealthy,
 	}
 }
 
-// validate reports every invalid alerts setting, naming its flag.
-func (c AlertsConfig) validate() error {
+// Validate reports every invalid alerts setting, naming its flag.
+func (c Config) Validate() error {
 	var errs []error
 	require := func(ok bool, format string, args ...any) {
 		if !ok {
@@ -155,13 +155,13 @@ func (c AlertsConfig) validate() error {
 
 // AlertFlags registers the alerts flags on fs, writing into c. The channel flags add a channel
 // named "webhook" or "alertmanager".
-func AlertFlags(fs *flag.FlagSet, c *AlertsConfig) {
+func AlertFlags(fs *flag.FlagSet, c *Config) {
 	fs.Func("alert-webhook-url", "notification channel \"webhook\": POST Slack-compatible {\"text\": …} to this URL", func(v string) error {
-		c.Channels = append(c.Channels, AlertChannel{Name: channelWebhook, Kind: channelWebhook, URL: v})
+		c.Channels = append(c.Channels, Channel{Name: channelWebhook, Kind: channelWebhook, URL: v})
 		return nil
 	})
 	fs.Func("alertmanager-url", "notification channel \"alertmanager\": POST alerts to this Alertmanager's /api/v2/alerts", func(v string) error {
-		c.Channels = append(c.Channels, AlertChannel{Name: channelAlertmanager, Kind: channelAlertmanager, URL: v})
+		c.Channels = append(c.Channels, Channel{Name: channelAlertmanager, Kind: channelAlertmanager, URL: v})
 		return nil
 	})
 	fs.DurationVar(&c.Window, "alerts-window", c.Window, "how far back the DSPy figures that rules read reach")
@@ -172,8 +172,8 @@ func AlertFlags(fs *flag.FlagSet, c *AlertsConfig) {
 	fs.IntVar(&c.MinHealthy, "healing-min-healthy", c.MinHealthy, "fewest ready nodes a pool keeps when healing drains one")
 }
 
-// fileAlerts is the "alerts" block of the configuration file.
-type fileAlerts struct {
+// File is the "alerts" block of the configuration file.
+type File struct {
 	Window            *time.Duration `yaml:"window"`
 	Repeat            *time.Duration `yaml:"repeat"`
 	GeneratorURL      *string        `yaml:"generator_url"`
@@ -192,8 +192,8 @@ type fileChannel struct {
 	URL  string `yaml:"url"`
 }
 
-// apply copies the set fields onto c.
-func (f *fileAlerts) apply(c *AlertsConfig) {
+// Apply copies the set fields onto c.
+func (f *File) Apply(c *Config) {
 	if f == nil {
 		return
 	}
@@ -208,6 +208,6 @@ func (f *fileAlerts) apply(c *AlertsConfig) {
 		c.PoolMinHealthy = f.PoolMinHealthy
 	}
 	for _, ch := range f.Channels {
-		c.Channels = append(c.Channels, AlertChannel(ch))
+		c.Channels = append(c.Channels, Channel(ch))
 	}
 }

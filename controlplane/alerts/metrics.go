@@ -1,4 +1,4 @@
-package controlplane
+package alerts
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
@@ -6,7 +6,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
 )
 
-// alertMetrics are the Prometheus metrics of rules, notifications and healing. Every label has a
+// Metrics are the Prometheus metrics of rules, notifications and healing. Every label has a
 // small fixed set of values (states, severities, action kinds, results, configured channels).
 type alertMetrics struct {
 	states        *prometheus.GaugeVec
@@ -16,7 +16,7 @@ type alertMetrics struct {
 	events        prometheus.Gauge
 }
 
-func newAlertMetrics(pr prometheus.Registerer) *alertMetrics {
+func NewMetrics(pr prometheus.Registerer) *alertMetrics {
 	m := &alertMetrics{
 		states: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "dspyfleet_alerts",

@@ -1,4 +1,4 @@
-package controlplane
+package alerts
 
 import (
 	"testing"
@@ -26,8 +26,8 @@ func TestBudgetSharesReachPoolsAndFleet(t *testing.T) {
 }
 
 func TestHealingKeepsTheScaledMinimum(t *testing.T) {
-	a := &alerter{cfg: AlertsConfig{MinHealthy: 1, PoolMinHealthy: map[string]int{"batch": 4}}}
-	a.scalingMin = func() map[string]int { return map[string]int{"web": 3, "batch": 2, "tiny": 0} }
+	a := &Alerter{cfg: Config{MinHealthy: 1, PoolMinHealthy: map[string]int{"batch": 4}}}
+	a.ScalingMin = func() map[string]int { return map[string]int{"web": 3, "batch": 2, "tiny": 0} }
 	p := a.healingPolicy()
 	for pool, want := range map[string]int{"web": 3, "batch": 4, "tiny": 1} {
 		if got := p.PoolMinHealthy[pool]; got != want {

@@ -1,4 +1,4 @@
-package controlplane
+package alerts
 
 import (
 	"cmp"
@@ -27,8 +27,8 @@ const (
 // silences holds apiMu, which orders such calls, while it writes the store, and takes mu only to
 // change memory afterwards: an evaluation is never kept waiting for an API call's fsync.
 
-// rules returns every stored rule by name.
-func (a *alerter) rules() []*fleetv1.AlertRule {
+// Rules returns every stored rule by name.
+func (a *Alerter) Rules() []*fleetv1.AlertRule {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	out := make([]*fleetv1.AlertRule, 0, len(a.stored))
@@ -38,15 +38,15 @@ func (a *alerter) rules() []*fleetv1.AlertRule {
 	return out
 }
 
-// rule returns the stored rule of that name, or nil.
-func (a *alerter) rule(name string) *fleetv1.AlertRule {
+// Rule returns the stored rule of that name, or nil.
+func (a *Alerter) Rule(name string) *fleetv1.AlertRule {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	return a.stored[name]
 }
 
-// setRule compiles p and stores it; nothing is stored when it does not compile.
-func (a *alerter) setRule(p *fleetv1.AlertRule) (*fleetv1.AlertRule, error) {
+// SetRule compiles p and stores it; nothing is stored when it does not compile.
+func (a *Alerter) SetRule(p *fleetv1.AlertRule) (*fleetv1.AlertRule, error) {
 	c, err := a.compile(p)
 	if err != nil {
 		return nil, err
@@ -71,11 +71,11 @@ func (a *alerter) setRule(p *fleetv1.AlertRule) (*fleetv1.AlertRule, error) {
 	return proto.Clone(p).(*fleetv1.AlertRule), nil
 }
 
-// deleteRule deletes a rule; its alerts resolve at the next evaluation.
-func (a *alerter) deleteRule(name string) error {
+// DeleteRule deletes a rule; its alerts resolve at the next evaluation.
+func (a *Alerter) DeleteRule(name string) error {
 	a.apiMu.Lock()
 	defer a.apiMu.Unlock()
-	if a.rule(name) == nil {
+	if a.Rule(name) == nil {
 		return fmt.Errorf("%w: no rule named %q; list rules with fleetctl alerts rules", check.ErrAlertNotFound, check.Truncate(name))
 	}
 	if err := putProto(a.store, store.AlertRules, name, nil); err != nil {
@@ -88,8 +88,8 @@ func (a *alerter) deleteRule(name string) error {
 	return nil
 }
 
-// test evaluates p on the fleet as it is at now and changes nothing.
-func (a *alerter) test(p *fleetv1.AlertRule, now time.Time) ([]rules.TestResult, error) {
+// Test evaluates p on the fleet as it is at now and changes nothing.
+func (a *Alerter) Test(p *fleetv1.AlertRule, now time.Time) ([]rules.TestResult, error) {
 	c, err := a.compile(p)
 	if err != nil {
 		return nil, err
@@ -103,9 +103,9 @@ func (a *alerter) test(p *fleetv1.AlertRule, now time.Time) ([]rules.TestResult,
 	return rules.Test(c, snap, a.baselines, now, rules.DefaultBaselineOptions()), nil
 }
 
-// listAlerts returns the alerts in states (every state when empty), firing first, then pending,
+// ListAlerts returns the alerts in states (every state when empty), firing first, then pending,
 // then resolved.
-func (a *alerter) listAlerts(states []fleetv1.AlertState) []*fleetv1.Alert {
+func (a *Alerter) ListAlerts(states []fleetv1.AlertState) []*fleetv1.Alert {
 	a.mu.Lock()
 	var out []*fleetv1.Alert
 	for _, x := range a.alerts {
@@ -122,8 +122,8 @@ func (a *alerter) listAlerts(states []fleetv1.AlertState) []*fleetv1.Alert {
 	return out
 }
 
-// createSilence validates p and stores it with a new id.
-func (a *alerter) createSilence(p *fleetv1.Silence) (*fleetv1.Silence, error) {
+// CreateSilence validates p and stores it with a new id.
+func (a *Alerter) CreateSilence(p *fleetv1.Silence) (*fleetv1.Silence, error) {
 	p = proto.Clone(p).(*fleetv1.Silence)
 	if err := rules.ValidateSilence(silenceFromProto(p)); err != nil {
 		return nil, check.Invalidf("silence: %v", err)
@@ -148,8 +148,8 @@ func (a *alerter) createSilence(p *fleetv1.Silence) (*fleetv1.Silence, error) {
 	return proto.Clone(p).(*fleetv1.Silence), nil
 }
 
-// listSilences returns the silences by start time, those ended before now only with expired.
-func (a *alerter) listSilences(expired bool, now time.Time) []*fleetv1.Silence {
+// ListSilences returns the silences by start time, those ended before now only with expired.
+func (a *Alerter) ListSilences(expired bool, now time.Time) []*fleetv1.Silence {
 	a.mu.Lock()
 	var out []*fleetv1.Silence
 	for _, x := range a.silences {
@@ -164,8 +164,8 @@ func (a *alerter) listSilences(expired bool, now time.Time) []*fleetv1.Silence {
 	return out
 }
 
-// deleteSilence deletes a silence.
-func (a *alerter) deleteSilence(id string) error {
+// DeleteSilence deletes a silence.
+func (a *Alerter) DeleteSilence(id string) error {
 	a.apiMu.Lock()
 	defer a.apiMu.Unlock()
 	a.mu.Lock()
@@ -183,15 +183,15 @@ func (a *alerter) deleteSilence(id string) error {
 	return nil
 }
 
-// events returns the newest limit alert and healing events.
-func (a *alerter) events(limit int) ([]*fleetv1.AlertEvent, error) {
+// Events returns the newest limit alert and healing events.
+func (a *Alerter) Events(limit int) ([]*fleetv1.AlertEvent, error) {
 	return listNewest(a.store, store.AlertEvents, limit,
 		func() *fleetv1.AlertEvent { return &fleetv1.AlertEvent{} }, func(*fleetv1.AlertEvent) bool { return true })
 }
 
-// deliveries returns the newest limit notification deliveries, the failed ones only with
+// Deliveries returns the newest limit notification deliveries, the failed ones only with
 // failedOnly.
-func (a *alerter) deliveries(limit int, failedOnly bool) ([]*fleetv1.Delivery, error) {
+func (a *Alerter) Deliveries(limit int, failedOnly bool) ([]*fleetv1.Delivery, error) {
 	return listNewest(a.store, store.Deliveries, limit,
 		func() *fleetv1.Delivery { return &fleetv1.Delivery{} }, func(d *fleetv1.Delivery) bool { return !failedOnly || !d.GetDelivered() })
 }

@@ -1,4 +1,4 @@
-package controlplane
+package alerts
 
 import (
 	"bytes"
@@ -25,10 +25,10 @@ import (
 // most DeliveryTimeout per attempt.
 const notifierWorkers = 4
 
-// notifier delivers notifications to their channels in the background: enqueue never blocks,
-// deliveries are retried with backoff, and every outcome is recorded in the store.
-type notifier struct {
-	cfg     AlertsConfig
+// Notifier delivers notifications to their channels in the background: enqueue never blocks,
+// Deliveries are retried with backoff, and every outcome is recorded in the store.
+type Notifier struct {
+	cfg     Config
 	log     *slog.Logger
 	store   *store.Store
 	metrics *alertMetrics
@@ -39,13 +39,13 @@ type notifier struct {
 
 // delivery is one notification bound for one channel.
 type delivery struct {
-	channel AlertChannel
+	channel Channel
 	n       rules.Notification
 	queued  time.Time
 }
 
-func newNotifier(cfg AlertsConfig, log *slog.Logger, st *store.Store, m *alertMetrics, now func() time.Time) *notifier {
-	return &notifier{
+func NewNotifier(cfg Config, log *slog.Logger, st *store.Store, m *alertMetrics, now func() time.Time) *Notifier {
+	return &Notifier{
 		cfg: cfg, log: log, store: st, metrics: m, now: now,
 		client: &http.Client{Timeout: cfg.DeliveryTimeout},
 		queue:  make(chan delivery, cfg.DeliveryQueue),
@@ -55,7 +55,7 @@ func newNotifier(cfg AlertsConfig, log *slog.Logger, st *store.Store, m *alertMe
 // enqueue hands n to its channels: the log at once, others to the workers. A silenced
 // notification is counted and goes nowhere; one that finds the queue full is recorded as
 // failed.
-func (n *notifier) enqueue(note rules.Notification) {
+func (n *Notifier) enqueue(note rules.Notification) {
 	for _, name := range note.Channels {
 		if note.SilencedBy != "" {
 			n.metrics.notifications.WithLabelValues(name, "silenced").Inc()
@@ -65,7 +65,7 @@ func (n *notifier) enqueue(note rules.Notification) {
 			n.logNotification(note)
 			continue
 		}
-		i := slices.IndexFunc(n.cfg.Channels, func(c AlertChannel) bool { return c.Name == name })
+		i := slices.IndexFunc(n.cfg.Channels, func(c Channel) bool { return c.Name == name })
 		if i < 0 {
 			continue // a rule compiled against a channel no longer configured
 		}
@@ -79,7 +79,7 @@ func (n *notifier) enqueue(note rules.Notification) {
 	}
 }
 
-func (n *notifier) logNotification(note rules.Notification) {
+func (n *Notifier) logNotification(note rules.Notification) {
 	a := note.Alert
 	lvl := slog.LevelWarn
 	if note.Kind == rules.NotifyResolved {
@@ -91,8 +91,8 @@ func (n *notifier) logNotification(note rules.Notification) {
 }
 
 // Run delivers queued notifications until ctx ends. What is still queued then is recorded by
-// abandon, once nothing enqueues any more.
-func (n *notifier) Run(ctx context.Context) error {
+// Abandon, once nothing enqueues any more.
+func (n *Notifier) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for range notifierWorkers {
 		g.Go(func() error {
@@ -111,9 +111,9 @@ func (n *notifier) Run(ctx context.Context) error {
 	return err
 }
 
-// abandon records every notification still queued as failed: the control plane stopped before
+// Abandon records every notification still queued as failed: the control plane stopped before
 // delivering it. Call it after Run and the reconcile loop returned.
-func (n *notifier) abandon() {
+func (n *Notifier) Abandon() {
 	for {
 		select {
 		case d := <-n.queue:
@@ -125,7 +125,7 @@ func (n *notifier) abandon() {
 }
 
 // deliver tries d up to DeliveryAttempts times with doubling backoff.
-func (n *notifier) deliver(ctx context.Context, d delivery) {
+func (n *Notifier) deliver(ctx context.Context, d delivery) {
 	backoff := n.cfg.DeliveryBackoff
 	var err error
 	attempt := 0
@@ -157,7 +157,7 @@ func (n *notifier) deliver(ctx context.Context, d delivery) {
 }
 
 // post sends one attempt.
-func (n *notifier) post(ctx context.Context, d delivery) error {
+func (n *Notifier) post(ctx context.Context, d delivery) error {
 	var body []byte
 	var err error
 	target := d.channel.URL
@@ -217,7 +217,7 @@ type amAlert struct {
 
 // amAlert converts a notification. A firing alert ends three repeat intervals from now unless
 // notified again, so Alertmanager resolves it if the control plane goes away.
-func (n *notifier) amAlert(note rules.Notification) amAlert {
+func (n *Notifier) amAlert(note rules.Notification) amAlert {
 	a := note.Alert
 	end := n.now().Add(3 * n.cfg.DefaultRepeat)
 	if note.Kind == rules.NotifyResolved {
@@ -227,7 +227,7 @@ func (n *notifier) amAlert(note rules.Notification) amAlert {
 }
 
 // record stores the outcome of a delivery.
-func (n *notifier) record(d delivery, attempts int, err error) {
+func (n *Notifier) record(d delivery, attempts int, err error) {
 	rec := &fleetv1.Delivery{
 		Time: timestamppb.New(d.queued), Channel: d.channel.Name, Rule: d.n.Alert.Rule, Target: d.n.Alert.Target,
 		Kind: string(d.n.Kind), Attempts: uint32(attempts), Delivered: err == nil,
