@@ -7,15 +7,16 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/maintenance"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
 // StartDeployment validates and starts a deployment.
 func (m *maintenanceService) StartDeployment(ctx context.Context, req *fleetv1.StartDeploymentRequest) (*fleetv1.StartDeploymentResponse, error) {
-	if busy, why := m.windows.busy(req.GetSpec().GetPool(), ""); busy {
+	if busy, why := m.windows.Busy(req.GetSpec().GetPool(), ""); busy {
 		return nil, check.ToStatus(fmt.Errorf("%w: pool %q: %s; wait for it or cancel it with fleetctl maint cancel", check.ErrFailedPrecondition, req.GetSpec().GetPool(), why))
 	}
-	d, err := m.deployer.start(req.GetSpec(), requester(ctx))
+	d, err := m.deployer.Start(req.GetSpec(), requester(ctx))
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -24,7 +25,7 @@ func (m *maintenanceService) StartDeployment(ctx context.Context, req *fleetv1.S
 
 // GetDeployment returns one deployment.
 func (m *maintenanceService) GetDeployment(_ context.Context, req *fleetv1.GetDeploymentRequest) (*fleetv1.GetDeploymentResponse, error) {
-	d, err := m.deployer.get(req.GetId())
+	d, err := m.deployer.Get(req.GetId())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -36,21 +37,21 @@ func (m *maintenanceService) ListDeployments(_ context.Context, req *fleetv1.Lis
 	if req.GetPool() != "" && !check.ValidID(req.GetPool()) {
 		return nil, check.ToStatus(check.Invalidf("pool: %q is not a valid pool name", check.Truncate(req.GetPool())))
 	}
-	return &fleetv1.ListDeploymentsResponse{Deployments: m.deployer.list(req.GetPool())}, nil
+	return &fleetv1.ListDeploymentsResponse{Deployments: m.deployer.List(req.GetPool())}, nil
 }
 
 // WatchDeployment sends the deployment, then every change, and ends after it finished.
 func (m *maintenanceService) WatchDeployment(req *fleetv1.WatchDeploymentRequest, stream grpc.ServerStreamingServer[fleetv1.WatchDeploymentResponse]) error {
-	ch, d, err := m.deployer.watch(req.GetId())
+	ch, d, err := m.deployer.Watch(req.GetId())
 	if err != nil {
 		return check.ToStatus(err)
 	}
-	defer m.deployer.unwatch(req.GetId(), ch)
+	defer m.deployer.Unwatch(req.GetId(), ch)
 	for {
 		if err := stream.Send(&fleetv1.WatchDeploymentResponse{Deployment: d}); err != nil {
 			return err
 		}
-		if !active(d) {
+		if !maintenance.Active(d) {
 			return nil
 		}
 		select {
@@ -65,10 +66,10 @@ func (m *maintenanceService) WatchDeployment(req *fleetv1.WatchDeploymentRequest
 
 // PauseDeployment pauses a running deployment.
 func (m *maintenanceService) PauseDeployment(ctx context.Context, req *fleetv1.PauseDeploymentRequest) (*fleetv1.PauseDeploymentResponse, error) {
-	if len(req.GetReason()) > maxReasonLen {
-		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+	if len(req.GetReason()) > maintenance.MaxReasonLen {
+		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maintenance.MaxReasonLen))
 	}
-	d, err := m.deployer.pause(req.GetId(), req.GetReason(), requester(ctx))
+	d, err := m.deployer.Pause(req.GetId(), req.GetReason(), requester(ctx))
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -77,7 +78,7 @@ func (m *maintenanceService) PauseDeployment(ctx context.Context, req *fleetv1.P
 
 // ResumeDeployment resumes a paused deployment.
 func (m *maintenanceService) ResumeDeployment(ctx context.Context, req *fleetv1.ResumeDeploymentRequest) (*fleetv1.ResumeDeploymentResponse, error) {
-	d, err := m.deployer.resume(req.GetId(), requester(ctx))
+	d, err := m.deployer.Resume(req.GetId(), requester(ctx))
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -86,10 +87,10 @@ func (m *maintenanceService) ResumeDeployment(ctx context.Context, req *fleetv1.
 
 // AbortDeployment aborts a deployment and undoes its routing changes.
 func (m *maintenanceService) AbortDeployment(ctx context.Context, req *fleetv1.AbortDeploymentRequest) (*fleetv1.AbortDeploymentResponse, error) {
-	if len(req.GetReason()) > maxReasonLen {
-		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+	if len(req.GetReason()) > maintenance.MaxReasonLen {
+		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maintenance.MaxReasonLen))
 	}
-	d, err := m.deployer.abort(req.GetId(), req.GetReason(), requester(ctx))
+	d, err := m.deployer.Abort(req.GetId(), req.GetReason(), requester(ctx))
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}

@@ -6,44 +6,42 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
+	"github.com/dspyfleet/dspyfleet/controlplane/maintenance"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
-
-// maxReasonLen bounds a free-text reason.
-const maxReasonLen = 512
 
 // maintenanceService implements MaintenanceService.
 type maintenanceService struct {
 	fleetv1.UnimplementedMaintenanceServiceServer
-	backups  *backups
+	backups  *maintenance.Backups
 	cmds     *commands.Queue
-	deployer *deployer
-	windows  *windows
+	deployer *maintenance.Deployer
+	windows  *maintenance.Windows
 	stopping <-chan struct{}
 }
 
 // CreateBackup writes a backup now.
 func (m *maintenanceService) CreateBackup(ctx context.Context, req *fleetv1.CreateBackupRequest) (*fleetv1.CreateBackupResponse, error) {
-	if len(req.GetReason()) > maxReasonLen {
-		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+	if len(req.GetReason()) > maintenance.MaxReasonLen {
+		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maintenance.MaxReasonLen))
 	}
 	reason := "on demand by " + requester(ctx)
 	if r := strings.TrimSpace(req.GetReason()); r != "" {
 		reason += ": " + r
 	}
-	b, pruned, err := m.backups.create(reason)
+	b, pruned, err := m.backups.Create(reason)
 	if err != nil && b == nil {
 		return nil, check.ToStatus(err)
 	}
 	if err != nil {
-		m.backups.log.Warn("backup written but pruning old backups failed", "err", err)
+		m.backups.Log.Warn("backup written but pruning old backups failed", "err", err)
 	}
 	return &fleetv1.CreateBackupResponse{Backup: b, Pruned: pruned}, nil
 }
 
 // ListBackups lists the control plane's backups and the agents' backup command results.
 func (m *maintenanceService) ListBackups(context.Context, *fleetv1.ListBackupsRequest) (*fleetv1.ListBackupsResponse, error) {
-	list, err := m.backups.list()
+	list, err := m.backups.List()
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -63,7 +61,7 @@ func (m *maintenanceService) ListBackups(context.Context, *fleetv1.ListBackupsRe
 
 // VerifyBackup checks one backup through and through.
 func (m *maintenanceService) VerifyBackup(_ context.Context, req *fleetv1.VerifyBackupRequest) (*fleetv1.VerifyBackupResponse, error) {
-	b, err := m.backups.verify(req.GetName())
+	b, err := m.backups.Verify(req.GetName())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}

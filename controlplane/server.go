@@ -1,12 +1,14 @@
 package controlplane
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"runtime/debug"
 	"sync/atomic"
 	"time"
@@ -28,10 +30,12 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/maintenance"
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
+	maintplan "github.com/dspyfleet/dspyfleet/pkg/maintenance"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -60,9 +64,9 @@ type Server struct {
 	grpcLn   net.Listener
 	httpLn   net.Listener
 	steps    []reconcileStep
-	backups  *backups
-	deployer *deployer
-	windows  *windows
+	backups  *maintenance.Backups
+	deployer *maintenance.Deployer
+	windows  *maintenance.Windows
 	stopping chan struct{}
 	ready    atomic.Bool
 	sec      *security
@@ -149,25 +153,28 @@ func New(cfg Config) (*Server, error) {
 		_ = st.Close()
 		return nil, err
 	}
-	s.backups = newBackups(cfg, st)
-	if s.deployer, err = newDeployer(st, reg, cmds, rt, cfg.Now, cfg.Logger.With("component", "deploy"), cfg.DeployDrainGrace); err != nil {
+	s.backups = maintenance.NewBackups(st, maintenance.BackupConfig{
+		Dir: cmp.Or(cfg.BackupDir, filepath.Join(cfg.DataDir, "backups")), Interval: cfg.BackupInterval,
+		Retention: maintplan.Retention{Keep: cfg.BackupKeep, MaxAge: cfg.BackupMaxAge}, Version: Version,
+	}, cfg.Now, cfg.Logger.With("component", "backup"))
+	if s.deployer, err = maintenance.NewDeployer(st, reg, cmds, rt, cfg.Now, cfg.Logger.With("component", "deploy"), cfg.DeployDrainGrace); err != nil {
 		_ = grpcLn.Close()
 		_ = httpLn.Close()
 		_ = st.Close()
 		return nil, err
 	}
-	if s.windows, err = newWindows(st, reg, cmds, rt, cfg.Now, cfg.Logger.With("component", "maintenance"), cfg.DeployDrainGrace); err != nil {
+	if s.windows, err = maintenance.NewWindows(st, reg, cmds, rt, cfg.Now, cfg.Logger.With("component", "maintenance"), cfg.DeployDrainGrace); err != nil {
 		_ = grpcLn.Close()
 		_ = httpLn.Close()
 		_ = st.Close()
 		return nil, err
 	}
-	s.windows.deploying = s.deployer.busy
+	s.windows.Deploying = s.deployer.Busy
 	sc.Busy = s.maintenanceBusy
 	s.httpLn = s.sec.httpListener(httpLn)
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.promReg.MustRegister(&scaling.Collector{Scaler: sc})
-	s.promReg.MustRegister(&maintenanceCollector{backups: s.backups, deployer: s.deployer, windows: s.windows})
+	s.promReg.MustRegister(&maintenance.Collector{Backups: s.backups, Deployer: s.deployer, Windows: s.windows})
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.Reconcile})
 	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.Reconcile})
 	if err := s.newAlerter(); err != nil {
@@ -402,4 +409,20 @@ func (s *Server) newAlerter() error {
 	a.Busy = s.maintenanceBusy
 	s.alerter = a
 	return nil
+}
+
+// reconcileMaintenance is the maintenance step of the reconcile loop: deployments, then
+// maintenance windows.
+func (s *Server) reconcileMaintenance(ctx context.Context, now time.Time) error {
+	return errors.Join(s.deployer.Reconcile(ctx, now), s.windows.Reconcile(now))
+}
+
+// maintenanceBusy reports whether a deployment or an open maintenance window covers pool (and
+// node, when given), with a reason naming it. Self-healing and scaling ask it before acting,
+// so they never fight a rollout or a window.
+func (s *Server) maintenanceBusy(pool, node string) (bool, string) {
+	if busy, why := s.deployer.Busy(pool, node); busy {
+		return true, why
+	}
+	return s.windows.Busy(pool, node)
 }

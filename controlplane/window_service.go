@@ -6,12 +6,13 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/maintenance"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
 // ScheduleMaintenance validates and stores a maintenance window.
 func (m *maintenanceService) ScheduleMaintenance(ctx context.Context, req *fleetv1.ScheduleMaintenanceRequest) (*fleetv1.ScheduleMaintenanceResponse, error) {
-	w, err := m.windows.schedule(req.GetSpec(), requester(ctx))
+	w, err := m.windows.Schedule(req.GetSpec(), requester(ctx))
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -23,12 +24,12 @@ func (m *maintenanceService) ListMaintenance(_ context.Context, req *fleetv1.Lis
 	if req.GetPool() != "" && !check.ValidID(req.GetPool()) {
 		return nil, check.ToStatus(check.Invalidf("pool: %q is not a valid pool name", check.Truncate(req.GetPool())))
 	}
-	return &fleetv1.ListMaintenanceResponse{Windows: m.windows.list(req.GetPool())}, nil
+	return &fleetv1.ListMaintenanceResponse{Windows: m.windows.List(req.GetPool())}, nil
 }
 
 // GetMaintenance returns one window.
 func (m *maintenanceService) GetMaintenance(_ context.Context, req *fleetv1.GetMaintenanceRequest) (*fleetv1.GetMaintenanceResponse, error) {
-	w, err := m.windows.get(req.GetId())
+	w, err := m.windows.Get(req.GetId())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -37,11 +38,11 @@ func (m *maintenanceService) GetMaintenance(_ context.Context, req *fleetv1.GetM
 
 // WatchMaintenance sends the window, then every change, and ends after it finished.
 func (m *maintenanceService) WatchMaintenance(req *fleetv1.WatchMaintenanceRequest, stream grpc.ServerStreamingServer[fleetv1.WatchMaintenanceResponse]) error {
-	ch, w, err := m.windows.watch(req.GetId())
+	ch, w, err := m.windows.Watch(req.GetId())
 	if err != nil {
 		return check.ToStatus(err)
 	}
-	defer m.windows.unwatch(req.GetId(), ch)
+	defer m.windows.Unwatch(req.GetId(), ch)
 	for {
 		if err := stream.Send(&fleetv1.WatchMaintenanceResponse{Maintenance: w}); err != nil {
 			return err
@@ -61,10 +62,10 @@ func (m *maintenanceService) WatchMaintenance(req *fleetv1.WatchMaintenanceReque
 
 // PauseMaintenance pauses a running window.
 func (m *maintenanceService) PauseMaintenance(ctx context.Context, req *fleetv1.PauseMaintenanceRequest) (*fleetv1.PauseMaintenanceResponse, error) {
-	if len(req.GetReason()) > maxReasonLen {
-		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+	if len(req.GetReason()) > maintenance.MaxReasonLen {
+		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maintenance.MaxReasonLen))
 	}
-	w, err := m.windows.pause(req.GetId(), req.GetReason(), requester(ctx))
+	w, err := m.windows.Pause(req.GetId(), req.GetReason(), requester(ctx))
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -73,7 +74,7 @@ func (m *maintenanceService) PauseMaintenance(ctx context.Context, req *fleetv1.
 
 // ResumeMaintenance resumes a paused window.
 func (m *maintenanceService) ResumeMaintenance(ctx context.Context, req *fleetv1.ResumeMaintenanceRequest) (*fleetv1.ResumeMaintenanceResponse, error) {
-	w, err := m.windows.resume(req.GetId(), requester(ctx))
+	w, err := m.windows.Resume(req.GetId(), requester(ctx))
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -82,10 +83,10 @@ func (m *maintenanceService) ResumeMaintenance(ctx context.Context, req *fleetv1
 
 // CancelMaintenance cancels a window, undraining its nodes.
 func (m *maintenanceService) CancelMaintenance(ctx context.Context, req *fleetv1.CancelMaintenanceRequest) (*fleetv1.CancelMaintenanceResponse, error) {
-	if len(req.GetReason()) > maxReasonLen {
-		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maxReasonLen))
+	if len(req.GetReason()) > maintenance.MaxReasonLen {
+		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maintenance.MaxReasonLen))
 	}
-	w, err := m.windows.cancel(req.GetId(), req.GetReason(), requester(ctx))
+	w, err := m.windows.Cancel(req.GetId(), req.GetReason(), requester(ctx))
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}

@@ -23,7 +23,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/dspyfleet/dspyfleet/controlplane"
+	"github.com/dspyfleet/dspyfleet/controlplane/maintenance"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -108,7 +108,7 @@ func TestBackupWhileAgentsWriteRestores(t *testing.T) {
 	}
 
 	// The running control plane holds its data dir: a restore there is refused.
-	if _, err := controlplane.Restore(b.GetPath(), cfg.DataDir, 100*time.Millisecond, time.Now()); !errors.Is(err, store.ErrDataDirLocked) {
+	if _, err := maintenance.Restore(b.GetPath(), cfg.DataDir, 100*time.Millisecond, time.Now()); !errors.Is(err, store.ErrDataDirLocked) {
 		t.Fatalf("restore over a running control plane: %v, want ErrDataDirLocked", err)
 	}
 
@@ -119,7 +119,7 @@ func TestBackupWhileAgentsWriteRestores(t *testing.T) {
 	cp.Stop(t)
 
 	// Restore over the stopped control plane's own dir: the old file is kept aside.
-	res, err := controlplane.Restore(b.GetPath(), cfg.DataDir, time.Second, time.Now())
+	res, err := maintenance.Restore(b.GetPath(), cfg.DataDir, time.Second, time.Now())
 	if err != nil {
 		t.Fatalf("restore: %v", err)
 	}
@@ -195,7 +195,7 @@ func TestDamagedBackupRefused(t *testing.T) {
 	if status.Code(err) != codes.DataLoss || !strings.Contains(status.Convert(err).Message(), "truncated") {
 		t.Fatalf("VerifyBackup of a truncated file = %v, want DATA_LOSS saying truncated", err)
 	}
-	if _, err := controlplane.Restore(b.GetPath(), restoreDir, time.Second, time.Now()); !errors.Is(err, store.ErrCorruptStore) {
+	if _, err := maintenance.Restore(b.GetPath(), restoreDir, time.Second, time.Now()); !errors.Is(err, store.ErrCorruptStore) {
 		t.Fatalf("restore of a truncated file: %v, want ErrCorruptStore", err)
 	}
 	if _, err := os.Stat(filepath.Join(restoreDir, "fleet.db")); !errors.Is(err, os.ErrNotExist) {
@@ -207,7 +207,7 @@ func TestDamagedBackupRefused(t *testing.T) {
 	if err := os.WriteFile(bare, raw, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := controlplane.Restore(bare, restoreDir, time.Second, time.Now()); !errors.Is(err, store.ErrCorruptStore) || !strings.Contains(err.Error(), "metadata") {
+	if _, err := maintenance.Restore(bare, restoreDir, time.Second, time.Now()); !errors.Is(err, store.ErrCorruptStore) || !strings.Contains(err.Error(), "metadata") {
 		t.Fatalf("restore without metadata: %v, want ErrCorruptStore naming the metadata", err)
 	}
 
@@ -232,7 +232,7 @@ func TestDamagedBackupRefused(t *testing.T) {
 	if status.Code(err) != codes.FailedPrecondition || !strings.Contains(status.Convert(err).Message(), "schema 99") {
 		t.Fatalf("VerifyBackup of a newer schema = %v, want FAILED_PRECONDITION naming schema 99", err)
 	}
-	if _, err := controlplane.Restore(b.GetPath(), restoreDir, time.Second, time.Now()); !errors.Is(err, store.ErrSchemaTooNew) {
+	if _, err := maintenance.Restore(b.GetPath(), restoreDir, time.Second, time.Now()); !errors.Is(err, store.ErrSchemaTooNew) {
 		t.Fatalf("restore of a newer schema: %v, want ErrSchemaTooNew", err)
 	}
 

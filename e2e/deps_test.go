@@ -55,15 +55,16 @@ func TestImportBoundaries(t *testing.T) {
 // internals, and nothing imports the wiring in controlplane/ itself. A new package fails the
 // test until it is placed here.
 var controlPlaneLayers = map[string][]string{
-	"controlplane/store":    nil,
-	"controlplane/check":    {"store"},
-	"controlplane/fleet":    {"check"},
-	"controlplane/stats":    {"store"},
-	"controlplane/commands": {"check", "store"},
-	"controlplane/router":   {"check", "fleet", "stats", "store"},
-	"controlplane/cost":     {"check", "fleet", "stats", "store"},
-	"controlplane/scaling":  {"check", "commands", "fleet", "stats", "store"},
-	"controlplane/alerts":   {"check", "commands", "fleet", "stats", "store"},
+	"controlplane/store":       nil,
+	"controlplane/check":       {"store"},
+	"controlplane/fleet":       {"check"},
+	"controlplane/stats":       {"store"},
+	"controlplane/commands":    {"check", "store"},
+	"controlplane/router":      {"check", "fleet", "stats", "store"},
+	"controlplane/cost":        {"check", "fleet", "stats", "store"},
+	"controlplane/scaling":     {"check", "commands", "fleet", "stats", "store"},
+	"controlplane/alerts":      {"check", "commands", "fleet", "stats", "store"},
+	"controlplane/maintenance": {"check", "commands", "fleet", "router", "store"},
 }
 
 // TestControlPlaneLayers enforces controlPlaneLayers on the packages' own imports, tests

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/controlplane"
+	"github.com/dspyfleet/dspyfleet/controlplane/maintenance"
 )
 
 // runRestore runs "controlplane restore --from FILE --data-dir DIR": an offline restore of the
@@ -27,7 +28,7 @@ func runRestore(args []string, stdout, stderr io.Writer) error {
 	if *from == "" {
 		return errors.New("restore: --from is required: the backup file to restore")
 	}
-	res, err := controlplane.Restore(*from, *dataDir, *lockTimeout, time.Now())
+	res, err := maintenance.Restore(*from, *dataDir, *lockTimeout, time.Now())
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}

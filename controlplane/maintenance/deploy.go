@@ -1,4 +1,4 @@
-package controlplane
+package maintenance
 
 import (
 	"encoding/hex"
@@ -36,10 +36,10 @@ const (
 // draining → deploying → undraining → done; green nodes stop at ready (deployed, undrained,
 // still out of routing) until the switch.
 const (
-	phasePending    = "pending"
+	PhasePending    = "pending"
 	phaseHolding    = "holding"
 	phaseDraining   = "draining"
-	phaseDeploying  = "deploying"
+	PhaseDeploying  = "deploying"
 	phaseUndraining = "undraining"
 	phaseDone       = "done"
 	phaseReady      = "ready"
@@ -54,7 +54,7 @@ const (
 
 // Deployment phases.
 const (
-	depRolling     = "rolling"
+	DepRolling     = "rolling"
 	depCanary      = "deploying canary"
 	depAnalysis    = "analysing canary"
 	depPromoting   = "promoting"
@@ -67,10 +67,10 @@ const (
 	depDone        = "done"
 )
 
-// deployer runs deployments. The maintenance step of the reconcile loop advances every
+// Deployer runs deployments. The maintenance step of the reconcile loop advances every
 // running one; every change is written to bbolt before the next tick, so a restarted control
 // plane goes on where the last one stopped.
-type deployer struct {
+type Deployer struct {
 	store      *store.Store
 	reg        *fleet.Registry
 	cmds       *commands.Queue
@@ -80,14 +80,14 @@ type deployer struct {
 	drainGrace time.Duration
 
 	mu       sync.Mutex
-	runs     map[string]*deployRun
+	Runs     map[string]*DeployRun
 	watchers map[string]map[chan *fleetv1.Deployment]struct{}
 }
 
 // deployRun is one deployment and what the executor keeps of it in memory.
-type deployRun struct {
+type DeployRun struct {
 	key  []byte
-	d    *fleetv1.Deployment
+	D    *fleetv1.Deployment
 	spec maintenance.DeploySpec
 	// The canary step's figures, sampled from the agents' reports since the step began. Not
 	// persisted: after a restart the step's window starts again.
@@ -96,38 +96,38 @@ type deployRun struct {
 	sampled          bool
 }
 
-func newDeployer(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router.Router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*deployer, error) {
-	dp := &deployer{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
-		runs: make(map[string]*deployRun), watchers: make(map[string]map[chan *fleetv1.Deployment]struct{})}
+func NewDeployer(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router.Router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*Deployer, error) {
+	dp := &Deployer{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
+		Runs: make(map[string]*DeployRun), watchers: make(map[string]map[chan *fleetv1.Deployment]struct{})}
 	err := st.View(func(tx *store.Tx) error {
 		return tx.Bucket(store.Deployments).ForEach(func(k, v []byte) error {
 			d := &fleetv1.Deployment{}
 			if err := proto.Unmarshal(v, d); err != nil {
 				return fmt.Errorf("%w: deployment %x: %v", store.ErrCorruptStore, k, err)
 			}
-			run := &deployRun{key: slices.Clone(k), d: d, spec: specFromProto(d.GetSpec())}
+			run := &DeployRun{key: slices.Clone(k), D: d, spec: specFromProto(d.GetSpec())}
 			run.spec.Defaults()
 			run.resetSample()
 			if d.GetPhase() == depAnalysis {
 				d.PhaseSince = timestamppb.New(now()) // the sampled figures died with the last process
 			}
-			dp.runs[d.GetId()] = run
+			dp.Runs[d.GetId()] = run
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, run := range dp.runs {
-		if active(run.d) {
-			rt.SetOverrides(run.d.GetId(), dp.overrides(run))
+	for _, run := range dp.Runs {
+		if Active(run.D) {
+			rt.SetOverrides(run.D.GetId(), dp.overrides(run))
 		}
 	}
 	return dp, nil
 }
 
-// active reports whether a deployment has not finished.
-func active(d *fleetv1.Deployment) bool { return d.GetFinished() == nil }
+// Active reports whether a deployment has not finished.
+func Active(d *fleetv1.Deployment) bool { return d.GetFinished() == nil }
 
 // specFromProto converts the API's spec to the decision package's.
 func specFromProto(p *fleetv1.DeploymentSpec) maintenance.DeploySpec {
@@ -160,8 +160,8 @@ func fillSpec(p *fleetv1.DeploymentSpec, s maintenance.DeploySpec) {
 	p.MinRequests = &mr
 }
 
-// start validates and stores a new deployment.
-func (dp *deployer) start(spec *fleetv1.DeploymentSpec, requestedBy string) (*fleetv1.Deployment, error) {
+// Start validates and stores a new deployment.
+func (dp *Deployer) Start(spec *fleetv1.DeploymentSpec, requestedBy string) (*fleetv1.Deployment, error) {
 	if spec == nil {
 		return nil, check.Invalidf("spec: is missing")
 	}
@@ -181,8 +181,8 @@ func (dp *deployer) start(spec *fleetv1.DeploymentSpec, requestedBy string) (*fl
 	if spec.BatchSize != nil && spec.GetBatchSize() < 1 {
 		return nil, check.Invalidf("spec.batch_size: %d must be at least 1 (unset means 1)", spec.GetBatchSize())
 	}
-	if len(spec.GetReason()) > maxReasonLen {
-		return nil, check.Invalidf("spec.reason: %d bytes, at most %d", len(spec.GetReason()), maxReasonLen)
+	if len(spec.GetReason()) > MaxReasonLen {
+		return nil, check.Invalidf("spec.reason: %d bytes, at most %d", len(spec.GetReason()), MaxReasonLen)
 	}
 	if spec.GetPreviousVersion() != "" {
 		if err := command.ValidVersion(spec.GetPreviousVersion()); err != nil {
@@ -212,18 +212,18 @@ func (dp *deployer) start(spec *fleetv1.DeploymentSpec, requestedBy string) (*fl
 
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
-	for _, r := range dp.runs {
-		if active(r.d) && r.d.GetSpec().GetPool() == s.Pool {
+	for _, r := range dp.Runs {
+		if Active(r.D) && r.D.GetSpec().GetPool() == s.Pool {
 			return nil, fmt.Errorf("%w: pool %q already has deployment %s in progress (%s); wait for it, or abort it with fleetctl deploy abort %s",
-				check.ErrFailedPrecondition, s.Pool, r.d.GetId(), r.d.GetPhase(), r.d.GetId())
+				check.ErrFailedPrecondition, s.Pool, r.D.GetId(), r.D.GetPhase(), r.D.GetId())
 		}
 	}
-	run := &deployRun{key: key, d: d, spec: s}
+	run := &DeployRun{key: key, D: d, spec: s}
 	run.resetSample()
 	if err := dp.persist(run); err != nil {
 		return nil, err
 	}
-	dp.runs[d.GetId()] = run
+	dp.Runs[d.GetId()] = run
 	dp.log.Info("deployment started", "id", d.GetId(), "pool", s.Pool, "version", s.Version, "strategy", s.Strategy, "nodes", len(d.GetNodes()))
 	return proto.Clone(d).(*fleetv1.Deployment), nil
 }
@@ -250,9 +250,9 @@ func plan(s maintenance.DeploySpec, members []*fleetv1.Node) (string, []*fleetv1
 		}
 		for _, n := range members {
 			if slices.Contains(canaries, n.GetId()) {
-				add(n.GetId(), roleCanary, phasePending)
+				add(n.GetId(), roleCanary, PhasePending)
 			} else {
-				add(n.GetId(), roleBaseline, phasePending)
+				add(n.GetId(), roleBaseline, PhasePending)
 			}
 		}
 		return depCanary, nodes
@@ -267,7 +267,7 @@ func plan(s maintenance.DeploySpec, members []*fleetv1.Node) (string, []*fleetv1
 		}
 		for _, n := range members {
 			if slices.Contains(idle, n.GetId()) {
-				add(n.GetId(), roleGreen, phasePending)
+				add(n.GetId(), roleGreen, PhasePending)
 			} else {
 				add(n.GetId(), roleBlue, phaseLive)
 			}
@@ -275,51 +275,51 @@ func plan(s maintenance.DeploySpec, members []*fleetv1.Node) (string, []*fleetv1
 		return depPreparing, nodes
 	}
 	for _, n := range members {
-		add(n.GetId(), roleRolling, phasePending)
+		add(n.GetId(), roleRolling, PhasePending)
 	}
-	return depRolling, nodes
+	return DepRolling, nodes
 }
 
 // persist writes a run's deployment.
-func (dp *deployer) persist(run *deployRun) error {
-	raw, err := proto.Marshal(run.d)
+func (dp *Deployer) persist(run *DeployRun) error {
+	raw, err := proto.Marshal(run.D)
 	if err != nil {
 		return err
 	}
 	if err := dp.store.Update(func(tx *store.Tx) error {
 		return tx.Bucket(store.Deployments).Put(run.key, raw)
 	}); err != nil {
-		return fmt.Errorf("store deployment %s: %w", run.d.GetId(), err)
+		return fmt.Errorf("store deployment %s: %w", run.D.GetId(), err)
 	}
 	return nil
 }
 
 // publishLocked hands every watcher of the run the new state, replacing one not read yet.
-func (dp *deployer) publishLocked(run *deployRun) {
-	for ch := range dp.watchers[run.d.GetId()] {
+func (dp *Deployer) publishLocked(run *DeployRun) {
+	for ch := range dp.watchers[run.D.GetId()] {
 		select {
 		case <-ch:
 		default:
 		}
-		ch <- proto.Clone(run.d).(*fleetv1.Deployment)
+		ch <- proto.Clone(run.D).(*fleetv1.Deployment)
 	}
 }
 
-// busy reports whether a deployment in progress covers pool (and node, when given), with a
+// Busy reports whether a deployment in progress covers pool (and node, when given), with a
 // reason naming it. Self-healing and scaling ask it, so they leave such nodes alone.
-func (dp *deployer) busy(pool, node string) (bool, string) {
+func (dp *Deployer) Busy(pool, node string) (bool, string) {
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
-	for _, r := range dp.runs {
-		if !active(r.d) || r.d.GetSpec().GetPool() != pool {
+	for _, r := range dp.Runs {
+		if !Active(r.D) || r.D.GetSpec().GetPool() != pool {
 			continue
 		}
 		if node == "" {
-			return true, fmt.Sprintf("deployment %s of %s is %s", r.d.GetId(), r.d.GetSpec().GetVersion(), r.d.GetPhase())
+			return true, fmt.Sprintf("deployment %s of %s is %s", r.D.GetId(), r.D.GetSpec().GetVersion(), r.D.GetPhase())
 		}
-		for _, n := range r.d.GetNodes() {
+		for _, n := range r.D.GetNodes() {
 			if n.GetNodeId() == node && inFlightPhase(n.GetPhase()) {
-				return true, fmt.Sprintf("deployment %s: node %s is %s", r.d.GetId(), node, n.GetPhase())
+				return true, fmt.Sprintf("deployment %s: node %s is %s", r.D.GetId(), node, n.GetPhase())
 			}
 		}
 	}
@@ -329,7 +329,7 @@ func (dp *deployer) busy(pool, node string) (bool, string) {
 // inFlightPhase reports whether a node in phase is out of routing because of the deployment.
 func inFlightPhase(p string) bool {
 	switch p {
-	case phaseHolding, phaseDraining, phaseDeploying, phaseUndraining, phaseReady, phaseKept, phaseRetiring:
+	case phaseHolding, phaseDraining, PhaseDeploying, phaseUndraining, phaseReady, phaseKept, phaseRetiring:
 		return true
 	}
 	return false

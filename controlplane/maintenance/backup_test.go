@@ -1,4 +1,4 @@
-package controlplane
+package maintenance
 
 import (
 	"context"
@@ -22,15 +22,15 @@ func TestScheduledBackupsAndRetention(t *testing.T) {
 	}
 	defer st.Close()
 	dir := filepath.Join(t.TempDir(), "backups")
-	b := &backups{store: st, dir: dir, interval: 20 * time.Millisecond, retention: maintenance.Retention{Keep: 2},
-		now: time.Now, log: slog.New(slog.DiscardHandler)}
+	b := &Backups{store: st, dir: dir, interval: 20 * time.Millisecond, retention: maintenance.Retention{Keep: 2},
+		now: time.Now, Log: slog.New(slog.DiscardHandler)}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- b.Run(ctx) }()
 	deadline := time.Now().Add(10 * time.Second)
 	seen := map[string]bool{}
 	for {
-		list, err := b.list()
+		list, err := b.List()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,11 +52,11 @@ func TestScheduledBackupsAndRetention(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	list, err := b.list()
+	list, err := b.List()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.verify(list[0].GetName()); err != nil {
+	if _, err := b.Verify(list[0].GetName()); err != nil {
 		t.Fatalf("verify a scheduled backup: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package controlplane
+package maintenance
 
 import (
 	"cmp"
@@ -50,20 +50,21 @@ type backupMeta struct {
 	Reason              string    `json:"reason"`
 }
 
-// backups writes, lists, verifies and prunes hot backups of the store.
-type backups struct {
+// Backups writes, lists, verifies and prunes hot backups of the store.
+type Backups struct {
 	store     *store.Store
 	dir       string
 	interval  time.Duration
 	retention maintenance.Retention
+	version   string
 	now       func() time.Time
-	log       *slog.Logger
+	Log       *slog.Logger
 
 	mu sync.Mutex // one backup at a time
 }
 
 // Run takes a scheduled backup every interval until ctx ends; a zero interval turns it off.
-func (b *backups) Run(ctx context.Context) error {
+func (b *Backups) Run(ctx context.Context) error {
 	if b.interval <= 0 {
 		return nil
 	}
@@ -74,19 +75,19 @@ func (b *backups) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
-			if m, _, err := b.create("scheduled"); err != nil {
-				b.log.Error("scheduled backup failed; will try at the next interval", "err", err)
+			if m, _, err := b.Create("scheduled"); err != nil {
+				b.Log.Error("scheduled backup failed; will try at the next interval", "err", err)
 			} else {
-				b.log.Info("scheduled backup written", "path", filepath.Join(b.dir, m.GetName()), "bytes", m.GetSizeBytes())
+				b.Log.Info("scheduled backup written", "path", filepath.Join(b.dir, m.GetName()), "bytes", m.GetSizeBytes())
 			}
 		}
 	}
 }
 
-// create writes a consistent copy of the store from one read transaction, so writers go on
+// Create writes a consistent copy of the store from one read transaction, so writers go on
 // meanwhile. The file is written under a temporary name, synced and renamed, so a backup name
 // always holds a whole file. Then the retention runs.
-func (b *backups) create(reason string) (*fleetv1.Backup, []string, error) {
+func (b *Backups) Create(reason string) (*fleetv1.Backup, []string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if err := os.MkdirAll(b.dir, 0o700); err != nil {
@@ -94,7 +95,7 @@ func (b *backups) create(reason string) (*fleetv1.Backup, []string, error) {
 	}
 	created := b.now().UTC()
 	m := backupMeta{Name: backupPrefix + created.Format(backupTime) + backupExt, Created: created,
-		SchemaVersion: store.SchemaVersion, ControlPlaneVersion: Version, Reason: reason}
+		SchemaVersion: store.SchemaVersion, ControlPlaneVersion: b.version, Reason: reason}
 	final := filepath.Join(b.dir, m.Name)
 	err := writeAtomic(final, func(w io.Writer) error {
 		h := sha256.New()
@@ -127,7 +128,7 @@ func (b *backups) create(reason string) (*fleetv1.Backup, []string, error) {
 }
 
 // prune removes the backups the retention does not keep.
-func (b *backups) prune() ([]string, error) {
+func (b *Backups) prune() ([]string, error) {
 	metas, err := b.read()
 	if err != nil {
 		return nil, err
@@ -151,7 +152,7 @@ func (b *backups) prune() ([]string, error) {
 
 // read returns the metadata of every backup in the directory, newest first. A backup whose
 // metadata is missing or unreadable is listed from its file name and size.
-func (b *backups) read() ([]backupMeta, error) {
+func (b *Backups) read() ([]backupMeta, error) {
 	entries, err := os.ReadDir(b.dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
@@ -173,7 +174,7 @@ func (b *backups) read() ([]backupMeta, error) {
 }
 
 // meta reads one backup's metadata, falling back to what the file name and size say.
-func (b *backups) meta(name string) backupMeta {
+func (b *Backups) meta(name string) backupMeta {
 	base := filepath.Join(b.dir, name)
 	var m backupMeta
 	if raw, err := os.ReadFile(strings.TrimSuffix(base, backupExt) + backupMetaExt); err == nil && json.Unmarshal(raw, &m) == nil && m.Name == name {
@@ -187,8 +188,8 @@ func (b *backups) meta(name string) backupMeta {
 	return m
 }
 
-// list returns every backup, newest first.
-func (b *backups) list() ([]*fleetv1.Backup, error) {
+// List returns every backup, newest first.
+func (b *Backups) List() ([]*fleetv1.Backup, error) {
 	metas, err := b.read()
 	if err != nil {
 		return nil, fmt.Errorf("read backup dir %s: %w", b.dir, err)
@@ -200,8 +201,8 @@ func (b *backups) list() ([]*fleetv1.Backup, error) {
 	return out, nil
 }
 
-// verify checks the named backup against its recorded sha256 and size, then all of its content.
-func (b *backups) verify(name string) (*fleetv1.Backup, error) {
+// Verify checks the named backup against its recorded sha256 and size, then all of its content.
+func (b *Backups) Verify(name string) (*fleetv1.Backup, error) {
 	if !backupNamePattern.MatchString(name) {
 		return nil, check.Invalidf("name %q is not a backup name like fleet-20260102T030405.000000000Z.db; list them with fleetctl backup list", check.Truncate(name))
 	}
@@ -308,13 +309,16 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// newBackups configures the backups of st from cfg.
-func newBackups(cfg Config, st *store.Store) *backups {
-	dir := cfg.BackupDir
-	if dir == "" {
-		dir = filepath.Join(cfg.DataDir, "backups")
-	}
-	return &backups{store: st, dir: dir, interval: cfg.BackupInterval,
-		retention: maintenance.Retention{Keep: cfg.BackupKeep, MaxAge: cfg.BackupMaxAge},
-		now:       cfg.Now, log: cfg.Logger.With("component", "backup")}
+// BackupConfig says where backups go, how often one is taken (0: only on request) and which
+// are kept.
+type BackupConfig struct {
+	Dir       string
+	Interval  time.Duration
+	Retention maintenance.Retention
+	Version   string // the control plane's version, recorded in each backup's metadata
+}
+
+// NewBackups configures the backups of st.
+func NewBackups(st *store.Store, c BackupConfig, now func() time.Time, log *slog.Logger) *Backups {
+	return &Backups{store: st, dir: c.Dir, interval: c.Interval, retention: c.Retention, version: c.Version, now: now, Log: log}
 }

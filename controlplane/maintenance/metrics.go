@@ -1,4 +1,4 @@
-package controlplane
+package maintenance
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
@@ -6,12 +6,12 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// maintenanceCollector exposes backups, deployments and maintenance windows to Prometheus,
+// Collector exposes backups, deployments and maintenance windows to Prometheus,
 // read at scrape time.
-type maintenanceCollector struct {
-	backups  *backups
-	deployer *deployer
-	windows  *windows
+type Collector struct {
+	Backups  *Backups
+	Deployer *Deployer
+	Windows  *Windows
 }
 
 var (
@@ -26,7 +26,7 @@ var (
 )
 
 // Describe implements prometheus.Collector.
-func (c *maintenanceCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- backupCountDesc
 	ch <- backupLastDesc
 	ch <- deploymentsDesc
@@ -34,16 +34,16 @@ func (c *maintenanceCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 // Collect implements prometheus.Collector.
-func (c *maintenanceCollector) Collect(ch chan<- prometheus.Metric) {
-	if metas, err := c.backups.read(); err == nil {
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	if metas, err := c.Backups.read(); err == nil {
 		ch <- prometheus.MustNewConstMetric(backupCountDesc, prometheus.GaugeValue, float64(len(metas)))
 		if len(metas) > 0 {
 			ch <- prometheus.MustNewConstMetric(backupLastDesc, prometheus.GaugeValue, float64(metas[0].Created.UnixNano())/1e9)
 		}
 	}
 	deps := map[string]int{}
-	for _, d := range c.deployer.list("") {
-		if active(d) {
+	for _, d := range c.Deployer.List("") {
+		if Active(d) {
 			deps[d.GetSpec().GetPool()]++
 		}
 	}
@@ -51,7 +51,7 @@ func (c *maintenanceCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(deploymentsDesc, prometheus.GaugeValue, float64(n), pool)
 	}
 	open := map[string]int{}
-	for _, m := range c.windows.list("") {
+	for _, m := range c.Windows.List("") {
 		if m.GetFinished() == nil && m.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED {
 			open[m.GetSpec().GetPool()]++
 		}

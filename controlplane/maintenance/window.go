@@ -1,4 +1,4 @@
-package controlplane
+package maintenance
 
 import (
 	"cmp"
@@ -28,15 +28,15 @@ import (
 
 // Maintenance node phases beyond the deployment ones.
 const (
-	phaseTasks     = "tasks"
+	PhaseTasks     = "tasks"
 	phaseSkipped   = "skipped"
 	phaseCancelled = "cancelled"
 )
 
-// windows runs maintenance windows: the maintenance step of the reconcile loop opens them on
+// Windows runs maintenance windows: the maintenance step of the reconcile loop opens them on
 // time and takes their nodes one at a time through drain → tasks → undrain, within the pool's
 // maximum unavailable and minimum healthy.
-type windows struct {
+type Windows struct {
 	store      *store.Store
 	reg        *fleet.Registry
 	cmds       *commands.Queue
@@ -44,41 +44,41 @@ type windows struct {
 	now        func() time.Time
 	log        *slog.Logger
 	drainGrace time.Duration
-	// deploying reports whether a deployment is in progress on a pool; a window does not open
+	// Deploying reports whether a deployment is in progress on a pool; a window does not open
 	// over one.
-	deploying func(pool, node string) (bool, string)
+	Deploying func(pool, node string) (bool, string)
 
 	mu       sync.Mutex
-	runs     map[string]*windowRun
+	Runs     map[string]*WindowRun
 	watchers map[string]map[chan *fleetv1.Maintenance]struct{}
 }
 
 // windowRun is one window with its parsed spec.
-type windowRun struct {
+type WindowRun struct {
 	key  []byte
-	m    *fleetv1.Maintenance
+	M    *fleetv1.Maintenance
 	spec maintenance.WindowSpec
 }
 
-func newWindows(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router.Router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*windows, error) {
-	w := &windows{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
-		runs: make(map[string]*windowRun), watchers: make(map[string]map[chan *fleetv1.Maintenance]struct{})}
+func NewWindows(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router.Router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*Windows, error) {
+	w := &Windows{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
+		Runs: make(map[string]*WindowRun), watchers: make(map[string]map[chan *fleetv1.Maintenance]struct{})}
 	err := st.View(func(tx *store.Tx) error {
 		return tx.Bucket(store.Maintenance).ForEach(func(k, v []byte) error {
 			m := &fleetv1.Maintenance{}
 			if err := proto.Unmarshal(v, m); err != nil {
 				return fmt.Errorf("%w: maintenance window %x: %v", store.ErrCorruptStore, k, err)
 			}
-			w.runs[m.GetId()] = &windowRun{key: slices.Clone(k), m: m, spec: windowSpec(m.GetSpec())}
+			w.Runs[m.GetId()] = &WindowRun{key: slices.Clone(k), M: m, spec: windowSpec(m.GetSpec())}
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range w.runs {
-		if r.m.GetFinished() == nil {
-			rt.SetOverrides(windowOwner(r.m), windowOverrides(r.m))
+	for _, r := range w.Runs {
+		if r.M.GetFinished() == nil {
+			rt.SetOverrides(windowOwner(r.M), windowOverrides(r.M))
 		}
 	}
 	return w, nil
@@ -130,8 +130,8 @@ func windowSpec(p *fleetv1.MaintenanceSpec) maintenance.WindowSpec {
 	return w
 }
 
-// schedule validates and stores a window.
-func (w *windows) schedule(spec *fleetv1.MaintenanceSpec, requestedBy string) (*fleetv1.Maintenance, error) {
+// Schedule validates and stores a window.
+func (w *Windows) Schedule(spec *fleetv1.MaintenanceSpec, requestedBy string) (*fleetv1.Maintenance, error) {
 	if spec == nil {
 		return nil, check.Invalidf("spec: is missing")
 	}
@@ -158,8 +158,8 @@ func (w *windows) schedule(spec *fleetv1.MaintenanceSpec, requestedBy string) (*
 			return nil, check.Invalidf("spec: duration %v is not valid", d)
 		}
 	}
-	if len(spec.GetReason()) > maxReasonLen {
-		return nil, check.Invalidf("spec.reason: %d bytes, at most %d", len(spec.GetReason()), maxReasonLen)
+	if len(spec.GetReason()) > MaxReasonLen {
+		return nil, check.Invalidf("spec.reason: %d bytes, at most %d", len(spec.GetReason()), MaxReasonLen)
 	}
 	s := windowSpec(spec)
 	members := w.reg.List(&fleetv1.ListNodesRequest{Pool: spec.GetPool()})
@@ -181,45 +181,45 @@ func (w *windows) schedule(spec *fleetv1.MaintenanceSpec, requestedBy string) (*
 	if !closes.IsZero() {
 		m.Closes = timestamppb.New(closes)
 	}
-	run := &windowRun{key: key, m: m, spec: s}
+	run := &WindowRun{key: key, M: m, spec: s}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.persist(run); err != nil {
 		return nil, err
 	}
-	w.runs[m.GetId()] = run
+	w.Runs[m.GetId()] = run
 	w.log.Info("maintenance window scheduled", "id", m.GetId(), "pool", s.Pool, "opens", opens, "cron", s.Cron)
 	return proto.Clone(m).(*fleetv1.Maintenance), nil
 }
 
 // persist writes a window.
-func (w *windows) persist(run *windowRun) error {
-	raw, err := proto.Marshal(run.m)
+func (w *Windows) persist(run *WindowRun) error {
+	raw, err := proto.Marshal(run.M)
 	if err != nil {
 		return err
 	}
 	if err := w.store.Update(func(tx *store.Tx) error { return tx.Bucket(store.Maintenance).Put(run.key, raw) }); err != nil {
-		return fmt.Errorf("store maintenance window %s: %w", run.m.GetId(), err)
+		return fmt.Errorf("store maintenance window %s: %w", run.M.GetId(), err)
 	}
 	return nil
 }
 
-// reconcile is the maintenance-window part of the maintenance step.
-func (w *windows) reconcile(now time.Time) error {
+// Reconcile is the maintenance-window part of the maintenance step.
+func (w *Windows) Reconcile(now time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var errs []error
-	for _, run := range w.runs {
-		if run.m.GetFinished() != nil {
+	for _, run := range w.Runs {
+		if run.M.GetFinished() != nil {
 			continue
 		}
-		before := proto.Clone(run.m)
+		before := proto.Clone(run.M)
 		w.advance(run, now)
-		if proto.Equal(before, run.m) {
+		if proto.Equal(before, run.M) {
 			continue
 		}
-		run.m.Updated = timestamppb.New(now)
-		w.router.SetOverrides(windowOwner(run.m), windowOverrides(run.m))
+		run.M.Updated = timestamppb.New(now)
+		w.router.SetOverrides(windowOwner(run.M), windowOverrides(run.M))
 		if err := w.persist(run); err != nil {
 			errs = append(errs, err)
 		}
@@ -229,13 +229,13 @@ func (w *windows) reconcile(now time.Time) error {
 }
 
 // advance moves one window on.
-func (w *windows) advance(run *windowRun, now time.Time) {
-	m := run.m
+func (w *Windows) advance(run *WindowRun, now time.Time) {
+	m := run.M
 	if m.GetState() == fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED {
 		if now.Before(m.GetOpens().AsTime()) {
 			return
 		}
-		if busy, why := w.deploying(m.GetSpec().GetPool(), ""); busy {
+		if busy, why := w.Deploying(m.GetSpec().GetPool(), ""); busy {
 			m.Phase = "waiting: " + why
 			return
 		}
@@ -255,13 +255,13 @@ func (w *windows) advance(run *windowRun, now time.Time) {
 	}
 	if closed {
 		for _, n := range m.GetNodes() {
-			if n.GetPhase() == phasePending {
+			if n.GetPhase() == PhasePending {
 				setWindowPhase(n, phaseSkipped, "the window closed before its turn", now)
 			}
 		}
 	}
 	inFlight := slices.ContainsFunc(m.GetNodes(), func(n *fleetv1.MaintenanceNode) bool { return windowInFlight(n.GetPhase()) })
-	pending := slices.ContainsFunc(m.GetNodes(), func(n *fleetv1.MaintenanceNode) bool { return n.GetPhase() == phasePending })
+	pending := slices.ContainsFunc(m.GetNodes(), func(n *fleetv1.MaintenanceNode) bool { return n.GetPhase() == PhasePending })
 	stopped := m.GetState() == fleetv1.MaintenanceState_MAINTENANCE_STATE_FAILED || m.GetState() == fleetv1.MaintenanceState_MAINTENANCE_STATE_CANCELLED
 	if !inFlight && (!pending || stopped) {
 		w.closeOpening(run, now)
@@ -269,22 +269,22 @@ func (w *windows) advance(run *windowRun, now time.Time) {
 }
 
 // open starts an opening: every covered node is pending again.
-func (w *windows) open(run *windowRun, now time.Time) {
-	m := run.m
+func (w *Windows) open(run *WindowRun, now time.Time) {
+	m := run.M
 	m.State, m.Phase, m.Runs = fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING, "running", m.GetRuns()+1
 	m.Opens = timestamppb.New(now)
 	m.Nodes = nil
 	for _, n := range w.reg.List(&fleetv1.ListNodesRequest{Pool: m.GetSpec().GetPool()}) {
 		if len(run.spec.Nodes) == 0 || slices.Contains(run.spec.Nodes, n.GetId()) {
-			m.Nodes = append(m.Nodes, &fleetv1.MaintenanceNode{NodeId: n.GetId(), Phase: phasePending, Updated: timestamppb.New(now)})
+			m.Nodes = append(m.Nodes, &fleetv1.MaintenanceNode{NodeId: n.GetId(), Phase: PhasePending, Updated: timestamppb.New(now)})
 		}
 	}
 	w.log.Info("maintenance window open", "id", m.GetId(), "pool", m.GetSpec().GetPool(), "nodes", len(m.GetNodes()))
 }
 
 // closeOpening ends an opening: a one-off window finishes, a recurring one waits for the next.
-func (w *windows) closeOpening(run *windowRun, now time.Time) {
-	m := run.m
+func (w *Windows) closeOpening(run *WindowRun, now time.Time) {
+	m := run.M
 	var done, failed, skipped int
 	for _, n := range m.GetNodes() {
 		switch n.GetPhase() {
@@ -297,7 +297,7 @@ func (w *windows) closeOpening(run *windowRun, now time.Time) {
 		}
 	}
 	for _, n := range m.GetNodes() {
-		if n.GetPhase() == phasePending {
+		if n.GetPhase() == PhasePending {
 			setWindowPhase(n, phaseSkipped, "not taken: the window "+strings.ToLower(strings.TrimPrefix(m.GetState().String(), "MAINTENANCE_STATE_")), now)
 			skipped++
 		}
@@ -330,8 +330,8 @@ func (w *windows) closeOpening(run *windowRun, now time.Time) {
 }
 
 // take starts as many pending nodes as the pool's limits allow.
-func (w *windows) take(run *windowRun, members []*fleetv1.Node, now time.Time) {
-	m := run.m
+func (w *Windows) take(run *WindowRun, members []*fleetv1.Node, now time.Time) {
+	m := run.M
 	held := map[string]bool{}
 	for _, n := range m.GetNodes() {
 		if windowInFlight(n.GetPhase()) {
@@ -348,7 +348,7 @@ func (w *windows) take(run *windowRun, members []*fleetv1.Node, now time.Time) {
 	}
 	var pending []*fleetv1.MaintenanceNode
 	for _, n := range m.GetNodes() {
-		if n.GetPhase() == phasePending {
+		if n.GetPhase() == PhasePending {
 			pending = append(pending, n)
 		}
 	}
@@ -358,8 +358,8 @@ func (w *windows) take(run *windowRun, members []*fleetv1.Node, now time.Time) {
 }
 
 // advanceNode moves one node along drain → tasks → undrain as its commands finish.
-func (w *windows) advanceNode(run *windowRun, n *fleetv1.MaintenanceNode, node *fleetv1.Node, now time.Time) {
-	m := run.m
+func (w *Windows) advanceNode(run *WindowRun, n *fleetv1.MaintenanceNode, node *fleetv1.Node, now time.Time) {
+	m := run.M
 	by := "maintenance " + m.GetId()
 	switch n.GetPhase() {
 	case phaseHolding:
@@ -378,7 +378,7 @@ func (w *windows) advanceNode(run *windowRun, n *fleetv1.MaintenanceNode, node *
 		}
 		n.CommandId = rec.GetCommand().GetId()
 		setWindowPhase(n, phaseDraining, "draining", now)
-	case phaseDraining, phaseTasks, phaseUndraining:
+	case phaseDraining, PhaseTasks, phaseUndraining:
 		rec, err := w.cmds.Get(n.GetCommandId())
 		if err != nil {
 			w.failNode(run, n, err.Error(), now)
@@ -399,7 +399,7 @@ func (w *windows) advanceNode(run *windowRun, n *fleetv1.MaintenanceNode, node *
 			}
 			n.Task = 0
 			w.runTask(run, n, now)
-		case phaseTasks:
+		case PhaseTasks:
 			n.Results = append(n.Results, &fleetv1.MaintenanceTaskResult{Kind: m.GetSpec().GetTasks()[n.GetTask()].GetKind(),
 				CommandId: rec.GetCommand().GetId(), State: rec.GetState(), Detail: rec.GetDetail(), Fields: rec.GetFields()})
 			if !ok {
@@ -431,8 +431,8 @@ func (w *windows) advanceNode(run *windowRun, n *fleetv1.MaintenanceNode, node *
 }
 
 // runTask sends the node's current task.
-func (w *windows) runTask(run *windowRun, n *fleetv1.MaintenanceNode, now time.Time) {
-	t := run.m.GetSpec().GetTasks()[n.GetTask()]
+func (w *Windows) runTask(run *WindowRun, n *fleetv1.MaintenanceNode, now time.Time) {
+	t := run.M.GetSpec().GetTasks()[n.GetTask()]
 	var params map[string]string
 	switch t.GetKind() {
 	case fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY:
@@ -440,18 +440,18 @@ func (w *windows) runTask(run *windowRun, n *fleetv1.MaintenanceNode, now time.T
 	case fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CUSTOM:
 		params = map[string]string{command.ParamAction: t.GetAction()}
 	}
-	rec, err := w.cmds.Create(n.GetNodeId(), taskCommands[t.GetKind()], params, commands.DefaultTimeout, "maintenance "+run.m.GetId(), "maintenance task "+taskKinds[t.GetKind()])
+	rec, err := w.cmds.Create(n.GetNodeId(), taskCommands[t.GetKind()], params, commands.DefaultTimeout, "maintenance "+run.M.GetId(), "maintenance task "+taskKinds[t.GetKind()])
 	if err != nil {
 		w.failNode(run, n, "task: "+err.Error(), now)
 		return
 	}
 	n.CommandId = rec.GetCommand().GetId()
-	setWindowPhase(n, phaseTasks, fmt.Sprintf("task %d of %d: %s", n.GetTask()+1, len(run.m.GetSpec().GetTasks()), taskKinds[t.GetKind()]), now)
+	setWindowPhase(n, PhaseTasks, fmt.Sprintf("task %d of %d: %s", n.GetTask()+1, len(run.M.GetSpec().GetTasks()), taskKinds[t.GetKind()]), now)
 }
 
 // undrain queues a node's undrain.
-func (w *windows) undrain(run *windowRun, n *fleetv1.MaintenanceNode, detail string, now time.Time) {
-	rec, err := w.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, commands.DefaultTimeout, "maintenance "+run.m.GetId(), detail)
+func (w *Windows) undrain(run *WindowRun, n *fleetv1.MaintenanceNode, detail string, now time.Time) {
+	rec, err := w.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, commands.DefaultTimeout, "maintenance "+run.M.GetId(), detail)
 	if err != nil {
 		w.failNode(run, n, "undrain: "+err.Error(), now)
 		return
@@ -461,13 +461,13 @@ func (w *windows) undrain(run *windowRun, n *fleetv1.MaintenanceNode, detail str
 }
 
 // failNode marks a node failed (left drained) and stops the window taking nodes.
-func (w *windows) failNode(run *windowRun, n *fleetv1.MaintenanceNode, why string, now time.Time) {
+func (w *Windows) failNode(run *WindowRun, n *fleetv1.MaintenanceNode, why string, now time.Time) {
 	setWindowPhase(n, phaseFailed, why+"; left drained", now)
-	w.log.Warn("maintenance node failed", "id", run.m.GetId(), "node", n.GetNodeId(), "why", why)
-	switch run.m.GetState() {
+	w.log.Warn("maintenance node failed", "id", run.M.GetId(), "node", n.GetNodeId(), "why", why)
+	switch run.M.GetState() {
 	case fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING, fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED:
-		run.m.State = fleetv1.MaintenanceState_MAINTENANCE_STATE_FAILED
-		run.m.Reason = fmt.Sprintf("node %s failed: %s; the window took no further node", n.GetNodeId(), why)
+		run.M.State = fleetv1.MaintenanceState_MAINTENANCE_STATE_FAILED
+		run.M.Reason = fmt.Sprintf("node %s failed: %s; the window took no further node", n.GetNodeId(), why)
 	}
 }
 
@@ -478,7 +478,7 @@ func setWindowPhase(n *fleetv1.MaintenanceNode, phase, detail string, now time.T
 // windowInFlight reports whether a node in phase is out of routing because of the window.
 func windowInFlight(p string) bool {
 	switch p {
-	case phaseHolding, phaseDraining, phaseTasks, phaseUndraining:
+	case phaseHolding, phaseDraining, PhaseTasks, phaseUndraining:
 		return true
 	}
 	return false
@@ -499,22 +499,22 @@ func windowOverrides(m *fleetv1.Maintenance) map[string]router.RouteOverride {
 }
 
 // publishLocked hands every watcher of the window its new state.
-func (w *windows) publishLocked(run *windowRun) {
-	for ch := range w.watchers[run.m.GetId()] {
+func (w *Windows) publishLocked(run *WindowRun) {
+	for ch := range w.watchers[run.M.GetId()] {
 		select {
 		case <-ch:
 		default:
 		}
-		ch <- proto.Clone(run.m).(*fleetv1.Maintenance)
+		ch <- proto.Clone(run.M).(*fleetv1.Maintenance)
 	}
 }
 
-// busy reports whether an open window covers pool (and node, when given).
-func (w *windows) busy(pool, node string) (bool, string) {
+// Busy reports whether an open window covers pool (and node, when given).
+func (w *Windows) Busy(pool, node string) (bool, string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, r := range w.runs {
-		m := r.m
+	for _, r := range w.Runs {
+		m := r.M
 		if m.GetFinished() != nil || m.GetSpec().GetPool() != pool || m.GetState() == fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED {
 			continue
 		}

@@ -1,0 +1,4 @@
+package maintenance
+
+// MaxReasonLen bounds a free-text reason.
+const MaxReasonLen = 512

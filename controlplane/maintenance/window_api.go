@@ -1,0 +1,154 @@
+package maintenance
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// lookupLocked returns the window id.
+func (w *Windows) lookupLocked(id string) (*WindowRun, error) {
+	r := w.Runs[id]
+	if r == nil {
+		return nil, fmt.Errorf("%w: no maintenance window %q; list them with fleetctl maint list", check.ErrNotFound, check.Truncate(id))
+	}
+	return r, nil
+}
+
+// Get returns one window.
+func (w *Windows) Get(id string) (*fleetv1.Maintenance, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r, err := w.lookupLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	return proto.Clone(r.M).(*fleetv1.Maintenance), nil
+}
+
+// List returns the windows of pool ("" for all), newest first.
+func (w *Windows) List(pool string) []*fleetv1.Maintenance {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var runs []*WindowRun
+	for _, r := range w.Runs {
+		if pool == "" || r.M.GetSpec().GetPool() == pool {
+			runs = append(runs, r)
+		}
+	}
+	slices.SortFunc(runs, func(a, b *WindowRun) int { return -cmp.Compare(string(a.key), string(b.key)) })
+	out := make([]*fleetv1.Maintenance, len(runs))
+	for i, r := range runs {
+		out[i] = proto.Clone(r.M).(*fleetv1.Maintenance)
+	}
+	return out
+}
+
+// change applies f to a window that has not finished, then stores, routes and publishes it.
+func (w *Windows) change(id string, f func(r *WindowRun) error) (*fleetv1.Maintenance, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r, err := w.lookupLocked(id)
+	if err != nil {
+		return nil, err
+	}
+	if r.M.GetFinished() != nil {
+		return nil, fmt.Errorf("%w: maintenance window %s already ended (%s)", check.ErrFailedPrecondition, id, windowStateName(r.M.GetState()))
+	}
+	if err := f(r); err != nil {
+		return nil, err
+	}
+	r.M.Updated = timestamppb.New(w.now())
+	if err := w.persist(r); err != nil {
+		return nil, err
+	}
+	w.router.SetOverrides(windowOwner(r.M), windowOverrides(r.M))
+	w.publishLocked(r)
+	return proto.Clone(r.M).(*fleetv1.Maintenance), nil
+}
+
+// Pause stops the window taking nodes.
+func (w *Windows) Pause(id, reason, by string) (*fleetv1.Maintenance, error) {
+	return w.change(id, func(r *WindowRun) error {
+		if r.M.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING {
+			return fmt.Errorf("%w: maintenance window %s is %s, not running", check.ErrFailedPrecondition, id, windowStateName(r.M.GetState()))
+		}
+		r.M.State, r.M.Phase, r.M.Reason = fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED, "paused", "paused by "+by+prefixed(": ", reason)
+		return nil
+	})
+}
+
+// Resume continues a paused window.
+func (w *Windows) Resume(id, by string) (*fleetv1.Maintenance, error) {
+	return w.change(id, func(r *WindowRun) error {
+		if r.M.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED {
+			return fmt.Errorf("%w: maintenance window %s is %s, not paused", check.ErrFailedPrecondition, id, windowStateName(r.M.GetState()))
+		}
+		r.M.State, r.M.Phase, r.M.Reason = fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING, "running", "resumed by "+by
+		return nil
+	})
+}
+
+// Cancel ends the window: nodes not yet drained go back to routing at once, drained ones are
+// undrained once their current command ends.
+func (w *Windows) Cancel(id, reason, by string) (*fleetv1.Maintenance, error) {
+	return w.change(id, func(r *WindowRun) error {
+		m := r.M
+		now := w.now()
+		why := "cancelled by " + by + prefixed(": ", reason)
+		wasScheduled := m.GetState() == fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED
+		m.State, m.Reason, m.Phase = fleetv1.MaintenanceState_MAINTENANCE_STATE_CANCELLED, why, "cancelling"
+		if wasScheduled {
+			m.Phase, m.Finished = "cancelled", timestamppb.New(now)
+			return nil
+		}
+		for _, n := range m.GetNodes() {
+			switch n.GetPhase() {
+			case phaseHolding:
+				setWindowPhase(n, phaseCancelled, "back in routing before its drain", now)
+			case phaseDraining, PhaseTasks:
+				w.undrain(r, n, "undraining: "+why, now)
+			}
+		}
+		w.log.Info("maintenance window cancelled", "id", id, "by", by)
+		return nil
+	})
+}
+
+// Watch registers a watcher of window id and returns its current state.
+func (w *Windows) Watch(id string) (chan *fleetv1.Maintenance, *fleetv1.Maintenance, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	r, err := w.lookupLocked(id)
+	if err != nil {
+		return nil, nil, err
+	}
+	ch := make(chan *fleetv1.Maintenance, 1)
+	if w.watchers[id] == nil {
+		w.watchers[id] = make(map[chan *fleetv1.Maintenance]struct{})
+	}
+	w.watchers[id][ch] = struct{}{}
+	return ch, proto.Clone(r.M).(*fleetv1.Maintenance), nil
+}
+
+// Unwatch removes a watcher.
+func (w *Windows) Unwatch(id string, ch chan *fleetv1.Maintenance) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.watchers[id], ch)
+	if len(w.watchers[id]) == 0 {
+		delete(w.watchers, id)
+	}
+}
+
+// windowStateName is a state's short lower-case name.
+func windowStateName(s fleetv1.MaintenanceState) string {
+	return strings.ToLower(strings.TrimPrefix(s.String(), "MAINTENANCE_STATE_"))
+}
