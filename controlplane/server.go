@@ -418,11 +418,7 @@ func (s *Server) reconcileMaintenance(ctx context.Context, now time.Time) error 
 }
 
 // maintenanceBusy reports whether a deployment or an open maintenance window covers pool (and
-// node, when given), with a reason naming it. Self-healing and scaling ask it before acting,
-// so they never fight a rollout or a window.
+// node), for self-healing and scaling (see maintenance.Busy).
 func (s *Server) maintenanceBusy(pool, node string) (bool, string) {
-	if busy, why := s.deployer.Busy(pool, node); busy {
-		return true, why
-	}
-	return s.windows.Busy(pool, node)
+	return maintenance.Busy(s.deployer, s.windows, pool, node)
 }

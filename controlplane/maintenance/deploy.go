@@ -36,10 +36,10 @@ const (
 // draining → deploying → undraining → done; green nodes stop at ready (deployed, undrained,
 // still out of routing) until the switch.
 const (
-	PhasePending    = "pending"
+	phasePending    = "pending"
 	phaseHolding    = "holding"
 	phaseDraining   = "draining"
-	PhaseDeploying  = "deploying"
+	phaseDeploying  = "deploying"
 	phaseUndraining = "undraining"
 	phaseDone       = "done"
 	phaseReady      = "ready"
@@ -54,7 +54,7 @@ const (
 
 // Deployment phases.
 const (
-	DepRolling     = "rolling"
+	depRolling     = "rolling"
 	depCanary      = "deploying canary"
 	depAnalysis    = "analysing canary"
 	depPromoting   = "promoting"
@@ -80,14 +80,14 @@ type Deployer struct {
 	drainGrace time.Duration
 
 	mu       sync.Mutex
-	Runs     map[string]*DeployRun
+	runs     map[string]*deployRun
 	watchers map[string]map[chan *fleetv1.Deployment]struct{}
 }
 
 // deployRun is one deployment and what the executor keeps of it in memory.
-type DeployRun struct {
+type deployRun struct {
 	key  []byte
-	D    *fleetv1.Deployment
+	d    *fleetv1.Deployment
 	spec maintenance.DeploySpec
 	// The canary step's figures, sampled from the agents' reports since the step began. Not
 	// persisted: after a restart the step's window starts again.
@@ -98,29 +98,29 @@ type DeployRun struct {
 
 func NewDeployer(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router.Router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*Deployer, error) {
 	dp := &Deployer{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
-		Runs: make(map[string]*DeployRun), watchers: make(map[string]map[chan *fleetv1.Deployment]struct{})}
+		runs: make(map[string]*deployRun), watchers: make(map[string]map[chan *fleetv1.Deployment]struct{})}
 	err := st.View(func(tx *store.Tx) error {
 		return tx.Bucket(store.Deployments).ForEach(func(k, v []byte) error {
 			d := &fleetv1.Deployment{}
 			if err := proto.Unmarshal(v, d); err != nil {
 				return fmt.Errorf("%w: deployment %x: %v", store.ErrCorruptStore, k, err)
 			}
-			run := &DeployRun{key: slices.Clone(k), D: d, spec: specFromProto(d.GetSpec())}
+			run := &deployRun{key: slices.Clone(k), d: d, spec: specFromProto(d.GetSpec())}
 			run.spec.Defaults()
 			run.resetSample()
 			if d.GetPhase() == depAnalysis {
 				d.PhaseSince = timestamppb.New(now()) // the sampled figures died with the last process
 			}
-			dp.Runs[d.GetId()] = run
+			dp.runs[d.GetId()] = run
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, run := range dp.Runs {
-		if Active(run.D) {
-			rt.SetOverrides(run.D.GetId(), dp.overrides(run))
+	for _, run := range dp.runs {
+		if Active(run.d) {
+			rt.SetOverrides(run.d.GetId(), dp.overrides(run))
 		}
 	}
 	return dp, nil
@@ -212,18 +212,18 @@ func (dp *Deployer) Start(spec *fleetv1.DeploymentSpec, requestedBy string) (*fl
 
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
-	for _, r := range dp.Runs {
-		if Active(r.D) && r.D.GetSpec().GetPool() == s.Pool {
+	for _, r := range dp.runs {
+		if Active(r.d) && r.d.GetSpec().GetPool() == s.Pool {
 			return nil, fmt.Errorf("%w: pool %q already has deployment %s in progress (%s); wait for it, or abort it with fleetctl deploy abort %s",
-				check.ErrFailedPrecondition, s.Pool, r.D.GetId(), r.D.GetPhase(), r.D.GetId())
+				check.ErrFailedPrecondition, s.Pool, r.d.GetId(), r.d.GetPhase(), r.d.GetId())
 		}
 	}
-	run := &DeployRun{key: key, D: d, spec: s}
+	run := &deployRun{key: key, d: d, spec: s}
 	run.resetSample()
 	if err := dp.persist(run); err != nil {
 		return nil, err
 	}
-	dp.Runs[d.GetId()] = run
+	dp.runs[d.GetId()] = run
 	dp.log.Info("deployment started", "id", d.GetId(), "pool", s.Pool, "version", s.Version, "strategy", s.Strategy, "nodes", len(d.GetNodes()))
 	return proto.Clone(d).(*fleetv1.Deployment), nil
 }
@@ -250,9 +250,9 @@ func plan(s maintenance.DeploySpec, members []*fleetv1.Node) (string, []*fleetv1
 		}
 		for _, n := range members {
 			if slices.Contains(canaries, n.GetId()) {
-				add(n.GetId(), roleCanary, PhasePending)
+				add(n.GetId(), roleCanary, phasePending)
 			} else {
-				add(n.GetId(), roleBaseline, PhasePending)
+				add(n.GetId(), roleBaseline, phasePending)
 			}
 		}
 		return depCanary, nodes
@@ -267,7 +267,7 @@ func plan(s maintenance.DeploySpec, members []*fleetv1.Node) (string, []*fleetv1
 		}
 		for _, n := range members {
 			if slices.Contains(idle, n.GetId()) {
-				add(n.GetId(), roleGreen, PhasePending)
+				add(n.GetId(), roleGreen, phasePending)
 			} else {
 				add(n.GetId(), roleBlue, phaseLive)
 			}
@@ -275,33 +275,33 @@ func plan(s maintenance.DeploySpec, members []*fleetv1.Node) (string, []*fleetv1
 		return depPreparing, nodes
 	}
 	for _, n := range members {
-		add(n.GetId(), roleRolling, PhasePending)
+		add(n.GetId(), roleRolling, phasePending)
 	}
-	return DepRolling, nodes
+	return depRolling, nodes
 }
 
 // persist writes a run's deployment.
-func (dp *Deployer) persist(run *DeployRun) error {
-	raw, err := proto.Marshal(run.D)
+func (dp *Deployer) persist(run *deployRun) error {
+	raw, err := proto.Marshal(run.d)
 	if err != nil {
 		return err
 	}
 	if err := dp.store.Update(func(tx *store.Tx) error {
 		return tx.Bucket(store.Deployments).Put(run.key, raw)
 	}); err != nil {
-		return fmt.Errorf("store deployment %s: %w", run.D.GetId(), err)
+		return fmt.Errorf("store deployment %s: %w", run.d.GetId(), err)
 	}
 	return nil
 }
 
 // publishLocked hands every watcher of the run the new state, replacing one not read yet.
-func (dp *Deployer) publishLocked(run *DeployRun) {
-	for ch := range dp.watchers[run.D.GetId()] {
+func (dp *Deployer) publishLocked(run *deployRun) {
+	for ch := range dp.watchers[run.d.GetId()] {
 		select {
 		case <-ch:
 		default:
 		}
-		ch <- proto.Clone(run.D).(*fleetv1.Deployment)
+		ch <- proto.Clone(run.d).(*fleetv1.Deployment)
 	}
 }
 
@@ -310,16 +310,16 @@ func (dp *Deployer) publishLocked(run *DeployRun) {
 func (dp *Deployer) Busy(pool, node string) (bool, string) {
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
-	for _, r := range dp.Runs {
-		if !Active(r.D) || r.D.GetSpec().GetPool() != pool {
+	for _, r := range dp.runs {
+		if !Active(r.d) || r.d.GetSpec().GetPool() != pool {
 			continue
 		}
 		if node == "" {
-			return true, fmt.Sprintf("deployment %s of %s is %s", r.D.GetId(), r.D.GetSpec().GetVersion(), r.D.GetPhase())
+			return true, fmt.Sprintf("deployment %s of %s is %s", r.d.GetId(), r.d.GetSpec().GetVersion(), r.d.GetPhase())
 		}
-		for _, n := range r.D.GetNodes() {
+		for _, n := range r.d.GetNodes() {
 			if n.GetNodeId() == node && inFlightPhase(n.GetPhase()) {
-				return true, fmt.Sprintf("deployment %s: node %s is %s", r.D.GetId(), node, n.GetPhase())
+				return true, fmt.Sprintf("deployment %s: node %s is %s", r.d.GetId(), node, n.GetPhase())
 			}
 		}
 	}
@@ -329,7 +329,7 @@ func (dp *Deployer) Busy(pool, node string) (bool, string) {
 // inFlightPhase reports whether a node in phase is out of routing because of the deployment.
 func inFlightPhase(p string) bool {
 	switch p {
-	case phaseHolding, phaseDraining, PhaseDeploying, phaseUndraining, phaseReady, phaseKept, phaseRetiring:
+	case phaseHolding, phaseDraining, phaseDeploying, phaseUndraining, phaseReady, phaseKept, phaseRetiring:
 		return true
 	}
 	return false

@@ -14,8 +14,8 @@ import (
 )
 
 // lookupLocked returns the run of id.
-func (dp *Deployer) lookupLocked(id string) (*DeployRun, error) {
-	run := dp.Runs[id]
+func (dp *Deployer) lookupLocked(id string) (*deployRun, error) {
+	run := dp.runs[id]
 	if run == nil {
 		return nil, fmt.Errorf("%w: no deployment %q; list them with fleetctl deploy status", check.ErrNotFound, check.Truncate(id))
 	}
@@ -30,73 +30,73 @@ func (dp *Deployer) Get(id string) (*fleetv1.Deployment, error) {
 	if err != nil {
 		return nil, err
 	}
-	return proto.Clone(run.D).(*fleetv1.Deployment), nil
+	return proto.Clone(run.d).(*fleetv1.Deployment), nil
 }
 
 // List returns the deployments of pool ("" for all), newest first.
 func (dp *Deployer) List(pool string) []*fleetv1.Deployment {
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
-	var runs []*DeployRun
-	for _, r := range dp.Runs {
-		if pool == "" || r.D.GetSpec().GetPool() == pool {
+	var runs []*deployRun
+	for _, r := range dp.runs {
+		if pool == "" || r.d.GetSpec().GetPool() == pool {
 			runs = append(runs, r)
 		}
 	}
-	slices.SortFunc(runs, func(a, b *DeployRun) int { return -cmp.Compare(string(a.key), string(b.key)) })
+	slices.SortFunc(runs, func(a, b *deployRun) int { return -cmp.Compare(string(a.key), string(b.key)) })
 	out := make([]*fleetv1.Deployment, len(runs))
 	for i, r := range runs {
-		out[i] = proto.Clone(r.D).(*fleetv1.Deployment)
+		out[i] = proto.Clone(r.d).(*fleetv1.Deployment)
 	}
 	return out
 }
 
 // change applies f to a running deployment under the lock, then stores, publishes and routes
 // the result.
-func (dp *Deployer) change(id string, f func(run *DeployRun) error) (*fleetv1.Deployment, error) {
+func (dp *Deployer) change(id string, f func(run *deployRun) error) (*fleetv1.Deployment, error) {
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
 	run, err := dp.lookupLocked(id)
 	if err != nil {
 		return nil, err
 	}
-	if !Active(run.D) {
-		return nil, fmt.Errorf("%w: deployment %s already ended (%s)", check.ErrFailedPrecondition, id, deploymentStateName(run.D.GetState()))
+	if !Active(run.d) {
+		return nil, fmt.Errorf("%w: deployment %s already ended (%s)", check.ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
 	}
 	if err := f(run); err != nil {
 		return nil, err
 	}
-	run.D.Updated = timestamppb.New(dp.now())
+	run.d.Updated = timestamppb.New(dp.now())
 	if err := dp.persist(run); err != nil {
 		return nil, err
 	}
 	dp.router.SetOverrides(id, dp.overrides(run))
 	dp.publishLocked(run)
-	return proto.Clone(run.D).(*fleetv1.Deployment), nil
+	return proto.Clone(run.d).(*fleetv1.Deployment), nil
 }
 
 // Pause stops a deployment from starting nodes; nodes in progress finish.
 func (dp *Deployer) Pause(id, reason, by string) (*fleetv1.Deployment, error) {
-	return dp.change(id, func(run *DeployRun) error {
-		if run.D.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING {
-			return fmt.Errorf("%w: deployment %s is %s, not running", check.ErrFailedPrecondition, id, deploymentStateName(run.D.GetState()))
+	return dp.change(id, func(run *deployRun) error {
+		if run.d.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING {
+			return fmt.Errorf("%w: deployment %s is %s, not running", check.ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
 		}
-		run.D.State = fleetv1.DeploymentState_DEPLOYMENT_STATE_PAUSED
-		run.D.Reason = "paused by " + by + prefixed(": ", reason)
+		run.d.State = fleetv1.DeploymentState_DEPLOYMENT_STATE_PAUSED
+		run.d.Reason = "paused by " + by + prefixed(": ", reason)
 		return nil
 	})
 }
 
 // Resume continues a paused deployment; a canary step's window starts again.
 func (dp *Deployer) Resume(id, by string) (*fleetv1.Deployment, error) {
-	return dp.change(id, func(run *DeployRun) error {
-		if run.D.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_PAUSED {
-			return fmt.Errorf("%w: deployment %s is %s, not paused", check.ErrFailedPrecondition, id, deploymentStateName(run.D.GetState()))
+	return dp.change(id, func(run *deployRun) error {
+		if run.d.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_PAUSED {
+			return fmt.Errorf("%w: deployment %s is %s, not paused", check.ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
 		}
-		run.D.State = fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING
-		run.D.Reason = "resumed by " + by
-		if run.D.GetPhase() == depAnalysis {
-			run.D.PhaseSince = timestamppb.New(dp.now())
+		run.d.State = fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING
+		run.d.Reason = "resumed by " + by
+		if run.d.GetPhase() == depAnalysis {
+			run.d.PhaseSince = timestamppb.New(dp.now())
 			run.resetSample()
 		}
 		return nil
@@ -106,14 +106,14 @@ func (dp *Deployer) Resume(id, by string) (*fleetv1.Deployment, error) {
 // Abort stops a deployment and undoes its routing changes: a canary is rolled back, a
 // blue-green switch is switched back, nodes drained for a rolling deploy are undrained.
 func (dp *Deployer) Abort(id, reason, by string) (*fleetv1.Deployment, error) {
-	return dp.change(id, func(run *DeployRun) error {
-		d := run.D
+	return dp.change(id, func(run *deployRun) error {
+		d := run.d
 		now := dp.now()
 		why := "aborted by " + by + prefixed(": ", reason)
 		switch d.GetPhase() {
 		case depCanary, depAnalysis:
 			for _, n := range d.GetNodes() {
-				if n.GetPhase() == PhasePending {
+				if n.GetPhase() == phasePending {
 					setPhase(n, phaseAborted, "not started", now)
 				}
 			}
@@ -136,11 +136,11 @@ func (dp *Deployer) Abort(id, reason, by string) (*fleetv1.Deployment, error) {
 			d.Phase = depAborting
 			for _, n := range d.GetNodes() {
 				switch n.GetPhase() {
-				case PhasePending:
+				case phasePending:
 					setPhase(n, phaseAborted, "not started", now)
 				case phaseHolding:
 					setPhase(n, phaseAborted, "back in routing before its drain", now)
-				case phaseDraining, PhaseDeploying:
+				case phaseDraining, phaseDeploying:
 					switch {
 					case n.GetWasDrained():
 						setPhase(n, phaseAborted, "left drained, as it was before the deployment", now)
@@ -168,7 +168,7 @@ func (dp *Deployer) Watch(id string) (chan *fleetv1.Deployment, *fleetv1.Deploym
 		dp.watchers[id] = make(map[chan *fleetv1.Deployment]struct{})
 	}
 	dp.watchers[id][ch] = struct{}{}
-	return ch, proto.Clone(run.D).(*fleetv1.Deployment), nil
+	return ch, proto.Clone(run.d).(*fleetv1.Deployment), nil
 }
 
 // Unwatch removes a watcher.

@@ -28,21 +28,21 @@ func (dp *Deployer) Reconcile(_ context.Context, now time.Time) error {
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
 	var errs []error
-	for _, run := range dp.Runs {
-		if !Active(run.D) {
+	for _, run := range dp.runs {
+		if !Active(run.d) {
 			continue
 		}
-		before := proto.Clone(run.D)
+		before := proto.Clone(run.d)
 		dp.advance(run, now)
-		if proto.Equal(before, run.D) {
+		if proto.Equal(before, run.d) {
 			continue
 		}
-		run.D.Updated = timestamppb.New(now)
-		if !Active(run.D) {
-			dp.router.SetOverrides(run.D.GetId(), nil)
-			dp.log.Info("deployment finished", "id", run.D.GetId(), "state", run.D.GetState(), "reason", run.D.GetReason())
+		run.d.Updated = timestamppb.New(now)
+		if !Active(run.d) {
+			dp.router.SetOverrides(run.d.GetId(), nil)
+			dp.log.Info("deployment finished", "id", run.d.GetId(), "state", run.d.GetState(), "reason", run.d.GetReason())
 		} else {
-			dp.router.SetOverrides(run.D.GetId(), dp.overrides(run))
+			dp.router.SetOverrides(run.d.GetId(), dp.overrides(run))
 		}
 		if err := dp.persist(run); err != nil {
 			errs = append(errs, err)
@@ -53,8 +53,8 @@ func (dp *Deployer) Reconcile(_ context.Context, now time.Time) error {
 }
 
 // advance moves one deployment on.
-func (dp *Deployer) advance(run *DeployRun, now time.Time) {
-	d := run.D
+func (dp *Deployer) advance(run *deployRun, now time.Time) {
+	d := run.d
 	members := dp.reg.List(&fleetv1.ListNodesRequest{Pool: d.GetSpec().GetPool()})
 	state := map[string]*fleetv1.Node{}
 	for _, m := range members {
@@ -66,7 +66,7 @@ func (dp *Deployer) advance(run *DeployRun, now time.Time) {
 	}
 	running := d.GetState() == fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING
 	switch d.GetPhase() {
-	case DepRolling:
+	case depRolling:
 		if running {
 			dp.startNodes(run, roleRolling, state, now)
 		}
@@ -91,7 +91,7 @@ func (dp *Deployer) advance(run *DeployRun, now time.Time) {
 		}
 		dp.finishWhen(run, roleBaseline, phaseDone, now)
 	case depRollingBack:
-		if !anyIn(d, roleCanary, phaseHolding, phaseDraining, PhaseDeploying, phaseUndraining) {
+		if !anyIn(d, roleCanary, phaseHolding, phaseDraining, phaseDeploying, phaseUndraining) {
 			dp.finish(run, now)
 		}
 	case depPreparing:
@@ -114,7 +114,7 @@ func (dp *Deployer) advance(run *DeployRun, now time.Time) {
 		} else {
 			dp.retire(run, roleGreen, now)
 		}
-		if !anyIn(d, "", phaseHolding, phaseDraining, PhaseDeploying, phaseUndraining, phaseRetiring, phaseKept) {
+		if !anyIn(d, "", phaseHolding, phaseDraining, phaseDeploying, phaseUndraining, phaseRetiring, phaseKept) {
 			if d.GetState() == fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING {
 				d.State = fleetv1.DeploymentState_DEPLOYMENT_STATE_SUCCEEDED
 				d.Reason = fmt.Sprintf("every node runs %s; the old set is drained", d.GetSpec().GetVersion())
@@ -126,9 +126,9 @@ func (dp *Deployer) advance(run *DeployRun, now time.Time) {
 
 // finishWhen ends the deployment when it stopped (failed, aborted) and nothing is in progress,
 // or when every node of role reached want.
-func (dp *Deployer) finishWhen(run *DeployRun, role, want string, now time.Time) {
-	d := run.D
-	if anyIn(d, "", phaseHolding, phaseDraining, PhaseDeploying, phaseUndraining, phaseRetiring) {
+func (dp *Deployer) finishWhen(run *deployRun, role, want string, now time.Time) {
+	d := run.d
+	if anyIn(d, "", phaseHolding, phaseDraining, phaseDeploying, phaseUndraining, phaseRetiring) {
 		return
 	}
 	switch d.GetState() {
@@ -152,19 +152,19 @@ func (dp *Deployer) finishWhen(run *DeployRun, role, want string, now time.Time)
 }
 
 // finish ends a deployment.
-func (dp *Deployer) finish(run *DeployRun, now time.Time) {
-	run.D.Finished = timestamppb.New(now)
-	run.D.Phase = depDone
+func (dp *Deployer) finish(run *deployRun, now time.Time) {
+	run.d.Finished = timestamppb.New(now)
+	run.d.Phase = depDone
 }
 
 // startNodes takes the next pending nodes of role out of routing, as many as the batch size
 // and the pool's maximum unavailable allow.
-func (dp *Deployer) startNodes(run *DeployRun, role string, state map[string]*fleetv1.Node, now time.Time) {
-	d := run.D
+func (dp *Deployer) startNodes(run *deployRun, role string, state map[string]*fleetv1.Node, now time.Time) {
+	d := run.d
 	var pending []*fleetv1.DeploymentNode
 	inProgress, unavailable := 0, 0
 	for _, n := range d.GetNodes() {
-		if n.GetRole() == role && n.GetPhase() == PhasePending {
+		if n.GetRole() == role && n.GetPhase() == phasePending {
 			pending = append(pending, n)
 		}
 		if inFlightPhase(n.GetPhase()) && n.GetPhase() != phaseKept && n.GetPhase() != phaseReady {
@@ -245,8 +245,8 @@ func finalPhase(d *fleetv1.Deployment, n *fleetv1.DeploymentNode) string {
 }
 
 // advanceNode moves one node along drain → deploy → undrain as its commands finish.
-func (dp *Deployer) advanceNode(run *DeployRun, n *fleetv1.DeploymentNode, node *fleetv1.Node, now time.Time) {
-	d := run.D
+func (dp *Deployer) advanceNode(run *deployRun, n *fleetv1.DeploymentNode, node *fleetv1.Node, now time.Time) {
+	d := run.d
 	id := n.GetNodeId()
 	switch n.GetPhase() {
 	case phaseHolding:
@@ -270,7 +270,7 @@ func (dp *Deployer) advanceNode(run *DeployRun, n *fleetv1.DeploymentNode, node 
 		}
 		n.CommandId = rec.GetCommand().GetId()
 		setPhase(n, phaseDraining, "draining", now)
-	case phaseDraining, PhaseDeploying, phaseUndraining, phaseRetiring:
+	case phaseDraining, phaseDeploying, phaseUndraining, phaseRetiring:
 		rec, err := dp.cmds.Get(n.GetCommandId())
 		if err != nil {
 			dp.failNode(run, n, err.Error(), now)
@@ -287,7 +287,7 @@ func (dp *Deployer) advanceNode(run *DeployRun, n *fleetv1.DeploymentNode, node 
 		switch n.GetPhase() {
 		case phaseDraining:
 			dp.deployNode(run, n, now)
-		case PhaseDeploying:
+		case phaseDeploying:
 			if rec.GetCommand().GetParams()[command.ParamVersion] != targetVersion(d, n) {
 				dp.deployNode(run, n, now) // a rollback began while it deployed
 				return
@@ -310,8 +310,8 @@ func (dp *Deployer) advanceNode(run *DeployRun, n *fleetv1.DeploymentNode, node 
 }
 
 // deployNode sends the deploy command of a drained node.
-func (dp *Deployer) deployNode(run *DeployRun, n *fleetv1.DeploymentNode, now time.Time) {
-	d := run.D
+func (dp *Deployer) deployNode(run *deployRun, n *fleetv1.DeploymentNode, now time.Time) {
+	d := run.d
 	version := targetVersion(d, n)
 	if version == "" {
 		dp.failNode(run, n, "left drained: no previous version on record to roll back to; set spec.previous_version", now)
@@ -324,12 +324,12 @@ func (dp *Deployer) deployNode(run *DeployRun, n *fleetv1.DeploymentNode, now ti
 		return
 	}
 	n.CommandId = rec.GetCommand().GetId()
-	setPhase(n, PhaseDeploying, "deploying "+version, now)
+	setPhase(n, phaseDeploying, "deploying "+version, now)
 }
 
 // sendUndrain queues the undrain of a node.
-func (dp *Deployer) sendUndrain(run *DeployRun, n *fleetv1.DeploymentNode, detail string, now time.Time) {
-	rec, err := dp.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, commands.DefaultTimeout, "deployment "+run.D.GetId(), detail)
+func (dp *Deployer) sendUndrain(run *deployRun, n *fleetv1.DeploymentNode, detail string, now time.Time) {
+	rec, err := dp.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, commands.DefaultTimeout, "deployment "+run.d.GetId(), detail)
 	if err != nil {
 		dp.failNode(run, n, "undrain: "+err.Error(), now)
 		return
@@ -339,8 +339,8 @@ func (dp *Deployer) sendUndrain(run *DeployRun, n *fleetv1.DeploymentNode, detai
 }
 
 // failNode marks a node failed; a failed node stops the deployment (nodes in progress finish).
-func (dp *Deployer) failNode(run *DeployRun, n *fleetv1.DeploymentNode, why string, now time.Time) {
-	d := run.D
+func (dp *Deployer) failNode(run *deployRun, n *fleetv1.DeploymentNode, why string, now time.Time) {
+	d := run.d
 	setPhase(n, phaseFailed, why, now)
 	dp.log.Warn("deployment node failed", "id", d.GetId(), "node", n.GetNodeId(), "why", why)
 	if d.GetState() == fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING || d.GetState() == fleetv1.DeploymentState_DEPLOYMENT_STATE_PAUSED {
@@ -391,8 +391,8 @@ func stateWord(s fleetv1.CommandState) string {
 }
 
 // switchOver moves routing from the blue set to the green one in one update.
-func (dp *Deployer) switchOver(run *DeployRun, now time.Time) {
-	d := run.D
+func (dp *Deployer) switchOver(run *deployRun, now time.Time) {
+	d := run.d
 	for _, n := range d.GetNodes() {
 		switch n.GetRole() {
 		case roleGreen:
@@ -406,8 +406,8 @@ func (dp *Deployer) switchOver(run *DeployRun, now time.Time) {
 
 // retire drains every node of role that is kept (out of routing) or ready, once it has been
 // out of routing for the drain grace, so clients that picked it just before finish.
-func (dp *Deployer) retire(run *DeployRun, role string, now time.Time) {
-	d := run.D
+func (dp *Deployer) retire(run *deployRun, role string, now time.Time) {
+	d := run.d
 	for _, n := range d.GetNodes() {
 		if n.GetRole() != role || (n.GetPhase() != phaseKept && n.GetPhase() != phaseReady) {
 			continue
@@ -432,11 +432,11 @@ func (dp *Deployer) retire(run *DeployRun, role string, now time.Time) {
 
 // analyse samples the canary and baseline nodes' reports and judges the step: a failure rolls
 // back at once, within the window; a pass at the window's end moves to the next step.
-func (dp *Deployer) analyse(run *DeployRun, members []*fleetv1.Node, now time.Time) {
-	d := run.D
+func (dp *Deployer) analyse(run *deployRun, members []*fleetv1.Node, now time.Time) {
+	d := run.d
 	roles := map[string]string{}
 	for _, n := range d.GetNodes() {
-		if n.GetRole() == roleCanary && n.GetPhase() == phaseDone || n.GetRole() == roleBaseline && n.GetPhase() == PhasePending {
+		if n.GetRole() == roleCanary && n.GetPhase() == phaseDone || n.GetRole() == roleBaseline && n.GetPhase() == phasePending {
 			roles[n.GetNodeId()] = n.GetRole()
 		}
 	}
@@ -494,8 +494,8 @@ func (dp *Deployer) analyse(run *DeployRun, members []*fleetv1.Node, now time.Ti
 }
 
 // rollBack takes the canary nodes out of routing at once and deploys their previous version.
-func (dp *Deployer) rollBack(run *DeployRun, state fleetv1.DeploymentState, reason string, now time.Time) {
-	d := run.D
+func (dp *Deployer) rollBack(run *deployRun, state fleetv1.DeploymentState, reason string, now time.Time) {
+	d := run.d
 	d.State, d.Reason = state, reason
 	d.Phase, d.PhaseSince = depRollingBack, timestamppb.New(now)
 	for _, n := range d.GetNodes() {
@@ -508,7 +508,7 @@ func (dp *Deployer) rollBack(run *DeployRun, state fleetv1.DeploymentState, reas
 }
 
 // resetSample starts a new analysis window.
-func (run *DeployRun) resetSample() {
+func (run *deployRun) resetSample() {
 	run.seen = map[string]uint64{}
 	run.canary, run.baseline = reqstats.Window{}, reqstats.Window{}
 	run.sampled = false
@@ -527,8 +527,8 @@ func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond)
 
 // overrides derives the run's routing overrides from its persisted state: nodes in progress
 // are held out; during a canary step the canaries get the step's traffic share by weight.
-func (dp *Deployer) overrides(run *DeployRun) map[string]router.RouteOverride {
-	d := run.D
+func (dp *Deployer) overrides(run *deployRun) map[string]router.RouteOverride {
+	d := run.d
 	out := map[string]router.RouteOverride{}
 	short := d.GetId()[len(d.GetId())-8:]
 	for _, n := range d.GetNodes() {

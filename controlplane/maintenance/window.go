@@ -28,7 +28,7 @@ import (
 
 // Maintenance node phases beyond the deployment ones.
 const (
-	PhaseTasks     = "tasks"
+	phaseTasks     = "tasks"
 	phaseSkipped   = "skipped"
 	phaseCancelled = "cancelled"
 )
@@ -49,36 +49,36 @@ type Windows struct {
 	Deploying func(pool, node string) (bool, string)
 
 	mu       sync.Mutex
-	Runs     map[string]*WindowRun
+	runs     map[string]*windowRun
 	watchers map[string]map[chan *fleetv1.Maintenance]struct{}
 }
 
 // windowRun is one window with its parsed spec.
-type WindowRun struct {
+type windowRun struct {
 	key  []byte
-	M    *fleetv1.Maintenance
+	m    *fleetv1.Maintenance
 	spec maintenance.WindowSpec
 }
 
 func NewWindows(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router.Router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*Windows, error) {
 	w := &Windows{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
-		Runs: make(map[string]*WindowRun), watchers: make(map[string]map[chan *fleetv1.Maintenance]struct{})}
+		runs: make(map[string]*windowRun), watchers: make(map[string]map[chan *fleetv1.Maintenance]struct{})}
 	err := st.View(func(tx *store.Tx) error {
 		return tx.Bucket(store.Maintenance).ForEach(func(k, v []byte) error {
 			m := &fleetv1.Maintenance{}
 			if err := proto.Unmarshal(v, m); err != nil {
 				return fmt.Errorf("%w: maintenance window %x: %v", store.ErrCorruptStore, k, err)
 			}
-			w.Runs[m.GetId()] = &WindowRun{key: slices.Clone(k), M: m, spec: windowSpec(m.GetSpec())}
+			w.runs[m.GetId()] = &windowRun{key: slices.Clone(k), m: m, spec: windowSpec(m.GetSpec())}
 			return nil
 		})
 	})
 	if err != nil {
 		return nil, err
 	}
-	for _, r := range w.Runs {
-		if r.M.GetFinished() == nil {
-			rt.SetOverrides(windowOwner(r.M), windowOverrides(r.M))
+	for _, r := range w.runs {
+		if r.m.GetFinished() == nil {
+			rt.SetOverrides(windowOwner(r.m), windowOverrides(r.m))
 		}
 	}
 	return w, nil
@@ -181,25 +181,25 @@ func (w *Windows) Schedule(spec *fleetv1.MaintenanceSpec, requestedBy string) (*
 	if !closes.IsZero() {
 		m.Closes = timestamppb.New(closes)
 	}
-	run := &WindowRun{key: key, M: m, spec: s}
+	run := &windowRun{key: key, m: m, spec: s}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if err := w.persist(run); err != nil {
 		return nil, err
 	}
-	w.Runs[m.GetId()] = run
+	w.runs[m.GetId()] = run
 	w.log.Info("maintenance window scheduled", "id", m.GetId(), "pool", s.Pool, "opens", opens, "cron", s.Cron)
 	return proto.Clone(m).(*fleetv1.Maintenance), nil
 }
 
 // persist writes a window.
-func (w *Windows) persist(run *WindowRun) error {
-	raw, err := proto.Marshal(run.M)
+func (w *Windows) persist(run *windowRun) error {
+	raw, err := proto.Marshal(run.m)
 	if err != nil {
 		return err
 	}
 	if err := w.store.Update(func(tx *store.Tx) error { return tx.Bucket(store.Maintenance).Put(run.key, raw) }); err != nil {
-		return fmt.Errorf("store maintenance window %s: %w", run.M.GetId(), err)
+		return fmt.Errorf("store maintenance window %s: %w", run.m.GetId(), err)
 	}
 	return nil
 }
@@ -209,17 +209,17 @@ func (w *Windows) Reconcile(now time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	var errs []error
-	for _, run := range w.Runs {
-		if run.M.GetFinished() != nil {
+	for _, run := range w.runs {
+		if run.m.GetFinished() != nil {
 			continue
 		}
-		before := proto.Clone(run.M)
+		before := proto.Clone(run.m)
 		w.advance(run, now)
-		if proto.Equal(before, run.M) {
+		if proto.Equal(before, run.m) {
 			continue
 		}
-		run.M.Updated = timestamppb.New(now)
-		w.router.SetOverrides(windowOwner(run.M), windowOverrides(run.M))
+		run.m.Updated = timestamppb.New(now)
+		w.router.SetOverrides(windowOwner(run.m), windowOverrides(run.m))
 		if err := w.persist(run); err != nil {
 			errs = append(errs, err)
 		}
@@ -229,8 +229,8 @@ func (w *Windows) Reconcile(now time.Time) error {
 }
 
 // advance moves one window on.
-func (w *Windows) advance(run *WindowRun, now time.Time) {
-	m := run.M
+func (w *Windows) advance(run *windowRun, now time.Time) {
+	m := run.m
 	if m.GetState() == fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED {
 		if now.Before(m.GetOpens().AsTime()) {
 			return
@@ -255,13 +255,13 @@ func (w *Windows) advance(run *WindowRun, now time.Time) {
 	}
 	if closed {
 		for _, n := range m.GetNodes() {
-			if n.GetPhase() == PhasePending {
+			if n.GetPhase() == phasePending {
 				setWindowPhase(n, phaseSkipped, "the window closed before its turn", now)
 			}
 		}
 	}
 	inFlight := slices.ContainsFunc(m.GetNodes(), func(n *fleetv1.MaintenanceNode) bool { return windowInFlight(n.GetPhase()) })
-	pending := slices.ContainsFunc(m.GetNodes(), func(n *fleetv1.MaintenanceNode) bool { return n.GetPhase() == PhasePending })
+	pending := slices.ContainsFunc(m.GetNodes(), func(n *fleetv1.MaintenanceNode) bool { return n.GetPhase() == phasePending })
 	stopped := m.GetState() == fleetv1.MaintenanceState_MAINTENANCE_STATE_FAILED || m.GetState() == fleetv1.MaintenanceState_MAINTENANCE_STATE_CANCELLED
 	if !inFlight && (!pending || stopped) {
 		w.closeOpening(run, now)
@@ -269,22 +269,22 @@ func (w *Windows) advance(run *WindowRun, now time.Time) {
 }
 
 // open starts an opening: every covered node is pending again.
-func (w *Windows) open(run *WindowRun, now time.Time) {
-	m := run.M
+func (w *Windows) open(run *windowRun, now time.Time) {
+	m := run.m
 	m.State, m.Phase, m.Runs = fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING, "running", m.GetRuns()+1
 	m.Opens = timestamppb.New(now)
 	m.Nodes = nil
 	for _, n := range w.reg.List(&fleetv1.ListNodesRequest{Pool: m.GetSpec().GetPool()}) {
 		if len(run.spec.Nodes) == 0 || slices.Contains(run.spec.Nodes, n.GetId()) {
-			m.Nodes = append(m.Nodes, &fleetv1.MaintenanceNode{NodeId: n.GetId(), Phase: PhasePending, Updated: timestamppb.New(now)})
+			m.Nodes = append(m.Nodes, &fleetv1.MaintenanceNode{NodeId: n.GetId(), Phase: phasePending, Updated: timestamppb.New(now)})
 		}
 	}
 	w.log.Info("maintenance window open", "id", m.GetId(), "pool", m.GetSpec().GetPool(), "nodes", len(m.GetNodes()))
 }
 
 // closeOpening ends an opening: a one-off window finishes, a recurring one waits for the next.
-func (w *Windows) closeOpening(run *WindowRun, now time.Time) {
-	m := run.M
+func (w *Windows) closeOpening(run *windowRun, now time.Time) {
+	m := run.m
 	var done, failed, skipped int
 	for _, n := range m.GetNodes() {
 		switch n.GetPhase() {
@@ -297,7 +297,7 @@ func (w *Windows) closeOpening(run *WindowRun, now time.Time) {
 		}
 	}
 	for _, n := range m.GetNodes() {
-		if n.GetPhase() == PhasePending {
+		if n.GetPhase() == phasePending {
 			setWindowPhase(n, phaseSkipped, "not taken: the window "+strings.ToLower(strings.TrimPrefix(m.GetState().String(), "MAINTENANCE_STATE_")), now)
 			skipped++
 		}
@@ -330,8 +330,8 @@ func (w *Windows) closeOpening(run *WindowRun, now time.Time) {
 }
 
 // take starts as many pending nodes as the pool's limits allow.
-func (w *Windows) take(run *WindowRun, members []*fleetv1.Node, now time.Time) {
-	m := run.M
+func (w *Windows) take(run *windowRun, members []*fleetv1.Node, now time.Time) {
+	m := run.m
 	held := map[string]bool{}
 	for _, n := range m.GetNodes() {
 		if windowInFlight(n.GetPhase()) {
@@ -348,7 +348,7 @@ func (w *Windows) take(run *WindowRun, members []*fleetv1.Node, now time.Time) {
 	}
 	var pending []*fleetv1.MaintenanceNode
 	for _, n := range m.GetNodes() {
-		if n.GetPhase() == PhasePending {
+		if n.GetPhase() == phasePending {
 			pending = append(pending, n)
 		}
 	}
@@ -358,8 +358,8 @@ func (w *Windows) take(run *WindowRun, members []*fleetv1.Node, now time.Time) {
 }
 
 // advanceNode moves one node along drain → tasks → undrain as its commands finish.
-func (w *Windows) advanceNode(run *WindowRun, n *fleetv1.MaintenanceNode, node *fleetv1.Node, now time.Time) {
-	m := run.M
+func (w *Windows) advanceNode(run *windowRun, n *fleetv1.MaintenanceNode, node *fleetv1.Node, now time.Time) {
+	m := run.m
 	by := "maintenance " + m.GetId()
 	switch n.GetPhase() {
 	case phaseHolding:
@@ -378,7 +378,7 @@ func (w *Windows) advanceNode(run *WindowRun, n *fleetv1.MaintenanceNode, node *
 		}
 		n.CommandId = rec.GetCommand().GetId()
 		setWindowPhase(n, phaseDraining, "draining", now)
-	case phaseDraining, PhaseTasks, phaseUndraining:
+	case phaseDraining, phaseTasks, phaseUndraining:
 		rec, err := w.cmds.Get(n.GetCommandId())
 		if err != nil {
 			w.failNode(run, n, err.Error(), now)
@@ -399,7 +399,7 @@ func (w *Windows) advanceNode(run *WindowRun, n *fleetv1.MaintenanceNode, node *
 			}
 			n.Task = 0
 			w.runTask(run, n, now)
-		case PhaseTasks:
+		case phaseTasks:
 			n.Results = append(n.Results, &fleetv1.MaintenanceTaskResult{Kind: m.GetSpec().GetTasks()[n.GetTask()].GetKind(),
 				CommandId: rec.GetCommand().GetId(), State: rec.GetState(), Detail: rec.GetDetail(), Fields: rec.GetFields()})
 			if !ok {
@@ -431,8 +431,8 @@ func (w *Windows) advanceNode(run *WindowRun, n *fleetv1.MaintenanceNode, node *
 }
 
 // runTask sends the node's current task.
-func (w *Windows) runTask(run *WindowRun, n *fleetv1.MaintenanceNode, now time.Time) {
-	t := run.M.GetSpec().GetTasks()[n.GetTask()]
+func (w *Windows) runTask(run *windowRun, n *fleetv1.MaintenanceNode, now time.Time) {
+	t := run.m.GetSpec().GetTasks()[n.GetTask()]
 	var params map[string]string
 	switch t.GetKind() {
 	case fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_DEPLOY:
@@ -440,18 +440,18 @@ func (w *Windows) runTask(run *WindowRun, n *fleetv1.MaintenanceNode, now time.T
 	case fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_CUSTOM:
 		params = map[string]string{command.ParamAction: t.GetAction()}
 	}
-	rec, err := w.cmds.Create(n.GetNodeId(), taskCommands[t.GetKind()], params, commands.DefaultTimeout, "maintenance "+run.M.GetId(), "maintenance task "+taskKinds[t.GetKind()])
+	rec, err := w.cmds.Create(n.GetNodeId(), taskCommands[t.GetKind()], params, commands.DefaultTimeout, "maintenance "+run.m.GetId(), "maintenance task "+taskKinds[t.GetKind()])
 	if err != nil {
 		w.failNode(run, n, "task: "+err.Error(), now)
 		return
 	}
 	n.CommandId = rec.GetCommand().GetId()
-	setWindowPhase(n, PhaseTasks, fmt.Sprintf("task %d of %d: %s", n.GetTask()+1, len(run.M.GetSpec().GetTasks()), taskKinds[t.GetKind()]), now)
+	setWindowPhase(n, phaseTasks, fmt.Sprintf("task %d of %d: %s", n.GetTask()+1, len(run.m.GetSpec().GetTasks()), taskKinds[t.GetKind()]), now)
 }
 
 // undrain queues a node's undrain.
-func (w *Windows) undrain(run *WindowRun, n *fleetv1.MaintenanceNode, detail string, now time.Time) {
-	rec, err := w.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, commands.DefaultTimeout, "maintenance "+run.M.GetId(), detail)
+func (w *Windows) undrain(run *windowRun, n *fleetv1.MaintenanceNode, detail string, now time.Time) {
+	rec, err := w.cmds.Create(n.GetNodeId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, commands.DefaultTimeout, "maintenance "+run.m.GetId(), detail)
 	if err != nil {
 		w.failNode(run, n, "undrain: "+err.Error(), now)
 		return
@@ -461,13 +461,13 @@ func (w *Windows) undrain(run *WindowRun, n *fleetv1.MaintenanceNode, detail str
 }
 
 // failNode marks a node failed (left drained) and stops the window taking nodes.
-func (w *Windows) failNode(run *WindowRun, n *fleetv1.MaintenanceNode, why string, now time.Time) {
+func (w *Windows) failNode(run *windowRun, n *fleetv1.MaintenanceNode, why string, now time.Time) {
 	setWindowPhase(n, phaseFailed, why+"; left drained", now)
-	w.log.Warn("maintenance node failed", "id", run.M.GetId(), "node", n.GetNodeId(), "why", why)
-	switch run.M.GetState() {
+	w.log.Warn("maintenance node failed", "id", run.m.GetId(), "node", n.GetNodeId(), "why", why)
+	switch run.m.GetState() {
 	case fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING, fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED:
-		run.M.State = fleetv1.MaintenanceState_MAINTENANCE_STATE_FAILED
-		run.M.Reason = fmt.Sprintf("node %s failed: %s; the window took no further node", n.GetNodeId(), why)
+		run.m.State = fleetv1.MaintenanceState_MAINTENANCE_STATE_FAILED
+		run.m.Reason = fmt.Sprintf("node %s failed: %s; the window took no further node", n.GetNodeId(), why)
 	}
 }
 
@@ -478,7 +478,7 @@ func setWindowPhase(n *fleetv1.MaintenanceNode, phase, detail string, now time.T
 // windowInFlight reports whether a node in phase is out of routing because of the window.
 func windowInFlight(p string) bool {
 	switch p {
-	case phaseHolding, phaseDraining, PhaseTasks, phaseUndraining:
+	case phaseHolding, phaseDraining, phaseTasks, phaseUndraining:
 		return true
 	}
 	return false
@@ -499,13 +499,13 @@ func windowOverrides(m *fleetv1.Maintenance) map[string]router.RouteOverride {
 }
 
 // publishLocked hands every watcher of the window its new state.
-func (w *Windows) publishLocked(run *WindowRun) {
-	for ch := range w.watchers[run.M.GetId()] {
+func (w *Windows) publishLocked(run *windowRun) {
+	for ch := range w.watchers[run.m.GetId()] {
 		select {
 		case <-ch:
 		default:
 		}
-		ch <- proto.Clone(run.M).(*fleetv1.Maintenance)
+		ch <- proto.Clone(run.m).(*fleetv1.Maintenance)
 	}
 }
 
@@ -513,8 +513,8 @@ func (w *Windows) publishLocked(run *WindowRun) {
 func (w *Windows) Busy(pool, node string) (bool, string) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	for _, r := range w.Runs {
-		m := r.M
+	for _, r := range w.runs {
+		m := r.m
 		if m.GetFinished() != nil || m.GetSpec().GetPool() != pool || m.GetState() == fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED {
 			continue
 		}

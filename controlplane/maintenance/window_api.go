@@ -14,8 +14,8 @@ import (
 )
 
 // lookupLocked returns the window id.
-func (w *Windows) lookupLocked(id string) (*WindowRun, error) {
-	r := w.Runs[id]
+func (w *Windows) lookupLocked(id string) (*windowRun, error) {
+	r := w.runs[id]
 	if r == nil {
 		return nil, fmt.Errorf("%w: no maintenance window %q; list them with fleetctl maint list", check.ErrNotFound, check.Truncate(id))
 	}
@@ -30,68 +30,68 @@ func (w *Windows) Get(id string) (*fleetv1.Maintenance, error) {
 	if err != nil {
 		return nil, err
 	}
-	return proto.Clone(r.M).(*fleetv1.Maintenance), nil
+	return proto.Clone(r.m).(*fleetv1.Maintenance), nil
 }
 
 // List returns the windows of pool ("" for all), newest first.
 func (w *Windows) List(pool string) []*fleetv1.Maintenance {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	var runs []*WindowRun
-	for _, r := range w.Runs {
-		if pool == "" || r.M.GetSpec().GetPool() == pool {
+	var runs []*windowRun
+	for _, r := range w.runs {
+		if pool == "" || r.m.GetSpec().GetPool() == pool {
 			runs = append(runs, r)
 		}
 	}
-	slices.SortFunc(runs, func(a, b *WindowRun) int { return -cmp.Compare(string(a.key), string(b.key)) })
+	slices.SortFunc(runs, func(a, b *windowRun) int { return -cmp.Compare(string(a.key), string(b.key)) })
 	out := make([]*fleetv1.Maintenance, len(runs))
 	for i, r := range runs {
-		out[i] = proto.Clone(r.M).(*fleetv1.Maintenance)
+		out[i] = proto.Clone(r.m).(*fleetv1.Maintenance)
 	}
 	return out
 }
 
 // change applies f to a window that has not finished, then stores, routes and publishes it.
-func (w *Windows) change(id string, f func(r *WindowRun) error) (*fleetv1.Maintenance, error) {
+func (w *Windows) change(id string, f func(r *windowRun) error) (*fleetv1.Maintenance, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	r, err := w.lookupLocked(id)
 	if err != nil {
 		return nil, err
 	}
-	if r.M.GetFinished() != nil {
-		return nil, fmt.Errorf("%w: maintenance window %s already ended (%s)", check.ErrFailedPrecondition, id, windowStateName(r.M.GetState()))
+	if r.m.GetFinished() != nil {
+		return nil, fmt.Errorf("%w: maintenance window %s already ended (%s)", check.ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
 	}
 	if err := f(r); err != nil {
 		return nil, err
 	}
-	r.M.Updated = timestamppb.New(w.now())
+	r.m.Updated = timestamppb.New(w.now())
 	if err := w.persist(r); err != nil {
 		return nil, err
 	}
-	w.router.SetOverrides(windowOwner(r.M), windowOverrides(r.M))
+	w.router.SetOverrides(windowOwner(r.m), windowOverrides(r.m))
 	w.publishLocked(r)
-	return proto.Clone(r.M).(*fleetv1.Maintenance), nil
+	return proto.Clone(r.m).(*fleetv1.Maintenance), nil
 }
 
 // Pause stops the window taking nodes.
 func (w *Windows) Pause(id, reason, by string) (*fleetv1.Maintenance, error) {
-	return w.change(id, func(r *WindowRun) error {
-		if r.M.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING {
-			return fmt.Errorf("%w: maintenance window %s is %s, not running", check.ErrFailedPrecondition, id, windowStateName(r.M.GetState()))
+	return w.change(id, func(r *windowRun) error {
+		if r.m.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING {
+			return fmt.Errorf("%w: maintenance window %s is %s, not running", check.ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
 		}
-		r.M.State, r.M.Phase, r.M.Reason = fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED, "paused", "paused by "+by+prefixed(": ", reason)
+		r.m.State, r.m.Phase, r.m.Reason = fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED, "paused", "paused by "+by+prefixed(": ", reason)
 		return nil
 	})
 }
 
 // Resume continues a paused window.
 func (w *Windows) Resume(id, by string) (*fleetv1.Maintenance, error) {
-	return w.change(id, func(r *WindowRun) error {
-		if r.M.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED {
-			return fmt.Errorf("%w: maintenance window %s is %s, not paused", check.ErrFailedPrecondition, id, windowStateName(r.M.GetState()))
+	return w.change(id, func(r *windowRun) error {
+		if r.m.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED {
+			return fmt.Errorf("%w: maintenance window %s is %s, not paused", check.ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
 		}
-		r.M.State, r.M.Phase, r.M.Reason = fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING, "running", "resumed by "+by
+		r.m.State, r.m.Phase, r.m.Reason = fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING, "running", "resumed by "+by
 		return nil
 	})
 }
@@ -99,8 +99,8 @@ func (w *Windows) Resume(id, by string) (*fleetv1.Maintenance, error) {
 // Cancel ends the window: nodes not yet drained go back to routing at once, drained ones are
 // undrained once their current command ends.
 func (w *Windows) Cancel(id, reason, by string) (*fleetv1.Maintenance, error) {
-	return w.change(id, func(r *WindowRun) error {
-		m := r.M
+	return w.change(id, func(r *windowRun) error {
+		m := r.m
 		now := w.now()
 		why := "cancelled by " + by + prefixed(": ", reason)
 		wasScheduled := m.GetState() == fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED
@@ -113,7 +113,7 @@ func (w *Windows) Cancel(id, reason, by string) (*fleetv1.Maintenance, error) {
 			switch n.GetPhase() {
 			case phaseHolding:
 				setWindowPhase(n, phaseCancelled, "back in routing before its drain", now)
-			case phaseDraining, PhaseTasks:
+			case phaseDraining, phaseTasks:
 				w.undrain(r, n, "undraining: "+why, now)
 			}
 		}
@@ -135,7 +135,7 @@ func (w *Windows) Watch(id string) (chan *fleetv1.Maintenance, *fleetv1.Maintena
 		w.watchers[id] = make(map[chan *fleetv1.Maintenance]struct{})
 	}
 	w.watchers[id][ch] = struct{}{}
-	return ch, proto.Clone(r.M).(*fleetv1.Maintenance), nil
+	return ch, proto.Clone(r.m).(*fleetv1.Maintenance), nil
 }
 
 // Unwatch removes a watcher.

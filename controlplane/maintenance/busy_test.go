@@ -1,4 +1,4 @@
-package controlplane
+package maintenance
 
 import (
 	"strings"
@@ -6,23 +6,20 @@ import (
 
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	"github.com/dspyfleet/dspyfleet/controlplane/maintenance"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-func TestMaintenanceBusy(t *testing.T) {
-	dep := &fleetv1.Deployment{Id: "d1", Spec: &fleetv1.DeploymentSpec{Pool: "web", Version: "2.0"}, Phase: maintenance.DepRolling,
+func TestBusy(t *testing.T) {
+	dep := &fleetv1.Deployment{Id: "d1", Spec: &fleetv1.DeploymentSpec{Pool: "web", Version: "2.0"}, Phase: depRolling,
 		State: fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING,
-		Nodes: []*fleetv1.DeploymentNode{{NodeId: "web-1", Phase: maintenance.PhaseDeploying}, {NodeId: "web-2", Phase: maintenance.PhasePending}}}
+		Nodes: []*fleetv1.DeploymentNode{{NodeId: "web-1", Phase: phaseDeploying}, {NodeId: "web-2", Phase: phasePending}}}
 	done := &fleetv1.Deployment{Id: "d0", Spec: &fleetv1.DeploymentSpec{Pool: "gpu"}, Finished: timestamppb.Now(),
-		Nodes: []*fleetv1.DeploymentNode{{NodeId: "gpu-1", Phase: maintenance.PhaseDeploying}}}
+		Nodes: []*fleetv1.DeploymentNode{{NodeId: "gpu-1", Phase: phaseDeploying}}}
 	win := &fleetv1.Maintenance{Id: "m1", Spec: &fleetv1.MaintenanceSpec{Pool: "batch"}, State: fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING,
-		Phase: "running", Nodes: []*fleetv1.MaintenanceNode{{NodeId: "batch-1", Phase: maintenance.PhaseTasks}}}
+		Phase: "running", Nodes: []*fleetv1.MaintenanceNode{{NodeId: "batch-1", Phase: phaseTasks}}}
 	later := &fleetv1.Maintenance{Id: "m2", Spec: &fleetv1.MaintenanceSpec{Pool: "cpu"}, State: fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED}
-	s := &Server{
-		deployer: &maintenance.Deployer{Runs: map[string]*maintenance.DeployRun{"d1": {D: dep}, "d0": {D: done}}},
-		windows:  &maintenance.Windows{Runs: map[string]*maintenance.WindowRun{"m1": {M: win}, "m2": {M: later}}},
-	}
+	dp := &Deployer{runs: map[string]*deployRun{"d1": {d: dep}, "d0": {d: done}}}
+	w := &Windows{runs: map[string]*windowRun{"m1": {m: win}, "m2": {m: later}}}
 	tests := []struct {
 		pool, node string
 		busy       bool
@@ -36,9 +33,9 @@ func TestMaintenanceBusy(t *testing.T) {
 		{"cpu", "", false, ""},
 	}
 	for _, tt := range tests {
-		busy, why := s.maintenanceBusy(tt.pool, tt.node)
+		busy, why := Busy(dp, w, tt.pool, tt.node)
 		if busy != tt.busy || !strings.Contains(why, tt.why) {
-			t.Errorf("maintenanceBusy(%q, %q) = %v, %q; want %v, %q", tt.pool, tt.node, busy, why, tt.busy, tt.why)
+			t.Errorf("Busy(%q, %q) = %v, %q; want %v, %q", tt.pool, tt.node, busy, why, tt.busy, tt.why)
 		}
 	}
 }
