@@ -18,8 +18,11 @@ func TestBusy(t *testing.T) {
 	win := &fleetv1.Maintenance{Id: "m1", Spec: &fleetv1.MaintenanceSpec{Pool: "batch"}, State: fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING,
 		Phase: "running", Nodes: []*fleetv1.MaintenanceNode{{NodeId: "batch-1", Phase: phaseTasks}}}
 	later := &fleetv1.Maintenance{Id: "m2", Spec: &fleetv1.MaintenanceSpec{Pool: "cpu"}, State: fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED}
-	dp := &Deployer{runs: map[string]*deployRun{"d1": {d: dep}, "d0": {d: done}}}
-	w := &Windows{runs: map[string]*windowRun{"m1": {m: win}, "m2": {m: later}}}
+	dp, w := &Deployer{}, &Windows{}
+	dp.init("deployment", "")
+	w.init("maintenance window", "")
+	dp.runs["d1"], dp.runs["d0"] = &deployRun{d: dep}, &deployRun{d: done}
+	w.runs["m1"], w.runs["m2"] = &windowRun{m: win}, &windowRun{m: later}
 	tests := []struct {
 		pool, node string
 		busy       bool

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -79,9 +78,7 @@ type Deployer struct {
 	log        *slog.Logger
 	drainGrace time.Duration
 
-	mu       sync.Mutex
-	runs     map[string]*deployRun
-	watchers map[string]map[chan *fleetv1.Deployment]struct{}
+	runSet[*fleetv1.Deployment, *deployRun]
 }
 
 // deployRun is one deployment and what the executor keeps of it in memory.
@@ -96,9 +93,14 @@ type deployRun struct {
 	sampled          bool
 }
 
+func (r *deployRun) record() *fleetv1.Deployment { return r.d }
+func (r *deployRun) pool() string                { return r.d.GetSpec().GetPool() }
+func (r *deployRun) storeKey() []byte            { return r.key }
+
+// NewDeployer loads the stored deployments; Reconcile carries on those still in progress.
 func NewDeployer(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router.Router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*Deployer, error) {
-	dp := &Deployer{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
-		runs: make(map[string]*deployRun), watchers: make(map[string]map[chan *fleetv1.Deployment]struct{})}
+	dp := &Deployer{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace}
+	dp.init("deployment", "fleetctl deploy status")
 	err := st.View(func(tx *store.Tx) error {
 		return tx.Bucket(store.Deployments).ForEach(func(k, v []byte) error {
 			d := &fleetv1.Deployment{}
@@ -292,17 +294,6 @@ func (dp *Deployer) persist(run *deployRun) error {
 		return fmt.Errorf("store deployment %s: %w", run.d.GetId(), err)
 	}
 	return nil
-}
-
-// publishLocked hands every watcher of the run the new state, replacing one not read yet.
-func (dp *Deployer) publishLocked(run *deployRun) {
-	for ch := range dp.watchers[run.d.GetId()] {
-		select {
-		case <-ch:
-		default:
-		}
-		ch <- proto.Clone(run.d).(*fleetv1.Deployment)
-	}
 }
 
 // Busy reports whether a deployment in progress covers pool (and node, when given), with a

@@ -1,9 +1,7 @@
 package maintenance
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -12,44 +10,6 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
-
-// lookupLocked returns the run of id.
-func (dp *Deployer) lookupLocked(id string) (*deployRun, error) {
-	run := dp.runs[id]
-	if run == nil {
-		return nil, fmt.Errorf("%w: no deployment %q; list them with fleetctl deploy status", check.ErrNotFound, check.Truncate(id))
-	}
-	return run, nil
-}
-
-// Get returns one deployment.
-func (dp *Deployer) Get(id string) (*fleetv1.Deployment, error) {
-	dp.mu.Lock()
-	defer dp.mu.Unlock()
-	run, err := dp.lookupLocked(id)
-	if err != nil {
-		return nil, err
-	}
-	return proto.Clone(run.d).(*fleetv1.Deployment), nil
-}
-
-// List returns the deployments of pool ("" for all), newest first.
-func (dp *Deployer) List(pool string) []*fleetv1.Deployment {
-	dp.mu.Lock()
-	defer dp.mu.Unlock()
-	var runs []*deployRun
-	for _, r := range dp.runs {
-		if pool == "" || r.d.GetSpec().GetPool() == pool {
-			runs = append(runs, r)
-		}
-	}
-	slices.SortFunc(runs, func(a, b *deployRun) int { return -cmp.Compare(string(a.key), string(b.key)) })
-	out := make([]*fleetv1.Deployment, len(runs))
-	for i, r := range runs {
-		out[i] = proto.Clone(r.d).(*fleetv1.Deployment)
-	}
-	return out
-}
 
 // change applies f to a running deployment under the lock, then stores, publishes and routes
 // the result.
@@ -153,32 +113,6 @@ func (dp *Deployer) Abort(id, reason, by string) (*fleetv1.Deployment, error) {
 		dp.log.Info("deployment aborted", "id", id, "by", by, "reason", reason)
 		return nil
 	})
-}
-
-// Watch registers a watcher of deployment id and returns its current state.
-func (dp *Deployer) Watch(id string) (chan *fleetv1.Deployment, *fleetv1.Deployment, error) {
-	dp.mu.Lock()
-	defer dp.mu.Unlock()
-	run, err := dp.lookupLocked(id)
-	if err != nil {
-		return nil, nil, err
-	}
-	ch := make(chan *fleetv1.Deployment, 1)
-	if dp.watchers[id] == nil {
-		dp.watchers[id] = make(map[chan *fleetv1.Deployment]struct{})
-	}
-	dp.watchers[id][ch] = struct{}{}
-	return ch, proto.Clone(run.d).(*fleetv1.Deployment), nil
-}
-
-// Unwatch removes a watcher.
-func (dp *Deployer) Unwatch(id string, ch chan *fleetv1.Deployment) {
-	dp.mu.Lock()
-	defer dp.mu.Unlock()
-	delete(dp.watchers[id], ch)
-	if len(dp.watchers[id]) == 0 {
-		delete(dp.watchers, id)
-	}
 }
 
 // deploymentStateName is a state's short lower-case name.

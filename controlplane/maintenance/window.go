@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -48,9 +47,7 @@ type Windows struct {
 	// over one.
 	Deploying func(pool, node string) (bool, string)
 
-	mu       sync.Mutex
-	runs     map[string]*windowRun
-	watchers map[string]map[chan *fleetv1.Maintenance]struct{}
+	runSet[*fleetv1.Maintenance, *windowRun]
 }
 
 // windowRun is one window with its parsed spec.
@@ -60,9 +57,14 @@ type windowRun struct {
 	spec maintenance.WindowSpec
 }
 
+func (r *windowRun) record() *fleetv1.Maintenance { return r.m }
+func (r *windowRun) pool() string                 { return r.m.GetSpec().GetPool() }
+func (r *windowRun) storeKey() []byte             { return r.key }
+
+// NewWindows loads the stored maintenance windows; Reconcile opens and runs them on schedule.
 func NewWindows(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router.Router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*Windows, error) {
-	w := &Windows{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace,
-		runs: make(map[string]*windowRun), watchers: make(map[string]map[chan *fleetv1.Maintenance]struct{})}
+	w := &Windows{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace}
+	w.init("maintenance window", "fleetctl maint list")
 	err := st.View(func(tx *store.Tx) error {
 		return tx.Bucket(store.Maintenance).ForEach(func(k, v []byte) error {
 			m := &fleetv1.Maintenance{}
@@ -496,17 +498,6 @@ func windowOverrides(m *fleetv1.Maintenance) map[string]router.RouteOverride {
 		}
 	}
 	return out
-}
-
-// publishLocked hands every watcher of the window its new state.
-func (w *Windows) publishLocked(run *windowRun) {
-	for ch := range w.watchers[run.m.GetId()] {
-		select {
-		case <-ch:
-		default:
-		}
-		ch <- proto.Clone(run.m).(*fleetv1.Maintenance)
-	}
 }
 
 // Busy reports whether an open window covers pool (and node, when given).

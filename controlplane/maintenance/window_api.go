@@ -1,9 +1,7 @@
 package maintenance
 
 import (
-	"cmp"
 	"fmt"
-	"slices"
 	"strings"
 
 	"google.golang.org/protobuf/proto"
@@ -12,44 +10,6 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
-
-// lookupLocked returns the window id.
-func (w *Windows) lookupLocked(id string) (*windowRun, error) {
-	r := w.runs[id]
-	if r == nil {
-		return nil, fmt.Errorf("%w: no maintenance window %q; list them with fleetctl maint list", check.ErrNotFound, check.Truncate(id))
-	}
-	return r, nil
-}
-
-// Get returns one window.
-func (w *Windows) Get(id string) (*fleetv1.Maintenance, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	r, err := w.lookupLocked(id)
-	if err != nil {
-		return nil, err
-	}
-	return proto.Clone(r.m).(*fleetv1.Maintenance), nil
-}
-
-// List returns the windows of pool ("" for all), newest first.
-func (w *Windows) List(pool string) []*fleetv1.Maintenance {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var runs []*windowRun
-	for _, r := range w.runs {
-		if pool == "" || r.m.GetSpec().GetPool() == pool {
-			runs = append(runs, r)
-		}
-	}
-	slices.SortFunc(runs, func(a, b *windowRun) int { return -cmp.Compare(string(a.key), string(b.key)) })
-	out := make([]*fleetv1.Maintenance, len(runs))
-	for i, r := range runs {
-		out[i] = proto.Clone(r.m).(*fleetv1.Maintenance)
-	}
-	return out
-}
 
 // change applies f to a window that has not finished, then stores, routes and publishes it.
 func (w *Windows) change(id string, f func(r *windowRun) error) (*fleetv1.Maintenance, error) {
@@ -120,32 +80,6 @@ func (w *Windows) Cancel(id, reason, by string) (*fleetv1.Maintenance, error) {
 		w.log.Info("maintenance window cancelled", "id", id, "by", by)
 		return nil
 	})
-}
-
-// Watch registers a watcher of window id and returns its current state.
-func (w *Windows) Watch(id string) (chan *fleetv1.Maintenance, *fleetv1.Maintenance, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	r, err := w.lookupLocked(id)
-	if err != nil {
-		return nil, nil, err
-	}
-	ch := make(chan *fleetv1.Maintenance, 1)
-	if w.watchers[id] == nil {
-		w.watchers[id] = make(map[chan *fleetv1.Maintenance]struct{})
-	}
-	w.watchers[id][ch] = struct{}{}
-	return ch, proto.Clone(r.m).(*fleetv1.Maintenance), nil
-}
-
-// Unwatch removes a watcher.
-func (w *Windows) Unwatch(id string, ch chan *fleetv1.Maintenance) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	delete(w.watchers[id], ch)
-	if len(w.watchers[id]) == 0 {
-		delete(w.watchers, id)
-	}
 }
 
 // windowStateName is a state's short lower-case name.
