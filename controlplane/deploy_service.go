@@ -47,31 +47,18 @@ func (m *maintenanceService) WatchDeployment(req *fleetv1.WatchDeploymentRequest
 		return check.ToStatus(err)
 	}
 	defer m.deployer.Unwatch(req.GetId(), ch)
-	for {
-		if err := stream.Send(&fleetv1.WatchDeploymentResponse{Deployment: d}); err != nil {
-			return err
-		}
-		if !maintenance.Active(d) {
-			return nil
-		}
-		select {
-		case <-stream.Context().Done():
-			return nil
-		case <-m.stopping:
-			return check.ToStatus(check.ErrShuttingDown)
-		case d = <-ch:
-		}
-	}
+	return follow(stream.Context(), m.stopping, ch, d, func(d *fleetv1.Deployment) bool { return !maintenance.Active(d) }, func(d *fleetv1.Deployment) error {
+		return stream.Send(&fleetv1.WatchDeploymentResponse{Deployment: d})
+	})
 }
 
 // PauseDeployment pauses a running deployment.
 func (m *maintenanceService) PauseDeployment(ctx context.Context, req *fleetv1.PauseDeploymentRequest) (*fleetv1.PauseDeploymentResponse, error) {
-	if len(req.GetReason()) > maintenance.MaxReasonLen {
-		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maintenance.MaxReasonLen))
-	}
-	d, err := m.deployer.Pause(req.GetId(), req.GetReason(), requester(ctx))
+	d, err := withReason(ctx, req.GetReason(), func(by string) (*fleetv1.Deployment, error) {
+		return m.deployer.Pause(req.GetId(), req.GetReason(), by)
+	})
 	if err != nil {
-		return nil, check.ToStatus(err)
+		return nil, err
 	}
 	return &fleetv1.PauseDeploymentResponse{Deployment: d}, nil
 }
@@ -87,12 +74,11 @@ func (m *maintenanceService) ResumeDeployment(ctx context.Context, req *fleetv1.
 
 // AbortDeployment aborts a deployment and undoes its routing changes.
 func (m *maintenanceService) AbortDeployment(ctx context.Context, req *fleetv1.AbortDeploymentRequest) (*fleetv1.AbortDeploymentResponse, error) {
-	if len(req.GetReason()) > maintenance.MaxReasonLen {
-		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maintenance.MaxReasonLen))
-	}
-	d, err := m.deployer.Abort(req.GetId(), req.GetReason(), requester(ctx))
+	d, err := withReason(ctx, req.GetReason(), func(by string) (*fleetv1.Deployment, error) {
+		return m.deployer.Abort(req.GetId(), req.GetReason(), by)
+	})
 	if err != nil {
-		return nil, check.ToStatus(err)
+		return nil, err
 	}
 	return &fleetv1.AbortDeploymentResponse{Deployment: d}, nil
 }

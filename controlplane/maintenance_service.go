@@ -67,3 +67,37 @@ func (m *maintenanceService) VerifyBackup(_ context.Context, req *fleetv1.Verify
 	}
 	return &fleetv1.VerifyBackupResponse{Backup: b}, nil
 }
+
+// follow sends rec, then every change from ch, until ended says the run is over, the caller
+// leaves or the control plane stops: the loop of WatchDeployment and WatchMaintenance.
+func follow[M any](ctx context.Context, stopping <-chan struct{}, ch <-chan M, rec M, ended func(M) bool, send func(M) error) error {
+	for {
+		if err := send(rec); err != nil {
+			return err
+		}
+		if ended(rec) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-stopping:
+			return check.ToStatus(check.ErrShuttingDown)
+		case rec = <-ch:
+		}
+	}
+}
+
+// withReason refuses a reason over maintenance.MaxReasonLen, then runs change with the caller's
+// name: the pause, abort and cancel calls of deployments and windows.
+func withReason[M any](ctx context.Context, reason string, change func(by string) (M, error)) (M, error) {
+	var zero M
+	if len(reason) > maintenance.MaxReasonLen {
+		return zero, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(reason), maintenance.MaxReasonLen))
+	}
+	rec, err := change(requester(ctx))
+	if err != nil {
+		return zero, check.ToStatus(err)
+	}
+	return rec, nil
+}

@@ -6,7 +6,6 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
-	"github.com/dspyfleet/dspyfleet/controlplane/maintenance"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -43,31 +42,18 @@ func (m *maintenanceService) WatchMaintenance(req *fleetv1.WatchMaintenanceReque
 		return check.ToStatus(err)
 	}
 	defer m.windows.Unwatch(req.GetId(), ch)
-	for {
-		if err := stream.Send(&fleetv1.WatchMaintenanceResponse{Maintenance: w}); err != nil {
-			return err
-		}
-		if w.GetFinished() != nil {
-			return nil
-		}
-		select {
-		case <-stream.Context().Done():
-			return nil
-		case <-m.stopping:
-			return check.ToStatus(check.ErrShuttingDown)
-		case w = <-ch:
-		}
-	}
+	return follow(stream.Context(), m.stopping, ch, w, func(w *fleetv1.Maintenance) bool { return w.GetFinished() != nil }, func(w *fleetv1.Maintenance) error {
+		return stream.Send(&fleetv1.WatchMaintenanceResponse{Maintenance: w})
+	})
 }
 
 // PauseMaintenance pauses a running window.
 func (m *maintenanceService) PauseMaintenance(ctx context.Context, req *fleetv1.PauseMaintenanceRequest) (*fleetv1.PauseMaintenanceResponse, error) {
-	if len(req.GetReason()) > maintenance.MaxReasonLen {
-		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maintenance.MaxReasonLen))
-	}
-	w, err := m.windows.Pause(req.GetId(), req.GetReason(), requester(ctx))
+	w, err := withReason(ctx, req.GetReason(), func(by string) (*fleetv1.Maintenance, error) {
+		return m.windows.Pause(req.GetId(), req.GetReason(), by)
+	})
 	if err != nil {
-		return nil, check.ToStatus(err)
+		return nil, err
 	}
 	return &fleetv1.PauseMaintenanceResponse{Maintenance: w}, nil
 }
@@ -83,12 +69,11 @@ func (m *maintenanceService) ResumeMaintenance(ctx context.Context, req *fleetv1
 
 // CancelMaintenance cancels a window, undraining its nodes.
 func (m *maintenanceService) CancelMaintenance(ctx context.Context, req *fleetv1.CancelMaintenanceRequest) (*fleetv1.CancelMaintenanceResponse, error) {
-	if len(req.GetReason()) > maintenance.MaxReasonLen {
-		return nil, check.ToStatus(check.Invalidf("reason: %d bytes, at most %d", len(req.GetReason()), maintenance.MaxReasonLen))
-	}
-	w, err := m.windows.Cancel(req.GetId(), req.GetReason(), requester(ctx))
+	w, err := withReason(ctx, req.GetReason(), func(by string) (*fleetv1.Maintenance, error) {
+		return m.windows.Cancel(req.GetId(), req.GetReason(), by)
+	})
 	if err != nil {
-		return nil, check.ToStatus(err)
+		return nil, err
 	}
 	return &fleetv1.CancelMaintenanceResponse{Maintenance: w}, nil
 }
