@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/policy"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -13,7 +14,7 @@ const defaultRevisionLimit = 50
 // configService implements ConfigService on the fleet configuration.
 type configService struct {
 	fleetv1.UnimplementedConfigServiceServer
-	fc *fleetConfig
+	fc *policy.Document
 }
 
 // author names who changed the policy: the authenticated caller (its role or node) and address,
@@ -31,7 +32,7 @@ func author(ctx context.Context, given string) string {
 
 // Validate checks a document without applying it.
 func (s *configService) Validate(_ context.Context, req *fleetv1.ConfigServiceValidateRequest) (*fleetv1.ConfigServiceValidateResponse, error) {
-	_, names, err := s.fc.prepare(req.GetDocument())
+	_, names, err := s.fc.Prepare(req.GetDocument())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -40,7 +41,7 @@ func (s *configService) Validate(_ context.Context, req *fleetv1.ConfigServiceVa
 
 // Apply validates and applies a document as a new revision.
 func (s *configService) Apply(ctx context.Context, req *fleetv1.ConfigServiceApplyRequest) (*fleetv1.ConfigServiceApplyResponse, error) {
-	rev, err := s.fc.apply(req.GetDocument(), req.GetMessage(), author(ctx, req.GetAuthor()), 0)
+	rev, err := s.fc.Apply(req.GetDocument(), req.GetMessage(), author(ctx, req.GetAuthor()), 0)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -49,7 +50,7 @@ func (s *configService) Apply(ctx context.Context, req *fleetv1.ConfigServiceApp
 
 // Export returns the policy in effect.
 func (s *configService) Export(context.Context, *fleetv1.ConfigServiceExportRequest) (*fleetv1.ConfigServiceExportResponse, error) {
-	doc, err := s.fc.export()
+	doc, err := s.fc.Export()
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -62,7 +63,7 @@ func (s *configService) ListRevisions(_ context.Context, req *fleetv1.ConfigServ
 	if limit == 0 {
 		limit = defaultRevisionLimit
 	}
-	revs, err := s.fc.revisions(limit)
+	revs, err := s.fc.Revisions(limit)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -74,7 +75,7 @@ func (s *configService) GetRevision(_ context.Context, req *fleetv1.ConfigServic
 	if req.GetNumber() == 0 {
 		return nil, check.ToStatus(check.Invalidf("number: revisions start at 1"))
 	}
-	rev, err := s.fc.revision(req.GetNumber())
+	rev, err := s.fc.Revision(req.GetNumber())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -86,7 +87,7 @@ func (s *configService) Diff(_ context.Context, req *fleetv1.ConfigServiceDiffRe
 	if req.GetFrom() == 0 {
 		return nil, check.ToStatus(check.Invalidf("from: revisions start at 1"))
 	}
-	d, err := s.fc.diff(req.GetFrom(), req.GetTo())
+	d, err := s.fc.Diff(req.GetFrom(), req.GetTo())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -98,7 +99,7 @@ func (s *configService) Rollback(ctx context.Context, req *fleetv1.ConfigService
 	if req.GetNumber() == 0 {
 		return nil, check.ToStatus(check.Invalidf("number: revisions start at 1"))
 	}
-	old, err := s.fc.revision(req.GetNumber())
+	old, err := s.fc.Revision(req.GetNumber())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -106,7 +107,7 @@ func (s *configService) Rollback(ctx context.Context, req *fleetv1.ConfigService
 	if msg == "" {
 		msg = "rollback"
 	}
-	rev, err := s.fc.apply(old.GetDocument(), msg, author(ctx, req.GetAuthor()), old.GetNumber())
+	rev, err := s.fc.Apply(old.GetDocument(), msg, author(ctx, req.GetAuthor()), old.GetNumber())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}

@@ -31,6 +31,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/maintenance"
+	"github.com/dspyfleet/dspyfleet/controlplane/policy"
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
@@ -51,7 +52,7 @@ type Server struct {
 	cmds     *commands.Queue
 	stats    *stats.Requests
 	router   *router.Router
-	config   *fleetConfig
+	config   *policy.Document
 	cost     *cost.Tracker
 	scaler   *scaling.Scaler
 	alerter  *alerts.Alerter
@@ -184,9 +185,8 @@ func New(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s.steps = append(s.steps, reconcileStep{name: "alerts", run: s.alerter.Reconcile})
-	s.config = &fleetConfig{store: st, now: cfg.Now, sections: []policySection{
-		routingSection(rt), scalingSection(sc), budgetsSection(costs, cfg.Now), pricesSection(costs),
-	}}
+	s.config = policy.New(st, cfg.Now,
+		policy.RoutingSection(rt), policy.ScalingSection(sc), policy.BudgetsSection(costs, cfg.Now), policy.PricesSection(costs))
 	s.promReg.MustRegister(&cost.Collector{Tracker: costs, Now: cfg.Now})
 	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.Step})
 	s.steps = append(s.steps, reconcileStep{name: "maintenance", run: s.reconcileMaintenance})

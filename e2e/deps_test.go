@@ -65,6 +65,7 @@ var controlPlaneLayers = map[string][]string{
 	"controlplane/scaling":     {"check", "commands", "fleet", "stats", "store"},
 	"controlplane/alerts":      {"check", "commands", "fleet", "stats", "store"},
 	"controlplane/maintenance": {"check", "commands", "fleet", "router", "store"},
+	"controlplane/policy":      {"check", "cost", "router", "scaling", "store"},
 }
 
 // TestControlPlaneLayers enforces controlPlaneLayers on the packages' own imports, tests

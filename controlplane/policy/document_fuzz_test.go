@@ -1,4 +1,4 @@
-package controlplane
+package policy
 
 import (
 	"errors"
@@ -23,9 +23,9 @@ func FuzzConfigDocument(f *testing.F) {
 	}
 	f.Cleanup(func() { _ = st.Close() })
 	rt := &router.Router{Policies: map[string]*fleetv1.RoutingPolicy{}}
-	fc := &fleetConfig{store: st, sections: []policySection{routingSection(rt)}}
+	fc := New(st, nil, RoutingSection(rt))
 	f.Fuzz(func(t *testing.T, doc string) {
-		if _, _, err := fc.prepare(doc); err != nil && !errors.Is(err, check.ErrInvalidArgument) {
+		if _, _, err := fc.Prepare(doc); err != nil && !errors.Is(err, check.ErrInvalidArgument) {
 			t.Fatalf("rejected without ErrInvalidArgument: %v", err)
 		}
 	})

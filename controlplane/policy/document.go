@@ -1,4 +1,4 @@
-package controlplane
+package policy
 
 import (
 	"encoding/binary"
@@ -25,17 +25,17 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// policySection is one part of the fleet policy document, owned by a subsystem.
+// Section is one part of the fleet policy document, owned by a subsystem.
 type policySection struct {
 	name string
-	// prepare validates the section's YAML value and returns the function that applies it.
+	// Prepare validates the section's YAML value and returns the function that applies it.
 	prepare func(v any) (apply func() error, err error)
-	// export returns the section's state in effect as a YAML-encodable value.
+	// Export returns the section's state in effect as a YAML-encodable value.
 	export func() (any, error)
 }
 
-// fleetConfig keeps the fleet policy's revisions and applies documents section by section.
-type fleetConfig struct {
+// Document keeps the fleet policy's revisions and applies documents section by section.
+type Document struct {
 	store    *store.Store
 	now      func() time.Time
 	sections []policySection
@@ -43,8 +43,13 @@ type fleetConfig struct {
 	mu sync.Mutex // one Apply or Rollback at a time
 }
 
+// New serves the fleet policy document made of sections, its revisions in st.
+func New(st *store.Store, now func() time.Time, sections ...policySection) *Document {
+	return &Document{store: st, now: now, sections: sections}
+}
+
 // parseDocument splits a YAML document into its sections, refusing unknown ones.
-func (fc *fleetConfig) parseDocument(doc string) (map[string]any, error) {
+func (fc *Document) parseDocument(doc string) (map[string]any, error) {
 	var top map[string]any
 	if err := yaml.Unmarshal([]byte(doc), &top); err != nil {
 		return nil, check.Invalidf("document: %v", err)
@@ -57,7 +62,7 @@ func (fc *fleetConfig) parseDocument(doc string) (map[string]any, error) {
 	return top, nil
 }
 
-func (fc *fleetConfig) sectionNames() []string {
+func (fc *Document) sectionNames() []string {
 	var names []string
 	for _, s := range fc.sections {
 		names = append(names, s.name)
@@ -65,8 +70,8 @@ func (fc *fleetConfig) sectionNames() []string {
 	return names
 }
 
-// prepare validates every section of doc and returns their appliers and names.
-func (fc *fleetConfig) prepare(doc string) ([]func() error, []string, error) {
+// Prepare validates every section of doc and returns their appliers and names.
+func (fc *Document) Prepare(doc string) ([]func() error, []string, error) {
 	top, err := fc.parseDocument(doc)
 	if err != nil {
 		return nil, nil, err
@@ -88,14 +93,14 @@ func (fc *fleetConfig) prepare(doc string) ([]func() error, []string, error) {
 	return applies, names, nil
 }
 
-// apply validates and applies doc, then stores the resulting policy as a new revision.
-func (fc *fleetConfig) apply(doc, message, author string, rollbackOf uint64) (*fleetv1.ConfigRevision, error) {
+// Apply validates and applies doc, then stores the resulting policy as a new revision.
+func (fc *Document) Apply(doc, message, author string, rollbackOf uint64) (*fleetv1.ConfigRevision, error) {
 	if strings.TrimSpace(message) == "" {
 		return nil, check.Invalidf("message: is empty; say why the policy changes")
 	}
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	applies, _, err := fc.prepare(doc)
+	applies, _, err := fc.Prepare(doc)
 	if err != nil {
 		return nil, err
 	}
@@ -104,7 +109,7 @@ func (fc *fleetConfig) apply(doc, message, author string, rollbackOf uint64) (*f
 			return nil, err
 		}
 	}
-	current, err := fc.export()
+	current, err := fc.Export()
 	if err != nil {
 		return nil, err
 	}
@@ -127,8 +132,8 @@ func (fc *fleetConfig) apply(doc, message, author string, rollbackOf uint64) (*f
 	return rev, nil
 }
 
-// export renders the policy in effect, every section, as YAML with sorted keys.
-func (fc *fleetConfig) export() (string, error) {
+// Export renders the policy in effect, every section, as YAML with sorted keys.
+func (fc *Document) Export() (string, error) {
 	doc := make(map[string]any, len(fc.sections))
 	for _, s := range fc.sections {
 		v, err := s.export()
@@ -141,8 +146,8 @@ func (fc *fleetConfig) export() (string, error) {
 	return string(out), err
 }
 
-// revision returns one stored revision.
-func (fc *fleetConfig) revision(n uint64) (*fleetv1.ConfigRevision, error) {
+// Revision returns one stored revision.
+func (fc *Document) Revision(n uint64) (*fleetv1.ConfigRevision, error) {
 	var rev *fleetv1.ConfigRevision
 	err := fc.store.View(func(tx *store.Tx) error {
 		raw := tx.Bucket(store.ConfigRevisions).Get(binary.BigEndian.AppendUint64(nil, n))
@@ -158,8 +163,8 @@ func (fc *fleetConfig) revision(n uint64) (*fleetv1.ConfigRevision, error) {
 	return rev, err
 }
 
-// revisions returns up to limit revisions, newest first, without documents.
-func (fc *fleetConfig) revisions(limit int) ([]*fleetv1.ConfigRevision, error) {
+// Revisions returns up to limit revisions, newest first, without documents.
+func (fc *Document) Revisions(limit int) ([]*fleetv1.ConfigRevision, error) {
 	var out []*fleetv1.ConfigRevision
 	err := fc.store.View(func(tx *store.Tx) error {
 		c := tx.Bucket(store.ConfigRevisions).Cursor()
@@ -176,20 +181,20 @@ func (fc *fleetConfig) revisions(limit int) ([]*fleetv1.ConfigRevision, error) {
 	return out, err
 }
 
-// diff returns a unified diff from revision from to revision to (0: the policy in effect).
-func (fc *fleetConfig) diff(from, to uint64) (string, error) {
-	a, err := fc.revision(from)
+// Diff returns a unified diff from revision from to revision to (0: the policy in effect).
+func (fc *Document) Diff(from, to uint64) (string, error) {
+	a, err := fc.Revision(from)
 	if err != nil {
 		return "", err
 	}
 	toDoc, toName := "", fmt.Sprintf("revision %d", to)
 	if to == 0 {
 		toName = "in effect"
-		if toDoc, err = fc.export(); err != nil {
+		if toDoc, err = fc.Export(); err != nil {
 			return "", err
 		}
 	} else {
-		b, err := fc.revision(to)
+		b, err := fc.Revision(to)
 		if err != nil {
 			return "", err
 		}
@@ -226,9 +231,9 @@ func exportProto(m proto.Message) (any, error) {
 	return v, err
 }
 
-// routingSection is the "routing" section: a policy per pool. Applying it replaces every
+// RoutingSection is the "routing" section: a policy per pool. Applying it replaces every
 // pool's policy: a pool left out goes back to the defaults.
-func routingSection(rt *router.Router) policySection {
+func RoutingSection(rt *router.Router) policySection {
 	return policySection{
 		name: "routing",
 		prepare: func(v any) (func() error, error) {
@@ -278,10 +283,10 @@ func routingSection(rt *router.Router) policySection {
 	}
 }
 
-// scalingSection is the "scaling" section: a scaling policy per pool, the fields of
+// ScalingSection is the "scaling" section: a scaling policy per pool, the fields of
 // ScalingService.SetPolicy. Applying it replaces every pool's policy: a pool left out is no
 // longer scaled (its nodes stay).
-func scalingSection(sc *scaling.Scaler) policySection {
+func ScalingSection(sc *scaling.Scaler) policySection {
 	return policySection{
 		name: "scaling",
 		prepare: func(v any) (func() error, error) {
@@ -341,9 +346,9 @@ func scalingSection(sc *scaling.Scaler) policySection {
 	}
 }
 
-// budgetsSection is the "budgets" section: every budget by name, the fields of
+// BudgetsSection is the "budgets" section: every budget by name, the fields of
 // CostService.SetBudget. Applying it replaces every budget: one left out is deleted.
-func budgetsSection(c *cost.Tracker, clock func() time.Time) policySection {
+func BudgetsSection(c *cost.Tracker, clock func() time.Time) policySection {
 	return policySection{
 		name: "budgets",
 		prepare: func(v any) (func() error, error) {
@@ -408,8 +413,8 @@ func budgetsSection(c *cost.Tracker, clock func() time.Time) policySection {
 	}
 }
 
-// pricesSection is the "prices" section: the price table, the fields of CostService.SetPrices.
-func pricesSection(c *cost.Tracker) policySection {
+// PricesSection is the "prices" section: the price table, the fields of CostService.SetPrices.
+func PricesSection(c *cost.Tracker) policySection {
 	return policySection{
 		name: "prices",
 		prepare: func(v any) (func() error, error) {
