@@ -33,7 +33,7 @@ type agentService struct {
 	now          func() time.Time
 	helloTimeout time.Duration
 	maxSkew      time.Duration
-	limits       limits
+	limits       check.Limits
 	// checkNode refuses a Hello for a node the caller's credential may not speak for.
 	checkNode func(ctx context.Context, nodeID string) error
 	// securityEvent records duplicate and refused nodes and commands the agent refused.

@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -21,7 +22,7 @@ const maxCommandTimeout = 7 * 24 * time.Hour
 
 // DrainNode moves the node to draining at once and queues a drain command for its agent.
 func (f *fleetService) DrainNode(ctx context.Context, req *fleetv1.DrainNodeRequest) (*fleetv1.DrainNodeResponse, error) {
-	if err := firstErr(f.limits.checkCommandInput(nil, req.GetReason()), f.checkNode(req.GetId())); err != nil {
+	if err := cmp.Or(f.limits.CheckCommandInput(nil, req.GetReason()), f.checkNode(req.GetId())); err != nil {
 		return nil, check.ToStatus(err)
 	}
 	timeout := commands.DefaultDrainTimeout
@@ -42,7 +43,7 @@ func (f *fleetService) DrainNode(ctx context.Context, req *fleetv1.DrainNodeRequ
 
 // UndrainNode queues an undrain command; the node returns to ready when its agent confirms.
 func (f *fleetService) UndrainNode(ctx context.Context, req *fleetv1.UndrainNodeRequest) (*fleetv1.UndrainNodeResponse, error) {
-	if err := firstErr(f.limits.checkCommandInput(nil, req.GetReason()), f.checkNode(req.GetId())); err != nil {
+	if err := cmp.Or(f.limits.CheckCommandInput(nil, req.GetReason()), f.checkNode(req.GetId())); err != nil {
 		return nil, check.ToStatus(err)
 	}
 	rec, err := f.cmds.Create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, commands.DefaultTimeout, requester(ctx), req.GetReason())
@@ -54,7 +55,7 @@ func (f *fleetService) UndrainNode(ctx context.Context, req *fleetv1.UndrainNode
 
 // SendCommand validates and durably queues a command.
 func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommandRequest) (*fleetv1.SendCommandResponse, error) {
-	if err := firstErr(f.limits.checkCommandInput(req.GetParams(), req.GetReason()), f.checkNode(req.GetNodeId())); err != nil {
+	if err := cmp.Or(f.limits.CheckCommandInput(req.GetParams(), req.GetReason()), f.checkNode(req.GetNodeId())); err != nil {
 		return nil, check.ToStatus(err)
 	}
 	if _, ok := fleetv1.CommandKind_name[int32(req.GetKind())]; !ok || req.GetKind() == fleetv1.CommandKind_COMMAND_KIND_UNSPECIFIED {
@@ -103,7 +104,7 @@ func (f *fleetService) ListCommands(_ context.Context, req *fleetv1.ListCommands
 
 // CancelCommand cancels a command that has not been delivered.
 func (f *fleetService) CancelCommand(_ context.Context, req *fleetv1.CancelCommandRequest) (*fleetv1.CancelCommandResponse, error) {
-	if err := f.limits.checkCommandInput(nil, req.GetReason()); err != nil {
+	if err := f.limits.CheckCommandInput(nil, req.GetReason()); err != nil {
 		return nil, check.ToStatus(err)
 	}
 	rec, err := f.cmds.Cancel(req.GetId(), req.GetReason())

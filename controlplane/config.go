@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
@@ -192,4 +193,12 @@ func (c Config) Validate() error {
 	check(c.BackupMaxAge >= 0, "--backup-max-age %s must not be negative", c.BackupMaxAge)
 	check(c.DeployDrainGrace >= 0 && c.DeployDrainGrace <= time.Hour, "--deploy-drain-grace %s must be between 0 and 1h", c.DeployDrainGrace)
 	return errors.Join(errs...)
+}
+
+// limits are the bounds on what callers may send.
+func (c Config) limits() check.Limits {
+	return check.Limits{
+		MaxLabels: c.MaxLabels, MaxLabelValueBytes: c.MaxLabelValueBytes,
+		MaxCommandParams: c.MaxCommandParams, MaxReasonBytes: c.MaxReasonBytes,
+	}
 }

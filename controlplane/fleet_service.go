@@ -19,7 +19,7 @@ type fleetService struct {
 	cmds     *commands.Queue
 	stats    *stats.Requests
 	stopping <-chan struct{}
-	limits   limits
+	limits   check.Limits
 	audit    *auditLog
 }
 

@@ -5,51 +5,12 @@ import (
 	"net"
 	"sync"
 
-	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 )
-
-// limits bound what callers may send. Config sets them; each is enforced with a status naming
-// the limit and its flag.
-type limits struct {
-	maxLabels          int
-	maxLabelValueBytes int
-	maxCommandParams   int
-	maxReasonBytes     int
-}
-
-func (c Config) limits() limits {
-	return limits{
-		maxLabels: c.MaxLabels, maxLabelValueBytes: c.MaxLabelValueBytes,
-		maxCommandParams: c.MaxCommandParams, maxReasonBytes: c.MaxReasonBytes,
-	}
-}
-
-// checkCommandInput bounds what an admin call attaches to a command: the parameters (also
-// checked by pkg/command against the kind's schema) and the reason.
-func (l limits) checkCommandInput(params map[string]string, reason string) error {
-	if len(params) > l.maxCommandParams {
-		return check.Invalidf("params: %d parameters, at most %d are allowed (--max-command-params)", len(params), l.maxCommandParams)
-	}
-	if len(reason) > l.maxReasonBytes {
-		return check.Invalidf("reason: %d bytes, at most %d are allowed (--max-reason-bytes)", len(reason), l.maxReasonBytes)
-	}
-	return nil
-}
-
-// firstErr returns the first non-nil error.
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // streamLimiter bounds the streams open at once from one peer host.
 type streamLimiter struct {

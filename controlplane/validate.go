@@ -32,7 +32,7 @@ var (
 )
 
 // validateHello checks a Hello message, its labels against lim.
-func validateHello(h *fleetv1.Hello, lim limits) check.Violations {
+func validateHello(h *fleetv1.Hello, lim check.Limits) check.Violations {
 	var v check.Violations
 	switch {
 	case h.GetNodeId() == "":
@@ -43,15 +43,15 @@ func validateHello(h *fleetv1.Hello, lim limits) check.Violations {
 	if p := h.GetPool(); p != "" && !check.ValidID(p) {
 		v.Add("pool", "%q must be 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", check.Truncate(p))
 	}
-	if len(h.GetLabels()) > lim.maxLabels {
-		v.Add("labels", "has %d labels, at most %d are allowed (--max-labels)", len(h.GetLabels()), lim.maxLabels)
+	if len(h.GetLabels()) > lim.MaxLabels {
+		v.Add("labels", "has %d labels, at most %d are allowed (--max-labels)", len(h.GetLabels()), lim.MaxLabels)
 	}
 	for k, val := range h.GetLabels() {
 		if !labelKeyPattern.MatchString(k) {
 			v.Add("labels", "key %q must be 1-63 letters, digits, '.', '_', '/' or '-', starting and ending with a letter or digit", check.Truncate(k))
 		}
-		if len(val) > lim.maxLabelValueBytes || !utf8.ValidString(val) || strings.ContainsFunc(val, isControl) {
-			v.Add("labels["+check.Truncate(k)+"]", "value must be valid UTF-8 without control characters, at most %d bytes (--max-label-value-bytes)", lim.maxLabelValueBytes)
+		if len(val) > lim.MaxLabelValueBytes || !utf8.ValidString(val) || strings.ContainsFunc(val, isControl) {
+			v.Add("labels["+check.Truncate(k)+"]", "value must be valid UTF-8 without control characters, at most %d bytes (--max-label-value-bytes)", lim.MaxLabelValueBytes)
 		}
 	}
 	checkNonNegative(&v, "weight", h.GetWeight())
