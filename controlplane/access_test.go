@@ -1,6 +1,7 @@
 package controlplane
 
 import (
+	"github.com/dspyfleet/dspyfleet/controlplane/auth"
 	"log/slog"
 	"maps"
 	"slices"
@@ -28,12 +29,12 @@ func TestEveryMethodHasAnAccessRule(t *testing.T) {
 		for _, m := range info.Methods {
 			full := "/" + svc + "/" + m.Name
 			registered[full] = true
-			if _, ok := accessRules[full]; !ok {
+			if _, ok := auth.AccessRules[full]; !ok {
 				t.Errorf("%s has no rule in accessRules (controlplane/access.go): add one line saying who may call it", full)
 			}
 		}
 	}
-	for _, full := range slices.Sorted(maps.Keys(accessRules)) {
+	for _, full := range slices.Sorted(maps.Keys(auth.AccessRules)) {
 		if !registered[full] {
 			t.Errorf("accessRules has a rule for %s, which no registered service has: remove it", full)
 		}
@@ -45,18 +46,18 @@ func TestEveryMethodHasAnAccessRule(t *testing.T) {
 
 // TestAccessAllows pins the role table: who may call each kind of method.
 func TestAccessAllows(t *testing.T) {
-	roles := []role{roleAgent, roleRead, roleAdmin, roleAnyone, 0}
-	want := map[access][]role{
-		public:    {roleAgent, roleRead, roleAdmin, roleAnyone, 0},
-		agentOnly: {roleAgent, roleAnyone},
-		read:      {roleRead, roleAdmin, roleAnyone},
-		dataPlane: {roleRead, roleAdmin, roleAnyone},
-		write:     {roleAdmin, roleAnyone},
-		0:         nil,
+	roles := []auth.Role{auth.RoleAgent, auth.RoleRead, auth.RoleAdmin, auth.RoleAnyone, 0}
+	want := map[auth.Access][]auth.Role{
+		auth.Public:    {auth.RoleAgent, auth.RoleRead, auth.RoleAdmin, auth.RoleAnyone, 0},
+		auth.AgentOnly: {auth.RoleAgent, auth.RoleAnyone},
+		auth.Read:      {auth.RoleRead, auth.RoleAdmin, auth.RoleAnyone},
+		auth.DataPlane: {auth.RoleRead, auth.RoleAdmin, auth.RoleAnyone},
+		auth.Write:     {auth.RoleAdmin, auth.RoleAnyone},
+		0:              nil,
 	}
 	for a, allowed := range want {
 		for _, r := range roles {
-			if got := a.allows(r); got != slices.Contains(allowed, r) {
+			if got := a.Allows(r); got != slices.Contains(allowed, r) {
 				t.Errorf("access %d allows(%s) = %v", a, r, got)
 			}
 		}

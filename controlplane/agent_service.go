@@ -11,9 +11,9 @@ import (
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/auth"
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
@@ -75,7 +75,7 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 		a.metrics.sessions.WithLabelValues("rejected").Inc()
 		return check.ToStatus(err)
 	}
-	sess, welcome, err := a.reg.Attach(hello, peerAddr(ctx), cancel)
+	sess, welcome, err := a.reg.Attach(hello, auth.PeerAddr(ctx), cancel)
 	if err != nil {
 		switch {
 		case errors.Is(err, check.ErrAlreadyConnected):
@@ -84,7 +84,7 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 			a.securityEvent(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_UNKNOWN_NODE_REFUSED, fleetv1.AgentService_Connect_FullMethodName, hello.GetNodeId(), err)
 		}
 		a.metrics.sessions.WithLabelValues("rejected").Inc()
-		a.log.Warn("agent session refused", "node", hello.GetNodeId(), "peer", peerAddr(ctx), "err", err)
+		a.log.Warn("agent session refused", "node", hello.GetNodeId(), "peer", auth.PeerAddr(ctx), "err", err)
 		return check.ToStatus(err)
 	}
 	a.metrics.sessions.WithLabelValues("accepted").Inc()
@@ -284,12 +284,4 @@ func msgKind(m *fleetv1.ConnectRequest) string {
 		return "a goodbye"
 	}
 	return "an empty message"
-}
-
-// peerAddr returns the remote address of the call.
-func peerAddr(ctx context.Context) string {
-	if p, ok := peer.FromContext(ctx); ok && p.Addr != nil {
-		return p.Addr.String()
-	}
-	return "unknown"
 }

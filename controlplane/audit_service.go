@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/auth"
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -21,10 +22,10 @@ func (f *fleetService) ListAudit(_ context.Context, req *fleetv1.ListAuditReques
 	if len(req.GetTarget()) > check.MaxStringLen {
 		return nil, check.ToStatus(check.Invalidf("target: at most %d bytes", check.MaxStringLen))
 	}
-	if req.GetLimit() > maxAuditLimit {
-		return nil, check.ToStatus(check.Invalidf("limit: %d is more than %d", req.GetLimit(), maxAuditLimit))
+	if req.GetLimit() > auth.MaxAuditLimit {
+		return nil, check.ToStatus(check.Invalidf("limit: %d is more than %d", req.GetLimit(), auth.MaxAuditLimit))
 	}
-	recs, err := f.audit.list(req)
+	recs, err := f.audit.List(req)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}

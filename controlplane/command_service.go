@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/auth"
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
@@ -173,10 +174,10 @@ func applyCommandEffects(reg *fleet.Registry, rec *fleetv1.CommandRecord) {
 // address.
 func requester(ctx context.Context) string {
 	name := "api"
-	if id, ok := identityFrom(ctx); ok {
-		name = id.name
+	if id, ok := auth.IdentityFrom(ctx); ok {
+		name = id.Name
 	}
-	return name + "@" + peerAddr(ctx)
+	return name + "@" + auth.PeerAddr(ctx)
 }
 
 // drainTimeoutParam converts a drain timeout parameter for DrainNode; nil means the default.

@@ -181,7 +181,8 @@ func (c Config) Validate() error {
 	check(c.WatchBuffer > 0, "watch buffer %d must be positive", c.WatchBuffer)
 	check(c.CommandRetention > 0, "--command-retention %s must be positive", c.CommandRetention)
 	check(c.RollupRetention >= time.Hour, "--rollup-retention %s must be at least 1h", c.RollupRetention)
-	errs = append(errs, c.validateSecurity()...)
+	errs = append(errs, c.security().Validate()...)
+	errs = append(errs, c.validateLimits()...)
 	if c.CostPrices != nil {
 		if err := c.CostPrices.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("cost_prices: %w", err))

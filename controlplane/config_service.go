@@ -3,6 +3,7 @@ package controlplane
 import (
 	"context"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/auth"
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/policy"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -20,9 +21,9 @@ type configService struct {
 // author names who changed the policy: the authenticated caller (its role or node) and address,
 // after the author the request names, which the caller chose and so is not proof.
 func author(ctx context.Context, given string) string {
-	who := peerAddr(ctx)
-	if id, ok := identityFrom(ctx); ok && id.name != "" {
-		who = id.name + "@" + who
+	who := auth.PeerAddr(ctx)
+	if id, ok := auth.IdentityFrom(ctx); ok && id.Name != "" {
+		who = id.Name + "@" + who
 	}
 	if given != "" {
 		return check.Truncate(given) + " (" + who + ")"

@@ -24,10 +24,10 @@ func (s *Server) checkExposure(grpcAddr, httpAddr net.Addr) error {
 			errs = append(errs, fmt.Sprintf("%s %s is not a loopback address; --dev serves on loopback only", l.flag, l.addr))
 			continue
 		}
-		if s.sec.tls == nil {
+		if s.sec.Plaintext() {
 			problems = append(problems, fmt.Sprintf("%s %s is not a loopback address and has no TLS (--tls-cert, --tls-key)", l.flag, l.addr))
 		}
-		if l.auth && !s.sec.auth.enabled {
+		if l.auth && !s.sec.Authenticates() {
 			problems = append(problems, fmt.Sprintf("%s %s is not a loopback address and calls need no token (--agent-token-file, --admin-token-file, --read-token-file or --client-ca)", l.flag, l.addr))
 		}
 	}

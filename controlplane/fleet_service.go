@@ -5,6 +5,7 @@ import (
 
 	"google.golang.org/grpc"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/auth"
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
@@ -20,7 +21,7 @@ type fleetService struct {
 	stats    *stats.Requests
 	stopping <-chan struct{}
 	limits   check.Limits
-	audit    *auditLog
+	audit    *auth.AuditLog
 }
 
 // ListNodes returns the nodes matching the request's filters.

@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
+	"github.com/dspyfleet/dspyfleet/controlplane/auth"
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
@@ -70,7 +71,7 @@ type Server struct {
 	windows  *maintenance.Windows
 	stopping chan struct{}
 	ready    atomic.Bool
-	sec      *security
+	sec      *auth.Security
 }
 
 // New opens the store (failing fast if it is locked or corrupt), loads the known nodes and binds
@@ -142,7 +143,7 @@ func New(cfg Config) (*Server, error) {
 		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats, router: rt, scaler: sc, cost: costs,
 		grpcLn: grpcLn, httpLn: httpLn, stopping: make(chan struct{}),
 	}
-	if s.sec, err = newSecurity(s); err != nil {
+	if s.sec, err = auth.New(cfg.security(), st, cfg.Logger); err != nil {
 		_ = grpcLn.Close()
 		_ = httpLn.Close()
 		_ = st.Close()
@@ -172,7 +173,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s.windows.Deploying = s.deployer.Busy
 	sc.Busy = s.maintenanceBusy
-	s.httpLn = s.sec.httpListener(httpLn)
+	s.httpLn = s.sec.HTTPListener(httpLn)
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.promReg.MustRegister(&scaling.Collector{Scaler: sc})
 	s.promReg.MustRegister(&maintenance.Collector{Backups: s.backups, Deployer: s.deployer, Windows: s.windows})
@@ -190,7 +191,7 @@ func New(cfg Config) (*Server, error) {
 	s.promReg.MustRegister(&cost.Collector{Tracker: costs, Now: cfg.Now})
 	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.Step})
 	s.steps = append(s.steps, reconcileStep{name: "maintenance", run: s.reconcileMaintenance})
-	s.promReg.MustRegister(s.sec.collectors()...)
+	s.promReg.MustRegister(s.sec.Collectors()...)
 	s.log.Info("store opened", "path", st.Path(), "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
@@ -220,7 +221,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		s.log.Log(ctx, slog.Level(lvl), msg, fields...)
 	})
 	recoverOpt := recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
-		s.log.Error("panic in gRPC handler", "panic", p, "peer", peerAddr(ctx), "stack", string(debug.Stack()))
+		s.log.Error("panic in gRPC handler", "panic", p, "peer", auth.PeerAddr(ctx), "stack", string(debug.Stack()))
 		return status.Error(codes.Internal, "internal error; the control plane logged the details")
 	})
 	grpcMetrics := grpcprom.NewServerMetrics(grpcprom.WithServerHandlingTimeHistogram())
@@ -234,13 +235,13 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(grpcMetrics.UnaryServerInterceptor(), logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)),
 		grpc.ChainStreamInterceptor(grpcMetrics.StreamServerInterceptor(), logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
-	}, s.sec.serverOptions()...)...)
+	}, s.sec.ServerOptions()...)...)
 	fleetv1.RegisterAgentServiceServer(gs, &agentService{
 		reg: s.reg, cmds: s.cmds, stats: s.stats, log: s.log, metrics: s.metrics, now: s.cfg.Now,
-		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew, checkNode: s.sec.auth.checkNode, limits: s.cfg.limits(),
-		securityEvent: s.sec.audit.securityEvent,
+		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew, checkNode: s.sec.Auth.CheckNode, limits: s.cfg.limits(),
+		securityEvent: s.sec.Audit.SecurityEvent,
 	})
-	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping, limits: s.cfg.limits(), audit: s.sec.audit})
+	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping, limits: s.cfg.limits(), audit: s.sec.Audit})
 	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, sc: s.scaler, gate: s.cost.Gate, now: s.cfg.Now, metrics: s.metrics, stopping: s.stopping})
 	fleetv1.RegisterConfigServiceServer(gs, &configService{fc: s.config})
 	fleetv1.RegisterCostServiceServer(gs, &costService{c: s.cost, now: s.cfg.Now})
@@ -344,7 +345,7 @@ func (s *Server) livenessLoop(ctx context.Context) error {
 				if err := s.cmds.Prune(); err != nil {
 					s.log.Error("pruning old commands failed", "err", err)
 				}
-				if err := s.sec.audit.prune(); err != nil {
+				if err := s.sec.Audit.Prune(); err != nil {
 					s.log.Error("pruning old audit records failed", "err", err)
 				}
 			}

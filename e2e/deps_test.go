@@ -66,6 +66,7 @@ var controlPlaneLayers = map[string][]string{
 	"controlplane/alerts":      {"check", "commands", "fleet", "stats", "store"},
 	"controlplane/maintenance": {"check", "commands", "fleet", "router", "store"},
 	"controlplane/policy":      {"check", "cost", "router", "scaling", "store"},
+	"controlplane/auth":        {"check", "store"},
 }
 
 // TestControlPlaneLayers enforces controlPlaneLayers on the packages' own imports, tests

@@ -1,4 +1,4 @@
-package controlplane
+package auth
 
 import (
 	"log/slog"
@@ -18,23 +18,23 @@ func TestAuditPruneAndSince(t *testing.T) {
 	}
 	defer st.Close()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	a := &auditLog{store: st, now: func() time.Time { return now }, log: slog.New(slog.DiscardHandler), retention: time.Hour}
+	a := &AuditLog{store: st, now: func() time.Time { return now }, log: slog.New(slog.DiscardHandler), retention: time.Hour}
 	for _, target := range []string{"old", "mid", "new"} {
 		a.add(&fleetv1.AuditRecord{Kind: fleetv1.AuditKind_AUDIT_KIND_ADMIN_CALL, Target: target})
 		now = now.Add(40 * time.Minute)
 	}
 	// Records at now-120m, now-80m and now-40m.
-	recs, err := a.list(&fleetv1.ListAuditRequest{Since: timestamppb.New(now.Add(-time.Hour))})
+	recs, err := a.List(&fleetv1.ListAuditRequest{Since: timestamppb.New(now.Add(-time.Hour))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(recs) != 1 || recs[0].GetTarget() != "new" {
 		t.Fatalf("since: %v", recs)
 	}
-	if err := a.prune(); err != nil {
+	if err := a.Prune(); err != nil {
 		t.Fatal(err)
 	}
-	recs, err = a.list(&fleetv1.ListAuditRequest{})
+	recs, err = a.List(&fleetv1.ListAuditRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}

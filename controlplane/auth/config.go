@@ -1,4 +1,4 @@
-package controlplane
+package auth
 
 import (
 	"errors"
@@ -9,9 +9,22 @@ import (
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 )
 
-// validateSecurity checks the security settings: with authentication on, agents need a
+// Config is what the guards need of the configuration: credentials, TLS, rate and
+// stream limits, the audit retention and the clock.
+type Config struct {
+	AgentToken, AdminToken, ReadToken                              credential.Token
+	AgentTokenFile, AdminTokenFile, ReadTokenFile, AgentTokensFile string
+	TLSCert, TLSKey, ClientCA                                      string
+	AgentRate, AdminRate                                           float64
+	AgentBurst, AdminBurst, AuthFailuresPerMinute                  int
+	MaxStreamsPerPeer                                              int
+	AuditRetention                                                 time.Duration
+	Now                                                            func() time.Time
+}
+
+// Validate checks the security settings: with authentication on, agents need a
 // credential; TLS files come in pairs; limits are in range.
-func (c Config) validateSecurity() []error {
+func (c Config) Validate() []error {
 	var errs []error
 	anyToken := !c.AgentToken.IsZero() || !c.AdminToken.IsZero() || !c.ReadToken.IsZero() ||
 		c.AgentTokenFile != "" || c.AdminTokenFile != "" || c.ReadTokenFile != ""
@@ -40,17 +53,6 @@ func (c Config) validateSecurity() []error {
 	if c.AgentRate > 0 && c.AgentBurst < 1 || c.AdminRate > 0 && c.AdminBurst < 1 {
 		errs = append(errs, errors.New("--agent-burst and --admin-burst must be at least 1 when their rate is set"))
 	}
-	for _, n := range []struct {
-		flag string
-		v    int
-	}{
-		{"--max-nodes", c.MaxNodes}, {"--max-labels", c.MaxLabels}, {"--max-label-value-bytes", c.MaxLabelValueBytes},
-		{"--max-command-params", c.MaxCommandParams}, {"--max-reason-bytes", c.MaxReasonBytes},
-	} {
-		if n.v < 1 {
-			errs = append(errs, fmt.Errorf("%s %d must be at least 1", n.flag, n.v))
-		}
-	}
 	if c.AuditRetention < time.Hour {
 		errs = append(errs, fmt.Errorf("--audit-retention %s must be at least 1h", c.AuditRetention))
 	}
@@ -68,11 +70,11 @@ func (c Config) roleTokens(readFiles bool) ([]tokenRole, error) {
 		flag string
 		tok  credential.Token
 		file string
-		role role
+		role Role
 	}{
-		{"--admin-token-file", c.AdminToken, c.AdminTokenFile, roleAdmin},
-		{"--read-token-file", c.ReadToken, c.ReadTokenFile, roleRead},
-		{"--agent-token-file", c.AgentToken, c.AgentTokenFile, roleAgent},
+		{"--admin-token-file", c.AdminToken, c.AdminTokenFile, RoleAdmin},
+		{"--read-token-file", c.ReadToken, c.ReadTokenFile, RoleRead},
+		{"--agent-token-file", c.AgentToken, c.AgentTokenFile, RoleAgent},
 	}
 	var errs []error
 	for i := range roles {
@@ -99,10 +101,8 @@ func (c Config) roleTokens(readFiles bool) ([]tokenRole, error) {
 	return out, errors.Join(errs...)
 }
 
-// CheckCredentials reads every file the security settings of c name (token files, the per-node
-// token file, the TLS pair, the client CA) and reports each that New would refuse, without
-// binding or starting anything.
-func CheckCredentials(c Config) error {
+// CheckCredentials reads every file the settings name and reports each that New would refuse.
+func (c Config) CheckCredentials() error {
 	_, err := c.roleTokens(true)
 	errs := []error{err}
 	if c.AgentTokensFile != "" {

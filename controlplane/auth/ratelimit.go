@@ -1,4 +1,4 @@
-package controlplane
+package auth
 
 import (
 	"context"
@@ -61,15 +61,15 @@ type callLimiter struct {
 
 // Limit implements ratelimit.Limiter.
 func (l *callLimiter) Limit(ctx context.Context) error {
-	id, ok := identityFrom(ctx)
-	if !ok || id.role == roleAnyone {
+	id, ok := IdentityFrom(ctx)
+	if !ok || id.role == RoleAnyone {
 		return nil
 	}
-	if method, _ := grpc.Method(ctx); accessRules[method] == dataPlane {
+	if method, _ := grpc.Method(ctx); AccessRules[method] == DataPlane {
 		return nil
 	}
-	key, spec, limit := id.name, l.admin, "admin_rate"
-	if id.role == roleAgent {
+	key, spec, limit := id.Name, l.admin, "admin_rate"
+	if id.role == RoleAgent {
 		spec, limit = l.agent, "agent_rate"
 		key = "node:" + id.nodeID
 		if id.nodeID == "" {

@@ -1,4 +1,4 @@
-package controlplane
+package auth
 
 import (
 	"bytes"
@@ -26,13 +26,13 @@ import (
 // Audit listing bounds.
 const (
 	defaultAuditLimit = 100
-	maxAuditLimit     = 1000
+	MaxAuditLimit     = 1000
 )
 
 // auditLog is the audit trail in the audit bucket: every admin call that changes state (the
 // methods with write access) and every security event. Records are keyed by time, so a listing
 // scans backwards from the newest and pruning forwards from the oldest.
-type auditLog struct {
+type AuditLog struct {
 	store     *store.Store
 	now       func() time.Time
 	log       *slog.Logger
@@ -44,7 +44,7 @@ type auditLog struct {
 
 // add stores rec, stamped with the time and an id. A record that cannot be stored is logged:
 // the call it describes has already happened.
-func (a *auditLog) add(rec *fleetv1.AuditRecord) {
+func (a *AuditLog) add(rec *fleetv1.AuditRecord) {
 	now := a.now()
 	key := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
 	key = binary.BigEndian.AppendUint32(key, a.seq.Add(1))
@@ -58,13 +58,13 @@ func (a *auditLog) add(rec *fleetv1.AuditRecord) {
 	}
 }
 
-// securityEvent records a security event about the caller in ctx and logs it.
-func (a *auditLog) securityEvent(ctx context.Context, ev fleetv1.SecurityEvent, method, target string, err error) {
+// SecurityEvent records a security event about the caller in ctx and logs it.
+func (a *AuditLog) SecurityEvent(ctx context.Context, ev fleetv1.SecurityEvent, method, target string, err error) {
 	rec := &fleetv1.AuditRecord{
-		Kind: fleetv1.AuditKind_AUDIT_KIND_SECURITY, Event: ev, Peer: peerAddr(ctx), Method: method, Target: target,
+		Kind: fleetv1.AuditKind_AUDIT_KIND_SECURITY, Event: ev, Peer: PeerAddr(ctx), Method: method, Target: target,
 	}
-	if id, ok := identityFrom(ctx); ok {
-		rec.Identity = id.name
+	if id, ok := IdentityFrom(ctx); ok {
+		rec.Identity = id.Name
 	}
 	if err != nil {
 		st := status.Convert(check.ToStatus(err))
@@ -76,13 +76,13 @@ func (a *auditLog) securityEvent(ctx context.Context, ev fleetv1.SecurityEvent, 
 }
 
 // adminCall records a call with write access and its outcome.
-func (a *auditLog) adminCall(ctx context.Context, method string, req any, err error) {
+func (a *AuditLog) adminCall(ctx context.Context, method string, req any, err error) {
 	rec := &fleetv1.AuditRecord{
-		Kind: fleetv1.AuditKind_AUDIT_KIND_ADMIN_CALL, Peer: peerAddr(ctx), Method: method,
+		Kind: fleetv1.AuditKind_AUDIT_KIND_ADMIN_CALL, Peer: PeerAddr(ctx), Method: method,
 		Code: status.Code(err).String(),
 	}
-	if id, ok := identityFrom(ctx); ok {
-		rec.Identity = id.name
+	if id, ok := IdentityFrom(ctx); ok {
+		rec.Identity = id.Name
 	}
 	if m, ok := req.(proto.Message); ok {
 		rec.Target = targetOf(m.ProtoReflect())
@@ -111,8 +111,8 @@ func targetOf(m protoreflect.Message) string {
 }
 
 // unaryInterceptor records every unary call with write access once the handler returned.
-func (a *auditLog) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
-	if accessRules[info.FullMethod] != write {
+func (a *AuditLog) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+	if AccessRules[info.FullMethod] != Write {
 		return handler(ctx, req)
 	}
 	resp, err := handler(ctx, req)
@@ -121,8 +121,8 @@ func (a *auditLog) unaryInterceptor(ctx context.Context, req any, info *grpc.Una
 }
 
 // streamInterceptor records every stream with write access once the handler returned.
-func (a *auditLog) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
-	if accessRules[info.FullMethod] != write {
+func (a *AuditLog) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
+	if AccessRules[info.FullMethod] != Write {
 		return handler(srv, ss)
 	}
 	err := handler(srv, ss)
@@ -130,13 +130,13 @@ func (a *auditLog) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.S
 	return err
 }
 
-// list returns the records matching req, newest first.
-func (a *auditLog) list(req *fleetv1.ListAuditRequest) ([]*fleetv1.AuditRecord, error) {
+// List returns the records matching req, newest first.
+func (a *AuditLog) List(req *fleetv1.ListAuditRequest) ([]*fleetv1.AuditRecord, error) {
 	limit := int(req.GetLimit())
 	if limit == 0 {
 		limit = defaultAuditLimit
 	}
-	limit = min(limit, maxAuditLimit)
+	limit = min(limit, MaxAuditLimit)
 	var since []byte
 	if req.GetSince() != nil {
 		since = binary.BigEndian.AppendUint64(nil, uint64(req.GetSince().AsTime().UnixNano()))
@@ -165,8 +165,8 @@ func (a *auditLog) list(req *fleetv1.ListAuditRequest) ([]*fleetv1.AuditRecord, 
 	return out, err
 }
 
-// prune deletes records older than the retention.
-func (a *auditLog) prune() error {
+// Prune deletes records older than the retention.
+func (a *AuditLog) Prune() error {
 	cutoff := binary.BigEndian.AppendUint64(nil, uint64(a.now().Add(-a.retention).UnixNano()))
 	return a.store.Update(func(tx *store.Tx) error {
 		c := tx.Bucket(store.Audit).Cursor()

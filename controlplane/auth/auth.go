@@ -1,4 +1,4 @@
-package controlplane
+package auth
 
 import (
 	"context"
@@ -20,11 +20,11 @@ import (
 
 // identity is an authenticated caller.
 type identity struct {
-	role role
+	role Role
 	// name identifies the caller in the audit trail and in rate limits: the role of the token
 	// it presented, "node:<id>" for an agent certificate or per-node token, or "anonymous"
 	// when authentication is off.
-	name string
+	Name string
 	// nodeID is the node the caller's credential is bound to: the subject common name of its
 	// verified client certificate, or the node of its per-node token. Empty for the shared
 	// agent token and admin callers.
@@ -35,8 +35,8 @@ type identity struct {
 
 type identityKey struct{}
 
-// identityFrom returns the caller's identity; calls to public methods have none.
-func identityFrom(ctx context.Context) (identity, bool) {
+// IdentityFrom returns the caller's identity; calls to public methods have none.
+func IdentityFrom(ctx context.Context) (identity, bool) {
 	id, ok := ctx.Value(identityKey{}).(identity)
 	return id, ok
 }
@@ -44,7 +44,7 @@ func identityFrom(ctx context.Context) (identity, bool) {
 // tokenRole is a configured token and the role it grants.
 type tokenRole struct {
 	tok  credential.Token
-	role role
+	role Role
 }
 
 // authenticator authenticates callers by bearer token or client certificate and checks each
@@ -103,11 +103,11 @@ func newAuthenticator(cfg Config, log *slog.Logger, throttled prometheus.Counter
 // caller unless the method is public, checks the rule and puts the identity in the context.
 func (a *authenticator) authorize(ctx context.Context) (context.Context, error) {
 	method, _ := grpc.Method(ctx)
-	rule, ok := accessRules[method]
+	rule, ok := AccessRules[method]
 	if !ok {
 		return nil, status.Errorf(codes.PermissionDenied, "%s has no rule in the control plane's access table, so nobody may call it", method)
 	}
-	if rule == public {
+	if rule == Public {
 		return ctx, nil
 	}
 	host := peerHost(ctx)
@@ -121,8 +121,8 @@ func (a *authenticator) authorize(ctx context.Context) (context.Context, error) 
 		return nil, err
 	}
 	ctx = context.WithValue(ctx, identityKey{}, id)
-	if !rule.allows(id.role) {
-		err := status.Errorf(codes.PermissionDenied, "%s may not call %s: it needs %s", id.name, method, rule.needs())
+	if !rule.Allows(id.role) {
+		err := status.Errorf(codes.PermissionDenied, "%s may not call %s: it needs %s", id.Name, method, rule.needs())
 		a.refused(ctx, host, fleetv1.SecurityEvent_SECURITY_EVENT_PERMISSION_DENIED, method, err)
 		return nil, err
 	}
@@ -147,7 +147,7 @@ func (a *authenticator) refused(ctx context.Context, host string, ev fleetv1.Sec
 func (a *authenticator) authenticate(ctx context.Context) (identity, error) {
 	certNode := certNodeID(ctx)
 	if !a.enabled {
-		return identity{role: roleAnyone, name: "anonymous", nodeID: certNode, cert: certNode != ""}, nil
+		return identity{role: RoleAnyone, Name: "anonymous", nodeID: certNode, cert: certNode != ""}, nil
 	}
 	tok, given, err := bearerToken(ctx)
 	if err != nil {
@@ -155,26 +155,26 @@ func (a *authenticator) authenticate(ctx context.Context) (identity, error) {
 	}
 	if !given {
 		if certNode != "" {
-			return identity{role: roleAgent, name: "node:" + certNode, nodeID: certNode, cert: true}, nil
+			return identity{role: RoleAgent, Name: "node:" + certNode, nodeID: certNode, cert: true}, nil
 		}
 		return identity{}, status.Error(codes.Unauthenticated,
 			"no credential: send 'authorization: Bearer <token>' metadata (fleetctl --token-file or $DSPYFLEET_TOKEN; grpcurl -H 'authorization: Bearer <token>')")
 	}
-	var match role
+	var match Role
 	for _, t := range a.tokens {
 		if t.tok.Equal(tok) {
 			match = t.role
 		}
 	}
 	if match != 0 {
-		return identity{role: match, name: match.String(), nodeID: certNode, cert: certNode != ""}, nil
+		return identity{role: match, Name: match.String(), nodeID: certNode, cert: certNode != ""}, nil
 	}
 	if a.nodeTokens != nil {
 		if node, ok := a.nodeTokens.Tokens().Node(tok); ok {
 			if certNode != "" && certNode != node {
 				return identity{}, status.Errorf(codes.Unauthenticated, "the bearer token is node %q's but the client certificate is node %q's", node, certNode)
 			}
-			return identity{role: roleAgent, name: "node:" + node, nodeID: node, cert: certNode != ""}, nil
+			return identity{role: RoleAgent, Name: "node:" + node, nodeID: node, cert: certNode != ""}, nil
 		}
 	}
 	return identity{}, status.Error(codes.Unauthenticated, "the bearer token matches no token configured on the control plane")
@@ -211,11 +211,11 @@ func certNodeID(ctx context.Context) string {
 	return info.State.PeerCertificates[0].Subject.CommonName
 }
 
-// checkNode checks that the caller may speak for nodeID: a caller whose credential is bound
+// CheckNode checks that the caller may speak for nodeID: a caller whose credential is bound
 // to a node (a client certificate or a per-node token) only for that node, and with mTLS on
 // only a caller with a certificate.
-func (a *authenticator) checkNode(ctx context.Context, nodeID string) error {
-	id, _ := identityFrom(ctx)
+func (a *authenticator) CheckNode(ctx context.Context, nodeID string) error {
+	id, _ := IdentityFrom(ctx)
 	var err error
 	switch {
 	case a.mtls && !id.cert:
