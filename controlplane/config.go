@@ -123,6 +123,7 @@ type Config struct {
 
 // DefaultConfig returns the defaults documented for the controlplane flags.
 func DefaultConfig() Config {
+	lim := check.DefaultLimits()
 	return Config{
 		ScalingDefaults:   scaling.ScalingDefaults{Min: 3, Max: 20, CPUTarget: 60, Predictive: true},
 		GRPCListen:        "127.0.0.1:7070",
@@ -145,7 +146,7 @@ func DefaultConfig() Config {
 
 		AgentRate: 10, AgentBurst: 100, AdminRate: 50, AdminBurst: 100,
 		AuthFailuresPerMinute: 10, MaxStreamsPerPeer: 1024, MaxNodes: 10000,
-		MaxLabels: 64, MaxLabelValueBytes: 256, MaxCommandParams: 16, MaxReasonBytes: 1024,
+		MaxLabels: lim.MaxLabels, MaxLabelValueBytes: lim.MaxLabelValueBytes, MaxCommandParams: lim.MaxCommandParams, MaxReasonBytes: lim.MaxReasonBytes,
 		AuditRetention:   90 * 24 * time.Hour,
 		Alerts:           alerts.DefaultConfig(),
 		BackupInterval:   6 * time.Hour,

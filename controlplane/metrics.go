@@ -9,29 +9,17 @@ import (
 
 // metrics are the control plane's own Prometheus metrics.
 type metrics struct {
-	reports     *prometheus.CounterVec
-	sessions    *prometheus.CounterVec
 	flushes     prometheus.Histogram
 	flushErrors prometheus.Counter
 
 	reconcileSeconds *prometheus.HistogramVec
 	reconcileErrors  *prometheus.CounterVec
-
-	picks *prometheus.CounterVec
 }
 
 // newMetrics registers the control plane's metrics, node gauges drawn from reg, and the Go and
 // process collectors on a fresh Prometheus registry.
 func newMetrics(reg *fleet.Registry, stats *stats.Requests) (*prometheus.Registry, *metrics) {
 	m := &metrics{
-		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dspyfleet_reports_total",
-			Help: "Agent metrics reports received, by result (accepted, duplicate, rejected).",
-		}, []string{"result"}),
-		sessions: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dspyfleet_agent_sessions_total",
-			Help: "Agent sessions opened, by result (accepted, rejected).",
-		}, []string{"result"}),
 		flushes: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "dspyfleet_store_flush_seconds",
 			Help:    "Duration of batched node writes to bbolt.",
@@ -50,13 +38,9 @@ func newMetrics(reg *fleet.Registry, stats *stats.Requests) (*prometheus.Registr
 			Name: "dspyfleet_reconcile_step_errors_total",
 			Help: "Reconcile loop steps that returned an error, by step.",
 		}, []string{"step"}),
-		picks: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "dspyfleet_routing_picks_total",
-			Help: "RoutingService.Pick calls by pool and outcome (picked, panic, unavailable).",
-		}, []string{"pool", "outcome"}),
 	}
 	pr := prometheus.NewRegistry()
-	pr.MustRegister(m.reports, m.sessions, m.flushes, m.flushErrors, m.reconcileSeconds, m.reconcileErrors, m.picks,
+	pr.MustRegister(m.flushes, m.flushErrors, m.reconcileSeconds, m.reconcileErrors,
 		&nodesCollector{reg: reg}, &requestsCollector{stats: stats}, &hostCollector{reg: reg},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return pr, m

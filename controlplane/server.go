@@ -27,6 +27,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
+	"github.com/dspyfleet/dspyfleet/controlplane/api"
 	"github.com/dspyfleet/dspyfleet/controlplane/auth"
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
@@ -38,7 +39,6 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	maintplan "github.com/dspyfleet/dspyfleet/pkg/maintenance"
-	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
 // Version is the control plane's version, reported to agents.
@@ -236,18 +236,12 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		grpc.ChainUnaryInterceptor(grpcMetrics.UnaryServerInterceptor(), logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)),
 		grpc.ChainStreamInterceptor(grpcMetrics.StreamServerInterceptor(), logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
 	}, s.sec.ServerOptions()...)...)
-	fleetv1.RegisterAgentServiceServer(gs, &agentService{
-		reg: s.reg, cmds: s.cmds, stats: s.stats, log: s.log, metrics: s.metrics, now: s.cfg.Now,
-		helloTimeout: s.cfg.HelloTimeout, maxSkew: s.cfg.MaxClockSkew, checkNode: s.sec.Auth.CheckNode, limits: s.cfg.limits(),
-		securityEvent: s.sec.Audit.SecurityEvent,
+	api.Register(gs, api.Deps{
+		Registry: s.reg, Commands: s.cmds, Stats: s.stats, Router: s.router, Scaler: s.scaler, Cost: s.cost,
+		Alerts: s.alerter, Policy: s.config, Backups: s.backups, Deployer: s.deployer, Windows: s.windows, Security: s.sec,
+		Log: s.log, Now: s.cfg.Now, Stopping: s.stopping, Limits: s.cfg.limits(),
+		HelloTimeout: s.cfg.HelloTimeout, MaxClockSkew: s.cfg.MaxClockSkew, Metrics: api.NewMetrics(s.promReg),
 	})
-	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: s.reg, cmds: s.cmds, stats: s.stats, stopping: s.stopping, limits: s.cfg.limits(), audit: s.sec.Audit})
-	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: s.router, sc: s.scaler, gate: s.cost.Gate, now: s.cfg.Now, metrics: s.metrics, stopping: s.stopping})
-	fleetv1.RegisterConfigServiceServer(gs, &configService{fc: s.config})
-	fleetv1.RegisterCostServiceServer(gs, &costService{c: s.cost, now: s.cfg.Now})
-	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: s.scaler})
-	fleetv1.RegisterAlertServiceServer(gs, &alertService{a: s.alerter, now: s.cfg.Now})
-	fleetv1.RegisterMaintenanceServiceServer(gs, &maintenanceService{backups: s.backups, cmds: s.cmds, deployer: s.deployer, windows: s.windows, stopping: s.stopping})
 	s.health = health.NewServer()
 	healthpb.RegisterHealthServer(gs, s.health)
 	reflection.Register(gs)

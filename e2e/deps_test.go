@@ -67,6 +67,7 @@ var controlPlaneLayers = map[string][]string{
 	"controlplane/maintenance": {"check", "commands", "fleet", "router", "store"},
 	"controlplane/policy":      {"check", "cost", "router", "scaling", "store"},
 	"controlplane/auth":        {"check", "store"},
+	"controlplane/api":         {"alerts", "auth", "check", "commands", "cost", "fleet", "maintenance", "policy", "router", "scaling", "stats"},
 }
 
 // TestControlPlaneLayers enforces controlPlaneLayers on the packages' own imports, tests

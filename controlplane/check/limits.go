@@ -9,6 +9,11 @@ type Limits struct {
 	MaxReasonBytes     int // bytes in a command's reason (--max-reason-bytes)
 }
 
+// DefaultLimits are the limits the control plane's flags default to.
+func DefaultLimits() Limits {
+	return Limits{MaxLabels: 64, MaxLabelValueBytes: 256, MaxCommandParams: 16, MaxReasonBytes: 1024}
+}
+
 // CheckCommandInput bounds what an admin call attaches to a command: the parameters (also
 // checked by pkg/command against the kind's schema) and the reason.
 func (l Limits) CheckCommandInput(params map[string]string, reason string) error {

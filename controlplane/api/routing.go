@@ -1,4 +1,4 @@
-package controlplane
+package api
 
 import (
 	"context"
@@ -36,7 +36,7 @@ type routingService struct {
 	sc       *scaling.Scaler
 	gate     *cost.Gate
 	now      func() time.Time
-	metrics  *metrics
+	metrics  *Metrics
 	stopping <-chan struct{}
 }
 

@@ -1,4 +1,4 @@
-package controlplane
+package api
 
 import (
 	"math"
@@ -63,7 +63,7 @@ func TestValidateHello(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			h := goodHello()
 			tt.mutate(h)
-			assertViolation(t, validateHello(h, DefaultConfig().limits()), tt.field)
+			assertViolation(t, validateHello(h, check.DefaultLimits()), tt.field)
 		})
 	}
 }
@@ -162,7 +162,7 @@ func FuzzValidateHello(f *testing.F) {
 		if proto.Unmarshal(data, h) != nil {
 			return
 		}
-		if len(validateHello(h, DefaultConfig().limits())) > 0 {
+		if len(validateHello(h, check.DefaultLimits())) > 0 {
 			return
 		}
 		if !check.ValidID(h.GetNodeId()) || len(h.GetNodeId()) > 63 {

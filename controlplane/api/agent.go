@@ -1,4 +1,4 @@
-package controlplane
+package api
 
 import (
 	"context"
@@ -29,7 +29,7 @@ type agentService struct {
 	cmds         *commands.Queue
 	stats        *stats.Requests
 	log          *slog.Logger
-	metrics      *metrics
+	metrics      *Metrics
 	now          func() time.Time
 	helloTimeout time.Duration
 	maxSkew      time.Duration
