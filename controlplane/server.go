@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -76,7 +77,7 @@ type Server struct {
 
 // New opens the store (failing fast if it is locked or corrupt), loads the known nodes and binds
 // both listeners. It starts no goroutine: Run serves.
-func New(cfg Config) (*Server, error) {
+func New(cfg Config) (_ *Server, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -86,13 +87,22 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	// closers undo what New opened, newest first, when it fails.
+	var closers []func() error
+	defer func() {
+		if err != nil {
+			for _, c := range slices.Backward(closers) {
+				_ = c()
+			}
+		}
+	}()
 	st, err := store.Open(cfg.DataDir, cfg.LockTimeout)
 	if err != nil {
 		return nil, err
 	}
+	closers = append(closers, st.Close)
 	nodes, err := st.LoadNodes()
 	if err != nil {
-		_ = st.Close()
 		return nil, err
 	}
 	reg := fleet.NewRegistry(cfg.Now, fleet.Liveness{
@@ -102,7 +112,6 @@ func New(cfg Config) (*Server, error) {
 	reg.MaxNodes = cfg.MaxNodes
 	recs, err := st.LoadCommands()
 	if err != nil {
-		_ = st.Close()
 		return nil, err
 	}
 	cmds := commands.NewQueue(cfg.Now, st, cfg.CommandRetention, cfg.WatchBuffer)
@@ -110,7 +119,6 @@ func New(cfg Config) (*Server, error) {
 	stats := stats.NewRequests(cfg.Now, st, cfg.RollupRetention)
 	rt, err := router.New(reg, stats, st, cfg.Now, cfg.Logger.With("component", "routing"))
 	if err != nil {
-		_ = st.Close()
 		return nil, err
 	}
 	costs, err := cost.New(cfg.Logger, st, stats, reg, cfg.Now())
@@ -118,41 +126,32 @@ func New(cfg Config) (*Server, error) {
 		err = costs.SeedPrices(*cfg.CostPrices)
 	}
 	if err != nil {
-		_ = st.Close()
 		return nil, err
 	}
 	sc, err := scaling.New(cfg.Now, cfg.Logger.With("component", "scaling"), reg, stats, cmds, st, cfg.ScalingHookDir)
 	if err != nil {
-		_ = st.Close()
 		return nil, err
 	}
 	sc.Defaults = cfg.ScalingDefaults
 
 	grpcLn, err := net.Listen("tcp", cfg.GRPCListen)
 	if err != nil {
-		_ = st.Close()
 		return nil, fmt.Errorf("--grpc-listen %s: %w", cfg.GRPCListen, err)
 	}
+	closers = append(closers, grpcLn.Close)
 	httpLn, err := net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
-		_ = grpcLn.Close()
-		_ = st.Close()
 		return nil, fmt.Errorf("--http-listen %s: %w", cfg.HTTPListen, err)
 	}
+	closers = append(closers, httpLn.Close)
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, store: st, reg: reg, cmds: cmds, stats: stats, router: rt, scaler: sc, cost: costs,
 		grpcLn: grpcLn, httpLn: httpLn, stopping: make(chan struct{}),
 	}
 	if s.sec, err = auth.New(cfg.security(), st, cfg.Logger); err != nil {
-		_ = grpcLn.Close()
-		_ = httpLn.Close()
-		_ = st.Close()
 		return nil, err
 	}
 	if err := s.checkExposure(grpcLn.Addr(), httpLn.Addr()); err != nil {
-		_ = grpcLn.Close()
-		_ = httpLn.Close()
-		_ = st.Close()
 		return nil, err
 	}
 	s.backups = maintenance.NewBackups(st, maintenance.BackupConfig{
@@ -160,15 +159,9 @@ func New(cfg Config) (*Server, error) {
 		Retention: maintplan.Retention{Keep: cfg.BackupKeep, MaxAge: cfg.BackupMaxAge}, Version: Version,
 	}, cfg.Now, cfg.Logger.With("component", "backup"))
 	if s.deployer, err = maintenance.NewDeployer(st, reg, cmds, rt, cfg.Now, cfg.Logger.With("component", "deploy"), cfg.DeployDrainGrace); err != nil {
-		_ = grpcLn.Close()
-		_ = httpLn.Close()
-		_ = st.Close()
 		return nil, err
 	}
 	if s.windows, err = maintenance.NewWindows(st, reg, cmds, rt, cfg.Now, cfg.Logger.With("component", "maintenance"), cfg.DeployDrainGrace); err != nil {
-		_ = grpcLn.Close()
-		_ = httpLn.Close()
-		_ = st.Close()
 		return nil, err
 	}
 	s.windows.Deploying = s.deployer.Busy
@@ -180,9 +173,6 @@ func New(cfg Config) (*Server, error) {
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.Reconcile})
 	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.Reconcile})
 	if err := s.newAlerter(); err != nil {
-		_ = httpLn.Close()
-		_ = grpcLn.Close()
-		_ = st.Close()
 		return nil, err
 	}
 	s.steps = append(s.steps, reconcileStep{name: "alerts", run: s.alerter.Reconcile})
