@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
@@ -43,10 +42,12 @@ type agentService struct {
 // errHelloTimeout ends a stream whose first message does not arrive in time.
 var errHelloTimeout = fmt.Errorf("%w: no Hello within the hello timeout; the first message of a session must be a Hello", check.ErrFailedPrecondition)
 
-// Connect runs one agent session. The handler goroutine reads and applies messages; a second
-// goroutine is the stream's only sender (Welcome, acknowledgements, commands). The session ends
-// when the agent closes its side, the stream breaks, a message is invalid, or the registry ends
-// it (node declared down, replaced by a newer session, shutdown).
+// Connect runs one agent session on two goroutines: one of its own only receives (Recv blocks
+// until the stream ends, so nothing else could notice the registry ending the session), and the
+// handler goroutine applies each message and is the stream's only sender (Welcome,
+// acknowledgements, commands). The session ends when the agent closes its side, the stream
+// breaks, a message is invalid, or the registry ends it (node declared down, replaced by a newer
+// session, shutdown); the receiving goroutine ends with the stream.
 func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRequest, fleetv1.ConnectResponse]) error {
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
@@ -97,12 +98,12 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 	out := &sender{stream: stream, ack: make(chan struct{}, 1), cmds: a.cmds, sess: sess,
 		wake: a.cmds.AttachSession(sess.NodeID, sess.ID)}
 	defer a.cmds.DetachSession(sess.NodeID, sess.ID)
-	sendErr := make(chan error, 1)
-	go func() {
-		sendErr <- out.run(ctx, &fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Welcome{Welcome: welcome}})
-	}()
-
-	why, err := a.serve(ctx, sess, in, recvErr, sendErr, out)
+	why, err := "send failed", stream.Send(&fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Welcome{Welcome: welcome}})
+	if err == nil {
+		why, err = a.serve(ctx, sess, in, recvErr, out)
+	} else {
+		why += ": " + err.Error()
+	}
 	a.log.Info("agent disconnected", "node", sess.NodeID, "peer", sess.Peer, "reason", a.reg.Detach(sess, why))
 	return check.ToStatus(err)
 }
@@ -130,21 +131,22 @@ func (a *agentService) awaitHello(ctx context.Context, in <-chan *fleetv1.Connec
 	}
 }
 
-// serve applies the session's messages until it ends, returning the reason for the node's
-// disconnected state and the error to return to the agent.
-func (a *agentService) serve(ctx context.Context, sess *fleet.Session, in <-chan *fleetv1.ConnectRequest, recvErr, sendErr <-chan error, out *sender) (string, error) {
+// serve applies the session's messages and sends what is due until the session ends, returning
+// the reason for the node's disconnected state and the error to return to the agent.
+func (a *agentService) serve(ctx context.Context, sess *fleet.Session, in <-chan *fleetv1.ConnectRequest, recvErr <-chan error, out *sender) (string, error) {
 	for {
 		select {
 		case <-ctx.Done():
 			cause := context.Cause(ctx)
 			return cause.Error(), cause
-		case err := <-sendErr:
-			if err == nil {
-				// The sender stops without an error when ctx ends; the select may see that first.
-				cause := context.Cause(ctx)
-				return cause.Error(), cause
+		case <-out.wake:
+			if err := out.sendCommands(); err != nil {
+				return "send failed: " + err.Error(), err
 			}
-			return "send failed: " + err.Error(), err
+		case <-out.ack:
+			if err := out.sendAck(); err != nil {
+				return "send failed: " + err.Error(), err
+			}
 		case err := <-recvErr:
 			if errors.Is(err, io.EOF) {
 				return "agent closed the stream", nil
@@ -216,12 +218,12 @@ func rejectReport(seq uint64, v check.Violations) error {
 	return st.Err()
 }
 
-// sender is the only goroutine that calls stream.Send. Acknowledgements are coalesced: only the
-// highest acknowledged seq is sent. Commands go out in seq order, each marked sent once Send
-// returned.
+// sender sends on the session's stream from the handler goroutine. Acknowledgements are
+// coalesced: when several reports were applied before the acknowledgement goes out, only the
+// highest seq is sent. Commands go out in seq order, each marked sent once Send returned.
 type sender struct {
 	stream  grpc.BidiStreamingServer[fleetv1.ConnectRequest, fleetv1.ConnectResponse]
-	ackSeq  atomic.Uint64
+	ackSeq  uint64
 	sentAck uint64
 	ack     chan struct{}
 	cmds    *commands.Queue
@@ -231,46 +233,36 @@ type sender struct {
 
 // acknowledge schedules an acknowledgement of every report up to seq.
 func (s *sender) acknowledge(seq uint64) {
-	for {
-		cur := s.ackSeq.Load()
-		if seq <= cur || s.ackSeq.CompareAndSwap(cur, seq) {
-			break
-		}
-	}
+	s.ackSeq = max(s.ackSeq, seq)
 	select {
 	case s.ack <- struct{}{}:
 	default:
 	}
 }
 
-func (s *sender) run(ctx context.Context, first *fleetv1.ConnectResponse) error {
-	if err := s.stream.Send(first); err != nil {
+// sendAck sends the acknowledgement of the highest report applied, unless it went out already.
+func (s *sender) sendAck() error {
+	if s.ackSeq == s.sentAck {
+		return nil
+	}
+	if err := s.stream.Send(&fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Ack{Ack: &fleetv1.ReportAck{Seq: s.ackSeq}}}); err != nil {
 		return err
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-s.wake:
-			for _, c := range s.cmds.Unsent(s.sess.NodeID, s.sess.ID) {
-				if err := s.stream.Send(&fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Command{Command: c}}); err != nil {
-					return err
-				}
-				if err := s.cmds.MarkSent(c.GetId(), s.sess.ID); err != nil {
-					return err
-				}
-			}
-		case <-s.ack:
-			seq := s.ackSeq.Load()
-			if seq == s.sentAck {
-				continue
-			}
-			if err := s.stream.Send(&fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Ack{Ack: &fleetv1.ReportAck{Seq: seq}}}); err != nil {
-				return err
-			}
-			s.sentAck = seq
+	s.sentAck = s.ackSeq
+	return nil
+}
+
+// sendCommands sends the node's commands not yet sent on this session.
+func (s *sender) sendCommands() error {
+	for _, c := range s.cmds.Unsent(s.sess.NodeID, s.sess.ID) {
+		if err := s.stream.Send(&fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Command{Command: c}}); err != nil {
+			return err
+		}
+		if err := s.cmds.MarkSent(c.GetId(), s.sess.ID); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
 // msgKind names the kind of an agent message for error texts.
