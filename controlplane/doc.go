@@ -1,13 +1,16 @@
-// Package controlplane is the control plane's wiring: Config and its validation, the config
-// file, profiles, New (open the store, build every subsystem, bind the listeners), Run (serve
-// until the context ends, then an ordered shutdown) and Reload. It also still holds the gRPC
-// service implementations of the nine services, the reconcile loop, the alert, maintenance,
-// fleet-config and security subsystems that have not moved into packages of their own yet.
+// Package controlplane is the control plane's wiring: Config with its validation, the config
+// file and profiles, New (open the store, build every subsystem, bind the listeners, undoing it
+// all on failure), Run (serve until the context ends, then an ordered shutdown), Reload, the
+// reconcile loop that runs each subsystem's step in order, the HTTP endpoints and the metrics
+// registry, and the check that refuses an exposed listener without TLS or tokens.
 //
-// The subsystems that have moved live under it, each owning its state and its lock:
-// store (the bbolt file, the only bbolt user), check (sentinel errors, their gRPC codes,
-// validation helpers), fleet (registry, sessions, liveness), commands (the durable command
+// Everything else lives in the packages under it, each owning its state and its lock: store
+// (the bbolt file, the only bbolt user), check (sentinel errors, their gRPC codes, input limits
+// and validation helpers), fleet (registry, sessions, liveness), commands (the durable command
 // queue), stats (request rollups), router (routing per pool), cost (ledger, budgets, gate,
-// recommendations) and scaling (the autoscaler and its actuators). Decisions live in pkg/*;
-// this tree gathers the state they need and applies what they return.
+// recommendations), scaling (the autoscaler and its actuators), alerts (rules, healing,
+// notifications), maintenance (backups, restore, deployments, windows), policy (the fleet policy
+// document and its revisions), auth (access, authentication, TLS, limits, audit) and api (the
+// gRPC services). Decisions live in pkg/*; this tree gathers the state they need and applies
+// what they return.
 package controlplane
