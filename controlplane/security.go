@@ -48,6 +48,7 @@ func newSecurity(s *Server) (*security, error) {
 			limited: limited,
 			agent:   bucketSpec{c.AgentRate, c.AgentBurst, "--agent-rate, --agent-burst"},
 			admin:   bucketSpec{c.AdminRate, c.AdminBurst, "--admin-rate, --admin-burst"},
+			now:     c.Now,
 		},
 		streams: newStreamLimiter(c.MaxStreamsPerPeer, limited.WithLabelValues("streams_per_peer")),
 		audit:   &auditLog{store: s.store, now: c.Now, log: s.log, retention: c.AuditRetention, events: events},
