@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -259,6 +260,22 @@ func shiftedClock() func() time.Time {
 	return func() time.Time { return base.Add(time.Since(start)) }
 }
 
+// costSteps returns how many cost steps the reconcile loop has finished, from /metrics.
+func costSteps(t *testing.T, cp *fleettest.ControlPlane) int {
+	t.Helper()
+	const series = `dspyfleet_reconcile_step_seconds_count{step="cost"} `
+	for line := range strings.Lines(scrape(t, cp)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), series); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				t.Fatalf("/metrics: %s: %v", strings.TrimSpace(line), err)
+			}
+			return n
+		}
+	}
+	return 0
+}
+
 // budgetEvents returns the events of budget name, oldest first, as "kind threshold".
 func budgetEvents(t *testing.T, c fleetv1.CostServiceClient, name string) []string {
 	t.Helper()
@@ -305,11 +322,31 @@ func TestBudgetAlerts(t *testing.T) {
 			return strings.Join(budgetEvents(t, c, name), ",") == strings.Join(want, ",")
 		})
 	}
+	// settled waits until a cost step has evaluated the budgets at the spend given by name, and
+	// then for two more cost steps: an event that spend or a later tick would fire is in.
+	settled := func(spend map[string]float64) {
+		t.Helper()
+		fleettest.Eventually(t, 10*time.Second, fmt.Sprintf("a cost step to evaluate spend %v", spend), func() bool {
+			resp, err := c.ListBudgets(ctx, &fleetv1.ListBudgetsRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			n := 0
+			for _, b := range resp.GetBudgets() {
+				if want, ok := spend[b.GetBudget().GetName()]; ok && near(b.GetSpendUsd(), want) {
+					n++
+				}
+			}
+			return n == len(spend)
+		})
+		steps := costSteps(t, cp)
+		fleettest.Eventually(t, 10*time.Second, "two more cost steps", func() bool { return costSteps(t, cp) >= steps+2 })
+	}
 	a.send(tableReq("sum"), tableReq("sum"), tableReq("fc"))
 	// 2.6 USD spent by 10:30 projects far past 5.2: the forecast fires with the first threshold.
 	waitEvents("sum-daily", "threshold 0.5", "forecast 0")
 	a.send(tableReq("sum"))
-	time.Sleep(5 * cfg.ReconcileInterval)
+	settled(map[string]float64{"sum-daily": 3 * 1.3, "fc": 1.3})
 	if got := budgetEvents(t, c, "sum-daily"); strings.Join(got, ",") != "threshold 0.5,forecast 0" {
 		t.Fatalf("at 3.9 of 5.2 USD: %v", got)
 	}
@@ -320,7 +357,7 @@ func TestBudgetAlerts(t *testing.T) {
 	waitEvents("sum-daily", "threshold 0.5", "forecast 0", "threshold 0.8", "threshold 1")
 	waitEvents("fc", "forecast 0")
 	a.send(tableReq("sum"), tableReq("fc"))
-	time.Sleep(5 * cfg.ReconcileInterval)
+	settled(map[string]float64{"sum-daily": 5 * 1.3, "fc": 4 * 1.3})
 	if got := budgetEvents(t, c, "sum-daily"); strings.Join(got, ",") != "threshold 0.5,forecast 0,threshold 0.8,threshold 1" {
 		t.Fatalf("thresholds fired again: %v", got)
 	}

@@ -3,6 +3,7 @@ package controlplane_test
 import (
 	"context"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,9 +15,18 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
+// TestAdminRateLimit: an admin token gets its burst, then ResourceExhausted naming the flag, and
+// calls again once its bucket refilled; the control plane's clock is stepped, not waited for.
 func TestAdminRateLimit(t *testing.T) {
 	cfg := tokenConfig(t, &lockedBuffer{})
 	cfg.AdminRate, cfg.AdminBurst = 5, 3
+	var mu sync.Mutex
+	now := time.Now()
+	cfg.Now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return now
+	}
 	cp := fleettest.StartControlPlane(t, cfg)
 	admin, reader := fleetAs(t, cp, adminTok), fleetAs(t, cp, readTok)
 	ctx := context.Background()
@@ -36,7 +46,9 @@ func TestAdminRateLimit(t *testing.T) {
 		_, err := routing.ReportResult(ctx, &fleetv1.ReportResultRequest{Token: "not-a-pick"})
 		wantCode(t, err, codes.InvalidArgument, "")
 	}
-	time.Sleep(250 * time.Millisecond)
+	mu.Lock()
+	now = now.Add(250 * time.Millisecond) // 5 a second: one token and a quarter
+	mu.Unlock()
 	if _, err := admin.ListNodes(ctx, &fleetv1.ListNodesRequest{}); err != nil {
 		t.Fatalf("after the bucket refilled: %v", err)
 	}

@@ -55,6 +55,7 @@ func (b *buckets) get(key string, spec bucketSpec) *rate.Limiter {
 // every call when authentication is off (loopback or --insecure), are not limited.
 type callLimiter struct {
 	agent, admin bucketSpec
+	now          func() time.Time // the clock the buckets refill by: Config.Now
 	b            buckets
 	limited      *prometheus.CounterVec
 }
@@ -79,7 +80,7 @@ func (l *callLimiter) Limit(ctx context.Context) error {
 	if spec.rate <= 0 {
 		return nil
 	}
-	if !l.b.get(key, spec).Allow() {
+	if !l.b.get(key, spec).AllowN(l.now(), 1) {
 		l.limited.WithLabelValues(limit).Inc()
 		return fmt.Errorf("%s made more than %g calls per second with bursts of %d (%s)", key, spec.rate, spec.burst, spec.flag)
 	}

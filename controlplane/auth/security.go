@@ -50,6 +50,7 @@ func New(c Config, st *store.Store, log *slog.Logger) (*Security, error) {
 			limited: limited,
 			agent:   bucketSpec{c.AgentRate, c.AgentBurst, "--agent-rate, --agent-burst"},
 			admin:   bucketSpec{c.AdminRate, c.AdminBurst, "--admin-rate, --admin-burst"},
+			now:     c.Now,
 		},
 		streams: newStreamLimiter(c.MaxStreamsPerPeer, limited.WithLabelValues("streams_per_peer")),
 		Audit:   &AuditLog{store: st, now: c.Now, log: log, retention: c.AuditRetention, events: events},

@@ -5,58 +5,113 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
+	"slices"
+	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
 )
 
-// TestScheduledBackupsAndRetention runs the backup loop on a short interval: backups appear on
-// their own, each with its metadata, and the retention keeps the newest two.
-func TestScheduledBackupsAndRetention(t *testing.T) {
-	st, err := store.Open(t.TempDir(), time.Second)
-	if err != nil {
-		t.Fatal(err)
+// recordHandler hands every record logged to ch, so a test can wait for what the code logs. It
+// never blocks the logger: a record that does not fit in ch is dropped.
+type recordHandler struct{ ch chan<- slog.Record }
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h recordHandler) WithGroup(string) slog.Handler            { return h }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h.ch <- r.Clone():
+	default:
 	}
-	defer st.Close()
-	dir := filepath.Join(t.TempDir(), "backups")
-	b := &Backups{store: st, dir: dir, interval: 20 * time.Millisecond, retention: maintenance.Retention{Keep: 2},
-		now: time.Now, Log: slog.New(slog.DiscardHandler)}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx) }()
-	deadline := time.Now().Add(10 * time.Second)
-	seen := map[string]bool{}
-	for {
+	return nil
+}
+
+// attr returns the value of the record's attribute key as a string.
+func attr(r slog.Record, key string) string {
+	var v string
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == key {
+			v = a.Value.String()
+			return false
+		}
+		return true
+	})
+	return v
+}
+
+// TestScheduledBackupsAndRetention runs the backup loop on a short interval in a synctest bubble,
+// where the ticker runs on virtual time: backups appear on their own, each with its metadata, and
+// the retention keeps the newest two.
+func TestScheduledBackupsAndRetention(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		st, err := store.Open(t.TempDir(), time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		dir := filepath.Join(t.TempDir(), "backups")
+		logged := make(chan slog.Record, 64)
+		b := &Backups{store: st, dir: dir, interval: 20 * time.Millisecond, retention: maintenance.Retention{Keep: 2},
+			now: time.Now, Log: slog.New(recordHandler{logged})}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- b.Run(ctx) }()
+		stop := sync.OnceValue(func() error { cancel(); return <-done })
+		defer stop() // a failed test ends the loop too: the bubble must end with no goroutine left
+		// Time moves only while every goroutine of the bubble waits, so no tick comes between
+		// the third backup and the cancel: exactly three are written.
+		var written []string
+		for len(written) < 3 {
+			select {
+			case r := <-logged:
+				if r.Message != "scheduled backup written" {
+					t.Fatalf("after %d scheduled backups the loop logged %q %s", len(written), r.Message, attr(r, "err"))
+				}
+				written = append(written, filepath.Base(attr(r, "path")))
+			case <-time.After(10 * time.Second):
+				t.Fatalf("10s of ticks every 20ms wrote %d scheduled backups: %v", len(written), written)
+			}
+		}
+		if err := stop(); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if len(logged) != 0 {
+			t.Fatalf("the loop logged %q after the third backup", (<-logged).Message)
+		}
+		if !(written[0] < written[1] && written[1] < written[2]) {
+			t.Fatalf("the scheduled backups are not three, newer each time: %v", written)
+		}
 		list, err := b.List()
 		if err != nil {
 			t.Fatal(err)
 		}
+		var listed []string
 		for _, l := range list {
-			seen[l.GetName()] = true
-		}
-		if len(seen) >= 3 && len(list) == 2 && strings.Contains(list[0].GetReason(), "scheduled") {
-			entries, _ := os.ReadDir(dir)
-			if len(entries) == 4 { // two backups and their metadata; the older ones were pruned
-				break
+			listed = append(listed, l.GetName())
+			if l.GetReason() != "scheduled" {
+				t.Errorf("backup %s has reason %q, want scheduled", l.GetName(), l.GetReason())
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("after 10s the backup dir holds %v", list)
+		if want := []string{written[2], written[1]}; !slices.Equal(listed, want) {
+			t.Fatalf("the backup dir lists %v after backups %v; want the newest two, newest first: %v", listed, written, want)
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	cancel()
-	if err := <-done; err != nil {
-		t.Fatalf("Run: %v", err)
-	}
-	list, err := b.List()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := b.Verify(list[0].GetName()); err != nil {
-		t.Fatalf("verify a scheduled backup: %v", err)
-	}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) != 4 { // two backups and their metadata; the oldest was pruned with its metadata
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Fatalf("the backup dir holds %v, want two backups and their metadata", names)
+		}
+		if _, err := b.Verify(list[0].GetName()); err != nil {
+			t.Fatalf("verify a scheduled backup: %v", err)
+		}
+	})
 }

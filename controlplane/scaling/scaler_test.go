@@ -2,11 +2,12 @@ package scaling
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -106,6 +107,34 @@ func (r *scalerRig) last(pool string) *fleetv1.ScalingDecision {
 	return r.sc.pools[pool].last
 }
 
+// recordHandler hands every record logged to ch, so a test can wait for what the code logs. It
+// never blocks the logger: a record that does not fit in ch is dropped.
+type recordHandler struct{ ch chan<- slog.Record }
+
+func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h recordHandler) WithGroup(string) slog.Handler            { return h }
+func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case h.ch <- r.Clone():
+	default:
+	}
+	return nil
+}
+
+// attr returns the value of the record's attribute key as a string.
+func attr(r slog.Record, key string) string {
+	var v string
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == key {
+			v = a.Value.String()
+			return false
+		}
+		return true
+	})
+	return v
+}
+
 func executable(t *testing.T, dir, name, script string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
@@ -129,6 +158,8 @@ func TestScalerWakeScalesAnEmptyPoolAtOnce(t *testing.T) {
 	if d := r.last("idle"); d.GetCurrent() != 0 || d.GetDesired() != 0 {
 		t.Fatalf("idle empty pool: %v", d)
 	}
+	logged := make(chan slog.Record, 64)
+	r.sc.log = slog.New(recordHandler{logged})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.sc.Run(ctx) }()
@@ -144,14 +175,17 @@ func TestScalerWakeScalesAnEmptyPoolAtOnce(t *testing.T) {
 	if _, ok := r.sc.Wake("no-such-pool"); ok {
 		t.Fatal("wake of an unscaled pool says it has a policy")
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for r.job("idle").state != actSucceeded {
-		if time.Now().After(deadline) {
-			t.Fatalf("no hook run after wake: job %+v, decision %v", r.job("idle"), r.last("idle"))
+	// Run logs the hook's outcome once it has recorded it in the job.
+	timeout := time.After(10 * time.Second)
+	for succeeded := false; !succeeded; {
+		select {
+		case rec := <-logged:
+			succeeded = rec.Message == "scaling hook succeeded" && attr(rec, "pool") == "idle"
+		case <-timeout:
+			t.Fatalf("no hook run within 10s of the wake: job %+v, decision %v", r.job("idle"), r.last("idle"))
 		}
-		time.Sleep(5 * time.Millisecond)
 	}
-	if j, d := r.job("idle"), r.last("idle"); j.desired != 2 || d.GetDesired() != 2 || !strings.Contains(d.GetReason(), "wake proposes 2") {
+	if j, d := r.job("idle"), r.last("idle"); j.state != actSucceeded || j.desired != 2 || d.GetDesired() != 2 || !strings.Contains(d.GetReason(), "wake proposes 2") {
 		t.Fatalf("job %+v decision %v, want a wake to 2", j, d)
 	}
 	// The launched nodes count until they register: the next tick does not ask again.
@@ -373,24 +407,34 @@ func TestScalerWaitsForADisconnectedVictim(t *testing.T) {
 // and the status says so with the output so far.
 func TestRunHookTimeoutEndsItsProcessGroup(t *testing.T) {
 	dir := t.TempDir()
-	pidFile := filepath.Join(dir, "child.pid")
-	hook := executable(t, dir, "slow.sh", fmt.Sprintf("#!/bin/sh\necho starting $POOL\nsleep 30 &\necho $! > %s\nwait\n", pidFile))
+	// The hook's child writes "up" into a FIFO and keeps it open while it lives; it is the
+	// hook's child, not ours, so the FIFO's end of file is how the test sees it exit.
+	fifo := filepath.Join(dir, "child.fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	child, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer child.Close()
+	hook := executable(t, dir, "slow.sh", fmt.Sprintf("#!/bin/sh\necho starting $POOL\n(echo up; exec sleep 30) > '%s' &\nwait\n", fifo))
 	start := time.Now()
 	detail, err := runHook(context.Background(), hook, 300*time.Millisecond, "web", &hookJob{current: 1, desired: 2})
 	if err == nil || !strings.HasPrefix(detail, "killed after 300ms: starting web") || time.Since(start) > 5*time.Second {
 		t.Fatalf("runHook = %q, %v after %s", detail, err, time.Since(start))
 	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
+	if err := child.SetReadDeadline(time.Now().Add(5 * time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	deadline := time.Now().Add(5 * time.Second)
-	for syscall.Kill(pid, 0) == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("the hook's child %d outlived the timeout", pid)
-		}
-		time.Sleep(10 * time.Millisecond)
+	got, err := io.ReadAll(child)
+	switch {
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		t.Fatalf("the hook's child outlived the timeout by 5s: it still holds the FIFO open (read %q)", got)
+	case err != nil:
+		t.Fatal(err)
+	case string(got) != "up\n":
+		t.Fatalf("the hook's child never started: read %q from the FIFO", got)
 	}
 }
 
