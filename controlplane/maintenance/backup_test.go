@@ -12,36 +12,9 @@ import (
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
+	"github.com/dspyfleet/dspyfleet/internal/logtest"
 	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
 )
-
-// recordHandler hands every record logged to ch, so a test can wait for what the code logs. It
-// never blocks the logger: a record that does not fit in ch is dropped.
-type recordHandler struct{ ch chan<- slog.Record }
-
-func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h recordHandler) WithGroup(string) slog.Handler            { return h }
-func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
-	select {
-	case h.ch <- r.Clone():
-	default:
-	}
-	return nil
-}
-
-// attr returns the value of the record's attribute key as a string.
-func attr(r slog.Record, key string) string {
-	var v string
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == key {
-			v = a.Value.String()
-			return false
-		}
-		return true
-	})
-	return v
-}
 
 // TestScheduledBackupsAndRetention runs the backup loop on a short interval in a synctest bubble,
 // where the ticker runs on virtual time: backups appear on their own, each with its metadata, and
@@ -56,7 +29,7 @@ func TestScheduledBackupsAndRetention(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "backups")
 		logged := make(chan slog.Record, 64)
 		b := &Backups{store: st, dir: dir, interval: 20 * time.Millisecond, retention: maintenance.Retention{Keep: 2},
-			now: time.Now, Log: slog.New(recordHandler{logged})}
+			now: time.Now, Log: slog.New(logtest.Handler{C: logged})}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- b.Run(ctx) }()
@@ -69,9 +42,9 @@ func TestScheduledBackupsAndRetention(t *testing.T) {
 			select {
 			case r := <-logged:
 				if r.Message != "scheduled backup written" {
-					t.Fatalf("after %d scheduled backups the loop logged %q %s", len(written), r.Message, attr(r, "err"))
+					t.Fatalf("after %d scheduled backups the loop logged %q %s", len(written), r.Message, logtest.Attr(r, "err"))
 				}
-				written = append(written, filepath.Base(attr(r, "path")))
+				written = append(written, filepath.Base(logtest.Attr(r, "path")))
 			case <-time.After(10 * time.Second):
 				t.Fatalf("10s of ticks every 20ms wrote %d scheduled backups: %v", len(written), written)
 			}

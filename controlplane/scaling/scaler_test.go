@@ -22,6 +22,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
+	"github.com/dspyfleet/dspyfleet/internal/logtest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -107,34 +108,6 @@ func (r *scalerRig) last(pool string) *fleetv1.ScalingDecision {
 	return r.sc.pools[pool].last
 }
 
-// recordHandler hands every record logged to ch, so a test can wait for what the code logs. It
-// never blocks the logger: a record that does not fit in ch is dropped.
-type recordHandler struct{ ch chan<- slog.Record }
-
-func (h recordHandler) Enabled(context.Context, slog.Level) bool { return true }
-func (h recordHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
-func (h recordHandler) WithGroup(string) slog.Handler            { return h }
-func (h recordHandler) Handle(_ context.Context, r slog.Record) error {
-	select {
-	case h.ch <- r.Clone():
-	default:
-	}
-	return nil
-}
-
-// attr returns the value of the record's attribute key as a string.
-func attr(r slog.Record, key string) string {
-	var v string
-	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == key {
-			v = a.Value.String()
-			return false
-		}
-		return true
-	})
-	return v
-}
-
 func executable(t *testing.T, dir, name, script string) string {
 	t.Helper()
 	path := filepath.Join(dir, name)
@@ -159,7 +132,7 @@ func TestScalerWakeScalesAnEmptyPoolAtOnce(t *testing.T) {
 		t.Fatalf("idle empty pool: %v", d)
 	}
 	logged := make(chan slog.Record, 64)
-	r.sc.log = slog.New(recordHandler{logged})
+	r.sc.log = slog.New(logtest.Handler{C: logged})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- r.sc.Run(ctx) }()
@@ -180,7 +153,7 @@ func TestScalerWakeScalesAnEmptyPoolAtOnce(t *testing.T) {
 	for succeeded := false; !succeeded; {
 		select {
 		case rec := <-logged:
-			succeeded = rec.Message == "scaling hook succeeded" && attr(rec, "pool") == "idle"
+			succeeded = rec.Message == "scaling hook succeeded" && logtest.Attr(rec, "pool") == "idle"
 		case <-timeout:
 			t.Fatalf("no hook run within 10s of the wake: job %+v, decision %v", r.job("idle"), r.last("idle"))
 		}
