@@ -30,11 +30,8 @@ func (m *maintenanceService) CreateBackup(ctx context.Context, req *fleetv1.Crea
 		reason += ": " + r
 	}
 	b, pruned, err := m.backups.Create(reason)
-	if err != nil && b == nil {
-		return nil, check.ToStatus(err)
-	}
 	if err != nil {
-		m.backups.Log.Warn("backup written but pruning old backups failed", "err", err)
+		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.CreateBackupResponse{Backup: b, Pruned: pruned}, nil
 }

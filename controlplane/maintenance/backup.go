@@ -58,7 +58,7 @@ type Backups struct {
 	retention maintenance.Retention
 	version   string
 	now       func() time.Time
-	Log       *slog.Logger
+	log       *slog.Logger
 
 	mu sync.Mutex // one backup at a time
 }
@@ -76,9 +76,9 @@ func (b *Backups) Run(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			if m, _, err := b.Create("scheduled"); err != nil {
-				b.Log.Error("scheduled backup failed; will try at the next interval", "err", err)
+				b.log.Error("scheduled backup failed; will try at the next interval", "err", err)
 			} else {
-				b.Log.Info("scheduled backup written", "path", filepath.Join(b.dir, m.GetName()), "bytes", m.GetSizeBytes())
+				b.log.Info("scheduled backup written", "path", filepath.Join(b.dir, m.GetName()), "bytes", m.GetSizeBytes())
 			}
 		}
 	}
@@ -86,7 +86,8 @@ func (b *Backups) Run(ctx context.Context) error {
 
 // Create writes a consistent copy of the store from one read transaction, so writers go on
 // meanwhile. The file is written under a temporary name, synced and renamed, so a backup name
-// always holds a whole file. Then the retention runs.
+// always holds a whole file. Then the retention runs; a retention that fails is logged, as the
+// backup was written.
 func (b *Backups) Create(reason string) (*fleetv1.Backup, []string, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -124,7 +125,10 @@ func (b *Backups) Create(reason string) (*fleetv1.Backup, []string, error) {
 		return nil, nil, fmt.Errorf("write backup metadata: %w", err)
 	}
 	pruned, err := b.prune()
-	return m.toProto(b.dir), pruned, err
+	if err != nil {
+		b.log.Warn("backup written but pruning old backups failed", "backup", m.Name, "err", err)
+	}
+	return m.toProto(b.dir), pruned, nil
 }
 
 // prune removes the backups the retention does not keep.
@@ -320,5 +324,5 @@ type BackupConfig struct {
 
 // NewBackups configures the backups of st.
 func NewBackups(st *store.Store, c BackupConfig, now func() time.Time, log *slog.Logger) *Backups {
-	return &Backups{store: st, dir: c.Dir, interval: c.Interval, retention: c.Retention, version: c.Version, now: now, Log: log}
+	return &Backups{store: st, dir: c.Dir, interval: c.Interval, retention: c.Retention, version: c.Version, now: now, log: log}
 }

@@ -29,7 +29,7 @@ func TestScheduledBackupsAndRetention(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "backups")
 		logged := make(chan slog.Record, 64)
 		b := &Backups{store: st, dir: dir, interval: 20 * time.Millisecond, retention: maintenance.Retention{Keep: 2},
-			now: time.Now, Log: slog.New(logtest.Handler{C: logged})}
+			now: time.Now, log: slog.New(logtest.Handler{C: logged})}
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan error, 1)
 		go func() { done <- b.Run(ctx) }()
