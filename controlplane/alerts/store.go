@@ -133,7 +133,7 @@ func writeAlerts(s *store.Store, w alertsWrite) (int, error) {
 
 // appendDelivery records one delivery, keeping at most maxN.
 func appendDelivery(s *store.Store, d *fleetv1.Delivery, key []byte, maxN int) error {
-	return s.Batch(func(tx *store.Tx) error {
+	return s.Update(func(tx *store.Tx) error {
 		_, err := appendBounded(tx.Bucket(store.Deliveries), []*fleetv1.Delivery{d}, maxN, func(*fleetv1.Delivery) []byte { return key })
 		return err
 	})

@@ -51,7 +51,7 @@ func (a *AuditLog) add(rec *fleetv1.AuditRecord) {
 	rec.Id, rec.Time = hex.EncodeToString(key), timestamppb.New(now)
 	val, err := proto.Marshal(rec)
 	if err == nil {
-		err = a.store.Batch(func(tx *store.Tx) error { return tx.Bucket(store.Audit).Put(key, val) })
+		err = a.store.Update(func(tx *store.Tx) error { return tx.Bucket(store.Audit).Put(key, val) })
 	}
 	if err != nil {
 		a.log.Error("audit record not stored", "kind", rec.GetKind(), "event", rec.GetEvent(), "method", rec.GetMethod(), "identity", rec.GetIdentity(), "err", err)

@@ -163,7 +163,7 @@ func (q *Queue) transitionLocked(e *cmdEntry, state fleetv1.CommandState, detail
 // persist writes the latest state of e. The record is encoded inside the write, so whichever
 // write lands last carries the newest state.
 func (q *Queue) persist(e *cmdEntry) error {
-	return q.store.Batch(func(tx *store.Tx) error {
+	return q.store.Update(func(tx *store.Tx) error {
 		q.mu.Lock()
 		b, err := proto.Marshal(e.rec)
 		q.mu.Unlock()

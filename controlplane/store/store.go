@@ -50,8 +50,8 @@ func Open(dir string, lockTimeout time.Duration) (*Store, error) {
 		}
 		return nil, fmt.Errorf("%w: %s: %v; move it aside and restore from a backup", ErrCorruptStore, path, err)
 	}
-	// Command writes go through Batch: concurrent callers share one fsync, and a lone caller
-	// waits at most this long for company.
+	// Writes go through Batch (see Update): concurrent callers share one fsync, and a lone
+	// caller waits at most this long for company.
 	db.MaxBatchDelay = time.Millisecond
 	s := &Store{db: db, path: path}
 	if err := s.ensureSchema(); err != nil {
@@ -141,7 +141,7 @@ func (s *Store) PutNodes(records map[string][]byte) error {
 	if len(records) == 0 {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.Update(func(tx *Tx) error {
 		b := tx.Bucket(Nodes)
 		for id, rec := range records {
 			if err := b.Put([]byte(id), rec); err != nil {
@@ -162,9 +162,9 @@ func (s *Store) LoadCommands() ([]*fleetv1.CommandRecord, error) {
 }
 
 // PutCommand durably writes one command record before the call returns. Concurrent callers are
-// grouped into one transaction by bbolt's Batch, so a burst of updates costs one fsync.
+// grouped into one transaction (see Update), so a burst of updates costs one fsync.
 func (s *Store) PutCommand(key, rec []byte) error {
-	return s.db.Batch(func(tx *bolt.Tx) error {
+	return s.Update(func(tx *Tx) error {
 		return tx.Bucket(Commands).Put(key, rec)
 	})
 }
@@ -174,7 +174,7 @@ func (s *Store) DeleteCommands(keys [][]byte) error {
 	if len(keys) == 0 {
 		return nil
 	}
-	return s.db.Update(func(tx *bolt.Tx) error {
+	return s.Update(func(tx *Tx) error {
 		b := tx.Bucket(Commands)
 		for _, k := range keys {
 			if err := b.Delete(k); err != nil {

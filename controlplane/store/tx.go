@@ -29,14 +29,13 @@ func (s *Store) View(fn func(*Tx) error) error {
 	return s.db.View(func(tx *bolt.Tx) error { return fn((*Tx)(tx)) })
 }
 
-// Update runs fn in a read-write transaction of its own and commits it when fn returns nil.
+// Update runs fn in a read-write transaction and commits it when fn returns nil. It is the
+// store's one write path: concurrent callers share a transaction and its fsync (bbolt's Batch),
+// so fn may run more than once and must have no effect but on the transaction (it may read the
+// transaction's state and overwrite variables it returns through, never append to them). A
+// batch may run fn on another caller's goroutine while its own caller waits, so fn must not take
+// a lock that a caller of Update may hold.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Update(func(tx *bolt.Tx) error { return fn((*Tx)(tx)) })
-}
-
-// Batch runs fn in a read-write transaction that concurrent callers share, so a burst of writes
-// costs one fsync. fn may run more than once and must have no effect but on the transaction.
-func (s *Store) Batch(fn func(*Tx) error) error {
 	return s.db.Batch(func(tx *bolt.Tx) error { return fn((*Tx)(tx)) })
 }
 
