@@ -90,13 +90,8 @@ func writeAlerts(s *store.Store, w alertsWrite) (int, error) {
 	err := s.Update(func(tx *store.Tx) error {
 		states := tx.Bucket(store.AlertStates)
 		if w.replaceAll {
-			c := states.Cursor()
-			for k, _ := c.First(); k != nil; k, _ = c.Next() {
-				if _, keep := w.alerts[string(k)]; !keep {
-					if err := c.Delete(); err != nil {
-						return err
-					}
-				}
+			if err := states.DeleteFunc(func(k []byte) bool { _, keep := w.alerts[string(k)]; return !keep }); err != nil {
+				return err
 			}
 		}
 		for k, a := range w.alerts {
@@ -155,14 +150,10 @@ func appendBounded[M proto.Message](b *store.Bucket, msgs []M, maxN int, key fun
 		}
 	}
 	n := b.Len()
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil && n > maxN; k, _ = c.Next() {
-		if err := c.Delete(); err != nil {
-			return 0, err
-		}
-		n--
+	if n <= maxN {
+		return n, nil
 	}
-	return n, nil
+	return maxN, b.DeleteFirst(n - maxN)
 }
 
 // listNewest returns up to limit records of a time-ordered bucket, newest first, that keep

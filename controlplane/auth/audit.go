@@ -169,12 +169,6 @@ func (a *AuditLog) List(req *fleetv1.ListAuditRequest) ([]*fleetv1.AuditRecord, 
 func (a *AuditLog) Prune() error {
 	cutoff := binary.BigEndian.AppendUint64(nil, uint64(a.now().Add(-a.retention).UnixNano()))
 	return a.store.Update(func(tx *store.Tx) error {
-		c := tx.Bucket(store.Audit).Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k[:8], cutoff) < 0; k, _ = c.First() {
-			if err := c.Delete(); err != nil {
-				return err
-			}
-		}
-		return nil
+		return tx.Bucket(store.Audit).DeleteRange(nil, cutoff)
 	})
 }

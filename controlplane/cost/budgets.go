@@ -242,16 +242,5 @@ func (c *Tracker) ListBudgets() (*fleetv1.ListBudgetsResponse, error) {
 
 // pruneOldest deletes the first keys of b until at most keep remain.
 func pruneOldest(b *store.Bucket, keep int) error {
-	n := 0
-	c := b.Cursor()
-	for k, _ := c.First(); k != nil; k, _ = c.Next() {
-		n++
-	}
-	for k, _ := c.First(); k != nil && n > keep; k, _ = c.First() {
-		if err := b.Delete(k); err != nil {
-			return err
-		}
-		n--
-	}
-	return nil
+	return b.DeleteFirst(b.Len() - keep)
 }

@@ -85,13 +85,8 @@ func recordScaling(s *store.Store, ds map[string][]*fleetv1.ScalingDecision, mem
 			}
 		}
 		for pool := range ds {
-			prefix := append([]byte(pool), 0)
-			cutoff := decisionKey(pool, now.Add(-decisionRetention))
-			c := b.Cursor()
-			for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix) && bytes.Compare(k, cutoff) < 0; k, _ = c.Next() {
-				if err := c.Delete(); err != nil {
-					return err
-				}
+			if err := b.DeleteRange(append([]byte(pool), 0), decisionKey(pool, now.Add(-decisionRetention))); err != nil {
+				return err
 			}
 		}
 		return nil

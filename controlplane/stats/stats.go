@@ -156,13 +156,7 @@ func (s *Requests) Flush() error {
 		if !prune {
 			return nil
 		}
-		c := b.Cursor()
-		for k, _ := c.First(); k != nil && bytes.Compare(k, cutoff) < 0; k, _ = c.Next() {
-			if err := c.Delete(); err != nil {
-				return err
-			}
-		}
-		return nil
+		return b.DeleteRange(nil, cutoff)
 	})
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,62 @@ func TestEachProtoNamesTheBadRecord(t *testing.T) {
 	}
 	if _, err := s.LoadCommands(); !errors.Is(err, ErrCorruptStore) || !strings.Contains(err.Error(), "command 1801:") {
 		t.Fatalf("LoadCommands = %v, want ErrCorruptStore naming command 1801", err)
+	}
+}
+
+// TestDeleteHelpersDeleteEveryKeyTheyName: deleting while walking with a cursor skips the key
+// after each deletion once the transaction has written to the page (bbolt issue 146), so the
+// helpers collect the keys first. Each runs after a Put in the same transaction.
+func TestDeleteHelpersDeleteEveryKeyTheyName(t *testing.T) {
+	s, err := Open(t.TempDir(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	keys := func() []string {
+		var out []string
+		if err := s.View(func(tx *Tx) error {
+			return tx.Bucket(Audit).ForEach(func(k, _ []byte) error { out = append(out, string(k)); return nil })
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	reset := func(tx *Tx) *Bucket {
+		b, err := tx.Clear(Audit)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range []string{"a", "b", "c", "d", "e", "f"} {
+			if err := b.Put([]byte(k), []byte{1}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name string
+		del  func(b *Bucket) error
+		want []string
+	}{
+		{"DeleteRange", func(b *Bucket) error { return b.DeleteRange([]byte("b"), []byte("e")) }, []string{"a", "e", "f"}},
+		{"DeleteRange from the start", func(b *Bucket) error { return b.DeleteRange(nil, []byte("d")) }, []string{"d", "e", "f"}},
+		{"DeleteFirst", func(b *Bucket) error { return b.DeleteFirst(4) }, []string{"e", "f"}},
+		{"DeleteFunc", func(b *Bucket) error { return b.DeleteFunc(func(k []byte) bool { return k[0] != 'c' }) }, []string{"c"}},
+		{"Len counts this transaction's writes", func(b *Bucket) error {
+			if n := b.Len(); n != 6 {
+				t.Errorf("Len = %d after six puts, want 6", n)
+			}
+			return nil
+		}, []string{"a", "b", "c", "d", "e", "f"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := s.Update(func(tx *Tx) error { return tc.del(reset(tx)) }); err != nil {
+				t.Fatal(err)
+			}
+			if got := keys(); !slices.Equal(got, tc.want) {
+				t.Fatalf("keys left %q, want %q", got, tc.want)
+			}
+		})
 	}
 }

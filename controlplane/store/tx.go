@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -72,8 +73,59 @@ func (b *Bucket) Delete(key []byte) error { return (*bolt.Bucket)(b).Delete(key)
 // ForEach calls fn for every key in order; an error from fn stops the walk and is returned.
 func (b *Bucket) ForEach(fn func(k, v []byte) error) error { return (*bolt.Bucket)(b).ForEach(fn) }
 
-// Len is the number of keys in the bucket.
-func (b *Bucket) Len() int { return (*bolt.Bucket)(b).Stats().KeyN }
+// Len is the number of keys in the bucket, this transaction's writes included (bbolt's
+// Stats().KeyN counts only what was committed before).
+func (b *Bucket) Len() int {
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n
+}
+
+// DeleteRange deletes the keys in [from, to); a nil from is the first key.
+func (b *Bucket) DeleteRange(from, to []byte) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(from); k != nil && bytes.Compare(k, to) < 0; k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	return b.deleteKeys(keys)
+}
+
+// DeleteFirst deletes the n first keys (the oldest, for time-ordered keys).
+func (b *Bucket) DeleteFirst(n int) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil && len(keys) < n; k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	return b.deleteKeys(keys)
+}
+
+// DeleteFunc deletes every key for which del is true.
+func (b *Bucket) DeleteFunc(del func(k []byte) bool) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		if del(k) {
+			keys = append(keys, bytes.Clone(k))
+		}
+	}
+	return b.deleteKeys(keys)
+}
+
+// deleteKeys deletes keys collected by a walk: deleting during a cursor walk skips the key after
+// each deletion once the transaction wrote to the page (bbolt issue 146).
+func (b *Bucket) deleteKeys(keys [][]byte) error {
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Cursor returns a cursor over the bucket.
 func (b *Bucket) Cursor() *Cursor { return (*Cursor)((*bolt.Bucket)(b).Cursor()) }
