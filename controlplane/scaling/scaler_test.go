@@ -281,6 +281,20 @@ func TestScalerPredictiveLearnsFromRollups(t *testing.T) {
 	}
 }
 
+// everyTarget targets every metric the scaler observes, so a benchmarked tick computes them all.
+func everyTarget() []*fleetv1.ScalingTarget {
+	var out []*fleetv1.ScalingTarget
+	for _, m := range []string{"cpu_percent", "memory_percent", "latency_p95_ms", "ttft_p95_ms", "error_rate",
+		"in_flight_per_node", "requests_per_second_per_node", "tokens_per_second_per_node", "queue_length_per_node"} {
+		v := 50.0
+		if m == "error_rate" {
+			v = 0.05
+		}
+		out = append(out, &fleetv1.ScalingTarget{Metric: m, Value: v})
+	}
+	return out
+}
+
 // BenchmarkScalerTick1000Nodes is one scaling tick of a pool of 1,000 reporting nodes: the
 // registry snapshot, the metrics, the decision (every metric targeted) and its record.
 func BenchmarkScalerTick1000Nodes(b *testing.B) {
@@ -296,15 +310,7 @@ func BenchmarkScalerTick1000Nodes(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	pb := &fleetv1.ScalingPolicy{Max: 2000}
-	for _, m := range []string{"cpu_percent", "memory_percent", "latency_p95_ms", "ttft_p95_ms", "error_rate",
-		"in_flight_per_node", "requests_per_second_per_node", "tokens_per_second_per_node", "queue_length_per_node"} {
-		v := 50.0
-		if m == "error_rate" {
-			v = 0.05
-		}
-		pb.Targets = append(pb.Targets, &fleetv1.ScalingTarget{Metric: m, Value: v})
-	}
+	pb := &fleetv1.ScalingPolicy{Max: 2000, Targets: everyTarget()}
 	p, act, err := PolicyFromProto(pb, "")
 	if err != nil {
 		b.Fatal(err)
