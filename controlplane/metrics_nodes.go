@@ -35,7 +35,7 @@ func (c *hostCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 	healthy := make(map[string]int)
-	for _, n := range c.reg.List(&fleetv1.ListNodesRequest{}) {
+	for _, n := range c.reg.ListShared() {
 		pool, id := n.GetPool(), n.GetId()
 		if _, ok := healthy[pool]; !ok {
 			healthy[pool] = 0

@@ -303,7 +303,7 @@ func (a *Alerter) issue(d rules.Decision) (*fleetv1.CommandRecord, error) {
 // snapshot gathers what conditions read: nodes from the registry, DSPy figures from the
 // request rollups of the last window.
 func (a *Alerter) snapshot(now time.Time) (rules.Snapshot, error) {
-	nodes := a.reg.List(&fleetv1.ListNodesRequest{})
+	nodes := a.reg.ListShared()
 	byPool := make(map[string][]*fleetv1.Node)
 	for _, n := range nodes {
 		byPool[n.GetPool()] = append(byPool[n.GetPool()], n)

@@ -154,7 +154,7 @@ var recStates = map[fleetv1.RecommendationState]bool{
 // ListRecs draws the recommendations afresh and returns them with their operator state, most
 // savings first.
 func (c *Tracker) ListRecs(includeClosed bool, now time.Time) (*fleetv1.ListRecommendationsResponse, error) {
-	nodes := c.reg.List(&fleetv1.ListNodesRequest{})
+	nodes := c.reg.ListShared()
 	c.mu.Lock()
 	if err := c.recommendLocked(nodes, now); err != nil {
 		c.mu.Unlock()
