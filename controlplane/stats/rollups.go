@@ -16,14 +16,28 @@ import (
 // from memory for minutes from memFrom on, from bbolt before. Memory holds every minute since
 // the process started and within memoryMinutes, so the caller passes the later of the two.
 func (s *Requests) RollupsBetween(first, last, memFrom int64) (map[RollupKey]reqstats.Window, error) {
-	out := make(map[RollupKey]reqstats.Window)
+	type held struct {
+		minute int64
+		pool   string
+		pm     *poolMinute
+	}
+	var hs []held
 	s.mu.Lock()
-	for k, w := range s.minutes {
-		if k.Minute >= max(first, memFrom) && k.Minute <= last {
-			out[k] = w
+	for m, pools := range s.minutes {
+		if m >= max(first, memFrom) && m <= last {
+			for pool, pm := range pools {
+				pm.shared = true
+				hs = append(hs, held{m, pool, pm})
+			}
 		}
 	}
 	s.mu.Unlock()
+	out := make(map[RollupKey]reqstats.Window)
+	for _, h := range hs {
+		for node, w := range h.pm.nodes {
+			out[RollupKey{Minute: h.minute, Pool: h.pool, Node: node}] = w
+		}
+	}
 	memFirst := memFrom
 	if first >= memFirst {
 		return out, nil

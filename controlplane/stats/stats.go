@@ -58,10 +58,39 @@ type Requests struct {
 	retention time.Duration
 
 	mu      sync.Mutex
-	minutes map[RollupKey]reqstats.Window
+	minutes map[int64]map[string]*poolMinute // unix minute -> pool -> that pool's rollups
 	dirty   map[RollupKey]struct{}
 	totals  map[[2]string]*totals // cumulative per pool and node since start, for Prometheus counters
 	pruned  time.Time             // last deletion of rollups past the retention
+}
+
+// poolMinute is one pool's rollups of one minute, by node. Readers take it by reference under
+// the lock and read it after; once shared it is never written again: Add writes to a copy
+// (copy on write), so a reconcile step's read costs the lock a map lookup per minute and pool,
+// not a copy of every node's rollup.
+type poolMinute struct {
+	nodes  map[string]reqstats.Window
+	shared bool
+}
+
+// writableLocked returns the rollups of pool in minute for a write, copying them first when a
+// reader holds them.
+func (s *Requests) writableLocked(minute int64, pool string) *poolMinute {
+	pools := s.minutes[minute]
+	if pools == nil {
+		pools = make(map[string]*poolMinute)
+		s.minutes[minute] = pools
+	}
+	pm := pools[pool]
+	switch {
+	case pm == nil:
+		pm = &poolMinute{nodes: make(map[string]reqstats.Window)}
+		pools[pool] = pm
+	case pm.shared:
+		pm = &poolMinute{nodes: maps.Clone(pm.nodes)}
+		pools[pool] = pm
+	}
+	return pm
 }
 
 // totals are cumulative counters of one node in one pool.
@@ -73,7 +102,7 @@ type totals struct {
 func NewRequests(now func() time.Time, st *store.Store, retention time.Duration) *Requests {
 	return &Requests{
 		now: now, store: st, retention: retention,
-		minutes: make(map[RollupKey]reqstats.Window),
+		minutes: make(map[int64]map[string]*poolMinute),
 		dirty:   make(map[RollupKey]struct{}),
 		totals:  make(map[[2]string]*totals),
 	}
@@ -97,12 +126,13 @@ func (s *Requests) Add(pool, node string, rep *fleetv1.MetricsReport) error {
 	key := RollupKey{Minute: start.Unix() / 60, Pool: pool, Node: node}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if prev, ok := s.minutes[key]; ok {
+	pm := s.writableLocked(key.Minute, pool)
+	if prev, ok := pm.nodes[node]; ok {
 		if w, err = reqstats.MergeWindows(TopN, prev, w); err != nil {
 			return err
 		}
 	}
-	s.minutes[key] = w
+	pm.nodes[node] = w
 	s.dirty[key] = struct{}{}
 	tot := s.totals[[2]string{pool, node}]
 	if tot == nil {
@@ -125,24 +155,27 @@ func (s *Requests) Add(pool, node string, rep *fleetv1.MetricsReport) error {
 func (s *Requests) Flush() error {
 	now := s.now()
 	s.mu.Lock()
-	recs := make(map[string][]byte, len(s.dirty))
+	changed := make(map[RollupKey]reqstats.Window, len(s.dirty))
 	for k := range s.dirty {
-		b, err := proto.Marshal(wire.AppFromWindow(s.minutes[k], 0, 0))
-		if err != nil {
-			s.mu.Unlock()
-			return err
-		}
-		recs[string(k.encode())] = b
+		changed[k] = s.minutes[k.Minute][k.Pool].nodes[k.Node]
 	}
 	clear(s.dirty)
 	oldest := now.Add(-MemoryMinutes*time.Minute).Unix() / 60
-	maps.DeleteFunc(s.minutes, func(k RollupKey, _ reqstats.Window) bool { return k.Minute < oldest })
+	maps.DeleteFunc(s.minutes, func(m int64, _ map[string]*poolMinute) bool { return m < oldest })
 	prune := now.Sub(s.pruned) >= time.Minute
 	if prune {
 		s.pruned = now
 	}
 	cutoff := binary.BigEndian.AppendUint64(nil, uint64(now.Add(-s.retention).Unix()/60))
 	s.mu.Unlock()
+	recs := make(map[string][]byte, len(changed))
+	for k, w := range changed {
+		b, err := proto.Marshal(wire.AppFromWindow(w, 0, 0))
+		if err != nil {
+			return err
+		}
+		recs[string(k.encode())] = b
+	}
 	if len(recs) == 0 && !prune {
 		return nil
 	}
@@ -166,13 +199,20 @@ func (s *Requests) Window(pool string, from time.Time) (map[string][]reqstats.Wi
 	byNode := make(map[string][]reqstats.Window)
 	s.mu.Lock()
 	memFirst := int64(1<<63 - 1)
-	for k, w := range s.minutes {
-		memFirst = min(memFirst, k.Minute)
-		if k.Pool == pool && k.Minute >= first {
-			byNode[k.Node] = append(byNode[k.Node], w)
+	var held []*poolMinute
+	for m, pools := range s.minutes {
+		memFirst = min(memFirst, m)
+		if pm := pools[pool]; pm != nil && m >= first {
+			pm.shared = true
+			held = append(held, pm)
 		}
 	}
 	s.mu.Unlock()
+	for _, pm := range held {
+		for node, w := range pm.nodes {
+			byNode[node] = append(byNode[node], w)
+		}
+	}
 	if first >= memFirst {
 		return byNode, nil
 	}
