@@ -28,6 +28,7 @@ type Registry struct {
 
 	mu       sync.Mutex
 	nodes    map[string]*entry
+	byPool   map[string]map[string]*entry // the same entries by pool and id
 	watchers map[*Watcher]struct{}
 	dirty    map[string]struct{}
 	nextID   uint64
@@ -69,6 +70,7 @@ func NewRegistry(now func() time.Time, lp Liveness, watchCap int) *Registry {
 		liveness: lp,
 		watchCap: watchCap,
 		nodes:    make(map[string]*entry),
+		byPool:   make(map[string]map[string]*entry),
 		watchers: make(map[*Watcher]struct{}),
 		dirty:    make(map[string]struct{}),
 		flushNow: make(chan struct{}, 1),
@@ -97,7 +99,28 @@ func (r *Registry) Load(nodes []*fleetv1.Node) {
 			r.dirty[n.GetId()] = struct{}{}
 		}
 		r.nodes[n.GetId()] = e
+		r.indexLocked(e, "")
 	}
+}
+
+// indexLocked files e under its pool, out of prev (its pool before a change, "" for none).
+func (r *Registry) indexLocked(e *entry, prev string) {
+	id, pool := e.node.GetId(), e.node.GetPool()
+	if prev == pool {
+		if _, ok := r.byPool[pool][id]; ok {
+			return
+		}
+	}
+	if m := r.byPool[prev]; m != nil {
+		delete(m, id)
+		if len(m) == 0 {
+			delete(r.byPool, prev)
+		}
+	}
+	if r.byPool[pool] == nil {
+		r.byPool[pool] = make(map[string]*entry)
+	}
+	r.byPool[pool][id] = e
 }
 
 // Attach binds a new agent session to its node, creating the node on first contact. A live
@@ -129,7 +152,9 @@ func (r *Registry) Attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 		e = &entry{node: &fleetv1.Node{Id: h.GetNodeId(), FirstSeen: timestamppb.New(now)}}
 		r.nodes[h.GetNodeId()] = e
 	}
+	prevPool := e.node.GetPool()
 	updated := applyHello(e.node, h)
+	r.indexLocked(e, prevPool)
 	if addr := servingAddress(h.GetAdvertiseAddress(), peer); addr != e.node.GetAddress() {
 		e.node.Address = addr
 		updated = true
@@ -380,11 +405,12 @@ func (r *Registry) List(req *fleetv1.ListNodesRequest) []*fleetv1.Node {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*fleetv1.Node
-	for _, e := range r.nodes {
+	entries := r.nodes
+	if req.GetPool() != "" {
+		entries = r.byPool[req.GetPool()]
+	}
+	for _, e := range entries {
 		n := e.node
-		if req.GetPool() != "" && n.GetPool() != req.GetPool() {
-			continue
-		}
 		if len(req.GetStates()) > 0 && !slices.Contains(req.GetStates(), n.GetState()) {
 			continue
 		}

@@ -3,6 +3,7 @@ package fleet
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -62,4 +63,45 @@ func TestSessionReplacementCancelsOldSession(t *testing.T) {
 	if !errors.Is(cause, check.ErrSessionEnded) {
 		t.Fatalf("old session ended with %v", cause)
 	}
+}
+
+// TestPoolIndexFollowsTheHello: a node that comes back in another pool leaves the old one, in
+// every view that reads the pool index.
+func TestPoolIndexFollowsTheHello(t *testing.T) {
+	r := NewRegistry(func() time.Time { return testNow }, Liveness{Grace: time.Second, DefaultInterval: time.Second}, 8)
+	r.Load([]*fleetv1.Node{{Id: "kept", Pool: "web"}})
+	attach := func(pool, instance string) {
+		t.Helper()
+		s, _, err := r.Attach(&fleetv1.Hello{NodeId: "n", Pool: pool, InstanceId: instance, ReportInterval: durationpb.New(time.Second)}, "p", func(error) {})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Detach(s, "test")
+	}
+	attach("web", "a")
+	if got := ids(r.ScalingNodes("web")); !slices.Equal(got, []string{"kept", "n"}) {
+		t.Fatalf("web has %v, want kept and n", got)
+	}
+	attach("batch", "b")
+	if got := ids(r.ScalingNodes("web")); !slices.Equal(got, []string{"kept"}) {
+		t.Fatalf("after n moved to batch, web has %v", got)
+	}
+	if got := ids(r.List(&fleetv1.ListNodesRequest{Pool: "batch"})); !slices.Equal(got, []string{"n"}) {
+		t.Fatalf("batch lists %v, want n", got)
+	}
+	if !r.HasPool("batch") || !slices.Equal(r.Pools(), []string{"batch", "web"}) {
+		t.Fatalf("pools %v", r.Pools())
+	}
+	attach("", "c") // no pool is the default pool
+	if r.HasPool("batch") || !slices.Equal(r.Pools(), []string{check.DefaultPool, "web"}) {
+		t.Fatalf("after n moved to the default pool, pools %v", r.Pools())
+	}
+}
+
+func ids(nodes []*fleetv1.Node) []string {
+	var out []string
+	for _, n := range nodes {
+		out = append(out, n.GetId())
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"maps"
 	"slices"
 	"time"
 
@@ -44,26 +45,14 @@ func (r *Registry) RoutingNodes() map[string][]routing.Node {
 func (r *Registry) Pools() []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []string
-	for _, e := range r.nodes {
-		if p := e.node.GetPool(); !slices.Contains(out, p) {
-			out = append(out, p)
-		}
-	}
-	slices.Sort(out)
-	return out
+	return slices.Sorted(maps.Keys(r.byPool))
 }
 
 // HasPool reports whether any node belongs to pool.
 func (r *Registry) HasPool(pool string) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for _, e := range r.nodes {
-		if e.node.GetPool() == pool {
-			return true
-		}
-	}
-	return false
+	return len(r.byPool[pool]) > 0
 }
 
 // scalingLabels are the node labels the scaler reads.
@@ -77,11 +66,8 @@ func (r *Registry) ScalingNodes(pool string) []*fleetv1.Node {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []*fleetv1.Node
-	for _, e := range r.nodes {
+	for _, e := range r.byPool[pool] {
 		n := e.node
-		if n.GetPool() != pool {
-			continue
-		}
 		c := &fleetv1.Node{
 			Id: n.GetId(), Pool: pool, State: n.GetState(), DrainRequested: n.GetDrainRequested(), Drained: n.GetDrained(),
 			HourlyPrice: n.GetHourlyPrice(), FirstSeen: copyTime(n.GetFirstSeen()), StateSince: copyTime(n.GetStateSince()),
