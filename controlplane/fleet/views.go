@@ -16,21 +16,22 @@ import (
 // panic forever.
 const lostNodeCounts = 5 * time.Minute
 
-// RoutingNodes returns every pool's nodes as routing sees them; the request figures (latency,
-// requests, errors) are left for the router to fill in.
-func (r *Registry) RoutingNodes() map[string][]routing.Node {
+// RoutingNodes returns the nodes of pool as routing sees them; the request figures (latency,
+// requests, errors) are left for the router to fill in. It holds the registry lock for that one
+// pool's nodes.
+func (r *Registry) RoutingNodes(pool string) []routing.Node {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := r.now()
-	out := make(map[string][]routing.Node)
-	for id, e := range r.nodes {
+	out := make([]routing.Node, 0, len(r.byPool[pool]))
+	for id, e := range r.byPool[pool] {
 		n := e.node
 		st := n.GetState()
 		counted := st != fleetv1.NodeState_NODE_STATE_DRAINING && st != fleetv1.NodeState_NODE_STATE_DRAINED
 		if lost := st == fleetv1.NodeState_NODE_STATE_DOWN || st == fleetv1.NodeState_NODE_STATE_DISCONNECTED; lost {
 			counted = now.Sub(n.GetStateSince().AsTime()) < lostNodeCounts
 		}
-		out[n.GetPool()] = append(out[n.GetPool()], routing.Node{
+		out = append(out, routing.Node{
 			ID: id, Address: n.GetAddress(), Weight: n.GetWeight(), State: StateName(st),
 			Ready:     st == fleetv1.NodeState_NODE_STATE_READY,
 			Counted:   counted,

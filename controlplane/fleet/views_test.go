@@ -21,7 +21,7 @@ func TestRoutingNodesStopCountingNodesLostLongAgo(t *testing.T) {
 		node("old-gone", fleetv1.NodeState_NODE_STATE_DISCONNECTED, 10*time.Minute),
 	})
 	want := map[string]bool{"recent-down": true, "old-down": false, "old-gone": false}
-	for _, n := range reg.RoutingNodes()["web"] {
+	for _, n := range reg.RoutingNodes("web") {
 		if n.Counted != want[n.ID] {
 			t.Errorf("%s counted = %v, want %v", n.ID, n.Counted, want[n.ID])
 		}

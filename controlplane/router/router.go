@@ -159,11 +159,17 @@ func cmpOr(a, b error) error {
 	return b
 }
 
-// sync feeds every pool the registry's current nodes.
+// sync feeds every pool the registry's current nodes. The registry is read one pool at a time,
+// before the router's lock is taken, so no report waits on more than one pool's copy; a node
+// that changes pools between two of those reads is in both, or neither, until the next sync.
 func (rt *Router) sync() {
 	now := rt.now()
+	pools := rt.reg.Pools()
+	nodes := make(map[string][]routing.Node, len(pools))
+	for _, pool := range pools {
+		nodes[pool] = rt.reg.RoutingNodes(pool)
+	}
 	rt.mu.Lock()
-	nodes := rt.reg.RoutingNodes()
 	for _, ns := range nodes {
 		for i := range ns {
 			f := rt.figures[ns[i].ID]

@@ -25,7 +25,12 @@ func BenchmarkHolds(b *testing.B) {
 				read func() error
 			}{
 				{"Registry.Pools", func() error { f.Reg.Pools(); return nil }},
-				{"Registry.RoutingNodes", func() error { f.Reg.RoutingNodes(); return nil }},
+				{"Registry.RoutingNodes", func() error {
+					for _, p := range f.Reg.Pools() {
+						f.Reg.RoutingNodes(p)
+					}
+					return nil
+				}},
 				{"Registry.ScalingNodes", func() error { f.Reg.ScalingNodes(pool); return nil }},
 				{"Registry.ListShared", func() error { f.Reg.ListShared(); return nil }},
 				{"Registry.List", func() error { f.Reg.List(&fleetv1.ListNodesRequest{}); return nil }},
