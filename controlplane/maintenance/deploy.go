@@ -70,13 +70,7 @@ const (
 // running one; every change is written to bbolt before the next tick, so a restarted control
 // plane goes on where the last one stopped.
 type Deployer struct {
-	store      *store.Store
-	reg        *fleet.Registry
-	cmds       *commands.Queue
-	router     *router.Router
-	now        func() time.Time
-	log        *slog.Logger
-	drainGrace time.Duration
+	executor
 
 	runSet[*fleetv1.Deployment, *deployRun]
 }
@@ -99,7 +93,7 @@ func (r *deployRun) storeKey() []byte            { return r.key }
 
 // NewDeployer loads the stored deployments; Reconcile carries on those still in progress.
 func NewDeployer(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router.Router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*Deployer, error) {
-	dp := &Deployer{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace}
+	dp := &Deployer{executor: executor{st, reg, cmds, rt, now, log, drainGrace}}
 	dp.init("deployment", "fleetctl deploy status")
 	err := st.View(func(tx *store.Tx) error {
 		return tx.Bucket(store.Deployments).ForEach(func(k, v []byte) error {

@@ -3,13 +3,33 @@ package maintenance
 import (
 	"cmp"
 	"fmt"
+	"log/slog"
 	"slices"
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/commands"
+	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/router"
+	"github.com/dspyfleet/dspyfleet/controlplane/store"
 )
+
+// executor is what the deployer and the maintenance windows act with: the store their runs are
+// kept in, the registry and command queue they drain and act on nodes through, the router whose
+// weights they override, and how long a node is kept out of routing before it is drained (so
+// clients that picked it just before finish sending to it).
+type executor struct {
+	store      *store.Store
+	reg        *fleet.Registry
+	cmds       *commands.Queue
+	router     *router.Router
+	now        func() time.Time
+	log        *slog.Logger
+	drainGrace time.Duration
+}
 
 // record is a deployment's or a maintenance window's API message.
 type record interface {

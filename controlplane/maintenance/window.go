@@ -36,13 +36,7 @@ const (
 // time and takes their nodes one at a time through drain → tasks → undrain, within the pool's
 // maximum unavailable and minimum healthy.
 type Windows struct {
-	store      *store.Store
-	reg        *fleet.Registry
-	cmds       *commands.Queue
-	router     *router.Router
-	now        func() time.Time
-	log        *slog.Logger
-	drainGrace time.Duration
+	executor
 	// Deploying reports whether a deployment is in progress on a pool; a window does not open
 	// over one.
 	Deploying func(pool, node string) (bool, string)
@@ -63,7 +57,7 @@ func (r *windowRun) storeKey() []byte             { return r.key }
 
 // NewWindows loads the stored maintenance windows; Reconcile opens and runs them on schedule.
 func NewWindows(st *store.Store, reg *fleet.Registry, cmds *commands.Queue, rt *router.Router, now func() time.Time, log *slog.Logger, drainGrace time.Duration) (*Windows, error) {
-	w := &Windows{store: st, reg: reg, cmds: cmds, router: rt, now: now, log: log, drainGrace: drainGrace}
+	w := &Windows{executor: executor{st, reg, cmds, rt, now, log, drainGrace}}
 	w.init("maintenance window", "fleetctl maint list")
 	err := st.View(func(tx *store.Tx) error {
 		return tx.Bucket(store.Maintenance).ForEach(func(k, v []byte) error {
