@@ -237,10 +237,25 @@ func appMetrics(v int, start time.Time) *fleetv1.AppMetrics {
 	return wire.AppFromWindow(agg.Flush(start.Add(time.Second)), 4+v%5, 0)
 }
 
-// Waits are how long reports waited while steps ran.
+// Waits are how long reports waited while steps ran, and how long the readers' calls took.
 type Waits struct {
 	samples []time.Duration
+	reads   map[string]*Waits // by Reader.Name
 }
+
+// Reader is a call that a client of the stepped subsystem makes while a step runs, on the
+// subsystem's own lock: a Pick for routing, an API read for cost or alerts. WhileReporting
+// calls it once a millisecond while the step runs and times each call from when it was due, as
+// it times reports, so a call held up by the step's lock shows as a long wait.
+type Reader struct {
+	// Name names the figures: max-Name-ms and p99-Name-ms.
+	Name string
+	// Call is the call; an error fails the benchmark.
+	Call func() error
+}
+
+// readEvery is how often each Reader calls.
+const readEvery = time.Millisecond
 
 // WhileReporting runs step while Options.Senders goroutines send reports of the fleet's nodes
 // through the report path (Report), each sender on its own schedule, together at most
@@ -252,7 +267,7 @@ type Waits struct {
 // make up the time, so timer slack is not counted as waiting (and the rate reached is somewhat
 // below Options.Rate: reports/op says how many were timed). b's timer runs for the step only;
 // it is running again when WhileReporting returns, as b.Loop wants it.
-func (f *Fleet) WhileReporting(b *testing.B, w *Waits, step func() error) error {
+func (f *Fleet) WhileReporting(b *testing.B, w *Waits, step func() error, readers ...Reader) error {
 	senders := f.opts.Senders
 	interval := time.Duration(float64(time.Second) * float64(senders) / float64(f.opts.Rate))
 	var (
@@ -302,15 +317,51 @@ func (f *Fleet) WhileReporting(b *testing.B, w *Waits, step func() error) error 
 		}()
 	}
 	ready.Wait()
+	readWaits := make([][]time.Duration, len(readers))
+	var stepDone atomic.Bool
+	for i, rd := range readers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			next := time.Now()
+			for !stepDone.Load() {
+				start := next
+				if now := time.Now(); now.Before(next) {
+					time.Sleep(next.Sub(now))
+					start = time.Now()
+				}
+				if err := rd.Call(); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("%s: %w", rd.Name, err))
+					mu.Unlock()
+					return
+				}
+				readWaits[i] = append(readWaits[i], time.Since(start))
+				next = start.Add(readEvery)
+			}
+		}()
+	}
 	stepStart.Store(time.Now().UnixNano())
 	b.StartTimer()
 	err := step()
 	b.StopTimer()
 	stepAt.Store(time.Now().UnixNano())
+	stepDone.Store(true)
 	stop.Store(true)
 	wg.Wait()
 	for _, s := range per {
 		w.samples = append(w.samples, s...)
+	}
+	for i, rd := range readers {
+		if w.reads == nil {
+			w.reads = map[string]*Waits{}
+		}
+		rw := w.reads[rd.Name]
+		if rw == nil {
+			rw = &Waits{}
+			w.reads[rd.Name] = rw
+		}
+		rw.samples = append(rw.samples, readWaits[i]...)
 	}
 	if err == nil && len(errs) > 0 {
 		err = errs[0]
@@ -326,7 +377,7 @@ const Interval = 5 * time.Second
 // the reports of the interval), then step timed while reports arrive (WhileReporting). It
 // reports the waits with Waits.ReportMetrics, and the allocations of the step and of the reports
 // sent while it ran (B/op, allocs/op).
-func (f *Fleet) RunSteps(b *testing.B, every time.Duration, step func(ctx context.Context, now time.Time) error) {
+func (f *Fleet) RunSteps(b *testing.B, every time.Duration, step func(ctx context.Context, now time.Time) error, readers ...Reader) {
 	b.Helper()
 	b.ReportAllocs()
 	ctx := context.Background()
@@ -336,7 +387,7 @@ func (f *Fleet) RunSteps(b *testing.B, every time.Duration, step func(ctx contex
 		b.StopTimer()
 		now := f.Advance(every)
 		f.ReportAll(b)
-		if err := f.WhileReporting(b, &waits, func() error { return step(ctx, now) }); err != nil {
+		if err := f.WhileReporting(b, &waits, func() error { return step(ctx, now) }, readers...); err != nil {
 			b.Fatal(err)
 		}
 		steps++
@@ -365,11 +416,16 @@ func (w *Waits) Quantile(q float64) time.Duration {
 func (w *Waits) Count() int { return len(w.samples) }
 
 // ReportMetrics adds the worst and the p99 report wait in milliseconds (max-report-ms,
-// p99-report-ms) and the reports timed per step (reports/op) to b's results.
+// p99-report-ms), the reports timed per step (reports/op) and each Reader's worst and p99 call
+// (max-Name-ms, p99-Name-ms) to b's results.
 func (w *Waits) ReportMetrics(b *testing.B, steps int) {
 	b.ReportMetric(w.Max().Seconds()*1000, "max-report-ms")
 	b.ReportMetric(w.Quantile(0.99).Seconds()*1000, "p99-report-ms")
 	b.ReportMetric(float64(w.Count())/float64(max(steps, 1)), "reports/op")
+	for name, rw := range w.reads {
+		b.ReportMetric(rw.Max().Seconds()*1000, "max-"+name+"-ms")
+		b.ReportMetric(rw.Quantile(0.99).Seconds()*1000, "p99-"+name+"-ms")
+	}
 }
 
 // Discard is a logger for the subsystems under benchmark.
