@@ -56,8 +56,15 @@ type Alerter struct {
 	// for it rather than fight it. Nil means never.
 	Busy func(pool, node string) (bool, string)
 
-	// apiMu orders the API calls that change rules or silences (see alerts_api.go).
-	apiMu      sync.Mutex
+	// apiMu orders the API calls that change rules or silences (see api.go), and the step's
+	// deletion of expired silences.
+	apiMu sync.Mutex
+	// stepMu runs one step at a time; only steps change alerts, baselines, unsaved and
+	// baselinesSaved.
+	stepMu sync.Mutex
+	// blMu guards the contents of baselines, which a step updates in place: the step's
+	// evaluation and Test read under it, the update writes under it.
+	blMu       sync.RWMutex
 	mu         sync.Mutex
 	stored     map[string]*fleetv1.AlertRule
 	compiled   map[string]*rules.Compiled
@@ -126,45 +133,32 @@ func (a *Alerter) compile(p *fleetv1.AlertRule) (*rules.Compiled, error) {
 	return c, nil
 }
 
-// Reconcile is the reconcile step: one evaluation of every rule at now.
+// Reconcile is the reconcile step: one evaluation of every rule at now. Steps run one at a
+// time (stepMu). The evaluation, the healing commands and the store writes run without mu, so
+// API calls that read or change alerts, rules and silences wait for at most the short sections
+// that take the step's inputs and hand over its results: at 10,000 nodes an evaluation takes
+// about half a second (BENCHMARKS.md section 8). A rule changed during a step counts from the
+// next step, as one changed just after it would.
 func (a *Alerter) Reconcile(_ context.Context, now time.Time) error {
+	a.stepMu.Lock()
+	defer a.stepMu.Unlock()
 	snap, err := a.snapshot(now)
 	if err != nil {
 		return err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	changedExecs := a.settleExecutionsLocked(now)
+	in, changedExecs, expired, unsaved := a.inputs(snap, now)
 	var errs []error
-	for id, s := range a.silences {
-		if now.Sub(s.GetEnd().AsTime()) > silenceRetention {
-			if err := putProto(a.store, store.Silences, id, nil); err != nil {
-				errs = append(errs, fmt.Errorf("delete silence %s: %w", id, err))
-				continue
-			}
-			delete(a.silences, id)
-		}
-	}
-	in := rules.Input{
-		Now: now, Snapshot: snap, Baselines: a.baselines, BaselineOptions: rules.DefaultBaselineOptions(),
-		Alerts: a.alerts, Policy: a.healingPolicy(), DefaultRepeat: a.cfg.DefaultRepeat, ResolvedRetention: a.cfg.ResolvedRetention,
-	}
-	for _, name := range slices.Sorted(maps.Keys(a.compiled)) {
-		in.Rules = append(in.Rules, a.compiled[name])
-	}
-	for _, s := range a.silences {
-		in.Silences = append(in.Silences, silenceFromProto(s))
-	}
-	for _, x := range a.executions {
-		in.Executions = append(in.Executions, rules.Execution{
-			Node: x.GetNodeId(), Rule: x.GetRule(), Kind: rules.ActionKind(wire.CommandKind(x.GetKind())), Time: x.GetTime().AsTime(),
-			Outcome: rules.Outcome(x.GetOutcome()), Escalation: x.GetEscalation(),
-		})
-	}
+	a.blMu.RLock()
 	res := rules.Evaluate(in)
+	a.blMu.RUnlock()
+	a.blMu.Lock()
 	a.baselines = rules.UpdateBaselines(a.baselines, snap, now, in.BaselineOptions)
+	a.blMu.Unlock()
 	if now.Sub(a.baselinesSaved) >= baselineSaveInterval {
-		if err := saveBaselines(a.store, a.baselines); err != nil {
+		a.blMu.RLock()
+		err := saveBaselines(a.store, a.baselines)
+		a.blMu.RUnlock()
+		if err != nil {
 			errs = append(errs, fmt.Errorf("write baselines: %w", err))
 		} else {
 			a.baselinesSaved = now
@@ -175,11 +169,12 @@ func (a *Alerter) Reconcile(_ context.Context, now time.Time) error {
 		a.log.Debug("alert rule could not be evaluated", "rule", e.Rule, "target", e.Target, "err", e.Err)
 	}
 
-	w := alertsWrite{alerts: make(map[string]*fleetv1.Alert), replaceAll: a.unsaved, executions: changedExecs, maxEvents: a.cfg.MaxEvents}
+	w := alertsWrite{alerts: make(map[string]*fleetv1.Alert), replaceAll: unsaved, executions: changedExecs, maxEvents: a.cfg.MaxEvents}
 	events := make([]*fleetv1.AlertEvent, 0, len(res.Events))
 	for _, ev := range res.Events {
 		events = append(events, &fleetv1.AlertEvent{Time: timestamppb.New(ev.Time), Kind: string(ev.Kind), Rule: ev.Rule, Target: ev.Target, Message: ev.Message})
 	}
+	issued := make(map[string]*fleetv1.HealingExecution)
 	for _, d := range res.Decisions {
 		ev := &fleetv1.AlertEvent{Time: timestamppb.New(now), Kind: string(rules.EventHealing), Rule: d.Rule, Target: rules.NodeTarget(d.Node)}
 		if busy, why := a.maintenance(snap, d.Node); busy {
@@ -202,7 +197,7 @@ func (a *Alerter) Reconcile(_ context.Context, now time.Time) error {
 			id := rec.GetCommand().GetId()
 			x := &fleetv1.HealingExecution{NodeId: d.Node, Rule: d.Rule, Kind: rec.GetCommand().GetKind(), Time: timestamppb.New(now),
 				CommandId: id, Outcome: string(rules.OutcomePending), Escalation: d.Escalation}
-			a.executions[id] = x
+			issued[id] = x
 			w.executions[id] = x
 			ev.CommandId = id
 			ev.Message = fmt.Sprintf("queued %s command %s on node %s", d.Kind, id, d.Node)
@@ -210,8 +205,9 @@ func (a *Alerter) Reconcile(_ context.Context, now time.Time) error {
 		events = append(events, ev)
 	}
 	w.events = events
+	// Only steps change a.alerts, so it is read here without mu.
 	for k, x := range res.Alerts {
-		if prev, ok := a.alerts[k]; a.unsaved || !ok || !alertEqual(prev, x) {
+		if prev, ok := a.alerts[k]; unsaved || !ok || !alertEqual(prev, x) {
 			w.alerts[k] = alertToProto(x)
 		}
 	}
@@ -220,25 +216,80 @@ func (a *Alerter) Reconcile(_ context.Context, now time.Time) error {
 			w.alerts[k] = nil
 		}
 	}
+	saved := true
+	if w.replaceAll || len(w.alerts) > 0 || len(w.executions) > 0 || len(w.events) > 0 {
+		n, err := writeAlerts(a.store, w)
+		if err != nil {
+			saved = false
+			errs = append(errs, fmt.Errorf("write alert states: %w", err))
+		} else {
+			a.metrics.events.Set(float64(n))
+		}
+	}
+	a.mu.Lock()
 	a.alerts = res.Alerts
+	maps.Copy(a.executions, issued)
+	a.unsaved = !saved
+	a.mu.Unlock()
 	a.metrics.setStates(res.Alerts)
 	for _, n := range res.Notifications {
 		a.notifier.enqueue(n)
 	}
-	if w.replaceAll || len(w.alerts) > 0 || len(w.executions) > 0 || len(w.events) > 0 {
-		n, err := writeAlerts(a.store, w)
-		if err != nil {
-			a.unsaved = true
-			errs = append(errs, fmt.Errorf("write alert states: %w", err))
-		} else {
-			a.unsaved = false
-			a.metrics.events.Set(float64(n))
-		}
-	}
+	errs = append(errs, a.forgetSilences(expired)...)
 	for _, ev := range events {
 		a.log.Info("alert event", "kind", ev.GetKind(), "rule", ev.GetRule(), "target", ev.GetTarget(), "message", ev.GetMessage())
 	}
 	return errors.Join(errs...)
+}
+
+// inputs takes what an evaluation at now reads, under mu: the rules, silences and executions
+// (finished outcomes settled first, whose changes it returns to persist), the ids of silences
+// past their retention, and whether the last write of the alert states failed.
+func (a *Alerter) inputs(snap rules.Snapshot, now time.Time) (in rules.Input, changedExecs map[string]*fleetv1.HealingExecution, expired []string, unsaved bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	changedExecs = a.settleExecutionsLocked(now)
+	in = rules.Input{
+		Now: now, Snapshot: snap, Baselines: a.baselines, BaselineOptions: rules.DefaultBaselineOptions(),
+		Alerts: a.alerts, Policy: a.healingPolicy(), DefaultRepeat: a.cfg.DefaultRepeat, ResolvedRetention: a.cfg.ResolvedRetention,
+	}
+	for _, name := range slices.Sorted(maps.Keys(a.compiled)) {
+		in.Rules = append(in.Rules, a.compiled[name])
+	}
+	for id, s := range a.silences {
+		if now.Sub(s.GetEnd().AsTime()) > silenceRetention {
+			expired = append(expired, id)
+			continue
+		}
+		in.Silences = append(in.Silences, silenceFromProto(s))
+	}
+	for _, x := range a.executions {
+		in.Executions = append(in.Executions, rules.Execution{
+			Node: x.GetNodeId(), Rule: x.GetRule(), Kind: rules.ActionKind(wire.CommandKind(x.GetKind())), Time: x.GetTime().AsTime(),
+			Outcome: rules.Outcome(x.GetOutcome()), Escalation: x.GetEscalation(),
+		})
+	}
+	return in, changedExecs, expired, a.unsaved
+}
+
+// forgetSilences deletes silences past their retention, ordered with the API's writes (apiMu).
+func (a *Alerter) forgetSilences(ids []string) []error {
+	if len(ids) == 0 {
+		return nil
+	}
+	a.apiMu.Lock()
+	defer a.apiMu.Unlock()
+	var errs []error
+	for _, id := range ids {
+		if err := putProto(a.store, store.Silences, id, nil); err != nil {
+			errs = append(errs, fmt.Errorf("delete silence %s: %w", id, err))
+			continue
+		}
+		a.mu.Lock()
+		delete(a.silences, id)
+		a.mu.Unlock()
+	}
+	return errs
 }
 
 // alertEqual reports whether two states would be stored alike.

@@ -98,8 +98,8 @@ func (a *Alerter) Test(p *fleetv1.AlertRule, now time.Time) ([]rules.TestResult,
 	if err != nil {
 		return nil, err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	a.blMu.RLock()
+	defer a.blMu.RUnlock()
 	return rules.Test(c, snap, a.baselines, now, rules.DefaultBaselineOptions()), nil
 }
 

@@ -14,7 +14,8 @@ import (
 // baselines, healing, alert states) at 10,000 nodes in 4 pools, each node with a full last report
 // and 10 minutes of one-minute request rollups, while reports arrive at 10,000 a second through
 // the report path (Registry.ApplyReport, stats.Requests.Add): the time per step and how long
-// reports waited while it ran. See benchfleet.Fleet.RunSteps.
+// reports waited while it ran, and how long the API's reads of alerts and rules took meanwhile
+// (max-alerts-api-ms, p99-alerts-api-ms). See benchfleet.Fleet.RunSteps.
 func BenchmarkAlertsStep(b *testing.B) {
 	f := benchfleet.New(b, benchfleet.Options{})
 	cfg := DefaultConfig()
@@ -29,5 +30,9 @@ func BenchmarkAlertsStep(b *testing.B) {
 	if err := a.Reconcile(b.Context(), f.Now()); err != nil {
 		b.Fatal(err)
 	}
-	f.RunSteps(b, benchfleet.Interval, a.Reconcile)
+	f.RunSteps(b, benchfleet.Interval, a.Reconcile, benchfleet.Reader{Name: "alerts-api", Call: func() error {
+		_ = a.ListAlerts(nil)
+		_ = a.Rules()
+		return nil
+	}})
 }

@@ -36,8 +36,12 @@ type Registry struct {
 	flushNow chan struct{}
 }
 
-// entry is one node and its live session, if any.
+// entry is one node and its live session, if any. Its fields are written with both the
+// registry's lock and mu held, and read with either: the registry's own calls read under the
+// registry lock, fleet-wide reads (eachEntry) under mu alone, so that a read over every node
+// never holds the lock every report takes.
 type entry struct {
+	mu            sync.Mutex
 	node          *fleetv1.Node // metadata and state; last_seen and reports_received live below
 	sess          *Session
 	lastSeen      time.Time
@@ -143,7 +147,9 @@ func (r *Registry) Attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 				check.ErrAlreadyConnected, h.GetNodeId(), old.Peer, old.InstanceID, now.Sub(e.lastSeen).Round(time.Millisecond))
 		}
 		old.cancel(fmt.Errorf("%w: replaced by a new session of node %q from %s", check.ErrSessionEnded, h.GetNodeId(), peer))
+		e.mu.Lock()
 		e.sess = nil
+		e.mu.Unlock()
 	}
 	if !known && r.MaxNodes > 0 && len(r.nodes) >= r.MaxNodes {
 		return nil, nil, fmt.Errorf("%w: the control plane knows %d nodes, the most it may (--max-nodes); node %q is refused", check.ErrTooManyNodes, len(r.nodes), h.GetNodeId())
@@ -152,6 +158,8 @@ func (r *Registry) Attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 		e = &entry{node: &fleetv1.Node{Id: h.GetNodeId(), FirstSeen: timestamppb.New(now)}}
 		r.nodes[h.GetNodeId()] = e
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	prevPool := e.node.GetPool()
 	updated := applyHello(e.node, h)
 	r.indexLocked(e, prevPool)
@@ -242,6 +250,8 @@ func (r *Registry) SetDrain(id string, requested, drained bool, reason string) e
 	if e == nil {
 		return fmt.Errorf("%w: no node with id %q; list nodes with fleetctl nodes list", check.ErrNodeNotFound, id)
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.node.DrainRequested, e.node.Drained = requested, drained
 	r.dirty[id] = struct{}{}
 	if Connected(e.node.GetState()) {
@@ -292,6 +302,8 @@ func (r *Registry) ApplyReport(s *Session, rep *fleetv1.MetricsReport) (bool, st
 	if e == nil || e.sess != s {
 		return false, "", fmt.Errorf("%w: session of node %q is no longer current", check.ErrSessionEnded, s.NodeID)
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	now := r.now()
 	e.lastSeen = now
 	e.downAfter = r.liveness.downAfter(now, e.node.GetReportInterval().AsDuration())
@@ -313,8 +325,10 @@ func (r *Registry) Touch(s *Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if e := r.nodes[s.NodeID]; e != nil && e.sess == s {
+		e.mu.Lock()
 		e.lastSeen = r.now()
 		e.downAfter = r.liveness.downAfter(e.lastSeen, e.node.GetReportInterval().AsDuration())
+		e.mu.Unlock()
 	}
 }
 
@@ -334,6 +348,8 @@ func (r *Registry) Detach(s *Session, why string) string {
 	if e == nil || e.sess != s {
 		return why
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.sess = nil
 	reason := "stream closed: " + why
 	if s.goodbye != "" {
@@ -353,16 +369,19 @@ func (r *Registry) Sweep() {
 		if e.node.GetState() == fleetv1.NodeState_NODE_STATE_DOWN || !now.After(e.downAfter) {
 			continue
 		}
+		e.mu.Lock()
 		reason := r.liveness.downReason(e.lastSeen, now, e.node.GetReportInterval().AsDuration())
 		if e.sess != nil {
 			e.sess.cancel(fmt.Errorf("%w: node %q declared down: %s", check.ErrSessionEnded, e.node.GetId(), reason))
 			e.sess = nil
 		}
 		r.setStateLocked(e, fleetv1.NodeState_NODE_STATE_DOWN, reason, now)
+		e.mu.Unlock()
 	}
 }
 
-// setStateLocked moves e to state, publishing the change and scheduling a prompt flush.
+// setStateLocked moves e to state, publishing the change and scheduling a prompt flush; the
+// registry lock and e.mu are held.
 func (r *Registry) setStateLocked(e *entry, state fleetv1.NodeState, reason string, now time.Time) {
 	prev := e.node.GetState()
 	e.node.StateReason = reason
@@ -402,23 +421,17 @@ func (r *Registry) Get(id string) (*fleetv1.Node, error) {
 
 // List returns copies of the nodes matching the request, sorted by id.
 func (r *Registry) List(req *fleetv1.ListNodesRequest) []*fleetv1.Node {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []*fleetv1.Node
-	entries := r.nodes
-	if req.GetPool() != "" {
-		entries = r.byPool[req.GetPool()]
-	}
-	for _, e := range entries {
+	r.eachEntry(req.GetPool(), func(e *entry) {
 		n := e.node
 		if len(req.GetStates()) > 0 && !slices.Contains(req.GetStates(), n.GetState()) {
-			continue
+			return
 		}
 		if !hasLabels(n.GetLabels(), req.GetLabels()) {
-			continue
+			return
 		}
 		out = append(out, e.snapshotLocked())
-	}
+	})
 	slices.SortFunc(out, func(a, b *fleetv1.Node) int { return CompareStrings(a.GetId(), b.GetId()) })
 	return out
 }
@@ -444,38 +457,35 @@ func CompareStrings(a, b string) int {
 
 // InFlight returns the in-flight requests of each connected node of pool, from its last report.
 func (r *Registry) InFlight(pool string) map[string]uint32 {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	out := make(map[string]uint32)
-	for id, e := range r.nodes {
-		if e.node.GetPool() == pool && e.sess != nil {
-			out[id] = e.node.GetLastReport().GetApp().GetInFlight()
-		}
+	if pool == "" {
+		return out
 	}
+	r.eachEntry(pool, func(e *entry) {
+		if e.sess != nil {
+			out[e.node.GetId()] = e.node.GetLastReport().GetApp().GetInFlight()
+		}
+	})
 	return out
 }
 
 // StateCounts returns the number of nodes per pool and state, for metrics.
 func (r *Registry) StateCounts() map[[2]string]int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	counts := make(map[[2]string]int)
-	for _, e := range r.nodes {
+	r.eachEntry("", func(e *entry) {
 		counts[[2]string{e.node.GetPool(), StateName(e.node.GetState())}]++
-	}
+	})
 	return counts
 }
 
 // Sessions returns the number of open agent sessions.
 func (r *Registry) Sessions() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	n := 0
-	for _, e := range r.nodes {
+	r.eachEntry("", func(e *entry) {
 		if e.sess != nil {
 			n++
 		}
-	}
+	})
 	return n
 }
 
@@ -620,7 +630,10 @@ func (r *Registry) SetTTL(ttl, grace time.Duration) {
 func (r *Registry) SetStateForTest(id string, state fleetv1.NodeState, reason string, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.setStateLocked(r.nodes[id], state, reason, now)
+	e := r.nodes[id]
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	r.setStateLocked(e, state, reason, now)
 }
 
 // FlushNow signals, without blocking, that a node changed state and should be written at once.

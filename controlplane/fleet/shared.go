@@ -10,12 +10,8 @@ import (
 
 // ListShared returns every node for a reader that only reads, sorted by id (see sharedLocked).
 func (r *Registry) ListShared() []*fleetv1.Node {
-	r.mu.Lock()
-	out := make([]*fleetv1.Node, 0, len(r.nodes))
-	for _, e := range r.nodes {
-		out = append(out, e.sharedLocked())
-	}
-	r.mu.Unlock()
+	var out []*fleetv1.Node
+	r.eachEntry("", func(e *entry) { out = append(out, e.sharedLocked()) })
 	slices.SortFunc(out, func(a, b *fleetv1.Node) int { return CompareStrings(a.GetId(), b.GetId()) })
 	return out
 }

@@ -17,14 +17,12 @@ import (
 const lostNodeCounts = 5 * time.Minute
 
 // RoutingNodes returns the nodes of pool as routing sees them; the request figures (latency,
-// requests, errors) are left for the router to fill in. It holds the registry lock for that one
-// pool's nodes.
+// requests, errors) are left for the router to fill in. It reads the pool in chunks
+// (eachEntry).
 func (r *Registry) RoutingNodes(pool string) []routing.Node {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	now := r.now()
-	out := make([]routing.Node, 0, len(r.byPool[pool]))
-	for id, e := range r.byPool[pool] {
+	var out []routing.Node
+	r.eachEntry(pool, func(e *entry) {
 		n := e.node
 		st := n.GetState()
 		counted := st != fleetv1.NodeState_NODE_STATE_DRAINING && st != fleetv1.NodeState_NODE_STATE_DRAINED
@@ -32,13 +30,13 @@ func (r *Registry) RoutingNodes(pool string) []routing.Node {
 			counted = now.Sub(n.GetStateSince().AsTime()) < lostNodeCounts
 		}
 		out = append(out, routing.Node{
-			ID: id, Address: n.GetAddress(), Weight: n.GetWeight(), State: StateName(st),
+			ID: n.GetId(), Address: n.GetAddress(), Weight: n.GetWeight(), State: StateName(st),
 			Ready:     st == fleetv1.NodeState_NODE_STATE_READY,
 			Counted:   counted,
 			ReportSeq: e.received, InFlight: n.GetLastReport().GetApp().GetInFlight(),
 			CPU: n.GetLastReport().GetHost().GetCpuPercent(),
 		})
-	}
+	})
 	return out
 }
 
@@ -64,10 +62,8 @@ var scalingLabels = []string{"spot", "max_instances"}
 // and the scalar figures of the last report (no sketches, breakdowns or disks), so that a tick
 // over a large pool stays cheap.
 func (r *Registry) ScalingNodes(pool string) []*fleetv1.Node {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []*fleetv1.Node
-	for _, e := range r.byPool[pool] {
+	r.eachEntry(pool, func(e *entry) {
 		n := e.node
 		c := &fleetv1.Node{
 			Id: n.GetId(), Pool: pool, State: n.GetState(), DrainRequested: n.GetDrainRequested(), Drained: n.GetDrained(),
@@ -97,7 +93,7 @@ func (r *Registry) ScalingNodes(pool string) []*fleetv1.Node {
 			c.LastReport = cr
 		}
 		out = append(out, c)
-	}
+	})
 	slices.SortFunc(out, func(a, b *fleetv1.Node) int { return CompareStrings(a.GetId(), b.GetId()) })
 	return out
 }

@@ -126,6 +126,7 @@ func (rt *Router) follow(ctx context.Context, w *fleet.Watcher) bool {
 func (rt *Router) Reconcile(_ context.Context, now time.Time) error {
 	figs := make(map[string]nodeFigures)
 	var firstErr error
+	latency := reqstats.NewSketch(0)
 	for _, pool := range rt.reg.Pools() {
 		byNode, err := rt.stats.Window(pool, now.Add(-figuresWindow))
 		if err != nil {
@@ -133,16 +134,13 @@ func (rt *Router) Reconcile(_ context.Context, now time.Time) error {
 			continue
 		}
 		for node, ws := range byNode {
-			w, err := reqstats.MergeWindows(1, ws...)
+			requests, errors, err := reqstats.MergeLatency(latency, ws...)
 			if err != nil {
 				firstErr = cmpOr(firstErr, err)
 				continue
 			}
-			f := nodeFigures{requests: w.Requests, errors: w.Errors}
-			if w.Latency != nil {
-				f.p95 = time.Duration(w.Latency.Quantile(0.95) * float64(time.Millisecond))
-			}
-			figs[node] = f
+			figs[node] = nodeFigures{requests: requests, errors: errors,
+				p95: time.Duration(latency.Quantile(0.95) * float64(time.Millisecond))}
 		}
 	}
 	rt.mu.Lock()

@@ -2,6 +2,7 @@ package scaling
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -14,7 +15,8 @@ import (
 // of 2,500, every pool with a policy that targets every metric and forecasts requests per second
 // (predictive on), no actuator (decisions are made and recorded, nothing is resized), while
 // reports arrive at 10,000 a second through the report path (Registry.ApplyReport,
-// stats.Requests.Add): the time per step and how long reports waited while it ran. The clock
+// stats.Requests.Add): the time per step, how long reports waited while it ran, and how long the
+// API's status read of a pool took meanwhile (max-scaling-api-ms, p99-scaling-api-ms). The clock
 // starts 10 s before a minute, so the second timed step is the one in twelve that feeds the
 // forecast models the minute just ended. See benchfleet.Fleet.RunSteps.
 func BenchmarkScalingStep(b *testing.B) {
@@ -38,7 +40,14 @@ func BenchmarkScalingStep(b *testing.B) {
 	if err := sc.Reconcile(context.Background(), f.Now()); err != nil {
 		b.Fatal(err)
 	}
-	f.RunSteps(b, benchfleet.Interval, sc.Reconcile)
+	f.RunSteps(b, benchfleet.Interval, sc.Reconcile, benchfleet.Reader{Name: "scaling-api", Call: func() error {
+		for _, pool := range f.Pools {
+			if _, ok := sc.Status(pool); !ok {
+				return fmt.Errorf("pool %s has no scaling status", pool)
+			}
+		}
+		return nil
+	}})
 	if d, ok := sc.Status(f.Pools[0]); !ok || d.GetDecision().GetCurrent() != 2500 {
 		b.Fatalf("pool %s: decision %v, want 2,500 current nodes", f.Pools[0], d.GetDecision())
 	}

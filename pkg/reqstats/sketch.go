@@ -288,6 +288,13 @@ func (s *Sketch) RelativeAccuracy() float64 {
 	return s.accuracy
 }
 
+// Reset empties s, keeping its accuracy and its storage for the next values.
+func (s *Sketch) Reset() {
+	clear(s.bins)
+	s.minKey, s.maxKey = 0, 0
+	s.zero, s.count, s.sum, s.min, s.max = 0, 0, 0, 0, 0
+}
+
 // Clone returns an independent copy of s.
 func (s *Sketch) Clone() *Sketch {
 	if s == nil {

@@ -128,6 +128,34 @@ func MergeWindows(topN int, ws ...Window) (Window, error) {
 	return out, nil
 }
 
+// MergeLatency merges what ws count of every request, and nothing of their breakdowns: it
+// returns the summed requests and errors and merges the latency sketches into acc, which it
+// empties first (acc must not be nil; it takes the accuracy of the first sketch when its own
+// differs). It refuses sketches of different relative accuracy, as MergeWindows does. A caller
+// that needs these figures of every node every step reuses one acc and allocates nothing once
+// acc has grown, where MergeWindows builds and cuts every breakdown.
+func MergeLatency(acc *Sketch, ws ...Window) (requests, errors uint64, err error) {
+	acc.Reset()
+	first := true
+	for _, w := range ws {
+		requests += w.Requests
+		errors += w.Errors
+		s := w.Latency
+		if s == nil {
+			continue
+		}
+		switch {
+		case first && s.accuracy != acc.accuracy:
+			acc.mapping = s.mapping
+		case s.accuracy != acc.accuracy:
+			return 0, 0, fmt.Errorf("%w: %g and %g", ErrAccuracyMismatch, acc.accuracy, s.accuracy)
+		}
+		first = false
+		acc.merge(s)
+	}
+	return requests, errors, nil
+}
+
 // totals returns the window's counts as a Breakdown.
 func (w Window) totals() Breakdown {
 	return Breakdown{

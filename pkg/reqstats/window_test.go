@@ -123,3 +123,43 @@ func TestWindowRatesOfNothing(t *testing.T) {
 		t.Fatal("an inverted window must answer 0")
 	}
 }
+
+// TestMergeLatencyMatchesMergeWindows: MergeLatency's counts and sketch equal MergeWindows'
+// totals, with one accumulator reused across merges of another accuracy, and a mix of
+// accuracies is refused.
+func TestMergeLatencyMatchesMergeWindows(t *testing.T) {
+	events := randomEvents(3000)
+	acc := NewSketch(0.05)
+	for _, accuracy := range []float64{0.01, 0.02} {
+		var nodes []Window
+		for n := range 3 {
+			agg := NewAggregator(testPrices, accuracy, 20, t0)
+			for i := n; i < len(events); i += 3 {
+				agg.Add(events[i])
+			}
+			nodes = append(nodes, agg.Flush(t0.Add(time.Minute)))
+		}
+		nodes = append(nodes, Window{Requests: 2}) // no sketch
+		want, err := MergeWindows(1, nodes...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		requests, errs, err := MergeLatency(acc, nodes...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if requests != want.Requests || errs != want.Errors {
+			t.Fatalf("accuracy %g: requests %d errors %d, want %d and %d", accuracy, requests, errs, want.Requests, want.Errors)
+		}
+		assertSameSketch(t, acc, want.Latency)
+		if c := nodes[0].Latency.Count(); c != 1000 {
+			t.Fatalf("the first input's sketch counts %d after the merge, want its own 1000", c)
+		}
+	}
+	if _, _, err := MergeLatency(acc, Window{Latency: NewSketch(0.01)}, Window{Latency: NewSketch(0.02)}); !errors.Is(err, ErrAccuracyMismatch) {
+		t.Fatalf("mixed accuracy: %v", err)
+	}
+	if requests, _, err := MergeLatency(acc); err != nil || requests != 0 || acc.Count() != 0 {
+		t.Fatalf("no windows: %d requests, %d in the sketch, %v", requests, acc.Count(), err)
+	}
+}
