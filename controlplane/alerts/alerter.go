@@ -511,7 +511,7 @@ func dspyOf(ws []reqstats.Window, inFlight, queue int64) rules.DSPy {
 	if len(ws) == 0 {
 		return d
 	}
-	w, err := reqstats.MergeWindows(stats.TopN, ws...)
+	w, err := reqstats.MergeTotals(ws...)
 	if err != nil {
 		return d
 	}

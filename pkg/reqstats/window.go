@@ -83,6 +83,18 @@ func ratio(n, d uint64) float64 {
 // A name that an input had already folded into Other stays there, so breakdowns are exact only
 // when no input was cut; the totals are always exact.
 func MergeWindows(topN int, ws ...Window) (Window, error) {
+	return merge(topN, true, ws)
+}
+
+// MergeTotals merges windows as MergeWindows does but leaves their breakdowns out: the merged
+// window has no Models or Programs. A reader that needs only the totals and the latency and
+// TTFT sketches, of every node every step, is spared building and cutting the breakdowns.
+func MergeTotals(ws ...Window) (Window, error) {
+	return merge(0, false, ws)
+}
+
+// merge is MergeWindows, with the breakdowns only when breakdowns is set.
+func merge(topN int, breakdowns bool, ws []Window) (Window, error) {
 	var accuracy float64
 	check := func(s *Sketch) error {
 		switch {
@@ -99,6 +111,9 @@ func MergeWindows(topN int, ws ...Window) (Window, error) {
 			if err := check(s); err != nil {
 				return Window{}, err
 			}
+		}
+		if !breakdowns {
+			continue
 		}
 		for _, b := range slices.Concat(w.Models, w.Programs) {
 			if err := check(b.Latency); err != nil {
@@ -119,12 +134,16 @@ func MergeWindows(topN int, ws ...Window) (Window, error) {
 		}
 		total.merge(w.totals())
 		out.TTFT = mergeSketch(out.TTFT, w.TTFT)
-		models.merge(w.Models)
-		programs.merge(w.Programs)
+		if breakdowns {
+			models.merge(w.Models)
+			programs.merge(w.Programs)
+		}
 	}
 	out.setTotals(total)
-	out.Models = cut(models.breakdowns(), topN)
-	out.Programs = cut(programs.breakdowns(), topN)
+	if breakdowns {
+		out.Models = cut(models.breakdowns(), topN)
+		out.Programs = cut(programs.breakdowns(), topN)
+	}
 	return out, nil
 }
 

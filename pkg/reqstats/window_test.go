@@ -163,3 +163,35 @@ func TestMergeLatencyMatchesMergeWindows(t *testing.T) {
 		t.Fatalf("no windows: %d requests, %d in the sketch, %v", requests, acc.Count(), err)
 	}
 }
+
+// TestMergeTotalsIsMergeWindowsWithoutBreakdowns: MergeTotals gives MergeWindows' window with
+// no breakdowns, and ignores a breakdown sketch of another accuracy it never merges.
+func TestMergeTotalsIsMergeWindowsWithoutBreakdowns(t *testing.T) {
+	events := randomEvents(3000)
+	var nodes []Window
+	for n := range 3 {
+		agg := NewAggregator(testPrices, 0.01, 20, t0.Add(time.Duration(n)*time.Second))
+		for i := n; i < len(events); i += 3 {
+			agg.Add(events[i])
+		}
+		nodes = append(nodes, agg.Flush(t0.Add(time.Duration(60+n)*time.Second)))
+	}
+	want, err := MergeWindows(5, nodes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := MergeTotals(append(nodes, Window{Models: []Breakdown{{Name: "m", Latency: NewSketch(0.02)}}})...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Models) != 0 || len(got.Programs) != 0 {
+		t.Fatalf("MergeTotals kept %d models and %d programs", len(got.Models), len(got.Programs))
+	}
+	want.Models, want.Programs = nil, nil
+	assertSameCounts(t, got, want)
+	assertSameSketch(t, got.Latency, want.Latency)
+	assertSameSketch(t, got.TTFT, want.TTFT)
+	if _, err := MergeTotals(Window{Latency: NewSketch(0.01)}, Window{TTFT: NewSketch(0.02)}); !errors.Is(err, ErrAccuracyMismatch) {
+		t.Fatalf("mixed accuracy: %v", err)
+	}
+}
