@@ -2,10 +2,13 @@ package cost
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
@@ -27,7 +30,7 @@ import (
 func BenchmarkCostStep10000Nodes(b *testing.B) {
 	f := benchfleet.New(b, benchfleet.Options{})
 	c := newStepTracker(b, f)
-	f.RunSteps(b, benchfleet.Interval, c.Step)
+	f.RunSteps(b, benchfleet.Interval, c.Step, costReaders(b, f, c)...)
 }
 
 // BenchmarkCostHourTurn measures the cost step that starts an hour, as BenchmarkCostStep10000Nodes
@@ -38,7 +41,38 @@ func BenchmarkCostStep10000Nodes(b *testing.B) {
 func BenchmarkCostHourTurn(b *testing.B) {
 	f := benchfleet.New(b, benchfleet.Options{Start: time.Date(2026, 11, 27, 10, 59, 55, 0, time.UTC)})
 	c := newStepTracker(b, f)
-	f.RunSteps(b, time.Hour, c.Step)
+	f.RunSteps(b, time.Hour, c.Step, costReaders(b, f, c)...)
+}
+
+// costReaders are the calls the cost API and a metrics scrape make while a step runs: the
+// budgets with their standing (ListBudgets, the CostService read that takes the tracker's lock
+// and reads no ledger), the price table (PricesProto) and a Prometheus collection of the
+// tracker's totals and rates (Collector, through a registry's Gather as a scrape does).
+func costReaders(b *testing.B, f *benchfleet.Fleet, c *Tracker) []benchfleet.Reader {
+	b.Helper()
+	reg := prometheus.NewPedanticRegistry()
+	if err := reg.Register(&Collector{Tracker: c, Now: f.Now}); err != nil {
+		b.Fatal(err)
+	}
+	return []benchfleet.Reader{
+		{Name: "budgets-api", Call: func() error {
+			resp, err := c.ListBudgets()
+			if err == nil && len(resp.GetBudgets()) != 2 {
+				err = fmt.Errorf("%d budgets listed, want 2", len(resp.GetBudgets()))
+			}
+			return err
+		}},
+		{Name: "prices-api", Call: func() error {
+			if len(c.PricesProto().GetModels()) != 2 {
+				return errors.New("price table without its two models")
+			}
+			return nil
+		}},
+		{Name: "metrics", Call: func() error {
+			_, err := reg.Gather()
+			return err
+		}},
+	}
 }
 
 // newStepTracker is a cost tracker over f, started with f's history, with every host and model
