@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"time"
 
@@ -92,6 +93,14 @@ type hourAgg struct {
 
 func newHourAgg() *hourAgg {
 	return &hourAgg{host: map[string]cost.Amount{}, tokens: map[string]cost.Amount{}, models: map[string]cost.Amount{}, programs: map[string]cost.Amount{}}
+}
+
+// clone returns a copy of h to change, or a new aggregate for a nil h.
+func (h *hourAgg) clone() *hourAgg {
+	if h == nil {
+		return newHourAgg()
+	}
+	return &hourAgg{host: maps.Clone(h.host), tokens: maps.Clone(h.tokens), models: maps.Clone(h.models), programs: maps.Clone(h.programs)}
 }
 
 // add counts one ledger entry.

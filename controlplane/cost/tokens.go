@@ -1,6 +1,9 @@
 package cost
 
 import (
+	"bytes"
+	"slices"
+
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
@@ -64,10 +67,12 @@ func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amo
 	return out
 }
 
-// replaceTokenHours writes the token entries of hours [first, last] in tx, deleting token
-// entries of those hours that the rollups no longer hold, and returns the change of each entry
-// (new minus old) for the running totals.
-func replaceTokenHours(tx *store.Tx, first, last int64, entries map[ledgerKey]cost.Amount) (map[ledgerKey]cost.Amount, error) {
+// writeLedger adds the host amounts to their entries and writes the token entries of hours
+// [first, last] in tx, deleting token entries of those hours that the rollups no longer hold,
+// and returns the change of each token entry (new minus old) for the running totals. It writes
+// in key order: a new hour's keys all go to the end of the ledger, where a Put in key order
+// appends to the last page and one in random order moves the tail of every key after it.
+func writeLedger(tx *store.Tx, hostAdds map[ledgerKey]cost.Amount, first, last int64, entries map[ledgerKey]cost.Amount) (map[ledgerKey]cost.Amount, error) {
 	b := tx.Bucket(store.CostLedger)
 	old := make(map[ledgerKey]cost.Amount)
 	if err := scanLedger(tx, first, last, func(key ledgerKey, a cost.Amount) {
@@ -77,27 +82,54 @@ func replaceTokenHours(tx *store.Tx, first, last int64, entries map[ledgerKey]co
 	}); err != nil {
 		return nil, err
 	}
+	writes := make([]ledgerWrite, 0, len(hostAdds)+len(entries))
+	for k, add := range hostAdds {
+		kb := k.encode()
+		sum := add
+		if v := b.Get(kb); v != nil {
+			prev, err := decodeAmount(v)
+			if err != nil {
+				return nil, err
+			}
+			sum.Add(prev)
+		}
+		writes = append(writes, ledgerWrite{kb, encodeAmount(sum)})
+	}
 	delta := make(map[ledgerKey]cost.Amount)
 	for k, a := range old {
 		if _, ok := entries[k]; !ok {
-			if err := b.Delete(k.encode()); err != nil {
-				return nil, err
-			}
+			writes = append(writes, ledgerWrite{key: k.encode()})
 			delta[k] = negate(a)
 		}
 	}
 	for k, a := range entries {
-		if prev, ok := old[k]; ok && prev == a {
+		prev, ok := old[k]
+		if ok && prev == a {
 			continue
 		}
-		if err := b.Put(k.encode(), encodeAmount(a)); err != nil {
-			return nil, err
-		}
-		d := negate(old[k])
+		writes = append(writes, ledgerWrite{k.encode(), encodeAmount(a)})
+		d := negate(prev)
 		d.Add(a)
 		delta[k] = d
 	}
+	slices.SortFunc(writes, func(x, y ledgerWrite) int { return bytes.Compare(x.key, y.key) })
+	for _, w := range writes {
+		var err error
+		if w.val == nil {
+			err = b.Delete(w.key)
+		} else {
+			err = b.Put(w.key, w.val)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 	return delta, nil
+}
+
+// ledgerWrite is one Put (or, with no value, Delete) of a ledger key.
+type ledgerWrite struct {
+	key, val []byte
 }
 
 // negate returns -a for the float fields (the counts are left at 0: deltas feed USD totals only).
