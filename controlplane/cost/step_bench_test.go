@@ -131,10 +131,12 @@ func seedTokenLedger(b *testing.B, c *Tracker, prices cost.Table, now time.Time)
 	tc := tokenCache{byNodeHour: map[nodeHour]cachedHour{}}
 	var keys [][]byte
 	vals := map[string][]byte{}
-	for k, a := range tc.entries(mins, prices) {
-		kb := k.encode()
-		keys = append(keys, kb)
-		vals[string(kb)] = encodeAmount(a)
+	for _, es := range tc.entries(mins, prices) {
+		for k, a := range es {
+			kb := k.encode()
+			keys = append(keys, kb)
+			vals[string(kb)] = encodeAmount(a)
+		}
 	}
 	slices.SortFunc(keys, bytes.Compare)
 	err = c.store.Update(func(tx *store.Tx) error {

@@ -72,7 +72,7 @@ func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amo
 // and returns the change of each token entry (new minus old) for the running totals. It writes
 // in key order: a new hour's keys all go to the end of the ledger, where a Put in key order
 // appends to the last page and one in random order moves the tail of every key after it.
-func writeLedger(tx *store.Tx, hostAdds map[ledgerKey]cost.Amount, first, last int64, entries map[ledgerKey]cost.Amount) (map[ledgerKey]cost.Amount, error) {
+func writeLedger(tx *store.Tx, hostAdds map[ledgerKey]cost.Amount, first, last int64, entries tokenSet) (map[ledgerKey]cost.Amount, error) {
 	b := tx.Bucket(store.CostLedger)
 	old := make(map[ledgerKey]cost.Amount)
 	if err := scanLedger(tx, first, last, func(key ledgerKey, a cost.Amount) {
@@ -82,7 +82,7 @@ func writeLedger(tx *store.Tx, hostAdds map[ledgerKey]cost.Amount, first, last i
 	}); err != nil {
 		return nil, err
 	}
-	writes := make([]ledgerWrite, 0, len(hostAdds)+len(entries))
+	writes := make([]ledgerWrite, 0, len(hostAdds)+entries.len())
 	for k, add := range hostAdds {
 		kb := k.encode()
 		sum := add
@@ -97,20 +97,22 @@ func writeLedger(tx *store.Tx, hostAdds map[ledgerKey]cost.Amount, first, last i
 	}
 	delta := make(map[ledgerKey]cost.Amount)
 	for k, a := range old {
-		if _, ok := entries[k]; !ok {
+		if _, ok := entries.get(k); !ok {
 			writes = append(writes, ledgerWrite{key: k.encode()})
 			delta[k] = negate(a)
 		}
 	}
-	for k, a := range entries {
-		prev, ok := old[k]
-		if ok && prev == a {
-			continue
+	for _, es := range entries {
+		for k, a := range es {
+			prev, ok := old[k]
+			if ok && prev == a {
+				continue
+			}
+			writes = append(writes, ledgerWrite{k.encode(), encodeAmount(a)})
+			d := negate(prev)
+			d.Add(a)
+			delta[k] = d
 		}
-		writes = append(writes, ledgerWrite{k.encode(), encodeAmount(a)})
-		d := negate(prev)
-		d.Add(a)
-		delta[k] = d
 	}
 	slices.SortFunc(writes, func(x, y ledgerWrite) int { return bytes.Compare(x.key, y.key) })
 	for _, w := range writes {
@@ -135,18 +137,6 @@ type ledgerWrite struct {
 // negate returns -a for the float fields (the counts are left at 0: deltas feed USD totals only).
 func negate(a cost.Amount) cost.Amount {
 	return cost.Amount{USD: -a.USD, SavedUSD: -a.SavedUSD, UpSeconds: -a.UpSeconds, UnpricedSeconds: -a.UnpricedSeconds}
-}
-
-// tokenHours returns the token entries by hour, for the in-memory hour aggregates.
-func tokenHours(entries map[ledgerKey]cost.Amount) map[int64]map[ledgerKey]cost.Amount {
-	out := make(map[int64]map[ledgerKey]cost.Amount)
-	for k, a := range entries {
-		if out[k.hour] == nil {
-			out[k.hour] = make(map[ledgerKey]cost.Amount)
-		}
-		out[k.hour][k] = a
-	}
-	return out
 }
 
 // minuteWindow is one node's rollup of one minute.
@@ -181,33 +171,61 @@ type tokenCache struct {
 	byNodeHour map[nodeHour]cachedHour
 }
 
+// tokenSet is a step's token entries, by node-hour. The maps are the cache's: read only.
+type tokenSet map[nodeHour]map[ledgerKey]cost.Amount
+
+// get returns the entry of k and whether there is one.
+func (ts tokenSet) get(k ledgerKey) (cost.Amount, bool) {
+	a, ok := ts[nodeHour{hour: k.hour, pool: k.pool, node: k.node}][k]
+	return a, ok
+}
+
+// len is the number of entries.
+func (ts tokenSet) len() int {
+	n := 0
+	for _, es := range ts {
+		n += len(es)
+	}
+	return n
+}
+
 // entries returns the token entries of mins, pricing only changed node-hours, and forgets
-// node-hours no longer asked for.
-func (tc *tokenCache) entries(mins map[stats.RollupKey]reqstats.Window, prices cost.Table) map[ledgerKey]cost.Amount {
-	groups := make(map[nodeHour][]minuteWindow)
-	prints := make(map[nodeHour]hourPrint)
+// node-hours no longer asked for. It copies no rollup but those of the node-hours it prices.
+func (tc *tokenCache) entries(mins map[stats.RollupKey]reqstats.Window, prices cost.Table) tokenSet {
+	type group struct {
+		print hourPrint
+		keys  []stats.RollupKey
+	}
+	groups := make(map[nodeHour]*group, len(tc.byNodeHour))
 	for k, w := range mins {
 		nh := nodeHour{hour: k.Minute / 60, pool: k.Pool, node: k.Node}
-		groups[nh] = append(groups[nh], minuteWindow{k, w})
-		p := prints[nh]
+		g := groups[nh]
+		if g == nil {
+			g = &group{}
+			groups[nh] = g
+		}
+		g.keys = append(g.keys, k)
+		p := &g.print
 		p.minutes++
 		p.requests += w.Requests
 		p.input += w.InputTokens
 		p.output += w.OutputTokens
 		p.costUSD += w.CostUSD
 		p.savedUSD += w.SavedUSD
-		prints[nh] = p
 	}
-	out := make(map[ledgerKey]cost.Amount)
+	out := make(tokenSet, len(groups))
+	var scratch []minuteWindow
 	for nh, g := range groups {
 		c, ok := tc.byNodeHour[nh]
-		if !ok || c.print != prints[nh] {
-			c = cachedHour{print: prints[nh], entries: tokenEntries(g, prices)}
+		if !ok || c.print != g.print {
+			scratch = scratch[:0]
+			for _, k := range g.keys {
+				scratch = append(scratch, minuteWindow{k, mins[k]})
+			}
+			c = cachedHour{print: g.print, entries: tokenEntries(scratch, prices)}
 			tc.byNodeHour[nh] = c
 		}
-		for k, a := range c.entries {
-			out[k] = a
-		}
+		out[nh] = c.entries
 	}
 	for nh := range tc.byNodeHour {
 		if _, ok := groups[nh]; !ok {

@@ -318,7 +318,7 @@ type nextHours struct {
 
 // nextHours builds the aggregates of the hours the host additions and the token entries of
 // [first, last] change, and the new totals, leaving the installed ones untouched.
-func (c *Tracker) nextHours(hostAdds map[ledgerKey]cost.Amount, first, last int64, entries, delta map[ledgerKey]cost.Amount) nextHours {
+func (c *Tracker) nextHours(hostAdds map[ledgerKey]cost.Amount, first, last int64, entries tokenSet, delta map[ledgerKey]cost.Amount) nextHours {
 	next := nextHours{hours: map[int64]*hourAgg{}, totals: maps.Clone(c.totals), modelTotals: maps.Clone(c.modelTotals)}
 	if next.totals == nil {
 		next.totals = map[[2]string]float64{}
@@ -344,8 +344,11 @@ func (c *Tracker) nextHours(hostAdds map[ledgerKey]cost.Amount, first, last int6
 			a.tokens, a.models, a.programs = map[string]cost.Amount{}, map[string]cost.Amount{}, map[string]cost.Amount{}
 		}
 	}
-	for k, a := range entries {
-		hour(k.hour).add(k, a)
+	for nh, es := range entries {
+		agg := hour(nh.hour)
+		for k, a := range es {
+			agg.add(k, a)
+		}
 	}
 	for k, d := range delta {
 		if k.dim == cost.DimModel {
