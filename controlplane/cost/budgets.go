@@ -159,6 +159,9 @@ func (c *Tracker) evaluateBudgets(now time.Time) error {
 				"period_end", e.PeriodEnd.UTC().Format(time.RFC3339))
 		}
 	}
+	if c.midStepForTest != nil {
+		c.midStepForTest()
+	}
 	c.mu.Lock()
 	for _, e := range done {
 		cur, ok := c.budgets[e.name]

@@ -70,6 +70,9 @@ type Tracker struct {
 	lastSeq       map[string]uint64
 	tokenCache    tokenCache
 	cachePrices   uint64 // the pricesSeq tokenCache was priced with
+	// midStepForTest, when set, runs in every step after its budgets are evaluated and before
+	// their standings are installed, holding stepMu only.
+	midStepForTest func()
 
 	// mu guards the fields below. Values are replaced whole, never changed once installed
 	// (prices, budgets, states, the hour aggregates, the maps of totals), so a reader may take
