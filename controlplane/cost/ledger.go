@@ -42,6 +42,19 @@ func decodeLedgerKey(b []byte) (ledgerKey, error) {
 	return ledgerKey{hour: int64(binary.BigEndian.Uint64(b[:8])), pool: string(pool), node: string(node), dim: cost.Dim(rest[0]), name: string(rest[1:])}, nil
 }
 
+// ledgerDim returns the dimension of an encoded ledger key without decoding its names.
+func ledgerDim(b []byte) (cost.Dim, error) {
+	if len(b) >= 11 {
+		if i := bytes.IndexByte(b[8:], 0); i >= 0 {
+			rest := b[8+i+1:]
+			if j := bytes.IndexByte(rest, 0); j >= 0 && j+1 < len(rest) {
+				return cost.Dim(rest[j+1]), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("%w: ledger key %x is malformed", store.ErrCorruptStore, b)
+}
+
 // hourOf returns t's unix hour.
 func hourOf(t time.Time) int64 { return t.Unix() / 3600 }
 

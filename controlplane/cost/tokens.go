@@ -2,6 +2,8 @@ package cost
 
 import (
 	"bytes"
+	"encoding/binary"
+	"fmt"
 	"slices"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
@@ -69,50 +71,80 @@ func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amo
 
 // writeLedger adds the host amounts to their entries and writes the token entries of hours
 // [first, last] in tx, deleting token entries of those hours that the rollups no longer hold,
-// and returns the change of each token entry (new minus old) for the running totals. It writes
-// in key order: a new hour's keys all go to the end of the ledger, where a Put in key order
-// appends to the last page and one in random order moves the tail of every key after it.
-func writeLedger(tx *store.Tx, hostAdds map[ledgerKey]cost.Amount, first, last int64, entries tokenSet) (map[ledgerKey]cost.Amount, error) {
+// and returns the change of the token cost by pool and by model (new minus old) for the running
+// totals. It reads the stored entries in one pass in key order, beside the new ones sorted, and
+// writes in key order: a new hour's keys all go to the end of the ledger, where a Put in key
+// order appends to the last page and one in random order moves the tail of every key after it.
+func writeLedger(tx *store.Tx, hostAdds map[ledgerKey]cost.Amount, first, last int64, entries tokenSet) (tokenDelta, error) {
 	b := tx.Bucket(store.CostLedger)
-	old := make(map[ledgerKey]cost.Amount)
-	if err := scanLedger(tx, first, last, func(key ledgerKey, a cost.Amount) {
-		if key.dim != cost.DimHost {
-			old[key] = a
+	delta := tokenDelta{pools: map[string]float64{}, models: map[string]float64{}}
+	toks := make([]ledgerEntry, 0, entries.len())
+	for _, es := range entries {
+		for k, a := range es {
+			toks = append(toks, ledgerEntry{k.encode(), k, a})
 		}
-	}); err != nil {
-		return nil, err
 	}
-	writes := make([]ledgerWrite, 0, len(hostAdds)+entries.len())
+	slices.SortFunc(toks, func(x, y ledgerEntry) int { return bytes.Compare(x.key, y.key) })
+	writes := make([]ledgerWrite, 0, len(hostAdds)+len(toks)/2)
 	for k, add := range hostAdds {
 		kb := k.encode()
 		sum := add
 		if v := b.Get(kb); v != nil {
 			prev, err := decodeAmount(v)
 			if err != nil {
-				return nil, err
+				return tokenDelta{}, err
 			}
 			sum.Add(prev)
 		}
 		writes = append(writes, ledgerWrite{kb, encodeAmount(sum)})
 	}
-	delta := make(map[ledgerKey]cost.Amount)
-	for k, a := range old {
-		if _, ok := entries.get(k); !ok {
-			writes = append(writes, ledgerWrite{key: k.encode()})
-			delta[k] = negate(a)
-		}
+	put := func(e ledgerEntry, prev cost.Amount) {
+		writes = append(writes, ledgerWrite{e.key, encodeAmount(e.a)})
+		d := negate(prev)
+		d.Add(e.a)
+		delta.add(e.k, d)
 	}
-	for _, es := range entries {
-		for k, a := range es {
-			prev, ok := old[k]
-			if ok && prev == a {
-				continue
-			}
-			writes = append(writes, ledgerWrite{k.encode(), encodeAmount(a)})
-			d := negate(prev)
-			d.Add(a)
-			delta[k] = d
+	i := 0
+	cur := b.Cursor()
+	for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); ; k, v = cur.Next() {
+		if k != nil && len(k) < 8 {
+			return tokenDelta{}, fmt.Errorf("%w: ledger key %x is too short", store.ErrCorruptStore, k)
 		}
+		done := k == nil || int64(binary.BigEndian.Uint64(k)) > last
+		for ; i < len(toks) && (done || bytes.Compare(toks[i].key, k) < 0); i++ {
+			put(toks[i], cost.Amount{})
+		}
+		if done {
+			break
+		}
+		if i < len(toks) && bytes.Equal(toks[i].key, k) {
+			prev, err := decodeAmount(v)
+			if err != nil {
+				return tokenDelta{}, err
+			}
+			if prev != toks[i].a {
+				put(toks[i], prev)
+			}
+			i++
+			continue
+		}
+		dim, err := ledgerDim(k)
+		if err != nil {
+			return tokenDelta{}, err
+		}
+		if dim == cost.DimHost {
+			continue
+		}
+		key, err := decodeLedgerKey(k)
+		if err != nil {
+			return tokenDelta{}, err
+		}
+		prev, err := decodeAmount(v)
+		if err != nil {
+			return tokenDelta{}, err
+		}
+		writes = append(writes, ledgerWrite{key: bytes.Clone(k)})
+		delta.add(key, negate(prev))
 	}
 	slices.SortFunc(writes, func(x, y ledgerWrite) int { return bytes.Compare(x.key, y.key) })
 	for _, w := range writes {
@@ -123,15 +155,35 @@ func writeLedger(tx *store.Tx, hostAdds map[ledgerKey]cost.Amount, first, last i
 			err = b.Put(w.key, w.val)
 		}
 		if err != nil {
-			return nil, err
+			return tokenDelta{}, err
 		}
 	}
 	return delta, nil
 }
 
+// ledgerEntry is a ledger entry with its encoded key.
+type ledgerEntry struct {
+	key []byte
+	k   ledgerKey
+	a   cost.Amount
+}
+
 // ledgerWrite is one Put (or, with no value, Delete) of a ledger key.
 type ledgerWrite struct {
 	key, val []byte
+}
+
+// tokenDelta is the change of the token cost of a step's writes, by pool and by model.
+type tokenDelta struct {
+	pools, models map[string]float64
+}
+
+// add counts the change d of entry k (model entries only: they carry the token cost).
+func (td tokenDelta) add(k ledgerKey, d cost.Amount) {
+	if k.dim == cost.DimModel {
+		td.pools[k.pool] += d.USD
+		td.models[k.name] += d.USD
+	}
 }
 
 // negate returns -a for the float fields (the counts are left at 0: deltas feed USD totals only).

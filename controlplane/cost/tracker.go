@@ -278,7 +278,7 @@ func (c *Tracker) accrue(nodes []*fleetv1.Node, prices cost.Table, now time.Time
 	}
 	entries := c.tokenCache.entries(mins, prices)
 	usage := c.dirtyUsage()
-	var delta map[ledgerKey]cost.Amount
+	var delta tokenDelta
 	err = c.store.Update(func(tx *store.Tx) error {
 		var err error
 		if delta, err = writeLedger(tx, hostAdds, first, last, entries); err != nil {
@@ -321,7 +321,7 @@ type nextHours struct {
 
 // nextHours builds the aggregates of the hours the host additions and the token entries of
 // [first, last] change, and the new totals, leaving the installed ones untouched.
-func (c *Tracker) nextHours(hostAdds map[ledgerKey]cost.Amount, first, last int64, entries tokenSet, delta map[ledgerKey]cost.Amount) nextHours {
+func (c *Tracker) nextHours(hostAdds map[ledgerKey]cost.Amount, first, last int64, entries tokenSet, delta tokenDelta) nextHours {
 	next := nextHours{hours: map[int64]*hourAgg{}, totals: maps.Clone(c.totals), modelTotals: maps.Clone(c.modelTotals)}
 	if next.totals == nil {
 		next.totals = map[[2]string]float64{}
@@ -353,11 +353,11 @@ func (c *Tracker) nextHours(hostAdds map[ledgerKey]cost.Amount, first, last int6
 			agg.add(k, a)
 		}
 	}
-	for k, d := range delta {
-		if k.dim == cost.DimModel {
-			next.totals[[2]string{k.pool, "tokens"}] += d.USD
-			next.modelTotals[k.name] += d.USD
-		}
+	for pool, usd := range delta.pools {
+		next.totals[[2]string{pool, "tokens"}] += usd
+	}
+	for model, usd := range delta.models {
+		next.modelTotals[model] += usd
 	}
 	return next
 }
