@@ -83,7 +83,8 @@ type Tracker struct {
 	budgets   map[string]*fleetv1.Budget
 	budgetSeq map[string]uint64 // cfgSeq of each name's last set or delete
 	states    map[string]*fleetv1.BudgetStatus
-	// hours is written by the step only, under mu; the step reads it without mu.
+	// hours, totals, modelTotals, hostRate and unpriced are written by the step only, under
+	// mu; the step reads them without mu.
 	hours       map[int64]*hourAgg
 	unpriced    map[string]string // unpricedLog as of the last step
 	hostRate    map[string]float64
