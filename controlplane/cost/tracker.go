@@ -74,9 +74,10 @@ type Tracker struct {
 	// their standings are installed, holding stepMu only.
 	midStepForTest func()
 
-	// mu guards the fields below. Values are replaced whole, never changed once installed
-	// (prices, budgets, states, the hour aggregates, the maps of totals), so a reader may take
-	// a reference under mu and read it after.
+	// mu guards the fields below. What they hold is replaced whole, never changed once
+	// installed (the price table, each budget and standing, each hour aggregate, the maps of
+	// totals, rates and unpriced nodes), so a reader may take a reference under mu and read it
+	// after; the budgets, states and hours maps themselves change under mu.
 	mu        sync.Mutex
 	prices    cost.Table
 	pricesSeq uint64 // cfgSeq of the table in force (0: loaded by New)
