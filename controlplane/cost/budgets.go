@@ -71,8 +71,9 @@ func BudgetFromProto(b *fleetv1.Budget) (cost.Budget, *time.Location, error) {
 	return out, loc, nil
 }
 
-// spendLocked returns what counts against budget b in its period holding now.
-func (c *Tracker) spendLocked(b cost.Budget, loc *time.Location, now time.Time) cost.Amount {
+// spend returns what counts against budget b in its period holding now. It reads the hour
+// aggregates: call it holding c.mu, or from the step (their only writer).
+func (c *Tracker) spend(b cost.Budget, loc *time.Location, now time.Time) cost.Amount {
 	start, _ := b.Period.Bounds(now, loc)
 	var sum cost.Amount
 	for h := hourOf(start); h <= hourOf(now); h++ {
@@ -83,8 +84,9 @@ func (c *Tracker) spendLocked(b cost.Budget, loc *time.Location, now time.Time) 
 	return sum
 }
 
-// runRateLocked returns budget b's hourly run rate at now.
-func (c *Tracker) runRateLocked(b cost.Budget, loc *time.Location, now time.Time) float64 {
+// runRate returns budget b's hourly run rate at now; like spend, with c.mu held or from the
+// step.
+func (c *Tracker) runRate(b cost.Budget, loc *time.Location, now time.Time) float64 {
 	start, _ := b.Period.Bounds(now, loc)
 	var hours []cost.HourSpend
 	for h := hourOf(now) - 1; h <= hourOf(now); h++ {
@@ -103,22 +105,36 @@ func stateOf(s *fleetv1.BudgetStatus) cost.State {
 	return cost.State{PeriodStart: s.GetPeriodStart().AsTime(), Fired: s.GetFiredThresholds(), ForecastFired: s.GetForecastFired()}
 }
 
-// evaluateBudgetsLocked evaluates every budget at now, records and logs the events, stores the
-// changed states and refreshes the hard-budget gate.
-func (c *Tracker) evaluateBudgetsLocked(now time.Time) error {
+// evaluated is one budget as a step evaluated it.
+type evaluated struct {
+	name   string
+	stored *fleetv1.Budget // the definition evaluated, as installed
+	b      cost.Budget
+	loc    *time.Location
+	spend  float64
+	status *fleetv1.BudgetStatus
+}
+
+// evaluateBudgets evaluates every budget at now, installs the standings and refreshes the
+// hard-budget gate, then stores the changed states and records and logs the events. A budget
+// deleted meanwhile gets no state; one replaced meanwhile keeps the gate SetBudget gave it.
+func (c *Tracker) evaluateBudgets(now time.Time) error {
+	c.mu.Lock()
+	budgets, prevStates := maps.Clone(c.budgets), maps.Clone(c.states)
+	c.mu.Unlock()
 	changed := map[string][]byte{}
+	var done []evaluated
 	var events []*fleetv1.BudgetEvent
-	for _, name := range slices.Sorted(maps.Keys(c.budgets)) {
-		pb := c.budgets[name]
+	for _, name := range slices.Sorted(maps.Keys(budgets)) {
+		pb := budgets[name]
 		b, loc, err := BudgetFromProto(pb)
 		if err != nil {
 			c.log.Error("stored budget is invalid; skipping it", "budget", name, "err", err)
 			continue
 		}
-		spend := c.spendLocked(b, loc, now)
-		prev := stateOf(c.states[name])
-		st, status, evs := cost.Evaluate(b, prev, spend.USD, c.runRateLocked(b, loc, now), now, loc)
-		c.Gate.sync(b, loc, spend.USD, now)
+		spend := c.spend(b, loc, now)
+		prev := stateOf(prevStates[name])
+		st, status, evs := cost.Evaluate(b, prev, spend.USD, c.runRate(b, loc, now), now, loc)
 		ps := &fleetv1.BudgetStatus{
 			PeriodStart: timestamppb.New(status.PeriodStart), PeriodEnd: timestamppb.New(status.PeriodEnd),
 			SpendUsd: status.SpendUSD, RunRateUsdPerHour: status.RunRatePerHour, ForecastUsd: status.ForecastUSD, Used: status.Used,
@@ -131,7 +147,7 @@ func (c *Tracker) evaluateBudgetsLocked(now time.Time) error {
 			}
 			changed[name] = raw
 		}
-		c.states[name] = ps
+		done = append(done, evaluated{name: name, stored: pb, b: b, loc: loc, spend: spend.USD, status: ps})
 		for _, e := range evs {
 			ev := &fleetv1.BudgetEvent{
 				Budget: name, Kind: e.Kind.String(), Threshold: e.Threshold, SpendUsd: e.SpendUSD, LimitUsd: e.LimitUSD,
@@ -143,13 +159,31 @@ func (c *Tracker) evaluateBudgetsLocked(now time.Time) error {
 				"period_end", e.PeriodEnd.UTC().Format(time.RFC3339))
 		}
 	}
+	if c.midStepForTest != nil {
+		c.midStepForTest()
+	}
+	c.mu.Lock()
+	for _, e := range done {
+		cur, ok := c.budgets[e.name]
+		if !ok {
+			continue
+		}
+		c.states[e.name] = e.status
+		if cur == e.stored {
+			c.Gate.sync(e.b, e.loc, e.spend, now)
+		}
+	}
+	c.mu.Unlock()
 	if len(changed) == 0 && len(events) == 0 {
 		return nil
 	}
 	return c.store.Update(func(tx *store.Tx) error {
-		sb := tx.Bucket(store.CostBudgetState)
-		for name, raw := range changed {
-			if err := sb.Put([]byte(name), raw); err != nil {
+		bb, sb := tx.Bucket(store.CostBudgets), tx.Bucket(store.CostBudgetState)
+		for _, name := range slices.Sorted(maps.Keys(changed)) {
+			if bb.Get([]byte(name)) == nil {
+				continue // deleted since the step read it
+			}
+			if err := sb.Put([]byte(name), changed[name]); err != nil {
 				return err
 			}
 		}
@@ -180,36 +214,55 @@ func (c *Tracker) SetBudget(b *fleetv1.Budget, now time.Time) (*fleetv1.Budget, 
 	if err != nil {
 		return nil, err
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	var seq uint64
 	if err := c.store.Update(func(tx *store.Tx) error {
-		return tx.Bucket(store.CostBudgets).Put([]byte(b.GetName()), raw)
+		if err := tx.Bucket(store.CostBudgets).Put([]byte(b.GetName()), raw); err != nil {
+			return err
+		}
+		seq = c.cfgSeq.Add(1)
+		return nil
 	}); err != nil {
 		return nil, err
 	}
-	c.budgets[b.GetName()] = stored
-	c.Gate.sync(bb, loc, c.spendLocked(bb, loc, now).USD, now)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if seq > c.budgetSeq[b.GetName()] {
+		c.budgets[b.GetName()] = stored
+		c.budgetSeq[b.GetName()] = seq
+		c.Gate.sync(bb, loc, c.spend(bb, loc, now).USD, now)
+	}
 	return proto.Clone(stored).(*fleetv1.Budget), nil
 }
 
 // DeleteBudget removes a budget and its state.
 func (c *Tracker) DeleteBudget(name string) error {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if _, ok := c.budgets[name]; !ok {
+	_, ok := c.budgets[name]
+	c.mu.Unlock()
+	if !ok {
 		return fmt.Errorf("%w: no budget named %q; list them with fleetctl cost budgets", check.ErrNotFound, check.Truncate(name))
 	}
+	var seq uint64
 	if err := c.store.Update(func(tx *store.Tx) error {
 		if err := tx.Bucket(store.CostBudgets).Delete([]byte(name)); err != nil {
 			return err
 		}
-		return tx.Bucket(store.CostBudgetState).Delete([]byte(name))
+		if err := tx.Bucket(store.CostBudgetState).Delete([]byte(name)); err != nil {
+			return err
+		}
+		seq = c.cfgSeq.Add(1)
+		return nil
 	}); err != nil {
 		return err
 	}
-	delete(c.budgets, name)
-	delete(c.states, name)
-	c.Gate.forget(name)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if seq > c.budgetSeq[name] {
+		delete(c.budgets, name)
+		delete(c.states, name)
+		c.budgetSeq[name] = seq
+		c.Gate.forget(name)
+	}
 	return nil
 }
 

@@ -114,8 +114,9 @@ func (g *Gate) committed(name string) (float64, bool) {
 }
 
 // estimates returns each program's token cost per request over the current and the last hour,
-// and the fleet's, for the gate's estimates.
-func (c *Tracker) estimatesLocked(now time.Time) (map[string]float64, float64) {
+// and the fleet's, for the gate's estimates. The step calls it (the hour aggregates' only
+// writer, so it reads them without c.mu).
+func (c *Tracker) estimates(now time.Time) (map[string]float64, float64) {
 	progs := map[string]cost.Amount{}
 	var all cost.Amount
 	for _, h := range []int64{hourOf(now) - 1, hourOf(now)} {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"time"
 
@@ -39,6 +40,19 @@ func decodeLedgerKey(b []byte) (ledgerKey, error) {
 		return ledgerKey{}, fmt.Errorf("%w: ledger key %x is malformed", store.ErrCorruptStore, b)
 	}
 	return ledgerKey{hour: int64(binary.BigEndian.Uint64(b[:8])), pool: string(pool), node: string(node), dim: cost.Dim(rest[0]), name: string(rest[1:])}, nil
+}
+
+// ledgerDim returns the dimension of an encoded ledger key without decoding its names.
+func ledgerDim(b []byte) (cost.Dim, error) {
+	if len(b) >= 11 {
+		if i := bytes.IndexByte(b[8:], 0); i >= 0 {
+			rest := b[8+i+1:]
+			if j := bytes.IndexByte(rest, 0); j >= 0 && j+1 < len(rest) {
+				return cost.Dim(rest[j+1]), nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("%w: ledger key %x is malformed", store.ErrCorruptStore, b)
 }
 
 // hourOf returns t's unix hour.
@@ -92,6 +106,14 @@ type hourAgg struct {
 
 func newHourAgg() *hourAgg {
 	return &hourAgg{host: map[string]cost.Amount{}, tokens: map[string]cost.Amount{}, models: map[string]cost.Amount{}, programs: map[string]cost.Amount{}}
+}
+
+// clone returns a copy of h to change, or a new aggregate for a nil h.
+func (h *hourAgg) clone() *hourAgg {
+	if h == nil {
+		return newHourAgg()
+	}
+	return &hourAgg{host: maps.Clone(h.host), tokens: maps.Clone(h.tokens), models: maps.Clone(h.models), programs: maps.Clone(h.programs)}
 }
 
 // add counts one ledger entry.

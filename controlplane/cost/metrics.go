@@ -34,29 +34,36 @@ func (m *Collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 }
 
-// Collect implements prometheus.Collector.
+// Collect implements prometheus.Collector. It takes the tracker's figures under its lock and
+// sends them after.
 func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 	c := m.Tracker
+	now := m.Now()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k, usd := range c.totals {
+	totals, hostRate, modelTotals, unpriced := c.totals, c.hostRate, c.modelTotals, len(c.unpriced)
+	byPool, byModel := c.ratesLocked(now)
+	used := make(map[string]float64, len(c.states))
+	for name, st := range c.states {
+		used[name] = st.GetUsed()
+	}
+	c.mu.Unlock()
+	for k, usd := range totals {
 		ch <- prometheus.MustNewConstMetric(costTotalDesc, prometheus.CounterValue, usd, k[0], k[1])
 	}
-	for pool, r := range c.hostRate {
+	for pool, r := range hostRate {
 		ch <- prometheus.MustNewConstMetric(costRateDesc, prometheus.GaugeValue, r, pool, "host")
 	}
-	byPool, byModel := c.ratesLocked(m.Now())
 	for pool, r := range byPool {
 		ch <- prometheus.MustNewConstMetric(costRateDesc, prometheus.GaugeValue, r, pool, "tokens")
 	}
-	for model, usd := range c.modelTotals {
+	for model, usd := range modelTotals {
 		ch <- prometheus.MustNewConstMetric(modelCostTotalDesc, prometheus.CounterValue, usd, model)
 	}
 	for model, r := range byModel {
 		ch <- prometheus.MustNewConstMetric(modelCostRateDesc, prometheus.GaugeValue, r, model)
 	}
-	ch <- prometheus.MustNewConstMetric(unpricedNodesDesc, prometheus.GaugeValue, float64(len(c.unpriced)))
-	for name, st := range c.states {
-		ch <- prometheus.MustNewConstMetric(budgetUsedDesc, prometheus.GaugeValue, st.GetUsed(), name)
+	ch <- prometheus.MustNewConstMetric(unpricedNodesDesc, prometheus.GaugeValue, float64(unpriced))
+	for name, u := range used {
+		ch <- prometheus.MustNewConstMetric(budgetUsedDesc, prometheus.GaugeValue, u, name)
 	}
 }

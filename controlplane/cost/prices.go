@@ -80,15 +80,25 @@ func ValidatePrices(p *fleetv1.Prices) (cost.Table, error) {
 	return t, nil
 }
 
-// SetPrices stores and installs a validated price table.
+// SetPrices stores and installs a validated price table, which the caller no longer changes.
+// The API reads it at once; a cost step running meanwhile finishes with the table it started
+// with, and every step after uses this one, repricing the token hours it recomputes.
 func (c *Tracker) SetPrices(t cost.Table, raw []byte) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.store.Update(func(tx *store.Tx) error { return tx.Bucket(store.CostPrices).Put(keyPriceTable, raw) }); err != nil {
+	var seq uint64
+	if err := c.store.Update(func(tx *store.Tx) error {
+		if err := tx.Bucket(store.CostPrices).Put(keyPriceTable, raw); err != nil {
+			return err
+		}
+		seq = c.cfgSeq.Add(1)
+		return nil
+	}); err != nil {
 		return err
 	}
-	c.prices = t
-	clear(c.tokenCache.byNodeHour)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if seq > c.pricesSeq {
+		c.prices, c.pricesSeq = t, seq
+	}
 	return nil
 }
 
@@ -112,6 +122,7 @@ func (c *Tracker) SeedPrices(t cost.Table) error {
 // PricesProto returns the price table in force.
 func (c *Tracker) PricesProto() *fleetv1.Prices {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	return TableToProto(c.prices)
+	t := c.prices
+	c.mu.Unlock()
+	return TableToProto(t)
 }

@@ -132,17 +132,22 @@ func sortedPairs[V any](m map[[2]string]V) [][2]string {
 	})
 }
 
-// recommendLocked draws the recommendations from the last week.
-func (c *Tracker) recommendLocked(nodes []*fleetv1.Node, now time.Time) error {
+// recommend draws the recommendations from the last week with prices and installs them,
+// unless a draw at a later time was installed meanwhile. It reads the store without c.mu.
+func (c *Tracker) recommend(nodes []*fleetv1.Node, prices cost.Table, now time.Time) ([]cost.Recommendation, time.Time, error) {
 	cfg := cost.DefaultRecConfig()
 	ev, window, err := c.recEvidence(nodes, now.Add(-cfg.Window), now)
 	if err != nil {
-		return err
+		return nil, time.Time{}, err
 	}
 	cfg.Window = max(window, time.Hour)
-	c.recs = cost.Recommend(ev, c.prices, cfg)
-	c.recsAt = now
-	return nil
+	recs := cost.Recommend(ev, prices, cfg)
+	c.mu.Lock()
+	if !now.Before(c.recsAt) {
+		c.recs, c.recsAt = recs, now
+	}
+	c.mu.Unlock()
+	return recs, now, nil
 }
 
 var recStates = map[fleetv1.RecommendationState]bool{
@@ -156,13 +161,12 @@ var recStates = map[fleetv1.RecommendationState]bool{
 func (c *Tracker) ListRecs(includeClosed bool, now time.Time) (*fleetv1.ListRecommendationsResponse, error) {
 	nodes := c.reg.ListShared()
 	c.mu.Lock()
-	if err := c.recommendLocked(nodes, now); err != nil {
-		c.mu.Unlock()
+	prices := c.prices
+	c.mu.Unlock()
+	recs, at, err := c.recommend(nodes, prices, now)
+	if err != nil {
 		return nil, err
 	}
-	recs := append([]cost.Recommendation(nil), c.recs...)
-	at := c.recsAt
-	c.mu.Unlock()
 	states, err := loadRecStates(c.store)
 	if err != nil {
 		return nil, err

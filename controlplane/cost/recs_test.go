@@ -55,10 +55,7 @@ func TestRecommendFromLedgerHistory(t *testing.T) {
 	if len(ev.Nodes) != 2 || ev.Nodes[0].Requests != 100*7*24 || ev.Nodes[1].UpHours != 84 {
 		t.Fatalf("nodes %+v", ev.Nodes)
 	}
-	r.c.mu.Lock()
-	err = r.c.recommendLocked(nodes, now)
-	recs := r.c.recs
-	r.c.mu.Unlock()
+	recs, _, err := r.c.recommend(nodes, r.c.prices, now)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -79,10 +79,11 @@ func (c *Tracker) Report(start, end time.Time, by fleetv1.CostGroupBy, pool stri
 	resp.Total = lineToProto("total", &total)
 	resp.Total.Pool = ""
 	c.mu.Lock()
-	for _, id := range slices.Sorted(maps.Keys(c.unpriced)) {
-		resp.Warnings = append(resp.Warnings, fmt.Sprintf("node %s: %s", id, c.unpriced[id]))
-	}
+	unpriced := c.unpriced
 	c.mu.Unlock()
+	for _, id := range slices.Sorted(maps.Keys(unpriced)) {
+		resp.Warnings = append(resp.Warnings, fmt.Sprintf("node %s: %s", id, unpriced[id]))
+	}
 	if total.token.UnpricedTokens > 0 {
 		resp.Warnings = append(resp.Warnings, fmt.Sprintf("%d tokens of models without a price (neither the agent's prices nor the price table): their cost is unknown", total.token.UnpricedTokens))
 	}

@@ -1,6 +1,11 @@
 package cost
 
 import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
@@ -64,57 +69,126 @@ func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amo
 	return out
 }
 
-// replaceTokenHours writes the token entries of hours [first, last] in tx, deleting token
-// entries of those hours that the rollups no longer hold, and returns the change of each entry
-// (new minus old) for the running totals.
-func replaceTokenHours(tx *store.Tx, first, last int64, entries map[ledgerKey]cost.Amount) (map[ledgerKey]cost.Amount, error) {
+// writeLedger adds the host amounts to their entries and writes the token entries of hours
+// [first, last] in tx, deleting token entries of those hours that the rollups no longer hold,
+// and returns the change of the token cost by pool and by model (new minus old) for the running
+// totals. It reads the stored entries in one pass in key order, beside the new ones sorted, and
+// writes in key order: a new hour's keys all go to the end of the ledger, where a Put in key
+// order appends to the last page and one in random order moves the tail of every key after it.
+func writeLedger(tx *store.Tx, hostAdds map[ledgerKey]cost.Amount, first, last int64, entries tokenSet) (tokenDelta, error) {
 	b := tx.Bucket(store.CostLedger)
-	old := make(map[ledgerKey]cost.Amount)
-	if err := scanLedger(tx, first, last, func(key ledgerKey, a cost.Amount) {
-		if key.dim != cost.DimHost {
-			old[key] = a
+	delta := tokenDelta{pools: map[string]float64{}, models: map[string]float64{}}
+	toks := make([]ledgerEntry, 0, entries.len())
+	for _, es := range entries {
+		for k, a := range es {
+			toks = append(toks, ledgerEntry{k.encode(), k, a})
 		}
-	}); err != nil {
-		return nil, err
 	}
-	delta := make(map[ledgerKey]cost.Amount)
-	for k, a := range old {
-		if _, ok := entries[k]; !ok {
-			if err := b.Delete(k.encode()); err != nil {
-				return nil, err
+	slices.SortFunc(toks, func(x, y ledgerEntry) int { return bytes.Compare(x.key, y.key) })
+	writes := make([]ledgerWrite, 0, len(hostAdds)+len(toks)/2)
+	for k, add := range hostAdds {
+		kb := k.encode()
+		sum := add
+		if v := b.Get(kb); v != nil {
+			prev, err := decodeAmount(v)
+			if err != nil {
+				return tokenDelta{}, err
 			}
-			delta[k] = negate(a)
+			sum.Add(prev)
 		}
+		writes = append(writes, ledgerWrite{kb, encodeAmount(sum)})
 	}
-	for k, a := range entries {
-		if prev, ok := old[k]; ok && prev == a {
+	put := func(e ledgerEntry, prev cost.Amount) {
+		writes = append(writes, ledgerWrite{e.key, encodeAmount(e.a)})
+		d := negate(prev)
+		d.Add(e.a)
+		delta.add(e.k, d)
+	}
+	i := 0
+	cur := b.Cursor()
+	for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); ; k, v = cur.Next() {
+		if k != nil && len(k) < 8 {
+			return tokenDelta{}, fmt.Errorf("%w: ledger key %x is too short", store.ErrCorruptStore, k)
+		}
+		done := k == nil || int64(binary.BigEndian.Uint64(k)) > last
+		for ; i < len(toks) && (done || bytes.Compare(toks[i].key, k) < 0); i++ {
+			put(toks[i], cost.Amount{})
+		}
+		if done {
+			break
+		}
+		if i < len(toks) && bytes.Equal(toks[i].key, k) {
+			prev, err := decodeAmount(v)
+			if err != nil {
+				return tokenDelta{}, err
+			}
+			if prev != toks[i].a {
+				put(toks[i], prev)
+			}
+			i++
 			continue
 		}
-		if err := b.Put(k.encode(), encodeAmount(a)); err != nil {
-			return nil, err
+		dim, err := ledgerDim(k)
+		if err != nil {
+			return tokenDelta{}, err
 		}
-		d := negate(old[k])
-		d.Add(a)
-		delta[k] = d
+		if dim == cost.DimHost {
+			continue
+		}
+		key, err := decodeLedgerKey(k)
+		if err != nil {
+			return tokenDelta{}, err
+		}
+		prev, err := decodeAmount(v)
+		if err != nil {
+			return tokenDelta{}, err
+		}
+		writes = append(writes, ledgerWrite{key: bytes.Clone(k)})
+		delta.add(key, negate(prev))
+	}
+	slices.SortFunc(writes, func(x, y ledgerWrite) int { return bytes.Compare(x.key, y.key) })
+	for _, w := range writes {
+		var err error
+		if w.val == nil {
+			err = b.Delete(w.key)
+		} else {
+			err = b.Put(w.key, w.val)
+		}
+		if err != nil {
+			return tokenDelta{}, err
+		}
 	}
 	return delta, nil
+}
+
+// ledgerEntry is a ledger entry with its encoded key.
+type ledgerEntry struct {
+	key []byte
+	k   ledgerKey
+	a   cost.Amount
+}
+
+// ledgerWrite is one Put (or, with no value, Delete) of a ledger key.
+type ledgerWrite struct {
+	key, val []byte
+}
+
+// tokenDelta is the change of the token cost of a step's writes, by pool and by model.
+type tokenDelta struct {
+	pools, models map[string]float64
+}
+
+// add counts the change d of entry k (model entries only: they carry the token cost).
+func (td tokenDelta) add(k ledgerKey, d cost.Amount) {
+	if k.dim == cost.DimModel {
+		td.pools[k.pool] += d.USD
+		td.models[k.name] += d.USD
+	}
 }
 
 // negate returns -a for the float fields (the counts are left at 0: deltas feed USD totals only).
 func negate(a cost.Amount) cost.Amount {
 	return cost.Amount{USD: -a.USD, SavedUSD: -a.SavedUSD, UpSeconds: -a.UpSeconds, UnpricedSeconds: -a.UnpricedSeconds}
-}
-
-// tokenHours returns the token entries by hour, for the in-memory hour aggregates.
-func tokenHours(entries map[ledgerKey]cost.Amount) map[int64]map[ledgerKey]cost.Amount {
-	out := make(map[int64]map[ledgerKey]cost.Amount)
-	for k, a := range entries {
-		if out[k.hour] == nil {
-			out[k.hour] = make(map[ledgerKey]cost.Amount)
-		}
-		out[k.hour][k] = a
-	}
-	return out
 }
 
 // minuteWindow is one node's rollup of one minute.
@@ -149,33 +223,61 @@ type tokenCache struct {
 	byNodeHour map[nodeHour]cachedHour
 }
 
+// tokenSet is a step's token entries, by node-hour. The maps are the cache's: read only.
+type tokenSet map[nodeHour]map[ledgerKey]cost.Amount
+
+// get returns the entry of k and whether there is one.
+func (ts tokenSet) get(k ledgerKey) (cost.Amount, bool) {
+	a, ok := ts[nodeHour{hour: k.hour, pool: k.pool, node: k.node}][k]
+	return a, ok
+}
+
+// len is the number of entries.
+func (ts tokenSet) len() int {
+	n := 0
+	for _, es := range ts {
+		n += len(es)
+	}
+	return n
+}
+
 // entries returns the token entries of mins, pricing only changed node-hours, and forgets
-// node-hours no longer asked for.
-func (tc *tokenCache) entries(mins map[stats.RollupKey]reqstats.Window, prices cost.Table) map[ledgerKey]cost.Amount {
-	groups := make(map[nodeHour][]minuteWindow)
-	prints := make(map[nodeHour]hourPrint)
+// node-hours no longer asked for. It copies no rollup but those of the node-hours it prices.
+func (tc *tokenCache) entries(mins map[stats.RollupKey]reqstats.Window, prices cost.Table) tokenSet {
+	type group struct {
+		print hourPrint
+		keys  []stats.RollupKey
+	}
+	groups := make(map[nodeHour]*group, len(tc.byNodeHour))
 	for k, w := range mins {
 		nh := nodeHour{hour: k.Minute / 60, pool: k.Pool, node: k.Node}
-		groups[nh] = append(groups[nh], minuteWindow{k, w})
-		p := prints[nh]
+		g := groups[nh]
+		if g == nil {
+			g = &group{}
+			groups[nh] = g
+		}
+		g.keys = append(g.keys, k)
+		p := &g.print
 		p.minutes++
 		p.requests += w.Requests
 		p.input += w.InputTokens
 		p.output += w.OutputTokens
 		p.costUSD += w.CostUSD
 		p.savedUSD += w.SavedUSD
-		prints[nh] = p
 	}
-	out := make(map[ledgerKey]cost.Amount)
+	out := make(tokenSet, len(groups))
+	var scratch []minuteWindow
 	for nh, g := range groups {
 		c, ok := tc.byNodeHour[nh]
-		if !ok || c.print != prints[nh] {
-			c = cachedHour{print: prints[nh], entries: tokenEntries(g, prices)}
+		if !ok || c.print != g.print {
+			scratch = scratch[:0]
+			for _, k := range g.keys {
+				scratch = append(scratch, minuteWindow{k, mins[k]})
+			}
+			c = cachedHour{print: g.print, entries: tokenEntries(scratch, prices)}
 			tc.byNodeHour[nh] = c
 		}
-		for k, a := range c.entries {
-			out[k] = a
-		}
+		out[nh] = c.entries
 	}
 	for nh := range tc.byNodeHour {
 		if _, ok := groups[nh]; !ok {

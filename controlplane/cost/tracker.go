@@ -5,8 +5,12 @@ import (
 	"encoding/binary"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -39,7 +43,10 @@ var keyTokensThrough = []byte("\x00tokens")
 
 // Tracker keeps the cost ledger: it accrues host cost for every billed second of each
 // node, recomputes token cost from the request rollups, evaluates budgets, guards hard budgets
-// and draws recommendations. The reconcile loop runs step; the API reads under mu.
+// and draws recommendations. The reconcile loop runs Step; the API and the metrics read under
+// mu, which is only ever held for short critical sections without I/O: the step does its walk,
+// its pricing and its store writes holding stepMu alone, and installs what it computed under mu
+// in one swap.
 type Tracker struct {
 	log   *slog.Logger
 	store *store.Store
@@ -48,23 +55,44 @@ type Tracker struct {
 	Gate  *Gate
 	// started is when the tracker was made: rollups from then on are all in memory.
 	started time.Time
+	// cfgSeq orders the configuration writes (prices, budgets): each takes the next number in
+	// its store transaction, and installs its value in memory only over an older one, so memory
+	// ends as the store does whatever the order in which concurrent writers get mu.
+	cfgSeq atomic.Uint64
 
-	mu            sync.Mutex
-	prices        cost.Table
-	budgets       map[string]*fleetv1.Budget
-	states        map[string]*fleetv1.BudgetStatus
-	hours         map[int64]*hourAgg
+	// stepMu serializes steps. The fields under it belong to the step: only Step reads and
+	// writes them, holding stepMu (not mu).
+	stepMu        sync.Mutex
 	marks         map[string]time.Time
 	tokensThrough int64
-	unpriced      map[string]string // node id → why its host cost is unknown, as last logged
-	hostRate      map[string]float64
-	totals        map[[2]string]float64 // (pool, "host"|"tokens") → USD accrued since start
-	modelTotals   map[string]float64
+	unpricedLog   map[string]string // node id → why its host cost is unknown, as last logged
 	usage         map[usageKey]*usageHists
 	lastSeq       map[string]uint64
-	recs          []cost.Recommendation
-	recsAt        time.Time
 	tokenCache    tokenCache
+	cachePrices   uint64 // the pricesSeq tokenCache was priced with
+	// midStepForTest, when set, runs in every step after its budgets are evaluated and before
+	// their standings are installed, holding stepMu only.
+	midStepForTest func()
+
+	// mu guards the fields below. What they hold is replaced whole, never changed once
+	// installed (the price table, each budget and standing, each hour aggregate, the maps of
+	// totals, rates and unpriced nodes), so a reader may take a reference under mu and read it
+	// after; the budgets, states and hours maps themselves change under mu.
+	mu        sync.Mutex
+	prices    cost.Table
+	pricesSeq uint64 // cfgSeq of the table in force (0: loaded by New)
+	budgets   map[string]*fleetv1.Budget
+	budgetSeq map[string]uint64 // cfgSeq of each name's last set or delete
+	states    map[string]*fleetv1.BudgetStatus
+	// hours, totals, modelTotals, hostRate and unpriced are written by the step only, under
+	// mu; the step reads them without mu.
+	hours       map[int64]*hourAgg
+	unpriced    map[string]string // unpricedLog as of the last step
+	hostRate    map[string]float64
+	totals      map[[2]string]float64 // (pool, "host"|"tokens") → USD accrued since start
+	modelTotals map[string]float64
+	recs        []cost.Recommendation
+	recsAt      time.Time
 }
 
 // New loads the price table, budgets, watermarks and recent hourly spend.
@@ -72,8 +100,8 @@ func New(log *slog.Logger, st *store.Store, stats *stats.Requests, reg *fleet.Re
 	c := &Tracker{
 		log: log, store: st, stats: stats, reg: reg, Gate: newBudgetGate(), started: now,
 		prices:  cost.Table{Instances: map[string]cost.InstancePrice{}, Models: map[string]cost.ModelPrice{}},
-		budgets: map[string]*fleetv1.Budget{}, states: map[string]*fleetv1.BudgetStatus{},
-		hours: map[int64]*hourAgg{}, marks: map[string]time.Time{}, unpriced: map[string]string{},
+		budgets: map[string]*fleetv1.Budget{}, budgetSeq: map[string]uint64{}, states: map[string]*fleetv1.BudgetStatus{},
+		hours: map[int64]*hourAgg{}, marks: map[string]time.Time{}, unpriced: map[string]string{}, unpricedLog: map[string]string{},
 		hostRate: map[string]float64{}, totals: map[[2]string]float64{}, modelTotals: map[string]float64{},
 		usage: map[usageKey]*usageHists{}, lastSeq: map[string]uint64{},
 		tokenCache: tokenCache{byNodeHour: map[nodeHour]cachedHour{}},
@@ -112,7 +140,12 @@ func New(log *slog.Logger, st *store.Store, stats *stats.Requests, reg *fleet.Re
 			return err
 		}
 		return scanLedger(tx, hourOf(now)-hoursInMemory, math.MaxInt64, func(key ledgerKey, a cost.Amount) {
-			c.hourLocked(key.hour).add(key, a)
+			agg := c.hours[key.hour]
+			if agg == nil {
+				agg = newHourAgg()
+				c.hours[key.hour] = agg
+			}
+			agg.add(key, a)
 		})
 	})
 	if err != nil {
@@ -120,20 +153,10 @@ func New(log *slog.Logger, st *store.Store, stats *stats.Requests, reg *fleet.Re
 	}
 	for _, b := range c.budgets {
 		if bb, loc, err := BudgetFromProto(b); err == nil {
-			c.Gate.sync(bb, loc, c.spendLocked(bb, loc, now).USD, now)
+			c.Gate.sync(bb, loc, c.spend(bb, loc, now).USD, now)
 		}
 	}
 	return c, nil
-}
-
-// hourLocked returns the aggregate of unix hour h, creating it.
-func (c *Tracker) hourLocked(h int64) *hourAgg {
-	a := c.hours[h]
-	if a == nil {
-		a = newHourAgg()
-		c.hours[h] = a
-	}
-	return a
 }
 
 // hostOf is the cost model's view of a node's host.
@@ -160,53 +183,67 @@ func hostState(s fleetv1.NodeState) cost.HostState {
 // cost, sample usage, evaluate budgets and refresh the hard-budget gate. A node's state is read
 // once per step: the time since the previous step is billed by the state the node is in now, so
 // a state change counts from the first step that sees it (at most one reconcile interval off).
+//
+// A step works with the price table in force when it starts: a table set while it runs is
+// used from the next step on, which reprices the token hours it recomputes (the current and
+// the last hour). Budgets likewise are evaluated as they were when the step started; a budget
+// set or deleted meanwhile keeps what SetBudget or DeleteBudget made of it.
 func (c *Tracker) Step(_ context.Context, now time.Time) error {
+	c.stepMu.Lock()
+	defer c.stepMu.Unlock()
 	nodes := c.reg.ListShared()
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err := c.accrueLocked(nodes, now); err != nil {
+	prices, pricesSeq := c.prices, c.pricesSeq
+	recsDue := now.Sub(c.recsAt) >= recsEvery
+	c.mu.Unlock()
+	if pricesSeq != c.cachePrices {
+		clear(c.tokenCache.byNodeHour)
+		c.cachePrices = pricesSeq
+	}
+	if err := c.accrue(nodes, prices, now); err != nil {
 		return err
 	}
 	c.Gate.expire(now)
-	c.Gate.setEstimates(c.estimatesLocked(now))
-	if err := c.evaluateBudgetsLocked(now); err != nil {
+	c.Gate.setEstimates(c.estimates(now))
+	if err := c.evaluateBudgets(now); err != nil {
 		return err
 	}
-	if now.Sub(c.recsAt) >= recsEvery {
-		if err := c.recommendLocked(nodes, now); err != nil {
+	if recsDue {
+		if _, _, err := c.recommend(nodes, prices, now); err != nil {
 			return err
-		}
-	}
-	for h := range c.hours {
-		if h < hourOf(now)-hoursInMemory {
-			delete(c.hours, h)
 		}
 	}
 	return nil
 }
 
-// accrueLocked writes the host time since each node's watermark, the recomputed token cost of
-// the recent hours and the usage samples in one transaction, with the new watermarks, so a
-// restart neither loses nor counts anything twice.
-func (c *Tracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
-	hostAdds := map[ledgerKey]cost.Amount{}
-	marks := map[string]time.Time{}
+// accrue writes the host time since each node's watermark, the recomputed token cost of the
+// recent hours and the usage samples in one transaction, with the new watermarks, so a restart
+// neither loses nor counts anything twice; then it installs the new hour aggregates and totals.
+func (c *Tracker) accrue(nodes []*fleetv1.Node, prices cost.Table, now time.Time) error {
+	hostAdds := make(map[ledgerKey]cost.Amount, len(nodes))
+	marks := make([]nodeMark, 0, len(nodes))
 	rates := map[string]float64{}
+	unpricedChanged := false
 	for _, n := range nodes {
 		id := n.GetId()
 		state := hostState(n.GetState())
-		c.sampleUsageLocked(n, now)
+		c.sampleUsage(n, now)
 		if !state.Billed() {
-			marks[id] = now
-			delete(c.unpriced, id)
+			marks = append(marks, nodeMark{id, now})
+			if _, ok := c.unpricedLog[id]; ok {
+				delete(c.unpricedLog, id)
+				unpricedChanged = true
+			}
 			continue
 		}
 		host, err := hostOf(n)
 		var hourly float64
 		if err == nil {
-			hourly, err = c.prices.HostHourly(host)
+			hourly, err = prices.HostHourly(host)
 		}
-		c.warnUnpricedLocked(n, err)
+		if c.warnUnpriced(n, err) {
+			unpricedChanged = true
+		}
 		if err == nil {
 			rates[n.GetPool()] += hourly
 		}
@@ -226,9 +263,9 @@ func (c *Tracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 			sum.Add(ha.Amount)
 			hostAdds[k] = sum
 		}
-		marks[id] = now
+		marks = append(marks, nodeMark{id, now})
 	}
-	c.hostRate = rates
+	slices.SortFunc(marks, func(a, b nodeMark) int { return strings.Compare(a.id, b.id) })
 
 	first := min(c.tokensThrough, hourOf(now.Add(-lateReports)))
 	if c.tokensThrough == 0 {
@@ -241,32 +278,17 @@ func (c *Tracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 	if err != nil {
 		return err
 	}
-	entries := c.tokenCache.entries(mins, c.prices)
-	usage := c.dirtyUsageLocked()
-	var delta map[ledgerKey]cost.Amount
+	entries := c.tokenCache.entries(mins, prices)
+	usage := c.dirtyUsage()
+	var delta tokenDelta
 	err = c.store.Update(func(tx *store.Tx) error {
-		b := tx.Bucket(store.CostLedger)
-		for k, add := range hostAdds {
-			kb := k.encode()
-			sum := add
-			if v := b.Get(kb); v != nil {
-				prev, err := decodeAmount(v)
-				if err != nil {
-					return err
-				}
-				sum.Add(prev)
-			}
-			if err := b.Put(kb, encodeAmount(sum)); err != nil {
-				return err
-			}
-		}
 		var err error
-		if delta, err = replaceTokenHours(tx, first, last, entries); err != nil {
+		if delta, err = writeLedger(tx, hostAdds, first, last, entries); err != nil {
 			return err
 		}
 		mb := tx.Bucket(store.CostMarks)
-		for id, t := range marks {
-			if err := mb.Put([]byte(id), binary.BigEndian.AppendUint64(nil, uint64(t.UnixNano()))); err != nil {
+		for _, m := range marks {
+			if err := mb.Put([]byte(m.id), binary.BigEndian.AppendUint64(nil, uint64(m.t.UnixNano()))); err != nil {
 				return err
 			}
 		}
@@ -278,44 +300,109 @@ func (c *Tracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("write the cost ledger: %w", err)
 	}
-	for id, t := range marks {
-		c.marks[id] = t
+	for _, m := range marks {
+		c.marks[m.id] = m.t
 	}
 	c.tokensThrough = last
-	for k, a := range hostAdds {
-		c.hourLocked(k.hour).add(k, a)
-		c.totals[[2]string{k.pool, "host"}] += a.USD
-	}
-	for h := first; h <= last; h++ {
-		if agg := c.hours[h]; agg != nil {
-			agg.tokens, agg.models, agg.programs = map[string]cost.Amount{}, map[string]cost.Amount{}, map[string]cost.Amount{}
-		}
-	}
-	for k, a := range entries {
-		c.hourLocked(k.hour).add(k, a)
-	}
-	for k, d := range delta {
-		if k.dim == cost.DimModel {
-			c.totals[[2]string{k.pool, "tokens"}] += d.USD
-			c.modelTotals[k.name] += d.USD
-		}
-	}
+	c.install(c.nextHours(hostAdds, first, last, entries, delta), rates, unpricedChanged, now)
 	return nil
 }
 
-// warnUnpricedLocked logs once per node (and again when the reason changes) that its host cost
-// is unknown, or that it is known again.
-func (c *Tracker) warnUnpricedLocked(n *fleetv1.Node, err error) {
+// nodeMark is a node's new host watermark.
+type nodeMark struct {
+	id string
+	t  time.Time
+}
+
+// nextHours are the step's new aggregates and totals, built from copies of the installed ones.
+type nextHours struct {
+	hours       map[int64]*hourAgg // the hours the step changed
+	totals      map[[2]string]float64
+	modelTotals map[string]float64
+}
+
+// nextHours builds the aggregates of the hours the host additions and the token entries of
+// [first, last] change, and the new totals, leaving the installed ones untouched.
+func (c *Tracker) nextHours(hostAdds map[ledgerKey]cost.Amount, first, last int64, entries tokenSet, delta tokenDelta) nextHours {
+	next := nextHours{hours: map[int64]*hourAgg{}, totals: maps.Clone(c.totals), modelTotals: maps.Clone(c.modelTotals)}
+	if next.totals == nil {
+		next.totals = map[[2]string]float64{}
+	}
+	if next.modelTotals == nil {
+		next.modelTotals = map[string]float64{}
+	}
+	hour := func(h int64) *hourAgg {
+		a := next.hours[h]
+		if a == nil {
+			a = c.hours[h].clone()
+			next.hours[h] = a
+		}
+		return a
+	}
+	for k, a := range hostAdds {
+		hour(k.hour).add(k, a)
+		next.totals[[2]string{k.pool, "host"}] += a.USD
+	}
+	for h := first; h <= last; h++ {
+		if c.hours[h] != nil || next.hours[h] != nil {
+			a := hour(h)
+			a.tokens, a.models, a.programs = map[string]cost.Amount{}, map[string]cost.Amount{}, map[string]cost.Amount{}
+		}
+	}
+	for nh, es := range entries {
+		agg := hour(nh.hour)
+		for k, a := range es {
+			agg.add(k, a)
+		}
+	}
+	for pool, usd := range delta.pools {
+		next.totals[[2]string{pool, "tokens"}] += usd
+	}
+	for model, usd := range delta.models {
+		next.modelTotals[model] += usd
+	}
+	return next
+}
+
+// install swaps in the step's new aggregates, totals and rates, forgetting hours past the
+// longest budget period.
+func (c *Tracker) install(next nextHours, rates map[string]float64, unpricedChanged bool, now time.Time) {
+	var unpriced map[string]string
+	if unpricedChanged {
+		unpriced = maps.Clone(c.unpricedLog)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for h, a := range next.hours {
+		c.hours[h] = a
+	}
+	for h := range c.hours {
+		if h < hourOf(now)-hoursInMemory {
+			delete(c.hours, h)
+		}
+	}
+	c.totals, c.modelTotals, c.hostRate = next.totals, next.modelTotals, rates
+	if unpricedChanged {
+		c.unpriced = unpriced
+	}
+}
+
+// warnUnpriced logs once per node (and again when the reason changes) that its host cost is
+// unknown, or that it is known again, and reports whether the node's entry changed.
+func (c *Tracker) warnUnpriced(n *fleetv1.Node, err error) bool {
 	id := n.GetId()
-	prev, had := c.unpriced[id]
+	prev, had := c.unpricedLog[id]
 	switch {
 	case err != nil && prev != err.Error():
-		c.unpriced[id] = err.Error()
+		c.unpricedLog[id] = err.Error()
 		c.log.Warn("host cost of node is unknown; it is reported as unknown, not 0", "node", id, "pool", n.GetPool(), "reason", err)
+		return true
 	case err == nil && had:
-		delete(c.unpriced, id)
+		delete(c.unpricedLog, id)
 		c.log.Info("host cost of node is known again", "node", id, "pool", n.GetPool())
+		return true
 	}
+	return false
 }
 
 // ratesLocked returns token cost per hour by pool and by model over the current and the last

@@ -1,8 +1,12 @@
 package cost
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
@@ -52,8 +56,8 @@ func decodeUsage(b []byte) (*usageHists, error) {
 	return u, nil
 }
 
-// sampleUsageLocked counts a connected node's newest report once in its hour's histograms.
-func (c *Tracker) sampleUsageLocked(n *fleetv1.Node, now time.Time) {
+// sampleUsage counts a connected node's newest report once in its hour's histograms.
+func (c *Tracker) sampleUsage(n *fleetv1.Node, now time.Time) {
 	rep := n.GetLastReport()
 	if !fleet.Connected(n.GetState()) || rep.GetHost() == nil || rep.GetSeq() == c.lastSeq[n.GetId()] {
 		return
@@ -70,8 +74,8 @@ func (c *Tracker) sampleUsageLocked(n *fleetv1.Node, now time.Time) {
 	u.dirty = true
 }
 
-// dirtyUsageLocked returns the histograms to write and forgets those of past hours.
-func (c *Tracker) dirtyUsageLocked() map[usageKey][]byte {
+// dirtyUsage returns the histograms to write and forgets those of past hours.
+func (c *Tracker) dirtyUsage() map[usageKey][]byte {
 	out := map[usageKey][]byte{}
 	var cur int64
 	for k := range c.usage {
@@ -109,11 +113,15 @@ func (c *Tracker) storedUsage(k usageKey) *usageHists {
 	return u
 }
 
-// putUsage writes usage records in tx.
+// putUsage writes usage records in tx, in key order (an hour's new records append to the
+// bucket's last page).
 func putUsage(tx *store.Tx, recs map[usageKey][]byte) error {
 	b := tx.Bucket(store.CostUsage)
-	for k, v := range recs {
-		if err := b.Put(k.encode(), v); err != nil {
+	keys := slices.SortedFunc(maps.Keys(recs), func(x, y usageKey) int {
+		return cmp.Or(cmp.Compare(x.hour, y.hour), strings.Compare(x.node, y.node))
+	})
+	for _, k := range keys {
+		if err := b.Put(k.encode(), recs[k]); err != nil {
 			return err
 		}
 	}
