@@ -77,6 +77,7 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *session) {
 		}
 	})
 	g.Go(func() error {
+		defer cancel() // ends the watch, and so the receiving goroutine
 		keepAlive := time.NewTicker(keepAliveInterval)
 		defer keepAlive.Stop()
 		for {

@@ -257,7 +257,7 @@ function updateNode(id) {
   const facts = document.getElementById("node-facts");
   if (!n || !facts) return;
   const fact = (k, v) => [el("dt", {}, k), el("dd", {}, v)];
-  facts.replaceChildren(
+  facts.replaceChildren(...[
     fact("State", el("span", { class: "state " + n.state, id: "node-state" }, n.state)),
     fact("Why", n.stateReason || "–"),
     fact("Pool", n.pool),
@@ -270,7 +270,7 @@ function updateNode(id) {
     fact("Version", n.version || "–"),
     fact("Last seen", ago(n.lastSeen)),
     fact("Drain requested", n.drainRequested ? "yes" : "no"),
-  );
+  ].flat());
   const p = window.dashboardPlots.host;
   const h = state.history.get(id);
   if (p && h) p.setData([h.t, h.cpu, h.mem]);
