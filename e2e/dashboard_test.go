@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/agent"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
@@ -110,7 +111,7 @@ func shoot(t *testing.T, ctx context.Context, name string) {
 	if *screenshots == "" {
 		return
 	}
-	png := get(t, ctx, "screenshot "+name, chromedp.FullScreenshot(90))
+	png := get(t, ctx, "screenshot "+name, chromedp.FullScreenshot(100))
 	if err := os.MkdirAll(*screenshots, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -150,10 +151,34 @@ func TestDashboard(t *testing.T) {
 	ag := startAgentWith(t, cp.GRPCAddr(), "web-1", func(c *agent.Config) {
 		c.Token = fleettest.Token(t, dashAgentTok)
 		c.Intake.Listen = "127.0.0.1:0"
+		c.AdvertiseAddr = "127.0.0.1:8000"
+	})
+	startAgentWith(t, cp.GRPCAddr(), "web-2", func(c *agent.Config) {
+		c.Token = fleettest.Token(t, dashAgentTok)
+		c.Labels = map[string]string{"zone": "b"}
+	})
+	startAgentWith(t, cp.GRPCAddr(), "batch-1", func(c *agent.Config) {
+		c.Token = fleettest.Token(t, dashAgentTok)
+		c.Pool = "batch"
 	})
 	admin := fleetv1.NewFleetServiceClient(fleettest.DialToken(t, cp.GRPCAddr(), fleettest.Token(t, dashAdminTok)))
-	fleettest.Eventually(t, 10*time.Second, "web-1 ready", func() bool {
-		return fleettest.NodeState(admin, "web-1") == fleetv1.NodeState_NODE_STATE_READY
+	fleettest.Eventually(t, 10*time.Second, "the three nodes ready", func() bool {
+		for _, id := range []string{"web-1", "web-2", "batch-1"} {
+			if fleettest.NodeState(admin, id) != fleetv1.NodeState_NODE_STATE_READY {
+				return false
+			}
+		}
+		return true
+	})
+	scaling := fleetv1.NewScalingServiceClient(fleettest.DialToken(t, cp.GRPCAddr(), fleettest.Token(t, dashAdminTok)))
+	if _, err := scaling.SetPolicy(context.Background(), &fleetv1.ScalingServiceSetPolicyRequest{Pool: "web", Policy: &fleetv1.ScalingPolicy{
+		Min: proto.Uint32(1), Max: 3, Targets: []*fleetv1.ScalingTarget{{Metric: "cpu_percent", Value: 70}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 10*time.Second, "a scaling decision for web", func() bool {
+		st, err := scaling.GetStatus(context.Background(), &fleetv1.ScalingServiceGetStatusRequest{Pool: "web"})
+		return err == nil && st.GetDecision().GetReason() != ""
 	})
 	sendRequests(t, ag.IntakeAddr(), 200)
 	fleettest.Eventually(t, 10*time.Second, "the requests in the pool's rollups", func() bool {
@@ -184,15 +209,36 @@ func TestDashboard(t *testing.T) {
 		t.Errorf("fleet table: web-1 %q in pool %q, want ready in web", state, pool)
 	}
 	shoot(t, ctx, "fleet")
+	countRows := chromedp.Evaluate[int](`document.querySelectorAll("#nodes tbody tr").length`)
+	if n := get(t, ctx, "count the rows", countRows); n != 3 {
+		t.Errorf("the fleet table has %d rows, want 3", n)
+	}
+	run(t, ctx, "filter by label", chromedp.SendKeys(css("#filter-label"), "zone=b"))
+	if n, only := get(t, ctx, "count the rows", countRows), get(t, ctx, "the row left", chromedp.Text(css("#nodes tbody tr td"))); n != 1 || only != "web-2" {
+		t.Errorf("filtered by zone=b the table has %d rows, the first %q; want web-2 only", n, only)
+	}
+	run(t, ctx, "filter by pool", chromedp.Reload(), chromedp.WaitVisible(css(`tr[data-node="web-1"]`)),
+		chromedp.SetValue(css("#filter-pool"), "batch"), chromedp.Evaluate[chromedp.Void](`document.querySelector("#filter-pool").dispatchEvent(new Event("change"))`))
+	if n, only := get(t, ctx, "count the rows", countRows), get(t, ctx, "the row left", chromedp.Text(css("#nodes tbody tr td"))); n != 1 || only != "batch-1" {
+		t.Errorf("filtered by pool batch the table has %d rows, the first %q; want batch-1 only", n, only)
+	}
+	run(t, ctx, "clear the filters", chromedp.Reload(), chromedp.WaitVisible(css(`tr[data-node="web-2"]`)))
 
 	// Pools: the plots have the requests.
 	run(t, ctx, "the pool page", chromedp.Navigate(base+"/ui/#/pools/web"),
 		chromedp.WaitVisible(css(`#plot-rps .u-over`)), chromedp.WaitVisible(css(`#routing tr[data-routing-node="web-1"]`)))
+	if eligible := get(t, ctx, "web-1 in routing", chromedp.Text(css(`#routing tr[data-routing-node="web-1"] td:nth-child(3)`))); eligible != "yes" {
+		t.Errorf("routing table: web-1 in routing %q, want yes", eligible)
+	}
+	if reason := get(t, ctx, "the scaling decision", chromedp.Text(css(`#scaling`))); !strings.Contains(reason, "Current → desired") || !strings.Contains(reason, "cpu_percent") {
+		t.Errorf("scaling view without the decision and its cpu_percent signal:\n%s", reason)
+	}
 	points := get(t, ctx, "count the plots' points", chromedp.Evaluate[int](
 		`window.dashboardPlots.rps.data[1].filter(v => v > 0).length + window.dashboardPlots.latency.data[2].filter(v => v > 0).length`))
 	if points < 2 {
 		t.Errorf("the request-rate and p95 plots have %d points above zero, want one each at least", points)
 	}
+	run(t, ctx, "live updates", chromedp.WaitVisible(css(`#live.on`)))
 	shoot(t, ctx, "pools")
 
 	// Node detail: a drain from the page reaches the agent, which drains; then undrain.

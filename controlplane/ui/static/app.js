@@ -339,11 +339,11 @@ async function showPools(main, pool) {
     el("h2", {}, "Scaling"), scalingView(v),
     el("h2", {}, "Routing"), routingView(v.routing),
   );
-  const half = () => Math.max(300, Math.min(540, (document.getElementById("main").clientWidth - 32) / 2));
   const mk = (name, title, series, data, scales) => {
+    const box = document.getElementById("plot-" + name);
     const o = plotOpts(title, 220, series, scales);
-    o.width = half();
-    window.dashboardPlots[name] = new uPlot(o, data, document.getElementById("plot-" + name));
+    o.width = Math.max(280, box.clientWidth - 12);
+    window.dashboardPlots[name] = new uPlot(o, data, box);
   };
   // The forecast continues the request rate past now.
   const t = s.t.slice(), rps = s.rps.slice(), fc = s.t.map(() => null);
@@ -408,7 +408,7 @@ function routingView(r) {
         el("td", { class: "n" }, num(n.weight, 2)), el("td", { class: "n" }, num(n.effectiveWeight, 2)),
         el("td", { class: "n" }, n.inFlight || 0),
         el("td", {}, n.ejected ? `yes (×${n.ejections}, until ${new Date(n.ejectedUntil).toLocaleTimeString()})` : "no"),
-        el("td", { class: "n" }, n.latency || "–"), el("td", { class: "n" }, pct((n.errorRate || 0) * 100)),
+        el("td", { class: "n" }, n.latency ? (parseFloat(n.latency) * 1000).toFixed(0) + " ms" : "–"), el("td", { class: "n" }, pct((n.errorRate || 0) * 100)),
         el("td", {}, n.reason || ""))))));
 }
 
