@@ -8,6 +8,7 @@ const state = {
   history: new Map(), // id -> {t: [], cpu: [], mem: []} from live reports, for the node plot
   filter: { pool: "", state: "", label: "", text: "" },
   poolRange: "1h",
+  refresh: null, // the pool page's refetch timer
 };
 
 // Plots by name, for the page's own redraws and for tests that count their points.
@@ -130,6 +131,7 @@ function show() {
   for (const a of document.querySelectorAll("nav a")) {
     a.classList.toggle("active", a.dataset.page === (r.page === "node" ? "fleet" : r.page));
   }
+  clearInterval(state.refresh);
   for (const name of Object.keys(window.dashboardPlots)) {
     window.dashboardPlots[name].destroy();
     delete window.dashboardPlots[name];
@@ -330,6 +332,27 @@ async function showPools(main, pool) {
   }
   const view = document.getElementById("pool-view");
   if (!view) return;
+  renderPool(view, v);
+  // The rollups grow by the minute: refetch and redraw while the page stays open.
+  const shown = location.hash;
+  state.refresh = setInterval(async () => {
+    if (location.hash !== shown) return;
+    try {
+      const next = await api("pools/" + encodeURIComponent(pool) + "?range=" + state.poolRange);
+      for (const name of Object.keys(window.dashboardPlots)) {
+        window.dashboardPlots[name].destroy();
+        delete window.dashboardPlots[name];
+      }
+      renderPool(view, next);
+    } catch (e) {
+      notice(e.message, "error");
+    }
+  }, poolRefreshMs);
+}
+
+const poolRefreshMs = 15000;
+
+function renderPool(view, v) {
   const s = v.series;
   view.replaceChildren(
     el("section", { class: "grid" },
