@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,8 +140,9 @@ func sendRequests(t *testing.T, intake string, n int) {
 }
 
 // TestDashboard drives the web dashboard in a real headless Chromium against a real control
-// plane and agent: the login, the fleet table, a plot with data points, a drain and an undrain
-// from the page that reach the agent, and a read-only login that cannot drain.
+// plane and agents: the login, the fleet table and its filters, a plot with data points, an
+// alert silenced and the silence expired, a drain and an undrain from the page that reach the
+// agent, and a read-only login that can neither drain nor silence.
 func TestDashboard(t *testing.T) {
 	ctx := newBrowser(t)
 	cfg := fleettest.FastConfig(t)
@@ -241,6 +243,38 @@ func TestDashboard(t *testing.T) {
 	run(t, ctx, "live updates", chromedp.WaitVisible(css(`#live.on`)))
 	shoot(t, ctx, "pools")
 
+	// Alerts: a firing alert, silenced from the page, then the silence expired.
+	alerts := fleetv1.NewAlertServiceClient(fleettest.DialToken(t, cp.GRPCAddr(), fleettest.Token(t, dashAdminTok)))
+	if _, err := alerts.SetRule(context.Background(), &fleetv1.SetRuleRequest{Rule: &fleetv1.AlertRule{
+		Name: "BatchNodeUp", Scope: fleetv1.RuleScope_RULE_SCOPE_NODE, Condition: `node.id == "batch-1" && node.up`,
+		Severity: fleetv1.AlertSeverity_ALERT_SEVERITY_WARNING, Annotations: map[string]string{"summary": "batch-1 is up"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 10*time.Second, "BatchNodeUp firing", func() bool {
+		resp, err := alerts.ListAlerts(context.Background(), &fleetv1.ListAlertsRequest{States: []fleetv1.AlertState{fleetv1.AlertState_ALERT_STATE_FIRING}})
+		return err == nil && slices.ContainsFunc(resp.GetAlerts(), func(a *fleetv1.Alert) bool { return a.GetRule() == "BatchNodeUp" })
+	})
+	alertRow := css(`tr[data-alert="BatchNodeUp node/batch-1"]`)
+	run(t, ctx, "the alerts page", chromedp.Navigate(base+"/ui/#/alerts"), chromedp.WaitVisible(alertRow))
+	if st := get(t, ctx, "the alert's state", chromedp.Text(css(`tr[data-alert="BatchNodeUp node/batch-1"] .alert`))); st != "firing" {
+		t.Errorf("BatchNodeUp on batch-1 is %q on the page, want firing", st)
+	}
+	run(t, ctx, "silence it from the page", chromedp.Click(css(`tr[data-alert="BatchNodeUp node/batch-1"] button.silence`)),
+		chromedp.WaitVisible(css(`#silences tr[data-silence]`)), chromedp.WaitVisible(alertRow))
+	sil, err := alerts.ListSilences(context.Background(), &fleetv1.ListSilencesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sil.GetSilences()); n != 1 || len(sil.GetSilences()[0].GetMatchers()) != 2 || sil.GetSilences()[0].GetMatchers()[1].GetValue() != "batch-1" {
+		t.Fatalf("silences after the page's: %v, want one for alertname=BatchNodeUp, node=batch-1", sil.GetSilences())
+	}
+	shoot(t, ctx, "alerts")
+	run(t, ctx, "expire the silence from the page", chromedp.Click(css(`#silences button.expire`)), chromedp.WaitVisible(css(`p#silences`)))
+	if sil, err = alerts.ListSilences(context.Background(), &fleetv1.ListSilencesRequest{}); err != nil || len(sil.GetSilences()) != 0 {
+		t.Errorf("silences after the expiry: %v, %v; want none", sil.GetSilences(), err)
+	}
+
 	// Node detail: a drain from the page reaches the agent, which drains; then undrain.
 	run(t, ctx, "open the node from the fleet table",
 		chromedp.Navigate(base+"/ui/#/fleet"), chromedp.WaitVisible(css(`tr[data-node="web-1"]`)),
@@ -271,6 +305,20 @@ func TestDashboard(t *testing.T) {
 		chromedp.EvalAwaitPromise))
 	if !strings.HasPrefix(answer, "403") {
 		t.Errorf("a drain with the read-only token answered %q, want 403", answer)
+	}
+	run(t, ctx, "the alerts as read-only", chromedp.Navigate(base+"/ui/#/alerts"), chromedp.WaitVisible(alertRow))
+	if n := get(t, ctx, "count silence buttons", chromedp.Evaluate[int](`document.querySelectorAll("button.silence, #silence-form").length`)); n != 0 {
+		t.Errorf("the read-only alerts page shows %d silence controls", n)
+	}
+	answer = get(t, ctx, "a forged silence", chromedp.Evaluate[string](
+		`fetch("/ui/api/silences", {method: "POST", headers: {"X-CSRF-Token": state.session.csrf, "Content-Type": "application/json"},
+			body: JSON.stringify({matchers: [{name: "alertname", value: "BatchNodeUp"}], duration: "1h", author: "x", comment: "y"})}).then(r => r.status + " " + r.statusText)`,
+		chromedp.EvalAwaitPromise))
+	if !strings.HasPrefix(answer, "403") {
+		t.Errorf("a silence with the read-only token answered %q, want 403", answer)
+	}
+	if sil, err := alerts.ListSilences(context.Background(), &fleetv1.ListSilencesRequest{}); err != nil || len(sil.GetSilences()) != 0 {
+		t.Errorf("silences after the read-only attempt: %v, %v; want none", sil.GetSilences(), err)
 	}
 	cmds, err := admin.ListCommands(context.Background(), &fleetv1.ListCommandsRequest{NodeId: "web-1"})
 	if err != nil {

@@ -52,6 +52,7 @@ type Handler struct {
 	fleet    fleetv1.FleetServiceClient
 	routing  fleetv1.RoutingServiceClient
 	scaling  fleetv1.ScalingServiceClient
+	alert    fleetv1.AlertServiceClient
 }
 
 // New builds the dashboard; it starts nothing.
@@ -70,6 +71,7 @@ func New(cfg Config) *Handler {
 		fleet:   fleetv1.NewFleetServiceClient(cfg.Conn),
 		routing: fleetv1.NewRoutingServiceClient(cfg.Conn),
 		scaling: fleetv1.NewScalingServiceClient(cfg.Conn),
+		alert:   fleetv1.NewAlertServiceClient(cfg.Conn),
 	}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -88,6 +90,9 @@ func New(cfg Config) *Handler {
 	mux.HandleFunc("POST /ui/api/nodes/{id}/undrain", h.withWrite(h.undrain))
 	mux.HandleFunc("GET /ui/api/events", h.withSession(h.events))
 	mux.HandleFunc("GET /ui/api/pools/{pool}", h.withSession(h.pool))
+	mux.HandleFunc("GET /ui/api/alerts", h.withSession(h.alerts))
+	mux.HandleFunc("POST /ui/api/silences", h.withWrite(h.createSilence))
+	mux.HandleFunc("DELETE /ui/api/silences/{id}", h.withWrite(h.deleteSilence))
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no dashboard page or endpoint "+r.Method+" "+r.URL.Path)
 	})

@@ -141,6 +141,7 @@ function show() {
   main.replaceChildren();
   if (r.page === "node") return showNode(main, r.arg);
   if (r.page === "pools") return showPools(main, r.arg);
+  if (r.page === "alerts") return showAlerts(main);
   return showFleet(main);
 }
 
@@ -433,6 +434,90 @@ function routingView(r) {
         el("td", {}, n.ejected ? `yes (×${n.ejections}, until ${new Date(n.ejectedUntil).toLocaleTimeString()})` : "no"),
         el("td", { class: "n" }, n.latency ? (parseFloat(n.latency) * 1000).toFixed(0) + " ms" : "–"), el("td", { class: "n" }, pct((n.errorRate || 0) * 100)),
         el("td", {}, n.reason || ""))))));
+}
+
+// ---- Alerts & healing ----
+
+const when = (t) => (t ? new Date(t).toLocaleString() : "–");
+const enumName = (v, prefix) => String(v || "").replace(prefix, "").toLowerCase();
+
+async function showAlerts(main) {
+  main.append(el("h1", {}, "Alerts & healing"), el("div", { id: "alerts-view" }, "loading…"));
+  let v;
+  try {
+    v = await api("alerts");
+  } catch (e) {
+    notice(e.message, "error");
+    return;
+  }
+  const view = document.getElementById("alerts-view");
+  if (!view) return;
+  const canWrite = state.session.canWrite;
+  const alerts = v.alerts.alerts || [];
+  const silences = v.silences.silences || [];
+  const events = v.events.events || [];
+  view.replaceChildren(
+    canWrite ? el("div", { class: "filters", id: "silence-form" },
+      el("label", {}, "Silence for ", el("select", { id: "silence-duration" }, ["1h", "4h", "24h"].map((d) => el("option", { value: d, selected: d === "4h" }, d)))),
+      el("label", {}, "Author ", el("input", { id: "silence-author", placeholder: "your name", value: "dashboard" })),
+      el("label", {}, "Comment ", el("input", { id: "silence-comment", placeholder: "why" }))) : null,
+    el("h2", {}, `Firing and pending (${alerts.length})`),
+    alerts.length ? el("table", { id: "alerts" },
+      el("thead", {}, el("tr", {}, ["State", "Severity", "Rule", "Target", "Since", "Summary", "Notified", ""].map((h) => el("th", {}, h)))),
+      el("tbody", {}, alerts.map((a) => el("tr", { "data-alert": a.rule + " " + a.target },
+        el("td", {}, el("span", { class: "alert " + enumName(a.state, "ALERT_STATE_") }, enumName(a.state, "ALERT_STATE_"))),
+        el("td", {}, enumName(a.severity, "ALERT_SEVERITY_")),
+        el("td", {}, a.rule), el("td", {}, a.target), el("td", {}, when(a.activeSince)),
+        el("td", {}, (a.annotations || {}).summary || ""),
+        el("td", {}, a.lastSuppressed ? "silenced " + ago(a.lastSuppressed) : when(a.lastNotified)),
+        el("td", {}, canWrite ? el("button", { class: "silence", onclick: () => silence(a) }, "Silence") : null))))) :
+      el("p", { class: "hint", id: "alerts" }, "Nothing firing or pending."),
+    el("h2", {}, `Silences (${silences.length})`),
+    silences.length ? el("table", { id: "silences" },
+      el("thead", {}, el("tr", {}, ["Matchers", "From", "Until", "Author", "Comment", ""].map((h) => el("th", {}, h)))),
+      el("tbody", {}, silences.map((x) => el("tr", { "data-silence": x.id },
+        el("td", {}, (x.matchers || []).map((m) => el("span", { class: "label" }, m.name + (m.negate ? "!" : "") + (m.regex ? "=~" : "=") + m.value))),
+        el("td", {}, when(x.start)), el("td", {}, when(x.end)), el("td", {}, x.author), el("td", {}, x.comment),
+        el("td", {}, canWrite ? el("button", { class: "expire", onclick: () => expire(x.id) }, "Expire") : null))))) :
+      el("p", { class: "hint", id: "silences" }, "No silences."),
+    el("h2", {}, "Alert and healing events"),
+    events.length ? el("table", { id: "alert-events" },
+      el("thead", {}, el("tr", {}, ["Time", "Kind", "Rule", "Target", "What and why", "Command"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, events.map((e) => el("tr", {},
+        el("td", {}, when(e.time)), el("td", {}, e.kind), el("td", {}, e.rule), el("td", {}, e.target),
+        el("td", { class: "wrap" }, e.message), el("td", {}, e.commandId || ""))))) :
+      el("p", { class: "hint" }, "No events yet."),
+  );
+}
+
+async function silence(a) {
+  const matchers = [{ name: "alertname", value: a.rule }];
+  if (a.node) matchers.push({ name: "node", value: a.node });
+  const body = {
+    matchers,
+    duration: document.getElementById("silence-duration").value,
+    author: document.getElementById("silence-author").value,
+    comment: document.getElementById("silence-comment").value || "silenced from the dashboard",
+  };
+  try {
+    await api("silences", { method: "POST", headers: { "X-CSRF-Token": state.session.csrf, "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  } catch (e) {
+    notice("silence refused: " + e.message, "error");
+    return;
+  }
+  show();
+  notice(`silenced ${a.rule} on ${a.target} for ${body.duration}`, "ok");
+}
+
+async function expire(id) {
+  try {
+    await api("silences/" + encodeURIComponent(id), { method: "DELETE", headers: { "X-CSRF-Token": state.session.csrf } });
+  } catch (e) {
+    notice("expire refused: " + e.message, "error");
+    return;
+  }
+  show();
+  notice("silence expired", "ok");
 }
 
 // ---- start ----
