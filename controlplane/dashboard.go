@@ -2,10 +2,11 @@ package controlplane
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"net/http"
 
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/ui"
 )
@@ -13,16 +14,16 @@ import (
 // dashboardConnBuffer is the buffer of the dashboard's in-memory gRPC connection.
 const dashboardConnBuffer = 1 << 20
 
-// newDashboard wires the web dashboard to an in-process connection to this server's gRPC API
-// (an in-memory listener the gRPC server also serves), so every call of the dashboard passes
-// the same authentication, access table, limits and audit trail as a remote call.
-func (s *Server) newDashboard() error {
-	s.dashLn = bufconn.Listen(dashboardConnBuffer)
+// startDashboard wires the web dashboard to an in-process connection to this server's gRPC API
+// (an in-memory listener, dashLn, that the gRPC server also serves), so every call of the
+// dashboard passes the same authentication, access table, limits and audit trail as a remote
+// call. Run calls it before serving HTTP, since the connection starts goroutines.
+func (s *Server) startDashboard() error {
 	conn, err := grpc.NewClient("passthrough:///dashboard",
 		grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) { return s.dashLn.DialContext(ctx) }),
 		grpc.WithTransportCredentials(s.sec.InProcessCredentials()))
 	if err != nil {
-		return err
+		return fmt.Errorf("the dashboard's connection to the gRPC API: %w", err)
 	}
 	s.dashConn = conn
 	s.dashboard = ui.New(ui.Config{
@@ -31,3 +32,6 @@ func (s *Server) newDashboard() error {
 	})
 	return nil
 }
+
+// serveDashboard serves /ui/ with the dashboard Run started.
+func (s *Server) serveDashboard(w http.ResponseWriter, r *http.Request) { s.dashboard.ServeHTTP(w, r) }

@@ -148,6 +148,16 @@ func TestDashboardSessions(t *testing.T) {
 	if code, body, _ := d.do("POST", "/ui/api/nodes/web-1/drain", nil, map[string]string{"X-CSRF-Token": csrf}); code != http.StatusNotFound || !strings.Contains(body, "web-1") {
 		t.Errorf("admin drain of an unknown node: %d %s, want 404 from the service", code, body)
 	}
+	for body, want := range map[string]string{
+		`{"matchers":[{"name":"alertname","value":"X"}],"duration":"soon","author":"a","comment":"c"}`: "duration: soon",
+		`{"matchers":[{"name":"alertname","value":"X"}],"duration":"-1h","author":"a","comment":"c"}`:  "duration: -1h",
+		`{"duration":"1h","until":"never"}`: `unknown field \"until\"`,
+	} {
+		code, got, _ := d.do("POST", "/ui/api/silences", strings.NewReader(body), map[string]string{"X-CSRF-Token": csrf, "Content-Type": "application/json"})
+		if code != http.StatusBadRequest || !strings.Contains(got, want) {
+			t.Errorf("silence %s: %d %s, want 400 naming %q", body, code, got, want)
+		}
+	}
 	audit, err = admin.ListAudit(context.Background(), &fleetv1.ListAuditRequest{Target: "web-1"})
 	if err != nil {
 		t.Fatal(err)

@@ -190,10 +190,7 @@ func New(cfg Config) (_ *Server, err error) {
 	s.promReg.MustRegister(s.sec.Collectors()...)
 	s.log.Info("store opened", "path", st.Path(), "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
-	if err := s.newDashboard(); err != nil {
-		return nil, err
-	}
-	closers = append(closers, s.dashConn.Close)
+	s.dashLn = bufconn.Listen(dashboardConnBuffer)
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }
@@ -252,6 +249,9 @@ func (s *Server) newGRPCServer() *grpc.Server {
 // Run serves until ctx ends, then shuts down gracefully: agent sessions and watches end with
 // UNAVAILABLE, in-flight calls finish, changed nodes are flushed and the store is closed.
 func (s *Server) Run(ctx context.Context) error {
+	if err := s.startDashboard(); err != nil {
+		return errors.Join(err, s.store.Close())
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		// A stop that comes before Serve starts makes Serve return ErrServerStopped.
