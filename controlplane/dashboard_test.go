@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -187,5 +188,25 @@ func TestDashboardSessions(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), adminTok) || strings.Contains(logs.String(), readTok) {
 		t.Error("a token is in the log")
+	}
+}
+
+// TestDashboardOverTLS checks the dashboard behind TLS: its in-process gRPC connection speaks
+// TLS to the server, and the session cookie is Secure.
+func TestDashboardOverTLS(t *testing.T) {
+	f := startMTLS(t)
+	tc, err := credential.ClientTLS(f.ca.CertFile, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := newDashClient(t, f.cp)
+	d.base = "https://" + f.cp.HTTPAddr()
+	d.c.Transport = &http.Transport{TLSClientConfig: tc}
+	code, _, resp := d.login(adminTok)
+	if code != http.StatusSeeOther || len(resp.Cookies()) != 1 || !resp.Cookies()[0].Secure {
+		t.Fatalf("admin login over TLS: %d, cookies %v; want 303 and one Secure cookie", code, resp.Cookies())
+	}
+	if code, body, _ := d.do("GET", "/ui/api/nodes", nil, nil); code != http.StatusOK || body != "[]\n" {
+		t.Errorf("GET /ui/api/nodes over TLS: %d %s, want an empty list", code, body)
 	}
 }
