@@ -26,6 +26,7 @@ import (
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
 	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 	"github.com/dspyfleet/dspyfleet/controlplane/api"
@@ -39,6 +40,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
+	"github.com/dspyfleet/dspyfleet/controlplane/ui"
 	maintplan "github.com/dspyfleet/dspyfleet/pkg/maintenance"
 )
 
@@ -73,6 +75,10 @@ type Server struct {
 	stopping chan struct{}
 	ready    atomic.Bool
 	sec      *auth.Security
+	// dashboard serves /ui/ over dashConn, a client of the gRPC server on dashLn.
+	dashboard *ui.Handler
+	dashLn    *bufconn.Listener
+	dashConn  *grpc.ClientConn
 }
 
 // New opens the store (failing fast if it is locked or corrupt), loads the known nodes and binds
@@ -184,6 +190,7 @@ func New(cfg Config) (_ *Server, err error) {
 	s.promReg.MustRegister(s.sec.Collectors()...)
 	s.log.Info("store opened", "path", st.Path(), "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
+	s.dashLn = bufconn.Listen(dashboardConnBuffer)
 	s.http = &http.Server{Handler: s.httpHandler(), ReadHeaderTimeout: 10 * time.Second}
 	return s, nil
 }
@@ -242,11 +249,20 @@ func (s *Server) newGRPCServer() *grpc.Server {
 // Run serves until ctx ends, then shuts down gracefully: agent sessions and watches end with
 // UNAVAILABLE, in-flight calls finish, changed nodes are flushed and the store is closed.
 func (s *Server) Run(ctx context.Context) error {
+	if err := s.startDashboard(); err != nil {
+		return errors.Join(err, s.store.Close())
+	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		// A stop that comes before Serve starts makes Serve return ErrServerStopped.
 		if err := s.grpc.Serve(s.grpcLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
 			return fmt.Errorf("grpc server: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		if err := s.grpc.Serve(s.dashLn); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			return fmt.Errorf("grpc server for the dashboard: %w", err)
 		}
 		return nil
 	})
@@ -272,6 +288,7 @@ func (s *Server) Run(ctx context.Context) error {
 	s.health.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	s.log.Info("control plane serving", "grpc", s.GRPCAddr(), "http", s.HTTPAddr())
 	err := g.Wait()
+	_ = s.dashConn.Close()
 	s.notifier.Abandon()
 	if ferr := s.flush(); ferr != nil {
 		err = errors.Join(err, ferr)

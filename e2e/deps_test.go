@@ -68,6 +68,7 @@ var controlPlaneLayers = map[string][]string{
 	"controlplane/policy":      {"check", "cost", "router", "scaling", "store"},
 	"controlplane/auth":        {"check", "store"},
 	"controlplane/api":         {"alerts", "auth", "check", "commands", "cost", "fleet", "maintenance", "policy", "router", "scaling", "stats"},
+	"controlplane/ui":          {"auth", "stats"},
 }
 
 // TestControlPlaneLayers enforces controlPlaneLayers on the packages' own imports, tests

@@ -78,7 +78,7 @@ func TestDevModeFleetOfOne(t *testing.T) {
 		grpcAddr, httpAddr = g[1], h[1]
 		return true
 	})
-	for _, want := range []string{"fleetctl --addr " + grpcAddr + " nodes list", "grpcurl -plaintext " + grpcAddr + " list"} {
+	for _, want := range []string{"fleetctl --addr " + grpcAddr + " nodes list", "grpcurl -plaintext " + grpcAddr + " list", "dashboard  http://" + httpAddr + "/ui/"} {
 		if !strings.Contains(out.String(), want) {
 			t.Fatalf("banner lacks %q:\n%s", want, out)
 		}
@@ -112,6 +112,7 @@ func TestDevModeFleetOfOne(t *testing.T) {
 		"/healthz": "ok",
 		"/readyz":  "ok",
 		"/metrics": `dspyfleet_dspy_requests_total{node="` + node + `",pool="default"} 2`,
+		"/ui/":     "<title>dspyfleet</title>",
 	} {
 		resp, err := http.Get("http://" + httpAddr + path)
 		if err != nil {

@@ -1,0 +1,3 @@
+package ui
+
+//go:generate sh vendor-uplot.sh
