@@ -64,6 +64,7 @@ type Server struct {
 	metrics  *metrics
 	promReg  *prometheus.Registry
 	grpc     *grpc.Server
+	services *api.Services
 	health   *health.Server
 	http     *http.Server
 	grpcLn   net.Listener
@@ -233,7 +234,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		grpc.ChainUnaryInterceptor(grpcMetrics.UnaryServerInterceptor(), logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)),
 		grpc.ChainStreamInterceptor(grpcMetrics.StreamServerInterceptor(), logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
 	}, s.sec.ServerOptions()...)...)
-	api.Register(gs, api.Deps{
+	s.services = api.Register(gs, api.Deps{
 		Registry: s.reg, Commands: s.cmds, Stats: s.stats, Router: s.router, Scaler: s.scaler, Cost: s.cost,
 		Alerts: s.alerter, Policy: s.config, Backups: s.backups, Deployer: s.deployer, Windows: s.windows, Security: s.sec,
 		Log: s.log, Now: s.cfg.Now, Stopping: s.stopping, Limits: s.cfg.limits(),
@@ -321,6 +322,7 @@ func (s *Server) shutdown() {
 		s.grpc.Stop()
 		<-stopped
 	}
+	s.services.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
 	defer cancel()
 	if err := s.http.Shutdown(ctx); err != nil {

@@ -3,8 +3,10 @@ package controlplane_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -245,5 +247,22 @@ func TestGetNodeErrors(t *testing.T) {
 	_, err = c.ListNodes(context.Background(), &fleetv1.ListNodesRequest{States: []fleetv1.NodeState{99}})
 	if status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("ListNodes bad state: %v", err)
+	}
+}
+
+// TestShutdownJoinsSessionGoroutines: when Run returns, no goroutine of an agent session is
+// left, neither its handler nor its receiver, even for sessions still open at the shutdown.
+func TestShutdownJoinsSessionGoroutines(t *testing.T) {
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	for i := range 3 {
+		s := connect(t, cp, fmt.Sprintf("n%d", i), "i")
+		send(t, s, report(1, 10))
+		waitAck(t, s, 1)
+	}
+	cp.Stop(t)
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	if strings.Contains(stacks, "(*agentService).Connect") {
+		t.Fatalf("an agent session goroutine outlived Run:\n%s", stacks)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -24,6 +25,8 @@ import (
 // agentService implements AgentService.Connect: one session per agent stream.
 type agentService struct {
 	fleetv1.UnimplementedAgentServiceServer
+	// receivers are the sessions' receiving goroutines, joined by Services.Wait.
+	receivers    sync.WaitGroup
 	reg          *fleet.Registry
 	cmds         *commands.Queue
 	stats        *stats.Requests
@@ -47,13 +50,14 @@ var errHelloTimeout = fmt.Errorf("%w: no Hello within the hello timeout; the fir
 // handler goroutine applies each message and is the stream's only sender (Welcome,
 // acknowledgements, commands). The session ends when the agent closes its side, the stream
 // breaks, a message is invalid, or the registry ends it (node declared down, replaced by a newer
-// session, shutdown); the receiving goroutine ends with the stream.
+// session, shutdown); the receiving goroutine ends with the stream, which grpc-go ends only
+// after the handler returns, so Services.Wait joins it once the server has stopped.
 func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRequest, fleetv1.ConnectResponse]) error {
 	ctx, cancel := context.WithCancelCause(stream.Context())
 	defer cancel(nil)
 	in := make(chan *fleetv1.ConnectRequest)
 	recvErr := make(chan error, 1)
-	go func() {
+	a.receivers.Go(func() {
 		for {
 			m, err := stream.Recv()
 			if err != nil {
@@ -66,7 +70,7 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 				return
 			}
 		}
-	}()
+	})
 
 	hello, err := a.awaitHello(ctx, in, recvErr)
 	if err == nil {

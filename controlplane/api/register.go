@@ -46,13 +46,14 @@ type Deps struct {
 	Metrics                    *Metrics
 }
 
-// Register registers every dspyfleet service on gs.
-func Register(gs *grpc.Server, d Deps) {
-	fleetv1.RegisterAgentServiceServer(gs, &agentService{
+// Register registers every dspyfleet service on gs and returns them, for the shutdown.
+func Register(gs *grpc.Server, d Deps) *Services {
+	agents := &agentService{
 		reg: d.Registry, cmds: d.Commands, stats: d.Stats, log: d.Log, metrics: d.Metrics, now: d.Now,
 		helloTimeout: d.HelloTimeout, maxSkew: d.MaxClockSkew, checkNode: d.Security.Auth.CheckNode, limits: d.Limits,
 		securityEvent: d.Security.Audit.SecurityEvent,
-	})
+	}
+	fleetv1.RegisterAgentServiceServer(gs, agents)
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: d.Registry, cmds: d.Commands, stats: d.Stats, stopping: d.Stopping, limits: d.Limits, audit: d.Security.Audit})
 	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: d.Router, sc: d.Scaler, gate: d.Cost.Gate, now: d.Now, metrics: d.Metrics, stopping: d.Stopping})
 	fleetv1.RegisterConfigServiceServer(gs, &configService{fc: d.Policy})
@@ -60,7 +61,17 @@ func Register(gs *grpc.Server, d Deps) {
 	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: d.Scaler})
 	fleetv1.RegisterAlertServiceServer(gs, &alertService{a: d.Alerts, now: d.Now})
 	fleetv1.RegisterMaintenanceServiceServer(gs, &maintenanceService{backups: d.Backups, cmds: d.Commands, deployer: d.Deployer, windows: d.Windows, stopping: d.Stopping})
+	return &Services{agents: agents}
 }
+
+// Services are the registered services, for the shutdown to join what they started.
+type Services struct {
+	agents *agentService
+}
+
+// Wait returns when every agent session's receiving goroutine has ended. Call it after the
+// gRPC server has stopped, which ends every stream.
+func (s *Services) Wait() { s.agents.receivers.Wait() }
 
 // Metrics are the metrics the services count.
 type Metrics struct {
