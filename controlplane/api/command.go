@@ -98,7 +98,7 @@ func (f *fleetService) GetCommand(_ context.Context, req *fleetv1.GetCommandRequ
 // ListCommands returns the matching commands, newest first.
 func (f *fleetService) ListCommands(_ context.Context, req *fleetv1.ListCommandsRequest) (*fleetv1.ListCommandsResponse, error) {
 	if req.GetNodeId() != "" && !check.ValidID(req.GetNodeId()) {
-		return nil, check.ToStatus(check.Invalidf("node_id %q is not a valid node id", check.Truncate(req.GetNodeId())))
+		return nil, check.ToStatus(check.Invalidf("node_id: %q is not a valid node id", check.Truncate(req.GetNodeId())))
 	}
 	return &fleetv1.ListCommandsResponse{Commands: f.cmds.List(req)}, nil
 }
@@ -121,7 +121,7 @@ func (f *fleetService) CancelCommand(_ context.Context, req *fleetv1.CancelComma
 // WatchCommands streams command changes until the client leaves.
 func (f *fleetService) WatchCommands(req *fleetv1.WatchCommandsRequest, stream grpc.ServerStreamingServer[fleetv1.WatchCommandsResponse]) error {
 	if req.GetNodeId() != "" && !check.ValidID(req.GetNodeId()) {
-		return check.ToStatus(check.Invalidf("node_id %q is not a valid node id", check.Truncate(req.GetNodeId())))
+		return check.ToStatus(check.Invalidf("node_id: %q is not a valid node id", check.Truncate(req.GetNodeId())))
 	}
 	w := f.cmds.Watch(req.GetNodeId())
 	defer f.cmds.Unwatch(w)

@@ -56,7 +56,7 @@ func (s *costService) GetReport(_ context.Context, req *fleetv1.GetReportRequest
 		v.Add("pool", "%q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetPool()))
 	}
 	if len(v) > 0 {
-		return nil, check.ToStatus(check.Invalidf("%s", v))
+		return nil, check.ToStatus(v.Err())
 	}
 	resp, err := s.c.Report(start, end, by, req.GetPool())
 	return resp, check.ToStatus(err)

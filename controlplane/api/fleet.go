@@ -35,7 +35,7 @@ func (f *fleetService) ListNodes(_ context.Context, req *fleetv1.ListNodesReques
 // GetNode returns one node.
 func (f *fleetService) GetNode(_ context.Context, req *fleetv1.GetNodeRequest) (*fleetv1.GetNodeResponse, error) {
 	if !check.ValidID(req.GetId()) {
-		return nil, check.ToStatus(check.Invalidf("id %q is not a valid node id (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetId())))
+		return nil, check.ToStatus(check.Invalidf("id: %q is not a valid node id (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetId())))
 	}
 	n, err := f.reg.Get(req.GetId())
 	if err != nil {
@@ -82,7 +82,7 @@ func (f *fleetService) WatchNodes(req *fleetv1.WatchNodesRequest, stream grpc.Se
 // validateNodeFilter checks the optional pool and state filters.
 func validateNodeFilter(pool string, states []fleetv1.NodeState) error {
 	if pool != "" && !check.ValidID(pool) {
-		return check.Invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool))
+		return check.Invalidf("pool: %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool))
 	}
 	for _, s := range states {
 		if _, ok := fleetv1.NodeState_name[int32(s)]; !ok || s == fleetv1.NodeState_NODE_STATE_UNSPECIFIED {

@@ -43,7 +43,7 @@ func (s *scalingService) SetPolicy(_ context.Context, req *fleetv1.ScalingServic
 		return nil, check.ToStatus(err)
 	}
 	if req.GetPolicy() == nil {
-		return nil, check.ToStatus(check.Invalidf("policy is required"))
+		return nil, check.ToStatus(check.Invalidf("policy: is missing"))
 	}
 	p, act, err := scaling.PolicyFromProto(scaling.WithDefaults(req.GetPolicy(), s.sc.Defaults), s.sc.HookDir)
 	if err != nil {
@@ -96,7 +96,7 @@ func scalingPool(pool string) (string, error) {
 		return check.DefaultPool, nil
 	}
 	if !check.ValidID(pool) {
-		return "", check.Invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool))
+		return "", check.Invalidf("pool: %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool))
 	}
 	return pool, nil
 }

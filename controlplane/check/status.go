@@ -43,6 +43,9 @@ func ToStatus(err error) error {
 	}
 	for _, e := range statusCodes {
 		if errors.Is(err, e.err) {
+			if e.code == codes.InvalidArgument {
+				return invalidStatus(err)
+			}
 			return status.Error(e.code, err.Error())
 		}
 	}
