@@ -24,12 +24,21 @@ type fleetService struct {
 	audit    *auth.AuditLog
 }
 
-// ListNodes returns the nodes matching the request's filters.
+// ListNodes returns one page of the nodes matching the request's filters.
 func (f *fleetService) ListNodes(_ context.Context, req *fleetv1.ListNodesRequest) (*fleetv1.ListNodesResponse, error) {
 	if err := validateNodeFilter(req.GetPool(), req.GetStates()); err != nil {
 		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.ListNodesResponse{Nodes: f.reg.List(req)}, nil
+	page, err := check.ParsePage(req)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	nodes, more := f.reg.Page(req, page.After, page.Size)
+	resp := &fleetv1.ListNodesResponse{Nodes: nodes}
+	if len(nodes) > 0 {
+		resp.NextPageToken = page.Next(nodes[len(nodes)-1].GetId(), more)
+	}
+	return resp, nil
 }
 
 // GetNode returns one node.

@@ -39,7 +39,8 @@ const (
 //
 // FleetService lists and watches the nodes of the fleet.
 type FleetServiceClient interface {
-	// ListNodes returns the nodes matching the filters, sorted by id.
+	// ListNodes returns the nodes matching the filters, sorted by id, one page at a time
+	// (page_size 100 by default, at most 1000).
 	ListNodes(ctx context.Context, in *ListNodesRequest, opts ...grpc.CallOption) (*ListNodesResponse, error)
 	// GetNode returns one node, or NOT_FOUND.
 	GetNode(ctx context.Context, in *GetNodeRequest, opts ...grpc.CallOption) (*GetNodeResponse, error)
@@ -219,7 +220,8 @@ func (c *fleetServiceClient) ListAudit(ctx context.Context, in *ListAuditRequest
 //
 // FleetService lists and watches the nodes of the fleet.
 type FleetServiceServer interface {
-	// ListNodes returns the nodes matching the filters, sorted by id.
+	// ListNodes returns the nodes matching the filters, sorted by id, one page at a time
+	// (page_size 100 by default, at most 1000).
 	ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error)
 	// GetNode returns one node, or NOT_FOUND.
 	GetNode(context.Context, *GetNodeRequest) (*GetNodeResponse, error)
