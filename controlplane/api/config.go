@@ -40,9 +40,10 @@ func (s *configService) Validate(_ context.Context, req *fleetv1.ConfigServiceVa
 	return &fleetv1.ConfigServiceValidateResponse{Sections: names}, nil
 }
 
-// Apply validates and applies a document as a new revision.
+// Apply validates and applies a document as a new revision; with an etag, only when the policy
+// in effect still has it.
 func (s *configService) Apply(ctx context.Context, req *fleetv1.ConfigServiceApplyRequest) (*fleetv1.ConfigServiceApplyResponse, error) {
-	rev, err := s.fc.Apply(req.GetDocument(), req.GetMessage(), author(ctx, req.GetAuthor()), 0)
+	rev, err := s.fc.ApplyIf(req.GetEtag(), req.GetDocument(), req.GetMessage(), author(ctx, req.GetAuthor()))
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -51,11 +52,11 @@ func (s *configService) Apply(ctx context.Context, req *fleetv1.ConfigServiceApp
 
 // Export returns the policy in effect.
 func (s *configService) Export(context.Context, *fleetv1.ConfigServiceExportRequest) (*fleetv1.ConfigServiceExportResponse, error) {
-	doc, err := s.fc.Export()
+	doc, etag, err := s.fc.ExportEtag()
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.ConfigServiceExportResponse{Document: doc}, nil
+	return &fleetv1.ConfigServiceExportResponse{Document: doc, Etag: etag}, nil
 }
 
 // ListRevisions lists revisions, newest first.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
+	"github.com/dspyfleet/dspyfleet/controlplane/policy"
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	costmodel "github.com/dspyfleet/dspyfleet/pkg/cost"
@@ -33,6 +35,7 @@ const maxResultLatency = time.Hour
 type routingService struct {
 	fleetv1.UnimplementedRoutingServiceServer
 	rt       *router.Router
+	doc      *policy.Document // the one writer of policies
 	sc       *scaling.Scaler
 	gate     *cost.Gate
 	now      func() time.Time
@@ -213,11 +216,16 @@ func (s *routingService) GetPolicy(_ context.Context, req *fleetv1.RoutingServic
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.RoutingServiceGetPolicyResponse{Pool: pool, Policy: pp, Configured: configured}, nil
+	etag, err := s.doc.EntryEtag("routing", pool)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	return &fleetv1.RoutingServiceGetPolicyResponse{Pool: pool, Policy: pp, Configured: configured, Etag: etag}, nil
 }
 
-// SetPolicy validates and stores a pool's policy.
-func (s *routingService) SetPolicy(_ context.Context, req *fleetv1.RoutingServiceSetPolicyRequest) (*fleetv1.RoutingServiceSetPolicyResponse, error) {
+// SetPolicy validates a pool's policy and forwards it to the fleet policy document, its one
+// writer, as a new revision; with an etag, only when the stored policy still has it.
+func (s *routingService) SetPolicy(ctx context.Context, req *fleetv1.RoutingServiceSetPolicyRequest) (*fleetv1.RoutingServiceSetPolicyResponse, error) {
 	if req.GetPool() == "" {
 		return nil, check.ToStatus(check.Invalidf("pool: is empty; name the pool the policy is for"))
 	}
@@ -228,11 +236,18 @@ func (s *routingService) SetPolicy(_ context.Context, req *fleetv1.RoutingServic
 	if req.GetPolicy() == nil {
 		return nil, check.ToStatus(check.Invalidf("policy: is missing"))
 	}
-	pp, err := s.rt.SetPolicy(pool, req.GetPolicy())
+	p, err := router.PolicyFromProto(req.GetPolicy())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.RoutingServiceSetPolicyResponse{Policy: pp}, nil
+	pp := router.PolicyToProto(p)
+	rev, etag, err := s.doc.Edit("routing", pool, pp, req.GetEtag(),
+		fmt.Sprintf("get the policy again (fleetctl route policy get %s), redo the change on it and set it with the new etag", pool),
+		cmp.Or(req.GetMessage(), "RoutingService.SetPolicy "+pool), author(ctx, ""))
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	return &fleetv1.RoutingServiceSetPolicyResponse{Policy: pp, Etag: etag, Revision: rev.GetNumber()}, nil
 }
 
 // GetStatus explains the pool's routing state.

@@ -100,6 +100,11 @@ func (fc *Document) Apply(doc, message, author string, rollbackOf uint64) (*flee
 	}
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
+	return fc.applyLocked(doc, message, author, rollbackOf)
+}
+
+// applyLocked is Apply with fc.mu held.
+func (fc *Document) applyLocked(doc, message, author string, rollbackOf uint64) (*fleetv1.ConfigRevision, error) {
 	applies, _, err := fc.Prepare(doc)
 	if err != nil {
 		return nil, err
@@ -113,7 +118,7 @@ func (fc *Document) Apply(doc, message, author string, rollbackOf uint64) (*flee
 	if err != nil {
 		return nil, err
 	}
-	rev := &fleetv1.ConfigRevision{Author: author, Time: timestamppb.New(fc.now()), Message: message, Document: current, RollbackOf: rollbackOf}
+	rev := &fleetv1.ConfigRevision{Author: author, Time: timestamppb.New(fc.now()), Message: message, Document: current, RollbackOf: rollbackOf, Etag: Etag(current)}
 	err = fc.store.Update(func(tx *store.Tx) error {
 		b := tx.Bucket(store.ConfigRevisions)
 		rev.Number = 1

@@ -867,7 +867,10 @@ type RoutingServiceGetPolicyResponse struct {
 	Pool   string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
 	Policy *RoutingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
 	// False when the pool runs the defaults.
-	Configured    bool `protobuf:"varint,3,opt,name=configured,proto3" json:"configured,omitempty"`
+	Configured bool `protobuf:"varint,3,opt,name=configured,proto3" json:"configured,omitempty"`
+	// Changes when the pool's stored policy changes; give it to SetPolicy to refuse to overwrite
+	// a change made since (AIP-154).
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -923,11 +926,24 @@ func (x *RoutingServiceGetPolicyResponse) GetConfigured() bool {
 	return false
 }
 
+func (x *RoutingServiceGetPolicyResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // RoutingServiceSetPolicyRequest replaces a pool's policy.
 type RoutingServiceSetPolicyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
-	Policy        *RoutingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Pool   string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Policy *RoutingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The etag of the policy this change was made from (GetPolicy's etag). When set and the
+	// pool's policy changed since, nothing changes and the call fails ABORTED; empty means
+	// overwrite whatever is there.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why, for the fleet policy's revision history; defaults to the method's name.
+	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -976,10 +992,28 @@ func (x *RoutingServiceSetPolicyRequest) GetPolicy() *RoutingPolicy {
 	return nil
 }
 
+func (x *RoutingServiceSetPolicyRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RoutingServiceSetPolicyRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // RoutingServiceSetPolicyResponse holds the policy stored, defaults filled in.
 type RoutingServiceSetPolicyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Policy        *RoutingPolicy         `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Policy *RoutingPolicy         `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The etag of the policy stored, for the next change (AIP-154).
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The fleet policy revision this change was stored as (ConfigService).
+	Revision      uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1019,6 +1053,20 @@ func (x *RoutingServiceSetPolicyResponse) GetPolicy() *RoutingPolicy {
 		return x.Policy
 	}
 	return nil
+}
+
+func (x *RoutingServiceSetPolicyResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RoutingServiceSetPolicyResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // RoutingServiceGetStatusRequest names the pool.
@@ -1381,18 +1429,23 @@ const file_dspyfleet_v1_routing_proto_rawDesc = "" +
 	"\x05panic\x18\x05 \x01(\bR\x05panic\x12-\n" +
 	"\x12unavailable_reason\x18\x06 \x01(\tR\x11unavailableReason\"4\n" +
 	"\x1eRoutingServiceGetPolicyRequest\x12\x12\n" +
-	"\x04pool\x18\x01 \x01(\tR\x04pool\"\x8a\x01\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\"\x9e\x01\n" +
 	"\x1fRoutingServiceGetPolicyResponse\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x123\n" +
 	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.RoutingPolicyR\x06policy\x12\x1e\n" +
 	"\n" +
 	"configured\x18\x03 \x01(\bR\n" +
-	"configured\"i\n" +
+	"configured\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"\x97\x01\n" +
 	"\x1eRoutingServiceSetPolicyRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x123\n" +
-	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.RoutingPolicyR\x06policy\"V\n" +
+	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.RoutingPolicyR\x06policy\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"\x86\x01\n" +
 	"\x1fRoutingServiceSetPolicyResponse\x123\n" +
-	"\x06policy\x18\x01 \x01(\v2\x1b.dspyfleet.v1.RoutingPolicyR\x06policy\"4\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.dspyfleet.v1.RoutingPolicyR\x06policy\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\"4\n" +
 	"\x1eRoutingServiceGetStatusRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\"\xbd\x03\n" +
 	"\x11RoutingNodeStatus\x12\x17\n" +

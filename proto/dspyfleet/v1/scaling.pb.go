@@ -673,9 +673,12 @@ func (x *ScalingServiceGetPolicyRequest) GetPool() string {
 
 // ScalingServiceGetPolicyResponse is the pool's policy.
 type ScalingServiceGetPolicyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
-	Policy        *ScalingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Pool   string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Policy *ScalingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Changes when the pool's policy changes; give it to SetPolicy to refuse to overwrite a
+	// change made since (AIP-154).
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -724,11 +727,24 @@ func (x *ScalingServiceGetPolicyResponse) GetPolicy() *ScalingPolicy {
 	return nil
 }
 
+func (x *ScalingServiceGetPolicyResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // ScalingServiceSetPolicyRequest sets a pool's policy.
 type ScalingServiceSetPolicyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
-	Policy        *ScalingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Pool   string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Policy *ScalingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The etag of the policy this change was made from (GetPolicy's etag). When set and the
+	// pool's policy changed since, nothing changes and the call fails ABORTED; empty means
+	// overwrite whatever is there.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why, for the fleet policy's revision history; defaults to the method's name.
+	Message       string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -777,10 +793,28 @@ func (x *ScalingServiceSetPolicyRequest) GetPolicy() *ScalingPolicy {
 	return nil
 }
 
+func (x *ScalingServiceSetPolicyRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ScalingServiceSetPolicyRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
 // ScalingServiceSetPolicyResponse is the stored policy with defaults filled in.
 type ScalingServiceSetPolicyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Policy        *ScalingPolicy         `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Policy *ScalingPolicy         `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The etag of the policy stored, for the next change (AIP-154).
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The fleet policy revision this change was stored as (ConfigService).
+	Revision      uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -820,6 +854,20 @@ func (x *ScalingServiceSetPolicyResponse) GetPolicy() *ScalingPolicy {
 		return x.Policy
 	}
 	return nil
+}
+
+func (x *ScalingServiceSetPolicyResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ScalingServiceSetPolicyResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // ScalingServiceGetStatusRequest names the pool.
@@ -1489,15 +1537,20 @@ const file_dspyfleet_v1_scaling_proto_rawDesc = "" +
 	"\n" +
 	"_tolerance\"4\n" +
 	"\x1eScalingServiceGetPolicyRequest\x12\x12\n" +
-	"\x04pool\x18\x01 \x01(\tR\x04pool\"j\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\"~\n" +
 	"\x1fScalingServiceGetPolicyResponse\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x123\n" +
-	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.ScalingPolicyR\x06policy\"i\n" +
+	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.ScalingPolicyR\x06policy\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"\x97\x01\n" +
 	"\x1eScalingServiceSetPolicyRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x123\n" +
-	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.ScalingPolicyR\x06policy\"V\n" +
+	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.ScalingPolicyR\x06policy\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\"\x86\x01\n" +
 	"\x1fScalingServiceSetPolicyResponse\x123\n" +
-	"\x06policy\x18\x01 \x01(\v2\x1b.dspyfleet.v1.ScalingPolicyR\x06policy\"4\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.dspyfleet.v1.ScalingPolicyR\x06policy\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\"4\n" +
 	"\x1eScalingServiceGetStatusRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\"\x87\x01\n" +
 	"\x0fScalingProposal\x12\x16\n" +
