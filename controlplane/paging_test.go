@@ -143,3 +143,44 @@ func badRequestField(err error) string {
 	}
 	return ""
 }
+
+// TestListRevisionsPages: revisions page newest first by number; a revision stored between
+// pages is not listed (it is newer than the walk) and none is listed twice or skipped.
+func TestListRevisionsPages(t *testing.T) {
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	cc := fleetv1.NewConfigServiceClient(fleettest.Dial(t, cp.GRPCAddr()))
+	ctx := context.Background()
+	apply := func(i int) {
+		t.Helper()
+		doc := fmt.Sprintf("routing:\n  web:\n    panic_threshold: %v\n", 0.01*float64(i+1))
+		if _, err := cc.Apply(ctx, &fleetv1.ConfigServiceApplyRequest{Document: doc, Message: fmt.Sprint("change ", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 7 {
+		apply(i)
+	}
+	var got []uint64
+	req := &fleetv1.ConfigServiceListRevisionsRequest{PageSize: 3}
+	for {
+		resp, err := cc.ListRevisions(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range resp.GetRevisions() {
+			got = append(got, r.GetNumber())
+		}
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		apply(len(got) + 10)
+		req.PageToken = resp.GetNextPageToken()
+	}
+	if want := []uint64{7, 6, 5, 4, 3, 2, 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("revisions %v, want %v", got, want)
+	}
+	old, err := cc.ListRevisions(ctx, &fleetv1.ConfigServiceListRevisionsRequest{Limit: 2})
+	if err != nil || len(old.GetRevisions()) != 2 || old.GetRevisions()[0].GetNumber() != 9 || old.GetNextPageToken() == "" {
+		t.Fatalf("limit 2 = %v, %v; want the two newest and a next page", old, err)
+	}
+}

@@ -132,7 +132,7 @@ func parseConfig(g *globals, args []string) (command, error) {
 			return nil, err
 		}
 		return call(func(ctx context.Context, c fleetv1.ConfigServiceClient, stdout io.Writer) error {
-			resp, err := c.ListRevisions(ctx, &fleetv1.ConfigServiceListRevisionsRequest{Limit: uint32(*limit)})
+			resp, err := revisions(ctx, c, int(*limit))
 			if err != nil {
 				return err
 			}
@@ -231,4 +231,30 @@ func docEtag(doc string) string {
 		return strings.TrimSpace(etag)
 	}
 	return ""
+}
+
+// defaultHistory is how many revisions "config history" lists without --limit.
+const defaultHistory = 50
+
+// revisions calls ListRevisions page by page until it has limit revisions (defaultHistory when
+// 0) or the oldest, and returns them in one response, newest first.
+func revisions(ctx context.Context, c fleetv1.ConfigServiceClient, limit int) (*fleetv1.ConfigServiceListRevisionsResponse, error) {
+	if limit == 0 {
+		limit = defaultHistory
+	}
+	all := &fleetv1.ConfigServiceListRevisionsResponse{}
+	req := &fleetv1.ConfigServiceListRevisionsRequest{}
+	for len(all.Revisions) < limit {
+		req.PageSize = int32(min(limit-len(all.Revisions), listPageSize))
+		resp, err := c.ListRevisions(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		all.Revisions = append(all.Revisions, resp.GetRevisions()...)
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+	return all, nil
 }

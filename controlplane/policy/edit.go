@@ -18,7 +18,8 @@ import (
 
 // The fleet policy document is the one writer of every policy: ConfigService.Apply and
 // Rollback write whole sections, and the per-resource RPCs (RoutingService.SetPolicy,
-// ScalingService.SetPolicy) are forwarders that Edit one entry of a section. Every change is a
+// ScalingService.SetPolicy, CostService.SetBudget, DeleteBudget and SetPrices) are forwarders
+// that Edit one entry of a section or Replace a section. Every change is a
 // revision, and every section's subsystem is written only by the section's applier.
 
 // Etag is the etag of an exported value (a document, a section entry): a digest of its
@@ -70,15 +71,20 @@ func (fc *Document) EntryEtag(section, key string) (string, error) {
 	return Etag(entries[key]), nil
 }
 
-// Edit sets one entry of a section (a pool's routing or scaling policy) to value, through the
-// section's validation and applier like Apply, and stores the result as a new revision. When
+// Edit sets one entry of a section (a pool's routing or scaling policy, a budget) to value, or
+// removes it when value is nil, through the section's validation and applier like Apply, and
+// stores the result as a new revision. Removing an entry the section does not hold fails with
+// check.ErrNotFound. When
 // etag is set and the entry's etag (EntryEtag) is another, nothing changes and the error is a
 // *check.ConflictError whose retry hint is retry. It returns the revision and the entry's new
 // etag.
 func (fc *Document) Edit(section, key string, value proto.Message, etag, retry, message, author string) (*fleetv1.ConfigRevision, string, error) {
-	v, err := exportProto(value)
-	if err != nil {
-		return nil, "", err
+	var v any
+	if value != nil {
+		var err error
+		if v, err = exportProto(value); err != nil {
+			return nil, "", err
+		}
 	}
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
@@ -89,7 +95,14 @@ func (fc *Document) Edit(section, key string, value proto.Message, etag, retry, 
 	if have := Etag(entries[key]); etag != "" && have != etag {
 		return nil, "", &check.ConflictError{What: fmt.Sprintf("the %s policy of pool %s", section, key), Want: etag, Have: have, Retry: retry}
 	}
-	entries[key] = v
+	if _, ok := entries[key]; !ok && v == nil {
+		return nil, "", fmt.Errorf("%w: the %s section has no %q", check.ErrNotFound, section, check.Truncate(key))
+	}
+	if v == nil {
+		delete(entries, key)
+	} else {
+		entries[key] = v
+	}
 	doc, err := yaml.Marshal(map[string]any{section: entries})
 	if err != nil {
 		return nil, "", err
@@ -119,4 +132,20 @@ func (fc *Document) entries(section string) (map[string]any, error) {
 		return nil, fmt.Errorf("policy section %q is not a map of entries", section)
 	}
 	return maps.Clone(m), nil
+}
+
+// Replace makes value the whole of a section that holds one value (the price table), through
+// the section's validation and applier like Apply, and stores the result as a new revision.
+func (fc *Document) Replace(section string, value proto.Message, message, author string) (*fleetv1.ConfigRevision, error) {
+	v, err := exportProto(value)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := yaml.Marshal(map[string]any{section: v})
+	if err != nil {
+		return nil, err
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	return fc.applyLocked(string(doc), message, author, 0)
 }

@@ -421,8 +421,15 @@ func (x *ConfigServiceExportResponse) GetEtag() string {
 // ConfigServiceListRevisionsRequest bounds the listing.
 type ConfigServiceListRevisionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many, newest first; 0 means 50.
-	Limit         uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// At most this many, newest first; 0 means 50. Superseded by page_size, which wins when set.
+	Limit uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// At most this many revisions on the page, newest first; 0 means limit (50 when neither is
+	// set), more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. Pages walk the
+	// revision numbers downwards, so a revision stored while paging is not listed and none is
+	// listed twice.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -464,10 +471,26 @@ func (x *ConfigServiceListRevisionsRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *ConfigServiceListRevisionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ConfigServiceListRevisionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ConfigServiceListRevisionsResponse lists revisions without documents.
 type ConfigServiceListRevisionsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Revisions     []*ConfigRevision      `protobuf:"bytes,1,rep,name=revisions,proto3" json:"revisions,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Revisions []*ConfigRevision      `protobuf:"bytes,1,rep,name=revisions,proto3" json:"revisions,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -507,6 +530,13 @@ func (x *ConfigServiceListRevisionsResponse) GetRevisions() []*ConfigRevision {
 		return x.Revisions
 	}
 	return nil
+}
+
+func (x *ConfigServiceListRevisionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // ConfigServiceGetRevisionRequest names a revision.
@@ -831,11 +861,15 @@ const file_dspyfleet_v1_config_proto_rawDesc = "" +
 	"\x1aConfigServiceExportRequest\"M\n" +
 	"\x1bConfigServiceExportResponse\x12\x1a\n" +
 	"\bdocument\x18\x01 \x01(\tR\bdocument\x12\x12\n" +
-	"\x04etag\x18\x02 \x01(\tR\x04etag\"9\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"u\n" +
 	"!ConfigServiceListRevisionsRequest\x12\x14\n" +
-	"\x05limit\x18\x01 \x01(\rR\x05limit\"`\n" +
+	"\x05limit\x18\x01 \x01(\rR\x05limit\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x88\x01\n" +
 	"\"ConfigServiceListRevisionsResponse\x12:\n" +
-	"\trevisions\x18\x01 \x03(\v2\x1c.dspyfleet.v1.ConfigRevisionR\trevisions\"9\n" +
+	"\trevisions\x18\x01 \x03(\v2\x1c.dspyfleet.v1.ConfigRevisionR\trevisions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"9\n" +
 	"\x1fConfigServiceGetRevisionRequest\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\"\\\n" +
 	" ConfigServiceGetRevisionResponse\x128\n" +
