@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -135,5 +136,45 @@ func TestConfigApplyWithStaleEtag(t *testing.T) {
 	}
 	if rev.GetRevision().GetEtag() == "" || rev.GetRevision().GetEtag() == after.GetEtag() {
 		t.Fatalf("revision etag %q, want a new one", rev.GetRevision().GetEtag())
+	}
+}
+
+// TestSetPolicyWithUpdateMask: a masked SetPolicy changes only the named fields and keeps the
+// others stored; an unknown path is refused naming it.
+func TestSetPolicyWithUpdateMask(t *testing.T) {
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	conn := fleettest.Dial(t, cp.GRPCAddr())
+	rc, sc := fleetv1.NewRoutingServiceClient(conn), fleetv1.NewScalingServiceClient(conn)
+	ctx := context.Background()
+
+	if _, err := rc.SetPolicy(ctx, &fleetv1.RoutingServiceSetPolicyRequest{Pool: "web", Policy: &fleetv1.RoutingPolicy{
+		Strategy: fleetv1.Strategy_STRATEGY_LEAST_CONNECTIONS, PanicThreshold: proto.Float64(0.3)}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := rc.SetPolicy(ctx, &fleetv1.RoutingServiceSetPolicyRequest{Pool: "web",
+		Policy:     &fleetv1.RoutingPolicy{Strategy: fleetv1.Strategy_STRATEGY_LEAST_LATENCY, PanicThreshold: proto.Float64(0.9)},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"strategy"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.GetPolicy().GetStrategy() != fleetv1.Strategy_STRATEGY_LEAST_LATENCY || got.GetPolicy().GetPanicThreshold() != 0.3 {
+		t.Fatalf("masked routing update = %v; want the new strategy and the stored panic threshold 0.3", got.GetPolicy())
+	}
+	_, err = rc.SetPolicy(ctx, &fleetv1.RoutingServiceSetPolicyRequest{Pool: "web", Policy: &fleetv1.RoutingPolicy{},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"strategyy"}}})
+	if status.Code(err) != codes.InvalidArgument || badRequestField(err) != "update_mask.paths[0]" {
+		t.Fatalf("unknown mask path: %v, want InvalidArgument naming update_mask.paths[0]", err)
+	}
+
+	if _, err := sc.SetPolicy(ctx, &fleetv1.ScalingServiceSetPolicyRequest{Pool: "web", Policy: &fleetv1.ScalingPolicy{Min: proto.Uint32(1), Max: 4}}); err != nil {
+		t.Fatal(err)
+	}
+	scaled, err := sc.SetPolicy(ctx, &fleetv1.ScalingServiceSetPolicyRequest{Pool: "web", Policy: &fleetv1.ScalingPolicy{Max: 6},
+		UpdateMask: &fieldmaskpb.FieldMask{Paths: []string{"max"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if scaled.GetPolicy().GetMin() != 1 || scaled.GetPolicy().GetMax() != 6 {
+		t.Fatalf("masked scaling update = min %d max %d, want 1 and 6", scaled.GetPolicy().GetMin(), scaled.GetPolicy().GetMax())
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
@@ -236,18 +237,44 @@ func (s *routingService) SetPolicy(ctx context.Context, req *fleetv1.RoutingServ
 	if req.GetPolicy() == nil {
 		return nil, check.ToStatus(check.Invalidf("policy: is missing"))
 	}
-	p, err := router.PolicyFromProto(req.GetPolicy())
+	in, etag := req.GetPolicy(), req.GetEtag()
+	if req.GetUpdateMask() != nil {
+		if in, etag, err = s.maskedPolicy(pool, in, req.GetUpdateMask(), etag); err != nil {
+			return nil, check.ToStatus(err)
+		}
+	}
+	p, err := router.PolicyFromProto(in)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
 	pp := router.PolicyToProto(p)
-	rev, etag, err := s.doc.Edit("routing", pool, pp, req.GetEtag(),
+	rev, etag, err := s.doc.Edit("routing", pool, pp, etag,
 		fmt.Sprintf("get the policy again (fleetctl route policy get %s), redo the change on it and set it with the new etag", pool),
 		cmp.Or(req.GetMessage(), "RoutingService.SetPolicy "+pool), author(ctx, ""))
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.RoutingServiceSetPolicyResponse{Policy: pp, Etag: etag, Revision: rev.GetNumber()}, nil
+}
+
+// maskedPolicy applies the mask's fields of in onto the pool's policy in effect (the defaults
+// for a pool never configured). Without an etag from the caller it returns the etag the merge
+// started from, so a change landing meanwhile fails ABORTED rather than being overwritten.
+func (s *routingService) maskedPolicy(pool string, in *fleetv1.RoutingPolicy, mask *fieldmaskpb.FieldMask, etag string) (*fleetv1.RoutingPolicy, string, error) {
+	if etag == "" {
+		var err error
+		if etag, err = s.doc.EntryEtag("routing", pool); err != nil {
+			return nil, "", err
+		}
+	}
+	base := router.PolicyToProto(routing.DefaultPolicy())
+	if cur, configured, err := s.rt.Policy(pool); err == nil && configured {
+		base = cur
+	}
+	if err := check.ApplyMask(base, in, mask, "update_mask"); err != nil {
+		return nil, "", err
+	}
+	return base, etag, nil
 }
 
 // GetStatus explains the pool's routing state.

@@ -7,6 +7,7 @@ import (
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/policy"
@@ -55,12 +56,30 @@ func (s *scalingService) SetPolicy(ctx context.Context, req *fleetv1.ScalingServ
 	if req.GetPolicy() == nil {
 		return nil, check.ToStatus(check.Invalidf("policy: is missing"))
 	}
-	p, act, err := scaling.PolicyFromProto(scaling.WithDefaults(req.GetPolicy(), s.sc.Defaults), s.sc.HookDir)
+	in, etag := req.GetPolicy(), req.GetEtag()
+	if req.GetUpdateMask() != nil {
+		if etag == "" {
+			// The merge starts from the policy in effect: a change landing meanwhile fails
+			// ABORTED rather than being overwritten.
+			if etag, err = s.doc.EntryEtag("scaling", pool); err != nil {
+				return nil, check.ToStatus(err)
+			}
+		}
+		base := &fleetv1.ScalingPolicy{}
+		if cur := s.sc.Policy(pool); cur != nil {
+			base = proto.CloneOf(cur) // the scaler's own copy: never modify it
+		}
+		if err := check.ApplyMask(base, in, req.GetUpdateMask(), "update_mask"); err != nil {
+			return nil, check.ToStatus(err)
+		}
+		in = base
+	}
+	p, act, err := scaling.PolicyFromProto(scaling.WithDefaults(in, s.sc.Defaults), s.sc.HookDir)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
 	pb := scaling.PolicyToProto(p, act)
-	rev, etag, err := s.doc.Edit("scaling", pool, pb, req.GetEtag(),
+	rev, etag, err := s.doc.Edit("scaling", pool, pb, etag,
 		fmt.Sprintf("get the policy again (fleetctl scale policy get %s), redo the change on it and set it with the new etag", pool),
 		cmp.Or(req.GetMessage(), "ScalingService.SetPolicy "+pool), author(ctx, ""))
 	if err != nil {
