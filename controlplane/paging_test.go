@@ -184,3 +184,44 @@ func TestListRevisionsPages(t *testing.T) {
 		t.Fatalf("limit 2 = %v, %v; want the two newest and a next page", old, err)
 	}
 }
+
+// TestListCommandsPages: commands page newest first; one queued between pages is newer than
+// the walk and is not listed, and every command queued before is listed exactly once.
+func TestListCommandsPages(t *testing.T) {
+	cfg := fleettest.FastConfig(t)
+	storeNodes(t, cfg.DataDir, 1)
+	cp := fleettest.StartControlPlane(t, cfg)
+	fc := cp.Fleet(t)
+	ctx := context.Background()
+	queue := func() string {
+		t.Helper()
+		resp, err := fc.SendCommand(ctx, &fleetv1.SendCommandRequest{NodeId: "node-00000", Kind: fleetv1.CommandKind_COMMAND_KIND_CLEANUP})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.GetCommand().GetCommand().GetId()
+	}
+	var want []string
+	for range 25 {
+		want = append([]string{queue()}, want...)
+	}
+	var got []string
+	req := &fleetv1.ListCommandsRequest{NodeId: "node-00000", PageSize: 10}
+	for {
+		resp, err := fc.ListCommands(ctx, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range resp.GetCommands() {
+			got = append(got, r.GetCommand().GetId())
+		}
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		queue()
+		req.PageToken = resp.GetNextPageToken()
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("listed %v\nwant %v", got, want)
+	}
+}
