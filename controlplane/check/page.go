@@ -30,7 +30,7 @@ type Page struct {
 // pageToken is what an opaque page token holds: the last key of the previous page and the
 // digest of the filters it was issued for.
 type pageToken struct {
-	After  string `json:"a"`
+	After  []byte `json:"a"` // bytes, not a string: any key survives JSON unchanged
 	Filter string `json:"f"`
 }
 
@@ -71,13 +71,13 @@ func ParsePage(req pager) (Page, error) {
 	if err == nil {
 		err = json.Unmarshal(raw, &tok)
 	}
-	if err != nil || tok.After == "" {
+	if err != nil || len(tok.After) == 0 {
 		return Page{}, Invalidf("page_token: %q is not a next_page_token this API returned; start again without one", Truncate(req.GetPageToken()))
 	}
 	if tok.Filter != p.filter {
 		return Page{}, Invalidf("page_token: was returned for a call with other filters; give the same filters as the first page, or start again without a token")
 	}
-	p.After = tok.After
+	p.After = string(tok.After)
 	return p, nil
 }
 
@@ -86,6 +86,6 @@ func (p Page) Next(last string, more bool) string {
 	if !more {
 		return ""
 	}
-	b, _ := json.Marshal(pageToken{After: last, Filter: p.filter})
+	b, _ := json.Marshal(pageToken{After: []byte(last), Filter: p.filter})
 	return base64.RawURLEncoding.EncodeToString(b)
 }
