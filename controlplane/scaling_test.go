@@ -325,8 +325,8 @@ func TestScalingSetPolicyValidation(t *testing.T) {
 		{"hook not executable", "p", &fleetv1.ScalingPolicy{Max: 3, Actuator: &fleetv1.ScalingActuator{ExecHook: notExec}}, "policy.actuator.exec_hook: " + notExec + " is not an executable file"},
 		{"hook missing", "p", &fleetv1.ScalingPolicy{Max: 3, Actuator: &fleetv1.ScalingActuator{ExecHook: "nope.sh"}}, "policy.actuator.exec_hook: nope.sh"},
 		{"hook outside the directory", "p", &fleetv1.ScalingPolicy{Max: 3, Actuator: &fleetv1.ScalingActuator{ExecHook: outside}}, "is outside --scaling-hook-dir"},
-		{"no policy", "p", nil, "policy is required"},
-		{"bad pool", "bad pool", &fleetv1.ScalingPolicy{Max: 3}, "pool \"bad pool\""},
+		{"no policy", "p", nil, "policy: is missing"},
+		{"bad pool", "bad pool", &fleetv1.ScalingPolicy{Max: 3}, "pool: \"bad pool\""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

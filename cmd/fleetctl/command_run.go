@@ -6,6 +6,8 @@ import (
 	"io"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -81,7 +83,7 @@ func sendCommand(ctx context.Context, client fleetv1.FleetServiceClient, s *send
 func listCommands(ctx context.Context, client fleetv1.FleetServiceClient, req *fleetv1.ListCommandsRequest, g *globals, stdout io.Writer) error {
 	ctx, cancel := withTimeout(ctx, g.timeout)
 	defer cancel()
-	resp, err := client.ListCommands(ctx, req)
+	resp, err := allCommands(ctx, client, req)
 	if err != nil {
 		return err
 	}
@@ -89,6 +91,34 @@ func listCommands(ctx context.Context, client fleetv1.FleetServiceClient, req *f
 		return writeJSON(stdout, jsonIndented, resp)
 	}
 	return writeCommandTable(stdout, resp.GetCommands(), time.Now())
+}
+
+// defaultCommandLimit is how many commands "cmd list" lists without --limit.
+const defaultCommandLimit = 100
+
+// allCommands calls ListCommands page by page until it has the request's limit of commands
+// (defaultCommandLimit when 0) or the oldest, and returns them in one response, newest first.
+func allCommands(ctx context.Context, client fleetv1.FleetServiceClient, req *fleetv1.ListCommandsRequest) (*fleetv1.ListCommandsResponse, error) {
+	limit := int(req.GetLimit())
+	if limit == 0 {
+		limit = defaultCommandLimit
+	}
+	req = proto.CloneOf(req)
+	req.Limit = 0
+	all := &fleetv1.ListCommandsResponse{}
+	for len(all.Commands) < limit {
+		req.PageSize = int32(min(limit-len(all.Commands), listPageSize))
+		resp, err := client.ListCommands(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		all.Commands = append(all.Commands, resp.GetCommands()...)
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+	return all, nil
 }
 
 // getCommand runs "cmd get".

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -29,6 +30,11 @@ Commands:
   show N                   Print revision N's document.
   diff A [B]               Unified diff from revision A to B (default: the policy in effect).
   rollback N [-m MSG]      Apply revision N's document again, as a new revision.
+
+Every change to a policy, through these commands or "route policy set", "scale policy set" and
+the cost commands, is a revision. An export starts with a "# etag: ..." line: applying the
+edited file refuses (ABORTED) when the policy changed since the export, so a concurrent change
+is never overwritten; export again and redo the edit, or delete the line to overwrite.
 
 ` + globalFlagsText
 
@@ -90,7 +96,7 @@ func parseConfig(g *globals, args []string) (command, error) {
 			return nil, err
 		}
 		return call(func(ctx context.Context, c fleetv1.ConfigServiceClient, stdout io.Writer) error {
-			resp, err := c.Apply(ctx, &fleetv1.ConfigServiceApplyRequest{Document: doc, Message: *message, Author: *author})
+			resp, err := c.Apply(ctx, &fleetv1.ConfigServiceApplyRequest{Document: doc, Message: *message, Author: *author, Etag: docEtag(doc)})
 			if err != nil {
 				return err
 			}
@@ -118,7 +124,7 @@ func parseConfig(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			_, err = io.WriteString(stdout, resp.GetDocument())
+			_, err = io.WriteString(stdout, etagLine+resp.GetEtag()+"\n"+resp.GetDocument())
 			return err
 		}), nil
 	case "history":
@@ -126,7 +132,7 @@ func parseConfig(g *globals, args []string) (command, error) {
 			return nil, err
 		}
 		return call(func(ctx context.Context, c fleetv1.ConfigServiceClient, stdout io.Writer) error {
-			resp, err := c.ListRevisions(ctx, &fleetv1.ConfigServiceListRevisionsRequest{Limit: uint32(*limit)})
+			resp, err := revisions(ctx, c, int(*limit))
 			if err != nil {
 				return err
 			}
@@ -211,4 +217,44 @@ func printRevision(w io.Writer, g *globals, r *fleetv1.ConfigRevision, what stri
 	}
 	_, err := fmt.Fprintf(w, "%s: revision %d by %s: %s\n", what, r.GetNumber(), r.GetAuthor(), r.GetMessage())
 	return err
+}
+
+// etagLine starts the first line of an exported document: a YAML comment holding the etag of
+// the policy it was exported from. Applying the document sends that etag, so a change made
+// since the export is not overwritten (the apply fails ABORTED); delete the line to overwrite.
+const etagLine = "# etag: "
+
+// docEtag returns the etag of a document's etag line, or "" when it has none.
+func docEtag(doc string) string {
+	first, _, _ := strings.Cut(doc, "\n")
+	if etag, ok := strings.CutPrefix(first, etagLine); ok {
+		return strings.TrimSpace(etag)
+	}
+	return ""
+}
+
+// defaultHistory is how many revisions "config history" lists without --limit.
+const defaultHistory = 50
+
+// revisions calls ListRevisions page by page until it has limit revisions (defaultHistory when
+// 0) or the oldest, and returns them in one response, newest first.
+func revisions(ctx context.Context, c fleetv1.ConfigServiceClient, limit int) (*fleetv1.ConfigServiceListRevisionsResponse, error) {
+	if limit == 0 {
+		limit = defaultHistory
+	}
+	all := &fleetv1.ConfigServiceListRevisionsResponse{}
+	req := &fleetv1.ConfigServiceListRevisionsRequest{}
+	for len(all.Revisions) < limit {
+		req.PageSize = int32(min(limit-len(all.Revisions), listPageSize))
+		resp, err := c.ListRevisions(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		all.Revisions = append(all.Revisions, resp.GetRevisions()...)
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+	return all, nil
 }

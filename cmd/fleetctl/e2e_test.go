@@ -145,9 +145,10 @@ func TestListEndToEnd(t *testing.T) {
 		t.Errorf("table:\n%s", res.stdout)
 	}
 	wantReq := &fleetv1.ListNodesRequest{
-		Pool:   "default",
-		States: []fleetv1.NodeState{fleetv1.NodeState_NODE_STATE_READY, fleetv1.NodeState_NODE_STATE_DOWN},
-		Labels: map[string]string{"zone": "eu-west-1a"},
+		Pool:     "default",
+		States:   []fleetv1.NodeState{fleetv1.NodeState_NODE_STATE_READY, fleetv1.NodeState_NODE_STATE_DOWN},
+		Labels:   map[string]string{"zone": "eu-west-1a"},
+		PageSize: listPageSize,
 	}
 	if reqs := srv.requests(); len(reqs) != 1 || !proto.Equal(reqs[0], wantReq) {
 		t.Errorf("server got %v, want %v", reqs, wantReq)

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -147,7 +148,7 @@ func parseCommand(fs *flag.FlagSet, g *globals, args []string, usage string) ([]
 func listNodes(ctx context.Context, client fleetv1.FleetServiceClient, req *fleetv1.ListNodesRequest, g *globals, stdout io.Writer) error {
 	ctx, cancel := withTimeout(ctx, g.timeout)
 	defer cancel()
-	resp, err := client.ListNodes(ctx, req)
+	resp, err := allNodes(ctx, client, req)
 	if err != nil {
 		return err
 	}
@@ -155,6 +156,28 @@ func listNodes(ctx context.Context, client fleetv1.FleetServiceClient, req *flee
 		return writeJSON(stdout, jsonIndented, resp)
 	}
 	return writeNodeTable(stdout, resp.GetNodes(), time.Now())
+}
+
+// listPageSize is the page size fleetctl asks for: the API's maximum (AIP-158).
+const listPageSize = 1000
+
+// allNodes calls ListNodes page by page until the last page and returns every node in one
+// response.
+func allNodes(ctx context.Context, client fleetv1.FleetServiceClient, req *fleetv1.ListNodesRequest) (*fleetv1.ListNodesResponse, error) {
+	all := &fleetv1.ListNodesResponse{}
+	req = proto.CloneOf(req)
+	req.PageSize = listPageSize
+	for {
+		resp, err := client.ListNodes(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		all.Nodes = append(all.Nodes, resp.GetNodes()...)
+		if resp.GetNextPageToken() == "" {
+			return all, nil
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
 }
 
 // getNode runs "nodes get".

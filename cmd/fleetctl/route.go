@@ -70,7 +70,8 @@ var routePolicySetUsage = `Usage: fleetctl route policy set POOL [flags]
 
 Change the given settings of the pool's routing policy; the others keep their current values
 (the defaults for a pool never configured). The control plane validates the whole policy and
-stores nothing when a value is out of range.
+stores nothing when a value is out of range, or when another change to the pool's policy landed
+between reading it and setting it (ABORTED: run the command again).
 
 Flags:
   --strategy NAME             round_robin, weighted_round_robin, least_connections,
@@ -377,7 +378,7 @@ func parseRoutePolicySet(g *globals, args []string) (command, error) {
 		for _, edit := range edits {
 			edit(policy)
 		}
-		resp, err := c.SetPolicy(ctx, &fleetv1.RoutingServiceSetPolicyRequest{Pool: pool, Policy: policy})
+		resp, err := c.SetPolicy(ctx, &fleetv1.RoutingServiceSetPolicyRequest{Pool: pool, Policy: policy, Etag: cur.GetEtag()})
 		if err != nil {
 			return err
 		}

@@ -109,6 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if s, ok := status.FromError(err); ok {
 		fmt.Fprintf(stderr, "fleetctl: %v: %s\n", s.Code(), s.Message())
+		printDetails(stderr, s)
 	} else {
 		fmt.Fprintf(stderr, "fleetctl: %v\n", err)
 	}

@@ -129,7 +129,7 @@ func (a *agentService) awaitHello(ctx context.Context, in <-chan *fleetv1.Connec
 			return nil, fmt.Errorf("%w: the first message of a session must be a Hello, got %s", check.ErrFailedPrecondition, msgKind(m))
 		}
 		if v := validateHello(h, a.limits); len(v) > 0 {
-			return nil, check.Invalidf("Hello: %s", v)
+			return nil, v.Err()
 		}
 		return h, nil
 	}
@@ -213,10 +213,11 @@ func (a *agentService) handle(ctx context.Context, sess *fleet.Session, m *fleet
 }
 
 // rejectReport builds the InvalidArgument status for a bad report, with a ReportRejected detail
-// so the agent can drop exactly that report.
+// so the agent can drop exactly that report, and the google.rpc.BadRequest every InvalidArgument
+// carries.
 func rejectReport(seq uint64, v check.Violations) error {
 	st := status.New(codes.InvalidArgument, fmt.Sprintf("report seq %d rejected: %s", seq, v))
-	if d, err := st.WithDetails(&fleetv1.ReportRejected{Seq: seq, Violations: v}); err == nil {
+	if d, err := st.WithDetails(&fleetv1.ReportRejected{Seq: seq, Violations: v}, check.BadRequest(v.Err())); err == nil {
 		st = d
 	}
 	return st.Err()

@@ -29,7 +29,7 @@ func (s *alertService) ListRules(context.Context, *fleetv1.ListRulesRequest) (*f
 // SetRule compiles the rule and stores it; nothing is stored when it does not compile.
 func (s *alertService) SetRule(_ context.Context, req *fleetv1.SetRuleRequest) (*fleetv1.SetRuleResponse, error) {
 	if req.GetRule() == nil {
-		return nil, check.ToStatus(check.Invalidf("rule is required"))
+		return nil, check.ToStatus(check.Invalidf("rule: is missing"))
 	}
 	p, err := s.a.SetRule(req.GetRule())
 	if err != nil {
@@ -51,7 +51,7 @@ func (s *alertService) TestRule(_ context.Context, req *fleetv1.TestRuleRequest)
 	p := req.GetRule()
 	if p == nil {
 		if p = s.a.Rule(req.GetName()); p == nil {
-			return nil, check.ToStatus(check.Invalidf("give a rule, or the name of a stored rule (%q is not one)", check.Truncate(req.GetName())))
+			return nil, check.ToStatus(check.Invalidf("rule: give a rule, or the name of a stored rule (%q is not one)", check.Truncate(req.GetName())))
 		}
 	}
 	results, err := s.a.Test(p, s.now())
@@ -82,7 +82,7 @@ func (s *alertService) ListAlerts(_ context.Context, req *fleetv1.ListAlertsRequ
 // CreateSilence validates and stores a silence with a new id.
 func (s *alertService) CreateSilence(_ context.Context, req *fleetv1.CreateSilenceRequest) (*fleetv1.CreateSilenceResponse, error) {
 	if req.GetSilence() == nil {
-		return nil, check.ToStatus(check.Invalidf("silence is required"))
+		return nil, check.ToStatus(check.Invalidf("silence: is missing"))
 	}
 	p, err := s.a.CreateSilence(req.GetSilence())
 	if err != nil {

@@ -3,6 +3,7 @@ package api
 import (
 	"cmp"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"time"
 
@@ -98,9 +99,23 @@ func (f *fleetService) GetCommand(_ context.Context, req *fleetv1.GetCommandRequ
 // ListCommands returns the matching commands, newest first.
 func (f *fleetService) ListCommands(_ context.Context, req *fleetv1.ListCommandsRequest) (*fleetv1.ListCommandsResponse, error) {
 	if req.GetNodeId() != "" && !check.ValidID(req.GetNodeId()) {
-		return nil, check.ToStatus(check.Invalidf("node_id %q is not a valid node id", check.Truncate(req.GetNodeId())))
+		return nil, check.ToStatus(check.Invalidf("node_id: %q is not a valid node id", check.Truncate(req.GetNodeId())))
 	}
-	return &fleetv1.ListCommandsResponse{Commands: f.cmds.List(req)}, nil
+	page, err := check.ParsePage(req)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	if req.GetPageSize() == 0 {
+		page.Size = min(cmp.Or(int(req.GetLimit()), check.DefaultPageSize), check.MaxPageSize)
+	}
+	var before []byte
+	if page.After != "" {
+		if before, err = hex.DecodeString(page.After); err != nil {
+			return nil, check.ToStatus(check.Invalidf("page_token: holds no command key; start again without one"))
+		}
+	}
+	recs, last, more := f.cmds.Page(req, before, page.Size)
+	return &fleetv1.ListCommandsResponse{Commands: recs, NextPageToken: page.Next(hex.EncodeToString(last), more)}, nil
 }
 
 // CancelCommand cancels a command that has not been delivered.
@@ -121,7 +136,7 @@ func (f *fleetService) CancelCommand(_ context.Context, req *fleetv1.CancelComma
 // WatchCommands streams command changes until the client leaves.
 func (f *fleetService) WatchCommands(req *fleetv1.WatchCommandsRequest, stream grpc.ServerStreamingServer[fleetv1.WatchCommandsResponse]) error {
 	if req.GetNodeId() != "" && !check.ValidID(req.GetNodeId()) {
-		return check.ToStatus(check.Invalidf("node_id %q is not a valid node id", check.Truncate(req.GetNodeId())))
+		return check.ToStatus(check.Invalidf("node_id: %q is not a valid node id", check.Truncate(req.GetNodeId())))
 	}
 	w := f.cmds.Watch(req.GetNodeId())
 	defer f.cmds.Unwatch(w)

@@ -1,7 +1,9 @@
 package api
 
 import (
+	"cmp"
 	"context"
+	"strconv"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/auth"
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
@@ -9,7 +11,8 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// defaultRevisionLimit is the number of revisions ListRevisions returns when no limit is given.
+// defaultRevisionLimit is the number of revisions ListRevisions returns when neither page_size
+// nor limit is given.
 const defaultRevisionLimit = 50
 
 // configService implements ConfigService on the fleet configuration.
@@ -40,9 +43,10 @@ func (s *configService) Validate(_ context.Context, req *fleetv1.ConfigServiceVa
 	return &fleetv1.ConfigServiceValidateResponse{Sections: names}, nil
 }
 
-// Apply validates and applies a document as a new revision.
+// Apply validates and applies a document as a new revision; with an etag, only when the policy
+// in effect still has it.
 func (s *configService) Apply(ctx context.Context, req *fleetv1.ConfigServiceApplyRequest) (*fleetv1.ConfigServiceApplyResponse, error) {
-	rev, err := s.fc.Apply(req.GetDocument(), req.GetMessage(), author(ctx, req.GetAuthor()), 0)
+	rev, err := s.fc.ApplyIf(req.GetEtag(), req.GetDocument(), req.GetMessage(), author(ctx, req.GetAuthor()))
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -51,24 +55,37 @@ func (s *configService) Apply(ctx context.Context, req *fleetv1.ConfigServiceApp
 
 // Export returns the policy in effect.
 func (s *configService) Export(context.Context, *fleetv1.ConfigServiceExportRequest) (*fleetv1.ConfigServiceExportResponse, error) {
-	doc, err := s.fc.Export()
+	doc, etag, err := s.fc.ExportEtag()
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.ConfigServiceExportResponse{Document: doc}, nil
+	return &fleetv1.ConfigServiceExportResponse{Document: doc, Etag: etag}, nil
 }
 
-// ListRevisions lists revisions, newest first.
+// ListRevisions lists one page of revisions, newest first.
 func (s *configService) ListRevisions(_ context.Context, req *fleetv1.ConfigServiceListRevisionsRequest) (*fleetv1.ConfigServiceListRevisionsResponse, error) {
-	limit := int(req.GetLimit())
-	if limit == 0 {
-		limit = defaultRevisionLimit
-	}
-	revs, err := s.fc.Revisions(limit)
+	page, err := check.ParsePage(req)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.ConfigServiceListRevisionsResponse{Revisions: revs}, nil
+	if req.GetPageSize() == 0 {
+		page.Size = min(cmp.Or(int(req.GetLimit()), defaultRevisionLimit), check.MaxPageSize)
+	}
+	var before uint64
+	if page.After != "" {
+		if before, err = strconv.ParseUint(page.After, 10, 64); err != nil || before == 0 {
+			return nil, check.ToStatus(check.Invalidf("page_token: holds no revision number; start again without one"))
+		}
+	}
+	revs, more, err := s.fc.Revisions(before, page.Size)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	resp := &fleetv1.ConfigServiceListRevisionsResponse{Revisions: revs}
+	if len(revs) > 0 {
+		resp.NextPageToken = page.Next(strconv.FormatUint(revs[len(revs)-1].GetNumber(), 10), more)
+	}
+	return resp, nil
 }
 
 // GetRevision returns one revision.

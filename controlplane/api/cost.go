@@ -2,12 +2,15 @@ package api
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
+	"github.com/dspyfleet/dspyfleet/controlplane/policy"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -15,6 +18,7 @@ import (
 type costService struct {
 	fleetv1.UnimplementedCostServiceServer
 	c   *cost.Tracker
+	doc *policy.Document // the one writer of budgets and prices
 	now func() time.Time
 }
 
@@ -56,7 +60,7 @@ func (s *costService) GetReport(_ context.Context, req *fleetv1.GetReportRequest
 		v.Add("pool", "%q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetPool()))
 	}
 	if len(v) > 0 {
-		return nil, check.ToStatus(check.Invalidf("%s", v))
+		return nil, check.ToStatus(v.Err())
 	}
 	resp, err := s.c.Report(start, end, by, req.GetPool())
 	return resp, check.ToStatus(err)
@@ -68,24 +72,33 @@ func (s *costService) ListBudgets(context.Context, *fleetv1.ListBudgetsRequest) 
 	return resp, check.ToStatus(err)
 }
 
-// SetBudget creates or replaces a budget.
-func (s *costService) SetBudget(_ context.Context, req *fleetv1.SetBudgetRequest) (*fleetv1.SetBudgetResponse, error) {
+// SetBudget validates a budget and forwards it to the fleet policy document, the one writer of
+// budgets, as a new revision.
+func (s *costService) SetBudget(ctx context.Context, req *fleetv1.SetBudgetRequest) (*fleetv1.SetBudgetResponse, error) {
 	if req.GetBudget() == nil {
 		return nil, check.ToStatus(check.Invalidf("budget: missing"))
 	}
-	b, err := s.c.SetBudget(req.GetBudget(), s.now())
-	if err != nil {
+	if _, _, err := cost.BudgetFromProto(req.GetBudget()); err != nil {
+		return nil, check.ToStatus(err)
+	}
+	b := proto.CloneOf(req.GetBudget())
+	entry := proto.CloneOf(b)
+	entry.Name = ""
+	if _, _, err := s.doc.Edit("budgets", b.GetName(), entry, "", "", "CostService.SetBudget "+b.GetName(), author(ctx, "")); err != nil {
 		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.SetBudgetResponse{Budget: b}, nil
 }
 
-// DeleteBudget removes a budget.
-func (s *costService) DeleteBudget(_ context.Context, req *fleetv1.DeleteBudgetRequest) (*fleetv1.DeleteBudgetResponse, error) {
+// DeleteBudget removes a budget, through the fleet policy document as a new revision.
+func (s *costService) DeleteBudget(ctx context.Context, req *fleetv1.DeleteBudgetRequest) (*fleetv1.DeleteBudgetResponse, error) {
 	if !check.ValidID(req.GetName()) {
 		return nil, check.ToStatus(check.Invalidf("name: %q is not a budget name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetName())))
 	}
-	if err := s.c.DeleteBudget(req.GetName()); err != nil {
+	if _, _, err := s.doc.Edit("budgets", req.GetName(), nil, "", "", "CostService.DeleteBudget "+req.GetName(), author(ctx, "")); err != nil {
+		if errors.Is(err, check.ErrNotFound) {
+			err = fmt.Errorf("%w: no budget named %q; list them with fleetctl cost budgets", check.ErrNotFound, check.Truncate(req.GetName()))
+		}
 		return nil, check.ToStatus(err)
 	}
 	return &fleetv1.DeleteBudgetResponse{}, nil
@@ -96,21 +109,19 @@ func (s *costService) GetPrices(context.Context, *fleetv1.GetPricesRequest) (*fl
 	return &fleetv1.GetPricesResponse{Prices: s.c.PricesProto()}, nil
 }
 
-// SetPrices validates and replaces the price table. Token cost of the recent hours is priced
-// with it on the next step; older hours keep the prices they were accrued at.
-func (s *costService) SetPrices(_ context.Context, req *fleetv1.SetPricesRequest) (*fleetv1.SetPricesResponse, error) {
+// SetPrices validates the price table and forwards it to the fleet policy document, the one
+// writer of prices, as a new revision. Token cost of the recent hours is priced with it on the
+// next step; older hours keep the prices they were accrued at.
+func (s *costService) SetPrices(ctx context.Context, req *fleetv1.SetPricesRequest) (*fleetv1.SetPricesResponse, error) {
 	t, err := cost.ValidatePrices(req.GetPrices())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	raw, err := proto.Marshal(cost.TableToProto(t))
-	if err != nil {
+	pp := cost.TableToProto(t)
+	if _, err := s.doc.Replace("prices", pp, "CostService.SetPrices", author(ctx, "")); err != nil {
 		return nil, check.ToStatus(err)
 	}
-	if err := s.c.SetPrices(t, raw); err != nil {
-		return nil, check.ToStatus(err)
-	}
-	return &fleetv1.SetPricesResponse{Prices: cost.TableToProto(t)}, nil
+	return &fleetv1.SetPricesResponse{Prices: pp}, nil
 }
 
 // ListRecommendations draws the savings recommendations from the last week and returns them.

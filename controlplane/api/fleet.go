@@ -24,18 +24,27 @@ type fleetService struct {
 	audit    *auth.AuditLog
 }
 
-// ListNodes returns the nodes matching the request's filters.
+// ListNodes returns one page of the nodes matching the request's filters.
 func (f *fleetService) ListNodes(_ context.Context, req *fleetv1.ListNodesRequest) (*fleetv1.ListNodesResponse, error) {
 	if err := validateNodeFilter(req.GetPool(), req.GetStates()); err != nil {
 		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.ListNodesResponse{Nodes: f.reg.List(req)}, nil
+	page, err := check.ParsePage(req)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	nodes, more := f.reg.Page(req, page.After, page.Size)
+	resp := &fleetv1.ListNodesResponse{Nodes: nodes}
+	if len(nodes) > 0 {
+		resp.NextPageToken = page.Next(nodes[len(nodes)-1].GetId(), more)
+	}
+	return resp, nil
 }
 
 // GetNode returns one node.
 func (f *fleetService) GetNode(_ context.Context, req *fleetv1.GetNodeRequest) (*fleetv1.GetNodeResponse, error) {
 	if !check.ValidID(req.GetId()) {
-		return nil, check.ToStatus(check.Invalidf("id %q is not a valid node id (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetId())))
+		return nil, check.ToStatus(check.Invalidf("id: %q is not a valid node id (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetId())))
 	}
 	n, err := f.reg.Get(req.GetId())
 	if err != nil {
@@ -82,7 +91,7 @@ func (f *fleetService) WatchNodes(req *fleetv1.WatchNodesRequest, stream grpc.Se
 // validateNodeFilter checks the optional pool and state filters.
 func validateNodeFilter(pool string, states []fleetv1.NodeState) error {
 	if pool != "" && !check.ValidID(pool) {
-		return check.Invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool))
+		return check.Invalidf("pool: %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool))
 	}
 	for _, s := range states {
 		if _, ok := fleetv1.NodeState_name[int32(s)]; !ok || s == fleetv1.NodeState_NODE_STATE_UNSPECIFIED {

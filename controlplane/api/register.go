@@ -55,10 +55,10 @@ func Register(gs *grpc.Server, d Deps) *Services {
 	}
 	fleetv1.RegisterAgentServiceServer(gs, agents)
 	fleetv1.RegisterFleetServiceServer(gs, &fleetService{reg: d.Registry, cmds: d.Commands, stats: d.Stats, stopping: d.Stopping, limits: d.Limits, audit: d.Security.Audit})
-	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: d.Router, sc: d.Scaler, gate: d.Cost.Gate, now: d.Now, metrics: d.Metrics, stopping: d.Stopping})
+	fleetv1.RegisterRoutingServiceServer(gs, &routingService{rt: d.Router, doc: d.Policy, sc: d.Scaler, gate: d.Cost.Gate, now: d.Now, metrics: d.Metrics, stopping: d.Stopping})
 	fleetv1.RegisterConfigServiceServer(gs, &configService{fc: d.Policy})
-	fleetv1.RegisterCostServiceServer(gs, &costService{c: d.Cost, now: d.Now})
-	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: d.Scaler})
+	fleetv1.RegisterCostServiceServer(gs, &costService{c: d.Cost, doc: d.Policy, now: d.Now})
+	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: d.Scaler, doc: d.Policy})
 	fleetv1.RegisterAlertServiceServer(gs, &alertService{a: d.Alerts, now: d.Now})
 	fleetv1.RegisterMaintenanceServiceServer(gs, &maintenanceService{backups: d.Backups, cmds: d.Commands, deployer: d.Deployer, windows: d.Windows, stopping: d.Stopping})
 	return &Services{agents: agents}

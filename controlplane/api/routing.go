@@ -1,6 +1,7 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,10 +16,12 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
+	"github.com/dspyfleet/dspyfleet/controlplane/policy"
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
 	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	costmodel "github.com/dspyfleet/dspyfleet/pkg/cost"
@@ -33,6 +36,7 @@ const maxResultLatency = time.Hour
 type routingService struct {
 	fleetv1.UnimplementedRoutingServiceServer
 	rt       *router.Router
+	doc      *policy.Document // the one writer of policies
 	sc       *scaling.Scaler
 	gate     *cost.Gate
 	now      func() time.Time
@@ -213,11 +217,16 @@ func (s *routingService) GetPolicy(_ context.Context, req *fleetv1.RoutingServic
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.RoutingServiceGetPolicyResponse{Pool: pool, Policy: pp, Configured: configured}, nil
+	etag, err := s.doc.EntryEtag("routing", pool)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	return &fleetv1.RoutingServiceGetPolicyResponse{Pool: pool, Policy: pp, Configured: configured, Etag: etag}, nil
 }
 
-// SetPolicy validates and stores a pool's policy.
-func (s *routingService) SetPolicy(_ context.Context, req *fleetv1.RoutingServiceSetPolicyRequest) (*fleetv1.RoutingServiceSetPolicyResponse, error) {
+// SetPolicy validates a pool's policy and forwards it to the fleet policy document, its one
+// writer, as a new revision; with an etag, only when the stored policy still has it.
+func (s *routingService) SetPolicy(ctx context.Context, req *fleetv1.RoutingServiceSetPolicyRequest) (*fleetv1.RoutingServiceSetPolicyResponse, error) {
 	if req.GetPool() == "" {
 		return nil, check.ToStatus(check.Invalidf("pool: is empty; name the pool the policy is for"))
 	}
@@ -228,11 +237,44 @@ func (s *routingService) SetPolicy(_ context.Context, req *fleetv1.RoutingServic
 	if req.GetPolicy() == nil {
 		return nil, check.ToStatus(check.Invalidf("policy: is missing"))
 	}
-	pp, err := s.rt.SetPolicy(pool, req.GetPolicy())
+	in, etag := req.GetPolicy(), req.GetEtag()
+	if req.GetUpdateMask() != nil {
+		if in, etag, err = s.maskedPolicy(pool, in, req.GetUpdateMask(), etag); err != nil {
+			return nil, check.ToStatus(err)
+		}
+	}
+	p, err := router.PolicyFromProto(in)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.RoutingServiceSetPolicyResponse{Policy: pp}, nil
+	pp := router.PolicyToProto(p)
+	rev, etag, err := s.doc.Edit("routing", pool, pp, etag,
+		fmt.Sprintf("get the policy again (fleetctl route policy get %s), redo the change on it and set it with the new etag", pool),
+		cmp.Or(req.GetMessage(), "RoutingService.SetPolicy "+pool), author(ctx, ""))
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	return &fleetv1.RoutingServiceSetPolicyResponse{Policy: pp, Etag: etag, Revision: rev.GetNumber()}, nil
+}
+
+// maskedPolicy applies the mask's fields of in onto the pool's policy in effect (the defaults
+// for a pool never configured). Without an etag from the caller it returns the etag the merge
+// started from, so a change landing meanwhile fails ABORTED rather than being overwritten.
+func (s *routingService) maskedPolicy(pool string, in *fleetv1.RoutingPolicy, mask *fieldmaskpb.FieldMask, etag string) (*fleetv1.RoutingPolicy, string, error) {
+	if etag == "" {
+		var err error
+		if etag, err = s.doc.EntryEtag("routing", pool); err != nil {
+			return nil, "", err
+		}
+	}
+	base := router.PolicyToProto(routing.DefaultPolicy())
+	if cur, configured, err := s.rt.Policy(pool); err == nil && configured {
+		base = cur
+	}
+	if err := check.ApplyMask(base, in, mask, "update_mask"); err != nil {
+		return nil, "", err
+	}
+	return base, etag, nil
 }
 
 // GetStatus explains the pool's routing state.

@@ -1,12 +1,16 @@
 package api
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/controlplane/policy"
 	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -20,7 +24,8 @@ const (
 // scalingService implements ScalingService on the scaler.
 type scalingService struct {
 	fleetv1.UnimplementedScalingServiceServer
-	sc *scaling.Scaler
+	sc  *scaling.Scaler
+	doc *policy.Document // the one writer of policies
 }
 
 // GetPolicy returns a pool's policy with every default filled in.
@@ -33,28 +38,54 @@ func (s *scalingService) GetPolicy(_ context.Context, req *fleetv1.ScalingServic
 	if p == nil {
 		return nil, noScalingPolicy(pool)
 	}
-	return &fleetv1.ScalingServiceGetPolicyResponse{Pool: pool, Policy: p}, nil
+	etag, err := s.doc.EntryEtag("scaling", pool)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	return &fleetv1.ScalingServiceGetPolicyResponse{Pool: pool, Policy: p, Etag: etag}, nil
 }
 
-// SetPolicy validates and stores a pool's policy; it applies from the next tick.
-func (s *scalingService) SetPolicy(_ context.Context, req *fleetv1.ScalingServiceSetPolicyRequest) (*fleetv1.ScalingServiceSetPolicyResponse, error) {
+// SetPolicy validates a pool's policy and forwards it to the fleet policy document, its one
+// writer, as a new revision; it applies from the next tick. With an etag, only when the stored
+// policy still has it.
+func (s *scalingService) SetPolicy(ctx context.Context, req *fleetv1.ScalingServiceSetPolicyRequest) (*fleetv1.ScalingServiceSetPolicyResponse, error) {
 	pool, err := scalingPool(req.GetPool())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
 	if req.GetPolicy() == nil {
-		return nil, check.ToStatus(check.Invalidf("policy is required"))
+		return nil, check.ToStatus(check.Invalidf("policy: is missing"))
 	}
-	p, act, err := scaling.PolicyFromProto(scaling.WithDefaults(req.GetPolicy(), s.sc.Defaults), s.sc.HookDir)
+	in, etag := req.GetPolicy(), req.GetEtag()
+	if req.GetUpdateMask() != nil {
+		if etag == "" {
+			// The merge starts from the policy in effect: a change landing meanwhile fails
+			// ABORTED rather than being overwritten.
+			if etag, err = s.doc.EntryEtag("scaling", pool); err != nil {
+				return nil, check.ToStatus(err)
+			}
+		}
+		base := &fleetv1.ScalingPolicy{}
+		if cur := s.sc.Policy(pool); cur != nil {
+			base = proto.CloneOf(cur) // the scaler's own copy: never modify it
+		}
+		if err := check.ApplyMask(base, in, req.GetUpdateMask(), "update_mask"); err != nil {
+			return nil, check.ToStatus(err)
+		}
+		in = base
+	}
+	p, act, err := scaling.PolicyFromProto(scaling.WithDefaults(in, s.sc.Defaults), s.sc.HookDir)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
 	pb := scaling.PolicyToProto(p, act)
-	if err := scaling.PutPolicy(s.sc.Store, pool, pb); err != nil {
+	rev, etag, err := s.doc.Edit("scaling", pool, pb, etag,
+		fmt.Sprintf("get the policy again (fleetctl scale policy get %s), redo the change on it and set it with the new etag", pool),
+		cmp.Or(req.GetMessage(), "ScalingService.SetPolicy "+pool), author(ctx, ""))
+	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	s.sc.SetPolicy(pool, pb, p, act)
-	return &fleetv1.ScalingServiceSetPolicyResponse{Policy: pb}, nil
+	return &fleetv1.ScalingServiceSetPolicyResponse{Policy: pb, Etag: etag, Revision: rev.GetNumber()}, nil
 }
 
 // GetStatus returns the pool's latest decision, forecast and actuation.
@@ -96,7 +127,7 @@ func scalingPool(pool string) (string, error) {
 		return check.DefaultPool, nil
 	}
 	if !check.ValidID(pool) {
-		return "", check.Invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool))
+		return "", check.Invalidf("pool: %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool))
 	}
 	return pool, nil
 }

@@ -23,7 +23,7 @@ func (f *fleetService) GetPoolStats(_ context.Context, req *fleetv1.GetPoolStats
 		pool = check.DefaultPool
 	}
 	if !check.ValidID(pool) {
-		return nil, check.ToStatus(check.Invalidf("pool %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool)))
+		return nil, check.ToStatus(check.Invalidf("pool: %q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(pool)))
 	}
 	window := defaultStatsWindow
 	if w := req.GetWindow(); w != nil {

@@ -21,6 +21,7 @@ var statusCodes = []struct {
 	{ErrFailedPrecondition, codes.FailedPrecondition},
 	{ErrShuttingDown, codes.Unavailable},
 	{ErrSessionEnded, codes.Aborted},
+	{ErrConflict, codes.Aborted},
 	{ErrWatchBehind, codes.ResourceExhausted},
 	{ErrTooManyNodes, codes.ResourceExhausted},
 	{ErrNotFound, codes.NotFound},
@@ -43,6 +44,12 @@ func ToStatus(err error) error {
 	}
 	for _, e := range statusCodes {
 		if errors.Is(err, e.err) {
+			switch e.err {
+			case ErrInvalidArgument, cost.ErrInvalid:
+				return invalidStatus(err)
+			case ErrConflict:
+				return conflictStatus(err)
+			}
 			return status.Error(e.code, err.Error())
 		}
 	}

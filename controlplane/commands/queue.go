@@ -343,9 +343,21 @@ func (q *Queue) List(req *fleetv1.ListCommandsRequest) []*fleetv1.CommandRecord 
 	if limit == 0 {
 		limit = 100
 	}
+	out, _, _ := q.Page(req, nil, limit)
+	return out
+}
+
+// Page returns up to size commands matching the request's filters whose key sorts before
+// before (all when before is nil), newest first, with the last one's key and whether more
+// follow. Keys are in creation order and never reused, so walking pages by key lists every
+// command that exists throughout once, and none twice.
+func (q *Queue) Page(req *fleetv1.ListCommandsRequest, before []byte, size int) ([]*fleetv1.CommandRecord, []byte, bool) {
 	q.mu.Lock()
 	var matched []*cmdEntry
 	for _, e := range q.byID {
+		if before != nil && slices.Compare(e.key, before) >= 0 {
+			continue
+		}
 		r := e.rec
 		if req.GetNodeId() != "" && r.GetNodeId() != req.GetNodeId() {
 			continue
@@ -359,15 +371,18 @@ func (q *Queue) List(req *fleetv1.ListCommandsRequest) []*fleetv1.CommandRecord 
 		matched = append(matched, e)
 	}
 	slices.SortFunc(matched, func(a, b *cmdEntry) int { return -slices.Compare(a.key, b.key) })
-	if len(matched) > limit {
-		matched = matched[:limit]
+	more := len(matched) > size
+	if more {
+		matched = matched[:size]
 	}
 	out := make([]*fleetv1.CommandRecord, len(matched))
+	var last []byte
 	for i, e := range matched {
 		out[i] = proto.Clone(e.rec).(*fleetv1.CommandRecord)
+		last = slices.Clone(e.key)
 	}
 	q.mu.Unlock()
-	return out
+	return out, last, more
 }
 
 // Prune deletes finished commands older than the retention.

@@ -66,7 +66,7 @@ func BudgetFromProto(b *fleetv1.Budget) (cost.Budget, *time.Location, error) {
 	}
 	if len(v) > 0 {
 		slices.SortStableFunc(v, func(a, b *fleetv1.FieldViolation) int { return fleet.CompareStrings(a.GetField(), b.GetField()) })
-		return cost.Budget{}, nil, check.Invalidf("%s", v)
+		return cost.Budget{}, nil, v.Err()
 	}
 	return out, loc, nil
 }

@@ -71,7 +71,7 @@ func ValidatePrices(p *fleetv1.Prices) (cost.Table, error) {
 		seen[m.GetModel()] = true
 	}
 	if len(dup) > 0 {
-		return cost.Table{}, check.Invalidf("%s", dup)
+		return cost.Table{}, dup.Err()
 	}
 	t := tableFromProto(p)
 	if err := t.Validate(); err != nil {

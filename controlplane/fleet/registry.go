@@ -421,9 +421,21 @@ func (r *Registry) Get(id string) (*fleetv1.Node, error) {
 
 // List returns copies of the nodes matching the request, sorted by id.
 func (r *Registry) List(req *fleetv1.ListNodesRequest) []*fleetv1.Node {
+	out, _ := r.Page(req, "", 0)
+	return out
+}
+
+// Page returns copies of the first size nodes (all when size is 0) matching the request's
+// filters whose id sorts after after, sorted by id, and whether more follow. Paging by key
+// means a node that exists for the whole walk is listed once and no node twice, whatever
+// joins or leaves between pages.
+func (r *Registry) Page(req *fleetv1.ListNodesRequest, after string, size int) ([]*fleetv1.Node, bool) {
 	var out []*fleetv1.Node
 	r.eachEntry(req.GetPool(), func(e *entry) {
 		n := e.node
+		if after != "" && n.GetId() <= after {
+			return
+		}
 		if len(req.GetStates()) > 0 && !slices.Contains(req.GetStates(), n.GetState()) {
 			return
 		}
@@ -433,7 +445,10 @@ func (r *Registry) List(req *fleetv1.ListNodesRequest) []*fleetv1.Node {
 		out = append(out, e.snapshotLocked())
 	})
 	slices.SortFunc(out, func(a, b *fleetv1.Node) int { return CompareStrings(a.GetId(), b.GetId()) })
-	return out
+	if size > 0 && len(out) > size {
+		return out[:size], true
+	}
+	return out, false
 }
 
 func hasLabels(have, want map[string]string) bool {

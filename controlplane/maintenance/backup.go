@@ -208,7 +208,7 @@ func (b *Backups) List() ([]*fleetv1.Backup, error) {
 // Verify checks the named backup against its recorded sha256 and size, then all of its content.
 func (b *Backups) Verify(name string) (*fleetv1.Backup, error) {
 	if !backupNamePattern.MatchString(name) {
-		return nil, check.Invalidf("name %q is not a backup name like fleet-20260102T030405.000000000Z.db; list them with fleetctl backup list", check.Truncate(name))
+		return nil, check.Invalidf("name: %q is not a backup name like fleet-20260102T030405.000000000Z.db; list them with fleetctl backup list", check.Truncate(name))
 	}
 	path := filepath.Join(b.dir, name)
 	if _, err := os.Stat(path); err != nil {

@@ -100,6 +100,11 @@ func (fc *Document) Apply(doc, message, author string, rollbackOf uint64) (*flee
 	}
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
+	return fc.applyLocked(doc, message, author, rollbackOf)
+}
+
+// applyLocked is Apply with fc.mu held.
+func (fc *Document) applyLocked(doc, message, author string, rollbackOf uint64) (*fleetv1.ConfigRevision, error) {
 	applies, _, err := fc.Prepare(doc)
 	if err != nil {
 		return nil, err
@@ -113,7 +118,7 @@ func (fc *Document) Apply(doc, message, author string, rollbackOf uint64) (*flee
 	if err != nil {
 		return nil, err
 	}
-	rev := &fleetv1.ConfigRevision{Author: author, Time: timestamppb.New(fc.now()), Message: message, Document: current, RollbackOf: rollbackOf}
+	rev := &fleetv1.ConfigRevision{Author: author, Time: timestamppb.New(fc.now()), Message: message, Document: current, RollbackOf: rollbackOf, Etag: Etag(current)}
 	err = fc.store.Update(func(tx *store.Tx) error {
 		b := tx.Bucket(store.ConfigRevisions)
 		rev.Number = 1
@@ -163,12 +168,27 @@ func (fc *Document) Revision(n uint64) (*fleetv1.ConfigRevision, error) {
 	return rev, err
 }
 
-// Revisions returns up to limit revisions, newest first, without documents.
-func (fc *Document) Revisions(limit int) ([]*fleetv1.ConfigRevision, error) {
+// Revisions returns up to limit revisions numbered below before (every one when before is
+// 0), newest first, without documents, and whether older ones follow. It seeks to before in
+// the store's key order, so a page costs its size, not the history's.
+func (fc *Document) Revisions(before uint64, limit int) ([]*fleetv1.ConfigRevision, bool, error) {
 	var out []*fleetv1.ConfigRevision
+	more := false
 	err := fc.store.View(func(tx *store.Tx) error {
 		c := tx.Bucket(store.ConfigRevisions).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+		k, v := c.Last()
+		if before != 0 {
+			if k, _ = c.Seek(binary.BigEndian.AppendUint64(nil, before)); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
+			}
+		}
+		for ; k != nil; k, v = c.Prev() {
+			if len(out) == limit {
+				more = true
+				return nil
+			}
 			rev := &fleetv1.ConfigRevision{}
 			if err := proto.Unmarshal(v, rev); err != nil {
 				return fmt.Errorf("%w: config revision %x: %v", store.ErrCorruptStore, k, err)
@@ -178,7 +198,7 @@ func (fc *Document) Revisions(limit int) ([]*fleetv1.ConfigRevision, error) {
 		}
 		return nil
 	})
-	return out, err
+	return out, more, err
 }
 
 // Diff returns a unified diff from revision from to revision to (0: the policy in effect).

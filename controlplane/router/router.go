@@ -279,36 +279,6 @@ func (rt *Router) Policy(pool string) (*fleetv1.RoutingPolicy, bool, error) {
 	return PolicyToProto(routing.DefaultPolicy()), false, nil
 }
 
-// SetPolicy validates, stores and applies a pool's policy, returning it with defaults filled in.
-func (rt *Router) SetPolicy(pool string, pp *fleetv1.RoutingPolicy) (*fleetv1.RoutingPolicy, error) {
-	p, err := PolicyFromProto(pp)
-	if err != nil {
-		return nil, err
-	}
-	full := PolicyToProto(p)
-	raw, err := proto.Marshal(full)
-	if err != nil {
-		return nil, err
-	}
-	rt.mu.Lock()
-	err = rt.store.Update(func(tx *store.Tx) error {
-		return tx.Bucket(store.RoutingPolicies).Put([]byte(pool), raw)
-	})
-	if err != nil {
-		rt.mu.Unlock()
-		return nil, fmt.Errorf("store routing policy: %w", err)
-	}
-	rt.Policies[pool] = full
-	pr := rt.routeLocked(pool)
-	rt.mu.Unlock()
-	pr.mu.Lock()
-	pr.pool.SetPolicy(p, rt.now())
-	pr.publishLocked()
-	pr.mu.Unlock()
-	rt.log.Info("routing policy set", "pool", pool, "strategy", p.Strategy)
-	return proto.Clone(full).(*fleetv1.RoutingPolicy), nil
-}
-
 // ReplacePolicies makes policies (validated, every field set) the stored policies of every
 // pool, in one transaction: pools left out go back to the defaults.
 func (rt *Router) ReplacePolicies(policies map[string]*fleetv1.RoutingPolicy) error {

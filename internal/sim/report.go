@@ -140,11 +140,19 @@ func gather(ctx context.Context, conn grpc.ClientConnInterface, o Options, fleet
 		r.Requests.LatencyP50, r.Requests.LatencyP99 = ts.Latency.Quantile(0.5), ts.Latency.Quantile(0.99)
 	}
 	fc := fleetv1.NewFleetServiceClient(conn)
-	nodes, err := fc.ListNodes(ctx, &fleetv1.ListNodesRequest{Pool: o.Pool})
-	if err != nil {
-		return nil, fmt.Errorf("list nodes: %w", err)
+	var nodes []*fleetv1.Node
+	for req := (&fleetv1.ListNodesRequest{Pool: o.Pool, PageSize: 1000}); ; {
+		page, err := fc.ListNodes(ctx, req)
+		if err != nil {
+			return nil, fmt.Errorf("list nodes: %w", err)
+		}
+		nodes = append(nodes, page.GetNodes()...)
+		if page.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = page.GetNextPageToken()
 	}
-	r.Nodes = countNodes(nodes.GetNodes(), now, o.Interval)
+	r.Nodes = countNodes(nodes, now, o.Interval)
 	window := (now.Sub(start) + time.Minute).Truncate(time.Minute) + time.Minute
 	stats, err := fc.GetPoolStats(ctx, &fleetv1.GetPoolStatsRequest{Pool: o.Pool, Window: durationpb.New(window)})
 	if err != nil {

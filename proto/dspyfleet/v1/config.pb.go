@@ -32,7 +32,9 @@ type ConfigRevision struct {
 	// The policy in effect after this revision, as a YAML document with every section.
 	Document string `protobuf:"bytes,5,opt,name=document,proto3" json:"document,omitempty"`
 	// Set when the revision rolled back to an earlier one.
-	RollbackOf    uint64 `protobuf:"varint,6,opt,name=rollback_of,json=rollbackOf,proto3" json:"rollback_of,omitempty"`
+	RollbackOf uint64 `protobuf:"varint,6,opt,name=rollback_of,json=rollbackOf,proto3" json:"rollback_of,omitempty"`
+	// The etag of the document: Export's etag while no change followed this revision.
+	Etag          string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -107,6 +109,13 @@ func (x *ConfigRevision) GetRollbackOf() uint64 {
 		return x.RollbackOf
 	}
 	return 0
+}
+
+func (x *ConfigRevision) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 // ConfigServiceValidateRequest holds a YAML document.
@@ -206,7 +215,10 @@ type ConfigServiceApplyRequest struct {
 	// Why, for the history; required.
 	Message string `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	// Who applies it; defaults to the caller's identity.
-	Author        string `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	Author string `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	// The etag of the policy this document was edited from (Export's etag). When set and the
+	// policy in effect changed since, nothing changes and Apply fails ABORTED (AIP-154).
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -258,6 +270,13 @@ func (x *ConfigServiceApplyRequest) GetMessage() string {
 func (x *ConfigServiceApplyRequest) GetAuthor() string {
 	if x != nil {
 		return x.Author
+	}
+	return ""
+}
+
+func (x *ConfigServiceApplyRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -346,8 +365,11 @@ func (*ConfigServiceExportRequest) Descriptor() ([]byte, []int) {
 
 // ConfigServiceExportResponse holds the policy in effect.
 type ConfigServiceExportResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Document      string                 `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Document string                 `protobuf:"bytes,1,opt,name=document,proto3" json:"document,omitempty"`
+	// Changes when the policy in effect changes; give it to Apply to refuse to overwrite a
+	// change made since.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -389,11 +411,25 @@ func (x *ConfigServiceExportResponse) GetDocument() string {
 	return ""
 }
 
+func (x *ConfigServiceExportResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // ConfigServiceListRevisionsRequest bounds the listing.
 type ConfigServiceListRevisionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// At most this many, newest first; 0 means 50.
-	Limit         uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// At most this many, newest first; 0 means 50. Superseded by page_size, which wins when set.
+	Limit uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// At most this many revisions on the page, newest first; 0 means limit (50 when neither is
+	// set), more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. Pages walk the
+	// revision numbers downwards, so a revision stored while paging is not listed and none is
+	// listed twice.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -435,10 +471,26 @@ func (x *ConfigServiceListRevisionsRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *ConfigServiceListRevisionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ConfigServiceListRevisionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ConfigServiceListRevisionsResponse lists revisions without documents.
 type ConfigServiceListRevisionsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Revisions     []*ConfigRevision      `protobuf:"bytes,1,rep,name=revisions,proto3" json:"revisions,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Revisions []*ConfigRevision      `protobuf:"bytes,1,rep,name=revisions,proto3" json:"revisions,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -478,6 +530,13 @@ func (x *ConfigServiceListRevisionsResponse) GetRevisions() []*ConfigRevision {
 		return x.Revisions
 	}
 	return nil
+}
+
+func (x *ConfigServiceListRevisionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // ConfigServiceGetRevisionRequest names a revision.
@@ -778,7 +837,7 @@ var File_dspyfleet_v1_config_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_config_proto_rawDesc = "" +
 	"\n" +
-	"\x19dspyfleet/v1/config.proto\x12\fdspyfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc7\x01\n" +
+	"\x19dspyfleet/v1/config.proto\x12\fdspyfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdb\x01\n" +
 	"\x0eConfigRevision\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x16\n" +
 	"\x06author\x18\x02 \x01(\tR\x06author\x12.\n" +
@@ -786,24 +845,31 @@ const file_dspyfleet_v1_config_proto_rawDesc = "" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x1a\n" +
 	"\bdocument\x18\x05 \x01(\tR\bdocument\x12\x1f\n" +
 	"\vrollback_of\x18\x06 \x01(\x04R\n" +
-	"rollbackOf\":\n" +
+	"rollbackOf\x12\x12\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\":\n" +
 	"\x1cConfigServiceValidateRequest\x12\x1a\n" +
 	"\bdocument\x18\x01 \x01(\tR\bdocument\";\n" +
 	"\x1dConfigServiceValidateResponse\x12\x1a\n" +
-	"\bsections\x18\x01 \x03(\tR\bsections\"i\n" +
+	"\bsections\x18\x01 \x03(\tR\bsections\"}\n" +
 	"\x19ConfigServiceApplyRequest\x12\x1a\n" +
 	"\bdocument\x18\x01 \x01(\tR\bdocument\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
-	"\x06author\x18\x03 \x01(\tR\x06author\"V\n" +
+	"\x06author\x18\x03 \x01(\tR\x06author\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"V\n" +
 	"\x1aConfigServiceApplyResponse\x128\n" +
 	"\brevision\x18\x01 \x01(\v2\x1c.dspyfleet.v1.ConfigRevisionR\brevision\"\x1c\n" +
-	"\x1aConfigServiceExportRequest\"9\n" +
+	"\x1aConfigServiceExportRequest\"M\n" +
 	"\x1bConfigServiceExportResponse\x12\x1a\n" +
-	"\bdocument\x18\x01 \x01(\tR\bdocument\"9\n" +
+	"\bdocument\x18\x01 \x01(\tR\bdocument\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"u\n" +
 	"!ConfigServiceListRevisionsRequest\x12\x14\n" +
-	"\x05limit\x18\x01 \x01(\rR\x05limit\"`\n" +
+	"\x05limit\x18\x01 \x01(\rR\x05limit\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\x88\x01\n" +
 	"\"ConfigServiceListRevisionsResponse\x12:\n" +
-	"\trevisions\x18\x01 \x03(\v2\x1c.dspyfleet.v1.ConfigRevisionR\trevisions\"9\n" +
+	"\trevisions\x18\x01 \x03(\v2\x1c.dspyfleet.v1.ConfigRevisionR\trevisions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"9\n" +
 	"\x1fConfigServiceGetRevisionRequest\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\"\\\n" +
 	" ConfigServiceGetRevisionResponse\x128\n" +

@@ -44,7 +44,8 @@ type ConfigServiceClient interface {
 	// Export returns the policy in effect now as a document, including changes made through the
 	// other services since the last revision.
 	Export(ctx context.Context, in *ConfigServiceExportRequest, opts ...grpc.CallOption) (*ConfigServiceExportResponse, error)
-	// ListRevisions returns the revisions, newest first, without their documents.
+	// ListRevisions returns the revisions, newest first, without their documents, one page at a
+	// time (page_size 50 by default, at most 1000).
 	ListRevisions(ctx context.Context, in *ConfigServiceListRevisionsRequest, opts ...grpc.CallOption) (*ConfigServiceListRevisionsResponse, error)
 	// GetRevision returns one revision with its document.
 	GetRevision(ctx context.Context, in *ConfigServiceGetRevisionRequest, opts ...grpc.CallOption) (*ConfigServiceGetRevisionResponse, error)
@@ -148,7 +149,8 @@ type ConfigServiceServer interface {
 	// Export returns the policy in effect now as a document, including changes made through the
 	// other services since the last revision.
 	Export(context.Context, *ConfigServiceExportRequest) (*ConfigServiceExportResponse, error)
-	// ListRevisions returns the revisions, newest first, without their documents.
+	// ListRevisions returns the revisions, newest first, without their documents, one page at a
+	// time (page_size 50 by default, at most 1000).
 	ListRevisions(context.Context, *ConfigServiceListRevisionsRequest) (*ConfigServiceListRevisionsResponse, error)
 	// GetRevision returns one revision with its document.
 	GetRevision(context.Context, *ConfigServiceGetRevisionRequest) (*ConfigServiceGetRevisionResponse, error)

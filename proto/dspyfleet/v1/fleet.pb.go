@@ -837,8 +837,15 @@ type ListCommandsRequest struct {
 	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
 	States []CommandState         `protobuf:"varint,2,rep,packed,name=states,proto3,enum=dspyfleet.v1.CommandState" json:"states,omitempty"`
 	Kinds  []CommandKind          `protobuf:"varint,3,rep,packed,name=kinds,proto3,enum=dspyfleet.v1.CommandKind" json:"kinds,omitempty"`
-	// At most this many, newest first; 0 means 100.
-	Limit         uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// At most this many, newest first; 0 means 100. Superseded by page_size, which wins when set.
+	Limit uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// At most this many commands on the page, newest first; 0 means limit (100 when neither is
+	// set), more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must
+	// be those of the call that returned it. Pages walk the commands from newest to oldest by
+	// creation, so one created while paging is not listed and none is listed twice.
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -901,10 +908,26 @@ func (x *ListCommandsRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *ListCommandsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListCommandsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListCommandsResponse holds the matching commands.
 type ListCommandsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Commands      []*CommandRecord       `protobuf:"bytes,1,rep,name=commands,proto3" json:"commands,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Commands []*CommandRecord       `protobuf:"bytes,1,rep,name=commands,proto3" json:"commands,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -944,6 +967,13 @@ func (x *ListCommandsResponse) GetCommands() []*CommandRecord {
 		return x.Commands
 	}
 	return nil
+}
+
+func (x *ListCommandsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // CancelCommandRequest names the command to cancel.
@@ -1141,7 +1171,13 @@ type ListNodesRequest struct {
 	// Only nodes in one of these states.
 	States []NodeState `protobuf:"varint,2,rep,packed,name=states,proto3,enum=dspyfleet.v1.NodeState" json:"states,omitempty"`
 	// Only nodes carrying every one of these labels with these values.
-	Labels        map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	Labels map[string]string `protobuf:"bytes,3,rep,name=labels,proto3" json:"labels,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// At most this many nodes; 0 means 100, more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,4,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must
+	// be those of the call that returned it. The pages walk the node ids in order: a node present
+	// from the first page to the last is listed exactly once, and no node is listed twice.
+	PageToken     string `protobuf:"bytes,5,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1197,10 +1233,26 @@ func (x *ListNodesRequest) GetLabels() map[string]string {
 	return nil
 }
 
+func (x *ListNodesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListNodesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListNodesResponse holds the matching nodes.
 type ListNodesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Nodes         []*Node                `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Nodes []*Node                `protobuf:"bytes,1,rep,name=nodes,proto3" json:"nodes,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1240,6 +1292,13 @@ func (x *ListNodesResponse) GetNodes() []*Node {
 		return x.Nodes
 	}
 	return nil
+}
+
+func (x *ListNodesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // GetNodeRequest names one node.
@@ -1510,14 +1569,18 @@ const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\x11GetCommandRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"K\n" +
 	"\x12GetCommandResponse\x125\n" +
-	"\acommand\x18\x01 \x01(\v2\x1b.dspyfleet.v1.CommandRecordR\acommand\"\xa9\x01\n" +
+	"\acommand\x18\x01 \x01(\v2\x1b.dspyfleet.v1.CommandRecordR\acommand\"\xe5\x01\n" +
 	"\x13ListCommandsRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x122\n" +
 	"\x06states\x18\x02 \x03(\x0e2\x1a.dspyfleet.v1.CommandStateR\x06states\x12/\n" +
 	"\x05kinds\x18\x03 \x03(\x0e2\x19.dspyfleet.v1.CommandKindR\x05kinds\x12\x14\n" +
-	"\x05limit\x18\x04 \x01(\rR\x05limit\"O\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\"w\n" +
 	"\x14ListCommandsResponse\x127\n" +
-	"\bcommands\x18\x01 \x03(\v2\x1b.dspyfleet.v1.CommandRecordR\bcommands\">\n" +
+	"\bcommands\x18\x01 \x03(\v2\x1b.dspyfleet.v1.CommandRecordR\bcommands\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\">\n" +
 	"\x14CancelCommandRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"N\n" +
@@ -1526,16 +1589,20 @@ const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\x14WatchCommandsRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"N\n" +
 	"\x15WatchCommandsResponse\x125\n" +
-	"\acommand\x18\x01 \x01(\v2\x1b.dspyfleet.v1.CommandRecordR\acommand\"\xd6\x01\n" +
+	"\acommand\x18\x01 \x01(\v2\x1b.dspyfleet.v1.CommandRecordR\acommand\"\x92\x02\n" +
 	"\x10ListNodesRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12/\n" +
 	"\x06states\x18\x02 \x03(\x0e2\x17.dspyfleet.v1.NodeStateR\x06states\x12B\n" +
-	"\x06labels\x18\x03 \x03(\v2*.dspyfleet.v1.ListNodesRequest.LabelsEntryR\x06labels\x1a9\n" +
+	"\x06labels\x18\x03 \x03(\v2*.dspyfleet.v1.ListNodesRequest.LabelsEntryR\x06labels\x12\x1b\n" +
+	"\tpage_size\x18\x04 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x05 \x01(\tR\tpageToken\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"=\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"e\n" +
 	"\x11ListNodesResponse\x12(\n" +
-	"\x05nodes\x18\x01 \x03(\v2\x12.dspyfleet.v1.NodeR\x05nodes\" \n" +
+	"\x05nodes\x18\x01 \x03(\v2\x12.dspyfleet.v1.NodeR\x05nodes\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\" \n" +
 	"\x0eGetNodeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"9\n" +
 	"\x0fGetNodeResponse\x12&\n" +

@@ -39,7 +39,8 @@ const (
 //
 // FleetService lists and watches the nodes of the fleet.
 type FleetServiceClient interface {
-	// ListNodes returns the nodes matching the filters, sorted by id.
+	// ListNodes returns the nodes matching the filters, sorted by id, one page at a time
+	// (page_size 100 by default, at most 1000).
 	ListNodes(ctx context.Context, in *ListNodesRequest, opts ...grpc.CallOption) (*ListNodesResponse, error)
 	// GetNode returns one node, or NOT_FOUND.
 	GetNode(ctx context.Context, in *GetNodeRequest, opts ...grpc.CallOption) (*GetNodeResponse, error)
@@ -53,7 +54,8 @@ type FleetServiceClient interface {
 	SendCommand(ctx context.Context, in *SendCommandRequest, opts ...grpc.CallOption) (*SendCommandResponse, error)
 	// GetCommand returns one command with its history.
 	GetCommand(ctx context.Context, in *GetCommandRequest, opts ...grpc.CallOption) (*GetCommandResponse, error)
-	// ListCommands returns commands, newest first.
+	// ListCommands returns commands, newest first, one page at a time (page_size 100 by default,
+	// at most 1000).
 	ListCommands(ctx context.Context, in *ListCommandsRequest, opts ...grpc.CallOption) (*ListCommandsResponse, error)
 	// CancelCommand cancels a command that has not been delivered yet.
 	CancelCommand(ctx context.Context, in *CancelCommandRequest, opts ...grpc.CallOption) (*CancelCommandResponse, error)
@@ -219,7 +221,8 @@ func (c *fleetServiceClient) ListAudit(ctx context.Context, in *ListAuditRequest
 //
 // FleetService lists and watches the nodes of the fleet.
 type FleetServiceServer interface {
-	// ListNodes returns the nodes matching the filters, sorted by id.
+	// ListNodes returns the nodes matching the filters, sorted by id, one page at a time
+	// (page_size 100 by default, at most 1000).
 	ListNodes(context.Context, *ListNodesRequest) (*ListNodesResponse, error)
 	// GetNode returns one node, or NOT_FOUND.
 	GetNode(context.Context, *GetNodeRequest) (*GetNodeResponse, error)
@@ -233,7 +236,8 @@ type FleetServiceServer interface {
 	SendCommand(context.Context, *SendCommandRequest) (*SendCommandResponse, error)
 	// GetCommand returns one command with its history.
 	GetCommand(context.Context, *GetCommandRequest) (*GetCommandResponse, error)
-	// ListCommands returns commands, newest first.
+	// ListCommands returns commands, newest first, one page at a time (page_size 100 by default,
+	// at most 1000).
 	ListCommands(context.Context, *ListCommandsRequest) (*ListCommandsResponse, error)
 	// CancelCommand cancels a command that has not been delivered yet.
 	CancelCommand(context.Context, *CancelCommandRequest) (*CancelCommandResponse, error)

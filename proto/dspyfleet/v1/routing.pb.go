@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -867,7 +868,10 @@ type RoutingServiceGetPolicyResponse struct {
 	Pool   string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
 	Policy *RoutingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
 	// False when the pool runs the defaults.
-	Configured    bool `protobuf:"varint,3,opt,name=configured,proto3" json:"configured,omitempty"`
+	Configured bool `protobuf:"varint,3,opt,name=configured,proto3" json:"configured,omitempty"`
+	// Changes when the pool's stored policy changes; give it to SetPolicy to refuse to overwrite
+	// a change made since (AIP-154).
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -923,11 +927,28 @@ func (x *RoutingServiceGetPolicyResponse) GetConfigured() bool {
 	return false
 }
 
+func (x *RoutingServiceGetPolicyResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // RoutingServiceSetPolicyRequest replaces a pool's policy.
 type RoutingServiceSetPolicyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
-	Policy        *RoutingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Pool   string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Policy *RoutingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The etag of the policy this change was made from (GetPolicy's etag). When set and the
+	// pool's policy changed since, nothing changes and the call fails ABORTED; empty means
+	// overwrite whatever is there.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why, for the fleet policy's revision history; defaults to the method's name.
+	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	// When set, only these fields of policy change and the others keep their stored values
+	// (the defaults for a pool never configured); paths use the field names, with dots into message fields
+	// ("outlier_detection.error_rate"). A named field left unset is reset (AIP-134).
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,5,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -976,10 +997,35 @@ func (x *RoutingServiceSetPolicyRequest) GetPolicy() *RoutingPolicy {
 	return nil
 }
 
+func (x *RoutingServiceSetPolicyRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RoutingServiceSetPolicyRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *RoutingServiceSetPolicyRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
 // RoutingServiceSetPolicyResponse holds the policy stored, defaults filled in.
 type RoutingServiceSetPolicyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Policy        *RoutingPolicy         `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Policy *RoutingPolicy         `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The etag of the policy stored, for the next change (AIP-154).
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The fleet policy revision this change was stored as (ConfigService).
+	Revision      uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1019,6 +1065,20 @@ func (x *RoutingServiceSetPolicyResponse) GetPolicy() *RoutingPolicy {
 		return x.Policy
 	}
 	return nil
+}
+
+func (x *RoutingServiceSetPolicyResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *RoutingServiceSetPolicyResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // RoutingServiceGetStatusRequest names the pool.
@@ -1320,7 +1380,7 @@ var File_dspyfleet_v1_routing_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_routing_proto_rawDesc = "" +
 	"\n" +
-	"\x1adspyfleet/v1/routing.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"o\n" +
+	"\x1adspyfleet/v1/routing.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"o\n" +
 	"\fScoreWeights\x12\x18\n" +
 	"\alatency\x18\x01 \x01(\x01R\alatency\x12\x16\n" +
 	"\x06errors\x18\x02 \x01(\x01R\x06errors\x12\x1b\n" +
@@ -1381,18 +1441,25 @@ const file_dspyfleet_v1_routing_proto_rawDesc = "" +
 	"\x05panic\x18\x05 \x01(\bR\x05panic\x12-\n" +
 	"\x12unavailable_reason\x18\x06 \x01(\tR\x11unavailableReason\"4\n" +
 	"\x1eRoutingServiceGetPolicyRequest\x12\x12\n" +
-	"\x04pool\x18\x01 \x01(\tR\x04pool\"\x8a\x01\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\"\x9e\x01\n" +
 	"\x1fRoutingServiceGetPolicyResponse\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x123\n" +
 	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.RoutingPolicyR\x06policy\x12\x1e\n" +
 	"\n" +
 	"configured\x18\x03 \x01(\bR\n" +
-	"configured\"i\n" +
+	"configured\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"\xd4\x01\n" +
 	"\x1eRoutingServiceSetPolicyRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x123\n" +
-	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.RoutingPolicyR\x06policy\"V\n" +
+	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.RoutingPolicyR\x06policy\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12;\n" +
+	"\vupdate_mask\x18\x05 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"\x86\x01\n" +
 	"\x1fRoutingServiceSetPolicyResponse\x123\n" +
-	"\x06policy\x18\x01 \x01(\v2\x1b.dspyfleet.v1.RoutingPolicyR\x06policy\"4\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.dspyfleet.v1.RoutingPolicyR\x06policy\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\"4\n" +
 	"\x1eRoutingServiceGetStatusRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\"\xbd\x03\n" +
 	"\x11RoutingNodeStatus\x12\x17\n" +
@@ -1470,7 +1537,8 @@ var file_dspyfleet_v1_routing_proto_goTypes = []any{
 	(*RoutingNodeStatus)(nil),               // 16: dspyfleet.v1.RoutingNodeStatus
 	(*RoutingServiceGetStatusResponse)(nil), // 17: dspyfleet.v1.RoutingServiceGetStatusResponse
 	(*durationpb.Duration)(nil),             // 18: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),           // 19: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),           // 19: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),           // 20: google.protobuf.Timestamp
 }
 var file_dspyfleet_v1_routing_proto_depIdxs = []int32{
 	18, // 0: dspyfleet.v1.OutlierDetection.interval:type_name -> google.protobuf.Duration
@@ -1485,28 +1553,29 @@ var file_dspyfleet_v1_routing_proto_depIdxs = []int32{
 	0,  // 9: dspyfleet.v1.WatchEndpointsResponse.strategy:type_name -> dspyfleet.v1.Strategy
 	3,  // 10: dspyfleet.v1.RoutingServiceGetPolicyResponse.policy:type_name -> dspyfleet.v1.RoutingPolicy
 	3,  // 11: dspyfleet.v1.RoutingServiceSetPolicyRequest.policy:type_name -> dspyfleet.v1.RoutingPolicy
-	3,  // 12: dspyfleet.v1.RoutingServiceSetPolicyResponse.policy:type_name -> dspyfleet.v1.RoutingPolicy
-	19, // 13: dspyfleet.v1.RoutingNodeStatus.ejected_until:type_name -> google.protobuf.Timestamp
-	18, // 14: dspyfleet.v1.RoutingNodeStatus.latency:type_name -> google.protobuf.Duration
-	0,  // 15: dspyfleet.v1.RoutingServiceGetStatusResponse.strategy:type_name -> dspyfleet.v1.Strategy
-	16, // 16: dspyfleet.v1.RoutingServiceGetStatusResponse.nodes:type_name -> dspyfleet.v1.RoutingNodeStatus
-	4,  // 17: dspyfleet.v1.RoutingService.Pick:input_type -> dspyfleet.v1.PickRequest
-	6,  // 18: dspyfleet.v1.RoutingService.ReportResult:input_type -> dspyfleet.v1.ReportResultRequest
-	8,  // 19: dspyfleet.v1.RoutingService.WatchEndpoints:input_type -> dspyfleet.v1.WatchEndpointsRequest
-	11, // 20: dspyfleet.v1.RoutingService.GetPolicy:input_type -> dspyfleet.v1.RoutingServiceGetPolicyRequest
-	13, // 21: dspyfleet.v1.RoutingService.SetPolicy:input_type -> dspyfleet.v1.RoutingServiceSetPolicyRequest
-	15, // 22: dspyfleet.v1.RoutingService.GetStatus:input_type -> dspyfleet.v1.RoutingServiceGetStatusRequest
-	5,  // 23: dspyfleet.v1.RoutingService.Pick:output_type -> dspyfleet.v1.PickResponse
-	7,  // 24: dspyfleet.v1.RoutingService.ReportResult:output_type -> dspyfleet.v1.ReportResultResponse
-	10, // 25: dspyfleet.v1.RoutingService.WatchEndpoints:output_type -> dspyfleet.v1.WatchEndpointsResponse
-	12, // 26: dspyfleet.v1.RoutingService.GetPolicy:output_type -> dspyfleet.v1.RoutingServiceGetPolicyResponse
-	14, // 27: dspyfleet.v1.RoutingService.SetPolicy:output_type -> dspyfleet.v1.RoutingServiceSetPolicyResponse
-	17, // 28: dspyfleet.v1.RoutingService.GetStatus:output_type -> dspyfleet.v1.RoutingServiceGetStatusResponse
-	23, // [23:29] is the sub-list for method output_type
-	17, // [17:23] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	19, // 12: dspyfleet.v1.RoutingServiceSetPolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	3,  // 13: dspyfleet.v1.RoutingServiceSetPolicyResponse.policy:type_name -> dspyfleet.v1.RoutingPolicy
+	20, // 14: dspyfleet.v1.RoutingNodeStatus.ejected_until:type_name -> google.protobuf.Timestamp
+	18, // 15: dspyfleet.v1.RoutingNodeStatus.latency:type_name -> google.protobuf.Duration
+	0,  // 16: dspyfleet.v1.RoutingServiceGetStatusResponse.strategy:type_name -> dspyfleet.v1.Strategy
+	16, // 17: dspyfleet.v1.RoutingServiceGetStatusResponse.nodes:type_name -> dspyfleet.v1.RoutingNodeStatus
+	4,  // 18: dspyfleet.v1.RoutingService.Pick:input_type -> dspyfleet.v1.PickRequest
+	6,  // 19: dspyfleet.v1.RoutingService.ReportResult:input_type -> dspyfleet.v1.ReportResultRequest
+	8,  // 20: dspyfleet.v1.RoutingService.WatchEndpoints:input_type -> dspyfleet.v1.WatchEndpointsRequest
+	11, // 21: dspyfleet.v1.RoutingService.GetPolicy:input_type -> dspyfleet.v1.RoutingServiceGetPolicyRequest
+	13, // 22: dspyfleet.v1.RoutingService.SetPolicy:input_type -> dspyfleet.v1.RoutingServiceSetPolicyRequest
+	15, // 23: dspyfleet.v1.RoutingService.GetStatus:input_type -> dspyfleet.v1.RoutingServiceGetStatusRequest
+	5,  // 24: dspyfleet.v1.RoutingService.Pick:output_type -> dspyfleet.v1.PickResponse
+	7,  // 25: dspyfleet.v1.RoutingService.ReportResult:output_type -> dspyfleet.v1.ReportResultResponse
+	10, // 26: dspyfleet.v1.RoutingService.WatchEndpoints:output_type -> dspyfleet.v1.WatchEndpointsResponse
+	12, // 27: dspyfleet.v1.RoutingService.GetPolicy:output_type -> dspyfleet.v1.RoutingServiceGetPolicyResponse
+	14, // 28: dspyfleet.v1.RoutingService.SetPolicy:output_type -> dspyfleet.v1.RoutingServiceSetPolicyResponse
+	17, // 29: dspyfleet.v1.RoutingService.GetStatus:output_type -> dspyfleet.v1.RoutingServiceGetStatusResponse
+	24, // [24:30] is the sub-list for method output_type
+	18, // [18:24] is the sub-list for method input_type
+	18, // [18:18] is the sub-list for extension type_name
+	18, // [18:18] is the sub-list for extension extendee
+	0,  // [0:18] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_routing_proto_init() }

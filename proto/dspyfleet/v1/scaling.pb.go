@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -673,9 +674,12 @@ func (x *ScalingServiceGetPolicyRequest) GetPool() string {
 
 // ScalingServiceGetPolicyResponse is the pool's policy.
 type ScalingServiceGetPolicyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
-	Policy        *ScalingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Pool   string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Policy *ScalingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	// Changes when the pool's policy changes; give it to SetPolicy to refuse to overwrite a
+	// change made since (AIP-154).
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -724,11 +728,28 @@ func (x *ScalingServiceGetPolicyResponse) GetPolicy() *ScalingPolicy {
 	return nil
 }
 
+func (x *ScalingServiceGetPolicyResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 // ScalingServiceSetPolicyRequest sets a pool's policy.
 type ScalingServiceSetPolicyRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
-	Policy        *ScalingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Pool   string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Policy *ScalingPolicy         `protobuf:"bytes,2,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The etag of the policy this change was made from (GetPolicy's etag). When set and the
+	// pool's policy changed since, nothing changes and the call fails ABORTED; empty means
+	// overwrite whatever is there.
+	Etag string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
+	// Why, for the fleet policy's revision history; defaults to the method's name.
+	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	// When set, only these fields of policy change and the others keep their stored values
+	// (an empty policy for a pool without one); paths use the field names, with dots into message fields
+	// ("outlier_detection.error_rate"). A named field left unset is reset (AIP-134).
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,5,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -777,10 +798,35 @@ func (x *ScalingServiceSetPolicyRequest) GetPolicy() *ScalingPolicy {
 	return nil
 }
 
+func (x *ScalingServiceSetPolicyRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ScalingServiceSetPolicyRequest) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ScalingServiceSetPolicyRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
+	}
+	return nil
+}
+
 // ScalingServiceSetPolicyResponse is the stored policy with defaults filled in.
 type ScalingServiceSetPolicyResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Policy        *ScalingPolicy         `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Policy *ScalingPolicy         `protobuf:"bytes,1,opt,name=policy,proto3" json:"policy,omitempty"`
+	// The etag of the policy stored, for the next change (AIP-154).
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The fleet policy revision this change was stored as (ConfigService).
+	Revision      uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -820,6 +866,20 @@ func (x *ScalingServiceSetPolicyResponse) GetPolicy() *ScalingPolicy {
 		return x.Policy
 	}
 	return nil
+}
+
+func (x *ScalingServiceSetPolicyResponse) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *ScalingServiceSetPolicyResponse) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
 }
 
 // ScalingServiceGetStatusRequest names the pool.
@@ -1431,7 +1491,7 @@ var File_dspyfleet_v1_scaling_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_scaling_proto_rawDesc = "" +
 	"\n" +
-	"\x1adspyfleet/v1/scaling.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"=\n" +
+	"\x1adspyfleet/v1/scaling.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"=\n" +
 	"\rScalingTarget\x12\x16\n" +
 	"\x06metric\x18\x01 \x01(\tR\x06metric\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\"\xb0\x02\n" +
@@ -1489,15 +1549,22 @@ const file_dspyfleet_v1_scaling_proto_rawDesc = "" +
 	"\n" +
 	"_tolerance\"4\n" +
 	"\x1eScalingServiceGetPolicyRequest\x12\x12\n" +
-	"\x04pool\x18\x01 \x01(\tR\x04pool\"j\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\"~\n" +
 	"\x1fScalingServiceGetPolicyResponse\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x123\n" +
-	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.ScalingPolicyR\x06policy\"i\n" +
+	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.ScalingPolicyR\x06policy\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"\xd4\x01\n" +
 	"\x1eScalingServiceSetPolicyRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x123\n" +
-	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.ScalingPolicyR\x06policy\"V\n" +
+	"\x06policy\x18\x02 \x01(\v2\x1b.dspyfleet.v1.ScalingPolicyR\x06policy\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12;\n" +
+	"\vupdate_mask\x18\x05 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"\x86\x01\n" +
 	"\x1fScalingServiceSetPolicyResponse\x123\n" +
-	"\x06policy\x18\x01 \x01(\v2\x1b.dspyfleet.v1.ScalingPolicyR\x06policy\"4\n" +
+	"\x06policy\x18\x01 \x01(\v2\x1b.dspyfleet.v1.ScalingPolicyR\x06policy\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\"4\n" +
 	"\x1eScalingServiceGetStatusRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\"\x87\x01\n" +
 	"\x0fScalingProposal\x12\x16\n" +
@@ -1585,7 +1652,8 @@ var file_dspyfleet_v1_scaling_proto_goTypes = []any{
 	(*ScalingServiceListDecisionsRequest)(nil),  // 17: dspyfleet.v1.ScalingServiceListDecisionsRequest
 	(*ScalingServiceListDecisionsResponse)(nil), // 18: dspyfleet.v1.ScalingServiceListDecisionsResponse
 	(*durationpb.Duration)(nil),                 // 19: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil),               // 20: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),               // 20: google.protobuf.FieldMask
+	(*timestamppb.Timestamp)(nil),               // 21: google.protobuf.Timestamp
 }
 var file_dspyfleet_v1_scaling_proto_depIdxs = []int32{
 	19, // 0: dspyfleet.v1.ScalingRule.for_duration:type_name -> google.protobuf.Duration
@@ -1606,29 +1674,30 @@ var file_dspyfleet_v1_scaling_proto_depIdxs = []int32{
 	5,  // 15: dspyfleet.v1.ScalingPolicy.actuator:type_name -> dspyfleet.v1.ScalingActuator
 	6,  // 16: dspyfleet.v1.ScalingServiceGetPolicyResponse.policy:type_name -> dspyfleet.v1.ScalingPolicy
 	6,  // 17: dspyfleet.v1.ScalingServiceSetPolicyRequest.policy:type_name -> dspyfleet.v1.ScalingPolicy
-	6,  // 18: dspyfleet.v1.ScalingServiceSetPolicyResponse.policy:type_name -> dspyfleet.v1.ScalingPolicy
-	20, // 19: dspyfleet.v1.ScalingActuation.time:type_name -> google.protobuf.Timestamp
-	20, // 20: dspyfleet.v1.ScalingActuation.next_attempt:type_name -> google.protobuf.Timestamp
-	20, // 21: dspyfleet.v1.ScalingDecision.time:type_name -> google.protobuf.Timestamp
-	12, // 22: dspyfleet.v1.ScalingDecision.proposals:type_name -> dspyfleet.v1.ScalingProposal
-	19, // 23: dspyfleet.v1.ScalingDecision.cooldown_left:type_name -> google.protobuf.Duration
-	15, // 24: dspyfleet.v1.ScalingServiceGetStatusResponse.decision:type_name -> dspyfleet.v1.ScalingDecision
-	13, // 25: dspyfleet.v1.ScalingServiceGetStatusResponse.forecast:type_name -> dspyfleet.v1.ScalingForecast
-	14, // 26: dspyfleet.v1.ScalingServiceGetStatusResponse.actuation:type_name -> dspyfleet.v1.ScalingActuation
-	15, // 27: dspyfleet.v1.ScalingServiceListDecisionsResponse.decisions:type_name -> dspyfleet.v1.ScalingDecision
-	7,  // 28: dspyfleet.v1.ScalingService.GetPolicy:input_type -> dspyfleet.v1.ScalingServiceGetPolicyRequest
-	9,  // 29: dspyfleet.v1.ScalingService.SetPolicy:input_type -> dspyfleet.v1.ScalingServiceSetPolicyRequest
-	11, // 30: dspyfleet.v1.ScalingService.GetStatus:input_type -> dspyfleet.v1.ScalingServiceGetStatusRequest
-	17, // 31: dspyfleet.v1.ScalingService.ListDecisions:input_type -> dspyfleet.v1.ScalingServiceListDecisionsRequest
-	8,  // 32: dspyfleet.v1.ScalingService.GetPolicy:output_type -> dspyfleet.v1.ScalingServiceGetPolicyResponse
-	10, // 33: dspyfleet.v1.ScalingService.SetPolicy:output_type -> dspyfleet.v1.ScalingServiceSetPolicyResponse
-	16, // 34: dspyfleet.v1.ScalingService.GetStatus:output_type -> dspyfleet.v1.ScalingServiceGetStatusResponse
-	18, // 35: dspyfleet.v1.ScalingService.ListDecisions:output_type -> dspyfleet.v1.ScalingServiceListDecisionsResponse
-	32, // [32:36] is the sub-list for method output_type
-	28, // [28:32] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	20, // 18: dspyfleet.v1.ScalingServiceSetPolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 19: dspyfleet.v1.ScalingServiceSetPolicyResponse.policy:type_name -> dspyfleet.v1.ScalingPolicy
+	21, // 20: dspyfleet.v1.ScalingActuation.time:type_name -> google.protobuf.Timestamp
+	21, // 21: dspyfleet.v1.ScalingActuation.next_attempt:type_name -> google.protobuf.Timestamp
+	21, // 22: dspyfleet.v1.ScalingDecision.time:type_name -> google.protobuf.Timestamp
+	12, // 23: dspyfleet.v1.ScalingDecision.proposals:type_name -> dspyfleet.v1.ScalingProposal
+	19, // 24: dspyfleet.v1.ScalingDecision.cooldown_left:type_name -> google.protobuf.Duration
+	15, // 25: dspyfleet.v1.ScalingServiceGetStatusResponse.decision:type_name -> dspyfleet.v1.ScalingDecision
+	13, // 26: dspyfleet.v1.ScalingServiceGetStatusResponse.forecast:type_name -> dspyfleet.v1.ScalingForecast
+	14, // 27: dspyfleet.v1.ScalingServiceGetStatusResponse.actuation:type_name -> dspyfleet.v1.ScalingActuation
+	15, // 28: dspyfleet.v1.ScalingServiceListDecisionsResponse.decisions:type_name -> dspyfleet.v1.ScalingDecision
+	7,  // 29: dspyfleet.v1.ScalingService.GetPolicy:input_type -> dspyfleet.v1.ScalingServiceGetPolicyRequest
+	9,  // 30: dspyfleet.v1.ScalingService.SetPolicy:input_type -> dspyfleet.v1.ScalingServiceSetPolicyRequest
+	11, // 31: dspyfleet.v1.ScalingService.GetStatus:input_type -> dspyfleet.v1.ScalingServiceGetStatusRequest
+	17, // 32: dspyfleet.v1.ScalingService.ListDecisions:input_type -> dspyfleet.v1.ScalingServiceListDecisionsRequest
+	8,  // 33: dspyfleet.v1.ScalingService.GetPolicy:output_type -> dspyfleet.v1.ScalingServiceGetPolicyResponse
+	10, // 34: dspyfleet.v1.ScalingService.SetPolicy:output_type -> dspyfleet.v1.ScalingServiceSetPolicyResponse
+	16, // 35: dspyfleet.v1.ScalingService.GetStatus:output_type -> dspyfleet.v1.ScalingServiceGetStatusResponse
+	18, // 36: dspyfleet.v1.ScalingService.ListDecisions:output_type -> dspyfleet.v1.ScalingServiceListDecisionsResponse
+	33, // [33:37] is the sub-list for method output_type
+	29, // [29:33] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_scaling_proto_init() }
