@@ -59,16 +59,28 @@ func toRow(n *fleetv1.Node) nodeRow {
 	return r
 }
 
-// nodes lists every node, sorted by pool then id; the page filters.
+// nodesPage is the page size the node list reads ListNodes with: the API's largest.
+const nodesPage = 1000
+
+// nodes lists every node, sorted by pool then id, reading every page of ListNodes; the page
+// filters.
 func (h *Handler) nodes(w http.ResponseWriter, r *http.Request, s *session) {
-	resp, err := h.fleet.ListNodes(callContext(r.Context(), s), &fleetv1.ListNodesRequest{})
-	if err != nil {
-		writeStatus(w, err)
-		return
-	}
-	rows := make([]nodeRow, 0, len(resp.GetNodes()))
-	for _, n := range resp.GetNodes() {
-		rows = append(rows, toRow(n))
+	ctx := callContext(r.Context(), s)
+	rows := []nodeRow{}
+	req := &fleetv1.ListNodesRequest{PageSize: nodesPage}
+	for {
+		resp, err := h.fleet.ListNodes(ctx, req)
+		if err != nil {
+			writeStatus(w, err)
+			return
+		}
+		for _, n := range resp.GetNodes() {
+			rows = append(rows, toRow(n))
+		}
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = resp.GetNextPageToken()
 	}
 	slices.SortFunc(rows, func(a, b nodeRow) int {
 		if c := strings.Compare(a.Pool, b.Pool); c != 0 {
