@@ -17,6 +17,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
+	"github.com/dspyfleet/dspyfleet/agent/logs"
 	"github.com/dspyfleet/dspyfleet/agent/proxy"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
@@ -39,6 +40,7 @@ type Agent struct {
 	stats      *reqstats.Aggregator
 	intake     *intake.Intake
 	proxy      *proxy.Proxy
+	logs       *logs.Analyzer
 	dropped    uint64 // intake drops already reported
 	cmds       *commander
 	actions    *builtActions
@@ -142,6 +144,13 @@ func New(cfg Config) (*Agent, error) {
 			return nil, fmt.Errorf("--proxy-listen: %w", err)
 		}
 	}
+	if cfg.Logs.Enabled() {
+		if a.logs, err = logs.New(cfg.Logs, cfg.Logger.With("component", "logs")); err != nil {
+			built.close()
+			_ = st.close()
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -216,6 +225,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.proxy != nil {
 		g.Go(func() error { return a.proxy.Run(gctx) })
 	}
+	if a.logs != nil {
+		g.Go(func() error { return a.logs.Run(gctx) })
+	}
 	g.Go(func() error { return a.sampleLoop(gctx) })
 	g.Go(func() error { return a.connectLoop(gctx) })
 	g.Go(func() error { return a.cmds.run(gctx) })
@@ -230,13 +242,17 @@ func (a *Agent) sampleLoop(ctx context.Context) error {
 	for {
 		now := time.Now()
 		a.seq++
-		a.buf.push(&fleetv1.MetricsReport{
+		rep := &fleetv1.MetricsReport{
 			Time:   timestamppb.New(now),
 			Seq:    a.seq,
 			Host:   a.sampler.Sample(ctx, now),
 			App:    wire.AppFromWindow(a.stats.Flush(now), a.requests.InFlight(), a.intakeDropped()),
 			Window: durationpb.New(now.Sub(last)),
-		})
+		}
+		if a.logs != nil {
+			rep.Logs = a.logs.Flush()
+		}
+		a.buf.push(rep)
 		last = now
 		select {
 		case <-ctx.Done():

@@ -11,6 +11,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
+	"github.com/dspyfleet/dspyfleet/agent/logs"
 	"github.com/dspyfleet/dspyfleet/agent/proxy"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
@@ -63,6 +64,9 @@ type Config struct {
 	// Proxy is the optional sidecar reverse proxy in front of the DSPy HTTP server: it measures
 	// every request and refuses new ones while the node drains. An empty Listen disables it.
 	Proxy proxy.Config
+	// Logs are the DSPy service's log files the agent follows and counts per template; no
+	// files disables log analysis.
+	Logs logs.Config
 
 	// Token is the agent token sent to the control plane as "authorization: Bearer <token>";
 	// zero sends none.
@@ -133,6 +137,9 @@ func (c Config) Validate() error {
 			!math.IsInf(p.InputPerMTok+p.OutputPerMTok+p.CachedInputPerMTok, 0) && !math.IsNaN(p.InputPerMTok+p.OutputPerMTok+p.CachedInputPerMTok)
 		check(ok, "prices[%s]: prices must be finite and not negative", model)
 	}
+	if err := c.Logs.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -155,6 +162,7 @@ type fileConfig struct {
 	Prices        map[string]price  `yaml:"prices"`
 	Intake        *intakeFile       `yaml:"intake"`
 	Proxy         *proxyFile        `yaml:"proxy"`
+	Logs          *logsFile         `yaml:"logs"`
 
 	TokenFile *string `yaml:"token_file"`
 	TLS       *bool   `yaml:"tls"`
@@ -168,6 +176,13 @@ type proxyFile struct {
 	Listen     *string        `yaml:"listen"`
 	Upstream   *string        `yaml:"upstream"`
 	RetryAfter *time.Duration `yaml:"retry_after"`
+}
+
+// logsFile is the logs section of the config file.
+type logsFile struct {
+	Files        []string `yaml:"files"`
+	SampleErrors *bool    `yaml:"sample_errors"`
+	MaxTemplates *int     `yaml:"max_templates"`
 }
 
 // intakeFile is the intake section of the config file.
@@ -215,6 +230,13 @@ func (f fileConfig) apply(c *Config) {
 		cli.Set(&c.Proxy.Listen, p.Listen)
 		cli.Set(&c.Proxy.Upstream, p.Upstream)
 		cli.Set(&c.Proxy.RetryAfter, p.RetryAfter)
+	}
+	if l := f.Logs; l != nil {
+		if l.Files != nil {
+			c.Logs.Files = l.Files
+		}
+		cli.Set(&c.Logs.SampleErrors, l.SampleErrors)
+		cli.Set(&c.Logs.MaxTemplates, l.MaxTemplates)
 	}
 	if f.Prices != nil {
 		c.Prices = reqstats.Prices{}

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/dspyfleet/dspyfleet/agent"
@@ -19,6 +21,22 @@ type settings struct {
 	profile    string
 	configPath string
 	logLevel   string
+}
+
+// pathFlags collects repeated path flags; flags are parsed twice (before and after the config
+// file), so a path given again is kept once.
+type pathFlags []string
+
+func (p *pathFlags) String() string { return strings.Join(*p, ",") }
+
+func (p *pathFlags) Set(s string) error {
+	if s == "" {
+		return errors.New("path is empty")
+	}
+	if !slices.Contains(*p, s) {
+		*p = append(*p, s)
+	}
+	return nil
 }
 
 // labelFlags collects repeated --label k=v flags.
@@ -46,6 +64,7 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	cfg := &s.cfg
 	*cfg = agent.DefaultConfig()
 	labels := labelFlags{}
+	var logFiles pathFlags
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -70,6 +89,8 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	fs.StringVar(&cfg.Intake.Socket, "intake-socket", cfg.Intake.Socket, "also serve the request intake on this Unix socket")
 	fs.StringVar(&cfg.Proxy.Listen, "proxy-listen", cfg.Proxy.Listen, "sidecar mode: listen here and proxy to --proxy-upstream, measuring every request")
 	fs.StringVar(&cfg.Proxy.Upstream, "proxy-upstream", cfg.Proxy.Upstream, "sidecar mode: the DSPy HTTP server (host:port or URL)")
+	fs.Var(&logFiles, "log-file", "log file of the DSPy service to follow and count per template (repeatable)")
+	fs.BoolVar(&cfg.Logs.SampleErrors, "log-sample-errors", cfg.Logs.SampleErrors, "send the last few error lines of each log template with the counts (default: counts only)")
 	fs.StringVar(&cfg.TokenFile, "token-file", cfg.TokenFile, "file holding the agent token sent to the control plane (or the token in $"+tokenEnv+")")
 	fs.BoolVar(&cfg.TLS, "tls", cfg.TLS, "connect over TLS, verifying the control plane against the system's CAs or --ca-file")
 	fs.StringVar(&cfg.CAFile, "ca-file", cfg.CAFile, "PEM CA certificate the control plane's certificate must chain to (implies --tls)")
@@ -116,6 +137,9 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 			cfg.Labels = map[string]string{}
 		}
 		maps.Copy(cfg.Labels, labels)
+	}
+	if len(logFiles) > 0 {
+		cfg.Logs.Files = logFiles
 	}
 	return s, nil
 }
