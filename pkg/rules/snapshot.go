@@ -53,6 +53,23 @@ type Node struct {
 	ReportAgeSeconds float64 `cel:"report_age_s"`
 	Host             Host    `cel:"host"`
 	DSPy             DSPy    `cel:"dspy"`
+	// Logs are the node's log figures from its last report; zero when it follows no logs.
+	Logs Logs `cel:"logs"`
+}
+
+// Logs holds a node's log figures from its last report window. CEL: node.logs.
+type Logs struct {
+	Lines  int64 `cel:"lines"`
+	Errors int64 `cel:"errors"`
+	// ErrorRate is the share of lines at error level, 0-1 (log_error_rate).
+	ErrorRate    float64 `cel:"error_rate"`
+	ErrorsPerMin float64 `cel:"errors_per_min"`
+	// NewTemplates counts templates first seen within the last ten minutes.
+	NewTemplates int64 `cel:"new_templates"`
+	// NewErrorsPerMin is the error lines per minute of those new templates.
+	NewErrorsPerMin float64 `cel:"new_template_errors_per_min"`
+	// Anomaly is the highest score of any template: standard deviations above its baseline.
+	Anomaly float64 `cel:"anomaly"`
 }
 
 // Pool aggregates one pool. CEL: pool.
