@@ -24,6 +24,9 @@ type Options struct {
 	MaxTemplates int
 }
 
+// MinWindow is the shortest report window that gives rates.
+const MinWindow = 100 * time.Millisecond
+
 // Defaults are the book's default options.
 func Defaults() Options {
 	return Options{Alpha: 0.05, MinSamples: 12, NewFor: 10 * time.Minute, MaxTemplates: 500}
@@ -82,8 +85,11 @@ func (b *Book) Observe(pool, nodeID string, l *fleetv1.LogMetrics, window time.D
 	if l == nil {
 		return
 	}
+	// A window shorter than the shortest report interval (an agent's first report covers
+	// almost no time) gives no rate: its counts are kept, the baselines left alone.
+	rated := window >= MinWindow
 	perMin := 0.0
-	if window > 0 {
+	if rated {
 		perMin = float64(time.Minute) / float64(window)
 	}
 	b.mu.Lock()
@@ -110,8 +116,10 @@ func (b *Book) Observe(pool, nodeID string, l *fleetv1.LogMetrics, window time.D
 		t.errs += c.GetErrors()
 		t.warns += c.GetWarnings()
 		t.linesPerMin, t.errorsPerMin = rate, float64(c.GetErrors())*perMin
-		t.anomaly = t.base.Score(rate, b.opts.MinSamples)
-		t.base = t.base.Update(rate, b.opts.Alpha)
+		if rated {
+			t.anomaly = t.base.Score(rate, b.opts.MinSamples)
+			t.base = t.base.Update(rate, b.opts.Alpha)
+		}
 		if len(c.GetSamples()) > 0 {
 			t.samples = slices.Clone(c.GetSamples())
 		}

@@ -103,3 +103,12 @@ func TestBookEvicts(t *testing.T) {
 		}
 	}
 }
+
+func TestBookShortWindowGivesNoRate(t *testing.T) {
+	b := New(Defaults())
+	b.Observe("p", "n1", window(5, 0, &fleetv1.LogTemplateCount{Id: idOK, Lines: 5, New: true}), time.Millisecond, t0)
+	stats, f, _ := b.Templates("n1", t0)
+	if f.LinesPerMin != 0 || stats[0].GetBaselineLinesPerMinute() != 0 || stats[0].GetLines() != 5 {
+		t.Fatalf("figures %+v, template %v: a 1ms window must count lines but give no rate", f, stats[0])
+	}
+}
