@@ -24,6 +24,9 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
+// tracerName names the agent's spans' instrumentation scope.
+const tracerName = "github.com/dspyfleet/dspyfleet/agent"
+
 // Version is the agent's version, sent in its Hello.
 var Version = "dev"
 
@@ -136,6 +139,10 @@ func New(cfg Config) (*Agent, error) {
 			_ = st.close()
 			return nil, fmt.Errorf("--intake-listen: %w", err)
 		}
+	}
+	if cfg.TracerProvider != nil {
+		a.cmds.tracer = cfg.TracerProvider.Tracer(tracerName)
+		cfg.Proxy.TracerProvider = cfg.TracerProvider
 	}
 	if cfg.Proxy.Listen != "" {
 		if a.proxy, err = proxy.New(cfg.Proxy, a.stats, a.requests, a, cfg.Logger.With("component", "proxy")); err != nil {

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/agent/logs"
@@ -86,6 +88,10 @@ type Config struct {
 	Actions map[command.Kind]Action
 	// Logger receives the agent's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// TracerProvider receives a command.execute span per command (joining the trace the
+	// control plane started) and, with the proxy on, a span per proxied request; nil traces
+	// nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultConfig returns the defaults documented for the agent flags.

@@ -117,6 +117,9 @@ func New(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	cmds := commands.NewQueue(cfg.Now, st, cfg.CommandRetention, cfg.WatchBuffer)
+	if cfg.TracerProvider != nil {
+		cmds.SetTracerProvider(cfg.TracerProvider)
+	}
 	cmds.Load(recs)
 	stats := stats.NewRequests(cfg.Now, st, cfg.RollupRetention)
 	rt, err := router.New(reg, stats, st, cfg.Now, cfg.Logger.With("component", "routing"))
@@ -229,7 +232,7 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(grpcMetrics.UnaryServerInterceptor(), logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)),
 		grpc.ChainStreamInterceptor(grpcMetrics.StreamServerInterceptor(), logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
-	}, s.sec.ServerOptions()...)...)
+	}, append(s.sec.ServerOptions(), s.traceOptions()...)...)...)
 	api.Register(gs, api.Deps{
 		Registry: s.reg, Commands: s.cmds, Stats: s.stats, Router: s.router, Scaler: s.scaler, Cost: s.cost,
 		Alerts: s.alerter, Policy: s.config, Backups: s.backups, Deployer: s.deployer, Windows: s.windows, Security: s.sec, Logs: s.logs,

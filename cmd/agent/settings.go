@@ -13,10 +13,12 @@ import (
 	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
+	"github.com/dspyfleet/dspyfleet/internal/tracing"
 )
 
 // settings are the command's settings after layering profile, file, environment and flags.
 type settings struct {
+	otlp       tracing.Flags
 	cfg        agent.Config
 	profile    string
 	configPath string
@@ -71,6 +73,7 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 		io.WriteString(stderr, usage)
 		fs.PrintDefaults()
 	}
+	s.otlp.Register(fs)
 	fs.StringVar(&s.configPath, "config", "", "YAML configuration file; the environment and flags override it")
 	fs.StringVar(&s.profile, "profile", "", "defaults to start from: development, staging or production (default: the file's profile key, else production)")
 	fs.StringVar(&s.logLevel, "log-level", "info", "log level: debug, info, warn, error")
