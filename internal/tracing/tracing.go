@@ -106,14 +106,6 @@ func Extract(ctx context.Context, traceparent string) context.Context {
 	return Propagator.Extract(ctx, propagation.MapCarrier{"traceparent": traceparent})
 }
 
-// Or returns tp, or a no-op provider when tp is nil.
-func Or(tp trace.TracerProvider) trace.TracerProvider {
-	if tp == nil {
-		return noop.NewTracerProvider()
-	}
-	return tp
-}
-
 // Flags are the daemons' tracing flags.
 type Flags struct {
 	Endpoint string
