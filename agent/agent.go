@@ -19,6 +19,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/agent/logs"
 	"github.com/dspyfleet/dspyfleet/agent/proxy"
+	"github.com/dspyfleet/dspyfleet/agent/secmon"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -44,6 +45,7 @@ type Agent struct {
 	intake     *intake.Intake
 	proxy      *proxy.Proxy
 	logs       *logs.Analyzer
+	secmon     *secmon.Monitor
 	dropped    uint64 // intake drops already reported
 	cmds       *commander
 	actions    *builtActions
@@ -158,6 +160,13 @@ func New(cfg Config) (*Agent, error) {
 			return nil, err
 		}
 	}
+	if cfg.Security.Enabled() {
+		if a.secmon, err = secmon.New(cfg.Security, cfg.Logger.With("component", "security")); err != nil {
+			built.close()
+			_ = st.close()
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -235,6 +244,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.logs != nil {
 		g.Go(func() error { return a.logs.Run(gctx) })
 	}
+	if a.secmon != nil {
+		g.Go(func() error { return a.secmon.Run(gctx) })
+	}
 	g.Go(func() error { return a.sampleLoop(gctx) })
 	g.Go(func() error { return a.connectLoop(gctx) })
 	g.Go(func() error { return a.cmds.run(gctx) })
@@ -258,6 +270,9 @@ func (a *Agent) sampleLoop(ctx context.Context) error {
 		}
 		if a.logs != nil {
 			rep.Logs = a.logs.Flush()
+		}
+		if a.secmon != nil {
+			rep.Security = a.secmon.Flush()
 		}
 		a.buf.push(rep)
 		last = now

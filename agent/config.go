@@ -15,6 +15,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/agent/logs"
 	"github.com/dspyfleet/dspyfleet/agent/proxy"
+	"github.com/dspyfleet/dspyfleet/agent/secmon"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
@@ -69,6 +70,9 @@ type Config struct {
 	// Logs are the DSPy service's log files the agent follows and counts per template; no
 	// files disables log analysis.
 	Logs logs.Config
+	// Security is what the agent watches for security events: the auth log, new listening
+	// sockets, file integrity; the zero value watches nothing.
+	Security secmon.Config
 
 	// Token is the agent token sent to the control plane as "authorization: Bearer <token>";
 	// zero sends none.
@@ -146,6 +150,9 @@ func (c Config) Validate() error {
 	if err := c.Logs.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	if err := c.Security.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -169,6 +176,7 @@ type fileConfig struct {
 	Intake        *intakeFile       `yaml:"intake"`
 	Proxy         *proxyFile        `yaml:"proxy"`
 	Logs          *logsFile         `yaml:"logs"`
+	Security      *securityFile     `yaml:"security"`
 
 	TokenFile *string `yaml:"token_file"`
 	TLS       *bool   `yaml:"tls"`
@@ -189,6 +197,15 @@ type logsFile struct {
 	Files        []string `yaml:"files"`
 	SampleErrors *bool    `yaml:"sample_errors"`
 	MaxTemplates *int     `yaml:"max_templates"`
+}
+
+// securityFile is the security section of the config file.
+type securityFile struct {
+	AuthLog       *string        `yaml:"auth_log"`
+	Listeners     *bool          `yaml:"listeners"`
+	Files         []string       `yaml:"files"`
+	CheckInterval *time.Duration `yaml:"check_interval"`
+	Window        *time.Duration `yaml:"window"`
 }
 
 // intakeFile is the intake section of the config file.
@@ -243,6 +260,15 @@ func (f fileConfig) apply(c *Config) {
 		}
 		cli.Set(&c.Logs.SampleErrors, l.SampleErrors)
 		cli.Set(&c.Logs.MaxTemplates, l.MaxTemplates)
+	}
+	if sf := f.Security; sf != nil {
+		cli.Set(&c.Security.AuthLog, sf.AuthLog)
+		cli.Set(&c.Security.Listeners, sf.Listeners)
+		cli.Set(&c.Security.CheckInterval, sf.CheckInterval)
+		cli.Set(&c.Security.Window, sf.Window)
+		if sf.Files != nil {
+			c.Security.Files = sf.Files
+		}
 	}
 	if f.Prices != nil {
 		c.Prices = reqstats.Prices{}

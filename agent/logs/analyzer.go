@@ -110,7 +110,7 @@ func New(cfg Config, log *slog.Logger) (*Analyzer, error) {
 func (a *Analyzer) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	for _, path := range a.cfg.Files {
-		f := newFollower(path, a.cfg.Poll, a.log, a.Add, a.addCut)
+		f := NewFollower(path, a.cfg.Poll, a.log, a.Add, a.addCut)
 		g.Go(func() error { return f.Run(gctx) })
 	}
 	return g.Wait()

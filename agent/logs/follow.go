@@ -14,10 +14,10 @@ import (
 	"github.com/dspyfleet/dspyfleet/pkg/logtemplate"
 )
 
-// follower reads the lines appended to one file. It follows the path, not the open file: when
+// Follower reads the lines appended to one file. It follows the path, not the open file: when
 // the path names a new inode (the file was rotated) it reads what is left of the old file, then
 // the new one from its start; when the file shrinks (truncated in place) it starts over at 0.
-type follower struct {
+type Follower struct {
 	path string
 	poll time.Duration
 	log  *slog.Logger
@@ -34,13 +34,13 @@ type follower struct {
 	warned   bool
 }
 
-// newFollower returns a follower of path that starts at the file's current end.
-func newFollower(path string, poll time.Duration, log *slog.Logger, line func(string), cut func()) *follower {
-	return &follower{path: path, poll: poll, log: log, line: line, cut: cut, buf: make([]byte, 64<<10)}
+// NewFollower returns a follower of path that starts at the file's current end.
+func NewFollower(path string, poll time.Duration, log *slog.Logger, line func(string), cut func()) *Follower {
+	return &Follower{path: path, poll: poll, log: log, line: line, cut: cut, buf: make([]byte, 64<<10)}
 }
 
 // Run polls the file every poll interval until ctx ends.
-func (f *follower) Run(ctx context.Context) error {
+func (f *Follower) Run(ctx context.Context) error {
 	defer f.close()
 	f.step(true)
 	t := time.NewTicker(f.poll)
@@ -57,7 +57,7 @@ func (f *follower) Run(ctx context.Context) error {
 
 // step opens, reopens or rewinds the file as its path and size say, then reads what was
 // appended. first is the step at start, which skips the file's existing content.
-func (f *follower) step(first bool) {
+func (f *Follower) step(first bool) {
 	if f.f == nil {
 		f.open(first)
 		if f.f == nil {
@@ -90,7 +90,7 @@ func (f *follower) step(first bool) {
 }
 
 // open opens the path, at its end when atEnd.
-func (f *follower) open(atEnd bool) {
+func (f *Follower) open(atEnd bool) {
 	file, err := os.Open(f.path)
 	if err != nil {
 		if !f.warned && !errors.Is(err, fs.ErrNotExist) {
@@ -112,7 +112,7 @@ func (f *follower) open(atEnd bool) {
 }
 
 // read reads the open file to its end, handing out complete lines.
-func (f *follower) read() {
+func (f *Follower) read() {
 	for {
 		n, err := f.f.Read(f.buf)
 		f.off += int64(n)
@@ -125,7 +125,7 @@ func (f *follower) read() {
 
 // split hands out the complete lines of partial+b and keeps the rest. A line longer than
 // MaxLineBytes is handed out cut to that length and counted; its rest is skipped.
-func (f *follower) split(b []byte) {
+func (f *Follower) split(b []byte) {
 	for len(b) > 0 {
 		i := bytes.IndexByte(b, '\n')
 		chunk := b
@@ -154,14 +154,14 @@ func (f *follower) split(b []byte) {
 }
 
 // flushPartial hands out the kept partial line, if any, without its carriage return.
-func (f *follower) flushPartial() {
+func (f *Follower) flushPartial() {
 	if len(f.partial) > 0 {
 		f.line(string(bytes.TrimSuffix(f.partial, []byte{'\r'})))
 		f.partial = f.partial[:0]
 	}
 }
 
-func (f *follower) close() {
+func (f *Follower) close() {
 	if f.f != nil {
 		_ = f.f.Close()
 		f.f = nil

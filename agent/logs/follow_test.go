@@ -17,10 +17,10 @@ type recorder struct {
 	cuts  int
 }
 
-func newTestFollower(t *testing.T, path string) (*follower, *recorder) {
+func newTestFollower(t *testing.T, path string) (*Follower, *recorder) {
 	t.Helper()
 	r := &recorder{}
-	f := newFollower(path, DefaultPoll, fleettest.Logger(t), func(l string) { r.lines = append(r.lines, l) }, func() { r.cuts++ })
+	f := NewFollower(path, DefaultPoll, fleettest.Logger(t), func(l string) { r.lines = append(r.lines, l) }, func() { r.cuts++ })
 	t.Cleanup(f.close)
 	return f, r
 }

@@ -66,7 +66,7 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	cfg := &s.cfg
 	*cfg = agent.DefaultConfig()
 	labels := labelFlags{}
-	var logFiles pathFlags
+	var logFiles, watchFiles pathFlags
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -94,6 +94,9 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	fs.StringVar(&cfg.Proxy.Upstream, "proxy-upstream", cfg.Proxy.Upstream, "sidecar mode: the DSPy HTTP server (host:port or URL)")
 	fs.Var(&logFiles, "log-file", "log file of the DSPy service to follow and count per template (repeatable)")
 	fs.BoolVar(&cfg.Logs.SampleErrors, "log-sample-errors", cfg.Logs.SampleErrors, "send the last few error lines of each log template with the counts (default: counts only)")
+	fs.StringVar(&cfg.Security.AuthLog, "auth-log", cfg.Security.AuthLog, "auth log to count failed SSH and sudo logins in (e.g. /var/log/auth.log)")
+	fs.BoolVar(&cfg.Security.Listeners, "watch-listeners", cfg.Security.Listeners, "report TCP listening sockets that were not there at start")
+	fs.Var(&watchFiles, "watch-file", "file whose sha256 is watched for changes (repeatable)")
 	fs.StringVar(&cfg.TokenFile, "token-file", cfg.TokenFile, "file holding the agent token sent to the control plane (or the token in $"+tokenEnv+")")
 	fs.BoolVar(&cfg.TLS, "tls", cfg.TLS, "connect over TLS, verifying the control plane against the system's CAs or --ca-file")
 	fs.StringVar(&cfg.CAFile, "ca-file", cfg.CAFile, "PEM CA certificate the control plane's certificate must chain to (implies --tls)")
@@ -143,6 +146,9 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	}
 	if len(logFiles) > 0 {
 		cfg.Logs.Files = logFiles
+	}
+	if len(watchFiles) > 0 {
+		cfg.Security.Files = watchFiles
 	}
 	return s, nil
 }

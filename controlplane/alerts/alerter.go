@@ -443,6 +443,10 @@ func snapshotNode(n *fleetv1.Node, now time.Time) rules.Node {
 			Disk: make(map[string]float64, len(h.GetDisks())),
 		},
 		DSPy: rules.DSPy{InFlight: int64(rep.GetApp().GetInFlight()), QueueLength: int64(rep.GetApp().GetQueueLength())},
+		Security: rules.Security{
+			SSHFailures: int64(rep.GetSecurity().GetSshFailures()), SudoFailures: int64(rep.GetSecurity().GetSudoFailures()),
+			NewListeners: int64(rep.GetSecurity().GetNewListeners()), FileChanged: int64(rep.GetSecurity().GetFileChanged()),
+		},
 	}
 	if rn.Labels == nil {
 		rn.Labels = map[string]string{}

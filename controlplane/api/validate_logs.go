@@ -68,3 +68,31 @@ func validateLogs(v *check.Violations, l *fleetv1.LogMetrics) {
 func logText(s string) bool {
 	return len(s) <= maxLogTemplateBytes && utf8.ValidString(s) && !strings.ContainsFunc(s, isControl)
 }
+
+// maxSecurityListed bounds the listeners and files a report's security section names.
+const maxSecurityListed = 20
+
+// validateSecurity checks a report's security section: bounded lists of printable entries no
+// longer than their counts.
+func validateSecurity(v *check.Violations, s *fleetv1.SecurityMetrics) {
+	if s == nil {
+		return
+	}
+	for field, l := range map[string][]string{"security.listeners": s.GetListeners(), "security.changed_files": s.GetChangedFiles()} {
+		if len(l) > maxSecurityListed {
+			v.Add(field, "has %d entries, at most %d are allowed", len(l), maxSecurityListed)
+			continue
+		}
+		for i, e := range l {
+			if len(e) > check.MaxStringLen || !utf8.ValidString(e) || strings.ContainsFunc(e, isControl) {
+				v.Add(fmt.Sprintf("%s[%d]", field, i), "must be valid UTF-8 without control characters, at most %d bytes", check.MaxStringLen)
+			}
+		}
+	}
+	if uint32(len(s.GetListeners())) > s.GetNewListeners() {
+		v.Add("security.listeners", "names more listeners than security.new_listeners")
+	}
+	if uint32(len(s.GetChangedFiles())) > s.GetFileChanged() {
+		v.Add("security.changed_files", "names more files than security.file_changed")
+	}
+}

@@ -79,3 +79,26 @@ func FuzzValidateLogs(f *testing.F) {
 		}
 	})
 }
+
+func TestValidateSecurity(t *testing.T) {
+	tests := []struct {
+		name  string
+		s     *fleetv1.SecurityMetrics
+		field string
+	}{
+		{"good", &fleetv1.SecurityMetrics{SshFailures: 3, NewListeners: 1, Listeners: []string{"tcp 0.0.0.0:4444"}, FileChanged: 1, ChangedFiles: []string{"/etc/app.yaml"}}, ""},
+		{"more names than count", &fleetv1.SecurityMetrics{Listeners: []string{"tcp 0.0.0.0:4444"}}, "security.listeners"},
+		{"control character", &fleetv1.SecurityMetrics{FileChanged: 1, ChangedFiles: []string{"/etc/\x1b[2J"}}, "security.changed_files[0]"},
+		{"too many", &fleetv1.SecurityMetrics{FileChanged: 100, ChangedFiles: make([]string, maxSecurityListed+1)}, "security.changed_files"},
+	}
+	for _, tt := range tests {
+		var v check.Violations
+		validateSecurity(&v, tt.s)
+		switch {
+		case tt.field == "" && len(v) > 0:
+			t.Errorf("%s: refused: %s", tt.name, v)
+		case tt.field != "" && (len(v) != 1 || v[0].GetField() != tt.field):
+			t.Errorf("%s: violations %s, want one on %s", tt.name, v, tt.field)
+		}
+	}
+}

@@ -22,3 +22,23 @@ func TestLogRule(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityRule reads node.security.
+func TestSecurityRule(t *testing.T) {
+	c := mustCompile(t, Rule{Name: "Intrusion", Condition: "node.security.ssh_failures >= 10 || node.security.new_listeners > 0 || node.security.file_changed > 0 || node.security.sudo_failures > 3"})
+	for _, tt := range []struct {
+		sec  Security
+		want State
+	}{
+		{Security{SSHFailures: 12}, StateFiring},
+		{Security{FileChanged: 1}, StateFiring},
+		{Security{SSHFailures: 2, SudoFailures: 1}, ""},
+	} {
+		snap := fleetOf(10)
+		snap.Nodes[0].Security = tt.sec
+		res := Evaluate(Input{Now: t0, Rules: []*Compiled{c}, Snapshot: snap})
+		if got := res.Alerts["Intrusion|node/n1"].State; got != tt.want {
+			t.Errorf("security %+v: state %q, want %q", tt.sec, got, tt.want)
+		}
+	}
+}

@@ -55,6 +55,17 @@ type Node struct {
 	DSPy             DSPy    `cel:"dspy"`
 	// Logs are the node's log figures from its last report; zero when it follows no logs.
 	Logs Logs `cel:"logs"`
+	// Security counts the node's security events of the last few minutes (the agent's
+	// security.window, 5 min by default), from its last report.
+	Security Security `cel:"security"`
+}
+
+// Security counts a node's recent security events. CEL: node.security.
+type Security struct {
+	SSHFailures  int64 `cel:"ssh_failures"`
+	SudoFailures int64 `cel:"sudo_failures"`
+	NewListeners int64 `cel:"new_listeners"`
+	FileChanged  int64 `cel:"file_changed"`
 }
 
 // Logs holds a node's log figures from its last report window. CEL: node.logs.

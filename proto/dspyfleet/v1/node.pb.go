@@ -349,7 +349,11 @@ type MetricsReport struct {
 	// Length of the window the rates and app figures cover.
 	Window *durationpb.Duration `protobuf:"bytes,5,opt,name=window,proto3" json:"window,omitempty"`
 	// Log figures for the report window; absent when the agent follows no logs.
-	Logs          *LogMetrics `protobuf:"bytes,6,opt,name=logs,proto3" json:"logs,omitempty"`
+	Logs *LogMetrics `protobuf:"bytes,6,opt,name=logs,proto3" json:"logs,omitempty"`
+	// Security events of the last few minutes (the agent's security.window, 5 min by default),
+	// so every report carries recent events whatever the interval; absent when the agent watches
+	// nothing.
+	Security      *SecurityMetrics `protobuf:"bytes,7,opt,name=security,proto3" json:"security,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -426,6 +430,101 @@ func (x *MetricsReport) GetLogs() *LogMetrics {
 	return nil
 }
 
+func (x *MetricsReport) GetSecurity() *SecurityMetrics {
+	if x != nil {
+		return x.Security
+	}
+	return nil
+}
+
+// SecurityMetrics count the security events an agent saw in its sliding window.
+type SecurityMetrics struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Failed SSH logins and failed or refused sudo attempts read from the auth log.
+	SshFailures  uint32 `protobuf:"varint,1,opt,name=ssh_failures,json=sshFailures,proto3" json:"ssh_failures,omitempty"`
+	SudoFailures uint32 `protobuf:"varint,2,opt,name=sudo_failures,json=sudoFailures,proto3" json:"sudo_failures,omitempty"`
+	// TCP listening sockets that were not there before, and the first 20 ("tcp 0.0.0.0:8080").
+	NewListeners uint32   `protobuf:"varint,3,opt,name=new_listeners,json=newListeners,proto3" json:"new_listeners,omitempty"`
+	Listeners    []string `protobuf:"bytes,4,rep,name=listeners,proto3" json:"listeners,omitempty"`
+	// Watched files whose sha256 changed (or that appeared or disappeared), and the first 20.
+	FileChanged   uint32   `protobuf:"varint,5,opt,name=file_changed,json=fileChanged,proto3" json:"file_changed,omitempty"`
+	ChangedFiles  []string `protobuf:"bytes,6,rep,name=changed_files,json=changedFiles,proto3" json:"changed_files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecurityMetrics) Reset() {
+	*x = SecurityMetrics{}
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecurityMetrics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecurityMetrics) ProtoMessage() {}
+
+func (x *SecurityMetrics) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecurityMetrics.ProtoReflect.Descriptor instead.
+func (*SecurityMetrics) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SecurityMetrics) GetSshFailures() uint32 {
+	if x != nil {
+		return x.SshFailures
+	}
+	return 0
+}
+
+func (x *SecurityMetrics) GetSudoFailures() uint32 {
+	if x != nil {
+		return x.SudoFailures
+	}
+	return 0
+}
+
+func (x *SecurityMetrics) GetNewListeners() uint32 {
+	if x != nil {
+		return x.NewListeners
+	}
+	return 0
+}
+
+func (x *SecurityMetrics) GetListeners() []string {
+	if x != nil {
+		return x.Listeners
+	}
+	return nil
+}
+
+func (x *SecurityMetrics) GetFileChanged() uint32 {
+	if x != nil {
+		return x.FileChanged
+	}
+	return 0
+}
+
+func (x *SecurityMetrics) GetChangedFiles() []string {
+	if x != nil {
+		return x.ChangedFiles
+	}
+	return nil
+}
+
 // LogMetrics count the lines the agent read from the DSPy service's logs in one report window,
 // grouped into templates (lines of one shape, numbers, ids and hex masked). Raw lines are never
 // sent, except the opt-in samples of error lines.
@@ -450,7 +549,7 @@ type LogMetrics struct {
 
 func (x *LogMetrics) Reset() {
 	*x = LogMetrics{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[2]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -462,7 +561,7 @@ func (x *LogMetrics) String() string {
 func (*LogMetrics) ProtoMessage() {}
 
 func (x *LogMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[2]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -475,7 +574,7 @@ func (x *LogMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogMetrics.ProtoReflect.Descriptor instead.
 func (*LogMetrics) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{2}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *LogMetrics) GetLines() uint64 {
@@ -548,7 +647,7 @@ type LogTemplateCount struct {
 
 func (x *LogTemplateCount) Reset() {
 	*x = LogTemplateCount{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[3]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -560,7 +659,7 @@ func (x *LogTemplateCount) String() string {
 func (*LogTemplateCount) ProtoMessage() {}
 
 func (x *LogTemplateCount) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[3]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -573,7 +672,7 @@ func (x *LogTemplateCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogTemplateCount.ProtoReflect.Descriptor instead.
 func (*LogTemplateCount) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{3}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LogTemplateCount) GetId() string {
@@ -663,7 +762,7 @@ type HostMetrics struct {
 
 func (x *HostMetrics) Reset() {
 	*x = HostMetrics{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[4]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -675,7 +774,7 @@ func (x *HostMetrics) String() string {
 func (*HostMetrics) ProtoMessage() {}
 
 func (x *HostMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[4]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -688,7 +787,7 @@ func (x *HostMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostMetrics.ProtoReflect.Descriptor instead.
 func (*HostMetrics) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{4}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *HostMetrics) GetCpuPercent() float64 {
@@ -834,7 +933,7 @@ type DiskUsage struct {
 
 func (x *DiskUsage) Reset() {
 	*x = DiskUsage{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[5]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -846,7 +945,7 @@ func (x *DiskUsage) String() string {
 func (*DiskUsage) ProtoMessage() {}
 
 func (x *DiskUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[5]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -859,7 +958,7 @@ func (x *DiskUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskUsage.ProtoReflect.Descriptor instead.
 func (*DiskUsage) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{5}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DiskUsage) GetMountpoint() string {
@@ -925,7 +1024,7 @@ type CollectorStatus struct {
 
 func (x *CollectorStatus) Reset() {
 	*x = CollectorStatus{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -937,7 +1036,7 @@ func (x *CollectorStatus) String() string {
 func (*CollectorStatus) ProtoMessage() {}
 
 func (x *CollectorStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -950,7 +1049,7 @@ func (x *CollectorStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectorStatus.ProtoReflect.Descriptor instead.
 func (*CollectorStatus) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{6}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CollectorStatus) GetName() string {
@@ -1030,7 +1129,7 @@ type AppMetrics struct {
 
 func (x *AppMetrics) Reset() {
 	*x = AppMetrics{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1042,7 +1141,7 @@ func (x *AppMetrics) String() string {
 func (*AppMetrics) ProtoMessage() {}
 
 func (x *AppMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1055,7 +1154,7 @@ func (x *AppMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppMetrics.ProtoReflect.Descriptor instead.
 func (*AppMetrics) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{7}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AppMetrics) GetRequests() uint64 {
@@ -1232,7 +1331,7 @@ type AppBreakdown struct {
 
 func (x *AppBreakdown) Reset() {
 	*x = AppBreakdown{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[8]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1244,7 +1343,7 @@ func (x *AppBreakdown) String() string {
 func (*AppBreakdown) ProtoMessage() {}
 
 func (x *AppBreakdown) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[8]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1257,7 +1356,7 @@ func (x *AppBreakdown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppBreakdown.ProtoReflect.Descriptor instead.
 func (*AppBreakdown) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{8}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AppBreakdown) GetName() string {
@@ -1353,7 +1452,7 @@ type Sketch struct {
 
 func (x *Sketch) Reset() {
 	*x = Sketch{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[9]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1464,7 @@ func (x *Sketch) String() string {
 func (*Sketch) ProtoMessage() {}
 
 func (x *Sketch) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[9]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1477,7 @@ func (x *Sketch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sketch.ProtoReflect.Descriptor instead.
 func (*Sketch) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{9}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Sketch) GetRelativeAccuracy() float64 {
@@ -1465,14 +1564,22 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\aaddress\x18\x17 \x01(\tR\aaddress\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8d\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x02\n" +
 	"\rMetricsReport\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12-\n" +
 	"\x04host\x18\x03 \x01(\v2\x19.dspyfleet.v1.HostMetricsR\x04host\x12*\n" +
 	"\x03app\x18\x04 \x01(\v2\x18.dspyfleet.v1.AppMetricsR\x03app\x121\n" +
 	"\x06window\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12,\n" +
-	"\x04logs\x18\x06 \x01(\v2\x18.dspyfleet.v1.LogMetricsR\x04logs\"\x87\x02\n" +
+	"\x04logs\x18\x06 \x01(\v2\x18.dspyfleet.v1.LogMetricsR\x04logs\x129\n" +
+	"\bsecurity\x18\a \x01(\v2\x1d.dspyfleet.v1.SecurityMetricsR\bsecurity\"\xe4\x01\n" +
+	"\x0fSecurityMetrics\x12!\n" +
+	"\fssh_failures\x18\x01 \x01(\rR\vsshFailures\x12#\n" +
+	"\rsudo_failures\x18\x02 \x01(\rR\fsudoFailures\x12#\n" +
+	"\rnew_listeners\x18\x03 \x01(\rR\fnewListeners\x12\x1c\n" +
+	"\tlisteners\x18\x04 \x03(\tR\tlisteners\x12!\n" +
+	"\ffile_changed\x18\x05 \x01(\rR\vfileChanged\x12#\n" +
+	"\rchanged_files\x18\x06 \x03(\tR\fchangedFiles\"\x87\x02\n" +
 	"\n" +
 	"LogMetrics\x12\x14\n" +
 	"\x05lines\x18\x01 \x01(\x04R\x05lines\x12\x16\n" +
@@ -1602,52 +1709,54 @@ func file_dspyfleet_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_dspyfleet_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dspyfleet_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_dspyfleet_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_dspyfleet_v1_node_proto_goTypes = []any{
 	(NodeState)(0),                // 0: dspyfleet.v1.NodeState
 	(*Node)(nil),                  // 1: dspyfleet.v1.Node
 	(*MetricsReport)(nil),         // 2: dspyfleet.v1.MetricsReport
-	(*LogMetrics)(nil),            // 3: dspyfleet.v1.LogMetrics
-	(*LogTemplateCount)(nil),      // 4: dspyfleet.v1.LogTemplateCount
-	(*HostMetrics)(nil),           // 5: dspyfleet.v1.HostMetrics
-	(*DiskUsage)(nil),             // 6: dspyfleet.v1.DiskUsage
-	(*CollectorStatus)(nil),       // 7: dspyfleet.v1.CollectorStatus
-	(*AppMetrics)(nil),            // 8: dspyfleet.v1.AppMetrics
-	(*AppBreakdown)(nil),          // 9: dspyfleet.v1.AppBreakdown
-	(*Sketch)(nil),                // 10: dspyfleet.v1.Sketch
-	nil,                           // 11: dspyfleet.v1.Node.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 13: google.protobuf.Duration
+	(*SecurityMetrics)(nil),       // 3: dspyfleet.v1.SecurityMetrics
+	(*LogMetrics)(nil),            // 4: dspyfleet.v1.LogMetrics
+	(*LogTemplateCount)(nil),      // 5: dspyfleet.v1.LogTemplateCount
+	(*HostMetrics)(nil),           // 6: dspyfleet.v1.HostMetrics
+	(*DiskUsage)(nil),             // 7: dspyfleet.v1.DiskUsage
+	(*CollectorStatus)(nil),       // 8: dspyfleet.v1.CollectorStatus
+	(*AppMetrics)(nil),            // 9: dspyfleet.v1.AppMetrics
+	(*AppBreakdown)(nil),          // 10: dspyfleet.v1.AppBreakdown
+	(*Sketch)(nil),                // 11: dspyfleet.v1.Sketch
+	nil,                           // 12: dspyfleet.v1.Node.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
 }
 var file_dspyfleet_v1_node_proto_depIdxs = []int32{
-	11, // 0: dspyfleet.v1.Node.labels:type_name -> dspyfleet.v1.Node.LabelsEntry
+	12, // 0: dspyfleet.v1.Node.labels:type_name -> dspyfleet.v1.Node.LabelsEntry
 	0,  // 1: dspyfleet.v1.Node.state:type_name -> dspyfleet.v1.NodeState
-	12, // 2: dspyfleet.v1.Node.state_since:type_name -> google.protobuf.Timestamp
-	12, // 3: dspyfleet.v1.Node.first_seen:type_name -> google.protobuf.Timestamp
-	12, // 4: dspyfleet.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
-	12, // 5: dspyfleet.v1.Node.connected_since:type_name -> google.protobuf.Timestamp
+	13, // 2: dspyfleet.v1.Node.state_since:type_name -> google.protobuf.Timestamp
+	13, // 3: dspyfleet.v1.Node.first_seen:type_name -> google.protobuf.Timestamp
+	13, // 4: dspyfleet.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
+	13, // 5: dspyfleet.v1.Node.connected_since:type_name -> google.protobuf.Timestamp
 	2,  // 6: dspyfleet.v1.Node.last_report:type_name -> dspyfleet.v1.MetricsReport
-	13, // 7: dspyfleet.v1.Node.report_interval:type_name -> google.protobuf.Duration
-	12, // 8: dspyfleet.v1.MetricsReport.time:type_name -> google.protobuf.Timestamp
-	5,  // 9: dspyfleet.v1.MetricsReport.host:type_name -> dspyfleet.v1.HostMetrics
-	8,  // 10: dspyfleet.v1.MetricsReport.app:type_name -> dspyfleet.v1.AppMetrics
-	13, // 11: dspyfleet.v1.MetricsReport.window:type_name -> google.protobuf.Duration
-	3,  // 12: dspyfleet.v1.MetricsReport.logs:type_name -> dspyfleet.v1.LogMetrics
-	4,  // 13: dspyfleet.v1.LogMetrics.templates:type_name -> dspyfleet.v1.LogTemplateCount
-	6,  // 14: dspyfleet.v1.HostMetrics.disks:type_name -> dspyfleet.v1.DiskUsage
-	13, // 15: dspyfleet.v1.HostMetrics.uptime:type_name -> google.protobuf.Duration
-	7,  // 16: dspyfleet.v1.HostMetrics.collectors:type_name -> dspyfleet.v1.CollectorStatus
-	13, // 17: dspyfleet.v1.CollectorStatus.duration:type_name -> google.protobuf.Duration
-	10, // 18: dspyfleet.v1.AppMetrics.latency:type_name -> dspyfleet.v1.Sketch
-	10, // 19: dspyfleet.v1.AppMetrics.ttft:type_name -> dspyfleet.v1.Sketch
-	9,  // 20: dspyfleet.v1.AppMetrics.models:type_name -> dspyfleet.v1.AppBreakdown
-	9,  // 21: dspyfleet.v1.AppMetrics.programs:type_name -> dspyfleet.v1.AppBreakdown
-	10, // 22: dspyfleet.v1.AppBreakdown.latency:type_name -> dspyfleet.v1.Sketch
-	23, // [23:23] is the sub-list for method output_type
-	23, // [23:23] is the sub-list for method input_type
-	23, // [23:23] is the sub-list for extension type_name
-	23, // [23:23] is the sub-list for extension extendee
-	0,  // [0:23] is the sub-list for field type_name
+	14, // 7: dspyfleet.v1.Node.report_interval:type_name -> google.protobuf.Duration
+	13, // 8: dspyfleet.v1.MetricsReport.time:type_name -> google.protobuf.Timestamp
+	6,  // 9: dspyfleet.v1.MetricsReport.host:type_name -> dspyfleet.v1.HostMetrics
+	9,  // 10: dspyfleet.v1.MetricsReport.app:type_name -> dspyfleet.v1.AppMetrics
+	14, // 11: dspyfleet.v1.MetricsReport.window:type_name -> google.protobuf.Duration
+	4,  // 12: dspyfleet.v1.MetricsReport.logs:type_name -> dspyfleet.v1.LogMetrics
+	3,  // 13: dspyfleet.v1.MetricsReport.security:type_name -> dspyfleet.v1.SecurityMetrics
+	5,  // 14: dspyfleet.v1.LogMetrics.templates:type_name -> dspyfleet.v1.LogTemplateCount
+	7,  // 15: dspyfleet.v1.HostMetrics.disks:type_name -> dspyfleet.v1.DiskUsage
+	14, // 16: dspyfleet.v1.HostMetrics.uptime:type_name -> google.protobuf.Duration
+	8,  // 17: dspyfleet.v1.HostMetrics.collectors:type_name -> dspyfleet.v1.CollectorStatus
+	14, // 18: dspyfleet.v1.CollectorStatus.duration:type_name -> google.protobuf.Duration
+	11, // 19: dspyfleet.v1.AppMetrics.latency:type_name -> dspyfleet.v1.Sketch
+	11, // 20: dspyfleet.v1.AppMetrics.ttft:type_name -> dspyfleet.v1.Sketch
+	10, // 21: dspyfleet.v1.AppMetrics.models:type_name -> dspyfleet.v1.AppBreakdown
+	10, // 22: dspyfleet.v1.AppMetrics.programs:type_name -> dspyfleet.v1.AppBreakdown
+	11, // 23: dspyfleet.v1.AppBreakdown.latency:type_name -> dspyfleet.v1.Sketch
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_node_proto_init() }
@@ -1661,7 +1770,7 @@ func file_dspyfleet_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dspyfleet_v1_node_proto_rawDesc), len(file_dspyfleet_v1_node_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
