@@ -36,9 +36,10 @@ var logLines = []string{
 	"ERROR dspy.predict: timeout calling model after %ds (attempt %d)",
 }
 
-// logCost runs two agents at one interval against a control plane, one following a log file
-// the harness writes at rate lines per second (rotated every rotate), one following none, and
-// reports both agents' CPU and RSS over the duration.
+// logCost runs three agents at one interval against a control plane: one following no log, one
+// following a log file the harness writes at rate lines per second (rotated every rotate), one
+// following it as its log and its auth log with listeners and a file watched too; it reports
+// each agent's CPU and RSS over the duration.
 func logCost(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("logs", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -68,8 +69,22 @@ func logCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	defer os.RemoveAll(tmp)
 	logFile := filepath.Join(tmp, "dspy.log")
+	watched := filepath.Join(tmp, "watched.yaml")
+	if err := os.WriteFile(watched, []byte("version: 1\n"), 0o600); err != nil {
+		return err
+	}
+	runs := []struct {
+		name  string
+		extra []string
+	}{
+		{"no logs", nil},
+		{fmt.Sprintf("%d lines/s", *rate), []string{"--log-file", logFile}},
+		// The same log as the auth log: every line goes through the auth parser too.
+		{fmt.Sprintf("%d lines/s + security", *rate), []string{"--log-file", logFile, "--auth-log", logFile, "--watch-listeners", "--watch-file", watched}},
+	}
 	var agents []*daemon
-	for i, extra := range [][]string{nil, {"--log-file", logFile}} {
+	for i, run := range runs {
+		extra := run.extra
 		state := filepath.Join(tmp, fmt.Sprintf("state-%d", i))
 		intake, err := freePort()
 		if err != nil {
@@ -108,11 +123,7 @@ func logCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		name := "no logs"
-		if i == 1 {
-			name = fmt.Sprintf("%d lines/s", *rate)
-		}
-		fmt.Fprintf(stdout, "| %s | %.2f %% | %s | %s |\n", name, 100*cores(before[i], after), mib(after.rss), mib(after.hwm))
+		fmt.Fprintf(stdout, "| %s | %.2f %% | %s | %s |\n", runs[i].name, 100*cores(before[i], after), mib(after.rss), mib(after.hwm))
 	}
 	cancel()
 	fmt.Fprintf(stdout, "\n%d lines written\n", <-written)
