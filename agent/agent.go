@@ -17,11 +17,16 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
+	"github.com/dspyfleet/dspyfleet/agent/logs"
 	"github.com/dspyfleet/dspyfleet/agent/proxy"
+	"github.com/dspyfleet/dspyfleet/agent/secmon"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
+
+// tracerName names the agent's spans' instrumentation scope.
+const tracerName = "github.com/dspyfleet/dspyfleet/agent"
 
 // Version is the agent's version, sent in its Hello.
 var Version = "dev"
@@ -39,6 +44,8 @@ type Agent struct {
 	stats      *reqstats.Aggregator
 	intake     *intake.Intake
 	proxy      *proxy.Proxy
+	logs       *logs.Analyzer
+	secmon     *secmon.Monitor
 	dropped    uint64 // intake drops already reported
 	cmds       *commander
 	actions    *builtActions
@@ -135,11 +142,29 @@ func New(cfg Config) (*Agent, error) {
 			return nil, fmt.Errorf("--intake-listen: %w", err)
 		}
 	}
+	if cfg.TracerProvider != nil {
+		a.cmds.tracer = cfg.TracerProvider.Tracer(tracerName)
+		cfg.Proxy.TracerProvider = cfg.TracerProvider
+	}
 	if cfg.Proxy.Listen != "" {
 		if a.proxy, err = proxy.New(cfg.Proxy, a.stats, a.requests, a, cfg.Logger.With("component", "proxy")); err != nil {
 			built.close()
 			_ = st.close()
 			return nil, fmt.Errorf("--proxy-listen: %w", err)
+		}
+	}
+	if cfg.Logs.Enabled() {
+		if a.logs, err = logs.New(cfg.Logs, cfg.Logger.With("component", "logs")); err != nil {
+			built.close()
+			_ = st.close()
+			return nil, err
+		}
+	}
+	if cfg.Security.Enabled() {
+		if a.secmon, err = secmon.New(cfg.Security, cfg.Logger.With("component", "security")); err != nil {
+			built.close()
+			_ = st.close()
+			return nil, err
 		}
 	}
 	return a, nil
@@ -216,6 +241,12 @@ func (a *Agent) Run(ctx context.Context) error {
 	if a.proxy != nil {
 		g.Go(func() error { return a.proxy.Run(gctx) })
 	}
+	if a.logs != nil {
+		g.Go(func() error { return a.logs.Run(gctx) })
+	}
+	if a.secmon != nil {
+		g.Go(func() error { return a.secmon.Run(gctx) })
+	}
 	g.Go(func() error { return a.sampleLoop(gctx) })
 	g.Go(func() error { return a.connectLoop(gctx) })
 	g.Go(func() error { return a.cmds.run(gctx) })
@@ -230,13 +261,20 @@ func (a *Agent) sampleLoop(ctx context.Context) error {
 	for {
 		now := time.Now()
 		a.seq++
-		a.buf.push(&fleetv1.MetricsReport{
+		rep := &fleetv1.MetricsReport{
 			Time:   timestamppb.New(now),
 			Seq:    a.seq,
 			Host:   a.sampler.Sample(ctx, now),
 			App:    wire.AppFromWindow(a.stats.Flush(now), a.requests.InFlight(), a.intakeDropped()),
 			Window: durationpb.New(now.Sub(last)),
-		})
+		}
+		if a.logs != nil {
+			rep.Logs = a.logs.Flush()
+		}
+		if a.secmon != nil {
+			rep.Security = a.secmon.Flush()
+		}
+		a.buf.push(rep)
 		last = now
 		select {
 		case <-ctx.Done():

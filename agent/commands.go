@@ -8,8 +8,13 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"github.com/dspyfleet/dspyfleet/internal/tracing"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -42,6 +47,7 @@ const drainPoll = 50 * time.Millisecond
 // commander accepts commands from the control plane, runs them one at a time, records every
 // state in the state store before reporting it, and answers a repeated command from the store.
 type commander struct {
+	tracer   trace.Tracer
 	state    *stateStore
 	requests *Requests
 	queue    chan *fleetv1.Command
@@ -57,6 +63,7 @@ type commander struct {
 func newCommander(st *stateStore, actions map[command.Kind]Action, requests *Requests) *commander {
 	c := &commander{
 		state: st, actions: maps.Clone(actions), requests: requests,
+		tracer:   noop.NewTracerProvider().Tracer(tracerName),
 		queue:    make(chan *fleetv1.Command, 256),
 		updates:  make(chan *fleetv1.CommandUpdate, 256),
 		accepted: make(map[string]bool),
@@ -166,16 +173,23 @@ func (c *commander) run(ctx context.Context) error {
 	}
 }
 
-// exec runs one accepted command and records its outcome.
+// exec runs one accepted command and records its outcome, in a command.execute span that joins
+// the trace the command's traceparent names.
 func (c *commander) exec(ctx context.Context, cmd *fleetv1.Command) {
+	ctx, span := c.tracer.Start(tracing.Extract(ctx, cmd.GetTraceparent()), "command.execute", trace.WithAttributes(
+		attribute.String("dspyfleet.command.id", cmd.GetId()), attribute.String("dspyfleet.command.kind", string(wire.CommandKind(cmd.GetKind())))))
+	defer span.End()
 	if err := c.report(&fleetv1.CommandUpdate{Id: cmd.GetId(), State: fleetv1.CommandState_COMMAND_STATE_RUNNING, Detail: "running"}); err != nil {
+		span.SetStatus(codes.Error, err.Error())
 		return
 	}
 	out, err := c.action(wire.CommandKind(cmd.GetKind())).Run(ctx, cmd)
 	u := &fleetv1.CommandUpdate{Id: cmd.GetId(), State: fleetv1.CommandState_COMMAND_STATE_SUCCEEDED, Detail: out.Detail, Fields: out.Fields}
 	if err != nil {
 		u.State, u.Detail = fleetv1.CommandState_COMMAND_STATE_FAILED, err.Error()
+		span.SetStatus(codes.Error, err.Error())
 	}
+	span.SetAttributes(attribute.String("dspyfleet.command.state", u.State.String()))
 	_ = c.report(u)
 }
 

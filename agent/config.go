@@ -9,9 +9,13 @@ import (
 	"regexp"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
+	"github.com/dspyfleet/dspyfleet/agent/logs"
 	"github.com/dspyfleet/dspyfleet/agent/proxy"
+	"github.com/dspyfleet/dspyfleet/agent/secmon"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
@@ -63,6 +67,12 @@ type Config struct {
 	// Proxy is the optional sidecar reverse proxy in front of the DSPy HTTP server: it measures
 	// every request and refuses new ones while the node drains. An empty Listen disables it.
 	Proxy proxy.Config
+	// Logs are the DSPy service's log files the agent follows and counts per template; no
+	// files disables log analysis.
+	Logs logs.Config
+	// Security is what the agent watches for security events: the auth log, new listening
+	// sockets, file integrity; the zero value watches nothing.
+	Security secmon.Config
 
 	// Token is the agent token sent to the control plane as "authorization: Bearer <token>";
 	// zero sends none.
@@ -82,6 +92,10 @@ type Config struct {
 	Actions map[command.Kind]Action
 	// Logger receives the agent's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// TracerProvider receives a command.execute span per command (joining the trace the
+	// control plane started) and, with the proxy on, a span per proxied request; nil traces
+	// nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultConfig returns the defaults documented for the agent flags.
@@ -133,6 +147,12 @@ func (c Config) Validate() error {
 			!math.IsInf(p.InputPerMTok+p.OutputPerMTok+p.CachedInputPerMTok, 0) && !math.IsNaN(p.InputPerMTok+p.OutputPerMTok+p.CachedInputPerMTok)
 		check(ok, "prices[%s]: prices must be finite and not negative", model)
 	}
+	if err := c.Logs.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Security.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -155,6 +175,8 @@ type fileConfig struct {
 	Prices        map[string]price  `yaml:"prices"`
 	Intake        *intakeFile       `yaml:"intake"`
 	Proxy         *proxyFile        `yaml:"proxy"`
+	Logs          *logsFile         `yaml:"logs"`
+	Security      *securityFile     `yaml:"security"`
 
 	TokenFile *string `yaml:"token_file"`
 	TLS       *bool   `yaml:"tls"`
@@ -168,6 +190,22 @@ type proxyFile struct {
 	Listen     *string        `yaml:"listen"`
 	Upstream   *string        `yaml:"upstream"`
 	RetryAfter *time.Duration `yaml:"retry_after"`
+}
+
+// logsFile is the logs section of the config file.
+type logsFile struct {
+	Files        []string `yaml:"files"`
+	SampleErrors *bool    `yaml:"sample_errors"`
+	MaxTemplates *int     `yaml:"max_templates"`
+}
+
+// securityFile is the security section of the config file.
+type securityFile struct {
+	AuthLog       *string        `yaml:"auth_log"`
+	Listeners     *bool          `yaml:"listeners"`
+	Files         []string       `yaml:"files"`
+	CheckInterval *time.Duration `yaml:"check_interval"`
+	Window        *time.Duration `yaml:"window"`
 }
 
 // intakeFile is the intake section of the config file.
@@ -215,6 +253,22 @@ func (f fileConfig) apply(c *Config) {
 		cli.Set(&c.Proxy.Listen, p.Listen)
 		cli.Set(&c.Proxy.Upstream, p.Upstream)
 		cli.Set(&c.Proxy.RetryAfter, p.RetryAfter)
+	}
+	if l := f.Logs; l != nil {
+		if l.Files != nil {
+			c.Logs.Files = l.Files
+		}
+		cli.Set(&c.Logs.SampleErrors, l.SampleErrors)
+		cli.Set(&c.Logs.MaxTemplates, l.MaxTemplates)
+	}
+	if sf := f.Security; sf != nil {
+		cli.Set(&c.Security.AuthLog, sf.AuthLog)
+		cli.Set(&c.Security.Listeners, sf.Listeners)
+		cli.Set(&c.Security.CheckInterval, sf.CheckInterval)
+		cli.Set(&c.Security.Window, sf.Window)
+		if sf.Files != nil {
+			c.Security.Files = sf.Files
+		}
 	}
 	if f.Prices != nil {
 		c.Prices = reqstats.Prices{}

@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
@@ -119,6 +121,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// TracerProvider receives a span for every RPC and for each command's life (queued,
+	// delivered); nil traces nothing.
+	TracerProvider trace.TracerProvider
 }
 
 // DefaultConfig returns the defaults documented for the controlplane flags.

@@ -34,6 +34,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/logs"
 	"github.com/dspyfleet/dspyfleet/controlplane/maintenance"
 	"github.com/dspyfleet/dspyfleet/controlplane/policy"
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
@@ -80,6 +81,7 @@ type Server struct {
 	dashboard *ui.Handler
 	dashLn    *bufconn.Listener
 	dashConn  *grpc.ClientConn
+	logs      *logs.Book
 }
 
 // New opens the store (failing fast if it is locked or corrupt), loads the known nodes and binds
@@ -122,6 +124,9 @@ func New(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	cmds := commands.NewQueue(cfg.Now, st, cfg.CommandRetention, cfg.WatchBuffer)
+	if cfg.TracerProvider != nil {
+		cmds.SetTracerProvider(cfg.TracerProvider)
+	}
 	cmds.Load(recs)
 	stats := stats.NewRequests(cfg.Now, st, cfg.RollupRetention)
 	rt, err := router.New(reg, stats, st, cfg.Now, cfg.Logger.With("component", "routing"))
@@ -177,6 +182,8 @@ func New(cfg Config) (_ *Server, err error) {
 	s.promReg, s.metrics = newMetrics(reg, stats)
 	s.promReg.MustRegister(&scaling.Collector{Scaler: sc})
 	s.promReg.MustRegister(&maintenance.Collector{Backups: s.backups, Deployer: s.deployer, Windows: s.windows})
+	s.logs = logs.New(logs.Defaults())
+	s.promReg.MustRegister(&logsCollector{reg: reg, book: s.logs})
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.Reconcile})
 	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.Reconcile})
 	if err := s.newAlerter(); err != nil {
@@ -233,10 +240,10 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 		grpc.ChainUnaryInterceptor(grpcMetrics.UnaryServerInterceptor(), logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)),
 		grpc.ChainStreamInterceptor(grpcMetrics.StreamServerInterceptor(), logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
-	}, s.sec.ServerOptions()...)...)
+	}, append(s.sec.ServerOptions(), s.traceOptions()...)...)...)
 	s.services = api.Register(gs, api.Deps{
 		Registry: s.reg, Commands: s.cmds, Stats: s.stats, Router: s.router, Scaler: s.scaler, Cost: s.cost,
-		Alerts: s.alerter, Policy: s.config, Backups: s.backups, Deployer: s.deployer, Windows: s.windows, Security: s.sec,
+		Alerts: s.alerter, Policy: s.config, Backups: s.backups, Deployer: s.deployer, Windows: s.windows, Security: s.sec, Logs: s.logs,
 		Log: s.log, Now: s.cfg.Now, Stopping: s.stopping, Limits: s.cfg.limits(),
 		HelloTimeout: s.cfg.HelloTimeout, MaxClockSkew: s.cfg.MaxClockSkew, Metrics: api.NewMetrics(s.promReg),
 	})
@@ -410,6 +417,7 @@ func (s *Server) newAlerter() error {
 	}
 	a.Budgets = s.cost.ListBudgets
 	a.ScalingMin = s.scaler.MinSizes
+	a.Logs = s.nodeLogs
 	a.Busy = s.maintenanceBusy
 	s.alerter = a
 	return nil

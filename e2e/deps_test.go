@@ -67,7 +67,8 @@ var controlPlaneLayers = map[string][]string{
 	"controlplane/maintenance": {"check", "commands", "fleet", "router", "store"},
 	"controlplane/policy":      {"check", "cost", "router", "scaling", "store"},
 	"controlplane/auth":        {"check", "store"},
-	"controlplane/api":         {"alerts", "auth", "check", "commands", "cost", "fleet", "maintenance", "policy", "router", "scaling", "stats"},
+	"controlplane/logs":        nil,
+	"controlplane/api":         {"alerts", "auth", "check", "commands", "cost", "fleet", "logs", "maintenance", "policy", "router", "scaling", "stats"},
 	"controlplane/ui":          {"auth", "stats"},
 }
 

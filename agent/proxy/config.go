@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults for the zero values of Config.
@@ -40,6 +42,11 @@ type Config struct {
 	// ShutdownTimeout bounds how long Run lets requests in flight finish once its context
 	// ends; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
+
+	// TracerProvider gives each request a span (continuing the client's W3C traceparent, with
+	// token and cache attributes) and passes the span on to the upstream as traceparent; nil
+	// traces nothing and passes the client's traceparent through untouched.
+	TracerProvider trace.TracerProvider
 
 	// Now is the clock requests are timed and stamped with (latency, time to first byte, the
 	// event's time); nil means time.Now. Tests set it to time requests without waiting.

@@ -13,8 +13,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/dspyfleet/dspyfleet/internal/tracing"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
 
@@ -53,6 +57,7 @@ type Proxy struct {
 	rp         *httputil.ReverseProxy
 	transport  *http.Transport
 	retryAfter string
+	tracer     trace.Tracer // nil: tracing is off
 
 	requests, errors, rejected, bytesIn, bytesOut atomic.Uint64
 
@@ -89,12 +94,18 @@ func New(cfg Config, sink Sink, tracker Tracker, drain DrainState, log *slog.Log
 		retryAfter: strconv.FormatInt(int64(math.Ceil(cfg.RetryAfter.Seconds())), 10),
 		bound:      make(chan struct{}),
 	}
+	if cfg.TracerProvider != nil {
+		p.tracer = cfg.TracerProvider.Tracer(tracerName)
+	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(upstream)
 			pr.Out.Host = pr.In.Host // the app sees the Host its clients asked for
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
+			if p.tracer != nil {
+				tracing.Propagator.Inject(pr.Out.Context(), propagation.HeaderCarrier(pr.Out.Header))
+			}
 		},
 		Transport:      transport,
 		BufferPool:     &bufferPool{},
@@ -125,11 +136,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &requestBody{ReadCloser: r.Body, n: &x.bytesIn}
 	}
-	r = r.WithContext(context.WithValue(r.Context(), exchangeKey{}, x))
+	ctx := context.WithValue(r.Context(), exchangeKey{}, x)
+	var span trace.Span
+	if p.tracer != nil {
+		ctx, span = p.tracer.Start(tracing.Propagator.Extract(ctx, propagation.HeaderCarrier(r.Header)), "proxy "+r.Method,
+			trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path)))
+	}
+	r = r.WithContext(ctx)
 	completed := false
 	defer func() {
 		// Also runs when the reverse proxy aborts the handler with http.ErrAbortHandler.
-		p.record(p.event(x, p.cfg.Now(), !completed, r.Context().Err() != nil), x)
+		e := p.event(x, p.cfg.Now(), !completed, r.Context().Err() != nil)
+		p.record(e, x)
+		if span != nil {
+			endSpan(span, e)
+		}
 	}()
 	p.rp.ServeHTTP(w, r)
 	completed = true

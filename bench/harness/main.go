@@ -6,6 +6,7 @@
 //	harness agents    --counts 1000,5000,10000 --interval 1s --hold 60s --commands 200
 //	harness failover  --agents 100 --interval 1s --trials 10 [-- control plane flags]
 //	harness footprint --intervals 1s,5s --duration 60s
+//	harness logs      --interval 5s --rate 1000 --duration 60s
 //
 // The binaries are built from this module into a temporary directory unless --bin names a
 // directory holding controlplane and agent.
@@ -34,7 +35,7 @@ func main() {
 	}
 }
 
-const usage = `usage: harness machine | agents | failover | footprint [flags]  (-h after a subcommand for its flags)
+const usage = `usage: harness machine | agents | failover | footprint | logs [flags]  (-h after a subcommand for its flags)
 `
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return failover(ctx, args[1:], stdout, stderr)
 	case "footprint":
 		return footprint(ctx, args[1:], stdout, stderr)
+	case "logs":
+		return logCost(ctx, args[1:], stdout, stderr)
 	}
 	io.WriteString(stderr, usage)
 	return fmt.Errorf("unknown subcommand %q", args[0])

@@ -55,6 +55,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.Logger = cli.Logger(level, stderr)
+	tp, stopTracing, err := st.otlp.Start(ctx, "dspyfleet-agent", agent.Version)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	if tp.Enabled() {
+		cfg.TracerProvider = tp
+	}
 	a, err := agent.New(cfg)
 	if err != nil {
 		return err

@@ -1,24 +1,44 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strings"
 
 	"github.com/dspyfleet/dspyfleet/agent"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
+	"github.com/dspyfleet/dspyfleet/internal/tracing"
 )
 
 // settings are the command's settings after layering profile, file, environment and flags.
 type settings struct {
+	otlp       tracing.Flags
 	cfg        agent.Config
 	profile    string
 	configPath string
 	logLevel   string
+}
+
+// pathFlags collects repeated path flags; flags are parsed twice (before and after the config
+// file), so a path given again is kept once.
+type pathFlags []string
+
+func (p *pathFlags) String() string { return strings.Join(*p, ",") }
+
+func (p *pathFlags) Set(s string) error {
+	if s == "" {
+		return errors.New("path is empty")
+	}
+	if !slices.Contains(*p, s) {
+		*p = append(*p, s)
+	}
+	return nil
 }
 
 // labelFlags collects repeated --label k=v flags.
@@ -46,12 +66,14 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	cfg := &s.cfg
 	*cfg = agent.DefaultConfig()
 	labels := labelFlags{}
+	var logFiles, watchFiles pathFlags
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		io.WriteString(stderr, usage)
 		fs.PrintDefaults()
 	}
+	s.otlp.Register(fs)
 	fs.StringVar(&s.configPath, "config", "", "YAML configuration file; the environment and flags override it")
 	fs.StringVar(&s.profile, "profile", "", "defaults to start from: development, staging or production (default: the file's profile key, else production)")
 	fs.StringVar(&s.logLevel, "log-level", "info", "log level: debug, info, warn, error")
@@ -70,6 +92,11 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	fs.StringVar(&cfg.Intake.Socket, "intake-socket", cfg.Intake.Socket, "also serve the request intake on this Unix socket")
 	fs.StringVar(&cfg.Proxy.Listen, "proxy-listen", cfg.Proxy.Listen, "sidecar mode: listen here and proxy to --proxy-upstream, measuring every request")
 	fs.StringVar(&cfg.Proxy.Upstream, "proxy-upstream", cfg.Proxy.Upstream, "sidecar mode: the DSPy HTTP server (host:port or URL)")
+	fs.Var(&logFiles, "log-file", "log file of the DSPy service to follow and count per template (repeatable)")
+	fs.BoolVar(&cfg.Logs.SampleErrors, "log-sample-errors", cfg.Logs.SampleErrors, "send the last few error lines of each log template with the counts (default: counts only)")
+	fs.StringVar(&cfg.Security.AuthLog, "auth-log", cfg.Security.AuthLog, "auth log to count failed SSH and sudo logins in (e.g. /var/log/auth.log)")
+	fs.BoolVar(&cfg.Security.Listeners, "watch-listeners", cfg.Security.Listeners, "report TCP listening sockets that were not there at start")
+	fs.Var(&watchFiles, "watch-file", "file whose sha256 is watched for changes (repeatable)")
 	fs.StringVar(&cfg.TokenFile, "token-file", cfg.TokenFile, "file holding the agent token sent to the control plane (or the token in $"+tokenEnv+")")
 	fs.BoolVar(&cfg.TLS, "tls", cfg.TLS, "connect over TLS, verifying the control plane against the system's CAs or --ca-file")
 	fs.StringVar(&cfg.CAFile, "ca-file", cfg.CAFile, "PEM CA certificate the control plane's certificate must chain to (implies --tls)")
@@ -116,6 +143,12 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 			cfg.Labels = map[string]string{}
 		}
 		maps.Copy(cfg.Labels, labels)
+	}
+	if len(logFiles) > 0 {
+		cfg.Logs.Files = logFiles
+	}
+	if len(watchFiles) > 0 {
+		cfg.Security.Files = watchFiles
 	}
 	return s, nil
 }

@@ -58,6 +58,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	log := cli.Logger(level, stderr)
 	cfg.Logger = log
 
+	tp, stopTracing, err := st.otlp.Start(ctx, "dspyfleet-controlplane", controlplane.Version)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
+	if tp.Enabled() {
+		cfg.TracerProvider = tp
+	}
 	srv, err := controlplane.New(cfg)
 	if err != nil {
 		return err

@@ -8,10 +8,12 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane"
 	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
+	"github.com/dspyfleet/dspyfleet/internal/tracing"
 )
 
 // settings are the command's settings after layering profile, file, environment and flags.
 type settings struct {
+	otlp       tracing.Flags
 	cfg        controlplane.Config
 	profile    string
 	configPath string
@@ -33,6 +35,7 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 		io.WriteString(stderr, usage)
 		fs.PrintDefaults()
 	}
+	s.otlp.Register(fs)
 	fs.StringVar(&s.configPath, "config", "", "YAML configuration file; the environment and flags override it")
 	fs.StringVar(&s.profile, "profile", "", "defaults to start from: development, staging or production (default: the file's profile key, else production)")
 	fs.BoolVar(&s.dev, "dev", false, "development mode: also run an agent for this host, data in ./"+devDataDir+" unless --data-dir is set")

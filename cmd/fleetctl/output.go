@@ -110,6 +110,16 @@ func writeNode(w io.Writer, n *fleetv1.Node, now time.Time) error {
 		kv("  Cache", fmt.Sprintf("%d hits, %d misses", a.GetCacheHits(), a.GetCacheMisses()))
 		kv("  Model cost", fmt.Sprintf("$%.4f", a.GetCostUsd()))
 	}
+	if l := r.GetLogs(); l != nil {
+		kv("  Logs", fmt.Sprintf("%d lines (%d errors, %d warnings), %d new templates of %d", l.GetLines(), l.GetErrors(), l.GetWarnings(), l.GetNewTemplates(), l.GetTemplatesTotal()))
+	}
+	if sec := r.GetSecurity(); sec != nil {
+		kv("  Security", fmt.Sprintf("%d failed SSH logins, %d failed sudo, %d new listeners, %d changed files",
+			sec.GetSshFailures(), sec.GetSudoFailures(), sec.GetNewListeners(), sec.GetFileChanged()))
+		if names := append(append([]string(nil), sec.GetListeners()...), sec.GetChangedFiles()...); len(names) > 0 {
+			kv("  New", strings.Join(names, ", "))
+		}
+	}
 	return tw.Flush()
 }
 

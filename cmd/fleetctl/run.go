@@ -155,6 +155,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parseDeploy(g, args[1:])
 	case "maint":
 		return parseMaint(g, args[1:])
+	case "logs":
+		return parseLogs(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }

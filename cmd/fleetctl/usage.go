@@ -66,6 +66,8 @@ Commands:
   maint list      List maintenance windows.
   maint get       Show a window with each node's progress and task results.
   maint cancel    Cancel a window; nodes in progress are undrained.
+  logs top        A pool's busiest log templates, new ones and anomalies.
+  logs templates  Every log template of one node, with the figures rules read (node.logs).
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
 ` + globalFlagsText
@@ -237,6 +239,9 @@ Flags:
 // usages maps each command path that "fleetctl help" knows to its usage text.
 var usages = map[string]string{
 	"":                 usageText,
+	"logs":             logsUsage,
+	"logs top":         logsTopUsage,
+	"logs templates":   logsTemplatesUsage,
 	"nodes":            nodesUsage,
 	"nodes list":       listUsage,
 	"nodes get":        getUsage,

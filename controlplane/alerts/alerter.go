@@ -50,6 +50,8 @@ type Alerter struct {
 	metrics  *alertMetrics
 	// Budgets returns every budget's standing; nil means none are tracked.
 	Budgets func() (*fleetv1.ListBudgetsResponse, error)
+	// Logs returns a node's log figures (node.logs); nil means no node has any.
+	Logs func(node string) rules.Logs
 	// ScalingMin returns each scaled pool's minimum size; nil means no pool is scaled.
 	ScalingMin func() map[string]int
 	// Busy reports a deployment or maintenance window working on a pool or node: healing waits
@@ -375,6 +377,9 @@ func (a *Alerter) snapshot(now time.Time) (rules.Snapshot, error) {
 			ws := windows[n.GetId()]
 			poolWindows = append(poolWindows, ws...)
 			rn.DSPy = dspyOf(ws, rn.DSPy.InFlight, rn.DSPy.QueueLength)
+			if a.Logs != nil {
+				rn.Logs = a.Logs(n.GetId())
+			}
 			snap.Nodes = append(snap.Nodes, rn)
 			p.Nodes++
 			switch n.GetState() {
@@ -489,6 +494,10 @@ func snapshotNode(n *fleetv1.Node, now time.Time) rules.Node {
 			Disk: make(map[string]float64, len(h.GetDisks())),
 		},
 		DSPy: rules.DSPy{InFlight: int64(rep.GetApp().GetInFlight()), QueueLength: int64(rep.GetApp().GetQueueLength())},
+		Security: rules.Security{
+			SSHFailures: int64(rep.GetSecurity().GetSshFailures()), SudoFailures: int64(rep.GetSecurity().GetSudoFailures()),
+			NewListeners: int64(rep.GetSecurity().GetNewListeners()), FileChanged: int64(rep.GetSecurity().GetFileChanged()),
+		},
 	}
 	if rn.Labels == nil {
 		rn.Labels = map[string]string{}

@@ -17,6 +17,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/logs"
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -30,6 +31,7 @@ type agentService struct {
 	reg          *fleet.Registry
 	cmds         *commands.Queue
 	stats        *stats.Requests
+	logs         *logs.Book
 	log          *slog.Logger
 	metrics      *Metrics
 	now          func() time.Time
@@ -182,6 +184,7 @@ func (a *agentService) handle(ctx context.Context, sess *fleet.Session, m *fleet
 			if err := a.stats.Add(pool, sess.NodeID, rep); err != nil {
 				a.log.Warn("request figures of a report not merged", "node", sess.NodeID, "seq", rep.GetSeq(), "err", err)
 			}
+			a.logs.Observe(pool, sess.NodeID, rep.GetLogs(), rep.GetWindow().AsDuration(), a.now())
 		} else {
 			a.metrics.reports.WithLabelValues("duplicate").Inc()
 		}

@@ -33,7 +33,7 @@ func (f *fleetService) DrainNode(ctx context.Context, req *fleetv1.DrainNodeRequ
 	}
 	params := map[string]string{command.ParamTimeout: timeout.String()}
 	// The command must outlive the drain itself: the agent reports drained at the latest then.
-	rec, err := f.cmds.Create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, commands.DefaultTimeout+timeout, requester(ctx), req.GetReason())
+	rec, err := f.cmds.CreateCtx(ctx, req.GetId(), fleetv1.CommandKind_COMMAND_KIND_DRAIN, params, commands.DefaultTimeout+timeout, requester(ctx), req.GetReason())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -48,7 +48,7 @@ func (f *fleetService) UndrainNode(ctx context.Context, req *fleetv1.UndrainNode
 	if err := cmp.Or(f.limits.CheckCommandInput(nil, req.GetReason()), f.checkNode(req.GetId())); err != nil {
 		return nil, check.ToStatus(err)
 	}
-	rec, err := f.cmds.Create(req.GetId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, commands.DefaultTimeout, requester(ctx), req.GetReason())
+	rec, err := f.cmds.CreateCtx(ctx, req.GetId(), fleetv1.CommandKind_COMMAND_KIND_UNDRAIN, nil, commands.DefaultTimeout, requester(ctx), req.GetReason())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
@@ -80,7 +80,7 @@ func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommand
 		}
 		return &fleetv1.SendCommandResponse{Command: drain.GetCommand()}, nil
 	}
-	rec, err := f.cmds.Create(req.GetNodeId(), req.GetKind(), req.GetParams(), timeout, requester(ctx), req.GetReason())
+	rec, err := f.cmds.CreateCtx(ctx, req.GetNodeId(), req.GetKind(), req.GetParams(), timeout, requester(ctx), req.GetReason())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
+	"github.com/dspyfleet/dspyfleet/controlplane/logs"
 	"github.com/dspyfleet/dspyfleet/controlplane/maintenance"
 	"github.com/dspyfleet/dspyfleet/controlplane/policy"
 	"github.com/dspyfleet/dspyfleet/controlplane/router"
@@ -35,6 +36,7 @@ type Deps struct {
 	Deployer *maintenance.Deployer
 	Windows  *maintenance.Windows
 	Security *auth.Security
+	Logs     *logs.Book
 
 	Log      *slog.Logger
 	Now      func() time.Time
@@ -49,7 +51,7 @@ type Deps struct {
 // Register registers every dspyfleet service on gs and returns them, for the shutdown.
 func Register(gs *grpc.Server, d Deps) *Services {
 	agents := &agentService{
-		reg: d.Registry, cmds: d.Commands, stats: d.Stats, log: d.Log, metrics: d.Metrics, now: d.Now,
+		reg: d.Registry, cmds: d.Commands, stats: d.Stats, logs: d.Logs, log: d.Log, metrics: d.Metrics, now: d.Now,
 		helloTimeout: d.HelloTimeout, maxSkew: d.MaxClockSkew, checkNode: d.Security.Auth.CheckNode, limits: d.Limits,
 		securityEvent: d.Security.Audit.SecurityEvent,
 	}
@@ -61,6 +63,7 @@ func Register(gs *grpc.Server, d Deps) *Services {
 	fleetv1.RegisterScalingServiceServer(gs, &scalingService{sc: d.Scaler, doc: d.Policy})
 	fleetv1.RegisterAlertServiceServer(gs, &alertService{a: d.Alerts, now: d.Now})
 	fleetv1.RegisterMaintenanceServiceServer(gs, &maintenanceService{backups: d.Backups, cmds: d.Commands, deployer: d.Deployer, windows: d.Windows, stopping: d.Stopping})
+	fleetv1.RegisterLogServiceServer(gs, &logService{book: d.Logs, reg: d.Registry, now: d.Now})
 	return &Services{agents: agents}
 }
 

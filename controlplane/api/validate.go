@@ -123,6 +123,8 @@ func validateReport(r *fleetv1.MetricsReport, now time.Time, maxSkew time.Durati
 	if u := h.GetUptime(); u != nil && (!u.IsValid() || u.AsDuration() < 0) {
 		v.Add("host.uptime", "must be a valid non-negative duration")
 	}
+	validateLogs(&v, r.GetLogs())
+	validateSecurity(&v, r.GetSecurity())
 	a := r.GetApp()
 	checkShare(&v, "app.error_rate", a.GetErrorRate(), 1)
 	checkShare(&v, "app.cache_hit_ratio", a.GetCacheHitRatio(), 1)

@@ -47,6 +47,9 @@ var AccessRules = map[string]Access{
 	fleetv1.FleetService_GetPoolStats_FullMethodName:  Read,
 	fleetv1.FleetService_ListAudit_FullMethodName:     Read,
 
+	fleetv1.LogService_ListTopTemplates_FullMethodName:  Read,
+	fleetv1.LogService_ListNodeTemplates_FullMethodName: Read,
+
 	// Routing clients (Pick, then ReportResult with the pick's token) use the read-only token:
 	// a result only counts for a pick the caller made.
 	fleetv1.RoutingService_Pick_FullMethodName:           DataPlane,

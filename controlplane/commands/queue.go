@@ -2,6 +2,7 @@ package commands
 
 import (
 	"cmp"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
@@ -28,6 +31,7 @@ import (
 // node, and the agent answers a repeat with the outcome it recorded.
 type Queue struct {
 	now       func() time.Time
+	tracer    trace.Tracer
 	store     *store.Store
 	retention time.Duration
 	watchCap  int
@@ -62,6 +66,7 @@ type cmdWatcher struct {
 func NewQueue(now func() time.Time, st *store.Store, retention time.Duration, watchCap int) *Queue {
 	return &Queue{
 		now: now, store: st, retention: retention, watchCap: watchCap,
+		tracer:   noop.NewTracerProvider().Tracer(tracerName),
 		byID:     make(map[string]*cmdEntry),
 		seq:      make(map[string]uint64),
 		wake:     make(map[string]*sessionWake),
@@ -112,6 +117,11 @@ func NewKey(now time.Time) []byte {
 
 // Create validates and durably queues a command for nodeID, then wakes the node's session.
 func (q *Queue) Create(nodeID string, kind fleetv1.CommandKind, params map[string]string, timeout time.Duration, requestedBy, reason string) (*fleetv1.CommandRecord, error) {
+	return q.CreateCtx(context.Background(), nodeID, kind, params, timeout, requestedBy, reason)
+}
+
+// create is Create with the traceparent the command carries to its agent.
+func (q *Queue) create(nodeID string, kind fleetv1.CommandKind, params map[string]string, timeout time.Duration, requestedBy, reason, traceparent string) (*fleetv1.CommandRecord, error) {
 	if err := command.Validate(wire.CommandKind(kind), params); err != nil {
 		return nil, fmt.Errorf("%w: %v", check.ErrInvalidArgument, err)
 	}
@@ -125,6 +135,7 @@ func (q *Queue) Create(nodeID string, kind fleetv1.CommandKind, params map[strin
 		Command: &fleetv1.Command{
 			Id: hex.EncodeToString(key), Seq: seq, Kind: kind, Params: maps.Clone(params),
 			Deadline: timestamppb.New(now.Add(timeout)), RequestedBy: requestedBy, Reason: reason,
+			Traceparent: traceparent,
 		},
 		NodeId:  nodeID,
 		State:   fleetv1.CommandState_COMMAND_STATE_PENDING,
@@ -248,7 +259,9 @@ func (q *Queue) MarkSent(id string, session uint64) error {
 	if changed {
 		q.transitionLocked(e, fleetv1.CommandState_COMMAND_STATE_SENT, "sent to the agent", q.now())
 	}
+	cmd := e.rec.GetCommand()
 	q.mu.Unlock()
+	q.traceDelivered(cmd, session)
 	if !changed {
 		return nil
 	}

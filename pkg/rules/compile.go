@@ -65,7 +65,7 @@ var envs = func() map[Scope]*cel.Env {
 func newEnv(s Scope) (*cel.Env, error) {
 	opts := []cel.EnvOption{
 		ext.NativeTypes(reflect.TypeFor[Node](), reflect.TypeFor[Pool](), reflect.TypeFor[Fleet](),
-			reflect.TypeFor[Host](), reflect.TypeFor[DSPy](), ext.ParseStructTags(true)),
+			reflect.TypeFor[Host](), reflect.TypeFor[DSPy](), reflect.TypeFor[Logs](), reflect.TypeFor[Security](), ext.ParseStructTags(true)),
 		cel.CrossTypeNumericComparisons(true),
 		cel.ParserExpressionSizeLimit(MaxConditionBytes),
 		cel.Variable("fleet", cel.ObjectType("rules.Fleet")),

@@ -53,6 +53,34 @@ type Node struct {
 	ReportAgeSeconds float64 `cel:"report_age_s"`
 	Host             Host    `cel:"host"`
 	DSPy             DSPy    `cel:"dspy"`
+	// Logs are the node's log figures from its last report; zero when it follows no logs.
+	Logs Logs `cel:"logs"`
+	// Security counts the node's security events of the last few minutes (the agent's
+	// security.window, 5 min by default), from its last report.
+	Security Security `cel:"security"`
+}
+
+// Security counts a node's recent security events. CEL: node.security.
+type Security struct {
+	SSHFailures  int64 `cel:"ssh_failures"`
+	SudoFailures int64 `cel:"sudo_failures"`
+	NewListeners int64 `cel:"new_listeners"`
+	FileChanged  int64 `cel:"file_changed"`
+}
+
+// Logs holds a node's log figures from its last report window. CEL: node.logs.
+type Logs struct {
+	Lines  int64 `cel:"lines"`
+	Errors int64 `cel:"errors"`
+	// ErrorRate is the share of lines at error level, 0-1 (log_error_rate).
+	ErrorRate    float64 `cel:"error_rate"`
+	ErrorsPerMin float64 `cel:"errors_per_min"`
+	// NewTemplates counts templates first seen within the last ten minutes.
+	NewTemplates int64 `cel:"new_templates"`
+	// NewErrorsPerMin is the error lines per minute of those new templates.
+	NewErrorsPerMin float64 `cel:"new_template_errors_per_min"`
+	// Anomaly is the highest score of any template: standard deviations above its baseline.
+	Anomaly float64 `cel:"anomaly"`
 }
 
 // Pool aggregates one pool. CEL: pool.

@@ -820,8 +820,11 @@ type Command struct {
 	// The agent must not start the command after this time.
 	Deadline *timestamppb.Timestamp `protobuf:"bytes,5,opt,name=deadline,proto3" json:"deadline,omitempty"`
 	// Who asked for the command and why.
-	RequestedBy   string `protobuf:"bytes,6,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
-	Reason        string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	RequestedBy string `protobuf:"bytes,6,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	Reason      string `protobuf:"bytes,7,opt,name=reason,proto3" json:"reason,omitempty"`
+	// W3C traceparent of the span that queued the command, when tracing is on: the agent's
+	// execution span joins the same trace.
+	Traceparent   string `protobuf:"bytes,8,opt,name=traceparent,proto3" json:"traceparent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -901,6 +904,13 @@ func (x *Command) GetRequestedBy() string {
 func (x *Command) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *Command) GetTraceparent() string {
+	if x != nil {
+		return x.Traceparent
 	}
 	return ""
 }
@@ -1037,7 +1047,7 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"violations\"H\n" +
 	"\x0eFieldViolation\x12\x14\n" +
 	"\x05field\x18\x01 \x01(\tR\x05field\x12 \n" +
-	"\vdescription\x18\x02 \x01(\tR\vdescription\"\xc3\x02\n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\"\xe5\x02\n" +
 	"\aCommand\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12-\n" +
@@ -1045,7 +1055,8 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\x06params\x18\x04 \x03(\v2!.dspyfleet.v1.Command.ParamsEntryR\x06params\x126\n" +
 	"\bdeadline\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12!\n" +
 	"\frequested_by\x18\x06 \x01(\tR\vrequestedBy\x12\x16\n" +
-	"\x06reason\x18\a \x01(\tR\x06reason\x1a9\n" +
+	"\x06reason\x18\a \x01(\tR\x06reason\x12 \n" +
+	"\vtraceparent\x18\b \x01(\tR\vtraceparent\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x95\x02\n" +

@@ -347,7 +347,13 @@ type MetricsReport struct {
 	// DSPy request metrics for the report window.
 	App *AppMetrics `protobuf:"bytes,4,opt,name=app,proto3" json:"app,omitempty"`
 	// Length of the window the rates and app figures cover.
-	Window        *durationpb.Duration `protobuf:"bytes,5,opt,name=window,proto3" json:"window,omitempty"`
+	Window *durationpb.Duration `protobuf:"bytes,5,opt,name=window,proto3" json:"window,omitempty"`
+	// Log figures for the report window; absent when the agent follows no logs.
+	Logs *LogMetrics `protobuf:"bytes,6,opt,name=logs,proto3" json:"logs,omitempty"`
+	// Security events of the last few minutes (the agent's security.window, 5 min by default),
+	// so every report carries recent events whatever the interval; absent when the agent watches
+	// nothing.
+	Security      *SecurityMetrics `protobuf:"bytes,7,opt,name=security,proto3" json:"security,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -417,6 +423,307 @@ func (x *MetricsReport) GetWindow() *durationpb.Duration {
 	return nil
 }
 
+func (x *MetricsReport) GetLogs() *LogMetrics {
+	if x != nil {
+		return x.Logs
+	}
+	return nil
+}
+
+func (x *MetricsReport) GetSecurity() *SecurityMetrics {
+	if x != nil {
+		return x.Security
+	}
+	return nil
+}
+
+// SecurityMetrics count the security events an agent saw in its sliding window.
+type SecurityMetrics struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Failed SSH logins and failed or refused sudo attempts read from the auth log.
+	SshFailures  uint32 `protobuf:"varint,1,opt,name=ssh_failures,json=sshFailures,proto3" json:"ssh_failures,omitempty"`
+	SudoFailures uint32 `protobuf:"varint,2,opt,name=sudo_failures,json=sudoFailures,proto3" json:"sudo_failures,omitempty"`
+	// TCP listening sockets that were not there before, and the first 20 ("tcp 0.0.0.0:8080").
+	NewListeners uint32   `protobuf:"varint,3,opt,name=new_listeners,json=newListeners,proto3" json:"new_listeners,omitempty"`
+	Listeners    []string `protobuf:"bytes,4,rep,name=listeners,proto3" json:"listeners,omitempty"`
+	// Watched files whose sha256 changed (or that appeared or disappeared), and the first 20.
+	FileChanged   uint32   `protobuf:"varint,5,opt,name=file_changed,json=fileChanged,proto3" json:"file_changed,omitempty"`
+	ChangedFiles  []string `protobuf:"bytes,6,rep,name=changed_files,json=changedFiles,proto3" json:"changed_files,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SecurityMetrics) Reset() {
+	*x = SecurityMetrics{}
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SecurityMetrics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SecurityMetrics) ProtoMessage() {}
+
+func (x *SecurityMetrics) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SecurityMetrics.ProtoReflect.Descriptor instead.
+func (*SecurityMetrics) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SecurityMetrics) GetSshFailures() uint32 {
+	if x != nil {
+		return x.SshFailures
+	}
+	return 0
+}
+
+func (x *SecurityMetrics) GetSudoFailures() uint32 {
+	if x != nil {
+		return x.SudoFailures
+	}
+	return 0
+}
+
+func (x *SecurityMetrics) GetNewListeners() uint32 {
+	if x != nil {
+		return x.NewListeners
+	}
+	return 0
+}
+
+func (x *SecurityMetrics) GetListeners() []string {
+	if x != nil {
+		return x.Listeners
+	}
+	return nil
+}
+
+func (x *SecurityMetrics) GetFileChanged() uint32 {
+	if x != nil {
+		return x.FileChanged
+	}
+	return 0
+}
+
+func (x *SecurityMetrics) GetChangedFiles() []string {
+	if x != nil {
+		return x.ChangedFiles
+	}
+	return nil
+}
+
+// LogMetrics count the lines the agent read from the DSPy service's logs in one report window,
+// grouped into templates (lines of one shape, numbers, ids and hex masked). Raw lines are never
+// sent, except the opt-in samples of error lines.
+type LogMetrics struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Lines read, and those of level error and warn.
+	Lines    uint64 `protobuf:"varint,1,opt,name=lines,proto3" json:"lines,omitempty"`
+	Errors   uint64 `protobuf:"varint,2,opt,name=errors,proto3" json:"errors,omitempty"`
+	Warnings uint64 `protobuf:"varint,3,opt,name=warnings,proto3" json:"warnings,omitempty"`
+	// Templates first seen in this window.
+	NewTemplates uint32 `protobuf:"varint,4,opt,name=new_templates,json=newTemplates,proto3" json:"new_templates,omitempty"`
+	// Templates the agent knows in total.
+	TemplatesTotal uint32 `protobuf:"varint,5,opt,name=templates_total,json=templatesTotal,proto3" json:"templates_total,omitempty"`
+	// The window's templates: every new one and every one with errors, then the busiest, at most
+	// 100 in all.
+	Templates []*LogTemplateCount `protobuf:"bytes,6,rep,name=templates,proto3" json:"templates,omitempty"`
+	// Lines the agent could not read (too long, unreadable source), counted not grouped.
+	DroppedLines  uint64 `protobuf:"varint,7,opt,name=dropped_lines,json=droppedLines,proto3" json:"dropped_lines,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogMetrics) Reset() {
+	*x = LogMetrics{}
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogMetrics) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogMetrics) ProtoMessage() {}
+
+func (x *LogMetrics) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogMetrics.ProtoReflect.Descriptor instead.
+func (*LogMetrics) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LogMetrics) GetLines() uint64 {
+	if x != nil {
+		return x.Lines
+	}
+	return 0
+}
+
+func (x *LogMetrics) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *LogMetrics) GetWarnings() uint64 {
+	if x != nil {
+		return x.Warnings
+	}
+	return 0
+}
+
+func (x *LogMetrics) GetNewTemplates() uint32 {
+	if x != nil {
+		return x.NewTemplates
+	}
+	return 0
+}
+
+func (x *LogMetrics) GetTemplatesTotal() uint32 {
+	if x != nil {
+		return x.TemplatesTotal
+	}
+	return 0
+}
+
+func (x *LogMetrics) GetTemplates() []*LogTemplateCount {
+	if x != nil {
+		return x.Templates
+	}
+	return nil
+}
+
+func (x *LogMetrics) GetDroppedLines() uint64 {
+	if x != nil {
+		return x.DroppedLines
+	}
+	return 0
+}
+
+// LogTemplateCount is one template's count over a report window.
+type LogTemplateCount struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Stable id of the template (16 hex digits, or "overflow" for lines past the agent's bound).
+	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The template text, "<*>" where lines differ; at most 512 bytes.
+	Template string `protobuf:"bytes,2,opt,name=template,proto3" json:"template,omitempty"`
+	Lines    uint64 `protobuf:"varint,3,opt,name=lines,proto3" json:"lines,omitempty"`
+	Errors   uint64 `protobuf:"varint,4,opt,name=errors,proto3" json:"errors,omitempty"`
+	Warnings uint64 `protobuf:"varint,5,opt,name=warnings,proto3" json:"warnings,omitempty"`
+	// First seen in this window.
+	New bool `protobuf:"varint,6,opt,name=new,proto3" json:"new,omitempty"`
+	// Recent error lines of the template, only when the agent's logs.sample_errors is on; at most
+	// 3 of at most 512 bytes each.
+	Samples       []string `protobuf:"bytes,7,rep,name=samples,proto3" json:"samples,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LogTemplateCount) Reset() {
+	*x = LogTemplateCount{}
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LogTemplateCount) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LogTemplateCount) ProtoMessage() {}
+
+func (x *LogTemplateCount) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LogTemplateCount.ProtoReflect.Descriptor instead.
+func (*LogTemplateCount) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *LogTemplateCount) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *LogTemplateCount) GetTemplate() string {
+	if x != nil {
+		return x.Template
+	}
+	return ""
+}
+
+func (x *LogTemplateCount) GetLines() uint64 {
+	if x != nil {
+		return x.Lines
+	}
+	return 0
+}
+
+func (x *LogTemplateCount) GetErrors() uint64 {
+	if x != nil {
+		return x.Errors
+	}
+	return 0
+}
+
+func (x *LogTemplateCount) GetWarnings() uint64 {
+	if x != nil {
+		return x.Warnings
+	}
+	return 0
+}
+
+func (x *LogTemplateCount) GetNew() bool {
+	if x != nil {
+		return x.New
+	}
+	return false
+}
+
+func (x *LogTemplateCount) GetSamples() []string {
+	if x != nil {
+		return x.Samples
+	}
+	return nil
+}
+
 // HostMetrics are the host's resource figures at sample time; rates cover the report window.
 type HostMetrics struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -455,7 +762,7 @@ type HostMetrics struct {
 
 func (x *HostMetrics) Reset() {
 	*x = HostMetrics{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[2]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -467,7 +774,7 @@ func (x *HostMetrics) String() string {
 func (*HostMetrics) ProtoMessage() {}
 
 func (x *HostMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[2]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -480,7 +787,7 @@ func (x *HostMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostMetrics.ProtoReflect.Descriptor instead.
 func (*HostMetrics) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{2}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *HostMetrics) GetCpuPercent() float64 {
@@ -626,7 +933,7 @@ type DiskUsage struct {
 
 func (x *DiskUsage) Reset() {
 	*x = DiskUsage{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[3]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -638,7 +945,7 @@ func (x *DiskUsage) String() string {
 func (*DiskUsage) ProtoMessage() {}
 
 func (x *DiskUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[3]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -651,7 +958,7 @@ func (x *DiskUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskUsage.ProtoReflect.Descriptor instead.
 func (*DiskUsage) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{3}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *DiskUsage) GetMountpoint() string {
@@ -717,7 +1024,7 @@ type CollectorStatus struct {
 
 func (x *CollectorStatus) Reset() {
 	*x = CollectorStatus{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[4]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -729,7 +1036,7 @@ func (x *CollectorStatus) String() string {
 func (*CollectorStatus) ProtoMessage() {}
 
 func (x *CollectorStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[4]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -742,7 +1049,7 @@ func (x *CollectorStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectorStatus.ProtoReflect.Descriptor instead.
 func (*CollectorStatus) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{4}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CollectorStatus) GetName() string {
@@ -822,7 +1129,7 @@ type AppMetrics struct {
 
 func (x *AppMetrics) Reset() {
 	*x = AppMetrics{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[5]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -834,7 +1141,7 @@ func (x *AppMetrics) String() string {
 func (*AppMetrics) ProtoMessage() {}
 
 func (x *AppMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[5]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -847,7 +1154,7 @@ func (x *AppMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppMetrics.ProtoReflect.Descriptor instead.
 func (*AppMetrics) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{5}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *AppMetrics) GetRequests() uint64 {
@@ -1024,7 +1331,7 @@ type AppBreakdown struct {
 
 func (x *AppBreakdown) Reset() {
 	*x = AppBreakdown{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1036,7 +1343,7 @@ func (x *AppBreakdown) String() string {
 func (*AppBreakdown) ProtoMessage() {}
 
 func (x *AppBreakdown) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1049,7 +1356,7 @@ func (x *AppBreakdown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppBreakdown.ProtoReflect.Descriptor instead.
 func (*AppBreakdown) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{6}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AppBreakdown) GetName() string {
@@ -1145,7 +1452,7 @@ type Sketch struct {
 
 func (x *Sketch) Reset() {
 	*x = Sketch{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1464,7 @@ func (x *Sketch) String() string {
 func (*Sketch) ProtoMessage() {}
 
 func (x *Sketch) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1477,7 @@ func (x *Sketch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sketch.ProtoReflect.Descriptor instead.
 func (*Sketch) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{7}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Sketch) GetRelativeAccuracy() float64 {
@@ -1257,13 +1564,39 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\aaddress\x18\x17 \x01(\tR\aaddress\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdf\x01\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x02\n" +
 	"\rMetricsReport\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12-\n" +
 	"\x04host\x18\x03 \x01(\v2\x19.dspyfleet.v1.HostMetricsR\x04host\x12*\n" +
 	"\x03app\x18\x04 \x01(\v2\x18.dspyfleet.v1.AppMetricsR\x03app\x121\n" +
-	"\x06window\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x06window\"\xb8\x06\n" +
+	"\x06window\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12,\n" +
+	"\x04logs\x18\x06 \x01(\v2\x18.dspyfleet.v1.LogMetricsR\x04logs\x129\n" +
+	"\bsecurity\x18\a \x01(\v2\x1d.dspyfleet.v1.SecurityMetricsR\bsecurity\"\xe4\x01\n" +
+	"\x0fSecurityMetrics\x12!\n" +
+	"\fssh_failures\x18\x01 \x01(\rR\vsshFailures\x12#\n" +
+	"\rsudo_failures\x18\x02 \x01(\rR\fsudoFailures\x12#\n" +
+	"\rnew_listeners\x18\x03 \x01(\rR\fnewListeners\x12\x1c\n" +
+	"\tlisteners\x18\x04 \x03(\tR\tlisteners\x12!\n" +
+	"\ffile_changed\x18\x05 \x01(\rR\vfileChanged\x12#\n" +
+	"\rchanged_files\x18\x06 \x03(\tR\fchangedFiles\"\x87\x02\n" +
+	"\n" +
+	"LogMetrics\x12\x14\n" +
+	"\x05lines\x18\x01 \x01(\x04R\x05lines\x12\x16\n" +
+	"\x06errors\x18\x02 \x01(\x04R\x06errors\x12\x1a\n" +
+	"\bwarnings\x18\x03 \x01(\x04R\bwarnings\x12#\n" +
+	"\rnew_templates\x18\x04 \x01(\rR\fnewTemplates\x12'\n" +
+	"\x0ftemplates_total\x18\x05 \x01(\rR\x0etemplatesTotal\x12<\n" +
+	"\ttemplates\x18\x06 \x03(\v2\x1e.dspyfleet.v1.LogTemplateCountR\ttemplates\x12#\n" +
+	"\rdropped_lines\x18\a \x01(\x04R\fdroppedLines\"\xb4\x01\n" +
+	"\x10LogTemplateCount\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x1a\n" +
+	"\btemplate\x18\x02 \x01(\tR\btemplate\x12\x14\n" +
+	"\x05lines\x18\x03 \x01(\x04R\x05lines\x12\x16\n" +
+	"\x06errors\x18\x04 \x01(\x04R\x06errors\x12\x1a\n" +
+	"\bwarnings\x18\x05 \x01(\x04R\bwarnings\x12\x10\n" +
+	"\x03new\x18\x06 \x01(\bR\x03new\x12\x18\n" +
+	"\asamples\x18\a \x03(\tR\asamples\"\xb8\x06\n" +
 	"\vHostMetrics\x12\x1f\n" +
 	"\vcpu_percent\x18\x01 \x01(\x01R\n" +
 	"cpuPercent\x12\x1b\n" +
@@ -1376,48 +1709,54 @@ func file_dspyfleet_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_dspyfleet_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dspyfleet_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_dspyfleet_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_dspyfleet_v1_node_proto_goTypes = []any{
 	(NodeState)(0),                // 0: dspyfleet.v1.NodeState
 	(*Node)(nil),                  // 1: dspyfleet.v1.Node
 	(*MetricsReport)(nil),         // 2: dspyfleet.v1.MetricsReport
-	(*HostMetrics)(nil),           // 3: dspyfleet.v1.HostMetrics
-	(*DiskUsage)(nil),             // 4: dspyfleet.v1.DiskUsage
-	(*CollectorStatus)(nil),       // 5: dspyfleet.v1.CollectorStatus
-	(*AppMetrics)(nil),            // 6: dspyfleet.v1.AppMetrics
-	(*AppBreakdown)(nil),          // 7: dspyfleet.v1.AppBreakdown
-	(*Sketch)(nil),                // 8: dspyfleet.v1.Sketch
-	nil,                           // 9: dspyfleet.v1.Node.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 11: google.protobuf.Duration
+	(*SecurityMetrics)(nil),       // 3: dspyfleet.v1.SecurityMetrics
+	(*LogMetrics)(nil),            // 4: dspyfleet.v1.LogMetrics
+	(*LogTemplateCount)(nil),      // 5: dspyfleet.v1.LogTemplateCount
+	(*HostMetrics)(nil),           // 6: dspyfleet.v1.HostMetrics
+	(*DiskUsage)(nil),             // 7: dspyfleet.v1.DiskUsage
+	(*CollectorStatus)(nil),       // 8: dspyfleet.v1.CollectorStatus
+	(*AppMetrics)(nil),            // 9: dspyfleet.v1.AppMetrics
+	(*AppBreakdown)(nil),          // 10: dspyfleet.v1.AppBreakdown
+	(*Sketch)(nil),                // 11: dspyfleet.v1.Sketch
+	nil,                           // 12: dspyfleet.v1.Node.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
 }
 var file_dspyfleet_v1_node_proto_depIdxs = []int32{
-	9,  // 0: dspyfleet.v1.Node.labels:type_name -> dspyfleet.v1.Node.LabelsEntry
+	12, // 0: dspyfleet.v1.Node.labels:type_name -> dspyfleet.v1.Node.LabelsEntry
 	0,  // 1: dspyfleet.v1.Node.state:type_name -> dspyfleet.v1.NodeState
-	10, // 2: dspyfleet.v1.Node.state_since:type_name -> google.protobuf.Timestamp
-	10, // 3: dspyfleet.v1.Node.first_seen:type_name -> google.protobuf.Timestamp
-	10, // 4: dspyfleet.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
-	10, // 5: dspyfleet.v1.Node.connected_since:type_name -> google.protobuf.Timestamp
+	13, // 2: dspyfleet.v1.Node.state_since:type_name -> google.protobuf.Timestamp
+	13, // 3: dspyfleet.v1.Node.first_seen:type_name -> google.protobuf.Timestamp
+	13, // 4: dspyfleet.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
+	13, // 5: dspyfleet.v1.Node.connected_since:type_name -> google.protobuf.Timestamp
 	2,  // 6: dspyfleet.v1.Node.last_report:type_name -> dspyfleet.v1.MetricsReport
-	11, // 7: dspyfleet.v1.Node.report_interval:type_name -> google.protobuf.Duration
-	10, // 8: dspyfleet.v1.MetricsReport.time:type_name -> google.protobuf.Timestamp
-	3,  // 9: dspyfleet.v1.MetricsReport.host:type_name -> dspyfleet.v1.HostMetrics
-	6,  // 10: dspyfleet.v1.MetricsReport.app:type_name -> dspyfleet.v1.AppMetrics
-	11, // 11: dspyfleet.v1.MetricsReport.window:type_name -> google.protobuf.Duration
-	4,  // 12: dspyfleet.v1.HostMetrics.disks:type_name -> dspyfleet.v1.DiskUsage
-	11, // 13: dspyfleet.v1.HostMetrics.uptime:type_name -> google.protobuf.Duration
-	5,  // 14: dspyfleet.v1.HostMetrics.collectors:type_name -> dspyfleet.v1.CollectorStatus
-	11, // 15: dspyfleet.v1.CollectorStatus.duration:type_name -> google.protobuf.Duration
-	8,  // 16: dspyfleet.v1.AppMetrics.latency:type_name -> dspyfleet.v1.Sketch
-	8,  // 17: dspyfleet.v1.AppMetrics.ttft:type_name -> dspyfleet.v1.Sketch
-	7,  // 18: dspyfleet.v1.AppMetrics.models:type_name -> dspyfleet.v1.AppBreakdown
-	7,  // 19: dspyfleet.v1.AppMetrics.programs:type_name -> dspyfleet.v1.AppBreakdown
-	8,  // 20: dspyfleet.v1.AppBreakdown.latency:type_name -> dspyfleet.v1.Sketch
-	21, // [21:21] is the sub-list for method output_type
-	21, // [21:21] is the sub-list for method input_type
-	21, // [21:21] is the sub-list for extension type_name
-	21, // [21:21] is the sub-list for extension extendee
-	0,  // [0:21] is the sub-list for field type_name
+	14, // 7: dspyfleet.v1.Node.report_interval:type_name -> google.protobuf.Duration
+	13, // 8: dspyfleet.v1.MetricsReport.time:type_name -> google.protobuf.Timestamp
+	6,  // 9: dspyfleet.v1.MetricsReport.host:type_name -> dspyfleet.v1.HostMetrics
+	9,  // 10: dspyfleet.v1.MetricsReport.app:type_name -> dspyfleet.v1.AppMetrics
+	14, // 11: dspyfleet.v1.MetricsReport.window:type_name -> google.protobuf.Duration
+	4,  // 12: dspyfleet.v1.MetricsReport.logs:type_name -> dspyfleet.v1.LogMetrics
+	3,  // 13: dspyfleet.v1.MetricsReport.security:type_name -> dspyfleet.v1.SecurityMetrics
+	5,  // 14: dspyfleet.v1.LogMetrics.templates:type_name -> dspyfleet.v1.LogTemplateCount
+	7,  // 15: dspyfleet.v1.HostMetrics.disks:type_name -> dspyfleet.v1.DiskUsage
+	14, // 16: dspyfleet.v1.HostMetrics.uptime:type_name -> google.protobuf.Duration
+	8,  // 17: dspyfleet.v1.HostMetrics.collectors:type_name -> dspyfleet.v1.CollectorStatus
+	14, // 18: dspyfleet.v1.CollectorStatus.duration:type_name -> google.protobuf.Duration
+	11, // 19: dspyfleet.v1.AppMetrics.latency:type_name -> dspyfleet.v1.Sketch
+	11, // 20: dspyfleet.v1.AppMetrics.ttft:type_name -> dspyfleet.v1.Sketch
+	10, // 21: dspyfleet.v1.AppMetrics.models:type_name -> dspyfleet.v1.AppBreakdown
+	10, // 22: dspyfleet.v1.AppMetrics.programs:type_name -> dspyfleet.v1.AppBreakdown
+	11, // 23: dspyfleet.v1.AppBreakdown.latency:type_name -> dspyfleet.v1.Sketch
+	24, // [24:24] is the sub-list for method output_type
+	24, // [24:24] is the sub-list for method input_type
+	24, // [24:24] is the sub-list for extension type_name
+	24, // [24:24] is the sub-list for extension extendee
+	0,  // [0:24] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_node_proto_init() }
@@ -1431,7 +1770,7 @@ func file_dspyfleet_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dspyfleet_v1_node_proto_rawDesc), len(file_dspyfleet_v1_node_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
