@@ -32,6 +32,8 @@ const (
 	// Model and program lines hold token cost only; host cost is not attributed to them.
 	CostGroupBy_COST_GROUP_BY_MODEL   CostGroupBy = 3
 	CostGroupBy_COST_GROUP_BY_PROGRAM CostGroupBy = 4
+	// Host cost by the hosts' capacity type (on_demand, spot, reserved); lines hold host cost only.
+	CostGroupBy_COST_GROUP_BY_CAPACITY_TYPE CostGroupBy = 5
 )
 
 // Enum value maps for CostGroupBy.
@@ -42,13 +44,15 @@ var (
 		2: "COST_GROUP_BY_NODE",
 		3: "COST_GROUP_BY_MODEL",
 		4: "COST_GROUP_BY_PROGRAM",
+		5: "COST_GROUP_BY_CAPACITY_TYPE",
 	}
 	CostGroupBy_value = map[string]int32{
-		"COST_GROUP_BY_UNSPECIFIED": 0,
-		"COST_GROUP_BY_POOL":        1,
-		"COST_GROUP_BY_NODE":        2,
-		"COST_GROUP_BY_MODEL":       3,
-		"COST_GROUP_BY_PROGRAM":     4,
+		"COST_GROUP_BY_UNSPECIFIED":   0,
+		"COST_GROUP_BY_POOL":          1,
+		"COST_GROUP_BY_NODE":          2,
+		"COST_GROUP_BY_MODEL":         3,
+		"COST_GROUP_BY_PROGRAM":       4,
+		"COST_GROUP_BY_CAPACITY_TYPE": 5,
 	}
 )
 
@@ -1980,13 +1984,14 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x127\n" +
 	"\x05state\x18\x02 \x01(\x0e2!.dspyfleet.v1.RecommendationStateR\x05state\"d\n" +
 	"\x1cUpdateRecommendationResponse\x12D\n" +
-	"\x0erecommendation\x18\x01 \x01(\v2\x1c.dspyfleet.v1.RecommendationR\x0erecommendation*\x90\x01\n" +
+	"\x0erecommendation\x18\x01 \x01(\v2\x1c.dspyfleet.v1.RecommendationR\x0erecommendation*\xb1\x01\n" +
 	"\vCostGroupBy\x12\x1d\n" +
 	"\x19COST_GROUP_BY_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12COST_GROUP_BY_POOL\x10\x01\x12\x16\n" +
 	"\x12COST_GROUP_BY_NODE\x10\x02\x12\x17\n" +
 	"\x13COST_GROUP_BY_MODEL\x10\x03\x12\x19\n" +
-	"\x15COST_GROUP_BY_PROGRAM\x10\x04*{\n" +
+	"\x15COST_GROUP_BY_PROGRAM\x10\x04\x12\x1f\n" +
+	"\x1bCOST_GROUP_BY_CAPACITY_TYPE\x10\x05*{\n" +
 	"\fBudgetPeriod\x12\x1d\n" +
 	"\x19BUDGET_PERIOD_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BUDGET_PERIOD_DAILY\x10\x01\x12\x18\n" +
