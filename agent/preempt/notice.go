@@ -2,7 +2,6 @@ package preempt
 
 import (
 	"errors"
-	"fmt"
 	"time"
 )
 
@@ -31,20 +30,4 @@ type Notice struct {
 	Detail string
 	// Seen is when the agent saw it.
 	Seen time.Time
-}
-
-// ParseCapacityType checks a capacity type given in a flag or file: on_demand (or on-demand),
-// spot or reserved; "" stays "" (unknown).
-func ParseCapacityType(s string) (string, error) {
-	switch s {
-	case "":
-		return "", nil
-	case OnDemand, "on-demand", "ondemand":
-		return OnDemand, nil
-	case Spot:
-		return Spot, nil
-	case Reserved:
-		return Reserved, nil
-	}
-	return "", fmt.Errorf("capacity type %q is not on_demand, spot or reserved", s)
 }

@@ -90,17 +90,6 @@ func TestParseAzureEvents(t *testing.T) {
 	}
 }
 
-func TestParseCapacityType(t *testing.T) {
-	for in, want := range map[string]string{"": "", "spot": Spot, "on-demand": OnDemand, "on_demand": OnDemand, "reserved": Reserved} {
-		if got, err := ParseCapacityType(in); got != want || err != nil {
-			t.Errorf("%q: %q %v", in, got, err)
-		}
-	}
-	if _, err := ParseCapacityType("cheap"); err == nil {
-		t.Error("cheap accepted")
-	}
-}
-
 func FuzzParsers(f *testing.F) {
 	f.Add([]byte(`{"action": "terminate", "time": "2026-12-03T12:02:00Z"}`))
 	f.Add([]byte(`{"Events":[{"EventId":"a","EventType":"Preempt","NotBefore":"Thu, 03 Dec 2026 12:00:45 GMT"}]}`))
