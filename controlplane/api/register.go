@@ -49,7 +49,7 @@ type Deps struct {
 // Register registers every dspyfleet service on gs.
 func Register(gs *grpc.Server, d Deps) {
 	fleetv1.RegisterAgentServiceServer(gs, &agentService{
-		reg: d.Registry, cmds: d.Commands, stats: d.Stats, log: d.Log, metrics: d.Metrics, now: d.Now,
+		reg: d.Registry, cmds: d.Commands, stats: d.Stats, sc: d.Scaler, log: d.Log, metrics: d.Metrics, now: d.Now,
 		helloTimeout: d.HelloTimeout, maxSkew: d.MaxClockSkew, checkNode: d.Security.Auth.CheckNode, limits: d.Limits,
 		securityEvent: d.Security.Audit.SecurityEvent,
 	})

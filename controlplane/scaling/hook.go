@@ -111,6 +111,7 @@ func runHook(ctx context.Context, path string, timeout time.Duration, pool strin
 	cmd.Env = append(os.Environ(),
 		"POOL="+pool, "CURRENT="+strconv.Itoa(j.current), "DESIRED="+strconv.Itoa(j.desired),
 		"VICTIMS="+strings.Join(j.victims, ","))
+	cmd.Env = append(cmd.Env, capacityEnv(j)...)
 	var out tailBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Its own process group, so a timeout ends what the hook started too (terraform, ssh, …).
