@@ -138,6 +138,9 @@ func (c *Tracker) hourLocked(h int64) *hourAgg {
 
 // hostOf is the cost model's view of a node's host.
 func hostOf(n *fleetv1.Node) (cost.Host, error) {
+	if p, ok := purchaseOf(n); ok {
+		return cost.Host{InstanceType: n.GetInstanceType(), Purchase: p, ExplicitHourly: n.GetHourlyPrice()}, nil
+	}
 	p, err := cost.ParsePurchase(n.GetLabels()[purchaseLabel])
 	if err != nil {
 		return cost.Host{}, fmt.Errorf("%w: label %s=%q is not on-demand, spot or reserved", cost.ErrUnknownPrice, purchaseLabel, n.GetLabels()[purchaseLabel])
@@ -220,8 +223,12 @@ func (c *Tracker) accrueLocked(nodes []*fleetv1.Node, now time.Time) error {
 			c.log.Warn("host cost not accrued for a gap longer than the accrual bound (control plane stopped?)",
 				"node", id, "gap", gap.Round(time.Second), "bound", hostMaxGap)
 		}
+		capacity := "" // reported as unknown
+		if err == nil {
+			capacity = capacityName(host.Purchase)
+		}
 		for _, ha := range cost.AccrueHost(hourly, err == nil, from, now) {
-			k := ledgerKey{hour: hourOf(ha.Hour), pool: n.GetPool(), node: id, dim: cost.DimHost}
+			k := ledgerKey{hour: hourOf(ha.Hour), pool: n.GetPool(), node: id, dim: cost.DimHost, name: capacity}
 			sum := hostAdds[k]
 			sum.Add(ha.Amount)
 			hostAdds[k] = sum

@@ -1,0 +1,42 @@
+package cost
+
+import (
+	"github.com/dspyfleet/dspyfleet/internal/wire"
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// unknownCapacity names host cost recorded before the ledger kept capacity types.
+const unknownCapacity = "unknown"
+
+// purchaseOf is how a node's host is bought: its agent's capacity type, else the purchase label.
+func purchaseOf(n *fleetv1.Node) (cost.Purchase, bool) {
+	switch n.GetCapacityType() {
+	case fleetv1.CapacityType_CAPACITY_TYPE_ON_DEMAND:
+		return cost.OnDemand, true
+	case fleetv1.CapacityType_CAPACITY_TYPE_SPOT:
+		return cost.Spot, true
+	case fleetv1.CapacityType_CAPACITY_TYPE_RESERVED:
+		return cost.Reserved, true
+	}
+	return cost.OnDemand, false
+}
+
+// capacityName is the capacity type a host ledger entry records: on_demand, spot or reserved.
+func capacityName(p cost.Purchase) string {
+	switch p {
+	case cost.Spot:
+		return wire.CapacityName(fleetv1.CapacityType_CAPACITY_TYPE_SPOT)
+	case cost.Reserved:
+		return wire.CapacityName(fleetv1.CapacityType_CAPACITY_TYPE_RESERVED)
+	}
+	return wire.CapacityName(fleetv1.CapacityType_CAPACITY_TYPE_ON_DEMAND)
+}
+
+// capacityLine is the report line of a host ledger entry grouped by capacity type.
+func capacityLine(k ledgerKey) string {
+	if k.name == "" {
+		return unknownCapacity
+	}
+	return k.name
+}
