@@ -186,3 +186,31 @@ func TestSpotInterruptionDrainsAndReplaces(t *testing.T) {
 		}
 	}
 }
+
+// TestSIGTERMNotice: the agent's shutdown signal with a notice reports an interruption at once
+// (the node drains out of routing) and waits for in-flight work before the agent stops.
+func TestSIGTERMNotice(t *testing.T) {
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	fleet := cp.Fleet(t)
+	ra := startAgentWith(t, cp.GRPCAddr(), "web-1", func(c *agent.Config) { c.AdvertiseAddr = "127.0.0.1:9001" })
+	fleettest.Eventually(t, 10*time.Second, "web-1 ready", func() bool {
+		return fleettest.NodeState(fleet, "web-1") == fleetv1.NodeState_NODE_STATE_READY
+	})
+	end := ra.Requests().Begin()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ra.Terminate(t.Context(), time.Minute)
+	}()
+	fleettest.Eventually(t, 10*time.Second, "web-1 draining on SIGTERM", func() bool {
+		n := fleettest.Node(t, fleet, "web-1")
+		return n.GetState() == fleetv1.NodeState_NODE_STATE_DRAINING && n.GetInterruption().GetSource() == preempt.SourceSIGTERM
+	})
+	select {
+	case <-done:
+		t.Fatal("Terminate returned with a request in flight")
+	default:
+	}
+	end()
+	<-done
+}
