@@ -89,6 +89,9 @@ func (sc *Scaler) finishHook(pool string, j *hookJob, detail string, err error) 
 	} else if ps != nil {
 		ps.hookRuns[1]++
 	}
+	if err != nil && ps != nil {
+		ps.spotFailedLocked(j, now)
+	}
 	if err != nil {
 		backoff := min(sc.retryBase<<min(j.attempts-1, 20), sc.retryMax)
 		j.state, j.next = actFailed, now.Add(backoff)

@@ -97,3 +97,16 @@ func capacityEnv(j *hookJob) []string {
 		"DESIRED_ON_DEMAND=" + strconv.Itoa(j.target.OnDemand), "DESIRED_SPOT=" + strconv.Itoa(j.target.Spot),
 	}
 }
+
+// spotFailedLocked handles a hook run that failed while it asked for spot: spot counts as
+// scarce from now, and with the fallback the retry asks for on-demand instead.
+func (ps *poolScaling) spotFailedLocked(j *hookJob, now time.Time) {
+	if j.add.Spot == 0 {
+		return
+	}
+	ps.spotLost = now
+	if c := ps.policy.Capacity; c.Fallback {
+		j.target = scaling.TargetMix(c, j.desired, true)
+		j.add = scaling.Mix{OnDemand: j.add.Total()}
+	}
+}

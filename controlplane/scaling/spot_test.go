@@ -56,3 +56,29 @@ func TestCapacityPlan(t *testing.T) {
 		t.Errorf("hook env %q, want %q", env, want)
 	}
 }
+
+func TestSpotFailedFallsBack(t *testing.T) {
+	now := time.Unix(1e9, 0)
+	for _, fallback := range []bool{false, true} {
+		ps := &poolScaling{policy: scaling.DefaultPolicy(1, 10)}
+		ps.policy.Capacity = scaling.Capacity{BaseOnDemand: 1, SpotFraction: 1, Fallback: fallback, SpotRetry: 10 * time.Minute}
+		j := &hookJob{desired: 4, target: scaling.Mix{OnDemand: 1, Spot: 3}, add: scaling.Mix{Spot: 2}}
+		ps.spotFailedLocked(j, now)
+		if !ps.spotLost.Equal(now) {
+			t.Errorf("fallback %v: spot not marked lost", fallback)
+		}
+		want := scaling.Mix{Spot: 2}
+		if fallback {
+			want = scaling.Mix{OnDemand: 2}
+		}
+		if j.add != want {
+			t.Errorf("fallback %v: retry adds %+v, want %+v", fallback, j.add, want)
+		}
+	}
+	ps := &poolScaling{}
+	j := &hookJob{add: scaling.Mix{OnDemand: 1}}
+	ps.spotFailedLocked(j, now)
+	if !ps.spotLost.IsZero() {
+		t.Error("an on-demand launch that failed marked spot lost")
+	}
+}
