@@ -524,8 +524,8 @@ type ScalingPolicy struct {
 	// Replace spot capacity that was preempted or could not be obtained with on-demand until spot
 	// returns (spot_retry after the last such event).
 	DynamicOnDemandFallback bool `protobuf:"varint,14,opt,name=dynamic_on_demand_fallback,json=dynamicOnDemandFallback,proto3" json:"dynamic_on_demand_fallback,omitempty"`
-	// How long after a preemption, or an exec hook run that failed asking for spot, the scaler asks for spot
-	// again. Default 10m.
+	// How long after a preemption, or an exec hook run that failed asking for spot, the scaler
+	// asks for spot again. Default 10m.
 	SpotRetry     *durationpb.Duration `protobuf:"bytes,15,opt,name=spot_retry,json=spotRetry,proto3" json:"spot_retry,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
