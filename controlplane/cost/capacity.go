@@ -40,3 +40,37 @@ func capacityLine(k ledgerKey) string {
 	}
 	return k.name
 }
+
+// capacityBudgetName is a budget's capacity type as pkg/cost spells it; "" for unspecified.
+func capacityBudgetName(c fleetv1.CapacityType) string {
+	if c == fleetv1.CapacityType_CAPACITY_TYPE_UNSPECIFIED {
+		return ""
+	}
+	if n := wire.CapacityName(c); n != "" {
+		return n
+	}
+	return c.String() // refused by Budget.Validate, naming the value
+}
+
+// addCapacity counts a host entry under its pool and capacity type.
+func (h *hourAgg) addCapacity(k ledgerKey, a cost.Amount) {
+	key := [2]string{k.pool, capacityLine(k)}
+	sum := h.hostByCapacity[key]
+	sum.Add(a)
+	h.hostByCapacity[key] = sum
+}
+
+// budgetSpend returns what the hour counts against b: the host cost of its capacity type (in
+// its pool, or the fleet) when it has one, else as spend does.
+func (h *hourAgg) budgetSpend(b cost.Budget) cost.Amount {
+	if b.CapacityType == "" {
+		return h.spend(b.Pool, b.Program)
+	}
+	var out cost.Amount
+	for k, a := range h.hostByCapacity {
+		if k[1] == b.CapacityType && (b.Pool == "" || k[0] == b.Pool) {
+			out.Add(a)
+		}
+	}
+	return out
+}

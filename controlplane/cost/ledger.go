@@ -88,10 +88,13 @@ type hourAgg struct {
 	tokens   map[string]cost.Amount // by pool (model entries)
 	models   map[string]cost.Amount // by model
 	programs map[string]cost.Amount // by program
+	// hostByCapacity is host cost by pool and capacity type, for capacity-type budgets.
+	hostByCapacity map[[2]string]cost.Amount
 }
 
 func newHourAgg() *hourAgg {
-	return &hourAgg{host: map[string]cost.Amount{}, tokens: map[string]cost.Amount{}, models: map[string]cost.Amount{}, programs: map[string]cost.Amount{}}
+	return &hourAgg{host: map[string]cost.Amount{}, tokens: map[string]cost.Amount{}, models: map[string]cost.Amount{}, programs: map[string]cost.Amount{},
+		hostByCapacity: map[[2]string]cost.Amount{}}
 }
 
 // add counts one ledger entry.
@@ -101,6 +104,7 @@ func (h *hourAgg) add(k ledgerKey, a cost.Amount) {
 	switch k.dim {
 	case cost.DimHost:
 		m = h.host
+		h.addCapacity(k, a)
 	case cost.DimModel:
 		m = h.tokens
 		sum := h.models[k.name]
