@@ -18,6 +18,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/agent/logs"
+	"github.com/dspyfleet/dspyfleet/agent/preempt"
 	"github.com/dspyfleet/dspyfleet/agent/proxy"
 	"github.com/dspyfleet/dspyfleet/agent/secmon"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
@@ -52,6 +53,11 @@ type Agent struct {
 	seq        uint64
 	connected  atomic.Bool
 	sessions   atomic.Uint64
+	watcher    *preempt.Watcher // nil without --cloud
+	detected   atomic.Value     // capacity type read from the metadata service
+	notice     atomic.Pointer[preempt.Notice]
+	noticed    chan struct{} // wakes the sender when a notice arrives
+	noticeSent atomic.Bool   // the notice went out on a session
 }
 
 // Stats is a point-in-time view of the agent's delivery counters.
@@ -134,6 +140,14 @@ func New(cfg Config) (*Agent, error) {
 		stats:      reqstats.NewAggregator(cfg.Prices, reqstats.DefaultRelativeAccuracy, reqstats.DefaultTopN, time.Now()),
 		cmds:       newCommander(st, built.actions, requests),
 		actions:    built,
+		noticed:    make(chan struct{}, 1),
+	}
+	if cfg.Cloud != "" {
+		if a.watcher, err = preempt.New(preempt.Config{Cloud: cfg.Cloud, URL: cfg.MetadataURL, Interval: cfg.MetadataInterval, Log: cfg.Logger.With("component", "preempt")}); err != nil {
+			built.close()
+			_ = st.close()
+			return nil, fmt.Errorf("--cloud: %w", err)
+		}
 	}
 	if cfg.Intake.Listen != "" || cfg.Intake.Socket != "" {
 		if a.intake, err = intake.New(cfg.Intake, a.stats, cfg.Logger.With("component", "intake")); err != nil {
@@ -206,9 +220,9 @@ func (a *Agent) Record(e reqstats.Event) { a.stats.Add(e) }
 // Requests is the in-flight request counter that request intake updates and drains wait on.
 func (a *Agent) Requests() *Requests { return a.requests }
 
-// Draining reports whether an operator's drain is in force: request intake must refuse new
-// requests while it is.
-func (a *Agent) Draining() bool { return a.cmds.isDraining() }
+// Draining reports whether an operator's drain or an interruption notice is in force: request
+// intake must refuse new requests while it is.
+func (a *Agent) Draining() bool { return a.cmds.isDraining() || a.notice.Load() != nil }
 
 // NodeID is the node id the agent reports as.
 func (a *Agent) NodeID() string { return a.cfg.NodeID }
@@ -246,6 +260,10 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 	if a.secmon != nil {
 		g.Go(func() error { return a.secmon.Run(gctx) })
+	}
+	a.probeCapacity(gctx)
+	if a.watcher != nil {
+		g.Go(func() error { return a.watcher.Run(gctx, a.Interrupt) })
 	}
 	g.Go(func() error { return a.sampleLoop(gctx) })
 	g.Go(func() error { return a.connectLoop(gctx) })
@@ -323,6 +341,7 @@ func (a *Agent) hello() *fleetv1.Hello {
 		Draining:         a.cmds.isDraining(),
 		LastCommandSeq:   a.state.lastSeq(),
 		AdvertiseAddress: a.advertiseAddr(),
+		CapacityType:     wire.CapacityType(a.capacityType()),
 	}
 }
 

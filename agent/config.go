@@ -7,6 +7,8 @@ import (
 	"math"
 	"net"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"go.opentelemetry.io/otel/trace"
@@ -14,6 +16,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/agent/collector"
 	"github.com/dspyfleet/dspyfleet/agent/intake"
 	"github.com/dspyfleet/dspyfleet/agent/logs"
+	"github.com/dspyfleet/dspyfleet/agent/preempt"
 	"github.com/dspyfleet/dspyfleet/agent/proxy"
 	"github.com/dspyfleet/dspyfleet/agent/secmon"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
@@ -38,6 +41,20 @@ type Config struct {
 	HourlyPrice float64
 	// InstanceType names the host's instance type for the cost model.
 	InstanceType string
+	// CapacityType is how the host is bought: on_demand, spot or reserved; empty means read it
+	// from the metadata service of Cloud, else unknown.
+	CapacityType string
+	// Cloud names the metadata service watched for interruption notices (spot reclaims): ec2,
+	// gce or azure; empty watches none.
+	Cloud string
+	// MetadataURL replaces the metadata service's base URL (http://host:port).
+	MetadataURL string
+	// MetadataInterval is how often the metadata service is polled; 0 means 5 s.
+	MetadataInterval time.Duration
+	// TermNotice is how long a SIGTERM leaves in-flight requests to finish: the agent treats it
+	// as an interruption notice with that deadline and stops once nothing is in flight. 0 stops
+	// at once.
+	TermNotice time.Duration
 	// AdvertiseAddr is where clients send this node DSPy requests (host:port), handed out by
 	// routing. Empty means the proxy's address when the proxy is on. An unspecified host
 	// (":8000", "0.0.0.0:8000") is filled in by the control plane with the agent's address.
@@ -137,6 +154,11 @@ func (c Config) Validate() error {
 	}
 	check(c.Weight >= 0, "--weight %g must not be negative", c.Weight)
 	check(c.HourlyPrice >= 0, "--hourly-price %g must not be negative", c.HourlyPrice)
+	check(slices.Contains([]string{"", preempt.OnDemand, preempt.Spot, preempt.Reserved}, c.CapacityType), "--capacity-type %q must be on_demand, spot or reserved", c.CapacityType)
+	check(c.Cloud == "" || slices.Contains(preempt.Clouds, c.Cloud), "--cloud %q must be one of %s (or empty)", c.Cloud, strings.Join(preempt.Clouds, ", "))
+	check(c.MetadataURL == "" || c.Cloud != "", "--metadata-url needs --cloud")
+	check(c.MetadataInterval == 0 || c.MetadataInterval >= 10*time.Millisecond, "--metadata-interval %s must be at least 10ms", c.MetadataInterval)
+	check(c.TermNotice >= 0 && c.TermNotice <= time.Hour, "--term-notice %s must be between 0 and 1h", c.TermNotice)
 	check(c.Interval >= 100*time.Millisecond && c.Interval <= time.Hour, "--interval %s must be between 100ms and 1h", c.Interval)
 	check(c.StateDir != "", "--state-dir is empty")
 	check(c.BufferSize > 0, "--buffer-size %d must be positive", c.BufferSize)
@@ -167,6 +189,10 @@ type fileConfig struct {
 	Weight        *float64          `yaml:"weight"`
 	HourlyPrice   *float64          `yaml:"hourly_price"`
 	InstanceType  *string           `yaml:"instance_type"`
+	CapacityType  *string           `yaml:"capacity_type"`
+	Cloud         *string           `yaml:"cloud"`
+	MetadataURL   *string           `yaml:"metadata_url"`
+	TermNotice    *time.Duration    `yaml:"term_notice"`
 	AdvertiseAddr *string           `yaml:"advertise_addr"`
 	Interval      *time.Duration    `yaml:"interval"`
 	StateDir      *string           `yaml:"state_dir"`
@@ -229,6 +255,10 @@ func (f fileConfig) apply(c *Config) {
 	cli.Set(&c.Weight, f.Weight)
 	cli.Set(&c.HourlyPrice, f.HourlyPrice)
 	cli.Set(&c.InstanceType, f.InstanceType)
+	cli.Set(&c.CapacityType, f.CapacityType)
+	cli.Set(&c.Cloud, f.Cloud)
+	cli.Set(&c.MetadataURL, f.MetadataURL)
+	cli.Set(&c.TermNotice, f.TermNotice)
 	cli.Set(&c.AdvertiseAddr, f.AdvertiseAddr)
 	cli.Set(&c.Interval, f.Interval)
 	cli.Set(&c.StateDir, f.StateDir)

@@ -79,6 +79,12 @@ func TestValidate(t *testing.T) {
 		{"negative weight", func(c *Config) { c.Weight = -1 }, "--weight"},
 		{"no server", func(c *Config) { c.Server = "" }, "--server"},
 		{"zero buffer", func(c *Config) { c.BufferSize = 0 }, "--buffer-size"},
+		{"spot on ec2", func(c *Config) { c.CapacityType, c.Cloud = "spot", "ec2" }, ""},
+		{"bad capacity type", func(c *Config) { c.CapacityType = "on-demand" }, "--capacity-type"},
+		{"unknown cloud", func(c *Config) { c.Cloud = "ibm" }, "--cloud"},
+		{"metadata url without cloud", func(c *Config) { c.MetadataURL = "http://127.0.0.1:1" }, "--metadata-url"},
+		{"metadata poll too fast", func(c *Config) { c.Cloud, c.MetadataInterval = "gce", time.Millisecond }, "--metadata-interval"},
+		{"negative term notice", func(c *Config) { c.TermNotice = -time.Second }, "--term-notice"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -151,6 +151,12 @@ func (a *Agent) send(agentCtx, ctx context.Context, stream grpc.BidiStreamingCli
 		return a.goodbye(stream)
 	case sent = <-welcomed:
 	}
+	if m := a.interruptionMsg(); m != nil {
+		if err := stream.Send(m); err != nil {
+			return err
+		}
+		a.noticeSent.Store(true)
+	}
 	for {
 		for _, r := range a.buf.after(sent) {
 			if err := stream.Send(&fleetv1.ConnectRequest{Msg: &fleetv1.ConnectRequest_Report{Report: r}}); err != nil {
@@ -168,6 +174,11 @@ func (a *Agent) send(agentCtx, ctx context.Context, stream grpc.BidiStreamingCli
 				return err
 			}
 		case <-a.buf.notify:
+		case <-a.noticed:
+			if err := stream.Send(a.interruptionMsg()); err != nil {
+				return err
+			}
+			a.noticeSent.Store(true)
 		}
 	}
 }

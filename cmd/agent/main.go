@@ -24,7 +24,7 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "backup" {
@@ -68,11 +68,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	cfg.Logger.Info("agent starting", "node", a.NodeID(), "server", cfg.Server, "interval", cfg.Interval)
-	g, gctx := errgroup.WithContext(ctx)
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	defer signal.Stop(term)
+	runCtx, stopRun := context.WithCancel(ctx)
+	defer stopRun()
+	g, gctx := errgroup.WithContext(runCtx)
 	notifyCtx, stopNotify := context.WithCancel(gctx)
 	g.Go(func() error {
 		defer stopNotify()
 		return a.Run(gctx)
+	})
+	g.Go(func() error {
+		select {
+		case <-gctx.Done():
+			return nil
+		case <-term:
+		}
+		a.Terminate(gctx, cfg.TermNotice)
+		stopRun()
+		return nil
 	})
 	g.Go(func() error {
 		return daemon.Run(notifyCtx, cfg.Logger, func() { reload(args, stderr, a, st, level, cfg.Logger) })

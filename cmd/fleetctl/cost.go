@@ -95,6 +95,7 @@ func parseNoArgs(g *globals, args []string, name, usage string, f func(context.C
 var groupNames = map[string]fleetv1.CostGroupBy{
 	"pool": fleetv1.CostGroupBy_COST_GROUP_BY_POOL, "node": fleetv1.CostGroupBy_COST_GROUP_BY_NODE,
 	"model": fleetv1.CostGroupBy_COST_GROUP_BY_MODEL, "program": fleetv1.CostGroupBy_COST_GROUP_BY_PROGRAM,
+	"capacity_type": fleetv1.CostGroupBy_COST_GROUP_BY_CAPACITY_TYPE,
 }
 
 // parseSince parses a look-back like "7d", "36h" or "90m".
@@ -135,7 +136,7 @@ func parseCostReportArgs(g *globals, args []string) (costReportArgs, error) {
 	}
 	group, ok := groupNames[*by]
 	if !ok {
-		return costReportArgs{}, usageErrorf(costReportUsage, "cost report: --by %q: want pool, node, model or program", *by)
+		return costReportArgs{}, usageErrorf(costReportUsage, "cost report: --by %q: want pool, node, model, program or capacity_type", *by)
 	}
 	d, err := parseSince(*since)
 	if err != nil {

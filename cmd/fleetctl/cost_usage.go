@@ -4,7 +4,7 @@ package main
 const costUsage = `Usage: fleetctl cost <report|budgets|budget|prices|recs> [flags] [args]
 
 Commands:
-  report            Cost over a time range by pool, node, model or program.
+  report            Cost over a time range by pool, node, model, program or capacity type.
   budgets           Budgets with their standing this period, and recent budget alerts.
   budget set        Create or replace a budget.
   budget delete     Delete a budget.
@@ -18,7 +18,7 @@ Run "fleetctl cost <command> -h" for a command's flags.
 `
 
 // costReportUsage is the usage of "cost report".
-const costReportUsage = `Usage: fleetctl cost report [--by pool|node|model|program] [--since DURATION] [--pool POOL]
+const costReportUsage = `Usage: fleetctl cost report [--by pool|node|model|program|capacity_type] [--since DURATION] [--pool POOL]
 
 Show host and token cost over the range from the ledger (whole UTC hours), one line per group,
 most cost first, with the total. Model and program lines hold token cost only. A cost shown with
@@ -26,7 +26,7 @@ most cost first, with the total. Model and program lines hold token cost only. A
 GetReportResponse.
 
 Flags:
-  --by GROUP            pool, node, model or program (default pool)
+  --by GROUP            pool, node, model, program or capacity_type (default pool)
   --since DURATION      how far back, e.g. 24h, 7d, 30d (default 7d)
   --pool POOL           only this pool
 

@@ -8,6 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/internal/wire"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -65,6 +66,12 @@ func writeNode(w io.Writer, n *fleetv1.Node, now time.Time) error {
 	kv("Weight", strconv.FormatFloat(n.GetWeight(), 'f', -1, 64))
 	kv("Hourly price", "$"+strconv.FormatFloat(n.GetHourlyPrice(), 'f', -1, 64))
 	kv("Instance type", orDash(n.GetInstanceType()))
+	if c := wire.CapacityName(n.GetCapacityType()); c != "" {
+		kv("Capacity type", c)
+	}
+	if in := n.GetInterruption(); in != nil {
+		kv("Interruption", fmt.Sprintf("%s notice (%s), reclaimed at %s", in.GetSource(), orDash(in.GetDetail()), stamp(in.GetDeadline(), now)))
+	}
 	kv("Agent version", orDash(n.GetAgentVersion()))
 	kv("Agent instance", orDash(n.GetAgentInstanceId()))
 	kv("Peer", orDash(n.GetPeerAddress()))

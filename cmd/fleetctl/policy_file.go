@@ -97,6 +97,11 @@ type (
 		Victims    []string      `yaml:"victims,flow"`
 		Predictive predictiveOut `yaml:"predictive"`
 		Actuator   actuatorFile  `yaml:"actuator"`
+		// The capacity mix, shown once the pool runs spot or keeps an on-demand base.
+		BaseOnDemand            uint32  `yaml:"base_on_demand,omitempty"`
+		SpotFraction            float64 `yaml:"spot_fraction,omitempty"`
+		DynamicOnDemandFallback bool    `yaml:"dynamic_on_demand_fallback,omitempty"`
+		SpotRetry               string  `yaml:"spot_retry,omitempty"`
 	}
 	targetOut struct {
 		Metric string  `yaml:"metric"`
@@ -146,6 +151,10 @@ func policyYAML(p *fleetv1.ScalingPolicy) ([]byte, error) {
 			ExecHook: p.GetActuator().GetExecHook(), HookTimeout: duration(p.GetActuator().GetHookTimeout()),
 			Instances: p.GetActuator().GetInstances(), MaxInstancesPerNode: p.GetActuator().GetMaxInstancesPerNode(),
 		},
+	}
+	if p.GetSpotFraction() > 0 || p.GetBaseOnDemand() > 0 || p.GetDynamicOnDemandFallback() {
+		out.BaseOnDemand, out.SpotFraction = p.GetBaseOnDemand(), p.GetSpotFraction()
+		out.DynamicOnDemandFallback, out.SpotRetry = p.GetDynamicOnDemandFallback(), duration(p.GetSpotRetry())
 	}
 	for _, t := range p.GetTargets() {
 		out.Targets = append(out.Targets, targetOut{t.GetMetric(), t.GetValue()})

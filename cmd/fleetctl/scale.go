@@ -64,6 +64,11 @@ keys are errors. "scale policy get" prints a complete example; the keys are:
                              (max_change|min_change), cooldown}; policies: [] means no cap
   wake_size                  size an empty pool wakes to on a request (default 1)
   victims                    [most_expensive, least_loaded, newest, spot_last]
+  base_on_demand             on-demand nodes always kept (default 0)
+  spot_fraction              share of the nodes above base_on_demand on spot, 0-1 (default 0)
+  dynamic_on_demand_fallback replace spot that was preempted or could not be had with on-demand
+                             for spot_retry (default 10m); the exec hook gets CAPACITY_TYPE,
+                             ADD_ON_DEMAND, ADD_SPOT, DESIRED_ON_DEMAND and DESIRED_SPOT
   predictive                 {enabled, metric, horizon, lead_time, min_history}
   actuator                   {exec_hook (a program in the control plane's
                              --scaling-hook-dir), hook_timeout, instances,

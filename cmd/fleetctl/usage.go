@@ -44,7 +44,7 @@ Commands:
   scale policy    Get or set a pool's scaling policy (a YAML or JSON policy file).
   scale history   List a pool's recorded scaling decisions.
   simulate        Replay a load trace through the autoscaler offline: static vs reactive vs predictive.
-  cost report     Host and token cost by pool, node, model or program.
+  cost report     Host and token cost by pool, node, model, program or capacity type.
   cost budgets    Budgets, their standing this period and recent alerts; cost budget set|delete.
   cost prices     The price table; cost prices set FILE replaces it.
   cost recs       Savings recommendations; cost recs dismiss|done ID.

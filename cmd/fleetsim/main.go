@@ -69,7 +69,7 @@ func parse(args []string, stderr io.Writer) (settings, error) {
 	fs.StringVar(&st.cpuProfile, "cpuprofile", "", "write a CPU profile of the whole process (with the in-process control plane) to this file")
 	fs.StringVar(&st.memProfile, "memprofile", "", "write a heap profile to this file when traffic ends, before the fleet stops")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: fleetsim [flags]\n\nSimulates a fleet against a control plane and prints a report.\n\n")
+		fmt.Fprintf(fs.Output(), "usage: fleetsim [flags]\n       fleetsim spot [flags]   (on-demand vs spot mixes under preemptions; see spot -h)\n\nSimulates a fleet against a control plane and prints a report.\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -101,6 +101,9 @@ func parse(args []string, stderr io.Writer) (settings, error) {
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "spot" {
+		return runSpot(args[1:], stdout, stderr)
+	}
 	st, err := parse(args, stderr)
 	if err != nil {
 		return err

@@ -45,3 +45,26 @@ func TestParseRefusesBadFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestSpotCompare runs "fleetsim spot" on a short trace and reads its three modes.
+func TestSpotCompare(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"spot", "--pattern", "spike", "--preemptions-per-hour", "0.5", "-o", "json"}, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	var res []struct {
+		Mode        string
+		CostUSD     float64
+		Preemptions int
+	}
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out.String())
+	}
+	if len(res) != 3 || res[0].Mode != "all on-demand" || res[0].Preemptions != 0 || res[1].Preemptions == 0 || res[1].CostUSD >= res[0].CostUSD {
+		t.Fatalf("spot comparison %+v", res)
+	}
+	out.Reset()
+	if err := run(context.Background(), []string{"spot", "--spot-fraction", "2"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "spot_fraction") {
+		t.Fatalf("--spot-fraction 2: %v, want an error naming spot_fraction", err)
+	}
+}

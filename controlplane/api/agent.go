@@ -18,6 +18,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/logs"
+	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -32,6 +33,7 @@ type agentService struct {
 	cmds         *commands.Queue
 	stats        *stats.Requests
 	logs         *logs.Book
+	sc           *scaling.Scaler // replaces interrupted nodes; nil in tests without one
 	log          *slog.Logger
 	metrics      *Metrics
 	now          func() time.Time
@@ -207,10 +209,12 @@ func (a *agentService) handle(ctx context.Context, sess *fleet.Session, m *fleet
 		}
 	case *fleetv1.ConnectRequest_Goodbye:
 		a.reg.Goodbye(sess, msg.Goodbye.GetReason())
+	case *fleetv1.ConnectRequest_Interruption:
+		return a.interrupted(sess, msg.Interruption)
 	case *fleetv1.ConnectRequest_Hello:
 		return fmt.Errorf("%w: Hello may only be the first message of a session", check.ErrFailedPrecondition)
 	default:
-		return check.Invalidf("empty message: set one of hello, report, command_update, goodbye")
+		return check.Invalidf("empty message: set one of hello, report, command_update, goodbye, interruption")
 	}
 	return nil
 }
@@ -282,6 +286,8 @@ func msgKind(m *fleetv1.ConnectRequest) string {
 		return "a command update"
 	case *fleetv1.ConnectRequest_Goodbye:
 		return "a goodbye"
+	case *fleetv1.ConnectRequest_Interruption:
+		return "an interruption notice"
 	}
 	return "an empty message"
 }

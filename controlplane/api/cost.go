@@ -25,6 +25,7 @@ type costService struct {
 var groupings = map[fleetv1.CostGroupBy]bool{
 	fleetv1.CostGroupBy_COST_GROUP_BY_POOL: true, fleetv1.CostGroupBy_COST_GROUP_BY_NODE: true,
 	fleetv1.CostGroupBy_COST_GROUP_BY_MODEL: true, fleetv1.CostGroupBy_COST_GROUP_BY_PROGRAM: true,
+	fleetv1.CostGroupBy_COST_GROUP_BY_CAPACITY_TYPE: true,
 }
 
 // GetReport returns the ledger's cost over the range, grouped.

@@ -51,7 +51,7 @@ type Deps struct {
 // Register registers every dspyfleet service on gs and returns them, for the shutdown.
 func Register(gs *grpc.Server, d Deps) *Services {
 	agents := &agentService{
-		reg: d.Registry, cmds: d.Commands, stats: d.Stats, logs: d.Logs, log: d.Log, metrics: d.Metrics, now: d.Now,
+		reg: d.Registry, cmds: d.Commands, stats: d.Stats, logs: d.Logs, sc: d.Scaler, log: d.Log, metrics: d.Metrics, now: d.Now,
 		helloTimeout: d.HelloTimeout, maxSkew: d.MaxClockSkew, checkNode: d.Security.Auth.CheckNode, limits: d.Limits,
 		securityEvent: d.Security.Audit.SecurityEvent,
 	}

@@ -78,7 +78,11 @@ func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fle
 	if fallback != "" {
 		pool = fallback
 	}
-	pk, err := s.rt.Pick(pool, req.GetKey())
+	pick := s.rt.Pick
+	if req.GetCritical() {
+		pick = s.rt.PickCritical
+	}
+	pk, err := pick(pool, req.GetKey())
 	if errors.Is(err, router.ErrUnknownPool) {
 		_ = s.gate.Release(hold)
 		if s.sc.Policy(pool) == nil {

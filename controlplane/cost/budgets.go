@@ -38,6 +38,7 @@ func BudgetFromProto(b *fleetv1.Budget) (cost.Budget, *time.Location, error) {
 	out := cost.Budget{
 		Name: b.GetName(), Period: periodsFromProto[b.GetPeriod()], LimitUSD: b.GetLimitUsd(),
 		Pool: b.GetPool(), Program: b.GetProgram(), Thresholds: b.GetThresholds(), Hard: b.GetHard(), FallbackPool: b.GetFallbackPool(),
+		CapacityType: capacityBudgetName(b.GetCapacityType()),
 	}
 	var v check.Violations
 	if err := out.Validate(); err != nil {
@@ -78,7 +79,7 @@ func (c *Tracker) spend(b cost.Budget, loc *time.Location, now time.Time) cost.A
 	var sum cost.Amount
 	for h := hourOf(start); h <= hourOf(now); h++ {
 		if agg := c.hours[h]; agg != nil {
-			sum.Add(agg.spend(b.Pool, b.Program))
+			sum.Add(agg.budgetSpend(b))
 		}
 	}
 	return sum
@@ -91,7 +92,7 @@ func (c *Tracker) runRate(b cost.Budget, loc *time.Location, now time.Time) floa
 	var hours []cost.HourSpend
 	for h := hourOf(now) - 1; h <= hourOf(now); h++ {
 		if agg := c.hours[h]; agg != nil {
-			hours = append(hours, cost.HourSpend{Hour: hourTime(h), USD: agg.spend(b.Pool, b.Program).USD})
+			hours = append(hours, cost.HourSpend{Hour: hourTime(h), USD: agg.budgetSpend(b).USD})
 		}
 	}
 	return cost.RunRate(hours, now, start)

@@ -102,10 +102,13 @@ type hourAgg struct {
 	tokens   map[string]cost.Amount // by pool (model entries)
 	models   map[string]cost.Amount // by model
 	programs map[string]cost.Amount // by program
+	// hostByCapacity is host cost by pool and capacity type, for capacity-type budgets.
+	hostByCapacity map[[2]string]cost.Amount
 }
 
 func newHourAgg() *hourAgg {
-	return &hourAgg{host: map[string]cost.Amount{}, tokens: map[string]cost.Amount{}, models: map[string]cost.Amount{}, programs: map[string]cost.Amount{}}
+	return &hourAgg{host: map[string]cost.Amount{}, tokens: map[string]cost.Amount{}, models: map[string]cost.Amount{}, programs: map[string]cost.Amount{},
+		hostByCapacity: map[[2]string]cost.Amount{}}
 }
 
 // clone returns a copy of h to change, or a new aggregate for a nil h.
@@ -113,7 +116,8 @@ func (h *hourAgg) clone() *hourAgg {
 	if h == nil {
 		return newHourAgg()
 	}
-	return &hourAgg{host: maps.Clone(h.host), tokens: maps.Clone(h.tokens), models: maps.Clone(h.models), programs: maps.Clone(h.programs)}
+	return &hourAgg{host: maps.Clone(h.host), tokens: maps.Clone(h.tokens), models: maps.Clone(h.models), programs: maps.Clone(h.programs),
+		hostByCapacity: maps.Clone(h.hostByCapacity)}
 }
 
 // add counts one ledger entry.
@@ -123,6 +127,7 @@ func (h *hourAgg) add(k ledgerKey, a cost.Amount) {
 	switch k.dim {
 	case cost.DimHost:
 		m = h.host
+		h.addCapacity(k, a)
 	case cost.DimModel:
 		m = h.tokens
 		sum := h.models[k.name]

@@ -41,6 +41,8 @@ func (c *Tracker) Report(start, end time.Time, by fleetv1.CostGroupBy, pool stri
 				name = key.pool
 			case by == fleetv1.CostGroupBy_COST_GROUP_BY_NODE && key.dim != cost.DimProgram:
 				name = key.node
+			case by == fleetv1.CostGroupBy_COST_GROUP_BY_CAPACITY_TYPE && key.dim == cost.DimHost:
+				name = capacityLine(key)
 			case by == fleetv1.CostGroupBy_COST_GROUP_BY_MODEL && key.dim == cost.DimModel,
 				by == fleetv1.CostGroupBy_COST_GROUP_BY_PROGRAM && key.dim == cost.DimProgram:
 				name = key.name

@@ -161,6 +161,9 @@ func New(log *slog.Logger, st *store.Store, stats *stats.Requests, reg *fleet.Re
 
 // hostOf is the cost model's view of a node's host.
 func hostOf(n *fleetv1.Node) (cost.Host, error) {
+	if p, ok := purchaseOf(n); ok {
+		return cost.Host{InstanceType: n.GetInstanceType(), Purchase: p, ExplicitHourly: n.GetHourlyPrice()}, nil
+	}
 	p, err := cost.ParsePurchase(n.GetLabels()[purchaseLabel])
 	if err != nil {
 		return cost.Host{}, fmt.Errorf("%w: label %s=%q is not on-demand, spot or reserved", cost.ErrUnknownPrice, purchaseLabel, n.GetLabels()[purchaseLabel])
@@ -257,8 +260,12 @@ func (c *Tracker) accrue(nodes []*fleetv1.Node, prices cost.Table, now time.Time
 			c.log.Warn("host cost not accrued for a gap longer than the accrual bound (control plane stopped?)",
 				"node", id, "gap", gap.Round(time.Second), "bound", hostMaxGap)
 		}
+		capacity := "" // reported as unknown
+		if err == nil {
+			capacity = capacityName(host.Purchase)
+		}
 		for _, ha := range cost.AccrueHost(hourly, err == nil, from, now) {
-			k := ledgerKey{hour: hourOf(ha.Hour), pool: n.GetPool(), node: id, dim: cost.DimHost}
+			k := ledgerKey{hour: hourOf(ha.Hour), pool: n.GetPool(), node: id, dim: cost.DimHost, name: capacity}
 			sum := hostAdds[k]
 			sum.Add(ha.Amount)
 			hostAdds[k] = sum

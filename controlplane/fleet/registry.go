@@ -279,8 +279,10 @@ func applyHello(n *fleetv1.Node, h *fleetv1.Hello) bool {
 	}
 	changed := n.GetPool() != pool || !maps.Equal(n.GetLabels(), h.GetLabels()) || n.GetWeight() != weight ||
 		n.GetHourlyPrice() != h.GetHourlyPrice() || n.GetInstanceType() != h.GetInstanceType() ||
-		n.GetAgentVersion() != h.GetAgentVersion() || n.GetHostname() != h.GetHostname()
+		n.GetAgentVersion() != h.GetAgentVersion() || n.GetHostname() != h.GetHostname() ||
+		n.GetCapacityType() != h.GetCapacityType()
 	n.Pool = pool
+	n.CapacityType = h.GetCapacityType()
 	n.Labels = maps.Clone(h.GetLabels())
 	n.Weight = weight
 	n.HourlyPrice = h.GetHourlyPrice()

@@ -34,7 +34,8 @@ func (r *Registry) RoutingNodes(pool string) []routing.Node {
 			Ready:     st == fleetv1.NodeState_NODE_STATE_READY,
 			Counted:   counted,
 			ReportSeq: e.received, InFlight: n.GetLastReport().GetApp().GetInFlight(),
-			CPU: n.GetLastReport().GetHost().GetCpuPercent(),
+			CPU:  n.GetLastReport().GetHost().GetCpuPercent(),
+			Spot: n.GetCapacityType() == fleetv1.CapacityType_CAPACITY_TYPE_SPOT || n.GetLabels()["spot"] == "true",
 		})
 	})
 	return out
@@ -68,7 +69,10 @@ func (r *Registry) ScalingNodes(pool string) []*fleetv1.Node {
 		c := &fleetv1.Node{
 			Id: n.GetId(), Pool: pool, State: n.GetState(), DrainRequested: n.GetDrainRequested(), Drained: n.GetDrained(),
 			HourlyPrice: n.GetHourlyPrice(), FirstSeen: copyTime(n.GetFirstSeen()), StateSince: copyTime(n.GetStateSince()),
-			ReportInterval: copyDuration(n.GetReportInterval()),
+			ReportInterval: copyDuration(n.GetReportInterval()), CapacityType: n.GetCapacityType(),
+		}
+		if n.GetInterruption() != nil {
+			c.Interruption = &fleetv1.InterruptionNotice{Source: n.GetInterruption().GetSource(), Deadline: copyTime(n.GetInterruption().GetDeadline())}
 		}
 		for _, k := range scalingLabels {
 			if v, ok := n.GetLabels()[k]; ok {

@@ -89,6 +89,9 @@ func (sc *Scaler) finishHook(pool string, j *hookJob, detail string, err error) 
 	} else if ps != nil {
 		ps.hookRuns[1]++
 	}
+	if err != nil && ps != nil {
+		ps.spotFailedLocked(j, now)
+	}
 	if err != nil {
 		backoff := min(sc.retryBase<<min(j.attempts-1, 20), sc.retryMax)
 		j.state, j.next = actFailed, now.Add(backoff)
@@ -111,6 +114,7 @@ func runHook(ctx context.Context, path string, timeout time.Duration, pool strin
 	cmd.Env = append(os.Environ(),
 		"POOL="+pool, "CURRENT="+strconv.Itoa(j.current), "DESIRED="+strconv.Itoa(j.desired),
 		"VICTIMS="+strings.Join(j.victims, ","))
+	cmd.Env = append(cmd.Env, capacityEnv(j)...)
 	var out tailBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// Its own process group, so a timeout ends what the hook started too (terraform, ssh, …).

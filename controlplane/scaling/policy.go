@@ -116,6 +116,10 @@ func PolicyFromProto(pp *fleetv1.ScalingPolicy, hookDir string) (scaling.Policy,
 		dur("predictive.lead_time", pr.GetLeadTime(), &p.Predictive.LeadTime)
 		dur("predictive.min_history", pr.GetMinHistory(), &p.Predictive.MinHistory)
 	}
+	p.Capacity.BaseOnDemand = int(min(pp.GetBaseOnDemand(), scaling.MaxNodes+1))
+	p.Capacity.SpotFraction = pp.GetSpotFraction()
+	p.Capacity.Fallback = pp.GetDynamicOnDemandFallback()
+	dur("spot_retry", pp.GetSpotRetry(), &p.Capacity.SpotRetry)
 	if err := p.Validate(); err != nil {
 		var fe *scaling.FieldError
 		for _, e := range unjoin(err) {

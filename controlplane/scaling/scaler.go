@@ -78,8 +78,10 @@ type poolScaling struct {
 	instances map[string]int
 	job       *hookJob
 	queued    *hookJob
-	hookRuns  [2]uint64 // succeeded, failed: for Prometheus
-	saved     []byte    // the memory last stored, without the recommendation history
+	hookRuns  [2]uint64       // succeeded, failed: for Prometheus
+	saved     []byte          // the memory last stored, without the recommendation history
+	replace   map[string]bool // reclaimed nodes whose capacity is not replaced yet
+	spotLost  time.Time       // the last preemption of a spot node
 }
 
 // launch is the size asked of the exec hook, counted until the nodes register or until.
@@ -93,6 +95,7 @@ type hookJob struct {
 	actuator         string
 	current, desired int
 	victims          []string
+	target, add      scaling.Mix // the pool's target capacity mix and the capacity to add
 	state            string
 	attempts         int
 	detail           string
@@ -213,6 +216,9 @@ func (sc *Scaler) Status(pool string) (*fleetv1.ScalingServiceGetStatusResponse,
 			Actuator: j.actuator, Current: uint32(j.current), Desired: uint32(j.desired), Victims: j.victims,
 			State: j.state, Attempts: uint32(j.attempts), Detail: j.detail, Time: timestamppb.New(j.time),
 		}
+		if j.add.Total() > 0 {
+			a.CapacityType, a.DesiredOnDemand, a.DesiredSpot = j.add.String(), uint32(j.target.OnDemand), uint32(j.target.Spot)
+		}
 		if j.state == actFailed {
 			a.NextAttempt = timestamppb.New(j.next)
 		}
@@ -301,6 +307,7 @@ func (sc *Scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision
 	}
 	sc.checkDrainsLocked(pool, ps, nodes, now)
 	snap := snapshotForScaling(ps, nodes, now)
+	snap.Replace = ps.replacementsLocked(nodes)
 	if !ps.started {
 		// A fresh scaler has no history: hold scale-downs for one window, as if the current
 		// size had been recommended now.
@@ -331,6 +338,7 @@ func (sc *Scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision
 		}
 		sc.applyLocked(pool, ps, d, nodes, now)
 	}
+	ps.settleReplacementsLocked(d, snap.Replace)
 	return rec, modelErr
 }
 
@@ -460,7 +468,7 @@ func freshness(n *fleetv1.Node) time.Duration {
 func victimOf(n *fleetv1.Node) scaling.Node {
 	_, ready := counts(n)
 	return scaling.Node{
-		ID: n.GetId(), Ready: ready, HourlyPrice: n.GetHourlyPrice(), Spot: n.GetLabels()["spot"] == "true",
+		ID: n.GetId(), Ready: ready, HourlyPrice: n.GetHourlyPrice(), Spot: isSpot(n),
 		Load: float64(n.GetLastReport().GetApp().GetInFlight()), Started: n.GetFirstSeen().AsTime(),
 	}
 }
@@ -482,6 +490,7 @@ func (sc *Scaler) applyLocked(pool string, ps *poolScaling, d scaling.Decision, 
 	case ps.act.hook != "":
 		job := &hookJob{actuator: "exec_hook", current: d.Current, desired: d.Desired, state: actPending, time: now}
 		if d.Desired > d.Current {
+			job.target, job.add = ps.capacityPlanLocked(d, nodes, now)
 			ps.launch = launch{desired: d.Desired, until: now.Add(max(2*ps.policy.Predictive.LeadTime, minProvisionTimeout))}
 		} else {
 			ps.launch.desired = min(ps.launch.desired, d.Desired)

@@ -18,6 +18,8 @@ func ScalingPolicyToProto(p scaling.Policy) *fleetv1.ScalingPolicy {
 			Enabled: p.Predictive.Enabled, Metric: string(p.Predictive.Metric), Horizon: durationpb.New(p.Predictive.Horizon),
 			LeadTime: durationpb.New(p.Predictive.LeadTime), MinHistory: durationpb.New(p.Predictive.MinHistory),
 		},
+		BaseOnDemand: uint32(p.Capacity.BaseOnDemand), SpotFraction: p.Capacity.SpotFraction,
+		DynamicOnDemandFallback: p.Capacity.Fallback, SpotRetry: durationpb.New(p.Capacity.SpotRetry),
 	}
 	for _, t := range p.Targets {
 		pp.Targets = append(pp.Targets, &fleetv1.ScalingTarget{Metric: string(t.Metric), Value: t.Value})

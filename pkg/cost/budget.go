@@ -68,6 +68,9 @@ type Budget struct {
 	// FallbackPool when it is set.
 	Hard         bool
 	FallbackPool string
+	// CapacityType limits the budget to the host cost of hosts of one capacity type (on_demand,
+	// spot or reserved), in Pool when set; empty counts all cost.
+	CapacityType string
 }
 
 // EffectiveThresholds returns the thresholds sorted, DefaultThresholds when none are set.
@@ -110,6 +113,17 @@ func (b Budget) Validate() error {
 			errs.add(fmt.Sprintf("thresholds[%d]", i), "%g is listed twice", th)
 		}
 		seen[th] = true
+	}
+	switch b.CapacityType {
+	case "", "on_demand", "spot", "reserved":
+	default:
+		errs.add("capacity_type", "%q must be on_demand, spot or reserved", truncate(b.CapacityType))
+	}
+	if b.CapacityType != "" && b.Program != "" {
+		errs.add("capacity_type", "counts host cost, which a program budget does not")
+	}
+	if b.CapacityType != "" && b.Hard {
+		errs.add("hard", "a capacity-type budget cannot refuse requests: it counts host cost, not requests")
 	}
 	if b.FallbackPool != "" {
 		if !b.Hard {

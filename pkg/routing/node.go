@@ -30,6 +30,9 @@ type Node struct {
 	// Requests and Errors are the node's recent request and error counts as its agent reported
 	// them, over the same window as Latency.
 	Requests, Errors uint64
+	// Spot is true for a spot host, which the cloud may reclaim: critical picks avoid it while
+	// another node is eligible.
+	Spot bool
 }
 
 // Pick is the outcome of Pool.Pick.

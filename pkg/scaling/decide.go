@@ -39,6 +39,9 @@ type Snapshot struct {
 	Wake bool
 	// Floor is the predictive floor (see PredictFloor); zero means none.
 	Floor Floor
+	// Replace counts the nodes (or instances) the cloud is reclaiming, out of Current already,
+	// whose capacity is not replaced yet: the pool grows back by them at once.
+	Replace int
 }
 
 // Sample is one past recommendation.
@@ -71,7 +74,7 @@ type State struct {
 
 // Proposal is what one signal asked for.
 type Proposal struct {
-	// Source is a metric name, "rule:<name>", "predictive" or "wake".
+	// Source is a metric name, "rule:<name>", "predictive", "wake" or "replacement".
 	Source string
 	// Observed and Target are the signal's value and goal (a rule's threshold).
 	Observed, Target float64
@@ -183,6 +186,11 @@ func Decide(p Policy, st State, snap Snapshot) (Decision, State) {
 		desired = max(desired, p.WakeSize)
 		d.Proposals = append(d.Proposals, Proposal{Source: "wake", Nodes: p.WakeSize, Note: "a request found the pool empty"})
 	}
+	replace := snap.Replace > 0 && cur+snap.Replace > desired
+	if replace {
+		desired = cur + snap.Replace
+		d.Proposals = append(d.Proposals, Proposal{Source: "replacement", Nodes: desired, Note: fmt.Sprintf("%d reclaimed by the cloud", snap.Replace)})
+	}
 
 	keepFrom := now.Add(-longestMemory(p))
 	for _, a := range st.Actions {
@@ -190,7 +198,7 @@ func Decide(p Policy, st State, snap Snapshot) (Decision, State) {
 			next.Actions = append(next.Actions, a)
 		}
 	}
-	if !wake {
+	if !wake && !replace {
 		desired = cooldown(p, next.Actions, now, cur, desired, &d)
 		desired = rateLimit(p, next.Actions, now, cur, desired, &d)
 	}

@@ -24,6 +24,7 @@ import (
 //	  "scale_down": {"stabilization_window": "5m", "policies": [{"unit": "nodes", "value": 1, "period": "1m"}]},
 //	  "wake_size": 1,
 //	  "victims": ["most_expensive", "least_loaded", "newest"],
+//	  "base_on_demand": 2, "spot_fraction": 0.7, "dynamic_on_demand_fallback": true, "spot_retry": "10m",
 //	  "predictive": {"enabled": true, "metric": "requests_per_second_per_node", "horizon": "1h",
 //	                 "lead_time": "5m", "min_history": "48h"},
 //	  "simulation": {"capacity_per_node": 16, "lead_time": "3m", "tick": "15s",
@@ -43,6 +44,11 @@ type filePolicy struct {
 	Victims    []VictimOrder   `json:"victims"`
 	Predictive *filePredictive `json:"predictive"`
 	Simulation *fileSimulation `json:"simulation"`
+
+	BaseOnDemand            *int     `json:"base_on_demand"`
+	SpotFraction            *float64 `json:"spot_fraction"`
+	DynamicOnDemandFallback *bool    `json:"dynamic_on_demand_fallback"`
+	SpotRetry               *string  `json:"spot_retry"`
 }
 
 type fileRule struct {
@@ -119,6 +125,10 @@ func ParsePolicyFile(data []byte) (Policy, Simulation, error) {
 	set(&p.Min, f.Min)
 	set(&p.Tolerance, f.Tolerance)
 	set(&p.WakeSize, f.WakeSize)
+	set(&p.Capacity.BaseOnDemand, f.BaseOnDemand)
+	set(&p.Capacity.SpotFraction, f.SpotFraction)
+	set(&p.Capacity.Fallback, f.DynamicOnDemandFallback)
+	dur("spot_retry", &p.Capacity.SpotRetry, f.SpotRetry)
 	if f.Targets != nil {
 		p.Targets = f.Targets
 	}

@@ -114,3 +114,24 @@ func FuzzParseTrace(f *testing.F) {
 		}
 	})
 }
+
+func TestParsePolicyFileCapacity(t *testing.T) {
+	p, _, err := ParsePolicyFile([]byte(`{"max": 10, "base_on_demand": 2, "spot_fraction": 0.7, "dynamic_on_demand_fallback": true, "spot_retry": "5m"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Capacity{BaseOnDemand: 2, SpotFraction: 0.7, Fallback: true, SpotRetry: 5 * time.Minute}); p.Capacity != want {
+		t.Errorf("capacity %+v, want %+v", p.Capacity, want)
+	}
+	for body, field := range map[string]string{
+		`{"max": 10, "spot_fraction": 1.2}`: "spot_fraction",
+		`{"max": 10, "base_on_demand": 11}`: "base_on_demand",
+		`{"max": 10, "spot_retry": "soon"}`: "spot_retry",
+	} {
+		_, _, err := ParsePolicyFile([]byte(body))
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != field {
+			t.Errorf("%s: %v, want an error naming %s", body, err, field)
+		}
+	}
+}

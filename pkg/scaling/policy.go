@@ -204,6 +204,8 @@ type Policy struct {
 	// Victims orders the choice of nodes to remove; not-ready nodes always go first.
 	Victims    []VictimOrder
 	Predictive Predictive
+	// Capacity is the pool's mix of on-demand and spot nodes.
+	Capacity Capacity
 }
 
 // Default values of a Policy.
@@ -245,6 +247,7 @@ func DefaultPolicy(minNodes, maxNodes int) Policy {
 		Predictive: Predictive{
 			Metric: defaultPredictiveMetric, Horizon: DefaultHorizon, LeadTime: DefaultLeadTime, MinHistory: DefaultMinHistory,
 		},
+		Capacity: Capacity{SpotRetry: DefaultSpotRetry},
 	}
 }
 
@@ -273,6 +276,7 @@ func (p Policy) Validate() error {
 	case p.Min > p.Max:
 		bad("min", "%d is greater than max %d", p.Min, p.Max)
 	}
+	p.Capacity.validate(p.Max, bad)
 	if !finite(p.Tolerance) || p.Tolerance < 0 || p.Tolerance >= 1 {
 		bad("tolerance", "%v must be at least 0 and below 1 (0.1 means 10 %%)", p.Tolerance)
 	}

@@ -171,6 +171,7 @@ type ConnectRequest struct {
 	//	*ConnectRequest_Report
 	//	*ConnectRequest_CommandUpdate
 	//	*ConnectRequest_Goodbye
+	//	*ConnectRequest_Interruption
 	Msg           isConnectRequest_Msg `protobuf_oneof:"msg"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -249,6 +250,15 @@ func (x *ConnectRequest) GetGoodbye() *Goodbye {
 	return nil
 }
 
+func (x *ConnectRequest) GetInterruption() *InterruptionNotice {
+	if x != nil {
+		if x, ok := x.Msg.(*ConnectRequest_Interruption); ok {
+			return x.Interruption
+		}
+	}
+	return nil
+}
+
 type isConnectRequest_Msg interface {
 	isConnectRequest_Msg()
 }
@@ -269,6 +279,11 @@ type ConnectRequest_Goodbye struct {
 	Goodbye *Goodbye `protobuf:"bytes,4,opt,name=goodbye,proto3,oneof"`
 }
 
+type ConnectRequest_Interruption struct {
+	// The host is being reclaimed: sent once, at once, when the agent sees the notice.
+	Interruption *InterruptionNotice `protobuf:"bytes,5,opt,name=interruption,proto3,oneof"`
+}
+
 func (*ConnectRequest_Hello) isConnectRequest_Msg() {}
 
 func (*ConnectRequest_Report) isConnectRequest_Msg() {}
@@ -276,6 +291,8 @@ func (*ConnectRequest_Report) isConnectRequest_Msg() {}
 func (*ConnectRequest_CommandUpdate) isConnectRequest_Msg() {}
 
 func (*ConnectRequest_Goodbye) isConnectRequest_Msg() {}
+
+func (*ConnectRequest_Interruption) isConnectRequest_Msg() {}
 
 // ConnectResponse is one message from the control plane.
 type ConnectResponse struct {
@@ -405,8 +422,10 @@ type Hello struct {
 	// unspecified host (0.0.0.0, [::] or empty) is replaced by the address the control plane sees
 	// the agent connect from.
 	AdvertiseAddress string `protobuf:"bytes,14,opt,name=advertise_address,json=advertiseAddress,proto3" json:"advertise_address,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// How the host is bought (flag, configuration file, or the cloud's metadata service).
+	CapacityType  CapacityType `protobuf:"varint,15,opt,name=capacity_type,json=capacityType,proto3,enum=dspyfleet.v1.CapacityType" json:"capacity_type,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Hello) Reset() {
@@ -535,6 +554,13 @@ func (x *Hello) GetAdvertiseAddress() string {
 		return x.AdvertiseAddress
 	}
 	return ""
+}
+
+func (x *Hello) GetCapacityType() CapacityType {
+	if x != nil {
+		return x.CapacityType
+	}
+	return CapacityType_CAPACITY_TYPE_UNSPECIFIED
 }
 
 // Welcome accepts a session.
@@ -998,18 +1024,19 @@ var File_dspyfleet_v1_agent_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\n" +
-	"\x18dspyfleet/v1/agent.proto\x12\fdspyfleet.v1\x1a\x17dspyfleet/v1/node.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xf4\x01\n" +
+	"\x18dspyfleet/v1/agent.proto\x12\fdspyfleet.v1\x1a\x17dspyfleet/v1/node.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x02\n" +
 	"\x0eConnectRequest\x12+\n" +
 	"\x05hello\x18\x01 \x01(\v2\x13.dspyfleet.v1.HelloH\x00R\x05hello\x125\n" +
 	"\x06report\x18\x02 \x01(\v2\x1b.dspyfleet.v1.MetricsReportH\x00R\x06report\x12D\n" +
 	"\x0ecommand_update\x18\x03 \x01(\v2\x1b.dspyfleet.v1.CommandUpdateH\x00R\rcommandUpdate\x121\n" +
-	"\agoodbye\x18\x04 \x01(\v2\x15.dspyfleet.v1.GoodbyeH\x00R\agoodbyeB\x05\n" +
+	"\agoodbye\x18\x04 \x01(\v2\x15.dspyfleet.v1.GoodbyeH\x00R\agoodbye\x12F\n" +
+	"\finterruption\x18\x05 \x01(\v2 .dspyfleet.v1.InterruptionNoticeH\x00R\finterruptionB\x05\n" +
 	"\x03msg\"\xab\x01\n" +
 	"\x0fConnectResponse\x121\n" +
 	"\awelcome\x18\x01 \x01(\v2\x15.dspyfleet.v1.WelcomeH\x00R\awelcome\x12+\n" +
 	"\x03ack\x18\x02 \x01(\v2\x17.dspyfleet.v1.ReportAckH\x00R\x03ack\x121\n" +
 	"\acommand\x18\x03 \x01(\v2\x15.dspyfleet.v1.CommandH\x00R\acommandB\x05\n" +
-	"\x03msg\"\xca\x04\n" +
+	"\x03msg\"\x8b\x05\n" +
 	"\x05Hello\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x127\n" +
@@ -1026,7 +1053,8 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\x10last_command_seq\x18\v \x01(\x04R\x0elastCommandSeq\x12'\n" +
 	"\x0freports_dropped\x18\f \x01(\x04R\x0ereportsDropped\x12\x1a\n" +
 	"\bdraining\x18\r \x01(\bR\bdraining\x12+\n" +
-	"\x11advertise_address\x18\x0e \x01(\tR\x10advertiseAddress\x1a9\n" +
+	"\x11advertise_address\x18\x0e \x01(\tR\x10advertiseAddress\x12?\n" +
+	"\rcapacity_type\x18\x0f \x01(\x0e2\x1a.dspyfleet.v1.CapacityTypeR\fcapacityType\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xab\x01\n" +
@@ -1123,34 +1151,38 @@ var file_dspyfleet_v1_agent_proto_goTypes = []any{
 	nil,                           // 13: dspyfleet.v1.Command.ParamsEntry
 	nil,                           // 14: dspyfleet.v1.CommandUpdate.FieldsEntry
 	(*MetricsReport)(nil),         // 15: dspyfleet.v1.MetricsReport
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
-	(*timestamppb.Timestamp)(nil), // 17: google.protobuf.Timestamp
+	(*InterruptionNotice)(nil),    // 16: dspyfleet.v1.InterruptionNotice
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
+	(CapacityType)(0),             // 18: dspyfleet.v1.CapacityType
+	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
 }
 var file_dspyfleet_v1_agent_proto_depIdxs = []int32{
 	4,  // 0: dspyfleet.v1.ConnectRequest.hello:type_name -> dspyfleet.v1.Hello
 	15, // 1: dspyfleet.v1.ConnectRequest.report:type_name -> dspyfleet.v1.MetricsReport
 	11, // 2: dspyfleet.v1.ConnectRequest.command_update:type_name -> dspyfleet.v1.CommandUpdate
 	7,  // 3: dspyfleet.v1.ConnectRequest.goodbye:type_name -> dspyfleet.v1.Goodbye
-	5,  // 4: dspyfleet.v1.ConnectResponse.welcome:type_name -> dspyfleet.v1.Welcome
-	6,  // 5: dspyfleet.v1.ConnectResponse.ack:type_name -> dspyfleet.v1.ReportAck
-	10, // 6: dspyfleet.v1.ConnectResponse.command:type_name -> dspyfleet.v1.Command
-	12, // 7: dspyfleet.v1.Hello.labels:type_name -> dspyfleet.v1.Hello.LabelsEntry
-	16, // 8: dspyfleet.v1.Hello.report_interval:type_name -> google.protobuf.Duration
-	16, // 9: dspyfleet.v1.Welcome.down_after:type_name -> google.protobuf.Duration
-	9,  // 10: dspyfleet.v1.ReportRejected.violations:type_name -> dspyfleet.v1.FieldViolation
-	0,  // 11: dspyfleet.v1.Command.kind:type_name -> dspyfleet.v1.CommandKind
-	13, // 12: dspyfleet.v1.Command.params:type_name -> dspyfleet.v1.Command.ParamsEntry
-	17, // 13: dspyfleet.v1.Command.deadline:type_name -> google.protobuf.Timestamp
-	1,  // 14: dspyfleet.v1.CommandUpdate.state:type_name -> dspyfleet.v1.CommandState
-	17, // 15: dspyfleet.v1.CommandUpdate.time:type_name -> google.protobuf.Timestamp
-	14, // 16: dspyfleet.v1.CommandUpdate.fields:type_name -> dspyfleet.v1.CommandUpdate.FieldsEntry
-	2,  // 17: dspyfleet.v1.AgentService.Connect:input_type -> dspyfleet.v1.ConnectRequest
-	3,  // 18: dspyfleet.v1.AgentService.Connect:output_type -> dspyfleet.v1.ConnectResponse
-	18, // [18:19] is the sub-list for method output_type
-	17, // [17:18] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	16, // 4: dspyfleet.v1.ConnectRequest.interruption:type_name -> dspyfleet.v1.InterruptionNotice
+	5,  // 5: dspyfleet.v1.ConnectResponse.welcome:type_name -> dspyfleet.v1.Welcome
+	6,  // 6: dspyfleet.v1.ConnectResponse.ack:type_name -> dspyfleet.v1.ReportAck
+	10, // 7: dspyfleet.v1.ConnectResponse.command:type_name -> dspyfleet.v1.Command
+	12, // 8: dspyfleet.v1.Hello.labels:type_name -> dspyfleet.v1.Hello.LabelsEntry
+	17, // 9: dspyfleet.v1.Hello.report_interval:type_name -> google.protobuf.Duration
+	18, // 10: dspyfleet.v1.Hello.capacity_type:type_name -> dspyfleet.v1.CapacityType
+	17, // 11: dspyfleet.v1.Welcome.down_after:type_name -> google.protobuf.Duration
+	9,  // 12: dspyfleet.v1.ReportRejected.violations:type_name -> dspyfleet.v1.FieldViolation
+	0,  // 13: dspyfleet.v1.Command.kind:type_name -> dspyfleet.v1.CommandKind
+	13, // 14: dspyfleet.v1.Command.params:type_name -> dspyfleet.v1.Command.ParamsEntry
+	19, // 15: dspyfleet.v1.Command.deadline:type_name -> google.protobuf.Timestamp
+	1,  // 16: dspyfleet.v1.CommandUpdate.state:type_name -> dspyfleet.v1.CommandState
+	19, // 17: dspyfleet.v1.CommandUpdate.time:type_name -> google.protobuf.Timestamp
+	14, // 18: dspyfleet.v1.CommandUpdate.fields:type_name -> dspyfleet.v1.CommandUpdate.FieldsEntry
+	2,  // 19: dspyfleet.v1.AgentService.Connect:input_type -> dspyfleet.v1.ConnectRequest
+	3,  // 20: dspyfleet.v1.AgentService.Connect:output_type -> dspyfleet.v1.ConnectResponse
+	20, // [20:21] is the sub-list for method output_type
+	19, // [19:20] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_agent_proto_init() }
@@ -1164,6 +1196,7 @@ func file_dspyfleet_v1_agent_proto_init() {
 		(*ConnectRequest_Report)(nil),
 		(*ConnectRequest_CommandUpdate)(nil),
 		(*ConnectRequest_Goodbye)(nil),
+		(*ConnectRequest_Interruption)(nil),
 	}
 	file_dspyfleet_v1_agent_proto_msgTypes[1].OneofWrappers = []any{
 		(*ConnectResponse_Welcome)(nil),

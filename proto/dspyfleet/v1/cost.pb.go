@@ -32,6 +32,8 @@ const (
 	// Model and program lines hold token cost only; host cost is not attributed to them.
 	CostGroupBy_COST_GROUP_BY_MODEL   CostGroupBy = 3
 	CostGroupBy_COST_GROUP_BY_PROGRAM CostGroupBy = 4
+	// Host cost by the hosts' capacity type (on_demand, spot, reserved); lines hold host cost only.
+	CostGroupBy_COST_GROUP_BY_CAPACITY_TYPE CostGroupBy = 5
 )
 
 // Enum value maps for CostGroupBy.
@@ -42,13 +44,15 @@ var (
 		2: "COST_GROUP_BY_NODE",
 		3: "COST_GROUP_BY_MODEL",
 		4: "COST_GROUP_BY_PROGRAM",
+		5: "COST_GROUP_BY_CAPACITY_TYPE",
 	}
 	CostGroupBy_value = map[string]int32{
-		"COST_GROUP_BY_UNSPECIFIED": 0,
-		"COST_GROUP_BY_POOL":        1,
-		"COST_GROUP_BY_NODE":        2,
-		"COST_GROUP_BY_MODEL":       3,
-		"COST_GROUP_BY_PROGRAM":     4,
+		"COST_GROUP_BY_UNSPECIFIED":   0,
+		"COST_GROUP_BY_POOL":          1,
+		"COST_GROUP_BY_NODE":          2,
+		"COST_GROUP_BY_MODEL":         3,
+		"COST_GROUP_BY_PROGRAM":       4,
+		"COST_GROUP_BY_CAPACITY_TYPE": 5,
 	}
 )
 
@@ -546,7 +550,10 @@ type Budget struct {
 	// IANA time zone of the period boundaries (default UTC). The ledger counts whole UTC hours: in
 	// a zone whose offset is not a whole number of hours, the hour holding the period start counts
 	// in full.
-	TimeZone      string `protobuf:"bytes,9,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	TimeZone string `protobuf:"bytes,9,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
+	// Counts only the host cost of hosts of this capacity type (of the pool when pool is set), as
+	// the ledger recorded it; unspecified counts all cost. Not with program, and never hard.
+	CapacityType  CapacityType `protobuf:"varint,10,opt,name=capacity_type,json=capacityType,proto3,enum=dspyfleet.v1.CapacityType" json:"capacity_type,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -642,6 +649,13 @@ func (x *Budget) GetTimeZone() string {
 		return x.TimeZone
 	}
 	return ""
+}
+
+func (x *Budget) GetCapacityType() CapacityType {
+	if x != nil {
+		return x.CapacityType
+	}
+	return CapacityType_CAPACITY_TYPE_UNSPECIFIED
 }
 
 // BudgetStatus is a budget's standing in its current period.
@@ -1854,7 +1868,7 @@ var File_dspyfleet_v1_cost_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\n" +
-	"\x17dspyfleet/v1/cost.proto\x12\fdspyfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x01\n" +
+	"\x17dspyfleet/v1/cost.proto\x12\fdspyfleet.v1\x1a\x17dspyfleet/v1/node.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x01\n" +
 	"\x10GetReportRequest\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x124\n" +
@@ -1886,7 +1900,7 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\bgroup_by\x18\x03 \x01(\x0e2\x19.dspyfleet.v1.CostGroupByR\agroupBy\x12,\n" +
 	"\x05lines\x18\x04 \x03(\v2\x16.dspyfleet.v1.CostLineR\x05lines\x12,\n" +
 	"\x05total\x18\x05 \x01(\v2\x16.dspyfleet.v1.CostLineR\x05total\x12\x1a\n" +
-	"\bwarnings\x18\x06 \x03(\tR\bwarnings\"\x91\x02\n" +
+	"\bwarnings\x18\x06 \x03(\tR\bwarnings\"\xd2\x02\n" +
 	"\x06Budget\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\x06period\x18\x02 \x01(\x0e2\x1a.dspyfleet.v1.BudgetPeriodR\x06period\x12\x1b\n" +
@@ -1898,7 +1912,9 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"thresholds\x12\x12\n" +
 	"\x04hard\x18\a \x01(\bR\x04hard\x12#\n" +
 	"\rfallback_pool\x18\b \x01(\tR\ffallbackPool\x12\x1b\n" +
-	"\ttime_zone\x18\t \x01(\tR\btimeZone\"\xa8\x03\n" +
+	"\ttime_zone\x18\t \x01(\tR\btimeZone\x12?\n" +
+	"\rcapacity_type\x18\n" +
+	" \x01(\x0e2\x1a.dspyfleet.v1.CapacityTypeR\fcapacityType\"\xa8\x03\n" +
 	"\fBudgetStatus\x12,\n" +
 	"\x06budget\x18\x01 \x01(\v2\x14.dspyfleet.v1.BudgetR\x06budget\x12=\n" +
 	"\fperiod_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
@@ -1980,13 +1996,14 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x127\n" +
 	"\x05state\x18\x02 \x01(\x0e2!.dspyfleet.v1.RecommendationStateR\x05state\"d\n" +
 	"\x1cUpdateRecommendationResponse\x12D\n" +
-	"\x0erecommendation\x18\x01 \x01(\v2\x1c.dspyfleet.v1.RecommendationR\x0erecommendation*\x90\x01\n" +
+	"\x0erecommendation\x18\x01 \x01(\v2\x1c.dspyfleet.v1.RecommendationR\x0erecommendation*\xb1\x01\n" +
 	"\vCostGroupBy\x12\x1d\n" +
 	"\x19COST_GROUP_BY_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12COST_GROUP_BY_POOL\x10\x01\x12\x16\n" +
 	"\x12COST_GROUP_BY_NODE\x10\x02\x12\x17\n" +
 	"\x13COST_GROUP_BY_MODEL\x10\x03\x12\x19\n" +
-	"\x15COST_GROUP_BY_PROGRAM\x10\x04*{\n" +
+	"\x15COST_GROUP_BY_PROGRAM\x10\x04\x12\x1f\n" +
+	"\x1bCOST_GROUP_BY_CAPACITY_TYPE\x10\x05*{\n" +
 	"\fBudgetPeriod\x12\x1d\n" +
 	"\x19BUDGET_PERIOD_UNSPECIFIED\x10\x00\x12\x17\n" +
 	"\x13BUDGET_PERIOD_DAILY\x10\x01\x12\x18\n" +
@@ -2050,6 +2067,7 @@ var file_dspyfleet_v1_cost_proto_goTypes = []any{
 	(*UpdateRecommendationRequest)(nil),  // 25: dspyfleet.v1.UpdateRecommendationRequest
 	(*UpdateRecommendationResponse)(nil), // 26: dspyfleet.v1.UpdateRecommendationResponse
 	(*timestamppb.Timestamp)(nil),        // 27: google.protobuf.Timestamp
+	(CapacityType)(0),                    // 28: dspyfleet.v1.CapacityType
 }
 var file_dspyfleet_v1_cost_proto_depIdxs = []int32{
 	27, // 0: dspyfleet.v1.GetReportRequest.start:type_name -> google.protobuf.Timestamp
@@ -2061,48 +2079,49 @@ var file_dspyfleet_v1_cost_proto_depIdxs = []int32{
 	4,  // 6: dspyfleet.v1.GetReportResponse.lines:type_name -> dspyfleet.v1.CostLine
 	4,  // 7: dspyfleet.v1.GetReportResponse.total:type_name -> dspyfleet.v1.CostLine
 	1,  // 8: dspyfleet.v1.Budget.period:type_name -> dspyfleet.v1.BudgetPeriod
-	6,  // 9: dspyfleet.v1.BudgetStatus.budget:type_name -> dspyfleet.v1.Budget
-	27, // 10: dspyfleet.v1.BudgetStatus.period_start:type_name -> google.protobuf.Timestamp
-	27, // 11: dspyfleet.v1.BudgetStatus.period_end:type_name -> google.protobuf.Timestamp
-	27, // 12: dspyfleet.v1.BudgetEvent.time:type_name -> google.protobuf.Timestamp
-	27, // 13: dspyfleet.v1.BudgetEvent.period_start:type_name -> google.protobuf.Timestamp
-	27, // 14: dspyfleet.v1.BudgetEvent.period_end:type_name -> google.protobuf.Timestamp
-	7,  // 15: dspyfleet.v1.ListBudgetsResponse.budgets:type_name -> dspyfleet.v1.BudgetStatus
-	8,  // 16: dspyfleet.v1.ListBudgetsResponse.events:type_name -> dspyfleet.v1.BudgetEvent
-	6,  // 17: dspyfleet.v1.SetBudgetRequest.budget:type_name -> dspyfleet.v1.Budget
-	6,  // 18: dspyfleet.v1.SetBudgetResponse.budget:type_name -> dspyfleet.v1.Budget
-	15, // 19: dspyfleet.v1.Prices.instances:type_name -> dspyfleet.v1.InstancePrice
-	16, // 20: dspyfleet.v1.Prices.models:type_name -> dspyfleet.v1.ModelPrice
-	17, // 21: dspyfleet.v1.GetPricesResponse.prices:type_name -> dspyfleet.v1.Prices
-	17, // 22: dspyfleet.v1.SetPricesRequest.prices:type_name -> dspyfleet.v1.Prices
-	17, // 23: dspyfleet.v1.SetPricesResponse.prices:type_name -> dspyfleet.v1.Prices
-	2,  // 24: dspyfleet.v1.Recommendation.state:type_name -> dspyfleet.v1.RecommendationState
-	27, // 25: dspyfleet.v1.Recommendation.state_changed:type_name -> google.protobuf.Timestamp
-	22, // 26: dspyfleet.v1.ListRecommendationsResponse.recommendations:type_name -> dspyfleet.v1.Recommendation
-	27, // 27: dspyfleet.v1.ListRecommendationsResponse.evaluated:type_name -> google.protobuf.Timestamp
-	2,  // 28: dspyfleet.v1.UpdateRecommendationRequest.state:type_name -> dspyfleet.v1.RecommendationState
-	22, // 29: dspyfleet.v1.UpdateRecommendationResponse.recommendation:type_name -> dspyfleet.v1.Recommendation
-	3,  // 30: dspyfleet.v1.CostService.GetReport:input_type -> dspyfleet.v1.GetReportRequest
-	9,  // 31: dspyfleet.v1.CostService.ListBudgets:input_type -> dspyfleet.v1.ListBudgetsRequest
-	11, // 32: dspyfleet.v1.CostService.SetBudget:input_type -> dspyfleet.v1.SetBudgetRequest
-	13, // 33: dspyfleet.v1.CostService.DeleteBudget:input_type -> dspyfleet.v1.DeleteBudgetRequest
-	18, // 34: dspyfleet.v1.CostService.GetPrices:input_type -> dspyfleet.v1.GetPricesRequest
-	20, // 35: dspyfleet.v1.CostService.SetPrices:input_type -> dspyfleet.v1.SetPricesRequest
-	23, // 36: dspyfleet.v1.CostService.ListRecommendations:input_type -> dspyfleet.v1.ListRecommendationsRequest
-	25, // 37: dspyfleet.v1.CostService.UpdateRecommendation:input_type -> dspyfleet.v1.UpdateRecommendationRequest
-	5,  // 38: dspyfleet.v1.CostService.GetReport:output_type -> dspyfleet.v1.GetReportResponse
-	10, // 39: dspyfleet.v1.CostService.ListBudgets:output_type -> dspyfleet.v1.ListBudgetsResponse
-	12, // 40: dspyfleet.v1.CostService.SetBudget:output_type -> dspyfleet.v1.SetBudgetResponse
-	14, // 41: dspyfleet.v1.CostService.DeleteBudget:output_type -> dspyfleet.v1.DeleteBudgetResponse
-	19, // 42: dspyfleet.v1.CostService.GetPrices:output_type -> dspyfleet.v1.GetPricesResponse
-	21, // 43: dspyfleet.v1.CostService.SetPrices:output_type -> dspyfleet.v1.SetPricesResponse
-	24, // 44: dspyfleet.v1.CostService.ListRecommendations:output_type -> dspyfleet.v1.ListRecommendationsResponse
-	26, // 45: dspyfleet.v1.CostService.UpdateRecommendation:output_type -> dspyfleet.v1.UpdateRecommendationResponse
-	38, // [38:46] is the sub-list for method output_type
-	30, // [30:38] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	28, // 9: dspyfleet.v1.Budget.capacity_type:type_name -> dspyfleet.v1.CapacityType
+	6,  // 10: dspyfleet.v1.BudgetStatus.budget:type_name -> dspyfleet.v1.Budget
+	27, // 11: dspyfleet.v1.BudgetStatus.period_start:type_name -> google.protobuf.Timestamp
+	27, // 12: dspyfleet.v1.BudgetStatus.period_end:type_name -> google.protobuf.Timestamp
+	27, // 13: dspyfleet.v1.BudgetEvent.time:type_name -> google.protobuf.Timestamp
+	27, // 14: dspyfleet.v1.BudgetEvent.period_start:type_name -> google.protobuf.Timestamp
+	27, // 15: dspyfleet.v1.BudgetEvent.period_end:type_name -> google.protobuf.Timestamp
+	7,  // 16: dspyfleet.v1.ListBudgetsResponse.budgets:type_name -> dspyfleet.v1.BudgetStatus
+	8,  // 17: dspyfleet.v1.ListBudgetsResponse.events:type_name -> dspyfleet.v1.BudgetEvent
+	6,  // 18: dspyfleet.v1.SetBudgetRequest.budget:type_name -> dspyfleet.v1.Budget
+	6,  // 19: dspyfleet.v1.SetBudgetResponse.budget:type_name -> dspyfleet.v1.Budget
+	15, // 20: dspyfleet.v1.Prices.instances:type_name -> dspyfleet.v1.InstancePrice
+	16, // 21: dspyfleet.v1.Prices.models:type_name -> dspyfleet.v1.ModelPrice
+	17, // 22: dspyfleet.v1.GetPricesResponse.prices:type_name -> dspyfleet.v1.Prices
+	17, // 23: dspyfleet.v1.SetPricesRequest.prices:type_name -> dspyfleet.v1.Prices
+	17, // 24: dspyfleet.v1.SetPricesResponse.prices:type_name -> dspyfleet.v1.Prices
+	2,  // 25: dspyfleet.v1.Recommendation.state:type_name -> dspyfleet.v1.RecommendationState
+	27, // 26: dspyfleet.v1.Recommendation.state_changed:type_name -> google.protobuf.Timestamp
+	22, // 27: dspyfleet.v1.ListRecommendationsResponse.recommendations:type_name -> dspyfleet.v1.Recommendation
+	27, // 28: dspyfleet.v1.ListRecommendationsResponse.evaluated:type_name -> google.protobuf.Timestamp
+	2,  // 29: dspyfleet.v1.UpdateRecommendationRequest.state:type_name -> dspyfleet.v1.RecommendationState
+	22, // 30: dspyfleet.v1.UpdateRecommendationResponse.recommendation:type_name -> dspyfleet.v1.Recommendation
+	3,  // 31: dspyfleet.v1.CostService.GetReport:input_type -> dspyfleet.v1.GetReportRequest
+	9,  // 32: dspyfleet.v1.CostService.ListBudgets:input_type -> dspyfleet.v1.ListBudgetsRequest
+	11, // 33: dspyfleet.v1.CostService.SetBudget:input_type -> dspyfleet.v1.SetBudgetRequest
+	13, // 34: dspyfleet.v1.CostService.DeleteBudget:input_type -> dspyfleet.v1.DeleteBudgetRequest
+	18, // 35: dspyfleet.v1.CostService.GetPrices:input_type -> dspyfleet.v1.GetPricesRequest
+	20, // 36: dspyfleet.v1.CostService.SetPrices:input_type -> dspyfleet.v1.SetPricesRequest
+	23, // 37: dspyfleet.v1.CostService.ListRecommendations:input_type -> dspyfleet.v1.ListRecommendationsRequest
+	25, // 38: dspyfleet.v1.CostService.UpdateRecommendation:input_type -> dspyfleet.v1.UpdateRecommendationRequest
+	5,  // 39: dspyfleet.v1.CostService.GetReport:output_type -> dspyfleet.v1.GetReportResponse
+	10, // 40: dspyfleet.v1.CostService.ListBudgets:output_type -> dspyfleet.v1.ListBudgetsResponse
+	12, // 41: dspyfleet.v1.CostService.SetBudget:output_type -> dspyfleet.v1.SetBudgetResponse
+	14, // 42: dspyfleet.v1.CostService.DeleteBudget:output_type -> dspyfleet.v1.DeleteBudgetResponse
+	19, // 43: dspyfleet.v1.CostService.GetPrices:output_type -> dspyfleet.v1.GetPricesResponse
+	21, // 44: dspyfleet.v1.CostService.SetPrices:output_type -> dspyfleet.v1.SetPricesResponse
+	24, // 45: dspyfleet.v1.CostService.ListRecommendations:output_type -> dspyfleet.v1.ListRecommendationsResponse
+	26, // 46: dspyfleet.v1.CostService.UpdateRecommendation:output_type -> dspyfleet.v1.UpdateRecommendationResponse
+	39, // [39:47] is the sub-list for method output_type
+	31, // [31:39] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_cost_proto_init() }
@@ -2110,6 +2129,7 @@ func file_dspyfleet_v1_cost_proto_init() {
 	if File_dspyfleet_v1_cost_proto != nil {
 		return
 	}
+	file_dspyfleet_v1_node_proto_init()
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{

@@ -91,6 +91,60 @@ func (NodeState) EnumDescriptor() ([]byte, []int) {
 	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{0}
 }
 
+// CapacityType is how a host is bought. Spot hosts are cheaper and may be reclaimed at short
+// notice.
+type CapacityType int32
+
+const (
+	CapacityType_CAPACITY_TYPE_UNSPECIFIED CapacityType = 0
+	CapacityType_CAPACITY_TYPE_ON_DEMAND   CapacityType = 1
+	CapacityType_CAPACITY_TYPE_SPOT        CapacityType = 2
+	CapacityType_CAPACITY_TYPE_RESERVED    CapacityType = 3
+)
+
+// Enum value maps for CapacityType.
+var (
+	CapacityType_name = map[int32]string{
+		0: "CAPACITY_TYPE_UNSPECIFIED",
+		1: "CAPACITY_TYPE_ON_DEMAND",
+		2: "CAPACITY_TYPE_SPOT",
+		3: "CAPACITY_TYPE_RESERVED",
+	}
+	CapacityType_value = map[string]int32{
+		"CAPACITY_TYPE_UNSPECIFIED": 0,
+		"CAPACITY_TYPE_ON_DEMAND":   1,
+		"CAPACITY_TYPE_SPOT":        2,
+		"CAPACITY_TYPE_RESERVED":    3,
+	}
+)
+
+func (x CapacityType) Enum() *CapacityType {
+	p := new(CapacityType)
+	*p = x
+	return p
+}
+
+func (x CapacityType) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (CapacityType) Descriptor() protoreflect.EnumDescriptor {
+	return file_dspyfleet_v1_node_proto_enumTypes[1].Descriptor()
+}
+
+func (CapacityType) Type() protoreflect.EnumType {
+	return &file_dspyfleet_v1_node_proto_enumTypes[1]
+}
+
+func (x CapacityType) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use CapacityType.Descriptor instead.
+func (CapacityType) EnumDescriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{1}
+}
+
 // Node is the control plane's record of one worker host.
 type Node struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -139,7 +193,12 @@ type Node struct {
 	// The agent finished draining: nothing in flight, out of routing and scaling targets.
 	Drained bool `protobuf:"varint,22,opt,name=drained,proto3" json:"drained,omitempty"`
 	// Where clients send the node DSPy requests (host:port), from the agent's advertised address.
-	Address       string `protobuf:"bytes,23,opt,name=address,proto3" json:"address,omitempty"`
+	Address string `protobuf:"bytes,23,opt,name=address,proto3" json:"address,omitempty"`
+	// How the host is bought, as its agent reported it.
+	CapacityType CapacityType `protobuf:"varint,24,opt,name=capacity_type,json=capacityType,proto3,enum=dspyfleet.v1.CapacityType" json:"capacity_type,omitempty"`
+	// The cloud's notice that it reclaims the host, once the agent reported one: the node is out of
+	// routing and draining, and the scaler replaces it.
+	Interruption  *InterruptionNotice `protobuf:"bytes,25,opt,name=interruption,proto3" json:"interruption,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -333,6 +392,20 @@ func (x *Node) GetAddress() string {
 		return x.Address
 	}
 	return ""
+}
+
+func (x *Node) GetCapacityType() CapacityType {
+	if x != nil {
+		return x.CapacityType
+	}
+	return CapacityType_CAPACITY_TYPE_UNSPECIFIED
+}
+
+func (x *Node) GetInterruption() *InterruptionNotice {
+	if x != nil {
+		return x.Interruption
+	}
+	return nil
 }
 
 // MetricsReport is one sample of a node's host and application (DSPy) metrics.
@@ -1529,11 +1602,85 @@ func (x *Sketch) GetMax() float64 {
 	return 0
 }
 
+// InterruptionNotice is a cloud's warning that it reclaims a host (a spot or preemptible VM), or
+// the host's own shutdown signal.
+type InterruptionNotice struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Where the notice came from: ec2, gce, azure or sigterm.
+	Source string `protobuf:"bytes,1,opt,name=source,proto3" json:"source,omitempty"`
+	// When the host goes away; in-flight requests must finish before then.
+	Deadline *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=deadline,proto3" json:"deadline,omitempty"`
+	// The notice as the source gave it (action, event type), for operators.
+	Detail string `protobuf:"bytes,3,opt,name=detail,proto3" json:"detail,omitempty"`
+	// When the agent saw the notice.
+	Time          *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=time,proto3" json:"time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *InterruptionNotice) Reset() {
+	*x = InterruptionNotice{}
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *InterruptionNotice) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*InterruptionNotice) ProtoMessage() {}
+
+func (x *InterruptionNotice) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use InterruptionNotice.ProtoReflect.Descriptor instead.
+func (*InterruptionNotice) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *InterruptionNotice) GetSource() string {
+	if x != nil {
+		return x.Source
+	}
+	return ""
+}
+
+func (x *InterruptionNotice) GetDeadline() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Deadline
+	}
+	return nil
+}
+
+func (x *InterruptionNotice) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *InterruptionNotice) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
 var File_dspyfleet_v1_node_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x17dspyfleet/v1/node.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\b\n" +
+	"\x17dspyfleet/v1/node.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\t\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x126\n" +
@@ -1561,7 +1708,9 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\x11agent_instance_id\x18\x14 \x01(\tR\x0fagentInstanceId\x12'\n" +
 	"\x0fdrain_requested\x18\x15 \x01(\bR\x0edrainRequested\x12\x18\n" +
 	"\adrained\x18\x16 \x01(\bR\adrained\x12\x18\n" +
-	"\aaddress\x18\x17 \x01(\tR\aaddress\x1a9\n" +
+	"\aaddress\x18\x17 \x01(\tR\aaddress\x12?\n" +
+	"\rcapacity_type\x18\x18 \x01(\x0e2\x1a.dspyfleet.v1.CapacityTypeR\fcapacityType\x12D\n" +
+	"\finterruption\x18\x19 \x01(\v2 .dspyfleet.v1.InterruptionNoticeR\finterruption\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x02\n" +
@@ -1686,7 +1835,12 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"zero_count\x18\x04 \x01(\x04R\tzeroCount\x12\x10\n" +
 	"\x03sum\x18\x05 \x01(\x01R\x03sum\x12\x10\n" +
 	"\x03min\x18\x06 \x01(\x01R\x03min\x12\x10\n" +
-	"\x03max\x18\a \x01(\x01R\x03max*\xba\x01\n" +
+	"\x03max\x18\a \x01(\x01R\x03max\"\xac\x01\n" +
+	"\x12InterruptionNotice\x12\x16\n" +
+	"\x06source\x18\x01 \x01(\tR\x06source\x126\n" +
+	"\bdeadline\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\bdeadline\x12\x16\n" +
+	"\x06detail\x18\x03 \x01(\tR\x06detail\x12.\n" +
+	"\x04time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x04time*\xba\x01\n" +
 	"\tNodeState\x12\x1a\n" +
 	"\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10NODE_STATE_READY\x10\x01\x12\x17\n" +
@@ -1694,7 +1848,12 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\x12NODE_STATE_DRAINED\x10\x03\x12\x1b\n" +
 	"\x17NODE_STATE_DISCONNECTED\x10\x04\x12\x13\n" +
 	"\x0fNODE_STATE_DOWN\x10\x05\x12\x18\n" +
-	"\x14NODE_STATE_UNHEALTHY\x10\x06B;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
+	"\x14NODE_STATE_UNHEALTHY\x10\x06*~\n" +
+	"\fCapacityType\x12\x1d\n" +
+	"\x19CAPACITY_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
+	"\x17CAPACITY_TYPE_ON_DEMAND\x10\x01\x12\x16\n" +
+	"\x12CAPACITY_TYPE_SPOT\x10\x02\x12\x1a\n" +
+	"\x16CAPACITY_TYPE_RESERVED\x10\x03B;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
 
 var (
 	file_dspyfleet_v1_node_proto_rawDescOnce sync.Once
@@ -1708,55 +1867,61 @@ func file_dspyfleet_v1_node_proto_rawDescGZIP() []byte {
 	return file_dspyfleet_v1_node_proto_rawDescData
 }
 
-var file_dspyfleet_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_dspyfleet_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_dspyfleet_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_dspyfleet_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_dspyfleet_v1_node_proto_goTypes = []any{
 	(NodeState)(0),                // 0: dspyfleet.v1.NodeState
-	(*Node)(nil),                  // 1: dspyfleet.v1.Node
-	(*MetricsReport)(nil),         // 2: dspyfleet.v1.MetricsReport
-	(*SecurityMetrics)(nil),       // 3: dspyfleet.v1.SecurityMetrics
-	(*LogMetrics)(nil),            // 4: dspyfleet.v1.LogMetrics
-	(*LogTemplateCount)(nil),      // 5: dspyfleet.v1.LogTemplateCount
-	(*HostMetrics)(nil),           // 6: dspyfleet.v1.HostMetrics
-	(*DiskUsage)(nil),             // 7: dspyfleet.v1.DiskUsage
-	(*CollectorStatus)(nil),       // 8: dspyfleet.v1.CollectorStatus
-	(*AppMetrics)(nil),            // 9: dspyfleet.v1.AppMetrics
-	(*AppBreakdown)(nil),          // 10: dspyfleet.v1.AppBreakdown
-	(*Sketch)(nil),                // 11: dspyfleet.v1.Sketch
-	nil,                           // 12: dspyfleet.v1.Node.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 13: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 14: google.protobuf.Duration
+	(CapacityType)(0),             // 1: dspyfleet.v1.CapacityType
+	(*Node)(nil),                  // 2: dspyfleet.v1.Node
+	(*MetricsReport)(nil),         // 3: dspyfleet.v1.MetricsReport
+	(*SecurityMetrics)(nil),       // 4: dspyfleet.v1.SecurityMetrics
+	(*LogMetrics)(nil),            // 5: dspyfleet.v1.LogMetrics
+	(*LogTemplateCount)(nil),      // 6: dspyfleet.v1.LogTemplateCount
+	(*HostMetrics)(nil),           // 7: dspyfleet.v1.HostMetrics
+	(*DiskUsage)(nil),             // 8: dspyfleet.v1.DiskUsage
+	(*CollectorStatus)(nil),       // 9: dspyfleet.v1.CollectorStatus
+	(*AppMetrics)(nil),            // 10: dspyfleet.v1.AppMetrics
+	(*AppBreakdown)(nil),          // 11: dspyfleet.v1.AppBreakdown
+	(*Sketch)(nil),                // 12: dspyfleet.v1.Sketch
+	(*InterruptionNotice)(nil),    // 13: dspyfleet.v1.InterruptionNotice
+	nil,                           // 14: dspyfleet.v1.Node.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
 }
 var file_dspyfleet_v1_node_proto_depIdxs = []int32{
-	12, // 0: dspyfleet.v1.Node.labels:type_name -> dspyfleet.v1.Node.LabelsEntry
+	14, // 0: dspyfleet.v1.Node.labels:type_name -> dspyfleet.v1.Node.LabelsEntry
 	0,  // 1: dspyfleet.v1.Node.state:type_name -> dspyfleet.v1.NodeState
-	13, // 2: dspyfleet.v1.Node.state_since:type_name -> google.protobuf.Timestamp
-	13, // 3: dspyfleet.v1.Node.first_seen:type_name -> google.protobuf.Timestamp
-	13, // 4: dspyfleet.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
-	13, // 5: dspyfleet.v1.Node.connected_since:type_name -> google.protobuf.Timestamp
-	2,  // 6: dspyfleet.v1.Node.last_report:type_name -> dspyfleet.v1.MetricsReport
-	14, // 7: dspyfleet.v1.Node.report_interval:type_name -> google.protobuf.Duration
-	13, // 8: dspyfleet.v1.MetricsReport.time:type_name -> google.protobuf.Timestamp
-	6,  // 9: dspyfleet.v1.MetricsReport.host:type_name -> dspyfleet.v1.HostMetrics
-	9,  // 10: dspyfleet.v1.MetricsReport.app:type_name -> dspyfleet.v1.AppMetrics
-	14, // 11: dspyfleet.v1.MetricsReport.window:type_name -> google.protobuf.Duration
-	4,  // 12: dspyfleet.v1.MetricsReport.logs:type_name -> dspyfleet.v1.LogMetrics
-	3,  // 13: dspyfleet.v1.MetricsReport.security:type_name -> dspyfleet.v1.SecurityMetrics
-	5,  // 14: dspyfleet.v1.LogMetrics.templates:type_name -> dspyfleet.v1.LogTemplateCount
-	7,  // 15: dspyfleet.v1.HostMetrics.disks:type_name -> dspyfleet.v1.DiskUsage
-	14, // 16: dspyfleet.v1.HostMetrics.uptime:type_name -> google.protobuf.Duration
-	8,  // 17: dspyfleet.v1.HostMetrics.collectors:type_name -> dspyfleet.v1.CollectorStatus
-	14, // 18: dspyfleet.v1.CollectorStatus.duration:type_name -> google.protobuf.Duration
-	11, // 19: dspyfleet.v1.AppMetrics.latency:type_name -> dspyfleet.v1.Sketch
-	11, // 20: dspyfleet.v1.AppMetrics.ttft:type_name -> dspyfleet.v1.Sketch
-	10, // 21: dspyfleet.v1.AppMetrics.models:type_name -> dspyfleet.v1.AppBreakdown
-	10, // 22: dspyfleet.v1.AppMetrics.programs:type_name -> dspyfleet.v1.AppBreakdown
-	11, // 23: dspyfleet.v1.AppBreakdown.latency:type_name -> dspyfleet.v1.Sketch
-	24, // [24:24] is the sub-list for method output_type
-	24, // [24:24] is the sub-list for method input_type
-	24, // [24:24] is the sub-list for extension type_name
-	24, // [24:24] is the sub-list for extension extendee
-	0,  // [0:24] is the sub-list for field type_name
+	15, // 2: dspyfleet.v1.Node.state_since:type_name -> google.protobuf.Timestamp
+	15, // 3: dspyfleet.v1.Node.first_seen:type_name -> google.protobuf.Timestamp
+	15, // 4: dspyfleet.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
+	15, // 5: dspyfleet.v1.Node.connected_since:type_name -> google.protobuf.Timestamp
+	3,  // 6: dspyfleet.v1.Node.last_report:type_name -> dspyfleet.v1.MetricsReport
+	16, // 7: dspyfleet.v1.Node.report_interval:type_name -> google.protobuf.Duration
+	1,  // 8: dspyfleet.v1.Node.capacity_type:type_name -> dspyfleet.v1.CapacityType
+	13, // 9: dspyfleet.v1.Node.interruption:type_name -> dspyfleet.v1.InterruptionNotice
+	15, // 10: dspyfleet.v1.MetricsReport.time:type_name -> google.protobuf.Timestamp
+	7,  // 11: dspyfleet.v1.MetricsReport.host:type_name -> dspyfleet.v1.HostMetrics
+	10, // 12: dspyfleet.v1.MetricsReport.app:type_name -> dspyfleet.v1.AppMetrics
+	16, // 13: dspyfleet.v1.MetricsReport.window:type_name -> google.protobuf.Duration
+	5,  // 14: dspyfleet.v1.MetricsReport.logs:type_name -> dspyfleet.v1.LogMetrics
+	4,  // 15: dspyfleet.v1.MetricsReport.security:type_name -> dspyfleet.v1.SecurityMetrics
+	6,  // 16: dspyfleet.v1.LogMetrics.templates:type_name -> dspyfleet.v1.LogTemplateCount
+	8,  // 17: dspyfleet.v1.HostMetrics.disks:type_name -> dspyfleet.v1.DiskUsage
+	16, // 18: dspyfleet.v1.HostMetrics.uptime:type_name -> google.protobuf.Duration
+	9,  // 19: dspyfleet.v1.HostMetrics.collectors:type_name -> dspyfleet.v1.CollectorStatus
+	16, // 20: dspyfleet.v1.CollectorStatus.duration:type_name -> google.protobuf.Duration
+	12, // 21: dspyfleet.v1.AppMetrics.latency:type_name -> dspyfleet.v1.Sketch
+	12, // 22: dspyfleet.v1.AppMetrics.ttft:type_name -> dspyfleet.v1.Sketch
+	11, // 23: dspyfleet.v1.AppMetrics.models:type_name -> dspyfleet.v1.AppBreakdown
+	11, // 24: dspyfleet.v1.AppMetrics.programs:type_name -> dspyfleet.v1.AppBreakdown
+	12, // 25: dspyfleet.v1.AppBreakdown.latency:type_name -> dspyfleet.v1.Sketch
+	15, // 26: dspyfleet.v1.InterruptionNotice.deadline:type_name -> google.protobuf.Timestamp
+	15, // 27: dspyfleet.v1.InterruptionNotice.time:type_name -> google.protobuf.Timestamp
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_node_proto_init() }
@@ -1769,8 +1934,8 @@ func file_dspyfleet_v1_node_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dspyfleet_v1_node_proto_rawDesc), len(file_dspyfleet_v1_node_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   12,
+			NumEnums:      2,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

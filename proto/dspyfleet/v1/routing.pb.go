@@ -376,7 +376,10 @@ type PickRequest struct {
 	// ignore it.
 	Key string `protobuf:"bytes,2,opt,name=key,proto3" json:"key,omitempty"`
 	// The DSPy program the request runs, for program hard budgets; empty means none in particular.
-	Program       string `protobuf:"bytes,3,opt,name=program,proto3" json:"program,omitempty"`
+	Program string `protobuf:"bytes,3,opt,name=program,proto3" json:"program,omitempty"`
+	// A critical request goes to an on-demand or reserved node when one is ready, not to a spot node
+	// that the cloud may reclaim mid-request.
+	Critical      bool `protobuf:"varint,4,opt,name=critical,proto3" json:"critical,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -430,6 +433,13 @@ func (x *PickRequest) GetProgram() string {
 		return x.Program
 	}
 	return ""
+}
+
+func (x *PickRequest) GetCritical() bool {
+	if x != nil {
+		return x.Critical
+	}
+	return false
 }
 
 // PickResponse names the node picked.
@@ -1409,11 +1419,12 @@ const file_dspyfleet_v1_routing_proto_rawDesc = "" +
 	"\x11slow_start_window\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x0fslowStartWindow\x12,\n" +
 	"\x0fpanic_threshold\x18\x06 \x01(\x01H\x01R\x0epanicThreshold\x88\x01\x01B\x13\n" +
 	"\x11_hash_load_factorB\x12\n" +
-	"\x10_panic_threshold\"M\n" +
+	"\x10_panic_threshold\"i\n" +
 	"\vPickRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x10\n" +
 	"\x03key\x18\x02 \x01(\tR\x03key\x12\x18\n" +
-	"\aprogram\x18\x03 \x01(\tR\aprogram\"\x81\x01\n" +
+	"\aprogram\x18\x03 \x01(\tR\aprogram\x12\x1a\n" +
+	"\bcritical\x18\x04 \x01(\bR\bcritical\"\x81\x01\n" +
 	"\fPickResponse\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x18\n" +
 	"\aaddress\x18\x02 \x01(\tR\aaddress\x12\x14\n" +

@@ -424,8 +424,10 @@ func (x *PredictiveScaling) GetMinHistory() *durationpb.Duration {
 type ScalingActuator struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// An executable inside the control plane's --scaling-hook-dir, run with POOL, CURRENT,
-	// DESIRED (and VICTIMS, comma-separated node ids, on scale-down) in its environment. Failures
-	// are retried with backoff and shown in the status.
+	// DESIRED (and VICTIMS, comma-separated node ids, on scale-down) in its environment, and the
+	// capacity to add: CAPACITY_TYPE (spot, on_demand or on_demand+spot), ADD_ON_DEMAND, ADD_SPOT,
+	// and the target mix DESIRED_ON_DEMAND, DESIRED_SPOT. Failures are retried with backoff and
+	// shown in the status.
 	ExecHook string `protobuf:"bytes,1,opt,name=exec_hook,json=execHook,proto3" json:"exec_hook,omitempty"`
 	// Limit for one run of the hook. Default 5m.
 	HookTimeout *durationpb.Duration `protobuf:"bytes,2,opt,name=hook_timeout,json=hookTimeout,proto3" json:"hook_timeout,omitempty"`
@@ -513,9 +515,19 @@ type ScalingPolicy struct {
 	WakeSize uint32 `protobuf:"varint,8,opt,name=wake_size,json=wakeSize,proto3" json:"wake_size,omitempty"`
 	// Order of preference for scale-down victims: most_expensive, least_loaded, newest,
 	// spot_last (the label spot=true). Default most_expensive, least_loaded, newest.
-	Victims       []string           `protobuf:"bytes,9,rep,name=victims,proto3" json:"victims,omitempty"`
-	Predictive    *PredictiveScaling `protobuf:"bytes,10,opt,name=predictive,proto3" json:"predictive,omitempty"`
-	Actuator      *ScalingActuator   `protobuf:"bytes,11,opt,name=actuator,proto3" json:"actuator,omitempty"`
+	Victims    []string           `protobuf:"bytes,9,rep,name=victims,proto3" json:"victims,omitempty"`
+	Predictive *PredictiveScaling `protobuf:"bytes,10,opt,name=predictive,proto3" json:"predictive,omitempty"`
+	Actuator   *ScalingActuator   `protobuf:"bytes,11,opt,name=actuator,proto3" json:"actuator,omitempty"`
+	// The least on-demand nodes the pool keeps whatever its size. Default 0.
+	BaseOnDemand uint32 `protobuf:"varint,12,opt,name=base_on_demand,json=baseOnDemand,proto3" json:"base_on_demand,omitempty"`
+	// Share of the nodes above base_on_demand to run on spot, 0-1. Default 0 (all on-demand).
+	SpotFraction float64 `protobuf:"fixed64,13,opt,name=spot_fraction,json=spotFraction,proto3" json:"spot_fraction,omitempty"`
+	// Replace spot capacity that was preempted or could not be obtained with on-demand until spot
+	// returns (spot_retry after the last such event).
+	DynamicOnDemandFallback bool `protobuf:"varint,14,opt,name=dynamic_on_demand_fallback,json=dynamicOnDemandFallback,proto3" json:"dynamic_on_demand_fallback,omitempty"`
+	// How long after a preemption, or an exec hook run that failed asking for spot, the scaler
+	// asks for spot again. Default 10m.
+	SpotRetry     *durationpb.Duration `protobuf:"bytes,15,opt,name=spot_retry,json=spotRetry,proto3" json:"spot_retry,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -623,6 +635,34 @@ func (x *ScalingPolicy) GetPredictive() *PredictiveScaling {
 func (x *ScalingPolicy) GetActuator() *ScalingActuator {
 	if x != nil {
 		return x.Actuator
+	}
+	return nil
+}
+
+func (x *ScalingPolicy) GetBaseOnDemand() uint32 {
+	if x != nil {
+		return x.BaseOnDemand
+	}
+	return 0
+}
+
+func (x *ScalingPolicy) GetSpotFraction() float64 {
+	if x != nil {
+		return x.SpotFraction
+	}
+	return 0
+}
+
+func (x *ScalingPolicy) GetDynamicOnDemandFallback() bool {
+	if x != nil {
+		return x.DynamicOnDemandFallback
+	}
+	return false
+}
+
+func (x *ScalingPolicy) GetSpotRetry() *durationpb.Duration {
+	if x != nil {
+		return x.SpotRetry
 	}
 	return nil
 }
@@ -1098,11 +1138,16 @@ type ScalingActuation struct {
 	State    string `protobuf:"bytes,5,opt,name=state,proto3" json:"state,omitempty"`
 	Attempts uint32 `protobuf:"varint,6,opt,name=attempts,proto3" json:"attempts,omitempty"`
 	// Exit status and output of the hook, or the commands sent.
-	Detail        string                 `protobuf:"bytes,7,opt,name=detail,proto3" json:"detail,omitempty"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
-	NextAttempt   *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=next_attempt,json=nextAttempt,proto3" json:"next_attempt,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Detail      string                 `protobuf:"bytes,7,opt,name=detail,proto3" json:"detail,omitempty"`
+	Time        *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=time,proto3" json:"time,omitempty"`
+	NextAttempt *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=next_attempt,json=nextAttempt,proto3" json:"next_attempt,omitempty"`
+	// The capacity the actuator was asked to add: spot, on_demand, or both (on_demand+spot).
+	CapacityType string `protobuf:"bytes,10,opt,name=capacity_type,json=capacityType,proto3" json:"capacity_type,omitempty"`
+	// The pool's target mix for desired: on-demand and spot nodes.
+	DesiredOnDemand uint32 `protobuf:"varint,11,opt,name=desired_on_demand,json=desiredOnDemand,proto3" json:"desired_on_demand,omitempty"`
+	DesiredSpot     uint32 `protobuf:"varint,12,opt,name=desired_spot,json=desiredSpot,proto3" json:"desired_spot,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *ScalingActuation) Reset() {
@@ -1196,6 +1241,27 @@ func (x *ScalingActuation) GetNextAttempt() *timestamppb.Timestamp {
 		return x.NextAttempt
 	}
 	return nil
+}
+
+func (x *ScalingActuation) GetCapacityType() string {
+	if x != nil {
+		return x.CapacityType
+	}
+	return ""
+}
+
+func (x *ScalingActuation) GetDesiredOnDemand() uint32 {
+	if x != nil {
+		return x.DesiredOnDemand
+	}
+	return 0
+}
+
+func (x *ScalingActuation) GetDesiredSpot() uint32 {
+	if x != nil {
+		return x.DesiredSpot
+	}
+	return 0
 }
 
 // ScalingDecision is one decision for one pool.
@@ -1528,7 +1594,7 @@ const file_dspyfleet_v1_scaling_proto_rawDesc = "" +
 	"\texec_hook\x18\x01 \x01(\tR\bexecHook\x12<\n" +
 	"\fhook_timeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\vhookTimeout\x12\x1c\n" +
 	"\tinstances\x18\x03 \x01(\bR\tinstances\x123\n" +
-	"\x16max_instances_per_node\x18\x04 \x01(\rR\x13maxInstancesPerNode\"\x84\x04\n" +
+	"\x16max_instances_per_node\x18\x04 \x01(\rR\x13maxInstancesPerNode\"\xc6\x05\n" +
 	"\rScalingPolicy\x12\x15\n" +
 	"\x03min\x18\x01 \x01(\rH\x00R\x03min\x88\x01\x01\x12\x10\n" +
 	"\x03max\x18\x02 \x01(\rR\x03max\x125\n" +
@@ -1544,7 +1610,12 @@ const file_dspyfleet_v1_scaling_proto_rawDesc = "" +
 	"predictive\x18\n" +
 	" \x01(\v2\x1f.dspyfleet.v1.PredictiveScalingR\n" +
 	"predictive\x129\n" +
-	"\bactuator\x18\v \x01(\v2\x1d.dspyfleet.v1.ScalingActuatorR\bactuatorB\x06\n" +
+	"\bactuator\x18\v \x01(\v2\x1d.dspyfleet.v1.ScalingActuatorR\bactuator\x12$\n" +
+	"\x0ebase_on_demand\x18\f \x01(\rR\fbaseOnDemand\x12#\n" +
+	"\rspot_fraction\x18\r \x01(\x01R\fspotFraction\x12;\n" +
+	"\x1adynamic_on_demand_fallback\x18\x0e \x01(\bR\x17dynamicOnDemandFallback\x128\n" +
+	"\n" +
+	"spot_retry\x18\x0f \x01(\v2\x19.google.protobuf.DurationR\tspotRetryB\x06\n" +
 	"\x04_minB\f\n" +
 	"\n" +
 	"_tolerance\"4\n" +
@@ -1579,7 +1650,7 @@ const file_dspyfleet_v1_scaling_proto_rawDesc = "" +
 	"\x04mape\x18\x03 \x01(\x01H\x00R\x04mape\x88\x01\x01\x12\x12\n" +
 	"\x04load\x18\x04 \x03(\x01R\x04load\x12\x14\n" +
 	"\x05floor\x18\x05 \x01(\rR\x05floorB\a\n" +
-	"\x05_mape\"\xb5\x02\n" +
+	"\x05_mape\"\xa9\x03\n" +
 	"\x10ScalingActuation\x12\x1a\n" +
 	"\bactuator\x18\x01 \x01(\tR\bactuator\x12\x18\n" +
 	"\acurrent\x18\x02 \x01(\rR\acurrent\x12\x18\n" +
@@ -1589,7 +1660,11 @@ const file_dspyfleet_v1_scaling_proto_rawDesc = "" +
 	"\battempts\x18\x06 \x01(\rR\battempts\x12\x16\n" +
 	"\x06detail\x18\a \x01(\tR\x06detail\x12.\n" +
 	"\x04time\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12=\n" +
-	"\fnext_attempt\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vnextAttempt\"\xf2\x02\n" +
+	"\fnext_attempt\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\vnextAttempt\x12#\n" +
+	"\rcapacity_type\x18\n" +
+	" \x01(\tR\fcapacityType\x12*\n" +
+	"\x11desired_on_demand\x18\v \x01(\rR\x0fdesiredOnDemand\x12!\n" +
+	"\fdesired_spot\x18\f \x01(\rR\vdesiredSpot\"\xf2\x02\n" +
 	"\x0fScalingDecision\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x18\n" +
 	"\acurrent\x18\x02 \x01(\rR\acurrent\x12\x18\n" +
@@ -1672,32 +1747,33 @@ var file_dspyfleet_v1_scaling_proto_depIdxs = []int32{
 	3,  // 13: dspyfleet.v1.ScalingPolicy.scale_down:type_name -> dspyfleet.v1.ScalingBehavior
 	4,  // 14: dspyfleet.v1.ScalingPolicy.predictive:type_name -> dspyfleet.v1.PredictiveScaling
 	5,  // 15: dspyfleet.v1.ScalingPolicy.actuator:type_name -> dspyfleet.v1.ScalingActuator
-	6,  // 16: dspyfleet.v1.ScalingServiceGetPolicyResponse.policy:type_name -> dspyfleet.v1.ScalingPolicy
-	6,  // 17: dspyfleet.v1.ScalingServiceSetPolicyRequest.policy:type_name -> dspyfleet.v1.ScalingPolicy
-	20, // 18: dspyfleet.v1.ScalingServiceSetPolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
-	6,  // 19: dspyfleet.v1.ScalingServiceSetPolicyResponse.policy:type_name -> dspyfleet.v1.ScalingPolicy
-	21, // 20: dspyfleet.v1.ScalingActuation.time:type_name -> google.protobuf.Timestamp
-	21, // 21: dspyfleet.v1.ScalingActuation.next_attempt:type_name -> google.protobuf.Timestamp
-	21, // 22: dspyfleet.v1.ScalingDecision.time:type_name -> google.protobuf.Timestamp
-	12, // 23: dspyfleet.v1.ScalingDecision.proposals:type_name -> dspyfleet.v1.ScalingProposal
-	19, // 24: dspyfleet.v1.ScalingDecision.cooldown_left:type_name -> google.protobuf.Duration
-	15, // 25: dspyfleet.v1.ScalingServiceGetStatusResponse.decision:type_name -> dspyfleet.v1.ScalingDecision
-	13, // 26: dspyfleet.v1.ScalingServiceGetStatusResponse.forecast:type_name -> dspyfleet.v1.ScalingForecast
-	14, // 27: dspyfleet.v1.ScalingServiceGetStatusResponse.actuation:type_name -> dspyfleet.v1.ScalingActuation
-	15, // 28: dspyfleet.v1.ScalingServiceListDecisionsResponse.decisions:type_name -> dspyfleet.v1.ScalingDecision
-	7,  // 29: dspyfleet.v1.ScalingService.GetPolicy:input_type -> dspyfleet.v1.ScalingServiceGetPolicyRequest
-	9,  // 30: dspyfleet.v1.ScalingService.SetPolicy:input_type -> dspyfleet.v1.ScalingServiceSetPolicyRequest
-	11, // 31: dspyfleet.v1.ScalingService.GetStatus:input_type -> dspyfleet.v1.ScalingServiceGetStatusRequest
-	17, // 32: dspyfleet.v1.ScalingService.ListDecisions:input_type -> dspyfleet.v1.ScalingServiceListDecisionsRequest
-	8,  // 33: dspyfleet.v1.ScalingService.GetPolicy:output_type -> dspyfleet.v1.ScalingServiceGetPolicyResponse
-	10, // 34: dspyfleet.v1.ScalingService.SetPolicy:output_type -> dspyfleet.v1.ScalingServiceSetPolicyResponse
-	16, // 35: dspyfleet.v1.ScalingService.GetStatus:output_type -> dspyfleet.v1.ScalingServiceGetStatusResponse
-	18, // 36: dspyfleet.v1.ScalingService.ListDecisions:output_type -> dspyfleet.v1.ScalingServiceListDecisionsResponse
-	33, // [33:37] is the sub-list for method output_type
-	29, // [29:33] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	19, // 16: dspyfleet.v1.ScalingPolicy.spot_retry:type_name -> google.protobuf.Duration
+	6,  // 17: dspyfleet.v1.ScalingServiceGetPolicyResponse.policy:type_name -> dspyfleet.v1.ScalingPolicy
+	6,  // 18: dspyfleet.v1.ScalingServiceSetPolicyRequest.policy:type_name -> dspyfleet.v1.ScalingPolicy
+	20, // 19: dspyfleet.v1.ScalingServiceSetPolicyRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 20: dspyfleet.v1.ScalingServiceSetPolicyResponse.policy:type_name -> dspyfleet.v1.ScalingPolicy
+	21, // 21: dspyfleet.v1.ScalingActuation.time:type_name -> google.protobuf.Timestamp
+	21, // 22: dspyfleet.v1.ScalingActuation.next_attempt:type_name -> google.protobuf.Timestamp
+	21, // 23: dspyfleet.v1.ScalingDecision.time:type_name -> google.protobuf.Timestamp
+	12, // 24: dspyfleet.v1.ScalingDecision.proposals:type_name -> dspyfleet.v1.ScalingProposal
+	19, // 25: dspyfleet.v1.ScalingDecision.cooldown_left:type_name -> google.protobuf.Duration
+	15, // 26: dspyfleet.v1.ScalingServiceGetStatusResponse.decision:type_name -> dspyfleet.v1.ScalingDecision
+	13, // 27: dspyfleet.v1.ScalingServiceGetStatusResponse.forecast:type_name -> dspyfleet.v1.ScalingForecast
+	14, // 28: dspyfleet.v1.ScalingServiceGetStatusResponse.actuation:type_name -> dspyfleet.v1.ScalingActuation
+	15, // 29: dspyfleet.v1.ScalingServiceListDecisionsResponse.decisions:type_name -> dspyfleet.v1.ScalingDecision
+	7,  // 30: dspyfleet.v1.ScalingService.GetPolicy:input_type -> dspyfleet.v1.ScalingServiceGetPolicyRequest
+	9,  // 31: dspyfleet.v1.ScalingService.SetPolicy:input_type -> dspyfleet.v1.ScalingServiceSetPolicyRequest
+	11, // 32: dspyfleet.v1.ScalingService.GetStatus:input_type -> dspyfleet.v1.ScalingServiceGetStatusRequest
+	17, // 33: dspyfleet.v1.ScalingService.ListDecisions:input_type -> dspyfleet.v1.ScalingServiceListDecisionsRequest
+	8,  // 34: dspyfleet.v1.ScalingService.GetPolicy:output_type -> dspyfleet.v1.ScalingServiceGetPolicyResponse
+	10, // 35: dspyfleet.v1.ScalingService.SetPolicy:output_type -> dspyfleet.v1.ScalingServiceSetPolicyResponse
+	16, // 36: dspyfleet.v1.ScalingService.GetStatus:output_type -> dspyfleet.v1.ScalingServiceGetStatusResponse
+	18, // 37: dspyfleet.v1.ScalingService.ListDecisions:output_type -> dspyfleet.v1.ScalingServiceListDecisionsResponse
+	34, // [34:38] is the sub-list for method output_type
+	30, // [30:34] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_scaling_proto_init() }
