@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"regexp"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
 
@@ -122,16 +122,23 @@ func (c Config) Validate() error {
 		check(labelKeyPattern.MatchString(k), "--label key %q must be 1-63 letters, digits, '.', '_', '/' or '-', starting and ending with a letter or digit", k)
 	}
 	check(c.Weight >= 0, "--weight %g must not be negative", c.Weight)
-	check(c.HourlyPrice >= 0, "--hourly-price %g must not be negative", c.HourlyPrice)
+	if msg := cost.AmountProblem(c.HourlyPrice, cost.MaxHourly); msg != "" {
+		check(false, "--hourly-price %s (USD per hour, 0 to %g)", msg, cost.MaxHourly)
+	}
 	check(c.Interval >= 100*time.Millisecond && c.Interval <= time.Hour, "--interval %s must be between 100ms and 1h", c.Interval)
 	check(c.StateDir != "", "--state-dir is empty")
 	check(c.BufferSize > 0, "--buffer-size %d must be positive", c.BufferSize)
 	check(c.BackoffInitial > 0 && c.BackoffMax >= c.BackoffInitial, "backoff %s..%s must be positive and increasing", c.BackoffInitial, c.BackoffMax)
 	check(c.Watchdog >= 0, "watchdog %s must not be negative", c.Watchdog)
 	for model, p := range c.Prices {
-		ok := p.InputPerMTok >= 0 && p.OutputPerMTok >= 0 && p.CachedInputPerMTok >= 0 &&
-			!math.IsInf(p.InputPerMTok+p.OutputPerMTok+p.CachedInputPerMTok, 0) && !math.IsNaN(p.InputPerMTok+p.OutputPerMTok+p.CachedInputPerMTok)
-		check(ok, "prices[%s]: prices must be finite and not negative", model)
+		for _, f := range []struct {
+			name  string
+			value float64
+		}{{"input_per_mtok", p.InputPerMTok}, {"output_per_mtok", p.OutputPerMTok}, {"cached_input_per_mtok", p.CachedInputPerMTok}} {
+			if msg := cost.AmountProblem(f.value, cost.MaxPerMTok); msg != "" {
+				check(false, "prices[%s].%s %s (USD per million tokens, 0 to %g)", model, f.name, msg, cost.MaxPerMTok)
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/internal/credential"
+	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
 
 func TestLoadFile(t *testing.T) {
@@ -79,6 +80,8 @@ func TestValidate(t *testing.T) {
 		{"negative weight", func(c *Config) { c.Weight = -1 }, "--weight"},
 		{"no server", func(c *Config) { c.Server = "" }, "--server"},
 		{"zero buffer", func(c *Config) { c.BufferSize = 0 }, "--buffer-size"},
+		{"huge hourly price", func(c *Config) { c.HourlyPrice = 1e308 }, "--hourly-price 1e+308 is over the bound"},
+		{"huge token price", func(c *Config) { c.Prices = reqstats.Prices{"m": {OutputPerMTok: 1e308}} }, "prices[m].output_per_mtok"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
