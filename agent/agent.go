@@ -138,7 +138,7 @@ func New(cfg Config) (*Agent, error) {
 		state:      st,
 		requests:   requests,
 		stats:      reqstats.NewAggregator(cfg.Prices, reqstats.DefaultRelativeAccuracy, reqstats.DefaultTopN, time.Now()),
-		cmds:       newCommander(st, built.actions, requests),
+		cmds:       newCommander(cfg.Logger.With("node", cfg.NodeID), st, built.actions, requests),
 		actions:    built,
 		noticed:    make(chan struct{}, 1),
 	}

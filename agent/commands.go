@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"sync"
 	"time"
@@ -48,6 +49,7 @@ const drainPoll = 50 * time.Millisecond
 // state in the state store before reporting it, and answers a repeated command from the store.
 type commander struct {
 	tracer   trace.Tracer
+	log      *slog.Logger
 	state    *stateStore
 	requests *Requests
 	queue    chan *fleetv1.Command
@@ -60,9 +62,9 @@ type commander struct {
 	cancelDrain context.CancelFunc
 }
 
-func newCommander(st *stateStore, actions map[command.Kind]Action, requests *Requests) *commander {
+func newCommander(log *slog.Logger, st *stateStore, actions map[command.Kind]Action, requests *Requests) *commander {
 	c := &commander{
-		state: st, actions: maps.Clone(actions), requests: requests,
+		log: log, state: st, actions: maps.Clone(actions), requests: requests,
 		tracer:   noop.NewTracerProvider().Tracer(tracerName),
 		queue:    make(chan *fleetv1.Command, 256),
 		updates:  make(chan *fleetv1.CommandUpdate, 256),
@@ -103,6 +105,10 @@ func (c *commander) report(u *fleetv1.CommandUpdate) error {
 // answered with its recorded state; a new one is checked, recorded as accepted and queued. A
 // command an earlier agent process accepted but never started is queued now.
 func (c *commander) offer(cmd *fleetv1.Command) error {
+	if err := command.ValidID(cmd.GetId()); err != nil {
+		c.refuseMalformed(cmd, "id "+err.Error())
+		return nil
+	}
 	prev, err := c.state.lookup(cmd.GetId())
 	if err != nil {
 		return err
@@ -155,6 +161,19 @@ func (c *commander) offer(cmd *fleetv1.Command) error {
 	default:
 		return c.report(&fleetv1.CommandUpdate{Id: cmd.GetId(), State: fleetv1.CommandState_COMMAND_STATE_FAILED,
 			Detail: "refused: more than 256 commands waiting on this agent"})
+	}
+}
+
+// refuseMalformed reports a command the agent cannot even key (its id is malformed) as failed,
+// without recording it: the state store keys commands by id. The session goes on; a command
+// the control plane sends again is refused again.
+func (c *commander) refuseMalformed(cmd *fleetv1.Command, why string) {
+	c.log.Error("malformed command from the control plane refused and reported failed", "command", cmd.GetId(), "kind", cmd.GetKind(), "reason", why)
+	u := &fleetv1.CommandUpdate{Id: cmd.GetId(), State: fleetv1.CommandState_COMMAND_STATE_FAILED,
+		Detail: "refused: malformed command: " + why, Time: timestamppb.Now()}
+	select {
+	case c.updates <- u:
+	default:
 	}
 }
 

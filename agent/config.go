@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net"
 	"regexp"
 	"slices"
@@ -22,6 +21,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
+	"github.com/dspyfleet/dspyfleet/pkg/cost"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
 
@@ -153,7 +153,9 @@ func (c Config) Validate() error {
 		check(labelKeyPattern.MatchString(k), "--label key %q must be 1-63 letters, digits, '.', '_', '/' or '-', starting and ending with a letter or digit", k)
 	}
 	check(c.Weight >= 0, "--weight %g must not be negative", c.Weight)
-	check(c.HourlyPrice >= 0, "--hourly-price %g must not be negative", c.HourlyPrice)
+	if msg := cost.AmountProblem(c.HourlyPrice, cost.MaxHourly); msg != "" {
+		check(false, "--hourly-price %s (USD per hour, 0 to %g)", msg, cost.MaxHourly)
+	}
 	check(slices.Contains([]string{"", preempt.OnDemand, preempt.Spot, preempt.Reserved}, c.CapacityType), "--capacity-type %q must be on_demand, spot or reserved", c.CapacityType)
 	check(c.Cloud == "" || slices.Contains(preempt.Clouds, c.Cloud), "--cloud %q must be one of %s (or empty)", c.Cloud, strings.Join(preempt.Clouds, ", "))
 	check(c.MetadataURL == "" || c.Cloud != "", "--metadata-url needs --cloud")
@@ -165,9 +167,14 @@ func (c Config) Validate() error {
 	check(c.BackoffInitial > 0 && c.BackoffMax >= c.BackoffInitial, "backoff %s..%s must be positive and increasing", c.BackoffInitial, c.BackoffMax)
 	check(c.Watchdog >= 0, "watchdog %s must not be negative", c.Watchdog)
 	for model, p := range c.Prices {
-		ok := p.InputPerMTok >= 0 && p.OutputPerMTok >= 0 && p.CachedInputPerMTok >= 0 &&
-			!math.IsInf(p.InputPerMTok+p.OutputPerMTok+p.CachedInputPerMTok, 0) && !math.IsNaN(p.InputPerMTok+p.OutputPerMTok+p.CachedInputPerMTok)
-		check(ok, "prices[%s]: prices must be finite and not negative", model)
+		for _, f := range []struct {
+			name  string
+			value float64
+		}{{"input_per_mtok", p.InputPerMTok}, {"output_per_mtok", p.OutputPerMTok}, {"cached_input_per_mtok", p.CachedInputPerMTok}} {
+			if msg := cost.AmountProblem(f.value, cost.MaxPerMTok); msg != "" {
+				check(false, "prices[%s].%s %s (USD per million tokens, 0 to %g)", model, f.name, msg, cost.MaxPerMTok)
+			}
+		}
 	}
 	if err := c.Logs.Validate(); err != nil {
 		errs = append(errs, err)

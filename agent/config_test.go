@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/internal/credential"
+	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
 
 func TestLoadFile(t *testing.T) {
@@ -85,6 +86,8 @@ func TestValidate(t *testing.T) {
 		{"metadata url without cloud", func(c *Config) { c.MetadataURL = "http://127.0.0.1:1" }, "--metadata-url"},
 		{"metadata poll too fast", func(c *Config) { c.Cloud, c.MetadataInterval = "gce", time.Millisecond }, "--metadata-interval"},
 		{"negative term notice", func(c *Config) { c.TermNotice = -time.Second }, "--term-notice"},
+		{"huge hourly price", func(c *Config) { c.HourlyPrice = 1e308 }, "--hourly-price 1e+308 is over the bound"},
+		{"huge token price", func(c *Config) { c.Prices = reqstats.Prices{"m": {OutputPerMTok: 1e308}} }, "prices[m].output_per_mtok"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,7 +17,7 @@ func TestFileCheckErrors(t *testing.T) {
 		{"interval", "pool: gpu\ninterval: 10ms\n", "agent.yaml:2: interval: --interval 10ms must be between 100ms and 1h"},
 		{"pool", "pool: a/b\n", `agent.yaml:1: pool: --pool "a/b" must be 1-63 letters`},
 		{"label", "labels: {\"bad key!\": x}\n", `agent.yaml:1: labels: --label key "bad key!"`},
-		{"prices", "prices:\n  m: {input_per_mtok: -1}\n", "agent.yaml:1: prices: prices[m]: prices must be finite and not negative"},
+		{"prices", "prices:\n  m: {input_per_mtok: -1}\n", "agent.yaml:1: prices: prices[m].input_per_mtok -1 must not be negative"},
 		{"intake", "intake:\n  listen: 127.0.0.1:0\n  max_body: -5\n", "agent.yaml:1: intake: intake: max body -5 is negative"},
 		{"proxy", "proxy:\n  listen: 127.0.0.1:0\n", "agent.yaml:1: proxy:"},
 		{"log level", "log_level: loud\n", `agent.yaml:1: log_level: log level "loud" must be`},

@@ -301,8 +301,11 @@ func TestCommandBadInput(t *testing.T) {
 	if _, err := c.DrainNode(context.Background(), &fleetv1.DrainNodeRequest{Id: "ghost"}); status.Code(err) != codes.NotFound {
 		t.Fatalf("drain unknown node: %v", err)
 	}
-	if _, err := c.GetCommand(context.Background(), &fleetv1.GetCommandRequest{Id: "nope"}); status.Code(err) != codes.NotFound {
+	if _, err := c.GetCommand(context.Background(), &fleetv1.GetCommandRequest{Id: "0123456789abcdef0123456789abcdef"}); status.Code(err) != codes.NotFound {
 		t.Fatalf("get unknown command: %v", err)
+	}
+	if _, err := c.GetCommand(context.Background(), &fleetv1.GetCommandRequest{Id: "nope"}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("get malformed command id: %v", err)
 	}
 	list, err := c.ListCommands(context.Background(), &fleetv1.ListCommandsRequest{})
 	if err != nil || len(list.GetCommands()) != 0 {

@@ -81,6 +81,8 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"--label", "novalue"}, "key=value"},
 		{[]string{"--config", "/nonexistent/agent.yaml"}, "--config"},
 		{[]string{"stray"}, "unexpected arguments"},
+		{[]string{"--hourly-price", "1e308", "--state-dir", t.TempDir()}, "--hourly-price 1e+308 is over the bound"},
+		{[]string{"--hourly-price", "+Inf", "--state-dir", t.TempDir()}, "--hourly-price +Inf is not a finite number"},
 	}
 	for _, tt := range tests {
 		cmd, out := startChild(t, tt.args...)

@@ -62,8 +62,15 @@ type Alerter struct {
 	// deletion of expired silences.
 	apiMu sync.Mutex
 	// stepMu runs one step at a time; only steps change alerts, baselines, unsaved and
-	// baselinesSaved.
+	// baselinesSaved, and read and write resumeAt.
 	stepMu sync.Mutex
+	// resumeAt is the rule the next step evaluates first, then the rules after it and those
+	// before it ("" when the last step was not cut off: all in name order). It is the first rule
+	// the last step's time budget cut off, or the one after that when it was the first
+	// evaluated, so every rule gets its turn even when one alone outlasts the budget.
+	resumeAt string
+	// clock reads the time for the step's budget: time.Now, replaced in tests.
+	clock func() time.Time
 	// blMu guards the contents of baselines, which a step updates in place: the step's
 	// evaluation and Test read under it, the update writes under it.
 	blMu       sync.RWMutex
@@ -98,6 +105,7 @@ func New(cfg Config, log *slog.Logger, st *store.Store, reg *fleet.Registry, sta
 		stored: make(map[string]*fleetv1.AlertRule), compiled: make(map[string]*rules.Compiled),
 		alerts: make(map[string]rules.Alert), silences: make(map[string]*fleetv1.Silence),
 		executions: make(map[string]*fleetv1.HealingExecution), baselines: rules.Baselines{},
+		clock: time.Now,
 	}
 	for _, p := range state.rules {
 		a.stored[p.GetName()] = p
@@ -149,10 +157,27 @@ func (a *Alerter) Reconcile(_ context.Context, now time.Time) error {
 		return err
 	}
 	in, changedExecs, expired, unsaved := a.inputs(snap, now)
+	in.Budget, in.Clock = a.cfg.StepBudget, a.clock
+	sorted := in.Rules
+	in.Rules = rotate(sorted, a.resumeAt)
 	var errs []error
 	a.blMu.RLock()
 	res := rules.Evaluate(in)
 	a.blMu.RUnlock()
+	a.resumeAt = ""
+	if len(res.CutOff) > 0 {
+		a.resumeAt = res.CutOff[0].Rule
+		if i := slices.IndexFunc(in.Rules, func(c *rules.Compiled) bool { return !c.Rule.Disabled }); i >= 0 && in.Rules[i].Rule.Name == a.resumeAt {
+			j := slices.IndexFunc(sorted, func(c *rules.Compiled) bool { return c.Rule.Name > a.resumeAt })
+			a.resumeAt = ""
+			if j >= 0 {
+				a.resumeAt = sorted[j].Rule.Name
+			}
+		}
+		a.metrics.cutOff.Add(float64(len(res.CutOff)))
+		a.log.Warn("alert rules cut off: the step's time budget was spent before they were evaluated on every target; they are evaluated first next step",
+			"rules", len(res.CutOff), "first", res.CutOff[0].Rule, "budget", in.Budget)
+	}
 	a.blMu.Lock()
 	a.baselines = rules.UpdateBaselines(a.baselines, snap, now, in.BaselineOptions)
 	a.blMu.Unlock()
@@ -242,6 +267,16 @@ func (a *Alerter) Reconcile(_ context.Context, now time.Time) error {
 		a.log.Info("alert event", "kind", ev.GetKind(), "rule", ev.GetRule(), "target", ev.GetTarget(), "message", ev.GetMessage())
 	}
 	return errors.Join(errs...)
+}
+
+// rotate returns the rules sorted by name starting at the first named from on, then those
+// before it.
+func rotate(sorted []*rules.Compiled, from string) []*rules.Compiled {
+	i := slices.IndexFunc(sorted, func(c *rules.Compiled) bool { return c.Rule.Name >= from })
+	if i <= 0 {
+		return sorted
+	}
+	return slices.Concat(sorted[i:], sorted[:i])
 }
 
 // inputs takes what an evaluation at now reads, under mu: the rules, silences and executions

@@ -65,6 +65,9 @@ type Config struct {
 	// MaxEvents and MaxDeliveries bound the stored history.
 	MaxEvents     int
 	MaxDeliveries int
+	// StepBudget bounds the time one step spends evaluating rules: the rules left when it is
+	// spent are evaluated first in the next step, and are counted and recorded as cut off.
+	StepBudget time.Duration
 }
 
 // DefaultConfig returns the documented defaults.
@@ -84,6 +87,7 @@ func DefaultConfig() Config {
 		MinHealthy:        p.MinHealthy,
 		MaxEvents:         10000,
 		MaxDeliveries:     10000,
+		StepBudget:        2 * time.Second,
 	}
 }
 
@@ -102,6 +106,7 @@ func (c Config) WithDefaults() Config {
 	c.EscalateAfter = cmp.Or(c.EscalateAfter, d.EscalateAfter)
 	c.MaxEvents = cmp.Or(c.MaxEvents, d.MaxEvents)
 	c.MaxDeliveries = cmp.Or(c.MaxDeliveries, d.MaxDeliveries)
+	c.StepBudget = cmp.Or(c.StepBudget, d.StepBudget)
 	return c
 }
 
@@ -138,6 +143,7 @@ func (c Config) Validate() error {
 	require(c.MaxHealingPerHour >= 0, "--healing-max-per-hour %d must not be negative", c.MaxHealingPerHour)
 	require(c.EscalateWindow >= 0, "--healing-escalate-window %s must not be negative", c.EscalateWindow)
 	require(c.MinHealthy >= 0, "--healing-min-healthy %d must not be negative", c.MinHealthy)
+	require(c.StepBudget >= 0, "--alerts-step-budget %s must not be negative", c.StepBudget)
 	for pool, n := range c.PoolMinHealthy {
 		require(check.ValidID(pool) && n >= 0, "healing minimum for pool %q: the pool name must be valid and %d not negative", pool, n)
 	}
@@ -166,6 +172,7 @@ func AlertFlags(fs *flag.FlagSet, c *Config) {
 	})
 	fs.DurationVar(&c.Window, "alerts-window", c.Window, "how far back the DSPy figures that rules read reach")
 	fs.DurationVar(&c.DefaultRepeat, "alerts-repeat", c.DefaultRepeat, "how often a firing alert is notified again and its action retried, unless its rule says")
+	fs.DurationVar(&c.StepBudget, "alerts-step-budget", c.StepBudget, "longest time one reconcile step spends evaluating alert rules; the rules left are cut off and evaluated first next time")
 	fs.IntVar(&c.MaxHealingPerHour, "healing-max-per-hour", c.MaxHealingPerHour, "healing commands per node per hour at most")
 	fs.IntVar(&c.EscalateAfter, "healing-escalate-after", c.EscalateAfter, "failed healing attempts of one rule on one node that drain it and raise a critical alert; -1 never")
 	fs.DurationVar(&c.EscalateWindow, "healing-escalate-window", c.EscalateWindow, "window in which failed healing attempts count towards escalation")
@@ -183,6 +190,7 @@ type File struct {
 	EscalateWindow    *time.Duration `yaml:"healing_escalate_window"`
 	MinHealthy        *int           `yaml:"healing_min_healthy"`
 	PoolMinHealthy    map[string]int `yaml:"healing_pool_min_healthy"`
+	StepBudget        *time.Duration `yaml:"step_budget"`
 }
 
 // fileChannel is one notification channel in the configuration file.
@@ -204,6 +212,7 @@ func (f *File) Apply(c *Config) {
 	cli.Set(&c.EscalateAfter, f.EscalateAfter)
 	cli.Set(&c.EscalateWindow, f.EscalateWindow)
 	cli.Set(&c.MinHealthy, f.MinHealthy)
+	cli.Set(&c.StepBudget, f.StepBudget)
 	if f.PoolMinHealthy != nil {
 		c.PoolMinHealthy = f.PoolMinHealthy
 	}

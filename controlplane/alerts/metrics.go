@@ -13,6 +13,7 @@ type alertMetrics struct {
 	notifications *prometheus.CounterVec
 	healing       *prometheus.CounterVec
 	evalErrors    prometheus.Counter
+	cutOff        prometheus.Counter
 	events        prometheus.Gauge
 }
 
@@ -34,12 +35,16 @@ func NewMetrics(pr prometheus.Registerer) *alertMetrics {
 			Name: "dspyfleet_alert_rule_eval_errors_total",
 			Help: "Rule conditions that failed to evaluate on a target.",
 		}),
+		cutOff: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "dspyfleet_alert_rules_cut_off_total",
+			Help: "Rules the alert step's time budget (--alerts-step-budget) stopped before they were evaluated on every target.",
+		}),
 		events: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "dspyfleet_alert_events_stored",
 			Help: "Alert and healing events kept in the store.",
 		}),
 	}
-	pr.MustRegister(m.states, m.notifications, m.healing, m.evalErrors, m.events)
+	pr.MustRegister(m.states, m.notifications, m.healing, m.evalErrors, m.cutOff, m.events)
 	return m
 }
 

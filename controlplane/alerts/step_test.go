@@ -79,3 +79,55 @@ func TestAPIDuringSteps(t *testing.T) {
 		t.Errorf("%d silences left after every one was deleted", n)
 	}
 }
+
+// TestStepBudgetTakesTurns: with a budget that fits two evaluations per step, the rules cut off
+// are evaluated first in the next step, so rules late in name order still fire, and every cut
+// is counted.
+func TestStepBudgetTakesTurns(t *testing.T) {
+	f := benchfleet.New(t, benchfleet.Options{Nodes: 5, History: 2})
+	cfg := DefaultConfig()
+	cfg.StepBudget = 3 * time.Millisecond
+	reg := prometheus.NewRegistry()
+	m := NewMetrics(reg)
+	cmds := commands.NewQueue(f.Now, f.Store, time.Hour, 16)
+	a, err := New(cfg, benchfleet.Discard, f.Store, f.Reg, f.Stats, cmds, NewNotifier(cfg, benchfleet.Discard, f.Store, m, f.Now), m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tick := time.Unix(0, 0)
+	a.clock = func() time.Time { tick = tick.Add(time.Millisecond); return tick }
+	for i := range 3 {
+		rule := &fleetv1.AlertRule{Name: fmt.Sprintf("Zeta%d", i), Scope: fleetv1.RuleScope_RULE_SCOPE_FLEET,
+			Severity: fleetv1.AlertSeverity_ALERT_SEVERITY_INFO, Condition: "fleet.nodes > 0", Notify: []string{"log"}}
+		if _, err := a.SetRule(rule); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 2 * len(a.Rules()) {
+		if err := a.Reconcile(t.Context(), f.Advance(5*time.Second)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	firing := map[string]bool{}
+	for _, x := range a.ListAlerts([]fleetv1.AlertState{fleetv1.AlertState_ALERT_STATE_FIRING}) {
+		firing[x.GetRule()] = true
+	}
+	for i := range 3 {
+		if name := fmt.Sprintf("Zeta%d", i); !firing[name] {
+			t.Errorf("rule %s never got its turn (firing: %v)", name, firing)
+		}
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cut float64
+	for _, mf := range families {
+		if mf.GetName() == "dspyfleet_alert_rules_cut_off_total" {
+			cut = mf.GetMetric()[0].GetCounter().GetValue()
+		}
+	}
+	if cut < float64(len(a.Rules())) {
+		t.Errorf("%g rules counted as cut off, want at least one per step", cut)
+	}
+}

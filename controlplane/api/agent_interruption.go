@@ -40,6 +40,11 @@ func (a *agentService) interrupted(sess *fleet.Session, n *fleetv1.InterruptionN
 	if v := validateInterruption(n); len(v) > 0 {
 		return check.Invalidf("interruption notice: %s", v)
 	}
+	// The node leaves routing and the scaler learns why between two of its ticks: a tick that saw
+	// the node draining before it knew of the notice would replace it as if spot were plentiful.
+	if a.sc != nil {
+		defer a.sc.PauseTicks()()
+	}
 	in, err := a.reg.Interrupt(sess, n)
 	if err != nil || !in.First {
 		return err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
+	costmodel "github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -56,6 +57,9 @@ func validateHello(h *fleetv1.Hello, lim check.Limits) check.Violations {
 	}
 	checkNonNegative(&v, "weight", h.GetWeight())
 	checkNonNegative(&v, "hourly_price", h.GetHourlyPrice())
+	if x := h.GetHourlyPrice(); x > costmodel.MaxHourly {
+		v.Add("hourly_price", "is %g USD per hour, over the bound of %g (set the agent's --hourly-price)", x, costmodel.MaxHourly)
+	}
 	for field, s := range map[string]string{
 		"instance_type": h.GetInstanceType(), "agent_version": h.GetAgentVersion(),
 		"hostname": h.GetHostname(), "instance_id": h.GetInstanceId(),
@@ -143,11 +147,15 @@ func validateReport(r *fleetv1.MetricsReport, now time.Time, maxSkew time.Durati
 			v.Add("app.latency", "holds %d values for %d requests", n, a.GetRequests())
 		}
 	}
+	checkUSD(&v, "app.cost_usd", a.GetCostUsd())
+	checkUSD(&v, "app.saved_usd", a.GetSavedUsd())
 	for field, bs := range map[string][]*fleetv1.AppBreakdown{"app.models": a.GetModels(), "app.programs": a.GetPrograms()} {
 		if len(bs) > maxBreakdowns {
 			v.Add(field, "has %d entries, at most %d are allowed", len(bs), maxBreakdowns)
 		}
 		for i, b := range bs {
+			checkUSD(&v, fmt.Sprintf("%s[%d].cost_usd", field, i), b.GetCostUsd())
+			checkUSD(&v, fmt.Sprintf("%s[%d].saved_usd", field, i), b.GetSavedUsd())
 			if len(b.GetName()) > check.MaxStringLen || !utf8.ValidString(b.GetName()) || strings.ContainsFunc(b.GetName(), isControl) {
 				v.Add(fmt.Sprintf("%s[%d].name", field, i), "must be valid UTF-8 without control characters, at most %d bytes", check.MaxStringLen)
 			}
@@ -213,6 +221,14 @@ func checkNonNegative(v *check.Violations, field string, x float64) {
 		v.Add(field, "is infinite")
 	case x < 0:
 		v.Add(field, "is %g; it cannot be negative", x)
+	}
+}
+
+// checkUSD refuses a report's cost or saving over costmodel.MaxReportUSD (walkNumbers reports
+// the NaN, infinite and negative ones).
+func checkUSD(v *check.Violations, field string, x float64) {
+	if x > costmodel.MaxReportUSD {
+		v.Add(field, "is %g USD, over the bound of %g per report", x, costmodel.MaxReportUSD)
 	}
 }
 

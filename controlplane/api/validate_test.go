@@ -11,6 +11,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	costmodel "github.com/dspyfleet/dspyfleet/pkg/cost"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -149,6 +150,14 @@ func FuzzValidateReport(f *testing.F) {
 		if r.GetHost().GetCpuPercent() > 100 || r.GetApp().GetErrorRate() > 1 {
 			t.Fatalf("accepted out-of-range shares: %v", r)
 		}
+		for _, b := range append(r.GetApp().GetModels(), r.GetApp().GetPrograms()...) {
+			if b.GetCostUsd() > costmodel.MaxReportUSD || b.GetSavedUsd() > costmodel.MaxReportUSD {
+				t.Fatalf("accepted a breakdown cost over the bound: %v", b)
+			}
+		}
+		if r.GetApp().GetCostUsd() > costmodel.MaxReportUSD || r.GetApp().GetSavedUsd() > costmodel.MaxReportUSD {
+			t.Fatalf("accepted a window cost over the bound: %v", r.GetApp())
+		}
 	})
 }
 
@@ -157,6 +166,10 @@ func FuzzValidateReport(f *testing.F) {
 func FuzzValidateHello(f *testing.F) {
 	seed, _ := proto.Marshal(goodHello())
 	f.Add(seed)
+	rich := goodHello()
+	rich.HourlyPrice = 1e308
+	seedRich, _ := proto.Marshal(rich)
+	f.Add(seedRich)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h := &fleetv1.Hello{}
 		if proto.Unmarshal(data, h) != nil {
@@ -170,6 +183,9 @@ func FuzzValidateHello(f *testing.F) {
 		}
 		if math.IsNaN(h.GetWeight()) || h.GetWeight() < 0 {
 			t.Fatalf("accepted weight %g", h.GetWeight())
+		}
+		if p := h.GetHourlyPrice(); costmodel.AmountProblem(p, costmodel.MaxHourly) != "" {
+			t.Fatalf("accepted hourly_price %g", p)
 		}
 	})
 }

@@ -93,13 +93,18 @@ var agentStates = map[fleetv1.CommandState]bool{
 	fleetv1.CommandState_COMMAND_STATE_EXPIRED:   true,
 }
 
-// Load restores the stored commands and the per-node sequence numbers.
+// Load restores the stored commands and the per-node sequence numbers. A record whose id is
+// not one the queue makes (command.ValidID) is left out: it could never be sent, updated or
+// found.
 func (q *Queue) Load(recs []*fleetv1.CommandRecord) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, r := range recs {
+		if command.ValidID(r.GetCommand().GetId()) != nil {
+			continue
+		}
 		key, err := hex.DecodeString(r.GetCommand().GetId())
-		if err != nil || len(key) != 16 {
+		if err != nil {
 			continue
 		}
 		q.byID[r.GetCommand().GetId()] = &cmdEntry{key: key, rec: r}
@@ -271,6 +276,9 @@ func (q *Queue) MarkSent(id string, session uint64) error {
 // Update applies an agent's report on one of its node's commands. It returns the record when the
 // command reached a terminal state, for the caller to apply its effects (drain, undrain).
 func (q *Queue) Update(nodeID string, u *fleetv1.CommandUpdate) (*fleetv1.CommandRecord, error) {
+	if err := checkID("command_update.id", u.GetId()); err != nil {
+		return nil, err
+	}
 	q.mu.Lock()
 	e := q.byID[u.GetId()]
 	if e == nil || e.rec.GetNodeId() != nodeID {
@@ -318,6 +326,9 @@ func (q *Queue) Expire() {
 
 // Cancel cancels a command that has not been sent to its agent yet.
 func (q *Queue) Cancel(id, reason string) (*fleetv1.CommandRecord, error) {
+	if err := checkID("id", id); err != nil {
+		return nil, err
+	}
 	q.mu.Lock()
 	e := q.byID[id]
 	if e == nil {
@@ -341,6 +352,9 @@ func (q *Queue) Cancel(id, reason string) (*fleetv1.CommandRecord, error) {
 
 // Get returns one command.
 func (q *Queue) Get(id string) (*fleetv1.CommandRecord, error) {
+	if err := checkID("id", id); err != nil {
+		return nil, err
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	e := q.byID[id]
@@ -474,4 +488,12 @@ func (q *Queue) SetRetention(d time.Duration) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.retention = d
+}
+
+// checkID refuses a malformed command id as InvalidArgument naming field.
+func checkID(field, id string) error {
+	if err := command.ValidID(id); err != nil {
+		return check.Invalidf("%s: %v", field, err)
+	}
+	return nil
 }

@@ -3,7 +3,9 @@ package cost
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"log/slog"
 	"maps"
 	"math"
 	"time"
@@ -164,8 +166,22 @@ func (h *hourAgg) spend(pool, program string) cost.Amount {
 	return out
 }
 
+// ErrNonFinite means a ledger sum is not a finite number; the ledger refuses to store it.
+var ErrNonFinite = errors.New("cost ledger amount is not a finite number")
+
+// encodeFinite encodes a for the entry named k, refusing non-finite amounts.
+func encodeFinite(k ledgerKey, a cost.Amount) ([]byte, error) {
+	if !a.Finite() {
+		return nil, fmt.Errorf("%w: entry of hour %s, pool %q, node %q, %q: usd %g, saved_usd %g, up %gs, unpriced %gs",
+			ErrNonFinite, hourTime(k.hour).Format(time.RFC3339), k.pool, k.node, k.name, a.USD, a.SavedUSD, a.UpSeconds, a.UnpricedSeconds)
+	}
+	return encodeAmount(a), nil
+}
+
 // scanLedger calls fn with every ledger entry of the hours in [first, last] (unix hours), in
-// time order, within tx. A key or an amount that does not decode is ErrCorruptStore.
+// time order, within tx. A key or an amount that does not decode is ErrCorruptStore. Entries
+// whose amount is not finite (written before the ledger refused them) are skipped: New removes
+// those it loads.
 func scanLedger(tx *store.Tx, first, last int64, fn func(ledgerKey, cost.Amount)) error {
 	cur := tx.Bucket(store.CostLedger).Cursor()
 	for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = cur.Next() {
@@ -180,7 +196,43 @@ func scanLedger(tx *store.Tx, first, last int64, fn func(ledgerKey, cost.Amount)
 		if err != nil {
 			return err
 		}
-		fn(key, a)
+		if a.Finite() {
+			fn(key, a)
+		}
 	}
 	return nil
+}
+
+// dropNonFinite removes the ledger entries from unix hour first on whose amount is not finite
+// (written before the ledger refused them: they would hold every budget they count against
+// exhausted), logging each. The hours before first are only read by reports, which skip them.
+func dropNonFinite(log *slog.Logger, st *store.Store, first int64) error {
+	var bad [][]byte
+	if err := st.View(func(tx *store.Tx) error {
+		cur := tx.Bucket(store.CostLedger).Cursor()
+		for k, v := cur.Seek(binary.BigEndian.AppendUint64(nil, uint64(first))); k != nil; k, v = cur.Next() {
+			if a, err := decodeAmount(v); err == nil && !a.Finite() {
+				bad = append(bad, bytes.Clone(k))
+			}
+		}
+		return nil
+	}); err != nil || len(bad) == 0 {
+		return err
+	}
+	return st.Update(func(tx *store.Tx) error {
+		b := tx.Bucket(store.CostLedger)
+		for _, k := range bad {
+			key, err := decodeLedgerKey(k)
+			if err != nil {
+				return err
+			}
+			a, _ := decodeAmount(b.Get(k))
+			log.Error("cost ledger entry with a non-finite amount removed (written before amounts were bounded); its cost is lost",
+				"hour", hourTime(key.hour).Format(time.RFC3339), "pool", key.pool, "node", key.node, "name", key.name, "usd", a.USD, "saved_usd", a.SavedUSD)
+			if err := b.Delete(k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

@@ -2,9 +2,11 @@ package cost
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -237,5 +239,47 @@ func TestLedgerNodeChurn(t *testing.T) {
 	want := 3.6 * (25 * time.Minute).Hours()
 	if got := r.report(fleetv1.CostGroupBy_COST_GROUP_BY_NODE)["n1"]; !approx(got.GetHostUsd(), want) || !approx(got.GetHostHours(), (25*time.Minute).Hours()) {
 		t.Fatalf("n1 host %v USD over %v h; want %v over 25 min", got.GetHostUsd(), got.GetHostHours(), want)
+	}
+}
+
+// TestLedgerRefusesNonFinite: a sum that is not finite is refused and nothing of the write is
+// stored; an entry stored before that rule is removed when the tracker loads.
+func TestLedgerRefusesNonFinite(t *testing.T) {
+	start := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	r := newLedgerRig(t, start, nil)
+	k := ledgerKey{hour: hourOf(start), pool: "web", node: "n1", dim: cost.DimHost}
+	err := r.st.Update(func(tx *store.Tx) error {
+		_, err := writeLedger(tx, map[ledgerKey]cost.Amount{k: {USD: math.Inf(1), UpSeconds: 10}}, hourOf(start), hourOf(start), tokenSet{})
+		return err
+	})
+	if !errors.Is(err, ErrNonFinite) || !strings.Contains(err.Error(), `node "n1"`) {
+		t.Fatalf("writeLedger of +Inf = %v, want ErrNonFinite naming the entry", err)
+	}
+	if err := r.st.View(func(tx *store.Tx) error {
+		if tx.Bucket(store.CostLedger).Get(k.encode()) != nil {
+			t.Error("the refused entry is stored")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := r.st.Update(func(tx *store.Tx) error {
+		return tx.Bucket(store.CostLedger).Put(k.encode(), encodeAmount(cost.Amount{USD: math.NaN(), UpSeconds: 10}))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r.restart(time.Minute)
+	if err := r.st.View(func(tx *store.Tx) error {
+		if tx.Bucket(store.CostLedger).Get(k.encode()) != nil {
+			t.Error("the poisoned entry survived a restart")
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	r.run(time.Minute)
+	if usd := r.report(fleetv1.CostGroupBy_COST_GROUP_BY_POOL)["total"].GetTotalUsd(); math.IsNaN(usd) || math.IsInf(usd, 0) {
+		t.Fatalf("total %g after recovery", usd)
 	}
 }

@@ -96,13 +96,22 @@ func writeLedger(tx *store.Tx, hostAdds map[ledgerKey]cost.Amount, first, last i
 			}
 			sum.Add(prev)
 		}
-		writes = append(writes, ledgerWrite{kb, encodeAmount(sum)})
+		v, err := encodeFinite(k, sum)
+		if err != nil {
+			return tokenDelta{}, err
+		}
+		writes = append(writes, ledgerWrite{kb, v})
 	}
-	put := func(e ledgerEntry, prev cost.Amount) {
-		writes = append(writes, ledgerWrite{e.key, encodeAmount(e.a)})
+	put := func(e ledgerEntry, prev cost.Amount) error {
+		v, err := encodeFinite(e.k, e.a)
+		if err != nil {
+			return err
+		}
+		writes = append(writes, ledgerWrite{e.key, v})
 		d := negate(prev)
 		d.Add(e.a)
 		delta.add(e.k, d)
+		return nil
 	}
 	i := 0
 	cur := b.Cursor()
@@ -112,7 +121,9 @@ func writeLedger(tx *store.Tx, hostAdds map[ledgerKey]cost.Amount, first, last i
 		}
 		done := k == nil || int64(binary.BigEndian.Uint64(k)) > last
 		for ; i < len(toks) && (done || bytes.Compare(toks[i].key, k) < 0); i++ {
-			put(toks[i], cost.Amount{})
+			if err := put(toks[i], cost.Amount{}); err != nil {
+				return tokenDelta{}, err
+			}
 		}
 		if done {
 			break
@@ -123,7 +134,9 @@ func writeLedger(tx *store.Tx, hostAdds map[ledgerKey]cost.Amount, first, last i
 				return tokenDelta{}, err
 			}
 			if prev != toks[i].a {
-				put(toks[i], prev)
+				if err := put(toks[i], prev); err != nil {
+					return tokenDelta{}, err
+				}
 			}
 			i++
 			continue

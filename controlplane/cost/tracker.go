@@ -112,7 +112,12 @@ func New(log *slog.Logger, st *store.Store, stats *stats.Requests, reg *fleet.Re
 			if err := proto.Unmarshal(raw, p); err != nil {
 				return fmt.Errorf("%w: price table: %v", store.ErrCorruptStore, err)
 			}
-			c.prices = tableFromProto(p)
+			t, dropped := tableFromProto(p).Sanitized()
+			if len(dropped) > 0 {
+				log.Error("stored price table holds prices out of their bounds (not finite, negative or too large); they are left out until set again with fleetctl cost prices set",
+					"dropped", strings.Join(dropped, ", "))
+			}
+			c.prices = t
 		}
 		if err := store.EachProto(tx.Bucket(store.CostBudgets), "budget", func(_ []byte, b *fleetv1.Budget) error {
 			c.budgets[b.GetName()] = b
@@ -149,6 +154,9 @@ func New(log *slog.Logger, st *store.Store, stats *stats.Requests, reg *fleet.Re
 		})
 	})
 	if err != nil {
+		return nil, err
+	}
+	if err := dropNonFinite(log, st, hourOf(now)-hoursInMemory); err != nil {
 		return nil, err
 	}
 	for _, b := range c.budgets {

@@ -29,6 +29,8 @@ func (r *Registry) Interrupt(s *Session, n *fleetv1.InterruptionNotice) (Interru
 	if e == nil || e.sess != s {
 		return Interruption{}, fmt.Errorf("%w: session of node %q is no longer current", check.ErrSessionEnded, s.NodeID)
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	now := r.now()
 	e.lastSeen = now
 	e.downAfter = r.liveness.downAfter(now, e.node.GetReportInterval().AsDuration())

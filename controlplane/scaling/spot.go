@@ -9,6 +9,14 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
+// PauseTicks waits for a running tick to end and holds the next one until the returned release
+// is called, so that a change to the registry and the scaler's own record of it (Interrupted)
+// land between two ticks.
+func (sc *Scaler) PauseTicks() (release func()) {
+	sc.tickMu.Lock()
+	return sc.tickMu.Unlock
+}
+
 // Interrupted records that the cloud reclaims node of pool (spot when the node is a spot host)
 // and ticks the scaler at once, so the pool's replacement is asked of the actuator while the
 // node still drains. A reclaimed spot node makes spot scarce for the policy's spot_retry.

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -174,4 +175,21 @@ func truncate(s string) string {
 		return s
 	}
 	return s[:64] + "…"
+}
+
+// IDLen is the length of a command id: 16 bytes (the big-endian unix nanoseconds of its creation,
+// then 8 random bytes) in lower-case hex.
+const IDLen = 32
+
+// ValidID checks a command id: exactly IDLen lower-case hex digits; the error says what is wrong
+// for the caller to prefix with the field's name. An id keys the command in
+// the control plane's store and in the agent's, so an empty or odd one is refused at every door.
+func ValidID(id string) error {
+	if len(id) != IDLen || strings.IndexFunc(id, func(r rune) bool { return (r < '0' || r > '9') && (r < 'a' || r > 'f') }) >= 0 {
+		if id == "" {
+			return fmt.Errorf("is empty; a command id is %d lower-case hex digits", IDLen)
+		}
+		return fmt.Errorf("%q must be %d lower-case hex digits", truncate(id), IDLen)
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package command
 
 import (
+	"encoding/hex"
 	"errors"
 	"strings"
 	"testing"
@@ -136,6 +137,39 @@ func FuzzValidate(f *testing.F) {
 			if ValidVersion(p[ParamVersion]) != nil {
 				t.Fatalf("accepted version %q", p[ParamVersion])
 			}
+		}
+	})
+}
+
+func TestValidID(t *testing.T) {
+	for id, want := range map[string]string{
+		"0123456789abcdef0123456789abcdef":  "",
+		"":                                  "is empty",
+		"0123456789ABCDEF0123456789abcdef":  "lower-case hex",
+		"0123456789abcdef0123456789abcde":   "32 lower-case hex",
+		"0123456789abcdef0123456789abcdef0": "32 lower-case hex",
+		"0123456789abcdef0123456789abcdeg":  "32 lower-case hex",
+	} {
+		err := ValidID(id)
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("ValidID(%q) = %v, want %q", id, err, want)
+		}
+	}
+}
+
+// FuzzValidID: an accepted id is exactly what the control plane makes: 16 bytes in lower-case
+// hex, which decodes back to the same string.
+func FuzzValidID(f *testing.F) {
+	for _, s := range []string{"0123456789abcdef0123456789abcdef", "", "\x00", "0123456789ABCDEF0123456789abcdef"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		if ValidID(id) != nil {
+			return
+		}
+		b, err := hex.DecodeString(id)
+		if err != nil || len(b) != 16 || hex.EncodeToString(b) != id {
+			t.Fatalf("accepted %q", id)
 		}
 	})
 }

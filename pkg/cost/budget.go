@@ -90,7 +90,7 @@ func (b Budget) Validate() error {
 	if b.Period < Daily || b.Period > Monthly {
 		errs.add("period", "must be daily, weekly or monthly")
 	}
-	checkAmount(&errs, "limit_usd", b.LimitUSD)
+	checkAmount(&errs, "limit_usd", b.LimitUSD, MaxBudgetUSD)
 	if b.LimitUSD == 0 {
 		errs.add("limit_usd", "must be above 0")
 	}

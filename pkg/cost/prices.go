@@ -3,7 +3,6 @@ package cost
 import (
 	"fmt"
 	"maps"
-	"math"
 	"slices"
 	"unicode"
 )
@@ -101,8 +100,8 @@ func (t Table) Clone() Table {
 	return Table{Instances: maps.Clone(t.Instances), Models: maps.Clone(t.Models)}
 }
 
-// Validate returns FieldErrors naming every bad field: prices and sizes must be finite and not
-// negative, names 1-128 bytes without control characters, and a model's alternative must be
+// Validate returns FieldErrors naming every bad field: prices and sizes must be finite, not
+// negative and within MaxHourly, MaxPerMTok, MaxVCPUs and MaxMemoryGiB, names 1-128 bytes without control characters, and a model's alternative must be
 // another model of the table.
 func (t Table) Validate() error {
 	var errs FieldErrors
@@ -111,22 +110,22 @@ func (t Table) Validate() error {
 		f := fmt.Sprintf("instances[%s]", name)
 		checkName(&errs, f, name)
 		for _, v := range []struct {
-			field string
-			value float64
+			field        string
+			value, limit float64
 		}{
-			{"on_demand_hourly", ip.OnDemandHourly}, {"spot_hourly", ip.SpotHourly},
-			{"reserved_hourly", ip.ReservedHourly}, {"vcpus", ip.VCPUs}, {"memory_gib", ip.MemoryGiB},
+			{"on_demand_hourly", ip.OnDemandHourly, MaxHourly}, {"spot_hourly", ip.SpotHourly, MaxHourly},
+			{"reserved_hourly", ip.ReservedHourly, MaxHourly}, {"vcpus", ip.VCPUs, MaxVCPUs}, {"memory_gib", ip.MemoryGiB, MaxMemoryGiB},
 		} {
-			checkAmount(&errs, f+"."+v.field, v.value)
+			checkAmount(&errs, f+"."+v.field, v.value, v.limit)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(t.Models)) {
 		m := t.Models[name]
 		f := fmt.Sprintf("models[%s]", name)
 		checkName(&errs, f, name)
-		checkAmount(&errs, f+".input_per_mtok", m.InputPerMTok)
-		checkAmount(&errs, f+".output_per_mtok", m.OutputPerMTok)
-		checkAmount(&errs, f+".cached_input_per_mtok", m.CachedInputPerMTok)
+		checkAmount(&errs, f+".input_per_mtok", m.InputPerMTok, MaxPerMTok)
+		checkAmount(&errs, f+".output_per_mtok", m.OutputPerMTok, MaxPerMTok)
+		checkAmount(&errs, f+".cached_input_per_mtok", m.CachedInputPerMTok, MaxPerMTok)
 		if m.Alternative != "" {
 			if _, ok := t.Models[m.Alternative]; !ok || m.Alternative == name {
 				errs.add(f+".alternative", "%q must name another model of the price table", m.Alternative)
@@ -136,13 +135,10 @@ func (t Table) Validate() error {
 	return errs.orNil()
 }
 
-// checkAmount refuses NaN, infinities and negative values.
-func checkAmount(errs *FieldErrors, field string, v float64) {
-	switch {
-	case math.IsNaN(v) || math.IsInf(v, 0):
-		errs.add(field, "%g is not a finite number", v)
-	case v < 0:
-		errs.add(field, "%g must not be negative", v)
+// checkAmount refuses NaN, infinities, negative values and values over limit.
+func checkAmount(errs *FieldErrors, field string, v, limit float64) {
+	if msg := AmountProblem(v, limit); msg != "" {
+		errs.add(field, "%s", msg)
 	}
 }
 
@@ -194,6 +190,9 @@ var ErrUnknownPrice = fmt.Errorf("unknown price")
 // for a host it cannot price.
 func (t Table) HostHourly(h Host) (float64, error) {
 	if h.ExplicitHourly > 0 {
+		if msg := AmountProblem(h.ExplicitHourly, MaxHourly); msg != "" {
+			return 0, fmt.Errorf("%w: the node's hourly_price %s; fix hourly_price in its agent config", ErrUnknownPrice, msg)
+		}
 		return h.ExplicitHourly, nil
 	}
 	if h.InstanceType == "" {

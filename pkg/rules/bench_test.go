@@ -41,3 +41,30 @@ func BenchmarkEvaluateDefaults(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkEvaluateCostliestAllowed evaluates, on 100 nodes with 64 labels each (the
+// --max-labels default), a condition near MaxEstimatedCost that walks every label: the most one
+// accepted rule costs the alert step at that fleet size.
+func BenchmarkEvaluateCostliestAllowed(b *testing.B) {
+	c, err := Compile(Rule{Name: "Walk", Scope: ScopeNode, Severity: SeverityWarning,
+		Condition: `node.labels.exists(k, k.startsWith("gpu") && node.labels[k].size() > 300)`}, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var snap Snapshot
+	snap.Pools = []Pool{{Name: "p", Nodes: 100, Healthy: 100}}
+	for i := range 100 {
+		n := Node{ID: fmt.Sprintf("node-%03d", i), Pool: "p", State: "ready", Up: true, Labels: map[string]string{}}
+		for j := range 64 {
+			n.Labels[fmt.Sprintf("gpu-%d", j)] = "x"
+		}
+		snap.Nodes = append(snap.Nodes, n)
+	}
+	in := Input{Now: time.Unix(1e9, 0), Rules: []*Compiled{c}, Snapshot: snap}
+	b.ReportAllocs()
+	for b.Loop() {
+		if res := Evaluate(in); len(res.Errors) > 0 {
+			b.Fatal(ErrorsOf(res))
+		}
+	}
+}

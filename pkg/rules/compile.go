@@ -18,10 +18,6 @@ import (
 	"cel.dev/cel-go/interpreter"
 )
 
-// costLimit bounds the work of one evaluation, so a comprehension over a large map cannot stall
-// the reconcile loop.
-const costLimit = 100_000
-
 // Hidden variables the baseline macros expand to.
 const (
 	varMean     = "_baseline_mean"
@@ -118,7 +114,10 @@ func Compile(r Rule, o Options) (*Compiled, error) {
 		return nil, fmt.Errorf("%w: condition: ERROR: <input>:1:1: the condition is %s, not bool; compare it, e.g. (%s) > 0",
 			ErrInvalid, checked.OutputType(), truncate(r.Condition))
 	}
-	prg, err := env.Program(checked, cel.CostLimit(costLimit), cel.EvalOptions(cel.OptOptimize))
+	if err := checkCost(env, checked, r); err != nil {
+		return nil, err
+	}
+	prg, err := env.Program(checked, cel.CostLimit(MaxEvalCost), cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
 		return nil, fmt.Errorf("%w: condition: %v", ErrInvalid, err)
 	}

@@ -1,13 +1,14 @@
 package rules
 
 import (
-	"cel.dev/cel-go/interpreter"
 	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 	"time"
+
+	"cel.dev/cel-go/interpreter"
 )
 
 // Input is everything one evaluation reads.
@@ -28,6 +29,12 @@ type Input struct {
 	DefaultRepeat time.Duration
 	// ResolvedRetention is how long a resolved alert is kept.
 	ResolvedRetention time.Duration
+	// Budget, when above 0, bounds the time the evaluation takes, as Clock tells it: once it is
+	// spent, the rules and targets left are not evaluated (their alerts keep their state) and
+	// each rule cut off is reported in Result.CutOff and by an EventCutOff event.
+	Budget time.Duration
+	// Clock reads the time for Budget; nil means time.Now.
+	Clock func() time.Time
 }
 
 // Result is what one evaluation decided.
@@ -39,6 +46,15 @@ type Result struct {
 	Events        []Event
 	// Errors are conditions that failed to evaluate on a target; the alert keeps its state.
 	Errors []EvalError
+	// CutOff are the rules the time budget stopped before they were evaluated on every target.
+	CutOff []CutOff
+}
+
+// CutOff is a rule the evaluation's time budget stopped.
+type CutOff struct {
+	Rule string
+	// Skipped of Targets targets were not evaluated.
+	Skipped, Targets int
 }
 
 // EvalError is a condition that could not be evaluated on one target.
@@ -62,13 +78,31 @@ type evaluator struct {
 func Evaluate(in Input) Result {
 	e := &evaluator{in: in, res: Result{Alerts: make(map[string]Alert, len(in.Alerts))}}
 	seen := make(map[string]bool)
+	clock := in.Clock
+	if clock == nil {
+		clock = time.Now
+	}
+	start := clock()
+	spent := false
 	for _, c := range in.Rules {
 		if c.Rule.Disabled {
 			continue
 		}
-		for _, t := range e.targets(c.Rule.Scope) {
+		targets := e.targets(c.Rule.Scope)
+		skipped := 0
+		for _, t := range targets {
 			key := AlertKey(c.Rule.Name, t.target)
 			seen[key] = true
+			if !spent && in.Budget > 0 && clock().Sub(start) >= in.Budget {
+				spent = true
+			}
+			if spent {
+				skipped++
+				if prev, had := in.Alerts[key]; had {
+					e.res.Alerts[key] = prev.clone()
+				}
+				continue
+			}
 			ok, err := c.eval(e.activation(t))
 			if err != nil {
 				e.res.Errors = append(e.res.Errors, EvalError{Rule: c.Rule.Name, Target: t.target, Err: err})
@@ -78,6 +112,11 @@ func Evaluate(in Input) Result {
 				continue
 			}
 			e.step(c, t, ok)
+		}
+		if skipped > 0 {
+			e.res.CutOff = append(e.res.CutOff, CutOff{Rule: c.Rule.Name, Skipped: skipped, Targets: len(targets)})
+			e.event(EventCutOff, c.Rule.Name, "", fmt.Sprintf("not evaluated on %d of %d targets: the evaluation's time budget of %s was spent; their alerts keep their state",
+				skipped, len(targets), in.Budget))
 		}
 	}
 	e.finishUnseen(seen)

@@ -68,6 +68,9 @@ type EventKind string
 const (
 	EventAlert   EventKind = "alert"
 	EventHealing EventKind = "healing"
+	// EventCutOff: the evaluation's time budget ran out before the rule was evaluated on every
+	// target.
+	EventCutOff EventKind = "cutoff"
 )
 
 // Event records one decision with its reason.
