@@ -300,13 +300,23 @@ func (sc *Scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision
 	nodes := sc.reg.ScalingNodes(pool)
 	modelErr := sc.feedModel(pool, now)
 	sc.mu.Lock()
-	defer sc.mu.Unlock()
 	ps := sc.pools[pool]
 	if ps == nil {
+		sc.mu.Unlock()
 		return nil, nil
 	}
+	view := *ps
+	sc.mu.Unlock()
+	// The snapshot walks the pool's nodes without mu, so the API's reads (Status) do not wait for
+	// it. Of what it reads, only wake, act and launch change outside ticks; it takes them as they
+	// were when the tick began (a change lands at the next tick).
+	snap := snapshotForScaling(&view, nodes, now)
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	if sc.pools[pool] != ps {
+		return nil, nil // the policy was removed meanwhile
+	}
 	sc.checkDrainsLocked(pool, ps, nodes, now)
-	snap := snapshotForScaling(ps, nodes, now)
 	snap.Replace = ps.replacementsLocked(nodes)
 	if !ps.started {
 		// A fresh scaler has no history: hold scale-downs for one window, as if the current
@@ -323,7 +333,9 @@ func (sc *Scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision
 	}
 	d, next := scaling.Decide(ps.policy, ps.state, snap)
 	ps.state = next
-	ps.wake = false
+	if view.wake {
+		ps.wake = false // a wake that came during the snapshot is kept for the next tick
+	}
 	dec := decisionToProto(d, snap.Ready)
 	ps.last = dec
 	var rec *fleetv1.ScalingDecision
