@@ -60,8 +60,8 @@ func (c DeployConfig) Validate() error {
 // and within cfg.Timeout, then waits for cfg.Health against port. The Result's Fields hold
 // "version", "exit_status" and "output_tail" (the hook's last output) whenever the hook ran,
 // even on error. A version ValidVersion refuses never reaches the hook. A hook that times out
-// or whose ctx ends is stopped with its whole process group; processes a successful hook leaves
-// running (a daemon it started) are left alone.
+// or whose ctx ends, or whose agent dies while it runs, is stopped with its whole process group;
+// processes a successful hook leaves running (a daemon it started) are left alone.
 func Deploy(ctx context.Context, cfg DeployConfig, version string, port int) (Result, error) {
 	if err := ValidVersion(version); err != nil {
 		return Result{}, err
@@ -75,7 +75,7 @@ func Deploy(ctx context.Context, cfg DeployConfig, version string, port int) (Re
 	out := newTail(deployOutputTail)
 	argv := append(slices.Clone(cfg.Hook), version)
 	cmdline := strings.Join(argv, " ")
-	p, err := startProcess(procSpec{argv: argv, env: os.Environ(), out: out})
+	p, err := startProcess(procSpec{argv: argv, env: os.Environ(), out: out, dieWithAgent: true})
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: start %s: %w", ErrHookFailed, cmdline, err)
 	}

@@ -5,7 +5,9 @@
 // in its own process group, restarts instances that exit unexpectedly with a capped exponential
 // backoff, keeps each instance's exit status and the tail of its output, and stops the whole
 // group (SIGTERM, then SIGKILL after a grace period) when told to or when Run ends. Deploy runs
-// the configured deploy hook with a validated version string as its final argument.
+// the configured deploy hook with a validated version string as its final argument. A hook (deploy
+// or custom action) runs in its own process group with a guard, a /bin/sh that kills the group when
+// the agent dies however it dies, so no hook outlives a killed agent.
 //
 // The control plane only picks an action and typed parameters (an instance count, a version);
 // what runs comes from the agent's own configuration, so no command can make the agent run an

@@ -37,7 +37,8 @@ func (h Hook) Validate() error {
 
 // Run runs the hook in its own process group within its timeout. The Result's Fields hold
 // "exit_status" and "output_tail" whenever it ran, even on error; a hook that times out or whose
-// ctx ends is stopped with its whole process group.
+// ctx ends is stopped with its whole process group, and if the agent dies while the hook runs a
+// guard in the group kills the group.
 func (h Hook) Run(ctx context.Context) (Result, error) {
 	if err := h.Validate(); err != nil {
 		return Result{}, err
@@ -48,7 +49,7 @@ func (h Hook) Run(ctx context.Context) (Result, error) {
 	}
 	out := newTail(deployOutputTail)
 	cmdline := strings.Join(h.Command, " ")
-	p, err := startProcess(procSpec{argv: h.Command, env: os.Environ(), out: out})
+	p, err := startProcess(procSpec{argv: h.Command, env: os.Environ(), out: out, dieWithAgent: true})
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: start %s: %w", ErrHookFailed, cmdline, err)
 	}

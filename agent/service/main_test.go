@@ -20,6 +20,9 @@ import (
 // healthsrv is the path of the test server built from testdata/healthsrv.
 var healthsrv string
 
+// hookrun is the path of the hook runner built from testdata/hookrun.
+var hookrun string
+
 // TestMain builds the test server once and fails the package if goroutines outlive its tests.
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "healthsrv")
@@ -30,6 +33,12 @@ func TestMain(m *testing.M) {
 	healthsrv = filepath.Join(dir, "healthsrv")
 	if out, err := exec.Command("go", "build", "-o", healthsrv, "./testdata/healthsrv").CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "build testdata/healthsrv: %v\n%s", err, out)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	hookrun = filepath.Join(dir, "hookrun")
+	if out, err := exec.Command("go", "build", "-o", hookrun, "./testdata/hookrun").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "build testdata/hookrun: %v\n%s", err, out)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}

@@ -30,6 +30,9 @@ type procSpec struct {
 	out  io.Writer // receives stdout and stderr
 	// reapGroup kills whatever is left in the process group once the leader exits.
 	reapGroup bool
+	// dieWithAgent puts a guard in the process group that kills the group if the agent dies
+	// while the leader runs; it is released when the leader exits.
+	dieWithAgent bool
 }
 
 // startProcess starts spec in a new process group. Output is copied by a goroutine that ends
@@ -51,11 +54,21 @@ func startProcess(spec procSpec) (*process, error) {
 		return nil, err
 	}
 	p := &process{pid: cmd.Process.Pid, started: time.Now(), done: make(chan struct{})}
-	go p.wait(cmd, r, spec.out, spec.reapGroup)
+	var g *guard
+	if spec.dieWithAgent {
+		// The leader is not reaped before wait runs, so its group still exists to join.
+		if g, err = startGuard(p.pid); err != nil {
+			_ = syscall.Kill(-p.pid, syscall.SIGKILL)
+			_ = cmd.Wait()
+			r.Close()
+			return nil, err
+		}
+	}
+	go p.wait(cmd, r, spec.out, spec.reapGroup, g)
 	return p, nil
 }
 
-func (p *process) wait(cmd *exec.Cmd, r *os.File, out io.Writer, reapGroup bool) {
+func (p *process) wait(cmd *exec.Cmd, r *os.File, out io.Writer, reapGroup bool, g *guard) {
 	defer close(p.done)
 	copied := make(chan struct{})
 	go func() {
@@ -63,6 +76,9 @@ func (p *process) wait(cmd *exec.Cmd, r *os.File, out io.Writer, reapGroup bool)
 		_, _ = io.Copy(out, r)
 	}()
 	err := cmd.Wait()
+	if g != nil {
+		g.release()
+	}
 	if reapGroup {
 		// Children the leader left behind could hold the port the next start needs.
 		_ = syscall.Kill(-p.pid, syscall.SIGKILL)
