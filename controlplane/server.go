@@ -196,6 +196,7 @@ func New(cfg Config) (_ *Server, err error) {
 	s.steps = append(s.steps, reconcileStep{name: "cost", run: costs.Step})
 	s.steps = append(s.steps, reconcileStep{name: "maintenance", run: s.reconcileMaintenance})
 	s.promReg.MustRegister(s.sec.Collectors()...)
+	s.promReg.MustRegister(storeWriteMetrics(st)...)
 	s.log.Info("store opened", "path", st.Path(), "nodes", len(nodes), "commands", len(recs))
 	s.grpc = s.newGRPCServer()
 	s.dashLn = bufconn.Listen(dashboardConnBuffer)

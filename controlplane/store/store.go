@@ -27,8 +27,9 @@ var ErrSchemaTooNew = errors.New("data file has a newer schema than this control
 
 // Store is the bbolt-backed persistence of the control plane.
 type Store struct {
-	db   *bolt.DB
-	path string
+	db     *bolt.DB
+	path   string
+	health writeHealth
 }
 
 // Path is the file's path.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"slices"
 	"strconv"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -35,9 +36,22 @@ func (s *Store) View(fn func(*Tx) error) error {
 // so fn may run more than once and must have no effect but on the transaction (it may read the
 // transaction's state and overwrite variables it returns through, never append to them). A
 // batch may run fn on another caller's goroutine while its own caller waits, so fn must not take
-// a lock that a caller of Update may hold.
+// a lock that a caller of Update may hold. A commit that fails is recorded (see WriteErr) until
+// the next one succeeds.
 func (s *Store) Update(fn func(*Tx) error) error {
-	return s.db.Batch(func(tx *bolt.Tx) error { return fn((*Tx)(tx)) })
+	// fnFailed is the outcome of fn's last run, the one whose result Batch returns: an error
+	// with fnFailed false is the commit's.
+	var fnFailed bool
+	err := s.db.Batch(func(tx *bolt.Tx) error {
+		fnFailed = true // stays so when fn panics in a batch, which Batch returns as an error
+		ferr := fn((*Tx)(tx))
+		fnFailed = ferr != nil
+		return ferr
+	})
+	if err == nil || !fnFailed {
+		s.health.record(err, time.Now())
+	}
+	return err
 }
 
 // Bucket returns the named bucket, or nil when the file has none of that name.
