@@ -58,25 +58,8 @@ func footprint(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		agents = append(agents, d)
 		names = append(names, iv)
 	}
-	time.Sleep(10 * time.Second)
-	before := make([]sample, len(agents))
-	for i, d := range agents {
-		if before[i], err = readUsage(d.pid()); err != nil {
-			return err
-		}
+	header := func() string {
+		return fmt.Sprintf("load avg %s\n\n| interval | CPU (%% of one core) | RSS at end | peak RSS |\n|---|---:|---:|---:|\n", loadAvg())
 	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(*duration):
-	}
-	fmt.Fprintf(stdout, "load avg %s\n\n| interval | CPU (%% of one core) | RSS at end | peak RSS |\n|---|---:|---:|---:|\n", loadAvg())
-	for i, d := range agents {
-		after, err := readUsage(d.pid())
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "| %s | %.2f %% | %s | %s |\n", names[i], 100*cores(before[i], after), mib(after.rss), mib(after.hwm))
-	}
-	return nil
+	return writeUsage(ctx, stdout, header, agents, names, *duration)
 }

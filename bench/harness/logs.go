@@ -105,25 +105,15 @@ func logCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	written := make(chan int, 1)
 	go func() { written <- writeLog(ctx, logFile, *rate, *rotate) }()
 
-	time.Sleep(10 * time.Second)
-	before := make([]sample, len(agents))
-	for i, d := range agents {
-		if before[i], err = readUsage(d.pid()); err != nil {
-			return err
-		}
+	names := make([]string, len(runs))
+	for i, r := range runs {
+		names[i] = r.name
 	}
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-time.After(*duration):
+	header := func() string {
+		return fmt.Sprintf("load avg %s\n\n| agent (%s reports) | CPU (%% of one core) | RSS at end | peak RSS |\n|---|---:|---:|---:|\n", loadAvg(), *interval)
 	}
-	fmt.Fprintf(stdout, "load avg %s\n\n| agent (%s reports) | CPU (%% of one core) | RSS at end | peak RSS |\n|---|---:|---:|---:|\n", loadAvg(), *interval)
-	for i, d := range agents {
-		after, err := readUsage(d.pid())
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "| %s | %.2f %% | %s | %s |\n", runs[i].name, 100*cores(before[i], after), mib(after.rss), mib(after.hwm))
+	if err := writeUsage(ctx, stdout, header, agents, names, *duration); err != nil {
+		return err
 	}
 	cancel()
 	fmt.Fprintf(stdout, "\n%d lines written\n", <-written)

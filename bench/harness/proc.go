@@ -240,3 +240,32 @@ func mib(b int64) string { return fmt.Sprintf("%.0f MiB", float64(b)/(1<<20)) }
 
 // createFile creates or truncates a file.
 func createFile(path string) (*os.File, error) { return os.Create(path) }
+
+// writeUsage lets the agents settle for 10 s, samples their CPU time, waits for d (or ctx), then
+// writes header() (read then, so it can give the load average at the end) and one table row per
+// agent, named by names: its share of a core over d, its RSS
+// at the end and its peak RSS.
+func writeUsage(ctx context.Context, w io.Writer, header func() string, agents []*daemon, names []string, d time.Duration) error {
+	time.Sleep(10 * time.Second)
+	before := make([]sample, len(agents))
+	for i, a := range agents {
+		var err error
+		if before[i], err = readUsage(a.pid()); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+	}
+	fmt.Fprint(w, header())
+	for i, a := range agents {
+		after, err := readUsage(a.pid())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "| %s | %.2f %% | %s | %s |\n", names[i], 100*cores(before[i], after), mib(after.rss), mib(after.hwm))
+	}
+	return nil
+}

@@ -318,13 +318,9 @@ func (a *Alerter) forgetSilences(ids []string) []error {
 	defer a.apiMu.Unlock()
 	var errs []error
 	for _, id := range ids {
-		if err := putProto(a.store, store.Silences, id, nil); err != nil {
+		if err := a.removeSilenceLocked(id); err != nil {
 			errs = append(errs, fmt.Errorf("delete silence %s: %w", id, err))
-			continue
 		}
-		a.mu.Lock()
-		delete(a.silences, id)
-		a.mu.Unlock()
 	}
 	return errs
 }

@@ -174,8 +174,16 @@ func (a *Alerter) DeleteSilence(id string) error {
 	if !ok {
 		return fmt.Errorf("%w: no silence %q; list silences with fleetctl alerts silence list", check.ErrAlertNotFound, check.Truncate(id))
 	}
-	if err := putProto(a.store, store.Silences, id, nil); err != nil {
+	if err := a.removeSilenceLocked(id); err != nil {
 		return fmt.Errorf("delete silence: %w", err)
+	}
+	return nil
+}
+
+// removeSilenceLocked deletes silence id from the store, then from memory; apiMu is held.
+func (a *Alerter) removeSilenceLocked(id string) error {
+	if err := putProto(a.store, store.Silences, id, nil); err != nil {
+		return err
 	}
 	a.mu.Lock()
 	delete(a.silences, id)
