@@ -277,3 +277,70 @@ func TestReportResultEjectsAFailingNode(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartedAgentStartsWithACleanLatency: least_latency must not hold a node's old slowness
+// against the service a restarted agent brings back (it kept a 5 s average for good).
+func TestRestartedAgentStartsWithACleanLatency(t *testing.T) {
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	rc := fleetv1.NewRoutingServiceClient(fleettest.Dial(t, cp.GRPCAddr()))
+	ctx := context.Background()
+	startServingAgents(t, cp.GRPCAddr(), 1)
+	slowCfg := func(c *agent.Config) { c.AdvertiseAddr = "127.0.0.1:9002" }
+	slow := startAgentWith(t, cp.GRPCAddr(), "web-2", slowCfg)
+	if _, err := rc.SetPolicy(ctx, &fleetv1.RoutingServiceSetPolicyRequest{Pool: "web", Policy: &fleetv1.RoutingPolicy{
+		Strategy: fleetv1.Strategy_STRATEGY_LEAST_LATENCY, SlowStartWindow: durationpb.New(0)}}); err != nil {
+		t.Fatal(err)
+	}
+	latencyOf := func(id string) time.Duration {
+		st, err := rc.GetStatus(ctx, &fleetv1.RoutingServiceGetStatusRequest{Pool: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range st.GetNodes() {
+			if n.GetNodeId() == id && n.GetEligible() {
+				return n.GetLatency().AsDuration()
+			}
+		}
+		return -1
+	}
+	fleettest.Eventually(t, 5*time.Second, "web-2 in the routing set", func() bool { return latencyOf("web-2") >= 0 })
+	// Clients see web-2 answer in 5 s.
+	for slowSeen := 0; slowSeen < 3; {
+		p, err := rc.Pick(ctx, &fleetv1.PickRequest{Pool: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lat := 5 * time.Millisecond
+		if p.GetNodeId() == "web-2" {
+			lat = 5 * time.Second
+			slowSeen++
+		}
+		if _, err := rc.ReportResult(ctx, &fleetv1.ReportResultRequest{Token: p.GetToken(), Latency: durationpb.New(lat), Ok: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := latencyOf("web-2"); got < time.Second {
+		t.Fatalf("web-2 shows %s after 5 s results", got)
+	}
+	// Its agent restarts (a new session): the old results are forgotten.
+	slow.stop(t)
+	startAgentWith(t, cp.GRPCAddr(), "web-2", slowCfg)
+	fleettest.Eventually(t, 10*time.Second, "web-2 back with its results forgotten", func() bool {
+		got := latencyOf("web-2")
+		return got >= 0 && got < time.Second
+	})
+	picks := map[string]int{}
+	for range 200 {
+		p, err := rc.Pick(ctx, &fleetv1.PickRequest{Pool: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		picks[p.GetNodeId()]++
+		if _, err := rc.ReportResult(ctx, &fleetv1.ReportResultRequest{Token: p.GetToken(), Latency: durationpb.New(5 * time.Millisecond), Ok: true}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if picks["web-2"] < 40 {
+		t.Errorf("restarted web-2 got %d of 200 picks: %v", picks["web-2"], picks)
+	}
+}

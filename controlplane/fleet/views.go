@@ -33,7 +33,7 @@ func (r *Registry) RoutingNodes(pool string) []routing.Node {
 			ID: n.GetId(), Address: n.GetAddress(), Weight: n.GetWeight(), State: StateName(st),
 			Ready:     st == fleetv1.NodeState_NODE_STATE_READY,
 			Counted:   counted,
-			ReportSeq: e.received, InFlight: n.GetLastReport().GetApp().GetInFlight(),
+			Session: sessionID(e.sess), ReportSeq: e.received, InFlight: n.GetLastReport().GetApp().GetInFlight(),
 			CPU:  n.GetLastReport().GetHost().GetCpuPercent(),
 			Spot: n.GetCapacityType() == fleetv1.CapacityType_CAPACITY_TYPE_SPOT || n.GetLabels()["spot"] == "true",
 		})
@@ -114,4 +114,12 @@ func copyDuration(d *durationpb.Duration) *durationpb.Duration {
 		return nil
 	}
 	return &durationpb.Duration{Seconds: d.GetSeconds(), Nanos: d.GetNanos()}
+}
+
+// sessionID returns s's id, or zero for no session.
+func sessionID(s *Session) uint64 {
+	if s == nil {
+		return 0
+	}
+	return s.ID
 }

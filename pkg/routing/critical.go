@@ -19,6 +19,8 @@ func (p *Pool) PickCritical(key string) (Pick, error) {
 	if best == nil {
 		return p.Pick(key)
 	}
+	p.picks++
+	best.picks++
 	p.addLoad(best, 1)
 	return Pick{ID: best.ID, Address: best.Address, Epoch: best.epoch, Panic: p.panic}, nil
 }

@@ -75,9 +75,9 @@ func (r *ring) build(cands []*endpoint, meanWeight float64) {
 func keyHash(key string) uint64 { return mix(fnv64(key)) }
 
 // lookup returns the candidate position for the ring position h: the first node clockwise from
-// h whose load is under bound. Some node is always under the bound, since the bound exceeds
-// the average load.
-func (r *ring) lookup(h uint64, cands []*endpoint, bound int64) int {
+// h whose load is under its bound, ceil(weight × perWeight). Some node is always under its
+// bound, since the bounds add up to more than the total load.
+func (r *ring) lookup(h uint64, cands []*endpoint, perWeight float64) int {
 	lo, hi := 0, len(r.points)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -89,7 +89,7 @@ func (r *ring) lookup(h uint64, cands []*endpoint, bound int64) int {
 	}
 	for i := range r.points {
 		o := r.owners[(lo+i)%len(r.points)]
-		if cands[o].load() < bound {
+		if e := cands[o]; float64(e.load()) < math.Ceil(e.weight()*perWeight) {
 			return int(o)
 		}
 	}

@@ -19,6 +19,10 @@ type Node struct {
 	// that is not draining or drained (the control plane stops counting nodes lost long ago),
 	// so a pool whose nodes just went down panics.
 	Counted bool
+	// Session identifies the agent's current connection (zero while none): when it changes, the
+	// node's results from clients are forgotten, since a reconnected or restarted agent's
+	// service is a new one.
+	Session uint64
 	// ReportSeq changes whenever a new metrics report arrived; it starts a new in-flight epoch.
 	ReportSeq uint64
 	// InFlight is the in-flight request count of the last report.
@@ -68,9 +72,10 @@ type NodeStatus struct {
 	EjectedUntil time.Time
 	// Ejections is the current ejection multiplier.
 	Ejections int
-	// Latency is the latency routing uses (from results, else the agent's p95).
+	// Latency is the latency routing uses: the client results' moving average, fading with its
+	// age into the agent's p95.
 	Latency time.Duration
-	// ErrorRate is the error rate routing uses (from results, else the agent's figures).
+	// ErrorRate is the error rate routing uses, blended the same way.
 	ErrorRate float64
 }
 

@@ -19,6 +19,16 @@ var ErrUnknownNode = errors.New("node is not in the pool")
 // ewmaAlpha is the weight of a new latency or error sample in the moving averages.
 const ewmaAlpha = 0.2
 
+// resultDecay is the time constant with which the client results' moving averages fade as they
+// age (weight e^(-age/resultDecay)), giving way to the agent's figures, or to "unknown" where
+// the agent has none: a node that was slow once is not judged on it for good (Finagle's and
+// Linkerd's peak EWMA decay the same way).
+const resultDecay = 10 * time.Second
+
+// probeInterval is how long the two-choices strategies may leave a routing-set node without a
+// pick while the pool is picking others before it gets one probe request.
+const probeInterval = 10 * time.Second
+
 // minSlowStart is the weight factor a node starts slow start with.
 const minSlowStart = 0.1
 
@@ -40,8 +50,14 @@ type endpoint struct {
 	intOK        uint64 // results in the current judging interval
 	intErr       uint64
 	haveResults  bool
-	ewmaLatency  float64 // seconds
+	resultAt     time.Time // when the last client result arrived
+	ewmaLatency  float64   // seconds
 	ewmaErrors   float64
+	lat, errs    float64 // the estimates routing uses, as of the last refresh or result
+
+	picks    uint64    // picks handed out to this node, ever
+	seen     uint64    // picks as of pickedAt
+	pickedAt time.Time // when a refresh last saw picks go to the node (or first saw it)
 
 	eligible bool
 	reason   string
@@ -93,6 +109,11 @@ type Pool struct {
 	meanLatency float64
 	meanWeight  float64
 
+	picks    uint64      // picks handed out, ever
+	seen     uint64      // picks as of pickedAt
+	pickedAt time.Time   // when a refresh last saw the pool pick
+	probes   []*endpoint // starved nodes owed one pick each
+
 	rr   uint64
 	edf  edf
 	lc   buckets
@@ -133,6 +154,9 @@ func (p *Pool) Update(nodes []Node, now time.Time) bool {
 		e := p.byID[n.ID]
 		if e == nil {
 			e = &endpoint{cand: -1, factor: 1}
+		}
+		if e.ID != "" && n.Session != 0 && n.Session != e.Session {
+			e.forgetResults() // a new agent session: what clients saw of the old one is stale
 		}
 		if e.ReportSeq != n.ReportSeq || e.ID == "" {
 			e.epoch++
@@ -209,9 +233,13 @@ func (p *Pool) refresh(now time.Time) bool {
 		p.unavailable = fmt.Errorf("%w: %s", ErrUnavailable, p.why())
 	}
 	p.totalLoad, p.meanLatency, p.meanWeight = 0, 0, 0
+	for _, e := range p.eps {
+		e.estimate(now)
+	}
+	p.findStarved(now)
 	for _, e := range p.cands {
 		p.totalLoad += e.load()
-		p.meanLatency += e.latency()
+		p.meanLatency += e.lat
 		p.meanWeight += e.weight()
 	}
 	if n := float64(len(p.cands)); n > 0 {
@@ -284,24 +312,48 @@ func (p *Pool) slowStart(e *endpoint, now time.Time) float64 {
 	return min(1, max(minSlowStart, f))
 }
 
-// latency returns the latency routing uses for e, in seconds: the moving average of client
-// results, else the agent's p95, else zero (unknown).
-func (e *endpoint) latency() float64 {
+// estimate sets the latency (seconds, zero when unknown) and error rate routing uses for e at
+// now: the client results' moving averages weighted by how fresh they are, the agent's p95 and
+// error rate taking the rest of the weight (or nothing, where the agent has no figures).
+func (e *endpoint) estimate(now time.Time) {
+	w := 0.0
 	if e.haveResults {
-		return e.ewmaLatency
+		w = 1
+		if age := now.Sub(e.resultAt); age > 0 {
+			w = math.Exp(-float64(age) / float64(resultDecay))
+		}
 	}
-	return e.Latency.Seconds()
+	e.lat, e.errs = w*e.ewmaLatency, w*e.ewmaErrors
+	e.lat += (1 - w) * e.Latency.Seconds()
+	if e.Requests > 0 {
+		e.errs += (1 - w) * float64(e.Errors) / float64(e.Requests)
+	}
 }
 
-// errorRate returns the error rate routing uses for e.
-func (e *endpoint) errorRate() float64 {
-	if e.haveResults {
-		return e.ewmaErrors
+// forgetResults drops the client results' moving averages.
+func (e *endpoint) forgetResults() {
+	e.haveResults, e.ewmaLatency, e.ewmaErrors, e.resultAt = false, 0, 0, time.Time{}
+}
+
+// findStarved queues one probe pick for each routing-set node the two-choices strategies left
+// without a pick for probeInterval while the pool kept picking: its estimate can only change
+// with traffic, so a node that lost every comparison would otherwise never be seen again.
+func (p *Pool) findStarved(now time.Time) {
+	p.probes = p.probes[:0]
+	if p.picks != p.seen || p.pickedAt.IsZero() {
+		p.seen, p.pickedAt = p.picks, now
 	}
-	if e.Requests > 0 {
-		return float64(e.Errors) / float64(e.Requests)
+	twoChoices := p.policy.Strategy == LeastLatency || p.policy.Strategy == Intelligent
+	for _, e := range p.eps {
+		if e.picks != e.seen || e.pickedAt.IsZero() {
+			e.seen, e.pickedAt = e.picks, now
+			continue
+		}
+		if twoChoices && e.cand >= 0 && len(p.cands) > 1 && p.pickedAt.Sub(e.pickedAt) >= probeInterval {
+			p.probes = append(p.probes, e)
+			e.pickedAt = now // the next probe waits another interval
+		}
 	}
-	return 0
 }
 
 // rebuild builds the strategy's structure over the routing set.
@@ -333,25 +385,35 @@ func (p *Pool) Pick(key string) (Pick, error) {
 		return Pick{}, p.unavailable
 	}
 	var e *endpoint
-	switch p.policy.Strategy {
-	case WeightedRoundRobin:
+	for e == nil && len(p.probes) > 0 {
+		e = p.probes[len(p.probes)-1]
+		p.probes = p.probes[:len(p.probes)-1]
+		if e.cand < 0 {
+			e = nil
+		}
+	}
+	switch {
+	case e != nil:
+	case p.policy.Strategy == WeightedRoundRobin:
 		e = p.cands[p.edf.next()]
-	case LeastConnections:
+	case p.policy.Strategy == LeastConnections:
 		e = p.cands[p.lc.min(p.rng)]
-	case LeastLatency:
+	case p.policy.Strategy == LeastLatency:
 		e = p.twoChoices(Weights{Latency: 1, Errors: 1})
-	case Intelligent:
+	case p.policy.Strategy == Intelligent:
 		e = p.twoChoices(p.policy.Weights)
-	case ConsistentHash:
+	case p.policy.Strategy == ConsistentHash:
 		h := p.rng.Uint64()
 		if key != "" {
 			h = keyHash(key)
 		}
-		e = p.cands[p.ring.lookup(h, p.cands, p.bound())]
+		e = p.cands[p.ring.lookup(h, p.cands, p.boundPerWeight())]
 	default:
 		p.rr++
 		e = p.cands[p.rr%uint64(n)]
 	}
+	p.picks++
+	e.picks++
 	p.addLoad(e, 1)
 	return Pick{ID: e.ID, Address: e.Address, Epoch: e.epoch, Panic: p.panic}, nil
 }
@@ -368,11 +430,13 @@ func (p *Pool) addLoad(e *endpoint, d int64) {
 	}
 }
 
-// bound is the most in-flight requests consistent hashing lets a node take for the next pick:
-// ceil((1+ε) × (total+1) / n).
-func (p *Pool) bound() int64 {
-	avg := float64(p.totalLoad+1) / float64(len(p.cands))
-	return int64(math.Ceil(avg * (1 + p.policy.LoadFactor)))
+// boundPerWeight is the in-flight load consistent hashing lets a node take for the next pick,
+// per unit of weight: a node of weight w takes at most ceil(w × this), that is
+// ceil((1+ε) × (total+1) × w / Σw), its weighted share of the load. A bound equal for every
+// node would spill a heavy node's keys at low concurrency, although its weight gives it a
+// larger part of the ring.
+func (p *Pool) boundPerWeight() float64 {
+	return float64(p.totalLoad+1) * (1 + p.policy.LoadFactor) / (p.meanWeight * float64(len(p.cands)))
 }
 
 // twoChoices picks two distinct random nodes and returns the one with the lower score.
@@ -398,7 +462,7 @@ func (p *Pool) twoChoices(w Weights) *endpoint {
 func (p *Pool) score(e *endpoint, w Weights) float64 {
 	var s float64
 	if w.Latency > 0 {
-		lat := e.latency()
+		lat := e.lat
 		if p.meanLatency > 0 && lat > 0 {
 			s += w.Latency * lat / p.meanLatency
 		} else {
@@ -406,7 +470,7 @@ func (p *Pool) score(e *endpoint, w Weights) float64 {
 		}
 	}
 	if w.Errors > 0 {
-		s += w.Errors * e.errorRate() * 10
+		s += w.Errors * e.errs * 10
 	}
 	if w.InFlight > 0 {
 		mean := float64(p.totalLoad)/float64(len(p.cands)) + 1
@@ -443,12 +507,15 @@ func (p *Pool) Result(id string, epoch uint32, latency time.Duration, ok bool, n
 	if !ok {
 		sample = 1
 	}
-	if e.haveResults {
-		e.ewmaLatency += ewmaAlpha * (latency.Seconds() - e.ewmaLatency)
-		e.ewmaErrors += ewmaAlpha * (sample - e.ewmaErrors)
+	if e.haveResults && now.Sub(e.resultAt) < 3*resultDecay {
+		e.estimate(now) // blend the aged averages with the agent's figures first
+		e.ewmaLatency = e.lat + ewmaAlpha*(latency.Seconds()-e.lat)
+		e.ewmaErrors = e.errs + ewmaAlpha*(sample-e.errs)
 	} else {
 		e.haveResults, e.ewmaLatency, e.ewmaErrors = true, latency.Seconds(), sample
 	}
+	e.resultAt = now
+	e.estimate(now)
 	if ok {
 		e.intOK++
 		e.consecErrors = 0
@@ -486,7 +553,7 @@ func (p *Pool) Status() Status {
 			ID: e.ID, Address: e.Address, State: e.State, Eligible: e.cand >= 0, Reason: reason,
 			Weight: e.weight(), EffectiveWeight: e.weight() * e.factor, InFlight: e.load(),
 			Ejected: e.ejected(), EjectedUntil: e.ejectedUntil, Ejections: e.ejections,
-			Latency: time.Duration(e.latency() * float64(time.Second)), ErrorRate: e.errorRate(),
+			Latency: time.Duration(e.lat * float64(time.Second)), ErrorRate: e.errs,
 		})
 	}
 	return st
