@@ -31,8 +31,8 @@ func (r *Registry) RoutingNodes(pool string) []routing.Node {
 		}
 		out = append(out, routing.Node{
 			ID: n.GetId(), Address: n.GetAddress(), Weight: n.GetWeight(), State: StateName(st),
-			Ready:     st == fleetv1.NodeState_NODE_STATE_READY,
-			Counted:   counted,
+			Ready:   st == fleetv1.NodeState_NODE_STATE_READY,
+			Counted: counted,
 			Session: sessionID(e.sess), ReportSeq: e.received, InFlight: n.GetLastReport().GetApp().GetInFlight(),
 			CPU:  n.GetLastReport().GetHost().GetCpuPercent(),
 			Spot: n.GetCapacityType() == fleetv1.CapacityType_CAPACITY_TYPE_SPOT || n.GetLabels()["spot"] == "true",
