@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"math"
 	mrand "math/rand/v2"
 	"os"
 	"sync/atomic"
@@ -202,6 +203,21 @@ func (a *Agent) IntakeAddr() string {
 	return a.intake.Addr()
 }
 
+// queueLength is what the report gives as the node's queue: the requests waiting now in the
+// sidecar proxy for an upstream slot, plus the largest queue the service itself reported to the
+// intake since the previous report.
+func (a *Agent) queueLength() uint32 {
+	var n int
+	if a.proxy != nil {
+		n = a.proxy.Queued()
+	}
+	if a.intake != nil {
+		q, _ := a.intake.TakeQueueLength()
+		n += q
+	}
+	return uint32(min(n, math.MaxUint32))
+}
+
 // intakeDropped returns the events the intake refused since the previous report.
 func (a *Agent) intakeDropped() uint64 {
 	if a.intake == nil {
@@ -286,6 +302,7 @@ func (a *Agent) sampleLoop(ctx context.Context) error {
 			App:    wire.AppFromWindow(a.stats.Flush(now), a.requests.InFlight(), a.intakeDropped()),
 			Window: durationpb.New(now.Sub(last)),
 		}
+		rep.App.QueueLength = a.queueLength()
 		if a.logs != nil {
 			rep.Logs = a.logs.Flush()
 		}

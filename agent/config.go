@@ -223,6 +223,10 @@ type proxyFile struct {
 	Listen     *string        `yaml:"listen"`
 	Upstream   *string        `yaml:"upstream"`
 	RetryAfter *time.Duration `yaml:"retry_after"`
+
+	MaxConcurrency *int           `yaml:"max_concurrency"`
+	MaxQueue       *int           `yaml:"max_queue"`
+	QueueTimeout   *time.Duration `yaml:"queue_timeout"`
 }
 
 // logsFile is the logs section of the config file.
@@ -290,6 +294,9 @@ func (f fileConfig) apply(c *Config) {
 		cli.Set(&c.Proxy.Listen, p.Listen)
 		cli.Set(&c.Proxy.Upstream, p.Upstream)
 		cli.Set(&c.Proxy.RetryAfter, p.RetryAfter)
+		cli.Set(&c.Proxy.MaxConcurrency, p.MaxConcurrency)
+		cli.Set(&c.Proxy.MaxQueue, p.MaxQueue)
+		cli.Set(&c.Proxy.QueueTimeout, p.QueueTimeout)
 	}
 	if l := f.Logs; l != nil {
 		if l.Files != nil {

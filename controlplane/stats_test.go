@@ -26,7 +26,7 @@ import (
 func TestPoolStatsMergeSketches(t *testing.T) {
 	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
 	rng := rand.New(rand.NewPCG(1, 2))
-	var all []float64
+	var all, ttfts []float64
 	var wantReq, wantErr, wantIn uint64
 	prices := reqstats.Prices{"m1": {InputPerMTok: 1, OutputPerMTok: 2}}
 	for n := range 3 {
@@ -37,6 +37,10 @@ func TestPoolStatsMergeSketches(t *testing.T) {
 			ms := scale * math.Exp(rng.NormFloat64()*0.6)
 			all = append(all, ms)
 			e := reqstats.Event{Time: time.Now(), Program: "qa", Model: "m1", Latency: time.Duration(ms * float64(time.Millisecond)), InputTokens: 10, OutputTokens: 5, Error: i%10 == 0}
+			if i%2 == 0 { // streamed: a time to first token of a quarter of the latency
+				e.TTFT = e.Latency / 4
+				ttfts = append(ttfts, e.TTFT.Seconds()*1000)
+			}
 			agg.Add(e)
 			wantReq++
 			wantIn += 10
@@ -64,6 +68,13 @@ func TestPoolStatsMergeSketches(t *testing.T) {
 		exact := all[int(math.Ceil(q*float64(len(all))))-1]
 		if math.Abs(got-exact) > 0.01*exact {
 			t.Errorf("p%g = %.2f ms, exact %.2f ms: off by more than 1 %%", q*100, got, exact)
+		}
+	}
+	slices.Sort(ttfts)
+	for q, got := range map[float64]float64{0.5: p.GetTtftP50Ms(), 0.95: p.GetTtftP95Ms(), 0.99: p.GetTtftP99Ms()} {
+		exact := ttfts[int(math.Ceil(q*float64(len(ttfts))))-1]
+		if math.Abs(got-exact) > 0.01*exact {
+			t.Errorf("TTFT p%g = %.2f ms, exact %.2f ms: off by more than 1 %%", q*100, got, exact)
 		}
 	}
 	if len(p.GetModels()) != 1 || p.GetModels()[0].GetName() != "m1" || p.GetModels()[0].GetRequests() != wantReq {

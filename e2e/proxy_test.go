@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -92,4 +93,67 @@ func TestDrainThroughSidecarProxy(t *testing.T) {
 		return err == nil && st.GetPool().GetRequests() == 4 && st.GetPool().GetInputTokens() == 400 &&
 			len(st.GetPool().GetModels()) == 1 && st.GetPool().GetModels()[0].GetName() == "openai/gpt-4o-mini"
 	})
+}
+
+// TestQueueLengthReachesTheControlPlane: queue_length was accepted by scaling and rules but
+// nothing produced it. The sidecar's queue (requests waiting for an upstream slot) and the
+// service's own queue reported to the intake reach the node's report.
+func TestQueueLengthReachesTheControlPlane(t *testing.T) {
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	unblock := func() { releaseOnce.Do(func() { close(release) }) }
+	upstream := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		_, _ = io.WriteString(w, `{"answer": "42"}`)
+	}))
+	t.Cleanup(func() {
+		unblock()
+		upstream.Close()
+	})
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	c := cp.Fleet(t)
+	a := startAgentWith(t, cp.GRPCAddr(), "queued", func(cfg *agent.Config) {
+		cfg.Intake.Listen = "127.0.0.1:0"
+		cfg.Proxy = proxy.Config{Listen: "127.0.0.1:0", Upstream: upstream.Listener.Addr().String(), MaxConcurrency: 1}
+	})
+	waitState(t, c, "queued", ready, 10*time.Second)
+	queueOf := func() uint32 {
+		n, err := c.GetNode(context.Background(), &fleetv1.GetNodeRequest{Id: "queued"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.GetNode().GetLastReport().GetApp().GetQueueLength()
+	}
+	done := make(chan int, 3)
+	for range 3 {
+		go func() {
+			resp, err := http.Get("http://" + a.ProxyAddr() + "/predict")
+			if err != nil {
+				done <- 0
+				return
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			done <- resp.StatusCode
+		}()
+	}
+	fleettest.Eventually(t, 10*time.Second, "queue_length 2 (3 requests, 1 upstream slot)", func() bool { return queueOf() == 2 })
+
+	resp, err := http.Post("http://"+a.IntakeAddr()+"/v1/requests", "application/json",
+		strings.NewReader(`{"latency_ms": 12, "queue_length": 5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("intake answered %d", resp.StatusCode)
+	}
+	fleettest.Eventually(t, 10*time.Second, "queue_length 7 (2 in the sidecar, 5 reported by the service)", func() bool { return queueOf() == 7 })
+	unblock()
+	for range 3 {
+		if code := <-done; code != http.StatusOK {
+			t.Errorf("a queued request got %d", code)
+		}
+	}
+	fleettest.Eventually(t, 10*time.Second, "queue_length back to 0", func() bool { return queueOf() == 0 })
 }

@@ -15,6 +15,7 @@ const maxListedRejections = 1000
 type batch struct {
 	events []reqstats.Event
 	reply  Reply
+	queue  int64 // the largest queue_length of the accepted lines; -1 when none says
 }
 
 // Reply is the JSON answer to POST /v1/requests.
@@ -50,7 +51,7 @@ func trimSpace(b []byte) []byte { return bytes.Trim(b, jsonSpace) }
 // is one object however it is laid out; any other body holds one object on every non-blank
 // line. now stands in for a missing ts and is the clock ts is checked against.
 func parseBody(body []byte, ndjson bool, now time.Time, maxSkew time.Duration) *batch {
-	b := &batch{reply: Reply{Rejected: []Rejection{}}}
+	b := &batch{reply: Reply{Rejected: []Rejection{}}, queue: -1}
 	if !ndjson {
 		lead := len(body) - len(bytes.TrimLeft(body, jsonSpace))
 		if trimmed := trimSpace(body); bytes.IndexByte(trimmed, '\n') < 0 || json.Valid(trimmed) {
@@ -86,6 +87,9 @@ func (b *batch) add(n int, line []byte, now time.Time, maxSkew time.Duration) {
 	}
 	b.events = append(b.events, e)
 	b.reply.Accepted++
+	if r.QueueLength.set {
+		b.queue = max(b.queue, r.QueueLength.n)
+	}
 }
 
 // reject lists line n as refused for errs.

@@ -60,6 +60,9 @@ func (i *Intake) serveRequests(w http.ResponseWriter, r *http.Request) {
 		replyError(w, http.StatusTooManyRequests, "the queue is full; %d requests dropped, retry later", n)
 		return
 	}
+	if b.queue >= 0 {
+		i.noteQueue(b.queue)
+	}
 	status := http.StatusOK
 	if b.reply.Accepted == 0 {
 		status = http.StatusBadRequest

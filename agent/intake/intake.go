@@ -33,6 +33,7 @@ type Intake struct {
 	queue   *queue
 	handler http.Handler
 	dropped atomic.Uint64
+	waiting atomic.Int64 // 1 + the largest queue_length reported since the last take; 0: none
 
 	started atomic.Bool
 	bound   chan struct{} // closed once Run has listened or failed to
@@ -69,6 +70,23 @@ func (i *Intake) Handler() http.Handler { return i.handler }
 
 // Dropped is the number of valid events refused because the queue was full.
 func (i *Intake) Dropped() uint64 { return i.dropped.Load() }
+
+// noteQueue keeps n if it is the largest queue_length reported since the last take.
+func (i *Intake) noteQueue(n int64) {
+	for {
+		old := i.waiting.Load()
+		if old > n || i.waiting.CompareAndSwap(old, n+1) {
+			return
+		}
+	}
+}
+
+// TakeQueueLength returns the largest queue_length the service reported since the last call
+// (requests waiting for one of its workers) and forgets it; ok is false when none was reported.
+func (i *Intake) TakeQueueLength() (n int, ok bool) {
+	v := i.waiting.Swap(0)
+	return int(max(v-1, 0)), v > 0
+}
 
 // Addr blocks until Run has bound its listeners, then returns the TCP address ("" when TCP is
 // disabled or binding failed). It never returns if Run is not called.

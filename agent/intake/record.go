@@ -21,12 +21,16 @@ type record struct {
 	CacheHit     boolField
 	Error        errorField
 	Status       intField
+	QueueLength  intField
 }
+
+// maxQueueLength bounds queue_length, the service's own count of requests waiting for a worker.
+const maxQueueLength = 1_000_000
 
 // fieldNames are the JSON names of record's fields, in order.
 var fieldNames = [...]string{
 	"ts", "program", "module", "model", "latency_ms", "ttft_ms",
-	"input_tokens", "output_tokens", "cache_hit", "error", "status",
+	"input_tokens", "output_tokens", "cache_hit", "error", "status", "queue_length",
 }
 
 // fields returns what r's fields share, in the order of fieldNames.
@@ -34,7 +38,7 @@ func (r *record) fields() [len(fieldNames)]*field {
 	return [...]*field{
 		&r.TS.field, &r.Program.field, &r.Module.field, &r.Model.field, &r.LatencyMS.field,
 		&r.TTFTMS.field, &r.InputTokens.field, &r.OutputTokens.field, &r.CacheHit.field,
-		&r.Error.field, &r.Status.field,
+		&r.Error.field, &r.Status.field, &r.QueueLength.field,
 	}
 }
 
@@ -82,6 +86,8 @@ func (r *record) set(name, value []byte) bool {
 		r.Error.parse(value)
 	case "status":
 		r.Status.parse(value)
+	case "queue_length":
+		r.QueueLength.parse(value)
 	default:
 		return false
 	}
@@ -99,6 +105,10 @@ func (r *record) event(now time.Time, maxSkew time.Duration) (reqstats.Event, []
 	if n := r.Status.n; n < math.MinInt32 || n > math.MaxInt32 {
 		r.Status.refuse("%d is out of range", n)
 		r.Status.n = 0
+	}
+	if n := r.QueueLength.n; n < 0 || n > maxQueueLength {
+		r.QueueLength.refuse("%d must be within [0, %d]", n, maxQueueLength)
+		r.QueueLength.n = 0
 	}
 	e := reqstats.Event{
 		Time:         now,

@@ -21,6 +21,8 @@ const (
 	DefaultCacheHeader        = "X-DSPy-Cache" // "hit" or "miss"
 	DefaultMaxInspect         = 1 << 20        // bytes
 	DefaultShutdownTimeout    = 30 * time.Second
+	DefaultMaxQueue           = 1024
+	DefaultQueueTimeout       = 30 * time.Second
 )
 
 // Config says where the proxy listens, where it forwards to and where it finds usage.
@@ -38,6 +40,17 @@ type Config struct {
 	// MaxInspect bounds the bytes of a JSON body scanned for usage, and of each Server-Sent
 	// Event; 0 means DefaultMaxInspect.
 	MaxInspect int64
+
+	// MaxConcurrency is how many requests the proxy lets reach the upstream at once (the DSPy
+	// server's worker slots); the rest wait in a first-come queue, whose length is the node's
+	// queue_length. 0 lets every request through at once, with no queue.
+	MaxConcurrency int
+	// MaxQueue bounds the waiting requests: one more is refused with 503 and a Retry-After;
+	// 0 means DefaultMaxQueue.
+	MaxQueue int
+	// QueueTimeout bounds a request's wait for a slot before it is refused with 503; 0 means
+	// DefaultQueueTimeout.
+	QueueTimeout time.Duration
 
 	// ShutdownTimeout bounds how long Run lets requests in flight finish once its context
 	// ends; 0 means DefaultShutdownTimeout.
@@ -68,6 +81,12 @@ func (c Config) Validate() error {
 		return fmt.Errorf("proxy: max inspect %d is negative", c.MaxInspect)
 	case c.ShutdownTimeout < 0:
 		return fmt.Errorf("proxy: shutdown timeout %s is negative", c.ShutdownTimeout)
+	case c.MaxConcurrency < 0:
+		return fmt.Errorf("proxy: max_concurrency %d is negative (0 means no limit)", c.MaxConcurrency)
+	case c.MaxQueue < 0:
+		return fmt.Errorf("proxy: max_queue %d is negative (0 means the default %d)", c.MaxQueue, DefaultMaxQueue)
+	case c.QueueTimeout < 0:
+		return fmt.Errorf("proxy: queue_timeout %s is negative", c.QueueTimeout)
 	}
 	return nil
 }
@@ -93,6 +112,12 @@ func (c Config) withDefaults() Config {
 	}
 	if c.ShutdownTimeout == 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.MaxQueue == 0 {
+		c.MaxQueue = DefaultMaxQueue
+	}
+	if c.QueueTimeout == 0 {
+		c.QueueTimeout = DefaultQueueTimeout
 	}
 	if c.Now == nil {
 		c.Now = time.Now

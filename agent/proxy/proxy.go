@@ -43,6 +43,11 @@ type Stats struct {
 	Requests uint64 // proxied, whatever their outcome
 	Errors   uint64 // proxied requests that failed (status 500 or more, or upstream failure)
 	Rejected uint64 // refused with 503 while draining
+	// QueueRejected counts requests refused with 503 because the queue was full or their wait
+	// for an upstream slot timed out.
+	QueueRejected uint64
+	// Queued is the number of requests waiting for an upstream slot now.
+	Queued   int64
 	BytesIn  uint64 // request body bytes sent upstream
 	BytesOut uint64 // response body bytes copied to clients
 }
@@ -60,6 +65,10 @@ type Proxy struct {
 	tracer     trace.Tracer // nil: tracing is off
 
 	requests, errors, rejected, bytesIn, bytesOut atomic.Uint64
+
+	slots         chan struct{} // one per request at the upstream; nil: no limit
+	queued        atomic.Int64  // requests waiting for a slot
+	queueRejected atomic.Uint64
 
 	started atomic.Bool
 	bound   chan struct{} // closed once Run has listened or failed to
@@ -93,6 +102,9 @@ func New(cfg Config, sink Sink, tracker Tracker, drain DrainState, log *slog.Log
 		transport:  transport,
 		retryAfter: strconv.FormatInt(int64(math.Ceil(cfg.RetryAfter.Seconds())), 10),
 		bound:      make(chan struct{}),
+	}
+	if cfg.MaxConcurrency > 0 {
+		p.slots = make(chan struct{}, cfg.MaxConcurrency)
 	}
 	if cfg.TracerProvider != nil {
 		p.tracer = cfg.TracerProvider.Tracer(tracerName)
@@ -132,7 +144,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		end := p.tracker.Begin()
 		defer end()
 	}
-	x := &exchange{start: p.cfg.Now()}
+	x := &exchange{start: p.cfg.Now()} // a request's latency includes its wait for a slot
+	if p.slots != nil {
+		if !p.acquire(w, r) {
+			return
+		}
+		defer func() { <-p.slots }()
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &requestBody{ReadCloser: r.Body, n: &x.bytesIn}
 	}
@@ -156,6 +174,43 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	completed = true
 }
 
+// acquire takes an upstream slot for r, waiting in the queue for one; it answers 503 itself and
+// returns false when the queue is full or the wait times out, and returns false when the client
+// leaves first.
+func (p *Proxy) acquire(w http.ResponseWriter, r *http.Request) bool {
+	select {
+	case p.slots <- struct{}{}:
+		return true
+	default:
+	}
+	if p.queued.Add(1) > int64(p.cfg.MaxQueue) {
+		p.queued.Add(-1)
+		p.refuseQueued(w, fmt.Sprintf("this node's queue is full (%d requests waiting for %d upstream slots); retry on another", p.cfg.MaxQueue, p.cfg.MaxConcurrency))
+		return false
+	}
+	defer p.queued.Add(-1)
+	t := time.NewTimer(p.cfg.QueueTimeout)
+	defer t.Stop()
+	select {
+	case p.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		p.refuseQueued(w, fmt.Sprintf("no upstream slot became free within %s; retry on another node", p.cfg.QueueTimeout))
+	case <-r.Context().Done():
+	}
+	return false
+}
+
+// refuseQueued answers a request the queue cannot take.
+func (p *Proxy) refuseQueued(w http.ResponseWriter, why string) {
+	p.queueRejected.Add(1)
+	w.Header().Set("Retry-After", p.retryAfter)
+	http.Error(w, why, http.StatusServiceUnavailable)
+}
+
+// Queued returns the number of requests waiting for an upstream slot.
+func (p *Proxy) Queued() int { return int(p.queued.Load()) }
+
 // record adds e to the totals and hands it to the sink.
 func (p *Proxy) record(e reqstats.Event, x *exchange) {
 	p.requests.Add(1)
@@ -170,11 +225,13 @@ func (p *Proxy) record(e reqstats.Event, x *exchange) {
 // Stats returns the running totals.
 func (p *Proxy) Stats() Stats {
 	return Stats{
-		Requests: p.requests.Load(),
-		Errors:   p.errors.Load(),
-		Rejected: p.rejected.Load(),
-		BytesIn:  p.bytesIn.Load(),
-		BytesOut: p.bytesOut.Load(),
+		Requests:      p.requests.Load(),
+		Errors:        p.errors.Load(),
+		Rejected:      p.rejected.Load(),
+		QueueRejected: p.queueRejected.Load(),
+		Queued:        p.queued.Load(),
+		BytesIn:       p.bytesIn.Load(),
+		BytesOut:      p.bytesOut.Load(),
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 )
 
@@ -485,6 +487,9 @@ func TestConfig(t *testing.T) {
 		{Listen: ":0", Upstream: "host:1", RetryAfter: -1},
 		{Listen: ":0", Upstream: "host:1", MaxInspect: -1},
 		{Listen: ":0", Upstream: "host:1", ShutdownTimeout: -1},
+		{Listen: ":0", Upstream: "host:1", MaxConcurrency: -1},
+		{Listen: ":0", Upstream: "host:1", MaxQueue: -1},
+		{Listen: ":0", Upstream: "host:1", QueueTimeout: -1},
 	} {
 		if _, err := New(cfg, &recordingSink{}, nil, nil, quiet); err == nil {
 			t.Errorf("New(%+v) = nil error", cfg)
@@ -509,5 +514,86 @@ func TestOddStatusIsDroppedNotTheEvent(t *testing.T) {
 	}
 	if e := p.sink.wait(t, 1)[0]; e.Status != 0 || !e.Error {
 		t.Errorf("event %+v", e)
+	}
+}
+
+func TestQueueForUpstreamSlots(t *testing.T) {
+	var running, most atomic.Int64
+	entered, release := make(chan struct{}, 8), make(chan struct{})
+	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+		}
+		entered <- struct{}{}
+		<-release
+		io.WriteString(w, "done")
+	})
+	p := startProxy(t, Config{MaxConcurrency: 1, MaxQueue: 2, QueueTimeout: time.Minute}, up.URL)
+	results := make(chan string, 3)
+	fetch := func() {
+		res, err := p.client.Get(p.url + "/predict")
+		if err != nil {
+			results <- err.Error()
+			return
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		results <- fmt.Sprint(res.StatusCode, " ", string(b))
+	}
+	go fetch()
+	<-entered
+	go fetch()
+	go fetch()
+	fleettest.Eventually(t, 5*time.Second, "two requests queued", func() bool { return p.Queued() == 2 })
+	res, body := get(t, p.client, p.url+"/predict")
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Retry-After") == "" || !strings.Contains(body, "queue is full") {
+		t.Errorf("a fourth request with the queue full: %d %q", res.StatusCode, body)
+	}
+	if s := p.Stats(); s.Queued != 2 || s.QueueRejected != 1 {
+		t.Errorf("stats %+v", s)
+	}
+	close(release)
+	for range 3 {
+		if got := <-results; got != "200 done" {
+			t.Errorf("a queued request got %q", got)
+		}
+	}
+	if most.Load() != 1 || p.Queued() != 0 {
+		t.Errorf("upstream saw %d at once (limit 1), %d still queued", most.Load(), p.Queued())
+	}
+}
+
+func TestQueueTimeout(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	up := upstream(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			close(entered)
+			<-release
+		}
+		io.WriteString(w, "done")
+	})
+	p := startProxy(t, Config{MaxConcurrency: 1, QueueTimeout: 20 * time.Millisecond}, up.URL)
+	slow := make(chan int, 1)
+	go func() {
+		res, err := p.client.Get(p.url + "/slow")
+		if err != nil {
+			slow <- 0
+			return
+		}
+		res.Body.Close()
+		slow <- res.StatusCode
+	}()
+	<-entered
+	res, body := get(t, p.client, p.url+"/fast")
+	if res.StatusCode != http.StatusServiceUnavailable || !strings.Contains(body, "no upstream slot became free within 20ms") {
+		t.Errorf("a request that waited past the queue timeout: %d %q", res.StatusCode, body)
+	}
+	close(release)
+	if code := <-slow; code != 200 {
+		t.Errorf("the request holding the slot got %d", code)
+	}
+	if res, _ := get(t, p.client, p.url+"/fast"); res.StatusCode != 200 {
+		t.Errorf("with the slot free: %d", res.StatusCode)
 	}
 }

@@ -97,6 +97,7 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	fs.StringVar(&cfg.Intake.Socket, "intake-socket", cfg.Intake.Socket, "also serve the request intake on this Unix socket")
 	fs.StringVar(&cfg.Proxy.Listen, "proxy-listen", cfg.Proxy.Listen, "sidecar mode: listen here and proxy to --proxy-upstream, measuring every request")
 	fs.StringVar(&cfg.Proxy.Upstream, "proxy-upstream", cfg.Proxy.Upstream, "sidecar mode: the DSPy HTTP server (host:port or URL)")
+	fs.IntVar(&cfg.Proxy.MaxConcurrency, "proxy-max-concurrency", cfg.Proxy.MaxConcurrency, "sidecar mode: requests let through to the upstream at once (its worker slots); the rest queue, and the queue is the node's queue_length (0: no limit, no queue)")
 	fs.Var(&logFiles, "log-file", "log file of the DSPy service to follow and count per template (repeatable)")
 	fs.BoolVar(&cfg.Logs.SampleErrors, "log-sample-errors", cfg.Logs.SampleErrors, "send the last few error lines of each log template with the counts (default: counts only)")
 	fs.StringVar(&cfg.Security.AuthLog, "auth-log", cfg.Security.AuthLog, "auth log to count failed SSH and sudo logins in (e.g. /var/log/auth.log)")

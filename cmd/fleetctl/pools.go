@@ -100,6 +100,11 @@ func writePoolStats(w io.Writer, resp *fleetv1.GetPoolStatsResponse) error {
 	fmt.Fprintf(w, "Pool %s, last %s\n", p.GetName(), window)
 	fmt.Fprintf(w, "  Requests:  %d (%d errors, %.1f%%), %.2f/s, %d in flight\n", p.GetRequests(), p.GetErrors(), 100*p.GetErrorRate(), p.GetRequestsPerSecond(), p.GetInFlight())
 	fmt.Fprintf(w, "  Latency:   p50 %.1fms, p95 %.1fms, p99 %.1fms\n", p.GetLatencyP50Ms(), p.GetLatencyP95Ms(), p.GetLatencyP99Ms())
+	if n := sketchCount(p.GetTtft()); n > 0 {
+		fmt.Fprintf(w, "  TTFT:      p50 %.1fms, p95 %.1fms, p99 %.1fms (%d streamed requests)\n", p.GetTtftP50Ms(), p.GetTtftP95Ms(), p.GetTtftP99Ms(), n)
+	} else {
+		fmt.Fprintln(w, "  TTFT:      none reported (only streamed responses report a time to first token)")
+	}
 	fmt.Fprintf(w, "  Tokens:    %d in, %d out\n", p.GetInputTokens(), p.GetOutputTokens())
 	fmt.Fprintf(w, "  Cache:     %d hits, %d misses (%.1f%% hit ratio), saved $%.4f\n", p.GetCacheHits(), p.GetCacheMisses(), 100*p.GetCacheHitRatio(), p.GetSavedUsd())
 	fmt.Fprintf(w, "  Cost:      $%.4f\n", p.GetCostUsd())
@@ -133,4 +138,13 @@ func writePoolStats(w io.Writer, resp *fleetv1.GetPoolStatsResponse) error {
 		}
 	}
 	return nil
+}
+
+// sketchCount is the number of values a sketch holds.
+func sketchCount(s *fleetv1.Sketch) uint64 {
+	n := s.GetZeroCount()
+	for _, c := range s.GetCounts() {
+		n += c
+	}
+	return n
 }

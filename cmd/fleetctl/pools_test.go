@@ -56,3 +56,25 @@ func TestWritePoolStats(t *testing.T) {
 		}
 	}
 }
+
+func TestWritePoolStatsShowsTTFT(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		pool *fleetv1.RequestStats
+		want string
+	}{
+		{"streamed", &fleetv1.RequestStats{Name: "web", TtftP50Ms: 80, TtftP95Ms: 240.5, TtftP99Ms: 400,
+			Ttft: &fleetv1.Sketch{RelativeAccuracy: 0.01, Counts: []uint64{3, 4}}}, "TTFT:      p50 80.0ms, p95 240.5ms, p99 400.0ms (7 streamed requests)"},
+		{"none", &fleetv1.RequestStats{Name: "web"}, "TTFT:      none reported"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b strings.Builder
+			if err := writePoolStats(&b, &fleetv1.GetPoolStatsResponse{Pool: tt.pool}); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), tt.want) {
+				t.Errorf("output lacks %q:\n%s", tt.want, b.String())
+			}
+		})
+	}
+}

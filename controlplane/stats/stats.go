@@ -243,6 +243,7 @@ func ToRequestStats(name string, w reqstats.Window, inFlight uint32) *fleetv1.Re
 		InputTokens: app.GetInputTokens(), OutputTokens: app.GetOutputTokens(), CacheHits: app.GetCacheHits(), CacheMisses: app.GetCacheMisses(),
 		CacheHitRatio: app.GetCacheHitRatio(), CostUsd: app.GetCostUsd(), SavedUsd: app.GetSavedUsd(), InFlight: inFlight,
 		Latency: app.GetLatency(), Models: app.GetModels(), Programs: app.GetPrograms(),
+		TtftP50Ms: w.TTFT.Quantile(0.5), TtftP95Ms: w.TTFT.Quantile(0.95), TtftP99Ms: w.TTFT.Quantile(0.99), Ttft: app.GetTtft(),
 	}
 }
 

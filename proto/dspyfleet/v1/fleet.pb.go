@@ -227,7 +227,13 @@ type RequestStats struct {
 	Models   []*AppBreakdown `protobuf:"bytes,19,rep,name=models,proto3" json:"models,omitempty"`
 	Programs []*AppBreakdown `protobuf:"bytes,20,rep,name=programs,proto3" json:"programs,omitempty"`
 	// What DSPy cache hits saved in model cost.
-	SavedUsd      float64 `protobuf:"fixed64,21,opt,name=saved_usd,json=savedUsd,proto3" json:"saved_usd,omitempty"`
+	SavedUsd float64 `protobuf:"fixed64,21,opt,name=saved_usd,json=savedUsd,proto3" json:"saved_usd,omitempty"`
+	// Time to first token of the streamed requests that reported one, in milliseconds (0 when
+	// none did), and its distribution.
+	TtftP50Ms     float64 `protobuf:"fixed64,22,opt,name=ttft_p50_ms,json=ttftP50Ms,proto3" json:"ttft_p50_ms,omitempty"`
+	TtftP95Ms     float64 `protobuf:"fixed64,23,opt,name=ttft_p95_ms,json=ttftP95Ms,proto3" json:"ttft_p95_ms,omitempty"`
+	TtftP99Ms     float64 `protobuf:"fixed64,24,opt,name=ttft_p99_ms,json=ttftP99Ms,proto3" json:"ttft_p99_ms,omitempty"`
+	Ttft          *Sketch `protobuf:"bytes,25,opt,name=ttft,proto3" json:"ttft,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -407,6 +413,34 @@ func (x *RequestStats) GetSavedUsd() float64 {
 		return x.SavedUsd
 	}
 	return 0
+}
+
+func (x *RequestStats) GetTtftP50Ms() float64 {
+	if x != nil {
+		return x.TtftP50Ms
+	}
+	return 0
+}
+
+func (x *RequestStats) GetTtftP95Ms() float64 {
+	if x != nil {
+		return x.TtftP95Ms
+	}
+	return 0
+}
+
+func (x *RequestStats) GetTtftP99Ms() float64 {
+	if x != nil {
+		return x.TtftP99Ms
+	}
+	return 0
+}
+
+func (x *RequestStats) GetTtft() *Sketch {
+	if x != nil {
+		return x.Ttft
+	}
+	return nil
 }
 
 // DrainNodeRequest names the node to drain.
@@ -1518,7 +1552,7 @@ const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\x06window\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\x06window\"x\n" +
 	"\x14GetPoolStatsResponse\x12.\n" +
 	"\x04pool\x18\x01 \x01(\v2\x1a.dspyfleet.v1.RequestStatsR\x04pool\x120\n" +
-	"\x05nodes\x18\x02 \x03(\v2\x1a.dspyfleet.v1.RequestStatsR\x05nodes\"\x9a\x06\n" +
+	"\x05nodes\x18\x02 \x03(\v2\x1a.dspyfleet.v1.RequestStatsR\x05nodes\"\xa4\a\n" +
 	"\fRequestStats\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x120\n" +
 	"\x05start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
@@ -1543,7 +1577,11 @@ const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\alatency\x18\x12 \x01(\v2\x14.dspyfleet.v1.SketchR\alatency\x122\n" +
 	"\x06models\x18\x13 \x03(\v2\x1a.dspyfleet.v1.AppBreakdownR\x06models\x126\n" +
 	"\bprograms\x18\x14 \x03(\v2\x1a.dspyfleet.v1.AppBreakdownR\bprograms\x12\x1b\n" +
-	"\tsaved_usd\x18\x15 \x01(\x01R\bsavedUsd\"o\n" +
+	"\tsaved_usd\x18\x15 \x01(\x01R\bsavedUsd\x12\x1e\n" +
+	"\vttft_p50_ms\x18\x16 \x01(\x01R\tttftP50Ms\x12\x1e\n" +
+	"\vttft_p95_ms\x18\x17 \x01(\x01R\tttftP95Ms\x12\x1e\n" +
+	"\vttft_p99_ms\x18\x18 \x01(\x01R\tttftP99Ms\x12(\n" +
+	"\x04ttft\x18\x19 \x01(\v2\x14.dspyfleet.v1.SketchR\x04ttft\"o\n" +
 	"\x10DrainNodeRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x123\n" +
 	"\atimeout\x18\x02 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\x16\n" +
@@ -1700,55 +1738,56 @@ var file_dspyfleet_v1_fleet_proto_depIdxs = []int32{
 	28, // 5: dspyfleet.v1.RequestStats.latency:type_name -> dspyfleet.v1.Sketch
 	29, // 6: dspyfleet.v1.RequestStats.models:type_name -> dspyfleet.v1.AppBreakdown
 	29, // 7: dspyfleet.v1.RequestStats.programs:type_name -> dspyfleet.v1.AppBreakdown
-	26, // 8: dspyfleet.v1.DrainNodeRequest.timeout:type_name -> google.protobuf.Duration
-	30, // 9: dspyfleet.v1.DrainNodeResponse.command:type_name -> dspyfleet.v1.CommandRecord
-	30, // 10: dspyfleet.v1.UndrainNodeResponse.command:type_name -> dspyfleet.v1.CommandRecord
-	31, // 11: dspyfleet.v1.SendCommandRequest.kind:type_name -> dspyfleet.v1.CommandKind
-	24, // 12: dspyfleet.v1.SendCommandRequest.params:type_name -> dspyfleet.v1.SendCommandRequest.ParamsEntry
-	26, // 13: dspyfleet.v1.SendCommandRequest.timeout:type_name -> google.protobuf.Duration
-	30, // 14: dspyfleet.v1.SendCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
-	30, // 15: dspyfleet.v1.GetCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
-	32, // 16: dspyfleet.v1.ListCommandsRequest.states:type_name -> dspyfleet.v1.CommandState
-	31, // 17: dspyfleet.v1.ListCommandsRequest.kinds:type_name -> dspyfleet.v1.CommandKind
-	30, // 18: dspyfleet.v1.ListCommandsResponse.commands:type_name -> dspyfleet.v1.CommandRecord
-	30, // 19: dspyfleet.v1.CancelCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
-	30, // 20: dspyfleet.v1.WatchCommandsResponse.command:type_name -> dspyfleet.v1.CommandRecord
-	33, // 21: dspyfleet.v1.ListNodesRequest.states:type_name -> dspyfleet.v1.NodeState
-	25, // 22: dspyfleet.v1.ListNodesRequest.labels:type_name -> dspyfleet.v1.ListNodesRequest.LabelsEntry
-	34, // 23: dspyfleet.v1.ListNodesResponse.nodes:type_name -> dspyfleet.v1.Node
-	34, // 24: dspyfleet.v1.GetNodeResponse.node:type_name -> dspyfleet.v1.Node
-	0,  // 25: dspyfleet.v1.WatchNodesResponse.type:type_name -> dspyfleet.v1.NodeEventType
-	34, // 26: dspyfleet.v1.WatchNodesResponse.node:type_name -> dspyfleet.v1.Node
-	33, // 27: dspyfleet.v1.WatchNodesResponse.previous_state:type_name -> dspyfleet.v1.NodeState
-	18, // 28: dspyfleet.v1.FleetService.ListNodes:input_type -> dspyfleet.v1.ListNodesRequest
-	20, // 29: dspyfleet.v1.FleetService.GetNode:input_type -> dspyfleet.v1.GetNodeRequest
-	22, // 30: dspyfleet.v1.FleetService.WatchNodes:input_type -> dspyfleet.v1.WatchNodesRequest
-	4,  // 31: dspyfleet.v1.FleetService.DrainNode:input_type -> dspyfleet.v1.DrainNodeRequest
-	6,  // 32: dspyfleet.v1.FleetService.UndrainNode:input_type -> dspyfleet.v1.UndrainNodeRequest
-	8,  // 33: dspyfleet.v1.FleetService.SendCommand:input_type -> dspyfleet.v1.SendCommandRequest
-	10, // 34: dspyfleet.v1.FleetService.GetCommand:input_type -> dspyfleet.v1.GetCommandRequest
-	12, // 35: dspyfleet.v1.FleetService.ListCommands:input_type -> dspyfleet.v1.ListCommandsRequest
-	14, // 36: dspyfleet.v1.FleetService.CancelCommand:input_type -> dspyfleet.v1.CancelCommandRequest
-	16, // 37: dspyfleet.v1.FleetService.WatchCommands:input_type -> dspyfleet.v1.WatchCommandsRequest
-	1,  // 38: dspyfleet.v1.FleetService.GetPoolStats:input_type -> dspyfleet.v1.GetPoolStatsRequest
-	35, // 39: dspyfleet.v1.FleetService.ListAudit:input_type -> dspyfleet.v1.ListAuditRequest
-	19, // 40: dspyfleet.v1.FleetService.ListNodes:output_type -> dspyfleet.v1.ListNodesResponse
-	21, // 41: dspyfleet.v1.FleetService.GetNode:output_type -> dspyfleet.v1.GetNodeResponse
-	23, // 42: dspyfleet.v1.FleetService.WatchNodes:output_type -> dspyfleet.v1.WatchNodesResponse
-	5,  // 43: dspyfleet.v1.FleetService.DrainNode:output_type -> dspyfleet.v1.DrainNodeResponse
-	7,  // 44: dspyfleet.v1.FleetService.UndrainNode:output_type -> dspyfleet.v1.UndrainNodeResponse
-	9,  // 45: dspyfleet.v1.FleetService.SendCommand:output_type -> dspyfleet.v1.SendCommandResponse
-	11, // 46: dspyfleet.v1.FleetService.GetCommand:output_type -> dspyfleet.v1.GetCommandResponse
-	13, // 47: dspyfleet.v1.FleetService.ListCommands:output_type -> dspyfleet.v1.ListCommandsResponse
-	15, // 48: dspyfleet.v1.FleetService.CancelCommand:output_type -> dspyfleet.v1.CancelCommandResponse
-	17, // 49: dspyfleet.v1.FleetService.WatchCommands:output_type -> dspyfleet.v1.WatchCommandsResponse
-	2,  // 50: dspyfleet.v1.FleetService.GetPoolStats:output_type -> dspyfleet.v1.GetPoolStatsResponse
-	36, // 51: dspyfleet.v1.FleetService.ListAudit:output_type -> dspyfleet.v1.ListAuditResponse
-	40, // [40:52] is the sub-list for method output_type
-	28, // [28:40] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	28, // 8: dspyfleet.v1.RequestStats.ttft:type_name -> dspyfleet.v1.Sketch
+	26, // 9: dspyfleet.v1.DrainNodeRequest.timeout:type_name -> google.protobuf.Duration
+	30, // 10: dspyfleet.v1.DrainNodeResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	30, // 11: dspyfleet.v1.UndrainNodeResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	31, // 12: dspyfleet.v1.SendCommandRequest.kind:type_name -> dspyfleet.v1.CommandKind
+	24, // 13: dspyfleet.v1.SendCommandRequest.params:type_name -> dspyfleet.v1.SendCommandRequest.ParamsEntry
+	26, // 14: dspyfleet.v1.SendCommandRequest.timeout:type_name -> google.protobuf.Duration
+	30, // 15: dspyfleet.v1.SendCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	30, // 16: dspyfleet.v1.GetCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	32, // 17: dspyfleet.v1.ListCommandsRequest.states:type_name -> dspyfleet.v1.CommandState
+	31, // 18: dspyfleet.v1.ListCommandsRequest.kinds:type_name -> dspyfleet.v1.CommandKind
+	30, // 19: dspyfleet.v1.ListCommandsResponse.commands:type_name -> dspyfleet.v1.CommandRecord
+	30, // 20: dspyfleet.v1.CancelCommandResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	30, // 21: dspyfleet.v1.WatchCommandsResponse.command:type_name -> dspyfleet.v1.CommandRecord
+	33, // 22: dspyfleet.v1.ListNodesRequest.states:type_name -> dspyfleet.v1.NodeState
+	25, // 23: dspyfleet.v1.ListNodesRequest.labels:type_name -> dspyfleet.v1.ListNodesRequest.LabelsEntry
+	34, // 24: dspyfleet.v1.ListNodesResponse.nodes:type_name -> dspyfleet.v1.Node
+	34, // 25: dspyfleet.v1.GetNodeResponse.node:type_name -> dspyfleet.v1.Node
+	0,  // 26: dspyfleet.v1.WatchNodesResponse.type:type_name -> dspyfleet.v1.NodeEventType
+	34, // 27: dspyfleet.v1.WatchNodesResponse.node:type_name -> dspyfleet.v1.Node
+	33, // 28: dspyfleet.v1.WatchNodesResponse.previous_state:type_name -> dspyfleet.v1.NodeState
+	18, // 29: dspyfleet.v1.FleetService.ListNodes:input_type -> dspyfleet.v1.ListNodesRequest
+	20, // 30: dspyfleet.v1.FleetService.GetNode:input_type -> dspyfleet.v1.GetNodeRequest
+	22, // 31: dspyfleet.v1.FleetService.WatchNodes:input_type -> dspyfleet.v1.WatchNodesRequest
+	4,  // 32: dspyfleet.v1.FleetService.DrainNode:input_type -> dspyfleet.v1.DrainNodeRequest
+	6,  // 33: dspyfleet.v1.FleetService.UndrainNode:input_type -> dspyfleet.v1.UndrainNodeRequest
+	8,  // 34: dspyfleet.v1.FleetService.SendCommand:input_type -> dspyfleet.v1.SendCommandRequest
+	10, // 35: dspyfleet.v1.FleetService.GetCommand:input_type -> dspyfleet.v1.GetCommandRequest
+	12, // 36: dspyfleet.v1.FleetService.ListCommands:input_type -> dspyfleet.v1.ListCommandsRequest
+	14, // 37: dspyfleet.v1.FleetService.CancelCommand:input_type -> dspyfleet.v1.CancelCommandRequest
+	16, // 38: dspyfleet.v1.FleetService.WatchCommands:input_type -> dspyfleet.v1.WatchCommandsRequest
+	1,  // 39: dspyfleet.v1.FleetService.GetPoolStats:input_type -> dspyfleet.v1.GetPoolStatsRequest
+	35, // 40: dspyfleet.v1.FleetService.ListAudit:input_type -> dspyfleet.v1.ListAuditRequest
+	19, // 41: dspyfleet.v1.FleetService.ListNodes:output_type -> dspyfleet.v1.ListNodesResponse
+	21, // 42: dspyfleet.v1.FleetService.GetNode:output_type -> dspyfleet.v1.GetNodeResponse
+	23, // 43: dspyfleet.v1.FleetService.WatchNodes:output_type -> dspyfleet.v1.WatchNodesResponse
+	5,  // 44: dspyfleet.v1.FleetService.DrainNode:output_type -> dspyfleet.v1.DrainNodeResponse
+	7,  // 45: dspyfleet.v1.FleetService.UndrainNode:output_type -> dspyfleet.v1.UndrainNodeResponse
+	9,  // 46: dspyfleet.v1.FleetService.SendCommand:output_type -> dspyfleet.v1.SendCommandResponse
+	11, // 47: dspyfleet.v1.FleetService.GetCommand:output_type -> dspyfleet.v1.GetCommandResponse
+	13, // 48: dspyfleet.v1.FleetService.ListCommands:output_type -> dspyfleet.v1.ListCommandsResponse
+	15, // 49: dspyfleet.v1.FleetService.CancelCommand:output_type -> dspyfleet.v1.CancelCommandResponse
+	17, // 50: dspyfleet.v1.FleetService.WatchCommands:output_type -> dspyfleet.v1.WatchCommandsResponse
+	2,  // 51: dspyfleet.v1.FleetService.GetPoolStats:output_type -> dspyfleet.v1.GetPoolStatsResponse
+	36, // 52: dspyfleet.v1.FleetService.ListAudit:output_type -> dspyfleet.v1.ListAuditResponse
+	41, // [41:53] is the sub-list for method output_type
+	29, // [29:41] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_fleet_proto_init() }
