@@ -51,6 +51,7 @@ type Agent struct {
 	dropped    uint64 // intake drops already reported
 	cmds       *commander
 	actions    *builtActions
+	health     *serviceHealth // nil when no service is supervised
 	seq        uint64
 	connected  atomic.Bool
 	sessions   atomic.Uint64
@@ -141,6 +142,7 @@ func New(cfg Config) (*Agent, error) {
 		stats:      reqstats.NewAggregator(cfg.Prices, reqstats.DefaultRelativeAccuracy, reqstats.DefaultTopN, time.Now()),
 		cmds:       newCommander(cfg.Logger.With("node", cfg.NodeID), st, built.actions, requests),
 		actions:    built,
+		health:     newServiceHealth(built.manager, cfg.ActionsConfig),
 		noticed:    make(chan struct{}, 1),
 	}
 	if cfg.Cloud != "" {
@@ -264,6 +266,7 @@ func (a *Agent) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
 	if m := a.actions.manager; m != nil {
 		g.Go(func() error { return m.Run(gctx) })
+		g.Go(func() error { return a.health.run(gctx, a.cfg.Interval) })
 	}
 	if a.intake != nil {
 		g.Go(func() error { return a.intake.Run(gctx) })
@@ -303,6 +306,7 @@ func (a *Agent) sampleLoop(ctx context.Context) error {
 			Window: durationpb.New(now.Sub(last)),
 		}
 		rep.App.QueueLength = a.queueLength()
+		rep.ServiceHealth = a.health.verdict()
 		if a.logs != nil {
 			rep.Logs = a.logs.Flush()
 		}

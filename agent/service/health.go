@@ -113,6 +113,18 @@ func (h HealthCheck) Wait(ctx context.Context, port int) error {
 	}
 }
 
+// Probe runs one probe of h against port; its error names the probe and what it saw.
+func (h HealthCheck) Probe(ctx context.Context, port int) error {
+	probe, desc := h.prober(port)
+	if err := probe(ctx); err != nil {
+		return fmt.Errorf("%s: %w", desc, err)
+	}
+	return nil
+}
+
+// Configured reports whether h names a probe.
+func (h HealthCheck) Configured() bool { return h.URL != "" || h.TCP != "" }
+
 // prober returns one probe of h against port and a description naming it.
 func (h HealthCheck) prober(port int) (probe func(context.Context) error, desc string) {
 	if h.URL == "" {

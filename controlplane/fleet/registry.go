@@ -220,15 +220,29 @@ func servingAddress(adv, peer string) string {
 	return net.JoinHostPort(host, port)
 }
 
-// connectedState is the state of a connected node: ready unless an operator drained it.
+// connectedState is the state of a connected node: ready unless an operator drained it or its
+// agent's last report found the service unhealthy.
 func connectedState(n *fleetv1.Node) fleetv1.NodeState {
 	switch {
 	case n.GetDrained():
 		return fleetv1.NodeState_NODE_STATE_DRAINED
 	case n.GetDrainRequested():
 		return fleetv1.NodeState_NODE_STATE_DRAINING
+	case !serviceHealthy(n.GetLastReport().GetServiceHealth()):
+		return fleetv1.NodeState_NODE_STATE_UNHEALTHY
 	}
 	return fleetv1.NodeState_NODE_STATE_READY
+}
+
+// serviceHealthy reports whether a verdict lets the node serve: healthy, or none given.
+func serviceHealthy(h *fleetv1.ServiceHealth) bool { return h == nil || h.GetHealthy() }
+
+// healthReason is the state reason of a node whose service health decided its state.
+func healthReason(h *fleetv1.ServiceHealth) string {
+	if serviceHealthy(h) {
+		return "service healthy again"
+	}
+	return "service unhealthy: " + h.GetDetail()
 }
 
 // Connected reports whether a node state means its agent has a live session.
@@ -316,6 +330,11 @@ func (r *Registry) ApplyReport(s *Session, rep *fleetv1.MetricsReport) (bool, st
 	e.node.LastReport = rep
 	e.received++
 	r.dirty[s.NodeID] = struct{}{}
+	if st := e.node.GetState(); Connected(st) {
+		if want := connectedState(e.node); want != st {
+			r.setStateLocked(e, want, healthReason(rep.GetServiceHealth()), now)
+		}
+	}
 	if r.hasReportWatchersLocked() {
 		r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_REPORT, e, fleetv1.NodeState_NODE_STATE_UNSPECIFIED)
 	}

@@ -426,7 +426,10 @@ type MetricsReport struct {
 	// Security events of the last few minutes (the agent's security.window, 5 min by default),
 	// so every report carries recent events whatever the interval; absent when the agent watches
 	// nothing.
-	Security      *SecurityMetrics `protobuf:"bytes,7,opt,name=security,proto3" json:"security,omitempty"`
+	Security *SecurityMetrics `protobuf:"bytes,7,opt,name=security,proto3" json:"security,omitempty"`
+	// The supervised DSPy service's health as the agent sees it; absent when the agent supervises
+	// no service. An unhealthy service makes the node UNHEALTHY: out of routing until it passes.
+	ServiceHealth *ServiceHealth `protobuf:"bytes,8,opt,name=service_health,json=serviceHealth,proto3" json:"service_health,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -510,6 +513,85 @@ func (x *MetricsReport) GetSecurity() *SecurityMetrics {
 	return nil
 }
 
+func (x *MetricsReport) GetServiceHealth() *ServiceHealth {
+	if x != nil {
+		return x.ServiceHealth
+	}
+	return nil
+}
+
+// ServiceHealth is the agent's verdict on the DSPy service it supervises: every instance
+// running and passing its health check, or not for several checks in a row.
+type ServiceHealth struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Healthy bool                   `protobuf:"varint,1,opt,name=healthy,proto3" json:"healthy,omitempty"`
+	// What failed (instances exited or crash-looping, failed probes), or "healthy".
+	Detail string `protobuf:"bytes,2,opt,name=detail,proto3" json:"detail,omitempty"`
+	// Instances the agent supervises, and those running and passing the health check.
+	Instances        uint32 `protobuf:"varint,3,opt,name=instances,proto3" json:"instances,omitempty"`
+	HealthyInstances uint32 `protobuf:"varint,4,opt,name=healthy_instances,json=healthyInstances,proto3" json:"healthy_instances,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
+}
+
+func (x *ServiceHealth) Reset() {
+	*x = ServiceHealth{}
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ServiceHealth) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ServiceHealth) ProtoMessage() {}
+
+func (x *ServiceHealth) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ServiceHealth.ProtoReflect.Descriptor instead.
+func (*ServiceHealth) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ServiceHealth) GetHealthy() bool {
+	if x != nil {
+		return x.Healthy
+	}
+	return false
+}
+
+func (x *ServiceHealth) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *ServiceHealth) GetInstances() uint32 {
+	if x != nil {
+		return x.Instances
+	}
+	return 0
+}
+
+func (x *ServiceHealth) GetHealthyInstances() uint32 {
+	if x != nil {
+		return x.HealthyInstances
+	}
+	return 0
+}
+
 // SecurityMetrics count the security events an agent saw in its sliding window.
 type SecurityMetrics struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -528,7 +610,7 @@ type SecurityMetrics struct {
 
 func (x *SecurityMetrics) Reset() {
 	*x = SecurityMetrics{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[2]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -540,7 +622,7 @@ func (x *SecurityMetrics) String() string {
 func (*SecurityMetrics) ProtoMessage() {}
 
 func (x *SecurityMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[2]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -553,7 +635,7 @@ func (x *SecurityMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SecurityMetrics.ProtoReflect.Descriptor instead.
 func (*SecurityMetrics) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{2}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SecurityMetrics) GetSshFailures() uint32 {
@@ -622,7 +704,7 @@ type LogMetrics struct {
 
 func (x *LogMetrics) Reset() {
 	*x = LogMetrics{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[3]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -634,7 +716,7 @@ func (x *LogMetrics) String() string {
 func (*LogMetrics) ProtoMessage() {}
 
 func (x *LogMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[3]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -647,7 +729,7 @@ func (x *LogMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogMetrics.ProtoReflect.Descriptor instead.
 func (*LogMetrics) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{3}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *LogMetrics) GetLines() uint64 {
@@ -720,7 +802,7 @@ type LogTemplateCount struct {
 
 func (x *LogTemplateCount) Reset() {
 	*x = LogTemplateCount{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[4]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -732,7 +814,7 @@ func (x *LogTemplateCount) String() string {
 func (*LogTemplateCount) ProtoMessage() {}
 
 func (x *LogTemplateCount) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[4]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -745,7 +827,7 @@ func (x *LogTemplateCount) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LogTemplateCount.ProtoReflect.Descriptor instead.
 func (*LogTemplateCount) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{4}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *LogTemplateCount) GetId() string {
@@ -835,7 +917,7 @@ type HostMetrics struct {
 
 func (x *HostMetrics) Reset() {
 	*x = HostMetrics{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[5]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -847,7 +929,7 @@ func (x *HostMetrics) String() string {
 func (*HostMetrics) ProtoMessage() {}
 
 func (x *HostMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[5]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -860,7 +942,7 @@ func (x *HostMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HostMetrics.ProtoReflect.Descriptor instead.
 func (*HostMetrics) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{5}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *HostMetrics) GetCpuPercent() float64 {
@@ -1006,7 +1088,7 @@ type DiskUsage struct {
 
 func (x *DiskUsage) Reset() {
 	*x = DiskUsage{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1018,7 +1100,7 @@ func (x *DiskUsage) String() string {
 func (*DiskUsage) ProtoMessage() {}
 
 func (x *DiskUsage) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[6]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1031,7 +1113,7 @@ func (x *DiskUsage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DiskUsage.ProtoReflect.Descriptor instead.
 func (*DiskUsage) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{6}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DiskUsage) GetMountpoint() string {
@@ -1097,7 +1179,7 @@ type CollectorStatus struct {
 
 func (x *CollectorStatus) Reset() {
 	*x = CollectorStatus{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1191,7 @@ func (x *CollectorStatus) String() string {
 func (*CollectorStatus) ProtoMessage() {}
 
 func (x *CollectorStatus) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[7]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1204,7 @@ func (x *CollectorStatus) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CollectorStatus.ProtoReflect.Descriptor instead.
 func (*CollectorStatus) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{7}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CollectorStatus) GetName() string {
@@ -1202,7 +1284,7 @@ type AppMetrics struct {
 
 func (x *AppMetrics) Reset() {
 	*x = AppMetrics{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[8]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1214,7 +1296,7 @@ func (x *AppMetrics) String() string {
 func (*AppMetrics) ProtoMessage() {}
 
 func (x *AppMetrics) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[8]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1227,7 +1309,7 @@ func (x *AppMetrics) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppMetrics.ProtoReflect.Descriptor instead.
 func (*AppMetrics) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{8}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *AppMetrics) GetRequests() uint64 {
@@ -1404,7 +1486,7 @@ type AppBreakdown struct {
 
 func (x *AppBreakdown) Reset() {
 	*x = AppBreakdown{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[9]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1416,7 +1498,7 @@ func (x *AppBreakdown) String() string {
 func (*AppBreakdown) ProtoMessage() {}
 
 func (x *AppBreakdown) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[9]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1429,7 +1511,7 @@ func (x *AppBreakdown) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AppBreakdown.ProtoReflect.Descriptor instead.
 func (*AppBreakdown) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{9}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *AppBreakdown) GetName() string {
@@ -1525,7 +1607,7 @@ type Sketch struct {
 
 func (x *Sketch) Reset() {
 	*x = Sketch{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[10]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1537,7 +1619,7 @@ func (x *Sketch) String() string {
 func (*Sketch) ProtoMessage() {}
 
 func (x *Sketch) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[10]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1550,7 +1632,7 @@ func (x *Sketch) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Sketch.ProtoReflect.Descriptor instead.
 func (*Sketch) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{10}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Sketch) GetRelativeAccuracy() float64 {
@@ -1620,7 +1702,7 @@ type InterruptionNotice struct {
 
 func (x *InterruptionNotice) Reset() {
 	*x = InterruptionNotice{}
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[11]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1714,7 @@ func (x *InterruptionNotice) String() string {
 func (*InterruptionNotice) ProtoMessage() {}
 
 func (x *InterruptionNotice) ProtoReflect() protoreflect.Message {
-	mi := &file_dspyfleet_v1_node_proto_msgTypes[11]
+	mi := &file_dspyfleet_v1_node_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1727,7 @@ func (x *InterruptionNotice) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InterruptionNotice.ProtoReflect.Descriptor instead.
 func (*InterruptionNotice) Descriptor() ([]byte, []int) {
-	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{11}
+	return file_dspyfleet_v1_node_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *InterruptionNotice) GetSource() string {
@@ -1713,7 +1795,7 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\finterruption\x18\x19 \x01(\v2 .dspyfleet.v1.InterruptionNoticeR\finterruption\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xc8\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8c\x03\n" +
 	"\rMetricsReport\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12-\n" +
@@ -1721,7 +1803,13 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\x03app\x18\x04 \x01(\v2\x18.dspyfleet.v1.AppMetricsR\x03app\x121\n" +
 	"\x06window\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x06window\x12,\n" +
 	"\x04logs\x18\x06 \x01(\v2\x18.dspyfleet.v1.LogMetricsR\x04logs\x129\n" +
-	"\bsecurity\x18\a \x01(\v2\x1d.dspyfleet.v1.SecurityMetricsR\bsecurity\"\xe4\x01\n" +
+	"\bsecurity\x18\a \x01(\v2\x1d.dspyfleet.v1.SecurityMetricsR\bsecurity\x12B\n" +
+	"\x0eservice_health\x18\b \x01(\v2\x1b.dspyfleet.v1.ServiceHealthR\rserviceHealth\"\x8c\x01\n" +
+	"\rServiceHealth\x12\x18\n" +
+	"\ahealthy\x18\x01 \x01(\bR\ahealthy\x12\x16\n" +
+	"\x06detail\x18\x02 \x01(\tR\x06detail\x12\x1c\n" +
+	"\tinstances\x18\x03 \x01(\rR\tinstances\x12+\n" +
+	"\x11healthy_instances\x18\x04 \x01(\rR\x10healthyInstances\"\xe4\x01\n" +
 	"\x0fSecurityMetrics\x12!\n" +
 	"\fssh_failures\x18\x01 \x01(\rR\vsshFailures\x12#\n" +
 	"\rsudo_failures\x18\x02 \x01(\rR\fsudoFailures\x12#\n" +
@@ -1868,60 +1956,62 @@ func file_dspyfleet_v1_node_proto_rawDescGZIP() []byte {
 }
 
 var file_dspyfleet_v1_node_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_dspyfleet_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_dspyfleet_v1_node_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_dspyfleet_v1_node_proto_goTypes = []any{
 	(NodeState)(0),                // 0: dspyfleet.v1.NodeState
 	(CapacityType)(0),             // 1: dspyfleet.v1.CapacityType
 	(*Node)(nil),                  // 2: dspyfleet.v1.Node
 	(*MetricsReport)(nil),         // 3: dspyfleet.v1.MetricsReport
-	(*SecurityMetrics)(nil),       // 4: dspyfleet.v1.SecurityMetrics
-	(*LogMetrics)(nil),            // 5: dspyfleet.v1.LogMetrics
-	(*LogTemplateCount)(nil),      // 6: dspyfleet.v1.LogTemplateCount
-	(*HostMetrics)(nil),           // 7: dspyfleet.v1.HostMetrics
-	(*DiskUsage)(nil),             // 8: dspyfleet.v1.DiskUsage
-	(*CollectorStatus)(nil),       // 9: dspyfleet.v1.CollectorStatus
-	(*AppMetrics)(nil),            // 10: dspyfleet.v1.AppMetrics
-	(*AppBreakdown)(nil),          // 11: dspyfleet.v1.AppBreakdown
-	(*Sketch)(nil),                // 12: dspyfleet.v1.Sketch
-	(*InterruptionNotice)(nil),    // 13: dspyfleet.v1.InterruptionNotice
-	nil,                           // 14: dspyfleet.v1.Node.LabelsEntry
-	(*timestamppb.Timestamp)(nil), // 15: google.protobuf.Timestamp
-	(*durationpb.Duration)(nil),   // 16: google.protobuf.Duration
+	(*ServiceHealth)(nil),         // 4: dspyfleet.v1.ServiceHealth
+	(*SecurityMetrics)(nil),       // 5: dspyfleet.v1.SecurityMetrics
+	(*LogMetrics)(nil),            // 6: dspyfleet.v1.LogMetrics
+	(*LogTemplateCount)(nil),      // 7: dspyfleet.v1.LogTemplateCount
+	(*HostMetrics)(nil),           // 8: dspyfleet.v1.HostMetrics
+	(*DiskUsage)(nil),             // 9: dspyfleet.v1.DiskUsage
+	(*CollectorStatus)(nil),       // 10: dspyfleet.v1.CollectorStatus
+	(*AppMetrics)(nil),            // 11: dspyfleet.v1.AppMetrics
+	(*AppBreakdown)(nil),          // 12: dspyfleet.v1.AppBreakdown
+	(*Sketch)(nil),                // 13: dspyfleet.v1.Sketch
+	(*InterruptionNotice)(nil),    // 14: dspyfleet.v1.InterruptionNotice
+	nil,                           // 15: dspyfleet.v1.Node.LabelsEntry
+	(*timestamppb.Timestamp)(nil), // 16: google.protobuf.Timestamp
+	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
 }
 var file_dspyfleet_v1_node_proto_depIdxs = []int32{
-	14, // 0: dspyfleet.v1.Node.labels:type_name -> dspyfleet.v1.Node.LabelsEntry
+	15, // 0: dspyfleet.v1.Node.labels:type_name -> dspyfleet.v1.Node.LabelsEntry
 	0,  // 1: dspyfleet.v1.Node.state:type_name -> dspyfleet.v1.NodeState
-	15, // 2: dspyfleet.v1.Node.state_since:type_name -> google.protobuf.Timestamp
-	15, // 3: dspyfleet.v1.Node.first_seen:type_name -> google.protobuf.Timestamp
-	15, // 4: dspyfleet.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
-	15, // 5: dspyfleet.v1.Node.connected_since:type_name -> google.protobuf.Timestamp
+	16, // 2: dspyfleet.v1.Node.state_since:type_name -> google.protobuf.Timestamp
+	16, // 3: dspyfleet.v1.Node.first_seen:type_name -> google.protobuf.Timestamp
+	16, // 4: dspyfleet.v1.Node.last_seen:type_name -> google.protobuf.Timestamp
+	16, // 5: dspyfleet.v1.Node.connected_since:type_name -> google.protobuf.Timestamp
 	3,  // 6: dspyfleet.v1.Node.last_report:type_name -> dspyfleet.v1.MetricsReport
-	16, // 7: dspyfleet.v1.Node.report_interval:type_name -> google.protobuf.Duration
+	17, // 7: dspyfleet.v1.Node.report_interval:type_name -> google.protobuf.Duration
 	1,  // 8: dspyfleet.v1.Node.capacity_type:type_name -> dspyfleet.v1.CapacityType
-	13, // 9: dspyfleet.v1.Node.interruption:type_name -> dspyfleet.v1.InterruptionNotice
-	15, // 10: dspyfleet.v1.MetricsReport.time:type_name -> google.protobuf.Timestamp
-	7,  // 11: dspyfleet.v1.MetricsReport.host:type_name -> dspyfleet.v1.HostMetrics
-	10, // 12: dspyfleet.v1.MetricsReport.app:type_name -> dspyfleet.v1.AppMetrics
-	16, // 13: dspyfleet.v1.MetricsReport.window:type_name -> google.protobuf.Duration
-	5,  // 14: dspyfleet.v1.MetricsReport.logs:type_name -> dspyfleet.v1.LogMetrics
-	4,  // 15: dspyfleet.v1.MetricsReport.security:type_name -> dspyfleet.v1.SecurityMetrics
-	6,  // 16: dspyfleet.v1.LogMetrics.templates:type_name -> dspyfleet.v1.LogTemplateCount
-	8,  // 17: dspyfleet.v1.HostMetrics.disks:type_name -> dspyfleet.v1.DiskUsage
-	16, // 18: dspyfleet.v1.HostMetrics.uptime:type_name -> google.protobuf.Duration
-	9,  // 19: dspyfleet.v1.HostMetrics.collectors:type_name -> dspyfleet.v1.CollectorStatus
-	16, // 20: dspyfleet.v1.CollectorStatus.duration:type_name -> google.protobuf.Duration
-	12, // 21: dspyfleet.v1.AppMetrics.latency:type_name -> dspyfleet.v1.Sketch
-	12, // 22: dspyfleet.v1.AppMetrics.ttft:type_name -> dspyfleet.v1.Sketch
-	11, // 23: dspyfleet.v1.AppMetrics.models:type_name -> dspyfleet.v1.AppBreakdown
-	11, // 24: dspyfleet.v1.AppMetrics.programs:type_name -> dspyfleet.v1.AppBreakdown
-	12, // 25: dspyfleet.v1.AppBreakdown.latency:type_name -> dspyfleet.v1.Sketch
-	15, // 26: dspyfleet.v1.InterruptionNotice.deadline:type_name -> google.protobuf.Timestamp
-	15, // 27: dspyfleet.v1.InterruptionNotice.time:type_name -> google.protobuf.Timestamp
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	14, // 9: dspyfleet.v1.Node.interruption:type_name -> dspyfleet.v1.InterruptionNotice
+	16, // 10: dspyfleet.v1.MetricsReport.time:type_name -> google.protobuf.Timestamp
+	8,  // 11: dspyfleet.v1.MetricsReport.host:type_name -> dspyfleet.v1.HostMetrics
+	11, // 12: dspyfleet.v1.MetricsReport.app:type_name -> dspyfleet.v1.AppMetrics
+	17, // 13: dspyfleet.v1.MetricsReport.window:type_name -> google.protobuf.Duration
+	6,  // 14: dspyfleet.v1.MetricsReport.logs:type_name -> dspyfleet.v1.LogMetrics
+	5,  // 15: dspyfleet.v1.MetricsReport.security:type_name -> dspyfleet.v1.SecurityMetrics
+	4,  // 16: dspyfleet.v1.MetricsReport.service_health:type_name -> dspyfleet.v1.ServiceHealth
+	7,  // 17: dspyfleet.v1.LogMetrics.templates:type_name -> dspyfleet.v1.LogTemplateCount
+	9,  // 18: dspyfleet.v1.HostMetrics.disks:type_name -> dspyfleet.v1.DiskUsage
+	17, // 19: dspyfleet.v1.HostMetrics.uptime:type_name -> google.protobuf.Duration
+	10, // 20: dspyfleet.v1.HostMetrics.collectors:type_name -> dspyfleet.v1.CollectorStatus
+	17, // 21: dspyfleet.v1.CollectorStatus.duration:type_name -> google.protobuf.Duration
+	13, // 22: dspyfleet.v1.AppMetrics.latency:type_name -> dspyfleet.v1.Sketch
+	13, // 23: dspyfleet.v1.AppMetrics.ttft:type_name -> dspyfleet.v1.Sketch
+	12, // 24: dspyfleet.v1.AppMetrics.models:type_name -> dspyfleet.v1.AppBreakdown
+	12, // 25: dspyfleet.v1.AppMetrics.programs:type_name -> dspyfleet.v1.AppBreakdown
+	13, // 26: dspyfleet.v1.AppBreakdown.latency:type_name -> dspyfleet.v1.Sketch
+	16, // 27: dspyfleet.v1.InterruptionNotice.deadline:type_name -> google.protobuf.Timestamp
+	16, // 28: dspyfleet.v1.InterruptionNotice.time:type_name -> google.protobuf.Timestamp
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_node_proto_init() }
@@ -1935,7 +2025,7 @@ func file_dspyfleet_v1_node_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dspyfleet_v1_node_proto_rawDesc), len(file_dspyfleet_v1_node_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   13,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,5 +1,5 @@
 // Command healthsrv is the stand-in DSPy service of the agent/service tests. It listens on
-// 127.0.0.1:$PORT (or -port), answers /healthz with 200 (500 with -unhealthy) and /info with
+// 127.0.0.1:$PORT (or -port), answers /healthz with 200 (500 with -unhealthy or while the -sick-file exists) and /info with
 // its pid, environment and arguments, answers /predict with 200 (500 while the -fail-file
 // exists), and prints what it does to stdout.
 package main
@@ -26,6 +26,7 @@ func main() {
 	child := flag.Bool("child", false, "start a child that ignores SIGTERM and print its pid")
 	sleep := flag.Bool("sleep", false, "only sleep (the child mode)")
 	failFile := flag.String("fail-file", "", "answer /predict with 500 while this file exists")
+	sickFile := flag.String("sick-file", "", "answer /healthz with 500 while this file exists")
 	flag.Parse()
 
 	if *ignoreTerm || *sleep {
@@ -59,6 +60,12 @@ func main() {
 		if *unhealthy {
 			http.Error(w, "model not loaded", http.StatusInternalServerError)
 			return
+		}
+		if *sickFile != "" {
+			if _, err := os.Stat(*sickFile); err == nil {
+				http.Error(w, "model backend lost", http.StatusInternalServerError)
+				return
+			}
 		}
 		fmt.Fprintln(w, "ok")
 	})

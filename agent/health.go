@@ -1,0 +1,116 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/dspyfleet/dspyfleet/agent/service"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+// unhealthyAfter is how many checks in a row must fail before the service is reported
+// unhealthy, so one slow probe does not take the node out of routing; one passing check
+// brings it back.
+const unhealthyAfter = 3
+
+// maxHealthDetail bounds the verdict's detail, which lists every failing instance.
+const maxHealthDetail = 512
+
+// serviceHealth checks the supervised service once per interval: every instance must be running
+// and pass the configured health check (when there is one).
+type serviceHealth struct {
+	mgr   service.Manager
+	check service.HealthCheck
+	fails int                                   // failed checks in a row; run's goroutine only
+	last  atomic.Pointer[fleetv1.ServiceHealth] // nil until the first check
+}
+
+// newServiceHealth returns the checker of mgr's service, or nil without one.
+func newServiceHealth(mgr service.Manager, cfg ActionsConfig) *serviceHealth {
+	if mgr == nil {
+		return nil
+	}
+	h := &serviceHealth{mgr: mgr}
+	if s := cfg.Service; s != nil {
+		h.check = s.Health.check()
+	}
+	return h
+}
+
+// run checks every interval until ctx ends.
+func (h *serviceHealth) run(ctx context.Context, interval time.Duration) error {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		h.checkOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// checkOnce checks every instance and records the verdict.
+func (h *serviceHealth) checkOnce(ctx context.Context) {
+	insts := h.mgr.Status()
+	var problems []string
+	healthy := 0
+	for _, in := range insts {
+		if !instanceUp(in.State) {
+			p := fmt.Sprintf("instance %d is %s", in.Index, in.State)
+			if in.LastExit != "" {
+				p += fmt.Sprintf(" (last exit: %s, %d restarts)", in.LastExit, in.Restarts)
+			}
+			problems = append(problems, p)
+			continue
+		}
+		if h.check.Configured() {
+			if err := h.check.Probe(ctx, in.Port); err != nil {
+				problems = append(problems, fmt.Sprintf("instance %d fails its health check: %v", in.Index, err))
+				continue
+			}
+		}
+		healthy++
+	}
+	if len(insts) == 0 {
+		problems = append(problems, "no instance of the service is running")
+	}
+	if ctx.Err() != nil {
+		return // a probe cut short by the agent stopping says nothing about the service
+	}
+	v := &fleetv1.ServiceHealth{Healthy: true, Detail: "healthy", Instances: uint32(len(insts)), HealthyInstances: uint32(healthy)}
+	if len(problems) == 0 {
+		h.fails = 0
+	} else {
+		h.fails++
+		detail := strings.Join(problems, "; ")
+		if len(detail) > maxHealthDetail {
+			detail = detail[:maxHealthDetail] + "…"
+		}
+		v.Detail = detail
+		if h.fails >= unhealthyAfter {
+			v.Healthy = false
+		} else {
+			v.Detail = fmt.Sprintf("healthy (check %d of %d failing: %s)", h.fails, unhealthyAfter, detail)
+		}
+	}
+	h.last.Store(v)
+}
+
+// instanceUp reports whether an instance's state means its process runs: the process manager's
+// "running" or systemd's "active (…)".
+func instanceUp(state string) bool {
+	return state == service.StateRunning || strings.HasPrefix(state, "active")
+}
+
+// verdict returns the latest verdict, or nil before the first check.
+func (h *serviceHealth) verdict() *fleetv1.ServiceHealth {
+	if h == nil {
+		return nil
+	}
+	return h.last.Load()
+}

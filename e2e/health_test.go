@@ -1,0 +1,119 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dspyfleet/dspyfleet/agent"
+	"github.com/dspyfleet/dspyfleet/internal/fleettest"
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+)
+
+const unhealthy = fleetv1.NodeState_NODE_STATE_UNHEALTHY
+
+// buildHealthsrv builds the stand-in DSPy service into a temporary directory.
+func buildHealthsrv(t *testing.T) string {
+	t.Helper()
+	srv := filepath.Join(t.TempDir(), "healthsrv")
+	if out, err := exec.Command("go", "build", "-o", srv, "github.com/dspyfleet/dspyfleet/agent/service/testdata/healthsrv").CombinedOutput(); err != nil {
+		t.Fatalf("build healthsrv: %v\n%s", err, out)
+	}
+	return srv
+}
+
+// nodeOf returns the control plane's record of node id.
+func nodeOf(t *testing.T, c fleetv1.FleetServiceClient, id string) *fleetv1.Node {
+	t.Helper()
+	n, err := c.GetNode(context.Background(), &fleetv1.GetNodeRequest{Id: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.GetNode()
+}
+
+// TestFailingHealthCheckTakesTheNodeOutOfRouting: a node whose service fails its health check
+// stayed ready and routable. It turns unhealthy, leaves routing, and comes back when the check
+// passes again.
+func TestFailingHealthCheckTakesTheNodeOutOfRouting(t *testing.T) {
+	srv := buildHealthsrv(t)
+	sick := filepath.Join(t.TempDir(), "sick")
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	c := cp.Fleet(t)
+	rc := fleetv1.NewRoutingServiceClient(fleettest.Dial(t, cp.GRPCAddr()))
+	port := fleettest.FreePortRange(t, 1)
+	startAgentWith(t, cp.GRPCAddr(), "web-1", func(cfg *agent.Config) {
+		cfg.AdvertiseAddr = "127.0.0.1:9001"
+		cfg.ActionsConfig = agent.ActionsConfig{Service: &agent.ServiceConfig{
+			Manager: "process", Command: []string{srv, "-sick-file", sick}, BasePort: port, StopGrace: 2 * time.Second,
+			Health: agent.HealthConfig{URL: "http://127.0.0.1:{port}/healthz", Timeout: 10 * time.Second},
+		}}
+	})
+	startAgentWith(t, cp.GRPCAddr(), "web-2", func(cfg *agent.Config) { cfg.AdvertiseAddr = "127.0.0.1:9002" })
+	waitState(t, c, "web-1", ready, 10*time.Second)
+	fleettest.Eventually(t, 10*time.Second, "web-1 reports its service healthy", func() bool {
+		return nodeOf(t, c, "web-1").GetLastReport().GetServiceHealth().GetHealthyInstances() == 1
+	})
+
+	if err := os.WriteFile(sick, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, "web-1", unhealthy, 10*time.Second)
+	n := nodeOf(t, c, "web-1")
+	if !strings.Contains(n.GetStateReason(), "service unhealthy") || !strings.Contains(n.GetStateReason(), "fails its health check") ||
+		!strings.Contains(n.GetStateReason(), "500") {
+		t.Errorf("state reason %q does not say what failed", n.GetStateReason())
+	}
+	fleettest.Eventually(t, 5*time.Second, "web-1 out of routing", func() bool {
+		st, err := rc.GetStatus(context.Background(), &fleetv1.RoutingServiceGetStatusRequest{Pool: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range st.GetNodes() {
+			if e.GetNodeId() == "web-1" {
+				return !e.GetEligible()
+			}
+		}
+		return false
+	})
+	for range 20 {
+		p, err := rc.Pick(context.Background(), &fleetv1.PickRequest{Pool: "web"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.GetNodeId() == "web-1" {
+			t.Fatal("unhealthy web-1 picked")
+		}
+	}
+
+	if err := os.Remove(sick); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, "web-1", ready, 10*time.Second)
+	if r := nodeOf(t, c, "web-1").GetStateReason(); r != "service healthy again" {
+		t.Errorf("back to ready with reason %q", r)
+	}
+}
+
+// TestCrashLoopingServiceMakesTheNodeUnhealthy: a service that exits every time it starts left
+// the node ready.
+func TestCrashLoopingServiceMakesTheNodeUnhealthy(t *testing.T) {
+	srv := buildHealthsrv(t)
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	c := cp.Fleet(t)
+	port := fleettest.FreePortRange(t, 1)
+	startAgentWith(t, cp.GRPCAddr(), "looping", func(cfg *agent.Config) {
+		cfg.ActionsConfig = agent.ActionsConfig{Service: &agent.ServiceConfig{
+			Manager: "process", Command: []string{srv, "-exit-after", "50ms"}, BasePort: port, StopGrace: time.Second,
+			Health: agent.HealthConfig{URL: "http://127.0.0.1:{port}/healthz", Timeout: 10 * time.Second},
+		}}
+	})
+	waitState(t, c, "looping", unhealthy, 15*time.Second)
+	if r := nodeOf(t, c, "looping").GetStateReason(); !strings.Contains(r, "instance 0 is exited") || !strings.Contains(r, "exit status 3") {
+		t.Errorf("state reason %q does not name the crash", r)
+	}
+}
