@@ -238,9 +238,11 @@ func (a *Agent) Record(e reqstats.Event) { a.stats.Add(e) }
 // Requests is the in-flight request counter that request intake updates and drains wait on.
 func (a *Agent) Requests() *Requests { return a.requests }
 
-// Draining reports whether an operator's drain or an interruption notice is in force: request
-// intake must refuse new requests while it is.
-func (a *Agent) Draining() bool { return a.cmds.isDraining() || a.notice.Load() != nil }
+// Draining reports whether an operator's drain, a restart's drain or an interruption notice is
+// in force: request intake must refuse new requests while it is.
+func (a *Agent) Draining() bool {
+	return a.cmds.isDraining() || a.cmds.isRestarting() || a.notice.Load() != nil
+}
 
 // NodeID is the node id the agent reports as.
 func (a *Agent) NodeID() string { return a.cfg.NodeID }

@@ -59,6 +59,7 @@ type commander struct {
 	actions     map[command.Kind]Action // replaced in part by a reload
 	accepted    map[string]bool         // accepted by this process and not finished
 	draining    bool
+	restarting  bool // a restart's drain: new requests refused until it ends
 	cancelDrain context.CancelFunc
 }
 
@@ -202,7 +203,14 @@ func (c *commander) exec(ctx context.Context, cmd *fleetv1.Command) {
 		span.SetStatus(codes.Error, err.Error())
 		return
 	}
-	out, err := c.action(wire.CommandKind(cmd.GetKind())).Run(ctx, cmd)
+	kind := wire.CommandKind(cmd.GetKind())
+	var out Outcome
+	var err error
+	if act := c.action(kind); kind == command.Restart {
+		out, err = c.restartDrained(ctx, cmd, act)
+	} else {
+		out, err = act.Run(ctx, cmd)
+	}
 	u := &fleetv1.CommandUpdate{Id: cmd.GetId(), State: fleetv1.CommandState_COMMAND_STATE_SUCCEEDED, Detail: out.Detail, Fields: out.Fields}
 	if err != nil {
 		u.State, u.Detail = fleetv1.CommandState_COMMAND_STATE_FAILED, err.Error()

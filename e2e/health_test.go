@@ -2,14 +2,18 @@ package e2e
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/agent"
+	"github.com/dspyfleet/dspyfleet/agent/proxy"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -115,5 +119,88 @@ func TestCrashLoopingServiceMakesTheNodeUnhealthy(t *testing.T) {
 	waitState(t, c, "looping", unhealthy, 15*time.Second)
 	if r := nodeOf(t, c, "looping").GetStateReason(); !strings.Contains(r, "instance 0 is exited") || !strings.Contains(r, "exit status 3") {
 		t.Errorf("state reason %q does not name the crash", r)
+	}
+}
+
+// TestRestartLetsInFlightRequestsFinish: a request in flight got 502 when restart ran, and the
+// node stayed routable. The node leaves routing, the request finishes, the service restarts and
+// passes its health check, and the node comes back.
+func TestRestartLetsInFlightRequestsFinish(t *testing.T) {
+	srv := buildHealthsrv(t)
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	c := cp.Fleet(t)
+	port := fleettest.FreePortRange(t, 1)
+	a := startAgentWith(t, cp.GRPCAddr(), "web-1", func(cfg *agent.Config) {
+		cfg.ActionsConfig = agent.ActionsConfig{Service: &agent.ServiceConfig{
+			Manager: "process", Command: []string{srv}, BasePort: port, StopGrace: 2 * time.Second,
+			Health: agent.HealthConfig{URL: "http://127.0.0.1:{port}/healthz", Timeout: 10 * time.Second},
+		}}
+		cfg.Proxy = proxy.Config{Listen: "127.0.0.1:0", Upstream: "127.0.0.1:" + strconv.Itoa(port), RetryAfter: time.Second}
+	})
+	waitState(t, c, "web-1", ready, 10*time.Second)
+
+	slow := make(chan string, 1)
+	go func() {
+		resp, err := http.Get("http://" + a.ProxyAddr() + "/predict?sleep=1500ms")
+		if err != nil {
+			slow <- err.Error()
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		slow <- strconv.Itoa(resp.StatusCode)
+	}()
+	fleettest.Eventually(t, 5*time.Second, "the slow request in flight", func() bool { return a.Requests().InFlight() == 1 })
+	resp, err := c.SendCommand(context.Background(), &fleetv1.SendCommandRequest{NodeId: "web-1", Kind: fleetv1.CommandKind_COMMAND_KIND_RESTART})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := resp.GetCommand().GetCommand().GetId()
+	waitState(t, c, "web-1", draining, 5*time.Second)
+	if r := nodeOf(t, c, "web-1").GetStateReason(); !strings.Contains(r, "restart "+id+": draining") {
+		t.Errorf("while restarting, state reason %q", r)
+	}
+	if got := <-slow; got != "200" {
+		t.Errorf("the request in flight during the restart got %s, want 200", got)
+	}
+	rec := waitCommand(t, c, id, fleetv1.CommandState_COMMAND_STATE_SUCCEEDED, 30*time.Second)
+	if !strings.HasPrefix(rec.GetDetail(), "drained in ") || rec.GetFields()["drain_in_flight"] != "0" ||
+		rec.GetFields()["new_pids"] == "" || rec.GetFields()["new_pids"] == rec.GetFields()["old_pids"] {
+		t.Errorf("restart outcome %q %v", rec.GetDetail(), rec.GetFields())
+	}
+	waitState(t, c, "web-1", ready, 10*time.Second)
+	if n := nodeOf(t, c, "web-1"); n.GetDrainRequested() || n.GetRestartHold() != "" || !strings.Contains(n.GetStateReason(), "restart "+id+" finished: succeeded") {
+		t.Errorf("after the restart: drain %v, hold %q, reason %q", n.GetDrainRequested(), n.GetRestartHold(), n.GetStateReason())
+	}
+	res, err := http.Get("http://" + a.ProxyAddr() + "/predict")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("after the restart the proxy answers %d", res.StatusCode)
+	}
+}
+
+// TestRestartKeepsAnOperatorsDrain: a restart of a drained node leaves it drained.
+func TestRestartKeepsAnOperatorsDrain(t *testing.T) {
+	srv := buildHealthsrv(t)
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	c := cp.Fleet(t)
+	port := fleettest.FreePortRange(t, 1)
+	startAgentWith(t, cp.GRPCAddr(), "web-1", func(cfg *agent.Config) {
+		cfg.ActionsConfig = agent.ActionsConfig{Service: &agent.ServiceConfig{
+			Manager: "process", Command: []string{srv}, BasePort: port, StopGrace: 2 * time.Second,
+			Health: agent.HealthConfig{URL: "http://127.0.0.1:{port}/healthz", Timeout: 10 * time.Second},
+		}}
+	})
+	waitState(t, c, "web-1", ready, 10*time.Second)
+	if _, err := c.DrainNode(context.Background(), &fleetv1.DrainNodeRequest{Id: "web-1"}); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, "web-1", drained, 10*time.Second)
+	send(t, c, "web-1", fleetv1.CommandKind_COMMAND_KIND_RESTART, nil, fleetv1.CommandState_COMMAND_STATE_SUCCEEDED)
+	if n := nodeOf(t, c, "web-1"); n.GetState() != drained || !n.GetDrainRequested() {
+		t.Errorf("after restarting a drained node: %s, drain requested %v", n.GetState(), n.GetDrainRequested())
 	}
 }

@@ -200,6 +200,9 @@ func (a *agentService) handle(ctx context.Context, sess *fleet.Session, m *fleet
 			return nil
 		}
 		a.log.Info("command update", "node", sess.NodeID, "command", u.GetId(), "state", u.GetState(), "detail", u.GetDetail())
+		if u.GetState() == fleetv1.CommandState_COMMAND_STATE_RUNNING {
+			a.holdForRestart(sess.NodeID, u.GetId())
+		}
 		if done != nil {
 			applyCommandEffects(a.reg, done)
 			if refusedByAgent(done) {
@@ -290,4 +293,17 @@ func msgKind(m *fleetv1.ConnectRequest) string {
 		return "an interruption notice"
 	}
 	return "an empty message"
+}
+
+// holdForRestart takes a node out of routing when a restart command starts running on it: the
+// agent lets in-flight requests finish, restarts the service and waits for its health check,
+// and the command's end (applyCommandEffects) returns the node.
+func (a *agentService) holdForRestart(nodeID, cmdID string) {
+	rec, err := a.cmds.Get(cmdID)
+	if err != nil || rec.GetCommand().GetKind() != fleetv1.CommandKind_COMMAND_KIND_RESTART {
+		return
+	}
+	if err := a.reg.HoldForRestart(nodeID, cmdID); err != nil {
+		a.log.Warn("node not held out of routing for its restart", "node", nodeID, "command", cmdID, "err", err)
+	}
 }

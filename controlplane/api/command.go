@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -168,7 +169,7 @@ func (f *fleetService) checkNode(id string) error {
 	return nil
 }
 
-// applyCommandEffects updates node state when a drain or undrain command finishes.
+// applyCommandEffects updates node state when a drain, undrain or restart command finishes.
 func applyCommandEffects(reg *fleet.Registry, rec *fleetv1.CommandRecord) {
 	ok := rec.GetState() == fleetv1.CommandState_COMMAND_STATE_SUCCEEDED
 	switch rec.GetCommand().GetKind() {
@@ -182,6 +183,8 @@ func applyCommandEffects(reg *fleet.Registry, rec *fleetv1.CommandRecord) {
 		if ok {
 			_ = reg.SetDrain(rec.GetNodeId(), false, false, "undrained: "+rec.GetDetail())
 		}
+	case fleetv1.CommandKind_COMMAND_KIND_RESTART:
+		reg.ReleaseRestart(rec.GetNodeId(), rec.GetCommand().GetId(), strings.ToLower(strings.TrimPrefix(rec.GetState().String(), "COMMAND_STATE_"))+": "+rec.GetDetail())
 	}
 }
 

@@ -267,6 +267,7 @@ func (r *Registry) SetDrain(id string, requested, drained bool, reason string) e
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.node.DrainRequested, e.node.Drained = requested, drained
+	e.node.RestartHold = "" // an operator's drain or undrain replaces a restart's hold
 	r.dirty[id] = struct{}{}
 	if Connected(e.node.GetState()) {
 		r.setStateLocked(e, connectedState(e.node), reason, r.now())

@@ -32,7 +32,7 @@ const (
 
 // Parameter names.
 const (
-	ParamTimeout   = "timeout"   // drain: longest wait for in-flight requests, a Go duration
+	ParamTimeout   = "timeout"   // drain, restart: longest wait for in-flight requests, a Go duration
 	ParamDryRun    = "dry_run"   // cleanup: "true" reports without deleting
 	ParamVersion   = "version"   // deploy: the version to run
 	ParamInstances = "instances" // scale: the number of instances, 0..MaxInstances
@@ -62,7 +62,7 @@ type param struct {
 var params = map[Kind]map[string]param{
 	Drain:   {ParamTimeout: {check: checkDrainTimeout}},
 	Undrain: {},
-	Restart: {},
+	Restart: {ParamTimeout: {check: checkDrainTimeout}},
 	Cleanup: {ParamDryRun: {check: checkBool}},
 	Backup:  {},
 	Deploy:  {ParamVersion: {required: true, check: ValidVersion}},

@@ -198,7 +198,10 @@ type Node struct {
 	CapacityType CapacityType `protobuf:"varint,24,opt,name=capacity_type,json=capacityType,proto3,enum=dspyfleet.v1.CapacityType" json:"capacity_type,omitempty"`
 	// The cloud's notice that it reclaims the host, once the agent reported one: the node is out of
 	// routing and draining, and the scaler replaces it.
-	Interruption  *InterruptionNotice `protobuf:"bytes,25,opt,name=interruption,proto3" json:"interruption,omitempty"`
+	Interruption *InterruptionNotice `protobuf:"bytes,25,opt,name=interruption,proto3" json:"interruption,omitempty"`
+	// The restart command that holds the node out of routing while it runs (in-flight requests
+	// finish, the service restarts and passes its health check); empty otherwise.
+	RestartHold   string `protobuf:"bytes,26,opt,name=restart_hold,json=restartHold,proto3" json:"restart_hold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -406,6 +409,13 @@ func (x *Node) GetInterruption() *InterruptionNotice {
 		return x.Interruption
 	}
 	return nil
+}
+
+func (x *Node) GetRestartHold() string {
+	if x != nil {
+		return x.RestartHold
+	}
+	return ""
 }
 
 // MetricsReport is one sample of a node's host and application (DSPy) metrics.
@@ -1762,7 +1772,7 @@ var File_dspyfleet_v1_node_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x17dspyfleet/v1/node.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\t\n" +
+	"\x17dspyfleet/v1/node.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\t\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x126\n" +
@@ -1792,7 +1802,8 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\adrained\x18\x16 \x01(\bR\adrained\x12\x18\n" +
 	"\aaddress\x18\x17 \x01(\tR\aaddress\x12?\n" +
 	"\rcapacity_type\x18\x18 \x01(\x0e2\x1a.dspyfleet.v1.CapacityTypeR\fcapacityType\x12D\n" +
-	"\finterruption\x18\x19 \x01(\v2 .dspyfleet.v1.InterruptionNoticeR\finterruption\x1a9\n" +
+	"\finterruption\x18\x19 \x01(\v2 .dspyfleet.v1.InterruptionNoticeR\finterruption\x12!\n" +
+	"\frestart_hold\x18\x1a \x01(\tR\vrestartHold\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8c\x03\n" +

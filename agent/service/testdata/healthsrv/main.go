@@ -1,7 +1,8 @@
 // Command healthsrv is the stand-in DSPy service of the agent/service tests. It listens on
-// 127.0.0.1:$PORT (or -port), answers /healthz with 200 (500 with -unhealthy or while the -sick-file exists) and /info with
-// its pid, environment and arguments, answers /predict with 200 (500 while the -fail-file
-// exists), and prints what it does to stdout.
+// 127.0.0.1:$PORT (or -port), answers /healthz with 200 (500 with -unhealthy or while the
+// -sick-file exists) and /info with its pid, environment and arguments, answers /predict with
+// 200 (500 while the -fail-file exists; after ?sleep=DURATION), and prints what it does to
+// stdout.
 package main
 
 import (
@@ -70,6 +71,9 @@ func main() {
 		fmt.Fprintln(w, "ok")
 	})
 	http.HandleFunc("/predict", func(w http.ResponseWriter, r *http.Request) {
+		if d, err := time.ParseDuration(r.URL.Query().Get("sleep")); err == nil {
+			time.Sleep(d) // a slow request, to be in flight
+		}
 		if *failFile != "" {
 			if _, err := os.Stat(*failFile); err == nil {
 				http.Error(w, "model backend failing", http.StatusInternalServerError)
