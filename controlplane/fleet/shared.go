@@ -31,7 +31,7 @@ func (e *entry) sharedLocked() *fleetv1.Node {
 		LastSeen: n.GetLastSeen(), ConnectedSince: n.GetConnectedSince(), LastReport: n.GetLastReport(), ReportsReceived: e.received,
 		ReportsDropped: n.GetReportsDropped(), ReportInterval: n.GetReportInterval(), PeerAddress: n.GetPeerAddress(),
 		AgentInstanceId: n.GetAgentInstanceId(), DrainRequested: n.GetDrainRequested(), Drained: n.GetDrained(), Address: n.GetAddress(),
-		CapacityType: n.GetCapacityType(), Interruption: n.GetInterruption(),
+		CapacityType: n.GetCapacityType(), Interruption: n.GetInterruption(), RestartHold: n.GetRestartHold(),
 	}
 	if !e.lastSeen.IsZero() {
 		c.LastSeen = timestamppb.New(e.lastSeen)
