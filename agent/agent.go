@@ -167,7 +167,7 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if cfg.Proxy.Listen != "" {
 		if live := balancedInstances(built.manager, a.health, cfg.Proxy.Upstream); live != nil {
-			cfg.Proxy.Instances = live
+			cfg.Proxy.Instances, a.health.anyServes = live, true
 		}
 		if a.proxy, err = proxy.New(cfg.Proxy, a.stats, a.requests, a, cfg.Logger.With("component", "proxy")); err != nil {
 			built.close()

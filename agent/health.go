@@ -25,6 +25,9 @@ const maxHealthDetail = 512
 type serviceHealth struct {
 	mgr   service.Manager
 	check service.HealthCheck
+	// anyServes: the proxy spreads requests over the instances that pass, so the service is
+	// healthy while one of them does; otherwise every instance must.
+	anyServes bool
 	fails int                                   // failed checks in a row; run's goroutine only
 	last  atomic.Pointer[fleetv1.ServiceHealth] // nil until the first check
 	ports atomic.Pointer[[]int]                 // the ports that passed the last check; nil until it
@@ -112,14 +115,14 @@ func (h *serviceHealth) checkOnce(ctx context.Context) {
 	}
 	h.ports.Store(&ports)
 	v := &fleetv1.ServiceHealth{Healthy: true, Detail: "healthy", Instances: uint32(len(insts)), HealthyInstances: uint32(len(ports))}
-	if len(problems) == 0 {
+	if len(problems) == 0 || h.anyServes && len(ports) > 0 {
 		h.fails = 0
+		if len(problems) > 0 {
+			v.Detail = fmt.Sprintf("healthy: %d of %d instances serve (%s)", len(ports), len(insts), clip(strings.Join(problems, "; ")))
+		}
 	} else {
 		h.fails++
-		detail := strings.Join(problems, "; ")
-		if len(detail) > maxHealthDetail {
-			detail = detail[:maxHealthDetail] + "…"
-		}
+		detail := clip(strings.Join(problems, "; "))
 		v.Detail = detail
 		if h.fails >= unhealthyAfter {
 			v.Healthy = false
@@ -128,6 +131,14 @@ func (h *serviceHealth) checkOnce(ctx context.Context) {
 		}
 	}
 	h.last.Store(v)
+}
+
+// clip bounds a verdict's detail.
+func clip(detail string) string {
+	if len(detail) > maxHealthDetail {
+		return detail[:maxHealthDetail] + "…"
+	}
+	return detail
 }
 
 // instanceUp reports whether an instance's state means its process runs: the process manager's

@@ -356,7 +356,7 @@ func (sc *Scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision
 		rec, ps.recorded = dec, dec
 		sc.log.Info("scaling decision", "pool", pool, "current", d.Current, "desired", d.Desired, "reason", d.Reason)
 	}
-	if d.Desired != d.Current {
+	if d.Desired != d.Current || ps.retryDueLocked(now) {
 		if busy, why := sc.busyPool(pool); busy {
 			sc.log.Info("scaling held during maintenance", "pool", pool, "current", d.Current, "desired", d.Desired, "why", why)
 			return rec, modelErr
@@ -657,8 +657,14 @@ func (sc *Scaler) scaleInstancesLocked(pool string, ps *poolScaling, d scaling.D
 			changed = append(changed, h)
 		}
 	}
-	if len(changed) == 0 && ps.job != nil {
-		return // the hosts run what the last job asked; the rest has no room
+	if j := ps.job; len(changed) == 0 && j != nil {
+		// The hosts run what the last job asked, the rest has no room: a failed job whose hosts
+		// came round (a crashed instance restarted) is done.
+		if j.state == actFailed {
+			j.state, j.time, j.attempts, j.next = actSucceeded, now, 0, time.Time{}
+			j.detail = fmt.Sprintf("the hosts now run the %d instances asked (after: %s)", d.Desired, j.detail)
+		}
+		return
 	}
 	job := &hookJob{actuator: "instances", current: d.Current, desired: d.Desired, state: actRunning, time: now,
 		attempts: attempts + 1, sent: map[string]*sentScale{}}
@@ -735,6 +741,12 @@ func (sc *Scaler) settleInstancesLocked(ps *poolScaling, now time.Time) {
 	if j.note != "" {
 		j.detail += "; " + j.note
 	}
+}
+
+// retryDueLocked reports whether a failed instances job's retry is due.
+func (ps *poolScaling) retryDueLocked(now time.Time) bool {
+	j := ps.job
+	return ps.act.instances && j != nil && j.actuator == "instances" && j.state == actFailed && !now.Before(j.next)
 }
 
 // retryDelay is the capped exponential backoff before attempt+1.
