@@ -28,10 +28,10 @@ type serviceHealth struct {
 	// anyServes: the proxy spreads requests over the instances that pass, so the service is
 	// healthy while one of them does; otherwise every instance must.
 	anyServes bool
-	fails int                                   // failed checks in a row; run's goroutine only
-	last  atomic.Pointer[fleetv1.ServiceHealth] // nil until the first check
-	ports atomic.Pointer[[]int]                 // the ports that passed the last check; nil until it
-	again chan struct{}                         // asks run for a check now
+	fails     int                                   // failed checks in a row; run's goroutine only
+	last      atomic.Pointer[fleetv1.ServiceHealth] // nil until the first check
+	ports     atomic.Pointer[[]int]                 // the ports that passed the last check; nil until it
+	again     chan struct{}                         // asks run for a check now
 }
 
 // newServiceHealth returns the checker of mgr's service, or nil without one.
