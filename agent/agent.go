@@ -114,7 +114,7 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Collectors == nil {
 		cfg.Collectors = collector.Default()
 	}
-	built, err := buildActions(context.Background(), cfg.ActionsConfig, cfg.Logger)
+	built, err := buildActions(context.Background(), cfg.ActionsConfig, cfg.StateDir, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}

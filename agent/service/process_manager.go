@@ -100,6 +100,7 @@ func (m *ProcessManager) Run(ctx context.Context) error {
 	}
 	g := new(errgroup.Group)
 	m.ran, m.running, m.runCtx, m.group = true, true, ctx, g
+	m.reapOrphans()
 	// This member keeps the group busy until no supervisor can be added any more.
 	g.Go(func() error {
 		<-ctx.Done()
@@ -167,6 +168,7 @@ func (m *ProcessManager) supervise(ctx context.Context, inst *instance) {
 			inst.status.State, inst.status.PID, inst.status.LastExit = StateExited, 0, p.status
 			m.changes.Add(1)
 			m.mu.Unlock()
+			m.forgetPID(inst.index)
 			m.log.Warn("service instance exited", "instance", inst.index, "pid", p.pid, "status", p.status, "restart_in", d)
 			p = nil
 			retry.Reset(d)
@@ -208,7 +210,12 @@ func (m *ProcessManager) launch(inst *instance) (*process, error) {
 		"PORT=" + strconv.Itoa(inst.port),
 		"DSPYFLEET_INSTANCE=" + strconv.Itoa(inst.index),
 	})
-	p, err := startProcess(procSpec{argv: argv, dir: m.cfg.Dir, env: env, out: inst.out, reapGroup: true})
+	// The guard ends the instance with the agent, however the agent ends, so a restarted agent
+	// finds its ports free; the pid file covers a guard that was killed too.
+	p, err := startProcess(procSpec{argv: argv, dir: m.cfg.Dir, env: env, out: inst.out, reapGroup: true, dieWithAgent: true})
+	if err == nil {
+		m.recordPID(inst.index, p)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {
@@ -237,6 +244,7 @@ func (m *ProcessManager) stopProcess(inst *instance, p *process, state string) s
 		return ""
 	}
 	p.stop(m.cfg.StopGrace)
+	m.forgetPID(inst.index)
 	m.mu.Lock()
 	inst.status.PID, inst.status.LastExit = 0, p.status
 	m.mu.Unlock()
