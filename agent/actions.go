@@ -185,6 +185,14 @@ func hostActions(cfg ActionsConfig) (map[command.Kind]Action, error) {
 			if err != nil {
 				out.Detail += "; " + err.Error()
 			}
+			// The archives left after pruning, so the control plane lists only those.
+			if left, lerr := backup.List(c.Dir, c.Prefix); lerr == nil {
+				paths := make([]string, len(left))
+				for i, l := range left {
+					paths[i] = l.Path
+				}
+				out.Fields[command.FieldBackupKept] = strings.Join(paths, "\n")
+			}
 			return out, nil
 		})
 	}

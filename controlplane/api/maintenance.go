@@ -42,18 +42,11 @@ func (m *maintenanceService) ListBackups(context.Context, *fleetv1.ListBackupsRe
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	resp := &fleetv1.ListBackupsResponse{Backups: list}
-	for _, r := range m.cmds.List(&fleetv1.ListCommandsRequest{
+	return &fleetv1.ListBackupsResponse{Backups: list, AgentBackups: maintenance.AgentBackups(m.cmds.List(&fleetv1.ListCommandsRequest{
 		Kinds:  []fleetv1.CommandKind{fleetv1.CommandKind_COMMAND_KIND_BACKUP},
 		States: []fleetv1.CommandState{fleetv1.CommandState_COMMAND_STATE_SUCCEEDED},
 		Limit:  1000,
-	}) {
-		resp.AgentBackups = append(resp.AgentBackups, &fleetv1.AgentBackup{
-			NodeId: r.GetNodeId(), CommandId: r.GetCommand().GetId(),
-			Archive: r.GetFields()["archive"], Sha256: r.GetFields()["sha256"], Finished: r.GetUpdated(),
-		})
-	}
-	return resp, nil
+	}))}, nil
 }
 
 // VerifyBackup checks one backup through and through.
