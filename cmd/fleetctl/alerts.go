@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -158,7 +160,7 @@ func parseAlerts(g *globals, args []string) (command, error) {
 			return nil, err
 		}
 		return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-			resp, err := c.ListRules(ctx, &fleetv1.ListRulesRequest{})
+			resp, err := listAll(ctx, &fleetv1.ListRulesRequest{}, 0, c.ListRules)
 			if err != nil {
 				return err
 			}
@@ -179,6 +181,15 @@ func parseAlerts(g *globals, args []string) (command, error) {
 		return parseAlertsDeliveries(g, args[1:])
 	}
 	return nil, usageErrorf(alertsUsage, "alerts: unknown command %q", args[0])
+}
+
+// sortAlerts orders alerts as "alerts list" shows them: firing first, then pending, then
+// resolved, each by rule and target.
+func sortAlerts(alerts []*fleetv1.Alert) {
+	rank := map[fleetv1.AlertState]int{fleetv1.AlertState_ALERT_STATE_FIRING: 0, fleetv1.AlertState_ALERT_STATE_PENDING: 1, fleetv1.AlertState_ALERT_STATE_RESOLVED: 2}
+	slices.SortStableFunc(alerts, func(x, y *fleetv1.Alert) int {
+		return cmp.Or(cmp.Compare(rank[x.GetState()], rank[y.GetState()]), cmp.Compare(x.GetRule(), y.GetRule()), cmp.Compare(x.GetTarget(), y.GetTarget()))
+	})
 }
 
 // stringList is a repeatable string flag.
@@ -203,10 +214,11 @@ func parseAlertsList(g *globals, args []string) (command, error) {
 		req.States = append(req.States, fleetv1.AlertState(v))
 	}
 	return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-		resp, err := c.ListAlerts(ctx, req)
+		resp, err := listAll(ctx, req, 0, c.ListAlerts)
 		if err != nil {
 			return err
 		}
+		sortAlerts(resp.GetAlerts())
 		if g.output == formatJSON {
 			return writeJSON(stdout, jsonIndented, resp)
 		}
@@ -463,7 +475,7 @@ func parseAlertsSilence(g *globals, args []string) (command, error) {
 			return nil, err
 		}
 		return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-			resp, err := c.ListSilences(ctx, &fleetv1.ListSilencesRequest{IncludeExpired: *expired})
+			resp, err := listAll(ctx, &fleetv1.ListSilencesRequest{IncludeExpired: *expired}, 0, c.ListSilences)
 			if err != nil {
 				return err
 			}
@@ -528,7 +540,7 @@ func parseAlertsEvents(g *globals, args []string) (command, error) {
 		return nil, err
 	}
 	return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-		resp, err := c.ListEvents(ctx, &fleetv1.AlertServiceListEventsRequest{Limit: uint32(*limit)})
+		resp, err := listAll(ctx, &fleetv1.AlertServiceListEventsRequest{}, int(*limit), c.ListEvents)
 		if err != nil {
 			return err
 		}
@@ -552,7 +564,7 @@ func parseAlertsDeliveries(g *globals, args []string) (command, error) {
 		return nil, err
 	}
 	return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-		resp, err := c.ListDeliveries(ctx, &fleetv1.ListDeliveriesRequest{Limit: uint32(*limit), FailedOnly: *failed})
+		resp, err := listAll(ctx, &fleetv1.ListDeliveriesRequest{FailedOnly: *failed}, int(*limit), c.ListDeliveries)
 		if err != nil {
 			return err
 		}

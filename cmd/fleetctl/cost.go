@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +34,7 @@ func parseCost(g *globals, args []string) (command, error) {
 		return parseCostReport(g, args[1:])
 	case "budgets":
 		return parseNoArgs(g, args[1:], "cost budgets", costBudgetsUsage, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
-			resp, err := c.ListBudgets(ctx, &fleetv1.ListBudgetsRequest{})
+			resp, err := listAll(ctx, &fleetv1.ListBudgetsRequest{}, 0, c.ListBudgets)
 			if err != nil || g.output == formatJSON {
 				return jsonOr(err, stdout, resp)
 			}
@@ -280,7 +282,12 @@ func parseRecs(g *globals, args []string) (command, error) {
 	}
 	if len(pos) == 0 {
 		return costCommand(g, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
-			resp, err := c.ListRecommendations(ctx, &fleetv1.ListRecommendationsRequest{IncludeClosed: *all})
+			resp, err := listAll(ctx, &fleetv1.ListRecommendationsRequest{IncludeClosed: *all}, 0, c.ListRecommendations)
+			if err == nil {
+				slices.SortStableFunc(resp.Recommendations, func(x, y *fleetv1.Recommendation) int {
+					return cmp.Compare(y.GetMonthlySavingsUsd(), x.GetMonthlySavingsUsd())
+				})
+			}
 			if err != nil || g.output == formatJSON {
 				return jsonOr(err, stdout, resp)
 			}

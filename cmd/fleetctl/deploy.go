@@ -108,7 +108,7 @@ func parseDeploy(g *globals, args []string) (command, error) {
 				}
 				return writeDeploymentOut(stdout, g, resp.GetDeployment())
 			}
-			resp, err := mc.ListDeployments(ctx, &fleetv1.ListDeploymentsRequest{Pool: *pool})
+			resp, err := listAll(ctx, &fleetv1.ListDeploymentsRequest{Pool: *pool}, 0, mc.ListDeployments)
 			if err != nil {
 				return err
 			}

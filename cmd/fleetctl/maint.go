@@ -136,7 +136,7 @@ func parseMaint(g *globals, args []string) (command, error) {
 		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
 			ctx, cancel := withTimeout(ctx, g.timeout)
 			defer cancel()
-			resp, err := fleetv1.NewMaintenanceServiceClient(conn).ListMaintenance(ctx, &fleetv1.ListMaintenanceRequest{Pool: *pool})
+			resp, err := listAll(ctx, &fleetv1.ListMaintenanceRequest{Pool: *pool}, 0, fleetv1.NewMaintenanceServiceClient(conn).ListMaintenance)
 			if err != nil {
 				return err
 			}
