@@ -5,10 +5,12 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/fieldmaskpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -248,4 +250,50 @@ func TestPricesAndSilencesEtags(t *testing.T) {
 	if _, err := ac.DeleteSilence(ctx, &fleetv1.DeleteSilenceRequest{Id: created.GetSilence().GetId(), Etag: created.GetSilence().GetEtag()}); err != nil {
 		t.Fatalf("DeleteSilence with the current etag: %v", err)
 	}
+}
+
+// TestMaintenanceWindowEtag: a window carries an etag on schedule, get and list; a cancel with
+// a stale etag is refused ABORTED and leaves the window scheduled, with the window's current
+// etag it cancels.
+func TestMaintenanceWindowEtag(t *testing.T) {
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	mc := fleetv1.NewMaintenanceServiceClient(fleettest.Dial(t, cp.GRPCAddr()))
+	ctx := context.Background()
+	connect(t, cp, "n1", "i-1")
+	connect(t, cp, "n2", "i-2")
+	start := time.Now().Add(24 * time.Hour)
+	win, err := mc.ScheduleMaintenance(ctx, &fleetv1.ScheduleMaintenanceRequest{Spec: &fleetv1.MaintenanceSpec{Pool: "default",
+		Tasks: []*fleetv1.MaintenanceTask{{Kind: fleetv1.MaintenanceTaskKind_MAINTENANCE_TASK_KIND_RESTART}},
+		Start: timestamppb.New(start), End: timestamppb.New(start.Add(time.Hour))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := win.GetMaintenance().GetId()
+	if win.GetMaintenance().GetEtag() == "" {
+		t.Fatal("ScheduleMaintenance returned no etag")
+	}
+	listed, err := mc.ListMaintenance(ctx, &fleetv1.ListMaintenanceRequest{})
+	if err != nil || len(listed.GetWindows()) != 1 || listed.GetWindows()[0].GetEtag() == "" {
+		t.Fatalf("ListMaintenance = %v, %v; want the window with an etag", listed, err)
+	}
+	_, err = mc.CancelMaintenance(ctx, &fleetv1.CancelMaintenanceRequest{Id: id, Etag: "stale"})
+	if info := conflictInfo(err); info == nil || !strings.Contains(info.GetMetadata()["retry"], "fleetctl maint get "+id) {
+		t.Fatalf("CancelMaintenance with a stale etag: %v, want ABORTED with a retry hint", err)
+	}
+	// Read and retry, as the hint says: the window's own step may change it between a read and
+	// the cancel, which is the conflict the etag is for.
+	fleettest.Eventually(t, 5*time.Second, "a cancel with the current etag", func() bool {
+		got, err := mc.GetMaintenance(ctx, &fleetv1.GetMaintenanceRequest{Id: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.GetMaintenance().GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_SCHEDULED {
+			t.Fatalf("window is %v before the cancel; the stale cancel changed it", got.GetMaintenance().GetState())
+		}
+		_, err = mc.CancelMaintenance(ctx, &fleetv1.CancelMaintenanceRequest{Id: id, Etag: got.GetMaintenance().GetEtag()})
+		if err != nil && conflictInfo(err) == nil {
+			t.Fatalf("CancelMaintenance with the current etag: %v", err)
+		}
+		return err == nil
+	})
 }
