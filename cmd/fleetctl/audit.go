@@ -27,7 +27,7 @@ Flags:
   --kind KIND           only admin calls ("admin") or security events ("security")
   --target ID           only records about this node, command or pool
   --since DURATION      only records from the last DURATION, e.g. 24h
-  --limit N             at most N records (default 100, at most 1000)
+  --limit N             at most N records (default 100), paged through as needed
 
 ` + globalFlagsText
 
