@@ -1062,7 +1062,7 @@ func (x *HealingExecution) GetEscalation() bool {
 	return false
 }
 
-// ListRulesRequest has no fields.
+// ListRulesRequest asks for one page of the rules.
 type ListRulesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
@@ -1543,9 +1543,9 @@ type ListAlertsRequest struct {
 	States []AlertState `protobuf:"varint,1,rep,packed,name=states,proto3,enum=dspyfleet.v1.AlertState" json:"states,omitempty"`
 	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page; empty for the first page. The other fields must
-	// be those of the call that returned it. The pages walk the alerts in rule and target order: one present
-	// from the first page to the last is listed exactly once, and none is listed twice.
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the alerts in rule and target order: one
+	// present from the first page to the last is listed exactly once, and none is listed twice.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1753,9 +1753,9 @@ type ListSilencesRequest struct {
 	IncludeExpired bool `protobuf:"varint,1,opt,name=include_expired,json=includeExpired,proto3" json:"include_expired,omitempty"`
 	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page; empty for the first page. The other fields must
-	// be those of the call that returned it. The pages walk the silences in start time and id order: one present
-	// from the first page to the last is listed exactly once, and none is listed twice.
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the silences in start time and id order: one
+	// present from the first page to the last is listed exactly once, and none is listed twice.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1963,11 +1963,11 @@ type AlertServiceListEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many (default 100, at most 1000).
 	Limit uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
-	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
+	// At most this many; 0 means limit, or 100 without one; more than 1000 means 1000 (AIP-158).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page; empty for the first page. The other fields must
-	// be those of the call that returned it. The pages walk the events in newest-first stored order: one present
-	// from the first page to the last is listed exactly once, and none is listed twice.
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the events in newest-first stored order: one
+	// present from the first page to the last is listed exactly once, and none is listed twice.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2085,11 +2085,11 @@ type ListDeliveriesRequest struct {
 	Limit uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Only deliveries that failed.
 	FailedOnly bool `protobuf:"varint,2,opt,name=failed_only,json=failedOnly,proto3" json:"failed_only,omitempty"`
-	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
+	// At most this many; 0 means limit, or 100 without one; more than 1000 means 1000 (AIP-158).
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page; empty for the first page. The other fields must
-	// be those of the call that returned it. The pages walk the deliveries in newest-first stored order: one present
-	// from the first page to the last is listed exactly once, and none is listed twice.
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the deliveries in newest-first stored order:
+	// one present from the first page to the last is listed exactly once, and none is listed twice.
 	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -283,12 +283,11 @@ type ListAuditRequest struct {
 	Target string `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
 	// At most this many, newest first; 0 means 100, at most 1000.
 	Limit uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
-	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
+	// At most this many; 0 means limit, or 100 without one; more than 1000 means 1000 (AIP-158).
 	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page; empty for the first page. The other fields must
-	// be those of the call that returned it. The pages walk the records in newest-first stored order: one present
-	// from the first page to the last is listed exactly once, and none is listed twice.
-	// limit, when set and page_size is 0, is the first page's size.
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the records in newest-first stored order:
+	// one present from the first page to the last is listed exactly once, and none is listed twice.
 	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

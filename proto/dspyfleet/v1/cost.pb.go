@@ -901,15 +901,15 @@ func (x *BudgetEvent) GetPeriodEnd() *timestamppb.Timestamp {
 	return nil
 }
 
-// ListBudgetsRequest has no fields yet.
+// ListBudgetsRequest asks for one page of the budgets.
 type ListBudgetsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page; empty for the first page. The other fields must
-	// be those of the call that returned it. The pages walk the budget names in name order: one present
-	// from the first page to the last is listed exactly once, and none is listed twice.
-	// The events come with the first page only.
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the budget names in name order: one present
+	// from the first page to the last is listed exactly once, and none is listed twice. The events
+	// come with the first page only.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1756,9 +1756,9 @@ type ListRecommendationsRequest struct {
 	IncludeClosed bool `protobuf:"varint,1,opt,name=include_closed,json=includeClosed,proto3" json:"include_closed,omitempty"`
 	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page; empty for the first page. The other fields must
-	// be those of the call that returned it. The pages walk the recommendation ids in id order: one present
-	// from the first page to the last is listed exactly once, and none is listed twice.
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the recommendation ids in id order: one
+	// present from the first page to the last is listed exactly once, and none is listed twice.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

@@ -29,13 +29,12 @@ type ListTopTemplatesRequest struct {
 	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
 	// Most templates to return, 1-1000; 0 means 20.
 	Limit int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
-	// At most this many; 0 means 20, more than 1000 means 1000 (AIP-158).
+	// At most this many; 0 means limit, or 20 without one; more than 1000 means 1000 (AIP-158).
 	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
 	// The next_page_token of the previous page; empty for the first page. The other fields must
 	// be those of the call that returned it. The templates are ranked by
 	// count, which changes: a page continues the ranking at its position (offset-based), so a
-	// template whose rank changes between pages may be listed twice or not at all. limit, when
-	// set and page_size is 0, is the first page's size (0 and 0 mean 20).
+	// template whose rank changes between pages may be listed twice or not at all.
 	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

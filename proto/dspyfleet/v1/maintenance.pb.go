@@ -589,10 +589,10 @@ type ListBackupsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
 	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page; empty for the first page. The other fields must
-	// be those of the call that returned it. The pages walk the backup names in newest-first order: one present
-	// from the first page to the last is listed exactly once, and none is listed twice.
-	// The agents' backups come with the first page only.
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the backup names in newest-first order: one
+	// present from the first page to the last is listed exactly once, and none is listed twice. The
+	// agents' backups come with the first page only.
 	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1557,9 +1557,10 @@ type ListDeploymentsRequest struct {
 	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
 	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page; empty for the first page. The other fields must
-	// be those of the call that returned it. The pages walk the deployments in newest-first creation order: one present
-	// from the first page to the last is listed exactly once, and none is listed twice.
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the deployments in newest-first creation
+	// order: one present from the first page to the last is listed exactly once, and none is listed
+	// twice.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -2684,9 +2685,9 @@ type ListMaintenanceRequest struct {
 	Pool  string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
 	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
 	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
-	// The next_page_token of the previous page; empty for the first page. The other fields must
-	// be those of the call that returned it. The pages walk the windows in newest-first creation order: one present
-	// from the first page to the last is listed exactly once, and none is listed twice.
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the windows in newest-first creation order:
+	// one present from the first page to the last is listed exactly once, and none is listed twice.
 	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
