@@ -8,9 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protojson"
+
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
-	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // TestConfigApplyConflictAndFieldViolations: an exported document carries the etag of the
