@@ -13,6 +13,8 @@ type Baseline struct {
 	Variance float64
 	Samples  int64
 	Updated  time.Time
+	// Frozen counts the anomalous samples in a row left out of the baseline.
+	Frozen int64 `json:",omitempty"`
 }
 
 // BaselineOptions tune the baselines.
@@ -25,13 +27,24 @@ type BaselineOptions struct {
 	// hour on every day; MinHourSamples is how many it needs before zscore_tod is non-zero.
 	HourAlpha      float64
 	MinHourSamples int64
+	// FreezeZ keeps the baseline from absorbing an anomaly: a sample more than FreezeZ standard
+	// deviations from the mean is left out, for up to MaxFrozen samples in a row, after which
+	// the baseline learns the new level (a step that lasts becomes the normal). 0 folds every
+	// sample in.
+	FreezeZ   float64
+	MaxFrozen int64
+	// MinRelSD is the least standard deviation, as a share of the mean's size, that z-scores
+	// are measured in: on very steady traffic a tiny wobble is not an anomaly.
+	MinRelSD float64
 }
 
 // DefaultBaselineOptions are sensible for a 5 s evaluation interval: the overall baseline
 // follows the last minutes, an hour-of-day baseline the last few hundred samples of its hour
-// (about an hour of history) and speaks once it saw half an hour.
+// (about an hour of history) and speaks once it saw half an hour. Samples 3 standard deviations
+// out are kept out of the baselines for up to 10 minutes; z-scores are measured in at least 5 %
+// of the mean.
 func DefaultBaselineOptions() BaselineOptions {
-	return BaselineOptions{Alpha: 0.05, MinSamples: 12, HourAlpha: 0.003, MinHourSamples: 360}
+	return BaselineOptions{Alpha: 0.05, MinSamples: 12, HourAlpha: 0.003, MinHourSamples: 360, FreezeZ: 3, MaxFrozen: 120, MinRelSD: 0.05}
 }
 
 // Baselines are the baselines of every target ("node/<id>", "pool/<name>", "fleet") by metric;
@@ -72,6 +85,25 @@ func PoolTarget(name string) string { return "pool/" + name }
 // FleetTarget names the fleet target.
 const FleetTarget = "fleet"
 
+// Learn folds one sample into b unless it is an anomaly for b (more than o.FreezeZ from the
+// mean once b has minSamples), which is left out for up to o.MaxFrozen samples in a row.
+func (b Baseline) Learn(x float64, now time.Time, alpha float64, minSamples int64, o BaselineOptions) Baseline {
+	anomalous := o.FreezeZ > 0 && math.Abs(b.Z(x, minSamples, o.MinRelSD)) > o.FreezeZ
+	switch {
+	case anomalous && b.Frozen < o.MaxFrozen:
+		b.Frozen++
+		return b
+	case !anomalous:
+		b.Frozen = 0
+	}
+	// A normal sample, or an anomaly that lasted MaxFrozen: learning goes on until the
+	// samples are normal again.
+	frozen := b.Frozen
+	b = b.Update(x, now, alpha)
+	b.Frozen = frozen
+	return b
+}
+
 // Update folds one sample into b.
 func (b Baseline) Update(x float64, now time.Time, alpha float64) Baseline {
 	if b.Samples == 0 {
@@ -86,10 +118,10 @@ func (b Baseline) Update(x float64, now time.Time, alpha float64) Baseline {
 	return b
 }
 
-// Z is how many standard deviations x is from the mean: 0 until the baseline has MinSamples
-// samples or while it has no spread.
-func (b Baseline) Z(x float64, minSamples int64) float64 {
-	sd := math.Sqrt(b.Variance)
+// Z is how many standard deviations x is from the mean, the deviation taken as at least minRelSD
+// of the mean's size: 0 until the baseline has minSamples samples or while it has no spread.
+func (b Baseline) Z(x float64, minSamples int64, minRelSD float64) float64 {
+	sd := max(math.Sqrt(b.Variance), minRelSD*math.Abs(b.Mean))
 	if b.Samples < minSamples || sd < 1e-9 {
 		return 0
 	}
@@ -121,10 +153,10 @@ func UpdateBaselines(bl Baselines, snap Snapshot, now time.Time, o BaselineOptio
 			if !ok || math.IsNaN(x) || math.IsInf(x, 0) {
 				continue
 			}
-			m[name] = m[name].Update(x, now, o.Alpha)
+			m[name] = m[name].Learn(x, now, o.Alpha, o.MinSamples, o)
 			if slices.Contains(hourMetrics, name) {
 				k := hourKey(name, hour)
-				m[k] = m[k].Update(x, now, o.HourAlpha)
+				m[k] = m[k].Learn(x, now, o.HourAlpha, o.MinHourSamples, o)
 			}
 		}
 	}
@@ -168,13 +200,13 @@ func baselineVars(bl Baselines, target string, d DSPy, cpu, mem float64, now tim
 		b := m[name]
 		mean[name], z[name] = b.Mean, 0
 		if ok {
-			z[name] = b.Z(x, o.MinSamples)
+			z[name] = b.Z(x, o.MinSamples, o.MinRelSD)
 		}
 		if slices.Contains(hourMetrics, name) {
 			hb := m[hourKey(name, hour)]
 			hourMean[name], hourZ[name] = hb.Mean, 0
 			if ok {
-				hourZ[name] = hb.Z(x, o.MinHourSamples)
+				hourZ[name] = hb.Z(x, o.MinHourSamples, o.MinRelSD)
 			}
 		}
 	}

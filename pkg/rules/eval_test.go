@@ -315,7 +315,7 @@ func TestBaselineZScore(t *testing.T) {
 	}
 	res := Evaluate(Input{Now: now, Rules: []*Compiled{c}, Snapshot: snap(200), Baselines: bl, BaselineOptions: o})
 	if res.Alerts[AlertKey("LatencyAnomaly", "node/n1")].State != StateFiring {
-		t.Fatalf("a spike to 200 ms did not fire: z=%v", b.Z(200, o.MinSamples))
+		t.Fatalf("a spike to 200 ms did not fire: z=%v", b.Z(200, o.MinSamples, o.MinRelSD))
 	}
 	results := Test(c, snap(200), bl, now, o)
 	if len(results) != 1 || !results[0].Holds || results[0].Err != nil {
