@@ -142,3 +142,54 @@ func (s *costService) UpdateRecommendation(_ context.Context, req *fleetv1.Updat
 	}
 	return &fleetv1.UpdateRecommendationResponse{Recommendation: r}, nil
 }
+
+// GetSeries returns the ledger's cost over the range as one point per step, grouped.
+func (s *costService) GetSeries(_ context.Context, req *fleetv1.CostServiceGetSeriesRequest) (*fleetv1.CostServiceGetSeriesResponse, error) {
+	var v check.Violations
+	end := s.now()
+	if req.GetEnd() != nil {
+		if err := req.GetEnd().CheckValid(); err != nil {
+			v.Add("end", "%v", err)
+		}
+		end = req.GetEnd().AsTime()
+	}
+	start := end.Add(-cost.DefaultSeriesRange)
+	if req.GetStart() != nil {
+		if err := req.GetStart().CheckValid(); err != nil {
+			v.Add("start", "%v", err)
+		}
+		start = req.GetStart().AsTime()
+	}
+	step := time.Hour
+	if req.GetStep() != nil {
+		if err := req.GetStep().CheckValid(); err != nil {
+			v.Add("step", "%v", err)
+		}
+		step = req.GetStep().AsDuration()
+	}
+	switch {
+	case step < time.Hour || step > cost.MaxSeriesStep || step%time.Hour != 0:
+		v.Add("step", "%s is not a whole number of hours from 1h to %s", step, cost.MaxSeriesStep)
+	case !start.Before(end):
+		v.Add("start", "%s must be before end %s", start.Format(time.RFC3339), end.Format(time.RFC3339))
+	case end.Sub(start) > cost.MaxReportRange:
+		v.Add("start", "the range %s is longer than %s", end.Sub(start).Round(time.Hour), cost.MaxReportRange)
+	case end.Sub(start)/step+1 > cost.MaxSeriesPoints:
+		v.Add("step", "%s over %s makes more than %d points; take a longer step", step, end.Sub(start).Round(time.Hour), cost.MaxSeriesPoints)
+	}
+	by := req.GetGroupBy()
+	if by == fleetv1.CostGroupBy_COST_GROUP_BY_UNSPECIFIED {
+		by = fleetv1.CostGroupBy_COST_GROUP_BY_POOL
+	}
+	if !groupings[by] {
+		v.Add("group_by", "%d is not POOL, NODE, MODEL, PROGRAM or CAPACITY_TYPE", by)
+	}
+	if req.GetPool() != "" && !check.ValidID(req.GetPool()) {
+		v.Add("pool", "%q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetPool()))
+	}
+	if len(v) > 0 {
+		return nil, check.ToStatus(v.Err())
+	}
+	resp, err := s.c.Series(start, end, step, by, req.GetPool())
+	return resp, check.ToStatus(err)
+}
