@@ -34,9 +34,10 @@ func disconnectedNode(t *testing.T, cp *fleettest.ControlPlane, admin fleetv1.Fl
 
 // TestDashboardOperationsAndCost checks the operations and cost endpoints over plain HTTP: the
 // command list and its filters, a command's detail, bad filters answered 400 naming the field,
-// a read-only session refused cancel and deployment actions (and the command untouched), the
-// admin's cancel without the CSRF token refused and with it done and audited, and the cost
-// view with a budget's period plotted against its limit.
+// a read-only session refused cancel and deployment actions (the command and a running
+// deployment untouched), the admin's cancel without the CSRF token refused and with it done and
+// audited, the admin's pause, resume and abort of the deployment, and the cost view with a
+// budget's period plotted against its limit.
 func TestDashboardOperationsAndCost(t *testing.T) {
 	var logs lockedBuffer
 	cp := fleettest.StartControlPlane(t, tokenConfig(t, &logs))
@@ -94,15 +95,26 @@ func TestDashboardOperationsAndCost(t *testing.T) {
 		t.Errorf("operations: %d %s, want empty deployments and the backups", code, body)
 	}
 
-	// Read-only: every change refused by the dashboard, the command still pending.
+	// Read-only: every change refused by the dashboard, the command still pending, the
+	// deployment still running.
+	maint := fleetv1.NewMaintenanceServiceClient(fleettest.DialToken(t, cp.GRPCAddr(), fleettest.Token(t, adminTok)))
+	dep, err := maint.StartDeployment(ctx, &fleetv1.StartDeploymentRequest{Spec: &fleetv1.DeploymentSpec{
+		Pool: fleettest.Node(t, admin, "n1").GetPool(), Version: "2.0", Strategy: fleetv1.DeploymentStrategy_DEPLOYMENT_STRATEGY_ROLLING}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	depID := dep.GetDeployment().GetId()
 	csrf := d.csrf()
-	for _, path := range []string{"/ui/api/commands/" + id + "/cancel", "/ui/api/deployments/d1/abort", "/ui/api/deployments/d1/pause"} {
+	for _, path := range []string{"/ui/api/commands/" + id + "/cancel", "/ui/api/deployments/" + depID + "/abort", "/ui/api/deployments/" + depID + "/pause"} {
 		if code, body, _ := d.do("POST", path, nil, map[string]string{"X-CSRF-Token": csrf}); code != http.StatusForbidden || !strings.Contains(body, "read-only") {
 			t.Errorf("read-only POST %s: %d %s, want 403 naming the role", path, code, body)
 		}
 	}
 	if got, err := admin.GetCommand(ctx, &fleetv1.GetCommandRequest{Id: id}); err != nil || got.GetCommand().GetState() != fleetv1.CommandState_COMMAND_STATE_PENDING {
 		t.Fatalf("after the read-only cancel the command is %v, %v; want pending", got.GetCommand().GetState(), err)
+	}
+	if got, err := maint.GetDeployment(ctx, &fleetv1.GetDeploymentRequest{Id: depID}); err != nil || got.GetDeployment().GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING {
+		t.Fatalf("after the read-only pause and abort the deployment is %v, %v; want running", got.GetDeployment().GetState(), err)
 	}
 
 	// Cost: the fleet budget's day, from its start to its end, against its limit.
@@ -163,6 +175,16 @@ func TestDashboardOperationsAndCost(t *testing.T) {
 	}
 	if code, body, _ := d.do("POST", cancelPath, nil, map[string]string{"X-CSRF-Token": csrf}); code != http.StatusConflict {
 		t.Errorf("a second cancel: %d %s, want 409 from the service", code, body)
+	}
+	for _, step := range []struct{ action, state string }{{"pause", "DEPLOYMENT_STATE_PAUSED"}, {"resume", "DEPLOYMENT_STATE_RUNNING"}, {"abort", "DEPLOYMENT_STATE_ABORTED"}} {
+		code, body, _ := d.do("POST", "/ui/api/deployments/"+depID+"/"+step.action, nil, map[string]string{"X-CSRF-Token": csrf})
+		if code != http.StatusOK || !strings.Contains(body, `"state":"`+step.state+`"`) {
+			t.Fatalf("admin %s of %s: %d %s, want 200 and %s", step.action, depID, code, body, step.state)
+		}
+		got, err := maint.GetDeployment(ctx, &fleetv1.GetDeploymentRequest{Id: depID})
+		if err != nil || got.GetDeployment().GetState().String() != step.state {
+			t.Fatalf("after the %s the deployment is %v, %v; want %s", step.action, got.GetDeployment().GetState(), err, step.state)
+		}
 	}
 	if code, body, _ := d.do("POST", "/ui/api/deployments/d-none/abort", nil, map[string]string{"X-CSRF-Token": csrf}); code != http.StatusNotFound || !strings.Contains(body, "d-none") {
 		t.Errorf("abort of an unknown deployment: %d %s, want 404 from the service naming it", code, body)
