@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +115,17 @@ func TestDashboardCostAndOperations(t *testing.T) {
 	if _, err := maint.CreateBackup(bg, &fleetv1.CreateBackupRequest{Reason: "before the upgrade"}); err != nil {
 		t.Fatal(err)
 	}
+	// A rolling deployment to web: the agents have no deploy hook, so the first node fails it.
+	dep, err := maint.StartDeployment(bg, &fleetv1.StartDeploymentRequest{Spec: &fleetv1.DeploymentSpec{
+		Pool: "web", Version: "2.0", Strategy: fleetv1.DeploymentStrategy_DEPLOYMENT_STRATEGY_ROLLING, Reason: "upgrade"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	depID := dep.GetDeployment().GetId()
+	fleettest.Eventually(t, 20*time.Second, "the deployment ended", func() bool {
+		d, err := maint.GetDeployment(bg, &fleetv1.GetDeploymentRequest{Id: depID})
+		return err == nil && d.GetDeployment().GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING
+	})
 	base := "http://" + cp.HTTPAddr()
 	run(t, ctx, "open the dashboard", chromedp.Navigate(base+"/ui/"))
 	login(t, ctx, dashReadTok)
@@ -141,20 +153,24 @@ func TestDashboardCostAndOperations(t *testing.T) {
 		t.Errorf("web-daily's figures %q, want the spend of $500 and the forecast", fig)
 	}
 	run(t, ctx, "the program budget's plot", chromedp.WaitVisible(css(`[data-budget="qa-monthly"] .u-over`)))
+	run(t, ctx, "live updates", chromedp.WaitVisible(css(`#live.on`)))
 	shoot(t, ctx, "cost")
 
 	// Operations as read-only: the command is listed pending, with its detail, and no Cancel.
 	row := css(`#op-commands tr[data-command="` + id + `"]`)
 	run(t, ctx, "the operations page", chromedp.Navigate(base+"/ui/#/operations"), chromedp.WaitVisible(row),
-		chromedp.WaitVisible(css(`#maintenance tr[data-maintenance]`)), chromedp.WaitVisible(css(`#backups tr[data-backup]`)))
+		chromedp.WaitVisible(css(`#maintenance tr[data-maintenance]`)), chromedp.WaitVisible(css(`#backups tr[data-backup]`)),
+		chromedp.WaitVisible(css(`[data-deployment="`+depID+`"] tr[data-deploy-node]`)))
 	if st := get(t, ctx, "the command's state", chromedp.Text(css(`#op-commands tr[data-command="`+id+`"] .cmd`))); st != "pending" {
 		t.Errorf("the restart of batch-1 is %q on the page, want pending", st)
 	}
 	run(t, ctx, "filter by node", chromedp.SetValue(css("#ops-node"), "web-2"),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#ops-node").dispatchEvent(new Event("change"))`),
 		chromedp.WaitNotPresent(row))
-	if kind := get(t, ctx, "the row left", chromedp.Text(css(`#op-commands tbody tr td:nth-child(3)`))); kind != "cleanup" {
-		t.Errorf("filtered by web-2 the commands list %q first, want its cleanup", kind)
+	if rows := get(t, ctx, "the rows left", chromedp.Evaluate[[]string](
+		`[...document.querySelectorAll("#op-commands tbody tr")].map(r => r.cells[1].textContent + " " + r.cells[2].textContent)`)); !slices.Contains(rows, "web-2 cleanup") ||
+		slices.ContainsFunc(rows, func(r string) bool { return !strings.HasPrefix(r, "web-2 ") }) {
+		t.Errorf("filtered by web-2 the commands are %q, want web-2's only, its cleanup among them", rows)
 	}
 	run(t, ctx, "clear the filter and open the command", chromedp.SetValue(css("#ops-node"), ""),
 		chromedp.Evaluate[chromedp.Void](`document.querySelector("#ops-node").dispatchEvent(new Event("change"))`),
@@ -180,6 +196,7 @@ func TestDashboardCostAndOperations(t *testing.T) {
 	login(t, ctx, dashAdminTok)
 	cancel := css(`#op-commands tr[data-command="` + id + `"] button.cancel`)
 	run(t, ctx, "the operations page as admin", chromedp.Navigate(base+"/ui/#/operations"), chromedp.WaitVisible(cancel))
+	run(t, ctx, "live updates", chromedp.WaitVisible(css(`#live.on`)))
 	shoot(t, ctx, "operations")
 	run(t, ctx, "cancel from the page", chromedp.Click(cancel), chromedp.WaitVisible(css(`.notice.ok`)),
 		chromedp.WaitVisible(css(`#op-commands tr[data-command="`+id+`"] .cmd.cancelled`)))

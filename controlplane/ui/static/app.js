@@ -637,9 +637,9 @@ function capacityTable(lines) {
   const total = lines.reduce((a, l) => a + (l.hostUsd || 0), 0);
   return el("table", { id: "capacity" },
     el("thead", {}, el("tr", {}, ["Capacity type", "Host hours", "Host cost", "Share", "Unpriced hours"].map((h) => el("th", {}, h)))),
-    el("tbody", {}, lines.map((l) => el("tr", { "data-capacity": l.name }, el("td", {}, l.name), el("td", { class: "n" }, num(l.hostHours, 1)),
+    el("tbody", {}, lines.map((l) => el("tr", { "data-capacity": l.name }, el("td", {}, l.name), el("td", { class: "n" }, num(l.hostHours, l.hostHours < 1 ? 3 : 1)),
       el("td", { class: "n" }, usd(l.hostUsd)), el("td", { class: "n" }, total > 0 ? pct((100 * l.hostUsd) / total) : "–"),
-      el("td", { class: "n" }, num(l.unpricedHostHours, 1))))));
+      el("td", { class: "n" }, num(l.unpricedHostHours, l.unpricedHostHours < 1 ? 3 : 1))))));
 }
 
 // ---- Operations ----
@@ -773,6 +773,7 @@ async function loadOperations() {
 // progress summarizes per-node phases, e.g. "2 done · 1 draining of 3".
 function progress(nodes) {
   nodes = nodes || [];
+  if (!nodes.length) return "–";
   const by = {};
   for (const n of nodes) by[n.phase] = (by[n.phase] || 0) + 1;
   return Object.entries(by).map(([p, n]) => `${n} ${p}`).join(" · ") + ` of ${nodes.length}`;
