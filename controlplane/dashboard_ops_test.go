@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/types/known/durationpb"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -32,10 +35,47 @@ func disconnectedNode(t *testing.T, cp *fleettest.ControlPlane, admin fleetv1.Fl
 	})
 }
 
+// silentAgent connects id in pool with an agent session that reports every 100 ms and never
+// answers a command: a deployment's drain of it stays in progress. It ends with the test.
+func silentAgent(t *testing.T, cp *fleettest.ControlPlane, id, pool string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := fleetv1.NewAgentServiceClient(fleettest.DialToken(t, cp.GRPCAddr(), fleettest.Token(t, agentTok))).Connect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, s, &fleetv1.ConnectRequest{Msg: &fleetv1.ConnectRequest_Hello{Hello: &fleetv1.Hello{
+		NodeId: id, InstanceId: "i-" + id, Pool: pool, ReportInterval: durationpb.New(100 * time.Millisecond)}}})
+	if m, err := s.Recv(); err != nil || m.GetWelcome() == nil {
+		t.Fatalf("want Welcome, got %v, %v", m, err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for seq := uint64(1); ; seq++ {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
+			if s.Send(&fleetv1.ConnectRequest{Msg: &fleetv1.ConnectRequest_Report{Report: &fleetv1.MetricsReport{
+				Seq: seq, Time: timestamppb.Now(), Window: durationpb.New(100 * time.Millisecond), Host: &fleetv1.HostMetrics{CpuPercent: 5}}}}) != nil {
+				return
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+}
+
 // TestDashboardOperationsAndCost checks the operations and cost endpoints over plain HTTP: the
 // command list and its filters, a command's detail, bad filters answered 400 naming the field,
-// a read-only session refused cancel and deployment actions (the command and a running
-// deployment untouched), the admin's cancel without the CSRF token refused and with it done and
+// a read-only session refused cancel and deployment actions (the command and a deployment held
+// on a node that never answers its drain untouched), the admin's cancel without the CSRF token refused and with it done and
 // audited, the admin's pause, resume and abort of the deployment, and the cost view with a
 // budget's period plotted against its limit.
 func TestDashboardOperationsAndCost(t *testing.T) {
@@ -98,8 +138,9 @@ func TestDashboardOperationsAndCost(t *testing.T) {
 	// Read-only: every change refused by the dashboard, the command still pending, the
 	// deployment still running.
 	maint := fleetv1.NewMaintenanceServiceClient(fleettest.DialToken(t, cp.GRPCAddr(), fleettest.Token(t, adminTok)))
+	silentAgent(t, cp, "d1", "deploy")
 	dep, err := maint.StartDeployment(ctx, &fleetv1.StartDeploymentRequest{Spec: &fleetv1.DeploymentSpec{
-		Pool: fleettest.Node(t, admin, "n1").GetPool(), Version: "2.0", Strategy: fleetv1.DeploymentStrategy_DEPLOYMENT_STRATEGY_ROLLING}})
+		Pool: "deploy", Version: "2.0", Strategy: fleetv1.DeploymentStrategy_DEPLOYMENT_STRATEGY_ROLLING}})
 	if err != nil {
 		t.Fatal(err)
 	}
