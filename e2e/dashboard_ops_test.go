@@ -68,6 +68,7 @@ func TestDashboardCostAndOperations(t *testing.T) {
 	for _, b := range []*fleetv1.Budget{
 		{Name: "web-daily", Period: fleetv1.BudgetPeriod_BUDGET_PERIOD_DAILY, LimitUsd: 500, Pool: "web"},
 		{Name: "qa-monthly", Period: fleetv1.BudgetPeriod_BUDGET_PERIOD_MONTHLY, LimitUsd: 50, Program: "qa"},
+		{Name: "spot-weekly", Period: fleetv1.BudgetPeriod_BUDGET_PERIOD_WEEKLY, LimitUsd: 100, Pool: "web", CapacityType: fleetv1.CapacityType_CAPACITY_TYPE_SPOT},
 	} {
 		if _, err := costs.SetBudget(bg, &fleetv1.SetBudgetRequest{Budget: b}); err != nil {
 			t.Fatal(err)
@@ -81,7 +82,7 @@ func TestDashboardCostAndOperations(t *testing.T) {
 		}
 		host, token := s.GetSeries()[0].GetHostUsd(), s.GetSeries()[0].GetTokenUsd()
 		bs, err := costs.ListBudgets(bg, &fleetv1.ListBudgetsRequest{})
-		if err != nil || len(bs.GetBudgets()) != 2 {
+		if err != nil || len(bs.GetBudgets()) != 3 {
 			return false
 		}
 		for _, b := range bs.GetBudgets() {
@@ -152,7 +153,14 @@ func TestDashboardCostAndOperations(t *testing.T) {
 	if fig := get(t, ctx, "the budget's figures", chromedp.Text(css(`[data-budget="web-daily"] .budget-figures`))); !strings.Contains(fig, "of $500") || !strings.Contains(fig, "forecast") {
 		t.Errorf("web-daily's figures %q, want the spend of $500 and the forecast", fig)
 	}
-	run(t, ctx, "the program budget's plot", chromedp.WaitVisible(css(`[data-budget="qa-monthly"] .u-over`)))
+	// The program's budget plots its token cost, the spot budget the host cost of web-2.
+	for _, name := range []string{"qa-monthly", "spot-weekly"} {
+		run(t, ctx, name+"'s plot", chromedp.WaitVisible(css(`[data-budget="`+name+`"] .u-over`)))
+		if n := get(t, ctx, name+"'s spend points", chromedp.Evaluate[int](
+			`window.dashboardPlots["budget-`+name+`"].data[1].filter(v => v > 0).length`)); n < 1 {
+			t.Errorf("%s's plot has no spend above zero", name)
+		}
+	}
 	run(t, ctx, "live updates", chromedp.WaitVisible(css(`#live.on`)))
 	shoot(t, ctx, "cost")
 

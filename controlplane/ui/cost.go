@@ -39,9 +39,9 @@ type spendSeries struct {
 	Unknown bool      `json:"unknown"`
 }
 
-// budgetPlot is a budget's current period as a plot: the spend accumulated up to each hour's
-// end and now, the forecast from now to the period's end, and the limit, aligned on T (unix
-// seconds). A figure without a value at a time is null.
+// budgetPlot is a budget's current period as a plot: the spend the ledger accumulated up to
+// each hour's end and up to now, the forecast from the budget's standing now to the period's
+// end, and the limit, aligned on T (unix seconds). A figure without a value at a time is null.
 type budgetPlot struct {
 	T        []int64    `json:"t"`
 	Spend    []*float64 `json:"spend"`
@@ -206,18 +206,15 @@ func (h *Handler) budgetPlot(r *http.Request, s *session, st *fleetv1.BudgetStat
 	add(periodStart, f(0), nil)
 	sum := 0.0
 	for i, t := range resp.GetTimes() {
-		hourEnd := t.AsTime().Add(time.Hour)
-		if !hourEnd.Before(now) {
-			break
-		}
 		if i < len(usd) {
 			sum += usd[i]
 		}
-		if hourEnd.After(periodStart) {
+		if hourEnd := t.AsTime().Add(time.Hour); hourEnd.Before(now) && hourEnd.After(periodStart) {
 			add(hourEnd, f(sum), nil)
 		}
 	}
-	add(now, f(st.GetSpendUsd()), f(st.GetSpendUsd()))
+	// The ledger's sum up to now ends the spend; the forecast starts from the budget's standing.
+	add(now, f(sum), f(st.GetSpendUsd()))
 	if periodEnd.After(now) {
 		add(periodEnd, nil, f(st.GetForecastUsd()))
 	}
