@@ -578,6 +578,7 @@ function renderCost(view, v) {
     el("div", { id: "plot-spend", class: "plot" }),
     el("h2", {}, `Budgets (${budgets.length})`),
     budgets.length ? el("div", { class: "grid", id: "budgets" }, budgets.map(budgetCard)) : el("p", { class: "hint", id: "budgets" }, "No budgets: fleetctl cost budgets set."),
+    events.length ? el("h2", {}, "Budget events") : null,
     events.length ? el("table", { id: "budget-events" },
       el("thead", {}, el("tr", {}, ["Time", "Budget", "Kind", "Threshold", "Spend", "Limit", "Forecast"].map((h) => el("th", {}, h)))),
       el("tbody", {}, events.map((e) => el("tr", {}, el("td", {}, when(e.time)), el("td", {}, e.budget), el("td", {}, e.kind),
