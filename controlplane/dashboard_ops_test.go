@@ -123,7 +123,7 @@ func TestDashboardOperationsAndCost(t *testing.T) {
 			t.Errorf("commands%s: %v, want none", q, rows)
 		}
 	}
-	for q, want := range map[string]string{"?state=asleep": "state: asleep", "?kind=reboot": "kind: reboot", "?node=no%20node": "node: no node"} {
+	for q, want := range map[string]string{"?state=asleep": `state: \"asleep\"`, "?kind=reboot": `kind: \"reboot\"`, "?node=no%20node": `node_id: \"no node\"`} {
 		if code, body, _ := d.do("GET", "/ui/api/commands"+q, nil, nil); code != http.StatusBadRequest || !strings.Contains(body, want) {
 			t.Errorf("commands%s: %d %s, want 400 naming %q", q, code, body, want)
 		}
@@ -230,7 +230,7 @@ func TestDashboardOperationsAndCost(t *testing.T) {
 	if code, body, _ := d.do("POST", "/ui/api/deployments/d-none/abort", nil, map[string]string{"X-CSRF-Token": csrf}); code != http.StatusNotFound || !strings.Contains(body, "d-none") {
 		t.Errorf("abort of an unknown deployment: %d %s, want 404 from the service naming it", code, body)
 	}
-	if code, body, _ := d.do("POST", "/ui/api/deployments/d-none/explode", nil, map[string]string{"X-CSRF-Token": csrf}); code != http.StatusNotFound || !strings.Contains(body, "action: explode") {
+	if code, body, _ := d.do("POST", "/ui/api/deployments/d-none/explode", nil, map[string]string{"X-CSRF-Token": csrf}); code != http.StatusNotFound || !strings.Contains(body, `action: \"explode\"`) {
 		t.Errorf("an unknown deployment action: %d %s, want 404 naming the action", code, body)
 	}
 	audit, err := admin.ListAudit(ctx, &fleetv1.ListAuditRequest{Limit: 1000})

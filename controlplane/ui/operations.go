@@ -1,13 +1,13 @@
 package ui
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -41,15 +41,12 @@ var (
 // (names as the page shows them, e.g. pending, restart).
 func (h *Handler) commands(w http.ResponseWriter, r *http.Request, s *session) {
 	q := r.URL.Query()
+	// FleetService.ListCommands checks the node id (node_id).
 	req := &fleetv1.ListCommandsRequest{NodeId: q.Get("node"), PageSize: operationsCommands}
-	if req.GetNodeId() != "" && !check.ValidID(req.GetNodeId()) {
-		writeError(w, http.StatusBadRequest, "node: "+check.Truncate(req.GetNodeId())+" is not a node id")
-		return
-	}
 	if name := q.Get("state"); name != "" {
 		st, ok := commandStates[name]
 		if !ok {
-			writeError(w, http.StatusBadRequest, "state: "+check.Truncate(name)+" is not a command state such as pending or succeeded")
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("state: %.40q is not a command state such as pending or succeeded", name))
 			return
 		}
 		req.States = []fleetv1.CommandState{st}
@@ -57,7 +54,7 @@ func (h *Handler) commands(w http.ResponseWriter, r *http.Request, s *session) {
 	if name := q.Get("kind"); name != "" {
 		k, ok := commandKinds[name]
 		if !ok {
-			writeError(w, http.StatusBadRequest, "kind: "+check.Truncate(name)+" is not a command kind such as drain or restart")
+			writeError(w, http.StatusBadRequest, fmt.Sprintf("kind: %.40q is not a command kind such as drain or restart", name))
 			return
 		}
 		req.Kinds = []fleetv1.CommandKind{k}
@@ -157,7 +154,7 @@ func (h *Handler) deploymentAction(w http.ResponseWriter, r *http.Request, s *se
 		resp, err = h.maint.AbortDeployment(ctx, &fleetv1.AbortDeploymentRequest{Id: id, Reason: reasonFor(r)})
 		dep = resp.GetDeployment()
 	default:
-		writeError(w, http.StatusNotFound, "action: "+check.Truncate(action)+" is not pause, resume or abort")
+		writeError(w, http.StatusNotFound, fmt.Sprintf("action: %.40q is not pause, resume or abort", action))
 		return
 	}
 	if err != nil {
