@@ -107,12 +107,13 @@ type builtActions struct {
 	closers []func()
 }
 
-// buildActions validates the configuration and builds one Action per configured kind.
-func buildActions(ctx context.Context, cfg ActionsConfig, log *slog.Logger) (*builtActions, error) {
+// buildActions validates the configuration and builds one Action per configured kind; the
+// process manager keeps its pid files in stateDir ("" keeps none).
+func buildActions(ctx context.Context, cfg ActionsConfig, stateDir string, log *slog.Logger) (*builtActions, error) {
 	b := &builtActions{actions: map[command.Kind]Action{}}
 	var errs []error
 	if s := cfg.Service; s != nil {
-		m, closer, err := newManager(ctx, *s, log)
+		m, closer, err := newManager(ctx, *s, stateDir, log)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("actions.service: %w", err))
 		} else {
@@ -184,6 +185,14 @@ func hostActions(cfg ActionsConfig) (map[command.Kind]Action, error) {
 			if err != nil {
 				out.Detail += "; " + err.Error()
 			}
+			// The archives left after pruning, so the control plane lists only those.
+			if left, lerr := backup.List(c.Dir, c.Prefix); lerr == nil {
+				paths := make([]string, len(left))
+				for i, l := range left {
+					paths[i] = l.Path
+				}
+				out.Fields[command.FieldBackupKept] = strings.Join(paths, "\n")
+			}
 			return out, nil
 		})
 	}
@@ -220,10 +229,10 @@ func hostActions(cfg ActionsConfig) (map[command.Kind]Action, error) {
 }
 
 // newManager builds the configured service manager.
-func newManager(ctx context.Context, s ServiceConfig, log *slog.Logger) (service.Manager, func(), error) {
+func newManager(ctx context.Context, s ServiceConfig, stateDir string, log *slog.Logger) (service.Manager, func(), error) {
 	switch s.Manager {
 	case "process":
-		m, err := service.NewProcessManager(s.processConfig(), log.With("manager", "process"))
+		m, err := service.NewProcessManager(s.processConfig(stateDir), log.With("manager", "process"))
 		return m, nil, err
 	case "systemd":
 		conn, err := systemd.DialDBus(ctx)

@@ -37,7 +37,7 @@ func (c ActionsConfig) problems() []sectionProblem {
 	if s := c.Service; s != nil {
 		switch s.Manager {
 		case "process":
-			add("service", s.processConfig().Validate())
+			add("service", s.processConfig("").Validate())
 		case "systemd":
 			add("service", s.systemdConfig().Validate())
 		default:
@@ -61,10 +61,10 @@ func (c ActionsConfig) problems() []sectionProblem {
 	return out
 }
 
-func (s ServiceConfig) processConfig() service.ProcessConfig {
+func (s ServiceConfig) processConfig(stateDir string) service.ProcessConfig {
 	return service.ProcessConfig{
 		Command: s.Command, Dir: s.Dir, Env: s.Env, Instances: s.Instances,
-		BasePort: s.BasePort, StopGrace: s.StopGrace, Health: s.Health.check(),
+		BasePort: s.BasePort, StopGrace: s.StopGrace, Health: s.Health.check(), StateDir: stateDir,
 	}
 }
 

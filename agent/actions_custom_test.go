@@ -16,7 +16,7 @@ func TestCustomActions(t *testing.T) {
 	marker := filepath.Join(t.TempDir(), "ran")
 	b, err := buildActions(context.Background(), ActionsConfig{Custom: map[string]CustomAction{
 		"rotate-keys": {Command: []string{"/bin/sh", "-c", "echo rotated > " + marker}},
-	}}, slog.New(slog.DiscardHandler))
+	}}, "", slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +36,7 @@ func TestCustomActions(t *testing.T) {
 	}
 
 	for name, bad := range map[string]CustomAction{"Bad Name": {Command: []string{"/bin/true"}}, "empty": {}} {
-		_, err := buildActions(context.Background(), ActionsConfig{Custom: map[string]CustomAction{name: bad}}, slog.New(slog.DiscardHandler))
+		_, err := buildActions(context.Background(), ActionsConfig{Custom: map[string]CustomAction{name: bad}}, "", slog.New(slog.DiscardHandler))
 		if err == nil || !strings.Contains(err.Error(), "actions.custom") {
 			t.Errorf("custom action %q %+v accepted: %v", name, bad, err)
 		}

@@ -114,13 +114,15 @@ func New(cfg Config) (*Agent, error) {
 	if cfg.Collectors == nil {
 		cfg.Collectors = collector.Default()
 	}
-	built, err := buildActions(context.Background(), cfg.ActionsConfig, cfg.Logger)
+	built, err := buildActions(context.Background(), cfg.ActionsConfig, cfg.StateDir, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
 	for k, act := range cfg.Actions {
 		built.actions[k] = act
 	}
+	health := newServiceHealth(built.manager, cfg.ActionsConfig)
+	health.recheckAfter(built.actions)
 	st, err := openState(cfg.StateDir)
 	if err != nil {
 		built.close()
@@ -142,7 +144,7 @@ func New(cfg Config) (*Agent, error) {
 		stats:      reqstats.NewAggregator(cfg.Prices, reqstats.DefaultRelativeAccuracy, reqstats.DefaultTopN, time.Now()),
 		cmds:       newCommander(cfg.Logger.With("node", cfg.NodeID), st, built.actions, requests),
 		actions:    built,
-		health:     newServiceHealth(built.manager, cfg.ActionsConfig),
+		health:     health,
 		noticed:    make(chan struct{}, 1),
 	}
 	if cfg.Cloud != "" {
@@ -164,6 +166,9 @@ func New(cfg Config) (*Agent, error) {
 		cfg.Proxy.TracerProvider = cfg.TracerProvider
 	}
 	if cfg.Proxy.Listen != "" {
+		if live := balancedInstances(built.manager, a.health, cfg.Proxy.Upstream); live != nil {
+			cfg.Proxy.Instances, a.health.anyServes = live, true
+		}
 		if a.proxy, err = proxy.New(cfg.Proxy, a.stats, a.requests, a, cfg.Logger.With("component", "proxy")); err != nil {
 			built.close()
 			_ = st.close()

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/agent/service"
+	"github.com/dspyfleet/dspyfleet/pkg/command"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -24,8 +25,13 @@ const maxHealthDetail = 512
 type serviceHealth struct {
 	mgr   service.Manager
 	check service.HealthCheck
-	fails int                                   // failed checks in a row; run's goroutine only
-	last  atomic.Pointer[fleetv1.ServiceHealth] // nil until the first check
+	// anyServes: the proxy spreads requests over the instances that pass, so the service is
+	// healthy while one of them does; otherwise every instance must.
+	anyServes bool
+	fails     int                                   // failed checks in a row; run's goroutine only
+	last      atomic.Pointer[fleetv1.ServiceHealth] // nil until the first check
+	ports     atomic.Pointer[[]int]                 // the ports that passed the last check; nil until it
+	again     chan struct{}                         // asks run for a check now
 }
 
 // newServiceHealth returns the checker of mgr's service, or nil without one.
@@ -33,7 +39,7 @@ func newServiceHealth(mgr service.Manager, cfg ActionsConfig) *serviceHealth {
 	if mgr == nil {
 		return nil
 	}
-	h := &serviceHealth{mgr: mgr}
+	h := &serviceHealth{mgr: mgr, again: make(chan struct{}, 1)}
 	if s := cfg.Service; s != nil {
 		h.check = s.Health.check()
 	}
@@ -50,6 +56,31 @@ func (h *serviceHealth) run(ctx context.Context, interval time.Duration) error {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		case <-h.again:
+		}
+	}
+}
+
+// recheck asks for a check now, so instances a restart or a scale started take requests as
+// soon as they pass it rather than at the next interval.
+func (h *serviceHealth) recheck() {
+	select {
+	case h.again <- struct{}{}:
+	default:
+	}
+}
+
+// recheckAfter makes the restart and scale actions in acts ask for a check as they end.
+func (h *serviceHealth) recheckAfter(acts map[command.Kind]Action) {
+	if h == nil {
+		return
+	}
+	for _, kind := range []command.Kind{command.Restart, command.Scale} {
+		if act := acts[kind]; act != nil {
+			acts[kind] = ActionFunc(func(ctx context.Context, cmd *fleetv1.Command) (Outcome, error) {
+				defer h.recheck()
+				return act.Run(ctx, cmd)
+			})
 		}
 	}
 }
@@ -58,7 +89,7 @@ func (h *serviceHealth) run(ctx context.Context, interval time.Duration) error {
 func (h *serviceHealth) checkOnce(ctx context.Context) {
 	insts := h.mgr.Status()
 	var problems []string
-	healthy := 0
+	var ports []int
 	for _, in := range insts {
 		if !instanceUp(in.State) {
 			p := fmt.Sprintf("instance %d is %s", in.Index, in.State)
@@ -74,7 +105,7 @@ func (h *serviceHealth) checkOnce(ctx context.Context) {
 				continue
 			}
 		}
-		healthy++
+		ports = append(ports, in.Port)
 	}
 	if len(insts) == 0 {
 		problems = append(problems, "no instance of the service is running")
@@ -82,15 +113,16 @@ func (h *serviceHealth) checkOnce(ctx context.Context) {
 	if ctx.Err() != nil {
 		return // a probe cut short by the agent stopping says nothing about the service
 	}
-	v := &fleetv1.ServiceHealth{Healthy: true, Detail: "healthy", Instances: uint32(len(insts)), HealthyInstances: uint32(healthy)}
-	if len(problems) == 0 {
+	h.ports.Store(&ports)
+	v := &fleetv1.ServiceHealth{Healthy: true, Detail: "healthy", Instances: uint32(len(insts)), HealthyInstances: uint32(len(ports))}
+	if len(problems) == 0 || h.anyServes && len(ports) > 0 {
 		h.fails = 0
+		if len(problems) > 0 {
+			v.Detail = fmt.Sprintf("healthy: %d of %d instances serve (%s)", len(ports), len(insts), clip(strings.Join(problems, "; ")))
+		}
 	} else {
 		h.fails++
-		detail := strings.Join(problems, "; ")
-		if len(detail) > maxHealthDetail {
-			detail = detail[:maxHealthDetail] + "…"
-		}
+		detail := clip(strings.Join(problems, "; "))
 		v.Detail = detail
 		if h.fails >= unhealthyAfter {
 			v.Healthy = false
@@ -99,6 +131,14 @@ func (h *serviceHealth) checkOnce(ctx context.Context) {
 		}
 	}
 	h.last.Store(v)
+}
+
+// clip bounds a verdict's detail.
+func clip(detail string) string {
+	if len(detail) > maxHealthDetail {
+		return detail[:maxHealthDetail] + "…"
+	}
+	return detail
 }
 
 // instanceUp reports whether an instance's state means its process runs: the process manager's

@@ -52,6 +52,12 @@ type Config struct {
 	// DefaultQueueTimeout.
 	QueueTimeout time.Duration
 
+	// Instances, when set, spreads requests over the service's live instances: each goes to
+	// the Upstream host on the port of the instance with the fewest requests in flight. With
+	// no live instance, requests go to Upstream as configured. nil forwards every request to
+	// Upstream.
+	Instances Instances
+
 	// ShutdownTimeout bounds how long Run lets requests in flight finish once its context
 	// ends; 0 means DefaultShutdownTimeout.
 	ShutdownTimeout time.Duration
@@ -71,7 +77,7 @@ func (c Config) Validate() error {
 	if c.Listen == "" {
 		return errors.New("proxy: no listen address")
 	}
-	if _, err := upstreamURL(c.Upstream); err != nil {
+	if _, err := ParseUpstream(c.Upstream); err != nil {
 		return err
 	}
 	switch {
@@ -125,8 +131,9 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// upstreamURL parses "host:port" or an http(s) URL.
-func upstreamURL(s string) (*url.URL, error) {
+// ParseUpstream parses an upstream: "host:port" or an http(s) URL, optionally with a path
+// prefix.
+func ParseUpstream(s string) (*url.URL, error) {
 	if s == "" {
 		return nil, errors.New("proxy: no upstream")
 	}

@@ -19,6 +19,7 @@ const statusClientClosed = 499
 // request context; all but bytesIn are touched only by the handler's goroutine.
 type exchange struct {
 	start       time.Time
+	instance    *upstreamPort  // the instance the balancer chose; nil: the configured upstream
 	res         *http.Response // the upstream's response; nil when there was none
 	upstreamErr error          // the upstream could not be reached or broke off
 	firstByte   time.Time      // when the first body byte arrived from the upstream

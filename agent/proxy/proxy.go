@@ -61,6 +61,7 @@ type Proxy struct {
 	log        *slog.Logger
 	rp         *httputil.ReverseProxy
 	transport  *http.Transport
+	balance    *balancer // nil: every request goes to the configured upstream
 	retryAfter string
 	tracer     trace.Tracer // nil: tracing is off
 
@@ -88,7 +89,7 @@ func New(cfg Config, sink Sink, tracker Tracker, drain DrainState, log *slog.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	upstream, _ := upstreamURL(cfg.Upstream) // checked by Validate
+	upstream, _ := ParseUpstream(cfg.Upstream) // checked by Validate
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.MaxIdleConnsPerHost = 256
 	transport.DisableCompression = true // pass the client's Accept-Encoding through untouched
@@ -103,6 +104,9 @@ func New(cfg Config, sink Sink, tracker Tracker, drain DrainState, log *slog.Log
 		retryAfter: strconv.FormatInt(int64(math.Ceil(cfg.RetryAfter.Seconds())), 10),
 		bound:      make(chan struct{}),
 	}
+	if cfg.Instances != nil {
+		p.balance = newBalancer(cfg.Instances, upstream.Hostname())
+	}
 	if cfg.MaxConcurrency > 0 {
 		p.slots = make(chan struct{}, cfg.MaxConcurrency)
 	}
@@ -111,7 +115,13 @@ func New(cfg Config, sink Sink, tracker Tracker, drain DrainState, log *slog.Log
 	}
 	p.rp = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(upstream)
+			if u := exchangeOf(pr.In.Context()).instance; u != nil {
+				target := *upstream
+				target.Host = u.addr
+				pr.SetURL(&target)
+			} else {
+				pr.SetURL(upstream)
+			}
 			pr.Out.Host = pr.In.Host // the app sees the Host its clients asked for
 			pr.Out.Header["X-Forwarded-For"] = pr.In.Header["X-Forwarded-For"]
 			pr.SetXForwarded()
@@ -150,6 +160,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		defer func() { <-p.slots }()
+	}
+	if p.balance != nil {
+		if x.instance = p.balance.pick(); x.instance != nil {
+			defer p.balance.done(x.instance)
+		}
 	}
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = &requestBody{ReadCloser: r.Body, n: &x.bytesIn}

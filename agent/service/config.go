@@ -42,6 +42,9 @@ type ProcessConfig struct {
 	RestartBackoff time.Duration
 	// Health decides when a started instance is up.
 	Health HealthCheck
+	// StateDir, when set, holds a pid file per running instance: an agent started after one
+	// that was killed stops what that one left running before it starts its own instances.
+	StateDir string
 	// OutputTail is how many bytes of combined stdout and stderr are kept per instance;
 	// 0 means 4096.
 	OutputTail int

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -31,6 +32,7 @@ type ProcessManager struct {
 	runCtx  context.Context // Run's ctx, for supervisors added by Scale
 	group   *errgroup.Group // owns every supervisor
 	insts   []*instance     // ordered by index
+	changes atomic.Uint64   // counts changes to insts and their states
 }
 
 var _ Manager = (*ProcessManager)(nil)
@@ -98,6 +100,7 @@ func (m *ProcessManager) Run(ctx context.Context) error {
 	}
 	g := new(errgroup.Group)
 	m.ran, m.running, m.runCtx, m.group = true, true, ctx, g
+	m.reapOrphans()
 	// This member keeps the group busy until no supervisor can be added any more.
 	g.Go(func() error {
 		<-ctx.Done()
@@ -163,7 +166,9 @@ func (m *ProcessManager) supervise(ctx context.Context, inst *instance) {
 			crashes++
 			m.mu.Lock()
 			inst.status.State, inst.status.PID, inst.status.LastExit = StateExited, 0, p.status
+			m.changes.Add(1)
 			m.mu.Unlock()
+			m.forgetPID(inst.index)
 			m.log.Warn("service instance exited", "instance", inst.index, "pid", p.pid, "status", p.status, "restart_in", d)
 			p = nil
 			retry.Reset(d)
@@ -205,11 +210,17 @@ func (m *ProcessManager) launch(inst *instance) (*process, error) {
 		"PORT=" + strconv.Itoa(inst.port),
 		"DSPYFLEET_INSTANCE=" + strconv.Itoa(inst.index),
 	})
-	p, err := startProcess(procSpec{argv: argv, dir: m.cfg.Dir, env: env, out: inst.out, reapGroup: true})
+	// The guard ends the instance with the agent, however the agent ends, so a restarted agent
+	// finds its ports free; the pid file covers a guard that was killed too.
+	p, err := startProcess(procSpec{argv: argv, dir: m.cfg.Dir, env: env, out: inst.out, reapGroup: true, dieWithAgent: true})
+	if err == nil {
+		m.recordPID(inst.index, p)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err != nil {
 		inst.status.State, inst.status.PID, inst.status.LastExit = StateExited, 0, "start failed: "+err.Error()
+		m.changes.Add(1)
 		return nil, fmt.Errorf("start %s: %w", argv[0], err)
 	}
 	if inst.started {
@@ -217,6 +228,7 @@ func (m *ProcessManager) launch(inst *instance) (*process, error) {
 	}
 	inst.started = true
 	inst.status.State, inst.status.PID, inst.status.StartedAt = StateRunning, p.pid, p.started
+	m.changes.Add(1)
 	m.log.Info("service instance started", "instance", inst.index, "pid", p.pid, "port", inst.port)
 	return p, nil
 }
@@ -226,11 +238,13 @@ func (m *ProcessManager) launch(inst *instance) (*process, error) {
 func (m *ProcessManager) stopProcess(inst *instance, p *process, state string) string {
 	m.mu.Lock()
 	inst.status.State = state
+	m.changes.Add(1)
 	m.mu.Unlock()
 	if p == nil {
 		return ""
 	}
 	p.stop(m.cfg.StopGrace)
+	m.forgetPID(inst.index)
 	m.mu.Lock()
 	inst.status.PID, inst.status.LastExit = 0, p.status
 	m.mu.Unlock()
@@ -312,12 +326,14 @@ func (m *ProcessManager) Scale(ctx context.Context, n int) (Result, error) {
 	for i := prev; i < n; i++ {
 		inst := m.newInstance(i)
 		m.insts = append(m.insts, inst)
+		m.changes.Add(1)
 		added = append(added, inst)
 		m.superviseLocked(inst)
 	}
 	if n < prev {
 		removed = slices.Clone(m.insts[n:])
 		m.insts = m.insts[:n]
+		m.changes.Add(1)
 	}
 	m.mu.Unlock()
 	m.log.Info("scaling service", "from", prev, "to", n)
@@ -362,6 +378,10 @@ func (m *ProcessManager) Scale(ctx context.Context, n int) (Result, error) {
 	}
 	return finish(), nil
 }
+
+// Changes counts the changes to the instances and their states so far: whoever keeps something
+// built from Status rebuilds it only when Changes has moved.
+func (m *ProcessManager) Changes() uint64 { return m.changes.Load() }
 
 // Status describes the instances, ordered by index.
 func (m *ProcessManager) Status() []Instance {

@@ -2,11 +2,13 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -52,7 +54,7 @@ List the rules: name, scope, severity, for, action and condition.
 
 ` + globalFlagsText
 
-var alertsRuleSetUsage = `Usage: fleetctl alerts rule set FILE
+var alertsRuleSetUsage = `Usage: fleetctl alerts rule set FILE [--etag ETAG] [--fields LIST]
 
 Create or replace a rule from FILE (YAML or JSON; "-" reads stdin). The control plane compiles
 and type-checks the condition and stores nothing when it does not; its message gives the line
@@ -79,11 +81,22 @@ healthy, down, cpu, memory, dspy), fleet.* (nodes, healthy, down, dspy), params.
 baseline("METRIC") / zscore("METRIC") for the target's EWMA baseline, and baseline_tod /
 zscore_tod for its baseline at this hour of the day (error_rate, p95_ms, p99_ms, rps).
 
+Flags:
+  --etag ETAG    store it only if the stored rule still has this etag (ETAG column of
+                 "fleetctl alerts rules"); when someone changed it since, nothing is stored
+                 and the error says how to retry
+  --fields LIST  update only these fields of the stored rule, e.g. condition,for (the
+                 AlertRule field names); FILE needs only the name and those fields
+
 ` + globalFlagsText
 
-var alertsRuleDeleteUsage = `Usage: fleetctl alerts rule delete NAME
+var alertsRuleDeleteUsage = `Usage: fleetctl alerts rule delete NAME [--etag ETAG]
 
 Delete a rule; its alerts resolve at the next evaluation.
+
+Flags:
+  --etag ETAG  change it only if it still has this etag (ETAG column of "fleetctl alerts rules"); when
+               someone changed it since, nothing changes and the error says how to retry
 
 ` + globalFlagsText
 
@@ -113,9 +126,13 @@ List active and future silences; --expired includes ended ones.
 
 ` + globalFlagsText
 
-var alertsSilenceDeleteUsage = `Usage: fleetctl alerts silence delete ID
+var alertsSilenceDeleteUsage = `Usage: fleetctl alerts silence delete ID [--etag ETAG]
 
 Delete a silence.
+
+Flags:
+  --etag ETAG  change it only if it still has this etag (ETAG column of "fleetctl alerts silence list"); when
+               someone changed it since, nothing changes and the error says how to retry
 
 ` + globalFlagsText
 
@@ -158,7 +175,7 @@ func parseAlerts(g *globals, args []string) (command, error) {
 			return nil, err
 		}
 		return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-			resp, err := c.ListRules(ctx, &fleetv1.ListRulesRequest{})
+			resp, err := listAll(ctx, &fleetv1.ListRulesRequest{}, 0, c.ListRules)
 			if err != nil {
 				return err
 			}
@@ -179,6 +196,15 @@ func parseAlerts(g *globals, args []string) (command, error) {
 		return parseAlertsDeliveries(g, args[1:])
 	}
 	return nil, usageErrorf(alertsUsage, "alerts: unknown command %q", args[0])
+}
+
+// sortAlerts orders alerts as "alerts list" shows them: firing first, then pending, then
+// resolved, each by rule and target.
+func sortAlerts(alerts []*fleetv1.Alert) {
+	rank := map[fleetv1.AlertState]int{fleetv1.AlertState_ALERT_STATE_FIRING: 0, fleetv1.AlertState_ALERT_STATE_PENDING: 1, fleetv1.AlertState_ALERT_STATE_RESOLVED: 2}
+	slices.SortStableFunc(alerts, func(x, y *fleetv1.Alert) int {
+		return cmp.Or(cmp.Compare(rank[x.GetState()], rank[y.GetState()]), cmp.Compare(x.GetRule(), y.GetRule()), cmp.Compare(x.GetTarget(), y.GetTarget()))
+	})
 }
 
 // stringList is a repeatable string flag.
@@ -203,10 +229,11 @@ func parseAlertsList(g *globals, args []string) (command, error) {
 		req.States = append(req.States, fleetv1.AlertState(v))
 	}
 	return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-		resp, err := c.ListAlerts(ctx, req)
+		resp, err := listAll(ctx, req, 0, c.ListAlerts)
 		if err != nil {
 			return err
 		}
+		sortAlerts(resp.GetAlerts())
 		if g.output == formatJSON {
 			return writeJSON(stdout, jsonIndented, resp)
 		}
@@ -235,7 +262,7 @@ func enumShort(name, prefix string) string {
 // writeRules writes one row per rule.
 func writeRules(w io.Writer, rules []*fleetv1.AlertRule) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "NAME\tSCOPE\tSEVERITY\tFOR\tACTION\tNOTIFY\tCONDITION")
+	fmt.Fprintln(tw, "NAME\tSCOPE\tSEVERITY\tFOR\tACTION\tNOTIFY\tETAG\tCONDITION")
 	for _, r := range rules {
 		action := "-"
 		if a := r.GetAction(); a != nil {
@@ -245,8 +272,8 @@ func writeRules(w io.Writer, rules []*fleetv1.AlertRule) error {
 		if r.GetDisabled() {
 			name += " (disabled)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, enumShort(r.GetScope().String(), "RULE_SCOPE_"),
-			enumShort(r.GetSeverity().String(), "ALERT_SEVERITY_"), duration(r.GetFor()), action, orDash(strings.Join(r.GetNotify(), ",")), r.GetCondition())
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, enumShort(r.GetScope().String(), "RULE_SCOPE_"),
+			enumShort(r.GetSeverity().String(), "ALERT_SEVERITY_"), duration(r.GetFor()), action, orDash(strings.Join(r.GetNotify(), ",")), orDash(r.GetEtag()), r.GetCondition())
 	}
 	return tw.Flush()
 }
@@ -257,7 +284,14 @@ func parseAlertsRule(g *globals, args []string) (command, error) {
 	}
 	switch args[0] {
 	case "set":
-		path, err := onePositional(g, args[1:], "alerts rule set", alertsRuleSetUsage, "file")
+		fs := newFlagSet("alerts rule set", g)
+		etag := fs.String("etag", "", "")
+		fields := fs.String("fields", "", "")
+		pos, err := parseCommand(fs, g, args[1:], alertsRuleSetUsage)
+		if err != nil {
+			return nil, err
+		}
+		path, err := onlyArg(pos, alertsRuleSetUsage, "alerts rule set", "file")
 		if err != nil {
 			return nil, err
 		}
@@ -265,24 +299,31 @@ func parseAlertsRule(g *globals, args []string) (command, error) {
 		if err != nil {
 			return nil, usageErrorf(alertsRuleSetUsage, "alerts rule set: %v", err)
 		}
+		req := &fleetv1.SetRuleRequest{Rule: rule, Etag: *etag, UpdateMask: fieldMask(*fields)}
 		return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-			resp, err := c.SetRule(ctx, &fleetv1.SetRuleRequest{Rule: rule})
+			resp, err := c.SetRule(ctx, req)
 			if err != nil {
 				return err
 			}
 			if g.output == formatJSON {
 				return writeJSON(stdout, jsonIndented, resp)
 			}
-			_, err = fmt.Fprintf(stdout, "rule %s stored\n", resp.GetRule().GetName())
+			_, err = fmt.Fprintf(stdout, "rule %s stored (etag %s)\n", resp.GetRule().GetName(), resp.GetRule().GetEtag())
 			return err
 		}), nil
 	case "delete":
-		name, err := onePositional(g, args[1:], "alerts rule delete", alertsRuleDeleteUsage, "name")
+		fs := newFlagSet("alerts rule delete", g)
+		etag := fs.String("etag", "", "")
+		pos, err := parseCommand(fs, g, args[1:], alertsRuleDeleteUsage)
+		if err != nil {
+			return nil, err
+		}
+		name, err := onlyArg(pos, alertsRuleDeleteUsage, "alerts rule delete", "name")
 		if err != nil {
 			return nil, err
 		}
 		return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-			if _, err := c.DeleteRule(ctx, &fleetv1.DeleteRuleRequest{Name: name}); err != nil {
+			if _, err := c.DeleteRule(ctx, &fleetv1.DeleteRuleRequest{Name: name, Etag: *etag}); err != nil {
 				return err
 			}
 			_, err := fmt.Fprintf(stdout, "rule %s deleted\n", name)
@@ -383,16 +424,22 @@ func parseRuleFile(path string, data []byte) (*fleetv1.AlertRule, error) {
 		Name: f.Name, Condition: f.Condition, Labels: f.Labels, Annotations: f.Annotations, Notify: f.Notify,
 		Params: f.Params, Disabled: f.Disabled,
 	}
-	scope, ok := fleetv1.RuleScope_value["RULE_SCOPE_"+strings.ToUpper(f.Scope)]
-	if !ok || scope == 0 {
-		return nil, fmt.Errorf("rule file %s: scope %q is not node, pool or fleet", path, f.Scope)
+	// An empty scope or severity stays unspecified: a partial update (--fields) needs neither,
+	// and the control plane refuses a whole rule without them.
+	if f.Scope != "" {
+		scope, ok := fleetv1.RuleScope_value["RULE_SCOPE_"+strings.ToUpper(f.Scope)]
+		if !ok || scope == 0 {
+			return nil, fmt.Errorf("rule file %s: scope %q is not node, pool or fleet", path, f.Scope)
+		}
+		r.Scope = fleetv1.RuleScope(scope)
 	}
-	r.Scope = fleetv1.RuleScope(scope)
-	sev, ok := fleetv1.AlertSeverity_value["ALERT_SEVERITY_"+strings.ToUpper(f.Severity)]
-	if !ok || sev == 0 {
-		return nil, fmt.Errorf("rule file %s: severity %q is not info, warning or critical", path, f.Severity)
+	if f.Severity != "" {
+		sev, ok := fleetv1.AlertSeverity_value["ALERT_SEVERITY_"+strings.ToUpper(f.Severity)]
+		if !ok || sev == 0 {
+			return nil, fmt.Errorf("rule file %s: severity %q is not info, warning or critical", path, f.Severity)
+		}
+		r.Severity = fleetv1.AlertSeverity(sev)
 	}
-	r.Severity = fleetv1.AlertSeverity(sev)
 	if f.For != 0 {
 		r.For = durationpb.New(f.For)
 	}
@@ -463,7 +510,7 @@ func parseAlertsSilence(g *globals, args []string) (command, error) {
 			return nil, err
 		}
 		return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-			resp, err := c.ListSilences(ctx, &fleetv1.ListSilencesRequest{IncludeExpired: *expired})
+			resp, err := listAll(ctx, &fleetv1.ListSilencesRequest{IncludeExpired: *expired}, 0, c.ListSilences)
 			if err != nil {
 				return err
 			}
@@ -471,24 +518,30 @@ func parseAlertsSilence(g *globals, args []string) (command, error) {
 				return writeJSON(stdout, jsonIndented, resp)
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
-			fmt.Fprintln(tw, "ID\tMATCHERS\tSTART\tEND\tAUTHOR\tCOMMENT")
+			fmt.Fprintln(tw, "ID\tMATCHERS\tSTART\tEND\tAUTHOR\tETAG\tCOMMENT")
 			for _, s := range resp.GetSilences() {
 				var ms []string
 				for _, m := range s.GetMatchers() {
 					ms = append(ms, matcherString(m))
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", s.GetId(), strings.Join(ms, ","), s.GetStart().AsTime().Local().Format(time.DateTime),
-					s.GetEnd().AsTime().Local().Format(time.DateTime), s.GetAuthor(), orDash(s.GetComment()))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.GetId(), strings.Join(ms, ","), s.GetStart().AsTime().Local().Format(time.DateTime),
+					s.GetEnd().AsTime().Local().Format(time.DateTime), s.GetAuthor(), orDash(s.GetEtag()), orDash(s.GetComment()))
 			}
 			return tw.Flush()
 		}), nil
 	case "delete":
-		id, err := onePositional(g, args[1:], "alerts silence delete", alertsSilenceDeleteUsage, "silence id")
+		fs := newFlagSet("alerts silence delete", g)
+		etag := fs.String("etag", "", "")
+		pos, err := parseCommand(fs, g, args[1:], alertsSilenceDeleteUsage)
+		if err != nil {
+			return nil, err
+		}
+		id, err := onlyArg(pos, alertsSilenceDeleteUsage, "alerts silence delete", "silence id")
 		if err != nil {
 			return nil, err
 		}
 		return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-			if _, err := c.DeleteSilence(ctx, &fleetv1.DeleteSilenceRequest{Id: id}); err != nil {
+			if _, err := c.DeleteSilence(ctx, &fleetv1.DeleteSilenceRequest{Id: id, Etag: *etag}); err != nil {
 				return err
 			}
 			_, err := fmt.Fprintf(stdout, "silence %s deleted\n", id)
@@ -528,7 +581,7 @@ func parseAlertsEvents(g *globals, args []string) (command, error) {
 		return nil, err
 	}
 	return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-		resp, err := c.ListEvents(ctx, &fleetv1.AlertServiceListEventsRequest{Limit: uint32(*limit)})
+		resp, err := listAll(ctx, &fleetv1.AlertServiceListEventsRequest{}, int(*limit), c.ListEvents)
 		if err != nil {
 			return err
 		}
@@ -552,7 +605,7 @@ func parseAlertsDeliveries(g *globals, args []string) (command, error) {
 		return nil, err
 	}
 	return alertsCommand(g, func(ctx context.Context, c fleetv1.AlertServiceClient, stdout io.Writer) error {
-		resp, err := c.ListDeliveries(ctx, &fleetv1.ListDeliveriesRequest{Limit: uint32(*limit), FailedOnly: *failed})
+		resp, err := listAll(ctx, &fleetv1.ListDeliveriesRequest{FailedOnly: *failed}, int(*limit), c.ListDeliveries)
 		if err != nil {
 			return err
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -26,7 +27,7 @@ Flags:
   --kind KIND           only admin calls ("admin") or security events ("security")
   --target ID           only records about this node, command or pool
   --since DURATION      only records from the last DURATION, e.g. 24h
-  --limit N             at most N records (default 100, at most 1000)
+  --limit N             at most N records (default 100), paged through as needed
 
 ` + globalFlagsText
 
@@ -57,16 +58,18 @@ func parseAudit(g *globals, args []string) (command, error) {
 	if *since < 0 {
 		return nil, usageErrorf(auditUsage, "audit: --since %s must be positive", *since)
 	}
-	if req.Limit, err = parseLimit(*limit); err != nil {
+	n, err := parseLimit(*limit)
+	if err != nil {
 		return nil, usageErrorf(auditUsage, "audit: --limit: %v", err)
 	}
+	n = cmp.Or(n, defaultAuditLimit)
 	return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
 		if *since > 0 {
 			req.Since = timestamppb.New(time.Now().Add(-*since))
 		}
 		ctx, cancel := withTimeout(ctx, g.timeout)
 		defer cancel()
-		resp, err := fleetv1.NewFleetServiceClient(conn).ListAudit(ctx, req)
+		resp, err := listAll(ctx, req, int(n), fleetv1.NewFleetServiceClient(conn).ListAudit)
 		if err != nil {
 			return err
 		}
@@ -76,6 +79,9 @@ func parseAudit(g *globals, args []string) (command, error) {
 		return writeAudit(stdout, resp.GetRecords(), time.Now())
 	}, nil
 }
+
+// defaultAuditLimit is how many records "audit" lists without --limit.
+const defaultAuditLimit = 100
 
 // writeAudit prints audit records as a table.
 func writeAudit(w io.Writer, recs []*fleetv1.AuditRecord, now time.Time) error {

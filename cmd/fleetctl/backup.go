@@ -105,7 +105,7 @@ func parseBackup(g *globals, args []string) (command, error) {
 		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
 			ctx, cancel := withTimeout(ctx, g.timeout)
 			defer cancel()
-			resp, err := fleetv1.NewMaintenanceServiceClient(conn).ListBackups(ctx, &fleetv1.ListBackupsRequest{})
+			resp, err := listAll(ctx, &fleetv1.ListBackupsRequest{}, 0, fleetv1.NewMaintenanceServiceClient(conn).ListBackups)
 			if err != nil {
 				return err
 			}

@@ -105,20 +105,7 @@ func allCommands(ctx context.Context, client fleetv1.FleetServiceClient, req *fl
 	}
 	req = proto.CloneOf(req)
 	req.Limit = 0
-	all := &fleetv1.ListCommandsResponse{}
-	for len(all.Commands) < limit {
-		req.PageSize = int32(min(limit-len(all.Commands), listPageSize))
-		resp, err := client.ListCommands(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		all.Commands = append(all.Commands, resp.GetCommands()...)
-		if resp.GetNextPageToken() == "" {
-			break
-		}
-		req.PageToken = resp.GetNextPageToken()
-	}
-	return all, nil
+	return listAll(ctx, req, limit, client.ListCommands)
 }
 
 // getCommand runs "cmd get".

@@ -242,19 +242,5 @@ func revisions(ctx context.Context, c fleetv1.ConfigServiceClient, limit int) (*
 	if limit == 0 {
 		limit = defaultHistory
 	}
-	all := &fleetv1.ConfigServiceListRevisionsResponse{}
-	req := &fleetv1.ConfigServiceListRevisionsRequest{}
-	for len(all.Revisions) < limit {
-		req.PageSize = int32(min(limit-len(all.Revisions), listPageSize))
-		resp, err := c.ListRevisions(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		all.Revisions = append(all.Revisions, resp.GetRevisions()...)
-		if resp.GetNextPageToken() == "" {
-			break
-		}
-		req.PageToken = resp.GetNextPageToken()
-	}
-	return all, nil
+	return listAll(ctx, &fleetv1.ConfigServiceListRevisionsRequest{}, limit, c.ListRevisions)
 }

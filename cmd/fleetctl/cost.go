@@ -1,10 +1,13 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -12,6 +15,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -32,7 +36,7 @@ func parseCost(g *globals, args []string) (command, error) {
 		return parseCostReport(g, args[1:])
 	case "budgets":
 		return parseNoArgs(g, args[1:], "cost budgets", costBudgetsUsage, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
-			resp, err := c.ListBudgets(ctx, &fleetv1.ListBudgetsRequest{})
+			resp, err := listAll(ctx, &fleetv1.ListBudgetsRequest{}, 0, c.ListBudgets)
 			if err != nil || g.output == formatJSON {
 				return jsonOr(err, stdout, resp)
 			}
@@ -164,11 +168,19 @@ var periodNames = map[string]fleetv1.BudgetPeriod{
 	"daily": fleetv1.BudgetPeriod_BUDGET_PERIOD_DAILY, "weekly": fleetv1.BudgetPeriod_BUDGET_PERIOD_WEEKLY, "monthly": fleetv1.BudgetPeriod_BUDGET_PERIOD_MONTHLY,
 }
 
-// parseBudgetSetArgs parses "cost budget set" into its budget. The control plane checks the
-// values; here only their syntax.
-func parseBudgetSetArgs(g *globals, args []string) (*fleetv1.Budget, error) {
+// budgetFlags maps the flags of "cost budget set" to the Budget fields they set: with --update,
+// the flags given are the update mask.
+var budgetFlags = map[string]string{
+	"period": "period", "limit": "limit_usd", "pool": "pool", "program": "program", "thresholds": "thresholds",
+	"hard": "hard", "fallback-pool": "fallback_pool", "time-zone": "time_zone",
+}
+
+// parseBudgetSetArgs parses "cost budget set" into its request. The control plane checks the
+// budget; this only parses. With --update, only the fields of the flags given change.
+func parseBudgetSetArgs(g *globals, args []string) (*fleetv1.SetBudgetRequest, error) {
 	fs := newFlagSet("cost budget set", g)
 	b := &fleetv1.Budget{}
+	req := &fleetv1.SetBudgetRequest{Budget: b}
 	period := fs.String("period", "", "")
 	fs.Float64Var(&b.LimitUsd, "limit", 0, "")
 	fs.StringVar(&b.Pool, "pool", "", "")
@@ -177,6 +189,8 @@ func parseBudgetSetArgs(g *globals, args []string) (*fleetv1.Budget, error) {
 	fs.BoolVar(&b.Hard, "hard", false, "")
 	fs.StringVar(&b.FallbackPool, "fallback-pool", "", "")
 	fs.StringVar(&b.TimeZone, "time-zone", "", "")
+	fs.StringVar(&req.Etag, "etag", "", "")
+	update := fs.Bool("update", false, "")
 	pos, err := parseCommand(fs, g, args, costBudgetSetUsage)
 	if err != nil {
 		return nil, err
@@ -185,11 +199,23 @@ func parseBudgetSetArgs(g *globals, args []string) (*fleetv1.Budget, error) {
 		return nil, usageErrorf(costBudgetSetUsage, "cost budget set: want one budget NAME, got %d arguments", len(pos))
 	}
 	b.Name = pos[0]
-	p, ok := periodNames[*period]
-	if !ok {
+	if *update {
+		req.UpdateMask = &fieldmaskpb.FieldMask{}
+		fs.Visit(func(f *flag.Flag) {
+			if field, ok := budgetFlags[f.Name]; ok {
+				req.UpdateMask.Paths = append(req.UpdateMask.Paths, field)
+			}
+		})
+		slices.Sort(req.UpdateMask.Paths)
+		if len(req.UpdateMask.Paths) == 0 {
+			return nil, usageErrorf(costBudgetSetUsage, "cost budget set: --update: give the flags of the fields to change")
+		}
+	}
+	if p, ok := periodNames[*period]; ok {
+		b.Period = p
+	} else if !*update || *period != "" {
 		return nil, usageErrorf(costBudgetSetUsage, "cost budget set: --period %q: want daily, weekly or monthly", *period)
 	}
-	b.Period = p
 	if *thresholds != "" {
 		for _, s := range strings.Split(*thresholds, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(s, "%")), 64)
@@ -202,26 +228,28 @@ func parseBudgetSetArgs(g *globals, args []string) (*fleetv1.Budget, error) {
 			b.Thresholds = append(b.Thresholds, v)
 		}
 	}
-	return b, nil
+	return req, nil
 }
 
 func parseBudgetSet(g *globals, args []string) (command, error) {
-	b, err := parseBudgetSetArgs(g, args)
+	req, err := parseBudgetSetArgs(g, args)
 	if err != nil {
 		return nil, err
 	}
 	return costCommand(g, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
-		resp, err := c.SetBudget(ctx, &fleetv1.SetBudgetRequest{Budget: b})
+		resp, err := c.SetBudget(ctx, req)
 		if err != nil || g.output == formatJSON {
 			return jsonOr(err, stdout, resp)
 		}
-		_, err = fmt.Fprintf(stdout, "budget %s set: %s\n", resp.GetBudget().GetName(), budgetSummary(resp.GetBudget()))
+		_, err = fmt.Fprintf(stdout, "budget %s set: %s (etag %s)\n", resp.GetBudget().GetName(), budgetSummary(resp.GetBudget()), resp.GetBudget().GetEtag())
 		return err
 	}), nil
 }
 
 func parseBudgetDelete(g *globals, args []string) (command, error) {
-	pos, err := parseCommand(newFlagSet("cost budget delete", g), g, args, costBudgetDeleteUsage)
+	fs := newFlagSet("cost budget delete", g)
+	etag := fs.String("etag", "", "")
+	pos, err := parseCommand(fs, g, args, costBudgetDeleteUsage)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +257,7 @@ func parseBudgetDelete(g *globals, args []string) (command, error) {
 		return nil, usageErrorf(costBudgetDeleteUsage, "cost budget delete: want one budget NAME, got %d arguments", len(pos))
 	}
 	return costCommand(g, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
-		if _, err := c.DeleteBudget(ctx, &fleetv1.DeleteBudgetRequest{Name: pos[0]}); err != nil {
+		if _, err := c.DeleteBudget(ctx, &fleetv1.DeleteBudgetRequest{Name: pos[0], Etag: *etag}); err != nil {
 			return err
 		}
 		_, err := fmt.Fprintf(stdout, "budget %s deleted\n", pos[0])
@@ -240,7 +268,9 @@ func parseBudgetDelete(g *globals, args []string) (command, error) {
 // parsePricesSet reads the price table file when the command line is parsed, so a bad file is
 // a usage error before any call.
 func parsePricesSet(g *globals, args []string) (command, error) {
-	pos, err := parseCommand(newFlagSet("cost prices set", g), g, args, costPricesSetUsage)
+	fs := newFlagSet("cost prices set", g)
+	etag := fs.String("etag", "", "")
+	pos, err := parseCommand(fs, g, args, costPricesSetUsage)
 	if err != nil {
 		return nil, err
 	}
@@ -261,11 +291,11 @@ func parsePricesSet(g *globals, args []string) (command, error) {
 		return nil, fmt.Errorf("cost prices set: %s is not a price table: %w", pos[0], err)
 	}
 	return costCommand(g, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
-		resp, err := c.SetPrices(ctx, &fleetv1.SetPricesRequest{Prices: prices})
+		resp, err := c.SetPrices(ctx, &fleetv1.SetPricesRequest{Prices: prices, Etag: cmp.Or(*etag, prices.GetEtag())})
 		if err != nil || g.output == formatJSON {
 			return jsonOr(err, stdout, resp)
 		}
-		_, err = fmt.Fprintf(stdout, "price table set: %d instance types, %d models\n", len(resp.GetPrices().GetInstances()), len(resp.GetPrices().GetModels()))
+		_, err = fmt.Fprintf(stdout, "price table set: %d instance types, %d models (etag %s)\n", len(resp.GetPrices().GetInstances()), len(resp.GetPrices().GetModels()), resp.GetPrices().GetEtag())
 		return err
 	}), nil
 }
@@ -280,7 +310,12 @@ func parseRecs(g *globals, args []string) (command, error) {
 	}
 	if len(pos) == 0 {
 		return costCommand(g, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
-			resp, err := c.ListRecommendations(ctx, &fleetv1.ListRecommendationsRequest{IncludeClosed: *all})
+			resp, err := listAll(ctx, &fleetv1.ListRecommendationsRequest{IncludeClosed: *all}, 0, c.ListRecommendations)
+			if err == nil {
+				slices.SortStableFunc(resp.Recommendations, func(x, y *fleetv1.Recommendation) int {
+					return cmp.Compare(y.GetMonthlySavingsUsd(), x.GetMonthlySavingsUsd())
+				})
+			}
 			if err != nil || g.output == formatJSON {
 				return jsonOr(err, stdout, resp)
 			}

@@ -102,7 +102,7 @@ func writeBudgets(w io.Writer, r *fleetv1.ListBudgetsResponse, now time.Time) er
 		return err
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
-	fmt.Fprintln(tw, "BUDGET\tPERIOD\tSCOPE\tLIMIT\tSPENT\tUSED\tRATE/H\tFORECAST\tFIRED\tRESETS")
+	fmt.Fprintln(tw, "BUDGET\tPERIOD\tSCOPE\tLIMIT\tSPENT\tUSED\tRATE/H\tFORECAST\tFIRED\tRESETS\tETAG")
 	for _, s := range r.GetBudgets() {
 		b := s.GetBudget()
 		scope := budgetScope(b)
@@ -117,8 +117,8 @@ func writeBudgets(w io.Writer, r *fleetv1.ListBudgetsResponse, now time.Time) er
 		if s.GetForecastFired() {
 			fired += " +forecast"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\t%s\t%s\t%s\n", b.GetName(), periodName(b.GetPeriod()), scope, usd(b.GetLimitUsd(), false),
-			usd(s.GetSpendUsd(), s.GetUnknown()), 100*s.GetUsed(), usd(s.GetRunRateUsdPerHour(), false), usd(s.GetForecastUsd(), false), fired, resets)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\t%s\t%s\t%s\t%s\n", b.GetName(), periodName(b.GetPeriod()), scope, usd(b.GetLimitUsd(), false),
+			usd(s.GetSpendUsd(), s.GetUnknown()), 100*s.GetUsed(), usd(s.GetRunRateUsdPerHour(), false), usd(s.GetForecastUsd(), false), fired, resets, orDash(b.GetEtag()))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -157,6 +157,9 @@ func writePrices(w io.Writer, p *fleetv1.Prices) error {
 		for _, m := range p.GetModels() {
 			fmt.Fprintf(tw, "%s\t%g\t%g\t%s\t%s\n", m.GetModel(), m.GetInputPerMtok(), m.GetOutputPerMtok(), orNone(m.GetCachedInputPerMtok()), orDash(m.GetAlternative()))
 		}
+	}
+	if p.GetEtag() != "" {
+		fmt.Fprintf(tw, "\nEtag: %s\n", p.GetEtag())
 	}
 	return tw.Flush()
 }

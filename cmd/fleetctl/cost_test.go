@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -51,10 +52,14 @@ func TestParseBudgetSet(t *testing.T) {
 		"--thresholds", "50%,0.8,1", "--hard", "--fallback-pool", "cpu", "--time-zone", "Europe/Berlin"})
 	want := &fleetv1.Budget{Name: "gpu-day", Period: fleetv1.BudgetPeriod_BUDGET_PERIOD_DAILY, LimitUsd: 50, Pool: "gpu",
 		Thresholds: []float64{0.5, 0.8, 1}, Hard: true, FallbackPool: "cpu", TimeZone: "Europe/Berlin"}
-	if err != nil || !proto.Equal(got, want) {
+	if err != nil || !proto.Equal(got.GetBudget(), want) || got.GetUpdateMask() != nil {
 		t.Fatalf("parse = %v, %v; want %v", got, err, want)
 	}
-	for _, args := range [][]string{{"--period", "daily", "--limit", "1"}, {"b", "--period", "hourly", "--limit", "1"}, {"b", "--period", "daily", "--thresholds", "a,b"}} {
+	got, err = parseBudgetSetArgs(newGlobals(), []string{"gpu-day", "--update", "--limit", "80", "--hard=false", "--etag", "e1"})
+	if err != nil || got.GetBudget().GetLimitUsd() != 80 || got.GetEtag() != "e1" || !slices.Equal(got.GetUpdateMask().GetPaths(), []string{"hard", "limit_usd"}) {
+		t.Fatalf("parse --update = %v, %v; want limit 80, etag e1, mask hard,limit_usd", got, err)
+	}
+	for _, args := range [][]string{{"--period", "daily", "--limit", "1"}, {"b", "--period", "hourly", "--limit", "1"}, {"b", "--period", "daily", "--thresholds", "a,b"}, {"b", "--update"}, {"b", "--update", "--period", "hourly"}} {
 		if _, err := parseBudgetSetArgs(newGlobals(), args); err == nil {
 			t.Errorf("accepted %v", args)
 		}

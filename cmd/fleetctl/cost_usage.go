@@ -56,13 +56,23 @@ Flags:
   --hard                refuse new requests at the door once exhausted
   --fallback-pool POOL  with --hard, route to this pool instead of refusing
   --time-zone ZONE      IANA zone of the period boundaries (default UTC)
+  --update              change only the fields whose flags are given (an update mask); the
+                        others keep their stored values, and --period and --limit are optional
+  --etag ETAG           set it only if the stored budget still has this etag (ETAG column of
+                        "fleetctl cost budgets"); when someone changed it since, nothing changes
+                        and the error says how to retry
 
 ` + globalFlagsText
 
 // costBudgetDeleteUsage is the usage of "cost budget delete".
-const costBudgetDeleteUsage = `Usage: fleetctl cost budget delete NAME
+const costBudgetDeleteUsage = `Usage: fleetctl cost budget delete NAME [--etag ETAG]
 
 Delete the budget NAME.
+
+Flags:
+  --etag ETAG  delete it only if it still has this etag (ETAG column of "fleetctl cost
+               budgets"); when someone changed it since, nothing changes and the error says
+               how to retry
 
 ` + globalFlagsText
 
@@ -79,7 +89,7 @@ in the label purchase=on-demand|spot|reserved; an agent's hourly_price wins over
 ` + globalFlagsText
 
 // costPricesSetUsage is the usage of "cost prices set".
-const costPricesSetUsage = `Usage: fleetctl cost prices set FILE
+const costPricesSetUsage = `Usage: fleetctl cost prices set FILE [--etag ETAG]
 
 Replace the whole price table with the one in FILE (JSON, the API's Prices message; "-" reads
 standard input), for example:
@@ -89,6 +99,13 @@ standard input), for example:
    "models": [{"model": "openai/gpt-4o", "inputPerMtok": 2.5, "outputPerMtok": 10,
                "cachedInputPerMtok": 1.25, "alternative": "openai/gpt-4o-mini"},
               {"model": "openai/gpt-4o-mini", "inputPerMtok": 0.15, "outputPerMtok": 0.6}]}
+
+The table is set only if the stored one still has the etag of --etag, or of FILE's "etag"
+(the "prices" object of "cost prices -o json" carries it): when someone changed the prices
+since, nothing changes and the error says how to retry.
+
+Flags:
+  --etag ETAG  the etag of the table the change was made on ("Etag:" of "fleetctl cost prices")
 
 ` + globalFlagsText
 

@@ -67,10 +67,12 @@ deployment, its per-node progress and its canary analyses.
 ` + globalFlagsText
 
 // deployIDUsage is the usage of "deploy watch|pause|resume|abort".
-const deployIDUsage = `Usage: fleetctl deploy <watch|pause|resume|abort> ID [--reason TEXT]
+const deployIDUsage = `Usage: fleetctl deploy <watch|pause|resume|abort> ID [--reason TEXT] [--etag ETAG]
 
 watch prints the deployment on every change until it ends. pause, resume and abort change it
-and print it; --reason is recorded with pause and abort.
+and print it; --reason is recorded with pause and abort. With --etag (the "Etag:" line of
+"fleetctl deploy status ID"), pause, resume and abort change it only if it has not changed
+since; when it has, nothing changes and the error says how to retry.
 
 ` + globalFlagsText
 
@@ -108,7 +110,7 @@ func parseDeploy(g *globals, args []string) (command, error) {
 				}
 				return writeDeploymentOut(stdout, g, resp.GetDeployment())
 			}
-			resp, err := mc.ListDeployments(ctx, &fleetv1.ListDeploymentsRequest{Pool: *pool})
+			resp, err := listAll(ctx, &fleetv1.ListDeploymentsRequest{Pool: *pool}, 0, mc.ListDeployments)
 			if err != nil {
 				return err
 			}
@@ -121,6 +123,7 @@ func parseDeploy(g *globals, args []string) (command, error) {
 		verb := args[0]
 		fs := newFlagSet("deploy "+verb, g)
 		reason := fs.String("reason", "", "")
+		etag := fs.String("etag", "", "")
 		pos, err := parseCommand(fs, g, args[1:], deployIDUsage)
 		if err != nil {
 			return nil, err
@@ -139,19 +142,19 @@ func parseDeploy(g *globals, args []string) (command, error) {
 			var d *fleetv1.Deployment
 			switch verb {
 			case "pause":
-				resp, err := mc.PauseDeployment(ctx, &fleetv1.PauseDeploymentRequest{Id: id, Reason: *reason})
+				resp, err := mc.PauseDeployment(ctx, &fleetv1.PauseDeploymentRequest{Id: id, Reason: *reason, Etag: *etag})
 				if err != nil {
 					return err
 				}
 				d = resp.GetDeployment()
 			case "resume":
-				resp, err := mc.ResumeDeployment(ctx, &fleetv1.ResumeDeploymentRequest{Id: id})
+				resp, err := mc.ResumeDeployment(ctx, &fleetv1.ResumeDeploymentRequest{Id: id, Etag: *etag})
 				if err != nil {
 					return err
 				}
 				d = resp.GetDeployment()
 			default:
-				resp, err := mc.AbortDeployment(ctx, &fleetv1.AbortDeploymentRequest{Id: id, Reason: *reason})
+				resp, err := mc.AbortDeployment(ctx, &fleetv1.AbortDeploymentRequest{Id: id, Reason: *reason, Etag: *etag})
 				if err != nil {
 					return err
 				}
@@ -360,6 +363,9 @@ func writeDeployment(w io.Writer, d *fleetv1.Deployment, now time.Time) error {
 	fmt.Fprintf(w, "  Created:  %s by %s\n", stamp(d.GetCreated(), now), d.GetRequestedBy())
 	if d.GetFinished() != nil {
 		fmt.Fprintf(w, "  Finished: %s\n", stamp(d.GetFinished(), now))
+	}
+	if d.GetEtag() != "" {
+		fmt.Fprintf(w, "  Etag:     %s\n", d.GetEtag())
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)

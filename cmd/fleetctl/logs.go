@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -44,6 +45,9 @@ them (logs.sample_errors), its recent error lines. With -o json, the ListNodeTem
 
 ` + globalFlagsText
 
+// defaultLogTop is how many templates "logs top" lists without --limit.
+const defaultLogTop = 20
+
 // parseLogs parses "fleetctl logs <command>"; args follow "logs".
 func parseLogs(g *globals, args []string) (command, error) {
 	fs := newFlagSet("logs", g)
@@ -69,11 +73,11 @@ func parseLogs(g *globals, args []string) (command, error) {
 		if *limit < 0 || *limit > 1000 {
 			return nil, usageErrorf(logsTopUsage, "logs top: --limit %d must be between 1 and 1000", *limit)
 		}
-		req := &fleetv1.ListTopTemplatesRequest{Pool: *pool, Limit: int32(*limit)}
+		req := &fleetv1.ListTopTemplatesRequest{Pool: *pool}
 		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
 			ctx, cancel := withTimeout(ctx, g.timeout)
 			defer cancel()
-			resp, err := fleetv1.NewLogServiceClient(conn).ListTopTemplates(ctx, req)
+			resp, err := listAll(ctx, req, cmp.Or(*limit, defaultLogTop), fleetv1.NewLogServiceClient(conn).ListTopTemplates)
 			if err != nil {
 				return err
 			}
@@ -95,7 +99,7 @@ func parseLogs(g *globals, args []string) (command, error) {
 		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
 			ctx, cancel := withTimeout(ctx, g.timeout)
 			defer cancel()
-			resp, err := fleetv1.NewLogServiceClient(conn).ListNodeTemplates(ctx, req)
+			resp, err := listAll(ctx, req, 0, fleetv1.NewLogServiceClient(conn).ListNodeTemplates)
 			if err != nil {
 				return err
 			}

@@ -53,10 +53,12 @@ Flags:
 ` + globalFlagsText
 
 // maintIDUsage is the usage of "maint get|pause|resume|cancel".
-const maintIDUsage = `Usage: fleetctl maint <get|pause|resume|cancel> ID [--reason TEXT]
+const maintIDUsage = `Usage: fleetctl maint <get|pause|resume|cancel> ID [--reason TEXT] [--etag ETAG]
 
 get shows the window; pause, resume and cancel change it and show it. --reason is recorded
-with pause and cancel.
+with pause and cancel. With --etag (the "Etag:" line of "fleetctl maint get ID"), pause,
+resume and cancel change it only if it has not changed since; when it has, nothing changes
+and the error says how to retry.
 
 ` + globalFlagsText
 
@@ -136,7 +138,7 @@ func parseMaint(g *globals, args []string) (command, error) {
 		return func(ctx context.Context, conn grpc.ClientConnInterface, stdout io.Writer) error {
 			ctx, cancel := withTimeout(ctx, g.timeout)
 			defer cancel()
-			resp, err := fleetv1.NewMaintenanceServiceClient(conn).ListMaintenance(ctx, &fleetv1.ListMaintenanceRequest{Pool: *pool})
+			resp, err := listAll(ctx, &fleetv1.ListMaintenanceRequest{Pool: *pool}, 0, fleetv1.NewMaintenanceServiceClient(conn).ListMaintenance)
 			if err != nil {
 				return err
 			}
@@ -149,6 +151,7 @@ func parseMaint(g *globals, args []string) (command, error) {
 		verb := args[0]
 		fs := newFlagSet("maint "+verb, g)
 		reason := fs.String("reason", "", "")
+		etag := fs.String("etag", "", "")
 		pos, err := parseCommand(fs, g, args[1:], maintIDUsage)
 		if err != nil {
 			return nil, err
@@ -170,19 +173,19 @@ func parseMaint(g *globals, args []string) (command, error) {
 				}
 				m = resp.GetMaintenance()
 			case "pause":
-				resp, err := mc.PauseMaintenance(ctx, &fleetv1.PauseMaintenanceRequest{Id: id, Reason: *reason})
+				resp, err := mc.PauseMaintenance(ctx, &fleetv1.PauseMaintenanceRequest{Id: id, Reason: *reason, Etag: *etag})
 				if err != nil {
 					return err
 				}
 				m = resp.GetMaintenance()
 			case "resume":
-				resp, err := mc.ResumeMaintenance(ctx, &fleetv1.ResumeMaintenanceRequest{Id: id})
+				resp, err := mc.ResumeMaintenance(ctx, &fleetv1.ResumeMaintenanceRequest{Id: id, Etag: *etag})
 				if err != nil {
 					return err
 				}
 				m = resp.GetMaintenance()
 			default:
-				resp, err := mc.CancelMaintenance(ctx, &fleetv1.CancelMaintenanceRequest{Id: id, Reason: *reason})
+				resp, err := mc.CancelMaintenance(ctx, &fleetv1.CancelMaintenanceRequest{Id: id, Reason: *reason, Etag: *etag})
 				if err != nil {
 					return err
 				}
@@ -274,6 +277,9 @@ func writeWindow(w io.Writer, m *fleetv1.Maintenance, now time.Time) error {
 	fmt.Fprintf(w, "  Limits:   %d unavailable at most, %d healthy at least\n", s.GetMaxUnavailable(), s.GetMinHealthy())
 	if m.GetReason() != "" {
 		fmt.Fprintf(w, "  Reason:   %s\n", m.GetReason())
+	}
+	if m.GetEtag() != "" {
+		fmt.Fprintf(w, "  Etag:     %s\n", m.GetEtag())
 	}
 	if len(m.GetNodes()) == 0 {
 		return nil

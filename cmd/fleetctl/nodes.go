@@ -9,7 +9,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/proto"
 
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -158,26 +157,10 @@ func listNodes(ctx context.Context, client fleetv1.FleetServiceClient, req *flee
 	return writeNodeTable(stdout, resp.GetNodes(), time.Now())
 }
 
-// listPageSize is the page size fleetctl asks for: the API's maximum (AIP-158).
-const listPageSize = 1000
-
 // allNodes calls ListNodes page by page until the last page and returns every node in one
 // response.
 func allNodes(ctx context.Context, client fleetv1.FleetServiceClient, req *fleetv1.ListNodesRequest) (*fleetv1.ListNodesResponse, error) {
-	all := &fleetv1.ListNodesResponse{}
-	req = proto.CloneOf(req)
-	req.PageSize = listPageSize
-	for {
-		resp, err := client.ListNodes(ctx, req)
-		if err != nil {
-			return nil, err
-		}
-		all.Nodes = append(all.Nodes, resp.GetNodes()...)
-		if resp.GetNextPageToken() == "" {
-			return all, nil
-		}
-		req.PageToken = resp.GetNextPageToken()
-	}
+	return listAll(ctx, req, 0, client.ListNodes)
 }
 
 // getNode runs "nodes get".

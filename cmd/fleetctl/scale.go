@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -292,10 +293,13 @@ func writeScaleStatus(w io.Writer, s *fleetv1.ScalingServiceGetStatusResponse, n
 	return tw.Flush()
 }
 
+// defaultDecisions is how many decisions "scale history" lists without --limit.
+const defaultDecisions = 50
+
 func scaleHistory(ctx context.Context, c fleetv1.ScalingServiceClient, pool string, limit uint32, g *globals, stdout io.Writer) error {
 	ctx, cancel := withTimeout(ctx, g.timeout)
 	defer cancel()
-	resp, err := c.ListDecisions(ctx, &fleetv1.ScalingServiceListDecisionsRequest{Pool: pool, Limit: limit})
+	resp, err := listAll(ctx, &fleetv1.ScalingServiceListDecisionsRequest{Pool: pool}, cmp.Or(int(limit), defaultDecisions), c.ListDecisions)
 	if err != nil {
 		return err
 	}

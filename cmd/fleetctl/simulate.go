@@ -105,10 +105,11 @@ func (s *simulation) run(g *globals, stdout io.Writer) error {
 			Actions             int     `json:"scaling_actions"`
 			PeakNodes           int     `json:"peak_nodes"`
 			Note                string  `json:"note,omitempty"`
+			Skipped             bool    `json:"skipped,omitempty"`
 		}
 		rows := make([]row, len(res))
 		for i, r := range res {
-			rows[i] = row{r.Mode, r.NodeHours, r.MinutesOverLatency, r.MinutesOverCapacity, r.Actions, r.PeakNodes, r.Note}
+			rows[i] = row{r.Mode, r.NodeHours, r.MinutesOverLatency, r.MinutesOverCapacity, r.Actions, r.PeakNodes, r.Note, r.Skipped}
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
@@ -119,6 +120,10 @@ func (s *simulation) run(g *globals, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "MODE\tNODE-HOURS\tMIN OVER LATENCY\tMIN OVER CAPACITY\tACTIONS\tPEAK NODES")
 	for _, r := range res {
+		if r.Skipped {
+			fmt.Fprintf(tw, "%s\t-\t-\t-\t-\t-\n", r.Mode) // not run: the note below says why
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%.1f\t%.1f\t%.1f\t%d\t%d\n", r.Mode, r.NodeHours, r.MinutesOverLatency, r.MinutesOverCapacity, r.Actions, r.PeakNodes)
 	}
 	if err := tw.Flush(); err != nil {

@@ -62,6 +62,7 @@ func parse(args []string, stderr io.Writer) (settings, error) {
 	fs.Float64Var(&o.MaxPicks, "max-picks", o.MaxPicks, "most Pick calls per second; above it each pick stands for several requests")
 	fs.IntVar(&o.Workers, "workers", o.Workers, "picks in flight at once")
 	fs.Float64Var(&o.Capacity.RPS, "node-rps", o.Capacity.RPS, "requests per second one node serves before it is overloaded")
+	fs.Float64Var(&o.ScaleTargetRPS, "scale-target-rps", -1, "give the pool a scaling policy aiming at this many requests/s per node (recommendations only, no actuator); -1 means 70 % of --node-rps, 0 sets none")
 	fs.Float64Var(&o.HourlyPrice, "hourly-price", o.HourlyPrice, "price per host hour in USD")
 	fs.StringVar(&o.InstanceType, "instance-type", o.InstanceType, "instance type the hosts announce")
 	fs.StringVar(&st.output, "o", "text", "report format: text or json")
@@ -94,6 +95,10 @@ func parse(args []string, stderr io.Writer) (settings, error) {
 	check(o.Workers >= 1, "--workers %d must be at least 1", o.Workers)
 	check(o.Capacity.RPS > 0, "--node-rps %v must be positive", o.Capacity.RPS)
 	check(o.HourlyPrice >= 0, "--hourly-price %v must not be negative", o.HourlyPrice)
+	check(o.ScaleTargetRPS >= 0 || o.ScaleTargetRPS == -1, "--scale-target-rps %v must be positive, 0 (no policy) or -1 (70 %% of --node-rps)", o.ScaleTargetRPS)
+	if o.ScaleTargetRPS == -1 {
+		o.ScaleTargetRPS = 0.7 * o.Capacity.RPS
+	}
 	check(st.output == "text" || st.output == "json", "-o %q must be text or json", st.output)
 	_, lerr := cli.ParseLevel(st.logLevel)
 	check(lerr == nil, "--log-level %q must be debug, info, warn or error", st.logLevel)

@@ -30,16 +30,19 @@ func TestRunInProcess(t *testing.T) {
 	if r.Agents != 5 || r.Nodes.Ready != 5 || r.Requests.Total == 0 || r.Requests.Total != r.Requests.Successes+r.Requests.Errors {
 		t.Errorf("report %+v: want 5 ready agents and requests that add up", r)
 	}
+	if r.Scaling == nil {
+		t.Error("the report has no scaling section: the pool was given no scaling policy, so there is nothing to compare")
+	}
 }
 
 // TestParseRefusesBadFlags names every bad flag at once.
 func TestParseRefusesBadFlags(t *testing.T) {
 	var errOut bytes.Buffer
-	_, err := parse([]string{"--agents", "0", "--pattern", "bursty", "--interval", "1ms", "-o", "yaml", "--max-picks", "0"}, &errOut)
+	_, err := parse([]string{"--agents", "0", "--pattern", "bursty", "--interval", "1ms", "-o", "yaml", "--max-picks", "0", "--scale-target-rps", "-2"}, &errOut)
 	if err == nil {
 		t.Fatal("parse accepted bad flags")
 	}
-	for _, flag := range []string{"--agents", "--pattern", "--interval", "-o", "--max-picks"} {
+	for _, flag := range []string{"--agents", "--pattern", "--interval", "-o", "--max-picks", "--scale-target-rps"} {
 		if !strings.Contains(err.Error(), flag) {
 			t.Errorf("error %q does not name %s", err, flag)
 		}

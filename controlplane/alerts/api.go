@@ -38,6 +38,11 @@ func (a *Alerter) Rules() []*fleetv1.AlertRule {
 	return out
 }
 
+// ruleRetry is how to retry a change to rule name that lost to another.
+func ruleRetry(name string) string {
+	return fmt.Sprintf("read the rule again (fleetctl alerts rules), redo the change on it and send it with its new etag (--etag); rule %s", name)
+}
+
 // Rule returns the stored rule of that name, or nil.
 func (a *Alerter) Rule(name string) *fleetv1.AlertRule {
 	a.mu.Lock()
@@ -45,8 +50,9 @@ func (a *Alerter) Rule(name string) *fleetv1.AlertRule {
 	return a.stored[name]
 }
 
-// SetRule compiles p and stores it; nothing is stored when it does not compile.
-func (a *Alerter) SetRule(p *fleetv1.AlertRule) (*fleetv1.AlertRule, error) {
+// SetRule compiles p and stores it; nothing is stored when it does not compile, or when etag is
+// set and is not the stored rule's (a *check.ConflictError).
+func (a *Alerter) SetRule(p *fleetv1.AlertRule, etag string) (*fleetv1.AlertRule, error) {
 	c, err := a.compile(p)
 	if err != nil {
 		return nil, err
@@ -55,9 +61,12 @@ func (a *Alerter) SetRule(p *fleetv1.AlertRule) (*fleetv1.AlertRule, error) {
 	a.apiMu.Lock()
 	defer a.apiMu.Unlock()
 	a.mu.Lock()
-	_, exists := a.stored[p.GetName()]
+	old, exists := a.stored[p.GetName()]
 	n := len(a.stored)
 	a.mu.Unlock()
+	if err := check.IfEtag(etag, old, "rule "+p.GetName(), ruleRetry(p.GetName())); err != nil {
+		return nil, err
+	}
 	if !exists && n >= maxRules {
 		return nil, fmt.Errorf("%w: %d rules are stored, the most allowed; delete one first", check.ErrFailedPrecondition, maxRules)
 	}
@@ -71,12 +80,17 @@ func (a *Alerter) SetRule(p *fleetv1.AlertRule) (*fleetv1.AlertRule, error) {
 	return proto.Clone(p).(*fleetv1.AlertRule), nil
 }
 
-// DeleteRule deletes a rule; its alerts resolve at the next evaluation.
-func (a *Alerter) DeleteRule(name string) error {
+// DeleteRule deletes a rule; its alerts resolve at the next evaluation. When etag is set and
+// is not the stored rule's, nothing is deleted and the error is a *check.ConflictError.
+func (a *Alerter) DeleteRule(name, etag string) error {
 	a.apiMu.Lock()
 	defer a.apiMu.Unlock()
-	if a.Rule(name) == nil {
+	old := a.Rule(name)
+	if old == nil {
 		return fmt.Errorf("%w: no rule named %q; list rules with fleetctl alerts rules", check.ErrAlertNotFound, check.Truncate(name))
+	}
+	if err := check.IfEtag(etag, old, "rule "+name, ruleRetry(name)); err != nil {
+		return err
 	}
 	if err := putProto(a.store, store.AlertRules, name, nil); err != nil {
 		return fmt.Errorf("delete rule: %w", err)
@@ -125,6 +139,7 @@ func (a *Alerter) ListAlerts(states []fleetv1.AlertState) []*fleetv1.Alert {
 // CreateSilence validates p and stores it with a new id.
 func (a *Alerter) CreateSilence(p *fleetv1.Silence) (*fleetv1.Silence, error) {
 	p = proto.Clone(p).(*fleetv1.Silence)
+	p.Etag = ""
 	if err := rules.ValidateSilence(silenceFromProto(p)); err != nil {
 		return nil, check.Invalidf("silence: %v", err)
 	}
@@ -164,15 +179,19 @@ func (a *Alerter) ListSilences(expired bool, now time.Time) []*fleetv1.Silence {
 	return out
 }
 
-// DeleteSilence deletes a silence.
-func (a *Alerter) DeleteSilence(id string) error {
+// DeleteSilence deletes a silence. When etag is set and is not the stored silence's, nothing is
+// deleted and the error is a *check.ConflictError.
+func (a *Alerter) DeleteSilence(id, etag string) error {
 	a.apiMu.Lock()
 	defer a.apiMu.Unlock()
 	a.mu.Lock()
-	_, ok := a.silences[id]
+	old, ok := a.silences[id]
 	a.mu.Unlock()
 	if !ok {
 		return fmt.Errorf("%w: no silence %q; list silences with fleetctl alerts silence list", check.ErrAlertNotFound, check.Truncate(id))
+	}
+	if err := check.IfEtag(etag, old, "silence "+id, "list the silences again (fleetctl alerts silence list) and delete with the new etag (--etag)"); err != nil {
+		return err
 	}
 	if err := a.removeSilenceLocked(id); err != nil {
 		return fmt.Errorf("delete silence: %w", err)
@@ -191,15 +210,17 @@ func (a *Alerter) removeSilenceLocked(id string) error {
 	return nil
 }
 
-// Events returns the newest limit alert and healing events.
-func (a *Alerter) Events(limit int) ([]*fleetv1.AlertEvent, error) {
-	return listNewest(a.store, store.AlertEvents, limit,
+// Events returns up to limit alert and healing events, newest first from the newest stored
+// before the key before (nil: from the newest), the last one's key, and whether more follow.
+func (a *Alerter) Events(before []byte, limit int) ([]*fleetv1.AlertEvent, []byte, bool, error) {
+	return listNewest(a.store, store.AlertEvents, before, limit,
 		func() *fleetv1.AlertEvent { return &fleetv1.AlertEvent{} }, func(*fleetv1.AlertEvent) bool { return true })
 }
 
-// Deliveries returns the newest limit notification deliveries, the failed ones only with
-// failedOnly.
-func (a *Alerter) Deliveries(limit int, failedOnly bool) ([]*fleetv1.Delivery, error) {
-	return listNewest(a.store, store.Deliveries, limit,
+// Deliveries returns up to limit notification deliveries (the failed ones only with
+// failedOnly), newest first from the newest stored before the key before (nil: from the
+// newest), the last one's key, and whether more follow.
+func (a *Alerter) Deliveries(before []byte, limit int, failedOnly bool) ([]*fleetv1.Delivery, []byte, bool, error) {
+	return listNewest(a.store, store.Deliveries, before, limit,
 		func() *fleetv1.Delivery { return &fleetv1.Delivery{} }, func(d *fleetv1.Delivery) bool { return !failedOnly || !d.GetDelivered() })
 }

@@ -40,7 +40,7 @@ func TestAPIDuringSteps(t *testing.T) {
 		for i := range changes {
 			rule := &fleetv1.AlertRule{Name: fmt.Sprintf("Always%d", i), Scope: fleetv1.RuleScope_RULE_SCOPE_FLEET,
 				Severity: fleetv1.AlertSeverity_ALERT_SEVERITY_INFO, Condition: "fleet.nodes > 0", Notify: []string{"log"}}
-			if _, err := a.SetRule(rule); err != nil {
+			if _, err := a.SetRule(rule, ""); err != nil {
 				return err
 			}
 			now := f.Now()
@@ -49,7 +49,7 @@ func TestAPIDuringSteps(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			if err := a.DeleteSilence(s.GetId()); err != nil {
+			if err := a.DeleteSilence(s.GetId(), ""); err != nil {
 				return err
 			}
 			if _, err := a.Test(rule, now); err != nil {
@@ -99,7 +99,7 @@ func TestStepBudgetTakesTurns(t *testing.T) {
 	for i := range 3 {
 		rule := &fleetv1.AlertRule{Name: fmt.Sprintf("Zeta%d", i), Scope: fleetv1.RuleScope_RULE_SCOPE_FLEET,
 			Severity: fleetv1.AlertSeverity_ALERT_SEVERITY_INFO, Condition: "fleet.nodes > 0", Notify: []string{"log"}}
-		if _, err := a.SetRule(rule); err != nil {
+		if _, err := a.SetRule(rule, ""); err != nil {
 			t.Fatal(err)
 		}
 	}

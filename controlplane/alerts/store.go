@@ -3,6 +3,7 @@ package alerts
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"google.golang.org/protobuf/proto"
 
@@ -156,24 +157,41 @@ func appendBounded[M proto.Message](b *store.Bucket, msgs []M, maxN int, key fun
 	return maxN, b.DeleteFirst(n - maxN)
 }
 
-// listNewest returns up to limit records of a time-ordered bucket, newest first, that keep
-// accepts.
-func listNewest[M proto.Message](s *store.Store, bucket []byte, limit int, mk func() M, keep func(M) bool) ([]M, error) {
+// listNewest returns up to limit records of a time-ordered bucket that keep accepts, newest
+// first from the newest record stored before the key before (from the newest with nil), the
+// key of the last one returned, and whether more follow: one page of a stored list.
+func listNewest[M proto.Message](s *store.Store, bucket, before []byte, limit int, mk func() M, keep func(M) bool) ([]M, []byte, bool, error) {
 	var out []M
+	var last []byte
+	more := false
 	err := s.View(func(tx *store.Tx) error {
 		c := tx.Bucket(bucket).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+		k, v := c.Last()
+		if before != nil {
+			if k, v = c.Seek(before); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
+			}
+		}
+		for ; k != nil; k, v = c.Prev() {
 			m := mk()
 			if err := proto.Unmarshal(v, m); err != nil {
 				return fmt.Errorf("%w: %s %x: %v", store.ErrCorruptStore, bucket, k, err)
 			}
-			if keep(m) {
-				out = append(out, m)
+			if !keep(m) {
+				continue
 			}
+			if len(out) == limit {
+				more = true
+				return nil
+			}
+			out = append(out, m)
+			last = slices.Clone(k)
 		}
 		return nil
 	})
-	return out, err
+	return out, last, more, err
 }
 
 // defaultRuleProtos are the shipped rules in API form.

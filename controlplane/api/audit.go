@@ -9,7 +9,7 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// ListAudit returns the audit trail, newest first.
+// ListAudit returns one page of the audit trail, newest first.
 func (f *fleetService) ListAudit(_ context.Context, req *fleetv1.ListAuditRequest) (*fleetv1.ListAuditResponse, error) {
 	for _, k := range req.GetKinds() {
 		if _, ok := fleetv1.AuditKind_name[int32(k)]; !ok || k == fleetv1.AuditKind_AUDIT_KIND_UNSPECIFIED {
@@ -25,11 +25,15 @@ func (f *fleetService) ListAudit(_ context.Context, req *fleetv1.ListAuditReques
 	if req.GetLimit() > auth.MaxAuditLimit {
 		return nil, check.ToStatus(check.Invalidf("limit: %d is more than %d", req.GetLimit(), auth.MaxAuditLimit))
 	}
-	recs, err := f.audit.List(req)
+	page, err := parsePage(req, int(req.GetLimit()), check.DefaultPageSize)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.ListAuditResponse{Records: recs}, nil
+	recs, last, more, err := f.audit.List(req, startKey(page), page.Size)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	return &fleetv1.ListAuditResponse{Records: recs, NextPageToken: page.Next(string(last), more)}, nil
 }
 
 // refusedByAgent reports whether a finished command failed without the agent ever accepting

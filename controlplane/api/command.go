@@ -102,12 +102,9 @@ func (f *fleetService) ListCommands(_ context.Context, req *fleetv1.ListCommands
 	if req.GetNodeId() != "" && !check.ValidID(req.GetNodeId()) {
 		return nil, check.ToStatus(check.Invalidf("node_id: %q is not a valid node id", check.Truncate(req.GetNodeId())))
 	}
-	page, err := check.ParsePage(req)
+	page, err := parsePage(req, int(req.GetLimit()), check.DefaultPageSize)
 	if err != nil {
 		return nil, check.ToStatus(err)
-	}
-	if req.GetPageSize() == 0 {
-		page.Size = min(cmp.Or(int(req.GetLimit()), check.DefaultPageSize), check.MaxPageSize)
 	}
 	var before []byte
 	if page.After != "" {

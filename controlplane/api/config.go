@@ -1,7 +1,6 @@
 package api
 
 import (
-	"cmp"
 	"context"
 	"strconv"
 
@@ -64,12 +63,9 @@ func (s *configService) Export(context.Context, *fleetv1.ConfigServiceExportRequ
 
 // ListRevisions lists one page of revisions, newest first.
 func (s *configService) ListRevisions(_ context.Context, req *fleetv1.ConfigServiceListRevisionsRequest) (*fleetv1.ConfigServiceListRevisionsResponse, error) {
-	page, err := check.ParsePage(req)
+	page, err := parsePage(req, int(req.GetLimit()), defaultRevisionLimit)
 	if err != nil {
 		return nil, check.ToStatus(err)
-	}
-	if req.GetPageSize() == 0 {
-		page.Size = min(cmp.Or(int(req.GetLimit()), defaultRevisionLimit), check.MaxPageSize)
 	}
 	var before uint64
 	if page.After != "" {

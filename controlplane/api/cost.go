@@ -1,12 +1,14 @@
 package api
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"time"
 
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/fieldmaskpb"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
@@ -67,36 +69,93 @@ func (s *costService) GetReport(_ context.Context, req *fleetv1.GetReportRequest
 	return resp, check.ToStatus(err)
 }
 
-// ListBudgets returns every budget's standing and the newest events.
-func (s *costService) ListBudgets(context.Context, *fleetv1.ListBudgetsRequest) (*fleetv1.ListBudgetsResponse, error) {
+// ListBudgets returns one page of the budgets' standings by name, each budget with its etag,
+// and with the first page the newest events.
+func (s *costService) ListBudgets(_ context.Context, req *fleetv1.ListBudgetsRequest) (*fleetv1.ListBudgetsResponse, error) {
+	page, err := parsePage(req, 0, check.DefaultPageSize)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
 	resp, err := s.c.ListBudgets()
-	return resp, check.ToStatus(err)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	if page.After != "" {
+		resp.Events = nil
+	}
+	resp.Budgets, resp.NextPageToken = pageOf(page, resp.GetBudgets(), func(b *fleetv1.BudgetStatus) string { return b.GetBudget().GetName() }, false)
+	for _, b := range resp.GetBudgets() {
+		if b.Budget.Etag, err = s.doc.EntryEtag("budgets", b.GetBudget().GetName()); err != nil {
+			return nil, check.ToStatus(err)
+		}
+	}
+	return resp, nil
+}
+
+// budgetRetry is how to retry a change to budget name that lost to another.
+func budgetRetry(name string) string {
+	return fmt.Sprintf("read the budget again (fleetctl cost budgets), redo the change on it and send it with its new etag (--etag); budget %s", name)
 }
 
 // SetBudget validates a budget and forwards it to the fleet policy document, the one writer of
-// budgets, as a new revision.
+// budgets, as a new revision; with an etag, only when the stored budget still has it. With an
+// update mask, only the named fields of the stored budget change.
 func (s *costService) SetBudget(ctx context.Context, req *fleetv1.SetBudgetRequest) (*fleetv1.SetBudgetResponse, error) {
 	if req.GetBudget() == nil {
 		return nil, check.ToStatus(check.Invalidf("budget: missing"))
 	}
-	if _, _, err := cost.BudgetFromProto(req.GetBudget()); err != nil {
+	in, etag := req.GetBudget(), req.GetEtag()
+	if len(req.GetUpdateMask().GetPaths()) > 0 {
+		var err error
+		if in, etag, err = s.maskedBudget(in, req.GetUpdateMask(), etag); err != nil {
+			return nil, check.ToStatus(err)
+		}
+	}
+	if _, _, err := cost.BudgetFromProto(in); err != nil {
 		return nil, check.ToStatus(err)
 	}
-	b := proto.CloneOf(req.GetBudget())
+	b := proto.CloneOf(in)
+	b.Etag = ""
 	entry := proto.CloneOf(b)
 	entry.Name = ""
-	if _, _, err := s.doc.Edit("budgets", b.GetName(), entry, "", "", "CostService.SetBudget "+b.GetName(), author(ctx, "")); err != nil {
+	_, newEtag, err := s.doc.Edit("budgets", b.GetName(), entry, etag, budgetRetry(b.GetName()), "CostService.SetBudget "+b.GetName(), author(ctx, ""))
+	if err != nil {
 		return nil, check.ToStatus(err)
 	}
+	b.Etag = newEtag
 	return &fleetv1.SetBudgetResponse{Budget: b}, nil
 }
 
-// DeleteBudget removes a budget, through the fleet policy document as a new revision.
+// maskedBudget is the stored budget of in's name with the fields mask names taken from in
+// (AIP-134). Without an etag from the caller it returns the stored budget's, so a change landing
+// between this read and the write fails ABORTED instead of being overwritten.
+func (s *costService) maskedBudget(in *fleetv1.Budget, mask *fieldmaskpb.FieldMask, etag string) (*fleetv1.Budget, string, error) {
+	for j, p := range mask.GetPaths() {
+		if p == "name" {
+			return nil, "", check.Invalidf("update_mask.paths[%d]: name names the budget; it cannot be updated", j)
+		}
+	}
+	stored, err := s.doc.EntryEtag("budgets", in.GetName()) // before the read: a change between fails ABORTED
+	if err != nil {
+		return nil, "", err
+	}
+	base := s.c.Budget(in.GetName())
+	if base == nil {
+		return nil, "", fmt.Errorf("%w: no budget named %q to update; set the whole budget without update_mask", check.ErrNotFound, check.Truncate(in.GetName()))
+	}
+	if err := check.ApplyMask(base, in, mask, "update_mask"); err != nil {
+		return nil, "", err
+	}
+	return base, cmp.Or(etag, stored), nil
+}
+
+// DeleteBudget removes a budget, through the fleet policy document as a new revision; with an
+// etag, only when the stored budget still has it.
 func (s *costService) DeleteBudget(ctx context.Context, req *fleetv1.DeleteBudgetRequest) (*fleetv1.DeleteBudgetResponse, error) {
 	if !check.ValidID(req.GetName()) {
 		return nil, check.ToStatus(check.Invalidf("name: %q is not a budget name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(req.GetName())))
 	}
-	if _, _, err := s.doc.Edit("budgets", req.GetName(), nil, "", "", "CostService.DeleteBudget "+req.GetName(), author(ctx, "")); err != nil {
+	if _, _, err := s.doc.Edit("budgets", req.GetName(), nil, req.GetEtag(), budgetRetry(req.GetName()), "CostService.DeleteBudget "+req.GetName(), author(ctx, "")); err != nil {
 		if errors.Is(err, check.ErrNotFound) {
 			err = fmt.Errorf("%w: no budget named %q; list them with fleetctl cost budgets", check.ErrNotFound, check.Truncate(req.GetName()))
 		}
@@ -105,30 +164,49 @@ func (s *costService) DeleteBudget(ctx context.Context, req *fleetv1.DeleteBudge
 	return &fleetv1.DeleteBudgetResponse{}, nil
 }
 
-// GetPrices returns the price table.
+// GetPrices returns the price table with its etag.
 func (s *costService) GetPrices(context.Context, *fleetv1.GetPricesRequest) (*fleetv1.GetPricesResponse, error) {
-	return &fleetv1.GetPricesResponse{Prices: s.c.PricesProto()}, nil
+	etag, err := s.doc.SectionEtag("prices")
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	pp := s.c.PricesProto()
+	pp.Etag = etag
+	return &fleetv1.GetPricesResponse{Prices: pp}, nil
 }
 
 // SetPrices validates the price table and forwards it to the fleet policy document, the one
-// writer of prices, as a new revision. Token cost of the recent hours is priced with it on the
-// next step; older hours keep the prices they were accrued at.
+// writer of prices, as a new revision; with an etag, only when the stored table still has it.
+// Token cost of the recent hours is priced with it on the next step; older hours keep the
+// prices they were accrued at.
 func (s *costService) SetPrices(ctx context.Context, req *fleetv1.SetPricesRequest) (*fleetv1.SetPricesResponse, error) {
 	t, err := cost.ValidatePrices(req.GetPrices())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
 	pp := cost.TableToProto(t)
-	if _, err := s.doc.Replace("prices", pp, "CostService.SetPrices", author(ctx, "")); err != nil {
+	_, etag, err := s.doc.Replace("prices", pp, req.GetEtag(),
+		"read the prices again (fleetctl cost prices), redo the change on them and set them with the new etag (--etag)", "CostService.SetPrices", author(ctx, ""))
+	if err != nil {
 		return nil, check.ToStatus(err)
 	}
+	pp.Etag = etag
 	return &fleetv1.SetPricesResponse{Prices: pp}, nil
 }
 
-// ListRecommendations draws the savings recommendations from the last week and returns them.
+// ListRecommendations draws the savings recommendations from the last week and returns one
+// page of them by id.
 func (s *costService) ListRecommendations(_ context.Context, req *fleetv1.ListRecommendationsRequest) (*fleetv1.ListRecommendationsResponse, error) {
+	page, err := parsePage(req, 0, check.DefaultPageSize)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
 	resp, err := s.c.ListRecs(req.GetIncludeClosed(), s.now())
-	return resp, check.ToStatus(err)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	resp.Recommendations, resp.NextPageToken = pageOf(page, resp.GetRecommendations(), (*fleetv1.Recommendation).GetId, false)
+	return resp, nil
 }
 
 // UpdateRecommendation sets a recommendation's state.

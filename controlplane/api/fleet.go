@@ -29,7 +29,7 @@ func (f *fleetService) ListNodes(_ context.Context, req *fleetv1.ListNodesReques
 	if err := validateNodeFilter(req.GetPool(), req.GetStates()); err != nil {
 		return nil, check.ToStatus(err)
 	}
-	page, err := check.ParsePage(req)
+	page, err := parsePage(req, 0, check.DefaultPageSize)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}

@@ -36,23 +36,27 @@ func (m *maintenanceService) CreateBackup(ctx context.Context, req *fleetv1.Crea
 	return &fleetv1.CreateBackupResponse{Backup: b, Pruned: pruned}, nil
 }
 
-// ListBackups lists the control plane's backups and the agents' backup command results.
-func (m *maintenanceService) ListBackups(context.Context, *fleetv1.ListBackupsRequest) (*fleetv1.ListBackupsResponse, error) {
+// ListBackups lists one page of the control plane's backups, newest first, and with the first
+// page the agents' backup command results.
+func (m *maintenanceService) ListBackups(_ context.Context, req *fleetv1.ListBackupsRequest) (*fleetv1.ListBackupsResponse, error) {
+	page, err := parsePage(req, 0, check.DefaultPageSize)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
 	list, err := m.backups.List()
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	resp := &fleetv1.ListBackupsResponse{Backups: list}
-	for _, r := range m.cmds.List(&fleetv1.ListCommandsRequest{
+	resp := &fleetv1.ListBackupsResponse{}
+	resp.Backups, resp.NextPageToken = pageOf(page, list, (*fleetv1.Backup).GetName, true)
+	if page.After != "" {
+		return resp, nil
+	}
+	resp.AgentBackups = maintenance.AgentBackups(m.cmds.List(&fleetv1.ListCommandsRequest{
 		Kinds:  []fleetv1.CommandKind{fleetv1.CommandKind_COMMAND_KIND_BACKUP},
 		States: []fleetv1.CommandState{fleetv1.CommandState_COMMAND_STATE_SUCCEEDED},
 		Limit:  1000,
-	}) {
-		resp.AgentBackups = append(resp.AgentBackups, &fleetv1.AgentBackup{
-			NodeId: r.GetNodeId(), CommandId: r.GetCommand().GetId(),
-			Archive: r.GetFields()["archive"], Sha256: r.GetFields()["sha256"], Finished: r.GetUpdated(),
-		})
-	}
+	}))
 	return resp, nil
 }
 

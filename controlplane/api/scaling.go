@@ -101,24 +101,24 @@ func (s *scalingService) GetStatus(_ context.Context, req *fleetv1.ScalingServic
 	return st, nil
 }
 
-// ListDecisions returns the pool's recorded decisions, newest first.
+// ListDecisions returns one page of the pool's recorded decisions, newest first.
 func (s *scalingService) ListDecisions(_ context.Context, req *fleetv1.ScalingServiceListDecisionsRequest) (*fleetv1.ScalingServiceListDecisionsResponse, error) {
 	pool, err := scalingPool(req.GetPool())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	limit := int(req.GetLimit())
-	switch {
-	case limit == 0:
-		limit = defaultDecisionLimit
-	case limit > maxDecisionLimit:
-		return nil, check.ToStatus(check.Invalidf("limit: %d must be at most %d", limit, maxDecisionLimit))
+	if req.GetLimit() > maxDecisionLimit {
+		return nil, check.ToStatus(check.Invalidf("limit: %d must be at most %d", req.GetLimit(), maxDecisionLimit))
 	}
-	ds, err := scaling.ListDecisions(s.sc.Store, pool, limit)
+	page, err := parsePage(req, int(req.GetLimit()), defaultDecisionLimit)
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.ScalingServiceListDecisionsResponse{Decisions: ds}, nil
+	ds, last, more, err := scaling.ListDecisions(s.sc.Store, pool, startKey(page), page.Size)
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	return &fleetv1.ScalingServiceListDecisionsResponse{Decisions: ds, NextPageToken: page.Next(string(last), more)}, nil
 }
 
 // scalingPool validates a pool name; empty means the default pool.

@@ -23,11 +23,8 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// Audit listing bounds.
-const (
-	defaultAuditLimit = 100
-	MaxAuditLimit     = 1000
-)
+// MaxAuditLimit is the largest limit a ListAudit call may give.
+const MaxAuditLimit = 1000
 
 // auditLog is the audit trail in the audit bucket: every admin call that changes state (the
 // methods with write access) and every security event. Records are keyed by time, so a listing
@@ -130,21 +127,27 @@ func (a *AuditLog) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.S
 	return err
 }
 
-// List returns the records matching req, newest first.
-func (a *AuditLog) List(req *fleetv1.ListAuditRequest) ([]*fleetv1.AuditRecord, error) {
-	limit := int(req.GetLimit())
-	if limit == 0 {
-		limit = defaultAuditLimit
-	}
-	limit = min(limit, MaxAuditLimit)
+// List returns up to size records matching req, newest first from the newest stored before the
+// key before (nil: from the newest), the last one's key, and whether more follow: one page.
+func (a *AuditLog) List(req *fleetv1.ListAuditRequest, before []byte, size int) ([]*fleetv1.AuditRecord, []byte, bool, error) {
 	var since []byte
 	if req.GetSince() != nil {
 		since = binary.BigEndian.AppendUint64(nil, uint64(req.GetSince().AsTime().UnixNano()))
 	}
 	var out []*fleetv1.AuditRecord
+	var last []byte
+	more := false
 	err := a.store.View(func(tx *store.Tx) error {
 		c := tx.Bucket(store.Audit).Cursor()
-		for k, v := c.Last(); k != nil && len(out) < limit; k, v = c.Prev() {
+		k, v := c.Last()
+		if before != nil {
+			if k, v = c.Seek(before); k == nil {
+				k, v = c.Last()
+			} else {
+				k, v = c.Prev()
+			}
+		}
+		for ; k != nil; k, v = c.Prev() {
 			if since != nil && bytes.Compare(k[:8], since) < 0 {
 				break
 			}
@@ -158,11 +161,16 @@ func (a *AuditLog) List(req *fleetv1.ListAuditRequest) ([]*fleetv1.AuditRecord, 
 			if req.GetTarget() != "" && rec.GetTarget() != req.GetTarget() {
 				continue
 			}
+			if len(out) == size {
+				more = true
+				return nil
+			}
 			out = append(out, rec)
+			last = slices.Clone(k)
 		}
 		return nil
 	})
-	return out, err
+	return out, last, more, err
 }
 
 // Prune deletes records older than the retention.

@@ -24,7 +24,7 @@ func TestAuditPruneAndSince(t *testing.T) {
 		now = now.Add(40 * time.Minute)
 	}
 	// Records at now-120m, now-80m and now-40m.
-	recs, err := a.List(&fleetv1.ListAuditRequest{Since: timestamppb.New(now.Add(-time.Hour))})
+	recs, _, _, err := a.List(&fleetv1.ListAuditRequest{Since: timestamppb.New(now.Add(-time.Hour))}, nil, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestAuditPruneAndSince(t *testing.T) {
 	if err := a.Prune(); err != nil {
 		t.Fatal(err)
 	}
-	recs, err = a.List(&fleetv1.ListAuditRequest{})
+	recs, _, _, err = a.List(&fleetv1.ListAuditRequest{}, nil, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

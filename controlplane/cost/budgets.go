@@ -267,6 +267,17 @@ func (c *Tracker) DeleteBudget(name string) error {
 	return nil
 }
 
+// Budget returns a copy of the budget named name, or nil.
+func (c *Tracker) Budget(name string) *fleetv1.Budget {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	b, ok := c.budgets[name]
+	if !ok {
+		return nil
+	}
+	return proto.CloneOf(b)
+}
+
 // ListBudgets returns every budget with its standing as of the last step, and the newest events.
 func (c *Tracker) ListBudgets() (*fleetv1.ListBudgetsResponse, error) {
 	c.mu.Lock()

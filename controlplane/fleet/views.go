@@ -87,6 +87,9 @@ func (r *Registry) ScalingNodes(pool string) []*fleetv1.Node {
 			if h := rep.GetHost(); h != nil {
 				cr.Host = &fleetv1.HostMetrics{CpuPercent: h.GetCpuPercent(), MemoryUsedPercent: h.GetMemoryUsedPercent()}
 			}
+			if h := rep.GetServiceHealth(); h != nil {
+				cr.ServiceHealth = &fleetv1.ServiceHealth{Healthy: h.GetHealthy(), Instances: h.GetInstances(), HealthyInstances: h.GetHealthyInstances()}
+			}
 			if a := rep.GetApp(); a != nil {
 				cr.App = &fleetv1.AppMetrics{
 					Requests: a.GetRequests(), Errors: a.GetErrors(), InFlight: a.GetInFlight(), RequestsPerSecond: a.GetRequestsPerSecond(),

@@ -12,12 +12,16 @@ import (
 )
 
 // change applies f to a running deployment under the lock, then stores, publishes and routes
-// the result.
-func (dp *Deployer) change(id string, f func(run *deployRun) error) (*fleetv1.Deployment, error) {
+// the result; when etag is set and is not the deployment's, nothing changes and the error is a
+// *check.ConflictError.
+func (dp *Deployer) change(id, etag string, f func(run *deployRun) error) (*fleetv1.Deployment, error) {
 	dp.mu.Lock()
 	defer dp.mu.Unlock()
 	run, err := dp.lookupLocked(id)
 	if err != nil {
+		return nil, err
+	}
+	if err := check.IfEtag(etag, run.d, "deployment "+id, fmt.Sprintf("get it again (fleetctl deploy status %s), check the change still makes sense and send its new etag (--etag)", id)); err != nil {
 		return nil, err
 	}
 	if !Active(run.d) {
@@ -36,8 +40,8 @@ func (dp *Deployer) change(id string, f func(run *deployRun) error) (*fleetv1.De
 }
 
 // Pause stops a deployment from starting nodes; nodes in progress finish.
-func (dp *Deployer) Pause(id, reason, by string) (*fleetv1.Deployment, error) {
-	return dp.change(id, func(run *deployRun) error {
+func (dp *Deployer) Pause(id, etag, reason, by string) (*fleetv1.Deployment, error) {
+	return dp.change(id, etag, func(run *deployRun) error {
 		if run.d.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_RUNNING {
 			return fmt.Errorf("%w: deployment %s is %s, not running", check.ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
 		}
@@ -48,8 +52,8 @@ func (dp *Deployer) Pause(id, reason, by string) (*fleetv1.Deployment, error) {
 }
 
 // Resume continues a paused deployment; a canary step's window starts again.
-func (dp *Deployer) Resume(id, by string) (*fleetv1.Deployment, error) {
-	return dp.change(id, func(run *deployRun) error {
+func (dp *Deployer) Resume(id, etag, by string) (*fleetv1.Deployment, error) {
+	return dp.change(id, etag, func(run *deployRun) error {
 		if run.d.GetState() != fleetv1.DeploymentState_DEPLOYMENT_STATE_PAUSED {
 			return fmt.Errorf("%w: deployment %s is %s, not paused", check.ErrFailedPrecondition, id, deploymentStateName(run.d.GetState()))
 		}
@@ -65,8 +69,8 @@ func (dp *Deployer) Resume(id, by string) (*fleetv1.Deployment, error) {
 
 // Abort stops a deployment and undoes its routing changes: a canary is rolled back, a
 // blue-green switch is switched back, nodes drained for a rolling deploy are undrained.
-func (dp *Deployer) Abort(id, reason, by string) (*fleetv1.Deployment, error) {
-	return dp.change(id, func(run *deployRun) error {
+func (dp *Deployer) Abort(id, etag, reason, by string) (*fleetv1.Deployment, error) {
+	return dp.change(id, etag, func(run *deployRun) error {
 		d := run.d
 		now := dp.now()
 		why := "aborted by " + by + prefixed(": ", reason)

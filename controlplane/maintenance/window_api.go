@@ -11,12 +11,17 @@ import (
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
-// change applies f to a window that has not finished, then stores, routes and publishes it.
-func (w *Windows) change(id string, f func(r *windowRun) error) (*fleetv1.Maintenance, error) {
+// change applies f to a window that has not finished, then stores, routes and publishes it;
+// when etag is set and is not the window's, nothing changes and the error is a
+// *check.ConflictError.
+func (w *Windows) change(id, etag string, f func(r *windowRun) error) (*fleetv1.Maintenance, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	r, err := w.lookupLocked(id)
 	if err != nil {
+		return nil, err
+	}
+	if err := check.IfEtag(etag, r.m, "maintenance window "+id, fmt.Sprintf("get it again (fleetctl maint get %s), check the change still makes sense and send its new etag (--etag)", id)); err != nil {
 		return nil, err
 	}
 	if r.m.GetFinished() != nil {
@@ -35,8 +40,8 @@ func (w *Windows) change(id string, f func(r *windowRun) error) (*fleetv1.Mainte
 }
 
 // Pause stops the window taking nodes.
-func (w *Windows) Pause(id, reason, by string) (*fleetv1.Maintenance, error) {
-	return w.change(id, func(r *windowRun) error {
+func (w *Windows) Pause(id, etag, reason, by string) (*fleetv1.Maintenance, error) {
+	return w.change(id, etag, func(r *windowRun) error {
 		if r.m.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_RUNNING {
 			return fmt.Errorf("%w: maintenance window %s is %s, not running", check.ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
 		}
@@ -46,8 +51,8 @@ func (w *Windows) Pause(id, reason, by string) (*fleetv1.Maintenance, error) {
 }
 
 // Resume continues a paused window.
-func (w *Windows) Resume(id, by string) (*fleetv1.Maintenance, error) {
-	return w.change(id, func(r *windowRun) error {
+func (w *Windows) Resume(id, etag, by string) (*fleetv1.Maintenance, error) {
+	return w.change(id, etag, func(r *windowRun) error {
 		if r.m.GetState() != fleetv1.MaintenanceState_MAINTENANCE_STATE_PAUSED {
 			return fmt.Errorf("%w: maintenance window %s is %s, not paused", check.ErrFailedPrecondition, id, windowStateName(r.m.GetState()))
 		}
@@ -58,8 +63,8 @@ func (w *Windows) Resume(id, by string) (*fleetv1.Maintenance, error) {
 
 // Cancel ends the window: nodes not yet drained go back to routing at once, drained ones are
 // undrained once their current command ends.
-func (w *Windows) Cancel(id, reason, by string) (*fleetv1.Maintenance, error) {
-	return w.change(id, func(r *windowRun) error {
+func (w *Windows) Cancel(id, etag, reason, by string) (*fleetv1.Maintenance, error) {
+	return w.change(id, etag, func(r *windowRun) error {
 		m := r.m
 		now := w.now()
 		why := "cancelled by " + by + prefixed(": ", reason)

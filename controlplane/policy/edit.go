@@ -93,7 +93,7 @@ func (fc *Document) Edit(section, key string, value proto.Message, etag, retry, 
 		return nil, "", err
 	}
 	if have := Etag(entries[key]); etag != "" && have != etag {
-		return nil, "", &check.ConflictError{What: fmt.Sprintf("the %s policy of pool %s", section, key), Want: etag, Have: have, Retry: retry}
+		return nil, "", &check.ConflictError{What: entryName(section, key), Want: etag, Have: have, Retry: retry}
 	}
 	if _, ok := entries[key]; !ok && v == nil {
 		return nil, "", fmt.Errorf("%w: the %s section has no %q", check.ErrNotFound, section, check.Truncate(key))
@@ -117,13 +117,35 @@ func (fc *Document) Edit(section, key string, value proto.Message, etag, retry, 
 	return rev, Etag(entries[key]), nil
 }
 
-// entries returns a copy of the exported entries of a section that maps names to values.
-func (fc *Document) entries(section string) (map[string]any, error) {
+// entryName names an entry of a section in a conflict: "the routing policy of pool web",
+// "budget team-a".
+func entryName(section, key string) string {
+	if section == "budgets" {
+		return "budget " + key
+	}
+	return fmt.Sprintf("the %s policy of pool %s", section, key)
+}
+
+// SectionEtag is the etag of a whole section as it exports (the price table).
+func (fc *Document) SectionEtag(section string) (string, error) {
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	v, err := fc.sectionExport(section)
+	return Etag(v), err
+}
+
+// sectionExport is the exported value of a section.
+func (fc *Document) sectionExport(section string) (any, error) {
 	i := slices.IndexFunc(fc.sections, func(s policySection) bool { return s.name == section })
 	if i < 0 {
 		return nil, fmt.Errorf("policy document has no section %q", section)
 	}
-	v, err := fc.sections[i].export()
+	return fc.sections[i].export()
+}
+
+// entries returns a copy of the exported entries of a section that maps names to values.
+func (fc *Document) entries(section string) (map[string]any, error) {
+	v, err := fc.sectionExport(section)
 	if err != nil {
 		return nil, err
 	}
@@ -136,16 +158,33 @@ func (fc *Document) entries(section string) (map[string]any, error) {
 
 // Replace makes value the whole of a section that holds one value (the price table), through
 // the section's validation and applier like Apply, and stores the result as a new revision.
-func (fc *Document) Replace(section string, value proto.Message, message, author string) (*fleetv1.ConfigRevision, error) {
+// When etag is set and the section's etag (SectionEtag) is another, nothing changes and the
+// error is a *check.ConflictError whose retry hint is retry. It returns the revision and the
+// section's new etag.
+func (fc *Document) Replace(section string, value proto.Message, etag, retry, message, author string) (*fleetv1.ConfigRevision, string, error) {
 	v, err := exportProto(value)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	doc, err := yaml.Marshal(map[string]any{section: v})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	fc.mu.Lock()
 	defer fc.mu.Unlock()
-	return fc.applyLocked(string(doc), message, author, 0)
+	cur, err := fc.sectionExport(section)
+	if err != nil {
+		return nil, "", err
+	}
+	if have := Etag(cur); etag != "" && have != etag {
+		return nil, "", &check.ConflictError{What: "the " + section + " section", Want: etag, Have: have, Retry: retry}
+	}
+	rev, err := fc.applyLocked(string(doc), message, author, 0)
+	if err != nil {
+		return nil, "", err
+	}
+	if cur, err = fc.sectionExport(section); err != nil {
+		return nil, "", err
+	}
+	return rev, Etag(cur), nil
 }

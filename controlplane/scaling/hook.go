@@ -93,7 +93,7 @@ func (sc *Scaler) finishHook(pool string, j *hookJob, detail string, err error) 
 		ps.spotFailedLocked(j, now)
 	}
 	if err != nil {
-		backoff := min(sc.retryBase<<min(j.attempts-1, 20), sc.retryMax)
+		backoff := sc.retryDelay(j.attempts)
 		j.state, j.next = actFailed, now.Add(backoff)
 		sc.log.Error("scaling hook failed; will retry", "pool", pool, "attempt", j.attempts, "retry_in", backoff, "detail", detail)
 	} else {

@@ -36,25 +36,49 @@ type jobMemory struct {
 	Detail   string    `json:"detail"`
 	Time     time.Time `json:"time"`
 	Next     time.Time `json:"next"`
+	// Sent and Note are the instances actuator's scale commands and what they could not do.
+	Sent map[string]sentMemory `json:"sent,omitempty"`
+	Note string                `json:"note,omitempty"`
+}
+
+type sentMemory struct {
+	Command   string `json:"command,omitempty"`
+	Instances int    `json:"instances"`
+	State     string `json:"state,omitempty"`
+	Detail    string `json:"detail,omitempty"`
 }
 
 func jobToMemory(j *hookJob) *jobMemory {
 	if j == nil {
 		return nil
 	}
-	return &jobMemory{Actuator: j.actuator, Current: j.current, Desired: j.desired, Victims: j.victims, State: j.state,
-		Attempts: j.attempts, Detail: j.detail, Time: j.time, Next: j.next}
+	m := &jobMemory{Actuator: j.actuator, Current: j.current, Desired: j.desired, Victims: j.victims, State: j.state,
+		Attempts: j.attempts, Detail: j.detail, Time: j.time, Next: j.next, Note: j.note}
+	for id, sc := range j.sent {
+		if m.Sent == nil {
+			m.Sent = make(map[string]sentMemory, len(j.sent))
+		}
+		m.Sent[id] = sentMemory{Command: sc.command, Instances: sc.instances, State: sc.state, Detail: sc.detail}
+	}
+	return m
 }
 
-// jobFromMemory restores a job; one that was running when the control plane stopped runs again
-// (hooks take DESIRED as the target size, so a second run is harmless).
+// jobFromMemory restores a job; a hook that was running when the control plane stopped runs
+// again (hooks take DESIRED as the target size, so a second run is harmless), and an instances
+// job goes on waiting for its scale commands, which the command queue keeps.
 func jobFromMemory(m *jobMemory) *hookJob {
 	if m == nil {
 		return nil
 	}
 	j := &hookJob{actuator: m.Actuator, current: m.Current, desired: m.Desired, victims: m.Victims, state: m.State,
-		attempts: m.Attempts, detail: m.Detail, time: m.Time, next: m.Next}
-	if j.state == actRunning {
+		attempts: m.Attempts, detail: m.Detail, time: m.Time, next: m.Next, note: m.Note}
+	for id, sm := range m.Sent {
+		if j.sent == nil {
+			j.sent = make(map[string]*sentScale, len(m.Sent))
+		}
+		j.sent[id] = &sentScale{command: sm.Command, instances: sm.Instances, state: sm.State, detail: sm.Detail}
+	}
+	if j.state == actRunning && j.actuator != "instances" {
 		j.state, j.detail = actPending, "interrupted by a control plane restart; running again"
 	}
 	return j

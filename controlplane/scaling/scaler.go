@@ -100,6 +100,18 @@ type hookJob struct {
 	attempts         int
 	detail           string
 	time, next       time.Time
+	// sent holds, for the instances actuator, the scale command sent to each host; note says
+	// what the commands could not do (instances with no room).
+	sent map[string]*sentScale
+	note string
+}
+
+// sentScale is one scale command of an instances job and what came of it.
+type sentScale struct {
+	command   string // the command's id
+	instances int    // the count asked
+	state     string // "" while outstanding, else actSucceeded or actFailed
+	detail    string // the agent's account of a failure
 }
 
 func New(now func() time.Time, log *slog.Logger, reg *fleet.Registry, stats *stats.Requests, cmds *commands.Queue, st *store.Store, hookDir string) (*Scaler, error) {
@@ -305,6 +317,7 @@ func (sc *Scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision
 		sc.mu.Unlock()
 		return nil, nil
 	}
+	sc.settleInstancesLocked(ps, now) // before the snapshot: a failed host counts what it runs
 	view := *ps
 	sc.mu.Unlock()
 	// The snapshot walks the pool's nodes without mu, so the API's reads (Status) do not wait for
@@ -343,7 +356,7 @@ func (sc *Scaler) tickPool(pool string, now time.Time) (*fleetv1.ScalingDecision
 		rec, ps.recorded = dec, dec
 		sc.log.Info("scaling decision", "pool", pool, "current", d.Current, "desired", d.Desired, "reason", d.Reason)
 	}
-	if d.Desired != d.Current {
+	if d.Desired != d.Current || ps.retryDueLocked(now) {
 		if busy, why := sc.busyPool(pool); busy {
 			sc.log.Info("scaling held during maintenance", "pool", pool, "current", d.Current, "desired", d.Desired, "why", why)
 			return rec, modelErr
@@ -406,14 +419,18 @@ func snapshotForScaling(ps *poolScaling, nodes []*fleetv1.Node, now time.Time) s
 		}
 		units := 1
 		if ps.act.instances {
-			units = ps.instanceCount(n.GetId())
+			units = ps.instanceCount(n)
 		}
 		snap.Current += units
 		if !ready {
 			snap.Nodes = append(snap.Nodes, victimOf(n))
 			continue
 		}
-		snap.Ready += units
+		if ps.act.instances {
+			snap.Ready += readyInstances(n, units)
+		} else {
+			snap.Ready++
+		}
 		readyNodes++
 		snap.Nodes = append(snap.Nodes, victimOf(n))
 		rep := n.GetLastReport()
@@ -485,13 +502,27 @@ func victimOf(n *fleetv1.Node) scaling.Node {
 	}
 }
 
-// instanceCount is the number of instances the scaler last asked a host to run, 1 when it never
-// did.
-func (ps *poolScaling) instanceCount(id string) int {
-	if n, ok := ps.instances[id]; ok {
-		return n
+// instanceCount is the number of instances a host runs: the count the scaler last asked of it
+// while that scale command is outstanding or succeeded, else what the host's agent reports it
+// supervises, else 1.
+func (ps *poolScaling) instanceCount(n *fleetv1.Node) int {
+	if c, ok := ps.instances[n.GetId()]; ok {
+		return c
+	}
+	if c := n.GetLastReport().GetServiceHealth().GetInstances(); c > 0 {
+		return int(c)
 	}
 	return 1
+}
+
+// readyInstances is how many of a ready host's units serve: the instances its agent reports
+// running and passing their health check, capped at units; units when the agent reports none.
+func readyInstances(n *fleetv1.Node, units int) int {
+	h := n.GetLastReport().GetServiceHealth()
+	if h == nil {
+		return units
+	}
+	return min(int(h.GetHealthyInstances()), units)
 }
 
 // applyLocked carries out a decision that changes the size.
@@ -583,8 +614,19 @@ func (sc *Scaler) checkDrainsLocked(pool string, ps *poolScaling, nodes []*fleet
 
 // scaleInstancesLocked spreads the desired instances over the ready hosts, each within its
 // maximum (the max_instances label, else the policy's), and sends a scale command to every
-// host whose count changes.
+// host whose count changes. The job stays running until every host's agent has answered
+// (settleInstancesLocked); while it runs, or while a failed one waits for its retry, no new
+// commands go out.
 func (sc *Scaler) scaleInstancesLocked(pool string, ps *poolScaling, d scaling.Decision, nodes []*fleetv1.Node, now time.Time) {
+	attempts := 0
+	if j := ps.job; j != nil && j.actuator == "instances" {
+		if j.state == actRunning || j.state == actFailed && now.Before(j.next) {
+			return
+		}
+		if j.state == actFailed {
+			attempts = j.attempts
+		}
+	}
 	var hosts []*fleetv1.Node
 	for _, n := range nodes {
 		if _, ready := counts(n); ready {
@@ -609,32 +651,107 @@ func (sc *Scaler) scaleInstancesLocked(pool string, ps *poolScaling, d scaling.D
 			}
 		}
 	}
-	var sent []string
-	var failed []string
-	reason := fmt.Sprintf("scaling pool %s: %d → %d instances", pool, d.Current, d.Desired)
+	var changed []*fleetv1.Node
 	for _, h := range hosts {
-		id := h.GetId()
-		if want[id] == ps.instanceCount(id) {
-			continue
+		if want[h.GetId()] != ps.instanceCount(h) {
+			changed = append(changed, h)
 		}
+	}
+	if j := ps.job; len(changed) == 0 && j != nil {
+		// The hosts run what the last job asked, the rest has no room: a failed job whose hosts
+		// came round (a crashed instance restarted) is done.
+		if j.state == actFailed {
+			j.state, j.time, j.attempts, j.next = actSucceeded, now, 0, time.Time{}
+			j.detail = fmt.Sprintf("the hosts now run the %d instances asked (after: %s)", d.Desired, j.detail)
+		}
+		return
+	}
+	job := &hookJob{actuator: "instances", current: d.Current, desired: d.Desired, state: actRunning, time: now,
+		attempts: attempts + 1, sent: map[string]*sentScale{}}
+	reason := fmt.Sprintf("scaling pool %s: %d → %d instances", pool, d.Current, d.Desired)
+	for _, h := range changed {
+		id := h.GetId()
 		params := map[string]string{command.ParamInstances: strconv.Itoa(want[id])}
-		if _, err := sc.cmds.Create(id, fleetv1.CommandKind_COMMAND_KIND_SCALE, params, commands.DefaultTimeout, "scaling", reason); err != nil {
-			failed = append(failed, fmt.Sprintf("%s: %v", id, err))
+		rec, err := sc.cmds.Create(id, fleetv1.CommandKind_COMMAND_KIND_SCALE, params, commands.DefaultTimeout, "scaling", reason)
+		if err != nil {
+			job.sent[id] = &sentScale{instances: want[id], state: actFailed, detail: err.Error()}
 			continue
 		}
 		ps.instances[id] = want[id]
-		sent = append(sent, fmt.Sprintf("%s=%d", id, want[id]))
-	}
-	job := &hookJob{actuator: "instances", current: d.Current, desired: d.Desired, state: actSucceeded, time: now,
-		detail: "scale commands: " + strings.Join(sent, " ")}
-	if left > 0 {
-		job.detail += fmt.Sprintf("; %d instances have no room on the ready hosts", left)
-	}
-	if len(failed) > 0 {
-		job.state, job.detail = actFailed, job.detail+"; failed: "+strings.Join(failed, "; ")
-		job.next = now
+		job.sent[id] = &sentScale{command: rec.GetCommand().GetId(), instances: want[id]}
 	}
 	ps.job = job
+	if left > 0 {
+		job.note = fmt.Sprintf("%d instances have no room on the ready hosts", left)
+	}
+	sc.settleInstancesLocked(ps, now)
+}
+
+// settleInstancesLocked follows a running instances job: each host's scale command is looked up,
+// and once every one has ended the job succeeds, or fails with each failing host and its
+// agent's reason and is retried after a backoff. A host whose command failed counts again what
+// its agent reports, not what it was asked.
+func (sc *Scaler) settleInstancesLocked(ps *poolScaling, now time.Time) {
+	j := ps.job
+	if j == nil || j.actuator != "instances" || j.state != actRunning {
+		return
+	}
+	var waiting int
+	var scaled, failed []string
+	for _, id := range slices.Sorted(maps.Keys(j.sent)) {
+		s := j.sent[id]
+		if s.state == "" {
+			rec, err := sc.cmds.Get(s.command)
+			switch st := rec.GetState(); {
+			case err != nil:
+				s.state, s.detail = actFailed, "the scale command's record is gone: "+err.Error()
+			case st == fleetv1.CommandState_COMMAND_STATE_SUCCEEDED:
+				s.state = actSucceeded
+			case commands.Terminal(st):
+				s.state, s.detail = actFailed, strings.ToLower(strings.TrimPrefix(st.String(), "COMMAND_STATE_"))+": "+rec.GetDetail()
+			}
+		}
+		switch s.state {
+		case "":
+			waiting++
+		case actSucceeded:
+			scaled = append(scaled, fmt.Sprintf("%s=%d", id, s.instances))
+		default:
+			delete(ps.instances, id)
+			failed = append(failed, fmt.Sprintf("%s (asked %d): %s", id, s.instances, s.detail))
+		}
+	}
+	switch {
+	case waiting > 0:
+		j.detail = fmt.Sprintf("waiting for %d of %d scale commands", waiting, len(j.sent))
+	case len(failed) > 0:
+		j.state, j.time, j.next = actFailed, now, now.Add(sc.retryDelay(j.attempts))
+		j.detail = "failed on " + strings.Join(failed, "; ")
+		if len(scaled) > 0 {
+			j.detail += "; scaled " + strings.Join(scaled, " ")
+		}
+		sc.log.Error("scaling instances failed; will retry", "attempt", j.attempts, "retry_in", j.next.Sub(now), "detail", j.detail)
+	default:
+		j.state, j.time, j.attempts = actSucceeded, now, 0
+		j.detail = "scaled " + strings.Join(scaled, " ")
+		if len(scaled) == 0 {
+			j.detail = "no host's count changes"
+		}
+	}
+	if j.note != "" {
+		j.detail += "; " + j.note
+	}
+}
+
+// retryDueLocked reports whether a failed instances job's retry is due.
+func (ps *poolScaling) retryDueLocked(now time.Time) bool {
+	j := ps.job
+	return ps.act.instances && j != nil && j.actuator == "instances" && j.state == actFailed && !now.Before(j.next)
+}
+
+// retryDelay is the capped exponential backoff before attempt+1.
+func (sc *Scaler) retryDelay(attempts int) time.Duration {
+	return min(sc.retryBase<<min(max(attempts-1, 0), 20), sc.retryMax)
 }
 
 // feedModel brings a pool's forecast model up to the last complete minute from the request

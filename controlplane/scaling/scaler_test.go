@@ -102,6 +102,28 @@ func (r *scalerRig) job(pool string) hookJob {
 	return hookJob{}
 }
 
+// finish ends a command as its agent would.
+func (r *scalerRig) finish(t *testing.T, c *fleetv1.CommandRecord, state fleetv1.CommandState, detail string) {
+	t.Helper()
+	if _, err := r.cmds.Update(c.GetNodeId(), &fleetv1.CommandUpdate{Id: c.GetCommand().GetId(), State: state, Detail: detail}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// scaleCommands returns each node's latest scale command.
+func (r *scalerRig) scaleCommands() map[string]*fleetv1.CommandRecord {
+	out := map[string]*fleetv1.CommandRecord{}
+	for _, c := range r.cmds.List(&fleetv1.ListCommandsRequest{}) {
+		if c.GetCommand().GetKind() != fleetv1.CommandKind_COMMAND_KIND_SCALE {
+			continue
+		}
+		if prev := out[c.GetNodeId()]; prev == nil || c.GetCommand().GetSeq() > prev.GetCommand().GetSeq() {
+			out[c.GetNodeId()] = c
+		}
+	}
+	return out
+}
+
 func (r *scalerRig) last(pool string) *fleetv1.ScalingDecision {
 	r.sc.mu.Lock()
 	defer r.sc.mu.Unlock()
@@ -239,8 +261,67 @@ func TestScalerInstancesSpreadOverHosts(t *testing.T) {
 	if len(got) != 2 || got["g1"] != "3" || got["g2"] != "3" {
 		t.Fatalf("scale commands %v, want 3 instances on each host", got)
 	}
-	if j := r.job("gpu"); j.state != actSucceeded || !strings.Contains(j.detail, "4 instances have no room") {
-		t.Fatalf("actuation %+v", j)
+	if j := r.job("gpu"); j.state != actRunning || j.detail != "waiting for 2 of 2 scale commands; 4 instances have no room on the ready hosts" {
+		t.Fatalf("actuation before the agents answered: %+v", j)
+	}
+	for _, c := range cmds {
+		r.finish(t, c, fleetv1.CommandState_COMMAND_STATE_SUCCEEDED, "scaled from 1 to 3 instances")
+	}
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if j := r.job("gpu"); j.state != actSucceeded || j.detail != "scaled g1=3 g2=3; 4 instances have no room on the ready hosts" {
+		t.Fatalf("actuation once both agents scaled: %+v", j)
+	}
+}
+
+// TestScalerInstancesFailureIsShownAndRetried: a scale command an agent failed was shown as
+// success and never retried. The job fails naming the host and the agent's reason, the host
+// counts what its agent reports again, and the command is sent again after the backoff.
+func TestScalerInstancesFailureIsShownAndRetried(t *testing.T) {
+	r := newScalerRig(t, "")
+	r.setPolicy(t, "gpu", &fleetv1.ScalingPolicy{Min: proto.Uint32(1), Max: 20,
+		Targets:  []*fleetv1.ScalingTarget{{Metric: "requests_per_second_per_node", Value: 10}},
+		ScaleUp:  &fleetv1.ScalingBehavior{Unlimited: true},
+		Actuator: &fleetv1.ScalingActuator{Instances: true, MaxInstancesPerNode: 2}})
+	r.addNode(t, "g1", "gpu", 50)
+	r.addNode(t, "g2", "gpu", 50)
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	byNode := r.scaleCommands()
+	if len(byNode) != 2 {
+		t.Fatalf("scale commands %v", byNode)
+	}
+	r.finish(t, byNode["g1"], fleetv1.CommandState_COMMAND_STATE_SUCCEEDED, "scaled from 1 to 2 instances")
+	r.finish(t, byNode["g2"], fleetv1.CommandState_COMMAND_STATE_FAILED, "instance 1 did not start: listen 127.0.0.1:8001: address already in use")
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	j := r.job("gpu")
+	if j.state != actFailed || !strings.Contains(j.detail, "g2 (asked 2): failed: instance 1 did not start") || !strings.Contains(j.detail, "scaled g1=2") ||
+		!j.next.Equal(r.now().Add(r.sc.retryBase)) {
+		t.Fatalf("actuation after g2's agent failed: %+v", j)
+	}
+	if d := r.last("gpu"); d.GetCurrent() != 3 {
+		t.Errorf("decision %v: g2 should count the 1 instance its agent runs, g1 its 2", d)
+	}
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(r.scaleCommands()); n != 2 {
+		t.Fatalf("%d scale commands before the backoff passed, want the first 2 only", n)
+	}
+	r.advance(r.sc.retryBase)
+	if err := r.sc.tick(r.now()); err != nil {
+		t.Fatal(err)
+	}
+	retry := r.scaleCommands()["g2"]
+	if retry.GetCommand().GetId() == byNode["g2"].GetCommand().GetId() || retry.GetCommand().GetParams()["instances"] != "2" {
+		t.Fatalf("after the backoff, g2's command is %v; want a new one for 2 instances", retry.GetCommand())
+	}
+	if j := r.job("gpu"); j.state != actRunning || j.attempts != 2 || len(j.sent) != 1 {
+		t.Fatalf("retry: %+v", j)
 	}
 }
 

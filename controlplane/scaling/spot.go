@@ -52,12 +52,13 @@ func (sc *Scaler) Interrupted(pool, node string, spot bool) {
 func (ps *poolScaling) replacementsLocked(nodes []*fleetv1.Node) int {
 	units := 0
 	for id := range ps.replace {
-		if !slices.ContainsFunc(nodes, func(n *fleetv1.Node) bool { return n.GetId() == id }) {
+		i := slices.IndexFunc(nodes, func(n *fleetv1.Node) bool { return n.GetId() == id })
+		if i < 0 {
 			delete(ps.replace, id)
 			continue
 		}
 		if ps.act.instances {
-			units += ps.instanceCount(id)
+			units += ps.instanceCount(nodes[i])
 		} else {
 			units++
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -93,11 +94,18 @@ func recordScaling(s *store.Store, ds map[string][]*fleetv1.ScalingDecision, mem
 	})
 }
 
-// ListDecisions returns up to limit of the pool's decisions, newest first.
-func ListDecisions(s *store.Store, pool string, limit int) ([]*fleetv1.ScalingDecision, error) {
+// ListDecisions returns up to limit of pool's recorded decisions, newest first from the newest
+// stored before the key before (nil: from the newest), the last one's key, and whether more
+// follow: one page.
+func ListDecisions(s *store.Store, pool string, before []byte, limit int) ([]*fleetv1.ScalingDecision, []byte, bool, error) {
 	var out []*fleetv1.ScalingDecision
+	var last []byte
+	more := false
 	prefix := append([]byte(pool), 0)
 	end := append([]byte(pool), 1)
+	if before != nil && bytes.HasPrefix(before, prefix) {
+		end = before
+	}
 	err := s.View(func(tx *store.Tx) error {
 		c := tx.Bucket(store.ScalingDecisions).Cursor()
 		k, v := c.Seek(end)
@@ -106,14 +114,19 @@ func ListDecisions(s *store.Store, pool string, limit int) ([]*fleetv1.ScalingDe
 		} else {
 			k, v = c.Prev()
 		}
-		for ; k != nil && bytes.HasPrefix(k, prefix) && len(out) < limit; k, v = c.Prev() {
+		for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
+			if len(out) == limit {
+				more = true
+				return nil
+			}
 			d := &fleetv1.ScalingDecision{}
 			if err := proto.Unmarshal(v, d); err != nil {
 				return fmt.Errorf("%w: scaling decision %x: %v", store.ErrCorruptStore, k, err)
 			}
 			out = append(out, d)
+			last = slices.Clone(k)
 		}
 		return nil
 	})
-	return out, err
+	return out, last, more, err
 }

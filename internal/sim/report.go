@@ -233,22 +233,31 @@ func serviceCost(ctx context.Context, conn grpc.ClientConnInterface, pool string
 	}, true, nil
 }
 
-// savings lists the open cost recommendations; nil when the control plane has no CostService.
+// savings lists the open cost recommendations, every page; nil when the control plane has no
+// CostService.
 func savings(ctx context.Context, conn grpc.ClientConnInterface) (*Savings, error) {
-	resp, err := fleetv1.NewCostServiceClient(conn).ListRecommendations(ctx, &fleetv1.ListRecommendationsRequest{})
-	if status.Code(err) == codes.Unimplemented {
-		return nil, nil
+	client := fleetv1.NewCostServiceClient(conn)
+	var s *Savings
+	for token := ""; ; {
+		resp, err := client.ListRecommendations(ctx, &fleetv1.ListRecommendationsRequest{PageToken: token})
+		if status.Code(err) == codes.Unimplemented {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("cost recommendations: %w", err)
+		}
+		if s == nil {
+			s = &Savings{MonthlyUSD: resp.GetMonthlySavingsUsd(), Recommendations: []Recommendation{}}
+		}
+		for _, rec := range resp.GetRecommendations() {
+			s.Recommendations = append(s.Recommendations, Recommendation{
+				Kind: rec.GetKind(), Subject: rec.GetSubject(), Summary: rec.GetSummary(), MonthlyUSD: rec.GetMonthlySavingsUsd(),
+			})
+		}
+		if token = resp.GetNextPageToken(); token == "" {
+			return s, nil
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("cost recommendations: %w", err)
-	}
-	s := &Savings{MonthlyUSD: resp.GetMonthlySavingsUsd(), Recommendations: []Recommendation{}}
-	for _, rec := range resp.GetRecommendations() {
-		s.Recommendations = append(s.Recommendations, Recommendation{
-			Kind: rec.GetKind(), Subject: rec.GetSubject(), Summary: rec.GetSummary(), MonthlyUSD: rec.GetMonthlySavingsUsd(),
-		})
-	}
-	return s, nil
 }
 
 // spread summarizes picks per node over the fleet's agents.

@@ -17,18 +17,27 @@ import (
 // nil when the pool has no scaling policy (or the control plane no ScalingService), so the report
 // leaves the section out.
 func scalingDecisions(ctx context.Context, conn grpc.ClientConnInterface, pool string, start time.Time) (*Scaling, error) {
-	resp, err := fleetv1.NewScalingServiceClient(conn).ListDecisions(ctx, &fleetv1.ScalingServiceListDecisionsRequest{Pool: pool, Limit: 1000})
-	switch status.Code(err) {
-	case codes.OK:
-	case codes.NotFound, codes.Unimplemented:
-		return nil, nil
-	default:
-		return nil, fmt.Errorf("scaling decisions of pool %s: %w", pool, err)
-	}
+	client := fleetv1.NewScalingServiceClient(conn)
 	out := &Scaling{Decisions: []ScalingDecision{}}
-	for _, d := range resp.GetDecisions() {
-		if t := d.GetTime().AsTime(); !t.Before(start) {
-			out.Decisions = append(out.Decisions, ScalingDecision{Time: t, Current: d.GetCurrent(), Desired: d.GetDesired(), Reason: d.GetReason()})
+	for token := ""; ; {
+		resp, err := client.ListDecisions(ctx, &fleetv1.ScalingServiceListDecisionsRequest{Pool: pool, PageSize: 1000, PageToken: token})
+		switch status.Code(err) {
+		case codes.OK:
+		case codes.NotFound, codes.Unimplemented:
+			return nil, nil
+		default:
+			return nil, fmt.Errorf("scaling decisions of pool %s: %w", pool, err)
+		}
+		older := false // pages are newest first: one reaching before start is the last needed
+		for _, d := range resp.GetDecisions() {
+			if t := d.GetTime().AsTime(); !t.Before(start) {
+				out.Decisions = append(out.Decisions, ScalingDecision{Time: t, Current: d.GetCurrent(), Desired: d.GetDesired(), Reason: d.GetReason()})
+			} else {
+				older = true
+			}
+		}
+		if token = resp.GetNextPageToken(); token == "" || older {
+			break
 		}
 	}
 	slices.SortFunc(out.Decisions, func(a, b ScalingDecision) int { return a.Time.Compare(b.Time) })

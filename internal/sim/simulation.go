@@ -9,6 +9,7 @@ import (
 	"golang.org/x/sync/errgroup"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -34,6 +35,11 @@ type Options struct {
 	Capacity     Capacity
 	HourlyPrice  float64
 	InstanceType string
+	// ScaleTargetRPS, when positive, gives the pool a scaling policy before the traffic starts:
+	// requests per second per node as its target, between 1 node and Agents, without an
+	// actuator, so the report compares the autoscaler's recommendations with the traffic. Zero
+	// leaves the pool's policy as it is.
+	ScaleTargetRPS float64
 	// ReadyTimeout bounds the wait for every agent to be ready; 0 means 30 s plus 3 ms per agent.
 	ReadyTimeout time.Duration
 	// BeforeStop, when set, runs after the report is gathered and before the fleet stops (e.g.
@@ -104,6 +110,13 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	o.Log.Info("fleet ready", "agents", o.Agents, "after", time.Since(start).Round(time.Millisecond))
+	if o.ScaleTargetRPS > 0 {
+		policy := &fleetv1.ScalingPolicy{Min: proto.Uint32(1), Max: uint32(o.Agents),
+			Targets: []*fleetv1.ScalingTarget{{Metric: "requests_per_second_per_node", Value: o.ScaleTargetRPS}}}
+		if _, err := fleetv1.NewScalingServiceClient(conn).SetPolicy(gctx, &fleetv1.ScalingServiceSetPolicyRequest{Pool: o.Pool, Policy: policy}); err != nil {
+			return nil, fmt.Errorf("scaling policy of pool %s: %w", o.Pool, err)
+		}
+	}
 
 	trafficStart := time.Now()
 	traffic := Traffic{

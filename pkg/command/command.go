@@ -37,6 +37,10 @@ const (
 	ParamVersion   = "version"   // deploy: the version to run
 	ParamInstances = "instances" // scale: the number of instances, 0..MaxInstances
 	ParamAction    = "action"    // custom: the name of an action configured on the agent
+
+	// FieldBackupKept is the backup outcome's field listing, one per line, every archive in the
+	// agent's backup directory once the new one was written and the old ones pruned.
+	FieldBackupKept = "kept"
 )
 
 // MaxInstances bounds a scale command.

@@ -2,8 +2,10 @@ package scaling
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
+	"time"
 )
 
 // examplePolicy is the policy the README's simulator table uses.
@@ -43,6 +45,53 @@ func TestSimulateBuiltinTraces(t *testing.T) {
 		}
 		if name != "diurnal" && !strings.Contains(pred.Note, "never on") {
 			t.Errorf("%s: the forecast cannot be on within 6 h: %q", name, pred.Note)
+		}
+	}
+}
+
+// TestStaticLoadMeetsThePolicysTargets: the static baseline was sized at 100 % of a node's
+// capacity for every policy without a requests-per-second target, so it looked cheaper than any
+// scaler keeping CPU at 70 %. It is sized where the capacity model meets the targets.
+func TestStaticLoadMeetsThePolicysTargets(t *testing.T) {
+	sim := DefaultSimulation() // 16 requests/s per node, 200 ms base latency
+	tests := []struct {
+		name    string
+		targets []Target
+		want    float64
+	}{
+		{"requests per second", []Target{{Metric: MetricRPS, Value: 12}}, 12},
+		{"cpu 70 %", []Target{{Metric: MetricCPU, Value: 70}}, 16 * 0.7},
+		{"latency 400 ms: rho 0.5", []Target{{Metric: MetricLatencyP95, Value: 400}}, 8},
+		{"the tighter of two", []Target{{Metric: MetricCPU, Value: 80}, {Metric: MetricRPS, Value: 10}}, 10},
+		{"a target above what a node can show", []Target{{Metric: MetricCPU, Value: 100}}, 16},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := DefaultPolicy(1, 100)
+			p.Targets = tt.targets
+			if got := staticLoad(p, sim); math.Abs(got-tt.want) > 1e-6 {
+				t.Errorf("static load per node %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestSkippedModeIsMarked: a mode that could not run was printed as an all-zero row.
+func TestSkippedModeIsMarked(t *testing.T) {
+	p := DefaultPolicy(1, 10)
+	p.Targets = []Target{{Metric: MetricRPS, Value: 10}}
+	p.Predictive.LeadTime = -time.Minute // the predictive copy fails its validation
+	tr, err := BuiltinTrace("steady", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := Simulate(p, DefaultSimulation(), tr, 1)
+	if last := res[len(res)-1]; last.Mode != ModePredictive || !last.Skipped || !strings.HasPrefix(last.Note, "not run: ") {
+		t.Fatalf("predictive result %+v, want it marked skipped with why", last)
+	}
+	for _, r := range res[:len(res)-1] {
+		if r.Skipped {
+			t.Errorf("%s marked skipped", r.Mode)
 		}
 	}
 }

@@ -77,6 +77,8 @@ type Result struct {
 	PeakNodes int
 	// Note says what limited the mode, e.g. a forecast without enough history.
 	Note string
+	// Skipped says the mode did not run (Note says why); its figures are all zero.
+	Skipped bool
 }
 
 // The simulated modes.
@@ -105,7 +107,7 @@ func Simulate(p Policy, sim Simulation, tr Trace, seed uint64) []Result {
 		simulate(ModeReactive, reactive, sim, tr, seed, false),
 	}
 	if err := predictive.Validate(); err != nil {
-		return append(out, Result{Mode: ModePredictive, Note: "not run: " + err.Error()})
+		return append(out, Result{Mode: ModePredictive, Skipped: true, Note: "not run: " + err.Error()})
 	}
 	return append(out, simulate(ModePredictive, predictive, sim, tr, seed, false))
 }
@@ -119,16 +121,60 @@ func hasTarget(p Policy, m Metric) bool {
 	return false
 }
 
+// noisyMetrics are the observed metrics the simulation adds noise to; the error rate has none.
+var noisyMetrics = []Metric{MetricRPS, MetricCPU, MetricMemory, MetricLatencyP95, MetricTTFT, MetricInFlight, MetricTokens, MetricQueue}
+
+// observed is what the capacity model shows the scaler of a node serving perNode requests per
+// second at utilisation rho with the modelled latency.
+func (sim Simulation) observed(perNode, rho, latency float64) map[Metric]float64 {
+	return map[Metric]float64{
+		MetricRPS:        perNode,
+		MetricCPU:        min(100, 100*rho),
+		MetricMemory:     30 + 40*min(1, rho),
+		MetricLatencyP95: latency,
+		MetricTTFT:       latency / 3,
+		MetricInFlight:   perNode * latency / 1000,
+		MetricTokens:     perNode * 400,
+		MetricQueue:      max(0, perNode-sim.CapacityPerNode) * sim.Tick.Seconds(),
+		MetricErrorRate:  max(0, 1-1/max(rho, 1)),
+	}
+}
+
+// staticLoad is the load per node a static fleet is sized for: the most at which the capacity
+// model meets every one of the policy's targets, as the scaler aims to, whatever the targets'
+// metrics (requests per second, CPU, latency, in flight, …); the node's capacity when no target
+// binds below it.
+func staticLoad(p Policy, sim Simulation) float64 {
+	meets := func(perNode float64) bool {
+		rho := perNode / sim.CapacityPerNode
+		latency := float64(sim.BaseLatency.Milliseconds()) / (1 - rho)
+		obs := sim.observed(perNode, rho, latency)
+		for _, t := range p.Targets {
+			if v, ok := obs[t.Metric]; ok && v > t.Value {
+				return false
+			}
+		}
+		return true
+	}
+	lo, hi := 0.0, sim.CapacityPerNode
+	if meets(hi * (1 - 1e-9)) {
+		return hi
+	}
+	for range 60 {
+		if mid := (lo + hi) / 2; meets(mid) {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return max(lo, sim.CapacityPerNode/1000)
+}
+
 // simulate runs one mode.
 func simulate(mode string, p Policy, sim Simulation, tr Trace, seed uint64, static bool) Result {
 	r := rand.New(rand.NewPCG(seed, 2))
 	noisy := func(v float64) float64 { return v * (1 + sim.Noise*(2*r.Float64()-1)) }
-	perNode := sim.CapacityPerNode
-	for _, t := range p.Targets {
-		if t.Metric == MetricRPS {
-			perNode = t.Value
-		}
-	}
+	perNode := staticLoad(p, sim)
 	sizeFor := func(load float64) int { return min(max(int(math.Ceil(load/perNode)), p.Min, 1), p.Max) }
 	ready := sizeFor(tr.At(0))
 	if static {
@@ -191,17 +237,9 @@ func simulate(mode string, p Policy, sim Simulation, tr Trace, seed uint64, stat
 		cur := ready + len(pending)
 		snap := Snapshot{Now: now, Current: cur, Ready: ready, Wake: cur == 0 && load > 0}
 		if ready > 0 {
-			perReady := load / float64(ready)
-			snap.Observed = map[Metric]float64{
-				MetricRPS:        noisy(perReady),
-				MetricCPU:        noisy(min(100, 100*rho)),
-				MetricMemory:     noisy(30 + 40*min(1, rho)),
-				MetricLatencyP95: noisy(latency),
-				MetricTTFT:       noisy(latency / 3),
-				MetricInFlight:   noisy(perReady * latency / 1000),
-				MetricTokens:     noisy(perReady * 400),
-				MetricQueue:      noisy(max(0, perReady-sim.CapacityPerNode) * tick),
-				MetricErrorRate:  max(0, 1-1/max(rho, 1)),
+			snap.Observed = sim.observed(load/float64(ready), rho, latency)
+			for _, m := range noisyMetrics { // in a fixed order, so one seed gives one run
+				snap.Observed[m] = noisy(snap.Observed[m])
 			}
 		}
 		if p.Predictive.Enabled {

@@ -58,7 +58,8 @@ def configure(**kwargs):
 
 
 def report(latency_ms, program=None, module=None, model=None, input_tokens=None,
-           output_tokens=None, cache_hit=None, error=None, status=None, ts=None, ttft_ms=None):
+           output_tokens=None, cache_hit=None, error=None, status=None, ts=None, ttft_ms=None,
+           queue_length=None):
     """Queues one completed DSPy request for the agent and returns at once.
 
     latency_ms     end-to-end latency in milliseconds (required, finite, >= 0)
@@ -70,6 +71,8 @@ def report(latency_ms, program=None, module=None, model=None, input_tokens=None,
     status         HTTP-like status, 100-599 (0 or None: unknown)
     ts             completion time, datetime or Unix seconds (None: when the agent receives it)
     ttft_ms        time to first token in milliseconds, for streamed responses (<= latency_ms)
+    queue_length   requests waiting for a worker in the service now (its own count), the
+                   node's queue_length for scaling on queue_length_per_node
 
     Returns True when queued, False when dropped. Never raises: bad values drop the record and
     count it in stats()["invalid"].
@@ -79,7 +82,7 @@ def report(latency_ms, program=None, module=None, model=None, input_tokens=None,
         if r is None:
             return False
         return r.report(latency_ms, program, module, model, input_tokens, output_tokens,
-                        cache_hit, error, status, ts, ttft_ms)
+                        cache_hit, error, status, ts, ttft_ms, queue_length)
     except Exception:
         return False
 

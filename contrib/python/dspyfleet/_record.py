@@ -99,8 +99,13 @@ def _timestamp(value):
     return value.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+# MAX_QUEUE_LENGTH is the largest queue_length the agent accepts.
+MAX_QUEUE_LENGTH = 1000000
+
+
 def build(latency_ms, program=None, module=None, model=None, input_tokens=None,
-          output_tokens=None, cache_hit=None, error=None, status=None, ts=None, ttft_ms=None):
+          output_tokens=None, cache_hit=None, error=None, status=None, ts=None, ttft_ms=None,
+          queue_length=None):
     """Returns the JSON object for one request, or raises InvalidRecord.
 
     Fields left as None are left out of the record: the agent counts them as unknown.
@@ -138,4 +143,9 @@ def build(latency_ms, program=None, module=None, model=None, input_tokens=None,
         if rec["ttft_ms"] > rec["latency_ms"]:
             raise InvalidRecord("ttft_ms: %r is longer than latency_ms %r"
                                 % (rec["ttft_ms"], rec["latency_ms"]))
+    if queue_length is not None:
+        rec["queue_length"] = _tokens("queue_length", queue_length)
+        if rec["queue_length"] > MAX_QUEUE_LENGTH:
+            raise InvalidRecord("queue_length: %d is more than %d"
+                                % (rec["queue_length"], MAX_QUEUE_LENGTH))
     return rec

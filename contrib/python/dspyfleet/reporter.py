@@ -106,12 +106,12 @@ class Reporter(object):
 
     def report(self, latency_ms, program=None, module=None, model=None, input_tokens=None,
                output_tokens=None, cache_hit=None, error=None, status=None, ts=None,
-               ttft_ms=None):
+               ttft_ms=None, queue_length=None):
         """Queues one completed request. Returns True when it was queued, False when it was
         dropped (bad value, full queue, closed reporter). Never raises."""
         try:
             rec = _record.build(latency_ms, program, module, model, input_tokens, output_tokens,
-                                cache_hit, error, status, ts, ttft_ms)
+                                cache_hit, error, status, ts, ttft_ms, queue_length)
         except Exception as e:  # InvalidRecord, or anything odd about the values given
             self._count("invalid")
             self._warn("dropped a request record with a bad value: %s", e)

@@ -214,6 +214,9 @@ class ReporterTest(unittest.TestCase):
             dict(latency_ms=1, ts="yesterday"),
             dict(latency_ms=1, ttft_ms=-5),
             dict(latency_ms=1, ttft_ms=2),
+            dict(latency_ms=1, queue_length=-1),
+            dict(latency_ms=1, queue_length=1.5),
+            dict(latency_ms=1, queue_length=1000001),
         ]
         for kwargs in bad:
             self.assertFalse(r.report(**kwargs), kwargs)
@@ -228,7 +231,8 @@ class ReporterTest(unittest.TestCase):
         ts = datetime.datetime(2025, 1, 2, 3, 4, 5, 678000, tzinfo=datetime.timezone.utc)
         self.assertTrue(r.report(12, program="qa", module="Predict", model="openai/gpt-4o-mini",
                                  input_tokens=10.0, output_tokens=5, cache_hit=True,
-                                 error=ValueError("x"), status=0, ts=ts, ttft_ms=3))
+                                 error=ValueError("x"), status=0, ts=ts, ttft_ms=3,
+                                 queue_length=4))
         self.assertTrue(r.report(0, error=False, status=503, ts=ts.timestamp(),
                                  program="x" * 128, cache_hit=0))
         self.assertTrue(r.flush(5))
@@ -236,7 +240,8 @@ class ReporterTest(unittest.TestCase):
         self.assertEqual(a, {"latency_ms": 12.0, "program": "qa", "module": "Predict",
                              "model": "openai/gpt-4o-mini", "input_tokens": 10,
                              "output_tokens": 5, "cache_hit": True, "error": True,
-                             "ts": "2025-01-02T03:04:05.678000Z", "ttft_ms": 3.0})
+                             "ts": "2025-01-02T03:04:05.678000Z", "ttft_ms": 3.0,
+                             "queue_length": 4})
         self.assertEqual(b, {"latency_ms": 0.0, "error": False, "status": 503,
                              "ts": "2025-01-02T03:04:05.678000Z", "program": "x" * 128,
                              "cache_hit": False})

@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -290,7 +291,10 @@ type AlertRule struct {
 	// Numbers the condition reads as params.NAME, e.g. a latency target.
 	Params map[string]float64 `protobuf:"bytes,11,rep,name=params,proto3" json:"params,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"fixed64,2,opt,name=value"`
 	// A disabled rule is kept but not evaluated.
-	Disabled      bool `protobuf:"varint,12,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	Disabled bool `protobuf:"varint,12,opt,name=disabled,proto3" json:"disabled,omitempty"`
+	// The etag of this rule (AIP-154): a digest of its value, changing exactly when it does.
+	// Send it with a change to make the change only if no one changed the rule since.
+	Etag          string `protobuf:"bytes,13,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -407,6 +411,13 @@ func (x *AlertRule) GetDisabled() bool {
 		return x.Disabled
 	}
 	return false
+}
+
+func (x *AlertRule) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 // Alert is the state of one rule on one target.
@@ -667,11 +678,14 @@ type Silence struct {
 	// Assigned by the control plane.
 	Id string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
 	// Every matcher must match.
-	Matchers      []*SilenceMatcher      `protobuf:"bytes,2,rep,name=matchers,proto3" json:"matchers,omitempty"`
-	Start         *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
-	End           *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end,proto3" json:"end,omitempty"`
-	Author        string                 `protobuf:"bytes,5,opt,name=author,proto3" json:"author,omitempty"`
-	Comment       string                 `protobuf:"bytes,6,opt,name=comment,proto3" json:"comment,omitempty"`
+	Matchers []*SilenceMatcher      `protobuf:"bytes,2,rep,name=matchers,proto3" json:"matchers,omitempty"`
+	Start    *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=start,proto3" json:"start,omitempty"`
+	End      *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=end,proto3" json:"end,omitempty"`
+	Author   string                 `protobuf:"bytes,5,opt,name=author,proto3" json:"author,omitempty"`
+	Comment  string                 `protobuf:"bytes,6,opt,name=comment,proto3" json:"comment,omitempty"`
+	// The etag of this silence (AIP-154): a digest of its value, changing exactly when it does.
+	// Send it with a change to make the change only if no one changed the silence since.
+	Etag          string `protobuf:"bytes,7,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -744,6 +758,13 @@ func (x *Silence) GetAuthor() string {
 func (x *Silence) GetComment() string {
 	if x != nil {
 		return x.Comment
+	}
+	return ""
+}
+
+func (x *Silence) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -1041,9 +1062,15 @@ func (x *HealingExecution) GetEscalation() bool {
 	return false
 }
 
-// ListRulesRequest has no fields.
+// ListRulesRequest asks for one page of the rules.
 type ListRulesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must
+	// be those of the call that returned it. The pages walk the rule names in name order: one present
+	// from the first page to the last is listed exactly once, and none is listed twice.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1078,10 +1105,26 @@ func (*ListRulesRequest) Descriptor() ([]byte, []int) {
 	return file_dspyfleet_v1_alert_proto_rawDescGZIP(), []int{8}
 }
 
+func (x *ListRulesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRulesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListRulesResponse lists the rules.
 type ListRulesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rules         []*AlertRule           `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rules []*AlertRule           `protobuf:"bytes,1,rep,name=rules,proto3" json:"rules,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1123,10 +1166,24 @@ func (x *ListRulesResponse) GetRules() []*AlertRule {
 	return nil
 }
 
+func (x *ListRulesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // SetRuleRequest carries the rule to store.
 type SetRuleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Rule          *AlertRule             `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Rule  *AlertRule             `protobuf:"bytes,1,opt,name=rule,proto3" json:"rule,omitempty"`
+	// The etag the caller read (AIP-154); when set and the rule changed since, the call fails
+	// ABORTED and changes nothing: read it again, redo the change and send the new etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The fields of rule to change (AIP-134); the others keep their stored values. Paths name
+	// fields of AlertRule ("condition", "labels"); a named field left unset is cleared; the
+	// rule must exist. Empty: rule replaces the stored one whole.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1164,6 +1221,20 @@ func (*SetRuleRequest) Descriptor() ([]byte, []int) {
 func (x *SetRuleRequest) GetRule() *AlertRule {
 	if x != nil {
 		return x.Rule
+	}
+	return nil
+}
+
+func (x *SetRuleRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SetRuleRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
 	}
 	return nil
 }
@@ -1215,8 +1286,11 @@ func (x *SetRuleResponse) GetRule() *AlertRule {
 
 // DeleteRuleRequest names the rule.
 type DeleteRuleRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The etag the caller read (AIP-154); when set and the rule changed since, the call fails
+	// ABORTED and changes nothing: read it again, redo the change and send the new etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1254,6 +1328,13 @@ func (*DeleteRuleRequest) Descriptor() ([]byte, []int) {
 func (x *DeleteRuleRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteRuleRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -1459,7 +1540,13 @@ func (x *TestRuleResponse) GetResults() []*RuleTestResult {
 type ListAlertsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only alerts in these states; all when empty.
-	States        []AlertState `protobuf:"varint,1,rep,packed,name=states,proto3,enum=dspyfleet.v1.AlertState" json:"states,omitempty"`
+	States []AlertState `protobuf:"varint,1,rep,packed,name=states,proto3,enum=dspyfleet.v1.AlertState" json:"states,omitempty"`
+	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the alerts in rule and target order: one
+	// present from the first page to the last is listed exactly once, and none is listed twice.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1501,10 +1588,26 @@ func (x *ListAlertsRequest) GetStates() []AlertState {
 	return nil
 }
 
+func (x *ListAlertsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAlertsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListAlertsResponse lists alerts, firing first.
 type ListAlertsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Alerts        []*Alert               `protobuf:"bytes,1,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Alerts []*Alert               `protobuf:"bytes,1,rep,name=alerts,proto3" json:"alerts,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1544,6 +1647,13 @@ func (x *ListAlertsResponse) GetAlerts() []*Alert {
 		return x.Alerts
 	}
 	return nil
+}
+
+func (x *ListAlertsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // CreateSilenceRequest carries the silence; its id is assigned.
@@ -1641,8 +1751,14 @@ type ListSilencesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Include silences whose end has passed.
 	IncludeExpired bool `protobuf:"varint,1,opt,name=include_expired,json=includeExpired,proto3" json:"include_expired,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the silences in start time and id order: one
+	// present from the first page to the last is listed exactly once, and none is listed twice.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListSilencesRequest) Reset() {
@@ -1682,10 +1798,26 @@ func (x *ListSilencesRequest) GetIncludeExpired() bool {
 	return false
 }
 
+func (x *ListSilencesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListSilencesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListSilencesResponse lists silences.
 type ListSilencesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Silences      []*Silence             `protobuf:"bytes,1,rep,name=silences,proto3" json:"silences,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Silences []*Silence             `protobuf:"bytes,1,rep,name=silences,proto3" json:"silences,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1727,10 +1859,20 @@ func (x *ListSilencesResponse) GetSilences() []*Silence {
 	return nil
 }
 
+func (x *ListSilencesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // DeleteSilenceRequest names the silence.
 type DeleteSilenceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The etag the caller read (AIP-154); when set and the silence changed since, the call fails
+	// ABORTED and changes nothing: read it again, redo the change and send the new etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1768,6 +1910,13 @@ func (*DeleteSilenceRequest) Descriptor() ([]byte, []int) {
 func (x *DeleteSilenceRequest) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+func (x *DeleteSilenceRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -1813,7 +1962,13 @@ func (*DeleteSilenceResponse) Descriptor() ([]byte, []int) {
 type AlertServiceListEventsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many (default 100, at most 1000).
-	Limit         uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
+	// At most this many; 0 means limit, or 100 without one; more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the events in newest-first stored order: one
+	// present from the first page to the last is listed exactly once, and none is listed twice.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1855,10 +2010,26 @@ func (x *AlertServiceListEventsRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *AlertServiceListEventsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *AlertServiceListEventsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // AlertServiceListEventsResponse lists events, newest first.
 type AlertServiceListEventsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Events        []*AlertEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Events []*AlertEvent          `protobuf:"bytes,1,rep,name=events,proto3" json:"events,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1900,13 +2071,26 @@ func (x *AlertServiceListEventsResponse) GetEvents() []*AlertEvent {
 	return nil
 }
 
+func (x *AlertServiceListEventsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // ListDeliveriesRequest filters deliveries.
 type ListDeliveriesRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// At most this many (default 100, at most 1000).
 	Limit uint32 `protobuf:"varint,1,opt,name=limit,proto3" json:"limit,omitempty"`
 	// Only deliveries that failed.
-	FailedOnly    bool `protobuf:"varint,2,opt,name=failed_only,json=failedOnly,proto3" json:"failed_only,omitempty"`
+	FailedOnly bool `protobuf:"varint,2,opt,name=failed_only,json=failedOnly,proto3" json:"failed_only,omitempty"`
+	// At most this many; 0 means limit, or 100 without one; more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the deliveries in newest-first stored order:
+	// one present from the first page to the last is listed exactly once, and none is listed twice.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1955,10 +2139,26 @@ func (x *ListDeliveriesRequest) GetFailedOnly() bool {
 	return false
 }
 
+func (x *ListDeliveriesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeliveriesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListDeliveriesResponse lists deliveries, newest first.
 type ListDeliveriesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Deliveries    []*Delivery            `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Deliveries []*Delivery            `protobuf:"bytes,1,rep,name=deliveries,proto3" json:"deliveries,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2000,11 +2200,18 @@ func (x *ListDeliveriesResponse) GetDeliveries() []*Delivery {
 	return nil
 }
 
+func (x *ListDeliveriesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_dspyfleet_v1_alert_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_alert_proto_rawDesc = "" +
 	"\n" +
-	"\x18dspyfleet/v1/alert.proto\x12\fdspyfleet.v1\x1a\x18dspyfleet/v1/agent.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x02\n" +
+	"\x18dspyfleet/v1/alert.proto\x12\fdspyfleet.v1\x1a\x18dspyfleet/v1/agent.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9d\x02\n" +
 	"\rHealingAction\x12-\n" +
 	"\x04kind\x18\x01 \x01(\x0e2\x19.dspyfleet.v1.CommandKindR\x04kind\x12?\n" +
 	"\x06params\x18\x02 \x03(\v2'.dspyfleet.v1.HealingAction.ParamsEntryR\x06params\x12\x1f\n" +
@@ -2013,7 +2220,7 @@ const file_dspyfleet_v1_alert_proto_rawDesc = "" +
 	"\x0eretry_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\rretryInterval\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xfb\x05\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8f\x06\n" +
 	"\tAlertRule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\x05scope\x18\x02 \x01(\x0e2\x17.dspyfleet.v1.RuleScopeR\x05scope\x12\x1c\n" +
@@ -2027,7 +2234,8 @@ const file_dspyfleet_v1_alert_proto_rawDesc = "" +
 	"\x06action\x18\n" +
 	" \x01(\v2\x1b.dspyfleet.v1.HealingActionR\x06action\x12;\n" +
 	"\x06params\x18\v \x03(\v2#.dspyfleet.v1.AlertRule.ParamsEntryR\x06params\x12\x1a\n" +
-	"\bdisabled\x18\f \x01(\bR\bdisabled\x1a9\n" +
+	"\bdisabled\x18\f \x01(\bR\bdisabled\x12\x12\n" +
+	"\x04etag\x18\r \x01(\tR\x04etag\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +
@@ -2068,14 +2276,15 @@ const file_dspyfleet_v1_alert_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value\x12\x14\n" +
 	"\x05regex\x18\x03 \x01(\bR\x05regex\x12\x16\n" +
-	"\x06negate\x18\x04 \x01(\bR\x06negate\"\xe5\x01\n" +
+	"\x06negate\x18\x04 \x01(\bR\x06negate\"\xf9\x01\n" +
 	"\aSilence\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x128\n" +
 	"\bmatchers\x18\x02 \x03(\v2\x1c.dspyfleet.v1.SilenceMatcherR\bmatchers\x120\n" +
 	"\x05start\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x12\x16\n" +
 	"\x06author\x18\x05 \x01(\tR\x06author\x12\x18\n" +
-	"\acomment\x18\x06 \x01(\tR\acomment\"\xb5\x01\n" +
+	"\acomment\x18\x06 \x01(\tR\acomment\x12\x12\n" +
+	"\x04etag\x18\a \x01(\tR\x04etag\"\xb5\x01\n" +
 	"\n" +
 	"AlertEvent\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
@@ -2105,16 +2314,24 @@ const file_dspyfleet_v1_alert_proto_rawDesc = "" +
 	"\aoutcome\x18\x06 \x01(\tR\aoutcome\x12\x1e\n" +
 	"\n" +
 	"escalation\x18\a \x01(\bR\n" +
-	"escalation\"\x12\n" +
-	"\x10ListRulesRequest\"B\n" +
+	"escalation\"N\n" +
+	"\x10ListRulesRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"j\n" +
 	"\x11ListRulesResponse\x12-\n" +
-	"\x05rules\x18\x01 \x03(\v2\x17.dspyfleet.v1.AlertRuleR\x05rules\"=\n" +
+	"\x05rules\x18\x01 \x03(\v2\x17.dspyfleet.v1.AlertRuleR\x05rules\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8e\x01\n" +
 	"\x0eSetRuleRequest\x12+\n" +
-	"\x04rule\x18\x01 \x01(\v2\x17.dspyfleet.v1.AlertRuleR\x04rule\">\n" +
+	"\x04rule\x18\x01 \x01(\v2\x17.dspyfleet.v1.AlertRuleR\x04rule\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12;\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\">\n" +
 	"\x0fSetRuleResponse\x12+\n" +
-	"\x04rule\x18\x01 \x01(\v2\x17.dspyfleet.v1.AlertRuleR\x04rule\"'\n" +
+	"\x04rule\x18\x01 \x01(\v2\x17.dspyfleet.v1.AlertRuleR\x04rule\";\n" +
 	"\x11DeleteRuleRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x14\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x14\n" +
 	"\x12DeleteRuleResponse\"R\n" +
 	"\x0fTestRuleRequest\x12+\n" +
 	"\x04rule\x18\x01 \x01(\v2\x17.dspyfleet.v1.AlertRuleR\x04rule\x12\x12\n" +
@@ -2124,34 +2341,51 @@ const file_dspyfleet_v1_alert_proto_rawDesc = "" +
 	"\x05holds\x18\x02 \x01(\bR\x05holds\x12\x14\n" +
 	"\x05error\x18\x03 \x01(\tR\x05error\"J\n" +
 	"\x10TestRuleResponse\x126\n" +
-	"\aresults\x18\x01 \x03(\v2\x1c.dspyfleet.v1.RuleTestResultR\aresults\"E\n" +
+	"\aresults\x18\x01 \x03(\v2\x1c.dspyfleet.v1.RuleTestResultR\aresults\"\x81\x01\n" +
 	"\x11ListAlertsRequest\x120\n" +
-	"\x06states\x18\x01 \x03(\x0e2\x18.dspyfleet.v1.AlertStateR\x06states\"A\n" +
+	"\x06states\x18\x01 \x03(\x0e2\x18.dspyfleet.v1.AlertStateR\x06states\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"i\n" +
 	"\x12ListAlertsResponse\x12+\n" +
-	"\x06alerts\x18\x01 \x03(\v2\x13.dspyfleet.v1.AlertR\x06alerts\"G\n" +
+	"\x06alerts\x18\x01 \x03(\v2\x13.dspyfleet.v1.AlertR\x06alerts\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"G\n" +
 	"\x14CreateSilenceRequest\x12/\n" +
 	"\asilence\x18\x01 \x01(\v2\x15.dspyfleet.v1.SilenceR\asilence\"H\n" +
 	"\x15CreateSilenceResponse\x12/\n" +
-	"\asilence\x18\x01 \x01(\v2\x15.dspyfleet.v1.SilenceR\asilence\">\n" +
+	"\asilence\x18\x01 \x01(\v2\x15.dspyfleet.v1.SilenceR\asilence\"z\n" +
 	"\x13ListSilencesRequest\x12'\n" +
-	"\x0finclude_expired\x18\x01 \x01(\bR\x0eincludeExpired\"I\n" +
+	"\x0finclude_expired\x18\x01 \x01(\bR\x0eincludeExpired\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"q\n" +
 	"\x14ListSilencesResponse\x121\n" +
-	"\bsilences\x18\x01 \x03(\v2\x15.dspyfleet.v1.SilenceR\bsilences\"&\n" +
+	"\bsilences\x18\x01 \x03(\v2\x15.dspyfleet.v1.SilenceR\bsilences\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\":\n" +
 	"\x14DeleteSilenceRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"\x17\n" +
-	"\x15DeleteSilenceResponse\"5\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x17\n" +
+	"\x15DeleteSilenceResponse\"q\n" +
 	"\x1dAlertServiceListEventsRequest\x12\x14\n" +
-	"\x05limit\x18\x01 \x01(\rR\x05limit\"R\n" +
+	"\x05limit\x18\x01 \x01(\rR\x05limit\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"z\n" +
 	"\x1eAlertServiceListEventsResponse\x120\n" +
-	"\x06events\x18\x01 \x03(\v2\x18.dspyfleet.v1.AlertEventR\x06events\"N\n" +
+	"\x06events\x18\x01 \x03(\v2\x18.dspyfleet.v1.AlertEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x8a\x01\n" +
 	"\x15ListDeliveriesRequest\x12\x14\n" +
 	"\x05limit\x18\x01 \x01(\rR\x05limit\x12\x1f\n" +
 	"\vfailed_only\x18\x02 \x01(\bR\n" +
-	"failedOnly\"P\n" +
+	"failedOnly\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"x\n" +
 	"\x16ListDeliveriesResponse\x126\n" +
 	"\n" +
 	"deliveries\x18\x01 \x03(\v2\x16.dspyfleet.v1.DeliveryR\n" +
-	"deliveries*g\n" +
+	"deliveries\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*g\n" +
 	"\tRuleScope\x12\x1a\n" +
 	"\x16RULE_SCOPE_UNSPECIFIED\x10\x00\x12\x13\n" +
 	"\x0fRULE_SCOPE_NODE\x10\x01\x12\x13\n" +
@@ -2239,6 +2473,7 @@ var file_dspyfleet_v1_alert_proto_goTypes = []any{
 	(CommandKind)(0),                       // 38: dspyfleet.v1.CommandKind
 	(*durationpb.Duration)(nil),            // 39: google.protobuf.Duration
 	(*timestamppb.Timestamp)(nil),          // 40: google.protobuf.Timestamp
+	(*fieldmaskpb.FieldMask)(nil),          // 41: google.protobuf.FieldMask
 }
 var file_dspyfleet_v1_alert_proto_depIdxs = []int32{
 	38, // 0: dspyfleet.v1.HealingAction.kind:type_name -> dspyfleet.v1.CommandKind
@@ -2271,41 +2506,42 @@ var file_dspyfleet_v1_alert_proto_depIdxs = []int32{
 	40, // 27: dspyfleet.v1.HealingExecution.time:type_name -> google.protobuf.Timestamp
 	4,  // 28: dspyfleet.v1.ListRulesResponse.rules:type_name -> dspyfleet.v1.AlertRule
 	4,  // 29: dspyfleet.v1.SetRuleRequest.rule:type_name -> dspyfleet.v1.AlertRule
-	4,  // 30: dspyfleet.v1.SetRuleResponse.rule:type_name -> dspyfleet.v1.AlertRule
-	4,  // 31: dspyfleet.v1.TestRuleRequest.rule:type_name -> dspyfleet.v1.AlertRule
-	18, // 32: dspyfleet.v1.TestRuleResponse.results:type_name -> dspyfleet.v1.RuleTestResult
-	2,  // 33: dspyfleet.v1.ListAlertsRequest.states:type_name -> dspyfleet.v1.AlertState
-	5,  // 34: dspyfleet.v1.ListAlertsResponse.alerts:type_name -> dspyfleet.v1.Alert
-	7,  // 35: dspyfleet.v1.CreateSilenceRequest.silence:type_name -> dspyfleet.v1.Silence
-	7,  // 36: dspyfleet.v1.CreateSilenceResponse.silence:type_name -> dspyfleet.v1.Silence
-	7,  // 37: dspyfleet.v1.ListSilencesResponse.silences:type_name -> dspyfleet.v1.Silence
-	8,  // 38: dspyfleet.v1.AlertServiceListEventsResponse.events:type_name -> dspyfleet.v1.AlertEvent
-	9,  // 39: dspyfleet.v1.ListDeliveriesResponse.deliveries:type_name -> dspyfleet.v1.Delivery
-	11, // 40: dspyfleet.v1.AlertService.ListRules:input_type -> dspyfleet.v1.ListRulesRequest
-	13, // 41: dspyfleet.v1.AlertService.SetRule:input_type -> dspyfleet.v1.SetRuleRequest
-	15, // 42: dspyfleet.v1.AlertService.DeleteRule:input_type -> dspyfleet.v1.DeleteRuleRequest
-	17, // 43: dspyfleet.v1.AlertService.TestRule:input_type -> dspyfleet.v1.TestRuleRequest
-	20, // 44: dspyfleet.v1.AlertService.ListAlerts:input_type -> dspyfleet.v1.ListAlertsRequest
-	22, // 45: dspyfleet.v1.AlertService.CreateSilence:input_type -> dspyfleet.v1.CreateSilenceRequest
-	24, // 46: dspyfleet.v1.AlertService.ListSilences:input_type -> dspyfleet.v1.ListSilencesRequest
-	26, // 47: dspyfleet.v1.AlertService.DeleteSilence:input_type -> dspyfleet.v1.DeleteSilenceRequest
-	28, // 48: dspyfleet.v1.AlertService.ListEvents:input_type -> dspyfleet.v1.AlertServiceListEventsRequest
-	30, // 49: dspyfleet.v1.AlertService.ListDeliveries:input_type -> dspyfleet.v1.ListDeliveriesRequest
-	12, // 50: dspyfleet.v1.AlertService.ListRules:output_type -> dspyfleet.v1.ListRulesResponse
-	14, // 51: dspyfleet.v1.AlertService.SetRule:output_type -> dspyfleet.v1.SetRuleResponse
-	16, // 52: dspyfleet.v1.AlertService.DeleteRule:output_type -> dspyfleet.v1.DeleteRuleResponse
-	19, // 53: dspyfleet.v1.AlertService.TestRule:output_type -> dspyfleet.v1.TestRuleResponse
-	21, // 54: dspyfleet.v1.AlertService.ListAlerts:output_type -> dspyfleet.v1.ListAlertsResponse
-	23, // 55: dspyfleet.v1.AlertService.CreateSilence:output_type -> dspyfleet.v1.CreateSilenceResponse
-	25, // 56: dspyfleet.v1.AlertService.ListSilences:output_type -> dspyfleet.v1.ListSilencesResponse
-	27, // 57: dspyfleet.v1.AlertService.DeleteSilence:output_type -> dspyfleet.v1.DeleteSilenceResponse
-	29, // 58: dspyfleet.v1.AlertService.ListEvents:output_type -> dspyfleet.v1.AlertServiceListEventsResponse
-	31, // 59: dspyfleet.v1.AlertService.ListDeliveries:output_type -> dspyfleet.v1.ListDeliveriesResponse
-	50, // [50:60] is the sub-list for method output_type
-	40, // [40:50] is the sub-list for method input_type
-	40, // [40:40] is the sub-list for extension type_name
-	40, // [40:40] is the sub-list for extension extendee
-	0,  // [0:40] is the sub-list for field type_name
+	41, // 30: dspyfleet.v1.SetRuleRequest.update_mask:type_name -> google.protobuf.FieldMask
+	4,  // 31: dspyfleet.v1.SetRuleResponse.rule:type_name -> dspyfleet.v1.AlertRule
+	4,  // 32: dspyfleet.v1.TestRuleRequest.rule:type_name -> dspyfleet.v1.AlertRule
+	18, // 33: dspyfleet.v1.TestRuleResponse.results:type_name -> dspyfleet.v1.RuleTestResult
+	2,  // 34: dspyfleet.v1.ListAlertsRequest.states:type_name -> dspyfleet.v1.AlertState
+	5,  // 35: dspyfleet.v1.ListAlertsResponse.alerts:type_name -> dspyfleet.v1.Alert
+	7,  // 36: dspyfleet.v1.CreateSilenceRequest.silence:type_name -> dspyfleet.v1.Silence
+	7,  // 37: dspyfleet.v1.CreateSilenceResponse.silence:type_name -> dspyfleet.v1.Silence
+	7,  // 38: dspyfleet.v1.ListSilencesResponse.silences:type_name -> dspyfleet.v1.Silence
+	8,  // 39: dspyfleet.v1.AlertServiceListEventsResponse.events:type_name -> dspyfleet.v1.AlertEvent
+	9,  // 40: dspyfleet.v1.ListDeliveriesResponse.deliveries:type_name -> dspyfleet.v1.Delivery
+	11, // 41: dspyfleet.v1.AlertService.ListRules:input_type -> dspyfleet.v1.ListRulesRequest
+	13, // 42: dspyfleet.v1.AlertService.SetRule:input_type -> dspyfleet.v1.SetRuleRequest
+	15, // 43: dspyfleet.v1.AlertService.DeleteRule:input_type -> dspyfleet.v1.DeleteRuleRequest
+	17, // 44: dspyfleet.v1.AlertService.TestRule:input_type -> dspyfleet.v1.TestRuleRequest
+	20, // 45: dspyfleet.v1.AlertService.ListAlerts:input_type -> dspyfleet.v1.ListAlertsRequest
+	22, // 46: dspyfleet.v1.AlertService.CreateSilence:input_type -> dspyfleet.v1.CreateSilenceRequest
+	24, // 47: dspyfleet.v1.AlertService.ListSilences:input_type -> dspyfleet.v1.ListSilencesRequest
+	26, // 48: dspyfleet.v1.AlertService.DeleteSilence:input_type -> dspyfleet.v1.DeleteSilenceRequest
+	28, // 49: dspyfleet.v1.AlertService.ListEvents:input_type -> dspyfleet.v1.AlertServiceListEventsRequest
+	30, // 50: dspyfleet.v1.AlertService.ListDeliveries:input_type -> dspyfleet.v1.ListDeliveriesRequest
+	12, // 51: dspyfleet.v1.AlertService.ListRules:output_type -> dspyfleet.v1.ListRulesResponse
+	14, // 52: dspyfleet.v1.AlertService.SetRule:output_type -> dspyfleet.v1.SetRuleResponse
+	16, // 53: dspyfleet.v1.AlertService.DeleteRule:output_type -> dspyfleet.v1.DeleteRuleResponse
+	19, // 54: dspyfleet.v1.AlertService.TestRule:output_type -> dspyfleet.v1.TestRuleResponse
+	21, // 55: dspyfleet.v1.AlertService.ListAlerts:output_type -> dspyfleet.v1.ListAlertsResponse
+	23, // 56: dspyfleet.v1.AlertService.CreateSilence:output_type -> dspyfleet.v1.CreateSilenceResponse
+	25, // 57: dspyfleet.v1.AlertService.ListSilences:output_type -> dspyfleet.v1.ListSilencesResponse
+	27, // 58: dspyfleet.v1.AlertService.DeleteSilence:output_type -> dspyfleet.v1.DeleteSilenceResponse
+	29, // 59: dspyfleet.v1.AlertService.ListEvents:output_type -> dspyfleet.v1.AlertServiceListEventsResponse
+	31, // 60: dspyfleet.v1.AlertService.ListDeliveries:output_type -> dspyfleet.v1.ListDeliveriesResponse
+	51, // [51:61] is the sub-list for method output_type
+	41, // [41:51] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_alert_proto_init() }

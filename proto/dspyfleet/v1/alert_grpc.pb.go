@@ -39,25 +39,29 @@ const (
 // are CEL conditions over a typed snapshot of nodes, pools and the fleet, evaluated by the
 // reconcile loop.
 type AlertServiceClient interface {
-	// ListRules returns every rule, sorted by name.
+	// ListRules returns one page of the rules, sorted by name, each with its etag.
 	ListRules(ctx context.Context, in *ListRulesRequest, opts ...grpc.CallOption) (*ListRulesResponse, error)
 	// SetRule compiles and type-checks a rule and stores it, replacing one of the same name.
 	// INVALID_ARGUMENT names the bad field; for a condition it carries the compiler's message with
-	// line and column.
+	// line and column. With an etag, ABORTED when the stored rule has another; with an update
+	// mask, only the named fields of the stored rule change.
 	SetRule(ctx context.Context, in *SetRuleRequest, opts ...grpc.CallOption) (*SetRuleResponse, error)
-	// DeleteRule deletes a rule; its alerts resolve at the next evaluation.
+	// DeleteRule deletes a rule; its alerts resolve at the next evaluation. With an etag, ABORTED
+	// when the stored rule has another.
 	DeleteRule(ctx context.Context, in *DeleteRuleRequest, opts ...grpc.CallOption) (*DeleteRuleResponse, error)
 	// TestRule evaluates a rule (given, or stored by name) against the current snapshot without
 	// changing any state or acting.
 	TestRule(ctx context.Context, in *TestRuleRequest, opts ...grpc.CallOption) (*TestRuleResponse, error)
-	// ListAlerts returns pending, firing and recently resolved alerts.
+	// ListAlerts returns one page of the pending, firing and recently resolved alerts, sorted by
+	// rule and target.
 	ListAlerts(ctx context.Context, in *ListAlertsRequest, opts ...grpc.CallOption) (*ListAlertsResponse, error)
 	// CreateSilence stores a silence; matching alerts are not notified while it is active.
 	// Healing actions still run.
 	CreateSilence(ctx context.Context, in *CreateSilenceRequest, opts ...grpc.CallOption) (*CreateSilenceResponse, error)
-	// ListSilences returns the silences, active and future first.
+	// ListSilences returns one page of the silences by start time, each with its etag; expired
+	// ones only when asked.
 	ListSilences(ctx context.Context, in *ListSilencesRequest, opts ...grpc.CallOption) (*ListSilencesResponse, error)
-	// DeleteSilence deletes a silence.
+	// DeleteSilence deletes a silence. With an etag, ABORTED when the silence has another.
 	DeleteSilence(ctx context.Context, in *DeleteSilenceRequest, opts ...grpc.CallOption) (*DeleteSilenceResponse, error)
 	// ListEvents returns alert transitions and healing decisions with their reasons, newest first.
 	ListEvents(ctx context.Context, in *AlertServiceListEventsRequest, opts ...grpc.CallOption) (*AlertServiceListEventsResponse, error)
@@ -181,25 +185,29 @@ func (c *alertServiceClient) ListDeliveries(ctx context.Context, in *ListDeliver
 // are CEL conditions over a typed snapshot of nodes, pools and the fleet, evaluated by the
 // reconcile loop.
 type AlertServiceServer interface {
-	// ListRules returns every rule, sorted by name.
+	// ListRules returns one page of the rules, sorted by name, each with its etag.
 	ListRules(context.Context, *ListRulesRequest) (*ListRulesResponse, error)
 	// SetRule compiles and type-checks a rule and stores it, replacing one of the same name.
 	// INVALID_ARGUMENT names the bad field; for a condition it carries the compiler's message with
-	// line and column.
+	// line and column. With an etag, ABORTED when the stored rule has another; with an update
+	// mask, only the named fields of the stored rule change.
 	SetRule(context.Context, *SetRuleRequest) (*SetRuleResponse, error)
-	// DeleteRule deletes a rule; its alerts resolve at the next evaluation.
+	// DeleteRule deletes a rule; its alerts resolve at the next evaluation. With an etag, ABORTED
+	// when the stored rule has another.
 	DeleteRule(context.Context, *DeleteRuleRequest) (*DeleteRuleResponse, error)
 	// TestRule evaluates a rule (given, or stored by name) against the current snapshot without
 	// changing any state or acting.
 	TestRule(context.Context, *TestRuleRequest) (*TestRuleResponse, error)
-	// ListAlerts returns pending, firing and recently resolved alerts.
+	// ListAlerts returns one page of the pending, firing and recently resolved alerts, sorted by
+	// rule and target.
 	ListAlerts(context.Context, *ListAlertsRequest) (*ListAlertsResponse, error)
 	// CreateSilence stores a silence; matching alerts are not notified while it is active.
 	// Healing actions still run.
 	CreateSilence(context.Context, *CreateSilenceRequest) (*CreateSilenceResponse, error)
-	// ListSilences returns the silences, active and future first.
+	// ListSilences returns one page of the silences by start time, each with its etag; expired
+	// ones only when asked.
 	ListSilences(context.Context, *ListSilencesRequest) (*ListSilencesResponse, error)
-	// DeleteSilence deletes a silence.
+	// DeleteSilence deletes a silence. With an etag, ABORTED when the silence has another.
 	DeleteSilence(context.Context, *DeleteSilenceRequest) (*DeleteSilenceResponse, error)
 	// ListEvents returns alert transitions and healing decisions with their reasons, newest first.
 	ListEvents(context.Context, *AlertServiceListEventsRequest) (*AlertServiceListEventsResponse, error)

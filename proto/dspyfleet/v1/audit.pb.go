@@ -282,7 +282,13 @@ type ListAuditRequest struct {
 	// Only records whose target is this.
 	Target string `protobuf:"bytes,3,opt,name=target,proto3" json:"target,omitempty"`
 	// At most this many, newest first; 0 means 100, at most 1000.
-	Limit         uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit uint32 `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	// At most this many; 0 means limit, or 100 without one; more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,5,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the records in newest-first stored order:
+	// one present from the first page to the last is listed exactly once, and none is listed twice.
+	PageToken     string `protobuf:"bytes,6,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -345,10 +351,26 @@ func (x *ListAuditRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *ListAuditRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListAuditRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListAuditResponse holds the matching records, newest first.
 type ListAuditResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Records       []*AuditRecord         `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Records []*AuditRecord         `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -390,6 +412,13 @@ func (x *ListAuditResponse) GetRecords() []*AuditRecord {
 	return nil
 }
 
+func (x *ListAuditResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 var File_dspyfleet_v1_audit_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_audit_proto_rawDesc = "" +
@@ -406,14 +435,18 @@ const file_dspyfleet_v1_audit_proto_rawDesc = "" +
 	"\x06target\x18\b \x01(\tR\x06target\x12\x12\n" +
 	"\x04code\x18\t \x01(\tR\x04code\x12\x16\n" +
 	"\x06detail\x18\n" +
-	" \x01(\tR\x06detail\"\xa1\x01\n" +
+	" \x01(\tR\x06detail\"\xdd\x01\n" +
 	"\x10ListAuditRequest\x12-\n" +
 	"\x05kinds\x18\x01 \x03(\x0e2\x17.dspyfleet.v1.AuditKindR\x05kinds\x120\n" +
 	"\x05since\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x16\n" +
 	"\x06target\x18\x03 \x01(\tR\x06target\x12\x14\n" +
-	"\x05limit\x18\x04 \x01(\rR\x05limit\"H\n" +
+	"\x05limit\x18\x04 \x01(\rR\x05limit\x12\x1b\n" +
+	"\tpage_size\x18\x05 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x06 \x01(\tR\tpageToken\"p\n" +
 	"\x11ListAuditResponse\x123\n" +
-	"\arecords\x18\x01 \x03(\v2\x19.dspyfleet.v1.AuditRecordR\arecords*[\n" +
+	"\arecords\x18\x01 \x03(\v2\x19.dspyfleet.v1.AuditRecordR\arecords\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*[\n" +
 	"\tAuditKind\x12\x1a\n" +
 	"\x16AUDIT_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_KIND_ADMIN_CALL\x10\x01\x12\x17\n" +

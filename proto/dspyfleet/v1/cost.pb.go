@@ -10,6 +10,7 @@ import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	durationpb "google.golang.org/protobuf/types/known/durationpb"
+	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
 	sync "sync"
@@ -554,7 +555,10 @@ type Budget struct {
 	TimeZone string `protobuf:"bytes,9,opt,name=time_zone,json=timeZone,proto3" json:"time_zone,omitempty"`
 	// Counts only the host cost of hosts of this capacity type (of the pool when pool is set), as
 	// the ledger recorded it; unspecified counts all cost. Not with program, and never hard.
-	CapacityType  CapacityType `protobuf:"varint,10,opt,name=capacity_type,json=capacityType,proto3,enum=dspyfleet.v1.CapacityType" json:"capacity_type,omitempty"`
+	CapacityType CapacityType `protobuf:"varint,10,opt,name=capacity_type,json=capacityType,proto3,enum=dspyfleet.v1.CapacityType" json:"capacity_type,omitempty"`
+	// The etag of this budget (AIP-154): a digest of its value, changing exactly when it does.
+	// Send it with a change to make the change only if no one changed the budget since.
+	Etag          string `protobuf:"bytes,11,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -657,6 +661,13 @@ func (x *Budget) GetCapacityType() CapacityType {
 		return x.CapacityType
 	}
 	return CapacityType_CAPACITY_TYPE_UNSPECIFIED
+}
+
+func (x *Budget) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 // BudgetStatus is a budget's standing in its current period.
@@ -891,9 +902,16 @@ func (x *BudgetEvent) GetPeriodEnd() *timestamppb.Timestamp {
 	return nil
 }
 
-// ListBudgetsRequest has no fields yet.
+// ListBudgetsRequest asks for one page of the budgets.
 type ListBudgetsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the budget names in name order: one present
+	// from the first page to the last is listed exactly once, and none is listed twice. The events
+	// come with the first page only.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -928,11 +946,27 @@ func (*ListBudgetsRequest) Descriptor() ([]byte, []int) {
 	return file_dspyfleet_v1_cost_proto_rawDescGZIP(), []int{6}
 }
 
+func (x *ListBudgetsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListBudgetsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListBudgetsResponse lists the budgets by name and the latest events, newest first.
 type ListBudgetsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Budgets       []*BudgetStatus        `protobuf:"bytes,1,rep,name=budgets,proto3" json:"budgets,omitempty"`
-	Events        []*BudgetEvent         `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Budgets []*BudgetStatus        `protobuf:"bytes,1,rep,name=budgets,proto3" json:"budgets,omitempty"`
+	Events  []*BudgetEvent         `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -981,10 +1015,24 @@ func (x *ListBudgetsResponse) GetEvents() []*BudgetEvent {
 	return nil
 }
 
+func (x *ListBudgetsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // SetBudgetRequest carries the budget.
 type SetBudgetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Budget        *Budget                `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Budget *Budget                `protobuf:"bytes,1,opt,name=budget,proto3" json:"budget,omitempty"`
+	// The etag the caller read (AIP-154); when set and the budget changed since, the call fails
+	// ABORTED and changes nothing: read it again, redo the change and send the new etag.
+	Etag string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The fields of budget to change (AIP-134); the others keep their stored values. Paths name
+	// fields of Budget ("condition", "labels"); a named field left unset is cleared; the
+	// budget must exist. Empty: budget replaces the stored one whole.
+	UpdateMask    *fieldmaskpb.FieldMask `protobuf:"bytes,3,opt,name=update_mask,json=updateMask,proto3" json:"update_mask,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1022,6 +1070,20 @@ func (*SetBudgetRequest) Descriptor() ([]byte, []int) {
 func (x *SetBudgetRequest) GetBudget() *Budget {
 	if x != nil {
 		return x.Budget
+	}
+	return nil
+}
+
+func (x *SetBudgetRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
+func (x *SetBudgetRequest) GetUpdateMask() *fieldmaskpb.FieldMask {
+	if x != nil {
+		return x.UpdateMask
 	}
 	return nil
 }
@@ -1073,8 +1135,11 @@ func (x *SetBudgetResponse) GetBudget() *Budget {
 
 // DeleteBudgetRequest names the budget.
 type DeleteBudgetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The etag the caller read (AIP-154); when set and the budget changed since, the call fails
+	// ABORTED and changes nothing: read it again, redo the change and send the new etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1112,6 +1177,13 @@ func (*DeleteBudgetRequest) Descriptor() ([]byte, []int) {
 func (x *DeleteBudgetRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteBudgetRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -1323,9 +1395,12 @@ func (x *ModelPrice) GetAlternative() string {
 // (instance_type) and their purchase option in the label "purchase" (on-demand, spot or
 // reserved); an agent's hourly_price wins over the table.
 type Prices struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Instances     []*InstancePrice       `protobuf:"bytes,1,rep,name=instances,proto3" json:"instances,omitempty"`
-	Models        []*ModelPrice          `protobuf:"bytes,2,rep,name=models,proto3" json:"models,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Instances []*InstancePrice       `protobuf:"bytes,1,rep,name=instances,proto3" json:"instances,omitempty"`
+	Models    []*ModelPrice          `protobuf:"bytes,2,rep,name=models,proto3" json:"models,omitempty"`
+	// The etag of this price table (AIP-154): a digest of its value, changing exactly when it does.
+	// Send it with a change to make the change only if no one changed the price table since.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1372,6 +1447,13 @@ func (x *Prices) GetModels() []*ModelPrice {
 		return x.Models
 	}
 	return nil
+}
+
+func (x *Prices) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 // GetPricesRequest has no fields.
@@ -1458,8 +1540,11 @@ func (x *GetPricesResponse) GetPrices() *Prices {
 
 // SetPricesRequest replaces the whole table.
 type SetPricesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Prices        *Prices                `protobuf:"bytes,1,opt,name=prices,proto3" json:"prices,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Prices *Prices                `protobuf:"bytes,1,opt,name=prices,proto3" json:"prices,omitempty"`
+	// The etag the caller read (AIP-154); when set and the price table changed since, the call fails
+	// ABORTED and changes nothing: read it again, redo the change and send the new etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1499,6 +1584,13 @@ func (x *SetPricesRequest) GetPrices() *Prices {
 		return x.Prices
 	}
 	return nil
+}
+
+func (x *SetPricesRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 // SetPricesResponse returns the stored table.
@@ -1663,6 +1755,12 @@ type ListRecommendationsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Also list dismissed and done recommendations.
 	IncludeClosed bool `protobuf:"varint,1,opt,name=include_closed,json=includeClosed,proto3" json:"include_closed,omitempty"`
+	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the recommendation ids in id order: one
+	// present from the first page to the last is listed exactly once, and none is listed twice.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1704,6 +1802,20 @@ func (x *ListRecommendationsRequest) GetIncludeClosed() bool {
 	return false
 }
 
+func (x *ListRecommendationsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListRecommendationsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListRecommendationsResponse lists recommendations, most savings first.
 type ListRecommendationsResponse struct {
 	state           protoimpl.MessageState `protogen:"open.v1"`
@@ -1711,7 +1823,9 @@ type ListRecommendationsResponse struct {
 	// The sum over the open ones.
 	MonthlySavingsUsd float64 `protobuf:"fixed64,2,opt,name=monthly_savings_usd,json=monthlySavingsUsd,proto3" json:"monthly_savings_usd,omitempty"`
 	// When the evidence was last evaluated.
-	Evaluated     *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=evaluated,proto3" json:"evaluated,omitempty"`
+	Evaluated *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=evaluated,proto3" json:"evaluated,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,4,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1765,6 +1879,13 @@ func (x *ListRecommendationsResponse) GetEvaluated() *timestamppb.Timestamp {
 		return x.Evaluated
 	}
 	return nil
+}
+
+func (x *ListRecommendationsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // UpdateRecommendationRequest sets a recommendation's state.
@@ -2131,7 +2252,7 @@ var File_dspyfleet_v1_cost_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\n" +
-	"\x17dspyfleet/v1/cost.proto\x12\fdspyfleet.v1\x1a\x17dspyfleet/v1/node.proto\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x01\n" +
+	"\x17dspyfleet/v1/cost.proto\x12\fdspyfleet.v1\x1a\x17dspyfleet/v1/node.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x01\n" +
 	"\x10GetReportRequest\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x124\n" +
@@ -2163,7 +2284,7 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\bgroup_by\x18\x03 \x01(\x0e2\x19.dspyfleet.v1.CostGroupByR\agroupBy\x12,\n" +
 	"\x05lines\x18\x04 \x03(\v2\x16.dspyfleet.v1.CostLineR\x05lines\x12,\n" +
 	"\x05total\x18\x05 \x01(\v2\x16.dspyfleet.v1.CostLineR\x05total\x12\x1a\n" +
-	"\bwarnings\x18\x06 \x03(\tR\bwarnings\"\xd2\x02\n" +
+	"\bwarnings\x18\x06 \x03(\tR\bwarnings\"\xe6\x02\n" +
 	"\x06Budget\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x122\n" +
 	"\x06period\x18\x02 \x01(\x0e2\x1a.dspyfleet.v1.BudgetPeriodR\x06period\x12\x1b\n" +
@@ -2177,7 +2298,8 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\rfallback_pool\x18\b \x01(\tR\ffallbackPool\x12\x1b\n" +
 	"\ttime_zone\x18\t \x01(\tR\btimeZone\x12?\n" +
 	"\rcapacity_type\x18\n" +
-	" \x01(\x0e2\x1a.dspyfleet.v1.CapacityTypeR\fcapacityType\"\xa8\x03\n" +
+	" \x01(\x0e2\x1a.dspyfleet.v1.CapacityTypeR\fcapacityType\x12\x12\n" +
+	"\x04etag\x18\v \x01(\tR\x04etag\"\xa8\x03\n" +
 	"\fBudgetStatus\x12,\n" +
 	"\x06budget\x18\x01 \x01(\v2\x14.dspyfleet.v1.BudgetR\x06budget\x12=\n" +
 	"\fperiod_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
@@ -2201,17 +2323,25 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\x04time\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12=\n" +
 	"\fperiod_start\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
 	"\n" +
-	"period_end\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tperiodEnd\"\x14\n" +
-	"\x12ListBudgetsRequest\"~\n" +
+	"period_end\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\tperiodEnd\"P\n" +
+	"\x12ListBudgetsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\xa6\x01\n" +
 	"\x13ListBudgetsResponse\x124\n" +
 	"\abudgets\x18\x01 \x03(\v2\x1a.dspyfleet.v1.BudgetStatusR\abudgets\x121\n" +
-	"\x06events\x18\x02 \x03(\v2\x19.dspyfleet.v1.BudgetEventR\x06events\"@\n" +
+	"\x06events\x18\x02 \x03(\v2\x19.dspyfleet.v1.BudgetEventR\x06events\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"\x91\x01\n" +
 	"\x10SetBudgetRequest\x12,\n" +
-	"\x06budget\x18\x01 \x01(\v2\x14.dspyfleet.v1.BudgetR\x06budget\"A\n" +
+	"\x06budget\x18\x01 \x01(\v2\x14.dspyfleet.v1.BudgetR\x06budget\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\x12;\n" +
+	"\vupdate_mask\x18\x03 \x01(\v2\x1a.google.protobuf.FieldMaskR\n" +
+	"updateMask\"A\n" +
 	"\x11SetBudgetResponse\x12,\n" +
-	"\x06budget\x18\x01 \x01(\v2\x14.dspyfleet.v1.BudgetR\x06budget\")\n" +
+	"\x06budget\x18\x01 \x01(\v2\x14.dspyfleet.v1.BudgetR\x06budget\"=\n" +
 	"\x13DeleteBudgetRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x16\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x16\n" +
 	"\x14DeleteBudgetResponse\"\xdd\x01\n" +
 	"\rInstancePrice\x12#\n" +
 	"\rinstance_type\x18\x01 \x01(\tR\finstanceType\x12(\n" +
@@ -2228,15 +2358,17 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\x0einput_per_mtok\x18\x02 \x01(\x01R\finputPerMtok\x12&\n" +
 	"\x0foutput_per_mtok\x18\x03 \x01(\x01R\routputPerMtok\x121\n" +
 	"\x15cached_input_per_mtok\x18\x04 \x01(\x01R\x12cachedInputPerMtok\x12 \n" +
-	"\valternative\x18\x05 \x01(\tR\valternative\"u\n" +
+	"\valternative\x18\x05 \x01(\tR\valternative\"\x89\x01\n" +
 	"\x06Prices\x129\n" +
 	"\tinstances\x18\x01 \x03(\v2\x1b.dspyfleet.v1.InstancePriceR\tinstances\x120\n" +
-	"\x06models\x18\x02 \x03(\v2\x18.dspyfleet.v1.ModelPriceR\x06models\"\x12\n" +
+	"\x06models\x18\x02 \x03(\v2\x18.dspyfleet.v1.ModelPriceR\x06models\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"\x12\n" +
 	"\x10GetPricesRequest\"A\n" +
 	"\x11GetPricesResponse\x12,\n" +
-	"\x06prices\x18\x01 \x01(\v2\x14.dspyfleet.v1.PricesR\x06prices\"@\n" +
+	"\x06prices\x18\x01 \x01(\v2\x14.dspyfleet.v1.PricesR\x06prices\"T\n" +
 	"\x10SetPricesRequest\x12,\n" +
-	"\x06prices\x18\x01 \x01(\v2\x14.dspyfleet.v1.PricesR\x06prices\"A\n" +
+	"\x06prices\x18\x01 \x01(\v2\x14.dspyfleet.v1.PricesR\x06prices\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"A\n" +
 	"\x11SetPricesResponse\x12,\n" +
 	"\x06prices\x18\x01 \x01(\v2\x14.dspyfleet.v1.PricesR\x06prices\"\xc2\x02\n" +
 	"\x0eRecommendation\x12\x0e\n" +
@@ -2248,13 +2380,17 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\bevidence\x18\x06 \x03(\tR\bevidence\x12.\n" +
 	"\x13monthly_savings_usd\x18\a \x01(\x01R\x11monthlySavingsUsd\x127\n" +
 	"\x05state\x18\b \x01(\x0e2!.dspyfleet.v1.RecommendationStateR\x05state\x12?\n" +
-	"\rstate_changed\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fstateChanged\"C\n" +
+	"\rstate_changed\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fstateChanged\"\x7f\n" +
 	"\x1aListRecommendationsRequest\x12%\n" +
-	"\x0einclude_closed\x18\x01 \x01(\bR\rincludeClosed\"\xcf\x01\n" +
+	"\x0einclude_closed\x18\x01 \x01(\bR\rincludeClosed\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xf7\x01\n" +
 	"\x1bListRecommendationsResponse\x12F\n" +
 	"\x0frecommendations\x18\x01 \x03(\v2\x1c.dspyfleet.v1.RecommendationR\x0frecommendations\x12.\n" +
 	"\x13monthly_savings_usd\x18\x02 \x01(\x01R\x11monthlySavingsUsd\x128\n" +
-	"\tevaluated\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tevaluated\"f\n" +
+	"\tevaluated\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tevaluated\x12&\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\"f\n" +
 	"\x1bUpdateRecommendationRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x127\n" +
 	"\x05state\x18\x02 \x01(\x0e2!.dspyfleet.v1.RecommendationStateR\x05state\"d\n" +
@@ -2356,7 +2492,8 @@ var file_dspyfleet_v1_cost_proto_goTypes = []any{
 	(*CostServiceGetSeriesResponse)(nil), // 29: dspyfleet.v1.CostServiceGetSeriesResponse
 	(*timestamppb.Timestamp)(nil),        // 30: google.protobuf.Timestamp
 	(CapacityType)(0),                    // 31: dspyfleet.v1.CapacityType
-	(*durationpb.Duration)(nil),          // 32: google.protobuf.Duration
+	(*fieldmaskpb.FieldMask)(nil),        // 32: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),          // 33: google.protobuf.Duration
 }
 var file_dspyfleet_v1_cost_proto_depIdxs = []int32{
 	30, // 0: dspyfleet.v1.GetReportRequest.start:type_name -> google.protobuf.Timestamp
@@ -2378,52 +2515,53 @@ var file_dspyfleet_v1_cost_proto_depIdxs = []int32{
 	7,  // 16: dspyfleet.v1.ListBudgetsResponse.budgets:type_name -> dspyfleet.v1.BudgetStatus
 	8,  // 17: dspyfleet.v1.ListBudgetsResponse.events:type_name -> dspyfleet.v1.BudgetEvent
 	6,  // 18: dspyfleet.v1.SetBudgetRequest.budget:type_name -> dspyfleet.v1.Budget
-	6,  // 19: dspyfleet.v1.SetBudgetResponse.budget:type_name -> dspyfleet.v1.Budget
-	15, // 20: dspyfleet.v1.Prices.instances:type_name -> dspyfleet.v1.InstancePrice
-	16, // 21: dspyfleet.v1.Prices.models:type_name -> dspyfleet.v1.ModelPrice
-	17, // 22: dspyfleet.v1.GetPricesResponse.prices:type_name -> dspyfleet.v1.Prices
-	17, // 23: dspyfleet.v1.SetPricesRequest.prices:type_name -> dspyfleet.v1.Prices
-	17, // 24: dspyfleet.v1.SetPricesResponse.prices:type_name -> dspyfleet.v1.Prices
-	2,  // 25: dspyfleet.v1.Recommendation.state:type_name -> dspyfleet.v1.RecommendationState
-	30, // 26: dspyfleet.v1.Recommendation.state_changed:type_name -> google.protobuf.Timestamp
-	22, // 27: dspyfleet.v1.ListRecommendationsResponse.recommendations:type_name -> dspyfleet.v1.Recommendation
-	30, // 28: dspyfleet.v1.ListRecommendationsResponse.evaluated:type_name -> google.protobuf.Timestamp
-	2,  // 29: dspyfleet.v1.UpdateRecommendationRequest.state:type_name -> dspyfleet.v1.RecommendationState
-	22, // 30: dspyfleet.v1.UpdateRecommendationResponse.recommendation:type_name -> dspyfleet.v1.Recommendation
-	30, // 31: dspyfleet.v1.CostServiceGetSeriesRequest.start:type_name -> google.protobuf.Timestamp
-	30, // 32: dspyfleet.v1.CostServiceGetSeriesRequest.end:type_name -> google.protobuf.Timestamp
-	0,  // 33: dspyfleet.v1.CostServiceGetSeriesRequest.group_by:type_name -> dspyfleet.v1.CostGroupBy
-	32, // 34: dspyfleet.v1.CostServiceGetSeriesRequest.step:type_name -> google.protobuf.Duration
-	30, // 35: dspyfleet.v1.CostServiceGetSeriesResponse.start:type_name -> google.protobuf.Timestamp
-	30, // 36: dspyfleet.v1.CostServiceGetSeriesResponse.end:type_name -> google.protobuf.Timestamp
-	0,  // 37: dspyfleet.v1.CostServiceGetSeriesResponse.group_by:type_name -> dspyfleet.v1.CostGroupBy
-	32, // 38: dspyfleet.v1.CostServiceGetSeriesResponse.step:type_name -> google.protobuf.Duration
-	30, // 39: dspyfleet.v1.CostServiceGetSeriesResponse.times:type_name -> google.protobuf.Timestamp
-	28, // 40: dspyfleet.v1.CostServiceGetSeriesResponse.series:type_name -> dspyfleet.v1.CostSeries
-	28, // 41: dspyfleet.v1.CostServiceGetSeriesResponse.total:type_name -> dspyfleet.v1.CostSeries
-	3,  // 42: dspyfleet.v1.CostService.GetReport:input_type -> dspyfleet.v1.GetReportRequest
-	9,  // 43: dspyfleet.v1.CostService.ListBudgets:input_type -> dspyfleet.v1.ListBudgetsRequest
-	11, // 44: dspyfleet.v1.CostService.SetBudget:input_type -> dspyfleet.v1.SetBudgetRequest
-	13, // 45: dspyfleet.v1.CostService.DeleteBudget:input_type -> dspyfleet.v1.DeleteBudgetRequest
-	18, // 46: dspyfleet.v1.CostService.GetPrices:input_type -> dspyfleet.v1.GetPricesRequest
-	20, // 47: dspyfleet.v1.CostService.SetPrices:input_type -> dspyfleet.v1.SetPricesRequest
-	23, // 48: dspyfleet.v1.CostService.ListRecommendations:input_type -> dspyfleet.v1.ListRecommendationsRequest
-	25, // 49: dspyfleet.v1.CostService.UpdateRecommendation:input_type -> dspyfleet.v1.UpdateRecommendationRequest
-	27, // 50: dspyfleet.v1.CostService.GetSeries:input_type -> dspyfleet.v1.CostServiceGetSeriesRequest
-	5,  // 51: dspyfleet.v1.CostService.GetReport:output_type -> dspyfleet.v1.GetReportResponse
-	10, // 52: dspyfleet.v1.CostService.ListBudgets:output_type -> dspyfleet.v1.ListBudgetsResponse
-	12, // 53: dspyfleet.v1.CostService.SetBudget:output_type -> dspyfleet.v1.SetBudgetResponse
-	14, // 54: dspyfleet.v1.CostService.DeleteBudget:output_type -> dspyfleet.v1.DeleteBudgetResponse
-	19, // 55: dspyfleet.v1.CostService.GetPrices:output_type -> dspyfleet.v1.GetPricesResponse
-	21, // 56: dspyfleet.v1.CostService.SetPrices:output_type -> dspyfleet.v1.SetPricesResponse
-	24, // 57: dspyfleet.v1.CostService.ListRecommendations:output_type -> dspyfleet.v1.ListRecommendationsResponse
-	26, // 58: dspyfleet.v1.CostService.UpdateRecommendation:output_type -> dspyfleet.v1.UpdateRecommendationResponse
-	29, // 59: dspyfleet.v1.CostService.GetSeries:output_type -> dspyfleet.v1.CostServiceGetSeriesResponse
-	51, // [51:60] is the sub-list for method output_type
-	42, // [42:51] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	32, // 19: dspyfleet.v1.SetBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
+	6,  // 20: dspyfleet.v1.SetBudgetResponse.budget:type_name -> dspyfleet.v1.Budget
+	15, // 21: dspyfleet.v1.Prices.instances:type_name -> dspyfleet.v1.InstancePrice
+	16, // 22: dspyfleet.v1.Prices.models:type_name -> dspyfleet.v1.ModelPrice
+	17, // 23: dspyfleet.v1.GetPricesResponse.prices:type_name -> dspyfleet.v1.Prices
+	17, // 24: dspyfleet.v1.SetPricesRequest.prices:type_name -> dspyfleet.v1.Prices
+	17, // 25: dspyfleet.v1.SetPricesResponse.prices:type_name -> dspyfleet.v1.Prices
+	2,  // 26: dspyfleet.v1.Recommendation.state:type_name -> dspyfleet.v1.RecommendationState
+	30, // 27: dspyfleet.v1.Recommendation.state_changed:type_name -> google.protobuf.Timestamp
+	22, // 28: dspyfleet.v1.ListRecommendationsResponse.recommendations:type_name -> dspyfleet.v1.Recommendation
+	30, // 29: dspyfleet.v1.ListRecommendationsResponse.evaluated:type_name -> google.protobuf.Timestamp
+	2,  // 30: dspyfleet.v1.UpdateRecommendationRequest.state:type_name -> dspyfleet.v1.RecommendationState
+	22, // 31: dspyfleet.v1.UpdateRecommendationResponse.recommendation:type_name -> dspyfleet.v1.Recommendation
+	30, // 32: dspyfleet.v1.CostServiceGetSeriesRequest.start:type_name -> google.protobuf.Timestamp
+	30, // 33: dspyfleet.v1.CostServiceGetSeriesRequest.end:type_name -> google.protobuf.Timestamp
+	0,  // 34: dspyfleet.v1.CostServiceGetSeriesRequest.group_by:type_name -> dspyfleet.v1.CostGroupBy
+	33, // 35: dspyfleet.v1.CostServiceGetSeriesRequest.step:type_name -> google.protobuf.Duration
+	30, // 36: dspyfleet.v1.CostServiceGetSeriesResponse.start:type_name -> google.protobuf.Timestamp
+	30, // 37: dspyfleet.v1.CostServiceGetSeriesResponse.end:type_name -> google.protobuf.Timestamp
+	0,  // 38: dspyfleet.v1.CostServiceGetSeriesResponse.group_by:type_name -> dspyfleet.v1.CostGroupBy
+	33, // 39: dspyfleet.v1.CostServiceGetSeriesResponse.step:type_name -> google.protobuf.Duration
+	30, // 40: dspyfleet.v1.CostServiceGetSeriesResponse.times:type_name -> google.protobuf.Timestamp
+	28, // 41: dspyfleet.v1.CostServiceGetSeriesResponse.series:type_name -> dspyfleet.v1.CostSeries
+	28, // 42: dspyfleet.v1.CostServiceGetSeriesResponse.total:type_name -> dspyfleet.v1.CostSeries
+	3,  // 43: dspyfleet.v1.CostService.GetReport:input_type -> dspyfleet.v1.GetReportRequest
+	9,  // 44: dspyfleet.v1.CostService.ListBudgets:input_type -> dspyfleet.v1.ListBudgetsRequest
+	11, // 45: dspyfleet.v1.CostService.SetBudget:input_type -> dspyfleet.v1.SetBudgetRequest
+	13, // 46: dspyfleet.v1.CostService.DeleteBudget:input_type -> dspyfleet.v1.DeleteBudgetRequest
+	18, // 47: dspyfleet.v1.CostService.GetPrices:input_type -> dspyfleet.v1.GetPricesRequest
+	20, // 48: dspyfleet.v1.CostService.SetPrices:input_type -> dspyfleet.v1.SetPricesRequest
+	23, // 49: dspyfleet.v1.CostService.ListRecommendations:input_type -> dspyfleet.v1.ListRecommendationsRequest
+	25, // 50: dspyfleet.v1.CostService.UpdateRecommendation:input_type -> dspyfleet.v1.UpdateRecommendationRequest
+	27, // 51: dspyfleet.v1.CostService.GetSeries:input_type -> dspyfleet.v1.CostServiceGetSeriesRequest
+	5,  // 52: dspyfleet.v1.CostService.GetReport:output_type -> dspyfleet.v1.GetReportResponse
+	10, // 53: dspyfleet.v1.CostService.ListBudgets:output_type -> dspyfleet.v1.ListBudgetsResponse
+	12, // 54: dspyfleet.v1.CostService.SetBudget:output_type -> dspyfleet.v1.SetBudgetResponse
+	14, // 55: dspyfleet.v1.CostService.DeleteBudget:output_type -> dspyfleet.v1.DeleteBudgetResponse
+	19, // 56: dspyfleet.v1.CostService.GetPrices:output_type -> dspyfleet.v1.GetPricesResponse
+	21, // 57: dspyfleet.v1.CostService.SetPrices:output_type -> dspyfleet.v1.SetPricesResponse
+	24, // 58: dspyfleet.v1.CostService.ListRecommendations:output_type -> dspyfleet.v1.ListRecommendationsResponse
+	26, // 59: dspyfleet.v1.CostService.UpdateRecommendation:output_type -> dspyfleet.v1.UpdateRecommendationResponse
+	29, // 60: dspyfleet.v1.CostService.GetSeries:output_type -> dspyfleet.v1.CostServiceGetSeriesResponse
+	52, // [52:61] is the sub-list for method output_type
+	43, // [43:52] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_cost_proto_init() }

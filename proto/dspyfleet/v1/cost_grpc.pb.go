@@ -39,17 +39,21 @@ const (
 type CostServiceClient interface {
 	// GetReport returns the cost over a time range, grouped by pool, node, model or program.
 	GetReport(ctx context.Context, in *GetReportRequest, opts ...grpc.CallOption) (*GetReportResponse, error)
-	// ListBudgets returns every budget with its standing in the current period and recent events.
+	// ListBudgets returns one page of the budgets by name, each with its standing in the current
+	// period and its etag, and with the first page the recent events.
 	ListBudgets(ctx context.Context, in *ListBudgetsRequest, opts ...grpc.CallOption) (*ListBudgetsResponse, error)
-	// SetBudget creates or replaces a budget by name.
+	// SetBudget creates or replaces a budget by name. With an etag, ABORTED when the stored budget
+	// has another; with an update mask, only the named fields of the stored budget change.
 	SetBudget(ctx context.Context, in *SetBudgetRequest, opts ...grpc.CallOption) (*SetBudgetResponse, error)
-	// DeleteBudget removes a budget, or NOT_FOUND.
+	// DeleteBudget removes a budget, or NOT_FOUND. With an etag, ABORTED when the stored budget has
+	// another.
 	DeleteBudget(ctx context.Context, in *DeleteBudgetRequest, opts ...grpc.CallOption) (*DeleteBudgetResponse, error)
-	// GetPrices returns the price table.
+	// GetPrices returns the price table with its etag.
 	GetPrices(ctx context.Context, in *GetPricesRequest, opts ...grpc.CallOption) (*GetPricesResponse, error)
-	// SetPrices replaces the price table.
+	// SetPrices replaces the price table. With an etag, ABORTED when the stored table has another.
 	SetPrices(ctx context.Context, in *SetPricesRequest, opts ...grpc.CallOption) (*SetPricesResponse, error)
-	// ListRecommendations returns the savings recommendations, most savings first.
+	// ListRecommendations returns one page of the savings recommendations, sorted by id (sort by
+	// monthly_savings_usd to rank them); monthly_savings_usd of the response sums every open one.
 	ListRecommendations(ctx context.Context, in *ListRecommendationsRequest, opts ...grpc.CallOption) (*ListRecommendationsResponse, error)
 	// UpdateRecommendation dismisses a recommendation, marks it done, or opens it again.
 	UpdateRecommendation(ctx context.Context, in *UpdateRecommendationRequest, opts ...grpc.CallOption) (*UpdateRecommendationResponse, error)
@@ -165,17 +169,21 @@ func (c *costServiceClient) GetSeries(ctx context.Context, in *CostServiceGetSer
 type CostServiceServer interface {
 	// GetReport returns the cost over a time range, grouped by pool, node, model or program.
 	GetReport(context.Context, *GetReportRequest) (*GetReportResponse, error)
-	// ListBudgets returns every budget with its standing in the current period and recent events.
+	// ListBudgets returns one page of the budgets by name, each with its standing in the current
+	// period and its etag, and with the first page the recent events.
 	ListBudgets(context.Context, *ListBudgetsRequest) (*ListBudgetsResponse, error)
-	// SetBudget creates or replaces a budget by name.
+	// SetBudget creates or replaces a budget by name. With an etag, ABORTED when the stored budget
+	// has another; with an update mask, only the named fields of the stored budget change.
 	SetBudget(context.Context, *SetBudgetRequest) (*SetBudgetResponse, error)
-	// DeleteBudget removes a budget, or NOT_FOUND.
+	// DeleteBudget removes a budget, or NOT_FOUND. With an etag, ABORTED when the stored budget has
+	// another.
 	DeleteBudget(context.Context, *DeleteBudgetRequest) (*DeleteBudgetResponse, error)
-	// GetPrices returns the price table.
+	// GetPrices returns the price table with its etag.
 	GetPrices(context.Context, *GetPricesRequest) (*GetPricesResponse, error)
-	// SetPrices replaces the price table.
+	// SetPrices replaces the price table. With an etag, ABORTED when the stored table has another.
 	SetPrices(context.Context, *SetPricesRequest) (*SetPricesResponse, error)
-	// ListRecommendations returns the savings recommendations, most savings first.
+	// ListRecommendations returns one page of the savings recommendations, sorted by id (sort by
+	// monthly_savings_usd to rank them); monthly_savings_usd of the response sums every open one.
 	ListRecommendations(context.Context, *ListRecommendationsRequest) (*ListRecommendationsResponse, error)
 	// UpdateRecommendation dismisses a recommendation, marks it done, or opens it again.
 	UpdateRecommendation(context.Context, *UpdateRecommendationRequest) (*UpdateRecommendationResponse, error)

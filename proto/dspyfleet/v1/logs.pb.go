@@ -28,7 +28,14 @@ type ListTopTemplatesRequest struct {
 	// Pool name; empty means every pool.
 	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
 	// Most templates to return, 1-1000; 0 means 20.
-	Limit         int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit int32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// At most this many; 0 means limit, or 20 without one; more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must
+	// be those of the call that returned it. The templates are ranked by
+	// count, which changes: a page continues the ranking at its position (offset-based), so a
+	// template whose rank changes between pages may be listed twice or not at all.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -77,10 +84,26 @@ func (x *ListTopTemplatesRequest) GetLimit() int32 {
 	return 0
 }
 
+func (x *ListTopTemplatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListTopTemplatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListTopTemplatesResponse lists templates, busiest first.
 type ListTopTemplatesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Templates     []*LogTemplateStat     `protobuf:"bytes,1,rep,name=templates,proto3" json:"templates,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Templates []*LogTemplateStat     `protobuf:"bytes,1,rep,name=templates,proto3" json:"templates,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -122,10 +145,25 @@ func (x *ListTopTemplatesResponse) GetTemplates() []*LogTemplateStat {
 	return nil
 }
 
+func (x *ListTopTemplatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
+}
+
 // ListNodeTemplatesRequest names the node.
 type ListNodeTemplatesRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	NodeId        string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	NodeId string                 `protobuf:"bytes,1,opt,name=node_id,json=nodeId,proto3" json:"node_id,omitempty"`
+	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must
+	// be those of the call that returned it. The templates are ranked by
+	// count, which changes: a page continues the ranking at its position (offset-based), so a
+	// template whose rank changes between pages may be listed twice or not at all. The figures
+	// come with every page.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -167,11 +205,27 @@ func (x *ListNodeTemplatesRequest) GetNodeId() string {
 	return ""
 }
 
+func (x *ListNodeTemplatesRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListNodeTemplatesRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ListNodeTemplatesResponse holds the node's log figures and templates, busiest first.
 type ListNodeTemplatesResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Figures       *NodeLogFigures        `protobuf:"bytes,1,opt,name=figures,proto3" json:"figures,omitempty"`
-	Templates     []*LogTemplateStat     `protobuf:"bytes,2,rep,name=templates,proto3" json:"templates,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Figures   *NodeLogFigures        `protobuf:"bytes,1,opt,name=figures,proto3" json:"figures,omitempty"`
+	Templates []*LogTemplateStat     `protobuf:"bytes,2,rep,name=templates,proto3" json:"templates,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -218,6 +272,13 @@ func (x *ListNodeTemplatesResponse) GetTemplates() []*LogTemplateStat {
 		return x.Templates
 	}
 	return nil
+}
+
+func (x *ListNodeTemplatesResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 // NodeLogFigures are a node's log figures from its last report, as rules read them (node.logs).
@@ -503,17 +564,25 @@ var File_dspyfleet_v1_logs_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_logs_proto_rawDesc = "" +
 	"\n" +
-	"\x17dspyfleet/v1/logs.proto\x12\fdspyfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"C\n" +
+	"\x17dspyfleet/v1/logs.proto\x12\fdspyfleet.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x7f\n" +
 	"\x17ListTopTemplatesRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\x05R\x05limit\"W\n" +
+	"\x05limit\x18\x02 \x01(\x05R\x05limit\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x7f\n" +
 	"\x18ListTopTemplatesResponse\x12;\n" +
-	"\ttemplates\x18\x01 \x03(\v2\x1d.dspyfleet.v1.LogTemplateStatR\ttemplates\"3\n" +
+	"\ttemplates\x18\x01 \x03(\v2\x1d.dspyfleet.v1.LogTemplateStatR\ttemplates\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"o\n" +
 	"\x18ListNodeTemplatesRequest\x12\x17\n" +
-	"\anode_id\x18\x01 \x01(\tR\x06nodeId\"\x90\x01\n" +
+	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"\xb8\x01\n" +
 	"\x19ListNodeTemplatesResponse\x126\n" +
 	"\afigures\x18\x01 \x01(\v2\x1c.dspyfleet.v1.NodeLogFiguresR\afigures\x12;\n" +
-	"\ttemplates\x18\x02 \x03(\v2\x1d.dspyfleet.v1.LogTemplateStatR\ttemplates\"\xc2\x02\n" +
+	"\ttemplates\x18\x02 \x03(\v2\x1d.dspyfleet.v1.LogTemplateStatR\ttemplates\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\"\xc2\x02\n" +
 	"\x0eNodeLogFigures\x12\x14\n" +
 	"\x05lines\x18\x01 \x01(\x04R\x05lines\x12\x16\n" +
 	"\x06errors\x18\x02 \x01(\x04R\x06errors\x12\x1d\n" +

@@ -586,7 +586,14 @@ func (x *CreateBackupResponse) GetPruned() []string {
 }
 
 type ListBackupsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the backup names in newest-first order: one
+	// present from the first page to the last is listed exactly once, and none is listed twice. The
+	// agents' backups come with the first page only.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -621,12 +628,28 @@ func (*ListBackupsRequest) Descriptor() ([]byte, []int) {
 	return file_dspyfleet_v1_maintenance_proto_rawDescGZIP(), []int{4}
 }
 
+func (x *ListBackupsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListBackupsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListBackupsResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Newest first.
 	Backups []*Backup `protobuf:"bytes,1,rep,name=backups,proto3" json:"backups,omitempty"`
 	// Newest first.
-	AgentBackups  []*AgentBackup `protobuf:"bytes,2,rep,name=agent_backups,json=agentBackups,proto3" json:"agent_backups,omitempty"`
+	AgentBackups []*AgentBackup `protobuf:"bytes,2,rep,name=agent_backups,json=agentBackups,proto3" json:"agent_backups,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,3,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -673,6 +696,13 @@ func (x *ListBackupsResponse) GetAgentBackups() []*AgentBackup {
 		return x.AgentBackups
 	}
 	return nil
+}
+
+func (x *ListBackupsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type VerifyBackupRequest struct {
@@ -1209,7 +1239,10 @@ type Deployment struct {
 	// When the current phase began: a canary step's analysis window, a blue-green keep period.
 	PhaseSince *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=phase_since,json=phaseSince,proto3" json:"phase_since,omitempty"`
 	// Canary: the current step, from 1; past the last step the canary is being promoted.
-	Step          uint32 `protobuf:"varint,13,opt,name=step,proto3" json:"step,omitempty"`
+	Step uint32 `protobuf:"varint,13,opt,name=step,proto3" json:"step,omitempty"`
+	// The etag of this deployment (AIP-154): a digest of its value, changing exactly when it does.
+	// Send it with a change to make the change only if no one changed the deployment since.
+	Etag          string `protobuf:"bytes,14,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1333,6 +1366,13 @@ func (x *Deployment) GetStep() uint32 {
 		return x.Step
 	}
 	return 0
+}
+
+func (x *Deployment) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 type StartDeploymentRequest struct {
@@ -1514,7 +1554,14 @@ func (x *GetDeploymentResponse) GetDeployment() *Deployment {
 type ListDeploymentsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Only this pool's deployments.
-	Pool          string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Pool string `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the deployments in newest-first creation
+	// order: one present from the first page to the last is listed exactly once, and none is listed
+	// twice.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1556,9 +1603,25 @@ func (x *ListDeploymentsRequest) GetPool() string {
 	return ""
 }
 
+func (x *ListDeploymentsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListDeploymentsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListDeploymentsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Deployments   []*Deployment          `protobuf:"bytes,1,rep,name=deployments,proto3" json:"deployments,omitempty"`
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Deployments []*Deployment          `protobuf:"bytes,1,rep,name=deployments,proto3" json:"deployments,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1598,6 +1661,13 @@ func (x *ListDeploymentsResponse) GetDeployments() []*Deployment {
 		return x.Deployments
 	}
 	return nil
+}
+
+func (x *ListDeploymentsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type WatchDeploymentRequest struct {
@@ -1689,9 +1759,12 @@ func (x *WatchDeploymentResponse) GetDeployment() *Deployment {
 }
 
 type PauseDeploymentRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The etag the caller read (AIP-154); when set and the deployment changed since, the call fails
+	// ABORTED and changes nothing: read it again, redo the change and send the new etag.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1736,6 +1809,13 @@ func (x *PauseDeploymentRequest) GetId() string {
 func (x *PauseDeploymentRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *PauseDeploymentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -1785,8 +1865,11 @@ func (x *PauseDeploymentResponse) GetDeployment() *Deployment {
 }
 
 type ResumeDeploymentRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The etag the caller read (AIP-154); when set and the deployment changed since, the call fails
+	// ABORTED and changes nothing: read it again, redo the change and send the new etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1824,6 +1907,13 @@ func (*ResumeDeploymentRequest) Descriptor() ([]byte, []int) {
 func (x *ResumeDeploymentRequest) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+func (x *ResumeDeploymentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -1873,9 +1963,12 @@ func (x *ResumeDeploymentResponse) GetDeployment() *Deployment {
 }
 
 type AbortDeploymentRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The etag the caller read (AIP-154); when set and the deployment changed since, the call fails
+	// ABORTED and changes nothing: read it again, redo the change and send the new etag.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1920,6 +2013,13 @@ func (x *AbortDeploymentRequest) GetId() string {
 func (x *AbortDeploymentRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *AbortDeploymentRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -2352,11 +2452,14 @@ type Maintenance struct {
 	// When the current opening takes no new node; unset means no limit.
 	Closes *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=closes,proto3" json:"closes,omitempty"`
 	// Openings run so far.
-	Runs          uint32                 `protobuf:"varint,9,opt,name=runs,proto3" json:"runs,omitempty"`
-	Created       *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created,proto3" json:"created,omitempty"`
-	Updated       *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=updated,proto3" json:"updated,omitempty"`
-	Finished      *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=finished,proto3" json:"finished,omitempty"`
-	RequestedBy   string                 `protobuf:"bytes,13,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	Runs        uint32                 `protobuf:"varint,9,opt,name=runs,proto3" json:"runs,omitempty"`
+	Created     *timestamppb.Timestamp `protobuf:"bytes,10,opt,name=created,proto3" json:"created,omitempty"`
+	Updated     *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=updated,proto3" json:"updated,omitempty"`
+	Finished    *timestamppb.Timestamp `protobuf:"bytes,12,opt,name=finished,proto3" json:"finished,omitempty"`
+	RequestedBy string                 `protobuf:"bytes,13,opt,name=requested_by,json=requestedBy,proto3" json:"requested_by,omitempty"`
+	// The etag of this window (AIP-154): a digest of its value, changing exactly when it does.
+	// Send it with a change to make the change only if no one changed the window since.
+	Etag          string `protobuf:"bytes,14,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2482,6 +2585,13 @@ func (x *Maintenance) GetRequestedBy() string {
 	return ""
 }
 
+func (x *Maintenance) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 type ScheduleMaintenanceRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Spec          *MaintenanceSpec       `protobuf:"bytes,1,opt,name=spec,proto3" json:"spec,omitempty"`
@@ -2571,8 +2681,14 @@ func (x *ScheduleMaintenanceResponse) GetMaintenance() *Maintenance {
 }
 
 type ListMaintenanceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pool  string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	// At most this many; 0 means 100, more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,2,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the windows in newest-first creation order:
+	// one present from the first page to the last is listed exactly once, and none is listed twice.
+	PageToken     string `protobuf:"bytes,3,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2614,9 +2730,25 @@ func (x *ListMaintenanceRequest) GetPool() string {
 	return ""
 }
 
+func (x *ListMaintenanceRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListMaintenanceRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListMaintenanceResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Windows       []*Maintenance         `protobuf:"bytes,1,rep,name=windows,proto3" json:"windows,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Windows []*Maintenance         `protobuf:"bytes,1,rep,name=windows,proto3" json:"windows,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2656,6 +2788,13 @@ func (x *ListMaintenanceResponse) GetWindows() []*Maintenance {
 		return x.Windows
 	}
 	return nil
+}
+
+func (x *ListMaintenanceResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type GetMaintenanceRequest struct {
@@ -2835,9 +2974,12 @@ func (x *WatchMaintenanceResponse) GetMaintenance() *Maintenance {
 }
 
 type PauseMaintenanceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The etag the caller read (AIP-154); when set and the window changed since, the call fails
+	// ABORTED and changes nothing: read it again, redo the change and send the new etag.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2882,6 +3024,13 @@ func (x *PauseMaintenanceRequest) GetId() string {
 func (x *PauseMaintenanceRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *PauseMaintenanceRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -2931,8 +3080,11 @@ func (x *PauseMaintenanceResponse) GetMaintenance() *Maintenance {
 }
 
 type ResumeMaintenanceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	// The etag the caller read (AIP-154); when set and the window changed since, the call fails
+	// ABORTED and changes nothing: read it again, redo the change and send the new etag.
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2970,6 +3122,13 @@ func (*ResumeMaintenanceRequest) Descriptor() ([]byte, []int) {
 func (x *ResumeMaintenanceRequest) GetId() string {
 	if x != nil {
 		return x.Id
+	}
+	return ""
+}
+
+func (x *ResumeMaintenanceRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -3019,9 +3178,12 @@ func (x *ResumeMaintenanceResponse) GetMaintenance() *Maintenance {
 }
 
 type CancelMaintenanceRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	Reason        string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Id     string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reason string                 `protobuf:"bytes,2,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The etag the caller read (AIP-154); when set and the window changed since, the call fails
+	// ABORTED and changes nothing: read it again, redo the change and send the new etag.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3066,6 +3228,13 @@ func (x *CancelMaintenanceRequest) GetId() string {
 func (x *CancelMaintenanceRequest) GetReason() string {
 	if x != nil {
 		return x.Reason
+	}
+	return ""
+}
+
+func (x *CancelMaintenanceRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -3144,11 +3313,15 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\x06reason\x18\x01 \x01(\tR\x06reason\"\\\n" +
 	"\x14CreateBackupResponse\x12,\n" +
 	"\x06backup\x18\x01 \x01(\v2\x14.dspyfleet.v1.BackupR\x06backup\x12\x16\n" +
-	"\x06pruned\x18\x02 \x03(\tR\x06pruned\"\x14\n" +
-	"\x12ListBackupsRequest\"\x85\x01\n" +
+	"\x06pruned\x18\x02 \x03(\tR\x06pruned\"P\n" +
+	"\x12ListBackupsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"\xad\x01\n" +
 	"\x13ListBackupsResponse\x12.\n" +
 	"\abackups\x18\x01 \x03(\v2\x14.dspyfleet.v1.BackupR\abackups\x12>\n" +
-	"\ragent_backups\x18\x02 \x03(\v2\x19.dspyfleet.v1.AgentBackupR\fagentBackups\")\n" +
+	"\ragent_backups\x18\x02 \x03(\v2\x19.dspyfleet.v1.AgentBackupR\fagentBackups\x12&\n" +
+	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\")\n" +
 	"\x13VerifyBackupRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"D\n" +
 	"\x14VerifyBackupResponse\x12,\n" +
@@ -3201,7 +3374,7 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\x0fbaseline_p95_ms\x18\n" +
 	" \x01(\x01R\rbaselineP95Ms\x12\x16\n" +
 	"\x06passed\x18\v \x01(\bR\x06passed\x12\x16\n" +
-	"\x06reason\x18\f \x01(\tR\x06reason\"\xb7\x04\n" +
+	"\x06reason\x18\f \x01(\tR\x06reason\"\xcb\x04\n" +
 	"\n" +
 	"Deployment\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x120\n" +
@@ -3218,7 +3391,8 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\frequested_by\x18\v \x01(\tR\vrequestedBy\x12;\n" +
 	"\vphase_since\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"phaseSince\x12\x12\n" +
-	"\x04step\x18\r \x01(\rR\x04step\"J\n" +
+	"\x04step\x18\r \x01(\rR\x04step\x12\x12\n" +
+	"\x04etag\x18\x0e \x01(\tR\x04etag\"J\n" +
 	"\x16StartDeploymentRequest\x120\n" +
 	"\x04spec\x18\x01 \x01(\v2\x1c.dspyfleet.v1.DeploymentSpecR\x04spec\"S\n" +
 	"\x17StartDeploymentResponse\x128\n" +
@@ -3230,33 +3404,40 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\x15GetDeploymentResponse\x128\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
-	"deployment\",\n" +
+	"deployment\"h\n" +
 	"\x16ListDeploymentsRequest\x12\x12\n" +
-	"\x04pool\x18\x01 \x01(\tR\x04pool\"U\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"}\n" +
 	"\x17ListDeploymentsResponse\x12:\n" +
-	"\vdeployments\x18\x01 \x03(\v2\x18.dspyfleet.v1.DeploymentR\vdeployments\"(\n" +
+	"\vdeployments\x18\x01 \x03(\v2\x18.dspyfleet.v1.DeploymentR\vdeployments\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"(\n" +
 	"\x16WatchDeploymentRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"S\n" +
 	"\x17WatchDeploymentResponse\x128\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
-	"deployment\"@\n" +
+	"deployment\"T\n" +
 	"\x16PauseDeploymentRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"S\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"S\n" +
 	"\x17PauseDeploymentResponse\x128\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
-	"deployment\")\n" +
+	"deployment\"=\n" +
 	"\x17ResumeDeploymentRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"T\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"T\n" +
 	"\x18ResumeDeploymentResponse\x128\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
-	"deployment\"@\n" +
+	"deployment\"T\n" +
 	"\x16AbortDeploymentRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"S\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"S\n" +
 	"\x17AbortDeploymentResponse\x128\n" +
 	"\n" +
 	"deployment\x18\x01 \x01(\v2\x18.dspyfleet.v1.DeploymentR\n" +
@@ -3297,7 +3478,7 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\x04task\x18\x04 \x01(\rR\x04task\x12\x16\n" +
 	"\x06detail\x18\x05 \x01(\tR\x06detail\x124\n" +
 	"\aupdated\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x12=\n" +
-	"\aresults\x18\a \x03(\v2#.dspyfleet.v1.MaintenanceTaskResultR\aresults\"\xaa\x04\n" +
+	"\aresults\x18\a \x03(\v2#.dspyfleet.v1.MaintenanceTaskResultR\aresults\"\xbe\x04\n" +
 	"\vMaintenance\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x121\n" +
 	"\x04spec\x18\x02 \x01(\v2\x1d.dspyfleet.v1.MaintenanceSpecR\x04spec\x124\n" +
@@ -3312,15 +3493,20 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	" \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x124\n" +
 	"\aupdated\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x126\n" +
 	"\bfinished\x18\f \x01(\v2\x1a.google.protobuf.TimestampR\bfinished\x12!\n" +
-	"\frequested_by\x18\r \x01(\tR\vrequestedBy\"O\n" +
+	"\frequested_by\x18\r \x01(\tR\vrequestedBy\x12\x12\n" +
+	"\x04etag\x18\x0e \x01(\tR\x04etag\"O\n" +
 	"\x1aScheduleMaintenanceRequest\x121\n" +
 	"\x04spec\x18\x01 \x01(\v2\x1d.dspyfleet.v1.MaintenanceSpecR\x04spec\"Z\n" +
 	"\x1bScheduleMaintenanceResponse\x12;\n" +
-	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\",\n" +
+	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\"h\n" +
 	"\x16ListMaintenanceRequest\x12\x12\n" +
-	"\x04pool\x18\x01 \x01(\tR\x04pool\"N\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x1b\n" +
+	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x03 \x01(\tR\tpageToken\"v\n" +
 	"\x17ListMaintenanceResponse\x123\n" +
-	"\awindows\x18\x01 \x03(\v2\x19.dspyfleet.v1.MaintenanceR\awindows\"'\n" +
+	"\awindows\x18\x01 \x03(\v2\x19.dspyfleet.v1.MaintenanceR\awindows\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"'\n" +
 	"\x15GetMaintenanceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"U\n" +
 	"\x16GetMaintenanceResponse\x12;\n" +
@@ -3328,19 +3514,22 @@ const file_dspyfleet_v1_maintenance_proto_rawDesc = "" +
 	"\x17WatchMaintenanceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"W\n" +
 	"\x18WatchMaintenanceResponse\x12;\n" +
-	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\"A\n" +
+	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\"U\n" +
 	"\x17PauseMaintenanceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"W\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"W\n" +
 	"\x18PauseMaintenanceResponse\x12;\n" +
-	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\"*\n" +
+	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\">\n" +
 	"\x18ResumeMaintenanceRequest\x12\x0e\n" +
-	"\x02id\x18\x01 \x01(\tR\x02id\"X\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"X\n" +
 	"\x19ResumeMaintenanceResponse\x12;\n" +
-	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\"B\n" +
+	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance\"V\n" +
 	"\x18CancelMaintenanceRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reason\"X\n" +
+	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"X\n" +
 	"\x19CancelMaintenanceResponse\x12;\n" +
 	"\vmaintenance\x18\x01 \x01(\v2\x19.dspyfleet.v1.MaintenanceR\vmaintenance*\x9e\x01\n" +
 	"\x12DeploymentStrategy\x12#\n" +

@@ -1459,7 +1459,13 @@ type ScalingServiceListDecisionsRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Pool  string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
 	// At most this many, newest first. Default 50, at most 1000.
-	Limit         uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	Limit uint32 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+	// At most this many; 0 means limit, or 50 without one; more than 1000 means 1000 (AIP-158).
+	PageSize int32 `protobuf:"varint,3,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// The next_page_token of the previous page; empty for the first page. The other fields must be
+	// those of the call that returned it. The pages walk the decisions in newest-first stored order:
+	// one present from the first page to the last is listed exactly once, and none is listed twice.
+	PageToken     string `protobuf:"bytes,4,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1508,10 +1514,26 @@ func (x *ScalingServiceListDecisionsRequest) GetLimit() uint32 {
 	return 0
 }
 
+func (x *ScalingServiceListDecisionsRequest) GetPageSize() int32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ScalingServiceListDecisionsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 // ScalingServiceListDecisionsResponse lists decisions, newest first.
 type ScalingServiceListDecisionsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Decisions     []*ScalingDecision     `protobuf:"bytes,1,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Decisions []*ScalingDecision     `protobuf:"bytes,1,rep,name=decisions,proto3" json:"decisions,omitempty"`
+	// The page_token of the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1551,6 +1573,13 @@ func (x *ScalingServiceListDecisionsResponse) GetDecisions() []*ScalingDecision 
 		return x.Decisions
 	}
 	return nil
+}
+
+func (x *ScalingServiceListDecisionsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 var File_dspyfleet_v1_scaling_proto protoreflect.FileDescriptor
@@ -1681,12 +1710,16 @@ const file_dspyfleet_v1_scaling_proto_rawDesc = "" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x129\n" +
 	"\bdecision\x18\x02 \x01(\v2\x1d.dspyfleet.v1.ScalingDecisionR\bdecision\x129\n" +
 	"\bforecast\x18\x03 \x01(\v2\x1d.dspyfleet.v1.ScalingForecastR\bforecast\x12<\n" +
-	"\tactuation\x18\x04 \x01(\v2\x1e.dspyfleet.v1.ScalingActuationR\tactuation\"N\n" +
+	"\tactuation\x18\x04 \x01(\v2\x1e.dspyfleet.v1.ScalingActuationR\tactuation\"\x8a\x01\n" +
 	"\"ScalingServiceListDecisionsRequest\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
-	"\x05limit\x18\x02 \x01(\rR\x05limit\"b\n" +
+	"\x05limit\x18\x02 \x01(\rR\x05limit\x12\x1b\n" +
+	"\tpage_size\x18\x03 \x01(\x05R\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x04 \x01(\tR\tpageToken\"\x8a\x01\n" +
 	"#ScalingServiceListDecisionsResponse\x12;\n" +
-	"\tdecisions\x18\x01 \x03(\v2\x1d.dspyfleet.v1.ScalingDecisionR\tdecisions2\xc4\x03\n" +
+	"\tdecisions\x18\x01 \x03(\v2\x1d.dspyfleet.v1.ScalingDecisionR\tdecisions\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken2\xc4\x03\n" +
 	"\x0eScalingService\x12h\n" +
 	"\tGetPolicy\x12,.dspyfleet.v1.ScalingServiceGetPolicyRequest\x1a-.dspyfleet.v1.ScalingServiceGetPolicyResponse\x12h\n" +
 	"\tSetPolicy\x12,.dspyfleet.v1.ScalingServiceSetPolicyRequest\x1a-.dspyfleet.v1.ScalingServiceSetPolicyResponse\x12h\n" +
