@@ -131,7 +131,7 @@ func TestDashboardOperationsAndCost(t *testing.T) {
 	if code, body, _ := d.do("GET", "/ui/api/commands/"+id, nil, nil); code != http.StatusOK || !strings.Contains(body, `"COMMAND_STATE_PENDING"`) || !strings.Contains(body, `"history"`) {
 		t.Errorf("command detail: %d %s, want the pending command with its history", code, body)
 	}
-	if code, body, _ := d.do("GET", "/ui/api/operations", nil, nil); code != http.StatusOK || !strings.Contains(body, `"deployments":{"deployments":[]}`) || !strings.Contains(body, `"backups"`) {
+	if code, body, _ := d.do("GET", "/ui/api/operations", nil, nil); code != http.StatusOK || !strings.Contains(body, `"deployments":{"deployments":[]`) || !strings.Contains(body, `"backups"`) {
 		t.Errorf("operations: %d %s, want empty deployments and the backups", code, body)
 	}
 

@@ -1,8 +1,11 @@
 package ui
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
@@ -72,7 +75,7 @@ type costView struct {
 	// Capacity is GetReport grouped by capacity type over the range (on-demand, spot and
 	// reserved host hours and cost) in protojson.
 	Capacity rawJSON `json:"capacity"`
-	// Recommendations is ListRecommendations (open ones) in protojson.
+	// Recommendations is ListRecommendations (every open one, most savings first) in protojson.
 	Recommendations rawJSON `json:"recommendations"`
 }
 
@@ -114,13 +117,13 @@ func (h *Handler) cost(w http.ResponseWriter, r *http.Request, s *session) {
 	for _, x := range series.GetSeries() {
 		view.Series = append(view.Series, spendSeries{Name: x.GetName(), USD: x.GetTotalUsd(), Unknown: x.GetUnknown()})
 	}
-	budgets, err := h.costs.ListBudgets(ctx, &fleetv1.ListBudgetsRequest{})
+	budgets, events, err := h.allBudgets(ctx)
 	if err != nil {
 		writeStatus(w, err)
 		return
 	}
 	opts := protojson.MarshalOptions{EmitUnpopulated: true}
-	for _, b := range budgets.GetBudgets() {
+	for _, b := range budgets {
 		v := budgetView{}
 		if v.Status, err = opts.Marshal(b); err != nil {
 			writeError(w, http.StatusInternalServerError, err.Error())
@@ -136,12 +139,12 @@ func (h *Handler) cost(w http.ResponseWriter, r *http.Request, s *session) {
 		writeStatus(w, err)
 		return
 	}
-	recs, err := h.costs.ListRecommendations(ctx, &fleetv1.ListRecommendationsRequest{})
+	recs, err := h.openRecommendations(ctx)
 	if err != nil {
 		writeStatus(w, err)
 		return
 	}
-	if view.BudgetEvents, err = opts.Marshal(&fleetv1.ListBudgetsResponse{Events: budgets.GetEvents()}); err == nil {
+	if view.BudgetEvents, err = opts.Marshal(&fleetv1.ListBudgetsResponse{Events: events}); err == nil {
 		if view.Capacity, err = opts.Marshal(capacity); err == nil {
 			view.Recommendations, err = opts.Marshal(recs)
 		}
@@ -219,4 +222,58 @@ func (h *Handler) budgetPlot(r *http.Request, s *session, st *fleetv1.BudgetStat
 		add(periodEnd, nil, f(st.GetForecastUsd()))
 	}
 	return p, nil
+}
+
+// listPage is the page size the cost page reads budgets and recommendations with: the API's
+// largest.
+const listPage = 1000
+
+// allBudgets reads every page of ListBudgets: the budgets by name and the events (first page).
+func (h *Handler) allBudgets(ctx context.Context) ([]*fleetv1.BudgetStatus, []*fleetv1.BudgetEvent, error) {
+	var (
+		out    []*fleetv1.BudgetStatus
+		events []*fleetv1.BudgetEvent
+	)
+	req := &fleetv1.ListBudgetsRequest{PageSize: listPage}
+	for {
+		resp, err := h.costs.ListBudgets(ctx, req)
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, resp.GetBudgets()...)
+		if req.GetPageToken() == "" {
+			events = resp.GetEvents()
+		}
+		if resp.GetNextPageToken() == "" {
+			return out, events, nil
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+}
+
+// openRecommendations reads every page of the open recommendations and ranks them, most savings
+// first.
+func (h *Handler) openRecommendations(ctx context.Context) (*fleetv1.ListRecommendationsResponse, error) {
+	var all *fleetv1.ListRecommendationsResponse
+	req := &fleetv1.ListRecommendationsRequest{PageSize: listPage}
+	for {
+		resp, err := h.costs.ListRecommendations(ctx, req)
+		if err != nil {
+			return nil, err
+		}
+		if all == nil {
+			all = resp
+		} else {
+			all.Recommendations = append(all.Recommendations, resp.GetRecommendations()...)
+		}
+		if resp.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = resp.GetNextPageToken()
+	}
+	all.NextPageToken = ""
+	slices.SortStableFunc(all.Recommendations, func(a, b *fleetv1.Recommendation) int {
+		return cmp.Compare(b.GetMonthlySavingsUsd(), a.GetMonthlySavingsUsd())
+	})
+	return all, nil
 }
