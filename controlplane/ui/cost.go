@@ -224,9 +224,6 @@ func (h *Handler) budgetPlot(r *http.Request, s *session, st *fleetv1.BudgetStat
 	return p, nil
 }
 
-// listPage is the page size the cost page reads budgets and recommendations with: the API's
-// largest.
-const listPage = 1000
 
 // allBudgets reads every page of ListBudgets: the budgets by name and the events (first page).
 func (h *Handler) allBudgets(ctx context.Context) ([]*fleetv1.BudgetStatus, []*fleetv1.BudgetEvent, error) {

@@ -134,6 +134,10 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	http.ServeFileFS(w, r, staticFS, "static/index.html")
 }
 
+// listPage is the page size the dashboard reads whole lists with (alerts, silences, budgets,
+// recommendations): the API's largest.
+const listPage = 1000
+
 // callContext is ctx with the session's token as the call's bearer credential.
 func callContext(ctx context.Context, s *session) context.Context {
 	if s.token == "" {
