@@ -224,7 +224,6 @@ func (h *Handler) budgetPlot(r *http.Request, s *session, st *fleetv1.BudgetStat
 	return p, nil
 }
 
-
 // allBudgets reads every page of ListBudgets: the budgets by name and the events (first page).
 func (h *Handler) allBudgets(ctx context.Context) ([]*fleetv1.BudgetStatus, []*fleetv1.BudgetEvent, error) {
 	var (
