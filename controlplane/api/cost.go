@@ -220,3 +220,69 @@ func (s *costService) UpdateRecommendation(_ context.Context, req *fleetv1.Updat
 	}
 	return &fleetv1.UpdateRecommendationResponse{Recommendation: r}, nil
 }
+
+// GetSeries returns the ledger's cost over the range as one point per step, grouped.
+func (s *costService) GetSeries(_ context.Context, req *fleetv1.CostServiceGetSeriesRequest) (*fleetv1.CostServiceGetSeriesResponse, error) {
+	q, err := seriesQueryOf(req, s.now())
+	if err != nil {
+		return nil, check.ToStatus(err)
+	}
+	resp, err := s.c.Series(q.start, q.end, q.step, q.by, q.pool)
+	return resp, check.ToStatus(err)
+}
+
+// seriesQuery is a checked GetSeries request with its defaults filled in.
+type seriesQuery struct {
+	start, end time.Time
+	step       time.Duration
+	by         fleetv1.CostGroupBy
+	pool       string
+}
+
+// seriesQueryOf checks req at now: a valid range of at most cost.MaxReportRange, a step of whole
+// hours from 1h to cost.MaxSeriesStep making at most cost.MaxSeriesPoints points, a grouping
+// and a pool name. A bad request is ErrInvalidArgument naming each bad field.
+func seriesQueryOf(req *fleetv1.CostServiceGetSeriesRequest, now time.Time) (seriesQuery, error) {
+	var v check.Violations
+	q := seriesQuery{end: now, step: time.Hour, by: req.GetGroupBy(), pool: req.GetPool()}
+	if req.GetEnd() != nil {
+		if err := req.GetEnd().CheckValid(); err != nil {
+			v.Add("end", "%v", err)
+		}
+		q.end = req.GetEnd().AsTime()
+	}
+	q.start = q.end.Add(-cost.DefaultSeriesRange)
+	if req.GetStart() != nil {
+		if err := req.GetStart().CheckValid(); err != nil {
+			v.Add("start", "%v", err)
+		}
+		q.start = req.GetStart().AsTime()
+	}
+	if req.GetStep() != nil {
+		if err := req.GetStep().CheckValid(); err != nil {
+			v.Add("step", "%v", err)
+		}
+		q.step = req.GetStep().AsDuration()
+	}
+	span := q.end.Sub(q.start)
+	switch {
+	case q.step < time.Hour || q.step > cost.MaxSeriesStep || q.step%time.Hour != 0:
+		v.Add("step", "%s is not a whole number of hours from 1h to %s", q.step, cost.MaxSeriesStep)
+	case !q.start.Before(q.end):
+		v.Add("start", "%s must be before end %s", q.start.Format(time.RFC3339), q.end.Format(time.RFC3339))
+	case span > cost.MaxReportRange:
+		v.Add("start", "the range from %s to %s is longer than %s", q.start.Format(time.RFC3339), q.end.Format(time.RFC3339), cost.MaxReportRange)
+	case span/q.step+1 > cost.MaxSeriesPoints:
+		v.Add("step", "%s over %s makes more than %d points; take a longer step", q.step, span.Round(time.Hour), cost.MaxSeriesPoints)
+	}
+	if q.by == fleetv1.CostGroupBy_COST_GROUP_BY_UNSPECIFIED {
+		q.by = fleetv1.CostGroupBy_COST_GROUP_BY_POOL
+	}
+	if !groupings[q.by] {
+		v.Add("group_by", "%d is not POOL, NODE, MODEL, PROGRAM or CAPACITY_TYPE", q.by)
+	}
+	if q.pool != "" && !check.ValidID(q.pool) {
+		v.Add("pool", "%q is not a valid pool name (1-63 letters, digits, '.', '_' or '-')", check.Truncate(q.pool))
+	}
+	return q, v.Err()
+}

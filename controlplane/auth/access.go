@@ -80,6 +80,7 @@ var AccessRules = map[string]Access{
 	fleetv1.CostService_SetPrices_FullMethodName:            Write,
 	fleetv1.CostService_ListRecommendations_FullMethodName:  Read,
 	fleetv1.CostService_UpdateRecommendation_FullMethodName: Write,
+	fleetv1.CostService_GetSeries_FullMethodName:            Read,
 
 	fleetv1.AlertService_ListRules_FullMethodName:      Read,
 	fleetv1.AlertService_SetRule_FullMethodName:        Write,

@@ -32,21 +32,8 @@ func (c *Tracker) Report(start, end time.Time, by fleetv1.CostGroupBy, pool stri
 	first, last := hourOf(start), hourOf(end.Add(-time.Nanosecond))
 	err := c.store.View(func(tx *store.Tx) error {
 		return scanLedger(tx, first, last, func(key ledgerKey, a cost.Amount) {
-			if pool != "" && key.pool != pool {
-				return
-			}
-			var name string
-			switch {
-			case by == fleetv1.CostGroupBy_COST_GROUP_BY_POOL && key.dim != cost.DimProgram:
-				name = key.pool
-			case by == fleetv1.CostGroupBy_COST_GROUP_BY_NODE && key.dim != cost.DimProgram:
-				name = key.node
-			case by == fleetv1.CostGroupBy_COST_GROUP_BY_CAPACITY_TYPE && key.dim == cost.DimHost:
-				name = capacityLine(key)
-			case by == fleetv1.CostGroupBy_COST_GROUP_BY_MODEL && key.dim == cost.DimModel,
-				by == fleetv1.CostGroupBy_COST_GROUP_BY_PROGRAM && key.dim == cost.DimProgram:
-				name = key.name
-			default:
+			name, ok := groupName(key, by, pool)
+			if !ok {
 				return
 			}
 			l := lines[name]
@@ -90,6 +77,26 @@ func (c *Tracker) Report(start, end time.Time, by fleetv1.CostGroupBy, pool stri
 		resp.Warnings = append(resp.Warnings, fmt.Sprintf("%d tokens of models without a price (neither the agent's prices nor the price table): their cost is unknown", total.token.UnpricedTokens))
 	}
 	return resp, nil
+}
+
+// groupName is the line (or series) of group by that entry key counts in, false when it
+// counts in none: another pool than pool (when set), or a dimension the grouping leaves out.
+func groupName(key ledgerKey, by fleetv1.CostGroupBy, pool string) (string, bool) {
+	if pool != "" && key.pool != pool {
+		return "", false
+	}
+	switch {
+	case by == fleetv1.CostGroupBy_COST_GROUP_BY_POOL && key.dim != cost.DimProgram:
+		return key.pool, true
+	case by == fleetv1.CostGroupBy_COST_GROUP_BY_NODE && key.dim != cost.DimProgram:
+		return key.node, true
+	case by == fleetv1.CostGroupBy_COST_GROUP_BY_CAPACITY_TYPE && key.dim == cost.DimHost:
+		return capacityLine(key), true
+	case by == fleetv1.CostGroupBy_COST_GROUP_BY_MODEL && key.dim == cost.DimModel,
+		by == fleetv1.CostGroupBy_COST_GROUP_BY_PROGRAM && key.dim == cost.DimProgram:
+		return key.name, true
+	}
+	return "", false
 }
 
 // lineToProto renders one report line.

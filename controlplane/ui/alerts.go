@@ -15,8 +15,8 @@ import (
 const recentAlertEvents = 100
 
 // alertsView is what the alerts page shows, each part as the AlertService answers it in
-// protojson: pending and firing alerts, the silences in force and the recent alert and healing
-// events with their reasons.
+// protojson: every pending and firing alert and every silence in force (all pages), and the
+// recent alert and healing events with their reasons.
 type alertsView struct {
 	Alerts   rawJSON `json:"alerts"`
 	Silences rawJSON `json:"silences"`
@@ -25,15 +25,31 @@ type alertsView struct {
 
 func (h *Handler) alerts(w http.ResponseWriter, r *http.Request, s *session) {
 	ctx := callContext(r.Context(), s)
-	al, err := h.alert.ListAlerts(ctx, &fleetv1.ListAlertsRequest{States: []fleetv1.AlertState{fleetv1.AlertState_ALERT_STATE_FIRING, fleetv1.AlertState_ALERT_STATE_PENDING}})
-	if err != nil {
-		writeStatus(w, err)
-		return
+	al := &fleetv1.ListAlertsResponse{}
+	alReq := &fleetv1.ListAlertsRequest{States: []fleetv1.AlertState{fleetv1.AlertState_ALERT_STATE_FIRING, fleetv1.AlertState_ALERT_STATE_PENDING}, PageSize: listPage}
+	for {
+		resp, err := h.alert.ListAlerts(ctx, alReq)
+		if err != nil {
+			writeStatus(w, err)
+			return
+		}
+		al.Alerts = append(al.Alerts, resp.GetAlerts()...)
+		if alReq.PageToken = resp.GetNextPageToken(); alReq.PageToken == "" {
+			break
+		}
 	}
-	si, err := h.alert.ListSilences(ctx, &fleetv1.ListSilencesRequest{})
-	if err != nil {
-		writeStatus(w, err)
-		return
+	si := &fleetv1.ListSilencesResponse{}
+	siReq := &fleetv1.ListSilencesRequest{PageSize: listPage}
+	for {
+		resp, err := h.alert.ListSilences(ctx, siReq)
+		if err != nil {
+			writeStatus(w, err)
+			return
+		}
+		si.Silences = append(si.Silences, resp.GetSilences()...)
+		if siReq.PageToken = resp.GetNextPageToken(); siReq.PageToken == "" {
+			break
+		}
 	}
 	ev, err := h.alert.ListEvents(ctx, &fleetv1.AlertServiceListEventsRequest{Limit: recentAlertEvents})
 	if err != nil {

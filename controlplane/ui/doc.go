@@ -10,7 +10,8 @@
 //
 // Sessions: a login POST with the admin or read-only token sets an HttpOnly, SameSite=Strict
 // cookie holding a random session id; the token stays on the server and is never put in a
-// URL or in the browser's storage. Changes (drain, undrain, silences) need the session's CSRF token in
-// the X-CSRF-Token header, a same-origin request (http.CrossOriginProtection) and a role
-// that may write; the gRPC service checks the role again.
+// URL or in the browser's storage. Changes (drain, undrain, silences, cancelling a command,
+// pausing, resuming or aborting a deployment) need the session's CSRF token in the X-CSRF-Token
+// header, a same-origin request (http.CrossOriginProtection) and a role that may write; the gRPC
+// service checks the role again.
 package ui

@@ -53,6 +53,8 @@ type Handler struct {
 	routing  fleetv1.RoutingServiceClient
 	scaling  fleetv1.ScalingServiceClient
 	alert    fleetv1.AlertServiceClient
+	costs    fleetv1.CostServiceClient
+	maint    fleetv1.MaintenanceServiceClient
 }
 
 // New builds the dashboard; it starts nothing.
@@ -72,6 +74,8 @@ func New(cfg Config) *Handler {
 		routing: fleetv1.NewRoutingServiceClient(cfg.Conn),
 		scaling: fleetv1.NewScalingServiceClient(cfg.Conn),
 		alert:   fleetv1.NewAlertServiceClient(cfg.Conn),
+		costs:   fleetv1.NewCostServiceClient(cfg.Conn),
+		maint:   fleetv1.NewMaintenanceServiceClient(cfg.Conn),
 	}
 	static, err := fs.Sub(staticFS, "static")
 	if err != nil {
@@ -93,6 +97,12 @@ func New(cfg Config) *Handler {
 	mux.HandleFunc("GET /ui/api/alerts", h.withSession(h.alerts))
 	mux.HandleFunc("POST /ui/api/silences", h.withWrite(h.createSilence))
 	mux.HandleFunc("DELETE /ui/api/silences/{id}", h.withWrite(h.deleteSilence))
+	mux.HandleFunc("GET /ui/api/cost", h.withSession(h.cost))
+	mux.HandleFunc("GET /ui/api/commands", h.withSession(h.commands))
+	mux.HandleFunc("GET /ui/api/commands/{id}", h.withSession(h.command))
+	mux.HandleFunc("POST /ui/api/commands/{id}/cancel", h.withWrite(h.cancelCommand))
+	mux.HandleFunc("GET /ui/api/operations", h.withSession(h.operations))
+	mux.HandleFunc("POST /ui/api/deployments/{id}/{action}", h.withWrite(h.deploymentAction))
 	mux.HandleFunc("/ui/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no dashboard page or endpoint "+r.Method+" "+r.URL.Path)
 	})
@@ -123,6 +133,10 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 	}
 	http.ServeFileFS(w, r, staticFS, "static/index.html")
 }
+
+// listPage is the page size the dashboard reads whole lists with (alerts, silences, budgets,
+// recommendations): the API's largest.
+const listPage = 1000
 
 // callContext is ctx with the session's token as the call's bearer credential.
 func callContext(ctx context.Context, s *session) context.Context {

@@ -1,5 +1,7 @@
-// The dspyfleet dashboard: Fleet (nodes, live, filters, node detail with drain/undrain) and
-// Pools (request plots from the rollups, routing, scaling). Plain DOM, uPlot for the plots.
+// The dspyfleet dashboard: Fleet (nodes, live, filters, node detail with drain/undrain), Pools
+// (request plots from the rollups, routing, scaling), Cost (spend, budgets, capacity,
+// recommendations), Alerts & healing, and Operations (commands, deployments, maintenance,
+// backups). Plain DOM, uPlot for the plots.
 "use strict";
 
 const state = {
@@ -8,6 +10,9 @@ const state = {
   history: new Map(), // id -> {t: [], cpu: [], mem: []} from live reports, for the node plot
   filter: { pool: "", state: "", label: "", text: "" },
   poolRange: "1h",
+  costRange: "1d",
+  costBy: "pool",
+  opsFilter: { node: "", state: "", kind: "" },
   refresh: null, // the pool page's refetch timer
 };
 
@@ -44,6 +49,14 @@ async function api(path, opts) {
 
 function post(path) {
   return api(path, { method: "POST", headers: { "X-CSRF-Token": state.session.csrf } });
+}
+
+// destroyPlots removes the page's plots.
+function destroyPlots() {
+  for (const name of Object.keys(window.dashboardPlots)) {
+    window.dashboardPlots[name].destroy();
+    delete window.dashboardPlots[name];
+  }
 }
 
 function notice(msg, kind) {
@@ -132,16 +145,15 @@ function show() {
     a.classList.toggle("active", a.dataset.page === (r.page === "node" ? "fleet" : r.page));
   }
   clearInterval(state.refresh);
-  for (const name of Object.keys(window.dashboardPlots)) {
-    window.dashboardPlots[name].destroy();
-    delete window.dashboardPlots[name];
-  }
+  destroyPlots();
   notice("");
   const main = document.getElementById("main");
   main.replaceChildren();
   if (r.page === "node") return showNode(main, r.arg);
   if (r.page === "pools") return showPools(main, r.arg);
   if (r.page === "alerts") return showAlerts(main);
+  if (r.page === "cost") return showCost(main);
+  if (r.page === "operations") return showOperations(main, r.arg);
   return showFleet(main);
 }
 
@@ -340,10 +352,7 @@ async function showPools(main, pool) {
     if (location.hash !== shown) return;
     try {
       const next = await api("pools/" + encodeURIComponent(pool) + "?range=" + state.poolRange);
-      for (const name of Object.keys(window.dashboardPlots)) {
-        window.dashboardPlots[name].destroy();
-        delete window.dashboardPlots[name];
-      }
+      destroyPlots();
       renderPool(view, next);
     } catch (e) {
       notice(e.message, "error");
@@ -518,6 +527,286 @@ async function expire(id) {
   }
   show();
   notice("silence expired", "ok");
+}
+
+
+// ---- Cost ----
+
+const palette = ["#2563eb", "#d97706", "#16a34a", "#9333ea", "#dc2626", "#0891b2", "#65a30d", "#db2777"];
+const usd = (v) => (v === undefined || v === null ? "–" : "$" + Number(v).toFixed(Number(v) >= 100 ? 0 : 2));
+// plottedSeries is how many groups the spend plot draws; the rest are summed as "other".
+const plottedSeries = 7;
+
+async function showCost(main) {
+  const choice = (key, values) => values.map((x) =>
+    el("button", { class: x === state[key] ? "active" : null, ["data-" + key]: x, onclick: () => { state[key] = x; show(); } }, x));
+  main.append(
+    el("h1", {}, "Cost"),
+    el("div", { class: "filters" }, "Range ", choice("costRange", ["1d", "1w", "30d"]), " By ", choice("costBy", ["pool", "model", "program"])),
+    el("div", { id: "cost-view" }, "loading…"),
+  );
+  const load = async () => {
+    const v = await api("cost?range=" + state.costRange + "&by=" + state.costBy);
+    const view = document.getElementById("cost-view");
+    if (!view) return;
+    destroyPlots();
+    renderCost(view, v);
+  };
+  try {
+    await load();
+  } catch (e) {
+    notice(e.message, "error");
+    return;
+  }
+  const shown = location.hash;
+  state.refresh = setInterval(() => {
+    if (location.hash === shown) load().catch((e) => notice(e.message, "error"));
+  }, costRefreshMs);
+}
+
+const costRefreshMs = 30000;
+
+function renderCost(view, v) {
+  const budgets = v.budgets || [];
+  const capacity = v.capacity.lines || [];
+  const recs = v.recommendations.recommendations || [];
+  const events = v.budgetEvents.events || [];
+  const spent = (v.total.usd || []).reduce((a, b) => a + b, 0);
+  const stepName = v.step >= 3600 ? v.step / 3600 + "h" : v.step + "s";
+  view.replaceChildren(
+    el("p", { class: "summary", id: "cost-summary" }, `${usd(spent)} over the last ${v.range}` + (v.total.unknown ? " (a lower bound: some hosts or tokens have no price)" : "")),
+    el("div", { id: "plot-spend", class: "plot" }),
+    el("h2", {}, `Budgets (${budgets.length})`),
+    budgets.length ? el("div", { class: "grid", id: "budgets" }, budgets.map(budgetCard)) : el("p", { class: "hint", id: "budgets" }, "No budgets: fleetctl cost budgets set."),
+    events.length ? el("h2", {}, "Budget events") : null,
+    events.length ? el("table", { id: "budget-events" },
+      el("thead", {}, el("tr", {}, ["Time", "Budget", "Kind", "Threshold", "Spend", "Limit", "Forecast"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, events.map((e) => el("tr", {}, el("td", {}, when(e.time)), el("td", {}, e.budget), el("td", {}, e.kind),
+        el("td", { class: "n" }, e.kind === "threshold" ? num(e.threshold * 100, 0) + " %" : "–"), el("td", { class: "n" }, usd(e.spendUsd)),
+        el("td", { class: "n" }, usd(e.limitUsd)), el("td", { class: "n" }, usd(e.forecastUsd)))))) : null,
+    el("h2", {}, "Host capacity and reservations"),
+    capacityTable(capacity),
+    el("h2", {}, `Open recommendations (${recs.length}) · ${usd(v.recommendations.monthlySavingsUsd)} a month`),
+    recs.length ? el("table", { id: "recommendations" },
+      el("thead", {}, el("tr", {}, ["Kind", "Subject", "Pool", "Summary", "Savings/month"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, recs.map((r) => el("tr", { "data-rec": r.id }, el("td", {}, r.kind), el("td", {}, r.subject), el("td", {}, r.pool),
+        el("td", { class: "wrap", title: (r.evidence || []).join("\n") }, r.summary), el("td", { class: "n" }, usd(r.monthlySavingsUsd)))))) :
+      el("p", { class: "hint", id: "recommendations" }, "No open recommendations."),
+  );
+  // The largest groups each get a line; the rest add up to "other".
+  const series = v.series.slice(0, plottedSeries);
+  const rest = v.series.slice(plottedSeries);
+  if (rest.length) series.push({ name: "other", usd: v.t.map((_, i) => rest.reduce((a, x) => a + x.usd[i], 0)) });
+  const box = document.getElementById("plot-spend");
+  const o = plotOpts(`Spend per ${stepName} by ${v.by} (USD)`, 260, [
+    { label: "total", stroke: "#111827", width: 1, dash: [2, 3], value: (u, x) => usd(x) },
+  ].concat(series.map((x, i) => ({ label: x.name, stroke: palette[i % palette.length], value: (u, y) => usd(y) }))));
+  window.dashboardPlots.spend = new uPlot(o, [v.t, v.total.usd].concat(series.map((x) => x.usd)), box);
+  budgets.forEach((b, i) => {
+    const p = b.plot;
+    const pbox = document.getElementById("plot-budget-" + i);
+    if (!pbox || !p.t) return;
+    const bo = plotOpts(b.status.budget.name, 200, [
+      { label: "spend", stroke: "#2563eb", value: (u, x) => usd(x) },
+      { label: "forecast", stroke: "#9333ea", dash: [6, 4], value: (u, x) => usd(x) },
+      { label: "limit", stroke: "#dc2626", width: 1, points: { show: false }, value: (u, x) => usd(x) },
+    ], { y: { range: (u, lo, hi) => [0, Math.max(hi, b.status.budget.limitUsd) * 1.1] } });
+    bo.width = Math.max(280, pbox.clientWidth - 12);
+    window.dashboardPlots["budget-" + b.status.budget.name] = new uPlot(bo, [p.t, p.spend, p.forecast, p.limit], pbox);
+  });
+}
+
+function budgetScope(b) {
+  if (b.program) return "program " + b.program;
+  const cap = b.capacityType && b.capacityType !== "CAPACITY_TYPE_UNSPECIFIED" ? " (" + enumName(b.capacityType, "CAPACITY_TYPE_") + " hosts)" : "";
+  return (b.pool ? "pool " + b.pool : "fleet") + cap;
+}
+
+function budgetCard(b, i) {
+  const s = b.status;
+  const over = s.forecastUsd > s.budget.limitUsd;
+  return el("div", { class: "budget", "data-budget": s.budget.name },
+    el("h3", {}, s.budget.name, " ", el("span", { class: "hint" }, `${budgetScope(s.budget)} · ${enumName(s.budget.period, "BUDGET_PERIOD_")}${s.budget.hard ? " · hard" : ""}`)),
+    el("p", { class: "budget-figures" },
+      el("b", {}, usd(s.spendUsd)), ` of ${usd(s.budget.limitUsd)} (${num((s.used || 0) * 100, 0)} %) · forecast `,
+      el("span", { class: over ? "over" : null }, usd(s.forecastUsd)), ` by ${when(s.periodEnd)} · ${usd(s.runRateUsdPerHour)}/h` + (s.unknown ? " · lower bound" : "")),
+    b.plotError ? el("p", { class: "hint" }, b.plotError) : el("div", { id: "plot-budget-" + i, class: "plot" }));
+}
+
+function capacityTable(lines) {
+  if (!lines.length) return el("p", { class: "hint", id: "capacity" }, "No host cost in this range.");
+  const total = lines.reduce((a, l) => a + (l.hostUsd || 0), 0);
+  return el("table", { id: "capacity" },
+    el("thead", {}, el("tr", {}, ["Capacity type", "Host hours", "Host cost", "Share", "Unpriced hours"].map((h) => el("th", {}, h)))),
+    el("tbody", {}, lines.map((l) => el("tr", { "data-capacity": l.name }, el("td", {}, l.name), el("td", { class: "n" }, num(l.hostHours, l.hostHours < 1 ? 3 : 1)),
+      el("td", { class: "n" }, usd(l.hostUsd)), el("td", { class: "n" }, total > 0 ? pct((100 * l.hostUsd) / total) : "–"),
+      el("td", { class: "n" }, num(l.unpricedHostHours, l.unpricedHostHours < 1 ? 3 : 1))))));
+}
+
+// ---- Operations ----
+
+const commandStates = ["pending", "sent", "accepted", "running", "succeeded", "failed", "expired", "cancelled"];
+const commandKinds = ["drain", "undrain", "restart", "cleanup", "backup", "deploy", "scale", "custom"];
+
+async function showOperations(main, commandID) {
+  const f = state.opsFilter;
+  const nodes = [...state.nodes.keys()].sort();
+  const onFilter = (key) => (ev) => {
+    f[key] = ev.target.value;
+    loadCommands();
+  };
+  main.append(
+    el("h1", {}, "Operations"),
+    el("h2", {}, "Commands"),
+    el("div", { class: "filters" },
+      el("label", {}, "Node ", el("select", { id: "ops-node", onchange: onFilter("node") }, el("option", { value: "" }, "all"),
+        nodes.map((n) => el("option", { value: n, selected: n === f.node }, n)))),
+      el("label", {}, "State ", el("select", { id: "ops-state", onchange: onFilter("state") }, el("option", { value: "" }, "all"),
+        commandStates.map((x) => el("option", { value: x, selected: x === f.state }, x)))),
+      el("label", {}, "Kind ", el("select", { id: "ops-kind", onchange: onFilter("kind") }, el("option", { value: "" }, "all"),
+        commandKinds.map((x) => el("option", { value: x, selected: x === f.kind }, x))))),
+    el("div", { id: "ops-commands" }, "loading…"),
+    el("div", { id: "command-detail" }),
+    el("div", { id: "ops-view" }, "loading…"),
+  );
+  await loadCommands();
+  if (commandID) showCommand(commandID);
+  await loadOperations();
+}
+
+async function loadCommands() {
+  const f = state.opsFilter;
+  const q = new URLSearchParams(Object.entries(f).filter(([, v]) => v)).toString();
+  let rows;
+  try {
+    rows = await api("commands" + (q ? "?" + q : ""));
+  } catch (e) {
+    notice(e.message, "error");
+    return;
+  }
+  const box = document.getElementById("ops-commands");
+  if (!box) return;
+  const canWrite = state.session.canWrite;
+  box.replaceChildren(rows.length ? el("table", { id: "op-commands" },
+    el("thead", {}, el("tr", {}, ["Created", "Node", "Kind", "State", "Detail", "Reason", ""].map((h) => el("th", {}, h)))),
+    el("tbody", {}, rows.map((c) => el("tr", { "data-command": c.id, class: "clickable", onclick: () => (location.hash = "#/operations/" + encodeURIComponent(c.id)) },
+      el("td", {}, when(c.created)), el("td", {}, c.node), el("td", {}, c.kind),
+      el("td", {}, el("span", { class: "cmd " + c.state }, c.state)), el("td", { class: "wrap" }, c.detail), el("td", { class: "wrap" }, c.reason),
+      el("td", {}, canWrite && c.state === "pending" ? el("button", { class: "cancel", onclick: (ev) => { ev.stopPropagation(); cancelCommand(c.id); } }, "Cancel") : null))))) :
+    el("p", { class: "hint", id: "op-commands" }, "No commands match."));
+}
+
+async function showCommand(id) {
+  let c;
+  try {
+    c = await api("commands/" + encodeURIComponent(id));
+  } catch (e) {
+    notice(e.message, "error");
+    return;
+  }
+  const box = document.getElementById("command-detail");
+  if (!box) return;
+  const cmd = c.command || {};
+  const kv = (m) => Object.entries(m || {}).map(([k, v]) => el("span", { class: "label" }, k + "=" + v));
+  box.replaceChildren(
+    el("h2", {}, "Command " + id),
+    el("dl", { class: "facts", id: "command-facts" },
+      [["Node", c.nodeId], ["Kind", enumName(cmd.kind, "COMMAND_KIND_")], ["State", enumName(c.state, "COMMAND_STATE_")], ["Detail", c.detail || "–"],
+        ["Requested by", cmd.requestedBy || "–"], ["Reason", cmd.reason || "–"], ["Deadline", when(cmd.deadline)],
+        ["Parameters", kv(cmd.params)], ["Outcome", kv(c.fields)]].map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]).flat()),
+    el("table", { id: "command-history" },
+      el("thead", {}, el("tr", {}, ["Time", "State", "Detail"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, (c.history || []).map((h) => el("tr", {}, el("td", {}, when(h.time)), el("td", {}, enumName(h.state, "COMMAND_STATE_")), el("td", { class: "wrap" }, h.detail || ""))))));
+}
+
+async function cancelCommand(id) {
+  try {
+    await post("commands/" + encodeURIComponent(id) + "/cancel");
+  } catch (e) {
+    notice("cancel refused: " + e.message, "error");
+    return;
+  }
+  notice(`command ${id} cancelled`, "ok");
+  await loadCommands();
+}
+
+async function loadOperations() {
+  let v;
+  try {
+    v = await api("operations");
+  } catch (e) {
+    notice(e.message, "error");
+    return;
+  }
+  const view = document.getElementById("ops-view");
+  if (!view) return;
+  const deps = v.deployments.deployments || [];
+  const wins = v.maintenance.windows || [];
+  const backups = v.backups.backups || [];
+  const agentBackups = v.backups.agentBackups || [];
+  view.replaceChildren(
+    el("h2", {}, `Deployments (${deps.length})`),
+    deps.length ? el("div", { id: "deployments" }, deps.map(deploymentView)) : el("p", { class: "hint", id: "deployments" }, "No deployments: fleetctl deploy start."),
+    el("h2", {}, `Maintenance windows (${wins.length})`),
+    wins.length ? el("table", { id: "maintenance" },
+      el("thead", {}, el("tr", {}, ["Window", "Pool", "State", "Phase", "Tasks", "Opens", "Closes", "Runs", "Nodes"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, wins.map((m) => el("tr", { "data-maintenance": m.id },
+        el("td", {}, m.id), el("td", {}, m.spec.pool), el("td", {}, el("span", { class: "op " + enumName(m.state, "MAINTENANCE_STATE_") }, enumName(m.state, "MAINTENANCE_STATE_"))),
+        el("td", { class: "wrap" }, m.phase || m.reason || ""), el("td", {}, (m.spec.tasks || []).map((x) => enumName(x.kind, "MAINTENANCE_TASK_KIND_")).join(", ")),
+        el("td", {}, m.spec.cron ? `${when(m.opens)} (${m.spec.cron})` : when(m.opens)), el("td", {}, when(m.closes)), el("td", { class: "n" }, m.runs || 0),
+        el("td", {}, progress(m.nodes))))) ) : el("p", { class: "hint", id: "maintenance" }, "No maintenance windows."),
+    el("h2", {}, `Control-plane backups (${backups.length})`),
+    backups.length ? el("table", { id: "backups" },
+      el("thead", {}, el("tr", {}, ["Created", "Name", "Size", "Reason", "Nodes", "Commands", "sha256"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, backups.map((b) => el("tr", { "data-backup": b.name }, el("td", {}, when(b.created)), el("td", {}, b.name),
+        el("td", { class: "n" }, num((b.sizeBytes || 0) / 1024, 0) + " KiB"), el("td", {}, b.reason), el("td", { class: "n" }, b.nodes || 0),
+        el("td", { class: "n" }, b.commands || 0), el("td", { class: "mono" }, (b.sha256 || "").slice(0, 12)))))) :
+      el("p", { class: "hint", id: "backups" }, "No backups yet: fleetctl backup create."),
+    el("h2", {}, `Agent backups (${agentBackups.length})`),
+    agentBackups.length ? el("table", { id: "agent-backups" },
+      el("thead", {}, el("tr", {}, ["Finished", "Node", "Archive", "Command", "sha256"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, agentBackups.map((b) => el("tr", {}, el("td", {}, when(b.finished)), el("td", {}, b.nodeId), el("td", {}, b.archive),
+        el("td", {}, b.commandId), el("td", { class: "mono" }, (b.sha256 || "").slice(0, 12)))))) :
+      el("p", { class: "hint", id: "agent-backups" }, "No agent backups."),
+  );
+}
+
+// progress summarizes per-node phases, e.g. "2 done · 1 draining of 3".
+function progress(nodes) {
+  nodes = nodes || [];
+  if (!nodes.length) return "–";
+  const by = {};
+  for (const n of nodes) by[n.phase] = (by[n.phase] || 0) + 1;
+  return Object.entries(by).map(([p, n]) => `${n} ${p}`).join(" · ") + ` of ${nodes.length}`;
+}
+
+function deploymentView(d) {
+  const st = enumName(d.state, "DEPLOYMENT_STATE_");
+  const live = st === "running" || st === "paused";
+  const actions = state.session.canWrite && live ? el("span", { class: "actions" },
+    st === "running" ? el("button", { class: "pause", onclick: () => deploymentAction(d.id, "pause") }, "Pause") :
+      el("button", { class: "resume", onclick: () => deploymentAction(d.id, "resume") }, "Resume"),
+    el("button", { class: "abort", onclick: () => deploymentAction(d.id, "abort") }, "Abort")) : null;
+  return el("div", { class: "deployment", "data-deployment": d.id },
+    el("h3", {}, `${d.id} · ${d.spec.pool} → ${d.spec.version} · ${enumName(d.spec.strategy, "DEPLOYMENT_STRATEGY_")} `,
+      el("span", { class: "op " + st }, st), " ", actions),
+    el("p", { class: "hint" }, [d.phase, d.reason, "by " + (d.requestedBy || "–"), "since " + when(d.created)].filter(Boolean).join(" · ")),
+    el("table", {},
+      el("thead", {}, el("tr", {}, ["Node", "Role", "Phase", "Detail", "Command", "Updated"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, (d.nodes || []).map((n) => el("tr", { "data-deploy-node": n.nodeId }, el("td", {}, n.nodeId), el("td", {}, n.role),
+        el("td", {}, el("span", { class: "op " + n.phase }, n.phase)), el("td", { class: "wrap" }, n.detail || ""),
+        el("td", {}, n.commandId ? el("a", { href: "#/operations/" + encodeURIComponent(n.commandId) }, n.commandId) : ""), el("td", {}, when(n.updated)))))));
+}
+
+async function deploymentAction(id, action) {
+  try {
+    await post("deployments/" + encodeURIComponent(id) + "/" + action);
+  } catch (e) {
+    notice(`${action} refused: ${e.message}`, "error");
+    return;
+  }
+  notice(`deployment ${id}: ${action} done`, "ok");
+  await loadOperations();
 }
 
 // ---- start ----

@@ -9,6 +9,7 @@ package fleetv1
 import (
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
+	durationpb "google.golang.org/protobuf/types/known/durationpb"
 	fieldmaskpb "google.golang.org/protobuf/types/known/fieldmaskpb"
 	timestamppb "google.golang.org/protobuf/types/known/timestamppb"
 	reflect "reflect"
@@ -1985,11 +1986,273 @@ func (x *UpdateRecommendationResponse) GetRecommendation() *Recommendation {
 	return nil
 }
 
+// CostServiceGetSeriesRequest names the range, the grouping and the step of a cost series.
+type CostServiceGetSeriesRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Start of the range (default: 24 hours before end). The first point starts at the step
+	// boundary at or before it (steps are counted from the unix epoch in UTC).
+	Start *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	// End of the range (default: now); the last point is the one holding the instant before it.
+	End *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
+	// Grouping (default: pool), as in GetReport.
+	GroupBy CostGroupBy `protobuf:"varint,3,opt,name=group_by,json=groupBy,proto3,enum=dspyfleet.v1.CostGroupBy" json:"group_by,omitempty"`
+	// Only this pool, when set.
+	Pool string `protobuf:"bytes,4,opt,name=pool,proto3" json:"pool,omitempty"`
+	// Width of each point: a whole number of hours from 1h to 168h (default 1h). The range holds
+	// at most 2000 points.
+	Step          *durationpb.Duration `protobuf:"bytes,5,opt,name=step,proto3" json:"step,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CostServiceGetSeriesRequest) Reset() {
+	*x = CostServiceGetSeriesRequest{}
+	mi := &file_dspyfleet_v1_cost_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CostServiceGetSeriesRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CostServiceGetSeriesRequest) ProtoMessage() {}
+
+func (x *CostServiceGetSeriesRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_cost_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CostServiceGetSeriesRequest.ProtoReflect.Descriptor instead.
+func (*CostServiceGetSeriesRequest) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_cost_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *CostServiceGetSeriesRequest) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *CostServiceGetSeriesRequest) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *CostServiceGetSeriesRequest) GetGroupBy() CostGroupBy {
+	if x != nil {
+		return x.GroupBy
+	}
+	return CostGroupBy_COST_GROUP_BY_UNSPECIFIED
+}
+
+func (x *CostServiceGetSeriesRequest) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *CostServiceGetSeriesRequest) GetStep() *durationpb.Duration {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+// CostSeries is one group's (or the total's) cost per point, aligned on the response's times.
+type CostSeries struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Pool, node, model, program or capacity type name; "total" for the total.
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// Host cost in USD per point.
+	HostUsd []float64 `protobuf:"fixed64,2,rep,packed,name=host_usd,json=hostUsd,proto3" json:"host_usd,omitempty"`
+	// Model token cost in USD per point.
+	TokenUsd []float64 `protobuf:"fixed64,3,rep,packed,name=token_usd,json=tokenUsd,proto3" json:"token_usd,omitempty"`
+	// host_usd + token_usd per point.
+	TotalUsd []float64 `protobuf:"fixed64,4,rep,packed,name=total_usd,json=totalUsd,proto3" json:"total_usd,omitempty"`
+	// Part of the cost is unknown in some point (unpriced hours or tokens): a lower bound.
+	Unknown       bool `protobuf:"varint,5,opt,name=unknown,proto3" json:"unknown,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CostSeries) Reset() {
+	*x = CostSeries{}
+	mi := &file_dspyfleet_v1_cost_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CostSeries) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CostSeries) ProtoMessage() {}
+
+func (x *CostSeries) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_cost_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CostSeries.ProtoReflect.Descriptor instead.
+func (*CostSeries) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_cost_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *CostSeries) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *CostSeries) GetHostUsd() []float64 {
+	if x != nil {
+		return x.HostUsd
+	}
+	return nil
+}
+
+func (x *CostSeries) GetTokenUsd() []float64 {
+	if x != nil {
+		return x.TokenUsd
+	}
+	return nil
+}
+
+func (x *CostSeries) GetTotalUsd() []float64 {
+	if x != nil {
+		return x.TotalUsd
+	}
+	return nil
+}
+
+func (x *CostSeries) GetUnknown() bool {
+	if x != nil {
+		return x.Unknown
+	}
+	return false
+}
+
+// CostServiceGetSeriesResponse is the series.
+type CostServiceGetSeriesResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The first point's start and the last point's end, on step boundaries.
+	Start   *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=start,proto3" json:"start,omitempty"`
+	End     *timestamppb.Timestamp `protobuf:"bytes,2,opt,name=end,proto3" json:"end,omitempty"`
+	GroupBy CostGroupBy            `protobuf:"varint,3,opt,name=group_by,json=groupBy,proto3,enum=dspyfleet.v1.CostGroupBy" json:"group_by,omitempty"`
+	Step    *durationpb.Duration   `protobuf:"bytes,4,opt,name=step,proto3" json:"step,omitempty"`
+	// Start of each point, oldest first.
+	Times []*timestamppb.Timestamp `protobuf:"bytes,5,rep,name=times,proto3" json:"times,omitempty"`
+	// One series per group, most cost over the range first; groups without cost are left out.
+	Series        []*CostSeries `protobuf:"bytes,6,rep,name=series,proto3" json:"series,omitempty"`
+	Total         *CostSeries   `protobuf:"bytes,7,opt,name=total,proto3" json:"total,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CostServiceGetSeriesResponse) Reset() {
+	*x = CostServiceGetSeriesResponse{}
+	mi := &file_dspyfleet_v1_cost_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CostServiceGetSeriesResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CostServiceGetSeriesResponse) ProtoMessage() {}
+
+func (x *CostServiceGetSeriesResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_dspyfleet_v1_cost_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CostServiceGetSeriesResponse.ProtoReflect.Descriptor instead.
+func (*CostServiceGetSeriesResponse) Descriptor() ([]byte, []int) {
+	return file_dspyfleet_v1_cost_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *CostServiceGetSeriesResponse) GetStart() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Start
+	}
+	return nil
+}
+
+func (x *CostServiceGetSeriesResponse) GetEnd() *timestamppb.Timestamp {
+	if x != nil {
+		return x.End
+	}
+	return nil
+}
+
+func (x *CostServiceGetSeriesResponse) GetGroupBy() CostGroupBy {
+	if x != nil {
+		return x.GroupBy
+	}
+	return CostGroupBy_COST_GROUP_BY_UNSPECIFIED
+}
+
+func (x *CostServiceGetSeriesResponse) GetStep() *durationpb.Duration {
+	if x != nil {
+		return x.Step
+	}
+	return nil
+}
+
+func (x *CostServiceGetSeriesResponse) GetTimes() []*timestamppb.Timestamp {
+	if x != nil {
+		return x.Times
+	}
+	return nil
+}
+
+func (x *CostServiceGetSeriesResponse) GetSeries() []*CostSeries {
+	if x != nil {
+		return x.Series
+	}
+	return nil
+}
+
+func (x *CostServiceGetSeriesResponse) GetTotal() *CostSeries {
+	if x != nil {
+		return x.Total
+	}
+	return nil
+}
+
 var File_dspyfleet_v1_cost_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\n" +
-	"\x17dspyfleet/v1/cost.proto\x12\fdspyfleet.v1\x1a\x17dspyfleet/v1/node.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x01\n" +
+	"\x17dspyfleet/v1/cost.proto\x12\fdspyfleet.v1\x1a\x17dspyfleet/v1/node.proto\x1a\x1egoogle/protobuf/duration.proto\x1a google/protobuf/field_mask.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xbc\x01\n" +
 	"\x10GetReportRequest\x120\n" +
 	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
 	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x124\n" +
@@ -2132,7 +2395,28 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x127\n" +
 	"\x05state\x18\x02 \x01(\x0e2!.dspyfleet.v1.RecommendationStateR\x05state\"d\n" +
 	"\x1cUpdateRecommendationResponse\x12D\n" +
-	"\x0erecommendation\x18\x01 \x01(\v2\x1c.dspyfleet.v1.RecommendationR\x0erecommendation*\xb1\x01\n" +
+	"\x0erecommendation\x18\x01 \x01(\v2\x1c.dspyfleet.v1.RecommendationR\x0erecommendation\"\xf6\x01\n" +
+	"\x1bCostServiceGetSeriesRequest\x120\n" +
+	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x124\n" +
+	"\bgroup_by\x18\x03 \x01(\x0e2\x19.dspyfleet.v1.CostGroupByR\agroupBy\x12\x12\n" +
+	"\x04pool\x18\x04 \x01(\tR\x04pool\x12-\n" +
+	"\x04step\x18\x05 \x01(\v2\x19.google.protobuf.DurationR\x04step\"\x8f\x01\n" +
+	"\n" +
+	"CostSeries\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x19\n" +
+	"\bhost_usd\x18\x02 \x03(\x01R\ahostUsd\x12\x1b\n" +
+	"\ttoken_usd\x18\x03 \x03(\x01R\btokenUsd\x12\x1b\n" +
+	"\ttotal_usd\x18\x04 \x03(\x01R\btotalUsd\x12\x18\n" +
+	"\aunknown\x18\x05 \x01(\bR\aunknown\"\xf7\x02\n" +
+	"\x1cCostServiceGetSeriesResponse\x120\n" +
+	"\x05start\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05start\x12,\n" +
+	"\x03end\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\x03end\x124\n" +
+	"\bgroup_by\x18\x03 \x01(\x0e2\x19.dspyfleet.v1.CostGroupByR\agroupBy\x12-\n" +
+	"\x04step\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\x04step\x120\n" +
+	"\x05times\x18\x05 \x03(\v2\x1a.google.protobuf.TimestampR\x05times\x120\n" +
+	"\x06series\x18\x06 \x03(\v2\x18.dspyfleet.v1.CostSeriesR\x06series\x12.\n" +
+	"\x05total\x18\a \x01(\v2\x18.dspyfleet.v1.CostSeriesR\x05total*\xb1\x01\n" +
 	"\vCostGroupBy\x12\x1d\n" +
 	"\x19COST_GROUP_BY_UNSPECIFIED\x10\x00\x12\x16\n" +
 	"\x12COST_GROUP_BY_POOL\x10\x01\x12\x16\n" +
@@ -2149,7 +2433,7 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	" RECOMMENDATION_STATE_UNSPECIFIED\x10\x00\x12\x1d\n" +
 	"\x19RECOMMENDATION_STATE_OPEN\x10\x01\x12\"\n" +
 	"\x1eRECOMMENDATION_STATE_DISMISSED\x10\x02\x12\x1d\n" +
-	"\x19RECOMMENDATION_STATE_DONE\x10\x032\xcb\x05\n" +
+	"\x19RECOMMENDATION_STATE_DONE\x10\x032\xaf\x06\n" +
 	"\vCostService\x12L\n" +
 	"\tGetReport\x12\x1e.dspyfleet.v1.GetReportRequest\x1a\x1f.dspyfleet.v1.GetReportResponse\x12R\n" +
 	"\vListBudgets\x12 .dspyfleet.v1.ListBudgetsRequest\x1a!.dspyfleet.v1.ListBudgetsResponse\x12L\n" +
@@ -2158,7 +2442,8 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\tGetPrices\x12\x1e.dspyfleet.v1.GetPricesRequest\x1a\x1f.dspyfleet.v1.GetPricesResponse\x12L\n" +
 	"\tSetPrices\x12\x1e.dspyfleet.v1.SetPricesRequest\x1a\x1f.dspyfleet.v1.SetPricesResponse\x12j\n" +
 	"\x13ListRecommendations\x12(.dspyfleet.v1.ListRecommendationsRequest\x1a).dspyfleet.v1.ListRecommendationsResponse\x12m\n" +
-	"\x14UpdateRecommendation\x12).dspyfleet.v1.UpdateRecommendationRequest\x1a*.dspyfleet.v1.UpdateRecommendationResponseB;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
+	"\x14UpdateRecommendation\x12).dspyfleet.v1.UpdateRecommendationRequest\x1a*.dspyfleet.v1.UpdateRecommendationResponse\x12b\n" +
+	"\tGetSeries\x12).dspyfleet.v1.CostServiceGetSeriesRequest\x1a*.dspyfleet.v1.CostServiceGetSeriesResponseB;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
 
 var (
 	file_dspyfleet_v1_cost_proto_rawDescOnce sync.Once
@@ -2173,7 +2458,7 @@ func file_dspyfleet_v1_cost_proto_rawDescGZIP() []byte {
 }
 
 var file_dspyfleet_v1_cost_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_dspyfleet_v1_cost_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
+var file_dspyfleet_v1_cost_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_dspyfleet_v1_cost_proto_goTypes = []any{
 	(CostGroupBy)(0),                     // 0: dspyfleet.v1.CostGroupBy
 	(BudgetPeriod)(0),                    // 1: dspyfleet.v1.BudgetPeriod
@@ -2202,31 +2487,35 @@ var file_dspyfleet_v1_cost_proto_goTypes = []any{
 	(*ListRecommendationsResponse)(nil),  // 24: dspyfleet.v1.ListRecommendationsResponse
 	(*UpdateRecommendationRequest)(nil),  // 25: dspyfleet.v1.UpdateRecommendationRequest
 	(*UpdateRecommendationResponse)(nil), // 26: dspyfleet.v1.UpdateRecommendationResponse
-	(*timestamppb.Timestamp)(nil),        // 27: google.protobuf.Timestamp
-	(CapacityType)(0),                    // 28: dspyfleet.v1.CapacityType
-	(*fieldmaskpb.FieldMask)(nil),        // 29: google.protobuf.FieldMask
+	(*CostServiceGetSeriesRequest)(nil),  // 27: dspyfleet.v1.CostServiceGetSeriesRequest
+	(*CostSeries)(nil),                   // 28: dspyfleet.v1.CostSeries
+	(*CostServiceGetSeriesResponse)(nil), // 29: dspyfleet.v1.CostServiceGetSeriesResponse
+	(*timestamppb.Timestamp)(nil),        // 30: google.protobuf.Timestamp
+	(CapacityType)(0),                    // 31: dspyfleet.v1.CapacityType
+	(*fieldmaskpb.FieldMask)(nil),        // 32: google.protobuf.FieldMask
+	(*durationpb.Duration)(nil),          // 33: google.protobuf.Duration
 }
 var file_dspyfleet_v1_cost_proto_depIdxs = []int32{
-	27, // 0: dspyfleet.v1.GetReportRequest.start:type_name -> google.protobuf.Timestamp
-	27, // 1: dspyfleet.v1.GetReportRequest.end:type_name -> google.protobuf.Timestamp
+	30, // 0: dspyfleet.v1.GetReportRequest.start:type_name -> google.protobuf.Timestamp
+	30, // 1: dspyfleet.v1.GetReportRequest.end:type_name -> google.protobuf.Timestamp
 	0,  // 2: dspyfleet.v1.GetReportRequest.group_by:type_name -> dspyfleet.v1.CostGroupBy
-	27, // 3: dspyfleet.v1.GetReportResponse.start:type_name -> google.protobuf.Timestamp
-	27, // 4: dspyfleet.v1.GetReportResponse.end:type_name -> google.protobuf.Timestamp
+	30, // 3: dspyfleet.v1.GetReportResponse.start:type_name -> google.protobuf.Timestamp
+	30, // 4: dspyfleet.v1.GetReportResponse.end:type_name -> google.protobuf.Timestamp
 	0,  // 5: dspyfleet.v1.GetReportResponse.group_by:type_name -> dspyfleet.v1.CostGroupBy
 	4,  // 6: dspyfleet.v1.GetReportResponse.lines:type_name -> dspyfleet.v1.CostLine
 	4,  // 7: dspyfleet.v1.GetReportResponse.total:type_name -> dspyfleet.v1.CostLine
 	1,  // 8: dspyfleet.v1.Budget.period:type_name -> dspyfleet.v1.BudgetPeriod
-	28, // 9: dspyfleet.v1.Budget.capacity_type:type_name -> dspyfleet.v1.CapacityType
+	31, // 9: dspyfleet.v1.Budget.capacity_type:type_name -> dspyfleet.v1.CapacityType
 	6,  // 10: dspyfleet.v1.BudgetStatus.budget:type_name -> dspyfleet.v1.Budget
-	27, // 11: dspyfleet.v1.BudgetStatus.period_start:type_name -> google.protobuf.Timestamp
-	27, // 12: dspyfleet.v1.BudgetStatus.period_end:type_name -> google.protobuf.Timestamp
-	27, // 13: dspyfleet.v1.BudgetEvent.time:type_name -> google.protobuf.Timestamp
-	27, // 14: dspyfleet.v1.BudgetEvent.period_start:type_name -> google.protobuf.Timestamp
-	27, // 15: dspyfleet.v1.BudgetEvent.period_end:type_name -> google.protobuf.Timestamp
+	30, // 11: dspyfleet.v1.BudgetStatus.period_start:type_name -> google.protobuf.Timestamp
+	30, // 12: dspyfleet.v1.BudgetStatus.period_end:type_name -> google.protobuf.Timestamp
+	30, // 13: dspyfleet.v1.BudgetEvent.time:type_name -> google.protobuf.Timestamp
+	30, // 14: dspyfleet.v1.BudgetEvent.period_start:type_name -> google.protobuf.Timestamp
+	30, // 15: dspyfleet.v1.BudgetEvent.period_end:type_name -> google.protobuf.Timestamp
 	7,  // 16: dspyfleet.v1.ListBudgetsResponse.budgets:type_name -> dspyfleet.v1.BudgetStatus
 	8,  // 17: dspyfleet.v1.ListBudgetsResponse.events:type_name -> dspyfleet.v1.BudgetEvent
 	6,  // 18: dspyfleet.v1.SetBudgetRequest.budget:type_name -> dspyfleet.v1.Budget
-	29, // 19: dspyfleet.v1.SetBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
+	32, // 19: dspyfleet.v1.SetBudgetRequest.update_mask:type_name -> google.protobuf.FieldMask
 	6,  // 20: dspyfleet.v1.SetBudgetResponse.budget:type_name -> dspyfleet.v1.Budget
 	15, // 21: dspyfleet.v1.Prices.instances:type_name -> dspyfleet.v1.InstancePrice
 	16, // 22: dspyfleet.v1.Prices.models:type_name -> dspyfleet.v1.ModelPrice
@@ -2234,32 +2523,45 @@ var file_dspyfleet_v1_cost_proto_depIdxs = []int32{
 	17, // 24: dspyfleet.v1.SetPricesRequest.prices:type_name -> dspyfleet.v1.Prices
 	17, // 25: dspyfleet.v1.SetPricesResponse.prices:type_name -> dspyfleet.v1.Prices
 	2,  // 26: dspyfleet.v1.Recommendation.state:type_name -> dspyfleet.v1.RecommendationState
-	27, // 27: dspyfleet.v1.Recommendation.state_changed:type_name -> google.protobuf.Timestamp
+	30, // 27: dspyfleet.v1.Recommendation.state_changed:type_name -> google.protobuf.Timestamp
 	22, // 28: dspyfleet.v1.ListRecommendationsResponse.recommendations:type_name -> dspyfleet.v1.Recommendation
-	27, // 29: dspyfleet.v1.ListRecommendationsResponse.evaluated:type_name -> google.protobuf.Timestamp
+	30, // 29: dspyfleet.v1.ListRecommendationsResponse.evaluated:type_name -> google.protobuf.Timestamp
 	2,  // 30: dspyfleet.v1.UpdateRecommendationRequest.state:type_name -> dspyfleet.v1.RecommendationState
 	22, // 31: dspyfleet.v1.UpdateRecommendationResponse.recommendation:type_name -> dspyfleet.v1.Recommendation
-	3,  // 32: dspyfleet.v1.CostService.GetReport:input_type -> dspyfleet.v1.GetReportRequest
-	9,  // 33: dspyfleet.v1.CostService.ListBudgets:input_type -> dspyfleet.v1.ListBudgetsRequest
-	11, // 34: dspyfleet.v1.CostService.SetBudget:input_type -> dspyfleet.v1.SetBudgetRequest
-	13, // 35: dspyfleet.v1.CostService.DeleteBudget:input_type -> dspyfleet.v1.DeleteBudgetRequest
-	18, // 36: dspyfleet.v1.CostService.GetPrices:input_type -> dspyfleet.v1.GetPricesRequest
-	20, // 37: dspyfleet.v1.CostService.SetPrices:input_type -> dspyfleet.v1.SetPricesRequest
-	23, // 38: dspyfleet.v1.CostService.ListRecommendations:input_type -> dspyfleet.v1.ListRecommendationsRequest
-	25, // 39: dspyfleet.v1.CostService.UpdateRecommendation:input_type -> dspyfleet.v1.UpdateRecommendationRequest
-	5,  // 40: dspyfleet.v1.CostService.GetReport:output_type -> dspyfleet.v1.GetReportResponse
-	10, // 41: dspyfleet.v1.CostService.ListBudgets:output_type -> dspyfleet.v1.ListBudgetsResponse
-	12, // 42: dspyfleet.v1.CostService.SetBudget:output_type -> dspyfleet.v1.SetBudgetResponse
-	14, // 43: dspyfleet.v1.CostService.DeleteBudget:output_type -> dspyfleet.v1.DeleteBudgetResponse
-	19, // 44: dspyfleet.v1.CostService.GetPrices:output_type -> dspyfleet.v1.GetPricesResponse
-	21, // 45: dspyfleet.v1.CostService.SetPrices:output_type -> dspyfleet.v1.SetPricesResponse
-	24, // 46: dspyfleet.v1.CostService.ListRecommendations:output_type -> dspyfleet.v1.ListRecommendationsResponse
-	26, // 47: dspyfleet.v1.CostService.UpdateRecommendation:output_type -> dspyfleet.v1.UpdateRecommendationResponse
-	40, // [40:48] is the sub-list for method output_type
-	32, // [32:40] is the sub-list for method input_type
-	32, // [32:32] is the sub-list for extension type_name
-	32, // [32:32] is the sub-list for extension extendee
-	0,  // [0:32] is the sub-list for field type_name
+	30, // 32: dspyfleet.v1.CostServiceGetSeriesRequest.start:type_name -> google.protobuf.Timestamp
+	30, // 33: dspyfleet.v1.CostServiceGetSeriesRequest.end:type_name -> google.protobuf.Timestamp
+	0,  // 34: dspyfleet.v1.CostServiceGetSeriesRequest.group_by:type_name -> dspyfleet.v1.CostGroupBy
+	33, // 35: dspyfleet.v1.CostServiceGetSeriesRequest.step:type_name -> google.protobuf.Duration
+	30, // 36: dspyfleet.v1.CostServiceGetSeriesResponse.start:type_name -> google.protobuf.Timestamp
+	30, // 37: dspyfleet.v1.CostServiceGetSeriesResponse.end:type_name -> google.protobuf.Timestamp
+	0,  // 38: dspyfleet.v1.CostServiceGetSeriesResponse.group_by:type_name -> dspyfleet.v1.CostGroupBy
+	33, // 39: dspyfleet.v1.CostServiceGetSeriesResponse.step:type_name -> google.protobuf.Duration
+	30, // 40: dspyfleet.v1.CostServiceGetSeriesResponse.times:type_name -> google.protobuf.Timestamp
+	28, // 41: dspyfleet.v1.CostServiceGetSeriesResponse.series:type_name -> dspyfleet.v1.CostSeries
+	28, // 42: dspyfleet.v1.CostServiceGetSeriesResponse.total:type_name -> dspyfleet.v1.CostSeries
+	3,  // 43: dspyfleet.v1.CostService.GetReport:input_type -> dspyfleet.v1.GetReportRequest
+	9,  // 44: dspyfleet.v1.CostService.ListBudgets:input_type -> dspyfleet.v1.ListBudgetsRequest
+	11, // 45: dspyfleet.v1.CostService.SetBudget:input_type -> dspyfleet.v1.SetBudgetRequest
+	13, // 46: dspyfleet.v1.CostService.DeleteBudget:input_type -> dspyfleet.v1.DeleteBudgetRequest
+	18, // 47: dspyfleet.v1.CostService.GetPrices:input_type -> dspyfleet.v1.GetPricesRequest
+	20, // 48: dspyfleet.v1.CostService.SetPrices:input_type -> dspyfleet.v1.SetPricesRequest
+	23, // 49: dspyfleet.v1.CostService.ListRecommendations:input_type -> dspyfleet.v1.ListRecommendationsRequest
+	25, // 50: dspyfleet.v1.CostService.UpdateRecommendation:input_type -> dspyfleet.v1.UpdateRecommendationRequest
+	27, // 51: dspyfleet.v1.CostService.GetSeries:input_type -> dspyfleet.v1.CostServiceGetSeriesRequest
+	5,  // 52: dspyfleet.v1.CostService.GetReport:output_type -> dspyfleet.v1.GetReportResponse
+	10, // 53: dspyfleet.v1.CostService.ListBudgets:output_type -> dspyfleet.v1.ListBudgetsResponse
+	12, // 54: dspyfleet.v1.CostService.SetBudget:output_type -> dspyfleet.v1.SetBudgetResponse
+	14, // 55: dspyfleet.v1.CostService.DeleteBudget:output_type -> dspyfleet.v1.DeleteBudgetResponse
+	19, // 56: dspyfleet.v1.CostService.GetPrices:output_type -> dspyfleet.v1.GetPricesResponse
+	21, // 57: dspyfleet.v1.CostService.SetPrices:output_type -> dspyfleet.v1.SetPricesResponse
+	24, // 58: dspyfleet.v1.CostService.ListRecommendations:output_type -> dspyfleet.v1.ListRecommendationsResponse
+	26, // 59: dspyfleet.v1.CostService.UpdateRecommendation:output_type -> dspyfleet.v1.UpdateRecommendationResponse
+	29, // 60: dspyfleet.v1.CostService.GetSeries:output_type -> dspyfleet.v1.CostServiceGetSeriesResponse
+	52, // [52:61] is the sub-list for method output_type
+	43, // [43:52] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_cost_proto_init() }
@@ -2274,7 +2576,7 @@ func file_dspyfleet_v1_cost_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_dspyfleet_v1_cost_proto_rawDesc), len(file_dspyfleet_v1_cost_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   24,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -27,6 +27,7 @@ const (
 	CostService_SetPrices_FullMethodName            = "/dspyfleet.v1.CostService/SetPrices"
 	CostService_ListRecommendations_FullMethodName  = "/dspyfleet.v1.CostService/ListRecommendations"
 	CostService_UpdateRecommendation_FullMethodName = "/dspyfleet.v1.CostService/UpdateRecommendation"
+	CostService_GetSeries_FullMethodName            = "/dspyfleet.v1.CostService/GetSeries"
 )
 
 // CostServiceClient is the client API for CostService service.
@@ -56,6 +57,9 @@ type CostServiceClient interface {
 	ListRecommendations(ctx context.Context, in *ListRecommendationsRequest, opts ...grpc.CallOption) (*ListRecommendationsResponse, error)
 	// UpdateRecommendation dismisses a recommendation, marks it done, or opens it again.
 	UpdateRecommendation(ctx context.Context, in *UpdateRecommendationRequest, opts ...grpc.CallOption) (*UpdateRecommendationResponse, error)
+	// GetSeries returns the cost over a time range as a time series, one point per step of whole
+	// UTC hours, one series per pool, node, model, program or capacity type, for plots.
+	GetSeries(ctx context.Context, in *CostServiceGetSeriesRequest, opts ...grpc.CallOption) (*CostServiceGetSeriesResponse, error)
 }
 
 type costServiceClient struct {
@@ -146,6 +150,16 @@ func (c *costServiceClient) UpdateRecommendation(ctx context.Context, in *Update
 	return out, nil
 }
 
+func (c *costServiceClient) GetSeries(ctx context.Context, in *CostServiceGetSeriesRequest, opts ...grpc.CallOption) (*CostServiceGetSeriesResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(CostServiceGetSeriesResponse)
+	err := c.cc.Invoke(ctx, CostService_GetSeries_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // CostServiceServer is the server API for CostService service.
 // All implementations must embed UnimplementedCostServiceServer
 // for forward compatibility.
@@ -173,6 +187,9 @@ type CostServiceServer interface {
 	ListRecommendations(context.Context, *ListRecommendationsRequest) (*ListRecommendationsResponse, error)
 	// UpdateRecommendation dismisses a recommendation, marks it done, or opens it again.
 	UpdateRecommendation(context.Context, *UpdateRecommendationRequest) (*UpdateRecommendationResponse, error)
+	// GetSeries returns the cost over a time range as a time series, one point per step of whole
+	// UTC hours, one series per pool, node, model, program or capacity type, for plots.
+	GetSeries(context.Context, *CostServiceGetSeriesRequest) (*CostServiceGetSeriesResponse, error)
 	mustEmbedUnimplementedCostServiceServer()
 }
 
@@ -206,6 +223,9 @@ func (UnimplementedCostServiceServer) ListRecommendations(context.Context, *List
 }
 func (UnimplementedCostServiceServer) UpdateRecommendation(context.Context, *UpdateRecommendationRequest) (*UpdateRecommendationResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method UpdateRecommendation not implemented")
+}
+func (UnimplementedCostServiceServer) GetSeries(context.Context, *CostServiceGetSeriesRequest) (*CostServiceGetSeriesResponse, error) {
+	return nil, status.Error(codes.Unimplemented, "method GetSeries not implemented")
 }
 func (UnimplementedCostServiceServer) mustEmbedUnimplementedCostServiceServer() {}
 func (UnimplementedCostServiceServer) testEmbeddedByValue()                     {}
@@ -372,6 +392,24 @@ func _CostService_UpdateRecommendation_Handler(srv interface{}, ctx context.Cont
 	return interceptor(ctx, in, info, handler)
 }
 
+func _CostService_GetSeries_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CostServiceGetSeriesRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(CostServiceServer).GetSeries(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: CostService_GetSeries_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(CostServiceServer).GetSeries(ctx, req.(*CostServiceGetSeriesRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // CostService_ServiceDesc is the grpc.ServiceDesc for CostService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -410,6 +448,10 @@ var CostService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "UpdateRecommendation",
 			Handler:    _CostService_UpdateRecommendation_Handler,
+		},
+		{
+			MethodName: "GetSeries",
+			Handler:    _CostService_GetSeries_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
