@@ -19,6 +19,7 @@ import (
 // nfpmConfig is the part of an nfpm configuration the checks read.
 type nfpmConfig struct {
 	Name     string `yaml:"name"`
+	License  string `yaml:"license"`
 	Contents []struct {
 		Src  string `yaml:"src"`
 		Dst  string `yaml:"dst"`
@@ -93,8 +94,12 @@ func TestUnitsPackagesAndConfigsAgree(t *testing.T) {
 				t.Errorf("package name %q", pkg.Name)
 			}
 			dst := map[string]string{} // destination → type
+			src := map[string]string{} // destination → source
 			for _, c := range pkg.Contents {
-				dst[c.Dst] = c.Type
+				dst[c.Dst], src[c.Dst] = c.Type, c.Src
+			}
+			if copyright := "/usr/share/doc/" + pkg.Name + "/copyright"; pkg.License != "Apache-2.0" || src[copyright] != "LICENSE" {
+				t.Errorf("package license %q, %s from %q: want Apache-2.0 and the repository's LICENSE", pkg.License, copyright, src[copyright])
 			}
 			if _, ok := dst["/usr/lib/systemd/system/"+unitName]; !ok {
 				t.Errorf("the package does not install %s", unitName)
