@@ -427,10 +427,17 @@ func TestRecommendations(t *testing.T) {
 	for id, st := range map[string]fleetv1.RecommendationState{
 		"spot:batch": fleetv1.RecommendationState_RECOMMENDATION_STATE_DISMISSED, "cheaper-model:table": fleetv1.RecommendationState_RECOMMENDATION_STATE_DONE,
 	} {
-		r, err := c.UpdateRecommendation(ctx, &fleetv1.UpdateRecommendationRequest{Id: id, State: st})
-		if err != nil || r.GetRecommendation().GetState() != st {
+		r, err := c.UpdateRecommendation(ctx, &fleetv1.UpdateRecommendationRequest{Id: id, State: st, Etag: byID[id].GetEtag()})
+		if err != nil || r.GetRecommendation().GetState() != st || r.GetRecommendation().GetEtag() == byID[id].GetEtag() {
 			t.Fatalf("update %s: %v %v", id, r, err)
 		}
+	}
+	// A second operator who read the spot recommendation before it was dismissed gets the
+	// conflict instead of reopening it unseen; the state stays dismissed.
+	_, err := c.UpdateRecommendation(ctx, &fleetv1.UpdateRecommendationRequest{Id: "spot:batch",
+		State: fleetv1.RecommendationState_RECOMMENDATION_STATE_OPEN, Etag: byID["spot:batch"].GetEtag()})
+	if status.Code(err) != codes.Aborted || !strings.Contains(err.Error(), "changed since it was read") {
+		t.Fatalf("update with a stale etag: %v, want Aborted with how to retry", err)
 	}
 	cp.Stop(t)
 	cfg.GRPCListen, cfg.HTTPListen = "127.0.0.1:0", "127.0.0.1:0"

@@ -304,6 +304,7 @@ func parsePricesSet(g *globals, args []string) (command, error) {
 func parseRecs(g *globals, args []string) (command, error) {
 	fs := newFlagSet("cost recs", g)
 	all := fs.Bool("all", false, "")
+	etag := fs.String("etag", "", "")
 	pos, err := parseCommand(fs, g, args, costRecsUsage)
 	if err != nil {
 		return nil, err
@@ -332,7 +333,7 @@ func parseRecs(g *globals, args []string) (command, error) {
 		return nil, usageErrorf(costRecsUsage, "cost recs: want no argument, or dismiss|done ID")
 	}
 	return costCommand(g, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
-		resp, err := c.UpdateRecommendation(ctx, &fleetv1.UpdateRecommendationRequest{Id: pos[1], State: state})
+		resp, err := c.UpdateRecommendation(ctx, &fleetv1.UpdateRecommendationRequest{Id: pos[1], State: state, Etag: *etag})
 		if err != nil || g.output == formatJSON {
 			return jsonOr(err, stdout, resp)
 		}

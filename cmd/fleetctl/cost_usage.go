@@ -111,7 +111,7 @@ Flags:
 
 // costRecsUsage is the usage of "cost recs".
 const costRecsUsage = `Usage: fleetctl cost recs [--all]
-       fleetctl cost recs dismiss|done ID
+       fleetctl cost recs dismiss|done|reopen [--etag ETAG] ID
 
 List the savings recommendations from the last week, most savings first, each with its evidence
 and estimated monthly savings; dismiss one, or mark it done. With -o json, the
@@ -119,5 +119,7 @@ ListRecommendationsResponse.
 
 Flags:
   --all                 also list dismissed and done recommendations
+  --etag ETAG           change the state only if it is still the one read (-o json shows the
+                        etag); another operator's change fails with ABORTED
 
 ` + globalFlagsText

@@ -214,7 +214,7 @@ func (s *costService) UpdateRecommendation(_ context.Context, req *fleetv1.Updat
 	if req.GetId() == "" {
 		return nil, check.ToStatus(check.Invalidf("id: missing; list recommendations with fleetctl cost recs"))
 	}
-	r, err := s.c.UpdateRec(req.GetId(), req.GetState(), s.now())
+	r, err := s.c.UpdateRec(req.GetId(), req.GetState(), req.GetEtag(), s.now())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}

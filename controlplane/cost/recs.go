@@ -196,11 +196,22 @@ func recToProto(r cost.Recommendation, st *fleetv1.Recommendation) *fleetv1.Reco
 	if st != nil {
 		pr.State, pr.StateChanged = st.GetState(), st.GetStateChanged()
 	}
+	pr.Etag = recEtag(r.ID, st)
 	return pr
 }
 
-// UpdateRec sets a current recommendation's state.
-func (c *Tracker) UpdateRec(id string, state fleetv1.RecommendationState, now time.Time) (*fleetv1.Recommendation, error) {
+// recEtag is the etag of a recommendation's operator state st (nil: never set, so open).
+func recEtag(id string, st *fleetv1.Recommendation) string {
+	state := &fleetv1.Recommendation{Id: id, State: fleetv1.RecommendationState_RECOMMENDATION_STATE_OPEN}
+	if st != nil {
+		state.State, state.StateChanged = st.GetState(), st.GetStateChanged()
+	}
+	return check.Etag(state)
+}
+
+// UpdateRec sets a current recommendation's state; a non-empty etag must be the one of its
+// state now (checked in the write's transaction).
+func (c *Tracker) UpdateRec(id string, state fleetv1.RecommendationState, etag string, now time.Time) (*fleetv1.Recommendation, error) {
 	if !recStates[state] {
 		return nil, check.Invalidf("state: %s is not OPEN, DISMISSED or DONE", state)
 	}
@@ -221,7 +232,24 @@ func (c *Tracker) UpdateRec(id string, state fleetv1.RecommendationState, now ti
 	if err != nil {
 		return nil, err
 	}
-	if err := c.store.Update(func(tx *store.Tx) error { return tx.Bucket(store.CostRecs).Put([]byte(id), raw) }); err != nil {
+	err = c.store.Update(func(tx *store.Tx) error {
+		b := tx.Bucket(store.CostRecs)
+		if etag != "" {
+			var cur *fleetv1.Recommendation
+			if v := b.Get([]byte(id)); v != nil {
+				cur = &fleetv1.Recommendation{}
+				if err := proto.Unmarshal(v, cur); err != nil {
+					return fmt.Errorf("recommendation %q: stored state: %w", id, err)
+				}
+			}
+			if have := recEtag(id, cur); have != etag {
+				return &check.ConflictError{What: "recommendation " + check.Truncate(id), Want: etag, Have: have,
+					Retry: "another operator changed its state: list it again (fleetctl cost recs), then update it with the new etag"}
+			}
+		}
+		return b.Put([]byte(id), raw)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return recToProto(*found, st), nil

@@ -1652,7 +1652,11 @@ type Recommendation struct {
 	MonthlySavingsUsd float64             `protobuf:"fixed64,7,opt,name=monthly_savings_usd,json=monthlySavingsUsd,proto3" json:"monthly_savings_usd,omitempty"`
 	State             RecommendationState `protobuf:"varint,8,opt,name=state,proto3,enum=dspyfleet.v1.RecommendationState" json:"state,omitempty"`
 	// When the state was last changed by an operator.
-	StateChanged  *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=state_changed,json=stateChanged,proto3" json:"state_changed,omitempty"`
+	StateChanged *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=state_changed,json=stateChanged,proto3" json:"state_changed,omitempty"`
+	// Etag of the operator's part (the state), AIP-154: UpdateRecommendation with it fails with
+	// ABORTED when another operator changed the state since. The evidence and savings are
+	// re-evaluated by the control plane and do not change it.
+	Etag          string `protobuf:"bytes,10,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1748,6 +1752,13 @@ func (x *Recommendation) GetStateChanged() *timestamppb.Timestamp {
 		return x.StateChanged
 	}
 	return nil
+}
+
+func (x *Recommendation) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 // ListRecommendationsRequest filters the list.
@@ -1890,9 +1901,11 @@ func (x *ListRecommendationsResponse) GetNextPageToken() string {
 
 // UpdateRecommendationRequest sets a recommendation's state.
 type UpdateRecommendationRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Id            string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
-	State         RecommendationState    `protobuf:"varint,2,opt,name=state,proto3,enum=dspyfleet.v1.RecommendationState" json:"state,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	State RecommendationState    `protobuf:"varint,2,opt,name=state,proto3,enum=dspyfleet.v1.RecommendationState" json:"state,omitempty"`
+	// The recommendation's etag as read; empty updates whatever the state is now.
+	Etag          string `protobuf:"bytes,3,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1939,6 +1952,13 @@ func (x *UpdateRecommendationRequest) GetState() RecommendationState {
 		return x.State
 	}
 	return RecommendationState_RECOMMENDATION_STATE_UNSPECIFIED
+}
+
+func (x *UpdateRecommendationRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 // UpdateRecommendationResponse returns the recommendation.
@@ -2370,7 +2390,7 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\x06prices\x18\x01 \x01(\v2\x14.dspyfleet.v1.PricesR\x06prices\x12\x12\n" +
 	"\x04etag\x18\x02 \x01(\tR\x04etag\"A\n" +
 	"\x11SetPricesResponse\x12,\n" +
-	"\x06prices\x18\x01 \x01(\v2\x14.dspyfleet.v1.PricesR\x06prices\"\xc2\x02\n" +
+	"\x06prices\x18\x01 \x01(\v2\x14.dspyfleet.v1.PricesR\x06prices\"\xd6\x02\n" +
 	"\x0eRecommendation\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x18\n" +
@@ -2380,7 +2400,9 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\bevidence\x18\x06 \x03(\tR\bevidence\x12.\n" +
 	"\x13monthly_savings_usd\x18\a \x01(\x01R\x11monthlySavingsUsd\x127\n" +
 	"\x05state\x18\b \x01(\x0e2!.dspyfleet.v1.RecommendationStateR\x05state\x12?\n" +
-	"\rstate_changed\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fstateChanged\"\x7f\n" +
+	"\rstate_changed\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\fstateChanged\x12\x12\n" +
+	"\x04etag\x18\n" +
+	" \x01(\tR\x04etag\"\x7f\n" +
 	"\x1aListRecommendationsRequest\x12%\n" +
 	"\x0einclude_closed\x18\x01 \x01(\bR\rincludeClosed\x12\x1b\n" +
 	"\tpage_size\x18\x02 \x01(\x05R\bpageSize\x12\x1d\n" +
@@ -2390,10 +2412,11 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\x0frecommendations\x18\x01 \x03(\v2\x1c.dspyfleet.v1.RecommendationR\x0frecommendations\x12.\n" +
 	"\x13monthly_savings_usd\x18\x02 \x01(\x01R\x11monthlySavingsUsd\x128\n" +
 	"\tevaluated\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\tevaluated\x12&\n" +
-	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\"f\n" +
+	"\x0fnext_page_token\x18\x04 \x01(\tR\rnextPageToken\"z\n" +
 	"\x1bUpdateRecommendationRequest\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x127\n" +
-	"\x05state\x18\x02 \x01(\x0e2!.dspyfleet.v1.RecommendationStateR\x05state\"d\n" +
+	"\x05state\x18\x02 \x01(\x0e2!.dspyfleet.v1.RecommendationStateR\x05state\x12\x12\n" +
+	"\x04etag\x18\x03 \x01(\tR\x04etag\"d\n" +
 	"\x1cUpdateRecommendationResponse\x12D\n" +
 	"\x0erecommendation\x18\x01 \x01(\v2\x1c.dspyfleet.v1.RecommendationR\x0erecommendation\"\xf6\x01\n" +
 	"\x1bCostServiceGetSeriesRequest\x120\n" +
