@@ -22,6 +22,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/agent/preempt"
 	"github.com/dspyfleet/dspyfleet/agent/proxy"
 	"github.com/dspyfleet/dspyfleet/agent/secmon"
+	"github.com/dspyfleet/dspyfleet/internal/version"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -29,9 +30,6 @@ import (
 
 // tracerName names the agent's spans' instrumentation scope.
 const tracerName = "github.com/dspyfleet/dspyfleet/agent"
-
-// Version is the agent's version, sent in its Hello.
-var Version = "dev"
 
 // Agent samples this host and streams its reports to the control plane.
 type Agent struct {
@@ -361,7 +359,7 @@ func (a *Agent) hello() *fleetv1.Hello {
 		Weight:           a.cfg.Weight,
 		HourlyPrice:      a.cfg.HourlyPrice,
 		InstanceType:     a.cfg.InstanceType,
-		AgentVersion:     Version,
+		AgentVersion:     version.Version,
 		Hostname:         a.hostname,
 		InstanceId:       a.instanceID,
 		ReportInterval:   durationpb.New(a.cfg.Interval),

@@ -1,8 +1,11 @@
 package controlplane
 
 import (
+	"runtime"
+
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
+	"github.com/dspyfleet/dspyfleet/internal/version"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -39,8 +42,14 @@ func newMetrics(reg *fleet.Registry, stats *stats.Requests) (*prometheus.Registr
 			Help: "Reconcile loop steps that returned an error, by step.",
 		}, []string{"step"}),
 	}
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "dspyfleet_build_info",
+		Help:        "Always 1; the labels name the control plane's version, VCS revision and Go version.",
+		ConstLabels: prometheus.Labels{"version": version.Version, "revision": version.Revision(), "goversion": runtime.Version()},
+	})
+	buildInfo.Set(1)
 	pr := prometheus.NewRegistry()
-	pr.MustRegister(m.flushes, m.flushErrors, m.reconcileSeconds, m.reconcileErrors,
+	pr.MustRegister(buildInfo, m.flushes, m.flushErrors, m.reconcileSeconds, m.reconcileErrors,
 		&nodesCollector{reg: reg}, &requestsCollector{stats: stats}, &hostCollector{reg: reg},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return pr, m

@@ -42,11 +42,9 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/controlplane/ui"
+	"github.com/dspyfleet/dspyfleet/internal/version"
 	maintplan "github.com/dspyfleet/dspyfleet/pkg/maintenance"
 )
-
-// Version is the control plane's version, reported to agents.
-var Version = "dev"
 
 // Server is a control plane: the gRPC API, the HTTP endpoints, the registry and its store.
 type Server struct {
@@ -168,7 +166,7 @@ func New(cfg Config) (_ *Server, err error) {
 	}
 	s.backups = maintenance.NewBackups(st, maintenance.BackupConfig{
 		Dir: cmp.Or(cfg.BackupDir, filepath.Join(cfg.DataDir, "backups")), Interval: cfg.BackupInterval,
-		Retention: maintplan.Retention{Keep: cfg.BackupKeep, MaxAge: cfg.BackupMaxAge}, Version: Version,
+		Retention: maintplan.Retention{Keep: cfg.BackupKeep, MaxAge: cfg.BackupMaxAge}, Version: version.Version,
 	}, cfg.Now, cfg.Logger.With("component", "backup"))
 	if s.deployer, err = maintenance.NewDeployer(st, reg, cmds, rt, cfg.Now, cfg.Logger.With("component", "deploy"), cfg.DeployDrainGrace); err != nil {
 		return nil, err

@@ -11,10 +11,17 @@ export ARCH="$GOARCH"
 BUILD=dist/build
 rm -rf "$BUILD" dist/*.deb dist/*.rpm
 mkdir -p "$BUILD"
-ldflags="-s -w -X github.com/dspyfleet/dspyfleet/controlplane.Version=$VERSION"
+ldflags="-s -w -X github.com/dspyfleet/dspyfleet/internal/version.Version=$VERSION"
 CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "$ldflags" -o "$BUILD/dspyfleet-controlplane" ./cmd/controlplane
 CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "$ldflags" -o "$BUILD/dspyfleet-agent" ./cmd/agent
 CGO_ENABLED=0 GOOS=linux go build -trimpath -ldflags "$ldflags" -o "$BUILD/fleetctl" ./cmd/fleetctl
+for bin in "$BUILD/dspyfleet-controlplane --version" "$BUILD/dspyfleet-agent --version" "$BUILD/fleetctl version"; do
+  out="$($bin)"
+  case "$out" in
+    *" $VERSION (revision "*) echo "$out" ;;
+    *) echo "$bin printed \"$out\"; want version $VERSION" >&2; exit 1 ;;
+  esac
+done
 
 for script in deploy/nfpm/scripts/*.sh; do
   sh -n "$script"

@@ -21,6 +21,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/agent"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 	"github.com/dspyfleet/dspyfleet/internal/daemon"
+	"github.com/dspyfleet/dspyfleet/internal/version"
 )
 
 func main() {
@@ -49,13 +50,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if st.version {
+		_, err := fmt.Fprintln(stdout, version.String("dspyfleet-agent"))
+		return err
+	}
+	if err := cli.CheckLogFormat(st.logFormat); err != nil {
+		return err
+	}
 	cfg := st.cfg
 	level, err := cli.LevelVar(st.logLevel)
 	if err != nil {
 		return err
 	}
-	cfg.Logger = cli.Logger(level, stderr)
-	tp, stopTracing, err := st.otlp.Start(ctx, "dspyfleet-agent", agent.Version)
+	cfg.Logger = cli.Logger(level, st.logFormat, stderr)
+	tp, stopTracing, err := st.otlp.Start(ctx, "dspyfleet-agent", version.Version)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/agent/action/backup"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
+	"github.com/dspyfleet/dspyfleet/internal/version"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -83,6 +85,7 @@ func TestBadFlags(t *testing.T) {
 		{[]string{"stray"}, "unexpected arguments"},
 		{[]string{"--hourly-price", "1e308", "--state-dir", t.TempDir()}, "--hourly-price 1e+308 is over the bound"},
 		{[]string{"--hourly-price", "+Inf", "--state-dir", t.TempDir()}, "--hourly-price +Inf is not a finite number"},
+		{[]string{"--log-format", "yaml", "--state-dir", t.TempDir()}, `--log-format: "yaml" must be text or json`},
 	}
 	for _, tt := range tests {
 		cmd, out := startChild(t, tt.args...)
@@ -90,6 +93,31 @@ func TestBadFlags(t *testing.T) {
 		if err == nil || !strings.Contains(out.String(), tt.want) {
 			t.Errorf("agent %v: exit %v, output %q; want a failure naming %s", tt.args, err, out, tt.want)
 		}
+	}
+}
+
+// TestVersionAndJSONLogs: --version prints the build's version and exits; --log-format json
+// logs one JSON object a line.
+func TestVersionAndJSONLogs(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "dspyfleet-agent "+version.Version+" (revision ") {
+		t.Fatalf("--version: %v, %q", err, out.String())
+	}
+	cmd := exec.Command(os.Args[0], "--log-format", "json", "--server", "127.0.0.1:1", "--node-id", "jsonlogs", "--state-dir", t.TempDir(), "--intake-listen", "")
+	cmd.Env = append(os.Environ(), "DSPYFLEET_TEST_AGENT_MAIN=1", "GORACE=atexit_sleep_ms=0")
+	var logs fleettest.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var line map[string]any
+	fleettest.Eventually(t, 10*time.Second, "a JSON log line", func() bool {
+		first, _, _ := strings.Cut(logs.String(), "\n")
+		return json.Unmarshal([]byte(first), &line) == nil && line["msg"] != nil
+	})
+	if line["level"] != "INFO" || line["time"] == nil {
+		t.Errorf("first JSON log line %v", line)
 	}
 }
 

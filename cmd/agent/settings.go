@@ -23,6 +23,8 @@ type settings struct {
 	profile    string
 	configPath string
 	logLevel   string
+	logFormat  string
+	version    bool
 }
 
 // pathFlags collects repeated path flags; flags are parsed twice (before and after the config
@@ -77,6 +79,8 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	fs.StringVar(&s.configPath, "config", "", "YAML configuration file; the environment and flags override it")
 	fs.StringVar(&s.profile, "profile", "", "defaults to start from: development, staging or production (default: the file's profile key, else production)")
 	fs.StringVar(&s.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&s.logFormat, "log-format", "text", "log format: text (logfmt) or json")
+	fs.BoolVar(&s.version, "version", false, "print the version and exit")
 	fs.StringVar(&cfg.Server, "server", cfg.Server, "control plane gRPC address (env DSPYFLEET_SERVER or DSPYFLEET_ADDR)")
 	fs.StringVar(&cfg.NodeID, "node-id", cfg.NodeID, "node id (default: the host name)")
 	fs.StringVar(&cfg.Pool, "pool", cfg.Pool, "pool this node serves")

@@ -22,6 +22,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane"
 	"github.com/dspyfleet/dspyfleet/internal/cli"
 	"github.com/dspyfleet/dspyfleet/internal/daemon"
+	"github.com/dspyfleet/dspyfleet/internal/version"
 )
 
 // devDataDir is the data directory --dev uses when --data-dir is not given.
@@ -50,15 +51,22 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if st.version {
+		_, err := fmt.Fprintln(stdout, version.String("dspyfleet-controlplane"))
+		return err
+	}
+	if err := cli.CheckLogFormat(st.logFormat); err != nil {
+		return err
+	}
 	cfg := st.cfg
 	level, err := cli.LevelVar(st.logLevel)
 	if err != nil {
 		return err
 	}
-	log := cli.Logger(level, stderr)
+	log := cli.Logger(level, st.logFormat, stderr)
 	cfg.Logger = log
 
-	tp, stopTracing, err := st.otlp.Start(ctx, "dspyfleet-controlplane", controlplane.Version)
+	tp, stopTracing, err := st.otlp.Start(ctx, "dspyfleet-controlplane", version.Version)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
+	"github.com/dspyfleet/dspyfleet/internal/version"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -191,6 +192,7 @@ func TestBadFlagsAndConfig(t *testing.T) {
 		{[]string{"--config", badYAML}, badYAML + ":2: node_tll: unknown field"},
 		{[]string{"--profile", "prod"}, `--profile: profile "prod" must be`},
 		{[]string{"--log-level", "loud"}, "--log-level"},
+		{[]string{"--log-format", "yaml", "--data-dir", t.TempDir()}, `--log-format: "yaml" must be text or json`},
 		{[]string{"--grpc-listen", "256.0.0.1:1", "--data-dir", t.TempDir()}, "--grpc-listen"},
 		{[]string{"--grpc-listen", "0.0.0.0:0", "--http-listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, "--insecure"},
 		{[]string{"--dev", "--insecure", "--grpc-listen", "0.0.0.0:0", "--http-listen", "127.0.0.1:0", "--data-dir", t.TempDir()}, "loopback only"},
@@ -202,6 +204,13 @@ func TestBadFlagsAndConfig(t *testing.T) {
 		if err == nil || !strings.Contains(out.String(), tt.want) {
 			t.Errorf("controlplane %v: exit %v, output %q; want a failure naming %s", tt.args, err, out, tt.want)
 		}
+	}
+}
+
+func TestVersionFlag(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"--version"}, &out, &errOut); err != nil || !strings.HasPrefix(out.String(), "dspyfleet-controlplane "+version.Version+" (revision ") {
+		t.Fatalf("--version: %v, %q", err, out.String())
 	}
 }
 

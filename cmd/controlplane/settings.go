@@ -18,6 +18,8 @@ type settings struct {
 	profile    string
 	configPath string
 	logLevel   string
+	logFormat  string
+	version    bool
 	dev        bool
 	devIntake  string
 	dataDirSet bool
@@ -41,6 +43,8 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	fs.BoolVar(&s.dev, "dev", false, "development mode: also run an agent for this host, data in ./"+devDataDir+" unless --data-dir is set")
 	fs.StringVar(&s.devIntake, "dev-intake-listen", intake.DefaultListen, "with --dev: the local agent's request intake address")
 	fs.StringVar(&s.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&s.logFormat, "log-format", "text", "log format: text (logfmt) or json")
+	fs.BoolVar(&s.version, "version", false, "print the version and exit")
 	fs.StringVar(&cfg.GRPCListen, "grpc-listen", cfg.GRPCListen, "gRPC listen address (agents and admin API)")
 	fs.StringVar(&cfg.HTTPListen, "http-listen", cfg.HTTPListen, "HTTP listen address for /healthz, /readyz and /metrics")
 	fs.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory holding fleet.db")

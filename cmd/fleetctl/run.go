@@ -31,7 +31,7 @@ type globals struct {
 	caFile    string
 	output    outputFormat
 	timeout   time.Duration
-	// offline is set by commands that need no control plane (simulate): no connection is made.
+	// offline is set by commands that need no control plane (simulate, version): no connection is made.
 	offline bool
 }
 
@@ -141,6 +141,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parseConfig(g, args[1:])
 	case "simulate":
 		return parseSimulate(g, args[1:])
+	case "version":
+		return parseVersion(g, args[1:])
 	case "scale":
 		return parseScale(g, args[1:])
 	case "cost":

@@ -44,6 +44,7 @@ Commands:
   scale policy    Get or set a pool's scaling policy (a YAML or JSON policy file).
   scale history   List a pool's recorded scaling decisions.
   simulate        Replay a load trace through the autoscaler offline: static vs reactive vs predictive.
+  version         Print fleetctl's version.
   cost report     Host and token cost by pool, node, model, program or capacity type.
   cost budgets    Budgets, their standing this period and recent alerts; cost budget set|delete.
   cost prices     The price table; cost prices set FILE replaces it.
@@ -264,6 +265,7 @@ var usages = map[string]string{
 	"route policy set": routePolicySetUsage,
 	"config":           configUsage,
 	"simulate":         simulateUsage,
+	"version":          versionUsage,
 	"scale":            scaleUsage,
 	"scale status":     scaleStatusUsage,
 	"scale policy get": scalePolicyGetUsage,

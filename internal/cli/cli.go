@@ -103,10 +103,22 @@ func applyEnv(fs *flag.FlagSet, src Sources) error {
 	return errors.Join(errs...)
 }
 
-// Logger returns a text logger to w whose level is held by level, so it can change while
-// running.
-func Logger(level *slog.LevelVar, w io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+// Logger returns a logger to w in format ("json", else text: logfmt) whose level is held by
+// level, so it can change while running.
+func Logger(level *slog.LevelVar, format string, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// CheckLogFormat refuses a --log-format other than text or json.
+func CheckLogFormat(format string) error {
+	if format != "text" && format != "json" {
+		return fmt.Errorf("--log-format: %q must be text or json", format)
+	}
+	return nil
 }
 
 // LevelVar parses a log level named by the --log-level flag into a LevelVar.

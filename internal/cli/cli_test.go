@@ -106,7 +106,7 @@ func TestLogger(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := Logger(level, &b)
+	l := Logger(level, "text", &b)
 	l.Info("hidden")
 	l.Warn("shown")
 	level.Set(-4)
@@ -116,5 +116,13 @@ func TestLogger(t *testing.T) {
 	}
 	if _, err := LevelVar("loud"); err == nil || !strings.Contains(err.Error(), "--log-level") {
 		t.Fatalf("bad level: %v", err)
+	}
+	var j strings.Builder
+	Logger(level, "json", &j).Info("as json", "k", 1)
+	if !strings.HasPrefix(j.String(), "{") || !strings.Contains(j.String(), `"msg":"as json","k":1`) {
+		t.Fatalf("json log output %q", j.String())
+	}
+	if CheckLogFormat("json") != nil || CheckLogFormat("text") != nil || CheckLogFormat("yaml") == nil {
+		t.Fatal("CheckLogFormat accepts only text and json")
 	}
 }
