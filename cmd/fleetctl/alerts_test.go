@@ -114,7 +114,7 @@ func TestAlertsCommandsAgainstControlPlane(t *testing.T) {
 	if code, _, _ := fleetctl("alerts", "rule", "delete", "Empty"); code != exitOK {
 		t.Fatalf("rule delete: %d", code)
 	}
-	if code, _, errOut := fleetctl("alerts", "rule", "delete", "Empty"); code != exitError || !strings.Contains(errOut, "NotFound") {
+	if code, _, errOut := fleetctl("alerts", "rule", "delete", "Empty"); code != exitNotFound || !strings.Contains(errOut, "NotFound") {
 		t.Fatalf("second rule delete: %d %q", code, errOut)
 	}
 	if code, out, _ := fleetctl("help", "alerts", "rule", "set"); code != exitOK || !strings.Contains(out, "zscore") {

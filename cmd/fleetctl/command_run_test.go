@@ -29,8 +29,8 @@ func TestCommandsUnavailable(t *testing.T) {
 		t.Run(strings.Join(cmd, " "), func(t *testing.T) {
 			start := time.Now()
 			res := runCLI(t, append([]string{"--addr", addr}, cmd...)...)
-			if res.code != exitError || !strings.HasPrefix(res.stderr, "fleetctl: Unavailable: ") || res.stdout != "" {
-				t.Errorf("got %+v, want exit code 1 and an Unavailable error", res)
+			if res.code != exitUnavailable || !strings.HasPrefix(res.stderr, "fleetctl: Unavailable: ") || res.stdout != "" {
+				t.Errorf("got %+v, want exit code %d and an Unavailable error", res, exitUnavailable)
 			}
 			if took := time.Since(start); took > 5*time.Second {
 				t.Errorf("took %v", took)

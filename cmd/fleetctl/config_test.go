@@ -104,7 +104,7 @@ func TestConfigRevisionsAgainstControlPlane(t *testing.T) {
 	if code, out, _ := fleetctl("config", "export"); code != exitOK || !strings.Contains(out, "routing: {}") {
 		t.Fatalf("export after reset: %d %q", code, out)
 	}
-	if code, _, errOut := fleetctl("config", "show", "99"); code != exitError || !strings.Contains(errOut, "NotFound") {
+	if code, _, errOut := fleetctl("config", "show", "99"); code != exitNotFound || !strings.Contains(errOut, "NotFound") {
 		t.Fatalf("show 99: %d %q", code, errOut)
 	}
 

@@ -88,7 +88,7 @@ func TestAgainstControlPlane(t *testing.T) {
 		t.Fatalf("get: %+v", res)
 	}
 	res = runCLI(t, "nodes", "get", "nope")
-	if res.code != exitError || !strings.Contains(res.stderr, "NotFound") || !strings.Contains(res.stderr, "nope") {
+	if res.code != exitNotFound || !strings.Contains(res.stderr, "NotFound") || !strings.Contains(res.stderr, "nope") {
 		t.Fatalf("get missing: %+v", res)
 	}
 

@@ -153,7 +153,7 @@ func TestCostAgainstControlPlane(t *testing.T) {
 	if res := runCLI(t, "cost", "budget", "delete", "qa-day"); res.code != exitOK {
 		t.Fatalf("delete: %+v", res)
 	}
-	if res := runCLI(t, "cost", "budget", "delete", "qa-day"); res.code != exitError || !strings.Contains(res.stderr, "NotFound") {
+	if res := runCLI(t, "cost", "budget", "delete", "qa-day"); res.code != exitNotFound || !strings.Contains(res.stderr, "NotFound") {
 		t.Fatalf("second delete: %+v", res)
 	}
 }

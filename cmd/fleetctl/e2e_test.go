@@ -193,7 +193,7 @@ func TestGetEndToEnd(t *testing.T) {
 	}
 
 	res = runCLI(t, "--addr", addr, "nodes", "get", "nope")
-	if want := (runResult{code: exitError, stderr: "fleetctl: NotFound: node \"nope\" not found\n"}); res != want {
+	if want := (runResult{code: exitNotFound, stderr: "fleetctl: NotFound: node \"nope\" not found\n"}); res != want {
 		t.Errorf("got %+v, want %+v", res, want)
 	}
 }
@@ -296,8 +296,8 @@ func TestTimeouts(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			start := time.Now()
 			res := runCLI(t, tt.args...)
-			if res.code != exitError || res.stdout != "" || !strings.HasPrefix(res.stderr, tt.want) || !strings.HasSuffix(res.stderr, "\n") {
-				t.Errorf("got %+v, want exit code %d and stderr starting %q", res, exitError, tt.want)
+			if res.code != exitUnavailable || res.stdout != "" || !strings.HasPrefix(res.stderr, tt.want) || !strings.HasSuffix(res.stderr, "\n") {
+				t.Errorf("got %+v, want exit code %d and stderr starting %q", res, exitUnavailable, tt.want)
 			}
 			if took := time.Since(start); took > 5*time.Second {
 				t.Errorf("took %v for a 100ms timeout", took)
@@ -317,8 +317,8 @@ func TestUnavailable(t *testing.T) {
 	for _, cmd := range [][]string{{"nodes", "list"}, {"nodes", "get", "web-1"}, {"nodes", "watch"}} {
 		t.Run(cmd[1], func(t *testing.T) {
 			res := runCLI(t, append([]string{"--addr", addr}, cmd...)...)
-			if res.code != exitError || !strings.HasPrefix(res.stderr, "fleetctl: Unavailable: ") || res.stdout != "" {
-				t.Errorf("got %+v, want exit code 1 and an Unavailable error", res)
+			if res.code != exitUnavailable || !strings.HasPrefix(res.stderr, "fleetctl: Unavailable: ") || res.stdout != "" {
+				t.Errorf("got %+v, want exit code %d and an Unavailable error", res, exitUnavailable)
 			}
 		})
 	}

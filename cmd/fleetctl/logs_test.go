@@ -89,7 +89,7 @@ func TestLogsAgainstControlPlane(t *testing.T) {
 		t.Fatalf("/metrics has no log gauge of log-1:\n%s", body)
 	}
 
-	if r := runCLI(t, "logs", "templates", "nope"); r.code != exitError || !strings.Contains(r.stderr, "NotFound") {
+	if r := runCLI(t, "logs", "templates", "nope"); r.code != exitNotFound || !strings.Contains(r.stderr, "NotFound") {
 		t.Fatalf("logs templates of an unknown node: %d %q", r.code, r.stderr)
 	}
 	if r := runCLI(t, "logs", "top", "--limit", "5000"); r.code != exitUsage {

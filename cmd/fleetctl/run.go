@@ -7,17 +7,22 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 )
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitError = 1 // the command failed, e.g. an RPC error
-	exitUsage = 2 // bad command line
+	exitOK          = 0
+	exitError       = 1 // the command failed, e.g. an RPC error
+	exitUsage       = 2 // bad command line
+	exitNotFound    = 3 // what the command names does not exist (NOT_FOUND)
+	exitDenied      = 4 // the credentials are missing, wrong or not allowed (UNAUTHENTICATED, PERMISSION_DENIED)
+	exitUnavailable = 5 // the control plane could not be reached or did not answer in time (UNAVAILABLE, DEADLINE_EXCEEDED)
 )
 
 // defaultAddr is the control plane address when neither --addr nor DSPYFLEET_ADDR is set.
@@ -107,13 +112,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "fleetctl: %v\n\n%s", err, uerr.usage)
 		return exitUsage
 	}
-	if s, ok := status.FromError(err); ok {
-		fmt.Fprintf(stderr, "fleetctl: %v: %s\n", s.Code(), s.Message())
-		printDetails(stderr, s)
-	} else {
+	s, ok := status.FromError(err)
+	if !ok {
 		fmt.Fprintf(stderr, "fleetctl: %v\n", err)
+		return exitError
+	}
+	fmt.Fprintf(stderr, "fleetctl: %v: %s\n", s.Code(), s.Message())
+	printDetails(stderr, s)
+	if s.Code() == codes.Unavailable && !g.tls && g.caFile == "" && speaksTLS(s.Message()) {
+		fmt.Fprintf(stderr, "  the server at %s speaks TLS: add --tls (and --ca-file FILE when its certificate is not from a system CA)\n", g.addr)
+	}
+	return exitFor(s.Code())
+}
+
+// exitFor is the exit code of a command that failed with an RPC error of code c.
+func exitFor(c codes.Code) int {
+	switch c {
+	case codes.NotFound:
+		return exitNotFound
+	case codes.Unauthenticated, codes.PermissionDenied:
+		return exitDenied
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return exitUnavailable
 	}
 	return exitError
+}
+
+// speaksTLS reports whether a connection error says a plaintext client met a TLS server: the
+// server's TLS handshake reply is read as a malformed HTTP/2 preface.
+func speaksTLS(msg string) bool {
+	return strings.Contains(msg, "error reading server preface") || strings.Contains(msg, "http2: frame too large")
 }
 
 // parse parses the command line into g and the command it names. It has no other effect.

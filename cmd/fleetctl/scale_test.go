@@ -109,7 +109,7 @@ func TestScaleAgainstControlPlane(t *testing.T) {
 		!strings.Contains(res.stderr, "InvalidArgument") || !strings.Contains(res.stderr, "policy.actuator.exec_hook") || !strings.Contains(res.stderr, "not an executable") {
 		t.Fatalf("policy set with a plain file as hook: %+v", res)
 	}
-	if res := runCLI(t, "scale", "status", "web"); res.code != exitError || !strings.Contains(res.stderr, "NotFound") {
+	if res := runCLI(t, "scale", "status", "web"); res.code != exitNotFound || !strings.Contains(res.stderr, "NotFound") {
 		t.Fatalf("status before any policy: %+v", res)
 	}
 

@@ -49,14 +49,14 @@ func TestTokens(t *testing.T) {
 		return strings.Contains(res.stdout, "State:           ready\n")
 	})
 
-	if res := runCLI(t, "nodes", "list"); res.code == exitOK || !strings.Contains(res.stderr, "Bearer") {
+	if res := runCLI(t, "nodes", "list"); res.code != exitDenied || !strings.Contains(res.stderr, "Bearer") {
 		t.Fatalf("no token: %+v", res)
 	}
 	t.Setenv("DSPYFLEET_TOKEN", readTok)
 	if res := runCLI(t, "nodes", "list"); res.code != exitOK || !strings.Contains(res.stdout, "tok-node") {
 		t.Fatalf("read-only list: %+v", res)
 	}
-	if res := runCLI(t, "nodes", "drain", "tok-node"); res.code == exitOK || !strings.Contains(res.stderr, "admin token") {
+	if res := runCLI(t, "nodes", "drain", "tok-node"); res.code != exitDenied || !strings.Contains(res.stderr, "admin token") {
 		t.Fatalf("read-only drain: %+v", res)
 	}
 	if res := runCLI(t, "--token-file", adminFile, "nodes", "drain", "tok-node"); res.code != exitOK {
@@ -115,7 +115,7 @@ func TestMTLS(t *testing.T) {
 		res := runCLI(t, "--ca-file", ca.CertFile, "nodes", "get", "tls-node")
 		return strings.Contains(res.stdout, "State:           ready\n")
 	})
-	if res := runCLI(t, "nodes", "list"); res.code == exitOK {
-		t.Fatalf("plaintext fleetctl against a TLS control plane: %+v", res)
+	if res := runCLI(t, "nodes", "list"); res.code != exitUnavailable || !strings.Contains(res.stderr, "speaks TLS: add --tls") {
+		t.Fatalf("plaintext fleetctl against a TLS control plane: %+v; want exit %d and the hint to add --tls", res, exitUnavailable)
 	}
 }

@@ -71,6 +71,9 @@ Commands:
   logs templates  Every log template of one node, with the figures rules read (node.logs).
   help            Show help, e.g. "fleetctl help cmd send". Every command also takes -h.
 
+Exit status: 0 done, 1 failed, 2 bad command line, 3 not found, 4 credentials missing, wrong or
+not allowed, 5 control plane unreachable or too slow (retrying may help).
+
 ` + globalFlagsText
 
 // nodesUsage is the usage of the nodes command group.
