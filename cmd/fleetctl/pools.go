@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -107,14 +108,31 @@ func writePoolStats(w io.Writer, resp *fleetv1.GetPoolStatsResponse) error {
 	}
 	fmt.Fprintf(w, "  Tokens:    %d in, %d out\n", p.GetInputTokens(), p.GetOutputTokens())
 	fmt.Fprintf(w, "  Cache:     %d hits, %d misses (%.1f%% hit ratio), saved $%.4f\n", p.GetCacheHits(), p.GetCacheMisses(), 100*p.GetCacheHitRatio(), p.GetSavedUsd())
-	fmt.Fprintf(w, "  Cost:      $%.4f\n", p.GetCostUsd())
+	var unpricedTokens uint64
+	var unpriced []string
+	for _, m := range p.GetModels() {
+		if agentUnpriced(m.GetCostUsd(), m.GetSavedUsd(), m.GetInputTokens()+m.GetOutputTokens()) {
+			unpriced = append(unpriced, m.GetName())
+			unpricedTokens += m.GetInputTokens() + m.GetOutputTokens()
+		}
+	}
+	switch {
+	case len(unpriced) > 0:
+		fmt.Fprintf(w, "  Cost:      $%.4f + ? (%d tokens of %s have no price in the agents' tables; fleetctl cost report prices them from the control plane's)\n",
+			p.GetCostUsd(), unpricedTokens, strings.Join(unpriced, ", "))
+	case agentUnpriced(p.GetCostUsd(), p.GetSavedUsd(), p.GetInputTokens()+p.GetOutputTokens()):
+		fmt.Fprintln(w, "  Cost:      ? (no model has a price in the agents' tables; fleetctl cost report prices them from the control plane's)")
+	default:
+		fmt.Fprintf(w, "  Cost:      $%.4f\n", p.GetCostUsd())
+	}
 	if len(resp.GetNodes()) > 0 {
 		fmt.Fprintln(w)
 		tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 		fmt.Fprintln(tw, "NODE\tREQUESTS\tERRORS\tP50 MS\tP95 MS\tP99 MS\tTOKENS IN\tTOKENS OUT\tCOST $")
 		for _, n := range resp.GetNodes() {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%d\t%d\t%.4f\n", n.GetName(), n.GetRequests(), n.GetErrors(),
-				n.GetLatencyP50Ms(), n.GetLatencyP95Ms(), n.GetLatencyP99Ms(), n.GetInputTokens(), n.GetOutputTokens(), n.GetCostUsd())
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.1f\t%.1f\t%.1f\t%d\t%d\t%s\n", n.GetName(), n.GetRequests(), n.GetErrors(),
+				n.GetLatencyP50Ms(), n.GetLatencyP95Ms(), n.GetLatencyP99Ms(), n.GetInputTokens(), n.GetOutputTokens(),
+				agentCost(n.GetCostUsd(), n.GetSavedUsd(), n.GetInputTokens()+n.GetOutputTokens()))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -131,13 +149,28 @@ func writePoolStats(w io.Writer, resp *fleetv1.GetPoolStatsResponse) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 3, ' ', 0)
 		fmt.Fprintf(tw, "%s\tREQUESTS\tERRORS\tCACHE HITS\tTOKENS IN\tTOKENS OUT\tCOST $\n", part.title)
 		for _, b := range part.rows {
-			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%.4f\n", b.GetName(), b.GetRequests(), b.GetErrors(), b.GetCacheHits(), b.GetInputTokens(), b.GetOutputTokens(), b.GetCostUsd())
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\t%d\t%d\t%s\n", b.GetName(), b.GetRequests(), b.GetErrors(), b.GetCacheHits(), b.GetInputTokens(), b.GetOutputTokens(),
+				agentCost(b.GetCostUsd(), b.GetSavedUsd(), b.GetInputTokens()+b.GetOutputTokens()))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// agentUnpriced reports whether figures with tokens carry neither a cost nor a saving: the agents
+// had no price for the model, so the cost is unknown, not zero (the rule of the cost report).
+func agentUnpriced(cost, saved float64, tokens uint64) bool {
+	return tokens > 0 && cost == 0 && saved == 0
+}
+
+// agentCost formats an agent-priced cost, "?" when it is unknown.
+func agentCost(cost, saved float64, tokens uint64) string {
+	if agentUnpriced(cost, saved, tokens) {
+		return "?"
+	}
+	return fmt.Sprintf("%.4f", cost)
 }
 
 // sketchCount is the number of values a sketch holds.

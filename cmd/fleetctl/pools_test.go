@@ -78,3 +78,41 @@ func TestWritePoolStatsShowsTTFT(t *testing.T) {
 		})
 	}
 }
+
+// TestWritePoolStatsUnpricedTokens: tokens of a model the agents have no price for showed as
+// $0.0000; they are unknown, as in the cost report.
+func TestWritePoolStatsUnpricedTokens(t *testing.T) {
+	priced := &fleetv1.AppBreakdown{Name: "openai/gpt-4o-mini", Requests: 10, InputTokens: 1000, OutputTokens: 200, CostUsd: 0.0003}
+	unpriced := &fleetv1.AppBreakdown{Name: "local/llama", Requests: 5, InputTokens: 400, OutputTokens: 100}
+	tests := []struct {
+		name   string
+		models []*fleetv1.AppBreakdown
+		cost   float64
+		want   []string
+	}{
+		{"one model unpriced", []*fleetv1.AppBreakdown{priced, unpriced}, 0.0003,
+			[]string{"Cost:      $0.0003 + ? (500 tokens of local/llama have no price", "local/llama          5          0        0            400         100          ?\n"}},
+		{"every model unpriced", []*fleetv1.AppBreakdown{unpriced}, 0,
+			[]string{"Cost:      $0.0000 + ? (500 tokens of local/llama"}},
+		{"every model priced", []*fleetv1.AppBreakdown{priced}, 0.0003,
+			[]string{"Cost:      $0.0003\n", "0.0003\n"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var in, out uint64
+			for _, m := range tt.models {
+				in, out = in+m.GetInputTokens(), out+m.GetOutputTokens()
+			}
+			pool := &fleetv1.RequestStats{Name: "web", Models: tt.models, InputTokens: in, OutputTokens: out, CostUsd: tt.cost}
+			var b strings.Builder
+			if err := writePoolStats(&b, &fleetv1.GetPoolStatsResponse{Pool: pool}); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(b.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, b.String())
+				}
+			}
+		})
+	}
+}
