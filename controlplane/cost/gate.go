@@ -12,9 +12,10 @@ import (
 // request's real cost still reaches the ledger through its agent's reports.
 const holdTTL = 5 * time.Minute
 
-// settleLag is how long a settled cost counts on its own before the ledger is trusted to show
-// it: an agent report interval, a reconcile interval and a wide margin.
-const settleLag = time.Minute
+// settleLag bounds how long a settled cost the ledger does not show keeps counting on its own;
+// until then each cost step takes what the ledger gained off it. Well past an agent's report
+// interval, the rollup minute and a reconcile interval.
+const settleLag = 10 * time.Minute
 
 // Reservation is spend held for one routed request against the hard budgets covering it.
 // Settle or release it exactly once.

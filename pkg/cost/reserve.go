@@ -3,6 +3,7 @@ package cost
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -76,9 +77,11 @@ func (a *account) roll(now time.Time) {
 // in one call, callers serialising calls (one mutex) can never overshoot a limit, however many
 // requests reserve at once, as long as real figures stay within their estimates.
 //
-// A settled cost counts on its own until the ledger has surely caught up with it: for lag after
-// the settle, the cost may count twice (the ledger shows it too), which refuses a little early
-// but never lets spend past the limit.
+// A settled cost counts on its own until the ledger shows it: each Sync takes the ledger's growth
+// since the last one off the settled costs, oldest first, so a ledger that lags behind the
+// requests (one-minute rollups, report intervals) never lets the same spend through twice. A
+// settled cost the ledger never shows (its agent's reports were lost) stops counting lag after
+// the settle.
 //
 // It is not safe for concurrent use.
 type Reservations struct {
@@ -88,16 +91,17 @@ type Reservations struct {
 	accounts map[string]*account
 }
 
-// NewReservations returns empty accounting. lag is how long after a settle the ledger may still
-// miss the request's cost: the agent's report interval plus the control plane's reconcile
-// interval, with a margin.
+// NewReservations returns empty accounting. lag bounds how long after a settle a cost the ledger
+// has not shown keeps counting: well beyond the agent's report interval, the rollup minute and
+// the control plane's reconcile interval.
 func NewReservations(lag time.Duration) *Reservations {
 	return &Reservations{lag: lag, holds: map[uint64]Hold{}, accounts: map[string]*account{}}
 }
 
 // Sync sets hard budget b's spend as the ledger shows it for the period holding now (loc as in
-// Period.Bounds), and stops counting settled costs older than the lag. A budget changed to soft
-// is forgotten. Holds outstanding keep counting.
+// Period.Bounds), takes what the ledger gained since the last Sync off the settled costs, oldest
+// first, and stops counting settled costs older than the lag. A budget changed to soft is
+// forgotten. Holds outstanding keep counting.
 func (r *Reservations) Sync(b Budget, loc *time.Location, ledgerUSD float64, now time.Time) {
 	if !b.Hard {
 		r.Forget(b.Name)
@@ -113,11 +117,17 @@ func (r *Reservations) Sync(b Budget, loc *time.Location, ledgerUSD float64, now
 	}
 	a.budget, a.loc = b, loc
 	a.roll(now)
+	gained := max(ledgerUSD-a.ledgerUSD, 0)
 	a.ledgerUSD = ledgerUSD
 	cutoff := now.Add(-r.lag).Unix()
-	for sec := range a.settled {
-		if sec < cutoff {
+	for _, sec := range slices.Sorted(maps.Keys(a.settled)) {
+		usd := a.settled[sec]
+		taken := min(usd, gained)
+		gained -= taken
+		if sec < cutoff || usd-taken <= epsilonUSD {
 			delete(a.settled, sec)
+		} else {
+			a.settled[sec] = usd - taken
 		}
 	}
 }

@@ -108,3 +108,48 @@ func TestReserveNeverOvershoots(t *testing.T) {
 		t.Fatalf("accepted %d of 1000: the test should reach the limit", accepted)
 	}
 }
+
+// TestSettledCostCountsUntilTheLedgerShowsIt: a settled cost counted for a fixed minute, then
+// the door trusted a ledger that had not caught up, and the same overshoot repeated every
+// minute. It counts until the ledger's growth covers it (or the lag bounds it).
+func TestSettledCostCountsUntilTheLedgerShowsIt(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	b := Budget{Name: "qa", Period: Daily, LimitUSD: 1, Program: "qa", Hard: true}
+	r := NewReservations(10 * time.Minute)
+	r.Sync(b, nil, 0.5, now)
+	h, _, err := r.Reserve("web", "qa", 0.2, now, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Settle(h.ID, 0.1, now); err != nil {
+		t.Fatal(err)
+	}
+	steps := []struct {
+		after         time.Duration
+		ledger, wantC float64
+	}{
+		{2 * time.Minute, 0.5, 0.6},   // the ledger lags: the settled 0.1 still counts
+		{3 * time.Minute, 0.54, 0.6},  // it shows 0.04 of it: 0.06 left on its own
+		{4 * time.Minute, 0.6, 0.6},   // all of it: nothing counted twice
+		{5 * time.Minute, 0.65, 0.65}, // later spend is the ledger's alone
+	}
+	for _, s := range steps {
+		r.Sync(b, nil, s.ledger, now.Add(s.after))
+		if c, _ := r.Committed("qa"); math.Abs(c-s.wantC) > 1e-9 {
+			t.Fatalf("after %s with the ledger at %v: committed %v, want %v", s.after, s.ledger, c, s.wantC)
+		}
+	}
+	// A settled cost the ledger never shows stops counting after the lag.
+	h, _, _ = r.Reserve("web", "qa", 0.2, now.Add(5*time.Minute), time.Minute)
+	if err := r.Settle(h.ID, 0.2, now.Add(5*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	r.Sync(b, nil, 0.65, now.Add(14*time.Minute))
+	if c, _ := r.Committed("qa"); math.Abs(c-0.85) > 1e-9 {
+		t.Fatalf("within the lag: committed %v, want 0.85", c)
+	}
+	r.Sync(b, nil, 0.65, now.Add(16*time.Minute))
+	if c, _ := r.Committed("qa"); math.Abs(c-0.65) > 1e-9 {
+		t.Fatalf("past the lag: committed %v, want the ledger's 0.65", c)
+	}
+}
