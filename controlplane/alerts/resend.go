@@ -20,7 +20,7 @@ type resendBatch struct {
 // repeat: each send moves the alert's endsAt on, so Alertmanager keeps it active while it fires
 // and resolves it soon after the control plane stops sending. An alert whose last
 // notification a silence held back is not sent. The batches are posted beside the reconcile
-// loop; one still waiting when the next is due is replaced by it.
+// loop; one still waiting when the next is due is replaced by it. Steps call it one at a time.
 func (n *Notifier) resend(now time.Time, alerts map[string]rules.Alert) {
 	n.resendMu.Lock()
 	due := n.lastResend.IsZero() || now.Sub(n.lastResend) >= n.cfg.AlertmanagerResend
@@ -31,7 +31,7 @@ func (n *Notifier) resend(now time.Time, alerts map[string]rules.Alert) {
 	if !due {
 		return
 	}
-	for _, b := range resendBatches(n.cfg.Channels, alerts) {
+	for _, b := range resendBatches(n.cfg.Channels, alerts, now) {
 		select {
 		case n.resends <- b:
 			continue
@@ -50,9 +50,10 @@ func (n *Notifier) resend(now time.Time, alerts map[string]rules.Alert) {
 	}
 }
 
-// resendBatches groups the firing, notified alerts by the Alertmanager channels their rules
-// name, in key order; channels with none get no batch.
-func resendBatches(channels []Channel, alerts map[string]rules.Alert) []resendBatch {
+// resendBatches groups the firing alerts notified before now by the Alertmanager channels their
+// rules name, in key order; channels with none get no batch. An alert notified at now is on its
+// way already.
+func resendBatches(channels []Channel, alerts map[string]rules.Alert, now time.Time) []resendBatch {
 	var out []resendBatch
 	for _, ch := range channels {
 		if ch.Kind != channelAlertmanager {
@@ -61,7 +62,7 @@ func resendBatches(channels []Channel, alerts map[string]rules.Alert) []resendBa
 		b := resendBatch{channel: ch}
 		for _, k := range slices.Sorted(maps.Keys(alerts)) {
 			a := alerts[k]
-			if a.State == rules.StateFiring && !a.LastNotified.IsZero() && !a.LastSuppressed.After(a.LastNotified) && slices.Contains(a.Channels, ch.Name) {
+			if a.State == rules.StateFiring && !a.LastNotified.IsZero() && a.LastNotified.Before(now) && !a.LastSuppressed.After(a.LastNotified) && slices.Contains(a.Channels, ch.Name) {
 				b.alerts = append(b.alerts, a)
 			}
 		}
