@@ -18,10 +18,10 @@ type resendBatch struct {
 // resend sends the firing alerts of alerts (the step's states at now) again to the
 // Alertmanager channels their rules notify, once every AlertmanagerResend whatever the rules'
 // repeat: each send moves the alert's endsAt on, so Alertmanager keeps it active while it fires
-// and resolves it soon after the control plane stops sending. An alert whose last
-// notification a silence held back is not sent. The batches are posted beside the reconcile
+// and resolves it soon after the control plane stops sending. An alert a silence of silences
+// holds back at now is not sent, so it leaves Alertmanager at its endsAt. The batches are posted beside the reconcile
 // loop; one still waiting when the next is due is replaced by it. Steps call it one at a time.
-func (n *Notifier) resend(now time.Time, alerts map[string]rules.Alert) {
+func (n *Notifier) resend(now time.Time, alerts map[string]rules.Alert, silences []rules.Silence) {
 	n.resendMu.Lock()
 	due := n.lastResend.IsZero() || now.Sub(n.lastResend) >= n.cfg.AlertmanagerResend
 	if due {
@@ -31,7 +31,7 @@ func (n *Notifier) resend(now time.Time, alerts map[string]rules.Alert) {
 	if !due {
 		return
 	}
-	for _, b := range resendBatches(n.cfg.Channels, alerts, now) {
+	for _, b := range resendBatches(n.cfg.Channels, alerts, silences, now) {
 		select {
 		case n.resends <- b:
 			continue
@@ -50,10 +50,13 @@ func (n *Notifier) resend(now time.Time, alerts map[string]rules.Alert) {
 	}
 }
 
-// resendBatches groups the firing alerts notified before now by the Alertmanager channels their
-// rules name, in key order; channels with none get no batch. An alert notified at now is on its
-// way already.
-func resendBatches(channels []Channel, alerts map[string]rules.Alert, now time.Time) []resendBatch {
+// resendBatches groups the firing alerts notified before now and not silenced at now by the
+// Alertmanager channels their rules name, in key order; channels with none get no batch. An
+// alert notified at now is on its way already.
+func resendBatches(channels []Channel, alerts map[string]rules.Alert, silences []rules.Silence, now time.Time) []resendBatch {
+	silenced := func(a rules.Alert) bool {
+		return slices.ContainsFunc(silences, func(s rules.Silence) bool { return s.Active(now) && s.Matches(a.Labels) })
+	}
 	var out []resendBatch
 	for _, ch := range channels {
 		if ch.Kind != channelAlertmanager {
@@ -62,7 +65,7 @@ func resendBatches(channels []Channel, alerts map[string]rules.Alert, now time.T
 		b := resendBatch{channel: ch}
 		for _, k := range slices.Sorted(maps.Keys(alerts)) {
 			a := alerts[k]
-			if a.State == rules.StateFiring && !a.LastNotified.IsZero() && a.LastNotified.Before(now) && !a.LastSuppressed.After(a.LastNotified) && slices.Contains(a.Channels, ch.Name) {
+			if a.State == rules.StateFiring && !a.LastNotified.IsZero() && a.LastNotified.Before(now) && slices.Contains(a.Channels, ch.Name) && !silenced(a) {
 				b.alerts = append(b.alerts, a)
 			}
 		}

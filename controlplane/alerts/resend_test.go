@@ -107,7 +107,8 @@ func firingAlert(rule string, notified time.Time, channels ...string) rules.Aler
 
 // TestResendEveryIntervalWithEndsAtFromIt: firing alerts are sent again once per resend
 // interval, whatever the (long) repeat, with endsAt four resend intervals after the send;
-// silenced, resolved, just-notified alerts and other channels' alerts are not.
+// silenced (until the silence ends), resolved, pending, just-notified alerts and other
+// channels' alerts are not.
 func TestResendEveryIntervalWithEndsAtFromIt(t *testing.T) {
 	am := startAMRecorder(t)
 	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
@@ -118,7 +119,10 @@ func TestResendEveryIntervalWithEndsAtFromIt(t *testing.T) {
 	}
 	n := startNotifier(t, cfg, clock)
 	silenced := firingAlert("Silenced", t0.Add(-time.Hour), "am")
-	silenced.LastSuppressed = t0.Add(-time.Minute)
+	silences := []rules.Silence{
+		{ID: "s1", Matchers: []rules.Matcher{{Name: "alertname", Value: "Silenced"}}, Start: t0.Add(-time.Minute), End: t0.Add(90 * time.Second)},
+		{ID: "ended", Matchers: []rules.Matcher{{Name: "alertname", Value: "Firing"}}, Start: t0.Add(-time.Hour), End: t0.Add(-time.Minute)},
+	}
 	resolved := firingAlert("Resolved", t0.Add(-time.Hour), "am")
 	resolved.State, resolved.ResolvedAt = rules.StateResolved, t0.Add(-time.Minute)
 	alerts := map[string]rules.Alert{}
@@ -130,7 +134,7 @@ func TestResendEveryIntervalWithEndsAtFromIt(t *testing.T) {
 		alerts[a.Key()] = a
 	}
 
-	n.resend(t0, alerts)
+	n.resend(t0, alerts, silences)
 	got := am.wait(t, 1)[0]
 	if len(got) != 1 || got[0].Labels["alertname"] != "Firing" {
 		t.Fatalf("resent %+v, want only Firing", got)
@@ -141,9 +145,9 @@ func TestResendEveryIntervalWithEndsAtFromIt(t *testing.T) {
 
 	// Within the interval nothing is sent; at its end the firing alerts are sent again, ending
 	// later, the one notified at t0 with them.
-	n.resend(t0.Add(30*time.Second), alerts)
+	n.resend(t0.Add(30*time.Second), alerts, silences)
 	clock.set(t0.Add(time.Minute))
-	n.resend(t0.Add(time.Minute), alerts)
+	n.resend(t0.Add(time.Minute), alerts, silences)
 	batches := am.wait(t, 2)
 	want := t0.Add(5 * time.Minute)
 	if b := batches[1]; len(b) != 2 || b[0].Labels["alertname"] != "Firing" || b[1].Labels["alertname"] != "JustNotified" ||
@@ -152,6 +156,13 @@ func TestResendEveryIntervalWithEndsAtFromIt(t *testing.T) {
 	}
 	if c := am.count(); c != 2 {
 		t.Fatalf("%d batches, want 2: the resend 30s after the first was not due", c)
+	}
+
+	// Once its silence has ended, the silenced alert is resent with the others.
+	clock.set(t0.Add(2 * time.Minute))
+	n.resend(t0.Add(2*time.Minute), alerts, silences)
+	if b := am.wait(t, 3)[2]; len(b) != 3 || b[2].Labels["alertname"] != "Silenced" || !b[2].EndsAt.Equal(t0.Add(6*time.Minute)) {
+		t.Fatalf("third batch %+v, want Firing, JustNotified and Silenced ending %v", b, t0.Add(6*time.Minute))
 	}
 }
 
