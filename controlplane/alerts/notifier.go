@@ -41,15 +41,21 @@ type Notifier struct {
 	// resendMu guards lastResend.
 	resendMu   sync.Mutex
 	lastResend time.Time
+	// amMu orders the posts to Alertmanager of resolved alerts and resends, so a resend built
+	// before an alert resolved never reaches Alertmanager after its resolution; it guards
+	// resolved, when each alert last resolved (by key), kept for validFor.
+	amMu     sync.Mutex
+	resolved map[string]time.Time
 }
 
 // NewNotifier returns a notifier delivering to cfg's channels, reading the time from now.
 func NewNotifier(cfg Config, log *slog.Logger, st *store.Store, m *alertMetrics, now func() time.Time) *Notifier {
 	return &Notifier{
 		cfg: cfg, log: log, store: st, metrics: m, now: now,
-		client:  &http.Client{Timeout: cfg.DeliveryTimeout},
-		queue:   make(chan delivery, cfg.DeliveryQueue),
-		resends: make(chan resendBatch, len(cfg.Channels)),
+		client:   &http.Client{Timeout: cfg.DeliveryTimeout},
+		queue:    make(chan delivery, cfg.DeliveryQueue),
+		resends:  make(chan resendBatch, len(cfg.Channels)),
+		resolved: make(map[string]time.Time),
 	}
 }
 
@@ -180,7 +186,13 @@ func (n *Notifier) post(ctx context.Context, d delivery) error {
 	case channelWebhook:
 		return n.postJSON(ctx, d.channel, map[string]string{"text": webhookText(d.n)})
 	case channelAlertmanager:
-		return n.postJSON(ctx, d.channel, []amAlert{n.amAlert(d.n.Alert, d.n.Kind == rules.NotifyResolved)})
+		if d.n.Kind != rules.NotifyResolved {
+			return n.postJSON(ctx, d.channel, []amAlert{n.amAlert(d.n.Alert, false)})
+		}
+		n.amMu.Lock()
+		defer n.amMu.Unlock()
+		n.resolved[d.n.Alert.Key()] = d.n.Alert.ResolvedAt
+		return n.postJSON(ctx, d.channel, []amAlert{n.amAlert(d.n.Alert, true)})
 	default:
 		return fmt.Errorf("unknown channel kind %q", d.channel.Kind)
 	}

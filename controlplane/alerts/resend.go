@@ -76,12 +76,27 @@ func resendBatches(channels []Channel, alerts map[string]rules.Alert, silences [
 	return out
 }
 
-// sendAgain posts a resend batch once: the next resend is the retry. The outcome is counted
-// (result resent or resend_failed), not recorded as a delivery.
+// sendAgain posts a resend batch once: the next resend is the retry. Alerts whose firing has
+// resolved since the batch was built are left out. The outcome is counted (result resent or
+// resend_failed), not recorded as a delivery.
 func (n *Notifier) sendAgain(ctx context.Context, b resendBatch) {
+	n.amMu.Lock()
+	defer n.amMu.Unlock()
+	now := n.now()
+	for k, at := range n.resolved {
+		if now.Sub(at) > n.validFor() {
+			delete(n.resolved, k)
+		}
+	}
 	batch := make([]amAlert, 0, len(b.alerts))
 	for _, a := range b.alerts {
+		if at, ok := n.resolved[a.Key()]; ok && !at.Before(a.FiredAt) {
+			continue
+		}
 		batch = append(batch, n.amAlert(a, false))
+	}
+	if len(batch) == 0 {
+		return
 	}
 	if err := n.postJSON(ctx, b.channel, batch); err != nil {
 		n.metrics.notifications.WithLabelValues(b.channel.Name, "resend_failed").Inc()

@@ -212,3 +212,33 @@ func TestResolvedNotificationEndsAtResolveTime(t *testing.T) {
 		t.Errorf("resolved endsAt %v, want the resolve time %v", got, a.ResolvedAt)
 	}
 }
+
+// TestResendAfterResolutionLeftOut: a resend built while an alert fired, posted after its
+// resolution reached Alertmanager, leaves that alert out, so it does not come back active; a
+// later firing of the same rule and target is sent.
+func TestResendAfterResolutionLeftOut(t *testing.T) {
+	am := startAMRecorder(t)
+	t0 := time.Date(2026, 12, 4, 10, 0, 0, 0, time.UTC)
+	clock := &fakeClock{t: t0}
+	ch := Channel{Name: "am", Kind: channelAlertmanager, URL: am.url}
+	n := startNotifier(t, Config{AlertmanagerResend: time.Minute, Channels: []Channel{ch}}, clock)
+	a := firingAlert("A", t0.Add(-time.Minute), "am")
+	other := firingAlert("B", t0.Add(-time.Minute), "am")
+	stale := resendBatch{channel: ch, alerts: []rules.Alert{a, other}}
+	resolved := a
+	resolved.State, resolved.ResolvedAt = rules.StateResolved, t0
+	clock.set(t0.Add(time.Second))
+	n.enqueue(rules.Notification{Kind: rules.NotifyResolved, Alert: resolved, Channels: resolved.Channels})
+	am.wait(t, 1)
+
+	n.sendAgain(context.Background(), stale)
+	if b := am.wait(t, 2)[1]; len(b) != 1 || b[0].Labels["alertname"] != "B" {
+		t.Fatalf("stale resend posted %+v, want only B", b)
+	}
+	again := firingAlert("A", t0.Add(30*time.Second), "am")
+	again.FiredAt = t0.Add(30 * time.Second)
+	n.sendAgain(context.Background(), resendBatch{channel: ch, alerts: []rules.Alert{again}})
+	if b := am.wait(t, 3)[2]; len(b) != 1 || b[0].Labels["alertname"] != "A" || !b[0].StartsAt.Equal(again.FiredAt) {
+		t.Fatalf("new firing posted %+v, want A from %v", b, again.FiredAt)
+	}
+}
