@@ -15,6 +15,7 @@ func TestAlertsConfigFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cp.yaml")
 	yaml := `alerts:
   window: 2m
+  alertmanager_resend: 30s
   healing_max_per_hour: 5
   healing_pool_min_healthy: {gpu: 2}
   channels:
@@ -29,7 +30,7 @@ func TestAlertsConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := cfg.Alerts
-	if a.Window != 2*time.Minute || a.MaxHealingPerHour != 5 || a.PoolMinHealthy["gpu"] != 2 || len(a.Channels) != 2 || a.Channels[1].Kind != "alertmanager" {
+	if a.Window != 2*time.Minute || a.AlertmanagerResend != 30*time.Second || a.MaxHealingPerHour != 5 || a.PoolMinHealthy["gpu"] != 2 || len(a.Channels) != 2 || a.Channels[1].Kind != "alertmanager" {
 		t.Fatalf("alerts config %+v", a)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -49,6 +50,11 @@ func TestAlertsConfigFile(t *testing.T) {
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("Validate(%+v) = %v, want %q", bad.ch, err, bad.want)
 		}
+	}
+	neg := controlplane.DefaultConfig()
+	neg.Alerts.AlertmanagerResend = -time.Second
+	if err := neg.Validate(); err == nil || !strings.Contains(err.Error(), "--alertmanager-resend") {
+		t.Errorf("negative resend: Validate = %v, want it named", err)
 	}
 	if err := os.WriteFile(path, []byte("alerts:\n  windw: 1m\n"), 0o600); err != nil {
 		t.Fatal(err)

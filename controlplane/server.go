@@ -403,9 +403,15 @@ func (s *Server) flush() error {
 
 // newAlerter wires the alerter and its notifier into s.
 func (s *Server) newAlerter() error {
-	cfg := s.cfg.Alerts.WithDefaults()
+	cfg := s.cfg.Alerts
+	cfg.EvalInterval = s.cfg.ReconcileInterval
+	cfg = cfg.WithDefaults()
 	if cfg.GeneratorURL == "" {
-		cfg.GeneratorURL = "http://" + s.HTTPAddr() + "/metrics"
+		scheme := "https"
+		if s.sec.Plaintext() {
+			scheme = "http"
+		}
+		cfg.GeneratorURL = scheme + "://" + s.HTTPAddr() + "/ui/#/alerts"
 	}
 	m := alerts.NewMetrics(s.promReg)
 	log := s.log.With("component", "alerts")

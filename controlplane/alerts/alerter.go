@@ -262,6 +262,7 @@ func (a *Alerter) Reconcile(_ context.Context, now time.Time) error {
 	for _, n := range res.Notifications {
 		a.notifier.enqueue(n)
 	}
+	a.notifier.resend(now, res.Alerts, in.Silences)
 	errs = append(errs, a.forgetSilences(expired)...)
 	for _, ev := range events {
 		a.log.Info("alert event", "kind", ev.GetKind(), "rule", ev.GetRule(), "target", ev.GetTarget(), "message", ev.GetMessage())

@@ -44,6 +44,12 @@ type Config struct {
 	Channels []Channel
 	// GeneratorURL is sent to Alertmanager as each alert's generatorURL.
 	GeneratorURL string
+	// AlertmanagerResend is how often every firing alert is sent again to the Alertmanager
+	// channels, whatever its rule's repeat: Alertmanager resolves an alert at its endsAt,
+	// 4 × max(AlertmanagerResend, EvalInterval) after it was last sent.
+	AlertmanagerResend time.Duration
+	// EvalInterval is how often the rules are evaluated (the reconcile interval).
+	EvalInterval time.Duration
 	// DeliveryTimeout bounds one delivery attempt; DeliveryAttempts and DeliveryBackoff (doubled
 	// per attempt) govern retries.
 	DeliveryTimeout  time.Duration
@@ -74,20 +80,22 @@ type Config struct {
 func DefaultConfig() Config {
 	p := rules.DefaultHealingPolicy()
 	return Config{
-		Window:            time.Minute,
-		DefaultRepeat:     4 * time.Hour,
-		ResolvedRetention: time.Hour,
-		DeliveryTimeout:   10 * time.Second,
-		DeliveryAttempts:  4,
-		DeliveryBackoff:   time.Second,
-		DeliveryQueue:     1024,
-		MaxHealingPerHour: p.MaxPerNodePerHour,
-		EscalateAfter:     p.EscalateAfter,
-		EscalateWindow:    p.EscalateWindow,
-		MinHealthy:        p.MinHealthy,
-		MaxEvents:         10000,
-		MaxDeliveries:     10000,
-		StepBudget:        2 * time.Second,
+		Window:             time.Minute,
+		DefaultRepeat:      4 * time.Hour,
+		AlertmanagerResend: time.Minute,
+		EvalInterval:       5 * time.Second,
+		ResolvedRetention:  time.Hour,
+		DeliveryTimeout:    10 * time.Second,
+		DeliveryAttempts:   4,
+		DeliveryBackoff:    time.Second,
+		DeliveryQueue:      1024,
+		MaxHealingPerHour:  p.MaxPerNodePerHour,
+		EscalateAfter:      p.EscalateAfter,
+		EscalateWindow:     p.EscalateWindow,
+		MinHealthy:         p.MinHealthy,
+		MaxEvents:          10000,
+		MaxDeliveries:      10000,
+		StepBudget:         2 * time.Second,
 	}
 }
 
@@ -96,6 +104,8 @@ func (c Config) WithDefaults() Config {
 	d := DefaultConfig()
 	c.Window = cmp.Or(c.Window, d.Window)
 	c.DefaultRepeat = cmp.Or(c.DefaultRepeat, d.DefaultRepeat)
+	c.AlertmanagerResend = cmp.Or(c.AlertmanagerResend, d.AlertmanagerResend)
+	c.EvalInterval = cmp.Or(c.EvalInterval, d.EvalInterval)
 	c.ResolvedRetention = cmp.Or(c.ResolvedRetention, d.ResolvedRetention)
 	c.DeliveryTimeout = cmp.Or(c.DeliveryTimeout, d.DeliveryTimeout)
 	c.DeliveryBackoff = cmp.Or(c.DeliveryBackoff, d.DeliveryBackoff)
@@ -137,6 +147,7 @@ func (c Config) Validate() error {
 	}
 	require(c.Window >= 0 && c.Window <= 24*time.Hour, "--alerts-window %s must be between 0 and 24h", c.Window)
 	require(c.DefaultRepeat >= 0, "--alerts-repeat %s must not be negative", c.DefaultRepeat)
+	require(c.AlertmanagerResend >= 0, "--alertmanager-resend %s must not be negative", c.AlertmanagerResend)
 	require(c.ResolvedRetention >= 0, "alerts resolved retention %s must not be negative", c.ResolvedRetention)
 	require(c.DeliveryTimeout >= 0 && c.DeliveryAttempts >= 0 && c.DeliveryBackoff >= 0 && c.DeliveryQueue >= 0,
 		"alert delivery timeout, attempts, backoff and queue must not be negative")
@@ -172,6 +183,8 @@ func AlertFlags(fs *flag.FlagSet, c *Config) {
 	})
 	fs.DurationVar(&c.Window, "alerts-window", c.Window, "how far back the DSPy figures that rules read reach")
 	fs.DurationVar(&c.DefaultRepeat, "alerts-repeat", c.DefaultRepeat, "how often a firing alert is notified again and its action retried, unless its rule says")
+	fs.DurationVar(&c.AlertmanagerResend, "alertmanager-resend", c.AlertmanagerResend,
+		"how often every firing alert is sent again to Alertmanager, whatever its rule's repeat; it ends 4 resend (or evaluation) intervals after the last send")
 	fs.DurationVar(&c.StepBudget, "alerts-step-budget", c.StepBudget, "longest time one reconcile step spends evaluating alert rules; the rules left are cut off and evaluated first next time")
 	fs.IntVar(&c.MaxHealingPerHour, "healing-max-per-hour", c.MaxHealingPerHour, "healing commands per node per hour at most")
 	fs.IntVar(&c.EscalateAfter, "healing-escalate-after", c.EscalateAfter, "failed healing attempts of one rule on one node that drain it and raise a critical alert; -1 never")
@@ -181,16 +194,17 @@ func AlertFlags(fs *flag.FlagSet, c *Config) {
 
 // File is the "alerts" block of the configuration file.
 type File struct {
-	Window            *time.Duration `yaml:"window"`
-	Repeat            *time.Duration `yaml:"repeat"`
-	GeneratorURL      *string        `yaml:"generator_url"`
-	Channels          []fileChannel  `yaml:"channels"`
-	MaxHealingPerHour *int           `yaml:"healing_max_per_hour"`
-	EscalateAfter     *int           `yaml:"healing_escalate_after"`
-	EscalateWindow    *time.Duration `yaml:"healing_escalate_window"`
-	MinHealthy        *int           `yaml:"healing_min_healthy"`
-	PoolMinHealthy    map[string]int `yaml:"healing_pool_min_healthy"`
-	StepBudget        *time.Duration `yaml:"step_budget"`
+	Window             *time.Duration `yaml:"window"`
+	Repeat             *time.Duration `yaml:"repeat"`
+	GeneratorURL       *string        `yaml:"generator_url"`
+	AlertmanagerResend *time.Duration `yaml:"alertmanager_resend"`
+	Channels           []fileChannel  `yaml:"channels"`
+	MaxHealingPerHour  *int           `yaml:"healing_max_per_hour"`
+	EscalateAfter      *int           `yaml:"healing_escalate_after"`
+	EscalateWindow     *time.Duration `yaml:"healing_escalate_window"`
+	MinHealthy         *int           `yaml:"healing_min_healthy"`
+	PoolMinHealthy     map[string]int `yaml:"healing_pool_min_healthy"`
+	StepBudget         *time.Duration `yaml:"step_budget"`
 }
 
 // fileChannel is one notification channel in the configuration file.
@@ -208,6 +222,7 @@ func (f *File) Apply(c *Config) {
 	cli.Set(&c.Window, f.Window)
 	cli.Set(&c.DefaultRepeat, f.Repeat)
 	cli.Set(&c.GeneratorURL, f.GeneratorURL)
+	cli.Set(&c.AlertmanagerResend, f.AlertmanagerResend)
 	cli.Set(&c.MaxHealingPerHour, f.MaxHealingPerHour)
 	cli.Set(&c.EscalateAfter, f.EscalateAfter)
 	cli.Set(&c.EscalateWindow, f.EscalateWindow)

@@ -25,7 +25,7 @@ func NewMetrics(pr prometheus.Registerer) *alertMetrics {
 		}, []string{"state", "severity"}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dspyfleet_alert_notifications_total",
-			Help: "Alert notifications by channel and result (delivered, failed, dropped; silenced: held back by a silence, once per repeat interval).",
+			Help: "Alert notifications by channel and result (delivered, failed, dropped; silenced: held back by a silence, once per repeat interval; resent, resend_failed, resend_dropped: the batches of firing alerts sent again to Alertmanager).",
 		}, []string{"channel", "result"}),
 		healing: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "dspyfleet_healing_commands_total",

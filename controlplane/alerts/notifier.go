@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -35,6 +36,27 @@ type Notifier struct {
 	now     func() time.Time
 	client  *http.Client
 	queue   chan delivery
+	// resends carries the batches of firing alerts sent again to Alertmanager channels.
+	resends chan resendBatch
+	// resendMu guards lastResend.
+	resendMu   sync.Mutex
+	lastResend time.Time
+	// amMu orders the posts to Alertmanager of resolved alerts and resends, so a resend built
+	// before an alert resolved never reaches Alertmanager after its resolution; it guards
+	// resolved, when each alert last resolved (by key), kept for validFor.
+	amMu     sync.Mutex
+	resolved map[string]time.Time
+}
+
+// NewNotifier returns a notifier delivering to cfg's channels, reading the time from now.
+func NewNotifier(cfg Config, log *slog.Logger, st *store.Store, m *alertMetrics, now func() time.Time) *Notifier {
+	return &Notifier{
+		cfg: cfg, log: log, store: st, metrics: m, now: now,
+		client:   &http.Client{Timeout: cfg.DeliveryTimeout},
+		queue:    make(chan delivery, cfg.DeliveryQueue),
+		resends:  make(chan resendBatch, len(cfg.Channels)),
+		resolved: make(map[string]time.Time),
+	}
 }
 
 // delivery is one notification bound for one channel.
@@ -42,14 +64,6 @@ type delivery struct {
 	channel Channel
 	n       rules.Notification
 	queued  time.Time
-}
-
-func NewNotifier(cfg Config, log *slog.Logger, st *store.Store, m *alertMetrics, now func() time.Time) *Notifier {
-	return &Notifier{
-		cfg: cfg, log: log, store: st, metrics: m, now: now,
-		client: &http.Client{Timeout: cfg.DeliveryTimeout},
-		queue:  make(chan delivery, cfg.DeliveryQueue),
-	}
 }
 
 // enqueue hands n to its channels: the log at once, others to the workers. A silenced
@@ -94,6 +108,16 @@ func (n *Notifier) logNotification(note rules.Notification) {
 // Abandon, once nothing enqueues any more.
 func (n *Notifier) Run(ctx context.Context) error {
 	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case b := <-n.resends:
+				n.sendAgain(gctx, b)
+			}
+		}
+	})
 	for range notifierWorkers {
 		g.Go(func() error {
 			for {
@@ -158,20 +182,31 @@ func (n *Notifier) deliver(ctx context.Context, d delivery) {
 
 // post sends one attempt.
 func (n *Notifier) post(ctx context.Context, d delivery) error {
-	var body []byte
-	var err error
-	target := d.channel.URL
 	switch d.channel.Kind {
 	case channelWebhook:
-		body, err = json.Marshal(map[string]string{"text": webhookText(d.n)})
+		return n.postJSON(ctx, d.channel, map[string]string{"text": webhookText(d.n)})
 	case channelAlertmanager:
-		target = strings.TrimSuffix(target, "/") + "/api/v2/alerts"
-		body, err = json.Marshal([]amAlert{n.amAlert(d.n)})
+		if d.n.Kind != rules.NotifyResolved {
+			return n.postJSON(ctx, d.channel, []amAlert{n.amAlert(d.n.Alert, false)})
+		}
+		n.amMu.Lock()
+		defer n.amMu.Unlock()
+		n.resolved[d.n.Alert.Key()] = d.n.Alert.ResolvedAt
+		return n.postJSON(ctx, d.channel, []amAlert{n.amAlert(d.n.Alert, true)})
 	default:
 		return fmt.Errorf("unknown channel kind %q", d.channel.Kind)
 	}
+}
+
+// postJSON posts v to ch once: to its URL, or to an Alertmanager's /api/v2/alerts.
+func (n *Notifier) postJSON(ctx context.Context, ch Channel, v any) error {
+	body, err := json.Marshal(v)
 	if err != nil {
 		return err
+	}
+	target := ch.URL
+	if ch.Kind == channelAlertmanager {
+		target = strings.TrimSuffix(target, "/") + "/api/v2/alerts"
 	}
 	ctx, cancel := context.WithTimeout(ctx, n.cfg.DeliveryTimeout)
 	defer cancel()
@@ -187,7 +222,7 @@ func (n *Notifier) post(ctx context.Context, d delivery) error {
 	defer resp.Body.Close()
 	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("%s answered %s: %s", d.channel.Kind, resp.Status, strings.TrimSpace(string(snippet)))
+		return fmt.Errorf("%s answered %s: %s", ch.Kind, resp.Status, strings.TrimSpace(string(snippet)))
 	}
 	return nil
 }
@@ -215,15 +250,21 @@ type amAlert struct {
 	GeneratorURL string            `json:"generatorURL,omitempty"`
 }
 
-// amAlert converts a notification. A firing alert ends three repeat intervals from now unless
-// notified again, so Alertmanager resolves it if the control plane goes away.
-func (n *Notifier) amAlert(note rules.Notification) amAlert {
-	a := note.Alert
-	end := n.now().Add(3 * n.cfg.DefaultRepeat)
-	if note.Kind == rules.NotifyResolved {
+// amAlert converts an alert. A resolved one ends when it resolved; a firing one ends
+// validFor from now unless sent again, which the resends do well before, so Alertmanager
+// resolves it within validFor of the control plane going away.
+func (n *Notifier) amAlert(a rules.Alert, resolved bool) amAlert {
+	end := n.now().Add(n.validFor())
+	if resolved {
 		end = a.ResolvedAt
 	}
 	return amAlert{Labels: a.Labels, Annotations: a.Annotations, StartsAt: a.FiredAt.UTC(), EndsAt: end.UTC(), GeneratorURL: n.cfg.GeneratorURL}
+}
+
+// validFor is how long Alertmanager keeps a firing alert active after it was sent: four resend
+// or evaluation intervals, whichever is longer, as Prometheus does.
+func (n *Notifier) validFor() time.Duration {
+	return 4 * max(n.cfg.AlertmanagerResend, n.cfg.EvalInterval)
 }
 
 // record stores the outcome of a delivery.
