@@ -10,6 +10,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	costgate "github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/scaling"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
@@ -103,6 +104,10 @@ type Config struct {
 	// CostPrices seeds the cost price table on a store that has none yet; afterwards the table
 	// is edited through CostService.SetPrices (fleetctl cost prices set). Nil means none.
 	CostPrices *cost.Table
+	// BudgetColdRequestUSD is what a routed request is taken to cost at a hard budget's door
+	// while nothing predicts it (no recent cost of its program or of the fleet); where a budget
+	// has less room, cold requests pass one at a time.
+	BudgetColdRequestUSD float64
 	// Alerts configures rules, notification channels and healing guards.
 	Alerts alerts.Config
 	// BackupDir holds the control plane's backups; empty means <data-dir>/backups.
@@ -152,12 +157,13 @@ func DefaultConfig() Config {
 		AgentRate: 10, AgentBurst: 100, AdminRate: 50, AdminBurst: 100,
 		AuthFailuresPerMinute: 10, MaxStreamsPerPeer: 1024, MaxNodes: 10000,
 		MaxLabels: lim.MaxLabels, MaxLabelValueBytes: lim.MaxLabelValueBytes, MaxCommandParams: lim.MaxCommandParams, MaxReasonBytes: lim.MaxReasonBytes,
-		AuditRetention:   90 * 24 * time.Hour,
-		Alerts:           alerts.DefaultConfig(),
-		BackupInterval:   6 * time.Hour,
-		BackupKeep:       28,
-		BackupMaxAge:     30 * 24 * time.Hour,
-		DeployDrainGrace: 2 * time.Second,
+		AuditRetention:       90 * 24 * time.Hour,
+		Alerts:               alerts.DefaultConfig(),
+		BackupInterval:       6 * time.Hour,
+		BackupKeep:           28,
+		BackupMaxAge:         30 * 24 * time.Hour,
+		DeployDrainGrace:     2 * time.Second,
+		BudgetColdRequestUSD: costgate.DefaultColdRequestUSD,
 	}
 }
 
@@ -189,6 +195,8 @@ func (c Config) Validate() error {
 	check(c.RollupRetention >= time.Hour, "--rollup-retention %s must be at least 1h", c.RollupRetention)
 	errs = append(errs, c.security().Validate()...)
 	errs = append(errs, c.validateLimits()...)
+	check(c.BudgetColdRequestUSD > 0 && c.BudgetColdRequestUSD <= cost.MaxBudgetUSD,
+		"--budget-cold-request-usd %v must be above 0 and at most %g", c.BudgetColdRequestUSD, cost.MaxBudgetUSD)
 	if c.CostPrices != nil {
 		if err := c.CostPrices.Validate(); err != nil {
 			errs = append(errs, fmt.Errorf("cost_prices: %w", err))

@@ -28,6 +28,7 @@ type fileConfig struct {
 	RollupRetention   *time.Duration   `yaml:"rollup_retention"`
 	ScalingHookDir    *string          `yaml:"scaling_hook_dir"`
 	CostPrices        *cost.FilePrices `yaml:"cost_prices"`
+	BudgetColdRequest *float64         `yaml:"budget_cold_request_usd"`
 
 	AgentTokenFile        *string        `yaml:"agent_token_file"`
 	AdminTokenFile        *string        `yaml:"admin_token_file"`
@@ -122,6 +123,7 @@ func (f fileConfig) apply(c *Config) {
 	if f.CostPrices != nil {
 		c.CostPrices = f.CostPrices.Table()
 	}
+	cli.Set(&c.BudgetColdRequestUSD, f.BudgetColdRequest)
 	cli.Set(&c.AgentTokenFile, f.AgentTokenFile)
 	cli.Set(&c.AdminTokenFile, f.AdminTokenFile)
 	cli.Set(&c.ReadTokenFile, f.ReadTokenFile)

@@ -132,6 +132,9 @@ func New(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	costs, err := cost.New(cfg.Logger, st, stats, reg, cfg.Now())
+	if err == nil {
+		costs.Gate.SetColdEstimate(cfg.BudgetColdRequestUSD)
+	}
 	if err == nil && cfg.CostPrices != nil {
 		err = costs.SeedPrices(*cfg.CostPrices)
 	}

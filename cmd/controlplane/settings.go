@@ -64,6 +64,7 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	fs.DurationVar(&cfg.BackupMaxAge, "backup-max-age", cfg.BackupMaxAge, "remove backups older than this (the newest is always kept); 0 means no age limit")
 	fs.DurationVar(&cfg.DeployDrainGrace, "deploy-drain-grace", cfg.DeployDrainGrace, "how long a deployment keeps a node out of routing before draining it")
 	alerts.AlertFlags(fs, &cfg.Alerts)
+	fs.Float64Var(&cfg.BudgetColdRequestUSD, "budget-cold-request-usd", cfg.BudgetColdRequestUSD, "what a routed request is taken to cost at a hard budget while nothing predicts it yet (USD)")
 	fs.StringVar(&cfg.ScalingHookDir, "scaling-hook-dir", cfg.ScalingHookDir, "directory of the programs scaling policies may run as exec hooks; empty allows none")
 	registerSecurityFlags(fs, cfg)
 	err := cli.Parse(fs, args, cli.Sources{

@@ -117,8 +117,12 @@ func writeBudgets(w io.Writer, r *fleetv1.ListBudgetsResponse, now time.Time) er
 		if s.GetForecastFired() {
 			fired += " +forecast"
 		}
+		spent := usd(s.GetSpendUsd(), s.GetUnknown())
+		if held := s.GetCommittedUsd() - s.GetSpendUsd(); held > 0 {
+			spent += " +" + usd(held, false) + " held"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%.1f%%\t%s\t%s\t%s\t%s\t%s\n", b.GetName(), periodName(b.GetPeriod()), scope, usd(b.GetLimitUsd(), false),
-			usd(s.GetSpendUsd(), s.GetUnknown()), 100*s.GetUsed(), usd(s.GetRunRateUsdPerHour(), false), usd(s.GetForecastUsd(), false), fired, resets, orDash(b.GetEtag()))
+			spent, 100*s.GetUsed(), usd(s.GetRunRateUsdPerHour(), false), usd(s.GetForecastUsd(), false), fired, resets, orDash(b.GetEtag()))
 	}
 	if err := tw.Flush(); err != nil {
 		return err

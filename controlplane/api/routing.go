@@ -70,7 +70,7 @@ func (s *routingService) Pick(_ context.Context, req *fleetv1.PickRequest) (*fle
 		return nil, check.ToStatus(check.Invalidf("program: must be valid UTF-8 of at most %d bytes", check.MaxStringLen))
 	}
 	now := s.now()
-	hold, fallback, err := s.gate.Reserve(pool, program, s.gate.Estimate(program), now)
+	hold, fallback, err := s.gate.ReserveRequest(pool, program, now)
 	if err != nil {
 		s.metrics.picks.WithLabelValues(pool, "budget_exhausted").Inc()
 		return nil, exhausted(err, now)

@@ -288,6 +288,7 @@ func (c *Tracker) ListBudgets() (*fleetv1.ListBudgetsResponse, error) {
 			st = proto.Clone(c.states[name]).(*fleetv1.BudgetStatus)
 		}
 		st.Budget = proto.Clone(c.budgets[name]).(*fleetv1.Budget)
+		c.withCommitted(st)
 		resp.Budgets = append(resp.Budgets, st)
 	}
 	c.mu.Unlock()
@@ -308,4 +309,18 @@ func (c *Tracker) ListBudgets() (*fleetv1.ListBudgetsResponse, error) {
 // pruneOldest deletes the first keys of b until at most keep remain.
 func pruneOldest(b *store.Bucket, keep int) error {
 	return b.DeleteFirst(b.Len() - keep)
+}
+
+// withCommitted adds to a hard budget's status what the door holds against it now: spend in
+// flight and settled ahead of the ledger count as used. The caller holds c.mu.
+func (c *Tracker) withCommitted(st *fleetv1.BudgetStatus) {
+	b := st.GetBudget()
+	committed, ok := c.Gate.committed(b.GetName())
+	if !ok || !b.GetHard() {
+		return
+	}
+	st.CommittedUsd = max(committed, st.GetSpendUsd())
+	if lim := b.GetLimitUsd(); lim > 0 {
+		st.Used = max(st.GetUsed(), st.GetCommittedUsd()/lim)
+	}
 }

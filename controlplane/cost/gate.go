@@ -36,9 +36,42 @@ type Gate struct {
 	res       *cost.Reservations
 	byProgram map[string]float64 // recent cost per request, by program
 	fleet     float64            // recent cost per request of the whole fleet
+	cold      float64            // what a request nothing predicts is taken to cost
 }
 
-func newBudgetGate() *Gate { return &Gate{res: cost.NewReservations(settleLag)} }
+// DefaultColdRequestUSD is what a request is taken to cost at a hard budget's door while neither
+// its program nor the fleet has a recent cost per request: a generous LLM call.
+const DefaultColdRequestUSD = 0.01
+
+func newBudgetGate() *Gate {
+	return &Gate{res: cost.NewReservations(settleLag), cold: DefaultColdRequestUSD}
+}
+
+// SetColdEstimate sets what a request nothing predicts is taken to cost (--budget-cold-request-usd).
+func (g *Gate) SetColdEstimate(usd float64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cold = usd
+}
+
+// ReserveRequest holds a routed request's likely cost against the hard budgets covering it: its
+// program's recent cost per request, else the fleet's, else, cold, the configured ceiling (one
+// request at a time where a budget has less room than that). Results as Reserve.
+func (g *Gate) ReserveRequest(pool, program string, now time.Time) (r Reservation, fallbackPool string, err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	est, known := g.estimateLocked(program)
+	var h cost.Hold
+	if known {
+		h, fallbackPool, err = g.res.Reserve(pool, program, est, now, holdTTL)
+	} else {
+		h, fallbackPool, err = g.res.ReserveCold(pool, program, g.cold, now, holdTTL)
+	}
+	if err != nil {
+		return Reservation{}, "", fmt.Errorf("pool %q, program %q: %w", pool, program, err)
+	}
+	return Reservation{ID: h.ID, budgets: h.Budgets, estimate: h.USD, expires: h.Expires}, fallbackPool, nil
+}
 
 // Reserve holds estimateUSD for a request to pool running program. When a hard budget covering
 // it is exhausted and names a fallback pool with room, the hold is made there and fallbackPool
@@ -150,15 +183,22 @@ func (g *Gate) setEstimates(byProgram map[string]float64, fleet float64) {
 	g.byProgram, g.fleet = byProgram, fleet
 }
 
-// Estimate returns what a request of program is likely to cost, for reserve: the program's token
-// cost per request over the current and the last hour as of the last cost step, else the
-// fleet's, else 0 (nothing known yet: the request goes through and its real cost counts once
-// settled). It never waits for the cost step's store writes.
+// Estimate returns what a request of program is likely to cost: the program's token cost per
+// request over the current and the last hour as of the last cost step, else the fleet's, else 0
+// (nothing known yet: ReserveRequest then holds the cold ceiling). It never waits for the cost
+// step's store writes.
 func (g *Gate) Estimate(program string) float64 {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	est, _ := g.estimateLocked(program)
+	return est
+}
+
+// estimateLocked is Estimate, and whether anything predicts it: the program ran recently (even at
+// no cost), or the fleet's requests cost something.
+func (g *Gate) estimateLocked(program string) (float64, bool) {
 	if v, ok := g.byProgram[program]; ok {
-		return v
+		return v, true
 	}
-	return g.fleet
+	return g.fleet, g.fleet > 0
 }

@@ -3,6 +3,7 @@ package cost
 import (
 	"time"
 
+	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -45,6 +46,11 @@ func (m *Collector) Collect(ch chan<- prometheus.Metric) {
 	used := make(map[string]float64, len(c.states))
 	for name, st := range c.states {
 		used[name] = st.GetUsed()
+		if b := c.budgets[name]; b != nil {
+			withBudget := &fleetv1.BudgetStatus{Budget: b, SpendUsd: st.GetSpendUsd(), Used: st.GetUsed()}
+			c.withCommitted(withBudget)
+			used[name] = withBudget.GetUsed()
+		}
 	}
 	c.mu.Unlock()
 	for k, usd := range totals {

@@ -182,6 +182,26 @@ func (r *Reservations) Reserve(pool, program string, usd float64, now time.Time,
 	return h, fallback, nil
 }
 
+// ReserveCold is Reserve for a request whose cost nothing predicts yet (no history of its program
+// or of the fleet): it holds ceiling, the most one request is taken to cost. Where a covering
+// budget has less room left than ceiling and nothing outstanding (no hold, no settled cost the
+// ledger does not show), it holds that room instead: cold requests then pass one at a time, each
+// known before the next, rather than all at once or never.
+func (r *Reservations) ReserveCold(pool, program string, ceiling float64, now time.Time, ttl time.Duration) (Hold, string, error) {
+	if math.IsNaN(ceiling) || math.IsInf(ceiling, 0) || ceiling < 0 {
+		return Hold{}, "", fmt.Errorf("%w: ceiling %g must be a finite amount, not negative", ErrInvalid, ceiling)
+	}
+	usd := ceiling
+	for _, a := range r.covering(pool, program) {
+		a.roll(now)
+		room := a.budget.LimitUSD - a.committed()
+		if usd > room && room > epsilonUSD && a.heldUSD <= epsilonUSD && len(a.settled) == 0 {
+			usd = room
+		}
+	}
+	return r.Reserve(pool, program, usd, now, ttl)
+}
+
 // reserve holds usd against the budgets covering pool and program, all or nothing. A request no
 // hard budget covers gets the zero Hold (ID 0), which holds nothing.
 func (r *Reservations) reserve(pool, program string, usd float64, now time.Time, ttl time.Duration) (Hold, error) {

@@ -687,7 +687,11 @@ type BudgetStatus struct {
 	FiredThresholds []float64 `protobuf:"fixed64,8,rep,packed,name=fired_thresholds,json=firedThresholds,proto3" json:"fired_thresholds,omitempty"`
 	ForecastFired   bool      `protobuf:"varint,9,opt,name=forecast_fired,json=forecastFired,proto3" json:"forecast_fired,omitempty"`
 	// Part of the spend is unknown (unpriced hosts or tokens): spend_usd is a lower bound.
-	Unknown       bool `protobuf:"varint,10,opt,name=unknown,proto3" json:"unknown,omitempty"`
+	Unknown bool `protobuf:"varint,10,opt,name=unknown,proto3" json:"unknown,omitempty"`
+	// Hard budgets: spend_usd plus what routing holds for requests in flight and the settled
+	// costs the ledger does not show yet; what the door checks against the limit. used is
+	// committed_usd / limit_usd when it is more than spend_usd.
+	CommittedUsd  float64 `protobuf:"fixed64,11,opt,name=committed_usd,json=committedUsd,proto3" json:"committed_usd,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -790,6 +794,13 @@ func (x *BudgetStatus) GetUnknown() bool {
 		return x.Unknown
 	}
 	return false
+}
+
+func (x *BudgetStatus) GetCommittedUsd() float64 {
+	if x != nil {
+		return x.CommittedUsd
+	}
+	return 0
 }
 
 // BudgetEvent is a threshold crossed or a forecast over the limit.
@@ -2319,7 +2330,7 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\ttime_zone\x18\t \x01(\tR\btimeZone\x12?\n" +
 	"\rcapacity_type\x18\n" +
 	" \x01(\x0e2\x1a.dspyfleet.v1.CapacityTypeR\fcapacityType\x12\x12\n" +
-	"\x04etag\x18\v \x01(\tR\x04etag\"\xa8\x03\n" +
+	"\x04etag\x18\v \x01(\tR\x04etag\"\xcd\x03\n" +
 	"\fBudgetStatus\x12,\n" +
 	"\x06budget\x18\x01 \x01(\v2\x14.dspyfleet.v1.BudgetR\x06budget\x12=\n" +
 	"\fperiod_start\x18\x02 \x01(\v2\x1a.google.protobuf.TimestampR\vperiodStart\x129\n" +
@@ -2332,7 +2343,8 @@ const file_dspyfleet_v1_cost_proto_rawDesc = "" +
 	"\x10fired_thresholds\x18\b \x03(\x01R\x0ffiredThresholds\x12%\n" +
 	"\x0eforecast_fired\x18\t \x01(\bR\rforecastFired\x12\x18\n" +
 	"\aunknown\x18\n" +
-	" \x01(\bR\aunknown\"\xde\x02\n" +
+	" \x01(\bR\aunknown\x12#\n" +
+	"\rcommitted_usd\x18\v \x01(\x01R\fcommittedUsd\"\xde\x02\n" +
 	"\vBudgetEvent\x12\x16\n" +
 	"\x06budget\x18\x01 \x01(\tR\x06budget\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x1c\n" +
