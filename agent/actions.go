@@ -222,7 +222,7 @@ func hostActions(cfg ActionsConfig) (map[command.Kind]Action, error) {
 			if !ok {
 				return Outcome{}, fmt.Errorf("no custom action %q is configured on this host (configured: %s)", name, strings.Join(slices.Sorted(maps.Keys(hooks)), ", "))
 			}
-			return outcome(h.Run(ctx))
+			return outcome(h.RunRecorded(ctx, runRecordFrom(ctx)))
 		})
 	}
 	return acts, errors.Join(errs...)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strconv"
 	"sync"
 	"time"
 
@@ -209,7 +210,7 @@ func (c *commander) exec(ctx context.Context, cmd *fleetv1.Command) {
 	if act := c.action(kind); kind == command.Restart {
 		out, err = c.restartDrained(ctx, cmd, act)
 	} else {
-		out, err = act.Run(ctx, cmd)
+		out, err = act.Run(withRunRecord(ctx, c.state.runRecord(cmd.GetId())), cmd)
 	}
 	u := &fleetv1.CommandUpdate{Id: cmd.GetId(), State: fleetv1.CommandState_COMMAND_STATE_SUCCEEDED, Detail: out.Detail, Fields: out.Fields}
 	if err != nil {
@@ -217,11 +218,29 @@ func (c *commander) exec(ctx context.Context, cmd *fleetv1.Command) {
 		span.SetStatus(codes.Error, err.Error())
 	}
 	span.SetAttributes(attribute.String("dspyfleet.command.state", u.State.String()))
-	_ = c.report(u)
+	if c.report(u) == nil {
+		c.state.dropRunRecord(cmd.GetId())
+	}
 }
 
-// recoverRunning reports every command a previous agent process was running when it stopped as
-// failed: its outcome is unknown and it is never run again.
+// runRecordKey carries, in an action's context, the file its hook writes its exit status to.
+type runRecordKey struct{}
+
+// withRunRecord returns ctx carrying the run record path for the action's hook.
+func withRunRecord(ctx context.Context, path string) context.Context {
+	return context.WithValue(ctx, runRecordKey{}, path)
+}
+
+// runRecordFrom returns the run record path in ctx, or "" for none.
+func runRecordFrom(ctx context.Context) string {
+	path, _ := ctx.Value(runRecordKey{}).(string)
+	return path
+}
+
+// recoverRunning reports the real outcome of every command a previous agent process was
+// running when it stopped: a hook that ended before then left its exit status in its run
+// record, and that is the outcome; otherwise the hook was killed with its process group, and
+// the command failed because the agent restarted. It is never run again.
 func (c *commander) recoverRunning() error {
 	left, err := c.state.unfinished()
 	if err != nil {
@@ -231,10 +250,19 @@ func (c *commander) recoverRunning() error {
 		if u.GetState() != fleetv1.CommandState_COMMAND_STATE_RUNNING {
 			continue
 		}
-		if err := c.report(&fleetv1.CommandUpdate{Id: u.GetId(), State: fleetv1.CommandState_COMMAND_STATE_FAILED,
-			Detail: "the agent stopped while this command was running; it was not run again"}); err != nil {
+		out := &fleetv1.CommandUpdate{Id: u.GetId(), State: fleetv1.CommandState_COMMAND_STATE_FAILED,
+			Detail: "agent restarted: the agent stopped while this command was running and its hook was killed with its process group; it was not run again"}
+		if code, ok := c.state.readRunRecord(u.GetId()); ok {
+			out.Fields = map[string]string{"exit_status": "exit status " + strconv.Itoa(code)}
+			out.Detail = fmt.Sprintf("agent restarted: the hook ended with exit status %d while the agent was down; it was not run again", code)
+			if code == 0 {
+				out.State = fleetv1.CommandState_COMMAND_STATE_SUCCEEDED
+			}
+		}
+		if err := c.report(out); err != nil {
 			return err
 		}
+		c.state.dropRunRecord(u.GetId())
 	}
 	return nil
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -38,7 +40,14 @@ const stateFileName = "agent.db"
 const maxRecordedCommands = 10000
 
 // stateStore is the agent's small local store.
-type stateStore struct{ db *bolt.DB }
+type stateStore struct {
+	db  *bolt.DB
+	dir string
+}
+
+// runRecordDir holds, inside --state-dir, the exit status of each hook that is running or
+// ended before the agent recorded its outcome: runs/<command id>.exit.
+const runRecordDir = "runs"
 
 // openState opens <dir>/agent.db, failing fast when another agent holds it.
 func openState(dir string) (*stateStore, error) {
@@ -65,7 +74,11 @@ func openState(dir string) (*stateStore, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("--state-dir: %w", err)
 	}
-	return &stateStore{db: db}, nil
+	if err := os.MkdirAll(filepath.Join(dir, runRecordDir), 0o700); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("--state-dir: %w", err)
+	}
+	return &stateStore{db: db, dir: dir}, nil
 }
 
 // record stores the latest state of a command, durably, before returning.
@@ -170,3 +183,21 @@ func (s *stateStore) lastSeq() uint64 {
 
 // close closes the state file.
 func (s *stateStore) close() error { return s.db.Close() }
+
+// runRecord is the file a command's hook writes its exit status to.
+func (s *stateStore) runRecord(id string) string {
+	return filepath.Join(s.dir, runRecordDir, id+".exit")
+}
+
+// readRunRecord returns the exit status a command's hook recorded, and whether it recorded one.
+func (s *stateStore) readRunRecord(id string) (int, bool) {
+	b, err := os.ReadFile(s.runRecord(id))
+	if err != nil {
+		return 0, false
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	return code, err == nil
+}
+
+// dropRunRecord removes a command's run record once its outcome is recorded.
+func (s *stateStore) dropRunRecord(id string) { _ = os.Remove(s.runRecord(id)) }

@@ -303,6 +303,9 @@ func (s *Server) Run(ctx context.Context) error {
 	if ferr := s.flush(); ferr != nil {
 		err = errors.Join(err, ferr)
 	}
+	if left, ferr := s.cmds.Flush(); ferr != nil {
+		s.log.Error("command states kept in memory could not be stored at shutdown; agents report them again on their next session", "commands", left, "err", ferr)
+	}
 	if cerr := s.store.Close(); cerr != nil {
 		err = errors.Join(err, cerr)
 	}

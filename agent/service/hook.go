@@ -39,9 +39,23 @@ func (h Hook) Validate() error {
 // "exit_status" and "output_tail" whenever it ran, even on error; a hook that times out or whose
 // ctx ends is stopped with its whole process group, and if the agent dies while the hook runs a
 // guard in the group kills the group.
-func (h Hook) Run(ctx context.Context) (Result, error) {
+func (h Hook) Run(ctx context.Context) (Result, error) { return h.RunRecorded(ctx, "") }
+
+// runRecordScript runs a hook ("$@" after the record path) and writes its exit status to the
+// record file (written aside, then renamed), so the status outlives an agent that dies after
+// the hook ended but before it learnt the outcome.
+const runRecordScript = `r=$1; shift; "$@"; s=$?; printf '%s\n' "$s" > "$r.tmp" && mv "$r.tmp" "$r"; exit $s`
+
+// RunRecorded is Run with the hook's exit status also written to the file record (none when
+// record is ""), by a /bin/sh wrapper in the hook's process group: the file exists only if the
+// hook ended, since a dying agent's guard kills the wrapper with the group.
+func (h Hook) RunRecorded(ctx context.Context, record string) (Result, error) {
 	if err := h.Validate(); err != nil {
 		return Result{}, err
+	}
+	argv := h.Command
+	if record != "" {
+		argv = append([]string{"/bin/sh", "-c", runRecordScript, "dspyfleet-hook", record}, h.Command...)
 	}
 	timeout := h.Timeout
 	if timeout == 0 {
@@ -49,7 +63,7 @@ func (h Hook) Run(ctx context.Context) (Result, error) {
 	}
 	out := newTail(deployOutputTail)
 	cmdline := strings.Join(h.Command, " ")
-	p, err := startProcess(procSpec{argv: h.Command, env: os.Environ(), out: out, dieWithAgent: true})
+	p, err := startProcess(procSpec{argv: argv, env: os.Environ(), out: out, dieWithAgent: true})
 	if err != nil {
 		return Result{}, fmt.Errorf("%w: start %s: %w", ErrHookFailed, cmdline, err)
 	}

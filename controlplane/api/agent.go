@@ -195,7 +195,9 @@ func (a *agentService) handle(ctx context.Context, sess *fleet.Session, m *fleet
 		a.reg.Touch(sess)
 		u := msg.CommandUpdate
 		done, err := a.cmds.Update(sess.NodeID, u)
-		if err != nil {
+		if errors.Is(err, commands.ErrNotStored) {
+			a.storeUpdate(ctx, sess.NodeID, u, err)
+		} else if err != nil {
 			a.log.Warn("command update not applied", "node", sess.NodeID, "command", u.GetId(), "state", u.GetState(), "err", err)
 			return nil
 		}
@@ -273,7 +275,9 @@ func (s *sender) sendCommands() error {
 		if err := s.stream.Send(&fleetv1.ConnectResponse{Msg: &fleetv1.ConnectResponse_Command{Command: c}}); err != nil {
 			return err
 		}
-		if err := s.cmds.MarkSent(c.GetId(), s.sess.ID); err != nil {
+		// A sent mark that could not be stored is kept by the queue and written again later;
+		// the command did go out, so the session goes on.
+		if err := s.cmds.MarkSent(c.GetId(), s.sess.ID); err != nil && !errors.Is(err, commands.ErrNotStored) {
 			return err
 		}
 	}
@@ -306,4 +310,33 @@ func (a *agentService) holdForRestart(nodeID, cmdID string) {
 	if err := a.reg.HoldForRestart(nodeID, cmdID); err != nil {
 		a.log.Warn("node not held out of routing for its restart", "node", nodeID, "command", cmdID, "err", err)
 	}
+}
+
+// updateRetries are the waits between the attempts to store a command update whose write
+// failed, while the session waits: about a second in all, bounded so a full disk does not stall
+// the session. An update still unstored after them is kept in memory and written by the
+// queue's next Flush.
+var updateRetries = []time.Duration{50 * time.Millisecond, 150 * time.Millisecond, 300 * time.Millisecond, 500 * time.Millisecond}
+
+// storeUpdate retries the write of a command update the queue applied in memory but could not
+// store (err), with bounded backoff; the session stays up whatever the outcome.
+func (a *agentService) storeUpdate(ctx context.Context, nodeID string, u *fleetv1.CommandUpdate, err error) {
+	a.log.Warn("command update applied but not stored; retrying", "node", nodeID, "command", u.GetId(), "state", u.GetState(), "err", err)
+	for _, wait := range updateRetries {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		left, ferr := a.cmds.Flush()
+		if left == 0 {
+			a.log.Info("command update stored after a failed write", "node", nodeID, "command", u.GetId(), "state", u.GetState())
+			return
+		}
+		err = ferr
+	}
+	a.log.Error("command update kept in memory: the store cannot write; it is written again every expiry tick, see /readyz",
+		"node", nodeID, "command", u.GetId(), "state", u.GetState(), "err", err)
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -40,19 +41,29 @@ type AuditLog struct {
 }
 
 // add stores rec, stamped with the time and an id. A record that cannot be stored is logged:
-// the call it describes has already happened.
+// the event it describes has already happened.
 func (a *AuditLog) add(rec *fleetv1.AuditRecord) {
+	if err := a.put(a.stamp(rec), rec); err != nil {
+		a.log.Error("audit record not stored", "kind", rec.GetKind(), "event", rec.GetEvent(), "method", rec.GetMethod(), "identity", rec.GetIdentity(), "err", err)
+	}
+}
+
+// stamp sets rec's time and id and returns its key.
+func (a *AuditLog) stamp(rec *fleetv1.AuditRecord) []byte {
 	now := a.now()
 	key := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
 	key = binary.BigEndian.AppendUint32(key, a.seq.Add(1))
 	rec.Id, rec.Time = hex.EncodeToString(key), timestamppb.New(now)
+	return key
+}
+
+// put writes rec under key, replacing the record stored there.
+func (a *AuditLog) put(key []byte, rec *fleetv1.AuditRecord) error {
 	val, err := proto.Marshal(rec)
-	if err == nil {
-		err = a.store.Update(func(tx *store.Tx) error { return tx.Bucket(store.Audit).Put(key, val) })
-	}
 	if err != nil {
-		a.log.Error("audit record not stored", "kind", rec.GetKind(), "event", rec.GetEvent(), "method", rec.GetMethod(), "identity", rec.GetIdentity(), "err", err)
+		return err
 	}
+	return a.store.Update(func(tx *store.Tx) error { return tx.Bucket(store.Audit).Put(key, val) })
 }
 
 // SecurityEvent records a security event about the caller in ctx and logs it.
@@ -72,11 +83,16 @@ func (a *AuditLog) SecurityEvent(ctx context.Context, ev fleetv1.SecurityEvent, 
 	a.add(rec)
 }
 
-// adminCall records a call with write access and its outcome.
-func (a *AuditLog) adminCall(ctx context.Context, method string, req any, err error) {
+// callPending is the code of an admin call's record written before the call runs; the
+// record is rewritten with the call's code once it returned.
+const callPending = "PENDING"
+
+// beginCall writes the record of a call with write access before the call runs (audit before
+// ack): a call whose record cannot be written is refused with Unavailable and changes nothing.
+// It returns the record and its key, for finishCall.
+func (a *AuditLog) beginCall(ctx context.Context, method string, req any) (*fleetv1.AuditRecord, []byte, error) {
 	rec := &fleetv1.AuditRecord{
-		Kind: fleetv1.AuditKind_AUDIT_KIND_ADMIN_CALL, Peer: PeerAddr(ctx), Method: method,
-		Code: status.Code(err).String(),
+		Kind: fleetv1.AuditKind_AUDIT_KIND_ADMIN_CALL, Peer: PeerAddr(ctx), Method: method, Code: callPending,
 	}
 	if id, ok := IdentityFrom(ctx); ok {
 		rec.Identity = id.Name
@@ -84,10 +100,25 @@ func (a *AuditLog) adminCall(ctx context.Context, method string, req any, err er
 	if m, ok := req.(proto.Message); ok {
 		rec.Target = targetOf(m.ProtoReflect())
 	}
+	key := a.stamp(rec)
+	if err := a.put(key, rec); err != nil {
+		a.log.Error("call refused: its audit record cannot be written", "method", method, "identity", rec.GetIdentity(), "target", rec.GetTarget(), "err", err)
+		return nil, nil, status.Errorf(codes.Unavailable,
+			"%s was not run: its audit record cannot be written (%v); the control plane's store cannot write, see /readyz, free space in or repair the data directory, then retry", method, err)
+	}
+	return rec, key, nil
+}
+
+// finishCall rewrites the record beginCall wrote with the call's outcome. A record that cannot
+// be rewritten is logged: the call has happened and its record keeps the code PENDING.
+func (a *AuditLog) finishCall(rec *fleetv1.AuditRecord, key []byte, err error) {
+	rec.Code = status.Code(err).String()
 	if err != nil {
 		rec.Detail = status.Convert(err).Message()
 	}
-	a.add(rec)
+	if perr := a.put(key, rec); perr != nil {
+		a.log.Error("audit record of a call not completed with its outcome", "method", rec.GetMethod(), "identity", rec.GetIdentity(), "code", rec.GetCode(), "err", perr)
+	}
 }
 
 // targetFields are the request fields that name what a call is about, in order of preference.
@@ -107,23 +138,33 @@ func targetOf(m protoreflect.Message) string {
 	return ""
 }
 
-// unaryInterceptor records every unary call with write access once the handler returned.
+// unaryInterceptor records every unary call with write access before the handler runs, and its
+// outcome once the handler returned.
 func (a *AuditLog) unaryInterceptor(ctx context.Context, req any, info *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
 	if AccessRules[info.FullMethod] != Write {
 		return handler(ctx, req)
 	}
+	rec, key, err := a.beginCall(ctx, info.FullMethod, req)
+	if err != nil {
+		return nil, err
+	}
 	resp, err := handler(ctx, req)
-	a.adminCall(ctx, info.FullMethod, req, err)
+	a.finishCall(rec, key, err)
 	return resp, err
 }
 
-// streamInterceptor records every stream with write access once the handler returned.
+// streamInterceptor records every stream with write access before the handler runs, and its
+// outcome once the handler returned.
 func (a *AuditLog) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, handler grpc.StreamHandler) error {
 	if AccessRules[info.FullMethod] != Write {
 		return handler(srv, ss)
 	}
-	err := handler(srv, ss)
-	a.adminCall(ss.Context(), info.FullMethod, nil, err)
+	rec, key, err := a.beginCall(ss.Context(), info.FullMethod, nil)
+	if err != nil {
+		return err
+	}
+	err = handler(srv, ss)
+	a.finishCall(rec, key, err)
 	return err
 }
 

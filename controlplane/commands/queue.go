@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -41,7 +42,14 @@ type Queue struct {
 	seq      map[string]uint64
 	wake     map[string]*sessionWake
 	watchers map[*cmdWatcher]struct{}
+	// unstored are the commands whose last write failed: their state is kept in memory and
+	// written again by Flush.
+	unstored map[string]*cmdEntry
 }
+
+// ErrNotStored wraps the store's error when a command's new state was applied in memory but
+// could not be written: the queue keeps it and writes it again on Flush.
+var ErrNotStored = errors.New("command state kept in memory, not yet stored")
 
 // cmdEntry is one command and its delivery bookkeeping.
 type cmdEntry struct {
@@ -71,6 +79,7 @@ func NewQueue(now func() time.Time, st *store.Store, retention time.Duration, wa
 		seq:      make(map[string]uint64),
 		wake:     make(map[string]*sessionWake),
 		watchers: make(map[*cmdWatcher]struct{}),
+		unstored: make(map[string]*cmdEntry),
 	}
 }
 
@@ -177,9 +186,10 @@ func (q *Queue) transitionLocked(e *cmdEntry, state fleetv1.CommandState, detail
 }
 
 // persist writes the latest state of e. The record is encoded inside the write, so whichever
-// write lands last carries the newest state.
+// write lands last carries the newest state. A failed write leaves e among the unstored, for
+// Flush, and returns ErrNotStored.
 func (q *Queue) persist(e *cmdEntry) error {
-	return q.store.Update(func(tx *store.Tx) error {
+	err := q.store.Update(func(tx *store.Tx) error {
 		q.mu.Lock()
 		b, err := proto.Marshal(e.rec)
 		q.mu.Unlock()
@@ -188,6 +198,32 @@ func (q *Queue) persist(e *cmdEntry) error {
 		}
 		return tx.Bucket(store.Commands).Put(e.key, b)
 	})
+	id := e.rec.GetCommand().GetId()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err != nil {
+		q.unstored[id] = e
+		return fmt.Errorf("%w: command %s: %w", ErrNotStored, id, err)
+	}
+	delete(q.unstored, id)
+	return nil
+}
+
+// Flush writes again every command whose last write failed, and returns how many are still
+// unstored and the first error.
+func (q *Queue) Flush() (int, error) {
+	q.mu.Lock()
+	pending := slices.Collect(maps.Values(q.unstored))
+	q.mu.Unlock()
+	var first error
+	for _, e := range pending {
+		if err := q.persist(e); err != nil && first == nil {
+			first = err
+		}
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.unstored), first
 }
 
 // StartedSeq is the highest seq of the node's commands that its agent accepted or went further
@@ -302,8 +338,10 @@ func (q *Queue) Update(nodeID string, u *fleetv1.CommandUpdate) (*fleetv1.Comman
 	return done, q.persist(e)
 }
 
-// Expire ends every command that was not started by its deadline.
+// Expire ends every command that was not started by its deadline, and writes again the commands
+// whose last write failed.
 func (q *Queue) Expire() {
+	_, _ = q.Flush()
 	now := q.now()
 	var changed []*cmdEntry
 	q.mu.Lock()
