@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pmezard/go-difflib/difflib"
+	udiff "github.com/aymanbagabas/go-udiff"
 	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
@@ -220,10 +220,7 @@ func (fc *Document) Diff(from, to uint64) (string, error) {
 		}
 		toDoc = b.GetDocument()
 	}
-	return difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A: difflib.SplitLines(a.GetDocument()), B: difflib.SplitLines(toDoc),
-		FromFile: fmt.Sprintf("revision %d", from), ToFile: toName, Context: 3,
-	})
+	return udiff.Unified(fmt.Sprintf("revision %d", from), toName, a.GetDocument(), toDoc), nil
 }
 
 // protoSection converts a YAML value to a proto message through protojson, which accepts the
