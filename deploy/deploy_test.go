@@ -6,6 +6,7 @@ package deploy_test
 import (
 	"os"
 	"path"
+	"slices"
 	"strings"
 	"testing"
 
@@ -24,6 +25,9 @@ type nfpmConfig struct {
 		Src  string `yaml:"src"`
 		Dst  string `yaml:"dst"`
 		Type string `yaml:"type"`
+		Info struct {
+			Mode int `yaml:"mode"`
+		} `yaml:"file_info"`
 	} `yaml:"contents"`
 	Scripts struct {
 		PostInstall string `yaml:"postinstall"`
@@ -97,6 +101,15 @@ func TestUnitsPackagesAndConfigsAgree(t *testing.T) {
 			src := map[string]string{} // destination → source
 			for _, c := range pkg.Contents {
 				dst[c.Dst], src[c.Dst] = c.Type, c.Src
+			}
+			env := "/etc/default/" + pkg.Name
+			for _, c := range pkg.Contents {
+				if c.Dst == env && (c.Type != "config|noreplace" || c.Info.Mode != 0o600) {
+					t.Errorf("%s is installed as %q mode %o; want a config|noreplace file 0600 (it may hold tokens)", env, c.Type, c.Info.Mode)
+				}
+			}
+			if _, ok := dst[env]; !ok || !slices.Contains(opts["EnvironmentFile"], "-"+env) {
+				t.Errorf("the package does not install %s, or %s does not read it (EnvironmentFile=%q)", env, unitName, opts["EnvironmentFile"])
 			}
 			if copyright := "/usr/share/doc/" + pkg.Name + "/copyright"; pkg.License != "Apache-2.0" || src[copyright] != "LICENSE" {
 				t.Errorf("package license %q, %s from %q: want Apache-2.0 and the repository's LICENSE", pkg.License, copyright, src[copyright])
