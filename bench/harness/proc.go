@@ -68,8 +68,7 @@ func cores(a, b sample) float64 {
 }
 
 // binaries builds the control plane and the agent as deploy/package.sh does (grpcnotrace,
-// stripped) into dir (a new temporary one when dir is
-// empty) unless they are already there.
+// stripped) into dir (a new temporary one when dir is empty) unless they are already there.
 func binaries(dir string) (string, error) {
 	if dir != "" {
 		return dir, nil
