@@ -9,6 +9,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"os"
+	"path/filepath"
 	"sync/atomic"
 	"time"
 
@@ -173,6 +174,8 @@ func New(cfg Config) (*Agent, error) {
 			return nil, fmt.Errorf("--proxy-listen: %w", err)
 		}
 	}
+	cfg.Logs.CursorFile = filepath.Join(cfg.StateDir, "journal.cursor")
+	cfg.Security.CursorFile = filepath.Join(cfg.StateDir, "auth-journal.cursor")
 	if cfg.Logs.Enabled() {
 		if a.logs, err = logs.New(cfg.Logs, cfg.Logger.With("component", "logs")); err != nil {
 			built.close()

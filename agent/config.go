@@ -231,14 +231,22 @@ type proxyFile struct {
 
 // logsFile is the logs section of the config file.
 type logsFile struct {
-	Files        []string `yaml:"files"`
-	SampleErrors *bool    `yaml:"sample_errors"`
-	MaxTemplates *int     `yaml:"max_templates"`
+	Files        []string     `yaml:"files"`
+	SampleErrors *bool        `yaml:"sample_errors"`
+	MaxTemplates *int         `yaml:"max_templates"`
+	Journal      *journalFile `yaml:"journal"`
+}
+
+// journalFile is the logs.journal section of the config file.
+type journalFile struct {
+	Units     []string `yaml:"units"`
+	Directory *string  `yaml:"directory"`
 }
 
 // securityFile is the security section of the config file.
 type securityFile struct {
 	AuthLog       *string        `yaml:"auth_log"`
+	AuthJournal   *bool          `yaml:"auth_journal"`
 	Listeners     *bool          `yaml:"listeners"`
 	Files         []string       `yaml:"files"`
 	CheckInterval *time.Duration `yaml:"check_interval"`
@@ -304,9 +312,16 @@ func (f fileConfig) apply(c *Config) {
 		}
 		cli.Set(&c.Logs.SampleErrors, l.SampleErrors)
 		cli.Set(&c.Logs.MaxTemplates, l.MaxTemplates)
+		if j := l.Journal; j != nil {
+			if j.Units != nil {
+				c.Logs.Journal.Units = j.Units
+			}
+			cli.Set(&c.Logs.Journal.Directory, j.Directory)
+		}
 	}
 	if sf := f.Security; sf != nil {
 		cli.Set(&c.Security.AuthLog, sf.AuthLog)
+		cli.Set(&c.Security.AuthJournal, sf.AuthJournal)
 		cli.Set(&c.Security.Listeners, sf.Listeners)
 		cli.Set(&c.Security.CheckInterval, sf.CheckInterval)
 		cli.Set(&c.Security.Window, sf.Window)

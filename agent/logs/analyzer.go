@@ -43,10 +43,23 @@ type Config struct {
 	MaxTemplates int
 	// Poll is how often files are checked; 0 means DefaultPoll.
 	Poll time.Duration
+	// Journal is the systemd journal followed.
+	Journal JournalConfig
+	// CursorFile keeps the journal cursor across restarts (the agent puts it in its state
+	// dir); "" keeps none.
+	CursorFile string
+}
+
+// JournalConfig says which units' journal entries are followed.
+type JournalConfig struct {
+	// Units are the systemd units whose entries are counted (e.g. dspy.service).
+	Units []string
+	// Directory is read instead of the system journal when set (journalctl --directory).
+	Directory string
 }
 
 // Enabled reports whether any log is followed.
-func (c Config) Enabled() bool { return len(c.Files) > 0 }
+func (c Config) Enabled() bool { return len(c.Files) > 0 || len(c.Journal.Units) > 0 }
 
 // Validate names the first invalid setting.
 func (c Config) Validate() error {
@@ -54,6 +67,11 @@ func (c Config) Validate() error {
 	for i, f := range c.Files {
 		if f == "" {
 			errs = append(errs, fmt.Errorf("logs.files[%d] is empty", i))
+		}
+	}
+	for i, u := range c.Journal.Units {
+		if u == "" || strings.HasPrefix(u, "-") {
+			errs = append(errs, fmt.Errorf("logs.journal.units[%d] %q is not a unit name", i, u))
 		}
 	}
 	if c.MaxTemplates < 0 {
@@ -113,6 +131,12 @@ func (a *Analyzer) Run(ctx context.Context) error {
 		f := NewFollower(path, a.cfg.Poll, a.log, a.Add, a.addCut)
 		g.Go(func() error { return f.Run(gctx) })
 	}
+	if len(a.cfg.Journal.Units) > 0 {
+		j := NewJournalFollower(JournalOptions{
+			Units: a.cfg.Journal.Units, Directory: a.cfg.Journal.Directory, CursorFile: a.cfg.CursorFile,
+		}, a.log, a.addEntry)
+		g.Go(func() error { return j.Run(gctx) })
+	}
 	return g.Wait()
 }
 
@@ -149,6 +173,14 @@ func (a *Analyzer) AddLevel(line string, lvl logtemplate.Level) {
 		c.warnings++
 		a.warnings++
 	}
+}
+
+// addEntry counts one journal entry at its priority's level.
+func (a *Analyzer) addEntry(e Entry) {
+	if e.Cut {
+		a.addCut()
+	}
+	a.AddLevel(e.Message, e.Level())
 }
 
 func (a *Analyzer) addCut() {

@@ -30,6 +30,13 @@ type Config struct {
 	// AuthLog is the auth log followed for failed SSH and sudo logins (e.g. /var/log/auth.log
 	// or /var/log/secure).
 	AuthLog string
+	// AuthJournal counts the same failures in the systemd journal: the entries of ssh.service
+	// and sshd.service and those of SYSLOG_IDENTIFIER sudo.
+	AuthJournal bool
+	// JournalDirectory is read instead of the system journal when set (journalctl --directory).
+	JournalDirectory string
+	// CursorFile keeps the auth journal's cursor across restarts; "" keeps none.
+	CursorFile string
 	// Listeners reports TCP listening sockets that were not there at start.
 	Listeners bool
 	// Files are hashed (sha256) at start and on every check; a change, a removal or an
@@ -46,7 +53,9 @@ type Config struct {
 }
 
 // Enabled reports whether anything is watched.
-func (c Config) Enabled() bool { return c.AuthLog != "" || c.Listeners || len(c.Files) > 0 }
+func (c Config) Enabled() bool {
+	return c.AuthLog != "" || c.AuthJournal || c.Listeners || len(c.Files) > 0
+}
 
 // Validate names every invalid setting.
 func (c Config) Validate() error {
@@ -123,6 +132,12 @@ func (m *Monitor) Run(ctx context.Context) error {
 		f := logs.NewFollower(m.cfg.AuthLog, m.cfg.Poll, m.log, m.authLine, func() {})
 		g.Go(func() error { return f.Run(gctx) })
 	}
+	if m.cfg.AuthJournal {
+		j := logs.NewJournalFollower(logs.JournalOptions{
+			Matches: AuthJournalMatches, Directory: m.cfg.JournalDirectory, CursorFile: m.cfg.CursorFile,
+		}, m.log, func(e logs.Entry) { m.authLine(e.SyslogLine()) })
+		g.Go(func() error { return j.Run(gctx) })
+	}
 	if m.cfg.Listeners || len(m.cfg.Files) > 0 {
 		g.Go(func() error {
 			m.check(gctx, true)
@@ -140,6 +155,10 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}
 	return g.Wait()
 }
+
+// AuthJournalMatches are the journalctl matches of the entries that can report a failed SSH
+// or sudo authentication.
+var AuthJournalMatches = []string{"_SYSTEMD_UNIT=ssh.service", "+", "_SYSTEMD_UNIT=sshd.service", "+", "SYSLOG_IDENTIFIER=sudo"}
 
 // authLine counts one auth log line.
 func (m *Monitor) authLine(line string) {

@@ -187,3 +187,32 @@ func TestSlidingWindow(t *testing.T) {
 		t.Fatalf("a new minute's failure: %v", got)
 	}
 }
+
+func TestAuthJournalFollowed(t *testing.T) {
+	j := fleettest.NewJournal(t)
+	m := newTestMonitor(t, Config{AuthJournal: true, JournalDirectory: j.Dir, CursorFile: filepath.Join(t.TempDir(), "auth.cursor")})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	fleettest.Eventually(t, 20*time.Second, "an ssh and a sudo failure counted from the journal", func() bool {
+		j.Append(t,
+			map[string]string{"_SYSTEMD_UNIT": "ssh.service", "SYSLOG_IDENTIFIER": "sshd", "_PID": "41", "MESSAGE": "Failed password for root from 203.0.113.9 port 1 ssh2"},
+			map[string]string{"SYSLOG_IDENTIFIER": "sudo", "_PID": "42", "MESSAGE": "pam_unix(sudo:auth): authentication failure; logname=bob uid=1000"},
+			map[string]string{"_SYSTEMD_UNIT": "dspy.service", "SYSLOG_IDENTIFIER": "sshd", "_PID": "43", "MESSAGE": "Failed password for mallory from 203.0.113.9 port 1 ssh2"},
+		)
+		s := m.Flush()
+		return s.GetSshFailures() > 0 && s.GetSudoFailures() > 0
+	})
+	// Each batch has one failure of each kind in the auth units; the dspy.service sshd line
+	// is not theirs and would make the ssh count run ahead.
+	fleettest.Eventually(t, 10*time.Second, "as many ssh as sudo failures", func() bool {
+		s := m.Flush()
+		return s.GetSshFailures() == s.GetSudoFailures()
+	})
+}

@@ -67,8 +67,8 @@ func cores(a, b sample) float64 {
 	return (b.cpu - a.cpu).Seconds() / b.at.Sub(a.at).Seconds()
 }
 
-// binaries builds the control plane and the agent into dir (a new temporary one when dir is
-// empty) unless they are already there.
+// binaries builds the control plane and the agent as deploy/package.sh does (grpcnotrace,
+// stripped) into dir (a new temporary one when dir is empty) unless they are already there.
 func binaries(dir string) (string, error) {
 	if dir != "" {
 		return dir, nil
@@ -77,7 +77,7 @@ func binaries(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := exec.Command("go", "build", "-o", dir+"/", "./cmd/controlplane", "./cmd/agent").CombinedOutput()
+	out, err := exec.Command("go", "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w", "-o", dir+"/", "./cmd/controlplane", "./cmd/agent").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build (run the harness from the module root): %v\n%s", err, out)
 	}

@@ -27,6 +27,7 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
+	setMemoryDefaults(os.LookupEnv)
 	var err error
 	if len(os.Args) > 1 && os.Args[1] == "backup" {
 		err = runBackup(os.Args[2:], os.Stdout, os.Stderr)

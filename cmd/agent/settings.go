@@ -68,7 +68,7 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	cfg := &s.cfg
 	*cfg = agent.DefaultConfig()
 	labels := labelFlags{}
-	var logFiles, watchFiles pathFlags
+	var logFiles, watchFiles, journalUnits pathFlags
 	fs := flag.NewFlagSet("agent", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -103,8 +103,11 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	fs.StringVar(&cfg.Proxy.Upstream, "proxy-upstream", cfg.Proxy.Upstream, "sidecar mode: the DSPy HTTP server (host:port or URL)")
 	fs.IntVar(&cfg.Proxy.MaxConcurrency, "proxy-max-concurrency", cfg.Proxy.MaxConcurrency, "sidecar mode: requests let through to the upstream at once (its worker slots); the rest queue, and the queue is the node's queue_length (0: no limit, no queue)")
 	fs.Var(&logFiles, "log-file", "log file of the DSPy service to follow and count per template (repeatable)")
+	fs.Var(&journalUnits, "log-journal-unit", "systemd unit whose journal entries are followed and counted per template, like --log-file (repeatable)")
+	fs.StringVar(&cfg.Logs.Journal.Directory, "log-journal-dir", cfg.Logs.Journal.Directory, "journal directory read instead of the system journal (journalctl --directory)")
 	fs.BoolVar(&cfg.Logs.SampleErrors, "log-sample-errors", cfg.Logs.SampleErrors, "send the last few error lines of each log template with the counts (default: counts only)")
 	fs.StringVar(&cfg.Security.AuthLog, "auth-log", cfg.Security.AuthLog, "auth log to count failed SSH and sudo logins in (e.g. /var/log/auth.log)")
+	fs.BoolVar(&cfg.Security.AuthJournal, "auth-journal", cfg.Security.AuthJournal, "count failed SSH and sudo logins in the systemd journal (ssh.service, sshd.service, SYSLOG_IDENTIFIER=sudo)")
 	fs.BoolVar(&cfg.Security.Listeners, "watch-listeners", cfg.Security.Listeners, "report TCP listening sockets that were not there at start")
 	fs.Var(&watchFiles, "watch-file", "file whose sha256 is watched for changes (repeatable)")
 	fs.StringVar(&cfg.TokenFile, "token-file", cfg.TokenFile, "file holding the agent token sent to the control plane (or the token in $"+tokenEnv+")")
@@ -156,6 +159,9 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	}
 	if len(logFiles) > 0 {
 		cfg.Logs.Files = logFiles
+	}
+	if len(journalUnits) > 0 {
+		cfg.Logs.Journal.Units = journalUnits
 	}
 	if len(watchFiles) > 0 {
 		cfg.Security.Files = watchFiles
