@@ -94,7 +94,9 @@ func Evaluate(in Input) Result {
 		for i := range targets {
 			t := &targets[i]
 			key := AlertKey(c.Rule.Name, t.target)
-			seen[key] = true
+			if _, had := in.Alerts[key]; had {
+				seen[key] = true // finishUnseen asks only of the alerts it had
+			}
 			if !spent && in.Budget > 0 && clock().Sub(start) >= in.Budget {
 				spent = true
 			}
@@ -135,6 +137,8 @@ type target struct {
 	pool   *Pool
 	fleet  *Fleet
 	e      *evaluator
+	// params are the variables of the rule being evaluated (params), below the target's.
+	params interpreter.Activation
 	// baselines holds the baseline variables once built (mean, z, hour mean, hour z).
 	baselines *[4]map[string]float64
 }
@@ -178,7 +182,8 @@ func (e *evaluator) targets(s Scope) []target {
 }
 
 // ResolveName returns the variable name of t's conditions: node, pool and fleet (of t's scope)
-// and the baselines behind baseline(), zscore() and their time-of-day forms.
+// and the baselines behind baseline(), zscore() and their time-of-day forms, then the params
+// of the rule being evaluated.
 func (t *target) ResolveName(name string) (any, bool) {
 	switch name {
 	case "fleet":
@@ -223,15 +228,19 @@ func (t *target) ResolveName(name string) (any, bool) {
 		}
 		return t.baselines[3], true
 	}
+	if t.params != nil {
+		return t.params.ResolveName(name)
+	}
 	return nil, false
 }
 
-// Parent is nil: a target's variables are the whole activation below the rule's params.
+// Parent is nil: ResolveName resolves the rule's params itself, below the target's variables.
 func (t *target) Parent() interpreter.Activation { return nil }
 
-// eval runs the condition with the target's variables.
-func (c *Compiled) eval(target interpreter.Activation) (bool, error) {
-	v, _, err := c.prg.Eval(interpreter.NewHierarchicalActivation(target, c.params))
+// eval runs the condition with the target's variables, under which the rule's params resolve.
+func (c *Compiled) eval(t *target) (bool, error) {
+	t.params = c.params
+	v, _, err := c.prg.Eval(t)
 	if err != nil {
 		return false, err
 	}
