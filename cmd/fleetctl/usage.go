@@ -11,7 +11,8 @@ const globalFlagsText = `Global flags (before the command or among its flags):
   --token-file FILE     file holding the admin or read-only token, sent as "authorization: Bearer"
                         (default: the token in $DSPYFLEET_TOKEN, else none)
   --tls                 connect over TLS, verifying the control plane against the system's CAs
-  --ca-file FILE        ... or against the CA certificate in FILE (implies --tls)
+  --ca-file FILE        ... or against the CA certificate in FILE (implies --tls; default
+                        $DSPYFLEET_CACERT)
   -o, --output FORMAT   table or json (default table); json is the API's protojson, as grpcurl prints it
   --timeout DURATION    limit for each request, and for nodes watch the wait for its first event;
                         0 means none (default 10s). "cmd send" has a --timeout of its own: give
@@ -45,6 +46,7 @@ Commands:
   scale history   List a pool's recorded scaling decisions.
   simulate        Replay a load trace through the autoscaler offline: static vs reactive vs predictive.
   version         Print fleetctl's version.
+  tls             Create a CA and the control plane's and agents' certificates (TLS, mTLS).
   cost report     Host and token cost by pool, node, model, program or capacity type.
   cost budgets    Budgets, their standing this period and recent alerts; cost budget set|delete.
   cost prices     The price table; cost prices set FILE replaces it.
@@ -187,7 +189,8 @@ Global flags (before the command or among its flags, but --timeout only before "
   --token-file FILE     file holding the admin or read-only token, sent as "authorization: Bearer"
                         (default: the token in $DSPYFLEET_TOKEN, else none)
   --tls                 connect over TLS, verifying the control plane against the system's CAs
-  --ca-file FILE        ... or against the CA certificate in FILE (implies --tls)
+  --ca-file FILE        ... or against the CA certificate in FILE (implies --tls; default
+                        $DSPYFLEET_CACERT)
   -o, --output FORMAT   table or json (default table); json is the API's protojson, as grpcurl prints it
   --timeout DURATION    limit for each request, e.g. "fleetctl --timeout 30s cmd send ...";
                         0 means none (default 10s)
@@ -269,6 +272,7 @@ var usages = map[string]string{
 	"config":           configUsage,
 	"simulate":         simulateUsage,
 	"version":          versionUsage,
+	"tls":              tlsUsage,
 	"scale":            scaleUsage,
 	"scale status":     scaleStatusUsage,
 	"scale policy get": scalePolicyGetUsage,
