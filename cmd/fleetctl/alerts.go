@@ -179,8 +179,8 @@ func parseAlerts(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			return writeRules(stdout, resp.GetRules())
 		}), nil
@@ -234,8 +234,8 @@ func parseAlertsList(g *globals, args []string) (command, error) {
 			return err
 		}
 		sortAlerts(resp.GetAlerts())
-		if g.output == formatJSON {
-			return writeJSON(stdout, jsonIndented, resp)
+		if g.output.structured() {
+			return g.output.write(stdout, jsonIndented, resp)
 		}
 		now := time.Now()
 		tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
@@ -305,8 +305,8 @@ func parseAlertsRule(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			_, err = fmt.Fprintf(stdout, "rule %s stored (etag %s)\n", resp.GetRule().GetName(), resp.GetRule().GetEtag())
 			return err
@@ -359,8 +359,8 @@ func parseAlertsTest(g *globals, args []string) (command, error) {
 		if err != nil {
 			return err
 		}
-		if g.output == formatJSON {
-			return writeJSON(stdout, jsonIndented, resp)
+		if g.output.structured() {
+			return g.output.write(stdout, jsonIndented, resp)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
 		fmt.Fprintln(tw, "TARGET\tHOLDS\tERROR")
@@ -497,8 +497,8 @@ func parseAlertsSilence(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			_, err = fmt.Fprintf(stdout, "silence %s until %s\n", resp.GetSilence().GetId(), resp.GetSilence().GetEnd().AsTime().Local().Format(time.DateTime))
 			return err
@@ -514,8 +514,8 @@ func parseAlertsSilence(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
 			fmt.Fprintln(tw, "ID\tMATCHERS\tSTART\tEND\tAUTHOR\tETAG\tCOMMENT")
@@ -585,8 +585,8 @@ func parseAlertsEvents(g *globals, args []string) (command, error) {
 		if err != nil {
 			return err
 		}
-		if g.output == formatJSON {
-			return writeJSON(stdout, jsonIndented, resp)
+		if g.output.structured() {
+			return g.output.write(stdout, jsonIndented, resp)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tKIND\tRULE\tTARGET\tMESSAGE")
@@ -609,8 +609,8 @@ func parseAlertsDeliveries(g *globals, args []string) (command, error) {
 		if err != nil {
 			return err
 		}
-		if g.output == formatJSON {
-			return writeJSON(stdout, jsonIndented, resp)
+		if g.output.structured() {
+			return g.output.write(stdout, jsonIndented, resp)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tCHANNEL\tRULE\tTARGET\tKIND\tATTEMPTS\tDELIVERED\tERROR")

@@ -141,8 +141,8 @@ func parseConfig(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
 			fmt.Fprintln(tw, "REVISION\tTIME\tAUTHOR\tMESSAGE")
@@ -168,8 +168,8 @@ func parseConfig(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			_, err = io.WriteString(stdout, resp.GetRevision().GetDocument())
 			return err
@@ -209,8 +209,8 @@ func parseConfig(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			diff := resp.GetDiff()
 			if diff == "" {
@@ -231,8 +231,8 @@ func parseConfig(g *globals, args []string) (command, error) {
 
 // printRevision reports a revision just stored.
 func printRevision(w io.Writer, g *globals, r *fleetv1.ConfigRevision, what string) error {
-	if g.output == formatJSON {
-		return writeJSON(w, jsonIndented, r)
+	if g.output.structured() {
+		return g.output.write(w, jsonIndented, r)
 	}
 	_, err := fmt.Fprintf(w, "%s: revision %d by %s: %s\n", what, r.GetNumber(), r.GetAuthor(), r.GetMessage())
 	return err

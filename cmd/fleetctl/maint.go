@@ -120,8 +120,8 @@ func parseMaint(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			return writeWindow(stdout, resp.GetMaintenance(), time.Now())
 		}, nil
@@ -142,8 +142,8 @@ func parseMaint(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			return writeWindowList(stdout, resp.GetWindows(), time.Now())
 		}, nil
@@ -191,8 +191,8 @@ func parseMaint(g *globals, args []string) (command, error) {
 				}
 				m = resp.GetMaintenance()
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, m)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, m)
 			}
 			return writeWindow(stdout, m, time.Now())
 		}, nil

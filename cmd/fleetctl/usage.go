@@ -13,7 +13,10 @@ const globalFlagsText = `Global flags (before the command or among its flags):
   --tls                 connect over TLS, verifying the control plane against the system's CAs
   --ca-file FILE        ... or against the CA certificate in FILE (implies --tls; default
                         $DSPYFLEET_CACERT)
-  -o, --output FORMAT   table or json (default table); json is the API's protojson, as grpcurl prints it
+  -o, --output FORMAT   table, wide, json or yaml (default table). wide adds columns where a
+                        command has more (nodes list: host name, instance type, agent version,
+                        peer); json is the API's protojson, as grpcurl prints it, and yaml the
+                        same fields in YAML (a "---" document per message when streaming)
   --timeout DURATION    limit for each request, and for nodes watch the wait for its first event;
                         0 means none (default 10s). "cmd send" has a --timeout of its own: give
                         this one before "cmd" there
@@ -191,7 +194,10 @@ Global flags (before the command or among its flags, but --timeout only before "
   --tls                 connect over TLS, verifying the control plane against the system's CAs
   --ca-file FILE        ... or against the CA certificate in FILE (implies --tls; default
                         $DSPYFLEET_CACERT)
-  -o, --output FORMAT   table or json (default table); json is the API's protojson, as grpcurl prints it
+  -o, --output FORMAT   table, wide, json or yaml (default table). wide adds columns where a
+                        command has more (nodes list: host name, instance type, agent version,
+                        peer); json is the API's protojson, as grpcurl prints it, and yaml the
+                        same fields in YAML (a "---" document per message when streaming)
   --timeout DURATION    limit for each request, e.g. "fleetctl --timeout 30s cmd send ...";
                         0 means none (default 10s)
 `
