@@ -183,7 +183,7 @@ func TestUsage(t *testing.T) {
 		{args: []string{"nodes"}, wantCode: exitUsage, wantUsage: nodesUsage, wantErr: "fleetctl: nodes: missing command"},
 		{args: []string{"nodes", "ls"}, wantCode: exitUsage, wantUsage: nodesUsage, wantErr: `fleetctl: nodes: unknown command "ls"`},
 		{args: []string{"nodes", "list", "--bogus"}, wantCode: exitUsage, wantUsage: listUsage, wantErr: "fleetctl: flag provided but not defined: -bogus"},
-		{args: []string{"nodes", "list", "-o", "yaml"}, wantCode: exitUsage, wantUsage: listUsage, wantErr: `fleetctl: invalid value "yaml" for flag -o: must be table or json`},
+		{args: []string{"nodes", "list", "-o", "xml"}, wantCode: exitUsage, wantUsage: listUsage, wantErr: `fleetctl: invalid value "xml" for flag -o: must be table, wide, json or yaml`},
 		{args: []string{"nodes", "get"}, wantCode: exitUsage, wantUsage: getUsage, wantErr: "fleetctl: nodes get: missing node ID"},
 		{args: []string{"nodes", "watch", "--reports=maybe"}, wantCode: exitUsage, wantUsage: watchUsage, wantErr: `fleetctl: invalid boolean value "maybe" for -reports: parse error`},
 		{args: []string{"help", "nodes", "drain"}, wantUsage: drainUsage},
