@@ -190,6 +190,8 @@ func parse(g *globals, args []string) (command, error) {
 		return parseLogs(g, args[1:])
 	case "tls":
 		return parseTLS(g, args[1:])
+	case "completion":
+		return parseCompletion(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }

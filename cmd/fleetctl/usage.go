@@ -50,6 +50,7 @@ Commands:
   simulate        Replay a load trace through the autoscaler offline: static vs reactive vs predictive.
   version         Print fleetctl's version.
   tls             Create a CA and the control plane's and agents' certificates (TLS, mTLS).
+  completion      Print a bash, zsh or fish completion script.
   cost report     Host and token cost by pool, node, model, program or capacity type.
   cost budgets    Budgets, their standing this period and recent alerts; cost budget set|delete.
   cost prices     The price table; cost prices set FILE replaces it.
@@ -279,6 +280,9 @@ var usages = map[string]string{
 	"simulate":         simulateUsage,
 	"version":          versionUsage,
 	"tls":              tlsUsage,
+	"tls ca create":    tlsUsage,
+	"tls cert create":  tlsUsage,
+	"completion":       completionUsage,
 	"scale":            scaleUsage,
 	"scale status":     scaleStatusUsage,
 	"scale policy get": scalePolicyGetUsage,
