@@ -94,7 +94,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	g, gctx := errgroup.WithContext(ctx)
 	notifyCtx, stopNotify := context.WithCancel(gctx)
 	g.Go(func() error {
-		return daemon.Run(notifyCtx, log, func() { reload(args, stderr, srv, level, log) })
+		return daemon.Run(notifyCtx, log, nil, func() { reload(args, stderr, srv, level, log) })
 	})
 	if devAgent == nil {
 		g.Go(func() error {
