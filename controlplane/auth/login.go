@@ -4,14 +4,15 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 
-	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
 // LoginMethod names dashboard logins in the audit trail.
@@ -21,14 +22,16 @@ const LoginMethod = "/ui/login"
 var (
 	// ErrBadToken is a login with a token that is neither the admin nor the read-only token.
 	ErrBadToken = errors.New("the token is neither the control plane's admin nor its read-only token")
-	// ErrThrottled is a login from a host that failed authentication too often.
-	ErrThrottled = errors.New("too many failed authentications from this address; wait a minute")
+	// ErrThrottled is a failed login whose token or address failed authentication too often;
+	// the error wrapping it says how long to wait.
+	ErrThrottled = errors.New("too many failed authentications")
 )
 
 // Login checks the token an operator gives the web dashboard and returns its role: the admin or
-// read-only token logs in, anything else (agent tokens included) is refused. A refusal counts
-// against remoteAddr's allowance of failed authentications and is recorded as a security event,
-// as a refused gRPC call is. With authentication off every caller is RoleAnyone.
+// read-only token logs in, anything else is refused. A token that authenticates nothing counts
+// against the guard's records of that token and of remoteAddr's host and is recorded as a
+// security event, as a refused gRPC call is; an agent's valid token is refused without counting.
+// With authentication off every caller is RoleAnyone.
 func (sec *Security) Login(ctx context.Context, remoteAddr, token string) (Role, error) {
 	a := sec.Auth
 	if !a.enabled {
@@ -38,19 +41,20 @@ func (sec *Security) Login(ctx context.Context, remoteAddr, token string) (Role,
 	if h, _, err := net.SplitHostPort(remoteAddr); err == nil {
 		host = h
 	}
-	if a.guard.blocked(host) {
-		a.throttled.Inc()
-		return 0, ErrThrottled
-	}
-	for _, t := range a.tokens {
-		if (t.role == RoleAdmin || t.role == RoleRead) && t.tok.Equal(token) {
-			return t.role, nil
-		}
-	}
 	if ap, err := netip.ParseAddrPort(remoteAddr); err == nil {
 		ctx = peer.NewContext(ctx, &peer.Peer{Addr: net.TCPAddrFromAddrPort(ap)})
 	}
-	a.refused(ctx, host, fleetv1.SecurityEvent_SECURITY_EVENT_AUTH_FAILED, LoginMethod, ErrBadToken)
+	id, err := a.tokenIdentity(token, "")
+	switch {
+	case err == nil && (id.role == RoleAdmin || id.role == RoleRead):
+		return id.role, nil
+	case err == nil:
+		a.denied(context.WithValue(ctx, identityKey{}, id), id, LoginMethod, ErrBadToken)
+		return 0, ErrBadToken
+	}
+	if err := a.failed(ctx, a.guard.keys(host, token, true), LoginMethod, ErrBadToken); !errors.Is(err, ErrBadToken) {
+		return 0, fmt.Errorf("%w: %s", ErrThrottled, status.Convert(err).Message())
+	}
 	return 0, ErrBadToken
 }
 

@@ -4,9 +4,10 @@ import "time"
 
 // Policy is how failures are answered.
 type Policy struct {
-	// Free is how many failures in a row are answered at once; 0 or less turns throttling off.
+	// Free is how many failures in a row may be made without waiting: the Free-th failure
+	// starts the first wait. 0 or less turns throttling off.
 	Free int
-	// Base is the wait after the first failure past Free; each further failure doubles it.
+	// Base is the wait after the Free-th failure; each further failure doubles it.
 	Base time.Duration
 	// Max caps the wait.
 	Max time.Duration
@@ -26,14 +27,14 @@ type Record struct {
 // Off reports whether the policy never throttles.
 func (p Policy) Off() bool { return p.Free <= 0 }
 
-// Delay is the wait after the n-th failure in a row: none up to Free, then Base, 2×Base,
-// 4×Base, … capped at Max.
+// Delay is the wait after the n-th failure in a row: none before the Free-th, then Base,
+// 2×Base, 4×Base, … capped at Max.
 func (p Policy) Delay(n int) time.Duration {
-	if p.Off() || n <= p.Free || p.Base <= 0 {
+	if p.Off() || n < p.Free || p.Base <= 0 {
 		return 0
 	}
 	d := p.Base
-	for i := p.Free + 1; i < n; i++ {
+	for i := p.Free; i < n; i++ {
 		if d >= p.Max/2 {
 			return p.Max
 		}
@@ -58,7 +59,7 @@ func (p Policy) Expired(r Record, now time.Time) bool {
 }
 
 // Fail returns r after one more failure at now, and whether that failure started the key's
-// throttling (the first failure past Free, the moment worth reporting once).
+// throttling (the Free-th failure in a row, the moment worth reporting once).
 func (p Policy) Fail(r Record, now time.Time) (Record, bool) {
 	if p.Expired(r, now) {
 		r = Record{}

@@ -14,15 +14,16 @@ func TestDelay(t *testing.T) {
 		want time.Duration
 	}{
 		{policy, 0, 0},
-		{policy, 3, 0},
-		{policy, 4, time.Second},
-		{policy, 5, 2 * time.Second},
-		{policy, 6, 4 * time.Second},
+		{policy, 2, 0},
+		{policy, 3, time.Second},
+		{policy, 4, 2 * time.Second},
+		{policy, 5, 4 * time.Second},
+		{policy, 6, 8 * time.Second},
 		{policy, 7, 8 * time.Second},
-		{policy, 8, 8 * time.Second},
 		{policy, 1 << 20, 8 * time.Second},
 		{Policy{Free: 1, Base: time.Second, Max: 5 * time.Minute}, 1000, 5 * time.Minute},
-		{Policy{Free: 1, Base: 3 * time.Second, Max: 5 * time.Second}, 3, 5 * time.Second},
+		{Policy{Free: 1, Base: time.Second, Max: time.Minute}, 1, time.Second},
+		{Policy{Free: 1, Base: 3 * time.Second, Max: 5 * time.Second}, 2, 5 * time.Second},
 		{Policy{Free: 0, Base: time.Second, Max: time.Minute}, 100, 0},
 		{Policy{Free: 2}, 10, 0},
 	} {
@@ -32,20 +33,20 @@ func TestDelay(t *testing.T) {
 	}
 }
 
-// TestBackoffGrows steps a fake clock: the free failures pass at once, then each failure
-// (made as soon as the wait allows) doubles the wait up to the cap, and only the first failure
-// past the free ones reports that throttling started.
+// TestBackoffGrows steps a fake clock: the failures before the Free-th need no wait, the
+// Free-th starts one, and each failure after it (made as soon as the wait allows) doubles the
+// wait up to the cap; only the Free-th reports that throttling started.
 func TestBackoffGrows(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
 	var r Record
-	wantWaits := []time.Duration{0, 0, 0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second}
+	wantWaits := []time.Duration{0, 0, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second}
 	for i, want := range wantWaits {
 		if w := policy.Wait(r, now); w != 0 {
 			t.Fatalf("failure %d: still %s to wait", i+1, w)
 		}
 		var started bool
 		r, started = policy.Fail(r, now)
-		if started != (i == 3) {
+		if started != (i == 2) {
 			t.Fatalf("failure %d: started %v", i+1, started)
 		}
 		if got := policy.Wait(r, now); got != want {
@@ -68,17 +69,17 @@ func TestForget(t *testing.T) {
 	for range 5 {
 		r, _ = policy.Fail(r, now)
 	}
-	if got := policy.Wait(r, now); got != 2*time.Second {
+	if got := policy.Wait(r, now); got != 4*time.Second {
 		t.Fatalf("wait after 5 failures: %s", got)
 	}
-	if policy.Expired(r, now.Add(2*time.Second+59*time.Second)) {
+	if policy.Expired(r, now.Add(4*time.Second+59*time.Second)) {
 		t.Fatal("forgotten before a minute passed after the wait")
 	}
 	soon, _ := policy.Fail(r, now.Add(30*time.Second))
-	if soon.Failures != 6 || policy.Wait(soon, now.Add(30*time.Second)) != 4*time.Second {
+	if soon.Failures != 6 || policy.Wait(soon, now.Add(30*time.Second)) != 8*time.Second {
 		t.Fatalf("a failure within the minute: %+v", soon)
 	}
-	later := now.Add(2*time.Second + time.Minute)
+	later := now.Add(4*time.Second + time.Minute)
 	if !policy.Expired(r, later) {
 		t.Fatal("not forgotten a minute after the wait ended")
 	}
