@@ -23,7 +23,7 @@ var (
 	ErrBadToken = errors.New("the token is neither the control plane's admin nor its read-only token")
 	// ErrThrottled is a failed login whose token or address failed authentication too often;
 	// the error wrapping it says how long to wait.
-	ErrThrottled = errors.New("too many failed authentications")
+	ErrThrottled = errors.New("login throttled")
 )
 
 // Login checks the token an operator gives the web dashboard and returns its role: the admin or
