@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
@@ -216,5 +217,31 @@ func TestDashboardOverTLS(t *testing.T) {
 	}
 	if code, body, _ := d.do("GET", "/ui/api/nodes", nil, nil); code != http.StatusOK || body != "[]\n" {
 		t.Errorf("GET /ui/api/nodes over TLS: %d %s, want an empty list", code, body)
+	}
+}
+
+// TestDashboardLoginBackoff: from one browser address, past 10 failed logins a bad token gets
+// 429 with a Retry-After and the wait in the page, while the admin and read-only tokens still
+// log in at once from the same address.
+func TestDashboardLoginBackoff(t *testing.T) {
+	cfg := tokenConfig(t, &lockedBuffer{})
+	cfg.AuthFailuresPerMinute = 10
+	clock := &fakeClock{now: time.Now()}
+	cfg.Now = clock.Now
+	cp := fleettest.StartControlPlane(t, cfg)
+	d := newDashClient(t, cp)
+	for i := range 10 {
+		if code, _, _ := d.login(wrongTok); code != http.StatusUnauthorized {
+			t.Fatalf("failed login %d: %d, want 401", i+1, code)
+		}
+	}
+	code, body, resp := d.login(wrongTok)
+	if code != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(body, "retry in 1s") {
+		t.Fatalf("the 11th failed login: %d, Retry-After %q, want 429 and 1:\n%s", code, resp.Header.Get("Retry-After"), body)
+	}
+	for _, tok := range []string{adminTok, readTok} {
+		if code, _, _ := newDashClient(t, cp).login(tok); code != http.StatusSeeOther {
+			t.Fatalf("login with a valid token after 11 failures from its address: %d, want 303", code)
+		}
 	}
 }

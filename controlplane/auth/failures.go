@@ -176,6 +176,16 @@ func (k failKey) subject() string {
 	return "with the bearer token of fingerprint " + strings.TrimPrefix(k.what, "token:")
 }
 
+// retryDelay returns the RetryInfo delay of a throttled status, 0 for none.
+func retryDelay(err error) time.Duration {
+	for _, d := range status.Convert(err).Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok {
+			return ri.GetRetryDelay().AsDuration()
+		}
+	}
+	return 0
+}
+
 // retryIn rounds a wait up to whole seconds for messages.
 func retryIn(wait time.Duration) time.Duration {
 	return (wait + time.Second - 1).Truncate(time.Second)

@@ -4,9 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
-	"fmt"
 	"net"
 	"net/netip"
+	"time"
 
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
@@ -22,9 +22,22 @@ var (
 	// ErrBadToken is a login with a token that is neither the admin nor the read-only token.
 	ErrBadToken = errors.New("the token is neither the control plane's admin nor its read-only token")
 	// ErrThrottled is a failed login whose token or address failed authentication too often;
-	// the error wrapping it says how long to wait.
+	// the ThrottledError wrapping it says how long to wait.
 	ErrThrottled = errors.New("login throttled")
 )
+
+// ThrottledError is a login refused unchecked because its token or address must still wait.
+type ThrottledError struct {
+	// Wait is how long until a login with that token or from that address is looked at again.
+	Wait time.Duration
+	msg  string
+}
+
+// Error implements error.
+func (e *ThrottledError) Error() string { return ErrThrottled.Error() + ": " + e.msg }
+
+// Unwrap makes a ThrottledError an ErrThrottled.
+func (e *ThrottledError) Unwrap() error { return ErrThrottled }
 
 // Login checks the token an operator gives the web dashboard and returns its role: the admin or
 // read-only token logs in, anything else is refused. A token that authenticates nothing counts
@@ -52,7 +65,7 @@ func (sec *Security) Login(ctx context.Context, remoteAddr, token string) (Role,
 		return 0, ErrBadToken
 	}
 	if err := a.failed(ctx, a.guard.keys(host, token, true), LoginMethod, ErrBadToken); !errors.Is(err, ErrBadToken) {
-		return 0, fmt.Errorf("%w: %s", ErrThrottled, status.Convert(err).Message())
+		return 0, &ThrottledError{Wait: retryDelay(err), msg: status.Convert(err).Message()}
 	}
 	return 0, ErrBadToken
 }
