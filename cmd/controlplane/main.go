@@ -47,6 +47,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "restore" {
 		return runRestore(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "unbind-node" {
+		return runUnbind(args[1:], stdout, stderr)
+	}
 	st, err := parseSettings(args, stderr, os.LookupEnv)
 	if err != nil {
 		return err
