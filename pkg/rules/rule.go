@@ -92,6 +92,9 @@ type Rule struct {
 	Params map[string]float64
 	// Disabled rules are kept but not evaluated.
 	Disabled bool
+	// Urgent rules' healing actions run at once even outside the node's pool's maintenance
+	// window; other rules' disruptive actions wait for the window to open.
+	Urgent bool
 }
 
 // Limits of a rule's fields.
