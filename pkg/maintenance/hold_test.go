@@ -4,19 +4,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/robfig/cron/v3"
-
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 )
 
-// daily returns a recurring window of pool opening every day at the cron spec for d.
-func daily(t *testing.T, id, pool, spec string, d time.Duration, nodes ...string) PolicyWindow {
-	t.Helper()
-	s, err := cron.ParseStandard(spec)
-	if err != nil {
-		t.Fatal(err)
+// dailyAt is a Schedule firing every day at hour:minute of the zone of the time it is given, as
+// a parsed cron spec without a time zone does.
+type dailyAt struct{ hour, minute int }
+
+func (d dailyAt) Next(t time.Time) time.Time {
+	next := time.Date(t.Year(), t.Month(), t.Day(), d.hour, d.minute, 0, 0, t.Location())
+	if !next.After(t) {
+		next = next.AddDate(0, 0, 1)
 	}
-	return PolicyWindow{ID: id, Spec: WindowSpec{Pool: pool, Nodes: nodes, Cron: spec, Schedule: s, Duration: d}}
+	return next
+}
+
+// daily returns a recurring window of pool opening every day at hour:minute UTC for d.
+func daily(id, pool string, hour, minute int, d time.Duration, nodes ...string) PolicyWindow {
+	return PolicyWindow{ID: id, Spec: WindowSpec{Pool: pool, Nodes: nodes, Cron: "daily", Schedule: dailyAt{hour, minute}, Duration: d}}
 }
 
 func at(day, hour, minute int) time.Time {
@@ -53,10 +58,10 @@ func TestDisruptive(t *testing.T) {
 }
 
 func TestHoldFor(t *testing.T) {
-	night := daily(t, "w-night", "P", "0 2 * * *", time.Hour)       // 02:00–03:00 UTC
-	midnight := daily(t, "w-mid", "P", "0 23 * * *", 3*time.Hour)   // 23:00–02:00 UTC, across midnight
-	early := daily(t, "w-early", "P", "30 1 * * *", 15*time.Minute) // 01:30–01:45 UTC
-	nodeOnly := daily(t, "w-n1", "P", "0 4 * * *", time.Hour, "n1") // 04:00–05:00, node n1 only
+	night := daily("w-night", "P", 2, 0, time.Hour)       // 02:00–03:00 UTC
+	midnight := daily("w-mid", "P", 23, 0, 3*time.Hour)   // 23:00–02:00 UTC, across midnight
+	early := daily("w-early", "P", 1, 30, 15*time.Minute) // 01:30–01:45 UTC
+	nodeOnly := daily("w-n1", "P", 4, 0, time.Hour, "n1") // 04:00–05:00, node n1 only
 	oneOff := PolicyWindow{ID: "w-once", Spec: WindowSpec{Pool: "P", Start: at(5, 20, 0), End: at(5, 21, 0)}}
 	openEnded := PolicyWindow{ID: "w-open", Spec: WindowSpec{Pool: "P", Start: at(4, 9, 0)}}
 	newYork := time.FixedZone("EST", -5*3600)
@@ -69,7 +74,7 @@ func TestHoldFor(t *testing.T) {
 		want       Hold
 	}{
 		{"no window runs now", "n1", true, nil, at(4, 10, 0), Hold{}},
-		{"another pool's window runs now", "n1", true, []PolicyWindow{daily(t, "w-q", "Q", "0 2 * * *", time.Hour)}, at(4, 10, 0), Hold{}},
+		{"another pool's window runs now", "n1", true, []PolicyWindow{daily("w-q", "Q", 2, 0, time.Hour)}, at(4, 10, 0), Hold{}},
 		{"not disruptive runs now", "n1", false, []PolicyWindow{night}, at(4, 10, 0), Hold{}},
 		{"outside the window waits for the next opening", "n1", true, []PolicyWindow{night}, at(4, 10, 0), Hold{"w-night", "P", at(5, 2, 0)}},
 		{"at the opening runs now", "n1", true, []PolicyWindow{night}, at(5, 2, 0), Hold{}},
