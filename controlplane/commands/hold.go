@@ -61,7 +61,7 @@ func holdRecord(rec *fleetv1.CommandRecord, hold maintenance.Hold, override bool
 	}
 	if override {
 		rec.WindowOverridden = true
-		rec.Detail = "queued at once, overriding maintenance window " + hold.Window + " of pool " + hold.Pool + " (next opening " + hold.Until.UTC().Format(time.RFC3339) + ")"
+		rec.Detail = "queued at once, overriding maintenance window " + hold.Window + " of pool " + hold.Pool + ", which next opens " + hold.Until.UTC().Format(time.RFC3339)
 		rec.History[0].Detail = rec.Detail
 		return
 	}
