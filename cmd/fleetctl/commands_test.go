@@ -148,7 +148,7 @@ func TestParseCmdList(t *testing.T) {
 		{
 			name:    "bad state",
 			args:    []string{"--state", "done"},
-			wantErr: `unknown command state "done" (valid: pending, sent, accepted, running, succeeded, failed, expired, cancelled)`,
+			wantErr: `unknown command state "done" (valid: pending, sent, accepted, running, succeeded, failed, expired, cancelled, held)`,
 		},
 		{name: "node state is not a command state", args: []string{"--state", "ready"}, wantErr: `unknown command state "ready"`},
 		{
