@@ -194,6 +194,9 @@ func (r *Rule) validateFields(channels []string) error {
 			bad("action.retry %s must be between 0 and %s", a.Retry, MaxFor)
 		}
 	}
+	if r.Urgent && r.Action == nil {
+		bad("urgent: only a rule with an action is urgent (its action runs outside maintenance windows)")
+	}
 	return errors.Join(errs...)
 }
 
