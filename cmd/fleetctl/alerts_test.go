@@ -150,3 +150,17 @@ func FuzzParseRuleFile(f *testing.F) {
 		}
 	})
 }
+
+// TestWriteRulesMarksUrgent: the rules table says which rules' actions run outside
+// maintenance windows.
+func TestWriteRulesMarksUrgent(t *testing.T) {
+	restart := &fleetv1.HealingAction{Kind: fleetv1.CommandKind_COMMAND_KIND_RESTART}
+	var b bytes.Buffer
+	if err := writeRules(&b, []*fleetv1.AlertRule{{Name: "Now", Action: restart, Urgent: true}, {Name: "Later", Action: restart}}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	if !strings.Contains(lines[1], "restart (urgent)") || strings.Contains(lines[2], "urgent") || !strings.Contains(lines[2], "restart") {
+		t.Fatalf("rules table:\n%s", b.String())
+	}
+}
