@@ -204,7 +204,7 @@ func TestUsage(t *testing.T) {
 		{args: []string{"cmd", "send", "web-1", "scale", "--instances", "-1"}, wantCode: exitUsage, wantUsage: sendUsage, wantErr: `fleetctl: invalid value "-1" for flag -instances: must be between 0 and 1024`},
 		{args: []string{"cmd", "send", "web-1", "deploy", "--wait"}, wantCode: exitUsage, wantUsage: sendUsage, wantErr: "fleetctl: cmd send: deploy needs --version"},
 		{args: []string{"cmd", "send", "web-1", "reboot"}, wantCode: exitUsage, wantUsage: sendUsage, wantErr: `fleetctl: cmd send: unknown command kind "reboot" (valid: drain, undrain, restart, cleanup, backup, deploy, scale, custom)`},
-		{args: []string{"cmd", "list", "--state", "done"}, wantCode: exitUsage, wantUsage: cmdListUsage, wantErr: `fleetctl: invalid value "done" for flag -state: unknown command state "done" (valid: pending, sent, accepted, running, succeeded, failed, expired, cancelled)`},
+		{args: []string{"cmd", "list", "--state", "done"}, wantCode: exitUsage, wantUsage: cmdListUsage, wantErr: `fleetctl: invalid value "done" for flag -state: unknown command state "done" (valid: pending, sent, accepted, running, succeeded, failed, expired, cancelled, held)`},
 		{args: []string{"cmd", "get"}, wantCode: exitUsage, wantUsage: cmdGetUsage, wantErr: "fleetctl: cmd get: missing command ID"},
 		{args: []string{"cmd", "cancel"}, wantCode: exitUsage, wantUsage: cancelUsage, wantErr: "fleetctl: cmd cancel: missing command ID"},
 		{args: []string{"cmd", "watch", "web-1"}, wantCode: exitUsage, wantUsage: cmdWatchUsage, wantErr: `fleetctl: cmd watch: unexpected argument "web-1"`},

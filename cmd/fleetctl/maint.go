@@ -37,6 +37,11 @@ routing, drained, given the tasks in order, health-checked and undrained, never 
 --max-unavailable nodes of the pool out of routing and never fewer than --min-healthy ready
 nodes in routing. With -o json, the ScheduleMaintenanceResponse.
 
+Until the window finishes or is cancelled, disruptive commands for its nodes (restart,
+deploy, cleanup, scale down; by fleetctl cmd send, healing rules or the scaler) are held
+while it is not open and delivered when it next opens. "fleetctl cmd send --now" and healing
+rules with urgent: true go at once; drain, undrain, backup and custom are never held.
+
 Flags:
   --task TASK               restart, cleanup, backup, deploy=VERSION or custom=ACTION (an action
                             in the agents' actions.custom); repeat for more, in order

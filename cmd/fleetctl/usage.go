@@ -184,6 +184,11 @@ Flags:
   --timeout DURATION    the command expires unless its agent starts it within this time
                         (default 10m). Not the request limit: give that before "cmd"
   --reason TEXT         why, for the audit trail
+  --now                 send a disruptive command (restart, deploy, cleanup, scale down) at
+                        once even though the node's pool has a maintenance window that is not
+                        open; without it the command is held until the window opens (state
+                        held, "cmd list" says until when). The audit record names the window
+                        overridden
   --wait                wait until the command has finished, print how it ended (with -o
                         json the final CommandRecord only) and exit with 1 unless it
                         succeeded; Ctrl-C stops waiting, not the command

@@ -228,6 +228,11 @@ func (a *Alerter) Reconcile(_ context.Context, now time.Time) error {
 			w.executions[id] = x
 			ev.CommandId = id
 			ev.Message = fmt.Sprintf("queued %s command %s on node %s", d.Kind, id, d.Node)
+			if rec.GetState() == fleetv1.CommandState_COMMAND_STATE_HELD {
+				ev.Message = fmt.Sprintf("%s command %s on node %s %s", d.Kind, id, d.Node, rec.GetDetail())
+			} else if rec.GetWindowOverridden() {
+				ev.Message += " at once (urgent rule: " + rec.GetDetail() + ")"
+			}
 		}
 		events = append(events, ev)
 	}
@@ -360,7 +365,8 @@ func (a *Alerter) settleExecutionsLocked(now time.Time) map[string]*fleetv1.Heal
 	return changed
 }
 
-// issue queues a healing command; a drain also moves the node to draining, as DrainNode does.
+// issue queues a healing command; a drain also moves the node to draining, as DrainNode does. A
+// disruptive one waits for the node's pool's maintenance window unless its rule is urgent.
 func (a *Alerter) issue(d rules.Decision) (*fleetv1.CommandRecord, error) {
 	kind := commandKind(d.Kind)
 	params := maps.Clone(d.Params)
@@ -373,9 +379,19 @@ func (a *Alerter) issue(d rules.Decision) (*fleetv1.CommandRecord, error) {
 		params[command.ParamTimeout] = drain.String()
 		timeout += drain
 	}
-	rec, err := a.cmds.Create(d.Node, kind, params, timeout, "rule:"+d.Rule, d.Reason)
+	gate := commands.HeldByWindow
+	if d.Urgent {
+		gate = commands.OverrideWindow
+	}
+	rec, hold, err := a.cmds.Submit(context.Background(), d.Node, kind, params, timeout, "rule:"+d.Rule, d.Reason, gate)
 	if err != nil {
 		return nil, err
+	}
+	switch {
+	case hold.Held() && d.Urgent:
+		a.log.Warn("urgent healing command overrides a maintenance window", "rule", d.Rule, "node", d.Node, "command", rec.GetCommand().GetId(), "window", hold.Window, "pool", hold.Pool)
+	case hold.Held():
+		a.log.Info("healing command held for a maintenance window", "rule", d.Rule, "node", d.Node, "command", rec.GetCommand().GetId(), "reason", hold.Reason())
 	}
 	if kind == fleetv1.CommandKind_COMMAND_KIND_DRAIN {
 		if err := a.reg.SetDrain(d.Node, true, false, "drained by rule "+d.Rule+": "+d.Reason); err != nil {
