@@ -397,6 +397,7 @@ func (a *Agent) hello() *fleetv1.Hello {
 		LastCommandSeq:   a.state.lastSeq(),
 		AdvertiseAddress: a.advertiseAddr(),
 		CapacityType:     wire.CapacityType(a.capacityType()),
+		ServiceHealth:    a.health.verdict(),
 	}
 }
 

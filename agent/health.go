@@ -29,7 +29,8 @@ type serviceHealth struct {
 	// healthy while one of them does; otherwise every instance must.
 	anyServes bool
 	fails     int                                   // failed checks in a row; run's goroutine only
-	last      atomic.Pointer[fleetv1.ServiceHealth] // nil until the first check
+	passed    bool                                  // a check has passed since the agent started; run's goroutine only
+	last      atomic.Pointer[fleetv1.ServiceHealth] // starting until the first check
 	ports     atomic.Pointer[[]int]                 // the ports that passed the last check; nil until it
 	again     chan struct{}                         // asks run for a check now
 }
@@ -43,6 +44,9 @@ func newServiceHealth(mgr service.Manager, cfg ActionsConfig) *serviceHealth {
 	if s := cfg.Service; s != nil {
 		h.check = s.Health.check()
 	}
+	// Until the first check has run, the service is not known to serve: a node reported ready
+	// then would be routed requests its service is not listening for yet.
+	h.last.Store(&fleetv1.ServiceHealth{Detail: "starting: the first health check has not finished"})
 	return h
 }
 
@@ -116,7 +120,7 @@ func (h *serviceHealth) checkOnce(ctx context.Context) {
 	h.ports.Store(&ports)
 	v := &fleetv1.ServiceHealth{Healthy: true, Detail: "healthy", Instances: uint32(len(insts)), HealthyInstances: uint32(len(ports))}
 	if len(problems) == 0 || h.anyServes && len(ports) > 0 {
-		h.fails = 0
+		h.fails, h.passed = 0, true
 		if len(problems) > 0 {
 			v.Detail = fmt.Sprintf("healthy: %d of %d instances serve (%s)", len(ports), len(insts), clip(strings.Join(problems, "; ")))
 		}
@@ -124,9 +128,13 @@ func (h *serviceHealth) checkOnce(ctx context.Context) {
 		h.fails++
 		detail := clip(strings.Join(problems, "; "))
 		v.Detail = detail
-		if h.fails >= unhealthyAfter {
+		switch {
+		case !h.passed:
+			// Not one check has passed yet: the service is starting, not flapping.
+			v.Healthy, v.Detail = false, "starting: "+detail
+		case h.fails >= unhealthyAfter:
 			v.Healthy = false
-		} else {
+		default:
 			v.Detail = fmt.Sprintf("healthy (check %d of %d failing: %s)", h.fails, unhealthyAfter, detail)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -117,8 +118,13 @@ func TestCrashLoopingServiceMakesTheNodeUnhealthy(t *testing.T) {
 		}}
 	})
 	waitState(t, c, "looping", unhealthy, 15*time.Second)
-	if r := nodeOf(t, c, "looping").GetStateReason(); !strings.Contains(r, "instance 0 is exited") || !strings.Contains(r, "exit status 3") {
-		t.Errorf("state reason %q does not name the crash", r)
+	// Unhealthy from its Hello on (starting); the reason follows the service's verdict to the crash.
+	fleettest.Eventually(t, 15*time.Second, "the state reason to name the crash", func() bool {
+		r := nodeOf(t, c, "looping").GetStateReason()
+		return strings.Contains(r, "instance 0 is exited") && strings.Contains(r, "exit status 3")
+	})
+	if st := fleettest.NodeState(c, "looping"); st != fleetv1.NodeState_NODE_STATE_UNHEALTHY {
+		t.Errorf("a crash-looping service left its node %s", st)
 	}
 }
 
@@ -202,5 +208,75 @@ func TestRestartKeepsAnOperatorsDrain(t *testing.T) {
 	send(t, c, "web-1", fleetv1.CommandKind_COMMAND_KIND_RESTART, nil, fleetv1.CommandState_COMMAND_STATE_SUCCEEDED)
 	if n := nodeOf(t, c, "web-1"); n.GetState() != drained || !n.GetDrainRequested() {
 		t.Errorf("after restarting a drained node: %s, drain requested %v", n.GetState(), n.GetDrainRequested())
+	}
+}
+
+// TestNodeNotReadyBeforeItsFirstHealthCheck: an agent supervising a service reported no health
+// until its first check had run, and a first failed check still as healthy, so its node turned
+// ready, and was routed requests, before the service was known to serve. A service sick from its
+// start must keep the node out of ready from its Hello on; it turns ready once a check passes.
+func TestNodeNotReadyBeforeItsFirstHealthCheck(t *testing.T) {
+	srv := buildHealthsrv(t)
+	sick := filepath.Join(t.TempDir(), "sick")
+	if err := os.WriteFile(sick, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cp := fleettest.StartControlPlane(t, fleettest.FastConfig(t))
+	c := cp.Fleet(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	w, err := c.WatchNodes(ctx, &fleetv1.WatchNodesRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Recv(); err != nil { // the initial listing, empty
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var states []string
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		for {
+			ev, err := w.Recv()
+			if err != nil {
+				return
+			}
+			if n := ev.GetNode(); n.GetId() == "cold-1" {
+				mu.Lock()
+				states = append(states, n.GetState().String()+" "+n.GetStateReason())
+				mu.Unlock()
+			}
+		}
+	}()
+	port := fleettest.FreePortRange(t, 1)
+	startAgentWith(t, cp.GRPCAddr(), "cold-1", func(cfg *agent.Config) {
+		cfg.ActionsConfig = agent.ActionsConfig{Service: &agent.ServiceConfig{
+			Manager: "process", Command: []string{srv, "-sick-file", sick}, BasePort: port, StopGrace: time.Second,
+			Health: agent.HealthConfig{URL: "http://127.0.0.1:{port}/healthz", Timeout: 10 * time.Second},
+		}}
+	})
+	fleettest.Eventually(t, 10*time.Second, "cold-1 to report a failed first health check", func() bool {
+		resp, err := c.GetNode(context.Background(), &fleetv1.GetNodeRequest{Id: "cold-1"})
+		return err == nil && strings.Contains(resp.GetNode().GetLastReport().GetServiceHealth().GetDetail(), "starting: instance 0 fails its health check")
+	})
+	if st := fleettest.NodeState(c, "cold-1"); st != fleetv1.NodeState_NODE_STATE_UNHEALTHY {
+		t.Fatalf("cold-1 is %s after its service failed its first check", st)
+	}
+	if err := os.Remove(sick); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, c, "cold-1", ready, 10*time.Second)
+	cancel()
+	<-watched
+	mu.Lock()
+	defer mu.Unlock()
+	if len(states) == 0 || !strings.HasPrefix(states[0], "NODE_STATE_UNHEALTHY agent connected from") || !strings.Contains(states[0], "service unhealthy: starting: ") {
+		t.Fatalf("cold-1's first state %q, want unhealthy from its Hello on", states)
+	}
+	for _, st := range states[:len(states)-1] {
+		if strings.HasPrefix(st, "NODE_STATE_READY") {
+			t.Fatalf("cold-1 was ready before its service passed a check: %q", states)
+		}
 	}
 }

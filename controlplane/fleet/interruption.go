@@ -45,6 +45,6 @@ func (r *Registry) Interrupt(s *Session, n *fleetv1.InterruptionNotice) (Interru
 	r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_UPDATED, e, fleetv1.NodeState_NODE_STATE_UNSPECIFIED)
 	reason := fmt.Sprintf("interruption notice from %s: the host is reclaimed at %s (in %s)", n.GetSource(),
 		n.GetDeadline().AsTime().UTC().Format(time.RFC3339), n.GetDeadline().AsTime().Sub(now).Round(time.Second))
-	r.setStateLocked(e, connectedState(e.node), reason, now)
+	r.setStateLocked(e, connectedState(e.node, nil), reason, now)
 	return out, nil
 }

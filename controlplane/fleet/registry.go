@@ -182,7 +182,10 @@ func (r *Registry) Attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 	if h.GetDraining() && !e.node.GetDrainRequested() {
 		e.node.DrainRequested = true
 	}
-	state, reason := connectedState(e.node), "agent connected from "+peer
+	state, reason := connectedState(e.node, h.GetServiceHealth()), "agent connected from "+peer
+	if state == fleetv1.NodeState_NODE_STATE_UNHEALTHY {
+		reason += "; " + healthReason(health(e.node, h.GetServiceHealth()))
+	}
 	switch {
 	case !known:
 		e.node.State = state
@@ -222,16 +225,25 @@ func servingAddress(adv, peer string) string {
 
 // connectedState is the state of a connected node: ready unless an operator drained it or its
 // agent's last report found the service unhealthy.
-func connectedState(n *fleetv1.Node) fleetv1.NodeState {
+func connectedState(n *fleetv1.Node, hello *fleetv1.ServiceHealth) fleetv1.NodeState {
 	switch {
 	case n.GetDrained():
 		return fleetv1.NodeState_NODE_STATE_DRAINED
 	case n.GetDrainRequested():
 		return fleetv1.NodeState_NODE_STATE_DRAINING
-	case !serviceHealthy(n.GetLastReport().GetServiceHealth()):
+	case !serviceHealthy(health(n, hello)):
 		return fleetv1.NodeState_NODE_STATE_UNHEALTHY
 	}
 	return fleetv1.NodeState_NODE_STATE_READY
+}
+
+// health is the service health a connecting node is judged by: the one its Hello carries, else
+// its last report's.
+func health(n *fleetv1.Node, hello *fleetv1.ServiceHealth) *fleetv1.ServiceHealth {
+	if hello != nil {
+		return hello
+	}
+	return n.GetLastReport().GetServiceHealth()
 }
 
 // serviceHealthy reports whether a verdict lets the node serve: healthy, or none given.
@@ -270,7 +282,7 @@ func (r *Registry) SetDrain(id string, requested, drained bool, reason string) e
 	e.node.RestartHold = "" // an operator's drain or undrain replaces a restart's hold
 	r.dirty[id] = struct{}{}
 	if Connected(e.node.GetState()) {
-		r.setStateLocked(e, connectedState(e.node), reason, r.now())
+		r.setStateLocked(e, connectedState(e.node, nil), reason, r.now())
 	}
 	return nil
 }
@@ -332,8 +344,12 @@ func (r *Registry) ApplyReport(s *Session, rep *fleetv1.MetricsReport) (bool, st
 	e.received++
 	r.dirty[s.NodeID] = struct{}{}
 	if st := e.node.GetState(); Connected(st) {
-		if want := connectedState(e.node); want != st {
-			r.setStateLocked(e, want, healthReason(rep.GetServiceHealth()), now)
+		want := connectedState(e.node, nil)
+		reason := healthReason(rep.GetServiceHealth())
+		// An unhealthy node's reason follows its service's latest verdict (starting, then
+		// crash-looping, say), as its state follows it.
+		if want != st || want == fleetv1.NodeState_NODE_STATE_UNHEALTHY && e.node.GetStateReason() != reason {
+			r.setStateLocked(e, want, reason, now)
 		}
 	}
 	if r.hasReportWatchersLocked() {

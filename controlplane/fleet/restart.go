@@ -25,7 +25,7 @@ func (r *Registry) HoldForRestart(id, cmdID string) error {
 	e.node.DrainRequested, e.node.RestartHold = true, cmdID
 	r.dirty[id] = struct{}{}
 	if Connected(e.node.GetState()) {
-		r.setStateLocked(e, connectedState(e.node), fmt.Sprintf("restart %s: draining before the service restarts", cmdID), r.now())
+		r.setStateLocked(e, connectedState(e.node, nil), fmt.Sprintf("restart %s: draining before the service restarts", cmdID), r.now())
 	}
 	return nil
 }
@@ -47,6 +47,6 @@ func (r *Registry) ReleaseRestart(id, cmdID, outcome string) {
 	e.node.DrainRequested, e.node.Drained, e.node.RestartHold = false, false, ""
 	r.dirty[id] = struct{}{}
 	if Connected(e.node.GetState()) {
-		r.setStateLocked(e, connectedState(e.node), fmt.Sprintf("restart %s finished: %s", cmdID, outcome), r.now())
+		r.setStateLocked(e, connectedState(e.node, nil), fmt.Sprintf("restart %s finished: %s", cmdID, outcome), r.now())
 	}
 }

@@ -429,7 +429,11 @@ type Hello struct {
 	// the agent connect from.
 	AdvertiseAddress string `protobuf:"bytes,14,opt,name=advertise_address,json=advertiseAddress,proto3" json:"advertise_address,omitempty"`
 	// How the host is bought (flag, configuration file, or the cloud's metadata service).
-	CapacityType  CapacityType `protobuf:"varint,15,opt,name=capacity_type,json=capacityType,proto3,enum=dspyfleet.v1.CapacityType" json:"capacity_type,omitempty"`
+	CapacityType CapacityType `protobuf:"varint,15,opt,name=capacity_type,json=capacityType,proto3,enum=dspyfleet.v1.CapacityType" json:"capacity_type,omitempty"`
+	// The supervised service's health as the agent knows it when it connects (unset without a
+	// supervised service): a node whose service has not passed a check yet connects unhealthy,
+	// not ready, so no request is routed to it before its service serves.
+	ServiceHealth *ServiceHealth `protobuf:"bytes,16,opt,name=service_health,json=serviceHealth,proto3" json:"service_health,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -567,6 +571,13 @@ func (x *Hello) GetCapacityType() CapacityType {
 		return x.CapacityType
 	}
 	return CapacityType_CAPACITY_TYPE_UNSPECIFIED
+}
+
+func (x *Hello) GetServiceHealth() *ServiceHealth {
+	if x != nil {
+		return x.ServiceHealth
+	}
+	return nil
 }
 
 // Welcome accepts a session.
@@ -1042,7 +1053,7 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\awelcome\x18\x01 \x01(\v2\x15.dspyfleet.v1.WelcomeH\x00R\awelcome\x12+\n" +
 	"\x03ack\x18\x02 \x01(\v2\x17.dspyfleet.v1.ReportAckH\x00R\x03ack\x121\n" +
 	"\acommand\x18\x03 \x01(\v2\x15.dspyfleet.v1.CommandH\x00R\acommandB\x05\n" +
-	"\x03msg\"\x8b\x05\n" +
+	"\x03msg\"\xcf\x05\n" +
 	"\x05Hello\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x127\n" +
@@ -1060,7 +1071,8 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\x0freports_dropped\x18\f \x01(\x04R\x0ereportsDropped\x12\x1a\n" +
 	"\bdraining\x18\r \x01(\bR\bdraining\x12+\n" +
 	"\x11advertise_address\x18\x0e \x01(\tR\x10advertiseAddress\x12?\n" +
-	"\rcapacity_type\x18\x0f \x01(\x0e2\x1a.dspyfleet.v1.CapacityTypeR\fcapacityType\x1a9\n" +
+	"\rcapacity_type\x18\x0f \x01(\x0e2\x1a.dspyfleet.v1.CapacityTypeR\fcapacityType\x12B\n" +
+	"\x0eservice_health\x18\x10 \x01(\v2\x1b.dspyfleet.v1.ServiceHealthR\rserviceHealth\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xab\x01\n" +
@@ -1161,7 +1173,8 @@ var file_dspyfleet_v1_agent_proto_goTypes = []any{
 	(*InterruptionNotice)(nil),    // 16: dspyfleet.v1.InterruptionNotice
 	(*durationpb.Duration)(nil),   // 17: google.protobuf.Duration
 	(CapacityType)(0),             // 18: dspyfleet.v1.CapacityType
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*ServiceHealth)(nil),         // 19: dspyfleet.v1.ServiceHealth
+	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
 }
 var file_dspyfleet_v1_agent_proto_depIdxs = []int32{
 	4,  // 0: dspyfleet.v1.ConnectRequest.hello:type_name -> dspyfleet.v1.Hello
@@ -1175,21 +1188,22 @@ var file_dspyfleet_v1_agent_proto_depIdxs = []int32{
 	12, // 8: dspyfleet.v1.Hello.labels:type_name -> dspyfleet.v1.Hello.LabelsEntry
 	17, // 9: dspyfleet.v1.Hello.report_interval:type_name -> google.protobuf.Duration
 	18, // 10: dspyfleet.v1.Hello.capacity_type:type_name -> dspyfleet.v1.CapacityType
-	17, // 11: dspyfleet.v1.Welcome.down_after:type_name -> google.protobuf.Duration
-	9,  // 12: dspyfleet.v1.ReportRejected.violations:type_name -> dspyfleet.v1.FieldViolation
-	0,  // 13: dspyfleet.v1.Command.kind:type_name -> dspyfleet.v1.CommandKind
-	13, // 14: dspyfleet.v1.Command.params:type_name -> dspyfleet.v1.Command.ParamsEntry
-	19, // 15: dspyfleet.v1.Command.deadline:type_name -> google.protobuf.Timestamp
-	1,  // 16: dspyfleet.v1.CommandUpdate.state:type_name -> dspyfleet.v1.CommandState
-	19, // 17: dspyfleet.v1.CommandUpdate.time:type_name -> google.protobuf.Timestamp
-	14, // 18: dspyfleet.v1.CommandUpdate.fields:type_name -> dspyfleet.v1.CommandUpdate.FieldsEntry
-	2,  // 19: dspyfleet.v1.AgentService.Connect:input_type -> dspyfleet.v1.ConnectRequest
-	3,  // 20: dspyfleet.v1.AgentService.Connect:output_type -> dspyfleet.v1.ConnectResponse
-	20, // [20:21] is the sub-list for method output_type
-	19, // [19:20] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	19, // 11: dspyfleet.v1.Hello.service_health:type_name -> dspyfleet.v1.ServiceHealth
+	17, // 12: dspyfleet.v1.Welcome.down_after:type_name -> google.protobuf.Duration
+	9,  // 13: dspyfleet.v1.ReportRejected.violations:type_name -> dspyfleet.v1.FieldViolation
+	0,  // 14: dspyfleet.v1.Command.kind:type_name -> dspyfleet.v1.CommandKind
+	13, // 15: dspyfleet.v1.Command.params:type_name -> dspyfleet.v1.Command.ParamsEntry
+	20, // 16: dspyfleet.v1.Command.deadline:type_name -> google.protobuf.Timestamp
+	1,  // 17: dspyfleet.v1.CommandUpdate.state:type_name -> dspyfleet.v1.CommandState
+	20, // 18: dspyfleet.v1.CommandUpdate.time:type_name -> google.protobuf.Timestamp
+	14, // 19: dspyfleet.v1.CommandUpdate.fields:type_name -> dspyfleet.v1.CommandUpdate.FieldsEntry
+	2,  // 20: dspyfleet.v1.AgentService.Connect:input_type -> dspyfleet.v1.ConnectRequest
+	3,  // 21: dspyfleet.v1.AgentService.Connect:output_type -> dspyfleet.v1.ConnectResponse
+	21, // [21:22] is the sub-list for method output_type
+	20, // [20:21] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_agent_proto_init() }
