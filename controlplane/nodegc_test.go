@@ -3,6 +3,8 @@ package controlplane_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"slices"
 	"strconv"
 	"strings"
@@ -127,6 +129,32 @@ func watchRemoved(t *testing.T, cp *fleettest.ControlPlane) *removedWatcher {
 	return w
 }
 
+// watchDashboard copies the dashboard's event stream into a buffer until the test ends.
+func watchDashboard(t *testing.T, cp *fleettest.ControlPlane) *fleettest.Buffer {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+cp.HTTPAddr()+"/ui/api/events", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /ui/api/events: %v, %v", resp, err)
+	}
+	buf := &fleettest.Buffer{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = io.Copy(buf, resp.Body)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		resp.Body.Close()
+	})
+	return buf
+}
+
 func (w *removedWatcher) removed() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -211,7 +239,8 @@ func TestNodeGCRemovesNodesNeverReady(t *testing.T) {
 }
 
 // TestNodeGCRemovesDownNodes: a node that served and went down is kept 71h after it turned down
-// and removed past --node-gc (72h), with its audit record and the metric counted.
+// and removed past --node-gc (72h), with its audit record, a REMOVED event (the dashboard drops
+// its row) and the metric counted.
 func TestNodeGCRemovesDownNodes(t *testing.T) {
 	clk := &jumpClock{}
 	cfg := fleettest.FastConfig(t)
@@ -219,6 +248,7 @@ func TestNodeGCRemovesDownNodes(t *testing.T) {
 	cp := fleettest.StartControlPlane(t, cfg)
 	fc := cp.Fleet(t)
 	w := watchRemoved(t, cp)
+	dash := watchDashboard(t, cp)
 
 	s, end := session(t, cp, "gone")
 	rep := report(1, 10)
@@ -238,6 +268,9 @@ func TestNodeGCRemovesDownNodes(t *testing.T) {
 	clk.Advance(time.Hour + time.Minute)
 	fleettest.Eventually(t, 10*time.Second, "gone removed past 72h", func() bool { return len(nodeIDs(t, fc)) == 0 })
 	fleettest.Eventually(t, 5*time.Second, "REMOVED event", func() bool { return slices.Equal(w.removed(), []string{"gone"}) })
+	fleettest.Eventually(t, 5*time.Second, "the dashboard told to drop gone's row", func() bool {
+		return strings.Contains(dash.String(), `"id":"gone"`) && strings.Contains(dash.String(), `"removed":true`)
+	})
 	if !strings.Contains(scrape(t, cp), `dspyfleet_nodes_removed_total{reason="down"} 1`) {
 		t.Errorf("/metrics lacks dspyfleet_nodes_removed_total{reason=\"down\"} 1")
 	}
