@@ -106,3 +106,17 @@ func TestLoadedLastReady(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadedNodeWithoutTimesIsKept: a stored node with no timestamps (its age unknown) is not
+// taken for one last seen in 1970 and removed.
+func TestLoadedNodeWithoutTimesIsKept(t *testing.T) {
+	r := NewRegistry(func() time.Time { return testNow }, Liveness{Grace: time.Second, DefaultInterval: time.Second}, 16)
+	r.Load([]*fleetv1.Node{{Id: "old", Pool: check.DefaultPool, State: fleetv1.NodeState_NODE_STATE_DOWN}})
+	p := nodegc.Policy{Down: time.Hour, Unready: time.Hour}
+	if got := p.Decide(r.GCNodes(), testNow.Add(1000*time.Hour)); len(got) != 0 {
+		t.Fatalf("decided %+v for a node of unknown age", got)
+	}
+	if n, _ := r.Get("old"); n.GetLastSeen() != nil {
+		t.Fatalf("last_seen %v for a node stored without one", n.GetLastSeen())
+	}
+}

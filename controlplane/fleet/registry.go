@@ -94,7 +94,7 @@ func (r *Registry) Load(nodes []*fleetv1.Node) {
 	for _, n := range nodes {
 		e := &entry{
 			node:     n,
-			lastSeen: n.GetLastSeen().AsTime(),
+			lastSeen: timeOf(n.GetLastSeen()),
 			received: n.GetReportsReceived(),
 		}
 		e.lastReportSeq = n.GetLastReport().GetSeq()
