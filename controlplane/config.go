@@ -206,9 +206,7 @@ func (c Config) Validate() error {
 	check(c.WatchBuffer > 0, "watch buffer %d must be positive", c.WatchBuffer)
 	check(c.CommandRetention > 0, "--command-retention %s must be positive", c.CommandRetention)
 	check(c.RollupRetention >= time.Hour, "--rollup-retention %s must be at least 1h", c.RollupRetention)
-	if err := c.nodeGC().Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, c.nodeGC().Validate()...)
 	check(c.MaxNewNodesPerMinute >= 0, "--max-new-nodes-per-minute %d must not be negative (0 means no limit)", c.MaxNewNodesPerMinute)
 	errs = append(errs, c.security().Validate()...)
 	errs = append(errs, c.validateLimits()...)

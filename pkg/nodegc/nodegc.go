@@ -1,7 +1,6 @@
 package nodegc
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -15,8 +14,8 @@ type Policy struct {
 	Unready time.Duration
 }
 
-// Validate reports a negative window, naming its flag.
-func (p Policy) Validate() error {
+// Validate reports each negative window, naming its flag.
+func (p Policy) Validate() []error {
 	var errs []error
 	if p.Down < 0 {
 		errs = append(errs, fmt.Errorf("--node-gc %s must not be negative (0 turns it off)", p.Down))
@@ -24,7 +23,7 @@ func (p Policy) Validate() error {
 	if p.Unready < 0 {
 		errs = append(errs, fmt.Errorf("--node-gc-unready %s must not be negative (0 turns it off)", p.Unready))
 	}
-	return errors.Join(errs...)
+	return errs
 }
 
 // Node is what the decision reads of one node.

@@ -78,14 +78,14 @@ func TestDecideKeepsOrderAndSkipsKept(t *testing.T) {
 }
 
 func TestValidate(t *testing.T) {
-	if err := (Policy{Down: 72 * time.Hour, Unready: 24 * time.Hour}).Validate(); err != nil {
-		t.Fatalf("defaults: %v", err)
+	if errs := (Policy{Down: 72 * time.Hour, Unready: 24 * time.Hour}).Validate(); errs != nil {
+		t.Fatalf("defaults: %v", errs)
 	}
-	if err := (Policy{}).Validate(); err != nil {
-		t.Fatalf("both off: %v", err)
+	if errs := (Policy{}).Validate(); errs != nil {
+		t.Fatalf("both off: %v", errs)
 	}
-	err := Policy{Down: -time.Second, Unready: -time.Second}.Validate()
-	if err == nil || !strings.Contains(err.Error(), "--node-gc -1s") || !strings.Contains(err.Error(), "--node-gc-unready -1s") {
-		t.Fatalf("negative windows: %v, want both flags named", err)
+	errs := Policy{Down: -time.Second, Unready: -time.Second}.Validate()
+	if len(errs) != 2 || !strings.Contains(errs[0].Error(), "--node-gc -1s") || !strings.Contains(errs[1].Error(), "--node-gc-unready -1s") {
+		t.Fatalf("negative windows: %v, want both flags named", errs)
 	}
 }
