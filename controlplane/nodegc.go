@@ -26,7 +26,8 @@ func (c Config) nodeGC() nodegc.Policy {
 	return nodegc.Policy{Down: c.NodeGC, Unready: c.NodeGCUnready}
 }
 
-// removedNodes counts the nodes the GC step removed, by reason.
+// newRemovedNodes returns dspyfleet_nodes_removed_total, the nodes the GC step removed by
+// reason, with both reasons at 0.
 func newRemovedNodes() *prometheus.CounterVec {
 	v := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dspyfleet_nodes_removed_total",

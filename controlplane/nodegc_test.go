@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,6 +90,24 @@ func session(t *testing.T, cp *fleettest.ControlPlane, id string) (s agentStream
 		t.Fatalf("%s: want Welcome, got %v, %v", id, m, err)
 	}
 	return s, cancel
+}
+
+// systemRecords waits until n system audit records are complete (none PENDING: a removal's
+// record is completed after the node is gone) and returns them.
+func systemRecords(t *testing.T, fc fleetv1.FleetServiceClient, n int) []*fleetv1.AuditRecord {
+	t.Helper()
+	var recs []*fleetv1.AuditRecord
+	fleettest.Eventually(t, 5*time.Second, fmt.Sprintf("%d complete system audit records", n), func() bool {
+		recs = listAudit(t, fc, &fleetv1.ListAuditRequest{Kinds: []fleetv1.AuditKind{fleetv1.AuditKind_AUDIT_KIND_SYSTEM}, PageSize: 1000})
+		done := 0
+		for _, r := range recs {
+			if r.GetCode() != "PENDING" {
+				done++
+			}
+		}
+		return done >= n
+	})
+	return recs
 }
 
 // removedWatcher collects the ids of REMOVED events from a WatchNodes stream until the test ends.
@@ -211,7 +231,7 @@ func TestNodeGCRemovesNodesNeverReady(t *testing.T) {
 	if !strings.Contains(scrape(t, cp), `dspyfleet_nodes_removed_total{reason="never_ready"} 5`) {
 		t.Errorf("/metrics lacks dspyfleet_nodes_removed_total{reason=\"never_ready\"} 5")
 	}
-	recs := listAudit(t, fc, &fleetv1.ListAuditRequest{Kinds: []fleetv1.AuditKind{fleetv1.AuditKind_AUDIT_KIND_SYSTEM}})
+	recs := systemRecords(t, fc, 5)
 	if len(recs) != 5 {
 		t.Fatalf("system audit records %v, want 5", recs)
 	}
@@ -274,7 +294,7 @@ func TestNodeGCRemovesDownNodes(t *testing.T) {
 	if !strings.Contains(scrape(t, cp), `dspyfleet_nodes_removed_total{reason="down"} 1`) {
 		t.Errorf("/metrics lacks dspyfleet_nodes_removed_total{reason=\"down\"} 1")
 	}
-	r := findAudit(listAudit(t, fc, &fleetv1.ListAuditRequest{Target: "gone"}), &fleetv1.AuditRecord{Kind: fleetv1.AuditKind_AUDIT_KIND_SYSTEM, Method: "node-gc"})
+	r := findAudit(systemRecords(t, fc, 1), &fleetv1.AuditRecord{Kind: fleetv1.AuditKind_AUDIT_KIND_SYSTEM, Method: "node-gc", Target: "gone"})
 	if r == nil || r.GetCode() != codes.OK.String() || !strings.Contains(r.GetDetail(), "--node-gc 72h") {
 		t.Fatalf("audit record of the removal: %v", r)
 	}
@@ -283,5 +303,61 @@ func TestNodeGCRemovesDownNodes(t *testing.T) {
 	session(t, cp, "gone")
 	if got := nodeIDs(t, fc); !slices.Equal(got, []string{"gone"}) {
 		t.Fatalf("after the agent came back: nodes %v", got)
+	}
+}
+
+// TestNodeGCRemovesNothingWhileItsAuditCannotBeWritten: on a full data disk the node GC step
+// cannot write its audit records, so it removes nothing (and counts a step error); once space
+// is freed the nodes are removed, each with its record.
+func TestNodeGCRemovesNothingWhileItsAuditCannotBeWritten(t *testing.T) {
+	disk := mountSmallDisk(t)
+	clk := &jumpClock{}
+	cfg := fleettest.FastConfig(t)
+	cfg.DataDir = filepath.Join(disk, "data")
+	cfg.Now = clk.Now
+	cfg.NodeTTL = 10000 * time.Hour
+	cp := fleettest.StartControlPlane(t, cfg)
+	fc := cp.Fleet(t)
+	const junk = 100
+	for i := range junk {
+		_, end := session(t, cp, fmt.Sprintf("junk-%03d", i))
+		end()
+	}
+	fleettest.Eventually(t, 10*time.Second, "junk nodes disconnected", func() bool {
+		resp, err := fc.ListNodes(context.Background(), &fleetv1.ListNodesRequest{States: []fleetv1.NodeState{fleetv1.NodeState_NODE_STATE_DISCONNECTED}, PageSize: 1000})
+		return err == nil && len(resp.GetNodes()) == junk
+	})
+
+	filler := filepath.Join(disk, "filler")
+	fillDisk(t, filler)
+	c, readyz := costClient(t, cp), "http://"+cp.HTTPAddr()+"/readyz"
+	n := 10
+	fleettest.Eventually(t, 10*time.Second, "/readyz 503 on a full disk", func() bool {
+		n += 200
+		_, _ = c.SetPrices(context.Background(), &fleetv1.SetPricesRequest{Prices: manyPrices(n, 2)})
+		code, _ := getBody(t, readyz)
+		return code == http.StatusServiceUnavailable
+	})
+	clk.Advance(25 * time.Hour)
+	waitGCSteps(t, cp)
+	if got := nodeIDs(t, fc); len(got) != junk {
+		t.Fatalf("%d nodes on a full disk, want all %d kept: removed without an audit record", len(got), junk)
+	}
+	if !strings.Contains(scrape(t, cp), `dspyfleet_reconcile_step_errors_total{step="nodegc"}`) {
+		t.Error(`/metrics lacks dspyfleet_reconcile_step_errors_total{step="nodegc"}`)
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	fleettest.Eventually(t, 10*time.Second, "junk removed once the disk has room", func() bool { return len(nodeIDs(t, fc)) == 0 })
+	recs := systemRecords(t, fc, junk)
+	for _, r := range recs {
+		if r.GetCode() != codes.OK.String() {
+			t.Fatalf("audit record %v, want OK", r)
+		}
+	}
+	if len(recs) != junk {
+		t.Fatalf("%d system audit records, want %d", len(recs), junk)
 	}
 }
