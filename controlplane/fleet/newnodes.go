@@ -20,7 +20,7 @@ const refusalEventEvery = time.Minute
 
 // RegisterLimit is a token bucket per credential on registering new node ids
 // (--max-new-nodes-per-minute): it refills at PerMinute a minute and holds PerMinute. Known
-// nodes reconnecting take nothing from it. Its methods are called under the registry lock.
+// nodes reconnecting take nothing from it. It is safe for concurrent use.
 type RegisterLimit struct {
 	perMinute int
 	mu        sync.Mutex
