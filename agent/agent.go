@@ -10,6 +10,7 @@ import (
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,8 @@ type Agent struct {
 	notice     atomic.Pointer[preempt.Notice]
 	noticed    chan struct{} // wakes the sender when a notice arrives
 	noticeSent atomic.Bool   // the notice went out on a session
+	ready      chan struct{} // closed by readyOnce: see Ready
+	readyOnce  sync.Once
 }
 
 // Stats is a point-in-time view of the agent's delivery counters.
@@ -145,6 +148,7 @@ func New(cfg Config) (*Agent, error) {
 		actions:    built,
 		health:     health,
 		noticed:    make(chan struct{}, 1),
+		ready:      make(chan struct{}),
 	}
 	if cfg.Cloud != "" {
 		if a.watcher, err = preempt.New(preempt.Config{Cloud: cfg.Cloud, URL: cfg.MetadataURL, Interval: cfg.MetadataInterval, Log: cfg.Logger.With("component", "preempt")}); err != nil {
@@ -332,17 +336,32 @@ func (a *Agent) sampleLoop(ctx context.Context) error {
 }
 
 // connectLoop keeps a session open, reconnecting with capped exponential backoff and full
-// jitter; the backoff resets once a session is established.
+// jitter; the backoff resets once a session is established. A control plane that refuses the
+// agent (its credential or certificate) is retried far more slowly, from 30 s to 5 min, with an
+// error that says what to fix; the agent is ready (Ready) once a session is established, or once
+// an attempt fails for any other reason (a control plane down at boot is waited for with the
+// reports buffered), never while it is refused.
 func (a *Agent) connectLoop(ctx context.Context) error {
-	attempt := 0
+	attempt, refusals := 0, 0
 	for {
 		established, err := a.session(ctx)
 		if ctx.Err() != nil {
 			return nil
 		}
 		if established {
-			attempt = 0
+			attempt, refusals = 0, 0
 		}
+		if !established && refused(err) {
+			d := refusedDelay(refusals, refusedBackoffInitial, refusedBackoffMax, mrand.Float64())
+			refusals++
+			a.log.Error("the control plane refuses this agent: fix its credential (token file, per-node token, client certificate or CA) or the node id it is bound to; the agent does not report ready until it is accepted",
+				"server", a.cfg.Server, "err", err, "refusals", refusals, "retry_in", d.Round(time.Second))
+			if !sleepCtx(ctx, d) {
+				return nil
+			}
+			continue
+		}
+		a.markReady()
 		d := backoffDelay(attempt, a.cfg.BackoffInitial, a.cfg.BackoffMax, mrand.Float64())
 		attempt++
 		a.log.Warn("control plane session ended; reconnecting", "server", a.cfg.Server, "err", err, "retry_in", d.Round(time.Millisecond))
@@ -351,6 +370,13 @@ func (a *Agent) connectLoop(ctx context.Context) error {
 		}
 	}
 }
+
+// markReady closes Ready, once.
+func (a *Agent) markReady() { a.readyOnce.Do(func() { close(a.ready) }) }
+
+// Ready is closed once the agent has a session, or has failed to reach the control plane for a
+// reason other than a refusal: what systemd's READY=1 waits for.
+func (a *Agent) Ready() <-chan struct{} { return a.ready }
 
 // hello describes this agent.
 func (a *Agent) hello() *fleetv1.Hello {

@@ -110,6 +110,7 @@ func (a *Agent) receive(stream grpc.BidiStreamingClient[fleetv1.ConnectRequest, 
 			welcome = true
 			a.buf.ack(msg.Welcome.GetLastReportSeq())
 			a.connected.Store(true)
+			a.markReady()
 			a.sessions.Add(1)
 			a.log.Info("connected to control plane", "server", a.cfg.Server, "down_after", msg.Welcome.GetDownAfter().AsDuration())
 			welcomed <- msg.Welcome.GetLastReportSeq()

@@ -91,8 +91,11 @@ type Config struct {
 	// and AdminBurst each admin or read-only identity's calls. A rate of 0 means no limit.
 	AgentRate, AdminRate   float64
 	AgentBurst, AdminBurst int
-	// AuthFailuresPerMinute is how many failed authentications one peer host may make in a
-	// minute before its calls are refused; 0 means no limit.
+	// AuthFailuresPerMinute is how many failed authentications in a row one presented token or
+	// peer host may make before each further failure waits (1s, doubling up to 5m; forgotten
+	// a minute after a wait ends without failing again); a valid credential never waits. It
+	// also bounds the permission-denied events recorded per identity and minute. 0 means no
+	// limit.
 	AuthFailuresPerMinute int
 	// MaxStreamsPerPeer bounds the streams one peer host may hold open; 0 means no limit.
 	MaxStreamsPerPeer int

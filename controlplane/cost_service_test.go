@@ -49,10 +49,11 @@ func tableReq(program string) reqstats.Event {
 
 // costAgent is a raw agent session that sends request windows.
 type costAgent struct {
-	t     *testing.T
-	s     agentStream
-	seq   uint64
-	clock func() time.Time
+	t      *testing.T
+	s      agentStream
+	seq    uint64
+	clock  func() time.Time
+	prices reqstats.Prices // the agent's prices: table; agentPrices when nil
 }
 
 func connectCostAgent(t *testing.T, cp *fleettest.ControlPlane, h *fleetv1.Hello, clock func() time.Time) *costAgent {
@@ -70,7 +71,11 @@ func connectCostAgent(t *testing.T, cp *fleettest.ControlPlane, h *fleetv1.Hello
 func (a *costAgent) send(events ...reqstats.Event) {
 	a.t.Helper()
 	now := a.clock()
-	agg := reqstats.NewAggregator(agentPrices, reqstats.DefaultRelativeAccuracy, reqstats.DefaultTopN, now.Add(-time.Second))
+	prices := a.prices
+	if prices == nil {
+		prices = agentPrices
+	}
+	agg := reqstats.NewAggregator(prices, reqstats.DefaultRelativeAccuracy, reqstats.DefaultTopN, now.Add(-time.Second))
 	for _, e := range events {
 		agg.Add(e)
 	}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
@@ -100,14 +101,22 @@ func TestDashboardSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	failed := 0
+	// The wrong token failed authentication; the agent token is valid, only not for the
+	// dashboard: a denial, which is not counted as a failure.
+	failed, denied := 0, 0
 	for _, r := range audit.GetRecords() {
-		if r.GetMethod() == "/ui/login" && r.GetEvent() == fleetv1.SecurityEvent_SECURITY_EVENT_AUTH_FAILED && strings.HasPrefix(r.GetPeer(), "127.0.0.1:") {
+		if r.GetMethod() != "/ui/login" || !strings.HasPrefix(r.GetPeer(), "127.0.0.1:") {
+			continue
+		}
+		switch {
+		case r.GetEvent() == fleetv1.SecurityEvent_SECURITY_EVENT_AUTH_FAILED && r.GetIdentity() == "":
 			failed++
+		case r.GetEvent() == fleetv1.SecurityEvent_SECURITY_EVENT_PERMISSION_DENIED && r.GetIdentity() == "agent":
+			denied++
 		}
 	}
-	if failed != 2 {
-		t.Errorf("%d failed dashboard logins in the audit trail, want 2: %v", failed, audit.GetRecords())
+	if failed != 1 || denied != 1 {
+		t.Errorf("%d failed and %d denied dashboard logins in the audit trail, want 1 and 1: %v", failed, denied, audit.GetRecords())
 	}
 
 	code, _, resp := d.login(adminTok)
@@ -208,5 +217,31 @@ func TestDashboardOverTLS(t *testing.T) {
 	}
 	if code, body, _ := d.do("GET", "/ui/api/nodes", nil, nil); code != http.StatusOK || body != "[]\n" {
 		t.Errorf("GET /ui/api/nodes over TLS: %d %s, want an empty list", code, body)
+	}
+}
+
+// TestDashboardLoginBackoff: from one browser address, past 10 failed logins a bad token gets
+// 429 with a Retry-After and the wait in the page, while the admin and read-only tokens still
+// log in at once from the same address.
+func TestDashboardLoginBackoff(t *testing.T) {
+	cfg := tokenConfig(t, &lockedBuffer{})
+	cfg.AuthFailuresPerMinute = 10
+	clock := &fakeClock{now: time.Now()}
+	cfg.Now = clock.Now
+	cp := fleettest.StartControlPlane(t, cfg)
+	d := newDashClient(t, cp)
+	for i := range 10 {
+		if code, _, _ := d.login(wrongTok); code != http.StatusUnauthorized {
+			t.Fatalf("failed login %d: %d, want 401", i+1, code)
+		}
+	}
+	code, body, resp := d.login(wrongTok)
+	if code != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "1" || !strings.Contains(body, "retry in 1s") {
+		t.Fatalf("the 11th failed login: %d, Retry-After %q, want 429 and 1:\n%s", code, resp.Header.Get("Retry-After"), body)
+	}
+	for _, tok := range []string{adminTok, readTok} {
+		if code, _, _ := newDashClient(t, cp).login(tok); code != http.StatusSeeOther {
+			t.Fatalf("login with a valid token after 11 failures from its address: %d, want 303", code)
+		}
 	}
 }

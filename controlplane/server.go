@@ -179,6 +179,7 @@ func New(cfg Config) (_ *Server, err error) {
 		return nil, err
 	}
 	s.windows.Deploying = s.deployer.Busy
+	cmds.SetHolder(s.windows.HoldFor)
 	sc.Busy = s.maintenanceBusy
 	s.httpLn = s.sec.HTTPListener(httpLn)
 	s.promReg, s.metrics = newMetrics(reg, stats)
@@ -344,8 +345,9 @@ func (s *Server) shutdown() {
 	}
 }
 
-// livenessLoop declares silent nodes down and expires commands past their deadline; once an
-// hour it deletes finished commands older than the retention.
+// livenessLoop declares silent nodes down, expires commands past their deadline and delivers
+// the commands held for a maintenance window that opened; once an hour it deletes finished
+// commands older than the retention.
 func (s *Server) livenessLoop(ctx context.Context) error {
 	t := time.NewTicker(s.cfg.LivenessCheck)
 	defer t.Stop()
@@ -357,6 +359,7 @@ func (s *Server) livenessLoop(ctx context.Context) error {
 		case <-t.C:
 			s.reg.Sweep()
 			s.cmds.Expire()
+			s.cmds.Release()
 			if time.Since(lastPrune) > time.Hour {
 				lastPrune = time.Now()
 				if err := s.cmds.Prune(); err != nil {

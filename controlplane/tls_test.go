@@ -218,3 +218,30 @@ func TestAgentRateLimitPerCertificate(t *testing.T) {
 	}
 	wantCode(t, connectAs(t, a, "node-a"), codes.ResourceExhausted, "node:node-a")
 }
+
+// TestCertificateBindingOutlivesClientCA: a node registered with its client certificate is
+// bound to it; after a restart on the same state file without --client-ca (so no certificate
+// is checked any more), the shared agent token still cannot take the node's id, while it may
+// register a node that was never bound.
+func TestCertificateBindingOutlivesClientCA(t *testing.T) {
+	f := startMTLS(t, func(c *controlplane.Config) { c.AgentToken = fleettest.Token(t, agentTok) })
+	aCert, aKey := f.ca.Issue(t, t.TempDir(), "a", "node-a")
+	if err := connectAs(t, dialTLS(t, f.cp.GRPCAddr(), f.ca.CertFile, aCert, aKey), "node-a"); err != nil {
+		t.Fatalf("node-a with its certificate: %v", err)
+	}
+	f.cp.Stop(t)
+
+	cfg := f.cp.Config
+	cfg.ClientCA = ""
+	cp := fleettest.StartControlPlane(t, cfg)
+	shared := func() *grpc.ClientConn {
+		return dialTLS(t, cp.GRPCAddr(), f.ca.CertFile, "", "", grpc.WithPerRPCCredentials(credential.Bearer(fleettest.Token(t, agentTok), true)))
+	}
+	wantCode(t, connectAs(t, shared(), "node-a"), codes.PermissionDenied, `node "node-a" is bound to its client certificate`)
+	if err := connectAs(t, shared(), "node-z"); err != nil {
+		t.Fatalf("the shared token for a node never bound: %v", err)
+	}
+	admin := fleetv1.NewFleetServiceClient(dialTLS(t, cp.GRPCAddr(), f.ca.CertFile, "", "",
+		grpc.WithPerRPCCredentials(credential.Bearer(fleettest.Token(t, adminTok), true))))
+	waitAudit(t, admin, &fleetv1.AuditRecord{Kind: fleetv1.AuditKind_AUDIT_KIND_SECURITY, Event: fleetv1.SecurityEvent_SECURITY_EVENT_IDENTITY_MISMATCH, Identity: "agent", Target: "node-a"})
+}

@@ -99,7 +99,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	})
 	g.Go(func() error {
-		return daemon.Run(notifyCtx, cfg.Logger, func() { reload(args, stderr, a, st, level, cfg.Logger) })
+		return daemon.Run(notifyCtx, cfg.Logger, a.Ready(), func() { reload(args, stderr, a, st, level, cfg.Logger) })
 	})
 	return g.Wait()
 }

@@ -47,6 +47,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "restore" {
 		return runRestore(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "unbind-node" {
+		return runUnbind(args[1:], stdout, stderr)
+	}
 	st, err := parseSettings(args, stderr, os.LookupEnv)
 	if err != nil {
 		return err
@@ -94,7 +97,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	g, gctx := errgroup.WithContext(ctx)
 	notifyCtx, stopNotify := context.WithCancel(gctx)
 	g.Go(func() error {
-		return daemon.Run(notifyCtx, log, func() { reload(args, stderr, srv, level, log) })
+		return daemon.Run(notifyCtx, log, nil, func() { reload(args, stderr, srv, level, log) })
 	})
 	if devAgent == nil {
 		g.Go(func() error {

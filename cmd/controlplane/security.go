@@ -26,7 +26,7 @@ func registerSecurityFlags(fs *flag.FlagSet, cfg *controlplane.Config) {
 	fs.IntVar(&cfg.AgentBurst, "agent-burst", cfg.AgentBurst, "burst of --agent-rate")
 	fs.Float64Var(&cfg.AdminRate, "admin-rate", cfg.AdminRate, "calls per second each admin or read-only identity may make; 0 means no limit")
 	fs.IntVar(&cfg.AdminBurst, "admin-burst", cfg.AdminBurst, "burst of --admin-rate")
-	fs.IntVar(&cfg.AuthFailuresPerMinute, "auth-failures-per-minute", cfg.AuthFailuresPerMinute, "failed authentications one peer host may make a minute before its calls are refused; 0 means no limit")
+	fs.IntVar(&cfg.AuthFailuresPerMinute, "auth-failures-per-minute", cfg.AuthFailuresPerMinute, "failed authentications in a row one bad token or peer host may make before it must wait 1s, doubling with each failure up to 5m (valid credentials never wait); 0 means no limit")
 	fs.IntVar(&cfg.MaxStreamsPerPeer, "max-streams-per-peer", cfg.MaxStreamsPerPeer, "streams one peer host may hold open; 0 means no limit")
 	fs.IntVar(&cfg.MaxNodes, "max-nodes", cfg.MaxNodes, "nodes the control plane may know; a new node past it is refused")
 	fs.IntVar(&cfg.MaxLabels, "max-labels", cfg.MaxLabels, "labels a node may have")

@@ -114,6 +114,7 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 const usage = `Usage:
   controlplane [flags]                                 run the control plane
   controlplane validate --config FILE [--profile NAME] check a config file without starting
+  controlplane unbind-node --data-dir DIR [NODE...]     list node bindings, or remove them (stopped)
 
 Settings come from, lowest first: the profile's defaults, the --config file, the environment
 (DSPYFLEET_<FLAG>, e.g. DSPYFLEET_NODE_TTL=30s) and the flags. SIGHUP reloads them.

@@ -73,6 +73,9 @@ and column. Example:
   action: {kind: restart, retry: 5m}  # restart, cleanup, drain, backup or scale (params,
                                       # min_healthy); retried every retry while firing
   params: {target_p95_ms: 1500}
+  urgent: false                # true: the action runs at once even outside the pool's
+                               # maintenance window; otherwise a restart, cleanup or scale
+                               # down waits for the window to open
 
 Conditions read node.* (id, pool, state, labels, up, report_age_s, host.{cpu, memory, disk[MOUNT],
 disk_max, load1}, dspy.{requests, errors, error_rate, rps, p50_ms, p95_ms, p99_ms, ttft_ms,
@@ -179,8 +182,8 @@ func parseAlerts(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			return writeRules(stdout, resp.GetRules())
 		}), nil
@@ -234,8 +237,8 @@ func parseAlertsList(g *globals, args []string) (command, error) {
 			return err
 		}
 		sortAlerts(resp.GetAlerts())
-		if g.output == formatJSON {
-			return writeJSON(stdout, jsonIndented, resp)
+		if g.output.structured() {
+			return g.output.write(stdout, jsonIndented, resp)
 		}
 		now := time.Now()
 		tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
@@ -267,6 +270,9 @@ func writeRules(w io.Writer, rules []*fleetv1.AlertRule) error {
 		action := "-"
 		if a := r.GetAction(); a != nil {
 			action = enumShort(a.GetKind().String(), "COMMAND_KIND_")
+			if r.GetUrgent() {
+				action += " (urgent)"
+			}
 		}
 		name := r.GetName()
 		if r.GetDisabled() {
@@ -305,8 +311,8 @@ func parseAlertsRule(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			_, err = fmt.Fprintf(stdout, "rule %s stored (etag %s)\n", resp.GetRule().GetName(), resp.GetRule().GetEtag())
 			return err
@@ -359,8 +365,8 @@ func parseAlertsTest(g *globals, args []string) (command, error) {
 		if err != nil {
 			return err
 		}
-		if g.output == formatJSON {
-			return writeJSON(stdout, jsonIndented, resp)
+		if g.output.structured() {
+			return g.output.write(stdout, jsonIndented, resp)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
 		fmt.Fprintln(tw, "TARGET\tHOLDS\tERROR")
@@ -385,6 +391,7 @@ type ruleFile struct {
 	Action      *ruleFileAction    `yaml:"action"`
 	Params      map[string]float64 `yaml:"params"`
 	Disabled    bool               `yaml:"disabled"`
+	Urgent      bool               `yaml:"urgent"`
 }
 
 type ruleFileAction struct {
@@ -422,7 +429,7 @@ func parseRuleFile(path string, data []byte) (*fleetv1.AlertRule, error) {
 	}
 	r := &fleetv1.AlertRule{
 		Name: f.Name, Condition: f.Condition, Labels: f.Labels, Annotations: f.Annotations, Notify: f.Notify,
-		Params: f.Params, Disabled: f.Disabled,
+		Params: f.Params, Disabled: f.Disabled, Urgent: f.Urgent,
 	}
 	// An empty scope or severity stays unspecified: a partial update (--fields) needs neither,
 	// and the control plane refuses a whole rule without them.
@@ -497,8 +504,8 @@ func parseAlertsSilence(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			_, err = fmt.Fprintf(stdout, "silence %s until %s\n", resp.GetSilence().GetId(), resp.GetSilence().GetEnd().AsTime().Local().Format(time.DateTime))
 			return err
@@ -514,8 +521,8 @@ func parseAlertsSilence(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
 			fmt.Fprintln(tw, "ID\tMATCHERS\tSTART\tEND\tAUTHOR\tETAG\tCOMMENT")
@@ -585,8 +592,8 @@ func parseAlertsEvents(g *globals, args []string) (command, error) {
 		if err != nil {
 			return err
 		}
-		if g.output == formatJSON {
-			return writeJSON(stdout, jsonIndented, resp)
+		if g.output.structured() {
+			return g.output.write(stdout, jsonIndented, resp)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tKIND\tRULE\tTARGET\tMESSAGE")
@@ -609,8 +616,8 @@ func parseAlertsDeliveries(g *globals, args []string) (command, error) {
 		if err != nil {
 			return err
 		}
-		if g.output == formatJSON {
-			return writeJSON(stdout, jsonIndented, resp)
+		if g.output.structured() {
+			return g.output.write(stdout, jsonIndented, resp)
 		}
 		tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
 		fmt.Fprintln(tw, "TIME\tCHANNEL\tRULE\tTARGET\tKIND\tATTEMPTS\tDELIVERED\tERROR")

@@ -34,6 +34,12 @@ params: {target_p95_ms: 1500}
 		r.GetAction().GetKind() != fleetv1.CommandKind_COMMAND_KIND_RESTART || r.GetAction().GetMinHealthy() != 2 || r.GetParams()["target_p95_ms"] != 1500 {
 		t.Fatalf("parsed %v", r)
 	}
+	if r.GetUrgent() {
+		t.Fatal("a rule without urgent parsed urgent")
+	}
+	if r, err := parseRuleFile("r.yaml", []byte(yamlRule+"urgent: true\n")); err != nil || !r.GetUrgent() {
+		t.Fatalf("urgent: true parsed as %v, %v", r, err)
+	}
 	jsonRule := `{"name": "Empty", "scope": "fleet", "severity": "info", "condition": "fleet.nodes == 0", "for": "10s"}`
 	if r, err := parseRuleFile("r.json", []byte(jsonRule)); err != nil || r.GetFor().AsDuration().Seconds() != 10 {
 		t.Fatalf("JSON rule: %v, %v", r, err)
@@ -44,6 +50,7 @@ params: {target_p95_ms: 1500}
 		{"name: x\nscope: node\nseverity: page\n", `severity "page"`},
 		{"name: x\nscope: node\nseverity: info\naction: {kind: reboot}\n", "action.kind"},
 		{"name: x\nscope: node\nseverity: info\nfor: soon\n", "soon"},
+		{"name: x\nscope: node\nseverity: info\nurgent: soon\n", "soon"},
 		{"", "empty"},
 	} {
 		if _, err := parseRuleFile("bad.yaml", []byte(bad.text)); err == nil || !strings.Contains(err.Error(), bad.want) {
@@ -130,6 +137,8 @@ func FuzzParseRuleFile(f *testing.F) {
 	f.Add("name: x\nscope: node\nseverity: info\ncondition: node.up\nfor: 1m\naction: {kind: restart}\n")
 	f.Add(`{"name": "y", "scope": "fleet", "severity": "critical", "params": {"a": 1.5}}`)
 	f.Add("name: [\n")
+	f.Add("name: z\nscope: node\nseverity: critical\ncondition: node.up\naction: {kind: restart}\nurgent: true\n")
+	f.Add("name: z\nurgent: yes\n")
 	f.Fuzz(func(t *testing.T, text string) {
 		r, err := parseRuleFile("fuzz.yaml", []byte(text))
 		if err != nil {
@@ -140,4 +149,18 @@ func FuzzParseRuleFile(f *testing.F) {
 			t.Fatalf("accepted %q as %v, then as %v, %v", text, r, again, err)
 		}
 	})
+}
+
+// TestWriteRulesMarksUrgent: the rules table says which rules' actions run outside
+// maintenance windows.
+func TestWriteRulesMarksUrgent(t *testing.T) {
+	restart := &fleetv1.HealingAction{Kind: fleetv1.CommandKind_COMMAND_KIND_RESTART}
+	var b bytes.Buffer
+	if err := writeRules(&b, []*fleetv1.AlertRule{{Name: "Now", Action: restart, Urgent: true}, {Name: "Later", Action: restart}}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	if !strings.Contains(lines[1], "restart (urgent)") || strings.Contains(lines[2], "urgent") || !strings.Contains(lines[2], "restart") {
+		t.Fatalf("rules table:\n%s", b.String())
+	}
 }

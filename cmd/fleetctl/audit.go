@@ -77,8 +77,8 @@ func parseAudit(g *globals, args []string) (command, error) {
 		if err != nil {
 			return err
 		}
-		if g.output == formatJSON {
-			return writeJSON(stdout, jsonIndented, resp)
+		if g.output.structured() {
+			return g.output.write(stdout, jsonIndented, resp)
 		}
 		return writeAudit(stdout, resp.GetRecords(), time.Now())
 	}, nil

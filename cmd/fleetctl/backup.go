@@ -83,8 +83,8 @@ func parseBackup(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			if err := writeBackups(stdout, []*fleetv1.Backup{resp.GetBackup()}, time.Now()); err != nil {
 				return err
@@ -109,8 +109,8 @@ func parseBackup(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			return writeBackupList(stdout, resp, time.Now())
 		}, nil
@@ -130,8 +130,8 @@ func parseBackup(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			b := resp.GetBackup()
 			fmt.Fprintf(stdout, "%s is sound: schema %d, %d nodes, %d commands, %d routing policies, sha256 %s\n",

@@ -8,8 +8,8 @@ import (
 )
 
 func TestParseCommandState(t *testing.T) {
-	const valid = "pending, sent, accepted, running, succeeded, failed, expired, cancelled"
-	if got := commandStateNames(); !slices.Equal(got, []string{"pending", "sent", "accepted", "running", "succeeded", "failed", "expired", "cancelled"}) {
+	const valid = "pending, sent, accepted, running, succeeded, failed, expired, cancelled, held"
+	if got := commandStateNames(); !slices.Equal(got, []string{"pending", "sent", "accepted", "running", "succeeded", "failed", "expired", "cancelled", "held"}) {
 		t.Errorf("commandStateNames() = %v", got)
 	}
 	for v := range fleetv1.CommandState_name {

@@ -27,8 +27,12 @@ func writeCommandTable(w io.Writer, recs []*fleetv1.CommandRecord, now time.Time
 		if r.GetCreated() != nil {
 			created = age(now.Sub(r.GetCreated().AsTime()))
 		}
+		detail := truncate(oneLine(r.GetDetail()), detailWidth)
+		if r.GetState() == fleetv1.CommandState_COMMAND_STATE_HELD {
+			detail = oneLine(r.GetDetail()) // the window and until when, whole
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.GetCommand().GetId(), r.GetNodeId(), kindName(r.GetCommand().GetKind()),
-			commandStateName(r.GetState()), created, orDash(truncate(oneLine(r.GetDetail()), detailWidth)))
+			commandStateName(r.GetState()), created, orDash(detail))
 	}
 	return tw.Flush()
 }
@@ -51,6 +55,12 @@ func writeCommand(w io.Writer, r *fleetv1.CommandRecord, now time.Time) error {
 	kv("Params", orDash(formatLabels(c.GetParams())))
 	kv("State", commandStateName(r.GetState()))
 	kv("Detail", orDash(r.GetDetail()))
+	if r.GetHeldWindow() != "" {
+		kv("Held for", "maintenance window "+r.GetHeldWindow()+" until "+stampIn(r.GetHeldUntil(), now))
+	}
+	if r.GetWindowOverridden() {
+		kv("Window overridden", "yes: sent at once outside the pool's maintenance window")
+	}
 	kv("Fields", orDash(formatFields(r.GetFields(), "\n")))
 	kv("Requested by", orDash(c.GetRequestedBy()))
 	kv("Reason", orDash(c.GetReason()))

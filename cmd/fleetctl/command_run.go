@@ -36,10 +36,10 @@ func sendCommand(ctx context.Context, client fleetv1.FleetServiceClient, s *send
 		return err
 	}
 	rec := resp.GetCommand()
-	if g.output == formatJSON && !s.wait {
-		return writeJSON(stdout, jsonIndented, rec)
+	if g.output.structured() && !s.wait {
+		return g.output.write(stdout, jsonIndented, rec)
 	}
-	if g.output != formatJSON {
+	if !g.output.structured() {
 		if err := writeSummary(stdout, rec); err != nil {
 			return err
 		}
@@ -55,7 +55,7 @@ func sendCommand(ctx context.Context, client fleetv1.FleetServiceClient, s *send
 
 	seen := 1 // the queued transition is in the summary
 	rec, err = w.await(ctx, client, rec, g.timeout, func(r *fleetv1.CommandRecord) error {
-		if g.output == formatJSON {
+		if g.output.structured() {
 			return nil
 		}
 		var werr error
@@ -65,8 +65,8 @@ func sendCommand(ctx context.Context, client fleetv1.FleetServiceClient, s *send
 	if err != nil {
 		return err
 	}
-	if g.output == formatJSON {
-		err = writeJSON(stdout, jsonIndented, rec)
+	if g.output.structured() {
+		err = g.output.write(stdout, jsonIndented, rec)
 	} else {
 		err = writeOutcome(stdout, rec)
 	}
@@ -87,8 +87,8 @@ func listCommands(ctx context.Context, client fleetv1.FleetServiceClient, req *f
 	if err != nil {
 		return err
 	}
-	if g.output == formatJSON {
-		return writeJSON(stdout, jsonIndented, resp)
+	if g.output.structured() {
+		return g.output.write(stdout, jsonIndented, resp)
 	}
 	return writeCommandTable(stdout, resp.GetCommands(), time.Now())
 }
@@ -116,8 +116,8 @@ func getCommand(ctx context.Context, client fleetv1.FleetServiceClient, req *fle
 	if err != nil {
 		return err
 	}
-	if g.output == formatJSON {
-		return writeJSON(stdout, jsonIndented, resp.GetCommand())
+	if g.output.structured() {
+		return g.output.write(stdout, jsonIndented, resp.GetCommand())
 	}
 	return writeCommand(stdout, resp.GetCommand(), time.Now())
 }
@@ -130,8 +130,8 @@ func cancelCommand(ctx context.Context, client fleetv1.FleetServiceClient, req *
 	if err != nil {
 		return err
 	}
-	if g.output == formatJSON {
-		return writeJSON(stdout, jsonIndented, resp.GetCommand())
+	if g.output.structured() {
+		return g.output.write(stdout, jsonIndented, resp.GetCommand())
 	}
 	return writeSummary(stdout, resp.GetCommand())
 }
@@ -152,8 +152,8 @@ func watchCommands(ctx context.Context, client fleetv1.FleetServiceClient, req *
 		if err != nil {
 			return watchEnd(ctx, ctx, err)
 		}
-		if g.output == formatJSON {
-			err = writeJSON(stdout, jsonCompact, ev)
+		if g.output.structured() {
+			err = g.output.write(stdout, jsonCompact, ev)
 		} else {
 			err = writeCommandEvent(stdout, ev, time.Now())
 		}

@@ -106,6 +106,7 @@ func parseSend(g *globals, args []string) (*send, error) {
 	fs.Var(positiveDuration{&req.Timeout}, "timeout", "")
 	fs.StringVar(&req.Reason, "reason", "", "")
 	fs.BoolVar(&s.wait, "wait", false, "")
+	fs.BoolVar(&req.OverrideWindow, "now", false, "")
 	fs.Func("version", "", func(v string) error {
 		if err := cmdspec.ValidVersion(v); err != nil {
 			return err

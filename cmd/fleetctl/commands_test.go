@@ -59,6 +59,11 @@ func TestParseSend(t *testing.T) {
 			want: &fleetv1.SendCommandRequest{NodeId: "web-1", Kind: cleanup},
 		},
 		{
+			name: "now overrides the maintenance window",
+			args: []string{"web-1", "cleanup", "--now"},
+			want: &fleetv1.SendCommandRequest{NodeId: "web-1", Kind: cleanup, OverrideWindow: true},
+		},
+		{
 			name: "drain with deadline",
 			args: []string{"web-1", "drain", "--deadline", "90s"},
 			want: &fleetv1.SendCommandRequest{NodeId: "web-1", Kind: drain, Params: map[string]string{"timeout": "1m30s"}},
@@ -143,7 +148,7 @@ func TestParseCmdList(t *testing.T) {
 		{
 			name:    "bad state",
 			args:    []string{"--state", "done"},
-			wantErr: `unknown command state "done" (valid: pending, sent, accepted, running, succeeded, failed, expired, cancelled)`,
+			wantErr: `unknown command state "done" (valid: pending, sent, accepted, running, succeeded, failed, expired, cancelled, held)`,
 		},
 		{name: "node state is not a command state", args: []string{"--state", "ready"}, wantErr: `unknown command state "ready"`},
 		{

@@ -29,7 +29,11 @@ Commands:
   history                  List revisions, newest first.
   show N                   Print revision N's document.
   diff A [B]               Unified diff from revision A to B (default: the policy in effect).
-  rollback N [-m MSG]      Apply revision N's document again, as a new revision.
+  rollback N [-m MSG] [--dry-run]
+                           Apply revision N's document again, as a new revision, printing the
+                           diff it applies: every budget, price or policy it removes or changes
+                           shows as a removed or changed line. --dry-run prints it and applies
+                           nothing.
 
 Every change to a policy, through these commands or "route policy set", "scale policy set" and
 the cost commands, is a revision. An export starts with a "# etag: ..." line: applying the
@@ -49,6 +53,7 @@ func parseConfig(g *globals, args []string) (command, error) {
 	fs.StringVar(message, "message", "", "")
 	author := fs.String("author", "", "")
 	limit := fs.Uint("limit", 0, "")
+	dryRun := fs.Bool("dry-run", false, "")
 	pos, err := parseCommand(fs, g, args[1:], configUsage)
 	if err != nil {
 		return nil, err
@@ -136,8 +141,8 @@ func parseConfig(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			tw := tabwriter.NewWriter(stdout, 0, 0, 3, ' ', 0)
 			fmt.Fprintln(tw, "REVISION\tTIME\tAUTHOR\tMESSAGE")
@@ -163,8 +168,8 @@ func parseConfig(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			_, err = io.WriteString(stdout, resp.GetRevision().GetDocument())
 			return err
@@ -200,8 +205,22 @@ func parseConfig(g *globals, args []string) (command, error) {
 			return nil, err
 		}
 		return call(func(ctx context.Context, c fleetv1.ConfigServiceClient, stdout io.Writer) error {
-			resp, err := c.Rollback(ctx, &fleetv1.ConfigServiceRollbackRequest{Number: n, Message: *message, Author: *author})
+			resp, err := c.Rollback(ctx, &fleetv1.ConfigServiceRollbackRequest{Number: n, Message: *message, Author: *author, DryRun: *dryRun})
 			if err != nil {
+				return err
+			}
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
+			}
+			diff := resp.GetDiff()
+			if diff == "" {
+				diff = fmt.Sprintf("revision %d is the policy in effect: nothing changes\n", n)
+			}
+			if _, err := io.WriteString(stdout, diff); err != nil {
+				return err
+			}
+			if *dryRun {
+				_, err := fmt.Fprintf(stdout, "dry run: nothing applied; run without --dry-run to roll back to revision %d\n", n)
 				return err
 			}
 			return printRevision(stdout, g, resp.GetRevision(), "rolled back")
@@ -212,8 +231,8 @@ func parseConfig(g *globals, args []string) (command, error) {
 
 // printRevision reports a revision just stored.
 func printRevision(w io.Writer, g *globals, r *fleetv1.ConfigRevision, what string) error {
-	if g.output == formatJSON {
-		return writeJSON(w, jsonIndented, r)
+	if g.output.structured() {
+		return g.output.write(w, jsonIndented, r)
 	}
 	_, err := fmt.Fprintf(w, "%s: revision %d by %s: %s\n", what, r.GetNumber(), r.GetAuthor(), r.GetMessage())
 	return err

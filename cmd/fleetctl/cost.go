@@ -37,8 +37,8 @@ func parseCost(g *globals, args []string) (command, error) {
 	case "budgets":
 		return parseNoArgs(g, args[1:], "cost budgets", costBudgetsUsage, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
 			resp, err := listAll(ctx, &fleetv1.ListBudgetsRequest{}, 0, c.ListBudgets)
-			if err != nil || g.output == formatJSON {
-				return jsonOr(err, stdout, resp)
+			if err != nil || g.output.structured() {
+				return structuredOr(err, g.output, stdout, resp)
 			}
 			return writeBudgets(stdout, resp, time.Now())
 		})
@@ -56,8 +56,8 @@ func parseCost(g *globals, args []string) (command, error) {
 		}
 		return parseNoArgs(g, args[1:], "cost prices", costPricesUsage, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
 			resp, err := c.GetPrices(ctx, &fleetv1.GetPricesRequest{})
-			if err != nil || g.output == formatJSON {
-				return jsonOr(err, stdout, resp)
+			if err != nil || g.output.structured() {
+				return structuredOr(err, g.output, stdout, resp)
 			}
 			return writePrices(stdout, resp.GetPrices())
 		})
@@ -76,12 +76,12 @@ func costCommand(g *globals, f func(context.Context, fleetv1.CostServiceClient, 
 	}
 }
 
-// jsonOr returns err, or prints resp as JSON.
-func jsonOr(err error, stdout io.Writer, resp proto.Message) error {
+// structuredOr returns err, or prints resp as f says (json or yaml).
+func structuredOr(err error, f outputFormat, stdout io.Writer, resp proto.Message) error {
 	if err != nil {
 		return err
 	}
-	return writeJSON(stdout, jsonIndented, resp)
+	return f.write(stdout, jsonIndented, resp)
 }
 
 // parseNoArgs parses a command that takes only the global flags.
@@ -157,8 +157,8 @@ func parseCostReport(g *globals, args []string) (command, error) {
 	return costCommand(g, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
 		now := time.Now()
 		resp, err := c.GetReport(ctx, &fleetv1.GetReportRequest{Start: timestamppb.New(now.Add(-a.since)), End: timestamppb.New(now), GroupBy: a.by, Pool: a.pool})
-		if err != nil || g.output == formatJSON {
-			return jsonOr(err, stdout, resp)
+		if err != nil || g.output.structured() {
+			return structuredOr(err, g.output, stdout, resp)
 		}
 		return writeReport(stdout, resp)
 	}), nil
@@ -238,8 +238,8 @@ func parseBudgetSet(g *globals, args []string) (command, error) {
 	}
 	return costCommand(g, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
 		resp, err := c.SetBudget(ctx, req)
-		if err != nil || g.output == formatJSON {
-			return jsonOr(err, stdout, resp)
+		if err != nil || g.output.structured() {
+			return structuredOr(err, g.output, stdout, resp)
 		}
 		_, err = fmt.Fprintf(stdout, "budget %s set: %s (etag %s)\n", resp.GetBudget().GetName(), budgetSummary(resp.GetBudget()), resp.GetBudget().GetEtag())
 		return err
@@ -292,8 +292,8 @@ func parsePricesSet(g *globals, args []string) (command, error) {
 	}
 	return costCommand(g, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
 		resp, err := c.SetPrices(ctx, &fleetv1.SetPricesRequest{Prices: prices, Etag: cmp.Or(*etag, prices.GetEtag())})
-		if err != nil || g.output == formatJSON {
-			return jsonOr(err, stdout, resp)
+		if err != nil || g.output.structured() {
+			return structuredOr(err, g.output, stdout, resp)
 		}
 		_, err = fmt.Fprintf(stdout, "price table set: %d instance types, %d models (etag %s)\n", len(resp.GetPrices().GetInstances()), len(resp.GetPrices().GetModels()), resp.GetPrices().GetEtag())
 		return err
@@ -317,8 +317,8 @@ func parseRecs(g *globals, args []string) (command, error) {
 					return cmp.Compare(y.GetMonthlySavingsUsd(), x.GetMonthlySavingsUsd())
 				})
 			}
-			if err != nil || g.output == formatJSON {
-				return jsonOr(err, stdout, resp)
+			if err != nil || g.output.structured() {
+				return structuredOr(err, g.output, stdout, resp)
 			}
 			return writeRecs(stdout, resp)
 		}), nil
@@ -334,8 +334,8 @@ func parseRecs(g *globals, args []string) (command, error) {
 	}
 	return costCommand(g, func(ctx context.Context, c fleetv1.CostServiceClient, stdout io.Writer) error {
 		resp, err := c.UpdateRecommendation(ctx, &fleetv1.UpdateRecommendationRequest{Id: pos[1], State: state, Etag: *etag})
-		if err != nil || g.output == formatJSON {
-			return jsonOr(err, stdout, resp)
+		if err != nil || g.output.structured() {
+			return structuredOr(err, g.output, stdout, resp)
 		}
 		_, err = fmt.Fprintf(stdout, "recommendation %s: %s\n", pos[1], recState(resp.GetRecommendation().GetState()))
 		return err

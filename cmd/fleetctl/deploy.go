@@ -114,8 +114,8 @@ func parseDeploy(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			return writeDeploymentList(stdout, resp.GetDeployments(), time.Now())
 		}, nil
@@ -297,8 +297,8 @@ func watchDeployment(ctx context.Context, mc fleetv1.MaintenanceServiceClient, i
 			return err
 		}
 		last = resp.GetDeployment()
-		if g.output == formatJSON {
-			if err := writeJSON(stdout, jsonCompact, resp); err != nil {
+		if g.output.structured() {
+			if err := g.output.write(stdout, jsonCompact, resp); err != nil {
 				return err
 			}
 			continue
@@ -312,8 +312,8 @@ func watchDeployment(ctx context.Context, mc fleetv1.MaintenanceServiceClient, i
 }
 
 func writeDeploymentOut(w io.Writer, g *globals, d *fleetv1.Deployment) error {
-	if g.output == formatJSON {
-		return writeJSON(w, jsonIndented, d)
+	if g.output.structured() {
+		return g.output.write(w, jsonIndented, d)
 	}
 	return writeDeployment(w, d, time.Now())
 }

@@ -62,8 +62,8 @@ func drainNode(ctx context.Context, client fleetv1.FleetServiceClient, req *flee
 		return err
 	}
 	rec := resp.GetCommand()
-	if g.output == formatJSON {
-		return writeJSON(stdout, jsonIndented, rec)
+	if g.output.structured() {
+		return g.output.write(stdout, jsonIndented, rec)
 	}
 	if err := writeSummary(stdout, rec); err != nil {
 		return err
@@ -89,8 +89,8 @@ func undrainNode(ctx context.Context, client fleetv1.FleetServiceClient, req *fl
 		return err
 	}
 	rec := resp.GetCommand()
-	if g.output == formatJSON {
-		return writeJSON(stdout, jsonIndented, rec)
+	if g.output.structured() {
+		return g.output.write(stdout, jsonIndented, rec)
 	}
 	if err := writeSummary(stdout, rec); err != nil {
 		return err

@@ -16,11 +16,17 @@ import (
 // outputFormat is the value of -o/--output.
 type outputFormat string
 
-// The output formats.
+// The output formats: table and wide (tables with more columns where a command has them) for
+// people, json and yaml (the API's messages) for programs.
 const (
 	formatTable outputFormat = "table"
+	formatWide  outputFormat = "wide"
 	formatJSON  outputFormat = "json"
+	formatYAML  outputFormat = "yaml"
 )
+
+// structured reports whether f prints the API's messages (json or yaml) rather than a table.
+func (f outputFormat) structured() bool { return f == formatJSON || f == formatYAML }
 
 // String implements flag.Value.
 func (f *outputFormat) String() string { return string(*f) }
@@ -28,11 +34,11 @@ func (f *outputFormat) String() string { return string(*f) }
 // Set implements flag.Value.
 func (f *outputFormat) Set(s string) error {
 	switch v := outputFormat(s); v {
-	case formatTable, formatJSON:
+	case formatTable, formatWide, formatJSON, formatYAML:
 		*f = v
 		return nil
 	}
-	return fmt.Errorf("must be %s or %s", formatTable, formatJSON)
+	return fmt.Errorf("must be %s, %s, %s or %s", formatTable, formatWide, formatJSON, formatYAML)
 }
 
 // stateList is the value of --state: comma-separated state names, repeatable.

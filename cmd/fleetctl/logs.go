@@ -81,8 +81,8 @@ func parseLogs(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			return writeLogTemplates(stdout, resp.GetTemplates(), true)
 		}, nil
@@ -103,8 +103,8 @@ func parseLogs(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			return writeNodeTemplates(stdout, req.GetNodeId(), resp)
 		}, nil

@@ -37,6 +37,11 @@ routing, drained, given the tasks in order, health-checked and undrained, never 
 --max-unavailable nodes of the pool out of routing and never fewer than --min-healthy ready
 nodes in routing. With -o json, the ScheduleMaintenanceResponse.
 
+Until the window finishes or is cancelled, disruptive commands for its nodes (restart,
+deploy, cleanup, scale down; by fleetctl cmd send, healing rules or the scaler) are held
+while it is not open and delivered when it next opens. "fleetctl cmd send --now" and healing
+rules with urgent: true go at once; drain, undrain, backup and custom are never held.
+
 Flags:
   --task TASK               restart, cleanup, backup, deploy=VERSION or custom=ACTION (an action
                             in the agents' actions.custom); repeat for more, in order
@@ -120,8 +125,8 @@ func parseMaint(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			return writeWindow(stdout, resp.GetMaintenance(), time.Now())
 		}, nil
@@ -142,8 +147,8 @@ func parseMaint(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			return writeWindowList(stdout, resp.GetWindows(), time.Now())
 		}, nil
@@ -191,8 +196,8 @@ func parseMaint(g *globals, args []string) (command, error) {
 				}
 				m = resp.GetMaintenance()
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, m)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, m)
 			}
 			return writeWindow(stdout, m, time.Now())
 		}, nil

@@ -151,10 +151,10 @@ func listNodes(ctx context.Context, client fleetv1.FleetServiceClient, req *flee
 	if err != nil {
 		return err
 	}
-	if g.output == formatJSON {
-		return writeJSON(stdout, jsonIndented, resp)
+	if g.output.structured() {
+		return g.output.write(stdout, jsonIndented, resp)
 	}
-	return writeNodeTable(stdout, resp.GetNodes(), time.Now())
+	return writeNodeTable(stdout, resp.GetNodes(), time.Now(), g.output == formatWide)
 }
 
 // allNodes calls ListNodes page by page until the last page and returns every node in one
@@ -171,8 +171,8 @@ func getNode(ctx context.Context, client fleetv1.FleetServiceClient, req *fleetv
 	if err != nil {
 		return err
 	}
-	if g.output == formatJSON {
-		return writeJSON(stdout, jsonIndented, resp.GetNode())
+	if g.output.structured() {
+		return g.output.write(stdout, jsonIndented, resp.GetNode())
 	}
 	return writeNode(stdout, resp.GetNode(), time.Now())
 }
@@ -206,8 +206,8 @@ func watchNodes(ctx context.Context, client fleetv1.FleetServiceClient, req *fle
 		if firstEvent != nil {
 			firstEvent.Stop()
 		}
-		if g.output == formatJSON {
-			err = writeJSON(stdout, jsonCompact, ev)
+		if g.output.structured() {
+			err = g.output.write(stdout, jsonCompact, ev)
 		} else {
 			err = writeEvent(stdout, ev, time.Now())
 		}

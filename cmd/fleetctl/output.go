@@ -10,6 +10,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
+	"go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
@@ -23,6 +24,42 @@ var (
 	jsonCompact  = protojson.MarshalOptions{}
 )
 
+// write writes m as f says: protojson with opts, or YAML for yaml (a document per message, each
+// starting with "---" when opts is the compact one of a stream), with protojson's field names and
+// order.
+func (f outputFormat) write(w io.Writer, opts protojson.MarshalOptions, m proto.Message) error {
+	if f != formatYAML {
+		return writeJSON(w, opts, m)
+	}
+	b, err := jsonCompact.Marshal(m)
+	if err != nil {
+		return err
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	blockStyle(&doc)
+	out, err := yaml.Marshal(&doc)
+	if err != nil {
+		return err
+	}
+	if !opts.Multiline {
+		out = append([]byte("---\n"), out...)
+	}
+	_, err = w.Write(out)
+	return err
+}
+
+// blockStyle turns JSON's flow style into YAML's block style, keeping strings quoted only where
+// they must be.
+func blockStyle(n *yaml.Node) {
+	n.Style = 0
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
+}
+
 // writeJSON writes m in protojson, followed by a newline.
 func writeJSON(w io.Writer, opts protojson.MarshalOptions, m proto.Message) error {
 	b, err := opts.Marshal(m)
@@ -33,10 +70,15 @@ func writeJSON(w io.Writer, opts protojson.MarshalOptions, m proto.Message) erro
 	return err
 }
 
-// writeNodeTable writes one row per node. Ages are relative to now.
-func writeNodeTable(w io.Writer, nodes []*fleetv1.Node, now time.Time) error {
+// writeNodeTable writes one row per node. Ages are relative to now. wide adds the host name,
+// instance type, agent version and peer address.
+func writeNodeTable(w io.Writer, nodes []*fleetv1.Node, now time.Time, wide bool) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
-	fmt.Fprintln(tw, "ID\tPOOL\tSTATE\tCPU%\tMEM%\tLOAD1\tLAST SEEN\tLABELS")
+	header := "ID\tPOOL\tSTATE\tCPU%\tMEM%\tLOAD1\tLAST SEEN\tLABELS"
+	if wide {
+		header += "\tHOSTNAME\tINSTANCE TYPE\tAGENT VERSION\tPEER"
+	}
+	fmt.Fprintln(tw, header)
 	for _, n := range nodes {
 		cpu, mem, load := "-", "-", "-"
 		if h := n.GetLastReport().GetHost(); h != nil {
@@ -44,8 +86,12 @@ func writeNodeTable(w io.Writer, nodes []*fleetv1.Node, now time.Time) error {
 			mem = fmt.Sprintf("%.1f", h.GetMemoryUsedPercent())
 			load = fmt.Sprintf("%.2f", h.GetLoad1())
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", n.GetId(), orDash(n.GetPool()), stateName(n.GetState()),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", n.GetId(), orDash(n.GetPool()), stateName(n.GetState()),
 			cpu, mem, load, ago(n.GetLastSeen(), now), orDash(formatLabels(n.GetLabels())))
+		if wide {
+			fmt.Fprintf(tw, "\t%s\t%s\t%s\t%s", orDash(n.GetHostname()), orDash(n.GetInstanceType()), orDash(n.GetAgentVersion()), orDash(n.GetPeerAddress()))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

@@ -40,7 +40,7 @@ new   -      unspecified   -      -      -       -           -
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var b strings.Builder
-			if err := writeNodeTable(&b, tt.nodes, fixtureNow); err != nil {
+			if err := writeNodeTable(&b, tt.nodes, fixtureNow, false); err != nil {
 				t.Fatal(err)
 			}
 			if b.String() != tt.want {

@@ -88,8 +88,8 @@ func poolStats(ctx context.Context, client fleetv1.FleetServiceClient, req *flee
 	if err != nil {
 		return err
 	}
-	if g.output == formatJSON {
-		return writeJSON(stdout, jsonIndented, resp)
+	if g.output.structured() {
+		return g.output.write(stdout, jsonIndented, resp)
 	}
 	return writePoolStats(stdout, resp)
 }

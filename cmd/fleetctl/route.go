@@ -155,8 +155,8 @@ func parseRoutePick(g *globals, args []string) (command, error) {
 		if err != nil {
 			return err
 		}
-		if g.output == formatJSON {
-			return writeJSON(stdout, jsonIndented, resp)
+		if g.output.structured() {
+			return g.output.write(stdout, jsonIndented, resp)
 		}
 		panicNote := ""
 		if resp.GetPanic() {
@@ -175,8 +175,8 @@ func routeStatus(ctx context.Context, c fleetv1.RoutingServiceClient, pool strin
 	if err != nil {
 		return err
 	}
-	if g.output == formatJSON {
-		return writeJSON(stdout, jsonIndented, resp)
+	if g.output.structured() {
+		return g.output.write(stdout, jsonIndented, resp)
 	}
 	fmt.Fprintf(stdout, "Pool %s: %s, %d of %d nodes healthy, version %d\n", resp.GetPool(), strategyName(resp.GetStrategy()),
 		resp.GetHealthy(), resp.GetCounted(), resp.GetVersion())
@@ -215,8 +215,8 @@ func routeWatch(ctx context.Context, c fleetv1.RoutingServiceClient, pool string
 			}
 			return err
 		}
-		if g.output == formatJSON {
-			if err := writeJSON(stdout, jsonCompact, resp); err != nil {
+		if g.output.structured() {
+			if err := g.output.write(stdout, jsonCompact, resp); err != nil {
 				return err
 			}
 			continue
@@ -277,7 +277,7 @@ func parseRoutePolicy(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			return writeJSON(stdout, jsonIndented, resp)
+			return g.output.write(stdout, jsonIndented, resp)
 		}, nil
 	case "set":
 		return parseRoutePolicySet(g, args[1:])
@@ -382,8 +382,8 @@ func parseRoutePolicySet(g *globals, args []string) (command, error) {
 		if err != nil {
 			return err
 		}
-		if g.output == formatJSON {
-			return writeJSON(stdout, jsonIndented, resp)
+		if g.output.structured() {
+			return g.output.write(stdout, jsonIndented, resp)
 		}
 		_, err = fmt.Fprintf(stdout, "routing policy of pool %s set: %s\n", pool, strategyName(resp.GetPolicy().GetStrategy()))
 		return err

@@ -40,9 +40,10 @@ type globals struct {
 	offline bool
 }
 
-// newGlobals returns the global flags' defaults; DSPYFLEET_ADDR overrides the address.
+// newGlobals returns the global flags' defaults; DSPYFLEET_ADDR overrides the address and
+// DSPYFLEET_CACERT the CA file.
 func newGlobals() *globals {
-	g := &globals{addr: defaultAddr, output: formatTable, timeout: 10 * time.Second}
+	g := &globals{addr: defaultAddr, output: formatTable, timeout: 10 * time.Second, caFile: os.Getenv("DSPYFLEET_CACERT")}
 	if env := os.Getenv("DSPYFLEET_ADDR"); env != "" {
 		g.addr = env
 	}
@@ -187,6 +188,10 @@ func parse(g *globals, args []string) (command, error) {
 		return parseMaint(g, args[1:])
 	case "logs":
 		return parseLogs(g, args[1:])
+	case "tls":
+		return parseTLS(g, args[1:])
+	case "completion":
+		return parseCompletion(g, args[1:])
 	}
 	return nil, usageErrorf(usageText, "unknown command %q", args[0])
 }

@@ -168,8 +168,8 @@ func parseScalePolicy(g *globals, args []string) (command, error) {
 			if err != nil {
 				return err
 			}
-			if g.output == formatJSON {
-				return writeJSON(stdout, jsonIndented, resp)
+			if g.output.structured() {
+				return g.output.write(stdout, jsonIndented, resp)
 			}
 			return writePolicy(stdout, pool, resp.GetPolicy())
 		}, nil
@@ -209,8 +209,8 @@ func scalePolicyGet(ctx context.Context, c fleetv1.ScalingServiceClient, pool st
 	if err != nil {
 		return err
 	}
-	if g.output == formatJSON {
-		return writeJSON(stdout, jsonIndented, resp)
+	if g.output.structured() {
+		return g.output.write(stdout, jsonIndented, resp)
 	}
 	return writePolicy(stdout, resp.GetPool(), resp.GetPolicy())
 }
@@ -232,8 +232,8 @@ func scaleStatus(ctx context.Context, c fleetv1.ScalingServiceClient, pool strin
 	if err != nil {
 		return err
 	}
-	if g.output == formatJSON {
-		return writeJSON(stdout, jsonIndented, resp)
+	if g.output.structured() {
+		return g.output.write(stdout, jsonIndented, resp)
 	}
 	return writeScaleStatus(stdout, resp, time.Now())
 }
@@ -303,8 +303,8 @@ func scaleHistory(ctx context.Context, c fleetv1.ScalingServiceClient, pool stri
 	if err != nil {
 		return err
 	}
-	if g.output == formatJSON {
-		return writeJSON(stdout, jsonIndented, resp)
+	if g.output.structured() {
+		return g.output.write(stdout, jsonIndented, resp)
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 8, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tCURRENT\tDESIRED\tLIMIT\tREASON")

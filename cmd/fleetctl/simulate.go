@@ -9,6 +9,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"go.yaml.in/yaml/v3"
 	"google.golang.org/grpc"
 
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
@@ -96,20 +97,23 @@ func parseSimulate(g *globals, args []string) (command, error) {
 // run simulates and prints the results.
 func (s *simulation) run(g *globals, stdout io.Writer) error {
 	res := scaling.Simulate(s.policy, s.sim, s.trace, s.seed)
-	if g.output == formatJSON {
+	if g.output.structured() {
 		type row struct {
-			Mode                string  `json:"mode"`
-			NodeHours           float64 `json:"node_hours"`
-			MinutesOverLatency  float64 `json:"minutes_over_latency_target"`
-			MinutesOverCapacity float64 `json:"minutes_over_capacity"`
-			Actions             int     `json:"scaling_actions"`
-			PeakNodes           int     `json:"peak_nodes"`
-			Note                string  `json:"note,omitempty"`
-			Skipped             bool    `json:"skipped,omitempty"`
+			Mode                string  `json:"mode" yaml:"mode"`
+			NodeHours           float64 `json:"node_hours" yaml:"node_hours"`
+			MinutesOverLatency  float64 `json:"minutes_over_latency_target" yaml:"minutes_over_latency_target"`
+			MinutesOverCapacity float64 `json:"minutes_over_capacity" yaml:"minutes_over_capacity"`
+			Actions             int     `json:"scaling_actions" yaml:"scaling_actions"`
+			PeakNodes           int     `json:"peak_nodes" yaml:"peak_nodes"`
+			Note                string  `json:"note,omitempty" yaml:"note,omitempty"`
+			Skipped             bool    `json:"skipped,omitempty" yaml:"skipped,omitempty"`
 		}
 		rows := make([]row, len(res))
 		for i, r := range res {
 			rows[i] = row{r.Mode, r.NodeHours, r.MinutesOverLatency, r.MinutesOverCapacity, r.Actions, r.PeakNodes, r.Note, r.Skipped}
+		}
+		if g.output == formatYAML {
+			return yaml.NewEncoder(stdout).Encode(rows)
 		}
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")

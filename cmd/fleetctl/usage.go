@@ -11,8 +11,12 @@ const globalFlagsText = `Global flags (before the command or among its flags):
   --token-file FILE     file holding the admin or read-only token, sent as "authorization: Bearer"
                         (default: the token in $DSPYFLEET_TOKEN, else none)
   --tls                 connect over TLS, verifying the control plane against the system's CAs
-  --ca-file FILE        ... or against the CA certificate in FILE (implies --tls)
-  -o, --output FORMAT   table or json (default table); json is the API's protojson, as grpcurl prints it
+  --ca-file FILE        ... or against the CA certificate in FILE (implies --tls; default
+                        $DSPYFLEET_CACERT)
+  -o, --output FORMAT   table, wide, json or yaml (default table). wide adds columns where a
+                        command has more (nodes list: host name, instance type, agent version,
+                        peer); json is the API's protojson, as grpcurl prints it, and yaml the
+                        same fields in YAML (a "---" document per message when streaming)
   --timeout DURATION    limit for each request, and for nodes watch the wait for its first event;
                         0 means none (default 10s). "cmd send" has a --timeout of its own: give
                         this one before "cmd" there
@@ -45,6 +49,8 @@ Commands:
   scale history   List a pool's recorded scaling decisions.
   simulate        Replay a load trace through the autoscaler offline: static vs reactive vs predictive.
   version         Print fleetctl's version.
+  tls             Create a CA and the control plane's and agents' certificates (TLS, mTLS).
+  completion      Print a bash, zsh or fish completion script.
   cost report     Host and token cost by pool, node, model, program or capacity type.
   cost budgets    Budgets, their standing this period and recent alerts; cost budget set|delete.
   cost prices     The price table; cost prices set FILE replaces it.
@@ -178,6 +184,11 @@ Flags:
   --timeout DURATION    the command expires unless its agent starts it within this time
                         (default 10m). Not the request limit: give that before "cmd"
   --reason TEXT         why, for the audit trail
+  --now                 send a disruptive command (restart, deploy, cleanup, scale down) at
+                        once even though the node's pool has a maintenance window that is not
+                        open; without it the command is held until the window opens (state
+                        held, "cmd list" says until when). The audit record names the window
+                        overridden
   --wait                wait until the command has finished, print how it ended (with -o
                         json the final CommandRecord only) and exit with 1 unless it
                         succeeded; Ctrl-C stops waiting, not the command
@@ -187,8 +198,12 @@ Global flags (before the command or among its flags, but --timeout only before "
   --token-file FILE     file holding the admin or read-only token, sent as "authorization: Bearer"
                         (default: the token in $DSPYFLEET_TOKEN, else none)
   --tls                 connect over TLS, verifying the control plane against the system's CAs
-  --ca-file FILE        ... or against the CA certificate in FILE (implies --tls)
-  -o, --output FORMAT   table or json (default table); json is the API's protojson, as grpcurl prints it
+  --ca-file FILE        ... or against the CA certificate in FILE (implies --tls; default
+                        $DSPYFLEET_CACERT)
+  -o, --output FORMAT   table, wide, json or yaml (default table). wide adds columns where a
+                        command has more (nodes list: host name, instance type, agent version,
+                        peer); json is the API's protojson, as grpcurl prints it, and yaml the
+                        same fields in YAML (a "---" document per message when streaming)
   --timeout DURATION    limit for each request, e.g. "fleetctl --timeout 30s cmd send ...";
                         0 means none (default 10s)
 `
@@ -269,6 +284,10 @@ var usages = map[string]string{
 	"config":           configUsage,
 	"simulate":         simulateUsage,
 	"version":          versionUsage,
+	"tls":              tlsUsage,
+	"tls ca create":    tlsUsage,
+	"tls cert create":  tlsUsage,
+	"completion":       completionUsage,
 	"scale":            scaleUsage,
 	"scale status":     scaleStatusUsage,
 	"scale policy get": scalePolicyGetUsage,

@@ -32,6 +32,7 @@ func ruleFromProto(p *fleetv1.AlertRule) rules.Rule {
 		Notify:      append([]string(nil), p.GetNotify()...),
 		Params:      maps.Clone(p.GetParams()),
 		Disabled:    p.GetDisabled(),
+		Urgent:      p.GetUrgent(),
 	}
 	if a := p.GetAction(); a != nil {
 		r.Action = &rules.Action{Kind: rules.ActionKind(wire.CommandKind(a.GetKind())), Params: maps.Clone(a.GetParams()), MinHealthy: int(a.GetMinHealthy()),
@@ -52,6 +53,7 @@ func ruleToProto(r rules.Rule) *fleetv1.AlertRule {
 		Notify:      append([]string(nil), r.Notify...),
 		Params:      maps.Clone(r.Params),
 		Disabled:    r.Disabled,
+		Urgent:      r.Urgent,
 	}
 	if r.For > 0 {
 		p.For = durationpb.New(r.For)

@@ -56,7 +56,10 @@ func (f *fleetService) UndrainNode(ctx context.Context, req *fleetv1.UndrainNode
 	return &fleetv1.UndrainNodeResponse{Command: rec}, nil
 }
 
-// SendCommand validates and durably queues a command.
+// SendCommand validates and durably queues a command. A disruptive one (restart, deploy,
+// cleanup, scale down) for a node whose pool has a maintenance window that is not open is held
+// until the window opens, unless the request overrides the window; either is noted in the
+// call's audit record.
 func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommandRequest) (*fleetv1.SendCommandResponse, error) {
 	if err := cmp.Or(f.limits.CheckCommandInput(req.GetParams(), req.GetReason()), f.checkNode(req.GetNodeId())); err != nil {
 		return nil, check.ToStatus(err)
@@ -81,9 +84,20 @@ func (f *fleetService) SendCommand(ctx context.Context, req *fleetv1.SendCommand
 		}
 		return &fleetv1.SendCommandResponse{Command: drain.GetCommand()}, nil
 	}
-	rec, err := f.cmds.CreateCtx(ctx, req.GetNodeId(), req.GetKind(), req.GetParams(), timeout, requester(ctx), req.GetReason())
+	gate := commands.HeldByWindow
+	if req.GetOverrideWindow() {
+		gate = commands.OverrideWindow
+	}
+	rec, hold, err := f.cmds.Submit(ctx, req.GetNodeId(), req.GetKind(), req.GetParams(), timeout, requester(ctx), req.GetReason(), gate)
 	if err != nil {
 		return nil, check.ToStatus(err)
+	}
+	switch {
+	case hold.Held() && rec.GetWindowOverridden():
+		auth.NoteAudit(ctx, fmt.Sprintf("command %s overrode maintenance window %s of pool %s (next opening %s): sent at once on request (--now)",
+			rec.GetCommand().GetId(), hold.Window, hold.Pool, hold.Until.UTC().Format(time.RFC3339)))
+	case hold.Held():
+		auth.NoteAudit(ctx, "command "+rec.GetCommand().GetId()+" "+hold.Reason())
 	}
 	return &fleetv1.SendCommandResponse{Command: rec}, nil
 }

@@ -108,22 +108,19 @@ func (s *configService) Diff(_ context.Context, req *fleetv1.ConfigServiceDiffRe
 	return &fleetv1.ConfigServiceDiffResponse{Diff: d}, nil
 }
 
-// Rollback applies an earlier revision's document again.
+// Rollback applies an earlier revision's document again, and returns the diff it applied (or,
+// on a dry run, would apply).
 func (s *configService) Rollback(ctx context.Context, req *fleetv1.ConfigServiceRollbackRequest) (*fleetv1.ConfigServiceRollbackResponse, error) {
 	if req.GetNumber() == 0 {
 		return nil, check.ToStatus(check.Invalidf("number: revisions start at 1"))
-	}
-	old, err := s.fc.Revision(req.GetNumber())
-	if err != nil {
-		return nil, check.ToStatus(err)
 	}
 	msg := req.GetMessage()
 	if msg == "" {
 		msg = "rollback"
 	}
-	rev, err := s.fc.Apply(old.GetDocument(), msg, author(ctx, req.GetAuthor()), old.GetNumber())
+	rev, diff, err := s.fc.Rollback(req.GetNumber(), msg, author(ctx, req.GetAuthor()), req.GetDryRun())
 	if err != nil {
 		return nil, check.ToStatus(err)
 	}
-	return &fleetv1.ConfigServiceRollbackResponse{Revision: rev}, nil
+	return &fleetv1.ConfigServiceRollbackResponse{Revision: rev, Diff: diff}, nil
 }

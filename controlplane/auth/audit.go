@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -109,15 +110,43 @@ func (a *AuditLog) beginCall(ctx context.Context, method string, req any) (*flee
 	return rec, key, nil
 }
 
-// finishCall rewrites the record beginCall wrote with the call's outcome. A record that cannot
-// be rewritten is logged: the call has happened and its record keeps the code PENDING.
-func (a *AuditLog) finishCall(rec *fleetv1.AuditRecord, key []byte, err error) {
+// finishCall rewrites the record beginCall wrote with the call's outcome and what the handler
+// noted (NoteAudit). A record that cannot be rewritten is logged: the call has happened and its
+// record keeps the code PENDING.
+func (a *AuditLog) finishCall(rec *fleetv1.AuditRecord, key []byte, err error, note *auditNote) {
 	rec.Code = status.Code(err).String()
-	if err != nil {
-		rec.Detail = status.Convert(err).Message()
+	var detail []string
+	if note != nil {
+		note.mu.Lock()
+		detail = slices.Clone(note.text)
+		note.mu.Unlock()
 	}
+	if err != nil {
+		detail = append(detail, status.Convert(err).Message())
+	}
+	rec.Detail = strings.Join(detail, "; ")
 	if perr := a.put(key, rec); perr != nil {
 		a.log.Error("audit record of a call not completed with its outcome", "method", rec.GetMethod(), "identity", rec.GetIdentity(), "code", rec.GetCode(), "err", perr)
+	}
+}
+
+// auditNote holds what a handler adds to the detail of its call's audit record.
+type auditNote struct {
+	mu   sync.Mutex
+	text []string
+}
+
+// auditNoteKey is the context key of a call's auditNote.
+type auditNoteKey struct{}
+
+// NoteAudit adds text to the detail of the audit record of the unary call ctx belongs to, e.g.
+// that a command overrode a maintenance window. Outside an audited call it does nothing. The
+// text must hold no secret: the audit trail is readable by every admin.
+func NoteAudit(ctx context.Context, text string) {
+	if n, ok := ctx.Value(auditNoteKey{}).(*auditNote); ok {
+		n.mu.Lock()
+		n.text = append(n.text, text)
+		n.mu.Unlock()
 	}
 }
 
@@ -148,8 +177,9 @@ func (a *AuditLog) unaryInterceptor(ctx context.Context, req any, info *grpc.Una
 	if err != nil {
 		return nil, err
 	}
-	resp, err := handler(ctx, req)
-	a.finishCall(rec, key, err)
+	note := &auditNote{}
+	resp, err := handler(context.WithValue(ctx, auditNoteKey{}, note), req)
+	a.finishCall(rec, key, err, note)
 	return resp, err
 }
 
@@ -164,7 +194,7 @@ func (a *AuditLog) streamInterceptor(srv any, ss grpc.ServerStream, info *grpc.S
 		return err
 	}
 	err = handler(srv, ss)
-	a.finishCall(rec, key, err)
+	a.finishCall(rec, key, err, nil)
 	return err
 }
 

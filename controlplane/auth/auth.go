@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/grpc"
@@ -58,18 +59,26 @@ type authenticator struct {
 	tokens []tokenRole
 	// nodeTokens holds the per-node agent tokens; nil without --agent-tokens-file.
 	nodeTokens *credential.NodeTokenFile
-	// guard refuses peers that failed authentication too often.
+	// bindings holds the nodes bound to their own credential; nil until New gives the store.
+	bindings *bindings
+	// guard slows down failed authentications, per presented token and per peer host.
 	guard *failureGuard
-	// throttled counts calls refused because their peer failed authentication too often.
+	// denials bounds the permission-denied events recorded per identity, so a valid token
+	// calling what it may not cannot fill the store; the calls are refused all the same.
+	denials     buckets
+	denialsSpec bucketSpec
+	now         func() time.Time
+	// throttled counts failed authentications refused because their key must still wait.
 	throttled prometheus.Counter
-	// event records a security event; failed authentications are recorded within the guard's
-	// allowance, so a peer guessing tokens cannot fill the store.
+	// event records a security event; failed authentications are recorded unless their key
+	// must wait, so a peer guessing tokens cannot fill the store.
 	event func(ctx context.Context, ev fleetv1.SecurityEvent, method, target string, err error)
 }
 
 func newAuthenticator(cfg Config, log *slog.Logger, throttled prometheus.Counter) (*authenticator, error) {
 	a := &authenticator{event: func(context.Context, fleetv1.SecurityEvent, string, string, error) {}, throttled: throttled,
-		guard: &failureGuard{spec: bucketSpec{float64(cfg.AuthFailuresPerMinute) / 60, cfg.AuthFailuresPerMinute, "--auth-failures-per-minute"}, now: cfg.Now}}
+		guard: newFailureGuard(cfg.AuthFailuresPerMinute, cfg.Now), now: cfg.Now,
+		denialsSpec: bucketSpec{float64(cfg.AuthFailuresPerMinute) / 60, cfg.AuthFailuresPerMinute, failFlag}}
 	tokens, err := cfg.roleTokens(true)
 	if err != nil {
 		return nil, err
@@ -101,6 +110,7 @@ func newAuthenticator(cfg Config, log *slog.Logger, throttled prometheus.Counter
 
 // authorize is the auth.AuthFunc of the server: it finds the method's rule, authenticates the
 // caller unless the method is public, checks the rule and puts the identity in the context.
+// A caller whose credential authenticates is never refused for failures, its own or others'.
 func (a *authenticator) authorize(ctx context.Context) (context.Context, error) {
 	method, _ := grpc.Method(ctx)
 	rule, ok := AccessRules[method]
@@ -110,36 +120,44 @@ func (a *authenticator) authorize(ctx context.Context) (context.Context, error) 
 	if rule == Public {
 		return ctx, nil
 	}
-	host := peerHost(ctx)
-	if a.guard.blocked(host) {
-		a.throttled.Inc()
-		return nil, status.Errorf(codes.ResourceExhausted, "too many failed authentications from %s; wait a minute and check the token (%s)", host, a.guard.spec.flag)
-	}
 	id, err := a.authenticate(ctx)
 	if err != nil {
-		a.refused(ctx, host, fleetv1.SecurityEvent_SECURITY_EVENT_AUTH_FAILED, method, err)
-		return nil, err
+		tok, given, _ := bearerToken(ctx)
+		return nil, a.failed(ctx, a.guard.keys(peerHost(ctx), tok, given), method, err)
 	}
 	ctx = context.WithValue(ctx, identityKey{}, id)
 	if !rule.Allows(id.role) {
 		err := status.Errorf(codes.PermissionDenied, "%s may not call %s: it needs %s", id.Name, method, rule.needs())
-		a.refused(ctx, host, fleetv1.SecurityEvent_SECURITY_EVENT_PERMISSION_DENIED, method, err)
+		a.denied(ctx, id, method, err)
 		return nil, err
 	}
 	return ctx, nil
 }
 
-// refused counts a refused call against the peer host's allowance and records it while the
-// allowance lasts, and once more when it runs out.
-func (a *authenticator) refused(ctx context.Context, host string, ev fleetv1.SecurityEvent, method string, err error) {
-	within, exhausted := a.guard.fail(host)
-	if within {
-		a.event(ctx, ev, method, "", err)
+// failed answers a failed authentication counted against keys: while one of them must still
+// wait, with the guard's ResourceExhausted (counted, not recorded); else with err, counted
+// against every key and recorded, and with a throttled-peer event for each key whose
+// throttling this failure started.
+func (a *authenticator) failed(ctx context.Context, keys []failKey, method string, err error) error {
+	if wait, k := a.guard.wait(keys); wait > 0 {
+		a.throttled.Inc()
+		return a.guard.throttledError(k, wait)
 	}
-	if exhausted {
-		a.event(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_PEER_THROTTLED, method, host,
-			status.Errorf(codes.ResourceExhausted, "%s failed authentication %d times within a minute; its calls are refused until the allowance refills (%s)", host, a.guard.spec.burst, a.guard.spec.flag))
+	started := a.guard.fail(keys)
+	a.event(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_AUTH_FAILED, method, "", err)
+	for _, k := range started {
+		a.event(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_PEER_THROTTLED, method, k.what, a.guard.startedError(k))
 	}
+	return err
+}
+
+// denied records a call refused to a valid credential while the identity's allowance of
+// recorded denials lasts. It never counts as a failed authentication.
+func (a *authenticator) denied(ctx context.Context, id identity, method string, err error) {
+	if a.denialsSpec.burst > 0 && !a.denials.get(id.Name+"@"+peerHost(ctx), a.denialsSpec).AllowN(a.now(), 1) {
+		return
+	}
+	a.event(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_PERMISSION_DENIED, method, "", err)
 }
 
 // authenticate finds the caller's identity: a bearer token names its role (a per-node token
@@ -160,6 +178,12 @@ func (a *authenticator) authenticate(ctx context.Context) (identity, error) {
 		return identity{}, status.Error(codes.Unauthenticated,
 			"no credential: send 'authorization: Bearer <token>' metadata (fleetctl --token-file or $DSPYFLEET_TOKEN; grpcurl -H 'authorization: Bearer <token>')")
 	}
+	return a.tokenIdentity(tok, certNode)
+}
+
+// tokenIdentity is the identity of a bearer token, presented with a verified certificate for
+// certNode ("" for none).
+func (a *authenticator) tokenIdentity(tok, certNode string) (identity, error) {
 	var match Role
 	for _, t := range a.tokens {
 		if t.tok.Equal(tok) {
@@ -213,9 +237,14 @@ func certNodeID(ctx context.Context) string {
 
 // CheckNode checks that the caller may speak for nodeID: a caller whose credential is bound
 // to a node (a client certificate or a per-node token) only for that node, and with mTLS on
-// only a caller with a certificate.
+// only a caller with a certificate. A node bound to its own credential (see Binding), or one
+// with a token in --agent-tokens-file, refuses the shared agent token; the first session with
+// the node's own credential binds it, and a binding that cannot be written refuses the session.
 func (a *authenticator) CheckNode(ctx context.Context, nodeID string) error {
 	id, _ := IdentityFrom(ctx)
+	if !a.enabled {
+		return nil
+	}
 	var err error
 	switch {
 	case a.mtls && !id.cert:
@@ -224,9 +253,46 @@ func (a *authenticator) CheckNode(ctx context.Context, nodeID string) error {
 		err = status.Errorf(codes.PermissionDenied, "the client certificate is for node %q, not %q: the node id must be the certificate's subject common name", id.nodeID, nodeID)
 	case id.nodeID != "" && id.nodeID != nodeID:
 		err = status.Errorf(codes.PermissionDenied, "the token is node %q's, not %q's: each per-node token registers its own node only", id.nodeID, nodeID)
+	case id.nodeID == "":
+		err = a.checkShared(nodeID)
 	default:
+		return a.bind(id, nodeID)
+	}
+	if err == nil {
 		return nil
 	}
 	a.event(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_IDENTITY_MISMATCH, fleetv1.AgentService_Connect_FullMethodName, nodeID, err)
 	return err
+}
+
+// checkShared refuses the shared agent token for a node bound to its own credential or with a
+// per-node token in the file.
+func (a *authenticator) checkShared(nodeID string) error {
+	if a.bindings != nil {
+		if b, ok := a.bindings.get(nodeID); ok {
+			return status.Errorf(codes.PermissionDenied,
+				"node %q is bound to its %s (since %s): the shared agent token may not register it; give the agent that credential, or to re-bind the node on purpose stop the control plane and run 'controlplane unbind-node --data-dir <dir> %s'",
+				nodeID, b.describe(), b.Since.Format(time.RFC3339), nodeID)
+		}
+	}
+	if a.nodeTokens != nil && a.nodeTokens.Tokens().HasNode(nodeID) {
+		return status.Errorf(codes.PermissionDenied,
+			"node %q has a per-node token in --agent-tokens-file: only that token may register it; give the agent that token (--token-file), not the shared agent token", nodeID)
+	}
+	return nil
+}
+
+// bind binds nodeID to the credential of id, which is the node's own.
+func (a *authenticator) bind(id identity, nodeID string) error {
+	if a.bindings == nil {
+		return nil
+	}
+	credential := boundToken
+	if id.cert {
+		credential = boundCertificate
+	}
+	if err := a.bindings.bind(nodeID, credential, a.now()); err != nil {
+		return status.Errorf(codes.Unavailable, "node %q was not registered: its binding to its %s cannot be written (%v); see /readyz, free space in or repair the data directory; the agent retries", nodeID, Binding{Credential: credential}.describe(), err)
+	}
+	return nil
 }

@@ -86,32 +86,3 @@ func (l *callLimiter) Limit(ctx context.Context) error {
 	}
 	return nil
 }
-
-// failureGuard slows down guessing: each peer host may fail authentication perMinute times a
-// minute (as a burst, refilled evenly); past that its calls are refused before any credential
-// is looked at, until the bucket refills.
-type failureGuard struct {
-	spec bucketSpec
-	now  func() time.Time
-	b    buckets
-}
-
-// blocked reports whether host has used up its failures.
-func (g *failureGuard) blocked(host string) bool {
-	if g.spec.burst <= 0 {
-		return false
-	}
-	return g.b.get(host, g.spec).TokensAt(g.now()) < 1
-}
-
-// fail counts a failed authentication from host. It reports whether the failure is within the
-// allowance, and so worth recording (once a peer is blocked its calls are refused unrecorded),
-// and whether this failure used the allowance up.
-func (g *failureGuard) fail(host string) (within, exhausted bool) {
-	if g.spec.burst <= 0 {
-		return true, false
-	}
-	l, now := g.b.get(host, g.spec), g.now()
-	within = l.AllowN(now, 1)
-	return within, within && l.TokensAt(now) < 1
-}

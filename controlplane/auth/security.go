@@ -56,6 +56,11 @@ func New(c Config, st *store.Store, log *slog.Logger) (*Security, error) {
 		Audit:   &AuditLog{store: st, now: c.Now, log: log, retention: c.AuditRetention, events: events},
 	}
 	sec.Auth.event = sec.Audit.SecurityEvent
+	if sec.Auth.enabled {
+		if sec.Auth.bindings, err = loadBindings(st); err != nil {
+			return nil, err
+		}
+	}
 	if c.TLSCert == "" {
 		return sec, nil
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
+	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -45,6 +46,8 @@ type Queue struct {
 	// unstored are the commands whose last write failed: their state is kept in memory and
 	// written again by Flush.
 	unstored map[string]*cmdEntry
+	// holder decides which gated commands wait for a maintenance window (SetHolder).
+	holder Holder
 }
 
 // ErrNotStored wraps the store's error when a command's new state was applied in memory but
@@ -134,8 +137,9 @@ func (q *Queue) Create(nodeID string, kind fleetv1.CommandKind, params map[strin
 	return q.CreateCtx(context.Background(), nodeID, kind, params, timeout, requestedBy, reason)
 }
 
-// create is Create with the traceparent the command carries to its agent.
-func (q *Queue) create(nodeID string, kind fleetv1.CommandKind, params map[string]string, timeout time.Duration, requestedBy, reason, traceparent string) (*fleetv1.CommandRecord, error) {
+// create is Create with the traceparent the command carries to its agent, held or marked
+// overridden by hold (see Submit).
+func (q *Queue) create(nodeID string, kind fleetv1.CommandKind, params map[string]string, timeout time.Duration, requestedBy, reason, traceparent string, hold maintenance.Hold, override bool) (*fleetv1.CommandRecord, error) {
 	if err := command.Validate(wire.CommandKind(kind), params); err != nil {
 		return nil, fmt.Errorf("%w: %v", check.ErrInvalidArgument, err)
 	}
@@ -158,6 +162,7 @@ func (q *Queue) create(nodeID string, kind fleetv1.CommandKind, params map[strin
 		Created: timestamppb.New(now),
 		Updated: timestamppb.New(now),
 	}
+	holdRecord(rec, hold, override, now, timeout)
 	b, err := proto.Marshal(rec)
 	if err != nil {
 		return nil, err
@@ -170,7 +175,9 @@ func (q *Queue) create(nodeID string, kind fleetv1.CommandKind, params map[strin
 	q.byID[rec.GetCommand().GetId()] = e
 	out := proto.Clone(rec).(*fleetv1.CommandRecord)
 	q.publishLocked(e)
-	q.wakeLocked(nodeID)
+	if rec.GetState() == fleetv1.CommandState_COMMAND_STATE_PENDING {
+		q.wakeLocked(nodeID)
+	}
 	q.mu.Unlock()
 	return out, nil
 }
@@ -273,13 +280,14 @@ func (q *Queue) wakeLocked(nodeID string) {
 	}
 }
 
-// Unsent returns the node's unfinished commands not yet sent on session, by seq.
+// Unsent returns the node's unfinished commands not yet sent on session, by seq; a held
+// command is not among them until Release lets it go.
 func (q *Queue) Unsent(nodeID string, session uint64) []*fleetv1.Command {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	var out []*fleetv1.Command
 	for _, e := range q.byID {
-		if e.rec.GetNodeId() == nodeID && !Terminal(e.rec.GetState()) && e.sentOn != session {
+		if e.rec.GetNodeId() == nodeID && !Terminal(e.rec.GetState()) && e.rec.GetState() != fleetv1.CommandState_COMMAND_STATE_HELD && e.sentOn != session {
 			out = append(out, proto.Clone(e.rec.GetCommand()).(*fleetv1.Command))
 		}
 	}
@@ -362,7 +370,8 @@ func (q *Queue) Expire() {
 	}
 }
 
-// Cancel cancels a command that has not been sent to its agent yet.
+// Cancel cancels a command that has not been sent to its agent yet: pending, or held for a
+// maintenance window.
 func (q *Queue) Cancel(id, reason string) (*fleetv1.CommandRecord, error) {
 	if err := checkID("id", id); err != nil {
 		return nil, err
@@ -373,9 +382,9 @@ func (q *Queue) Cancel(id, reason string) (*fleetv1.CommandRecord, error) {
 		q.mu.Unlock()
 		return nil, fmt.Errorf("%w: no command %q", check.ErrNodeNotFound, id)
 	}
-	if s := e.rec.GetState(); s != fleetv1.CommandState_COMMAND_STATE_PENDING {
+	if s := e.rec.GetState(); s != fleetv1.CommandState_COMMAND_STATE_PENDING && s != fleetv1.CommandState_COMMAND_STATE_HELD {
 		q.mu.Unlock()
-		return nil, fmt.Errorf("%w: command %s is %s; only a pending command (not yet delivered) can be cancelled, others run or expire at their deadline",
+		return nil, fmt.Errorf("%w: command %s is %s; only a pending or held command (not yet delivered) can be cancelled, others run or expire at their deadline",
 			check.ErrFailedPrecondition, id, strings.ToLower(strings.TrimPrefix(s.String(), "COMMAND_STATE_")))
 	}
 	detail := "cancelled"

@@ -10,6 +10,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/internal/tracing"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
+	"github.com/dspyfleet/dspyfleet/pkg/maintenance"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -26,11 +27,16 @@ func (q *Queue) SetTracerProvider(tp trace.TracerProvider) {
 
 // CreateCtx is Create under ctx's span: the command's trace starts there.
 func (q *Queue) CreateCtx(ctx context.Context, nodeID string, kind fleetv1.CommandKind, params map[string]string, timeout time.Duration, requestedBy, reason string) (*fleetv1.CommandRecord, error) {
+	return q.createCtx(ctx, nodeID, kind, params, timeout, requestedBy, reason, maintenance.Hold{}, false)
+}
+
+// createCtx is CreateCtx applying hold (see Submit).
+func (q *Queue) createCtx(ctx context.Context, nodeID string, kind fleetv1.CommandKind, params map[string]string, timeout time.Duration, requestedBy, reason string, hold maintenance.Hold, override bool) (*fleetv1.CommandRecord, error) {
 	ctx, span := q.tracer.Start(ctx, "command.queued", trace.WithAttributes(
 		attribute.String("dspyfleet.node", nodeID), attribute.String("dspyfleet.command.kind", string(wire.CommandKind(kind))),
 		attribute.String("dspyfleet.command.requested_by", requestedBy)))
 	defer span.End()
-	rec, err := q.create(nodeID, kind, params, timeout, requestedBy, reason, tracing.Inject(ctx))
+	rec, err := q.create(nodeID, kind, params, timeout, requestedBy, reason, tracing.Inject(ctx), hold, override)
 	if err != nil {
 		span.SetStatus(codes.Error, err.Error())
 		return nil, err

@@ -15,6 +15,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/internal/benchfleet"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
+	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -124,14 +125,16 @@ func seedTokenLedger(b *testing.B, c *Tracker, prices cost.Table, now time.Time)
 	b.Helper()
 	first, last := hourOf(now.Add(-lateReports)), hourOf(now)
 	memFrom := max(c.started.Unix()/60, now.Unix()/60-stats.MemoryMinutes+2)
-	mins, err := c.stats.RollupsBetween(first*60, last*60+59, memFrom)
+	tc := tokenCache{byNodeHour: map[nodeHour]cachedHour{}}
+	entries, err := tc.entries(func(fn func(stats.RollupKey, reqstats.Window)) error {
+		return c.stats.EachRollupBetween(first*60, last*60+59, memFrom, fn)
+	}, prices)
 	if err != nil {
 		b.Fatal(err)
 	}
-	tc := tokenCache{byNodeHour: map[nodeHour]cachedHour{}}
 	var keys [][]byte
 	vals := map[string][]byte{}
-	for _, es := range tc.entries(mins, prices) {
+	for _, es := range entries {
 		for k, a := range es {
 			kb := k.encode()
 			keys = append(keys, kb)

@@ -28,8 +28,9 @@ func agentPriced(u cost.Usage) bool {
 // The programs the agent did not price share the minute's cost of the models the agent did not
 // price, by their tokens: exact when those programs used only those models, an estimate when a
 // minute mixes programs and models priced on both sides.
-func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amount {
-	out := make(map[ledgerKey]cost.Amount)
+// The entries go into out, which the caller empties first (a node-hour's map is reused from
+// step to step).
+func tokenEntries(out map[ledgerKey]cost.Amount, mins []minuteWindow, prices cost.Table) {
 	add := func(k ledgerKey, a cost.Amount) {
 		sum := out[k]
 		sum.Add(a)
@@ -66,7 +67,6 @@ func tokenEntries(mins []minuteWindow, prices cost.Table) map[ledgerKey]cost.Amo
 			add(ledgerKey{hour: hour, pool: rk.Pool, node: rk.Node, dim: cost.DimProgram, name: b.Name}, a)
 		}
 	}
-	return out
 }
 
 // writeLedger adds the host amounts to their entries and writes the token entries of hours
@@ -231,9 +231,20 @@ type cachedHour struct {
 }
 
 // tokenCache keeps the priced entries of each node-hour, so a step prices only the node-hours
-// whose rollups changed since the last one. Changing the prices clears it.
+// whose rollups changed since the last one. Changing the prices clears byNodeHour. Every map
+// and slice of it is reused from step to step: a step over 100,000 rollups makes no garbage of
+// its own but the entries of node-hours seen for the first time.
 type tokenCache struct {
 	byNodeHour map[nodeHour]cachedHour
+	groups     map[nodeHour]*rollupGroup // this step's rollups by node-hour
+	out        tokenSet
+}
+
+// rollupGroup is one node-hour's rollups of a step, and their print.
+type rollupGroup struct {
+	print hourPrint
+	mins  []minuteWindow
+	seen  bool
 }
 
 // tokenSet is a step's token entries, by node-hour. The maps are the cache's: read only.
@@ -254,22 +265,26 @@ func (ts tokenSet) len() int {
 	return n
 }
 
-// entries returns the token entries of mins, pricing only changed node-hours, and forgets
-// node-hours no longer asked for. It copies no rollup but those of the node-hours it prices.
-func (tc *tokenCache) entries(mins map[stats.RollupKey]reqstats.Window, prices cost.Table) tokenSet {
-	type group struct {
-		print hourPrint
-		keys  []stats.RollupKey
+// entries returns the token entries of the rollups each visits, pricing only changed
+// node-hours, and forgets node-hours no longer visited. The set and its maps are the cache's:
+// they are valid until the next call.
+func (tc *tokenCache) entries(each func(func(stats.RollupKey, reqstats.Window)) error, prices cost.Table) (tokenSet, error) {
+	if tc.groups == nil {
+		tc.groups = make(map[nodeHour]*rollupGroup, len(tc.byNodeHour))
+		tc.out = make(tokenSet, len(tc.byNodeHour))
 	}
-	groups := make(map[nodeHour]*group, len(tc.byNodeHour))
-	for k, w := range mins {
+	for _, g := range tc.groups {
+		g.print, g.mins, g.seen = hourPrint{}, g.mins[:0], false
+	}
+	err := each(func(k stats.RollupKey, w reqstats.Window) {
 		nh := nodeHour{hour: k.Minute / 60, pool: k.Pool, node: k.Node}
-		g := groups[nh]
+		g := tc.groups[nh]
 		if g == nil {
-			g = &group{}
-			groups[nh] = g
+			g = &rollupGroup{}
+			tc.groups[nh] = g
 		}
-		g.keys = append(g.keys, k)
+		g.seen = true
+		g.mins = append(g.mins, minuteWindow{k, w})
 		p := &g.print
 		p.minutes++
 		p.requests += w.Requests
@@ -277,25 +292,33 @@ func (tc *tokenCache) entries(mins map[stats.RollupKey]reqstats.Window, prices c
 		p.output += w.OutputTokens
 		p.costUSD += w.CostUSD
 		p.savedUSD += w.SavedUSD
+	})
+	if err != nil {
+		return nil, err
 	}
-	out := make(tokenSet, len(groups))
-	var scratch []minuteWindow
-	for nh, g := range groups {
+	clear(tc.out)
+	for nh, g := range tc.groups {
+		if !g.seen {
+			delete(tc.groups, nh)
+			continue
+		}
 		c, ok := tc.byNodeHour[nh]
 		if !ok || c.print != g.print {
-			scratch = scratch[:0]
-			for _, k := range g.keys {
-				scratch = append(scratch, minuteWindow{k, mins[k]})
+			if c.entries == nil {
+				c.entries = make(map[ledgerKey]cost.Amount)
+			} else {
+				clear(c.entries)
 			}
-			c = cachedHour{print: g.print, entries: tokenEntries(scratch, prices)}
+			tokenEntries(c.entries, g.mins, prices)
+			c.print = g.print
 			tc.byNodeHour[nh] = c
 		}
-		out[nh] = c.entries
+		tc.out[nh] = c.entries
 	}
 	for nh := range tc.byNodeHour {
-		if _, ok := groups[nh]; !ok {
+		if _, ok := tc.groups[nh]; !ok {
 			delete(tc.byNodeHour, nh)
 		}
 	}
-	return out
+	return tc.out, nil
 }

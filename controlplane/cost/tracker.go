@@ -19,6 +19,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
 	"github.com/dspyfleet/dspyfleet/pkg/cost"
+	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -67,6 +68,7 @@ type Tracker struct {
 	tokensThrough int64
 	unpricedLog   map[string]string // node id → why its host cost is unknown, as last logged
 	usage         map[usageKey]*usageHists
+	usageRecs     []usageRecord // the last step's usage writes, reused by the next
 	lastSeq       map[string]uint64
 	tokenCache    tokenCache
 	cachePrices   uint64 // the pricesSeq tokenCache was priced with
@@ -289,12 +291,13 @@ func (c *Tracker) accrue(nodes []*fleetv1.Node, prices cost.Table, now time.Time
 	first = max(first, hourOf(now.Add(-c.stats.Retention())))
 	last := hourOf(now)
 	memFrom := max(c.started.Unix()/60, now.Unix()/60-stats.MemoryMinutes+2)
-	mins, err := c.stats.RollupsBetween(first*60, last*60+59, memFrom)
+	entries, err := c.tokenCache.entries(func(fn func(stats.RollupKey, reqstats.Window)) error {
+		return c.stats.EachRollupBetween(first*60, last*60+59, memFrom, fn)
+	}, prices)
 	if err != nil {
 		return err
 	}
-	entries := c.tokenCache.entries(mins, prices)
-	usage := c.dirtyUsage()
+	c.usageRecs = c.dirtyUsage(c.usageRecs)
 	var delta tokenDelta
 	err = c.store.Update(func(tx *store.Tx) error {
 		var err error
@@ -310,7 +313,7 @@ func (c *Tracker) accrue(nodes []*fleetv1.Node, prices cost.Table, now time.Time
 		if err := mb.Put(keyTokensThrough, binary.BigEndian.AppendUint64(nil, uint64(last))); err != nil {
 			return err
 		}
-		return putUsage(tx, usage)
+		return putUsage(tx, c.usageRecs)
 	})
 	if err != nil {
 		return fmt.Errorf("write the cost ledger: %w", err)

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -25,6 +24,10 @@ type usageKey struct {
 type usageHists struct {
 	cpu, mem cost.Histogram
 	dirty    bool
+	// key and enc are the record's key and last encoding, kept for the next write: bbolt reads
+	// them until the step's transaction ends, and the next step, which encodes again into enc,
+	// runs after it.
+	key, enc []byte
 }
 
 // usageLen is the encoded size of usageHists.
@@ -34,8 +37,8 @@ func (k usageKey) encode() []byte {
 	return append(binary.BigEndian.AppendUint64(nil, uint64(k.hour)), k.node...)
 }
 
-func encodeUsage(u *usageHists) []byte {
-	b := make([]byte, 0, usageLen)
+func encodeUsage(b []byte, u *usageHists) []byte {
+	b = b[:0]
 	for _, h := range []*cost.Histogram{&u.cpu, &u.mem} {
 		for _, n := range h {
 			b = binary.BigEndian.AppendUint32(b, n)
@@ -74,23 +77,35 @@ func (c *Tracker) sampleUsage(n *fleetv1.Node, now time.Time) {
 	u.dirty = true
 }
 
-// dirtyUsage returns the histograms to write and forgets those of past hours.
-func (c *Tracker) dirtyUsage() map[usageKey][]byte {
-	out := map[usageKey][]byte{}
+// usageRecord is one node-hour's histograms to write.
+type usageRecord struct {
+	hour     int64
+	node     string
+	key, val []byte
+}
+
+// dirtyUsage returns the histograms to write, into recs (emptied first), and forgets those of
+// past hours.
+func (c *Tracker) dirtyUsage(recs []usageRecord) []usageRecord {
+	recs = recs[:0]
 	var cur int64
 	for k := range c.usage {
 		cur = max(cur, k.hour)
 	}
 	for k, u := range c.usage {
 		if u.dirty {
-			out[k] = encodeUsage(u)
+			if u.key == nil {
+				u.key = k.encode()
+			}
+			u.enc = encodeUsage(u.enc, u)
+			recs = append(recs, usageRecord{k.hour, k.node, u.key, u.enc})
 			u.dirty = false
 		}
 		if k.hour < cur {
 			delete(c.usage, k)
 		}
 	}
-	return out
+	return recs
 }
 
 // storedUsage returns the histograms stored for k (written before a restart), or empty ones.
@@ -114,14 +129,14 @@ func (c *Tracker) storedUsage(k usageKey) *usageHists {
 }
 
 // putUsage writes usage records in tx, in key order (an hour's new records append to the
-// bucket's last page).
-func putUsage(tx *store.Tx, recs map[usageKey][]byte) error {
+// last page), sorting recs.
+func putUsage(tx *store.Tx, recs []usageRecord) error {
 	b := tx.Bucket(store.CostUsage)
-	keys := slices.SortedFunc(maps.Keys(recs), func(x, y usageKey) int {
+	slices.SortFunc(recs, func(x, y usageRecord) int {
 		return cmp.Or(cmp.Compare(x.hour, y.hour), strings.Compare(x.node, y.node))
 	})
-	for _, k := range keys {
-		if err := b.Put(k.encode(), recs[k]); err != nil {
+	for _, r := range recs {
+		if err := b.Put(r.key, r.val); err != nil {
 			return err
 		}
 	}

@@ -137,6 +137,32 @@ func (fc *Document) applyLocked(doc, message, author string, rollbackOf uint64) 
 	return rev, nil
 }
 
+// Rollback applies revision n's document again as a new revision, and returns it with the diff
+// it applied: from the policy in effect to revision n's. With dryRun it applies nothing and
+// returns the diff alone. The diff and the apply run under one lock, so the diff is what
+// changed.
+func (fc *Document) Rollback(n uint64, message, author string, dryRun bool) (*fleetv1.ConfigRevision, string, error) {
+	if strings.TrimSpace(message) == "" {
+		return nil, "", check.Invalidf("message: is empty; say why the policy changes")
+	}
+	old, err := fc.Revision(n)
+	if err != nil {
+		return nil, "", err
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	current, err := fc.Export()
+	if err != nil {
+		return nil, "", err
+	}
+	diff := udiff.Unified("in effect", fmt.Sprintf("revision %d", n), current, old.GetDocument())
+	if dryRun {
+		return nil, diff, nil
+	}
+	rev, err := fc.applyLocked(old.GetDocument(), message, author, n)
+	return rev, diff, err
+}
+
 // Export renders the policy in effect, every section, as YAML with sorted keys.
 func (fc *Document) Export() (string, error) {
 	doc := make(map[string]any, len(fc.sections))

@@ -616,7 +616,9 @@ func (sc *Scaler) checkDrainsLocked(pool string, ps *poolScaling, nodes []*fleet
 // maximum (the max_instances label, else the policy's), and sends a scale command to every
 // host whose count changes. The job stays running until every host's agent has answered
 // (settleInstancesLocked); while it runs, or while a failed one waits for its retry, no new
-// commands go out.
+// commands go out. A scale command lowering a host's instances on a pool with a maintenance
+// window that is not open is held until the window opens, as every disruptive command is, and
+// the job keeps running meanwhile.
 func (sc *Scaler) scaleInstancesLocked(pool string, ps *poolScaling, d scaling.Decision, nodes []*fleetv1.Node, now time.Time) {
 	attempts := 0
 	if j := ps.job; j != nil && j.actuator == "instances" {
@@ -672,7 +674,7 @@ func (sc *Scaler) scaleInstancesLocked(pool string, ps *poolScaling, d scaling.D
 	for _, h := range changed {
 		id := h.GetId()
 		params := map[string]string{command.ParamInstances: strconv.Itoa(want[id])}
-		rec, err := sc.cmds.Create(id, fleetv1.CommandKind_COMMAND_KIND_SCALE, params, commands.DefaultTimeout, "scaling", reason)
+		rec, _, err := sc.cmds.Submit(context.Background(), id, fleetv1.CommandKind_COMMAND_KIND_SCALE, params, commands.DefaultTimeout, "scaling", reason, commands.HeldByWindow)
 		if err != nil {
 			job.sent[id] = &sentScale{instances: want[id], state: actFailed, detail: err.Error()}
 			continue

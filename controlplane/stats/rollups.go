@@ -12,10 +12,13 @@ import (
 	"google.golang.org/protobuf/proto"
 )
 
-// RollupsBetween returns every node's rollup of the minutes in [first, last] (unix minutes):
-// from memory for minutes from memFrom on, from bbolt before. Memory holds every minute since
-// the process started and within memoryMinutes, so the caller passes the later of the two.
-func (s *Requests) RollupsBetween(first, last, memFrom int64) (map[RollupKey]reqstats.Window, error) {
+// EachRollupBetween calls fn with every node's rollup of the minutes in [first, last] (unix
+// minutes): from memory for minutes from memFrom on, from bbolt before. Memory holds every
+// minute since the process started and within memoryMinutes, so the caller passes the later of
+// the two. It takes the minutes by reference under the lock and calls fn after releasing it, so
+// a reader that visits 100,000 rollups every step neither holds reports up nor copies them into
+// a map of its own. fn must not keep a window's sketches past the call unless it only reads them.
+func (s *Requests) EachRollupBetween(first, last, memFrom int64, fn func(RollupKey, reqstats.Window)) error {
 	type held struct {
 		minute int64
 		pool   string
@@ -32,18 +35,15 @@ func (s *Requests) RollupsBetween(first, last, memFrom int64) (map[RollupKey]req
 		}
 	}
 	s.mu.Unlock()
-	out := make(map[RollupKey]reqstats.Window)
 	for _, h := range hs {
 		for node, w := range h.pm.nodes {
-			out[RollupKey{Minute: h.minute, Pool: h.pool, Node: node}] = w
+			fn(RollupKey{Minute: h.minute, Pool: h.pool, Node: node}, w)
 		}
 	}
-	memFirst := memFrom
-	if first >= memFirst {
-		return out, nil
+	if first >= memFrom {
+		return nil
 	}
-	err := s.scanStored(first, min(memFirst, last+1), "", func(key RollupKey, w reqstats.Window) { out[key] = w })
-	return out, err
+	return s.scanStored(first, min(memFrom, last+1), "", fn)
 }
 
 // scanStored calls fn with every stored rollup of the minutes in [first, until), in time order;

@@ -19,12 +19,22 @@ import (
 // a file of a later schema has every bucket of allBuckets.
 var schema1Buckets = [][]byte{Meta, Nodes, Commands, Rollups}
 
+// bucketSince is the schema that added each bucket added after schema 2; a file of an older
+// schema lacks it until migrated.
+var bucketSince = map[string]uint64{string(NodeBindings): 3}
+
 // requiredBuckets returns the buckets a state file of schema version must have.
 func requiredBuckets(version uint64) [][]byte {
 	if version < 2 {
 		return schema1Buckets
 	}
-	return allBuckets
+	var out [][]byte
+	for _, name := range allBuckets {
+		if since, ok := bucketSince[string(name)]; !ok || since <= version {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // Counts are the records a state file holds.

@@ -23,6 +23,17 @@ type migration struct {
 // migrations are the schema's steps in order; SchemaVersion is the last one's to.
 var migrations = []migration{
 	{to: 2, what: "every bucket of the schema exists in the file", run: createAllBuckets},
+	{to: 3, what: "the node_bindings bucket exists", run: createBucket(NodeBindings)},
+}
+
+// createBucket returns a step that creates the bucket name.
+func createBucket(name []byte) func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return fmt.Errorf("create bucket %s: %w", name, err)
+		}
+		return nil
+	}
 }
 
 // createAllBuckets creates the buckets a schema-1 file may lack: schema 1 created buckets added

@@ -49,8 +49,9 @@ func TestMigrateSchema1File(t *testing.T) {
 	if m := missingBuckets(t, path); len(m) != 0 {
 		t.Fatalf("buckets still missing after migration: %q", m)
 	}
-	if h := history(t, path); !strings.HasPrefix(h, "2 ") || !strings.Contains(h, "every bucket") || strings.Count(h, "\n") != 1 {
-		t.Fatalf("schema history %q, want the one migration to schema 2", h)
+	if h := strings.Split(history(t, path), "\n"); len(h) != 3 || !strings.HasPrefix(h[0], "2 ") || !strings.Contains(h[0], "every bucket") ||
+		!strings.HasPrefix(h[1], "3 ") || !strings.Contains(h[1], "node_bindings") {
+		t.Fatalf("schema history %q, want the migrations to schema 2 and 3", h)
 	}
 	kept, err := Inspect(path + ".pre-migrate-v1")
 	if err != nil {
@@ -73,6 +74,62 @@ func TestMigrateSchema1File(t *testing.T) {
 	}
 	if _, err := os.Stat(path + ".pre-migrate-v1"); !os.IsNotExist(err) {
 		t.Fatalf("a file already at schema %d was copied again: %v", SchemaVersion, err)
+	}
+}
+
+// TestMigrateSchema2File: a schema-2 file (made here from a new file: no node_bindings bucket,
+// version 2) is migrated to schema 3 with the bucket, its nodes kept and a copy of it kept.
+func TestMigrateSchema2File(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutNodes(map[string][]byte{"n1": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(NodeBindings); err != nil {
+			return err
+		}
+		return tx.Bucket(Meta).Put(keySchemaVersion, []byte{0, 0, 0, 0, 0, 0, 0, 2})
+	})
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if s, err = Open(dir, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	after, err := Inspect(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.SchemaVersion != 3 || after.Nodes != 1 {
+		t.Fatalf("after migration %+v, want schema 3 with the node", after)
+	}
+	if m := missingBuckets(t, path); len(m) != 0 {
+		t.Fatalf("buckets missing after migration: %q", m)
+	}
+	if h := history(t, path); !strings.HasPrefix(h, "3 ") || !strings.Contains(h, "node_bindings") {
+		t.Fatalf("schema history %q, want the migration to schema 3", h)
+	}
+	if kept, err := Inspect(path + ".pre-migrate-v2"); err != nil || kept.SchemaVersion != 2 {
+		t.Fatalf("the copy kept before migrating: %+v, %v", kept, err)
 	}
 }
 

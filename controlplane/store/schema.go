@@ -54,6 +54,8 @@ package store
 //	  <deployment id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.Deployment (protobuf)
 //	maintenance              one record per maintenance window, in creation order
 //	  <window id: 8-byte big-endian unix nanos + 8 random bytes> -> fleetv1.Maintenance (protobuf)
+//	node_bindings            nodes bound to their own credential: the shared agent token may not speak for them
+//	  <node id>        -> JSON object {"credential": "token"|"certificate", "since": RFC 3339 time}
 //
 // A file whose schema_version is newer than SchemaVersion was written by a newer control plane and
 // is refused rather than guessed at. An older file is migrated by the ordered steps of migrate.go,
@@ -62,6 +64,8 @@ package store
 //	1  the first release
 //	2  every bucket above exists in every file (schema 1 created later buckets on demand), and
 //	   meta records the migrations applied to the file
+//	3  node_bindings: a control plane that ignored it would let the shared agent token take over
+//	   bound nodes, so a schema-2 build refuses the file
 var (
 	Meta     = []byte("meta")
 	Nodes    = []byte("nodes")
@@ -92,6 +96,8 @@ var (
 	Deployments = []byte("deployments")
 	Maintenance = []byte("maintenance")
 
+	NodeBindings = []byte("node_bindings")
+
 	keySchemaVersion = []byte("schema_version")
 )
 
@@ -102,7 +108,7 @@ var (
 )
 
 // SchemaVersion is the layout this build reads and writes.
-const SchemaVersion uint64 = 2
+const SchemaVersion uint64 = 3
 
 // allBuckets lists every bucket the schema requires.
 var allBuckets = [][]byte{Meta, Nodes, Commands, Rollups,
@@ -114,4 +120,5 @@ var allBuckets = [][]byte{Meta, Nodes, Commands, Rollups,
 	Baselines,
 	Deployments,
 	Maintenance,
+	NodeBindings,
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"html/template"
 	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
@@ -184,6 +185,9 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	role, err := h.cfg.Login(r.Context(), r.RemoteAddr, token)
 	switch {
 	case errors.Is(err, auth.ErrThrottled):
+		if te := (*auth.ThrottledError)(nil); errors.As(err, &te) {
+			w.Header().Set("Retry-After", strconv.Itoa(int((te.Wait+time.Second-1)/time.Second)))
+		}
 		h.renderLogin(w, http.StatusTooManyRequests, err.Error())
 		return
 	case err != nil:

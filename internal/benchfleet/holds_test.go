@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dspyfleet/dspyfleet/controlplane/stats"
+	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
 
@@ -36,10 +38,9 @@ func BenchmarkHolds(b *testing.B) {
 				{"Registry.List", func() error { f.Reg.List(&fleetv1.ListNodesRequest{}); return nil }},
 				{"Requests.Window/1m", func() error { _, err := f.Stats.Window(pool, now.Add(-time.Minute)); return err }},
 				{"Requests.Window/2m", func() error { _, err := f.Stats.Window(pool, now.Add(-2*time.Minute)); return err }},
-				{"Requests.RollupsBetween/2h", func() error {
+				{"Requests.EachRollupBetween/2h", func() error {
 					first := now.Add(-time.Hour).Unix() / 3600 * 60
-					_, err := f.Stats.RollupsBetween(first, now.Unix()/60, f.HistoryStart.Unix()/60)
-					return err
+					return f.Stats.EachRollupBetween(first, now.Unix()/60, f.HistoryStart.Unix()/60, func(stats.RollupKey, reqstats.Window) {})
 				}},
 			}
 			for _, r := range reads {

@@ -16,6 +16,7 @@ import (
 // token matches.
 type NodeTokens struct {
 	byHash map[[sha256.Size]byte]string
+	nodes  map[string]bool
 }
 
 // Node returns the node the token tok is bound to.
@@ -23,6 +24,9 @@ func (n *NodeTokens) Node(tok string) (string, bool) {
 	node, ok := n.byHash[sha256.Sum256([]byte(tok))]
 	return node, ok
 }
+
+// HasNode reports whether node has a token.
+func (n *NodeTokens) HasNode(node string) bool { return n.nodes[node] }
 
 // Has reports whether t is one of the tokens.
 func (n *NodeTokens) Has(t Token) bool {
@@ -34,8 +38,8 @@ func (n *NodeTokens) Has(t Token) bool {
 // and lines starting with # are skipped. Each token follows ParseToken's rules; a node or a
 // token given twice is an error. Errors name the line, never a token.
 func ParseNodeTokens(data []byte) (*NodeTokens, error) {
-	n := &NodeTokens{byHash: map[[sha256.Size]byte]string{}}
 	seen := map[string]bool{}
+	n := &NodeTokens{byHash: map[[sha256.Size]byte]string{}, nodes: seen}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(nil, 2*maxTokenLen)
 	for line := 1; sc.Scan(); line++ {

@@ -23,6 +23,9 @@ func TestParseNodeTokens(t *testing.T) {
 	if _, ok := n.Node("tok-n3-0123456789abcdef"); ok {
 		t.Fatal("unknown token found")
 	}
+	if !n.HasNode("n1") || !n.HasNode("n2") || n.HasNode("n3") || n.HasNode("fleet") {
+		t.Fatal("HasNode does not match the file's nodes")
+	}
 	for name, bad := range map[string]string{
 		"one field":       "n1\n",
 		"three fields":    "n1 tok-0123456789abcdef x\n",

@@ -14,15 +14,19 @@ import (
 	sd "github.com/coreos/go-systemd/v22/daemon"
 )
 
-// Run tells systemd the daemon is ready, pings the watchdog every half of WATCHDOG_USEC when
-// systemd set one, and calls reload on every SIGHUP between RELOADING=1 and READY=1. When ctx
-// ends it sends STOPPING=1 and returns nil. Call it once the daemon's listeners are bound.
-// reload reports its own outcome; a failed reload keeps the running settings.
-func Run(ctx context.Context, log *slog.Logger, reload func()) error {
+// Run tells systemd the daemon is ready once ready is closed (at once when ready is nil), pings
+// the watchdog every half of WATCHDOG_USEC when systemd set one, and calls reload on every SIGHUP
+// between RELOADING=1 and READY=1 (before ready, without either). When ctx ends it sends STOPPING=1
+// and returns nil. Call it once the daemon's listeners are bound. reload reports its own
+// outcome; a failed reload keeps the running settings.
+func Run(ctx context.Context, log *slog.Logger, ready <-chan struct{}, reload func()) error {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
-	notify(log, sd.SdNotifyReady)
+	isReady := ready == nil
+	if isReady {
+		notify(log, sd.SdNotifyReady)
+	}
 	var ping <-chan time.Time
 	if every, err := sd.SdWatchdogEnabled(false); err != nil {
 		log.Warn("systemd watchdog setting ignored", "err", err)
@@ -37,9 +41,16 @@ func Run(ctx context.Context, log *slog.Logger, reload func()) error {
 		case <-ctx.Done():
 			notify(log, sd.SdNotifyStopping)
 			return nil
+		case <-ready:
+			ready, isReady = nil, true
+			notify(log, sd.SdNotifyReady)
 		case <-ping:
 			notify(log, sd.SdNotifyWatchdog)
 		case <-hup:
+			if !isReady {
+				reload() // still starting: systemd hears READY=1 once, when ready closes
+				continue
+			}
 			notify(log, sd.SdNotifyReloading+"\n"+sd.SdNotifyMonotonicUsec())
 			reload()
 			notify(log, sd.SdNotifyReady)

@@ -127,8 +127,10 @@ type Usage struct {
 
 // TokenAmount prices one model's usage. The agent's figures win when it priced the model (a cost
 // or saving above 0): it knew each request's cache state and tokens. Otherwise, with a table
-// price, the tokens are priced at it and split between cost and savings by the cache-hit share of
-// requests (an estimate: it assumes hits and misses use as many tokens). Without either, the
+// price, a cache hit costs 0 and saves what the model's average request that was not a hit cost:
+// DSPy's cache answers locally and reports no tokens for a hit (the contrib callback sends 0),
+// so the tokens are the other requests', all paid at the list price, and each hit saves their
+// average. A usage of hits only (their tokens reported) is all saved. Without either price, the
 // tokens count as UnpricedTokens: unknown, not free.
 func TokenAmount(u Usage, price ModelPrice, havePrice bool) Amount {
 	a := Amount{Requests: u.Requests, InputTokens: u.InputTokens, OutputTokens: u.OutputTokens, CacheHits: u.CacheHits, CacheMisses: u.CacheMisses}
@@ -138,11 +140,17 @@ func TokenAmount(u Usage, price ModelPrice, havePrice bool) Amount {
 		a.USD, a.SavedUSD = u.CostUSD, u.SavedUSD
 	case havePrice:
 		list := price.Cost(u.InputTokens, u.OutputTokens, 0)
-		hitShare := 0.0
-		if u.Requests > 0 {
-			hitShare = float64(min(u.CacheHits, u.Requests)) / float64(u.Requests)
+		hits := min(u.CacheHits, u.Requests)
+		paid := u.Requests - hits
+		switch {
+		case paid == 0 && hits > 0:
+			a.SavedUSD = list
+		case paid == 0:
+			a.USD = list // tokens without requests: paid, nothing to estimate a hit from
+		default:
+			a.USD = list
+			a.SavedUSD = list / float64(paid) * float64(hits)
 		}
-		a.USD, a.SavedUSD = list*(1-hitShare), list*hitShare
 	default:
 		a.UnpricedTokens = tokens
 	}

@@ -86,8 +86,15 @@ func TestTokenAmount(t *testing.T) {
 		{"agent priced all hits", Usage{Requests: 1, InputTokens: 1000, CacheHits: 1, SavedUSD: 0.01}, false,
 			Amount{SavedUSD: 0.01, Requests: 1, InputTokens: 1000, CacheHits: 1}},
 		{"table priced", Usage{Requests: 4, InputTokens: 1_000_000, OutputTokens: 100_000, CacheHits: 1, CacheMisses: 3}, true,
-			// list 10 + 3 = 13; a quarter of requests hit.
-			Amount{USD: 9.75, SavedUSD: 3.25, Requests: 4, InputTokens: 1_000_000, OutputTokens: 100_000, CacheHits: 1, CacheMisses: 3}},
+			// The hit reported no tokens: the 3 misses paid the list 10 + 3 = 13, and the hit
+			// saved their average, 13/3.
+			Amount{USD: 13, SavedUSD: 13.0 / 3, Requests: 4, InputTokens: 1_000_000, OutputTokens: 100_000, CacheHits: 1, CacheMisses: 3}},
+		{"table priced, the issue's case", Usage{Requests: 20, InputTokens: 10_000, OutputTokens: 2_000, CacheHits: 10, CacheMisses: 10}, true,
+			// 10 misses of 1,000 in and 200 out at 10 and 30 a million: 0.1 + 0.06 = 0.16 paid,
+			// and each of the 10 hits saved a miss's 0.016.
+			Amount{USD: 0.16, SavedUSD: 0.16, Requests: 20, InputTokens: 10_000, OutputTokens: 2_000, CacheHits: 10, CacheMisses: 10}},
+		{"table priced hits only", Usage{Requests: 2, InputTokens: 1_000_000, CacheHits: 2}, true,
+			Amount{SavedUSD: 10, Requests: 2, InputTokens: 1_000_000, CacheHits: 2}},
 		{"unpriced", Usage{Requests: 1, InputTokens: 10, OutputTokens: 5}, false,
 			Amount{Requests: 1, InputTokens: 10, OutputTokens: 5, UnpricedTokens: 15}},
 		{"no tokens", Usage{Requests: 3}, false, Amount{Requests: 3}},

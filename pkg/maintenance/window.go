@@ -124,7 +124,8 @@ func (w WindowSpec) Validate(poolNodes []string, now time.Time) error {
 }
 
 // Opening returns the window's first opening at or after after: when it opens, and when it
-// takes no new node (zero: no limit). ok is false when it never opens again.
+// takes no new node (zero: no limit). ok is false when it never opens again. A recurring
+// window's times are in UTC.
 func (w WindowSpec) Opening(after time.Time) (opens, closes time.Time, ok bool) {
 	if w.Cron == "" {
 		opens = w.Start
@@ -139,7 +140,9 @@ func (w WindowSpec) Opening(after time.Time) (opens, closes time.Time, ok bool) 
 	if w.Schedule == nil {
 		return time.Time{}, time.Time{}, false
 	}
-	opens = w.Schedule.Next(after.Add(-time.Nanosecond))
+	// The spec is read in UTC: a schedule computes in the time's zone, so the time is given in
+	// UTC whatever zone the caller's clock is in.
+	opens = w.Schedule.Next(after.UTC().Add(-time.Nanosecond))
 	if opens.IsZero() {
 		return time.Time{}, time.Time{}, false
 	}

@@ -27,18 +27,46 @@ type Aggregator struct {
 	ttft     *Sketch
 	models   names
 	programs names
+	// misses are the priced requests that were not cache hits, since the aggregator started,
+	// by program and model and by model alone: what a hit that reports no tokens saved is
+	// estimated from. tokenless are this window's such hits, priced at Flush.
+	misses    map[pairKey]*missCost
+	tokenless map[pairKey]*tokenlessHits
 }
+
+// pairKey names one program's requests to one model, as the breakdowns name them; an empty
+// program stands for the model alone.
+type pairKey struct{ program, model string }
+
+// missCost sums the list price of requests that were not hits.
+type missCost struct {
+	requests uint64
+	usd      float64
+}
+
+// tokenlessHits counts one window's cache hits of a priced model that reported no tokens, and
+// the breakdowns they were counted in.
+type tokenlessHits struct {
+	hits           uint64
+	model, program *Breakdown
+}
+
+// maxPairs bounds the program and model pairs whose miss cost an Aggregator keeps; past it, a
+// hit saves its model's average.
+const maxPairs = 4 * MaxNames
 
 // NewAggregator returns an aggregator whose first window starts at start. It prices events with
 // a copy of prices, builds sketches of the given relative accuracy (see NewSketch) and keeps topN
 // named breakdowns per dimension (DefaultTopN when topN < 1).
 func NewAggregator(prices Prices, relativeAccuracy float64, topN int, start time.Time) *Aggregator {
 	a := &Aggregator{
-		prices:   maps.Clone(prices),
-		mapping:  NewSketch(relativeAccuracy).mapping,
-		topN:     topN,
-		models:   names{},
-		programs: names{},
+		prices:    maps.Clone(prices),
+		mapping:   NewSketch(relativeAccuracy).mapping,
+		topN:      topN,
+		models:    names{},
+		programs:  names{},
+		misses:    map[pairKey]*missCost{},
+		tokenless: map[pairKey]*tokenlessHits{},
 	}
 	a.reset(start)
 	return a
@@ -51,6 +79,7 @@ func (a *Aggregator) reset(start time.Time) {
 	a.ttft = NewSketch(a.mapping.accuracy)
 	clear(a.models)
 	clear(a.programs)
+	clear(a.tokenless)
 }
 
 // Add counts one event in the current window, whatever its Time. Callers validate events with
@@ -77,6 +106,60 @@ func (a *Aggregator) Add(e Event) {
 	if e.TTFT > 0 {
 		a.ttft.addAt(ttft, tk, tzero, 1)
 	}
+	if _, priced := a.prices[e.Model]; priced {
+		a.learnSaving(e, in+out, cost, m, p)
+	}
+}
+
+// learnSaving keeps what a priced event tells about savings: a request that was not a hit adds
+// its cost to its program's and model's miss averages; a hit that reported no tokens waits for
+// Flush to be priced at them. A hit that reported its tokens was priced by them in Add.
+func (a *Aggregator) learnSaving(e Event, tokens uint64, cost float64, m, p *Breakdown) {
+	pair, model := pairKey{p.Name, m.Name}, pairKey{model: m.Name}
+	switch {
+	case e.Cache != CacheHit:
+		if tokens == 0 {
+			return
+		}
+		for _, k := range []pairKey{pair, model} {
+			mc := a.misses[k]
+			if mc == nil {
+				if len(a.misses) >= maxPairs {
+					continue
+				}
+				mc = &missCost{}
+				a.misses[k] = mc
+			}
+			mc.requests++
+			mc.usd += cost
+		}
+	case tokens == 0:
+		th := a.tokenless[pair]
+		if th == nil {
+			th = &tokenlessHits{model: m, program: p}
+			a.tokenless[pair] = th
+		}
+		th.hits++
+	}
+}
+
+// priceTokenless adds the window's savings of hits that reported no tokens: each saved the
+// average cost of its program's requests to the model that were not hits (this window's and
+// every earlier one's), or of the model's when the program had none, or nothing yet.
+func (a *Aggregator) priceTokenless() {
+	for k, th := range a.tokenless {
+		mc := a.misses[k]
+		if mc == nil || mc.requests == 0 {
+			mc = a.misses[pairKey{model: k.model}]
+		}
+		if mc == nil || mc.requests == 0 {
+			continue
+		}
+		saved := mc.usd / float64(mc.requests) * float64(th.hits)
+		for _, b := range []*Breakdown{&a.total, th.model, th.program} {
+			b.SavedUSD += saved
+		}
+	}
 }
 
 // Flush returns the window [start, now) and starts a new, empty one at now. The returned window
@@ -84,6 +167,7 @@ func (a *Aggregator) Add(e Event) {
 func (a *Aggregator) Flush(now time.Time) Window {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	a.priceTokenless()
 	w := Window{Start: a.start, End: now, TTFT: a.ttft}
 	w.setTotals(a.total)
 	w.Models = cut(a.models.breakdowns(), a.topN)

@@ -20,8 +20,9 @@ func (p Prices) Cost(e Event) float64 {
 	return cost
 }
 
-// Saved returns what a cache hit saved in USD: the cost the event would have had without the
-// cache. Any other event saved 0.
+// Saved returns what a cache hit saved in USD by its own tokens: the cost the event would have
+// had without the cache. Any other event saved 0. A hit that reports no tokens saves 0 here; an
+// Aggregator prices it at its program's average miss instead.
 func (p Prices) Saved(e Event) float64 {
 	_, saved := p.costs(e)
 	return saved

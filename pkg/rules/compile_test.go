@@ -42,6 +42,7 @@ func TestCompileRejects(t *testing.T) {
 		}, []string{"only node rules can act"}},
 		{"bad template", func(r *Rule) { r.Annotations = map[string]string{"summary": "{{.Node.ID"} }, []string{"annotations.summary"}},
 		{"bad label", func(r *Rule) { r.Labels = map[string]string{"a-b": "x"} }, []string{"labels.a-b"}},
+		{"urgent without an action", func(r *Rule) { r.Urgent = true }, []string{"urgent: only a rule with an action"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

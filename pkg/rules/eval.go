@@ -66,9 +66,10 @@ type EvalError struct {
 
 // evaluator carries one evaluation.
 type evaluator struct {
-	in   Input
-	res  Result
-	acts map[string]interpreter.Activation // by target
+	in     Input
+	res    Result
+	scopes map[Scope][]target // each scope's targets, built once per evaluation
+	fleet  any                // the fleet variable, boxed once
 }
 
 // Evaluate runs every enabled rule on every target of its scope and steps the alert states:
@@ -90,9 +91,12 @@ func Evaluate(in Input) Result {
 		}
 		targets := e.targets(c.Rule.Scope)
 		skipped := 0
-		for _, t := range targets {
+		for i := range targets {
+			t := &targets[i]
 			key := AlertKey(c.Rule.Name, t.target)
-			seen[key] = true
+			if _, had := in.Alerts[key]; had {
+				seen[key] = true // finishUnseen asks only of the alerts it had
+			}
 			if !spent && in.Budget > 0 && clock().Sub(start) >= in.Budget {
 				spent = true
 			}
@@ -103,7 +107,7 @@ func Evaluate(in Input) Result {
 				}
 				continue
 			}
-			ok, err := c.eval(e.activation(t))
+			ok, err := c.eval(t)
 			if err != nil {
 				e.res.Errors = append(e.res.Errors, EvalError{Rule: c.Rule.Name, Target: t.target, Err: err})
 				if prev, had := in.Alerts[key]; had {
@@ -111,7 +115,7 @@ func Evaluate(in Input) Result {
 				}
 				continue
 			}
-			e.step(c, t, ok)
+			e.step(c, t, key, ok)
 		}
 		if skipped > 0 {
 			e.res.CutOff = append(e.res.CutOff, CutOff{Rule: c.Rule.Name, Skipped: skipped, Targets: len(targets)})
@@ -123,72 +127,120 @@ func Evaluate(in Input) Result {
 	return e.res
 }
 
-// target is one thing a rule is evaluated on.
+// target is one thing a rule is evaluated on, and the variables its conditions read: an
+// interpreter.Activation that builds each variable the first time a condition reads it, so a
+// rule set that reads no baselines builds none, and every rule of the scope shares what one
+// built.
 type target struct {
 	target string
 	node   *Node
 	pool   *Pool
 	fleet  *Fleet
+	e      *evaluator
+	// params are the variables of the rule being evaluated (params), below the target's.
+	params interpreter.Activation
+	// baselines holds the baseline variables once built (mean, z, hour mean, hour z).
+	baselines *[4]map[string]float64
 }
 
+// targets returns the targets of scope s, built on first use.
 func (e *evaluator) targets(s Scope) []target {
+	if ts, ok := e.scopes[s]; ok {
+		return ts
+	}
+	if e.scopes == nil {
+		e.scopes = make(map[Scope][]target, 3)
+	}
 	snap := &e.in.Snapshot
+	var out []target
 	switch s {
 	case ScopeNode:
-		out := make([]target, 0, len(snap.Nodes))
+		pools := make(map[string]*Pool, len(snap.Pools))
+		for i := range snap.Pools {
+			pools[snap.Pools[i].Name] = &snap.Pools[i]
+		}
+		out = make([]target, 0, len(snap.Nodes))
 		for i := range snap.Nodes {
 			n := &snap.Nodes[i]
-			p := snap.pool(n.Pool)
-			out = append(out, target{target: NodeTarget(n.ID), node: n, pool: &p, fleet: &snap.Fleet})
+			p, ok := pools[n.Pool]
+			if !ok {
+				p = &Pool{Name: n.Pool}
+				pools[n.Pool] = p
+			}
+			out = append(out, target{target: NodeTarget(n.ID), node: n, pool: p, fleet: &snap.Fleet, e: e})
 		}
-		return out
 	case ScopePool:
-		out := make([]target, 0, len(snap.Pools))
+		out = make([]target, 0, len(snap.Pools))
 		for i := range snap.Pools {
-			out = append(out, target{target: PoolTarget(snap.Pools[i].Name), pool: &snap.Pools[i], fleet: &snap.Fleet})
+			out = append(out, target{target: PoolTarget(snap.Pools[i].Name), pool: &snap.Pools[i], fleet: &snap.Fleet, e: e})
 		}
-		return out
-	}
-	return []target{{target: FleetTarget, fleet: &snap.Fleet}}
-}
-
-// activation returns the variables of target t: built once per evaluation and target, shared by
-// every rule of the scope.
-func (e *evaluator) activation(t target) interpreter.Activation {
-	if act, ok := e.acts[t.target]; ok {
-		return act
-	}
-	act := targetActivation(t, e.in.Baselines, e.in.Now, e.in.BaselineOptions)
-	if e.acts == nil {
-		e.acts = make(map[string]interpreter.Activation)
-	}
-	e.acts[t.target] = act
-	return act
-}
-
-// targetActivation binds the scope variables and baselines of t.
-func targetActivation(t target, bl Baselines, now time.Time, o BaselineOptions) interpreter.Activation {
-	vars := map[string]any{"fleet": *t.fleet}
-	var d DSPy
-	var cpu, mem float64
-	switch {
-	case t.node != nil:
-		vars["node"], vars["pool"] = *t.node, *t.pool
-		d, cpu, mem = t.node.DSPy, t.node.Host.CPU, t.node.Host.Memory
-	case t.pool != nil:
-		vars["pool"] = *t.pool
-		d, cpu, mem = t.pool.DSPy, t.pool.CPU, t.pool.Memory
 	default:
-		d = t.fleet.DSPy
+		out = []target{{target: FleetTarget, fleet: &snap.Fleet, e: e}}
 	}
-	vars[varMean], vars[varZ], vars[varHourMean], vars[varHourZ] = baselineVars(bl, t.target, d, cpu, mem, now, o)
-	act, _ := interpreter.NewActivation(vars) // a map is always a valid activation
-	return act
+	e.scopes[s] = out
+	return out
 }
 
-// eval runs the condition with the target's variables.
-func (c *Compiled) eval(target interpreter.Activation) (bool, error) {
-	v, _, err := c.prg.Eval(interpreter.NewHierarchicalActivation(target, c.params))
+// ResolveName returns the variable name of t's conditions: node, pool and fleet (of t's scope)
+// and the baselines behind baseline(), zscore() and their time-of-day forms, then the params
+// of the rule being evaluated.
+func (t *target) ResolveName(name string) (any, bool) {
+	switch name {
+	case "fleet":
+		if t.e.fleet == nil {
+			t.e.fleet = *t.fleet
+		}
+		return t.e.fleet, true
+	case "node":
+		if t.node == nil {
+			return nil, false
+		}
+		return t.node, true
+	case "pool":
+		if t.pool == nil {
+			return nil, false
+		}
+		return t.pool, true
+	case varMean, varZ, varHourMean, varHourZ:
+		if t.baselines == nil {
+			var d DSPy
+			var cpu, mem float64
+			switch {
+			case t.node != nil:
+				d, cpu, mem = t.node.DSPy, t.node.Host.CPU, t.node.Host.Memory
+			case t.pool != nil:
+				d, cpu, mem = t.pool.DSPy, t.pool.CPU, t.pool.Memory
+			default:
+				d = t.fleet.DSPy
+			}
+			in := &t.e.in
+			var b [4]map[string]float64
+			b[0], b[1], b[2], b[3] = baselineVars(in.Baselines, t.target, d, cpu, mem, in.Now, in.BaselineOptions)
+			t.baselines = &b
+		}
+		switch name {
+		case varMean:
+			return t.baselines[0], true
+		case varZ:
+			return t.baselines[1], true
+		case varHourMean:
+			return t.baselines[2], true
+		}
+		return t.baselines[3], true
+	}
+	if t.params != nil {
+		return t.params.ResolveName(name)
+	}
+	return nil, false
+}
+
+// Parent is nil: ResolveName resolves the rule's params itself, below the target's variables.
+func (t *target) Parent() interpreter.Activation { return nil }
+
+// eval runs the condition with the target's variables, under which the rule's params resolve.
+func (c *Compiled) eval(t *target) (bool, error) {
+	t.params = c.params
+	v, _, err := c.prg.Eval(t)
 	if err != nil {
 		return false, err
 	}
@@ -214,10 +266,9 @@ func (e *evaluator) repeat(r Rule) time.Duration {
 }
 
 // step moves the alert of rule c on t given whether its condition holds.
-func (e *evaluator) step(c *Compiled, t target, holds bool) {
+func (e *evaluator) step(c *Compiled, t *target, key string, holds bool) {
 	r := c.Rule
 	now := e.in.Now
-	key := AlertKey(r.Name, t.target)
 	prev, had := e.in.Alerts[key]
 	if !holds {
 		if !had {
@@ -270,7 +321,7 @@ func (e *evaluator) step(c *Compiled, t target, holds bool) {
 }
 
 // alertLabels are the rule's labels plus alertname, severity, node and pool.
-func alertLabels(r Rule, t target) map[string]string {
+func alertLabels(r Rule, t *target) map[string]string {
 	l := maps.Clone(r.Labels)
 	if l == nil {
 		l = make(map[string]string, 4)
@@ -295,7 +346,7 @@ type templateData struct {
 }
 
 // render executes the annotation templates; a failing template yields its text and the error.
-func (c *Compiled) render(t target, labels map[string]string) map[string]string {
+func (c *Compiled) render(t *target, labels map[string]string) map[string]string {
 	if len(c.annotations) == 0 {
 		return nil
 	}
@@ -406,10 +457,12 @@ type TestResult struct {
 // Test evaluates one rule on every target of its scope at now without stepping any state: what
 // the rule would see.
 func Test(c *Compiled, snap Snapshot, bl Baselines, now time.Time, o BaselineOptions) []TestResult {
-	e := &evaluator{in: Input{Snapshot: snap}}
+	e := &evaluator{in: Input{Snapshot: snap, Baselines: bl, Now: now, BaselineOptions: o}}
 	var out []TestResult
-	for _, t := range e.targets(c.Rule.Scope) {
-		ok, err := c.eval(targetActivation(t, bl, now, o))
+	targets := e.targets(c.Rule.Scope)
+	for i := range targets {
+		t := &targets[i]
+		ok, err := c.eval(t)
 		out = append(out, TestResult{Target: t.target, Holds: ok, Err: err})
 	}
 	return out

@@ -387,3 +387,15 @@ func toStrings(k []ActionKind) []string {
 	}
 	return out
 }
+
+// TestUrgentRuleDecisionsAreUrgent: a rule's urgent reaches its healing decisions, which the
+// control plane sends at once outside maintenance windows; other rules' decisions are not.
+func TestUrgentRuleDecisionsAreUrgent(t *testing.T) {
+	for _, urgent := range []bool{false, true} {
+		c := mustCompile(t, Rule{Name: "Restart", Condition: "node.host.cpu > 90.0", Action: &Action{Kind: ActionRestart}, Urgent: urgent})
+		res := Evaluate(Input{Now: t0, Rules: []*Compiled{c}, Snapshot: fleetOf(95, 95), Policy: DefaultHealingPolicy(), DefaultRepeat: time.Hour})
+		if len(res.Decisions) != 2 || res.Decisions[0].Urgent != urgent || res.Decisions[1].Urgent != urgent {
+			t.Fatalf("urgent %v: decisions %+v", urgent, res.Decisions)
+		}
+	}
+}

@@ -59,6 +59,9 @@ type Decision struct {
 	Params     map[string]string
 	Reason     string
 	Escalation bool
+	// Urgent decisions run at once even outside the node's pool's maintenance window (the
+	// rule's urgent).
+	Urgent bool
 }
 
 // EventKind classifies events.
@@ -161,7 +164,7 @@ func (e *evaluator) heal(c *Compiled, a *Alert, n Node) {
 		reason += fmt.Sprintf(" (attempt %d; %d earlier attempts did not heal)", failed+1, failed)
 	}
 	e.res.Decisions = append(e.res.Decisions, Decision{
-		Node: n.ID, Pool: n.Pool, Rule: r.Name, Kind: r.Action.Kind, Params: maps.Clone(r.Action.Params), Reason: reason,
+		Node: n.ID, Pool: n.Pool, Rule: r.Name, Kind: r.Action.Kind, Params: maps.Clone(r.Action.Params), Reason: reason, Urgent: r.Urgent,
 	})
 	e.event(EventHealing, r.Name, target, fmt.Sprintf("%s on node %s: %s", r.Action.Kind, n.ID, reason))
 }

@@ -92,6 +92,9 @@ type Rule struct {
 	Params map[string]float64
 	// Disabled rules are kept but not evaluated.
 	Disabled bool
+	// Urgent rules' healing actions run at once even outside the node's pool's maintenance
+	// window; other rules' disruptive actions wait for the window to open.
+	Urgent bool
 }
 
 // Limits of a rule's fields.
@@ -190,6 +193,9 @@ func (r *Rule) validateFields(channels []string) error {
 		if a.Retry < 0 || a.Retry > MaxFor {
 			bad("action.retry %s must be between 0 and %s", a.Retry, MaxFor)
 		}
+	}
+	if r.Urgent && r.Action == nil {
+		bad("urgent: only a rule with an action is urgent (its action runs outside maintenance windows)")
 	}
 	return errors.Join(errs...)
 }

@@ -650,7 +650,7 @@ function capacityTable(lines) {
 
 // ---- Operations ----
 
-const commandStates = ["pending", "sent", "accepted", "running", "succeeded", "failed", "expired", "cancelled"];
+const commandStates = ["held", "pending", "sent", "accepted", "running", "succeeded", "failed", "expired", "cancelled"];
 const commandKinds = ["drain", "undrain", "restart", "cleanup", "backup", "deploy", "scale", "custom"];
 
 async function showOperations(main, commandID) {
@@ -697,7 +697,7 @@ async function loadCommands() {
     el("tbody", {}, rows.map((c) => el("tr", { "data-command": c.id, class: "clickable", onclick: () => (location.hash = "#/operations/" + encodeURIComponent(c.id)) },
       el("td", {}, when(c.created)), el("td", {}, c.node), el("td", {}, c.kind),
       el("td", {}, el("span", { class: "cmd " + c.state }, c.state)), el("td", { class: "wrap" }, c.detail), el("td", { class: "wrap" }, c.reason),
-      el("td", {}, canWrite && c.state === "pending" ? el("button", { class: "cancel", onclick: (ev) => { ev.stopPropagation(); cancelCommand(c.id); } }, "Cancel") : null))))) :
+      el("td", {}, canWrite && (c.state === "pending" || c.state === "held") ? el("button", { class: "cancel", onclick: (ev) => { ev.stopPropagation(); cancelCommand(c.id); } }, "Cancel") : null))))) :
     el("p", { class: "hint", id: "op-commands" }, "No commands match."));
 }
 

@@ -107,6 +107,10 @@ const (
 	CommandState_COMMAND_STATE_FAILED      CommandState = 6
 	CommandState_COMMAND_STATE_EXPIRED     CommandState = 7
 	CommandState_COMMAND_STATE_CANCELLED   CommandState = 8
+	// Held for a maintenance window: stored but not delivered until CommandRecord.held_until,
+	// when it becomes pending. A held command can be cancelled. Only the control plane uses it;
+	// an agent never sees a held command.
+	CommandState_COMMAND_STATE_HELD CommandState = 9
 )
 
 // Enum value maps for CommandState.
@@ -121,6 +125,7 @@ var (
 		6: "COMMAND_STATE_FAILED",
 		7: "COMMAND_STATE_EXPIRED",
 		8: "COMMAND_STATE_CANCELLED",
+		9: "COMMAND_STATE_HELD",
 	}
 	CommandState_value = map[string]int32{
 		"COMMAND_STATE_UNSPECIFIED": 0,
@@ -132,6 +137,7 @@ var (
 		"COMMAND_STATE_FAILED":      6,
 		"COMMAND_STATE_EXPIRED":     7,
 		"COMMAND_STATE_CANCELLED":   8,
+		"COMMAND_STATE_HELD":        9,
 	}
 )
 
@@ -1106,7 +1112,7 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\x13COMMAND_KIND_BACKUP\x10\x05\x12\x17\n" +
 	"\x13COMMAND_KIND_DEPLOY\x10\x06\x12\x16\n" +
 	"\x12COMMAND_KIND_SCALE\x10\a\x12\x17\n" +
-	"\x13COMMAND_KIND_CUSTOM\x10\b*\x86\x02\n" +
+	"\x13COMMAND_KIND_CUSTOM\x10\b*\x9e\x02\n" +
 	"\fCommandState\x12\x1d\n" +
 	"\x19COMMAND_STATE_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15COMMAND_STATE_PENDING\x10\x01\x12\x16\n" +
@@ -1116,7 +1122,8 @@ const file_dspyfleet_v1_agent_proto_rawDesc = "" +
 	"\x17COMMAND_STATE_SUCCEEDED\x10\x05\x12\x18\n" +
 	"\x14COMMAND_STATE_FAILED\x10\x06\x12\x19\n" +
 	"\x15COMMAND_STATE_EXPIRED\x10\a\x12\x1b\n" +
-	"\x17COMMAND_STATE_CANCELLED\x10\b2Z\n" +
+	"\x17COMMAND_STATE_CANCELLED\x10\b\x12\x16\n" +
+	"\x12COMMAND_STATE_HELD\x10\t2Z\n" +
 	"\fAgentService\x12J\n" +
 	"\aConnect\x12\x1c.dspyfleet.v1.ConnectRequest\x1a\x1d.dspyfleet.v1.ConnectResponse(\x010\x01B;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
 

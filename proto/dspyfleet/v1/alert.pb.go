@@ -294,7 +294,11 @@ type AlertRule struct {
 	Disabled bool `protobuf:"varint,12,opt,name=disabled,proto3" json:"disabled,omitempty"`
 	// The etag of this rule (AIP-154): a digest of its value, changing exactly when it does.
 	// Send it with a change to make the change only if no one changed the rule since.
-	Etag          string `protobuf:"bytes,13,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,13,opt,name=etag,proto3" json:"etag,omitempty"`
+	// An urgent rule's healing action runs at once even outside the node's pool's maintenance
+	// window; a rule that is not urgent has its disruptive action (restart, cleanup, scale down)
+	// held until the window opens, like any command.
+	Urgent        bool `protobuf:"varint,14,opt,name=urgent,proto3" json:"urgent,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -418,6 +422,13 @@ func (x *AlertRule) GetEtag() string {
 		return x.Etag
 	}
 	return ""
+}
+
+func (x *AlertRule) GetUrgent() bool {
+	if x != nil {
+		return x.Urgent
+	}
+	return false
 }
 
 // Alert is the state of one rule on one target.
@@ -2220,7 +2231,7 @@ const file_dspyfleet_v1_alert_proto_rawDesc = "" +
 	"\x0eretry_interval\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\rretryInterval\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8f\x06\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xa7\x06\n" +
 	"\tAlertRule\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12-\n" +
 	"\x05scope\x18\x02 \x01(\x0e2\x17.dspyfleet.v1.RuleScopeR\x05scope\x12\x1c\n" +
@@ -2235,7 +2246,8 @@ const file_dspyfleet_v1_alert_proto_rawDesc = "" +
 	" \x01(\v2\x1b.dspyfleet.v1.HealingActionR\x06action\x12;\n" +
 	"\x06params\x18\v \x03(\v2#.dspyfleet.v1.AlertRule.ParamsEntryR\x06params\x12\x1a\n" +
 	"\bdisabled\x18\f \x01(\bR\bdisabled\x12\x12\n" +
-	"\x04etag\x18\r \x01(\tR\x04etag\x1a9\n" +
+	"\x04etag\x18\r \x01(\tR\x04etag\x12\x16\n" +
+	"\x06urgent\x18\x0e \x01(\bR\x06urgent\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\x1a>\n" +

@@ -36,11 +36,20 @@ type CommandRecord struct {
 	// Structured outcome reported by the agent.
 	Fields map[string]string `protobuf:"bytes,5,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Every state transition, oldest first.
-	History       []*CommandTransition   `protobuf:"bytes,6,rep,name=history,proto3" json:"history,omitempty"`
-	Created       *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created,proto3" json:"created,omitempty"`
-	Updated       *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=updated,proto3" json:"updated,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	History []*CommandTransition   `protobuf:"bytes,6,rep,name=history,proto3" json:"history,omitempty"`
+	Created *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=created,proto3" json:"created,omitempty"`
+	Updated *timestamppb.Timestamp `protobuf:"bytes,8,opt,name=updated,proto3" json:"updated,omitempty"`
+	// Set while and after the command was held for a maintenance window (COMMAND_STATE_HELD):
+	// when it is delivered, the next opening of held_window.
+	HeldUntil *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=held_until,json=heldUntil,proto3" json:"held_until,omitempty"`
+	// The id of the maintenance window the command was held for.
+	HeldWindow string `protobuf:"bytes,10,opt,name=held_window,json=heldWindow,proto3" json:"held_window,omitempty"`
+	// The command is disruptive on a pool with a maintenance window and was sent at once,
+	// outside the window, on the caller's request (SendCommandRequest.override_window) or by an
+	// urgent healing rule; the detail of its first transition says whose.
+	WindowOverridden bool `protobuf:"varint,11,opt,name=window_overridden,json=windowOverridden,proto3" json:"window_overridden,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CommandRecord) Reset() {
@@ -129,6 +138,27 @@ func (x *CommandRecord) GetUpdated() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *CommandRecord) GetHeldUntil() *timestamppb.Timestamp {
+	if x != nil {
+		return x.HeldUntil
+	}
+	return nil
+}
+
+func (x *CommandRecord) GetHeldWindow() string {
+	if x != nil {
+		return x.HeldWindow
+	}
+	return ""
+}
+
+func (x *CommandRecord) GetWindowOverridden() bool {
+	if x != nil {
+		return x.WindowOverridden
+	}
+	return false
+}
+
 // CommandTransition is one timestamped state change of a command.
 type CommandTransition struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -194,7 +224,7 @@ var File_dspyfleet_v1_command_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_command_proto_rawDesc = "" +
 	"\n" +
-	"\x1adspyfleet/v1/command.proto\x12\fdspyfleet.v1\x1a\x18dspyfleet/v1/agent.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc6\x03\n" +
+	"\x1adspyfleet/v1/command.proto\x12\fdspyfleet.v1\x1a\x18dspyfleet/v1/agent.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xcf\x04\n" +
 	"\rCommandRecord\x12/\n" +
 	"\acommand\x18\x01 \x01(\v2\x15.dspyfleet.v1.CommandR\acommand\x12\x17\n" +
 	"\anode_id\x18\x02 \x01(\tR\x06nodeId\x120\n" +
@@ -203,7 +233,13 @@ const file_dspyfleet_v1_command_proto_rawDesc = "" +
 	"\x06fields\x18\x05 \x03(\v2'.dspyfleet.v1.CommandRecord.FieldsEntryR\x06fields\x129\n" +
 	"\ahistory\x18\x06 \x03(\v2\x1f.dspyfleet.v1.CommandTransitionR\ahistory\x124\n" +
 	"\acreated\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\acreated\x124\n" +
-	"\aupdated\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x1a9\n" +
+	"\aupdated\x18\b \x01(\v2\x1a.google.protobuf.TimestampR\aupdated\x129\n" +
+	"\n" +
+	"held_until\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\theldUntil\x12\x1f\n" +
+	"\vheld_window\x18\n" +
+	" \x01(\tR\n" +
+	"heldWindow\x12+\n" +
+	"\x11window_overridden\x18\v \x01(\bR\x10windowOverridden\x1a9\n" +
 	"\vFieldsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8d\x01\n" +
@@ -240,13 +276,14 @@ var file_dspyfleet_v1_command_proto_depIdxs = []int32{
 	1, // 3: dspyfleet.v1.CommandRecord.history:type_name -> dspyfleet.v1.CommandTransition
 	5, // 4: dspyfleet.v1.CommandRecord.created:type_name -> google.protobuf.Timestamp
 	5, // 5: dspyfleet.v1.CommandRecord.updated:type_name -> google.protobuf.Timestamp
-	4, // 6: dspyfleet.v1.CommandTransition.state:type_name -> dspyfleet.v1.CommandState
-	5, // 7: dspyfleet.v1.CommandTransition.time:type_name -> google.protobuf.Timestamp
-	8, // [8:8] is the sub-list for method output_type
-	8, // [8:8] is the sub-list for method input_type
-	8, // [8:8] is the sub-list for extension type_name
-	8, // [8:8] is the sub-list for extension extendee
-	0, // [0:8] is the sub-list for field type_name
+	5, // 6: dspyfleet.v1.CommandRecord.held_until:type_name -> google.protobuf.Timestamp
+	4, // 7: dspyfleet.v1.CommandTransition.state:type_name -> dspyfleet.v1.CommandState
+	5, // 8: dspyfleet.v1.CommandTransition.time:type_name -> google.protobuf.Timestamp
+	9, // [9:9] is the sub-list for method output_type
+	9, // [9:9] is the sub-list for method input_type
+	9, // [9:9] is the sub-list for extension type_name
+	9, // [9:9] is the sub-list for extension extendee
+	0, // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_command_proto_init() }

@@ -729,10 +729,12 @@ func (x *ConfigServiceDiffResponse) GetDiff() string {
 
 // ConfigServiceRollbackRequest names the revision to return to.
 type ConfigServiceRollbackRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Number        uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
-	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
-	Author        string                 `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Number  uint64                 `protobuf:"varint,1,opt,name=number,proto3" json:"number,omitempty"`
+	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	Author  string                 `protobuf:"bytes,3,opt,name=author,proto3" json:"author,omitempty"`
+	// dry_run returns the diff the rollback would apply and applies nothing.
+	DryRun        bool `protobuf:"varint,4,opt,name=dry_run,json=dryRun,proto3" json:"dry_run,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -788,10 +790,20 @@ func (x *ConfigServiceRollbackRequest) GetAuthor() string {
 	return ""
 }
 
-// ConfigServiceRollbackResponse holds the new revision.
+func (x *ConfigServiceRollbackRequest) GetDryRun() bool {
+	if x != nil {
+		return x.DryRun
+	}
+	return false
+}
+
+// ConfigServiceRollbackResponse holds the new revision (none on a dry run) and the diff the
+// rollback applied: from the policy in effect before it to the revision's document, so every
+// budget, price or policy it deletes or changes shows as a removed or changed line.
 type ConfigServiceRollbackResponse struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Revision      *ConfigRevision        `protobuf:"bytes,1,opt,name=revision,proto3" json:"revision,omitempty"`
+	Diff          string                 `protobuf:"bytes,2,opt,name=diff,proto3" json:"diff,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -831,6 +843,13 @@ func (x *ConfigServiceRollbackResponse) GetRevision() *ConfigRevision {
 		return x.Revision
 	}
 	return nil
+}
+
+func (x *ConfigServiceRollbackResponse) GetDiff() string {
+	if x != nil {
+		return x.Diff
+	}
+	return ""
 }
 
 var File_dspyfleet_v1_config_proto protoreflect.FileDescriptor
@@ -878,13 +897,15 @@ const file_dspyfleet_v1_config_proto_rawDesc = "" +
 	"\x04from\x18\x01 \x01(\x04R\x04from\x12\x0e\n" +
 	"\x02to\x18\x02 \x01(\x04R\x02to\"/\n" +
 	"\x19ConfigServiceDiffResponse\x12\x12\n" +
-	"\x04diff\x18\x01 \x01(\tR\x04diff\"h\n" +
+	"\x04diff\x18\x01 \x01(\tR\x04diff\"\x81\x01\n" +
 	"\x1cConfigServiceRollbackRequest\x12\x16\n" +
 	"\x06number\x18\x01 \x01(\x04R\x06number\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x16\n" +
-	"\x06author\x18\x03 \x01(\tR\x06author\"Y\n" +
+	"\x06author\x18\x03 \x01(\tR\x06author\x12\x17\n" +
+	"\adry_run\x18\x04 \x01(\bR\x06dryRun\"m\n" +
 	"\x1dConfigServiceRollbackResponse\x128\n" +
-	"\brevision\x18\x01 \x01(\v2\x1c.dspyfleet.v1.ConfigRevisionR\brevision2\xcf\x05\n" +
+	"\brevision\x18\x01 \x01(\v2\x1c.dspyfleet.v1.ConfigRevisionR\brevision\x12\x12\n" +
+	"\x04diff\x18\x02 \x01(\tR\x04diff2\xcf\x05\n" +
 	"\rConfigService\x12c\n" +
 	"\bValidate\x12*.dspyfleet.v1.ConfigServiceValidateRequest\x1a+.dspyfleet.v1.ConfigServiceValidateResponse\x12Z\n" +
 	"\x05Apply\x12'.dspyfleet.v1.ConfigServiceApplyRequest\x1a(.dspyfleet.v1.ConfigServiceApplyResponse\x12]\n" +

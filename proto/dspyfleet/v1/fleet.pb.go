@@ -666,9 +666,14 @@ type SendCommandRequest struct {
 	// The command expires if the agent has not started it within this time; default 10m.
 	Timeout *durationpb.Duration `protobuf:"bytes,4,opt,name=timeout,proto3" json:"timeout,omitempty"`
 	// Why, for the audit trail.
-	Reason        string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// Send a disruptive command (restart, deploy, cleanup, scale down) at once even when the
+	// node's pool has a maintenance window that is not open: without it such a command is held
+	// (COMMAND_STATE_HELD) until the window's next opening. The audit record of the call says
+	// which window was overridden. fleetctl cmd send --now.
+	OverrideWindow bool `protobuf:"varint,6,opt,name=override_window,json=overrideWindow,proto3" json:"override_window,omitempty"`
+	unknownFields  protoimpl.UnknownFields
+	sizeCache      protoimpl.SizeCache
 }
 
 func (x *SendCommandRequest) Reset() {
@@ -734,6 +739,13 @@ func (x *SendCommandRequest) GetReason() string {
 		return x.Reason
 	}
 	return ""
+}
+
+func (x *SendCommandRequest) GetOverrideWindow() bool {
+	if x != nil {
+		return x.OverrideWindow
+	}
+	return false
 }
 
 // SendCommandResponse holds the stored command.
@@ -1598,13 +1610,14 @@ const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\"L\n" +
 	"\x13UndrainNodeResponse\x125\n" +
-	"\acommand\x18\x01 \x01(\v2\x1b.dspyfleet.v1.CommandRecordR\acommand\"\xaa\x02\n" +
+	"\acommand\x18\x01 \x01(\v2\x1b.dspyfleet.v1.CommandRecordR\acommand\"\xd3\x02\n" +
 	"\x12SendCommandRequest\x12\x17\n" +
 	"\anode_id\x18\x01 \x01(\tR\x06nodeId\x12-\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x19.dspyfleet.v1.CommandKindR\x04kind\x12D\n" +
 	"\x06params\x18\x03 \x03(\v2,.dspyfleet.v1.SendCommandRequest.ParamsEntryR\x06params\x123\n" +
 	"\atimeout\x18\x04 \x01(\v2\x19.google.protobuf.DurationR\atimeout\x12\x16\n" +
-	"\x06reason\x18\x05 \x01(\tR\x06reason\x1a9\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12'\n" +
+	"\x0foverride_window\x18\x06 \x01(\bR\x0eoverrideWindow\x1a9\n" +
 	"\vParamsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"L\n" +
