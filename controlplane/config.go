@@ -34,6 +34,15 @@ type Config struct {
 	FailoverTTL time.Duration
 	// LivenessCheck is how often silent nodes are looked for.
 	LivenessCheck time.Duration
+	// NodeGC is how long a node may stay down before the control plane forgets it; 0 keeps
+	// down nodes for good.
+	NodeGC time.Duration
+	// NodeGCUnready is how long a node never seen ready may stay gone (not connected) before
+	// the control plane forgets it; 0 leaves such nodes to NodeGC.
+	NodeGCUnready time.Duration
+	// MaxNewNodesPerMinute bounds the new node ids each credential registers a minute (a token
+	// bucket of that size); known nodes reconnecting are never limited. 0 means no limit.
+	MaxNewNodesPerMinute int
 	// ReconcileInterval is how often the reconcile loop runs its steps (routing, scaling,
 	// self-healing, alerts, cost, maintenance).
 	ReconcileInterval time.Duration
@@ -156,6 +165,10 @@ func DefaultConfig() Config {
 		WatchBuffer:       1024,
 		CommandRetention:  7 * 24 * time.Hour,
 		RollupRetention:   14 * 24 * time.Hour,
+		NodeGC:            72 * time.Hour,
+		NodeGCUnready:     24 * time.Hour,
+
+		MaxNewNodesPerMinute: 60,
 
 		AgentRate: 10, AgentBurst: 100, AdminRate: 50, AdminBurst: 100,
 		AuthFailuresPerMinute: 10, MaxStreamsPerPeer: 1024, MaxNodes: 10000,
@@ -196,6 +209,8 @@ func (c Config) Validate() error {
 	check(c.WatchBuffer > 0, "watch buffer %d must be positive", c.WatchBuffer)
 	check(c.CommandRetention > 0, "--command-retention %s must be positive", c.CommandRetention)
 	check(c.RollupRetention >= time.Hour, "--rollup-retention %s must be at least 1h", c.RollupRetention)
+	errs = append(errs, c.nodeGC().Validate()...)
+	check(c.MaxNewNodesPerMinute >= 0, "--max-new-nodes-per-minute %d must not be negative (0 means no limit)", c.MaxNewNodesPerMinute)
 	errs = append(errs, c.security().Validate()...)
 	errs = append(errs, c.validateLimits()...)
 	check(c.BudgetColdRequestUSD > 0 && c.BudgetColdRequestUSD <= cost.MaxBudgetUSD,

@@ -26,6 +26,9 @@ type fileConfig struct {
 	ShutdownTimeout   *time.Duration   `yaml:"shutdown_timeout"`
 	CommandRetention  *time.Duration   `yaml:"command_retention"`
 	RollupRetention   *time.Duration   `yaml:"rollup_retention"`
+	NodeGC            *time.Duration   `yaml:"node_gc"`
+	NodeGCUnready     *time.Duration   `yaml:"node_gc_unready"`
+	MaxNewNodes       *int             `yaml:"max_new_nodes_per_minute"`
 	ScalingHookDir    *string          `yaml:"scaling_hook_dir"`
 	CostPrices        *cost.FilePrices `yaml:"cost_prices"`
 	BudgetColdRequest *float64         `yaml:"budget_cold_request_usd"`
@@ -119,6 +122,9 @@ func (f fileConfig) apply(c *Config) {
 	cli.Set(&c.ShutdownTimeout, f.ShutdownTimeout)
 	cli.Set(&c.CommandRetention, f.CommandRetention)
 	cli.Set(&c.RollupRetention, f.RollupRetention)
+	cli.Set(&c.NodeGC, f.NodeGC)
+	cli.Set(&c.NodeGCUnready, f.NodeGCUnready)
+	cli.Set(&c.MaxNewNodesPerMinute, f.MaxNewNodes)
 	cli.Set(&c.ScalingHookDir, f.ScalingHookDir)
 	if f.CostPrices != nil {
 		c.CostPrices = f.CostPrices.Table()

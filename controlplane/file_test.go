@@ -29,6 +29,9 @@ func TestParseFileErrors(t *testing.T) {
 		{"empty value", "data_dir: \"\"\n", "cp.yaml:1: data_dir: --data-dir is empty"},
 		{"log level", "log_level: loud\n", `cp.yaml:1: log_level: log level "loud" must be debug, info, warn or error`},
 		{"profile", "profile: prod\n", `cp.yaml:1: profile: profile "prod" must be development, staging or production`},
+		{"node gc", "node_gc_unready: 1h\nnode_gc: -1s\n", "cp.yaml:2: node_gc: --node-gc -1s must not be negative (0 turns it off)"},
+		{"node gc unready", "node_gc_unready: -1m\n", "cp.yaml:1: node_gc_unready: --node-gc-unready -1m0s must not be negative"},
+		{"new nodes", "max_new_nodes_per_minute: -5\n", "cp.yaml:1: max_new_nodes_per_minute: --max-new-nodes-per-minute -5 must not be negative (0 means no limit)"},
 		{"several", "liveness_check: 0s\nreconcile_interval: -1s\n", "cp.yaml:1: liveness_check: --liveness-check 0s must be positive\ncp.yaml:2: reconcile_interval: --reconcile-interval -1s must be positive"},
 	}
 	for _, tt := range tests {

@@ -17,6 +17,8 @@ type metrics struct {
 
 	reconcileSeconds *prometheus.HistogramVec
 	reconcileErrors  *prometheus.CounterVec
+
+	nodesRemoved *prometheus.CounterVec
 }
 
 // newMetrics registers the control plane's metrics, node gauges drawn from reg, and the Go and
@@ -41,6 +43,7 @@ func newMetrics(reg *fleet.Registry, stats *stats.Requests) (*prometheus.Registr
 			Name: "dspyfleet_reconcile_step_errors_total",
 			Help: "Reconcile loop steps that returned an error, by step.",
 		}, []string{"step"}),
+		nodesRemoved: newRemovedNodes(),
 	}
 	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "dspyfleet_build_info",
@@ -49,7 +52,11 @@ func newMetrics(reg *fleet.Registry, stats *stats.Requests) (*prometheus.Registr
 	})
 	buildInfo.Set(1)
 	pr := prometheus.NewRegistry()
-	pr.MustRegister(buildInfo, m.flushes, m.flushErrors, m.reconcileSeconds, m.reconcileErrors,
+	pr.MustRegister(buildInfo, m.flushes, m.flushErrors, m.reconcileSeconds, m.reconcileErrors, m.nodesRemoved,
+		prometheus.NewCounterFunc(prometheus.CounterOpts{
+			Name: "dspyfleet_new_nodes_refused_total",
+			Help: "New node ids refused because their credential registered new ids faster than --max-new-nodes-per-minute allows.",
+		}, func() float64 { return float64(reg.NewNodes.Refused()) }),
 		&nodesCollector{reg: reg}, &requestsCollector{stats: stats}, &hostCollector{reg: reg},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return pr, m

@@ -117,6 +117,7 @@ func New(cfg Config) (_ *Server, err error) {
 	}, cfg.WatchBuffer)
 	reg.Load(nodes)
 	reg.MaxNodes = cfg.MaxNodes
+	reg.NewNodes = cfg.registerLimit()
 	recs, err := st.LoadCommands()
 	if err != nil {
 		return nil, err
@@ -186,6 +187,7 @@ func New(cfg Config) (_ *Server, err error) {
 	s.promReg.MustRegister(&maintenance.Collector{Backups: s.backups, Deployer: s.deployer, Windows: s.windows})
 	s.logs = logs.New(logs.Defaults())
 	s.promReg.MustRegister(&logsCollector{reg: reg, book: s.logs})
+	s.steps = append(s.steps, reconcileStep{name: "nodegc", run: s.collectGC})
 	s.steps = append(s.steps, reconcileStep{name: "routing", run: rt.Reconcile})
 	s.steps = append(s.steps, reconcileStep{name: "scaling", run: sc.Reconcile})
 	if err := s.newAlerter(); err != nil {

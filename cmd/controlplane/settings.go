@@ -52,6 +52,7 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	fs.DurationVar(&cfg.TTLGrace, "ttl-grace", cfg.TTLGrace, "grace added to the node TTL before a node is declared down")
 	fs.DurationVar(&cfg.FailoverTTL, "failover-ttl", cfg.FailoverTTL, "least time every known node gets after a restart before it may be declared down")
 	fs.DurationVar(&cfg.LivenessCheck, "liveness-check", cfg.LivenessCheck, "how often silent nodes are looked for")
+	registerNodeGCFlags(fs, cfg)
 	fs.DurationVar(&cfg.ReconcileInterval, "reconcile-interval", cfg.ReconcileInterval, "how often the reconcile loop runs (routing, scaling, healing, alerts, cost)")
 	fs.DurationVar(&cfg.FlushInterval, "flush-interval", cfg.FlushInterval, "how often changed nodes are written to bbolt in one transaction")
 	fs.IntVar(&cfg.MaxRecvBytes, "max-recv-bytes", cfg.MaxRecvBytes, "largest gRPC message accepted, in bytes")

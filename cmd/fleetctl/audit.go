@@ -16,15 +16,17 @@ import (
 )
 
 // auditUsage is the usage of "audit".
-const auditUsage = `Usage: fleetctl audit [--kind admin|security] [--target ID] [--since DURATION] [--limit N]
+const auditUsage = `Usage: fleetctl audit [--kind admin|security|system] [--target ID] [--since DURATION] [--limit N]
 
 List the audit trail, newest first: every admin call that changed state (who, when, what, on
 which target, with what outcome) and every security event (failed authentications, denied
-calls, certificate mismatches, duplicate or refused nodes, commands an agent refused). With -o
-json, the ListAuditResponse.
+calls, certificate mismatches, duplicate or refused nodes, commands an agent refused) and every
+action the control plane took on its own (stale nodes it removed). With -o json, the
+ListAuditResponse.
 
 Flags:
-  --kind KIND           only admin calls ("admin") or security events ("security")
+  --kind KIND           only admin calls ("admin"), security events ("security") or the
+                        control plane's own actions ("system")
   --target ID           only records about this node, command or pool
   --since DURATION      only records from the last DURATION, e.g. 24h
   --limit N             at most N records (default 100), paged through as needed
@@ -52,8 +54,10 @@ func parseAudit(g *globals, args []string) (command, error) {
 		req.Kinds = []fleetv1.AuditKind{fleetv1.AuditKind_AUDIT_KIND_ADMIN_CALL}
 	case "security":
 		req.Kinds = []fleetv1.AuditKind{fleetv1.AuditKind_AUDIT_KIND_SECURITY}
+	case "system":
+		req.Kinds = []fleetv1.AuditKind{fleetv1.AuditKind_AUDIT_KIND_SYSTEM}
 	default:
-		return nil, usageErrorf(auditUsage, "audit: --kind %q must be admin or security", *kind)
+		return nil, usageErrorf(auditUsage, "audit: --kind %q must be admin, security or system", *kind)
 	}
 	if *since < 0 {
 		return nil, usageErrorf(auditUsage, "audit: --since %s must be positive", *since)
@@ -93,8 +97,11 @@ func writeAudit(w io.Writer, recs []*fleetv1.AuditRecord, now time.Time) error {
 	fmt.Fprintln(tw, "TIME\tWHAT\tIDENTITY\tPEER\tMETHOD\tTARGET\tCODE\tDETAIL")
 	for _, r := range recs {
 		what := "admin call"
-		if r.GetKind() == fleetv1.AuditKind_AUDIT_KIND_SECURITY {
+		switch r.GetKind() {
+		case fleetv1.AuditKind_AUDIT_KIND_SECURITY:
 			what = strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(r.GetEvent().String(), "SECURITY_EVENT_"), "_", " "))
+		case fleetv1.AuditKind_AUDIT_KIND_SYSTEM:
+			what = "system"
 		}
 		method := r.GetMethod()
 		if i := strings.LastIndex(method, "/"); i >= 0 {

@@ -75,7 +75,10 @@ func TestTokens(t *testing.T) {
 	if res.code != exitOK || !strings.Contains(res.stdout, "permission denied   read-only") || !strings.Contains(res.stdout, "auth failed") || strings.Contains(res.stdout, "admin call") {
 		t.Fatalf("audit --kind security: %+v", res)
 	}
-	if res := runCLI(t, "audit", "--kind", "bogus"); res.code == exitOK || !strings.Contains(res.stderr, "admin or security") {
+	if res := runCLI(t, "audit", "--kind", "system"); res.code != exitOK || !strings.Contains(res.stdout, "No audit records.") {
+		t.Fatalf("audit --kind system with nothing removed: %+v", res)
+	}
+	if res := runCLI(t, "audit", "--kind", "bogus"); res.code == exitOK || !strings.Contains(res.stderr, "admin, security or system") {
 		t.Fatalf("audit --kind bogus: %+v", res)
 	}
 }

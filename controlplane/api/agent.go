@@ -84,9 +84,15 @@ func (a *agentService) Connect(stream grpc.BidiStreamingServer[fleetv1.ConnectRe
 		a.metrics.sessions.WithLabelValues("rejected").Inc()
 		return check.ToStatus(err)
 	}
-	sess, welcome, err := a.reg.Attach(hello, auth.PeerAddr(ctx), cancel)
+	credential, _ := auth.Credential(ctx)
+	sess, welcome, err := a.reg.AttachFor(hello, auth.PeerAddr(ctx), credential, cancel)
 	if err != nil {
+		var refusal *fleet.RegisterRefusal
 		switch {
+		case errors.As(err, &refusal):
+			if refusal.Record {
+				a.securityEvent(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_NEW_NODE_THROTTLED, fleetv1.AgentService_Connect_FullMethodName, hello.GetNodeId(), err)
+			}
 		case errors.Is(err, check.ErrAlreadyConnected):
 			a.securityEvent(ctx, fleetv1.SecurityEvent_SECURITY_EVENT_DUPLICATE_NODE, fleetv1.AgentService_Connect_FullMethodName, hello.GetNodeId(), err)
 		case errors.Is(err, check.ErrTooManyNodes):

@@ -28,6 +28,9 @@ var (
 	ErrWatchBehind = errors.New("watcher fell behind")
 	// ErrTooManyNodes means a new node would exceed --max-nodes.
 	ErrTooManyNodes = errors.New("too many nodes")
+	// ErrNewNodeRate means a credential registered new node ids faster than
+	// --max-new-nodes-per-minute allows.
+	ErrNewNodeRate = errors.New("too many new nodes")
 	// ErrNotFound means a named object (a budget, a recommendation) does not exist.
 	ErrNotFound = errors.New("not found")
 	// ErrAlertNotFound means no alert rule or silence has the requested name or id.

@@ -24,6 +24,7 @@ var statusCodes = []struct {
 	{ErrConflict, codes.Aborted},
 	{ErrWatchBehind, codes.ResourceExhausted},
 	{ErrTooManyNodes, codes.ResourceExhausted},
+	{ErrNewNodeRate, codes.ResourceExhausted},
 	{ErrNotFound, codes.NotFound},
 	{cost.ErrExhausted, codes.ResourceExhausted},
 	{cost.ErrInvalid, codes.InvalidArgument},

@@ -25,6 +25,9 @@ type Registry struct {
 	watchCap int
 	// MaxNodes bounds the nodes known; 0 means no bound. Set before use.
 	MaxNodes int
+	// NewNodes limits the new node ids each credential registers; nil means no limit. Set
+	// before use.
+	NewNodes *RegisterLimit
 
 	mu       sync.Mutex
 	nodes    map[string]*entry
@@ -48,6 +51,7 @@ type entry struct {
 	received      uint64
 	lastReportSeq uint64 // highest report seq applied for node.agent_instance_id
 	downAfter     time.Time
+	lastReady     time.Time // the last report applied while ready; zero if none ever was
 }
 
 // Session is one agent stream bound to a node.
@@ -90,10 +94,11 @@ func (r *Registry) Load(nodes []*fleetv1.Node) {
 	for _, n := range nodes {
 		e := &entry{
 			node:     n,
-			lastSeen: n.GetLastSeen().AsTime(),
+			lastSeen: timeOf(n.GetLastSeen()),
 			received: n.GetReportsReceived(),
 		}
 		e.lastReportSeq = n.GetLastReport().GetSeq()
+		e.lastReady = loadedLastReady(n)
 		interval := n.GetReportInterval().AsDuration()
 		e.downAfter = r.liveness.afterRestart(e.lastSeen, interval, start)
 		if n.GetState() != fleetv1.NodeState_NODE_STATE_DOWN && n.GetState() != fleetv1.NodeState_NODE_STATE_DISCONNECTED {
@@ -127,10 +132,17 @@ func (r *Registry) indexLocked(e *entry, prev string) {
 	r.byPool[pool][id] = e
 }
 
-// Attach binds a new agent session to its node, creating the node on first contact. A live
+// Attach is AttachFor without a credential: the new-node limit does not apply.
+func (r *Registry) Attach(h *fleetv1.Hello, peer string, cancel context.CancelCauseFunc) (*Session, *fleetv1.Welcome, error) {
+	return r.AttachFor(h, peer, "", cancel)
+}
+
+// AttachFor binds a new agent session to its node, creating the node on first contact. A live
 // Session of another agent process with the same node id is refused with ErrAlreadyConnected;
 // a session of the same process (a reconnect after a network stall) or a silent one is replaced.
-func (r *Registry) Attach(h *fleetv1.Hello, peer string, cancel context.CancelCauseFunc) (*Session, *fleetv1.Welcome, error) {
+// A new node id takes a token from credential's bucket of NewNodes (none when credential is
+// empty) and is refused with a *RegisterRefusal when there is none; known ids never are.
+func (r *Registry) AttachFor(h *fleetv1.Hello, peer, credential string, cancel context.CancelCauseFunc) (*Session, *fleetv1.Welcome, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -153,6 +165,13 @@ func (r *Registry) Attach(h *fleetv1.Hello, peer string, cancel context.CancelCa
 	}
 	if !known && r.MaxNodes > 0 && len(r.nodes) >= r.MaxNodes {
 		return nil, nil, fmt.Errorf("%w: the control plane knows %d nodes, the most it may (--max-nodes); node %q is refused", check.ErrTooManyNodes, len(r.nodes), h.GetNodeId())
+	}
+	if !known && credential != "" && r.NewNodes != nil {
+		if ok, record := r.NewNodes.allow(credential, now); !ok {
+			return nil, nil, &RegisterRefusal{Record: record, msg: fmt.Sprintf(
+				"%v: credential %q registers new node ids faster than --max-new-nodes-per-minute (%d) allows; node %q is refused, retry later (nodes already known reconnect freely)",
+				check.ErrNewNodeRate, credential, r.NewNodes.PerMinute(), h.GetNodeId())}
+		}
 	}
 	if !known {
 		e = &entry{node: &fleetv1.Node{Id: h.GetNodeId(), FirstSeen: timestamppb.New(now)}}
@@ -352,6 +371,9 @@ func (r *Registry) ApplyReport(s *Session, rep *fleetv1.MetricsReport) (bool, st
 			r.setStateLocked(e, want, reason, now)
 		}
 	}
+	if e.node.GetState() == fleetv1.NodeState_NODE_STATE_READY {
+		e.lastReady = now
+	}
 	if r.hasReportWatchersLocked() {
 		r.publishLocked(fleetv1.NodeEventType_NODE_EVENT_TYPE_REPORT, e, fleetv1.NodeState_NODE_STATE_UNSPECIFIED)
 	}
@@ -441,6 +463,9 @@ func (e *entry) snapshotLocked() *fleetv1.Node {
 	n := proto.Clone(e.node).(*fleetv1.Node)
 	if !e.lastSeen.IsZero() {
 		n.LastSeen = timestamppb.New(e.lastSeen)
+	}
+	if !e.lastReady.IsZero() {
+		n.LastReady = timestamppb.New(e.lastReady)
 	}
 	n.ReportsReceived = e.received
 	return n
@@ -542,20 +567,27 @@ func (r *Registry) Sessions() int {
 	return n
 }
 
-// TakeDirty encodes every node changed since the last call, for one batched store write. The
-// lock is held only to copy the nodes (sharedLocked); encoding happens after.
+// TakeDirty encodes every node changed since the last call, for one batched store write; a
+// node removed since has a nil record, which deletes it (store.PutNodes). The lock is held only
+// to copy the nodes (sharedLocked); encoding happens after.
 func (r *Registry) TakeDirty() (map[string][]byte, error) {
 	r.mu.Lock()
 	nodes := make(map[string]*fleetv1.Node, len(r.dirty))
 	for id := range r.dirty {
+		var n *fleetv1.Node
 		if e := r.nodes[id]; e != nil {
-			nodes[id] = e.sharedLocked()
+			n = e.sharedLocked()
 		}
+		nodes[id] = n
 	}
 	clear(r.dirty)
 	r.mu.Unlock()
 	out := make(map[string][]byte, len(nodes))
 	for id, n := range nodes {
+		if n == nil {
+			out[id] = nil
+			continue
+		}
 		b, err := proto.Marshal(n)
 		if err != nil {
 			again := make(map[string][]byte, len(nodes))

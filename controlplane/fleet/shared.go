@@ -32,9 +32,13 @@ func (e *entry) sharedLocked() *fleetv1.Node {
 		ReportsDropped: n.GetReportsDropped(), ReportInterval: n.GetReportInterval(), PeerAddress: n.GetPeerAddress(),
 		AgentInstanceId: n.GetAgentInstanceId(), DrainRequested: n.GetDrainRequested(), Drained: n.GetDrained(), Address: n.GetAddress(),
 		CapacityType: n.GetCapacityType(), Interruption: n.GetInterruption(), RestartHold: n.GetRestartHold(),
+		LastReady: n.GetLastReady(),
 	}
 	if !e.lastSeen.IsZero() {
 		c.LastSeen = timestamppb.New(e.lastSeen)
+	}
+	if !e.lastReady.IsZero() {
+		c.LastReady = timestamppb.New(e.lastReady)
 	}
 	return c
 }

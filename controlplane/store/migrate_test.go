@@ -85,7 +85,7 @@ func TestMigrateSchema2File(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutNodes(map[string][]byte{"n1": nil}); err != nil {
+	if err := s.PutNodes(map[string][]byte{"n1": {0x0a, 0x02, 'n', '1'}}); err != nil { // Node{id: "n1"}; a nil record deletes
 		t.Fatal(err)
 	}
 	if err := s.Close(); err != nil {

@@ -137,7 +137,8 @@ func (s *Store) LoadNodes() ([]*fleetv1.Node, error) {
 	return nodes, err
 }
 
-// PutNodes writes encoded node records in one transaction.
+// PutNodes writes encoded node records in one transaction; a nil record deletes its node (the
+// registry forgot it).
 func (s *Store) PutNodes(records map[string][]byte) error {
 	if len(records) == 0 {
 		return nil
@@ -145,7 +146,13 @@ func (s *Store) PutNodes(records map[string][]byte) error {
 	return s.Update(func(tx *Tx) error {
 		b := tx.Bucket(Nodes)
 		for id, rec := range records {
-			if err := b.Put([]byte(id), rec); err != nil {
+			var err error
+			if rec == nil {
+				err = b.Delete([]byte(id))
+			} else {
+				err = b.Put([]byte(id), rec)
+			}
+			if err != nil {
 				return err
 			}
 		}

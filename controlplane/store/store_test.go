@@ -187,3 +187,45 @@ func TestDeleteHelpersDeleteEveryKeyTheyName(t *testing.T) {
 		})
 	}
 }
+
+// TestPutNodesDeletesNilRecords: a nil record in a batch deletes its node, in the same
+// transaction as the other records, and the deletion outlives a reopen.
+func TestPutNodesDeletesNilRecords(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc := func(id string) []byte {
+		b, err := proto.Marshal(&fleetv1.Node{Id: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if err := s.PutNodes(map[string][]byte{"a": enc("a"), "b": enc("b")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutNodes(map[string][]byte{"a": nil, "c": enc("c"), "never-stored": nil}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = Open(dir, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.LoadNodes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, n := range got {
+		ids = append(ids, n.GetId())
+	}
+	slices.Sort(ids)
+	if !slices.Equal(ids, []string{"b", "c"}) {
+		t.Fatalf("stored nodes %v, want [b c]", ids)
+	}
+}

@@ -57,7 +57,9 @@ func (h *Handler) events(w http.ResponseWriter, r *http.Request, s *session) {
 		if resp.GetType() == fleetv1.NodeEventType_NODE_EVENT_TYPE_SYNCED {
 			synced = true
 		} else if n := resp.GetNode(); n != nil {
-			pending[n.GetId()] = toRow(n)
+			row := toRow(n)
+			row.Removed = resp.GetType() == fleetv1.NodeEventType_NODE_EVENT_TYPE_REMOVED
+			pending[n.GetId()] = row
 		}
 		mu.Unlock()
 		select {

@@ -29,6 +29,8 @@ type nodeRow struct {
 	ReportTime     *time.Time        `json:"reportTime"`
 	DrainRequested bool              `json:"drainRequested"`
 	Address        string            `json:"address"`
+	// Removed marks a node the control plane forgot (node GC): the browser drops its row.
+	Removed bool `json:"removed,omitempty"`
 }
 
 // stateName is the lower-case state name fleetctl shows, e.g. ready.

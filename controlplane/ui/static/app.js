@@ -81,6 +81,11 @@ function ago(t) {
 // ---- live updates ----
 
 function remember(row) {
+  if (row.removed) {
+    state.nodes.delete(row.id);
+    state.history.delete(row.id);
+    return;
+  }
   state.nodes.set(row.id, row);
   if (!row.reportTime) return;
   let h = state.history.get(row.id);

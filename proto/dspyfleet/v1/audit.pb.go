@@ -31,6 +31,9 @@ const (
 	AuditKind_AUDIT_KIND_ADMIN_CALL AuditKind = 1
 	// A security event; AuditRecord.event says which.
 	AuditKind_AUDIT_KIND_SECURITY AuditKind = 2
+	// An action the control plane took on its own, e.g. removing a stale node (method node-gc);
+	// identity is "control-plane".
+	AuditKind_AUDIT_KIND_SYSTEM AuditKind = 3
 )
 
 // Enum value maps for AuditKind.
@@ -39,11 +42,13 @@ var (
 		0: "AUDIT_KIND_UNSPECIFIED",
 		1: "AUDIT_KIND_ADMIN_CALL",
 		2: "AUDIT_KIND_SECURITY",
+		3: "AUDIT_KIND_SYSTEM",
 	}
 	AuditKind_value = map[string]int32{
 		"AUDIT_KIND_UNSPECIFIED": 0,
 		"AUDIT_KIND_ADMIN_CALL":  1,
 		"AUDIT_KIND_SECURITY":    2,
+		"AUDIT_KIND_SYSTEM":      3,
 	}
 )
 
@@ -94,6 +99,9 @@ const (
 	SecurityEvent_SECURITY_EVENT_UNKNOWN_NODE_REFUSED SecurityEvent = 6
 	// An agent refused a command (invalid for it, or no action configured).
 	SecurityEvent_SECURITY_EVENT_COMMAND_REFUSED SecurityEvent = 7
+	// A credential refused a new node id because it registered new ids faster than
+	// --max-new-nodes-per-minute allows (known nodes reconnecting are never refused for it).
+	SecurityEvent_SECURITY_EVENT_NEW_NODE_THROTTLED SecurityEvent = 8
 )
 
 // Enum value maps for SecurityEvent.
@@ -107,6 +115,7 @@ var (
 		5: "SECURITY_EVENT_DUPLICATE_NODE",
 		6: "SECURITY_EVENT_UNKNOWN_NODE_REFUSED",
 		7: "SECURITY_EVENT_COMMAND_REFUSED",
+		8: "SECURITY_EVENT_NEW_NODE_THROTTLED",
 	}
 	SecurityEvent_value = map[string]int32{
 		"SECURITY_EVENT_UNSPECIFIED":          0,
@@ -117,6 +126,7 @@ var (
 		"SECURITY_EVENT_DUPLICATE_NODE":       5,
 		"SECURITY_EVENT_UNKNOWN_NODE_REFUSED": 6,
 		"SECURITY_EVENT_COMMAND_REFUSED":      7,
+		"SECURITY_EVENT_NEW_NODE_THROTTLED":   8,
 	}
 )
 
@@ -157,11 +167,13 @@ type AuditRecord struct {
 	// Set for AUDIT_KIND_SECURITY.
 	Event SecurityEvent `protobuf:"varint,4,opt,name=event,proto3,enum=dspyfleet.v1.SecurityEvent" json:"event,omitempty"`
 	// Who: "admin", "read-only", "agent", "node:<id>" (client certificate), "anonymous"
-	// (authentication off), or empty when the caller could not be authenticated.
+	// (authentication off), "control-plane" (AUDIT_KIND_SYSTEM), or empty when the caller could
+	// not be authenticated.
 	Identity string `protobuf:"bytes,5,opt,name=identity,proto3" json:"identity,omitempty"`
 	// The caller's address.
 	Peer string `protobuf:"bytes,6,opt,name=peer,proto3" json:"peer,omitempty"`
-	// The full gRPC method, e.g. /dspyfleet.v1.FleetService/DrainNode.
+	// The full gRPC method, e.g. /dspyfleet.v1.FleetService/DrainNode; for AUDIT_KIND_SYSTEM the
+	// action, e.g. node-gc.
 	Method string `protobuf:"bytes,7,opt,name=method,proto3" json:"method,omitempty"`
 	// What the call was about: a node id, command id or pool from the request, when it names one.
 	Target string `protobuf:"bytes,8,opt,name=target,proto3" json:"target,omitempty"`
@@ -446,11 +458,12 @@ const file_dspyfleet_v1_audit_proto_rawDesc = "" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\"p\n" +
 	"\x11ListAuditResponse\x123\n" +
 	"\arecords\x18\x01 \x03(\v2\x19.dspyfleet.v1.AuditRecordR\arecords\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*[\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken*r\n" +
 	"\tAuditKind\x12\x1a\n" +
 	"\x16AUDIT_KIND_UNSPECIFIED\x10\x00\x12\x19\n" +
 	"\x15AUDIT_KIND_ADMIN_CALL\x10\x01\x12\x17\n" +
-	"\x13AUDIT_KIND_SECURITY\x10\x02*\xae\x02\n" +
+	"\x13AUDIT_KIND_SECURITY\x10\x02\x12\x15\n" +
+	"\x11AUDIT_KIND_SYSTEM\x10\x03*\xd5\x02\n" +
 	"\rSecurityEvent\x12\x1e\n" +
 	"\x1aSECURITY_EVENT_UNSPECIFIED\x10\x00\x12\x1e\n" +
 	"\x1aSECURITY_EVENT_AUTH_FAILED\x10\x01\x12!\n" +
@@ -459,7 +472,8 @@ const file_dspyfleet_v1_audit_proto_rawDesc = "" +
 	" SECURITY_EVENT_IDENTITY_MISMATCH\x10\x04\x12!\n" +
 	"\x1dSECURITY_EVENT_DUPLICATE_NODE\x10\x05\x12'\n" +
 	"#SECURITY_EVENT_UNKNOWN_NODE_REFUSED\x10\x06\x12\"\n" +
-	"\x1eSECURITY_EVENT_COMMAND_REFUSED\x10\aB;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
+	"\x1eSECURITY_EVENT_COMMAND_REFUSED\x10\a\x12%\n" +
+	"!SECURITY_EVENT_NEW_NODE_THROTTLED\x10\bB;Z9github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1;fleetv1b\x06proto3"
 
 var (
 	file_dspyfleet_v1_audit_proto_rawDescOnce sync.Once

@@ -40,6 +40,10 @@ const (
 	NodeEventType_NODE_EVENT_TYPE_REPORT NodeEventType = 5
 	// Every INITIAL event has been sent.
 	NodeEventType_NODE_EVENT_TYPE_SYNCED NodeEventType = 6
+	// The control plane forgot the node: it was down past --node-gc, or never seen ready and gone
+	// past --node-gc-unready. The node is as it was last; an agent that connects again with its id
+	// registers it anew (ADDED).
+	NodeEventType_NODE_EVENT_TYPE_REMOVED NodeEventType = 7
 )
 
 // Enum value maps for NodeEventType.
@@ -52,6 +56,7 @@ var (
 		4: "NODE_EVENT_TYPE_UPDATED",
 		5: "NODE_EVENT_TYPE_REPORT",
 		6: "NODE_EVENT_TYPE_SYNCED",
+		7: "NODE_EVENT_TYPE_REMOVED",
 	}
 	NodeEventType_value = map[string]int32{
 		"NODE_EVENT_TYPE_UNSPECIFIED":   0,
@@ -61,6 +66,7 @@ var (
 		"NODE_EVENT_TYPE_UPDATED":       4,
 		"NODE_EVENT_TYPE_REPORT":        5,
 		"NODE_EVENT_TYPE_SYNCED":        6,
+		"NODE_EVENT_TYPE_REMOVED":       7,
 	}
 )
 
@@ -1664,7 +1670,7 @@ const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\x12WatchNodesResponse\x12/\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x1b.dspyfleet.v1.NodeEventTypeR\x04type\x12&\n" +
 	"\x04node\x18\x02 \x01(\v2\x12.dspyfleet.v1.NodeR\x04node\x12>\n" +
-	"\x0eprevious_state\x18\x03 \x01(\x0e2\x17.dspyfleet.v1.NodeStateR\rpreviousState*\xe0\x01\n" +
+	"\x0eprevious_state\x18\x03 \x01(\x0e2\x17.dspyfleet.v1.NodeStateR\rpreviousState*\xfd\x01\n" +
 	"\rNodeEventType\x12\x1f\n" +
 	"\x1bNODE_EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x1b\n" +
 	"\x17NODE_EVENT_TYPE_INITIAL\x10\x01\x12\x19\n" +
@@ -1672,7 +1678,8 @@ const file_dspyfleet_v1_fleet_proto_rawDesc = "" +
 	"\x1dNODE_EVENT_TYPE_STATE_CHANGED\x10\x03\x12\x1b\n" +
 	"\x17NODE_EVENT_TYPE_UPDATED\x10\x04\x12\x1a\n" +
 	"\x16NODE_EVENT_TYPE_REPORT\x10\x05\x12\x1a\n" +
-	"\x16NODE_EVENT_TYPE_SYNCED\x10\x062\xf0\a\n" +
+	"\x16NODE_EVENT_TYPE_SYNCED\x10\x06\x12\x1b\n" +
+	"\x17NODE_EVENT_TYPE_REMOVED\x10\a2\xf0\a\n" +
 	"\fFleetService\x12L\n" +
 	"\tListNodes\x12\x1e.dspyfleet.v1.ListNodesRequest\x1a\x1f.dspyfleet.v1.ListNodesResponse\x12F\n" +
 	"\aGetNode\x12\x1c.dspyfleet.v1.GetNodeRequest\x1a\x1d.dspyfleet.v1.GetNodeResponse\x12Q\n" +

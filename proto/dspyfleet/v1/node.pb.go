@@ -201,7 +201,11 @@ type Node struct {
 	Interruption *InterruptionNotice `protobuf:"bytes,25,opt,name=interruption,proto3" json:"interruption,omitempty"`
 	// The restart command that holds the node out of routing while it runs (in-flight requests
 	// finish, the service restarts and passes its health check); empty otherwise.
-	RestartHold   string `protobuf:"bytes,26,opt,name=restart_hold,json=restartHold,proto3" json:"restart_hold,omitempty"`
+	RestartHold string `protobuf:"bytes,26,opt,name=restart_hold,json=restartHold,proto3" json:"restart_hold,omitempty"`
+	// The last time the node reported while ready (serving); absent if it never has. A node never
+	// seen ready is removed sooner once it is gone (--node-gc-unready) than one that served
+	// (--node-gc).
+	LastReady     *timestamppb.Timestamp `protobuf:"bytes,27,opt,name=last_ready,json=lastReady,proto3" json:"last_ready,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -416,6 +420,13 @@ func (x *Node) GetRestartHold() string {
 		return x.RestartHold
 	}
 	return ""
+}
+
+func (x *Node) GetLastReady() *timestamppb.Timestamp {
+	if x != nil {
+		return x.LastReady
+	}
+	return nil
 }
 
 // MetricsReport is one sample of a node's host and application (DSPy) metrics.
@@ -1772,7 +1783,7 @@ var File_dspyfleet_v1_node_proto protoreflect.FileDescriptor
 
 const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\n" +
-	"\x17dspyfleet/v1/node.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb2\t\n" +
+	"\x17dspyfleet/v1/node.proto\x12\fdspyfleet.v1\x1a\x1egoogle/protobuf/duration.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xed\t\n" +
 	"\x04Node\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x12\n" +
 	"\x04pool\x18\x02 \x01(\tR\x04pool\x126\n" +
@@ -1803,7 +1814,9 @@ const file_dspyfleet_v1_node_proto_rawDesc = "" +
 	"\aaddress\x18\x17 \x01(\tR\aaddress\x12?\n" +
 	"\rcapacity_type\x18\x18 \x01(\x0e2\x1a.dspyfleet.v1.CapacityTypeR\fcapacityType\x12D\n" +
 	"\finterruption\x18\x19 \x01(\v2 .dspyfleet.v1.InterruptionNoticeR\finterruption\x12!\n" +
-	"\frestart_hold\x18\x1a \x01(\tR\vrestartHold\x1a9\n" +
+	"\frestart_hold\x18\x1a \x01(\tR\vrestartHold\x129\n" +
+	"\n" +
+	"last_ready\x18\x1b \x01(\v2\x1a.google.protobuf.TimestampR\tlastReady\x1a9\n" +
 	"\vLabelsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x8c\x03\n" +
@@ -1999,30 +2012,31 @@ var file_dspyfleet_v1_node_proto_depIdxs = []int32{
 	17, // 7: dspyfleet.v1.Node.report_interval:type_name -> google.protobuf.Duration
 	1,  // 8: dspyfleet.v1.Node.capacity_type:type_name -> dspyfleet.v1.CapacityType
 	14, // 9: dspyfleet.v1.Node.interruption:type_name -> dspyfleet.v1.InterruptionNotice
-	16, // 10: dspyfleet.v1.MetricsReport.time:type_name -> google.protobuf.Timestamp
-	8,  // 11: dspyfleet.v1.MetricsReport.host:type_name -> dspyfleet.v1.HostMetrics
-	11, // 12: dspyfleet.v1.MetricsReport.app:type_name -> dspyfleet.v1.AppMetrics
-	17, // 13: dspyfleet.v1.MetricsReport.window:type_name -> google.protobuf.Duration
-	6,  // 14: dspyfleet.v1.MetricsReport.logs:type_name -> dspyfleet.v1.LogMetrics
-	5,  // 15: dspyfleet.v1.MetricsReport.security:type_name -> dspyfleet.v1.SecurityMetrics
-	4,  // 16: dspyfleet.v1.MetricsReport.service_health:type_name -> dspyfleet.v1.ServiceHealth
-	7,  // 17: dspyfleet.v1.LogMetrics.templates:type_name -> dspyfleet.v1.LogTemplateCount
-	9,  // 18: dspyfleet.v1.HostMetrics.disks:type_name -> dspyfleet.v1.DiskUsage
-	17, // 19: dspyfleet.v1.HostMetrics.uptime:type_name -> google.protobuf.Duration
-	10, // 20: dspyfleet.v1.HostMetrics.collectors:type_name -> dspyfleet.v1.CollectorStatus
-	17, // 21: dspyfleet.v1.CollectorStatus.duration:type_name -> google.protobuf.Duration
-	13, // 22: dspyfleet.v1.AppMetrics.latency:type_name -> dspyfleet.v1.Sketch
-	13, // 23: dspyfleet.v1.AppMetrics.ttft:type_name -> dspyfleet.v1.Sketch
-	12, // 24: dspyfleet.v1.AppMetrics.models:type_name -> dspyfleet.v1.AppBreakdown
-	12, // 25: dspyfleet.v1.AppMetrics.programs:type_name -> dspyfleet.v1.AppBreakdown
-	13, // 26: dspyfleet.v1.AppBreakdown.latency:type_name -> dspyfleet.v1.Sketch
-	16, // 27: dspyfleet.v1.InterruptionNotice.deadline:type_name -> google.protobuf.Timestamp
-	16, // 28: dspyfleet.v1.InterruptionNotice.time:type_name -> google.protobuf.Timestamp
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	16, // 10: dspyfleet.v1.Node.last_ready:type_name -> google.protobuf.Timestamp
+	16, // 11: dspyfleet.v1.MetricsReport.time:type_name -> google.protobuf.Timestamp
+	8,  // 12: dspyfleet.v1.MetricsReport.host:type_name -> dspyfleet.v1.HostMetrics
+	11, // 13: dspyfleet.v1.MetricsReport.app:type_name -> dspyfleet.v1.AppMetrics
+	17, // 14: dspyfleet.v1.MetricsReport.window:type_name -> google.protobuf.Duration
+	6,  // 15: dspyfleet.v1.MetricsReport.logs:type_name -> dspyfleet.v1.LogMetrics
+	5,  // 16: dspyfleet.v1.MetricsReport.security:type_name -> dspyfleet.v1.SecurityMetrics
+	4,  // 17: dspyfleet.v1.MetricsReport.service_health:type_name -> dspyfleet.v1.ServiceHealth
+	7,  // 18: dspyfleet.v1.LogMetrics.templates:type_name -> dspyfleet.v1.LogTemplateCount
+	9,  // 19: dspyfleet.v1.HostMetrics.disks:type_name -> dspyfleet.v1.DiskUsage
+	17, // 20: dspyfleet.v1.HostMetrics.uptime:type_name -> google.protobuf.Duration
+	10, // 21: dspyfleet.v1.HostMetrics.collectors:type_name -> dspyfleet.v1.CollectorStatus
+	17, // 22: dspyfleet.v1.CollectorStatus.duration:type_name -> google.protobuf.Duration
+	13, // 23: dspyfleet.v1.AppMetrics.latency:type_name -> dspyfleet.v1.Sketch
+	13, // 24: dspyfleet.v1.AppMetrics.ttft:type_name -> dspyfleet.v1.Sketch
+	12, // 25: dspyfleet.v1.AppMetrics.models:type_name -> dspyfleet.v1.AppBreakdown
+	12, // 26: dspyfleet.v1.AppMetrics.programs:type_name -> dspyfleet.v1.AppBreakdown
+	13, // 27: dspyfleet.v1.AppBreakdown.latency:type_name -> dspyfleet.v1.Sketch
+	16, // 28: dspyfleet.v1.InterruptionNotice.deadline:type_name -> google.protobuf.Timestamp
+	16, // 29: dspyfleet.v1.InterruptionNotice.time:type_name -> google.protobuf.Timestamp
+	30, // [30:30] is the sub-list for method output_type
+	30, // [30:30] is the sub-list for method input_type
+	30, // [30:30] is the sub-list for extension type_name
+	30, // [30:30] is the sub-list for extension extendee
+	0,  // [0:30] is the sub-list for field type_name
 }
 
 func init() { file_dspyfleet_v1_node_proto_init() }
