@@ -12,10 +12,12 @@ package benchfleet
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
 	"math"
 	"runtime"
+	"runtime/metrics"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -62,7 +64,21 @@ type Options struct {
 	Senders int
 }
 
+// The report load of WhileReporting can be set for a whole run: -benchfleet.senders=1 with
+// -benchfleet.rate=1000 times each report with no other report in its way, so its wait is what
+// the step (and the collector) cost it, not the queue of reports behind one lock.
+var (
+	sendersFlag = flag.Int("benchfleet.senders", 0, "goroutines sending reports while a step runs (0: the benchmark's own, 16 by default)")
+	rateFlag    = flag.Int("benchfleet.rate", 0, "reports per second while a step runs (0: the benchmark's own, 10,000 by default)")
+)
+
 func (o Options) withDefaults() Options {
+	if *sendersFlag > 0 {
+		o.Senders = *sendersFlag
+	}
+	if *rateFlag > 0 {
+		o.Rate = *rateFlag
+	}
 	if o.Nodes == 0 {
 		o.Nodes = 10_000
 	}
@@ -241,6 +257,31 @@ func appMetrics(v int, start time.Time) *fleetv1.AppMetrics {
 type Waits struct {
 	samples []time.Duration
 	reads   map[string]*Waits // by Reader.Name
+	// sched is the longest any goroutine waited runnable for a core while a step ran (the
+	// runtime's /sched/latencies:seconds, to its bucket's upper bound): what no lock explains.
+	sched time.Duration
+}
+
+// schedLatencies reads the runtime's histogram of the time goroutines spent runnable before
+// they ran.
+func schedLatencies() *metrics.Float64Histogram {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	return s[0].Value.Float64Histogram()
+}
+
+// longestNew is the upper bound of the highest bucket of after that counts more than before.
+func longestNew(before, after *metrics.Float64Histogram) time.Duration {
+	for i := len(after.Counts) - 1; i >= 0; i-- {
+		if after.Counts[i] > before.Counts[i] {
+			hi := after.Buckets[i+1]
+			if math.IsInf(hi, 1) {
+				hi = after.Buckets[i]
+			}
+			return time.Duration(hi * float64(time.Second))
+		}
+	}
+	return 0
 }
 
 // Reader is a call that a client of the stepped subsystem makes while a step runs, on the
@@ -342,9 +383,11 @@ func (f *Fleet) WhileReporting(b *testing.B, w *Waits, step func() error, reader
 		}()
 	}
 	stepStart.Store(time.Now().UnixNano())
+	schedBefore := schedLatencies()
 	b.StartTimer()
 	err := step()
 	b.StopTimer()
+	w.sched = max(w.sched, longestNew(schedBefore, schedLatencies()))
 	stepAt.Store(time.Now().UnixNano())
 	stepDone.Store(true)
 	stop.Store(true)
@@ -416,12 +459,14 @@ func (w *Waits) Quantile(q float64) time.Duration {
 func (w *Waits) Count() int { return len(w.samples) }
 
 // ReportMetrics adds the worst and the p99 report wait in milliseconds (max-report-ms,
-// p99-report-ms), the reports timed per step (reports/op) and each Reader's worst and p99 call
+// p99-report-ms), the reports timed per step (reports/op), the longest wait of any goroutine
+// for a core while a step ran (max-sched-ms) and each Reader's worst and p99 call
 // (max-Name-ms, p99-Name-ms) to b's results.
 func (w *Waits) ReportMetrics(b *testing.B, steps int) {
 	b.ReportMetric(w.Max().Seconds()*1000, "max-report-ms")
 	b.ReportMetric(w.Quantile(0.99).Seconds()*1000, "p99-report-ms")
 	b.ReportMetric(float64(w.Count())/float64(max(steps, 1)), "reports/op")
+	b.ReportMetric(w.sched.Seconds()*1000, "max-sched-ms")
 	for name, rw := range w.reads {
 		b.ReportMetric(rw.Max().Seconds()*1000, "max-"+name+"-ms")
 		b.ReportMetric(rw.Quantile(0.99).Seconds()*1000, "p99-"+name+"-ms")
