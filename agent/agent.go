@@ -26,6 +26,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/agent/secmon"
 	"github.com/dspyfleet/dspyfleet/internal/version"
 	"github.com/dspyfleet/dspyfleet/internal/wire"
+	"github.com/dspyfleet/dspyfleet/pkg/backoff"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -352,7 +353,7 @@ func (a *Agent) connectLoop(ctx context.Context) error {
 			attempt, refusals = 0, 0
 		}
 		if !established && refused(err) {
-			d := refusedDelay(refusals, refusedBackoffInitial, refusedBackoffMax, mrand.Float64())
+			d := refusedBackoff.Upper(refusals, mrand.Float64())
 			refusals++
 			a.log.Error("the control plane refuses this agent: fix its credential (token file, per-node token, client certificate or CA) or the node id it is bound to; the agent does not report ready until it is accepted",
 				"server", a.cfg.Server, "err", err, "refusals", refusals, "retry_in", d.Round(time.Second))
@@ -362,7 +363,7 @@ func (a *Agent) connectLoop(ctx context.Context) error {
 			continue
 		}
 		a.markReady()
-		d := backoffDelay(attempt, a.cfg.BackoffInitial, a.cfg.BackoffMax, mrand.Float64())
+		d := backoff.Policy{Initial: a.cfg.BackoffInitial, Max: a.cfg.BackoffMax}.Full(attempt, mrand.Float64())
 		attempt++
 		a.log.Warn("control plane session ended; reconnecting", "server", a.cfg.Server, "err", err, "retry_in", d.Round(time.Millisecond))
 		if !sleepCtx(ctx, d) {

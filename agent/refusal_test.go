@@ -43,9 +43,9 @@ func TestRefusedDelay(t *testing.T) {
 		{4, 0.999, 4*time.Minute + 59*time.Second, 5 * time.Minute},
 		{40, 0, 150 * time.Second, 150 * time.Second},
 	} {
-		got := refusedDelay(tt.n, refusedBackoffInitial, refusedBackoffMax, tt.r)
+		got := refusedBackoff.Upper(tt.n, tt.r)
 		if got < tt.min || got > tt.max {
-			t.Errorf("refusedDelay(%d, r=%g) = %s, want %s..%s", tt.n, tt.r, got, tt.min, tt.max)
+			t.Errorf("refusedBackoff.Upper(%d, r=%g) = %s, want %s..%s", tt.n, tt.r, got, tt.min, tt.max)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/dspyfleet/dspyfleet/pkg/backoff"
 )
 
 const (
@@ -102,10 +104,5 @@ func (c ProcessConfig) Validate() error {
 // restartDelay is the wait before restarting an instance after crashes crashes in a row
 // (0 for the first): base doubled per crash, capped at 30s or base if longer.
 func restartDelay(base time.Duration, crashes int) time.Duration {
-	limit := max(base, maxRestartBackoff)
-	d := base
-	for i := 0; i < crashes && d < limit; i++ {
-		d *= 2
-	}
-	return min(d, limit)
+	return backoff.Policy{Initial: base, Max: maxRestartBackoff}.Step(crashes)
 }

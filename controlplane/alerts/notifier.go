@@ -18,6 +18,7 @@ import (
 
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
+	"github.com/dspyfleet/dspyfleet/pkg/backoff"
 	"github.com/dspyfleet/dspyfleet/pkg/rules"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -148,9 +149,12 @@ func (n *Notifier) Abandon() {
 	}
 }
 
+// maxDeliveryBackoff caps the wait between two attempts of one delivery.
+const maxDeliveryBackoff = 5 * time.Minute
+
 // deliver tries d up to DeliveryAttempts times with doubling backoff.
 func (n *Notifier) deliver(ctx context.Context, d delivery) {
-	backoff := n.cfg.DeliveryBackoff
+	retry := backoff.Policy{Initial: n.cfg.DeliveryBackoff, Max: maxDeliveryBackoff}
 	var err error
 	attempt := 0
 	for attempt < n.cfg.DeliveryAttempts {
@@ -161,7 +165,7 @@ func (n *Notifier) deliver(ctx context.Context, d delivery) {
 		if attempt == n.cfg.DeliveryAttempts {
 			break
 		}
-		t := time.NewTimer(backoff)
+		t := time.NewTimer(retry.Step(attempt - 1))
 		select {
 		case <-ctx.Done():
 			t.Stop()
@@ -169,7 +173,6 @@ func (n *Notifier) deliver(ctx context.Context, d delivery) {
 			return
 		case <-t.C:
 		}
-		backoff *= 2
 	}
 	result := "delivered"
 	if err != nil {

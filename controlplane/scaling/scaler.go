@@ -19,6 +19,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
 	"github.com/dspyfleet/dspyfleet/controlplane/stats"
 	"github.com/dspyfleet/dspyfleet/controlplane/store"
+	"github.com/dspyfleet/dspyfleet/pkg/backoff"
 	"github.com/dspyfleet/dspyfleet/pkg/command"
 	"github.com/dspyfleet/dspyfleet/pkg/scaling"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
@@ -753,7 +754,7 @@ func (ps *poolScaling) retryDueLocked(now time.Time) bool {
 
 // retryDelay is the capped exponential backoff before attempt+1.
 func (sc *Scaler) retryDelay(attempts int) time.Duration {
-	return min(sc.retryBase<<min(max(attempts-1, 0), 20), sc.retryMax)
+	return backoff.Policy{Initial: sc.retryBase, Max: sc.retryMax}.Step(attempts - 1)
 }
 
 // feedModel brings a pool's forecast model up to the last complete minute from the request

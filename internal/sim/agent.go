@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/dspyfleet/dspyfleet/pkg/backoff"
 	"github.com/dspyfleet/dspyfleet/pkg/reqstats"
 	fleetv1 "github.com/dspyfleet/dspyfleet/proto/dspyfleet/v1"
 )
@@ -23,13 +24,11 @@ import (
 // Version is the agent version simulated agents announce.
 const Version = "fleetsim"
 
-// Reconnect backoff of a simulated agent: exponential with full jitter, as the real agent's.
-const (
-	backoffInitial = 200 * time.Millisecond
-	backoffMax     = 5 * time.Second
-	// goodbyeTimeout bounds the wait for the control plane to close a stream after a goodbye.
-	goodbyeTimeout = 2 * time.Second
-)
+// reconnect is a simulated agent's reconnect backoff, with full jitter as the real agent's.
+var reconnect = backoff.Policy{Initial: 200 * time.Millisecond, Max: 5 * time.Second}
+
+// goodbyeTimeout bounds the wait for the control plane to close a stream after a goodbye.
+const goodbyeTimeout = 2 * time.Second
 
 // AgentConfig describes one simulated host.
 type AgentConfig struct {
@@ -235,7 +234,7 @@ func (a *Agent) Run(ctx context.Context) error {
 		a.log.Debug("session ended", "err", err)
 		a.mu.Lock()
 		paused := a.paused
-		d := backoffDelay(attempt, a.rng.Float64())
+		d := reconnect.Full(attempt, a.rng.Float64())
 		a.mu.Unlock()
 		if paused != nil {
 			select {
@@ -254,16 +253,6 @@ func (a *Agent) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-}
-
-// backoffDelay is the wait before reconnect attempt number attempt: exponential, capped, full
-// jitter (r uniform in [0, 1)).
-func backoffDelay(attempt int, r float64) time.Duration {
-	d := backoffInitial
-	for i := 0; i < attempt && d < backoffMax; i++ {
-		d *= 2
-	}
-	return time.Duration(r * float64(min(d, backoffMax)))
 }
 
 // session runs one stream: Hello, Welcome, then reports and command updates from one sender

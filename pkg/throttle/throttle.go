@@ -1,6 +1,10 @@
 package throttle
 
-import "time"
+import (
+	"time"
+
+	"github.com/dspyfleet/dspyfleet/pkg/backoff"
+)
 
 // Policy is how failures are answered.
 type Policy struct {
@@ -33,14 +37,7 @@ func (p Policy) Delay(n int) time.Duration {
 	if p.Off() || n < p.Free || p.Base <= 0 {
 		return 0
 	}
-	d := p.Base
-	for i := p.Free; i < n; i++ {
-		if d >= p.Max/2 {
-			return p.Max
-		}
-		d *= 2
-	}
-	return min(d, p.Max)
+	return backoff.Policy{Initial: p.Base, Max: p.Max}.Step(n - p.Free)
 }
 
 // Wait is how long a key with record r must still wait at now before its next failure is looked
