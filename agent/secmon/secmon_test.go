@@ -87,10 +87,13 @@ func TestRealListener(t *testing.T) {
 	if got.GetNewListeners() == 0 || !slices.Contains(got.GetListeners(), "tcp "+lis.Addr().String()) {
 		t.Fatalf("after listening on %s: %v", lis.Addr(), got)
 	}
+	// The socket table is the host's: other processes (tests running beside this one) may open
+	// listeners between the checks. What must not happen is the same listener counted again.
 	m.check(ctx, false)
 	again := m.Flush()
-	if again.GetNewListeners() != got.GetNewListeners() || len(again.GetListeners()) != len(got.GetListeners()) {
-		t.Fatalf("a check that found nothing new changed the window's counts from %v to %v", got, again)
+	ours := "tcp " + lis.Addr().String()
+	if n := len(slices.DeleteFunc(slices.Clone(again.GetListeners()), func(l string) bool { return l != ours })); n != 1 || again.GetNewListeners() < got.GetNewListeners() {
+		t.Fatalf("a second check counted %s %d times (want once), window %v then %v", ours, n, got, again)
 	}
 }
 
