@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	mrand "math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -61,6 +62,7 @@ type Agent struct {
 	notice     atomic.Pointer[preempt.Notice]
 	noticed    chan struct{} // wakes the sender when a notice arrives
 	noticeSent atomic.Bool   // the notice went out on a session
+	metricsLn  net.Listener  // --metrics-listen; nil when off
 	ready      chan struct{} // closed by readyOnce: see Ready
 	readyOnce  sync.Once
 }
@@ -195,6 +197,14 @@ func New(cfg Config) (*Agent, error) {
 			return nil, err
 		}
 	}
+	// Bound last: no later failure of New leaves it open.
+	if cfg.MetricsListen != "" {
+		if a.metricsLn, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			built.close()
+			_ = st.close()
+			return nil, fmt.Errorf("--metrics-listen: %w", err)
+		}
+	}
 	return a, nil
 }
 
@@ -296,6 +306,9 @@ func (a *Agent) Run(ctx context.Context) error {
 	a.probeCapacity(gctx)
 	if a.watcher != nil {
 		g.Go(func() error { return a.watcher.Run(gctx, a.Interrupt) })
+	}
+	if a.metricsLn != nil {
+		g.Go(func() error { return a.serveMetrics(gctx, a.metricsLn) })
 	}
 	g.Go(func() error { return a.sampleLoop(gctx) })
 	g.Go(func() error { return a.connectLoop(gctx) })

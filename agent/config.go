@@ -84,6 +84,9 @@ type Config struct {
 	// Proxy is the optional sidecar reverse proxy in front of the DSPy HTTP server: it measures
 	// every request and refuses new ones while the node drains. An empty Listen disables it.
 	Proxy proxy.Config
+	// MetricsListen is where the agent serves its own Prometheus /metrics; empty (the default)
+	// serves none. Only a loopback address is accepted: the figures are the host's business.
+	MetricsListen string
 	// Logs are the DSPy service's log files the agent follows and counts per template; no
 	// files disables log analysis.
 	Logs logs.Config
@@ -166,6 +169,7 @@ func (c Config) Validate() error {
 	check(c.BufferSize > 0, "--buffer-size %d must be positive", c.BufferSize)
 	check(c.BackoffInitial > 0 && c.BackoffMax >= c.BackoffInitial, "backoff %s..%s must be positive and increasing", c.BackoffInitial, c.BackoffMax)
 	check(c.Watchdog >= 0, "watchdog %s must not be negative", c.Watchdog)
+	check(loopbackListen(c.MetricsListen), "--metrics-listen %q must be a loopback host:port (127.0.0.1:9105, [::1]:9105, localhost:9105) or empty", c.MetricsListen)
 	for model, p := range c.Prices {
 		for _, f := range []struct {
 			name  string
@@ -201,6 +205,7 @@ type fileConfig struct {
 	MetadataURL   *string           `yaml:"metadata_url"`
 	TermNotice    *time.Duration    `yaml:"term_notice"`
 	AdvertiseAddr *string           `yaml:"advertise_addr"`
+	MetricsListen *string           `yaml:"metrics_listen"`
 	Interval      *time.Duration    `yaml:"interval"`
 	StateDir      *string           `yaml:"state_dir"`
 	BufferSize    *int              `yaml:"buffer_size"`
@@ -279,6 +284,7 @@ func (f fileConfig) apply(c *Config) {
 	cli.Set(&c.MetadataURL, f.MetadataURL)
 	cli.Set(&c.TermNotice, f.TermNotice)
 	cli.Set(&c.AdvertiseAddr, f.AdvertiseAddr)
+	cli.Set(&c.MetricsListen, f.MetricsListen)
 	cli.Set(&c.Interval, f.Interval)
 	cli.Set(&c.StateDir, f.StateDir)
 	cli.Set(&c.BufferSize, f.BufferSize)

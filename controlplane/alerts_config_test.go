@@ -3,6 +3,7 @@ package controlplane_test
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -21,6 +22,7 @@ func TestAlertsConfigFile(t *testing.T) {
   channels:
     - {name: slack, kind: webhook, url: "https://hooks.example/x"}
     - {name: am, kind: alertmanager, url: "http://127.0.0.1:9093"}
+  default_notify: [am]
 `
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -30,7 +32,7 @@ func TestAlertsConfigFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := cfg.Alerts
-	if a.Window != 2*time.Minute || a.AlertmanagerResend != 30*time.Second || a.MaxHealingPerHour != 5 || a.PoolMinHealthy["gpu"] != 2 || len(a.Channels) != 2 || a.Channels[1].Kind != "alertmanager" {
+	if a.Window != 2*time.Minute || a.AlertmanagerResend != 30*time.Second || a.MaxHealingPerHour != 5 || a.PoolMinHealthy["gpu"] != 2 || len(a.Channels) != 2 || a.Channels[1].Kind != "alertmanager" || !slices.Equal(a.DefaultNotify, []string{"am"}) {
 		t.Fatalf("alerts config %+v", a)
 	}
 	if err := cfg.Validate(); err != nil {
@@ -42,6 +44,7 @@ func TestAlertsConfigFile(t *testing.T) {
 		want string
 	}{
 		{alerts.Channel{Name: "log", Kind: "webhook", URL: "http://x"}, `name "log"`},
+		{alerts.Channel{Name: "default", Kind: "webhook", URL: "http://x"}, `name "default"`},
 		{alerts.Channel{Name: "x", Kind: "email", URL: "http://x"}, `kind "email"`},
 		{alerts.Channel{Name: "x", Kind: "webhook", URL: "ftp://x"}, `url "ftp://x"`},
 	} {
@@ -50,6 +53,11 @@ func TestAlertsConfigFile(t *testing.T) {
 		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("Validate(%+v) = %v, want %q", bad.ch, err, bad.want)
 		}
+	}
+	unknown := controlplane.DefaultConfig()
+	unknown.Alerts.DefaultNotify = []string{"pager"}
+	if err := unknown.Validate(); err == nil || !strings.Contains(err.Error(), `--alerts-default-notify: "pager" is not log or a configured channel`) {
+		t.Errorf("an unknown default channel: Validate = %v", err)
 	}
 	neg := controlplane.DefaultConfig()
 	neg.Alerts.AlertmanagerResend = -time.Second

@@ -99,6 +99,7 @@ func parseSettings(args []string, stderr io.Writer, env func(string) (string, bo
 	fs.IntVar(&cfg.BufferSize, "buffer-size", cfg.BufferSize, "reports kept while the control plane is unreachable")
 	fs.StringVar(&cfg.Intake.Listen, "intake-listen", intake.DefaultListen, `address of the local request intake (POST /v1/requests); "" disables it`)
 	fs.StringVar(&cfg.Intake.Socket, "intake-socket", cfg.Intake.Socket, "also serve the request intake on this Unix socket")
+	fs.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, `serve the agent's own Prometheus /metrics on this loopback host:port (e.g. 127.0.0.1:9105); "" (the default) serves none`)
 	fs.StringVar(&cfg.Proxy.Listen, "proxy-listen", cfg.Proxy.Listen, "sidecar mode: listen here and proxy to --proxy-upstream, measuring every request")
 	fs.StringVar(&cfg.Proxy.Upstream, "proxy-upstream", cfg.Proxy.Upstream, "sidecar mode: the DSPy HTTP server (host:port or URL)")
 	fs.IntVar(&cfg.Proxy.MaxConcurrency, "proxy-max-concurrency", cfg.Proxy.MaxConcurrency, "sidecar mode: requests let through to the upstream at once (its worker slots); the rest queue, and the queue is the node's queue_length (0: no limit, no queue)")

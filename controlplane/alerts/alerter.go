@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,7 +110,7 @@ func New(cfg Config, log *slog.Logger, st *store.Store, reg *fleet.Registry, sta
 	}
 	for _, p := range state.rules {
 		a.stored[p.GetName()] = p
-		c, err := rules.Compile(ruleFromProto(p), rules.Options{Channels: cfg.channelNames()})
+		c, err := rules.Compile(cfg.expandDefault(ruleFromProto(p)), rules.Options{Channels: cfg.channelNames()})
 		if err != nil {
 			log.Warn("stored alert rule does not compile with this configuration; it is kept but not evaluated until fixed",
 				"rule", p.GetName(), "err", err)
@@ -131,12 +132,39 @@ func New(cfg Config, log *slog.Logger, st *store.Store, reg *fleet.Registry, sta
 		return nil, err
 	}
 	m.events.Set(float64(state.events))
+	a.logNotifications()
 	return a, nil
+}
+
+// logNotifications says at startup which rules notify which channel, and warns of a configured
+// channel no rule notifies: a channel given alone would otherwise stay silent unnoticed.
+func (a *Alerter) logNotifications() {
+	by := map[string][]string{}
+	for _, name := range slices.Sorted(maps.Keys(a.compiled)) {
+		r := a.compiled[name].Rule
+		if r.Disabled {
+			continue
+		}
+		for _, ch := range r.Notify {
+			by[ch] = append(by[ch], name)
+		}
+	}
+	attrs := []any{}
+	for _, ch := range slices.Sorted(maps.Keys(by)) {
+		attrs = append(attrs, ch, strings.Join(by[ch], ","))
+	}
+	a.log.Info("alert rules notify", attrs...)
+	for _, ch := range a.cfg.Channels {
+		if len(by[ch.Name]) == 0 {
+			a.log.Warn("alert channel is configured but no rule notifies it: add it, or \"default\", to the rules' notify (fleetctl alerts rule set)",
+				"channel", ch.Name, "kind", ch.Kind)
+		}
+	}
 }
 
 // compile checks a rule against the configured channels.
 func (a *Alerter) compile(p *fleetv1.AlertRule) (*rules.Compiled, error) {
-	c, err := rules.Compile(ruleFromProto(p), rules.Options{Channels: a.cfg.channelNames()})
+	c, err := rules.Compile(a.cfg.expandDefault(ruleFromProto(p)), rules.Options{Channels: a.cfg.channelNames()})
 	if err != nil {
 		return nil, fmt.Errorf("%w: rule: %v", check.ErrInvalidArgument, err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
@@ -42,6 +43,9 @@ type Config struct {
 	ResolvedRetention time.Duration
 	// Channels are the webhook and Alertmanager channels.
 	Channels []Channel
+	// DefaultNotify are the channels a rule's "default" notifies (rules.DefaultChannel); every
+	// one of Channels when empty.
+	DefaultNotify []string
 	// GeneratorURL is sent to Alertmanager as each alert's generatorURL.
 	GeneratorURL string
 	// AlertmanagerResend is how often every firing alert is sent again to the Alertmanager
@@ -120,9 +124,39 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// channelNames lists the channels rules may name: log and the configured ones.
+// defaultChannels are the channels "default" stands for: DefaultNotify, or every configured
+// channel.
+func (c Config) defaultChannels() []string {
+	if len(c.DefaultNotify) > 0 {
+		return c.DefaultNotify
+	}
+	var out []string
+	for _, ch := range c.Channels {
+		out = append(out, ch.Name)
+	}
+	return out
+}
+
+// expandDefault returns r with "default" in its notify replaced by the default channels (none
+// when no channel is configured, so the rule notifies the log alone).
+func (c Config) expandDefault(r rules.Rule) rules.Rule {
+	i := slices.Index(r.Notify, rules.DefaultChannel)
+	if i < 0 {
+		return r
+	}
+	notify := slices.Clone(r.Notify[:i])
+	for _, name := range append(c.defaultChannels(), r.Notify[i+1:]...) {
+		if !slices.Contains(notify, name) && name != rules.DefaultChannel {
+			notify = append(notify, name)
+		}
+	}
+	r.Notify = notify
+	return r
+}
+
+// channelNames lists the channels rules may name: log, default and the configured ones.
 func (c Config) channelNames() []string {
-	out := []string{rules.LogChannel}
+	out := []string{rules.LogChannel, rules.DefaultChannel}
 	for _, ch := range c.Channels {
 		out = append(out, ch.Name)
 	}
@@ -158,14 +192,18 @@ func (c Config) Validate() error {
 	for pool, n := range c.PoolMinHealthy {
 		require(check.ValidID(pool) && n >= 0, "healing minimum for pool %q: the pool name must be valid and %d not negative", pool, n)
 	}
-	seen := []string{rules.LogChannel}
+	seen := []string{rules.LogChannel, rules.DefaultChannel}
 	for i, ch := range c.Channels {
 		require(rules.ValidName(ch.Name) && !slices.Contains(seen, ch.Name),
-			"alert channel %d: name %q must be a unique name (letters, digits, '_', '.', '-'), not log", i, ch.Name)
+			"alert channel %d: name %q must be a unique name (letters, digits, '_', '.', '-'), not log or default", i, ch.Name)
 		seen = append(seen, ch.Name)
 		require(ch.Kind == channelWebhook || ch.Kind == channelAlertmanager, "alert channel %q: kind %q is not webhook or alertmanager", ch.Name, ch.Kind)
 		u, err := url.Parse(ch.URL)
 		require(err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != "", "alert channel %q: url %q must be an http or https URL", ch.Name, ch.URL)
+	}
+	for _, name := range c.DefaultNotify {
+		require(name == rules.LogChannel || slices.ContainsFunc(c.Channels, func(ch Channel) bool { return ch.Name == name }),
+			"--alerts-default-notify: %q is not log or a configured channel (%s)", name, strings.Join(c.channelNames()[2:], ", "))
 	}
 	return errors.Join(errs...)
 }
@@ -179,6 +217,15 @@ func AlertFlags(fs *flag.FlagSet, c *Config) {
 	})
 	fs.Func("alertmanager-url", "notification channel \"alertmanager\": POST alerts to this Alertmanager's /api/v2/alerts", func(v string) error {
 		c.Channels = append(c.Channels, Channel{Name: channelAlertmanager, Kind: channelAlertmanager, URL: v})
+		return nil
+	})
+	fs.Func("alerts-default-notify", "comma-separated channels the rules' \"default\" notifies (the shipped rules notify log and default); default: every configured channel", func(v string) error {
+		c.DefaultNotify = nil
+		for _, name := range strings.Split(v, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				c.DefaultNotify = append(c.DefaultNotify, name)
+			}
+		}
 		return nil
 	})
 	fs.DurationVar(&c.Window, "alerts-window", c.Window, "how far back the DSPy figures that rules read reach")
@@ -199,6 +246,7 @@ type File struct {
 	GeneratorURL       *string        `yaml:"generator_url"`
 	AlertmanagerResend *time.Duration `yaml:"alertmanager_resend"`
 	Channels           []fileChannel  `yaml:"channels"`
+	DefaultNotify      []string       `yaml:"default_notify"`
 	MaxHealingPerHour  *int           `yaml:"healing_max_per_hour"`
 	EscalateAfter      *int           `yaml:"healing_escalate_after"`
 	EscalateWindow     *time.Duration `yaml:"healing_escalate_window"`
@@ -233,5 +281,8 @@ func (f *File) Apply(c *Config) {
 	}
 	for _, ch := range f.Channels {
 		c.Channels = append(c.Channels, Channel(ch))
+	}
+	if f.DefaultNotify != nil {
+		c.DefaultNotify = f.DefaultNotify
 	}
 }

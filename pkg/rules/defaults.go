@@ -5,10 +5,16 @@ import "time"
 // LogChannel is the notification channel that is always configured: the control plane's log.
 const LogChannel = "log"
 
+// DefaultChannel names, in a rule's notify, the channels the control plane notifies by
+// default: its default_notify setting, or every configured webhook and Alertmanager channel
+// when that is unset. The shipped rules notify it, so a control plane given only
+// --alertmanager-url sends their alerts there.
+const DefaultChannel = "default"
+
 // Defaults returns the rules a new control plane starts with; operators edit or delete them
 // like any other.
 func Defaults() []Rule {
-	log := []string{LogChannel}
+	log := []string{LogChannel, DefaultChannel}
 	return []Rule{
 		{
 			Name: "NodeDown", Scope: ScopeNode, Severity: SeverityCritical, Notify: log,

@@ -173,7 +173,7 @@ func (r *Rule) validateFields(channels []string) error {
 		}
 	}
 	for i, c := range r.Notify {
-		if !slices.Contains(channels, c) {
+		if c != DefaultChannel && !slices.Contains(channels, c) {
 			bad("notify[%d]: unknown channel %q (configured: %v)", i, truncate(c), channels)
 		}
 	}
