@@ -92,6 +92,8 @@ var (
 	dspyCacheDesc    = prometheus.NewDesc("dspyfleet_dspy_cache_lookups_total", "DSPy cache lookups, by result (hit, miss).", []string{"pool", "node", "result"}, nil)
 	dspyCostDesc     = prometheus.NewDesc("dspyfleet_dspy_cost_usd_total", "Model cost of the requests, in USD.", []string{"pool", "node"}, nil)
 	dspySavedDesc    = prometheus.NewDesc("dspyfleet_dspy_cache_saved_usd_total", "Model cost DSPy cache hits saved, in USD.", []string{"pool", "node"}, nil)
+	dspyLatencyDesc  = prometheus.NewDesc("dspyfleet_dspy_request_duration_seconds",
+		"DSPy request latency of the pool's nodes, from their agents' sketches (bucket counts within the sketches' 1 % relative accuracy); aggregate it with histogram_quantile.", []string{"pool"}, nil)
 )
 
 // requestsCollector exports the cumulative DSPy request counters of each node (sum by pool in
@@ -102,14 +104,30 @@ type requestsCollector struct{ stats *stats.Requests }
 
 // Describe implements prometheus.Collector.
 func (c *requestsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{dspyRequestsDesc, dspyErrorsDesc, dspyTokensDesc, dspyCacheDesc, dspyCostDesc, dspySavedDesc} {
+	for _, d := range []*prometheus.Desc{dspyRequestsDesc, dspyErrorsDesc, dspyTokensDesc, dspyCacheDesc, dspyCostDesc, dspySavedDesc, dspyLatencyDesc} {
 		ch <- d
 	}
 }
 
 // Collect implements prometheus.Collector.
 func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
+	type hist struct {
+		atMost [len(stats.LatencyBuckets)]uint64
+		count  uint64
+		sum    float64
+	}
+	pools := map[string]*hist{}
 	for k, t := range c.stats.Counters() {
+		h := pools[k[0]]
+		if h == nil {
+			h = &hist{}
+			pools[k[0]] = h
+		}
+		for i, n := range t.LatencyAtMost {
+			h.atMost[i] += n
+		}
+		h.count += t.LatencyCount
+		h.sum += t.LatencySeconds
 		pool, node := k[0], k[1]
 		ch <- prometheus.MustNewConstMetric(dspyRequestsDesc, prometheus.CounterValue, float64(t.Requests), pool, node)
 		ch <- prometheus.MustNewConstMetric(dspyErrorsDesc, prometheus.CounterValue, float64(t.Errors), pool, node)
@@ -119,5 +137,12 @@ func (c *requestsCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(dspyCacheDesc, prometheus.CounterValue, float64(t.CacheMisses), pool, node, "miss")
 		ch <- prometheus.MustNewConstMetric(dspyCostDesc, prometheus.CounterValue, t.CostUSD, pool, node)
 		ch <- prometheus.MustNewConstMetric(dspySavedDesc, prometheus.CounterValue, t.SavedUSD, pool, node)
+	}
+	for pool, h := range pools {
+		buckets := make(map[float64]uint64, len(stats.LatencyBuckets))
+		for i, b := range stats.LatencyBuckets {
+			buckets[b] = h.atMost[i]
+		}
+		ch <- prometheus.MustNewConstHistogram(dspyLatencyDesc, h.count, h.sum, buckets, pool)
 	}
 }

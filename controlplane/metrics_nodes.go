@@ -18,7 +18,7 @@ var (
 	nodeInFlightDesc = prometheus.NewDesc("dspyfleet_node_dspy_in_flight", "DSPy requests in flight on the node.", []string{"pool", "node"}, nil)
 	nodeQueueDesc    = prometheus.NewDesc("dspyfleet_node_dspy_queue_length", "DSPy requests waiting for a worker on the node.", []string{"pool", "node"}, nil)
 	nodeErrRateDesc  = prometheus.NewDesc("dspyfleet_node_dspy_error_rate", "Share of the node's DSPy requests that failed in its last report window, 0-1.", []string{"pool", "node"}, nil)
-	nodeP95Desc      = prometheus.NewDesc("dspyfleet_node_dspy_latency_p95_ms", "95th percentile DSPy latency of the node's last report window, in ms.", []string{"pool", "node"}, nil)
+	nodeP95Desc      = prometheus.NewDesc("dspyfleet_node_dspy_latency_p95_seconds", "95th percentile DSPy latency of the node's last report window, in seconds (for one node; aggregate dspyfleet_dspy_request_duration_seconds instead).", []string{"pool", "node"}, nil)
 	poolHealthyDesc  = prometheus.NewDesc("dspyfleet_pool_healthy_nodes", "Ready nodes of the pool: those routing may pick.", []string{"pool"}, nil)
 )
 
@@ -62,7 +62,7 @@ func (c *hostCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(nodeInFlightDesc, float64(app.GetInFlight()))
 		gauge(nodeQueueDesc, float64(app.GetQueueLength()))
 		gauge(nodeErrRateDesc, app.GetErrorRate())
-		gauge(nodeP95Desc, app.GetLatencyP95Ms())
+		gauge(nodeP95Desc, app.GetLatencyP95Ms()/1000)
 	}
 	for pool, n := range healthy {
 		ch <- prometheus.MustNewConstMetric(poolHealthyDesc, prometheus.GaugeValue, float64(n), pool)

@@ -93,10 +93,20 @@ func (s *Requests) writableLocked(minute int64, pool string) *poolMinute {
 	return pm
 }
 
+// LatencyBuckets are the upper bounds, in seconds, of the cumulative latency histogram the
+// control plane exports per pool (dspyfleet_dspy_request_duration_seconds).
+var LatencyBuckets = [...]float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
+
 // totals are cumulative counters of one node in one pool.
 type totals struct {
 	Requests, Errors, InputTokens, OutputTokens, CacheHits, CacheMisses uint64
 	CostUSD, SavedUSD                                                   float64
+	// LatencyAtMost counts the requests whose latency was at most LatencyBuckets[i] (within
+	// the sketches' accuracy); LatencyCount and LatencySeconds are the requests with a latency
+	// and its sum.
+	LatencyAtMost  [len(LatencyBuckets)]uint64
+	LatencyCount   uint64
+	LatencySeconds float64
 }
 
 func NewRequests(now func() time.Time, st *store.Store, retention time.Duration) *Requests {
@@ -124,6 +134,10 @@ func (s *Requests) Add(pool, node string, rep *fleetv1.MetricsReport) error {
 		return err
 	}
 	key := RollupKey{Minute: start.Unix() / 60, Pool: pool, Node: node}
+	var atMost [len(LatencyBuckets)]uint64
+	for i, b := range LatencyBuckets {
+		atMost[i] = w.Latency.CountAtMost(b * 1000)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pm := s.writableLocked(key.Minute, pool)
@@ -147,6 +161,11 @@ func (s *Requests) Add(pool, node string, rep *fleetv1.MetricsReport) error {
 	tot.CacheMisses += app.GetCacheMisses()
 	tot.CostUSD += app.GetCostUsd()
 	tot.SavedUSD += app.GetSavedUsd()
+	for i, n := range atMost {
+		tot.LatencyAtMost[i] += n
+	}
+	tot.LatencyCount += w.Latency.Count()
+	tot.LatencySeconds += w.Latency.Sum() / 1000
 	return nil
 }
 

@@ -288,6 +288,24 @@ func (s *Sketch) RelativeAccuracy() float64 {
 	return s.accuracy
 }
 
+// CountAtMost returns how many values are at most v milliseconds, within the sketch's relative
+// accuracy: every value of v's bucket counts, so values up to v×(1+accuracy)/(1-accuracy) may.
+// It is what a Prometheus histogram's cumulative bucket needs.
+func (s *Sketch) CountAtMost(v float64) uint64 {
+	if s == nil || s.count == 0 || !(v >= 0) {
+		return 0
+	}
+	n := s.zero
+	if v <= minValue || s.count == s.zero {
+		return n
+	}
+	k, _ := s.bin(v)
+	for key := s.minKey; key <= min(k, s.maxKey); key++ {
+		n += s.bins[key-s.binOffset]
+	}
+	return n
+}
+
 // Reset empties s, keeping its accuracy and its storage for the next values.
 func (s *Sketch) Reset() {
 	clear(s.bins)

@@ -321,3 +321,38 @@ func TestSketchCollapse(t *testing.T) {
 		t.Fatalf("Quantile(1) = %g", got)
 	}
 }
+
+// TestCountAtMost: the count at or below a value matches the exact one within the sketch's
+// relative accuracy, is monotone, and covers everything at the maximum.
+func TestCountAtMost(t *testing.T) {
+	s := NewSketch(0.01)
+	var vals []float64
+	for i := range 1000 {
+		v := float64(i) * 1.7
+		vals = append(vals, v)
+		s.Add(v)
+	}
+	prev := uint64(0)
+	for _, x := range []float64{0, 1, 50, 100, 500, 1000, 1698.3, 5000} {
+		got := s.CountAtMost(x)
+		lo, hi := 0, 0
+		for _, v := range vals {
+			if v <= x*0.98 {
+				lo++
+			}
+			if v <= x*1.02 {
+				hi++
+			}
+		}
+		if got < uint64(lo) || got > uint64(hi) || got < prev {
+			t.Errorf("CountAtMost(%g) = %d, want %d..%d and at least %d", x, got, lo, hi, prev)
+		}
+		prev = got
+	}
+	if got := s.CountAtMost(1e9); got != 1000 {
+		t.Errorf("CountAtMost(1e9) = %d, want all 1000", got)
+	}
+	if got := (*Sketch)(nil).CountAtMost(5); got != 0 {
+		t.Errorf("nil sketch: %d", got)
+	}
+}
