@@ -145,22 +145,3 @@ func reload(args []string, stderr io.Writer, srv *controlplane.Server, level *sl
 	}
 }
 
-func printDevHelp(w io.Writer, srv *controlplane.Server, ag *agent.Agent, dataDir string) {
-	fmt.Fprintf(w, `dspyfleet control plane (dev mode) with a local agent
-  dashboard  http://%[2]s/ui/   (open it in a browser)
-  gRPC    %[1]s   (reflection on)
-  HTTP    http://%[2]s/metrics  /healthz  /readyz
-  intake  http://%[4]s/v1/requests   (report DSPy requests here)
-  data    %[3]s
-
-Try, in another terminal:
-  go run ./cmd/fleetctl --addr %[1]s nodes list
-  go run ./cmd/fleetctl --addr %[1]s nodes watch
-  go tool -modfile=tools/go.mod grpcurl -plaintext %[1]s list
-  go tool -modfile=tools/go.mod grpcurl -plaintext %[1]s dspyfleet.v1.FleetService/ListNodes
-  curl -s -d '{"program":"qa","model":"openai/gpt-4o-mini","latency_ms":812,"input_tokens":120,"output_tokens":30}' http://%[4]s/v1/requests
-  go run ./cmd/fleetctl --addr %[1]s pools stats
-  while sleep 1; do curl -s -d '{"program":"qa","model":"m","latency_ms":'$((RANDOM %% 900 + 100))'}' http://%[4]s/v1/requests >/dev/null; done   # traffic for the dashboard's plots
-
-`, srv.GRPCAddr(), srv.HTTPAddr(), dataDir, ag.IntakeAddr())
-}
