@@ -144,4 +144,3 @@ func reload(args []string, stderr io.Writer, srv *controlplane.Server, level *sl
 		log.Warn("changed settings that apply only after a restart", "settings", strings.Join(restart, "; "))
 	}
 }
-
