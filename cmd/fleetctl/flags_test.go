@@ -222,7 +222,7 @@ func TestUsage(t *testing.T) {
 				}
 				return
 			}
-			if want := tt.wantErr + "\n\n" + tt.wantUsage; stderr.String() != want || stdout.Len() != 0 {
+			if want := tt.wantErr + "\n\n" + shortUsage(tt.wantUsage); stderr.String() != want || stdout.Len() != 0 {
 				t.Errorf("stdout:\n%s\nstderr:\n%s\nwant on stderr only:\n%s", &stdout, &stderr, want)
 			}
 		})

@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, uerr.usage)
 		return exitOK
 	case errors.As(err, &uerr):
-		fmt.Fprintf(stderr, "fleetctl: %v\n\n%s", err, uerr.usage)
+		fmt.Fprintf(stderr, "fleetctl: %v\n\n%s", err, shortUsage(uerr.usage))
 		return exitUsage
 	}
 	s, ok := status.FromError(err)

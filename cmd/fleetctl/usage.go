@@ -2,6 +2,8 @@ package main
 
 import (
 	"flag"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -333,6 +335,23 @@ var usages = map[string]string{
 	"maint pause":           maintIDUsage,
 	"maint resume":          maintIDUsage,
 	"maint cancel":          maintIDUsage,
+}
+
+// shortUsage is what a usage error prints, as kubectl and git do: the usage's synopsis (its
+// text up to the first blank line) and where the whole of it is, not the whole of it.
+func shortUsage(usage string) string {
+	synopsis, _, _ := strings.Cut(usage, "\n\n")
+	path := ""
+	for _, p := range slices.Sorted(maps.Keys(usages)) {
+		if usages[p] == usage {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		return synopsis + "\nRun 'fleetctl help' for the commands, 'fleetctl help COMMAND' for one's flags.\n"
+	}
+	return synopsis + "\nRun 'fleetctl help " + path + "' for its flags and what it prints.\n"
 }
 
 // help answers "fleetctl help [command...]" with the usage of the named command.
