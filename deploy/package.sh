@@ -15,8 +15,8 @@ mkdir -p "$BUILD"
 # serve, to keep the agent within its 20 MiB resident budget (BENCHMARKS.md section 6).
 tags=grpcnotrace
 ldflags="-s -w -X github.com/dspyfleet/dspyfleet/internal/version.Version=$VERSION"
-CGO_ENABLED=0 GOOS=linux go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$BUILD/dspyfleet-controlplane" ./cmd/controlplane
-CGO_ENABLED=0 GOOS=linux go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$BUILD/dspyfleet-agent" ./cmd/agent
+CGO_ENABLED=0 GOOS=linux go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$BUILD/dspyfleet-controlplane" ./cmd/dspyfleet-controlplane
+CGO_ENABLED=0 GOOS=linux go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$BUILD/dspyfleet-agent" ./cmd/dspyfleet-agent
 CGO_ENABLED=0 GOOS=linux go build -trimpath -tags "$tags" -ldflags "$ldflags" -o "$BUILD/fleetctl" ./cmd/fleetctl
 for bin in "$BUILD/dspyfleet-controlplane --version" "$BUILD/dspyfleet-agent --version" "$BUILD/fleetctl version"; do
   out="$($bin)"

@@ -29,7 +29,9 @@ fail() {
 }
 
 echo "== binaries"
-for b in controlplane agent fleetctl; do go build -o "$work/$b" "./cmd/$b"; done
+go build -o "$work/controlplane" ./cmd/dspyfleet-controlplane
+go build -o "$work/agent" ./cmd/dspyfleet-agent
+go build -o "$work/fleetctl" ./cmd/fleetctl
 fleetctl="$work/fleetctl"
 
 echo "== hosts: network namespaces on a bridge"

@@ -25,7 +25,7 @@ var (
 	buildErr  error
 )
 
-// binaries builds cmd/controlplane and cmd/agent once per test run.
+// binaries builds cmd/dspyfleet-controlplane and cmd/dspyfleet-agent once per test run.
 func binaries(t *testing.T) (controlplane, agent string) {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -33,7 +33,7 @@ func binaries(t *testing.T) (controlplane, agent string) {
 		if buildErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", binDir, "github.com/dspyfleet/dspyfleet/cmd/controlplane", "github.com/dspyfleet/dspyfleet/cmd/agent").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", binDir, "github.com/dspyfleet/dspyfleet/cmd/dspyfleet-controlplane", "github.com/dspyfleet/dspyfleet/cmd/dspyfleet-agent").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -41,7 +41,7 @@ func binaries(t *testing.T) (controlplane, agent string) {
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return filepath.Join(binDir, "controlplane"), filepath.Join(binDir, "agent")
+	return filepath.Join(binDir, "dspyfleet-controlplane"), filepath.Join(binDir, "dspyfleet-agent")
 }
 
 // proc is a daemon running as a child process.

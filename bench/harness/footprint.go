@@ -47,7 +47,7 @@ func footprint(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err != nil {
 			return err
 		}
-		d, err := start(filepath.Join(dir, "agent"), []string{
+		d, err := start(filepath.Join(dir, "dspyfleet-agent"), []string{
 			"--server", cp.grpc, "--node-id", "footprint-" + iv, "--interval", iv, "--state-dir", state,
 			"--intake-listen", intake, "--log-level", "warn",
 		}, nil, stderr)

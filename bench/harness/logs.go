@@ -90,7 +90,7 @@ func logCost(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		if err != nil {
 			return err
 		}
-		d, err := start(filepath.Join(dir, "agent"), append([]string{
+		d, err := start(filepath.Join(dir, "dspyfleet-agent"), append([]string{
 			"--server", cp.grpc, "--node-id", fmt.Sprintf("logcost-%d", i), "--interval", *interval, "--state-dir", state,
 			"--intake-listen", intake, "--log-level", "warn",
 		}, extra...), nil, stderr)

@@ -18,7 +18,7 @@ func TestMain(m *testing.M) {
 func buildBinaries(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cmd := exec.Command("go", "build", "-o", dir+"/", "../../cmd/controlplane", "../../cmd/agent")
+	cmd := exec.Command("go", "build", "-o", dir+"/", "../../cmd/dspyfleet-controlplane", "../../cmd/dspyfleet-agent")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}

@@ -77,7 +77,7 @@ func binaries(dir string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out, err := exec.Command("go", "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w", "-o", dir+"/", "./cmd/controlplane", "./cmd/agent").CombinedOutput()
+	out, err := exec.Command("go", "build", "-trimpath", "-tags", "grpcnotrace", "-ldflags", "-s -w", "-o", dir+"/", "./cmd/dspyfleet-controlplane", "./cmd/dspyfleet-agent").CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go build (run the harness from the module root): %v\n%s", err, out)
 	}
@@ -148,7 +148,7 @@ func startControlPlane(ctx context.Context, bin string, extra, env []string, log
 		return nil, err
 	}
 	args := append([]string{"--grpc-listen", grpcAddr, "--http-listen", httpAddr, "--data-dir", dir, "--log-level", "warn"}, extra...)
-	d, err := start(filepath.Join(bin, "controlplane"), args, env, log)
+	d, err := start(filepath.Join(bin, "dspyfleet-controlplane"), args, env, log)
 	if err != nil {
 		return nil, err
 	}

@@ -12,7 +12,7 @@ fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/agent" ./cmd/agent
+go build -o "$tmp/agent" ./cmd/dspyfleet-agent
 for f in deploy/cloud-init/*.yaml; do
   cloud-init schema --config-file "$f"
   # cloud-init 22.4's schema lets unknown top-level keys pass; refuse them here with its own list

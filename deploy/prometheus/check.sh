@@ -25,8 +25,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-go build -o "$tmp/controlplane" ./cmd/controlplane
-go build -o "$tmp/agent" ./cmd/agent
+go build -o "$tmp/controlplane" ./cmd/dspyfleet-controlplane
+go build -o "$tmp/agent" ./cmd/dspyfleet-agent
 go build -o "$tmp/fleetctl" ./cmd/fleetctl
 
 # wait_for FILE PATTERN: the first line of FILE matching PATTERN, within 60 s.

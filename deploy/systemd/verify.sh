@@ -14,8 +14,8 @@ fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-go build -o "$tmp/dspyfleet-controlplane" ./cmd/controlplane
-go build -o "$tmp/dspyfleet-agent" ./cmd/agent
+go build -o "$tmp/dspyfleet-controlplane" ./cmd/dspyfleet-controlplane
+go build -o "$tmp/dspyfleet-agent" ./cmd/dspyfleet-agent
 for unit in deploy/systemd/*.service; do
   sed "s|/usr/bin/dspyfleet-|$tmp/dspyfleet-|g" "$unit" >"$tmp/$(basename "$unit")"
 done

@@ -1,7 +1,7 @@
 """End to end: a Reporter sends known traffic to a real agent's intake; the figures must come
 out exactly in `fleetctl pools stats` from the real control plane.
 
-Builds ./cmd/controlplane, ./cmd/agent and ./cmd/fleetctl with the Go toolchain; skipped only
+Builds ./cmd/dspyfleet-controlplane, ./cmd/dspyfleet-agent and ./cmd/fleetctl with the Go toolchain; skipped only
 when `go` is not on PATH.
 """
 
@@ -70,7 +70,7 @@ class AgentEndToEndTest(unittest.TestCase):
         bindir = os.path.join(cls.tmp, "bin")
         os.mkdir(bindir)
         build = subprocess.run(
-            ["go", "build", "-o", bindir + os.sep, "./cmd/controlplane", "./cmd/agent",
+            ["go", "build", "-o", bindir + os.sep, "./cmd/dspyfleet-controlplane", "./cmd/dspyfleet-agent",
              "./cmd/fleetctl"],
             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=900)
         if build.returncode != 0:
@@ -80,7 +80,7 @@ class AgentEndToEndTest(unittest.TestCase):
         cls.grpc_addr = "127.0.0.1:%d" % free_port()
         cls.cp_log = os.path.join(cls.tmp, "controlplane.log")
         cls._spawn(cls.cp_log, [
-            os.path.join(bindir, "controlplane"), "--grpc-listen", cls.grpc_addr,
+            os.path.join(bindir, "dspyfleet-controlplane"), "--grpc-listen", cls.grpc_addr,
             "--http-listen", "127.0.0.1:0", "--data-dir", os.path.join(cls.tmp, "data")])
         if not wait_for(lambda: "control plane serving" in cls._read(cls.cp_log)
                         or cls.procs[0].poll() is not None, timeout=30, interval=0.05) \
@@ -91,7 +91,7 @@ class AgentEndToEndTest(unittest.TestCase):
         cls.intake_url = "http://127.0.0.1:%d/v1/requests" % intake_port
         cls.agent_log = os.path.join(cls.tmp, "agent.log")
         cls._spawn(cls.agent_log, [
-            os.path.join(bindir, "agent"), "--server", cls.grpc_addr, "--node-id", "py-node",
+            os.path.join(bindir, "dspyfleet-agent"), "--server", cls.grpc_addr, "--node-id", "py-node",
             "--pool", "py", "--interval", "1s", "--state-dir", os.path.join(cls.tmp, "agent"),
             "--intake-listen", "127.0.0.1:%d" % intake_port])
         agent = cls.procs[1]
