@@ -116,6 +116,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	level, _ := cli.ParseLevel(st.logLevel)
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	st.opts.Log = log
+	st.opts.Progress = stderr
 	if st.cpuProfile != "" {
 		stopProfile, err := startCPUProfile(st.cpuProfile)
 		if err != nil {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -32,6 +34,11 @@ func TestRunInProcess(t *testing.T) {
 	}
 	if r.Scaling == nil {
 		t.Error("the report has no scaling section: the pool was given no scaling policy, so there is nothing to compare")
+	}
+	for _, want := range []string{"fleetsim: starting 5 agents", "fleetsim: 5 agents ready after", "sending 1s of diurnal traffic", "fleetsim: traffic done; gathering the report"} {
+		if !strings.Contains(errOut.String(), want) {
+			t.Errorf("progress on stderr lacks %q:\n%s", want, errOut.String())
+		}
 	}
 }
 
@@ -69,5 +76,35 @@ func TestSpotCompare(t *testing.T) {
 	out.Reset()
 	if err := run(context.Background(), []string{"spot", "--spot-fraction", "2"}, &out, &errOut); err == nil || !strings.Contains(err.Error(), "spot_fraction") {
 		t.Fatalf("--spot-fraction 2: %v, want an error naming spot_fraction", err)
+	}
+}
+
+// TestREADMESampleHasTheReportsSections: README.md's sample output of fleetsim has the sections
+// a report prints, in the same order.
+func TestREADMESampleHasTheReportsSections(t *testing.T) {
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), []string{"--agents", "3", "--duration", "1s", "--interval", "200ms"}, &out, &errOut); err != nil {
+		t.Fatalf("run: %v\n%s", err, errOut.String())
+	}
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, sample, ok := strings.Cut(string(raw), "`go run ./cmd/fleetsim` (50 agents, a minute of the spike pattern, seed 1) prints:\n\n```\n")
+	if !ok {
+		t.Fatal("README.md has no sample output of fleetsim")
+	}
+	sample, _, _ = strings.Cut(sample, "```\n")
+	sections := func(text string) []string {
+		var out []string
+		for _, l := range strings.Split(text, "\n") {
+			if f := strings.Fields(l); len(f) > 0 && !strings.HasPrefix(l, " ") && !strings.HasPrefix(l, "dspyfleet simulation:") {
+				out = append(out, f[0])
+			}
+		}
+		return out
+	}
+	if got, want := sections(sample), sections(out.String()); !slices.Equal(got, want) {
+		t.Fatalf("README.md's sample has sections %v, a report prints %v", got, want)
 	}
 }

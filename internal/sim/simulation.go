@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -46,6 +47,9 @@ type Options struct {
 	// to take a heap profile of a loaded process).
 	BeforeStop func() error
 	Log        *slog.Logger
+	// Progress, when set, hears a line per phase (agents starting, ready, traffic, report) and
+	// how far the traffic is every tenth of the duration (at least every 5 s).
+	Progress io.Writer
 }
 
 // DefaultOptions are the newcomer's simulation: 50 agents for a minute of a spike.
@@ -77,6 +81,12 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	rate := func(elapsed time.Duration) float64 {
 		return scale * trace.At(elapsed.Seconds()/o.Duration.Seconds()*trace.Duration())
 	}
+	say := func(format string, args ...any) {
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "fleetsim: "+format+"\n", args...)
+		}
+	}
+	say("starting %d agents in pool %s against %s", o.Agents, o.Pool, o.Addr)
 	fleet, err := NewFleet(FleetConfig{
 		Addr: o.Addr, Agents: o.Agents, Pool: o.Pool, Interval: o.Interval, Capacity: o.Capacity,
 		HourlyPrice: o.HourlyPrice, InstanceType: o.InstanceType, Seed: o.Seed, Log: o.Log,
@@ -110,6 +120,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		return nil, err
 	}
 	o.Log.Info("fleet ready", "agents", o.Agents, "after", time.Since(start).Round(time.Millisecond))
+	say("%d agents ready after %s; sending %s of %s traffic, peak %.0f requests/s", o.Agents, time.Since(start).Round(time.Millisecond),
+		o.Duration, o.Pattern, o.PeakRPS)
 	if o.ScaleTargetRPS > 0 {
 		policy := &fleetv1.ScalingPolicy{Min: proto.Uint32(1), Max: uint32(o.Agents),
 			Targets: []*fleetv1.ScalingTarget{{Metric: "requests_per_second_per_node", Value: o.ScaleTargetRPS}}}
@@ -123,10 +135,28 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		Routing: routing, Pool: o.Pool, Fleet: fleet, Rate: rate, PeakRPS: o.PeakRPS,
 		MaxPicks: o.MaxPicks, Workers: o.Workers, Seed: o.Seed,
 	}
+	stopProgress := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		t := time.NewTicker(max(o.Duration/10, 5*time.Second))
+		defer t.Stop()
+		for {
+			select {
+			case <-stopProgress:
+				return
+			case <-t.C:
+				say("traffic: %s of %s", time.Since(trafficStart).Round(time.Second), o.Duration)
+			}
+		}
+	}()
 	ts := traffic.Run(gctx, o.Duration)
+	close(stopProgress)
+	<-progressDone
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	say("traffic done; gathering the report")
 	// Let the last reports, carrying the last requests, reach the control plane.
 	time.Sleep(o.Interval + o.Interval/2)
 	r, err := gather(ctx, conn, o, fleet, ts, start, trafficStart, capacity)
