@@ -62,14 +62,27 @@ func runManager(t *testing.T, cfg ProcessConfig) (m *ProcessManager, stop func()
 }
 
 // waitHealthy waits for every instance's health check and returns their PIDs.
+// An instance counts once it runs with a pid, passes its health check and answers /info with
+// that pid: a healthsrv of another package's tests may hold the same port for a moment, and
+// would otherwise pass for an instance not started yet.
 func waitHealthy(t *testing.T, m *ProcessManager) []int {
 	t.Helper()
 	var pids []int
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(15 * time.Second)
 	for _, in := range m.Status() {
-		if err := m.cfg.Health.Wait(testContext(t), in.Port); err != nil {
-			t.Fatalf("instance %d: %v", in.Index, err)
+		for {
+			st := m.Status()[in.Index]
+			if st.PID != 0 && st.State == StateRunning && m.cfg.Health.Wait(testContext(t), st.Port) == nil && info(t, st.Port).PID == st.PID {
+				pids = append(pids, st.PID)
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %d not healthy within 15s: %+v", in.Index, st)
+			}
+			<-tick.C
 		}
-		pids = append(pids, m.Status()[in.Index].PID)
 	}
 	return pids
 }
