@@ -24,6 +24,12 @@ func startAgent(t *testing.T, cp *fleettest.ControlPlane, id, pool string, price
 	cfg.Interval = 100 * time.Millisecond
 	cfg.StateDir = t.TempDir()
 	cfg.Logger = fleettest.Logger(t)
+	return runAgent(t, cfg)
+}
+
+// runAgent runs a real agent of cfg until the test ends.
+func runAgent(t *testing.T, cfg agent.Config) *agent.Agent {
+	t.Helper()
 	a, err := agent.New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +40,7 @@ func startAgent(t *testing.T, cp *fleettest.ControlPlane, id, pool string, price
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
-			t.Errorf("agent %s: %v", id, err)
+			t.Errorf("agent %s: %v", cfg.NodeID, err)
 		}
 	})
 	return a

@@ -27,19 +27,7 @@ func TestTokens(t *testing.T) {
 	acfg := agent.DefaultConfig()
 	acfg.Server, acfg.NodeID, acfg.Interval = cp.GRPCAddr(), "tok-node", 100*time.Millisecond
 	acfg.StateDir, acfg.Logger, acfg.Token = t.TempDir(), fleettest.Logger(t), fleettest.Token(t, agentTok)
-	a, err := agent.New(acfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	})
+	runAgent(t, acfg)
 	adminFile := filepath.Join(t.TempDir(), "admin.token")
 	if err := os.WriteFile(adminFile, []byte(adminTok+"\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 
 	"github.com/dspyfleet/dspyfleet/controlplane/check"
+	"github.com/dspyfleet/dspyfleet/internal/cli"
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 )
 
@@ -100,7 +101,7 @@ func parseTLS(g *globals, args []string) (command, error) {
 		return nil, usageErrorf(tlsUsage, "%s: --dns and --ip are for --server", name)
 	}
 	var addrs []net.IP
-	for _, s := range splitList(*ips) {
+	for _, s := range cli.SplitList(*ips) {
 		ip := net.ParseIP(s)
 		if ip == nil {
 			return nil, usageErrorf(tlsUsage, "%s: --ip %q is not an IP address", name, s)
@@ -116,7 +117,7 @@ func parseTLS(g *globals, args []string) (command, error) {
 		}
 		var cert, ckey string
 		if *server {
-			cert, ckey, err = auth.IssueServer(*dir, splitList(*dns), addrs, time.Now(), days(*daysFlag, 365))
+			cert, ckey, err = auth.IssueServer(*dir, cli.SplitList(*dns), addrs, time.Now(), days(*daysFlag, 365))
 		} else {
 			cert, ckey, err = auth.IssueAgent(*dir, *agent, time.Now(), days(*daysFlag, 365))
 		}
@@ -125,17 +126,6 @@ func parseTLS(g *globals, args []string) (command, error) {
 		}
 		return wrote(stdout, cert, ckey)
 	}, nil
-}
-
-// splitList splits a comma-separated flag value, leaving out empty items.
-func splitList(s string) []string {
-	var out []string
-	for _, part := range strings.Split(s, ",") {
-		if part = strings.TrimSpace(part); part != "" {
-			out = append(out, part)
-		}
-	}
-	return out
 }
 
 // days returns n days, or def days when n is 0.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"crypto/x509"
 	"encoding/pem"
 	"os"
@@ -54,19 +53,7 @@ func TestTLSCertificatesRunAFleet(t *testing.T) {
 	acfg.Server, acfg.NodeID, acfg.Interval = cp.GRPCAddr(), "gpu-7", 100*time.Millisecond
 	acfg.StateDir, acfg.Logger = t.TempDir(), fleettest.Logger(t)
 	acfg.CAFile, acfg.CertFile, acfg.KeyFile = cfg.ClientCA, filepath.Join(dir, agentCert), filepath.Join(dir, agentKey)
-	a, err := agent.New(acfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	t.Cleanup(func() {
-		stop()
-		if err := <-done; err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	})
+	runAgent(t, acfg)
 	t.Setenv("DSPYFLEET_ADDR", cp.GRPCAddr())
 	t.Setenv("DSPYFLEET_TOKEN", "admin-0123456789abcdef")
 	fleettest.Eventually(t, 10*time.Second, "gpu-7 ready over mTLS", func() bool {

@@ -220,12 +220,7 @@ func AlertFlags(fs *flag.FlagSet, c *Config) {
 		return nil
 	})
 	fs.Func("alerts-default-notify", "comma-separated channels the rules' \"default\" notifies (the shipped rules notify log and default); default: every configured channel", func(v string) error {
-		c.DefaultNotify = nil
-		for _, name := range strings.Split(v, ",") {
-			if name = strings.TrimSpace(name); name != "" {
-				c.DefaultNotify = append(c.DefaultNotify, name)
-			}
-		}
+		c.DefaultNotify = cli.SplitList(v)
 		return nil
 	})
 	fs.DurationVar(&c.Window, "alerts-window", c.Window, "how far back the DSPy figures that rules read reach")

@@ -97,6 +97,14 @@ func (s *Requests) writableLocked(minute int64, pool string) *poolMinute {
 // control plane exports per pool (dspyfleet_dspy_request_duration_seconds).
 var LatencyBuckets = [...]float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
 
+// latencyBoundsMs are LatencyBuckets in the sketches' unit, milliseconds.
+var latencyBoundsMs = func() (ms [len(LatencyBuckets)]float64) {
+	for i, b := range LatencyBuckets {
+		ms[i] = b * 1000
+	}
+	return ms
+}()
+
 // totals are cumulative counters of one node in one pool.
 type totals struct {
 	Requests, Errors, InputTokens, OutputTokens, CacheHits, CacheMisses uint64
@@ -135,9 +143,7 @@ func (s *Requests) Add(pool, node string, rep *fleetv1.MetricsReport) error {
 	}
 	key := RollupKey{Minute: start.Unix() / 60, Pool: pool, Node: node}
 	var atMost [len(LatencyBuckets)]uint64
-	for i, b := range LatencyBuckets {
-		atMost[i] = w.Latency.CountAtMost(b * 1000)
-	}
+	w.Latency.CountsAtMost(latencyBoundsMs[:], atMost[:])
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	pm := s.writableLocked(key.Minute, pool)

@@ -131,3 +131,14 @@ func LevelVar(level string) (*slog.LevelVar, error) {
 	v.Set(l)
 	return v, nil
 }
+
+// SplitList splits a comma-separated flag value into its items, trimmed, leaving out empty ones.
+func SplitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}

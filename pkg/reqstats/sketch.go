@@ -288,22 +288,29 @@ func (s *Sketch) RelativeAccuracy() float64 {
 	return s.accuracy
 }
 
-// CountAtMost returns how many values are at most v milliseconds, within the sketch's relative
-// accuracy: every value of v's bucket counts, so values up to v×(1+accuracy)/(1-accuracy) may.
-// It is what a Prometheus histogram's cumulative bucket needs.
-func (s *Sketch) CountAtMost(v float64) uint64 {
-	if s == nil || s.count == 0 || !(v >= 0) {
-		return 0
+// CountsAtMost sets out[i] to how many values are at most bounds[i] milliseconds, within the
+// sketch's relative accuracy: every value of a bound's bucket counts, so values up to
+// bound×(1+accuracy)/(1-accuracy) may. bounds must ascend and out be as long. It walks the
+// buckets once, however many bounds: what a Prometheus histogram's cumulative buckets need, on
+// every report.
+func (s *Sketch) CountsAtMost(bounds []float64, out []uint64) {
+	clear(out)
+	if s == nil || s.count == 0 {
+		return
 	}
-	n := s.zero
-	if v <= minValue || s.count == s.zero {
-		return n
+	key, n := s.minKey, s.zero
+	for i, v := range bounds {
+		if !(v >= 0) {
+			continue
+		}
+		if v > minValue && s.count > s.zero {
+			k, _ := s.bin(v)
+			for ; key <= min(k, s.maxKey); key++ {
+				n += s.bins[key-s.binOffset]
+			}
+		}
+		out[i] = n
 	}
-	k, _ := s.bin(v)
-	for key := s.minKey; key <= min(k, s.maxKey); key++ {
-		n += s.bins[key-s.binOffset]
-	}
-	return n
 }
 
 // Reset empties s, keeping its accuracy and its storage for the next values.

@@ -322,7 +322,7 @@ func TestSketchCollapse(t *testing.T) {
 	}
 }
 
-// TestCountAtMost: the count at or below a value matches the exact one within the sketch's
+// TestCountAtMost: CountsAtMost's count at or below each value matches the exact one within the sketch's
 // relative accuracy, is monotone, and covers everything at the maximum.
 func TestCountAtMost(t *testing.T) {
 	s := NewSketch(0.01)
@@ -332,9 +332,12 @@ func TestCountAtMost(t *testing.T) {
 		vals = append(vals, v)
 		s.Add(v)
 	}
+	bounds := []float64{0, 1, 50, 100, 500, 1000, 1698.3, 5000}
+	counts := make([]uint64, len(bounds))
+	s.CountsAtMost(bounds, counts)
 	prev := uint64(0)
-	for _, x := range []float64{0, 1, 50, 100, 500, 1000, 1698.3, 5000} {
-		got := s.CountAtMost(x)
+	for i, x := range bounds {
+		got := counts[i]
 		lo, hi := 0, 0
 		for _, v := range vals {
 			if v <= x*0.98 {
@@ -349,10 +352,11 @@ func TestCountAtMost(t *testing.T) {
 		}
 		prev = got
 	}
-	if got := s.CountAtMost(1e9); got != 1000 {
-		t.Errorf("CountAtMost(1e9) = %d, want all 1000", got)
+	all := []uint64{0}
+	if s.CountsAtMost([]float64{1e9}, all); all[0] != 1000 {
+		t.Errorf("CountAtMost(1e9) = %d, want all 1000", all[0])
 	}
-	if got := (*Sketch)(nil).CountAtMost(5); got != 0 {
-		t.Errorf("nil sketch: %d", got)
+	if (*Sketch)(nil).CountsAtMost([]float64{5}, all); all[0] != 0 {
+		t.Errorf("nil sketch: %d", all[0])
 	}
 }
