@@ -73,7 +73,8 @@ func TestCommandsHeldForWindowCLI(t *testing.T) {
 	}
 
 	res = runCLI(t, "cmd", "send", "web-1", "restart", "--now", "--wait")
-	if res.code != exitOK || !strings.Contains(res.stdout, "Succeeded: drained in 0s, then restarted") {
+	// The drain of an idle node takes 0s, or a few ms on a loaded machine.
+	if res.code != exitOK || !regexp.MustCompile(`(?m)^Succeeded: drained in [0-9.]+m?s, then restarted$`).MatchString(res.stdout) {
 		t.Fatalf("cmd send restart --now --wait: %+v", res)
 	}
 	nowID := commandID(t, res.stdout)
