@@ -31,6 +31,7 @@ import (
 	"github.com/dspyfleet/dspyfleet/controlplane/alerts"
 	"github.com/dspyfleet/dspyfleet/controlplane/api"
 	"github.com/dspyfleet/dspyfleet/controlplane/auth"
+	"github.com/dspyfleet/dspyfleet/controlplane/check"
 	"github.com/dspyfleet/dspyfleet/controlplane/commands"
 	"github.com/dspyfleet/dspyfleet/controlplane/cost"
 	"github.com/dspyfleet/dspyfleet/controlplane/fleet"
@@ -243,8 +244,8 @@ func (s *Server) newGRPCServer() *grpc.Server {
 		grpc.ReadBufferSize(connReadBuffer),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
-		grpc.ChainUnaryInterceptor(grpcMetrics.UnaryServerInterceptor(), logging.UnaryServerInterceptor(logger, logOpts...), recovery.UnaryServerInterceptor(recoverOpt)),
-		grpc.ChainStreamInterceptor(grpcMetrics.StreamServerInterceptor(), logging.StreamServerInterceptor(logger, logOpts...), recovery.StreamServerInterceptor(recoverOpt)),
+		grpc.ChainUnaryInterceptor(grpcMetrics.UnaryServerInterceptor(), logging.UnaryServerInterceptor(logger, logOpts...), check.UnaryBound, recovery.UnaryServerInterceptor(recoverOpt)),
+		grpc.ChainStreamInterceptor(grpcMetrics.StreamServerInterceptor(), logging.StreamServerInterceptor(logger, logOpts...), check.StreamBound, recovery.StreamServerInterceptor(recoverOpt)),
 	}, append(s.sec.ServerOptions(), s.traceOptions()...)...)...)
 	s.services = api.Register(gs, api.Deps{
 		Registry: s.reg, Commands: s.cmds, Stats: s.stats, Router: s.router, Scaler: s.scaler, Cost: s.cost,

@@ -2,10 +2,12 @@ package e2e
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 // TestREADMEArchitectureNamesEveryPackage: the README's architecture section names every
@@ -59,5 +61,70 @@ func TestREADMEArchitectureNamesEveryPackage(t *testing.T) {
 	slices.Sort(named)
 	if want := dirs("pkg"); !slices.Equal(named, want) {
 		t.Errorf("the README names pkg/ packages %v, the code has %v", named, want)
+	}
+}
+
+// TestREADMEDiagramMatchesTheAPI: the README's architecture diagram is drawn straight (every
+// line of a box as wide as its top) and names exactly the gRPC services the protos define.
+func TestREADMEDiagramMatchesTheAPI(t *testing.T) {
+	raw, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, arch, _ := strings.Cut(string(raw), "## Architecture\n\n```\n")
+	diagram, _, ok := strings.Cut(arch, "```")
+	if !ok {
+		t.Fatal("the Architecture section has no diagram")
+	}
+	lines := strings.Split(strings.TrimRight(diagram, "\n"), "\n")
+	width := 0
+	for i, l := range lines {
+		if !strings.ContainsAny(l, "│┌└") {
+			continue
+		}
+		w := utf8.RuneCountInString(l)
+		if width == 0 {
+			width = w
+		}
+		if w != width {
+			t.Errorf("diagram line %d is %d runes wide, the box's top %d: %q", i+1, w, width, l)
+		}
+	}
+	var boxed strings.Builder
+	for _, l := range lines {
+		// The control plane's box is the last one on a line: its text runs from the
+		// next-to-last bar to the last.
+		body, ok := strings.CutSuffix(l, "│")
+		if i := strings.LastIndex(body, "│"); ok && i >= 0 {
+			boxed.WriteString(strings.TrimSpace(body[i+len("│"):]) + " ")
+		}
+	}
+	_, services, ok := strings.Cut(boxed.String(), "gRPC services: ")
+	if !ok {
+		t.Fatal("the diagram does not list the gRPC services")
+	}
+	services, _, _ = strings.Cut(services, " fleet (")
+	var named []string
+	for s := range strings.SplitSeq(services, ",") {
+		named = append(named, strings.TrimSpace(s)+"Service")
+	}
+	slices.Sort(named)
+	protos, err := filepath.Glob("../proto/dspyfleet/v1/*.proto")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, p := range protos {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`(?m)^service (\w+) \{`).FindAllStringSubmatch(string(b), -1) {
+			want = append(want, m[1])
+		}
+	}
+	slices.Sort(want)
+	if !slices.Equal(named, want) {
+		t.Errorf("the diagram names services %v, the protos define %v", named, want)
 	}
 }

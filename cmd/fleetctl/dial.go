@@ -10,6 +10,10 @@ import (
 	"github.com/dspyfleet/dspyfleet/internal/credential"
 )
 
+// maxRecvMsgSize is the largest response fleetctl accepts. Lists come in pages, but a whole
+// fleet's report or stats at 10,000 nodes is one response, past grpc-go's 4 MiB default.
+const maxRecvMsgSize = 256 << 20
+
 // tokenEnv names the environment variable holding fleetctl's token when --token-file is not
 // given.
 const tokenEnv = "DSPYFLEET_TOKEN"
@@ -30,7 +34,10 @@ func dial(g *globals) (*grpc.ClientConn, error) {
 		}
 		transport = credentials.NewTLS(tc)
 	}
-	opts := []grpc.DialOption{grpc.WithTransportCredentials(transport)}
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(transport),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMsgSize)),
+	}
 	if !tok.IsZero() {
 		opts = append(opts, grpc.WithPerRPCCredentials(credential.Bearer(tok, useTLS)))
 	}
