@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/dspyfleet/dspyfleet/internal/fleettest"
@@ -330,14 +331,24 @@ func TestNodeGCRemovesNothingWhileItsAuditCannotBeWritten(t *testing.T) {
 
 	filler := filepath.Join(disk, "filler")
 	fillDisk(t, filler)
-	c, readyz := costClient(t, cp), "http://"+cp.HTTPAddr()+"/readyz"
-	n := 10
-	fleettest.Eventually(t, 10*time.Second, "/readyz 503 on a full disk", func() bool {
-		n += 200
-		_, _ = c.SetPrices(context.Background(), &fleetv1.SetPricesRequest{Prices: manyPrices(n, 2)})
-		code, _ := getBody(t, readyz)
-		return code == http.StatusServiceUnavailable
+	// A full disk still takes the commits that fit in the pages the store's file already holds
+	// free. Small writes (each call's audit record) use those up until even they fail, so the
+	// GC step's larger write cannot fit.
+	i, failed := 0, 0
+	fleettest.Eventually(t, 20*time.Second, "writes failing on a full disk", func() bool {
+		i++
+		_, err := fc.DrainNode(context.Background(), &fleetv1.DrainNodeRequest{Id: fmt.Sprintf("absent-%d", i)})
+		if status.Code(err) == codes.Unavailable {
+			failed++
+		} else {
+			failed = 0
+		}
+		return failed >= 5
 	})
+	t.Logf("writes failed after %d calls on the full disk", i-failed)
+	if code, body := getBody(t, "http://"+cp.HTTPAddr()+"/readyz"); code != http.StatusServiceUnavailable {
+		t.Fatalf("/readyz %d on a full disk: %s", code, body)
+	}
 	clk.Advance(25 * time.Hour)
 	waitGCSteps(t, cp)
 	if got := nodeIDs(t, fc); len(got) != junk {

@@ -169,7 +169,9 @@ func TestCanaryBadVersionRollsBackWithinWindow(t *testing.T) {
 		t.Fatalf("deployment ended %v: %s", d.GetState(), d.GetReason())
 	}
 	a := d.GetAnalyses()[0]
-	if a.GetPassed() || a.GetCanaryErrors() == 0 || a.GetBaselineRequests() == 0 {
+	// The baseline may have no requests yet when the canary's errors already decide: a canary
+	// failing most of its min_requests is rolled back without waiting for the baseline's report.
+	if a.GetPassed() || a.GetCanaryErrors() == 0 || a.GetCanaryRequests() < 20 {
 		t.Fatalf("analysis %v", a)
 	}
 	if took := a.GetEnd().AsTime().Sub(a.GetStart().AsTime()); took >= window {
